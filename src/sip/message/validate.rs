@@ -1,0 +1,210 @@
+//! Request and response validation: which well-parsed messages still get a 4xx/5xx (RFC 3261
+//! §8.2, §16.3) or are discarded, as the RFC 4475 torture suite expects.
+
+use super::headers::HeaderName;
+use super::method::Method;
+use super::uri::{Uri, UriError};
+use super::{FramingIssue, NameAddr, SipMessage, Via};
+
+/// A request calltrack refuses, with the status line to answer it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub reason: &'static str,
+    /// For 420 Bad Extension: the `Unsupported:` value (RFC 3261 §8.2.2.3).
+    pub unsupported: Option<String>,
+}
+
+impl Rejection {
+    pub fn new(status: u16, reason: &'static str) -> Rejection {
+        Rejection {
+            status,
+            reason,
+            unsupported: None,
+        }
+    }
+
+    fn bad(reason: &'static str) -> Rejection {
+        Rejection::new(400, reason)
+    }
+}
+
+/// Headers that must appear at most once (RFC 3261 §7.3.1, RFC 4475 §3.3.8).
+const SINGLE: &[HeaderName] = &[
+    HeaderName::To,
+    HeaderName::From,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::MaxForwards,
+    HeaderName::ContentType,
+];
+
+/// Checks a request before any transaction or call logic sees it. Max-Forwards may be
+/// absent (RFC 2543 peers, RFC 4475 §3.4.1); the caller applies §16.3 hop counting.
+pub fn validate_request(msg: &SipMessage) -> Result<(), Rejection> {
+    let method = msg.method().ok_or(Rejection::bad("Not a request"))?;
+    if !msg.version().eq_ignore_ascii_case("SIP/2.0") {
+        return Err(Rejection::new(505, "Version Not Supported"));
+    }
+    check_framing(msg.framing())?;
+    check_request_uri(msg.request_uri().unwrap_or_default())?;
+    check_core_headers(msg)?;
+    check_cseq_method(msg, method)
+}
+
+fn check_framing(framing: FramingIssue) -> Result<(), Rejection> {
+    match framing {
+        FramingIssue::None => Ok(()),
+        FramingIssue::BadContentLength => Err(Rejection::bad("Bad Content-Length")),
+        FramingIssue::MultipleContentLength => Err(Rejection::bad("Multiple Content-Length")),
+        FramingIssue::Truncated => Err(Rejection::bad("Content-Length Exceeds Message")),
+        FramingIssue::UnterminatedHead => Err(Rejection::bad("Unterminated Header Block")),
+        FramingIssue::MalformedHeaderLine => Err(Rejection::bad("Malformed Header Line")),
+    }
+}
+
+/// SIP, SIPS and tel are routable; other schemes get 416 (RFC 3261 §8.2.2.1). Headers in a
+/// Request-URI are not allowed (RFC 3261 §19.1.5, RFC 4475 §3.1.2.11).
+fn check_request_uri(uri: &str) -> Result<(), Rejection> {
+    match Uri::parse(uri) {
+        Ok(Uri::Sip(sip)) if sip.headers.is_some() => Err(Rejection::bad("Headers In Request-URI")),
+        Ok(_) => Ok(()),
+        Err(UriError::UnsupportedScheme(_)) => Err(Rejection::new(416, "Unsupported URI Scheme")),
+        Err(UriError::Malformed(_)) => Err(Rejection::bad("Malformed Request-URI")),
+    }
+}
+
+fn check_core_headers(msg: &SipMessage) -> Result<(), Rejection> {
+    for name in [
+        HeaderName::To,
+        HeaderName::From,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
+        if msg.header(&name).is_none_or(str::is_empty) {
+            return Err(Rejection::bad(missing_reason(name)));
+        }
+    }
+    if SINGLE.iter().any(|name| msg.count(name) > 1) {
+        return Err(Rejection::bad("Duplicate Single-Value Header"));
+    }
+    check_vias(msg)?;
+    msg.cseq().map_err(|_| Rejection::bad("Malformed CSeq"))?;
+    msg.from().map_err(|_| Rejection::bad("Malformed From"))?;
+    msg.to().map_err(|_| Rejection::bad("Malformed To"))?;
+    if let Some(Err(_)) = msg.max_forwards() {
+        return Err(Rejection::bad("Malformed Max-Forwards"));
+    }
+    check_contacts(msg)
+}
+
+fn missing_reason(name: HeaderName) -> &'static str {
+    match name {
+        HeaderName::To => "Missing To",
+        HeaderName::From => "Missing From",
+        HeaderName::CallId => "Missing Call-ID",
+        _ => "Missing CSeq",
+    }
+}
+
+fn check_vias(msg: &SipMessage) -> Result<(), Rejection> {
+    let mut vias = msg.values(&HeaderName::Via).peekable();
+    if vias.peek().is_none() {
+        return Err(Rejection::bad("Missing Via"));
+    }
+    if vias.all(|v| Via::parse(v).is_ok()) {
+        Ok(())
+    } else {
+        Err(Rejection::bad("Malformed Via"))
+    }
+}
+
+fn check_contacts(msg: &SipMessage) -> Result<(), Rejection> {
+    let ok = msg
+        .values(&HeaderName::Contact)
+        .all(|c| c == "*" || NameAddr::parse(c).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::bad("Malformed Contact"))
+    }
+}
+
+/// The CSeq method must equal the request method (RFC 3261 §8.1.1.5). An unknown method
+/// with a mismatch gets 501 (RFC 4475 §3.1.2.18).
+fn check_cseq_method(msg: &SipMessage, method: &Method) -> Result<(), Rejection> {
+    let cseq = msg.cseq().map_err(|_| Rejection::bad("Malformed CSeq"))?;
+    match (&cseq.method == method, method) {
+        (true, _) => Ok(()),
+        (false, Method::Extension(_)) => Err(Rejection::new(501, "Not Implemented")),
+        (false, _) => Err(Rejection::bad("CSeq Method Mismatch")),
+    }
+}
+
+/// Option tags named in `Require` that calltrack does not support get 420 Bad Extension with
+/// an `Unsupported` header listing them (RFC 3261 §8.2.2.3). Not applied to ACK and CANCEL.
+pub fn check_require(msg: &SipMessage, supported: &[&str]) -> Result<(), Rejection> {
+    if matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
+        return Ok(());
+    }
+    let unknown: Vec<&str> = msg
+        .values(&HeaderName::Require)
+        .filter(|tag| !tag.is_empty() && !supported.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Rejection {
+        status: 420,
+        reason: "Bad Extension",
+        unsupported: Some(unknown.join(", ")),
+    })
+}
+
+/// Whether a response is fit to be matched to a transaction; unfit ones are discarded
+/// (RFC 3261 §18.1.2, RFC 4475 §3.1.2.5).
+pub fn validate_response(msg: &SipMessage) -> bool {
+    msg.status().is_some()
+        && msg.version().eq_ignore_ascii_case("SIP/2.0")
+        && msg.framing() == FramingIssue::None
+        && msg.top_via().is_ok()
+        && msg.cseq().is_ok()
+        && msg.call_id().is_some_and(|c| !c.is_empty())
+        && msg.from().is_ok()
+        && msg.to().is_ok()
+}
+
+/// What the receive path does with a datagram or stream frame.
+#[derive(Debug)]
+pub enum Screened {
+    /// A request fit for the transaction layer.
+    Request(SipMessage),
+    /// A response fit for transaction matching.
+    Response(SipMessage),
+    /// A request to answer with this status, statelessly (it never reaches a transaction).
+    Reject(SipMessage, Rejection),
+    /// Nothing can be answered: unparseable, an unfit response, or no usable Via.
+    Discard(&'static str),
+}
+
+/// Parses and screens one received message: the single entry point of the receive path
+/// (RFC 3261 §18.2.1, §18.1.2). `supported` lists the option tags honoured in `Require`.
+pub fn screen(buf: bytes::Bytes, limits: &super::Limits, supported: &[&str]) -> Screened {
+    let msg = match SipMessage::parse(buf, limits) {
+        Ok(msg) => msg,
+        Err(_) => return Screened::Discard("unparseable"),
+    };
+    if !msg.is_request() {
+        return match validate_response(&msg) {
+            true => Screened::Response(msg),
+            false => Screened::Discard("malformed response"),
+        };
+    }
+    let verdict = validate_request(&msg).and_then(|()| check_require(&msg, supported));
+    match verdict {
+        Ok(()) => Screened::Request(msg),
+        Err(_) if msg.count(&HeaderName::Via) == 0 => Screened::Discard("request without Via"),
+        Err(_) if msg.method() == Some(&Method::Ack) => Screened::Discard("malformed ACK"),
+        Err(rejection) => Screened::Reject(msg, rejection),
+    }
+}
