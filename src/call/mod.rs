@@ -1,1 +1,62 @@
-//! placeholder
+//! The call pipeline: a new INVITE becomes a [`Decision`] stage by stage (pure functions, in
+//! flow order), then a [`session::CallSession`] bridges the legs and [`record`] keeps the CDR.
+
+pub mod b2bua;
+mod bridge;
+pub mod inbound;
+pub mod outcome;
+pub mod record;
+pub mod routing;
+mod session;
+
+use crate::config::{Config, TrackingNumber};
+use crate::sip::message::Rejection;
+use crate::sip::{Peer, SipMessage};
+
+pub use b2bua::{B2bua, CallEvent, CallStats};
+
+/// Everything the planning stages may read about a new INVITE.
+#[derive(Debug)]
+pub struct CallContext<'a> {
+    pub invite: &'a SipMessage,
+    pub source: Peer,
+    pub config: &'a Config,
+    pub active_calls: usize,
+    pub shutting_down: bool,
+}
+
+/// What to do with a new INVITE.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Answer the caller with this final status; no B-leg is created.
+    Reject(Rejection),
+    /// Bridge the call to the target.
+    Bridge(BridgePlan),
+}
+
+/// A call that will be bridged.
+#[derive(Debug, Clone)]
+pub struct BridgePlan {
+    pub tracking: TrackingNumber,
+    pub caller: String,
+    pub max_forwards: u32,
+    pub target: routing::Target,
+}
+
+/// inbound (who, hops, capacity, which number) -> routing (where). Attribution stages slot in
+/// between as they arrive.
+pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
+    let inbound = match inbound::admit(ctx) {
+        Ok(call) => call,
+        Err(rejection) => return Decision::Reject(rejection),
+    };
+    match routing::target_for(inbound.tracking) {
+        Ok(target) => Decision::Bridge(BridgePlan {
+            tracking: inbound.tracking.clone(),
+            caller: inbound.caller,
+            max_forwards: inbound.max_forwards,
+            target,
+        }),
+        Err(rejection) => Decision::Reject(rejection),
+    }
+}

@@ -1,1 +1,232 @@
-//! placeholder
+//! Dialog state of one call leg (RFC 3261 §12) and the random identifiers every leg needs:
+//! tags, branches and Call-IDs, drawn from an injected random source.
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use super::message::{HeaderName, MessageBuilder, Method, SipUri};
+use super::peer::{Peer, Transport};
+
+/// Fresh identifiers (RFC 3261 §19.3: tags and Call-IDs must be globally unique and random;
+/// §8.1.1.7: branches start with the magic cookie). The seed is a parameter so tests are
+/// reproducible; the daemon seeds it from the OS.
+#[derive(Debug)]
+pub struct Ids {
+    rng: StdRng,
+}
+
+impl Ids {
+    pub fn from_seed(seed: u64) -> Ids {
+        Ids { rng: StdRng::seed_from_u64(seed) }
+    }
+
+    fn hex(&mut self, bytes: usize) -> String {
+        let mut out = String::with_capacity(bytes * 2);
+        for _ in 0..bytes {
+            let b: u8 = self.rng.random();
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
+
+    /// A From/To tag: 64 random bits.
+    pub fn tag(&mut self) -> String {
+        self.hex(8)
+    }
+
+    /// A Via branch with the RFC 3261 magic cookie.
+    pub fn branch(&mut self) -> String {
+        format!("z9hG4bK{}", self.hex(10))
+    }
+
+    /// A Call-ID that reveals nothing about the caller leg (topology hiding).
+    pub fn call_id(&mut self) -> String {
+        format!("{}@calltrack", self.hex(12))
+    }
+
+    /// An initial CSeq number: random below 2^31 (RFC 3261 §8.1.1.5), kept small enough that
+    /// a long dialog never wraps.
+    pub fn small_seq(&mut self) -> u32 {
+        self.rng.random_range(1..1 << 20)
+    }
+
+    /// Our own identifier for a call (the CDR's primary key).
+    pub fn call_uid(&mut self) -> String {
+        self.hex(8)
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Where calltrack can be reached: used in Via and Contact (RFC 3261 §18.1.1, §8.1.1.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalEndpoint {
+    pub udp: Option<std::net::SocketAddr>,
+    pub tcp: Option<std::net::SocketAddr>,
+    /// Host written instead of the bound address when calltrack sits behind NAT.
+    pub advertised_host: Option<String>,
+    pub advertised_port: Option<u16>,
+}
+
+impl LocalEndpoint {
+    /// `host:port` to advertise for a transport (falls back to the other transport's socket).
+    pub fn host_port(&self, transport: Transport) -> String {
+        let bound = match transport {
+            Transport::Udp => self.udp.or(self.tcp),
+            Transport::Tcp => self.tcp.or(self.udp),
+        };
+        let port = self.advertised_port.or(bound.map(|a| a.port())).unwrap_or(5060);
+        match (&self.advertised_host, bound) {
+            (Some(host), _) => format!("{host}:{port}"),
+            (None, Some(addr)) if addr.is_ipv6() => format!("[{}]:{port}", addr.ip()),
+            (None, Some(addr)) => format!("{}:{port}", addr.ip()),
+            (None, None) => format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// Our Via value with a fresh branch and `rport` (RFC 3581).
+    pub fn via(&self, transport: Transport, branch: &str) -> String {
+        format!("SIP/2.0/{transport} {};branch={branch};rport", self.host_port(transport))
+    }
+
+    /// Our Contact: where the other side sends in-dialog requests.
+    pub fn contact(&self, transport: Transport) -> String {
+        match transport {
+            Transport::Udp => format!("<sip:{}>", self.host_port(transport)),
+            Transport::Tcp => format!("<sip:{};transport=tcp>", self.host_port(transport)),
+        }
+    }
+}
+
+/// One side of a dialog as calltrack sees it (RFC 3261 §12.1): enough to build in-dialog
+/// requests and to recognise requests that belong to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialog {
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: Option<String>,
+    /// Our URI in From (requests we send), without tag.
+    pub local_uri: String,
+    /// The other side's URI in To (requests we send), without tag.
+    pub remote_uri: String,
+    pub local_seq: u32,
+    pub remote_seq: Option<u32>,
+    /// The other side's Contact URI: the Request-URI of in-dialog requests (§12.2.1.1).
+    pub remote_target: String,
+    /// Route set, in the order it is written into requests.
+    pub route_set: Vec<String>,
+    /// Where in-dialog requests are sent.
+    pub peer: Peer,
+    /// The transport named in our Via and Contact for this leg.
+    pub transport: Transport,
+}
+
+impl Dialog {
+    /// Starts an in-dialog request (§12.2.1.1): Request-URI, Route, Via, Max-Forwards, From,
+    /// To, Call-ID and CSeq written; the caller adds the rest and the body.
+    pub fn request(
+        &mut self,
+        method: &Method,
+        local: &LocalEndpoint,
+        branch: &str,
+    ) -> MessageBuilder {
+        if *method != Method::Ack && *method != Method::Cancel {
+            self.local_seq = self.local_seq.wrapping_add(1);
+        }
+        let mut b = MessageBuilder::request(method, &self.remote_target);
+        b.header(HeaderName::Via, &local.via(self.transport, branch));
+        for route in &self.route_set {
+            b.header(HeaderName::Route, route);
+        }
+        b.header(HeaderName::MaxForwards, "70")
+            .header(HeaderName::From, &format!("{};tag={}", self.local_uri, self.local_tag))
+            .header(HeaderName::To, &self.to_value())
+            .header(HeaderName::CallId, &self.call_id)
+            .header(HeaderName::CSeq, &format!("{} {method}", self.local_seq));
+        b
+    }
+
+    fn to_value(&self) -> String {
+        match &self.remote_tag {
+            Some(tag) => format!("{};tag={tag}", self.remote_uri),
+            None => self.remote_uri.clone(),
+        }
+    }
+}
+
+/// Where to send requests for a URI: `maddr`-free SIP URIs with an IP host (no DNS in the
+/// sans-IO core; names are resolved at start-up). `transport=` picks the transport.
+pub fn uri_peer(uri: &str, default_transport: Transport) -> Option<Peer> {
+    let bare = uri.trim().trim_start_matches('<');
+    let bare = bare.split('>').next().unwrap_or(bare);
+    let sip = SipUri::parse(bare).ok()?;
+    let ip = match sip.host {
+        super::message::Host::Ip(ip) => ip,
+        super::message::Host::Name(name) if name.eq_ignore_ascii_case("localhost") => {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        }
+        super::message::Host::Name(_) => return None,
+    };
+    let transport = sip
+        .transport()
+        .and_then(Transport::from_token)
+        .unwrap_or(default_transport);
+    let port = sip.port.unwrap_or(5060);
+    Some(Peer::new(transport, std::net::SocketAddr::new(ip, port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_reproducible_and_well_formed() {
+        let mut a = Ids::from_seed(7);
+        let mut b = Ids::from_seed(7);
+        assert_eq!(a.tag(), b.tag());
+        let branch = a.branch();
+        assert!(branch.starts_with("z9hG4bK") && branch.len() == 27);
+        assert_ne!(a.tag(), a.tag());
+    }
+
+    #[test]
+    fn uri_peer_reads_ip_port_and_transport() {
+        let p = uri_peer("sip:127.0.0.1:5080", Transport::Udp).unwrap();
+        assert_eq!(p, Peer::new(Transport::Udp, "127.0.0.1:5080".parse().unwrap()));
+        let p = uri_peer("<sip:pbx@[::1]:5070;transport=TCP;lr>", Transport::Udp).unwrap();
+        assert_eq!(p, Peer::new(Transport::Tcp, "[::1]:5070".parse().unwrap()));
+        assert!(uri_peer("sip:pbx.example.com", Transport::Udp).is_none());
+    }
+
+    #[test]
+    fn in_dialog_request_increments_cseq_and_carries_tags() {
+        let mut d = Dialog {
+            call_id: "c@x".into(),
+            local_tag: "l1".into(),
+            remote_tag: Some("r1".into()),
+            local_uri: "<sip:a@x>".into(),
+            remote_uri: "<sip:b@y>".into(),
+            local_seq: 1,
+            remote_seq: None,
+            remote_target: "sip:b@127.0.0.1:5080".into(),
+            route_set: vec!["<sip:127.0.0.1:5070;lr>".into()],
+            peer: Peer::new(Transport::Udp, "127.0.0.1:5080".parse().unwrap()),
+            transport: Transport::Udp,
+        };
+        let local = LocalEndpoint {
+            udp: Some("127.0.0.1:5060".parse().unwrap()),
+            tcp: None,
+            advertised_host: None,
+            advertised_port: None,
+        };
+        let msg = d.request(&Method::Bye, &local, "z9hG4bKx").finish();
+        assert_eq!(msg.cseq().unwrap().seq, 2);
+        assert_eq!(msg.from().unwrap().tag(), Some("l1"));
+        assert_eq!(msg.to().unwrap().tag(), Some("r1"));
+        assert_eq!(msg.header(&HeaderName::Route), Some("<sip:127.0.0.1:5070;lr>"));
+        assert_eq!(
+            msg.top_via().unwrap().branch(),
+            Some("z9hG4bKx"),
+        );
+    }
+}

@@ -143,7 +143,19 @@ pub fn response_to(
     to_tag: Option<&str>,
     source: Option<SocketAddr>,
 ) -> MessageBuilder {
-    let mut b = MessageBuilder::response(code, reason.as_bytes());
+    response_with_reason(request, code, reason.as_bytes(), to_tag, source)
+}
+
+/// [`response_to`] with the reason phrase as raw bytes, for relaying a phrase exactly as it
+/// was received (it may be UTF-8 or empty, RFC 4475 §3.1.1.12).
+pub fn response_with_reason(
+    request: &SipMessage,
+    code: u16,
+    reason: &[u8],
+    to_tag: Option<&str>,
+    source: Option<SocketAddr>,
+) -> MessageBuilder {
+    let mut b = MessageBuilder::response(code, reason);
     copy_vias(&mut b, request, source);
     b.copy_headers(request, HeaderName::From);
     copy_to(&mut b, request, if code > 100 { to_tag } else { None });

@@ -18,7 +18,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 pub use core_headers::{CSeq, HeaderError, NameAddr, Params, Via};
-pub use encode::{MessageBuilder, response_to, stamp_received};
+pub use encode::{MessageBuilder, response_to, response_with_reason, stamp_received};
 pub use headers::{HeaderName, split_list};
 pub use method::Method;
 pub use parse::{Frame, Limits, ParseError, frame};

@@ -13,6 +13,8 @@ pub struct Rejection {
     pub reason: &'static str,
     /// For 420 Bad Extension: the `Unsupported:` value (RFC 3261 §8.2.2.3).
     pub unsupported: Option<String>,
+    /// For 503: a `Retry-After` in seconds (RFC 3261 §21.5.4).
+    pub retry_after_secs: Option<u32>,
 }
 
 impl Rejection {
@@ -158,6 +160,7 @@ pub fn check_require(msg: &SipMessage, supported: &[&str]) -> Result<(), Rejecti
         status: 420,
         reason: "Bad Extension",
         unsupported: Some(unknown.join(", ")),
+        retry_after_secs: None,
     })
 }
 

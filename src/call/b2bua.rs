@@ -1,0 +1,499 @@
+//! The B2BUA core: the transaction layer plus every call session, as one sans-IO state
+//! machine. Datagrams and time go in; transmits and [`CallEvent`]s come out.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::sip::dialog::{Ids, LocalEndpoint};
+use crate::sip::message::{
+    HeaderName, Limits, MessageBuilder, Method, Rejection, Screened, response_to, screen,
+};
+use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
+use crate::sip::{Peer, SipMessage, Transmit};
+
+use super::bridge::CopyRules;
+use super::inbound::user_digits;
+use super::outcome::reason_phrase;
+use super::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
+use super::session::{CallSession, Ctx, Leg, Opening};
+use super::{CallContext, Decision, plan_invite};
+
+/// Option tags calltrack honours in `Require` (it bridges PRACK and session refreshes).
+pub const SUPPORTED: &[&str] = &["100rel", "timer"];
+/// Methods calltrack accepts (the `Allow` header).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY, MESSAGE";
+/// Attribution headers only calltrack may write; copies arriving from outside are dropped.
+pub const RESERVED_HEADER_PREFIX: &str = "X-CT-";
+
+/// Identifies one call inside the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey(u64);
+
+/// What the core reports about calls, in order, for the CDR store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallEvent {
+    /// A B-leg was created: the call is live (persisted so a crash cannot lose it).
+    Started(LiveCall),
+    /// The callee answered.
+    Answered { id: String, at: OffsetDateTime },
+    /// The call's final record.
+    Ended(CallDetailRecord),
+}
+
+/// Wall-clock time derived from the monotonic `now` passed in, anchored once at start-up, so
+/// the core never reads a clock.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    base: Instant,
+    wall: OffsetDateTime,
+}
+
+impl WallClock {
+    pub fn new(base: Instant, wall: OffsetDateTime) -> WallClock {
+        WallClock { base, wall }
+    }
+
+    pub fn at(&self, now: Instant) -> OffsetDateTime {
+        self.wall + now.saturating_duration_since(self.base)
+    }
+}
+
+/// Counters for the operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    pub calls_bridged: u64,
+    pub invites_rejected: u64,
+    pub stateless_rejections: u64,
+    pub discarded: u64,
+}
+
+/// Which client transactions belong to which call, both ways, so a call's entries go with it.
+#[derive(Debug, Default)]
+pub struct Owners {
+    by_tx: HashMap<TxId, CallKey>,
+    by_call: HashMap<CallKey, Vec<TxId>>,
+}
+
+impl Owners {
+    pub fn insert(&mut self, tx: TxId, key: CallKey) {
+        self.by_tx.insert(tx, key);
+        self.by_call.entry(key).or_default().push(tx);
+    }
+
+    fn get(&self, tx: &TxId) -> Option<CallKey> {
+        self.by_tx.get(tx).copied()
+    }
+
+    fn remove_call(&mut self, key: CallKey) {
+        for tx in self.by_call.remove(&key).unwrap_or_default() {
+            self.by_tx.remove(&tx);
+        }
+    }
+}
+
+/// The whole SIP side of calltrack, without I/O.
+#[derive(Debug)]
+pub struct B2bua {
+    config: Arc<Config>,
+    limits: Limits,
+    layer: TransactionLayer,
+    ids: Ids,
+    local: LocalEndpoint,
+    clock: WallClock,
+    sessions: HashMap<CallKey, CallSession>,
+    owners: Owners,
+    dialogs: HashMap<(String, String), (CallKey, Leg)>,
+    deadlines: BinaryHeap<Reverse<(Instant, CallKey)>>,
+    armed: HashMap<CallKey, Instant>,
+    events: VecDeque<CallEvent>,
+    next_key: u64,
+    shutting_down: bool,
+    grace_ends: Option<Instant>,
+    stats: CallStats,
+}
+
+impl B2bua {
+    /// `now`/`wall` anchor the wall clock; `seed` feeds tags, branches and Call-IDs.
+    pub fn new(
+        config: Arc<Config>,
+        local: LocalEndpoint,
+        now: Instant,
+        wall: OffsetDateTime,
+        seed: u64,
+    ) -> B2bua {
+        let timers = &config.sip.timers;
+        let layer = TransactionLayer::new(TimerConfig { t1: timers.t1, t2: timers.t2, t4: timers.t4 });
+        let limits = Limits {
+            max_message_bytes: config.sip.max_message_bytes,
+            max_headers: config.sip.max_headers,
+        };
+        B2bua {
+            config,
+            limits,
+            layer,
+            ids: Ids::from_seed(seed),
+            local,
+            clock: WallClock::new(now, wall),
+            sessions: HashMap::new(),
+            owners: Owners::default(),
+            dialogs: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            armed: HashMap::new(),
+            events: VecDeque::new(),
+            next_key: 0,
+            shutting_down: false,
+            grace_ends: None,
+            stats: CallStats::default(),
+        }
+    }
+
+    /// Swaps in a new configuration: live calls keep what they were set up with, new calls
+    /// follow the new one.
+    pub fn reload(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn stats(&self) -> CallStats {
+        self.stats
+    }
+
+    pub fn transactions(&self) -> &TransactionLayer {
+        &self.layer
+    }
+
+    // ---- inputs ----------------------------------------------------------------------
+
+    /// One datagram or framed stream message from `peer`.
+    pub fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+        match screen(bytes, &self.limits, SUPPORTED) {
+            Screened::Request(msg) => self.layer.handle_request(now, msg, peer),
+            Screened::Response(msg) => self.layer.handle_response(now, msg, peer),
+            Screened::Reject(msg, rejection) => self.reject_stateless(&msg, peer, &rejection),
+            Screened::Discard(why) => {
+                self.stats.discarded += 1;
+                tracing::debug!(%peer, why, "message discarded");
+            }
+        }
+        self.drain_layer(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+        self.drain_layer(now);
+        self.fire_deadlines(now);
+        if self.grace_ends.is_some_and(|t| t <= now) {
+            self.grace_ends = None;
+            self.terminate_all(now);
+        }
+    }
+
+    pub fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
+        self.layer.handle_transport_error(now, peer);
+        self.drain_layer(now);
+    }
+
+    /// New INVITEs get 503 from now on; live calls may finish until the grace period ends,
+    /// then they are hung up (and recorded).
+    pub fn begin_shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        self.grace_ends = Some(now + self.config.calls.shutdown_grace);
+    }
+
+    /// No call is left.
+    pub fn is_idle(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// The process stops and can signal no more: every live call is recorded as it stands.
+    pub fn abandon_all(&mut self, now: Instant) {
+        let keys: Vec<CallKey> = self.sessions.keys().copied().collect();
+        for key in keys {
+            self.with_session(key, now, |s, ctx| s.abandon(ctx));
+            self.remove_session(key);
+        }
+    }
+
+    // ---- outputs ---------------------------------------------------------------------
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.layer.poll_transmit()
+    }
+
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let session = self.deadlines.peek().map(|Reverse((t, _))| *t);
+        [self.layer.poll_timeout(), session, self.grace_ends].into_iter().flatten().min()
+    }
+
+    // ---- dispatch --------------------------------------------------------------------
+
+    fn drain_layer(&mut self, now: Instant) {
+        while let Some(event) = self.layer.poll_event() {
+            self.on_tx_event(now, event);
+        }
+    }
+
+    fn on_tx_event(&mut self, now: Instant, event: TxEvent) {
+        match event {
+            TxEvent::Request { tx, request, peer } => self.on_request(now, tx, request, peer),
+            TxEvent::Cancel { invite_tx, .. } => {
+                self.with_owner(invite_tx, now, |s, ctx| s.on_cancel(ctx, invite_tx));
+            }
+            TxEvent::Ack { request, .. } => self.on_ack(now, request),
+            TxEvent::Response { tx, response, retransmission } => {
+                self.with_owner(tx, now, |s, ctx| s.on_response(ctx, tx, response, retransmission));
+            }
+            TxEvent::Timeout { tx } => self.with_owner(tx, now, |s, ctx| s.on_timeout(ctx, tx)),
+            TxEvent::AckTimeout { tx } => {
+                self.with_owner(tx, now, |s, ctx| s.on_ack_timeout(ctx, tx));
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, tx: TxId, request: SipMessage, peer: Peer) {
+        if let Some((key, leg)) = self.dialog_of(&request) {
+            self.with_session(key, now, |s, ctx| s.on_request(ctx, leg, tx, request, peer));
+            return;
+        }
+        let in_dialog = request.to().ok().and_then(|t| t.tag()).is_some();
+        match request.method() {
+            _ if in_dialog => self.respond_status(now, tx, &request, peer, 481),
+            Some(Method::Invite) => self.on_new_invite(now, tx, request, peer),
+            Some(Method::Options) => self.answer_options(now, tx, &request, peer),
+            Some(Method::Cancel | Method::Bye | Method::Prack) => {
+                self.respond_status(now, tx, &request, peer, 481);
+            }
+            Some(Method::Extension(_)) => self.respond_status(now, tx, &request, peer, 501),
+            _ => self.respond_status(now, tx, &request, peer, 405),
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, ack: SipMessage) {
+        if let Some((key, leg)) = self.dialog_of(&ack) {
+            self.with_session(key, now, |s, ctx| s.on_ack(ctx, leg, ack));
+        }
+    }
+
+    /// `(Call-ID, To tag)` names our side of a dialog.
+    fn dialog_of(&self, request: &SipMessage) -> Option<(CallKey, Leg)> {
+        let call_id = request.call_id()?;
+        let tag = request.to().ok()?.tag()?;
+        self.dialogs.get(&(call_id.to_string(), tag.to_string())).copied()
+    }
+
+    // ---- new calls -------------------------------------------------------------------
+
+    fn on_new_invite(&mut self, now: Instant, tx: TxId, invite: SipMessage, peer: Peer) {
+        let ctx = CallContext {
+            invite: &invite,
+            source: peer,
+            config: &self.config,
+            active_calls: self.sessions.len(),
+            shutting_down: self.shutting_down,
+        };
+        match plan_invite(&ctx) {
+            Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
+            Decision::Bridge(plan) => self.open_call(now, tx, invite, peer, plan),
+        }
+    }
+
+    fn open_call(&mut self, now: Instant, tx: TxId, invite: SipMessage, peer: Peer, plan: super::BridgePlan) {
+        let key = CallKey(self.next_key);
+        self.next_key += 1;
+        let span = tracing::info_span!("call", call_id = invite.call_id().unwrap_or_default(),
+            tracking_number = %plan.tracking.number);
+        let _enter = span.enter();
+        tracing::info!(caller = %plan.caller, target = %plan.target.uri, "bridging call");
+        let opening = Opening {
+            key,
+            uid: self.ids.call_uid(),
+            invite_tx: tx,
+            invite,
+            peer,
+            plan,
+            ring_timeout: self.config.calls.ring_timeout,
+            max_duration: self.config.calls.max_call_duration,
+            udp_max_request_bytes: self.config.sip.udp_max_request_bytes,
+            stamp: Vec::new(),
+        };
+        let session = {
+            let mut ctx = self.ctx(now);
+            CallSession::open(&mut ctx, opening)
+        };
+        for (dialog, leg) in session.dialog_keys() {
+            self.dialogs.insert(dialog, (key, leg));
+        }
+        self.sessions.insert(key, session);
+        self.stats.calls_bridged += 1;
+        self.after_session(key);
+    }
+
+    /// A final answer to an INVITE that will not be bridged. Calls from trusted carriers are
+    /// recorded as `rejected`; refusals of untrusted sources and overload are only counted
+    /// (recording them would let a flood write to the database).
+    fn reject_invite(&mut self, now: Instant, tx: TxId, invite: &SipMessage, peer: Peer, r: &Rejection) {
+        self.stats.invites_rejected += 1;
+        tracing::info!(status = r.status, %peer, "INVITE rejected");
+        let tag = self.ids.tag();
+        let response = rejection_response(invite, r, &tag, peer);
+        self.respond(now, tx, response);
+        if !matches!(r.status, 403 | 503) {
+            let cdr = self.rejected_record(now, invite, r.status);
+            self.events.push_back(CallEvent::Ended(cdr));
+        }
+    }
+
+    fn rejected_record(&mut self, now: Instant, invite: &SipMessage, status: u16) -> CallDetailRecord {
+        let at = self.clock.at(now);
+        let live = LiveCall {
+            id: self.ids.call_uid(),
+            call_id: invite.call_id().unwrap_or_default().to_string(),
+            tracking_number: invite.request_uri().and_then(user_digits).unwrap_or_default(),
+            caller: invite.from().ok().and_then(|f| user_digits(f.uri)).unwrap_or_default(),
+            destination: String::new(),
+            started_at: at,
+            answered_at: None,
+        };
+        CallDetailRecord::from_live(&live, at, Disposition::Rejected, status, HangupSide::System)
+    }
+
+    /// OPTIONS outside a dialog is for calltrack itself (keep-alive pings): 200 with what we
+    /// support (RFC 3261 §11.2). Max-Forwards 0 is fine here: we are the endpoint.
+    fn answer_options(&mut self, now: Instant, tx: TxId, request: &SipMessage, peer: Peer) {
+        let tag = self.ids.tag();
+        let mut b = response_to(request, 200, "OK", Some(&tag), Some(peer.addr));
+        b.header(HeaderName::Allow, ALLOW)
+            .header(HeaderName::Accept, "application/sdp")
+            .header(HeaderName::Supported, &SUPPORTED.join(", "));
+        self.respond(now, tx, b.finish());
+    }
+
+    fn respond_status(&mut self, now: Instant, tx: TxId, request: &SipMessage, peer: Peer, status: u16) {
+        let tag = self.ids.tag();
+        let mut b = response_to(request, status, reason_phrase(status), Some(&tag), Some(peer.addr));
+        if status == 405 {
+            b.header(HeaderName::Allow, ALLOW);
+        }
+        self.respond(now, tx, b.finish());
+    }
+
+    fn respond(&mut self, now: Instant, tx: TxId, response: SipMessage) {
+        if let Err(error) = self.layer.respond(now, tx, response) {
+            tracing::debug!(%error, "response not sent");
+        }
+    }
+
+    /// A malformed request is answered without a transaction (RFC 3261 §8.2, §16.3).
+    fn reject_stateless(&mut self, request: &SipMessage, peer: Peer, rejection: &Rejection) {
+        self.stats.stateless_rejections += 1;
+        tracing::debug!(%peer, status = rejection.status, reason = rejection.reason, "malformed request rejected");
+        let tag = self.ids.tag();
+        let response = rejection_response(request, rejection, &tag, peer);
+        self.layer.send_stateless(response, peer);
+    }
+
+    // ---- sessions --------------------------------------------------------------------
+
+    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
+        Ctx {
+            now,
+            layer: &mut self.layer,
+            ids: &mut self.ids,
+            local: &self.local,
+            owners: &mut self.owners,
+            events: &mut self.events,
+            clock: &self.clock,
+            rules: CopyRules { reserved_prefix: RESERVED_HEADER_PREFIX },
+        }
+    }
+
+    fn with_owner(&mut self, tx: TxId, now: Instant, f: impl FnOnce(&mut CallSession, &mut Ctx<'_>)) {
+        if let Some(key) = self.owners.get(&tx) {
+            self.with_session(key, now, f);
+        }
+    }
+
+    fn with_session(&mut self, key: CallKey, now: Instant, f: impl FnOnce(&mut CallSession, &mut Ctx<'_>)) {
+        let Some(mut session) = self.sessions.remove(&key) else { return };
+        {
+            let mut ctx = self.ctx(now);
+            f(&mut session, &mut ctx);
+        }
+        self.sessions.insert(key, session);
+        self.after_session(key);
+    }
+
+    /// Re-arms the session's timer, or removes the session once it is done.
+    fn after_session(&mut self, key: CallKey) {
+        let Some(session) = self.sessions.get(&key) else { return };
+        if session.is_done() {
+            self.remove_session(key);
+            return;
+        }
+        match session.next_deadline() {
+            Some(due) if self.armed.get(&key) != Some(&due) => {
+                self.armed.insert(key, due);
+                self.deadlines.push(Reverse((due, key)));
+            }
+            Some(_) => {}
+            None => {
+                self.armed.remove(&key);
+            }
+        }
+    }
+
+    fn remove_session(&mut self, key: CallKey) {
+        if let Some(session) = self.sessions.remove(&key) {
+            for (dialog, _) in session.dialog_keys() {
+                self.dialogs.remove(&dialog);
+            }
+        }
+        self.owners.remove_call(key);
+        self.armed.remove(&key);
+    }
+
+    fn fire_deadlines(&mut self, now: Instant) {
+        while let Some(Reverse((due, key))) = self.deadlines.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.deadlines.pop();
+            if self.armed.get(&key) == Some(&due) {
+                self.armed.remove(&key);
+                self.with_session(key, now, |s, ctx| s.on_deadline(ctx));
+            }
+        }
+    }
+
+    fn terminate_all(&mut self, now: Instant) {
+        let keys: Vec<CallKey> = self.sessions.keys().copied().collect();
+        for key in keys {
+            self.with_session(key, now, |s, ctx| s.terminate(ctx));
+        }
+    }
+}
+
+/// The response for a rejection: status line, Unsupported (420) and Retry-After (503).
+fn rejection_response(request: &SipMessage, r: &Rejection, tag: &str, peer: Peer) -> SipMessage {
+    let mut b: MessageBuilder = response_to(request, r.status, r.reason, Some(tag), Some(peer.addr));
+    if let Some(unsupported) = &r.unsupported {
+        b.header(HeaderName::Unsupported, unsupported);
+    }
+    if let Some(secs) = r.retry_after_secs {
+        b.header(HeaderName::RetryAfter, &secs.to_string());
+    }
+    b.finish()
+}
