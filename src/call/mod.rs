@@ -1,1 +1,3 @@
-//! placeholder
+//! placeholder (store branch stub): the call pipeline; replaced at merge.
+
+pub mod record;

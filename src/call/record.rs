@@ -1,0 +1,338 @@
+//! The call detail record (CDR): what one finished call looks like once it leaves the pipeline.
+//!
+//! Pure data, no I/O and no clock reads: timestamps are supplied by the caller. Timestamps are
+//! UTC and serialize as RFC 3339 with millisecond precision (`2026-11-23T03:20:00.123Z`), so the
+//! same text sorts correctly in SQLite and reads well in JSON and CSV.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// `sip_status` of a call for which no final response ever reached the caller (process died).
+pub const NO_FINAL_RESPONSE: u16 = 0;
+
+/// One row per call: timing, outcome and routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallDetailRecord {
+    /// Our unique call id (e.g. 16 hex chars); primary identity of the record.
+    pub id: String,
+    /// A-leg SIP Call-ID as received from the carrier.
+    pub call_id: String,
+    /// Dialled tracking number (E.164 digits).
+    pub tracking_number: String,
+    /// Caller number/user from the A-leg From.
+    pub caller: String,
+    /// Forwarding target URI the B-leg went to.
+    pub destination: String,
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub started_at: OffsetDateTime,
+    #[serde(serialize_with = "rfc3339::serialize_option")]
+    pub answered_at: Option<OffsetDateTime>,
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub ended_at: OffsetDateTime,
+    /// Started -> answered (or -> ended if never answered), whole seconds, rounded down.
+    pub wait_secs: u32,
+    /// Answered -> ended, whole seconds, rounded down; 0 if never answered.
+    pub talk_secs: u32,
+    pub disposition: Disposition,
+    /// Final status sent to the caller (200 for answered calls, [`NO_FINAL_RESPONSE`] if none).
+    pub sip_status: u16,
+    pub hangup_side: HangupSide,
+}
+
+/// A call in progress: what is known before the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveCall {
+    pub id: String,
+    pub call_id: String,
+    pub tracking_number: String,
+    pub caller: String,
+    pub destination: String,
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub started_at: OffsetDateTime,
+    #[serde(serialize_with = "rfc3339::serialize_option")]
+    pub answered_at: Option<OffsetDateTime>,
+}
+
+impl CallDetailRecord {
+    /// Closes a live call: copies what is known and derives `wait_secs` / `talk_secs`.
+    pub fn from_live(
+        live: &LiveCall,
+        ended_at: OffsetDateTime,
+        disposition: Disposition,
+        sip_status: u16,
+        hangup_side: HangupSide,
+    ) -> Self {
+        let waited_until = live.answered_at.unwrap_or(ended_at);
+        let talk_secs = live
+            .answered_at
+            .map_or(0, |answered| whole_secs(answered, ended_at));
+        Self {
+            id: live.id.clone(),
+            call_id: live.call_id.clone(),
+            tracking_number: live.tracking_number.clone(),
+            caller: live.caller.clone(),
+            destination: live.destination.clone(),
+            started_at: live.started_at,
+            answered_at: live.answered_at,
+            ended_at,
+            wait_secs: whole_secs(live.started_at, waited_until),
+            talk_secs,
+            disposition,
+            sip_status,
+            hangup_side,
+        }
+    }
+}
+
+/// Whole seconds from `from` to `to`, rounded down; 0 if `to` is earlier (clock step).
+fn whole_secs(from: OffsetDateTime, to: OffsetDateTime) -> u32 {
+    let secs = (to - from).whole_seconds().max(0);
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+/// How a call ended, from the caller's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    Answered,
+    NoAnswer,
+    Busy,
+    Failed,
+    Cancelled,
+    Rejected,
+    /// The process stopped while the call was live (set by crash recovery).
+    Interrupted,
+}
+
+impl Disposition {
+    pub const ALL: [Self; 7] = [
+        Self::Answered,
+        Self::NoAnswer,
+        Self::Busy,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Rejected,
+        Self::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::NoAnswer => "no_answer",
+            Self::Busy => "busy",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Rejected => "rejected",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Which side ended the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HangupSide {
+    Caller,
+    Callee,
+    /// We ended it: timeout, failure, shutdown or crash recovery.
+    System,
+}
+
+impl HangupSide {
+    pub const ALL: [Self; 3] = [Self::Caller, Self::Callee, Self::System];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Caller => "caller",
+            Self::Callee => "callee",
+            Self::System => "system",
+        }
+    }
+}
+
+/// A stored or typed name that matches no variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownVariant {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+fn parse_variant<T: Copy>(
+    kind: &'static str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+) -> Result<T, UnknownVariant> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == s)
+        .ok_or_else(|| UnknownVariant {
+            kind,
+            value: s.to_owned(),
+        })
+}
+
+impl FromStr for Disposition {
+    type Err = UnknownVariant;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_variant("disposition", &Self::ALL, Self::as_str, s)
+    }
+}
+
+impl FromStr for HangupSide {
+    type Err = UnknownVariant;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_variant("hangup side", &Self::ALL, Self::as_str, s)
+    }
+}
+
+impl fmt::Display for Disposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for HangupSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one text form of a CDR timestamp: RFC 3339, UTC (`Z`), exactly three fraction digits.
+///
+/// Fixed width keeps lexical order equal to time order (SQLite indexes, `ORDER BY`).
+pub mod rfc3339 {
+    use serde::Serializer;
+    use time::format_description::well_known::Rfc3339;
+    use time::{OffsetDateTime, UtcOffset};
+
+    /// Formats `t` in UTC with millisecond precision (sub-millisecond digits are dropped).
+    pub fn format(t: OffsetDateTime) -> String {
+        let t = t.to_offset(UtcOffset::UTC);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
+
+    /// Parses any RFC 3339 timestamp and normalizes it to UTC.
+    pub fn parse(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
+        Ok(OffsetDateTime::parse(s, &Rfc3339)?.to_offset(UtcOffset::UTC))
+    }
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*t))
+    }
+
+    pub fn serialize_option<S: Serializer>(
+        t: &Option<OffsetDateTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&format(*t)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn live(answered_at: Option<OffsetDateTime>) -> LiveCall {
+        LiveCall {
+            id: "00112233aabbccdd".into(),
+            call_id: "abc@carrier".into(),
+            tracking_number: "74951234567".into(),
+            caller: "79161112233".into(),
+            destination: "sip:sales@pbx.example".into(),
+            started_at: datetime!(2026-11-23 03:20:00.123 UTC),
+            answered_at,
+        }
+    }
+
+    #[test]
+    fn answered_call_splits_wait_and_talk_rounding_down() {
+        let l = live(Some(datetime!(2026-11-23 03:20:07.900 UTC)));
+        let end = datetime!(2026-11-23 03:21:07.899 UTC);
+        let cdr =
+            CallDetailRecord::from_live(&l, end, Disposition::Answered, 200, HangupSide::Caller);
+        assert_eq!((cdr.wait_secs, cdr.talk_secs), (7, 59));
+    }
+
+    #[test]
+    fn unanswered_call_waits_until_the_end() {
+        let end = datetime!(2026-11-23 03:20:30.000 UTC);
+        let cdr = CallDetailRecord::from_live(
+            &live(None),
+            end,
+            Disposition::NoAnswer,
+            480,
+            HangupSide::System,
+        );
+        assert_eq!((cdr.wait_secs, cdr.talk_secs), (29, 0));
+    }
+
+    #[test]
+    fn clock_step_backwards_gives_zero_not_wraparound() {
+        let end = datetime!(2026-11-23 03:19:00 UTC);
+        let cdr = CallDetailRecord::from_live(
+            &live(None),
+            end,
+            Disposition::Failed,
+            503,
+            HangupSide::System,
+        );
+        assert_eq!(cdr.wait_secs, 0);
+    }
+
+    #[test]
+    fn enums_round_trip_through_their_names() {
+        for d in Disposition::ALL {
+            assert_eq!(d.as_str().parse::<Disposition>(), Ok(d));
+        }
+        for h in HangupSide::ALL {
+            assert_eq!(h.as_str().parse::<HangupSide>(), Ok(h));
+        }
+        assert!("hung".parse::<HangupSide>().is_err());
+    }
+
+    #[test]
+    fn timestamps_are_fixed_width_utc_and_parse_back() {
+        let t = datetime!(2026-11-23 06:20:00.1234 +03:00);
+        assert_eq!(rfc3339::format(t), "2026-11-23T03:20:00.123Z");
+        assert_eq!(
+            rfc3339::format(datetime!(2026-01-02 03:04:05 UTC)),
+            "2026-01-02T03:04:05.000Z"
+        );
+        let back = rfc3339::parse("2026-11-23T03:20:00.123Z").unwrap();
+        assert_eq!(back, datetime!(2026-11-23 03:20:00.123 UTC));
+    }
+
+    #[test]
+    fn serializes_as_snake_case_and_rfc3339() {
+        let cdr = CallDetailRecord::from_live(
+            &live(None),
+            datetime!(2026-11-23 03:20:10.5 UTC),
+            Disposition::NoAnswer,
+            487,
+            HangupSide::Caller,
+        );
+        let json = serde_json::to_value(&cdr).unwrap();
+        assert_eq!(json["started_at"], "2026-11-23T03:20:00.123Z");
+        assert_eq!(json["answered_at"], serde_json::Value::Null);
+        assert_eq!(json["disposition"], "no_answer");
+        assert_eq!(json["hangup_side"], "caller");
+    }
+}
