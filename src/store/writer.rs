@@ -140,6 +140,10 @@ impl StoreSender {
     }
 
     /// Queues a command without waiting; hands it back if the queue is full or closed.
+    #[expect(
+        clippy::result_large_err,
+        reason = "handing the command back is the point; a ~200-byte move is cheap"
+    )]
     pub fn try_send(&self, cmd: StoreCommand) -> Result<(), StoreCommand> {
         self.tx.try_send(cmd).map_err(|e| match e {
             TrySendError::Full(cmd) | TrySendError::Closed(cmd) => cmd,
@@ -182,10 +186,6 @@ impl WriterHandle {
         queue: mpsc::Receiver<StoreCommand>,
         opts: WriterOptions,
     ) -> Result<Self, StoreError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(StoreError::WriterStart)?;
         let (close, close_rx) = oneshot::channel();
         let writer = Writer {
             conn,
@@ -194,10 +194,27 @@ impl WriterHandle {
             opts: opts.normalized(),
             stats: WriterStats::default(),
         };
+        // The runtime is built (and later dropped) on the writer thread itself: dropping a
+        // runtime inside the caller's async context would panic.
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("cdr-writer".into())
-            .spawn(move || writer.run(&runtime))
+            .spawn(move || match writer_runtime() {
+                Ok(runtime) => {
+                    let _ = ready_tx.send(Ok(()));
+                    writer.run(&runtime)
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    WriterStats::default()
+                }
+            })
             .map_err(StoreError::WriterStart)?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(StoreError::WriterStart(e)),
+            Err(_) => return Err(StoreError::WriterPanicked),
+        }
         Ok(Self { close, thread })
     }
 
@@ -212,6 +229,13 @@ impl WriterHandle {
             lost => Err(StoreError::Unflushed { lost }),
         }
     }
+}
+
+/// The writer thread's own single-threaded runtime: it only waits on the queue and timers.
+fn writer_runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
 }
 
 /// Whether the handle asked the writer to stop.
