@@ -97,7 +97,7 @@ pub fn list(
     printer.print(&cdrs)
 }
 
-/// Prints the last [`TAIL_BACKLOG`] CDRs, then polls for newer ones while `keep_going()`.
+/// Prints the last 10 CDRs, then polls for newer ones while `keep_going()`.
 pub fn tail(
     conn: &Connection,
     poll: Duration,
@@ -322,6 +322,36 @@ mod tests {
         assert!(lines[0].starts_with("STARTED (UTC)"));
         assert!(lines[1].starts_with("2026-11-23 03:20:00  74951234567"));
         assert_eq!(lines[0].find("CALL-ID"), lines[1].find("c1@carrier"));
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct TestCli {
+        #[command(flatten)]
+        cdr: CdrArgs,
+    }
+
+    #[test]
+    fn arguments_parse_with_defaults() {
+        use clap::{CommandFactory, Parser};
+        TestCli::command().debug_assert();
+        let cli = TestCli::parse_from(["cdr", "list", "--format", "json"]);
+        assert!(matches!(
+            cli.cdr.command,
+            CdrCommand::List {
+                db: None,
+                limit: 20,
+                format: OutputFormat::Json
+            }
+        ));
+        let cli = TestCli::parse_from(["cdr", "tail", "--db", "/tmp/x.sqlite"]);
+        assert!(matches!(
+            cli.cdr.command,
+            CdrCommand::Tail {
+                db: Some(_),
+                format: OutputFormat::Table,
+                poll_ms: 500
+            }
+        ));
     }
 
     #[test]

@@ -453,6 +453,17 @@ mod tests {
     }
 
     #[test]
+    fn try_send_hands_the_command_back_when_full() {
+        let (sender, _queue) = StoreSender::channel(1);
+        sender.try_send(StoreCommand::CallEnded(cdr(1))).unwrap();
+        let back = sender
+            .try_send(StoreCommand::CallEnded(cdr(2)))
+            .unwrap_err();
+        assert_eq!(back, StoreCommand::CallEnded(cdr(2)));
+        assert_eq!(sender.queue_depth(), 1);
+    }
+
+    #[test]
     fn options_are_clamped_to_usable_values() {
         let o = WriterOptions {
             queue_capacity: 0,
