@@ -1,1 +1,130 @@
-//! placeholder
+//! CDR storage in SQLite: opening a database, its errors, and the pieces below.
+//!
+//! - [`schema`]: migrations driven by `PRAGMA user_version`.
+//! - [`writer`]: the dedicated writer thread fed by a bounded queue, batched transactions.
+//! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up.
+//! - [`query`]: reads for the `cdr` CLI and reports.
+//!
+//! Start-up order for the composition root: [`open`], [`recover_interrupted`], drop that
+//! connection, then [`spawn_writer`]; shut the writer down last so CDRs are flushed last.
+
+mod batch;
+mod columns;
+pub mod query;
+pub mod recovery;
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use query::{StoredCdr, after, count, integrity_check, list_recent};
+pub use recovery::recover_interrupted;
+pub use writer::{
+    StoreCommand, StoreSender, WriterHandle, WriterOptions, WriterStats, spawn_writer,
+};
+
+/// How long a connection waits on a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything that can go wrong in the store and the `cdr` CLI built on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no CDR database at {}", .0.display())]
+    NoDatabase(PathBuf),
+    #[error("cannot create directory {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "database schema version {found} is newer than this build supports ({supported}); upgrade calltrack"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("the CDR writer has stopped; the command was not queued")]
+    WriterClosed,
+    #[error("the CDR writer thread panicked")]
+    WriterPanicked,
+    #[error("cannot start the CDR writer thread: {0}")]
+    WriterStart(#[source] std::io::Error),
+    #[error("{lost} store commands could not be written before shutdown")]
+    Unflushed { lost: u64 },
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    #[error("cannot write CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Opens (creating it and its parent directories if needed) and migrates the database.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    create_parent_dir(path)?;
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Like [`open`], but a missing file is [`StoreError::NoDatabase`] instead of a new database.
+pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::NoDatabase(path.to_path_buf()));
+    }
+    open(path)
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// WAL so readers (CLI, reports) never block the writer; NORMAL sync is durable across
+/// process crashes in WAL mode and loses at most the last commits on power loss.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_creates_parent_dirs_and_uses_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/cdr.sqlite");
+        let conn = open(&path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn open_existing_refuses_to_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.sqlite");
+        let err = open_existing(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("no CDR database at {}", path.display())
+        );
+        assert!(!path.exists());
+    }
+}

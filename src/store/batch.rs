@@ -1,0 +1,144 @@
+//! Applies one batch of store commands in a single transaction, in queue order.
+
+use rusqlite::Connection;
+
+use super::columns;
+use super::writer::StoreCommand;
+
+/// What one committed batch changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct BatchOutcome {
+    pub cdrs_written: u64,
+    pub duplicate_cdrs: u64,
+    pub unknown_answers: u64,
+}
+
+/// All or nothing: on error the transaction rolls back and the batch can be retried as is.
+pub(super) fn apply_batch(
+    conn: &mut Connection,
+    batch: &[StoreCommand],
+) -> rusqlite::Result<BatchOutcome> {
+    let tx = conn.transaction()?;
+    let mut outcome = BatchOutcome::default();
+    for cmd in batch {
+        apply(&tx, cmd, &mut outcome)?;
+    }
+    tx.commit()?;
+    Ok(outcome)
+}
+
+fn apply(
+    conn: &Connection,
+    cmd: &StoreCommand,
+    outcome: &mut BatchOutcome,
+) -> rusqlite::Result<()> {
+    match cmd {
+        StoreCommand::CallStarted(live) => columns::insert_live(conn, live),
+        StoreCommand::CallAnswered { id, answered_at } => {
+            if !columns::mark_answered(conn, id, *answered_at)? {
+                outcome.unknown_answers += 1;
+                tracing::debug!(call = %id, "answer for a call that is not live; ignored");
+            }
+            Ok(())
+        }
+        StoreCommand::CallEnded(cdr) => {
+            if columns::insert_cdr(conn, cdr)? {
+                outcome.cdrs_written += 1;
+            } else {
+                outcome.duplicate_cdrs += 1;
+                tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
+            }
+            columns::delete_live(conn, &cdr.id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
+    use crate::store::{query, schema};
+    use time::macros::datetime;
+
+    fn conn() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    fn live(id: &str) -> LiveCall {
+        LiveCall {
+            id: id.into(),
+            call_id: format!("{id}@carrier"),
+            tracking_number: "74951234567".into(),
+            caller: "79161112233".into(),
+            destination: "sip:sales@pbx.example".into(),
+            started_at: datetime!(2026-11-23 03:20:00 UTC),
+            answered_at: None,
+        }
+    }
+
+    fn ended(id: &str) -> CallDetailRecord {
+        CallDetailRecord::from_live(
+            &live(id),
+            datetime!(2026-11-23 03:21:00 UTC),
+            Disposition::Answered,
+            200,
+            HangupSide::Callee,
+        )
+    }
+
+    fn live_rows(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM live_calls", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn start_answer_end_leaves_one_cdr_and_no_live_row() {
+        let mut conn = conn();
+        let batch = [
+            StoreCommand::CallStarted(live("a")),
+            StoreCommand::CallAnswered {
+                id: "a".into(),
+                answered_at: datetime!(2026-11-23 03:20:05 UTC),
+            },
+        ];
+        apply_batch(&mut conn, &batch).unwrap();
+        let answered: Option<String> = conn
+            .query_row(
+                "SELECT answered_at FROM live_calls WHERE id = 'a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(answered.as_deref(), Some("2026-11-23T03:20:05.000Z"));
+
+        let out = apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
+        assert_eq!(out.cdrs_written, 1);
+        assert_eq!(live_rows(&conn), 0);
+        assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
+    }
+
+    #[test]
+    fn duplicate_call_ended_is_ignored() {
+        let mut conn = conn();
+        let batch = [
+            StoreCommand::CallEnded(ended("a")),
+            StoreCommand::CallEnded(ended("a")),
+        ];
+        let out = apply_batch(&mut conn, &batch).unwrap();
+        apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
+        assert_eq!((out.cdrs_written, out.duplicate_cdrs), (1, 1));
+        assert_eq!(query::count(&conn).unwrap(), 1);
+    }
+
+    #[test]
+    fn answer_for_unknown_call_is_counted_not_fatal() {
+        let mut conn = conn();
+        let batch = [StoreCommand::CallAnswered {
+            id: "ghost".into(),
+            answered_at: datetime!(2026-11-23 03:20:05 UTC),
+        }];
+        assert_eq!(apply_batch(&mut conn, &batch).unwrap().unknown_answers, 1);
+    }
+}

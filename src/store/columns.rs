@@ -1,0 +1,170 @@
+//! How CDR and live-call fields map to SQLite columns, both ways.
+//!
+//! Timestamps are RFC 3339 TEXT in UTC with fixed millisecond width (see
+//! [`crate::call::record::rfc3339`]); enums are their snake_case names.
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, Row, named_params};
+use time::OffsetDateTime;
+
+use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, rfc3339};
+
+/// A timestamp as stored in a TEXT column.
+struct SqlTime(OffsetDateTime);
+
+impl ToSql for SqlTime {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(rfc3339::format(self.0)))
+    }
+}
+
+impl FromSql for SqlTime {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        rfc3339::parse(value.as_str()?)
+            .map(SqlTime)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+fn time_opt(t: Option<OffsetDateTime>) -> Option<SqlTime> {
+    t.map(SqlTime)
+}
+
+impl ToSql for Disposition {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Disposition {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl ToSql for HangupSide {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for HangupSide {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// Columns read by [`cdr_from_row`], in table order.
+pub(super) const CDR_SELECT: &str = "SELECT seq, id, call_id, tracking_number, caller, destination, \
+     started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side \
+     FROM cdr";
+
+/// Inserts a CDR unless one with the same `id` exists; returns whether a row was written.
+pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO cdr (id, call_id, tracking_number, caller, destination, \
+         started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side) \
+         VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at, \
+         :ended_at, :wait_secs, :talk_secs, :disposition, :sip_status, :hangup_side)",
+    )?;
+    let written = stmt.execute(named_params! {
+        ":id": cdr.id,
+        ":call_id": cdr.call_id,
+        ":tracking_number": cdr.tracking_number,
+        ":caller": cdr.caller,
+        ":destination": cdr.destination,
+        ":started_at": SqlTime(cdr.started_at),
+        ":answered_at": time_opt(cdr.answered_at),
+        ":ended_at": SqlTime(cdr.ended_at),
+        ":wait_secs": cdr.wait_secs,
+        ":talk_secs": cdr.talk_secs,
+        ":disposition": cdr.disposition,
+        ":sip_status": cdr.sip_status,
+        ":hangup_side": cdr.hangup_side,
+    })?;
+    Ok(written > 0)
+}
+
+/// Reads one row selected with [`CDR_SELECT`] as `(seq, cdr)`.
+pub(super) fn cdr_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallDetailRecord)> {
+    let cdr = CallDetailRecord {
+        id: row.get("id")?,
+        call_id: row.get("call_id")?,
+        tracking_number: row.get("tracking_number")?,
+        caller: row.get("caller")?,
+        destination: row.get("destination")?,
+        started_at: row.get::<_, SqlTime>("started_at")?.0,
+        answered_at: row.get::<_, Option<SqlTime>>("answered_at")?.map(|t| t.0),
+        ended_at: row.get::<_, SqlTime>("ended_at")?.0,
+        wait_secs: row.get("wait_secs")?,
+        talk_secs: row.get("talk_secs")?,
+        disposition: row.get("disposition")?,
+        sip_status: row.get("sip_status")?,
+        hangup_side: row.get("hangup_side")?,
+    };
+    Ok((row.get("seq")?, cdr))
+}
+
+/// Records a call in progress; a repeated start for the same id is ignored.
+pub(super) fn insert_live(conn: &Connection, live: &LiveCall) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO live_calls (id, call_id, tracking_number, caller, destination, \
+         started_at, answered_at) \
+         VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at)",
+    )?;
+    stmt.execute(named_params! {
+        ":id": live.id,
+        ":call_id": live.call_id,
+        ":tracking_number": live.tracking_number,
+        ":caller": live.caller,
+        ":destination": live.destination,
+        ":started_at": SqlTime(live.started_at),
+        ":answered_at": time_opt(live.answered_at),
+    })?;
+    Ok(())
+}
+
+/// Marks a live call answered; returns false if no such live call exists.
+pub(super) fn mark_answered(
+    conn: &Connection,
+    id: &str,
+    answered_at: OffsetDateTime,
+) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare_cached("UPDATE live_calls SET answered_at = ?2 WHERE id = ?1")?;
+    Ok(stmt.execute((id, SqlTime(answered_at)))? > 0)
+}
+
+/// Forgets a live call (its CDR has been written).
+pub(super) fn delete_live(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached("DELETE FROM live_calls WHERE id = ?1")?;
+    stmt.execute([id])?;
+    Ok(())
+}
+
+/// Every call left in `live_calls`.
+pub(super) fn all_live(conn: &Connection) -> rusqlite::Result<Vec<LiveCall>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, call_id, tracking_number, caller, destination, started_at, answered_at \
+         FROM live_calls ORDER BY started_at",
+    )?;
+    let rows = stmt.query_map([], live_from_row)?;
+    rows.collect()
+}
+
+fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveCall> {
+    Ok(LiveCall {
+        id: row.get("id")?,
+        call_id: row.get("call_id")?,
+        tracking_number: row.get("tracking_number")?,
+        caller: row.get("caller")?,
+        destination: row.get("destination")?,
+        started_at: row.get::<_, SqlTime>("started_at")?.0,
+        answered_at: row.get::<_, Option<SqlTime>>("answered_at")?.map(|t| t.0),
+    })
+}

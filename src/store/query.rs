@@ -1,0 +1,116 @@
+//! Reads over stored CDRs: newest first for listings, oldest first after a `seq` for tailing.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+use super::columns::{CDR_SELECT, cdr_from_row};
+use crate::call::record::CallDetailRecord;
+
+/// A CDR with its storage sequence number (increases with every insert, never reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCdr {
+    pub seq: i64,
+    pub cdr: CallDetailRecord,
+}
+
+/// The newest `limit` CDRs, newest first.
+pub fn list_recent(conn: &Connection, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
+    select(
+        conn,
+        &format!("{CDR_SELECT} ORDER BY seq DESC LIMIT ?1"),
+        (sql_limit(limit),),
+    )
+}
+
+/// Up to `limit` CDRs stored after `seq`, oldest first (follow with the last `seq` seen).
+pub fn after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
+    select(
+        conn,
+        &format!("{CDR_SELECT} WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2"),
+        (seq, sql_limit(limit)),
+    )
+}
+
+/// Number of stored CDRs.
+pub fn count(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM cdr", [], |row| row.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// `PRAGMA integrity_check`: true when SQLite reports `ok`.
+pub fn integrity_check(conn: &Connection) -> Result<bool, StoreError> {
+    let verdict: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+    Ok(verdict == "ok")
+}
+
+fn select(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredCdr>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |row| {
+        cdr_from_row(row).map(|(seq, cdr)| StoredCdr { seq, cdr })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::record::{Disposition, HangupSide, LiveCall};
+    use crate::store::{columns, schema};
+    use time::macros::datetime;
+
+    fn conn_with(n: usize) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        for i in 0..n {
+            let live = LiveCall {
+                id: format!("{i:016x}"),
+                call_id: format!("c{i}"),
+                tracking_number: "74951234567".into(),
+                caller: "79161112233".into(),
+                destination: "sip:sales@pbx.example".into(),
+                started_at: datetime!(2026-11-23 03:20:00 UTC),
+                answered_at: None,
+            };
+            let cdr = CallDetailRecord::from_live(
+                &live,
+                datetime!(2026-11-23 03:20:30 UTC),
+                Disposition::NoAnswer,
+                480,
+                HangupSide::System,
+            );
+            columns::insert_cdr(&conn, &cdr).unwrap();
+        }
+        conn
+    }
+
+    fn seqs(cdrs: &[StoredCdr]) -> Vec<i64> {
+        cdrs.iter().map(|c| c.seq).collect()
+    }
+
+    #[test]
+    fn list_recent_is_newest_first() {
+        let conn = conn_with(5);
+        assert_eq!(seqs(&list_recent(&conn, 3).unwrap()), [5, 4, 3]);
+        assert_eq!(count(&conn).unwrap(), 5);
+    }
+
+    #[test]
+    fn after_is_oldest_first_and_exclusive() {
+        let conn = conn_with(5);
+        assert_eq!(seqs(&after(&conn, 2, 2).unwrap()), [3, 4]);
+        assert!(after(&conn, 5, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn fresh_database_passes_integrity_check() {
+        assert!(integrity_check(&conn_with(1)).unwrap());
+    }
+}

@@ -1,0 +1,89 @@
+//! Crash recovery: calls still in `live_calls` at start-up become `interrupted` CDRs.
+
+use rusqlite::Connection;
+use time::OffsetDateTime;
+
+use super::{StoreError, columns};
+use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, NO_FINAL_RESPONSE};
+
+/// Closes every call the previous process left live, in one transaction; returns how many.
+///
+/// Each becomes a CDR with disposition `interrupted`, hangup side `system`, `ended_at = now`
+/// and `sip_status` 200 if it had been answered, else [`NO_FINAL_RESPONSE`]. A call whose CDR
+/// already exists (written just before the crash) keeps that CDR and is not counted.
+pub fn recover_interrupted(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let mut recovered = 0;
+    for live in columns::all_live(&tx)? {
+        if columns::insert_cdr(&tx, &interrupted(&live, now))? {
+            recovered += 1;
+        }
+        columns::delete_live(&tx, &live.id)?;
+    }
+    tx.commit()?;
+    if recovered > 0 {
+        tracing::warn!(
+            recovered,
+            "calls interrupted by the previous shutdown recorded"
+        );
+    }
+    Ok(recovered)
+}
+
+fn interrupted(live: &LiveCall, now: OffsetDateTime) -> CallDetailRecord {
+    let sip_status = if live.answered_at.is_some() {
+        200
+    } else {
+        NO_FINAL_RESPONSE
+    };
+    CallDetailRecord::from_live(
+        live,
+        now,
+        Disposition::Interrupted,
+        sip_status,
+        HangupSide::System,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{query, schema};
+    use time::macros::datetime;
+
+    fn live(id: &str, answered_at: Option<OffsetDateTime>) -> LiveCall {
+        LiveCall {
+            id: id.into(),
+            call_id: format!("{id}@carrier"),
+            tracking_number: "74951234567".into(),
+            caller: "79161112233".into(),
+            destination: "sip:sales@pbx.example".into(),
+            started_at: datetime!(2026-11-23 03:20:00 UTC),
+            answered_at,
+        }
+    }
+
+    #[test]
+    fn live_rows_become_interrupted_cdrs() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        columns::insert_live(&conn, &live("a", Some(datetime!(2026-11-23 03:20:10 UTC)))).unwrap();
+        columns::insert_live(&conn, &live("b", None)).unwrap();
+
+        let now = datetime!(2026-11-23 03:25:00 UTC);
+        assert_eq!(recover_interrupted(&conn, now).unwrap(), 2);
+
+        let cdrs = query::list_recent(&conn, 10).unwrap();
+        let a = &cdrs.iter().find(|c| c.cdr.id == "a").unwrap().cdr;
+        assert_eq!(a.disposition, Disposition::Interrupted);
+        assert_eq!(a.hangup_side, HangupSide::System);
+        assert_eq!((a.wait_secs, a.talk_secs, a.sip_status), (10, 290, 200));
+        let b = &cdrs.iter().find(|c| c.cdr.id == "b").unwrap().cdr;
+        assert_eq!(
+            (b.wait_secs, b.talk_secs, b.sip_status),
+            (300, 0, NO_FINAL_RESPONSE)
+        );
+        assert!(columns::all_live(&conn).unwrap().is_empty());
+        assert_eq!(recover_interrupted(&conn, now).unwrap(), 0);
+    }
+}

@@ -1,0 +1,122 @@
+//! Schema migrations, driven by `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` takes the database from version `i` to `i + 1`. To change the schema,
+//! APPEND a new entry (never edit or reorder a shipped one): it runs once, in its own
+//! transaction, on every database whose `user_version` is lower.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Version 1: the CDR table (append-only, `seq` lets `tail` follow) and the live calls table
+/// (one row per call in progress, deleted when its CDR is written).
+const V1_CDR_AND_LIVE_CALLS: &str = "
+CREATE TABLE cdr (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT    NOT NULL UNIQUE,
+    call_id         TEXT    NOT NULL,
+    tracking_number TEXT    NOT NULL,
+    caller          TEXT    NOT NULL,
+    destination     TEXT    NOT NULL,
+    started_at      TEXT    NOT NULL,
+    answered_at     TEXT,
+    ended_at        TEXT    NOT NULL,
+    wait_secs       INTEGER NOT NULL,
+    talk_secs       INTEGER NOT NULL,
+    disposition     TEXT    NOT NULL,
+    sip_status      INTEGER NOT NULL,
+    hangup_side     TEXT    NOT NULL
+);
+CREATE INDEX cdr_started_at ON cdr (started_at);
+CREATE INDEX cdr_tracking_number ON cdr (tracking_number);
+CREATE INDEX cdr_caller ON cdr (caller);
+
+CREATE TABLE live_calls (
+    id              TEXT PRIMARY KEY NOT NULL,
+    call_id         TEXT NOT NULL,
+    tracking_number TEXT NOT NULL,
+    caller          TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    answered_at     TEXT
+);
+";
+
+/// Every migration in order; the schema version is the number of entries applied.
+const MIGRATIONS: &[&str] = &[
+    V1_CDR_AND_LIVE_CALLS,
+    // V2_...: append here.
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// The database's current schema version.
+pub fn version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |row| row.get(0))?)
+}
+
+/// Applies every migration the database has not seen yet; a no-op when up to date.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found = version(conn)?;
+    if found > latest_version() {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: latest_version(),
+        });
+    }
+    for (done, sql) in (found..).zip(MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0))) {
+        apply(conn, done + 1, sql)?;
+    }
+    Ok(())
+}
+
+fn apply(conn: &mut Connection, version: i64, sql: &str) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(sql)?;
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()?;
+    tracing::info!(version, "applied CDR store migration");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_fresh_database_to_latest() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), latest_version());
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('cdr', 'live_calls')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 2);
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), latest_version());
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", latest_version() + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+}

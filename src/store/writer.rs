@@ -1,0 +1,477 @@
+//! The CDR writer: one dedicated thread owns the SQLite connection and is fed by a bounded
+//! queue; commands are written in batches, one transaction per batch, in queue order.
+//!
+//! Invariants:
+//! - Nothing is dropped while running: a full queue makes [`StoreSender::send`] wait
+//!   (backpressure) and a failing transaction is retried with backoff.
+//! - [`WriterHandle::shutdown`] closes the queue, writes everything already queued, then joins.
+//!   Only a batch that still fails after shutdown was requested is given up (and reported).
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use time::OffsetDateTime;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::StoreError;
+use super::batch::{BatchOutcome, apply_batch};
+use crate::call::record::{CallDetailRecord, LiveCall};
+
+const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Attempts a failing batch gets once shutdown has been requested.
+const SHUTDOWN_ATTEMPTS: u32 = 3;
+/// Upper bound for [`WriterOptions::flush_interval`].
+const FLUSH_INTERVAL_MAX: Duration = Duration::from_secs(60);
+
+/// One change to the store, sent by the call pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreCommand {
+    /// Inserts a `live_calls` row (recovered as `interrupted` if the process dies).
+    CallStarted(LiveCall),
+    /// Sets `answered_at` on the live row.
+    CallAnswered {
+        id: String,
+        answered_at: OffsetDateTime,
+    },
+    /// Inserts the CDR (ignored if one with this id exists) and deletes the live row.
+    CallEnded(CallDetailRecord),
+}
+
+/// Tuning for [`spawn_writer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// Commands the queue holds before `send` waits; at least 1.
+    pub queue_capacity: usize,
+    /// Most commands applied in one transaction; at least 1.
+    pub batch_max_records: usize,
+    /// How long the writer lingers after the first command of a batch to collect more
+    /// (zero: write what is queued at once). Capped at one minute.
+    pub flush_interval: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 4096,
+            batch_max_records: 256,
+            flush_interval: Duration::from_millis(10),
+        }
+    }
+}
+
+impl WriterOptions {
+    fn normalized(self) -> Self {
+        Self {
+            queue_capacity: self.queue_capacity.max(1),
+            batch_max_records: self.batch_max_records.max(1),
+            flush_interval: self.flush_interval.min(FLUSH_INTERVAL_MAX),
+        }
+    }
+}
+
+/// What the writer did, returned by [`WriterHandle::shutdown`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Commands applied (committed).
+    pub commands: u64,
+    /// Committed transactions.
+    pub batches: u64,
+    pub largest_batch: usize,
+    /// CDR rows inserted.
+    pub cdrs_written: u64,
+    /// `CallEnded` for an id that already had a CDR.
+    pub duplicate_cdrs: u64,
+    /// `CallAnswered` for an id with no live row.
+    pub unknown_answers: u64,
+    /// Time spent applying and committing batches.
+    pub commit_time_total: Duration,
+    pub commit_time_max: Duration,
+    /// Batch transactions that failed and were retried.
+    pub failed_attempts: u64,
+    /// Commands given up on at shutdown after repeated failures.
+    pub lost_commands: u64,
+}
+
+impl WriterStats {
+    fn record(&mut self, commands: usize, outcome: BatchOutcome, took: Duration) {
+        self.commands += commands as u64;
+        self.batches += 1;
+        self.largest_batch = self.largest_batch.max(commands);
+        self.cdrs_written += outcome.cdrs_written;
+        self.duplicate_cdrs += outcome.duplicate_cdrs;
+        self.unknown_answers += outcome.unknown_answers;
+        self.commit_time_total += took;
+        self.commit_time_max = self.commit_time_max.max(took);
+    }
+
+    /// Mean time per committed batch.
+    pub fn mean_commit_time(&self) -> Duration {
+        match u32::try_from(self.batches) {
+            Ok(0) => Duration::ZERO,
+            Ok(n) => self.commit_time_total / n,
+            Err(_) => Duration::ZERO,
+        }
+    }
+}
+
+/// The sending side of the writer queue; clone one per producer.
+#[derive(Debug, Clone)]
+pub struct StoreSender {
+    tx: mpsc::Sender<StoreCommand>,
+}
+
+impl StoreSender {
+    fn channel(capacity: usize) -> (Self, mpsc::Receiver<StoreCommand>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Self { tx }, rx)
+    }
+
+    /// Queues a command, waiting while the queue is full; fails only once the writer stopped.
+    pub async fn send(&self, cmd: StoreCommand) -> Result<(), StoreError> {
+        self.tx
+            .send(cmd)
+            .await
+            .map_err(|_| StoreError::WriterClosed)
+    }
+
+    /// Queues a command without waiting; hands it back if the queue is full or closed.
+    #[expect(
+        clippy::result_large_err,
+        reason = "handing the command back is the point; a ~200-byte move is cheap"
+    )]
+    pub fn try_send(&self, cmd: StoreCommand) -> Result<(), StoreCommand> {
+        self.tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(cmd) | TrySendError::Closed(cmd) => cmd,
+        })
+    }
+
+    /// Commands queued and not yet taken by the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// True once the writer has stopped accepting commands.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Owner of the writer thread; call [`WriterHandle::shutdown`] last in the shutdown tree.
+/// Dropping it without shutdown detaches the thread, which then runs until every sender is gone.
+#[derive(Debug)]
+pub struct WriterHandle {
+    close: oneshot::Sender<()>,
+    thread: JoinHandle<WriterStats>,
+}
+
+/// Opens (and migrates) the database at `path` and starts the writer thread.
+pub fn spawn_writer(
+    path: &std::path::Path,
+    opts: WriterOptions,
+) -> Result<(StoreSender, WriterHandle), StoreError> {
+    let opts = opts.normalized();
+    let conn = super::open(path)?;
+    let (sender, queue) = StoreSender::channel(opts.queue_capacity);
+    Ok((sender, WriterHandle::start(conn, queue, opts)?))
+}
+
+impl WriterHandle {
+    fn start(
+        conn: Connection,
+        queue: mpsc::Receiver<StoreCommand>,
+        opts: WriterOptions,
+    ) -> Result<Self, StoreError> {
+        let (close, close_rx) = oneshot::channel();
+        let writer = Writer {
+            conn,
+            queue,
+            control: Control::Running(close_rx),
+            opts: opts.normalized(),
+            stats: WriterStats::default(),
+        };
+        // The runtime is built (and later dropped) on the writer thread itself: dropping a
+        // runtime inside the caller's async context would panic.
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("cdr-writer".into())
+            .spawn(move || match writer_runtime() {
+                Ok(runtime) => {
+                    let _ = ready_tx.send(Ok(()));
+                    writer.run(&runtime)
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    WriterStats::default()
+                }
+            })
+            .map_err(StoreError::WriterStart)?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(StoreError::WriterStart(e)),
+            Err(_) => return Err(StoreError::WriterPanicked),
+        }
+        Ok(Self { close, thread })
+    }
+
+    /// Stops accepting commands, writes every queued one, and joins the thread. Blocks: call it
+    /// from a blocking context (e.g. `tokio::task::spawn_blocking`).
+    pub fn shutdown(self) -> Result<WriterStats, StoreError> {
+        // An error means the thread already finished (all senders gone): nothing to signal.
+        let _ = self.close.send(());
+        let stats = self.thread.join().map_err(|_| StoreError::WriterPanicked)?;
+        match stats.lost_commands {
+            0 => Ok(stats),
+            lost => Err(StoreError::Unflushed { lost }),
+        }
+    }
+}
+
+/// The writer thread's own single-threaded runtime: it only waits on the queue and timers.
+fn writer_runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+}
+
+/// Whether the handle asked the writer to stop.
+#[derive(Debug)]
+enum Control {
+    Running(oneshot::Receiver<()>),
+    /// Shutdown requested: the queue is closed and being drained.
+    Closing,
+    /// The handle was dropped: run until every sender is gone.
+    Detached,
+}
+
+/// What woke the writer while it waited for a command.
+enum Woke {
+    Command(Option<StoreCommand>),
+    Control(Result<(), oneshot::error::RecvError>),
+}
+
+struct Writer {
+    conn: Connection,
+    queue: mpsc::Receiver<StoreCommand>,
+    control: Control,
+    opts: WriterOptions,
+    stats: WriterStats,
+}
+
+impl Writer {
+    fn run(mut self, runtime: &Runtime) -> WriterStats {
+        let mut batch = Vec::with_capacity(self.opts.batch_max_records);
+        loop {
+            let open = runtime.block_on(self.fill(&mut batch));
+            if !batch.is_empty() {
+                self.write(&batch);
+                batch.clear();
+            }
+            if !open {
+                tracing::info!(commands = self.stats.commands, "CDR writer stopped");
+                return self.stats;
+            }
+        }
+    }
+
+    /// Waits for one command, then collects more until the batch is full or the flush
+    /// interval has passed. Returns false once the queue is closed and empty.
+    async fn fill(&mut self, batch: &mut Vec<StoreCommand>) -> bool {
+        let Some(first) = self.next().await else {
+            return false;
+        };
+        batch.push(first);
+        let deadline = Instant::now() + self.opts.flush_interval;
+        while batch.len() < self.opts.batch_max_records {
+            match tokio::time::timeout_at(deadline, self.next()).await {
+                Ok(Some(cmd)) => batch.push(cmd),
+                Ok(None) => return false,
+                Err(_elapsed) => break,
+            }
+        }
+        true
+    }
+
+    /// The next command, or None once the queue is closed and drained.
+    async fn next(&mut self) -> Option<StoreCommand> {
+        if let Control::Running(close) = &mut self.control {
+            let woke = tokio::select! {
+                biased;
+                signal = close => Woke::Control(signal),
+                cmd = self.queue.recv() => Woke::Command(cmd),
+            };
+            match woke {
+                Woke::Command(cmd) => return cmd,
+                Woke::Control(signal) => self.on_control(signal),
+            }
+        }
+        self.queue.recv().await
+    }
+
+    fn on_control(&mut self, signal: Result<(), oneshot::error::RecvError>) {
+        if signal.is_ok() {
+            tracing::info!(
+                queued = self.queue.len(),
+                "CDR writer draining for shutdown"
+            );
+            self.queue.close();
+            self.control = Control::Closing;
+        } else {
+            self.control = Control::Detached;
+        }
+    }
+
+    /// Notices a shutdown request without waiting (used between retries).
+    fn poll_control(&mut self) {
+        if let Control::Running(close) = &mut self.control {
+            match close.try_recv() {
+                Ok(()) => self.on_control(Ok(())),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+                Err(oneshot::error::TryRecvError::Closed) => self.control = Control::Detached,
+            }
+        }
+    }
+
+    /// Applies the batch, retrying with backoff until it commits (or shutdown gives up).
+    fn write(&mut self, batch: &[StoreCommand]) {
+        let mut backoff = RETRY_BACKOFF_MIN;
+        for attempt in 1.. {
+            let started = std::time::Instant::now();
+            let error = match apply_batch(&mut self.conn, batch) {
+                Ok(outcome) => return self.stats.record(batch.len(), outcome, started.elapsed()),
+                Err(error) => error,
+            };
+            self.stats.failed_attempts += 1;
+            tracing::error!(%error, attempt, commands = batch.len(), "CDR batch write failed, retrying");
+            self.poll_control();
+            if matches!(self.control, Control::Closing) && attempt >= SHUTDOWN_ATTEMPTS {
+                tracing::error!(commands = batch.len(), "CDR batch abandoned at shutdown");
+                self.stats.lost_commands += batch.len() as u64;
+                return;
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::record::{Disposition, HangupSide};
+    use crate::store::{open, query};
+    use time::macros::datetime;
+
+    fn cdr(i: usize) -> CallDetailRecord {
+        let live = LiveCall {
+            id: format!("{i:016x}"),
+            call_id: format!("c{i}@carrier"),
+            tracking_number: "74951234567".into(),
+            caller: "79161112233".into(),
+            destination: "sip:sales@pbx.example".into(),
+            started_at: datetime!(2026-11-23 03:20:00 UTC),
+            answered_at: None,
+        };
+        let end = datetime!(2026-11-23 03:20:20 UTC);
+        CallDetailRecord::from_live(&live, end, Disposition::Busy, 486, HangupSide::Callee)
+    }
+
+    fn opts(batch_max_records: usize) -> WriterOptions {
+        WriterOptions {
+            queue_capacity: 64,
+            batch_max_records,
+            flush_interval: Duration::ZERO,
+        }
+    }
+
+    /// Queues `n` CDRs before the thread starts, so batching is deterministic.
+    fn prefilled(
+        path: &std::path::Path,
+        n: usize,
+        batch_max: usize,
+    ) -> (StoreSender, WriterHandle) {
+        let (sender, queue) = StoreSender::channel(64);
+        for i in 0..n {
+            sender.try_send(StoreCommand::CallEnded(cdr(i))).unwrap();
+        }
+        assert_eq!(sender.queue_depth(), n);
+        let handle = WriterHandle::start(open(path).unwrap(), queue, opts(batch_max)).unwrap();
+        (sender, handle)
+    }
+
+    #[test]
+    fn queued_commands_are_written_in_bounded_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        let (_sender, handle) = prefilled(&path, 10, 4);
+        let stats = handle.shutdown().unwrap();
+        assert_eq!(
+            (stats.commands, stats.batches, stats.largest_batch),
+            (10, 3, 4)
+        );
+        assert_eq!(query::count(&open(&path).unwrap()).unwrap(), 10);
+    }
+
+    #[test]
+    fn shutdown_drains_even_while_senders_live_then_refuses_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        let (sender, handle) = prefilled(&path, 5, 100);
+        let stats = handle.shutdown().unwrap();
+        assert_eq!(stats.cdrs_written, 5);
+        assert!(sender.is_closed());
+        assert!(sender.try_send(StoreCommand::CallEnded(cdr(99))).is_err());
+    }
+
+    #[test]
+    fn duplicate_call_ended_is_counted_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        let (sender, handle) = prefilled(&path, 1, 100);
+        sender.try_send(StoreCommand::CallEnded(cdr(0))).unwrap();
+        let stats = handle.shutdown().unwrap();
+        assert_eq!((stats.cdrs_written, stats.duplicate_cdrs), (1, 1));
+    }
+
+    #[test]
+    fn a_batch_that_keeps_failing_is_reported_at_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE cdr")
+            .unwrap();
+        let (_sender, handle) = prefilled(&path, 2, 100);
+        assert!(matches!(
+            handle.shutdown(),
+            Err(StoreError::Unflushed { lost: 2 })
+        ));
+    }
+
+    #[test]
+    fn try_send_hands_the_command_back_when_full() {
+        let (sender, _queue) = StoreSender::channel(1);
+        sender.try_send(StoreCommand::CallEnded(cdr(1))).unwrap();
+        let back = sender
+            .try_send(StoreCommand::CallEnded(cdr(2)))
+            .unwrap_err();
+        assert_eq!(back, StoreCommand::CallEnded(cdr(2)));
+        assert_eq!(sender.queue_depth(), 1);
+    }
+
+    #[test]
+    fn options_are_clamped_to_usable_values() {
+        let o = WriterOptions {
+            queue_capacity: 0,
+            batch_max_records: 0,
+            flush_interval: Duration::MAX,
+        }
+        .normalized();
+        assert_eq!((o.queue_capacity, o.batch_max_records), (1, 1));
+        assert_eq!(o.flush_interval, FLUSH_INTERVAL_MAX);
+    }
+}
