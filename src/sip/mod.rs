@@ -1,2 +1,3 @@
 //! placeholder
-pub mod message; pub mod transaction;
+pub mod message;
+pub mod transaction;
