@@ -7,15 +7,17 @@
 mod decode;
 mod file;
 mod number;
+mod problem;
 mod sites;
 mod uri;
 mod validate;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use problem::ConfigProblem;
 
 /// Everything calltrack needs to run, checked as a whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,23 +168,6 @@ pub enum NumberKind {
     Reserve,
 }
 
-/// One thing wrong with the config, at a key path such as `sip.timers.t1_ms`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {}: {source}", path.display())]
@@ -195,13 +180,8 @@ pub enum ConfigError {
     #[error("TOML syntax error at {0}")]
     Syntax(String),
     /// Every problem found, one per line when displayed.
-    #[error("{}", problem_lines(.0))]
+    #[error("{}", problem::lines(.0))]
     Invalid(Vec<ConfigProblem>),
-}
-
-fn problem_lines(problems: &[ConfigProblem]) -> String {
-    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    lines.join("\n")
 }
 
 impl Config {
@@ -216,11 +196,7 @@ impl Config {
             return Err(ConfigError::Invalid(problems));
         };
         let (config, semantic) = validate::validate(file);
-        let fresh: Vec<ConfigProblem> = semantic
-            .into_iter()
-            .filter(|p| !already_reported(&problems, &p.path))
-            .collect();
-        problems.extend(fresh);
+        problem::merge(&mut problems, semantic);
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -267,10 +243,5 @@ impl Config {
     }
 }
 
-/// True if `path` is, or lies under, a path that already has a problem.
-fn already_reported(problems: &[ConfigProblem], path: &str) -> bool {
-    problems.iter().any(|p| {
-        path.strip_prefix(p.path.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
-    })
-}
+#[cfg(test)]
+mod tests;
