@@ -40,6 +40,10 @@ impl NumberIndex {
             );
             return;
         }
+        if let [number] = numbers {
+            self.claim(p, path, owner.number(number, owner.pool_kind()));
+            return;
+        }
         let taken: Vec<&String> = numbers
             .iter()
             .filter(|n| self.places.contains_key(*n))
@@ -47,8 +51,9 @@ impl NumberIndex {
         if let Some(first) = taken.first() {
             let other = self.places.get(*first).map_or("", String::as_str);
             let message = format!(
-                "{} number(s) already used elsewhere, first {first} at {other}",
-                taken.len()
+                "{} of these {} numbers are already used, the first ({first}) at {other}",
+                taken.len(),
+                numbers.len()
             );
             p.push(path, message);
             return;

@@ -136,7 +136,9 @@ fn overlapping_pool_ranges_are_reported_once() {
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].path, "sites[0].pools[0].numbers[1]");
     assert!(
-        all[0].message.starts_with("10 number(s) already used"),
+        all[0]
+            .message
+            .starts_with("10 of these 20 numbers are already used"),
         "{}",
         all[0].message
     );
