@@ -31,6 +31,14 @@ impl NumberIndex {
         self.numbers.insert(number.number.clone(), number);
     }
 
+    /// Claims a number written by hand (static, default, reserve) after checking its syntax.
+    fn claim_checked(&mut self, p: &mut Problems, path: &str, number: TrackingNumber) {
+        match check_e164(&number.number) {
+            Ok(()) => self.claim(p, path, number),
+            Err(message) => p.push(path, message),
+        }
+    }
+
     /// Claims an expanded pool entry; reports one line for all of its collisions.
     fn claim_all(&mut self, p: &mut Problems, path: &str, numbers: &[String], owner: &Owner) {
         if self.numbers.len() + numbers.len() > MAX_TRACKING_NUMBERS {
@@ -114,12 +122,7 @@ pub(super) fn sites(
 
 fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> SiteConfig {
     let id = required_id(&format!("{path}.id"), f.id, p);
-    let forward_to = required(&format!("{path}.forward_to"), f.forward_to, p);
-    if !forward_to.is_empty() {
-        if let Err(message) = uri::check_sip_uri(&forward_to) {
-            p.push(format!("{path}.forward_to"), message);
-        }
-    }
+    let forward_to = forward_to(&format!("{path}.forward_to"), f.forward_to, p);
     optional_text(&format!("{path}.name"), f.name.as_deref(), p);
     p.at_least(&format!("{path}.freeze_secs"), f.freeze_secs, 1);
     let mut owner = Owner {
@@ -127,24 +130,16 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         forward_to: forward_to.clone(),
         pool: String::new(),
     };
-    let default_number = single(
-        path,
-        "default_number",
-        f.default_number,
-        &owner,
-        NumberKind::Default,
-        index,
-        p,
-    );
-    let reserve_number = single(
-        path,
-        "reserve_number",
-        f.reserve_number,
-        &owner,
-        NumberKind::Reserve,
-        index,
-        p,
-    );
+    let fallbacks = [
+        ("default_number", &f.default_number, NumberKind::Default),
+        ("reserve_number", &f.reserve_number, NumberKind::Reserve),
+    ];
+    for (key, number, kind) in fallbacks {
+        if let Some(number) = number {
+            let number = owner.number(number, kind);
+            index.claim_checked(p, &format!("{path}.{key}"), number);
+        }
+    }
     let static_numbers = f
         .static_numbers
         .into_iter()
@@ -156,31 +151,23 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         id,
         name: f.name,
         forward_to,
-        default_number,
-        reserve_number,
+        default_number: f.default_number,
+        reserve_number: f.reserve_number,
         freeze: Duration::from_secs(f.freeze_secs),
         static_numbers,
         pools,
     }
 }
 
-/// The default or reserve number of a site.
-fn single(
-    site_path: &str,
-    key: &str,
-    number: Option<String>,
-    owner: &Owner,
-    kind: NumberKind,
-    index: &mut NumberIndex,
-    p: &mut Problems,
-) -> Option<String> {
-    let number = number?;
-    let path = format!("{site_path}.{key}");
-    match check_e164(&number) {
-        Ok(()) => index.claim(p, &path, owner.number(&number, kind)),
-        Err(message) => p.push(path, message),
+/// A required `sip:`/`sips:` URI.
+fn forward_to(path: &str, value: Option<String>, p: &mut Problems) -> String {
+    let uri = required(path, value, p);
+    if !uri.is_empty() {
+        if let Err(message) = uri::check_sip_uri(&uri) {
+            p.push(path, message);
+        }
     }
-    Some(number)
+    uri
 }
 
 fn static_number(
@@ -202,14 +189,8 @@ fn static_number(
         campaign: f.campaign,
     };
     if !entry.number.is_empty() {
-        match check_e164(&entry.number) {
-            Ok(()) => index.claim(
-                p,
-                &number_path,
-                owner.number(&entry.number, static_kind(&entry)),
-            ),
-            Err(message) => p.push(number_path, message),
-        }
+        let number = owner.number(&entry.number, static_kind(&entry));
+        index.claim_checked(p, &number_path, number);
     }
     entry
 }
