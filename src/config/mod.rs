@@ -1,6 +1,6 @@
 //! The validated configuration: the types the rest of calltrack reads, and how they are loaded.
 //!
-//! Loading is TOML text -> `toml::Table` (syntax) -> [`file::ConfigFile`] (shape, unknown keys,
+//! Loading is TOML text -> `toml::Table` (syntax) -> `file::ConfigFile` (shape, unknown keys,
 //! types) -> [`Config`] (semantics). Every problem found along the way is reported at once in
 //! [`ConfigError::Invalid`], each with its key path (`sites[0].pools[1].numbers[3]`).
 
