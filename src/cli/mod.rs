@@ -1,7 +1,194 @@
-//! placeholder (store branch stub): clap commands; replaced at merge by the real `cli` module.
+//! Command-line interface: the `serve`, `check-config` and `cdr` commands and their exit codes.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
 pub mod cdr;
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+/// The command ran to completion.
+const EXIT_OK: u8 = 0;
+/// Something failed while running (I/O, store, server).
+const EXIT_RUNTIME: u8 = 1;
+/// The configuration or the command line is wrong.
+const EXIT_CONFIG: u8 = 2;
+
+/// Self-hosted call tracking built into a SIP B2BUA.
+#[derive(Debug, Parser)]
+#[command(name = "calltrack", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.")]
+pub struct Cli {
+    /// Config file (TOML); without it the embedded default is used (127.0.0.1, one demo site).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the SIP B2BUA, the HTTP API and the CDR writer until SIGTERM/SIGINT.
+    Serve,
+    /// Validate a config file and print every problem with its key path.
+    ///
+    /// Prints `ok: N sites, M tracking numbers` and exits 0 when the file is valid; otherwise
+    /// prints one `path: message` line per problem to stderr and exits 2.
+    CheckConfig {
+        /// File to check; defaults to --config, then to the embedded default.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Query call detail records (database path from the config's store.path).
+    Cdr(cdr::CdrArgs),
+}
+
+/// Parses the command line and runs the command; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(err) => usage_error(&err),
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let config_path = cli.config.as_deref();
+    let code = match cli.command {
+        Command::Serve => serve(config_path),
+        Command::CheckConfig { file } => check_config(file.as_deref().or(config_path)),
+        Command::Cdr(args) => cdr(args, config_path),
+    };
+    ExitCode::from(code)
+}
+
+/// Help and version go to stdout with 0; real usage errors go to stderr with 2.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    // Nothing sensible is left to do if stdout/stderr is gone.
+    let _ = err.print();
+    ExitCode::from(if err.use_stderr() {
+        EXIT_CONFIG
+    } else {
+        EXIT_OK
+    })
+}
+
+fn serve(path: Option<&Path>) -> u8 {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!(
+                "calltrack: cannot start, {} is not usable:",
+                source_name(path)
+            );
+            print_config_error(&err);
+            return EXIT_CONFIG;
+        }
+    };
+    if let Err(err) = crate::telemetry::init(&config.log) {
+        print_error(&err);
+        return EXIT_CONFIG;
+    }
+    match crate::app::serve(config) {
+        Ok(()) => EXIT_OK,
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn check_config(path: Option<&Path>) -> u8 {
+    match Config::load(path) {
+        Ok(config) => {
+            let sites = config.sites.len();
+            let numbers = config.tracking_number_count();
+            println!("ok: {sites} sites, {numbers} tracking numbers");
+            EXIT_OK
+        }
+        Err(err) => {
+            print_config_error(&err);
+            eprintln!("invalid: {}", source_name(path));
+            EXIT_CONFIG
+        }
+    }
+}
+
+fn cdr(args: cdr::CdrArgs, path: Option<&Path>) -> u8 {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("calltrack: {} is not usable:", source_name(path));
+            print_config_error(&err);
+            return EXIT_CONFIG;
+        }
+    };
+    match cdr::run(args, &config.store.path) {
+        Ok(()) => EXIT_OK,
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+/// One line per problem for an invalid config, the error itself otherwise.
+fn print_config_error(err: &ConfigError) {
+    match err {
+        ConfigError::Invalid(problems) => problems.iter().for_each(|p| eprintln!("{p}")),
+        other => eprintln!("{other}"),
+    }
+}
+
+/// Prints an error and its chain of causes.
+fn print_error(err: &dyn Error) {
+    eprintln!("calltrack: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}
+
+fn source_name(path: Option<&Path>) -> String {
+    path.map_or_else(
+        || "the embedded default config".to_owned(),
+        |p| format!("config file {}", p.display()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_flag_is_global() {
+        let cli = Cli::try_parse_from(["calltrack", "serve", "--config", "x.toml"]).unwrap();
+        assert_eq!(cli.config.as_deref(), Some(Path::new("x.toml")));
+        let cli = Cli::try_parse_from(["calltrack", "--config", "y.toml", "cdr", "list"]).unwrap();
+        assert_eq!(cli.config.as_deref(), Some(Path::new("y.toml")));
+        assert!(matches!(cli.command, Command::Cdr(_)));
+    }
+
+    #[test]
+    fn check_config_takes_an_optional_file() {
+        let cli = Cli::try_parse_from(["calltrack", "check-config"]).unwrap();
+        assert!(matches!(cli.command, Command::CheckConfig { file: None }));
+        let cli = Cli::try_parse_from(["calltrack", "check-config", "a.toml"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::CheckConfig { file: Some(_) }
+        ));
+    }
 }

@@ -1,1 +1,247 @@
-//! placeholder
+//! The validated configuration: the types the rest of calltrack reads, and how they are loaded.
+//!
+//! Loading is TOML text -> `toml::Table` (syntax) -> `file::ConfigFile` (shape, unknown keys,
+//! types) -> [`Config`] (semantics). Every problem found along the way is reported at once in
+//! [`ConfigError::Invalid`], each with its key path (`sites[0].pools[1].numbers[3]`).
+
+mod decode;
+mod file;
+mod number;
+mod problem;
+mod sites;
+mod uri;
+mod validate;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use problem::ConfigProblem;
+
+/// Everything calltrack needs to run, checked as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub sip: SipConfig,
+    pub carriers: CarriersConfig,
+    pub http: HttpConfig,
+    pub store: StoreConfig,
+    pub calls: CallsConfig,
+    pub log: LogConfig,
+    pub sites: Vec<SiteConfig>,
+    /// Every tracking number of every site, by its digits; each number has exactly one place.
+    numbers: HashMap<String, TrackingNumber>,
+}
+
+/// `[sip]`: listeners, message limits and RFC 3261 timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipConfig {
+    pub udp_listen: Vec<SocketAddr>,
+    pub tcp_listen: Vec<SocketAddr>,
+    /// Host for Via/Contact/Record-Route when behind NAT; `None` means the socket address.
+    pub advertised_host: Option<String>,
+    pub advertised_port: Option<u16>,
+    pub max_message_bytes: usize,
+    pub max_headers: usize,
+    /// Requests larger than this move to TCP (RFC 3261 §18.1.1).
+    pub udp_max_request_bytes: usize,
+    pub tcp_max_connections: usize,
+    pub tcp_idle_timeout: Duration,
+    pub user_agent: String,
+    pub timers: TimerConfig,
+}
+
+/// RFC 3261 §17 timer base values; invariant: `t1 <= t2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerConfig {
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+}
+
+impl Default for TimerConfig {
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[carriers]`: networks allowed to send us calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriersConfig {
+    pub trusted: Vec<ipnet::IpNet>,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+/// `[store]`: the SQLite CDR store; invariant: `1 <= batch_max_records <= queue_capacity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub queue_capacity: usize,
+    pub batch_max_records: usize,
+    pub flush_interval: Duration,
+}
+
+/// `[calls]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallsConfig {
+    pub ring_timeout: Duration,
+    pub max_call_duration: Duration,
+    pub max_concurrent_calls: usize,
+    pub shutdown_grace: Duration,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A tracing `EnvFilter` directive, already checked to parse.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[[sites]]`: one tracked website or business line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteConfig {
+    pub id: String,
+    pub name: Option<String>,
+    /// A `sip:` or `sips:` URI.
+    pub forward_to: String,
+    pub default_number: Option<String>,
+    pub reserve_number: Option<String>,
+    /// Lease freeze time after the last heartbeat.
+    pub freeze: Duration,
+    pub static_numbers: Vec<StaticNumber>,
+    pub pools: Vec<PoolConfig>,
+}
+
+/// A number bound to one ad source for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticNumber {
+    pub number: String,
+    pub source: String,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+}
+
+/// A dynamic pool; `numbers` holds every number with ranges expanded, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub id: String,
+    pub numbers: Vec<String>,
+}
+
+/// What calltrack knows about a dialled number before any lease lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingNumber {
+    pub number: String,
+    /// The owning site's id.
+    pub site: String,
+    pub forward_to: String,
+    pub kind: NumberKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberKind {
+    Static {
+        source: String,
+        medium: Option<String>,
+        campaign: Option<String>,
+    },
+    Dynamic {
+        pool: String,
+    },
+    Default,
+    Reserve,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax error, "line L, column C: message".
+    #[error("TOML syntax error at {0}")]
+    Syntax(String),
+    /// Every problem found, one per line when displayed.
+    #[error("{}", problem::lines(.0))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+impl Config {
+    /// The embedded default used when no `--config` is given.
+    pub const DEFAULT_TOML: &'static str = include_str!("../../config/default.toml");
+
+    /// Parses and validates TOML text, reporting every problem at once.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let table = decode::parse_table(text)?;
+        let (file, mut problems) = decode::decode(table);
+        let Some(file) = file else {
+            return Err(ConfigError::Invalid(problems));
+        };
+        let (config, semantic) = validate::validate(file);
+        problem::merge(&mut problems, semantic);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Loads a config file, or the embedded default when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Self::embedded_default();
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text)
+    }
+
+    pub fn embedded_default() -> Result<Config, ConfigError> {
+        Self::from_toml_str(Self::DEFAULT_TOML)
+    }
+
+    /// The tracking number with these E.164 digits (no '+'), if any site owns it.
+    pub fn tracking_number(&self, digits: &str) -> Option<&TrackingNumber> {
+        self.numbers.get(digits)
+    }
+
+    /// How many tracking numbers all sites own together.
+    pub fn tracking_number_count(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// Whether `ip` lies in a trusted carrier network; IPv4-mapped IPv6 matches IPv4 networks.
+    pub fn is_trusted_carrier(&self, ip: IpAddr) -> bool {
+        let mapped = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
+            IpAddr::V4(_) => None,
+        };
+        self.carriers
+            .trusted
+            .iter()
+            .any(|net| net.contains(&ip) || mapped.is_some_and(|v4| net.contains(&v4)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

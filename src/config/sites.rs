@@ -1,0 +1,291 @@
+//! Validation of `[[sites]]`: ids, forwarding URIs, static numbers, pools, and the rule that
+//! every tracking number has exactly one place across all sites.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::file::{PoolFile, SiteFile, StaticNumberFile};
+use super::number::{check_e164, expand_entry};
+use super::validate::Problems;
+use super::{NumberKind, PoolConfig, SiteConfig, StaticNumber, TrackingNumber, uri};
+
+/// Most tracking numbers in one config (bounds memory for the number table).
+const MAX_TRACKING_NUMBERS: usize = 1_000_000;
+
+/// Every tracking number claimed so far, with the key path that claimed it.
+#[derive(Debug, Default)]
+struct NumberIndex {
+    numbers: HashMap<String, TrackingNumber>,
+    places: HashMap<String, String>,
+}
+
+impl NumberIndex {
+    /// Claims one number for `path`; records a problem naming both places if already taken.
+    fn claim(&mut self, p: &mut Problems, path: &str, number: TrackingNumber) {
+        if let Some(other) = self.places.get(&number.number) {
+            let message = format!("number {} is already used at {other}", number.number);
+            p.push(path, message);
+            return;
+        }
+        self.places.insert(number.number.clone(), path.to_owned());
+        self.numbers.insert(number.number.clone(), number);
+    }
+
+    /// Claims a number written by hand (static, default, reserve) after checking its syntax.
+    fn claim_checked(&mut self, p: &mut Problems, path: &str, number: TrackingNumber) {
+        match check_e164(&number.number) {
+            Ok(()) => self.claim(p, path, number),
+            Err(message) => p.push(path, message),
+        }
+    }
+
+    /// Claims an expanded pool entry; reports one line for all of its collisions.
+    fn claim_all(&mut self, p: &mut Problems, path: &str, numbers: &[String], owner: &Owner) {
+        if self.numbers.len() + numbers.len() > MAX_TRACKING_NUMBERS {
+            p.push(
+                path,
+                format!("more than {MAX_TRACKING_NUMBERS} tracking numbers in total"),
+            );
+            return;
+        }
+        if let [number] = numbers {
+            self.claim(p, path, owner.number(number, owner.pool_kind()));
+            return;
+        }
+        let taken: Vec<&String> = numbers
+            .iter()
+            .filter(|n| self.places.contains_key(*n))
+            .collect();
+        if let Some(first) = taken.first() {
+            let other = self.places.get(*first).map_or("", String::as_str);
+            let message = format!(
+                "{} of these {} numbers are already used, the first ({first}) at {other}",
+                taken.len(),
+                numbers.len()
+            );
+            p.push(path, message);
+            return;
+        }
+        for number in numbers {
+            self.claim(p, path, owner.number(number, owner.pool_kind()));
+        }
+    }
+}
+
+/// The site (and pool) a number is being claimed for.
+struct Owner {
+    site: String,
+    forward_to: String,
+    pool: String,
+}
+
+impl Owner {
+    fn number(&self, digits: &str, kind: NumberKind) -> TrackingNumber {
+        TrackingNumber {
+            number: digits.to_owned(),
+            site: self.site.clone(),
+            forward_to: self.forward_to.clone(),
+            kind,
+        }
+    }
+
+    fn pool_kind(&self) -> NumberKind {
+        NumberKind::Dynamic {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+/// Checks all sites and builds the number table.
+pub(super) fn sites(
+    files: Vec<SiteFile>,
+    p: &mut Problems,
+) -> (Vec<SiteConfig>, HashMap<String, TrackingNumber>) {
+    let mut index = NumberIndex::default();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut sites = Vec::with_capacity(files.len());
+    for (i, file) in files.into_iter().enumerate() {
+        let path = format!("sites[{i}]");
+        let site = site(&path, file, &mut index, p);
+        if let Some(first) = ids.get(&site.id) {
+            p.push(
+                format!("{path}.id"),
+                format!("duplicate site id {:?} (also sites[{first}].id)", site.id),
+            );
+        } else if !site.id.is_empty() {
+            ids.insert(site.id.clone(), i);
+        }
+        sites.push(site);
+    }
+    (sites, index.numbers)
+}
+
+fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> SiteConfig {
+    let id = required_id(&format!("{path}.id"), f.id, p);
+    let forward_to = forward_to(&format!("{path}.forward_to"), f.forward_to, p);
+    optional_text(&format!("{path}.name"), f.name.as_deref(), p);
+    p.at_least(&format!("{path}.freeze_secs"), f.freeze_secs, 1);
+    let mut owner = Owner {
+        site: id.clone(),
+        forward_to: forward_to.clone(),
+        pool: String::new(),
+    };
+    let fallbacks = [
+        ("default_number", &f.default_number, NumberKind::Default),
+        ("reserve_number", &f.reserve_number, NumberKind::Reserve),
+    ];
+    for (key, number, kind) in fallbacks {
+        if let Some(number) = number {
+            let number = owner.number(number, kind);
+            index.claim_checked(p, &format!("{path}.{key}"), number);
+        }
+    }
+    let static_numbers = f
+        .static_numbers
+        .into_iter()
+        .enumerate()
+        .map(|(j, s)| static_number(&format!("{path}.static_numbers[{j}]"), s, &owner, index, p))
+        .collect();
+    let pools = pools(path, f.pools, &mut owner, index, p);
+    SiteConfig {
+        id,
+        name: f.name,
+        forward_to,
+        default_number: f.default_number,
+        reserve_number: f.reserve_number,
+        freeze: Duration::from_secs(f.freeze_secs),
+        static_numbers,
+        pools,
+    }
+}
+
+/// A required `sip:`/`sips:` URI.
+fn forward_to(path: &str, value: Option<String>, p: &mut Problems) -> String {
+    let uri = required(path, value, p);
+    if !uri.is_empty() {
+        if let Err(message) = uri::check_sip_uri(&uri) {
+            p.push(path, message);
+        }
+    }
+    uri
+}
+
+fn static_number(
+    path: &str,
+    f: StaticNumberFile,
+    owner: &Owner,
+    index: &mut NumberIndex,
+    p: &mut Problems,
+) -> StaticNumber {
+    let number_path = format!("{path}.number");
+    let number = required(&number_path, f.number, p);
+    let source = required(&format!("{path}.source"), f.source, p);
+    optional_text(&format!("{path}.medium"), f.medium.as_deref(), p);
+    optional_text(&format!("{path}.campaign"), f.campaign.as_deref(), p);
+    let entry = StaticNumber {
+        number,
+        source,
+        medium: f.medium,
+        campaign: f.campaign,
+    };
+    if !entry.number.is_empty() {
+        let number = owner.number(&entry.number, static_kind(&entry));
+        index.claim_checked(p, &number_path, number);
+    }
+    entry
+}
+
+fn static_kind(entry: &StaticNumber) -> NumberKind {
+    NumberKind::Static {
+        source: entry.source.clone(),
+        medium: entry.medium.clone(),
+        campaign: entry.campaign.clone(),
+    }
+}
+
+fn pools(
+    site_path: &str,
+    files: Vec<PoolFile>,
+    owner: &mut Owner,
+    index: &mut NumberIndex,
+    p: &mut Problems,
+) -> Vec<PoolConfig> {
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut pools = Vec::with_capacity(files.len());
+    for (j, file) in files.into_iter().enumerate() {
+        let path = format!("{site_path}.pools[{j}]");
+        let id = required_id(&format!("{path}.id"), file.id, p);
+        if let Some(first) = ids.get(&id) {
+            let message = format!("duplicate pool id {id:?} (also {site_path}.pools[{first}].id)");
+            p.push(format!("{path}.id"), message);
+        } else if !id.is_empty() {
+            ids.insert(id.clone(), j);
+        }
+        owner.pool.clone_from(&id);
+        let numbers = pool_numbers(&path, &file.numbers, owner, index, p);
+        pools.push(PoolConfig { id, numbers });
+    }
+    pools
+}
+
+fn pool_numbers(
+    path: &str,
+    entries: &[String],
+    owner: &Owner,
+    index: &mut NumberIndex,
+    p: &mut Problems,
+) -> Vec<String> {
+    if entries.is_empty() {
+        p.push(
+            format!("{path}.numbers"),
+            "a pool needs at least one number",
+        );
+    }
+    let mut numbers = Vec::new();
+    for (k, entry) in entries.iter().enumerate() {
+        let entry_path = format!("{path}.numbers[{k}]");
+        match expand_entry(entry) {
+            Ok(expanded) => {
+                index.claim_all(p, &entry_path, &expanded, owner);
+                numbers.extend(expanded);
+            }
+            Err(message) => p.push(entry_path, message),
+        }
+    }
+    numbers
+}
+
+/// A required string; missing or blank is a problem, and yields "".
+fn required(path: &str, value: Option<String>, p: &mut Problems) -> String {
+    match value {
+        Some(value) => {
+            p.non_blank(path, &value);
+            value
+        }
+        None => {
+            p.push(path, "required key is missing");
+            String::new()
+        }
+    }
+}
+
+/// A required id made of `[a-z0-9_-]`.
+fn required_id(path: &str, value: Option<String>, p: &mut Problems) -> String {
+    let id = required(path, value, p);
+    let valid = id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !valid {
+        p.push(
+            path,
+            format!("{id:?} may only contain a-z, 0-9, '_' and '-'"),
+        );
+    }
+    id
+}
+
+fn optional_text(path: &str, value: Option<&str>, p: &mut Problems) {
+    if let Some(value) = value {
+        p.non_blank(path, value);
+    }
+}

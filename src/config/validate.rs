@@ -1,0 +1,262 @@
+//! Semantic checks of the decoded file, section by section, building the validated [`Config`].
+//!
+//! Every check records its problem and carries on with a harmless value, so one run reports
+//! everything. Sites and numbers live in `sites.rs`.
+
+use std::fmt::Display;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::file::{
+    CallsFile, CarriersFile, ConfigFile, HttpFile, LogFile, LogFormatFile, SipFile, StoreFile,
+    TimersFile,
+};
+use super::{
+    CallsConfig, CarriersConfig, Config, ConfigProblem, HttpConfig, LogConfig, LogFormat,
+    SipConfig, StoreConfig, TimerConfig, sites, uri,
+};
+
+/// Smallest and largest accepted `sip.max_message_bytes`.
+const MESSAGE_BYTES: (usize, usize) = (1500, 1_048_576);
+
+/// Collects problems in the order they are found.
+#[derive(Debug, Default)]
+pub(super) struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigProblem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Records `value < min` and returns whether the value is acceptable.
+    pub(super) fn at_least<T: PartialOrd + Display>(
+        &mut self,
+        path: &str,
+        value: T,
+        min: T,
+    ) -> bool {
+        let ok = value >= min;
+        if !ok {
+            self.push(path, format!("{value} is too small, the minimum is {min}"));
+        }
+        ok
+    }
+
+    /// Records a value outside `min..=max`.
+    fn within<T: PartialOrd + Display>(&mut self, path: &str, value: T, min: T, max: T) {
+        if value < min || value > max {
+            self.push(path, format!("{value} is out of range {min}..={max}"));
+        }
+    }
+
+    /// Records an empty or blank string; returns whether the value is acceptable.
+    pub(super) fn non_blank(&mut self, path: &str, value: &str) -> bool {
+        let ok = !value.trim().is_empty();
+        if !ok {
+            self.push(path, "must not be empty");
+        }
+        ok
+    }
+}
+
+/// Checks every section and builds the config; the config is only meaningful without problems.
+pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
+    let mut p = Problems::default();
+    let sip = sip(file.sip, &mut p);
+    let carriers = carriers(&file.carriers, &mut p);
+    let http = http(&file.http, &mut p);
+    let store = store(file.store, &mut p);
+    let calls = calls(&file.calls, &mut p);
+    let log = log(file.log, &mut p);
+    let (sites, numbers) = sites::sites(file.sites, &mut p);
+    let config = Config {
+        sip,
+        carriers,
+        http,
+        store,
+        calls,
+        log,
+        sites,
+        numbers,
+    };
+    (config, p.0)
+}
+
+fn sip(f: SipFile, p: &mut Problems) -> SipConfig {
+    if f.udp_listen.is_empty() && f.tcp_listen.is_empty() {
+        p.push(
+            "sip",
+            "udp_listen and tcp_listen are both empty; list at least one socket",
+        );
+    }
+    if let Some(host) = &f.advertised_host {
+        if !uri::is_host(host) {
+            p.push(
+                "sip.advertised_host",
+                format!("{host:?} is not a host name or IP address"),
+            );
+        }
+    }
+    if let Some(port) = f.advertised_port {
+        p.at_least("sip.advertised_port", port, 1);
+    }
+    p.within(
+        "sip.max_message_bytes",
+        f.max_message_bytes,
+        MESSAGE_BYTES.0,
+        MESSAGE_BYTES.1,
+    );
+    p.at_least("sip.max_headers", f.max_headers, 1);
+    sip_sizes(&f, p);
+    check_user_agent(&f.user_agent, p);
+    SipConfig {
+        udp_listen: socket_addrs("sip.udp_listen", &f.udp_listen, p),
+        tcp_listen: socket_addrs("sip.tcp_listen", &f.tcp_listen, p),
+        advertised_host: f.advertised_host,
+        advertised_port: f.advertised_port,
+        max_message_bytes: f.max_message_bytes,
+        max_headers: f.max_headers,
+        udp_max_request_bytes: f.udp_max_request_bytes,
+        tcp_max_connections: f.tcp_max_connections,
+        tcp_idle_timeout: Duration::from_secs(f.tcp_idle_timeout_secs),
+        user_agent: f.user_agent,
+        timers: timers(&f.timers, p),
+    }
+}
+
+fn sip_sizes(f: &SipFile, p: &mut Problems) {
+    let path = "sip.udp_max_request_bytes";
+    if p.at_least(path, f.udp_max_request_bytes, 1) && f.udp_max_request_bytes > f.max_message_bytes
+    {
+        p.push(path, "must not exceed sip.max_message_bytes");
+    }
+    p.at_least("sip.tcp_max_connections", f.tcp_max_connections, 1);
+    p.at_least("sip.tcp_idle_timeout_secs", f.tcp_idle_timeout_secs, 1);
+}
+
+/// The User-Agent goes into a header verbatim: no control characters (CR/LF injection).
+fn check_user_agent(user_agent: &str, p: &mut Problems) {
+    let path = "sip.user_agent";
+    if p.non_blank(path, user_agent) && user_agent.chars().any(char::is_control) {
+        p.push(path, "must not contain control characters");
+    }
+}
+
+fn timers(f: &TimersFile, p: &mut Problems) -> TimerConfig {
+    let t1_ok = p.at_least("sip.timers.t1_ms", f.t1_ms, 1);
+    let t2_ok = p.at_least("sip.timers.t2_ms", f.t2_ms, 1);
+    p.at_least("sip.timers.t4_ms", f.t4_ms, 1);
+    if t1_ok && t2_ok && f.t1_ms > f.t2_ms {
+        p.push(
+            "sip.timers.t1_ms",
+            format!("{} must not exceed t2_ms ({})", f.t1_ms, f.t2_ms),
+        );
+    }
+    TimerConfig {
+        t1: Duration::from_millis(f.t1_ms),
+        t2: Duration::from_millis(f.t2_ms),
+        t4: Duration::from_millis(f.t4_ms),
+    }
+}
+
+/// Parses each socket address and flags duplicates; bad entries are left out.
+fn socket_addrs(path: &str, list: &[String], p: &mut Problems) -> Vec<SocketAddr> {
+    let mut addrs: Vec<SocketAddr> = Vec::with_capacity(list.len());
+    for (i, text) in list.iter().enumerate() {
+        let item = format!("{path}[{i}]");
+        match socket_addr(text) {
+            Ok(addr) if addrs.contains(&addr) => p.push(item, format!("{addr} is listed twice")),
+            Ok(addr) => addrs.push(addr),
+            Err(message) => p.push(item, message),
+        }
+    }
+    addrs
+}
+
+fn socket_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .map_err(|_| format!("{text:?} is not a socket address (\"ip:port\", \"[ipv6]:port\")"))
+}
+
+fn carriers(f: &CarriersFile, p: &mut Problems) -> CarriersConfig {
+    let mut trusted = Vec::with_capacity(f.trusted.len());
+    for (i, text) in f.trusted.iter().enumerate() {
+        match ip_net(text) {
+            Some(net) => trusted.push(net),
+            None => p.push(
+                format!("carriers.trusted[{i}]"),
+                format!("{text:?} is not an IP network (\"10.0.0.0/8\") or address"),
+            ),
+        }
+    }
+    CarriersConfig { trusted }
+}
+
+/// A network in CIDR form, or a bare address meaning that one host (/32 or /128).
+fn ip_net(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+fn http(f: &HttpFile, p: &mut Problems) -> HttpConfig {
+    let listen = socket_addr(&f.listen).unwrap_or_else(|message| {
+        p.push("http.listen", message);
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    });
+    HttpConfig { listen }
+}
+
+fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
+    p.non_blank("store.path", &f.path);
+    p.at_least("store.queue_capacity", f.queue_capacity, 1);
+    let batch = "store.batch_max_records";
+    if p.at_least(batch, f.batch_max_records, 1) && f.batch_max_records > f.queue_capacity {
+        p.push(batch, "must not exceed store.queue_capacity");
+    }
+    p.at_least("store.flush_interval_ms", f.flush_interval_ms, 1);
+    StoreConfig {
+        path: PathBuf::from(f.path),
+        queue_capacity: f.queue_capacity,
+        batch_max_records: f.batch_max_records,
+        flush_interval: Duration::from_millis(f.flush_interval_ms),
+    }
+}
+
+fn calls(f: &CallsFile, p: &mut Problems) -> CallsConfig {
+    p.at_least("calls.ring_timeout_secs", f.ring_timeout_secs, 1);
+    p.at_least("calls.max_call_secs", f.max_call_secs, 1);
+    p.at_least("calls.max_concurrent_calls", f.max_concurrent_calls, 1);
+    CallsConfig {
+        ring_timeout: Duration::from_secs(f.ring_timeout_secs),
+        max_call_duration: Duration::from_secs(f.max_call_secs),
+        max_concurrent_calls: f.max_concurrent_calls,
+        shutdown_grace: Duration::from_secs(f.shutdown_grace_secs),
+    }
+}
+
+fn log(f: LogFile, p: &mut Problems) -> LogConfig {
+    if p.non_blank("log.level", &f.level) {
+        if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&f.level) {
+            p.push(
+                "log.level",
+                format!("{:?} is not a tracing filter: {err}", f.level),
+            );
+        }
+    }
+    let format = match f.format {
+        LogFormatFile::Text => LogFormat::Text,
+        LogFormatFile::Json => LogFormat::Json,
+    };
+    LogConfig {
+        level: f.level,
+        format,
+    }
+}

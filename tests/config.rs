@@ -1,0 +1,264 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Config files as an operator meets them: the embedded default, the commented example, a broken
+//! file, and the `check-config` command of the built binary.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use calltrack::config::{Config, ConfigError, NumberKind};
+
+/// Six problems: unknown key, wrong type, bad number, bad URI, duplicate number, bad range.
+const BROKEN: &str = r#"
+[sip.timers]
+t1_msx = 500
+
+[calls]
+ring_timeout_secs = "sixty"
+
+[[sites]]
+id = "a"
+forward_to = "tel:+74950000000"
+default_number = "74950000001"
+
+[[sites.static_numbers]]
+number = "7495abc"
+source = "radio"
+
+[[sites.pools]]
+id = "web"
+numbers = ["74950000001", "74950000200-74950000100"]
+"#;
+
+const BROKEN_PATHS: [&str; 6] = [
+    "calls.ring_timeout_secs",
+    "sip.timers.t1_msx",
+    "sites[0].forward_to",
+    "sites[0].pools[0].numbers[0]",
+    "sites[0].pools[0].numbers[1]",
+    "sites[0].static_numbers[0].number",
+];
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml")
+}
+
+fn write_temp(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+fn calltrack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calltrack"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn embedded_default_is_valid_and_has_the_demo_site() {
+    let config = Config::load(None).unwrap();
+    assert_eq!(config, Config::embedded_default().unwrap());
+    assert_eq!(config.sites.len(), 1);
+    let demo = &config.sites[0];
+    assert_eq!(demo.id, "demo");
+    assert_eq!(demo.forward_to, "sip:127.0.0.1:5080");
+    assert_eq!(config.http.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(config.store.path, Path::new("./data/calltrack.db"));
+    assert!(config.is_trusted_carrier("127.0.0.1".parse().unwrap()));
+    assert!(config.is_trusted_carrier("::1".parse().unwrap()));
+    for (number, source) in [
+        ("74950000001", "billboard"),
+        ("74950000002", "radio"),
+        ("74950000003", "print"),
+    ] {
+        let found = config.tracking_number(number).unwrap();
+        assert!(matches!(&found.kind, NumberKind::Static { source: s, .. } if s == source));
+    }
+    assert_eq!(demo.pools[0].numbers.len(), 50);
+    assert_eq!(
+        config.tracking_number("74950000100").unwrap().kind,
+        NumberKind::Dynamic { pool: "web".into() }
+    );
+}
+
+#[test]
+fn example_is_valid() {
+    let config = Config::load(Some(&example_path())).unwrap();
+    assert_eq!(config.sites.len(), 2);
+    let shop = config.tracking_number("74951110120").unwrap();
+    assert_eq!(shop.site, "acme-shop");
+    let service = config.tracking_number("78125550001").unwrap();
+    assert_eq!(service.forward_to, "sips:service.acme.example:5061");
+    assert!(config.is_trusted_carrier("::ffff:198.51.100.20".parse().unwrap()));
+    assert_eq!(config.sip.advertised_host.as_deref(), Some("203.0.113.7"));
+}
+
+/// Every key of the schema appears in the example, so the example documents all of them.
+#[test]
+fn example_sets_every_key() {
+    let text = std::fs::read_to_string(example_path()).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    let mut keys = BTreeSet::new();
+    collect_keys("", &toml::Value::Table(table), &mut keys);
+    let expected: BTreeSet<String> = [
+        "sip.udp_listen",
+        "sip.tcp_listen",
+        "sip.advertised_host",
+        "sip.advertised_port",
+        "sip.max_message_bytes",
+        "sip.max_headers",
+        "sip.udp_max_request_bytes",
+        "sip.tcp_max_connections",
+        "sip.tcp_idle_timeout_secs",
+        "sip.user_agent",
+        "sip.timers.t1_ms",
+        "sip.timers.t2_ms",
+        "sip.timers.t4_ms",
+        "carriers.trusted",
+        "http.listen",
+        "store.path",
+        "store.queue_capacity",
+        "store.batch_max_records",
+        "store.flush_interval_ms",
+        "calls.ring_timeout_secs",
+        "calls.max_call_secs",
+        "calls.max_concurrent_calls",
+        "calls.shutdown_grace_secs",
+        "log.level",
+        "log.format",
+        "sites.id",
+        "sites.name",
+        "sites.forward_to",
+        "sites.default_number",
+        "sites.reserve_number",
+        "sites.freeze_secs",
+        "sites.static_numbers.number",
+        "sites.static_numbers.source",
+        "sites.static_numbers.medium",
+        "sites.static_numbers.campaign",
+        "sites.pools.id",
+        "sites.pools.numbers",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(keys, expected);
+}
+
+/// Leaf key paths, with arrays of tables flattened (`sites.pools.id`).
+fn collect_keys(prefix: &str, value: &toml::Value, keys: &mut BTreeSet<String>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, child) in table {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                collect_keys(&path, child, keys);
+            }
+        }
+        toml::Value::Array(items)
+            if items.iter().all(toml::Value::is_table) && !items.is_empty() =>
+        {
+            items
+                .iter()
+                .for_each(|item| collect_keys(prefix, item, keys));
+        }
+        _ => {
+            keys.insert(prefix.to_owned());
+        }
+    }
+}
+
+#[test]
+fn broken_file_reports_every_problem_at_once() {
+    let file = write_temp(BROKEN);
+    let err = Config::load(Some(file.path())).unwrap_err();
+    let ConfigError::Invalid(problems) = &err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, BROKEN_PATHS);
+    let shown = err.to_string();
+    assert_eq!(shown.lines().count(), BROKEN_PATHS.len(), "{shown}");
+    assert!(shown.contains("sites[0].pools[0].numbers[0]: number 74950000001 is already used at sites[0].default_number"), "{shown}");
+}
+
+#[test]
+fn check_config_exits_2_and_prints_every_problem() {
+    let file = write_temp(BROKEN);
+    let output = calltrack(&["check-config", file.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for path in BROKEN_PATHS {
+        assert!(
+            stderr
+                .lines()
+                .any(|line| line.starts_with(&format!("{path}: "))),
+            "{path} missing in:\n{stderr}"
+        );
+    }
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn check_config_accepts_the_example() {
+    let output = calltrack(&["check-config", example_path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.trim(), "ok: 2 sites, 86 tracking numbers");
+}
+
+#[test]
+fn check_config_without_file_checks_the_embedded_default() {
+    let output = calltrack(&["check-config"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        "ok: 1 sites, 55 tracking numbers"
+    );
+}
+
+#[test]
+fn check_config_reports_syntax_and_missing_files() {
+    let file = write_temp("[sip\n");
+    let output = calltrack(&["check-config", file.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("line 1, column")
+    );
+    let output = calltrack(&["check-config", "/nonexistent/calltrack.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn serve_refuses_an_invalid_config_with_exit_2() {
+    let file = write_temp(BROKEN);
+    let output = calltrack(&["serve", "--config", file.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("sip.timers.t1_msx: unknown key"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_version_exits_0() {
+    assert_eq!(calltrack(&["no-such-command"]).status.code(), Some(2));
+    assert_eq!(calltrack(&[]).status.code(), Some(2));
+    let version = calltrack(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(
+        String::from_utf8(version.stdout)
+            .unwrap()
+            .starts_with("calltrack ")
+    );
+}
