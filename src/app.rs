@@ -1,14 +1,237 @@
-//! STUB so the `config` branch compiles: the composition root comes from another branch.
+//! The composition root: builds every component from the validated config, wires them, and
+//! runs the task tree until shutdown. The only place that constructs and connects things.
 
-/// Why the running server stopped.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::call::{B2bua, CallEvent};
+use crate::config::Config;
+use crate::http::{Gauges, HttpError, HttpServer};
+use crate::sip::dialog::LocalEndpoint;
+use crate::sip::message::Limits;
+use crate::sip::{Peer, Transmit};
+use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle, WriterOptions};
+use crate::transport::driver::Core;
+use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
+
+/// Why the server could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("the server is not built in yet")]
-    NotBuilt,
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("a service task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
-/// Builds every component from `config` and runs until shutdown.
-pub fn serve(config: crate::config::Config) -> Result<(), AppError> {
-    tracing::info!(sites = config.sites.len(), "serve stub called");
-    Err(AppError::NotBuilt)
+/// Extra time the transport keeps running after the call grace period, for the BYEs sent
+/// when it ends to be answered.
+const BYE_SETTLE: Duration = Duration::from_secs(5);
+
+/// Runs the daemon until SIGTERM/SIGINT (the `serve` command).
+pub fn serve(config: Config) -> Result<(), AppError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        let server = Server::start(config, shutdown.clone()).await?;
+        crate::shutdown::notify_ready();
+        let signals = tokio::spawn(crate::shutdown::watch_signals(shutdown));
+        let result = server.wait().await;
+        signals.abort();
+        result
+    })
+}
+
+/// A running calltrack: its bound addresses and the handle to wait for it.
+#[derive(Debug)]
+pub struct Server {
+    pub sip: LocalAddrs,
+    pub http: Option<SocketAddr>,
+    pub db_path: PathBuf,
+    task: JoinHandle<Result<(), AppError>>,
+}
+
+impl Server {
+    /// Opens the store (recovering calls a crash left open), binds SIP and HTTP, and starts
+    /// every service. Stops when `shutdown` is cancelled.
+    pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, AppError> {
+        let config = Arc::new(config);
+        let (store, writer) = start_store(&config)?;
+        let sockets = transport::bind(&transport_config(&config)).await?;
+        let sip = sockets.local_addrs();
+        let gauges = Arc::new(Gauges::default());
+        let http = HttpServer::bind(config.http.listen, gauges.clone()).await?;
+        let http_addr = http.local_addr();
+        let engine = Engine::new(config.clone(), &sip, gauges);
+        tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
+        let task = tokio::spawn(run_services(config.clone(), engine, sockets, http, store, writer, shutdown));
+        Ok(Server { sip, http: http_addr, db_path: config.store.path.clone(), task })
+    }
+
+    /// Waits until the server has shut down and flushed every CDR.
+    pub async fn wait(self) -> Result<(), AppError> {
+        self.task.await?
+    }
+}
+
+fn transport_config(config: &Config) -> TransportConfig {
+    TransportConfig {
+        udp_listen: config.sip.udp_listen.clone(),
+        tcp_listen: config.sip.tcp_listen.clone(),
+        limits: Limits {
+            max_message_bytes: config.sip.max_message_bytes,
+            max_headers: config.sip.max_headers,
+        },
+        tcp_max_connections: config.sip.tcp_max_connections,
+        tcp_idle_timeout: config.sip.tcp_idle_timeout,
+        inbound_queue: 4096,
+    }
+}
+
+/// Opens and migrates the database, closes calls a crash left open, starts the writer.
+fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle), AppError> {
+    let path = &config.store.path;
+    let conn = crate::store::open(path)?;
+    let recovered = crate::store::recover_interrupted(&conn, OffsetDateTime::now_utc())?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "calls left open by a previous crash recorded as interrupted");
+    }
+    drop(conn);
+    let options = WriterOptions {
+        queue_capacity: config.store.queue_capacity,
+        batch_max_records: config.store.batch_max_records,
+        flush_interval: config.store.flush_interval,
+    };
+    Ok(crate::store::spawn_writer(path, options)?)
+}
+
+/// The service tree: SIP driver, HTTP, CDR forwarding; CDRs are flushed last.
+async fn run_services(
+    config: Arc<Config>,
+    engine: Engine,
+    sockets: transport::Sockets,
+    http: HttpServer,
+    store: StoreSender,
+    writer: WriterHandle,
+    shutdown: CancellationToken,
+) -> Result<(), AppError> {
+    let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
+    let forwarder = tokio::spawn(forward_events(events_rx, store));
+    let http_stop = CancellationToken::new();
+    let http_task = tokio::spawn(http.run(http_stop.clone()));
+    let grace = config.calls.shutdown_grace + BYE_SETTLE;
+    let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
+    let mut engine = driver?;
+    engine.b2bua.abandon_all(Instant::now());
+    while let Some(event) = engine.poll_event() {
+        if events_tx.send(event).await.is_err() {
+            break;
+        }
+    }
+    drop(events_tx);
+    http_stop.cancel();
+    forwarder.await?;
+    let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await??;
+    tracing::info!(cdrs = stats.cdrs_written, "CDRs flushed; calltrack stopped");
+    http_task.await??;
+    Ok(())
+}
+
+/// The CDR forwarder service: core events into the writer's bounded queue (backpressure,
+/// never dropped).
+async fn forward_events(mut events: mpsc::Receiver<StoreCommand>, store: StoreSender) {
+    while let Some(command) = events.recv().await {
+        if let Err(error) = store.send(command).await {
+            tracing::error!(%error, "CDR writer gone: a call record could not be queued");
+        }
+    }
+}
+
+/// The B2BUA as the transport driver sees it, plus the gauges HTTP reads.
+#[derive(Debug)]
+struct Engine {
+    b2bua: B2bua,
+    gauges: Arc<Gauges>,
+}
+
+impl Engine {
+    fn new(config: Arc<Config>, sip: &LocalAddrs, gauges: Arc<Gauges>) -> Engine {
+        let local = LocalEndpoint {
+            udp: sip.udp.first().copied(),
+            tcp: sip.tcp.first().copied(),
+            advertised_host: config.sip.advertised_host.clone(),
+            advertised_port: config.sip.advertised_port,
+        };
+        let seed = rand::random::<u64>();
+        let b2bua = B2bua::new(config, local, Instant::now(), OffsetDateTime::now_utc(), seed);
+        Engine { b2bua, gauges }
+    }
+
+    fn publish(&self) {
+        self.gauges.active_calls.store(self.b2bua.active_calls(), Ordering::Relaxed);
+    }
+}
+
+impl Core for Engine {
+    type Event = StoreCommand;
+
+    fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+        self.b2bua.handle_datagram(now, bytes, peer);
+        self.publish();
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.b2bua.handle_timeout(now);
+        self.publish();
+    }
+
+    fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
+        self.b2bua.handle_transport_error(now, peer);
+        self.publish();
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.b2bua.poll_transmit()
+    }
+
+    fn poll_event(&mut self) -> Option<StoreCommand> {
+        self.b2bua.poll_event().map(store_command)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.b2bua.poll_timeout()
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        self.b2bua.begin_shutdown(now);
+    }
+
+    fn is_idle(&self) -> bool {
+        self.b2bua.is_idle()
+    }
+}
+
+fn store_command(event: CallEvent) -> StoreCommand {
+    match event {
+        CallEvent::Started(live) => StoreCommand::CallStarted(live),
+        CallEvent::Answered { id, at } => StoreCommand::CallAnswered { id, answered_at: at },
+        CallEvent::Ended(cdr) => StoreCommand::CallEnded(cdr),
+    }
 }

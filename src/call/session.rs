@@ -511,9 +511,9 @@ impl CallSession {
         if code == 100 || retrans {
             return;
         }
-        let Some(relay) = self.relays.get(&tx) else { return };
-        let (origin, server_tx, method) =
-            (relay.from, relay.server_tx, relay.request.method().cloned());
+        let Some(relay) = self.relays.remove(&tx) else { return };
+        let origin = relay.from;
+        let method = relay.request.method().cloned();
         let refresh = method.as_ref().is_some_and(bridge::is_target_refresh);
         if (200..300).contains(&code) && refresh {
             learn_target(self.dialog_mut(origin.other()), resp);
@@ -528,9 +528,9 @@ impl CallSession {
             contact.as_deref(),
             ctx.rules,
         );
-        ctx.respond(server_tx, out);
-        if code >= 200 {
-            self.relays.remove(&tx);
+        ctx.respond(relay.server_tx, out);
+        if code < 200 {
+            self.relays.insert(tx, relay);
         }
         if (200..300).contains(&code) && method == Some(Method::Invite) {
             let cseq = self.dialog(origin.other()).local_seq;
@@ -610,7 +610,8 @@ impl CallSession {
 
     /// Ring timeout or maximum call duration reached.
     pub fn on_deadline(&mut self, ctx: &mut Ctx<'_>) {
-        let due = |d: Option<Instant>| d.is_some_and(|d| d <= ctx.now);
+        let now = ctx.now;
+        let due = |d: Option<Instant>| d.is_some_and(|d| d <= now);
         if due(self.ring_deadline) && self.phase == Phase::Setup {
             self.ring_deadline = None;
             self.fail(ctx, Fault::RingTimeout);

@@ -19,11 +19,13 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(status: u16, reason: &'static str) -> Rejection {
-        Rejection {
-            status,
-            reason,
-            unsupported: None,
-        }
+        Rejection { status, reason, unsupported: None, retry_after_secs: None }
+    }
+
+    /// Adds a Retry-After (for 503 answers to overload and shutdown).
+    pub fn retry_after(mut self, secs: u32) -> Rejection {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     fn bad(reason: &'static str) -> Rejection {
