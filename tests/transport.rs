@@ -466,3 +466,30 @@ async fn shutdown_gives_up_after_the_grace_period() {
     assert!(began.elapsed() >= grace);
     assert!(!core.is_idle());
 }
+
+#[tokio::test]
+async fn ipv6_loopback_round_trips() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipping");
+        return;
+    }
+    let any: SocketAddr = "[::1]:0".parse().unwrap();
+    let cfg = TransportConfig {
+        udp_listen: vec![any],
+        tcp_listen: vec![any],
+        ..loopback_config()
+    };
+    let h = start(cfg, Drain::After(Duration::ZERO), WAIT).await;
+    assert!(h.udp().is_ipv6() && h.udp().port() != 0);
+    let client = UdpSocket::bind(any).await.unwrap();
+    client.send_to(&message(1), h.udp()).await.unwrap();
+    let mut buf = vec![0; 2048];
+    let (len, _) = tokio::time::timeout(WAIT, client.recv_from(&mut buf))
+        .await
+        .expect("no echo")
+        .unwrap();
+    assert_eq!(&buf[..len], message(1).as_slice());
+    let mut stream = TcpStream::connect(h.tcp()).await.unwrap();
+    tcp_round_trip(&mut stream, 2).await;
+    h.stop().await;
+}

@@ -286,12 +286,19 @@ impl Tcp {
                 r = tokio::time::timeout(self.idle_timeout, read.read_buf(&mut buf)) => r,
             };
             match read {
-                Ok(Ok(0)) => return debug!("TCP connection closed by peer"),
+                Ok(Ok(0)) => {
+                    debug!("TCP connection closed by peer");
+                    return;
+                }
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => return debug!(error = %e, "TCP read failed"),
+                Ok(Err(e)) => {
+                    debug!(error = %e, "TCP read failed");
+                    return;
+                }
                 Err(_) => {
                     incr(&self.stats.tcp_idle_closed);
-                    return debug!("TCP connection idle; closing");
+                    debug!("TCP connection idle; closing");
+                    return;
                 }
             }
         }
