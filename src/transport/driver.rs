@@ -230,3 +230,85 @@ impl<E: Send> EventSink<E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::transport::{TransportConfig, bind};
+
+    /// After shutdown begins, fires `ticks` timers 10 ms apart with one event each and three
+    /// more events on the last; idle once all have fired.
+    struct TickCore {
+        ticks: u32,
+        fired: u32,
+        next: Option<Instant>,
+        events: VecDeque<u32>,
+    }
+
+    impl Core for TickCore {
+        type Event = u32;
+        fn handle_datagram(&mut self, _: Instant, _: Bytes, _: Peer) {}
+        fn handle_timeout(&mut self, now: Instant) {
+            self.fired += 1;
+            self.events.push_back(self.fired);
+            if self.fired < self.ticks {
+                self.next = Some(now + Duration::from_millis(10));
+            } else {
+                self.next = None;
+                self.events.extend([100, 101, 102]);
+            }
+        }
+        fn handle_transport_error(&mut self, _: Instant, _: Peer) {}
+        fn poll_transmit(&mut self) -> Option<Transmit> {
+            None
+        }
+        fn poll_event(&mut self) -> Option<u32> {
+            self.events.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.next
+        }
+        fn begin_shutdown(&mut self, now: Instant) {
+            self.next = Some(now);
+        }
+        fn is_idle(&self) -> bool {
+            self.fired == self.ticks
+        }
+    }
+
+    #[tokio::test]
+    async fn fires_timers_and_delivers_every_event_with_backpressure() {
+        let sockets = bind(&TransportConfig::default()).await.unwrap();
+        let core = TickCore {
+            ticks: 3,
+            fired: 0,
+            next: None,
+            events: VecDeque::new(),
+        };
+        // Capacity 1 and a slow reader: the driver must wait, not drop.
+        let (events, mut rx) = mpsc::channel(1);
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let driver = tokio::spawn(run(
+            core,
+            sockets,
+            events,
+            shutdown,
+            Duration::from_secs(30),
+        ));
+        let mut seen = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            seen.push(event);
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(seen, vec![1, 2, 3, 100, 101, 102]);
+        let core = tokio::time::timeout(Duration::from_secs(5), driver)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(core.fired, 3);
+    }
+}
