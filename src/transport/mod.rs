@@ -1,1 +1,295 @@
-//! placeholder
+//! The async I/O shell around the sans-IO core: binding, configuration, errors and counters.
+//!
+//! [`bind`] runs before [`run`] so that the core learns the actual local addresses (port 0
+//! resolves here) for Via and Contact before any message flows. [`run`] then owns the core in
+//! one task and moves bytes between it and the sockets (see `driver.rs`); `udp.rs` and
+//! `tcp.rs` are the socket services it starts. Nothing here parses SIP: TCP only cuts frames
+//! with [`crate::sip::message::frame`].
+//!
+//! Dual stack: on Linux a socket bound to `[::]` also receives IPv4 (as v4-mapped addresses,
+//! which are reported to the core in their plain IPv4 form), so `0.0.0.0:p` and `[::]:p` cannot
+//! both be bound on the same port; list `[::]:p` alone or specific addresses per family.
+
+pub mod driver;
+mod tcp;
+mod udp;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::sip::message::Limits;
+use crate::sip::{Peer, Transport};
+
+pub use driver::{Core, run};
+
+/// One datagram or one framed stream message on its way to the core.
+pub(crate) type Inbound = (Peer, Bytes);
+
+/// Where to listen and how much to accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportConfig {
+    pub udp_listen: Vec<SocketAddr>,
+    pub tcp_listen: Vec<SocketAddr>,
+    /// Caps applied to every datagram and stream message.
+    pub limits: Limits,
+    /// Accepted TCP connections open at once; the next one is accepted and closed at once.
+    pub tcp_max_connections: usize,
+    /// A TCP connection that receives nothing for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// Capacity of the one bounded queue from all sockets to the core.
+    pub inbound_queue: usize,
+}
+
+impl Default for TransportConfig {
+    /// Nothing to listen on; limits suited to a single-host deployment.
+    fn default() -> Self {
+        TransportConfig {
+            udp_listen: Vec::new(),
+            tcp_listen: Vec::new(),
+            limits: Limits::default(),
+            tcp_max_connections: 1024,
+            tcp_idle_timeout: Duration::from_secs(600),
+            inbound_queue: 4096,
+        }
+    }
+}
+
+/// Why the transport could not start.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    #[error("cannot bind {transport} {addr}")]
+    Bind {
+        transport: Transport,
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot read the local address of the {transport} socket bound to {addr}")]
+    LocalAddr {
+        transport: Transport,
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The addresses actually bound, in configuration order (port 0 replaced by the real port).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LocalAddrs {
+    pub udp: Vec<SocketAddr>,
+    pub tcp: Vec<SocketAddr>,
+}
+
+/// Bound sockets and listeners, not yet served; hand them to [`run`].
+#[derive(Debug)]
+pub struct Sockets {
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    tcp: Vec<(SocketAddr, TcpListener)>,
+    config: TransportConfig,
+    stats: Arc<TransportStats>,
+}
+
+impl Sockets {
+    /// The actual bound addresses, for Via and Contact.
+    pub fn local_addrs(&self) -> LocalAddrs {
+        LocalAddrs {
+            udp: self.udp.iter().map(|(addr, _)| *addr).collect(),
+            tcp: self.tcp.iter().map(|(addr, _)| *addr).collect(),
+        }
+    }
+
+    /// The counters these sockets will update, readable while the driver runs.
+    pub fn stats(&self) -> Arc<TransportStats> {
+        Arc::clone(&self.stats)
+    }
+}
+
+/// Binds every configured UDP socket and TCP listener; the first failure names its address.
+pub async fn bind(cfg: &TransportConfig) -> Result<Sockets, TransportError> {
+    let mut udp = Vec::with_capacity(cfg.udp_listen.len());
+    for &addr in &cfg.udp_listen {
+        let socket = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| bind_error(Transport::Udp, addr, source))?;
+        let local = socket
+            .local_addr()
+            .map_err(|source| local_error(Transport::Udp, addr, source))?;
+        udp.push((local, Arc::new(socket)));
+    }
+    let mut tcp = Vec::with_capacity(cfg.tcp_listen.len());
+    for &addr in &cfg.tcp_listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| bind_error(Transport::Tcp, addr, source))?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| local_error(Transport::Tcp, addr, source))?;
+        tcp.push((local, listener));
+    }
+    Ok(Sockets {
+        udp,
+        tcp,
+        config: cfg.clone(),
+        stats: Arc::default(),
+    })
+}
+
+fn bind_error(transport: Transport, addr: SocketAddr, source: io::Error) -> TransportError {
+    TransportError::Bind {
+        transport,
+        addr,
+        source,
+    }
+}
+
+fn local_error(transport: Transport, addr: SocketAddr, source: io::Error) -> TransportError {
+    TransportError::LocalAddr {
+        transport,
+        addr,
+        source,
+    }
+}
+
+/// A peer address as the core should see it: v4-mapped IPv6 (from a dual-stack socket) as IPv4.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+/// Adds one to a counter and says whether this occurrence deserves a log line: the 1st, 2nd,
+/// 4th, 8th, ... so that a flood of the same problem logs a handful of lines, not a line each.
+pub(crate) fn count(counter: &AtomicU64) -> Option<u64> {
+    let n = counter.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+    n.is_power_of_two().then_some(n)
+}
+
+pub(crate) fn incr(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+macro_rules! transport_stats {
+    ($($(#[doc = $doc:expr])* $field:ident,)*) => {
+        /// Live transport counters (monotonic unless noted), shared with the metrics endpoint.
+        #[derive(Debug, Default)]
+        pub struct TransportStats {
+            $($(#[doc = $doc])* pub $field: AtomicU64,)*
+        }
+
+        /// A point-in-time copy of [`TransportStats`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct TransportStatsSnapshot {
+            $($(#[doc = $doc])* pub $field: u64,)*
+        }
+
+        impl TransportStats {
+            pub fn snapshot(&self) -> TransportStatsSnapshot {
+                TransportStatsSnapshot {
+                    $($field: self.$field.load(Ordering::Relaxed),)*
+                }
+            }
+        }
+    };
+}
+
+transport_stats! {
+    /// UDP datagrams handed to the core.
+    udp_datagrams_in,
+    /// UDP datagrams sent.
+    udp_datagrams_out,
+    /// TCP messages framed and handed to the core.
+    tcp_messages_in,
+    /// TCP writes completed (messages and keep-alive pongs).
+    tcp_messages_out,
+    /// UDP datagrams over `limits.max_message_bytes`, dropped.
+    dropped_oversized,
+    /// UDP datagrams dropped because the inbound queue was full.
+    dropped_inbound_full,
+    /// Outbound messages dropped because a UDP send queue or TCP writer queue was full.
+    dropped_outbound_full,
+    /// Outbound UDP messages with no bound socket of the destination's address family.
+    dropped_no_socket,
+    /// UDP datagrams consisting only of CR/LF keep-alive bytes, dropped.
+    udp_keepalives,
+    /// UDP send and receive errors (logged, never fatal).
+    udp_errors,
+    /// TCP connections open right now (accepted or connected); a gauge.
+    tcp_connections_open,
+    /// TCP connections accepted within the limit.
+    tcp_connections_accepted,
+    /// TCP connections accepted over the limit and closed at once.
+    tcp_connections_refused,
+    /// Outbound TCP connects that failed or timed out.
+    tcp_connect_failures,
+    /// TCP connections closed for a framing error or an oversized message.
+    tcp_framing_errors,
+    /// TCP connections closed after the idle timeout.
+    tcp_idle_closed,
+    /// Double-CRLF pings answered with a CRLF pong (RFC 5626 §4.4.1).
+    tcp_keepalive_pongs,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    #[test]
+    fn canonical_unmaps_v4_mapped_addresses() {
+        let mapped = SocketAddr::new(
+            IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped()),
+            5060,
+        );
+        assert_eq!(canonical(mapped), "10.0.0.1:5060".parse().unwrap());
+        let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 5060);
+        assert_eq!(canonical(v6), v6);
+    }
+
+    #[test]
+    fn count_logs_on_powers_of_two() {
+        let counter = AtomicU64::new(0);
+        let logged: Vec<u64> = (0..10).filter_map(|_| count(&counter)).collect();
+        assert_eq!(logged, vec![1, 2, 4, 8]);
+        assert_eq!(counter.load(Ordering::Relaxed), 10);
+    }
+
+    #[tokio::test]
+    async fn bind_reports_actual_addresses_for_port_zero() {
+        let cfg = TransportConfig {
+            udp_listen: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))],
+            tcp_listen: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))],
+            ..TransportConfig::default()
+        };
+        let sockets = bind(&cfg).await.unwrap();
+        let local = sockets.local_addrs();
+        assert_eq!(local.udp.len(), 1);
+        assert_eq!(local.tcp.len(), 1);
+        assert!(local.udp.iter().chain(&local.tcp).all(|a| a.port() != 0));
+    }
+
+    #[tokio::test]
+    async fn bind_error_names_the_address() {
+        let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = taken.local_addr().unwrap();
+        let cfg = TransportConfig {
+            tcp_listen: vec![addr],
+            ..TransportConfig::default()
+        };
+        let Err(err) = bind(&cfg).await else {
+            panic!("second bind of {addr} succeeded");
+        };
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    }
+}

@@ -1,0 +1,314 @@
+//! The one async loop around the sans-IO core: feeds it bytes, time and transport errors, and
+//! drains its transmits and events (DESIGN.md §4.1).
+//!
+//! One task owns the core, so it needs no locks. No protocol decision lives here: the loop
+//! only routes each [`Transmit`] by its transport and forwards events with backpressure.
+//! Time is read from tokio's clock (`tokio::time::Instant::now().into_std()`) so that a paused
+//! clock in tests drives the core's timers too.
+
+use std::future::pending;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::time::{Instant as TokioInstant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use super::tcp::{Tcp, TcpParts, Undeliverable};
+use super::udp::{self, UdpRoutes};
+use super::{Inbound, Sockets, TransportError};
+use crate::sip::{Peer, Transmit, Transport};
+
+/// Transport-error notifications waiting for the core.
+const ERROR_QUEUE: usize = 1024;
+/// At stop, how long connections and UDP send loops get to write out what is queued.
+const STOP_FLUSH: Duration = Duration::from_secs(1);
+
+/// The sans-IO core the driver runs: bytes and time in, transmits and events out.
+pub trait Core: Send + 'static {
+    type Event: Send + 'static;
+    /// One datagram or one framed stream message from `peer` (the driver never parses SIP; for TCP it only cuts frames with `crate::sip::message::frame`).
+    fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer);
+    fn handle_timeout(&mut self, now: Instant);
+    /// A message to `peer` could not be delivered (TCP connect failed/refused, connection gone).
+    fn handle_transport_error(&mut self, now: Instant, peer: Peer);
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Shutdown began: from now on the core refuses new work (e.g. 503 to new INVITEs).
+    fn begin_shutdown(&mut self, now: Instant);
+    /// Nothing left in flight: the driver may stop once shutting down.
+    fn is_idle(&self) -> bool;
+}
+
+/// Serves `sockets` around `core` until `shutdown` fires and the core is idle or `grace` has
+/// passed; then stops accepting, closes every socket and gives the core back.
+///
+/// Events go to `events` with backpressure (never dropped); if its receiver is gone they are
+/// discarded with a warning.
+pub async fn run<C: Core>(
+    mut core: C,
+    sockets: Sockets,
+    events: mpsc::Sender<C::Event>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> Result<C, TransportError> {
+    let mut io = Io::start(sockets);
+    let mut sink = EventSink { events, open: true };
+    let mut deadline: Option<TokioInstant> = None;
+    loop {
+        let timer = core.poll_timeout().map(TokioInstant::from_std);
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled(), if deadline.is_none() => {
+                info!(?grace, "shutdown: refusing new work, waiting for work in flight");
+                deadline = Some(TokioInstant::now() + grace);
+                core.begin_shutdown(now());
+            }
+            () = sleep_until_some(deadline) => {
+                warn!(?grace, "shutdown: grace period over with work still in flight");
+                break;
+            }
+            () = sleep_until_some(timer) => core.handle_timeout(now()),
+            Some(peer) = io.errors.recv() => core.handle_transport_error(now(), peer),
+            Some((peer, bytes)) = io.inbound.recv() => core.handle_datagram(now(), bytes, peer),
+        }
+        io.flush(&mut core);
+        sink.drain(&mut core).await;
+        if deadline.is_some() && core.is_idle() {
+            info!("shutdown: core idle");
+            break;
+        }
+    }
+    io.stop().await;
+    Ok(core)
+}
+
+fn now() -> Instant {
+    TokioInstant::now().into_std()
+}
+
+async fn sleep_until_some(at: Option<TokioInstant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => pending().await,
+    }
+}
+
+/// The socket services and the channels from them to the core.
+struct Io {
+    inbound: mpsc::Receiver<Inbound>,
+    errors: mpsc::Receiver<Peer>,
+    udp: UdpRoutes,
+    tcp: Arc<Tcp>,
+    tracker: TaskTracker,
+    /// Stops receiving and accepting.
+    stop: CancellationToken,
+    /// Ends every connection and send loop at once.
+    abort: CancellationToken,
+}
+
+impl Io {
+    fn start(sockets: Sockets) -> Io {
+        let Sockets {
+            udp,
+            tcp,
+            config,
+            stats,
+        } = sockets;
+        let (inbound_tx, inbound) = mpsc::channel(config.inbound_queue.max(1));
+        let (errors_tx, errors) = mpsc::channel(ERROR_QUEUE);
+        let tracker = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let udp = udp::start(
+            udp,
+            &inbound_tx,
+            config.limits,
+            &stats,
+            &tracker,
+            &stop,
+            &abort,
+        );
+        let tcp_side = Tcp::new(TcpParts {
+            limits: config.limits,
+            idle_timeout: config.tcp_idle_timeout,
+            inbound: inbound_tx,
+            errors: errors_tx,
+            stats,
+            tracker: tracker.clone(),
+            abort: abort.clone(),
+        });
+        tcp_side.listen(tcp, config.tcp_max_connections, &stop);
+        Io {
+            inbound,
+            errors,
+            udp,
+            tcp: tcp_side,
+            tracker,
+            stop,
+            abort,
+        }
+    }
+
+    /// Routes every pending transmit; a message no connection can take is reported back to
+    /// the core at once, which may produce more transmits.
+    fn flush<C: Core>(&self, core: &mut C) {
+        loop {
+            let mut undeliverable = Vec::new();
+            while let Some(transmit) = core.poll_transmit() {
+                if let Err(Undeliverable) = self.send(transmit.peer, transmit.bytes) {
+                    undeliverable.push(transmit.peer);
+                }
+            }
+            if undeliverable.is_empty() {
+                return;
+            }
+            let now = now();
+            for peer in undeliverable {
+                core.handle_transport_error(now, peer);
+            }
+        }
+    }
+
+    fn send(&self, peer: Peer, bytes: Bytes) -> Result<(), Undeliverable> {
+        match peer.transport {
+            Transport::Udp => {
+                self.udp.send(peer.addr, bytes);
+                Ok(())
+            }
+            Transport::Tcp => self.tcp.send(peer.addr, bytes),
+        }
+    }
+
+    /// Closes listeners and sockets, lets queued writes go out for a moment, then ends
+    /// everything and waits for every task.
+    async fn stop(self) {
+        self.stop.cancel();
+        self.tcp.close_all();
+        let Io {
+            inbound,
+            errors,
+            udp,
+            tcp,
+            tracker,
+            abort,
+            ..
+        } = self;
+        drop(udp);
+        drop(tcp);
+        tracker.close();
+        if tokio::time::timeout(STOP_FLUSH, tracker.wait())
+            .await
+            .is_err()
+        {
+            debug!("stop: queued writes not done; aborting connections");
+            abort.cancel();
+            tracker.wait().await;
+        }
+        drop((inbound, errors));
+        debug!("transport stopped");
+    }
+}
+
+/// Forwards core events with backpressure.
+struct EventSink<E> {
+    events: mpsc::Sender<E>,
+    open: bool,
+}
+
+impl<E: Send> EventSink<E> {
+    async fn drain<C: Core<Event = E>>(&mut self, core: &mut C) {
+        while let Some(event) = core.poll_event() {
+            if self.open && self.events.send(event).await.is_err() {
+                warn!("event receiver gone; discarding core events from now on");
+                self.open = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::transport::{TransportConfig, bind};
+
+    /// After shutdown begins, fires `ticks` timers 10 ms apart with one event each and three
+    /// more events on the last; idle once all have fired.
+    struct TickCore {
+        ticks: u32,
+        fired: u32,
+        next: Option<Instant>,
+        events: VecDeque<u32>,
+    }
+
+    impl Core for TickCore {
+        type Event = u32;
+        fn handle_datagram(&mut self, _: Instant, _: Bytes, _: Peer) {}
+        fn handle_timeout(&mut self, now: Instant) {
+            self.fired += 1;
+            self.events.push_back(self.fired);
+            if self.fired < self.ticks {
+                self.next = Some(now + Duration::from_millis(10));
+            } else {
+                self.next = None;
+                self.events.extend([100, 101, 102]);
+            }
+        }
+        fn handle_transport_error(&mut self, _: Instant, _: Peer) {}
+        fn poll_transmit(&mut self) -> Option<Transmit> {
+            None
+        }
+        fn poll_event(&mut self) -> Option<u32> {
+            self.events.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.next
+        }
+        fn begin_shutdown(&mut self, now: Instant) {
+            self.next = Some(now);
+        }
+        fn is_idle(&self) -> bool {
+            self.fired == self.ticks
+        }
+    }
+
+    #[tokio::test]
+    async fn fires_timers_and_delivers_every_event_with_backpressure() {
+        let sockets = bind(&TransportConfig::default()).await.unwrap();
+        let core = TickCore {
+            ticks: 3,
+            fired: 0,
+            next: None,
+            events: VecDeque::new(),
+        };
+        // Capacity 1 and a slow reader: the driver must wait, not drop.
+        let (events, mut rx) = mpsc::channel(1);
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let driver = tokio::spawn(run(
+            core,
+            sockets,
+            events,
+            shutdown,
+            Duration::from_secs(30),
+        ));
+        let mut seen = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            seen.push(event);
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(seen, vec![1, 2, 3, 100, 101, 102]);
+        let core = tokio::time::timeout(Duration::from_secs(5), driver)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(core.fired, 3);
+    }
+}
