@@ -1,7 +1,7 @@
 //! The INVITE -> Decision path without I/O: screen (parse + validate) and plan (admission,
 //! number lookup, routing) on the embedded default config.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 
@@ -32,10 +32,17 @@ fn bench_decision(c: &mut Criterion) {
     let limits = Limits::default();
     c.bench_function("invite_to_decision", |b| {
         b.iter(|| {
-            let Screened::Request(invite) = screen(black_box(bytes.clone()), &limits, &["100rel"]) else {
+            let Screened::Request(invite) = screen(black_box(bytes.clone()), &limits, &["100rel"])
+            else {
                 panic!("screened out");
             };
-            let ctx = CallContext { invite: &invite, source: peer, config: &config, active_calls: 10, shutting_down: false };
+            let ctx = CallContext {
+                invite: &invite,
+                source: peer,
+                config: &config,
+                active_calls: 10,
+                shutting_down: false,
+            };
             let decision = plan_invite(&ctx);
             assert!(matches!(decision, Decision::Bridge(_)));
             black_box(decision);

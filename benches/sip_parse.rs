@@ -48,7 +48,13 @@ fn bench_parse(c: &mut Criterion) {
         b.iter(|| {
             let msg = SipMessage::parse(black_box(bytes.clone()), &limits).unwrap();
             // Read what the B2BUA reads, so the typed work is counted too.
-            black_box((msg.call_id(), msg.cseq().ok(), msg.top_via().ok(), msg.from().ok(), msg.to().ok()));
+            black_box((
+                msg.call_id(),
+                msg.cseq().ok(),
+                msg.top_via().ok(),
+                msg.from().ok(),
+                msg.to().ok(),
+            ));
         });
     });
     group.bench_function("rsip", |b| {
@@ -69,7 +75,8 @@ fn bench_encode(c: &mut Criterion) {
         b.iter(|| {
             let mut m = MessageBuilder::request(&Method::Invite, "sip:74950000001@127.0.0.1:5080");
             for field in parsed.headers() {
-                if field.name != HeaderName::ContentLength && field.name != HeaderName::ContentType {
+                if field.name != HeaderName::ContentLength && field.name != HeaderName::ContentType
+                {
                     m.raw_header(parsed.field_name(field), parsed.field_value(field));
                 }
             }

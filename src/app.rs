@@ -81,8 +81,21 @@ impl Server {
         let http_addr = http.local_addr();
         let engine = Engine::new(config.clone(), &sip, gauges);
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
-        let task = tokio::spawn(run_services(config.clone(), engine, sockets, http, store, writer, shutdown));
-        Ok(Server { sip, http: http_addr, db_path: config.store.path.clone(), task })
+        let task = tokio::spawn(run_services(
+            config.clone(),
+            engine,
+            sockets,
+            http,
+            store,
+            writer,
+            shutdown,
+        ));
+        Ok(Server {
+            sip,
+            http: http_addr,
+            db_path: config.store.path.clone(),
+            task,
+        })
     }
 
     /// Waits until the server has shut down and flushed every CDR.
@@ -111,7 +124,10 @@ fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle), AppError>
     let conn = crate::store::open(path)?;
     let recovered = crate::store::recover_interrupted(&conn, OffsetDateTime::now_utc())?;
     if recovered > 0 {
-        tracing::warn!(recovered, "calls left open by a previous crash recorded as interrupted");
+        tracing::warn!(
+            recovered,
+            "calls left open by a previous crash recorded as interrupted"
+        );
     }
     drop(conn);
     let options = WriterOptions {
@@ -180,12 +196,20 @@ impl Engine {
             advertised_port: config.sip.advertised_port,
         };
         let seed = rand::random::<u64>();
-        let b2bua = B2bua::new(config, local, Instant::now(), OffsetDateTime::now_utc(), seed);
+        let b2bua = B2bua::new(
+            config,
+            local,
+            Instant::now(),
+            OffsetDateTime::now_utc(),
+            seed,
+        );
         Engine { b2bua, gauges }
     }
 
     fn publish(&self) {
-        self.gauges.active_calls.store(self.b2bua.active_calls(), Ordering::Relaxed);
+        self.gauges
+            .active_calls
+            .store(self.b2bua.active_calls(), Ordering::Relaxed);
     }
 }
 
@@ -231,7 +255,10 @@ impl Core for Engine {
 fn store_command(event: CallEvent) -> StoreCommand {
     match event {
         CallEvent::Started(live) => StoreCommand::CallStarted(live),
-        CallEvent::Answered { id, at } => StoreCommand::CallAnswered { id, answered_at: at },
+        CallEvent::Answered { id, at } => StoreCommand::CallAnswered {
+            id,
+            answered_at: at,
+        },
         CallEvent::Ended(cdr) => StoreCommand::CallEnded(cdr),
     }
 }

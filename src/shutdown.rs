@@ -7,7 +7,10 @@ use tokio_util::sync::CancellationToken;
 /// the default handler only after the first one started the drain.
 pub async fn watch_signals(token: CancellationToken) {
     let reason = wait_for_signal().await;
-    tracing::info!(signal = reason, "shutdown requested: refusing new calls, draining live ones");
+    tracing::info!(
+        signal = reason,
+        "shutdown requested: refusing new calls, draining live ones"
+    );
     notify_stopping();
     token.cancel();
 }
@@ -37,14 +40,14 @@ async fn wait_for_signal() -> &'static str {
 
 /// Tells systemd the service is up (no-op outside systemd).
 pub fn notify_ready() {
-    if let Err(error) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
+    if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
         tracing::debug!(%error, "sd_notify READY not sent");
     }
 }
 
 /// Tells systemd the service is stopping (no-op outside systemd).
 pub fn notify_stopping() {
-    if let Err(error) = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]) {
+    if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Stopping]) {
         tracing::debug!(%error, "sd_notify STOPPING not sent");
     }
 }

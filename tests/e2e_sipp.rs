@@ -18,8 +18,13 @@ fn skip() -> bool {
     if sipp_available() {
         return false;
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must have sipp: .ci/run installs sip-tester");
-    eprintln!("\n*** SKIPPED: sipp not found (apt-get install sip-tester); end-to-end tests did not run ***\n");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have sipp: .ci/run installs sip-tester"
+    );
+    eprintln!(
+        "\n*** SKIPPED: sipp not found (apt-get install sip-tester); end-to-end tests did not run ***\n"
+    );
     true
 }
 
@@ -31,8 +36,11 @@ fn udp_call_answered_and_caller_hangs_up() {
     let _serial = support::serial();
     let ct = Calltrack::start(Leg::Udp, Leg::Udp, |_| {});
     let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, BILLBOARD).pause_ms(1200).run_ok();
+    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, BILLBOARD)
+        .pause_ms(1200)
+        .run_ok();
     uas.wait_ok();
+    let pbx_port = ct.pbx_port;
     let cdr = ct.stop().single_cdr();
     assert_eq!(cdr.disposition, Disposition::Answered);
     assert_eq!(cdr.hangup_side, HangupSide::Caller);
@@ -41,7 +49,10 @@ fn udp_call_answered_and_caller_hangs_up() {
     assert_eq!(cdr.caller, "79161234567");
     assert!(cdr.answered_at.is_some());
     assert!(cdr.talk_secs >= 1, "talked {} s", cdr.talk_secs);
-    assert_eq!(cdr.destination, format!("sip:{BILLBOARD}@127.0.0.1:{}", ct.pbx_port));
+    assert_eq!(
+        cdr.destination,
+        format!("sip:{BILLBOARD}@127.0.0.1:{pbx_port}")
+    );
 }
 
 #[test]
@@ -51,7 +62,9 @@ fn udp_call_answered_and_callee_hangs_up() {
     }
     let _serial = support::serial();
     let ct = Calltrack::start(Leg::Udp, Leg::Udp, |_| {});
-    let uas = Sipp::uas("uas_hangup.xml", Leg::Udp, ct.pbx_port).pause_ms(1200).spawn();
+    let uas = Sipp::uas("uas_hangup.xml", Leg::Udp, ct.pbx_port)
+        .pause_ms(1200)
+        .spawn();
     Sipp::uac("uac_callee_hangup.xml", Leg::Udp, ct.sip_port, BILLBOARD).run_ok();
     uas.wait_ok();
     let cdr = ct.stop().single_cdr();
@@ -121,7 +134,9 @@ fn tcp_call_answered_and_caller_hangs_up() {
     let _serial = support::serial();
     let ct = Calltrack::start(Leg::Tcp, Leg::Tcp, |_| {});
     let uas = Sipp::uas("uas_answer.xml", Leg::Tcp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call.xml", Leg::Tcp, ct.sip_port, BILLBOARD).pause_ms(1200).run_ok();
+    Sipp::uac("uac_call.xml", Leg::Tcp, ct.sip_port, BILLBOARD)
+        .pause_ms(1200)
+        .run_ok();
     uas.wait_ok();
     let cdr = ct.stop().single_cdr();
     assert_eq!(cdr.disposition, Disposition::Answered);
@@ -136,7 +151,9 @@ fn tcp_callee_hangs_up() {
     }
     let _serial = support::serial();
     let ct = Calltrack::start(Leg::Tcp, Leg::Tcp, |_| {});
-    let uas = Sipp::uas("uas_hangup.xml", Leg::Tcp, ct.pbx_port).pause_ms(500).spawn();
+    let uas = Sipp::uas("uas_hangup.xml", Leg::Tcp, ct.pbx_port)
+        .pause_ms(500)
+        .spawn();
     Sipp::uac("uac_callee_hangup.xml", Leg::Tcp, ct.sip_port, BILLBOARD).run_ok();
     uas.wait_ok();
     let cdr = ct.stop().single_cdr();
@@ -198,14 +215,23 @@ fn untrusted_source_gets_403_and_no_b_leg() {
     }
     let _serial = support::serial();
     let ct = Calltrack::start(Leg::Udp, Leg::Udp, |cfg| {
-        *cfg = cfg.replace(r#"trusted = ["127.0.0.0/8", "::1/128"]"#, r#"trusted = ["127.0.0.2/32"]"#);
+        *cfg = cfg.replace(
+            r#"trusted = ["127.0.0.0/8", "::1/128"]"#,
+            r#"trusted = ["127.0.0.2/32"]"#,
+        );
     });
     // The PBX would take the call if a B-leg were created; it must see nothing.
-    let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
+    let mut uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
     Sipp::uac("uac_expect_403.xml", Leg::Udp, ct.sip_port, BILLBOARD).run_ok();
-    assert!(uas.still_waiting(), "the PBX received something for an untrusted caller");
+    assert!(
+        uas.still_waiting(),
+        "the PBX received something for an untrusted caller"
+    );
     let result = ct.stop();
-    assert!(result.cdrs().is_empty(), "refusals of untrusted sources are not recorded");
+    assert!(
+        result.cdrs().is_empty(),
+        "refusals of untrusted sources are not recorded"
+    );
 }
 
 #[test]
@@ -218,7 +244,9 @@ fn large_udp_invite_moves_to_tcp_toward_the_pbx() {
     // only succeed if the >1300-byte INVITE is sent over TCP (RFC 3261 §18.1.1).
     let ct = Calltrack::start(Leg::Udp, Leg::Udp, |_| {});
     let uas = Sipp::uas("uas_answer.xml", Leg::Tcp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call_large.xml", Leg::Udp, ct.sip_port, BILLBOARD).pause_ms(300).run_ok();
+    Sipp::uac("uac_call_large.xml", Leg::Udp, ct.sip_port, BILLBOARD)
+        .pause_ms(300)
+        .run_ok();
     uas.wait_ok();
     let cdr = ct.stop().single_cdr();
     assert_eq!(cdr.disposition, Disposition::Answered);

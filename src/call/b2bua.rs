@@ -27,7 +27,8 @@ use super::{CallContext, Decision, plan_invite};
 /// Option tags calltrack honours in `Require` (it bridges PRACK and session refreshes).
 pub const SUPPORTED: &[&str] = &["100rel", "timer"];
 /// Methods calltrack accepts (the `Allow` header).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY, MESSAGE";
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY, MESSAGE";
 /// Attribution headers only calltrack may write; copies arriving from outside are dropped.
 pub const RESERVED_HEADER_PREFIX: &str = "X-CT-";
 
@@ -128,7 +129,11 @@ impl B2bua {
         seed: u64,
     ) -> B2bua {
         let timers = &config.sip.timers;
-        let layer = TransactionLayer::new(TimerConfig { t1: timers.t1, t2: timers.t2, t4: timers.t4 });
+        let layer = TransactionLayer::new(TimerConfig {
+            t1: timers.t1,
+            t2: timers.t2,
+            t4: timers.t4,
+        });
         let limits = Limits {
             max_message_bytes: config.sip.max_message_bytes,
             max_headers: config.sip.max_headers,
@@ -235,7 +240,10 @@ impl B2bua {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let session = self.deadlines.peek().map(|Reverse((t, _))| *t);
-        [self.layer.poll_timeout(), session, self.grace_ends].into_iter().flatten().min()
+        [self.layer.poll_timeout(), session, self.grace_ends]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ---- dispatch --------------------------------------------------------------------
@@ -253,8 +261,14 @@ impl B2bua {
                 self.with_owner(invite_tx, now, |s, ctx| s.on_cancel(ctx, invite_tx));
             }
             TxEvent::Ack { request, .. } => self.on_ack(now, request),
-            TxEvent::Response { tx, response, retransmission } => {
-                self.with_owner(tx, now, |s, ctx| s.on_response(ctx, tx, response, retransmission));
+            TxEvent::Response {
+                tx,
+                response,
+                retransmission,
+            } => {
+                self.with_owner(tx, now, |s, ctx| {
+                    s.on_response(ctx, tx, response, retransmission)
+                });
             }
             TxEvent::Timeout { tx } => self.with_owner(tx, now, |s, ctx| s.on_timeout(ctx, tx)),
             TxEvent::AckTimeout { tx } => {
@@ -291,7 +305,9 @@ impl B2bua {
     fn dialog_of(&self, request: &SipMessage) -> Option<(CallKey, Leg)> {
         let call_id = request.call_id()?;
         let tag = request.to().ok()?.tag()?;
-        self.dialogs.get(&(call_id.to_string(), tag.to_string())).copied()
+        self.dialogs
+            .get(&(call_id.to_string(), tag.to_string()))
+            .copied()
     }
 
     // ---- new calls -------------------------------------------------------------------
@@ -310,7 +326,14 @@ impl B2bua {
         }
     }
 
-    fn open_call(&mut self, now: Instant, tx: TxId, invite: SipMessage, peer: Peer, plan: super::BridgePlan) {
+    fn open_call(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        invite: SipMessage,
+        peer: Peer,
+        plan: super::BridgePlan,
+    ) {
         let key = CallKey(self.next_key);
         self.next_key += 1;
         let span = tracing::info_span!("call", call_id = invite.call_id().unwrap_or_default(),
@@ -344,7 +367,14 @@ impl B2bua {
     /// A final answer to an INVITE that will not be bridged. Calls from trusted carriers are
     /// recorded as `rejected`; refusals of untrusted sources and overload are only counted
     /// (recording them would let a flood write to the database).
-    fn reject_invite(&mut self, now: Instant, tx: TxId, invite: &SipMessage, peer: Peer, r: &Rejection) {
+    fn reject_invite(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        invite: &SipMessage,
+        peer: Peer,
+        r: &Rejection,
+    ) {
         self.stats.invites_rejected += 1;
         tracing::info!(status = r.status, %peer, "INVITE rejected");
         let tag = self.ids.tag();
@@ -356,13 +386,25 @@ impl B2bua {
         }
     }
 
-    fn rejected_record(&mut self, now: Instant, invite: &SipMessage, status: u16) -> CallDetailRecord {
+    fn rejected_record(
+        &mut self,
+        now: Instant,
+        invite: &SipMessage,
+        status: u16,
+    ) -> CallDetailRecord {
         let at = self.clock.at(now);
         let live = LiveCall {
             id: self.ids.call_uid(),
             call_id: invite.call_id().unwrap_or_default().to_string(),
-            tracking_number: invite.request_uri().and_then(user_digits).unwrap_or_default(),
-            caller: invite.from().ok().and_then(|f| user_digits(f.uri)).unwrap_or_default(),
+            tracking_number: invite
+                .request_uri()
+                .and_then(user_digits)
+                .unwrap_or_default(),
+            caller: invite
+                .from()
+                .ok()
+                .and_then(|f| user_digits(f.uri))
+                .unwrap_or_default(),
             destination: String::new(),
             started_at: at,
             answered_at: None,
@@ -381,9 +423,22 @@ impl B2bua {
         self.respond(now, tx, b.finish());
     }
 
-    fn respond_status(&mut self, now: Instant, tx: TxId, request: &SipMessage, peer: Peer, status: u16) {
+    fn respond_status(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        request: &SipMessage,
+        peer: Peer,
+        status: u16,
+    ) {
         let tag = self.ids.tag();
-        let mut b = response_to(request, status, reason_phrase(status), Some(&tag), Some(peer.addr));
+        let mut b = response_to(
+            request,
+            status,
+            reason_phrase(status),
+            Some(&tag),
+            Some(peer.addr),
+        );
         if status == 405 {
             b.header(HeaderName::Allow, ALLOW);
         }
@@ -416,18 +471,32 @@ impl B2bua {
             owners: &mut self.owners,
             events: &mut self.events,
             clock: &self.clock,
-            rules: CopyRules { reserved_prefix: RESERVED_HEADER_PREFIX },
+            rules: CopyRules {
+                reserved_prefix: RESERVED_HEADER_PREFIX,
+            },
         }
     }
 
-    fn with_owner(&mut self, tx: TxId, now: Instant, f: impl FnOnce(&mut CallSession, &mut Ctx<'_>)) {
+    fn with_owner(
+        &mut self,
+        tx: TxId,
+        now: Instant,
+        f: impl FnOnce(&mut CallSession, &mut Ctx<'_>),
+    ) {
         if let Some(key) = self.owners.get(&tx) {
             self.with_session(key, now, f);
         }
     }
 
-    fn with_session(&mut self, key: CallKey, now: Instant, f: impl FnOnce(&mut CallSession, &mut Ctx<'_>)) {
-        let Some(mut session) = self.sessions.remove(&key) else { return };
+    fn with_session(
+        &mut self,
+        key: CallKey,
+        now: Instant,
+        f: impl FnOnce(&mut CallSession, &mut Ctx<'_>),
+    ) {
+        let Some(mut session) = self.sessions.remove(&key) else {
+            return;
+        };
         {
             let mut ctx = self.ctx(now);
             f(&mut session, &mut ctx);
@@ -438,7 +507,9 @@ impl B2bua {
 
     /// Re-arms the session's timer, or removes the session once it is done.
     fn after_session(&mut self, key: CallKey) {
-        let Some(session) = self.sessions.get(&key) else { return };
+        let Some(session) = self.sessions.get(&key) else {
+            return;
+        };
         if session.is_done() {
             self.remove_session(key);
             return;
@@ -488,7 +559,8 @@ impl B2bua {
 
 /// The response for a rejection: status line, Unsupported (420) and Retry-After (503).
 fn rejection_response(request: &SipMessage, r: &Rejection, tag: &str, peer: Peer) -> SipMessage {
-    let mut b: MessageBuilder = response_to(request, r.status, r.reason, Some(tag), Some(peer.addr));
+    let mut b: MessageBuilder =
+        response_to(request, r.status, r.reason, Some(tag), Some(peer.addr));
     if let Some(unsupported) = &r.unsupported {
         b.header(HeaderName::Unsupported, unsupported);
     }

@@ -51,8 +51,12 @@ impl CopyRules<'_> {
         let name = msg.field_name(field);
         let reserved = !self.reserved_prefix.is_empty()
             && name.len() >= self.reserved_prefix.len()
-            && name[..self.reserved_prefix.len()].eq_ignore_ascii_case(self.reserved_prefix.as_bytes());
-        !reserved && !LEG_LOCAL_OTHER.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+            && name[..self.reserved_prefix.len()]
+                .eq_ignore_ascii_case(self.reserved_prefix.as_bytes());
+        !reserved
+            && !LEG_LOCAL_OTHER
+                .iter()
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
     }
 
     /// Copies every end-to-end header of `from`, in order, byte for byte.
@@ -84,7 +88,10 @@ pub fn b_leg_invite(
     let mut b = MessageBuilder::request(&Method::Invite, &dialog.remote_target);
     b.header(HeaderName::Via, &local.via(dialog.transport, branch))
         .header(HeaderName::MaxForwards, &max_forwards.to_string())
-        .header(HeaderName::From, &format!("{};tag={}", dialog.local_uri, dialog.local_tag))
+        .header(
+            HeaderName::From,
+            &format!("{};tag={}", dialog.local_uri, dialog.local_tag),
+        )
         .header(HeaderName::To, &dialog.remote_uri)
         .header(HeaderName::CallId, &dialog.call_id)
         .header(HeaderName::CSeq, &format!("{} INVITE", dialog.local_seq))
@@ -165,7 +172,10 @@ pub fn replace_via(request: &SipMessage, via: &str) -> SipMessage {
     let mut b = MessageBuilder::request(&method, request.request_uri().unwrap_or_default());
     b.header(HeaderName::Via, via);
     for field in request.headers() {
-        if !matches!(field.name, HeaderName::Via | HeaderName::ContentLength | HeaderName::ContentType) {
+        if !matches!(
+            field.name,
+            HeaderName::Via | HeaderName::ContentLength | HeaderName::ContentType
+        ) {
             b.raw_header(request.field_name(field), request.field_value(field));
         }
     }
@@ -174,7 +184,10 @@ pub fn replace_via(request: &SipMessage, via: &str) -> SipMessage {
 
 /// Requests that may change the remote target (RFC 3261 §12.2, RFC 3311).
 pub fn is_target_refresh(method: &Method) -> bool {
-    matches!(method, Method::Invite | Method::Update | Method::Subscribe | Method::Notify)
+    matches!(
+        method,
+        Method::Invite | Method::Update | Method::Subscribe | Method::Notify
+    )
 }
 
 /// `RAck: 1 314 INVITE` -> `RAck: 1 <invite_cseq> INVITE`.
@@ -188,7 +201,12 @@ fn renumber_rack(rack: &str, invite_cseq: u32) -> String {
 
 /// The transport for a leg's messages: the target's, unless the request is too large for
 /// UDP and the target did not pin a transport (RFC 3261 §18.1.1).
-pub fn transport_for_size(default: Transport, pinned: bool, size: usize, udp_max: usize) -> Transport {
+pub fn transport_for_size(
+    default: Transport,
+    pinned: bool,
+    size: usize,
+    udp_max: usize,
+) -> Transport {
     if default == Transport::Udp && !pinned && size > udp_max {
         Transport::Tcp
     } else {
@@ -208,8 +226,17 @@ mod tests {
 
     #[test]
     fn large_requests_move_to_tcp_unless_pinned() {
-        assert_eq!(transport_for_size(Transport::Udp, false, 1400, 1300), Transport::Tcp);
-        assert_eq!(transport_for_size(Transport::Udp, true, 1400, 1300), Transport::Udp);
-        assert_eq!(transport_for_size(Transport::Udp, false, 1200, 1300), Transport::Udp);
+        assert_eq!(
+            transport_for_size(Transport::Udp, false, 1400, 1300),
+            Transport::Tcp
+        );
+        assert_eq!(
+            transport_for_size(Transport::Udp, true, 1400, 1300),
+            Transport::Udp
+        );
+        assert_eq!(
+            transport_for_size(Transport::Udp, false, 1200, 1300),
+            Transport::Udp
+        );
     }
 }

@@ -32,7 +32,11 @@ pub fn admit<'a>(ctx: &CallContext<'a>) -> Result<InboundCall<'a>, Rejection> {
     let tracking = dialled_number(ctx)
         .and_then(|digits| ctx.config.tracking_number(&digits))
         .ok_or(Rejection::new(404, "Not Found"))?;
-    Ok(InboundCall { tracking, caller: caller_of(ctx), max_forwards })
+    Ok(InboundCall {
+        tracking,
+        caller: caller_of(ctx),
+        max_forwards,
+    })
 }
 
 /// RFC 3261 §16.3 step 3: a request with Max-Forwards 0 is not forwarded (483).
@@ -67,7 +71,9 @@ pub fn user_digits(uri: &str) -> Option<String> {
 
 /// The caller's number (or user name when it is not a number), from the From URI.
 fn caller_of(ctx: &CallContext<'_>) -> String {
-    let Ok(from) = ctx.invite.from() else { return String::new() };
+    let Ok(from) = ctx.invite.from() else {
+        return String::new();
+    };
     user_digits(from.uri)
         .or_else(|| Uri::parse(from.uri).ok()?.user().map(str::to_string))
         .unwrap_or_default()
@@ -79,9 +85,18 @@ mod tests {
 
     #[test]
     fn digits_from_user_parts() {
-        assert_eq!(user_digits("sip:+74950000001@h").as_deref(), Some("74950000001"));
-        assert_eq!(user_digits("sip:74950000001;npdi@h").as_deref(), Some("74950000001"));
-        assert_eq!(user_digits("tel:+7-495-000-00-01").as_deref(), Some("74950000001"));
+        assert_eq!(
+            user_digits("sip:+74950000001@h").as_deref(),
+            Some("74950000001")
+        );
+        assert_eq!(
+            user_digits("sip:74950000001;npdi@h").as_deref(),
+            Some("74950000001")
+        );
+        assert_eq!(
+            user_digits("tel:+7-495-000-00-01").as_deref(),
+            Some("74950000001")
+        );
         assert_eq!(user_digits("sip:alice@h"), None);
         assert_eq!(user_digits("sip:h"), None);
     }

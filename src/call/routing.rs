@@ -27,7 +27,11 @@ pub fn target_for(tracking: &TrackingNumber) -> Result<Target, Rejection> {
         Some(_) => forward.to_string(),
         None => with_user(forward, &tracking.number),
     };
-    Ok(Target { uri, peer, transport_pinned: sip.transport().is_some() })
+    Ok(Target {
+        uri,
+        peer,
+        transport_pinned: sip.transport().is_some(),
+    })
 }
 
 /// `sip:host;params` + `user` -> `sip:user@host;params`.
@@ -66,6 +70,11 @@ mod tests {
 
     #[test]
     fn unresolvable_target_is_a_server_error() {
-        assert_eq!(target_for(&number("sip:pbx.example.com")).unwrap_err().status, 500);
+        assert_eq!(
+            target_for(&number("sip:pbx.example.com"))
+                .unwrap_err()
+                .status,
+            500
+        );
     }
 }

@@ -258,7 +258,15 @@ impl CallSession {
         stamp: &[(String, String)],
     ) -> SipMessage {
         let mf = plan.max_forwards;
-        bridge::b_leg_invite(&self.a.invite, &self.b.dialog, ctx.local, branch, mf, ctx.rules, stamp)
+        bridge::b_leg_invite(
+            &self.a.invite,
+            &self.b.dialog,
+            ctx.local,
+            branch,
+            mf,
+            ctx.rules,
+            stamp,
+        )
     }
 
     // ---- responses -------------------------------------------------------------------
@@ -294,7 +302,11 @@ impl CallSession {
         self.b.provisional_seen = true;
         learn_remote(&mut self.b.dialog, resp);
         if self.phase == Phase::Setup && !self.b.cancel_wanted {
-            let contact = resp.to().ok().and_then(|t| t.tag()).map(|_| self.a_contact(ctx));
+            let contact = resp
+                .to()
+                .ok()
+                .and_then(|t| t.tag())
+                .map(|_| self.a_contact(ctx));
             let relayed = self.relay_to_a(ctx, resp, contact.as_deref());
             ctx.respond(self.a.invite_tx, relayed);
         }
@@ -353,8 +365,14 @@ impl CallSession {
     /// A response of our own to the caller's INVITE.
     fn a_response(&self, _ctx: &Ctx<'_>, status: u16) -> SipMessage {
         let tag = Some(self.a.dialog.local_tag.as_str());
-        response_to(&self.a.invite, status, reason_phrase(status), tag, Some(self.a.peer.addr))
-            .finish()
+        response_to(
+            &self.a.invite,
+            status,
+            reason_phrase(status),
+            tag,
+            Some(self.a.peer.addr),
+        )
+        .finish()
     }
 
     fn a_contact(&self, ctx: &Ctx<'_>) -> String {
@@ -404,10 +422,18 @@ impl CallSession {
     }
 
     fn ack_b(&mut self, ctx: &mut Ctx<'_>, body_from: Option<&SipMessage>) {
-        let Some(tx) = self.b.invite_tx.filter(|_| !self.b.acked) else { return };
+        let Some(tx) = self.b.invite_tx.filter(|_| !self.b.acked) else {
+            return;
+        };
         self.b.acked = true;
         let branch = ctx.ids.branch();
-        let ack = bridge::ack_for(&mut self.b.dialog, ctx.local, &branch, self.b.invite_seq, body_from);
+        let ack = bridge::ack_for(
+            &mut self.b.dialog,
+            ctx.local,
+            &branch,
+            self.b.invite_seq,
+            body_from,
+        );
         if let Err(error) = ctx.layer.send_ack(ctx.now, tx, ack, self.b.dialog.peer) {
             tracing::debug!(%error, "ACK not sent");
         }
@@ -433,7 +459,13 @@ impl CallSession {
         }
     }
 
-    fn record(&mut self, ctx: &mut Ctx<'_>, disposition: Disposition, status: u16, side: HangupSide) {
+    fn record(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        disposition: Disposition,
+        status: u16,
+        side: HangupSide,
+    ) {
         if self.recorded {
             return;
         }
@@ -446,7 +478,14 @@ impl CallSession {
     // ---- requests inside the dialogs -------------------------------------------------
 
     /// A request inside one of the legs' dialogs (never ACK, never a CANCEL of the INVITE).
-    pub fn on_request(&mut self, ctx: &mut Ctx<'_>, leg: Leg, tx: TxId, req: SipMessage, peer: Peer) {
+    pub fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        leg: Leg,
+        tx: TxId,
+        req: SipMessage,
+        peer: Peer,
+    ) {
         let method = req.method().cloned().unwrap_or(Method::Info);
         if let Ok(cseq) = req.cseq() {
             self.dialog_mut(leg).remote_seq = Some(cseq.seq);
@@ -474,20 +513,39 @@ impl CallSession {
 
     fn reply(&self, ctx: &mut Ctx<'_>, tx: TxId, req: &SipMessage, peer: Peer, status: u16) {
         let tag = self.dialog(self.leg_of(req)).local_tag.clone();
-        let resp = response_to(req, status, reason_phrase(status), Some(&tag), Some(peer.addr));
+        let resp = response_to(
+            req,
+            status,
+            reason_phrase(status),
+            Some(&tag),
+            Some(peer.addr),
+        );
         ctx.respond(tx, resp.finish());
     }
 
     fn leg_of(&self, req: &SipMessage) -> Leg {
-        if req.call_id() == Some(self.b.dialog.call_id.as_str()) { Leg::B } else { Leg::A }
+        if req.call_id() == Some(self.b.dialog.call_id.as_str()) {
+            Leg::B
+        } else {
+            Leg::A
+        }
     }
 
     fn reinvite_in_flight(&self) -> bool {
-        self.relays.values().any(|r| r.request.method() == Some(&Method::Invite))
+        self.relays
+            .values()
+            .any(|r| r.request.method() == Some(&Method::Invite))
             || self.pending_ack.is_some()
     }
 
-    fn relay_request(&mut self, ctx: &mut Ctx<'_>, leg: Leg, tx: TxId, req: SipMessage, peer: Peer) {
+    fn relay_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        leg: Leg,
+        tx: TxId,
+        req: SipMessage,
+        peer: Peer,
+    ) {
         let method = req.method().cloned().unwrap_or(Method::Info);
         if bridge::is_target_refresh(&method) {
             learn_target(self.dialog_mut(leg), &req);
@@ -500,7 +558,15 @@ impl CallSession {
         let out = bridge::relay_request(&req, dialog, ctx.local, &branch, invite_seq, ctx.rules);
         match ctx.send(self.key, out, target_peer) {
             Some(client_tx) => {
-                self.relays.insert(client_tx, Relay { server_tx: tx, from: leg, request: req, peer });
+                self.relays.insert(
+                    client_tx,
+                    Relay {
+                        server_tx: tx,
+                        from: leg,
+                        request: req,
+                        peer,
+                    },
+                );
             }
             None => self.reply(ctx, tx, &req, peer, 503),
         }
@@ -511,14 +577,17 @@ impl CallSession {
         if code == 100 || retrans {
             return;
         }
-        let Some(relay) = self.relays.remove(&tx) else { return };
+        let Some(relay) = self.relays.remove(&tx) else {
+            return;
+        };
         let origin = relay.from;
         let method = relay.request.method().cloned();
         let refresh = method.as_ref().is_some_and(bridge::is_target_refresh);
         if (200..300).contains(&code) && refresh {
             learn_target(self.dialog_mut(origin.other()), resp);
         }
-        let contact = (refresh && code < 300).then(|| ctx.local.contact(self.dialog(origin).transport));
+        let contact =
+            (refresh && code < 300).then(|| ctx.local.contact(self.dialog(origin).transport));
         let tag = self.dialog(origin).local_tag.clone();
         let out = bridge::relay_response(
             &relay.request,
@@ -534,7 +603,11 @@ impl CallSession {
         }
         if (200..300).contains(&code) && method == Some(Method::Invite) {
             let cseq = self.dialog(origin.other()).local_seq;
-            self.pending_ack = Some(PendingAck { client_tx: tx, cseq, toward: origin.other() });
+            self.pending_ack = Some(PendingAck {
+                client_tx: tx,
+                cseq,
+                toward: origin.other(),
+            });
         }
     }
 
@@ -547,7 +620,9 @@ impl CallSession {
             self.ack_b(ctx, body);
             return;
         }
-        let Some(pending) = self.pending_ack.filter(|p| p.toward == leg.other()) else { return };
+        let Some(pending) = self.pending_ack.filter(|p| p.toward == leg.other()) else {
+            return;
+        };
         self.pending_ack = None;
         let branch = ctx.ids.branch();
         let dialog = self.dialog_mut(pending.toward);
@@ -636,8 +711,11 @@ impl CallSession {
 
     /// The process is stopping and cannot signal any more: record what is known.
     pub fn abandon(&mut self, ctx: &mut Ctx<'_>) {
-        let disposition =
-            if self.is_answered() { Disposition::Answered } else { Disposition::Interrupted };
+        let disposition = if self.is_answered() {
+            Disposition::Answered
+        } else {
+            Disposition::Interrupted
+        };
         let status = if self.is_answered() { 200 } else { 0 };
         self.record(ctx, disposition, status, HangupSide::System);
     }
@@ -671,11 +749,14 @@ fn caller_leg(ctx: &mut Ctx<'_>, o: &Opening) -> CallerLeg {
     let invite = &o.invite;
     let from = invite.from().ok();
     let to = invite.to().ok();
-    let remote_target = invite
-        .contact()
-        .and_then(Result::ok)
-        .map_or_else(|| from.as_ref().map_or("", |f| f.uri).to_string(), |c| c.uri.to_string());
-    let route_set: Vec<String> = invite.values(&HeaderName::RecordRoute).map(str::to_string).collect();
+    let remote_target = invite.contact().and_then(Result::ok).map_or_else(
+        || from.as_ref().map_or("", |f| f.uri).to_string(),
+        |c| c.uri.to_string(),
+    );
+    let route_set: Vec<String> = invite
+        .values(&HeaderName::RecordRoute)
+        .map(str::to_string)
+        .collect();
     let peer = in_dialog_peer(&route_set, &remote_target, o.peer);
     let invite_seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
     CallerLeg {
@@ -742,8 +823,17 @@ fn callee_leg(ctx: &mut Ctx<'_>, o: &Opening) -> CalleeLeg {
 /// sees who calls without learning the carrier's topology.
 fn caller_uri(o: &Opening, local: &LocalEndpoint, transport: crate::sip::Transport) -> String {
     let host = local.host_port(transport);
-    let display = o.invite.from().ok().and_then(|f| f.display).filter(|d| !d.is_empty());
-    let user = if o.plan.caller.is_empty() { "anonymous" } else { o.plan.caller.as_str() };
+    let display = o
+        .invite
+        .from()
+        .ok()
+        .and_then(|f| f.display)
+        .filter(|d| !d.is_empty());
+    let user = if o.plan.caller.is_empty() {
+        "anonymous"
+    } else {
+        o.plan.caller.as_str()
+    };
     match display {
         Some(name) if !name.contains('"') || name.starts_with('"') => {
             format!("\"{}\" <sip:{user}@{host}>", name.trim_matches('"'))
@@ -755,9 +845,14 @@ fn caller_uri(o: &Opening, local: &LocalEndpoint, transport: crate::sip::Transpo
 /// Learns the remote tag, target and route set from a response that creates or confirms the
 /// dialog (RFC 3261 §12.1.2: the route set is the Record-Route list reversed).
 fn learn_remote(dialog: &mut Dialog, resp: &SipMessage) {
-    let Some(tag) = resp.to().ok().and_then(|t| t.tag()).map(str::to_string) else { return };
+    let Some(tag) = resp.to().ok().and_then(|t| t.tag()).map(str::to_string) else {
+        return;
+    };
     if dialog.remote_tag.is_none() {
-        dialog.route_set = resp.values(&HeaderName::RecordRoute).map(str::to_string).collect();
+        dialog.route_set = resp
+            .values(&HeaderName::RecordRoute)
+            .map(str::to_string)
+            .collect();
         dialog.route_set.reverse();
     }
     dialog.remote_tag = Some(tag);

@@ -20,7 +20,10 @@ pub struct Gauges {
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("cannot bind HTTP on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -55,7 +58,9 @@ impl HttpServer {
 }
 
 fn router(gauges: Arc<Gauges>) -> Router {
-    Router::new().route("/health", get(health)).with_state(gauges)
+    Router::new()
+        .route("/health", get(health))
+        .with_state(gauges)
 }
 
 async fn health(State(gauges): State<Arc<Gauges>>) -> Json<Value> {

@@ -16,7 +16,9 @@ pub struct Ids {
 
 impl Ids {
     pub fn from_seed(seed: u64) -> Ids {
-        Ids { rng: StdRng::seed_from_u64(seed) }
+        Ids {
+            rng: StdRng::seed_from_u64(seed),
+        }
     }
 
     fn hex(&mut self, bytes: usize) -> String {
@@ -75,7 +77,10 @@ impl LocalEndpoint {
             Transport::Udp => self.udp.or(self.tcp),
             Transport::Tcp => self.tcp.or(self.udp),
         };
-        let port = self.advertised_port.or(bound.map(|a| a.port())).unwrap_or(5060);
+        let port = self
+            .advertised_port
+            .or(bound.map(|a| a.port()))
+            .unwrap_or(5060);
         match (&self.advertised_host, bound) {
             (Some(host), _) => format!("{host}:{port}"),
             (None, Some(addr)) if addr.is_ipv6() => format!("[{}]:{port}", addr.ip()),
@@ -86,7 +91,10 @@ impl LocalEndpoint {
 
     /// Our Via value with a fresh branch and `rport` (RFC 3581).
     pub fn via(&self, transport: Transport, branch: &str) -> String {
-        format!("SIP/2.0/{transport} {};branch={branch};rport", self.host_port(transport))
+        format!(
+            "SIP/2.0/{transport} {};branch={branch};rport",
+            self.host_port(transport)
+        )
     }
 
     /// Our Contact: where the other side sends in-dialog requests.
@@ -139,7 +147,10 @@ impl Dialog {
             b.header(HeaderName::Route, route);
         }
         b.header(HeaderName::MaxForwards, "70")
-            .header(HeaderName::From, &format!("{};tag={}", self.local_uri, self.local_tag))
+            .header(
+                HeaderName::From,
+                &format!("{};tag={}", self.local_uri, self.local_tag),
+            )
             .header(HeaderName::To, &self.to_value())
             .header(HeaderName::CallId, &self.call_id)
             .header(HeaderName::CSeq, &format!("{} {method}", self.local_seq));
@@ -192,7 +203,10 @@ mod tests {
     #[test]
     fn uri_peer_reads_ip_port_and_transport() {
         let p = uri_peer("sip:127.0.0.1:5080", Transport::Udp).unwrap();
-        assert_eq!(p, Peer::new(Transport::Udp, "127.0.0.1:5080".parse().unwrap()));
+        assert_eq!(
+            p,
+            Peer::new(Transport::Udp, "127.0.0.1:5080".parse().unwrap())
+        );
         let p = uri_peer("<sip:pbx@[::1]:5070;transport=TCP;lr>", Transport::Udp).unwrap();
         assert_eq!(p, Peer::new(Transport::Tcp, "[::1]:5070".parse().unwrap()));
         assert!(uri_peer("sip:pbx.example.com", Transport::Udp).is_none());
@@ -223,10 +237,10 @@ mod tests {
         assert_eq!(msg.cseq().unwrap().seq, 2);
         assert_eq!(msg.from().unwrap().tag(), Some("l1"));
         assert_eq!(msg.to().unwrap().tag(), Some("r1"));
-        assert_eq!(msg.header(&HeaderName::Route), Some("<sip:127.0.0.1:5070;lr>"));
         assert_eq!(
-            msg.top_via().unwrap().branch(),
-            Some("z9hG4bKx"),
+            msg.header(&HeaderName::Route),
+            Some("<sip:127.0.0.1:5070;lr>")
         );
+        assert_eq!(msg.top_via().unwrap().branch(), Some("z9hG4bKx"),);
     }
 }

@@ -31,11 +31,18 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// End-to-end tests run one at a time: they share the machine's two cores and sipp's UI.
 pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub fn sipp_available() -> bool {
-    Command::new("sipp").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 /// A loopback port free for both UDP and TCP.
@@ -51,7 +58,9 @@ pub fn free_port() -> u16 {
 }
 
 pub fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
 }
 
 /// A calltrack daemon under test.
@@ -84,7 +93,13 @@ impl Calltrack {
             .stderr(log)
             .spawn()
             .unwrap();
-        let ct = Calltrack { sip_port, http_port, pbx_port, dir, child };
+        let ct = Calltrack {
+            sip_port,
+            http_port,
+            pbx_port,
+            dir,
+            child,
+        };
         ct.wait_ready();
         ct
     }
@@ -92,7 +107,8 @@ impl Calltrack {
     /// Ready when an OPTIONS ping over UDP gets its 200.
     fn wait_ready(&self) {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let local = sock.local_addr().unwrap();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
@@ -132,7 +148,12 @@ CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
             status.is_some_and(|s| s.success()),
             "calltrack did not stop cleanly ({status:?}); log:\n{log}"
         );
-        Stopped { db: self.db_path(), log, _dir: self.dir }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Stopped {
+            db: dir.path().join("cdr.db"),
+            log,
+            _dir: dir,
+        }
     }
 }
 
@@ -161,13 +182,22 @@ impl Stopped {
 
     pub fn single_cdr(&self) -> CallDetailRecord {
         let cdrs = self.cdrs();
-        assert_eq!(cdrs.len(), 1, "expected one CDR, got {cdrs:#?}\nlog:\n{}", self.log);
+        assert_eq!(
+            cdrs.len(),
+            1,
+            "expected one CDR, got {cdrs:#?}\nlog:\n{}",
+            self.log
+        );
         cdrs.into_iter().next().unwrap()
     }
 }
 
 fn base_config(dir: &Path, sip: u16, http: u16, pbx: u16, pbx_leg: Leg) -> String {
-    let transport = if pbx_leg == Leg::Tcp { ";transport=tcp" } else { "" };
+    let transport = if pbx_leg == Leg::Tcp {
+        ";transport=tcp"
+    } else {
+        ""
+    };
     format!(
         r#"[sip]
 udp_listen = ["127.0.0.1:{sip}"]
@@ -248,14 +278,23 @@ impl Sipp {
             "-message_file".into(),
             dir.path().join("messages.log").display().to_string(),
         ];
-        Sipp { args, name: scenario_name.into(), dir }
+        Sipp {
+            args,
+            name: scenario_name.into(),
+            dir,
+        }
     }
 
     /// A caller dialling `service` at calltrack's `port`.
     pub fn uac(scenario_name: &str, leg: Leg, port: u16, service: &str) -> Sipp {
         let mut s = Sipp::new(scenario_name, leg);
         s.args.insert(0, format!("127.0.0.1:{port}"));
-        s.args.extend(["-s".into(), service.into(), "-p".into(), free_port().to_string()]);
+        s.args.extend([
+            "-s".into(),
+            service.into(),
+            "-p".into(),
+            free_port().to_string(),
+        ]);
         s
     }
 
@@ -305,7 +344,8 @@ impl Running {
             return;
         }
         let _ = self.child.kill();
-        let read = |f: &str| std::fs::read_to_string(self.sipp.dir.path().join(f)).unwrap_or_default();
+        let read =
+            |f: &str| std::fs::read_to_string(self.sipp.dir.path().join(f)).unwrap_or_default();
         panic!(
             "sipp {} failed ({status:?})\nerrors:\n{}\nmessages:\n{}",
             self.sipp.name,

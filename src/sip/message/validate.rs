@@ -19,7 +19,12 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(status: u16, reason: &'static str) -> Rejection {
-        Rejection { status, reason, unsupported: None, retry_after_secs: None }
+        Rejection {
+            status,
+            reason,
+            unsupported: None,
+            retry_after_secs: None,
+        }
     }
 
     /// Adds a Retry-After (for 503 answers to overload and shutdown).

@@ -24,12 +24,32 @@ impl Default for TimerConfig {
 pub struct TxId(u64);
 #[derive(Debug)]
 pub enum TxEvent {
-    Request { tx: TxId, request: SipMessage, peer: Peer },
-    Cancel { invite_tx: TxId, cancel: SipMessage, peer: Peer },
-    Ack { request: SipMessage, peer: Peer, invite_tx: Option<TxId> },
-    Response { tx: TxId, response: SipMessage, retransmission: bool },
-    Timeout { tx: TxId },
-    AckTimeout { tx: TxId },
+    Request {
+        tx: TxId,
+        request: SipMessage,
+        peer: Peer,
+    },
+    Cancel {
+        invite_tx: TxId,
+        cancel: SipMessage,
+        peer: Peer,
+    },
+    Ack {
+        request: SipMessage,
+        peer: Peer,
+        invite_tx: Option<TxId>,
+    },
+    Response {
+        tx: TxId,
+        response: SipMessage,
+        retransmission: bool,
+    },
+    Timeout {
+        tx: TxId,
+    },
+    AckTimeout {
+        tx: TxId,
+    },
 }
 #[derive(Debug, thiserror::Error)]
 pub enum TxError {
@@ -49,10 +69,21 @@ impl TransactionLayer {
     pub fn respond(&mut self, now: Instant, tx: TxId, response: SipMessage) -> Result<(), TxError> {
         Ok(())
     }
-    pub fn send_request(&mut self, now: Instant, request: SipMessage, peer: Peer) -> Result<TxId, TxError> {
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: SipMessage,
+        peer: Peer,
+    ) -> Result<TxId, TxError> {
         Ok(TxId(0))
     }
-    pub fn send_ack(&mut self, now: Instant, invite_tx: TxId, ack: SipMessage, peer: Peer) -> Result<(), TxError> {
+    pub fn send_ack(
+        &mut self,
+        now: Instant,
+        invite_tx: TxId,
+        ack: SipMessage,
+        peer: Peer,
+    ) -> Result<(), TxError> {
         Ok(())
     }
     pub fn send_stateless(&mut self, message: SipMessage, peer: Peer) {}
