@@ -771,3 +771,46 @@ fn tu_errors_are_typed_and_send_nothing() {
         Err(TxError::UnknownTransaction(_))
     ));
 }
+
+#[test]
+fn forked_2xx_are_all_passed_up_and_each_re_acked() {
+    let mut net = Net::udp();
+    let tx = net.send(invite("z9hG4bKx"));
+    let uas_tx = net.uas_requests()[0];
+    net.respond(uas_tx, 200);
+    let (req, peer) = net.uas.server_request(uas_tx).unwrap();
+    let fork = response_to(req, 200, "OK", Some("b2"), Some(peer.addr)).finish();
+    net.uac.handle_response(net.now, fork.clone(), net.uas_peer);
+    net.pump();
+    assert_eq!(
+        net.uac_responses(tx),
+        [(100, false), (200, false), (200, false)]
+    );
+    let mut ack_b2 = MessageBuilder::request(&Method::Ack, "sip:bob@192.0.2.2");
+    ack_b2
+        .header(
+            HeaderName::Via,
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKack2",
+        )
+        .header(HeaderName::From, "<sip:alice@192.0.2.1>;tag=a1")
+        .header(HeaderName::To, "<sip:bob@192.0.2.2>;tag=b2")
+        .header(HeaderName::CallId, "call-1@192.0.2.1")
+        .header(HeaderName::CSeq, "1 ACK");
+    net.uac
+        .send_ack(net.now, tx, ack_b2.finish(), net.uas_peer)
+        .unwrap();
+    net.uac
+        .send_ack(net.now, tx, ack_for_2xx("z9hG4bKack1"), net.uas_peer)
+        .unwrap();
+    net.pump();
+    let sent_before = net.uac.stats().retransmissions_sent;
+    net.uac.handle_response(net.now, fork, net.uas_peer);
+    net.pump();
+    assert_eq!(net.uac_responses(tx).last(), Some(&(200, true)));
+    assert_eq!(
+        net.uac.stats().retransmissions_sent,
+        sent_before + 1,
+        "b2's ACK re-sent"
+    );
+    net.run_out();
+}
