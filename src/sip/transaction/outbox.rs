@@ -1,0 +1,62 @@
+//! What the state machines produce: datagrams to send, events for the TU, timers and counters,
+//! collected in one place so that each machine is a plain function of (state, input, now).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::timers::{TimerConfig, TimerKind, TimerQueue, TxTimers};
+use super::{TxEvent, TxId, TxStats};
+use crate::sip::peer::{Peer, Transmit};
+
+/// The layer's output queues.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    pub transmits: VecDeque<Transmit>,
+    pub events: VecDeque<TxEvent>,
+    pub timers: TimerQueue,
+    pub stats: TxStats,
+}
+
+/// Everything one state machine step may touch.
+pub(crate) struct Ctx<'a> {
+    pub now: Instant,
+    pub config: &'a TimerConfig,
+    pub tx: TxId,
+    pub out: &'a mut Outbox,
+}
+
+impl Ctx<'_> {
+    /// First transmission of a message.
+    pub(crate) fn send(&mut self, peer: Peer, bytes: Bytes) {
+        self.out.transmits.push_back(Transmit { peer, bytes });
+    }
+
+    /// A retransmission (counted in [`TxStats::retransmissions_sent`]).
+    pub(crate) fn resend(&mut self, peer: Peer, bytes: Bytes) {
+        self.out.stats.retransmissions_sent += 1;
+        self.send(peer, bytes);
+    }
+
+    /// A retransmitted message that went no further than the transaction.
+    pub(crate) fn absorbed(&mut self) {
+        self.out.stats.retransmissions_absorbed += 1;
+    }
+
+    pub(crate) fn emit(&mut self, event: TxEvent) {
+        self.out.events.push_back(event);
+    }
+
+    /// Tells the TU the transaction failed (Timer B/F or a transport error).
+    pub(crate) fn timeout(&mut self) {
+        self.out.stats.timeouts += 1;
+        self.emit(TxEvent::Timeout { tx: self.tx });
+    }
+
+    /// Arms `kind` to fire `after` from now, replacing the timer in the same slot.
+    pub(crate) fn arm(&mut self, timers: &mut TxTimers, kind: TimerKind, after: Duration) {
+        let deadline = self.now + after;
+        self.out.timers.arm(timers, self.tx, kind, deadline);
+    }
+}

@@ -1,0 +1,277 @@
+//! Server transactions: the INVITE machine of RFC 3261 §17.2.1 as amended by RFC 6026 §7.1
+//! (Proceeding, Completed, Confirmed, Accepted) and the non-INVITE machine of §17.2.2
+//! (Trying, Proceeding, Completed).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::key::{AckKey, ServerKey};
+use super::outbox::Ctx;
+use super::timers::{Slot, TimerKind, TxTimers};
+use super::{TxError, TxEvent, TxState};
+use crate::sip::message::{Method, SipMessage, response_to};
+use crate::sip::peer::Peer;
+
+/// One server transaction: the request that created it, where it came from, and the last
+/// response sent (what a retransmitted request is answered with).
+#[derive(Debug)]
+pub(crate) struct ServerTx {
+    request: SipMessage,
+    peer: Peer,
+    invite: bool,
+    state: TxState,
+    last_response: Option<Bytes>,
+    /// The To tag of the last response, for the 200 to a CANCEL (§9.2).
+    to_tag: Option<String>,
+    /// The current retransmit interval of Timer G or of the 2xx (§13.3.1.4).
+    interval: Duration,
+    /// Whether the ACK for our 2xx arrived (Accepted state).
+    acked: bool,
+    timers: TxTimers,
+    pub(crate) key: ServerKey,
+    pub(crate) ack_key: Option<AckKey>,
+}
+
+impl ServerTx {
+    /// A new server transaction. An INVITE enters Proceeding and is answered 100 Trying at
+    /// once (§17.2.1: "The server transaction MUST generate a 100 (Trying) response unless it
+    /// knows that the TU will generate a provisional or final response within 200 ms"); any
+    /// other request enters Trying.
+    pub(crate) fn new(ctx: &mut Ctx<'_>, request: SipMessage, peer: Peer, key: ServerKey) -> Self {
+        let invite = request.method() == Some(&Method::Invite);
+        let ack_key = invite.then(|| AckKey::for_request(&request)).flatten();
+        let mut tx = ServerTx {
+            request,
+            peer,
+            invite,
+            state: if invite {
+                TxState::Proceeding
+            } else {
+                TxState::Trying
+            },
+            last_response: None,
+            to_tag: None,
+            interval: ctx.config.t1,
+            acked: false,
+            timers: TxTimers::default(),
+            key,
+            ack_key,
+        };
+        if invite {
+            // §17.2.1: the To tag in a 100 Trying is downgraded to SHOULD NOT.
+            let trying = response_to(&tx.request, 100, "Trying", None, Some(peer.addr));
+            tx.transmit(ctx, &trying.finish());
+        }
+        tx
+    }
+
+    pub(crate) fn state(&self) -> TxState {
+        self.state
+    }
+
+    pub(crate) fn request(&self) -> &SipMessage {
+        &self.request
+    }
+
+    pub(crate) fn peer(&self) -> Peer {
+        self.peer
+    }
+
+    pub(crate) fn to_tag(&self) -> Option<&str> {
+        self.to_tag.as_deref()
+    }
+
+    pub(crate) fn timers(&self) -> &TxTimers {
+        &self.timers
+    }
+
+    pub(crate) fn timers_mut(&mut self) -> &mut TxTimers {
+        &mut self.timers
+    }
+
+    /// A retransmission of the request: "If a request retransmission is received while in
+    /// the Proceeding state, the most recent provisional response that was received from the
+    /// TU MUST be passed to the transport layer for retransmission" (§17.2.1, and likewise
+    /// the final response in Completed, §17.2.2). In Trying, Confirmed and Accepted it is
+    /// only absorbed (RFC 6026 §7.1: INVITE retransmissions in Accepted are not passed up).
+    pub(crate) fn on_retransmission(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.absorbed();
+        if matches!(self.state, TxState::Proceeding | TxState::Completed) {
+            self.resend_last(ctx);
+        }
+    }
+
+    /// An ACK that matched this INVITE transaction by §17.2.3. Returns whether it is the ACK
+    /// for our 2xx (which belongs to the TU) rather than one the transaction absorbs.
+    pub(crate) fn on_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        match self.state {
+            // §17.2.1: "If an ACK is received while the server transaction is in the
+            // Completed state, the server transaction MUST transition to the Confirmed state."
+            TxState::Completed => {
+                self.state = TxState::Confirmed;
+                self.timers.cancel_all();
+                let timer_i = ctx.config.linger(self.reliable());
+                self.finish_after(ctx, TimerKind::I, timer_i);
+                false
+            }
+            TxState::Accepted => self.on_2xx_ack(),
+            _ => {
+                ctx.absorbed();
+                false
+            }
+        }
+    }
+
+    /// The ACK for our 2xx arrived (matched by dialog): stop retransmitting the 2xx
+    /// (§13.3.1.4). Returns whether the transaction was in Accepted.
+    pub(crate) fn on_2xx_ack(&mut self) -> bool {
+        if self.state != TxState::Accepted {
+            return false;
+        }
+        self.acked = true;
+        self.timers.cancel(Slot::Retransmit);
+        true
+    }
+
+    /// A response from the TU.
+    pub(crate) fn respond(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        response: SipMessage,
+    ) -> Result<(), TxError> {
+        let status =
+            response
+                .status()
+                .filter(|s| (100..700).contains(s))
+                .ok_or(TxError::InvalidMessage(
+                    "respond needs a response with a 1xx-6xx status",
+                ))?;
+        match (self.invite, self.state, status) {
+            (_, TxState::Trying | TxState::Proceeding, 100..=199) => {
+                self.state = TxState::Proceeding;
+                self.transmit(ctx, &response);
+            }
+            (false, TxState::Trying | TxState::Proceeding, _) => {
+                self.complete_non_invite(ctx, &response)
+            }
+            (true, TxState::Proceeding, 200..=299) => self.accept(ctx, &response),
+            (true, TxState::Proceeding, _) => self.complete_invite(ctx, &response),
+            // RFC 6026 §7.1: "Any retransmission of the 2xx response passed from the TU to
+            // the transaction while in the Accepted state MUST be passed to the transport".
+            (true, TxState::Accepted, 200..=299) => self.transmit(ctx, &response),
+            (_, state, _) => return Err(TxError::InvalidState(ctx.tx, state)),
+        }
+        Ok(())
+    }
+
+    /// §17.2.2: a final response moves Trying/Proceeding to Completed; "Timer J to fire in
+    /// 64*T1 seconds for unreliable transports, and zero seconds for reliable transports".
+    fn complete_non_invite(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
+        self.state = TxState::Completed;
+        self.transmit(ctx, response);
+        let timer_j = ctx.config.timer_j(self.reliable());
+        self.finish_after(ctx, TimerKind::J, timer_j);
+    }
+
+    /// §17.2.1: a 3xx-6xx moves Proceeding to Completed; "For unreliable transports, timer G
+    /// is set to fire in T1 seconds ... timer H MUST be set to fire in 64*T1 seconds for all
+    /// transports."
+    fn complete_invite(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
+        self.state = TxState::Completed;
+        self.transmit(ctx, response);
+        self.start_retransmitting(ctx, TimerKind::G);
+        ctx.arm(
+            &mut self.timers,
+            TimerKind::H,
+            ctx.config.transaction_timeout(),
+        );
+    }
+
+    /// RFC 6026 §7.1: a 2xx moves Proceeding to Accepted and "Timer L MUST be set to fire in
+    /// 64*T1". calltrack's layer also does the UAS core's 2xx retransmission of §13.3.1.4
+    /// ("starting with T1 and doubling ... until it reaches T2") until the ACK arrives.
+    fn accept(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
+        self.state = TxState::Accepted;
+        self.transmit(ctx, response);
+        self.start_retransmitting(ctx, TimerKind::Retransmit2xx);
+        ctx.arm(
+            &mut self.timers,
+            TimerKind::L,
+            ctx.config.transaction_timeout(),
+        );
+    }
+
+    fn start_retransmitting(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind) {
+        if !self.reliable() {
+            self.interval = ctx.config.t1;
+            ctx.arm(&mut self.timers, kind, self.interval);
+        }
+    }
+
+    /// A timer of this transaction fired (it was still current).
+    pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind) {
+        match (kind, self.state) {
+            (TimerKind::G, TxState::Completed) | (TimerKind::Retransmit2xx, TxState::Accepted) => {
+                self.resend_last(ctx);
+                self.interval = ctx.config.capped_backoff(self.interval);
+                ctx.arm(&mut self.timers, kind, self.interval);
+            }
+            // §17.2.1: "If timer H fires while in the Completed state, it implies that the ACK
+            // was never received."
+            (TimerKind::H, TxState::Completed) => {
+                ctx.out.stats.ack_timeouts += 1;
+                self.terminate();
+            }
+            (TimerKind::I, TxState::Confirmed) | (TimerKind::J, TxState::Completed) => {
+                self.terminate();
+            }
+            (TimerKind::L, TxState::Accepted) => self.end_accepted(ctx),
+            _ => {}
+        }
+    }
+
+    /// Timer L: the transaction ends; without an ACK the TU learns the dialog is dead
+    /// (§13.3.1.4: "the dialog is confirmed, but the session SHOULD be terminated").
+    fn end_accepted(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.acked {
+            ctx.out.stats.ack_timeouts += 1;
+            ctx.emit(TxEvent::AckTimeout { tx: ctx.tx });
+        }
+        self.terminate();
+    }
+
+    fn transmit(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
+        if let Some(tag) = response.to().ok().and_then(|to| to.tag()) {
+            self.to_tag = Some(tag.to_string());
+        }
+        let bytes = response.wire_bytes();
+        self.last_response = Some(bytes.clone());
+        ctx.send(self.peer, bytes);
+    }
+
+    fn resend_last(&self, ctx: &mut Ctx<'_>) {
+        if let Some(bytes) = &self.last_response {
+            ctx.resend(self.peer, bytes.clone());
+        }
+    }
+
+    /// Arms a lingering timer, or terminates at once when its value is zero (reliable
+    /// transports).
+    fn finish_after(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind, after: Duration) {
+        if after.is_zero() {
+            self.terminate();
+        } else {
+            ctx.arm(&mut self.timers, kind, after);
+        }
+    }
+
+    fn terminate(&mut self) {
+        self.state = TxState::Terminated;
+        self.timers.cancel_all();
+    }
+
+    fn reliable(&self) -> bool {
+        self.peer.transport.is_reliable()
+    }
+}
