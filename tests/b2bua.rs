@@ -164,7 +164,7 @@ Contact: <sip:79161234567@{CARRIER}>
 X-CT-Source: forged
 P-Asserted-Identity: <sip:+79161234567@carrier.example>
 {extra}Content-Type: application/sdp
-Content-Length: 4
+Content-Length: 5
 
 v=0
 "
@@ -496,7 +496,7 @@ Call-ID: {cid}
 CSeq: 2 INVITE
 Contact: <sip:pbx@{PBX}>
 Content-Type: application/sdp
-Content-Length: 7
+Content-Length: 8
 
 v=0 re
 ",
