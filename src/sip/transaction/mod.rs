@@ -12,18 +12,17 @@
 //! number of live transactions, not time.
 
 mod client;
+mod event;
+mod inbound;
 mod key;
 mod outbox;
 mod server;
 mod timers;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::time::Instant;
 
-use thiserror::Error;
-
-use crate::sip::message::{Method, SipMessage, response_to};
+use crate::sip::message::{Method, SipMessage};
 use crate::sip::peer::{Peer, Transmit};
 use client::ClientTx;
 use key::{AckKey, ClientKey, ServerKey};
@@ -31,113 +30,8 @@ use outbox::{Ctx, Outbox};
 use server::ServerTx;
 use timers::{Armed, TimerKind, TxTimers};
 
+pub use event::{TxError, TxEvent, TxId, TxState, TxStats};
 pub use timers::TimerConfig;
-
-/// Names one transaction for the lifetime of the layer (never reused).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TxId(u64);
-
-impl TxId {
-    /// The raw number, for logs and metrics.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for TxId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tx{}", self.0)
-    }
-}
-
-/// The states of Figures 5-8 of RFC 3261, plus Accepted (RFC 6026 §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TxState {
-    Calling,
-    Trying,
-    Proceeding,
-    Completed,
-    Confirmed,
-    Accepted,
-    Terminated,
-}
-
-/// What the layer tells the transaction user.
-#[derive(Debug)]
-pub enum TxEvent {
-    /// A request that created a new server transaction (any method but ACK; a CANCEL that
-    /// matches no INVITE server transaction also arrives here). For INVITE the layer has
-    /// already sent 100 Trying (built with `response_to`).
-    Request {
-        tx: TxId,
-        request: SipMessage,
-        peer: Peer,
-    },
-    /// A CANCEL matching a live INVITE server transaction (RFC 3261 §9.2): the layer already
-    /// answered 200 OK to the CANCEL itself. If the INVITE transaction has no final response
-    /// yet, the TU must answer it 487 (via `respond`) and cancel its own downstream work.
-    Cancel {
-        invite_tx: TxId,
-        cancel: SipMessage,
-        peer: Peer,
-    },
-    /// An ACK that is not absorbed by a server transaction (the ACK for a 2xx, end to end).
-    /// `invite_tx` is the accepted INVITE server transaction it acknowledges, when known
-    /// (matched by Call-ID + CSeq number + From tag). Retransmitted ACKs arrive here too.
-    Ack {
-        request: SipMessage,
-        peer: Peer,
-        invite_tx: Option<TxId>,
-    },
-    /// A response for a client transaction: provisional or final. `retransmission` is true
-    /// for a repeated 2xx to an INVITE (RFC 6026 Accepted state).
-    Response {
-        tx: TxId,
-        response: SipMessage,
-        retransmission: bool,
-    },
-    /// Timer B or F fired, or a transport error hit the transaction: treat as 408/503
-    /// (§17.1.4, §8.1.3.1).
-    Timeout { tx: TxId },
-    /// A 2xx we sent for an INVITE was never ACKed within 64*T1 (§13.3.1.4): the TU should
-    /// end the dialog (BYE).
-    AckTimeout { tx: TxId },
-}
-
-/// Why a TU call was refused. Nothing is sent when an error is returned.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum TxError {
-    #[error("no live transaction {0}")]
-    UnknownTransaction(TxId),
-    #[error("transaction {0} cannot do that in state {1:?}")]
-    InvalidState(TxId, TxState),
-    #[error("transaction {0} has the other role (client vs server)")]
-    WrongRole(TxId),
-    #[error("request has no top Via with an RFC 3261 branch (z9hG4bK...)")]
-    MissingBranch,
-    #[error("a client transaction with this branch and method is already live")]
-    DuplicateBranch,
-    #[error("invalid message: {0}")]
-    InvalidMessage(&'static str),
-}
-
-/// Counters for metrics; they only grow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TxStats {
-    /// Requests and responses re-sent by timers or in answer to a retransmission.
-    pub retransmissions_sent: u64,
-    /// Retransmitted requests and responses the layer absorbed.
-    pub retransmissions_absorbed: u64,
-    /// Responses that matched no client transaction (§17.1.3, RFC 6026 §7.2).
-    pub stray_responses: u64,
-    /// Client transactions that failed: Timer B, Timer F or a transport error.
-    pub timeouts: u64,
-    /// Server INVITE transactions whose final response was never ACKed (Timer H, or
-    /// Timer L without the 2xx ACK).
-    pub ack_timeouts: u64,
-    /// Requests without a usable Via or CSeq (the receive path should screen them out).
-    pub dropped_requests: u64,
-}
 
 /// One live transaction.
 #[derive(Debug)]
@@ -384,98 +278,6 @@ impl TransactionLayer {
         self.txs.get(&tx).map(Machine::state)
     }
 
-    /// A new request, or a retransmission of one that already has a transaction.
-    fn on_request(&mut self, now: Instant, request: SipMessage, peer: Peer, key: ServerKey) {
-        if let Some(&id) = self.server_keys.get(&key) {
-            let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx));
-            return;
-        }
-        let id = self.open_server(now, request.clone(), peer, key);
-        let event = TxEvent::Request {
-            tx: id,
-            request,
-            peer,
-        };
-        self.out.events.push_back(event);
-    }
-
-    /// An ACK: absorbed by a Completed/Confirmed INVITE transaction (non-2xx), otherwise an
-    /// end-to-end 2xx ACK for the TU, tied to its Accepted INVITE transaction when known.
-    fn on_ack(&mut self, now: Instant, ack: SipMessage, peer: Peer, key: &ServerKey) {
-        let matched = self.server_keys.get(key).copied().or_else(|| {
-            let untagged = key.without_to_tag()?;
-            self.server_keys.get(&untagged).copied()
-        });
-        let invite_tx = match matched {
-            Some(id) => match self.with_server(now, id, |tx, ctx| tx.on_ack(ctx)) {
-                Ok(false) => return,
-                Ok(true) => Some(id),
-                Err(_) => None,
-            },
-            None => self.accept_2xx_ack(now, &ack),
-        };
-        let event = TxEvent::Ack {
-            request: ack,
-            peer,
-            invite_tx,
-        };
-        self.out.events.push_back(event);
-    }
-
-    /// Ties a 2xx ACK (new branch) to its Accepted INVITE server transaction by dialog.
-    fn accept_2xx_ack(&mut self, now: Instant, ack: &SipMessage) -> Option<TxId> {
-        let id = *self.ack_keys.get(&AckKey::for_request(ack)?)?;
-        let accepted = self.with_server(now, id, |tx, _| tx.on_2xx_ack()).ok()?;
-        accepted.then_some(id)
-    }
-
-    /// A CANCEL (§9.2): a retransmission of an earlier CANCEL, a CANCEL of a live INVITE
-    /// (answered 200 here, reported as [`TxEvent::Cancel`]), or an unmatched one that the TU
-    /// answers (481).
-    fn on_cancel(&mut self, now: Instant, cancel: SipMessage, peer: Peer, key: ServerKey) {
-        let invite_tx = ServerKey::for_cancelled_invite(&cancel)
-            .and_then(|k| self.server_keys.get(&k).copied());
-        let Some(invite_tx) = invite_tx.filter(|_| !self.server_keys.contains_key(&key)) else {
-            return self.on_request(now, cancel, peer, key);
-        };
-        let to_tag = match self.txs.get(&invite_tx) {
-            Some(Machine::Server(invite)) => invite.to_tag().map(str::to_string),
-            _ => None,
-        };
-        let ok = response_to(&cancel, 200, "OK", to_tag.as_deref(), Some(peer.addr)).finish();
-        let id = self.open_server(now, cancel.clone(), peer, key);
-        let _ = self.with_server(now, id, |tx, ctx| tx.respond(ctx, ok));
-        let event = TxEvent::Cancel {
-            invite_tx,
-            cancel,
-            peer,
-        };
-        self.out.events.push_back(event);
-    }
-
-    fn open_server(
-        &mut self,
-        now: Instant,
-        request: SipMessage,
-        peer: Peer,
-        key: ServerKey,
-    ) -> TxId {
-        let id = self.allocate_id();
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            tx: id,
-            out: &mut self.out,
-        };
-        let tx = ServerTx::new(&mut ctx, request, peer, key.clone());
-        if let Some(ack_key) = &tx.ack_key {
-            self.ack_keys.insert(ack_key.clone(), id);
-        }
-        self.server_keys.insert(key, id);
-        self.txs.insert(id, Machine::Server(tx));
-        id
-    }
-
     fn allocate_id(&mut self) -> TxId {
         self.next_id += 1;
         TxId(self.next_id)
@@ -571,117 +373,4 @@ fn remove_if_owned<K: std::hash::Hash + Eq>(index: &mut HashMap<K, TxId>, key: &
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use bytes::Bytes;
-
-    use super::*;
-    use crate::sip::message::{HeaderName, Limits, MessageBuilder};
-    use crate::sip::peer::Transport;
-
-    fn peer() -> Peer {
-        Peer::new(Transport::Udp, "192.0.2.1:5060".parse().unwrap())
-    }
-
-    fn invite(n: u32) -> SipMessage {
-        let mut b = MessageBuilder::request(&Method::Invite, "sip:bob@192.0.2.2");
-        b.header(
-            HeaderName::Via,
-            &format!("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{n}"),
-        )
-        .header(HeaderName::From, "<sip:a@192.0.2.1>;tag=a")
-        .header(HeaderName::To, "<sip:bob@192.0.2.2>")
-        .header(HeaderName::CallId, &format!("c{n}"))
-        .header(HeaderName::CSeq, "1 INVITE");
-        b.finish()
-    }
-
-    fn ack(n: u32) -> SipMessage {
-        let mut b = MessageBuilder::request(&Method::Ack, "sip:bob@192.0.2.2");
-        b.header(
-            HeaderName::Via,
-            &format!("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{n}"),
-        )
-        .header(HeaderName::From, "<sip:a@192.0.2.1>;tag=a")
-        .header(HeaderName::To, "<sip:bob@192.0.2.2>;tag=b")
-        .header(HeaderName::CallId, &format!("c{n}"))
-        .header(HeaderName::CSeq, "1 ACK");
-        b.finish()
-    }
-
-    fn drain(layer: &mut TransactionLayer) -> Vec<TxEvent> {
-        while layer.poll_transmit().is_some() {}
-        std::iter::from_fn(|| layer.poll_event()).collect()
-    }
-
-    #[test]
-    fn cancelled_timers_do_not_pile_up() {
-        let mut layer = TransactionLayer::new(TimerConfig::default());
-        let mut now = Instant::now();
-        for n in 0..2_000 {
-            layer.handle_request(now, invite(n), peer());
-            let [TxEvent::Request { tx, request, .. }] = &drain(&mut layer)[..] else {
-                panic!("one Request per INVITE")
-            };
-            let busy = response_to(request, 486, "Busy Here", Some("b"), None).finish();
-            layer.respond(now, *tx, busy).unwrap();
-            // The ACK cancels G and H; they stay queued only until pruned.
-            layer.handle_request(now, ack(n), peer());
-            assert!(drain(&mut layer).is_empty(), "non-2xx ACK is absorbed");
-            assert!(layer.out.timers.len() <= 64 + 4 * layer.len() + 4);
-            now += Duration::from_millis(10);
-            layer.handle_timeout(now);
-        }
-        while let Some(deadline) = layer.poll_timeout() {
-            now = deadline;
-            layer.handle_timeout(now);
-        }
-        assert!(layer.is_empty());
-        assert_eq!(layer.out.timers.len(), 0);
-        assert!(layer.server_keys.is_empty() && layer.ack_keys.is_empty());
-    }
-
-    #[test]
-    fn poll_timeout_skips_cancelled_timers() {
-        let mut layer = TransactionLayer::new(TimerConfig::default());
-        let now = Instant::now();
-        layer.handle_request(now, invite(1), peer());
-        let [TxEvent::Request { tx, request, .. }] = &drain(&mut layer)[..] else {
-            panic!()
-        };
-        let busy = response_to(request, 486, "Busy Here", Some("b"), None).finish();
-        layer.respond(now, *tx, busy).unwrap();
-        assert_eq!(layer.poll_timeout(), Some(now + Duration::from_millis(500)));
-        layer.handle_request(now, ack(1), peer());
-        assert_eq!(
-            layer.poll_timeout(),
-            Some(now + Duration::from_secs(5)),
-            "Timer I only"
-        );
-    }
-
-    #[test]
-    fn junk_from_the_network_never_panics() {
-        let mut layer = TransactionLayer::new(TimerConfig::default());
-        let now = Instant::now();
-        let junk: &[&[u8]] = &[
-            b"OPTIONS sip:a@b SIP/2.0\r\n\r\n",
-            b"ACK sip:a@b SIP/2.0\r\nVia: garbage\r\n\r\n",
-            b"CANCEL sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK\r\n\r\n",
-            b"SIP/2.0 200 OK\r\n\r\n",
-            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: x\r\n\r\n",
-            b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCSeq: 1 INVITE\r\n\r\n",
-        ];
-        for bytes in junk {
-            let msg = SipMessage::parse(Bytes::from_static(bytes), &Limits::default()).unwrap();
-            layer.handle_request(now, msg.clone(), peer());
-            layer.handle_response(now, msg, peer());
-        }
-        layer.handle_timeout(now + Duration::from_secs(100));
-        assert!(layer.is_empty());
-        // Responses fed to handle_request and requests fed to handle_response are refused too.
-        assert_eq!(layer.stats().dropped_requests, 6);
-        assert_eq!(layer.stats().stray_responses, 6);
-    }
-}
+mod tests;

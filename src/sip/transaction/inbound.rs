@@ -1,0 +1,117 @@
+//! Routing received requests to server transactions: §17.2.3 matching, retransmission
+//! absorption, the ACK (non-2xx absorbed, 2xx to the TU) and the CANCEL (§9.2).
+
+use std::time::Instant;
+
+use super::key::{AckKey, ServerKey};
+use super::outbox::Ctx;
+use super::server::ServerTx;
+use super::{Machine, TransactionLayer, TxEvent, TxId};
+use crate::sip::message::{SipMessage, response_to};
+use crate::sip::peer::Peer;
+
+impl TransactionLayer {
+    /// A new request, or a retransmission of one that already has a transaction.
+    pub(super) fn on_request(
+        &mut self,
+        now: Instant,
+        request: SipMessage,
+        peer: Peer,
+        key: ServerKey,
+    ) {
+        if let Some(&id) = self.server_keys.get(&key) {
+            let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx));
+            return;
+        }
+        let id = self.open_server(now, request.clone(), peer, key);
+        let event = TxEvent::Request {
+            tx: id,
+            request,
+            peer,
+        };
+        self.out.events.push_back(event);
+    }
+
+    /// An ACK: absorbed by a Completed/Confirmed INVITE transaction (non-2xx), otherwise an
+    /// end-to-end 2xx ACK for the TU, tied to its Accepted INVITE transaction when known.
+    pub(super) fn on_ack(&mut self, now: Instant, ack: SipMessage, peer: Peer, key: &ServerKey) {
+        let matched = self.server_keys.get(key).copied().or_else(|| {
+            let untagged = key.without_to_tag()?;
+            self.server_keys.get(&untagged).copied()
+        });
+        let invite_tx = match matched {
+            Some(id) => match self.with_server(now, id, |tx, ctx| tx.on_ack(ctx)) {
+                Ok(false) => return,
+                Ok(true) => Some(id),
+                Err(_) => None,
+            },
+            None => self.accept_2xx_ack(now, &ack),
+        };
+        let event = TxEvent::Ack {
+            request: ack,
+            peer,
+            invite_tx,
+        };
+        self.out.events.push_back(event);
+    }
+
+    /// Ties a 2xx ACK (new branch) to its Accepted INVITE server transaction by dialog.
+    fn accept_2xx_ack(&mut self, now: Instant, ack: &SipMessage) -> Option<TxId> {
+        let id = *self.ack_keys.get(&AckKey::for_request(ack)?)?;
+        let accepted = self.with_server(now, id, |tx, _| tx.on_2xx_ack()).ok()?;
+        accepted.then_some(id)
+    }
+
+    /// A CANCEL (§9.2): a retransmission of an earlier CANCEL, a CANCEL of a live INVITE
+    /// (answered 200 here, reported as [`TxEvent::Cancel`]), or an unmatched one that the TU
+    /// answers (481).
+    pub(super) fn on_cancel(
+        &mut self,
+        now: Instant,
+        cancel: SipMessage,
+        peer: Peer,
+        key: ServerKey,
+    ) {
+        let invite_tx = ServerKey::for_cancelled_invite(&cancel)
+            .and_then(|k| self.server_keys.get(&k).copied());
+        let Some(invite_tx) = invite_tx.filter(|_| !self.server_keys.contains_key(&key)) else {
+            return self.on_request(now, cancel, peer, key);
+        };
+        let to_tag = match self.txs.get(&invite_tx) {
+            Some(Machine::Server(invite)) => invite.to_tag().map(str::to_string),
+            _ => None,
+        };
+        let ok = response_to(&cancel, 200, "OK", to_tag.as_deref(), Some(peer.addr)).finish();
+        let id = self.open_server(now, cancel.clone(), peer, key);
+        let _ = self.with_server(now, id, |tx, ctx| tx.respond(ctx, ok));
+        let event = TxEvent::Cancel {
+            invite_tx,
+            cancel,
+            peer,
+        };
+        self.out.events.push_back(event);
+    }
+
+    fn open_server(
+        &mut self,
+        now: Instant,
+        request: SipMessage,
+        peer: Peer,
+        key: ServerKey,
+    ) -> TxId {
+        let id = self.allocate_id();
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            tx: id,
+            out: &mut self.out,
+        };
+        let tx = ServerTx::new(&mut ctx, request, peer, key.clone());
+        if let Some(ack_key) = &tx.ack_key {
+            self.ack_keys.insert(ack_key.clone(), id);
+        }
+        self.server_keys.insert(key, id);
+        self.txs.insert(id, Machine::Server(tx));
+        id
+    }
+}
