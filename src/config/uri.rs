@@ -1,63 +1,39 @@
-//! Light syntax checks for hosts and the `forward_to` SIP URI (RFC 3261 §19.1), config-side only.
-//!
-//! The SIP layer owns real URI parsing; this only rejects values that could never work, so that
-//! a typo is caught by `check-config` instead of at the first call.
+//! Config checks for hosts and the `forward_to` SIP URI (RFC 3261 §19.1): the SIP parser reads
+//! the URI, these rules reject what calltrack could never route, so that a typo is caught by
+//! `check-config` instead of at the first call.
 
 use std::net::{IpAddr, Ipv6Addr};
 
-/// Checks `sip:[user@]host[:port][;params]` (or `sips:`), phrased for the config reader.
+use crate::sip::Transport;
+use crate::sip::message::SipUri;
+
+/// Checks a `forward_to` target with the SIP parser itself, then what calltrack can route:
+/// plain `sip:` (no TLS yet), UDP or TCP, no `?headers`.
 pub(super) fn check_sip_uri(uri: &str) -> Result<(), String> {
-    let rest = strip_scheme(uri).ok_or_else(|| format!("{uri:?} must start with sip: or sips:"))?;
-    let (address, params) = rest.split_once(';').unwrap_or((rest, ""));
-    if !params.is_empty() && params.split(';').any(str::is_empty) {
-        return Err(format!("{uri:?} has an empty ;parameter"));
+    let parsed = SipUri::parse(uri).map_err(|e| format!("{uri:?} is not a SIP URI: {e}"))?;
+    if parsed.secure {
+        return Err(format!("{uri:?}: sips: (TLS) is not supported; use sip: with transport=tcp"));
     }
-    let hostport = match address.rsplit_once('@') {
-        Some(("", _)) => return Err(format!("{uri:?} has an empty user part before '@'")),
-        Some((_, hostport)) => hostport,
-        None => address,
-    };
-    check_hostport(hostport).map_err(|e| format!("{uri:?}: {e}"))
-}
-
-/// A hostname, an IPv4 address or an IPv6 address (bare or in brackets).
-pub(super) fn is_host(host: &str) -> bool {
-    host.parse::<IpAddr>().is_ok() || is_bracketed_ipv6(host) || is_hostname(host)
-}
-
-fn strip_scheme(uri: &str) -> Option<&str> {
-    let (scheme, rest) = uri.split_once(':')?;
-    let known = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
-    known.then_some(rest)
-}
-
-fn check_hostport(hostport: &str) -> Result<(), String> {
-    if hostport.is_empty() {
-        return Err("host is missing".to_owned());
+    if parsed.port == Some(0) {
+        return Err(format!("{uri:?}: port 0 is not a port number"));
     }
-    let (host, port) = split_port(hostport);
-    if !(is_bracketed_ipv6(host) || host.parse::<std::net::Ipv4Addr>().is_ok() || is_hostname(host))
-    {
-        return Err(format!("{host:?} is not a host name or IP address"));
+    if parsed.headers.is_some() {
+        return Err(format!("{uri:?}: ?headers are not allowed in a forwarding target"));
     }
-    match port {
-        Some(port) if port.parse::<u16>().map_or(true, |p| p == 0) => {
-            Err(format!("{port:?} is not a port number"))
+    if !parsed.params.is_well_formed() {
+        return Err(format!("{uri:?} has a malformed ;parameter"));
+    }
+    match parsed.transport() {
+        Some(t) if Transport::from_token(t).is_none() => {
+            Err(format!("{uri:?}: transport={t} is not supported (udp or tcp)"))
         }
         _ => Ok(()),
     }
 }
 
-/// Splits "host:port"; an IPv6 host keeps its brackets.
-fn split_port(hostport: &str) -> (&str, Option<&str>) {
-    if let Some(end) = hostport.find(']') {
-        let (host, rest) = hostport.split_at(end + 1);
-        return (host, rest.strip_prefix(':'));
-    }
-    match hostport.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (hostport, None),
-    }
+/// A hostname, an IPv4 address or an IPv6 address (bare or in brackets).
+pub(super) fn is_host(host: &str) -> bool {
+    host.parse::<IpAddr>().is_ok() || is_bracketed_ipv6(host) || is_hostname(host)
 }
 
 fn is_bracketed_ipv6(host: &str) -> bool {
@@ -90,7 +66,6 @@ mod tests {
         for uri in [
             "sip:127.0.0.1:5080",
             "sip:pbx.example.com",
-            "sips:pbx.example.com:5061;transport=tls",
             "sip:+74951234567@gw.example.net;user=phone",
             "sip:[2001:db8::1]:5060",
             "SIP:pbx.example.com",
@@ -112,6 +87,9 @@ mod tests {
             "sip:host;;x",
             "127.0.0.1:5080",
             "sip:[::1",
+            "sips:pbx.example.com:5061",
+            "sip:pbx.example.com;transport=tls",
+            "sip:pbx.example.com?Route=x",
         ] {
             assert!(check_sip_uri(uri).is_err(), "{uri}");
         }
