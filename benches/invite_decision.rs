@@ -27,6 +27,7 @@ v=0\r\n";
 
 fn bench_decision(c: &mut Criterion) {
     let config = Config::embedded_default().unwrap();
+    let hosts = calltrack::call::HostTable::default();
     let peer = Peer::new(Transport::Udp, "127.0.0.1:5070".parse().unwrap());
     let bytes = Bytes::from_static(INVITE.as_bytes());
     let limits = Limits::default();
@@ -40,6 +41,7 @@ fn bench_decision(c: &mut Criterion) {
                 invite: &invite,
                 source: peer,
                 config: &config,
+                hosts: &hosts,
                 active_calls: 10,
                 shutting_down: false,
             };

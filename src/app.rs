@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::call::{B2bua, CallEvent};
+use crate::call::{B2bua, CallEvent, HostTable};
 use crate::config::Config;
 use crate::http::{Gauges, HttpError, HttpServer};
 use crate::sip::dialog::LocalEndpoint;
@@ -37,6 +37,9 @@ pub enum AppError {
     #[error("a service task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
+
+/// How often forwarding-target host names are resolved again.
+const RESOLVE_EVERY: Duration = Duration::from_secs(60);
 
 /// Extra time the transport keeps running after the call grace period, for the BYEs sent
 /// when it ends to be answered.
@@ -79,17 +82,21 @@ impl Server {
         let gauges = Arc::new(Gauges::default());
         let http = HttpServer::bind(config.http.listen, gauges.clone()).await?;
         let http_addr = http.local_addr();
-        let engine = Engine::new(config.clone(), &sip, gauges);
+        let hosts = HostTable::default();
+        let names = HostTable::names_in(&config);
+        resolve_hosts(&hosts, &names).await;
+        let engine = Engine::new(config.clone(), hosts.clone(), &sip, gauges);
+        let resolver = Resolver { hosts, names };
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
-        let task = tokio::spawn(run_services(
-            config.clone(),
+        let services = Services {
             engine,
             sockets,
             http,
+            resolver,
             store,
             writer,
-            shutdown,
-        ));
+        };
+        let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
             sip,
             http: http_addr,
@@ -138,20 +145,35 @@ fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle), AppError>
     Ok(crate::store::spawn_writer(path, options)?)
 }
 
-/// The service tree: SIP driver, HTTP, CDR forwarding; CDRs are flushed last.
-async fn run_services(
-    config: Arc<Config>,
+/// Everything built at start-up, handed to the service tree.
+struct Services {
     engine: Engine,
     sockets: transport::Sockets,
     http: HttpServer,
+    resolver: Resolver,
     store: StoreSender,
     writer: WriterHandle,
+}
+
+/// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
+async fn run_services(
+    config: Arc<Config>,
+    services: Services,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
+    let Services {
+        engine,
+        sockets,
+        http,
+        resolver,
+        store,
+        writer,
+    } = services;
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
     let forwarder = tokio::spawn(forward_events(events_rx, store));
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http.run(http_stop.clone()));
+    let resolver_task = tokio::spawn(resolver.run(http_stop.clone()));
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
     let mut engine = driver?;
@@ -167,7 +189,42 @@ async fn run_services(
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await??;
     tracing::info!(cdrs = stats.cdrs_written, "CDRs flushed; calltrack stopped");
     http_task.await??;
+    resolver_task.await?;
     Ok(())
+}
+
+/// The resolver service: forwarding-target host names resolved again every minute, so a
+/// PBX that moves is followed without a restart.
+struct Resolver {
+    hosts: HostTable,
+    names: Vec<(String, u16)>,
+}
+
+impl Resolver {
+    async fn run(self, stop: CancellationToken) {
+        if self.names.is_empty() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(RESOLVE_EVERY) => resolve_hosts(&self.hosts, &self.names).await,
+            }
+        }
+    }
+}
+
+/// Resolves each name (A/AAAA, first answer); failures keep the last known address.
+async fn resolve_hosts(hosts: &HostTable, names: &[(String, u16)]) {
+    for (name, port) in names {
+        match tokio::net::lookup_host((name.as_str(), *port)).await {
+            Ok(mut addrs) => match addrs.next() {
+                Some(addr) => hosts.set(name, addr.ip()),
+                None => tracing::warn!(host = %name, "forwarding target has no address"),
+            },
+            Err(error) => tracing::warn!(%error, host = %name, "cannot resolve forwarding target"),
+        }
+    }
 }
 
 /// The CDR forwarder service: core events into the writer's bounded queue (backpressure,
@@ -188,7 +245,7 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(config: Arc<Config>, sip: &LocalAddrs, gauges: Arc<Gauges>) -> Engine {
+    fn new(config: Arc<Config>, hosts: HostTable, sip: &LocalAddrs, gauges: Arc<Gauges>) -> Engine {
         let local = LocalEndpoint {
             udp: sip.udp.first().copied(),
             tcp: sip.tcp.first().copied(),
@@ -196,13 +253,8 @@ impl Engine {
             advertised_port: config.sip.advertised_port,
         };
         let seed = rand::random::<u64>();
-        let b2bua = B2bua::new(
-            config,
-            local,
-            Instant::now(),
-            OffsetDateTime::now_utc(),
-            seed,
-        );
+        let wall = OffsetDateTime::now_utc();
+        let b2bua = B2bua::new(config, hosts, local, Instant::now(), wall, seed);
         Engine { b2bua, gauges }
     }
 

@@ -60,6 +60,7 @@ impl Harness {
         let now = Instant::now();
         let core = B2bua::new(
             config(extra),
+            Default::default(),
             local,
             now,
             datetime!(2026-11-23 10:00 UTC),

@@ -21,6 +21,7 @@ use super::bridge::CopyRules;
 use super::inbound::user_digits;
 use super::outcome::reason_phrase;
 use super::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
+use super::routing::HostTable;
 use super::session::{CallSession, Ctx, Leg, Opening};
 use super::{CallContext, Decision, plan_invite};
 
@@ -102,6 +103,7 @@ impl Owners {
 #[derive(Debug)]
 pub struct B2bua {
     config: Arc<Config>,
+    hosts: HostTable,
     limits: Limits,
     layer: TransactionLayer,
     ids: Ids,
@@ -120,9 +122,11 @@ pub struct B2bua {
 }
 
 impl B2bua {
-    /// `now`/`wall` anchor the wall clock; `seed` feeds tags, branches and Call-IDs.
+    /// `hosts` holds resolved forwarding-target names; `now`/`wall` anchor the wall clock;
+    /// `seed` feeds tags, branches and Call-IDs.
     pub fn new(
         config: Arc<Config>,
+        hosts: HostTable,
         local: LocalEndpoint,
         now: Instant,
         wall: OffsetDateTime,
@@ -140,6 +144,7 @@ impl B2bua {
         };
         B2bua {
             config,
+            hosts,
             limits,
             layer,
             ids: Ids::from_seed(seed),
@@ -317,6 +322,7 @@ impl B2bua {
             invite: &invite,
             source: peer,
             config: &self.config,
+            hosts: &self.hosts,
             active_calls: self.sessions.len(),
             shutting_down: self.shutting_down,
         };
@@ -336,10 +342,14 @@ impl B2bua {
     ) {
         let key = CallKey(self.next_key);
         self.next_key += 1;
-        let span = tracing::info_span!("call", call_id = invite.call_id().unwrap_or_default(),
-            tracking_number = %plan.tracking.number);
-        let _enter = span.enter();
-        tracing::info!(caller = %plan.caller, target = %plan.target.uri, "bridging call");
+        let span = tracing::info_span!(
+            "call",
+            call_id = invite.call_id().unwrap_or_default(),
+            tracking_number = %plan.tracking.number
+        );
+        span.in_scope(
+            || tracing::info!(caller = %plan.caller, target = %plan.target.uri, "bridging call"),
+        );
         let opening = Opening {
             key,
             uid: self.ids.call_uid(),
@@ -351,6 +361,7 @@ impl B2bua {
             max_duration: self.config.calls.max_call_duration,
             udp_max_request_bytes: self.config.sip.udp_max_request_bytes,
             stamp: Vec::new(),
+            span,
         };
         let session = {
             let mut ctx = self.ctx(now);
@@ -498,6 +509,7 @@ impl B2bua {
             return;
         };
         {
+            let _entered = session.span().clone().entered();
             let mut ctx = self.ctx(now);
             f(&mut session, &mut ctx);
         }

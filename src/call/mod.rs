@@ -14,6 +14,7 @@ use crate::sip::message::Rejection;
 use crate::sip::{Peer, SipMessage};
 
 pub use b2bua::{B2bua, CallEvent, CallStats};
+pub use routing::HostTable;
 
 /// Everything the planning stages may read about a new INVITE.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ pub struct CallContext<'a> {
     pub invite: &'a SipMessage,
     pub source: Peer,
     pub config: &'a Config,
+    pub hosts: &'a routing::HostTable,
     pub active_calls: usize,
     pub shutting_down: bool,
 }
@@ -50,7 +52,7 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         Ok(call) => call,
         Err(rejection) => return Decision::Reject(rejection),
     };
-    match routing::target_for(inbound.tracking) {
+    match routing::target_for(inbound.tracking, ctx.hosts) {
         Ok(target) => Decision::Bridge(BridgePlan {
             tracking: inbound.tracking.clone(),
             caller: inbound.caller,

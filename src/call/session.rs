@@ -146,6 +146,7 @@ pub struct CallSession {
     ring_deadline: Option<Instant>,
     max_deadline: Option<Instant>,
     max_duration: Duration,
+    span: tracing::Span,
 }
 
 /// Everything needed to open a session for an admitted INVITE.
@@ -162,6 +163,8 @@ pub struct Opening {
     pub udp_max_request_bytes: usize,
     /// Extra headers stamped on the B-leg INVITE (attribution).
     pub stamp: Vec<(String, String)>,
+    /// The call's log span (`call_id`, `tracking_number`).
+    pub span: tracing::Span,
 }
 
 impl CallSession {
@@ -193,6 +196,7 @@ impl CallSession {
             ring_deadline: Some(ctx.now + o.ring_timeout),
             max_deadline: None,
             max_duration: o.max_duration,
+            span: o.span.clone(),
         };
         session.send_b_invite(ctx, &o.plan, o.udp_max_request_bytes, &o.stamp);
         session
@@ -211,6 +215,11 @@ impl CallSession {
             && self.byes.is_empty()
             && self.relays.is_empty()
             && (self.b.final_seen || self.b.invite_tx.is_none())
+    }
+
+    /// The call's log span: everything logged while handling this call carries its ids.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     pub fn is_answered(&self) -> bool {

@@ -12,21 +12,25 @@ use crate::sip::message::SipUri;
 pub(super) fn check_sip_uri(uri: &str) -> Result<(), String> {
     let parsed = SipUri::parse(uri).map_err(|e| format!("{uri:?} is not a SIP URI: {e}"))?;
     if parsed.secure {
-        return Err(format!("{uri:?}: sips: (TLS) is not supported; use sip: with transport=tcp"));
+        return Err(format!(
+            "{uri:?}: sips: (TLS) is not supported; use sip: with transport=tcp"
+        ));
     }
     if parsed.port == Some(0) {
         return Err(format!("{uri:?}: port 0 is not a port number"));
     }
     if parsed.headers.is_some() {
-        return Err(format!("{uri:?}: ?headers are not allowed in a forwarding target"));
+        return Err(format!(
+            "{uri:?}: ?headers are not allowed in a forwarding target"
+        ));
     }
     if !parsed.params.is_well_formed() {
         return Err(format!("{uri:?} has a malformed ;parameter"));
     }
     match parsed.transport() {
-        Some(t) if Transport::from_token(t).is_none() => {
-            Err(format!("{uri:?}: transport={t} is not supported (udp or tcp)"))
-        }
+        Some(t) if Transport::from_token(t).is_none() => Err(format!(
+            "{uri:?}: transport={t} is not supported (udp or tcp)"
+        )),
         _ => Ok(()),
     }
 }
