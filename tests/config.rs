@@ -92,7 +92,10 @@ fn example_is_valid() {
     let shop = config.tracking_number("74951110120").unwrap();
     assert_eq!(shop.site, "acme-shop");
     let service = config.tracking_number("78125550001").unwrap();
-    assert_eq!(service.forward_to, "sip:service.acme.example:5061;transport=tcp");
+    assert_eq!(
+        service.forward_to,
+        "sip:service.acme.example:5061;transport=tcp"
+    );
     assert!(config.is_trusted_carrier("::ffff:198.51.100.20".parse().unwrap()));
     assert_eq!(config.sip.advertised_host.as_deref(), Some("203.0.113.7"));
 }

@@ -95,12 +95,60 @@ fn compact(letter: u8) -> Option<HeaderName> {
 }
 
 impl HeaderName {
-    /// Classifies a raw header name (long or compact form, any case).
+    /// Classifies a raw header name (long or compact form, any case). Dispatches on the
+    /// length first: on the hot path most names are compared against one or two candidates.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
         if let [letter] = name {
             return compact(*letter).unwrap_or(HeaderName::Other);
         }
-        LONG.iter()
+        let candidates: &[(&str, HeaderName)] = match name.len() {
+            2 => &[("To", HeaderName::To)],
+            3 => &[("Via", HeaderName::Via)],
+            4 => &[
+                ("From", HeaderName::From),
+                ("CSeq", HeaderName::CSeq),
+                ("RSeq", HeaderName::RSeq),
+                ("RAck", HeaderName::RAck),
+            ],
+            5 => &[
+                ("Route", HeaderName::Route),
+                ("Allow", HeaderName::Allow),
+                ("Event", HeaderName::Event),
+            ],
+            6 => &[
+                ("Accept", HeaderName::Accept),
+                ("Reason", HeaderName::Reason),
+                ("Server", HeaderName::Server),
+                ("Min-SE", HeaderName::MinSe),
+            ],
+            7 => &[
+                ("Call-ID", HeaderName::CallId),
+                ("Contact", HeaderName::Contact),
+                ("Require", HeaderName::Require),
+                ("Expires", HeaderName::Expires),
+                ("Subject", HeaderName::Subject),
+                ("Warning", HeaderName::Warning),
+            ],
+            8 => &[("Refer-To", HeaderName::ReferTo)],
+            9 => &[("Supported", HeaderName::Supported)],
+            10 => &[("User-Agent", HeaderName::UserAgent)],
+            11 => &[
+                ("Retry-After", HeaderName::RetryAfter),
+                ("Unsupported", HeaderName::Unsupported),
+            ],
+            12 => &[
+                ("Max-Forwards", HeaderName::MaxForwards),
+                ("Content-Type", HeaderName::ContentType),
+                ("Record-Route", HeaderName::RecordRoute),
+            ],
+            13 => &[("Proxy-Require", HeaderName::ProxyRequire)],
+            14 => &[("Content-Length", HeaderName::ContentLength)],
+            15 => &[("Session-Expires", HeaderName::SessionExpires)],
+            16 => &[("Content-Encoding", HeaderName::ContentEncoding)],
+            _ => &[],
+        };
+        candidates
+            .iter()
             .find(|(long, _)| long.as_bytes().eq_ignore_ascii_case(name))
             .map_or(HeaderName::Other, |(_, header)| *header)
     }

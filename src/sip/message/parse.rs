@@ -150,6 +150,9 @@ fn trim(bytes: &[u8]) -> &[u8] {
 /// Parses one complete message. Problems that still allow a response (bad Content-Length,
 /// malformed header lines, a missing empty line) are recorded in [`FramingIssue`] so the
 /// validator can answer 400; only unreadable start lines and cap violations fail here.
+///
+/// One pass over the head; a message that uses header folding (rare) is unfolded into a copy
+/// and indexed again.
 pub(crate) fn parse_message(buf: Bytes, limits: &Limits) -> Result<SipMessage, ParseError> {
     if buf.len() > limits.max_message_bytes {
         return Err(ParseError::TooLarge {
@@ -164,13 +167,39 @@ pub(crate) fn parse_message(buf: Bytes, limits: &Limits) -> Result<SipMessage, P
     if skip == buf.len() {
         return Err(ParseError::Empty);
     }
+    if let Some(indexed) = index_message(&buf, skip, limits)? {
+        return Ok(indexed.into_message(buf));
+    }
     let buf = unfold(buf, skip);
-    let mut lines = Lines {
-        buf: &buf,
-        pos: skip,
-    };
+    let indexed = index_message(&buf, skip, limits)?.ok_or(ParseError::BadStartLine)?;
+    Ok(indexed.into_message(buf))
+}
+
+/// The index of one message, before it is joined with its buffer.
+struct Indexed {
+    start: StartLine,
+    fields: Vec<HeaderField>,
+    body: Span,
+    framing: FramingIssue,
+}
+
+impl Indexed {
+    fn into_message(self, buf: Bytes) -> SipMessage {
+        SipMessage {
+            buf,
+            start: self.start,
+            headers: self.fields,
+            body: self.body,
+            framing: self.framing,
+        }
+    }
+}
+
+/// Indexes start line, headers and body in one pass; `None` when a folded line is met.
+fn index_message(buf: &[u8], skip: usize, limits: &Limits) -> Result<Option<Indexed>, ParseError> {
+    let mut lines = Lines { buf, pos: skip };
     let (line_start, line_end) = lines.next().ok_or(ParseError::Empty)?;
-    let start = parse_start_line(&buf, line_start, line_end)?;
+    let start = parse_start_line(buf, line_start, line_end)?;
     let mut index = HeaderIndex::default();
     let mut head_closed = false;
     for (s, e) in lines.by_ref() {
@@ -178,25 +207,27 @@ pub(crate) fn parse_message(buf: Bytes, limits: &Limits) -> Result<SipMessage, P
             head_closed = true;
             break;
         }
-        index.push_line(&buf, s, e, limits)?;
+        if matches!(buf[s], b' ' | b'\t') {
+            return Ok(None);
+        }
+        index.push_line(buf, s, e, limits)?;
     }
     if !head_closed {
         index.framing = FramingIssue::UnterminatedHead;
     }
     let body_start = lines.pos.min(buf.len());
-    let (body, framing) = body_span(&buf, &index, body_start);
+    let (body, framing) = body_span(buf, &index, body_start);
     let framing = if index.framing == FramingIssue::None {
         framing
     } else {
         index.framing
     };
-    Ok(SipMessage {
-        buf,
+    Ok(Some(Indexed {
         start,
-        headers: index.fields,
+        fields: index.fields,
         body,
         framing,
-    })
+    }))
 }
 
 /// Replaces folding (CRLF or LF followed by SP/HT inside the head) with spaces. Copies the
@@ -237,7 +268,7 @@ impl Iterator for Lines<'_> {
     fn next(&mut self) -> Option<(usize, usize)> {
         let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
         let start = self.pos;
-        let (end, next) = match rest.iter().position(|&b| b == b'\n') {
+        let (end, next) = match memchr::memchr(b'\n', rest) {
             Some(nl) => (start + nl, start + nl + 1),
             None => (self.buf.len(), self.buf.len()),
         };
@@ -320,10 +351,23 @@ fn parse_request_line(line: &[u8], offset: usize) -> Result<StartLine, ParseErro
 }
 
 /// Header lines collected so far.
-#[derive(Default)]
 struct HeaderIndex {
     fields: Vec<HeaderField>,
     framing: FramingIssue,
+    /// The first Content-Length value and how many there were.
+    content_length: Option<Span>,
+    content_lengths: usize,
+}
+
+impl Default for HeaderIndex {
+    fn default() -> Self {
+        HeaderIndex {
+            fields: Vec::with_capacity(16),
+            framing: FramingIssue::None,
+            content_length: None,
+            content_lengths: 0,
+        }
+    }
 }
 
 impl HeaderIndex {
@@ -353,10 +397,16 @@ impl HeaderIndex {
         let lead = value.len() - value.trim_ascii_start().len();
         let value_start = start + colon + 1 + lead;
         let value_end = value_start + value.trim_ascii().len();
+        let header = HeaderName::from_bytes(name);
+        let value_span = Span::new(value_start..value_end);
+        if header == HeaderName::ContentLength {
+            self.content_lengths += 1;
+            self.content_length.get_or_insert(value_span);
+        }
         self.fields.push(HeaderField {
-            name: HeaderName::from_bytes(name),
+            name: header,
             name_span: Span::new(start..start + name.len()),
-            value_span: Span::new(value_start..value_end),
+            value_span,
         });
         Ok(())
     }
@@ -367,18 +417,13 @@ impl HeaderIndex {
 /// are not part of the message (RFC 4475 §3.1.1.8).
 fn body_span(buf: &[u8], index: &HeaderIndex, body_start: usize) -> (Span, FramingIssue) {
     let rest = Span::new(body_start..buf.len());
-    let mut lengths = index
-        .fields
-        .iter()
-        .filter(|f| f.name == HeaderName::ContentLength)
-        .map(|f| parse_length(trim(&buf[f.value_span.range()])));
-    let Some(first) = lengths.next() else {
+    let Some(first) = index.content_length else {
         return (rest, FramingIssue::None);
     };
-    if lengths.next().is_some() {
+    if index.content_lengths > 1 {
         return (rest, FramingIssue::MultipleContentLength);
     }
-    match first {
+    match parse_length(trim(&buf[first.range()])) {
         None => (rest, FramingIssue::BadContentLength),
         Some(len) if body_start + len > buf.len() => (rest, FramingIssue::Truncated),
         Some(len) => (Span::new(body_start..body_start + len), FramingIssue::None),
