@@ -68,8 +68,24 @@ impl fmt::Display for Method {
 
 /// `token` characters of RFC 3261 §25.1: alphanumerics and `-.!%*_+`'~`.
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[usize::from(b)]
 }
+
+/// Lookup table behind [`is_token_char`]: one load per byte on the parser's hot path.
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

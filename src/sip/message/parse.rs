@@ -384,7 +384,7 @@ impl HeaderIndex {
             });
         }
         let line = &buf[start..end];
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        let Some(colon) = memchr::memchr(b':', line) else {
             self.framing = FramingIssue::MalformedHeaderLine;
             return Ok(());
         };
