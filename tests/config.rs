@@ -7,7 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use calltrack::config::{Config, ConfigError, NumberKind};
+use std::time::Duration;
+
+use calltrack::config::{Config, ConfigError, DisplayAction, NumberKind};
 
 /// Six problems: unknown key, wrong type, bad number, bad URI, duplicate number, bad range.
 const BROKEN: &str = r#"
@@ -78,6 +80,13 @@ fn embedded_default_is_valid_and_has_the_demo_site() {
         let found = config.tracking_number(number).unwrap();
         assert!(matches!(&found.kind, NumberKind::Static { source: s, .. } if s == source));
     }
+    assert_eq!(
+        demo.origins,
+        ["http://127.0.0.1:8080", "http://localhost:8080"]
+    );
+    let web = DisplayAction::Pools(vec!["web".into()]);
+    assert!(demo.rules.iter().all(|rule| rule.action == web));
+    assert_eq!(demo.rules[0].utm_source, ["google"]);
     assert_eq!(demo.pools[0].numbers.len(), 50);
     assert_eq!(
         config.tracking_number("74950000100").unwrap().kind,
@@ -98,6 +107,52 @@ fn example_is_valid() {
     );
     assert!(config.is_trusted_carrier("::ffff:198.51.100.20".parse().unwrap()));
     assert_eq!(config.sip.advertised_host.as_deref(), Some("203.0.113.7"));
+    assert_eq!(config.tracking.header_prefix, "X-CT-");
+    assert_eq!(
+        config.tracking.unique_window,
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(config.http.trusted_proxies.len(), 2);
+    assert_eq!(config.geo.mmdb_path, None);
+    assert_eq!(config.geo.networks[1].1, "saint petersburg");
+    let shop = config.site("acme-shop").unwrap();
+    assert_eq!(shop.utc_offset, time::macros::offset!(+3));
+    assert_eq!(shop.heartbeat, Duration::from_secs(30));
+    assert_eq!(shop.pools[2].region.as_deref(), Some("moscow"));
+    assert_eq!(shop.rules.len(), 4);
+    assert_eq!(shop.rules[0].action, DisplayAction::Default);
+    assert_eq!(
+        shop.rules[1].action,
+        DisplayAction::Pools(vec!["web-msk".into(), "paid-search".into()])
+    );
+    assert_eq!(
+        shop.rules[2].action,
+        DisplayAction::Number("74951110001".into())
+    );
+    assert!(config.site("nope").is_none());
+}
+
+/// The example leaves `geo.mmdb_path` commented out because the file must exist; with an
+/// existing file it loads, with a missing one it is reported.
+#[test]
+fn example_mmdb_path_must_exist() {
+    let text = std::fs::read_to_string(example_path()).unwrap();
+    let commented = "# mmdb_path = \"/var/lib/calltrack/GeoLite2-City.mmdb\"";
+    assert!(text.contains(commented));
+    let db = tempfile::NamedTempFile::new().unwrap();
+    let with_db = text.replace(
+        commented,
+        &format!("mmdb_path = {:?}", db.path().to_str().unwrap()),
+    );
+    let config = Config::from_toml_str(&with_db).unwrap();
+    assert_eq!(config.geo.mmdb_path.as_deref(), Some(db.path()));
+    let missing = text.replace(commented, "mmdb_path = \"/nonexistent/City.mmdb\"");
+    let err = Config::from_toml_str(&missing).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("geo.mmdb_path: \"/nonexistent/City.mmdb\" does not exist"),
+        "{err}"
+    );
 }
 
 /// Every key of the schema appears in the example, so the example documents all of them.
@@ -123,6 +178,16 @@ fn example_sets_every_key() {
         "sip.timers.t4_ms",
         "carriers.trusted",
         "http.listen",
+        "http.rate_limit_per_minute",
+        "http.max_body_bytes",
+        "http.trusted_proxies",
+        "tracking.header_prefix",
+        "tracking.diversion",
+        "tracking.unique_window_days",
+        "tracking.quality_min_talk_secs",
+        // geo.mmdb_path is documented commented out: the file must exist.
+        "geo.networks.cidr",
+        "geo.networks.region",
         "store.path",
         "store.queue_capacity",
         "store.batch_max_records",
@@ -139,12 +204,29 @@ fn example_sets_every_key() {
         "sites.default_number",
         "sites.reserve_number",
         "sites.freeze_secs",
+        "sites.origins",
+        "sites.utc_offset",
+        "sites.lease_cooldown_secs",
+        "sites.heartbeat_secs",
         "sites.static_numbers.number",
         "sites.static_numbers.source",
         "sites.static_numbers.medium",
         "sites.static_numbers.campaign",
         "sites.pools.id",
         "sites.pools.numbers",
+        "sites.pools.region",
+        "sites.rules.utm_source",
+        "sites.rules.utm_medium",
+        "sites.rules.utm_campaign",
+        "sites.rules.utm_term",
+        "sites.rules.utm_content",
+        "sites.rules.referrer_host",
+        "sites.rules.landing_path",
+        "sites.rules.region",
+        "sites.rules.time_of_day",
+        "sites.rules.pools",
+        "sites.rules.number",
+        "sites.rules.default",
     ]
     .into_iter()
     .map(String::from)
@@ -214,7 +296,7 @@ fn check_config_accepts_the_example() {
     let output = calltrack(&["check-config", example_path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(stdout.trim(), "ok: 2 sites, 86 tracking numbers");
+    assert_eq!(stdout.trim(), "ok: 2 sites, 96 tracking numbers");
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 use serde::Deserialize;
 
+pub use super::site_file::{PoolFile, SiteFile, StaticNumberFile};
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,6 +25,10 @@ pub struct ConfigFile {
     pub calls: CallsFile,
     /// Log filter and output format.
     pub log: LogFile,
+    /// Attribution stamped on forwarded calls, unique and quality call thresholds.
+    pub tracking: TrackingFile,
+    /// Visitor region lookup: a MaxMind database and a CIDR table.
+    pub geo: GeoFile,
     /// Tracked sites with their numbers.
     pub sites: Vec<SiteFile>,
 }
@@ -117,12 +123,21 @@ impl Default for CarriersFile {
 pub struct HttpFile {
     /// Socket the HTTP server listens on.
     pub listen: String,
+    /// Snippet API requests allowed per client IP per minute.
+    pub rate_limit_per_minute: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Peers whose X-Forwarded-For is honoured (CIDR networks or bare addresses).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpFile {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
+            rate_limit_per_minute: 120,
+            max_body_bytes: 8192,
+            trusted_proxies: vec!["127.0.0.1/32".to_owned(), "::1/128".to_owned()],
         }
     }
 }
@@ -207,63 +222,47 @@ pub enum LogFormatFile {
     Json,
 }
 
-/// `[[sites]]`
+/// `[tracking]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SiteFile {
-    /// Required: unique id, `[a-z0-9_-]+`.
-    pub id: Option<String>,
-    /// Human-readable name.
-    pub name: Option<String>,
-    /// Required: where calls to this site's numbers go (`sip:` or `sips:` URI).
-    pub forward_to: Option<String>,
-    /// Number shown to visitors that need no tracking.
-    pub default_number: Option<String>,
-    /// Number shown when the pool is exhausted.
-    pub reserve_number: Option<String>,
-    /// A pool number stays with a visitor this many seconds after the last heartbeat.
-    pub freeze_secs: u64,
-    /// Numbers bound to one ad source for good.
-    pub static_numbers: Vec<StaticNumberFile>,
-    /// Dynamic pools leased to website visitors.
-    pub pools: Vec<PoolFile>,
+pub struct TrackingFile {
+    /// Prefix of the attribution headers stamped on the forwarded INVITE ("X-CT-").
+    pub header_prefix: String,
+    /// Also add `Diversion: <sip:TRACKINGNUMBER@host>;reason=unconditional`.
+    pub diversion: bool,
+    /// A caller is a first-time caller if not seen for this many days; 0 means ever.
+    pub unique_window_days: u64,
+    /// An answered call with at least this many seconds of talk is a quality call.
+    pub quality_min_talk_secs: u64,
 }
 
-impl Default for SiteFile {
+impl Default for TrackingFile {
     fn default() -> Self {
         Self {
-            id: None,
-            name: None,
-            forward_to: None,
-            default_number: None,
-            reserve_number: None,
-            freeze_secs: 1200,
-            static_numbers: Vec::new(),
-            pools: Vec::new(),
+            header_prefix: "X-CT-".to_owned(),
+            diversion: true,
+            unique_window_days: 30,
+            quality_min_talk_secs: 30,
         }
     }
 }
 
-/// `[[sites.static_numbers]]`
+/// `[geo]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct StaticNumberFile {
-    /// Required: E.164 digits without '+'.
-    pub number: Option<String>,
-    /// Required: the ad source ("billboard", "radio").
-    pub source: Option<String>,
-    /// Marketing medium ("offline", "cpc").
-    pub medium: Option<String>,
-    /// Campaign name.
-    pub campaign: Option<String>,
+pub struct GeoFile {
+    /// MaxMind database file (City or Country edition).
+    pub mmdb_path: Option<String>,
+    /// Networks mapped to regions, used when the database has no answer.
+    pub networks: Vec<GeoNetworkFile>,
 }
 
-/// `[[sites.pools]]`
+/// `[[geo.networks]]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct PoolFile {
-    /// Required: id unique within the site, `[a-z0-9_-]+`.
-    pub id: Option<String>,
-    /// Numbers or inclusive ranges "first-last".
-    pub numbers: Vec<String>,
+pub struct GeoNetworkFile {
+    /// Required: CIDR network ("10.1.0.0/16") or bare address.
+    pub cidr: Option<String>,
+    /// Required: region name given to visitors from this network.
+    pub region: Option<String>,
 }

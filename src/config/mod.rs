@@ -8,9 +8,13 @@ mod decode;
 mod file;
 mod number;
 mod problem;
+mod rules;
+mod site_file;
 mod sites;
+mod tracking;
 mod uri;
 mod validate;
+mod web;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -28,6 +32,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub calls: CallsConfig,
     pub log: LogConfig,
+    pub tracking: TrackingConfig,
+    pub geo: GeoConfig,
     pub sites: Vec<SiteConfig>,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
@@ -79,6 +85,31 @@ pub struct CarriersConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Snippet API requests per client IP per minute; at least 1.
+    pub rate_limit_per_minute: u32,
+    pub max_body_bytes: usize,
+    /// X-Forwarded-For is honoured only from these peers.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `[tracking]`: what forwarded calls carry and how calls are counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingConfig {
+    /// An HTTP/SIP header-name token ending with '-', e.g. "X-CT-".
+    pub header_prefix: String,
+    pub diversion: bool,
+    /// First-time-caller window; `None` means forever.
+    pub unique_window: Option<Duration>,
+    pub quality_min_talk: Duration,
+}
+
+/// `[geo]`: visitor region lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoConfig {
+    /// An existing MaxMind database file (checked at load time).
+    pub mmdb_path: Option<PathBuf>,
+    /// Networks and their regions (lowercase), in file order.
+    pub networks: Vec<(ipnet::IpNet, String)>,
 }
 
 /// `[store]`: the SQLite CDR store; invariant: `1 <= batch_max_records <= queue_capacity`.
@@ -126,6 +157,15 @@ pub struct SiteConfig {
     pub freeze: Duration,
     pub static_numbers: Vec<StaticNumber>,
     pub pools: Vec<PoolConfig>,
+    /// Web origins allowed for the snippet API, normalised ("https://shop.example").
+    pub origins: Vec<String>,
+    pub utc_offset: time::UtcOffset,
+    /// A released pool number rests this long before it is leased again.
+    pub lease_cooldown: Duration,
+    /// Snippet heartbeat interval; invariant: `heartbeat < freeze`.
+    pub heartbeat: Duration,
+    /// Display conditions in file order; the first match wins.
+    pub rules: Vec<DisplayRule>,
 }
 
 /// A number bound to one ad source for good.
@@ -142,6 +182,36 @@ pub struct StaticNumber {
 pub struct PoolConfig {
     pub id: String,
     pub numbers: Vec<String>,
+    /// Visitors from this region (lowercase) prefer this pool.
+    pub region: Option<String>,
+}
+
+/// `[[sites.rules]]`: which number a visitor sees. Empty lists are no condition; a non-empty list
+/// matches if any pattern matches (case-insensitive, '*' wildcard); all conditions must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayRule {
+    pub utm_source: Vec<String>,
+    pub utm_medium: Vec<String>,
+    pub utm_campaign: Vec<String>,
+    pub utm_term: Vec<String>,
+    pub utm_content: Vec<String>,
+    pub referrer_host: Vec<String>,
+    pub landing_path: Vec<String>,
+    pub region: Vec<String>,
+    /// Site-local `[start, end)`; `start > end` wraps midnight; never `start == end`.
+    pub time_of_day: Option<(time::Time, time::Time)>,
+    pub action: DisplayAction,
+}
+
+/// What a matching rule shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisplayAction {
+    /// Lease from these pools of the site (non-empty, each exists).
+    Pools(Vec<String>),
+    /// Show this static number of the site.
+    Number(String),
+    /// Show the site's default number.
+    Default,
 }
 
 /// What calltrack knows about a dialled number before any lease lookup.
@@ -220,6 +290,11 @@ impl Config {
         Self::from_toml_str(Self::DEFAULT_TOML)
     }
 
+    /// The site with this id.
+    pub fn site(&self, id: &str) -> Option<&SiteConfig> {
+        self.sites.iter().find(|site| site.id == id)
+    }
+
     /// The tracking number with these E.164 digits (no '+'), if any site owns it.
     pub fn tracking_number(&self, digits: &str) -> Option<&TrackingNumber> {
         self.numbers.get(digits)
@@ -245,3 +320,5 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tracking_tests;

@@ -1,12 +1,15 @@
 //! Validation of `[[sites]]`: ids, forwarding URIs, static numbers, pools, and the rule that
-//! every tracking number has exactly one place across all sites.
+//! every tracking number has exactly one place across all sites. The website side lives in
+//! `web.rs`, display rules in `rules.rs`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use super::file::{PoolFile, SiteFile, StaticNumberFile};
 use super::number::{check_e164, expand_entry};
+use super::rules::{Targets, rules};
 use super::validate::Problems;
+use super::web::web;
 use super::{NumberKind, PoolConfig, SiteConfig, StaticNumber, TrackingNumber, uri};
 
 /// Most tracking numbers in one config (bounds memory for the number table).
@@ -121,6 +124,7 @@ pub(super) fn sites(
 }
 
 fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> SiteConfig {
+    let web = web(path, &f, p);
     let id = required_id(&format!("{path}.id"), f.id, p);
     let forward_to = forward_to(&format!("{path}.forward_to"), f.forward_to, p);
     optional_text(&format!("{path}.name"), f.name.as_deref(), p);
@@ -140,13 +144,18 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
             index.claim_checked(p, &format!("{path}.{key}"), number);
         }
     }
-    let static_numbers = f
+    let static_numbers: Vec<StaticNumber> = f
         .static_numbers
         .into_iter()
         .enumerate()
         .map(|(j, s)| static_number(&format!("{path}.static_numbers[{j}]"), s, &owner, index, p))
         .collect();
     let pools = pools(path, f.pools, &mut owner, index, p);
+    let targets = Targets {
+        pools: &pools,
+        static_numbers: &static_numbers,
+    };
+    let rules = rules(path, f.rules, &targets, p);
     SiteConfig {
         id,
         name: f.name,
@@ -156,6 +165,11 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         freeze: Duration::from_secs(f.freeze_secs),
         static_numbers,
         pools,
+        origins: web.origins,
+        utc_offset: web.utc_offset,
+        lease_cooldown: web.lease_cooldown,
+        heartbeat: web.heartbeat,
+        rules,
     }
 }
 
@@ -223,7 +237,12 @@ fn pools(
         }
         owner.pool.clone_from(&id);
         let numbers = pool_numbers(&path, &file.numbers, owner, index, p);
-        pools.push(PoolConfig { id, numbers });
+        let region = pool_region(&format!("{path}.region"), file.region, p);
+        pools.push(PoolConfig {
+            id,
+            numbers,
+            region,
+        });
     }
     pools
 }
@@ -253,6 +272,13 @@ fn pool_numbers(
         }
     }
     numbers
+}
+
+/// An optional region, compared lowercase.
+fn pool_region(path: &str, value: Option<String>, p: &mut Problems) -> Option<String> {
+    let region = value?;
+    p.non_blank(path, &region)
+        .then(|| region.trim().to_lowercase())
 }
 
 /// A required string; missing or blank is a problem, and yields "".

@@ -16,11 +16,14 @@ use super::file::{
 };
 use super::{
     CallsConfig, CarriersConfig, Config, ConfigProblem, HttpConfig, LogConfig, LogFormat,
-    SipConfig, StoreConfig, TimerConfig, sites, uri,
+    SipConfig, StoreConfig, TimerConfig, sites, tracking, uri,
 };
 
 /// Smallest and largest accepted `sip.max_message_bytes`.
 const MESSAGE_BYTES: (usize, usize) = (1500, 1_048_576);
+
+/// Smallest and largest accepted `http.max_body_bytes`.
+const HTTP_BODY_BYTES: (usize, usize) = (256, 1_048_576);
 
 /// Collects problems in the order they are found.
 #[derive(Debug, Default)]
@@ -49,7 +52,7 @@ impl Problems {
     }
 
     /// Records a value outside `min..=max`.
-    fn within<T: PartialOrd + Display>(&mut self, path: &str, value: T, min: T, max: T) {
+    pub(super) fn within<T: PartialOrd + Display>(&mut self, path: &str, value: T, min: T, max: T) {
         if value < min || value > max {
             self.push(path, format!("{value} is out of range {min}..={max}"));
         }
@@ -74,6 +77,8 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let store = store(file.store, &mut p);
     let calls = calls(&file.calls, &mut p);
     let log = log(file.log, &mut p);
+    let tracking = tracking::tracking(file.tracking, &mut p);
+    let geo = tracking::geo(file.geo, &mut p);
     let (sites, numbers) = sites::sites(file.sites, &mut p);
     let config = Config {
         sip,
@@ -82,6 +87,8 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         store,
         calls,
         log,
+        tracking,
+        geo,
         sites,
         numbers,
     };
@@ -185,21 +192,29 @@ fn socket_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 fn carriers(f: &CarriersFile, p: &mut Problems) -> CarriersConfig {
-    let mut trusted = Vec::with_capacity(f.trusted.len());
-    for (i, text) in f.trusted.iter().enumerate() {
+    CarriersConfig {
+        trusted: ip_nets("carriers.trusted", &f.trusted, p),
+    }
+}
+
+/// Parses a list of networks; bad entries are reported at `path[i]` and left out.
+fn ip_nets(path: &str, list: &[String], p: &mut Problems) -> Vec<IpNet> {
+    let mut nets = Vec::with_capacity(list.len());
+    for (i, text) in list.iter().enumerate() {
         match ip_net(text) {
-            Some(net) => trusted.push(net),
-            None => p.push(
-                format!("carriers.trusted[{i}]"),
-                format!("{text:?} is not an IP network (\"10.0.0.0/8\") or address"),
-            ),
+            Some(net) => nets.push(net),
+            None => p.push(format!("{path}[{i}]"), not_a_network(text)),
         }
     }
-    CarriersConfig { trusted }
+    nets
+}
+
+pub(super) fn not_a_network(text: &str) -> String {
+    format!("{text:?} is not an IP network (\"10.0.0.0/8\") or address")
 }
 
 /// A network in CIDR form, or a bare address meaning that one host (/32 or /128).
-fn ip_net(text: &str) -> Option<IpNet> {
+pub(super) fn ip_net(text: &str) -> Option<IpNet> {
     let text = text.trim();
     text.parse::<IpNet>()
         .ok()
@@ -211,7 +226,19 @@ fn http(f: &HttpFile, p: &mut Problems) -> HttpConfig {
         p.push("http.listen", message);
         SocketAddr::from(([127, 0, 0, 1], 0))
     });
-    HttpConfig { listen }
+    p.at_least("http.rate_limit_per_minute", f.rate_limit_per_minute, 1);
+    p.within(
+        "http.max_body_bytes",
+        f.max_body_bytes,
+        HTTP_BODY_BYTES.0,
+        HTTP_BODY_BYTES.1,
+    );
+    HttpConfig {
+        listen,
+        rate_limit_per_minute: f.rate_limit_per_minute,
+        max_body_bytes: f.max_body_bytes,
+        trusted_proxies: ip_nets("http.trusted_proxies", &f.trusted_proxies, p),
+    }
 }
 
 fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {

@@ -1,0 +1,113 @@
+//! The serde mirror of `[[sites]]` and its nested tables: numbers, pools and display rules.
+//!
+//! Same conventions as `file.rs`: loose types, units in key names, `deny_unknown_fields`.
+
+use serde::Deserialize;
+
+/// `[[sites]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteFile {
+    /// Required: unique id, `[a-z0-9_-]+`.
+    pub id: Option<String>,
+    /// Human-readable name.
+    pub name: Option<String>,
+    /// Required: where calls to this site's numbers go (`sip:` or `sips:` URI).
+    pub forward_to: Option<String>,
+    /// Number shown to visitors that need no tracking.
+    pub default_number: Option<String>,
+    /// Number shown when the pool is exhausted.
+    pub reserve_number: Option<String>,
+    /// A pool number stays with a visitor this many seconds after the last heartbeat.
+    pub freeze_secs: u64,
+    /// Web origins ("https://shop.example") allowed to call the snippet API for this site.
+    pub origins: Vec<String>,
+    /// The site's UTC offset ("+03:00") for time-of-day display conditions.
+    pub utc_offset: String,
+    /// A released pool number rests this many seconds before it is leased again.
+    pub lease_cooldown_secs: u64,
+    /// The snippet heartbeats every this many seconds; less than `freeze_secs`.
+    pub heartbeat_secs: u64,
+    /// Numbers bound to one ad source for good.
+    pub static_numbers: Vec<StaticNumberFile>,
+    /// Dynamic pools leased to website visitors.
+    pub pools: Vec<PoolFile>,
+    /// Display conditions, first match wins.
+    pub rules: Vec<RuleFile>,
+}
+
+impl Default for SiteFile {
+    fn default() -> Self {
+        Self {
+            id: None,
+            name: None,
+            forward_to: None,
+            default_number: None,
+            reserve_number: None,
+            freeze_secs: 1200,
+            origins: Vec::new(),
+            utc_offset: "+00:00".to_owned(),
+            lease_cooldown_secs: 60,
+            heartbeat_secs: 30,
+            static_numbers: Vec::new(),
+            pools: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// `[[sites.static_numbers]]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaticNumberFile {
+    /// Required: E.164 digits without '+'.
+    pub number: Option<String>,
+    /// Required: the ad source ("billboard", "radio").
+    pub source: Option<String>,
+    /// Marketing medium ("offline", "cpc").
+    pub medium: Option<String>,
+    /// Campaign name.
+    pub campaign: Option<String>,
+}
+
+/// `[[sites.pools]]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolFile {
+    /// Required: id unique within the site, `[a-z0-9_-]+`.
+    pub id: Option<String>,
+    /// Numbers or inclusive ranges "first-last".
+    pub numbers: Vec<String>,
+    /// Region whose visitors prefer this pool.
+    pub region: Option<String>,
+}
+
+/// `[[sites.rules]]`: conditions (all given must match) and exactly one action.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuleFile {
+    /// utm_source patterns ('*' wildcard, case-insensitive).
+    pub utm_source: Vec<String>,
+    /// utm_medium patterns.
+    pub utm_medium: Vec<String>,
+    /// utm_campaign patterns.
+    pub utm_campaign: Vec<String>,
+    /// utm_term patterns.
+    pub utm_term: Vec<String>,
+    /// utm_content patterns.
+    pub utm_content: Vec<String>,
+    /// Referrer host patterns ("*.google.com").
+    pub referrer_host: Vec<String>,
+    /// Landing page path patterns ("/promo/*").
+    pub landing_path: Vec<String>,
+    /// Visitor regions.
+    pub region: Vec<String>,
+    /// Site-local time window "HH:MM-HH:MM"; may wrap midnight.
+    pub time_of_day: Option<String>,
+    /// Action: lease from these pools.
+    pub pools: Option<Vec<String>>,
+    /// Action: show this static number of the site.
+    pub number: Option<String>,
+    /// Action: show the default number.
+    pub default: Option<bool>,
+}

@@ -1,0 +1,89 @@
+//! Which number a website visitor sees: display rules, pool preference by region, number
+//! formatting and region lookup. Pure: `now` comes in, nothing is read from clocks or sockets
+//! (the MaxMind database is opened once, up front, by [`GeoResolver::open`]).
+
+mod format;
+mod geo;
+mod rules;
+
+use time::{OffsetDateTime, Time};
+
+use crate::config::{DisplayAction, SiteConfig};
+use crate::lease::Visit;
+
+pub use format::format_number;
+pub use geo::{GeoError, GeoResolver};
+
+/// What a visitor should be shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// Lease from one of these pools; candidate pool ids in preference order.
+    Pools(Vec<String>),
+    /// Show this static number.
+    Static(String),
+    /// Show the site's default number.
+    Default,
+}
+
+/// Applies the site's rules in order; no rule matched: direct/organic -> Default, else all site pools
+/// (region-matching first, then those without region, then the rest).
+///
+/// A site without pools answers Default where it would answer an empty pool list.
+pub fn choose(site: &SiteConfig, visit: &Visit, now: OffsetDateTime) -> Choice {
+    let local = site_time(site, now);
+    let matched = site
+        .rules
+        .iter()
+        .find(|rule| rules::matches(rule, visit, local));
+    match matched.map(|rule| &rule.action) {
+        Some(DisplayAction::Pools(ids)) => pools(site, ids, visit),
+        Some(DisplayAction::Number(number)) => Choice::Static(number.clone()),
+        Some(DisplayAction::Default) => Choice::Default,
+        None if is_untracked(site, visit) => Choice::Default,
+        None => {
+            let ids: Vec<String> = site.pools.iter().map(|pool| pool.id.clone()).collect();
+            pools(site, &ids, visit)
+        }
+    }
+}
+
+/// The site-local wall-clock time; UTC if the offset would leave the representable range.
+fn site_time(site: &SiteConfig, now: OffsetDateTime) -> Time {
+    now.checked_to_offset(site.utc_offset).unwrap_or(now).time()
+}
+
+/// Direct or organic, where the site's own host is the landing page's or any origin's host.
+fn is_untracked(site: &SiteConfig, visit: &Visit) -> bool {
+    let origin_hosts = site.origins.iter().filter_map(|origin| origin_host(origin));
+    std::iter::once(visit.landing_host())
+        .chain(origin_hosts.map(Some))
+        .any(|host| visit.is_direct_or_organic(host.as_deref()))
+}
+
+fn origin_host(origin: &str) -> Option<String> {
+    let url = url::Url::parse(origin).ok()?;
+    url.host_str().map(str::to_owned)
+}
+
+/// Orders pool ids: the visitor's region first, then pools without region, then the rest.
+fn pools(site: &SiteConfig, ids: &[String], visit: &Visit) -> Choice {
+    if ids.is_empty() {
+        return Choice::Default;
+    }
+    let visitor = visit.region.as_deref().map(str::to_lowercase);
+    let region_of = |id: &String| {
+        site.pools
+            .iter()
+            .find(|pool| &pool.id == id)
+            .and_then(|pool| pool.region.as_deref())
+            .map(str::to_lowercase)
+    };
+    let rank = |id: &String| match region_of(id) {
+        Some(region) if visitor.as_ref() == Some(&region) => 0,
+        None => 1,
+        Some(_) => 2,
+    };
+    let mut ordered = ids.to_vec();
+    ordered.sort_by_key(rank);
+    Choice::Pools(ordered)
+}

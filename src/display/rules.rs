@@ -1,0 +1,108 @@
+//! Whether one display rule matches a visit: case-insensitive '*' globs over campaign tags,
+//! referrer host, landing path and region, and a site-local time-of-day window.
+
+use time::Time;
+
+use crate::config::DisplayRule;
+use crate::lease::Visit;
+
+/// All of the rule's conditions hold; an empty pattern list is no condition, and a condition on
+/// a value the visit lacks does not hold (so `utm_term = ["*"]` means "any utm_term").
+pub(super) fn matches(rule: &DisplayRule, visit: &Visit, local: Time) -> bool {
+    let texts: [(&[String], Option<&str>); 6] = [
+        (&rule.utm_source, visit.utm_source.as_deref()),
+        (&rule.utm_medium, visit.utm_medium.as_deref()),
+        (&rule.utm_campaign, visit.utm_campaign.as_deref()),
+        (&rule.utm_term, visit.utm_term.as_deref()),
+        (&rule.utm_content, visit.utm_content.as_deref()),
+        (&rule.region, visit.region.as_deref()),
+    ];
+    texts
+        .iter()
+        .all(|(patterns, value)| any_match(patterns, *value))
+        && parsed_match(&rule.referrer_host, || visit.referrer_host())
+        && parsed_match(&rule.landing_path, || visit.landing_path())
+        && rule
+            .time_of_day
+            .is_none_or(|(start, end)| in_window(local, start, end))
+}
+
+/// Like [`any_match`], parsing the value only when there is a condition.
+fn parsed_match(patterns: &[String], value: impl FnOnce() -> Option<String>) -> bool {
+    patterns.is_empty() || any_match(patterns, value().as_deref())
+}
+
+fn any_match(patterns: &[String], value: Option<&str>) -> bool {
+    if patterns.is_empty() {
+        return true;
+    }
+    value.is_some_and(|value| patterns.iter().any(|p| glob_match(p, value)))
+}
+
+/// `[start, end)`, wrapping midnight when `start > end`.
+fn in_window(t: Time, start: Time, end: Time) -> bool {
+    if start <= end {
+        start <= t && t < end
+    } else {
+        t >= start || t < end
+    }
+}
+
+/// Case-insensitive glob where '*' matches any run of characters (also none).
+pub(super) fn glob_match(pattern: &str, value: &str) -> bool {
+    let pattern: Vec<char> = pattern.trim().to_lowercase().chars().collect();
+    let value: Vec<char> = value.to_lowercase().chars().collect();
+    let (mut p, mut v) = (0, 0);
+    // Where the last '*' was and the value position it currently covers up to.
+    let mut star: Option<(usize, usize)> = None;
+    while v < value.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, v));
+                p += 1;
+            }
+            Some(c) if *c == value[v] => {
+                p += 1;
+                v += 1;
+            }
+            _ => match star {
+                Some((star_p, star_v)) => {
+                    p = star_p + 1;
+                    v = star_v + 1;
+                    star = Some((star_p, star_v + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::time;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("google", "Google"));
+        assert!(glob_match("*.google.*", "www.google.co.uk"));
+        assert!(!glob_match("*.google.*", "google.com"));
+        assert!(glob_match("brand*", "brand"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+        assert!(!glob_match("a*b*c", "axxbyy"));
+        assert!(glob_match("/promo/*", "/promo/spring"));
+        assert!(!glob_match("/promo/*", "/about"));
+        assert!(glob_match("МОСКВА", "москва"));
+    }
+
+    #[test]
+    fn windows() {
+        assert!(in_window(time!(9:00), time!(9:00), time!(21:00)));
+        assert!(!in_window(time!(21:00), time!(9:00), time!(21:00)));
+        assert!(in_window(time!(23:30), time!(22:00), time!(6:00)));
+        assert!(in_window(time!(0:10), time!(22:00), time!(6:00)));
+        assert!(!in_window(time!(12:00), time!(22:00), time!(6:00)));
+    }
+}
