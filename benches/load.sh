@@ -70,7 +70,7 @@ start_kamailio() {
     benches/kamailio.cfg > "$WORK/kamailio.cfg"
   kamailio -f "$WORK/kamailio.cfg" -P "$WORK/kamailio.pid" -m 256 -M 32 -DD -E 2>"$WORK/kamailio.log" &
   PIDS+=($!)
-  sleep 1
+  sleep 2
 }
 
 # One step: rate calls/s for SECONDS_PER_STEP seconds; prints "successful failed".
@@ -92,9 +92,11 @@ print(ok, failed)
 PY
 }
 
-# Rising rates; the highest with < 0.1 % failures.
+# Rising rates; the highest with < 0.1 % failures. A short warm-up call batch goes first.
 sweep() {
   local name=$1 port=$2 best=0
+  timeout 30 sipp "127.0.0.1:$port" -sn uac -s 74950000001 -i 127.0.0.1 -p 25090 -mp 27000 \
+    -r 10 -m 20 -nostdin -timeout 20s >/dev/null 2>&1 || true
   for rate in $RATES; do
     read -r ok failed < <(step "$port" "$rate")
     local total=$(( ok + failed ))
