@@ -25,6 +25,28 @@ pub struct ConfigFile {
     pub log: LogFile,
     /// Tracked sites with their numbers.
     pub sites: Vec<SiteFile>,
+    /// STUB (replaced at merge): visitor region lookup.
+    pub geo: GeoFile,
+}
+
+/// `[geo]` STUB (replaced at merge)
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoFile {
+    /// Optional MaxMind database (City or Country).
+    pub mmdb_path: Option<String>,
+    /// CIDR -> region table.
+    pub networks: Vec<GeoNetworkFile>,
+}
+
+/// `[[geo.networks]]` STUB (replaced at merge)
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoNetworkFile {
+    /// Network in CIDR form.
+    pub cidr: String,
+    /// Region name for addresses in this network.
+    pub region: String,
 }
 
 /// `[sip]`
@@ -117,12 +139,21 @@ impl Default for CarriersFile {
 pub struct HttpFile {
     /// Socket the HTTP server listens on.
     pub listen: String,
+    /// STUB (replaced at merge): snippet API requests per client IP and minute.
+    pub rate_limit_per_minute: u32,
+    /// STUB (replaced at merge): largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// STUB (replaced at merge): X-Forwarded-For is honoured only from these networks.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpFile {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
+            rate_limit_per_minute: 120,
+            max_body_bytes: 8192,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -227,6 +258,12 @@ pub struct SiteFile {
     pub static_numbers: Vec<StaticNumberFile>,
     /// Dynamic pools leased to website visitors.
     pub pools: Vec<PoolFile>,
+    /// STUB (replaced at merge): CORS origins allowed for the snippet API of this site.
+    pub origins: Vec<String>,
+    /// STUB (replaced at merge): a released number rests this many seconds before reissue.
+    pub lease_cooldown_secs: u64,
+    /// STUB (replaced at merge): snippet heartbeat interval in seconds.
+    pub heartbeat_secs: u64,
 }
 
 impl Default for SiteFile {
@@ -240,6 +277,9 @@ impl Default for SiteFile {
             freeze_secs: 1200,
             static_numbers: Vec::new(),
             pools: Vec::new(),
+            origins: Vec::new(),
+            lease_cooldown_secs: 60,
+            heartbeat_secs: 30,
         }
     }
 }
@@ -266,4 +306,6 @@ pub struct PoolFile {
     pub id: Option<String>,
     /// Numbers or inclusive ranges "first-last".
     pub numbers: Vec<String>,
+    /// STUB (replaced at merge): pool preferred for visitors from this region.
+    pub region: Option<String>,
 }

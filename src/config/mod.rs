@@ -29,6 +29,10 @@ pub struct Config {
     pub calls: CallsConfig,
     pub log: LogConfig,
     pub sites: Vec<SiteConfig>,
+    /// STUB (replaced at merge)
+    pub tracking: TrackingConfig,
+    /// STUB (replaced at merge)
+    pub geo: GeoConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
@@ -79,6 +83,60 @@ pub struct CarriersConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    pub rate_limit_per_minute: u32,
+    pub max_body_bytes: usize,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `[tracking]` STUB (replaced at merge)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingConfig {
+    pub header_prefix: String,
+    pub diversion: bool,
+    /// `None` = forever.
+    pub unique_window: Option<Duration>,
+    pub quality_min_talk: Duration,
+}
+
+impl Default for TrackingConfig {
+    fn default() -> Self {
+        Self {
+            header_prefix: "X-CT-".to_owned(),
+            diversion: true,
+            unique_window: Some(Duration::from_secs(30 * 86_400)),
+            quality_min_talk: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[geo]` STUB (replaced at merge)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoConfig {
+    pub mmdb_path: Option<PathBuf>,
+    pub networks: Vec<(ipnet::IpNet, String)>,
+}
+
+/// `[[sites.rules]]` STUB (replaced at merge)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayRule {
+    pub utm_source: Vec<String>,
+    pub utm_medium: Vec<String>,
+    pub utm_campaign: Vec<String>,
+    pub utm_term: Vec<String>,
+    pub utm_content: Vec<String>,
+    pub referrer_host: Vec<String>,
+    pub landing_path: Vec<String>,
+    pub region: Vec<String>,
+    pub time_of_day: Option<(time::Time, time::Time)>,
+    pub action: DisplayAction,
+}
+
+/// STUB (replaced at merge)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisplayAction {
+    Pools(Vec<String>),
+    Number(String),
+    Default,
 }
 
 /// `[store]`: the SQLite CDR store; invariant: `1 <= batch_max_records <= queue_capacity`.
@@ -126,6 +184,12 @@ pub struct SiteConfig {
     pub freeze: Duration,
     pub static_numbers: Vec<StaticNumber>,
     pub pools: Vec<PoolConfig>,
+    // STUB (replaced at merge): the issue 3 fields below.
+    pub origins: Vec<String>,
+    pub utc_offset: time::UtcOffset,
+    pub lease_cooldown: Duration,
+    pub heartbeat: Duration,
+    pub rules: Vec<DisplayRule>,
 }
 
 /// A number bound to one ad source for good.
@@ -142,6 +206,8 @@ pub struct StaticNumber {
 pub struct PoolConfig {
     pub id: String,
     pub numbers: Vec<String>,
+    /// STUB (replaced at merge)
+    pub region: Option<String>,
 }
 
 /// What calltrack knows about a dialled number before any lease lookup.
@@ -223,6 +289,11 @@ impl Config {
     /// The tracking number with these E.164 digits (no '+'), if any site owns it.
     pub fn tracking_number(&self, digits: &str) -> Option<&TrackingNumber> {
         self.numbers.get(digits)
+    }
+
+    /// STUB (replaced at merge): the site with this id.
+    pub fn site(&self, id: &str) -> Option<&SiteConfig> {
+        self.sites.iter().find(|s| s.id == id)
     }
 
     /// How many tracking numbers all sites own together.

@@ -156,6 +156,11 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         freeze: Duration::from_secs(f.freeze_secs),
         static_numbers,
         pools,
+        origins: f.origins,
+        utc_offset: time::UtcOffset::UTC,
+        lease_cooldown: Duration::from_secs(f.lease_cooldown_secs),
+        heartbeat: Duration::from_secs(f.heartbeat_secs),
+        rules: Vec::new(),
     }
 }
 
@@ -223,7 +228,11 @@ fn pools(
         }
         owner.pool.clone_from(&id);
         let numbers = pool_numbers(&path, &file.numbers, owner, index, p);
-        pools.push(PoolConfig { id, numbers });
+        pools.push(PoolConfig {
+            id,
+            numbers,
+            region: file.region,
+        });
     }
     pools
 }

@@ -75,7 +75,10 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let calls = calls(&file.calls, &mut p);
     let log = log(file.log, &mut p);
     let (sites, numbers) = sites::sites(file.sites, &mut p);
+    let geo = geo(&file.geo, &mut p);
     let config = Config {
+        tracking: super::TrackingConfig::default(),
+        geo,
         sip,
         carriers,
         http,
@@ -211,7 +214,45 @@ fn http(f: &HttpFile, p: &mut Problems) -> HttpConfig {
         p.push("http.listen", message);
         SocketAddr::from(([127, 0, 0, 1], 0))
     });
-    HttpConfig { listen }
+    let trusted_proxies = nets("http.trusted_proxies", &f.trusted_proxies, p);
+    p.at_least("http.rate_limit_per_minute", f.rate_limit_per_minute, 1);
+    p.at_least("http.max_body_bytes", f.max_body_bytes, 256);
+    HttpConfig {
+        listen,
+        rate_limit_per_minute: f.rate_limit_per_minute,
+        max_body_bytes: f.max_body_bytes,
+        trusted_proxies,
+    }
+}
+
+/// STUB (replaced at merge): a list of networks; bad entries are reported and left out.
+fn nets(path: &str, list: &[String], p: &mut Problems) -> Vec<IpNet> {
+    let mut out = Vec::with_capacity(list.len());
+    for (i, text) in list.iter().enumerate() {
+        match ip_net(text) {
+            Some(net) => out.push(net),
+            None => p.push(
+                format!("{path}[{i}]"),
+                format!("{text:?} is not an IP network"),
+            ),
+        }
+    }
+    out
+}
+
+/// STUB (replaced at merge): `[geo]`.
+fn geo(f: &super::file::GeoFile, p: &mut Problems) -> super::GeoConfig {
+    let mut networks = Vec::with_capacity(f.networks.len());
+    for (i, n) in f.networks.iter().enumerate() {
+        match ip_net(&n.cidr) {
+            Some(net) => networks.push((net, n.region.clone())),
+            None => p.push(format!("geo.networks[{i}].cidr"), "not an IP network"),
+        }
+    }
+    super::GeoConfig {
+        mmdb_path: f.mmdb_path.as_ref().map(PathBuf::from),
+        networks,
+    }
 }
 
 fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
