@@ -39,6 +39,10 @@ const BOT_MARKERS: &[&str] = &[
     "okhttp",
     "java/",
     "libwww-perl",
+    "ureq/",
+    "reqwest/",
+    "httpx",
+    "node-fetch",
 ];
 
 /// A crawler, a headless browser or a script; a missing or blank user agent counts as one.

@@ -17,9 +17,14 @@ const ALLOW_METHODS: &str = "POST, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "Content-Type";
 const MAX_AGE_SECS: &str = "600";
 
-/// Middleware around the snippet API routes.
+/// Path prefixes of the snippet API.
+const API_PREFIXES: [&str; 2] = ["/v1/sites/", "/v1/sessions/"];
+
+/// Middleware around the whole router; acts on the snippet API paths only.
 pub async fn cors(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+    let path = req.uri().path();
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let Some(origin) = origin.filter(|_| API_PREFIXES.iter().any(|p| path.starts_with(p))) else {
         return next.run(req).await;
     };
     let text = origin.to_str().unwrap_or_default();

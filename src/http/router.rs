@@ -31,12 +31,15 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(health))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .with_state(shared)
+        .with_state(shared.clone())
+        .layer(from_fn_with_state(shared, cors::cors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn_with_state(slots, limits::in_flight))
 }
 
-/// The routes the website snippet calls: rate limited per client IP, CORS outside the limit.
+/// The routes the website snippet calls, rate limited per client IP. CORS wraps the whole
+/// router (a route layer would not see preflights: axum answers unrouted methods with 405
+/// outside route layers) and acts on these paths only.
 fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/sites/{site}/sessions", post(sessions::create))
@@ -47,7 +50,6 @@ fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/v1/sessions/{session_id}", delete(sessions::release))
         .route("/v1/sessions/{session_id}/release", post(sessions::release))
         .route_layer(from_fn_with_state(shared.clone(), limits::rate_limit))
-        .layer(from_fn_with_state(shared.clone(), cors::cors))
 }
 
 /// Operator routes; every one passes the auth hook.
