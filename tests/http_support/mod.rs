@@ -1,6 +1,6 @@
 //! Shared by the HTTP tests: an in-process calltrack HTTP server on 127.0.0.1:0 with a real
 //! config, lease table and geo resolver, and a ureq agent that does not treat 4xx as errors.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
