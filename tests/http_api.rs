@@ -1,4 +1,5 @@
 //! The snippet and admin HTTP API end to end on loopback: sessions, heartbeats, release, bots,
+#![allow(clippy::expect_used)]
 //! pool exhaustion, CORS, rate limit, and JSON errors for every failure.
 
 mod http_support;
