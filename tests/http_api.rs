@@ -1,6 +1,7 @@
 //! The snippet and admin HTTP API end to end on loopback: sessions, heartbeats, release, bots,
-#![allow(clippy::expect_used)]
 //! pool exhaustion, CORS, rate limit, and JSON errors for every failure.
+
+#![allow(clippy::expect_used)]
 
 mod http_support;
 
