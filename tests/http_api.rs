@@ -118,6 +118,12 @@ fn unknown_session_site_and_route_are_json_404() {
         .expect("req");
     assert_eq!(reply.status(), 404);
     assert_eq!(error_code(reply), "unknown_site");
+    let reply = agent()
+        .post(server.url("/v1/sessions/%FF%FE/heartbeat"))
+        .send_empty()
+        .expect("req");
+    assert_eq!(reply.status(), 400);
+    assert_eq!(error_code(reply), "bad_request");
     let reply = agent().get(server.url("/v1/nothing")).call().expect("req");
     assert_eq!(reply.status(), 404);
     assert_eq!(error_code(reply), "not_found");
@@ -278,6 +284,11 @@ fn rate_limit_answers_429_json_with_retry_after() {
     assert_eq!(error_code(limited), "rate_limited");
     let health = agent().get(server.url("/health")).call().expect("health");
     assert_eq!(health.status(), 200, "health is not rate limited");
+    let beat = agent()
+        .post(server.url("/v1/sessions/0123456789abcdef0123456789abcdef/heartbeat"))
+        .send_empty()
+        .expect("heartbeat");
+    assert_eq!(beat.status(), 404, "heartbeats are not rate limited");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The route table and the layers around it (in-flight cap, body limit, CORS, rate limit).
+//! The route table and the layers around it (in-flight cap, body limit, JSON errors, CORS,
+//! rate limit).
 
 use std::sync::Arc;
 
@@ -33,23 +34,29 @@ pub fn router(state: HttpState) -> Router {
         .method_not_allowed_fallback(errors::method_not_allowed)
         .with_state(shared.clone())
         .layer(from_fn_with_state(shared, cors::cors))
+        .layer(from_fn(errors::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn_with_state(slots, limits::in_flight))
 }
 
-/// The routes the website snippet calls, rate limited per client IP. CORS wraps the whole
-/// router (a route layer would not see preflights: axum answers unrouted methods with 405
-/// outside route layers) and acts on these paths only.
+/// The routes the website snippet calls. Session creation (the only call that can take a pool
+/// number) is rate limited per client IP; heartbeats and releases are not, so one office
+/// behind a NAT with many open tabs does not lose its numbers (they need a 128-bit session id
+/// and only extend what exists; the in-flight cap bounds them). CORS wraps the whole router
+/// (a route layer would not see preflights: axum answers unrouted methods with 405 outside
+/// route layers) and acts on these paths only.
 fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
+    let create = Router::new()
         .route("/v1/sites/{site}/sessions", post(sessions::create))
+        .route_layer(from_fn_with_state(shared.clone(), limits::rate_limit));
+    Router::new()
+        .merge(create)
         .route(
             "/v1/sessions/{session_id}/heartbeat",
             post(sessions::heartbeat),
         )
         .route("/v1/sessions/{session_id}", delete(sessions::release))
         .route("/v1/sessions/{session_id}/release", post(sessions::release))
-        .route_layer(from_fn_with_state(shared.clone(), limits::rate_limit))
 }
 
 /// Operator routes; every one passes the auth hook.
