@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::call::{B2bua, CallEvent, HostTable};
 use crate::config::Config;
-use crate::http::{Gauges, HttpError, HttpServer};
+use crate::display::{GeoError, GeoResolver};
+use crate::http::{Gauges, HttpError, HttpServer, HttpState};
+use crate::lease::LeaseTable;
 use crate::sip::dialog::LocalEndpoint;
 use crate::sip::message::Limits;
 use crate::sip::{Peer, Transmit};
@@ -34,6 +36,8 @@ pub enum AppError {
     Transport(#[from] TransportError),
     #[error(transparent)]
     Http(#[from] HttpError),
+    #[error(transparent)]
+    Geo(#[from] GeoError),
     #[error("a service task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -80,7 +84,13 @@ impl Server {
         let sockets = transport::bind(&transport_config(&config)).await?;
         let sip = sockets.local_addrs();
         let gauges = Arc::new(Gauges::default());
-        let http = HttpServer::bind(config.http.listen, gauges.clone()).await?;
+        let http_state = HttpState {
+            config: config.clone(),
+            leases: Arc::new(LeaseTable::from_config(&config)),
+            geo: Arc::new(GeoResolver::open(&config.geo)?),
+            gauges: gauges.clone(),
+        };
+        let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
         let hosts = HostTable::default();
         let names = HostTable::names_in(&config);

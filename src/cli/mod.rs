@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
 pub mod cdr;
+pub mod pool;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub enum Command {
     },
     /// Query call detail records (database path from the config's store.path).
     Cdr(cdr::CdrArgs),
+    /// Dynamic number pools of the running daemon (address from the config's http.listen).
+    Pool(pool::PoolArgs),
 }
 
 /// Parses the command line and runs the command; the binary's whole `main`.
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(config_path),
         Command::CheckConfig { file } => check_config(file.as_deref().or(config_path)),
         Command::Cdr(args) => cdr(args, config_path),
+        Command::Pool(args) => pool(args, config_path),
     };
     ExitCode::from(code)
 }
@@ -129,6 +133,24 @@ fn cdr(args: cdr::CdrArgs, path: Option<&Path>) -> u8 {
         }
     };
     match cdr::run(args, &config.store.path) {
+        Ok(()) => EXIT_OK,
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn pool(args: pool::PoolArgs, path: Option<&Path>) -> u8 {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("calltrack: {} is not usable:", source_name(path));
+            print_config_error(&err);
+            return EXIT_CONFIG;
+        }
+    };
+    match pool::run(args, config.http.listen) {
         Ok(()) => EXIT_OK,
         Err(err) => {
             print_error(&err);

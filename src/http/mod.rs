@@ -1,19 +1,50 @@
-//! The HTTP side: health endpoint for now (the snippet and admin APIs arrive with their issues).
+//! The HTTP side: the website snippet API and script, the admin API, health.
+//!
+//! Every error is JSON (`errors.rs`); overload is answered with 429 + Retry-After (`limits.rs`).
+
+pub mod admin;
+mod agent;
+mod client;
+mod cors;
+pub mod errors;
+mod limits;
+mod router;
+pub mod session_id;
+pub mod sessions;
+pub mod snippet;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-/// Live facts the HTTP side can read without touching the SIP core.
+use crate::config::Config;
+use crate::display::GeoResolver;
+use crate::lease::LeaseTable;
+
+pub use router::router;
+
+/// Live facts the HTTP side can read without touching the SIP core, and its own counters.
 #[derive(Debug, Default)]
 pub struct Gauges {
     pub active_calls: AtomicUsize,
+    /// Snippet sessions created (any kind).
+    pub sessions_created: AtomicU64,
+    /// Successful snippet heartbeats.
+    pub heartbeats: AtomicU64,
+}
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub config: Arc<Config>,
+    pub leases: Arc<LeaseTable>,
+    pub geo: Arc<GeoResolver>,
+    pub gauges: Arc<Gauges>,
 }
 
 /// HTTP failed to start or stopped with an error.
@@ -29,18 +60,25 @@ pub enum HttpError {
 }
 
 /// A bound HTTP listener, ready to serve.
-#[derive(Debug)]
 pub struct HttpServer {
     listener: tokio::net::TcpListener,
-    gauges: Arc<Gauges>,
+    state: HttpState,
+}
+
+impl std::fmt::Debug for HttpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServer")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpServer {
-    pub async fn bind(addr: SocketAddr, gauges: Arc<Gauges>) -> Result<HttpServer, HttpError> {
+    pub async fn bind(addr: SocketAddr, state: HttpState) -> Result<HttpServer, HttpError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| HttpError::Bind { addr, source })?;
-        Ok(HttpServer { listener, gauges })
+        Ok(HttpServer { listener, state })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -49,7 +87,7 @@ impl HttpServer {
 
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), HttpError> {
-        let app = router(self.gauges);
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
@@ -57,15 +95,12 @@ impl HttpServer {
     }
 }
 
-fn router(gauges: Arc<Gauges>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .with_state(gauges)
-}
-
-async fn health(State(gauges): State<Arc<Gauges>>) -> Json<Value> {
+async fn health(State(shared): State<Arc<router::Shared>>) -> Json<Value> {
+    let gauges = &shared.state.gauges;
     Json(json!({
         "status": "ok",
         "active_calls": gauges.active_calls.load(Ordering::Relaxed),
+        "sessions_created": gauges.sessions_created.load(Ordering::Relaxed),
+        "heartbeats": gauges.heartbeats.load(Ordering::Relaxed),
     }))
 }

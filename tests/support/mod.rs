@@ -325,8 +325,8 @@ impl Sipp {
         Running { child, sipp: self }
     }
 
-    pub fn run_ok(self) {
-        self.spawn().wait_ok();
+    pub fn run_ok(self) -> String {
+        self.spawn().wait_ok()
     }
 }
 
@@ -337,11 +337,13 @@ pub struct Running {
 }
 
 impl Running {
-    /// Waits for sipp to finish its one call successfully (exit 0).
-    pub fn wait_ok(mut self) {
+    /// Waits for sipp to finish its one call successfully (exit 0); returns sipp's message
+    /// trace (every SIP message it sent and received).
+    pub fn wait_ok(mut self) -> String {
         let status = wait_timeout(&mut self.child, Duration::from_secs(40));
         if status.is_some_and(|s| s.success()) {
-            return;
+            return std::fs::read_to_string(self.sipp.dir.path().join("messages.log"))
+                .unwrap_or_default();
         }
         let _ = self.child.kill();
         let read =

@@ -1,0 +1,188 @@
+//! `calltrack pool status`: asks the running daemon (`http.listen`) for pool occupancy and
+//! prints a table or JSON.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::http::admin::{PoolStatsView, PoolsView};
+
+/// `calltrack pool ...`
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    #[command(subcommand)]
+    pub command: PoolCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Occupancy of every dynamic pool, from the running daemon's admin API.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// The daemon could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("cannot reach the calltrack daemon at http://{addr}/v1/admin/pools (is it running?)")]
+    Request {
+        addr: SocketAddr,
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    #[error("the daemon answered HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("cannot print JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// How long to wait for the daemon.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs `pool status` against the daemon listening on `listen`.
+pub fn run(args: PoolArgs, listen: SocketAddr) -> Result<(), PoolError> {
+    let PoolCommand::Status { format } = args.command;
+    let pools = fetch(listen)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&pools)?),
+        Format::Table => print!("{}", table(&pools.pools)),
+    }
+    Ok(())
+}
+
+fn fetch(listen: SocketAddr) -> Result<PoolsView, PoolError> {
+    let addr = reachable(listen);
+    let request_error = |source| PoolError::Request {
+        addr,
+        source: Box::new(source),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(TIMEOUT))
+        .build()
+        .into();
+    let mut response = agent
+        .get(format!("http://{addr}/v1/admin/pools"))
+        .call()
+        .map_err(request_error)?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        return Err(PoolError::Status { status, body });
+    }
+    response.body_mut().read_json().map_err(request_error)
+}
+
+/// A wildcard listen address is reached over loopback.
+fn reachable(listen: SocketAddr) -> SocketAddr {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    addr
+}
+
+/// One aligned row per pool.
+pub fn table(pools: &[PoolStatsView]) -> String {
+    let header = [
+        "SITE",
+        "POOL",
+        "SIZE",
+        "LEASED",
+        "RINGING",
+        "COOLING",
+        "FREE",
+        "GRANTED",
+        "EXHAUSTED",
+    ];
+    let rows: Vec<[String; 9]> = pools
+        .iter()
+        .map(|p| {
+            [
+                p.site.clone(),
+                p.pool.clone(),
+                p.size.to_string(),
+                p.leased.to_string(),
+                p.ringing.to_string(),
+                p.cooling.to_string(),
+                p.free.to_string(),
+                p.granted_total.to_string(),
+                p.exhausted_total.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let header = header.map(str::to_owned);
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i < 2 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str("(no dynamic pools configured)\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let pool = PoolStatsView {
+            site: "demo".into(),
+            pool: "web".into(),
+            size: 50,
+            leased: 3,
+            ringing: 1,
+            cooling: 2,
+            free: 44,
+            granted_total: 1234,
+            exhausted_total: 0,
+        };
+        let text = table(&[pool]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("SITE  POOL  SIZE  LEASED"));
+        assert!(lines[1].starts_with("demo  web     50       3"), "{text}");
+        assert!(lines[1].ends_with("1234          0"), "{text}");
+    }
+
+    #[test]
+    fn wildcard_listen_is_reached_on_loopback() {
+        let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(reachable(addr).to_string(), "127.0.0.1:8080");
+    }
+}

@@ -1,0 +1,64 @@
+//! The admin API: pool occupancy (`GET /v1/admin/pools`), read by `calltrack pool status`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::router::Shared;
+use crate::lease::PoolStats;
+
+/// One pool's occupancy, as served and as the CLI reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolStatsView {
+    pub site: String,
+    pub pool: String,
+    pub size: usize,
+    pub leased: usize,
+    pub ringing: usize,
+    pub cooling: usize,
+    pub free: usize,
+    pub granted_total: u64,
+    pub exhausted_total: u64,
+}
+
+impl From<PoolStats> for PoolStatsView {
+    fn from(s: PoolStats) -> Self {
+        PoolStatsView {
+            site: s.site,
+            pool: s.pool,
+            size: s.size,
+            leased: s.leased,
+            ringing: s.ringing,
+            cooling: s.cooling,
+            free: s.free,
+            granted_total: s.granted_total,
+            exhausted_total: s.exhausted_total,
+        }
+    }
+}
+
+/// `GET /v1/admin/pools` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolsView {
+    pub pools: Vec<PoolStatsView>,
+}
+
+/// `GET /v1/admin/pools`
+pub async fn pools(State(shared): State<Arc<Shared>>) -> Json<PoolsView> {
+    let stats = shared.state.leases.stats(OffsetDateTime::now_utc());
+    Json(PoolsView {
+        pools: stats.into_iter().map(PoolStatsView::from).collect(),
+    })
+}
+
+/// Middleware on every `/v1/admin/*` route. AUTH HOOK (issue 4): check the admin credential
+/// here and answer `ApiError` 401/403; today the admin API is protected only by
+/// `http.listen` being a private address.
+pub async fn authorize(req: Request, next: Next) -> Response {
+    next.run(req).await
+}

@@ -1,0 +1,67 @@
+//! The route table and the layers around it (in-flight cap, body limit, JSON errors, CORS,
+//! rate limit).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{delete, get, post};
+use tokio::sync::Semaphore;
+
+use super::limits::{self, RateLimiter};
+use super::{HttpState, admin, cors, errors, health, sessions, snippet};
+
+/// What every handler reads: the public state plus HTTP-private parts.
+pub struct Shared {
+    pub state: HttpState,
+    pub limiter: RateLimiter,
+}
+
+/// Builds the whole application.
+pub fn router(state: HttpState) -> Router {
+    let max_body = state.config.http.max_body_bytes;
+    let limiter = RateLimiter::per_minute(state.config.http.rate_limit_per_minute);
+    let shared = Arc::new(Shared { state, limiter });
+    let slots = Arc::new(Semaphore::new(limits::MAX_IN_FLIGHT));
+    Router::new()
+        .merge(snippet_api(&shared))
+        .merge(admin_api())
+        .route("/v1/snippet.js", get(snippet::script))
+        .route("/demo", get(snippet::demo))
+        .route("/health", get(health))
+        .fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .with_state(shared.clone())
+        .layer(from_fn_with_state(shared, cors::cors))
+        .layer(from_fn(errors::json_errors))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(slots, limits::in_flight))
+}
+
+/// The routes the website snippet calls. Session creation (the only call that can take a pool
+/// number) is rate limited per client IP; heartbeats and releases are not, so one office
+/// behind a NAT with many open tabs does not lose its numbers (they need a 128-bit session id
+/// and only extend what exists; the in-flight cap bounds them). CORS wraps the whole router
+/// (a route layer would not see preflights: axum answers unrouted methods with 405 outside
+/// route layers) and acts on these paths only.
+fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+    let create = Router::new()
+        .route("/v1/sites/{site}/sessions", post(sessions::create))
+        .route_layer(from_fn_with_state(shared.clone(), limits::rate_limit));
+    Router::new()
+        .merge(create)
+        .route(
+            "/v1/sessions/{session_id}/heartbeat",
+            post(sessions::heartbeat),
+        )
+        .route("/v1/sessions/{session_id}", delete(sessions::release))
+        .route("/v1/sessions/{session_id}/release", post(sessions::release))
+}
+
+/// Operator routes; every one passes the auth hook.
+fn admin_api() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/v1/admin/pools", get(admin::pools))
+        .route_layer(from_fn(admin::authorize))
+}

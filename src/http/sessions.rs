@@ -1,0 +1,261 @@
+//! The snippet API: create a session (lease a number or show a fixed one), heartbeat, release.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::agent;
+use super::client::ClientIp;
+use super::errors::{ApiError, ApiJson};
+use super::router::Shared;
+use super::session_id::{self, Kind, SessionRef};
+use crate::config::SiteConfig;
+use crate::display::{self, Choice};
+use crate::lease::{GrantRequest, Lease, LeaseError, Visit};
+
+/// Longest accepted visitor id and analytics ids.
+const MAX_ID_CHARS: usize = 128;
+
+/// `POST /v1/sites/{site}/sessions` body; only `page_url` is required.
+#[derive(Debug, Deserialize)]
+pub struct CreateSession {
+    pub visitor_id: Option<String>,
+    pub page_url: String,
+    pub referrer: Option<String>,
+    pub ga_client_id: Option<String>,
+    pub ga_session_id: Option<String>,
+    pub ym_client_id: Option<String>,
+}
+
+/// The answer to create and heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionView {
+    pub session_id: String,
+    /// E.164 digits without '+'.
+    pub number: String,
+    /// The number formatted for people.
+    pub display: String,
+    /// dynamic | static | default | reserve
+    pub kind: String,
+    /// RFC 3339; `None` for sessions without a lease.
+    pub lease_expires_at: Option<String>,
+    /// How often the snippet should heartbeat.
+    pub heartbeat_secs: u64,
+}
+
+impl SessionView {
+    fn fixed(site: &SiteConfig, kind: Kind, number: &str, session_id: String) -> SessionView {
+        SessionView {
+            session_id,
+            number: number.to_owned(),
+            display: display::format_number(number),
+            kind: kind.as_str().to_owned(),
+            lease_expires_at: None,
+            heartbeat_secs: site.heartbeat.as_secs(),
+        }
+    }
+
+    fn leased(site: &SiteConfig, lease: &Lease) -> SessionView {
+        SessionView {
+            session_id: lease.session_id.clone(),
+            number: lease.number.clone(),
+            display: display::format_number(&lease.number),
+            kind: Kind::Dynamic.as_str().to_owned(),
+            lease_expires_at: lease.expires_at.format(&Rfc3339).ok(),
+            heartbeat_secs: site.heartbeat.as_secs(),
+        }
+    }
+}
+
+/// `POST /v1/sites/{site}/sessions`
+pub async fn create(
+    State(shared): State<Arc<Shared>>,
+    Path(site_id): Path<String>,
+    ClientIp(peer): ClientIp,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateSession>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    let state = &shared.state;
+    let site = state
+        .config
+        .site(&site_id)
+        .ok_or_else(|| ApiError::UnknownSite(site_id.clone()))?;
+    check_body(&body)?;
+    let ip = super::client::resolve(peer, &headers, &state.config.http.trusted_proxies);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let now = OffsetDateTime::now_utc();
+    let view = if agent::is_bot(user_agent) {
+        shown_fixed(site, Kind::Default, site.default_number.as_deref())?
+    } else {
+        let mut visit = Visit::from_page(&body.page_url, body.referrer.as_deref());
+        visit.ga_client_id = body.ga_client_id;
+        visit.ga_session_id = body.ga_session_id;
+        visit.ym_client_id = body.ym_client_id;
+        visit.region = state.geo.region(ip);
+        visit.user_agent = user_agent.map(str::to_owned);
+        visit.device = Some(agent::device(user_agent).to_owned());
+        let choice = display::choose(site, &visit, now);
+        decide(&shared, site, choice, body.visitor_id, visit, now)?
+    };
+    state
+        .gauges
+        .sessions_created
+        .fetch_add(1, Ordering::Relaxed);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+fn check_body(body: &CreateSession) -> Result<(), ApiError> {
+    if body.page_url.trim().is_empty() {
+        return Err(ApiError::InvalidField {
+            field: "page_url",
+            message: "must not be empty",
+        });
+    }
+    let ids = [
+        &body.visitor_id,
+        &body.ga_client_id,
+        &body.ga_session_id,
+        &body.ym_client_id,
+    ];
+    if ids.iter().any(|id| {
+        id.as_ref()
+            .is_some_and(|id| id.chars().count() > MAX_ID_CHARS)
+    }) {
+        return Err(ApiError::InvalidField {
+            field: "visitor_id",
+            message: "ids may have at most 128 characters",
+        });
+    }
+    Ok(())
+}
+
+/// Leases from the candidate pools in order; all exhausted shows the reserve number.
+fn decide(
+    shared: &Shared,
+    site: &SiteConfig,
+    choice: Choice,
+    visitor_id: Option<String>,
+    visit: Visit,
+    now: OffsetDateTime,
+) -> Result<SessionView, ApiError> {
+    let pools = match choice {
+        Choice::Default => return shown_fixed(site, Kind::Default, site.default_number.as_deref()),
+        Choice::Static(number) => return shown_fixed(site, Kind::Static, Some(&number)),
+        Choice::Pools(pools) => pools,
+    };
+    let leases = &shared.state.leases;
+    for pool in &pools {
+        let request = GrantRequest {
+            session_id: session_id::random(),
+            site: site.id.clone(),
+            pool: pool.clone(),
+            visitor_id: visitor_id.clone(),
+            visit: visit.clone(),
+        };
+        match leases.grant(request, now) {
+            Ok(lease) => return Ok(SessionView::leased(site, &lease)),
+            Err(LeaseError::Exhausted) => {}
+            Err(LeaseError::UnknownPool) => {
+                tracing::warn!(site = %site.id, %pool, "display rule names an unknown pool");
+            }
+        }
+    }
+    if let Some(first) = pools.first() {
+        leases.count_exhausted(&site.id, first);
+        tracing::warn!(site = %site.id, pool = %first, "pool exhausted: reserve number shown");
+    }
+    match site.reserve_number.as_deref() {
+        Some(reserve) => shown_fixed(site, Kind::Reserve, Some(reserve)),
+        None => shown_fixed(site, Kind::Default, site.default_number.as_deref()),
+    }
+}
+
+fn shown_fixed(
+    site: &SiteConfig,
+    kind: Kind,
+    number: Option<&str>,
+) -> Result<SessionView, ApiError> {
+    let number = number.ok_or_else(|| ApiError::NoNumber(site.id.clone()))?;
+    let id = session_id::fixed(kind, &site.id, number);
+    Ok(SessionView::fixed(site, kind, number, id))
+}
+
+/// `POST /v1/sessions/{session_id}/heartbeat`: extends the lease; 404 when unknown or expired.
+pub async fn heartbeat(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let state = &shared.state;
+    let view = match session_id::parse(&id).ok_or(ApiError::UnknownSession)? {
+        SessionRef::Dynamic(id) => {
+            let lease = state
+                .leases
+                .heartbeat(id, OffsetDateTime::now_utc())
+                .ok_or(ApiError::UnknownSession)?;
+            let site = state
+                .config
+                .site(&lease.site)
+                .ok_or(ApiError::UnknownSession)?;
+            SessionView::leased(site, &lease)
+        }
+        SessionRef::Fixed { kind, site, number } => {
+            let site = fixed_site(&shared, kind, site, number)?;
+            SessionView::fixed(site, kind, number, id.clone())
+        }
+    };
+    state.gauges.heartbeats.fetch_add(1, Ordering::Relaxed);
+    Ok(Json(view))
+}
+
+/// `DELETE /v1/sessions/{session_id}` and `POST .../release`: the page was left, the freeze starts.
+pub async fn release(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match session_id::parse(&id).ok_or(ApiError::UnknownSession)? {
+        SessionRef::Dynamic(id) => {
+            shared
+                .state
+                .leases
+                .release(id, OffsetDateTime::now_utc())
+                .ok_or(ApiError::UnknownSession)?;
+        }
+        SessionRef::Fixed { kind, site, number } => {
+            fixed_site(&shared, kind, site, number)?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The site of a fixed-number session id, if the config still shows that number that way.
+fn fixed_site<'c>(
+    shared: &'c Shared,
+    kind: Kind,
+    site: &str,
+    number: &str,
+) -> Result<&'c SiteConfig, ApiError> {
+    let site = shared
+        .state
+        .config
+        .site(site)
+        .ok_or(ApiError::UnknownSession)?;
+    let shown = match kind {
+        Kind::Default => site.default_number.as_deref() == Some(number),
+        Kind::Reserve => site.reserve_number.as_deref() == Some(number),
+        Kind::Static => site.static_numbers.iter().any(|s| s.number == number),
+        Kind::Dynamic => false,
+    };
+    if shown {
+        Ok(site)
+    } else {
+        Err(ApiError::UnknownSession)
+    }
+}
