@@ -9,6 +9,7 @@ pub mod call;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod lease;
 pub mod shutdown;
 pub mod sip;
 pub mod store;

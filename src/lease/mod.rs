@@ -1,0 +1,94 @@
+//! Dynamic number leases: which website visitor holds which pool number, and for how long.
+//!
+//! A [`Lease`] is one visitor session holding one pool number while the snippet heartbeats,
+//! plus the pool's freeze time after the last heartbeat (`expires_at = last_seen + freeze`).
+//! [`LeaseTable`] is the shared, thread-safe table; [`pool`] is one pool's allocation policy;
+//! [`sweeper`] is the background service that expires leases and persists snapshots.
+//!
+//! Sans-IO: everything here but `sweeper.rs` takes `now` as a parameter and never reads the
+//! clock, awaits or touches a socket.
+
+mod pool;
+pub mod sweeper;
+mod table;
+pub mod visit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+pub use sweeper::{load_on_start, run_sweeper};
+pub use table::LeaseTable;
+pub use visit::Visit;
+
+/// One pool as the table needs it: its numbers and its timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSpec {
+    pub site: String,
+    pub pool: String,
+    /// Numbers in configured order; the first grants follow this order.
+    pub numbers: Vec<String>,
+    /// How long a number stays with a visitor after the last heartbeat (or the release).
+    pub freeze: Duration,
+    /// How long a number rests after its lease ends (or its last call ends) before reissue.
+    pub cooldown: Duration,
+}
+
+/// A visitor asks for a number from one pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRequest {
+    /// A fresh random id chosen by the caller (the HTTP layer); it names the lease.
+    pub session_id: String,
+    pub site: String,
+    pub pool: String,
+    /// A long-lived visitor id (snippet cookie), if the visitor has one.
+    pub visitor_id: Option<String>,
+    pub visit: Visit,
+}
+
+/// One visitor session holding one pool number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub session_id: String,
+    pub site: String,
+    pub pool: String,
+    pub number: String,
+    pub visitor_id: Option<String>,
+    pub visit: Arc<Visit>,
+    pub granted_at: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    /// The lease ends here unless a heartbeat comes first or a call is in progress on it.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Why a grant failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// Every number is leased, ringing or cooling down; show the reserve number.
+    #[error("pool exhausted")]
+    Exhausted,
+    #[error("unknown pool")]
+    UnknownPool,
+}
+
+/// One pool's occupancy at a moment; `leased + ringing-without-lease + cooling + free = size`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    pub site: String,
+    pub pool: String,
+    pub size: usize,
+    /// Numbers held by a lease (live, in freeze, or expired and not yet swept).
+    pub leased: usize,
+    /// Numbers with a call ringing or in progress (leased or not).
+    pub ringing: usize,
+    /// Free numbers still resting after their release.
+    pub cooling: usize,
+    /// Numbers ready to be granted now.
+    pub free: usize,
+    pub granted_total: u64,
+    pub exhausted_total: u64,
+}
+
+#[cfg(test)]
+mod tests;
