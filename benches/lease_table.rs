@@ -2,8 +2,10 @@
 //! 10 000-number pool (one thread and two), `holder_of` lookups, and memory per lease.
 //!
 //! Churn runs on a virtual clock, 1 ms per grant, freeze 5 s, no cool-down, `expire` once per
-//! virtual second (as the sweeper does), so about 5 000 leases are live at any time. Memory
-//! per lease is the resident-set growth of a child process while it grants 100 000 leases.
+//! virtual second (as the sweeper does), so about 5 000 leases are live at any time.
+//! Single-thread benches report the thread's CPU time (the box is shared with other builds);
+//! the two-thread ones report wall time. Memory per lease is the resident-set growth of a
+//! child process while it grants 100 000 leases.
 
 use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
@@ -178,9 +180,30 @@ fn at_ms(ms: u64) -> OffsetDateTime {
     T0 + time::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
-/// `iters` grant+release pairs from virtual time `clock`; returns the wall time taken.
+/// On-CPU time of the calling thread (`/proc/thread-self/schedstat`), so that other load on
+/// a shared machine does not count; `None` where the kernel does not report it.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Runs `f` and returns the thread's CPU time for it (wall time if CPU time is unknown).
+fn cpu_time(f: impl FnOnce()) -> Duration {
+    let (wall, cpu) = (Instant::now(), thread_cpu());
+    f();
+    match (cpu, thread_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => wall.elapsed(),
+    }
+}
+
+/// `iters` grant+release pairs from virtual time `clock`; returns the thread CPU time taken.
 fn churn<T: Table>(table: &T, clock: &AtomicU64, iters: u64) -> Duration {
-    let begin = Instant::now();
+    cpu_time(|| churn_loop(table, clock, iters))
+}
+
+fn churn_loop<T: Table>(table: &T, clock: &AtomicU64, iters: u64) {
     for _ in 0..iters {
         let tick = clock.fetch_add(1, Ordering::Relaxed);
         let now = at_ms(tick);
@@ -192,14 +215,15 @@ fn churn<T: Table>(table: &T, clock: &AtomicU64, iters: u64) -> Duration {
             table.expire(now);
         }
     }
-    begin.elapsed()
 }
 
+/// Wall time for `iters` pairs split over `threads` threads: contention shows here, and so
+/// does any other load on the machine.
 fn churn_threads<T: Table>(table: &T, clock: &AtomicU64, iters: u64, threads: u64) -> Duration {
     let begin = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| churn(table, clock, iters / threads));
+            s.spawn(|| churn_loop(table, clock, iters / threads));
         }
     });
     begin.elapsed()
@@ -235,11 +259,13 @@ fn lookup<T: Table>(c: &mut Criterion, name: &str, table: &T) {
         })
         .collect();
     let now = at_ms(1000);
-    let mut i = 0;
     c.bench_function(name, |b| {
-        b.iter(|| {
-            i = (i + 1) % leased.len();
-            black_box(table.holder_of(&leased[i], now))
+        b.iter_custom(|iters| {
+            cpu_time(|| {
+                for i in 0..iters as usize {
+                    black_box(table.holder_of(&leased[i % leased.len()], now));
+                }
+            })
         })
     });
 }

@@ -159,7 +159,7 @@ impl LeaseTable {
             .and_then(|v| alloc.visitor(v).cloned());
         if let Some(lease) = known
             .as_ref()
-            .and_then(|k| self.renew(&k.session, index, now))
+            .and_then(|k| self.renew(&k.session, Some(index), now))
         {
             return Ok(lease);
         }
@@ -200,8 +200,7 @@ impl LeaseTable {
     /// The snippet is still on the page: `last_seen = now`, `expires_at = now + freeze`.
     /// `None` when the lease is unknown or already over (the snippet then asks anew).
     pub fn heartbeat(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease> {
-        let index = self.sessions.get(session_id)?.pool;
-        self.renew(session_id, index, now)
+        self.renew(session_id, None, now)
     }
 
     /// The page was left: the freeze starts now (the same update as a last heartbeat).
@@ -388,7 +387,7 @@ impl LeaseTable {
     fn reuse_session(&self, session_id: &str, index: u32, now: OffsetDateTime) -> Option<Lease> {
         let pool = self.sessions.get(session_id)?.pool;
         if pool == index {
-            if let Some(lease) = self.renew(session_id, index, now) {
+            if let Some(lease) = self.renew(session_id, Some(index), now) {
                 return Some(lease);
             }
         }
@@ -396,14 +395,15 @@ impl LeaseTable {
         None
     }
 
-    /// Renews the lease if it is in pool `index` and still held at `now`.
-    fn renew(&self, session_id: &str, index: u32, now: OffsetDateTime) -> Option<Lease> {
+    /// Renews the lease if it is still held at `now` (and in pool `index`, if given).
+    fn renew(&self, session_id: &str, index: Option<u32>, now: OffsetDateTime) -> Option<Lease> {
         let mut held = self.sessions.get_mut(session_id)?;
-        if held.pool != index || !(held.expires_at > now || self.in_call(&held)) {
+        let in_pool = index.is_none_or(|i| i == held.pool);
+        if !in_pool || !(held.expires_at > now || self.in_call(&held)) {
             return None;
         }
         held.last_seen = now;
-        held.expires_at = now.saturating_add(self.pool(index).freeze);
+        held.expires_at = now.saturating_add(self.pool(held.pool).freeze);
         Some(self.to_lease(session_id, &held))
     }
 
