@@ -181,7 +181,8 @@ fn at_ms(ms: u64) -> OffsetDateTime {
 }
 
 /// On-CPU time of the calling thread (`/proc/thread-self/schedstat`), so that other load on
-/// a shared machine does not count; `None` where the kernel does not report it.
+/// a shared machine does not count; `None` where the kernel does not report it. It moves in
+/// scheduler ticks, so it is only used over long runs (see [`report_cpu`]).
 fn thread_cpu() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns = stat.split_whitespace().next()?.parse().ok()?;
@@ -198,9 +199,11 @@ fn cpu_time(f: impl FnOnce()) -> Duration {
     }
 }
 
-/// `iters` grant+release pairs from virtual time `clock`; returns the thread CPU time taken.
+/// `iters` grant+release pairs from virtual time `clock`; returns the wall time taken.
 fn churn<T: Table>(table: &T, clock: &AtomicU64, iters: u64) -> Duration {
-    cpu_time(|| churn_loop(table, clock, iters))
+    let begin = Instant::now();
+    churn_loop(table, clock, iters);
+    begin.elapsed()
 }
 
 fn churn_loop<T: Table>(table: &T, clock: &AtomicU64, iters: u64) {
@@ -250,22 +253,25 @@ fn bench_churn(c: &mut Criterion) {
     group.finish();
 }
 
-/// Half the pool leased with typical visits; lookups cycle through the leased numbers.
-fn lookup<T: Table>(c: &mut Criterion, name: &str, table: &T) {
-    let leased: Vec<String> = (0..POOL / 2)
+/// Leases half the pool with typical visits; returns the leased numbers.
+fn lease_half<T: Table + ?Sized>(table: &T) -> Vec<String> {
+    (0..POOL / 2)
         .filter_map(|i| {
             let req = request(format!("{i:032x}"), None, typical_visit());
             table.grant(req, T0).map(|l| l.number)
         })
-        .collect();
+        .collect()
+}
+
+/// Half the pool leased with typical visits; lookups cycle through the leased numbers.
+fn lookup<T: Table>(c: &mut Criterion, name: &str, table: &T) {
+    let leased = lease_half(table);
     let now = at_ms(1000);
+    let mut i = 0;
     c.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            cpu_time(|| {
-                for i in 0..iters as usize {
-                    black_box(table.holder_of(&leased[i % leased.len()], now));
-                }
-            })
+        b.iter(|| {
+            i = (i + 1) % leased.len();
+            black_box(table.holder_of(&leased[i], now))
         })
     });
 }
@@ -335,12 +341,43 @@ fn report_memory() {
     }
 }
 
+/// Thread CPU ns per operation over long runs: robust against other load on the box.
+fn report_cpu() {
+    const CHURN: u64 = 500_000;
+    const LOOKUPS: usize = 2_000_000;
+    let churn_ns = |t: &dyn Fn(&AtomicU64)| {
+        let clock = AtomicU64::new(0);
+        t(&clock); // warm up: reach the steady state of about 5 000 live leases
+        cpu_time(|| t(&clock)).as_nanos() / u128::from(CHURN)
+    };
+    let ours_t = ours(POOL);
+    let base_t = Baseline::new(numbers(POOL));
+    let ours_churn = churn_ns(&|c| churn_loop(&ours_t, c, CHURN));
+    let base_churn = churn_ns(&|c| churn_loop(&base_t, c, CHURN));
+    let lookup_ns = |t: &dyn Table| {
+        let leased = lease_half(t);
+        let now = at_ms(1000);
+        let cpu = cpu_time(|| {
+            for i in 0..LOOKUPS {
+                black_box(t.holder_of(&leased[i % leased.len()], now));
+            }
+        });
+        cpu.as_nanos() / LOOKUPS as u128
+    };
+    let ours_lookup = lookup_ns(&ours(POOL));
+    let base_lookup = lookup_ns(&Baseline::new(numbers(POOL)));
+    println!(
+        "thread CPU ns/op (long runs): grant+release ours {ours_churn} vs baseline {base_churn}; holder_of ours {ours_lookup} vs baseline {base_lookup}"
+    );
+}
+
 fn main() {
     if let Ok(case) = std::env::var("LEASE_MEM_CASE") {
         memory_case(&case);
         return;
     }
     report_memory();
+    report_cpu();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
