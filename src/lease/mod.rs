@@ -9,6 +9,7 @@
 //! clock, awaits or touches a socket.
 
 mod pool;
+mod snapshot;
 pub mod sweeper;
 mod table;
 pub mod visit;

@@ -18,7 +18,7 @@ use dashmap::mapref::entry::Entry;
 use time::{Duration, OffsetDateTime};
 
 use super::pool::Allocation;
-use super::{GrantRequest, Lease, LeaseError, PoolSpec, PoolStats, Visit};
+use super::{GrantRequest, Lease, LeaseError, PoolSpec, Visit};
 use crate::config::Config;
 
 /// A released number rests this long before reissue.
@@ -28,47 +28,47 @@ const LEASE_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(60);
 /// The thread-safe table of every pool's leases; share it as `Arc<LeaseTable>`.
 #[derive(Debug)]
 pub struct LeaseTable {
-    pools: Vec<Pool>,
+    pub(super) pools: Vec<Pool>,
     /// site id -> pool id -> index into `pools`; fixed at construction.
     by_name: HashMap<String, HashMap<String, u32>>,
-    sessions: DashMap<Arc<str>, Held>,
+    pub(super) sessions: DashMap<Arc<str>, Held>,
     /// Every pool number; the key set is fixed at construction.
-    numbers: DashMap<Arc<str>, NumberState>,
+    pub(super) numbers: DashMap<Arc<str>, NumberState>,
 }
 
 #[derive(Debug)]
-struct Pool {
-    site: String,
-    id: String,
-    numbers: Vec<Arc<str>>,
-    freeze: Duration,
-    cooldown: Duration,
-    alloc: Mutex<Allocation>,
-    granted_total: AtomicU64,
-    exhausted_total: AtomicU64,
+pub(super) struct Pool {
+    pub(super) site: String,
+    pub(super) id: String,
+    pub(super) numbers: Vec<Arc<str>>,
+    pub(super) freeze: Duration,
+    pub(super) cooldown: Duration,
+    pub(super) alloc: Mutex<Allocation>,
+    pub(super) granted_total: AtomicU64,
+    pub(super) exhausted_total: AtomicU64,
 }
 
 #[derive(Debug)]
-struct NumberState {
-    pool: u32,
-    slot: u32,
+pub(super) struct NumberState {
+    pub(super) pool: u32,
+    pub(super) slot: u32,
     /// The session id of the lease holding this number.
-    holder: Option<Arc<str>>,
+    pub(super) holder: Option<Arc<str>>,
     /// Calls ringing or in progress on this number.
-    calls: u32,
-    last_call_end: Option<OffsetDateTime>,
+    pub(super) calls: u32,
+    pub(super) last_call_end: Option<OffsetDateTime>,
 }
 
 /// A lease as stored: the session id is the map key, site/pool/number are indexes.
 #[derive(Debug)]
-struct Held {
-    pool: u32,
-    slot: u32,
-    visitor_id: Option<Box<str>>,
-    visit: Arc<Visit>,
-    granted_at: OffsetDateTime,
-    last_seen: OffsetDateTime,
-    expires_at: OffsetDateTime,
+pub(super) struct Held {
+    pub(super) pool: u32,
+    pub(super) slot: u32,
+    pub(super) visitor_id: Option<Box<str>>,
+    pub(super) visit: Arc<Visit>,
+    pub(super) granted_at: OffsetDateTime,
+    pub(super) last_seen: OffsetDateTime,
+    pub(super) expires_at: OffsetDateTime,
 }
 
 impl LeaseTable {
@@ -285,85 +285,6 @@ impl LeaseTable {
         ended
     }
 
-    /// Occupancy of every pool at `now`, in configured order.
-    pub fn stats(&self, now: OffsetDateTime) -> Vec<PoolStats> {
-        self.pools
-            .iter()
-            .map(|pool| self.pool_stats(pool, now))
-            .collect()
-    }
-
-    fn pool_stats(&self, pool: &Pool, now: OffsetDateTime) -> PoolStats {
-        let alloc = pool.lock();
-        let (cooling, free) = alloc.free_counts(now, pool.cooldown);
-        let (mut leased, mut ringing) = (0, 0);
-        for state in pool.numbers.iter().filter_map(|n| self.numbers.get(n)) {
-            leased += usize::from(state.holder.is_some());
-            ringing += usize::from(state.calls > 0);
-        }
-        PoolStats {
-            site: pool.site.clone(),
-            pool: pool.id.clone(),
-            size: pool.numbers.len(),
-            leased,
-            ringing,
-            cooling,
-            free,
-            granted_total: pool.granted_total.load(Ordering::Relaxed),
-            exhausted_total: pool.exhausted_total.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Every stored lease, for persistence.
-    pub fn snapshot(&self) -> Vec<Lease> {
-        self.sessions
-            .iter()
-            .map(|e| self.to_lease(e.key(), e.value()))
-            .collect()
-    }
-
-    /// Puts persisted leases back after a restart. Leases already over at `now`, of unknown
-    /// pools or numbers, or whose number or session id is taken already are dropped.
-    pub fn restore(&self, leases: Vec<Lease>, now: OffsetDateTime) {
-        for lease in leases.into_iter().filter(|l| l.expires_at > now) {
-            self.restore_one(lease);
-        }
-    }
-
-    fn restore_one(&self, lease: Lease) {
-        let Some(index) = self.pool_index(&lease.site, &lease.pool) else {
-            return;
-        };
-        let Some(slot) = self
-            .numbers
-            .get(lease.number.as_str())
-            .filter(|n| n.pool == index)
-            .map(|n| n.slot)
-        else {
-            return;
-        };
-        let mut alloc = self.pool(index).lock();
-        if self.sessions.contains_key(lease.session_id.as_str()) || alloc.take(slot).is_none() {
-            return;
-        }
-        let session: Arc<str> = lease.session_id.into();
-        let visitor_id: Option<Box<str>> = lease.visitor_id.map(Into::into);
-        if let Some(visitor) = &visitor_id {
-            alloc.remember(visitor, slot, session.clone(), lease.granted_at);
-        }
-        let held = Held {
-            pool: index,
-            slot,
-            visitor_id,
-            visit: lease.visit,
-            granted_at: lease.granted_at,
-            last_seen: lease.last_seen,
-            expires_at: lease.expires_at,
-        };
-        self.sessions.insert(session.clone(), held);
-        self.set_holder(index, slot, Some(session));
-    }
-
     /// The reserve number was shown instead of a pool number: counts as an exhaustion.
     pub fn count_exhausted(&self, site: &str, pool: &str) {
         if let Some(index) = self.pool_index(site, pool) {
@@ -434,7 +355,7 @@ impl LeaseTable {
         }
     }
 
-    fn set_holder(&self, index: u32, slot: u32, holder: Option<Arc<str>>) {
+    pub(super) fn set_holder(&self, index: u32, slot: u32, holder: Option<Arc<str>>) {
         if let Some(mut state) = self.numbers.get_mut(self.number(index, slot)) {
             state.holder = holder;
         }
@@ -445,7 +366,7 @@ impl LeaseTable {
         self.numbers.get(number).is_some_and(|n| n.calls > 0)
     }
 
-    fn to_lease(&self, session_id: &str, held: &Held) -> Lease {
+    pub(super) fn to_lease(&self, session_id: &str, held: &Held) -> Lease {
         let pool = self.pool(held.pool);
         Lease {
             session_id: session_id.to_owned(),
@@ -460,12 +381,12 @@ impl LeaseTable {
         }
     }
 
-    fn pool_index(&self, site: &str, pool: &str) -> Option<u32> {
+    pub(super) fn pool_index(&self, site: &str, pool: &str) -> Option<u32> {
         self.by_name.get(site)?.get(pool).copied()
     }
 
     /// Indexes stored in `Held` and `NumberState` always name an existing pool and slot.
-    fn pool(&self, index: u32) -> &Pool {
+    pub(super) fn pool(&self, index: u32) -> &Pool {
         &self.pools[index as usize]
     }
 
@@ -477,7 +398,7 @@ impl LeaseTable {
 impl Pool {
     /// A panic elsewhere while holding the lock leaves the allocation consistent (every
     /// change is a single set insert or remove), so a poisoned lock is used as is.
-    fn lock(&self) -> MutexGuard<'_, Allocation> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Allocation> {
         self.alloc.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
