@@ -4,12 +4,14 @@
 //! - [`writer`]: the dedicated writer thread fed by a bounded queue, batched transactions.
 //! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up.
 //! - [`query`]: reads for the `cdr` CLI and reports.
+//! - [`leases`]: the lease table snapshot, saved and loaded whole by the lease sweeper.
 //!
 //! Start-up order for the composition root: [`open`], [`recover_interrupted`], drop that
 //! connection, then [`spawn_writer`]; shut the writer down last so CDRs are flushed last.
 
 mod batch;
 mod columns;
+pub mod leases;
 pub mod query;
 pub mod recovery;
 pub mod schema;

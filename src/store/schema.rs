@@ -42,10 +42,27 @@ CREATE TABLE live_calls (
 );
 ";
 
+/// Version 2: the lease table snapshot (one row per visitor session holding a pool number),
+/// replaced as a whole by the lease sweeper; timestamps are RFC 3339 TEXT, `visit` is JSON.
+const V2_LEASES: &str = "
+CREATE TABLE leases (
+    session_id TEXT PRIMARY KEY NOT NULL,
+    site       TEXT NOT NULL,
+    pool       TEXT NOT NULL,
+    number     TEXT NOT NULL,
+    visitor_id TEXT,
+    visit      TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    last_seen  TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
-    // V2_...: append here.
+    V2_LEASES,
+    // V3_...: append here.
 ];
 
 /// The schema version this build writes.
@@ -93,12 +110,24 @@ mod tests {
         assert_eq!(version(&conn).unwrap(), latest_version());
         let tables: i64 = conn
             .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('cdr', 'live_calls')",
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('cdr', 'live_calls', 'leases')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 2);
+        assert_eq!(tables, 3);
+    }
+
+    #[test]
+    fn version_1_database_gains_the_lease_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, 1, V1_CDR_AND_LIVE_CALLS).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), 2);
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM leases", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
     }
 
     #[test]

@@ -1,0 +1,418 @@
+//! The shared lease table: session -> lease, number -> state, and each pool's allocation
+//! behind its own small mutex.
+//!
+//! Invariant: a number is held by at most one lease. Only code holding the pool's mutex
+//! changes a number's holder or moves it in or out of the pool's free set, and a number is
+//! in the free set only while no lease holds it and no call is ringing or in progress on it.
+//!
+//! Lock order, never taken the other way round: a pool's mutex, then a `sessions` shard,
+//! then a `numbers` shard. Readers (`session`, `holder_of`, `snapshot`) take one shard at a
+//! time and never a pool's mutex.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use time::{Duration, OffsetDateTime};
+
+use super::pool::Allocation;
+use super::{GrantRequest, Lease, LeaseError, PoolSpec, Visit};
+use crate::config::Config;
+
+
+/// The thread-safe table of every pool's leases; share it as `Arc<LeaseTable>`.
+#[derive(Debug)]
+pub struct LeaseTable {
+    pub(super) pools: Vec<Pool>,
+    /// site id -> pool id -> index into `pools`; fixed at construction.
+    by_name: HashMap<String, HashMap<String, u32>>,
+    pub(super) sessions: DashMap<Arc<str>, Held>,
+    /// Every pool number; the key set is fixed at construction.
+    pub(super) numbers: DashMap<Arc<str>, NumberState>,
+}
+
+#[derive(Debug)]
+pub(super) struct Pool {
+    pub(super) site: String,
+    pub(super) id: String,
+    pub(super) numbers: Vec<Arc<str>>,
+    pub(super) freeze: Duration,
+    pub(super) cooldown: Duration,
+    pub(super) alloc: Mutex<Allocation>,
+    pub(super) granted_total: AtomicU64,
+    pub(super) exhausted_total: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(super) struct NumberState {
+    pub(super) pool: u32,
+    pub(super) slot: u32,
+    /// The session id of the lease holding this number.
+    pub(super) holder: Option<Arc<str>>,
+    /// Calls ringing or in progress on this number.
+    pub(super) calls: u32,
+    pub(super) last_call_end: Option<OffsetDateTime>,
+}
+
+/// A lease as stored: the session id is the map key, site/pool/number are indexes.
+#[derive(Debug)]
+pub(super) struct Held {
+    pub(super) pool: u32,
+    pub(super) slot: u32,
+    pub(super) visitor_id: Option<Box<str>>,
+    pub(super) visit: Arc<Visit>,
+    pub(super) granted_at: OffsetDateTime,
+    pub(super) last_seen: OffsetDateTime,
+    pub(super) expires_at: OffsetDateTime,
+}
+
+impl LeaseTable {
+    /// Builds the table. A pool named twice, or a number already in an earlier pool, is
+    /// ignored (config validation refuses both).
+    pub fn new(specs: Vec<PoolSpec>) -> LeaseTable {
+        let mut table = LeaseTable {
+            pools: Vec::with_capacity(specs.len()),
+            by_name: HashMap::new(),
+            sessions: DashMap::new(),
+            numbers: DashMap::new(),
+        };
+        for spec in specs {
+            table.add_pool(spec);
+        }
+        table
+    }
+
+    /// One pool per `[[sites.pools]]`, with the site's freeze time.
+    pub fn from_config(config: &Config) -> LeaseTable {
+        let specs = config.sites.iter().flat_map(|site| {
+            site.pools.iter().map(|pool| PoolSpec {
+                site: site.id.clone(),
+                pool: pool.id.clone(),
+                numbers: pool.numbers.clone(),
+                freeze: site.freeze,
+                cooldown: site.lease_cooldown,
+            })
+        });
+        LeaseTable::new(specs.collect())
+    }
+
+    fn add_pool(&mut self, spec: PoolSpec) {
+        let Ok(index) = u32::try_from(self.pools.len()) else {
+            return;
+        };
+        let names = self.by_name.entry(spec.site.clone()).or_default();
+        if names.contains_key(&spec.pool) {
+            return;
+        }
+        names.insert(spec.pool.clone(), index);
+        let mut numbers: Vec<Arc<str>> = Vec::with_capacity(spec.numbers.len());
+        for number in spec.numbers {
+            let Ok(slot) = u32::try_from(numbers.len()) else {
+                break;
+            };
+            let number: Arc<str> = number.into();
+            if let Entry::Vacant(v) = self.numbers.entry(number.clone()) {
+                v.insert(NumberState::new(index, slot));
+                numbers.push(number);
+            }
+        }
+        let size = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
+        self.pools.push(Pool {
+            site: spec.site,
+            id: spec.pool,
+            numbers,
+            freeze: to_time(spec.freeze),
+            cooldown: to_time(spec.cooldown),
+            alloc: Mutex::new(Allocation::new(size)),
+            granted_total: AtomicU64::new(0),
+            exhausted_total: AtomicU64::new(0),
+        });
+    }
+
+    /// Leases a number to a visitor, in this order:
+    /// 1. a lease with this `session_id` in this pool still held -> that lease, renewed;
+    /// 2. the visitor (`visitor_id`) holds a lease in this pool still held -> THAT lease,
+    ///    renewed: the returned `session_id` is the original one, not `req.session_id`;
+    /// 3. the visitor's last number in this pool is free -> that number (even while it is
+    ///    cooling down: the calls it may still get are this visitor's anyway);
+    /// 4. the number free longest, past its cool-down (LRU).
+    ///
+    /// A number with a call ringing or in progress is never handed out. When none is left
+    /// the pool's `exhausted_total` goes up and the answer is [`LeaseError::Exhausted`].
+    pub fn grant(&self, req: GrantRequest, now: OffsetDateTime) -> Result<Lease, LeaseError> {
+        let index = self
+            .pool_index(&req.site, &req.pool)
+            .ok_or(LeaseError::UnknownPool)?;
+        if let Some(lease) = self.reuse_session(&req.session_id, index, now) {
+            return Ok(lease);
+        }
+        let pool = self.pool(index);
+        let mut alloc = pool.lock();
+        let known = req
+            .visitor_id
+            .as_deref()
+            .and_then(|v| alloc.visitor(v).cloned());
+        if let Some(lease) = known
+            .as_ref()
+            .and_then(|k| self.renew(&k.session, Some(index), now))
+        {
+            return Ok(lease);
+        }
+        let taken = known
+            .and_then(|k| alloc.take(k.slot))
+            .or_else(|| alloc.take_lru(now, pool.cooldown));
+        let Some(taken) = taken else {
+            pool.exhausted_total.fetch_add(1, Ordering::Relaxed);
+            return Err(LeaseError::Exhausted);
+        };
+        let session: Arc<str> = req.session_id.into();
+        let held = Held {
+            pool: index,
+            slot: taken.slot,
+            visitor_id: req.visitor_id.map(Into::into),
+            visit: Arc::new(req.visit),
+            granted_at: now,
+            last_seen: now,
+            expires_at: now.saturating_add(pool.freeze),
+        };
+        let lease = self.to_lease(&session, &held);
+        match self.sessions.entry(session.clone()) {
+            // Only a concurrent grant reusing this session id gets here: the first one wins.
+            Entry::Occupied(existing) => {
+                alloc.untake(taken);
+                return Ok(self.to_lease(existing.key(), existing.get()));
+            }
+            Entry::Vacant(vacant) => drop(vacant.insert(held)),
+        }
+        self.set_holder(index, taken.slot, Some(session.clone()));
+        if let Some(visitor) = &lease.visitor_id {
+            alloc.remember(visitor, taken.slot, session, now);
+        }
+        pool.granted_total.fetch_add(1, Ordering::Relaxed);
+        Ok(lease)
+    }
+
+    /// The snippet is still on the page: `last_seen = now`, `expires_at = now + freeze`.
+    /// `None` when the lease is unknown or already over (the snippet then asks anew).
+    pub fn heartbeat(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease> {
+        self.renew(session_id, None, now)
+    }
+
+    /// The page was left: the freeze starts now (the same update as a last heartbeat).
+    pub fn release(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease> {
+        self.heartbeat(session_id, now)
+    }
+
+    /// The lease named `session_id` as stored, over or not (until the sweeper ends it).
+    pub fn session(&self, session_id: &str) -> Option<Lease> {
+        let held = self.sessions.get(session_id)?;
+        Some(self.to_lease(session_id, &held))
+    }
+
+    /// The lease holding `number` at ring time: live, in its freeze, or with a call in
+    /// progress on the number even though its freeze ran out.
+    pub fn holder_of(&self, number: &str, now: OffsetDateTime) -> Option<Lease> {
+        let (holder, calls) = {
+            let state = self.numbers.get(number)?;
+            (state.holder.clone()?, state.calls)
+        };
+        let held = self.sessions.get(&holder)?;
+        (held.expires_at > now || calls > 0).then(|| self.to_lease(&holder, &held))
+    }
+
+    /// A call to `number` starts ringing: it is not reissued (nor its lease ended) until
+    /// [`LeaseTable::call_ended`]. Numbers outside every pool are ignored.
+    pub fn call_started(&self, number: &str) {
+        let Some(index) = self.numbers.get(number).map(|n| n.pool) else {
+            return;
+        };
+        let mut alloc = self.pool(index).lock();
+        if let Some(mut state) = self.numbers.get_mut(number) {
+            state.calls = state.calls.saturating_add(1);
+            if state.holder.is_none() {
+                alloc.take(state.slot);
+            }
+        }
+    }
+
+    /// A call to `number` ended; a free number rests for the cool-down from `now`.
+    pub fn call_ended(&self, number: &str, now: OffsetDateTime) {
+        let Some(index) = self.numbers.get(number).map(|n| n.pool) else {
+            return;
+        };
+        let mut alloc = self.pool(index).lock();
+        if let Some(mut state) = self.numbers.get_mut(number) {
+            state.calls = state.calls.saturating_sub(1);
+            state.last_call_end = state.last_call_end.max(Some(now));
+            if state.calls == 0 && state.holder.is_none() {
+                alloc.put(state.slot, now);
+            }
+        }
+    }
+
+    /// Ends every lease whose `expires_at <= now` and that has no call in progress; each
+    /// number goes back to the free list as released at `expires_at` (or at the end of its
+    /// last call, if later). Returns how many leases ended.
+    pub fn expire(&self, now: OffsetDateTime) -> usize {
+        let mut due: Vec<(u32, Arc<str>)> = self
+            .sessions
+            .iter()
+            .filter(|e| e.expires_at <= now)
+            .map(|e| (e.pool, e.key().clone()))
+            .collect();
+        due.sort_unstable_by_key(|(pool, _)| *pool);
+        let mut ended = 0;
+        for group in due.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(index, _)) = group.first() else {
+                continue;
+            };
+            let mut alloc = self.pool(index).lock();
+            for (_, id) in group {
+                let removed = self
+                    .sessions
+                    .remove_if(id, |_, h| h.expires_at <= now && !self.in_call(h));
+                if let Some((id, held)) = removed {
+                    self.free_number(&mut alloc, &id, &held, held.expires_at);
+                    ended += 1;
+                }
+            }
+        }
+        ended
+    }
+
+    /// The reserve number was shown instead of a pool number: counts as an exhaustion.
+    pub fn count_exhausted(&self, site: &str, pool: &str) {
+        if let Some(index) = self.pool_index(site, pool) {
+            self.pool(index)
+                .exhausted_total
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many leases are stored (including expired ones the sweeper has not ended yet).
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Grant step 1: an existing `session_id` in this pool still held is renewed; any other
+    /// lease with that id (over, or in another pool) is ended so the id can be granted anew.
+    fn reuse_session(&self, session_id: &str, index: u32, now: OffsetDateTime) -> Option<Lease> {
+        let pool = self.sessions.get(session_id)?.pool;
+        if pool == index {
+            if let Some(lease) = self.renew(session_id, Some(index), now) {
+                return Some(lease);
+            }
+        }
+        self.end(session_id, now);
+        None
+    }
+
+    /// Renews the lease if it is still held at `now` (and in pool `index`, if given).
+    fn renew(&self, session_id: &str, index: Option<u32>, now: OffsetDateTime) -> Option<Lease> {
+        let mut held = self.sessions.get_mut(session_id)?;
+        let in_pool = index.is_none_or(|i| i == held.pool);
+        if !in_pool || !(held.expires_at > now || self.in_call(&held)) {
+            return None;
+        }
+        held.last_seen = now;
+        held.expires_at = now.saturating_add(self.pool(held.pool).freeze);
+        Some(self.to_lease(session_id, &held))
+    }
+
+    /// Ends a lease at once, whatever its state; its number is released at `now` at latest.
+    fn end(&self, session_id: &str, now: OffsetDateTime) {
+        let Some(index) = self.sessions.get(session_id).map(|h| h.pool) else {
+            return;
+        };
+        let mut alloc = self.pool(index).lock();
+        if let Some((id, held)) = self.sessions.remove(session_id) {
+            let released_at = held.expires_at.min(now);
+            self.free_number(&mut alloc, &id, &held, released_at);
+        }
+    }
+
+    /// The lease `id` is gone: its number loses its holder and, unless a call is on it,
+    /// goes back to the free set. Call with the pool's mutex held.
+    fn free_number(&self, alloc: &mut Allocation, id: &str, held: &Held, at: OffsetDateTime) {
+        let number = self.number(held.pool, held.slot);
+        let Some(mut state) = self.numbers.get_mut(number) else {
+            return;
+        };
+        if state.holder.as_deref() == Some(id) {
+            state.holder = None;
+        }
+        if state.calls == 0 && state.holder.is_none() {
+            alloc.put(held.slot, state.last_call_end.max(Some(at)).unwrap_or(at));
+        }
+    }
+
+    pub(super) fn set_holder(&self, index: u32, slot: u32, holder: Option<Arc<str>>) {
+        if let Some(mut state) = self.numbers.get_mut(self.number(index, slot)) {
+            state.holder = holder;
+        }
+    }
+
+    fn in_call(&self, held: &Held) -> bool {
+        let number = self.number(held.pool, held.slot);
+        self.numbers.get(number).is_some_and(|n| n.calls > 0)
+    }
+
+    pub(super) fn to_lease(&self, session_id: &str, held: &Held) -> Lease {
+        let pool = self.pool(held.pool);
+        Lease {
+            session_id: session_id.to_owned(),
+            site: pool.site.clone(),
+            pool: pool.id.clone(),
+            number: self.number(held.pool, held.slot).to_owned(),
+            visitor_id: held.visitor_id.as_deref().map(str::to_owned),
+            visit: held.visit.clone(),
+            granted_at: held.granted_at,
+            last_seen: held.last_seen,
+            expires_at: held.expires_at,
+        }
+    }
+
+    pub(super) fn pool_index(&self, site: &str, pool: &str) -> Option<u32> {
+        self.by_name.get(site)?.get(pool).copied()
+    }
+
+    /// Indexes stored in `Held` and `NumberState` always name an existing pool and slot.
+    pub(super) fn pool(&self, index: u32) -> &Pool {
+        &self.pools[index as usize]
+    }
+
+    fn number(&self, index: u32, slot: u32) -> &str {
+        &self.pool(index).numbers[slot as usize]
+    }
+}
+
+impl Pool {
+    /// A panic elsewhere while holding the lock leaves the allocation consistent (every
+    /// change is a single set insert or remove), so a poisoned lock is used as is.
+    pub(super) fn lock(&self) -> MutexGuard<'_, Allocation> {
+        self.alloc.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl NumberState {
+    fn new(pool: u32, slot: u32) -> NumberState {
+        NumberState {
+            pool,
+            slot,
+            holder: None,
+            calls: 0,
+            last_call_end: None,
+        }
+    }
+}
+
+/// Freeze and cool-down as `time` durations; absurdly long ones saturate.
+fn to_time(d: std::time::Duration) -> Duration {
+    Duration::try_from(d).unwrap_or(Duration::MAX)
+}

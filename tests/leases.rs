@@ -1,0 +1,95 @@
+//! Lease persistence end to end: save to a temporary SQLite file, restore into a new table
+//! (a restart), and the sweeper service expiring and saving on its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use calltrack::lease::{self, GrantRequest, LeaseTable, PoolSpec, Visit};
+use calltrack::store::{self, leases};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use tokio_util::sync::CancellationToken;
+
+const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00.250 UTC);
+
+fn table() -> LeaseTable {
+    LeaseTable::new(vec![PoolSpec {
+        site: "shop".into(),
+        pool: "web".into(),
+        numbers: (0..5).map(|i| format!("7495000000{i}")).collect(),
+        freeze: StdDuration::from_secs(600),
+        cooldown: StdDuration::from_secs(60),
+    }])
+}
+
+fn request(session: &str, visitor: Option<&str>) -> GrantRequest {
+    GrantRequest {
+        session_id: session.into(),
+        site: "shop".into(),
+        pool: "web".into(),
+        visitor_id: visitor.map(Into::into),
+        visit: Visit {
+            utm_source: Some("yandex".into()),
+            utm_campaign: Some("весна-2026".into()),
+            landing_page: Some("https://shop.example/promo?utm_source=yandex".into()),
+            ..Visit::default()
+        },
+    }
+}
+
+#[test]
+fn leases_survive_a_restart_through_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/calltrack.sqlite");
+    let before = table();
+    let a = before.grant(request("a", Some("visitor-a")), T0).unwrap();
+    let b = before
+        .grant(request("b", None), T0 + Duration::seconds(100))
+        .unwrap();
+    before.heartbeat("a", T0 + Duration::seconds(500)).unwrap();
+    let mut conn = store::open(&path).unwrap();
+    leases::save_leases(&mut conn, &before.snapshot()).unwrap();
+    drop(conn);
+
+    // Restart at 750 s: b (expired at 700 s) is gone, a (heartbeat at 500 s) is restored.
+    let now = T0 + Duration::seconds(750);
+    let after = table();
+    assert_eq!(lease::load_on_start(&after, &path, now).unwrap(), 1);
+    let held = after.holder_of(&a.number, now).unwrap();
+    assert_eq!(held, before.session("a").unwrap());
+    assert_eq!(held.visit.utm_campaign.as_deref(), Some("весна-2026"));
+    assert!(after.holder_of(&b.number, now).is_none());
+    // The restored lease goes on as before: heartbeats, and the visitor comes back to it.
+    assert!(after.heartbeat("a", now).is_some());
+    let again = after.grant(request("a2", Some("visitor-a")), now).unwrap();
+    assert_eq!(again.session_id, "a");
+}
+
+#[tokio::test]
+async fn sweeper_expires_and_saves_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("calltrack.sqlite");
+    let table = Arc::new(table());
+    let now = OffsetDateTime::now_utc();
+    table
+        .grant(request("old", None), now - Duration::hours(1))
+        .unwrap();
+    table.grant(request("live", None), now).unwrap();
+
+    let stop = CancellationToken::new();
+    let sweeper = tokio::spawn(lease::run_sweeper(
+        table.clone(),
+        path.clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(StdDuration::from_millis(200)).await;
+    stop.cancel();
+    sweeper.await.unwrap();
+
+    assert_eq!(table.len(), 1, "the first tick expired the old lease");
+    let conn = store::open(&path).unwrap();
+    let saved = leases::load_leases(&conn).unwrap();
+    let ids: Vec<&str> = saved.iter().map(|l| l.session_id.as_str()).collect();
+    assert_eq!(ids, ["live"], "saved at shutdown");
+}
