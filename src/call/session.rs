@@ -180,6 +180,8 @@ impl CallSession {
             destination: o.plan.target.uri.clone(),
             started_at: ctx.clock.at(ctx.now),
             answered_at: None,
+            attribution: Default::default(),
+            first_time_caller: true,
         };
         ctx.events.push_back(CallEvent::Started(live.clone()));
         ctx.owners.insert(a.invite_tx, o.key);

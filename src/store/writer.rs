@@ -375,6 +375,8 @@ mod tests {
             destination: "sip:sales@pbx.example".into(),
             started_at: datetime!(2026-11-23 03:20:00 UTC),
             answered_at: None,
+            attribution: Default::default(),
+            first_time_caller: true,
         };
         let end = datetime!(2026-11-23 03:20:20 UTC);
         CallDetailRecord::from_live(&live, end, Disposition::Busy, 486, HangupSide::Callee)
