@@ -1,5 +1,5 @@
 //! The INVITE -> Decision path without I/O: screen (parse + validate) and plan (admission,
-//! number lookup, routing) on the embedded default config.
+//! number lookup, lease lookup, attribution, routing) on the embedded default config.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -28,6 +28,8 @@ v=0\r\n";
 fn bench_decision(c: &mut Criterion) {
     let config = Config::embedded_default().unwrap();
     let hosts = calltrack::call::HostTable::default();
+    let leases = calltrack::lease::LeaseTable::from_config(&config);
+    let now = time::OffsetDateTime::now_utc();
     let peer = Peer::new(Transport::Udp, "127.0.0.1:5070".parse().unwrap());
     let bytes = Bytes::from_static(INVITE.as_bytes());
     let limits = Limits::default();
@@ -42,6 +44,8 @@ fn bench_decision(c: &mut Criterion) {
                 source: peer,
                 config: &config,
                 hosts: &hosts,
+                leases: &leases,
+                now,
                 active_calls: 10,
                 shutting_down: false,
             };

@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::call::b2bua::Shared;
+use crate::call::history::CallerHistory;
 use crate::call::{B2bua, CallEvent, HostTable};
 use crate::config::Config;
 use crate::display::{GeoError, GeoResolver};
@@ -80,13 +82,17 @@ impl Server {
     /// every service. Stops when `shutdown` is cancelled.
     pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, AppError> {
         let config = Arc::new(config);
-        let (store, writer) = start_store(&config)?;
+        let (store, writer, history) = start_store(&config)?;
+        let leases = Arc::new(LeaseTable::from_config(&config));
+        let restored =
+            crate::lease::load_on_start(&leases, &config.store.path, OffsetDateTime::now_utc())?;
+        tracing::info!(restored, "visitor leases restored");
         let sockets = transport::bind(&transport_config(&config)).await?;
         let sip = sockets.local_addrs();
         let gauges = Arc::new(Gauges::default());
         let http_state = HttpState {
             config: config.clone(),
-            leases: Arc::new(LeaseTable::from_config(&config)),
+            leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo)?),
             gauges: gauges.clone(),
         };
@@ -95,7 +101,12 @@ impl Server {
         let hosts = HostTable::default();
         let names = HostTable::names_in(&config);
         resolve_hosts(&hosts, &names).await;
-        let engine = Engine::new(config.clone(), hosts.clone(), &sip, gauges);
+        let shared = Shared {
+            hosts: hosts.clone(),
+            leases: leases.clone(),
+            history,
+        };
+        let engine = Engine::new(config.clone(), shared, &sip, gauges);
         let resolver = Resolver { hosts, names };
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
         let services = Services {
@@ -103,6 +114,7 @@ impl Server {
             sockets,
             http,
             resolver,
+            leases,
             store,
             writer,
         };
@@ -136,23 +148,29 @@ fn transport_config(config: &Config) -> TransportConfig {
 }
 
 /// Opens and migrates the database, closes calls a crash left open, starts the writer.
-fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle), AppError> {
+/// Also reads who called within the uniqueness window, for the first-time-caller judgement.
+fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle, CallerHistory), AppError> {
     let path = &config.store.path;
     let conn = crate::store::open(path)?;
-    let recovered = crate::store::recover_interrupted(&conn, OffsetDateTime::now_utc())?;
+    let now = OffsetDateTime::now_utc();
+    let recovered = crate::store::recover_interrupted(&conn, now)?;
     if recovered > 0 {
         tracing::warn!(
             recovered,
             "calls left open by a previous crash recorded as interrupted"
         );
     }
+    let mut history = CallerHistory::new(config.tracking.unique_window);
+    let since = config.tracking.unique_window.map(|w| now - w);
+    history.load(crate::store::recent_callers(&conn, since)?);
     drop(conn);
     let options = WriterOptions {
         queue_capacity: config.store.queue_capacity,
         batch_max_records: config.store.batch_max_records,
         flush_interval: config.store.flush_interval,
     };
-    Ok(crate::store::spawn_writer(path, options)?)
+    let (store, writer) = crate::store::spawn_writer(path, options)?;
+    Ok((store, writer, history))
 }
 
 /// Everything built at start-up, handed to the service tree.
@@ -161,6 +179,7 @@ struct Services {
     sockets: transport::Sockets,
     http: HttpServer,
     resolver: Resolver,
+    leases: Arc<LeaseTable>,
     store: StoreSender,
     writer: WriterHandle,
 }
@@ -176,6 +195,7 @@ async fn run_services(
         sockets,
         http,
         resolver,
+        leases,
         store,
         writer,
     } = services;
@@ -184,6 +204,11 @@ async fn run_services(
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http.run(http_stop.clone()));
     let resolver_task = tokio::spawn(resolver.run(http_stop.clone()));
+    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(
+        leases,
+        config.store.path.clone(),
+        http_stop.clone(),
+    ));
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
     let mut engine = driver?;
@@ -200,6 +225,7 @@ async fn run_services(
     tracing::info!(cdrs = stats.cdrs_written, "CDRs flushed; calltrack stopped");
     http_task.await??;
     resolver_task.await?;
+    sweeper_task.await?;
     Ok(())
 }
 
@@ -255,7 +281,7 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(config: Arc<Config>, hosts: HostTable, sip: &LocalAddrs, gauges: Arc<Gauges>) -> Engine {
+    fn new(config: Arc<Config>, shared: Shared, sip: &LocalAddrs, gauges: Arc<Gauges>) -> Engine {
         let local = LocalEndpoint {
             udp: sip.udp.first().copied(),
             tcp: sip.tcp.first().copied(),
@@ -264,7 +290,7 @@ impl Engine {
         };
         let seed = rand::random::<u64>();
         let wall = OffsetDateTime::now_utc();
-        let b2bua = B2bua::new(config, hosts, local, Instant::now(), wall, seed);
+        let b2bua = B2bua::new(config, shared, local, Instant::now(), wall, seed);
         Engine { b2bua, gauges }
     }
 

@@ -16,8 +16,13 @@ fn skip() -> bool {
     if sipp_available() {
         return false;
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must have sipp: .ci/run installs sip-tester");
-    eprintln!("\n*** SKIPPED: sipp not found (apt-get install sip-tester); attribution e2e did not run ***\n");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have sipp: .ci/run installs sip-tester"
+    );
+    eprintln!(
+        "\n*** SKIPPED: sipp not found (apt-get install sip-tester); attribution e2e did not run ***\n"
+    );
     true
 }
 
@@ -32,16 +37,22 @@ fn create_session(http_port: u16, page_url: &str) -> serde_json::Value {
         "ga_client_id": "GA1.1.1234.5678",
         "ym_client_id": "170000000000000001",
     });
-    let mut response = ureq::post(&format!("http://127.0.0.1:{http_port}/v1/sites/demo/sessions"))
-        .header("User-Agent", BROWSER)
-        .send_json(&body)
-        .unwrap();
+    let mut response = ureq::post(&format!(
+        "http://127.0.0.1:{http_port}/v1/sites/demo/sessions"
+    ))
+    .header("User-Agent", BROWSER)
+    .send_json(&body)
+    .unwrap();
     assert_eq!(response.status(), 201);
     response.body_mut().read_json().unwrap()
 }
 
 fn header_line<'a>(trace: &'a str, name: &str) -> Option<&'a str> {
-    trace.lines().map(str::trim).find(|l| l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name) && l[name.len()..].starts_with(':'))
+    trace.lines().map(str::trim).find(|l| {
+        l.len() > name.len()
+            && l[..name.len()].eq_ignore_ascii_case(name)
+            && l[name.len()..].starts_with(':')
+    })
 }
 
 #[test]
@@ -61,24 +72,59 @@ fn leased_number_call_carries_the_visit_to_the_pbx_and_the_cdr() {
     assert!(number.starts_with("749500001"), "a pool number: {number}");
 
     let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, &number).pause_ms(300).run_ok();
+    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, &number)
+        .pause_ms(300)
+        .run_ok();
     let pbx_trace = uas.wait_ok();
-    assert_eq!(header_line(&pbx_trace, "X-CT-Source"), Some("X-CT-Source: google"), "{pbx_trace}");
-    assert_eq!(header_line(&pbx_trace, "X-CT-Medium"), Some("X-CT-Medium: cpc"));
-    assert_eq!(header_line(&pbx_trace, "X-CT-Campaign"), Some("X-CT-Campaign: brand"));
-    assert_eq!(header_line(&pbx_trace, "X-CT-Term"), Some("X-CT-Term: shoes"));
-    assert_eq!(header_line(&pbx_trace, "X-CT-Number-Kind"), Some("X-CT-Number-Kind: dynamic"));
-    assert_eq!(header_line(&pbx_trace, "X-CT-First-Call"), Some("X-CT-First-Call: 1"));
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-Source"),
+        Some("X-CT-Source: google"),
+        "{pbx_trace}"
+    );
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-Medium"),
+        Some("X-CT-Medium: cpc")
+    );
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-Campaign"),
+        Some("X-CT-Campaign: brand")
+    );
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-Term"),
+        Some("X-CT-Term: shoes")
+    );
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-Number-Kind"),
+        Some("X-CT-Number-Kind: dynamic")
+    );
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-First-Call"),
+        Some("X-CT-First-Call: 1")
+    );
     let stamped_session = format!("X-CT-Session: {session_id}");
-    assert_eq!(header_line(&pbx_trace, "X-CT-Session"), Some(stamped_session.as_str()));
-    assert!(!pbx_trace.contains("forged-by-caller"), "X-CT-* from the carrier must be stripped");
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-Session"),
+        Some(stamped_session.as_str())
+    );
+    assert!(
+        !pbx_trace.contains("forged-by-caller"),
+        "X-CT-* from the carrier must be stripped"
+    );
 
     // The same caller now dials the billboard number: its source, and not a first-time caller.
     let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, "74950000001").pause_ms(300).run_ok();
+    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, "74950000001")
+        .pause_ms(300)
+        .run_ok();
     let pbx_trace = uas.wait_ok();
-    assert_eq!(header_line(&pbx_trace, "X-CT-Source"), Some("X-CT-Source: billboard"));
-    assert_eq!(header_line(&pbx_trace, "X-CT-First-Call"), Some("X-CT-First-Call: 0"));
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-Source"),
+        Some("X-CT-Source: billboard")
+    );
+    assert_eq!(
+        header_line(&pbx_trace, "X-CT-First-Call"),
+        Some("X-CT-First-Call: 0")
+    );
 
     let cdrs = ct.stop().cdrs();
     assert_eq!(cdrs.len(), 2, "{cdrs:#?}");
@@ -95,13 +141,21 @@ fn leased_number_call_carries_the_visit_to_the_pbx_and_the_cdr() {
     assert_eq!(web.ga_client_id.as_deref(), Some("GA1.1.1234.5678"));
     assert_eq!(web.ym_client_id.as_deref(), Some("170000000000000001"));
     assert_eq!(web.referrer.as_deref(), Some("https://www.google.com/"));
-    assert!(web.landing_page.as_deref().unwrap().starts_with("https://shop.example/landing"));
+    assert!(
+        web.landing_page
+            .as_deref()
+            .unwrap()
+            .starts_with("https://shop.example/landing")
+    );
     assert_eq!(web.session_id.as_deref(), Some(session_id.as_str()));
     assert!(web.first_time_caller);
     let billboard = &cdrs[1];
     assert_eq!(billboard.number_kind, NumberKindTag::Static);
     assert_eq!(billboard.source.as_deref(), Some("billboard"));
-    assert!(!billboard.first_time_caller, "second call from the same caller");
+    assert!(
+        !billboard.first_time_caller,
+        "second call from the same caller"
+    );
 }
 
 #[test]
@@ -114,7 +168,9 @@ fn quality_follows_the_talk_threshold() {
         cfg.push_str("\n[tracking]\nquality_min_talk_secs = 1\n");
     });
     let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, "74950000002").pause_ms(1500).run_ok();
+    Sipp::uac("uac_call.xml", Leg::Udp, ct.sip_port, "74950000002")
+        .pause_ms(1500)
+        .run_ok();
     uas.wait_ok();
     let uas = Sipp::uas("uas_busy.xml", Leg::Udp, ct.pbx_port).spawn();
     Sipp::uac("uac_expect_486.xml", Leg::Udp, ct.sip_port, "74950000002").run_ok();

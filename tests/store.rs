@@ -21,6 +21,8 @@ fn live(i: usize) -> LiveCall {
         destination: "sip:sales@pbx.example".into(),
         started_at: datetime!(2026-11-23 03:20:00.250 UTC),
         answered_at: None,
+        attribution: Default::default(),
+        first_time_caller: true,
     }
 }
 

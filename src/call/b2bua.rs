@@ -10,6 +10,7 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 
 use crate::config::Config;
+use crate::lease::LeaseTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
 use crate::sip::message::{
     HeaderName, Limits, MessageBuilder, Method, Rejection, Screened, response_to, screen,
@@ -17,7 +18,9 @@ use crate::sip::message::{
 use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
+use super::attribution::{NumberKindTag, StampRules, stamp};
 use super::bridge::CopyRules;
+use super::history::CallerHistory;
 use super::inbound::user_digits;
 use super::outcome::reason_phrase;
 use super::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
@@ -30,8 +33,6 @@ pub const SUPPORTED: &[&str] = &["100rel", "timer"];
 /// Methods calltrack accepts (the `Allow` header).
 pub const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY, MESSAGE";
-/// Attribution headers only calltrack may write; copies arriving from outside are dropped.
-pub const RESERVED_HEADER_PREFIX: &str = "X-CT-";
 
 /// Identifies one call inside the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,6 +76,28 @@ pub struct CallStats {
     pub discarded: u64,
 }
 
+/// What the core shares with other services or was seeded with at start-up.
+#[derive(Debug)]
+pub struct Shared {
+    /// Resolved forwarding-target host names (the resolver service writes).
+    pub hosts: HostTable,
+    /// Visitor leases (the HTTP API and the sweeper write).
+    pub leases: Arc<LeaseTable>,
+    /// Earlier callers, loaded from the CDR table.
+    pub history: CallerHistory,
+}
+
+impl Default for Shared {
+    /// Nothing resolved, no pools, no history: for tests and tools.
+    fn default() -> Self {
+        Shared {
+            hosts: HostTable::default(),
+            leases: Arc::new(LeaseTable::new(Vec::new())),
+            history: CallerHistory::new(None),
+        }
+    }
+}
+
 /// Which client transactions belong to which call, both ways, so a call's entries go with it.
 #[derive(Debug, Default)]
 pub struct Owners {
@@ -104,6 +127,8 @@ impl Owners {
 pub struct B2bua {
     config: Arc<Config>,
     hosts: HostTable,
+    leases: Arc<LeaseTable>,
+    history: CallerHistory,
     limits: Limits,
     layer: TransactionLayer,
     ids: Ids,
@@ -126,7 +151,7 @@ impl B2bua {
     /// `seed` feeds tags, branches and Call-IDs.
     pub fn new(
         config: Arc<Config>,
-        hosts: HostTable,
+        shared: Shared,
         local: LocalEndpoint,
         now: Instant,
         wall: OffsetDateTime,
@@ -144,7 +169,9 @@ impl B2bua {
         };
         B2bua {
             config,
-            hosts,
+            hosts: shared.hosts,
+            leases: shared.leases,
+            history: shared.history,
             limits,
             layer,
             ids: Ids::from_seed(seed),
@@ -229,7 +256,7 @@ impl B2bua {
         let keys: Vec<CallKey> = self.sessions.keys().copied().collect();
         for key in keys {
             self.with_session(key, now, |s, ctx| s.abandon(ctx));
-            self.remove_session(key);
+            self.remove_session(key, now);
         }
     }
 
@@ -323,12 +350,14 @@ impl B2bua {
             source: peer,
             config: &self.config,
             hosts: &self.hosts,
+            leases: &self.leases,
+            now: self.clock.at(now),
             active_calls: self.sessions.len(),
             shutting_down: self.shutting_down,
         };
         match plan_invite(&ctx) {
             Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
-            Decision::Bridge(plan) => self.open_call(now, tx, invite, peer, plan),
+            Decision::Bridge(plan) => self.open_call(now, tx, invite, peer, *plan),
         }
     }
 
@@ -347,9 +376,18 @@ impl B2bua {
             call_id = invite.call_id().unwrap_or_default(),
             tracking_number = %plan.tracking.number
         );
-        span.in_scope(
-            || tracing::info!(caller = %plan.caller, target = %plan.target.uri, "bridging call"),
-        );
+        span.in_scope(|| {
+            tracing::info!(caller = %plan.caller, target = %plan.target.uri,
+                kind = plan.attribution.number_kind.as_str(), "bridging call");
+        });
+        let wall = self.clock.at(now);
+        let first_call = self.history.first_call(&plan.caller, wall);
+        if plan.attribution.number_kind == NumberKindTag::Dynamic
+            || plan.attribution.number_kind == NumberKindTag::Unattributed
+        {
+            self.leases.call_started(&plan.tracking.number);
+        }
+        let stamp = self.stamp_for(&plan, first_call);
         let opening = Opening {
             key,
             uid: self.ids.call_uid(),
@@ -360,7 +398,9 @@ impl B2bua {
             ring_timeout: self.config.calls.ring_timeout,
             max_duration: self.config.calls.max_call_duration,
             udp_max_request_bytes: self.config.sip.udp_max_request_bytes,
-            stamp: Vec::new(),
+            stamp,
+            first_call,
+            quality_min_talk: self.config.tracking.quality_min_talk,
             span,
         };
         let session = {
@@ -372,7 +412,20 @@ impl B2bua {
         }
         self.sessions.insert(key, session);
         self.stats.calls_bridged += 1;
-        self.after_session(key);
+        self.after_session(key, now);
+    }
+
+    /// The attribution headers for the PBX (RFC 5806 Diversion optional).
+    fn stamp_for(&self, plan: &super::BridgePlan, first_call: bool) -> Vec<(String, String)> {
+        let tracking = &self.config.tracking;
+        let host = self.local.host_port(plan.target.peer.transport);
+        let rules = StampRules {
+            prefix: &tracking.header_prefix,
+            diversion: tracking.diversion,
+            tracking_number: &plan.tracking.number,
+            host: &host,
+        };
+        stamp(&plan.attribution, first_call, &rules)
     }
 
     /// A final answer to an INVITE that will not be bridged. Calls from trusted carriers are
@@ -419,6 +472,8 @@ impl B2bua {
             destination: String::new(),
             started_at: at,
             answered_at: None,
+            attribution: Default::default(),
+            first_time_caller: true,
         };
         CallDetailRecord::from_live(&live, at, Disposition::Rejected, status, HangupSide::System)
     }
@@ -483,7 +538,7 @@ impl B2bua {
             events: &mut self.events,
             clock: &self.clock,
             rules: CopyRules {
-                reserved_prefix: RESERVED_HEADER_PREFIX,
+                reserved_prefix: &self.config.tracking.header_prefix,
             },
         }
     }
@@ -514,16 +569,16 @@ impl B2bua {
             f(&mut session, &mut ctx);
         }
         self.sessions.insert(key, session);
-        self.after_session(key);
+        self.after_session(key, now);
     }
 
     /// Re-arms the session's timer, or removes the session once it is done.
-    fn after_session(&mut self, key: CallKey) {
+    fn after_session(&mut self, key: CallKey, now: Instant) {
         let Some(session) = self.sessions.get(&key) else {
             return;
         };
         if session.is_done() {
-            self.remove_session(key);
+            self.remove_session(key, now);
             return;
         }
         match session.next_deadline() {
@@ -538,11 +593,13 @@ impl B2bua {
         }
     }
 
-    fn remove_session(&mut self, key: CallKey) {
+    fn remove_session(&mut self, key: CallKey, now: Instant) {
         if let Some(session) = self.sessions.remove(&key) {
             for (dialog, _) in session.dialog_keys() {
                 self.dialogs.remove(&dialog);
             }
+            self.leases
+                .call_ended(session.tracking_number(), self.clock.at(now));
         }
         self.owners.remove_call(key);
         self.armed.remove(&key);

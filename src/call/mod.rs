@@ -1,17 +1,25 @@
 //! The call pipeline: a new INVITE becomes a [`Decision`] stage by stage (pure functions, in
 //! flow order), then a [`session::CallSession`] bridges the legs and [`record`] keeps the CDR.
 
+pub mod attribution;
 pub mod b2bua;
 mod bridge;
+pub mod history;
 pub mod inbound;
+pub mod lease_lookup;
 pub mod outcome;
 pub mod record;
 pub mod routing;
 mod session;
 
+use time::OffsetDateTime;
+
 use crate::config::{Config, TrackingNumber};
+use crate::lease::LeaseTable;
 use crate::sip::message::Rejection;
 use crate::sip::{Peer, SipMessage};
+
+use attribution::Attribution;
 
 pub use b2bua::{B2bua, CallEvent, CallStats};
 pub use routing::HostTable;
@@ -23,6 +31,9 @@ pub struct CallContext<'a> {
     pub source: Peer,
     pub config: &'a Config,
     pub hosts: &'a routing::HostTable,
+    pub leases: &'a LeaseTable,
+    /// Wall-clock time of the INVITE (leases are kept in wall-clock time).
+    pub now: OffsetDateTime,
     pub active_calls: usize,
     pub shutting_down: bool,
 }
@@ -33,7 +44,7 @@ pub enum Decision {
     /// Answer the caller with this final status; no B-leg is created.
     Reject(Rejection),
     /// Bridge the call to the target.
-    Bridge(BridgePlan),
+    Bridge(Box<BridgePlan>),
 }
 
 /// A call that will be bridged.
@@ -42,23 +53,27 @@ pub struct BridgePlan {
     pub tracking: TrackingNumber,
     pub caller: String,
     pub max_forwards: u32,
+    pub attribution: Attribution,
     pub target: routing::Target,
 }
 
-/// inbound (who, hops, capacity, which number) -> routing (where). Attribution stages slot in
-/// between as they arrive.
+/// inbound (who, hops, capacity, which number) -> lease lookup (who held the number at ring
+/// time) -> attribution (what to record and stamp) -> routing (where).
 pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
     let inbound = match inbound::admit(ctx) {
         Ok(call) => call,
         Err(rejection) => return Decision::Reject(rejection),
     };
+    let holder = lease_lookup::holder_of(inbound.tracking, ctx.leases, ctx.now);
+    let attribution = attribution::attribute(&inbound.tracking.site, holder);
     match routing::target_for(inbound.tracking, ctx.hosts) {
-        Ok(target) => Decision::Bridge(BridgePlan {
+        Ok(target) => Decision::Bridge(Box::new(BridgePlan {
             tracking: inbound.tracking.clone(),
             caller: inbound.caller,
             max_forwards: inbound.max_forwards,
+            attribution,
             target,
-        }),
+        })),
         Err(rejection) => Decision::Reject(rejection),
     }
 }

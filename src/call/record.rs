@@ -10,6 +10,8 @@ use std::str::FromStr;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::attribution::{Attribution, NumberKindTag};
+
 /// `sip_status` of a call for which no final response ever reached the caller (process died).
 pub const NO_FINAL_RESPONSE: u16 = 0;
 
@@ -40,6 +42,29 @@ pub struct CallDetailRecord {
     /// Final status sent to the caller (200 for answered calls, [`NO_FINAL_RESPONSE`] if none).
     pub sip_status: u16,
     pub hangup_side: HangupSide,
+    /// The site the tracking number belongs to.
+    pub site: String,
+    /// `static`, `dynamic`, `default`, `reserve` or `unattributed`.
+    pub number_kind: NumberKindTag,
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+    pub term: Option<String>,
+    pub content: Option<String>,
+    pub referrer: Option<String>,
+    pub landing_page: Option<String>,
+    pub gclid: Option<String>,
+    pub yclid: Option<String>,
+    pub ga_client_id: Option<String>,
+    pub ga_session_id: Option<String>,
+    pub ym_client_id: Option<String>,
+    pub region: Option<String>,
+    /// The visitor session that held a pool number at ring time.
+    pub session_id: Option<String>,
+    /// No earlier call from this caller number within the uniqueness window.
+    pub first_time_caller: bool,
+    /// Answered and talked at least the quality threshold.
+    pub quality: bool,
 }
 
 /// A call in progress: what is known before the outcome.
@@ -54,6 +79,9 @@ pub struct LiveCall {
     pub started_at: OffsetDateTime,
     #[serde(serialize_with = "rfc3339::serialize_option")]
     pub answered_at: Option<OffsetDateTime>,
+    /// Where the call came from, fixed at ring time.
+    pub attribution: Attribution,
+    pub first_time_caller: bool,
 }
 
 impl CallDetailRecord {
@@ -69,6 +97,7 @@ impl CallDetailRecord {
         let talk_secs = live
             .answered_at
             .map_or(0, |answered| whole_secs(answered, ended_at));
+        let a = &live.attribution;
         Self {
             id: live.id.clone(),
             call_id: live.call_id.clone(),
@@ -83,7 +112,32 @@ impl CallDetailRecord {
             disposition,
             sip_status,
             hangup_side,
+            site: a.site.clone(),
+            number_kind: a.number_kind,
+            source: a.source.clone(),
+            medium: a.medium.clone(),
+            campaign: a.campaign.clone(),
+            term: a.term.clone(),
+            content: a.content.clone(),
+            referrer: a.referrer.clone(),
+            landing_page: a.landing_page.clone(),
+            gclid: a.gclid.clone(),
+            yclid: a.yclid.clone(),
+            ga_client_id: a.ga_client_id.clone(),
+            ga_session_id: a.ga_session_id.clone(),
+            ym_client_id: a.ym_client_id.clone(),
+            region: a.region.clone(),
+            session_id: a.session_id.clone(),
+            first_time_caller: live.first_time_caller,
+            quality: false,
         }
+    }
+
+    /// Judges the call a quality (target) call: answered and talked at least `min_talk`.
+    pub fn judge_quality(mut self, min_talk: std::time::Duration) -> Self {
+        self.quality = self.disposition == Disposition::Answered
+            && u64::from(self.talk_secs) >= min_talk.as_secs();
+        self
     }
 }
 
@@ -259,6 +313,8 @@ mod tests {
             destination: "sip:sales@pbx.example".into(),
             started_at: datetime!(2026-11-23 03:20:00.123 UTC),
             answered_at,
+            attribution: Default::default(),
+            first_time_caller: true,
         }
     }
 

@@ -146,6 +146,7 @@ pub struct CallSession {
     ring_deadline: Option<Instant>,
     max_deadline: Option<Instant>,
     max_duration: Duration,
+    quality_min_talk: Duration,
     span: tracing::Span,
 }
 
@@ -163,6 +164,10 @@ pub struct Opening {
     pub udp_max_request_bytes: usize,
     /// Extra headers stamped on the B-leg INVITE (attribution).
     pub stamp: Vec<(String, String)>,
+    /// No earlier call from this caller within the uniqueness window.
+    pub first_call: bool,
+    /// Talk time that makes an answered call a quality call.
+    pub quality_min_talk: Duration,
     /// The call's log span (`call_id`, `tracking_number`).
     pub span: tracing::Span,
 }
@@ -180,6 +185,8 @@ impl CallSession {
             destination: o.plan.target.uri.clone(),
             started_at: ctx.clock.at(ctx.now),
             answered_at: None,
+            attribution: o.plan.attribution.clone(),
+            first_time_caller: o.first_call,
         };
         ctx.events.push_back(CallEvent::Started(live.clone()));
         ctx.owners.insert(a.invite_tx, o.key);
@@ -196,6 +203,7 @@ impl CallSession {
             ring_deadline: Some(ctx.now + o.ring_timeout),
             max_deadline: None,
             max_duration: o.max_duration,
+            quality_min_talk: o.quality_min_talk,
             span: o.span.clone(),
         };
         session.send_b_invite(ctx, &o.plan, o.udp_max_request_bytes, &o.stamp);
@@ -220,6 +228,11 @@ impl CallSession {
     /// The call's log span: everything logged while handling this call carries its ids.
     pub fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// The dialled tracking number.
+    pub fn tracking_number(&self) -> &str {
+        &self.live.tracking_number
     }
 
     pub fn is_answered(&self) -> bool {
@@ -480,7 +493,8 @@ impl CallSession {
         }
         self.recorded = true;
         let ended = ctx.clock.at(ctx.now);
-        let cdr = CallDetailRecord::from_live(&self.live, ended, disposition, status, side);
+        let cdr = CallDetailRecord::from_live(&self.live, ended, disposition, status, side)
+            .judge_quality(self.quality_min_talk);
         ctx.events.push_back(CallEvent::Ended(cdr));
     }
 

@@ -139,7 +139,7 @@ pub struct CdrPrinter<'a> {
 }
 
 /// CSV header: the CDR's serialized field names, in order.
-const CSV_HEADER: [&str; 13] = [
+const CSV_HEADER: [&str; 31] = [
     "id",
     "call_id",
     "tracking_number",
@@ -153,9 +153,27 @@ const CSV_HEADER: [&str; 13] = [
     "disposition",
     "sip_status",
     "hangup_side",
+    "site",
+    "number_kind",
+    "source",
+    "medium",
+    "campaign",
+    "term",
+    "content",
+    "referrer",
+    "landing_page",
+    "gclid",
+    "yclid",
+    "ga_client_id",
+    "ga_session_id",
+    "ym_client_id",
+    "region",
+    "session_id",
+    "first_time_caller",
+    "quality",
 ];
 
-const TABLE_HEADER: [&str; 9] = [
+const TABLE_HEADER: [&str; 10] = [
     "STARTED (UTC)",
     "TRACKING",
     "CALLER",
@@ -164,6 +182,7 @@ const TABLE_HEADER: [&str; 9] = [
     "WAIT",
     "TALK",
     "HANGUP",
+    "SOURCE",
     "CALL-ID",
 ];
 
@@ -224,6 +243,10 @@ impl<'a> CdrPrinter<'a> {
             format!("{}s", cdr.wait_secs),
             format!("{}s", cdr.talk_secs),
         );
+        let source = match &cdr.source {
+            Some(source) => format!("{source} ({})", cdr.number_kind.as_str()),
+            None => cdr.number_kind.as_str().to_string(),
+        };
         let cells = [
             started.as_str(),
             &cdr.tracking_number,
@@ -233,6 +256,7 @@ impl<'a> CdrPrinter<'a> {
             &wait,
             &talk,
             cdr.hangup_side.as_str(),
+            &source,
             &cdr.call_id,
         ];
         Ok(table_line(self.out, cells)?)
@@ -245,11 +269,11 @@ fn table_time(cdr: &CallDetailRecord) -> String {
     full.get(..19).unwrap_or(&full).replacen('T', " ", 1)
 }
 
-fn table_line(out: &mut dyn Write, c: [&str; 9]) -> std::io::Result<()> {
+fn table_line(out: &mut dyn Write, c: [&str; 10]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<19}  {:<15}  {:<15}  {:<11}  {:>3}  {:>5}  {:>5}  {:<6}  {}",
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+        "{:<19}  {:<15}  {:<15}  {:<11}  {:>3}  {:>5}  {:>5}  {:<6}  {:<22}  {}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
     )
 }
 
@@ -268,6 +292,8 @@ mod tests {
             destination: "sip:sales@pbx.example".into(),
             started_at: datetime!(2026-11-23 03:20:00.123 UTC),
             answered_at: Some(datetime!(2026-11-23 03:20:07.5 UTC)),
+            attribution: Default::default(),
+            first_time_caller: true,
         };
         let end = datetime!(2026-11-23 03:21:10 UTC);
         let cdr =

@@ -21,7 +21,6 @@ use super::pool::Allocation;
 use super::{GrantRequest, Lease, LeaseError, PoolSpec, Visit};
 use crate::config::Config;
 
-
 /// The thread-safe table of every pool's leases; share it as `Arc<LeaseTable>`.
 #[derive(Debug)]
 pub struct LeaseTable {

@@ -75,6 +75,8 @@ mod tests {
             destination: "sip:sales@pbx.example".into(),
             started_at: datetime!(2026-11-23 03:20:00 UTC),
             answered_at: None,
+            attribution: Default::default(),
+            first_time_caller: true,
         }
     }
 

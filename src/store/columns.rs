@@ -7,6 +7,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, Row, named_params};
 use time::OffsetDateTime;
 
+use crate::call::attribution::{Attribution, NumberKindTag};
 use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, rfc3339};
 
 /// A timestamp as stored in a TEXT column.
@@ -60,18 +61,60 @@ impl FromSql for HangupSide {
     }
 }
 
+impl ToSql for NumberKindTag {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for NumberKindTag {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// Attribution of a live call, stored as JSON so recovery keeps it.
+struct SqlAttribution(Attribution);
+
+impl ToSql for SqlAttribution {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let json = serde_json::to_string(&self.0)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(ToSqlOutput::from(json))
+    }
+}
+
+impl FromSql for SqlAttribution {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        serde_json::from_str(value.as_str()?)
+            .map(SqlAttribution)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
 /// Columns read by [`cdr_from_row`], in table order.
 pub(super) const CDR_SELECT: &str = "SELECT seq, id, call_id, tracking_number, caller, destination, \
-     started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side \
-     FROM cdr";
+     started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, \
+     site, number_kind, source, medium, campaign, term, content, referrer, landing_page, gclid, \
+     yclid, ga_client_id, ga_session_id, ym_client_id, region, session_id, first_time_caller, \
+     quality FROM cdr";
 
 /// Inserts a CDR unless one with the same `id` exists; returns whether a row was written.
 pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO cdr (id, call_id, tracking_number, caller, destination, \
-         started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side) \
+         started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, \
+         site, number_kind, source, medium, campaign, term, content, referrer, landing_page, gclid, \
+         yclid, ga_client_id, ga_session_id, ym_client_id, region, session_id, first_time_caller, \
+         quality) \
          VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at, \
-         :ended_at, :wait_secs, :talk_secs, :disposition, :sip_status, :hangup_side)",
+         :ended_at, :wait_secs, :talk_secs, :disposition, :sip_status, :hangup_side, :site, \
+         :number_kind, :source, :medium, :campaign, :term, :content, :referrer, :landing_page, \
+         :gclid, :yclid, :ga_client_id, :ga_session_id, :ym_client_id, :region, :session_id, \
+         :first_time_caller, :quality)",
     )?;
     let written = stmt.execute(named_params! {
         ":id": cdr.id,
@@ -87,6 +130,24 @@ pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite:
         ":disposition": cdr.disposition,
         ":sip_status": cdr.sip_status,
         ":hangup_side": cdr.hangup_side,
+        ":site": cdr.site,
+        ":number_kind": cdr.number_kind,
+        ":source": cdr.source,
+        ":medium": cdr.medium,
+        ":campaign": cdr.campaign,
+        ":term": cdr.term,
+        ":content": cdr.content,
+        ":referrer": cdr.referrer,
+        ":landing_page": cdr.landing_page,
+        ":gclid": cdr.gclid,
+        ":yclid": cdr.yclid,
+        ":ga_client_id": cdr.ga_client_id,
+        ":ga_session_id": cdr.ga_session_id,
+        ":ym_client_id": cdr.ym_client_id,
+        ":region": cdr.region,
+        ":session_id": cdr.session_id,
+        ":first_time_caller": cdr.first_time_caller,
+        ":quality": cdr.quality,
     })?;
     Ok(written > 0)
 }
@@ -107,6 +168,24 @@ pub(super) fn cdr_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallDetailRe
         disposition: row.get("disposition")?,
         sip_status: row.get("sip_status")?,
         hangup_side: row.get("hangup_side")?,
+        site: row.get("site")?,
+        number_kind: row.get("number_kind")?,
+        source: row.get("source")?,
+        medium: row.get("medium")?,
+        campaign: row.get("campaign")?,
+        term: row.get("term")?,
+        content: row.get("content")?,
+        referrer: row.get("referrer")?,
+        landing_page: row.get("landing_page")?,
+        gclid: row.get("gclid")?,
+        yclid: row.get("yclid")?,
+        ga_client_id: row.get("ga_client_id")?,
+        ga_session_id: row.get("ga_session_id")?,
+        ym_client_id: row.get("ym_client_id")?,
+        region: row.get("region")?,
+        session_id: row.get("session_id")?,
+        first_time_caller: row.get("first_time_caller")?,
+        quality: row.get("quality")?,
     };
     Ok((row.get("seq")?, cdr))
 }
@@ -115,8 +194,9 @@ pub(super) fn cdr_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallDetailRe
 pub(super) fn insert_live(conn: &Connection, live: &LiveCall) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO live_calls (id, call_id, tracking_number, caller, destination, \
-         started_at, answered_at) \
-         VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at)",
+         started_at, answered_at, attribution, first_time_caller) \
+         VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at, \
+         :attribution, :first_time_caller)",
     )?;
     stmt.execute(named_params! {
         ":id": live.id,
@@ -126,6 +206,8 @@ pub(super) fn insert_live(conn: &Connection, live: &LiveCall) -> rusqlite::Resul
         ":destination": live.destination,
         ":started_at": SqlTime(live.started_at),
         ":answered_at": time_opt(live.answered_at),
+        ":attribution": SqlAttribution(live.attribution.clone()),
+        ":first_time_caller": live.first_time_caller,
     })?;
     Ok(())
 }
@@ -150,8 +232,8 @@ pub(super) fn delete_live(conn: &Connection, id: &str) -> rusqlite::Result<()> {
 /// Every call left in `live_calls`.
 pub(super) fn all_live(conn: &Connection) -> rusqlite::Result<Vec<LiveCall>> {
     let mut stmt = conn.prepare(
-        "SELECT id, call_id, tracking_number, caller, destination, started_at, answered_at \
-         FROM live_calls ORDER BY started_at",
+        "SELECT id, call_id, tracking_number, caller, destination, started_at, answered_at, \
+         attribution, first_time_caller FROM live_calls ORDER BY started_at",
     )?;
     let rows = stmt.query_map([], live_from_row)?;
     rows.collect()
@@ -166,5 +248,7 @@ fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveCall> {
         destination: row.get("destination")?,
         started_at: row.get::<_, SqlTime>("started_at")?.0,
         answered_at: row.get::<_, Option<SqlTime>>("answered_at")?.map(|t| t.0),
+        attribution: row.get::<_, SqlAttribution>("attribution")?.0,
+        first_time_caller: row.get("first_time_caller")?,
     })
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use query::{StoredCdr, after, count, integrity_check, list_recent};
+pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use recovery::recover_interrupted;
 pub use writer::{
     StoreCommand, StoreSender, WriterHandle, WriterOptions, WriterStats, spawn_writer,

@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 use super::StoreError;
 use super::columns::{CDR_SELECT, cdr_from_row};
-use crate::call::record::CallDetailRecord;
+use crate::call::record::{CallDetailRecord, rfc3339};
+use time::OffsetDateTime;
 
 /// A CDR with its storage sequence number (increases with every insert, never reused).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,30 @@ pub fn after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<StoredCdr>
         &format!("{CDR_SELECT} WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2"),
         (seq, sql_limit(limit)),
     )
+}
+
+/// Each caller's latest call at or after `since` (all of history when `None`): the seed of
+/// the first-time-caller judgement.
+pub fn recent_callers(
+    conn: &Connection,
+    since: Option<OffsetDateTime>,
+) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+    let since = since.map_or_else(String::new, rfc3339::format);
+    let mut stmt = conn.prepare(
+        "SELECT caller, MAX(started_at) FROM cdr WHERE caller != '' AND started_at >= ?1 \
+         GROUP BY caller",
+    )?;
+    let rows = stmt.query_map([since], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut callers = Vec::new();
+    for row in rows {
+        let (caller, at) = row?;
+        if let Ok(at) = rfc3339::parse(&at) {
+            callers.push((caller, at));
+        }
+    }
+    Ok(callers)
 }
 
 /// Number of stored CDRs.
@@ -78,6 +103,8 @@ mod tests {
                 destination: "sip:sales@pbx.example".into(),
                 started_at: datetime!(2026-11-23 03:20:00 UTC),
                 answered_at: None,
+                attribution: Default::default(),
+                first_time_caller: true,
             };
             let cdr = CallDetailRecord::from_live(
                 &live,

@@ -58,11 +58,40 @@ CREATE TABLE leases (
 );
 ";
 
+/// Version 3: attribution on every CDR (what the visitor or ad source was at ring time), the
+/// first-time-caller and quality judgements, and attribution kept with live calls so that
+/// crash recovery does not lose it.
+const V3_ATTRIBUTION: &str = "
+ALTER TABLE cdr ADD COLUMN site TEXT NOT NULL DEFAULT '';
+ALTER TABLE cdr ADD COLUMN number_kind TEXT NOT NULL DEFAULT 'unattributed';
+ALTER TABLE cdr ADD COLUMN source TEXT;
+ALTER TABLE cdr ADD COLUMN medium TEXT;
+ALTER TABLE cdr ADD COLUMN campaign TEXT;
+ALTER TABLE cdr ADD COLUMN term TEXT;
+ALTER TABLE cdr ADD COLUMN content TEXT;
+ALTER TABLE cdr ADD COLUMN referrer TEXT;
+ALTER TABLE cdr ADD COLUMN landing_page TEXT;
+ALTER TABLE cdr ADD COLUMN gclid TEXT;
+ALTER TABLE cdr ADD COLUMN yclid TEXT;
+ALTER TABLE cdr ADD COLUMN ga_client_id TEXT;
+ALTER TABLE cdr ADD COLUMN ga_session_id TEXT;
+ALTER TABLE cdr ADD COLUMN ym_client_id TEXT;
+ALTER TABLE cdr ADD COLUMN region TEXT;
+ALTER TABLE cdr ADD COLUMN session_id TEXT;
+ALTER TABLE cdr ADD COLUMN first_time_caller INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cdr ADD COLUMN quality INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX cdr_source ON cdr (source);
+CREATE INDEX cdr_caller_started ON cdr (caller, started_at);
+ALTER TABLE live_calls ADD COLUMN attribution TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE live_calls ADD COLUMN first_time_caller INTEGER NOT NULL DEFAULT 1;
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
     V2_LEASES,
-    // V3_...: append here.
+    V3_ATTRIBUTION,
+    // V4_...: append here.
 ];
 
 /// The schema version this build writes.

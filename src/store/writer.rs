@@ -249,6 +249,8 @@ enum Control {
 }
 
 /// What woke the writer while it waited for a command.
+// Transient, one per wake-up: boxing the command would cost an allocation per CDR.
+#[allow(clippy::large_enum_variant)]
 enum Woke {
     Command(Option<StoreCommand>),
     Control(Result<(), oneshot::error::RecvError>),
@@ -375,6 +377,8 @@ mod tests {
             destination: "sip:sales@pbx.example".into(),
             started_at: datetime!(2026-11-23 03:20:00 UTC),
             answered_at: None,
+            attribution: Default::default(),
+            first_time_caller: true,
         };
         let end = datetime!(2026-11-23 03:20:20 UTC);
         CallDetailRecord::from_live(&live, end, Disposition::Busy, 486, HangupSide::Callee)

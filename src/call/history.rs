@@ -1,0 +1,109 @@
+//! Caller history for the first-time-caller judgement: when each caller number last called,
+//! within the uniqueness window. Loaded from the CDR table at start-up, then kept in memory
+//! (the core never queries the database).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+/// Last call time per caller number.
+#[derive(Debug, Default)]
+pub struct CallerHistory {
+    /// `None`: a caller is new only once, ever.
+    window: Option<Duration>,
+    last_call: HashMap<String, OffsetDateTime>,
+    inserts_since_prune: usize,
+}
+
+/// Entries are pruned (older than the window) after this many new calls.
+const PRUNE_EVERY: usize = 4096;
+
+impl CallerHistory {
+    pub fn new(window: Option<Duration>) -> CallerHistory {
+        CallerHistory {
+            window,
+            ..CallerHistory::default()
+        }
+    }
+
+    /// Seeds the history with earlier calls (`caller`, `started_at`), e.g. from the CDR table.
+    pub fn load(&mut self, calls: impl IntoIterator<Item = (String, OffsetDateTime)>) {
+        for (caller, at) in calls {
+            let entry = self.last_call.entry(caller).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+
+    /// Whether `caller` has not called within the window before `now`; records this call.
+    /// Callers without a number (anonymous) are always first-time and never recorded.
+    pub fn first_call(&mut self, caller: &str, now: OffsetDateTime) -> bool {
+        if caller.is_empty() || caller.eq_ignore_ascii_case("anonymous") {
+            return true;
+        }
+        let first = match self.last_call.get(caller) {
+            None => true,
+            Some(last) => self.window.is_some_and(|w| now - *last > w),
+        };
+        self.last_call.insert(caller.to_string(), now);
+        self.inserts_since_prune += 1;
+        if self.inserts_since_prune >= PRUNE_EVERY {
+            self.prune(now);
+        }
+        first
+    }
+
+    /// How far back the start-up load must read.
+    pub fn window(&self) -> Option<Duration> {
+        self.window
+    }
+
+    fn prune(&mut self, now: OffsetDateTime) {
+        self.inserts_since_prune = 0;
+        if let Some(window) = self.window {
+            self.last_call.retain(|_, at| now - *at <= window);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.last_call.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last_call.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn repeat_within_window_is_not_first() {
+        let mut h = CallerHistory::new(Some(Duration::from_secs(30 * 86_400)));
+        let t0 = datetime!(2026-11-01 10:00 UTC);
+        assert!(h.first_call("79161234567", t0));
+        assert!(!h.first_call("79161234567", t0 + time::Duration::days(29)));
+        assert!(h.first_call("79161234567", t0 + time::Duration::days(60)));
+        assert!(h.first_call("", t0) && h.first_call("anonymous", t0));
+    }
+
+    #[test]
+    fn forever_window_and_loaded_history() {
+        let mut h = CallerHistory::new(None);
+        h.load([("79160000000".to_string(), datetime!(2020-01-01 0:00 UTC))]);
+        assert!(!h.first_call("79160000000", datetime!(2026-11-01 0:00 UTC)));
+    }
+
+    #[test]
+    fn pruning_keeps_memory_bounded_to_the_window() {
+        let mut h = CallerHistory::new(Some(Duration::from_secs(60)));
+        let t0 = datetime!(2026-11-01 10:00 UTC);
+        for i in 0..PRUNE_EVERY {
+            h.first_call(&format!("7916{i:07}"), t0);
+        }
+        h.first_call("79990000000", t0 + time::Duration::hours(1));
+        assert!(h.len() < 10, "old callers pruned, {} left", h.len());
+    }
+}
