@@ -251,10 +251,18 @@ fn bridges_a_call_with_a_fresh_b_leg() {
     assert_eq!(from.uri, "sip:79161234567@127.0.0.1:5060");
     assert!(from.tag().is_some());
     assert!(
-        !b.as_bytes()
-            .windows(13)
-            .any(|w| w.eq_ignore_ascii_case(b"x-ct-source: "))
+        !b.as_bytes().windows(6).any(|w| w == b"forged"),
+        "the carrier's X-CT-* header is dropped"
     );
+    let stamped = |name: &str| {
+        b.headers()
+            .iter()
+            .find(|f| b.field_name(f).eq_ignore_ascii_case(name.as_bytes()))
+            .and_then(|f| b.field_str(f))
+    };
+    assert_eq!(stamped("X-CT-Source"), Some("billboard"));
+    assert_eq!(stamped("X-CT-Number-Kind"), Some("static"));
+    assert_eq!(stamped("X-CT-First-Call"), Some("1"));
     assert!(
         b.as_bytes()
             .windows(19)

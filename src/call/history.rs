@@ -100,7 +100,7 @@ mod tests {
     fn pruning_keeps_memory_bounded_to_the_window() {
         let mut h = CallerHistory::new(Some(Duration::from_secs(60)));
         let t0 = datetime!(2026-11-01 10:00 UTC);
-        for i in 0..PRUNE_EVERY {
+        for i in 0..PRUNE_EVERY - 1 {
             h.first_call(&format!("7916{i:07}"), t0);
         }
         h.first_call("79990000000", t0 + time::Duration::hours(1));

@@ -148,15 +148,19 @@ mod tests {
     }
 
     #[test]
-    fn version_1_database_gains_the_lease_table() {
+    fn version_1_database_gains_leases_and_attribution() {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn, 1, V1_CDR_AND_LIVE_CALLS).unwrap();
         migrate(&mut conn).unwrap();
-        assert_eq!(version(&conn).unwrap(), 2);
+        assert_eq!(version(&conn).unwrap(), latest_version());
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM leases", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 0);
+        let quality: i64 = conn
+            .query_row("SELECT count(quality) FROM cdr", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(quality, 0, "attribution columns exist");
     }
 
     #[test]
