@@ -67,6 +67,10 @@ fn element<'a>(dom: &'a str, id: &str) -> &'a str {
 fn snippet_swaps_numbers_on_the_demo_page() {
     if !Path::new(CHROMIUM).exists() {
         eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium: .ci/run installs it"
+        );
         eprintln!("!!! SKIPPED snippet_browser: {CHROMIUM} not found (apt-get install chromium)");
         eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
         return;
@@ -122,6 +126,10 @@ fn snippet_swaps_numbers_on_the_demo_page() {
 #[test]
 fn direct_visit_keeps_the_default_number() {
     if !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium: .ci/run installs it"
+        );
         eprintln!("!!! SKIPPED snippet_browser: {CHROMIUM} not found");
         return;
     }
