@@ -61,8 +61,15 @@ number = "74950000001"
 source = "load"
 TOML
   RUST_LOG=warn "$BIN" serve --config "$WORK/calltrack.toml" 2>"$WORK/calltrack.log" &
-  PIDS+=($!)
+  CT_PID=$!
+  PIDS+=("$CT_PID")
   sleep 1
+}
+
+# Stops calltrack before the reference run, so no late message of its calls reaches sipp.
+stop_calltrack() {
+  kill -TERM "$CT_PID" 2>/dev/null || true
+  wait "$CT_PID" 2>/dev/null || true
 }
 
 start_kamailio() {
@@ -74,11 +81,12 @@ start_kamailio() {
 }
 
 # One step: rate calls/s for SECONDS_PER_STEP seconds; prints "successful failed".
+# Each target gets its own caller port (UAC_PORT), so stragglers of one run cannot hit the next.
 step() {
   local port=$1 rate=$2 calls=$(( $2 * SECONDS_PER_STEP ))
   rm -f "$WORK"/uac_*.csv
   timeout $(( SECONDS_PER_STEP * 3 + 40 )) \
-    sipp "127.0.0.1:$port" -sn uac -s 74950000001 -i 127.0.0.1 -p 25090 -mp 27000 \
+    sipp "127.0.0.1:$port" -sn uac -s 74950000001 -i 127.0.0.1 -p "$UAC_PORT" -mp 27000 \
       -r "$rate" -m "$calls" -d "$HOLD_MS" -l 100000 -nostdin -timeout $(( SECONDS_PER_STEP * 3 + 30 ))s \
       -trace_stat -stf "$WORK/uac_stat.csv" -fd 1 >/dev/null 2>&1 || true
   # Last line of the CSV: SuccessfulCall(C) and FailedCall(C) columns.
@@ -95,7 +103,7 @@ PY
 # Rising rates; the highest with < 0.1 % failures. A short warm-up call batch goes first.
 sweep() {
   local name=$1 port=$2 best=0
-  timeout 30 sipp "127.0.0.1:$port" -sn uac -s 74950000001 -i 127.0.0.1 -p 25090 -mp 27000 \
+  timeout 30 sipp "127.0.0.1:$port" -sn uac -s 74950000001 -i 127.0.0.1 -p "$UAC_PORT" -mp 27000 \
     -r 10 -m 20 -nostdin -timeout 20s >/dev/null 2>&1 || true
   for rate in $RATES; do
     read -r ok failed < <(step "$port" "$rate")
@@ -109,9 +117,12 @@ sweep() {
 }
 
 UAS_PID=$(start_uas); PIDS+=("$UAS_PID")
+UAC_PORT=25090
 start_calltrack
 sweep calltrack "$CT_PORT"
+stop_calltrack
 if command -v kamailio >/dev/null; then
+  UAC_PORT=25091
   start_kamailio
   sweep kamailio "$KAM_PORT"
 else
