@@ -1,6 +1,6 @@
 //! The B2BUA core on a virtual clock: a scripted carrier and PBX exchange messages with
 //! `B2bua` in memory (no sockets, no sleeps), covering bridging, CANCEL, BYE from each side,
-//! timers, re-INVITE, rejections and shutdown.
+//! timers, re-INVITE, PRACK, UPDATE/INFO/OPTIONS, glare and races, rejections and shutdown.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -213,6 +213,22 @@ Content-Length: 0
     )
 }
 
+/// The carrier's CANCEL of its INVITE (same branch, RFC 3261 §9.1).
+fn carrier_cancel() -> String {
+    format!(
+        "CANCEL sip:74950000001@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier1;rport
+Max-Forwards: 70
+From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
+To: <sip:74950000001@127.0.0.1>
+Call-ID: a-leg-1@carrier
+CSeq: 10 CANCEL
+Content-Length: 0
+
+"
+    )
+}
+
 fn carrier_to_tag(h: &Harness) -> String {
     h.to_carrier
         .iter()
@@ -222,7 +238,12 @@ fn carrier_to_tag(h: &Harness) -> String {
 
 /// Carrier INVITE, PBX 180 + 200: an answered call.
 fn answered_call() -> Harness {
-    let mut h = Harness::new("");
+    answered_call_with("")
+}
+
+/// An answered call on a core configured with `extra`.
+fn answered_call_with(extra: &str) -> Harness {
+    let mut h = Harness::new(extra);
     h.carrier_sends(&invite("74950000001", ""));
     let b_invite = h.last_pbx_request(Method::Invite);
     h.pbx_sends(&pbx_response(&b_invite, "180 Ringing", ""));
@@ -338,19 +359,7 @@ fn caller_cancel_is_carried_to_the_callee() {
     h.carrier_sends(&invite("74950000001", ""));
     let b = h.last_pbx_request(Method::Invite);
     h.pbx_sends(&pbx_response(&b, "180 Ringing", ""));
-    let cancel = format!(
-        "CANCEL sip:74950000001@127.0.0.1:5060 SIP/2.0
-Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier1;rport
-Max-Forwards: 70
-From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
-To: <sip:74950000001@127.0.0.1>
-Call-ID: a-leg-1@carrier
-CSeq: 10 CANCEL
-Content-Length: 0
-
-"
-    );
-    h.carrier_sends(&cancel);
+    h.carrier_sends(&carrier_cancel());
     assert!(
         h.carrier_statuses().ends_with(&[200, 487]) || h.carrier_statuses().ends_with(&[487, 200])
     );
@@ -576,4 +585,364 @@ fn shutdown_refuses_new_calls_and_ends_live_ones_after_grace() {
             .any(|m| m.method() == Some(&Method::Bye))
     );
     assert!(h.to_pbx.iter().any(|m| m.method() == Some(&Method::Bye)));
+}
+
+// ---- helpers for in-dialog traffic ---------------------------------------------------------
+
+/// `text` with `body` (an SDP line) instead of an empty body.
+fn with_body(text: &str, body: &str) -> String {
+    let len = body.len() + 2; // "\n" becomes "\r\n"
+    text.replace(
+        "Content-Length: 0\n\n",
+        &format!("Content-Type: application/sdp\nContent-Length: {len}\n\n{body}\n"),
+    )
+}
+
+/// `text` with `headers` (each ending in "\n") added before Content-Length.
+fn with_headers(text: &str, headers: &str) -> String {
+    text.replacen("Content-Length:", &format!("{headers}Content-Length:"), 1)
+}
+
+/// A request from the PBX inside the B-leg dialog set up by `b_invite`.
+fn pbx_request(b_invite: &SipMessage, method: &str, cseq: u32) -> String {
+    format!(
+        "{method} sip:79161234567@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {PBX};branch=z9hG4bKpbx{method}{cseq}
+Max-Forwards: 70
+From: {to};tag=pbx1
+To: {from}
+Call-ID: {cid}
+CSeq: {cseq} {method}
+Content-Length: 0
+
+",
+        to = b_invite.header(&HeaderName::To).unwrap(),
+        from = b_invite.header(&HeaderName::From).unwrap(),
+        cid = b_invite.call_id().unwrap()
+    )
+}
+
+fn last_carrier_request(h: &Harness, method: Method) -> SipMessage {
+    h.to_carrier
+        .iter()
+        .rev()
+        .find(|m| m.method() == Some(&method))
+        .cloned()
+        .unwrap()
+}
+
+/// Responses sent to the carrier for requests of `method`, as (status, CSeq number).
+fn carrier_answers(h: &Harness, method: Method) -> Vec<(u16, u32)> {
+    h.to_carrier
+        .iter()
+        .filter(|m| m.status().is_some() && m.cseq().unwrap().method == method)
+        .map(|m| (m.status().unwrap(), m.cseq().unwrap().seq))
+        .collect()
+}
+
+fn count_pbx(h: &Harness, method: Method) -> usize {
+    h.to_pbx
+        .iter()
+        .filter(|m| m.method() == Some(&method))
+        .count()
+}
+
+fn to_tag(m: &SipMessage) -> Option<String> {
+    m.to().unwrap().tag().map(str::to_string)
+}
+
+fn from_tag(m: &SipMessage) -> Option<String> {
+    m.from().unwrap().tag().map(str::to_string)
+}
+
+// ---- RFC 3262: reliable provisional responses ----------------------------------------------
+
+#[test]
+fn reliable_183_and_prack_are_bridged_with_rack_renumbered() {
+    let mut h = Harness::new("");
+    h.carrier_sends(&invite("74950000001", "Supported: 100rel\n"));
+    let b = h.last_pbx_request(Method::Invite);
+    let p183 = pbx_response(&b, "183 Session Progress", "Require: 100rel\nRSeq: 1\n");
+    h.pbx_sends(&with_body(&p183, "v=0 early"));
+
+    let a183 = h.to_carrier.last().unwrap().clone();
+    assert_eq!(a183.status(), Some(183));
+    assert_eq!(a183.header(&HeaderName::Require), Some("100rel"));
+    assert_eq!(a183.header(&HeaderName::RSeq), Some("1"));
+    assert_eq!(a183.body(), b"v=0 early\r\n");
+    assert_eq!(a183.cseq().unwrap().seq, 10);
+    let tag = to_tag(&a183).expect("early dialog tag toward the carrier");
+
+    let prack = with_headers(&a_leg_request("PRACK", 11, &tag), "RAck: 1 10 INVITE\n");
+    h.carrier_sends(&prack);
+    let b_prack = h.last_pbx_request(Method::Prack);
+    let b_seq = b.cseq().unwrap().seq;
+    assert_eq!(
+        b_prack.header(&HeaderName::RAck),
+        Some(format!("1 {b_seq} INVITE").as_str())
+    );
+    assert_eq!(b_prack.call_id(), b.call_id());
+    assert_eq!(to_tag(&b_prack).as_deref(), Some("pbx1"));
+    assert_eq!(from_tag(&b_prack), from_tag(&b));
+    assert!(b_prack.cseq().unwrap().seq > b_seq);
+
+    h.pbx_sends(&pbx_response(&b_prack, "200 OK", ""));
+    let ok = h.to_carrier.last().unwrap();
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(ok.cseq().unwrap().method, Method::Prack);
+    assert_eq!(ok.cseq().unwrap().seq, 11);
+    assert_eq!(to_tag(ok).as_deref(), Some(tag.as_str()));
+    assert_eq!(ok.call_id(), Some("a-leg-1@carrier"));
+
+    h.pbx_sends(&pbx_response(&b, "200 OK", ""));
+    assert_eq!(carrier_answers(&h, Method::Invite).last(), Some(&(200, 10)));
+}
+
+/// A failure while a relayed PRACK is unanswered keeps the session alive past the ring
+/// timeout; the ring timer must not fire forever (it used to spin in `fire_deadlines`).
+#[test]
+fn failure_with_a_relay_in_flight_outlives_the_ring_timeout() {
+    // On a thread with a deadline: the bug was a busy loop, which must fail, not hang.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        failure_with_a_relay_in_flight();
+        let _ = done.send(());
+    });
+    let outcome = finished.recv_timeout(Duration::from_secs(30));
+    assert!(
+        outcome.is_ok(),
+        "the core did not return (or the scenario panicked)"
+    );
+}
+
+fn failure_with_a_relay_in_flight() {
+    let mut h = Harness::new("[calls]\nring_timeout_secs = 20\n");
+    h.carrier_sends(&invite("74950000001", "Supported: 100rel\n"));
+    let b = h.last_pbx_request(Method::Invite);
+    h.pbx_sends(&pbx_response(
+        &b,
+        "183 Session Progress",
+        "Require: 100rel\nRSeq: 1\n",
+    ));
+    let tag = carrier_to_tag(&h);
+    h.carrier_sends(&with_headers(
+        &a_leg_request("PRACK", 11, &tag),
+        "RAck: 1 10 INVITE\n",
+    ));
+    assert_eq!(count_pbx(&h, Method::Prack), 1);
+    h.pbx_sends(&pbx_response(&b, "486 Busy Here", ""));
+    assert_eq!(carrier_answers(&h, Method::Invite).last(), Some(&(486, 10)));
+    h.advance(Duration::from_secs(25));
+    assert_eq!(h.core.active_calls(), 1, "the PRACK is still in flight");
+    h.advance(Duration::from_secs(10));
+    assert_eq!(carrier_answers(&h, Method::Prack), [(408, 11)]);
+    assert_eq!(h.core.active_calls(), 0);
+    assert_eq!(h.ended().len(), 1);
+    assert_eq!(h.ended()[0].disposition, Disposition::Busy);
+}
+
+// ---- in-dialog requests from the caller ----------------------------------------------------
+
+#[test]
+fn update_and_info_from_the_caller_are_relayed_with_their_answers() {
+    let mut h = answered_call();
+    let tag = carrier_to_tag(&h);
+    let b = h.last_pbx_request(Method::Invite);
+    let update = with_headers(
+        &a_leg_request("UPDATE", 11, &tag),
+        &format!("Contact: <sip:79161234567@{CARRIER}>\n"),
+    );
+    h.carrier_sends(&with_body(&update, "v=0 upd"));
+    let b_update = h.last_pbx_request(Method::Update);
+    assert_eq!(b_update.call_id(), b.call_id());
+    assert_eq!(to_tag(&b_update).as_deref(), Some("pbx1"));
+    assert_eq!(from_tag(&b_update), from_tag(&b));
+    assert_eq!(b_update.body(), b"v=0 upd\r\n");
+    assert_eq!(
+        b_update.contact().unwrap().unwrap().uri,
+        "sip:127.0.0.1:5060"
+    );
+    let b_seq = b_update.cseq().unwrap().seq;
+    h.pbx_sends(&with_body(
+        &pbx_response(&b_update, "200 OK", ""),
+        "v=0 ans",
+    ));
+    let ok = h.to_carrier.last().unwrap().clone();
+    assert_eq!((ok.status(), ok.cseq().unwrap().seq), (Some(200), 11));
+    assert_eq!(ok.cseq().unwrap().method, Method::Update);
+    assert_eq!(to_tag(&ok).as_deref(), Some(tag.as_str()));
+    assert_eq!(from_tag(&ok).as_deref(), Some("c1"));
+    assert_eq!(ok.body(), b"v=0 ans\r\n");
+    assert_eq!(ok.contact().unwrap().unwrap().uri, "sip:127.0.0.1:5060");
+
+    h.carrier_sends(&with_headers(
+        &a_leg_request("INFO", 12, &tag),
+        "Info-Package: dtmf\n",
+    ));
+    let b_info = h.last_pbx_request(Method::Info);
+    assert_eq!(b_info.cseq().unwrap().seq, b_seq + 1);
+    assert!(b_info.as_bytes().windows(12).any(|w| w == b"Info-Package"));
+    h.pbx_sends(&pbx_response(&b_info, "200 OK", ""));
+    assert_eq!(carrier_answers(&h, Method::Info), [(200, 12)]);
+    let info_ok = h.to_carrier.last().unwrap();
+    assert_eq!(to_tag(info_ok).as_deref(), Some(tag.as_str()));
+}
+
+#[test]
+fn in_dialog_options_is_relayed_to_the_callee() {
+    let mut h = answered_call();
+    let tag = carrier_to_tag(&h);
+    h.carrier_sends(&a_leg_request("OPTIONS", 11, &tag));
+    let b_options = h.last_pbx_request(Method::Options);
+    assert_eq!(to_tag(&b_options).as_deref(), Some("pbx1"));
+    let ok = pbx_response(&b_options, "200 OK", "Allow: INVITE, ACK, BYE\n");
+    h.pbx_sends(&ok);
+    let relayed = h.to_carrier.last().unwrap();
+    assert_eq!(relayed.status(), Some(200));
+    assert_eq!(relayed.cseq().unwrap().seq, 11);
+    assert_eq!(relayed.cseq().unwrap().method, Method::Options);
+    assert_eq!(relayed.header(&HeaderName::Allow), Some("INVITE, ACK, BYE"));
+    assert_eq!(to_tag(relayed).as_deref(), Some(tag.as_str()));
+}
+
+// ---- endings that cross ----------------------------------------------------------------------
+
+#[test]
+fn bye_glare_answers_both_byes_and_records_once() {
+    let mut h = answered_call();
+    let tag = carrier_to_tag(&h);
+    let b = h.last_pbx_request(Method::Invite);
+    h.carrier_sends(&a_leg_request("BYE", 11, &tag));
+    h.pbx_sends(&pbx_request(&b, "BYE", 1));
+    assert_eq!(carrier_answers(&h, Method::Bye), [(200, 11)]);
+    let pbx_ok = h.to_pbx.last().unwrap();
+    assert_eq!(pbx_ok.status(), Some(200));
+    assert_eq!(pbx_ok.cseq().unwrap().method, Method::Bye);
+    assert_eq!(pbx_ok.cseq().unwrap().seq, 1);
+    assert_eq!(count_pbx(&h, Method::Bye), 1, "our BYE crossed the PBX's");
+    let our_bye = h.last_pbx_request(Method::Bye);
+    h.pbx_sends(&pbx_response(&our_bye, "200 OK", ""));
+    assert!(
+        h.to_carrier
+            .iter()
+            .all(|m| m.method() != Some(&Method::Bye))
+    );
+    assert_eq!(h.ended().len(), 1);
+    assert_eq!(h.ended()[0].hangup_side, HangupSide::Caller);
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn answer_crossing_the_cancel_is_acked_and_hung_up() {
+    let mut h = Harness::new("");
+    h.carrier_sends(&invite("74950000001", ""));
+    let b = h.last_pbx_request(Method::Invite);
+    h.pbx_sends(&pbx_response(&b, "180 Ringing", ""));
+    h.carrier_sends(&carrier_cancel());
+    let b_cancel = h.last_pbx_request(Method::Cancel);
+    h.pbx_sends(&pbx_response(&b, "200 OK", ""));
+    h.pbx_sends(&pbx_response(&b_cancel, "200 OK", ""));
+
+    let ack = h.last_pbx_request(Method::Ack);
+    assert_eq!(ack.cseq().unwrap().seq, b.cseq().unwrap().seq);
+    assert_eq!(to_tag(&ack).as_deref(), Some("pbx1"));
+    let bye = h.last_pbx_request(Method::Bye);
+    assert_eq!(bye.call_id(), b.call_id());
+    assert_eq!(to_tag(&bye).as_deref(), Some("pbx1"));
+    let finals: Vec<_> = carrier_answers(&h, Method::Invite)
+        .into_iter()
+        .filter(|(s, _)| *s >= 200)
+        .collect();
+    assert_eq!(
+        finals,
+        [(487, 10)],
+        "the late 200 is not relayed to the caller"
+    );
+    h.pbx_sends(&pbx_response(&bye, "200 OK", ""));
+    let cdrs = h.ended();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(
+        (cdrs[0].disposition, cdrs[0].sip_status),
+        (Disposition::Cancelled, 487)
+    );
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+// ---- timers on the virtual clock -------------------------------------------------------------
+
+#[test]
+fn max_call_duration_hangs_up_both_legs() {
+    let mut h = answered_call_with("[calls]\nmax_call_secs = 60\n");
+    h.advance(Duration::from_secs(59));
+    assert_eq!(count_pbx(&h, Method::Bye), 0);
+    h.advance(Duration::from_secs(2));
+    let a_bye = last_carrier_request(&h, Method::Bye);
+    assert_eq!(a_bye.call_id(), Some("a-leg-1@carrier"));
+    assert_eq!(to_tag(&a_bye).as_deref(), Some("c1"));
+    let b_bye = h.last_pbx_request(Method::Bye);
+    assert_eq!(to_tag(&b_bye).as_deref(), Some("pbx1"));
+    let cdr = h.ended()[0];
+    assert_eq!(
+        (cdr.disposition, cdr.hangup_side, cdr.talk_secs),
+        (Disposition::Answered, HangupSide::System, 60)
+    );
+    h.carrier_sends(&pbx_response(&a_bye, "200 OK", ""));
+    h.pbx_sends(&pbx_response(&b_bye, "200 OK", ""));
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn missing_ack_from_the_caller_hangs_up_both_legs_after_64_t1() {
+    let mut h = Harness::new("");
+    h.carrier_sends(&invite("74950000001", ""));
+    let b = h.last_pbx_request(Method::Invite);
+    h.pbx_sends(&pbx_response(&b, "200 OK", ""));
+    h.advance(Duration::from_secs(31));
+    assert!(
+        carrier_answers(&h, Method::Invite)
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .count()
+            > 3,
+        "the 2xx is retransmitted while no ACK comes"
+    );
+    assert_eq!(count_pbx(&h, Method::Bye), 0);
+    h.advance(Duration::from_secs(2));
+    let a_bye = last_carrier_request(&h, Method::Bye);
+    assert_eq!(a_bye.call_id(), Some("a-leg-1@carrier"));
+    let b_bye = h.last_pbx_request(Method::Bye);
+    assert_eq!(b_bye.call_id(), b.call_id());
+    assert_eq!(h.ended().len(), 1);
+    assert_eq!(h.ended()[0].hangup_side, HangupSide::System);
+}
+
+// ---- answers from the PBX ---------------------------------------------------------------------
+
+#[test]
+fn unavailable_callee_is_relayed_and_recorded_failed() {
+    let mut h = Harness::new("");
+    h.carrier_sends(&invite("74950000001", ""));
+    let b = h.last_pbx_request(Method::Invite);
+    h.pbx_sends(&pbx_response(&b, "503 Service Unavailable", ""));
+    assert_eq!(carrier_answers(&h, Method::Invite).last(), Some(&(503, 10)));
+    assert_eq!(h.pbx_methods().last().map(String::as_str), Some("ACK"));
+    let cdr = h.ended()[0];
+    assert_eq!(
+        (cdr.disposition, cdr.sip_status, cdr.hangup_side),
+        (Disposition::Failed, 503, HangupSide::Callee)
+    );
+}
+
+#[test]
+fn retransmitted_answer_is_re_acked_not_relayed_again() {
+    let mut h = answered_call();
+    let b = h.last_pbx_request(Method::Invite);
+    let first_ack = h.last_pbx_request(Method::Ack);
+    let answers = carrier_answers(&h, Method::Invite);
+    h.pbx_sends(&pbx_response(&b, "200 OK", ""));
+    assert_eq!(count_pbx(&h, Method::Ack), 2, "re-ACKed");
+    let second_ack = h.to_pbx.last().unwrap();
+    assert_eq!(second_ack.as_bytes(), first_ack.as_bytes());
+    assert_eq!(carrier_answers(&h, Method::Invite), answers);
+    assert_eq!(h.ended().len(), 0);
 }

@@ -12,21 +12,19 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::lease::LeaseTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
-use crate::sip::message::{
-    HeaderName, Limits, MessageBuilder, Method, Rejection, Screened, response_to, screen,
-};
+use crate::sip::message::{Limits, Method, Screened, screen};
 use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
 use super::attribution::{NumberKindTag, StampRules, stamp};
 use super::bridge::CopyRules;
 use super::history::CallerHistory;
-use super::inbound::user_digits;
-use super::outcome::reason_phrase;
-use super::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
+use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
 use super::session::{CallSession, Ctx, Leg, Opening};
 use super::{CallContext, Decision, plan_invite};
+
+mod refusals;
 
 /// Option tags calltrack honours in `Require` (it bridges PRACK and session refreshes).
 pub const SUPPORTED: &[&str] = &["100rel", "timer"];
@@ -428,104 +426,6 @@ impl B2bua {
         stamp(&plan.attribution, first_call, &rules)
     }
 
-    /// A final answer to an INVITE that will not be bridged. Calls from trusted carriers are
-    /// recorded as `rejected`; refusals of untrusted sources and overload are only counted
-    /// (recording them would let a flood write to the database).
-    fn reject_invite(
-        &mut self,
-        now: Instant,
-        tx: TxId,
-        invite: &SipMessage,
-        peer: Peer,
-        r: &Rejection,
-    ) {
-        self.stats.invites_rejected += 1;
-        tracing::info!(status = r.status, %peer, "INVITE rejected");
-        let tag = self.ids.tag();
-        let response = rejection_response(invite, r, &tag, peer);
-        self.respond(now, tx, response);
-        if !matches!(r.status, 403 | 503) {
-            let cdr = self.rejected_record(now, invite, r.status);
-            self.events.push_back(CallEvent::Ended(cdr));
-        }
-    }
-
-    fn rejected_record(
-        &mut self,
-        now: Instant,
-        invite: &SipMessage,
-        status: u16,
-    ) -> CallDetailRecord {
-        let at = self.clock.at(now);
-        let live = LiveCall {
-            id: self.ids.call_uid(),
-            call_id: invite.call_id().unwrap_or_default().to_string(),
-            tracking_number: invite
-                .request_uri()
-                .and_then(user_digits)
-                .unwrap_or_default(),
-            caller: invite
-                .from()
-                .ok()
-                .and_then(|f| user_digits(f.uri))
-                .unwrap_or_default(),
-            destination: String::new(),
-            started_at: at,
-            answered_at: None,
-            attribution: Default::default(),
-            first_time_caller: true,
-        };
-        CallDetailRecord::from_live(&live, at, Disposition::Rejected, status, HangupSide::System)
-    }
-
-    /// OPTIONS outside a dialog is for calltrack itself (keep-alive pings): 200 with what we
-    /// support (RFC 3261 §11.2). Max-Forwards 0 is fine here: we are the endpoint.
-    fn answer_options(&mut self, now: Instant, tx: TxId, request: &SipMessage, peer: Peer) {
-        let tag = self.ids.tag();
-        let mut b = response_to(request, 200, "OK", Some(&tag), Some(peer.addr));
-        b.header(HeaderName::Allow, ALLOW)
-            .header(HeaderName::Accept, "application/sdp")
-            .header(HeaderName::Supported, &SUPPORTED.join(", "));
-        self.respond(now, tx, b.finish());
-    }
-
-    fn respond_status(
-        &mut self,
-        now: Instant,
-        tx: TxId,
-        request: &SipMessage,
-        peer: Peer,
-        status: u16,
-    ) {
-        let tag = self.ids.tag();
-        let mut b = response_to(
-            request,
-            status,
-            reason_phrase(status),
-            Some(&tag),
-            Some(peer.addr),
-        );
-        if status == 405 {
-            b.header(HeaderName::Allow, ALLOW);
-        }
-        self.respond(now, tx, b.finish());
-    }
-
-    fn respond(&mut self, now: Instant, tx: TxId, response: SipMessage) {
-        if let Err(error) = self.layer.respond(now, tx, response) {
-            tracing::debug!(%error, "response not sent");
-        }
-    }
-
-    /// A malformed request is answered without a transaction (RFC 3261 §8.2, §16.3).
-    fn reject_stateless(&mut self, request: &SipMessage, peer: Peer, rejection: &Rejection) {
-        self.stats.stateless_rejections += 1;
-        tracing::debug!(%peer, status = rejection.status, reason = rejection.reason, "malformed request rejected");
-        let tag = self.ids.tag();
-        let response = rejection_response(request, rejection, &tag, peer);
-        self.layer.send_stateless(response, peer);
-    }
-
     // ---- sessions --------------------------------------------------------------------
 
     fn ctx(&mut self, now: Instant) -> Ctx<'_> {
@@ -624,17 +524,4 @@ impl B2bua {
             self.with_session(key, now, |s, ctx| s.terminate(ctx));
         }
     }
-}
-
-/// The response for a rejection: status line, Unsupported (420) and Retry-After (503).
-fn rejection_response(request: &SipMessage, r: &Rejection, tag: &str, peer: Peer) -> SipMessage {
-    let mut b: MessageBuilder =
-        response_to(request, r.status, r.reason, Some(tag), Some(peer.addr));
-    if let Some(unsupported) = &r.unsupported {
-        b.header(HeaderName::Unsupported, unsupported);
-    }
-    if let Some(secs) = r.retry_after_secs {
-        b.header(HeaderName::RetryAfter, &secs.to_string());
-    }
-    b.finish()
 }

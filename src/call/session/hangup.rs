@@ -1,0 +1,109 @@
+//! Ending a call: BYE from either leg, hanging up on timers and shutdown, and the one CDR
+//! every call gets.
+
+use crate::sip::message::Method;
+use crate::sip::transaction::TxId;
+use crate::sip::{Peer, SipMessage};
+
+use super::super::b2bua::CallEvent;
+use super::super::outcome::Fault;
+use super::super::record::{CallDetailRecord, Disposition, HangupSide};
+use super::{CallSession, Ctx, Leg, Phase};
+
+impl CallSession {
+    /// A BYE on either leg: 200 at once, then end the call (RFC 3261 §15.1.2). A BYE that
+    /// crosses our own (glare) is only answered: the call is already recorded.
+    pub(super) fn on_bye(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        leg: Leg,
+        tx: TxId,
+        req: &SipMessage,
+        peer: Peer,
+    ) {
+        self.reply(ctx, tx, req, peer, 200);
+        match self.phase {
+            Phase::Answered => self.hang_up(ctx, leg.hangup_side(), &[leg.other()]),
+            // A BYE on an early dialog (RFC 3261 §15) ends the attempt like a CANCEL.
+            Phase::Setup if leg == Leg::A => {
+                self.fail(ctx, Fault::CallerCancelled);
+                self.cancel_b(ctx);
+            }
+            Phase::Setup | Phase::Ending => {}
+        }
+    }
+
+    pub(super) fn send_bye(&mut self, ctx: &mut Ctx<'_>, leg: Leg) {
+        let branch = ctx.ids.branch();
+        let dialog = self.dialog_mut(leg);
+        let peer = dialog.peer;
+        let bye = dialog.request(&Method::Bye, ctx.local, &branch).finish();
+        if let Some(tx) = ctx.send(self.key, bye, peer) {
+            self.byes.insert(tx);
+        }
+    }
+
+    /// Ends an answered call from `side`: record, then BYE the legs that did not hang up.
+    pub(super) fn hang_up(&mut self, ctx: &mut Ctx<'_>, side: HangupSide, bye_legs: &[Leg]) {
+        self.record(ctx, Disposition::Answered, 200, side);
+        self.phase = Phase::Ending;
+        self.max_deadline = None;
+        for leg in bye_legs {
+            self.send_bye(ctx, *leg);
+        }
+    }
+
+    /// Reports the call's final record, once.
+    pub(super) fn record(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        disposition: Disposition,
+        status: u16,
+        side: HangupSide,
+    ) {
+        if self.recorded {
+            return;
+        }
+        self.recorded = true;
+        let cdr = CallDetailRecord::from_live(&self.live, ctx.wall(), disposition, status, side)
+            .judge_quality(self.quality_min_talk);
+        ctx.events.push_back(CallEvent::Ended(cdr));
+    }
+
+    /// `[calls] max_call_secs` reached: calltrack ends the call on both legs.
+    pub(super) fn on_max_duration(&mut self, ctx: &mut Ctx<'_>) {
+        self.max_deadline = None;
+        if self.phase == Phase::Answered {
+            self.hang_up(ctx, HangupSide::System, &[Leg::A, Leg::B]);
+        }
+    }
+
+    /// The caller never ACKed our 2xx (RFC 3261 §13.3.1.4): end the call on both legs.
+    pub fn on_ack_timeout(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
+        if tx == self.a.invite_tx && self.phase == Phase::Answered {
+            self.hang_up(ctx, HangupSide::System, &[Leg::A, Leg::B]);
+        }
+    }
+
+    /// Shutdown grace is over: end the call now, whatever its state.
+    pub fn terminate(&mut self, ctx: &mut Ctx<'_>) {
+        match self.phase {
+            Phase::Setup => {
+                self.fail(ctx, Fault::Unreachable);
+                self.cancel_b(ctx);
+            }
+            Phase::Answered => self.hang_up(ctx, HangupSide::System, &[Leg::A, Leg::B]),
+            Phase::Ending => {}
+        }
+    }
+
+    /// The process is stopping and cannot signal any more: record what is known.
+    pub fn abandon(&mut self, ctx: &mut Ctx<'_>) {
+        let (disposition, status) = if self.is_answered() {
+            (Disposition::Answered, 200)
+        } else {
+            (Disposition::Interrupted, 0)
+        };
+        self.record(ctx, disposition, status, HangupSide::System);
+    }
+}
