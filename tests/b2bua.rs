@@ -919,17 +919,20 @@ fn missing_ack_from_the_caller_hangs_up_both_legs_after_64_t1() {
 // ---- answers from the PBX ---------------------------------------------------------------------
 
 #[test]
-fn unavailable_callee_is_relayed_and_recorded_failed() {
+fn unavailable_callee_becomes_500_upstream_and_recorded_failed() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
     let b = h.last_pbx_request(Method::Invite);
-    h.pbx_sends(&pbx_response(&b, "503 Service Unavailable", ""));
-    assert_eq!(carrier_answers(&h, Method::Invite).last(), Some(&(503, 10)));
+    h.pbx_sends(&pbx_response(&b, "503 Service Unavailable", "Retry-After: 120\n"));
+    // RFC 3261 §16.7: a 503 upstream would tell the carrier calltrack is down for all calls.
+    assert_eq!(carrier_answers(&h, Method::Invite).last(), Some(&(500, 10)));
+    let answer = h.to_carrier.last().unwrap();
+    assert_eq!(answer.header(&HeaderName::RetryAfter), None);
     assert_eq!(h.pbx_methods().last().map(String::as_str), Some("ACK"));
     let cdr = h.ended()[0];
     assert_eq!(
         (cdr.disposition, cdr.sip_status, cdr.hangup_side),
-        (Disposition::Failed, 503, HangupSide::Callee)
+        (Disposition::Failed, 500, HangupSide::Callee)
     );
 }
 

@@ -28,12 +28,14 @@ impl Fault {
     }
 
     /// The final status sent to the caller. Callee statuses are relayed as they are, except
-    /// those the caller cannot act on: redirects (calltrack does not expose PBX contacts) and
-    /// authentication challenges meant for calltrack.
+    /// those the caller cannot act on: redirects (calltrack does not expose PBX contacts),
+    /// authentication challenges meant for calltrack, and 503: a 503 tells the carrier that
+    /// calltrack itself is unavailable for every call (RFC 3261 §16.7 step 6, §21.5.4), which a
+    /// PBX trouble on one number does not mean, so it becomes 500 without Retry-After.
     pub fn caller_status(self) -> (u16, &'static str) {
         match self {
             Fault::Callee(300..=399) => (480, "Temporarily Unavailable"),
-            Fault::Callee(401 | 407) => (500, "Server Internal Error"),
+            Fault::Callee(401 | 407 | 503) => (500, "Server Internal Error"),
             Fault::Callee(code) => (code, ""),
             Fault::Unreachable => (408, "Request Timeout"),
             Fault::RingTimeout => (480, "Temporarily Unavailable"),
@@ -99,6 +101,11 @@ mod tests {
         assert_eq!(Fault::Callee(486).caller_status().0, 486);
         assert_eq!(Fault::Callee(302).caller_status().0, 480);
         assert_eq!(Fault::Callee(407).caller_status().0, 500);
+        assert_eq!(
+            Fault::Callee(503).caller_status().0,
+            500,
+            "never a 503 upstream"
+        );
         assert_eq!(Fault::Unreachable.caller_status().0, 408);
         assert_eq!(Fault::CallerCancelled.caller_status().0, 487);
     }
