@@ -923,7 +923,11 @@ fn unavailable_callee_becomes_500_upstream_and_recorded_failed() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
     let b = h.last_pbx_request(Method::Invite);
-    h.pbx_sends(&pbx_response(&b, "503 Service Unavailable", "Retry-After: 120\n"));
+    h.pbx_sends(&pbx_response(
+        &b,
+        "503 Service Unavailable",
+        "Retry-After: 120\n",
+    ));
     // RFC 3261 §16.7: a 503 upstream would tell the carrier calltrack is down for all calls.
     assert_eq!(carrier_answers(&h, Method::Invite).last(), Some(&(500, 10)));
     let answer = h.to_carrier.last().unwrap();
@@ -948,4 +952,36 @@ fn retransmitted_answer_is_re_acked_not_relayed_again() {
     assert_eq!(second_ack.as_bytes(), first_ack.as_bytes());
     assert_eq!(carrier_answers(&h, Method::Invite), answers);
     assert_eq!(h.ended().len(), 0);
+}
+
+#[test]
+fn second_forked_answer_is_acked_and_hung_up_without_touching_the_call() {
+    let mut h = answered_call();
+    let b = h.last_pbx_request(Method::Invite);
+    let carrier_before = h.to_carrier.len();
+    let fork = pbx_response(&b, "200 OK", "").replace("tag=pbx1", "tag=pbx2");
+    h.pbx_sends(&fork);
+    let ack = h.last_pbx_request(Method::Ack);
+    assert_eq!(
+        ack.to().unwrap().tag(),
+        Some("pbx2"),
+        "the extra branch is ACKed"
+    );
+    let bye = h.last_pbx_request(Method::Bye);
+    assert_eq!(bye.to().unwrap().tag(), Some("pbx2"), "and hung up");
+    assert_eq!(
+        h.to_carrier.len(),
+        carrier_before,
+        "the caller hears nothing of it"
+    );
+    assert!(h.ended().is_empty(), "the call goes on");
+    let tag = carrier_to_tag(&h);
+    h.carrier_sends(&a_leg_request("BYE", 11, &tag));
+    let bye = h.last_pbx_request(Method::Bye);
+    assert_eq!(
+        bye.to().unwrap().tag(),
+        Some("pbx1"),
+        "the call's own dialog is kept"
+    );
+    assert_eq!(h.ended().len(), 1);
 }

@@ -90,6 +90,10 @@ impl CallSession {
 
     fn on_b_answer(&mut self, ctx: &mut Ctx<'_>, resp: &SipMessage) {
         self.b.final_seen = true;
+        if self.is_another_fork(resp) {
+            self.shed_fork(ctx, resp);
+            return;
+        }
         learn_remote(&mut self.b.dialog, resp);
         if self.phase != Phase::Setup || self.b.cancel_wanted {
             // Answered after the caller left (CANCEL crossed the 200): ACK and hang up.
@@ -104,6 +108,35 @@ impl CallSession {
         if !self.a.invite.body().is_empty() {
             // The offer was in the INVITE, so the ACK carries no answer: send it now.
             self.ack_b(ctx, None);
+        }
+    }
+
+    /// A 2xx from a second branch of a forked INVITE after one branch already answered
+    /// (RFC 3261 §13.2.2.4): it has a To tag of its own.
+    fn is_another_fork(&self, resp: &SipMessage) -> bool {
+        let tag = resp.to().ok().and_then(|t| t.tag());
+        self.live.answered_at.is_some()
+            && tag.is_some()
+            && tag != self.b.dialog.remote_tag.as_deref()
+    }
+
+    /// ACKs and hangs up the extra branch on a dialog of its own; the call keeps its dialog.
+    fn shed_fork(&mut self, ctx: &mut Ctx<'_>, resp: &SipMessage) {
+        let Some(tx) = self.b.invite_tx else { return };
+        let mut fork = self.b.dialog.clone();
+        fork.remote_tag = None;
+        learn_remote(&mut fork, resp);
+        let branch = ctx.ids.branch();
+        let ack = bridge::ack_for(&mut fork, ctx.local, &branch, self.b.invite_seq, None);
+        if let Err(error) = ctx.layer.send_ack(ctx.now, tx, ack, fork.peer) {
+            tracing::debug!(%error, "ACK for a forked answer not sent");
+        }
+        let branch = ctx.ids.branch();
+        let bye = fork
+            .request(&crate::sip::Method::Bye, ctx.local, &branch)
+            .finish();
+        if let Some(bye_tx) = ctx.send(self.key, bye, fork.peer) {
+            self.byes.insert(bye_tx);
         }
     }
 
