@@ -123,6 +123,9 @@ sweep calltrack "$CT_PORT"
 stop_calltrack
 if command -v kamailio >/dev/null; then
   UAC_PORT=25091
+  kill "$UAS_PID" 2>/dev/null || true
+  sleep 1
+  UAS_PID=$(start_uas); PIDS+=("$UAS_PID")
   start_kamailio
   sweep kamailio "$KAM_PORT"
 else
