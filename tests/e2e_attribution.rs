@@ -10,20 +10,10 @@ mod support;
 
 use calltrack::call::attribution::NumberKindTag;
 use calltrack::call::record::Disposition;
-use support::{Calltrack, Leg, Sipp, sipp_available};
+use support::{Calltrack, Leg, Sipp};
 
 fn skip() -> bool {
-    if sipp_available() {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must have sipp: .ci/run installs sip-tester"
-    );
-    eprintln!(
-        "\n*** SKIPPED: sipp not found (apt-get install sip-tester); attribution e2e did not run ***\n"
-    );
-    true
+    support::skip_without_sipp("attribution e2e")
 }
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";

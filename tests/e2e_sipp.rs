@@ -10,22 +10,12 @@
 mod support;
 
 use calltrack::call::record::{Disposition, HangupSide};
-use support::{Calltrack, Leg, Sipp, sipp_available};
+use support::{Calltrack, Leg, Sipp};
 
 const BILLBOARD: &str = "74950000001";
 
 fn skip() -> bool {
-    if sipp_available() {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must have sipp: .ci/run installs sip-tester"
-    );
-    eprintln!(
-        "\n*** SKIPPED: sipp not found (apt-get install sip-tester); end-to-end tests did not run ***\n"
-    );
-    true
+    support::skip_without_sipp("end-to-end tests")
 }
 
 #[test]

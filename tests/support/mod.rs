@@ -36,6 +36,21 @@ pub fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// True (after a loud message) when sipp is missing; under `CI` a missing sipp is a failure.
+pub fn skip_without_sipp(what: &str) -> bool {
+    if sipp_available() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have sipp: .ci/run installs sip-tester"
+    );
+    eprintln!(
+        "\n*** SKIPPED: sipp not found (apt-get install sip-tester); {what} did not run ***\n"
+    );
+    true
+}
+
 pub fn sipp_available() -> bool {
     Command::new("sipp")
         .arg("-v")
