@@ -57,6 +57,12 @@ fn visit(page: &str, referrer: Option<&str>) -> Visit {
     Visit::from_page(page, referrer)
 }
 
+fn in_region(visit: &Visit, region: &str) -> Visit {
+    let mut fields = visit.to_fields();
+    fields.region = Some(region.into());
+    fields.into()
+}
+
 fn pools(ids: &[&str]) -> Choice {
     Choice::Pools(ids.iter().map(|id| (*id).to_owned()).collect())
 }
@@ -172,24 +178,24 @@ pools = ["web-spb", "web-msk"]
     );
     let mut paid = visit("https://shop.example/?utm_source=google", None);
     assert_eq!(choose(&site, &paid, NOON_UTC), pools(&ALL_POOLS));
-    paid.region = Some("moscow".into());
+    paid = in_region(&paid, "moscow");
     assert_eq!(
         choose(&site, &paid, NOON_UTC),
         pools(&["web-msk", "web", "web-spb"])
     );
-    paid.region = Some("Saint Petersburg".into());
+    paid = in_region(&paid, "Saint Petersburg");
     assert_eq!(
         choose(&site, &paid, NOON_UTC),
         pools(&["web-spb", "web", "web-msk"])
     );
-    paid.region = Some("kazan".into());
+    paid = in_region(&paid, "kazan");
     assert_eq!(choose(&site, &paid, NOON_UTC), pools(&ALL_POOLS));
     let mut yandex = visit("https://shop.example/?utm_source=yandex", None);
     assert_eq!(
         choose(&site, &yandex, NOON_UTC),
         pools(&["web-spb", "web-msk"])
     );
-    yandex.region = Some("moscow".into());
+    yandex = in_region(&yandex, "moscow");
     assert_eq!(
         choose(&site, &yandex, NOON_UTC),
         pools(&["web-msk", "web-spb"])
@@ -207,7 +213,7 @@ number = "74950000001"
     );
     let mut v = visit("https://shop.example/", None);
     assert_eq!(choose(&site, &v, NOON_UTC), Choice::Default);
-    v.region = Some("saint petersburg".into());
+    v = in_region(&v, "saint petersburg");
     assert_eq!(
         choose(&site, &v, NOON_UTC),
         Choice::Static("74950000001".into())

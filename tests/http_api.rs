@@ -73,10 +73,10 @@ fn paid_visit_leases_heartbeats_and_releases() {
     let id = session["session_id"].as_str().expect("id").to_owned();
     assert_eq!(id.len(), 32);
     let lease = server.leases.session(&id).expect("lease held");
-    assert_eq!(lease.visit.utm_source.as_deref(), Some("google"));
-    assert_eq!(lease.visit.gclid.as_deref(), Some("abc"));
-    assert_eq!(lease.visit.region.as_deref(), Some("moscow"));
-    assert_eq!(lease.visit.device.as_deref(), Some("desktop"));
+    assert_eq!(lease.visit.utm_source(), Some("google"));
+    assert_eq!(lease.visit.gclid(), Some("abc"));
+    assert_eq!(lease.visit.region(), Some("moscow"));
+    assert_eq!(lease.visit.device(), Some("desktop"));
 
     let beat = agent()
         .post(server.url(&format!("/v1/sessions/{id}/heartbeat")))

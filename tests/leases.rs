@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use calltrack::lease::{self, GrantRequest, LeaseTable, PoolSpec, Visit};
+use calltrack::lease::{self, GrantRequest, LeaseTable, PoolSpec, VisitFields};
 use calltrack::store::{self, leases};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -29,12 +29,13 @@ fn request(session: &str, visitor: Option<&str>) -> GrantRequest {
         site: "shop".into(),
         pool: "web".into(),
         visitor_id: visitor.map(Into::into),
-        visit: Visit {
+        visit: VisitFields {
             utm_source: Some("yandex".into()),
             utm_campaign: Some("весна-2026".into()),
             landing_page: Some("https://shop.example/promo?utm_source=yandex".into()),
-            ..Visit::default()
-        },
+            ..VisitFields::default()
+        }
+        .into(),
     }
 }
 
@@ -58,7 +59,7 @@ fn leases_survive_a_restart_through_sqlite() {
     assert_eq!(lease::load_on_start(&after, &path, now).unwrap(), 1);
     let held = after.holder_of(&a.number, now).unwrap();
     assert_eq!(held, before.session("a").unwrap());
-    assert_eq!(held.visit.utm_campaign.as_deref(), Some("весна-2026"));
+    assert_eq!(held.visit.utm_campaign(), Some("весна-2026"));
     assert!(after.holder_of(&b.number, now).is_none());
     // The restored lease goes on as before: heartbeats, and the visitor comes back to it.
     assert!(after.heartbeat("a", now).is_some());

@@ -70,7 +70,7 @@ fn pools(site: &SiteConfig, ids: &[String], visit: &Visit) -> Choice {
     if ids.is_empty() {
         return Choice::Default;
     }
-    let visitor = visit.region.as_deref().map(str::to_lowercase);
+    let visitor = visit.region().map(str::to_lowercase);
     let region_of = |id: &String| {
         site.pools
             .iter()

@@ -10,12 +10,12 @@ use crate::lease::Visit;
 /// a value the visit lacks does not hold (so `utm_term = ["*"]` means "any utm_term").
 pub(super) fn matches(rule: &DisplayRule, visit: &Visit, local: Time) -> bool {
     let texts: [(&[String], Option<&str>); 6] = [
-        (&rule.utm_source, visit.utm_source.as_deref()),
-        (&rule.utm_medium, visit.utm_medium.as_deref()),
-        (&rule.utm_campaign, visit.utm_campaign.as_deref()),
-        (&rule.utm_term, visit.utm_term.as_deref()),
-        (&rule.utm_content, visit.utm_content.as_deref()),
-        (&rule.region, visit.region.as_deref()),
+        (&rule.utm_source, visit.utm_source()),
+        (&rule.utm_medium, visit.utm_medium()),
+        (&rule.utm_campaign, visit.utm_campaign()),
+        (&rule.utm_term, visit.utm_term()),
+        (&rule.utm_content, visit.utm_content()),
+        (&rule.region, visit.region()),
     ];
     texts
         .iter()

@@ -17,7 +17,7 @@ use super::router::Shared;
 use super::session_id::{self, Kind, SessionRef};
 use crate::config::SiteConfig;
 use crate::display::{self, Choice};
-use crate::lease::{GrantRequest, Lease, LeaseError, Visit};
+use crate::lease::{GrantRequest, Lease, LeaseError, Visit, VisitFields};
 
 /// Longest accepted visitor id and analytics ids.
 const MAX_ID_CHARS: usize = 128;
@@ -95,13 +95,13 @@ pub async fn create(
     let view = if agent::is_bot(user_agent) {
         shown_fixed(site, Kind::Default, site.default_number.as_deref())?
     } else {
-        let mut visit = Visit::from_page(&body.page_url, body.referrer.as_deref());
+        let mut visit = VisitFields::from_page(&body.page_url, body.referrer.as_deref());
         visit.ga_client_id = body.ga_client_id;
         visit.ga_session_id = body.ga_session_id;
         visit.ym_client_id = body.ym_client_id;
         visit.region = state.geo.region(ip);
-        visit.user_agent = user_agent.map(str::to_owned);
         visit.device = Some(agent::device(user_agent).to_owned());
+        let visit = Visit::from(visit);
         let choice = display::choose(site, &visit, now);
         decide(&shared, site, choice, body.visitor_id, visit, now)?
     };

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 pub use sweeper::{load_on_start, run_sweeper};
 pub use table::LeaseTable;
-pub use visit::Visit;
+pub use visit::{Visit, VisitFields};
 
 /// One pool as the table needs it: its numbers and its timing.
 #[derive(Debug, Clone, PartialEq, Eq)]

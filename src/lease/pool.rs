@@ -37,7 +37,8 @@ pub(super) struct Allocation {
     free: BTreeSet<(OffsetDateTime, u32)>,
     /// `free_since[slot]` is the key of that slot in `free`, if it is there.
     free_since: Vec<Option<OffsetDateTime>>,
-    visitors: HashMap<Box<str>, Visitor>,
+    /// Keyed by the same `Arc` the lease keeps, so a visitor id is stored once.
+    visitors: HashMap<Arc<str>, Visitor>,
 }
 
 impl Allocation {
@@ -99,7 +100,7 @@ impl Allocation {
     /// Remembers that `visitor_id` was just granted `slot` under lease `session`.
     pub fn remember(
         &mut self,
-        visitor_id: &str,
+        visitor_id: Arc<str>,
         slot: u32,
         session: Arc<str>,
         now: OffsetDateTime,
@@ -109,14 +110,12 @@ impl Allocation {
             session,
             granted_at: now,
         };
-        if let Some(known) = self.visitors.get_mut(visitor_id) {
-            *known = visitor;
-            return;
-        }
-        if self.visitors.len() >= VISITOR_CAP {
+        // Removed and inserted anew (not updated in place) so the key is the lease's `Arc`.
+        let known = self.visitors.remove(&visitor_id).is_some();
+        if !known && self.visitors.len() >= VISITOR_CAP {
             self.forget_old(now);
         }
-        self.visitors.insert(visitor_id.into(), visitor);
+        self.visitors.insert(visitor_id, visitor);
     }
 
     /// Drops visitors older than a day; if that is not enough, the oldest quarter.
@@ -188,7 +187,7 @@ mod tests {
         let mut a = Allocation::new(1);
         for i in 0..VISITOR_CAP + 10 {
             let t = T0 + Duration::seconds(i as i64);
-            a.remember(&format!("v{i}"), 0, Arc::from("s"), t);
+            a.remember(format!("v{i}").into(), 0, Arc::from("s"), t);
         }
         assert!(a.remembered() <= VISITOR_CAP);
         assert!(a.visitor(&format!("v{}", VISITOR_CAP + 9)).is_some());

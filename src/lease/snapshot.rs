@@ -72,9 +72,9 @@ impl LeaseTable {
             return;
         }
         let session: Arc<str> = lease.session_id.into();
-        let visitor_id: Option<Box<str>> = lease.visitor_id.map(Into::into);
+        let visitor_id: Option<Arc<str>> = lease.visitor_id.map(Into::into);
         if let Some(visitor) = &visitor_id {
-            alloc.remember(visitor, slot, session.clone(), lease.granted_at);
+            alloc.remember(visitor.clone(), slot, session.clone(), lease.granted_at);
         }
         let held = Held {
             pool: index,

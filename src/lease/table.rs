@@ -60,7 +60,8 @@ pub(super) struct NumberState {
 pub(super) struct Held {
     pub(super) pool: u32,
     pub(super) slot: u32,
-    pub(super) visitor_id: Option<Box<str>>,
+    /// Shared with the pool's memory of returning visitors.
+    pub(super) visitor_id: Option<Arc<str>>,
     pub(super) visit: Arc<Visit>,
     pub(super) granted_at: OffsetDateTime,
     pub(super) last_seen: OffsetDateTime,
@@ -167,10 +168,11 @@ impl LeaseTable {
             return Err(LeaseError::Exhausted);
         };
         let session: Arc<str> = req.session_id.into();
+        let visitor: Option<Arc<str>> = req.visitor_id.map(Into::into);
         let held = Held {
             pool: index,
             slot: taken.slot,
-            visitor_id: req.visitor_id.map(Into::into),
+            visitor_id: visitor.clone(),
             visit: Arc::new(req.visit),
             granted_at: now,
             last_seen: now,
@@ -186,7 +188,7 @@ impl LeaseTable {
             Entry::Vacant(vacant) => drop(vacant.insert(held)),
         }
         self.set_holder(index, taken.slot, Some(session.clone()));
-        if let Some(visitor) = &lease.visitor_id {
+        if let Some(visitor) = visitor {
             alloc.remember(visitor, taken.slot, session, now);
         }
         pool.granted_total.fetch_add(1, Ordering::Relaxed);

@@ -38,10 +38,11 @@ fn request(session: &str, visitor: Option<&str>) -> GrantRequest {
         site: "shop".into(),
         pool: "web".into(),
         visitor_id: visitor.map(Into::into),
-        visit: Visit {
+        visit: VisitFields {
             utm_source: Some("google".into()),
-            ..Visit::default()
-        },
+            ..VisitFields::default()
+        }
+        .into(),
     }
 }
 
@@ -61,7 +62,7 @@ fn lease_freezes_for_the_freeze_time_after_the_grant() {
         (lease.number.as_str(), lease.expires_at),
         ("74950000000", T0 + FREEZE)
     );
-    assert_eq!(lease.visit.utm_source.as_deref(), Some("google"));
+    assert_eq!(lease.visit.utm_source(), Some("google"));
     assert_eq!(holder(&t, "74950000000", at(599)).as_deref(), Some("a"));
     assert_eq!(holder(&t, "74950000000", at(600)), None);
     assert_eq!(t.expire(at(599)), 0);

@@ -1,5 +1,14 @@
 //! [`Visit`]: what is known about one website visit (campaign tags, click ids, referrer, region),
 //! read from the page URL the snippet reports, and whether the visit needs tracking at all.
+//!
+//! A [`Visit`] is immutable and packed: every field's text lives in one boxed string and a
+//! field is a span of it, so a lease pays 48 bytes plus its text instead of 24 bytes per
+//! field plus one allocation per value. [`VisitFields`] is the same data as plain
+//! `Option<String>` fields: build a visit with it, and it is the serde form, so the JSON the
+//! store keeps is unchanged (older JSON with a `user_agent` key still loads; the key is
+//! ignored, nothing downstream read it).
+
+use std::fmt;
 
 use url::Url;
 
@@ -7,6 +16,9 @@ use url::Url;
 pub const MAX_VALUE_BYTES: usize = 256;
 /// Longest kept landing page or referrer URL, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
+/// Most text one packed visit keeps, all fields together (spans are `u16`); what does not
+/// fit is cut. The caps above and the HTTP layer's id limits keep real visits far below it.
+pub const MAX_VISIT_BYTES: usize = u16::MAX as usize;
 
 /// Brand labels of search engines that run one domain per country: `google.com`, `google.co.uk`,
 /// `yandex.com.tr`.
@@ -33,38 +45,122 @@ const SEARCH_DOMAINS: &[&str] = &[
     "ask.com",
 ];
 
-/// One website visit as the snippet reports it; every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Visit {
-    pub utm_source: Option<String>,
-    pub utm_medium: Option<String>,
-    pub utm_campaign: Option<String>,
-    pub utm_term: Option<String>,
-    pub utm_content: Option<String>,
-    pub referrer: Option<String>,
-    pub landing_page: Option<String>,
-    pub gclid: Option<String>,
-    pub yclid: Option<String>,
-    pub ga_client_id: Option<String>,
-    pub ga_session_id: Option<String>,
-    pub ym_client_id: Option<String>,
-    pub region: Option<String>,
-    pub user_agent: Option<String>,
-    /// "desktop", "mobile" or "tablet".
-    pub device: Option<String>,
+macro_rules! visit_fields {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// One website visit as plain fields, every one optional: the way to build a
+        /// [`Visit`], and its serde form.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub struct VisitFields {
+            $($(#[$doc])* pub $name: Option<String>,)*
+        }
+
+        /// Field positions in a packed [`Visit`].
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy)]
+        enum Slot {
+            $($name,)*
+        }
+
+        impl VisitFields {
+            fn values(&self) -> [Option<&str>; FIELDS] {
+                [$(self.$name.as_deref()),*]
+            }
+        }
+
+        impl From<&Visit> for VisitFields {
+            fn from(visit: &Visit) -> VisitFields {
+                VisitFields {
+                    $($name: visit.$name().map(str::to_owned),)*
+                }
+            }
+        }
+
+        impl Visit {
+            $($(#[$doc])* pub fn $name(&self) -> Option<&str> {
+                self.get(Slot::$name)
+            })*
+        }
+    };
 }
 
-impl Visit {
+/// How many fields a visit has.
+const FIELDS: usize = 14;
+
+visit_fields! {
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    utm_term,
+    utm_content,
+    referrer,
+    landing_page,
+    gclid,
+    yclid,
+    ga_client_id,
+    ga_session_id,
+    ym_client_id,
+    region,
+    /// "desktop", "mobile" or "tablet".
+    device,
+}
+
+/// One website visit, packed and immutable; read a field with its accessor
+/// (`visit.utm_source()`), build one from [`VisitFields`].
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "VisitFields", into = "VisitFields")]
+pub struct Visit {
+    /// Every present field's text, in field order.
+    text: Box<str>,
+    /// `ends[i]`: where field `i`'s text ends in `text`; it starts where field `i - 1` ends.
+    ends: [u16; FIELDS],
+    /// Bit `i` set: field `i` is present (maybe empty).
+    present: u16,
+}
+
+impl From<VisitFields> for Visit {
+    fn from(fields: VisitFields) -> Visit {
+        let values = fields.values();
+        let total: usize = values.iter().flatten().map(|v| v.len()).sum();
+        let mut text = String::with_capacity(total.min(MAX_VISIT_BYTES));
+        let (mut ends, mut present) = ([0; FIELDS], 0);
+        for (i, value) in values.into_iter().enumerate() {
+            if let Some(value) = value {
+                text.push_str(cut(value, MAX_VISIT_BYTES - text.len()));
+                present |= 1 << i;
+            }
+            ends[i] = u16::try_from(text.len()).unwrap_or(u16::MAX);
+        }
+        Visit {
+            text: text.into_boxed_str(),
+            ends,
+            present,
+        }
+    }
+}
+
+impl From<Visit> for VisitFields {
+    fn from(visit: Visit) -> VisitFields {
+        VisitFields::from(&visit)
+    }
+}
+
+impl fmt::Debug for Visit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&VisitFields::from(self), f)
+    }
+}
+
+impl VisitFields {
     /// Reads utm_*, gclid, yclid from the page URL's query (percent-decoded) and sets landing_page.
     ///
     /// Keys match case-insensitively and the first non-empty value wins; values are trimmed,
     /// stripped of control characters (they end up in SIP headers) and cut at
     /// [`MAX_VALUE_BYTES`]. An unparsable URL still becomes the landing page.
-    pub fn from_page(page_url: &str, referrer: Option<&str>) -> Visit {
-        let mut visit = Visit {
+    pub fn from_page(page_url: &str, referrer: Option<&str>) -> VisitFields {
+        let mut visit = VisitFields {
             landing_page: clean(page_url, MAX_URL_BYTES),
             referrer: referrer.and_then(|r| clean(r, MAX_URL_BYTES)),
-            ..Visit::default()
+            ..VisitFields::default()
         };
         if let Ok(url) = Url::parse(page_url.trim()) {
             for (key, value) in url.query_pairs() {
@@ -76,40 +172,6 @@ impl Visit {
             }
         }
         visit
-    }
-
-    /// Direct or organic: no utm_source, no gclid/yclid, and no referrer or a search-engine/self referrer.
-    ///
-    /// `site_host` is the site's own host; "www." is ignored on both sides. A referrer that is not
-    /// a URL with a host counts as no referrer.
-    pub fn is_direct_or_organic(&self, site_host: Option<&str>) -> bool {
-        if self.utm_source.is_some() || self.gclid.is_some() || self.yclid.is_some() {
-            return false;
-        }
-        let Some(host) = self.referrer_host() else {
-            return true;
-        };
-        is_search_engine(&host) || site_host.is_some_and(|site| same_host(&host, site))
-    }
-
-    /// The referrer URL's host, lowercase.
-    pub fn referrer_host(&self) -> Option<String> {
-        host_of(self.referrer.as_deref()?)
-    }
-
-    /// The landing page URL's host, lowercase.
-    pub fn landing_host(&self) -> Option<String> {
-        host_of(self.landing_page.as_deref()?)
-    }
-
-    /// The landing page's path ("/promo/spring"); a landing page given as a bare path is one.
-    pub fn landing_path(&self) -> Option<String> {
-        let page = self.landing_page.as_deref()?;
-        if page.starts_with('/') {
-            let end = page.find(['?', '#']).unwrap_or(page.len());
-            return page.get(..end).map(str::to_owned);
-        }
-        Url::parse(page).ok().map(|url| url.path().to_owned())
     }
 
     fn query_slot(&mut self, key: &str) -> Option<&mut Option<String>> {
@@ -127,19 +189,83 @@ impl Visit {
     }
 }
 
+impl Visit {
+    /// [`VisitFields::from_page`], packed.
+    pub fn from_page(page_url: &str, referrer: Option<&str>) -> Visit {
+        VisitFields::from_page(page_url, referrer).into()
+    }
+
+    /// The visit as plain fields.
+    pub fn to_fields(&self) -> VisitFields {
+        VisitFields::from(self)
+    }
+
+    /// Direct or organic: no utm_source, no gclid/yclid, and no referrer or a search-engine/self referrer.
+    ///
+    /// `site_host` is the site's own host; "www." is ignored on both sides. A referrer that is not
+    /// a URL with a host counts as no referrer.
+    pub fn is_direct_or_organic(&self, site_host: Option<&str>) -> bool {
+        if self.utm_source().is_some() || self.gclid().is_some() || self.yclid().is_some() {
+            return false;
+        }
+        let Some(host) = self.referrer_host() else {
+            return true;
+        };
+        is_search_engine(&host) || site_host.is_some_and(|site| same_host(&host, site))
+    }
+
+    /// The referrer URL's host, lowercase.
+    pub fn referrer_host(&self) -> Option<String> {
+        host_of(self.referrer()?)
+    }
+
+    /// The landing page URL's host, lowercase.
+    pub fn landing_host(&self) -> Option<String> {
+        host_of(self.landing_page()?)
+    }
+
+    /// The landing page's path ("/promo/spring"); a landing page given as a bare path is one.
+    pub fn landing_path(&self) -> Option<String> {
+        let page = self.landing_page()?;
+        if page.starts_with('/') {
+            let end = page.find(['?', '#']).unwrap_or(page.len());
+            return page.get(..end).map(str::to_owned);
+        }
+        Url::parse(page).ok().map(|url| url.path().to_owned())
+    }
+
+    /// Bytes of text this visit keeps on the heap.
+    pub fn text_bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    fn get(&self, slot: Slot) -> Option<&str> {
+        let i = slot as usize;
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = i.checked_sub(1).map_or(0, |p| usize::from(self.ends[p]));
+        self.text.get(start..usize::from(self.ends[i]))
+    }
+}
+
+/// The longest prefix of `value` of at most `max_bytes`, on a character boundary.
+fn cut(value: &str, max_bytes: usize) -> &str {
+    let mut end = max_bytes.min(value.len());
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
 /// Trimmed, without control characters, cut at `max_bytes` on a character boundary; empty is None.
 fn clean(value: &str, max_bytes: usize) -> Option<String> {
     let mut kept: String = value.trim().chars().filter(|c| !c.is_control()).collect();
     if kept.is_empty() {
         return None;
     }
-    if kept.len() > max_bytes {
-        let mut end = max_bytes;
-        while !kept.is_char_boundary(end) {
-            end -= 1;
-        }
-        kept.truncate(end);
-    }
+    let end = cut(&kept, max_bytes).len();
+    kept.truncate(end);
     Some(kept)
 }
 
@@ -186,11 +312,11 @@ mod tests {
             "https://shop.example/promo/?utm_source=Google&utm_medium=cpc&utm_campaign=spring%20sale&utm_term=&UTM_TERM=red+shoes&gclid=abc",
             Some(""),
         );
-        assert_eq!(visit.utm_source.as_deref(), Some("Google"));
-        assert_eq!(visit.utm_campaign.as_deref(), Some("spring sale"));
-        assert_eq!(visit.utm_term.as_deref(), Some("red shoes"));
-        assert_eq!(visit.gclid.as_deref(), Some("abc"));
-        assert_eq!(visit.referrer, None);
+        assert_eq!(visit.utm_source(), Some("Google"));
+        assert_eq!(visit.utm_campaign(), Some("spring sale"));
+        assert_eq!(visit.utm_term(), Some("red shoes"));
+        assert_eq!(visit.gclid(), Some("abc"));
+        assert_eq!(visit.referrer(), None);
         assert_eq!(visit.landing_path().as_deref(), Some("/promo/"));
         assert_eq!(visit.landing_host().as_deref(), Some("shop.example"));
     }
@@ -202,16 +328,60 @@ mod tests {
             &format!("https://a.example/?utm_source={long}&utm_medium=a%0D%0AVia:%20x"),
             None,
         );
-        let source = visit.utm_source.unwrap_or_default();
+        let source = visit.utm_source().unwrap_or_default();
         assert!(source.len() <= MAX_VALUE_BYTES && source.len() >= MAX_VALUE_BYTES - 1);
-        assert_eq!(visit.utm_medium.as_deref(), Some("aVia: x"));
+        assert_eq!(visit.utm_medium(), Some("aVia: x"));
     }
 
     #[test]
     fn unparsable_page_is_still_the_landing_page() {
         let visit = Visit::from_page("/relative?utm_source=x", None);
-        assert_eq!(visit.utm_source, None);
+        assert_eq!(visit.utm_source(), None);
         assert_eq!(visit.landing_path().as_deref(), Some("/relative"));
+    }
+
+    #[test]
+    fn packs_and_unpacks_every_field() {
+        let fields = VisitFields {
+            utm_source: Some("google".into()),
+            utm_term: Some(String::new()),
+            landing_page: Some("https://shop.example/ß".into()),
+            device: Some("mobile".into()),
+            ..VisitFields::default()
+        };
+        let visit = Visit::from(fields.clone());
+        assert_eq!(visit.to_fields(), fields);
+        assert_eq!(visit.utm_term(), Some(""));
+        assert_eq!(visit.utm_medium(), None);
+        assert_eq!(visit.device(), Some("mobile"));
+        assert_eq!(size_of::<Visit>(), 48);
+        assert_eq!(Visit::from(VisitFields::default()), Visit::default());
+    }
+
+    #[test]
+    fn packed_text_is_capped_on_a_char_boundary() {
+        let fields = VisitFields {
+            landing_page: Some("я".repeat(MAX_VISIT_BYTES)),
+            device: Some("desktop".into()),
+            ..VisitFields::default()
+        };
+        let visit = Visit::from(fields);
+        let page = visit.landing_page().unwrap_or_default();
+        assert!(page.len() >= MAX_VISIT_BYTES - 1 && page.chars().all(|c| c == 'я'));
+        assert!(visit.device().is_some_and(|d| "desktop".starts_with(d)));
+        assert_eq!(visit.text_bytes(), MAX_VISIT_BYTES);
+    }
+
+    #[test]
+    fn json_is_the_plain_fields_and_old_user_agent_key_still_loads() {
+        let old = r#"{"utm_source":"google","utm_medium":null,"user_agent":"Mozilla/5.0","device":"desktop"}"#;
+        let visit: Visit = serde_json::from_str(old).unwrap();
+        assert_eq!(visit.utm_source(), Some("google"));
+        assert_eq!(visit.device(), Some("desktop"));
+        let json = serde_json::to_value(&visit).unwrap();
+        assert_eq!(json["utm_source"], "google");
+        assert_eq!(json["landing_page"], serde_json::Value::Null);
+        assert_eq!(serde_json::from_value::<Visit>(json).unwrap(), visit);
     }
 
     #[test]

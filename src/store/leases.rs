@@ -12,6 +12,8 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::call::record::rfc3339;
+#[cfg(test)]
+use crate::lease::VisitFields;
 use crate::lease::{Lease, Visit};
 
 const INSERT: &str = "INSERT INTO leases
@@ -110,11 +112,11 @@ mod tests {
             pool: "web".into(),
             number: format!("7495000000{i}"),
             visitor_id: (i % 2 == 0).then(|| format!("v{i}")),
-            visit: Arc::new(Visit {
+            visit: Arc::new(Visit::from(VisitFields {
                 utm_source: Some("google".into()),
                 landing_page: Some("https://shop.example/?q=\"x\"".into()),
-                ..Visit::default()
-            }),
+                ..VisitFields::default()
+            })),
             granted_at: t,
             last_seen: t + time::Duration::seconds(30),
             expires_at: t + time::Duration::minutes(15),
