@@ -60,12 +60,20 @@ pub fn sipp_available() -> bool {
         .is_ok()
 }
 
-/// A loopback port free for both UDP and TCP.
+/// Ports already handed out by [`free_port`]: a port picked for one process is never picked
+/// again for another before the first binds it (sipp's SIP and media ports must differ).
+static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// A loopback port free for both UDP and TCP, never one this test process handed out before;
+/// sipp binds its media port and the next two (RTP/RTCP), so those must be free too.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..200 {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let clear = |p: u16| handed_out.iter().all(|h| h.abs_diff(p) > 2);
+        if clear(port) && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
             return port;
         }
     }
@@ -369,12 +377,6 @@ impl Running {
             read("errors.log"),
             read("messages.log")
         );
-    }
-
-    /// True when sipp has not finished (it received nothing that ended its scenario).
-    pub fn still_waiting(&mut self) -> bool {
-        std::thread::sleep(Duration::from_millis(500));
-        matches!(self.child.try_wait(), Ok(None))
     }
 }
 
