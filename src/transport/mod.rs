@@ -111,6 +111,21 @@ impl Sockets {
     }
 }
 
+/// Kernel buffer size asked for on each UDP socket. The usual 208 KiB default overflows in
+/// bursts of a few thousand calls/s (RcvbufErrors); the kernel caps the request at
+/// `net.core.rmem_max` / `wmem_max`, so raising those raises what calltrack gets.
+const UDP_BUFFER_BYTES: usize = 4 << 20;
+
+/// Best effort: a refused size leaves the kernel default and a warning.
+fn size_udp_buffers(socket: &UdpSocket, local: SocketAddr) {
+    let sock = socket2::SockRef::from(socket);
+    let recv = sock.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let send = sock.set_send_buffer_size(UDP_BUFFER_BYTES);
+    if let Err(error) = recv.and(send) {
+        tracing::warn!(%local, %error, "UDP socket buffers left at the kernel default");
+    }
+}
+
 /// Binds every configured UDP socket and TCP listener; the first failure names its address.
 pub async fn bind(cfg: &TransportConfig) -> Result<Sockets, TransportError> {
     let mut udp = Vec::with_capacity(cfg.udp_listen.len());
@@ -121,6 +136,7 @@ pub async fn bind(cfg: &TransportConfig) -> Result<Sockets, TransportError> {
         let local = socket
             .local_addr()
             .map_err(|source| local_error(Transport::Udp, addr, source))?;
+        size_udp_buffers(&socket, local);
         udp.push((local, Arc::new(socket)));
     }
     let mut tcp = Vec::with_capacity(cfg.tcp_listen.len());
@@ -263,6 +279,24 @@ mod tests {
         let logged: Vec<u64> = (0..10).filter_map(|_| count(&counter)).collect();
         assert_eq!(logged, vec![1, 2, 4, 8]);
         assert_eq!(counter.load(Ordering::Relaxed), 10);
+    }
+
+    #[tokio::test]
+    async fn udp_sockets_get_large_buffers_up_to_the_kernel_cap() {
+        let cfg = TransportConfig {
+            udp_listen: vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))],
+            ..TransportConfig::default()
+        };
+        let sockets = bind(&cfg).await.unwrap();
+        let cap = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let Some(cap) = cap else { return };
+        let got = socket2::SockRef::from(&*sockets.udp[0].1)
+            .recv_buffer_size()
+            .unwrap();
+        // Linux reports twice the size it granted (bookkeeping overhead).
+        assert!(got >= 2 * cap.min(UDP_BUFFER_BYTES), "got {got}, cap {cap}");
     }
 
     #[tokio::test]
