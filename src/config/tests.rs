@@ -10,18 +10,18 @@ id = "a"
 forward_to = "sip:127.0.0.1:5080"
 "#;
 
-fn problems(text: &str) -> Vec<ConfigProblem> {
+pub(super) fn problems(text: &str) -> Vec<ConfigProblem> {
     match Config::from_toml_str(text) {
         Err(ConfigError::Invalid(problems)) => problems,
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
 
-fn paths(text: &str) -> Vec<String> {
+pub(super) fn paths(text: &str) -> Vec<String> {
     problems(text).into_iter().map(|p| p.path).collect()
 }
 
-fn message_at(text: &str, path: &str) -> String {
+pub(super) fn message_at(text: &str, path: &str) -> String {
     let all = problems(text);
     all.iter()
         .find(|p| p.path == path)

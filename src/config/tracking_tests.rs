@@ -5,6 +5,7 @@ use std::io::Write;
 
 use time::macros::{offset, time};
 
+use super::tests::{message_at, paths};
 use super::*;
 
 const SITE: &str = r#"
@@ -26,25 +27,6 @@ id = "web-msk"
 numbers = ["74950000200"]
 region = " Moscow "
 "#;
-
-fn problems(text: &str) -> Vec<ConfigProblem> {
-    match Config::from_toml_str(text) {
-        Err(ConfigError::Invalid(problems)) => problems,
-        other => panic!("expected Invalid, got {other:?}"),
-    }
-}
-
-fn paths(text: &str) -> Vec<String> {
-    problems(text).into_iter().map(|p| p.path).collect()
-}
-
-fn message_at(text: &str, path: &str) -> String {
-    let all = problems(text);
-    all.iter()
-        .find(|p| p.path == path)
-        .map(|p| p.message.clone())
-        .unwrap_or_else(|| panic!("no problem at {path}: {all:?}"))
-}
 
 /// The test site with one `[[sites.rules]]` table holding `rule`.
 fn with_rule(rule: &str) -> String {
