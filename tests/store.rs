@@ -23,6 +23,9 @@ fn live(i: usize) -> LiveCall {
         answered_at: None,
         attribution: Default::default(),
         first_time_caller: true,
+        scheme: None,
+        answered_step: None,
+        answered_target: None,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod attribution;
 pub mod b2bua;
 mod bridge;
+pub mod distribution;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;

@@ -65,6 +65,14 @@ pub struct CallDetailRecord {
     pub first_time_caller: bool,
     /// Answered and talked at least the quality threshold.
     pub quality: bool,
+    /// The distribution scheme the call took (`forward_to` for a site's plain forwarding).
+    pub scheme: Option<String>,
+    /// 1-based step of the scheme whose target answered.
+    pub answered_step: Option<u32>,
+    /// The target that answered, as named in the config (URI or `number@gateway`).
+    pub answered_target: Option<String>,
+    /// Why calltrack refused the call (`blacklist`, `untrusted source`, `unknown number`...).
+    pub reject_reason: Option<String>,
 }
 
 /// A call in progress: what is known before the outcome.
@@ -82,6 +90,12 @@ pub struct LiveCall {
     /// Where the call came from, fixed at ring time.
     pub attribution: Attribution,
     pub first_time_caller: bool,
+    /// The distribution scheme, once chosen.
+    pub scheme: Option<String>,
+    /// 1-based step whose target answered.
+    pub answered_step: Option<u32>,
+    /// The target that answered, as named in the config.
+    pub answered_target: Option<String>,
 }
 
 impl CallDetailRecord {
@@ -130,6 +144,10 @@ impl CallDetailRecord {
             session_id: a.session_id.clone(),
             first_time_caller: live.first_time_caller,
             quality: false,
+            scheme: live.scheme.clone(),
+            answered_step: live.answered_step,
+            answered_target: live.answered_target.clone(),
+            reject_reason: None,
         }
     }
 
@@ -315,6 +333,9 @@ mod tests {
             answered_at,
             attribution: Default::default(),
             first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
         }
     }
 

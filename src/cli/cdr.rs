@@ -139,7 +139,7 @@ pub struct CdrPrinter<'a> {
 }
 
 /// CSV header: the CDR's serialized field names, in order.
-const CSV_HEADER: [&str; 31] = [
+const CSV_HEADER: [&str; 35] = [
     "id",
     "call_id",
     "tracking_number",
@@ -171,6 +171,10 @@ const CSV_HEADER: [&str; 31] = [
     "session_id",
     "first_time_caller",
     "quality",
+    "scheme",
+    "answered_step",
+    "answered_target",
+    "reject_reason",
 ];
 
 const TABLE_HEADER: [&str; 10] = [
@@ -294,6 +298,9 @@ mod tests {
             answered_at: Some(datetime!(2026-11-23 03:20:07.5 UTC)),
             attribution: Default::default(),
             first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
         };
         let end = datetime!(2026-11-23 03:21:10 UTC);
         let cdr =
@@ -334,7 +341,7 @@ mod tests {
             lines[1],
             "0000000000000001,c1@carrier,74951234567,79161112233,sip:sales@pbx.example,\
              2026-11-23T03:20:00.123Z,2026-11-23T03:20:07.500Z,2026-11-23T03:21:10.000Z,\
-             7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,true,false"
+             7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,true,false,,,,"
         );
         let json = serde_json::to_value(&stored(1).cdr).unwrap();
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();

@@ -77,6 +77,9 @@ mod tests {
             answered_at: None,
             attribution: Default::default(),
             first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
         }
     }
 

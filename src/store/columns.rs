@@ -74,7 +74,7 @@ pub(super) const CDR_SELECT: &str = "SELECT seq, id, call_id, tracking_number, c
      started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, \
      site, number_kind, source, medium, campaign, term, content, referrer, landing_page, gclid, \
      yclid, ga_client_id, ga_session_id, ym_client_id, region, session_id, first_time_caller, \
-     quality FROM cdr";
+     quality, scheme, answered_step, answered_target, reject_reason FROM cdr";
 
 /// Inserts a CDR unless one with the same `id` exists; returns whether a row was written.
 pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite::Result<bool> {
@@ -83,12 +83,12 @@ pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite:
          started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, \
          site, number_kind, source, medium, campaign, term, content, referrer, landing_page, gclid, \
          yclid, ga_client_id, ga_session_id, ym_client_id, region, session_id, first_time_caller, \
-         quality) \
+         quality, scheme, answered_step, answered_target, reject_reason) \
          VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at, \
          :ended_at, :wait_secs, :talk_secs, :disposition, :sip_status, :hangup_side, :site, \
          :number_kind, :source, :medium, :campaign, :term, :content, :referrer, :landing_page, \
          :gclid, :yclid, :ga_client_id, :ga_session_id, :ym_client_id, :region, :session_id, \
-         :first_time_caller, :quality)",
+         :first_time_caller, :quality, :scheme, :answered_step, :answered_target, :reject_reason)",
     )?;
     let written = stmt.execute(named_params! {
         ":id": cdr.id,
@@ -122,6 +122,10 @@ pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite:
         ":session_id": cdr.session_id,
         ":first_time_caller": cdr.first_time_caller,
         ":quality": cdr.quality,
+        ":scheme": cdr.scheme,
+        ":answered_step": cdr.answered_step,
+        ":answered_target": cdr.answered_target,
+        ":reject_reason": cdr.reject_reason,
     })?;
     Ok(written > 0)
 }
@@ -160,6 +164,10 @@ pub(super) fn cdr_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallDetailRe
         session_id: row.get("session_id")?,
         first_time_caller: row.get("first_time_caller")?,
         quality: row.get("quality")?,
+        scheme: row.get("scheme")?,
+        answered_step: row.get("answered_step")?,
+        answered_target: row.get("answered_target")?,
+        reject_reason: row.get("reject_reason")?,
     };
     Ok((row.get("seq")?, cdr))
 }
@@ -168,9 +176,9 @@ pub(super) fn cdr_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallDetailRe
 pub(super) fn insert_live(conn: &Connection, live: &LiveCall) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO live_calls (id, call_id, tracking_number, caller, destination, \
-         started_at, answered_at, attribution, first_time_caller) \
+         started_at, answered_at, attribution, first_time_caller, scheme) \
          VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at, \
-         :attribution, :first_time_caller)",
+         :attribution, :first_time_caller, :scheme)",
     )?;
     stmt.execute(named_params! {
         ":id": live.id,
@@ -182,6 +190,7 @@ pub(super) fn insert_live(conn: &Connection, live: &LiveCall) -> rusqlite::Resul
         ":answered_at": time_opt(live.answered_at),
         ":attribution": SqlAttribution(live.attribution.clone()),
         ":first_time_caller": live.first_time_caller,
+        ":scheme": live.scheme,
     })?;
     Ok(())
 }
@@ -207,7 +216,7 @@ pub(super) fn delete_live(conn: &Connection, id: &str) -> rusqlite::Result<()> {
 pub(super) fn all_live(conn: &Connection) -> rusqlite::Result<Vec<LiveCall>> {
     let mut stmt = conn.prepare(
         "SELECT id, call_id, tracking_number, caller, destination, started_at, answered_at, \
-         attribution, first_time_caller FROM live_calls ORDER BY started_at",
+         attribution, first_time_caller, scheme FROM live_calls ORDER BY started_at",
     )?;
     let rows = stmt.query_map([], live_from_row)?;
     rows.collect()
@@ -224,5 +233,8 @@ fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveCall> {
         answered_at: row.get::<_, Option<SqlTime>>("answered_at")?.map(|t| t.0),
         attribution: row.get::<_, SqlAttribution>("attribution")?.0,
         first_time_caller: row.get("first_time_caller")?,
+        scheme: row.get("scheme")?,
+        answered_step: None,
+        answered_target: None,
     })
 }

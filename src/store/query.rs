@@ -105,6 +105,9 @@ mod tests {
                 answered_at: None,
                 attribution: Default::default(),
                 first_time_caller: true,
+                scheme: None,
+                answered_step: None,
+                answered_target: None,
             };
             let cdr = CallDetailRecord::from_live(
                 &live,

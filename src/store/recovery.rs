@@ -62,6 +62,9 @@ mod tests {
             answered_at,
             attribution: Default::default(),
             first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
         }
     }
 

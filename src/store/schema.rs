@@ -86,12 +86,23 @@ ALTER TABLE live_calls ADD COLUMN attribution TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE live_calls ADD COLUMN first_time_caller INTEGER NOT NULL DEFAULT 1;
 ";
 
+/// Version 4: distribution schemes (which scheme, step and target took the call) and the
+/// reason a refused call was refused.
+const V4_ROUTING: &str = "
+ALTER TABLE cdr ADD COLUMN scheme TEXT;
+ALTER TABLE cdr ADD COLUMN answered_step INTEGER;
+ALTER TABLE cdr ADD COLUMN answered_target TEXT;
+ALTER TABLE cdr ADD COLUMN reject_reason TEXT;
+ALTER TABLE live_calls ADD COLUMN scheme TEXT;
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
     V2_LEASES,
     V3_ATTRIBUTION,
-    // V4_...: append here.
+    V4_ROUTING,
+    // V5_...: append here.
 ];
 
 /// The schema version this build writes.

@@ -379,6 +379,9 @@ mod tests {
             answered_at: None,
             attribution: Default::default(),
             first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
         };
         let end = datetime!(2026-11-23 03:20:20 UTC);
         CallDetailRecord::from_live(&live, end, Disposition::Busy, 486, HangupSide::Callee)

@@ -59,6 +59,9 @@ impl B2bua {
             answered_at: None,
             attribution: Default::default(),
             first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
         };
         CallDetailRecord::from_live(&live, at, Disposition::Rejected, status, HangupSide::System)
     }

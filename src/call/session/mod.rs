@@ -285,5 +285,8 @@ fn live_call(ctx: &Ctx<'_>, o: &Opening) -> LiveCall {
         answered_at: None,
         attribution: o.plan.attribution.clone(),
         first_time_caller: o.first_call,
+        scheme: None,
+        answered_step: None,
+        answered_target: None,
     }
 }
