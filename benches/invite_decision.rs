@@ -29,6 +29,7 @@ fn bench_decision(c: &mut Criterion) {
     let config = Config::embedded_default().unwrap();
     let hosts = calltrack::call::HostTable::default();
     let leases = calltrack::lease::LeaseTable::from_config(&config);
+    let blacklist = calltrack::call::edge::blacklist::Blacklist::default();
     let now = time::OffsetDateTime::now_utc();
     let peer = Peer::new(Transport::Udp, "127.0.0.1:5070".parse().unwrap());
     let bytes = Bytes::from_static(INVITE.as_bytes());
@@ -45,6 +46,7 @@ fn bench_decision(c: &mut Criterion) {
                 config: &config,
                 hosts: &hosts,
                 leases: &leases,
+                blacklist: &blacklist,
                 now,
                 active_calls: 10,
                 shutting_down: false,

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::b2bua::Shared;
+use crate::call::edge::blacklist::{Blacklist, Origin};
 use crate::call::history::CallerHistory;
 use crate::call::{B2bua, CallEvent, HostTable};
 use crate::config::Config;
@@ -82,7 +83,7 @@ impl Server {
     /// every service. Stops when `shutdown` is cancelled.
     pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, AppError> {
         let config = Arc::new(config);
-        let (store, writer, history) = start_store(&config)?;
+        let (store, writer, history, blacklist) = start_store(&config)?;
         let leases = Arc::new(LeaseTable::from_config(&config));
         let restored =
             crate::lease::load_on_start(&leases, &config.store.path, OffsetDateTime::now_utc())?;
@@ -95,6 +96,7 @@ impl Server {
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo)?),
             gauges: gauges.clone(),
+            blacklist: blacklist.clone(),
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
@@ -105,6 +107,7 @@ impl Server {
             hosts: hosts.clone(),
             leases: leases.clone(),
             history,
+            blacklist: blacklist.clone(),
         };
         let engine = Engine::new(config.clone(), shared, &sip, gauges);
         let resolver = Resolver { hosts, names };
@@ -149,7 +152,9 @@ fn transport_config(config: &Config) -> TransportConfig {
 
 /// Opens and migrates the database, closes calls a crash left open, starts the writer.
 /// Also reads who called within the uniqueness window, for the first-time-caller judgement.
-fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle, CallerHistory), AppError> {
+fn start_store(
+    config: &Config,
+) -> Result<(StoreSender, WriterHandle, CallerHistory, Arc<Blacklist>), AppError> {
     let path = &config.store.path;
     let conn = crate::store::open(path)?;
     let now = OffsetDateTime::now_utc();
@@ -163,6 +168,7 @@ fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle, CallerHist
     let mut history = CallerHistory::new(config.tracking.unique_window);
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(crate::store::recent_callers(&conn, since)?);
+    let blacklist = load_blacklist(config, &conn)?;
     drop(conn);
     let options = WriterOptions {
         queue_capacity: config.store.queue_capacity,
@@ -170,7 +176,25 @@ fn start_store(config: &Config) -> Result<(StoreSender, WriterHandle, CallerHist
         flush_interval: config.store.flush_interval,
     };
     let (store, writer) = crate::store::spawn_writer(path, options)?;
-    Ok((store, writer, history))
+    Ok((store, writer, history, blacklist))
+}
+
+/// The config file's blacklist plus the entries added through the admin API.
+fn load_blacklist(
+    config: &Config,
+    conn: &rusqlite::Connection,
+) -> Result<Arc<Blacklist>, AppError> {
+    let blacklist = Blacklist::from_config(&config.blacklist);
+    let stored = crate::store::blacklist::load(conn)?;
+    for pattern in &stored {
+        blacklist.insert(pattern, Origin::Api);
+    }
+    tracing::info!(
+        config = config.blacklist.numbers.len(),
+        stored = stored.len(),
+        "caller blacklist loaded"
+    );
+    Ok(Arc::new(blacklist))
 }
 
 /// Everything built at start-up, handed to the service tree.

@@ -1,10 +1,11 @@
-//! Admission of a new INVITE: who may call (carrier allow-list), hop count, capacity, and
-//! which tracking number was dialled. Pure: everything it needs is in the [`CallContext`].
+//! Admission of a new INVITE: who may call (carrier allow-list, caller blacklist), hop
+//! count, capacity, and which tracking number was dialled. Pure: everything it needs is in the [`CallContext`].
 
 use crate::config::TrackingNumber;
 use crate::sip::message::{Rejection, Uri};
 
 use super::CallContext;
+use super::outcome::reason_phrase;
 
 /// An INVITE that passed admission.
 #[derive(Debug, Clone)]
@@ -20,21 +21,30 @@ pub struct InboundCall<'a> {
 /// Applies the admission rules in order; the first that fails names the answer.
 pub fn admit<'a>(ctx: &CallContext<'a>) -> Result<InboundCall<'a>, Rejection> {
     if ctx.shutting_down {
-        return Err(Rejection::new(503, "Service Unavailable").retry_after(30));
+        return Err(Rejection::new(503, "Service Unavailable")
+            .retry_after(30)
+            .because("shutdown"));
     }
     if !ctx.config.is_trusted_carrier(ctx.source.addr.ip()) {
-        return Err(Rejection::new(403, "Forbidden"));
+        return Err(Rejection::new(403, "Forbidden").because("untrusted"));
+    }
+    let caller = caller_of(ctx);
+    if ctx.blacklist.matching(&caller).is_some() {
+        let status = ctx.config.blacklist.status;
+        return Err(Rejection::new(status, reason_phrase(status)).because("blacklist"));
     }
     let max_forwards = hop_budget(ctx)?;
     if ctx.active_calls >= ctx.config.calls.max_concurrent_calls {
-        return Err(Rejection::new(503, "Service Unavailable").retry_after(5));
+        return Err(Rejection::new(503, "Service Unavailable")
+            .retry_after(5)
+            .because("overload"));
     }
     let tracking = dialled_number(ctx)
         .and_then(|digits| ctx.config.tracking_number(&digits))
-        .ok_or(Rejection::new(404, "Not Found"))?;
+        .ok_or(Rejection::new(404, "Not Found").because("unknown_number"))?;
     Ok(InboundCall {
         tracking,
-        caller: caller_of(ctx),
+        caller,
         max_forwards,
     })
 }
@@ -42,9 +52,9 @@ pub fn admit<'a>(ctx: &CallContext<'a>) -> Result<InboundCall<'a>, Rejection> {
 /// RFC 3261 §16.3 step 3: a request with Max-Forwards 0 is not forwarded (483).
 fn hop_budget(ctx: &CallContext<'_>) -> Result<u32, Rejection> {
     match ctx.invite.max_forwards() {
-        Some(Ok(0)) => Err(Rejection::new(483, "Too Many Hops")),
+        Some(Ok(0)) => Err(Rejection::new(483, "Too Many Hops").because("too_many_hops")),
         Some(Ok(n)) => Ok(n.min(255) - 1),
-        Some(Err(_)) => Err(Rejection::new(400, "Malformed Max-Forwards")),
+        Some(Err(_)) => Err(Rejection::new(400, "Malformed Max-Forwards").because("malformed")),
         None => Ok(70),
     }
 }

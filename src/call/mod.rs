@@ -5,6 +5,7 @@ pub mod attribution;
 pub mod b2bua;
 mod bridge;
 pub mod distribution;
+pub mod edge;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
@@ -33,6 +34,8 @@ pub struct CallContext<'a> {
     pub config: &'a Config,
     pub hosts: &'a routing::HostTable,
     pub leases: &'a LeaseTable,
+    /// Refused caller numbers (config file and admin API).
+    pub blacklist: &'a edge::blacklist::Blacklist,
     /// Wall-clock time of the INVITE (leases are kept in wall-clock time).
     pub now: OffsetDateTime,
     pub active_calls: usize,

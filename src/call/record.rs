@@ -71,7 +71,8 @@ pub struct CallDetailRecord {
     pub answered_step: Option<u32>,
     /// The target that answered, as named in the config (URI or `number@gateway`).
     pub answered_target: Option<String>,
-    /// Why calltrack refused the call (`blacklist`, `untrusted source`, `unknown number`...).
+    /// Why calltrack refused the call, a token (`blacklist`, `unknown_number`,
+    /// `too_many_hops`, `untrusted_target`...; see README "Security model").
     pub reject_reason: Option<String>,
 }
 

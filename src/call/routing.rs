@@ -61,12 +61,15 @@ pub struct Target {
 /// A host name that has not been resolved (yet) answers 503: the caller may retry.
 pub fn target_for(tracking: &TrackingNumber, hosts: &HostTable) -> Result<Target, Rejection> {
     let forward = tracking.forward_to.as_str();
-    let sip = SipUri::parse(forward).map_err(|_| Rejection::new(500, "Server Internal Error"))?;
+    let sip = SipUri::parse(forward)
+        .map_err(|_| Rejection::new(500, "Server Internal Error").because("bad_target"))?;
     let ip = match sip.host {
         Host::Ip(ip) => ip,
-        Host::Name(name) => hosts
-            .lookup(name)
-            .ok_or_else(|| Rejection::new(503, "Service Unavailable").retry_after(30))?,
+        Host::Name(name) => hosts.lookup(name).ok_or_else(|| {
+            Rejection::new(503, "Service Unavailable")
+                .retry_after(30)
+                .because("unresolved_target")
+        })?,
     };
     let transport = sip
         .transport()

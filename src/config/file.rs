@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 
+pub use super::security::{BlacklistFile, PbxFile, SecurityFile};
 pub use super::site_file::{PoolFile, SiteFile, StaticNumberFile};
 
 /// The whole file.
@@ -31,6 +32,12 @@ pub struct ConfigFile {
     pub geo: GeoFile,
     /// Tracked sites with their numbers.
     pub sites: Vec<SiteFile>,
+    /// Scanner user agents and the per-IP flood guard.
+    pub security: SecurityFile,
+    /// Caller numbers refused before any B-leg.
+    pub blacklist: BlacklistFile,
+    /// Where the PBX side lives.
+    pub pbx: PbxFile,
 }
 
 /// `[sip]`
@@ -129,6 +136,10 @@ pub struct HttpFile {
     pub max_body_bytes: usize,
     /// Peers whose X-Forwarded-For is honoured (CIDR networks or bare addresses).
     pub trusted_proxies: Vec<String>,
+    /// Bearer token the admin API requires (at least 16 characters).
+    pub admin_token: Option<String>,
+    /// File whose first line is the admin token (instead of `admin_token`).
+    pub admin_token_file: Option<String>,
 }
 
 impl Default for HttpFile {
@@ -138,6 +149,8 @@ impl Default for HttpFile {
             rate_limit_per_minute: 120,
             max_body_bytes: 8192,
             trusted_proxies: vec!["127.0.0.1/32".to_owned(), "::1/128".to_owned()],
+            admin_token: None,
+            admin_token_file: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod file;
 mod number;
 mod problem;
 mod rules;
+mod security;
 mod site_file;
 mod sites;
 mod tracking;
@@ -22,6 +23,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use problem::ConfigProblem;
+pub use security::{
+    AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
+};
 
 /// Everything calltrack needs to run, checked as a whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +39,9 @@ pub struct Config {
     pub tracking: TrackingConfig,
     pub geo: GeoConfig,
     pub sites: Vec<SiteConfig>,
+    pub security: SecurityConfig,
+    pub blacklist: BlacklistConfig,
+    pub pbx: PbxConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
@@ -90,6 +97,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// X-Forwarded-For is honoured only from these peers.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The admin API bearer token; `None`: the admin API answers only loopback clients.
+    pub admin_token: Option<AdminToken>,
 }
 
 /// `[tracking]`: what forwarded calls carry and how calls are counted.
@@ -307,14 +316,18 @@ impl Config {
 
     /// Whether `ip` lies in a trusted carrier network; IPv4-mapped IPv6 matches IPv4 networks.
     pub fn is_trusted_carrier(&self, ip: IpAddr) -> bool {
-        let mapped = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
-            IpAddr::V4(_) => None,
-        };
-        self.carriers
-            .trusted
-            .iter()
-            .any(|net| net.contains(&ip) || mapped.is_some_and(|v4| net.contains(&v4)))
+        security::in_nets(&self.carriers.trusted, ip)
+    }
+
+    /// Whether `ip` lies in a `[pbx] trusted` network.
+    pub fn is_trusted_pbx(&self, ip: IpAddr) -> bool {
+        security::in_nets(&self.pbx.trusted, ip)
+    }
+
+    /// Warnings for `check-config`: forwarding targets given as IP literals outside
+    /// `[pbx] trusted` (calls to them would be refused).
+    pub fn pbx_warnings(&self) -> Vec<String> {
+        security::pbx_warnings(self)
     }
 }
 

@@ -16,7 +16,7 @@ use super::file::{
 };
 use super::{
     CallsConfig, CarriersConfig, Config, ConfigProblem, HttpConfig, LogConfig, LogFormat,
-    SipConfig, StoreConfig, TimerConfig, sites, tracking, uri,
+    SipConfig, StoreConfig, TimerConfig, security, sites, tracking, uri,
 };
 
 /// Smallest and largest accepted `sip.max_message_bytes`.
@@ -59,6 +59,11 @@ impl Problems {
     }
 
     /// Records an empty or blank string; returns whether the value is acceptable.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub(super) fn non_blank(&mut self, path: &str, value: &str) -> bool {
         let ok = !value.trim().is_empty();
         if !ok {
@@ -80,6 +85,9 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let tracking = tracking::tracking(file.tracking, &mut p);
     let geo = tracking::geo(file.geo, &mut p);
     let (sites, numbers) = sites::sites(file.sites, &mut p);
+    let security = security::security(file.security, &mut p);
+    let blacklist = security::blacklist(file.blacklist, &mut p);
+    let pbx = security::pbx(&file.pbx, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -90,6 +98,9 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         tracking,
         geo,
         sites,
+        security,
+        blacklist,
+        pbx,
         numbers,
     };
     (config, p.0)
@@ -238,6 +249,11 @@ fn http(f: &HttpFile, p: &mut Problems) -> HttpConfig {
         rate_limit_per_minute: f.rate_limit_per_minute,
         max_body_bytes: f.max_body_bytes,
         trusted_proxies: ip_nets("http.trusted_proxies", &f.trusted_proxies, p),
+        admin_token: security::admin_token(
+            f.admin_token.as_deref(),
+            f.admin_token_file.as_deref(),
+            p,
+        ),
     }
 }
 

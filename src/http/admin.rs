@@ -1,11 +1,12 @@
-//! The admin API: pool occupancy (`GET /v1/admin/pools`), read by `calltrack pool status`.
+//! The admin API: pool occupancy (`GET /v1/admin/pools`), read by `calltrack pool status`,
+//! and the authorization every admin route passes.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -56,9 +57,11 @@ pub async fn pools(State(shared): State<Arc<Shared>>) -> Json<PoolsView> {
     })
 }
 
-/// Middleware on every `/v1/admin/*` route. AUTH HOOK (issue 4): check the admin credential
-/// here and answer `ApiError` 401/403; today the admin API is protected only by
-/// `http.listen` being a private address.
-pub async fn authorize(req: Request, next: Next) -> Response {
-    next.run(req).await
+/// Middleware on every `/v1/admin/*` route: the bearer token (see `admin_auth.rs`); 401 or
+/// 403 as JSON otherwise.
+pub async fn authorize(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    match super::admin_auth::check(&shared.state.config.http, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(denied) => denied.into_response(),
+    }
 }

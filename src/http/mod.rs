@@ -3,7 +3,9 @@
 //! Every error is JSON (`errors.rs`); overload is answered with 429 + Retry-After (`limits.rs`).
 
 pub mod admin;
+mod admin_auth;
 mod agent;
+mod blacklist;
 mod client;
 mod cors;
 pub mod errors;
@@ -22,6 +24,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::call::edge::blacklist::Blacklist;
 use crate::config::Config;
 use crate::display::GeoResolver;
 use crate::lease::LeaseTable;
@@ -45,6 +48,8 @@ pub struct HttpState {
     pub leases: Arc<LeaseTable>,
     pub geo: Arc<GeoResolver>,
     pub gauges: Arc<Gauges>,
+    /// Refused callers; the admin API edits it, the SIP core reads it.
+    pub blacklist: Arc<Blacklist>,
 }
 
 /// HTTP failed to start or stopped with an error.

@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post};
 use tokio::sync::Semaphore;
 
 use super::limits::{self, RateLimiter};
-use super::{HttpState, admin, cors, errors, health, sessions, snippet};
+use super::{HttpState, admin, blacklist, cors, errors, health, sessions, snippet};
 
 /// What every handler reads: the public state plus HTTP-private parts.
 pub struct Shared {
@@ -26,7 +26,7 @@ pub fn router(state: HttpState) -> Router {
     let slots = Arc::new(Semaphore::new(limits::MAX_IN_FLIGHT));
     Router::new()
         .merge(snippet_api(&shared))
-        .merge(admin_api())
+        .merge(admin_api(&shared))
         .route("/v1/snippet.js", get(snippet::script))
         .route("/demo", get(snippet::demo))
         .route("/health", get(health))
@@ -60,8 +60,18 @@ fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
 }
 
 /// Operator routes; every one passes the auth hook.
-fn admin_api() -> Router<Arc<Shared>> {
+fn admin_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/admin/pools", get(admin::pools))
-        .route_layer(from_fn(admin::authorize))
+        .route(
+            "/v1/admin/blacklist",
+            get(blacklist::list)
+                .post(blacklist::add)
+                .delete(blacklist::remove_body),
+        )
+        .route(
+            "/v1/admin/blacklist/{pattern}",
+            delete(blacklist::remove_path),
+        )
+        .route_layer(from_fn_with_state(shared.clone(), admin::authorize))
 }

@@ -5,11 +5,13 @@
 //! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up.
 //! - [`query`]: reads for the `cdr` CLI and reports.
 //! - [`leases`]: the lease table snapshot, saved and loaded whole by the lease sweeper.
+//! - [`blacklist`]: caller blacklist entries added through the admin API.
 //!
 //! Start-up order for the composition root: [`open`], [`recover_interrupted`], drop that
 //! connection, then [`spawn_writer`]; shut the writer down last so CDRs are flushed last.
 
 mod batch;
+pub mod blacklist;
 mod columns;
 pub mod leases;
 pub mod query;

@@ -96,13 +96,23 @@ ALTER TABLE cdr ADD COLUMN reject_reason TEXT;
 ALTER TABLE live_calls ADD COLUMN scheme TEXT;
 ";
 
+/// Version 5: caller blacklist entries added through the admin API (config-file entries
+/// are not stored).
+const V5_BLACKLIST: &str = "
+CREATE TABLE blacklist (
+    pattern  TEXT PRIMARY KEY NOT NULL,
+    added_at TEXT NOT NULL
+);
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
     V2_LEASES,
     V3_ATTRIBUTION,
     V4_ROUTING,
-    // V5_...: append here.
+    V5_BLACKLIST,
+    // V6_...: append here.
 ];
 
 /// The schema version this build writes.

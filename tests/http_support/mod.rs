@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc;
 
+use calltrack::call::edge::blacklist::Blacklist;
 use calltrack::config::Config;
 use calltrack::display::GeoResolver;
 use calltrack::http::{Gauges, HttpServer, HttpState};
@@ -67,6 +68,7 @@ impl TestServer {
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo).expect("geo")),
             gauges: gauges.clone(),
+            blacklist: Arc::new(Blacklist::from_config(&config.blacklist)),
         };
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel();

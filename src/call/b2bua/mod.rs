@@ -12,12 +12,13 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::lease::LeaseTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
-use crate::sip::message::{Limits, Method, Screened, screen};
+use crate::sip::message::{Limits, Method, Rejection, Screened, screen};
 use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
 use super::attribution::{NumberKindTag, StampRules, stamp};
 use super::bridge::CopyRules;
+use super::edge::{self, Edge, blacklist::Blacklist};
 use super::history::CallerHistory;
 use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
@@ -83,6 +84,8 @@ pub struct Shared {
     pub leases: Arc<LeaseTable>,
     /// Earlier callers, loaded from the CDR table.
     pub history: CallerHistory,
+    /// Refused callers (config file and admin API; the HTTP side writes).
+    pub blacklist: Arc<Blacklist>,
 }
 
 impl Default for Shared {
@@ -92,6 +95,7 @@ impl Default for Shared {
             hosts: HostTable::default(),
             leases: Arc::new(LeaseTable::new(Vec::new())),
             history: CallerHistory::new(None),
+            blacklist: Arc::new(Blacklist::default()),
         }
     }
 }
@@ -127,6 +131,8 @@ pub struct B2bua {
     hosts: HostTable,
     leases: Arc<LeaseTable>,
     history: CallerHistory,
+    blacklist: Arc<Blacklist>,
+    edge: Edge,
     limits: Limits,
     layer: TransactionLayer,
     ids: Ids,
@@ -166,10 +172,12 @@ impl B2bua {
             max_headers: config.sip.max_headers,
         };
         B2bua {
+            edge: Edge::new(&config),
             config,
             hosts: shared.hosts,
             leases: shared.leases,
             history: shared.history,
+            blacklist: shared.blacklist,
             limits,
             layer,
             ids: Ids::from_seed(seed),
@@ -191,6 +199,7 @@ impl B2bua {
     /// Swaps in a new configuration: live calls keep what they were set up with, new calls
     /// follow the new one.
     pub fn reload(&mut self, config: Arc<Config>) {
+        self.edge.reload(&config);
         self.config = config;
     }
 
@@ -209,9 +218,15 @@ impl B2bua {
     // ---- inputs ----------------------------------------------------------------------
 
     /// One datagram or framed stream message from `peer`.
+    /// The edge (flood guard, scanner list, source ACL) sees it first.
     pub fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+        if !self.edge.admit_packet(now, &self.config, peer) {
+            return;
+        }
         match screen(bytes, &self.limits, SUPPORTED) {
+            Screened::Request(msg) if !edge::admit_request(&self.config, &msg, peer) => {}
             Screened::Request(msg) => self.layer.handle_request(now, msg, peer),
+            Screened::Response(_) if !edge::admit_response(&self.config, peer) => {}
             Screened::Response(msg) => self.layer.handle_response(now, msg, peer),
             Screened::Reject(msg, rejection) => self.reject_stateless(&msg, peer, &rejection),
             Screened::Discard(why) => {
@@ -290,7 +305,7 @@ impl B2bua {
             TxEvent::Cancel { invite_tx, .. } => {
                 self.with_owner(invite_tx, now, |s, ctx| s.on_cancel(ctx, invite_tx));
             }
-            TxEvent::Ack { request, .. } => self.on_ack(now, request),
+            TxEvent::Ack { request, peer, .. } => self.on_ack(now, request, peer),
             TxEvent::Response {
                 tx,
                 response,
@@ -309,6 +324,10 @@ impl B2bua {
 
     fn on_request(&mut self, now: Instant, tx: TxId, request: SipMessage, peer: Peer) {
         if let Some((key, leg)) = self.dialog_of(&request) {
+            if !edge::leg_source_ok(&self.config, leg, peer) {
+                self.respond_status(now, tx, &request, peer, 403);
+                return;
+            }
             self.with_session(key, now, |s, ctx| s.on_request(ctx, leg, tx, request, peer));
             return;
         }
@@ -325,8 +344,11 @@ impl B2bua {
         }
     }
 
-    fn on_ack(&mut self, now: Instant, ack: SipMessage) {
+    fn on_ack(&mut self, now: Instant, ack: SipMessage, peer: Peer) {
         if let Some((key, leg)) = self.dialog_of(&ack) {
+            if !edge::leg_source_ok(&self.config, leg, peer) {
+                return;
+            }
             self.with_session(key, now, |s, ctx| s.on_ack(ctx, leg, ack));
         }
     }
@@ -349,12 +371,19 @@ impl B2bua {
             config: &self.config,
             hosts: &self.hosts,
             leases: &self.leases,
+            blacklist: &self.blacklist,
             now: self.clock.at(now),
             active_calls: self.sessions.len(),
             shutting_down: self.shutting_down,
         };
         match plan_invite(&ctx) {
             Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
+            Decision::Bridge(plan) if !edge::target_allowed(&self.config, &plan.target) => {
+                tracing::warn!(target = %plan.target.peer, "forwarding target outside [pbx] trusted: call refused");
+                let rejection =
+                    Rejection::new(500, "Server Internal Error").because("untrusted_target");
+                self.reject_invite(now, tx, &invite, peer, &rejection);
+            }
             Decision::Bridge(plan) => self.open_call(now, tx, invite, peer, *plan),
         }
     }

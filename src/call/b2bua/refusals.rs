@@ -13,9 +13,10 @@ use super::super::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use super::{ALLOW, B2bua, CallEvent, SUPPORTED};
 
 impl B2bua {
-    /// A final answer to an INVITE that will not be bridged. Calls from trusted carriers are
-    /// recorded as `rejected`; refusals of untrusted sources and overload are only counted
-    /// (recording them would let a flood write to the database).
+    /// A final answer to an INVITE that will not be bridged, counted by cause
+    /// (`calltrack_rejected_total{reason}`). Calls from trusted carriers are recorded as
+    /// `rejected` with the cause as `reject_reason`; refusals of untrusted sources, overload
+    /// and shutdown are only counted (recording them would let a flood write to the database).
     pub(super) fn reject_invite(
         &mut self,
         now: Instant,
@@ -25,12 +26,15 @@ impl B2bua {
         r: &Rejection,
     ) {
         self.stats.invites_rejected += 1;
-        tracing::info!(status = r.status, %peer, "INVITE rejected");
+        let reason = cause_of(r);
+        metrics::counter!("calltrack_rejected_total", "reason" => reason).increment(1);
+        tracing::info!(status = r.status, reason, %peer, "INVITE rejected");
         let tag = self.ids.tag();
         let response = rejection_response(invite, r, &tag, peer);
         self.respond(now, tx, response);
-        if !matches!(r.status, 403 | 503) {
-            let cdr = self.rejected_record(now, invite, r.status);
+        if !UNRECORDED.contains(&reason) {
+            let mut cdr = self.rejected_record(now, invite, r.status);
+            cdr.reject_reason = Some(reason.to_owned());
             self.events.push_back(CallEvent::Ended(cdr));
         }
     }
@@ -124,6 +128,24 @@ impl B2bua {
         let response = rejection_response(request, rejection, &tag, peer);
         self.layer.send_stateless(response, peer);
     }
+}
+
+/// Refusals that are counted but never written as CDRs: they come from outside the trusted
+/// carriers or at moments when the store must not be loaded.
+const UNRECORDED: &[&str] = &["untrusted", "overload", "shutdown"];
+
+/// The rejection's cause; rejections that name none get one from their status.
+fn cause_of(r: &Rejection) -> &'static str {
+    r.cause.unwrap_or(match r.status {
+        400 => "malformed",
+        403 => "forbidden",
+        404 => "unknown_number",
+        420 => "bad_extension",
+        483 => "too_many_hops",
+        500 => "internal",
+        503 => "unavailable",
+        _ => "refused",
+    })
 }
 
 /// The response for a rejection: status line, Unsupported (420) and Retry-After (503).

@@ -15,6 +15,9 @@ pub struct Rejection {
     pub unsupported: Option<String>,
     /// For 503: a `Retry-After` in seconds (RFC 3261 §21.5.4).
     pub retry_after_secs: Option<u32>,
+    /// Why the request was refused, as a short machine token for counters and records
+    /// (`blacklist`, `untrusted`, `unknown_number`); `None` lets the status speak.
+    pub cause: Option<&'static str>,
 }
 
 impl Rejection {
@@ -24,7 +27,14 @@ impl Rejection {
             reason,
             unsupported: None,
             retry_after_secs: None,
+            cause: None,
         }
+    }
+
+    /// Names why the request was refused (see [`Rejection::cause`]).
+    pub fn because(mut self, cause: &'static str) -> Rejection {
+        self.cause = Some(cause);
+        self
     }
 
     /// Adds a Retry-After (for 503 answers to overload and shutdown).
@@ -168,6 +178,7 @@ pub fn check_require(msg: &SipMessage, supported: &[&str]) -> Result<(), Rejecti
         reason: "Bad Extension",
         unsupported: Some(unknown.join(", ")),
         retry_after_secs: None,
+        cause: Some("bad_extension"),
     })
 }
 

@@ -1,0 +1,137 @@
+//! The caller blacklist: exact numbers and `prefix*` patterns, from the config file and the
+//! admin API, in one table the core reads on every new INVITE and the HTTP side edits.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde::Serialize;
+
+use crate::config::BlacklistConfig;
+
+/// Where an entry came from: config entries are removed by editing the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Config,
+    Api,
+}
+
+/// One entry as listed by the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub pattern: String,
+    pub origin: Origin,
+}
+
+/// Why an entry cannot be removed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoveError {
+    #[error("{0:?} is not on the blacklist")]
+    Missing(String),
+    #[error("{0:?} comes from the config file; remove it there")]
+    FromConfig(String),
+}
+
+/// The shared table; cheap to read (a few map lookups per INVITE).
+#[derive(Debug, Default)]
+pub struct Blacklist {
+    entries: RwLock<BTreeMap<String, Origin>>,
+}
+
+impl Blacklist {
+    /// The config file's entries.
+    pub fn from_config(config: &BlacklistConfig) -> Blacklist {
+        let list = Blacklist::default();
+        for pattern in &config.numbers {
+            list.insert(pattern, Origin::Config);
+        }
+        list
+    }
+
+    /// Adds `pattern` (already normalised by `config::blacklist_pattern`); false if present.
+    /// A config entry stays a config entry.
+    pub fn insert(&self, pattern: &str, origin: Origin) -> bool {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.contains_key(pattern) {
+            return false;
+        }
+        entries.insert(pattern.to_owned(), origin);
+        true
+    }
+
+    /// Removes an API entry.
+    pub fn remove(&self, pattern: &str) -> Result<(), RemoveError> {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        match entries.get(pattern) {
+            None => Err(RemoveError::Missing(pattern.to_owned())),
+            Some(Origin::Config) => Err(RemoveError::FromConfig(pattern.to_owned())),
+            Some(Origin::Api) => {
+                entries.remove(pattern);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn list(&self) -> Vec<Entry> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .map(|(pattern, origin)| Entry {
+                pattern: pattern.clone(),
+                origin: *origin,
+            })
+            .collect()
+    }
+
+    /// The pattern that refuses `caller` (E.164 digits), if any: the exact number or any of
+    /// its prefixes followed by `*`.
+    pub fn matching(&self, caller: &str) -> Option<String> {
+        if caller.is_empty() || !caller.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        if entries.contains_key(caller) {
+            return Some(caller.to_owned());
+        }
+        (1..=caller.len())
+            .map(|n| format!("{}*", &caller[..n]))
+            .find(|pattern| entries.contains_key(pattern))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(numbers: &[&str]) -> Blacklist {
+        Blacklist::from_config(&BlacklistConfig {
+            numbers: numbers.iter().map(|n| (*n).to_owned()).collect(),
+            status: 403,
+        })
+    }
+
+    #[test]
+    fn exact_and_prefix_matches() {
+        let b = list(&["79990000000", "7800*"]);
+        assert_eq!(b.matching("79990000000").as_deref(), Some("79990000000"));
+        assert_eq!(b.matching("78001234567").as_deref(), Some("7800*"));
+        assert_eq!(b.matching("7800").as_deref(), Some("7800*"));
+        assert_eq!(b.matching("79990000001"), None);
+        assert_eq!(b.matching("780"), None);
+        assert_eq!(b.matching("alice"), None);
+        assert_eq!(b.matching(""), None);
+    }
+
+    #[test]
+    fn api_entries_come_and_go_config_entries_stay() {
+        let b = list(&["7800*"]);
+        assert!(b.insert("71112223344", Origin::Api));
+        assert!(!b.insert("71112223344", Origin::Api));
+        assert!(b.matching("71112223344").is_some());
+        assert_eq!(b.remove("71112223344"), Ok(()));
+        assert!(b.matching("71112223344").is_none());
+        assert!(matches!(b.remove("7800*"), Err(RemoveError::FromConfig(_))));
+        assert!(matches!(b.remove("7"), Err(RemoveError::Missing(_))));
+        assert_eq!(b.list().len(), 1);
+    }
+}
