@@ -328,6 +328,14 @@ impl Sipp {
         s
     }
 
+    /// Sends from another loopback address (`127.0.0.2`) instead of 127.0.0.1.
+    pub fn local_ip(mut self, ip: &str) -> Sipp {
+        if let Some(i) = self.args.iter().position(|a| a == "-i") {
+            self.args[i + 1] = ip.to_owned();
+        }
+        self
+    }
+
     /// The scenario's `<pause/>` length.
     pub fn pause_ms(mut self, ms: u64) -> Sipp {
         self.args.extend(["-d".into(), ms.to_string()]);
