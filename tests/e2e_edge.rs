@@ -227,3 +227,52 @@ fn a_flooding_address_is_banned_while_the_carrier_still_calls() {
     assert_eq!(bans.len(), 1, "one warn line per ban, not per packet");
     assert!(bans[0].contains("127.0.0.3"), "{}", bans[0]);
 }
+
+const TOKEN: &str = "e2e-admin-token-0123456789";
+
+/// Points calltrack at `db` (shared across restarts) with an admin token.
+fn with_db_and_token(toml: &mut String, db: &std::path::Path) {
+    let start = toml.find("path = \"").unwrap();
+    let end = start + toml[start..].find('\n').unwrap();
+    toml.replace_range(start..end, &format!("path = \"{}\"", db.display()));
+    *toml = toml.replace("[http]\n", &format!("[http]\nadmin_token = \"{TOKEN}\"\n"));
+}
+
+#[test]
+fn a_blacklist_entry_added_through_the_api_refuses_the_next_call_and_survives_a_restart() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |toml| with_db_and_token(toml, &db));
+    let http = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build();
+    let http: ureq::Agent = http.into();
+    let url = format!("http://127.0.0.1:{}/v1/admin/blacklist", ct.http_port);
+    let body = serde_json::json!({"number": "79161234567"});
+    let denied = http.post(&url).send_json(&body).unwrap();
+    assert_eq!(denied.status().as_u16(), 401);
+    let added = http
+        .post(&url)
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .send_json(&body)
+        .unwrap();
+    assert_eq!(added.status().as_u16(), 201);
+    Sipp::uac("uac_expect_403.xml", Leg::Udp, ct.sip_port, BILLBOARD).run_ok();
+    drop(ct.stop());
+
+    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |toml| with_db_and_token(toml, &db));
+    Sipp::uac("uac_expect_403.xml", Leg::Udp, ct.sip_port, BILLBOARD).run_ok();
+    let log = ct.stop().log;
+    let conn = calltrack::store::open_existing(&db).unwrap();
+    let cdrs = calltrack::store::list_recent(&conn, 10).unwrap();
+    assert_eq!(cdrs.len(), 2, "log:\n{log}");
+    for row in cdrs {
+        assert_eq!(row.cdr.disposition, Disposition::Rejected);
+        assert_eq!(row.cdr.reject_reason.as_deref(), Some("blacklist"));
+    }
+    assert!(!log.contains(TOKEN), "the admin token appeared in the log");
+}

@@ -54,6 +54,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub leases: Arc<LeaseTable>,
     pub gauges: Arc<Gauges>,
+    pub blacklist: Arc<Blacklist>,
     stop: CancellationToken,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -63,12 +64,13 @@ impl TestServer {
         let config = Arc::new(Config::from_toml_str(toml).expect("test config is valid"));
         let leases = Arc::new(LeaseTable::from_config(&config));
         let gauges = Arc::new(Gauges::default());
+        let blacklist = Arc::new(Blacklist::from_config(&config.blacklist));
         let state = HttpState {
             config: config.clone(),
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo).expect("geo")),
             gauges: gauges.clone(),
-            blacklist: Arc::new(Blacklist::from_config(&config.blacklist)),
+            blacklist: blacklist.clone(),
         };
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel();
@@ -93,6 +95,7 @@ impl TestServer {
             addr,
             leases,
             gauges,
+            blacklist,
             stop,
             thread: Some(thread),
         }
