@@ -227,6 +227,17 @@ fn example_sets_every_key() {
         "sites.rules.pools",
         "sites.rules.number",
         "sites.rules.default",
+        "http.admin_token",
+        "pbx.trusted",
+        "blacklist.numbers",
+        "blacklist.status",
+        "security.scanner_user_agents",
+        "security.flood.enabled",
+        "security.flood.messages_per_sec",
+        "security.flood.burst",
+        "security.flood.ban_secs",
+        "security.flood.max_tracked_ips",
+        "security.flood.exempt_trusted",
     ]
     .into_iter()
     .map(String::from)

@@ -352,3 +352,75 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod file_tests {
+    use crate::config::{Config, ConfigError};
+
+    fn problems(toml: &str) -> Vec<(String, String)> {
+        match Config::from_toml_str(toml) {
+            Err(ConfigError::Invalid(problems)) => {
+                problems.into_iter().map(|p| (p.path, p.message)).collect()
+            }
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bad_security_key_is_reported_with_its_path() {
+        let found = problems(
+            r#"
+[http]
+admin_token = "short"
+[pbx]
+trusted = ["nonsense"]
+[blacklist]
+numbers = ["7916*", "abc", "*"]
+status = 200
+[security]
+scanner_user_agents = [" "]
+[security.flood]
+messages_per_sec = 0
+burst = 0
+ban_secs = 0
+max_tracked_ips = 1
+"#,
+        );
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        for path in [
+            "http.admin_token",
+            "pbx.trusted[0]",
+            "blacklist.numbers[1]",
+            "blacklist.numbers[2]",
+            "blacklist.status",
+            "security.scanner_user_agents[0]",
+            "security.flood.messages_per_sec",
+            "security.flood.burst",
+            "security.flood.ban_secs",
+            "security.flood.max_tracked_ips",
+        ] {
+            assert!(paths.contains(&path), "{path} missing from {found:#?}");
+        }
+    }
+
+    #[test]
+    fn unknown_security_keys_are_refused() {
+        let found = problems("[security.flood]\nrate = 5\n");
+        assert!(
+            found.iter().any(|(p, _)| p.contains("security.flood")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn the_token_file_is_read_and_its_first_line_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "0123456789abcdefXYZ\n# comment\n").unwrap();
+        let toml = format!("[http]\nadmin_token_file = \"{}\"\n", file.display());
+        let config = Config::from_toml_str(&toml).unwrap();
+        let token = config.http.admin_token.clone().unwrap();
+        assert_eq!(token.expose(), "0123456789abcdefXYZ");
+        assert!(!format!("{:?}", config.http).contains("0123456789abcdef"));
+    }
+}

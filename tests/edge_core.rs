@@ -1,0 +1,409 @@
+//! Edge security in the sans-IO core on a virtual clock: carrier and PBX ACLs, the caller
+//! blacklist and its `reject_reason`, overload (503 + Retry-After), scanners, and the flood
+//! guard's ban and its expiry. No sockets, no sleeps.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use calltrack::call::b2bua::Shared;
+use calltrack::call::edge::blacklist::{Blacklist, Origin};
+use calltrack::call::record::{CallDetailRecord, Disposition};
+use calltrack::call::{B2bua, CallEvent};
+use calltrack::config::Config;
+use calltrack::sip::dialog::LocalEndpoint;
+use calltrack::sip::message::{HeaderName, Limits};
+use calltrack::sip::{Method, Peer, SipMessage, Transport};
+use time::macros::datetime;
+
+const CARRIER: &str = "10.1.0.1:5060";
+const PBX: &str = "10.2.0.1:5080";
+const STRANGER: &str = "203.0.113.9:5060";
+
+fn config(forward_to: &str, extra: &str) -> Arc<Config> {
+    let toml = format!(
+        r#"[carriers]
+trusted = ["10.1.0.0/16"]
+[pbx]
+trusted = ["10.2.0.0/16"]
+[store]
+path = "/nonexistent/cdr.db"
+[[sites]]
+id = "demo"
+forward_to = "{forward_to}"
+[[sites.static_numbers]]
+number = "74950000001"
+source = "billboard"
+{extra}"#
+    );
+    Arc::new(Config::from_toml_str(&toml).unwrap())
+}
+
+struct Harness {
+    core: B2bua,
+    now: Instant,
+    sent: Vec<(SocketAddr, SipMessage)>,
+    events: Vec<CallEvent>,
+}
+
+impl Harness {
+    fn new(extra: &str) -> Harness {
+        Harness::with(&format!("sip:{PBX}"), extra, Arc::new(Blacklist::default()))
+    }
+
+    fn with(forward_to: &str, extra: &str, blacklist: Arc<Blacklist>) -> Harness {
+        let config = config(forward_to, extra);
+        let blacklist = {
+            for pattern in &config.blacklist.numbers {
+                blacklist.insert(pattern, Origin::Config);
+            }
+            blacklist
+        };
+        let local = LocalEndpoint {
+            udp: Some("10.0.0.5:5060".parse().unwrap()),
+            tcp: None,
+            advertised_host: None,
+            advertised_port: None,
+        };
+        let shared = Shared {
+            blacklist,
+            ..Shared::default()
+        };
+        let now = Instant::now();
+        let core = B2bua::new(
+            config,
+            shared,
+            local,
+            now,
+            datetime!(2026-11-23 10:00 UTC),
+            7,
+        );
+        Harness {
+            core,
+            now,
+            sent: vec![],
+            events: vec![],
+        }
+    }
+
+    fn feed(&mut self, from: &str, text: &str) {
+        let peer = Peer::new(Transport::Udp, from.parse().unwrap());
+        let bytes = Bytes::from(text.replace('\n', "\r\n"));
+        self.core.handle_datagram(self.now, bytes, peer);
+        while let Some(t) = self.core.poll_transmit() {
+            let msg = SipMessage::parse(t.bytes, &Limits::default()).unwrap();
+            self.sent.push((t.peer.addr, msg));
+        }
+        while let Some(e) = self.core.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    fn statuses_to(&self, to: &str) -> Vec<u16> {
+        let to: SocketAddr = to.parse().unwrap();
+        self.sent
+            .iter()
+            .filter(|(peer, _)| *peer == to)
+            .filter_map(|(_, m)| m.status())
+            .filter(|status| *status >= 200)
+            .collect()
+    }
+
+    fn requests_to(&self, to: &str) -> Vec<SipMessage> {
+        let to: SocketAddr = to.parse().unwrap();
+        self.sent
+            .iter()
+            .filter(|(peer, m)| *peer == to && m.is_request())
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
+    fn ended(&self) -> Vec<&CallDetailRecord> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                CallEvent::Ended(cdr) => Some(cdr),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn invite(from: &str, caller: &str, n: u32, extra: &str) -> String {
+    format!(
+        "INVITE sip:74950000001@10.0.0.5:5060 SIP/2.0
+Via: SIP/2.0/UDP {from};branch=z9hG4bKinv{n}
+Max-Forwards: 70
+From: <sip:{caller}@carrier.example>;tag=c{n}
+To: <sip:74950000001@10.0.0.5>
+Call-ID: call-{n}@carrier
+CSeq: 1 INVITE
+Contact: <sip:{caller}@{from}>
+{extra}Content-Length: 0
+
+"
+    )
+}
+
+fn options(from: &str, n: u32, user_agent: &str) -> String {
+    format!(
+        "OPTIONS sip:10.0.0.5:5060 SIP/2.0
+Via: SIP/2.0/UDP {from};branch=z9hG4bKopt{n}
+Max-Forwards: 70
+From: <sip:probe@{from}>;tag=o{n}
+To: <sip:10.0.0.5:5060>
+Call-ID: opt-{n}@probe
+CSeq: 1 OPTIONS
+User-Agent: {user_agent}
+Content-Length: 0
+
+"
+    )
+}
+
+/// A response from the PBX to our B-leg request.
+fn response(req: &SipMessage, status: &str) -> String {
+    let h = |n| req.header(&n).unwrap().to_string();
+    let to = h(HeaderName::To);
+    let to = if to.contains("tag=") {
+        to
+    } else {
+        format!("{to};tag=pbx1")
+    };
+    format!(
+        "SIP/2.0 {status}
+Via: {}
+From: {}
+To: {to}
+Call-ID: {}
+CSeq: {}
+Contact: <sip:pbx@{PBX}>
+Content-Length: 0
+
+",
+        h(HeaderName::Via),
+        h(HeaderName::From),
+        req.call_id().unwrap(),
+        h(HeaderName::CSeq)
+    )
+}
+
+#[test]
+fn blacklisted_callers_get_the_configured_status_and_a_rejected_record() {
+    let mut h = Harness::new("[blacklist]\nnumbers = [\"7916*\"]\nstatus = 486\n");
+    h.feed(CARRIER, &invite(CARRIER, "79161234567", 1, ""));
+    assert_eq!(h.statuses_to(CARRIER), [486]);
+    assert!(h.requests_to(PBX).is_empty(), "no B-leg");
+    let cdrs = h.ended();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].disposition, Disposition::Rejected);
+    assert_eq!(cdrs[0].sip_status, 486);
+    assert_eq!(cdrs[0].reject_reason.as_deref(), Some("blacklist"));
+    // Another caller still gets through.
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 2, ""));
+    assert_eq!(h.requests_to(PBX).len(), 1);
+}
+
+#[test]
+fn a_runtime_blacklist_entry_applies_to_the_next_invite() {
+    let blacklist = Arc::new(Blacklist::default());
+    let mut h = Harness::with(&format!("sip:{PBX}"), "", blacklist.clone());
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    assert_eq!(h.requests_to(PBX).len(), 1);
+    blacklist.insert("79031112233", Origin::Api);
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 2, ""));
+    assert_eq!(h.requests_to(PBX).len(), 1, "no second B-leg");
+    assert!(h.statuses_to(CARRIER).contains(&403));
+}
+
+#[test]
+fn every_recorded_refusal_names_its_reason() {
+    let mut h = Harness::new("");
+    let unknown = invite(CARRIER, "79031112233", 1, "")
+        .replace("INVITE sip:74950000001@", "INVITE sip:74959999999@");
+    h.feed(
+        CARRIER,
+        &unknown.replace("To: <sip:74950000001@", "To: <sip:74959999999@"),
+    );
+    let hops = invite(CARRIER, "79031112233", 2, "").replace("Max-Forwards: 70", "Max-Forwards: 0");
+    h.feed(CARRIER, &hops);
+    assert_eq!(h.statuses_to(CARRIER), [404, 483]);
+    let reasons: Vec<_> = h.ended().iter().map(|c| c.reject_reason.clone()).collect();
+    assert_eq!(
+        reasons,
+        [
+            Some("unknown_number".to_owned()),
+            Some("too_many_hops".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn untrusted_sources_get_403_for_invites_and_silence_for_the_rest() {
+    let mut h = Harness::new("");
+    h.feed(STRANGER, &invite(STRANGER, "79031112233", 1, ""));
+    assert_eq!(h.statuses_to(STRANGER), [403]);
+    h.feed(STRANGER, &options(STRANGER, 2, "probe"));
+    assert_eq!(h.statuses_to(STRANGER), [403], "OPTIONS dropped");
+    assert!(h.ended().is_empty(), "untrusted refusals are not recorded");
+    assert!(h.requests_to(PBX).is_empty());
+    // The PBX's keep-alives are answered.
+    h.feed(PBX, &options(PBX, 3, "Asterisk"));
+    assert_eq!(h.statuses_to(PBX), [200]);
+}
+
+#[test]
+fn over_capacity_is_503_with_retry_after_and_only_counted() {
+    let mut h = Harness::new("[calls]\nmax_concurrent_calls = 1\n");
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    h.feed(CARRIER, &invite(CARRIER, "79031112234", 2, ""));
+    let refused = h
+        .sent
+        .iter()
+        .find(|(_, m)| m.status() == Some(503))
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    assert!(refused.header(&HeaderName::RetryAfter).is_some());
+    assert_eq!(h.requests_to(PBX).len(), 1);
+    assert!(h.ended().is_empty());
+}
+
+#[test]
+fn a_target_outside_the_pbx_networks_is_never_called() {
+    let mut h = Harness::with("sip:198.51.100.7:5060", "", Arc::new(Blacklist::default()));
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    assert_eq!(h.statuses_to(CARRIER), [500]);
+    assert!(h.requests_to("198.51.100.7:5060").is_empty());
+    assert_eq!(
+        h.ended()[0].reject_reason.as_deref(),
+        Some("untrusted_target")
+    );
+    let config = Config::from_toml_str(&format!(
+        "[pbx]\ntrusted = [\"10.2.0.0/16\"]\n[[sites]]\nid = \"d\"\nforward_to = \"sip:198.51.100.7\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.pbx_warnings().len(), 1, "check-config warns");
+}
+
+#[test]
+fn b_leg_answers_count_only_from_the_pbx() {
+    let mut h = Harness::new("");
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    let b_invite = h.requests_to(PBX).remove(0);
+    // A stranger forging the PBX's answer is ignored.
+    h.feed(STRANGER, &response(&b_invite, "200 OK"));
+    assert!(!h.statuses_to(CARRIER).contains(&200));
+    h.feed(PBX, &response(&b_invite, "200 OK"));
+    assert!(h.statuses_to(CARRIER).contains(&200));
+    // The caller's ACK reaches the PBX as the B-leg ACK.
+    let answer = h
+        .sent
+        .iter()
+        .find(|(_, m)| m.status() == Some(200))
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    let ack = format!(
+        "ACK sip:10.0.0.5:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKack1
+Max-Forwards: 70
+From: {}
+To: {}
+Call-ID: call-1@carrier
+CSeq: 1 ACK
+Content-Length: 0
+
+",
+        answer.header(&HeaderName::From).unwrap(),
+        answer.header(&HeaderName::To).unwrap()
+    );
+    h.feed(CARRIER, &ack);
+    let acked = h
+        .requests_to(PBX)
+        .iter()
+        .any(|m| m.method() == Some(&Method::Ack));
+    assert!(acked, "B-leg ACK sent");
+    // An in-dialog BYE on the B leg from a carrier address is refused; the call goes on.
+    let bye = format!(
+        "BYE sip:10.0.0.5:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKbye1
+Max-Forwards: 70
+From: <sip:74950000001@10.2.0.1>;tag=pbx1
+To: {}
+Call-ID: {}
+CSeq: 2 BYE
+Content-Length: 0
+
+",
+        b_invite.header(&HeaderName::From).unwrap(),
+        b_invite.call_id().unwrap()
+    );
+    h.feed(CARRIER, &bye);
+    assert!(h.statuses_to(CARRIER).contains(&403));
+    assert_eq!(h.core.active_calls(), 1);
+    h.feed(
+        PBX,
+        &bye.replace(&format!("UDP {CARRIER}"), &format!("UDP {PBX}")),
+    );
+    assert!(
+        h.statuses_to(PBX).contains(&200),
+        "the PBX's own BYE is taken"
+    );
+    let hung_up = h
+        .requests_to(CARRIER)
+        .iter()
+        .any(|m| m.method() == Some(&Method::Bye));
+    assert!(hung_up, "and passed on to the caller");
+}
+
+#[test]
+fn scanners_are_dropped_without_state() {
+    let mut h = Harness::new("");
+    h.feed(CARRIER, &options(CARRIER, 1, "friendly-scanner"));
+    h.feed(
+        CARRIER,
+        &invite(CARRIER, "100", 2, "User-Agent: SIPVicious\n"),
+    );
+    assert!(h.sent.is_empty());
+    assert_eq!(h.core.transactions().len(), 0);
+}
+
+#[test]
+fn a_flood_is_banned_then_forgiven_when_the_ban_ends() {
+    let extra = "[security.flood]\nmessages_per_sec = 5\nburst = 10\nban_secs = 30\nexempt_trusted = false\n";
+    let mut h = Harness::new(extra);
+    for n in 0..10 {
+        h.feed(CARRIER, &options(CARRIER, n, "probe"));
+    }
+    assert_eq!(h.statuses_to(CARRIER).len(), 10, "the burst is answered");
+    for n in 10..50 {
+        h.feed(CARRIER, &options(CARRIER, n, "probe"));
+    }
+    assert_eq!(h.statuses_to(CARRIER).len(), 10, "over the limit: silence");
+    // Another address is not affected.
+    h.feed(PBX, &options(PBX, 99, "probe"));
+    assert_eq!(h.statuses_to(PBX), [200]);
+    // Still banned after 29 s, even when quiet.
+    h.now += Duration::from_secs(29);
+    h.feed(CARRIER, &options(CARRIER, 100, "probe"));
+    assert_eq!(h.statuses_to(CARRIER).len(), 10);
+    h.now += Duration::from_secs(2);
+    h.feed(CARRIER, &options(CARRIER, 101, "probe"));
+    assert_eq!(
+        h.statuses_to(CARRIER).len(),
+        11,
+        "answered once the ban ended"
+    );
+}
+
+#[test]
+fn trusted_networks_are_exempt_from_the_flood_guard_by_default() {
+    let extra = "[security.flood]\nmessages_per_sec = 1\nburst = 1\n";
+    let mut h = Harness::new(extra);
+    for n in 0..20 {
+        h.feed(CARRIER, &options(CARRIER, n, "probe"));
+    }
+    assert_eq!(h.statuses_to(CARRIER).len(), 20);
+}
