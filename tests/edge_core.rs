@@ -281,9 +281,9 @@ fn a_target_outside_the_pbx_networks_is_never_called() {
         h.ended()[0].reject_reason.as_deref(),
         Some("untrusted_target")
     );
-    let config = Config::from_toml_str(&format!(
-        "[pbx]\ntrusted = [\"10.2.0.0/16\"]\n[[sites]]\nid = \"d\"\nforward_to = \"sip:198.51.100.7\"\n"
-    ))
+    let config = Config::from_toml_str(
+        "[pbx]\ntrusted = [\"10.2.0.0/16\"]\n[[sites]]\nid = \"d\"\nforward_to = \"sip:198.51.100.7\"\n",
+    )
     .unwrap();
     assert_eq!(config.pbx_warnings().len(), 1, "check-config warns");
 }
