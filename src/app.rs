@@ -83,6 +83,9 @@ impl Server {
     /// every service. Stops when `shutdown` is cancelled.
     pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, AppError> {
         let config = Arc::new(config);
+        for warning in config.security_warnings() {
+            tracing::warn!("{warning}");
+        }
         let (store, writer, history, blacklist) = start_store(&config)?;
         let leases = Arc::new(LeaseTable::from_config(&config));
         let restored =

@@ -285,7 +285,7 @@ fn a_target_outside_the_pbx_networks_is_never_called() {
         "[pbx]\ntrusted = [\"10.2.0.0/16\"]\n[[sites]]\nid = \"d\"\nforward_to = \"sip:198.51.100.7\"\n",
     )
     .unwrap();
-    assert_eq!(config.pbx_warnings().len(), 1, "check-config warns");
+    assert_eq!(config.security_warnings().len(), 1, "check-config warns");
 }
 
 #[test]

@@ -112,7 +112,7 @@ fn check_config(path: Option<&Path>) -> u8 {
         Ok(config) => {
             let sites = config.sites.len();
             let numbers = config.tracking_number_count();
-            for warning in config.pbx_warnings() {
+            for warning in config.security_warnings() {
                 eprintln!("warning: {warning}");
             }
             println!("ok: {sites} sites, {numbers} tracking numbers");

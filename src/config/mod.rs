@@ -324,10 +324,10 @@ impl Config {
         security::in_nets(&self.pbx.trusted, ip)
     }
 
-    /// Warnings for `check-config`: forwarding targets given as IP literals outside
-    /// `[pbx] trusted` (calls to them would be refused).
-    pub fn pbx_warnings(&self) -> Vec<String> {
-        security::pbx_warnings(self)
+    /// Warnings for `check-config` and start-up: forwarding targets given as IP literals
+    /// outside `[pbx] trusted` (calls to them would be refused), an admin API left disabled.
+    pub fn security_warnings(&self) -> Vec<String> {
+        security::warnings(self)
     }
 }
 

@@ -287,9 +287,16 @@ pub(super) fn admin_token(
     Some(AdminToken::new(token))
 }
 
-/// Forwarding targets with a literal IP outside `[pbx] trusted`.
-pub(super) fn pbx_warnings(config: &super::Config) -> Vec<String> {
+/// Forwarding targets with a literal IP outside `[pbx] trusted`; no admin token on a
+/// non-loopback listener.
+pub(super) fn warnings(config: &super::Config) -> Vec<String> {
     let mut warnings = Vec::new();
+    if config.http.admin_token.is_none() && !config.http.listen.ip().is_loopback() {
+        warnings.push(
+            "http.admin_token: not set and http.listen is not loopback; the admin API is disabled"
+                .to_owned(),
+        );
+    }
     for (i, site) in config.sites.iter().enumerate() {
         let Ok(uri) = crate::sip::message::SipUri::parse(&site.forward_to) else {
             continue;
