@@ -276,3 +276,63 @@ fn a_blacklist_entry_added_through_the_api_refuses_the_next_call_and_survives_a_
     }
     assert!(!log.contains(TOKEN), "the admin token appeared in the log");
 }
+
+#[test]
+fn with_default_exemptions_an_untrusted_flooder_is_banned_and_the_carrier_is_not_limited() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |toml| {
+        *toml = toml.replace(
+            "trusted = [\"127.0.0.0/8\", \"::1/128\"]",
+            "trusted = [\"127.0.0.1/32\"]",
+        );
+        toml.push_str(
+            "\n[pbx]\ntrusted = [\"127.0.0.1/32\"]\n\n[security.flood]\nmessages_per_sec = 1\nburst = 5\n",
+        );
+    });
+    let port = ct.sip_port;
+    let flooder = peer("127.0.0.3");
+    send(
+        &flooder,
+        port,
+        &request(&flooder, "INVITE", port, "probe", 0),
+    );
+    let refused = received(&flooder, Duration::from_secs(1));
+    assert!(
+        refused.iter().any(|m| m.starts_with("SIP/2.0 403")),
+        "untrusted INVITE refused before the flood: {refused:#?}"
+    );
+    for n in 1..=50 {
+        send(
+            &flooder,
+            port,
+            &request(&flooder, "INVITE", port, "probe", n),
+        );
+    }
+    let _ = received(&flooder, Duration::from_millis(500));
+    send(
+        &flooder,
+        port,
+        &request(&flooder, "INVITE", port, "probe", 100),
+    );
+    let after = received(&flooder, Duration::from_secs(1));
+    assert!(
+        !after.iter().any(|m| m.contains("Call-ID: edge-100-")),
+        "banned: the new INVITE got an answer: {after:#?}"
+    );
+    // The carrier's traffic (far above 1 message/s with the ready probes) is exempt.
+    let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
+    Sipp::uac("uac_call.xml", Leg::Udp, port, BILLBOARD)
+        .pause_ms(300)
+        .run_ok();
+    uas.wait_ok();
+    let stopped = ct.stop();
+    assert_eq!(stopped.single_cdr().disposition, Disposition::Answered);
+    assert_eq!(
+        stopped.log.matches("SIP flood: source banned").count(),
+        1,
+        "one ban"
+    );
+}

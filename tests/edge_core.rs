@@ -246,6 +246,14 @@ fn untrusted_sources_get_403_for_invites_and_silence_for_the_rest() {
     let mut h = Harness::new("");
     h.feed(STRANGER, &invite(STRANGER, "79031112233", 1, ""));
     assert_eq!(h.statuses_to(STRANGER), [403]);
+    assert_eq!(
+        h.core.transactions().len(),
+        0,
+        "refused statelessly: no retransmissions"
+    );
+    h.now += Duration::from_secs(2);
+    h.core.handle_timeout(h.now);
+    assert!(h.core.poll_transmit().is_none());
     h.feed(STRANGER, &options(STRANGER, 2, "probe"));
     assert_eq!(h.statuses_to(STRANGER), [403], "OPTIONS dropped");
     assert!(h.ended().is_empty(), "untrusted refusals are not recorded");

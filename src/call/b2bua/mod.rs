@@ -18,7 +18,7 @@ use crate::sip::{Peer, SipMessage, Transmit};
 
 use super::attribution::{NumberKindTag, StampRules, stamp};
 use super::bridge::CopyRules;
-use super::edge::{self, Edge, blacklist::Blacklist};
+use super::edge::{self, Edge, RequestVerdict, blacklist::Blacklist};
 use super::history::CallerHistory;
 use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
@@ -200,6 +200,7 @@ impl B2bua {
     /// follow the new one.
     pub fn reload(&mut self, config: Arc<Config>) {
         self.edge.reload(&config);
+        self.blacklist.replace_config(&config.blacklist);
         self.config = config;
     }
 
@@ -224,8 +225,11 @@ impl B2bua {
             return;
         }
         match screen(bytes, &self.limits, SUPPORTED) {
-            Screened::Request(msg) if !edge::admit_request(&self.config, &msg, peer) => {}
-            Screened::Request(msg) => self.layer.handle_request(now, msg, peer),
+            Screened::Request(msg) => match edge::admit_request(&self.config, &msg, peer) {
+                RequestVerdict::Pass => self.layer.handle_request(now, msg, peer),
+                RequestVerdict::Drop => {}
+                RequestVerdict::Refuse(rejection) => self.reject_stateless(&msg, peer, &rejection),
+            },
             Screened::Response(_) if !edge::admit_response(&self.config, peer) => {}
             Screened::Response(msg) => self.layer.handle_response(now, msg, peer),
             Screened::Reject(msg, rejection) => self.reject_stateless(&msg, peer, &rejection),

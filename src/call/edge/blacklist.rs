@@ -59,6 +59,15 @@ impl Blacklist {
         true
     }
 
+    /// A reloaded config file: its entries replace the old file's; API entries stay.
+    pub fn replace_config(&self, config: &BlacklistConfig) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, origin| *origin == Origin::Api);
+        for pattern in &config.numbers {
+            entries.insert(pattern.clone(), Origin::Config);
+        }
+    }
+
     /// Removes an API entry.
     pub fn remove(&self, pattern: &str) -> Result<(), RemoveError> {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
@@ -133,5 +142,18 @@ mod tests {
         assert!(matches!(b.remove("7800*"), Err(RemoveError::FromConfig(_))));
         assert!(matches!(b.remove("7"), Err(RemoveError::Missing(_))));
         assert_eq!(b.list().len(), 1);
+    }
+
+    #[test]
+    fn a_reload_replaces_config_entries_and_keeps_api_entries() {
+        let b = list(&["7800*"]);
+        b.insert("71112223344", Origin::Api);
+        b.replace_config(&BlacklistConfig {
+            numbers: vec!["7999*".into()],
+            status: 403,
+        });
+        assert_eq!(b.matching("78001234567"), None);
+        assert!(b.matching("79990000000").is_some());
+        assert!(b.matching("71112223344").is_some());
     }
 }

@@ -4,7 +4,8 @@
 //! where B legs go and answer from. Every packet first passes the per-IP [`flood`] guard
 //! (before parsing, so a flood costs little); every parsed request then passes the
 //! [`scanner`] drop list and the source check below, before the transaction layer creates
-//! any state. New INVITEs are further admitted by `inbound::admit` (carrier ACL, [`blacklist`]).
+//! any state (an unknown source's INVITE is refused statelessly, so a spoofed source cannot
+//! make calltrack retransmit 403s at a victim). New INVITEs are further admitted by `inbound::admit` (carrier ACL, [`blacklist`]).
 
 pub mod blacklist;
 pub mod flood;
@@ -14,7 +15,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::sip::message::Method;
+use crate::sip::message::{Method, Rejection};
 use crate::sip::{Peer, SipMessage};
 
 use super::session::Leg;
@@ -44,12 +45,15 @@ impl Source {
 #[derive(Debug)]
 pub struct Edge {
     flood: FloodGuard,
+    /// Bans last published in `calltrack_flood_banned_ips`.
+    published_bans: usize,
 }
 
 impl Edge {
     pub fn new(config: &Config) -> Edge {
         Edge {
             flood: FloodGuard::new(&config.security.flood),
+            published_bans: 0,
         }
     }
 
@@ -63,7 +67,9 @@ impl Edge {
         if config.security.flood.exempt_trusted && Source::of(config, ip).is_known() {
             return true;
         }
-        match self.flood.check(now, ip) {
+        let verdict = self.flood.check(now, ip);
+        self.publish_bans();
+        match verdict {
             Verdict::Pass => true,
             Verdict::Drop => {
                 metrics::counter!("calltrack_flood_dropped_total").increment(1);
@@ -76,36 +82,53 @@ impl Edge {
                     "SIP flood: source banned");
                 metrics::counter!("calltrack_flood_bans_total").increment(1);
                 metrics::counter!("calltrack_flood_dropped_total").increment(1);
-                metrics::gauge!("calltrack_flood_banned_ips").set(banned as f64);
                 false
             }
         }
     }
+
+    /// Keeps the banned-IPs gauge current as bans come and expire.
+    fn publish_bans(&mut self) {
+        let banned = self.flood.banned();
+        if banned != self.published_bans {
+            self.published_bans = banned;
+            metrics::gauge!("calltrack_flood_banned_ips").set(banned as f64);
+        }
+    }
 }
 
-/// After parsing, before the transaction layer: false drops the request without an answer.
-/// Scanners are dropped; sources neither carrier nor PBX may only send new INVITEs (which
-/// `inbound::admit` answers 403) and ACKs (which absorb that 403).
-pub fn admit_request(config: &Config, request: &SipMessage, peer: Peer) -> bool {
+/// What the edge makes of a parsed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestVerdict {
+    /// On to the transaction layer.
+    Pass,
+    /// No answer, no state.
+    Drop,
+    /// Answer statelessly with this rejection (no transaction, so no retransmissions toward
+    /// a possibly spoofed source) and keep no state.
+    Refuse(Rejection),
+}
+
+/// After parsing, before the transaction layer. Scanners are dropped; from a source neither
+/// carrier nor PBX a new INVITE gets a stateless 403 and everything else is dropped.
+pub fn admit_request(config: &Config, request: &SipMessage, peer: Peer) -> RequestVerdict {
     if scanner::is_scanner(request, &config.security.scanner_user_agents) {
         metrics::counter!("calltrack_scanner_dropped_total").increment(1);
         tracing::debug!(%peer, "scanner request dropped");
-        return false;
+        return RequestVerdict::Drop;
     }
     if Source::of(config, peer.addr.ip()).is_known() {
-        return true;
+        return RequestVerdict::Pass;
     }
     let out_of_dialog = request.to().ok().and_then(|to| to.tag()).is_none();
-    let allowed = match request.method() {
-        Some(Method::Invite) => out_of_dialog,
-        Some(Method::Ack) => true,
-        _ => false,
-    };
-    if !allowed {
-        metrics::counter!("calltrack_untrusted_dropped_total", "kind" => "request").increment(1);
-        tracing::debug!(%peer, "request from an untrusted source dropped");
+    if request.method() == Some(&Method::Invite) && out_of_dialog {
+        metrics::counter!("calltrack_rejected_total", "reason" => "untrusted").increment(1);
+        tracing::debug!(%peer, "INVITE from an untrusted source refused");
+        return RequestVerdict::Refuse(Rejection::new(403, "Forbidden").because("untrusted"));
     }
-    allowed
+    metrics::counter!("calltrack_untrusted_dropped_total", "kind" => "request").increment(1);
+    tracing::debug!(%peer, "request from an untrusted source dropped");
+    RequestVerdict::Drop
 }
 
 /// Responses are accepted only from carrier or PBX networks.
