@@ -78,9 +78,24 @@ impl HealthConfig {
 }
 
 pub(super) fn health(f: HealthFile, p: &mut Problems) -> HealthConfig {
-    p.within("health.interval_secs", f.interval_secs, 1, MAX_INTERVAL_SECS);
-    p.within("health.failures_to_down", f.failures_to_down, 1, MAX_THRESHOLD);
-    p.within("health.successes_to_up", f.successes_to_up, 1, MAX_THRESHOLD);
+    p.within(
+        "health.interval_secs",
+        f.interval_secs,
+        1,
+        MAX_INTERVAL_SECS,
+    );
+    p.within(
+        "health.failures_to_down",
+        f.failures_to_down,
+        1,
+        MAX_THRESHOLD,
+    );
+    p.within(
+        "health.successes_to_up",
+        f.successes_to_up,
+        1,
+        MAX_THRESHOLD,
+    );
     for (i, code) in f.alive_codes.iter().enumerate() {
         p.within(&format!("health.alive_codes[{i}]"), *code, 300, 699);
     }
@@ -112,7 +127,10 @@ mod tests {
         let c = Config::from_toml_str("").unwrap();
         assert!(c.health.enabled);
         assert_eq!(c.health.interval.as_secs(), 30);
-        assert_eq!((c.health.failures_to_down, c.health.successes_to_up), (3, 2));
+        assert_eq!(
+            (c.health.failures_to_down, c.health.successes_to_up),
+            (3, 2)
+        );
         assert!(c.health.is_alive(200) && c.health.is_alive(404) && c.health.is_alive(405));
         assert!(!c.health.is_alive(503) && !c.health.is_alive(408) && !c.health.is_alive(180));
     }
@@ -139,6 +157,10 @@ mod tests {
                 "health.successes_to_up",
             ]
         );
-        assert!(problems("[health]\nprobe = true\n")[0].0.starts_with("health"));
+        assert!(
+            problems("[health]\nprobe = true\n")[0]
+                .0
+                .starts_with("health")
+        );
     }
 }

@@ -299,9 +299,9 @@ impl B2bua {
             self.grace_ends,
             self.probe_timeout(),
         ]
-            .into_iter()
-            .flatten()
-            .min()
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- dispatch --------------------------------------------------------------------

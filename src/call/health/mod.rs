@@ -47,7 +47,10 @@ pub fn peer_of(uri: &str, hosts: &HostTable) -> Option<Peer> {
         .transport()
         .and_then(Transport::from_token)
         .unwrap_or(Transport::Udp);
-    Some(Peer::new(transport, SocketAddr::new(ip, sip.port.unwrap_or(5060))))
+    Some(Peer::new(
+        transport,
+        SocketAddr::new(ip, sip.port.unwrap_or(5060)),
+    ))
 }
 
 /// Single-target routing: a target that probing found down is refused with 503 and a
@@ -111,7 +114,11 @@ forward_to = "sip:unresolved.example.com"
             transport_pinned: false,
         };
         assert!(refuse_if_down(target.clone(), &table, 30).is_ok());
-        let mut h = TargetHealth::new(peer, "sip:127.0.0.1:5080".into(), time::OffsetDateTime::UNIX_EPOCH);
+        let mut h = TargetHealth::new(
+            peer,
+            "sip:127.0.0.1:5080".into(),
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
         h.state = HealthState::Down;
         table.insert(h);
         let r = refuse_if_down(target, &table, 30).unwrap_err();

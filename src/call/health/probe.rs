@@ -58,12 +58,22 @@ mod tests {
             panic!("probe does not pass our own screening");
         };
         assert_eq!(parsed.method(), Some(&Method::Options));
-        assert!(parsed.top_via().unwrap().branch().unwrap().starts_with("z9hG4bK"));
+        assert!(
+            parsed
+                .top_via()
+                .unwrap()
+                .branch()
+                .unwrap()
+                .starts_with("z9hG4bK")
+        );
         assert!(parsed.from().unwrap().tag().is_some());
         assert!(parsed.to().unwrap().tag().is_none());
         assert_eq!(parsed.cseq().unwrap().seq, 1);
         assert_eq!(parsed.header(&HeaderName::MaxForwards), Some("70"));
-        assert_eq!(parsed.header(&HeaderName::UserAgent), Some("calltrack-test"));
+        assert_eq!(
+            parsed.header(&HeaderName::UserAgent),
+            Some("calltrack-test")
+        );
         assert_eq!(parsed.header(&HeaderName::ContentLength), Some("0"));
         assert!(parsed.call_id().is_some());
         let again = options_request("sip:127.0.0.1:5080", peer, from, &mut ids);

@@ -68,23 +68,40 @@ impl Prober {
     /// Replaces the destination list (the first URI of each peer wins). Known peers keep
     /// their state and schedule; new ones are probed at once; gone ones are forgotten.
     /// With probing disabled the list is empty and every peer counts as up.
-    pub fn set_destinations(&mut self, list: Vec<(Peer, String)>, now: Instant, wall: OffsetDateTime) {
-        let list = if self.config.enabled { list } else { Vec::new() };
+    pub fn set_destinations(
+        &mut self,
+        list: Vec<(Peer, String)>,
+        now: Instant,
+        wall: OffsetDateTime,
+    ) {
+        let list = if self.config.enabled {
+            list
+        } else {
+            Vec::new()
+        };
         let mut wanted: HashMap<Peer, String> = HashMap::new();
         for (peer, uri) in list {
             wanted.entry(peer).or_insert(uri);
         }
-        self.destinations.retain(|peer, _| wanted.contains_key(peer));
+        self.destinations
+            .retain(|peer, _| wanted.contains_key(peer));
         self.by_tx.retain(|_, peer| wanted.contains_key(peer));
         self.table.retain(|peer| wanted.contains_key(peer));
         for (peer, uri) in wanted {
-            let dest = self.destinations.entry(peer).or_insert_with(|| Destination {
-                uri: uri.clone(),
-                next_probe: now,
-                in_flight: None,
-            });
+            let dest = self
+                .destinations
+                .entry(peer)
+                .or_insert_with(|| Destination {
+                    uri: uri.clone(),
+                    next_probe: now,
+                    in_flight: None,
+                });
             dest.uri.clone_from(&uri);
-            if self.table.update(&peer, |h| h.uri.clone_from(&uri)).is_none() {
+            if self
+                .table
+                .update(&peer, |h| h.uri.clone_from(&uri))
+                .is_none()
+            {
                 self.table.insert(TargetHealth::new(peer, uri, wall));
                 publish_gauge(&peer, HealthState::Unknown);
             }
@@ -174,7 +191,10 @@ impl Prober {
     fn record(&mut self, peer: Peer, result: ProbeResult, wall: OffsetDateTime) {
         metrics::counter!("calltrack_probes_total", "result" => result.label()).increment(1);
         let thresholds = self.thresholds();
-        let Some(change) = self.table.update(&peer, |h| h.record(result, wall, thresholds)) else {
+        let Some(change) = self
+            .table
+            .update(&peer, |h| h.record(result, wall, thresholds))
+        else {
             return;
         };
         if let Some(state) = change {

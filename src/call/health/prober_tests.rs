@@ -41,7 +41,11 @@ impl Rig {
     fn new(config: HealthConfig) -> Rig {
         let now = Instant::now();
         let mut prober = Prober::new(config, HealthTable::default());
-        prober.set_destinations(vec![(peer(), "sip:127.0.0.1:5080".into())], now, wall(now, now));
+        prober.set_destinations(
+            vec![(peer(), "sip:127.0.0.1:5080".into())],
+            now,
+            wall(now, now),
+        );
         let mut rig = Rig {
             prober,
             layer: TransactionLayer::new(TimerConfig {
@@ -192,7 +196,11 @@ fn down_peer_comes_back_after_two_successes_and_flapping_does_not_count() {
     rig.answer(180.1, 200);
     rig.answer(240.1, 500);
     rig.answer(300.1, 200);
-    assert_eq!(rig.health().state, HealthState::Down, "success, failure, success");
+    assert_eq!(
+        rig.health().state,
+        HealthState::Down,
+        "success, failure, success"
+    );
     rig.answer(360.1, 200);
     assert_eq!(rig.health().state, HealthState::Up);
     assert_eq!(rig.health().since, wall(rig.start, rig.at(360.1)));
@@ -236,13 +244,23 @@ fn reload_keeps_known_peers_and_forgets_gone_ones() {
     let mut rig = Rig::new(config(10));
     rig.answer(0.1, 200);
     let other = Peer::new(Transport::Udp, "127.0.0.1:5090".parse().unwrap());
-    let list = vec![(peer(), "sip:127.0.0.1:5080".into()), (other, "sip:127.0.0.1:5090".into())];
+    let list = vec![
+        (peer(), "sip:127.0.0.1:5080".into()),
+        (other, "sip:127.0.0.1:5090".into()),
+    ];
     let wall_now = wall(rig.start, rig.now);
     rig.prober.set_destinations(list, rig.now, wall_now);
     assert_eq!(rig.health().state, HealthState::Up);
-    assert_eq!(rig.prober.poll_timeout(), Some(rig.now), "the new peer is probed at once");
-    rig.prober
-        .set_destinations(vec![(other, "sip:127.0.0.1:5090".into())], rig.now, wall_now);
+    assert_eq!(
+        rig.prober.poll_timeout(),
+        Some(rig.now),
+        "the new peer is probed at once"
+    );
+    rig.prober.set_destinations(
+        vec![(other, "sip:127.0.0.1:5090".into())],
+        rig.now,
+        wall_now,
+    );
     assert!(rig.prober.table().get(&peer()).is_none());
     assert_eq!(rig.prober.table().len(), 1);
 }

@@ -186,7 +186,11 @@ impl HealthTable {
         self.0.insert(health.peer, health);
     }
 
-    pub(super) fn update<R>(&self, peer: &Peer, f: impl FnOnce(&mut TargetHealth) -> R) -> Option<R> {
+    pub(super) fn update<R>(
+        &self,
+        peer: &Peer,
+        f: impl FnOnce(&mut TargetHealth) -> R,
+    ) -> Option<R> {
         self.0.get_mut(peer).map(|mut h| f(&mut h))
     }
 
@@ -216,7 +220,11 @@ mod tests {
 
     fn health() -> TargetHealth {
         let peer = Peer::new(Transport::Udp, "127.0.0.1:5080".parse().unwrap());
-        TargetHealth::new(peer, "sip:127.0.0.1:5080".into(), datetime!(2026-01-01 0:00 UTC))
+        TargetHealth::new(
+            peer,
+            "sip:127.0.0.1:5080".into(),
+            datetime!(2026-01-01 0:00 UTC),
+        )
     }
 
     #[test]
@@ -229,8 +237,14 @@ mod tests {
         assert_eq!(h.record(BAD, at, T), None);
         assert_eq!(h.state, HealthState::Up);
         let later = datetime!(2026-01-01 0:02 UTC);
-        assert_eq!(h.record(ProbeResult::Timeout, later, T), Some(HealthState::Down));
-        assert_eq!((h.consecutive_failures, h.last_status, h.since), (3, None, later));
+        assert_eq!(
+            h.record(ProbeResult::Timeout, later, T),
+            Some(HealthState::Down)
+        );
+        assert_eq!(
+            (h.consecutive_failures, h.last_status, h.since),
+            (3, None, later)
+        );
     }
 
     #[test]
