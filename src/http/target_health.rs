@@ -80,3 +80,45 @@ pub async fn list(State(shared): State<Arc<Shared>>) -> Json<TargetsHealthView> 
 fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::call::health::HealthState;
+    use crate::sip::{Peer, Transport};
+
+    #[test]
+    fn view_names_state_status_rtt_and_times() {
+        let peer = Peer::new(Transport::Tcp, "127.0.0.1:5090".parse().unwrap());
+        let mut h = TargetHealth::new(
+            peer,
+            "sip:127.0.0.1:5090;transport=tcp".into(),
+            datetime!(2026-11-23 10:00 UTC),
+        );
+        h.state = HealthState::Down;
+        h.consecutive_failures = 3;
+        h.last_status = Some(503);
+        h.last_rtt = Some(Duration::from_micros(12_900));
+        h.last_probe_at = Some(datetime!(2026-11-23 10:01:30 UTC));
+        let json = serde_json::to_value(TargetHealthView::from(h)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "destination": "127.0.0.1:5090",
+                "transport": "tcp",
+                "uri": "sip:127.0.0.1:5090;transport=tcp",
+                "state": "down",
+                "consecutive_failures": 3,
+                "consecutive_successes": 0,
+                "last_status": 503,
+                "last_rtt_ms": 12,
+                "last_probe_at": "2026-11-23T10:01:30Z",
+                "since": "2026-11-23T10:00:00Z",
+            })
+        );
+    }
+}
