@@ -28,6 +28,7 @@ v=0\r\n";
 fn bench_decision(c: &mut Criterion) {
     let config = Config::embedded_default().unwrap();
     let hosts = calltrack::call::HostTable::default();
+    let health = calltrack::call::health::HealthTable::default();
     let leases = calltrack::lease::LeaseTable::from_config(&config);
     let blacklist = calltrack::call::edge::blacklist::Blacklist::default();
     let now = time::OffsetDateTime::now_utc();
@@ -45,6 +46,7 @@ fn bench_decision(c: &mut Criterion) {
                 source: peer,
                 config: &config,
                 hosts: &hosts,
+                health: &health,
                 leases: &leases,
                 blacklist: &blacklist,
                 now,

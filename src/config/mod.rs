@@ -6,6 +6,7 @@
 
 mod decode;
 mod file;
+mod health;
 mod number;
 mod problem;
 mod rules;
@@ -22,6 +23,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use health::HealthConfig;
 pub use problem::ConfigProblem;
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
@@ -38,6 +40,7 @@ pub struct Config {
     pub log: LogConfig,
     pub tracking: TrackingConfig,
     pub geo: GeoConfig,
+    pub health: HealthConfig,
     pub sites: Vec<SiteConfig>,
     pub security: SecurityConfig,
     pub blacklist: BlacklistConfig,

@@ -88,6 +88,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let security = security::security(file.security, &mut p);
     let blacklist = security::blacklist(file.blacklist, &mut p);
     let pbx = security::pbx(&file.pbx, &mut p);
+    let health = super::health::health(file.health, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -97,6 +98,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         log,
         tracking,
         geo,
+        health,
         sites,
         security,
         blacklist,

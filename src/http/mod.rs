@@ -14,6 +14,7 @@ mod router;
 pub mod session_id;
 pub mod sessions;
 pub mod snippet;
+pub mod target_health;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct HttpState {
     pub gauges: Arc<Gauges>,
     /// Refused callers; the admin API edits it, the SIP core reads it.
     pub blacklist: Arc<Blacklist>,
+    /// Forwarding-target health, written by the SIP core's prober.
+    pub health: crate::call::health::HealthTable,
 }
 
 /// HTTP failed to start or stopped with an error.

@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post};
 use tokio::sync::Semaphore;
 
 use super::limits::{self, RateLimiter};
-use super::{HttpState, admin, blacklist, cors, errors, health, sessions, snippet};
+use super::{HttpState, admin, blacklist, cors, errors, health, sessions, snippet, target_health};
 
 /// What every handler reads: the public state plus HTTP-private parts.
 pub struct Shared {
@@ -73,5 +73,6 @@ fn admin_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
             "/v1/admin/blacklist/{pattern}",
             delete(blacklist::remove_path),
         )
+        .route("/v1/admin/health", get(target_health::list))
         .route_layer(from_fn_with_state(shared.clone(), admin::authorize))
 }

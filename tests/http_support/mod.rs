@@ -71,6 +71,7 @@ impl TestServer {
             geo: Arc::new(GeoResolver::open(&config.geo).expect("geo")),
             gauges: gauges.clone(),
             blacklist: blacklist.clone(),
+            health: Default::default(),
         };
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel();

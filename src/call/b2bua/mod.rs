@@ -19,12 +19,14 @@ use crate::sip::{Peer, SipMessage, Transmit};
 use super::attribution::{NumberKindTag, StampRules, stamp};
 use super::bridge::CopyRules;
 use super::edge::{self, Edge, RequestVerdict, blacklist::Blacklist};
+use super::health::{HealthTable, Prober};
 use super::history::CallerHistory;
 use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
 use super::session::{CallSession, Ctx, Leg, Opening};
 use super::{CallContext, Decision, plan_invite};
 
+mod probing;
 mod refusals;
 
 /// Option tags calltrack honours in `Require` (it bridges PRACK and session refreshes).
@@ -86,6 +88,8 @@ pub struct Shared {
     pub history: CallerHistory,
     /// Refused callers (config file and admin API; the HTTP side writes).
     pub blacklist: Arc<Blacklist>,
+    /// Forwarding-target health (the core's prober writes, routing and HTTP read).
+    pub health: HealthTable,
 }
 
 impl Default for Shared {
@@ -96,6 +100,7 @@ impl Default for Shared {
             leases: Arc::new(LeaseTable::new(Vec::new())),
             history: CallerHistory::new(None),
             blacklist: Arc::new(Blacklist::default()),
+            health: HealthTable::default(),
         }
     }
 }
@@ -148,6 +153,12 @@ pub struct B2bua {
     shutting_down: bool,
     grace_ends: Option<Instant>,
     stats: CallStats,
+    /// OPTIONS probing of forwarding targets (see `probing.rs`).
+    prober: Prober,
+    /// When the probe destinations are listed again (names resolved since).
+    probes_refresh: Instant,
+    /// The latest `now` seen, for inputs that carry none (reload).
+    last_now: Instant,
 }
 
 impl B2bua {
@@ -171,7 +182,8 @@ impl B2bua {
             max_message_bytes: config.sip.max_message_bytes,
             max_headers: config.sip.max_headers,
         };
-        B2bua {
+        let prober = Prober::new(config.health.clone(), shared.health);
+        let mut core = B2bua {
             edge: Edge::new(&config),
             config,
             hosts: shared.hosts,
@@ -193,7 +205,12 @@ impl B2bua {
             shutting_down: false,
             grace_ends: None,
             stats: CallStats::default(),
-        }
+            prober,
+            probes_refresh: now,
+            last_now: now,
+        };
+        core.refresh_probes(now);
+        core
     }
 
     /// Swaps in a new configuration: live calls keep what they were set up with, new calls
@@ -201,7 +218,9 @@ impl B2bua {
     pub fn reload(&mut self, config: Arc<Config>) {
         self.edge.reload(&config);
         self.blacklist.replace_config(&config.blacklist);
+        self.prober.set_config(config.health.clone());
         self.config = config;
+        self.refresh_probes(self.last_now);
     }
 
     pub fn active_calls(&self) -> usize {
@@ -221,6 +240,7 @@ impl B2bua {
     /// One datagram or framed stream message from `peer`.
     /// The edge (flood guard, scanner list, source ACL) sees it first.
     pub fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+        self.last_now = now;
         if !self.edge.admit_packet(now, &self.config, peer) {
             return;
         }
@@ -242,9 +262,11 @@ impl B2bua {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         self.layer.handle_timeout(now);
         self.drain_layer(now);
         self.fire_deadlines(now);
+        self.run_probes(now);
         if self.grace_ends.is_some_and(|t| t <= now) {
             self.grace_ends = None;
             self.terminate_all(now);
@@ -252,6 +274,7 @@ impl B2bua {
     }
 
     pub fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
+        self.last_now = now;
         self.layer.handle_transport_error(now, peer);
         self.drain_layer(now);
     }
@@ -289,10 +312,15 @@ impl B2bua {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let session = self.deadlines.peek().map(|Reverse((t, _))| *t);
-        [self.layer.poll_timeout(), session, self.grace_ends]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.layer.poll_timeout(),
+            session,
+            self.grace_ends,
+            self.probe_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- dispatch --------------------------------------------------------------------
@@ -310,6 +338,16 @@ impl B2bua {
                 self.with_owner(invite_tx, now, |s, ctx| s.on_cancel(ctx, invite_tx));
             }
             TxEvent::Ack { request, peer, .. } => self.on_ack(now, request, peer),
+            TxEvent::Response {
+                tx,
+                response,
+                retransmission,
+            } if self.prober.owns(tx) => {
+                if !retransmission {
+                    self.on_probe_response(now, tx, &response);
+                }
+            }
+            TxEvent::Timeout { tx } if self.prober.owns(tx) => self.on_probe_timeout(now, tx),
             TxEvent::Response {
                 tx,
                 response,
@@ -374,6 +412,7 @@ impl B2bua {
             source: peer,
             config: &self.config,
             hosts: &self.hosts,
+            health: self.prober.table(),
             leases: &self.leases,
             blacklist: &self.blacklist,
             now: self.clock.at(now),
