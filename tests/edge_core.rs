@@ -255,7 +255,10 @@ fn untrusted_sources_get_403_for_invites_and_silence_for_the_rest() {
     h.core.handle_timeout(h.now);
     let stranger: SocketAddr = STRANGER.parse().unwrap();
     while let Some(t) = h.core.poll_transmit() {
-        assert_ne!(t.peer.addr, stranger, "nothing retransmitted to the stranger");
+        assert_ne!(
+            t.peer.addr, stranger,
+            "nothing retransmitted to the stranger"
+        );
     }
     h.feed(STRANGER, &options(STRANGER, 2, "probe"));
     assert_eq!(h.statuses_to(STRANGER), [403], "OPTIONS dropped");
