@@ -67,7 +67,8 @@ impl Edge {
         if config.security.flood.exempt_trusted && Source::of(config, ip).is_known() {
             return true;
         }
-        let verdict = self.flood.check(now, ip);
+        let key = flood_key(ip);
+        let verdict = self.flood.check(now, key);
         self.publish_bans();
         match verdict {
             Verdict::Pass => true,
@@ -77,7 +78,7 @@ impl Edge {
             }
             Verdict::Banned => {
                 let banned = self.flood.banned();
-                tracing::warn!(%ip, limit_per_sec = self.flood.limit_per_sec(),
+                tracing::warn!(ip = %key, limit_per_sec = self.flood.limit_per_sec(),
                     ban_secs = config.security.flood.ban.as_secs(), banned,
                     "SIP flood: source banned");
                 metrics::counter!("calltrack_flood_bans_total").increment(1);
@@ -94,6 +95,21 @@ impl Edge {
             self.published_bans = banned;
             metrics::gauge!("calltrack_flood_banned_ips").set(banned as f64);
         }
+    }
+}
+
+/// Whom the flood guard counts: an IPv4 address (IPv4-mapped IPv6 too), or an IPv6 /64 (one
+/// host usually owns a whole /64, so rotating addresses inside it must not escape a ban).
+pub fn flood_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+            }
+        },
     }
 }
 
@@ -153,4 +169,22 @@ pub(crate) fn leg_source_ok(config: &Config, leg: Leg, peer: Peer) -> bool {
 /// A B-leg target outside `[pbx] trusted` is never called.
 pub fn target_allowed(config: &Config, target: &super::routing::Target) -> bool {
     config.is_trusted_pbx(target.peer.addr.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flood_keys_group_an_ipv6_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(flood_key(a), flood_key(b));
+        assert_ne!(flood_key(a), flood_key(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(flood_key(mapped), v4);
+        assert_eq!(flood_key(v4), v4);
+    }
 }
