@@ -48,6 +48,7 @@ fn bench_decision(c: &mut Criterion) {
                 now,
                 active_calls: 10,
                 shutting_down: false,
+                healthy: &calltrack::call::distribution::all_up,
             };
             let decision = plan_invite(&ctx);
             assert!(matches!(decision, Decision::Bridge(_)));

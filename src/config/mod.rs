@@ -8,7 +8,11 @@ mod decode;
 mod file;
 mod number;
 mod problem;
+mod routing;
+mod routing_check;
+mod routing_file;
 mod rules;
+mod schedule_check;
 mod site_file;
 mod sites;
 mod tracking;
@@ -22,6 +26,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use problem::ConfigProblem;
+pub use routing::{
+    AfterHours, GatewayConfig, RouteConfig, RoutingConfig, ScheduleConfig, SchemeConfig,
+    StepConfig, TargetConfig, TargetDest,
+};
 
 /// Everything calltrack needs to run, checked as a whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +43,8 @@ pub struct Config {
     pub tracking: TrackingConfig,
     pub geo: GeoConfig,
     pub sites: Vec<SiteConfig>,
+    /// Gateways, distribution schemes, schedules and the routes that pick a scheme per call.
+    pub routing: RoutingConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }

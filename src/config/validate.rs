@@ -16,7 +16,7 @@ use super::file::{
 };
 use super::{
     CallsConfig, CarriersConfig, Config, ConfigProblem, HttpConfig, LogConfig, LogFormat,
-    SipConfig, StoreConfig, TimerConfig, sites, tracking, uri,
+    SipConfig, StoreConfig, TimerConfig, routing_check::RoutingSections, sites, tracking, uri,
 };
 
 /// Smallest and largest accepted `sip.max_message_bytes`.
@@ -80,6 +80,13 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let tracking = tracking::tracking(file.tracking, &mut p);
     let geo = tracking::geo(file.geo, &mut p);
     let (sites, numbers) = sites::sites(file.sites, &mut p);
+    let routing = RoutingSections {
+        gateways: file.gateways,
+        schemes: file.schemes,
+        schedules: file.schedules,
+        routes: file.routes,
+    }
+    .check(&sites, &numbers, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -90,6 +97,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         tracking,
         geo,
         sites,
+        routing,
         numbers,
     };
     (config, p.0)

@@ -352,6 +352,7 @@ impl B2bua {
             now: self.clock.at(now),
             active_calls: self.sessions.len(),
             shutting_down: self.shutting_down,
+            healthy: &super::distribution::all_up,
         };
         match plan_invite(&ctx) {
             Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
