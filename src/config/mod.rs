@@ -329,6 +329,8 @@ impl Config {
 }
 
 #[cfg(test)]
+mod routing_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tracking_tests;
