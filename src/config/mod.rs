@@ -15,6 +15,7 @@ mod rules;
 mod schedule_check;
 mod site_file;
 mod sites;
+mod target_check;
 mod tracking;
 mod uri;
 mod validate;
