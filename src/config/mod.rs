@@ -23,6 +23,9 @@ use std::time::Duration;
 
 pub use problem::ConfigProblem;
 
+/// The live config shared by the services; a reload swaps it atomically (readers `load()`).
+pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
+
 /// Everything calltrack needs to run, checked as a whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

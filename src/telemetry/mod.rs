@@ -3,6 +3,8 @@
 //! Typed operational events (one struct per fact, log line and metric together) will live
 //! beside this as they arrive.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
