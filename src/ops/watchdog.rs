@@ -53,6 +53,12 @@ pub async fn run(heartbeat: Heartbeat, stop: CancellationToken) {
         return;
     };
     tracing::info!(?period, "systemd watchdog enabled");
+    if period < BEAT_EVERY * 4 {
+        tracing::warn!(
+            ?period,
+            "WatchdogSec= below 4 s: pings may be withheld between heartbeats"
+        );
+    }
     let mut tick = tokio::time::interval(period / 4);
     loop {
         tokio::select! {
