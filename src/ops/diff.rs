@@ -1,7 +1,7 @@
 //! What differs between the running config and a newly loaded one: which settings a reload
 //! applies live, and which need a restart (those keep their running values).
 
-use crate::config::Config;
+use crate::config::{Config, SiteConfig};
 
 /// Sections (or settings) whose change a reload applies at once.
 pub fn changed_live(old: &Config, new: &Config) -> Vec<&'static str> {
@@ -54,6 +54,7 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         http.max_body_bytes,
         http.rate_limit_per_minute,
         tracking.unique_window,
+        calls.shutdown_grace,
     );
     if old.store != new.store {
         needs.push("store".to_owned());
@@ -71,7 +72,8 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
     needs
 }
 
-/// `sites.<id>.pools` for every site whose pools (ids, numbers, regions) differ.
+/// Per site, what the lease table fixed at start-up: `sites.<id>.pools`, `.freeze_secs`,
+/// `.lease_cooldown_secs` for every site where it differs.
 fn changed_pools(old: &Config, new: &Config) -> Vec<String> {
     let mut ids: Vec<&str> = old
         .sites
@@ -81,13 +83,24 @@ fn changed_pools(old: &Config, new: &Config) -> Vec<String> {
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    ids.into_iter()
-        .filter(|id| {
-            let pools = |c: &Config| c.site(id).map(|s| s.pools.clone()).unwrap_or_default();
-            pools(old) != pools(new)
-        })
-        .map(|id| format!("sites.{id}.pools"))
-        .collect()
+    let mut changed = Vec::new();
+    for id in ids {
+        let (before, after) = (old.site(id), new.site(id));
+        let differs = |f: &dyn Fn(&SiteConfig) -> String| before.map(f) != after.map(f);
+        let pools = |site: Option<&SiteConfig>| site.map(|s| s.pools.clone()).unwrap_or_default();
+        if pools(before) != pools(after) {
+            changed.push(format!("sites.{id}.pools"));
+        }
+        if before.is_some() && after.is_some() {
+            if differs(&|s| format!("{:?}", s.freeze)) {
+                changed.push(format!("sites.{id}.freeze_secs"));
+            }
+            if differs(&|s| format!("{:?}", s.lease_cooldown)) {
+                changed.push(format!("sites.{id}.lease_cooldown_secs"));
+            }
+        }
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -131,6 +144,16 @@ numbers = ["{pool}"]
     fn pool_change_is_reported_as_needing_a_restart() {
         let old = config("", 5080, "74950000100-74950000109");
         let mut new = config("", 5080, "74950000100-74950000119");
+        assert_eq!(keep_restart_only(&old, &mut new), vec!["sites.demo.pools"]);
+    }
+
+    #[test]
+    fn a_site_with_pools_that_comes_or_goes_is_reported() {
+        let old = config("", 5080, "74950000100");
+        let mut new = Config::from_toml_str(
+            "[[sites]]\nid = \"other\"\nforward_to = \"sip:127.0.0.1:5080\"\n",
+        )
+        .unwrap();
         assert_eq!(keep_restart_only(&old, &mut new), vec!["sites.demo.pools"]);
     }
 }
