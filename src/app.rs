@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::b2bua::Shared;
+use crate::call::health::HealthTable;
 use crate::call::history::CallerHistory;
 use crate::call::{B2bua, CallEvent, HostTable};
 use crate::config::{Config, SharedConfig};
@@ -115,7 +116,9 @@ impl Server {
         let sockets = transport::bind(&transport_config(&config)).await?;
         let sip = sockets.local_addrs();
         let gauges = Arc::new(Gauges::default());
+        let health = HealthTable::default();
         let http_state = HttpState {
+            health: health.clone(),
             config: live.clone(),
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo)?),
@@ -130,6 +133,7 @@ impl Server {
             hosts: hosts.clone(),
             leases: leases.clone(),
             history,
+            health,
         };
         let heartbeat = Heartbeat::new(now());
         let engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());

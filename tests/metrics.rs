@@ -56,6 +56,9 @@ tcp_listen = []
 [carriers]
 trusted = ["127.0.0.0/8"]
 
+[health]
+enabled = false
+
 [http]
 listen = "127.0.0.1:0"
 

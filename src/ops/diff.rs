@@ -14,6 +14,7 @@ pub fn changed_live(old: &Config, new: &Config) -> Vec<&'static str> {
     check("sites", old.sites != new.sites);
     check("carriers", old.carriers != new.carriers);
     check("calls", old.calls != new.calls);
+    check("health", old.health != new.health);
     check(
         "http.trusted_proxies",
         old.http.trusted_proxies != new.http.trusted_proxies,
