@@ -421,3 +421,37 @@ fn trusted_networks_are_exempt_from_the_flood_guard_by_default() {
     }
     assert_eq!(h.statuses_to(CARRIER).len(), 20);
 }
+
+#[test]
+fn a_scheme_reaching_outside_the_pbx_networks_is_refused_whole() {
+    let extra = r#"
+[[schemes]]
+id = "sales"
+fallback = "sip:voicemail@198.51.100.8:5060"
+[[schemes.steps]]
+[[schemes.steps.targets]]
+uri = "sip:101@10.2.0.1:5080"
+[[schemes.steps]]
+[[schemes.steps.targets]]
+uri = "sip:102@10.2.0.2:5080"
+
+[[routes]]
+number = "74950000001"
+scheme = "sales"
+"#;
+    let mut h = Harness::new(&format!("[health]\nenabled = false\n{extra}"));
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    assert_eq!(h.statuses_to(CARRIER), [500], "the fallback is outside");
+    assert!(h.requests_to(PBX).is_empty(), "not even the first step is rung");
+    assert_eq!(
+        h.ended()[0].reject_reason.as_deref(),
+        Some("untrusted_target")
+    );
+    let config = Config::from_toml_str(&format!(
+        "[pbx]\ntrusted = [\"10.2.0.0/16\"]\n[[sites]]\nid = \"demo\"\nforward_to = \"sip:10.2.0.1\"\n[[sites.static_numbers]]\nnumber = \"74950000001\"\nsource = \"b\"\n{extra}"
+    ))
+    .unwrap();
+    let warnings = config.security_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("schemes[0].fallback"), "{warnings:?}");
+}

@@ -9,10 +9,15 @@ mod file;
 mod health;
 mod number;
 mod problem;
+mod routing;
+mod routing_check;
+mod routing_file;
 mod rules;
+mod schedule_check;
 mod security;
 mod site_file;
 mod sites;
+mod target_check;
 mod tracking;
 mod uri;
 mod validate;
@@ -25,9 +30,16 @@ use std::time::Duration;
 
 pub use health::HealthConfig;
 pub use problem::ConfigProblem;
+pub use routing::{
+    AfterHours, GatewayConfig, RouteConfig, RoutingConfig, ScheduleConfig, SchemeConfig,
+    StepConfig, TargetConfig, TargetDest,
+};
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
+
+/// The live config shared by the services; a reload swaps it atomically (readers `load()`).
+pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
 
 /// Everything calltrack needs to run, checked as a whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +57,8 @@ pub struct Config {
     pub security: SecurityConfig,
     pub blacklist: BlacklistConfig,
     pub pbx: PbxConfig,
+    /// Gateways, distribution schemes, schedules and the routes that pick a scheme per call.
+    pub routing: RoutingConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
@@ -334,6 +348,8 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

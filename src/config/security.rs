@@ -287,8 +287,8 @@ pub(super) fn admin_token(
     Some(AdminToken::new(token))
 }
 
-/// Forwarding targets with a literal IP outside `[pbx] trusted`; no admin token on a
-/// non-loopback listener.
+/// Targets with a literal IP outside `[pbx] trusted` (site `forward_to`, gateways, scheme
+/// URI targets); no admin token on a non-loopback listener.
 pub(super) fn warnings(config: &super::Config) -> Vec<String> {
     let mut warnings = Vec::new();
     if config.http.admin_token.is_none() && !config.http.listen.ip().is_loopback() {
@@ -297,19 +297,47 @@ pub(super) fn warnings(config: &super::Config) -> Vec<String> {
                 .to_owned(),
         );
     }
-    for (i, site) in config.sites.iter().enumerate() {
-        let Ok(uri) = crate::sip::message::SipUri::parse(&site.forward_to) else {
-            continue;
-        };
-        if let crate::sip::message::Host::Ip(ip) = uri.host {
-            if !in_nets(&config.pbx.trusted, ip) {
-                warnings.push(format!(
-                    "sites[{i}].forward_to: {ip} is outside [pbx] trusted; calls to it will be refused"
-                ));
-            }
+    for (path, uri) in target_uris(config) {
+        if let Some(ip) = literal_ip(&uri).filter(|ip| !in_nets(&config.pbx.trusted, *ip)) {
+            warnings.push(format!(
+                "{path}: {ip} is outside [pbx] trusted; calls to it will be refused"
+            ));
         }
     }
     warnings
+}
+
+/// Every configured B-leg destination URI with its key path.
+fn target_uris(config: &super::Config) -> Vec<(String, String)> {
+    let mut uris = Vec::new();
+    for (i, site) in config.sites.iter().enumerate() {
+        uris.push((format!("sites[{i}].forward_to"), site.forward_to.clone()));
+    }
+    let routing = &config.routing;
+    for (i, gateway) in routing.gateways.iter().enumerate() {
+        uris.push((format!("gateways[{i}].uri"), gateway.uri.clone()));
+    }
+    for (i, scheme) in routing.schemes.iter().enumerate() {
+        for (j, step) in scheme.steps.iter().enumerate() {
+            for (k, target) in step.targets.iter().enumerate() {
+                if let super::TargetDest::Uri(uri) = &target.dest {
+                    let path = format!("schemes[{i}].steps[{j}].targets[{k}].uri");
+                    uris.push((path, uri.clone()));
+                }
+            }
+        }
+        if let Some(super::TargetDest::Uri(uri)) = scheme.fallback.as_ref().map(|t| &t.dest) {
+            uris.push((format!("schemes[{i}].fallback"), uri.clone()));
+        }
+    }
+    uris
+}
+
+fn literal_ip(uri: &str) -> Option<IpAddr> {
+    match crate::sip::message::SipUri::parse(uri).ok()?.host {
+        crate::sip::message::Host::Ip(ip) => Some(ip),
+        crate::sip::message::Host::Name(_) => None,
+    }
 }
 
 /// Whether `ip` lies in one of `nets`; IPv4-mapped IPv6 matches IPv4 networks.

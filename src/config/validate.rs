@@ -16,7 +16,8 @@ use super::file::{
 };
 use super::{
     CallsConfig, CarriersConfig, Config, ConfigProblem, HttpConfig, LogConfig, LogFormat,
-    SipConfig, StoreConfig, TimerConfig, security, sites, tracking, uri,
+    SipConfig, StoreConfig, TimerConfig, routing_check::RoutingSections, security, sites, tracking,
+    uri,
 };
 
 /// Smallest and largest accepted `sip.max_message_bytes`.
@@ -89,6 +90,13 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let blacklist = security::blacklist(file.blacklist, &mut p);
     let pbx = security::pbx(&file.pbx, &mut p);
     let health = super::health::health(file.health, &mut p);
+    let routing = RoutingSections {
+        gateways: file.gateways,
+        schemes: file.schemes,
+        schedules: file.schedules,
+        routes: file.routes,
+    }
+    .check(&sites, &numbers, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -103,6 +111,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         security,
         blacklist,
         pbx,
+        routing,
         numbers,
     };
     (config, p.0)

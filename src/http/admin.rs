@@ -60,7 +60,8 @@ pub async fn pools(State(shared): State<Arc<Shared>>) -> Json<PoolsView> {
 /// Middleware on every `/v1/admin/*` route: the bearer token (see `admin_auth.rs`); 401 or
 /// 403 as JSON otherwise.
 pub async fn authorize(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    match super::admin_auth::check(&shared.state.config.http, req.headers()) {
+    let config = shared.state.config.load();
+    match super::admin_auth::check(&config.http, req.headers()) {
         Ok(()) => next.run(req).await,
         Err(denied) => denied.into_response(),
     }

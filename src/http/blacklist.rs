@@ -34,7 +34,7 @@ pub struct NumberBody {
 /// `GET /v1/admin/blacklist`
 pub async fn list(State(shared): State<Arc<Shared>>) -> Json<BlacklistView> {
     Json(BlacklistView {
-        status: shared.state.config.blacklist.status,
+        status: shared.state.config.load().blacklist.status,
         entries: shared.state.blacklist.list(),
     })
 }
@@ -54,7 +54,7 @@ pub async fn add(
     if let Some(entry) = listed {
         return Ok((StatusCode::OK, Json(entry)));
     }
-    let path = shared.state.config.store.path.clone();
+    let path = shared.state.config.load().store.path.clone();
     let stored = pattern.clone();
     blocking(move || crate::store::blacklist::insert(&path, &stored, OffsetDateTime::now_utc()))
         .await?;
@@ -98,7 +98,7 @@ async fn remove(shared: &Shared, number: &str) -> Result<StatusCode, ApiError> {
             message: e.to_string(),
         }
     })?;
-    let path = shared.state.config.store.path.clone();
+    let path = shared.state.config.load().store.path.clone();
     let stored = pattern.clone();
     if let Err(error) = blocking(move || crate::store::blacklist::remove(&path, &stored)).await {
         shared.state.blacklist.insert(&pattern, Origin::Api);

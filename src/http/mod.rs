@@ -10,6 +10,7 @@ mod client;
 mod cors;
 pub mod errors;
 mod limits;
+mod metrics;
 mod router;
 pub mod session_id;
 pub mod sessions;
@@ -26,7 +27,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::call::edge::blacklist::Blacklist;
-use crate::config::Config;
+use crate::config::SharedConfig;
 use crate::display::GeoResolver;
 use crate::lease::LeaseTable;
 
@@ -45,7 +46,8 @@ pub struct Gauges {
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct HttpState {
-    pub config: Arc<Config>,
+    /// The current config: handlers `load()` it per request, so a reload takes effect at once.
+    pub config: SharedConfig,
     pub leases: Arc<LeaseTable>,
     pub geo: Arc<GeoResolver>,
     pub gauges: Arc<Gauges>,

@@ -66,7 +66,7 @@ impl TestServer {
         let gauges = Arc::new(Gauges::default());
         let blacklist = Arc::new(Blacklist::from_config(&config.blacklist));
         let state = HttpState {
-            config: config.clone(),
+            config: Arc::new(arc_swap::ArcSwap::new(config.clone())),
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo).expect("geo")),
             gauges: gauges.clone(),

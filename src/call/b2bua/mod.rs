@@ -421,13 +421,15 @@ impl B2bua {
         };
         match plan_invite(&ctx) {
             Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
-            Decision::Bridge(plan) if !edge::target_allowed(&self.config, &plan.target) => {
-                tracing::warn!(target = %plan.target.peer, "forwarding target outside [pbx] trusted: call refused");
-                let rejection =
-                    Rejection::new(500, "Server Internal Error").because("untrusted_target");
-                self.reject_invite(now, tx, &invite, peer, &rejection);
-            }
-            Decision::Bridge(plan) => self.open_call(now, tx, invite, peer, *plan),
+            Decision::Bridge(plan) => match edge::untrusted_target(&self.config, &plan) {
+                None => self.open_call(now, tx, invite, peer, *plan),
+                Some(outside) => {
+                    tracing::warn!(target = %outside, "forwarding target outside [pbx] trusted: call refused");
+                    let rejection =
+                        Rejection::new(500, "Server Internal Error").because("untrusted_target");
+                    self.reject_invite(now, tx, &invite, peer, &rejection);
+                }
+            },
         }
     }
 

@@ -28,6 +28,8 @@ impl B2bua {
         self.stats.invites_rejected += 1;
         let reason = cause_of(r);
         metrics::counter!("calltrack_rejected_total", "reason" => reason).increment(1);
+        metrics::counter!("calltrack_invites_rejected_total", "status" => r.status.to_string())
+            .increment(1);
         tracing::info!(status = r.status, reason, %peer, "INVITE rejected");
         let tag = self.ids.tag();
         let response = rejection_response(invite, r, &tag, peer);

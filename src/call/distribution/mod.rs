@@ -5,9 +5,13 @@
 //! The types here are the contract between route selection (config -> plan) and the dialer
 //! (plan -> B-legs): selection never sends anything, the dialer never reads the config.
 
+pub mod select;
+
 use std::time::Duration;
 
 use super::routing::Target;
+
+pub use select::{CallFacts, all_up, select};
 
 /// Everything the dialer needs to ring one call: the chosen scheme, resolved to peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,13 @@ pub struct RoutePlan {
     /// failure's status is in `failover.final_statuses`.
     pub fallback: Option<TargetPlan>,
     pub failover: FailoverRules,
+}
+
+impl RoutePlan {
+    /// The first target of the first step (what a single-target session rings).
+    pub fn first_target(&self) -> Option<&TargetPlan> {
+        self.steps.first().and_then(|step| step.targets.first())
+    }
 }
 
 /// One step: a group of targets rung with one strategy.

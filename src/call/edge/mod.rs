@@ -166,9 +166,15 @@ pub(crate) fn leg_source_ok(config: &Config, leg: Leg, peer: Peer) -> bool {
     }
 }
 
-/// A B-leg target outside `[pbx] trusted` is never called.
-pub fn target_allowed(config: &Config, target: &super::routing::Target) -> bool {
-    config.is_trusted_pbx(target.peer.addr.ip())
+/// A B-leg target outside `[pbx] trusted` is never called: the first such peer of the plan
+/// (first target, every step's targets, the fallback), if any.
+pub fn untrusted_target(config: &Config, plan: &super::BridgePlan) -> Option<Peer> {
+    let route = &plan.route;
+    let steps = route.steps.iter().flat_map(|step| step.targets.iter());
+    std::iter::once(&plan.target)
+        .chain(steps.chain(route.fallback.iter()).map(|t| &t.target))
+        .map(|target| target.peer)
+        .find(|peer| !config.is_trusted_pbx(peer.addr.ip()))
 }
 
 #[cfg(test)]
