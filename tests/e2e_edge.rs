@@ -72,6 +72,25 @@ fn answer(sock: &UdpSocket, wait: Duration) -> Option<String> {
         .map(|m| m.lines().next().unwrap_or_default().to_owned())
 }
 
+/// The Prometheus text from calltrack's `/metrics`.
+fn scrape(http_port: u16) -> String {
+    let url = format!("http://127.0.0.1:{http_port}/metrics");
+    ureq::get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+/// One sample's value (0 when absent), `name` with its labels as printed.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[test]
 fn blacklisted_caller_is_refused_before_any_b_leg() {
     if skip() {
@@ -87,6 +106,9 @@ fn blacklisted_caller_is_refused_before_any_b_leg() {
     Sipp::uac("uac_expect_403.xml", Leg::Udp, ct.sip_port, BILLBOARD).run_ok();
     let at_pbx = received(&pbx, Duration::from_millis(800));
     assert!(at_pbx.is_empty(), "the PBX saw {at_pbx:#?}");
+    let metrics = scrape(ct.http_port);
+    let key = r#"calltrack_rejected_total{reason="blacklist"}"#;
+    assert_eq!(metric(&metrics, key), 1.0, "{metrics}");
     let stopped = ct.stop();
     let cdr = stopped.single_cdr();
     assert_eq!(cdr.disposition, Disposition::Rejected);
@@ -157,6 +179,12 @@ fn scanner_user_agents_get_no_answer_at_all() {
     );
     let got = received(&sock, Duration::from_secs(2));
     assert!(got.is_empty(), "a scanner was answered: {got:#?}");
+    let metrics = scrape(ct.http_port);
+    assert_eq!(
+        metric(&metrics, "calltrack_scanner_dropped_total"),
+        3.0,
+        "{metrics}"
+    );
     // The same socket with an ordinary user agent is answered: the silence was the drop list.
     send(
         &sock,
@@ -217,6 +245,14 @@ fn a_flooding_address_is_banned_while_the_carrier_still_calls() {
         .pause_ms(300)
         .run_ok();
     uas.wait_ok();
+    let metrics = scrape(ct.http_port);
+    assert_eq!(
+        metric(&metrics, "calltrack_flood_bans_total"),
+        1.0,
+        "{metrics}"
+    );
+    assert!(metric(&metrics, "calltrack_flood_dropped_total") >= 200.0);
+    assert_eq!(metric(&metrics, "calltrack_flood_banned_ips"), 1.0);
     let stopped = ct.stop();
     assert_eq!(stopped.single_cdr().disposition, Disposition::Answered);
     let bans: Vec<&str> = stopped

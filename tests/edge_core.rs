@@ -442,7 +442,10 @@ scheme = "sales"
     let mut h = Harness::new(&format!("[health]\nenabled = false\n{extra}"));
     h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
     assert_eq!(h.statuses_to(CARRIER), [500], "the fallback is outside");
-    assert!(h.requests_to(PBX).is_empty(), "not even the first step is rung");
+    assert!(
+        h.requests_to(PBX).is_empty(),
+        "not even the first step is rung"
+    );
     assert_eq!(
         h.ended()[0].reject_reason.as_deref(),
         Some("untrusted_target")
@@ -453,5 +456,8 @@ scheme = "sales"
     .unwrap();
     let warnings = config.security_warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].starts_with("schemes[0].fallback"), "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("schemes[0].fallback"),
+        "{warnings:?}"
+    );
 }

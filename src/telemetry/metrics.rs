@@ -118,6 +118,7 @@ fn describe() {
         "calltrack_config_reloads_total",
         "Config reloads (SIGHUP), by result"
     );
+    crate::call::edge::describe_metrics();
 }
 
 /// Handles to the core's metrics, registered once, and the counts already published.

@@ -21,6 +21,36 @@ use crate::sip::{Peer, SipMessage};
 use super::session::Leg;
 use flood::{FloodGuard, Verdict};
 
+/// HELP lines for the edge's metrics (called once, where the recorder is installed).
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(
+        "calltrack_rejected_total",
+        "New INVITEs refused, by reason (blacklist, untrusted, unknown_number, overload...)"
+    );
+    describe_counter!(
+        "calltrack_flood_bans_total",
+        "Source IPs banned by the flood guard"
+    );
+    describe_counter!(
+        "calltrack_flood_dropped_total",
+        "Packets dropped unparsed because their source is banned"
+    );
+    describe_gauge!("calltrack_flood_banned_ips", "Source IPs banned right now");
+    describe_counter!(
+        "calltrack_scanner_dropped_total",
+        "Requests from scanner user agents dropped without an answer"
+    );
+    describe_counter!(
+        "calltrack_untrusted_dropped_total",
+        "Requests and responses from sources neither carrier nor PBX, dropped"
+    );
+    describe_counter!(
+        "calltrack_admin_denied_total",
+        "Admin API requests refused (unauthorized, disabled)"
+    );
+}
+
 /// Where a packet came from, by the configured networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Source {
