@@ -5,6 +5,9 @@
 //! The types here are the contract between route selection (config -> plan) and the dialer
 //! (plan -> B-legs): selection never sends anything, the dialer never reads the config.
 
+pub mod dialer;
+pub mod rotation;
+
 use std::time::Duration;
 
 use super::routing::Target;
@@ -26,6 +29,32 @@ pub struct RoutePlan {
     /// failure's status is in `failover.final_statuses`.
     pub fallback: Option<TargetPlan>,
     pub failover: FailoverRules,
+}
+
+impl RoutePlan {
+    /// The plan of a site without a scheme: ring its `forward_to` target alone, for up to
+    /// `ring_timeout`, default failover rules, no fallback.
+    pub fn forward_to(target: Target, ring_timeout: Duration) -> RoutePlan {
+        RoutePlan {
+            scheme: "forward_to".into(),
+            reason: "forward_to".into(),
+            after_hours: false,
+            steps: vec![StepPlan {
+                strategy: Strategy::Sequential,
+                targets: vec![TargetPlan {
+                    label: target.uri.clone(),
+                    target,
+                    ring_timeout,
+                    weight: 1,
+                    auth: None,
+                }],
+                step_timeout: None,
+                sticky: false,
+            }],
+            fallback: None,
+            failover: FailoverRules::default(),
+        }
+    }
 }
 
 /// One step: a group of targets rung with one strategy.
