@@ -56,6 +56,8 @@ pub struct BridgePlan {
     pub max_forwards: u32,
     pub attribution: Attribution,
     pub target: routing::Target,
+    /// Which targets to ring, how and when to move on.
+    pub route: distribution::RoutePlan,
 }
 
 /// inbound (who, hops, capacity, which number) -> lease lookup (who held the number at ring
@@ -73,6 +75,10 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
             caller: inbound.caller,
             max_forwards: inbound.max_forwards,
             attribution,
+            route: distribution::RoutePlan::forward_to(
+                target.clone(),
+                ctx.config.calls.ring_timeout,
+            ),
             target,
         })),
         Err(rejection) => Decision::Reject(rejection),

@@ -32,6 +32,11 @@ pub struct RoutePlan {
 }
 
 impl RoutePlan {
+    /// At least one target to ring (a step target or the fallback).
+    pub fn has_targets(&self) -> bool {
+        self.fallback.is_some() || self.steps.iter().any(|s| !s.targets.is_empty())
+    }
+
     /// The plan of a site without a scheme: ring its `forward_to` target alone, for up to
     /// `ring_timeout`, default failover rules, no fallback.
     pub fn forward_to(target: Target, ring_timeout: Duration) -> RoutePlan {
