@@ -19,6 +19,7 @@ mod ctx;
 mod dialing;
 mod hangup;
 mod legs;
+mod open;
 mod relay;
 
 use std::collections::{HashMap, HashSet};
@@ -28,11 +29,14 @@ use crate::sip::dialog::Dialog;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
-use super::b2bua::{CallEvent, CallKey};
-use super::distribution::dialer::{AttemptId, Dialer};
+use super::b2bua::CallKey;
+use super::distribution::dialer::AttemptId;
 use super::record::{HangupSide, LiveCall};
 
 pub use ctx::Ctx;
+pub use open::Opening;
+
+use open::Dialing;
 
 /// The two sides of a bridged call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,21 +122,6 @@ struct PendingAck {
     toward: Leg,
 }
 
-/// What every attempt's INVITE is built from, kept from the opening.
-#[derive(Debug)]
-struct Dialing {
-    dialer: Dialer,
-    caller: String,
-    max_forwards: u32,
-    udp_max: usize,
-    /// Extra headers stamped on every B-leg INVITE (attribution).
-    stamp: Vec<(String, String)>,
-    /// The attempt whose early media (18x with SDP, or a reliable 18x) the caller gets.
-    early: Option<AttemptId>,
-    /// The last failure response of an attempt, relayed when the dialer gives up with it.
-    last_failure: Option<SipMessage>,
-}
-
 /// One call from INVITE to CDR.
 #[derive(Debug)]
 pub struct CallSession {
@@ -157,68 +146,7 @@ pub struct CallSession {
     span: tracing::Span,
 }
 
-/// Everything needed to open a session for an admitted INVITE.
-#[derive(Debug)]
-pub struct Opening {
-    pub key: CallKey,
-    pub uid: String,
-    pub invite_tx: TxId,
-    pub invite: SipMessage,
-    pub peer: Peer,
-    pub plan: super::BridgePlan,
-    pub ring_timeout: Duration,
-    pub max_duration: Duration,
-    pub udp_max_request_bytes: usize,
-    /// Extra headers stamped on the B-leg INVITE (attribution).
-    pub stamp: Vec<(String, String)>,
-    /// No earlier call from this caller within the uniqueness window.
-    pub first_call: bool,
-    /// Talk time that makes an answered call a quality call.
-    pub quality_min_talk: Duration,
-    /// The call's log span (`call_id`, `tracking_number`).
-    pub span: tracing::Span,
-}
-
 impl CallSession {
-    /// Opens the call: builds the caller's dialog, reports the live call and rings what the
-    /// dialer asks for. The plan must name at least one target (the B2BUA checks).
-    pub fn open(ctx: &mut Ctx<'_>, o: Opening) -> CallSession {
-        let a = legs::caller_leg(ctx, &o);
-        let live = live_call(ctx, &o);
-        ctx.events.push_back(CallEvent::Started(live.clone()));
-        ctx.owners.insert(a.invite_tx, o.key);
-        let dialing = Dialing {
-            dialer: Dialer::new(o.plan.route.clone(), &o.plan.caller),
-            caller: o.plan.caller.clone(),
-            max_forwards: o.plan.max_forwards,
-            udp_max: o.udp_max_request_bytes,
-            stamp: o.stamp,
-            early: None,
-            last_failure: None,
-        };
-        let mut session = CallSession {
-            key: o.key,
-            live,
-            phase: Phase::Setup,
-            a,
-            attempts: Vec::new(),
-            b: 0,
-            dialing,
-            relays: HashMap::new(),
-            byes: HashSet::new(),
-            pending_ack: None,
-            recorded: false,
-            ring_deadline: Some(ctx.now + o.ring_timeout),
-            max_deadline: None,
-            max_duration: o.max_duration,
-            quality_min_talk: o.quality_min_talk,
-            span: o.span,
-        };
-        let first = session.dialing.dialer.start(ctx.now, ctx.rotation);
-        session.run(ctx, first);
-        session
-    }
-
     // ---- entry points that fan out by transaction ----------------------------------------
 
     /// A response on one of this session's client transactions.
@@ -344,23 +272,5 @@ impl CallSession {
             Leg::A => self.a.invite_seq,
             Leg::B => self.b().invite_seq,
         }
-    }
-}
-
-/// The live-call record reported when the call opens.
-fn live_call(ctx: &Ctx<'_>, o: &Opening) -> LiveCall {
-    LiveCall {
-        id: o.uid.clone(),
-        call_id: o.invite.call_id().unwrap_or_default().to_string(),
-        tracking_number: o.plan.tracking.number.clone(),
-        caller: o.plan.caller.clone(),
-        destination: o.plan.target.uri.clone(),
-        started_at: ctx.wall(),
-        answered_at: None,
-        attribution: o.plan.attribution.clone(),
-        first_time_caller: o.first_call,
-        scheme: Some(o.plan.route.scheme.clone()),
-        answered_step: None,
-        answered_target: None,
     }
 }
