@@ -28,6 +28,7 @@ v=0\r\n";
 fn bench_decision(c: &mut Criterion) {
     let config = Config::embedded_default().unwrap();
     let hosts = calltrack::call::HostTable::default();
+    let health = calltrack::call::health::HealthTable::default();
     let leases = calltrack::lease::LeaseTable::from_config(&config);
     let now = time::OffsetDateTime::now_utc();
     let peer = Peer::new(Transport::Udp, "127.0.0.1:5070".parse().unwrap());
@@ -44,6 +45,7 @@ fn bench_decision(c: &mut Criterion) {
                 source: peer,
                 config: &config,
                 hosts: &hosts,
+                health: &health,
                 leases: &leases,
                 now,
                 active_calls: 10,

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::b2bua::Shared;
+use crate::call::health::HealthTable;
 use crate::call::history::CallerHistory;
 use crate::call::{B2bua, CallEvent, HostTable};
 use crate::config::Config;
@@ -90,7 +91,9 @@ impl Server {
         let sockets = transport::bind(&transport_config(&config)).await?;
         let sip = sockets.local_addrs();
         let gauges = Arc::new(Gauges::default());
+        let health = HealthTable::default();
         let http_state = HttpState {
+            health: health.clone(),
             config: config.clone(),
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo)?),
@@ -105,6 +108,7 @@ impl Server {
             hosts: hosts.clone(),
             leases: leases.clone(),
             history,
+            health,
         };
         let engine = Engine::new(config.clone(), shared, &sip, gauges);
         let resolver = Resolver { hosts, names };

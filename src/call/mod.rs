@@ -5,6 +5,7 @@ pub mod attribution;
 pub mod b2bua;
 mod bridge;
 pub mod distribution;
+pub mod health;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
@@ -32,6 +33,8 @@ pub struct CallContext<'a> {
     pub source: Peer,
     pub config: &'a Config,
     pub hosts: &'a routing::HostTable,
+    /// Probed target health; a target that is down is not rung.
+    pub health: &'a health::HealthTable,
     pub leases: &'a LeaseTable,
     /// Wall-clock time of the INVITE (leases are kept in wall-clock time).
     pub now: OffsetDateTime,
@@ -69,7 +72,10 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
     };
     let holder = lease_lookup::holder_of(inbound.tracking, ctx.leases, ctx.now);
     let attribution = attribution::attribute(&inbound.tracking.site, holder);
-    match routing::target_for(inbound.tracking, ctx.hosts) {
+    let retry_after = u32::try_from(ctx.config.health.interval.as_secs()).unwrap_or(u32::MAX);
+    let target = routing::target_for(inbound.tracking, ctx.hosts)
+        .and_then(|t| health::refuse_if_down(t, ctx.health, retry_after));
+    match target {
         Ok(target) => Decision::Bridge(Box::new(BridgePlan {
             tracking: inbound.tracking.clone(),
             caller: inbound.caller,

@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 
+pub use super::health::HealthFile;
 pub use super::site_file::{PoolFile, SiteFile, StaticNumberFile};
 
 /// The whole file.
@@ -29,6 +30,8 @@ pub struct ConfigFile {
     pub tracking: TrackingFile,
     /// Visitor region lookup: a MaxMind database and a CIDR table.
     pub geo: GeoFile,
+    /// OPTIONS probing of forwarding targets.
+    pub health: HealthFile,
     /// Tracked sites with their numbers.
     pub sites: Vec<SiteFile>,
 }

@@ -6,6 +6,7 @@
 
 mod decode;
 mod file;
+mod health;
 mod number;
 mod problem;
 mod rules;
@@ -21,6 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use health::HealthConfig;
 pub use problem::ConfigProblem;
 
 /// Everything calltrack needs to run, checked as a whole.
@@ -34,6 +36,7 @@ pub struct Config {
     pub log: LogConfig,
     pub tracking: TrackingConfig,
     pub geo: GeoConfig,
+    pub health: HealthConfig,
     pub sites: Vec<SiteConfig>,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,

@@ -80,6 +80,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let tracking = tracking::tracking(file.tracking, &mut p);
     let geo = tracking::geo(file.geo, &mut p);
     let (sites, numbers) = sites::sites(file.sites, &mut p);
+    let health = super::health::health(file.health, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -89,6 +90,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         log,
         tracking,
         geo,
+        health,
         sites,
         numbers,
     };

@@ -12,6 +12,7 @@ mod router;
 pub mod session_id;
 pub mod sessions;
 pub mod snippet;
+pub mod target_health;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub struct HttpState {
     pub leases: Arc<LeaseTable>,
     pub geo: Arc<GeoResolver>,
     pub gauges: Arc<Gauges>,
+    /// Forwarding-target health, written by the SIP core's prober.
+    pub health: crate::call::health::HealthTable,
 }
 
 /// HTTP failed to start or stopped with an error.

@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post};
 use tokio::sync::Semaphore;
 
 use super::limits::{self, RateLimiter};
-use super::{HttpState, admin, cors, errors, health, sessions, snippet};
+use super::{HttpState, admin, cors, errors, health, sessions, snippet, target_health};
 
 /// What every handler reads: the public state plus HTTP-private parts.
 pub struct Shared {
@@ -63,5 +63,6 @@ fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
 fn admin_api() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/admin/pools", get(admin::pools))
+        .route("/v1/admin/health", get(target_health::list))
         .route_layer(from_fn(admin::authorize))
 }

@@ -67,6 +67,7 @@ impl TestServer {
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo).expect("geo")),
             gauges: gauges.clone(),
+            health: Default::default(),
         };
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel();

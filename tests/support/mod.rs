@@ -236,6 +236,11 @@ listen = "127.0.0.1:{http}"
 path = "{db}"
 flush_interval_ms = 5
 
+# No target probing: the sipp stand-in PBX would take an OPTIONS for an unexpected call.
+# tests/e2e_health.rs turns it on.
+[health]
+enabled = false
+
 [[sites]]
 id = "demo"
 forward_to = "sip:127.0.0.1:{pbx}{transport}"

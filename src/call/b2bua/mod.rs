@@ -19,12 +19,14 @@ use crate::sip::{Peer, SipMessage, Transmit};
 use super::attribution::{NumberKindTag, StampRules, stamp};
 use super::bridge::CopyRules;
 use super::distribution::rotation::Rotation;
+use super::health::{HealthTable, Prober};
 use super::history::CallerHistory;
 use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
 use super::session::{CallSession, Ctx, Leg, Opening};
 use super::{CallContext, Decision, plan_invite};
 
+mod probing;
 mod refusals;
 
 /// Option tags calltrack honours in `Require` (it bridges PRACK and session refreshes).
@@ -84,6 +86,8 @@ pub struct Shared {
     pub leases: Arc<LeaseTable>,
     /// Earlier callers, loaded from the CDR table.
     pub history: CallerHistory,
+    /// Forwarding-target health (the core's prober writes, routing and HTTP read).
+    pub health: HealthTable,
 }
 
 impl Default for Shared {
@@ -93,6 +97,7 @@ impl Default for Shared {
             hosts: HostTable::default(),
             leases: Arc::new(LeaseTable::new(Vec::new())),
             history: CallerHistory::new(None),
+            health: HealthTable::default(),
         }
     }
 }
@@ -146,6 +151,12 @@ pub struct B2bua {
     shutting_down: bool,
     grace_ends: Option<Instant>,
     stats: CallStats,
+    /// OPTIONS probing of forwarding targets (see `probing.rs`).
+    prober: Prober,
+    /// When the probe destinations are listed again (names resolved since).
+    probes_refresh: Instant,
+    /// The latest `now` seen, for inputs that carry none (reload).
+    last_now: Instant,
 }
 
 impl B2bua {
@@ -169,7 +180,8 @@ impl B2bua {
             max_message_bytes: config.sip.max_message_bytes,
             max_headers: config.sip.max_headers,
         };
-        B2bua {
+        let prober = Prober::new(config.health.clone(), shared.health);
+        let mut core = B2bua {
             config,
             hosts: shared.hosts,
             leases: shared.leases,
@@ -191,13 +203,20 @@ impl B2bua {
             shutting_down: false,
             grace_ends: None,
             stats: CallStats::default(),
-        }
+            prober,
+            probes_refresh: now,
+            last_now: now,
+        };
+        core.refresh_probes(now);
+        core
     }
 
     /// Swaps in a new configuration: live calls keep what they were set up with, new calls
     /// follow the new one.
     pub fn reload(&mut self, config: Arc<Config>) {
+        self.prober.set_config(config.health.clone());
         self.config = config;
+        self.refresh_probes(self.last_now);
     }
 
     pub fn active_calls(&self) -> usize {
@@ -216,6 +235,7 @@ impl B2bua {
 
     /// One datagram or framed stream message from `peer`.
     pub fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+        self.last_now = now;
         match screen(bytes, &self.limits, SUPPORTED) {
             Screened::Request(msg) => self.layer.handle_request(now, msg, peer),
             Screened::Response(msg) => self.layer.handle_response(now, msg, peer),
@@ -229,9 +249,11 @@ impl B2bua {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         self.layer.handle_timeout(now);
         self.drain_layer(now);
         self.fire_deadlines(now);
+        self.run_probes(now);
         if self.grace_ends.is_some_and(|t| t <= now) {
             self.grace_ends = None;
             self.terminate_all(now);
@@ -239,6 +261,7 @@ impl B2bua {
     }
 
     pub fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
+        self.last_now = now;
         self.layer.handle_transport_error(now, peer);
         self.drain_layer(now);
     }
@@ -276,10 +299,15 @@ impl B2bua {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let session = self.deadlines.peek().map(|Reverse((t, _))| *t);
-        [self.layer.poll_timeout(), session, self.grace_ends]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.layer.poll_timeout(),
+            session,
+            self.grace_ends,
+            self.probe_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- dispatch --------------------------------------------------------------------
@@ -297,6 +325,16 @@ impl B2bua {
                 self.with_owner(invite_tx, now, |s, ctx| s.on_cancel(ctx, invite_tx));
             }
             TxEvent::Ack { request, .. } => self.on_ack(now, request),
+            TxEvent::Response {
+                tx,
+                response,
+                retransmission,
+            } if self.prober.owns(tx) => {
+                if !retransmission {
+                    self.on_probe_response(now, tx, &response);
+                }
+            }
+            TxEvent::Timeout { tx } if self.prober.owns(tx) => self.on_probe_timeout(now, tx),
             TxEvent::Response {
                 tx,
                 response,
@@ -354,6 +392,7 @@ impl B2bua {
             source: peer,
             config: &self.config,
             hosts: &self.hosts,
+            health: self.prober.table(),
             leases: &self.leases,
             now: self.clock.at(now),
             active_calls: self.sessions.len(),

@@ -1,0 +1,124 @@
+//! The admin API's view of forwarding-target health: `GET /v1/admin/health` lists every
+//! probed destination with its state, last answer and round-trip time.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::router::Shared;
+use crate::call::health::TargetHealth;
+
+/// One destination, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealthView {
+    /// `host:port` (the `target` label of `calltrack_target_up`).
+    pub destination: String,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    /// The Request-URI the probes carry.
+    pub uri: String,
+    /// `unknown`, `up` or `down`; only `down` is skipped by routing.
+    pub state: String,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    /// Final status of the last answered probe; `null` after a timeout.
+    pub last_status: Option<u16>,
+    pub last_rtt_ms: Option<u64>,
+    pub last_probe_at: Option<String>,
+    /// When the state last changed (RFC 3339).
+    pub since: String,
+}
+
+impl From<TargetHealth> for TargetHealthView {
+    fn from(h: TargetHealth) -> Self {
+        TargetHealthView {
+            destination: h.peer.addr.to_string(),
+            transport: h.peer.transport.to_string().to_ascii_lowercase(),
+            uri: h.uri,
+            state: h.state.as_str().to_string(),
+            consecutive_failures: h.consecutive_failures,
+            consecutive_successes: h.consecutive_successes,
+            last_status: h.last_status,
+            last_rtt_ms: h
+                .last_rtt
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            last_probe_at: h.last_probe_at.map(rfc3339),
+            since: rfc3339(h.since),
+        }
+    }
+}
+
+/// `GET /v1/admin/health` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetsHealthView {
+    /// Whether probing is on (`[health] enabled`); when off the list is empty.
+    pub enabled: bool,
+    pub interval_secs: u64,
+    pub targets: Vec<TargetHealthView>,
+}
+
+/// `GET /v1/admin/health`
+pub async fn list(State(shared): State<Arc<Shared>>) -> Json<TargetsHealthView> {
+    let health = &shared.state.config.health;
+    Json(TargetsHealthView {
+        enabled: health.enabled,
+        interval_secs: health.interval.as_secs(),
+        targets: shared
+            .state
+            .health
+            .snapshot()
+            .into_iter()
+            .map(TargetHealthView::from)
+            .collect(),
+    })
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::call::health::HealthState;
+    use crate::sip::{Peer, Transport};
+
+    #[test]
+    fn view_names_state_status_rtt_and_times() {
+        let peer = Peer::new(Transport::Tcp, "127.0.0.1:5090".parse().unwrap());
+        let mut h = TargetHealth::new(
+            peer,
+            "sip:127.0.0.1:5090;transport=tcp".into(),
+            datetime!(2026-11-23 10:00 UTC),
+        );
+        h.state = HealthState::Down;
+        h.consecutive_failures = 3;
+        h.last_status = Some(503);
+        h.last_rtt = Some(Duration::from_micros(12_900));
+        h.last_probe_at = Some(datetime!(2026-11-23 10:01:30 UTC));
+        let json = serde_json::to_value(TargetHealthView::from(h)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "destination": "127.0.0.1:5090",
+                "transport": "tcp",
+                "uri": "sip:127.0.0.1:5090;transport=tcp",
+                "state": "down",
+                "consecutive_failures": 3,
+                "consecutive_successes": 0,
+                "last_status": 503,
+                "last_rtt_ms": 12,
+                "last_probe_at": "2026-11-23T10:01:30Z",
+                "since": "2026-11-23T10:00:00Z",
+            })
+        );
+    }
+}
