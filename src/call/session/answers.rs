@@ -130,6 +130,9 @@ impl CallSession {
         self.live.answered_at = Some(ctx.wall());
         if let Some((step, label)) = self.dialing.dialer.position(id) {
             tracing::info!(step, target = %label, "answered");
+            let scheme = self.dialing.dialer.plan().scheme.clone();
+            metrics::counter!("calltrack_dial_answered_total", "scheme" => scheme, "step" => step.to_string())
+                .increment(1);
             self.live.answered_step = Some(step);
             self.live.answered_target = Some(label);
         }

@@ -52,6 +52,7 @@ impl CallSession {
             nc: 1,
         };
         let value = digest::authorization(&challenge, &request);
+        metrics::counter!("calltrack_digest_answers_total").increment(1);
         tracing::debug!(attempt = id, realm = %challenge.realm, user = %creds.username, "answering digest challenge");
         let b = &mut self.attempts[id];
         b.auth_tried = true;

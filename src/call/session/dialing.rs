@@ -47,6 +47,8 @@ impl CallSession {
         let leg = callee_leg(ctx, &self.a.invite, &caller, &target.target);
         self.attempts.push(leg);
         tracing::debug!(attempt = id, target = %target.label, "ringing");
+        let scheme = self.dialing.dialer.plan().scheme.clone();
+        metrics::counter!("calltrack_dial_attempts_total", "scheme" => scheme).increment(1);
         let branch = ctx.ids.branch();
         let mut invite = self.build_invite(ctx, id, &branch);
         let size = invite.as_bytes().len();
