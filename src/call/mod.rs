@@ -27,7 +27,6 @@ pub use b2bua::{B2bua, CallEvent, CallStats};
 pub use routing::HostTable;
 
 /// Everything the planning stages may read about a new INVITE.
-#[derive(Debug)]
 pub struct CallContext<'a> {
     pub invite: &'a SipMessage,
     pub source: Peer,
@@ -40,6 +39,17 @@ pub struct CallContext<'a> {
     pub now: OffsetDateTime,
     pub active_calls: usize,
     pub shutting_down: bool,
+}
+
+impl std::fmt::Debug for CallContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext")
+            .field("source", &self.source)
+            .field("now", &self.now)
+            .field("active_calls", &self.active_calls)
+            .field("shutting_down", &self.shutting_down)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What to do with a new INVITE.
@@ -58,13 +68,14 @@ pub struct BridgePlan {
     pub caller: String,
     pub max_forwards: u32,
     pub attribution: Attribution,
+    /// The first target of the route's first step (what the single-target session rings).
     pub target: routing::Target,
-    /// Which targets to ring, how and when to move on.
+    /// The whole distribution plan: scheme, steps, fallback, failover rules.
     pub route: distribution::RoutePlan,
 }
 
 /// inbound (who, hops, capacity, which number) -> lease lookup (who held the number at ring
-/// time) -> attribution (what to record and stamp) -> routing (where).
+/// time) -> attribution (what to record and stamp) -> route selection (which scheme, where).
 pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
     let inbound = match inbound::admit(ctx) {
         Ok(call) => call,
@@ -72,21 +83,26 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
     };
     let holder = lease_lookup::holder_of(inbound.tracking, ctx.leases, ctx.now);
     let attribution = attribution::attribute(&inbound.tracking.site, holder);
-    let retry_after = u32::try_from(ctx.config.health.interval.as_secs()).unwrap_or(u32::MAX);
-    let target = routing::target_for(inbound.tracking, ctx.hosts)
-        .and_then(|t| health::refuse_if_down(t, ctx.health, retry_after));
-    match target {
-        Ok(target) => Decision::Bridge(Box::new(BridgePlan {
-            tracking: inbound.tracking.clone(),
-            caller: inbound.caller,
-            max_forwards: inbound.max_forwards,
-            attribution,
-            route: distribution::RoutePlan::forward_to(
-                target.clone(),
-                ctx.config.calls.ring_timeout,
-            ),
-            target,
-        })),
-        Err(rejection) => Decision::Reject(rejection),
-    }
+    let facts = distribution::CallFacts {
+        tracking: inbound.tracking,
+        source: attribution.source.as_deref(),
+        region: attribution.region.as_deref(),
+        at: ctx.now,
+    };
+    let healthy = |peer: &Peer| ctx.health.is_up(peer);
+    let route = match distribution::select(ctx.config, &facts, ctx.hosts, &healthy) {
+        Ok(route) => route,
+        Err(rejection) => return Decision::Reject(rejection),
+    };
+    let Some(first) = route.first_target() else {
+        return Decision::Reject(Rejection::new(500, "Server Internal Error"));
+    };
+    Decision::Bridge(Box::new(BridgePlan {
+        tracking: inbound.tracking.clone(),
+        caller: inbound.caller,
+        max_forwards: inbound.max_forwards,
+        attribution,
+        target: first.target.clone(),
+        route,
+    }))
 }

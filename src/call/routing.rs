@@ -27,7 +27,8 @@ impl HostTable {
         self.0.insert(host.to_ascii_lowercase(), ip);
     }
 
-    /// Every forwarding-target host name in `config` with the port to resolve it for.
+    /// Every forwarding-target host name in `config` (sites' `forward_to`, gateways, scheme
+    /// targets) with the port to resolve it for.
     pub fn names_in(config: &Config) -> Vec<(String, u16)> {
         let mut names: Vec<(String, u16)> = config
             .sites
@@ -39,6 +40,7 @@ impl HostTable {
                     Host::Ip(_) => None,
                 }
             })
+            .chain(config.routing.host_names())
             .collect();
         names.sort();
         names.dedup();
@@ -60,7 +62,11 @@ pub struct Target {
 /// tracking number as user, so the PBX sees which number was dialled.
 /// A host name that has not been resolved (yet) answers 503: the caller may retry.
 pub fn target_for(tracking: &TrackingNumber, hosts: &HostTable) -> Result<Target, Rejection> {
-    let forward = tracking.forward_to.as_str();
+    target_at(&tracking.forward_to, &tracking.number, hosts)
+}
+
+/// Resolves any target URI like [`target_for`]: a URI without a user part gets `user`.
+pub fn target_at(forward: &str, user: &str, hosts: &HostTable) -> Result<Target, Rejection> {
     let sip = SipUri::parse(forward).map_err(|_| Rejection::new(500, "Server Internal Error"))?;
     let ip = match sip.host {
         Host::Ip(ip) => ip,
@@ -75,7 +81,7 @@ pub fn target_for(tracking: &TrackingNumber, hosts: &HostTable) -> Result<Target
     let peer = Peer::new(transport, SocketAddr::new(ip, sip.port.unwrap_or(5060)));
     let uri = match sip.user {
         Some(_) => forward.to_string(),
-        None => with_user(forward, &tracking.number),
+        None => with_user(forward, user),
     };
     Ok(Target {
         uri,

@@ -1,9 +1,11 @@
-//! Command-line interface: the `serve`, `check-config` and `cdr` commands and their exit codes.
+//! Command-line interface: the `serve`, `check-config`, `cdr`, `pool` and `route` commands and
+//! their exit codes.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
 pub mod cdr;
 pub mod pool;
+pub mod route;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -49,6 +51,11 @@ pub enum Command {
     Cdr(cdr::CdrArgs),
     /// Dynamic number pools of the running daemon (address from the config's http.listen).
     Pool(pool::PoolArgs),
+    /// Dry run of the routing config: which scheme, steps and targets a call would take.
+    ///
+    /// Exits 0 with the plan, 1 if the call would be rejected (no target reachable), 2 for an
+    /// unknown number or an invalid config.
+    Route(route::RouteArgs),
 }
 
 /// Parses the command line and runs the command; the binary's whole `main`.
@@ -67,6 +74,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig { file } => check_config(file.as_deref().or(config_path)),
         Command::Cdr(args) => cdr(args, config_path),
         Command::Pool(args) => pool(args, config_path),
+        Command::Route(args) => route(&args, config_path),
     };
     ExitCode::from(code)
 }
@@ -155,6 +163,31 @@ fn pool(args: pool::PoolArgs, path: Option<&Path>) -> u8 {
         Err(err) => {
             print_error(&err);
             EXIT_RUNTIME
+        }
+    }
+}
+
+fn route(args: &route::RouteArgs, path: Option<&Path>) -> u8 {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("calltrack: {} is not usable:", source_name(path));
+            print_config_error(&err);
+            return EXIT_CONFIG;
+        }
+    };
+    match route::run(args, &config) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(err) => {
+            print_error(&err);
+            if err.is_usage() {
+                EXIT_CONFIG
+            } else {
+                EXIT_RUNTIME
+            }
         }
     }
 }

@@ -81,11 +81,13 @@ fn navigate<'a>(mut value: &'a mut Value, segments: &[&Segment]) -> Option<&'a m
     Some(value)
 }
 
-/// Every array in the schema holds tables or strings: try an empty table, then an empty string.
+/// Every array in the schema holds tables, strings or integers: try an empty table, then an
+/// empty string, then 0.
 fn replace_element(array: &mut [Value], index: usize, tries: u8) -> bool {
     let placeholder = match tries {
         1 => Value::Table(Table::new()),
         2 => Value::String(String::new()),
+        3 => Value::Integer(0),
         _ => return false,
     };
     match array.get_mut(index) {

@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 pub use super::health::HealthFile;
+pub use super::routing_file::{GatewayFile, RouteFile, ScheduleFile, SchemeFile};
 pub use super::site_file::{PoolFile, SiteFile, StaticNumberFile};
 
 /// The whole file.
@@ -34,6 +35,14 @@ pub struct ConfigFile {
     pub health: HealthFile,
     /// Tracked sites with their numbers.
     pub sites: Vec<SiteFile>,
+    /// Outbound gateways: phone-number targets are sent through them.
+    pub gateways: Vec<GatewayFile>,
+    /// Distribution schemes: steps of targets rung in sequence, in parallel or round robin.
+    pub schemes: Vec<SchemeFile>,
+    /// Working hours per weekday in a time zone, and holidays.
+    pub schedules: Vec<ScheduleFile>,
+    /// Which scheme a call takes; the first match wins, no match takes the site's forward_to.
+    pub routes: Vec<RouteFile>,
 }
 
 /// `[sip]`

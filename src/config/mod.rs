@@ -9,9 +9,14 @@ mod file;
 mod health;
 mod number;
 mod problem;
+mod routing;
+mod routing_check;
+mod routing_file;
 mod rules;
+mod schedule_check;
 mod site_file;
 mod sites;
+mod target_check;
 mod tracking;
 mod uri;
 mod validate;
@@ -24,6 +29,10 @@ use std::time::Duration;
 
 pub use health::HealthConfig;
 pub use problem::ConfigProblem;
+pub use routing::{
+    AfterHours, GatewayConfig, RouteConfig, RoutingConfig, ScheduleConfig, SchemeConfig,
+    StepConfig, TargetConfig, TargetDest,
+};
 
 /// Everything calltrack needs to run, checked as a whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +47,8 @@ pub struct Config {
     pub geo: GeoConfig,
     pub health: HealthConfig,
     pub sites: Vec<SiteConfig>,
+    /// Gateways, distribution schemes, schedules and the routes that pick a scheme per call.
+    pub routing: RoutingConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
@@ -321,6 +332,8 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -282,7 +282,7 @@ fn pool_region(path: &str, value: Option<String>, p: &mut Problems) -> Option<St
 }
 
 /// A required string; missing or blank is a problem, and yields "".
-fn required(path: &str, value: Option<String>, p: &mut Problems) -> String {
+pub(super) fn required(path: &str, value: Option<String>, p: &mut Problems) -> String {
     match value {
         Some(value) => {
             p.non_blank(path, &value);
@@ -296,7 +296,7 @@ fn required(path: &str, value: Option<String>, p: &mut Problems) -> String {
 }
 
 /// A required id made of `[a-z0-9_-]`.
-fn required_id(path: &str, value: Option<String>, p: &mut Problems) -> String {
+pub(super) fn required_id(path: &str, value: Option<String>, p: &mut Problems) -> String {
     let id = required(path, value, p);
     let valid = id
         .bytes()

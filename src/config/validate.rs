@@ -16,7 +16,7 @@ use super::file::{
 };
 use super::{
     CallsConfig, CarriersConfig, Config, ConfigProblem, HttpConfig, LogConfig, LogFormat,
-    SipConfig, StoreConfig, TimerConfig, sites, tracking, uri,
+    SipConfig, StoreConfig, TimerConfig, routing_check::RoutingSections, sites, tracking, uri,
 };
 
 /// Smallest and largest accepted `sip.max_message_bytes`.
@@ -81,6 +81,13 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let geo = tracking::geo(file.geo, &mut p);
     let (sites, numbers) = sites::sites(file.sites, &mut p);
     let health = super::health::health(file.health, &mut p);
+    let routing = RoutingSections {
+        gateways: file.gateways,
+        schemes: file.schemes,
+        schedules: file.schedules,
+        routes: file.routes,
+    }
+    .check(&sites, &numbers, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -92,6 +99,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         geo,
         health,
         sites,
+        routing,
         numbers,
     };
     (config, p.0)

@@ -7,10 +7,13 @@
 
 pub mod dialer;
 pub mod rotation;
+pub mod select;
 
 use std::time::Duration;
 
 use super::routing::Target;
+
+pub use select::{CallFacts, all_up, select};
 
 /// Everything the dialer needs to ring one call: the chosen scheme, resolved to peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,28 +40,9 @@ impl RoutePlan {
         self.fallback.is_some() || self.steps.iter().any(|s| !s.targets.is_empty())
     }
 
-    /// The plan of a site without a scheme: ring its `forward_to` target alone, for up to
-    /// `ring_timeout`, default failover rules, no fallback.
-    pub fn forward_to(target: Target, ring_timeout: Duration) -> RoutePlan {
-        RoutePlan {
-            scheme: "forward_to".into(),
-            reason: "forward_to".into(),
-            after_hours: false,
-            steps: vec![StepPlan {
-                strategy: Strategy::Sequential,
-                targets: vec![TargetPlan {
-                    label: target.uri.clone(),
-                    target,
-                    ring_timeout,
-                    weight: 1,
-                    auth: None,
-                }],
-                step_timeout: None,
-                sticky: false,
-            }],
-            fallback: None,
-            failover: FailoverRules::default(),
-        }
+    /// The first target of the first step (what a single-target session rings).
+    pub fn first_target(&self) -> Option<&TargetPlan> {
+        self.steps.first().and_then(|step| step.targets.first())
     }
 }
 

@@ -10,20 +10,35 @@ mod table;
 use std::net::SocketAddr;
 
 use crate::config::Config;
-use crate::sip::message::{Host, Rejection, SipUri};
+use crate::config::TargetDest;
+use crate::sip::message::{Host, SipUri};
 use crate::sip::{Peer, Transport};
 
-use super::routing::{HostTable, Target};
+use super::routing::HostTable;
 
 pub use probe::{ProbeSender, options_request};
 pub use prober::{ProbeCtx, Prober};
 pub use table::{HealthState, HealthTable, ProbeResult, TargetHealth, Thresholds};
 
-/// Every distinct destination to probe, as (peer, Request-URI), first URI per peer wins.
-/// Today: each site's `forward_to`. Scheme targets and gateways are added here as more
-/// `uris` (one line each). Names not resolved yet are left out until the next refresh.
+/// Every distinct destination to probe, as (peer, Request-URI), first URI per peer wins:
+/// each site's `forward_to`, every gateway, and every scheme target and fallback given as a
+/// URI (number targets go through their gateway, which is probed). Names not resolved yet are
+/// left out until the next refresh.
 pub fn probe_destinations(config: &Config, hosts: &HostTable) -> Vec<(Peer, String)> {
-    let uris = config.sites.iter().map(|site| site.forward_to.as_str());
+    let routing = &config.routing;
+    let scheme_targets = routing.schemes.iter().flat_map(|scheme| {
+        let steps = scheme.steps.iter().flat_map(|step| step.targets.iter());
+        steps.chain(scheme.fallback.iter())
+    });
+    let uris = config
+        .sites
+        .iter()
+        .map(|site| site.forward_to.as_str())
+        .chain(routing.gateways.iter().map(|g| g.uri.as_str()))
+        .chain(scheme_targets.filter_map(|t| match &t.dest {
+            TargetDest::Uri(uri) => Some(uri.as_str()),
+            TargetDest::Number { .. } => None,
+        }));
     let mut out: Vec<(Peer, String)> = Vec::new();
     for uri in uris {
         if let Some(peer) = peer_of(uri, hosts) {
@@ -51,20 +66,6 @@ pub fn peer_of(uri: &str, hosts: &HostTable) -> Option<Peer> {
         transport,
         SocketAddr::new(ip, sip.port.unwrap_or(5060)),
     ))
-}
-
-/// Single-target routing: a target that probing found down is refused with 503 and a
-/// Retry-After of one probe interval, before any B-leg is created.
-pub fn refuse_if_down(
-    target: Target,
-    health: &HealthTable,
-    retry_after_secs: u32,
-) -> Result<Target, Rejection> {
-    if health.is_up(&target.peer) {
-        Ok(target)
-    } else {
-        Err(Rejection::new(503, "Service Unavailable").retry_after(retry_after_secs))
-    }
 }
 
 #[cfg(test)]
@@ -105,23 +106,45 @@ forward_to = "sip:unresolved.example.com"
     }
 
     #[test]
-    fn a_down_target_is_refused_with_retry_after() {
-        let table = HealthTable::default();
-        let peer = Peer::new(Transport::Udp, "127.0.0.1:5080".parse().unwrap());
-        let target = Target {
-            uri: "sip:1@127.0.0.1:5080".into(),
-            peer,
-            transport_pinned: false,
-        };
-        assert!(refuse_if_down(target.clone(), &table, 30).is_ok());
-        let mut h = TargetHealth::new(
-            peer,
-            "sip:127.0.0.1:5080".into(),
-            time::OffsetDateTime::UNIX_EPOCH,
+    fn gateways_and_scheme_uri_targets_are_probed_once_per_peer() {
+        let config = Config::from_toml_str(
+            r#"
+[[sites]]
+id = "a"
+forward_to = "sip:127.0.0.1:5080"
+default_number = "74950000000"
+
+[[gateways]]
+id = "gw"
+uri = "sip:127.0.0.1:5090"
+
+[[schemes]]
+id = "sales"
+fallback = "sip:vm@127.0.0.1:5095"
+[[schemes.steps]]
+strategy = "sequential"
+[[schemes.steps.targets]]
+uri = "sip:101@127.0.0.1:5080"
+[[schemes.steps.targets]]
+uri = "sip:102@127.0.0.1:5081"
+[[schemes.steps.targets]]
+number = "79161234567"
+gateway = "gw"
+"#,
+        )
+        .unwrap();
+        let peers: Vec<String> = probe_destinations(&config, &HostTable::default())
+            .into_iter()
+            .map(|(peer, _)| peer.addr.to_string())
+            .collect();
+        assert_eq!(
+            peers,
+            [
+                "127.0.0.1:5080",
+                "127.0.0.1:5090",
+                "127.0.0.1:5081",
+                "127.0.0.1:5095"
+            ]
         );
-        h.state = HealthState::Down;
-        table.insert(h);
-        let r = refuse_if_down(target, &table, 30).unwrap_err();
-        assert_eq!((r.status, r.retry_after_secs), (503, Some(30)));
     }
 }
