@@ -40,7 +40,7 @@ impl RoutePlan {
         self.fallback.is_some() || self.steps.iter().any(|s| !s.targets.is_empty())
     }
 
-    /// The first target of the first step (what a single-target session rings).
+    /// The first target of the first step (rung first unless round robin rotates).
     pub fn first_target(&self) -> Option<&TargetPlan> {
         self.steps.first().and_then(|step| step.targets.first())
     }
