@@ -152,3 +152,44 @@ fn failover_on_503_rings_the_next_step() {
     assert_eq!(cdr.answered_step, Some(2));
     assert_eq!(cdr.answered_target, Some(uri(answers)));
 }
+
+#[test]
+fn digest_challenge_from_a_gateway_is_answered() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let pbx = support::free_port();
+    let config = format!(
+        r#"
+[[routes]]
+number = "{BILLBOARD}"
+scheme = "sales"
+
+[[gateways]]
+id = "pbx"
+uri = "sip:127.0.0.1:{pbx}"
+auth_user = "calltrack"
+auth_password = "s3cret-pw"
+auth_realm = "pbx.example"
+
+[[schemes]]
+id = "sales"
+[[schemes.steps]]
+[[schemes.steps.targets]]
+number = "100"
+gateway = "pbx"
+"#
+    );
+    let ct = Calltrack::start(Leg::Udp, Leg::Udp, move |cfg| cfg.push_str(&config));
+    let uas = Sipp::uas("uas_digest.xml", Leg::Udp, pbx).spawn();
+    dial(&ct).run_ok();
+    let trace = uas.wait_ok();
+    assert!(trace.contains("Authorization: Digest username=\"calltrack\""));
+    assert!(!trace.contains("s3cret-pw"), "the password never travels");
+    let stopped = ct.stop();
+    assert!(!stopped.log.contains("s3cret-pw"), "nor is it logged");
+    let cdr = stopped.single_cdr();
+    assert_eq!(cdr.disposition, Disposition::Answered);
+    assert_eq!(cdr.answered_target.as_deref(), Some("100@pbx"));
+}
