@@ -129,7 +129,7 @@ pub struct CallSession {
     live: LiveCall,
     phase: Phase,
     a: CallerLeg,
-    /// Every attempt, indexed by [`AttemptId`]; never empty once opened.
+    /// Every attempt, indexed by [`AttemptId`]; never empty once opened (see `open`).
     attempts: Vec<CalleeLeg>,
     /// The attempt that is the B leg: the one that answered, before that the one whose
     /// provisional reached the caller last (in-dialog requests of early dialogs go there).

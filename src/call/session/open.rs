@@ -51,7 +51,7 @@ pub struct Opening {
 
 impl CallSession {
     /// Opens the call: builds the caller's dialog, reports the live call and rings what the
-    /// dialer asks for. The plan must name at least one target (the B2BUA checks).
+    /// dialer asks for.
     pub fn open(ctx: &mut Ctx<'_>, o: Opening) -> CallSession {
         let a = legs::caller_leg(ctx, &o);
         let live = live_call(ctx, &o);
@@ -86,6 +86,12 @@ impl CallSession {
         };
         let first = session.dialing.dialer.start(ctx.now, ctx.rotation);
         session.run(ctx, first);
+        if session.attempts.is_empty() {
+            // Nothing was rung (the call already failed): a B leg that is never sent keeps
+            // the B-leg accessors total.
+            let leg = legs::callee_leg(ctx, &session.a.invite, &o.plan.caller, &o.plan.target);
+            session.attempts.push(leg);
+        }
         session
     }
 }
