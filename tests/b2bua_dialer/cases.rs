@@ -271,3 +271,46 @@ fn a_sequential_answer_crossing_the_timeout_cancel_is_hung_up() {
     h.answer(T2, "200 OK");
     assert_eq!(h.carrier_finals(), [200]);
 }
+
+#[test]
+fn a_silent_target_is_passed_over_and_its_timer_b_changes_nothing() {
+    let mut h = Harness::new(&scheme(&[("sequential", &[(T1, 1), (T2, 1)], "")], ""));
+    h.carrier_sends(&invite(1, "79161234567"));
+    h.advance_to(5);
+    assert_eq!(h.invited().iter().filter(|p| **p == T2).count(), 1);
+    assert!(
+        h.sent(T1, Method::Cancel).is_empty(),
+        "no CANCEL before a provisional"
+    );
+    h.answer(T2, "200 OK");
+    let tag = h
+        .to_carrier
+        .last()
+        .unwrap()
+        .to()
+        .unwrap()
+        .tag()
+        .unwrap()
+        .to_string();
+    h.carrier_sends(&format!(
+        "ACK sip:calltrack@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKack1
+Max-Forwards: 70
+From: <sip:79161234567@carrier.example>;tag=c1
+To: <sip:74950000001@127.0.0.1>;tag={tag}
+Call-ID: a-leg-1@carrier
+CSeq: 10 ACK
+Content-Length: 0
+
+"
+    ));
+    h.advance_to(40);
+    assert!(
+        h.sent(T1, Method::Invite).len() > 1,
+        "T1 got retransmissions until Timer B"
+    );
+    assert!(h.sent(T1, Method::Cancel).is_empty());
+    assert_eq!(h.carrier_finals(), [200]);
+    assert!(h.events.iter().all(|e| !matches!(e, CallEvent::Ended(_))));
+    assert_eq!(h.core.active_calls(), 1, "the answered call goes on");
+}
