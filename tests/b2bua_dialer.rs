@@ -269,3 +269,6 @@ mod auth;
 
 #[path = "b2bua_dialer/rotation.rs"]
 mod rotation;
+
+#[path = "b2bua_dialer/timers.rs"]
+mod timers;
