@@ -2,11 +2,12 @@
 //! runs the task tree until shutdown. The only place that constructs and connects things.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -17,14 +18,18 @@ use crate::call::b2bua::Shared;
 use crate::call::health::HealthTable;
 use crate::call::history::CallerHistory;
 use crate::call::{B2bua, CallEvent, HostTable};
-use crate::config::Config;
+use crate::config::{Config, SharedConfig};
 use crate::display::{GeoError, GeoResolver};
 use crate::http::{Gauges, HttpError, HttpServer, HttpState};
 use crate::lease::LeaseTable;
+use crate::ops::reload::HostNames;
+use crate::ops::watchdog::BEAT_EVERY;
+use crate::ops::{Heartbeat, Reloader};
 use crate::sip::dialog::LocalEndpoint;
 use crate::sip::message::Limits;
 use crate::sip::{Peer, Transmit};
 use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle, WriterOptions};
+use crate::telemetry::metrics::{self as ops_metrics, CoreMetrics};
 use crate::transport::driver::Core;
 use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
 
@@ -33,6 +38,8 @@ use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
 pub enum AppError {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot install the SIGHUP handler: {0}")]
+    Signals(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -52,19 +59,31 @@ const RESOLVE_EVERY: Duration = Duration::from_secs(60);
 /// when it ends to be answered.
 const BYE_SETTLE: Duration = Duration::from_secs(5);
 
-/// Runs the daemon until SIGTERM/SIGINT (the `serve` command).
-pub fn serve(config: Config) -> Result<(), AppError> {
+/// Runs the daemon until SIGTERM/SIGINT (the `serve` command); SIGHUP reloads `path` (the
+/// `--config` file; `None` is the embedded default, which cannot change).
+pub fn serve(config: Config, path: Option<&Path>) -> Result<(), AppError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(AppError::Runtime)?;
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
+        let hangups = crate::shutdown::Hangups::install().map_err(AppError::Signals)?;
         let server = Server::start(config, shutdown.clone()).await?;
+        let reloader = server.reloader.clone().with_path(path);
+        let stopped = CancellationToken::new();
+        let watchdog = tokio::spawn(crate::ops::watchdog::run(
+            server.heartbeat.clone(),
+            stopped.clone(),
+        ));
         crate::shutdown::notify_ready();
+        let reloads = tokio::spawn(reloader.run(hangups, shutdown.clone()));
         let signals = tokio::spawn(crate::shutdown::watch_signals(shutdown));
         let result = server.wait().await;
+        stopped.cancel();
         signals.abort();
+        reloads.abort();
+        let _ = watchdog.await;
         result
     })
 }
@@ -75,6 +94,10 @@ pub struct Server {
     pub sip: LocalAddrs,
     pub http: Option<SocketAddr>,
     pub db_path: PathBuf,
+    /// Applies a new config file to this server (what SIGHUP does).
+    pub reloader: Reloader,
+    /// Beaten by the SIP driver loop; the systemd watchdog pings only while it is fresh.
+    pub heartbeat: Heartbeat,
     task: JoinHandle<Result<(), AppError>>,
 }
 
@@ -82,7 +105,9 @@ impl Server {
     /// Opens the store (recovering calls a crash left open), binds SIP and HTTP, and starts
     /// every service. Stops when `shutdown` is cancelled.
     pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Server, AppError> {
+        ops_metrics::install();
         let config = Arc::new(config);
+        let live: SharedConfig = Arc::new(ArcSwap::new(config.clone()));
         let (store, writer, history) = start_store(&config)?;
         let leases = Arc::new(LeaseTable::from_config(&config));
         let restored =
@@ -94,7 +119,7 @@ impl Server {
         let health = HealthTable::default();
         let http_state = HttpState {
             health: health.clone(),
-            config: config.clone(),
+            config: live.clone(),
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo)?),
             gauges: gauges.clone(),
@@ -102,16 +127,21 @@ impl Server {
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
         let hosts = HostTable::default();
-        let names = HostTable::names_in(&config);
-        resolve_hosts(&hosts, &names).await;
+        let names: HostNames = Arc::new(ArcSwap::from_pointee(HostTable::names_in(&config)));
+        resolve_hosts(&hosts, &names.load()).await;
         let shared = Shared {
             hosts: hosts.clone(),
             leases: leases.clone(),
             history,
             health,
         };
-        let engine = Engine::new(config.clone(), shared, &sip, gauges);
-        let resolver = Resolver { hosts, names };
+        let heartbeat = Heartbeat::new(now());
+        let engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());
+        let resolver = Resolver {
+            hosts: hosts.clone(),
+            names: names.clone(),
+        };
+        let reloader = Reloader::new(live, hosts, names);
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
         let services = Services {
             engine,
@@ -127,6 +157,8 @@ impl Server {
             sip,
             http: http_addr,
             db_path: config.store.path.clone(),
+            reloader,
+            heartbeat,
             task,
         })
     }
@@ -234,28 +266,27 @@ async fn run_services(
 }
 
 /// The resolver service: forwarding-target host names resolved again every minute, so a
-/// PBX that moves is followed without a restart.
+/// PBX that moves is followed without a restart. A config reload replaces `names`.
 struct Resolver {
     hosts: HostTable,
-    names: Vec<(String, u16)>,
+    names: HostNames,
 }
 
 impl Resolver {
     async fn run(self, stop: CancellationToken) {
-        if self.names.is_empty() {
-            return;
-        }
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(RESOLVE_EVERY) => resolve_hosts(&self.hosts, &self.names).await,
+                () = tokio::time::sleep(RESOLVE_EVERY) => {
+                    resolve_hosts(&self.hosts, &self.names.load_full()).await;
+                }
             }
         }
     }
 }
 
 /// Resolves each name (A/AAAA, first answer); failures keep the last known address.
-async fn resolve_hosts(hosts: &HostTable, names: &[(String, u16)]) {
+pub(crate) async fn resolve_hosts(hosts: &HostTable, names: &[(String, u16)]) {
     for (name, port) in names {
         match tokio::net::lookup_host((name.as_str(), *port)).await {
             Ok(mut addrs) => match addrs.next() {
@@ -274,18 +305,33 @@ async fn forward_events(mut events: mpsc::Receiver<StoreCommand>, store: StoreSe
         if let Err(error) = store.send(command).await {
             tracing::error!(%error, "CDR writer gone: a call record could not be queued");
         }
+        ops_metrics::cdr_queue_depth(store.queue_depth());
     }
 }
 
-/// The B2BUA as the transport driver sees it, plus the gauges HTTP reads.
+/// The B2BUA as the transport driver sees it, plus the gauges HTTP reads, its metrics, the
+/// live config it follows and the watchdog heartbeat it beats.
 #[derive(Debug)]
 struct Engine {
     b2bua: B2bua,
     gauges: Arc<Gauges>,
+    metrics: CoreMetrics,
+    live: SharedConfig,
+    /// The config the core runs on; swapped when `live` changes (a reload).
+    current: Arc<Config>,
+    heartbeat: Heartbeat,
+    next_beat: Instant,
 }
 
 impl Engine {
-    fn new(config: Arc<Config>, shared: Shared, sip: &LocalAddrs, gauges: Arc<Gauges>) -> Engine {
+    fn new(
+        live: SharedConfig,
+        shared: Shared,
+        sip: &LocalAddrs,
+        gauges: Arc<Gauges>,
+        heartbeat: Heartbeat,
+    ) -> Engine {
+        let config = live.load_full();
         let local = LocalEndpoint {
             udp: sip.udp.first().copied(),
             tcp: sip.tcp.first().copied(),
@@ -294,31 +340,62 @@ impl Engine {
         };
         let seed = rand::random::<u64>();
         let wall = OffsetDateTime::now_utc();
-        let b2bua = B2bua::new(config, shared, local, Instant::now(), wall, seed);
-        Engine { b2bua, gauges }
+        let b2bua = B2bua::new(config.clone(), shared, local, now(), wall, seed);
+        Engine {
+            b2bua,
+            gauges,
+            metrics: CoreMetrics::default(),
+            live,
+            current: config,
+            heartbeat,
+            next_beat: now(),
+        }
     }
 
-    fn publish(&self) {
+    /// Before each input: follow a reloaded config (so one input sees one config) and beat.
+    fn enter(&mut self, now: Instant) {
+        let latest = self.live.load();
+        if !Arc::ptr_eq(&latest, &self.current) {
+            self.current = Arc::clone(&latest);
+            self.b2bua.reload(self.current.clone());
+            tracing::debug!("SIP core follows the reloaded config");
+        }
+        self.heartbeat.beat(now);
+        if now >= self.next_beat {
+            self.next_beat = now + BEAT_EVERY;
+        }
+    }
+
+    fn publish(&mut self) {
         self.gauges
             .active_calls
             .store(self.b2bua.active_calls(), Ordering::Relaxed);
+        self.metrics.observe(&self.b2bua);
     }
+}
+
+/// The driver's clock (tokio's, so a paused test clock drives the core too).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 impl Core for Engine {
     type Event = StoreCommand;
 
     fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+        self.enter(now);
         self.b2bua.handle_datagram(now, bytes, peer);
         self.publish();
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.enter(now);
         self.b2bua.handle_timeout(now);
         self.publish();
     }
 
     fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
+        self.enter(now);
         self.b2bua.handle_transport_error(now, peer);
         self.publish();
     }
@@ -328,14 +405,21 @@ impl Core for Engine {
     }
 
     fn poll_event(&mut self) -> Option<StoreCommand> {
-        self.b2bua.poll_event().map(store_command)
+        let event = self.b2bua.poll_event()?;
+        if let CallEvent::Ended(cdr) = &event {
+            ops_metrics::call_recorded(cdr.disposition.as_str());
+        }
+        Some(store_command(event))
     }
 
+    /// The core's next timer, or the next heartbeat if that comes first.
     fn poll_timeout(&self) -> Option<Instant> {
-        self.b2bua.poll_timeout()
+        let core = self.b2bua.poll_timeout();
+        Some(core.map_or(self.next_beat, |t| t.min(self.next_beat)))
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
+        self.enter(now);
         self.b2bua.begin_shutdown(now);
     }
 

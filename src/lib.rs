@@ -11,6 +11,7 @@ pub mod config;
 pub mod display;
 pub mod http;
 pub mod lease;
+pub mod ops;
 pub mod shutdown;
 pub mod sip;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The cancellation root: SIGTERM/SIGINT start a graceful shutdown, and systemd hears about
-//! it (sd_notify READY/STOPPING) when calltrack runs under `Type=notify`.
+//! it (sd_notify READY/STOPPING/RELOADING) when calltrack runs under `Type=notify`; SIGHUP
+//! deliveries for the reload service.
 
 use tokio_util::sync::CancellationToken;
 
@@ -49,5 +50,50 @@ pub fn notify_ready() {
 pub fn notify_stopping() {
     if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Stopping]) {
         tracing::debug!(%error, "sd_notify STOPPING not sent");
+    }
+}
+
+/// Tells systemd a reload began (no-op outside systemd); READY=1 follows when it is done.
+pub fn notify_reloading() {
+    let mut states = vec![sd_notify::NotifyState::Reloading];
+    if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+        states.push(now);
+    }
+    if let Err(error) = sd_notify::notify(&states) {
+        tracing::debug!(%error, "sd_notify RELOADING not sent");
+    }
+}
+
+/// SIGHUP deliveries (reload requests). Install it before READY: without a handler SIGHUP
+/// would end the process.
+#[derive(Debug)]
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Hangups {
+    #[cfg(unix)]
+    pub fn install() -> std::io::Result<Hangups> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Hangups {
+            signal: signal(SignalKind::hangup())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub fn install() -> std::io::Result<Hangups> {
+        Ok(Hangups {})
+    }
+
+    /// The next SIGHUP; `None` if signals can no longer be received.
+    #[cfg(unix)]
+    pub async fn recv(&mut self) -> Option<()> {
+        self.signal.recv().await
+    }
+
+    #[cfg(not(unix))]
+    pub async fn recv(&mut self) -> Option<()> {
+        std::future::pending().await
     }
 }

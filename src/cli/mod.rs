@@ -106,7 +106,7 @@ fn serve(path: Option<&Path>) -> u8 {
         print_error(&err);
         return EXIT_CONFIG;
     }
-    match crate::app::serve(config) {
+    match crate::app::serve(config, path) {
         Ok(()) => EXIT_OK,
         Err(err) => {
             print_error(&err);

@@ -34,6 +34,9 @@ pub use routing::{
     StepConfig, TargetConfig, TargetDest,
 };
 
+/// The live config shared by the services; a reload swaps it atomically (readers `load()`).
+pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
+
 /// Everything calltrack needs to run, checked as a whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

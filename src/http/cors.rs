@@ -59,7 +59,7 @@ fn allowed(shared: &Shared, origin: &str, path: &str, headers: &HeaderMap) -> bo
     if same_origin(origin, headers) {
         return true;
     }
-    let config = &shared.state.config;
+    let config = shared.state.config.load();
     let listed = |origins: &[String]| {
         origins
             .iter()

@@ -91,7 +91,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
 /// Middleware: the snippet API's per-IP rate limit.
 pub async fn rate_limit(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let ip = super::client::of_parts(&parts, &shared.state.config.http.trusted_proxies);
+    let ip = super::client::of_parts(&parts, &shared.state.config.load().http.trusted_proxies);
     match shared.limiter.check(ip, Instant::now()) {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(Refusal::TooFast(wait)) => ApiError::RateLimited {

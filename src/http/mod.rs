@@ -8,6 +8,7 @@ mod client;
 mod cors;
 pub mod errors;
 mod limits;
+mod metrics;
 mod router;
 pub mod session_id;
 pub mod sessions;
@@ -23,7 +24,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::SharedConfig;
 use crate::display::GeoResolver;
 use crate::lease::LeaseTable;
 
@@ -42,7 +43,8 @@ pub struct Gauges {
 /// What the HTTP handlers share.
 #[derive(Clone)]
 pub struct HttpState {
-    pub config: Arc<Config>,
+    /// The current config: handlers `load()` it per request, so a reload takes effect at once.
+    pub config: SharedConfig,
     pub leases: Arc<LeaseTable>,
     pub geo: Arc<GeoResolver>,
     pub gauges: Arc<Gauges>,

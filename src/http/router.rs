@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post};
 use tokio::sync::Semaphore;
 
 use super::limits::{self, RateLimiter};
-use super::{HttpState, admin, cors, errors, health, sessions, snippet, target_health};
+use super::{HttpState, admin, cors, errors, health, metrics, sessions, snippet, target_health};
 
 /// What every handler reads: the public state plus HTTP-private parts.
 pub struct Shared {
@@ -20,8 +20,9 @@ pub struct Shared {
 
 /// Builds the whole application.
 pub fn router(state: HttpState) -> Router {
-    let max_body = state.config.http.max_body_bytes;
-    let limiter = RateLimiter::per_minute(state.config.http.rate_limit_per_minute);
+    let http = state.config.load().http.clone();
+    let max_body = http.max_body_bytes;
+    let limiter = RateLimiter::per_minute(http.rate_limit_per_minute);
     let shared = Arc::new(Shared { state, limiter });
     let slots = Arc::new(Semaphore::new(limits::MAX_IN_FLIGHT));
     Router::new()
@@ -30,6 +31,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/snippet.js", get(snippet::script))
         .route("/demo", get(snippet::demo))
         .route("/health", get(health))
+        .route("/metrics", get(metrics::scrape))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .with_state(shared.clone())

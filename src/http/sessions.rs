@@ -15,7 +15,7 @@ use super::client::ClientIp;
 use super::errors::{ApiError, ApiJson};
 use super::router::Shared;
 use super::session_id::{self, Kind, SessionRef};
-use crate::config::SiteConfig;
+use crate::config::{Config, SiteConfig};
 use crate::display::{self, Choice};
 use crate::lease::{GrantRequest, Lease, LeaseError, Visit, VisitFields};
 
@@ -82,12 +82,12 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateSession>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
     let state = &shared.state;
-    let site = state
-        .config
+    let config = state.config.load_full();
+    let site = config
         .site(&site_id)
         .ok_or_else(|| ApiError::UnknownSite(site_id.clone()))?;
     check_body(&body)?;
-    let ip = super::client::resolve(peer, &headers, &state.config.http.trusted_proxies);
+    let ip = super::client::resolve(peer, &headers, &config.http.trusted_proxies);
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
@@ -200,14 +200,13 @@ pub async fn heartbeat(
                 .leases
                 .heartbeat(id, OffsetDateTime::now_utc())
                 .ok_or(ApiError::UnknownSession)?;
-            let site = state
-                .config
-                .site(&lease.site)
-                .ok_or(ApiError::UnknownSession)?;
+            let config = state.config.load();
+            let site = config.site(&lease.site).ok_or(ApiError::UnknownSession)?;
             SessionView::leased(site, &lease)
         }
         SessionRef::Fixed { kind, site, number } => {
-            let site = fixed_site(&shared, kind, site, number)?;
+            let config = state.config.load();
+            let site = fixed_site(&config, kind, site, number)?;
             SessionView::fixed(site, kind, number, id.clone())
         }
     };
@@ -229,7 +228,7 @@ pub async fn release(
                 .ok_or(ApiError::UnknownSession)?;
         }
         SessionRef::Fixed { kind, site, number } => {
-            fixed_site(&shared, kind, site, number)?;
+            fixed_site(&shared.state.config.load(), kind, site, number)?;
         }
     }
     Ok(StatusCode::NO_CONTENT)
@@ -237,16 +236,12 @@ pub async fn release(
 
 /// The site of a fixed-number session id, if the config still shows that number that way.
 fn fixed_site<'c>(
-    shared: &'c Shared,
+    config: &'c Config,
     kind: Kind,
     site: &str,
     number: &str,
 ) -> Result<&'c SiteConfig, ApiError> {
-    let site = shared
-        .state
-        .config
-        .site(site)
-        .ok_or(ApiError::UnknownSession)?;
+    let site = config.site(site).ok_or(ApiError::UnknownSession)?;
     let shown = match kind {
         Kind::Default => site.default_number.as_deref() == Some(number),
         Kind::Reserve => site.reserve_number.as_deref() == Some(number),

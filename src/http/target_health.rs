@@ -63,7 +63,8 @@ pub struct TargetsHealthView {
 
 /// `GET /v1/admin/health`
 pub async fn list(State(shared): State<Arc<Shared>>) -> Json<TargetsHealthView> {
-    let health = &shared.state.config.health;
+    let config = shared.state.config.load();
+    let health = &config.health;
     Json(TargetsHealthView {
         enabled: health.enabled,
         interval_secs: health.interval.as_secs(),

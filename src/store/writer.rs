@@ -344,7 +344,12 @@ impl Writer {
         for attempt in 1.. {
             let started = std::time::Instant::now();
             let error = match apply_batch(&mut self.conn, batch) {
-                Ok(outcome) => return self.stats.record(batch.len(), outcome, started.elapsed()),
+                Ok(outcome) => {
+                    let took = started.elapsed();
+                    metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
+                    crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
+                    return self.stats.record(batch.len(), outcome, took);
+                }
                 Err(error) => error,
             };
             self.stats.failed_attempts += 1;

@@ -3,6 +3,10 @@
 //! Typed operational events (one struct per fact, log line and metric together) will live
 //! beside this as they arrive.
 
+pub mod metrics;
+
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
@@ -17,13 +21,15 @@ pub enum TelemetryError {
     AlreadyInstalled(String),
 }
 
-/// Installs the global subscriber; `RUST_LOG`, when set, overrides `log.level`.
+/// Installs the global subscriber; `RUST_LOG`, when set, overrides `log.level`. Colours only
+/// when stderr is a terminal (journald and log files get plain text).
 ///
 /// Safe to call more than once: later calls change nothing and return `AlreadyInstalled`.
 pub fn init(log: &LogConfig) -> Result<(), TelemetryError> {
     let filter = filter(log)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let installed = match log.format {
         LogFormat::Text => builder.try_init(),

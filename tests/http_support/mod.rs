@@ -63,7 +63,7 @@ impl TestServer {
         let leases = Arc::new(LeaseTable::from_config(&config));
         let gauges = Arc::new(Gauges::default());
         let state = HttpState {
-            config: config.clone(),
+            config: Arc::new(arc_swap::ArcSwap::new(config.clone())),
             leases: leases.clone(),
             geo: Arc::new(GeoResolver::open(&config.geo).expect("geo")),
             gauges: gauges.clone(),

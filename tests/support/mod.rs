@@ -157,6 +157,37 @@ CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
         std::fs::read_to_string(self.dir.path().join("calltrack.log")).unwrap_or_default()
     }
 
+    /// The config file the daemon was started with (`serve --config`).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("calltrack.toml")
+    }
+
+    /// Sends `signal` (e.g. "HUP") to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Waits until the log holds `needle` at least `count` times; returns the log.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= count {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "log never showed {needle:?} x{count}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("cdr.db")
     }

@@ -25,6 +25,8 @@ impl B2bua {
         r: &Rejection,
     ) {
         self.stats.invites_rejected += 1;
+        metrics::counter!("calltrack_invites_rejected_total", "status" => r.status.to_string())
+            .increment(1);
         tracing::info!(status = r.status, %peer, "INVITE rejected");
         let tag = self.ids.tag();
         let response = rejection_response(invite, r, &tag, peer);

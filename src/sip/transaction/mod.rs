@@ -264,6 +264,11 @@ impl TransactionLayer {
         self.out.stats
     }
 
+    /// Transactions created so far (client and server), for metrics.
+    pub fn created(&self) -> u64 {
+        self.next_id
+    }
+
     /// The original request of a server transaction (the TU needs it to build responses)
     /// and its peer.
     pub fn server_request(&self, tx: TxId) -> Option<(&SipMessage, Peer)> {

@@ -1,0 +1,24 @@
+//! `GET /metrics`: the Prometheus text exposition, with pool gauges refreshed at scrape time.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use time::OffsetDateTime;
+
+use super::router::Shared;
+use crate::telemetry::metrics;
+
+/// Renders every metric; 503 when this process has no Prometheus recorder.
+pub async fn scrape(State(shared): State<Arc<Shared>>) -> Response {
+    metrics::publish_pools(&shared.state.leases, OffsetDateTime::now_utc());
+    match metrics::render() {
+        Some(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder not installed\n",
+        )
+            .into_response(),
+    }
+}
