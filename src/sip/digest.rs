@@ -122,8 +122,8 @@ impl Challenge {
     }
 }
 
-/// What the answer is computed over.
-#[derive(Debug, Clone, Copy)]
+/// What the answer is computed over. `Debug` never shows the password.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub method: &'a str,
     /// The Request-URI, written into `uri=` as it is.
@@ -134,6 +134,17 @@ pub struct Request<'a> {
     pub cnonce: &'a str,
     /// Nonce count: how many requests used this nonce, starting at 1.
     pub nc: u32,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `response=` value (RFC 7616 §3.4.1; RFC 2069 form without qop).

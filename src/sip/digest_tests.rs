@@ -30,6 +30,7 @@ fn rfc2617_worked_example() {
     assert!(header.contains("cnonce=\"0a4f113b\""));
     assert!(header.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
     assert!(!header.contains("Circle"), "never the password");
+    assert!(!format!("{r:?}").contains("Circle"), "nor in Debug");
 }
 
 #[test]
