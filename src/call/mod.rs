@@ -71,7 +71,7 @@ pub struct BridgePlan {
     pub caller: String,
     pub max_forwards: u32,
     pub attribution: Attribution,
-    /// The first target of the route's first step (what the single-target session rings).
+    /// The first target of the route's first step (the CDR's destination until one answers).
     pub target: routing::Target,
     /// The whole distribution plan: scheme, steps, fallback, failover rules.
     pub route: distribution::RoutePlan,

@@ -4,6 +4,7 @@
 //! Time (`now: Instant`) and random values are parameters; bytes go in and out as values.
 
 pub mod dialog;
+pub mod digest;
 pub mod message;
 pub mod peer;
 pub mod transaction;

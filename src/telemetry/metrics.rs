@@ -118,6 +118,18 @@ fn describe() {
         "calltrack_config_reloads_total",
         "Config reloads (SIGHUP), by result"
     );
+    describe_counter!(
+        "calltrack_dial_attempts_total",
+        "INVITEs sent to distribution targets, by scheme"
+    );
+    describe_counter!(
+        "calltrack_dial_answered_total",
+        "Calls answered, by scheme and 1-based step"
+    );
+    describe_counter!(
+        "calltrack_digest_answers_total",
+        "INVITEs re-sent with digest credentials after a 401/407"
+    );
     crate::call::edge::describe_metrics();
 }
 

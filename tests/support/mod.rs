@@ -378,6 +378,14 @@ impl Sipp {
         self
     }
 
+    /// How many calls the scenario runs (`-m`); a UAS serves them one after another.
+    pub fn calls(mut self, n: u32) -> Sipp {
+        if let Some(i) = self.args.iter().position(|a| a == "-m") {
+            self.args[i + 1] = n.to_string();
+        }
+        self
+    }
+
     pub fn spawn(self) -> Running {
         let child = Command::new("sipp")
             .args(&self.args)

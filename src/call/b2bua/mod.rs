@@ -18,6 +18,7 @@ use crate::sip::{Peer, SipMessage, Transmit};
 
 use super::attribution::{NumberKindTag, StampRules, stamp};
 use super::bridge::CopyRules;
+use super::distribution::rotation::Rotation;
 use super::edge::{self, Edge, RequestVerdict, blacklist::Blacklist};
 use super::health::{HealthTable, Prober};
 use super::history::CallerHistory;
@@ -146,6 +147,9 @@ pub struct B2bua {
     sessions: HashMap<CallKey, CallSession>,
     owners: Owners,
     dialogs: HashMap<(String, String), (CallKey, Leg)>,
+    /// How many of each session's dialog keys are in `dialogs` (sessions add attempts).
+    registered: HashMap<CallKey, usize>,
+    rotation: Rotation,
     deadlines: BinaryHeap<Reverse<(Instant, CallKey)>>,
     armed: HashMap<CallKey, Instant>,
     events: VecDeque<CallEvent>,
@@ -198,6 +202,8 @@ impl B2bua {
             sessions: HashMap::new(),
             owners: Owners::default(),
             dialogs: HashMap::new(),
+            registered: HashMap::new(),
+            rotation: Rotation::default(),
             deadlines: BinaryHeap::new(),
             armed: HashMap::new(),
             events: VecDeque::new(),
@@ -421,6 +427,10 @@ impl B2bua {
         };
         match plan_invite(&ctx) {
             Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
+            Decision::Bridge(plan) if !plan.route.has_targets() => {
+                let rejection = Rejection::new(500, "Server Internal Error").because("no_targets");
+                self.reject_invite(now, tx, &invite, peer, &rejection);
+            }
             Decision::Bridge(plan) => match edge::untrusted_target(&self.config, &plan) {
                 None => self.open_call(now, tx, invite, peer, *plan),
                 Some(outside) => {
@@ -479,9 +489,6 @@ impl B2bua {
             let mut ctx = self.ctx(now);
             CallSession::open(&mut ctx, opening)
         };
-        for (dialog, leg) in session.dialog_keys() {
-            self.dialogs.insert(dialog, (key, leg));
-        }
         self.sessions.insert(key, session);
         self.stats.calls_bridged += 1;
         self.after_session(key, now);
@@ -514,6 +521,7 @@ impl B2bua {
             rules: CopyRules {
                 reserved_prefix: &self.config.tracking.header_prefix,
             },
+            rotation: &mut self.rotation,
         }
     }
 
@@ -546,11 +554,19 @@ impl B2bua {
         self.after_session(key, now);
     }
 
-    /// Re-arms the session's timer, or removes the session once it is done.
+    /// Registers the session's new dialogs, re-arms its timer, or removes the session once
+    /// it is done.
     fn after_session(&mut self, key: CallKey, now: Instant) {
         let Some(session) = self.sessions.get(&key) else {
             return;
         };
+        let known = self.registered.get(&key).copied().unwrap_or(0);
+        if session.dialog_count() > known {
+            for (dialog, leg) in session.dialog_keys().into_iter().skip(known) {
+                self.dialogs.insert(dialog, (key, leg));
+            }
+            self.registered.insert(key, session.dialog_count());
+        }
         if session.is_done() {
             self.remove_session(key, now);
             return;
@@ -577,6 +593,7 @@ impl B2bua {
         }
         self.owners.remove_call(key);
         self.armed.remove(&key);
+        self.registered.remove(&key);
     }
 
     fn fire_deadlines(&mut self, now: Instant) {

@@ -5,6 +5,8 @@
 //! The types here are the contract between route selection (config -> plan) and the dialer
 //! (plan -> B-legs): selection never sends anything, the dialer never reads the config.
 
+pub mod dialer;
+pub mod rotation;
 pub mod select;
 
 use std::time::Duration;
@@ -33,7 +35,12 @@ pub struct RoutePlan {
 }
 
 impl RoutePlan {
-    /// The first target of the first step (what a single-target session rings).
+    /// At least one target to ring (a step target or the fallback).
+    pub fn has_targets(&self) -> bool {
+        self.fallback.is_some() || self.steps.iter().any(|s| !s.targets.is_empty())
+    }
+
+    /// The first target of the first step (rung first unless round robin rotates).
     pub fn first_target(&self) -> Option<&TargetPlan> {
         self.steps.first().and_then(|step| step.targets.first())
     }

@@ -10,6 +10,7 @@ use crate::sip::{Peer, SipMessage};
 
 use super::super::b2bua::{CallEvent, CallKey, Owners, WallClock};
 use super::super::bridge::CopyRules;
+use super::super::distribution::rotation::Rotation;
 
 /// What a session may use while handling one input.
 pub struct Ctx<'a> {
@@ -21,6 +22,8 @@ pub struct Ctx<'a> {
     pub events: &'a mut VecDeque<CallEvent>,
     pub clock: &'a WallClock,
     pub rules: CopyRules<'a>,
+    /// Round-robin rotation and stickiness shared by every call.
+    pub rotation: &'a mut Rotation,
 }
 
 impl Ctx<'_> {

@@ -1,11 +1,13 @@
 //! Ending a call: BYE from either leg, hanging up on timers and shutdown, and the one CDR
 //! every call gets.
 
+use crate::sip::dialog::Dialog;
 use crate::sip::message::Method;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
 use super::super::b2bua::CallEvent;
+use super::super::distribution::dialer::AttemptId;
 use super::super::outcome::Fault;
 use super::super::record::{CallDetailRecord, Disposition, HangupSide};
 use super::{CallSession, Ctx, Leg, Phase};
@@ -27,7 +29,7 @@ impl CallSession {
             // A BYE on an early dialog (RFC 3261 §15) ends the attempt like a CANCEL.
             Phase::Setup if leg == Leg::A => {
                 self.fail(ctx, Fault::CallerCancelled);
-                self.cancel_b(ctx);
+                self.cancel_all(ctx);
             }
             Phase::Setup | Phase::Ending => {}
         }
@@ -36,8 +38,28 @@ impl CallSession {
     pub(super) fn send_bye(&mut self, ctx: &mut Ctx<'_>, leg: Leg) {
         let branch = ctx.ids.branch();
         let dialog = self.dialog_mut(leg);
-        let peer = dialog.peer;
         let bye = dialog.request(&Method::Bye, ctx.local, &branch).finish();
+        let peer = dialog.peer;
+        self.track_bye(ctx, bye, peer);
+    }
+
+    /// A BYE on one attempt's dialog (an attempt that answered too late).
+    pub(super) fn send_bye_on(&mut self, ctx: &mut Ctx<'_>, id: AttemptId) {
+        let branch = ctx.ids.branch();
+        let dialog = &mut self.attempts[id].dialog;
+        let bye = dialog.request(&Method::Bye, ctx.local, &branch).finish();
+        let peer = dialog.peer;
+        self.track_bye(ctx, bye, peer);
+    }
+
+    /// A BYE on a dialog outside the session's legs (a forked answer).
+    pub(super) fn send_bye_in(&mut self, ctx: &mut Ctx<'_>, dialog: &mut Dialog) {
+        let branch = ctx.ids.branch();
+        let bye = dialog.request(&Method::Bye, ctx.local, &branch).finish();
+        self.track_bye(ctx, bye, dialog.peer);
+    }
+
+    fn track_bye(&mut self, ctx: &mut Ctx<'_>, bye: SipMessage, peer: Peer) {
         if let Some(tx) = ctx.send(self.key, bye, peer) {
             self.byes.insert(tx);
         }
@@ -90,7 +112,7 @@ impl CallSession {
         match self.phase {
             Phase::Setup => {
                 self.fail(ctx, Fault::Unreachable);
-                self.cancel_b(ctx);
+                self.cancel_all(ctx);
             }
             Phase::Answered => self.hang_up(ctx, HangupSide::System, &[Leg::A, Leg::B]),
             Phase::Ending => {}

@@ -5,6 +5,7 @@ use crate::sip::dialog::{Dialog, LocalEndpoint};
 use crate::sip::message::{HeaderName, Method};
 use crate::sip::{Peer, SipMessage};
 
+use super::super::routing::Target;
 use super::{CalleeLeg, CallerLeg, Ctx, Opening};
 
 /// The caller leg's dialog as UAS (RFC 3261 §12.1.1).
@@ -51,10 +52,15 @@ fn in_dialog_peer(route_set: &[String], target: &str, source: Peer) -> Peer {
     crate::sip::dialog::uri_peer(next, source.transport).unwrap_or(source)
 }
 
-/// The callee leg's dialog as UAC (RFC 3261 §12.1.2), before any response.
-pub(super) fn callee_leg(ctx: &mut Ctx<'_>, o: &Opening) -> CalleeLeg {
-    let target = &o.plan.target;
-    let caller_uri = caller_uri(o, ctx.local, target.peer.transport);
+/// One attempt's dialog as UAC (RFC 3261 §12.1.2), before any response: a Call-ID and From
+/// tag of its own.
+pub(super) fn callee_leg(
+    ctx: &mut Ctx<'_>,
+    a_invite: &SipMessage,
+    caller: &str,
+    target: &Target,
+) -> CalleeLeg {
+    let caller_uri = caller_uri(a_invite, caller, ctx.local, target.peer.transport);
     let invite_seq = ctx.ids.small_seq();
     CalleeLeg {
         dialog: Dialog {
@@ -71,7 +77,7 @@ pub(super) fn callee_leg(ctx: &mut Ctx<'_>, o: &Opening) -> CalleeLeg {
             transport: target.peer.transport,
         },
         invite_tx: None,
-        invite: o.invite.clone(),
+        invite: a_invite.clone(),
         invite_seq,
         provisional_seen: false,
         final_seen: false,
@@ -79,23 +85,28 @@ pub(super) fn callee_leg(ctx: &mut Ctx<'_>, o: &Opening) -> CalleeLeg {
         cancel_sent: false,
         acked: false,
         tcp_upgraded: false,
+        auth_tried: false,
     }
 }
 
 /// The B-leg From: the caller's display name and number at calltrack's host, so the PBX
 /// sees who calls without learning the carrier's topology.
-fn caller_uri(o: &Opening, local: &LocalEndpoint, transport: crate::sip::Transport) -> String {
+fn caller_uri(
+    a_invite: &SipMessage,
+    caller: &str,
+    local: &LocalEndpoint,
+    transport: crate::sip::Transport,
+) -> String {
     let host = local.host_port(transport);
-    let display = o
-        .invite
+    let display = a_invite
         .from()
         .ok()
         .and_then(|f| f.display)
         .filter(|d| !d.is_empty());
-    let user = if o.plan.caller.is_empty() {
+    let user = if caller.is_empty() {
         "anonymous"
     } else {
-        o.plan.caller.as_str()
+        caller
     };
     match display {
         Some(name) if !name.contains('"') || name.starts_with('"') => {

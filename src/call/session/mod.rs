@@ -1,19 +1,26 @@
 //! One bridged call: the caller's leg (A, where calltrack is the UAS) and the callee's leg
-//! (B, where calltrack is the UAC), and every transition from the INVITE to the CDR.
+//! (B, where calltrack is the UAC), and every transition from the INVITE to the CDR. Until
+//! someone answers, B is a set of attempts (one INVITE per target the dialer rings); the
+//! first 2xx becomes the call's B leg.
 //!
 //! The session never touches I/O: it drives the transaction layer handed to it in [`Ctx`]
 //! and reports what happened as [`CallEvent`]s. This file holds the types, the opening and
 //! the entry points; the transitions live beside it by concern:
 //! - `legs`: building each leg's dialog and what a leg learns from the other side,
-//! - `setup`: the B-leg INVITE and its answers, failure, CANCEL and the ring timeout,
+//! - `dialing`: the B-leg attempts the dialer asks for, their CANCELs, timers and retries,
+//! - `answers`: every answer to an attempt's INVITE, relayed to the caller; failure,
+//! - `auth`: re-sending an attempt's INVITE with digest credentials,
 //! - `relay`: in-dialog requests, their responses and end-to-end ACKs,
 //! - `hangup`: BYE, hanging up, the CDR, shutdown.
 
+mod answers;
+mod auth;
 mod ctx;
+mod dialing;
 mod hangup;
 mod legs;
+mod open;
 mod relay;
-mod setup;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -22,10 +29,14 @@ use crate::sip::dialog::Dialog;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
-use super::b2bua::{CallEvent, CallKey};
+use super::b2bua::CallKey;
+use super::distribution::dialer::AttemptId;
 use super::record::{HangupSide, LiveCall};
 
 pub use ctx::Ctx;
+pub use open::Opening;
+
+use open::Dialing;
 
 /// The two sides of a bridged call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,7 +94,9 @@ struct CallerLeg {
     acked: bool,
 }
 
-/// The callee leg: the INVITE we sent and the dialog we hold as UAC.
+/// One attempt of the callee leg: the INVITE we sent to one target and the dialog we hold
+/// as UAC. Each attempt has its own Call-ID and From tag (RFC 3261 §8.2.2.2), so parallel
+/// INVITEs to one PBX are never merged.
 #[derive(Debug)]
 struct CalleeLeg {
     dialog: Dialog,
@@ -97,6 +110,8 @@ struct CalleeLeg {
     acked: bool,
     /// The INVITE was moved to TCP for its size; on a transport failure retry over UDP.
     tcp_upgraded: bool,
+    /// The INVITE was re-sent with digest credentials (only once per attempt).
+    auth_tried: bool,
 }
 
 /// A 2xx to a relayed re-INVITE that still needs the originator's ACK carried across.
@@ -114,7 +129,12 @@ pub struct CallSession {
     live: LiveCall,
     phase: Phase,
     a: CallerLeg,
-    b: CalleeLeg,
+    /// Every attempt, indexed by [`AttemptId`]; never empty once opened (see `open`).
+    attempts: Vec<CalleeLeg>,
+    /// The attempt that is the B leg: the one that answered, before that the one whose
+    /// provisional reached the caller last (in-dialog requests of early dialogs go there).
+    b: AttemptId,
+    dialing: Dialing,
     relays: HashMap<TxId, Relay>,
     byes: HashSet<TxId>,
     pending_ack: Option<PendingAck>,
@@ -126,62 +146,13 @@ pub struct CallSession {
     span: tracing::Span,
 }
 
-/// Everything needed to open a session for an admitted INVITE.
-#[derive(Debug)]
-pub struct Opening {
-    pub key: CallKey,
-    pub uid: String,
-    pub invite_tx: TxId,
-    pub invite: SipMessage,
-    pub peer: Peer,
-    pub plan: super::BridgePlan,
-    pub ring_timeout: Duration,
-    pub max_duration: Duration,
-    pub udp_max_request_bytes: usize,
-    /// Extra headers stamped on the B-leg INVITE (attribution).
-    pub stamp: Vec<(String, String)>,
-    /// No earlier call from this caller within the uniqueness window.
-    pub first_call: bool,
-    /// Talk time that makes an answered call a quality call.
-    pub quality_min_talk: Duration,
-    /// The call's log span (`call_id`, `tracking_number`).
-    pub span: tracing::Span,
-}
-
 impl CallSession {
-    /// Opens the call: builds both dialogs, sends the B-leg INVITE, reports the live call.
-    pub fn open(ctx: &mut Ctx<'_>, o: Opening) -> CallSession {
-        let a = legs::caller_leg(ctx, &o);
-        let b = legs::callee_leg(ctx, &o);
-        let live = live_call(ctx, &o);
-        ctx.events.push_back(CallEvent::Started(live.clone()));
-        ctx.owners.insert(a.invite_tx, o.key);
-        let mut session = CallSession {
-            key: o.key,
-            live,
-            phase: Phase::Setup,
-            a,
-            b,
-            relays: HashMap::new(),
-            byes: HashSet::new(),
-            pending_ack: None,
-            recorded: false,
-            ring_deadline: Some(ctx.now + o.ring_timeout),
-            max_deadline: None,
-            max_duration: o.max_duration,
-            quality_min_talk: o.quality_min_talk,
-            span: o.span.clone(),
-        };
-        session.send_b_invite(ctx, &o.plan, o.udp_max_request_bytes, &o.stamp);
-        session
-    }
-
     // ---- entry points that fan out by transaction ----------------------------------------
 
     /// A response on one of this session's client transactions.
     pub fn on_response(&mut self, ctx: &mut Ctx<'_>, tx: TxId, resp: SipMessage, retrans: bool) {
-        if Some(tx) == self.b.invite_tx {
-            self.on_b_invite_response(ctx, resp, retrans);
+        if let Some(id) = self.attempt_of(tx) {
+            self.on_attempt_response(ctx, id, resp, retrans);
         } else if self.relays.contains_key(&tx) {
             self.on_relay_response(ctx, tx, &resp, retrans);
         } else if self.byes.contains(&tx) && resp.status().is_some_and(|c| c >= 200) {
@@ -191,8 +162,8 @@ impl CallSession {
 
     /// A client transaction of this session got no final response (Timer B/F or transport).
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
-        if Some(tx) == self.b.invite_tx {
-            self.on_b_invite_timeout(ctx);
+        if let Some(id) = self.attempt_of(tx) {
+            self.on_attempt_timeout(ctx, id);
         } else if let Some(relay) = self.relays.remove(&tx) {
             self.reply(ctx, relay.server_tx, &relay.request, relay.peer, 408);
         } else {
@@ -200,7 +171,7 @@ impl CallSession {
         }
     }
 
-    /// Ring timeout or maximum call duration reached.
+    /// The whole call's ring timeout, the maximum call duration, or a dialer timer.
     pub fn on_deadline(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
         let due = |d: Option<Instant>| d.is_some_and(|d| d <= now);
@@ -210,14 +181,26 @@ impl CallSession {
         if due(self.max_deadline) {
             self.on_max_duration(ctx);
         }
+        if self.phase == Phase::Setup && due(self.dialing.dialer.next_deadline()) {
+            let next = self.dialing.dialer.on_timeout(now, ctx.rotation);
+            self.run(ctx, next);
+        }
     }
 
     // ---- accessors -----------------------------------------------------------------------
 
-    /// `(Call-ID, local tag)` of each leg: how in-dialog requests find this session.
-    pub fn dialog_keys(&self) -> [((String, String), Leg); 2] {
+    /// `(Call-ID, local tag)` of the caller leg, then of every attempt in order: how
+    /// in-dialog requests find this session. The list only grows while the call lives.
+    pub fn dialog_keys(&self) -> Vec<((String, String), Leg)> {
         let key = |d: &Dialog| (d.call_id.clone(), d.local_tag.clone());
-        [(key(&self.a.dialog), Leg::A), (key(&self.b.dialog), Leg::B)]
+        std::iter::once((key(&self.a.dialog), Leg::A))
+            .chain(self.attempts.iter().map(|b| (key(&b.dialog), Leg::B)))
+            .collect()
+    }
+
+    /// How many entries [`Self::dialog_keys`] has, without building it.
+    pub fn dialog_count(&self) -> usize {
+        1 + self.attempts.len()
     }
 
     /// Done when the outcome is recorded and nothing is left in flight.
@@ -226,7 +209,10 @@ impl CallSession {
             && self.phase == Phase::Ending
             && self.byes.is_empty()
             && self.relays.is_empty()
-            && (self.b.final_seen || self.b.invite_tx.is_none())
+            && self
+                .attempts
+                .iter()
+                .all(|b| b.final_seen || b.invite_tx.is_none())
     }
 
     /// The call's log span: everything logged while handling this call carries its ids.
@@ -243,50 +229,48 @@ impl CallSession {
         self.live.answered_at.is_some()
     }
 
-    /// The earliest session timer (ring timeout, maximum duration).
+    /// The earliest session timer (ring timeouts, maximum duration).
     pub fn next_deadline(&self) -> Option<Instant> {
-        match (self.ring_deadline, self.max_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let dialer = (self.phase == Phase::Setup)
+            .then(|| self.dialing.dialer.next_deadline())
+            .flatten();
+        [self.ring_deadline, self.max_deadline, dialer]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn attempt_of(&self, tx: TxId) -> Option<AttemptId> {
+        self.attempts.iter().position(|b| b.invite_tx == Some(tx))
+    }
+
+    /// The B leg (see [`CallSession::b`]).
+    fn b(&self) -> &CalleeLeg {
+        &self.attempts[self.b]
+    }
+
+    fn b_mut(&mut self) -> &mut CalleeLeg {
+        &mut self.attempts[self.b]
     }
 
     fn dialog(&self, leg: Leg) -> &Dialog {
         match leg {
             Leg::A => &self.a.dialog,
-            Leg::B => &self.b.dialog,
+            Leg::B => &self.b().dialog,
         }
     }
 
     fn dialog_mut(&mut self, leg: Leg) -> &mut Dialog {
         match leg {
             Leg::A => &mut self.a.dialog,
-            Leg::B => &mut self.b.dialog,
+            Leg::B => &mut self.b_mut().dialog,
         }
     }
 
     fn invite_seq(&self, leg: Leg) -> u32 {
         match leg {
             Leg::A => self.a.invite_seq,
-            Leg::B => self.b.invite_seq,
+            Leg::B => self.b().invite_seq,
         }
-    }
-}
-
-/// The live-call record reported when the B-leg goes out.
-fn live_call(ctx: &Ctx<'_>, o: &Opening) -> LiveCall {
-    LiveCall {
-        id: o.uid.clone(),
-        call_id: o.invite.call_id().unwrap_or_default().to_string(),
-        tracking_number: o.plan.tracking.number.clone(),
-        caller: o.plan.caller.clone(),
-        destination: o.plan.target.uri.clone(),
-        started_at: ctx.wall(),
-        answered_at: None,
-        attribution: o.plan.attribution.clone(),
-        first_time_caller: o.first_call,
-        scheme: None,
-        answered_step: None,
-        answered_target: None,
     }
 }

@@ -21,6 +21,9 @@ impl CallSession {
         peer: Peer,
     ) {
         let method = req.method().cloned().unwrap_or(Method::Info);
+        if leg == Leg::B && req.call_id() != Some(self.b().dialog.call_id.as_str()) {
+            return self.on_stray_attempt_request(ctx, tx, &req, peer);
+        }
         if let Ok(cseq) = req.cseq() {
             self.dialog_mut(leg).remote_seq = Some(cseq.seq);
         }
@@ -46,8 +49,25 @@ impl CallSession {
         ctx.respond(tx, resp.finish());
     }
 
+    /// A request on the dialog of an attempt that is not the B leg (one that answered too
+    /// late and is being hung up): a BYE is confirmed, anything else has no dialog here.
+    fn on_stray_attempt_request(&self, ctx: &mut Ctx<'_>, tx: TxId, req: &SipMessage, peer: Peer) {
+        let attempt = self
+            .attempts
+            .iter()
+            .find(|b| req.call_id() == Some(b.dialog.call_id.as_str()));
+        let tag = attempt.map(|b| b.dialog.local_tag.as_str());
+        let code = if req.method() == Some(&Method::Bye) {
+            200
+        } else {
+            481
+        };
+        let resp = response_to(req, code, reason_phrase(code), tag, Some(peer.addr));
+        ctx.respond(tx, resp.finish());
+    }
+
     fn leg_of(&self, req: &SipMessage) -> Leg {
-        if req.call_id() == Some(self.b.dialog.call_id.as_str()) {
+        if req.call_id() == Some(self.b().dialog.call_id.as_str()) {
             Leg::B
         } else {
             Leg::A
