@@ -12,23 +12,25 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::lease::LeaseTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
-use crate::sip::message::{Limits, Method, Rejection, Screened, screen};
+use crate::sip::message::{Limits, Method, Screened, screen};
 use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
-use super::attribution::{NumberKindTag, StampRules, stamp};
-use super::bridge::CopyRules;
 use super::distribution::rotation::Rotation;
 use super::edge::{self, Edge, RequestVerdict, blacklist::Blacklist};
 use super::health::{HealthTable, Prober};
 use super::history::CallerHistory;
 use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
-use super::session::{CallSession, Ctx, Leg, Opening};
-use super::{CallContext, Decision, plan_invite};
+use super::session::{CallSession, Leg};
 
+mod new_calls;
+mod owners;
 mod probing;
 mod refusals;
+mod sessions;
+
+pub use owners::{Owners, WallClock};
 
 /// Option tags calltrack honours in `Require` (it bridges PRACK and session refreshes).
 pub const SUPPORTED: &[&str] = &["100rel", "timer"];
@@ -49,24 +51,6 @@ pub enum CallEvent {
     Answered { id: String, at: OffsetDateTime },
     /// The call's final record.
     Ended(CallDetailRecord),
-}
-
-/// Wall-clock time derived from the monotonic `now` passed in, anchored once at start-up, so
-/// the core never reads a clock.
-#[derive(Debug, Clone, Copy)]
-pub struct WallClock {
-    base: Instant,
-    wall: OffsetDateTime,
-}
-
-impl WallClock {
-    pub fn new(base: Instant, wall: OffsetDateTime) -> WallClock {
-        WallClock { base, wall }
-    }
-
-    pub fn at(&self, now: Instant) -> OffsetDateTime {
-        self.wall + now.saturating_duration_since(self.base)
-    }
 }
 
 /// Counters for the operator.
@@ -102,30 +86,6 @@ impl Default for Shared {
             history: CallerHistory::new(None),
             blacklist: Arc::new(Blacklist::default()),
             health: HealthTable::default(),
-        }
-    }
-}
-
-/// Which client transactions belong to which call, both ways, so a call's entries go with it.
-#[derive(Debug, Default)]
-pub struct Owners {
-    by_tx: HashMap<TxId, CallKey>,
-    by_call: HashMap<CallKey, Vec<TxId>>,
-}
-
-impl Owners {
-    pub fn insert(&mut self, tx: TxId, key: CallKey) {
-        self.by_tx.insert(tx, key);
-        self.by_call.entry(key).or_default().push(tx);
-    }
-
-    fn get(&self, tx: &TxId) -> Option<CallKey> {
-        self.by_tx.get(tx).copied()
-    }
-
-    fn remove_call(&mut self, key: CallKey) {
-        for tx in self.by_call.remove(&key).unwrap_or_default() {
-            self.by_tx.remove(&tx);
         }
     }
 }
@@ -408,211 +368,5 @@ impl B2bua {
         self.dialogs
             .get(&(call_id.to_string(), tag.to_string()))
             .copied()
-    }
-
-    // ---- new calls -------------------------------------------------------------------
-
-    fn on_new_invite(&mut self, now: Instant, tx: TxId, invite: SipMessage, peer: Peer) {
-        let ctx = CallContext {
-            invite: &invite,
-            source: peer,
-            config: &self.config,
-            hosts: &self.hosts,
-            health: self.prober.table(),
-            leases: &self.leases,
-            blacklist: &self.blacklist,
-            now: self.clock.at(now),
-            active_calls: self.sessions.len(),
-            shutting_down: self.shutting_down,
-        };
-        match plan_invite(&ctx) {
-            Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
-            Decision::Bridge(plan) if !plan.route.has_targets() => {
-                let rejection = Rejection::new(500, "Server Internal Error").because("no_targets");
-                self.reject_invite(now, tx, &invite, peer, &rejection);
-            }
-            Decision::Bridge(plan) => match edge::untrusted_target(&self.config, &plan) {
-                None => self.open_call(now, tx, invite, peer, *plan),
-                Some(outside) => {
-                    tracing::warn!(target = %outside, "forwarding target outside [pbx] trusted: call refused");
-                    let rejection =
-                        Rejection::new(500, "Server Internal Error").because("untrusted_target");
-                    self.reject_invite(now, tx, &invite, peer, &rejection);
-                }
-            },
-        }
-    }
-
-    fn open_call(
-        &mut self,
-        now: Instant,
-        tx: TxId,
-        invite: SipMessage,
-        peer: Peer,
-        plan: super::BridgePlan,
-    ) {
-        let key = CallKey(self.next_key);
-        self.next_key += 1;
-        let span = tracing::info_span!(
-            "call",
-            call_id = invite.call_id().unwrap_or_default(),
-            tracking_number = %plan.tracking.number
-        );
-        span.in_scope(|| {
-            tracing::info!(caller = %plan.caller, target = %plan.target.uri,
-                kind = plan.attribution.number_kind.as_str(), "bridging call");
-        });
-        let wall = self.clock.at(now);
-        let first_call = self.history.first_call(&plan.caller, wall);
-        if plan.attribution.number_kind == NumberKindTag::Dynamic
-            || plan.attribution.number_kind == NumberKindTag::Unattributed
-        {
-            self.leases.call_started(&plan.tracking.number);
-        }
-        let stamp = self.stamp_for(&plan, first_call);
-        let opening = Opening {
-            key,
-            uid: self.ids.call_uid(),
-            invite_tx: tx,
-            invite,
-            peer,
-            plan,
-            ring_timeout: self.config.calls.ring_timeout,
-            max_duration: self.config.calls.max_call_duration,
-            udp_max_request_bytes: self.config.sip.udp_max_request_bytes,
-            stamp,
-            first_call,
-            quality_min_talk: self.config.tracking.quality_min_talk,
-            span,
-        };
-        let session = {
-            let mut ctx = self.ctx(now);
-            CallSession::open(&mut ctx, opening)
-        };
-        self.sessions.insert(key, session);
-        self.stats.calls_bridged += 1;
-        self.after_session(key, now);
-    }
-
-    /// The attribution headers for the PBX (RFC 5806 Diversion optional).
-    fn stamp_for(&self, plan: &super::BridgePlan, first_call: bool) -> Vec<(String, String)> {
-        let tracking = &self.config.tracking;
-        let host = self.local.host_port(plan.target.peer.transport);
-        let rules = StampRules {
-            prefix: &tracking.header_prefix,
-            diversion: tracking.diversion,
-            tracking_number: &plan.tracking.number,
-            host: &host,
-        };
-        stamp(&plan.attribution, first_call, &rules)
-    }
-
-    // ---- sessions --------------------------------------------------------------------
-
-    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
-        Ctx {
-            now,
-            layer: &mut self.layer,
-            ids: &mut self.ids,
-            local: &self.local,
-            owners: &mut self.owners,
-            events: &mut self.events,
-            clock: &self.clock,
-            rules: CopyRules {
-                reserved_prefix: &self.config.tracking.header_prefix,
-            },
-            rotation: &mut self.rotation,
-        }
-    }
-
-    fn with_owner(
-        &mut self,
-        tx: TxId,
-        now: Instant,
-        f: impl FnOnce(&mut CallSession, &mut Ctx<'_>),
-    ) {
-        if let Some(key) = self.owners.get(&tx) {
-            self.with_session(key, now, f);
-        }
-    }
-
-    fn with_session(
-        &mut self,
-        key: CallKey,
-        now: Instant,
-        f: impl FnOnce(&mut CallSession, &mut Ctx<'_>),
-    ) {
-        let Some(mut session) = self.sessions.remove(&key) else {
-            return;
-        };
-        {
-            let _entered = session.span().clone().entered();
-            let mut ctx = self.ctx(now);
-            f(&mut session, &mut ctx);
-        }
-        self.sessions.insert(key, session);
-        self.after_session(key, now);
-    }
-
-    /// Registers the session's new dialogs, re-arms its timer, or removes the session once
-    /// it is done.
-    fn after_session(&mut self, key: CallKey, now: Instant) {
-        let Some(session) = self.sessions.get(&key) else {
-            return;
-        };
-        let known = self.registered.get(&key).copied().unwrap_or(0);
-        if session.dialog_count() > known {
-            for (dialog, leg) in session.dialog_keys().into_iter().skip(known) {
-                self.dialogs.insert(dialog, (key, leg));
-            }
-            self.registered.insert(key, session.dialog_count());
-        }
-        if session.is_done() {
-            self.remove_session(key, now);
-            return;
-        }
-        match session.next_deadline() {
-            Some(due) if self.armed.get(&key) != Some(&due) => {
-                self.armed.insert(key, due);
-                self.deadlines.push(Reverse((due, key)));
-            }
-            Some(_) => {}
-            None => {
-                self.armed.remove(&key);
-            }
-        }
-    }
-
-    fn remove_session(&mut self, key: CallKey, now: Instant) {
-        if let Some(session) = self.sessions.remove(&key) {
-            for (dialog, _) in session.dialog_keys() {
-                self.dialogs.remove(&dialog);
-            }
-            self.leases
-                .call_ended(session.tracking_number(), self.clock.at(now));
-        }
-        self.owners.remove_call(key);
-        self.armed.remove(&key);
-        self.registered.remove(&key);
-    }
-
-    fn fire_deadlines(&mut self, now: Instant) {
-        while let Some(Reverse((due, key))) = self.deadlines.peek().copied() {
-            if due > now {
-                break;
-            }
-            self.deadlines.pop();
-            if self.armed.get(&key) == Some(&due) {
-                self.armed.remove(&key);
-                self.with_session(key, now, |s, ctx| s.on_deadline(ctx));
-            }
-        }
-    }
-
-    fn terminate_all(&mut self, now: Instant) {
-        let keys: Vec<CallKey> = self.sessions.keys().copied().collect();
-        for key in keys {
-            self.with_session(key, now, |s, ctx| s.terminate(ctx));
-        }
     }
 }
