@@ -68,7 +68,7 @@ default_number = "74960000000"
 reserve_number = "74960000099"
 freeze_secs = 5
 lease_cooldown_secs = 1
-heartbeat_secs = 30
+heartbeat_secs = 2
 
 [[sites.static_numbers]]
 number = "74960000001"
@@ -76,7 +76,7 @@ source = "soak"
 
 [[sites.pools]]
 id = "web"
-numbers = ["74960001000-74960001999"]
+numbers = ["74960001000-74960002999"]
 TOML
 
 "$BIN" serve --config "$WORK/soak.toml" 2>"$WORK/calltrack.log" &
@@ -91,10 +91,11 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$CT/status"; }
 fds() { ls "/proc/$CT/fd" | wc -l; }
 live() { curl -sf "http://127.0.0.1:$HTTP_PORT/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active_calls"])'; }
 
-sipp -sn uas -i 127.0.0.1 -p "$PBX_PORT" -mp "$(port)" -nostdin -bg >/dev/null 2>&1
+sipp -sn uas -i 127.0.0.1 -p "$PBX_PORT" -mp "$(port)" -nostdin -bg >/dev/null 2>&1 || true  # -bg exits 99
 sleep 0.5
 UAS=$(pgrep -f "sipp -sn uas -i 127.0.0.1 -p $PBX_PORT" | head -1); PIDS+=("$UAS")
-(cd "$WORK" && exec sipp "127.0.0.1:$SIP_PORT" -sf "$PWD/tests/sipp/uac_call.xml" -s 74960000001 \
+SCENARIO="$PWD/tests/sipp/uac_call.xml"
+(cd "$WORK" && exec sipp "127.0.0.1:$SIP_PORT" -sf "$SCENARIO" -s 74960000001 \
    -i 127.0.0.1 -p "$UAC_PORT" -mp "$(port)" -r "$RATE" -m "$CALLS" -d $(( HOLD * 1000 )) \
    -l $(( RATE * HOLD * 2 )) -nostdin -recv_timeout 30s -timeout $(( DURATION + 120 ))s \
    -trace_stat -stf "$WORK/uac_stat.csv" -fd 5 >/dev/null 2>&1) &

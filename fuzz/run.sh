@@ -23,7 +23,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 ./seed.sh
 SAN=${FUZZ_SANITIZER:-address}
-if [ "$SAN" = address ] && ! cargo fuzz build -s address -O --dev tcp_framing >/dev/null 2>&1; then
+if [ "$SAN" = address ] && ! cargo fuzz build -s address -O >/dev/null 2>&1; then
   echo "*** AddressSanitizer build failed; fuzzing without a sanitizer ***" >&2
   SAN=none
 fi
