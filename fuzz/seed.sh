@@ -36,4 +36,4 @@ printf '%s' '{"page_url":"https://shop.example/","referrer":"https://www.google.
 printf '%s' '{"page_url":""}' > $j/empty-url
 printf '%s' '{"page_url":"https://shop.example/?utm_source=%E2%98%83\u0000\r\nX-CT-Source: evil"}' > $j/injection
 printf '%s' '{"visitor_id":null,"page_url":"/relative?utm_source=fb&utm_term=a+b"}' > $j/relative
-echo "seeded $(ls $j | wc -l) JSON bodies into snippet_json"
+echo "seeded 6 JSON bodies into snippet_json"
