@@ -112,6 +112,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// The create-session body as the handler reads it: JSON into [`CreateSession`], then the
+/// field checks. Public for the fuzz target (`fuzz/fuzz_targets/snippet_json.rs`).
+pub fn parse_create_body(body: &[u8]) -> Result<CreateSession, ApiError> {
+    let parsed: CreateSession = serde_json::from_slice(body).map_err(|e| ApiError::Rejected {
+        status: StatusCode::BAD_REQUEST,
+        code: "bad_json",
+        message: e.to_string(),
+    })?;
+    check_body(&parsed)?;
+    Ok(parsed)
+}
+
 fn check_body(body: &CreateSession) -> Result<(), ApiError> {
     if body.page_url.trim().is_empty() {
         return Err(ApiError::InvalidField {

@@ -7,6 +7,8 @@
 
 mod core_headers;
 mod encode;
+#[cfg(test)]
+mod fuzz_regressions;
 mod headers;
 mod method;
 mod parse;

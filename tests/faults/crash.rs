@@ -1,0 +1,141 @@
+//! Crash and restart: `kill -9` under a steady call load, then start again on the same
+//! database. Every completed call keeps its CDR, calls live at the kill become `interrupted`
+//! CDRs at start-up, visitor leases come back, and SQLite reports no corruption.
+
+use std::time::{Duration, Instant};
+
+use calltrack::call::record::{Disposition, HangupSide};
+use time::OffsetDateTime;
+
+use crate::cdrs;
+use crate::daemon::{Daemon, Setup, integrity_check};
+use crate::http;
+use crate::sipp_load::SippCmd;
+use crate::support::{free_port, scenario};
+
+const CALLS: u64 = 150;
+const LEASES: usize = 5;
+
+#[test]
+fn kill_9_under_load_loses_no_call_and_no_lease() {
+    let _serial = crate::support::serial();
+    if crate::support::skip_without_sipp("faults::crash") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        dir: dir.path().to_path_buf(),
+        sip_ip: "127.0.0.1".into(),
+        sip_port: free_port(),
+        http_port: free_port(),
+        pbx_ip: "127.0.0.1".into(),
+        pbx_port: free_port(),
+        extra: "[calls]\nshutdown_grace_secs = 5\n".into(),
+    };
+    setup.write_config();
+    let first = Daemon::start(&setup, None, 0);
+    let _pbx = SippCmd::uas(scenario("uas_answer.xml"), "127.0.0.1", setup.pbx_port)
+        .arg("-mp", free_port())
+        .spawn();
+    let leases: Vec<(String, String)> = (0..LEASES)
+        .map(|i| http::lease(setup.http_port, &format!("crash-visitor-{i}")))
+        .collect();
+    let target = format!("127.0.0.1:{}", setup.sip_port);
+    let mut caller = SippCmd::uac(
+        scenario("uac_call.xml"),
+        &target,
+        "74950000001",
+        "127.0.0.1",
+    )
+    .arg("-p", free_port())
+    .arg("-mp", free_port())
+    .arg("-r", 10)
+    .arg("-m", CALLS)
+    .arg("-d", 3000)
+    .arg("-recv_timeout", "10s")
+    .arg("-timeout", "100s")
+    .spawn();
+
+    // Past the lease save interval (5 s) and with ~30 calls live.
+    std::thread::sleep(Duration::from_secs(8));
+    let completed = caller.stats().successful;
+    let live = http::active_calls(setup.http_port);
+    std::thread::sleep(Duration::from_millis(300)); // the completed calls' CDRs commit
+    let killed_at = OffsetDateTime::now_utc();
+    first.kill9();
+    assert_eq!(
+        integrity_check(&setup.db_path()),
+        "ok",
+        "database after kill -9"
+    );
+
+    let restart = Instant::now();
+    let second = Daemon::start(&setup, None, 1);
+    eprintln!("crash test: restarted in {:?}", restart.elapsed());
+    for (session, number) in &leases {
+        assert_eq!(
+            http::heartbeat(setup.http_port, session).as_deref(),
+            Some(number.as_str()),
+            "lease of session {session} restored"
+        );
+    }
+    let stats = caller.wait(Duration::from_secs(110));
+    let log = second.stop();
+    assert_eq!(
+        integrity_check(&setup.db_path()),
+        "ok",
+        "database at the end"
+    );
+
+    let all = cdrs::all(&setup.db_path());
+    cdrs::assert_unique(&all);
+    let answered = cdrs::count(&all, Disposition::Answered);
+    let interrupted: Vec<_> = all
+        .iter()
+        .filter(|c| c.disposition == Disposition::Interrupted)
+        .collect();
+    let answered_before_kill = all
+        .iter()
+        .filter(|c| c.disposition == Disposition::Answered && c.ended_at < killed_at)
+        .count() as u64;
+    eprintln!(
+        "crash test: sipp {stats:?}; {completed} completed and {live} live at the kill; \
+         CDRs: {} total, {answered} answered ({answered_before_kill} before the kill), {} interrupted",
+        all.len(),
+        interrupted.len()
+    );
+    assert!(completed > 0 && live > 0, "the kill happened under load");
+    assert!(
+        answered_before_kill >= completed,
+        "every call completed before the kill has its CDR"
+    );
+    assert!(
+        !interrupted.is_empty(),
+        "live calls become interrupted CDRs; log:\n{log}"
+    );
+    assert!(
+        interrupted.len().abs_diff(live as usize) <= 5,
+        "about as many interrupted CDRs ({}) as calls live at the kill ({live})",
+        interrupted.len()
+    );
+    // "With what is known of them": the calls had been answered before the kill.
+    let with_answer = interrupted
+        .iter()
+        .filter(|c| c.answered_at.is_some())
+        .count();
+    assert!(
+        with_answer * 2 >= interrupted.len(),
+        "{with_answer} interrupted CDRs keep answered_at"
+    );
+    for cdr in &interrupted {
+        assert_eq!(cdr.hangup_side, HangupSide::System);
+        assert_eq!(cdr.tracking_number, "74950000001");
+        assert_eq!(cdr.caller, "79161234567");
+        assert!(cdr.started_at < killed_at);
+    }
+    // Every successful call has a CDR (answered, or interrupted when the kill fell between
+    // its BYE and the commit), and no CDR belongs to a call sipp never made.
+    assert!(answered as u64 <= stats.successful);
+    assert!(answered as u64 + interrupted.len() as u64 >= stats.successful);
+    assert!(all.len() as u64 <= stats.created);
+}
