@@ -5,18 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod core_harness;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use calltrack::call::record::{CallDetailRecord, Disposition};
 use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
-use calltrack::sip::dialog::LocalEndpoint;
 use calltrack::sip::digest::{self, Challenge};
-use calltrack::sip::message::{HeaderName, Limits};
-use calltrack::sip::{Method, Peer, SipMessage, Transport};
+use calltrack::sip::message::HeaderName;
+use calltrack::sip::{Method, SipMessage};
 use time::macros::datetime;
 
 const CARRIER: &str = "127.0.0.1:40000";
@@ -81,12 +81,7 @@ struct Harness {
 
 impl Harness {
     fn new(routing: &str) -> Harness {
-        let local = LocalEndpoint {
-            udp: Some("127.0.0.1:5060".parse().unwrap()),
-            tcp: None,
-            advertised_host: None,
-            advertised_port: None,
-        };
+        let local = core_harness::loopback_endpoint(false);
         let now = Instant::now();
         let wall = datetime!(2026-11-23 10:00 UTC);
         let core = B2bua::new(config(routing), Default::default(), local, now, wall, 7);
@@ -101,9 +96,7 @@ impl Harness {
     }
 
     fn feed(&mut self, text: &str, from: SocketAddr) {
-        let bytes = Bytes::from(text.replace('\n', "\r\n"));
-        let peer = Peer::new(Transport::Udp, from);
-        self.core.handle_datagram(self.now, bytes, peer);
+        core_harness::feed(&mut self.core, self.now, text, from);
         self.collect();
     }
 
@@ -124,29 +117,20 @@ impl Harness {
 
     fn advance_to(&mut self, secs: u64) {
         let end = self.t0 + Duration::from_secs(secs);
-        while let Some(due) = self.core.poll_timeout().filter(|t| *t <= end) {
-            self.now = due.max(self.now);
-            self.core.handle_timeout(self.now);
-            self.collect();
-        }
-        self.now = end;
-        self.core.handle_timeout(self.now);
+        core_harness::run_until(&mut self.core, &mut self.now, end);
         self.collect();
     }
 
     fn collect(&mut self) {
         let carrier: SocketAddr = CARRIER.parse().unwrap();
-        while let Some(t) = self.core.poll_transmit() {
-            let msg = SipMessage::parse(t.bytes, &Limits::default()).unwrap();
-            if t.peer.addr == carrier {
+        for (to, msg) in core_harness::sent(&mut self.core) {
+            if to == carrier {
                 self.to_carrier.push(msg);
             } else {
-                self.to_pbx.push((t.peer.addr.port(), msg));
+                self.to_pbx.push((to.port(), msg));
             }
         }
-        while let Some(e) = self.core.poll_event() {
-            self.events.push(e);
-        }
+        self.events.extend(core_harness::events(&mut self.core));
     }
 
     fn sent(&self, port: u16, method: Method) -> Vec<SipMessage> {

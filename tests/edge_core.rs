@@ -4,19 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod core_harness;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use calltrack::call::b2bua::Shared;
 use calltrack::call::edge::blacklist::{Blacklist, Origin};
 use calltrack::call::record::{CallDetailRecord, Disposition};
 use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
 use calltrack::sip::dialog::LocalEndpoint;
-use calltrack::sip::message::{HeaderName, Limits};
-use calltrack::sip::{Method, Peer, SipMessage, Transport};
+use calltrack::sip::message::HeaderName;
+use calltrack::sip::{Method, SipMessage};
 use time::macros::datetime;
 
 const CARRIER: &str = "10.1.0.1:5060";
@@ -90,16 +91,9 @@ impl Harness {
     }
 
     fn feed(&mut self, from: &str, text: &str) {
-        let peer = Peer::new(Transport::Udp, from.parse().unwrap());
-        let bytes = Bytes::from(text.replace('\n', "\r\n"));
-        self.core.handle_datagram(self.now, bytes, peer);
-        while let Some(t) = self.core.poll_transmit() {
-            let msg = SipMessage::parse(t.bytes, &Limits::default()).unwrap();
-            self.sent.push((t.peer.addr, msg));
-        }
-        while let Some(e) = self.core.poll_event() {
-            self.events.push(e);
-        }
+        core_harness::feed(&mut self.core, self.now, text, from.parse().unwrap());
+        self.sent.extend(core_harness::sent(&mut self.core));
+        self.events.extend(core_harness::events(&mut self.core));
     }
 
     fn statuses_to(&self, to: &str) -> Vec<u16> {

@@ -4,16 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod core_harness;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use calltrack::call::B2bua;
 use calltrack::call::health::HealthState;
 use calltrack::config::Config;
-use calltrack::sip::dialog::LocalEndpoint;
-use calltrack::sip::message::{HeaderName, Limits};
+use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, Peer, SipMessage, Transport};
 use time::macros::datetime;
 
@@ -66,12 +66,7 @@ struct Harness {
 
 impl Harness {
     fn new(health: &str) -> Harness {
-        let local = LocalEndpoint {
-            udp: Some("127.0.0.1:5060".parse().unwrap()),
-            tcp: None,
-            advertised_host: None,
-            advertised_port: None,
-        };
+        let local = core_harness::loopback_endpoint(false);
         let now = Instant::now();
         let core = B2bua::new(
             config(health),
@@ -94,34 +89,25 @@ impl Harness {
 
     fn advance_to(&mut self, secs: f64) {
         let end = self.start + Duration::from_secs_f64(secs);
-        while let Some(due) = self.core.poll_timeout().filter(|t| *t <= end) {
-            self.now = due.max(self.now);
-            self.core.handle_timeout(self.now);
-            self.collect();
-        }
-        self.now = end;
-        self.core.handle_timeout(self.now);
+        core_harness::run_until(&mut self.core, &mut self.now, end);
         self.collect();
     }
 
     fn collect(&mut self) {
         let carrier: SocketAddr = CARRIER.parse().unwrap();
-        while let Some(t) = self.core.poll_transmit() {
-            let msg = SipMessage::parse(t.bytes, &Limits::default()).unwrap();
-            if t.peer.addr == carrier {
+        for (to, msg) in core_harness::sent(&mut self.core) {
+            if to == carrier {
                 self.to_carrier.push(msg);
             } else {
-                assert_eq!(t.peer.addr, PBX.parse::<SocketAddr>().unwrap());
+                assert_eq!(to, PBX.parse::<SocketAddr>().unwrap());
                 self.to_pbx.push(msg);
             }
         }
-        while self.core.poll_event().is_some() {}
+        core_harness::events(&mut self.core);
     }
 
     fn feed(&mut self, text: &str, from: &str) {
-        let peer = Peer::new(Transport::Udp, from.parse().unwrap());
-        let bytes = Bytes::from(text.replace('\n', "\r\n"));
-        self.core.handle_datagram(self.now, bytes, peer);
+        core_harness::feed(&mut self.core, self.now, text, from.parse().unwrap());
         self.collect();
     }
 
