@@ -60,6 +60,9 @@ shutdown_grace_secs = 10
 
 [log]
 level = "warn"
+# sipp's UAS does not answer OPTIONS probes: probing would mark it down.
+[health]
+enabled = false
 
 [[sites]]
 id = "soak"

@@ -36,6 +36,14 @@ tcp_listen = ["{ip}:{sip}"]
 [carriers]
 trusted = ["127.0.0.0/8", "10.0.0.0/8"]
 
+# The stand-in PBX may sit in a test namespace (10.x); sipp's scenarios do not answer OPTIONS
+# probes, so probing is off here (tests/e2e_health.rs covers it).
+[pbx]
+trusted = ["127.0.0.0/8", "10.0.0.0/8"]
+
+[health]
+enabled = false
+
 [http]
 listen = "127.0.0.1:{http}"
 
