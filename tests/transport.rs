@@ -1,6 +1,6 @@
 //! Loopback tests of the transport driver around an echo core: UDP, TCP framing, connection
 //! reuse, admission (trusted reserve, per-source limit, bans, message deadline), shutdown.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -656,5 +656,32 @@ async fn tcp_keep_alives_between_messages_start_no_message_deadline() {
     client.write_all(tail).await.unwrap();
     assert_eq!(read_exactly(&mut client, text.len()).await, text);
     assert_eq!(h.stats.snapshot().tcp_message_timeouts, 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn outbound_tcp_takes_no_inbound_slot() {
+    let mut cfg = loopback_config();
+    cfg.tcp_max_connections = 2;
+    cfg.tcp_max_connections_per_source = 2;
+    let h = start_loopback_gate(cfg).await;
+    // An untrusted host holds every inbound slot.
+    let mut hoard = Vec::new();
+    for n in 0..2 {
+        let mut stream = connect_from("127.0.0.2", h.tcp()).await;
+        assert!(kept(&mut stream, n).await);
+        hoard.push(stream);
+    }
+    // calltrack still reaches the PBX: its own connection needs no slot.
+    let pbx = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    control(&h, pbx.local_addr().unwrap(), &message(5)).await;
+    let (mut stream, _) = tokio::time::timeout(WAIT, pbx.accept())
+        .await
+        .expect("driver never connected")
+        .unwrap();
+    assert_eq!(
+        read_exactly(&mut stream, message(5).len()).await,
+        message(5)
+    );
     h.stop().await;
 }

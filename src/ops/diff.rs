@@ -152,6 +152,23 @@ numbers = ["{pool}"]
     }
 
     #[test]
+    fn tcp_admission_limits_need_a_restart() {
+        let old = config("", 5080, "74950000100");
+        let keys = "[sip]\ntcp_reserved_trusted_percent = 50\ntcp_max_connections_per_source = 4\n\
+tcp_message_timeout_ms = 2000";
+        let mut new = config(keys, 5080, "74950000100");
+        assert_eq!(
+            keep_restart_only(&old, &mut new),
+            vec![
+                "sip.tcp_reserved_trusted_percent",
+                "sip.tcp_max_connections_per_source",
+                "sip.tcp_message_timeout",
+            ]
+        );
+        assert_eq!(new.sip, old.sip);
+    }
+
+    #[test]
     fn pool_change_is_reported_as_needing_a_restart() {
         let old = config("", 5080, "74950000100-74950000109");
         let mut new = config("", 5080, "74950000100-74950000119");
