@@ -1,6 +1,7 @@
 //! TCP admission end to end through the real binary: an untrusted host that opens more
-//! connections than it may cannot lock a trusted carrier's TCP calls out, and a source the
-//! flood guard has banned has its TCP connects closed at once, without a byte read.
+//! connections than it may cannot lock a trusted carrier's TCP calls out, a source the flood
+//! guard has banned has its TCP connects closed at once, without a byte read, and the
+//! per-source limit and the whole-message deadline are read from the config file.
 //!
 //! The carrier and the stand-in PBX (sipp over TCP, `-t t1`) are 127.0.0.1, the only trusted
 //! address; the untrusted host is 127.0.0.2 (loopback only).
@@ -180,5 +181,37 @@ fn a_banned_source_has_its_tcp_connects_closed_unread() {
     let mut buf = [0u8; 12];
     carrier.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"SIP/2.0 200 ");
+    ct.stop();
+}
+
+#[test]
+fn per_source_limit_and_message_deadline_come_from_the_config_file() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let sip = "tcp_max_connections_per_source = 2\ntcp_message_timeout_ms = 600\n";
+    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |toml| {
+        trust_only_localhost(toml, sip, "");
+    });
+    let mut first = connect_from(UNTRUSTED, ct.sip_port);
+    let _second = connect_from(UNTRUSTED, ct.sip_port);
+    let mut third = connect_from(UNTRUSTED, ct.sip_port);
+    assert!(closed_silently(&mut third, Duration::from_secs(3)));
+    let per_source = r#"calltrack_tcp_connections_refused_total{reason="per_source"}"#;
+    wait_for_metric(&ct, per_source, 1.0);
+
+    // One byte every 200 ms never idles the connection, but the message is overdue at 600 ms.
+    let text = options(first.local_addr().unwrap(), ct.sip_port, 1);
+    let started = Instant::now();
+    for byte in text.bytes().take(10) {
+        if first.write_all(&[byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(closed_silently(&mut first, Duration::from_secs(3)));
+    assert!(started.elapsed() < Duration::from_secs(4));
+    wait_for_metric(&ct, "calltrack_tcp_message_timeouts_total", 1.0);
     ct.stop();
 }
