@@ -317,6 +317,11 @@ impl Tcp {
             }
             let now = tokio::time::Instant::now();
             deadline.pending(now, &buf);
+            if deadline.expired(now) {
+                // A peer whose bytes are always ready never lets the read time out.
+                self.message_overdue(buf.len());
+                return;
+            }
             buf.reserve(READ_CHUNK);
             let wait = deadline.wait(now, self.idle_timeout);
             let read = tokio::select! {
