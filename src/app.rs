@@ -1,6 +1,8 @@
 //! The composition root: builds every component from the validated config, wires them, and
 //! runs the task tree until shutdown. The only place that constructs and connects things.
 
+mod gate;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::call::b2bua::Shared;
 use crate::call::edge::blacklist::{Blacklist, Origin};
+use crate::call::edge::flood::Bans;
 use crate::call::health::HealthTable;
 use crate::call::history::CallerHistory;
 use crate::call::{B2bua, CallEvent, HostTable};
@@ -117,7 +120,12 @@ impl Server {
         let restored =
             crate::lease::load_on_start(&leases, &config.store.path, OffsetDateTime::now_utc())?;
         tracing::info!(restored, "visitor leases restored");
-        let sockets = transport::bind(&transport_config(&config)).await?;
+        let bans = Bans::default();
+        let mut sockets = transport::bind(&transport_config(&config)).await?;
+        sockets.set_gate(Arc::new(gate::EdgeGate {
+            config: live.clone(),
+            bans: bans.clone(),
+        }));
         let sip = sockets.local_addrs();
         let gauges = Arc::new(Gauges::default());
         let health = HealthTable::default();
@@ -140,6 +148,7 @@ impl Server {
             history,
             blacklist: blacklist.clone(),
             health,
+            bans,
         };
         let heartbeat = Heartbeat::new(now());
         let engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());
@@ -184,7 +193,10 @@ fn transport_config(config: &Config) -> TransportConfig {
             max_headers: config.sip.max_headers,
         },
         tcp_max_connections: config.sip.tcp_max_connections,
+        tcp_reserved_trusted: config.sip.tcp_reserved_trusted_connections(),
+        tcp_max_connections_per_source: config.sip.tcp_max_connections_per_source,
         tcp_idle_timeout: config.sip.tcp_idle_timeout,
+        tcp_message_timeout: config.sip.tcp_message_timeout,
         inbound_queue: 4096,
     }
 }

@@ -1,8 +1,9 @@
-//! Loopback tests of the transport driver around an echo core: UDP, TCP framing, connection reuse and limits, shutdown.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Loopback tests of the transport driver around an echo core: UDP, TCP framing, connection
+//! reuse, admission (trusted reserve, per-source limit, bans, message deadline), shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,8 @@ use bytes::Bytes;
 use calltrack::sip::message::Limits;
 use calltrack::sip::{Peer, Transmit, Transport};
 use calltrack::transport::{
-    Core, LocalAddrs, TransportConfig, TransportError, TransportStats, bind, run,
+    Core, LocalAddrs, SourceGate, Standing, TransportConfig, TransportError, TransportStats, bind,
+    run,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -136,13 +138,28 @@ fn loopback_config() -> TransportConfig {
         tcp_listen: vec![any],
         limits: Limits::default(),
         tcp_max_connections: 16,
+        tcp_reserved_trusted: 0,
+        tcp_max_connections_per_source: 16,
         tcp_idle_timeout: Duration::from_secs(30),
+        tcp_message_timeout: Duration::from_secs(10),
         inbound_queue: 64,
     }
 }
 
 async fn start(cfg: TransportConfig, drain: Drain, grace: Duration) -> Harness {
-    let sockets = bind(&cfg).await.unwrap();
+    start_gated(cfg, drain, grace, None).await
+}
+
+async fn start_gated(
+    cfg: TransportConfig,
+    drain: Drain,
+    grace: Duration,
+    gate: Option<Arc<dyn SourceGate>>,
+) -> Harness {
+    let mut sockets = bind(&cfg).await.unwrap();
+    if let Some(gate) = gate {
+        sockets.set_gate(gate);
+    }
     let local = sockets.local_addrs();
     let stats = sockets.stats();
     let (events_tx, events) = mpsc::channel(1024);
@@ -491,5 +508,180 @@ async fn ipv6_loopback_round_trips() {
     assert_eq!(&buf[..len], message(1).as_slice());
     let mut stream = TcpStream::connect(h.tcp()).await.unwrap();
     tcp_round_trip(&mut stream, 2).await;
+    h.stop().await;
+}
+
+/// 127.0.0.1 is trusted, 127.0.0.3 banned, every other address an untrusted source of its own.
+#[derive(Debug)]
+struct LoopbackGate;
+
+impl SourceGate for LoopbackGate {
+    fn judge(&self, _now: Instant, ip: IpAddr) -> Standing {
+        match ip.to_string().as_str() {
+            "127.0.0.1" => Standing::Trusted,
+            "127.0.0.3" => Standing::Banned,
+            _ => Standing::Untrusted { key: ip },
+        }
+    }
+}
+
+async fn start_loopback_gate(cfg: TransportConfig) -> Harness {
+    let gate: Arc<dyn SourceGate> = Arc::new(LoopbackGate);
+    start_gated(cfg, Drain::After(Duration::ZERO), WAIT, Some(gate)).await
+}
+
+/// A TCP connection to `to` from the loopback address `ip`.
+async fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(to).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// Whether the server keeps `stream` (it echoes a message) or closed it at once.
+async fn kept(stream: &mut TcpStream, n: u32) -> bool {
+    if stream.write_all(&message(n)).await.is_err() {
+        return false;
+    }
+    let mut buf = vec![0; message(n).len()];
+    match tokio::time::timeout(WAIT, stream.read_exact(&mut buf)).await {
+        Ok(Ok(_)) => buf == message(n),
+        Ok(Err(_)) => false,
+        Err(_) => panic!("connection neither served nor closed"),
+    }
+}
+
+#[tokio::test]
+async fn tcp_untrusted_sources_cannot_take_the_trusted_reserve_or_more_than_their_share() {
+    let mut cfg = loopback_config();
+    cfg.tcp_max_connections = 8;
+    cfg.tcp_reserved_trusted = 2;
+    cfg.tcp_max_connections_per_source = 3;
+    let h = start_loopback_gate(cfg).await;
+    let mut held = Vec::new();
+    for (ip, n) in [("127.0.0.2", 10), ("127.0.0.4", 20)] {
+        for i in 0..4 {
+            let mut stream = connect_from(ip, h.tcp()).await;
+            // Three per source are served; the fourth is over the per-source limit.
+            assert_eq!(kept(&mut stream, n + i).await, i < 3, "{ip} connection {i}");
+            held.push(stream);
+        }
+    }
+    // Six untrusted connections fill the unreserved share: a fresh source gets no slot.
+    let mut fresh = connect_from("127.0.0.5", h.tcp()).await;
+    assert!(!kept(&mut fresh, 30).await);
+    // The carrier still gets the two reserved slots, and then the limit holds for it too.
+    let mut carrier_1 = connect_from("127.0.0.1", h.tcp()).await;
+    let mut carrier_2 = connect_from("127.0.0.1", h.tcp()).await;
+    assert!(kept(&mut carrier_1, 40).await);
+    assert!(kept(&mut carrier_2, 41).await);
+    let mut carrier_3 = connect_from("127.0.0.1", h.tcp()).await;
+    assert!(!kept(&mut carrier_3, 42).await);
+    let stats = h.stats.snapshot();
+    assert_eq!(stats.tcp_refused_per_source, 2);
+    assert_eq!(stats.tcp_refused_untrusted_share, 1);
+    assert_eq!(stats.tcp_refused_limit, 1);
+    assert_eq!(stats.tcp_connections_refused, 4);
+    assert_eq!(stats.tcp_connections_accepted, 8);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_banned_source_is_closed_before_anything_is_read() {
+    let mut h = start_loopback_gate(loopback_config()).await;
+    let mut banned = connect_from("127.0.0.3", h.tcp()).await;
+    let _ = banned.write_all(&message(1)).await;
+    assert_closed(&mut banned).await;
+    assert_eq!(h.stats.snapshot().tcp_refused_banned, 1);
+    // Nothing reached the core: the next event is the carrier's message.
+    let mut carrier = connect_from("127.0.0.1", h.tcp()).await;
+    tcp_round_trip(&mut carrier, 2).await;
+    let Seen::Received(peer, _) = h.next_event().await else {
+        panic!("expected a message");
+    };
+    assert_eq!(peer.addr, carrier.local_addr().unwrap());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_message_trickled_past_its_deadline_closes_the_connection() {
+    let mut cfg = loopback_config();
+    cfg.tcp_message_timeout = Duration::from_millis(500);
+    let h = start(cfg, Drain::After(Duration::ZERO), WAIT).await;
+    let stream = TcpStream::connect(h.tcp()).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let started = tokio::time::Instant::now();
+    // One byte every 100 ms: never idle, but the message would take 13 s.
+    let trickle = tokio::spawn(async move {
+        for byte in message(1) {
+            if write.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(WAIT, read.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0) | Err(_))), "got {closed:?}");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(450), "closed after {took:?}");
+    assert!(took < Duration::from_secs(2), "closed after {took:?}");
+    trickle.abort();
+    let stats = h.stats.snapshot();
+    assert_eq!(stats.tcp_message_timeouts, 1);
+    assert_eq!(stats.tcp_idle_closed, 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_keep_alives_between_messages_start_no_message_deadline() {
+    let mut cfg = loopback_config();
+    cfg.tcp_message_timeout = Duration::from_millis(300);
+    let h = start(cfg, Drain::After(Duration::ZERO), WAIT).await;
+    let mut client = TcpStream::connect(h.tcp()).await.unwrap();
+    client.set_nodelay(true).unwrap();
+    // RFC 5626 §4.4.1 pings for three times the deadline, each answered with a pong.
+    for _ in 0..9 {
+        client.write_all(b"\r\n\r\n").await.unwrap();
+        assert_eq!(read_exactly(&mut client, 2).await, b"\r\n");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A message sent slowly but within the deadline is served.
+    let text = message(7);
+    let (head, tail) = text.split_at(20);
+    client.write_all(head).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    client.write_all(tail).await.unwrap();
+    assert_eq!(read_exactly(&mut client, text.len()).await, text);
+    assert_eq!(h.stats.snapshot().tcp_message_timeouts, 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn outbound_tcp_takes_no_inbound_slot() {
+    let mut cfg = loopback_config();
+    cfg.tcp_max_connections = 2;
+    cfg.tcp_max_connections_per_source = 2;
+    let h = start_loopback_gate(cfg).await;
+    // An untrusted host holds every inbound slot.
+    let mut hoard = Vec::new();
+    for n in 0..2 {
+        let mut stream = connect_from("127.0.0.2", h.tcp()).await;
+        assert!(kept(&mut stream, n).await);
+        hoard.push(stream);
+    }
+    // calltrack still reaches the PBX: its own connection needs no slot.
+    let pbx = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    control(&h, pbx.local_addr().unwrap(), &message(5)).await;
+    let (mut stream, _) = tokio::time::timeout(WAIT, pbx.accept())
+        .await
+        .expect("driver never connected")
+        .unwrap();
+    assert_eq!(
+        read_exactly(&mut stream, message(5).len()).await,
+        message(5)
+    );
     h.stop().await;
 }

@@ -70,10 +70,17 @@ pub struct SipFile {
     pub max_headers: usize,
     /// Requests larger than this go over TCP (RFC 3261 §18.1.1), in bytes.
     pub udp_max_request_bytes: usize,
-    /// Most simultaneous TCP connections.
+    /// Most simultaneous inbound TCP connections.
     pub tcp_max_connections: usize,
+    /// Percent of `tcp_max_connections` only `[carriers]`/`[pbx]` trusted sources may take.
+    pub tcp_reserved_trusted_percent: u32,
+    /// Most inbound TCP connections one untrusted source (IPv4 address, IPv6 /64) may hold.
+    pub tcp_max_connections_per_source: usize,
     /// Idle TCP connections are closed after this many seconds.
     pub tcp_idle_timeout_secs: u64,
+    /// A TCP connection that began a message and has not completed it this many milliseconds
+    /// later is closed (CR/LF keep-alives between messages begin none).
+    pub tcp_message_timeout_ms: u64,
     /// Value of the User-Agent / Server header.
     pub user_agent: String,
     /// RFC 3261 §17 timers.
@@ -91,7 +98,10 @@ impl Default for SipFile {
             max_headers: 128,
             udp_max_request_bytes: 1300,
             tcp_max_connections: 1024,
+            tcp_reserved_trusted_percent: 25,
+            tcp_max_connections_per_source: 16,
             tcp_idle_timeout_secs: 300,
+            tcp_message_timeout_ms: 10_000,
             user_agent: "calltrack".to_owned(),
             timers: TimersFile::default(),
         }

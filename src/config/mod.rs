@@ -76,9 +76,21 @@ pub struct SipConfig {
     /// Requests larger than this move to TCP (RFC 3261 §18.1.1).
     pub udp_max_request_bytes: usize,
     pub tcp_max_connections: usize,
+    /// Percent of `tcp_max_connections` reserved for trusted sources (0..=100).
+    pub tcp_reserved_trusted_percent: u32,
+    pub tcp_max_connections_per_source: usize,
     pub tcp_idle_timeout: Duration,
+    pub tcp_message_timeout: Duration,
     pub user_agent: String,
     pub timers: TimerConfig,
+}
+
+impl SipConfig {
+    /// The inbound TCP slots only trusted sources may take (the percentage, rounded down).
+    pub fn tcp_reserved_trusted_connections(&self) -> usize {
+        let percent = usize::try_from(self.tcp_reserved_trusted_percent.min(100)).unwrap_or(100);
+        self.tcp_max_connections.saturating_mul(percent) / 100
+    }
 }
 
 /// RFC 3261 §17 timer base values; invariant: `t1 <= t2`.

@@ -289,3 +289,29 @@ fn bad_carrier_network_is_reported() {
 fn invalid_log_level_is_reported() {
     assert_eq!(paths("[log]\nlevel = \"info,,=x=\"\n"), ["log.level"]);
 }
+
+#[test]
+fn tcp_admission_defaults_and_bounds() {
+    let config = Config::from_toml_str("").unwrap();
+    assert_eq!(config.sip.tcp_reserved_trusted_percent, 25);
+    assert_eq!(config.sip.tcp_reserved_trusted_connections(), 256);
+    assert_eq!(config.sip.tcp_max_connections_per_source, 16);
+    assert_eq!(config.sip.tcp_message_timeout, Duration::from_secs(10));
+    let text = "[sip]\ntcp_max_connections = 10\ntcp_reserved_trusted_percent = 101\n\
+tcp_max_connections_per_source = 0\ntcp_message_timeout_ms = 0\n";
+    assert_eq!(
+        paths(text),
+        [
+            "sip.tcp_max_connections_per_source",
+            "sip.tcp_message_timeout_ms",
+            "sip.tcp_reserved_trusted_percent",
+        ]
+    );
+    let text = "[sip]\ntcp_max_connections = 10\ntcp_reserved_trusted_percent = 35\n";
+    let config = Config::from_toml_str(text).unwrap();
+    assert_eq!(
+        config.sip.tcp_reserved_trusted_connections(),
+        3,
+        "rounded down"
+    );
+}

@@ -153,7 +153,10 @@ fn sip(f: SipFile, p: &mut Problems) -> SipConfig {
         max_headers: f.max_headers,
         udp_max_request_bytes: f.udp_max_request_bytes,
         tcp_max_connections: f.tcp_max_connections,
+        tcp_reserved_trusted_percent: f.tcp_reserved_trusted_percent,
+        tcp_max_connections_per_source: f.tcp_max_connections_per_source,
         tcp_idle_timeout: Duration::from_secs(f.tcp_idle_timeout_secs),
+        tcp_message_timeout: Duration::from_millis(f.tcp_message_timeout_ms),
         user_agent: f.user_agent,
         timers: timers(&f.timers, p),
     }
@@ -167,6 +170,14 @@ fn sip_sizes(f: &SipFile, p: &mut Problems) {
     }
     p.at_least("sip.tcp_max_connections", f.tcp_max_connections, 1);
     p.at_least("sip.tcp_idle_timeout_secs", f.tcp_idle_timeout_secs, 1);
+    let percent = f.tcp_reserved_trusted_percent;
+    p.within("sip.tcp_reserved_trusted_percent", percent, 0, 100);
+    p.at_least(
+        "sip.tcp_max_connections_per_source",
+        f.tcp_max_connections_per_source,
+        1,
+    );
+    p.at_least("sip.tcp_message_timeout_ms", f.tcp_message_timeout_ms, 1);
 }
 
 /// The User-Agent goes into a header verbatim: no control characters (CR/LF injection).

@@ -52,7 +52,10 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         sip.udp_listen,
         sip.tcp_listen,
         sip.tcp_max_connections,
+        sip.tcp_reserved_trusted_percent,
+        sip.tcp_max_connections_per_source,
         sip.tcp_idle_timeout,
+        sip.tcp_message_timeout,
         sip.max_message_bytes,
         sip.max_headers,
         sip.timers,
@@ -146,6 +149,23 @@ numbers = ["{pool}"]
         assert_eq!(keep_restart_only(&old, &mut new), vec!["http.listen"]);
         assert_eq!(new.http.listen, old.http.listen);
         assert!(changed_live(&old, &new).is_empty());
+    }
+
+    #[test]
+    fn tcp_admission_limits_need_a_restart() {
+        let old = config("", 5080, "74950000100");
+        let keys = "[sip]\ntcp_reserved_trusted_percent = 50\ntcp_max_connections_per_source = 4\n\
+tcp_message_timeout_ms = 2000";
+        let mut new = config(keys, 5080, "74950000100");
+        assert_eq!(
+            keep_restart_only(&old, &mut new),
+            vec![
+                "sip.tcp_reserved_trusted_percent",
+                "sip.tcp_max_connections_per_source",
+                "sip.tcp_message_timeout",
+            ]
+        );
+        assert_eq!(new.sip, old.sip);
     }
 
     #[test]

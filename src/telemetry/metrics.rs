@@ -131,6 +131,7 @@ fn describe() {
         "INVITEs re-sent with digest credentials after a 401/407"
     );
     crate::call::edge::describe_metrics();
+    crate::transport::describe_metrics();
 }
 
 /// Handles to the core's metrics, registered once, and the counts already published.

@@ -113,11 +113,13 @@ struct Io {
 
 impl Io {
     fn start(sockets: Sockets) -> Io {
+        let slots = sockets.slot_limits();
         let Sockets {
             udp,
             tcp,
             config,
             stats,
+            gate,
         } = sockets;
         let (inbound_tx, inbound) = mpsc::channel(config.inbound_queue.max(1));
         let (errors_tx, errors) = mpsc::channel(ERROR_QUEUE);
@@ -136,13 +138,15 @@ impl Io {
         let tcp_side = Tcp::new(TcpParts {
             limits: config.limits,
             idle_timeout: config.tcp_idle_timeout,
+            message_timeout: config.tcp_message_timeout,
+            gate,
             inbound: inbound_tx,
             errors: errors_tx,
             stats,
             tracker: tracker.clone(),
             abort: abort.clone(),
         });
-        tcp_side.listen(tcp, config.tcp_max_connections, &stop);
+        tcp_side.listen(tcp, slots, &stop);
         Io {
             inbound,
             errors,

@@ -4,15 +4,19 @@
 //! resolves here) for Via and Contact before any message flows. [`run`] then owns the core in
 //! one task and moves bytes between it and the sockets (see `driver.rs`); `udp.rs` and
 //! `tcp.rs` are the socket services it starts. Nothing here parses SIP: TCP only cuts frames
-//! with [`crate::sip::message::frame`].
+//! with [`crate::sip::message::frame`]. Who may hold an inbound TCP connection is decided in
+//! `admission.rs`, with a [`SourceGate`] that the composition root supplies.
 //!
 //! Dual stack: on Linux a socket bound to `[::]` also receives IPv4 (as v4-mapped addresses,
 //! which are reported to the core in their plain IPv4 form), so `0.0.0.0:p` and `[::]:p` cannot
 //! both be bound on the same port; list `[::]:p` alone or specific addresses per family.
 
+mod admission;
+mod deadline;
 pub mod driver;
 mod tcp;
 mod udp;
+mod writer;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -27,6 +31,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use crate::sip::message::Limits;
 use crate::sip::{Peer, Transport};
 
+pub use admission::{NobodyTrusted, SlotLimits, SourceGate, Standing, describe_metrics};
 pub use driver::{Core, run};
 
 /// One datagram or one framed stream message on its way to the core.
@@ -41,8 +46,15 @@ pub struct TransportConfig {
     pub limits: Limits,
     /// Accepted TCP connections open at once; the next one is accepted and closed at once.
     pub tcp_max_connections: usize,
+    /// Of `tcp_max_connections`, the slots only trusted sources (see [`SourceGate`]) may take.
+    pub tcp_reserved_trusted: usize,
+    /// Accepted TCP connections one untrusted source (IPv4 address, IPv6 /64) may hold.
+    pub tcp_max_connections_per_source: usize,
     /// A TCP connection that receives nothing for this long is closed.
     pub tcp_idle_timeout: Duration,
+    /// A TCP connection that began a message and has not completed it this long after is
+    /// closed (CR/LF keep-alives begin none).
+    pub tcp_message_timeout: Duration,
     /// Capacity of the one bounded queue from all sockets to the core.
     pub inbound_queue: usize,
 }
@@ -55,7 +67,10 @@ impl Default for TransportConfig {
             tcp_listen: Vec::new(),
             limits: Limits::default(),
             tcp_max_connections: 1024,
+            tcp_reserved_trusted: 256,
+            tcp_max_connections_per_source: 16,
             tcp_idle_timeout: Duration::from_secs(600),
+            tcp_message_timeout: Duration::from_secs(10),
             inbound_queue: 4096,
         }
     }
@@ -94,6 +109,7 @@ pub struct Sockets {
     tcp: Vec<(SocketAddr, TcpListener)>,
     config: TransportConfig,
     stats: Arc<TransportStats>,
+    gate: Arc<dyn SourceGate>,
 }
 
 impl Sockets {
@@ -108,6 +124,20 @@ impl Sockets {
     /// The counters these sockets will update, readable while the driver runs.
     pub fn stats(&self) -> Arc<TransportStats> {
         Arc::clone(&self.stats)
+    }
+
+    /// Who is trusted or banned when a TCP connection comes in ([`NobodyTrusted`] unless set).
+    pub fn set_gate(&mut self, gate: Arc<dyn SourceGate>) {
+        self.gate = gate;
+    }
+
+    /// How the inbound TCP slots are shared out.
+    fn slot_limits(&self) -> SlotLimits {
+        SlotLimits {
+            max: self.config.tcp_max_connections,
+            reserved_trusted: self.config.tcp_reserved_trusted,
+            per_source: self.config.tcp_max_connections_per_source,
+        }
     }
 }
 
@@ -154,6 +184,7 @@ pub async fn bind(cfg: &TransportConfig) -> Result<Sockets, TransportError> {
         tcp,
         config: cfg.clone(),
         stats: Arc::default(),
+        gate: Arc::new(NobodyTrusted),
     })
 }
 
@@ -244,8 +275,18 @@ transport_stats! {
     tcp_connections_open,
     /// TCP connections accepted within the limit.
     tcp_connections_accepted,
-    /// TCP connections accepted over the limit and closed at once.
+    /// TCP connections refused by admission and closed at once (every reason below).
     tcp_connections_refused,
+    /// ... because the source is banned by the flood guard.
+    tcp_refused_banned,
+    /// ... because every slot was taken.
+    tcp_refused_limit,
+    /// ... because the slots left to untrusted sources were taken.
+    tcp_refused_untrusted_share,
+    /// ... because the untrusted source held its per-source limit.
+    tcp_refused_per_source,
+    /// TCP connections closed because a message was not complete within its deadline.
+    tcp_message_timeouts,
     /// Outbound TCP connects that failed or timed out.
     tcp_connect_failures,
     /// TCP connections closed for a framing error or an oversized message.

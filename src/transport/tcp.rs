@@ -1,5 +1,6 @@
-//! TCP: listeners under a connection limit, one reader and one writer task per connection, and
-//! the connection table that sends responses and new requests over existing connections.
+//! TCP: listeners under admission control (`admission.rs`), one reader and one writer task per
+//! connection, and the connection table that sends responses and new requests over existing
+//! connections.
 //!
 //! Invariants:
 //! - The table holds the only strong sender of each connection's writer queue. Removing the
@@ -9,7 +10,10 @@
 //! - Table entries are keyed by the remote address (canonical form) and carry an id, so that a
 //!   closing connection never removes a newer one to the same address.
 //! - Framing follows RFC 3261 §18.3 through [`frame`]; a framing error or an oversized message
-//!   closes the connection because the stream cannot be resynchronised.
+//!   closes the connection because the stream cannot be resynchronised, and so does a message
+//!   not complete within its deadline (`deadline.rs`).
+//! - An inbound connection holds an admission [`Slot`] for its whole life; a refused one is
+//!   closed before anything is read from it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,15 +22,18 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, debug_span, warn};
 
+use super::admission::{Refusal, Slot, SlotLimits, Slots, SourceGate};
+use super::deadline::MessageDeadline;
+use super::writer::Writer;
 use super::{Inbound, TransportStats, canonical, count, incr};
 use crate::sip::message::{Frame, Limits, frame};
 use crate::sip::{Peer, Transport};
@@ -54,9 +61,11 @@ pub(crate) struct Tcp {
     next_id: AtomicU64,
     limits: Limits,
     idle_timeout: Duration,
+    message_timeout: Duration,
+    gate: Arc<dyn SourceGate>,
     inbound: mpsc::Sender<Inbound>,
     errors: mpsc::Sender<Peer>,
-    stats: Arc<TransportStats>,
+    pub(super) stats: Arc<TransportStats>,
     tracker: TaskTracker,
     /// Hard stop for every connection and connect attempt.
     abort: CancellationToken,
@@ -72,6 +81,8 @@ struct Conn {
 pub(crate) struct TcpParts {
     pub limits: Limits,
     pub idle_timeout: Duration,
+    pub message_timeout: Duration,
+    pub gate: Arc<dyn SourceGate>,
     pub inbound: mpsc::Sender<Inbound>,
     pub errors: mpsc::Sender<Peer>,
     pub stats: Arc<TransportStats>,
@@ -86,6 +97,8 @@ impl Tcp {
             next_id: AtomicU64::new(0),
             limits: parts.limits,
             idle_timeout: parts.idle_timeout,
+            message_timeout: parts.message_timeout,
+            gate: parts.gate,
             inbound: parts.inbound,
             errors: parts.errors,
             stats: parts.stats,
@@ -94,17 +107,17 @@ impl Tcp {
         })
     }
 
-    /// Starts one accept loop per listener, all sharing one limit of `max_connections`.
+    /// Starts one accept loop per listener, all sharing one set of admission slots.
     pub(crate) fn listen(
         self: &Arc<Self>,
         listeners: Vec<(SocketAddr, TcpListener)>,
-        max_connections: usize,
+        limits: SlotLimits,
         stop: &CancellationToken,
     ) {
-        let limit = Arc::new(Semaphore::new(max_connections));
+        let slots = Slots::new(limits);
         for (local, listener) in listeners {
             let span = debug_span!("tcp_accept", %local);
-            let accept = Arc::clone(self).accept_loop(listener, Arc::clone(&limit), stop.clone());
+            let accept = Arc::clone(self).accept_loop(listener, Arc::clone(&slots), stop.clone());
             self.tracker.spawn(accept.instrument(span));
         }
     }
@@ -156,7 +169,7 @@ impl Tcp {
     fn register(
         self: &Arc<Self>,
         addr: SocketAddr,
-        permit: Option<OwnedSemaphorePermit>,
+        slot: Option<Slot>,
         first: Option<Bytes>,
     ) -> (Registration, mpsc::Receiver<Bytes>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -174,7 +187,7 @@ impl Tcp {
             pong,
             token: self.abort.child_token(),
             established: false,
-            _permit: permit,
+            _slot: slot,
         };
         (registration, rx)
     }
@@ -182,7 +195,7 @@ impl Tcp {
     async fn accept_loop(
         self: Arc<Self>,
         listener: TcpListener,
-        limit: Arc<Semaphore>,
+        slots: Arc<Slots>,
         stop: CancellationToken,
     ) {
         loop {
@@ -191,7 +204,7 @@ impl Tcp {
                 r = listener.accept() => r,
             };
             match accepted {
-                Ok((stream, from)) => self.admit(stream, canonical(from), &limit),
+                Ok((stream, from)) => self.admit(stream, canonical(from), &slots),
                 Err(e) => {
                     warn!(error = %e, "TCP accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -201,19 +214,40 @@ impl Tcp {
         debug!("TCP listener closed");
     }
 
-    fn admit(self: &Arc<Self>, stream: TcpStream, from: SocketAddr, limit: &Arc<Semaphore>) {
-        let Ok(permit) = Arc::clone(limit).try_acquire_owned() else {
-            if let Some(n) = count(&self.stats.tcp_connections_refused) {
-                warn!(peer = %from, total = n, "TCP connection limit reached; connection closed");
+    /// Gives the connection a slot, or closes it at once (nothing read) when the gate and the
+    /// slots refuse it.
+    fn admit(self: &Arc<Self>, stream: TcpStream, from: SocketAddr, slots: &Arc<Slots>) {
+        let now = tokio::time::Instant::now().into_std();
+        let slot = match slots.take(self.gate.judge(now, from.ip())) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                // Counted before the close, so a peer that sees the close sees the count.
+                self.refused(from, refusal);
+                drop(stream);
+                return;
             }
-            drop(stream);
-            return;
         };
         incr(&self.stats.tcp_connections_accepted);
-        let (registration, queue) = self.register(from, Some(permit), None);
+        let (registration, queue) = self.register(from, Some(slot), None);
         let span = debug_span!("tcp_connection", peer = %from, outbound = false);
         let task = Arc::clone(self).serve(registration, stream, queue);
         self.tracker.spawn(task.instrument(span));
+    }
+
+    /// Counts a refused connection; logs the 1st, 2nd, 4th, 8th, ... refusal.
+    fn refused(&self, from: SocketAddr, refusal: Refusal) {
+        let reason = refusal.reason();
+        metrics::counter!("calltrack_tcp_connections_refused_total", "reason" => reason)
+            .increment(1);
+        incr(match refusal {
+            Refusal::Banned => &self.stats.tcp_refused_banned,
+            Refusal::Limit => &self.stats.tcp_refused_limit,
+            Refusal::UntrustedShare => &self.stats.tcp_refused_untrusted_share,
+            Refusal::PerSource => &self.stats.tcp_refused_per_source,
+        });
+        if let Some(n) = count(&self.stats.tcp_connections_refused) {
+            warn!(peer = %from, reason, total = n, "TCP connection refused; closed at once");
+        }
     }
 
     async fn connect_then_serve(
@@ -243,7 +277,7 @@ impl Tcp {
     }
 
     /// Tells the core that a message to `addr` could not be delivered.
-    async fn report(&self, addr: SocketAddr) {
+    pub(super) async fn report(&self, addr: SocketAddr) {
         let peer = Peer::new(Transport::Tcp, addr);
         tokio::select! {
             () = self.abort.cancelled() => {}
@@ -276,14 +310,23 @@ impl Tcp {
 
     async fn read_loop(&self, registration: &Registration, mut read: OwnedReadHalf) {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut deadline = MessageDeadline::new(self.message_timeout);
         loop {
-            if !self.cut_frames(registration, &mut buf).await {
+            if !self.cut_frames(registration, &mut buf, &mut deadline).await {
+                return;
+            }
+            let now = tokio::time::Instant::now();
+            deadline.pending(now, &buf);
+            if deadline.expired(now) {
+                // A peer whose bytes are always ready never lets the read time out.
+                self.message_overdue(buf.len());
                 return;
             }
             buf.reserve(READ_CHUNK);
+            let wait = deadline.wait(now, self.idle_timeout);
             let read = tokio::select! {
                 () = registration.token.cancelled() => return,
-                r = tokio::time::timeout(self.idle_timeout, read.read_buf(&mut buf)) => r,
+                r = tokio::time::timeout(wait, read.read_buf(&mut buf)) => r,
             };
             match read {
                 Ok(Ok(0)) => {
@@ -295,6 +338,10 @@ impl Tcp {
                     debug!(error = %e, "TCP read failed");
                     return;
                 }
+                Err(_) if deadline.expired(tokio::time::Instant::now()) => {
+                    self.message_overdue(buf.len());
+                    return;
+                }
                 Err(_) => {
                     incr(&self.stats.tcp_idle_closed);
                     debug!("TCP connection idle; closing");
@@ -304,13 +351,28 @@ impl Tcp {
         }
     }
 
+    /// A message begun and not completed within `sip.tcp_message_timeout_ms`.
+    fn message_overdue(&self, pending: usize) {
+        metrics::counter!("calltrack_tcp_message_timeouts_total").increment(1);
+        if let Some(n) = count(&self.stats.tcp_message_timeouts) {
+            warn!(pending, timeout = ?self.message_timeout, total = n,
+                "TCP message not complete in time; closing connection");
+        }
+    }
+
     /// Hands every complete message in `buf` to the core and answers keep-alives;
     /// `false` when the connection must close.
-    async fn cut_frames(&self, registration: &Registration, buf: &mut BytesMut) -> bool {
+    async fn cut_frames(
+        &self,
+        registration: &Registration,
+        buf: &mut BytesMut,
+        deadline: &mut MessageDeadline,
+    ) -> bool {
         loop {
             match frame(buf, &self.limits) {
                 Ok(Frame::Incomplete) => return true,
                 Ok(Frame::Complete(len)) => {
+                    deadline.completed();
                     let message = buf.split_to(len).freeze();
                     if !self.deliver(registration, message).await {
                         return false;
@@ -389,7 +451,8 @@ struct Registration {
     pong: mpsc::WeakSender<Bytes>,
     token: CancellationToken,
     established: bool,
-    _permit: Option<OwnedSemaphorePermit>,
+    /// Inbound connections only.
+    _slot: Option<Slot>,
 }
 
 impl Drop for Registration {
@@ -404,48 +467,6 @@ impl Drop for Registration {
                 .tcp_connections_open
                 .fetch_sub(1, Ordering::Relaxed);
             debug!("TCP connection closed");
-        }
-    }
-}
-
-/// The writer task of one connection.
-struct Writer {
-    tcp: Arc<Tcp>,
-    addr: SocketAddr,
-    token: CancellationToken,
-}
-
-impl Writer {
-    async fn run(self, mut write: OwnedWriteHalf, mut queue: mpsc::Receiver<Bytes>) {
-        loop {
-            let next = tokio::select! {
-                biased;
-                () = self.token.cancelled() => None,
-                next = queue.recv() => next,
-            };
-            let Some(bytes) = next else {
-                break;
-            };
-            let written = tokio::select! {
-                () = self.token.cancelled() => break,
-                r = write.write_all(&bytes) => r,
-            };
-            match written {
-                Ok(()) => {
-                    incr(&self.tcp.stats.tcp_messages_out);
-                    debug!(len = bytes.len(), "TCP message out");
-                }
-                Err(e) => {
-                    warn!(peer = %self.addr, error = %e, "TCP write failed; closing connection");
-                    self.token.cancel();
-                    self.tcp.report(self.addr).await;
-                    break;
-                }
-            }
-        }
-        self.token.cancel();
-        if let Err(e) = write.shutdown().await {
-            debug!(error = %e, "TCP shutdown failed");
         }
     }
 }

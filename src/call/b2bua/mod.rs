@@ -17,7 +17,7 @@ use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
 use super::distribution::rotation::Rotation;
-use super::edge::{self, Edge, RequestVerdict, blacklist::Blacklist};
+use super::edge::{self, Edge, RequestVerdict, blacklist::Blacklist, flood::Bans};
 use super::health::{HealthTable, Prober};
 use super::history::CallerHistory;
 use super::record::{CallDetailRecord, LiveCall};
@@ -75,6 +75,8 @@ pub struct Shared {
     pub blacklist: Arc<Blacklist>,
     /// Forwarding-target health (the core's prober writes, routing and HTTP read).
     pub health: HealthTable,
+    /// The flood guard's bans (the core writes, the TCP accept loop reads).
+    pub bans: Bans,
 }
 
 impl Default for Shared {
@@ -86,6 +88,7 @@ impl Default for Shared {
             history: CallerHistory::new(None),
             blacklist: Arc::new(Blacklist::default()),
             health: HealthTable::default(),
+            bans: Bans::default(),
         }
     }
 }
@@ -148,7 +151,7 @@ impl B2bua {
         };
         let prober = Prober::new(config.health.clone(), shared.health);
         let mut core = B2bua {
-            edge: Edge::new(&config),
+            edge: Edge::new(&config, shared.bans),
             config,
             hosts: shared.hosts,
             leases: shared.leases,

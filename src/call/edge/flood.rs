@@ -1,14 +1,18 @@
 //! The flood guard (after Kamailio's pike): a per-source-IP message rate limit on a keyed
 //! `governor` limiter, and temporary bans. A source over the limit is banned for `ban`: every
 //! packet from it is dropped before parsing until the ban ends. Both tables are bounded.
+//! The bans are shared ([`Bans`]): the TCP accept loop reads them and closes a banned source's
+//! connects before reading a byte.
 //!
 //! Sans-IO: the limiter's clock is a [`FakeRelativeClock`] advanced to the `now` each packet
 //! is handed in with, so tests drive it on a virtual clock.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
 
 use governor::clock::{Clock, FakeRelativeClock};
 use governor::middleware::NoOpMiddleware;
@@ -34,6 +38,23 @@ pub enum Verdict {
     Banned,
 }
 
+/// The flood guard's bans in force, each until its end, keyed by [`super::flood_key`]. The
+/// guard alone writes; clones read from other threads.
+#[derive(Debug, Clone, Default)]
+pub struct Bans(Arc<DashMap<IpAddr, Instant>>);
+
+impl Bans {
+    /// Whether `ip` (any address: grouped as the guard groups it) is banned at `now`.
+    pub fn is_banned(&self, now: Instant, ip: IpAddr) -> bool {
+        self.until(super::flood_key(ip))
+            .is_some_and(|until| until > now)
+    }
+
+    fn until(&self, key: IpAddr) -> Option<Instant> {
+        self.0.get(&key).map(|until| *until)
+    }
+}
+
 /// Per-IP rate state and bans.
 pub struct FloodGuard {
     config: FloodConfig,
@@ -41,7 +62,7 @@ pub struct FloodGuard {
     clock: FakeRelativeClock,
     /// The `now` the limiter's clock stands at.
     clock_at: Option<Instant>,
-    bans: HashMap<IpAddr, Instant>,
+    bans: Bans,
     next_sweep: Option<Instant>,
 }
 
@@ -50,20 +71,25 @@ impl std::fmt::Debug for FloodGuard {
         f.debug_struct("FloodGuard")
             .field("config", &self.config)
             .field("tracked", &self.limiter.len())
-            .field("banned", &self.bans.len())
+            .field("banned", &self.bans.0.len())
             .finish()
     }
 }
 
 impl FloodGuard {
     pub fn new(config: &FloodConfig) -> FloodGuard {
+        FloodGuard::with_bans(config, Bans::default())
+    }
+
+    /// A guard that keeps its bans in `bans`, which others may read.
+    pub fn with_bans(config: &FloodConfig, bans: Bans) -> FloodGuard {
         let clock = FakeRelativeClock::default();
         FloodGuard {
             config: config.clone(),
             limiter: limiter(config, &clock),
             clock,
             clock_at: None,
-            bans: HashMap::new(),
+            bans,
             next_sweep: None,
         }
     }
@@ -83,11 +109,11 @@ impl FloodGuard {
         }
         self.advance_clock(now);
         self.sweep(now);
-        if let Some(until) = self.bans.get(&ip) {
-            if *until > now {
+        if let Some(until) = self.bans.until(ip) {
+            if until > now {
                 return Verdict::Drop;
             }
-            self.bans.remove(&ip);
+            self.bans.0.remove(&ip);
         }
         self.bound_rate_state();
         if self.limiter.check_key(&ip).is_ok() {
@@ -99,11 +125,11 @@ impl FloodGuard {
 
     /// Sources banned right now.
     pub fn banned(&self) -> usize {
-        self.bans.len()
+        self.bans.0.len()
     }
 
     pub fn is_banned(&self, now: Instant, ip: IpAddr) -> bool {
-        self.bans.get(&ip).is_some_and(|until| *until > now)
+        self.bans.until(ip).is_some_and(|until| until > now)
     }
 
     /// Source IPs with rate state.
@@ -124,16 +150,17 @@ impl FloodGuard {
     }
 
     fn ban(&mut self, now: Instant, ip: IpAddr) {
-        if self.bans.len() >= self.config.max_tracked_ips {
+        if self.bans.0.len() >= self.config.max_tracked_ips {
             self.drop_expired(now);
         }
-        if self.bans.len() >= self.config.max_tracked_ips {
-            let soonest = self.bans.iter().min_by_key(|(_, until)| **until);
-            if let Some(oldest) = soonest.map(|(ip, _)| *ip) {
-                self.bans.remove(&oldest);
+        if self.bans.0.len() >= self.config.max_tracked_ips {
+            // The iterator (and its shard locks) is gone before the removal.
+            let soonest = self.bans.0.iter().min_by_key(|ban| *ban.value());
+            if let Some(oldest) = soonest.map(|ban| *ban.key()) {
+                self.bans.0.remove(&oldest);
             }
         }
-        self.bans.insert(ip, now + self.config.ban);
+        self.bans.0.insert(ip, now + self.config.ban);
     }
 
     /// Expired bans go at most once a second.
@@ -146,7 +173,7 @@ impl FloodGuard {
     }
 
     fn drop_expired(&mut self, now: Instant) {
-        self.bans.retain(|_, until| *until > now);
+        self.bans.0.retain(|_, until| *until > now);
     }
 
     /// Keeps the limiter's table within `max_tracked_ips`: idle sources are forgotten first;
@@ -246,6 +273,24 @@ mod tests {
         let end = t0 + Duration::from_millis(255);
         assert!(g.is_banned(end, ip(last_banned.unwrap())));
         assert!(!g.is_banned(end, ip(0)));
+    }
+
+    #[test]
+    fn bans_are_visible_to_readers_of_the_shared_table() {
+        let bans = Bans::default();
+        let mut g = FloodGuard::with_bans(&config(1, 1, 30, 1024), bans.clone());
+        let t0 = Instant::now();
+        assert!(!bans.is_banned(t0, ip(1)));
+        assert_eq!(g.check(t0, ip(1)), Verdict::Pass);
+        assert_eq!(g.check(t0, ip(1)), Verdict::Banned);
+        assert!(bans.is_banned(t0, ip(1)));
+        assert!(!bans.is_banned(t0, ip(2)));
+        assert!(!bans.is_banned(t0 + Duration::from_secs(31), ip(1)));
+        // An IPv6 reader's address is grouped per /64, like the guard's key.
+        let v6: IpAddr = "2001:db8:1:2::7".parse().unwrap();
+        g.check(t0, super::super::flood_key(v6));
+        g.check(t0, super::super::flood_key(v6));
+        assert!(bans.is_banned(t0, "2001:db8:1:2:ffff::1".parse().unwrap()));
     }
 
     #[test]

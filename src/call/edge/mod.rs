@@ -19,7 +19,7 @@ use crate::sip::message::{Method, Rejection};
 use crate::sip::{Peer, SipMessage};
 
 use super::session::Leg;
-use flood::{FloodGuard, Verdict};
+use flood::{Bans, FloodGuard, Verdict};
 
 /// HELP lines for the edge's metrics (called once, where the recorder is installed).
 pub fn describe_metrics() {
@@ -80,9 +80,10 @@ pub struct Edge {
 }
 
 impl Edge {
-    pub fn new(config: &Config) -> Edge {
+    /// `bans` is where the flood guard keeps its bans (the TCP accept loop reads them too).
+    pub fn new(config: &Config, bans: Bans) -> Edge {
         Edge {
-            flood: FloodGuard::new(&config.security.flood),
+            flood: FloodGuard::with_bans(&config.security.flood, bans),
             published_bans: 0,
         }
     }
