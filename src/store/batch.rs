@@ -50,6 +50,8 @@ fn apply(
             }
             columns::delete_live(conn, &cdr.id)
         }
+        // A call that ended in the same batch has no row left: nothing to update.
+        StoreCommand::DialogsChanged { id, dialogs } => columns::set_dialogs(conn, id, dialogs),
     }
 }
 

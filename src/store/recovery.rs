@@ -1,33 +1,77 @@
-//! Crash recovery: calls still in `live_calls` at start-up become `interrupted` CDRs.
+//! Crash recovery: calls still in `live_calls` at start-up become `interrupted` CDRs, and the
+//! answered ones are handed back with their dialogs so the SIP core can send BYE on both legs.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 use time::OffsetDateTime;
 
 use super::{StoreError, columns};
+use crate::call::live_dialog::{CallDialogs, InterruptedCall};
 use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, NO_FINAL_RESPONSE};
 
+/// What start-up recovery found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Interrupted CDRs written.
+    pub recorded: usize,
+    /// The answered ones whose dialogs were kept: both legs are to be hung up.
+    pub to_hang_up: Vec<InterruptedCall>,
+}
+
 /// Closes every call the previous process left live, in one transaction; returns how many.
+/// See [`recover_interrupted_calls`].
+pub fn recover_interrupted(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
+    Ok(recover_interrupted_calls(conn, now)?.recorded)
+}
+
+/// Closes every call the previous process left live, in one transaction.
 ///
 /// Each becomes a CDR with disposition `interrupted`, hangup side `system`, `ended_at = now`
 /// and `sip_status` 200 if it had been answered, else [`NO_FINAL_RESPONSE`]. A call whose CDR
-/// already exists (written just before the crash) keeps that CDR and is not counted.
-pub fn recover_interrupted(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
+/// already exists (written just before the crash) keeps that CDR and is not counted. Every
+/// newly recorded call whose two dialogs were kept is returned for the BYEs; a dialog that
+/// cannot be read is logged and skipped (the CDR is written all the same).
+pub fn recover_interrupted_calls(
+    conn: &Connection,
+    now: OffsetDateTime,
+) -> Result<Recovery, StoreError> {
     let tx = conn.unchecked_transaction()?;
-    let mut recovered = 0;
+    let mut found = Recovery::default();
     for live in columns::all_live(&tx)? {
         if columns::insert_cdr(&tx, &interrupted(&live, now))? {
-            recovered += 1;
+            found.recorded += 1;
+            found.to_hang_up.extend(kept_dialogs(&tx, &live)?);
         }
         columns::delete_live(&tx, &live.id)?;
     }
     tx.commit()?;
-    if recovered > 0 {
+    if found.recorded > 0 {
         tracing::warn!(
-            recovered,
+            recovered = found.recorded,
+            to_hang_up = found.to_hang_up.len(),
             "calls interrupted by the previous shutdown recorded"
         );
     }
-    Ok(recovered)
+    Ok(found)
+}
+
+fn kept_dialogs(tx: &Transaction<'_>, live: &LiveCall) -> Result<Option<InterruptedCall>, StoreError> {
+    if live.answered_at.is_none() {
+        return Ok(None);
+    }
+    let Some((a, b)) = columns::dialogs_text(tx, &live.id)? else {
+        return Ok(None);
+    };
+    let parsed = serde_json::from_str(&a).and_then(|a| Ok(CallDialogs { a, b: serde_json::from_str(&b)? }));
+    match parsed {
+        Ok(dialogs) => Ok(Some(InterruptedCall {
+            id: live.id.clone(),
+            dialogs,
+        })),
+        Err(error) => {
+            tracing::warn!(call = %live.id, %error, "stored dialogs unreadable; no BYE for this call");
+            Ok(None)
+        }
+    }
 }
 
 fn interrupted(live: &LiveCall, now: OffsetDateTime) -> CallDetailRecord {
