@@ -249,8 +249,8 @@ pub(super) fn set_dialogs(
     let json = |leg: &LegDialog| {
         serde_json::to_string(leg).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
     };
-    let mut stmt = conn
-        .prepare_cached("UPDATE live_calls SET a_dialog = ?2, b_dialog = ?3 WHERE id = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("UPDATE live_calls SET a_dialog = ?2, b_dialog = ?3 WHERE id = ?1")?;
     stmt.execute((id, json(&dialogs.a)?, json(&dialogs.b)?))?;
     Ok(())
 }

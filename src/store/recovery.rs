@@ -54,14 +54,22 @@ pub fn recover_interrupted_calls(
     Ok(found)
 }
 
-fn kept_dialogs(tx: &Transaction<'_>, live: &LiveCall) -> Result<Option<InterruptedCall>, StoreError> {
+fn kept_dialogs(
+    tx: &Transaction<'_>,
+    live: &LiveCall,
+) -> Result<Option<InterruptedCall>, StoreError> {
     if live.answered_at.is_none() {
         return Ok(None);
     }
     let Some((a, b)) = columns::dialogs_text(tx, &live.id)? else {
         return Ok(None);
     };
-    let parsed = serde_json::from_str(&a).and_then(|a| Ok(CallDialogs { a, b: serde_json::from_str(&b)? }));
+    let parsed = serde_json::from_str(&a).and_then(|a| {
+        Ok(CallDialogs {
+            a,
+            b: serde_json::from_str(&b)?,
+        })
+    });
     match parsed {
         Ok(dialogs) => Ok(Some(InterruptedCall {
             id: live.id.clone(),
@@ -92,6 +100,7 @@ fn interrupted(live: &LiveCall, now: OffsetDateTime) -> CallDetailRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::live_dialog::LegDialog;
     use crate::store::{query, schema};
     use time::macros::datetime;
 
@@ -134,5 +143,55 @@ mod tests {
         );
         assert!(columns::all_live(&conn).unwrap().is_empty());
         assert_eq!(recover_interrupted(&conn, now).unwrap(), 0);
+    }
+
+    fn leg(call_id: &str, local_seq: u32) -> LegDialog {
+        LegDialog {
+            call_id: call_id.into(),
+            local_tag: "ours".into(),
+            remote_tag: Some("theirs".into()),
+            local_uri: "<sip:a@x>".into(),
+            remote_uri: "<sip:b@y>".into(),
+            local_seq,
+            remote_target: "sip:b@127.0.0.1:5080".into(),
+            route_set: vec!["<sip:127.0.0.1:5070;lr>".into()],
+            transport: "UDP".into(),
+            peer: "127.0.0.1:5070".parse().unwrap(),
+            local_contact: "<sip:127.0.0.1:5060>".into(),
+        }
+    }
+
+    #[test]
+    fn answered_calls_with_kept_dialogs_come_back_to_be_hung_up() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let answered = Some(datetime!(2026-11-23 03:20:10 UTC));
+        for id in ["talking", "no-dialogs", "ringing", "garbled"] {
+            let at = if id == "ringing" { None } else { answered };
+            columns::insert_live(&conn, &live(id, at)).unwrap();
+        }
+        let dialogs = CallDialogs {
+            a: leg("a@carrier", 41),
+            b: leg("b@calltrack", 7),
+        };
+        columns::set_dialogs(&conn, "talking", &dialogs).unwrap();
+        columns::set_dialogs(&conn, "ringing", &dialogs).unwrap();
+        columns::set_dialogs(&conn, "garbled", &dialogs).unwrap();
+        conn.execute(
+            "UPDATE live_calls SET b_dialog = '{' WHERE id = 'garbled'",
+            [],
+        )
+        .unwrap();
+
+        let found = recover_interrupted_calls(&conn, datetime!(2026-11-23 03:25:00 UTC)).unwrap();
+        assert_eq!(found.recorded, 4);
+        assert_eq!(
+            found.to_hang_up,
+            [InterruptedCall {
+                id: "talking".into(),
+                dialogs
+            }]
+        );
+        assert!(columns::all_live(&conn).unwrap().is_empty());
     }
 }
