@@ -164,9 +164,11 @@ fn assert_both_legs_hung_up(
 ) {
     let caller_byes = caller.logs().matches("BYE-from-calltrack").count() as u64;
     let sent = log.matches("BYE sent to end an interrupted call").count() as u64;
-    let answered_in_dialog = log
-        .matches("request in the dialog of an interrupted call")
-        .count();
+    let in_dialog: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request in the dialog of an interrupted call"))
+        .collect();
+    let answered_in_dialog = in_dialog.len();
     let pbx_open = pbx.created.saturating_sub(pbx.successful + pbx.failed);
     eprintln!(
         "crash test: {with_answer} answered calls interrupted; calltrack sent {sent} BYEs; \
@@ -185,6 +187,10 @@ fn assert_both_legs_hung_up(
     assert!(
         !log.contains("BYE not answered"),
         "both sipp peers answer every BYE"
+    );
+    assert!(
+        answered_in_dialog >= 1 && in_dialog.iter().all(|l| l.contains("status=200")),
+        "callers' BYEs after the restart were answered 200: {in_dialog:#?}"
     );
     let errors = caller.errors();
     assert!(
