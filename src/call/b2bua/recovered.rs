@@ -17,7 +17,7 @@
 //!   sent before ours arrived is retransmitted for at most 64·T1, §17.1.2.2), so at most
 //!   Timer F + 64·T1 after start-up. Later requests get the usual 481.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use crate::sip::dialog::Dialog;
@@ -40,6 +40,9 @@ pub(super) struct Recovered {
     pending: Vec<(DialogKey, Dialog)>,
     dialogs: HashMap<DialogKey, RecoveredDialog>,
     byes: HashMap<TxId, DialogKey>,
+    /// When each dialog whose BYE has ended is forgotten, in time order (BYEs end in order
+    /// of `now`, and the linger is the same for all).
+    forget: VecDeque<(Instant, DialogKey)>,
 }
 
 #[derive(Debug)]
@@ -47,8 +50,6 @@ struct RecoveredDialog {
     /// Our CDR id of the call.
     call: String,
     leg: Leg,
-    /// Set when our BYE transaction ended: the dialog is forgotten then.
-    forget_at: Option<Instant>,
 }
 
 impl Recovered {
@@ -61,7 +62,7 @@ impl Recovered {
         if !self.pending.is_empty() {
             return Some(last_now);
         }
-        self.dialogs.values().filter_map(|d| d.forget_at).min()
+        self.forget.front().map(|(at, _)| *at)
     }
 }
 
@@ -100,7 +101,6 @@ impl B2bua {
         let entry = RecoveredDialog {
             call: call.to_string(),
             leg,
-            forget_at: None,
         };
         self.recovered.dialogs.insert(key.clone(), entry);
         self.recovered.pending.push((key, dialog));
@@ -125,9 +125,13 @@ impl B2bua {
                 }
             }
         }
-        self.recovered
-            .dialogs
-            .retain(|_, d| d.forget_at.is_none_or(|t| t > now));
+        while let Some((at, key)) = self.recovered.forget.pop_front() {
+            if at > now {
+                self.recovered.forget.push_front((at, key));
+                break;
+            }
+            self.recovered.dialogs.remove(&key);
+        }
     }
 
     /// The outcome of one of our BYEs: a final response (`Some(status)`) or none (Timer F
@@ -152,9 +156,7 @@ impl B2bua {
 
     fn bye_ended(&mut self, now: Instant, key: &DialogKey) {
         let linger = self.config.sip.timers.t1 * 64;
-        if let Some(d) = self.recovered.dialogs.get_mut(key) {
-            d.forget_at = Some(now + linger);
-        }
+        self.recovered.forget.push_back((now + linger, key.clone()));
     }
 
     /// Answers a request in a recovered dialog (see the module doc); false if the request
