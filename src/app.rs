@@ -21,6 +21,7 @@ use crate::call::edge::blacklist::{Blacklist, Origin};
 use crate::call::edge::flood::Bans;
 use crate::call::health::HealthTable;
 use crate::call::history::CallerHistory;
+use crate::call::live_dialog::InterruptedCall;
 use crate::call::{B2bua, CallEvent, HostTable};
 use crate::config::{Config, SharedConfig};
 use crate::display::{GeoError, GeoResolver};
@@ -115,7 +116,7 @@ impl Server {
             tracing::warn!("{warning}");
         }
         let live: SharedConfig = Arc::new(ArcSwap::new(config.clone()));
-        let (store, writer, history, blacklist) = start_store(&config)?;
+        let (store, writer, history, blacklist, interrupted) = start_store(&config)?;
         let leases = Arc::new(LeaseTable::from_config(&config));
         let restored =
             crate::lease::load_on_start(&leases, &config.store.path, OffsetDateTime::now_utc())?;
@@ -151,7 +152,9 @@ impl Server {
             bans,
         };
         let heartbeat = Heartbeat::new(now());
-        let engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());
+        let mut engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());
+        // BYEs on both legs of the answered calls a crash interrupted, sent by the driver.
+        engine.b2bua.recover(now(), interrupted);
         let resolver = Resolver {
             hosts: hosts.clone(),
             names: names.clone(),
@@ -201,21 +204,23 @@ fn transport_config(config: &Config) -> TransportConfig {
     }
 }
 
-/// Opens and migrates the database, closes calls a crash left open, starts the writer.
-/// Also reads who called within the uniqueness window, for the first-time-caller judgement.
-fn start_store(
-    config: &Config,
-) -> Result<(StoreSender, WriterHandle, CallerHistory, Arc<Blacklist>), AppError> {
+/// What the store hands the rest of start-up.
+type Opened = (
+    StoreSender,
+    WriterHandle,
+    CallerHistory,
+    Arc<Blacklist>,
+    Vec<InterruptedCall>,
+);
+
+/// Opens and migrates the database, closes calls a crash left open (the answered ones come
+/// back with their dialogs, to be hung up), starts the writer. Also reads who called within
+/// the uniqueness window, for the first-time-caller judgement.
+fn start_store(config: &Config) -> Result<Opened, AppError> {
     let path = &config.store.path;
     let conn = crate::store::open(path)?;
     let now = OffsetDateTime::now_utc();
-    let recovered = crate::store::recover_interrupted(&conn, now)?;
-    if recovered > 0 {
-        tracing::warn!(
-            recovered,
-            "calls left open by a previous crash recorded as interrupted"
-        );
-    }
+    let recovery = crate::store::recover_interrupted_calls(&conn, now)?;
     let mut history = CallerHistory::new(config.tracking.unique_window);
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(crate::store::recent_callers(&conn, since)?);
@@ -227,7 +232,7 @@ fn start_store(
         flush_interval: config.store.flush_interval,
     };
     let (store, writer) = crate::store::spawn_writer(path, options)?;
-    Ok((store, writer, history, blacklist))
+    Ok((store, writer, history, blacklist, recovery.to_hang_up))
 }
 
 /// The config file's blacklist plus the entries added through the admin API.
@@ -475,5 +480,6 @@ fn store_command(event: CallEvent) -> StoreCommand {
             answered_at: at,
         },
         CallEvent::Ended(cdr) => StoreCommand::CallEnded(cdr),
+        CallEvent::Dialogs { id, dialogs } => StoreCommand::DialogsChanged { id, dialogs },
     }
 }

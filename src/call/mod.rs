@@ -10,6 +10,7 @@ pub mod health;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
+pub mod live_dialog;
 pub mod outcome;
 pub mod record;
 pub mod routing;

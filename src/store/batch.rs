@@ -50,6 +50,8 @@ fn apply(
             }
             columns::delete_live(conn, &cdr.id)
         }
+        // A call that ended in the same batch has no row left: nothing to update.
+        StoreCommand::DialogsChanged { id, dialogs } => columns::set_dialogs(conn, id, dialogs),
     }
 }
 
@@ -145,5 +147,50 @@ mod tests {
             answered_at: datetime!(2026-11-23 03:20:05 UTC),
         }];
         assert_eq!(apply_batch(&mut conn, &batch).unwrap().unknown_answers, 1);
+    }
+
+    #[test]
+    fn dialogs_are_kept_on_the_live_row_until_the_call_ends() {
+        use crate::call::live_dialog::{CallDialogs, LegDialog};
+        let leg = |call_id: &str| LegDialog {
+            call_id: call_id.into(),
+            local_tag: "l".into(),
+            remote_tag: Some("r".into()),
+            local_uri: "<sip:a@x>".into(),
+            remote_uri: "<sip:b@y>".into(),
+            local_seq: 3,
+            remote_target: "sip:b@127.0.0.1:5080".into(),
+            route_set: vec![],
+            transport: "UDP".into(),
+            peer: "127.0.0.1:5080".parse().unwrap(),
+            local_contact: "<sip:127.0.0.1:5060>".into(),
+        };
+        let dialogs = CallDialogs {
+            a: leg("a@carrier"),
+            b: leg("b@calltrack"),
+        };
+        let changed = |id: &str| StoreCommand::DialogsChanged {
+            id: id.into(),
+            dialogs: dialogs.clone(),
+        };
+        let mut conn = conn();
+        apply_batch(
+            &mut conn,
+            &[StoreCommand::CallStarted(live("a")), changed("a")],
+        )
+        .unwrap();
+        let a_dialog: String = conn
+            .query_row("SELECT a_dialog FROM live_calls WHERE id = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(a_dialog.contains("a@carrier"));
+        let batch = [
+            StoreCommand::CallEnded(ended("a")),
+            changed("a"),
+            changed("ghost"),
+        ];
+        apply_batch(&mut conn, &batch).unwrap();
+        assert_eq!(live_rows(&conn), 0);
     }
 }

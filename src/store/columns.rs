@@ -8,6 +8,7 @@ use rusqlite::{Connection, Row, named_params};
 use time::OffsetDateTime;
 
 use crate::call::attribution::{Attribution, NumberKindTag};
+use crate::call::live_dialog::{CallDialogs, LegDialog};
 use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, rfc3339};
 
 /// A timestamp as stored in a TEXT column.
@@ -237,4 +238,35 @@ fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveCall> {
         answered_step: None,
         answered_target: None,
     })
+}
+
+/// Stores an answered call's dialogs on its live row (no row: the call has ended).
+pub(super) fn set_dialogs(
+    conn: &Connection,
+    id: &str,
+    dialogs: &CallDialogs,
+) -> rusqlite::Result<()> {
+    let json = |leg: &LegDialog| {
+        serde_json::to_string(leg).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    };
+    let mut stmt =
+        conn.prepare_cached("UPDATE live_calls SET a_dialog = ?2, b_dialog = ?3 WHERE id = ?1")?;
+    stmt.execute((id, json(&dialogs.a)?, json(&dialogs.b)?))?;
+    Ok(())
+}
+
+/// The stored dialogs of one live call, as text: `None` unless both legs were kept.
+pub(super) fn dialogs_text(
+    conn: &Connection,
+    id: &str,
+) -> rusqlite::Result<Option<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a_dialog, b_dialog FROM live_calls WHERE id = ?1 \
+         AND a_dialog IS NOT NULL AND b_dialog IS NOT NULL",
+    )?;
+    let mut rows = stmt.query([id])?;
+    match rows.next()? {
+        Some(row) => Ok(Some((row.get(0)?, row.get(1)?))),
+        None => Ok(None),
+    }
 }

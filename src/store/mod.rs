@@ -2,12 +2,13 @@
 //!
 //! - [`schema`]: migrations driven by `PRAGMA user_version`.
 //! - [`writer`]: the dedicated writer thread fed by a bounded queue, batched transactions.
-//! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up.
+//! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up and
+//!   hands back the answered ones' dialogs, for the SIP core to hang up both legs.
 //! - [`query`]: reads for the `cdr` CLI and reports.
 //! - [`leases`]: the lease table snapshot, saved and loaded whole by the lease sweeper.
 //! - [`blacklist`]: caller blacklist entries added through the admin API.
 //!
-//! Start-up order for the composition root: [`open`], [`recover_interrupted`], drop that
+//! Start-up order for the composition root: [`open`], [`recover_interrupted_calls`], drop that
 //! connection, then [`spawn_writer`]; shut the writer down last so CDRs are flushed last.
 
 mod batch;
@@ -25,7 +26,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
-pub use recovery::recover_interrupted;
+pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
 pub use writer::{
     StoreCommand, StoreSender, WriterHandle, WriterOptions, WriterStats, spawn_writer,
 };

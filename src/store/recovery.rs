@@ -1,33 +1,85 @@
-//! Crash recovery: calls still in `live_calls` at start-up become `interrupted` CDRs.
+//! Crash recovery: calls still in `live_calls` at start-up become `interrupted` CDRs, and the
+//! answered ones are handed back with their dialogs so the SIP core can send BYE on both legs.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 use time::OffsetDateTime;
 
 use super::{StoreError, columns};
+use crate::call::live_dialog::{CallDialogs, InterruptedCall};
 use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, NO_FINAL_RESPONSE};
 
+/// What start-up recovery found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Interrupted CDRs written.
+    pub recorded: usize,
+    /// The answered ones whose dialogs were kept: both legs are to be hung up.
+    pub to_hang_up: Vec<InterruptedCall>,
+}
+
 /// Closes every call the previous process left live, in one transaction; returns how many.
+/// See [`recover_interrupted_calls`].
+pub fn recover_interrupted(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
+    Ok(recover_interrupted_calls(conn, now)?.recorded)
+}
+
+/// Closes every call the previous process left live, in one transaction.
 ///
 /// Each becomes a CDR with disposition `interrupted`, hangup side `system`, `ended_at = now`
 /// and `sip_status` 200 if it had been answered, else [`NO_FINAL_RESPONSE`]. A call whose CDR
-/// already exists (written just before the crash) keeps that CDR and is not counted.
-pub fn recover_interrupted(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
+/// already exists (written just before the crash) keeps that CDR and is not counted. Every
+/// newly recorded call whose two dialogs were kept is returned for the BYEs; a dialog that
+/// cannot be read is logged and skipped (the CDR is written all the same).
+pub fn recover_interrupted_calls(
+    conn: &Connection,
+    now: OffsetDateTime,
+) -> Result<Recovery, StoreError> {
     let tx = conn.unchecked_transaction()?;
-    let mut recovered = 0;
+    let mut found = Recovery::default();
     for live in columns::all_live(&tx)? {
         if columns::insert_cdr(&tx, &interrupted(&live, now))? {
-            recovered += 1;
+            found.recorded += 1;
+            found.to_hang_up.extend(kept_dialogs(&tx, &live)?);
         }
         columns::delete_live(&tx, &live.id)?;
     }
     tx.commit()?;
-    if recovered > 0 {
+    if found.recorded > 0 {
         tracing::warn!(
-            recovered,
+            recovered = found.recorded,
+            to_hang_up = found.to_hang_up.len(),
             "calls interrupted by the previous shutdown recorded"
         );
     }
-    Ok(recovered)
+    Ok(found)
+}
+
+fn kept_dialogs(
+    tx: &Transaction<'_>,
+    live: &LiveCall,
+) -> Result<Option<InterruptedCall>, StoreError> {
+    if live.answered_at.is_none() {
+        return Ok(None);
+    }
+    let Some((a, b)) = columns::dialogs_text(tx, &live.id)? else {
+        return Ok(None);
+    };
+    let parsed = serde_json::from_str(&a).and_then(|a| {
+        Ok(CallDialogs {
+            a,
+            b: serde_json::from_str(&b)?,
+        })
+    });
+    match parsed {
+        Ok(dialogs) => Ok(Some(InterruptedCall {
+            id: live.id.clone(),
+            dialogs,
+        })),
+        Err(error) => {
+            tracing::warn!(call = %live.id, %error, "stored dialogs unreadable; no BYE for this call");
+            Ok(None)
+        }
+    }
 }
 
 fn interrupted(live: &LiveCall, now: OffsetDateTime) -> CallDetailRecord {
@@ -48,6 +100,7 @@ fn interrupted(live: &LiveCall, now: OffsetDateTime) -> CallDetailRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::live_dialog::LegDialog;
     use crate::store::{query, schema};
     use time::macros::datetime;
 
@@ -90,5 +143,55 @@ mod tests {
         );
         assert!(columns::all_live(&conn).unwrap().is_empty());
         assert_eq!(recover_interrupted(&conn, now).unwrap(), 0);
+    }
+
+    fn leg(call_id: &str, local_seq: u32) -> LegDialog {
+        LegDialog {
+            call_id: call_id.into(),
+            local_tag: "ours".into(),
+            remote_tag: Some("theirs".into()),
+            local_uri: "<sip:a@x>".into(),
+            remote_uri: "<sip:b@y>".into(),
+            local_seq,
+            remote_target: "sip:b@127.0.0.1:5080".into(),
+            route_set: vec!["<sip:127.0.0.1:5070;lr>".into()],
+            transport: "UDP".into(),
+            peer: "127.0.0.1:5070".parse().unwrap(),
+            local_contact: "<sip:127.0.0.1:5060>".into(),
+        }
+    }
+
+    #[test]
+    fn answered_calls_with_kept_dialogs_come_back_to_be_hung_up() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let answered = Some(datetime!(2026-11-23 03:20:10 UTC));
+        for id in ["talking", "no-dialogs", "ringing", "garbled"] {
+            let at = if id == "ringing" { None } else { answered };
+            columns::insert_live(&conn, &live(id, at)).unwrap();
+        }
+        let dialogs = CallDialogs {
+            a: leg("a@carrier", 41),
+            b: leg("b@calltrack", 7),
+        };
+        columns::set_dialogs(&conn, "talking", &dialogs).unwrap();
+        columns::set_dialogs(&conn, "ringing", &dialogs).unwrap();
+        columns::set_dialogs(&conn, "garbled", &dialogs).unwrap();
+        conn.execute(
+            "UPDATE live_calls SET b_dialog = '{' WHERE id = 'garbled'",
+            [],
+        )
+        .unwrap();
+
+        let found = recover_interrupted_calls(&conn, datetime!(2026-11-23 03:25:00 UTC)).unwrap();
+        assert_eq!(found.recorded, 4);
+        assert_eq!(
+            found.to_hang_up,
+            [InterruptedCall {
+                id: "talking".into(),
+                dialogs
+            }]
+        );
+        assert!(columns::all_live(&conn).unwrap().is_empty());
     }
 }

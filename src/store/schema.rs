@@ -105,6 +105,14 @@ CREATE TABLE blacklist (
 );
 ";
 
+/// Version 6: what crash recovery needs to end an answered call on both legs: each leg's
+/// dialog (Call-ID, tags, our last CSeq, remote target, route set, transport, peer, our
+/// Contact) as JSON (see `call::live_dialog::LegDialog`); NULL until the call is answered.
+const V6_LIVE_DIALOGS: &str = "
+ALTER TABLE live_calls ADD COLUMN a_dialog TEXT;
+ALTER TABLE live_calls ADD COLUMN b_dialog TEXT;
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
@@ -112,7 +120,8 @@ const MIGRATIONS: &[&str] = &[
     V3_ATTRIBUTION,
     V4_ROUTING,
     V5_BLACKLIST,
-    // V6_...: append here.
+    V6_LIVE_DIALOGS,
+    // V7_...: append here.
 ];
 
 /// The schema version this build writes.

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::StoreError;
 use super::batch::{BatchOutcome, apply_batch};
+use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall};
 
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -40,6 +41,8 @@ pub enum StoreCommand {
     },
     /// Inserts the CDR (ignored if one with this id exists) and deletes the live row.
     CallEnded(CallDetailRecord),
+    /// Stores both legs' dialogs on the live row (crash recovery hangs them up).
+    DialogsChanged { id: String, dialogs: CallDialogs },
 }
 
 /// Tuning for [`spawn_writer`].

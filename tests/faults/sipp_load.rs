@@ -77,6 +77,12 @@ impl SippCmd {
         self
     }
 
+    /// A flag without a value (e.g. `-trace_logs`).
+    pub fn flag(mut self, flag: &str) -> SippCmd {
+        self.args.push(flag.to_owned());
+        self
+    }
+
     pub fn arg(mut self, flag: &str, value: impl ToString) -> SippCmd {
         self.args.extend([flag.to_owned(), value.to_string()]);
         self
@@ -137,6 +143,11 @@ impl SippProc {
             self.stats(),
             self.errors()
         );
+    }
+
+    /// What the scenario's `<log>` actions wrote (run with `-trace_logs -log_file logs.log`).
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("logs.log")).unwrap_or_default()
     }
 
     /// The start of sipp's error log (the first failures), for failure messages.

@@ -20,13 +20,16 @@ use super::distribution::rotation::Rotation;
 use super::edge::{self, Edge, RequestVerdict, blacklist::Blacklist, flood::Bans};
 use super::health::{HealthTable, Prober};
 use super::history::CallerHistory;
+use super::live_dialog::CallDialogs;
 use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
 use super::session::{CallSession, Leg};
 
+mod kept;
 mod new_calls;
 mod owners;
 mod probing;
+mod recovered;
 mod refusals;
 mod sessions;
 
@@ -49,6 +52,9 @@ pub enum CallEvent {
     Started(LiveCall),
     /// The callee answered.
     Answered { id: String, at: OffsetDateTime },
+    /// An answered call's dialogs, first when both are confirmed, again whenever something a
+    /// BYE needs changed (our CSeq, a target refresh): kept so a restart can end the call.
+    Dialogs { id: String, dialogs: CallDialogs },
     /// The call's final record.
     Ended(CallDetailRecord),
 }
@@ -126,6 +132,10 @@ pub struct B2bua {
     probes_refresh: Instant,
     /// The latest `now` seen, for inputs that carry none (reload).
     last_now: Instant,
+    /// Calls a crash interrupted, being hung up (see `recovered.rs`).
+    recovered: recovered::Recovered,
+    /// Fingerprint of each answered call's dialogs as last reported (see `kept.rs`).
+    kept: HashMap<CallKey, u64>,
 }
 
 impl B2bua {
@@ -177,6 +187,8 @@ impl B2bua {
             prober,
             probes_refresh: now,
             last_now: now,
+            recovered: Default::default(),
+            kept: HashMap::new(),
         };
         core.refresh_probes(now);
         core
@@ -236,6 +248,7 @@ impl B2bua {
         self.drain_layer(now);
         self.fire_deadlines(now);
         self.run_probes(now);
+        self.run_recovered(now);
         if self.grace_ends.is_some_and(|t| t <= now) {
             self.grace_ends = None;
             self.terminate_all(now);
@@ -286,6 +299,7 @@ impl B2bua {
             session,
             self.grace_ends,
             self.probe_timeout(),
+            self.recovered.poll_timeout(self.last_now),
         ]
         .into_iter()
         .flatten()
@@ -317,6 +331,12 @@ impl B2bua {
                 }
             }
             TxEvent::Timeout { tx } if self.prober.owns(tx) => self.on_probe_timeout(now, tx),
+            TxEvent::Response { tx, response, .. } if self.recovered.owns(tx) => {
+                self.on_recovered_bye(now, tx, response.status());
+            }
+            TxEvent::Timeout { tx } if self.recovered.owns(tx) => {
+                self.on_recovered_bye(now, tx, None);
+            }
             TxEvent::Response {
                 tx,
                 response,
@@ -343,6 +363,9 @@ impl B2bua {
             return;
         }
         let in_dialog = request.to().ok().and_then(|t| t.tag()).is_some();
+        if in_dialog && self.answer_recovered(now, tx, &request, peer) {
+            return;
+        }
         match request.method() {
             _ if in_dialog => self.respond_status(now, tx, &request, peer, 481),
             Some(Method::Invite) => self.on_new_invite(now, tx, request, peer),

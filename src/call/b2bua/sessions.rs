@@ -56,9 +56,10 @@ impl B2bua {
         self.after_session(key, now);
     }
 
-    /// Registers the session's new dialogs, re-arms its timer, or removes the session once
-    /// it is done.
+    /// Keeps the dialogs of an answered call (`kept.rs`), registers the session's new
+    /// dialogs, re-arms its timer, or removes the session once it is done.
     pub(super) fn after_session(&mut self, key: CallKey, now: Instant) {
+        self.keep_dialogs(key);
         let Some(session) = self.sessions.get(&key) else {
             return;
         };
@@ -96,6 +97,7 @@ impl B2bua {
         self.owners.remove_call(key);
         self.armed.remove(&key);
         self.registered.remove(&key);
+        self.kept.remove(&key);
     }
 
     pub(super) fn fire_deadlines(&mut self, now: Instant) {

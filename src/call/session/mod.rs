@@ -11,7 +11,8 @@
 //! - `answers`: every answer to an attempt's INVITE, relayed to the caller; failure,
 //! - `auth`: re-sending an attempt's INVITE with digest credentials,
 //! - `relay`: in-dialog requests, their responses and end-to-end ACKs,
-//! - `hangup`: BYE, hanging up, the CDR, shutdown.
+//! - `hangup`: BYE, hanging up, the CDR, shutdown,
+//! - `snapshot`: the answered call's dialogs as kept for crash recovery.
 
 mod answers;
 mod auth;
@@ -21,6 +22,7 @@ mod hangup;
 mod legs;
 mod open;
 mod relay;
+mod snapshot;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
