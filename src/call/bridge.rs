@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 
 use crate::sip::dialog::{Dialog, LocalEndpoint};
-use crate::sip::message::{HeaderName, MessageBuilder, Method, response_with_reason};
+use crate::sip::message::{
+    HeaderName, MessageBuilder, Method, is_control_byte, response_with_reason,
+};
 use crate::sip::{SipMessage, Transport};
 
 /// Headers that belong to one hop or one dialog (RFC 3261 §16.6, §12) or that calltrack
@@ -54,7 +56,7 @@ pub struct CopyRules<'a> {
 /// peer's parser may still choke on. An unfit copied header is not forwarded at all: cutting
 /// it would forward a different, possibly malformed value.
 pub fn fit_to_forward(value: &[u8], max: usize) -> bool {
-    value.len() <= max && !value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    value.len() <= max && !value.iter().copied().any(is_control_byte)
 }
 
 impl CopyRules<'_> {
@@ -276,15 +278,14 @@ pub fn transport_for_size(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::Peer;
+    use bytes::Bytes;
 
     #[test]
     fn rack_is_renumbered() {
         assert_eq!(renumber_rack("7 314 INVITE", 2), "7 2 INVITE");
         assert_eq!(renumber_rack("junk", 2), "junk");
     }
-
-    use crate::sip::Peer;
-    use bytes::Bytes;
 
     const A_INVITE: &str = "INVITE sip:74950000101@127.0.0.1 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKa1\r\n\

@@ -92,10 +92,10 @@ fn check_control_bytes(msg: &SipMessage) -> Result<(), Rejection> {
 }
 
 /// Whether `value` holds a control byte (C0 but HTAB, or DEL) not escaped by a backslash.
-pub(crate) fn has_bare_control(value: &[u8]) -> bool {
+fn has_bare_control(value: &[u8]) -> bool {
     let mut escaped = false;
     for &b in value {
-        if is_control(b) && !escaped {
+        if is_control_byte(b) && !escaped {
             return true;
         }
         escaped = b == b'\\' && !escaped;
@@ -103,8 +103,10 @@ pub(crate) fn has_bare_control(value: &[u8]) -> bool {
     false
 }
 
-/// NUL, the C0 controls but HTAB, and DEL.
-pub(crate) fn is_control(b: u8) -> bool {
+/// NUL, the C0 controls but HTAB, and DEL: the bytes RFC 3261 §25.1 allows in a header
+/// value only inside a `quoted-pair` (CR and LF not even there; `call::bridge` forwards no
+/// value holding any of them, escaped or not).
+pub fn is_control_byte(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
