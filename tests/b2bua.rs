@@ -969,3 +969,146 @@ fn second_forked_answer_is_acked_and_hung_up_without_touching_the_call() {
     );
     assert_eq!(h.ended().len(), 1);
 }
+
+// ---- what reaches the PBX (issue 18) ---------------------------------------------------
+
+fn raw_values<'a>(msg: &'a SipMessage, name: &str) -> Vec<&'a str> {
+    msg.headers()
+        .iter()
+        .filter(|f| msg.field_name(f).eq_ignore_ascii_case(name.as_bytes()))
+        .filter_map(|f| msg.field_str(f))
+        .collect()
+}
+
+#[test]
+fn calltracks_diversion_goes_on_top_of_the_carriers() {
+    let carrier_diversion = "Diversion: <sip:forged@carrier.example>;reason=user-busy\n";
+    let mut h = Harness::new("");
+    h.carrier_sends(&invite("74950000001", carrier_diversion));
+    let b = h.last_pbx_request(Method::Invite);
+    assert_eq!(
+        raw_values(&b, "Diversion"),
+        [
+            "<sip:74950000001@127.0.0.1:5060>;reason=unconditional",
+            "<sip:forged@carrier.example>;reason=user-busy"
+        ],
+        "RFC 5806: the newest diversion (calltrack's) first"
+    );
+    let mut h = Harness::new("[tracking]\nkeep_carrier_diversion = false\n");
+    h.carrier_sends(&invite("74950000001", carrier_diversion));
+    let b = h.last_pbx_request(Method::Invite);
+    assert_eq!(
+        raw_values(&b, "Diversion"),
+        ["<sip:74950000001@127.0.0.1:5060>;reason=unconditional"]
+    );
+}
+
+#[test]
+fn oversized_values_do_not_reach_the_pbx() {
+    let mut h = Harness::new("");
+    let name = "N".repeat(20_000);
+    let text = invite("74950000001", &format!("X-Huge: {}\n", "h".repeat(1025)))
+        .replace("\"Alice\"", &format!("\"{name}\""));
+    h.carrier_sends(&text);
+    let b = h.last_pbx_request(Method::Invite);
+    assert_eq!(
+        b.header(&HeaderName::From).unwrap().split(";tag=").next(),
+        Some("<sip:79161234567@127.0.0.1:5060>"),
+        "the display name is dropped, the number kept"
+    );
+    assert!(raw_values(&b, "X-Huge").is_empty());
+    assert_eq!(
+        raw_values(&b, "P-Asserted-Identity"),
+        ["<sip:+79161234567@carrier.example>"]
+    );
+    // A Content-Type over the bound cannot be dropped with its body: the caller gets 400.
+    let mut h = Harness::new("");
+    let long_type = format!("application/sdp;x={}", "t".repeat(1100));
+    h.carrier_sends(&invite("74950000001", "").replace("application/sdp", &long_type));
+    assert!(h.to_pbx.is_empty());
+    assert_eq!(h.carrier_statuses().last(), Some(&400));
+}
+
+#[test]
+fn cseq_of_2_pow_31_gets_400() {
+    let mut h = Harness::new("");
+    h.carrier_sends(
+        &invite("74950000001", "").replace("CSeq: 10 INVITE", "CSeq: 2147483648 INVITE"),
+    );
+    assert_eq!(h.carrier_statuses(), [400]);
+    assert!(h.to_pbx.is_empty());
+}
+
+#[test]
+fn dialog_creating_responses_carry_the_record_route_back() {
+    let mut h = Harness::new("");
+    let rr = "Record-Route: <sip:127.0.0.3:5070;lr;ftag=c1>\nRecord-Route: <sip:10.9.9.9;lr>\n";
+    h.carrier_sends(&invite("74950000001", rr));
+    let b_invite = h.last_pbx_request(Method::Invite);
+    assert_eq!(
+        b_invite.count(&HeaderName::RecordRoute),
+        0,
+        "never to the PBX"
+    );
+    h.pbx_sends(&pbx_response(&b_invite, "180 Ringing", ""));
+    h.pbx_sends(&pbx_response(&b_invite, "200 OK", ""));
+    for status in [180, 200] {
+        let resp = h
+            .to_carrier
+            .iter()
+            .find(|m| m.status() == Some(status))
+            .unwrap();
+        let routes: Vec<&str> = resp.values(&HeaderName::RecordRoute).collect();
+        assert_eq!(
+            routes,
+            ["<sip:127.0.0.3:5070;lr;ftag=c1>", "<sip:10.9.9.9;lr>"],
+            "{status}: RFC 3261 §12.1.1, in order"
+        );
+    }
+    let trying = h.to_carrier.iter().find(|m| m.status() == Some(100));
+    assert!(trying.is_none_or(|m| m.count(&HeaderName::RecordRoute) == 0));
+}
+
+/// A B-leg INVITE too large for UDP goes over TCP; when TCP fails it is retried over UDP
+/// (RFC 3261 §18.1.1), and then its Contact must not say `transport=tcp` any more.
+#[test]
+fn large_invite_retried_over_udp_advertises_a_udp_contact() {
+    let mut h = Harness::new("");
+    let filler: String = (0..4)
+        .map(|i| format!("X-Filler-{i}: {}\n", "f".repeat(400)))
+        .collect();
+    h.carrier_sends(&invite("74950000001", &filler));
+    let over_tcp = h.last_pbx_request(Method::Invite);
+    assert!(
+        over_tcp
+            .top_via()
+            .unwrap()
+            .transport
+            .eq_ignore_ascii_case("TCP")
+    );
+    assert!(
+        over_tcp
+            .header(&HeaderName::Contact)
+            .unwrap()
+            .contains("transport=tcp")
+    );
+    let before = h.to_pbx.len();
+    h.core
+        .handle_transport_error(h.now, Peer::new(Transport::Tcp, PBX.parse().unwrap()));
+    h.collect();
+    let retry = h.to_pbx[before..]
+        .iter()
+        .find(|m| m.method() == Some(&Method::Invite))
+        .expect("retried over UDP");
+    assert!(
+        retry
+            .top_via()
+            .unwrap()
+            .transport
+            .eq_ignore_ascii_case("UDP")
+    );
+    assert_eq!(
+        retry.header(&HeaderName::Contact),
+        Some("<sip:127.0.0.1:5060>")
+    );
+}

@@ -186,6 +186,8 @@ fn example_sets_every_key() {
         "http.trusted_proxies",
         "tracking.header_prefix",
         "tracking.diversion",
+        "tracking.keep_carrier_diversion",
+        "tracking.max_forwarded_header_bytes",
         "tracking.unique_window_days",
         "tracking.quality_min_talk_secs",
         // geo.mmdb_path is documented commented out: the file must exist.

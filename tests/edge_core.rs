@@ -366,6 +366,79 @@ Content-Length: 0
     assert!(hung_up, "and passed on to the caller");
 }
 
+/// The caller's ACK for the A leg's 200, sent from `from`.
+fn a_leg_ack(h: &Harness, from: &str, n: u32) -> String {
+    let answer = h
+        .sent
+        .iter()
+        .find(|(_, m)| m.status() == Some(200))
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    format!(
+        "ACK sip:10.0.0.5:5060 SIP/2.0
+Via: SIP/2.0/UDP {from};branch=z9hG4bKack{n}
+Max-Forwards: 70
+From: {}
+To: {}
+Call-ID: call-1@carrier
+CSeq: 1 ACK
+Content-Length: 0
+
+",
+        answer.header(&HeaderName::From).unwrap(),
+        answer.header(&HeaderName::To).unwrap()
+    )
+}
+
+/// Issue 18: one rule for every in-dialog request, ACK included. An ACK for the A leg from
+/// outside the carrier networks (here the PBX's, known but not a carrier) neither confirms
+/// the 200 nor stops its retransmissions; a BYE from there gets 403; the carrier's own ACK
+/// then does both.
+#[test]
+fn an_ack_from_outside_the_legs_networks_is_refused_like_bye() {
+    let mut h = Harness::new("");
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    let b_invite = h.requests_to(PBX).remove(0);
+    h.feed(PBX, &response(&b_invite, "200 OK"));
+    let carrier: SocketAddr = CARRIER.parse().unwrap();
+    let oks_to_carrier = |h: &Harness| {
+        h.sent
+            .iter()
+            .filter(|(to, m)| *to == carrier && m.status() == Some(200))
+            .count()
+    };
+    assert_eq!(oks_to_carrier(&h), 1);
+    let forged = a_leg_ack(&h, PBX, 1);
+    h.feed(PBX, &forged);
+    let b_acks = |h: &Harness| {
+        h.requests_to(PBX)
+            .iter()
+            .filter(|m| m.method() == Some(&Method::Ack))
+            .count()
+    };
+    assert_eq!(b_acks(&h), 0, "the forged ACK is not carried to the PBX");
+    let end = h.now + Duration::from_millis(1600);
+    core_harness::run_until(&mut h.core, &mut h.now, end);
+    h.sent.extend(core_harness::sent(&mut h.core));
+    assert!(
+        oks_to_carrier(&h) >= 2,
+        "the 200 is still retransmitted: the forged ACK did not confirm it"
+    );
+    let bye = a_leg_ack(&h, PBX, 2)
+        .replace("ACK sip", "BYE sip")
+        .replace("CSeq: 1 ACK", "CSeq: 2 BYE");
+    h.feed(PBX, &bye);
+    assert!(h.statuses_to(PBX).contains(&403), "BYE refused alike");
+    assert_eq!(h.core.active_calls(), 1);
+    h.feed(CARRIER, &a_leg_ack(&h, CARRIER, 3));
+    assert_eq!(b_acks(&h), 1, "the carrier's ACK is taken");
+    let before = oks_to_carrier(&h);
+    let end = h.now + Duration::from_secs(4);
+    core_harness::run_until(&mut h.core, &mut h.now, end);
+    h.sent.extend(core_harness::sent(&mut h.core));
+    assert_eq!(oks_to_carrier(&h), before, "and ends the retransmissions");
+}
+
 #[test]
 fn scanners_are_dropped_without_state() {
     let mut h = Harness::new("");

@@ -2,9 +2,10 @@
 //! count, capacity, and which tracking number was dialled. Pure: everything it needs is in the [`CallContext`].
 
 use crate::config::TrackingNumber;
-use crate::sip::message::{Rejection, Uri};
+use crate::sip::message::{HeaderName, Rejection, Uri};
 
 use super::CallContext;
+use super::bridge::fit_to_forward;
 use super::outcome::reason_phrase;
 
 /// An INVITE that passed admission.
@@ -34,6 +35,7 @@ pub fn admit<'a>(ctx: &CallContext<'a>) -> Result<InboundCall<'a>, Rejection> {
         return Err(Rejection::new(status, reason_phrase(status)).because("blacklist"));
     }
     let max_forwards = hop_budget(ctx)?;
+    forwardable(ctx, &caller)?;
     if ctx.active_calls >= ctx.config.calls.max_concurrent_calls {
         return Err(Rejection::new(503, "Service Unavailable")
             .retry_after(5)
@@ -56,6 +58,20 @@ fn hop_budget(ctx: &CallContext<'_>) -> Result<u32, Rejection> {
         Some(Ok(n)) => Ok(n.min(255) - 1),
         Some(Err(_)) => Err(Rejection::new(400, "Malformed Max-Forwards").because("malformed")),
         None => Ok(70),
+    }
+}
+
+/// What the B-leg INVITE must carry from this one fits `[tracking] max_forwarded_header_bytes`:
+/// the Content-Type that goes with the body and the caller's number (the B-leg From user).
+/// Neither can be left out or cut without changing the call, so the caller gets 400.
+fn forwardable(ctx: &CallContext<'_>, caller: &str) -> Result<(), Rejection> {
+    let max = ctx.config.tracking.max_forwarded_header_bytes;
+    let content_type = ctx.invite.header(&HeaderName::ContentType).unwrap_or("");
+    let fits =
+        fit_to_forward(content_type.as_bytes(), max) && fit_to_forward(caller.as_bytes(), max);
+    match fits {
+        true => Ok(()),
+        false => Err(Rejection::new(400, "Header Too Long").because("oversized_header")),
     }
 }
 

@@ -265,6 +265,10 @@ pub struct TrackingFile {
     pub header_prefix: String,
     /// Also add `Diversion: <sip:TRACKINGNUMBER@host>;reason=unconditional`.
     pub diversion: bool,
+    /// Keep the carrier's own Diversion headers below calltrack's (RFC 5806: newest first).
+    pub keep_carrier_diversion: bool,
+    /// Longest header value forwarded to the other leg, in bytes (longer ones are dropped).
+    pub max_forwarded_header_bytes: usize,
     /// A caller is a first-time caller if not seen for this many days; 0 means ever.
     pub unique_window_days: u64,
     /// An answered call with at least this many seconds of talk is a quality call.
@@ -276,6 +280,8 @@ impl Default for TrackingFile {
         Self {
             header_prefix: "X-CT-".to_owned(),
             diversion: true,
+            keep_carrier_diversion: true,
+            max_forwarded_header_bytes: 1024,
             unique_window_days: 30,
             quality_min_talk_secs: 30,
         }

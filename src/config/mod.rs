@@ -136,6 +136,10 @@ pub struct TrackingConfig {
     /// An HTTP/SIP header-name token ending with '-', e.g. "X-CT-".
     pub header_prefix: String,
     pub diversion: bool,
+    /// The carrier's Diversion headers stay below calltrack's on the B-leg INVITE.
+    pub keep_carrier_diversion: bool,
+    /// Longest header value (and From display name) forwarded from one leg to the other.
+    pub max_forwarded_header_bytes: usize,
     /// First-time-caller window; `None` means forever.
     pub unique_window: Option<Duration>,
     pub quality_min_talk: Duration,

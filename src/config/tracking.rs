@@ -15,6 +15,10 @@ const MAX_QUALITY_TALK_SECS: u64 = 3600;
 /// Longest accepted `tracking.header_prefix`.
 const MAX_HEADER_PREFIX_BYTES: usize = 32;
 
+/// Bounds of `tracking.max_forwarded_header_bytes`: room for a long SDP Content-Type or a
+/// Diversion chain at the low end, and no more than a message may carry at the high end.
+const FORWARDED_HEADER_BYTES: (usize, usize) = (64, 65_535);
+
 const SECS_PER_DAY: u64 = 86_400;
 
 pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
@@ -31,11 +35,19 @@ pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
         0,
         MAX_QUALITY_TALK_SECS,
     );
+    p.within(
+        "tracking.max_forwarded_header_bytes",
+        f.max_forwarded_header_bytes,
+        FORWARDED_HEADER_BYTES.0,
+        FORWARDED_HEADER_BYTES.1,
+    );
     let unique_window = (f.unique_window_days > 0)
         .then(|| Duration::from_secs(f.unique_window_days.saturating_mul(SECS_PER_DAY)));
     TrackingConfig {
         header_prefix: f.header_prefix,
         diversion: f.diversion,
+        keep_carrier_diversion: f.keep_carrier_diversion,
+        max_forwarded_header_bytes: f.max_forwarded_header_bytes,
         unique_window,
         quality_min_talk: Duration::from_secs(f.quality_min_talk_secs),
     }

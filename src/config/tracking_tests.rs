@@ -72,6 +72,24 @@ fn unique_window_zero_is_forever() {
 }
 
 #[test]
+fn forwarded_header_bound_and_carrier_diversion() {
+    let config = Config::from_toml_str("").unwrap();
+    assert_eq!(config.tracking.max_forwarded_header_bytes, 1024);
+    assert!(config.tracking.keep_carrier_diversion);
+    let text = "[tracking]\nkeep_carrier_diversion = false\nmax_forwarded_header_bytes = 64\n";
+    let config = Config::from_toml_str(text).unwrap();
+    assert!(!config.tracking.keep_carrier_diversion);
+    assert_eq!(config.tracking.max_forwarded_header_bytes, 64);
+    for bad in [63, 65_536] {
+        let text = format!("[tracking]\nmax_forwarded_header_bytes = {bad}\n");
+        assert_eq!(
+            message_at(&text, "tracking.max_forwarded_header_bytes"),
+            format!("{bad} is out of range 64..=65535")
+        );
+    }
+}
+
+#[test]
 fn tracking_values_out_of_range() {
     let text = "[tracking]\nunique_window_days = 5000\nquality_min_talk_secs = 7200\n";
     assert_eq!(

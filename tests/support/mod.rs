@@ -372,6 +372,19 @@ impl Sipp {
         self
     }
 
+    /// A caller dialling `addr` (`ip:port`, e.g. a proxy in front of calltrack) instead of
+    /// 127.0.0.1.
+    pub fn remote(mut self, addr: &str) -> Sipp {
+        self.args[0] = addr.to_owned();
+        self
+    }
+
+    /// Sets the scenario keyword `[name]` (sipp `-key`).
+    pub fn key(mut self, name: &str, value: &str) -> Sipp {
+        self.args.extend(["-key".into(), name.into(), value.into()]);
+        self
+    }
+
     /// The scenario's `<pause/>` length.
     pub fn pause_ms(mut self, ms: u64) -> Sipp {
         self.args.extend(["-d".into(), ms.to_string()]);

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::lease::LeaseTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
-use crate::sip::message::{Limits, Method, Screened, screen};
+use crate::sip::message::{Limits, Method, Rejection, Screened, screen};
 use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
@@ -227,7 +227,7 @@ impl B2bua {
         }
         match screen(bytes, &self.limits, SUPPORTED) {
             Screened::Request(msg) => match edge::admit_request(&self.config, &msg, peer) {
-                RequestVerdict::Pass => self.layer.handle_request(now, msg, peer),
+                RequestVerdict::Pass => self.admit_in_dialog(now, msg, peer),
                 RequestVerdict::Drop => {}
                 RequestVerdict::Refuse(rejection) => self.reject_stateless(&msg, peer, &rejection),
             },
@@ -320,7 +320,7 @@ impl B2bua {
             TxEvent::Cancel { invite_tx, .. } => {
                 self.with_owner(invite_tx, now, |s, ctx| s.on_cancel(ctx, invite_tx));
             }
-            TxEvent::Ack { request, peer, .. } => self.on_ack(now, request, peer),
+            TxEvent::Ack { request, .. } => self.on_ack(now, request),
             TxEvent::Response {
                 tx,
                 response,
@@ -355,10 +355,6 @@ impl B2bua {
 
     fn on_request(&mut self, now: Instant, tx: TxId, request: SipMessage, peer: Peer) {
         if let Some((key, leg)) = self.dialog_of(&request) {
-            if !edge::leg_source_ok(&self.config, leg, peer) {
-                self.respond_status(now, tx, &request, peer, 403);
-                return;
-            }
             self.with_session(key, now, |s, ctx| s.on_request(ctx, leg, tx, request, peer));
             return;
         }
@@ -378,12 +374,29 @@ impl B2bua {
         }
     }
 
-    fn on_ack(&mut self, now: Instant, ack: SipMessage, peer: Peer) {
+    fn on_ack(&mut self, now: Instant, ack: SipMessage) {
         if let Some((key, leg)) = self.dialog_of(&ack) {
-            if !edge::leg_source_ok(&self.config, leg, peer) {
-                return;
-            }
             self.with_session(key, now, |s, ctx| s.on_ack(ctx, leg, ack));
+        }
+    }
+
+    /// One rule for every request inside a call's dialogs, ACK included, before the
+    /// transaction layer sees it: it must come from the leg's side (the A leg from a carrier,
+    /// the B leg from the PBX). Others get a stateless 403, and an ACK is dropped, so it
+    /// neither confirms a 2xx nor stops its retransmissions. With Record-Route echoed, a
+    /// caller behind a record-routing proxy sends them through the proxy, which is trusted.
+    fn admit_in_dialog(&mut self, now: Instant, msg: SipMessage, peer: Peer) {
+        let outside = self
+            .dialog_of(&msg)
+            .is_some_and(|(_, leg)| !edge::leg_source_ok(&self.config, leg, peer));
+        if !outside {
+            return self.layer.handle_request(now, msg, peer);
+        }
+        metrics::counter!("calltrack_untrusted_dropped_total", "kind" => "in_dialog").increment(1);
+        tracing::debug!(%peer, "in-dialog request from outside the leg's trusted networks refused");
+        if msg.method() != Some(&Method::Ack) {
+            let rejection = Rejection::new(403, "Forbidden").because("untrusted");
+            self.reject_stateless(&msg, peer, &rejection);
         }
     }
 

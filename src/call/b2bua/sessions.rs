@@ -22,6 +22,8 @@ impl B2bua {
             clock: &self.clock,
             rules: CopyRules {
                 reserved_prefix: &self.config.tracking.header_prefix,
+                max_value_bytes: self.config.tracking.max_forwarded_header_bytes,
+                carrier_diversion: self.config.tracking.keep_carrier_diversion,
             },
             rotation: &mut self.rotation,
         }

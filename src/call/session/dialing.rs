@@ -165,7 +165,7 @@ impl CallSession {
         b.dialog.transport = udp;
         b.dialog.peer.transport = udp;
         let via = ctx.local.via(udp, &ctx.ids.branch());
-        let retry = bridge::replace_via(&b.invite, &via);
+        let retry = bridge::on_transport(&b.invite, &via, &ctx.local.contact(udp));
         if !self.send_invite(ctx, id, retry) {
             let next =
                 self.dialing

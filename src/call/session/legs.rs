@@ -5,6 +5,7 @@ use crate::sip::dialog::{Dialog, LocalEndpoint};
 use crate::sip::message::{HeaderName, Method};
 use crate::sip::{Peer, SipMessage};
 
+use super::super::bridge::fit_to_forward;
 use super::super::routing::Target;
 use super::{CalleeLeg, CallerLeg, Ctx, Opening};
 
@@ -60,7 +61,8 @@ pub(super) fn callee_leg(
     caller: &str,
     target: &Target,
 ) -> CalleeLeg {
-    let caller_uri = caller_uri(a_invite, caller, ctx.local, target.peer.transport);
+    let max = ctx.rules.max_value_bytes;
+    let caller_uri = caller_uri(a_invite, caller, ctx.local, target.peer.transport, max);
     let invite_seq = ctx.ids.small_seq();
     CalleeLeg {
         dialog: Dialog {
@@ -90,19 +92,21 @@ pub(super) fn callee_leg(
 }
 
 /// The B-leg From: the caller's display name and number at calltrack's host, so the PBX
-/// sees who calls without learning the carrier's topology.
+/// sees who calls without learning the carrier's topology. A display name longer than
+/// `max_display` bytes or holding control bytes is dropped; the number is kept.
 fn caller_uri(
     a_invite: &SipMessage,
     caller: &str,
     local: &LocalEndpoint,
     transport: crate::sip::Transport,
+    max_display: usize,
 ) -> String {
     let host = local.host_port(transport);
     let display = a_invite
         .from()
         .ok()
         .and_then(|f| f.display)
-        .filter(|d| !d.is_empty());
+        .filter(|d| !d.is_empty() && fit_to_forward(d.as_bytes(), max_display));
     let user = if caller.is_empty() {
         "anonymous"
     } else {

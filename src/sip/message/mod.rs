@@ -26,7 +26,8 @@ pub use method::Method;
 pub use parse::{Frame, Limits, ParseError, frame};
 pub use uri::{Host, SipUri, Uri, UriError};
 pub use validate::{
-    Rejection, Screened, check_require, screen, validate_request, validate_response,
+    Rejection, Screened, check_require, is_control_byte, screen, validate_request,
+    validate_response,
 };
 
 /// A byte range inside the message buffer. `u32` keeps the index small; messages are capped

@@ -67,8 +67,47 @@ pub fn validate_request(msg: &SipMessage) -> Result<(), Rejection> {
     }
     check_framing(msg.framing())?;
     check_request_uri(msg.request_uri().unwrap_or_default())?;
+    check_control_bytes(msg)?;
     check_core_headers(msg)?;
     check_cseq_method(msg, method)
+}
+
+/// Header values and the Request-URI carry no bare control bytes (RFC 3261 §25.1): a value is
+/// `TEXT-UTF8char` (`%x21-7E` / UTF-8), `LWS` (SP, HTAB; folds are unfolded at parse time) and
+/// `qdtext` of the same ranges, so NUL, the other C0 controls but HTAB, and DEL only appear
+/// legally as the second byte of a `quoted-pair` (`"\" (%x00-09 / %x0B-0C / %x0E-7F)`). A
+/// request with a bare one is malformed and gets 400 here, before any state; the legal
+/// escaped form is never copied to the other leg either (see `call::bridge`).
+fn check_control_bytes(msg: &SipMessage) -> Result<(), Rejection> {
+    let uri = msg.request_uri().unwrap_or_default().as_bytes();
+    let clean = !has_bare_control(uri)
+        && msg
+            .headers()
+            .iter()
+            .all(|f| !has_bare_control(msg.field_value(f)));
+    match clean {
+        true => Ok(()),
+        false => Err(Rejection::bad("Control Character In Header")),
+    }
+}
+
+/// Whether `value` holds a control byte (C0 but HTAB, or DEL) not escaped by a backslash.
+fn has_bare_control(value: &[u8]) -> bool {
+    let mut escaped = false;
+    for &b in value {
+        if is_control_byte(b) && !escaped {
+            return true;
+        }
+        escaped = b == b'\\' && !escaped;
+    }
+    false
+}
+
+/// NUL, the C0 controls but HTAB, and DEL: the bytes RFC 3261 §25.1 allows in a header
+/// value only inside a `quoted-pair` (CR and LF not even there; `call::bridge` forwards no
+/// value holding any of them, escaped or not).
+pub fn is_control_byte(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
 fn check_framing(framing: FramingIssue) -> Result<(), Rejection> {
@@ -108,7 +147,7 @@ fn check_core_headers(msg: &SipMessage) -> Result<(), Rejection> {
         return Err(Rejection::bad("Duplicate Single-Value Header"));
     }
     check_vias(msg)?;
-    msg.cseq().map_err(|_| Rejection::bad("Malformed CSeq"))?;
+    check_cseq_number(msg)?;
     msg.from().map_err(|_| Rejection::bad("Malformed From"))?;
     msg.to().map_err(|_| Rejection::bad("Malformed To"))?;
     if let Some(Err(_)) = msg.max_forwards() {
@@ -116,6 +155,19 @@ fn check_core_headers(msg: &SipMessage) -> Result<(), Rejection> {
     }
     check_contacts(msg)
 }
+
+/// RFC 3261 §8.1.1.5: the CSeq sequence number "MUST be expressible as a 32-bit unsigned
+/// integer and MUST be less than 2**31"; a request that breaks it is malformed (400).
+fn check_cseq_number(msg: &SipMessage) -> Result<(), Rejection> {
+    let cseq = msg.cseq().map_err(|_| Rejection::bad("Malformed CSeq"))?;
+    match cseq.seq < MAX_CSEQ {
+        true => Ok(()),
+        false => Err(Rejection::bad("CSeq Out Of Range")),
+    }
+}
+
+/// The first sequence number a request may not carry (RFC 3261 §8.1.1.5).
+const MAX_CSEQ: u32 = 1 << 31;
 
 fn missing_reason(name: HeaderName) -> &'static str {
     match name {
@@ -227,5 +279,53 @@ pub fn screen(buf: bytes::Bytes, limits: &super::Limits, supported: &[&str]) -> 
         Err(_) if msg.count(&HeaderName::Via) == 0 => Screened::Discard("request without Via"),
         Err(_) if msg.method() == Some(&Method::Ack) => Screened::Discard("malformed ACK"),
         Err(rejection) => Screened::Reject(msg, rejection),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invite(cseq: &str, extra: &[u8]) -> Screened {
+        let mut raw = format!(
+            "INVITE sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKv1\r\n\
+Max-Forwards: 70\r\nFrom: <sip:2@h>;tag=f\r\nTo: <sip:1@h>\r\nCall-ID: c1\r\nCSeq: {cseq} INVITE\r\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(extra);
+        raw.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        screen(bytes::Bytes::from(raw), &Default::default(), &[])
+    }
+
+    fn status(s: Screened) -> Option<(u16, &'static str)> {
+        match s {
+            Screened::Reject(_, r) => Some((r.status, r.reason)),
+            Screened::Request(_) => None,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cseq_at_2_pow_31_is_refused() {
+        assert_eq!(status(invite("2147483647", b"")), None);
+        assert_eq!(
+            status(invite("2147483648", b"")),
+            Some((400, "CSeq Out Of Range"))
+        );
+        assert_eq!(
+            status(invite("4294967295", b"")),
+            Some((400, "CSeq Out Of Range"))
+        );
+    }
+
+    #[test]
+    fn bare_control_bytes_are_refused_escaped_ones_pass() {
+        let refused = Some((400, "Control Character In Header"));
+        assert_eq!(status(invite("1", b"Subject: a\0b\r\n")), refused);
+        assert_eq!(status(invite("1", b"Subject: a\x1bb\r\n")), refused);
+        assert_eq!(status(invite("1", b"Subject: a\x7f\r\n")), refused);
+        assert_eq!(status(invite("1", b"Subject: a\tb\r\n")), None);
+        assert_eq!(status(invite("1", b"Subject: \"a\\\0b\"\r\n")), None);
+        assert_eq!(status(invite("1", b"Subject: \"a\\\\\0b\"\r\n")), refused);
     }
 }
