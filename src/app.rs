@@ -195,6 +195,8 @@ fn start_store(
     config: &Config,
 ) -> Result<(StoreSender, WriterHandle, CallerHistory, Arc<Blacklist>), AppError> {
     let path = &config.store.path;
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    tracing::info!(database = %shown.display(), "opening the CDR store");
     let conn = crate::store::open(path)?;
     let now = OffsetDateTime::now_utc();
     let recovered = crate::store::recover_interrupted(&conn, now)?;
