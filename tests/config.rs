@@ -480,9 +480,7 @@ fn out_of_range_integers_are_keyed_problems_beside_the_others() {
         );
     }
     assert!(
-        stderr.contains(
-            "sip.udp_max_request_bytes: integer 99999999999999999999 is out of range"
-        ),
+        stderr.contains("sip.udp_max_request_bytes: integer 99999999999999999999 is out of range"),
         "{stderr}"
     );
     assert!(!stderr.contains("syntax"), "{stderr}");

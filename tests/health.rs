@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use calltrack::call::attribution::NumberKindTag;
+use calltrack::call::health::HealthState;
 use calltrack::call::record::{CallDetailRecord, Disposition};
 use calltrack::call::{B2bua, CallEvent};
-use calltrack::call::health::HealthState;
 use calltrack::config::Config;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, Peer, SipMessage, Transport};
@@ -341,7 +341,11 @@ fn a_down_target_that_answers_a_call_is_up_again() {
     assert_eq!(h.state(), HealthState::Down);
     // The probes were lost, but the PBX rings the call it got: it is alive.
     h.pbx_answers_invite("180 Ringing");
-    assert_eq!(h.state(), HealthState::Up, "an answered INVITE clears the mark");
+    assert_eq!(
+        h.state(),
+        HealthState::Up,
+        "an answered INVITE clears the mark"
+    );
     h.call(2);
     assert_eq!(h.invites_to_pbx(), 2, "an up target is rung again");
 }
@@ -356,7 +360,10 @@ fn a_call_refused_for_a_down_target_keeps_its_attribution() {
     let records = h.records();
     assert_eq!(records.len(), 1, "the refused call is recorded");
     let cdr = records[0];
-    assert_eq!((cdr.disposition, cdr.sip_status), (Disposition::Rejected, 503));
+    assert_eq!(
+        (cdr.disposition, cdr.sip_status),
+        (Disposition::Rejected, 503)
+    );
     assert_eq!(cdr.tracking_number, "74950000001");
     assert_eq!(cdr.caller, "79161234567");
     assert_eq!(cdr.site, "demo");

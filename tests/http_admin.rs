@@ -148,7 +148,9 @@ fn pool_status(
     }
     std::fs::write(&file, toml).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_calltrack"));
-    cmd.arg("--config").arg(&file).args(["pool", "status", "--format", "json"]);
+    cmd.arg("--config")
+        .arg(&file)
+        .args(["pool", "status", "--format", "json"]);
     if let Some(flag) = flag {
         cmd.args(["--token", flag]);
     }

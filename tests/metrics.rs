@@ -285,7 +285,10 @@ numbers = ["74960000100"]
     );
     let stop = CancellationToken::new();
     let server = runtime
-        .block_on(Server::start(Config::from_toml_str(&toml).unwrap(), stop.clone()))
+        .block_on(Server::start(
+            Config::from_toml_str(&toml).unwrap(),
+            stop.clone(),
+        ))
         .unwrap();
     let http = server.http.unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -297,7 +300,10 @@ numbers = ["74960000100"]
         .map(|visitor| {
             let mut reply = agent
                 .post(&format!("http://{http}/v1/sites/exhaust/sessions"))
-                .header("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36")
+                .header(
+                    "User-Agent",
+                    "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36",
+                )
                 .send_json(serde_json::json!({
                     "visitor_id": visitor,
                     "page_url": "https://shop.example/?utm_source=google&utm_medium=cpc",

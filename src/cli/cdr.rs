@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::call::record::{CallDetailRecord, rfc3339};
 use super::csv_cells;
+use crate::call::record::{CallDetailRecord, rfc3339};
 use crate::store::{self, StoreError, StoredCdr};
 
 /// CDRs printed by `tail` before it starts following.
@@ -375,7 +375,11 @@ mod tests {
         );
         assert_eq!(column("source"), "'+cmd|' /C calc'!A0");
         assert_eq!(column("tracking_number"), "74951234567");
-        assert_eq!(column("destination"), "-sales", "calltrack's own text is kept");
+        assert_eq!(
+            column("destination"),
+            "-sales",
+            "calltrack's own text is kept"
+        );
         for name in csv_cells::ESCAPED_COLUMNS {
             assert!(CSV_HEADER.contains(&name), "{name}");
         }

@@ -61,7 +61,9 @@ pub enum PoolError {
         #[source]
         source: Box<ureq::Error>,
     },
-    #[error("the daemon refused the admin token (HTTP 401): pass --token, set {TOKEN_ENV} or http.admin_token")]
+    #[error(
+        "the daemon refused the admin token (HTTP 401): pass --token, set {TOKEN_ENV} or http.admin_token"
+    )]
     Unauthorized,
     #[error("the daemon answered HTTP {status}: {body}")]
     Status { status: u16, body: String },
@@ -74,7 +76,11 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs `pool status` against the daemon listening on `listen`; `config_token` is the
 /// config's admin token (see [`pick_token`] for the order).
-pub fn run(args: PoolArgs, listen: SocketAddr, config_token: Option<&str>) -> Result<(), PoolError> {
+pub fn run(
+    args: PoolArgs,
+    listen: SocketAddr,
+    config_token: Option<&str>,
+) -> Result<(), PoolError> {
     let PoolCommand::Status { format } = args.command;
     let env = std::env::var(TOKEN_ENV).ok();
     let token = pick_token(args.token, env, config_token);
@@ -101,9 +107,7 @@ fn fetch(listen: SocketAddr, token: Option<&str>) -> Result<PoolsView, PoolError
     if let Some(token) = token {
         request = request.header("Authorization", format!("Bearer {token}"));
     }
-    let mut response = request
-        .call()
-        .map_err(request_error)?;
+    let mut response = request.call().map_err(request_error)?;
     let status = response.status().as_u16();
     if status == 401 {
         return Err(PoolError::Unauthorized);

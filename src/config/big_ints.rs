@@ -18,9 +18,10 @@ const MARK: &str = "\u{0}calltrack:out-of-range-integer:";
 pub(super) fn out_of_range(text: &str, err: &toml::de::Error) -> Option<std::ops::Range<usize>> {
     let span = err.span()?;
     let literal = text.get(span.clone())?;
-    let is_integer = literal.trim_start_matches(['+', '-']).chars().all(|c| {
-        c.is_ascii_hexdigit() || matches!(c, '_' | 'x' | 'o' | 'b')
-    });
+    let is_integer = literal
+        .trim_start_matches(['+', '-'])
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, '_' | 'x' | 'o' | 'b'));
     let too_big = err.message().contains("i128") || err.message().contains("too large");
     (is_integer && !literal.is_empty() && too_big).then_some(span)
 }

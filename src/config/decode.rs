@@ -31,7 +31,9 @@ pub(super) fn parse_table(text: &str) -> Result<Table, ConfigError> {
             },
         }
     }
-    Err(ConfigError::Syntax("too many out-of-range integers".to_owned()))
+    Err(ConfigError::Syntax(
+        "too many out-of-range integers".to_owned(),
+    ))
 }
 
 /// Decodes the table. `None` only if pruning could not make progress (problems are non-empty).

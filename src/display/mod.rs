@@ -64,7 +64,11 @@ pub fn choose(site: &SiteConfig, visit: &Visit, now: OffsetDateTime) -> Choice {
 }
 
 /// [`choose`], and why.
-pub fn choose_with_reason(site: &SiteConfig, visit: &Visit, now: OffsetDateTime) -> (Choice, Reason) {
+pub fn choose_with_reason(
+    site: &SiteConfig,
+    visit: &Visit,
+    now: OffsetDateTime,
+) -> (Choice, Reason) {
     let local = site_time(site, now);
     let matched = site
         .rules

@@ -7,8 +7,8 @@ use crate::sip::message::{HeaderName, MessageBuilder, Rejection, response_to};
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
-use super::super::inbound::user_digits;
 use super::super::Refusal;
+use super::super::inbound::user_digits;
 use super::super::outcome::reason_phrase;
 use super::super::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use super::{ALLOW, B2bua, CallEvent, SUPPORTED};
