@@ -495,3 +495,23 @@ fn embedded_default_sends_no_probes_and_production_configs_do() {
     assert!(Config::load(Some(&example_path())).unwrap().health.enabled);
     assert!(Config::from_toml_str("").unwrap().health.enabled);
 }
+
+/// A duration within 64 bits but so long that `now + duration` would overflow is refused
+/// with its key path instead of crashing the first call.
+#[test]
+fn absurd_timer_and_call_durations_are_keyed_problems() {
+    let text = "[sip.timers]\nt1_ms = 9223372036854775807\nt2_ms = 9223372036854775807\n\n\
+                [calls]\nmax_call_secs = 9223372036854775807\n";
+    let err = Config::from_toml_str(text).unwrap_err();
+    let shown = err.to_string();
+    for path in [
+        "sip.timers.t1_ms",
+        "sip.timers.t2_ms",
+        "calls.max_call_secs",
+    ] {
+        assert!(
+            shown.lines().any(|l| l.starts_with(&format!("{path}: "))),
+            "{path} missing in:\n{shown}"
+        );
+    }
+}
