@@ -218,6 +218,8 @@ type Opened = (
 /// the uniqueness window, for the first-time-caller judgement.
 fn start_store(config: &Config) -> Result<Opened, AppError> {
     let path = &config.store.path;
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    tracing::info!(database = %shown.display(), "opening the CDR store");
     let conn = crate::store::open(path)?;
     let now = OffsetDateTime::now_utc();
     let recovery = crate::store::recover_interrupted_calls(&conn, now)?;

@@ -406,3 +406,117 @@ fn usage_errors_exit_2_and_version_exits_0() {
             .starts_with("calltrack ")
     );
 }
+
+/// `--config FILE` from another directory: relative paths are the config file's, for `cdr
+/// list` (which says which database it opened) and `check-config` (geo.mmdb_path) alike.
+#[test]
+fn relative_paths_are_taken_from_the_config_files_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = home.path().join("calltrack.toml");
+    std::fs::write(
+        &file,
+        "[store]\npath = \"./data/ct.db\"\n\n[geo]\nmmdb_path = \"geo/City.mmdb\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.path().join("geo")).unwrap();
+    std::fs::write(home.path().join("geo/City.mmdb"), b"").unwrap();
+    let db = home.path().join("data/ct.db");
+    drop(calltrack::store::open(&db).unwrap());
+
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_calltrack"))
+            .arg("--config")
+            .arg(&file)
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let listed = run(&["cdr", "list"]);
+    let stderr = String::from_utf8_lossy(&listed.stderr);
+    assert_eq!(listed.status.code(), Some(0), "{stderr}");
+    let db = std::fs::canonicalize(&db).unwrap();
+    let home_dir = std::fs::canonicalize(home.path()).unwrap();
+    let opened = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("database: "))
+        .unwrap_or_else(|| panic!("no database line: {stderr}"));
+    assert_eq!(std::fs::canonicalize(opened).unwrap(), db, "{stderr}");
+    assert!(Path::new(opened).is_absolute(), "{opened}");
+    assert!(!elsewhere.path().join("data").exists());
+
+    let checked = run(&["check-config"]);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let config = Config::load(Some(&file)).unwrap();
+    assert_eq!(
+        std::fs::canonicalize(config.geo.mmdb_path.unwrap()).unwrap(),
+        home_dir.join("geo/City.mmdb")
+    );
+}
+
+/// An integer beyond TOML's 64-bit range (in a table, in an array) is one keyed problem;
+/// every other problem of the file is still reported.
+#[test]
+fn out_of_range_integers_are_keyed_problems_beside_the_others() {
+    let text = format!(
+        "{BROKEN}\n[sip]\nudp_max_request_bytes = 99999999999999999999\n\n\
+         [health]\nalive_codes = [200, -99999999999999999999]\n"
+    );
+    let file = write_temp(&text);
+    let output = calltrack(&["check-config", file.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for path in BROKEN_PATHS
+        .into_iter()
+        .chain(["sip.udp_max_request_bytes", "health.alive_codes[1]"])
+    {
+        assert!(
+            stderr
+                .lines()
+                .any(|line| line.starts_with(&format!("{path}: "))),
+            "{path} missing in:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("sip.udp_max_request_bytes: integer 99999999999999999999 is out of range"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("syntax"), "{stderr}");
+}
+
+/// The demo config probes nothing (sipp answers no OPTIONS, so the demo PBX would go down
+/// and the README's call would get 503); the example and a config without `[health]`
+/// probe, as production should.
+#[test]
+fn embedded_default_sends_no_probes_and_production_configs_do() {
+    assert!(!Config::embedded_default().unwrap().health.enabled);
+    assert!(Config::load(Some(&example_path())).unwrap().health.enabled);
+    assert!(Config::from_toml_str("").unwrap().health.enabled);
+}
+
+/// A duration within 64 bits but so long that `now + duration` would overflow is refused
+/// with its key path instead of crashing the first call.
+#[test]
+fn absurd_timer_and_call_durations_are_keyed_problems() {
+    let text = "[sip.timers]\nt1_ms = 9223372036854775807\nt2_ms = 9223372036854775807\n\n\
+                [calls]\nmax_call_secs = 9223372036854775807\n";
+    let err = Config::from_toml_str(text).unwrap_err();
+    let shown = err.to_string();
+    for path in [
+        "sip.timers.t1_ms",
+        "sip.timers.t2_ms",
+        "calls.max_call_secs",
+    ] {
+        assert!(
+            shown.lines().any(|l| l.starts_with(&format!("{path}: "))),
+            "{path} missing in:\n{shown}"
+        );
+    }
+}

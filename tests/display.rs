@@ -450,3 +450,41 @@ fn opening_a_broken_database_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn the_reason_names_what_decided() {
+    use calltrack::display::{Reason, choose_with_reason};
+    let site = site(
+        r#"
+[[sites.rules]]
+utm_source = ["radio"]
+number = "74950000001"
+"#,
+    );
+    let reason =
+        |site: &SiteConfig, page: &str| choose_with_reason(site, &visit(page, None), NOON_UTC).1;
+    assert_eq!(
+        reason(&site, "https://shop.example/?utm_source=radio"),
+        Reason::Rule
+    );
+    assert_eq!(reason(&site, "https://shop.example/"), Reason::Direct);
+    assert_eq!(
+        reason(&site, "https://shop.example/?utm_source=bing"),
+        Reason::Pool
+    );
+    let config = Config::from_toml_str(
+        r#"
+[[sites]]
+id = "nopools"
+forward_to = "sip:127.0.0.1:5080"
+default_number = "74950000000"
+"#,
+    )
+    .unwrap();
+    let bare = config.site("nopools").unwrap();
+    assert_eq!(
+        reason(bare, "https://x.example/?utm_source=bing"),
+        Reason::NoPools
+    );
+    assert_eq!(Reason::PoolExhausted.as_str(), "pool_exhausted");
+}

@@ -10,8 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calltrack::call::B2bua;
+use calltrack::call::attribution::NumberKindTag;
 use calltrack::call::health::HealthState;
+use calltrack::call::record::{CallDetailRecord, Disposition};
+use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, Peer, SipMessage, Transport};
@@ -62,6 +64,7 @@ struct Harness {
     now: Instant,
     to_carrier: Vec<SipMessage>,
     to_pbx: Vec<SipMessage>,
+    events: Vec<CallEvent>,
 }
 
 impl Harness {
@@ -82,6 +85,7 @@ impl Harness {
             now,
             to_carrier: vec![],
             to_pbx: vec![],
+            events: vec![],
         };
         h.advance_to(0.0);
         h
@@ -103,7 +107,39 @@ impl Harness {
                 self.to_pbx.push(msg);
             }
         }
-        core_harness::events(&mut self.core);
+        self.events.extend(core_harness::events(&mut self.core));
+    }
+
+    /// The CDRs written so far.
+    fn records(&self) -> Vec<&CallDetailRecord> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                CallEvent::Ended(cdr) => Some(cdr),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The PBX answers the latest B-leg INVITE with `status` (e.g. `180 Ringing`).
+    fn pbx_answers_invite(&mut self, status: &str) {
+        let invite = self
+            .to_pbx
+            .iter()
+            .rev()
+            .find(|m| m.method() == Some(&Method::Invite))
+            .unwrap()
+            .clone();
+        let header = |name| invite.header(&name).unwrap().to_string();
+        let text = format!(
+            "SIP/2.0 {status}\nVia: {}\nFrom: {}\nTo: {};tag=pbx\nCall-ID: {}\nCSeq: {}\nContact: <sip:{PBX}>\nContent-Length: 0\n\n",
+            header(HeaderName::Via),
+            header(HeaderName::From),
+            header(HeaderName::To),
+            invite.call_id().unwrap(),
+            header(HeaderName::CSeq),
+        );
+        self.feed(&text, PBX);
     }
 
     fn feed(&mut self, text: &str, from: &str) {
@@ -293,4 +329,44 @@ fn reload_applies_a_new_health_config() {
     );
     h.call(1);
     assert_eq!(h.invites_to_pbx(), 1);
+}
+
+#[test]
+fn a_down_target_that_answers_a_call_is_up_again() {
+    let mut h = Harness::new("");
+    h.advance_to(23.1);
+    h.call(1);
+    assert_eq!(h.invites_to_pbx(), 1, "not down yet: the call is bridged");
+    h.advance_to(23.3);
+    assert_eq!(h.state(), HealthState::Down);
+    // The probes were lost, but the PBX rings the call it got: it is alive.
+    h.pbx_answers_invite("180 Ringing");
+    assert_eq!(
+        h.state(),
+        HealthState::Up,
+        "an answered INVITE clears the mark"
+    );
+    h.call(2);
+    assert_eq!(h.invites_to_pbx(), 2, "an up target is rung again");
+}
+
+#[test]
+fn a_call_refused_for_a_down_target_keeps_its_attribution() {
+    let mut h = Harness::new("failures_to_down = 1");
+    h.advance_to(3.3);
+    assert_eq!(h.state(), HealthState::Down);
+    h.call(1);
+    assert_eq!(h.last_final_to_carrier().status(), Some(503));
+    let records = h.records();
+    assert_eq!(records.len(), 1, "the refused call is recorded");
+    let cdr = records[0];
+    assert_eq!(
+        (cdr.disposition, cdr.sip_status),
+        (Disposition::Rejected, 503)
+    );
+    assert_eq!(cdr.tracking_number, "74950000001");
+    assert_eq!(cdr.caller, "79161234567");
+    assert_eq!(cdr.site, "demo");
+    assert_eq!(cdr.number_kind, NumberKindTag::Static);
+    assert_eq!(cdr.source.as_deref(), Some("billboard"));
 }

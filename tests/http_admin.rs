@@ -131,3 +131,55 @@ fn without_a_token_a_loopback_listener_serves_the_admin_api() {
     let (status, _, _) = get(&server, "/v1/admin/blacklist", None);
     assert_eq!(status, 200);
 }
+
+/// `calltrack pool status --format json` against `server`, with this config token, flag
+/// and environment; returns (exit code, stdout, stderr).
+fn pool_status(
+    server: &TestServer,
+    config_token: Option<&str>,
+    flag: Option<&str>,
+    env: Option<&str>,
+) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("calltrack.toml");
+    let mut toml = format!("[http]\nlisten = \"{}\"\n", server.addr);
+    if let Some(token) = config_token {
+        toml.push_str(&format!("admin_token = \"{token}\"\n"));
+    }
+    std::fs::write(&file, toml).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_calltrack"));
+    cmd.arg("--config")
+        .arg(&file)
+        .args(["pool", "status", "--format", "json"]);
+    if let Some(flag) = flag {
+        cmd.args(["--token", flag]);
+    }
+    cmd.env_remove("CALLTRACK_ADMIN_TOKEN");
+    if let Some(env) = env {
+        cmd.env("CALLTRACK_ADMIN_TOKEN", env);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn pool_status_sends_the_admin_token_flag_then_env_then_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&dir, Some(TOKEN));
+    const WRONG: &str = "wrong-token-wrong-token-0000";
+    let ok = |(code, out, err): (i32, String, String)| {
+        assert_eq!(code, 0, "stdout {out}\nstderr {err}");
+        let body: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(body["pools"][0]["pool"], "web", "{out}");
+    };
+    ok(pool_status(&server, Some(TOKEN), None, None));
+    ok(pool_status(&server, Some(WRONG), None, Some(TOKEN)));
+    ok(pool_status(&server, Some(WRONG), Some(TOKEN), Some(WRONG)));
+    let (code, _, err) = pool_status(&server, Some(TOKEN), Some(WRONG), None);
+    assert_eq!(code, 1);
+    assert!(err.contains("401"), "{err}");
+}

@@ -208,7 +208,10 @@ fn exhausted_pool_shows_the_reserve_number() {
     );
     assert_eq!(pool["size"], 2);
     assert_eq!(pool["leased"], 2);
-    assert!(pool["exhausted_total"].as_u64() >= Some(1), "{stats}");
+    assert_eq!(
+        pool["exhausted_total"], 1,
+        "one reserve answer, one exhaustion: {stats}"
+    );
 }
 
 #[test]
@@ -343,5 +346,73 @@ fn snippet_and_demo_are_served() {
             .read_to_string()
             .expect("body")
             .contains("data-calltrack-noswap")
+    );
+}
+
+#[test]
+fn visitor_values_are_cleaned_where_they_enter_and_kept_alike() {
+    use calltrack::call::attribution::{StampRules, attribute, stamp};
+    use calltrack::call::lease_lookup::Holder;
+    let server = TestServer::start(&config_toml("74950000100-74950000109", 1000));
+    let body = json!({
+        "visitor_id": "v\u{0}1",
+        "page_url": "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=spring%09%C2%A0%20sale%00",
+        "ga_client_id": "GA1.2\u{0}.34\r\n56",
+        "ga_session_id": " 1700000000\u{7f} ",
+        "ym_client_id": "17\u{1b}[31m0001",
+    });
+    let session = json_of(create(&server, body, BROWSER_UA));
+    assert_eq!(session["kind"], "dynamic", "{session}");
+    let id = session["session_id"].as_str().expect("session id");
+    let lease = server.leases.session(id).expect("the lease");
+    assert_eq!(lease.visitor_id.as_deref(), Some("v1"));
+    let visit = &lease.visit;
+    assert_eq!(visit.ga_client_id(), Some("GA1.2.3456"));
+    assert_eq!(visit.ga_session_id(), Some("1700000000"));
+    assert_eq!(visit.ym_client_id(), Some("17[31m0001"));
+    assert_eq!(visit.utm_campaign(), Some("spring sale"));
+    // What the CDR copies (the call's attribution) and what the PBX is told are the same.
+    let attribution = attribute("demo", Holder::Lease(lease.clone()));
+    assert_eq!(attribution.ga_client_id.as_deref(), Some("GA1.2.3456"));
+    assert_eq!(attribution.ym_client_id.as_deref(), Some("17[31m0001"));
+    let rules = StampRules {
+        prefix: "X-CT-",
+        diversion: false,
+        tracking_number: &lease.number,
+        host: "127.0.0.1:5060",
+    };
+    let headers = stamp(&attribution, true, &rules);
+    let campaign = headers.iter().find(|(name, _)| name == "X-CT-Campaign");
+    assert_eq!(
+        campaign.map(|(_, v)| v.as_str()),
+        attribution.campaign.as_deref()
+    );
+}
+
+#[test]
+fn the_answer_says_why_this_number() {
+    let server = TestServer::start(&config_toml("74950000100", 1000));
+    let reason = |body: Value, ua: &str| {
+        let session = json_of(create(&server, body, ua));
+        (
+            session["kind"].as_str().unwrap_or_default().to_owned(),
+            session["reason"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let pair = |kind: &str, reason: &str| (kind.to_owned(), reason.to_owned());
+    assert_eq!(reason(paid("c"), "curl/8.5.0"), pair("default", "bot"));
+    assert_eq!(
+        reason(
+            paid("h"),
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36"
+        ),
+        pair("default", "bot")
+    );
+    let direct = json!({"page_url": "https://shop.example/"});
+    assert_eq!(reason(direct, BROWSER_UA), pair("default", "direct"));
+    assert_eq!(reason(paid("a"), BROWSER_UA), pair("dynamic", "pool"));
+    assert_eq!(
+        reason(paid("b"), BROWSER_UA),
+        pair("reserve", "pool_exhausted")
     );
 }

@@ -251,3 +251,84 @@ fn metrics_follow_calls_retransmissions_rejections_and_pools() {
         runtime.block_on(running.server.wait()).unwrap();
     }
 }
+
+#[test]
+fn one_exhaustion_is_counted_once_in_metrics_and_pool_status() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Its own site id: the other test in this process publishes demo/web.
+    let toml = format!(
+        r#"
+[sip]
+udp_listen = ["127.0.0.1:0"]
+tcp_listen = []
+[health]
+enabled = false
+[http]
+listen = "127.0.0.1:0"
+[store]
+path = "{db}"
+[[sites]]
+id = "exhaust"
+forward_to = "sip:127.0.0.1:5080"
+default_number = "74960000000"
+reserve_number = "74960000099"
+[[sites.pools]]
+id = "web"
+numbers = ["74960000100"]
+"#,
+        db = dir.path().join("cdr.db").display()
+    );
+    let stop = CancellationToken::new();
+    let server = runtime
+        .block_on(Server::start(
+            Config::from_toml_str(&toml).unwrap(),
+            stop.clone(),
+        ))
+        .unwrap();
+    let http = server.http.unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let kinds: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|visitor| {
+            let mut reply = agent
+                .post(&format!("http://{http}/v1/sites/exhaust/sessions"))
+                .header(
+                    "User-Agent",
+                    "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36",
+                )
+                .send_json(serde_json::json!({
+                    "visitor_id": visitor,
+                    "page_url": "https://shop.example/?utm_source=google&utm_medium=cpc",
+                }))
+                .unwrap();
+            let body: serde_json::Value = reply.body_mut().read_json().unwrap();
+            body["kind"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["dynamic", "reserve"]);
+    let text = scrape(http);
+    assert_eq!(
+        value(
+            &text,
+            r#"calltrack_pool_exhausted_total{site="exhaust",pool="web"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    let mut reply = agent
+        .get(&format!("http://{http}/v1/admin/pools"))
+        .call()
+        .unwrap();
+    let pools: serde_json::Value = reply.body_mut().read_json().unwrap();
+    assert_eq!(pools["pools"][0]["exhausted_total"], 1, "{pools}");
+    stop.cancel();
+    runtime.block_on(server.wait()).unwrap();
+}

@@ -24,12 +24,19 @@ fuzz_target!(|data: &[u8]| {
     let Ok(body) = parse_create_body(data) else {
         return;
     };
-    let mut fields = VisitFields::from_page(&body.page_url, body.referrer.as_deref());
-    fields.ga_client_id = body.ga_client_id;
-    fields.ga_session_id = body.ga_session_id;
-    fields.ym_client_id = body.ym_client_id;
+    let fields = VisitFields::from_page(&body.page_url, body.referrer.as_deref())
+        .with_analytics_ids(
+            body.ga_client_id.as_deref(),
+            body.ga_session_id.as_deref(),
+            body.ym_client_id.as_deref(),
+        );
     let visit = Visit::from(fields);
     let again = visit.to_fields();
+    for id in [&again.ga_client_id, &again.ga_session_id, &again.ym_client_id] {
+        assert!(id.as_ref().is_none_or(|v| {
+            v.len() <= calltrack::lease::visit::MAX_ID_BYTES && !v.chars().any(char::is_control)
+        }));
+    }
     assert!(
         again
             .landing_page

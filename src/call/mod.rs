@@ -61,8 +61,20 @@ impl std::fmt::Debug for CallContext<'_> {
 pub enum Decision {
     /// Answer the caller with this final status; no B-leg is created.
     Reject(Rejection),
+    /// Admitted and attributed, but refused (nothing reachable): the record keeps what the
+    /// pipeline learned (tracking number, caller, attribution).
+    Refuse(Box<Refusal>),
     /// Bridge the call to the target.
     Bridge(Box<BridgePlan>),
+}
+
+/// An admitted call that is refused, with everything the pipeline knew about it.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub rejection: Rejection,
+    pub tracking: TrackingNumber,
+    pub caller: String,
+    pub attribution: Attribution,
 }
 
 /// A call that will be bridged.
@@ -76,6 +88,18 @@ pub struct BridgePlan {
     pub target: routing::Target,
     /// The whole distribution plan: scheme, steps, fallback, failover rules.
     pub route: distribution::RoutePlan,
+}
+
+impl BridgePlan {
+    /// This call refused after all, keeping what the plan knew.
+    pub fn refused(&self, rejection: Rejection) -> Refusal {
+        Refusal {
+            rejection,
+            tracking: self.tracking.clone(),
+            caller: self.caller.clone(),
+            attribution: self.attribution.clone(),
+        }
+    }
 }
 
 /// inbound (who, hops, capacity, which number) -> lease lookup (who held the number at ring
@@ -94,12 +118,20 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         at: ctx.now,
     };
     let healthy = |peer: &Peer| ctx.health.is_up(peer);
+    let refuse = |rejection| {
+        Decision::Refuse(Box::new(Refusal {
+            rejection,
+            tracking: inbound.tracking.clone(),
+            caller: inbound.caller.clone(),
+            attribution: attribution.clone(),
+        }))
+    };
     let route = match distribution::select(ctx.config, &facts, ctx.hosts, &healthy) {
         Ok(route) => route,
-        Err(rejection) => return Decision::Reject(rejection),
+        Err(rejection) => return refuse(rejection),
     };
     let Some(first) = route.first_target() else {
-        return Decision::Reject(Rejection::new(500, "Server Internal Error"));
+        return refuse(Rejection::new(500, "Server Internal Error"));
     };
     Decision::Bridge(Box::new(BridgePlan {
         tracking: inbound.tracking.clone(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::csv_cells;
 use crate::call::record::{CallDetailRecord, rfc3339};
 use crate::store::{self, StoreError, StoredCdr};
 
@@ -59,11 +60,21 @@ pub enum OutputFormat {
     Csv,
 }
 
-/// Runs a `cdr` subcommand, printing to stdout; a closed pipe ends it quietly.
+/// Runs a `cdr` subcommand, printing to stdout (and `database: PATH`, the file it opens,
+/// to stderr); a closed pipe ends it quietly.
 pub fn run(args: CdrArgs, default_db: &Path) -> Result<(), StoreError> {
+    let db = database(&args, default_db);
+    let shown = std::path::absolute(db).unwrap_or_else(|_| db.to_owned());
+    eprintln!("database: {}", shown.display());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     run_to(args, default_db, &mut out)
+}
+
+/// The database a command reads: `--db`, else the configured store path.
+pub fn database<'a>(args: &'a CdrArgs, default_db: &'a Path) -> &'a Path {
+    let (CdrCommand::List { db, .. } | CdrCommand::Tail { db, .. }) = &args.command;
+    db.as_deref().unwrap_or(default_db)
 }
 
 /// [`run`] with the output stream supplied.
@@ -235,7 +246,7 @@ impl<'a> CdrPrinter<'a> {
             .has_headers(false)
             .from_writer(&mut *self.out);
         for c in cdrs {
-            csv.serialize(&c.cdr)?;
+            csv.serialize(csv_cells::spreadsheet_safe(&c.cdr))?;
         }
         Ok(csv.flush()?)
     }
@@ -346,6 +357,32 @@ mod tests {
         let json = serde_json::to_value(&stored(1).cdr).unwrap();
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), CSV_HEADER.len());
+    }
+
+    #[test]
+    fn csv_neutralises_formulas_in_visitor_text_only() {
+        let mut c = stored(1);
+        c.cdr.campaign = Some("=HYPERLINK(\"https://evil.example\",\"click\")".into());
+        c.cdr.source = Some("+cmd|' /C calc'!A0".into());
+        c.cdr.destination = "-sales".into();
+        let text = printed(OutputFormat::Csv, &[&[c]]);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let row = reader.records().next().unwrap().unwrap();
+        let column = |name: &str| &row[CSV_HEADER.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(
+            column("campaign"),
+            "'=HYPERLINK(\"https://evil.example\",\"click\")"
+        );
+        assert_eq!(column("source"), "'+cmd|' /C calc'!A0");
+        assert_eq!(column("tracking_number"), "74951234567");
+        assert_eq!(
+            column("destination"),
+            "-sales",
+            "calltrack's own text is kept"
+        );
+        for name in csv_cells::ESCAPED_COLUMNS {
+            assert!(CSV_HEADER.contains(&name), "{name}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
 pub mod cdr;
+pub mod csv_cells;
 pub mod pool;
 pub mod route;
 
@@ -161,7 +162,8 @@ fn pool(args: pool::PoolArgs, path: Option<&Path>) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    match pool::run(args, config.http.listen) {
+    let token = config.http.admin_token.as_ref().map(|t| t.expose());
+    match pool::run(args, config.http.listen, token) {
         Ok(()) => EXIT_OK,
         Err(err) => {
             print_error(&err);

@@ -1,5 +1,6 @@
 //! `calltrack pool status`: asks the running daemon (`http.listen`) for pool occupancy and
-//! prints a table or JSON.
+//! prints a table or JSON. The admin API's bearer token comes from `--token`, else the
+//! `CALLTRACK_ADMIN_TOKEN` environment variable, else the config's `http.admin_token`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,8 +12,28 @@ use crate::http::admin::{PoolStatsView, PoolsView};
 /// `calltrack pool ...`
 #[derive(Debug, Args)]
 pub struct PoolArgs {
+    /// Admin API bearer token; overrides CALLTRACK_ADMIN_TOKEN, which overrides the
+    /// config's http.admin_token / http.admin_token_file.
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: PoolCommand,
+}
+
+/// The environment variable that holds the admin token for CLI commands.
+pub const TOKEN_ENV: &str = "CALLTRACK_ADMIN_TOKEN";
+
+/// The token to send: `--token` > `CALLTRACK_ADMIN_TOKEN` > the config's (blank ones skipped).
+pub fn pick_token(
+    flag: Option<String>,
+    env: Option<String>,
+    config: Option<&str>,
+) -> Option<String> {
+    let given = |t: &String| !t.trim().is_empty();
+    flag.filter(given)
+        .or_else(|| env.filter(given))
+        .or_else(|| config.map(str::to_owned))
+        .map(|t| t.trim().to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,6 +61,10 @@ pub enum PoolError {
         #[source]
         source: Box<ureq::Error>,
     },
+    #[error(
+        "the daemon refused the admin token (HTTP 401): pass --token, set {TOKEN_ENV} or http.admin_token"
+    )]
+    Unauthorized,
     #[error("the daemon answered HTTP {status}: {body}")]
     Status { status: u16, body: String },
     #[error("cannot print JSON: {0}")]
@@ -49,10 +74,17 @@ pub enum PoolError {
 /// How long to wait for the daemon.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs `pool status` against the daemon listening on `listen`.
-pub fn run(args: PoolArgs, listen: SocketAddr) -> Result<(), PoolError> {
+/// Runs `pool status` against the daemon listening on `listen`; `config_token` is the
+/// config's admin token (see [`pick_token`] for the order).
+pub fn run(
+    args: PoolArgs,
+    listen: SocketAddr,
+    config_token: Option<&str>,
+) -> Result<(), PoolError> {
     let PoolCommand::Status { format } = args.command;
-    let pools = fetch(listen)?;
+    let env = std::env::var(TOKEN_ENV).ok();
+    let token = pick_token(args.token, env, config_token);
+    let pools = fetch(listen, token.as_deref())?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&pools)?),
         Format::Table => print!("{}", table(&pools.pools)),
@@ -60,7 +92,7 @@ pub fn run(args: PoolArgs, listen: SocketAddr) -> Result<(), PoolError> {
     Ok(())
 }
 
-fn fetch(listen: SocketAddr) -> Result<PoolsView, PoolError> {
+fn fetch(listen: SocketAddr, token: Option<&str>) -> Result<PoolsView, PoolError> {
     let addr = reachable(listen);
     let request_error = |source| PoolError::Request {
         addr,
@@ -71,11 +103,15 @@ fn fetch(listen: SocketAddr) -> Result<PoolsView, PoolError> {
         .timeout_global(Some(TIMEOUT))
         .build()
         .into();
-    let mut response = agent
-        .get(format!("http://{addr}/v1/admin/pools"))
-        .call()
-        .map_err(request_error)?;
+    let mut request = agent.get(format!("http://{addr}/v1/admin/pools"));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.call().map_err(request_error)?;
     let status = response.status().as_u16();
+    if status == 401 {
+        return Err(PoolError::Unauthorized);
+    }
     if status != 200 {
         let body = response.body_mut().read_to_string().unwrap_or_default();
         return Err(PoolError::Status { status, body });
@@ -178,6 +214,15 @@ mod tests {
         assert!(lines[0].starts_with("SITE  POOL  SIZE  LEASED"));
         assert!(lines[1].starts_with("demo  web     50       3"), "{text}");
         assert!(lines[1].ends_with("1234          0"), "{text}");
+    }
+
+    #[test]
+    fn token_precedence_is_flag_then_env_then_config() {
+        let s = |t: &str| Some(t.to_owned());
+        assert_eq!(pick_token(s("f"), s("e"), Some("c")), s("f"));
+        assert_eq!(pick_token(None, s("e"), Some("c")), s("e"));
+        assert_eq!(pick_token(s(" "), s(""), Some("c")), s("c"));
+        assert_eq!(pick_token(None, None, None), None);
     }
 
     #[test]

@@ -11,22 +11,36 @@ use std::collections::HashMap;
 use serde_path_to_error::{Path, Segment};
 use toml::{Table, Value};
 
+use super::big_ints;
 use super::file::ConfigFile;
 use super::{ConfigError, ConfigProblem};
 
 /// Upper bound on decoding passes; each pass removes one problem.
 const MAX_PASSES: usize = 1000;
 
-/// Parses the TOML syntax; the error names line and column.
+/// Parses the TOML syntax; the error names line and column. Integers beyond TOML's 64-bit
+/// range are not syntax errors here: they become keyed problems (see [`big_ints`]).
 pub(super) fn parse_table(text: &str) -> Result<Table, ConfigError> {
-    text.parse::<Table>()
-        .map_err(|err| ConfigError::Syntax(describe_syntax(text, &err)))
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for _ in 0..MAX_PASSES {
+        match text.parse::<Table>() {
+            Ok(table) => return Ok(table),
+            Err(err) => match big_ints::out_of_range(&text, &err) {
+                Some(span) => text = std::borrow::Cow::Owned(big_ints::mark(&text, span)),
+                None => return Err(ConfigError::Syntax(describe_syntax(&text, &err))),
+            },
+        }
+    }
+    Err(ConfigError::Syntax(
+        "too many out-of-range integers".to_owned(),
+    ))
 }
 
 /// Decodes the table. `None` only if pruning could not make progress (problems are non-empty).
 pub(super) fn decode(table: Table) -> (Option<ConfigFile>, Vec<ConfigProblem>) {
     let mut root = Value::Table(table);
     let mut problems: Vec<ConfigProblem> = Vec::new();
+    big_ints::report(&mut root, "", &mut problems);
     let mut placeholders: HashMap<String, u8> = HashMap::new();
     for _ in 0..MAX_PASSES {
         match serde_path_to_error::deserialize::<_, ConfigFile>(root.clone()) {

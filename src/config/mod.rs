@@ -4,10 +4,12 @@
 //! types) -> [`Config`] (semantics). Every problem found along the way is reported at once in
 //! [`ConfigError::Invalid`], each with its key path (`sites[0].pools[1].numbers[3]`).
 
+mod big_ints;
 mod decode;
 mod file;
 mod health;
 mod number;
+mod paths;
 mod problem;
 mod routing;
 mod routing_check;
@@ -300,13 +302,23 @@ impl Config {
     /// The embedded default used when no `--config` is given.
     pub const DEFAULT_TOML: &'static str = include_str!("../../config/default.toml");
 
-    /// Parses and validates TOML text, reporting every problem at once.
+    /// Parses and validates TOML text, reporting every problem at once; relative paths
+    /// stay relative to the current directory.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        Self::from_toml_in(text, None)
+    }
+
+    /// [`Config::from_toml_str`] for text read from a file in `dir`: relative paths in it
+    /// (`store.path`, `geo.mmdb_path`, `http.admin_token_file`) are taken from `dir`.
+    pub fn from_toml_in(text: &str, dir: Option<&Path>) -> Result<Config, ConfigError> {
         let table = decode::parse_table(text)?;
         let (file, mut problems) = decode::decode(table);
-        let Some(file) = file else {
+        let Some(mut file) = file else {
             return Err(ConfigError::Invalid(problems));
         };
+        if let Some(dir) = dir {
+            paths::resolve(&mut file, dir);
+        }
         let (config, semantic) = validate::validate(file);
         problem::merge(&mut problems, semantic);
         if problems.is_empty() {
@@ -325,7 +337,7 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_toml_str(&text)
+        Self::from_toml_in(&text, Some(&paths::base_of(path)))
     }
 
     pub fn embedded_default() -> Result<Config, ConfigError> {

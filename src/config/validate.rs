@@ -188,10 +188,23 @@ fn check_user_agent(user_agent: &str, p: &mut Problems) {
     }
 }
 
+/// Longest RFC 3261 timer base accepted: 64·T1 and the doubling up to T2 must stay far from
+/// `Instant` overflow (the RFC defaults are 500, 4000 and 5000 ms).
+const MAX_TIMER_MS: u64 = 60_000;
+/// Longest call, ring or grace time accepted (30 days): deadlines are `now + duration`.
+const MAX_CALL_TIME_SECS: u64 = 30 * 86_400;
+
+/// Records a value outside `1..=max`; returns whether it is acceptable.
+fn positive_up_to(p: &mut Problems, path: &str, value: u64, max: u64) -> bool {
+    let ok = (1..=max).contains(&value);
+    p.within(path, value, 1, max);
+    ok
+}
+
 fn timers(f: &TimersFile, p: &mut Problems) -> TimerConfig {
-    let t1_ok = p.at_least("sip.timers.t1_ms", f.t1_ms, 1);
-    let t2_ok = p.at_least("sip.timers.t2_ms", f.t2_ms, 1);
-    p.at_least("sip.timers.t4_ms", f.t4_ms, 1);
+    let t1_ok = positive_up_to(p, "sip.timers.t1_ms", f.t1_ms, MAX_TIMER_MS);
+    let t2_ok = positive_up_to(p, "sip.timers.t2_ms", f.t2_ms, MAX_TIMER_MS);
+    positive_up_to(p, "sip.timers.t4_ms", f.t4_ms, MAX_TIMER_MS);
     if t1_ok && t2_ok && f.t1_ms > f.t2_ms {
         p.push(
             "sip.timers.t1_ms",
@@ -296,8 +309,24 @@ fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
 }
 
 fn calls(f: &CallsFile, p: &mut Problems) -> CallsConfig {
-    p.at_least("calls.ring_timeout_secs", f.ring_timeout_secs, 1);
-    p.at_least("calls.max_call_secs", f.max_call_secs, 1);
+    positive_up_to(
+        p,
+        "calls.ring_timeout_secs",
+        f.ring_timeout_secs,
+        MAX_CALL_TIME_SECS,
+    );
+    positive_up_to(
+        p,
+        "calls.max_call_secs",
+        f.max_call_secs,
+        MAX_CALL_TIME_SECS,
+    );
+    p.within(
+        "calls.shutdown_grace_secs",
+        f.shutdown_grace_secs,
+        0,
+        MAX_CALL_TIME_SECS,
+    );
     p.at_least("calls.max_concurrent_calls", f.max_concurrent_calls, 1);
     CallsConfig {
         ring_timeout: Duration::from_secs(f.ring_timeout_secs),

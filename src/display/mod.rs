@@ -25,26 +25,71 @@ pub enum Choice {
     Default,
 }
 
+/// Why a visitor sees the number it sees: the `reason` of the snippet API's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The user agent is a bot or a headless browser: the default number, no lease.
+    Bot,
+    /// Direct or organic visit (no campaign tags, no click id, a search or own referrer).
+    Direct,
+    /// A display rule of the site decided (a static number, the default, or its pools).
+    Rule,
+    /// Paid or referred traffic: a number from the site's pools.
+    Pool,
+    /// The site has no pool to lease from (or the rule's pools are unknown): its default.
+    NoPools,
+    /// Every candidate pool was exhausted: the reserve number (or the default without one).
+    PoolExhausted,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Bot => "bot",
+            Reason::Direct => "direct",
+            Reason::Rule => "rule",
+            Reason::Pool => "pool",
+            Reason::NoPools => "no_pools",
+            Reason::PoolExhausted => "pool_exhausted",
+        }
+    }
+}
+
 /// Applies the site's rules in order; no rule matched: direct/organic -> Default, else all site pools
 /// (region-matching first, then those without region, then the rest).
 ///
 /// A site without pools answers Default where it would answer an empty pool list.
 pub fn choose(site: &SiteConfig, visit: &Visit, now: OffsetDateTime) -> Choice {
+    choose_with_reason(site, visit, now).0
+}
+
+/// [`choose`], and why.
+pub fn choose_with_reason(
+    site: &SiteConfig,
+    visit: &Visit,
+    now: OffsetDateTime,
+) -> (Choice, Reason) {
     let local = site_time(site, now);
     let matched = site
         .rules
         .iter()
         .find(|rule| rules::matches(rule, visit, local));
-    match matched.map(|rule| &rule.action) {
+    let choice = match matched.map(|rule| &rule.action) {
         Some(DisplayAction::Pools(ids)) => pools(site, ids, visit),
         Some(DisplayAction::Number(number)) => Choice::Static(number.clone()),
         Some(DisplayAction::Default) => Choice::Default,
-        None if is_untracked(site, visit) => Choice::Default,
+        None if is_untracked(site, visit) => return (Choice::Default, Reason::Direct),
         None => {
             let ids: Vec<String> = site.pools.iter().map(|pool| pool.id.clone()).collect();
             pools(site, &ids, visit)
         }
-    }
+    };
+    let reason = match (&choice, matched) {
+        (_, Some(_)) => Reason::Rule,
+        (Choice::Default, None) => Reason::NoPools,
+        (_, None) => Reason::Pool,
+    };
+    (choice, reason)
 }
 
 /// The site-local wall-clock time; UTC if the offset would leave the representable range.

@@ -16,7 +16,8 @@ use super::errors::{ApiError, ApiJson};
 use super::router::Shared;
 use super::session_id::{self, Kind, SessionRef};
 use crate::config::{Config, SiteConfig};
-use crate::display::{self, Choice};
+use crate::display::{self, Choice, Reason};
+use crate::lease::visit::{MAX_ID_BYTES, clean_visitor_text};
 use crate::lease::{GrantRequest, Lease, LeaseError, Visit, VisitFields};
 
 /// Longest accepted visitor id and analytics ids.
@@ -47,6 +48,10 @@ pub struct SessionView {
     pub lease_expires_at: Option<String>,
     /// How often the snippet should heartbeat.
     pub heartbeat_secs: u64,
+    /// Why this number (create only): `bot`, `direct`, `rule`, `pool`, `no_pools` or
+    /// `pool_exhausted` (see [`display::Reason`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl SessionView {
@@ -58,7 +63,13 @@ impl SessionView {
             kind: kind.as_str().to_owned(),
             lease_expires_at: None,
             heartbeat_secs: site.heartbeat.as_secs(),
+            reason: None,
         }
+    }
+
+    fn because(mut self, reason: Reason) -> SessionView {
+        self.reason = Some(reason.as_str().to_owned());
+        self
     }
 
     fn leased(site: &SiteConfig, lease: &Lease) -> SessionView {
@@ -69,6 +80,7 @@ impl SessionView {
             kind: Kind::Dynamic.as_str().to_owned(),
             lease_expires_at: lease.expires_at.format(&Rfc3339).ok(),
             heartbeat_secs: site.heartbeat.as_secs(),
+            reason: None,
         }
     }
 }
@@ -93,17 +105,24 @@ pub async fn create(
         .and_then(|v| v.to_str().ok());
     let now = OffsetDateTime::now_utc();
     let view = if agent::is_bot(user_agent) {
-        shown_fixed(site, Kind::Default, site.default_number.as_deref())?
+        shown_fixed(site, Kind::Default, site.default_number.as_deref())?.because(Reason::Bot)
     } else {
-        let mut visit = VisitFields::from_page(&body.page_url, body.referrer.as_deref());
-        visit.ga_client_id = body.ga_client_id;
-        visit.ga_session_id = body.ga_session_id;
-        visit.ym_client_id = body.ym_client_id;
+        // The one place visitor input enters: every value is cleaned here (lease/visit.rs).
+        let mut visit = VisitFields::from_page(&body.page_url, body.referrer.as_deref())
+            .with_analytics_ids(
+                body.ga_client_id.as_deref(),
+                body.ga_session_id.as_deref(),
+                body.ym_client_id.as_deref(),
+            );
         visit.region = state.geo.region(ip);
         visit.device = Some(agent::device(user_agent).to_owned());
         let visit = Visit::from(visit);
-        let choice = display::choose(site, &visit, now);
-        decide(&shared, site, choice, body.visitor_id, visit, now)?
+        let choice = display::choose_with_reason(site, &visit, now);
+        let visitor_id = body
+            .visitor_id
+            .as_deref()
+            .and_then(|v| clean_visitor_text(v, MAX_ID_BYTES));
+        decide(&shared, site, choice, visitor_id, visit, now)?
     };
     state
         .gauges
@@ -153,14 +172,20 @@ fn check_body(body: &CreateSession) -> Result<(), ApiError> {
 fn decide(
     shared: &Shared,
     site: &SiteConfig,
-    choice: Choice,
+    (choice, reason): (Choice, Reason),
     visitor_id: Option<String>,
     visit: Visit,
     now: OffsetDateTime,
 ) -> Result<SessionView, ApiError> {
     let pools = match choice {
-        Choice::Default => return shown_fixed(site, Kind::Default, site.default_number.as_deref()),
-        Choice::Static(number) => return shown_fixed(site, Kind::Static, Some(&number)),
+        Choice::Default => {
+            return Ok(
+                shown_fixed(site, Kind::Default, site.default_number.as_deref())?.because(reason),
+            );
+        }
+        Choice::Static(number) => {
+            return Ok(shown_fixed(site, Kind::Static, Some(&number))?.because(reason));
+        }
         Choice::Pools(pools) => pools,
     };
     let leases = &shared.state.leases;
@@ -173,7 +198,7 @@ fn decide(
             visit: visit.clone(),
         };
         match leases.grant(request, now) {
-            Ok(lease) => return Ok(SessionView::leased(site, &lease)),
+            Ok(lease) => return Ok(SessionView::leased(site, &lease).because(reason)),
             Err(LeaseError::Exhausted) => {}
             Err(LeaseError::UnknownPool) => {
                 tracing::warn!(site = %site.id, %pool, "display rule names an unknown pool");
@@ -184,10 +209,11 @@ fn decide(
         leases.count_exhausted(&site.id, first);
         tracing::warn!(site = %site.id, pool = %first, "pool exhausted: reserve number shown");
     }
-    match site.reserve_number.as_deref() {
+    let shown = match site.reserve_number.as_deref() {
         Some(reserve) => shown_fixed(site, Kind::Reserve, Some(reserve)),
         None => shown_fixed(site, Kind::Default, site.default_number.as_deref()),
-    }
+    };
+    Ok(shown?.because(Reason::PoolExhausted))
 }
 
 fn shown_fixed(

@@ -140,7 +140,9 @@ impl LeaseTable {
     /// 4. the number free longest, past its cool-down (LRU).
     ///
     /// A number with a call ringing or in progress is never handed out. When none is left
-    /// the pool's `exhausted_total` goes up and the answer is [`LeaseError::Exhausted`].
+    /// the answer is [`LeaseError::Exhausted`]; it is not counted here (the caller may try
+    /// the next pool): the one place that shows the reserve number counts it, with
+    /// [`LeaseTable::count_exhausted`].
     pub fn grant(&self, req: GrantRequest, now: OffsetDateTime) -> Result<Lease, LeaseError> {
         let index = self
             .pool_index(&req.site, &req.pool)
@@ -164,7 +166,6 @@ impl LeaseTable {
             .and_then(|k| alloc.take(k.slot))
             .or_else(|| alloc.take_lru(now, pool.cooldown));
         let Some(taken) = taken else {
-            pool.exhausted_total.fetch_add(1, Ordering::Relaxed);
             return Err(LeaseError::Exhausted);
         };
         let session: Arc<str> = req.session_id.into();
@@ -283,7 +284,9 @@ impl LeaseTable {
         ended
     }
 
-    /// The reserve number was shown instead of a pool number: counts as an exhaustion.
+    /// The reserve number (or the default, without one) was shown because every candidate
+    /// pool was exhausted: one exhaustion of `pool`, the first candidate. The only counter
+    /// of `exhausted_total` (`calltrack_pool_exhausted_total`, `pool status`).
     pub fn count_exhausted(&self, site: &str, pool: &str) {
         if let Some(index) = self.pool_index(site, pool) {
             self.pool(index)

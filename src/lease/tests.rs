@@ -162,9 +162,14 @@ fn exhaustion_is_an_error_and_counted() {
     let t = table(1);
     grant(&t, "a", T0).unwrap();
     assert!(matches!(grant(&t, "b", T0), Err(LeaseError::Exhausted)));
+    assert_eq!(
+        t.stats(T0)[0].exhausted_total,
+        0,
+        "a refused grant is not counted: the reserve number shown is"
+    );
     t.count_exhausted("shop", "web");
     t.count_exhausted("shop", "nope");
-    assert_eq!(t.stats(T0)[0].exhausted_total, 2);
+    assert_eq!(t.stats(T0)[0].exhausted_total, 1);
     let unknown = GrantRequest {
         pool: "nope".into(),
         ..request("c", None)

@@ -14,6 +14,9 @@ use url::Url;
 
 /// Longest kept query value (utm_*, gclid, yclid), in bytes; longer values are cut.
 pub const MAX_VALUE_BYTES: usize = 256;
+/// Longest kept visitor or analytics id (visitor_id, ga_client_id, ga_session_id,
+/// ym_client_id), in bytes.
+pub const MAX_ID_BYTES: usize = 128;
 /// Longest kept landing page or referrer URL, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
 /// Most text one packed visit keeps, all fields together (spans are `u16`); what does not
@@ -174,6 +177,22 @@ impl VisitFields {
         visit
     }
 
+    /// Sets the analytics ids the snippet reports (GA client and session id, Metrica client
+    /// id), cleaned like every visitor value (see [`clean_visitor_text`]) and cut at
+    /// [`MAX_ID_BYTES`]: the lease, the SIP stamp and the CDR then hold the same value.
+    pub fn with_analytics_ids(
+        mut self,
+        ga_client_id: Option<&str>,
+        ga_session_id: Option<&str>,
+        ym_client_id: Option<&str>,
+    ) -> VisitFields {
+        let id = |v: Option<&str>| v.and_then(|v| clean_visitor_text(v, MAX_ID_BYTES));
+        self.ga_client_id = id(ga_client_id);
+        self.ga_session_id = id(ga_session_id);
+        self.ym_client_id = id(ym_client_id);
+        self
+    }
+
     fn query_slot(&mut self, key: &str) -> Option<&mut Option<String>> {
         let slot = match key.to_ascii_lowercase().as_str() {
             "utm_source" => &mut self.utm_source,
@@ -258,15 +277,29 @@ fn cut(value: &str, max_bytes: usize) -> &str {
     &value[..end]
 }
 
-/// Trimmed, without control characters, cut at `max_bytes` on a character boundary; empty is None.
-fn clean(value: &str, max_bytes: usize) -> Option<String> {
-    let mut kept: String = value.trim().chars().filter(|c| !c.is_control()).collect();
-    if kept.is_empty() {
-        return None;
+/// Visitor text as calltrack keeps it everywhere (lease, SIP stamp, CDR, exports): control
+/// characters removed (NUL, CR, LF, TAB, DEL, C1...), whitespace runs folded into one space,
+/// trimmed, cut at `max_bytes` on a character boundary; nothing left is `None`. The SIP
+/// stamp's header rules leave such a value unchanged, so every copy is the same.
+pub fn clean_visitor_text(value: &str, max_bytes: usize) -> Option<String> {
+    let visible: String = value.chars().filter(|c| !c.is_control()).collect();
+    let mut kept = String::with_capacity(visible.len().min(max_bytes));
+    for word in visible.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+        if kept.len() >= max_bytes {
+            break;
+        }
+        if !kept.is_empty() {
+            kept.push(' ');
+        }
+        kept.push_str(word);
     }
-    let end = cut(&kept, max_bytes).len();
+    let end = cut(&kept, max_bytes).trim_end().len();
     kept.truncate(end);
-    Some(kept)
+    (!kept.is_empty()).then_some(kept)
+}
+
+fn clean(value: &str, max_bytes: usize) -> Option<String> {
+    clean_visitor_text(value, max_bytes)
 }
 
 fn host_of(url: &str) -> Option<String> {
@@ -331,6 +364,23 @@ mod tests {
         let source = visit.utm_source().unwrap_or_default();
         assert!(source.len() <= MAX_VALUE_BYTES && source.len() >= MAX_VALUE_BYTES - 1);
         assert_eq!(visit.utm_medium(), Some("aVia: x"));
+    }
+
+    #[test]
+    fn analytics_ids_are_cleaned_and_bounded() {
+        let long = "9".repeat(300);
+        let fields = VisitFields::default().with_analytics_ids(
+            Some(" GA1.2\u{0}.34\r\n56 "),
+            Some(&long),
+            Some("\u{7}\u{1b}\t"),
+        );
+        assert_eq!(fields.ga_client_id.as_deref(), Some("GA1.2.3456"));
+        assert_eq!(fields.ga_session_id.map(|s| s.len()), Some(MAX_ID_BYTES));
+        assert_eq!(fields.ym_client_id, None);
+        assert_eq!(
+            clean_visitor_text("spring \u{a0}  sale\u{85}", 64).as_deref(),
+            Some("spring sale")
+        );
     }
 
     #[test]

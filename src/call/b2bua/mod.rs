@@ -342,6 +342,7 @@ impl B2bua {
                 response,
                 retransmission,
             } => {
+                self.note_call_response(now, tx);
                 self.with_owner(tx, now, |s, ctx| {
                     s.on_response(ctx, tx, response, retransmission)
                 });

@@ -27,10 +27,17 @@ impl B2bua {
             shutting_down: self.shutting_down,
         };
         match plan_invite(&ctx) {
-            Decision::Reject(rejection) => self.reject_invite(now, tx, &invite, peer, &rejection),
+            Decision::Reject(rejection) => {
+                self.reject_invite(now, tx, &invite, peer, &rejection, None);
+            }
+            Decision::Refuse(refusal) => {
+                let rejection = refusal.rejection.clone();
+                self.reject_invite(now, tx, &invite, peer, &rejection, Some(&refusal));
+            }
             Decision::Bridge(plan) if !plan.route.has_targets() => {
                 let rejection = Rejection::new(500, "Server Internal Error").because("no_targets");
-                self.reject_invite(now, tx, &invite, peer, &rejection);
+                let refusal = plan.refused(rejection.clone());
+                self.reject_invite(now, tx, &invite, peer, &rejection, Some(&refusal));
             }
             Decision::Bridge(plan) => match edge::untrusted_target(&self.config, &plan) {
                 None => self.open_call(now, tx, invite, peer, *plan),
@@ -38,7 +45,8 @@ impl B2bua {
                     tracing::warn!(target = %outside, "forwarding target outside [pbx] trusted: call refused");
                     let rejection =
                         Rejection::new(500, "Server Internal Error").because("untrusted_target");
-                    self.reject_invite(now, tx, &invite, peer, &rejection);
+                    let refusal = plan.refused(rejection.clone());
+                    self.reject_invite(now, tx, &invite, peer, &rejection, Some(&refusal));
                 }
             },
         }

@@ -56,6 +56,22 @@ impl B2bua {
         }
     }
 
+    /// A response to a call's INVITE comes from the target rung: a target marked down that
+    /// answers a call is alive, and routing may use it again.
+    pub(super) fn note_call_response(&mut self, now: Instant, tx: TxId) {
+        if !self.config.health.enabled {
+            return;
+        }
+        let peer = self
+            .owners
+            .get(&tx)
+            .and_then(|key| self.sessions.get(&key))
+            .and_then(|s| s.attempt_peer(tx));
+        if let Some(peer) = peer {
+            self.prober.on_call_response(peer, self.clock.at(now));
+        }
+    }
+
     pub(super) fn on_probe_timeout(&mut self, now: Instant, tx: TxId) {
         self.prober.on_timeout(now, self.clock.at(now), tx);
     }

@@ -7,6 +7,7 @@ use crate::sip::message::{HeaderName, MessageBuilder, Rejection, response_to};
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
+use super::super::Refusal;
 use super::super::inbound::user_digits;
 use super::super::outcome::reason_phrase;
 use super::super::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
@@ -17,6 +18,8 @@ impl B2bua {
     /// (`calltrack_rejected_total{reason}`). Calls from trusted carriers are recorded as
     /// `rejected` with the cause as `reject_reason`; refusals of untrusted sources, overload
     /// and shutdown are only counted (recording them would let a flood write to the database).
+    /// A refusal after planning (`known`: nothing reachable, no target) keeps in its record
+    /// what the pipeline knew: tracking number, caller, site, number kind, visit.
     pub(super) fn reject_invite(
         &mut self,
         now: Instant,
@@ -24,6 +27,7 @@ impl B2bua {
         invite: &SipMessage,
         peer: Peer,
         r: &Rejection,
+        known: Option<&Refusal>,
     ) {
         self.stats.invites_rejected += 1;
         let reason = cause_of(r);
@@ -35,7 +39,7 @@ impl B2bua {
         let response = rejection_response(invite, r, &tag, peer);
         self.respond(now, tx, response);
         if !UNRECORDED.contains(&reason) {
-            let mut cdr = self.rejected_record(now, invite, r.status);
+            let mut cdr = self.rejected_record(now, invite, r.status, known);
             cdr.reject_reason = Some(reason.to_owned());
             self.events.push_back(CallEvent::Ended(cdr));
         }
@@ -46,24 +50,33 @@ impl B2bua {
         now: Instant,
         invite: &SipMessage,
         status: u16,
+        known: Option<&Refusal>,
     ) -> CallDetailRecord {
         let at = self.clock.at(now);
-        let live = LiveCall {
-            id: self.ids.call_uid(),
-            call_id: invite.call_id().unwrap_or_default().to_string(),
-            tracking_number: invite
+        let tracking_number = match known {
+            Some(k) => k.tracking.number.clone(),
+            None => invite
                 .request_uri()
                 .and_then(user_digits)
                 .unwrap_or_default(),
-            caller: invite
+        };
+        let caller = match known {
+            Some(k) => k.caller.clone(),
+            None => invite
                 .from()
                 .ok()
                 .and_then(|f| user_digits(f.uri))
                 .unwrap_or_default(),
+        };
+        let live = LiveCall {
+            id: self.ids.call_uid(),
+            call_id: invite.call_id().unwrap_or_default().to_string(),
+            tracking_number,
+            caller,
             destination: String::new(),
             started_at: at,
             answered_at: None,
-            attribution: Default::default(),
+            attribution: known.map(|k| k.attribution.clone()).unwrap_or_default(),
             first_time_caller: true,
             scheme: None,
             answered_step: None,

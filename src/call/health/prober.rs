@@ -159,6 +159,18 @@ impl Prober {
         }
     }
 
+    /// A target answered a call's INVITE: it is up again if it was marked down (see
+    /// [`super::TargetHealth::heard_from`]). Peers that are not probed are ignored.
+    pub fn on_call_response(&mut self, peer: Peer, wall: OffsetDateTime) {
+        for listed in self.table.peers_at(peer.addr) {
+            let change = self.table.update(&listed, |h| h.heard_from(wall)).flatten();
+            if let Some(state) = change {
+                publish_gauge(&listed, state);
+                tracing::info!(peer = %listed, "forwarding target answered a call: up");
+            }
+        }
+    }
+
     fn send_probe(&mut self, ctx: &mut ProbeCtx<'_>, peer: Peer) {
         let interval = self.config.interval;
         let Some(dest) = self.destinations.get_mut(&peer) else {

@@ -123,6 +123,19 @@ impl TargetHealth {
         })
     }
 
+    /// The target answered a call's INVITE (any response): it is alive, whatever the
+    /// probes said. Clears a down mark at once (a call is stronger evidence than
+    /// `successes_to_up` probes) and resets the failure count; returns the new state when
+    /// it changed. Not a probe: `last_status`, `last_rtt` and `last_probe_at` stay.
+    pub fn heard_from(&mut self, at: OffsetDateTime) -> Option<HealthState> {
+        self.consecutive_failures = 0;
+        (self.state != HealthState::Up).then(|| {
+            self.state = HealthState::Up;
+            self.since = at;
+            HealthState::Up
+        })
+    }
+
     fn answered(&mut self, status: u16, rtt: Duration) {
         self.last_status = Some(status);
         self.last_rtt = Some(rtt);
@@ -192,6 +205,15 @@ impl HealthTable {
         f: impl FnOnce(&mut TargetHealth) -> R,
     ) -> Option<R> {
         self.0.get_mut(peer).map(|mut h| f(&mut h))
+    }
+
+    /// Every listed peer at `addr`, whatever the transport (a call may have moved to TCP).
+    pub(super) fn peers_at(&self, addr: std::net::SocketAddr) -> Vec<Peer> {
+        self.0
+            .iter()
+            .filter(|h| h.key().addr == addr)
+            .map(|h| *h.key())
+            .collect()
     }
 
     pub(super) fn retain(&self, keep: impl Fn(&Peer) -> bool) {

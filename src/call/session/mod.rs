@@ -246,6 +246,11 @@ impl CallSession {
         self.attempts.iter().position(|b| b.invite_tx == Some(tx))
     }
 
+    /// Where attempt INVITE `tx` was sent (`None`: not an attempt's INVITE).
+    pub fn attempt_peer(&self, tx: TxId) -> Option<Peer> {
+        self.attempt_of(tx).map(|id| self.attempts[id].dialog.peer)
+    }
+
     /// The B leg (see [`CallSession::b`]).
     fn b(&self) -> &CalleeLeg {
         &self.attempts[self.b]
