@@ -268,7 +268,7 @@ impl B2bua {
     /// No call a shutdown should wait for is left: calls that are over and only wait for a
     /// silent peer's answer to a CANCEL or a relayed request do not count.
     pub fn is_idle(&self) -> bool {
-        self.sessions.values().all(|s| !s.holds_up_shutdown())
+        self.live_calls() == 0 && self.sessions.values().all(|s| !s.holds_up_shutdown())
     }
 
     /// The process stops and can signal no more: every live call is recorded as it stands.
