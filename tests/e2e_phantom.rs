@@ -24,7 +24,10 @@ fn a_pbx_silent_after_cancel_neither_takes_the_last_call_slot_nor_holds_up_shutd
     }
     let _serial = support::serial();
     let ct = Calltrack::start(Leg::Udp, Leg::Udp, |cfg| {
+        // T1 = 50 ms: our CANCEL to the silent PBX is given up (Timer F) within the 4 s
+        // the silent scenario stays on the port.
         cfg.push_str("\n[calls]\nmax_concurrent_calls = 1\nshutdown_grace_secs = 20\n");
+        cfg.push_str("\n[sip.timers]\nt1_ms = 50\n");
     });
     let silent = Sipp::uas("uas_ring_silent.xml", Leg::Udp, ct.pbx_port).spawn();
     Sipp::uac("uac_cancel.xml", Leg::Udp, ct.sip_port, BILLBOARD).run_ok();
