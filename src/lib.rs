@@ -5,13 +5,16 @@
 //! `call` and `lease` never await, never read the clock and never touch a socket.
 
 pub mod app;
+pub mod b2bua;
 pub mod call;
 pub mod cli;
 pub mod config;
 pub mod display;
+pub mod edge;
+pub mod health;
 pub mod http;
 pub mod lease;
-pub mod ops;
+pub mod routing;
 pub mod shutdown;
 pub mod sip;
 pub mod store;

@@ -2,21 +2,16 @@
 //! flow order), then a [`session::CallSession`] bridges the legs and [`record`] keeps the CDR.
 
 pub mod attribution;
-pub mod b2bua;
-mod bridge;
-pub mod distribution;
-pub mod edge;
-pub mod health;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
 pub mod live_dialog;
 pub mod outcome;
 pub mod record;
-pub mod routing;
-mod session;
 
 use time::OffsetDateTime;
+
+use crate::{edge, health, routing};
 
 use crate::config::{Config, TrackingNumber};
 use crate::lease::LeaseTable;
@@ -24,9 +19,6 @@ use crate::sip::message::Rejection;
 use crate::sip::{Peer, SipMessage};
 
 use attribution::Attribution;
-
-pub use b2bua::{B2bua, CallEvent, CallStats};
-pub use routing::HostTable;
 
 /// Everything the planning stages may read about a new INVITE.
 pub struct CallContext<'a> {
@@ -87,7 +79,7 @@ pub struct BridgePlan {
     /// The first target of the route's first step (the CDR's destination until one answers).
     pub target: routing::Target,
     /// The whole distribution plan: scheme, steps, fallback, failover rules.
-    pub route: distribution::RoutePlan,
+    pub route: routing::RoutePlan,
 }
 
 impl BridgePlan {
@@ -111,7 +103,7 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
     };
     let holder = lease_lookup::holder_of(inbound.tracking, ctx.leases, ctx.now);
     let attribution = attribution::attribute(&inbound.tracking.site, holder);
-    let facts = distribution::CallFacts {
+    let facts = routing::CallFacts {
         tracking: inbound.tracking,
         source: attribution.source.as_deref(),
         region: attribution.region.as_deref(),
@@ -126,7 +118,7 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
             attribution: attribution.clone(),
         }))
     };
-    let route = match distribution::select(ctx.config, &facts, ctx.hosts, &healthy) {
+    let route = match routing::select(ctx.config, &facts, ctx.hosts, &healthy) {
         Ok(route) => route,
         Err(rejection) => return refuse(rejection),
     };

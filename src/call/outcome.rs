@@ -1,7 +1,7 @@
 //! How a call ends, in one place: B-leg results to dispositions, and to the status the caller
 //! hears. Errors say who failed (caller leg, callee leg, or calltrack itself).
 
-use super::record::{Disposition, HangupSide};
+use crate::call::record::{Disposition, HangupSide};
 
 /// Who made the call fail or end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
