@@ -1,16 +1,15 @@
-//! New INVITEs: planning the call, opening its session, the attribution stamp.
+//! New INVITEs: asking `plan_invite` for the decision, then executing it: a refusal is
+//! answered, a bridge plan opens its session.
 
 use std::time::Instant;
 
-use crate::sip::message::Rejection;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
 use crate::b2bua::session::{CallSession, Opening};
 use crate::b2bua::{B2bua, CallKey};
-use crate::call::attribution::{NumberKindTag, StampRules, stamp};
+use crate::call::attribution::NumberKindTag;
 use crate::call::{CallContext, Decision, plan_invite};
-use crate::edge;
 
 impl B2bua {
     pub(super) fn on_new_invite(&mut self, now: Instant, tx: TxId, invite: SipMessage, peer: Peer) {
@@ -22,6 +21,8 @@ impl B2bua {
             health: self.prober.table(),
             leases: &self.leases,
             blacklist: &self.blacklist,
+            history: &self.history,
+            local: &self.local,
             now: self.clock.at(now),
             active_calls: self.live_calls(),
             shutting_down: self.shutting_down,
@@ -34,21 +35,7 @@ impl B2bua {
                 let rejection = refusal.rejection.clone();
                 self.reject_invite(now, tx, &invite, peer, &rejection, Some(&refusal));
             }
-            Decision::Bridge(plan) if !plan.route.has_targets() => {
-                let rejection = Rejection::new(500, "Server Internal Error").because("no_targets");
-                let refusal = plan.refused(rejection.clone());
-                self.reject_invite(now, tx, &invite, peer, &rejection, Some(&refusal));
-            }
-            Decision::Bridge(plan) => match edge::untrusted_target(&self.config, &plan) {
-                None => self.open_call(now, tx, invite, peer, *plan),
-                Some(outside) => {
-                    tracing::warn!(target = %outside, "forwarding target outside [pbx] trusted: call refused");
-                    let rejection =
-                        Rejection::new(500, "Server Internal Error").because("untrusted_target");
-                    let refusal = plan.refused(rejection.clone());
-                    self.reject_invite(now, tx, &invite, peer, &rejection, Some(&refusal));
-                }
-            },
+            Decision::Bridge(plan) => self.open_call(now, tx, invite, peer, *plan),
         }
     }
 
@@ -58,7 +45,7 @@ impl B2bua {
         tx: TxId,
         invite: SipMessage,
         peer: Peer,
-        plan: crate::call::BridgePlan,
+        mut plan: crate::call::BridgePlan,
     ) {
         let key = CallKey(self.next_key);
         self.next_key += 1;
@@ -72,13 +59,13 @@ impl B2bua {
                 kind = plan.attribution.number_kind.as_str(), "bridging call");
         });
         let wall = self.clock.at(now);
-        let first_call = self.history.first_call(&plan.caller, wall);
+        self.history.record(&plan.caller, wall);
+        let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
         if plan.attribution.number_kind == NumberKindTag::Dynamic
             || plan.attribution.number_kind == NumberKindTag::Unattributed
         {
             self.leases.call_started(&plan.tracking.number);
         }
-        let stamp = self.stamp_for(&plan, first_call);
         let opening = Opening {
             key,
             uid: self.ids.call_uid(),
@@ -101,22 +88,5 @@ impl B2bua {
         self.sessions.insert(key, session);
         self.stats.calls_bridged += 1;
         self.after_session(key, now);
-    }
-
-    /// The attribution headers for the PBX (RFC 5806 Diversion optional).
-    pub(super) fn stamp_for(
-        &self,
-        plan: &crate::call::BridgePlan,
-        first_call: bool,
-    ) -> Vec<(String, String)> {
-        let tracking = &self.config.tracking;
-        let host = self.local.host_port(plan.target.peer.transport);
-        let rules = StampRules {
-            prefix: &tracking.header_prefix,
-            diversion: tracking.diversion,
-            tracking_number: &plan.tracking.number,
-            host: &host,
-        };
-        stamp(&plan.attribution, first_call, &rules)
     }
 }

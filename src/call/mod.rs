@@ -8,6 +8,7 @@ pub mod lease_lookup;
 pub mod live_dialog;
 pub mod outcome;
 pub mod record;
+pub mod targets;
 
 use time::OffsetDateTime;
 
@@ -15,6 +16,7 @@ use crate::{edge, health, routing};
 
 use crate::config::{Config, TrackingNumber};
 use crate::lease::LeaseTable;
+use crate::sip::dialog::LocalEndpoint;
 use crate::sip::message::Rejection;
 use crate::sip::{Peer, SipMessage};
 
@@ -31,6 +33,10 @@ pub struct CallContext<'a> {
     pub leases: &'a LeaseTable,
     /// Refused caller numbers (config file and admin API).
     pub blacklist: &'a edge::blacklist::Blacklist,
+    /// Earlier callers: whether this one is calling for the first time.
+    pub history: &'a history::CallerHistory,
+    /// Our own host and ports (the Diversion header names them).
+    pub local: &'a LocalEndpoint,
     /// Wall-clock time of the INVITE (leases are kept in wall-clock time).
     pub now: OffsetDateTime,
     pub active_calls: usize,
@@ -80,6 +86,10 @@ pub struct BridgePlan {
     pub target: routing::Target,
     /// The whole distribution plan: scheme, steps, fallback, failover rules.
     pub route: routing::RoutePlan,
+    /// The caller has not called within the uniqueness window.
+    pub first_call: bool,
+    /// The attribution headers for the PBX (RFC 5806 Diversion optional).
+    pub stamp: Vec<(String, String)>,
 }
 
 impl BridgePlan {
@@ -123,8 +133,19 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         Err(rejection) => return refuse(rejection),
     };
     let Some(first) = route.first_target() else {
-        return refuse(Rejection::new(500, "Server Internal Error"));
+        return refuse(Rejection::new(500, "Server Internal Error").because("no_targets"));
     };
+    if let Err(rejection) = targets::check(ctx.config, &first.target, &route) {
+        return refuse(rejection);
+    }
+    let first_call = ctx.history.is_first(&inbound.caller, ctx.now);
+    let stamp = stamp_for(
+        ctx,
+        inbound.tracking,
+        &first.target,
+        &attribution,
+        first_call,
+    );
     Decision::Bridge(Box::new(BridgePlan {
         tracking: inbound.tracking.clone(),
         caller: inbound.caller,
@@ -132,5 +153,27 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         attribution,
         target: first.target.clone(),
         route,
+        first_call,
+        stamp,
     }))
+}
+
+/// The attribution headers for the PBX, with Diversion naming our host on the first
+/// target's transport.
+fn stamp_for(
+    ctx: &CallContext<'_>,
+    tracking: &TrackingNumber,
+    target: &routing::Target,
+    attribution: &Attribution,
+    first_call: bool,
+) -> Vec<(String, String)> {
+    let tracking_rules = &ctx.config.tracking;
+    let host = ctx.local.host_port(target.peer.transport);
+    let rules = attribution::StampRules {
+        prefix: &tracking_rules.header_prefix,
+        diversion: tracking_rules.diversion,
+        tracking_number: &tracking.number,
+        host: &host,
+    };
+    attribution::stamp(attribution, first_call, &rules)
 }

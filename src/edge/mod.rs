@@ -197,17 +197,6 @@ pub(crate) fn leg_source_ok(config: &Config, leg: Leg, peer: Peer) -> bool {
     }
 }
 
-/// A B-leg target outside `[pbx] trusted` is never called: the first such peer of the plan
-/// (first target, every step's targets, the fallback), if any.
-pub fn untrusted_target(config: &Config, plan: &crate::call::BridgePlan) -> Option<Peer> {
-    let route = &plan.route;
-    let steps = route.steps.iter().flat_map(|step| step.targets.iter());
-    std::iter::once(&plan.target)
-        .chain(steps.chain(route.fallback.iter()).map(|t| &t.target))
-        .map(|target| target.peer)
-        .find(|peer| !config.is_trusted_pbx(peer.addr.ip()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
