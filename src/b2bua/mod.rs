@@ -388,7 +388,7 @@ impl B2bua {
     fn admit_in_dialog(&mut self, now: Instant, msg: SipMessage, peer: Peer) {
         let outside = self
             .dialog_of(&msg)
-            .is_some_and(|(_, leg)| !edge::leg_source_ok(&self.config, leg, peer));
+            .is_some_and(|(_, leg)| !edge::side_source_ok(&self.config, leg.side(), peer));
         if !outside {
             return self.layer.handle_request(now, msg, peer);
         }

@@ -171,7 +171,7 @@ impl B2bua {
         let Some(leg) = self.recovered_leg(request) else {
             return false;
         };
-        let status = if !edge::leg_source_ok(&self.config, leg, peer) {
+        let status = if !edge::side_source_ok(&self.config, leg.side(), peer) {
             403
         } else if request.method() == Some(&Method::Bye) {
             200

@@ -18,7 +18,6 @@ use crate::config::Config;
 use crate::sip::message::{Method, Rejection};
 use crate::sip::{Peer, SipMessage};
 
-use crate::b2bua::session::Leg;
 use flood::{Bans, FloodGuard, Verdict};
 
 /// HELP lines for the edge's metrics (called once, where the recorder is installed).
@@ -188,12 +187,20 @@ pub fn admit_response(config: &Config, peer: Peer) -> bool {
     known
 }
 
-/// In-dialog requests: the A leg talks to a carrier, the B leg to the PBX.
-pub(crate) fn leg_source_ok(config: &Config, leg: Leg, peer: Peer) -> bool {
+/// Which side of calltrack a dialog's peer is on: the A leg talks to a carrier, the B leg
+/// to the PBX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Carrier,
+    Pbx,
+}
+
+/// In-dialog requests must come from their dialog's side.
+pub(crate) fn side_source_ok(config: &Config, side: Side, peer: Peer) -> bool {
     let source = Source::of(config, peer.addr.ip());
-    match leg {
-        Leg::A => source.carrier,
-        Leg::B => source.pbx,
+    match side {
+        Side::Carrier => source.carrier,
+        Side::Pbx => source.pbx,
     }
 }
 

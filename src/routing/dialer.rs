@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::call::outcome::Fault;
+use crate::routing::Fault;
 use crate::routing::rotation::Rotation;
 use crate::routing::{RoutePlan, Strategy, TargetPlan};
 

@@ -53,6 +53,14 @@ pub enum Leg {
 }
 
 impl Leg {
+    /// The side of calltrack this leg's peer is on, for the edge's source checks.
+    pub fn side(self) -> crate::edge::Side {
+        match self {
+            Leg::A => crate::edge::Side::Carrier,
+            Leg::B => crate::edge::Side::Pbx,
+        }
+    }
+
     fn other(self) -> Leg {
         match self {
             Leg::A => Leg::B,
