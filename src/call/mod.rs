@@ -1,5 +1,7 @@
-//! The call pipeline: a new INVITE becomes a [`Decision`] stage by stage (pure functions, in
-//! flow order), then a [`session::CallSession`] bridges the legs and [`record`] keeps the CDR.
+//! What is decided: the pure pipeline that turns a new INVITE into a [`Decision`], stage by
+//! stage in flow order (`inbound` > `lease_lookup` > `attribution` > routing decision >
+//! `targets`), and the [`record`] a call leaves. The one place that says yes, no or how; the
+//! `b2bua` engine only executes what it says.
 
 pub mod attribution;
 pub mod history;
