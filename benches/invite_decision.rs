@@ -73,10 +73,17 @@ fn bench_decision(c: &mut Criterion) {
 }
 
 fn bench_plan(c: &mut Criterion, name: &str, config: &Config) {
-    let hosts = calltrack::call::HostTable::default();
-    let health = calltrack::call::health::HealthTable::default();
+    let hosts = calltrack::routing::HostTable::default();
+    let health = calltrack::health::HealthTable::default();
     let leases = calltrack::lease::LeaseTable::from_config(config);
-    let blacklist = calltrack::call::edge::blacklist::Blacklist::default();
+    let blacklist = calltrack::edge::blacklist::Blacklist::default();
+    let history = calltrack::call::history::CallerHistory::new(None);
+    let local = calltrack::sip::dialog::LocalEndpoint {
+        udp: Some("127.0.0.1:5060".parse().unwrap()),
+        tcp: Some("127.0.0.1:5060".parse().unwrap()),
+        advertised_host: None,
+        advertised_port: None,
+    };
     let now = time::OffsetDateTime::now_utc();
     let peer = Peer::new(Transport::Udp, "127.0.0.1:5070".parse().unwrap());
     let bytes = Bytes::from_static(INVITE.as_bytes());
@@ -95,6 +102,8 @@ fn bench_plan(c: &mut Criterion, name: &str, config: &Config) {
                 health: &health,
                 leases: &leases,
                 blacklist: &blacklist,
+                history: &history,
+                local: &local,
                 now,
                 active_calls: 10,
                 shutting_down: false,
@@ -108,7 +117,7 @@ fn bench_plan(c: &mut Criterion, name: &str, config: &Config) {
 
 /// One check per datagram from 1024 rotating sources, under the limit (no bans).
 fn bench_flood(c: &mut Criterion) {
-    use calltrack::call::edge::flood::FloodGuard;
+    use calltrack::edge::flood::FloodGuard;
     let config = calltrack::config::FloodConfig {
         enabled: true,
         messages_per_sec: 1_000_000,

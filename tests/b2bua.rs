@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use calltrack::b2bua::{B2bua, CallEvent};
 use calltrack::call::record::{Disposition, HangupSide};
-use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
 use calltrack::sip::message::{HeaderName, Limits};
 use calltrack::sip::{Method, Peer, SipMessage, Transport};

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calltrack::b2bua::{B2bua, CallEvent};
 use calltrack::call::record::{CallDetailRecord, Disposition};
-use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
 use calltrack::sip::digest::{self, Challenge};
 use calltrack::sip::message::HeaderName;

@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calltrack::call::b2bua::Shared;
-use calltrack::call::edge::blacklist::{Blacklist, Origin};
+use calltrack::b2bua::Shared;
+use calltrack::b2bua::{B2bua, CallEvent};
 use calltrack::call::record::{CallDetailRecord, Disposition};
-use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
+use calltrack::edge::blacklist::{Blacklist, Origin};
 use calltrack::sip::dialog::LocalEndpoint;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};

@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calltrack::b2bua::{B2bua, CallEvent};
 use calltrack::call::attribution::NumberKindTag;
-use calltrack::call::health::HealthState;
 use calltrack::call::record::{CallDetailRecord, Disposition};
-use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
+use calltrack::health::HealthState;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, Peer, SipMessage, Transport};
 use time::macros::datetime;

@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calltrack::b2bua::{B2bua, CallEvent};
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide};
-use calltrack::call::{B2bua, CallEvent};
 use calltrack::config::Config;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};

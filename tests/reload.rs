@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use calltrack::app::ReloadOutcome;
 use calltrack::app::Server;
 use calltrack::config::Config;
-use calltrack::ops::ReloadOutcome;
 use tokio_util::sync::CancellationToken;
 
 fn toml(dir: &std::path::Path, http: &str, pbx_port: u16) -> String {

@@ -5,9 +5,9 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use crate::call::edge::flood::Bans;
-use crate::call::edge::{Source, flood_key};
 use crate::config::SharedConfig;
+use crate::edge::flood::Bans;
+use crate::edge::{Source, flood_key};
 use crate::transport::{SourceGate, Standing};
 
 #[derive(Debug)]
@@ -42,8 +42,8 @@ mod tests {
     use arc_swap::ArcSwap;
 
     use super::*;
-    use crate::call::edge::flood::FloodGuard;
     use crate::config::Config;
+    use crate::edge::flood::FloodGuard;
 
     fn gate(extra: &str) -> (EdgeGate, FloodGuard) {
         let text = format!("[carriers]\ntrusted = [\"192.0.2.0/24\"]\n{extra}");

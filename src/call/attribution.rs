@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lease::{Lease, Visit};
 
-use super::lease_lookup::Holder;
+use crate::call::lease_lookup::Holder;
 
 /// What kind of number the caller dialled, as recorded and stamped (`X-CT-Number-Kind`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ impl NumberKindTag {
 }
 
 impl std::str::FromStr for NumberKindTag {
-    type Err = super::record::UnknownVariant;
+    type Err = crate::call::record::UnknownVariant;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         [
             Self::Static,
@@ -48,7 +48,7 @@ impl std::str::FromStr for NumberKindTag {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
-        .ok_or_else(|| super::record::UnknownVariant {
+        .ok_or_else(|| crate::call::record::UnknownVariant {
             kind: "number kind",
             value: s.to_string(),
         })

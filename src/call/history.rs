@@ -35,21 +35,34 @@ impl CallerHistory {
         }
     }
 
-    /// Whether `caller` has not called within the window before `now`; records this call.
-    /// Callers without a number (anonymous) are always first-time and never recorded.
-    pub fn first_call(&mut self, caller: &str, now: OffsetDateTime) -> bool {
-        if caller.is_empty() || caller.eq_ignore_ascii_case("anonymous") {
+    /// Whether `caller` has not called within the window before `now` (a pure read: the
+    /// decision). Callers without a number (anonymous) are always first-time.
+    pub fn is_first(&self, caller: &str, now: OffsetDateTime) -> bool {
+        if is_anonymous(caller) {
             return true;
         }
-        let first = match self.last_call.get(caller) {
+        match self.last_call.get(caller) {
             None => true,
             Some(last) => self.window.is_some_and(|w| now - *last > w),
-        };
+        }
+    }
+
+    /// Remembers that `caller` called at `now` (anonymous callers are never recorded).
+    pub fn record(&mut self, caller: &str, now: OffsetDateTime) {
+        if is_anonymous(caller) {
+            return;
+        }
         self.last_call.insert(caller.to_string(), now);
         self.inserts_since_prune += 1;
         if self.inserts_since_prune >= PRUNE_EVERY {
             self.prune(now);
         }
+    }
+
+    /// Whether `caller` has not called within the window before `now`; records this call.
+    pub fn first_call(&mut self, caller: &str, now: OffsetDateTime) -> bool {
+        let first = self.is_first(caller, now);
+        self.record(caller, now);
         first
     }
 
@@ -72,6 +85,10 @@ impl CallerHistory {
     pub fn is_empty(&self) -> bool {
         self.last_call.is_empty()
     }
+}
+
+fn is_anonymous(caller: &str) -> bool {
+    caller.is_empty() || caller.eq_ignore_ascii_case("anonymous")
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use crate::config::TrackingNumber;
 use crate::sip::message::{HeaderName, Rejection, Uri};
 
-use super::CallContext;
-use super::bridge::fit_to_forward;
-use super::outcome::reason_phrase;
+use crate::call::CallContext;
+use crate::call::outcome::reason_phrase;
+use crate::sip::message::fit_to_forward;
 
 /// An INVITE that passed admission.
 #[derive(Debug, Clone)]

@@ -93,7 +93,7 @@ pub struct CallDialogs {
 }
 
 /// A call the previous process left answered: its CDR id and both dialogs, read from the
-/// store at start-up and handed to [`crate::call::B2bua::recover`].
+/// store at start-up and handed to the engine (`B2bua::recover`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterruptedCall {
     pub id: String,

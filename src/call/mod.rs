@@ -1,32 +1,28 @@
-//! The call pipeline: a new INVITE becomes a [`Decision`] stage by stage (pure functions, in
-//! flow order), then a [`session::CallSession`] bridges the legs and [`record`] keeps the CDR.
+//! What is decided: the pure pipeline that turns a new INVITE into a [`Decision`], stage by
+//! stage in flow order (`inbound` > `lease_lookup` > `attribution` > routing decision >
+//! `targets`), and the [`record`] a call leaves. The one place that says yes, no or how; the
+//! `b2bua` engine only executes what it says.
 
 pub mod attribution;
-pub mod b2bua;
-mod bridge;
-pub mod distribution;
-pub mod edge;
-pub mod health;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
 pub mod live_dialog;
 pub mod outcome;
 pub mod record;
-pub mod routing;
-mod session;
+pub mod targets;
 
 use time::OffsetDateTime;
 
+use crate::{edge, health, routing};
+
 use crate::config::{Config, TrackingNumber};
 use crate::lease::LeaseTable;
+use crate::sip::dialog::LocalEndpoint;
 use crate::sip::message::Rejection;
 use crate::sip::{Peer, SipMessage};
 
 use attribution::Attribution;
-
-pub use b2bua::{B2bua, CallEvent, CallStats};
-pub use routing::HostTable;
 
 /// Everything the planning stages may read about a new INVITE.
 pub struct CallContext<'a> {
@@ -39,6 +35,10 @@ pub struct CallContext<'a> {
     pub leases: &'a LeaseTable,
     /// Refused caller numbers (config file and admin API).
     pub blacklist: &'a edge::blacklist::Blacklist,
+    /// Earlier callers: whether this one is calling for the first time.
+    pub history: &'a history::CallerHistory,
+    /// Our own host and ports (the Diversion header names them).
+    pub local: &'a LocalEndpoint,
     /// Wall-clock time of the INVITE (leases are kept in wall-clock time).
     pub now: OffsetDateTime,
     pub active_calls: usize,
@@ -87,7 +87,11 @@ pub struct BridgePlan {
     /// The first target of the route's first step (the CDR's destination until one answers).
     pub target: routing::Target,
     /// The whole distribution plan: scheme, steps, fallback, failover rules.
-    pub route: distribution::RoutePlan,
+    pub route: routing::RoutePlan,
+    /// The caller has not called within the uniqueness window.
+    pub first_call: bool,
+    /// The attribution headers for the PBX (RFC 5806 Diversion optional).
+    pub stamp: Vec<(String, String)>,
 }
 
 impl BridgePlan {
@@ -111,7 +115,7 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
     };
     let holder = lease_lookup::holder_of(inbound.tracking, ctx.leases, ctx.now);
     let attribution = attribution::attribute(&inbound.tracking.site, holder);
-    let facts = distribution::CallFacts {
+    let facts = routing::CallFacts {
         tracking: inbound.tracking,
         source: attribution.source.as_deref(),
         region: attribution.region.as_deref(),
@@ -126,13 +130,24 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
             attribution: attribution.clone(),
         }))
     };
-    let route = match distribution::select(ctx.config, &facts, ctx.hosts, &healthy) {
+    let route = match routing::select(ctx.config, &facts, ctx.hosts, &healthy) {
         Ok(route) => route,
         Err(rejection) => return refuse(rejection),
     };
     let Some(first) = route.first_target() else {
-        return refuse(Rejection::new(500, "Server Internal Error"));
+        return refuse(Rejection::new(500, "Server Internal Error").because("no_targets"));
     };
+    if let Err(rejection) = targets::check(ctx.config, &first.target, &route) {
+        return refuse(rejection);
+    }
+    let first_call = ctx.history.is_first(&inbound.caller, ctx.now);
+    let stamp = stamp_for(
+        ctx,
+        inbound.tracking,
+        &first.target,
+        &attribution,
+        first_call,
+    );
     Decision::Bridge(Box::new(BridgePlan {
         tracking: inbound.tracking.clone(),
         caller: inbound.caller,
@@ -140,5 +155,27 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         attribution,
         target: first.target.clone(),
         route,
+        first_call,
+        stamp,
     }))
+}
+
+/// The attribution headers for the PBX, with Diversion naming our host on the first
+/// target's transport.
+fn stamp_for(
+    ctx: &CallContext<'_>,
+    tracking: &TrackingNumber,
+    target: &routing::Target,
+    attribution: &Attribution,
+    first_call: bool,
+) -> Vec<(String, String)> {
+    let tracking_rules = &ctx.config.tracking;
+    let host = ctx.local.host_port(target.peer.transport);
+    let rules = attribution::StampRules {
+        prefix: &tracking_rules.header_prefix,
+        diversion: tracking_rules.diversion,
+        tracking_number: &tracking.number,
+        host: &host,
+    };
+    attribution::stamp(attribution, first_call, &rules)
 }

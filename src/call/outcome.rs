@@ -1,20 +1,9 @@
 //! How a call ends, in one place: B-leg results to dispositions, and to the status the caller
 //! hears. Errors say who failed (caller leg, callee leg, or calltrack itself).
 
-use super::record::{Disposition, HangupSide};
+use crate::call::record::{Disposition, HangupSide};
 
-/// Who made the call fail or end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// The callee leg answered with a final failure status.
-    Callee(u16),
-    /// The callee leg never answered at all (Timer B) or could not be reached.
-    Unreachable,
-    /// The callee rang until the ring timeout.
-    RingTimeout,
-    /// The caller cancelled before an answer.
-    CallerCancelled,
-}
+pub use crate::routing::Fault;
 
 impl Fault {
     /// The disposition recorded in the CDR.

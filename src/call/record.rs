@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::attribution::{Attribution, NumberKindTag};
+use crate::call::attribution::{Attribution, NumberKindTag};
 
 /// `sip_status` of a call for which no final response ever reached the caller (process died).
 pub const NO_FINAL_RESPONSE: u16 = 0;

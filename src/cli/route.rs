@@ -8,12 +8,12 @@ use clap::Args;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::call::HostTable;
-use crate::call::distribution::{
+use crate::config::{Config, NumberKind, TrackingNumber};
+use crate::routing::HostTable;
+use crate::routing::{
     CallFacts, FailoverRules, RoutePlan, StatusMatch, StepPlan, Strategy, TargetPlan, all_up,
     select,
 };
-use crate::config::{Config, NumberKind, TrackingNumber};
 
 /// `calltrack route --number N --caller C [--at TIME] [--region R] [--source S]`
 #[derive(Debug, Args)]
@@ -145,7 +145,7 @@ fn pool_region<'c>(config: &'c Config, t: &TrackingNumber) -> Option<&'c str> {
 fn describe(out: &mut String, config: &Config, facts: &CallFacts<'_>, plan: &RoutePlan) {
     let _ = writeln!(out, "scheme:    {}", plan.scheme);
     let _ = writeln!(out, "why:       {}", plan.reason);
-    let hours = match crate::call::distribution::select::matching_route(config, facts)
+    let hours = match crate::routing::select::matching_route(config, facts)
         .and_then(|r| r.after_hours.as_ref())
     {
         Some(after) if plan.after_hours => {

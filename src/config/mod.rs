@@ -6,6 +6,7 @@
 
 mod big_ints;
 mod decode;
+pub mod dialing;
 mod file;
 mod health;
 mod number;

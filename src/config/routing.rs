@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 
-use crate::call::distribution::{Credentials, FailoverRules, Strategy};
+use crate::config::dialing::{Credentials, FailoverRules, Strategy};
 use crate::sip::message::{Host, SipUri};
 
 /// `[[gateways]]`, `[[schemes]]`, `[[schedules]]`, `[[routes]]`, all checked against each other.

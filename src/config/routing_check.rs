@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use crate::call::distribution::{Credentials, Strategy};
+use crate::config::dialing::{Credentials, Strategy};
 use crate::sip::message::SipUri;
 
 use super::routing::{GatewayConfig, RoutingConfig, SchemeConfig, StepConfig};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::tests::{message_at, paths};
 use super::*;
-use crate::call::distribution::{FailoverRules, StatusMatch, Strategy};
+use crate::config::dialing::{FailoverRules, StatusMatch, Strategy};
 
 const SITE: &str = r#"
 [[sites]]

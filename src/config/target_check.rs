@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::call::distribution::{FailoverRules, StatusMatch};
+use crate::config::dialing::{FailoverRules, StatusMatch};
 
 use super::routing::{TargetConfig, TargetDest};
 use super::routing_check::timeout;

@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use super::errors::{ApiError, ApiJson};
 use super::router::Shared;
-use crate::call::edge::blacklist::{Entry, Origin, RemoveError};
 use crate::config::blacklist_pattern;
+use crate::edge::blacklist::{Entry, Origin, RemoveError};
 
 /// `GET` body.
 #[derive(Debug, Serialize)]

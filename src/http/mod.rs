@@ -26,9 +26,9 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::call::edge::blacklist::Blacklist;
 use crate::config::SharedConfig;
 use crate::display::GeoResolver;
+use crate::edge::blacklist::Blacklist;
 use crate::lease::LeaseTable;
 
 pub use router::router;
@@ -54,7 +54,7 @@ pub struct HttpState {
     /// Refused callers; the admin API edits it, the SIP core reads it.
     pub blacklist: Arc<Blacklist>,
     /// Forwarding-target health, written by the SIP core's prober.
-    pub health: crate::call::health::HealthTable,
+    pub health: crate::health::HealthTable,
 }
 
 /// HTTP failed to start or stopped with an error.

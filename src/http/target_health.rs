@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::router::Shared;
-use crate::call::health::TargetHealth;
+use crate::health::TargetHealth;
 
 /// One destination, as served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +89,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::call::health::HealthState;
+    use crate::health::HealthState;
     use crate::sip::{Peer, Transport};
 
     #[test]

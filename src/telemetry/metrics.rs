@@ -11,8 +11,8 @@ use metrics::{Counter, Gauge, counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use time::OffsetDateTime;
 
-use crate::call::B2bua;
-use crate::call::b2bua::CallStats;
+use crate::b2bua::B2bua;
+use crate::b2bua::CallStats;
 use crate::lease::LeaseTable;
 use crate::sip::transaction::TxStats;
 
@@ -134,7 +134,7 @@ fn describe() {
         "calltrack_digest_answers_total",
         "INVITEs re-sent with digest credentials after a 401/407"
     );
-    crate::call::edge::describe_metrics();
+    crate::edge::describe_metrics();
     crate::transport::describe_metrics();
 }
 

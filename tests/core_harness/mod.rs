@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use calltrack::call::{B2bua, CallEvent};
+use calltrack::b2bua::{B2bua, CallEvent};
 use calltrack::sip::dialog::LocalEndpoint;
 use calltrack::sip::message::Limits;
 use calltrack::sip::{Peer, SipMessage, Transport};

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use calltrack::call::edge::blacklist::Blacklist;
 use calltrack::config::Config;
 use calltrack::display::GeoResolver;
+use calltrack::edge::blacklist::Blacklist;
 use calltrack::http::{Gauges, HttpServer, HttpState};
 use calltrack::lease::LeaseTable;
 use tokio_util::sync::CancellationToken;

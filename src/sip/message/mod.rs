@@ -26,7 +26,7 @@ pub use method::Method;
 pub use parse::{Frame, Limits, ParseError, frame};
 pub use uri::{Host, SipUri, Uri, UriError};
 pub use validate::{
-    Rejection, Screened, check_require, is_control_byte, screen, validate_request,
+    Rejection, Screened, check_require, fit_to_forward, is_control_byte, screen, validate_request,
     validate_response,
 };
 

@@ -103,6 +103,15 @@ fn has_bare_control(value: &[u8]) -> bool {
     false
 }
 
+/// Whether a value may be carried to the other leg: at most `max` bytes and no control byte
+/// (NUL, C0 but HTAB, DEL). The receive screen already refused bare control bytes (RFC 3261
+/// §25.1); this also keeps out the escaped ones a `quoted-pair` may legally hold, which a
+/// peer's parser may still choke on. An unfit copied header is not forwarded at all: cutting
+/// it would forward a different, possibly malformed value.
+pub fn fit_to_forward(value: &[u8], max: usize) -> bool {
+    value.len() <= max && !value.iter().copied().any(is_control_byte)
+}
+
 /// NUL, the C0 controls but HTAB, and DEL: the bytes RFC 3261 §25.1 allows in a header
 /// value only inside a `quoted-pair` (CR and LF not even there; `call::bridge` forwards no
 /// value holding any of them, escaped or not).

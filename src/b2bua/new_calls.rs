@@ -1,0 +1,92 @@
+//! New INVITEs: asking `plan_invite` for the decision, then executing it: a refusal is
+//! answered, a bridge plan opens its session.
+
+use std::time::Instant;
+
+use crate::sip::transaction::TxId;
+use crate::sip::{Peer, SipMessage};
+
+use crate::b2bua::session::{CallSession, Opening};
+use crate::b2bua::{B2bua, CallKey};
+use crate::call::attribution::NumberKindTag;
+use crate::call::{CallContext, Decision, plan_invite};
+
+impl B2bua {
+    pub(super) fn on_new_invite(&mut self, now: Instant, tx: TxId, invite: SipMessage, peer: Peer) {
+        let ctx = CallContext {
+            invite: &invite,
+            source: peer,
+            config: &self.config,
+            hosts: &self.hosts,
+            health: self.prober.table(),
+            leases: &self.leases,
+            blacklist: &self.blacklist,
+            history: &self.history,
+            local: &self.local,
+            now: self.clock.at(now),
+            active_calls: self.live_calls(),
+            shutting_down: self.shutting_down,
+        };
+        match plan_invite(&ctx) {
+            Decision::Reject(rejection) => {
+                self.reject_invite(now, tx, &invite, peer, &rejection, None);
+            }
+            Decision::Refuse(refusal) => {
+                let rejection = refusal.rejection.clone();
+                self.reject_invite(now, tx, &invite, peer, &rejection, Some(&refusal));
+            }
+            Decision::Bridge(plan) => self.open_call(now, tx, invite, peer, *plan),
+        }
+    }
+
+    pub(super) fn open_call(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        invite: SipMessage,
+        peer: Peer,
+        mut plan: crate::call::BridgePlan,
+    ) {
+        let key = CallKey(self.next_key);
+        self.next_key += 1;
+        let span = tracing::info_span!(
+            "call",
+            call_id = invite.call_id().unwrap_or_default(),
+            tracking_number = %plan.tracking.number
+        );
+        span.in_scope(|| {
+            tracing::info!(caller = %plan.caller, target = %plan.target.uri,
+                kind = plan.attribution.number_kind.as_str(), "bridging call");
+        });
+        let wall = self.clock.at(now);
+        self.history.record(&plan.caller, wall);
+        let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
+        if plan.attribution.number_kind == NumberKindTag::Dynamic
+            || plan.attribution.number_kind == NumberKindTag::Unattributed
+        {
+            self.leases.call_started(&plan.tracking.number);
+        }
+        let opening = Opening {
+            key,
+            uid: self.ids.call_uid(),
+            invite_tx: tx,
+            invite,
+            peer,
+            plan,
+            ring_timeout: self.config.calls.ring_timeout,
+            max_duration: self.config.calls.max_call_duration,
+            udp_max_request_bytes: self.config.sip.udp_max_request_bytes,
+            stamp,
+            first_call,
+            quality_min_talk: self.config.tracking.quality_min_talk,
+            span,
+        };
+        let session = {
+            let mut ctx = self.ctx(now);
+            CallSession::open(&mut ctx, opening)
+        };
+        self.sessions.insert(key, session);
+        self.stats.calls_bridged += 1;
+        self.after_session(key, now);
+    }
+}

@@ -1,0 +1,253 @@
+//! Answers to the attempts' INVITEs: provisionals relayed to the caller, the first 2xx that
+//! wins the call (the other attempts are cancelled), 2xx that lost or crossed a CANCEL,
+//! failures handed to the dialer; the caller's CANCEL and the whole call's ring timeout.
+
+use crate::sip::SipMessage;
+use crate::sip::message::{HeaderName, response_to};
+use crate::sip::transaction::TxId;
+
+use crate::b2bua::bridge;
+use crate::b2bua::event::CallEvent;
+use crate::b2bua::session::legs::learn_remote;
+use crate::b2bua::session::{CallSession, Ctx, Phase};
+use crate::call::outcome::{Fault, reason_phrase};
+use crate::routing::dialer::{AttemptId, Outcome};
+
+impl CallSession {
+    pub(super) fn on_attempt_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: AttemptId,
+        resp: SipMessage,
+        retrans: bool,
+    ) {
+        let code = resp.status().unwrap_or(500);
+        match code {
+            100 => {
+                self.attempts[id].provisional_seen = true;
+                self.send_pending_cancel(ctx, id);
+            }
+            101..=199 => self.on_provisional(ctx, id, &resp),
+            // A retransmitted 2xx is re-ACKed by the transaction layer (RFC 6026 §7.2).
+            200..=299 if !retrans => self.on_answer(ctx, id, &resp),
+            200..=299 => {}
+            _ => self.on_failure(ctx, id, code, &resp),
+        }
+    }
+
+    /// 18x: relayed as it is (a reliable one keeps Require/RSeq, RFC 3262), with our Contact
+    /// when it creates an early dialog.
+    fn on_provisional(&mut self, ctx: &mut Ctx<'_>, id: AttemptId, resp: &SipMessage) {
+        let b = &mut self.attempts[id];
+        b.provisional_seen = true;
+        learn_remote(&mut b.dialog, resp);
+        let cancelled = b.cancel_wanted;
+        if self.phase == Phase::Setup && !cancelled && self.may_relay(id, resp) {
+            let has_tag = resp.to().ok().and_then(|t| t.tag()).is_some();
+            if has_tag {
+                self.b = id;
+            }
+            let contact = has_tag.then(|| self.a_contact(ctx));
+            let relayed = self.relay_to_a(ctx, resp, contact.as_deref());
+            ctx.respond(self.a.invite_tx, relayed);
+        }
+        self.send_pending_cancel(ctx, id);
+    }
+
+    /// Early media reaches the caller from one attempt only: the first that sends an 18x
+    /// with a body or a reliable 18x owns it while it rings; meanwhile the others' 18x are
+    /// not relayed (the caller already hears something, and one RSeq space is kept).
+    fn may_relay(&mut self, id: AttemptId, resp: &SipMessage) -> bool {
+        let owner = self
+            .dialing
+            .early
+            .filter(|&e| self.dialing.dialer.is_live(e));
+        if owner.is_some_and(|e| e != id) {
+            return false;
+        }
+        let early = !resp.body().is_empty() || resp.header(&HeaderName::RSeq).is_some();
+        if early {
+            self.dialing.early = Some(id);
+        }
+        true
+    }
+
+    fn on_answer(&mut self, ctx: &mut Ctx<'_>, id: AttemptId, resp: &SipMessage) {
+        self.attempts[id].final_seen = true;
+        let answered = self.live.answered_at.is_some();
+        if answered && id == self.b {
+            if self.is_another_fork(resp) {
+                self.shed_fork(ctx, resp);
+            }
+            return;
+        }
+        learn_remote(&mut self.attempts[id].dialog, resp);
+        if self.phase != Phase::Setup || self.attempts[id].cancel_wanted || answered {
+            // Answered after the caller left, after a CANCEL crossed it, or after another
+            // attempt won: ACK and hang up that dialog.
+            self.ack_attempt(ctx, id, None);
+            self.send_bye_on(ctx, id);
+            return;
+        }
+        self.b = id;
+        let contact = self.a_contact(ctx);
+        let relayed = self.relay_to_a(ctx, resp, Some(&contact));
+        ctx.respond(self.a.invite_tx, relayed);
+        self.mark_answered(ctx, id);
+        if !self.a.invite.body().is_empty() {
+            // The offer was in the INVITE, so the ACK carries no answer: send it now.
+            self.ack_attempt(ctx, id, None);
+        }
+        let cancels = self.dialing.dialer.on_answer(id, ctx.rotation);
+        self.run(ctx, cancels);
+    }
+
+    /// A 2xx from a second branch of a forked INVITE after one branch already answered
+    /// (RFC 3261 §13.2.2.4): it has a To tag of its own.
+    fn is_another_fork(&self, resp: &SipMessage) -> bool {
+        let tag = resp.to().ok().and_then(|t| t.tag());
+        tag.is_some() && tag != self.b().dialog.remote_tag.as_deref()
+    }
+
+    /// ACKs and hangs up the extra branch on a dialog of its own; the call keeps its dialog.
+    fn shed_fork(&mut self, ctx: &mut Ctx<'_>, resp: &SipMessage) {
+        let Some(tx) = self.b().invite_tx else { return };
+        let mut fork = self.b().dialog.clone();
+        fork.remote_tag = None;
+        learn_remote(&mut fork, resp);
+        let branch = ctx.ids.branch();
+        let ack = bridge::ack_for(&mut fork, ctx.local, &branch, self.b().invite_seq, None);
+        if let Err(error) = ctx.layer.send_ack(ctx.now, tx, ack, fork.peer) {
+            tracing::debug!(%error, "ACK for a forked answer not sent");
+        }
+        self.send_bye_in(ctx, &mut fork);
+    }
+
+    /// Talking from now on: the ring timers stop, the maximum-duration timer starts, the
+    /// record learns which step and target answered.
+    fn mark_answered(&mut self, ctx: &mut Ctx<'_>, id: AttemptId) {
+        self.phase = Phase::Answered;
+        self.live.answered_at = Some(ctx.wall());
+        if let Some((step, label)) = self.dialing.dialer.position(id) {
+            tracing::info!(step, target = %label, "answered");
+            let scheme = self.dialing.dialer.plan().scheme.clone();
+            metrics::counter!("calltrack_dial_answered_total", "scheme" => scheme, "step" => step.to_string())
+                .increment(1);
+            self.live.answered_step = Some(step);
+            self.live.answered_target = Some(label);
+        }
+        if let Some(target) = self.dialing.dialer.target(id) {
+            self.live.destination = target.target.uri.clone();
+        }
+        self.ring_deadline = None;
+        self.max_deadline = Some(ctx.now + self.max_duration);
+        self.lifespan.answered = Some(ctx.now);
+        ctx.events.push_back(CallEvent::Answered {
+            id: self.live.id.clone(),
+            at: ctx.wall(),
+        });
+    }
+
+    fn on_failure(&mut self, ctx: &mut Ctx<'_>, id: AttemptId, code: u16, resp: &SipMessage) {
+        self.attempts[id].final_seen = true;
+        if matches!(code, 401 | 407) && self.answer_challenge(ctx, id, resp) {
+            return;
+        }
+        if self.phase != Phase::Setup || self.recorded || !self.dialing.dialer.is_live(id) {
+            return;
+        }
+        self.dialing.last_failure = Some(resp.clone());
+        let next = self
+            .dialing
+            .dialer
+            .on_outcome(ctx.now, id, Outcome::Status(code), ctx.rotation);
+        self.run(ctx, next);
+    }
+
+    pub(super) fn relay_to_a(
+        &self,
+        ctx: &Ctx<'_>,
+        resp: &SipMessage,
+        contact: Option<&str>,
+    ) -> SipMessage {
+        let tag = &self.a.dialog.local_tag;
+        let source = Some(self.a.peer.addr);
+        bridge::relay_response(&self.a.invite, resp, tag, source, contact, ctx.rules)
+    }
+
+    /// A response of our own to the caller's INVITE.
+    fn a_response(&self, status: u16) -> SipMessage {
+        let tag = Some(self.a.dialog.local_tag.as_str());
+        let source = Some(self.a.peer.addr);
+        response_to(&self.a.invite, status, reason_phrase(status), tag, source).finish()
+    }
+
+    fn a_contact(&self, ctx: &Ctx<'_>) -> String {
+        ctx.local.contact(self.a.dialog.transport)
+    }
+
+    // ---- failure, cancel, ring timeout -------------------------------------------------
+
+    /// The call cannot be set up: answer the caller and record the outcome.
+    pub(super) fn fail(&mut self, ctx: &mut Ctx<'_>, fault: Fault) {
+        if self.phase != Phase::Setup || self.recorded {
+            return;
+        }
+        let (status, _) = fault.caller_status();
+        let answer = self.a_response(status);
+        self.end_setup(ctx, fault, answer);
+    }
+
+    /// The caller gets its final answer: record, stop ringing, only clean-up is left.
+    pub(super) fn end_setup(&mut self, ctx: &mut Ctx<'_>, fault: Fault, answer: SipMessage) {
+        let status = answer.status().unwrap_or(500);
+        ctx.respond(self.a.invite_tx, answer);
+        self.record(ctx, fault.disposition(), status, fault.hangup_side());
+        self.phase = Phase::Ending;
+        self.ring_deadline = None;
+    }
+
+    /// The caller cancelled (RFC 3261 §9.2): 487 to the caller, CANCEL toward every attempt.
+    pub fn on_cancel(&mut self, ctx: &mut Ctx<'_>, invite_tx: TxId) {
+        if invite_tx != self.a.invite_tx || self.phase != Phase::Setup {
+            return;
+        }
+        self.fail(ctx, Fault::CallerCancelled);
+        self.cancel_all(ctx);
+    }
+
+    /// The call rang too long (`[calls] ring_timeout_secs`): 480 to the caller, CANCEL
+    /// toward every attempt.
+    pub(super) fn on_ring_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.ring_deadline = None;
+        if self.phase == Phase::Setup {
+            self.fail(ctx, Fault::RingTimeout);
+            self.cancel_all(ctx);
+        }
+    }
+
+    /// The ACK for an attempt's 2xx, once (RFC 3261 §13.2.2.4); `body_from` carries the
+    /// caller's answer to a late offer.
+    pub(super) fn ack_attempt(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: AttemptId,
+        body_from: Option<&SipMessage>,
+    ) {
+        let b = &mut self.attempts[id];
+        let Some(tx) = b.invite_tx.filter(|_| !b.acked) else {
+            return;
+        };
+        b.acked = true;
+        let branch = ctx.ids.branch();
+        let ack = bridge::ack_for(&mut b.dialog, ctx.local, &branch, b.invite_seq, body_from);
+        if let Err(error) = ctx.layer.send_ack(ctx.now, tx, ack, b.dialog.peer) {
+            tracing::debug!(%error, "ACK not sent");
+        }
+    }
+
+    /// The ACK for the B leg's 2xx.
+    pub(super) fn ack_b(&mut self, ctx: &mut Ctx<'_>, body_from: Option<&SipMessage>) {
+        self.ack_attempt(ctx, self.b, body_from);
+    }
+}
