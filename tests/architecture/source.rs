@@ -154,11 +154,10 @@ fn ident_before(b: &[char], i: usize) -> bool {
 
 /// `'x'`, `'\n'`, `'\''`, `'\u{7f}'`: a char literal, not a lifetime (`'a`).
 fn is_char_literal(b: &[char], i: usize) -> bool {
-    match (b.get(i + 1), b.get(i + 2)) {
-        (Some('\\'), _) => true,
-        (Some(_), Some('\'')) => true,
-        _ => false,
-    }
+    matches!(
+        (b.get(i + 1), b.get(i + 2)),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
 }
 
 /// Cuts every item annotated `#[cfg(test)]`: a `mod x { ... }`, `fn`, `impl`, `use ...;`
