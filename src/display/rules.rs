@@ -48,34 +48,14 @@ fn in_window(t: Time, start: Time, end: Time) -> bool {
     }
 }
 
+/// `*` is the only wildcard; `?` is a literal, as it always was here. `wildmatch` needs a
+/// single-character wildcard distinct from `*`, so it gets a Unicode noncharacter that no
+/// campaign tag, host, path or region contains.
+type Glob = wildmatch::WildMatchPattern<'*', '\u{FFFF}'>;
+
 /// Case-insensitive glob where '*' matches any run of characters (also none).
 pub(super) fn glob_match(pattern: &str, value: &str) -> bool {
-    let pattern: Vec<char> = pattern.trim().to_lowercase().chars().collect();
-    let value: Vec<char> = value.to_lowercase().chars().collect();
-    let (mut p, mut v) = (0, 0);
-    // Where the last '*' was and the value position it currently covers up to.
-    let mut star: Option<(usize, usize)> = None;
-    while v < value.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, v));
-                p += 1;
-            }
-            Some(c) if *c == value[v] => {
-                p += 1;
-                v += 1;
-            }
-            _ => match star {
-                Some((star_p, star_v)) => {
-                    p = star_p + 1;
-                    v = star_v + 1;
-                    star = Some((star_p, star_v + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '*')
+    Glob::new_case_insensitive(pattern.trim()).matches(value)
 }
 
 #[cfg(test)]
@@ -95,6 +75,9 @@ mod tests {
         assert!(glob_match("/promo/*", "/promo/spring"));
         assert!(!glob_match("/promo/*", "/about"));
         assert!(glob_match("МОСКВА", "москва"));
+        assert!(glob_match(" a?c ", "A?C"));
+        assert!(!glob_match("a?c", "abc"));
+        assert!(glob_match("**x", "x"));
     }
 
     #[test]
