@@ -77,7 +77,7 @@ fn bench_plan(c: &mut Criterion, name: &str, config: &Config) {
     let health = calltrack::call::health::HealthTable::default();
     let leases = calltrack::lease::LeaseTable::from_config(config);
     let blacklist = calltrack::call::edge::blacklist::Blacklist::default();
-    let now = time::OffsetDateTime::now_utc();
+    let now = jiff::Timestamp::now();
     let peer = Peer::new(Transport::Udp, "127.0.0.1:5070".parse().unwrap());
     let bytes = Bytes::from_static(INVITE.as_bytes());
     let limits = Limits::default();

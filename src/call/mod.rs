@@ -16,7 +16,7 @@ pub mod record;
 pub mod routing;
 mod session;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::config::{Config, TrackingNumber};
 use crate::lease::LeaseTable;
@@ -40,7 +40,7 @@ pub struct CallContext<'a> {
     /// Refused caller numbers (config file and admin API).
     pub blacklist: &'a edge::blacklist::Blacklist,
     /// Wall-clock time of the INVITE (leases are kept in wall-clock time).
-    pub now: OffsetDateTime,
+    pub now: Timestamp,
     pub active_calls: usize,
     pub shutting_down: bool,
 }

@@ -1,7 +1,7 @@
 //! Whether one display rule matches a visit: case-insensitive '*' globs over campaign tags,
 //! referrer host, landing path and region, and a site-local time-of-day window.
 
-use time::Time;
+use jiff::civil::Time;
 
 use crate::config::DisplayRule;
 use crate::lease::Visit;
@@ -61,7 +61,7 @@ pub(super) fn glob_match(pattern: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::time;
+    use jiff::civil::time;
 
     #[test]
     fn globs() {
@@ -82,10 +82,30 @@ mod tests {
 
     #[test]
     fn windows() {
-        assert!(in_window(time!(9:00), time!(9:00), time!(21:00)));
-        assert!(!in_window(time!(21:00), time!(9:00), time!(21:00)));
-        assert!(in_window(time!(23:30), time!(22:00), time!(6:00)));
-        assert!(in_window(time!(0:10), time!(22:00), time!(6:00)));
-        assert!(!in_window(time!(12:00), time!(22:00), time!(6:00)));
+        assert!(in_window(
+            time(9, 0, 0, 0),
+            time(9, 0, 0, 0),
+            time(21, 0, 0, 0)
+        ));
+        assert!(!in_window(
+            time(21, 0, 0, 0),
+            time(9, 0, 0, 0),
+            time(21, 0, 0, 0)
+        ));
+        assert!(in_window(
+            time(23, 30, 0, 0),
+            time(22, 0, 0, 0),
+            time(6, 0, 0, 0)
+        ));
+        assert!(in_window(
+            time(0, 10, 0, 0),
+            time(22, 0, 0, 0),
+            time(6, 0, 0, 0)
+        ));
+        assert!(!in_window(
+            time(12, 0, 0, 0),
+            time(22, 0, 0, 0),
+            time(6, 0, 0, 0)
+        ));
     }
 }

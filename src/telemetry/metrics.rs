@@ -7,9 +7,9 @@
 
 use std::sync::OnceLock;
 
+use jiff::Timestamp;
 use metrics::{Counter, Gauge, counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use time::OffsetDateTime;
 
 use crate::call::B2bua;
 use crate::call::b2bua::CallStats;
@@ -220,7 +220,7 @@ pub fn call_recorded(disposition: &'static str) {
 }
 
 /// Sets every pool's gauges from the lease table (called at scrape time).
-pub fn publish_pools(leases: &LeaseTable, now: OffsetDateTime) {
+pub fn publish_pools(leases: &LeaseTable, now: Timestamp) {
     for pool in leases.stats(now) {
         let labels = [("site", pool.site), ("pool", pool.pool)];
         let ratio = if pool.size == 0 {

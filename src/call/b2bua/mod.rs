@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::lease::LeaseTable;
@@ -51,7 +51,7 @@ pub enum CallEvent {
     /// A B-leg was created: the call is live (persisted so a crash cannot lose it).
     Started(LiveCall),
     /// The callee answered.
-    Answered { id: String, at: OffsetDateTime },
+    Answered { id: String, at: Timestamp },
     /// An answered call's dialogs, first when both are confirmed, again whenever something a
     /// BYE needs changed (our CSeq, a target refresh): kept so a restart can end the call.
     Dialogs { id: String, dialogs: CallDialogs },
@@ -146,7 +146,7 @@ impl B2bua {
         shared: Shared,
         local: LocalEndpoint,
         now: Instant,
-        wall: OffsetDateTime,
+        wall: Timestamp,
         seed: u64,
     ) -> B2bua {
         let timers = &config.sip.timers;
