@@ -44,11 +44,20 @@ type Keyed<C> = governor::RateLimiter<
 >;
 
 /// Per-client GCRA (`governor`, keyed by client address): `per_minute` requests per minute
-/// with a burst of `per_minute`. Memory is bounded: an entry whose client is back to a full
-/// burst carries no state and is dropped by `retain_recent`, which runs (at most once per
-/// [`SWEEP_EVERY`]) when the table holds [`MAX_CLIENTS`]; while it is still full after that,
-/// every request is refused with [`Refusal::TooManyClients`], so rotating addresses cannot
-/// grow the table.
+/// with a burst of `per_minute`.
+///
+/// Memory is bounded. `governor` never evicts by itself: an entry stays until
+/// `retain_recent` finds its client back to a full burst (plus one emission interval). That
+/// sweep runs when the table holds [`MAX_CLIENTS`] (at most once per [`SWEEP_EVERY`]), and
+/// while the table is still full every request is refused with
+/// [`Refusal::TooManyClients`], so rotating addresses cannot grow it. (`governor` cannot say
+/// whether a key is present without inserting it, so a known client is refused too while
+/// the table is full; the hand-written table let known clients through.)
+///
+/// Cost, measured single-threaded in release (2 M checks over 100 k addresses): the old
+/// hand-written sharded table 130 ns per check; `governor` alone 105 ns; with the `len()`
+/// bound check (a read of every `DashMap` shard) 215 ns, well under a microsecond against a
+/// request that parses JSON and takes a lease.
 pub struct RateLimiter<C: Clock = DefaultClock> {
     keyed: Keyed<C>,
     clock: C,
