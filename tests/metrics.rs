@@ -241,6 +241,10 @@ fn metrics_follow_calls_retransmissions_rejections_and_pools() {
     assert!(after.contains("calltrack_cdr_queue_depth"), "{after}");
     assert!(after.contains("calltrack_active_calls"), "{after}");
     assert!(after.contains("calltrack_transactions "), "{after}");
+    assert!(
+        after.contains("# HELP calltrack_calls_reaped_total"),
+        "{after}"
+    );
 
     // The second server serves the same registry.
     let other = scrape(second.server.http.unwrap());

@@ -321,8 +321,12 @@ fn trying_is_sent_once_and_resent_for_a_retransmitted_invite() {
     assert_eq!(net.uas.stats().retransmissions_absorbed, 1);
     assert_eq!(net.uac.state(tx), Some(TxState::Proceeding));
     assert_eq!(net.uac_responses(tx), [(100, false)]);
-    // Proceeding has no Timer B: the INVITE waits for the TU (who would CANCEL).
-    assert_eq!(net.uac.poll_timeout(), None);
+    // Proceeding has no Timer B: the INVITE waits for the TU (who would CANCEL), bounded
+    // only by Timer C, more than 3 minutes after the provisional (§16.6 step 11).
+    assert_eq!(
+        net.uac.poll_timeout(),
+        Some(net.start + Duration::from_millis(500) + Duration::from_secs(181))
+    );
     let uas_tx = net.uas_requests()[0];
     net.respond(uas_tx, 486);
     net.run_out();
@@ -813,4 +817,101 @@ fn forked_2xx_are_all_passed_up_and_each_re_acked() {
         "b2's ACK re-sent"
     );
     net.run_out();
+}
+
+// ---- every INVITE ends, even when the peer falls silent in Proceeding ----------------------
+
+/// Events of kind Timeout the UAC TU saw for `tx`, with their times.
+fn timeouts(net: &Net, tx: TxId) -> Vec<Duration> {
+    net.uac_events
+        .iter()
+        .filter_map(|(at, e)| matches!(e, TxEvent::Timeout { tx: t } if *t == tx).then_some(*at))
+        .collect()
+}
+
+#[test]
+fn a_cancelled_invite_without_a_final_response_ends_64_t1_after_the_cancel() {
+    let mut net = Net::udp();
+    let invite_tx = net.send(invite("z9hG4bKc1"));
+    assert_eq!(
+        net.uac.state(invite_tx),
+        Some(TxState::Proceeding),
+        "100 Trying"
+    );
+    net.run_until(2.0);
+    // The UAS falls silent: neither the CANCEL nor the INVITE gets an answer.
+    net.drop_when(|from, _| from == Side::Uas);
+    let cancel_tx = net.send(request(Method::Cancel, "z9hG4bKc1", 1, Transport::Udp));
+    net.run_until(33.9);
+    assert_eq!(net.uac.state(invite_tx), Some(TxState::Proceeding));
+    net.run_until(34.1);
+    // RFC 3261 §9.1: "If there is no final response for the original request in 64*T1
+    // seconds ..., the client SHOULD then consider the original transaction cancelled and
+    // SHOULD destroy the client transaction handling the original request."
+    assert_eq!(timeouts(&net, invite_tx), [Duration::from_secs(34)]);
+    assert_eq!(timeouts(&net, cancel_tx), [Duration::from_secs(34)]);
+    assert!(net.uac.is_empty(), "both client transactions are destroyed");
+    assert_eq!(net.uac.poll_timeout(), None);
+}
+
+#[test]
+fn a_cancel_answered_without_the_487_still_ends_the_invite_64_t1_after_the_cancel() {
+    let mut net = Net::udp();
+    let invite_tx = net.send(invite("z9hG4bKc2"));
+    net.drop_when(|from, msg| from == Side::Uas && is(msg, "487"));
+    let uas_invite = net.uas_requests()[0];
+    net.send(request(Method::Cancel, "z9hG4bKc2", 1, Transport::Udp));
+    net.respond(uas_invite, 487);
+    // A 180 after the CANCEL does not restart the wait (it would with Timer C).
+    let (req, peer) = net
+        .uas
+        .server_request(uas_invite)
+        .map(|(r, p)| (r.clone(), p))
+        .unwrap();
+    let ringing = response_to(&req, 180, "Ringing", Some("b1"), Some(peer.addr)).finish();
+    net.run_until(20.0);
+    net.uac.handle_response(net.now, ringing, net.uas_peer);
+    net.run_until(32.1);
+    assert_eq!(timeouts(&net, invite_tx), [Duration::from_secs(32)]);
+    assert_eq!(net.uac.state(invite_tx), None);
+}
+
+#[test]
+fn timer_c_ends_an_invite_left_in_proceeding_and_each_provisional_resets_it() {
+    let mut net = Net::udp();
+    let tx = net.send(invite("z9hG4bKc3"));
+    let uas_invite = net.uas_requests()[0];
+    net.run_until(60.0);
+    net.respond(uas_invite, 180);
+    // Timer C restarts on the 180 (§16.7 step 2): 60 + 181 s, not 181 s.
+    net.run_until(240.9);
+    assert_eq!(net.uac.state(tx), Some(TxState::Proceeding));
+    assert!(timeouts(&net, tx).is_empty());
+    net.run_until(241.1);
+    assert_eq!(timeouts(&net, tx), [Duration::from_secs(241)]);
+    assert!(net.uac.is_empty());
+    assert_eq!(net.uac.stats().timeouts, 1);
+}
+
+#[test]
+fn abandon_forgets_a_client_transaction_without_a_word() {
+    let mut net = Net::udp();
+    let tx = net.send(invite("z9hG4bKc4"));
+    let sent = net.wire.len();
+    assert!(net.uac.abandon(tx));
+    assert!(!net.uac.abandon(tx), "already gone");
+    assert!(net.uac.is_empty());
+    assert_eq!(net.uac.poll_timeout(), None, "its timers are skipped");
+    net.run_until(300.0);
+    assert_eq!(net.wire.len(), sent, "nothing more is sent");
+    assert!(
+        net.uac_events
+            .iter()
+            .all(|(_, e)| !matches!(e, TxEvent::Timeout { .. }))
+    );
+    let uas_invite = net.uas_requests()[0];
+    assert!(
+        !net.uas.abandon(uas_invite),
+        "server transactions are not abandoned"
+    );
 }

@@ -86,7 +86,11 @@ fn describe() {
     );
     describe_counter!(
         "calltrack_transaction_timeouts_total",
-        "Client transactions that timed out (Timer B/F or transport error)"
+        "Client transactions that timed out (Timer B/C/F, 64*T1 after a CANCEL, or transport error)"
+    );
+    describe_counter!(
+        "calltrack_calls_reaped_total",
+        "Calls freed by the audit because they outlived their deadlines (ring timeout or max_call_secs plus teardown)"
     );
     describe_counter!(
         "calltrack_invites_rejected_total",
@@ -145,6 +149,7 @@ pub struct CoreMetrics {
     discarded: Counter,
     parse_errors: Counter,
     tx_timeouts: Counter,
+    calls_reaped: Counter,
     seen: Seen,
 }
 
@@ -169,6 +174,7 @@ impl Default for CoreMetrics {
             discarded: counter!("calltrack_messages_discarded_total"),
             parse_errors: counter!("calltrack_parse_errors_total"),
             tx_timeouts: counter!("calltrack_transaction_timeouts_total"),
+            calls_reaped: counter!("calltrack_calls_reaped_total"),
             seen: Seen::default(),
         }
     }
@@ -205,6 +211,11 @@ impl CoreMetrics {
             now.calls.stateless_rejections,
         );
         add(&self.tx_timeouts, was.tx.timeouts, now.tx.timeouts);
+        add(
+            &self.calls_reaped,
+            was.calls.calls_reaped,
+            now.calls.calls_reaped,
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 //! machine. Datagrams and time go in; transmits and [`CallEvent`]s come out.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::lease::LeaseTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
 use crate::sip::message::{Limits, Method, Rejection, Screened, screen};
-use crate::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId};
+use crate::sip::transaction::{TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
 use super::distribution::rotation::Rotation;
@@ -25,6 +25,7 @@ use super::record::{CallDetailRecord, LiveCall};
 use super::routing::HostTable;
 use super::session::{CallSession, Leg};
 
+mod audit;
 mod kept;
 mod new_calls;
 mod owners;
@@ -66,6 +67,8 @@ pub struct CallStats {
     pub invites_rejected: u64,
     pub stateless_rejections: u64,
     pub discarded: u64,
+    /// Calls the audit freed because they outlived their deadlines (see `audit.rs`).
+    pub calls_reaped: u64,
 }
 
 /// What the core shares with other services or was seeded with at start-up.
@@ -118,6 +121,11 @@ pub struct B2bua {
     dialogs: HashMap<(String, String), (CallKey, Leg)>,
     /// How many of each session's dialog keys are in `dialogs` (sessions add attempts).
     registered: HashMap<CallKey, usize>,
+    /// Sessions whose call is over (CDR written), only cleaning up: they do not count
+    /// against `max_concurrent_calls`.
+    over: HashSet<CallKey>,
+    /// When the audit of live calls runs next (see `audit.rs`).
+    next_audit: Instant,
     rotation: Rotation,
     deadlines: BinaryHeap<Reverse<(Instant, CallKey)>>,
     armed: HashMap<CallKey, Instant>,
@@ -149,12 +157,7 @@ impl B2bua {
         wall: Timestamp,
         seed: u64,
     ) -> B2bua {
-        let timers = &config.sip.timers;
-        let layer = TransactionLayer::new(TimerConfig {
-            t1: timers.t1,
-            t2: timers.t2,
-            t4: timers.t4,
-        });
+        let layer = TransactionLayer::new(audit::layer_timers(&config));
         let limits = Limits {
             max_message_bytes: config.sip.max_message_bytes,
             max_headers: config.sip.max_headers,
@@ -176,6 +179,8 @@ impl B2bua {
             owners: Owners::default(),
             dialogs: HashMap::new(),
             registered: HashMap::new(),
+            over: HashSet::new(),
+            next_audit: now + audit::AUDIT_EVERY,
             rotation: Rotation::default(),
             deadlines: BinaryHeap::new(),
             armed: HashMap::new(),
@@ -200,12 +205,19 @@ impl B2bua {
         self.edge.reload(&config);
         self.blacklist.replace_config(&config.blacklist);
         self.prober.set_config(config.health.clone());
+        self.layer.set_timer_c(audit::layer_timers(&config).c);
         self.config = config;
         self.refresh_probes(self.last_now);
     }
 
+    /// Calls in memory, including those that are over and only cleaning up.
     pub fn active_calls(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Calls not over yet (no CDR written): what `max_concurrent_calls` limits.
+    pub fn live_calls(&self) -> usize {
+        self.sessions.len() - self.over.len()
     }
 
     pub fn stats(&self) -> CallStats {
@@ -247,6 +259,7 @@ impl B2bua {
         self.layer.handle_timeout(now);
         self.drain_layer(now);
         self.fire_deadlines(now);
+        self.run_audit(now);
         self.run_probes(now);
         self.run_recovered(now);
         if self.grace_ends.is_some_and(|t| t <= now) {
@@ -268,9 +281,10 @@ impl B2bua {
         self.grace_ends = Some(now + self.config.calls.shutdown_grace);
     }
 
-    /// No call is left.
+    /// No call a shutdown should wait for is left: calls that are over and only wait for a
+    /// silent peer's answer to a CANCEL or a relayed request do not count.
     pub fn is_idle(&self) -> bool {
-        self.sessions.is_empty()
+        self.live_calls() == 0 && self.sessions.values().all(|s| !s.holds_up_shutdown())
     }
 
     /// The process stops and can signal no more: every live call is recorded as it stands.
@@ -300,6 +314,7 @@ impl B2bua {
             self.grace_ends,
             self.probe_timeout(),
             self.recovered.poll_timeout(self.last_now),
+            self.audit_timeout(),
         ]
         .into_iter()
         .flatten()

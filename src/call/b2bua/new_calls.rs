@@ -23,7 +23,7 @@ impl B2bua {
             leases: &self.leases,
             blacklist: &self.blacklist,
             now: self.clock.at(now),
-            active_calls: self.sessions.len(),
+            active_calls: self.live_calls(),
             shutting_down: self.shutting_down,
         };
         match plan_invite(&ctx) {

@@ -46,8 +46,15 @@ impl Owners {
     }
 
     pub(super) fn remove_call(&mut self, key: CallKey) {
-        for tx in self.by_call.remove(&key).unwrap_or_default() {
-            self.by_tx.remove(&tx);
+        self.take_call(key);
+    }
+
+    /// Removes a call's entries and returns its transactions.
+    pub(super) fn take_call(&mut self, key: CallKey) -> Vec<TxId> {
+        let txs = self.by_call.remove(&key).unwrap_or_default();
+        for tx in &txs {
+            self.by_tx.remove(tx);
         }
+        txs
     }
 }

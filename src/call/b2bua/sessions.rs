@@ -76,6 +76,9 @@ impl B2bua {
             self.remove_session(key, now);
             return;
         }
+        if session.is_over() {
+            self.over.insert(key);
+        }
         match session.next_deadline() {
             Some(due) if self.armed.get(&key) != Some(&due) => {
                 self.armed.insert(key, due);
@@ -100,6 +103,7 @@ impl B2bua {
         self.armed.remove(&key);
         self.registered.remove(&key);
         self.kept.remove(&key);
+        self.over.remove(&key);
     }
 
     pub(super) fn fire_deadlines(&mut self, now: Instant) {

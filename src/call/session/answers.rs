@@ -141,6 +141,7 @@ impl CallSession {
         }
         self.ring_deadline = None;
         self.max_deadline = Some(ctx.now + self.max_duration);
+        self.lifespan.answered = Some(ctx.now);
         ctx.events.push_back(CallEvent::Answered {
             id: self.live.id.clone(),
             at: ctx.wall(),

@@ -136,6 +136,13 @@ impl CallSession {
     // ---- an attempt got no answer ------------------------------------------------------
 
     pub(super) fn on_attempt_timeout(&mut self, ctx: &mut Ctx<'_>, id: AttemptId) {
+        // Timer C in Proceeding (RFC 3261 §16.8): "If the client transaction has received a
+        // provisional response, the proxy MUST generate a CANCEL request matching that
+        // transaction." After our own CANCEL (§9.1 wait) nothing more is sent.
+        if self.attempts[id].provisional_seen {
+            self.attempts[id].cancel_wanted = true;
+            self.send_pending_cancel(ctx, id);
+        }
         let b = &mut self.attempts[id];
         b.final_seen = true;
         let live = self.dialing.dialer.is_live(id);

@@ -1,5 +1,5 @@
-//! Ending a call: BYE from either leg, hanging up on timers and shutdown, and the one CDR
-//! every call gets.
+//! Ending a call: BYE from either leg, hanging up on timers and shutdown, reaping a call that
+//! escaped its timers, and the one CDR every call gets.
 
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Method;
@@ -127,5 +127,21 @@ impl CallSession {
             (Disposition::Interrupted, 0)
         };
         self.record(ctx, disposition, status, HangupSide::System);
+    }
+
+    /// The audit found the call alive past every deadline; the B2BUA has already dropped its
+    /// client transactions. Whoever still waits for an answer from us gets one (500), a call
+    /// still set up or talking is ended as on shutdown (its BYEs and CANCELs run on their own
+    /// timers, nothing waits for their answers), and the call gets its CDR if it has none: an
+    /// answered call always ends as a CDR.
+    pub fn reap(&mut self, ctx: &mut Ctx<'_>) {
+        let relays: Vec<_> = self.relays.drain().map(|(_, relay)| relay).collect();
+        for relay in relays {
+            self.reply(ctx, relay.server_tx, &relay.request, relay.peer, 500);
+        }
+        self.terminate(ctx);
+        self.abandon(ctx);
+        self.byes.clear();
+        self.pending_ack = None;
     }
 }

@@ -11,7 +11,8 @@
 //! - `answers`: every answer to an attempt's INVITE, relayed to the caller; failure,
 //! - `auth`: re-sending an attempt's INVITE with digest credentials,
 //! - `relay`: in-dialog requests, their responses and end-to-end ACKs,
-//! - `hangup`: BYE, hanging up, the CDR, shutdown,
+//! - `hangup`: BYE, hanging up, the CDR, shutdown, and reaping a call that escaped,
+//! - `lifespan`: the deadlines a call must be over by, whatever its peers do,
 //! - `snapshot`: the answered call's dialogs as kept for crash recovery.
 
 mod answers;
@@ -20,6 +21,7 @@ mod ctx;
 mod dialing;
 mod hangup;
 mod legs;
+mod lifespan;
 mod open;
 mod relay;
 mod snapshot;
@@ -36,6 +38,7 @@ use super::distribution::dialer::AttemptId;
 use super::record::{HangupSide, LiveCall};
 
 pub use ctx::Ctx;
+pub use lifespan::Lifespan;
 pub use open::Opening;
 
 use open::Dialing;
@@ -143,6 +146,8 @@ pub struct CallSession {
     recorded: bool,
     ring_deadline: Option<Instant>,
     max_deadline: Option<Instant>,
+    /// What the audit checks the call against (see `lifespan`).
+    lifespan: Lifespan,
     max_duration: Duration,
     quality_min_talk: Duration,
     span: tracing::Span,
@@ -162,7 +167,8 @@ impl CallSession {
         }
     }
 
-    /// A client transaction of this session got no final response (Timer B/F or transport).
+    /// A client transaction of this session got no final response (Timer B/C/F, 64*T1 after
+    /// our CANCEL, or a transport error).
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
         if let Some(id) = self.attempt_of(tx) {
             self.on_attempt_timeout(ctx, id);
@@ -217,9 +223,33 @@ impl CallSession {
                 .all(|b| b.final_seen || b.invite_tx.is_none())
     }
 
+    /// The call is over for the caller and for the record (its CDR is written); what is left
+    /// is clean-up: answers to our CANCELs, BYEs and relayed requests. Such a call no longer
+    /// counts against `[calls] max_concurrent_calls`.
+    pub fn is_over(&self) -> bool {
+        self.recorded && self.phase == Phase::Ending
+    }
+
+    /// Whether a shutdown should wait for this call: it is still live, or a BYE of ours may
+    /// still need retransmitting. A call that only waits for a silent PBX to answer a CANCEL
+    /// does not hold shutdown up.
+    pub fn holds_up_shutdown(&self) -> bool {
+        !self.is_over() || !self.byes.is_empty()
+    }
+
+    /// The deadlines the audit checks the call against.
+    pub fn lifespan(&self) -> Lifespan {
+        self.lifespan
+    }
+
     /// The call's log span: everything logged while handling this call carries its ids.
     pub fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// The call's id (the CDR's) and the caller leg's Call-ID, for logs.
+    pub fn ids(&self) -> (&str, &str) {
+        (&self.live.id, &self.a.dialog.call_id)
     }
 
     /// The dialled tracking number.

@@ -10,7 +10,7 @@ use crate::sip::{Peer, SipMessage};
 use super::super::b2bua::{CallEvent, CallKey};
 use super::super::distribution::dialer::{AttemptId, Dialer};
 use super::super::record::LiveCall;
-use super::{CallSession, Ctx, Phase, legs};
+use super::{CallSession, Ctx, Lifespan, Phase, legs};
 
 /// What every attempt's INVITE is built from, kept from the opening.
 #[derive(Debug)]
@@ -80,6 +80,12 @@ impl CallSession {
             recorded: false,
             ring_deadline: Some(ctx.now + o.ring_timeout),
             max_deadline: None,
+            lifespan: Lifespan {
+                opened: ctx.now,
+                ring_timeout: o.ring_timeout,
+                answered: None,
+                max_duration: o.max_duration,
+            },
             max_duration: o.max_duration,
             quality_min_talk: o.quality_min_talk,
             span: o.span,

@@ -1,6 +1,9 @@
 //! Client transactions: the INVITE machine of RFC 3261 §17.1.1 as amended by RFC 6026 §7.2
 //! (Calling, Proceeding, Completed, Accepted) and the non-INVITE machine of §17.1.2 (Trying,
 //! Proceeding, Completed), plus the ACK for a non-2xx final (§17.1.1.3).
+//!
+//! Every INVITE ends even when its peer falls silent: Timer B in Calling, Timer C in
+//! Proceeding (§16.6 step 11), and 64*T1 after our CANCEL (§9.1).
 
 use std::time::Duration;
 
@@ -8,7 +11,7 @@ use bytes::Bytes;
 
 use super::key::ClientKey;
 use super::outbox::Ctx;
-use super::timers::{TimerKind, TxTimers};
+use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
 use crate::sip::message::{HeaderName, MessageBuilder, Method, SipMessage};
 use crate::sip::peer::Peer;
@@ -34,6 +37,8 @@ pub(crate) struct ClientTx {
     ack: Option<Bytes>,
     legs: Vec<AcceptedLeg>,
     timers: TxTimers,
+    /// The TU sent a CANCEL for this INVITE (§9.1): provisionals no longer reset Timer C.
+    cancelled: bool,
     pub(crate) key: ClientKey,
 }
 
@@ -56,6 +61,7 @@ impl ClientTx {
             ack: None,
             legs: Vec::new(),
             timers: TxTimers::default(),
+            cancelled: false,
             key,
         };
         ctx.send(peer, tx.request.wire_bytes());
@@ -94,11 +100,8 @@ impl ClientTx {
 
     fn on_invite_response(&mut self, ctx: &mut Ctx<'_>, response: SipMessage, status: u16) {
         match (self.state, status) {
-            // §17.1.1.2: a provisional in Calling moves to Proceeding; A and B stop.
             (TxState::Calling | TxState::Proceeding, 100..=199) => {
-                self.state = TxState::Proceeding;
-                self.timers.cancel_all();
-                pass_up(ctx, response, false);
+                self.on_provisional(ctx, response, status);
             }
             (TxState::Calling | TxState::Proceeding, 200..=299) => self.accept(ctx, response),
             (TxState::Calling | TxState::Proceeding, _) => self.complete_invite(ctx, response),
@@ -114,6 +117,33 @@ impl ClientTx {
             }
             (TxState::Accepted, 200..=299) => self.on_accepted_2xx(ctx, response),
             _ => ctx.absorbed(),
+        }
+    }
+
+    /// §17.1.1.2: a provisional in Calling moves to Proceeding, where the request is no
+    /// longer retransmitted (Timer A stops) and Timer B does not run. Timer C takes its place
+    /// (§16.6 step 11), reset by every provisional but 100 (§16.7 step 2), unless a CANCEL
+    /// was sent: then the §9.1 wait runs to its end.
+    fn on_provisional(&mut self, ctx: &mut Ctx<'_>, response: SipMessage, status: u16) {
+        let first = self.state == TxState::Calling;
+        self.state = TxState::Proceeding;
+        self.timers.cancel(Slot::Retransmit);
+        if !self.cancelled && (first || status > 100) {
+            ctx.arm(&mut self.timers, TimerKind::C, ctx.config.c);
+        }
+        pass_up(ctx, response, false);
+    }
+
+    /// The TU sent a CANCEL for this INVITE. §9.1: "If there is no final response for the
+    /// original request in 64*T1 seconds ..., the client SHOULD then consider the original
+    /// transaction cancelled and SHOULD destroy the client transaction handling the original
+    /// request." The TU hears a timeout then.
+    pub(crate) fn cancel_sent(&mut self, ctx: &mut Ctx<'_>) {
+        let waiting = matches!(self.state, TxState::Calling | TxState::Proceeding);
+        if self.invite && waiting && !self.cancelled {
+            self.cancelled = true;
+            let wait = ctx.config.transaction_timeout();
+            ctx.arm(&mut self.timers, TimerKind::Cancelled, wait);
         }
     }
 
@@ -208,6 +238,8 @@ impl ClientTx {
                 self.retransmit(ctx, kind);
             }
             (TimerKind::B, TxState::Calling)
+            | (TimerKind::C, TxState::Proceeding)
+            | (TimerKind::Cancelled, TxState::Calling | TxState::Proceeding)
             | (TimerKind::F, TxState::Trying | TxState::Proceeding) => {
                 ctx.timeout();
                 self.terminate();

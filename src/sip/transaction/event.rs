@@ -70,8 +70,8 @@ pub enum TxEvent {
         response: SipMessage,
         retransmission: bool,
     },
-    /// Timer B or F fired, or a transport error hit the transaction: treat as 408/503
-    /// (§17.1.4, §8.1.3.1).
+    /// Timer B, C or F fired, an INVITE got no final response 64*T1 after our CANCEL (§9.1),
+    /// or a transport error hit the transaction: treat as 408/503 (§17.1.4, §8.1.3.1).
     Timeout { tx: TxId },
     /// A 2xx we sent for an INVITE was never ACKed within 64*T1 (§13.3.1.4): the TU should
     /// end the dialog (BYE).
@@ -104,7 +104,8 @@ pub struct TxStats {
     pub retransmissions_absorbed: u64,
     /// Responses that matched no client transaction (§17.1.3, RFC 6026 §7.2).
     pub stray_responses: u64,
-    /// Client transactions that failed: Timer B, Timer F or a transport error.
+    /// Client transactions that failed: Timer B, C or F, the §9.1 wait after a CANCEL, or a
+    /// transport error.
     pub timeouts: u64,
     /// Server INVITE transactions whose final response was never ACKed (Timer H, or
     /// Timer L without the 2xx ACK).

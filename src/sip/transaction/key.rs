@@ -114,6 +114,14 @@ impl ClientKey {
         })
     }
 
+    /// For a CANCEL, the key of the INVITE it cancels: same branch (RFC 3261 §9.1).
+    pub(crate) fn cancelled_invite(&self) -> Option<ClientKey> {
+        (self.method == Method::Cancel).then(|| ClientKey {
+            branch: self.branch.clone(),
+            method: Method::Invite,
+        })
+    }
+
     /// The key a received response points at.
     pub(crate) fn for_response(response: &SipMessage) -> Option<ClientKey> {
         let via = response.top_via().ok()?;

@@ -180,7 +180,9 @@ impl TransactionLayer {
 
     /// Start a client transaction. The TU built the request including a top Via whose branch
     /// is unique (z9hG4bK...). INVITE: Timer A/B; others: E/F. CANCEL is an ordinary
-    /// non-INVITE client transaction. Never called for ACK.
+    /// non-INVITE client transaction; sending one starts the §9.1 wait on the INVITE it
+    /// cancels (same branch): 64*T1 later, without a final response, that INVITE ends in
+    /// Timeout. Never called for ACK.
     pub fn send_request(
         &mut self,
         now: Instant,
@@ -207,9 +209,37 @@ impl TransactionLayer {
             out: &mut self.out,
         };
         let tx = ClientTx::new(&mut ctx, request, peer, key.clone());
+        let cancelled = key.cancelled_invite();
         self.client_keys.insert(key, id);
         self.txs.insert(id, Machine::Client(tx));
+        if let Some(invite) = cancelled.and_then(|k| self.client_keys.get(&k).copied()) {
+            let _ = self.with_client(now, invite, |tx, ctx| tx.cancel_sent(ctx));
+        }
         Ok(id)
+    }
+
+    /// Forgets client transaction `tx` without a word to the TU or the peer, for a TU that
+    /// gave up on its call (the B2BUA's audit of calls past their deadlines). False when no
+    /// such client transaction lives.
+    pub fn abandon(&mut self, tx: TxId) -> bool {
+        if !matches!(self.txs.get(&tx), Some(Machine::Client(_))) {
+            return false;
+        }
+        if let Some(Machine::Client(client)) = self.txs.remove(&tx) {
+            remove_if_owned(&mut self.client_keys, &client.key, tx);
+        }
+        self.prune_timers();
+        true
+    }
+
+    /// Timer C for INVITEs that enter Proceeding from now on (see [`TimerConfig::c`]).
+    pub fn set_timer_c(&mut self, c: std::time::Duration) {
+        self.config.c = c;
+    }
+
+    /// The timer values in use.
+    pub fn timer_config(&self) -> TimerConfig {
+        self.config
     }
 
     /// Send the ACK for a 2xx received on client INVITE transaction `invite_tx` (end to end,

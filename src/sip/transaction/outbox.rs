@@ -48,7 +48,7 @@ impl Ctx<'_> {
         self.out.events.push_back(event);
     }
 
-    /// Tells the TU the transaction failed (Timer B/F or a transport error).
+    /// Tells the TU the transaction failed (Timer B/C/F, the §9.1 wait, or a transport error).
     pub(crate) fn timeout(&mut self) {
         self.out.stats.timeouts += 1;
         self.emit(TxEvent::Timeout { tx: self.tx });

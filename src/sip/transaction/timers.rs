@@ -2,7 +2,8 @@
 //! holding every armed timer of every transaction, with lazy cancellation.
 //!
 //! Each transaction has two timer slots: a *retransmit* slot (A, E, G and the 2xx
-//! retransmission of §13.3.1.4) and a *lifetime* slot (B, D, F, H, I, J, K, L, M). Arming a
+//! retransmission of §13.3.1.4) and a *lifetime* slot (B, C, D, F, H, I, J, K, L, M,
+//! and the wait after a CANCEL). Arming a
 //! slot gives it a fresh generation; a queued entry fires only while its generation is still
 //! the one in the slot, so cancelling is just clearing the slot (the stale entry is skipped
 //! or pruned later).
@@ -22,6 +23,9 @@ pub struct TimerConfig {
     pub t2: Duration,
     /// Maximum time a message stays in the network (default 5 s).
     pub t4: Duration,
+    /// Timer C: how long an INVITE may stay in Proceeding without a new provisional response
+    /// (RFC 3261 §16.6 step 11: "The timer MUST be larger than 3 minutes"; default 181 s).
+    pub c: Duration,
 }
 
 impl Default for TimerConfig {
@@ -30,6 +34,7 @@ impl Default for TimerConfig {
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
+            c: Duration::from_secs(181),
         }
     }
 }
@@ -78,6 +83,12 @@ pub(crate) enum TimerKind {
     A,
     /// INVITE transaction timeout (client, Calling).
     B,
+    /// INVITE in Proceeding without a provisional for too long (client; RFC 3261 §16.6
+    /// step 11, reset by every provisional but 100, §16.7 step 2).
+    C,
+    /// RFC 3261 §9.1: 64*T1 after our CANCEL, an INVITE still without a final response is
+    /// considered cancelled and destroyed (client).
+    Cancelled,
     /// Wait for final response retransmissions (client INVITE, Completed).
     D,
     /// Non-INVITE request retransmit (client, unreliable only).
