@@ -84,7 +84,7 @@ fn bench_plan(c: &mut Criterion, name: &str, config: &Config) {
         advertised_host: None,
         advertised_port: None,
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = jiff::Timestamp::now();
     let peer = Peer::new(Transport::Udp, "127.0.0.1:5070".parse().unwrap());
     let bytes = Bytes::from_static(INVITE.as_bytes());
     let limits = Limits::default();

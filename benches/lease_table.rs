@@ -16,42 +16,41 @@ use std::time::{Duration, Instant};
 
 use calltrack::lease::{GrantRequest, Lease, LeaseTable, PoolSpec, Visit, VisitFields};
 use criterion::{Criterion, criterion_group};
-use time::OffsetDateTime;
-use time::macros::datetime;
+use jiff::Timestamp;
 
 const POOL: usize = 10_000;
 const FREEZE: Duration = Duration::from_secs(5);
 /// Grants per virtual second; `expire` runs once per virtual second.
 const SWEEP_EVERY: u64 = 1000;
-const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+const T0: Timestamp = Timestamp::constant(1772366400, 0) /* 2026-03-01T12:00:00Z */;
 const MEMORY_LEASES: usize = 100_000;
 
 /// What the benches need from a lease table.
 trait Table: Sync {
-    fn grant(&self, req: GrantRequest, now: OffsetDateTime) -> Option<Lease>;
-    fn release(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease>;
-    fn holder_of(&self, number: &str, now: OffsetDateTime) -> Option<Lease>;
-    fn expire(&self, now: OffsetDateTime) -> usize;
+    fn grant(&self, req: GrantRequest, now: Timestamp) -> Option<Lease>;
+    fn release(&self, session_id: &str, now: Timestamp) -> Option<Lease>;
+    fn holder_of(&self, number: &str, now: Timestamp) -> Option<Lease>;
+    fn expire(&self, now: Timestamp) -> usize;
 }
 
 impl Table for LeaseTable {
-    fn grant(&self, req: GrantRequest, now: OffsetDateTime) -> Option<Lease> {
+    fn grant(&self, req: GrantRequest, now: Timestamp) -> Option<Lease> {
         LeaseTable::grant(self, req, now).ok()
     }
-    fn release(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease> {
+    fn release(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
         LeaseTable::release(self, session_id, now)
     }
-    fn holder_of(&self, number: &str, now: OffsetDateTime) -> Option<Lease> {
+    fn holder_of(&self, number: &str, now: Timestamp) -> Option<Lease> {
         LeaseTable::holder_of(self, number, now)
     }
-    fn expire(&self, now: OffsetDateTime) -> usize {
+    fn expire(&self, now: Timestamp) -> usize {
         LeaseTable::expire(self, now)
     }
 }
 
 /// The obvious alternative: one `RwLock` around plain maps and a FIFO free list.
 struct Baseline {
-    freeze: time::Duration,
+    freeze: jiff::SignedDuration,
     inner: RwLock<BaselineInner>,
 }
 
@@ -64,7 +63,7 @@ struct BaselineInner {
 impl Baseline {
     fn new(numbers: Vec<String>) -> Baseline {
         Baseline {
-            freeze: time::Duration::try_from(FREEZE).unwrap_or(time::Duration::MAX),
+            freeze: jiff::SignedDuration::try_from(FREEZE).unwrap_or(jiff::SignedDuration::MAX),
             inner: RwLock::new(BaselineInner {
                 sessions: HashMap::new(),
                 holders: HashMap::new(),
@@ -75,7 +74,7 @@ impl Baseline {
 }
 
 impl Table for Baseline {
-    fn grant(&self, req: GrantRequest, now: OffsetDateTime) -> Option<Lease> {
+    fn grant(&self, req: GrantRequest, now: Timestamp) -> Option<Lease> {
         let mut inner = self.inner.write().ok()?;
         let number = inner.free.pop_front()?;
         let lease = Lease {
@@ -97,20 +96,20 @@ impl Table for Baseline {
             .insert(lease.session_id.clone(), lease.clone());
         Some(lease)
     }
-    fn release(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease> {
+    fn release(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
         let mut inner = self.inner.write().ok()?;
         let lease = inner.sessions.get_mut(session_id)?;
         lease.last_seen = now;
         lease.expires_at = now + self.freeze;
         Some(lease.clone())
     }
-    fn holder_of(&self, number: &str, now: OffsetDateTime) -> Option<Lease> {
+    fn holder_of(&self, number: &str, now: Timestamp) -> Option<Lease> {
         let inner = self.inner.read().ok()?;
         let session = inner.holders.get(number)?;
         let lease = inner.sessions.get(session)?;
         (lease.expires_at > now).then(|| lease.clone())
     }
-    fn expire(&self, now: OffsetDateTime) -> usize {
+    fn expire(&self, now: Timestamp) -> usize {
         let Ok(mut inner) = self.inner.write() else {
             return 0;
         };
@@ -177,8 +176,8 @@ fn typical_visit() -> Visit {
     .into()
 }
 
-fn at_ms(ms: u64) -> OffsetDateTime {
-    T0 + time::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+fn at_ms(ms: u64) -> Timestamp {
+    T0 + jiff::SignedDuration::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 /// On-CPU time of the calling thread (`/proc/thread-self/schedstat`), so that other load on

@@ -16,7 +16,6 @@ use calltrack::call::record::{Disposition, HangupSide};
 use calltrack::config::Config;
 use calltrack::sip::message::{HeaderName, Limits};
 use calltrack::sip::{Method, Peer, SipMessage, Transport};
-use time::macros::datetime;
 
 const CARRIER: &str = "127.0.0.1:40000";
 const PBX: &str = "127.0.0.1:5080";
@@ -58,7 +57,7 @@ impl Harness {
             Default::default(),
             core_harness::loopback_endpoint(true),
             now,
-            datetime!(2026-11-23 10:00 UTC),
+            ts("2026-11-23T10:00:00Z"),
             42,
         );
         Harness {
@@ -1111,4 +1110,8 @@ fn large_invite_retried_over_udp_advertises_a_udp_contact() {
         retry.header(&HeaderName::Contact),
         Some("<sip:127.0.0.1:5060>")
     );
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

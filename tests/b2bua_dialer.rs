@@ -17,7 +17,6 @@ use calltrack::config::Config;
 use calltrack::sip::digest::{self, Challenge};
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
-use time::macros::datetime;
 
 const CARRIER: &str = "127.0.0.1:40000";
 const T1: u16 = 5081;
@@ -83,7 +82,7 @@ impl Harness {
     fn new(routing: &str) -> Harness {
         let local = core_harness::loopback_endpoint(false);
         let now = Instant::now();
-        let wall = datetime!(2026-11-23 10:00 UTC);
+        let wall = ts("2026-11-23T10:00:00Z");
         let core = B2bua::new(config(routing), Default::default(), local, now, wall, 7);
         Harness {
             core,
@@ -256,3 +255,7 @@ mod rotation;
 
 #[path = "b2bua_dialer/timers.rs"]
 mod timers;
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
+}

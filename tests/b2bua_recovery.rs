@@ -17,7 +17,6 @@ use calltrack::call::live_dialog::{CallDialogs, InterruptedCall};
 use calltrack::config::Config;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
-use time::macros::datetime;
 
 const CARRIER: &str = "127.0.0.1:40000";
 /// The carrier's record-routing proxy (the A leg's route set).
@@ -63,7 +62,7 @@ impl Core {
             Default::default(),
             core_harness::loopback_endpoint(false),
             now,
-            datetime!(2026-11-23 10:00 UTC),
+            ts("2026-11-23T10:00:00Z"),
             seed,
         );
         Core {
@@ -368,4 +367,8 @@ fn a_restarted_core_byes_both_legs_and_answers_their_requests() {
     assert_eq!(statuses(&c.take_sent_to(CARRIER)), [481]);
     assert_eq!(statuses(&c.take_sent_to(PBX)), [481]);
     assert_eq!(c.core.active_calls(), 0);
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

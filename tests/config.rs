@@ -116,7 +116,7 @@ fn example_is_valid() {
     assert_eq!(config.geo.mmdb_path, None);
     assert_eq!(config.geo.networks[1].1, "saint petersburg");
     let shop = config.site("acme-shop").unwrap();
-    assert_eq!(shop.utc_offset, time::macros::offset!(+3));
+    assert_eq!(shop.utc_offset, jiff::tz::Offset::constant(3));
     assert_eq!(shop.heartbeat, Duration::from_secs(30));
     assert_eq!(shop.pools[2].region.as_deref(), Some("moscow"));
     assert_eq!(shop.rules.len(), 4);

@@ -9,14 +9,13 @@ use std::path::Path;
 use calltrack::config::{Config, GeoConfig, SiteConfig};
 use calltrack::display::{Choice, GeoResolver, choose, format_number};
 use calltrack::lease::Visit;
+use jiff::Timestamp;
 use maxminddb_writer::Database;
 use maxminddb_writer::metadata::IpVersion;
 use maxminddb_writer::paths::IpAddrWithMask;
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::macros::datetime;
 
-const NOON_UTC: OffsetDateTime = datetime!(2026-03-02 12:00 UTC);
+const NOON_UTC: Timestamp = Timestamp::constant(1772452800, 0) /* 2026-03-02T12:00:00Z */;
 
 /// A site with three pools (one without region, two regional), a static number and `rules`.
 fn site(rules: &str) -> SiteConfig {
@@ -236,13 +235,13 @@ pools = ["web"]
     );
     let paid = visit("https://shop.example/?utm_source=google", None);
     for (now, expected) in [
-        (datetime!(2026-03-02 19:00 UTC), Choice::Default),
-        (datetime!(2026-03-02 23:30 UTC), Choice::Default),
-        (datetime!(2026-03-03 02:59 UTC), Choice::Default),
-        (datetime!(2026-03-03 03:00 UTC), pools(&ALL_POOLS)),
-        (datetime!(2026-03-02 06:00 UTC), pools(&["web"])),
-        (datetime!(2026-03-02 17:59 UTC), pools(&["web"])),
-        (datetime!(2026-03-02 18:00 UTC), pools(&ALL_POOLS)),
+        (ts("2026-03-02T19:00:00Z"), Choice::Default),
+        (ts("2026-03-02T23:30:00Z"), Choice::Default),
+        (ts("2026-03-03T02:59:00Z"), Choice::Default),
+        (ts("2026-03-03T03:00:00Z"), pools(&ALL_POOLS)),
+        (ts("2026-03-02T06:00:00Z"), pools(&["web"])),
+        (ts("2026-03-02T17:59:00Z"), pools(&["web"])),
+        (ts("2026-03-02T18:00:00Z"), pools(&ALL_POOLS)),
     ] {
         assert_eq!(choose(&site, &paid, now), expected, "{now}");
     }
@@ -487,4 +486,8 @@ default_number = "74950000000"
         Reason::NoPools
     );
     assert_eq!(Reason::PoolExhausted.as_str(), "pool_exhausted");
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

@@ -18,7 +18,6 @@ use calltrack::edge::blacklist::{Blacklist, Origin};
 use calltrack::sip::dialog::LocalEndpoint;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
-use time::macros::datetime;
 
 const CARRIER: &str = "10.1.0.1:5060";
 const PBX: &str = "10.2.0.1:5080";
@@ -74,14 +73,7 @@ impl Harness {
             ..Shared::default()
         };
         let now = Instant::now();
-        let core = B2bua::new(
-            config,
-            shared,
-            local,
-            now,
-            datetime!(2026-11-23 10:00 UTC),
-            7,
-        );
+        let core = B2bua::new(config, shared, local, now, ts("2026-11-23T10:00:00Z"), 7);
         Harness {
             core,
             now,
@@ -527,4 +519,8 @@ scheme = "sales"
         warnings[0].starts_with("schemes[0].fallback"),
         "{warnings:?}"
     );
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

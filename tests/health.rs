@@ -17,7 +17,6 @@ use calltrack::config::Config;
 use calltrack::health::HealthState;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, Peer, SipMessage, Transport};
-use time::macros::datetime;
 
 const CARRIER: &str = "127.0.0.1:40000";
 const PBX: &str = "127.0.0.1:5080";
@@ -76,7 +75,7 @@ impl Harness {
             Default::default(),
             local,
             now,
-            datetime!(2026-11-23 10:00 UTC),
+            ts("2026-11-23T10:00:00Z"),
             7,
         );
         let mut h = Harness {
@@ -369,4 +368,8 @@ fn a_call_refused_for_a_down_target_keeps_its_attribution() {
     assert_eq!(cdr.site, "demo");
     assert_eq!(cdr.number_kind, NumberKindTag::Static);
     assert_eq!(cdr.source.as_deref(), Some("billboard"));
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

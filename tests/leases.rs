@@ -7,11 +7,10 @@ use std::time::Duration as StdDuration;
 
 use calltrack::lease::{self, GrantRequest, LeaseTable, PoolSpec, VisitFields};
 use calltrack::store::{self, leases};
-use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
+use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
-const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00.250 UTC);
+const T0: Timestamp = Timestamp::constant(1772366400, 250000000) /* 2026-03-01T12:00:00.250Z */;
 
 fn table() -> LeaseTable {
     LeaseTable::new(vec![PoolSpec {
@@ -46,15 +45,17 @@ fn leases_survive_a_restart_through_sqlite() {
     let before = table();
     let a = before.grant(request("a", Some("visitor-a")), T0).unwrap();
     let b = before
-        .grant(request("b", None), T0 + Duration::seconds(100))
+        .grant(request("b", None), T0 + SignedDuration::from_secs(100))
         .unwrap();
-    before.heartbeat("a", T0 + Duration::seconds(500)).unwrap();
+    before
+        .heartbeat("a", T0 + SignedDuration::from_secs(500))
+        .unwrap();
     let mut conn = store::open(&path).unwrap();
     leases::save_leases(&mut conn, &before.snapshot()).unwrap();
     drop(conn);
 
     // Restart at 750 s: b (expired at 700 s) is gone, a (heartbeat at 500 s) is restored.
-    let now = T0 + Duration::seconds(750);
+    let now = T0 + SignedDuration::from_secs(750);
     let after = table();
     assert_eq!(lease::load_on_start(&after, &path, now).unwrap(), 1);
     let held = after.holder_of(&a.number, now).unwrap();
@@ -72,9 +73,9 @@ async fn sweeper_expires_and_saves_until_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("calltrack.sqlite");
     let table = Arc::new(table());
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     table
-        .grant(request("old", None), now - Duration::hours(1))
+        .grant(request("old", None), now - SignedDuration::from_hours(1))
         .unwrap();
     table.grant(request("live", None), now).unwrap();
 

@@ -18,7 +18,6 @@ use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide};
 use calltrack::config::Config;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
-use time::macros::datetime;
 
 const CARRIER: &str = "127.0.0.1:40000";
 const PBX: &str = "127.0.0.1:5080";
@@ -63,7 +62,7 @@ impl Harness {
             Default::default(),
             core_harness::loopback_endpoint(false),
             now,
-            datetime!(2026-12-04 10:00 UTC),
+            ts("2026-12-04T10:00:00Z"),
             18,
         );
         Harness {
@@ -602,4 +601,8 @@ fn shutdown_still_waits_for_a_live_call() {
     assert_eq!(h.ended()[0].hangup_side, HangupSide::System);
     h.advance(T64 + Duration::from_secs(1));
     h.assert_all_freed("shutdown with silent peers");
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

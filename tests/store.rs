@@ -9,8 +9,6 @@ use calltrack::cli::cdr::{CdrArgs, CdrCommand, CdrPrinter, OutputFormat, run_to,
 use calltrack::store::{
     self, StoreCommand, StoreError, WriterHandle, WriterOptions, WriterStats, spawn_writer,
 };
-use time::OffsetDateTime;
-use time::macros::datetime;
 
 fn live(i: usize) -> LiveCall {
     LiveCall {
@@ -19,7 +17,7 @@ fn live(i: usize) -> LiveCall {
         tracking_number: "74951234567".into(),
         caller: format!("7916{i:07}"),
         destination: "sip:sales@pbx.example".into(),
-        started_at: datetime!(2026-11-23 03:20:00.250 UTC),
+        started_at: ts("2026-11-23T03:20:00.250Z"),
         answered_at: None,
         attribution: Default::default(),
         first_time_caller: true,
@@ -31,8 +29,8 @@ fn live(i: usize) -> LiveCall {
 
 fn answered_cdr(i: usize) -> CallDetailRecord {
     let mut call = live(i);
-    call.answered_at = Some(datetime!(2026-11-23 03:20:05 UTC));
-    let end = datetime!(2026-11-23 03:22:00 UTC);
+    call.answered_at = Some(ts("2026-11-23T03:20:05Z"));
+    let end = ts("2026-11-23T03:22:00Z");
     CallDetailRecord::from_live(&call, end, Disposition::Answered, 200, HangupSide::Callee)
 }
 
@@ -79,7 +77,7 @@ async fn a_thousand_cdrs_from_a_task_are_all_written() {
 async fn a_call_live_at_a_crash_becomes_one_interrupted_cdr() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cdr.sqlite");
-    let answered_at = datetime!(2026-11-23 03:20:04.900 UTC);
+    let answered_at = ts("2026-11-23T03:20:04.900Z");
     let (sender, handle) = spawn_writer(&path, test_options()).unwrap();
     sender
         .send(StoreCommand::CallStarted(live(7)))
@@ -94,7 +92,7 @@ async fn a_call_live_at_a_crash_becomes_one_interrupted_cdr() {
     drop(sender);
     shutdown(handle).await.unwrap();
 
-    let now = datetime!(2026-11-23 03:30:00 UTC);
+    let now = ts("2026-11-23T03:30:00Z");
     let conn = store::open(&path).unwrap();
     assert_eq!(store::recover_interrupted(&conn, now).unwrap(), 1);
     assert_eq!(store::recover_interrupted(&conn, now).unwrap(), 0);
@@ -210,15 +208,15 @@ fn timestamps_with_offsets_are_stored_as_utc() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cdr.sqlite");
     let mut cdr = answered_cdr(1);
-    cdr.started_at = OffsetDateTime::parse(
-        "2026-11-23T06:20:00.250+03:00",
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    cdr.started_at = "2026-11-23T06:20:00.250+03:00".parse().unwrap();
     let (sender, handle) = spawn_writer(&path, test_options()).unwrap();
     sender.try_send(StoreCommand::CallEnded(cdr)).unwrap();
     drop(sender);
     handle.shutdown().unwrap();
     let rows = list_json(&path, 1);
     assert_eq!(rows[0]["started_at"], "2026-11-23T03:20:00.250Z");
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

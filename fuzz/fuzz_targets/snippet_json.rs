@@ -10,7 +10,7 @@ use calltrack::display;
 use calltrack::http::sessions::parse_create_body;
 use calltrack::lease::{Visit, VisitFields};
 use libfuzzer_sys::fuzz_target;
-use time::OffsetDateTime;
+use jiff::{SignedDuration, Timestamp};
 
 fn config() -> &'static Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
             .as_ref()
             .is_none_or(|p| p.len() <= calltrack::lease::visit::MAX_URL_BYTES)
     );
-    let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    let now = Timestamp::UNIX_EPOCH + SignedDuration::from_hours(24 * 20_000);
     for site in &config().sites {
         let _ = display::choose(site, &visit, now);
     }

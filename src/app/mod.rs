@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -124,8 +124,7 @@ impl Server {
         let live: SharedConfig = Arc::new(ArcSwap::new(config.clone()));
         let (store, writer, history, blacklist, interrupted) = start_store(&config)?;
         let leases = Arc::new(LeaseTable::from_config(&config));
-        let restored =
-            crate::lease::load_on_start(&leases, &config.store.path, OffsetDateTime::now_utc())?;
+        let restored = crate::lease::load_on_start(&leases, &config.store.path, Timestamp::now())?;
         tracing::info!(restored, "visitor leases restored");
         let bans = Bans::default();
         let mut sockets = transport::bind(&transport_config(&config)).await?;
@@ -227,7 +226,7 @@ fn start_store(config: &Config) -> Result<Opened, AppError> {
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     tracing::info!(database = %shown.display(), "opening the CDR store");
     let conn = crate::store::open(path)?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let recovery = crate::store::recover_interrupted_calls(&conn, now)?;
     let mut history = CallerHistory::new(config.tracking.unique_window);
     let since = config.tracking.unique_window.map(|w| now - w);
@@ -391,7 +390,7 @@ impl Engine {
             advertised_port: config.sip.advertised_port,
         };
         let seed = rand::random::<u64>();
-        let wall = OffsetDateTime::now_utc();
+        let wall = Timestamp::now();
         let b2bua = B2bua::new(config.clone(), shared, local, now(), wall, seed);
         Engine {
             b2bua,

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use time::macros::datetime;
 
 use super::super::{B2bua, CallEvent, CallKey, Shared};
 use super::{AUDIT_EVERY, teardown_margin};
@@ -60,7 +59,7 @@ source = "billboard"
             advertised_port: None,
         };
         let now = Instant::now();
-        let wall = datetime!(2026-12-04 10:00 UTC);
+        let wall = ts("2026-12-04T10:00:00Z");
         let core = B2bua::new(config, Shared::default(), local, now, wall, 18);
         Rig {
             core,
@@ -281,4 +280,8 @@ fn the_audit_sleeps_while_no_call_is_in_memory() {
     rig.feed(INVITE, CARRIER);
     let due = rig.core.poll_timeout().unwrap();
     assert!(due <= rig.now + AUDIT_EVERY);
+}
+
+fn ts(text: &str) -> jiff::Timestamp {
+    text.parse().expect("test timestamp")
 }

@@ -1,7 +1,7 @@
 //! What the engine and its call sessions report and name calls by: [`CallKey`] and
 //! [`CallEvent`], in a module of their own so that sessions never reach up into the engine.
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall};
@@ -16,7 +16,7 @@ pub enum CallEvent {
     /// A B-leg was created: the call is live (persisted so a crash cannot lose it).
     Started(LiveCall),
     /// The callee answered.
-    Answered { id: String, at: OffsetDateTime },
+    Answered { id: String, at: Timestamp },
     /// An answered call's dialogs, first when both are confirmed, again whenever something a
     /// BYE needs changed (our CSeq, a target refresh): kept so a restart can end the call.
     Dialogs { id: String, dialogs: CallDialogs },

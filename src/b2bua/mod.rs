@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::lease::LeaseTable;
@@ -138,7 +138,7 @@ impl B2bua {
         shared: Shared,
         local: LocalEndpoint,
         now: Instant,
-        wall: OffsetDateTime,
+        wall: Timestamp,
         seed: u64,
     ) -> B2bua {
         let layer = TransactionLayer::new(audit::layer_timers(&config));

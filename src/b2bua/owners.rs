@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::sip::transaction::TxId;
 
@@ -15,15 +15,15 @@ use crate::b2bua::CallKey;
 #[derive(Debug, Clone, Copy)]
 pub struct WallClock {
     base: Instant,
-    wall: OffsetDateTime,
+    wall: Timestamp,
 }
 
 impl WallClock {
-    pub fn new(base: Instant, wall: OffsetDateTime) -> WallClock {
+    pub fn new(base: Instant, wall: Timestamp) -> WallClock {
         WallClock { base, wall }
     }
 
-    pub fn at(&self, now: Instant) -> OffsetDateTime {
+    pub fn at(&self, now: Instant) -> Timestamp {
         self.wall + now.saturating_duration_since(self.base)
     }
 }

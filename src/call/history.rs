@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use time::OffsetDateTime;
+use jiff::{SignedDuration, Timestamp};
 
 /// Last call time per caller number.
 #[derive(Debug, Default)]
 pub struct CallerHistory {
     /// `None`: a caller is new only once, ever.
     window: Option<Duration>,
-    last_call: HashMap<String, OffsetDateTime>,
+    last_call: HashMap<String, Timestamp>,
     inserts_since_prune: usize,
 }
 
@@ -28,7 +28,7 @@ impl CallerHistory {
     }
 
     /// Seeds the history with earlier calls (`caller`, `started_at`), e.g. from the CDR table.
-    pub fn load(&mut self, calls: impl IntoIterator<Item = (String, OffsetDateTime)>) {
+    pub fn load(&mut self, calls: impl IntoIterator<Item = (String, Timestamp)>) {
         for (caller, at) in calls {
             let entry = self.last_call.entry(caller).or_insert(at);
             *entry = (*entry).max(at);
@@ -37,18 +37,20 @@ impl CallerHistory {
 
     /// Whether `caller` has not called within the window before `now` (a pure read: the
     /// decision). Callers without a number (anonymous) are always first-time.
-    pub fn is_first(&self, caller: &str, now: OffsetDateTime) -> bool {
+    pub fn is_first(&self, caller: &str, now: Timestamp) -> bool {
         if is_anonymous(caller) {
             return true;
         }
         match self.last_call.get(caller) {
             None => true,
-            Some(last) => self.window.is_some_and(|w| now - *last > w),
+            Some(last) => self
+                .window
+                .is_some_and(|w| now.duration_since(*last) > signed(w)),
         }
     }
 
     /// Remembers that `caller` called at `now` (anonymous callers are never recorded).
-    pub fn record(&mut self, caller: &str, now: OffsetDateTime) {
+    pub fn record(&mut self, caller: &str, now: Timestamp) {
         if is_anonymous(caller) {
             return;
         }
@@ -60,7 +62,7 @@ impl CallerHistory {
     }
 
     /// Whether `caller` has not called within the window before `now`; records this call.
-    pub fn first_call(&mut self, caller: &str, now: OffsetDateTime) -> bool {
+    pub fn first_call(&mut self, caller: &str, now: Timestamp) -> bool {
         let first = self.is_first(caller, now);
         self.record(caller, now);
         first
@@ -71,10 +73,11 @@ impl CallerHistory {
         self.window
     }
 
-    fn prune(&mut self, now: OffsetDateTime) {
+    fn prune(&mut self, now: Timestamp) {
         self.inserts_since_prune = 0;
         if let Some(window) = self.window {
-            self.last_call.retain(|_, at| now - *at <= window);
+            self.last_call
+                .retain(|_, at| now.duration_since(*at) <= signed(window));
         }
     }
 
@@ -91,36 +94,50 @@ fn is_anonymous(caller: &str) -> bool {
     caller.is_empty() || caller.eq_ignore_ascii_case("anonymous")
 }
 
+/// A configured window as a signed span between two instants.
+fn signed(window: Duration) -> SignedDuration {
+    SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     #[test]
     fn repeat_within_window_is_not_first() {
         let mut h = CallerHistory::new(Some(Duration::from_secs(30 * 86_400)));
-        let t0 = datetime!(2026-11-01 10:00 UTC);
+        let t0 = ts("2026-11-01T10:00:00Z");
         assert!(h.first_call("79161234567", t0));
-        assert!(!h.first_call("79161234567", t0 + time::Duration::days(29)));
-        assert!(h.first_call("79161234567", t0 + time::Duration::days(60)));
+        assert!(!h.first_call(
+            "79161234567",
+            t0 + jiff::SignedDuration::from_hours(24 * 29)
+        ));
+        assert!(h.first_call(
+            "79161234567",
+            t0 + jiff::SignedDuration::from_hours(24 * 60)
+        ));
         assert!(h.first_call("", t0) && h.first_call("anonymous", t0));
     }
 
     #[test]
     fn forever_window_and_loaded_history() {
         let mut h = CallerHistory::new(None);
-        h.load([("79160000000".to_string(), datetime!(2020-01-01 0:00 UTC))]);
-        assert!(!h.first_call("79160000000", datetime!(2026-11-01 0:00 UTC)));
+        h.load([("79160000000".to_string(), ts("2020-01-01T00:00:00Z"))]);
+        assert!(!h.first_call("79160000000", ts("2026-11-01T00:00:00Z")));
     }
 
     #[test]
     fn pruning_keeps_memory_bounded_to_the_window() {
         let mut h = CallerHistory::new(Some(Duration::from_secs(60)));
-        let t0 = datetime!(2026-11-01 10:00 UTC);
+        let t0 = ts("2026-11-01T10:00:00Z");
         for i in 0..PRUNE_EVERY - 1 {
             h.first_call(&format!("7916{i:07}"), t0);
         }
-        h.first_call("79990000000", t0 + time::Duration::hours(1));
+        h.first_call("79990000000", t0 + jiff::SignedDuration::from_hours(1));
         assert!(h.len() < 10, "old callers pruned, {} left", h.len());
     }
 }

@@ -1,7 +1,7 @@
 //! Who held the dialled number at ring time: the static source, the visitor's lease, or
 //! nobody (default, reserve, or a pool number no session holds).
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::config::{NumberKind, TrackingNumber};
 use crate::lease::{Lease, LeaseTable};
@@ -22,7 +22,7 @@ pub enum Holder {
 }
 
 /// Looks the number up in the config and the lease table (live leases and those in freeze).
-pub fn holder_of(tracking: &TrackingNumber, leases: &LeaseTable, now: OffsetDateTime) -> Holder {
+pub fn holder_of(tracking: &TrackingNumber, leases: &LeaseTable, now: Timestamp) -> Holder {
     match &tracking.kind {
         NumberKind::Static {
             source,

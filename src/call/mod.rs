@@ -12,7 +12,7 @@ pub mod outcome;
 pub mod record;
 pub mod targets;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::{edge, health, routing};
 
@@ -40,7 +40,7 @@ pub struct CallContext<'a> {
     /// Our own host and ports (the Diversion header names them).
     pub local: &'a LocalEndpoint,
     /// Wall-clock time of the INVITE (leases are kept in wall-clock time).
-    pub now: OffsetDateTime,
+    pub now: Timestamp,
     pub active_calls: usize,
     pub shutting_down: bool,
 }

@@ -7,8 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use jiff::Timestamp;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::call::attribution::{Attribution, NumberKindTag};
 
@@ -29,11 +29,11 @@ pub struct CallDetailRecord {
     /// Forwarding target URI the B-leg went to.
     pub destination: String,
     #[serde(serialize_with = "rfc3339::serialize")]
-    pub started_at: OffsetDateTime,
+    pub started_at: Timestamp,
     #[serde(serialize_with = "rfc3339::serialize_option")]
-    pub answered_at: Option<OffsetDateTime>,
+    pub answered_at: Option<Timestamp>,
     #[serde(serialize_with = "rfc3339::serialize")]
-    pub ended_at: OffsetDateTime,
+    pub ended_at: Timestamp,
     /// Started -> answered (or -> ended if never answered), whole seconds, rounded down.
     pub wait_secs: u32,
     /// Answered -> ended, whole seconds, rounded down; 0 if never answered.
@@ -85,9 +85,9 @@ pub struct LiveCall {
     pub caller: String,
     pub destination: String,
     #[serde(serialize_with = "rfc3339::serialize")]
-    pub started_at: OffsetDateTime,
+    pub started_at: Timestamp,
     #[serde(serialize_with = "rfc3339::serialize_option")]
-    pub answered_at: Option<OffsetDateTime>,
+    pub answered_at: Option<Timestamp>,
     /// Where the call came from, fixed at ring time.
     pub attribution: Attribution,
     pub first_time_caller: bool,
@@ -103,7 +103,7 @@ impl CallDetailRecord {
     /// Closes a live call: copies what is known and derives `wait_secs` / `talk_secs`.
     pub fn from_live(
         live: &LiveCall,
-        ended_at: OffsetDateTime,
+        ended_at: Timestamp,
         disposition: Disposition,
         sip_status: u16,
         hangup_side: HangupSide,
@@ -161,8 +161,8 @@ impl CallDetailRecord {
 }
 
 /// Whole seconds from `from` to `to`, rounded down; 0 if `to` is earlier (clock step).
-fn whole_secs(from: OffsetDateTime, to: OffsetDateTime) -> u32 {
-    let secs = (to - from).whole_seconds().max(0);
+fn whole_secs(from: Timestamp, to: Timestamp) -> u32 {
+    let secs = to.duration_since(from).as_secs().max(0);
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
@@ -279,17 +279,17 @@ impl fmt::Display for HangupSide {
 ///
 /// Fixed width keeps lexical order equal to time order (SQLite indexes, `ORDER BY`).
 pub mod rfc3339 {
+    use jiff::Timestamp;
+    use jiff::tz::Offset;
     use serde::Serializer;
-    use time::format_description::well_known::Rfc3339;
-    use time::{OffsetDateTime, UtcOffset};
 
     /// Formats `t` in UTC with millisecond precision (sub-millisecond digits are dropped).
-    pub fn format(t: OffsetDateTime) -> String {
-        let t = t.to_offset(UtcOffset::UTC);
+    pub fn format(t: Timestamp) -> String {
+        let t = Offset::UTC.to_datetime(t);
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             t.year(),
-            u8::from(t.month()),
+            t.month(),
             t.day(),
             t.hour(),
             t.minute(),
@@ -298,19 +298,16 @@ pub mod rfc3339 {
         )
     }
 
-    /// Parses any RFC 3339 timestamp and normalizes it to UTC.
-    pub fn parse(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
-        Ok(OffsetDateTime::parse(s, &Rfc3339)?.to_offset(UtcOffset::UTC))
+    /// Parses any RFC 3339 timestamp (an instant: its offset only places it in time).
+    pub fn parse(s: &str) -> Result<Timestamp, jiff::Error> {
+        s.parse()
     }
 
-    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(*t))
     }
 
-    pub fn serialize_option<S: Serializer>(
-        t: &Option<OffsetDateTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize_option<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.serialize_some(&format(*t)),
             None => s.serialize_none(),
@@ -321,16 +318,19 @@ pub mod rfc3339 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
-    fn live(answered_at: Option<OffsetDateTime>) -> LiveCall {
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
+
+    fn live(answered_at: Option<Timestamp>) -> LiveCall {
         LiveCall {
             id: "00112233aabbccdd".into(),
             call_id: "abc@carrier".into(),
             tracking_number: "74951234567".into(),
             caller: "79161112233".into(),
             destination: "sip:sales@pbx.example".into(),
-            started_at: datetime!(2026-11-23 03:20:00.123 UTC),
+            started_at: ts("2026-11-23T03:20:00.123Z"),
             answered_at,
             attribution: Default::default(),
             first_time_caller: true,
@@ -342,8 +342,8 @@ mod tests {
 
     #[test]
     fn answered_call_splits_wait_and_talk_rounding_down() {
-        let l = live(Some(datetime!(2026-11-23 03:20:07.900 UTC)));
-        let end = datetime!(2026-11-23 03:21:07.899 UTC);
+        let l = live(Some(ts("2026-11-23T03:20:07.900Z")));
+        let end = ts("2026-11-23T03:21:07.899Z");
         let cdr =
             CallDetailRecord::from_live(&l, end, Disposition::Answered, 200, HangupSide::Caller);
         assert_eq!((cdr.wait_secs, cdr.talk_secs), (7, 59));
@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn unanswered_call_waits_until_the_end() {
-        let end = datetime!(2026-11-23 03:20:30.000 UTC);
+        let end = ts("2026-11-23T03:20:30.000Z");
         let cdr = CallDetailRecord::from_live(
             &live(None),
             end,
@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn clock_step_backwards_gives_zero_not_wraparound() {
-        let end = datetime!(2026-11-23 03:19:00 UTC);
+        let end = ts("2026-11-23T03:19:00Z");
         let cdr = CallDetailRecord::from_live(
             &live(None),
             end,
@@ -388,21 +388,21 @@ mod tests {
 
     #[test]
     fn timestamps_are_fixed_width_utc_and_parse_back() {
-        let t = datetime!(2026-11-23 06:20:00.1234 +03:00);
+        let t = ts("2026-11-23T06:20:00.1234+03:00");
         assert_eq!(rfc3339::format(t), "2026-11-23T03:20:00.123Z");
         assert_eq!(
-            rfc3339::format(datetime!(2026-01-02 03:04:05 UTC)),
+            rfc3339::format(ts("2026-01-02T03:04:05Z")),
             "2026-01-02T03:04:05.000Z"
         );
         let back = rfc3339::parse("2026-11-23T03:20:00.123Z").unwrap();
-        assert_eq!(back, datetime!(2026-11-23 03:20:00.123 UTC));
+        assert_eq!(back, ts("2026-11-23T03:20:00.123Z"));
     }
 
     #[test]
     fn serializes_as_snake_case_and_rfc3339() {
         let cdr = CallDetailRecord::from_live(
             &live(None),
-            datetime!(2026-11-23 03:20:10.5 UTC),
+            ts("2026-11-23T03:20:10.5Z"),
             Disposition::NoAnswer,
             487,
             HangupSide::Caller,

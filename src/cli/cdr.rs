@@ -296,7 +296,10 @@ fn table_line(out: &mut dyn Write, c: [&str; 10]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::call::record::{Disposition, HangupSide, LiveCall};
-    use time::macros::datetime;
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     fn stored(seq: i64) -> StoredCdr {
         let live = LiveCall {
@@ -305,15 +308,15 @@ mod tests {
             tracking_number: "74951234567".into(),
             caller: "79161112233".into(),
             destination: "sip:sales@pbx.example".into(),
-            started_at: datetime!(2026-11-23 03:20:00.123 UTC),
-            answered_at: Some(datetime!(2026-11-23 03:20:07.5 UTC)),
+            started_at: ts("2026-11-23T03:20:00.123Z"),
+            answered_at: Some(ts("2026-11-23T03:20:07.5Z")),
             attribution: Default::default(),
             first_time_caller: true,
             scheme: None,
             answered_step: None,
             answered_target: None,
         };
-        let end = datetime!(2026-11-23 03:21:10 UTC);
+        let end = ts("2026-11-23T03:21:10Z");
         let cdr =
             CallDetailRecord::from_live(&live, end, Disposition::Answered, 200, HangupSide::Caller);
         StoredCdr { seq, cdr }

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use std::net::ToSocketAddrs;
 
 use clap::Args;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use jiff::Timestamp;
+use jiff::fmt::temporal::{Pieces, PiecesOffset};
+use jiff::tz::Offset;
 
 use crate::config::{Config, NumberKind, TrackingNumber};
 use crate::routing::HostTable;
@@ -31,7 +32,7 @@ pub struct RouteArgs {
     pub caller: String,
     /// When the call arrives, RFC 3339 (2026-11-23T21:00:00+03:00); default: now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub at: Option<OffsetDateTime>,
+    pub at: Option<At>,
     /// The visitor's region (as a lease would carry it); default: the number's pool region.
     #[arg(long, value_name = "R")]
     pub region: Option<String>,
@@ -40,9 +41,30 @@ pub struct RouteArgs {
     pub source: Option<String>,
 }
 
-fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time (2026-11-23T21:00:00+03:00): {e}"))
+/// `--at`: the instant, and the offset it was written with (the output repeats it).
+#[derive(Debug, Clone, Copy)]
+pub struct At {
+    pub instant: Timestamp,
+    pub offset: Offset,
+}
+
+fn parse_time(text: &str) -> Result<At, String> {
+    let bad = |e| format!("{text:?} is not an RFC 3339 time (2026-11-23T21:00:00+03:00): {e}");
+    let instant: Timestamp = text.parse().map_err(bad)?;
+    let offset = match Pieces::parse(text).map_err(bad)?.offset() {
+        Some(PiecesOffset::Numeric(numeric)) => numeric.offset(),
+        _ => Offset::UTC,
+    };
+    Ok(At { instant, offset })
+}
+
+/// RFC 3339 in the offset `--at` was written with (`Z` for UTC).
+fn written(at: Timestamp, offset: Offset) -> String {
+    if offset == Offset::UTC {
+        at.to_string()
+    } else {
+        at.display_with_offset(offset).to_string()
+    }
 }
 
 /// Why the dry run has no plan to print.
@@ -70,7 +92,7 @@ pub fn run(args: &RouteArgs, config: &Config) -> Result<String, RouteError> {
     let tracking = config
         .tracking_number(&args.number)
         .ok_or_else(|| RouteError::UnknownNumber(args.number.clone()))?;
-    let at = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let at = args.at.map_or_else(Timestamp::now, |at| at.instant);
     let hosts = resolve(config);
     let facts = CallFacts {
         tracking,
@@ -121,7 +143,7 @@ fn header(args: &RouteArgs, config: &Config, facts: &CallFacts<'_>) -> String {
         NumberKind::Default => "default number".to_owned(),
         NumberKind::Reserve => "reserve number".to_owned(),
     };
-    let at = facts.at.format(&Rfc3339).unwrap_or_default();
+    let at = written(facts.at, args.at.map_or(Offset::UTC, |at| at.offset));
     let mut out = format!("call:      {} from {} at {at}\n", t.number, args.caller);
     let _ = writeln!(out, "number:    site {}, {kind}", t.site);
     let source = facts.source.unwrap_or("-");
@@ -256,4 +278,32 @@ fn left_out(config: &Config, plan: &RoutePlan) -> Vec<String> {
         .map(|t| t.dest.label())
         .filter(|label| !planned.contains(&label.as_str()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--at` is printed back the way it was written, as the `time` crate's RFC 3339
+    /// formatter did: the same offset, `Z` for UTC.
+    #[test]
+    fn at_is_printed_in_its_own_offset() {
+        let shown = |text: &str| {
+            let at = parse_time(text).expect("valid --at");
+            written(at.instant, at.offset)
+        };
+        assert_eq!(
+            shown("2026-11-23T21:00:00+03:00"),
+            "2026-11-23T21:00:00+03:00"
+        );
+        assert_eq!(
+            shown("2026-11-23T21:00:00.5-05:30"),
+            "2026-11-23T21:00:00.5-05:30"
+        );
+        assert_eq!(shown("2026-11-23T18:00:00Z"), "2026-11-23T18:00:00Z");
+        assert_eq!(shown("2026-11-23T18:00:00+00:00"), "2026-11-23T18:00:00Z");
+        assert!(parse_time("2026-11-23 21:00").is_err());
+        let at = parse_time("2026-11-23T21:00:00+03:00").expect("valid --at");
+        assert_eq!(at.instant, "2026-11-23T18:00:00Z".parse().expect("utc"));
+    }
 }

@@ -204,7 +204,7 @@ pub struct SiteConfig {
     pub pools: Vec<PoolConfig>,
     /// Web origins allowed for the snippet API, normalised ("https://shop.example").
     pub origins: Vec<String>,
-    pub utc_offset: time::UtcOffset,
+    pub utc_offset: jiff::tz::Offset,
     /// A released pool number rests this long before it is leased again.
     pub lease_cooldown: Duration,
     /// Snippet heartbeat interval; invariant: `heartbeat < freeze`.
@@ -244,7 +244,7 @@ pub struct DisplayRule {
     pub landing_path: Vec<String>,
     pub region: Vec<String>,
     /// Site-local `[start, end)`; `start > end` wraps midnight; never `start == end`.
-    pub time_of_day: Option<(time::Time, time::Time)>,
+    pub time_of_day: Option<(jiff::civil::Time, jiff::civil::Time)>,
     pub action: DisplayAction,
 }
 

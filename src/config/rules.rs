@@ -1,7 +1,7 @@
 //! Validation of `[[sites.rules]]`: patterns, the time-of-day window, and exactly one action
 //! that refers to the site's own pools or static numbers.
 
-use time::Time;
+use jiff::civil::Time;
 
 use super::site_file::RuleFile;
 use super::validate::Problems;
@@ -79,7 +79,7 @@ fn parse_window(text: &str) -> Result<(Time, Time), String> {
 
 fn time_of(text: &str) -> Option<Time> {
     let (hours, minutes) = parse_hh_mm(text, 23)?;
-    Time::from_hms(u8::try_from(hours).ok()?, u8::try_from(minutes).ok()?, 0).ok()
+    Time::new(hours, minutes, 0, 0).ok()
 }
 
 /// Exactly one of `pools`, `number`, `default = true`; a broken action falls back to Default.

@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use time::macros::{offset, time};
+use jiff::civil::time;
+use jiff::tz::Offset;
 
 use super::tests::{message_at, paths};
 use super::*;
@@ -58,7 +59,7 @@ fn defaults_of_the_new_keys() {
     assert_eq!(config.http.trusted_proxies.len(), 2);
     let site = config.site("a").unwrap();
     assert!(site.origins.is_empty());
-    assert_eq!(site.utc_offset, offset!(UTC));
+    assert_eq!(site.utc_offset, Offset::UTC);
     assert_eq!(site.lease_cooldown, Duration::from_secs(60));
     assert_eq!(site.heartbeat, Duration::from_secs(30));
     assert_eq!(site.pools[1].region.as_deref(), Some("moscow"));
@@ -189,9 +190,12 @@ fn origins_are_bare_http_origins_normalised() {
 #[test]
 fn utc_offsets() {
     for (text, expected) in [
-        ("+03:00", offset!(+3)),
-        ("-05:30", offset!(-5:30)),
-        ("+00:00", offset!(UTC)),
+        ("+03:00", Offset::constant(3)),
+        (
+            "-05:30",
+            Offset::from_seconds(-(5 * 3600 + 30 * 60)).unwrap(),
+        ),
+        ("+00:00", Offset::UTC),
     ] {
         let config =
             Config::from_toml_str(&with_site_keys(&format!("utc_offset = {text:?}"))).unwrap();
@@ -238,7 +242,10 @@ fn rule_actions_decode() {
         rules[0].action,
         DisplayAction::Pools(vec!["web-msk".into(), "web".into()])
     );
-    assert_eq!(rules[0].time_of_day, Some((time!(22:00), time!(6:30))));
+    assert_eq!(
+        rules[0].time_of_day,
+        Some((time(22, 0, 0, 0), time(6, 30, 0, 0)))
+    );
     assert_eq!(rules[0].utm_source, ["google"]);
     assert_eq!(rules[1].action, DisplayAction::Number("74950000001".into()));
     assert_eq!(rules[2].action, DisplayAction::Default);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use time::UtcOffset;
+use jiff::tz::Offset;
 use url::Url;
 
 use super::site_file::SiteFile;
@@ -14,7 +14,7 @@ const MAX_COOLDOWN_SECS: u64 = 86_400;
 /// The validated website settings of one site.
 pub(super) struct Web {
     pub(super) origins: Vec<String>,
-    pub(super) utc_offset: UtcOffset,
+    pub(super) utc_offset: Offset,
     pub(super) lease_cooldown: Duration,
     pub(super) heartbeat: Duration,
 }
@@ -22,7 +22,7 @@ pub(super) struct Web {
 pub(super) fn web(path: &str, f: &SiteFile, p: &mut Problems) -> Web {
     let utc_offset = parse_utc_offset(&f.utc_offset).unwrap_or_else(|message| {
         p.push(format!("{path}.utc_offset"), message);
-        UtcOffset::UTC
+        Offset::UTC
     });
     p.within(
         &format!("{path}.lease_cooldown_secs"),
@@ -86,7 +86,7 @@ pub(super) fn parse_origin(text: &str) -> Result<String, String> {
 }
 
 /// "+HH:MM" or "-HH:MM", hours 00..=23, minutes 00..=59.
-pub(super) fn parse_utc_offset(text: &str) -> Result<UtcOffset, String> {
+pub(super) fn parse_utc_offset(text: &str) -> Result<Offset, String> {
     let bad = || format!("{text:?} is not a UTC offset \"+HH:MM\" or \"-HH:MM\"");
     let (sign, rest) = match text.as_bytes().first() {
         Some(b'+') => (1, &text[1..]),
@@ -94,7 +94,8 @@ pub(super) fn parse_utc_offset(text: &str) -> Result<UtcOffset, String> {
         _ => return Err(bad()),
     };
     let (hours, minutes) = parse_hh_mm(rest, 23).ok_or_else(bad)?;
-    UtcOffset::from_hms(sign * hours, sign * minutes, 0).map_err(|_| bad())
+    let seconds = sign * (i32::from(hours) * 3600 + i32::from(minutes) * 60);
+    Offset::from_seconds(seconds).map_err(|_| bad())
 }
 
 /// "HH:MM" with exactly two digits each, hours at most `max_hours`, minutes at most 59.

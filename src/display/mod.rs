@@ -6,7 +6,8 @@ mod format;
 mod geo;
 mod rules;
 
-use time::{OffsetDateTime, Time};
+use jiff::Timestamp;
+use jiff::civil::Time;
 
 use crate::config::{DisplayAction, SiteConfig};
 use crate::lease::Visit;
@@ -59,16 +60,12 @@ impl Reason {
 /// (region-matching first, then those without region, then the rest).
 ///
 /// A site without pools answers Default where it would answer an empty pool list.
-pub fn choose(site: &SiteConfig, visit: &Visit, now: OffsetDateTime) -> Choice {
+pub fn choose(site: &SiteConfig, visit: &Visit, now: Timestamp) -> Choice {
     choose_with_reason(site, visit, now).0
 }
 
 /// [`choose`], and why.
-pub fn choose_with_reason(
-    site: &SiteConfig,
-    visit: &Visit,
-    now: OffsetDateTime,
-) -> (Choice, Reason) {
+pub fn choose_with_reason(site: &SiteConfig, visit: &Visit, now: Timestamp) -> (Choice, Reason) {
     let local = site_time(site, now);
     let matched = site
         .rules
@@ -92,9 +89,9 @@ pub fn choose_with_reason(
     (choice, reason)
 }
 
-/// The site-local wall-clock time; UTC if the offset would leave the representable range.
-fn site_time(site: &SiteConfig, now: OffsetDateTime) -> Time {
-    now.checked_to_offset(site.utc_offset).unwrap_or(now).time()
+/// The site-local wall-clock time.
+fn site_time(site: &SiteConfig, now: Timestamp) -> Time {
+    site.utc_offset.to_datetime(now).time()
 }
 
 /// Direct or organic, where the site's own host is the landing page's or any origin's host.

@@ -1,7 +1,7 @@
 //! Whether one display rule matches a visit: case-insensitive '*' globs over campaign tags,
 //! referrer host, landing path and region, and a site-local time-of-day window.
 
-use time::Time;
+use jiff::civil::Time;
 
 use crate::config::DisplayRule;
 use crate::lease::Visit;
@@ -48,40 +48,20 @@ fn in_window(t: Time, start: Time, end: Time) -> bool {
     }
 }
 
+/// `*` is the only wildcard; `?` is a literal, as it always was here. `wildmatch` needs a
+/// single-character wildcard distinct from `*`, so it gets a Unicode noncharacter that no
+/// campaign tag, host, path or region contains.
+type Glob = wildmatch::WildMatchPattern<'*', '\u{FFFF}'>;
+
 /// Case-insensitive glob where '*' matches any run of characters (also none).
 pub(super) fn glob_match(pattern: &str, value: &str) -> bool {
-    let pattern: Vec<char> = pattern.trim().to_lowercase().chars().collect();
-    let value: Vec<char> = value.to_lowercase().chars().collect();
-    let (mut p, mut v) = (0, 0);
-    // Where the last '*' was and the value position it currently covers up to.
-    let mut star: Option<(usize, usize)> = None;
-    while v < value.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, v));
-                p += 1;
-            }
-            Some(c) if *c == value[v] => {
-                p += 1;
-                v += 1;
-            }
-            _ => match star {
-                Some((star_p, star_v)) => {
-                    p = star_p + 1;
-                    v = star_v + 1;
-                    star = Some((star_p, star_v + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '*')
+    Glob::new_case_insensitive(pattern.trim()).matches(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::time;
+    use jiff::civil::time;
 
     #[test]
     fn globs() {
@@ -95,14 +75,37 @@ mod tests {
         assert!(glob_match("/promo/*", "/promo/spring"));
         assert!(!glob_match("/promo/*", "/about"));
         assert!(glob_match("МОСКВА", "москва"));
+        assert!(glob_match(" a?c ", "A?C"));
+        assert!(!glob_match("a?c", "abc"));
+        assert!(glob_match("**x", "x"));
     }
 
     #[test]
     fn windows() {
-        assert!(in_window(time!(9:00), time!(9:00), time!(21:00)));
-        assert!(!in_window(time!(21:00), time!(9:00), time!(21:00)));
-        assert!(in_window(time!(23:30), time!(22:00), time!(6:00)));
-        assert!(in_window(time!(0:10), time!(22:00), time!(6:00)));
-        assert!(!in_window(time!(12:00), time!(22:00), time!(6:00)));
+        assert!(in_window(
+            time(9, 0, 0, 0),
+            time(9, 0, 0, 0),
+            time(21, 0, 0, 0)
+        ));
+        assert!(!in_window(
+            time(21, 0, 0, 0),
+            time(9, 0, 0, 0),
+            time(21, 0, 0, 0)
+        ));
+        assert!(in_window(
+            time(23, 30, 0, 0),
+            time(22, 0, 0, 0),
+            time(6, 0, 0, 0)
+        ));
+        assert!(in_window(
+            time(0, 10, 0, 0),
+            time(22, 0, 0, 0),
+            time(6, 0, 0, 0)
+        ));
+        assert!(!in_window(
+            time(12, 0, 0, 0),
+            time(22, 0, 0, 0),
+            time(6, 0, 0, 0)
+        ));
     }
 }

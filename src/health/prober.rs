@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::config::HealthConfig;
 use crate::sip::Peer;
@@ -22,7 +22,7 @@ use crate::health::table::{HealthState, HealthTable, ProbeResult, TargetHealth, 
 /// What a probe round may use: the clock readings, the transaction layer and ids.
 pub struct ProbeCtx<'a> {
     pub now: Instant,
-    pub wall: OffsetDateTime,
+    pub wall: Timestamp,
     pub layer: &'a mut TransactionLayer,
     pub ids: &'a mut Ids,
     pub sender: ProbeSender<'a>,
@@ -68,12 +68,7 @@ impl Prober {
     /// Replaces the destination list (the first URI of each peer wins). Known peers keep
     /// their state and schedule; new ones are probed at once; gone ones are forgotten.
     /// With probing disabled the list is empty and every peer counts as up.
-    pub fn set_destinations(
-        &mut self,
-        list: Vec<(Peer, String)>,
-        now: Instant,
-        wall: OffsetDateTime,
-    ) {
+    pub fn set_destinations(&mut self, list: Vec<(Peer, String)>, now: Instant, wall: Timestamp) {
         let list = if self.config.enabled {
             list
         } else {
@@ -136,7 +131,7 @@ impl Prober {
     }
 
     /// A response on a probe transaction; provisional ones and retransmissions are ignored.
-    pub fn on_response(&mut self, now: Instant, wall: OffsetDateTime, tx: TxId, status: u16) {
+    pub fn on_response(&mut self, now: Instant, wall: Timestamp, tx: TxId, status: u16) {
         if status < 200 {
             return;
         }
@@ -153,7 +148,7 @@ impl Prober {
     }
 
     /// Timer F fired or the transport failed: the probe got no answer.
-    pub fn on_timeout(&mut self, now: Instant, wall: OffsetDateTime, tx: TxId) {
+    pub fn on_timeout(&mut self, now: Instant, wall: Timestamp, tx: TxId) {
         if let Some((peer, _)) = self.finish(tx, now) {
             self.record(peer, ProbeResult::Timeout, wall);
         }
@@ -161,7 +156,7 @@ impl Prober {
 
     /// A target answered a call's INVITE: it is up again if it was marked down (see
     /// [`crate::health::TargetHealth::heard_from`]). Peers that are not probed are ignored.
-    pub fn on_call_response(&mut self, peer: Peer, wall: OffsetDateTime) {
+    pub fn on_call_response(&mut self, peer: Peer, wall: Timestamp) {
         for listed in self.table.peers_at(peer.addr) {
             let change = self.table.update(&listed, |h| h.heard_from(wall)).flatten();
             if let Some(state) = change {
@@ -200,7 +195,7 @@ impl Prober {
         Some((peer, sent_at))
     }
 
-    fn record(&mut self, peer: Peer, result: ProbeResult, wall: OffsetDateTime) {
+    fn record(&mut self, peer: Peer, result: ProbeResult, wall: Timestamp) {
         metrics::counter!("calltrack_probes_total", "result" => result.label()).increment(1);
         let thresholds = self.thresholds();
         let Some(change) = self

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use super::*;
 use crate::sip::Transport;
@@ -144,8 +144,8 @@ impl Rig {
     }
 }
 
-fn wall(start: Instant, now: Instant) -> OffsetDateTime {
-    OffsetDateTime::UNIX_EPOCH + now.duration_since(start)
+fn wall(start: Instant, now: Instant) -> Timestamp {
+    Timestamp::UNIX_EPOCH + now.duration_since(start)
 }
 
 #[test]

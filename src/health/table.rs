@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::sip::Peer;
 
@@ -71,13 +71,13 @@ pub struct TargetHealth {
     /// Final status of the last answered probe (`None`: never answered or last one timed out).
     pub last_status: Option<u16>,
     pub last_rtt: Option<Duration>,
-    pub last_probe_at: Option<OffsetDateTime>,
+    pub last_probe_at: Option<Timestamp>,
     /// When `state` last changed (or the destination was first listed).
-    pub since: OffsetDateTime,
+    pub since: Timestamp,
 }
 
 impl TargetHealth {
-    pub fn new(peer: Peer, uri: String, at: OffsetDateTime) -> TargetHealth {
+    pub fn new(peer: Peer, uri: String, at: Timestamp) -> TargetHealth {
         TargetHealth {
             peer,
             uri,
@@ -95,7 +95,7 @@ impl TargetHealth {
     pub fn record(
         &mut self,
         result: ProbeResult,
-        at: OffsetDateTime,
+        at: Timestamp,
         t: Thresholds,
     ) -> Option<HealthState> {
         self.last_probe_at = Some(at);
@@ -127,7 +127,7 @@ impl TargetHealth {
     /// probes said. Clears a down mark at once (a call is stronger evidence than
     /// `successes_to_up` probes) and resets the failure count; returns the new state when
     /// it changed. Not a probe: `last_status`, `last_rtt` and `last_probe_at` stay.
-    pub fn heard_from(&mut self, at: OffsetDateTime) -> Option<HealthState> {
+    pub fn heard_from(&mut self, at: Timestamp) -> Option<HealthState> {
         self.consecutive_failures = 0;
         (self.state != HealthState::Up).then(|| {
             self.state = HealthState::Up;
@@ -225,7 +225,10 @@ impl HealthTable {
 mod tests {
     use super::*;
     use crate::sip::Transport;
-    use time::macros::datetime;
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     const T: Thresholds = Thresholds {
         failures_to_down: 3,
@@ -245,20 +248,20 @@ mod tests {
         TargetHealth::new(
             peer,
             "sip:127.0.0.1:5080".into(),
-            datetime!(2026-01-01 0:00 UTC),
+            ts("2026-01-01T00:00:00Z"),
         )
     }
 
     #[test]
     fn first_success_makes_unknown_up_and_failures_need_the_threshold() {
         let mut h = health();
-        let at = datetime!(2026-01-01 0:01 UTC);
+        let at = ts("2026-01-01T00:01:00Z");
         assert_eq!(h.record(OK, at, T), Some(HealthState::Up));
         assert_eq!((h.last_status, h.since), (Some(200), at));
         assert_eq!(h.record(ProbeResult::Timeout, at, T), None);
         assert_eq!(h.record(BAD, at, T), None);
         assert_eq!(h.state, HealthState::Up);
-        let later = datetime!(2026-01-01 0:02 UTC);
+        let later = ts("2026-01-01T00:02:00Z");
         assert_eq!(
             h.record(ProbeResult::Timeout, later, T),
             Some(HealthState::Down)
@@ -272,7 +275,7 @@ mod tests {
     #[test]
     fn down_needs_consecutive_successes_and_a_failure_resets_them() {
         let mut h = health();
-        let at = datetime!(2026-01-01 0:01 UTC);
+        let at = ts("2026-01-01T00:01:00Z");
         for _ in 0..3 {
             h.record(BAD, at, T);
         }

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::router::Shared;
 use crate::lease::PoolStats;
@@ -51,7 +51,7 @@ pub struct PoolsView {
 
 /// `GET /v1/admin/pools`
 pub async fn pools(State(shared): State<Arc<Shared>>) -> Json<PoolsView> {
-    let stats = shared.state.leases.stats(OffsetDateTime::now_utc());
+    let stats = shared.state.leases.stats(Timestamp::now());
     Json(PoolsView {
         pools: stats.into_iter().map(PoolStatsView::from).collect(),
     })

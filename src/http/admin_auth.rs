@@ -6,6 +6,7 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::errors::ApiError;
 use crate::config::HttpConfig;
@@ -44,15 +45,12 @@ fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Constant-time equality: both sides are hashed first, so neither the length nor the
-/// position of the first difference shows in the timing.
+/// Constant-time equality (`subtle`): both sides are hashed first, so neither the length nor
+/// the position of the first difference shows in the timing.
 fn same_secret(presented: &str, expected: &str) -> bool {
     let a = Sha256::digest(presented.as_bytes());
     let b = Sha256::digest(expected.as_bytes());
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    a.as_slice().ct_eq(b.as_slice()).into()
 }
 
 impl IntoResponse for Denied {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::errors::{ApiError, ApiJson};
 use super::router::Shared;
@@ -56,8 +56,7 @@ pub async fn add(
     }
     let path = shared.state.config.load().store.path.clone();
     let stored = pattern.clone();
-    blocking(move || crate::store::blacklist::insert(&path, &stored, OffsetDateTime::now_utc()))
-        .await?;
+    blocking(move || crate::store::blacklist::insert(&path, &stored, Timestamp::now())).await?;
     shared.state.blacklist.insert(&pattern, Origin::Api);
     tracing::info!(%pattern, "blacklist entry added through the admin API");
     Ok((

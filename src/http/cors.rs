@@ -2,57 +2,61 @@
 //! (whose id names no site before a lookup) accept the origins of any site. Same-origin
 //! requests (the demo page) always pass. Other origins are refused with 403 JSON, preflight
 //! included, so a foreign page cannot drain a pool through visitors' browsers.
+//!
+//! The response headers come from `tower-http`'s CORS layer. The decision stays ours, because
+//! `tower-http` can say which origins are allowed (`AllowOrigin::predicate` sees the request
+//! parts, so a per-site rule is expressible) but cannot refuse: an unlisted origin only loses
+//! the `Access-Control-Allow-Origin` header while the handler still runs, so a simple
+//! cross-site POST would still take a pool number. It also answers every `OPTIONS` as a
+//! preflight, on any path, with 200. So this middleware keeps three small things: it acts on
+//! the snippet API paths only, refuses unlisted origins with 403 JSON (preflight included),
+//! and answers an allowed preflight with 204; everything it lets through goes to the layer,
+//! which mirrors the (already checked) origin.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower::{Layer, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::errors::ApiError;
 use super::router::Shared;
 
-const ALLOW_METHODS: &str = "POST, DELETE, OPTIONS";
-const ALLOW_HEADERS: &str = "Content-Type";
-const MAX_AGE_SECS: &str = "600";
+const MAX_AGE_SECS: u64 = 600;
 
 /// Path prefixes of the snippet API.
 const API_PREFIXES: [&str; 2] = ["/v1/sites/", "/v1/sessions/"];
 
+/// The response headers of an allowed cross-origin request or preflight.
+static HEADERS: LazyLock<CorsLayer> = LazyLock::new(|| {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static("retry-after")])
+        .max_age(std::time::Duration::from_secs(MAX_AGE_SECS))
+});
+
 /// Middleware around the whole router; acts on the snippet API paths only.
 pub async fn cors(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let origin = req.headers().get(header::ORIGIN).cloned();
+    let origin = req.headers().get(header::ORIGIN);
     let Some(origin) = origin.filter(|_| API_PREFIXES.iter().any(|p| path.starts_with(p))) else {
         return next.run(req).await;
     };
     let text = origin.to_str().unwrap_or_default();
-    if !allowed(&shared, text, req.uri().path(), req.headers()) {
+    if !allowed(&shared, text, path, req.headers()) {
         return ApiError::OriginNotAllowed(text.to_owned()).into_response();
     }
-    let mut response = if req.method() == Method::OPTIONS {
-        preflight()
-    } else {
-        next.run(req).await
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Retry-After"),
-    );
-    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    let preflight = req.method() == Method::OPTIONS;
+    let Ok(mut response) = HEADERS.layer(next).oneshot(req).await;
+    if preflight {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
     response
-}
-
-fn preflight() -> Response {
-    let headers = [
-        (header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS),
-        (header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS),
-        (header::ACCESS_CONTROL_MAX_AGE, MAX_AGE_SECS),
-    ];
-    (StatusCode::NO_CONTENT, headers).into_response()
 }
 
 fn allowed(shared: &Shared, origin: &str, path: &str, headers: &HeaderMap) -> bool {
@@ -86,6 +90,7 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn site_ids_come_from_the_path() {

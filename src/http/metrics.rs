@@ -5,14 +5,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use super::router::Shared;
 use crate::telemetry::metrics;
 
 /// Renders every metric; 503 when this process has no Prometheus recorder.
 pub async fn scrape(State(shared): State<Arc<Shared>>) -> Response {
-    metrics::publish_pools(&shared.state.leases, OffsetDateTime::now_utc());
+    metrics::publish_pools(&shared.state.leases, Timestamp::now());
     match metrics::render() {
         Some(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
         None => (

@@ -6,9 +6,8 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::agent;
 use super::client::ClientIp;
@@ -78,7 +77,7 @@ impl SessionView {
             number: lease.number.clone(),
             display: display::format_number(&lease.number),
             kind: Kind::Dynamic.as_str().to_owned(),
-            lease_expires_at: lease.expires_at.format(&Rfc3339).ok(),
+            lease_expires_at: Some(lease.expires_at.to_string()),
             heartbeat_secs: site.heartbeat.as_secs(),
             reason: None,
         }
@@ -103,7 +102,7 @@ pub async fn create(
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let view = if agent::is_bot(user_agent) {
         shown_fixed(site, Kind::Default, site.default_number.as_deref())?.because(Reason::Bot)
     } else {
@@ -175,7 +174,7 @@ fn decide(
     (choice, reason): (Choice, Reason),
     visitor_id: Option<String>,
     visit: Visit,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<SessionView, ApiError> {
     let pools = match choice {
         Choice::Default => {
@@ -236,7 +235,7 @@ pub async fn heartbeat(
         SessionRef::Dynamic(id) => {
             let lease = state
                 .leases
-                .heartbeat(id, OffsetDateTime::now_utc())
+                .heartbeat(id, Timestamp::now())
                 .ok_or(ApiError::UnknownSession)?;
             let config = state.config.load();
             let site = config.site(&lease.site).ok_or(ApiError::UnknownSession)?;
@@ -262,7 +261,7 @@ pub async fn release(
             shared
                 .state
                 .leases
-                .release(id, OffsetDateTime::now_utc())
+                .release(id, Timestamp::now())
                 .ok_or(ApiError::UnknownSession)?;
         }
         SessionRef::Fixed { kind, site, number } => {

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::router::Shared;
 use crate::health::TargetHealth;
@@ -78,19 +77,21 @@ pub async fn list(State(shared): State<Arc<Shared>>) -> Json<TargetsHealthView> 
     })
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
+fn rfc3339(at: Timestamp) -> String {
+    at.to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use time::macros::datetime;
-
     use super::*;
     use crate::health::HealthState;
     use crate::sip::{Peer, Transport};
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     #[test]
     fn view_names_state_status_rtt_and_times() {
@@ -98,13 +99,13 @@ mod tests {
         let mut h = TargetHealth::new(
             peer,
             "sip:127.0.0.1:5090;transport=tcp".into(),
-            datetime!(2026-11-23 10:00 UTC),
+            ts("2026-11-23T10:00:00Z"),
         );
         h.state = HealthState::Down;
         h.consecutive_failures = 3;
         h.last_status = Some(503);
         h.last_rtt = Some(Duration::from_micros(12_900));
-        h.last_probe_at = Some(datetime!(2026-11-23 10:01:30 UTC));
+        h.last_probe_at = Some(ts("2026-11-23T10:01:30Z"));
         let json = serde_json::to_value(TargetHealthView::from(h)).unwrap();
         assert_eq!(
             json,
@@ -120,6 +121,21 @@ mod tests {
                 "last_probe_at": "2026-11-23T10:01:30Z",
                 "since": "2026-11-23T10:00:00Z",
             })
+        );
+    }
+
+    /// The text the `time` crate's RFC 3339 formatter wrote before the switch to `jiff`:
+    /// `Z`, and only the fraction digits needed (trailing zeros dropped).
+    #[test]
+    fn times_keep_their_text_form() {
+        assert_eq!(rfc3339(ts("2026-11-23T10:01:30Z")), "2026-11-23T10:01:30Z");
+        assert_eq!(
+            rfc3339(ts("2026-11-23T13:01:30.250+03:00")),
+            "2026-11-23T10:01:30.25Z"
+        );
+        assert_eq!(
+            rfc3339(ts("2026-11-23T10:01:30.000000001Z")),
+            "2026-11-23T10:01:30.000000001Z"
         );
     }
 }

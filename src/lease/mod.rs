@@ -17,7 +17,7 @@ pub mod visit;
 use std::sync::Arc;
 use std::time::Duration;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 pub use sweeper::{load_on_start, run_sweeper};
 pub use table::LeaseTable;
@@ -57,10 +57,10 @@ pub struct Lease {
     pub number: String,
     pub visitor_id: Option<String>,
     pub visit: Arc<Visit>,
-    pub granted_at: OffsetDateTime,
-    pub last_seen: OffsetDateTime,
+    pub granted_at: Timestamp,
+    pub last_seen: Timestamp,
     /// The lease ends here unless a heartbeat comes first or a call is in progress on it.
-    pub expires_at: OffsetDateTime,
+    pub expires_at: Timestamp,
 }
 
 /// Why a grant failed.

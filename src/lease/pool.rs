@@ -8,35 +8,35 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use time::{Duration, OffsetDateTime};
+use jiff::{SignedDuration, Timestamp};
 
 /// How many returning visitors a pool remembers at most.
 const VISITOR_CAP: usize = 50_000;
 /// A remembered visitor is forgotten this long after its last grant, once the cap is reached.
-const VISITOR_TTL: Duration = Duration::DAY;
+const VISITOR_TTL: SignedDuration = SignedDuration::from_hours(24);
 
 /// What a pool remembers about a visitor: the number it had last and the lease that had it.
 #[derive(Debug, Clone)]
 pub(super) struct Visitor {
     pub slot: u32,
     pub session: Arc<str>,
-    pub granted_at: OffsetDateTime,
+    pub granted_at: Timestamp,
 }
 
 /// A slot just taken from the free set, and since when it had been free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Taken {
     pub slot: u32,
-    pub released_at: OffsetDateTime,
+    pub released_at: Timestamp,
 }
 
 /// The mutable half of a pool, kept behind the pool's mutex.
 #[derive(Debug)]
 pub(super) struct Allocation {
     /// Free slots by (released_at, slot): the first entry has been free longest.
-    free: BTreeSet<(OffsetDateTime, u32)>,
+    free: BTreeSet<(Timestamp, u32)>,
     /// `free_since[slot]` is the key of that slot in `free`, if it is there.
-    free_since: Vec<Option<OffsetDateTime>>,
+    free_since: Vec<Option<Timestamp>>,
     /// Keyed by the same `Arc` the lease keeps, so a visitor id is stored once.
     visitors: HashMap<Arc<str>, Visitor>,
 }
@@ -44,7 +44,7 @@ pub(super) struct Allocation {
 impl Allocation {
     /// Every slot free since the epoch, so the first grants follow the configured order.
     pub fn new(size: u32) -> Allocation {
-        let since = OffsetDateTime::UNIX_EPOCH;
+        let since = Timestamp::UNIX_EPOCH;
         Allocation {
             free: (0..size).map(|slot| (since, slot)).collect(),
             free_since: vec![Some(since); size as usize],
@@ -53,9 +53,13 @@ impl Allocation {
     }
 
     /// Takes the slot free longest, unless even that one is still cooling down.
-    pub fn take_lru(&mut self, now: OffsetDateTime, cooldown: Duration) -> Option<Taken> {
+    pub fn take_lru(&mut self, now: Timestamp, cooldown: SignedDuration) -> Option<Taken> {
         let &(released_at, slot) = self.free.first()?;
-        if released_at.saturating_add(cooldown) > now {
+        if released_at
+            .saturating_add(cooldown)
+            .unwrap_or(Timestamp::MAX)
+            > now
+        {
             return None;
         }
         self.take(slot)
@@ -74,7 +78,7 @@ impl Allocation {
     }
 
     /// Puts `slot` back as free since `released_at`; a no-op when it is free already.
-    pub fn put(&mut self, slot: u32, released_at: OffsetDateTime) {
+    pub fn put(&mut self, slot: u32, released_at: Timestamp) {
         if let Some(since @ None) = self.free_since.get_mut(slot as usize) {
             *since = Some(released_at);
             self.free.insert((released_at, slot));
@@ -82,8 +86,8 @@ impl Allocation {
     }
 
     /// (cooling, free): free slots still in their cool-down, and those ready to be granted.
-    pub fn free_counts(&self, now: OffsetDateTime, cooldown: Duration) -> (usize, usize) {
-        let ready_before = now.saturating_sub(cooldown);
+    pub fn free_counts(&self, now: Timestamp, cooldown: SignedDuration) -> (usize, usize) {
+        let ready_before = now.saturating_sub(cooldown).unwrap_or(Timestamp::MIN);
         let cooling = self
             .free
             .range((ready_before, u32::MAX)..)
@@ -98,13 +102,7 @@ impl Allocation {
     }
 
     /// Remembers that `visitor_id` was just granted `slot` under lease `session`.
-    pub fn remember(
-        &mut self,
-        visitor_id: Arc<str>,
-        slot: u32,
-        session: Arc<str>,
-        now: OffsetDateTime,
-    ) {
+    pub fn remember(&mut self, visitor_id: Arc<str>, slot: u32, session: Arc<str>, now: Timestamp) {
         let visitor = Visitor {
             slot,
             session,
@@ -119,13 +117,13 @@ impl Allocation {
     }
 
     /// Drops visitors older than a day; if that is not enough, the oldest quarter.
-    fn forget_old(&mut self, now: OffsetDateTime) {
-        let horizon = now.saturating_sub(VISITOR_TTL);
+    fn forget_old(&mut self, now: Timestamp) {
+        let horizon = now.saturating_sub(VISITOR_TTL).unwrap_or(Timestamp::MIN);
         self.visitors.retain(|_, v| v.granted_at > horizon);
         if self.visitors.len() < VISITOR_CAP {
             return;
         }
-        let mut times: Vec<OffsetDateTime> = self.visitors.values().map(|v| v.granted_at).collect();
+        let mut times: Vec<Timestamp> = self.visitors.values().map(|v| v.granted_at).collect();
         let quarter = times.len() / 4;
         let (_, &mut cutoff, _) = times.select_nth_unstable(quarter);
         self.visitors.retain(|_, v| v.granted_at > cutoff);
@@ -140,10 +138,9 @@ impl Allocation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
-    const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
-    const COOL: Duration = Duration::seconds(60);
+    const T0: Timestamp = Timestamp::constant(1772366400, 0) /* 2026-03-01T12:00:00Z */;
+    const COOL: SignedDuration = SignedDuration::from_secs(60);
 
     #[test]
     fn first_grants_follow_configured_order() {
@@ -160,13 +157,22 @@ mod tests {
         let mut a = Allocation::new(2);
         assert!(a.take(0).is_some() && a.take(1).is_some());
         a.put(1, T0);
-        a.put(0, T0 + Duration::seconds(10));
-        assert_eq!(a.free_counts(T0 + Duration::seconds(30), COOL), (2, 0));
-        assert_eq!(a.take_lru(T0 + Duration::seconds(59), COOL), None);
-        let taken = a.take_lru(T0 + Duration::seconds(60), COOL);
+        a.put(0, T0 + SignedDuration::from_secs(10));
+        assert_eq!(
+            a.free_counts(T0 + SignedDuration::from_secs(30), COOL),
+            (2, 0)
+        );
+        assert_eq!(a.take_lru(T0 + SignedDuration::from_secs(59), COOL), None);
+        let taken = a.take_lru(T0 + SignedDuration::from_secs(60), COOL);
         assert_eq!(taken.map(|t| t.slot), Some(1));
-        assert_eq!(a.free_counts(T0 + Duration::seconds(60), COOL), (1, 0));
-        assert_eq!(a.free_counts(T0 + Duration::seconds(70), COOL), (0, 1));
+        assert_eq!(
+            a.free_counts(T0 + SignedDuration::from_secs(60), COOL),
+            (1, 0)
+        );
+        assert_eq!(
+            a.free_counts(T0 + SignedDuration::from_secs(70), COOL),
+            (0, 1)
+        );
     }
 
     #[test]
@@ -178,15 +184,18 @@ mod tests {
         a.untake(taken);
         assert_eq!(a.take(0), Some(taken));
         a.put(0, T0);
-        a.put(0, T0 + Duration::HOUR);
-        assert_eq!(a.free_counts(T0 + Duration::seconds(61), COOL), (0, 1));
+        a.put(0, T0 + SignedDuration::from_hours(1));
+        assert_eq!(
+            a.free_counts(T0 + SignedDuration::from_secs(61), COOL),
+            (0, 1)
+        );
     }
 
     #[test]
     fn visitor_memory_is_bounded() {
         let mut a = Allocation::new(1);
         for i in 0..VISITOR_CAP + 10 {
-            let t = T0 + Duration::seconds(i as i64);
+            let t = T0 + SignedDuration::from_secs(i as i64);
             a.remember(format!("v{i}").into(), 0, Arc::from("s"), t);
         }
         assert!(a.remembered() <= VISITOR_CAP);

@@ -4,21 +4,21 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use super::table::{Held, Pool};
 use super::{Lease, LeaseTable, PoolStats};
 
 impl LeaseTable {
     /// Occupancy of every pool at `now`, in configured order.
-    pub fn stats(&self, now: OffsetDateTime) -> Vec<PoolStats> {
+    pub fn stats(&self, now: Timestamp) -> Vec<PoolStats> {
         self.pools
             .iter()
             .map(|pool| self.pool_stats(pool, now))
             .collect()
     }
 
-    fn pool_stats(&self, pool: &Pool, now: OffsetDateTime) -> PoolStats {
+    fn pool_stats(&self, pool: &Pool, now: Timestamp) -> PoolStats {
         let alloc = pool.lock();
         let (cooling, free) = alloc.free_counts(now, pool.cooldown);
         let (mut leased, mut ringing) = (0, 0);
@@ -49,7 +49,7 @@ impl LeaseTable {
 
     /// Puts persisted leases back after a restart. Leases already over at `now`, of unknown
     /// pools or numbers, or whose number or session id is taken already are dropped.
-    pub fn restore(&self, leases: Vec<Lease>, now: OffsetDateTime) {
+    pub fn restore(&self, leases: Vec<Lease>, now: Timestamp) {
         for lease in leases.into_iter().filter(|l| l.expires_at > now) {
             self.restore_one(lease);
         }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use rusqlite::Connection;
-use time::OffsetDateTime;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,7 @@ pub async fn run_sweeper(table: Arc<LeaseTable>, db_path: PathBuf, stop: Cancell
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let ended = table.expire(OffsetDateTime::now_utc());
+        let ended = table.expire(Timestamp::now());
         if ended > 0 {
             tracing::debug!(ended, "leases expired");
         }
@@ -49,7 +49,7 @@ pub async fn run_sweeper(table: Arc<LeaseTable>, db_path: PathBuf, stop: Cancell
 pub fn load_on_start(
     table: &LeaseTable,
     db_path: &Path,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<usize, StoreError> {
     let conn = store::open(db_path)?;
     let leases = load_leases(&conn)?;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
-use time::{Duration, OffsetDateTime};
+use jiff::{SignedDuration, Timestamp};
 
 use super::pool::Allocation;
 use super::{GrantRequest, Lease, LeaseError, PoolSpec, Visit};
@@ -37,8 +37,8 @@ pub(super) struct Pool {
     pub(super) site: String,
     pub(super) id: String,
     pub(super) numbers: Vec<Arc<str>>,
-    pub(super) freeze: Duration,
-    pub(super) cooldown: Duration,
+    pub(super) freeze: SignedDuration,
+    pub(super) cooldown: SignedDuration,
     pub(super) alloc: Mutex<Allocation>,
     pub(super) granted_total: AtomicU64,
     pub(super) exhausted_total: AtomicU64,
@@ -52,7 +52,7 @@ pub(super) struct NumberState {
     pub(super) holder: Option<Arc<str>>,
     /// Calls ringing or in progress on this number.
     pub(super) calls: u32,
-    pub(super) last_call_end: Option<OffsetDateTime>,
+    pub(super) last_call_end: Option<Timestamp>,
 }
 
 /// A lease as stored: the session id is the map key, site/pool/number are indexes.
@@ -63,9 +63,9 @@ pub(super) struct Held {
     /// Shared with the pool's memory of returning visitors.
     pub(super) visitor_id: Option<Arc<str>>,
     pub(super) visit: Arc<Visit>,
-    pub(super) granted_at: OffsetDateTime,
-    pub(super) last_seen: OffsetDateTime,
-    pub(super) expires_at: OffsetDateTime,
+    pub(super) granted_at: Timestamp,
+    pub(super) last_seen: Timestamp,
+    pub(super) expires_at: Timestamp,
 }
 
 impl LeaseTable {
@@ -143,7 +143,7 @@ impl LeaseTable {
     /// the answer is [`LeaseError::Exhausted`]; it is not counted here (the caller may try
     /// the next pool): the one place that shows the reserve number counts it, with
     /// [`LeaseTable::count_exhausted`].
-    pub fn grant(&self, req: GrantRequest, now: OffsetDateTime) -> Result<Lease, LeaseError> {
+    pub fn grant(&self, req: GrantRequest, now: Timestamp) -> Result<Lease, LeaseError> {
         let index = self
             .pool_index(&req.site, &req.pool)
             .ok_or(LeaseError::UnknownPool)?;
@@ -177,7 +177,7 @@ impl LeaseTable {
             visit: Arc::new(req.visit),
             granted_at: now,
             last_seen: now,
-            expires_at: now.saturating_add(pool.freeze),
+            expires_at: now.saturating_add(pool.freeze).unwrap_or(Timestamp::MAX),
         };
         let lease = self.to_lease(&session, &held);
         match self.sessions.entry(session.clone()) {
@@ -198,12 +198,12 @@ impl LeaseTable {
 
     /// The snippet is still on the page: `last_seen = now`, `expires_at = now + freeze`.
     /// `None` when the lease is unknown or already over (the snippet then asks anew).
-    pub fn heartbeat(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease> {
+    pub fn heartbeat(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
         self.renew(session_id, None, now)
     }
 
     /// The page was left: the freeze starts now (the same update as a last heartbeat).
-    pub fn release(&self, session_id: &str, now: OffsetDateTime) -> Option<Lease> {
+    pub fn release(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
         self.heartbeat(session_id, now)
     }
 
@@ -215,7 +215,7 @@ impl LeaseTable {
 
     /// The lease holding `number` at ring time: live, in its freeze, or with a call in
     /// progress on the number even though its freeze ran out.
-    pub fn holder_of(&self, number: &str, now: OffsetDateTime) -> Option<Lease> {
+    pub fn holder_of(&self, number: &str, now: Timestamp) -> Option<Lease> {
         let (holder, calls) = {
             let state = self.numbers.get(number)?;
             (state.holder.clone()?, state.calls)
@@ -240,7 +240,7 @@ impl LeaseTable {
     }
 
     /// A call to `number` ended; a free number rests for the cool-down from `now`.
-    pub fn call_ended(&self, number: &str, now: OffsetDateTime) {
+    pub fn call_ended(&self, number: &str, now: Timestamp) {
         let Some(index) = self.numbers.get(number).map(|n| n.pool) else {
             return;
         };
@@ -257,7 +257,7 @@ impl LeaseTable {
     /// Ends every lease whose `expires_at <= now` and that has no call in progress; each
     /// number goes back to the free list as released at `expires_at` (or at the end of its
     /// last call, if later). Returns how many leases ended.
-    pub fn expire(&self, now: OffsetDateTime) -> usize {
+    pub fn expire(&self, now: Timestamp) -> usize {
         let mut due: Vec<(u32, Arc<str>)> = self
             .sessions
             .iter()
@@ -306,7 +306,7 @@ impl LeaseTable {
 
     /// Grant step 1: an existing `session_id` in this pool still held is renewed; any other
     /// lease with that id (over, or in another pool) is ended so the id can be granted anew.
-    fn reuse_session(&self, session_id: &str, index: u32, now: OffsetDateTime) -> Option<Lease> {
+    fn reuse_session(&self, session_id: &str, index: u32, now: Timestamp) -> Option<Lease> {
         let pool = self.sessions.get(session_id)?.pool;
         if pool == index {
             if let Some(lease) = self.renew(session_id, Some(index), now) {
@@ -318,19 +318,21 @@ impl LeaseTable {
     }
 
     /// Renews the lease if it is still held at `now` (and in pool `index`, if given).
-    fn renew(&self, session_id: &str, index: Option<u32>, now: OffsetDateTime) -> Option<Lease> {
+    fn renew(&self, session_id: &str, index: Option<u32>, now: Timestamp) -> Option<Lease> {
         let mut held = self.sessions.get_mut(session_id)?;
         let in_pool = index.is_none_or(|i| i == held.pool);
         if !in_pool || !(held.expires_at > now || self.in_call(&held)) {
             return None;
         }
         held.last_seen = now;
-        held.expires_at = now.saturating_add(self.pool(held.pool).freeze);
+        held.expires_at = now
+            .saturating_add(self.pool(held.pool).freeze)
+            .unwrap_or(Timestamp::MAX);
         Some(self.to_lease(session_id, &held))
     }
 
     /// Ends a lease at once, whatever its state; its number is released at `now` at latest.
-    fn end(&self, session_id: &str, now: OffsetDateTime) {
+    fn end(&self, session_id: &str, now: Timestamp) {
         let Some(index) = self.sessions.get(session_id).map(|h| h.pool) else {
             return;
         };
@@ -343,7 +345,7 @@ impl LeaseTable {
 
     /// The lease `id` is gone: its number loses its holder and, unless a call is on it,
     /// goes back to the free set. Call with the pool's mutex held.
-    fn free_number(&self, alloc: &mut Allocation, id: &str, held: &Held, at: OffsetDateTime) {
+    fn free_number(&self, alloc: &mut Allocation, id: &str, held: &Held, at: Timestamp) {
         let number = self.number(held.pool, held.slot);
         let Some(mut state) = self.numbers.get_mut(number) else {
             return;
@@ -417,6 +419,6 @@ impl NumberState {
 }
 
 /// Freeze and cool-down as `time` durations; absurdly long ones saturate.
-fn to_time(d: std::time::Duration) -> Duration {
-    Duration::try_from(d).unwrap_or(Duration::MAX)
+fn to_time(d: std::time::Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
 }

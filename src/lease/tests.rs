@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration as StdDuration;
 
-use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
+use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 
-const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
-const FREEZE: Duration = Duration::minutes(10);
+const T0: Timestamp = Timestamp::constant(1772366400, 0) /* 2026-03-01T12:00:00Z */;
+const FREEZE: SignedDuration = SignedDuration::from_mins(10);
 
-fn at(secs: i64) -> OffsetDateTime {
-    T0 + Duration::seconds(secs)
+fn at(secs: i64) -> Timestamp {
+    T0 + SignedDuration::from_secs(secs)
 }
 
 fn numbers(n: usize) -> Vec<String> {
@@ -46,11 +45,11 @@ fn request(session: &str, visitor: Option<&str>) -> GrantRequest {
     }
 }
 
-fn grant(t: &LeaseTable, session: &str, now: OffsetDateTime) -> Result<Lease, LeaseError> {
+fn grant(t: &LeaseTable, session: &str, now: Timestamp) -> Result<Lease, LeaseError> {
     t.grant(request(session, None), now)
 }
 
-fn holder(t: &LeaseTable, number: &str, now: OffsetDateTime) -> Option<String> {
+fn holder(t: &LeaseTable, number: &str, now: Timestamp) -> Option<String> {
     t.holder_of(number, now).map(|l| l.session_id)
 }
 
@@ -294,7 +293,8 @@ fn concurrent_grants_never_share_a_number() {
             std::thread::spawn(move || {
                 let mut granted = 0;
                 for i in 0..ROUNDS {
-                    let now = T0 + Duration::milliseconds(clock.fetch_add(50, Ordering::Relaxed));
+                    let now =
+                        T0 + SignedDuration::from_millis(clock.fetch_add(50, Ordering::Relaxed));
                     let visitor = format!("v{}", (w * 7 + i) % 100);
                     let session = format!("w{w}-{i}");
                     if let Ok(lease) = t.grant(request(&session, Some(&visitor)), now) {
@@ -322,10 +322,13 @@ fn concurrent_grants_never_share_a_number() {
     let distinct: HashSet<&str> = leases.iter().map(|l| l.number.as_str()).collect();
     assert_eq!(distinct.len(), leases.len(), "a number held twice");
     for lease in &leases {
-        let held = t.holder_of(&lease.number, lease.expires_at - Duration::milliseconds(1));
+        let held = t.holder_of(
+            &lease.number,
+            lease.expires_at - SignedDuration::from_millis(1),
+        );
         assert_eq!(held.map(|l| l.session_id), Some(lease.session_id.clone()));
     }
-    let now = T0 + Duration::milliseconds(clock.load(Ordering::Relaxed));
+    let now = T0 + SignedDuration::from_millis(clock.load(Ordering::Relaxed));
     let s = &t.stats(now)[0];
     assert_eq!(s.leased, leases.len());
     assert_eq!(s.leased + s.cooling + s.free, s.size);

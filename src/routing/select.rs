@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::config::{
     Config, NumberKind, RouteConfig, SchemeConfig, TargetConfig, TargetDest, TrackingNumber,
@@ -31,7 +31,7 @@ pub struct CallFacts<'a> {
     /// The visitor's region (from the lease); without it the number's pool region applies.
     pub region: Option<&'a str>,
     /// Wall-clock time of the call, for schedules.
-    pub at: OffsetDateTime,
+    pub at: Timestamp,
 }
 
 /// A health view that has every peer up (no health checks configured).
@@ -103,24 +103,19 @@ fn pool_region(config: &Config, tracking: &TrackingNumber, pool: Option<&str>) -
 }
 
 /// The route's scheme, or its after-hours scheme while its schedule is closed.
-fn scheme_of<'r>(config: &Config, route: &'r RouteConfig, at: OffsetDateTime) -> (&'r str, bool) {
+fn scheme_of<'r>(config: &Config, route: &'r RouteConfig, at: Timestamp) -> (&'r str, bool) {
     let Some(after) = &route.after_hours else {
         return (&route.scheme, false);
     };
     let open = config
         .routing
         .schedule(&after.schedule)
-        .is_none_or(|s| s.is_open(timestamp(at)));
+        .is_none_or(|s| s.is_open(at));
     if open {
         (&route.scheme, false)
     } else {
         (&after.scheme, true)
     }
-}
-
-fn timestamp(at: OffsetDateTime) -> jiff::Timestamp {
-    let nanos = i32::try_from(at.nanosecond()).unwrap_or(0);
-    jiff::Timestamp::new(at.unix_timestamp(), nanos).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// What resolving targets needs.

@@ -60,7 +60,10 @@ mod tests {
     use super::*;
     use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
     use crate::store::{query, schema};
-    use time::macros::datetime;
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     fn conn() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -75,7 +78,7 @@ mod tests {
             tracking_number: "74951234567".into(),
             caller: "79161112233".into(),
             destination: "sip:sales@pbx.example".into(),
-            started_at: datetime!(2026-11-23 03:20:00 UTC),
+            started_at: ts("2026-11-23T03:20:00Z"),
             answered_at: None,
             attribution: Default::default(),
             first_time_caller: true,
@@ -88,7 +91,7 @@ mod tests {
     fn ended(id: &str) -> CallDetailRecord {
         CallDetailRecord::from_live(
             &live(id),
-            datetime!(2026-11-23 03:21:00 UTC),
+            ts("2026-11-23T03:21:00Z"),
             Disposition::Answered,
             200,
             HangupSide::Callee,
@@ -107,7 +110,7 @@ mod tests {
             StoreCommand::CallStarted(live("a")),
             StoreCommand::CallAnswered {
                 id: "a".into(),
-                answered_at: datetime!(2026-11-23 03:20:05 UTC),
+                answered_at: ts("2026-11-23T03:20:05Z"),
             },
         ];
         apply_batch(&mut conn, &batch).unwrap();
@@ -144,7 +147,7 @@ mod tests {
         let mut conn = conn();
         let batch = [StoreCommand::CallAnswered {
             id: "ghost".into(),
-            answered_at: datetime!(2026-11-23 03:20:05 UTC),
+            answered_at: ts("2026-11-23T03:20:05Z"),
         }];
         assert_eq!(apply_batch(&mut conn, &batch).unwrap().unknown_answers, 1);
     }

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use jiff::Timestamp;
 use rusqlite::{Connection, params};
-use time::OffsetDateTime;
 
 use super::StoreError;
 
@@ -17,11 +17,9 @@ pub fn load(conn: &Connection) -> Result<Vec<String>, StoreError> {
 
 /// Stores `pattern` (a no-op when present). Opens its own short-lived connection: called
 /// from the admin API on a blocking thread, rarely.
-pub fn insert(path: &Path, pattern: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+pub fn insert(path: &Path, pattern: &str, at: Timestamp) -> Result<(), StoreError> {
     let conn = super::open(path)?;
-    let added = at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let added = at.to_string();
     conn.execute(
         "INSERT OR IGNORE INTO blacklist (pattern, added_at) VALUES (?1, ?2)",
         params![pattern, added],
@@ -44,7 +42,7 @@ mod tests {
     fn entries_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cdr.db");
-        let at = OffsetDateTime::UNIX_EPOCH;
+        let at = Timestamp::UNIX_EPOCH;
         insert(&path, "7800*", at).unwrap();
         insert(&path, "79990000000", at).unwrap();
         insert(&path, "7800*", at).unwrap();

@@ -3,16 +3,16 @@
 //! Timestamps are RFC 3339 TEXT in UTC with fixed millisecond width (see
 //! [`crate::call::record::rfc3339`]); enums are their snake_case names.
 
+use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, named_params};
-use time::OffsetDateTime;
 
 use crate::call::attribution::{Attribution, NumberKindTag};
 use crate::call::live_dialog::{CallDialogs, LegDialog};
 use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, rfc3339};
 
 /// A timestamp as stored in a TEXT column.
-struct SqlTime(OffsetDateTime);
+struct SqlTime(Timestamp);
 
 impl ToSql for SqlTime {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -28,7 +28,7 @@ impl FromSql for SqlTime {
     }
 }
 
-fn time_opt(t: Option<OffsetDateTime>) -> Option<SqlTime> {
+fn time_opt(t: Option<Timestamp>) -> Option<SqlTime> {
     t.map(SqlTime)
 }
 
@@ -200,7 +200,7 @@ pub(super) fn insert_live(conn: &Connection, live: &LiveCall) -> rusqlite::Resul
 pub(super) fn mark_answered(
     conn: &Connection,
     id: &str,
-    answered_at: OffsetDateTime,
+    answered_at: Timestamp,
 ) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached("UPDATE live_calls SET answered_at = ?2 WHERE id = ?1")?;
     Ok(stmt.execute((id, SqlTime(answered_at)))? > 0)

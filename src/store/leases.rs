@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, named_params};
-use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::call::record::rfc3339;
@@ -71,7 +71,7 @@ fn lease_from_row(row: &Row<'_>) -> rusqlite::Result<Lease> {
 }
 
 /// A timestamp as stored in a TEXT column.
-struct LeaseTime(OffsetDateTime);
+struct LeaseTime(Timestamp);
 
 impl ToSql for LeaseTime {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -102,10 +102,13 @@ impl FromSql for VisitJson {
 mod tests {
     use super::*;
     use crate::store::schema;
-    use time::macros::datetime;
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     fn lease(i: u32) -> Lease {
-        let t = datetime!(2026-03-01 12:00:00.123 UTC);
+        let t = ts("2026-03-01T12:00:00.123Z");
         Lease {
             session_id: format!("s{i}"),
             site: "shop".into(),
@@ -118,8 +121,8 @@ mod tests {
                 ..VisitFields::default()
             })),
             granted_at: t,
-            last_seen: t + time::Duration::seconds(30),
-            expires_at: t + time::Duration::minutes(15),
+            last_seen: t + jiff::SignedDuration::from_secs(30),
+            expires_at: t + jiff::SignedDuration::from_mins(15),
         }
     }
 

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use super::StoreError;
 use super::columns::{CDR_SELECT, cdr_from_row};
 use crate::call::record::{CallDetailRecord, rfc3339};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 /// A CDR with its storage sequence number (increases with every insert, never reused).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,8 @@ pub fn after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<StoredCdr>
 /// the first-time-caller judgement.
 pub fn recent_callers(
     conn: &Connection,
-    since: Option<OffsetDateTime>,
-) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+    since: Option<Timestamp>,
+) -> Result<Vec<(String, Timestamp)>, StoreError> {
     let since = since.map_or_else(String::new, rfc3339::format);
     let mut stmt = conn.prepare(
         "SELECT caller, MAX(started_at) FROM cdr WHERE caller != '' AND started_at >= ?1 \
@@ -89,7 +89,10 @@ mod tests {
     use super::*;
     use crate::call::record::{Disposition, HangupSide, LiveCall};
     use crate::store::{columns, schema};
-    use time::macros::datetime;
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     fn conn_with(n: usize) -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -101,7 +104,7 @@ mod tests {
                 tracking_number: "74951234567".into(),
                 caller: "79161112233".into(),
                 destination: "sip:sales@pbx.example".into(),
-                started_at: datetime!(2026-11-23 03:20:00 UTC),
+                started_at: ts("2026-11-23T03:20:00Z"),
                 answered_at: None,
                 attribution: Default::default(),
                 first_time_caller: true,
@@ -111,7 +114,7 @@ mod tests {
             };
             let cdr = CallDetailRecord::from_live(
                 &live,
-                datetime!(2026-11-23 03:20:30 UTC),
+                ts("2026-11-23T03:20:30Z"),
                 Disposition::NoAnswer,
                 480,
                 HangupSide::System,

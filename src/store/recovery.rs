@@ -1,8 +1,8 @@
 //! Crash recovery: calls still in `live_calls` at start-up become `interrupted` CDRs, and the
 //! answered ones are handed back with their dialogs so the SIP core can send BYE on both legs.
 
+use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
-use time::OffsetDateTime;
 
 use super::{StoreError, columns};
 use crate::call::live_dialog::{CallDialogs, InterruptedCall};
@@ -19,7 +19,7 @@ pub struct Recovery {
 
 /// Closes every call the previous process left live, in one transaction; returns how many.
 /// See [`recover_interrupted_calls`].
-pub fn recover_interrupted(conn: &Connection, now: OffsetDateTime) -> Result<usize, StoreError> {
+pub fn recover_interrupted(conn: &Connection, now: Timestamp) -> Result<usize, StoreError> {
     Ok(recover_interrupted_calls(conn, now)?.recorded)
 }
 
@@ -32,7 +32,7 @@ pub fn recover_interrupted(conn: &Connection, now: OffsetDateTime) -> Result<usi
 /// cannot be read is logged and skipped (the CDR is written all the same).
 pub fn recover_interrupted_calls(
     conn: &Connection,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<Recovery, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let mut found = Recovery::default();
@@ -82,7 +82,7 @@ fn kept_dialogs(
     }
 }
 
-fn interrupted(live: &LiveCall, now: OffsetDateTime) -> CallDetailRecord {
+fn interrupted(live: &LiveCall, now: Timestamp) -> CallDetailRecord {
     let sip_status = if live.answered_at.is_some() {
         200
     } else {
@@ -102,16 +102,19 @@ mod tests {
     use super::*;
     use crate::call::live_dialog::LegDialog;
     use crate::store::{query, schema};
-    use time::macros::datetime;
 
-    fn live(id: &str, answered_at: Option<OffsetDateTime>) -> LiveCall {
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
+
+    fn live(id: &str, answered_at: Option<Timestamp>) -> LiveCall {
         LiveCall {
             id: id.into(),
             call_id: format!("{id}@carrier"),
             tracking_number: "74951234567".into(),
             caller: "79161112233".into(),
             destination: "sip:sales@pbx.example".into(),
-            started_at: datetime!(2026-11-23 03:20:00 UTC),
+            started_at: ts("2026-11-23T03:20:00Z"),
             answered_at,
             attribution: Default::default(),
             first_time_caller: true,
@@ -125,10 +128,10 @@ mod tests {
     fn live_rows_become_interrupted_cdrs() {
         let mut conn = Connection::open_in_memory().unwrap();
         schema::migrate(&mut conn).unwrap();
-        columns::insert_live(&conn, &live("a", Some(datetime!(2026-11-23 03:20:10 UTC)))).unwrap();
+        columns::insert_live(&conn, &live("a", Some(ts("2026-11-23T03:20:10Z")))).unwrap();
         columns::insert_live(&conn, &live("b", None)).unwrap();
 
-        let now = datetime!(2026-11-23 03:25:00 UTC);
+        let now = ts("2026-11-23T03:25:00Z");
         assert_eq!(recover_interrupted(&conn, now).unwrap(), 2);
 
         let cdrs = query::list_recent(&conn, 10).unwrap();
@@ -165,7 +168,7 @@ mod tests {
     fn answered_calls_with_kept_dialogs_come_back_to_be_hung_up() {
         let mut conn = Connection::open_in_memory().unwrap();
         schema::migrate(&mut conn).unwrap();
-        let answered = Some(datetime!(2026-11-23 03:20:10 UTC));
+        let answered = Some(ts("2026-11-23T03:20:10Z"));
         for id in ["talking", "no-dialogs", "ringing", "garbled"] {
             let at = if id == "ringing" { None } else { answered };
             columns::insert_live(&conn, &live(id, at)).unwrap();
@@ -183,7 +186,7 @@ mod tests {
         )
         .unwrap();
 
-        let found = recover_interrupted_calls(&conn, datetime!(2026-11-23 03:25:00 UTC)).unwrap();
+        let found = recover_interrupted_calls(&conn, ts("2026-11-23T03:25:00Z")).unwrap();
         assert_eq!(found.recorded, 4);
         assert_eq!(
             found.to_hang_up,

@@ -10,8 +10,8 @@
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use rusqlite::Connection;
-use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -35,10 +35,7 @@ pub enum StoreCommand {
     /// Inserts a `live_calls` row (recovered as `interrupted` if the process dies).
     CallStarted(LiveCall),
     /// Sets `answered_at` on the live row.
-    CallAnswered {
-        id: String,
-        answered_at: OffsetDateTime,
-    },
+    CallAnswered { id: String, answered_at: Timestamp },
     /// Inserts the CDR (ignored if one with this id exists) and deletes the live row.
     CallEnded(CallDetailRecord),
     /// Stores both legs' dialogs on the live row (crash recovery hangs them up).
@@ -374,7 +371,10 @@ mod tests {
     use super::*;
     use crate::call::record::{Disposition, HangupSide};
     use crate::store::{open, query};
-    use time::macros::datetime;
+
+    fn ts(text: &str) -> jiff::Timestamp {
+        text.parse().expect("test timestamp")
+    }
 
     fn cdr(i: usize) -> CallDetailRecord {
         let live = LiveCall {
@@ -383,7 +383,7 @@ mod tests {
             tracking_number: "74951234567".into(),
             caller: "79161112233".into(),
             destination: "sip:sales@pbx.example".into(),
-            started_at: datetime!(2026-11-23 03:20:00 UTC),
+            started_at: ts("2026-11-23T03:20:00Z"),
             answered_at: None,
             attribution: Default::default(),
             first_time_caller: true,
@@ -391,7 +391,7 @@ mod tests {
             answered_step: None,
             answered_target: None,
         };
-        let end = datetime!(2026-11-23 03:20:20 UTC);
+        let end = ts("2026-11-23T03:20:20Z");
         CallDetailRecord::from_live(&live, end, Disposition::Busy, 486, HangupSide::Callee)
     }
 

@@ -7,9 +7,9 @@
 
 use std::sync::OnceLock;
 
+use jiff::Timestamp;
 use metrics::{Counter, Gauge, counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use time::OffsetDateTime;
 
 use crate::b2bua::B2bua;
 use crate::b2bua::CallStats;
@@ -231,7 +231,7 @@ pub fn call_recorded(disposition: &'static str) {
 }
 
 /// Sets every pool's gauges from the lease table (called at scrape time).
-pub fn publish_pools(leases: &LeaseTable, now: OffsetDateTime) {
+pub fn publish_pools(leases: &LeaseTable, now: Timestamp) {
     for pool in leases.stats(now) {
         let labels = [("site", pool.site), ("pool", pool.pool)];
         let ratio = if pool.size == 0 {

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use calltrack::call::record::{Disposition, HangupSide};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::cdrs;
 use crate::daemon::{Daemon, Setup, integrity_check};
@@ -69,7 +69,7 @@ fn kill_9_under_load_loses_no_call_and_no_lease() {
     let completed = caller.stats().successful;
     let live = http::active_calls(setup.http_port);
     std::thread::sleep(Duration::from_millis(300)); // the completed calls' CDRs commit
-    let killed_at = OffsetDateTime::now_utc();
+    let killed_at = Timestamp::now();
     first.kill9();
     assert_eq!(
         integrity_check(&setup.db_path()),

@@ -50,7 +50,7 @@ impl Ctx<'_> {
     }
 
     /// The wall-clock time of this input.
-    pub(super) fn wall(&self) -> time::OffsetDateTime {
+    pub(super) fn wall(&self) -> jiff::Timestamp {
         self.clock.at(self.now)
     }
 }
