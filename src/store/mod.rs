@@ -14,6 +14,7 @@
 mod batch;
 pub mod blacklist;
 mod columns;
+pub mod flat;
 pub mod leases;
 pub mod query;
 pub mod recovery;
@@ -64,6 +65,8 @@ pub enum StoreError {
     Csv(#[from] csv::Error),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("a CDR does not map to its columns: {0}")]
+    Columns(#[from] serde::de::value::Error),
 }
 
 /// Opens (creating it and its parent directories if needed) and migrates the database.
