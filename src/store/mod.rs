@@ -1,12 +1,19 @@
 //! CDR storage in SQLite: opening a database, its errors, and the pieces below.
 //!
 //! - [`schema`]: migrations driven by `PRAGMA user_version`.
-//! - [`writer`]: the dedicated writer thread fed by a bounded queue, batched transactions.
+//! - [`writer`]: the one writer thread fed by a bounded queue, batched transactions;
+//!   [`commands`] is what it is asked to do (call events, lease snapshots, blacklist edits),
+//!   [`batch`] applies one batch.
 //! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up and
 //!   hands back the answered ones' dialogs, for the SIP core to hang up both legs.
 //! - [`query`]: reads for the `cdr` CLI and reports.
-//! - [`leases`]: the lease table snapshot, saved and loaded whole by the lease sweeper.
-//! - [`blacklist`]: caller blacklist entries added through the admin API.
+//! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
+//!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
+//! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
+//! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
+//!
+//! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
+//! [`open_read_only`].
 //!
 //! Start-up order for the composition root: [`open`], [`recover_interrupted_calls`], drop that
 //! connection, then [`spawn_writer`]; shut the writer down last so CDRs are flushed last.
@@ -14,6 +21,7 @@
 mod batch;
 pub mod blacklist;
 mod columns;
+pub mod commands;
 pub mod flat;
 pub mod leases;
 pub mod query;
@@ -26,11 +34,10 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use commands::{Reply, StoreCommand, StoreSender};
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
-pub use writer::{
-    StoreCommand, StoreSender, WriterHandle, WriterOptions, WriterStats, spawn_writer,
-};
+pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
 
 /// How long a connection waits on a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,6 +60,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("the CDR writer has stopped; the command was not queued")]
     WriterClosed,
+    #[error("the store queue is full; the command was not queued")]
+    Busy,
+    #[error("the store command was queued but not committed (writer stopped)")]
+    NotCommitted,
     #[error("the CDR writer thread panicked")]
     WriterPanicked,
     #[error("cannot start the CDR writer thread: {0}")]

@@ -1,5 +1,7 @@
-//! The CDR writer: one dedicated thread owns the SQLite connection and is fed by a bounded
-//! queue; commands are written in batches, one transaction per batch, in queue order.
+//! The store writer, the one SQLite writer of the daemon: one dedicated thread owns the
+//! connection and is fed by a bounded queue ([`super::commands`]); commands (call events,
+//! lease snapshots, blacklist edits) are written in batches, one transaction per batch, in
+//! queue order, and commands that wait for an answer get it after the commit.
 //!
 //! Invariants:
 //! - Nothing is dropped while running: a full queue makes [`StoreSender::send`] wait
@@ -11,16 +13,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::Connection;
-use time::OffsetDateTime;
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::StoreError;
 use super::batch::{BatchOutcome, apply_batch};
-use crate::call::live_dialog::CallDialogs;
-use crate::call::record::{CallDetailRecord, LiveCall};
+use super::commands::{StoreCommand, StoreSender};
 
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -28,22 +27,6 @@ const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
 const SHUTDOWN_ATTEMPTS: u32 = 3;
 /// Upper bound for [`WriterOptions::flush_interval`].
 const FLUSH_INTERVAL_MAX: Duration = Duration::from_secs(60);
-
-/// One change to the store, sent by the call pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreCommand {
-    /// Inserts a `live_calls` row (recovered as `interrupted` if the process dies).
-    CallStarted(LiveCall),
-    /// Sets `answered_at` on the live row.
-    CallAnswered {
-        id: String,
-        answered_at: OffsetDateTime,
-    },
-    /// Inserts the CDR (ignored if one with this id exists) and deletes the live row.
-    CallEnded(CallDetailRecord),
-    /// Stores both legs' dialogs on the live row (crash recovery hangs them up).
-    DialogsChanged { id: String, dialogs: CallDialogs },
-}
 
 /// Tuning for [`spawn_writer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,48 +102,6 @@ impl WriterStats {
             Ok(n) => self.commit_time_total / n,
             Err(_) => Duration::ZERO,
         }
-    }
-}
-
-/// The sending side of the writer queue; clone one per producer.
-#[derive(Debug, Clone)]
-pub struct StoreSender {
-    tx: mpsc::Sender<StoreCommand>,
-}
-
-impl StoreSender {
-    fn channel(capacity: usize) -> (Self, mpsc::Receiver<StoreCommand>) {
-        let (tx, rx) = mpsc::channel(capacity);
-        (Self { tx }, rx)
-    }
-
-    /// Queues a command, waiting while the queue is full; fails only once the writer stopped.
-    pub async fn send(&self, cmd: StoreCommand) -> Result<(), StoreError> {
-        self.tx
-            .send(cmd)
-            .await
-            .map_err(|_| StoreError::WriterClosed)
-    }
-
-    /// Queues a command without waiting; hands it back if the queue is full or closed.
-    #[expect(
-        clippy::result_large_err,
-        reason = "handing the command back is the point; a ~200-byte move is cheap"
-    )]
-    pub fn try_send(&self, cmd: StoreCommand) -> Result<(), StoreCommand> {
-        self.tx.try_send(cmd).map_err(|e| match e {
-            TrySendError::Full(cmd) | TrySendError::Closed(cmd) => cmd,
-        })
-    }
-
-    /// Commands queued and not yet taken by the writer.
-    pub fn queue_depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
-    }
-
-    /// True once the writer has stopped accepting commands.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
     }
 }
 
@@ -273,8 +214,7 @@ impl Writer {
         loop {
             let open = runtime.block_on(self.fill(&mut batch));
             if !batch.is_empty() {
-                self.write(&batch);
-                batch.clear();
+                self.write(&mut batch);
             }
             if !open {
                 tracing::info!(commands = self.stats.commands, "CDR writer stopped");
@@ -341,17 +281,22 @@ impl Writer {
         }
     }
 
-    /// Applies the batch, retrying with backoff until it commits (or shutdown gives up).
-    fn write(&mut self, batch: &[StoreCommand]) {
+    /// Applies the batch, retrying with backoff until it commits (or shutdown gives up), then
+    /// answers the commands that wait; leaves `batch` empty.
+    fn write(&mut self, batch: &mut Vec<StoreCommand>) {
         let mut backoff = RETRY_BACKOFF_MIN;
         for attempt in 1.. {
             let started = std::time::Instant::now();
             let error = match apply_batch(&mut self.conn, batch) {
-                Ok(outcome) => {
+                Ok((outcome, changed)) => {
                     let took = started.elapsed();
                     metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
                     crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
-                    return self.stats.record(batch.len(), outcome, took);
+                    self.stats.record(batch.len(), outcome, took);
+                    for (cmd, changed) in batch.drain(..).zip(changed) {
+                        cmd.answer(changed);
+                    }
+                    return;
                 }
                 Err(error) => error,
             };
@@ -361,6 +306,7 @@ impl Writer {
             if matches!(self.control, Control::Closing) && attempt >= SHUTDOWN_ATTEMPTS {
                 tracing::error!(commands = batch.len(), "CDR batch abandoned at shutdown");
                 self.stats.lost_commands += batch.len() as u64;
+                batch.clear();
                 return;
             }
             std::thread::sleep(backoff);
@@ -372,7 +318,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::record::{Disposition, HangupSide};
+    use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
     use crate::store::{open, query};
     use time::macros::datetime;
 
@@ -474,7 +420,7 @@ mod tests {
         let back = sender
             .try_send(StoreCommand::CallEnded(cdr(2)))
             .unwrap_err();
-        assert_eq!(back, StoreCommand::CallEnded(cdr(2)));
+        assert!(matches!(back, StoreCommand::CallEnded(c) if c == cdr(2)));
         assert_eq!(sender.queue_depth(), 1);
     }
 
