@@ -81,7 +81,7 @@ pub fn database<'a>(args: &'a CdrArgs, default_db: &'a Path) -> &'a Path {
 pub fn run_to(args: CdrArgs, default_db: &Path, out: &mut dyn Write) -> Result<(), StoreError> {
     let result = match args.command {
         CdrCommand::List { db, limit, format } => {
-            let conn = store::open_existing(db.as_deref().unwrap_or(default_db))?;
+            let conn = store::open_read_only(db.as_deref().unwrap_or(default_db))?;
             list(&conn, limit, &mut CdrPrinter::new(out, format))
         }
         CdrCommand::Tail {
@@ -89,7 +89,7 @@ pub fn run_to(args: CdrArgs, default_db: &Path, out: &mut dyn Write) -> Result<(
             format,
             poll_ms,
         } => {
-            let conn = store::open_existing(db.as_deref().unwrap_or(default_db))?;
+            let conn = store::open_read_only(db.as_deref().unwrap_or(default_db))?;
             let poll = Duration::from_millis(poll_ms);
             tail(&conn, poll, &mut CdrPrinter::new(out, format), || true)
         }

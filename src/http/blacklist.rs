@@ -168,3 +168,18 @@ async fn committed<T>(request: impl Future<Output = Result<T, StoreError>>) -> R
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_store_queue_is_429_with_retry_after_not_a_wait() {
+        let busy = committed(async { Err::<bool, _>(StoreError::Busy) }).await;
+        let error = busy.unwrap_err();
+        assert_eq!(error.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(error.code(), "overloaded");
+        let gone = committed(async { Err::<bool, _>(StoreError::NotCommitted) }).await;
+        assert_eq!(gone.unwrap_err().code(), "store_failed");
+    }
+}

@@ -32,7 +32,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 pub use commands::{Reply, StoreCommand, StoreSender};
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
@@ -97,6 +97,33 @@ pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
     open(path)
 }
 
+/// Opens an existing database for reading only (`SQLITE_OPEN_READ_ONLY`), for readers beside
+/// the running writer (the `cdr` CLI): such a connection can never write. A database older
+/// than this build is migrated first through [`open`], as before.
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::NoDatabase(path.to_path_buf()));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let found = schema::version(&conn)?;
+    if found > schema::latest_version() {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: schema::latest_version(),
+        });
+    }
+    if found < schema::latest_version() {
+        drop(conn);
+        drop(open(path)?);
+        return open_read_only(path);
+    }
+    Ok(conn)
+}
+
 fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => {
@@ -133,6 +160,21 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         assert!(path.is_file());
+    }
+
+    #[test]
+    fn a_read_only_connection_reads_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        drop(open(&path).unwrap());
+        let reader = open_read_only(&path).unwrap();
+        assert_eq!(query::count(&reader).unwrap(), 0);
+        let write = reader.execute("DELETE FROM cdr", []);
+        assert!(write.is_err(), "read-only: {write:?}");
+        assert!(matches!(
+            open_read_only(&dir.path().join("missing.sqlite")),
+            Err(StoreError::NoDatabase(_))
+        ));
     }
 
     #[test]

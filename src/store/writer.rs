@@ -435,4 +435,47 @@ mod tests {
         assert_eq!((o.queue_capacity, o.batch_max_records), (1, 1));
         assert_eq!(o.flush_interval, FLUSH_INTERVAL_MAX);
     }
+
+    /// Blacklist edits and lease snapshots are answered only once committed: a reader sees
+    /// them as soon as the answer arrives.
+    #[tokio::test]
+    async fn requests_are_answered_after_their_commit() {
+        use crate::store::{blacklist, leases};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        let (sender, handle) = spawn_writer(&path, opts(8)).unwrap();
+        let reader = open(&path).unwrap();
+        let add = |pattern: &str| {
+            let pattern = pattern.to_owned();
+            move |done| StoreCommand::BlacklistAdd {
+                pattern,
+                added_at: datetime!(2026-11-23 03:20:00 UTC),
+                done,
+            }
+        };
+        assert!(sender.request(add("7800*")).await.unwrap(), "new");
+        assert_eq!(blacklist::load(&reader).unwrap(), ["7800*"]);
+        assert!(
+            !sender.request(add("7800*")).await.unwrap(),
+            "already stored"
+        );
+        let remove = |done| StoreCommand::BlacklistRemove {
+            pattern: "7800*".into(),
+            done,
+        };
+        assert!(sender.request(remove).await.unwrap());
+        assert!(blacklist::load(&reader).unwrap().is_empty());
+        let save = |done| StoreCommand::SaveLeases {
+            leases: Vec::new(),
+            done,
+        };
+        sender.request(save).await.unwrap();
+        assert!(leases::load_leases(&reader).unwrap().is_empty());
+        drop(sender);
+        let stats = tokio::task::spawn_blocking(move || handle.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.commands, 4);
+    }
 }
