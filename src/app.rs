@@ -116,17 +116,11 @@ impl Server {
             tracing::warn!("{warning}");
         }
         let live: SharedConfig = Arc::new(ArcSwap::new(config.clone()));
-        let Opened {
-            store,
-            writer,
-            history,
-            blacklist,
-            interrupted,
-            saved_leases,
-        } = start_store(&config)?;
+        let opened = start_store(&config)?;
+        let (store, blacklist) = (opened.store, opened.blacklist);
         let leases = Arc::new(LeaseTable::from_config(&config));
         let restored =
-            crate::lease::load_on_start(&leases, saved_leases, OffsetDateTime::now_utc());
+            crate::lease::load_on_start(&leases, opened.saved_leases, OffsetDateTime::now_utc());
         tracing::info!(restored, "visitor leases restored");
         let bans = Bans::default();
         let mut sockets = transport::bind(&transport_config(&config)).await?;
@@ -154,7 +148,7 @@ impl Server {
         let shared = Shared {
             hosts: hosts.clone(),
             leases: leases.clone(),
-            history,
+            history: opened.history,
             blacklist: blacklist.clone(),
             health,
             bans,
@@ -162,7 +156,7 @@ impl Server {
         let heartbeat = Heartbeat::new(now());
         let mut engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());
         // BYEs on both legs of the answered calls a crash interrupted, sent by the driver.
-        engine.b2bua.recover(now(), interrupted);
+        engine.b2bua.recover(now(), opened.interrupted);
         let resolver = Resolver {
             hosts: hosts.clone(),
             names: names.clone(),
@@ -176,7 +170,7 @@ impl Server {
             resolver,
             leases,
             store,
-            writer,
+            writer: opened.writer,
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -245,12 +239,13 @@ fn start_store(config: &Config) -> Result<Opened, AppError> {
         flush_interval: config.store.flush_interval,
     };
     let (store, writer) = crate::store::spawn_writer(path, options)?;
+    let interrupted = recovery.to_hang_up;
     Ok(Opened {
         store,
         writer,
         history,
         blacklist,
-        interrupted: recovery.to_hang_up,
+        interrupted,
         saved_leases,
     })
 }

@@ -27,6 +27,7 @@ pub mod leases;
 pub mod query;
 pub mod recovery;
 pub mod schema;
+mod tuning;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

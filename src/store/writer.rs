@@ -18,92 +18,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::StoreError;
-use super::batch::{BatchOutcome, apply_batch};
+use super::batch::apply_batch;
 use super::commands::{StoreCommand, StoreSender};
+pub use super::tuning::{WriterOptions, WriterStats};
 
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Attempts a failing batch gets once shutdown has been requested.
 const SHUTDOWN_ATTEMPTS: u32 = 3;
-/// Upper bound for [`WriterOptions::flush_interval`].
-const FLUSH_INTERVAL_MAX: Duration = Duration::from_secs(60);
-
-/// Tuning for [`spawn_writer`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriterOptions {
-    /// Commands the queue holds before `send` waits; at least 1.
-    pub queue_capacity: usize,
-    /// Most commands applied in one transaction; at least 1.
-    pub batch_max_records: usize,
-    /// How long the writer lingers after the first command of a batch to collect more
-    /// (zero: write what is queued at once). Capped at one minute.
-    pub flush_interval: Duration,
-}
-
-impl Default for WriterOptions {
-    fn default() -> Self {
-        Self {
-            queue_capacity: 4096,
-            batch_max_records: 256,
-            flush_interval: Duration::from_millis(10),
-        }
-    }
-}
-
-impl WriterOptions {
-    fn normalized(self) -> Self {
-        Self {
-            queue_capacity: self.queue_capacity.max(1),
-            batch_max_records: self.batch_max_records.max(1),
-            flush_interval: self.flush_interval.min(FLUSH_INTERVAL_MAX),
-        }
-    }
-}
-
-/// What the writer did, returned by [`WriterHandle::shutdown`].
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WriterStats {
-    /// Commands applied (committed).
-    pub commands: u64,
-    /// Committed transactions.
-    pub batches: u64,
-    pub largest_batch: usize,
-    /// CDR rows inserted.
-    pub cdrs_written: u64,
-    /// `CallEnded` for an id that already had a CDR.
-    pub duplicate_cdrs: u64,
-    /// `CallAnswered` for an id with no live row.
-    pub unknown_answers: u64,
-    /// Time spent applying and committing batches.
-    pub commit_time_total: Duration,
-    pub commit_time_max: Duration,
-    /// Batch transactions that failed and were retried.
-    pub failed_attempts: u64,
-    /// Commands given up on at shutdown after repeated failures.
-    pub lost_commands: u64,
-}
-
-impl WriterStats {
-    fn record(&mut self, commands: usize, outcome: BatchOutcome, took: Duration) {
-        self.commands += commands as u64;
-        self.batches += 1;
-        self.largest_batch = self.largest_batch.max(commands);
-        self.cdrs_written += outcome.cdrs_written;
-        self.duplicate_cdrs += outcome.duplicate_cdrs;
-        self.unknown_answers += outcome.unknown_answers;
-        self.commit_time_total += took;
-        self.commit_time_max = self.commit_time_max.max(took);
-    }
-
-    /// Mean time per committed batch.
-    pub fn mean_commit_time(&self) -> Duration {
-        match u32::try_from(self.batches) {
-            Ok(0) => Duration::ZERO,
-            Ok(n) => self.commit_time_total / n,
-            Err(_) => Duration::ZERO,
-        }
-    }
-}
 
 /// Owner of the writer thread; call [`WriterHandle::shutdown`] last in the shutdown tree.
 /// Dropping it without shutdown detaches the thread, which then runs until every sender is gone.
@@ -433,7 +355,7 @@ mod tests {
         }
         .normalized();
         assert_eq!((o.queue_capacity, o.batch_max_records), (1, 1));
-        assert_eq!(o.flush_interval, FLUSH_INTERVAL_MAX);
+        assert_eq!(o.flush_interval, super::super::tuning::FLUSH_INTERVAL_MAX);
     }
 
     /// Blacklist edits and lease snapshots are answered only once committed: a reader sees
