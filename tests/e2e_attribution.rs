@@ -121,27 +121,40 @@ fn leased_number_call_carries_the_visit_to_the_pbx_and_the_cdr() {
     let web = &cdrs[0];
     assert_eq!(web.disposition, Disposition::Answered);
     assert_eq!(web.tracking_number, number);
-    assert_eq!(web.number_kind, NumberKindTag::Dynamic);
-    assert_eq!(web.site, "demo");
-    assert_eq!(web.source.as_deref(), Some("google"));
-    assert_eq!(web.medium.as_deref(), Some("cpc"));
-    assert_eq!(web.campaign.as_deref(), Some("brand"));
-    assert_eq!(web.term.as_deref(), Some("shoes"));
-    assert_eq!(web.gclid.as_deref(), Some("abc123"));
-    assert_eq!(web.ga_client_id.as_deref(), Some("GA1.1.1234.5678"));
-    assert_eq!(web.ym_client_id.as_deref(), Some("170000000000000001"));
-    assert_eq!(web.referrer.as_deref(), Some("https://www.google.com/"));
+    assert_eq!(web.attribution.number_kind, NumberKindTag::Dynamic);
+    assert_eq!(web.attribution.site, "demo");
+    assert_eq!(web.attribution.source.as_deref(), Some("google"));
+    assert_eq!(web.attribution.medium.as_deref(), Some("cpc"));
+    assert_eq!(web.attribution.campaign.as_deref(), Some("brand"));
+    assert_eq!(web.attribution.term.as_deref(), Some("shoes"));
+    assert_eq!(web.attribution.gclid.as_deref(), Some("abc123"));
+    assert_eq!(
+        web.attribution.ga_client_id.as_deref(),
+        Some("GA1.1.1234.5678")
+    );
+    assert_eq!(
+        web.attribution.ym_client_id.as_deref(),
+        Some("170000000000000001")
+    );
+    assert_eq!(
+        web.attribution.referrer.as_deref(),
+        Some("https://www.google.com/")
+    );
     assert!(
-        web.landing_page
+        web.attribution
+            .landing_page
             .as_deref()
             .unwrap()
             .starts_with("https://shop.example/landing")
     );
-    assert_eq!(web.session_id.as_deref(), Some(session_id.as_str()));
+    assert_eq!(
+        web.attribution.session_id.as_deref(),
+        Some(session_id.as_str())
+    );
     assert!(web.first_time_caller);
     let billboard = &cdrs[1];
-    assert_eq!(billboard.number_kind, NumberKindTag::Static);
-    assert_eq!(billboard.source.as_deref(), Some("billboard"));
+    assert_eq!(billboard.attribution.number_kind, NumberKindTag::Static);
+    assert_eq!(billboard.attribution.source.as_deref(), Some("billboard"));
     assert!(
         !billboard.first_time_caller,
         "second call from the same caller"
@@ -167,6 +180,6 @@ fn quality_follows_the_talk_threshold() {
     uas.wait_ok();
     let cdrs = ct.stop().cdrs();
     assert!(cdrs[0].quality, "answered, talked 1 s or more");
-    assert_eq!(cdrs[0].source.as_deref(), Some("radio"));
+    assert_eq!(cdrs[0].attribution.source.as_deref(), Some("radio"));
     assert!(!cdrs[1].quality, "busy is never a quality call");
 }

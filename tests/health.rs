@@ -365,9 +365,9 @@ fn a_call_refused_for_a_down_target_keeps_its_attribution() {
     );
     assert_eq!(cdr.tracking_number, "74950000001");
     assert_eq!(cdr.caller, "79161234567");
-    assert_eq!(cdr.site, "demo");
-    assert_eq!(cdr.number_kind, NumberKindTag::Static);
-    assert_eq!(cdr.source.as_deref(), Some("billboard"));
+    assert_eq!(cdr.attribution.site, "demo");
+    assert_eq!(cdr.attribution.number_kind, NumberKindTag::Static);
+    assert_eq!(cdr.attribution.source.as_deref(), Some("billboard"));
 }
 
 fn ts(text: &str) -> jiff::Timestamp {

@@ -1,5 +1,6 @@
 //! Lease persistence end to end: save to a temporary SQLite file, restore into a new table
-//! (a restart), and the sweeper service expiring and saving on its own.
+//! (a restart), and the sweeper service expiring and saving on its own through the store's
+//! one writer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -57,7 +58,8 @@ fn leases_survive_a_restart_through_sqlite() {
     // Restart at 750 s: b (expired at 700 s) is gone, a (heartbeat at 500 s) is restored.
     let now = T0 + SignedDuration::from_secs(750);
     let after = table();
-    assert_eq!(lease::load_on_start(&after, &path, now).unwrap(), 1);
+    let saved = leases::load_leases(&store::open(&path).unwrap()).unwrap();
+    assert_eq!(lease::load_on_start(&after, saved, now), 1);
     let held = after.holder_of(&a.number, now).unwrap();
     assert_eq!(held, before.session("a").unwrap());
     assert_eq!(held.visit.utm_campaign(), Some("весна-2026"));
@@ -80,14 +82,15 @@ async fn sweeper_expires_and_saves_until_stopped() {
     table.grant(request("live", None), now).unwrap();
 
     let stop = CancellationToken::new();
-    let sweeper = tokio::spawn(lease::run_sweeper(
-        table.clone(),
-        path.clone(),
-        stop.clone(),
-    ));
+    let (store, writer) = store::spawn_writer(&path, Default::default()).unwrap();
+    let sweeper = tokio::spawn(lease::run_sweeper(table.clone(), store, stop.clone()));
     tokio::time::sleep(StdDuration::from_millis(200)).await;
     stop.cancel();
     sweeper.await.unwrap();
+    tokio::task::spawn_blocking(move || writer.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
 
     assert_eq!(table.len(), 1, "the first tick expired the old lease");
     let conn = store::open(&path).unwrap();

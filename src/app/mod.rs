@@ -34,7 +34,7 @@ use crate::edge::blacklist::{Blacklist, Origin};
 use crate::edge::flood::Bans;
 use crate::health::HealthTable;
 use crate::http::{Gauges, HttpError, HttpServer, HttpState};
-use crate::lease::LeaseTable;
+use crate::lease::{Lease, LeaseTable};
 use crate::routing::HostTable;
 use crate::sip::dialog::LocalEndpoint;
 use crate::sip::message::Limits;
@@ -122,9 +122,10 @@ impl Server {
             tracing::warn!("{warning}");
         }
         let live: SharedConfig = Arc::new(ArcSwap::new(config.clone()));
-        let (store, writer, history, blacklist, interrupted) = start_store(&config)?;
+        let opened = start_store(&config)?;
+        let (store, blacklist) = (opened.store, opened.blacklist);
         let leases = Arc::new(LeaseTable::from_config(&config));
-        let restored = crate::lease::load_on_start(&leases, &config.store.path, Timestamp::now())?;
+        let restored = crate::lease::load_on_start(&leases, opened.saved_leases, Timestamp::now());
         tracing::info!(restored, "visitor leases restored");
         let bans = Bans::default();
         let mut sockets = transport::bind(&transport_config(&config)).await?;
@@ -142,6 +143,7 @@ impl Server {
             geo: Arc::new(GeoResolver::open(&config.geo)?),
             gauges: gauges.clone(),
             blacklist: blacklist.clone(),
+            store: store.clone(),
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
@@ -151,7 +153,7 @@ impl Server {
         let shared = Shared {
             hosts: hosts.clone(),
             leases: leases.clone(),
-            history,
+            history: opened.history,
             blacklist: blacklist.clone(),
             health,
             bans,
@@ -159,7 +161,7 @@ impl Server {
         let heartbeat = Heartbeat::new(now());
         let mut engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());
         // BYEs on both legs of the answered calls a crash interrupted, sent by the driver.
-        engine.b2bua.recover(now(), interrupted);
+        engine.b2bua.recover(now(), opened.interrupted);
         let resolver = Resolver {
             hosts: hosts.clone(),
             names: names.clone(),
@@ -173,7 +175,7 @@ impl Server {
             resolver,
             leases,
             store,
-            writer,
+            writer: opened.writer,
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -210,17 +212,19 @@ fn transport_config(config: &Config) -> TransportConfig {
 }
 
 /// What the store hands the rest of start-up.
-type Opened = (
-    StoreSender,
-    WriterHandle,
-    CallerHistory,
-    Arc<Blacklist>,
-    Vec<InterruptedCall>,
-);
+struct Opened {
+    store: StoreSender,
+    writer: WriterHandle,
+    history: CallerHistory,
+    blacklist: Arc<Blacklist>,
+    interrupted: Vec<InterruptedCall>,
+    saved_leases: Vec<Lease>,
+}
 
 /// Opens and migrates the database, closes calls a crash left open (the answered ones come
 /// back with their dialogs, to be hung up), starts the writer. Also reads who called within
-/// the uniqueness window, for the first-time-caller judgement.
+/// the uniqueness window, for the first-time-caller judgement, and the saved leases. From
+/// then on the writer is the only connection that writes.
 fn start_store(config: &Config) -> Result<Opened, AppError> {
     let path = &config.store.path;
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
@@ -232,6 +236,7 @@ fn start_store(config: &Config) -> Result<Opened, AppError> {
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(crate::store::recent_callers(&conn, since)?);
     let blacklist = load_blacklist(config, &conn)?;
+    let saved_leases = crate::store::leases::load_leases(&conn)?;
     drop(conn);
     let options = WriterOptions {
         queue_capacity: config.store.queue_capacity,
@@ -239,7 +244,15 @@ fn start_store(config: &Config) -> Result<Opened, AppError> {
         flush_interval: config.store.flush_interval,
     };
     let (store, writer) = crate::store::spawn_writer(path, options)?;
-    Ok((store, writer, history, blacklist, recovery.to_hang_up))
+    let interrupted = recovery.to_hang_up;
+    Ok(Opened {
+        store,
+        writer,
+        history,
+        blacklist,
+        interrupted,
+        saved_leases,
+    })
 }
 
 /// The config file's blacklist plus the entries added through the admin API.
@@ -287,15 +300,11 @@ async fn run_services(
         writer,
     } = services;
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
-    let forwarder = tokio::spawn(forward_events(events_rx, store));
+    let forwarder = tokio::spawn(forward_events(events_rx, store.clone()));
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http.run(http_stop.clone()));
     let resolver_task = tokio::spawn(resolver.run(http_stop.clone()));
-    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(
-        leases,
-        config.store.path.clone(),
-        http_stop.clone(),
-    ));
+    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
     let mut engine = driver?;
@@ -308,11 +317,15 @@ async fn run_services(
     drop(events_tx);
     http_stop.cancel();
     forwarder.await?;
+    // Everything that writes through the store (HTTP edits, the last lease snapshot) finishes
+    // before the writer is shut down; the writer flushes last.
+    let http_result = http_task.await;
+    let sweeper_result = sweeper_task.await;
+    resolver_task.await?;
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await??;
     tracing::info!(cdrs = stats.cdrs_written, "CDRs flushed; calltrack stopped");
-    http_task.await??;
-    resolver_task.await?;
-    sweeper_task.await?;
+    http_result??;
+    sweeper_result?;
     Ok(())
 }
 

@@ -8,15 +8,15 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::call::attribution::{Attribution, NumberKindTag};
+use crate::call::attribution::Attribution;
 
 /// `sip_status` of a call for which no final response ever reached the caller (process died).
 pub const NO_FINAL_RESPONSE: u16 = 0;
 
-/// One row per call: timing, outcome and routing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One row per call: timing, outcome, attribution and routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallDetailRecord {
     /// Our unique call id (e.g. 16 hex chars); primary identity of the record.
     pub id: String,
@@ -28,11 +28,11 @@ pub struct CallDetailRecord {
     pub caller: String,
     /// Forwarding target URI the B-leg went to.
     pub destination: String,
-    #[serde(serialize_with = "rfc3339::serialize")]
+    #[serde(with = "rfc3339")]
     pub started_at: Timestamp,
-    #[serde(serialize_with = "rfc3339::serialize_option")]
+    #[serde(with = "rfc3339::option")]
     pub answered_at: Option<Timestamp>,
-    #[serde(serialize_with = "rfc3339::serialize")]
+    #[serde(with = "rfc3339")]
     pub ended_at: Timestamp,
     /// Started -> answered (or -> ended if never answered), whole seconds, rounded down.
     pub wait_secs: u32,
@@ -42,25 +42,10 @@ pub struct CallDetailRecord {
     /// Final status sent to the caller (200 for answered calls, [`NO_FINAL_RESPONSE`] if none).
     pub sip_status: u16,
     pub hangup_side: HangupSide,
-    /// The site the tracking number belongs to.
-    pub site: String,
-    /// `static`, `dynamic`, `default`, `reserve` or `unattributed`.
-    pub number_kind: NumberKindTag,
-    pub source: Option<String>,
-    pub medium: Option<String>,
-    pub campaign: Option<String>,
-    pub term: Option<String>,
-    pub content: Option<String>,
-    pub referrer: Option<String>,
-    pub landing_page: Option<String>,
-    pub gclid: Option<String>,
-    pub yclid: Option<String>,
-    pub ga_client_id: Option<String>,
-    pub ga_session_id: Option<String>,
-    pub ym_client_id: Option<String>,
-    pub region: Option<String>,
-    /// The visitor session that held a pool number at ring time.
-    pub session_id: Option<String>,
+    /// Where the call came from, fixed at ring time. Flattened: its fields are top-level keys
+    /// in JSON and top-level columns in SQLite and CSV (see `store::flat`).
+    #[serde(flatten)]
+    pub attribution: Attribution,
     /// No earlier call from this caller number within the uniqueness window.
     pub first_time_caller: bool,
     /// Answered and talked at least the quality threshold.
@@ -112,7 +97,6 @@ impl CallDetailRecord {
         let talk_secs = live
             .answered_at
             .map_or(0, |answered| whole_secs(answered, ended_at));
-        let a = &live.attribution;
         Self {
             id: live.id.clone(),
             call_id: live.call_id.clone(),
@@ -127,22 +111,7 @@ impl CallDetailRecord {
             disposition,
             sip_status,
             hangup_side,
-            site: a.site.clone(),
-            number_kind: a.number_kind,
-            source: a.source.clone(),
-            medium: a.medium.clone(),
-            campaign: a.campaign.clone(),
-            term: a.term.clone(),
-            content: a.content.clone(),
-            referrer: a.referrer.clone(),
-            landing_page: a.landing_page.clone(),
-            gclid: a.gclid.clone(),
-            yclid: a.yclid.clone(),
-            ga_client_id: a.ga_client_id.clone(),
-            ga_session_id: a.ga_session_id.clone(),
-            ym_client_id: a.ym_client_id.clone(),
-            region: a.region.clone(),
-            session_id: a.session_id.clone(),
+            attribution: live.attribution.clone(),
             first_time_caller: live.first_time_caller,
             quality: false,
             scheme: live.scheme.clone(),
@@ -167,7 +136,7 @@ fn whole_secs(from: Timestamp, to: Timestamp) -> u32 {
 }
 
 /// How a call ended, from the caller's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Disposition {
     Answered,
@@ -205,7 +174,7 @@ impl Disposition {
 }
 
 /// Which side ended the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HangupSide {
     Caller,
@@ -281,7 +250,7 @@ impl fmt::Display for HangupSide {
 pub mod rfc3339 {
     use jiff::Timestamp;
     use jiff::tz::Offset;
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     /// Formats `t` in UTC with millisecond precision (sub-millisecond digits are dropped).
     pub fn format(t: Timestamp) -> String {
@@ -311,6 +280,28 @@ pub mod rfc3339 {
         match t {
             Some(t) => s.serialize_some(&format(*t)),
             None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a timestamp written by [`serialize`] (any RFC 3339 text is accepted).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// `Option<Timestamp>` as RFC 3339 text or null (`#[serde(with = "rfc3339::option")]`).
+    pub mod option {
+        use jiff::Timestamp;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+            super::serialize_option(t, s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
+                .transpose()
         }
     }
 }

@@ -4,12 +4,13 @@
 //! Only outside text is escaped: the visit (utm_* tags, referrer, landing page, click ids,
 //! analytics ids) and what the caller's SIP request chose (`caller` when it is a user name,
 //! `call_id`). Columns calltrack writes itself (numbers, times, dispositions, site, scheme,
-//! targets, region) are left as they are, so `+7...`-style values in those stay numbers.
+//! targets, region; [`OWN_TEXT_COLUMNS`]) are left as they are, so `+7...`-style values in
+//! those stay numbers.
 //! Quoting stays with the `csv` crate.
 
 use std::borrow::Cow;
 
-use crate::call::record::CallDetailRecord;
+use crate::store::flat::Cell;
 
 /// First characters that make a spreadsheet read a cell as a formula.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -23,53 +24,37 @@ pub fn neutralise(value: &str) -> Cow<'_, str> {
     }
 }
 
-/// The CSV columns that hold outside text, in the order of the CSV header.
-pub const ESCAPED_COLUMNS: [&str; 14] = [
-    "call_id",
-    "caller",
-    "source",
-    "medium",
-    "campaign",
-    "term",
-    "content",
-    "referrer",
-    "landing_page",
-    "gclid",
-    "yclid",
-    "ga_client_id",
-    "ga_session_id",
-    "ym_client_id",
+/// Text columns calltrack writes itself: kept as they are. Every other text column is
+/// outside text and escaped, so a new attribution field is escaped without anyone listing it.
+pub const OWN_TEXT_COLUMNS: [&str; 15] = [
+    "id",
+    "tracking_number",
+    "destination",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "disposition",
+    "hangup_side",
+    "site",
+    "number_kind",
+    "region",
+    "session_id",
+    "scheme",
+    "answered_target",
+    "reject_reason",
 ];
 
-/// A copy of `cdr` whose outside-text fields ([`ESCAPED_COLUMNS`]) are neutralised.
-pub fn spreadsheet_safe(cdr: &CallDetailRecord) -> CallDetailRecord {
-    let mut safe = cdr.clone();
-    let fix = |s: &mut String| {
-        if let Cow::Owned(o) = neutralise(s) {
-            *s = o;
-        }
-    };
-    fix(&mut safe.call_id);
-    fix(&mut safe.caller);
-    for field in [
-        &mut safe.source,
-        &mut safe.medium,
-        &mut safe.campaign,
-        &mut safe.term,
-        &mut safe.content,
-        &mut safe.referrer,
-        &mut safe.landing_page,
-        &mut safe.gclid,
-        &mut safe.yclid,
-        &mut safe.ga_client_id,
-        &mut safe.ga_session_id,
-        &mut safe.ym_client_id,
-    ] {
-        if let Some(value) = field.as_mut() {
-            fix(value);
-        }
+/// Whether the column `name` holds outside text.
+pub fn is_outside_text(name: &str) -> bool {
+    !OWN_TEXT_COLUMNS.contains(&name)
+}
+
+/// The CSV text of one cell of column `name`, neutralised when it is outside text.
+pub fn spreadsheet_safe<'a>(name: &str, cell: &'a Cell) -> Cow<'a, str> {
+    match cell {
+        Cell::Text(text) if is_outside_text(name) => neutralise(text),
+        other => other.csv_text(),
     }
-    safe
 }
 
 #[cfg(test)]
@@ -84,5 +69,35 @@ mod tests {
         for plain in ["google", "74951234567", "", "a=b", "'quoted"] {
             assert_eq!(neutralise(plain), plain);
         }
+    }
+
+    /// The caller's and the visit's columns are escaped (as when they were listed by hand),
+    /// calltrack's own are not; a column nobody listed is escaped.
+    #[test]
+    fn outside_text_columns_are_the_caller_and_visit_columns() {
+        let columns = crate::store::flat::cdr_columns();
+        for outside in [
+            "call_id",
+            "caller",
+            "source",
+            "medium",
+            "campaign",
+            "term",
+            "content",
+            "referrer",
+            "landing_page",
+            "gclid",
+            "yclid",
+            "ga_client_id",
+            "ga_session_id",
+            "ym_client_id",
+        ] {
+            assert!(columns.iter().any(|c| c == outside), "{outside}");
+            assert!(is_outside_text(outside), "{outside}");
+        }
+        for own in OWN_TEXT_COLUMNS {
+            assert!(columns.iter().any(|c| c == own), "{own}");
+        }
+        assert!(is_outside_text("fbclid"), "unlisted: escaped");
     }
 }

@@ -1,8 +1,12 @@
 //! The blacklist admin API: `GET /v1/admin/blacklist` lists, `POST` adds `{"number": ...}`,
 //! `DELETE /v1/admin/blacklist/{pattern}` (or `DELETE` with the same body) removes. API
-//! entries are stored in SQLite first, then take effect on the next INVITE.
+//! entries are stored in SQLite first (through the store's one writer: the answer comes after
+//! the commit), then take effect on the next INVITE. A full store queue is a 429 with
+//! Retry-After, never a wait.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,6 +18,10 @@ use super::errors::{ApiError, ApiJson};
 use super::router::Shared;
 use crate::config::blacklist_pattern;
 use crate::edge::blacklist::{Entry, Origin, RemoveError};
+use crate::store::{StoreCommand, StoreError};
+
+/// How long an edit waits for the store to commit it before answering 503.
+const COMMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// `GET` body.
 #[derive(Debug, Serialize)]
@@ -54,9 +62,19 @@ pub async fn add(
     if let Some(entry) = listed {
         return Ok((StatusCode::OK, Json(entry)));
     }
-    let path = shared.state.config.load().store.path.clone();
     let stored = pattern.clone();
-    blocking(move || crate::store::blacklist::insert(&path, &stored, Timestamp::now())).await?;
+    let added_at = Timestamp::now();
+    committed(
+        shared
+            .state
+            .store
+            .try_request(|done| StoreCommand::BlacklistAdd {
+                pattern: stored,
+                added_at,
+                done,
+            }),
+    )
+    .await?;
     shared.state.blacklist.insert(&pattern, Origin::Api);
     tracing::info!(%pattern, "blacklist entry added through the admin API");
     Ok((
@@ -97,9 +115,15 @@ async fn remove(shared: &Shared, number: &str) -> Result<StatusCode, ApiError> {
             message: e.to_string(),
         }
     })?;
-    let path = shared.state.config.load().store.path.clone();
     let stored = pattern.clone();
-    if let Err(error) = blocking(move || crate::store::blacklist::remove(&path, &stored)).await {
+    let removed = shared
+        .state
+        .store
+        .try_request(|done| StoreCommand::BlacklistRemove {
+            pattern: stored,
+            done,
+        });
+    if let Err(error) = committed(removed).await {
         shared.state.blacklist.insert(&pattern, Origin::Api);
         return Err(error);
     }
@@ -114,21 +138,48 @@ fn parse(number: &str) -> Result<String, ApiError> {
     })
 }
 
-/// Runs a store call on a blocking thread; failures are 500 with a logged cause.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let failed = |message: String| {
-        tracing::error!(error = %message, "blacklist store failed");
+/// Waits (at most [`COMMIT_WAIT`]) for a store command to commit. A full queue is 429 with
+/// Retry-After; no answer in time is 503; a store failure is 500 (the cause is logged).
+async fn committed<T>(request: impl Future<Output = Result<T, StoreError>>) -> Result<T, ApiError> {
+    let failed = |status, code, message: &str, error: String| {
+        tracing::error!(%error, "blacklist store failed");
         ApiError::Rejected {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "store_failed",
-            message: "the blacklist could not be stored".to_owned(),
+            status,
+            code,
+            message: message.to_owned(),
         }
     };
-    match tokio::task::spawn_blocking(f).await {
+    match tokio::time::timeout(COMMIT_WAIT, request).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(failed(error.to_string())),
-        Err(error) => Err(failed(error.to_string())),
+        Ok(Err(StoreError::Busy)) => Err(ApiError::Overloaded {
+            retry_after_secs: 1,
+        }),
+        Ok(Err(error)) => Err(failed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store_failed",
+            "the blacklist could not be stored",
+            error.to_string(),
+        )),
+        Err(_) => Err(failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the blacklist store did not confirm in time; retry",
+            "no commit within the wait".to_owned(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_store_queue_is_429_with_retry_after_not_a_wait() {
+        let busy = committed(async { Err::<bool, _>(StoreError::Busy) }).await;
+        let error = busy.unwrap_err();
+        assert_eq!(error.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(error.code(), "overloaded");
+        let gone = committed(async { Err::<bool, _>(StoreError::NotCommitted) }).await;
+        assert_eq!(gone.unwrap_err().code(), "store_failed");
     }
 }

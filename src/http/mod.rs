@@ -55,6 +55,8 @@ pub struct HttpState {
     pub blacklist: Arc<Blacklist>,
     /// Forwarding-target health, written by the SIP core's prober.
     pub health: crate::health::HealthTable,
+    /// The store's one writer: blacklist edits are committed through it.
+    pub store: crate::store::StoreSender,
 }
 
 /// HTTP failed to start or stopped with an error.

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-pub use sweeper::{load_on_start, run_sweeper};
+pub use sweeper::{LeaseSnapshots, load_on_start, run_sweeper};
 pub use table::LeaseTable;
 pub use visit::{Visit, VisitFields};
 

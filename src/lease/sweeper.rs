@@ -1,32 +1,44 @@
-//! The lease sweeper service: ends expired leases every second and saves the table to SQLite
-//! every few seconds and at shutdown, so a restart keeps visitors on their numbers.
+//! The lease sweeper service: ends expired leases every second and saves the table every few
+//! seconds and at shutdown, so a restart keeps visitors on their numbers.
 //!
-//! The one file of `lease/` that reads the clock and uses tokio; SQLite work runs on the
-//! blocking pool, one connection kept open between saves.
+//! The one file of `lease/` that reads the clock and uses tokio. It saves through
+//! [`LeaseSnapshots`], which the store implements (its one writer commits the snapshot): the
+//! lease room owns the trait and never imports the store.
 
-use std::path::{Path, PathBuf};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::Connection;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::LeaseTable;
-use crate::store::leases::{load_leases, save_leases};
-use crate::store::{self, StoreError};
+use super::{Lease, LeaseTable};
 
 /// How often expired leases are ended.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 /// How often the table is saved.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
+/// How long one save may wait for its commit before the sweeper goes on (it stays queued).
+const SAVE_WAIT: Duration = Duration::from_secs(5);
+
+/// Where lease snapshots are kept.
+pub trait LeaseSnapshots: Send + Sync + 'static {
+    type Error: std::fmt::Display + Send;
+
+    /// Replaces the kept snapshot with `leases`; resolves once it is durable.
+    fn save(&self, leases: Vec<Lease>) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
 
 /// Runs until `stop` is cancelled, then saves one last snapshot and returns.
-pub async fn run_sweeper(table: Arc<LeaseTable>, db_path: PathBuf, stop: CancellationToken) {
+pub async fn run_sweeper<S: LeaseSnapshots>(
+    table: Arc<LeaseTable>,
+    store: S,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(EXPIRE_EVERY);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut saver = Saver::new(table.clone(), db_path);
+    let mut last_save = Instant::now();
     loop {
         tokio::select! {
             biased;
@@ -37,70 +49,31 @@ pub async fn run_sweeper(table: Arc<LeaseTable>, db_path: PathBuf, stop: Cancell
         if ended > 0 {
             tracing::debug!(ended, "leases expired");
         }
-        if saver.last_save.elapsed() >= SAVE_EVERY {
-            saver.save().await;
+        if last_save.elapsed() >= SAVE_EVERY {
+            last_save = Instant::now();
+            save(&table, &store).await;
         }
     }
-    saver.save().await;
+    save(&table, &store).await;
 }
 
-/// Loads the saved leases into `table`; returns how many were restored (leases already over
-/// at `now`, or whose pool or number is no longer configured, are dropped).
-pub fn load_on_start(
-    table: &LeaseTable,
-    db_path: &Path,
-    now: Timestamp,
-) -> Result<usize, StoreError> {
-    let conn = store::open(db_path)?;
-    let leases = load_leases(&conn)?;
+/// Puts the saved leases back into `table`; returns how many were restored (leases already
+/// over at `now`, or whose pool or number is no longer configured, are dropped).
+pub fn load_on_start(table: &LeaseTable, saved: Vec<Lease>, now: Timestamp) -> usize {
     let before = table.len();
-    table.restore(leases, now);
-    Ok(table.len().saturating_sub(before))
+    table.restore(saved, now);
+    table.len().saturating_sub(before)
 }
 
-/// Writes one snapshot of `table` through `conn`; returns how many leases were saved.
-pub fn save_snapshot(table: &LeaseTable, conn: &mut Connection) -> Result<usize, StoreError> {
+/// Saves one snapshot; a failure is logged and the next save tries again.
+async fn save<S: LeaseSnapshots>(table: &LeaseTable, store: &S) {
     let leases = table.snapshot();
-    save_leases(conn, &leases)?;
-    Ok(leases.len())
-}
-
-/// Saves snapshots on the blocking pool, keeping one connection between saves.
-struct Saver {
-    table: Arc<LeaseTable>,
-    db_path: PathBuf,
-    conn: Option<Connection>,
-    last_save: Instant,
-}
-
-impl Saver {
-    fn new(table: Arc<LeaseTable>, db_path: PathBuf) -> Saver {
-        Saver {
-            table,
-            db_path,
-            conn: None,
-            last_save: Instant::now(),
-        }
-    }
-
-    async fn save(&mut self) {
-        self.last_save = Instant::now();
-        let (table, path, conn) = (self.table.clone(), self.db_path.clone(), self.conn.take());
-        let job = tokio::task::spawn_blocking(move || {
-            let mut conn = match conn {
-                Some(conn) => conn,
-                None => store::open(&path)?,
-            };
-            let saved = save_snapshot(&table, &mut conn)?;
-            Ok::<_, StoreError>((conn, saved))
-        });
-        match job.await {
-            Ok(Ok((conn, saved))) => {
-                self.conn = Some(conn);
-                tracing::trace!(saved, "lease snapshot saved");
-            }
-            Ok(Err(error)) => tracing::warn!(%error, "cannot save the lease snapshot"),
-            Err(error) => tracing::warn!(%error, "the lease snapshot task failed"),
-        }
+    let saved = leases.len();
+    match tokio::time::timeout(SAVE_WAIT, store.save(leases)).await {
+        Ok(Ok(())) => tracing::trace!(saved, "lease snapshot saved"),
+        Ok(Err(error)) => tracing::warn!(%error, "cannot save the lease snapshot"),
+        Err(_) => tracing::warn!(
+            "lease snapshot not confirmed in time (the store is busy); the next save follows"
+        ),
     }
 }

@@ -1,9 +1,10 @@
-//! Applies one batch of store commands in a single transaction, in queue order.
+//! Applies one batch of store commands in a single transaction, in queue order: each command
+//! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`).
 
 use rusqlite::Connection;
 
-use super::columns;
-use super::writer::StoreCommand;
+use super::commands::StoreCommand;
+use super::{blacklist, columns, leases};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -14,44 +15,58 @@ pub(super) struct BatchOutcome {
 }
 
 /// All or nothing: on error the transaction rolls back and the batch can be retried as is.
+/// Also returns, per command, whether it changed a row (the answer for commands that wait).
 pub(super) fn apply_batch(
     conn: &mut Connection,
     batch: &[StoreCommand],
-) -> rusqlite::Result<BatchOutcome> {
+) -> rusqlite::Result<(BatchOutcome, Vec<bool>)> {
     let tx = conn.transaction()?;
     let mut outcome = BatchOutcome::default();
-    for cmd in batch {
-        apply(&tx, cmd, &mut outcome)?;
-    }
+    let changed = batch
+        .iter()
+        .map(|cmd| apply(&tx, cmd, &mut outcome))
+        .collect::<rusqlite::Result<Vec<bool>>>()?;
     tx.commit()?;
-    Ok(outcome)
+    Ok((outcome, changed))
 }
 
 fn apply(
     conn: &Connection,
     cmd: &StoreCommand,
     outcome: &mut BatchOutcome,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     match cmd {
-        StoreCommand::CallStarted(live) => columns::insert_live(conn, live),
+        StoreCommand::CallStarted(live) => columns::insert_live(conn, live).map(|()| true),
         StoreCommand::CallAnswered { id, answered_at } => {
-            if !columns::mark_answered(conn, id, *answered_at)? {
+            let known = columns::mark_answered(conn, id, *answered_at)?;
+            if !known {
                 outcome.unknown_answers += 1;
                 tracing::debug!(call = %id, "answer for a call that is not live; ignored");
             }
-            Ok(())
+            Ok(known)
         }
         StoreCommand::CallEnded(cdr) => {
-            if columns::insert_cdr(conn, cdr)? {
+            let written = columns::insert_cdr(conn, cdr)?;
+            if written {
                 outcome.cdrs_written += 1;
             } else {
                 outcome.duplicate_cdrs += 1;
                 tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
             }
-            columns::delete_live(conn, &cdr.id)
+            columns::delete_live(conn, &cdr.id)?;
+            Ok(written)
         }
         // A call that ended in the same batch has no row left: nothing to update.
-        StoreCommand::DialogsChanged { id, dialogs } => columns::set_dialogs(conn, id, dialogs),
+        StoreCommand::DialogsChanged { id, dialogs } => {
+            columns::set_dialogs(conn, id, dialogs).map(|()| true)
+        }
+        StoreCommand::SaveLeases { leases: saved, .. } => {
+            leases::replace_leases(conn, saved).map(|()| true)
+        }
+        StoreCommand::BlacklistAdd {
+            pattern, added_at, ..
+        } => blacklist::insert(conn, pattern, *added_at),
+        StoreCommand::BlacklistRemove { pattern, .. } => blacklist::remove(conn, pattern),
     }
 }
 
@@ -123,7 +138,7 @@ mod tests {
             .unwrap();
         assert_eq!(answered.as_deref(), Some("2026-11-23T03:20:05.000Z"));
 
-        let out = apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
+        let (out, _) = apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
         assert_eq!(out.cdrs_written, 1);
         assert_eq!(live_rows(&conn), 0);
         assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
@@ -136,7 +151,7 @@ mod tests {
             StoreCommand::CallEnded(ended("a")),
             StoreCommand::CallEnded(ended("a")),
         ];
-        let out = apply_batch(&mut conn, &batch).unwrap();
+        let (out, _) = apply_batch(&mut conn, &batch).unwrap();
         apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
         assert_eq!((out.cdrs_written, out.duplicate_cdrs), (1, 1));
         assert_eq!(query::count(&conn).unwrap(), 1);
@@ -149,7 +164,7 @@ mod tests {
             id: "ghost".into(),
             answered_at: ts("2026-11-23T03:20:05Z"),
         }];
-        assert_eq!(apply_batch(&mut conn, &batch).unwrap().unknown_answers, 1);
+        assert_eq!(apply_batch(&mut conn, &batch).unwrap().0.unknown_answers, 1);
     }
 
     #[test]

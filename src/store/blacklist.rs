@@ -1,7 +1,6 @@
 //! Blacklist entries added through the admin API, kept in SQLite so they survive restarts
-//! (config-file entries live in the config file and are never stored).
-
-use std::path::Path;
+//! (config-file entries live in the config file and are never stored). Written only by the
+//! store writer ([`super::StoreCommand::BlacklistAdd`], [`super::StoreCommand::BlacklistRemove`]).
 
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
@@ -15,23 +14,18 @@ pub fn load(conn: &Connection) -> Result<Vec<String>, StoreError> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Stores `pattern` (a no-op when present). Opens its own short-lived connection: called
-/// from the admin API on a blocking thread, rarely.
-pub fn insert(path: &Path, pattern: &str, at: Timestamp) -> Result<(), StoreError> {
-    let conn = super::open(path)?;
+/// Stores `pattern`; false (and no change) when it is stored already.
+pub(super) fn insert(conn: &Connection, pattern: &str, at: Timestamp) -> rusqlite::Result<bool> {
     let added = at.to_string();
-    conn.execute(
-        "INSERT OR IGNORE INTO blacklist (pattern, added_at) VALUES (?1, ?2)",
-        params![pattern, added],
-    )?;
-    Ok(())
+    let mut stmt =
+        conn.prepare_cached("INSERT OR IGNORE INTO blacklist (pattern, added_at) VALUES (?1, ?2)")?;
+    Ok(stmt.execute(params![pattern, added])? > 0)
 }
 
 /// Removes `pattern`; true when it was stored.
-pub fn remove(path: &Path, pattern: &str) -> Result<bool, StoreError> {
-    let conn = super::open(path)?;
-    let n = conn.execute("DELETE FROM blacklist WHERE pattern = ?1", params![pattern])?;
-    Ok(n > 0)
+pub(super) fn remove(conn: &Connection, pattern: &str) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare_cached("DELETE FROM blacklist WHERE pattern = ?1")?;
+    Ok(stmt.execute(params![pattern])? > 0)
 }
 
 #[cfg(test)]
@@ -43,13 +37,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cdr.db");
         let at = Timestamp::UNIX_EPOCH;
-        insert(&path, "7800*", at).unwrap();
-        insert(&path, "79990000000", at).unwrap();
-        insert(&path, "7800*", at).unwrap();
+        let writer = super::super::open(&path).unwrap();
+        assert!(insert(&writer, "7800*", at).unwrap());
+        assert!(insert(&writer, "79990000000", at).unwrap());
+        assert!(!insert(&writer, "7800*", at).unwrap());
+        drop(writer);
         let conn = super::super::open(&path).unwrap();
         assert_eq!(load(&conn).unwrap(), vec!["7800*", "79990000000"]);
-        assert!(remove(&path, "7800*").unwrap());
-        assert!(!remove(&path, "7800*").unwrap());
+        assert!(remove(&conn, "7800*").unwrap());
+        assert!(!remove(&conn, "7800*").unwrap());
         assert_eq!(load(&conn).unwrap(), vec!["79990000000"]);
     }
 }

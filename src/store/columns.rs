@@ -1,15 +1,22 @@
-//! How CDR and live-call fields map to SQLite columns, both ways.
+//! How CDR and live-call fields map to SQLite columns, both ways. CDR columns come from
+//! [`flat`] (the record's serde form), so they are never listed here by hand.
 //!
 //! Timestamps are RFC 3339 TEXT in UTC with fixed millisecond width (see
 //! [`crate::call::record::rfc3339`]); enums are their snake_case names.
 
+use std::sync::OnceLock;
+
 use jiff::Timestamp;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+use rusqlite::types::{
+    FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, Type, Value, ValueRef,
+};
 use rusqlite::{Connection, Row, named_params};
 
-use crate::call::attribution::{Attribution, NumberKindTag};
+use super::flat::{self, Cell};
+use crate::call::attribution::Attribution;
 use crate::call::live_dialog::{CallDialogs, LegDialog};
-use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall, rfc3339};
+use crate::call::record::{CallDetailRecord, LiveCall, rfc3339};
 
 /// A timestamp as stored in a TEXT column.
 struct SqlTime(Timestamp);
@@ -32,25 +39,6 @@ fn time_opt(t: Option<Timestamp>) -> Option<SqlTime> {
     t.map(SqlTime)
 }
 
-/// Enums stored as their snake_case names: `as_str()` to write, `FromStr` to read.
-macro_rules! text_enum_column {
-    ($($ty:ty),+) => {$(
-        impl ToSql for $ty {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
-            }
-        }
-
-        impl FromSql for $ty {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-                value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
-            }
-        }
-    )+};
-}
-
-text_enum_column!(Disposition, HangupSide, NumberKindTag);
-
 /// Attribution of a live call, stored as JSON so recovery keeps it.
 struct SqlAttribution(Attribution);
 
@@ -70,107 +58,64 @@ impl FromSql for SqlAttribution {
     }
 }
 
-/// Columns read by [`cdr_from_row`], in table order.
-pub(super) const CDR_SELECT: &str = "SELECT seq, id, call_id, tracking_number, caller, destination, \
-     started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, \
-     site, number_kind, source, medium, campaign, term, content, referrer, landing_page, gclid, \
-     yclid, ga_client_id, ga_session_id, ym_client_id, region, session_id, first_time_caller, \
-     quality, scheme, answered_step, answered_target, reject_reason FROM cdr";
+/// `SELECT seq, <every CDR column> FROM cdr`: read rows with [`cdr_from_row`].
+pub(super) fn cdr_select() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| format!("SELECT seq, {} FROM cdr", flat::cdr_columns().join(", ")))
+}
 
 /// Inserts a CDR unless one with the same `id` exists; returns whether a row was written.
 pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite::Result<bool> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO cdr (id, call_id, tracking_number, caller, destination, \
-         started_at, answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, \
-         site, number_kind, source, medium, campaign, term, content, referrer, landing_page, gclid, \
-         yclid, ga_client_id, ga_session_id, ym_client_id, region, session_id, first_time_caller, \
-         quality, scheme, answered_step, answered_target, reject_reason) \
-         VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at, \
-         :ended_at, :wait_secs, :talk_secs, :disposition, :sip_status, :hangup_side, :site, \
-         :number_kind, :source, :medium, :campaign, :term, :content, :referrer, :landing_page, \
-         :gclid, :yclid, :ga_client_id, :ga_session_id, :ym_client_id, :region, :session_id, \
-         :first_time_caller, :quality, :scheme, :answered_step, :answered_target, :reject_reason)",
-    )?;
-    let written = stmt.execute(named_params! {
-        ":id": cdr.id,
-        ":call_id": cdr.call_id,
-        ":tracking_number": cdr.tracking_number,
-        ":caller": cdr.caller,
-        ":destination": cdr.destination,
-        ":started_at": SqlTime(cdr.started_at),
-        ":answered_at": time_opt(cdr.answered_at),
-        ":ended_at": SqlTime(cdr.ended_at),
-        ":wait_secs": cdr.wait_secs,
-        ":talk_secs": cdr.talk_secs,
-        ":disposition": cdr.disposition,
-        ":sip_status": cdr.sip_status,
-        ":hangup_side": cdr.hangup_side,
-        ":site": cdr.site,
-        ":number_kind": cdr.number_kind,
-        ":source": cdr.source,
-        ":medium": cdr.medium,
-        ":campaign": cdr.campaign,
-        ":term": cdr.term,
-        ":content": cdr.content,
-        ":referrer": cdr.referrer,
-        ":landing_page": cdr.landing_page,
-        ":gclid": cdr.gclid,
-        ":yclid": cdr.yclid,
-        ":ga_client_id": cdr.ga_client_id,
-        ":ga_session_id": cdr.ga_session_id,
-        ":ym_client_id": cdr.ym_client_id,
-        ":region": cdr.region,
-        ":session_id": cdr.session_id,
-        ":first_time_caller": cdr.first_time_caller,
-        ":quality": cdr.quality,
-        ":scheme": cdr.scheme,
-        ":answered_step": cdr.answered_step,
-        ":answered_target": cdr.answered_target,
-        ":reject_reason": cdr.reject_reason,
-    })?;
-    Ok(written > 0)
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let columns = flat::cdr_columns();
+        let slots: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        format!(
+            "INSERT OR IGNORE INTO cdr ({}) VALUES ({})",
+            columns.join(", "),
+            slots.join(", ")
+        )
+    });
+    let cells =
+        flat::cdr_cells(cdr).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(stmt.execute(rusqlite::params_from_iter(cells))? > 0)
 }
 
-/// Reads one row selected with [`CDR_SELECT`] as `(seq, cdr)`.
+/// Reads one row selected with [`cdr_select`] as `(seq, cdr)`.
 pub(super) fn cdr_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallDetailRecord)> {
-    let cdr = CallDetailRecord {
-        id: row.get("id")?,
-        call_id: row.get("call_id")?,
-        tracking_number: row.get("tracking_number")?,
-        caller: row.get("caller")?,
-        destination: row.get("destination")?,
-        started_at: row.get::<_, SqlTime>("started_at")?.0,
-        answered_at: row.get::<_, Option<SqlTime>>("answered_at")?.map(|t| t.0),
-        ended_at: row.get::<_, SqlTime>("ended_at")?.0,
-        wait_secs: row.get("wait_secs")?,
-        talk_secs: row.get("talk_secs")?,
-        disposition: row.get("disposition")?,
-        sip_status: row.get("sip_status")?,
-        hangup_side: row.get("hangup_side")?,
-        site: row.get("site")?,
-        number_kind: row.get("number_kind")?,
-        source: row.get("source")?,
-        medium: row.get("medium")?,
-        campaign: row.get("campaign")?,
-        term: row.get("term")?,
-        content: row.get("content")?,
-        referrer: row.get("referrer")?,
-        landing_page: row.get("landing_page")?,
-        gclid: row.get("gclid")?,
-        yclid: row.get("yclid")?,
-        ga_client_id: row.get("ga_client_id")?,
-        ga_session_id: row.get("ga_session_id")?,
-        ym_client_id: row.get("ym_client_id")?,
-        region: row.get("region")?,
-        session_id: row.get("session_id")?,
-        first_time_caller: row.get("first_time_caller")?,
-        quality: row.get("quality")?,
-        scheme: row.get("scheme")?,
-        answered_step: row.get("answered_step")?,
-        answered_target: row.get("answered_target")?,
-        reject_reason: row.get("reject_reason")?,
-    };
-    Ok((row.get("seq")?, cdr))
+    let cells = (1..=flat::cdr_columns().len())
+        .map(|i| cell(row, i))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let cdr = flat::cdr_from_cells(cells)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e)))?;
+    Ok((row.get(0)?, cdr))
+}
+
+fn cell(row: &Row<'_>, i: usize) -> rusqlite::Result<Cell> {
+    Ok(match row.get_ref(i)? {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(n) => Cell::Int(n),
+        ValueRef::Text(_) => Cell::Text(row.get(i)?),
+        ValueRef::Real(_) | ValueRef::Blob(_) => {
+            return Err(rusqlite::Error::InvalidColumnType(
+                i,
+                flat::cdr_columns()[i - 1].clone(),
+                row.get_ref(i)?.data_type(),
+            ));
+        }
+    })
+}
+
+impl ToSql for Cell {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Cell::Null => ToSqlOutput::Owned(Value::Null),
+            Cell::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
+            Cell::Int(n) => ToSqlOutput::Owned(Value::Integer(*n)),
+            Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
 }
 
 /// Records a call in progress; a repeated start for the same id is ignored.

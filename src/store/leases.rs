@@ -1,5 +1,7 @@
 //! Lease persistence: the whole lease table as the rows of `leases` (schema version 2),
 //! replaced in one transaction, so a restart keeps visitors on the numbers they were shown.
+//! The store implements the lease room's [`LeaseSnapshots`]; the lease room never imports
+//! the store.
 //!
 //! Timestamps are RFC 3339 TEXT in UTC with millisecond precision (see
 //! [`crate::call::record::rfc3339`]); the visit is its serde JSON.
@@ -10,11 +12,11 @@ use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, named_params};
 
-use super::StoreError;
+use super::{StoreCommand, StoreError, StoreSender};
 use crate::call::record::rfc3339;
 #[cfg(test)]
 use crate::lease::VisitFields;
-use crate::lease::{Lease, Visit};
+use crate::lease::{Lease, LeaseSnapshots, Visit};
 
 const INSERT: &str = "INSERT INTO leases
     (session_id, site, pool, number, visitor_id, visit, granted_at, last_seen, expires_at)
@@ -23,15 +25,23 @@ const INSERT: &str = "INSERT INTO leases
 const SELECT: &str = "SELECT session_id, site, pool, number, visitor_id, visit,
     granted_at, last_seen, expires_at FROM leases ORDER BY granted_at, session_id";
 
-/// Replaces every stored lease with `leases`, in one transaction.
+/// Replaces every stored lease with `leases`, in one transaction of its own.
 pub fn save_leases(conn: &mut Connection, leases: &[Lease]) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    tx.execute("DELETE FROM leases", [])?;
-    {
-        let mut insert = tx.prepare_cached(INSERT)?;
-        for lease in leases {
-            let visit = serde_json::to_string(lease.visit.as_ref())?;
-            insert.execute(named_params! {
+    replace_leases(&tx, leases)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Replaces every stored lease with `leases` inside the caller's transaction (the writer's
+/// batch, for [`super::StoreCommand::SaveLeases`]).
+pub(super) fn replace_leases(conn: &Connection, leases: &[Lease]) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM leases", [])?;
+    let mut insert = conn.prepare_cached(INSERT)?;
+    for lease in leases {
+        let visit = serde_json::to_string(lease.visit.as_ref())
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        insert.execute(named_params! {
                 ":session_id": lease.session_id,
                 ":site": lease.site,
                 ":pool": lease.pool,
@@ -41,11 +51,20 @@ pub fn save_leases(conn: &mut Connection, leases: &[Lease]) -> Result<(), StoreE
                 ":granted_at": LeaseTime(lease.granted_at),
                 ":last_seen": LeaseTime(lease.last_seen),
                 ":expires_at": LeaseTime(lease.expires_at),
-            })?;
-        }
+        })?;
     }
-    tx.commit()?;
     Ok(())
+}
+
+/// The store keeps the sweeper's snapshots: each one goes through the writer queue (waiting
+/// for room) and resolves once its transaction has committed.
+impl LeaseSnapshots for StoreSender {
+    type Error = StoreError;
+
+    async fn save(&self, leases: Vec<Lease>) -> Result<(), StoreError> {
+        self.request(|done| StoreCommand::SaveLeases { leases, done })
+            .await
+    }
 }
 
 /// Every stored lease, oldest grant first.

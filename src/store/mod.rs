@@ -1,12 +1,19 @@
 //! CDR storage in SQLite: opening a database, its errors, and the pieces below.
 //!
 //! - [`schema`]: migrations driven by `PRAGMA user_version`.
-//! - [`writer`]: the dedicated writer thread fed by a bounded queue, batched transactions.
+//! - [`writer`]: the one writer thread fed by a bounded queue, batched transactions;
+//!   [`commands`] is what it is asked to do (call events, lease snapshots, blacklist edits),
+//!   [`batch`] applies one batch.
 //! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up and
 //!   hands back the answered ones' dialogs, for the SIP core to hang up both legs.
 //! - [`query`]: reads for the `cdr` CLI and reports.
-//! - [`leases`]: the lease table snapshot, saved and loaded whole by the lease sweeper.
-//! - [`blacklist`]: caller blacklist entries added through the admin API.
+//! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
+//!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
+//! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
+//! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
+//!
+//! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
+//! [`open_read_only`].
 //!
 //! Start-up order for the composition root: [`open`], [`recover_interrupted_calls`], drop that
 //! connection, then [`spawn_writer`]; shut the writer down last so CDRs are flushed last.
@@ -14,22 +21,24 @@
 mod batch;
 pub mod blacklist;
 mod columns;
+pub mod commands;
+pub mod flat;
 pub mod leases;
 pub mod query;
 pub mod recovery;
 pub mod schema;
+mod tuning;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
+pub use commands::{Reply, StoreCommand, StoreSender};
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
-pub use writer::{
-    StoreCommand, StoreSender, WriterHandle, WriterOptions, WriterStats, spawn_writer,
-};
+pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
 
 /// How long a connection waits on a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,6 +61,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("the CDR writer has stopped; the command was not queued")]
     WriterClosed,
+    #[error("the store queue is full; the command was not queued")]
+    Busy,
+    #[error("the store command was queued but not committed (writer stopped)")]
+    NotCommitted,
     #[error("the CDR writer thread panicked")]
     WriterPanicked,
     #[error("cannot start the CDR writer thread: {0}")]
@@ -64,6 +77,8 @@ pub enum StoreError {
     Csv(#[from] csv::Error),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("a CDR does not map to its columns: {0}")]
+    Columns(#[from] serde::de::value::Error),
 }
 
 /// Opens (creating it and its parent directories if needed) and migrates the database.
@@ -81,6 +96,33 @@ pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
         return Err(StoreError::NoDatabase(path.to_path_buf()));
     }
     open(path)
+}
+
+/// Opens an existing database for reading only (`SQLITE_OPEN_READ_ONLY`), for readers beside
+/// the running writer (the `cdr` CLI): such a connection can never write. A database older
+/// than this build is migrated first through [`open`], as before.
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::NoDatabase(path.to_path_buf()));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let found = schema::version(&conn)?;
+    if found > schema::latest_version() {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: schema::latest_version(),
+        });
+    }
+    if found < schema::latest_version() {
+        drop(conn);
+        drop(open(path)?);
+        return open_read_only(path);
+    }
+    Ok(conn)
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
@@ -119,6 +161,21 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         assert!(path.is_file());
+    }
+
+    #[test]
+    fn a_read_only_connection_reads_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        drop(open(&path).unwrap());
+        let reader = open_read_only(&path).unwrap();
+        assert_eq!(query::count(&reader).unwrap(), 0);
+        let write = reader.execute("DELETE FROM cdr", []);
+        assert!(write.is_err(), "read-only: {write:?}");
+        assert!(matches!(
+            open_read_only(&dir.path().join("missing.sqlite")),
+            Err(StoreError::NoDatabase(_))
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
-use super::columns::{CDR_SELECT, cdr_from_row};
+use super::columns::{cdr_from_row, cdr_select};
 use crate::call::record::{CallDetailRecord, rfc3339};
 use jiff::Timestamp;
 
@@ -18,7 +18,7 @@ pub struct StoredCdr {
 pub fn list_recent(conn: &Connection, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
     select(
         conn,
-        &format!("{CDR_SELECT} ORDER BY seq DESC LIMIT ?1"),
+        &format!("{} ORDER BY seq DESC LIMIT ?1", cdr_select()),
         (sql_limit(limit),),
     )
 }
@@ -27,7 +27,7 @@ pub fn list_recent(conn: &Connection, limit: usize) -> Result<Vec<StoredCdr>, St
 pub fn after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
     select(
         conn,
-        &format!("{CDR_SELECT} WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2"),
+        &format!("{} WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2", cdr_select()),
         (seq, sql_limit(limit)),
     )
 }

@@ -1,5 +1,7 @@
-//! The CDR writer: one dedicated thread owns the SQLite connection and is fed by a bounded
-//! queue; commands are written in batches, one transaction per batch, in queue order.
+//! The store writer, the one SQLite writer of the daemon: one dedicated thread owns the
+//! connection and is fed by a bounded queue ([`super::commands`]); commands (call events,
+//! lease snapshots, blacklist edits) are written in batches, one transaction per batch, in
+//! queue order, and commands that wait for an answer get it after the commit.
 //!
 //! Invariants:
 //! - Nothing is dropped while running: a full queue makes [`StoreSender::send`] wait
@@ -10,156 +12,20 @@
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use rusqlite::Connection;
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::StoreError;
-use super::batch::{BatchOutcome, apply_batch};
-use crate::call::live_dialog::CallDialogs;
-use crate::call::record::{CallDetailRecord, LiveCall};
+use super::batch::apply_batch;
+use super::commands::{StoreCommand, StoreSender};
+pub use super::tuning::{WriterOptions, WriterStats};
 
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Attempts a failing batch gets once shutdown has been requested.
 const SHUTDOWN_ATTEMPTS: u32 = 3;
-/// Upper bound for [`WriterOptions::flush_interval`].
-const FLUSH_INTERVAL_MAX: Duration = Duration::from_secs(60);
-
-/// One change to the store, sent by the call pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreCommand {
-    /// Inserts a `live_calls` row (recovered as `interrupted` if the process dies).
-    CallStarted(LiveCall),
-    /// Sets `answered_at` on the live row.
-    CallAnswered { id: String, answered_at: Timestamp },
-    /// Inserts the CDR (ignored if one with this id exists) and deletes the live row.
-    CallEnded(CallDetailRecord),
-    /// Stores both legs' dialogs on the live row (crash recovery hangs them up).
-    DialogsChanged { id: String, dialogs: CallDialogs },
-}
-
-/// Tuning for [`spawn_writer`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriterOptions {
-    /// Commands the queue holds before `send` waits; at least 1.
-    pub queue_capacity: usize,
-    /// Most commands applied in one transaction; at least 1.
-    pub batch_max_records: usize,
-    /// How long the writer lingers after the first command of a batch to collect more
-    /// (zero: write what is queued at once). Capped at one minute.
-    pub flush_interval: Duration,
-}
-
-impl Default for WriterOptions {
-    fn default() -> Self {
-        Self {
-            queue_capacity: 4096,
-            batch_max_records: 256,
-            flush_interval: Duration::from_millis(10),
-        }
-    }
-}
-
-impl WriterOptions {
-    fn normalized(self) -> Self {
-        Self {
-            queue_capacity: self.queue_capacity.max(1),
-            batch_max_records: self.batch_max_records.max(1),
-            flush_interval: self.flush_interval.min(FLUSH_INTERVAL_MAX),
-        }
-    }
-}
-
-/// What the writer did, returned by [`WriterHandle::shutdown`].
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WriterStats {
-    /// Commands applied (committed).
-    pub commands: u64,
-    /// Committed transactions.
-    pub batches: u64,
-    pub largest_batch: usize,
-    /// CDR rows inserted.
-    pub cdrs_written: u64,
-    /// `CallEnded` for an id that already had a CDR.
-    pub duplicate_cdrs: u64,
-    /// `CallAnswered` for an id with no live row.
-    pub unknown_answers: u64,
-    /// Time spent applying and committing batches.
-    pub commit_time_total: Duration,
-    pub commit_time_max: Duration,
-    /// Batch transactions that failed and were retried.
-    pub failed_attempts: u64,
-    /// Commands given up on at shutdown after repeated failures.
-    pub lost_commands: u64,
-}
-
-impl WriterStats {
-    fn record(&mut self, commands: usize, outcome: BatchOutcome, took: Duration) {
-        self.commands += commands as u64;
-        self.batches += 1;
-        self.largest_batch = self.largest_batch.max(commands);
-        self.cdrs_written += outcome.cdrs_written;
-        self.duplicate_cdrs += outcome.duplicate_cdrs;
-        self.unknown_answers += outcome.unknown_answers;
-        self.commit_time_total += took;
-        self.commit_time_max = self.commit_time_max.max(took);
-    }
-
-    /// Mean time per committed batch.
-    pub fn mean_commit_time(&self) -> Duration {
-        match u32::try_from(self.batches) {
-            Ok(0) => Duration::ZERO,
-            Ok(n) => self.commit_time_total / n,
-            Err(_) => Duration::ZERO,
-        }
-    }
-}
-
-/// The sending side of the writer queue; clone one per producer.
-#[derive(Debug, Clone)]
-pub struct StoreSender {
-    tx: mpsc::Sender<StoreCommand>,
-}
-
-impl StoreSender {
-    fn channel(capacity: usize) -> (Self, mpsc::Receiver<StoreCommand>) {
-        let (tx, rx) = mpsc::channel(capacity);
-        (Self { tx }, rx)
-    }
-
-    /// Queues a command, waiting while the queue is full; fails only once the writer stopped.
-    pub async fn send(&self, cmd: StoreCommand) -> Result<(), StoreError> {
-        self.tx
-            .send(cmd)
-            .await
-            .map_err(|_| StoreError::WriterClosed)
-    }
-
-    /// Queues a command without waiting; hands it back if the queue is full or closed.
-    #[expect(
-        clippy::result_large_err,
-        reason = "handing the command back is the point; a ~200-byte move is cheap"
-    )]
-    pub fn try_send(&self, cmd: StoreCommand) -> Result<(), StoreCommand> {
-        self.tx.try_send(cmd).map_err(|e| match e {
-            TrySendError::Full(cmd) | TrySendError::Closed(cmd) => cmd,
-        })
-    }
-
-    /// Commands queued and not yet taken by the writer.
-    pub fn queue_depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
-    }
-
-    /// True once the writer has stopped accepting commands.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
 
 /// Owner of the writer thread; call [`WriterHandle::shutdown`] last in the shutdown tree.
 /// Dropping it without shutdown detaches the thread, which then runs until every sender is gone.
@@ -270,8 +136,7 @@ impl Writer {
         loop {
             let open = runtime.block_on(self.fill(&mut batch));
             if !batch.is_empty() {
-                self.write(&batch);
-                batch.clear();
+                self.write(&mut batch);
             }
             if !open {
                 tracing::info!(commands = self.stats.commands, "CDR writer stopped");
@@ -338,17 +203,22 @@ impl Writer {
         }
     }
 
-    /// Applies the batch, retrying with backoff until it commits (or shutdown gives up).
-    fn write(&mut self, batch: &[StoreCommand]) {
+    /// Applies the batch, retrying with backoff until it commits (or shutdown gives up), then
+    /// answers the commands that wait; leaves `batch` empty.
+    fn write(&mut self, batch: &mut Vec<StoreCommand>) {
         let mut backoff = RETRY_BACKOFF_MIN;
         for attempt in 1.. {
             let started = std::time::Instant::now();
             let error = match apply_batch(&mut self.conn, batch) {
-                Ok(outcome) => {
+                Ok((outcome, changed)) => {
                     let took = started.elapsed();
                     metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
                     crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
-                    return self.stats.record(batch.len(), outcome, took);
+                    self.stats.record(batch.len(), outcome, took);
+                    for (cmd, changed) in batch.drain(..).zip(changed) {
+                        cmd.answer(changed);
+                    }
+                    return;
                 }
                 Err(error) => error,
             };
@@ -358,6 +228,7 @@ impl Writer {
             if matches!(self.control, Control::Closing) && attempt >= SHUTDOWN_ATTEMPTS {
                 tracing::error!(commands = batch.len(), "CDR batch abandoned at shutdown");
                 self.stats.lost_commands += batch.len() as u64;
+                batch.clear();
                 return;
             }
             std::thread::sleep(backoff);
@@ -369,7 +240,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::record::{Disposition, HangupSide};
+    use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
     use crate::store::{open, query};
 
     fn ts(text: &str) -> jiff::Timestamp {
@@ -474,7 +345,7 @@ mod tests {
         let back = sender
             .try_send(StoreCommand::CallEnded(cdr(2)))
             .unwrap_err();
-        assert_eq!(back, StoreCommand::CallEnded(cdr(2)));
+        assert!(matches!(back, StoreCommand::CallEnded(c) if c == cdr(2)));
         assert_eq!(sender.queue_depth(), 1);
     }
 
@@ -487,6 +358,49 @@ mod tests {
         }
         .normalized();
         assert_eq!((o.queue_capacity, o.batch_max_records), (1, 1));
-        assert_eq!(o.flush_interval, FLUSH_INTERVAL_MAX);
+        assert_eq!(o.flush_interval, super::super::tuning::FLUSH_INTERVAL_MAX);
+    }
+
+    /// Blacklist edits and lease snapshots are answered only once committed: a reader sees
+    /// them as soon as the answer arrives.
+    #[tokio::test]
+    async fn requests_are_answered_after_their_commit() {
+        use crate::store::{blacklist, leases};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.sqlite");
+        let (sender, handle) = spawn_writer(&path, opts(8)).unwrap();
+        let reader = open(&path).unwrap();
+        let add = |pattern: &str| {
+            let pattern = pattern.to_owned();
+            move |done| StoreCommand::BlacklistAdd {
+                pattern,
+                added_at: "2026-11-23T03:20:00Z".parse().unwrap(),
+                done,
+            }
+        };
+        assert!(sender.request(add("7800*")).await.unwrap(), "new");
+        assert_eq!(blacklist::load(&reader).unwrap(), ["7800*"]);
+        assert!(
+            !sender.request(add("7800*")).await.unwrap(),
+            "already stored"
+        );
+        let remove = |done| StoreCommand::BlacklistRemove {
+            pattern: "7800*".into(),
+            done,
+        };
+        assert!(sender.request(remove).await.unwrap());
+        assert!(blacklist::load(&reader).unwrap().is_empty());
+        let save = |done| StoreCommand::SaveLeases {
+            leases: Vec::new(),
+            done,
+        };
+        sender.request(save).await.unwrap();
+        assert!(leases::load_leases(&reader).unwrap().is_empty());
+        drop(sender);
+        let stats = tokio::task::spawn_blocking(move || handle.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.commands, 4);
     }
 }

@@ -1,5 +1,6 @@
 //! Shared by the HTTP tests: an in-process calltrack HTTP server on 127.0.0.1:0 with a real
-//! config, lease table and geo resolver, and a ureq agent that does not treat 4xx as errors.
+//! config, lease table, geo resolver and store writer (in a temporary directory unless the
+//! config names a store), and a ureq agent that does not treat 4xx as errors.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use calltrack::display::GeoResolver;
 use calltrack::edge::blacklist::Blacklist;
 use calltrack::http::{Gauges, HttpServer, HttpState};
 use calltrack::lease::LeaseTable;
+use calltrack::store::{WriterHandle, WriterOptions, spawn_writer};
 use tokio_util::sync::CancellationToken;
 
 pub const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -49,7 +51,7 @@ numbers = ["{pool}"]
     )
 }
 
-/// A running server; stopped when dropped.
+/// A running server with its store writer; stopped when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub leases: Arc<LeaseTable>,
@@ -57,11 +59,22 @@ pub struct TestServer {
     pub blacklist: Arc<Blacklist>,
     stop: CancellationToken,
     thread: Option<std::thread::JoinHandle<()>>,
+    writer: Option<WriterHandle>,
+    /// The store of a config without `[store]`.
+    _store_dir: tempfile::TempDir,
 }
 
 impl TestServer {
     pub fn start(toml: &str) -> TestServer {
-        let config = Arc::new(Config::from_toml_str(toml).expect("test config is valid"));
+        let store_dir = tempfile::tempdir().expect("temp dir");
+        let mut toml = toml.to_owned();
+        if !toml.contains("[store]") {
+            let db = store_dir.path().join("calltrack.db");
+            toml.push_str(&format!("\n[store]\npath = \"{}\"\n", db.display()));
+        }
+        let config = Arc::new(Config::from_toml_str(&toml).expect("test config is valid"));
+        let (store, writer) =
+            spawn_writer(&config.store.path, WriterOptions::default()).expect("store writer");
         let leases = Arc::new(LeaseTable::from_config(&config));
         let gauges = Arc::new(Gauges::default());
         let blacklist = Arc::new(Blacklist::from_config(&config.blacklist));
@@ -72,6 +85,7 @@ impl TestServer {
             gauges: gauges.clone(),
             blacklist: blacklist.clone(),
             health: Default::default(),
+            store,
         };
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel();
@@ -99,6 +113,8 @@ impl TestServer {
             blacklist,
             stop,
             thread: Some(thread),
+            writer: Some(writer),
+            _store_dir: store_dir,
         }
     }
 
@@ -112,6 +128,9 @@ impl Drop for TestServer {
         self.stop.cancel();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.shutdown();
         }
     }
 }

@@ -1,0 +1,172 @@
+//! What the one SQLite writer is asked to do, and the sending side of its bounded queue.
+//!
+//! Call events are fire-and-forget (the pipeline never waits for SQLite). Commands that carry a
+//! [`Reply`] (lease snapshots, blacklist edits) are answered only after the transaction that
+//! holds them has committed; a command given up at shutdown drops its reply unanswered.
+
+use jiff::Timestamp;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+use crate::call::live_dialog::CallDialogs;
+use crate::call::record::{CallDetailRecord, LiveCall};
+use crate::lease::Lease;
+
+/// Answered by the writer once the command's transaction has committed.
+pub type Reply<T> = oneshot::Sender<T>;
+
+/// One change to the store.
+#[derive(Debug)]
+pub enum StoreCommand {
+    /// Inserts a `live_calls` row (recovered as `interrupted` if the process dies).
+    CallStarted(LiveCall),
+    /// Sets `answered_at` on the live row.
+    CallAnswered { id: String, answered_at: Timestamp },
+    /// Inserts the CDR (ignored if one with this id exists) and deletes the live row.
+    CallEnded(CallDetailRecord),
+    /// Stores both legs' dialogs on the live row (crash recovery hangs them up).
+    DialogsChanged { id: String, dialogs: CallDialogs },
+    /// Replaces the saved lease table with this snapshot (sent by the lease sweeper).
+    SaveLeases { leases: Vec<Lease>, done: Reply<()> },
+    /// Stores a blacklist pattern added through the admin API; answers whether it was new.
+    BlacklistAdd {
+        pattern: String,
+        added_at: Timestamp,
+        done: Reply<bool>,
+    },
+    /// Removes a stored blacklist pattern; answers whether it was stored.
+    BlacklistRemove { pattern: String, done: Reply<bool> },
+}
+
+impl StoreCommand {
+    /// Answers the caller after the commit; `changed` is whether the command changed a row.
+    /// A caller that stopped waiting is no error.
+    pub(super) fn answer(self, changed: bool) {
+        match self {
+            Self::SaveLeases { done, .. } => {
+                let _ = done.send(());
+            }
+            Self::BlacklistAdd { done, .. } | Self::BlacklistRemove { done, .. } => {
+                let _ = done.send(changed);
+            }
+            Self::CallStarted(_)
+            | Self::CallAnswered { .. }
+            | Self::CallEnded(_)
+            | Self::DialogsChanged { .. } => {}
+        }
+    }
+}
+
+/// The sending side of the writer queue; clone one per producer.
+#[derive(Debug, Clone)]
+pub struct StoreSender {
+    tx: mpsc::Sender<StoreCommand>,
+}
+
+impl StoreSender {
+    pub(super) fn channel(capacity: usize) -> (Self, mpsc::Receiver<StoreCommand>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Self { tx }, rx)
+    }
+
+    /// Queues a command, waiting while the queue is full; fails only once the writer stopped.
+    pub async fn send(&self, cmd: StoreCommand) -> Result<(), StoreError> {
+        self.tx
+            .send(cmd)
+            .await
+            .map_err(|_| StoreError::WriterClosed)
+    }
+
+    /// Queues a command without waiting; hands it back if the queue is full or closed.
+    #[expect(
+        clippy::result_large_err,
+        reason = "handing the command back is the point; a ~200-byte move is cheap"
+    )]
+    pub fn try_send(&self, cmd: StoreCommand) -> Result<(), StoreCommand> {
+        self.tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(cmd) | TrySendError::Closed(cmd) => cmd,
+        })
+    }
+
+    /// Queues the command `make` builds (waiting for room) and waits until it is committed.
+    pub async fn request<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> StoreCommand,
+    ) -> Result<T, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.send(make(done)).await?;
+        answer.await.map_err(|_| StoreError::NotCommitted)
+    }
+
+    /// Like [`StoreSender::request`], but a full queue is [`StoreError::Busy`] at once
+    /// (for callers that answer overload instead of waiting, like the admin API).
+    pub async fn try_request<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> StoreCommand,
+    ) -> Result<T, StoreError> {
+        let (done, answer) = oneshot::channel();
+        match self.tx.try_send(make(done)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Busy),
+            Err(TrySendError::Closed(_)) => return Err(StoreError::WriterClosed),
+        }
+        answer.await.map_err(|_| StoreError::NotCommitted)
+    }
+
+    /// Commands queued and not yet taken by the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// True once the writer has stopped accepting commands.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(done: Reply<bool>) -> StoreCommand {
+        StoreCommand::BlacklistAdd {
+            pattern: "7800*".into(),
+            added_at: Timestamp::UNIX_EPOCH,
+            done,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_waits_for_the_answer_after_commit() {
+        let (sender, mut queue) = StoreSender::channel(4);
+        let writer = tokio::spawn(async move {
+            let cmd = queue.recv().await.unwrap();
+            cmd.answer(true);
+        });
+        assert!(sender.request(add).await.unwrap());
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn try_request_on_a_full_queue_is_busy_not_a_wait() {
+        let (sender, _queue) = StoreSender::channel(1);
+        let (done, _answer) = oneshot::channel();
+        sender.try_send(add(done)).unwrap();
+        assert!(matches!(
+            sender.try_request(add).await,
+            Err(StoreError::Busy)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_command_dropped_unanswered_is_not_committed() {
+        let (sender, mut queue) = StoreSender::channel(1);
+        let writer = tokio::spawn(async move { drop(queue.recv().await) });
+        assert!(matches!(
+            sender.request(add).await,
+            Err(StoreError::NotCommitted)
+        ));
+        writer.await.unwrap();
+    }
+}
