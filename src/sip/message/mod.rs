@@ -11,6 +11,7 @@ mod encode;
 mod fuzz_regressions;
 mod headers;
 mod method;
+mod params;
 mod parse;
 pub mod uri;
 mod validate;
@@ -19,10 +20,11 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-pub use core_headers::{CSeq, HeaderError, NameAddr, Params, Via};
+pub use core_headers::{CSeq, HeaderError, NameAddr, Via};
 pub use encode::{MessageBuilder, response_to, response_with_reason, stamp_received};
 pub use headers::{HeaderName, split_list};
 pub use method::Method;
+pub use params::Params;
 pub use parse::{Frame, Limits, ParseError, frame};
 pub use uri::{Host, SipUri, Uri, UriError};
 pub use validate::{

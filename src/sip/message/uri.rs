@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use thiserror::Error;
 
-use super::core_headers::Params;
+use super::params::Params;
 
 /// Why a URI was refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
