@@ -4,6 +4,7 @@
 pub mod diff;
 mod gate;
 pub mod reload;
+mod resolver;
 pub mod watchdog;
 
 pub use reload::{ReloadOutcome, Reloader};
@@ -43,6 +44,7 @@ use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle, WriterOp
 use crate::telemetry::metrics::{self as ops_metrics, CoreMetrics};
 use crate::transport::driver::Core;
 use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
+use resolver::{Resolver, resolve_hosts};
 
 /// Why the server could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +64,6 @@ pub enum AppError {
     #[error("a service task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
-
-/// How often forwarding-target host names are resolved again.
-const RESOLVE_EVERY: Duration = Duration::from_secs(60);
 
 /// Extra time the transport keeps running after the call grace period, for the BYEs sent
 /// when it ends to be answered.
@@ -327,39 +326,6 @@ async fn run_services(
     http_result??;
     sweeper_result?;
     Ok(())
-}
-
-/// The resolver service: forwarding-target host names resolved again every minute, so a
-/// PBX that moves is followed without a restart. A config reload replaces `names`.
-struct Resolver {
-    hosts: HostTable,
-    names: HostNames,
-}
-
-impl Resolver {
-    async fn run(self, stop: CancellationToken) {
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(RESOLVE_EVERY) => {
-                    resolve_hosts(&self.hosts, &self.names.load_full()).await;
-                }
-            }
-        }
-    }
-}
-
-/// Resolves each name (A/AAAA, first answer); failures keep the last known address.
-pub(crate) async fn resolve_hosts(hosts: &HostTable, names: &[(String, u16)]) {
-    for (name, port) in names {
-        match tokio::net::lookup_host((name.as_str(), *port)).await {
-            Ok(mut addrs) => match addrs.next() {
-                Some(addr) => hosts.set(name, addr.ip()),
-                None => tracing::warn!(host = %name, "forwarding target has no address"),
-            },
-            Err(error) => tracing::warn!(%error, host = %name, "cannot resolve forwarding target"),
-        }
-    }
 }
 
 /// The CDR forwarder service: core events into the writer's bounded queue (backpressure,

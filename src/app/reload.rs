@@ -83,7 +83,7 @@ impl Reloader {
         let needs_restart = diff::keep_restart_only(&old, &mut new);
         let changed = diff::changed_live(&old, &new);
         let names = HostTable::names_in(&new);
-        crate::app::resolve_hosts(&self.hosts, &names).await;
+        crate::app::resolver::resolve_hosts(&self.hosts, &names).await;
         self.names.store(Arc::new(names));
         let (sites, numbers) = (new.sites.len(), new.tracking_number_count());
         self.config.store(Arc::new(new));
