@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::router::Shared;
-use crate::lease::PoolStats;
+use crate::config::SharedConfig;
+use crate::lease::{LeaseTable, PoolStats};
 
 /// One pool's occupancy, as served and as the CLI reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +50,8 @@ pub struct PoolsView {
 }
 
 /// `GET /v1/admin/pools`
-pub async fn pools(State(shared): State<Arc<Shared>>) -> Json<PoolsView> {
-    let stats = shared.state.leases.stats(Timestamp::now());
+pub async fn pools(State(leases): State<Arc<LeaseTable>>) -> Json<PoolsView> {
+    let stats = leases.stats(Timestamp::now());
     Json(PoolsView {
         pools: stats.into_iter().map(PoolStatsView::from).collect(),
     })
@@ -59,8 +59,8 @@ pub async fn pools(State(shared): State<Arc<Shared>>) -> Json<PoolsView> {
 
 /// Middleware on every `/v1/admin/*` route: the bearer token (see `admin_auth.rs`); 401 or
 /// 403 as JSON otherwise.
-pub async fn authorize(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let config = shared.state.config.load();
+pub async fn authorize(State(config): State<SharedConfig>, req: Request, next: Next) -> Response {
+    let config = config.load();
     match super::admin_auth::check(&config.http, req.headers()) {
         Ok(()) => next.run(req).await,
         Err(denied) => denied.into_response(),

@@ -15,10 +15,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::errors::{ApiError, ApiJson};
-use super::router::Shared;
-use crate::config::blacklist_pattern;
-use crate::edge::blacklist::{Entry, Origin, RemoveError};
-use crate::store::{StoreCommand, StoreError};
+use crate::config::{SharedConfig, blacklist_pattern};
+use crate::edge::blacklist::{Blacklist, Entry, Origin, RemoveError};
+use crate::store::{StoreCommand, StoreError, StoreSender};
 
 /// How long an edit waits for the store to commit it before answering 503.
 const COMMIT_WAIT: Duration = Duration::from_secs(10);
@@ -40,42 +39,36 @@ pub struct NumberBody {
 }
 
 /// `GET /v1/admin/blacklist`
-pub async fn list(State(shared): State<Arc<Shared>>) -> Json<BlacklistView> {
+pub async fn list(
+    State(config): State<SharedConfig>,
+    State(blacklist): State<Arc<Blacklist>>,
+) -> Json<BlacklistView> {
     Json(BlacklistView {
-        status: shared.state.config.load().blacklist.status,
-        entries: shared.state.blacklist.list(),
+        status: config.load().blacklist.status,
+        entries: blacklist.list(),
     })
 }
 
 /// `POST /v1/admin/blacklist`: 201 when added, 200 when already listed.
 pub async fn add(
-    State(shared): State<Arc<Shared>>,
+    State(blacklist): State<Arc<Blacklist>>,
+    State(store): State<StoreSender>,
     ApiJson(body): ApiJson<NumberBody>,
 ) -> Result<(StatusCode, Json<Entry>), ApiError> {
     let pattern = parse(&body.number)?;
-    let listed = shared
-        .state
-        .blacklist
-        .list()
-        .into_iter()
-        .find(|e| e.pattern == pattern);
+    let listed = blacklist.list().into_iter().find(|e| e.pattern == pattern);
     if let Some(entry) = listed {
         return Ok((StatusCode::OK, Json(entry)));
     }
     let stored = pattern.clone();
     let added_at = Timestamp::now();
-    committed(
-        shared
-            .state
-            .store
-            .try_request(|done| StoreCommand::BlacklistAdd {
-                pattern: stored,
-                added_at,
-                done,
-            }),
-    )
+    committed(store.try_request(|done| StoreCommand::BlacklistAdd {
+        pattern: stored,
+        added_at,
+        done,
+    }))
     .await?;
-    shared.state.blacklist.insert(&pattern, Origin::Api);
+    blacklist.insert(&pattern, Origin::Api);
     tracing::info!(%pattern, "blacklist entry added through the admin API");
     Ok((
         StatusCode::CREATED,
@@ -88,23 +81,29 @@ pub async fn add(
 
 /// `DELETE /v1/admin/blacklist/{pattern}`
 pub async fn remove_path(
-    State(shared): State<Arc<Shared>>,
+    State(blacklist): State<Arc<Blacklist>>,
+    State(store): State<StoreSender>,
     Path(pattern): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    remove(&shared, &pattern).await
+    remove(&blacklist, &store, &pattern).await
 }
 
 /// `DELETE /v1/admin/blacklist` with `{"number": ...}`
 pub async fn remove_body(
-    State(shared): State<Arc<Shared>>,
+    State(blacklist): State<Arc<Blacklist>>,
+    State(store): State<StoreSender>,
     ApiJson(body): ApiJson<NumberBody>,
 ) -> Result<StatusCode, ApiError> {
-    remove(&shared, &body.number).await
+    remove(&blacklist, &store, &body.number).await
 }
 
-async fn remove(shared: &Shared, number: &str) -> Result<StatusCode, ApiError> {
+async fn remove(
+    blacklist: &Blacklist,
+    store: &StoreSender,
+    number: &str,
+) -> Result<StatusCode, ApiError> {
     let pattern = parse(number)?;
-    shared.state.blacklist.remove(&pattern).map_err(|e| {
+    blacklist.remove(&pattern).map_err(|e| {
         let (status, code) = match e {
             RemoveError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
             RemoveError::FromConfig(_) => (StatusCode::CONFLICT, "in_config_file"),
@@ -116,15 +115,12 @@ async fn remove(shared: &Shared, number: &str) -> Result<StatusCode, ApiError> {
         }
     })?;
     let stored = pattern.clone();
-    let removed = shared
-        .state
-        .store
-        .try_request(|done| StoreCommand::BlacklistRemove {
-            pattern: stored,
-            done,
-        });
+    let removed = store.try_request(|done| StoreCommand::BlacklistRemove {
+        pattern: stored,
+        done,
+    });
     if let Err(error) = committed(removed).await {
-        shared.state.blacklist.insert(&pattern, Origin::Api);
+        blacklist.insert(&pattern, Origin::Api);
         return Err(error);
     }
     tracing::info!(%pattern, "blacklist entry removed through the admin API");

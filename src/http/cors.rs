@@ -13,7 +13,7 @@
 //! and answers an allowed preflight with 204; everything it lets through goes to the layer,
 //! which mirrors the (already checked) origin.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
@@ -23,7 +23,7 @@ use tower::{Layer, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::errors::ApiError;
-use super::router::Shared;
+use crate::config::SharedConfig;
 
 const MAX_AGE_SECS: u64 = 600;
 
@@ -41,14 +41,14 @@ static HEADERS: LazyLock<CorsLayer> = LazyLock::new(|| {
 });
 
 /// Middleware around the whole router; acts on the snippet API paths only.
-pub async fn cors(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub async fn cors(State(config): State<SharedConfig>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let origin = req.headers().get(header::ORIGIN);
     let Some(origin) = origin.filter(|_| API_PREFIXES.iter().any(|p| path.starts_with(p))) else {
         return next.run(req).await;
     };
     let text = origin.to_str().unwrap_or_default();
-    if !allowed(&shared, text, path, req.headers()) {
+    if !allowed(&config, text, path, req.headers()) {
         return ApiError::OriginNotAllowed(text.to_owned()).into_response();
     }
     let preflight = req.method() == Method::OPTIONS;
@@ -59,11 +59,11 @@ pub async fn cors(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     response
 }
 
-fn allowed(shared: &Shared, origin: &str, path: &str, headers: &HeaderMap) -> bool {
+fn allowed(config: &SharedConfig, origin: &str, path: &str, headers: &HeaderMap) -> bool {
     if same_origin(origin, headers) {
         return true;
     }
-    let config = shared.state.config.load();
+    let config = config.load();
     let listed = |origins: &[String]| {
         origins
             .iter()

@@ -17,7 +17,7 @@ use governor::state::keyed::DashMapStateStore;
 use tokio::sync::Semaphore;
 
 use super::errors::ApiError;
-use super::router::Shared;
+use crate::config::SharedConfig;
 
 /// Most client addresses tracked at once; beyond this new clients are refused until old ones idle.
 const MAX_CLIENTS: usize = 262_144;
@@ -124,10 +124,15 @@ fn client_key(ip: IpAddr) -> IpAddr {
 }
 
 /// Middleware: the snippet API's per-IP rate limit.
-pub async fn rate_limit(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub async fn rate_limit(
+    State(config): State<SharedConfig>,
+    State(limiter): State<Arc<RateLimiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
-    let ip = super::client::of_parts(&parts, &shared.state.config.load().http.trusted_proxies);
-    match shared.limiter.check(ip) {
+    let ip = super::client::of_parts(&parts, &config.load().http.trusted_proxies);
+    match limiter.check(ip) {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(Refusal::TooFast(wait)) => ApiError::RateLimited {
             retry_after_secs: ceil_secs(wait),

@@ -7,12 +7,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
-use super::router::Shared;
+use crate::lease::LeaseTable;
 use crate::telemetry::metrics;
 
 /// Renders every metric; 503 when this process has no Prometheus recorder.
-pub async fn scrape(State(shared): State<Arc<Shared>>) -> Response {
-    metrics::publish_pools(&shared.state.leases, Timestamp::now());
+pub async fn scrape(State(leases): State<Arc<LeaseTable>>) -> Response {
+    metrics::publish_pools(&leases, Timestamp::now());
     match metrics::render() {
         Some(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
         None => (

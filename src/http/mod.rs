@@ -15,6 +15,7 @@ mod router;
 pub mod session_id;
 pub mod sessions;
 pub mod snippet;
+mod state;
 pub mod target_health;
 
 use std::net::SocketAddr;
@@ -107,8 +108,7 @@ impl HttpServer {
     }
 }
 
-async fn health(State(shared): State<Arc<router::Shared>>) -> Json<Value> {
-    let gauges = &shared.state.gauges;
+async fn health(State(gauges): State<Arc<Gauges>>) -> Json<Value> {
     Json(json!({
         "status": "ok",
         "active_calls": gauges.active_calls.load(Ordering::Relaxed),

@@ -9,35 +9,28 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post};
 use tokio::sync::Semaphore;
 
-use super::limits::{self, RateLimiter};
+use super::limits;
+use super::state::RouterState;
 use super::{
     HttpState, admin, blacklist, cors, errors, health, metrics, sessions, snippet, target_health,
 };
 
-/// What every handler reads: the public state plus HTTP-private parts.
-pub struct Shared {
-    pub state: HttpState,
-    pub limiter: RateLimiter,
-}
-
 /// Builds the whole application.
 pub fn router(state: HttpState) -> Router {
-    let http = state.config.load().http.clone();
-    let max_body = http.max_body_bytes;
-    let limiter = RateLimiter::per_minute(http.rate_limit_per_minute);
-    let shared = Arc::new(Shared { state, limiter });
+    let max_body = state.config.load().http.max_body_bytes;
+    let state = RouterState::new(state);
     let slots = Arc::new(Semaphore::new(limits::MAX_IN_FLIGHT));
     Router::new()
-        .merge(snippet_api(&shared))
-        .merge(admin_api(&shared))
+        .merge(snippet_api(&state))
+        .merge(admin_api(&state))
         .route("/v1/snippet.js", get(snippet::script))
         .route("/demo", get(snippet::demo))
         .route("/health", get(health))
         .route("/metrics", get(metrics::scrape))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .with_state(shared.clone())
-        .layer(from_fn_with_state(shared, cors::cors))
+        .with_state(state.clone())
+        .layer(from_fn_with_state(state, cors::cors))
         .layer(from_fn(errors::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(from_fn_with_state(slots, limits::in_flight))
@@ -49,10 +42,10 @@ pub fn router(state: HttpState) -> Router {
 /// and only extend what exists; the in-flight cap bounds them). CORS wraps the whole router
 /// (a route layer would not see preflights: axum answers unrouted methods with 405 outside
 /// route layers) and acts on these paths only.
-fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+fn snippet_api(state: &RouterState) -> Router<RouterState> {
     let create = Router::new()
         .route("/v1/sites/{site}/sessions", post(sessions::create))
-        .route_layer(from_fn_with_state(shared.clone(), limits::rate_limit));
+        .route_layer(from_fn_with_state(state.clone(), limits::rate_limit));
     Router::new()
         .merge(create)
         .route(
@@ -64,7 +57,7 @@ fn snippet_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
 }
 
 /// Operator routes; every one passes the auth hook.
-fn admin_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+fn admin_api(state: &RouterState) -> Router<RouterState> {
     Router::new()
         .route("/v1/admin/pools", get(admin::pools))
         .route(
@@ -78,5 +71,5 @@ fn admin_api(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
             delete(blacklist::remove_path),
         )
         .route("/v1/admin/health", get(target_health::list))
-        .route_layer(from_fn_with_state(shared.clone(), admin::authorize))
+        .route_layer(from_fn_with_state(state.clone(), admin::authorize))
 }

@@ -9,15 +9,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::Gauges;
 use super::agent;
 use super::client::ClientIp;
 use super::errors::{ApiError, ApiJson};
-use super::router::Shared;
 use super::session_id::{self, Kind, SessionRef};
-use crate::config::{Config, SiteConfig};
+use super::state::SessionApi;
+use crate::config::{Config, SharedConfig, SiteConfig};
 use crate::display::{self, Choice, Reason};
 use crate::lease::visit::{MAX_ID_BYTES, clean_visitor_text};
-use crate::lease::{GrantRequest, Lease, LeaseError, Visit, VisitFields};
+use crate::lease::{GrantRequest, Lease, LeaseError, LeaseTable, Visit, VisitFields};
 
 /// Longest accepted visitor id and analytics ids.
 const MAX_ID_CHARS: usize = 128;
@@ -86,14 +87,13 @@ impl SessionView {
 
 /// `POST /v1/sites/{site}/sessions`
 pub async fn create(
-    State(shared): State<Arc<Shared>>,
+    State(api): State<SessionApi>,
     Path(site_id): Path<String>,
     ClientIp(peer): ClientIp,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateSession>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
-    let state = &shared.state;
-    let config = state.config.load_full();
+    let config = api.config.load_full();
     let site = config
         .site(&site_id)
         .ok_or_else(|| ApiError::UnknownSite(site_id.clone()))?;
@@ -113,7 +113,7 @@ pub async fn create(
                 body.ga_session_id.as_deref(),
                 body.ym_client_id.as_deref(),
             );
-        visit.region = state.geo.region(ip);
+        visit.region = api.geo.region(ip);
         visit.device = Some(agent::device(user_agent).to_owned());
         let visit = Visit::from(visit);
         let choice = display::choose_with_reason(site, &visit, now);
@@ -121,12 +121,9 @@ pub async fn create(
             .visitor_id
             .as_deref()
             .and_then(|v| clean_visitor_text(v, MAX_ID_BYTES));
-        decide(&shared, site, choice, visitor_id, visit, now)?
+        decide(&api.leases, site, choice, visitor_id, visit, now)?
     };
-    state
-        .gauges
-        .sessions_created
-        .fetch_add(1, Ordering::Relaxed);
+    api.gauges.sessions_created.fetch_add(1, Ordering::Relaxed);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -169,7 +166,7 @@ fn check_body(body: &CreateSession) -> Result<(), ApiError> {
 
 /// Leases from the candidate pools in order; all exhausted shows the reserve number.
 fn decide(
-    shared: &Shared,
+    leases: &LeaseTable,
     site: &SiteConfig,
     (choice, reason): (Choice, Reason),
     visitor_id: Option<String>,
@@ -187,7 +184,6 @@ fn decide(
         }
         Choice::Pools(pools) => pools,
     };
-    let leases = &shared.state.leases;
     for pool in &pools {
         let request = GrantRequest {
             session_id: session_id::random(),
@@ -227,45 +223,44 @@ fn shown_fixed(
 
 /// `POST /v1/sessions/{session_id}/heartbeat`: extends the lease; 404 when unknown or expired.
 pub async fn heartbeat(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<SharedConfig>,
+    State(leases): State<Arc<LeaseTable>>,
+    State(gauges): State<Arc<Gauges>>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let state = &shared.state;
     let view = match session_id::parse(&id).ok_or(ApiError::UnknownSession)? {
         SessionRef::Dynamic(id) => {
-            let lease = state
-                .leases
+            let lease = leases
                 .heartbeat(id, Timestamp::now())
                 .ok_or(ApiError::UnknownSession)?;
-            let config = state.config.load();
+            let config = config.load();
             let site = config.site(&lease.site).ok_or(ApiError::UnknownSession)?;
             SessionView::leased(site, &lease)
         }
         SessionRef::Fixed { kind, site, number } => {
-            let config = state.config.load();
+            let config = config.load();
             let site = fixed_site(&config, kind, site, number)?;
             SessionView::fixed(site, kind, number, id.clone())
         }
     };
-    state.gauges.heartbeats.fetch_add(1, Ordering::Relaxed);
+    gauges.heartbeats.fetch_add(1, Ordering::Relaxed);
     Ok(Json(view))
 }
 
 /// `DELETE /v1/sessions/{session_id}` and `POST .../release`: the page was left, the freeze starts.
 pub async fn release(
-    State(shared): State<Arc<Shared>>,
+    State(config): State<SharedConfig>,
+    State(leases): State<Arc<LeaseTable>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     match session_id::parse(&id).ok_or(ApiError::UnknownSession)? {
         SessionRef::Dynamic(id) => {
-            shared
-                .state
-                .leases
+            leases
                 .release(id, Timestamp::now())
                 .ok_or(ApiError::UnknownSession)?;
         }
         SessionRef::Fixed { kind, site, number } => {
-            fixed_site(&shared.state.config.load(), kind, site, number)?;
+            fixed_site(&config.load(), kind, site, number)?;
         }
     }
     Ok(StatusCode::NO_CONTENT)

@@ -1,15 +1,13 @@
 //! The admin API's view of forwarding-target health: `GET /v1/admin/health` lists every
 //! probed destination with its state, last answer and round-trip time.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::router::Shared;
-use crate::health::TargetHealth;
+use crate::config::SharedConfig;
+use crate::health::{HealthTable, TargetHealth};
 
 /// One destination, as served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,15 +59,16 @@ pub struct TargetsHealthView {
 }
 
 /// `GET /v1/admin/health`
-pub async fn list(State(shared): State<Arc<Shared>>) -> Json<TargetsHealthView> {
-    let config = shared.state.config.load();
+pub async fn list(
+    State(config): State<SharedConfig>,
+    State(health_table): State<HealthTable>,
+) -> Json<TargetsHealthView> {
+    let config = config.load();
     let health = &config.health;
     Json(TargetsHealthView {
         enabled: health.enabled,
         interval_secs: health.interval.as_secs(),
-        targets: shared
-            .state
-            .health
+        targets: health_table
             .snapshot()
             .into_iter()
             .map(TargetHealthView::from)
