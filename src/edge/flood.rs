@@ -7,6 +7,7 @@
 //! Sans-IO: the limiter's clock is a [`FakeRelativeClock`] advanced to the `now` each packet
 //! is handed in with, so tests drive it on a virtual clock.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -62,7 +63,10 @@ pub struct FloodGuard {
     clock: FakeRelativeClock,
     /// The `now` the limiter's clock stands at.
     clock_at: Option<Instant>,
-    bans: Bans,
+    /// The bans in force, the guard's own copy: read on every packet without a lock.
+    bans: HashMap<IpAddr, Instant>,
+    /// The same bans for readers on other threads (written only when a ban starts or ends).
+    shared: Bans,
     next_sweep: Option<Instant>,
 }
 
@@ -71,7 +75,7 @@ impl std::fmt::Debug for FloodGuard {
         f.debug_struct("FloodGuard")
             .field("config", &self.config)
             .field("tracked", &self.limiter.len())
-            .field("banned", &self.bans.0.len())
+            .field("banned", &self.bans.len())
             .finish()
     }
 }
@@ -89,7 +93,8 @@ impl FloodGuard {
             limiter: limiter(config, &clock),
             clock,
             clock_at: None,
-            bans,
+            bans: HashMap::new(),
+            shared: bans,
             next_sweep: None,
         }
     }
@@ -109,11 +114,11 @@ impl FloodGuard {
         }
         self.advance_clock(now);
         self.sweep(now);
-        if let Some(until) = self.bans.until(ip) {
+        if let Some(&until) = self.bans.get(&ip) {
             if until > now {
                 return Verdict::Drop;
             }
-            self.bans.0.remove(&ip);
+            self.unban(ip);
         }
         self.bound_rate_state();
         if self.limiter.check_key(&ip).is_ok() {
@@ -125,11 +130,11 @@ impl FloodGuard {
 
     /// Sources banned right now.
     pub fn banned(&self) -> usize {
-        self.bans.0.len()
+        self.bans.len()
     }
 
     pub fn is_banned(&self, now: Instant, ip: IpAddr) -> bool {
-        self.bans.until(ip).is_some_and(|until| until > now)
+        self.bans.get(&ip).is_some_and(|until| *until > now)
     }
 
     /// Source IPs with rate state.
@@ -150,17 +155,23 @@ impl FloodGuard {
     }
 
     fn ban(&mut self, now: Instant, ip: IpAddr) {
-        if self.bans.0.len() >= self.config.max_tracked_ips {
+        if self.bans.len() >= self.config.max_tracked_ips {
             self.drop_expired(now);
         }
-        if self.bans.0.len() >= self.config.max_tracked_ips {
-            // The iterator (and its shard locks) is gone before the removal.
-            let soonest = self.bans.0.iter().min_by_key(|ban| *ban.value());
-            if let Some(oldest) = soonest.map(|ban| *ban.key()) {
-                self.bans.0.remove(&oldest);
+        if self.bans.len() >= self.config.max_tracked_ips {
+            let soonest = self.bans.iter().min_by_key(|(_, until)| **until);
+            if let Some(oldest) = soonest.map(|(ip, _)| *ip) {
+                self.unban(oldest);
             }
         }
-        self.bans.0.insert(ip, now + self.config.ban);
+        let until = now + self.config.ban;
+        self.bans.insert(ip, until);
+        self.shared.0.insert(ip, until);
+    }
+
+    fn unban(&mut self, ip: IpAddr) {
+        self.bans.remove(&ip);
+        self.shared.0.remove(&ip);
     }
 
     /// Expired bans go at most once a second.
@@ -173,7 +184,11 @@ impl FloodGuard {
     }
 
     fn drop_expired(&mut self, now: Instant) {
-        self.bans.0.retain(|_, until| *until > now);
+        let before = self.bans.len();
+        self.bans.retain(|_, until| *until > now);
+        if self.bans.len() != before {
+            self.shared.0.retain(|_, until| *until > now);
+        }
     }
 
     /// Keeps the limiter's table within `max_tracked_ips`: idle sources are forgotten first;
