@@ -1,6 +1,8 @@
 //! Applies one batch of store commands in a single transaction, in queue order: each command
 //! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`).
 
+use std::collections::HashSet;
+
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
@@ -22,12 +24,39 @@ pub(super) fn apply_batch(
 ) -> rusqlite::Result<(BatchOutcome, Vec<bool>)> {
     let tx = conn.transaction()?;
     let mut outcome = BatchOutcome::default();
+    let ended = ended_in(batch);
     let changed = batch
         .iter()
-        .map(|cmd| apply(&tx, cmd, &mut outcome))
+        .map(|cmd| match live_row_of(cmd) {
+            Some(id) if ended.contains(id) => Ok(true),
+            _ => apply(&tx, cmd, &mut outcome),
+        })
         .collect::<rusqlite::Result<Vec<bool>>>()?;
     tx.commit()?;
     Ok((outcome, changed))
+}
+
+/// The calls whose CDR this batch writes.
+fn ended_in(batch: &[StoreCommand]) -> HashSet<&str> {
+    batch
+        .iter()
+        .filter_map(|cmd| match cmd {
+            StoreCommand::CallEnded(cdr) => Some(cdr.id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The call whose live row `cmd` only writes. The live row exists for crash recovery alone:
+/// for a call that also ends in this batch (one transaction) it would be written and deleted
+/// again, so those writes are skipped and the CDR, which carries the same facts, is all
+/// that is written.
+fn live_row_of(cmd: &StoreCommand) -> Option<&str> {
+    match cmd {
+        StoreCommand::CallStarted(live) => Some(&live.id),
+        StoreCommand::CallAnswered { id, .. } | StoreCommand::DialogsChanged { id, .. } => Some(id),
+        _ => None,
+    }
 }
 
 fn apply(
@@ -56,7 +85,6 @@ fn apply(
             columns::delete_live(conn, &cdr.id)?;
             Ok(written)
         }
-        // A call that ended in the same batch has no row left: nothing to update.
         StoreCommand::DialogsChanged { id, dialogs } => {
             columns::set_dialogs(conn, id, dialogs).map(|()| true)
         }
@@ -141,6 +169,33 @@ mod tests {
         let (out, _) = apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
         assert_eq!(out.cdrs_written, 1);
         assert_eq!(live_rows(&conn), 0);
+        assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
+    }
+
+    #[test]
+    fn a_call_that_starts_and_ends_in_one_batch_writes_only_its_cdr() {
+        let mut conn = conn();
+        let batch = [
+            StoreCommand::CallStarted(live("a")),
+            StoreCommand::CallAnswered {
+                id: "a".into(),
+                answered_at: ts("2026-11-23T03:20:05Z"),
+            },
+            StoreCommand::CallStarted(live("b")),
+            StoreCommand::CallEnded(ended("a")),
+        ];
+        let (out, changed) = apply_batch(&mut conn, &batch).unwrap();
+        assert_eq!(out.cdrs_written, 1);
+        assert_eq!(out.unknown_answers, 0);
+        assert_eq!(changed, [true, true, true, true]);
+        let live_ids: Vec<String> = conn
+            .prepare("SELECT id FROM live_calls")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(live_ids, ["b"], "the call still going keeps its live row");
         assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
     }
 

@@ -100,7 +100,9 @@ fn has_bare_control(value: &[u8]) -> bool {
 /// Whether any byte of `value` is a control byte: no early exit, so the compiler can scan
 /// many bytes at a time (this runs over every header of every request).
 fn has_control_byte(value: &[u8]) -> bool {
-    value.iter().fold(false, |seen, &b| seen | is_control_byte(b))
+    value
+        .iter()
+        .fold(false, |seen, &b| seen | is_control_byte(b))
 }
 
 fn has_unescaped_control(value: &[u8]) -> bool {
