@@ -74,6 +74,9 @@ pub struct Attribution {
     pub ym_client_id: Option<String>,
     pub region: Option<String>,
     pub session_id: Option<String>,
+    /// The visitor's device class (`desktop`, `mobile`, `tablet`), from the snippet's
+    /// User-Agent; unknown for calls to static, default and reserve numbers.
+    pub device: Option<String>,
 }
 
 /// The attribution of the number's holder at ring time.
@@ -120,6 +123,7 @@ fn of_lease(site: &str, lease: &Lease) -> Attribution {
         ym_client_id: v.ym_client_id().map(str::to_owned),
         region: v.region().map(str::to_owned),
         session_id: Some(lease.session_id.clone()),
+        device: v.device().map(str::to_owned),
     }
 }
 

@@ -48,8 +48,18 @@ pub struct CallDetailRecord {
     pub attribution: Attribution,
     /// No earlier call from this caller number within the uniqueness window.
     pub first_time_caller: bool,
-    /// Answered and talked at least the quality threshold.
+    /// Answered, reached a counted scheme and talked at least the quality threshold.
     pub quality: bool,
+    /// Nobody answered a call calltrack let through (no answer, busy, failed, cancelled,
+    /// or interrupted before an answer); refused calls are not missed calls.
+    pub missed: bool,
+    /// The scheme or route that took the call counts towards quality calls (a support line
+    /// does not); set by the session from the config.
+    pub counted: bool,
+    /// For a missed call: when a later answered call from the same caller followed within the
+    /// callback window (set by the store writer when that call's CDR is written).
+    #[serde(with = "rfc3339::option")]
+    pub called_back_at: Option<Timestamp>,
     /// The distribution scheme the call took (`forward_to` for a site's plain forwarding).
     pub scheme: Option<String>,
     /// 1-based step of the scheme whose target answered.
@@ -114,6 +124,9 @@ impl CallDetailRecord {
             attribution: live.attribution.clone(),
             first_time_caller: live.first_time_caller,
             quality: false,
+            missed: is_missed(disposition),
+            counted: true,
+            called_back_at: None,
             scheme: live.scheme.clone(),
             answered_step: live.answered_step,
             answered_target: live.answered_target.clone(),
@@ -121,12 +134,20 @@ impl CallDetailRecord {
         }
     }
 
-    /// Judges the call a quality (target) call: answered and talked at least `min_talk`.
+    /// Judges the call a quality (target) call: answered, counted and talked at least
+    /// `min_talk`.
     pub fn judge_quality(mut self, min_talk: std::time::Duration) -> Self {
-        self.quality = self.disposition == Disposition::Answered
+        self.quality = self.counted
+            && self.disposition == Disposition::Answered
             && u64::from(self.talk_secs) >= min_talk.as_secs();
         self
     }
+}
+
+/// A call calltrack let through that nobody answered. Refused calls (`rejected`) never
+/// reached a person, so nobody owes them a callback.
+pub fn is_missed(disposition: Disposition) -> bool {
+    !matches!(disposition, Disposition::Answered | Disposition::Rejected)
 }
 
 /// Whole seconds from `from` to `to`, rounded down; 0 if `to` is earlier (clock step).

@@ -113,6 +113,76 @@ ALTER TABLE live_calls ADD COLUMN a_dialog TEXT;
 ALTER TABLE live_calls ADD COLUMN b_dialog TEXT;
 ";
 
+/// Version 7: what the marketer sees. On the CDR: the visitor's device, missed calls and
+/// their callback, whether the scheme counts towards quality calls, and what people add
+/// later (tags as a JSON array, a note, a deal in minor currency units). Leads (web forms,
+/// attributed like calls, with the same flat attribution columns) and ad costs per day,
+/// site, source, medium and campaign (`''` for "none", so the key is unique).
+const V7_MARKETING: &str = "
+ALTER TABLE cdr ADD COLUMN device TEXT;
+ALTER TABLE cdr ADD COLUMN missed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cdr ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE cdr ADD COLUMN called_back_at TEXT;
+ALTER TABLE cdr ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE cdr ADD COLUMN note TEXT;
+ALTER TABLE cdr ADD COLUMN deal_amount_minor INTEGER;
+ALTER TABLE cdr ADD COLUMN deal_currency TEXT;
+ALTER TABLE cdr ADD COLUMN deal_status TEXT;
+ALTER TABLE cdr ADD COLUMN updated_at TEXT;
+UPDATE cdr SET missed = 1 WHERE disposition NOT IN ('answered', 'rejected');
+CREATE INDEX cdr_missed_open ON cdr (caller, started_at) WHERE missed = 1 AND called_back_at IS NULL;
+
+CREATE TABLE leads (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT NOT NULL UNIQUE,
+    created_at        TEXT NOT NULL,
+    name              TEXT,
+    phone             TEXT,
+    email             TEXT,
+    message           TEXT,
+    fields            TEXT NOT NULL DEFAULT '{}',
+    site              TEXT NOT NULL,
+    number_kind       TEXT NOT NULL DEFAULT 'dynamic',
+    source            TEXT,
+    medium            TEXT,
+    campaign          TEXT,
+    term              TEXT,
+    content           TEXT,
+    referrer          TEXT,
+    landing_page      TEXT,
+    gclid             TEXT,
+    yclid             TEXT,
+    ga_client_id      TEXT,
+    ga_session_id     TEXT,
+    ym_client_id      TEXT,
+    region            TEXT,
+    session_id        TEXT,
+    device            TEXT,
+    first_time        INTEGER NOT NULL DEFAULT 1,
+    tags              TEXT NOT NULL DEFAULT '[]',
+    note              TEXT,
+    deal_amount_minor INTEGER,
+    deal_currency     TEXT,
+    deal_status       TEXT,
+    updated_at        TEXT
+);
+CREATE INDEX leads_created_at ON leads (created_at);
+CREATE INDEX leads_phone ON leads (phone, created_at);
+CREATE INDEX leads_email ON leads (email, created_at);
+
+CREATE TABLE costs (
+    day          TEXT NOT NULL,
+    site         TEXT NOT NULL,
+    source       TEXT NOT NULL DEFAULT '',
+    medium       TEXT NOT NULL DEFAULT '',
+    campaign     TEXT NOT NULL DEFAULT '',
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    imported_at  TEXT NOT NULL,
+    PRIMARY KEY (day, site, source, medium, campaign)
+);
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
@@ -121,7 +191,8 @@ const MIGRATIONS: &[&str] = &[
     V4_ROUTING,
     V5_BLACKLIST,
     V6_LIVE_DIALOGS,
-    // V7_...: append here.
+    V7_MARKETING,
+    // V8_...: append here.
 ];
 
 /// The schema version this build writes.
