@@ -143,6 +143,7 @@ impl Server {
             gauges: gauges.clone(),
             blacklist: blacklist.clone(),
             store: store.clone(),
+            reader: crate::store::StoreReader::new(&config.store.path),
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();

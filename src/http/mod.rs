@@ -58,6 +58,8 @@ pub struct HttpState {
     pub health: crate::health::HealthTable,
     /// The store's one writer: blacklist edits are committed through it.
     pub store: crate::store::StoreSender,
+    /// Read-only connections for the calls, leads and reports APIs and the dashboard.
+    pub reader: crate::store::StoreReader,
 }
 
 /// HTTP failed to start or stopped with an error.

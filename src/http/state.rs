@@ -15,7 +15,7 @@ use crate::display::GeoResolver;
 use crate::edge::blacklist::Blacklist;
 use crate::health::HealthTable;
 use crate::lease::LeaseTable;
-use crate::store::StoreSender;
+use crate::store::{StoreReader, StoreSender};
 
 /// Everything the routes can reach. axum clones it per request, so it is one `Arc`: a clone
 /// costs one reference count however many parts it holds.
@@ -104,5 +104,11 @@ impl FromRef<RouterState> for StoreSender {
 impl FromRef<RouterState> for Arc<RateLimiter> {
     fn from_ref(state: &RouterState) -> Arc<RateLimiter> {
         state.0.limiter.clone()
+    }
+}
+
+impl FromRef<RouterState> for StoreReader {
+    fn from_ref(state: &RouterState) -> StoreReader {
+        state.0.http.reader.clone()
     }
 }

@@ -7,6 +7,7 @@
 //! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up and
 //!   hands back the answered ones' dialogs, for the SIP core to hang up both legs.
 //! - [`query`]: reads for the `cdr` CLI and reports.
+//! - [`reader`]: the pool of read-only connections the HTTP side queries through.
 //! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
 //!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
@@ -25,6 +26,7 @@ pub mod commands;
 pub mod flat;
 pub mod leases;
 pub mod query;
+pub mod reader;
 pub mod recovery;
 pub mod schema;
 mod tuning;
@@ -37,6 +39,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use commands::{Reply, StoreCommand, StoreSender};
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
+pub use reader::StoreReader;
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
 
@@ -65,6 +68,8 @@ pub enum StoreError {
     Busy,
     #[error("the store command was queued but not committed (writer stopped)")]
     NotCommitted,
+    #[error("a store reader thread panicked")]
+    ReaderPanicked,
     #[error("the CDR writer thread panicked")]
     WriterPanicked,
     #[error("cannot start the CDR writer thread: {0}")]

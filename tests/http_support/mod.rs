@@ -86,6 +86,7 @@ impl TestServer {
             blacklist: blacklist.clone(),
             health: Default::default(),
             store,
+            reader: calltrack::store::StoreReader::new(&config.store.path),
         };
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel();
