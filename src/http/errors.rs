@@ -34,6 +34,13 @@ pub enum ApiError {
         field: &'static str,
         message: &'static str,
     },
+    /// A request whose query or body broke one or more rules: 400 with every problem listed
+    /// (an unknown filter or group-by field names what is allowed).
+    #[error("{}", problems.join("; "))]
+    Invalid {
+        code: &'static str,
+        problems: Vec<String>,
+    },
     /// An axum extractor rejection, with its own status.
     #[error("{message}")]
     Rejected {
@@ -52,6 +59,7 @@ impl ApiError {
             Self::RateLimited { .. } | Self::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NoNumber(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Rejected { status, .. } => *status,
         }
     }
@@ -68,6 +76,7 @@ impl ApiError {
             Self::Overloaded { .. } => "overloaded",
             Self::NoNumber(_) => "no_number",
             Self::InvalidField { .. } => "invalid_field",
+            Self::Invalid { code, .. } => code,
             Self::Rejected { code, .. } => code,
         }
     }
@@ -84,7 +93,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        if let Self::Invalid { problems, .. } = &self {
+            error["problems"] = json!(problems);
+        }
+        let body = json!({ "error": error });
         let mut response = (self.status(), Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
             response

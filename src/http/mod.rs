@@ -11,6 +11,7 @@ mod cors;
 pub mod errors;
 mod limits;
 mod metrics;
+pub mod openapi;
 mod router;
 pub mod session_id;
 pub mod sessions;

@@ -12,7 +12,8 @@ use tokio::sync::Semaphore;
 use super::limits;
 use super::state::RouterState;
 use super::{
-    HttpState, admin, blacklist, cors, errors, health, metrics, sessions, snippet, target_health,
+    HttpState, admin, blacklist, cors, errors, health, metrics, openapi, sessions, snippet,
+    target_health,
 };
 
 /// Builds the whole application.
@@ -23,6 +24,8 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .merge(snippet_api(&state))
         .merge(admin_api(&state))
+        .merge(reader_api(&state))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/snippet.js", get(snippet::script))
         .route("/demo", get(snippet::demo))
         .route("/health", get(health))
@@ -54,6 +57,14 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
         )
         .route("/v1/sessions/{session_id}", delete(sessions::release))
         .route("/v1/sessions/{session_id}/release", post(sessions::release))
+}
+
+/// What marketers and CRMs read (calls, leads, reports, pool usage) and the few writes a CRM
+/// makes on them. Until viewer tokens land these pass the admin auth hook; the dashboard
+/// issue widens this one layer to the reader role (admin or viewer token, or a session
+/// cookie).
+fn reader_api(state: &RouterState) -> Router<RouterState> {
+    Router::new().route_layer(from_fn_with_state(state.clone(), admin::authorize))
 }
 
 /// Operator routes; every one passes the auth hook.

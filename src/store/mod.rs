@@ -12,6 +12,7 @@
 //!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
 //! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
+//! - [`deal`]: deals a CRM posts on calls and leads (exact minor units).
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -23,6 +24,7 @@ mod batch;
 pub mod blacklist;
 mod columns;
 pub mod commands;
+pub mod deal;
 pub mod flat;
 pub mod leases;
 pub mod query;
