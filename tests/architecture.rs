@@ -35,7 +35,7 @@ const SANS_IO: &[&str] = &[
     "src/lease",
     "src/display",
 ];
-const SANS_IO_EXEMPT: &[&str] = &["src/lease/sweeper.rs"];
+const SANS_IO_EXEMPT: &[&str] = &["src/lease/sweeper.rs", "src/lease/usage_sampler.rs"];
 const FORBIDDEN_IN_CORE: &[&str] = &[
     "tokio",
     ".await",
@@ -60,6 +60,7 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/http",
     "src/store",
     "src/lease/sweeper.rs",
+    "src/lease/usage_sampler.rs",
     "src/shutdown.rs",
     "src/telemetry",
     "src/app",

@@ -304,6 +304,13 @@ async fn run_services(
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http.run(http_stop.clone()));
     let resolver_task = tokio::spawn(resolver.run(http_stop.clone()));
+    let usage_task = tokio::spawn(crate::lease::run_usage_sampler(
+        leases.clone(),
+        store.clone(),
+        config.store.pool_usage_retention,
+        jiff::Timestamp::now,
+        http_stop.clone(),
+    ));
     let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
@@ -321,11 +328,13 @@ async fn run_services(
     // before the writer is shut down; the writer flushes last.
     let http_result = http_task.await;
     let sweeper_result = sweeper_task.await;
+    let usage_result = usage_task.await;
     resolver_task.await?;
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await??;
     tracing::info!(cdrs = stats.cdrs_written, "CDRs flushed; calltrack stopped");
     http_result??;
     sweeper_result?;
+    usage_result?;
     Ok(())
 }
 

@@ -162,6 +162,12 @@ pub struct HttpFile {
     pub admin_token: Option<String>,
     /// File whose first line is the admin token (instead of `admin_token`).
     pub admin_token_file: Option<String>,
+    /// Read-only tokens for the dashboard and the reader API (each at least 16 characters).
+    pub viewer_tokens: Vec<String>,
+    /// How long a dashboard sign-in lasts, in hours.
+    pub session_ttl_hours: u64,
+    /// Marks the dashboard session cookie `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpFile {
@@ -173,6 +179,9 @@ impl Default for HttpFile {
             trusted_proxies: vec!["127.0.0.1/32".to_owned(), "::1/128".to_owned()],
             admin_token: None,
             admin_token_file: None,
+            viewer_tokens: Vec::new(),
+            session_ttl_hours: 12,
+            secure_cookies: false,
         }
     }
 }
@@ -189,6 +198,8 @@ pub struct StoreFile {
     pub batch_max_records: usize,
     /// Longest wait before a partial batch is written, in milliseconds.
     pub flush_interval_ms: u64,
+    /// How long per-minute pool usage samples are kept, in days.
+    pub pool_usage_retention_days: u64,
 }
 
 impl Default for StoreFile {
@@ -198,6 +209,7 @@ impl Default for StoreFile {
             queue_capacity: 10_000,
             batch_max_records: 256,
             flush_interval_ms: 50,
+            pool_usage_retention_days: 90,
         }
     }
 }

@@ -131,6 +131,12 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The admin API bearer token; `None`: the admin API answers only loopback clients.
     pub admin_token: Option<AdminToken>,
+    /// Read-only (viewer) tokens: the reader API and the dashboard, no writes.
+    pub viewer_tokens: Vec<AdminToken>,
+    /// How long a dashboard sign-in (session cookie) lasts.
+    pub session_ttl: Duration,
+    /// The session cookie carries `Secure`.
+    pub secure_cookies: bool,
 }
 
 /// `[tracking]`: what forwarded calls carry and how calls are counted.
@@ -164,6 +170,8 @@ pub struct StoreConfig {
     pub queue_capacity: usize,
     pub batch_max_records: usize,
     pub flush_interval: Duration,
+    /// Pool usage samples older than this are pruned.
+    pub pool_usage_retention: Duration,
 }
 
 /// `[calls]`

@@ -276,6 +276,31 @@ pub(super) fn admin_token(
         (None, None) => return None,
     };
     let token = text.lines().next().unwrap_or_default().trim().to_owned();
+    token_shape(path, token, p)
+}
+
+/// `http.viewer_tokens`: each a well-formed token, none repeated and none equal to the admin
+/// token (a token names one role).
+pub(super) fn viewer_tokens(
+    tokens: &[String],
+    admin: Option<&AdminToken>,
+    p: &mut Problems,
+) -> Vec<AdminToken> {
+    let mut valid: Vec<AdminToken> = Vec::with_capacity(tokens.len());
+    for (i, text) in tokens.iter().enumerate() {
+        let path = format!("http.viewer_tokens[{i}]");
+        if admin.is_some_and(|a| a.expose() == text) {
+            p.push(path, "must differ from the admin token");
+        } else if valid.iter().any(|v| v.expose() == text) {
+            p.push(path, "repeats an earlier viewer token");
+        } else if let Some(token) = token_shape(&path, text.clone(), p) {
+            valid.push(token);
+        }
+    }
+    valid
+}
+
+fn token_shape(path: &str, token: String, p: &mut Problems) -> Option<AdminToken> {
     let printable = token.chars().all(|c| c.is_ascii_graphic());
     if token.chars().count() < MIN_TOKEN_CHARS || !printable {
         p.push(

@@ -40,6 +40,39 @@ mod unit {
 mod file {
     use crate::config::{Config, ConfigError};
 
+    #[test]
+    fn viewer_tokens_are_checked_one_by_one() {
+        let found = problems(
+            r#"
+[http]
+admin_token = "admin-0123456789abcdef"
+viewer_tokens = ["viewer-0123456789abcdef", "short", "admin-0123456789abcdef", "viewer-0123456789abcdef"]
+session_ttl_hours = 0
+[store]
+pool_usage_retention_days = 0
+"#,
+        );
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "http.session_ttl_hours",
+                "http.viewer_tokens[1]",
+                "http.viewer_tokens[2]",
+                "http.viewer_tokens[3]",
+                "store.pool_usage_retention_days",
+            ],
+            "{found:?}"
+        );
+        let ok = Config::from_toml_str(
+            "[http]\nviewer_tokens = [\"viewer-0123456789abcdef\"]\nsecure_cookies = true\n",
+        )
+        .unwrap();
+        assert_eq!(ok.http.viewer_tokens.len(), 1);
+        assert!(ok.http.secure_cookies);
+        assert_eq!(ok.http.session_ttl.as_secs(), 12 * 3600);
+    }
+
     fn problems(toml: &str) -> Vec<(String, String)> {
         match Config::from_toml_str(toml) {
             Err(ConfigError::Invalid(problems)) => {

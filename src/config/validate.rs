@@ -279,16 +279,19 @@ fn http(f: &HttpFile, p: &mut Problems) -> HttpConfig {
         HTTP_BODY_BYTES.0,
         HTTP_BODY_BYTES.1,
     );
+    p.within("http.session_ttl_hours", f.session_ttl_hours, 1, 24 * 30);
+    let admin_token =
+        security::admin_token(f.admin_token.as_deref(), f.admin_token_file.as_deref(), p);
+    let viewer_tokens = security::viewer_tokens(&f.viewer_tokens, admin_token.as_ref(), p);
     HttpConfig {
         listen,
         rate_limit_per_minute: f.rate_limit_per_minute,
         max_body_bytes: f.max_body_bytes,
         trusted_proxies: ip_nets("http.trusted_proxies", &f.trusted_proxies, p),
-        admin_token: security::admin_token(
-            f.admin_token.as_deref(),
-            f.admin_token_file.as_deref(),
-            p,
-        ),
+        admin_token,
+        viewer_tokens,
+        session_ttl: Duration::from_secs(f.session_ttl_hours.min(24 * 30) * 3600),
+        secure_cookies: f.secure_cookies,
     }
 }
 
@@ -300,11 +303,14 @@ fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
         p.push(batch, "must not exceed store.queue_capacity");
     }
     p.at_least("store.flush_interval_ms", f.flush_interval_ms, 1);
+    let retention_days = f.pool_usage_retention_days;
+    p.within("store.pool_usage_retention_days", retention_days, 1, 3650);
     StoreConfig {
         path: PathBuf::from(f.path),
         queue_capacity: f.queue_capacity,
         batch_max_records: f.batch_max_records,
         flush_interval: Duration::from_millis(f.flush_interval_ms),
+        pool_usage_retention: Duration::from_secs(retention_days.min(3650) * 86_400),
     }
 }
 

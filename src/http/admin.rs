@@ -1,16 +1,13 @@
-//! The admin API: pool occupancy (`GET /v1/admin/pools`), read by `calltrack pool status`,
-//! and the authorization every admin route passes.
+//! The admin API: pool occupancy (`GET /v1/admin/pools`), read by `calltrack pool status`.
+//! Every admin route passes `access::admin` (the admin role).
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::config::SharedConfig;
 use crate::lease::{LeaseTable, PoolStats};
 
 /// One pool's occupancy, as served and as the CLI reads it.
@@ -55,14 +52,4 @@ pub async fn pools(State(leases): State<Arc<LeaseTable>>) -> Json<PoolsView> {
     Json(PoolsView {
         pools: stats.into_iter().map(PoolStatsView::from).collect(),
     })
-}
-
-/// Middleware on every `/v1/admin/*` route: the bearer token (see `admin_auth.rs`); 401 or
-/// 403 as JSON otherwise.
-pub async fn authorize(State(config): State<SharedConfig>, req: Request, next: Next) -> Response {
-    let config = config.load();
-    match super::admin_auth::check(&config.http, req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(denied) => denied.into_response(),
-    }
 }

@@ -40,14 +40,14 @@ pub fn check(http: &HttpConfig, headers: &HeaderMap) -> Result<(), Denied> {
 }
 
 /// `Bearer <token>` (scheme case-insensitive, RFC 6750 §2.1).
-fn bearer(value: &str) -> Option<&str> {
+pub(super) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Constant-time equality (`subtle`): both sides are hashed first, so neither the length nor
 /// the position of the first difference shows in the timing.
-fn same_secret(presented: &str, expected: &str) -> bool {
+pub(super) fn same_secret(presented: &str, expected: &str) -> bool {
     let a = Sha256::digest(presented.as_bytes());
     let b = Sha256::digest(expected.as_bytes());
     a.as_slice().ct_eq(b.as_slice()).into()
@@ -98,6 +98,9 @@ mod tests {
             max_body_bytes: 1024,
             trusted_proxies: Vec::new(),
             admin_token: token.map(|t| AdminToken::new(t.to_owned())),
+            viewer_tokens: Vec::new(),
+            session_ttl: std::time::Duration::from_secs(3600),
+            secure_cookies: false,
         }
     }
 

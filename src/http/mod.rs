@@ -2,19 +2,24 @@
 //!
 //! Every error is JSON (`errors.rs`); overload is answered with 429 + Retry-After (`limits.rs`).
 
+pub mod access;
 pub mod admin;
 mod admin_auth;
 mod agent;
 mod blacklist;
 mod client;
 mod cors;
+pub mod dashboard;
 pub mod errors;
 mod limits;
+pub mod login;
 mod metrics;
 pub mod openapi;
+pub mod pool_usage;
 mod router;
 pub mod session_id;
 pub mod sessions;
+pub mod sign_ins;
 pub mod snippet;
 mod state;
 pub mod target_health;

@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 use super::limits;
 use super::state::RouterState;
 use super::{
-    HttpState, admin, blacklist, cors, errors, health, metrics, openapi, sessions, snippet,
-    target_health,
+    HttpState, access, admin, blacklist, cors, dashboard, errors, health, login, metrics, openapi,
+    pool_usage, sessions, snippet, target_health,
 };
 
 /// Builds the whole application.
@@ -25,6 +25,8 @@ pub fn router(state: HttpState) -> Router {
         .merge(snippet_api(&state))
         .merge(admin_api(&state))
         .merge(reader_api(&state))
+        .merge(auth_api(&state))
+        .merge(dashboard::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/snippet.js", get(snippet::script))
         .route("/demo", get(snippet::demo))
@@ -60,11 +62,24 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
 }
 
 /// What marketers and CRMs read (calls, leads, reports, pool usage) and the few writes a CRM
-/// makes on them. Until viewer tokens land these pass the admin auth hook; the dashboard
-/// issue widens this one layer to the reader role (admin or viewer token, or a session
-/// cookie).
+/// makes on them: the reader role (admin or viewer bearer token, or the dashboard session
+/// cookie); writes need the admin role (see `access.rs`).
 fn reader_api(state: &RouterState) -> Router<RouterState> {
-    Router::new().route_layer(from_fn_with_state(state.clone(), admin::authorize))
+    Router::new()
+        .route("/v1/pools/usage", get(pool_usage::usage))
+        .route_layer(from_fn_with_state(state.clone(), access::reader))
+}
+
+/// Dashboard sign-in and sign-out (the session cookie); sign-in attempts are rate limited
+/// per client IP like session creation.
+fn auth_api(state: &RouterState) -> Router<RouterState> {
+    let login = Router::new()
+        .route("/v1/auth/login", post(login::login))
+        .route_layer(from_fn_with_state(state.clone(), limits::rate_limit));
+    Router::new()
+        .merge(login)
+        .route("/v1/auth/logout", post(login::logout))
+        .route("/v1/auth/session", get(login::session))
 }
 
 /// Operator routes; every one passes the auth hook.
@@ -82,5 +97,5 @@ fn admin_api(state: &RouterState) -> Router<RouterState> {
             delete(blacklist::remove_path),
         )
         .route("/v1/admin/health", get(target_health::list))
-        .route_layer(from_fn_with_state(state.clone(), admin::authorize))
+        .route_layer(from_fn_with_state(state.clone(), access::admin))
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use super::access::AccessGate;
 use super::limits::RateLimiter;
+use super::sign_ins::SignIns;
 use super::{Gauges, HttpState};
 use crate::config::SharedConfig;
 use crate::display::GeoResolver;
@@ -25,6 +27,7 @@ pub(crate) struct RouterState(Arc<Parts>);
 struct Parts {
     http: HttpState,
     limiter: Arc<RateLimiter>,
+    sign_ins: Arc<SignIns>,
 }
 
 impl RouterState {
@@ -32,7 +35,12 @@ impl RouterState {
     pub(crate) fn new(http: HttpState) -> RouterState {
         let per_minute = http.config.load().http.rate_limit_per_minute;
         let limiter = Arc::new(RateLimiter::per_minute(per_minute));
-        RouterState(Arc::new(Parts { http, limiter }))
+        let sign_ins = Arc::new(SignIns::default());
+        RouterState(Arc::new(Parts {
+            http,
+            limiter,
+            sign_ins,
+        }))
     }
 }
 
@@ -110,5 +118,14 @@ impl FromRef<RouterState> for Arc<RateLimiter> {
 impl FromRef<RouterState> for StoreReader {
     fn from_ref(state: &RouterState) -> StoreReader {
         state.0.http.reader.clone()
+    }
+}
+
+impl FromRef<RouterState> for AccessGate {
+    fn from_ref(state: &RouterState) -> AccessGate {
+        AccessGate {
+            config: state.0.http.config.clone(),
+            sign_ins: state.0.sign_ins.clone(),
+        }
     }
 }

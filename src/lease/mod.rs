@@ -3,15 +3,18 @@
 //! A [`Lease`] is one visitor session holding one pool number while the snippet heartbeats,
 //! plus the pool's freeze time after the last heartbeat (`expires_at = last_seen + freeze`).
 //! [`LeaseTable`] is the shared, thread-safe table; [`pool`] is one pool's allocation policy;
-//! [`sweeper`] is the background service that expires leases and persists snapshots.
+//! [`sweeper`] is the background service that expires leases and persists snapshots;
+//! [`usage_sampler`] the one that samples pool usage once a minute ([`usage`]).
 //!
-//! Sans-IO: everything here but `sweeper.rs` takes `now` as a parameter and never reads the
+//! Sans-IO: everything here but `sweeper.rs` and `usage_sampler.rs` takes `now` as a parameter and never reads the
 //! clock, awaits or touches a socket.
 
 mod pool;
 mod snapshot;
 pub mod sweeper;
 mod table;
+pub mod usage;
+pub mod usage_sampler;
 pub mod visit;
 
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use jiff::Timestamp;
 
 pub use sweeper::{LeaseSnapshots, load_on_start, run_sweeper};
 pub use table::LeaseTable;
+pub use usage::PoolUsageSample;
+pub use usage_sampler::{PoolUsageSink, run_usage_sampler};
 pub use visit::{Visit, VisitFields};
 
 /// One pool as the table needs it: its numbers and its timing.

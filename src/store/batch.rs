@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
-use super::{blacklist, columns, leases};
+use super::{blacklist, columns, leases, pool_usage};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,11 @@ fn apply(
             pattern, added_at, ..
         } => blacklist::insert(conn, pattern, *added_at),
         StoreCommand::BlacklistRemove { pattern, .. } => blacklist::remove(conn, pattern),
+        StoreCommand::SavePoolUsage {
+            samples,
+            prune_before,
+            ..
+        } => pool_usage::record(conn, samples, *prune_before).map(|()| true),
     }
 }
 

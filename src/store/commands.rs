@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall};
-use crate::lease::Lease;
+use crate::lease::{Lease, PoolUsageSample};
 
 /// Answered by the writer once the command's transaction has committed.
 pub type Reply<T> = oneshot::Sender<T>;
@@ -37,6 +37,12 @@ pub enum StoreCommand {
     },
     /// Removes a stored blacklist pattern; answers whether it was stored.
     BlacklistRemove { pattern: String, done: Reply<bool> },
+    /// Stores pool usage samples and prunes those before `prune_before` (usage sampler).
+    SavePoolUsage {
+        samples: Vec<PoolUsageSample>,
+        prune_before: Timestamp,
+        done: Reply<()>,
+    },
 }
 
 impl StoreCommand {
@@ -44,7 +50,7 @@ impl StoreCommand {
     /// A caller that stopped waiting is no error.
     pub(super) fn answer(self, changed: bool) {
         match self {
-            Self::SaveLeases { done, .. } => {
+            Self::SaveLeases { done, .. } | Self::SavePoolUsage { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. } | Self::BlacklistRemove { done, .. } => {

@@ -10,6 +10,8 @@
 //! - [`reader`]: the pool of read-only connections the HTTP side queries through.
 //! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
 //!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
+//! - [`pool_usage`]: per-minute pool usage samples (written for the lease room's usage
+//!   sampler, pruned past the retention) and their read-back for the dashboard.
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
 //! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
 //! - [`deal`]: deals a CRM posts on calls and leads (exact minor units).
@@ -27,6 +29,7 @@ pub mod commands;
 pub mod deal;
 pub mod flat;
 pub mod leases;
+pub mod pool_usage;
 pub mod query;
 pub mod reader;
 pub mod recovery;

@@ -183,6 +183,21 @@ CREATE TABLE costs (
 );
 ";
 
+/// Pool usage, one sample per pool per minute (the dashboard's pools page); pruned by the
+/// writer past `store.pool_usage_retention_days`.
+const V10_POOL_USAGE: &str = "
+CREATE TABLE pool_usage (
+    at        TEXT NOT NULL,
+    site      TEXT NOT NULL,
+    pool      TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    leased    INTEGER NOT NULL,
+    exhausted INTEGER NOT NULL,
+    PRIMARY KEY (site, pool, at)
+) WITHOUT ROWID;
+CREATE INDEX pool_usage_at ON pool_usage (at);
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
@@ -192,7 +207,7 @@ const MIGRATIONS: &[&str] = &[
     V5_BLACKLIST,
     V6_LIVE_DIALOGS,
     V7_MARKETING,
-    // V8_...: append here.
+    V10_POOL_USAGE,
 ];
 
 /// The schema version this build writes.

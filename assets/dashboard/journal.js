@@ -1,0 +1,135 @@
+// journal.js: the call journal: filters (kept in the URL), a page of calls with "older
+// calls" paging, and one call's visit (landing page, UTM, keyword, click ids), timing,
+// routing trail, and the place where its recording will play.
+
+import { api, query } from './api.js';
+import { el, fill, int, money, secs, time, label, table, triState } from './ui.js';
+
+const FILTERS = ['source', 'medium', 'campaign', 'caller', 'tracking_number'];
+const DISPOSITIONS = ['answered', 'no_answer', 'busy', 'failed', 'cancelled', 'rejected', 'interrupted'];
+const PAGE = 50;
+
+export async function render(view, ctx) {
+  const p = ctx.params;
+  const filters = { from: ctx.from, to: ctx.to, site: ctx.site, sort: '-started_at', limit: PAGE };
+  for (const key of [...FILTERS, 'disposition', 'quality', 'first_time', 'missed']) {
+    if (p.get(key)) filters[key] = p.get(key);
+  }
+  const [page, detail] = await Promise.all([
+    api(`/v1/calls${query({ ...filters, cursor: p.get('cursor') })}`),
+    p.get('call') ? api(`/v1/calls/${encodeURIComponent(p.get('call'))}`) : null,
+  ]);
+  if (!ctx.current()) return;
+  const list = el('tbody', {}, page.calls.map((call) => row(call, ctx)));
+  const more = el('p', {});
+  const showMore = (cursor) => {
+    fill(more, cursor ? el('button', {
+      type: 'button', id: 'older',
+      onclick: async () => {
+        const next = await api(`/v1/calls${query({ ...filters, cursor })}`);
+        list.append(...next.calls.map((call) => row(call, ctx)));
+        showMore(next.next_cursor);
+      },
+    }, 'Older calls') : el('span', { class: 'muted' }, 'No older calls.'));
+  };
+  showMore(page.next_cursor);
+  fill(view,
+    el('h1', {}, 'Calls'),
+    filterForm(ctx),
+    detail ? callDetail(detail, ctx) : null,
+    page.calls.length
+      ? el('div', { class: 'table-wrap' }, el('table', { class: 'data', id: 'calls-table' },
+        el('thead', {}, el('tr', {}, ['Started', 'Caller', 'Number', 'Source / campaign',
+          'Outcome', 'Wait', 'Talk', ''].map((h) => el('th', {}, h)))), list))
+      : el('p', { class: 'muted' }, 'No calls match.'),
+    more);
+}
+
+function filterForm(ctx) {
+  const p = ctx.params;
+  const form = el('form', { class: 'filters', id: 'call-filters' },
+    FILTERS.map((key) => el('label', {}, key.replace('_', ' '),
+      el('input', { type: 'text', name: key, value: p.get(key) || '', size: 10 }))),
+    el('label', {}, 'outcome', el('select', { name: 'disposition' },
+      el('option', { value: '' }, 'any'),
+      DISPOSITIONS.map((d) => el('option', { value: d, selected: p.get('disposition') === d },
+        d.replace('_', ' '))))),
+    el('label', {}, 'quality', triState('quality', p.get('quality'))),
+    el('label', {}, 'first-time', triState('first_time', p.get('first_time'))),
+    el('label', {}, 'missed', triState('missed', p.get('missed'))),
+    el('button', { type: 'submit' }, 'Filter'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const patch = { cursor: '', call: '' };
+    for (const [key, value] of new FormData(form)) patch[key] = String(value).trim();
+    ctx.navigate(patch);
+  });
+  return form;
+}
+
+function badges(call) {
+  return [
+    call.first_time_caller ? el('span', { class: 'badge new' }, 'first-time') : null,
+    call.quality ? el('span', { class: 'badge quality' }, 'quality') : null,
+    call.missed ? el('span', { class: 'badge missed' }, call.called_back_at ? 'missed, called back' : 'missed') : null,
+  ];
+}
+
+function row(call, ctx) {
+  const a = call.attribution || {};
+  return el('tr', { dataset: { call: call.id } },
+    el('td', {}, time(call.started_at)),
+    el('td', {}, call.caller || '—'),
+    el('td', {}, call.tracking_number, el('div', { class: 'muted small' }, call.number_kind || '')),
+    el('td', {}, label(a.source), a.campaign ? el('div', { class: 'muted small' }, a.campaign) : null),
+    el('td', {}, (call.disposition || '').replace('_', ' '), ' ', badges(call)),
+    el('td', { class: 'num' }, secs(call.wait_secs)),
+    el('td', { class: 'num' }, secs(call.talk_secs)),
+    el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => ctx.navigate({ call: call.id }) }, 'Details')));
+}
+
+function pairs(list) {
+  return el('dl', { class: 'pairs' }, list
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+}
+
+function callDetail(call, ctx) {
+  const a = call.attribution || {};
+  const deal = call.deal;
+  const recording = call.recording_url
+    ? el('audio', { controls: true, preload: 'none', src: call.recording_url })
+    : el('div', { class: 'recording-placeholder', id: 'recording' },
+      '▶ The recording will play here once call recording (media) is enabled.');
+  const trail = (call.trail || []).map((s) => el('li', {},
+    el('span', { class: 'muted' }, time(s.at).slice(11)), ' ', s.step,
+    s.target ? ` → ${s.target}` : '', s.outcome ? `: ${s.outcome}` : '',
+    s.sip_status ? ` (${s.sip_status})` : ''));
+  return el('section', { class: 'detail', id: 'call-detail' },
+    el('div', { class: 'detail-head' },
+      el('h2', {}, `Call from ${call.caller || 'unknown'} to ${call.tracking_number}`),
+      el('button', { type: 'button', class: 'link', onclick: () => ctx.navigate({ call: '' }) }, 'Close')),
+    el('div', { class: 'detail-grid' },
+      el('div', {}, el('h3', {}, 'Visit'), pairs([
+        ['Landing page', a.landing_page], ['Referrer', a.referrer],
+        ['Source', a.source], ['Medium', a.medium], ['Campaign', a.campaign],
+        ['Keyword', a.term], ['Content', a.content],
+        ['gclid', a.gclid], ['yclid', a.yclid], ['GA client id', a.ga_client_id],
+        ['GA session id', a.ga_session_id], ['Metrica client id', a.ym_client_id],
+        ['Region', a.region], ['Device', a.device], ['Session', a.session_id],
+      ])),
+      el('div', {}, el('h3', {}, 'Timing'), pairs([
+        ['Started', time(call.started_at)], ['Answered', call.answered_at ? time(call.answered_at) : 'not answered'],
+        ['Ended', time(call.ended_at)], ['Waited', secs(call.wait_secs)], ['Talked', secs(call.talk_secs)],
+        ['Outcome', `${call.disposition}${call.sip_status ? ` (${call.sip_status})` : ''}`],
+        ['Hung up by', call.hangup_side], ['Answered at', call.answered_target], ['Scheme', call.scheme],
+        ['Called back', call.called_back_at ? time(call.called_back_at) : null],
+        ['Tags', (call.tags || []).join(', ')], ['Note', call.note],
+        ['Deal', deal ? `${money(deal.amount, deal.currency)} (${deal.status})` : null],
+      ])),
+      el('div', {}, el('h3', {}, 'Routing'), trail.length
+        ? el('ol', { class: 'trail', id: 'trail' }, trail)
+        : el('p', { class: 'muted' }, 'No routing steps recorded.'),
+      el('h3', {}, 'Recording'), recording)),
+    el('p', { class: 'muted small' }, `id ${call.id} · ${int(call.talk_secs)} s talk`));
+}
