@@ -15,8 +15,24 @@ use utoipa::OpenApi;
         description = "Self-hosted call tracking built into a SIP B2BUA: the website snippet API, \
                        the calls, leads and reports API, and the admin API."
     ),
-    paths(document),
-    components(schemas())
+    paths(
+        document,
+        super::login::login,
+        super::login::logout,
+        super::login::session,
+        super::pool_usage::usage,
+        super::dashboard::index,
+        super::dashboard::asset,
+    ),
+    components(schemas(
+        super::login::LoginBody,
+        super::login::SignedIn,
+        super::access::Role,
+        super::access::Credential,
+        super::pool_usage::PoolUsageView,
+        crate::store::pool_usage::PoolUsage,
+        crate::store::pool_usage::UsagePoint,
+    ))
 )]
 pub struct ApiDoc;
 
