@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
-use super::{blacklist, columns, leases};
+use super::{blacklist, columns, costs, leases};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,9 @@ fn apply(
             pattern, added_at, ..
         } => blacklist::insert(conn, pattern, *added_at),
         StoreCommand::BlacklistRemove { pattern, .. } => blacklist::remove(conn, pattern),
+        StoreCommand::ReplaceCosts {
+            rows, imported_at, ..
+        } => costs::replace(conn, rows, *imported_at).map(|_| true),
     }
 }
 

@@ -37,6 +37,12 @@ pub enum StoreCommand {
     },
     /// Removes a stored blacklist pattern; answers whether it was stored.
     BlacklistRemove { pattern: String, done: Reply<bool> },
+    /// Replaces the costs of every `(day, site)` the rows name (a checked import).
+    ReplaceCosts {
+        rows: Vec<super::costs::CostRow>,
+        imported_at: Timestamp,
+        done: Reply<bool>,
+    },
 }
 
 impl StoreCommand {
@@ -47,7 +53,9 @@ impl StoreCommand {
             Self::SaveLeases { done, .. } => {
                 let _ = done.send(());
             }
-            Self::BlacklistAdd { done, .. } | Self::BlacklistRemove { done, .. } => {
+            Self::BlacklistAdd { done, .. }
+            | Self::BlacklistRemove { done, .. }
+            | Self::ReplaceCosts { done, .. } => {
                 let _ = done.send(changed);
             }
             Self::CallStarted(_)
