@@ -42,6 +42,8 @@ pub struct ConfigFile {
     pub blacklist: BlacklistFile,
     /// Where the PBX side lives.
     pub pbx: PbxFile,
+    /// Reports: the currency figures are summed in.
+    pub reports: ReportsFile,
     /// Outbound gateways: phone-number targets are sent through them.
     pub gateways: Vec<GatewayFile>,
     /// Distribution schemes: steps of targets rung in sequence, in parallel or round robin.
@@ -198,6 +200,22 @@ impl Default for StoreFile {
             queue_capacity: 10_000,
             batch_max_records: 256,
             flush_interval_ms: 50,
+        }
+    }
+}
+
+/// `[reports]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsFile {
+    /// ISO 4217 code; costs and deals in other currencies are left out of reports.
+    pub currency: String,
+}
+
+impl Default for ReportsFile {
+    fn default() -> Self {
+        Self {
+            currency: "RUB".to_owned(),
         }
     }
 }

@@ -43,6 +43,17 @@ pub struct RequestError {
 pub struct Zones(pub BTreeMap<String, TimeZone>);
 
 impl Zones {
+    /// Every configured site's zone (its `utc_offset`).
+    pub fn of_config(config: &crate::config::Config) -> Zones {
+        Zones(
+            config
+                .sites
+                .iter()
+                .map(|site| (site.id.clone(), TimeZone::fixed(site.utc_offset)))
+                .collect(),
+        )
+    }
+
     /// The zone of `site` (UTC for a site not in the config).
     pub fn of(&self, site: &str) -> TimeZone {
         self.0.get(site).cloned().unwrap_or(TimeZone::UTC)
