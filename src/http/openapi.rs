@@ -15,8 +15,20 @@ use utoipa::OpenApi;
         description = "Self-hosted call tracking built into a SIP B2BUA: the website snippet API, \
                        the calls, leads and reports API, and the admin API."
     ),
-    paths(document),
-    components(schemas())
+    paths(
+        document,
+        super::reports::report,
+        super::costs::import,
+    ),
+    components(schemas(
+        crate::report::Report,
+        crate::report::Row,
+        crate::report::Figures,
+        crate::report::Skipped,
+        crate::store::costs::CostInput,
+        crate::store::costs::CostsReplaced,
+        super::costs::CostsBody,
+    ))
 )]
 pub struct ApiDoc;
 

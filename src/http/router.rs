@@ -12,7 +12,8 @@ use tokio::sync::Semaphore;
 use super::limits;
 use super::state::RouterState;
 use super::{
-    HttpState, admin, blacklist, cors, errors, health, metrics, openapi, sessions, snippet,
+    HttpState, admin, blacklist, cors, costs, errors, health, metrics, openapi, reports, sessions,
+    snippet,
     target_health,
 };
 
@@ -64,7 +65,10 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
 /// issue widens this one layer to the reader role (admin or viewer token, or a session
 /// cookie).
 fn reader_api(state: &RouterState) -> Router<RouterState> {
-    Router::new().route_layer(from_fn_with_state(state.clone(), admin::authorize))
+    Router::new()
+        .route("/v1/reports", get(reports::report))
+        .route("/v1/costs", post(costs::import))
+        .route_layer(from_fn_with_state(state.clone(), admin::authorize))
 }
 
 /// Operator routes; every one passes the auth hook.
