@@ -43,7 +43,7 @@ fn call_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), 
             sum(CASE WHEN answered_at IS NOT NULL THEN wait_secs ELSE 0 END),
             sum(CASE WHEN answered_at IS NOT NULL THEN talk_secs ELSE 0 END),
             sum(CASE WHEN deal_status = 'won' AND deal_currency = ?3 THEN deal_amount_minor ELSE 0 END),
-            sum(deal_status = 'won' AND deal_currency <> ?3)
+            sum(deal_status IS 'won' AND deal_currency IS NOT ?3)
          FROM cdr
          WHERE started_at >= ?1 AND started_at < ?2 AND disposition <> 'rejected' AND {sites}
          GROUP BY {group}"
@@ -106,7 +106,7 @@ fn lead_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), 
     let sql = format!(
         "SELECT {select}, count(*),
             sum(CASE WHEN deal_status = 'won' AND deal_currency = ?3 THEN deal_amount_minor ELSE 0 END),
-            sum(deal_status = 'won' AND deal_currency <> ?3)
+            sum(deal_status IS 'won' AND deal_currency IS NOT ?3)
          FROM leads WHERE created_at >= ?1 AND created_at < ?2 AND {sites}
          GROUP BY {group}"
     );
@@ -224,4 +224,38 @@ fn fact(q: &FactQuery, row: &Row<'_>, sums: Sums) -> Result<Fact, StoreError> {
         key,
         sums,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ReportInput, ReportRequest, Zones};
+
+    #[test]
+    fn facts_of_an_empty_store_and_of_one_call() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO cdr (id, call_id, tracking_number, caller, destination, started_at,
+                ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, site, source, missed)
+             VALUES ('a', 'a', '1', '79', 'sip:x', '2026-12-01T10:00:00Z', '2026-12-01T10:01:00Z',
+                3, 0, 'no_answer', 480, 'caller', 'shop', 'google', 1)",
+            [],
+        )
+        .unwrap();
+        let mut zones = Zones::default();
+        zones.0.insert("shop".into(), jiff::tz::TimeZone::UTC);
+        for by in ["", "source,day", "term,hour"] {
+            let input = ReportInput {
+                from: Some("2026-12-01".into()),
+                to: Some("2026-12-01".into()),
+                by: Some(by.into()),
+                ..ReportInput::default()
+            };
+            let request = ReportRequest::parse(&input, &zones, "RUB").unwrap();
+            let facts = facts_of(&conn, &request.queries(&zones)).unwrap();
+            let total = crate::report::build::total_of(facts);
+            assert_eq!((total.calls, total.unique_callers, total.missed), (1, 1, 1), "{by}");
+        }
+    }
 }
