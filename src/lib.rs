@@ -16,6 +16,7 @@ pub mod edge;
 pub mod health;
 pub mod http;
 pub mod lease;
+pub mod report;
 pub mod routing;
 pub mod shutdown;
 pub mod sip;

@@ -1,11 +1,15 @@
-//! Command-line interface: the `serve`, `check-config`, `cdr`, `pool` and `route` commands and
-//! their exit codes.
+//! Command-line interface: the `serve`, `check-config`, `cdr`, `pool`, `route`, `report`,
+//! `costs` and `demo-data` commands and their exit codes.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
 pub mod cdr;
+pub mod costs;
 pub mod csv_cells;
+pub mod demo;
+pub mod demo_shapes;
 pub mod pool;
+pub mod report;
 pub mod route;
 
 use std::error::Error;
@@ -57,6 +61,13 @@ pub enum Command {
     /// Exits 0 with the plan, 1 if the call would be rejected (no target reachable), 2 for an
     /// unknown number or an invalid config.
     Route(route::RouteArgs),
+    /// A report over local days: calls, unique callers, answered, missed, quality calls,
+    /// leads, cost, revenue and ROI, broken down by fields (exit 2 on a bad field or date).
+    Report(report::ReportArgs),
+    /// Ad costs: import a CSV (exit 2 listing every bad line; nothing is imported then).
+    Costs(costs::CostsArgs),
+    /// Fill a database with realistic demo calls, leads and costs (deterministic per --seed).
+    DemoData(demo::DemoArgs),
 }
 
 /// Parses the command line and runs the command; the binary's whole `main`.
@@ -76,6 +87,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Cdr(args) => cdr(args, config_path),
         Command::Pool(args) => pool(args, config_path),
         Command::Route(args) => route(&args, config_path),
+        Command::Report(args) => report(&args, config_path),
+        Command::Costs(args) => costs(&args, config_path),
+        Command::DemoData(args) => demo_data(&args, config_path),
     };
     ExitCode::from(code)
 }
@@ -146,6 +160,78 @@ fn cdr(args: cdr::CdrArgs, path: Option<&Path>) -> u8 {
     };
     match cdr::run(args, &config.store.path) {
         Ok(()) => EXIT_OK,
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn loaded(path: Option<&Path>) -> Option<Config> {
+    match Config::load(path) {
+        Ok(config) => Some(config),
+        Err(err) => {
+            eprintln!("calltrack: {} is not usable:", source_name(path));
+            print_config_error(&err);
+            None
+        }
+    }
+}
+
+fn report(args: &report::ReportArgs, path: Option<&Path>) -> u8 {
+    let Some(config) = loaded(path) else {
+        return EXIT_CONFIG;
+    };
+    match report::run(args, &config) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(report::ReportCliError::Usage(problems)) => {
+            for problem in problems {
+                eprintln!("calltrack report: {problem}");
+            }
+            EXIT_CONFIG
+        }
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn costs(args: &costs::CostsArgs, path: Option<&Path>) -> u8 {
+    let Some(config) = loaded(path) else {
+        return EXIT_CONFIG;
+    };
+    match costs::run(args, &config) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(costs::CostsCliError::BadLines(problems)) => {
+            eprintln!("calltrack costs import: nothing imported");
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            EXIT_CONFIG
+        }
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn demo_data(args: &demo::DemoArgs, path: Option<&Path>) -> u8 {
+    let Some(config) = loaded(path) else {
+        return EXIT_CONFIG;
+    };
+    match demo::run(args, &config) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
         Err(err) => {
             print_error(&err);
             EXIT_RUNTIME

@@ -42,6 +42,8 @@ pub struct ConfigFile {
     pub blacklist: BlacklistFile,
     /// Where the PBX side lives.
     pub pbx: PbxFile,
+    /// Reports: the currency figures are summed in.
+    pub reports: ReportsFile,
     /// Outbound gateways: phone-number targets are sent through them.
     pub gateways: Vec<GatewayFile>,
     /// Distribution schemes: steps of targets rung in sequence, in parallel or round robin.
@@ -210,6 +212,22 @@ impl Default for StoreFile {
             batch_max_records: 256,
             flush_interval_ms: 50,
             pool_usage_retention_days: 90,
+        }
+    }
+}
+
+/// `[reports]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsFile {
+    /// ISO 4217 code; costs and deals in other currencies are left out of reports.
+    pub currency: String,
+}
+
+impl Default for ReportsFile {
+    fn default() -> Self {
+        Self {
+            currency: "RUB".to_owned(),
         }
     }
 }

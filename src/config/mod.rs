@@ -60,6 +60,8 @@ pub struct Config {
     pub security: SecurityConfig,
     pub blacklist: BlacklistConfig,
     pub pbx: PbxConfig,
+    /// `[reports]`: the currency costs and revenue are summed in ("RUB").
+    pub reports_currency: String,
     /// Gateways, distribution schemes, schedules and the routes that pick a scheme per call.
     pub routing: RoutingConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.

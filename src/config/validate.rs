@@ -90,6 +90,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let blacklist = security::blacklist(file.blacklist, &mut p);
     let pbx = security::pbx(&file.pbx, &mut p);
     let health = super::health::health(file.health, &mut p);
+    let reports_currency = reports_currency(&file.reports.currency, &mut p);
     let routing = RoutingSections {
         gateways: file.gateways,
         schemes: file.schemes,
@@ -111,6 +112,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         security,
         blacklist,
         pbx,
+        reports_currency,
         routing,
         numbers,
     };
@@ -312,6 +314,17 @@ fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
         flush_interval: Duration::from_millis(f.flush_interval_ms),
         pool_usage_retention: Duration::from_secs(retention_days.min(3650) * 86_400),
     }
+}
+
+fn reports_currency(code: &str, p: &mut Problems) -> String {
+    let code = code.trim();
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        p.push(
+            "reports.currency",
+            "must be a three-letter ISO 4217 code (\"RUB\")",
+        );
+    }
+    code.to_ascii_uppercase()
 }
 
 fn calls(f: &CallsFile, p: &mut Problems) -> CallsConfig {

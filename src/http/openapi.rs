@@ -17,6 +17,8 @@ use utoipa::OpenApi;
     ),
     paths(
         document,
+        super::reports::report,
+        super::costs::import,
         super::login::login,
         super::login::logout,
         super::login::session,
@@ -25,6 +27,13 @@ use utoipa::OpenApi;
         super::dashboard::asset,
     ),
     components(schemas(
+        crate::report::Report,
+        crate::report::Row,
+        crate::report::Figures,
+        crate::report::Skipped,
+        crate::store::costs::CostInput,
+        crate::store::costs::CostsReplaced,
+        super::costs::CostsBody,
         super::login::LoginBody,
         super::login::SignedIn,
         super::access::Role,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
-use super::{blacklist, columns, leases, pool_usage};
+use super::{blacklist, columns, costs, leases, pool_usage};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +100,9 @@ fn apply(
             prune_before,
             ..
         } => pool_usage::record(conn, samples, *prune_before).map(|()| true),
+        StoreCommand::ReplaceCosts {
+            rows, imported_at, ..
+        } => costs::replace(conn, rows, *imported_at).map(|_| true),
     }
 }
 

@@ -43,6 +43,12 @@ pub enum StoreCommand {
         prune_before: Timestamp,
         done: Reply<()>,
     },
+    /// Replaces the costs of every `(day, site)` the rows name (a checked import).
+    ReplaceCosts {
+        rows: Vec<super::costs::CostRow>,
+        imported_at: Timestamp,
+        done: Reply<bool>,
+    },
 }
 
 impl StoreCommand {
@@ -53,7 +59,9 @@ impl StoreCommand {
             Self::SaveLeases { done, .. } | Self::SavePoolUsage { done, .. } => {
                 let _ = done.send(());
             }
-            Self::BlacklistAdd { done, .. } | Self::BlacklistRemove { done, .. } => {
+            Self::BlacklistAdd { done, .. }
+            | Self::BlacklistRemove { done, .. }
+            | Self::ReplaceCosts { done, .. } => {
                 let _ = done.send(changed);
             }
             Self::CallStarted(_)

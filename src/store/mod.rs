@@ -15,6 +15,8 @@
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
 //! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
 //! - [`deal`]: deals a CRM posts on calls and leads (exact minor units).
+//! - [`costs`]: ad costs per day, site, source, medium and campaign (imported, replaced per
+//!   day and site); [`report_facts`]: the sums the report room aggregates.
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -26,6 +28,7 @@ mod batch;
 pub mod blacklist;
 mod columns;
 pub mod commands;
+pub mod costs;
 pub mod deal;
 pub mod flat;
 pub mod leases;
@@ -33,6 +36,7 @@ pub mod pool_usage;
 pub mod query;
 pub mod reader;
 pub mod recovery;
+pub mod report_facts;
 pub mod schema;
 mod tuning;
 pub mod writer;
