@@ -7,6 +7,9 @@ const uPlot = window.uPlot;
 export const PALETTE = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2',
   '#db2777', '#65a30d', '#64748b'];
 
+/** Axis steps for counts: whole numbers only. */
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+
 const charts = new Set();
 let watching = false;
 
@@ -45,11 +48,25 @@ export function stackedBars(box, days, series, height = 260) {
   // Drawn top of the stack first, so each lower band paints over the one above it.
   const order = series.map((_, i) => i).reverse();
   const bars = uPlot.paths.bars({ size: [0.7, 48], align: 0 });
+  const half = 43200;
   const opts = {
     ...sized(box, height),
     class: 'chart',
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-    axes: [{ space: 60 }, { size: 44 }],
+    scales: {
+      x: { time: true, range: () => [xs[0] - half, xs[xs.length - 1] + half] },
+      y: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] },
+    },
+    axes: [
+      {
+        // One tick per day (every few days when they would crowd), labelled MM-DD.
+        splits: (u) => {
+          const every = Math.max(1, Math.ceil(xs.length / Math.max(1, Math.floor(u.bbox.width / devicePixelRatio / 56))));
+          return xs.filter((_, i) => i % every === 0);
+        },
+        values: (u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(5, 10)),
+      },
+      { size: 44, incrs: COUNT_STEPS },
+    ],
     legend: { live: true },
     cursor: { points: { show: false } },
     series: [
@@ -75,7 +92,7 @@ export function lines(box, xs, series, height = 220) {
     ...sized(box, height),
     class: 'chart',
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-    axes: [{ space: 70 }, { size: 40 }],
+    axes: [{ space: 70 }, { size: 40, incrs: COUNT_STEPS }],
     series: [
       {},
       ...series.map((s, i) => ({
