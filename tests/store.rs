@@ -39,6 +39,7 @@ fn test_options() -> WriterOptions {
         queue_capacity: 64,
         batch_max_records: 50,
         flush_interval: Duration::from_millis(1),
+        ..WriterOptions::default()
     }
 }
 

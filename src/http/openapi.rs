@@ -15,8 +15,23 @@ use utoipa::OpenApi;
         description = "Self-hosted call tracking built into a SIP B2BUA: the website snippet API, \
                        the calls, leads and reports API, and the admin API."
     ),
-    paths(document),
-    components(schemas())
+    paths(
+        document,
+        super::calls::list,
+        super::calls::get_one,
+        super::calls::patch,
+        super::calls_csv::export,
+    ),
+    components(schemas(
+        super::calls::CallsAnswer,
+        crate::store::calls::CallView,
+        crate::store::calls::AttributionView,
+        crate::store::calls::CallPatch,
+        crate::store::deal::DealView,
+        crate::store::deal::DealStatus,
+        crate::call::trail::TrailStep,
+        crate::call::trail::TrailOutcome,
+    ))
 )]
 pub struct ApiDoc;
 

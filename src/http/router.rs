@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use super::limits;
 use super::state::RouterState;
 use super::{
-    HttpState, admin, blacklist, cors, errors, health, metrics, openapi, sessions, snippet,
+    HttpState, admin, blacklist, calls, calls_csv, cors, errors, health, metrics, openapi, sessions, snippet,
     target_health,
 };
 
@@ -64,7 +64,11 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
 /// issue widens this one layer to the reader role (admin or viewer token, or a session
 /// cookie).
 fn reader_api(state: &RouterState) -> Router<RouterState> {
-    Router::new().route_layer(from_fn_with_state(state.clone(), admin::authorize))
+    Router::new()
+        .route("/v1/calls", get(calls::list))
+        .route("/v1/calls.csv", get(calls_csv::export))
+        .route("/v1/calls/{id}", get(calls::get_one).patch(calls::patch))
+        .route_layer(from_fn_with_state(state.clone(), admin::authorize))
 }
 
 /// Operator routes; every one passes the auth hook.

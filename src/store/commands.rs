@@ -37,6 +37,14 @@ pub enum StoreCommand {
     },
     /// Removes a stored blacklist pattern; answers whether it was stored.
     BlacklistRemove { pattern: String, done: Reply<bool> },
+    /// Changes a CDR's tags, note or deal and sets its `updated_at`; answers whether a CDR
+    /// with this id exists.
+    PatchCall {
+        id: String,
+        change: super::calls::CallChange,
+        at: Timestamp,
+        done: Reply<bool>,
+    },
 }
 
 impl StoreCommand {
@@ -47,7 +55,9 @@ impl StoreCommand {
             Self::SaveLeases { done, .. } => {
                 let _ = done.send(());
             }
-            Self::BlacklistAdd { done, .. } | Self::BlacklistRemove { done, .. } => {
+            Self::BlacklistAdd { done, .. }
+            | Self::BlacklistRemove { done, .. }
+            | Self::PatchCall { done, .. } => {
                 let _ = done.send(changed);
             }
             Self::CallStarted(_)

@@ -13,6 +13,7 @@
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
 //! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
 //! - [`deal`]: deals a CRM posts on calls and leads (exact minor units).
+//! - [`calls`]: the calls API's filter, pages, view and patches; callback marking.
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -22,6 +23,7 @@
 
 mod batch;
 pub mod blacklist;
+pub mod calls;
 mod columns;
 pub mod commands;
 pub mod deal;
