@@ -86,6 +86,9 @@ pub enum StoreError {
     Csv(#[from] csv::Error),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A `cdr list` filter with bad values, every problem listed.
+    #[error("{}", .0.join("; "))]
+    Filter(Vec<String>),
     #[error("a CDR does not map to its columns: {0}")]
     Columns(#[from] serde::de::value::Error),
 }

@@ -11,6 +11,6 @@ pub mod view;
 
 pub(super) use callback::mark_called_back;
 pub use filter::{CallFilter, CallQuery, Cursor, Sort};
-pub use page::{CallPage, call, page};
+pub use page::{CallPage, call, cdrs, page};
 pub use patch::{CallChange, CallPatch};
 pub use view::{AttributionView, CallView};

@@ -9,8 +9,8 @@ use rusqlite::{Connection, Row};
 use super::filter::{CallFilter, CallQuery, Cursor, Sort};
 use super::view::{CallView, Extras};
 use crate::call::record::rfc3339;
-use crate::store::StoreError;
-use crate::store::columns::cdr_from_row;
+use crate::store::columns::{cdr_from_row, cdr_select};
+use crate::store::{StoreError, StoredCdr};
 use crate::store::deal::{Deal, DealStatus};
 use crate::store::flat;
 
@@ -77,6 +77,29 @@ pub fn page(conn: &Connection, query: &CallQuery) -> Result<CallPage, StoreError
         calls,
         next_cursor: if more { last } else { None },
     })
+}
+
+/// The CDRs of the page `query` asks for (the `cdr list` CLI prints whole records), in the
+/// query's order.
+pub fn cdrs(conn: &Connection, query: &CallQuery) -> Result<Vec<StoredCdr>, StoreError> {
+    let mut params: Vec<Value> = Vec::new();
+    let conditions = filter_sql(&query.filter, &mut params);
+    let dir = match query.sort {
+        Sort::Newest => "DESC",
+        Sort::Oldest => "ASC",
+    };
+    params.push(Value::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "{} {} ORDER BY started_at {dir}, seq {dir} LIMIT ?{}",
+        cdr_select(),
+        where_clause(&conditions),
+        params.len()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| {
+        cdr_from_row(row).map(|(seq, cdr)| StoredCdr { seq, cdr })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// One call with its trail.
