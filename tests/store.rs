@@ -39,6 +39,7 @@ fn test_options() -> WriterOptions {
         queue_capacity: 64,
         batch_max_records: 50,
         flush_interval: Duration::from_millis(1),
+        ..WriterOptions::default()
     }
 }
 
@@ -124,6 +125,7 @@ fn list_json(db: &Path, limit: usize) -> Vec<serde_json::Value> {
         command: CdrCommand::List {
             db: Some(db.to_path_buf()),
             limit,
+            filter: Default::default(),
             format: OutputFormat::Json,
         },
     };
@@ -159,6 +161,7 @@ fn cdr_list_on_a_missing_database_is_a_clear_error_and_creates_nothing() {
         command: CdrCommand::List {
             db: None,
             limit: 20,
+            filter: Default::default(),
             format: OutputFormat::Table,
         },
     };

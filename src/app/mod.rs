@@ -242,6 +242,7 @@ fn start_store(config: &Config) -> Result<Opened, AppError> {
         queue_capacity: config.store.queue_capacity,
         batch_max_records: config.store.batch_max_records,
         flush_interval: config.store.flush_interval,
+        callback_window: config.tracking.callback_window,
     };
     let (store, writer) = crate::store::spawn_writer(path, options)?;
     let interrupted = recovery.to_hang_up;

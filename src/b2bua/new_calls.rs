@@ -59,6 +59,7 @@ impl B2bua {
                 kind = plan.attribution.number_kind.as_str(), "bridging call");
         });
         let wall = self.clock.at(now);
+        let site = plan.tracking.site.clone();
         self.history.record(&plan.caller, wall);
         let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
         if plan.attribution.number_kind == NumberKindTag::Dynamic
@@ -78,7 +79,7 @@ impl B2bua {
             udp_max_request_bytes: self.config.sip.udp_max_request_bytes,
             stamp,
             first_call,
-            quality_min_talk: self.config.tracking.quality_min_talk,
+            quality_min_talk: self.config.quality_min_talk(&site),
             span,
         };
         let session = {

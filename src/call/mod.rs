@@ -11,6 +11,7 @@ pub mod live_dialog;
 pub mod outcome;
 pub mod record;
 pub mod targets;
+pub mod trail;
 
 use jiff::Timestamp;
 

@@ -69,6 +69,10 @@ pub struct CallDetailRecord {
     /// Why calltrack refused the call, a token (`blacklist`, `unknown_number`,
     /// `too_many_hops`, `untrusted_target`...; see README "Security model").
     pub reject_reason: Option<String>,
+    /// What each ringing attempt did (see [`crate::call::trail`]). Kept in the `trail` JSON
+    /// column beside the flat columns (a list is not a flat cell), so not in its serde form.
+    #[serde(skip)]
+    pub trail: Vec<crate::call::trail::TrailStep>,
 }
 
 /// A call in progress: what is known before the outcome.
@@ -131,6 +135,7 @@ impl CallDetailRecord {
             answered_step: live.answered_step,
             answered_target: live.answered_target.clone(),
             reject_reason: None,
+            trail: Vec::new(),
         }
     }
 

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::cdr_filter::ListFilter;
 use super::csv_cells;
 use crate::call::record::{CallDetailRecord, rfc3339};
+use crate::store::calls::{CallQuery, Sort};
 use crate::store::{self, StoreError, StoredCdr, flat};
 
 /// CDRs printed by `tail` before it starts following.
@@ -29,9 +31,11 @@ pub enum CdrCommand {
         /// CDR database (default: the configured store path).
         #[arg(long, value_name = "FILE")]
         db: Option<PathBuf>,
-        /// How many of the newest CDRs to print.
+        /// How many of the newest matching CDRs to print (1 to 500).
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        #[command(flatten)]
+        filter: ListFilter,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -61,14 +65,20 @@ pub enum OutputFormat {
 }
 
 /// Runs a `cdr` subcommand, printing to stdout (and `database: PATH`, the file it opens,
-/// to stderr); a closed pipe ends it quietly.
-pub fn run(args: CdrArgs, default_db: &Path) -> Result<(), StoreError> {
+/// to stderr); a closed pipe ends it quietly. Dates in filters are days in each site's zone.
+pub fn run(args: CdrArgs, config: &crate::config::Config) -> Result<(), StoreError> {
+    let default_db = &config.store.path;
     let db = database(&args, default_db);
     let shown = std::path::absolute(db).unwrap_or_else(|_| db.to_owned());
     eprintln!("database: {}", shown.display());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    run_to(args, default_db, &mut out)
+    let zone = |site: &str| {
+        config
+            .site(site)
+            .map(|s| jiff::tz::TimeZone::fixed(s.utc_offset))
+    };
+    run_zoned(args, default_db, &zone, &mut out)
 }
 
 /// The database a command reads: `--db`, else the configured store path.
@@ -77,12 +87,29 @@ pub fn database<'a>(args: &'a CdrArgs, default_db: &'a Path) -> &'a Path {
     db.as_deref().unwrap_or(default_db)
 }
 
-/// [`run`] with the output stream supplied.
+/// [`run`] with the output stream supplied; dates are days in UTC.
 pub fn run_to(args: CdrArgs, default_db: &Path, out: &mut dyn Write) -> Result<(), StoreError> {
+    run_zoned(args, default_db, &|_| None, out)
+}
+
+/// [`run_to`] with each site's time zone for `--from`/`--to` dates. A bad filter value is
+/// [`StoreError::Filter`] (before the database is opened).
+pub fn run_zoned(
+    args: CdrArgs,
+    default_db: &Path,
+    zone: &dyn Fn(&str) -> Option<jiff::tz::TimeZone>,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
     let result = match args.command {
-        CdrCommand::List { db, limit, format } => {
+        CdrCommand::List {
+            db,
+            limit,
+            filter,
+            format,
+        } => {
+            let query = filter.query(limit, zone).map_err(StoreError::Filter)?;
             let conn = store::open_read_only(db.as_deref().unwrap_or(default_db))?;
-            list(&conn, limit, &mut CdrPrinter::new(out, format))
+            list(&conn, &query, &mut CdrPrinter::new(out, format))
         }
         CdrCommand::Tail {
             db,
@@ -97,13 +124,18 @@ pub fn run_to(args: CdrArgs, default_db: &Path, out: &mut dyn Write) -> Result<(
     ignore_closed_pipe(result)
 }
 
-/// Prints the newest `limit` CDRs, oldest first.
+/// Prints the newest CDRs `query` matches (at most its limit), oldest first.
 pub fn list(
     conn: &Connection,
-    limit: usize,
+    query: &CallQuery,
     printer: &mut CdrPrinter<'_>,
 ) -> Result<(), StoreError> {
-    let mut cdrs = store::list_recent(conn, limit)?;
+    let query = CallQuery {
+        sort: Sort::Newest,
+        cursor: None,
+        ..query.clone()
+    };
+    let mut cdrs = store::calls::cdrs(conn, &query)?;
     cdrs.reverse();
     printer.print(&cdrs)
 }
@@ -386,7 +418,8 @@ mod tests {
             CdrCommand::List {
                 db: None,
                 limit: 20,
-                format: OutputFormat::Json
+                format: OutputFormat::Json,
+                ..
             }
         ));
         let cli = TestCli::parse_from(["cdr", "tail", "--db", "/tmp/x.sqlite"]);

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
 pub mod cdr;
+mod cdr_filter;
 pub mod costs;
 pub mod csv_cells;
 pub mod demo;
@@ -158,8 +159,14 @@ fn cdr(args: cdr::CdrArgs, path: Option<&Path>) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    match cdr::run(args, &config.store.path) {
+    match cdr::run(args, &config) {
         Ok(()) => EXIT_OK,
+        Err(crate::store::StoreError::Filter(problems)) => {
+            for problem in problems {
+                eprintln!("calltrack cdr list: {problem}");
+            }
+            EXIT_CONFIG
+        }
         Err(err) => {
             print_error(&err);
             EXIT_RUNTIME

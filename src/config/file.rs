@@ -303,6 +303,9 @@ pub struct TrackingFile {
     pub unique_window_days: u64,
     /// An answered call with at least this many seconds of talk is a quality call.
     pub quality_min_talk_secs: u64,
+    /// A missed call counts as called back when an answered call from the same caller
+    /// follows within this many hours.
+    pub callback_window_hours: u64,
 }
 
 impl Default for TrackingFile {
@@ -314,6 +317,7 @@ impl Default for TrackingFile {
             max_forwarded_header_bytes: 1024,
             unique_window_days: 30,
             quality_min_talk_secs: 30,
+            callback_window_hours: 24,
         }
     }
 }

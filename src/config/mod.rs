@@ -154,6 +154,8 @@ pub struct TrackingConfig {
     /// First-time-caller window; `None` means forever.
     pub unique_window: Option<Duration>,
     pub quality_min_talk: Duration,
+    /// A missed call is called back by an answered call from the same caller within this.
+    pub callback_window: Duration,
 }
 
 /// `[geo]`: visitor region lookup.
@@ -206,6 +208,10 @@ pub struct SiteConfig {
     pub name: Option<String>,
     /// A `sip:` or `sips:` URI.
     pub forward_to: String,
+    /// Calls taking `forward_to` count towards quality calls.
+    pub forward_to_counted: bool,
+    /// This site's quality threshold; `None`: `[tracking] quality_min_talk_secs`.
+    pub quality_min_talk: Option<Duration>,
     pub default_number: Option<String>,
     pub reserve_number: Option<String>,
     /// Lease freeze time after the last heartbeat.
@@ -358,6 +364,13 @@ impl Config {
     /// The site with this id.
     pub fn site(&self, id: &str) -> Option<&SiteConfig> {
         self.sites.iter().find(|site| site.id == id)
+    }
+
+    /// The talk time that makes a call to `site` a quality call (its own or `[tracking]`'s).
+    pub fn quality_min_talk(&self, site: &str) -> Duration {
+        self.site(site)
+            .and_then(|s| s.quality_min_talk)
+            .unwrap_or(self.tracking.quality_min_talk)
     }
 
     /// The tracking number with these E.164 digits (no '+'), if any site owns it.

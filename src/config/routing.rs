@@ -78,6 +78,8 @@ pub struct SchemeConfig {
     pub steps: Vec<StepConfig>,
     pub fallback: Option<TargetConfig>,
     pub failover: FailoverRules,
+    /// Calls taking this scheme count towards quality calls.
+    pub counted: bool,
 }
 
 /// `[[schemes.steps]]`

@@ -165,6 +165,7 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
         steps,
         fallback,
         failover,
+        counted: f.counted.unwrap_or(true),
     }
 }
 

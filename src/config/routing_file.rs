@@ -37,6 +37,8 @@ pub struct SchemeFile {
     pub failover_on: Option<Vec<String>>,
     /// Statuses of the last target that end the call instead of ringing the fallback.
     pub final_statuses: Option<Vec<u16>>,
+    /// Calls this scheme takes count towards quality calls (false for a support line).
+    pub counted: Option<bool>,
 }
 
 /// `[[schemes.steps]]`

@@ -342,3 +342,12 @@ after_hours_scheme = "s"
     assert!(message_at(&text, "routes[2].after_hours_scheme").contains("unknown scheme \"z\""));
     assert!(message_at(&text, "routes[2].schedule").contains("unknown schedule \"y\""));
 }
+
+#[test]
+fn a_scheme_counts_unless_it_says_not() {
+    let support = "\n[[schemes]]\nid = \"support\"\ncounted = false\n[[schemes.steps]]\n\
+                   [[schemes.steps.targets]]\nuri = \"sip:support@127.0.0.1:5070\"\n";
+    let config = Config::from_toml_str(&with_site(&format!("{VALID}{support}"))).unwrap();
+    assert!(!config.routing.scheme("support").unwrap().counted);
+    assert!(config.routing.scheme("sales").unwrap().counted, "default");
+}

@@ -14,6 +14,10 @@ pub struct SiteFile {
     pub name: Option<String>,
     /// Required: where calls to this site's numbers go (`sip:` or `sips:` URI).
     pub forward_to: Option<String>,
+    /// Calls that take `forward_to` (no route matched) count towards quality calls.
+    pub forward_to_counted: bool,
+    /// Overrides `[tracking] quality_min_talk_secs` for this site's calls.
+    pub quality_min_talk_secs: Option<u64>,
     /// Number shown to visitors that need no tracking.
     pub default_number: Option<String>,
     /// Number shown when the pool is exhausted.
@@ -42,6 +46,8 @@ impl Default for SiteFile {
             id: None,
             name: None,
             forward_to: None,
+            forward_to_counted: true,
+            quality_min_talk_secs: None,
             default_number: None,
             reserve_number: None,
             freeze_secs: 1200,

@@ -129,6 +129,11 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
     let forward_to = forward_to(&format!("{path}.forward_to"), f.forward_to, p);
     optional_text(&format!("{path}.name"), f.name.as_deref(), p);
     p.at_least(&format!("{path}.freeze_secs"), f.freeze_secs, 1);
+    let quality_min_talk = f.quality_min_talk_secs.map(|secs| {
+        let key = format!("{path}.quality_min_talk_secs");
+        p.within(&key, secs, 0, super::tracking::MAX_QUALITY_TALK_SECS);
+        Duration::from_secs(secs)
+    });
     let mut owner = Owner {
         site: id.clone(),
         forward_to: forward_to.clone(),
@@ -160,6 +165,8 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         id,
         name: f.name,
         forward_to,
+        forward_to_counted: f.forward_to_counted,
+        quality_min_talk,
         default_number: f.default_number,
         reserve_number: f.reserve_number,
         freeze: Duration::from_secs(f.freeze_secs),

@@ -11,7 +11,9 @@ use super::{GeoConfig, TrackingConfig};
 /// Longest accepted `tracking.unique_window_days` (ten years; use 0 for forever).
 const MAX_UNIQUE_WINDOW_DAYS: u64 = 3650;
 /// Longest accepted `tracking.quality_min_talk_secs` (one hour).
-const MAX_QUALITY_TALK_SECS: u64 = 3600;
+pub(super) const MAX_QUALITY_TALK_SECS: u64 = 3600;
+/// Longest accepted `tracking.callback_window_hours` (30 days).
+const MAX_CALLBACK_WINDOW_HOURS: u64 = 720;
 /// Longest accepted `tracking.header_prefix`.
 const MAX_HEADER_PREFIX_BYTES: usize = 32;
 
@@ -36,6 +38,12 @@ pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
         MAX_QUALITY_TALK_SECS,
     );
     p.within(
+        "tracking.callback_window_hours",
+        f.callback_window_hours,
+        1,
+        MAX_CALLBACK_WINDOW_HOURS,
+    );
+    p.within(
         "tracking.max_forwarded_header_bytes",
         f.max_forwarded_header_bytes,
         FORWARDED_HEADER_BYTES.0,
@@ -50,6 +58,7 @@ pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
         max_forwarded_header_bytes: f.max_forwarded_header_bytes,
         unique_window,
         quality_min_talk: Duration::from_secs(f.quality_min_talk_secs),
+        callback_window: Duration::from_secs(f.callback_window_hours.saturating_mul(3600)),
     }
 }
 

@@ -7,6 +7,8 @@ pub mod admin;
 mod admin_auth;
 mod agent;
 mod blacklist;
+mod calls;
+mod calls_csv;
 mod client;
 mod cors;
 pub mod costs;

@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 use super::limits;
 use super::state::RouterState;
 use super::{
-    HttpState, access, admin, blacklist, cors, costs, dashboard, errors, health, login, metrics,
-    openapi, pool_usage, reports, sessions, snippet, target_health,
+    HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
+    login, metrics, openapi, pool_usage, reports, sessions, snippet, target_health,
 };
 
 /// Builds the whole application.
@@ -66,6 +66,9 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
 /// cookie); writes need the admin role (see `access.rs`).
 fn reader_api(state: &RouterState) -> Router<RouterState> {
     Router::new()
+        .route("/v1/calls", get(calls::list))
+        .route("/v1/calls.csv", get(calls_csv::export))
+        .route("/v1/calls/{id}", get(calls::get_one).patch(calls::patch))
         .route("/v1/reports", get(reports::report))
         .route("/v1/costs", post(costs::import))
         .route("/v1/pools/usage", get(pool_usage::usage))

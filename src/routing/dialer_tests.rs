@@ -29,6 +29,7 @@ fn plan(steps: Vec<StepPlan>, fallback: Option<&str>) -> RoutePlan {
         steps,
         fallback: fallback.map(|l| target(l, 1)),
         failover: FailoverRules::default(),
+        counted: true,
     }
 }
 

@@ -35,6 +35,9 @@ pub struct RoutePlan {
     /// failure's status is in `failover.final_statuses`.
     pub fallback: Option<TargetPlan>,
     pub failover: FailoverRules,
+    /// Calls taking this plan count towards quality calls (`[[schemes]] counted`, or the
+    /// site's `forward_to_counted`); a support line does not.
+    pub counted: bool,
 }
 
 impl RoutePlan {

@@ -147,6 +147,10 @@ fn forward_plan(tracking: &TrackingNumber, env: &Env<'_>) -> Result<RoutePlan, R
         steps: vec![single_step(target)],
         fallback: None,
         failover: FailoverRules::default(),
+        counted: env
+            .config
+            .site(&tracking.site)
+            .is_none_or(|site| site.forward_to_counted),
     })
 }
 
@@ -210,6 +214,7 @@ fn scheme_plan(
         steps,
         fallback,
         failover: scheme.failover.clone(),
+        counted: scheme.counted,
     })
 }
 

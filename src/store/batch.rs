@@ -2,11 +2,12 @@
 //! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`).
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
-use super::{blacklist, columns, costs, leases, pool_usage};
+use super::{blacklist, calls, columns, costs, leases, pool_usage};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,9 +19,11 @@ pub(super) struct BatchOutcome {
 
 /// All or nothing: on error the transaction rolls back and the batch can be retried as is.
 /// Also returns, per command, whether it changed a row (the answer for commands that wait).
+/// An answered CDR marks its caller's missed calls within `callback_window` called back.
 pub(super) fn apply_batch(
     conn: &mut Connection,
     batch: &[StoreCommand],
+    callback_window: Duration,
 ) -> rusqlite::Result<(BatchOutcome, Vec<bool>)> {
     let tx = conn.transaction()?;
     let mut outcome = BatchOutcome::default();
@@ -29,7 +32,7 @@ pub(super) fn apply_batch(
         .iter()
         .map(|cmd| match live_row_of(cmd) {
             Some(id) if ended.contains(id) => Ok(true),
-            _ => apply(&tx, cmd, &mut outcome),
+            _ => apply(&tx, cmd, callback_window, &mut outcome),
         })
         .collect::<rusqlite::Result<Vec<bool>>>()?;
     tx.commit()?;
@@ -62,6 +65,7 @@ fn live_row_of(cmd: &StoreCommand) -> Option<&str> {
 fn apply(
     conn: &Connection,
     cmd: &StoreCommand,
+    callback_window: Duration,
     outcome: &mut BatchOutcome,
 ) -> rusqlite::Result<bool> {
     match cmd {
@@ -78,6 +82,7 @@ fn apply(
             let written = columns::insert_cdr(conn, cdr)?;
             if written {
                 outcome.cdrs_written += 1;
+                calls::mark_called_back(conn, cdr, callback_window)?;
             } else {
                 outcome.duplicate_cdrs += 1;
                 tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
@@ -95,6 +100,9 @@ fn apply(
             pattern, added_at, ..
         } => blacklist::insert(conn, pattern, *added_at),
         StoreCommand::BlacklistRemove { pattern, .. } => blacklist::remove(conn, pattern),
+        StoreCommand::PatchCall { id, change, at, .. } => {
+            calls::patch::apply(conn, id, change, *at)
+        }
         StoreCommand::SavePoolUsage {
             samples,
             prune_before,
@@ -111,6 +119,8 @@ mod tests {
     use super::*;
     use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
     use crate::store::{query, schema};
+
+    const DAY: Duration = Duration::from_secs(86_400);
 
     fn ts(text: &str) -> jiff::Timestamp {
         text.parse().expect("test timestamp")
@@ -164,7 +174,7 @@ mod tests {
                 answered_at: ts("2026-11-23T03:20:05Z"),
             },
         ];
-        apply_batch(&mut conn, &batch).unwrap();
+        apply_batch(&mut conn, &batch, DAY).unwrap();
         let answered: Option<String> = conn
             .query_row(
                 "SELECT answered_at FROM live_calls WHERE id = 'a'",
@@ -174,7 +184,7 @@ mod tests {
             .unwrap();
         assert_eq!(answered.as_deref(), Some("2026-11-23T03:20:05.000Z"));
 
-        let (out, _) = apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
+        let (out, _) = apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))], DAY).unwrap();
         assert_eq!(out.cdrs_written, 1);
         assert_eq!(live_rows(&conn), 0);
         assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
@@ -192,7 +202,7 @@ mod tests {
             StoreCommand::CallStarted(live("b")),
             StoreCommand::CallEnded(ended("a")),
         ];
-        let (out, changed) = apply_batch(&mut conn, &batch).unwrap();
+        let (out, changed) = apply_batch(&mut conn, &batch, DAY).unwrap();
         assert_eq!(out.cdrs_written, 1);
         assert_eq!(out.unknown_answers, 0);
         assert_eq!(changed, [true, true, true, true]);
@@ -214,8 +224,8 @@ mod tests {
             StoreCommand::CallEnded(ended("a")),
             StoreCommand::CallEnded(ended("a")),
         ];
-        let (out, _) = apply_batch(&mut conn, &batch).unwrap();
-        apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))]).unwrap();
+        let (out, _) = apply_batch(&mut conn, &batch, DAY).unwrap();
+        apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))], DAY).unwrap();
         assert_eq!((out.cdrs_written, out.duplicate_cdrs), (1, 1));
         assert_eq!(query::count(&conn).unwrap(), 1);
     }
@@ -227,7 +237,13 @@ mod tests {
             id: "ghost".into(),
             answered_at: ts("2026-11-23T03:20:05Z"),
         }];
-        assert_eq!(apply_batch(&mut conn, &batch).unwrap().0.unknown_answers, 1);
+        assert_eq!(
+            apply_batch(&mut conn, &batch, DAY)
+                .unwrap()
+                .0
+                .unknown_answers,
+            1
+        );
     }
 
     #[test]
@@ -258,6 +274,7 @@ mod tests {
         apply_batch(
             &mut conn,
             &[StoreCommand::CallStarted(live("a")), changed("a")],
+            DAY,
         )
         .unwrap();
         let a_dialog: String = conn
@@ -271,7 +288,7 @@ mod tests {
             changed("a"),
             changed("ghost"),
         ];
-        apply_batch(&mut conn, &batch).unwrap();
+        apply_batch(&mut conn, &batch, DAY).unwrap();
         assert_eq!(live_rows(&conn), 0);
     }
 }

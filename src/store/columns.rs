@@ -70,14 +70,18 @@ pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite:
     let sql = SQL.get_or_init(|| {
         let columns = flat::cdr_columns();
         let slots: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        // The trail is kept beside the flat columns, as JSON, in the last slot.
         format!(
-            "INSERT OR IGNORE INTO cdr ({}) VALUES ({})",
+            "INSERT OR IGNORE INTO cdr ({}, trail) VALUES ({}, ?{})",
             columns.join(", "),
-            slots.join(", ")
+            slots.join(", "),
+            columns.len() + 1
         )
     });
-    let cells =
-        flat::cdr_cells(cdr).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let failed = |e| rusqlite::Error::ToSqlConversionFailure(e);
+    let mut cells = flat::cdr_cells(cdr).map_err(|e| failed(Box::new(e)))?;
+    let trail = serde_json::to_string(&cdr.trail).map_err(|e| failed(Box::new(e)))?;
+    cells.push(Cell::Text(trail));
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt.execute(rusqlite::params_from_iter(cells))? > 0)
 }

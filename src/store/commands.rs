@@ -37,6 +37,14 @@ pub enum StoreCommand {
     },
     /// Removes a stored blacklist pattern; answers whether it was stored.
     BlacklistRemove { pattern: String, done: Reply<bool> },
+    /// Changes a CDR's tags, note or deal and sets its `updated_at`; answers whether a CDR
+    /// with this id exists.
+    PatchCall {
+        id: String,
+        change: super::calls::CallChange,
+        at: Timestamp,
+        done: Reply<bool>,
+    },
     /// Stores pool usage samples and prunes those before `prune_before` (usage sampler).
     SavePoolUsage {
         samples: Vec<PoolUsageSample>,
@@ -61,6 +69,7 @@ impl StoreCommand {
             }
             Self::BlacklistAdd { done, .. }
             | Self::BlacklistRemove { done, .. }
+            | Self::PatchCall { done, .. }
             | Self::ReplaceCosts { done, .. } => {
                 let _ = done.send(changed);
             }

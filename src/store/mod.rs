@@ -15,6 +15,7 @@
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
 //! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
 //! - [`deal`]: deals a CRM posts on calls and leads (exact minor units).
+//! - [`calls`]: the calls API's filter, pages, view and patches; callback marking.
 //! - [`costs`]: ad costs per day, site, source, medium and campaign (imported, replaced per
 //!   day and site); [`report_facts`]: the sums the report room aggregates.
 //!
@@ -26,6 +27,7 @@
 
 mod batch;
 pub mod blacklist;
+pub mod calls;
 mod columns;
 pub mod commands;
 pub mod costs;
@@ -91,6 +93,9 @@ pub enum StoreError {
     Csv(#[from] csv::Error),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A `cdr list` filter with bad values, every problem listed.
+    #[error("{}", .0.join("; "))]
+    Filter(Vec<String>),
     #[error("a CDR does not map to its columns: {0}")]
     Columns(#[from] serde::de::value::Error),
 }

@@ -183,6 +183,23 @@ CREATE TABLE costs (
 );
 ";
 
+/// Version 8: the calls API. Each CDR's routing trail (JSON list of attempts, see
+/// `call::trail`), and indexes for its filters: each filter column leads an index that goes
+/// on in `started_at` order (and `seq`, the rowid every index ends with), so a filtered page
+/// in either sort order is an index range read that stops after one page. The single-column
+/// indexes these replace are dropped (the writer keeps one index less each).
+const V8_CALLS_API: &str = "
+ALTER TABLE cdr ADD COLUMN trail TEXT NOT NULL DEFAULT '[]';
+DROP INDEX IF EXISTS cdr_source;
+DROP INDEX IF EXISTS cdr_tracking_number;
+DROP INDEX IF EXISTS cdr_caller;
+CREATE INDEX cdr_site_started ON cdr (site, started_at);
+CREATE INDEX cdr_source_started ON cdr (source, started_at);
+CREATE INDEX cdr_medium_started ON cdr (medium, started_at);
+CREATE INDEX cdr_campaign_started ON cdr (campaign, started_at);
+CREATE INDEX cdr_tracking_started ON cdr (tracking_number, started_at);
+";
+
 /// Pool usage, one sample per pool per minute (the dashboard's pools page); pruned by the
 /// writer past `store.pool_usage_retention_days`.
 const V10_POOL_USAGE: &str = "
@@ -207,6 +224,7 @@ const MIGRATIONS: &[&str] = &[
     V5_BLACKLIST,
     V6_LIVE_DIALOGS,
     V7_MARKETING,
+    V8_CALLS_API,
     V10_POOL_USAGE,
 ];
 

@@ -18,6 +18,9 @@ pub struct WriterOptions {
     /// How long the writer lingers after the first command of a batch to collect more
     /// (zero: write what is queued at once). Capped at one minute.
     pub flush_interval: Duration,
+    /// An answered CDR marks its caller's missed calls this recent called back
+    /// (`[tracking] callback_window_hours`).
+    pub callback_window: Duration,
 }
 
 impl Default for WriterOptions {
@@ -26,6 +29,7 @@ impl Default for WriterOptions {
             queue_capacity: 4096,
             batch_max_records: 256,
             flush_interval: Duration::from_millis(10),
+            callback_window: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -36,6 +40,7 @@ impl WriterOptions {
             queue_capacity: self.queue_capacity.max(1),
             batch_max_records: self.batch_max_records.max(1),
             flush_interval: self.flush_interval.min(FLUSH_INTERVAL_MAX),
+            callback_window: self.callback_window,
         }
     }
 }

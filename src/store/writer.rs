@@ -209,7 +209,7 @@ impl Writer {
         let mut backoff = RETRY_BACKOFF_MIN;
         for attempt in 1.. {
             let started = std::time::Instant::now();
-            let error = match apply_batch(&mut self.conn, batch) {
+            let error = match apply_batch(&mut self.conn, batch, self.opts.callback_window) {
                 Ok((outcome, changed)) => {
                     let took = started.elapsed();
                     metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
@@ -271,6 +271,7 @@ mod tests {
             queue_capacity: 64,
             batch_max_records,
             flush_interval: Duration::ZERO,
+            ..WriterOptions::default()
         }
     }
 
@@ -355,6 +356,7 @@ mod tests {
             queue_capacity: 0,
             batch_max_records: 0,
             flush_interval: Duration::MAX,
+            ..WriterOptions::default()
         }
         .normalized();
         assert_eq!((o.queue_capacity, o.batch_max_records), (1, 1));

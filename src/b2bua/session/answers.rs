@@ -29,7 +29,10 @@ impl CallSession {
             }
             101..=199 => self.on_provisional(ctx, id, &resp),
             // A retransmitted 2xx is re-ACKed by the transaction layer (RFC 6026 §7.2).
-            200..=299 if !retrans => self.on_answer(ctx, id, &resp),
+            200..=299 if !retrans => {
+                self.trail.answered_with(id, code);
+                self.on_answer(ctx, id, &resp);
+            }
             200..=299 => {}
             _ => self.on_failure(ctx, id, code, &resp),
         }
@@ -153,6 +156,7 @@ impl CallSession {
         if matches!(code, 401 | 407) && self.answer_challenge(ctx, id, resp) {
             return;
         }
+        self.trail.answered_with(id, code);
         if self.phase != Phase::Setup || self.recorded || !self.dialing.dialer.is_live(id) {
             return;
         }

@@ -10,6 +10,7 @@ use crate::b2bua::session::legs::{callee_leg, cancel_for};
 use crate::b2bua::session::{CallSession, Ctx, Leg, Phase};
 use crate::call::outcome::Fault;
 use crate::call::record::HangupSide;
+use crate::call::trail::TrailOutcome;
 use crate::routing::dialer::{Action, AttemptId, Outcome};
 
 impl CallSession {
@@ -20,6 +21,7 @@ impl CallSession {
             match action {
                 Action::Ring(id) => {
                     if !self.ring(ctx, id) {
+                        self.trail.ended(id, TrailOutcome::Unreachable, None);
                         let dialer = &mut self.dialing.dialer;
                         queue.extend(dialer.on_outcome(
                             ctx.now,
@@ -47,6 +49,9 @@ impl CallSession {
         let leg = callee_leg(ctx, &self.a.invite, &caller, &target.target);
         self.attempts.push(leg);
         tracing::debug!(attempt = id, target = %target.label, "ringing");
+        if let Some((step, label)) = self.dialing.dialer.position(id) {
+            self.trail.rang(id, ctx.wall(), step, &label);
+        }
         let scheme = self.dialing.dialer.plan().scheme.clone();
         metrics::counter!("calltrack_dial_attempts_total", "scheme" => scheme).increment(1);
         let branch = ctx.ids.branch();
@@ -83,8 +88,14 @@ impl CallSession {
         b.invite_tx.is_some()
     }
 
-    /// The dialer dropped an attempt: CANCEL it once it may be cancelled.
+    /// The dialer dropped an attempt: CANCEL it once it may be cancelled. Before an answer
+    /// it rang out (its own or its step's timeout); after one, another attempt won.
     fn cancel_attempt(&mut self, ctx: &mut Ctx<'_>, id: AttemptId) {
+        let outcome = match self.live.answered_at {
+            Some(_) => TrailOutcome::Cancelled,
+            None => TrailOutcome::NoAnswer,
+        };
+        self.trail.ended(id, outcome, None);
         if let Some(b) = self.attempts.get_mut(id) {
             b.cancel_wanted = true;
             self.send_pending_cancel(ctx, id);
@@ -143,6 +154,7 @@ impl CallSession {
             self.attempts[id].cancel_wanted = true;
             self.send_pending_cancel(ctx, id);
         }
+        self.trail.ended(id, TrailOutcome::Unreachable, None);
         let b = &mut self.attempts[id];
         b.final_seen = true;
         let live = self.dialing.dialer.is_live(id);

@@ -87,8 +87,11 @@ impl CallSession {
             return;
         }
         self.recorded = true;
-        let cdr = CallDetailRecord::from_live(&self.live, ctx.wall(), disposition, status, side)
-            .judge_quality(self.quality_min_talk);
+        let mut cdr =
+            CallDetailRecord::from_live(&self.live, ctx.wall(), disposition, status, side);
+        cdr.counted = self.dialing.dialer.plan().counted;
+        cdr.trail = self.trail.finish(disposition);
+        let cdr = cdr.judge_quality(self.quality_min_talk);
         ctx.events.push_back(CallEvent::Ended(cdr));
     }
 

@@ -35,6 +35,7 @@ use crate::sip::{Peer, SipMessage};
 
 use crate::b2bua::event::CallKey;
 use crate::call::record::{HangupSide, LiveCall};
+use crate::call::trail::Trail;
 use crate::routing::dialer::AttemptId;
 
 pub use ctx::Ctx;
@@ -158,6 +159,8 @@ pub struct CallSession {
     lifespan: Lifespan,
     max_duration: Duration,
     quality_min_talk: Duration,
+    /// What each attempt did, for the CDR's routing trail.
+    trail: Trail,
     span: tracing::Span,
 }
 

@@ -10,6 +10,7 @@ use crate::sip::{Peer, SipMessage};
 use crate::b2bua::event::{CallEvent, CallKey};
 use crate::b2bua::session::{CallSession, Ctx, Lifespan, Phase, legs};
 use crate::call::record::LiveCall;
+use crate::call::trail::Trail;
 use crate::routing::dialer::{AttemptId, Dialer};
 
 /// What every attempt's INVITE is built from, kept from the opening.
@@ -43,7 +44,7 @@ pub struct Opening {
     pub stamp: Vec<(String, String)>,
     /// No earlier call from this caller within the uniqueness window.
     pub first_call: bool,
-    /// Talk time that makes an answered call a quality call.
+    /// Talk time that makes an answered call a quality call (the site's threshold).
     pub quality_min_talk: Duration,
     /// The call's log span (`call_id`, `tracking_number`).
     pub span: tracing::Span,
@@ -88,6 +89,7 @@ impl CallSession {
             },
             max_duration: o.max_duration,
             quality_min_talk: o.quality_min_talk,
+            trail: Trail::default(),
             span: o.span,
         };
         let first = session.dialing.dialer.start(ctx.now, ctx.rotation);

@@ -182,6 +182,7 @@ mod tests {
             "deal_currency",
             "deal_status",
             "updated_at",
+            "trail",
         ];
         let mut table: Vec<String> = names[1..]
             .iter()

@@ -1,0 +1,246 @@
+//! A call as the calls API and its CSV show it ([`CallView`]): the CDR, its visit
+//! (attribution), what people added later (tags, note, deal) and, for one call, the trail.
+
+use serde::Serialize;
+
+use crate::call::record::{CallDetailRecord, rfc3339};
+use crate::call::trail::TrailStep;
+use crate::store::deal::{Deal, DealView};
+
+/// The visit a call is attributed to.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AttributionView {
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+    pub term: Option<String>,
+    pub content: Option<String>,
+    pub referrer: Option<String>,
+    pub landing_page: Option<String>,
+    pub gclid: Option<String>,
+    pub yclid: Option<String>,
+    pub ga_client_id: Option<String>,
+    pub ga_session_id: Option<String>,
+    pub ym_client_id: Option<String>,
+    pub region: Option<String>,
+    /// `desktop`, `mobile` or `tablet` (pool numbers only).
+    pub device: Option<String>,
+    pub session_id: Option<String>,
+}
+
+/// One call. Times are RFC 3339 UTC; `deal.amount` a decimal string.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CallView {
+    pub id: String,
+    pub call_id: String,
+    pub site: String,
+    pub tracking_number: String,
+    /// `static`, `dynamic`, `default`, `reserve` or `unattributed`.
+    pub number_kind: String,
+    pub caller: String,
+    pub destination: String,
+    pub started_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: String,
+    pub wait_secs: u32,
+    pub talk_secs: u32,
+    /// `answered`, `no_answer`, `busy`, `failed`, `cancelled`, `rejected`, `interrupted`.
+    pub disposition: String,
+    pub sip_status: u16,
+    /// `caller`, `callee` or `system`.
+    pub hangup_side: String,
+    pub first_time_caller: bool,
+    pub quality: bool,
+    pub missed: bool,
+    pub called_back_at: Option<String>,
+    pub counted: bool,
+    pub scheme: Option<String>,
+    pub answered_step: Option<u32>,
+    pub answered_target: Option<String>,
+    pub reject_reason: Option<String>,
+    pub attribution: AttributionView,
+    pub tags: Vec<String>,
+    pub note: Option<String>,
+    pub deal: Option<DealView>,
+    /// When tags, note or deal last changed.
+    pub updated_at: Option<String>,
+    /// Where the recording will play once media lands; null until then.
+    pub recording_url: Option<String>,
+    /// One call only (`GET /v1/calls/{id}`): what each ringing attempt did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trail: Option<Vec<TrailStep>>,
+}
+
+/// What is stored beside the CDR's flat columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub tags: Vec<String>,
+    pub note: Option<String>,
+    pub deal: Option<Deal>,
+    pub updated_at: Option<String>,
+    pub trail: Option<Vec<TrailStep>>,
+}
+
+impl CallView {
+    pub fn new(cdr: CallDetailRecord, extras: Extras) -> CallView {
+        let a = cdr.attribution;
+        CallView {
+            id: cdr.id,
+            call_id: cdr.call_id,
+            site: a.site,
+            tracking_number: cdr.tracking_number,
+            number_kind: a.number_kind.as_str().to_owned(),
+            caller: cdr.caller,
+            destination: cdr.destination,
+            started_at: rfc3339::format(cdr.started_at),
+            answered_at: cdr.answered_at.map(rfc3339::format),
+            ended_at: rfc3339::format(cdr.ended_at),
+            wait_secs: cdr.wait_secs,
+            talk_secs: cdr.talk_secs,
+            disposition: cdr.disposition.as_str().to_owned(),
+            sip_status: cdr.sip_status,
+            hangup_side: cdr.hangup_side.as_str().to_owned(),
+            first_time_caller: cdr.first_time_caller,
+            quality: cdr.quality,
+            missed: cdr.missed,
+            called_back_at: cdr.called_back_at.map(rfc3339::format),
+            counted: cdr.counted,
+            scheme: cdr.scheme,
+            answered_step: cdr.answered_step,
+            answered_target: cdr.answered_target,
+            reject_reason: cdr.reject_reason,
+            attribution: AttributionView {
+                source: a.source,
+                medium: a.medium,
+                campaign: a.campaign,
+                term: a.term,
+                content: a.content,
+                referrer: a.referrer,
+                landing_page: a.landing_page,
+                gclid: a.gclid,
+                yclid: a.yclid,
+                ga_client_id: a.ga_client_id,
+                ga_session_id: a.ga_session_id,
+                ym_client_id: a.ym_client_id,
+                region: a.region,
+                device: a.device,
+                session_id: a.session_id,
+            },
+            tags: extras.tags,
+            note: extras.note,
+            deal: extras.deal.map(|d| d.to_view()),
+            updated_at: extras.updated_at,
+            recording_url: None,
+            trail: extras.trail,
+        }
+    }
+}
+
+/// The CSV header: the view's fields with the attribution flattened and the deal split.
+pub const CSV_HEADER: [&str; 45] = [
+    "id",
+    "call_id",
+    "site",
+    "tracking_number",
+    "number_kind",
+    "caller",
+    "destination",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "wait_secs",
+    "talk_secs",
+    "disposition",
+    "sip_status",
+    "hangup_side",
+    "first_time_caller",
+    "quality",
+    "missed",
+    "called_back_at",
+    "counted",
+    "scheme",
+    "answered_step",
+    "answered_target",
+    "reject_reason",
+    "source",
+    "medium",
+    "campaign",
+    "term",
+    "content",
+    "referrer",
+    "landing_page",
+    "gclid",
+    "yclid",
+    "ga_client_id",
+    "ga_session_id",
+    "ym_client_id",
+    "region",
+    "device",
+    "session_id",
+    "tags",
+    "note",
+    "deal_amount",
+    "deal_currency",
+    "deal_status",
+    "updated_at",
+];
+
+impl CallView {
+    /// The CSV cells in [`CSV_HEADER`] order: empty for null, tags joined with `;`.
+    pub fn csv_record(&self) -> Vec<String> {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let a = &self.attribution;
+        let deal = self.deal.as_ref();
+        let amount = deal.map_or(String::new(), |d| match &d.amount {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        vec![
+            self.id.clone(),
+            self.call_id.clone(),
+            self.site.clone(),
+            self.tracking_number.clone(),
+            self.number_kind.clone(),
+            self.caller.clone(),
+            self.destination.clone(),
+            self.started_at.clone(),
+            o(&self.answered_at),
+            self.ended_at.clone(),
+            self.wait_secs.to_string(),
+            self.talk_secs.to_string(),
+            self.disposition.clone(),
+            self.sip_status.to_string(),
+            self.hangup_side.clone(),
+            self.first_time_caller.to_string(),
+            self.quality.to_string(),
+            self.missed.to_string(),
+            o(&self.called_back_at),
+            self.counted.to_string(),
+            o(&self.scheme),
+            self.answered_step.map_or(String::new(), |s| s.to_string()),
+            o(&self.answered_target),
+            o(&self.reject_reason),
+            o(&a.source),
+            o(&a.medium),
+            o(&a.campaign),
+            o(&a.term),
+            o(&a.content),
+            o(&a.referrer),
+            o(&a.landing_page),
+            o(&a.gclid),
+            o(&a.yclid),
+            o(&a.ga_client_id),
+            o(&a.ga_session_id),
+            o(&a.ym_client_id),
+            o(&a.region),
+            o(&a.device),
+            o(&a.session_id),
+            self.tags.join(";"),
+            o(&self.note),
+            amount,
+            deal.map_or(String::new(), |d| d.currency.clone()),
+            deal.map_or(String::new(), |d| d.status.as_str().to_owned()),
+            o(&self.updated_at),
+        ]
+    }
+}
