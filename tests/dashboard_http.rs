@@ -269,3 +269,61 @@ fn pool_usage_answers_per_the_contract() {
         "{body}"
     );
 }
+
+#[test]
+fn the_viewer_may_not_write_calls_or_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&dir, "");
+    let viewer = format!("Bearer {VIEWER}");
+    let (status, body) = get(&server, "/v1/calls", Some(("Authorization", &viewer)));
+    assert_eq!(status, 200, "the viewer reads calls: {body}");
+    let (_, cookie, _) = login(&server, VIEWER, None);
+    let viewer_cookie = session_pair(&cookie.unwrap());
+    let (_, cookie, _) = login(&server, ADMIN, None);
+    let admin_cookie = session_pair(&cookie.unwrap());
+    let send = |method: &str, path: &str, header: (&str, &str), body: Value| {
+        let req = match method {
+            "PATCH" => agent().patch(server.url(path)),
+            _ => agent().post(server.url(path)),
+        };
+        let mut resp = req.header(header.0, header.1).send_json(body).unwrap();
+        let answer: Value = resp.body_mut().read_json().unwrap_or(Value::Null);
+        (resp.status().as_u16(), answer["error"]["code"].clone())
+    };
+    let tags = json!({"tags": ["vip"]});
+    let costs = json!({"rows": []});
+    for header in [
+        ("Authorization", viewer.as_str()),
+        ("Cookie", viewer_cookie.as_str()),
+    ] {
+        assert_eq!(
+            send("PATCH", "/v1/calls/any-id", header, tags.clone()),
+            (403, json!("read_only")),
+            "{header:?}"
+        );
+        assert_eq!(
+            send("POST", "/v1/costs", header, costs.clone()),
+            (403, json!("read_only")),
+            "{header:?}"
+        );
+    }
+    // The admin's cookie may write, from this origin only.
+    let admin = ("Cookie", admin_cookie.as_str());
+    assert_eq!(
+        send("PATCH", "/v1/calls/any-id", admin, tags.clone()),
+        (403, json!("cross_origin"))
+    );
+    let origin = server.url("");
+    let mut resp = agent()
+        .patch(server.url("/v1/calls/any-id"))
+        .header("Cookie", &admin_cookie)
+        .header("Origin", &origin)
+        .send_json(tags)
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        404,
+        "past the access checks: no such call"
+    );
+    let _ = resp.body_mut().read_to_string();
+}

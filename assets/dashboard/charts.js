@@ -4,6 +4,9 @@
 
 const uPlot = window.uPlot;
 
+/** Times on the axes and in the legends are UTC, like the API's. */
+const utc = (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
+
 export const PALETTE = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2',
   '#db2777', '#65a30d', '#64748b'];
 
@@ -52,6 +55,7 @@ export function stackedBars(box, days, series, height = 260) {
   const opts = {
     ...sized(box, height),
     class: 'chart',
+    tzDate: utc,
     scales: {
       x: { time: true, range: () => [xs[0] - half, xs[xs.length - 1] + half] },
       y: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] },
@@ -91,6 +95,7 @@ export function lines(box, xs, series, height = 220) {
   const opts = {
     ...sized(box, height),
     class: 'chart',
+    tzDate: utc,
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
     axes: [{ space: 70 }, { size: 40, incrs: COUNT_STEPS }],
     series: [
