@@ -94,8 +94,8 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/dashboard", get(index))
-        .route("/dashboard/", get(index))
-        .route("/dashboard/{*file}", get(asset))
+        .route("/dashboard/{file}", get(asset))
+        .route("/dashboard/vendor/{file}", get(vendor_asset))
 }
 
 /// `GET /dashboard`: the app's page.
@@ -109,7 +109,7 @@ pub async fn index() -> Response {
     serve("index.html").unwrap_or_else(|| ApiError::NotFound.into_response())
 }
 
-/// `GET /dashboard/{file}`: one of the app's scripts, styles or vendored files.
+/// `GET /dashboard/{file}`: one of the app's scripts or styles.
 #[utoipa::path(
     get,
     path = "/dashboard/{file}",
@@ -122,6 +122,21 @@ pub async fn index() -> Response {
 )]
 pub async fn asset(Path(file): Path<String>) -> Response {
     serve(&file).unwrap_or_else(|| ApiError::NotFound.into_response())
+}
+
+/// `GET /dashboard/vendor/{file}`: a vendored library (uPlot, its CSS and licence).
+#[utoipa::path(
+    get,
+    path = "/dashboard/vendor/{file}",
+    tag = "dashboard",
+    params(("file" = String, Path, description = "A vendored file, e.g. uPlot.iife.min.js")),
+    responses(
+        (status = 200, description = "The file"),
+        (status = 404, description = "No such file")
+    )
+)]
+pub async fn vendor_asset(Path(file): Path<String>) -> Response {
+    serve(&format!("vendor/{file}")).unwrap_or_else(|| ApiError::NotFound.into_response())
 }
 
 fn serve(name: &str) -> Option<Response> {

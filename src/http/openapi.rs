@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         super::pool_usage::usage,
         super::dashboard::index,
         super::dashboard::asset,
+        super::dashboard::vendor_asset,
     ),
     components(schemas(
         super::calls::CallsAnswer,

@@ -65,7 +65,7 @@ impl SignIns {
     }
 
     /// Live and expired-but-unswept sign-ins.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.lock().len()
     }
 
@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(expires, at(60));
         assert_eq!(sign_ins.role(&id, at(59)), Some(Role::Viewer));
         assert_eq!(sign_ins.role(&id, at(60)), None);
-        assert_eq!(sign_ins.len(), 0, "expired sign-in forgotten");
+        assert_eq!(sign_ins.count(), 0, "expired sign-in forgotten");
     }
 
     #[test]
@@ -112,6 +112,6 @@ mod tests {
         let sign_ins = SignIns::default();
         sign_ins.open(Role::Admin, Duration::from_secs(10), at(0));
         sign_ins.open(Role::Admin, Duration::from_secs(10), at(20));
-        assert_eq!(sign_ins.len(), 1);
+        assert_eq!(sign_ins.count(), 1);
     }
 }

@@ -78,8 +78,11 @@ mod tests {
 
     const T0: Timestamp = Timestamp::constant(1772366400, 0);
 
+    /// Each `record` call: the samples and the prune cut-off.
+    type Recorded = Vec<(Vec<PoolUsageSample>, Timestamp)>;
+
     #[derive(Clone, Default)]
-    struct Kept(Arc<Mutex<Vec<(Vec<PoolUsageSample>, Timestamp)>>>);
+    struct Kept(Arc<Mutex<Recorded>>);
 
     impl PoolUsageSink for Kept {
         type Error = std::convert::Infallible;
