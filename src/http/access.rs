@@ -16,10 +16,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::admin_auth::{self, Denied, bearer, same_secret};
 use super::errors::ApiError;
-use super::sign_ins::SignIns;
+use super::sign_ins::{SignIns, TokenDigest};
 use crate::config::{HttpConfig, SharedConfig};
 
 /// The dashboard session cookie's name.
@@ -88,6 +90,25 @@ pub fn token_role(http: &HttpConfig, token: &str) -> Option<Role> {
     viewer.then_some(Role::Viewer)
 }
 
+/// SHA-256 of a token, as a sign-in keeps it.
+pub fn token_digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The role the token with this digest has in the current config; none once the token has
+/// been removed (its sign-ins end with it).
+pub fn digest_role(http: &HttpConfig, digest: &TokenDigest) -> Option<Role> {
+    let same = |token: &str| -> bool { token_digest(token).ct_eq(digest).into() };
+    if http.admin_token.as_ref().is_some_and(|t| same(t.expose())) {
+        return Some(Role::Admin);
+    }
+    let viewer = http
+        .viewer_tokens
+        .iter()
+        .fold(false, |hit, t| same(t.expose()) | hit);
+    viewer.then_some(Role::Viewer)
+}
+
 /// Who is asking: a bearer token wins over the cookie; without either, only a loopback
 /// listener with no admin token lets the caller in (as admin, as the admin API always did).
 pub fn identify(
@@ -108,11 +129,21 @@ pub fn identify(
             })
             .ok_or(Denied::Unauthorized);
     }
-    if let Some(role) = session_cookie(headers).and_then(|id| sign_ins.role(id, now)) {
-        return Ok(Access {
-            role,
-            via: Credential::Cookie,
-        });
+    if let Some(id) = session_cookie(headers) {
+        let token = sign_ins.token(id, now);
+        match token.and_then(|token| digest_role(http, &token)) {
+            Some(role) => {
+                return Ok(Access {
+                    role,
+                    via: Credential::Cookie,
+                });
+            }
+            // Signed in with a token the config no longer has: that sign-in is over.
+            None if token.is_some() => {
+                sign_ins.close(id);
+            }
+            None => {}
+        }
     }
     match admin_auth::check(http, headers) {
         Ok(()) => Ok(Access {

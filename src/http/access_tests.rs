@@ -60,7 +60,7 @@ fn bearer_tokens_name_their_role() {
 fn the_session_cookie_carries_the_role_it_was_opened_with() {
     let c = http("0.0.0.0:80", Some(ADMIN));
     let s = SignIns::default();
-    let (id, _) = s.open(Role::Viewer, Duration::from_secs(60), now());
+    let (id, _) = s.open(token_digest(VIEWER), Duration::from_secs(60), now());
     let cookie = format!("theme=dark; {SESSION_COOKIE}={id}; other=1");
     let h = headers(&[(header::COOKIE, &cookie)]);
     assert_eq!(session_cookie(&h), Some(id.as_str()));
@@ -75,6 +75,18 @@ fn the_session_cookie_carries_the_role_it_was_opened_with() {
     assert_eq!(identify(&c, &s, &h, later), Err(Denied::Unauthorized));
     let forged = headers(&[(header::COOKIE, "calltrack_session=0123")]);
     assert_eq!(identify(&c, &s, &forged, now()), Err(Denied::Unauthorized));
+}
+
+#[test]
+fn removing_a_token_ends_its_sign_ins() {
+    let s = SignIns::default();
+    let (id, _) = s.open(token_digest(VIEWER), Duration::from_secs(60), now());
+    let h = headers(&[(header::COOKIE, &format!("{SESSION_COOKIE}={id}"))]);
+    let mut c = http("0.0.0.0:80", Some(ADMIN));
+    assert!(identify(&c, &s, &h, now()).is_ok());
+    c.viewer_tokens.clear();
+    assert_eq!(identify(&c, &s, &h, now()), Err(Denied::Unauthorized));
+    assert_eq!(s.count(), 0, "the sign-in was closed");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{
     AccessGate, Credential, Refusal, Role, SESSION_COOKIE, identify, same_origin, session_cookie,
-    token_role,
+    token_digest, token_role,
 };
 use super::admin_auth::Denied;
 use super::errors::{ApiError, ApiJson};
@@ -66,7 +66,8 @@ pub async fn login(
     };
     metrics::counter!("calltrack_dashboard_sign_ins_total", "outcome" => "ok").increment(1);
     let ttl = config.http.session_ttl;
-    let (id, expires_at) = gate.sign_ins.open(role, ttl, Timestamp::now());
+    let digest = token_digest(body.token.trim());
+    let (id, expires_at) = gate.sign_ins.open(digest, ttl, Timestamp::now());
     let cookie = cookie(&id, ttl.as_secs(), config.http.secure_cookies);
     let body = SignedIn {
         role,
