@@ -83,8 +83,10 @@ async function render() {
   const { page, params } = currentView();
   if (!signedIn) {
     try {
-      await api('/v1/auth/session');
+      const who = await api('/v1/auth/session');
       signedIn = true;
+      // A local-only install without an admin token has nothing to sign out of.
+      document.getElementById('sign-out').hidden = who.via === 'open';
     } catch (error) {
       if (ticket === rendering) showSignIn('');
       return;
