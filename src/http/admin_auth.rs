@@ -62,7 +62,7 @@ impl IntoResponse for Denied {
                 let mut response = ApiError::Rejected {
                     status: StatusCode::UNAUTHORIZED,
                     code: "unauthorized",
-                    message: "a valid admin bearer token is required".to_owned(),
+                    message: "a valid bearer token (admin, or viewer for reading) or a dashboard sign-in is required".to_owned(),
                 }
                 .into_response();
                 response
