@@ -4,12 +4,14 @@
 //! first page unfiltered and filtered, and a cursor page half a million calls deep.
 //! Target: under 50 ms a page. `cargo bench --bench calls_api`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use calltrack::call::record::rfc3339;
-use calltrack::store::calls::{self, CallQuery};
 use calltrack::store::StoreReader;
+use calltrack::store::calls::{self, CallQuery};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 
@@ -108,7 +110,10 @@ fn pages(c: &mut Criterion) {
     let path = dir.path().join("calls.sqlite");
     let started = std::time::Instant::now();
     let end = seed(&path);
-    eprintln!("seeded {CALLS} calls over {DAYS} days in {:?}", started.elapsed());
+    eprintln!(
+        "seeded {CALLS} calls over {DAYS} days in {:?}",
+        started.elapsed()
+    );
     let reader = StoreReader::new(&path);
     plan(
         &reader,
@@ -141,16 +146,27 @@ fn pages(c: &mut Criterion) {
         ("first_page", vec![("limit", "50")]),
         (
             "first_page_source_30_days",
-            vec![("source", "google"), ("from", month_ago.as_str()), ("limit", "50")],
+            vec![
+                ("source", "google"),
+                ("from", month_ago.as_str()),
+                ("limit", "50"),
+            ],
         ),
         (
             "first_page_missed_not_first_time",
             vec![("missed", "true"), ("first_time", "false"), ("limit", "50")],
         ),
-        ("cursor_page_500k_deep", vec![("limit", "50"), ("cursor", deep.as_str())]),
+        (
+            "cursor_page_500k_deep",
+            vec![("limit", "50"), ("cursor", deep.as_str())],
+        ),
         (
             "cursor_page_500k_deep_source",
-            vec![("source", "yandex"), ("limit", "50"), ("cursor", deep.as_str())],
+            vec![
+                ("source", "yandex"),
+                ("limit", "50"),
+                ("cursor", deep.as_str()),
+            ],
         ),
     ];
     let mut group = c.benchmark_group("calls_api");
@@ -165,7 +181,11 @@ fn pages(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let q = q.clone();
-                black_box(reader.read_blocking(move |conn| calls::page(conn, &q)).expect("page"))
+                black_box(
+                    reader
+                        .read_blocking(move |conn| calls::page(conn, &q))
+                        .expect("page"),
+                )
             })
         });
     }

@@ -37,7 +37,12 @@ fn cdr(i: usize) -> CallDetailRecord {
     let live = LiveCall {
         id: format!("call{i:04}"),
         call_id: format!("{i}@carrier"),
-        tracking_number: if i % 5 == 0 { "74950000001" } else { "74950000100" }.into(),
+        tracking_number: if i % 5 == 0 {
+            "74950000001"
+        } else {
+            "74950000100"
+        }
+        .into(),
         caller: format!("7916000{:04}", i % 17),
         destination: "sip:127.0.0.1:5080".into(),
         started_at,
@@ -150,7 +155,11 @@ fn pages_walk_every_call_once_in_both_orders() {
     let (newest, pages) = all_pages(&server, "limit=7");
     assert_eq!(pages, CALLS.div_ceil(7));
     let newest = ids(&newest);
-    assert_eq!(newest.iter().collect::<HashSet<_>>().len(), CALLS, "no duplicates");
+    assert_eq!(
+        newest.iter().collect::<HashSet<_>>().len(),
+        CALLS,
+        "no duplicates"
+    );
     assert_eq!(newest, expected(|_| true), "no gaps, ties broken by seq");
 
     let (oldest, _) = all_pages(&server, "sort=started_at&limit=9");
@@ -161,35 +170,63 @@ fn pages_walk_every_call_once_in_both_orders() {
     let (status, body) = get(&server, "/v1/calls");
     assert_eq!(status, 200);
     assert_eq!(body["calls"].as_array().unwrap().len(), 50, "default limit");
-    assert!(body["calls"][0].get("trail").is_none(), "the trail is for one call");
+    assert!(
+        body["calls"][0].get("trail").is_none(),
+        "the trail is for one call"
+    );
 }
+
+/// Which seeded calls a filter should select.
+type Keep = Box<dyn Fn(&CallDetailRecord) -> bool>;
 
 #[test]
 fn every_filter_selects_what_it_says() {
     let (server, _dir) = server();
-    let cases: Vec<(&str, Box<dyn Fn(&CallDetailRecord) -> bool>)> = vec![
-        ("source=google", Box::new(|c| c.attribution.source.as_deref() == Some("google"))),
-        ("medium=cpc&campaign=c1", Box::new(|c| {
-            c.attribution.medium.is_some() && c.attribution.campaign.as_deref() == Some("c1")
-        })),
-        ("tracking_number=74950000001", Box::new(|c| c.tracking_number == "74950000001")),
-        ("caller=79160000003", Box::new(|c| c.caller == "79160000003")),
-        ("disposition=busy", Box::new(|c| c.disposition == Disposition::Busy)),
+    let cases: Vec<(&str, Keep)> = vec![
+        (
+            "source=google",
+            Box::new(|c| c.attribution.source.as_deref() == Some("google")),
+        ),
+        (
+            "medium=cpc&campaign=c1",
+            Box::new(|c| {
+                c.attribution.medium.is_some() && c.attribution.campaign.as_deref() == Some("c1")
+            }),
+        ),
+        (
+            "tracking_number=74950000001",
+            Box::new(|c| c.tracking_number == "74950000001"),
+        ),
+        (
+            "caller=79160000003",
+            Box::new(|c| c.caller == "79160000003"),
+        ),
+        (
+            "disposition=busy",
+            Box::new(|c| c.disposition == Disposition::Busy),
+        ),
         ("missed=true", Box::new(|c| c.missed)),
         ("quality=true", Box::new(|c| c.quality)),
         ("first_time=false", Box::new(|c| !c.first_time_caller)),
-        ("site=demo&source=yandex&missed=false", Box::new(|c| {
-            c.attribution.source.as_deref() == Some("yandex") && !c.missed
-        })),
-        ("from=2026-11-21T00:00:00Z&to=2026-11-21", Box::new(|c| {
-            c.started_at >= "2026-11-21T00:00:00Z".parse().unwrap()
-                && c.started_at < "2026-11-22T00:00:00Z".parse().unwrap()
-        })),
+        (
+            "site=demo&source=yandex&missed=false",
+            Box::new(|c| c.attribution.source.as_deref() == Some("yandex") && !c.missed),
+        ),
+        (
+            "from=2026-11-21T00:00:00Z&to=2026-11-21",
+            Box::new(|c| {
+                c.started_at >= "2026-11-21T00:00:00Z".parse().unwrap()
+                    && c.started_at < "2026-11-22T00:00:00Z".parse().unwrap()
+            }),
+        ),
         // A date with `site` is midnight in the site's zone (+03:00).
-        ("site=demo&from=2026-11-21&to=2026-11-21", Box::new(|c| {
-            c.started_at >= "2026-11-20T21:00:00Z".parse().unwrap()
-                && c.started_at < "2026-11-21T21:00:00Z".parse().unwrap()
-        })),
+        (
+            "site=demo&from=2026-11-21&to=2026-11-21",
+            Box::new(|c| {
+                c.started_at >= "2026-11-20T21:00:00Z".parse().unwrap()
+                    && c.started_at < "2026-11-21T21:00:00Z".parse().unwrap()
+            }),
+        ),
     ];
     for (query, keep) in cases {
         let want = expected(keep);
@@ -201,7 +238,7 @@ fn every_filter_selects_what_it_says() {
     let (_, body) = get(&server, "/v1/calls?missed=true&limit=500");
     let call = &body["calls"][0];
     assert_eq!(call["missed"], true);
-    assert_eq!(call["attribution"]["device"].as_str().is_some(), true);
+    assert!(call["attribution"]["device"].as_str().is_some());
     assert_eq!(call["recording_url"], Value::Null);
 }
 
@@ -226,10 +263,16 @@ fn one_call_has_its_visit_and_trail_and_patches_read_back() {
             .header("Authorization", format!("Bearer {TOKEN}"))
             .send_json(body)
             .unwrap();
-        (resp.status().as_u16(), resp.body_mut().read_json::<Value>().unwrap())
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_json::<Value>().unwrap(),
+        )
     };
     let deal = json!({"amount": "1500.50", "currency": "RUB", "status": "won"});
-    let (status, patched) = patch(json!({"tags": ["lead", "vip"], "note": "called about a sofa", "deal": deal}), "call0007");
+    let (status, patched) = patch(
+        json!({"tags": ["lead", "vip"], "note": "called about a sofa", "deal": deal}),
+        "call0007",
+    );
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["tags"], json!(["lead", "vip"]));
     assert_eq!(patched["deal"], deal);
@@ -241,7 +284,11 @@ fn one_call_has_its_visit_and_trail_and_patches_read_back() {
     let (status, cleared) = patch(json!({"note": null}), "call0007");
     assert_eq!(status, 200);
     assert_eq!(cleared["note"], Value::Null);
-    assert_eq!(cleared["tags"], json!(["lead", "vip"]), "absent fields are kept");
+    assert_eq!(
+        cleared["tags"],
+        json!(["lead", "vip"]),
+        "absent fields are kept"
+    );
 
     let (status, error) = patch(
         json!({"tags": [""], "deal": {"amount": "1.234", "currency": "rubles", "status": "won"}}),
@@ -249,7 +296,11 @@ fn one_call_has_its_visit_and_trail_and_patches_read_back() {
     );
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["error"]["code"], "invalid_body");
-    assert_eq!(error["error"]["problems"].as_array().unwrap().len(), 2, "{error}");
+    assert_eq!(
+        error["error"]["problems"].as_array().unwrap().len(),
+        2,
+        "{error}"
+    );
     assert_eq!(patch(json!({"note": "x"}), "nope").0, 404);
     assert_eq!(patch(json!({"colour": "red"}), "call0007").0, 422);
 }
@@ -265,22 +316,44 @@ fn the_csv_export_holds_the_same_calls_as_the_json_pages() {
         .call()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let content_type = resp.headers().get("content-type").unwrap().to_str().unwrap();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(content_type.starts_with("text/csv"), "{content_type}");
     let text = resp.body_mut().read_to_string().unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), json_calls.len());
     let cell = |row: &csv::StringRecord, name: &str| {
         row[header.iter().position(|h| h == name).unwrap()].to_owned()
     };
     for (row, call) in rows.iter().zip(&json_calls) {
-        for name in ["id", "started_at", "disposition", "caller", "tracking_number"] {
+        for name in [
+            "id",
+            "started_at",
+            "disposition",
+            "caller",
+            "tracking_number",
+        ] {
             assert_eq!(cell(row, name), call[name].as_str().unwrap(), "{name}");
         }
-        assert_eq!(cell(row, "source"), call["attribution"]["source"].as_str().unwrap());
-        assert_eq!(cell(row, "device"), call["attribution"]["device"].as_str().unwrap());
+        assert_eq!(
+            cell(row, "source"),
+            call["attribution"]["source"].as_str().unwrap()
+        );
+        assert_eq!(
+            cell(row, "device"),
+            call["attribution"]["device"].as_str().unwrap()
+        );
         assert_eq!(cell(row, "missed"), call["missed"].to_string());
         assert_eq!(cell(row, "talk_secs"), call["talk_secs"].to_string());
     }
@@ -311,7 +384,10 @@ fn bad_filters_are_one_400_listing_every_problem() {
             .map(|p| p.as_str().unwrap())
             .collect();
         assert_eq!(problems.len(), 5, "{problems:?}");
-        assert!(problems[0].contains("allowed: from, to, site, source"), "{problems:?}");
+        assert!(
+            problems[0].contains("allowed: from, to, site, source"),
+            "{problems:?}"
+        );
         assert!(problems[1].contains("no_answer"), "{problems:?}");
         assert!(problems[2].contains("1 to 500"), "{problems:?}");
     }

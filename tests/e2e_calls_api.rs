@@ -84,7 +84,10 @@ fn a_phone_visitors_call_has_its_device_counted_flag_and_trail() {
         if page["calls"].as_array().is_some_and(|c| !c.is_empty()) {
             break page;
         }
-        assert!(std::time::Instant::now() < deadline, "no CDR listed: {page}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no CDR listed: {page}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let id = listed["calls"][0]["id"].as_str().unwrap().to_owned();
@@ -93,7 +96,10 @@ fn a_phone_visitors_call_has_its_device_counted_flag_and_trail() {
     assert_eq!(call["attribution"]["device"], "mobile");
     assert_eq!(call["attribution"]["source"], "google");
     assert_eq!(call["counted"], false);
-    assert_eq!(call["quality"], false, "a support line makes no quality call");
+    assert_eq!(
+        call["quality"], false,
+        "a support line makes no quality call"
+    );
     assert_eq!(call["scheme"], "support");
     let trail = call["trail"].as_array().unwrap();
     let steps: Vec<(u64, &str, &str, u64)> = trail

@@ -109,7 +109,10 @@ mod tests {
         };
         let problems = filter.query(501, &|_| None).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].starts_with("--tracking-number: "), "{problems:?}");
+        assert!(
+            problems[0].starts_with("--tracking-number: "),
+            "{problems:?}"
+        );
         assert!(problems[1].starts_with("--disposition: "));
         assert!(problems[2].starts_with("--limit: "));
     }

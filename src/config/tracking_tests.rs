@@ -370,7 +370,10 @@ default = true
 #[test]
 fn callback_window_counted_and_site_quality_threshold() {
     let config = Config::from_toml_str(SITE).unwrap();
-    assert_eq!(config.tracking.callback_window, Duration::from_secs(24 * 3600));
+    assert_eq!(
+        config.tracking.callback_window,
+        Duration::from_secs(24 * 3600)
+    );
     let site = config.site("a").unwrap();
     assert!(site.forward_to_counted);
     assert_eq!(config.quality_min_talk("a"), Duration::from_secs(30));
@@ -378,7 +381,10 @@ fn callback_window_counted_and_site_quality_threshold() {
     let text = with_site_keys("forward_to_counted = false\nquality_min_talk_secs = 90")
         + "\n[tracking]\ncallback_window_hours = 48\n";
     let config = Config::from_toml_str(&text).unwrap();
-    assert_eq!(config.tracking.callback_window, Duration::from_secs(48 * 3600));
+    assert_eq!(
+        config.tracking.callback_window,
+        Duration::from_secs(48 * 3600)
+    );
     assert!(!config.site("a").unwrap().forward_to_counted);
     assert_eq!(config.quality_min_talk("a"), Duration::from_secs(90));
     assert_eq!(config.quality_min_talk("gone"), Duration::from_secs(30));
@@ -387,6 +393,9 @@ fn callback_window_counted_and_site_quality_threshold() {
         + "\n[tracking]\ncallback_window_hours = 0\n";
     assert_eq!(
         paths(&text),
-        ["sites[0].quality_min_talk_secs", "tracking.callback_window_hours"]
+        [
+            "sites[0].quality_min_talk_secs",
+            "tracking.callback_window_hours"
+        ]
     );
 }

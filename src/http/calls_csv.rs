@@ -67,7 +67,12 @@ async fn read(reader: &StoreReader, query: CallQuery) -> Result<Batch, crate::st
 
 /// Writes the header and every batch into the pipe; stops when the client goes away. A
 /// store failure after the first batch ends the body early (logged).
-async fn stream_rows(reader: StoreReader, mut query: CallQuery, first: Batch, mut out: DuplexStream) {
+async fn stream_rows(
+    reader: StoreReader,
+    mut query: CallQuery,
+    first: Batch,
+    mut out: DuplexStream,
+) {
     let mut batch = first;
     let mut header = true;
     loop {

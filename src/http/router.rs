@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 use super::limits;
 use super::state::RouterState;
 use super::{
-    HttpState, admin, blacklist, calls, calls_csv, cors, errors, health, metrics, openapi, sessions, snippet,
-    target_health,
+    HttpState, admin, blacklist, calls, calls_csv, cors, errors, health, metrics, openapi,
+    sessions, snippet, target_health,
 };
 
 /// Builds the whole application.

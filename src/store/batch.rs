@@ -100,7 +100,9 @@ fn apply(
             pattern, added_at, ..
         } => blacklist::insert(conn, pattern, *added_at),
         StoreCommand::BlacklistRemove { pattern, .. } => blacklist::remove(conn, pattern),
-        StoreCommand::PatchCall { id, change, at, .. } => calls::patch::apply(conn, id, change, *at),
+        StoreCommand::PatchCall { id, change, at, .. } => {
+            calls::patch::apply(conn, id, change, *at)
+        }
     }
 }
 
@@ -227,7 +229,13 @@ mod tests {
             id: "ghost".into(),
             answered_at: ts("2026-11-23T03:20:05Z"),
         }];
-        assert_eq!(apply_batch(&mut conn, &batch, DAY).unwrap().0.unknown_answers, 1);
+        assert_eq!(
+            apply_batch(&mut conn, &batch, DAY)
+                .unwrap()
+                .0
+                .unknown_answers,
+            1
+        );
     }
 
     #[test]

@@ -95,7 +95,12 @@ mod tests {
             vec![
                 cdr("old", a, "2026-11-21T09:00:00Z", Disposition::NoAnswer),
                 cdr("busy", a, "2026-11-22T10:00:00Z", Disposition::Busy),
-                cdr("other", "79990000000", "2026-11-22T11:00:00Z", Disposition::NoAnswer),
+                cdr(
+                    "other",
+                    "79990000000",
+                    "2026-11-22T11:00:00Z",
+                    Disposition::NoAnswer,
+                ),
                 cdr("refused", a, "2026-11-22T11:30:00Z", Disposition::Rejected),
             ],
         );
@@ -112,16 +117,32 @@ mod tests {
             Some("2026-11-23T09:00:05.000Z"),
             "called back at the answer"
         );
-        assert!(called_back(&conn, "busy").is_some(), "23 h before: within 24 h");
+        assert!(
+            called_back(&conn, "busy").is_some(),
+            "23 h before: within 24 h"
+        );
         assert_eq!(called_back(&conn, "old"), None, "48 h before: outside");
         assert_eq!(called_back(&conn, "other"), None, "another caller");
-        assert_eq!(called_back(&conn, "refused"), None, "refused calls are not missed");
-        assert_eq!(called_back(&conn, "back"), None, "an answered call is not missed");
+        assert_eq!(
+            called_back(&conn, "refused"),
+            None,
+            "refused calls are not missed"
+        );
+        assert_eq!(
+            called_back(&conn, "back"),
+            None,
+            "an answered call is not missed"
+        );
 
         // A second answered call does not move a callback already set.
         write(
             &mut conn,
-            vec![cdr("again", a, "2026-11-23T10:00:00Z", Disposition::Answered)],
+            vec![cdr(
+                "again",
+                a,
+                "2026-11-23T10:00:00Z",
+                Disposition::Answered,
+            )],
         );
         assert_eq!(
             called_back(&conn, "missed").as_deref(),

@@ -230,7 +230,9 @@ fn digits(value: &str) -> Result<String, String> {
     if (1..=20).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(value.to_owned())
     } else {
-        Err(format!("{value:?} is not a phone number (digits, e.g. 74951234567)"))
+        Err(format!(
+            "{value:?} is not a phone number (digits, e.g. 74951234567)"
+        ))
     }
 }
 

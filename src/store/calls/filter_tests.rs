@@ -38,16 +38,28 @@ fn every_filter_is_read() {
     .unwrap();
     let f = &q.filter;
     assert_eq!(f.from, Some(at("2026-10-31T21:00:00Z")));
-    assert_eq!(f.to, Some(at("2026-12-01T00:00:00Z")), "a to date includes the day");
+    assert_eq!(
+        f.to,
+        Some(at("2026-12-01T00:00:00Z")),
+        "a to date includes the day"
+    );
     assert_eq!(f.tracking_number.as_deref(), Some("74951234567"));
     assert_eq!(f.disposition, Some(Disposition::NoAnswer));
-    assert_eq!((f.first_time, f.quality, f.missed), (Some(true), Some(false), Some(false)));
+    assert_eq!(
+        (f.first_time, f.quality, f.missed),
+        (Some(true), Some(false), Some(false))
+    );
     assert_eq!((q.sort, q.limit), (Sort::Oldest, 500));
 }
 
 #[test]
 fn dates_are_midnight_in_the_sites_zone() {
-    let q = parse(&[("from", "2026-11-23"), ("site", "msk"), ("to", "2026-11-23")]).unwrap();
+    let q = parse(&[
+        ("from", "2026-11-23"),
+        ("site", "msk"),
+        ("to", "2026-11-23"),
+    ])
+    .unwrap();
     assert_eq!(q.filter.from, Some(at("2026-11-22T21:00:00Z")));
     assert_eq!(q.filter.to, Some(at("2026-11-23T21:00:00Z")));
     let utc = parse(&[("from", "2026-11-23"), ("site", "other")]).unwrap();
@@ -78,7 +90,10 @@ fn every_problem_is_listed_with_what_is_allowed() {
 #[test]
 fn to_must_follow_from() {
     let problems = parse(&[("from", "2026-11-23"), ("to", "2026-11-22")]).unwrap_err();
-    assert!(problems[0].starts_with("to: must be after from"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("to: must be after from"),
+        "{problems:?}"
+    );
 }
 
 #[test]

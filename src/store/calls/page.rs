@@ -10,9 +10,9 @@ use super::filter::{CallFilter, CallQuery, Cursor, Sort};
 use super::view::{CallView, Extras};
 use crate::call::record::rfc3339;
 use crate::store::columns::{cdr_from_row, cdr_select};
-use crate::store::{StoreError, StoredCdr};
 use crate::store::deal::{Deal, DealStatus};
 use crate::store::flat;
+use crate::store::{StoreError, StoredCdr};
 
 /// One page of calls and where the next starts (`None`: this is the last page).
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,9 @@ pub fn cdrs(conn: &Connection, query: &CallQuery) -> Result<Vec<StoredCdr>, Stor
         Sort::Newest => "DESC",
         Sort::Oldest => "ASC",
     };
-    params.push(Value::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+    params.push(Value::Integer(
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+    ));
     let sql = format!(
         "{} {} ORDER BY started_at {dir}, seq {dir} LIMIT ?{}",
         cdr_select(),

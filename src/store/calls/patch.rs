@@ -58,7 +58,9 @@ impl CallPatch {
             }
             for (i, tag) in tags.iter().enumerate() {
                 let chars = tag.chars().count();
-                if tag.trim().is_empty() || chars > MAX_TAG_CHARS || tag.chars().any(char::is_control)
+                if tag.trim().is_empty()
+                    || chars > MAX_TAG_CHARS
+                    || tag.chars().any(char::is_control)
                 {
                     problems.push(format!(
                         "tags[{i}]: {tag:?} must be 1 to {MAX_TAG_CHARS} characters, no control characters"
@@ -86,7 +88,9 @@ impl CallPatch {
             return Err(problems);
         }
         Ok(CallChange {
-            tags: self.tags.map(|tags| tags.into_iter().map(|t| t.trim().to_owned()).collect()),
+            tags: self
+                .tags
+                .map(|tags| tags.into_iter().map(|t| t.trim().to_owned()).collect()),
             note: self.note,
             deal,
         })
@@ -148,9 +152,10 @@ mod tests {
         let change = patch(r#"{"note": null}"#).unwrap();
         assert_eq!(change.note, Some(None));
         assert_eq!((change.tags, change.deal), (None, None));
-        let change =
-            patch(r#"{"tags":[" vip "],"deal":{"amount":"1500.5","currency":"RUB","status":"won"}}"#)
-                .unwrap();
+        let change = patch(
+            r#"{"tags":[" vip "],"deal":{"amount":"1500.5","currency":"RUB","status":"won"}}"#,
+        )
+        .unwrap();
         assert_eq!(change.tags, Some(vec!["vip".to_owned()]));
         assert_eq!(change.note, None);
         assert_eq!(change.deal.unwrap().unwrap().amount_minor, 150_050);
