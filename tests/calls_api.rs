@@ -409,3 +409,18 @@ fn without_the_bearer_token_it_is_401() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
 }
+
+#[test]
+fn the_openapi_document_describes_the_calls_routes() {
+    let (server, _dir) = server();
+    let (status, doc) = get(&server, "/v1/openapi.json");
+    assert_eq!(status, 200);
+    for path in ["/v1/calls", "/v1/calls.csv", "/v1/calls/{id}"] {
+        assert!(doc["paths"][path].is_object(), "{path} in {}", doc["paths"]);
+    }
+    assert!(doc["paths"]["/v1/calls/{id}"]["patch"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    for name in ["CallView", "CallPatch", "TrailStep", "DealView"] {
+        assert!(schemas[name].is_object(), "{name}");
+    }
+}
