@@ -256,6 +256,9 @@ mod rotation;
 #[path = "b2bua_dialer/timers.rs"]
 mod timers;
 
+#[path = "b2bua_dialer/trail.rs"]
+mod trail;
+
 fn ts(text: &str) -> jiff::Timestamp {
     text.parse().expect("test timestamp")
 }

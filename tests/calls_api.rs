@@ -176,10 +176,13 @@ fn pages_walk_every_call_once_in_both_orders() {
     );
 }
 
+/// Which seeded calls a filter should select.
+type Keep = Box<dyn Fn(&CallDetailRecord) -> bool>;
+
 #[test]
 fn every_filter_selects_what_it_says() {
     let (server, _dir) = server();
-    let cases: Vec<(&str, Box<dyn Fn(&CallDetailRecord) -> bool>)> = vec![
+    let cases: Vec<(&str, Keep)> = vec![
         (
             "source=google",
             Box::new(|c| c.attribution.source.as_deref() == Some("google")),
@@ -235,7 +238,7 @@ fn every_filter_selects_what_it_says() {
     let (_, body) = get(&server, "/v1/calls?missed=true&limit=500");
     let call = &body["calls"][0];
     assert_eq!(call["missed"], true);
-    assert_eq!(call["attribution"]["device"].as_str().is_some(), true);
+    assert!(call["attribution"]["device"].as_str().is_some());
     assert_eq!(call["recording_url"], Value::Null);
 }
 
@@ -405,4 +408,19 @@ fn without_the_bearer_token_it_is_401() {
         .send_json(json!({"note": "x"}))
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
+}
+
+#[test]
+fn the_openapi_document_describes_the_calls_routes() {
+    let (server, _dir) = server();
+    let (status, doc) = get(&server, "/v1/openapi.json");
+    assert_eq!(status, 200);
+    for path in ["/v1/calls", "/v1/calls.csv", "/v1/calls/{id}"] {
+        assert!(doc["paths"][path].is_object(), "{path} in {}", doc["paths"]);
+    }
+    assert!(doc["paths"]["/v1/calls/{id}"]["patch"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    for name in ["CallView", "CallPatch", "TrailStep", "DealView"] {
+        assert!(schemas[name].is_object(), "{name}");
+    }
 }

@@ -65,6 +65,7 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         http.max_body_bytes,
         http.rate_limit_per_minute,
         tracking.unique_window,
+        tracking.callback_window,
         calls.shutdown_grace,
     );
     if old.store != new.store {

@@ -44,8 +44,10 @@ pub fn page(conn: &Connection, query: &CallQuery) -> Result<CallPage, StoreError
         params.push(Value::Text(cursor.started_at.clone()));
         params.push(Value::Integer(cursor.seq));
         let (a, s) = (params.len() - 1, params.len());
+        // The `started_at {op}= ?` half is a range the index can seek to; the rest breaks
+        // ties on the same start time by `seq`.
         conditions.push(format!(
-            "(started_at {op} ?{a} OR (started_at = ?{a} AND seq {op} ?{s}))"
+            "started_at {op}= ?{a} AND (started_at {op} ?{a} OR seq {op} ?{s})"
         ));
     }
     let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);

@@ -185,10 +185,26 @@ pub const CSV_HEADER: [&str; 45] = [
     "updated_at",
 ];
 
+/// First characters that make a spreadsheet run a cell as a formula (OWASP "CSV injection";
+/// the same rule as `cdr list --format csv`).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Outside text (the visit, the caller's SIP request, what a CRM posted), with `'` in front
+/// when a spreadsheet would run it.
+fn outside(value: &Option<String>) -> String {
+    match value {
+        Some(v) if v.starts_with(FORMULA_STARTS) => format!("'{v}"),
+        Some(v) => v.clone(),
+        None => String::new(),
+    }
+}
+
 impl CallView {
-    /// The CSV cells in [`CSV_HEADER`] order: empty for null, tags joined with `;`.
+    /// The CSV cells in [`CSV_HEADER`] order: empty for null, tags joined with `;`, outside
+    /// text neutralised for spreadsheets.
     pub fn csv_record(&self) -> Vec<String> {
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let x = |v: &str| outside(&Some(v.to_owned()));
         let a = &self.attribution;
         let deal = self.deal.as_ref();
         let amount = deal.map_or(String::new(), |d| match &d.amount {
@@ -197,11 +213,11 @@ impl CallView {
         });
         vec![
             self.id.clone(),
-            self.call_id.clone(),
+            x(&self.call_id),
             self.site.clone(),
             self.tracking_number.clone(),
             self.number_kind.clone(),
-            self.caller.clone(),
+            x(&self.caller),
             self.destination.clone(),
             self.started_at.clone(),
             o(&self.answered_at),
@@ -220,27 +236,70 @@ impl CallView {
             self.answered_step.map_or(String::new(), |s| s.to_string()),
             o(&self.answered_target),
             o(&self.reject_reason),
-            o(&a.source),
-            o(&a.medium),
-            o(&a.campaign),
-            o(&a.term),
-            o(&a.content),
-            o(&a.referrer),
-            o(&a.landing_page),
-            o(&a.gclid),
-            o(&a.yclid),
-            o(&a.ga_client_id),
-            o(&a.ga_session_id),
-            o(&a.ym_client_id),
+            outside(&a.source),
+            outside(&a.medium),
+            outside(&a.campaign),
+            outside(&a.term),
+            outside(&a.content),
+            outside(&a.referrer),
+            outside(&a.landing_page),
+            outside(&a.gclid),
+            outside(&a.yclid),
+            outside(&a.ga_client_id),
+            outside(&a.ga_session_id),
+            outside(&a.ym_client_id),
             o(&a.region),
-            o(&a.device),
+            outside(&a.device),
             o(&a.session_id),
-            self.tags.join(";"),
-            o(&self.note),
+            x(&self.tags.join(";")),
+            outside(&self.note),
             amount,
             deal.map_or(String::new(), |d| d.currency.clone()),
             deal.map_or(String::new(), |d| d.status.as_str().to_owned()),
             o(&self.updated_at),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_follow_the_header_and_neutralise_outside_text() {
+        use crate::call::record::{Disposition, HangupSide, LiveCall};
+        let at: jiff::Timestamp = "2026-11-23T03:20:00Z".parse().unwrap();
+        let live = LiveCall {
+            id: "a".into(),
+            call_id: "a@carrier".into(),
+            tracking_number: "74951234567".into(),
+            caller: "79161112233".into(),
+            destination: "sip:pbx".into(),
+            started_at: at,
+            answered_at: None,
+            attribution: Default::default(),
+            first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
+        };
+        let mut cdr =
+            CallDetailRecord::from_live(&live, at, Disposition::Busy, 486, HangupSide::Callee);
+        cdr.attribution.campaign = Some("=HYPERLINK(\"https://evil.example\")".into());
+        cdr.attribution.source = Some("google".into());
+        let view = CallView::new(
+            cdr,
+            Extras {
+                tags: vec!["@vip".into(), "lead".into()],
+                ..Extras::default()
+            },
+        );
+        let record = view.csv_record();
+        assert_eq!(record.len(), CSV_HEADER.len());
+        let cell = |name: &str| &record[CSV_HEADER.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(cell("campaign"), "'=HYPERLINK(\"https://evil.example\")");
+        assert_eq!(cell("source"), "google");
+        assert_eq!(cell("tags"), "'@vip;lead");
+        assert_eq!(cell("started_at"), &view.started_at);
     }
 }
