@@ -71,7 +71,10 @@ fn figures_match_the_hand_count() {
     assert_eq!(total["revenue"], "1200.00");
     let roi = total["roi"].as_f64().unwrap();
     assert!((roi - 650.0 / 550.0).abs() < 1e-9, "{roi}");
-    assert_eq!(report["skipped_other_currency"], json!({"deals": 1, "costs": 1}));
+    assert_eq!(
+        report["skipped_other_currency"],
+        json!({"deals": 1, "costs": 1})
+    );
     assert_eq!(report["currency"], "RUB");
     // Previous period 11-28..11-30 local: c1 only.
     assert_eq!(report["previous_total"]["calls"], 1);
@@ -79,16 +82,31 @@ fn figures_match_the_hand_count() {
     assert_eq!(report["previous_total"]["roi"], Value::Null);
 
     let rows = report["rows"].as_array().unwrap();
-    let days: Vec<&str> = rows.iter().map(|r| r["key"]["day"].as_str().unwrap()).collect();
+    let days: Vec<&str> = rows
+        .iter()
+        .map(|r| r["key"]["day"].as_str().unwrap())
+        .collect();
     assert_eq!(days, ["2026-12-01", "2026-12-02", "2026-12-03"]);
     let dec1 = &rows[0]["figures"];
-    assert_eq!((dec1["calls"].clone(), dec1["unique_callers"].clone()), (json!(2), json!(2)));
-    assert_eq!((dec1["cost"].clone(), dec1["leads"].clone()), (json!("300.00"), json!(1)));
+    assert_eq!(
+        (dec1["calls"].clone(), dec1["unique_callers"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(
+        (dec1["cost"].clone(), dec1["leads"].clone()),
+        (json!("300.00"), json!(1))
+    );
     // c3 at 23:30 UTC on 12-01 is 02:30 on 12-02 in Moscow; caller A counted on 12-01.
     let dec2 = &rows[1]["figures"];
-    assert_eq!((dec2["calls"].clone(), dec2["unique_callers"].clone()), (json!(2), json!(1)));
+    assert_eq!(
+        (dec2["calls"].clone(), dec2["unique_callers"].clone()),
+        (json!(2), json!(1))
+    );
     let dec3 = &rows[2]["figures"];
-    assert_eq!((dec3["calls"].clone(), dec3["cost"].clone()), (json!(0), json!("50.00")));
+    assert_eq!(
+        (dec3["calls"].clone(), dec3["cost"].clone()),
+        (json!(0), json!("50.00"))
+    );
     assert_eq!(dec3["cost_per_call"], Value::Null);
     assert_rows_add_up(&report);
 }
@@ -104,7 +122,10 @@ fn breakdown_by_source_and_every_field_adds_up() {
     assert_eq!(google["cost"], "300.00");
     assert_eq!(google["leads"], 1);
     let vk = &row(&report, "source", json!("vk"))["figures"];
-    assert_eq!((vk["calls"].clone(), vk["cost"].clone()), (json!(0), json!("50.00")));
+    assert_eq!(
+        (vk["calls"].clone(), vk["cost"].clone()),
+        (json!(0), json!("50.00"))
+    );
     let direct = &row(&report, "source", Value::Null)["figures"];
     assert_eq!(direct["missed"], 1);
     assert_eq!(direct["missed_not_called_back"], 0);
@@ -135,7 +156,10 @@ fn breakdown_by_source_and_every_field_adds_up() {
     }
     // Costs cannot be split by term: they sit on the empty term.
     let (_, report) = get(&f, "from=2026-12-01&to=2026-12-03&by=term");
-    assert_eq!(row(&report, "term", Value::Null)["figures"]["cost"], "550.00");
+    assert_eq!(
+        row(&report, "term", Value::Null)["figures"]["cost"],
+        "550.00"
+    );
     let (_, report) = get(&f, "from=2026-12-01&to=2026-12-03&by=hour");
     assert_eq!(row(&report, "hour", json!("02"))["figures"]["calls"], 1);
     let (_, report) = get(&f, "from=2026-12-01&to=2026-12-01&by=weekday");
@@ -145,7 +169,10 @@ fn breakdown_by_source_and_every_field_adds_up() {
 #[test]
 fn bad_fields_dates_and_formats_are_400_listing_what_is_allowed() {
     let f = start();
-    let (status, body) = get(&f, "from=2026-12-40&to=yesterday&by=source,colour&format=xml");
+    let (status, body) = get(
+        &f,
+        "from=2026-12-40&to=yesterday&by=source,colour&format=xml",
+    );
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_report");
     let problems: Vec<&str> = body["error"]["problems"]
@@ -155,13 +182,26 @@ fn bad_fields_dates_and_formats_are_400_listing_what_is_allowed() {
         .map(|p| p.as_str().unwrap())
         .collect();
     assert_eq!(problems.len(), 4, "{problems:?}");
-    assert!(problems.iter().any(|p| p.starts_with("from:") && p.contains("YYYY-MM-DD")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("from:") && p.contains("YYYY-MM-DD"))
+    );
     assert!(problems.iter().any(|p| p.starts_with("to:")));
-    assert!(problems.iter().any(|p| p.contains("\"colour\"") && p.contains("landing_page")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"colour\"") && p.contains("landing_page"))
+    );
     assert!(problems.iter().any(|p| p.contains("json, csv")));
     let (status, body) = get(&f, "from=2026-12-01&to=2026-12-01&site=nowhere");
     assert_eq!(status, 400);
-    assert!(body["error"]["problems"][0].as_str().unwrap().contains("shop"));
+    assert!(
+        body["error"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("shop")
+    );
     let unauthorised = agent()
         .get(f.server.url("/v1/reports?from=2026-12-01&to=2026-12-01"))
         .call()
@@ -173,16 +213,28 @@ fn bad_fields_dates_and_formats_are_400_listing_what_is_allowed() {
 fn csv_has_a_header_every_row_and_the_total() {
     let f = start();
     let mut answer = agent()
-        .get(f.server.url("/v1/reports?from=2026-12-01&to=2026-12-03&by=source&format=csv"))
+        .get(
+            f.server
+                .url("/v1/reports?from=2026-12-01&to=2026-12-03&by=source&format=csv"),
+        )
         .header("Authorization", &format!("Bearer {TOKEN}"))
         .call()
         .unwrap();
     assert_eq!(answer.status().as_u16(), 200);
-    let kind = answer.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    let kind = answer
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(kind.starts_with("text/csv"), "{kind}");
     let text = answer.body_mut().read_to_string().unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("source,calls,unique_callers,"), "{text}");
+    assert!(
+        lines[0].starts_with("source,calls,unique_callers,"),
+        "{text}"
+    );
     assert_eq!(lines.len(), 1 + 4 + 1, "{text}");
     assert!(lines.last().unwrap().starts_with("total,4,3,"), "{text}");
     assert!(lines.iter().any(|l| l.starts_with("vk,0,0,")), "{text}");
@@ -211,7 +263,11 @@ fn posted_costs_are_all_or_nothing_and_replace_their_day() {
     let problems = body["error"]["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 4, "{body}");
     assert!(problems[0].as_str().unwrap().starts_with("rows[1]: day"));
-    assert!(problems.iter().all(|p| !p.as_str().unwrap().starts_with("rows[0]")));
+    assert!(
+        problems
+            .iter()
+            .all(|p| !p.as_str().unwrap().starts_with("rows[0]"))
+    );
     let (_, report) = get(&f, "from=2026-12-01&to=2026-12-01");
     assert_eq!(report["total"]["cost"], "300.00", "nothing imported");
 
@@ -227,6 +283,9 @@ fn posted_costs_are_all_or_nothing_and_replace_their_day() {
         // The whole day was replaced: the USD row is gone too.
         assert_eq!(report["total"]["cost"], "125.50");
         assert_eq!(report["skipped_other_currency"]["costs"], 0);
-        assert_eq!(row(&report, "source", json!("yandex"))["figures"]["cost"], "25.50");
+        assert_eq!(
+            row(&report, "source", json!("yandex"))["figures"]["cost"],
+            "25.50"
+        );
     }
 }

@@ -42,7 +42,9 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn report_json(setup: &Setup, from: &str, to: &str, by: &str) -> serde_json::Value {
-    let out = setup.run(&["report", "--from", from, "--to", to, "--by", by, "--format", "json"]);
+    let out = setup.run(&[
+        "report", "--from", from, "--to", to, "--by", by, "--format", "json",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -55,19 +57,58 @@ fn report_prints_table_json_and_csv_and_exits_2_on_bad_input() {
     assert_eq!(report["total"]["cost"], "550.00");
     reports_fixture::assert_rows_add_up(&report);
 
-    let table = setup.run(&["report", "--from", "2026-12-01", "--to", "2026-12-03", "--by", "day"]);
+    let table = setup.run(&[
+        "report",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-03",
+        "--by",
+        "day",
+    ]);
     assert!(table.status.success());
     let table = text(&table.stdout);
-    assert!(table.contains("2026-12-03") && table.contains("total") && table.contains("previous"), "{table}");
+    assert!(
+        table.contains("2026-12-03") && table.contains("total") && table.contains("previous"),
+        "{table}"
+    );
 
-    let csv = setup.run(&["report", "--from", "2026-12-01", "--to", "2026-12-03", "--format", "csv"]);
-    assert!(text(&csv.stdout).lines().last().unwrap().starts_with("total,4,3,"));
+    let csv = setup.run(&[
+        "report",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-03",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        text(&csv.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("total,4,3,")
+    );
 
-    let bad = setup.run(&["report", "--from", "2026-02-30", "--to", "2026-12-03", "--by", "colour"]);
+    let bad = setup.run(&[
+        "report",
+        "--from",
+        "2026-02-30",
+        "--to",
+        "2026-12-03",
+        "--by",
+        "colour",
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     let stderr = text(&bad.stderr);
-    assert!(stderr.contains("from:") && stderr.contains("YYYY-MM-DD"), "{stderr}");
-    assert!(stderr.contains("\"colour\"") && stderr.contains("tracking_number, number_kind"), "{stderr}");
+    assert!(
+        stderr.contains("from:") && stderr.contains("YYYY-MM-DD"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"colour\"") && stderr.contains("tracking_number, number_kind"),
+        "{stderr}"
+    );
 }
 
 fn write(path: &Path, body: &str) {
@@ -94,9 +135,15 @@ fn costs_import_is_all_or_nothing_with_line_numbers_and_idempotent() {
         assert!(stderr.contains(line), "{line} in {stderr}");
     }
     assert!(!stderr.contains("line 2:"), "{stderr}");
-    assert!(stderr.contains("not a date") && stderr.contains("at most two places"), "{stderr}");
+    assert!(
+        stderr.contains("not a date") && stderr.contains("at most two places"),
+        "{stderr}"
+    );
     assert!(stderr.contains("unknown site \"nowhere\""), "{stderr}");
-    assert!(stderr.contains("the same day, site, source, medium and campaign as line 2"), "{stderr}");
+    assert!(
+        stderr.contains("the same day, site, source, medium and campaign as line 2"),
+        "{stderr}"
+    );
     let report = report_json(&setup, "2026-12-01", "2026-12-03", "");
     assert_eq!(report["total"]["cost"], "550.00", "nothing imported");
 
@@ -126,13 +173,31 @@ fn demo_data_is_realistic_and_deterministic() {
     for name in ["a.db", "b.db"] {
         let db = setup.path(name);
         let out = setup.run(&[
-            "demo-data", "--calls", "3000", "--days", "10", "--seed", "7", "--until", "2026-12-10",
-            "--db", db.to_str().unwrap(),
+            "demo-data",
+            "--calls",
+            "3000",
+            "--days",
+            "10",
+            "--seed",
+            "7",
+            "--until",
+            "2026-12-10",
+            "--db",
+            db.to_str().unwrap(),
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let out = setup.run(&[
-            "report", "--from", "2026-12-01", "--to", "2026-12-10", "--by", "source", "--format",
-            "json", "--db", db.to_str().unwrap(),
+            "report",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-12-10",
+            "--by",
+            "source",
+            "--format",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -155,5 +220,8 @@ fn demo_data_is_realistic_and_deterministic() {
         .iter()
         .filter_map(|r| r["key"]["source"].as_str())
         .collect();
-    assert!(sources.contains(&"yandex") && sources.contains(&"google"), "{sources:?}");
+    assert!(
+        sources.contains(&"yandex") && sources.contains(&"google"),
+        "{sources:?}"
+    );
 }

@@ -67,7 +67,10 @@ struct Visit {
 /// Writes the plan's calls, leads and costs into `conn` (an open, migrated database).
 pub fn generate(conn: &mut Connection, plan: &DemoPlan) -> Result<DemoSummary, StoreError> {
     let mut rng = StdRng::seed_from_u64(plan.seed);
-    let first = plan.until.checked_sub(i64::from(plan.days.max(1) - 1).days()).unwrap_or(plan.until);
+    let first = plan
+        .until
+        .checked_sub(i64::from(plan.days.max(1) - 1).days())
+        .unwrap_or(plan.until);
     let mut summary = DemoSummary::default();
     let tx = conn.transaction()?;
     summary.calls = insert_calls(&tx, plan, first, &mut rng)?;
@@ -79,11 +82,16 @@ pub fn generate(conn: &mut Connection, plan: &DemoPlan) -> Result<DemoSummary, S
 
 fn visit(rng: &mut StdRng, sites: usize) -> Visit {
     let channel = &CHANNELS[shapes::pick(rng, CHANNELS, |c| c.weight)];
-    let campaign = (!channel.campaigns.is_empty()).then(|| shapes::pick_pair(rng, channel.campaigns));
+    let campaign =
+        (!channel.campaigns.is_empty()).then(|| shapes::pick_pair(rng, channel.campaigns));
     let term = (!channel.terms.is_empty())
         .then(|| channel.terms[rng.random_range(0..channel.terms.len())]);
     Visit {
-        site: if rng.random_bool(0.75) { 0 } else { rng.random_range(0..sites) },
+        site: if rng.random_bool(0.75) {
+            0
+        } else {
+            rng.random_range(0..sites)
+        },
         channel,
         campaign,
         term,
@@ -115,7 +123,11 @@ fn insert_calls(
     // Start times first, sorted, so the rows go in the order a live system writes them.
     let mut starts: Vec<(Timestamp, usize)> = (0..plan.calls)
         .map(|_| {
-            let site = if rng.random_bool(0.75) { 0 } else { rng.random_range(0..plan.sites.len()) };
+            let site = if rng.random_bool(0.75) {
+                0
+            } else {
+                rng.random_range(0..plan.sites.len())
+            };
             (moment(rng, first, plan.days, &plan.sites[site].1), site)
         })
         .collect();
@@ -149,7 +161,11 @@ fn insert_calls(
             _ => ("cancelled", 487),
         };
         let answered = disposition == "answered";
-        let wait = if answered { rng.random_range(2..25) } else { rng.random_range(5..45) };
+        let wait = if answered {
+            rng.random_range(2..25)
+        } else {
+            rng.random_range(5..45)
+        };
         let talk = if answered { shapes::talk_secs(rng) } else { 0 };
         let counted = rng.random_bool(0.9);
         let quality = answered && counted && talk >= 30;
@@ -157,14 +173,19 @@ fn insert_calls(
         let ended = started + (wait + talk).seconds();
         let called_back = (!answered && rng.random_bool(0.6))
             .then(|| (started + rng.random_range(5..600i64).minutes()).to_string());
-        let deal = quality.then(|| rng.random_range(0..100)).and_then(|roll| match roll {
-            0..8 => Some((rng.random_range(5_000..80_000i64) * 100, "won")),
-            8..11 => Some((rng.random_range(5_000..80_000i64) * 100, "lost")),
-            11..15 => Some((rng.random_range(5_000..80_000i64) * 100, "open")),
-            _ => None,
-        });
+        let deal = quality
+            .then(|| rng.random_range(0..100))
+            .and_then(|roll| match roll {
+                0..8 => Some((rng.random_range(5_000..80_000i64) * 100, "won")),
+                8..11 => Some((rng.random_range(5_000..80_000i64) * 100, "lost")),
+                11..15 => Some((rng.random_range(5_000..80_000i64) * 100, "open")),
+                _ => None,
+            });
         let number = match v.channel.number_kind {
-            "static" => format!("7495200{:04}", v.site * 10 + (v.channel.weight as usize % 10)),
+            "static" => format!(
+                "7495200{:04}",
+                v.site * 10 + (v.channel.weight as usize % 10)
+            ),
             "default" => format!("7495300{:04}", v.site),
             _ => format!("7495100{:04}", v.site * 100 + rng.random_range(0..40)),
         };
@@ -227,7 +248,8 @@ fn insert_leads(
             at.to_string(),
             "Demo visitor",
             format!("79{:09}", rng.random_range(0..999_999_999u64)),
-            rng.random_bool(0.4).then(|| format!("visitor{n}@example.com")),
+            rng.random_bool(0.4)
+                .then(|| format!("visitor{n}@example.com")),
             "Please call me back",
             plan.sites[v.site].0,
             v.channel.number_kind,
@@ -265,7 +287,8 @@ fn insert_costs(
         for (site, _) in &plan.sites {
             for channel in CHANNELS.iter().filter(|c| c.daily_budget_rub > 0) {
                 for (campaign, _) in channel.campaigns {
-                    let spend = channel.daily_budget_rub as f64 * scale * rng.random_range(0.7..1.3);
+                    let spend =
+                        channel.daily_budget_rub as f64 * scale * rng.random_range(0.7..1.3);
                     insert.execute(params![
                         day.to_string(),
                         site,

@@ -313,7 +313,10 @@ fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
 fn reports_currency(code: &str, p: &mut Problems) -> String {
     let code = code.trim();
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
-        p.push("reports.currency", "must be a three-letter ISO 4217 code (\"RUB\")");
+        p.push(
+            "reports.currency",
+            "must be a three-letter ISO 4217 code (\"RUB\")",
+        );
     }
     code.to_ascii_uppercase()
 }

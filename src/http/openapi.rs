@@ -15,11 +15,7 @@ use utoipa::OpenApi;
         description = "Self-hosted call tracking built into a SIP B2BUA: the website snippet API, \
                        the calls, leads and reports API, and the admin API."
     ),
-    paths(
-        document,
-        super::reports::report,
-        super::costs::import,
-    ),
+    paths(document, super::reports::report, super::costs::import,),
     components(schemas(
         crate::report::Report,
         crate::report::Row,

@@ -76,9 +76,5 @@ pub async fn report(
         code: "csv_failed",
         message: error.to_string(),
     })?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-        body,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
 }

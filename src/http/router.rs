@@ -13,8 +13,7 @@ use super::limits;
 use super::state::RouterState;
 use super::{
     HttpState, admin, blacklist, cors, costs, errors, health, metrics, openapi, reports, sessions,
-    snippet,
-    target_health,
+    snippet, target_health,
 };
 
 /// Builds the whole application.

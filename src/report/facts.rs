@@ -58,7 +58,6 @@ pub struct Fact {
     pub sums: Sums,
 }
 
-
 /// Ad cost of one local day, site, source, medium and campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostFact {

@@ -1,4 +1,5 @@
-//! A report as CSV (one line per row, then the total) and as an aligned text table.
+//! A report as CSV (one line per row, then the total; key cells safe for spreadsheets) and as
+//! an aligned text table.
 
 use super::build::{Report, Row};
 use super::figures::Figures;
@@ -35,12 +36,14 @@ pub fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
     header.extend(FIGURE_COLUMNS);
     out.write_record(&header)?;
     for row in &report.rows {
-        out.write_record(key_cells(report, row).into_iter().chain(cells(&row.figures)))?;
+        let keys = key_cells(report, row).into_iter().map(spreadsheet_safe);
+        out.write_record(keys.chain(cells(&row.figures)))?;
     }
     let mut total = vec![String::new(); report.by.len().max(1)];
     total[0] = "total".to_owned();
     out.write_record(total.into_iter().chain(cells(&report.total)))?;
-    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    out.into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// An aligned table with the figures a marketer reads first, the total and the previous
@@ -52,8 +55,19 @@ pub fn table(report: &Report) -> String {
         header.push("line".to_owned());
     }
     header.extend(
-        ["calls", "unique", "answered", "missed", "quality", "leads", "cost", "cost/quality", "revenue", "roi"]
-            .map(String::from),
+        [
+            "calls",
+            "unique",
+            "answered",
+            "missed",
+            "quality",
+            "leads",
+            "cost",
+            "cost/quality",
+            "revenue",
+            "roi",
+        ]
+        .map(String::from),
     );
     lines.push(header);
     for row in &report.rows {
@@ -61,14 +75,23 @@ pub fn table(report: &Report) -> String {
         line.extend(short(&row.figures));
         lines.push(line);
     }
-    for (label, figures) in [("total", &report.total), ("previous", &report.previous_total)] {
+    for (label, figures) in [
+        ("total", &report.total),
+        ("previous", &report.previous_total),
+    ] {
         let mut line = vec![String::new(); report.by.len().max(1)];
         line[0] = label.to_owned();
         line.extend(short(figures));
         lines.push(line);
     }
     let widths: Vec<usize> = (0..lines[0].len())
-        .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut text = String::new();
     for line in lines {
@@ -89,6 +112,16 @@ pub fn table(report: &Report) -> String {
         report.skipped_other_currency.costs
     ));
     text
+}
+
+/// The rule of `cli::csv_cells` (OWASP CSV injection) for key cells, which hold outside text
+/// (utm tags, keywords, landing pages): a leading `=`, `+`, `-`, `@`, TAB or CR gets a `'`.
+fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 fn key_cells(report: &Report, row: &Row) -> Vec<String> {

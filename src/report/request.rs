@@ -148,7 +148,10 @@ impl ReportRequest {
             let zone = zones.of(site);
             let (from, to) = self.window(&zone);
             let fine = !whole_hours(&zone, from) || !whole_hours(&zone, to);
-            windows.entry((from, to, fine)).or_default().push(site.clone());
+            windows
+                .entry((from, to, fine))
+                .or_default()
+                .push(site.clone());
         }
         let mut queries: Vec<FactQuery> = windows
             .into_iter()
@@ -270,6 +273,9 @@ mod tests {
         assert_eq!(moscow.to.to_string(), "2026-12-07T21:00:00Z");
         assert_eq!(moscow.bucket, Bucket::Hour);
         let prev = req.previous();
-        assert_eq!((prev.from.to_string(), prev.to.to_string()), ("2026-11-24".into(), "2026-11-30".into()));
+        assert_eq!(
+            (prev.from.to_string(), prev.to.to_string()),
+            ("2026-11-24".into(), "2026-11-30".into())
+        );
     }
 }

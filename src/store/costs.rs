@@ -128,7 +128,10 @@ fn check_line(line: &CostInput, sites: Option<&[String]>) -> Result<CostRow, Vec
     } else if let Some(known) = sites
         && !known.contains(&site)
     {
-        reasons.push(format!("unknown site {site:?}; allowed: {}", known.join(", ")));
+        reasons.push(format!(
+            "unknown site {site:?}; allowed: {}",
+            known.join(", ")
+        ));
     }
     let text = match &line.amount {
         serde_json::Value::String(s) => s.clone(),
@@ -145,7 +148,12 @@ fn check_line(line: &CostInput, sites: Option<&[String]>) -> Result<CostRow, Vec
         }
     };
     let currency = check_currency(&line.currency)
-        .map_err(|_| reasons.push(format!("currency {:?} is not a three-letter code", line.currency)))
+        .map_err(|_| {
+            reasons.push(format!(
+                "currency {:?} is not a three-letter code",
+                line.currency
+            ))
+        })
         .ok();
     let text = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_owned();
     match (day, amount, currency) {
@@ -274,7 +282,9 @@ pub fn check_csv(
 fn csv_reason(err: &csv::Error) -> String {
     match err.kind() {
         csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("{len} fields, the header has {expected_len}")
         }
         _ => err.to_string(),

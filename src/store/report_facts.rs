@@ -73,8 +73,17 @@ fn call_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), 
 
 fn unique_callers(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), StoreError> {
     let (group, select) = grouping(q, "started_at", "tracking_number");
-    let inner: Vec<String> = q.columns.iter().filter_map(|f| f.column()).map(String::from).collect();
-    let inner = if inner.is_empty() { String::new() } else { format!(", {}", inner.join(", ")) };
+    let inner: Vec<String> = q
+        .columns
+        .iter()
+        .filter_map(|f| f.column())
+        .map(String::from)
+        .collect();
+    let inner = if inner.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", inner.join(", "))
+    };
     let (sites, mut params) = site_clause(&q.sites, 3);
     // SQLite gives the bare columns of a min() aggregate from the row holding the minimum:
     // each caller's first call of the window.
@@ -176,7 +185,10 @@ fn grouping(q: &FactQuery, at: &str, tracking_number: &str) -> (String, String) 
             other => select.extend(other.column().map(String::from)),
         }
     }
-    let group = (1..=select.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+    let group = (1..=select.len())
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     (group, select.join(", "))
 }
 
@@ -201,9 +213,14 @@ fn site_clause(sites: &SiteSet, first: usize) -> (String, Vec<Value>) {
         SiteSet::Except(list) => (list, "NOT "),
     };
     if list.is_empty() {
-        return ((if negate.is_empty() { "0" } else { "1" }).to_owned(), Vec::new());
+        return (
+            (if negate.is_empty() { "0" } else { "1" }).to_owned(),
+            Vec::new(),
+        );
     }
-    let marks: Vec<String> = (first..first + list.len()).map(|i| format!("?{i}")).collect();
+    let marks: Vec<String> = (first..first + list.len())
+        .map(|i| format!("?{i}"))
+        .collect();
     let clause = format!("site {negate}IN ({})", marks.join(", "));
     (clause, list.iter().cloned().map(Value::Text).collect())
 }
@@ -255,7 +272,11 @@ mod tests {
             let request = ReportRequest::parse(&input, &zones, "RUB").unwrap();
             let facts = facts_of(&conn, &request.queries(&zones)).unwrap();
             let total = crate::report::build::total_of(facts);
-            assert_eq!((total.calls, total.unique_callers, total.missed), (1, 1, 1), "{by}");
+            assert_eq!(
+                (total.calls, total.unique_callers, total.missed),
+                (1, 1, 1),
+                "{by}"
+            );
         }
     }
 }

@@ -59,32 +59,74 @@ pub fn seed(db: &Path) {
     drop(calltrack::store::open(db).unwrap());
     let mut conn = Connection::open(db).unwrap();
     let calls = [
-        call("c1", "2026-11-30T20:30:00Z", "D", Some("google"), Some("brand"), "answered"),
+        call(
+            "c1",
+            "2026-11-30T20:30:00Z",
+            "D",
+            Some("google"),
+            Some("brand"),
+            "answered",
+        ),
         Call {
             wait: 5,
             talk: 100,
             quality: true,
             deal: Some((100_000, "RUB")),
-            ..call("c2", "2026-11-30T21:30:00Z", "A", Some("google"), Some("brand"), "answered")
+            ..call(
+                "c2",
+                "2026-11-30T21:30:00Z",
+                "A",
+                Some("google"),
+                Some("brand"),
+                "answered",
+            )
         },
         Call {
             wait: 20,
             first_time: false,
-            ..call("c3", "2026-12-01T23:30:00Z", "A", Some("google"), Some("brand"), "no_answer")
+            ..call(
+                "c3",
+                "2026-12-01T23:30:00Z",
+                "A",
+                Some("google"),
+                Some("brand"),
+                "no_answer",
+            )
         },
         Call {
             wait: 10,
             talk: 20,
             deal: Some((50_000, "USD")),
-            ..call("c4", "2026-12-01T10:00:00.250Z", "B", Some("yandex"), Some("generic"), "answered")
+            ..call(
+                "c4",
+                "2026-12-01T10:00:00.250Z",
+                "B",
+                Some("yandex"),
+                Some("generic"),
+                "answered",
+            )
         },
         Call {
             wait: 8,
             called_back: true,
             ..call("c5", "2026-12-02T12:00:00Z", "C", None, None, "no_answer")
         },
-        call("c6", "2026-12-03T21:00:00Z", "E", Some("google"), Some("brand"), "answered"),
-        call("c7", "2026-12-01T11:00:00Z", "F", Some("google"), Some("brand"), "rejected"),
+        call(
+            "c6",
+            "2026-12-03T21:00:00Z",
+            "E",
+            Some("google"),
+            Some("brand"),
+            "answered",
+        ),
+        call(
+            "c7",
+            "2026-12-01T11:00:00Z",
+            "F",
+            Some("google"),
+            Some("brand"),
+            "rejected",
+        ),
     ];
     let tx = conn.transaction().unwrap();
     for c in &calls {
@@ -184,7 +226,10 @@ pub fn assert_rows_add_up(report: &serde_json::Value) {
         "quality_calls",
         "leads",
     ] {
-        let sum: i64 = rows.iter().map(|r| r["figures"][field].as_i64().unwrap()).sum();
+        let sum: i64 = rows
+            .iter()
+            .map(|r| r["figures"][field].as_i64().unwrap())
+            .sum();
         assert_eq!(sum, total[field].as_i64().unwrap(), "{field} in {report:#}");
     }
     for field in ["cost", "revenue"] {
