@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench --bench reports` (`REPORT_BENCH_CALLS=100000` for a quick run).
 
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -169,7 +169,7 @@ fn insert_calls(
         let talk = if answered { shapes::talk_secs(rng) } else { 0 };
         let counted = rng.random_bool(0.9);
         let quality = answered && counted && talk >= 30;
-        let answered_at = answered.then(|| started + (wait as i64).seconds());
+        let answered_at = answered.then(|| started + wait.seconds());
         let ended = started + (wait + talk).seconds();
         let called_back = (!answered && rng.random_bool(0.6))
             .then(|| (started + rng.random_range(5..600i64).minutes()).to_string());

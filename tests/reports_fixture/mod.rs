@@ -196,7 +196,7 @@ fn insert(conn: &Connection, c: &Call) {
             c.caller,
             c.started_at,
             answered,
-            if answered { c.wait } else { c.wait },
+            c.wait,
             if answered { c.talk } else { 0 },
             c.disposition,
             c.source,
