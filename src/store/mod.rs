@@ -34,6 +34,8 @@ pub mod query;
 pub mod reader;
 pub mod recovery;
 pub mod report_facts;
+#[macro_use]
+pub mod rollup;
 pub mod schema;
 mod tuning;
 pub mod writer;

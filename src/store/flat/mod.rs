@@ -182,6 +182,8 @@ mod tests {
             "deal_currency",
             "deal_status",
             "updated_at",
+            // Kept by the store for reports (V9): the caller's previous call to the site.
+            "prev_started_at",
         ];
         let mut table: Vec<String> = names[1..]
             .iter()
