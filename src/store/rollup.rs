@@ -65,3 +65,76 @@ pub fn bulk_load<T>(
     tx.commit()?;
     Ok(loaded)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(conn: &Connection) -> (Vec<Vec<String>>, Vec<Option<String>>) {
+        let rollup = conn
+            .prepare("SELECT * FROM report_rollup WHERE calls <> 0 OR leads <> 0 OR won_deals <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7")
+            .unwrap()
+            .query_map([], |row| {
+                (0..18)
+                    .map(|i| row.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                    .collect()
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let prev = conn
+            .prepare("SELECT prev_started_at FROM cdr ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        (rollup, prev)
+    }
+
+    #[test]
+    fn triggers_keep_what_a_rebuild_computes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        let call = |id: &str, at: &str, caller: &str, disposition: &str| {
+            conn.execute(
+                "INSERT INTO cdr (id, call_id, tracking_number, caller, destination, started_at,
+                    answered_at, ended_at, wait_secs, talk_secs, disposition, sip_status,
+                    hangup_side, site, source, campaign, missed, quality)
+                 VALUES (?1, ?1, '1', ?3, 'sip:x', ?2, CASE WHEN ?4 = 'answered' THEN ?2 END, ?2,
+                    4, 50, ?4, 200, 'caller', 'shop', 'google', 'brand', ?4 <> 'answered', 1)",
+                rusqlite::params![id, at, caller, disposition],
+            )
+            .unwrap();
+        };
+        call("a", "2026-12-01T10:00:00Z", "1", "answered");
+        call("c", "2026-12-01T12:00:00Z", "1", "no_answer");
+        // Written late: the call between a and c ends after c was written.
+        call("b", "2026-12-01T11:00:00Z", "1", "answered");
+        call("r", "2026-12-01T11:30:00Z", "1", "rejected");
+        call("d", "2026-12-01T11:10:00Z", "2", "answered");
+        conn.execute(
+            "UPDATE cdr SET deal_amount_minor = 500, deal_currency = 'RUB', deal_status = 'won',
+                called_back_at = '2026-12-01T12:30:00Z' WHERE id IN ('c', 'd')",
+            [],
+        )
+        .unwrap();
+        conn.execute("UPDATE cdr SET source = 'yandex' WHERE id = 'd'", []).unwrap();
+        conn.execute(
+            "INSERT INTO leads (id, created_at, site, source, deal_amount_minor, deal_currency, deal_status)
+             VALUES ('l', '2026-12-01T10:30:00Z', 'shop', 'google', 700, 'USD', 'won')",
+            [],
+        )
+        .unwrap();
+        conn.execute("UPDATE leads SET deal_status = 'lost' WHERE id = 'l'", []).unwrap();
+        conn.execute("DELETE FROM cdr WHERE id = 'a'", []).unwrap();
+        let kept = snapshot(&conn);
+        assert_eq!(kept.1, [Some("2026-12-01T11:00:00Z".to_owned()), None, None, None], "{kept:?}");
+        bulk_load(&mut conn, |_| Ok(())).unwrap();
+        assert_eq!(snapshot(&conn), kept);
+        let triggers: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(triggers, 6, "bulk_load puts the triggers back");
+    }
+}

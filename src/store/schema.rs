@@ -267,6 +267,8 @@ CREATE TRIGGER report_cdr_forget AFTER DELETE ON cdr WHEN OLD.disposition <> 're
       AND source = coalesce(OLD.source, '') AND medium = coalesce(OLD.medium, '')
       AND campaign = coalesce(OLD.campaign, '') AND number_kind = OLD.number_kind
       AND currency = CASE WHEN OLD.deal_status IS 'won' THEN coalesce(OLD.deal_currency, '') ELSE '' END;
+    UPDATE cdr SET prev_started_at = OLD.prev_started_at
+    WHERE caller = OLD.caller AND site = OLD.site AND prev_started_at = OLD.started_at;
 END;
 
 CREATE TRIGGER report_cdr_update AFTER UPDATE OF started_at, answered_at, wait_secs, talk_secs,
