@@ -148,7 +148,9 @@ fn insert_calls(
         v.site = site;
         let repeat = !callers.is_empty() && rng.random_bool(0.28);
         let caller = if repeat {
-            callers[rng.random_range(0..callers.len())]
+            // People call back within days: mostly one of the recent callers.
+            let recent = rng.random_range(0..callers.len().min(4000));
+            callers[callers.len() - 1 - recent]
         } else {
             let fresh = 79_000_000_000 + rng.random_range(0..999_999_999u64);
             callers.push(fresh);
@@ -177,8 +179,8 @@ fn insert_calls(
         let deal = quality
             .then(|| rng.random_range(0..100))
             .and_then(|roll| match roll {
-                0..8 => Some((rng.random_range(5_000..80_000i64) * 100, "won")),
-                8..11 => Some((rng.random_range(5_000..80_000i64) * 100, "lost")),
+                0..6 => Some((rng.random_range(3_000..60_000i64) * 100, "won")),
+                6..11 => Some((rng.random_range(5_000..80_000i64) * 100, "lost")),
                 11..15 => Some((rng.random_range(5_000..80_000i64) * 100, "open")),
                 _ => None,
             });
@@ -280,8 +282,8 @@ fn insert_costs(
         "INSERT OR REPLACE INTO costs (day, site, source, medium, campaign, amount_minor, currency, imported_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'RUB', ?7)",
     )?;
-    // Budgets scale with the volume: about 1 500 RUB of spend per paid call.
-    let scale = (plan.calls as f64 / f64::from(plan.days.max(1)) / 350.0).max(0.05);
+    // Budgets scale with the volume: about 1 200 RUB of spend per paid call.
+    let scale = (plan.calls as f64 / f64::from(plan.days.max(1)) / 100.0).max(0.05);
     let mut rows = 0;
     for d in 0..plan.days.max(1) {
         let day = first.checked_add(i64::from(d).days()).unwrap_or(first);

@@ -356,4 +356,44 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_rollup_and_the_rows_agree_on_demo_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        let zone = jiff::tz::TimeZone::get("Europe/Moscow").unwrap();
+        let plan = crate::cli::demo::DemoPlan {
+            calls: 4000,
+            days: 20,
+            until: jiff::civil::date(2026, 12, 20),
+            seed: 3,
+            sites: vec![("shop".into(), zone.clone())],
+        };
+        crate::cli::demo::generate(&mut conn, &plan).unwrap();
+        let mut zones = Zones::default();
+        zones.0.insert("shop".into(), zone);
+        let total = |by: &str| {
+            let input = ReportInput {
+                from: Some("2026-12-05".into()),
+                to: Some("2026-12-14".into()),
+                by: Some(by.into()),
+                ..ReportInput::default()
+            };
+            let request = ReportRequest::parse(&input, &zones, "RUB").unwrap();
+            let queries = request.queries(&zones);
+            (
+                rolled_up(&queries[0]),
+                crate::report::build::total_of(facts_of(&conn, &queries).unwrap()),
+            )
+        };
+        let (rolled, from_rollup) = total("source,day");
+        let (scanned, from_rows) = total("device,region");
+        assert!(rolled && !scanned);
+        assert_eq!(from_rollup, from_rows);
+        assert!(
+            from_rollup.unique_callers < from_rollup.calls,
+            "{from_rollup:?}"
+        );
+        assert!(from_rollup.calls > 1000 && from_rollup.revenue_minor > 0);
+    }
 }

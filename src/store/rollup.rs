@@ -119,21 +119,31 @@ mod tests {
             [],
         )
         .unwrap();
-        conn.execute("UPDATE cdr SET source = 'yandex' WHERE id = 'd'", []).unwrap();
+        conn.execute("UPDATE cdr SET source = 'yandex' WHERE id = 'd'", [])
+            .unwrap();
         conn.execute(
             "INSERT INTO leads (id, created_at, site, source, deal_amount_minor, deal_currency, deal_status)
              VALUES ('l', '2026-12-01T10:30:00Z', 'shop', 'google', 700, 'USD', 'won')",
             [],
         )
         .unwrap();
-        conn.execute("UPDATE leads SET deal_status = 'lost' WHERE id = 'l'", []).unwrap();
+        conn.execute("UPDATE leads SET deal_status = 'lost' WHERE id = 'l'", [])
+            .unwrap();
         conn.execute("DELETE FROM cdr WHERE id = 'a'", []).unwrap();
         let kept = snapshot(&conn);
-        assert_eq!(kept.1, [Some("2026-12-01T11:00:00Z".to_owned()), None, None, None], "{kept:?}");
+        assert_eq!(
+            kept.1,
+            [Some("2026-12-01T11:00:00Z".to_owned()), None, None, None],
+            "{kept:?}"
+        );
         bulk_load(&mut conn, |_| Ok(())).unwrap();
         assert_eq!(snapshot(&conn), kept);
         let triggers: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(triggers, 6, "bulk_load puts the triggers back");
     }
