@@ -286,6 +286,7 @@ fn example_sets_every_key() {
         "routes.scheme",
         "routes.schedule",
         "routes.after_hours_scheme",
+        "reports.currency",
     ]
     .into_iter()
     .map(String::from)
