@@ -15,8 +15,10 @@ fn ts(text: &str) -> jiff::Timestamp {
 }
 
 fn cdr(id: &str, caller: &str, at: &str, answered: bool) -> CallDetailRecord {
-    let mut attribution = calltrack::call::attribution::Attribution::default();
-    attribution.source = Some("google".into());
+    let attribution = calltrack::call::attribution::Attribution {
+        source: Some("google".into()),
+        ..Default::default()
+    };
     let mut live = LiveCall {
         id: id.into(),
         call_id: format!("{id}@carrier"),
