@@ -225,3 +225,25 @@ fn demo_data_is_realistic_and_deterministic() {
         "{sources:?}"
     );
 }
+
+#[test]
+fn the_report_currency_is_checked_with_its_key_path() {
+    let setup = Setup::new();
+    let config = std::fs::read_to_string(setup.path("calltrack.toml")).unwrap();
+    std::fs::write(
+        setup.path("bad.toml"),
+        format!("{config}\n[reports]\ncurrency = \"roubles\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_calltrack"))
+        .args(["check-config"])
+        .arg(setup.path("bad.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("reports.currency"),
+        "{}",
+        text(&out.stderr)
+    );
+}
