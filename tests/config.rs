@@ -287,6 +287,7 @@ fn example_sets_every_key() {
         "routes.schedule",
         "routes.after_hours_scheme",
         "reports.currency",
+        "sites.time_zone",
     ]
     .into_iter()
     .map(String::from)

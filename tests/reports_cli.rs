@@ -227,12 +227,13 @@ fn demo_data_is_realistic_and_deterministic() {
 }
 
 #[test]
-fn the_report_currency_is_checked_with_its_key_path() {
+fn the_report_currency_and_site_time_zone_are_checked_with_their_key_paths() {
     let setup = Setup::new();
     let config = std::fs::read_to_string(setup.path("calltrack.toml")).unwrap();
     std::fs::write(
         setup.path("bad.toml"),
-        format!("{config}\n[reports]\ncurrency = \"roubles\"\n"),
+        format!("{config}\n[reports]\ncurrency = \"roubles\"\n")
+            .replace("Europe/Moscow", "Mars/Olympus"),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_calltrack"))

@@ -317,7 +317,7 @@ pub fn run(args: &DemoArgs, config: &crate::config::Config) -> Result<String, St
     let mut sites: Vec<(String, TimeZone)> = config
         .sites
         .iter()
-        .map(|s| (s.id.clone(), TimeZone::fixed(s.utc_offset)))
+        .map(|s| (s.id.clone(), s.report_zone.clone()))
         .collect();
     if sites.is_empty() {
         sites.push(("demo".to_owned(), TimeZone::UTC));

@@ -24,6 +24,7 @@ id = "shop"
 forward_to = "sip:127.0.0.1:5080"
 default_number = "74950000000"
 utc_offset = "+03:00"
+time_zone = "Europe/Moscow"
 "#,
         db.display()
     )
