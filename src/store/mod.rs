@@ -37,6 +37,7 @@ pub mod report_facts;
 #[macro_use]
 pub mod rollup;
 pub mod schema;
+mod schema_reports;
 mod tuning;
 pub mod writer;
 
