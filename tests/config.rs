@@ -294,6 +294,8 @@ fn example_sets_every_key() {
         "routes.scheme",
         "routes.schedule",
         "routes.after_hours_scheme",
+        "reports.currency",
+        "sites.time_zone",
     ]
     .into_iter()
     .map(String::from)

@@ -289,3 +289,31 @@ fn posted_costs_are_all_or_nothing_and_replace_their_day() {
         );
     }
 }
+
+#[test]
+fn the_openapi_document_describes_reports_and_costs() {
+    let f = start();
+    let mut answer = agent()
+        .get(f.server.url("/v1/openapi.json"))
+        .call()
+        .unwrap();
+    let doc: Value = answer.body_mut().read_json().unwrap();
+    let report = &doc["paths"]["/v1/reports"]["get"];
+    let params: Vec<&str> = report["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["from", "to", "by", "site", "format"]);
+    assert!(doc["paths"]["/v1/costs"]["post"].is_object(), "{doc:#}");
+    for schema in [
+        "Report",
+        "Figures",
+        "CostsBody",
+        "CostInput",
+        "CostsReplaced",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+}

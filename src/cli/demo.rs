@@ -1,6 +1,7 @@
 //! `calltrack demo-data`: fills a database with realistic attributed calls, leads and daily
 //! costs (shapes in [`super::demo_shapes`]), deterministic for a given `--seed` and `--until`,
-//! in one bulk transaction per table (a million calls in well under two minutes).
+//! in one bulk transaction with the report triggers set aside and the rollup rebuilt once
+//! at the end (a million calls in well under two minutes).
 
 use std::path::PathBuf;
 
@@ -71,13 +72,13 @@ pub fn generate(conn: &mut Connection, plan: &DemoPlan) -> Result<DemoSummary, S
         .until
         .checked_sub(i64::from(plan.days.max(1) - 1).days())
         .unwrap_or(plan.until);
-    let mut summary = DemoSummary::default();
-    let tx = conn.transaction()?;
-    summary.calls = insert_calls(&tx, plan, first, &mut rng)?;
-    summary.leads = insert_leads(&tx, plan, first, &mut rng)?;
-    summary.cost_rows = insert_costs(&tx, plan, first, &mut rng)?;
-    tx.commit()?;
-    Ok(summary)
+    crate::store::rollup::bulk_load(conn, |tx| {
+        Ok(DemoSummary {
+            calls: insert_calls(tx, plan, first, &mut rng)?,
+            leads: insert_leads(tx, plan, first, &mut rng)?,
+            cost_rows: insert_costs(tx, plan, first, &mut rng)?,
+        })
+    })
 }
 
 fn visit(rng: &mut StdRng, sites: usize) -> Visit {
@@ -147,7 +148,9 @@ fn insert_calls(
         v.site = site;
         let repeat = !callers.is_empty() && rng.random_bool(0.28);
         let caller = if repeat {
-            callers[rng.random_range(0..callers.len())]
+            // People call back within days: mostly one of the recent callers.
+            let recent = rng.random_range(0..callers.len().min(4000));
+            callers[callers.len() - 1 - recent]
         } else {
             let fresh = 79_000_000_000 + rng.random_range(0..999_999_999u64);
             callers.push(fresh);
@@ -169,15 +172,15 @@ fn insert_calls(
         let talk = if answered { shapes::talk_secs(rng) } else { 0 };
         let counted = rng.random_bool(0.9);
         let quality = answered && counted && talk >= 30;
-        let answered_at = answered.then(|| started + (wait as i64).seconds());
+        let answered_at = answered.then(|| started + wait.seconds());
         let ended = started + (wait + talk).seconds();
         let called_back = (!answered && rng.random_bool(0.6))
             .then(|| (started + rng.random_range(5..600i64).minutes()).to_string());
         let deal = quality
             .then(|| rng.random_range(0..100))
             .and_then(|roll| match roll {
-                0..8 => Some((rng.random_range(5_000..80_000i64) * 100, "won")),
-                8..11 => Some((rng.random_range(5_000..80_000i64) * 100, "lost")),
+                0..6 => Some((rng.random_range(3_000..60_000i64) * 100, "won")),
+                6..11 => Some((rng.random_range(5_000..80_000i64) * 100, "lost")),
                 11..15 => Some((rng.random_range(5_000..80_000i64) * 100, "open")),
                 _ => None,
             });
@@ -279,8 +282,8 @@ fn insert_costs(
         "INSERT OR REPLACE INTO costs (day, site, source, medium, campaign, amount_minor, currency, imported_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'RUB', ?7)",
     )?;
-    // Budgets scale with the volume: about 1 500 RUB of spend per paid call.
-    let scale = (plan.calls as f64 / f64::from(plan.days.max(1)) / 350.0).max(0.05);
+    // Budgets scale with the volume: about 1 200 RUB of spend per paid call.
+    let scale = (plan.calls as f64 / f64::from(plan.days.max(1)) / 100.0).max(0.05);
     let mut rows = 0;
     for d in 0..plan.days.max(1) {
         let day = first.checked_add(i64::from(d).days()).unwrap_or(first);
@@ -314,7 +317,7 @@ pub fn run(args: &DemoArgs, config: &crate::config::Config) -> Result<String, St
     let mut sites: Vec<(String, TimeZone)> = config
         .sites
         .iter()
-        .map(|s| (s.id.clone(), TimeZone::fixed(s.utc_offset)))
+        .map(|s| (s.id.clone(), s.report_zone.clone()))
         .collect();
     if sites.is_empty() {
         sites.push(("demo".to_owned(), TimeZone::UTC));

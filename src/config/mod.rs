@@ -221,6 +221,8 @@ pub struct SiteConfig {
     /// Web origins allowed for the snippet API, normalised ("https://shop.example").
     pub origins: Vec<String>,
     pub utc_offset: jiff::tz::Offset,
+    /// `time_zone` (IANA) if set, else `utc_offset` as a fixed zone: where report days start.
+    pub report_zone: jiff::tz::TimeZone,
     /// A released pool number rests this long before it is leased again.
     pub lease_cooldown: Duration,
     /// Snippet heartbeat interval; invariant: `heartbeat < freeze`.

@@ -28,6 +28,8 @@ pub struct SiteFile {
     pub origins: Vec<String>,
     /// The site's UTC offset ("+03:00") for time-of-day display conditions.
     pub utc_offset: String,
+    /// IANA time zone ("Europe/Berlin") for report days, overriding `utc_offset` there.
+    pub time_zone: Option<String>,
     /// A released pool number rests this many seconds before it is leased again.
     pub lease_cooldown_secs: u64,
     /// The snippet heartbeats every this many seconds; less than `freeze_secs`.
@@ -53,6 +55,7 @@ impl Default for SiteFile {
             freeze_secs: 1200,
             origins: Vec::new(),
             utc_offset: "+00:00".to_owned(),
+            time_zone: None,
             lease_cooldown_secs: 60,
             heartbeat_secs: 30,
             static_numbers: Vec::new(),

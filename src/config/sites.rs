@@ -174,9 +174,27 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         pools,
         origins: web.origins,
         utc_offset: web.utc_offset,
+        report_zone: report_zone(path, f.time_zone.as_deref(), web.utc_offset, p),
         lease_cooldown: web.lease_cooldown,
         heartbeat: web.heartbeat,
         rules,
+    }
+}
+
+/// The site's IANA `time_zone`, else its `utc_offset` as a fixed zone.
+fn report_zone(
+    path: &str,
+    name: Option<&str>,
+    offset: jiff::tz::Offset,
+    p: &mut Problems,
+) -> jiff::tz::TimeZone {
+    match name {
+        None => jiff::tz::TimeZone::fixed(offset),
+        Some(name) => jiff::tz::TimeZone::get(name).unwrap_or_else(|_| {
+            let message = format!("{name:?} is not an IANA time zone (\"Europe/Moscow\")");
+            p.push(format!("{path}.time_zone"), message);
+            jiff::tz::TimeZone::fixed(offset)
+        }),
     }
 }
 

@@ -132,8 +132,8 @@ mod tests {
             wait_secs: 10,
             talk_secs: 130,
             quality_calls: 1,
-            cost_minor: 100_00,
-            revenue_minor: 250_00,
+            cost_minor: 10_000,
+            revenue_minor: 25_000,
             ..Sums::default()
         };
         let f = Figures::from(sums);

@@ -1,4 +1,5 @@
-//! A report as CSV (one line per row, then the total) and as an aligned text table.
+//! A report as CSV (one line per row, then the total; key cells safe for spreadsheets) and as
+//! an aligned text table.
 
 use super::build::{Report, Row};
 use super::figures::Figures;
@@ -35,11 +36,8 @@ pub fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
     header.extend(FIGURE_COLUMNS);
     out.write_record(&header)?;
     for row in &report.rows {
-        out.write_record(
-            key_cells(report, row)
-                .into_iter()
-                .chain(cells(&row.figures)),
-        )?;
+        let keys = key_cells(report, row).into_iter().map(spreadsheet_safe);
+        out.write_record(keys.chain(cells(&row.figures)))?;
     }
     let mut total = vec![String::new(); report.by.len().max(1)];
     total[0] = "total".to_owned();
@@ -114,6 +112,16 @@ pub fn table(report: &Report) -> String {
         report.skipped_other_currency.costs
     ));
     text
+}
+
+/// The rule of `cli::csv_cells` (OWASP CSV injection) for key cells, which hold outside text
+/// (utm tags, keywords, landing pages): a leading `=`, `+`, `-`, `@`, TAB or CR gets a `'`.
+fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 fn key_cells(report: &Report, row: &Row) -> Vec<String> {

@@ -43,13 +43,13 @@ pub struct RequestError {
 pub struct Zones(pub BTreeMap<String, TimeZone>);
 
 impl Zones {
-    /// Every configured site's zone (its `utc_offset`).
+    /// Every configured site's zone (its `time_zone`, else its `utc_offset`).
     pub fn of_config(config: &crate::config::Config) -> Zones {
         Zones(
             config
                 .sites
                 .iter()
-                .map(|site| (site.id.clone(), TimeZone::fixed(site.utc_offset)))
+                .map(|site| (site.id.clone(), site.report_zone.clone()))
                 .collect(),
         )
     }
@@ -277,5 +277,20 @@ mod tests {
             (prev.from.to_string(), prev.to.to_string()),
             ("2026-11-24".into(), "2026-11-30".into())
         );
+    }
+
+    #[test]
+    fn days_follow_daylight_saving_in_an_iana_zone() {
+        let mut map = BTreeMap::new();
+        map.insert("berlin".to_owned(), TimeZone::get("Europe/Berlin").unwrap());
+        let zones = Zones(map);
+        let req =
+            ReportRequest::parse(&input("2026-07-01", "2026-07-01", ""), &zones, "RUB").unwrap();
+        let summer = &req.queries(&zones)[0];
+        assert_eq!(summer.from.to_string(), "2026-06-30T22:00:00Z");
+        let req =
+            ReportRequest::parse(&input("2026-12-01", "2026-12-01", ""), &zones, "RUB").unwrap();
+        let winter = &req.queries(&zones)[0];
+        assert_eq!(winter.from.to_string(), "2026-11-30T23:00:00Z");
     }
 }

@@ -39,7 +39,10 @@ pub mod query;
 pub mod reader;
 pub mod recovery;
 pub mod report_facts;
+#[macro_use]
+pub mod rollup;
 pub mod schema;
+mod schema_reports;
 mod tuning;
 pub mod writer;
 

@@ -225,6 +225,7 @@ const MIGRATIONS: &[&str] = &[
     V6_LIVE_DIALOGS,
     V7_MARKETING,
     V8_CALLS_API,
+    super::schema_reports::V9_REPORTS,
     V10_POOL_USAGE,
 ];
 

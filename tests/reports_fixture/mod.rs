@@ -24,6 +24,7 @@ id = "shop"
 forward_to = "sip:127.0.0.1:5080"
 default_number = "74950000000"
 utc_offset = "+03:00"
+time_zone = "Europe/Moscow"
 "#,
         db.display()
     )
@@ -196,7 +197,7 @@ fn insert(conn: &Connection, c: &Call) {
             c.caller,
             c.started_at,
             answered,
-            if answered { c.wait } else { c.wait },
+            c.wait,
             if answered { c.talk } else { 0 },
             c.disposition,
             c.source,

@@ -183,6 +183,8 @@ mod tests {
             "deal_status",
             "updated_at",
             "trail",
+            // Kept by the store for reports (V9): the caller's previous call to the site.
+            "prev_started_at",
         ];
         let mut table: Vec<String> = names[1..]
             .iter()

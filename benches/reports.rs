@@ -1,0 +1,104 @@
+//! Report cost on a realistic history: 1 000 000 calls over 90 days (plus 200 000 leads and
+//! daily costs) from `calltrack demo-data`'s generator, seed 1, days ending 2026-11-30, one
+//! site on Moscow time. The database is built once into `target/bench-data/` and reused.
+//!
+//! - `report_30d_by_source_campaign`: the last 30 days by source, campaign (target < 300 ms);
+//! - `dashboard_overview`: the overview's queries, the 30-day total with the previous
+//!   period's total, and the 30-day breakdown by day, source (target < 500 ms).
+//!
+//! Run: `cargo bench --bench reports` (`REPORT_BENCH_CALLS=100000` for a quick run).
+
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use calltrack::cli::demo::{DemoPlan, generate};
+use calltrack::cli::report::build;
+use calltrack::report::{ReportInput, ReportRequest, Zones};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jiff::civil::date;
+use jiff::tz::TimeZone;
+
+const DAYS: u32 = 90;
+
+fn database() -> PathBuf {
+    let calls: u64 = std::env::var("REPORT_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let path = dir.join(format!(
+        "reports-{calls}-{DAYS}d-v{}.db",
+        calltrack::store::schema::latest_version()
+    ));
+    if path.is_file() {
+        return path;
+    }
+    std::fs::create_dir_all(&dir).expect("bench data dir");
+    let building = path.with_extension("building");
+    let _ = std::fs::remove_file(&building);
+    let mut conn = calltrack::store::open(&building).expect("open bench db");
+    let plan = DemoPlan {
+        calls,
+        days: DAYS,
+        until: date(2026, 11, 30),
+        seed: 1,
+        sites: vec![("shop".into(), zone())],
+    };
+    let started = Instant::now();
+    let done = generate(&mut conn, &plan).expect("demo data");
+    eprintln!(
+        "demo-data: {} calls, {} leads, {} cost rows in {:.1} s",
+        done.calls,
+        done.leads,
+        done.cost_rows,
+        started.elapsed().as_secs_f64()
+    );
+    drop(conn);
+    std::fs::rename(&building, &path).expect("rename bench db");
+    path
+}
+
+fn zone() -> TimeZone {
+    TimeZone::get("Europe/Moscow").expect("zone")
+}
+
+fn request(zones: &Zones, by: &str) -> ReportRequest {
+    let input = ReportInput {
+        from: Some("2026-11-01".into()),
+        to: Some("2026-11-30".into()),
+        by: Some(by.into()),
+        ..ReportInput::default()
+    };
+    ReportRequest::parse(&input, zones, "RUB").expect("valid request")
+}
+
+fn reports(c: &mut Criterion) {
+    let path = database();
+    let conn = calltrack::store::open_read_only(&path).expect("read-only bench db");
+    let mut zones = Zones::default();
+    zones.0.insert("shop".into(), zone());
+    let by_campaign = request(&zones, "source,campaign");
+    let total = request(&zones, "");
+    let by_day = request(&zones, "day,source");
+    let mut group = c.benchmark_group("reports");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("report_30d_by_source_campaign", |b| {
+        b.iter(|| black_box(build(&conn, &by_campaign, &zones).expect("report")))
+    });
+    group.bench_function("dashboard_overview", |b| {
+        b.iter(|| {
+            let total = build(&conn, &total, &zones).expect("total");
+            let by_day = build(&conn, &by_day, &zones).expect("by day");
+            black_box((total, by_day))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, reports);
+criterion_main!(benches);
