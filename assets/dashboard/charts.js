@@ -10,6 +10,12 @@ const utc = (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
 export const PALETTE = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2',
   '#db2777', '#65a30d', '#64748b'];
 
+/** A y axis wide enough for its longest label ("12,000"). */
+function yAxisSize(u, values) {
+  const longest = (values || []).reduce((m, v) => Math.max(m, String(v).length), 1);
+  return Math.max(36, longest * 8 + 18);
+}
+
 /** Axis steps for counts: whole numbers only. */
 const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
@@ -69,7 +75,7 @@ export function stackedBars(box, days, series, height = 260) {
         },
         values: (u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(5, 10)),
       },
-      { size: 44, incrs: COUNT_STEPS },
+      { size: yAxisSize, incrs: COUNT_STEPS },
     ],
     legend: { live: true },
     cursor: { points: { show: false } },
@@ -97,7 +103,7 @@ export function lines(box, xs, series, height = 220) {
     class: 'chart',
     tzDate: utc,
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-    axes: [{ space: 70 }, { size: 40, incrs: COUNT_STEPS }],
+    axes: [{ space: 70 }, { size: yAxisSize, incrs: COUNT_STEPS }],
     series: [
       {},
       ...series.map((s, i) => ({

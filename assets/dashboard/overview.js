@@ -42,7 +42,7 @@ export async function render(view, ctx) {
 }
 
 function value(kind, v, currency) {
-  if (kind === 'money') return money(v, currency);
+  if (kind === 'money') return money(v, currency, true);
   if (kind === 'rate') return rate(v);
   return int(v);
 }
@@ -55,7 +55,8 @@ function card([title, field, kind, riseIsGood], total, previous, currency) {
   if (delta !== null) {
     const good = delta === 0 ? 'flat' : (delta > 0) === riseIsGood ? 'good' : 'bad';
     const arrow = delta > 0 ? '▲' : delta < 0 ? '▼' : '■';
-    note = el('span', { class: `delta ${good}` }, `${arrow} ${Math.abs(delta * 100).toFixed(0)} %`);
+    const pct = Math.abs(delta * 100);
+    note = el('span', { class: `delta ${good}` }, `${arrow} ${pct.toFixed(pct < 10 ? 1 : 0)} %`);
   }
   return el('div', { class: 'card', dataset: { figure: field } },
     el('div', { class: 'card-title' }, title),

@@ -35,12 +35,14 @@ export function int(v) {
   return v === null || v === undefined ? '—' : ints.format(v);
 }
 
-/** A decimal money string ("1500.50") with its currency, grouped. */
-export function money(v, currency) {
+/** A decimal money string ("1500.50") with its currency, grouped; `whole` drops the
+ * kopecks of amounts from 10,000 up (key figure cards). */
+export function money(v, currency, whole = false) {
   if (v === null || v === undefined || v === '') return '—';
   const n = Number(v);
+  const digits = whole && Math.abs(n) >= 10000 ? 0 : 2;
   const text = Number.isFinite(n)
-    ? n.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 2 })
+    ? n.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: digits })
     : String(v);
   return currency ? `${text} ${currency}` : text;
 }
