@@ -42,7 +42,9 @@ export function money(v, currency, whole = false) {
   const n = Number(v);
   const digits = whole && Math.abs(n) >= 10000 ? 0 : 2;
   const text = Number.isFinite(n)
-    ? n.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: digits })
+    ? n.toLocaleString('en-US', {
+      minimumFractionDigits: digits && !Number.isInteger(n) ? 2 : 0, maximumFractionDigits: digits,
+    })
     : String(v);
   return currency ? `${text} ${currency}` : text;
 }
