@@ -2,10 +2,10 @@
 //! (test items cut out wherever they sit, comments and literals blanked):
 //!
 //! 1. `sip` depends on nothing else in the crate; `sip`, `call`, `routing`, `edge`, `health`,
-//!    `b2bua`, `lease` (but `sweeper.rs`) `display` and `report` never await, never read a clock, never
+//!    `b2bua`, `lease` (but its two services, `sweeper.rs` and `usage_sampler.rs`), `display` and `report` never await, never read a clock, never
 //!    draw their own randomness, never touch a socket or spawn a thread: `now` and random
 //!    values are parameters.
-//! 2. Only `transport`, `http`, `store`, `lease::sweeper`, `shutdown`, `telemetry`, `app` and
+//! 2. Only `transport`, `http`, `store`, `lease::sweeper`, `lease::usage_sampler`, `shutdown`, `telemetry`, `app` and
 //!    the `cli` commands (which run outside the daemon) use tokio or threads.
 //! 3. No circles between top-level rooms, read from `crate::` and root-climbing `super::` paths.
 //! 4. Forbidden arrows: `call` never names `b2bua`, `transport`, `http` or `store`; `report`
