@@ -6,14 +6,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use tokio::sync::Semaphore;
 
 use super::limits;
 use super::state::RouterState;
 use super::{
-    HttpState, admin, blacklist, cors, errors, health, metrics, openapi, sessions, snippet,
-    target_health,
+    HttpState, admin, blacklist, cors, errors, health, leads, leads_api, metrics, openapi,
+    sessions, snippet, target_health,
 };
 
 /// Builds the whole application.
@@ -40,7 +40,7 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// The routes the website snippet calls. Session creation (the only call that can take a pool
-/// number) is rate limited per client IP; heartbeats and releases are not, so one office
+/// number) and leads (each one a row in the store) are rate limited per client IP; heartbeats and releases are not, so one office
 /// behind a NAT with many open tabs does not lose its numbers (they need a 128-bit session id
 /// and only extend what exists; the in-flight cap bounds them). CORS wraps the whole router
 /// (a route layer would not see preflights: axum answers unrouted methods with 405 outside
@@ -48,6 +48,7 @@ pub fn router(state: HttpState) -> Router {
 fn snippet_api(state: &RouterState) -> Router<RouterState> {
     let create = Router::new()
         .route("/v1/sites/{site}/sessions", post(sessions::create))
+        .route("/v1/sessions/{session_id}/leads", post(leads::create))
         .route_layer(from_fn_with_state(state.clone(), limits::rate_limit));
     Router::new()
         .merge(create)
@@ -56,7 +57,10 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
             post(sessions::heartbeat),
         )
         .route("/v1/sessions/{session_id}", delete(sessions::release))
-        .route("/v1/sessions/{session_id}/release", post(sessions::release))
+        .route(
+            "/v1/sessions/{session_id}/release",
+            post(sessions::release_beacon),
+        )
 }
 
 /// What marketers and CRMs read (calls, leads, reports, pool usage) and the few writes a CRM
@@ -64,7 +68,10 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
 /// issue widens this one layer to the reader role (admin or viewer token, or a session
 /// cookie).
 fn reader_api(state: &RouterState) -> Router<RouterState> {
-    Router::new().route_layer(from_fn_with_state(state.clone(), admin::authorize))
+    Router::new()
+        .route("/v1/leads", get(leads_api::list))
+        .route("/v1/leads/{id}", patch(leads_api::patch))
+        .route_layer(from_fn_with_state(state.clone(), admin::authorize))
 }
 
 /// Operator routes; every one passes the auth hook.

@@ -1,12 +1,12 @@
 //! Applies one batch of store commands in a single transaction, in queue order: each command
-//! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`).
+//! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`, `leads`).
 
 use std::collections::HashSet;
 
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
-use super::{blacklist, columns, leases};
+use super::{blacklist, columns, leads, leases};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,8 @@ pub(super) struct BatchOutcome {
 }
 
 /// All or nothing: on error the transaction rolls back and the batch can be retried as is.
-/// Also returns, per command, whether it changed a row (the answer for commands that wait).
+/// Also returns, per command, whether it changed a row (the answer for commands that wait;
+/// for an inserted lead: whether it is first-time).
 pub(super) fn apply_batch(
     conn: &mut Connection,
     batch: &[StoreCommand],
@@ -95,6 +96,8 @@ fn apply(
             pattern, added_at, ..
         } => blacklist::insert(conn, pattern, *added_at),
         StoreCommand::BlacklistRemove { pattern, .. } => blacklist::remove(conn, pattern),
+        StoreCommand::InsertLead { lead, window, .. } => leads::insert(conn, lead, *window),
+        StoreCommand::PatchLead { id, patch, at, .. } => leads::patch(conn, id, patch, *at),
     }
 }
 

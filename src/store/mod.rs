@@ -13,6 +13,7 @@
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
 //! - [`flat`]: the one mapping of a CDR to its columns (SQLite and CSV).
 //! - [`deal`]: deals a CRM posts on calls and leads (exact minor units).
+//! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -26,6 +27,7 @@ mod columns;
 pub mod commands;
 pub mod deal;
 pub mod flat;
+pub mod leads;
 pub mod leases;
 pub mod query;
 pub mod reader;
