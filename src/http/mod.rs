@@ -9,6 +9,7 @@ mod blacklist;
 mod client;
 mod cors;
 pub mod errors;
+mod lead_view;
 pub mod leads;
 pub mod leads_api;
 mod limits;
