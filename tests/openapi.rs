@@ -143,6 +143,42 @@ fn the_document_is_openapi_3_with_components_and_the_admin_token() {
     assert!(leads["security"][0].get("admin_token").is_some(), "{leads}");
 }
 
+/// Every `$ref` string anywhere in `value`.
+fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => out.push(target),
+                    _ => refs(inner, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_schema_reference_resolves() {
+    let doc = document();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 10, "{found:?}");
+    let dangling: Vec<&str> = found
+        .into_iter()
+        .filter(|r| {
+            r.strip_prefix("#/components/schemas/")
+                .is_none_or(|name| !schemas.contains_key(name))
+        })
+        .collect();
+    assert!(
+        dangling.is_empty(),
+        "schemas used but not listed in ApiDoc: {dangling:?}"
+    );
+}
+
 #[test]
 fn every_route_in_the_source_is_documented_with_its_methods() {
     let doc = document();
