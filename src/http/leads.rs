@@ -75,7 +75,10 @@ pub struct LeadCreated {
     path = "/v1/sessions/{session_id}/leads",
     tag = "snippet",
     params(("session_id" = String, Path, description = "The snippet session the visitor holds")),
-    request_body(content = LeadBody, description = "JSON (`application/json` or `text/plain`)"),
+    request_body(
+        content((LeadBody = "application/json"), (LeadBody = "text/plain")),
+        description = "JSON; as `text/plain` too, which `navigator.sendBeacon` sends without a preflight"
+    ),
     responses(
         (status = 201, description = "Stored and attributed", body = LeadCreated),
         (status = 400, description = "Bad JSON or fields (every problem listed)", body = super::openapi::ErrorBody),

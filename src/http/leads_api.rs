@@ -38,9 +38,13 @@ const MAX_NOTE_CHARS: usize = 4000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LeadQuery {
+    /// Inclusive start: RFC 3339 or `YYYY-MM-DD`.
     pub from: Option<String>,
+    /// Exclusive end: RFC 3339, or `YYYY-MM-DD` to include that whole day.
     pub to: Option<String>,
+    /// A site id; its `utc_offset` places `from`/`to` dates.
     pub site: Option<String>,
+    /// `utm_source` (or a static number's source).
     pub source: Option<String>,
     /// Any writing; compared as digits.
     pub phone: Option<String>,
