@@ -29,20 +29,20 @@ use crate::lease::LeaseTable;
 use crate::store::leads::NewLead;
 use crate::store::{StoreCommand, StoreSender};
 
-/// Most characters of a name, and of each form field's name.
-const MAX_NAME_CHARS: usize = 200;
+/// Most characters of a name.
+pub const MAX_NAME_CHARS: usize = 200;
 /// Most characters of a phone number as typed.
 const MAX_PHONE_CHARS: usize = 40;
 /// Most digits of a phone number (E.164 allows 15; a few more for extensions).
-const MAX_PHONE_DIGITS: usize = 20;
+pub const MAX_PHONE_DIGITS: usize = 20;
 /// RFC 5321's limit on a path, which bounds an address.
-const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_EMAIL_CHARS: usize = 254;
 /// Most characters of the message, and of each free field's value.
-const MAX_MESSAGE_CHARS: usize = 4000;
+pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// Most free fields.
-const MAX_FIELDS: usize = 50;
+pub const MAX_FIELDS: usize = 50;
 /// Most characters of a free field's name.
-const MAX_FIELD_NAME_CHARS: usize = 64;
+pub const MAX_FIELD_NAME_CHARS: usize = 64;
 
 /// The body: phone or email is required; everything else is optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -94,11 +94,14 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<LeadCreated>), ApiError> {
-    let body = parse_body(&headers, &body)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body = parse_lead_body(content_type, &body)?;
     let config = config.load_full();
     let now = Timestamp::now();
     let attribution = attribute_session(&config, &leases, &session, now)?;
-    let lead = clean(body, attribution, now)?;
+    let lead = clean_lead(body, attribution, now)?;
     let id = lead.id.clone();
     let window = config.tracking.unique_window;
     let first_time = committed(store.try_request(|done| StoreCommand::InsertLead {
@@ -110,12 +113,10 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(LeadCreated { id, first_time })))
 }
 
-/// JSON (or JSON sent as `text/plain`); any other content type is 415.
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<LeadBody, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+/// JSON (or JSON sent as `text/plain`); any other content type is 415. Public for the fuzz
+/// target (`fuzz/fuzz_targets/lead_json.rs`).
+pub fn parse_lead_body(content_type: Option<&str>, body: &[u8]) -> Result<LeadBody, ApiError> {
+    let content_type = content_type.unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !["application/json", "text/plain"].contains(&essence.to_ascii_lowercase().as_str()) {
         return Err(ApiError::Rejected {
@@ -158,7 +159,11 @@ pub fn attribute_session(
 }
 
 /// Checks every field (all problems at once) and builds the lead.
-fn clean(body: LeadBody, attribution: Attribution, now: Timestamp) -> Result<NewLead, ApiError> {
+pub fn clean_lead(
+    body: LeadBody,
+    attribution: Attribution,
+    now: Timestamp,
+) -> Result<NewLead, ApiError> {
     let mut problems = Vec::new();
     let name = bounded("name", body.name, MAX_NAME_CHARS, &mut problems);
     let phone = bounded("phone", body.phone, MAX_PHONE_CHARS, &mut problems).and_then(|p| {
@@ -246,7 +251,7 @@ mod tests {
     use super::*;
 
     fn problems(body: LeadBody) -> Vec<String> {
-        match clean(body, Attribution::default(), Timestamp::UNIX_EPOCH) {
+        match clean_lead(body, Attribution::default(), Timestamp::UNIX_EPOCH) {
             Err(ApiError::Invalid { problems, .. }) => problems,
             other => panic!("expected problems, got {other:?}"),
         }
@@ -261,7 +266,7 @@ mod tests {
             fields: [("city".to_string(), " Moscow ".to_string())].into(),
             ..LeadBody::default()
         };
-        let lead = clean(body, Attribution::default(), Timestamp::UNIX_EPOCH).unwrap();
+        let lead = clean_lead(body, Attribution::default(), Timestamp::UNIX_EPOCH).unwrap();
         assert_eq!(lead.phone.as_deref(), Some("79161112233"));
         assert_eq!(lead.email.as_deref(), Some("anna@example.com"));
         assert_eq!(lead.name.as_deref(), Some("Anna"));
