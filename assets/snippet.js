@@ -1,6 +1,8 @@
 /*! calltrack snippet: shows each visitor a tracked phone number in place of the site's default one.
  * Install: <script src="https://calltrack.example/v1/snippet.js" data-site="demo" data-number="74950000000" async></script>
- * ES2017, no dependencies. API: window.calltrack = { ready, number(), session(), swap(root), refresh() }. */
+ * ES2017, no dependencies. API: window.calltrack = { ready, number(), session(), swap(root), refresh(), lead(data) }.
+ * Leads: calltrack.lead({name, phone, email, message, fields}) returns a Promise of {id, first_time};
+ * forms marked <form data-calltrack-form> are sent as leads on submit (never blocking the submit). */
 (function () {
   'use strict';
   if (window.calltrack) return;
@@ -261,6 +263,115 @@
     }
   }
 
+  // ---- leads -------------------------------------------------------------------------------
+
+  /** Form field names (lower case) that fill a lead's own fields; the rest go to `fields`. */
+  var ALIASES = {
+    name: 'name', fio: 'name', full_name: 'name', fullname: 'name', first_name: 'name', your_name: 'name',
+    phone: 'phone', tel: 'phone', telephone: 'phone', mobile: 'phone', phone_number: 'phone',
+    email: 'email', 'e-mail': 'email', mail: 'email',
+    message: 'message', comment: 'message', comments: 'message', text: 'message', question: 'message'
+  };
+  /** Never sent: secrets and what the server would refuse anyway. */
+  var SKIP_TYPES = { password: 1, file: 1, hidden: 1, submit: 1, button: 1, reset: 1, image: 1 };
+  var SECRET = /pass|card|cvv|cvc|csrf|token|secret/i;
+  var MAX_FIELDS = 50;
+  var MAX_TEXT = 4000;
+  var lastLead = { text: '', at: 0 };
+
+  function clip(v) { return String(v == null ? '' : v).trim().slice(0, MAX_TEXT); }
+
+  /** The lead body from what the caller gave: known keys kept, phone and email sanity-checked
+   * (a value the server would refuse moves to `fields`, so the rest of the lead still counts). */
+  function leadBody(data) {
+    data = data || {};
+    var body = { fields: {} };
+    ['name', 'phone', 'email', 'message'].forEach(function (k) { if (clip(data[k])) body[k] = clip(data[k]); });
+    var extra = data.fields || {};
+    Object.keys(extra).slice(0, MAX_FIELDS).forEach(function (k) {
+      if (clip(extra[k]) && clip(k)) body.fields[clip(k).slice(0, 64)] = clip(extra[k]);
+    });
+    if (body.phone && !/^[\d\s+().-]+$/.test(body.phone)) { body.fields.phone = body.phone; delete body.phone; }
+    if (body.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(body.email)) { body.fields.email = body.email; delete body.email; }
+    if (!Object.keys(body.fields).length) delete body.fields;
+    return body;
+  }
+
+  function leadUrl() { return api('sessions/' + encodeURIComponent(session.session_id) + '/leads'); }
+
+  /** `calltrack.lead({...})`: resolves with `{id, first_time}`, rejects with the status and
+   * the server's JSON error (`error.status`, `error.body`). */
+  async function lead(data) {
+    if (!session) await ready;
+    if (!session) throw new Error('calltrack: no session');
+    var response = await fetch(leadUrl(), {
+      method: 'POST', mode: 'cors', credentials: 'omit', keepalive: true,
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(leadBody(data))
+    });
+    var answer = await response.json().catch(function () { return null; });
+    if (response.status !== 201) {
+      var error = new Error('calltrack: lead ' + response.status);
+      error.status = response.status;
+      error.body = answer;
+      throw error;
+    }
+    return answer;
+  }
+
+  /** What a marked form holds: named, enabled, filled inputs, secrets and hidden ones left out. */
+  function formData(form) {
+    var data = { fields: {} };
+    var count = 0;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      var name = el.name;
+      var type = String(el.type || '').toLowerCase();
+      if (!name || el.disabled || SKIP_TYPES[type] || SECRET.test(name)) return;
+      if (el.closest('[data-calltrack-ignore]')) return;
+      if ((type === 'checkbox' || type === 'radio') && !el.checked) return;
+      var value = el.tagName === 'SELECT' && el.multiple
+        ? Array.prototype.map.call(el.selectedOptions, function (o) { return o.value; }).join(', ')
+        : el.value;
+      value = clip(value);
+      if (!value) return;
+      var key = el.getAttribute('data-calltrack-field') || ALIASES[name.toLowerCase()] ||
+        (type === 'tel' ? 'phone' : type === 'email' ? 'email' : null);
+      if (key && !data[key]) { data[key] = value; return; }
+      if (count >= MAX_FIELDS) return;
+      count += data.fields[name] ? 0 : 1;
+      data.fields[name] = data.fields[name] ? data.fields[name] + ', ' + value : value;
+    });
+    return data;
+  }
+
+  /** Sends a lead while the page may be navigating away: a beacon (JSON as text/plain, which
+   * needs no preflight), else a keepalive fetch. Fire and forget. */
+  function beaconLead(body) {
+    if (!session) return;
+    var url = leadUrl();
+    var text = JSON.stringify(body);
+    var now = Date.now();
+    if (text === lastLead.text && now - lastLead.at < 3000) return; // a double submit
+    lastLead = { text: text, at: now };
+    if (navigator.sendBeacon && navigator.sendBeacon(url, text)) return;
+    fetch(url, {
+      method: 'POST', mode: 'cors', credentials: 'omit', keepalive: true,
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' }, body: text
+    }).catch(function () {});
+  }
+
+  /** Capture phase, before the site's own handlers; never cancels or delays the submit. */
+  function onSubmit(event) {
+    try {
+      var form = event.target;
+      if (!form || form.tagName !== 'FORM' || !form.closest('[data-calltrack-form]')) return;
+      var body = leadBody(formData(form));
+      if (!body.phone && !body.email) return;
+      if (session) beaconLead(body);
+      else ready.then(function () { beaconLead(body); });
+    } catch (e) { /* the site's form matters more than our lead */ }
+  }
+
+  document.addEventListener('submit', onSubmit, true);
   document.addEventListener('visibilitychange', schedule);
   window.addEventListener('pagehide', release);
   window.addEventListener('pageshow', function (e) { if (e.persisted && released) start(); });
@@ -276,6 +387,7 @@
     number: function () { return session ? session.number : defaultNumber; },
     session: function () { return session ? Object.assign({}, session) : null; },
     swap: function (root) { swap(root); },
-    refresh: start
+    refresh: start,
+    lead: lead
   };
 })();

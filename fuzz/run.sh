@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (cargo-fuzz, libFuzzer) and prints executions and crashes per target.
 #
-#   fuzz/run.sh [--seconds 60] [--runs N] [--targets "sip_roundtrip tcp_framing snippet_json"]
+#   fuzz/run.sh [--seconds 60] [--runs N] [--targets "sip_roundtrip tcp_framing snippet_json lead_json"]
 #
 # Stable Rust: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags. AddressSanitizer is used
 # when it links; `--sanitizer none` otherwise (FUZZ_SANITIZER=none forces it). Exits non-zero
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=60
 RUNS=""
-TARGETS="sip_roundtrip tcp_framing snippet_json"
+TARGETS="sip_roundtrip tcp_framing snippet_json lead_json"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER_TARGET="$2"; shift 2 ;;

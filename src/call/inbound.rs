@@ -89,10 +89,16 @@ fn dialled_number(ctx: &CallContext<'_>) -> Option<String> {
 /// The user part of a SIP or tel URI as E.164 digits: `+7 (495) 000-00-01;npdi` -> `74950000001`.
 pub fn user_digits(uri: &str) -> Option<String> {
     let user = Uri::parse(uri).ok()?.user()?;
-    let user = user.split(';').next().unwrap_or(user);
-    let digits: String = user.chars().filter(char::is_ascii_digit).collect();
+    phone_digits(user.split(';').next().unwrap_or(user))
+}
+
+/// A phone number as written by people (`+7 (495) 000-00-01`) reduced to its digits, the
+/// form callers are kept in (so a lead's phone compares with a caller's); `None` when it
+/// holds anything but digits and the visual separators `+-.() `, or no digit at all.
+pub fn phone_digits(text: &str) -> Option<String> {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let visual = |c: char| c.is_ascii_digit() || "+-.() ".contains(c);
-    (!digits.is_empty() && user.chars().all(visual)).then_some(digits)
+    (!digits.is_empty() && text.chars().all(visual)).then_some(digits)
 }
 
 /// The caller's number (or user name when it is not a number), from the From URI.
@@ -125,5 +131,11 @@ mod tests {
         );
         assert_eq!(user_digits("sip:alice@h"), None);
         assert_eq!(user_digits("sip:h"), None);
+        assert_eq!(
+            phone_digits("+7 (495) 000-00-01").as_deref(),
+            Some("74950000001")
+        );
+        assert_eq!(phone_digits("call me"), None);
+        assert_eq!(phone_digits("+-"), None);
     }
 }

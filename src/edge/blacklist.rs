@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::config::BlacklistConfig;
 
 /// Where an entry came from: config entries are removed by editing the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Config,
@@ -17,7 +17,7 @@ pub enum Origin {
 }
 
 /// One entry as listed by the admin API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub pattern: String,
     pub origin: Origin,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::lease::{LeaseTable, PoolStats};
 
 /// One pool's occupancy, as served and as the CLI reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PoolStatsView {
     pub site: String,
     pub pool: String,
@@ -41,12 +41,22 @@ impl From<PoolStats> for PoolStatsView {
 }
 
 /// `GET /v1/admin/pools` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PoolsView {
     pub pools: Vec<PoolStatsView>,
 }
 
 /// `GET /v1/admin/pools`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/pools",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every pool's occupancy now", body = PoolsView),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn pools(State(leases): State<Arc<LeaseTable>>) -> Json<PoolsView> {
     let stats = leases.stats(Timestamp::now());
     Json(PoolsView {

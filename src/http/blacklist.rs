@@ -23,7 +23,7 @@ use crate::store::{StoreCommand, StoreError, StoreSender};
 const COMMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// `GET` body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BlacklistView {
     /// The status blacklisted callers get.
     pub status: u16,
@@ -31,14 +31,25 @@ pub struct BlacklistView {
 }
 
 /// `POST` / `DELETE` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumberBody {
     /// Digits (visual separators allowed) or a prefix ending with '*'.
+    #[schema(example = "7800*")]
     pub number: String,
 }
 
 /// `GET /v1/admin/blacklist`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/blacklist",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every entry, from the config file and the API", body = BlacklistView),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(config): State<SharedConfig>,
     State(blacklist): State<Arc<Blacklist>>,
@@ -50,6 +61,20 @@ pub async fn list(
 }
 
 /// `POST /v1/admin/blacklist`: 201 when added, 200 when already listed.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/blacklist",
+    tag = "admin",
+    request_body = NumberBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Added (stored before the answer)", body = Entry),
+        (status = 200, description = "Already listed", body = Entry),
+        (status = 422, description = "Not a number or prefix", body = super::openapi::ErrorBody),
+        (status = 429, description = "The store is busy", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn add(
     State(blacklist): State<Arc<Blacklist>>,
     State(store): State<StoreSender>,
@@ -80,6 +105,19 @@ pub async fn add(
 }
 
 /// `DELETE /v1/admin/blacklist/{pattern}`
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/blacklist/{pattern}",
+    tag = "admin",
+    params(("pattern" = String, Path, description = "Digits or a prefix ending with '*' (URL-encoded)")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "Not listed", body = super::openapi::ErrorBody),
+        (status = 409, description = "Listed in the config file: edit the file", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn remove_path(
     State(blacklist): State<Arc<Blacklist>>,
     State(store): State<StoreSender>,
@@ -89,6 +127,19 @@ pub async fn remove_path(
 }
 
 /// `DELETE /v1/admin/blacklist` with `{"number": ...}`
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/blacklist",
+    tag = "admin",
+    request_body = NumberBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "Not listed", body = super::openapi::ErrorBody),
+        (status = 409, description = "Listed in the config file: edit the file", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn remove_body(
     State(blacklist): State<Arc<Blacklist>>,
     State(store): State<StoreSender>,

@@ -14,6 +14,9 @@ mod cors;
 pub mod costs;
 pub mod dashboard;
 pub mod errors;
+mod lead_view;
+pub mod leads;
+pub mod leads_api;
 mod limits;
 pub mod login;
 mod metrics;
@@ -34,7 +37,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SharedConfig;
@@ -120,11 +122,28 @@ impl HttpServer {
     }
 }
 
-async fn health(State(gauges): State<Arc<Gauges>>) -> Json<Value> {
-    Json(json!({
-        "status": "ok",
-        "active_calls": gauges.active_calls.load(Ordering::Relaxed),
-        "sessions_created": gauges.sessions_created.load(Ordering::Relaxed),
-        "heartbeats": gauges.heartbeats.load(Ordering::Relaxed),
-    }))
+/// `GET /health` body.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct HealthView {
+    /// Always `ok` while the process serves HTTP.
+    pub status: String,
+    pub active_calls: usize,
+    pub sessions_created: u64,
+    pub heartbeats: u64,
+}
+
+/// `GET /health`: liveness and a few live counters.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    responses((status = 200, description = "The process is up", body = HealthView))
+)]
+pub async fn health(State(gauges): State<Arc<Gauges>>) -> Json<HealthView> {
+    Json(HealthView {
+        status: "ok".into(),
+        active_calls: gauges.active_calls.load(Ordering::Relaxed),
+        sessions_created: gauges.sessions_created.load(Ordering::Relaxed),
+        heartbeats: gauges.heartbeats.load(Ordering::Relaxed),
+    })
 }

@@ -4,10 +4,11 @@
 //! router is in the document.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 /// The document. Each handler is listed in `paths(...)`; each body or answer type in
-/// `components(schemas(...))`.
+/// `components(schemas(...))`. One entry per line.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -15,8 +16,26 @@ use utoipa::OpenApi;
         description = "Self-hosted call tracking built into a SIP B2BUA: the website snippet API, \
                        the calls, leads and reports API, and the admin API."
     ),
+    modifiers(&AdminToken),
     paths(
         document,
+        super::health,
+        super::metrics::scrape,
+        super::snippet::script,
+        super::snippet::demo,
+        super::sessions::create,
+        super::sessions::heartbeat,
+        super::sessions::release,
+        super::sessions::release_beacon,
+        super::leads::create,
+        super::leads_api::list,
+        super::leads_api::patch,
+        super::admin::pools,
+        super::blacklist::list,
+        super::blacklist::add,
+        super::blacklist::remove_body,
+        super::blacklist::remove_path,
+        super::target_health::list,
         super::calls::list,
         super::calls::get_one,
         super::calls::patch,
@@ -32,12 +51,31 @@ use utoipa::OpenApi;
         super::dashboard::vendor_asset,
     ),
     components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        super::HealthView,
+        super::sessions::CreateSession,
+        super::sessions::SessionView,
+        super::leads::LeadBody,
+        super::leads::LeadCreated,
+        super::leads_api::AttributionView,
+        super::leads_api::LeadView,
+        super::leads_api::LeadList,
+        super::leads_api::LeadPatchBody,
+        crate::store::deal::DealView,
+        crate::store::deal::DealStatus,
+        super::admin::PoolStatsView,
+        super::admin::PoolsView,
+        super::blacklist::BlacklistView,
+        super::blacklist::NumberBody,
+        crate::edge::blacklist::Entry,
+        crate::edge::blacklist::Origin,
+        super::target_health::TargetHealthView,
+        super::target_health::TargetsHealthView,
         super::calls::CallsAnswer,
         crate::store::calls::CallView,
         crate::store::calls::AttributionView,
         crate::store::calls::CallPatch,
-        crate::store::deal::DealView,
-        crate::store::deal::DealStatus,
         crate::call::trail::TrailStep,
         crate::call::trail::TrailOutcome,
         crate::report::Report,
@@ -54,9 +92,52 @@ use utoipa::OpenApi;
         super::pool_usage::PoolUsageView,
         crate::store::pool_usage::PoolUsage,
         crate::store::pool_usage::UsagePoint,
-    ))
+    )),
+    tags(
+        (name = "snippet", description = "What the website snippet calls (CORS, rate limited)"),
+        (name = "leads", description = "Leads for marketers and CRMs"),
+        (name = "admin", description = "Operator routes (admin token)"),
+        (name = "meta", description = "Health, metrics, this document, the snippet itself"),
+    )
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer token the admin and reader routes name as `admin_token`.
+struct AdminToken;
+
+impl Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`[http] admin_token`: `Authorization: Bearer <token>`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every error answer: `{"error": {"code", "message", "problems"?}}`.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// The error itself.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable (`unknown_session`, `invalid_lead`, `rate_limited`, ...).
+    #[schema(example = "invalid_lead")]
+    pub code: String,
+    pub message: String,
+    /// Every problem found, on 400 answers that check several fields.
+    pub problems: Option<Vec<String>>,
+}
 
 /// `GET /v1/openapi.json`: this document.
 #[utoipa::path(

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use tokio::sync::Semaphore;
 
 use super::limits;
 use super::state::RouterState;
 use super::{
     HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
-    login, metrics, openapi, pool_usage, reports, sessions, snippet, target_health,
+    leads, leads_api, login, metrics, openapi, pool_usage, reports, sessions, snippet,
+    target_health,
 };
 
 /// Builds the whole application.
@@ -42,7 +43,7 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// The routes the website snippet calls. Session creation (the only call that can take a pool
-/// number) is rate limited per client IP; heartbeats and releases are not, so one office
+/// number) and leads (each one a row in the store) are rate limited per client IP; heartbeats and releases are not, so one office
 /// behind a NAT with many open tabs does not lose its numbers (they need a 128-bit session id
 /// and only extend what exists; the in-flight cap bounds them). CORS wraps the whole router
 /// (a route layer would not see preflights: axum answers unrouted methods with 405 outside
@@ -50,6 +51,7 @@ pub fn router(state: HttpState) -> Router {
 fn snippet_api(state: &RouterState) -> Router<RouterState> {
     let create = Router::new()
         .route("/v1/sites/{site}/sessions", post(sessions::create))
+        .route("/v1/sessions/{session_id}/leads", post(leads::create))
         .route_layer(from_fn_with_state(state.clone(), limits::rate_limit));
     Router::new()
         .merge(create)
@@ -58,7 +60,10 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
             post(sessions::heartbeat),
         )
         .route("/v1/sessions/{session_id}", delete(sessions::release))
-        .route("/v1/sessions/{session_id}/release", post(sessions::release))
+        .route(
+            "/v1/sessions/{session_id}/release",
+            post(sessions::release_beacon),
+        )
 }
 
 /// What marketers and CRMs read (calls, leads, reports, pool usage) and the few writes a CRM
@@ -66,6 +71,8 @@ fn snippet_api(state: &RouterState) -> Router<RouterState> {
 /// cookie); writes need the admin role (see `access.rs`).
 fn reader_api(state: &RouterState) -> Router<RouterState> {
     Router::new()
+        .route("/v1/leads", get(leads_api::list))
+        .route("/v1/leads/{id}", patch(leads_api::patch))
         .route("/v1/calls", get(calls::list))
         .route("/v1/calls.csv", get(calls_csv::export))
         .route("/v1/calls/{id}", get(calls::get_one).patch(calls::patch))

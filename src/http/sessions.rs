@@ -24,7 +24,7 @@ use crate::lease::{GrantRequest, Lease, LeaseError, LeaseTable, Visit, VisitFiel
 const MAX_ID_CHARS: usize = 128;
 
 /// `POST /v1/sites/{site}/sessions` body; only `page_url` is required.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateSession {
     pub visitor_id: Option<String>,
     pub page_url: String,
@@ -35,7 +35,7 @@ pub struct CreateSession {
 }
 
 /// The answer to create and heartbeat.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SessionView {
     pub session_id: String,
     /// E.164 digits without '+'.
@@ -86,6 +86,20 @@ impl SessionView {
 }
 
 /// `POST /v1/sites/{site}/sessions`
+#[utoipa::path(
+    post,
+    path = "/v1/sites/{site}/sessions",
+    tag = "snippet",
+    params(("site" = String, Path, description = "The site id from the config")),
+    request_body = CreateSession,
+    responses(
+        (status = 201, description = "The number to show (a pool lease or a fixed number)", body = SessionView),
+        (status = 404, description = "No such site", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is invalid", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = super::openapi::ErrorBody),
+        (status = 503, description = "The site has no number to show", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn create(
     State(api): State<SessionApi>,
     Path(site_id): Path<String>,
@@ -222,6 +236,16 @@ fn shown_fixed(
 }
 
 /// `POST /v1/sessions/{session_id}/heartbeat`: extends the lease; 404 when unknown or expired.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/{session_id}/heartbeat",
+    tag = "snippet",
+    params(("session_id" = String, Path, description = "From session creation")),
+    responses(
+        (status = 200, description = "The lease, extended", body = SessionView),
+        (status = 404, description = "Unknown or expired: create a new session", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn heartbeat(
     State(config): State<SharedConfig>,
     State(leases): State<Arc<LeaseTable>>,
@@ -247,7 +271,17 @@ pub async fn heartbeat(
     Ok(Json(view))
 }
 
-/// `DELETE /v1/sessions/{session_id}` and `POST .../release`: the page was left, the freeze starts.
+/// `DELETE /v1/sessions/{session_id}`: the page was left, the freeze starts.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{session_id}",
+    tag = "snippet",
+    params(("session_id" = String, Path, description = "From session creation")),
+    responses(
+        (status = 204, description = "Released; the number stays with the visitor for the freeze time"),
+        (status = 404, description = "Unknown or expired", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn release(
     State(config): State<SharedConfig>,
     State(leases): State<Arc<LeaseTable>>,
@@ -266,8 +300,28 @@ pub async fn release(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /v1/sessions/{session_id}/release`: the same as `DELETE`, for `navigator.sendBeacon`
+/// (which can only POST) when the page is left.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/{session_id}/release",
+    tag = "snippet",
+    params(("session_id" = String, Path, description = "From session creation")),
+    responses(
+        (status = 204, description = "Released; the number stays with the visitor for the freeze time"),
+        (status = 404, description = "Unknown or expired", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn release_beacon(
+    config: State<SharedConfig>,
+    leases: State<Arc<LeaseTable>>,
+    id: Path<String>,
+) -> Result<StatusCode, ApiError> {
+    release(config, leases, id).await
+}
+
 /// The site of a fixed-number session id, if the config still shows that number that way.
-fn fixed_site<'c>(
+pub(super) fn fixed_site<'c>(
     config: &'c Config,
     kind: Kind,
     site: &str,

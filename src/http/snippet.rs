@@ -9,6 +9,12 @@ pub const SNIPPET_JS: &str = include_str!("../../assets/snippet.js");
 pub const DEMO_HTML: &str = include_str!("../../assets/demo.html");
 
 /// `GET /v1/snippet.js`: cached for 5 minutes so a new release reaches every page soon.
+#[utoipa::path(
+    get,
+    path = "/v1/snippet.js",
+    tag = "meta",
+    responses((status = 200, description = "The website snippet (ES2017)", content_type = "text/javascript", body = String))
+)]
 pub async fn script() -> impl IntoResponse {
     (
         [
@@ -21,6 +27,12 @@ pub async fn script() -> impl IntoResponse {
 }
 
 /// `GET /demo`
+#[utoipa::path(
+    get,
+    path = "/demo",
+    tag = "meta",
+    responses((status = 200, description = "A demo page running the snippet", content_type = "text/html", body = String))
+)]
 pub async fn demo() -> impl IntoResponse {
     (
         [

@@ -10,7 +10,7 @@ use crate::config::SharedConfig;
 use crate::health::{HealthTable, TargetHealth};
 
 /// One destination, as served.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TargetHealthView {
     /// `host:port` (the `target` label of `calltrack_target_up`).
     pub destination: String,
@@ -50,7 +50,7 @@ impl From<TargetHealth> for TargetHealthView {
 }
 
 /// `GET /v1/admin/health` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TargetsHealthView {
     /// Whether probing is on (`[health] enabled`); when off the list is empty.
     pub enabled: bool,
@@ -59,6 +59,16 @@ pub struct TargetsHealthView {
 }
 
 /// `GET /v1/admin/health`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/health",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every probed forwarding target", body = TargetsHealthView),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(config): State<SharedConfig>,
     State(health_table): State<HealthTable>,

@@ -1,5 +1,5 @@
 //! Applies one batch of store commands in a single transaction, in queue order: each command
-//! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`).
+//! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`, `leads`).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
-use super::{blacklist, calls, columns, costs, leases, pool_usage};
+use super::{blacklist, calls, columns, costs, leads, leases, pool_usage};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub(super) struct BatchOutcome {
 /// All or nothing: on error the transaction rolls back and the batch can be retried as is.
 /// Also returns, per command, whether it changed a row (the answer for commands that wait).
 /// An answered CDR marks its caller's missed calls within `callback_window` called back.
+/// Also returns, per command, whether it changed a row (the answer for commands that wait;
+/// for an inserted lead: whether it is first-time).
 pub(super) fn apply_batch(
     conn: &mut Connection,
     batch: &[StoreCommand],
@@ -111,6 +113,8 @@ fn apply(
         StoreCommand::ReplaceCosts {
             rows, imported_at, ..
         } => costs::replace(conn, rows, *imported_at).map(|_| true),
+        StoreCommand::InsertLead { lead, window, .. } => leads::insert(conn, lead, *window),
+        StoreCommand::PatchLead { id, patch, at, .. } => leads::patch(conn, id, patch, *at),
     }
 }
 

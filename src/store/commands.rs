@@ -1,7 +1,7 @@
 //! What the one SQLite writer is asked to do, and the sending side of its bounded queue.
 //!
 //! Call events are fire-and-forget (the pipeline never waits for SQLite). Commands that carry a
-//! [`Reply`] (lease snapshots, blacklist edits) are answered only after the transaction that
+//! [`Reply`] (lease snapshots, blacklist edits, leads) are answered only after the transaction that
 //! holds them has committed; a command given up at shutdown drops its reply unanswered.
 
 use jiff::Timestamp;
@@ -9,6 +9,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::leads::{LeadPatch, NewLead, UniqueWindow};
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall};
 use crate::lease::{Lease, PoolUsageSample};
@@ -57,6 +58,20 @@ pub enum StoreCommand {
         imported_at: Timestamp,
         done: Reply<bool>,
     },
+    /// Stores a lead from the snippet API; answers whether it is first-time (judged in the
+    /// same transaction against earlier leads and calls within `window`).
+    InsertLead {
+        lead: Box<NewLead>,
+        window: UniqueWindow,
+        done: Reply<bool>,
+    },
+    /// Changes a lead's tags, note or deal; answers whether the lead exists.
+    PatchLead {
+        id: String,
+        patch: LeadPatch,
+        at: Timestamp,
+        done: Reply<bool>,
+    },
 }
 
 impl StoreCommand {
@@ -70,7 +85,9 @@ impl StoreCommand {
             Self::BlacklistAdd { done, .. }
             | Self::BlacklistRemove { done, .. }
             | Self::PatchCall { done, .. }
-            | Self::ReplaceCosts { done, .. } => {
+            | Self::ReplaceCosts { done, .. }
+            | Self::InsertLead { done, .. }
+            | Self::PatchLead { done, .. } => {
                 let _ = done.send(changed);
             }
             Self::CallStarted(_)

@@ -18,6 +18,7 @@
 //! - [`calls`]: the calls API's filter, pages, view and patches; callback marking.
 //! - [`costs`]: ad costs per day, site, source, medium and campaign (imported, replaced per
 //!   day and site); [`report_facts`]: the sums the report room aggregates.
+//! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -33,6 +34,7 @@ pub mod commands;
 pub mod costs;
 pub mod deal;
 pub mod flat;
+pub mod leads;
 pub mod leases;
 pub mod pool_usage;
 pub mod query;
