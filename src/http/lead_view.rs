@@ -5,52 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::call::attribution::Attribution;
 use crate::call::record::rfc3339;
+use crate::store::calls::AttributionView;
 use crate::store::deal::{Deal, DealView};
 use crate::store::leads::StoredLead;
-
-/// Where the lead came from: the same fields a call's attribution has.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AttributionView {
-    pub source: Option<String>,
-    pub medium: Option<String>,
-    pub campaign: Option<String>,
-    pub term: Option<String>,
-    pub content: Option<String>,
-    pub referrer: Option<String>,
-    pub landing_page: Option<String>,
-    pub gclid: Option<String>,
-    pub yclid: Option<String>,
-    pub ga_client_id: Option<String>,
-    pub ga_session_id: Option<String>,
-    pub ym_client_id: Option<String>,
-    pub region: Option<String>,
-    pub device: Option<String>,
-    pub session_id: Option<String>,
-}
-
-impl From<Attribution> for AttributionView {
-    fn from(a: Attribution) -> Self {
-        AttributionView {
-            source: a.source,
-            medium: a.medium,
-            campaign: a.campaign,
-            term: a.term,
-            content: a.content,
-            referrer: a.referrer,
-            landing_page: a.landing_page,
-            gclid: a.gclid,
-            yclid: a.yclid,
-            ga_client_id: a.ga_client_id,
-            ga_session_id: a.ga_session_id,
-            ym_client_id: a.ym_client_id,
-            region: a.region,
-            device: a.device,
-            session_id: a.session_id,
-        }
-    }
-}
 
 /// A lead as the API serves it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -18,7 +18,8 @@ use crate::call::inbound::phone_digits;
 use crate::config::SharedConfig;
 use crate::store::deal::{Deal, DealView};
 
-pub use super::lead_view::{AttributionView, LeadList, LeadView};
+pub use super::lead_view::{LeadList, LeadView};
+pub use crate::store::calls::AttributionView;
 use crate::store::leads::LeadPatch;
 use crate::store::leads::read::{self, LeadFilter};
 use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};

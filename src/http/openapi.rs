@@ -58,7 +58,6 @@ use utoipa::{Modify, OpenApi};
         super::sessions::SessionView,
         super::leads::LeadBody,
         super::leads::LeadCreated,
-        super::leads_api::AttributionView,
         super::leads_api::LeadView,
         super::leads_api::LeadList,
         super::leads_api::LeadPatchBody,

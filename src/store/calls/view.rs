@@ -1,14 +1,15 @@
 //! A call as the calls API and its CSV show it ([`CallView`]): the CDR, its visit
 //! (attribution), what people added later (tags, note, deal) and, for one call, the trail.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::call::attribution::Attribution;
 use crate::call::record::{CallDetailRecord, rfc3339};
 use crate::call::trail::TrailStep;
 use crate::store::deal::{Deal, DealView};
 
 /// The visit a call is attributed to.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttributionView {
     pub source: Option<String>,
     pub medium: Option<String>,
@@ -26,6 +27,28 @@ pub struct AttributionView {
     /// `desktop`, `mobile` or `tablet` (pool numbers only).
     pub device: Option<String>,
     pub session_id: Option<String>,
+}
+
+impl From<Attribution> for AttributionView {
+    fn from(a: Attribution) -> Self {
+        AttributionView {
+            source: a.source,
+            medium: a.medium,
+            campaign: a.campaign,
+            term: a.term,
+            content: a.content,
+            referrer: a.referrer,
+            landing_page: a.landing_page,
+            gclid: a.gclid,
+            yclid: a.yclid,
+            ga_client_id: a.ga_client_id,
+            ga_session_id: a.ga_session_id,
+            ym_client_id: a.ym_client_id,
+            region: a.region,
+            device: a.device,
+            session_id: a.session_id,
+        }
+    }
 }
 
 /// One call. Times are RFC 3339 UTC; `deal.amount` a decimal string.
@@ -87,7 +110,7 @@ impl CallView {
         CallView {
             id: cdr.id,
             call_id: cdr.call_id,
-            site: a.site,
+            site: a.site.clone(),
             tracking_number: cdr.tracking_number,
             number_kind: a.number_kind.as_str().to_owned(),
             caller: cdr.caller,
@@ -109,23 +132,7 @@ impl CallView {
             answered_step: cdr.answered_step,
             answered_target: cdr.answered_target,
             reject_reason: cdr.reject_reason,
-            attribution: AttributionView {
-                source: a.source,
-                medium: a.medium,
-                campaign: a.campaign,
-                term: a.term,
-                content: a.content,
-                referrer: a.referrer,
-                landing_page: a.landing_page,
-                gclid: a.gclid,
-                yclid: a.yclid,
-                ga_client_id: a.ga_client_id,
-                ga_session_id: a.ga_session_id,
-                ym_client_id: a.ym_client_id,
-                region: a.region,
-                device: a.device,
-                session_id: a.session_id,
-            },
+            attribution: AttributionView::from(a),
             tags: extras.tags,
             note: extras.note,
             deal: extras.deal.map(|d| d.to_view()),
