@@ -4,9 +4,8 @@
 //! the commit), then take effect on the next INVITE. A full store queue is a 429 with
 //! Retry-After, never a wait.
 
-use std::future::Future;
+use super::commit::committed;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -17,10 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::errors::{ApiError, ApiJson};
 use crate::config::{SharedConfig, blacklist_pattern};
 use crate::edge::blacklist::{Blacklist, Entry, Origin, RemoveError};
-use crate::store::{StoreCommand, StoreError, StoreSender};
-
-/// How long an edit waits for the store to commit it before answering 503.
-const COMMIT_WAIT: Duration = Duration::from_secs(10);
+use crate::store::{StoreCommand, StoreSender};
 
 /// `GET` body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -87,11 +83,14 @@ pub async fn add(
     }
     let stored = pattern.clone();
     let added_at = Timestamp::now();
-    committed(store.try_request(|done| StoreCommand::BlacklistAdd {
-        pattern: stored,
-        added_at,
-        done,
-    }))
+    committed(
+        "blacklist",
+        store.try_request(|done| StoreCommand::BlacklistAdd {
+            pattern: stored,
+            added_at,
+            done,
+        }),
+    )
     .await?;
     blacklist.insert(&pattern, Origin::Api);
     tracing::info!(%pattern, "blacklist entry added through the admin API");
@@ -170,7 +169,7 @@ async fn remove(
         pattern: stored,
         done,
     });
-    if let Err(error) = committed(removed).await {
+    if let Err(error) = committed("blacklist", removed).await {
         blacklist.insert(&pattern, Origin::Api);
         return Err(error);
     }
@@ -183,50 +182,4 @@ fn parse(number: &str) -> Result<String, ApiError> {
         field: "number",
         message: "digits (\"79990000000\") or a prefix ending with '*' (\"7800*\")",
     })
-}
-
-/// Waits (at most [`COMMIT_WAIT`]) for a store command to commit. A full queue is 429 with
-/// Retry-After; no answer in time is 503; a store failure is 500 (the cause is logged).
-async fn committed<T>(request: impl Future<Output = Result<T, StoreError>>) -> Result<T, ApiError> {
-    let failed = |status, code, message: &str, error: String| {
-        tracing::error!(%error, "blacklist store failed");
-        ApiError::Rejected {
-            status,
-            code,
-            message: message.to_owned(),
-        }
-    };
-    match tokio::time::timeout(COMMIT_WAIT, request).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(StoreError::Busy)) => Err(ApiError::Overloaded {
-            retry_after_secs: 1,
-        }),
-        Ok(Err(error)) => Err(failed(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            "the blacklist could not be stored",
-            error.to_string(),
-        )),
-        Err(_) => Err(failed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "the blacklist store did not confirm in time; retry",
-            "no commit within the wait".to_owned(),
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_full_store_queue_is_429_with_retry_after_not_a_wait() {
-        let busy = committed(async { Err::<bool, _>(StoreError::Busy) }).await;
-        let error = busy.unwrap_err();
-        assert_eq!(error.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(error.code(), "overloaded");
-        let gone = committed(async { Err::<bool, _>(StoreError::NotCommitted) }).await;
-        assert_eq!(gone.unwrap_err().code(), "store_failed");
-    }
 }

@@ -3,7 +3,7 @@
 //! written through the store's one writer). Reads go through the read-only [`StoreReader`].
 //! The CSV export of the same filter is in `calls_csv.rs`.
 
-use std::time::Duration;
+use super::commit::committed;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -16,9 +16,6 @@ use super::errors::{ApiError, ApiJson};
 use crate::config::SharedConfig;
 use crate::store::calls::{self, CallPage, CallPatch, CallQuery, CallView};
 use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
-
-/// How long a PATCH waits for the writer to commit before answering 503.
-const COMMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// `GET /v1/calls` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -167,22 +164,7 @@ pub async fn patch(
         at: Timestamp::now(),
         done,
     });
-    let found = match tokio::time::timeout(COMMIT_WAIT, request).await {
-        Ok(Ok(found)) => found,
-        Ok(Err(StoreError::Busy)) => {
-            return Err(ApiError::Overloaded {
-                retry_after_secs: 1,
-            });
-        }
-        Ok(Err(error)) => return Err(read_failed(error)),
-        Err(_) => {
-            return Err(ApiError::Rejected {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "store_unavailable",
-                message: "the store did not confirm in time; retry".to_owned(),
-            });
-        }
-    };
+    let found = committed("call", request).await?;
     if !found {
         return Err(ApiError::NotFound);
     }

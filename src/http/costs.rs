@@ -1,21 +1,17 @@
 //! `POST /v1/costs`: ad cost rows, all or nothing (every bad row listed), written through the
 //! one store writer; each `(day, site)` named is replaced wholly, so a repeat is a no-op.
 
-use std::time::Duration;
+use super::commit::committed;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::errors::{ApiError, ApiJson};
 use crate::config::SharedConfig;
 use crate::store::costs::{self, CostInput, CostsReplaced};
-use crate::store::{StoreCommand, StoreError, StoreSender};
-
-/// Longest wait for the writer to commit the import.
-const COMMIT_WAIT: Duration = Duration::from_secs(10);
+use crate::store::{StoreCommand, StoreSender};
 
 /// The body of `POST /v1/costs`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -59,28 +55,6 @@ pub async fn import(
         imported_at,
         done,
     });
-    let failed = |status, code, message: &str| ApiError::Rejected {
-        status,
-        code,
-        message: message.to_owned(),
-    };
-    match tokio::time::timeout(COMMIT_WAIT, request).await {
-        Ok(Ok(_)) => Ok(Json(done)),
-        Ok(Err(StoreError::Busy)) => Err(ApiError::Overloaded {
-            retry_after_secs: 1,
-        }),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "costs import failed");
-            Err(failed(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store_failed",
-                "the costs could not be stored",
-            ))
-        }
-        Err(_) => Err(failed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "the store did not confirm the import in time; retry",
-        )),
-    }
+    committed("costs", request).await?;
+    Ok(Json(done))
 }

@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::commit::committed;
 use super::errors::ApiError;
-use super::leads_api::committed;
 use super::session_id::{self, SessionRef};
 use crate::call::attribution::{self, Attribution};
 use crate::call::inbound::phone_digits;
@@ -104,11 +104,14 @@ pub async fn create(
     let lead = clean_lead(body, attribution, now)?;
     let id = lead.id.clone();
     let window = config.tracking.unique_window;
-    let first_time = committed(store.try_request(|done| StoreCommand::InsertLead {
-        lead: Box::new(lead),
-        window,
-        done,
-    }))
+    let first_time = committed(
+        "lead",
+        store.try_request(|done| StoreCommand::InsertLead {
+            lead: Box::new(lead),
+            window,
+            done,
+        }),
+    )
     .await?;
     Ok((StatusCode::CREATED, Json(LeadCreated { id, first_time })))
 }

@@ -2,8 +2,7 @@
 //! `PATCH /v1/leads/{id}` (tags, note, deal) for the dashboard and CRMs. Reads go through
 //! the read-only pool; the patch through the one store writer.
 
-use std::future::Future;
-use std::time::Duration;
+use super::commit::committed;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -24,8 +23,6 @@ use crate::store::leads::LeadPatch;
 use crate::store::leads::read::{self, LeadFilter};
 use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
 
-/// How long a write waits for the store to commit it before answering 503.
-const COMMIT_WAIT: Duration = Duration::from_secs(10);
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 const MAX_TAGS: usize = 32;
@@ -204,12 +201,15 @@ pub async fn patch(
     let patch = check_patch(body)?;
     let at = Timestamp::now();
     let target = id.clone();
-    let found = committed(store.try_request(|done| StoreCommand::PatchLead {
-        id: target,
-        patch,
-        at,
-        done,
-    }))
+    let found = committed(
+        "lead",
+        store.try_request(|done| StoreCommand::PatchLead {
+            id: target,
+            patch,
+            at,
+            done,
+        }),
+    )
     .await?;
     if !found {
         return Err(ApiError::NotFound);
@@ -275,39 +275,6 @@ fn read_failed(error: StoreError) -> ApiError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         code: "store_failed",
         message: "the leads could not be read".into(),
-    }
-}
-
-/// Waits (at most [`COMMIT_WAIT`]) for a store command to commit. A full queue is 429 with
-/// Retry-After; no answer in time is 503; a store failure is 500 (the cause is logged).
-pub(super) async fn committed<T>(
-    request: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, ApiError> {
-    let failed = |status, code, message: &str, error: String| {
-        tracing::error!(%error, "lead store failed");
-        ApiError::Rejected {
-            status,
-            code,
-            message: message.to_owned(),
-        }
-    };
-    match tokio::time::timeout(COMMIT_WAIT, request).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(StoreError::Busy)) => Err(ApiError::Overloaded {
-            retry_after_secs: 1,
-        }),
-        Ok(Err(error)) => Err(failed(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store_failed",
-            "the lead could not be stored",
-            error.to_string(),
-        )),
-        Err(_) => Err(failed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "the store did not confirm in time; retry",
-            "no commit within the wait".to_owned(),
-        )),
     }
 }
 

@@ -10,6 +10,7 @@ mod blacklist;
 mod calls;
 mod calls_csv;
 mod client;
+mod commit;
 mod cors;
 pub mod costs;
 pub mod dashboard;
