@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod display;
 pub mod edge;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod lease;

@@ -2,7 +2,8 @@
 //! (test items cut out wherever they sit, comments and literals blanked):
 //!
 //! 1. `sip` depends on nothing else in the crate; `sip`, `call`, `routing`, `edge`, `health`,
-//!    `b2bua`, `lease` (but its two services, `sweeper.rs` and `usage_sampler.rs`), `display` and `report` never await, never read a clock, never
+//!    `b2bua`, `lease` (but its two services, `sweeper.rs` and `usage_sampler.rs`), `display`, `report` and `export`
+//!    (but its service, client and builder) never await, never read a clock, never
 //!    draw their own randomness, never touch a socket or spawn a thread: `now` and random
 //!    values are parameters.
 //! 2. Only `transport`, `http`, `store`, `lease::sweeper`, `lease::usage_sampler`, `shutdown`, `telemetry`, `app` and
@@ -36,8 +37,15 @@ const SANS_IO: &[&str] = &[
     "src/lease",
     "src/display",
     "src/report",
+    "src/export",
 ];
-const SANS_IO_EXEMPT: &[&str] = &["src/lease/sweeper.rs", "src/lease/usage_sampler.rs"];
+const SANS_IO_EXEMPT: &[&str] = &[
+    "src/lease/sweeper.rs",
+    "src/lease/usage_sampler.rs",
+    "src/export/service.rs",
+    "src/export/client.rs",
+    "src/export/build.rs",
+];
 const FORBIDDEN_IN_CORE: &[&str] = &[
     "tokio",
     ".await",
@@ -61,6 +69,9 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/transport",
     "src/http",
     "src/store",
+    "src/export/service.rs",
+    "src/export/client.rs",
+    "src/export/build.rs",
     "src/lease/sweeper.rs",
     "src/lease/usage_sampler.rs",
     "src/shutdown.rs",
@@ -85,6 +96,7 @@ const FORBIDDEN_ARROWS: &[(&str, &[&str])] = &[
             "cli",
             "display",
             "edge",
+            "export",
             "health",
             "http",
             "lease",

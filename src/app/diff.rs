@@ -80,6 +80,10 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         needs.push("geo".to_owned());
         new.geo = old.geo.clone();
     }
+    if old.exports != new.exports {
+        needs.push("exports".to_owned());
+        new.exports = old.exports.clone();
+    }
     needs.extend(changed_pools(old, new));
     needs
 }

@@ -3,6 +3,7 @@
 
 pub mod diff;
 mod gate;
+mod opening;
 pub mod reload;
 mod resolver;
 pub mod watchdog;
@@ -27,20 +28,17 @@ use crate::app::reload::HostNames;
 use crate::app::watchdog::BEAT_EVERY;
 use crate::b2bua::Shared;
 use crate::b2bua::{B2bua, CallEvent};
-use crate::call::history::CallerHistory;
-use crate::call::live_dialog::InterruptedCall;
 use crate::config::{Config, SharedConfig};
 use crate::display::{GeoError, GeoResolver};
-use crate::edge::blacklist::{Blacklist, Origin};
 use crate::edge::flood::Bans;
 use crate::health::HealthTable;
 use crate::http::{Gauges, HttpError, HttpServer, HttpState};
-use crate::lease::{Lease, LeaseTable};
+use crate::lease::LeaseTable;
 use crate::routing::HostTable;
 use crate::sip::dialog::LocalEndpoint;
 use crate::sip::message::Limits;
 use crate::sip::{Peer, Transmit};
-use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle, WriterOptions};
+use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle};
 use crate::telemetry::metrics::{self as ops_metrics, CoreMetrics};
 use crate::transport::driver::Core;
 use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
@@ -61,6 +59,8 @@ pub enum AppError {
     Http(#[from] HttpError),
     #[error(transparent)]
     Geo(#[from] GeoError),
+    #[error(transparent)]
+    Export(#[from] crate::export::build::ExportError),
     #[error("a service task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -121,7 +121,7 @@ impl Server {
             tracing::warn!("{warning}");
         }
         let live: SharedConfig = Arc::new(ArcSwap::new(config.clone()));
-        let opened = start_store(&config)?;
+        let opened = opening::start_store(&config)?;
         let (store, blacklist) = (opened.store, opened.blacklist);
         let leases = Arc::new(LeaseTable::from_config(&config));
         let restored = crate::lease::load_on_start(&leases, opened.saved_leases, Timestamp::now());
@@ -135,6 +135,14 @@ impl Server {
         let sip = sockets.local_addrs();
         let gauges = Arc::new(Gauges::default());
         let health = HealthTable::default();
+        let reader = crate::store::StoreReader::new(&config.store.path);
+        let exports = crate::export::build::services(
+            &config.exports,
+            &config.reports_currency,
+            &reader,
+            &store,
+            &opened.outbox,
+        )?;
         let http_state = HttpState {
             health: health.clone(),
             config: live.clone(),
@@ -143,7 +151,7 @@ impl Server {
             gauges: gauges.clone(),
             blacklist: blacklist.clone(),
             store: store.clone(),
-            reader: crate::store::StoreReader::new(&config.store.path),
+            reader,
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
@@ -176,6 +184,7 @@ impl Server {
             leases,
             store,
             writer: opened.writer,
+            exports,
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -211,69 +220,6 @@ fn transport_config(config: &Config) -> TransportConfig {
     }
 }
 
-/// What the store hands the rest of start-up.
-struct Opened {
-    store: StoreSender,
-    writer: WriterHandle,
-    history: CallerHistory,
-    blacklist: Arc<Blacklist>,
-    interrupted: Vec<InterruptedCall>,
-    saved_leases: Vec<Lease>,
-}
-
-/// Opens and migrates the database, closes calls a crash left open (the answered ones come
-/// back with their dialogs, to be hung up), starts the writer. Also reads who called within
-/// the uniqueness window, for the first-time-caller judgement, and the saved leases. From
-/// then on the writer is the only connection that writes.
-fn start_store(config: &Config) -> Result<Opened, AppError> {
-    let path = &config.store.path;
-    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-    tracing::info!(database = %shown.display(), "opening the CDR store");
-    let conn = crate::store::open(path)?;
-    let now = Timestamp::now();
-    let recovery = crate::store::recover_interrupted_calls(&conn, now)?;
-    let mut history = CallerHistory::new(config.tracking.unique_window);
-    let since = config.tracking.unique_window.map(|w| now - w);
-    history.load(crate::store::recent_callers(&conn, since)?);
-    let blacklist = load_blacklist(config, &conn)?;
-    let saved_leases = crate::store::leases::load_leases(&conn)?;
-    drop(conn);
-    let options = WriterOptions {
-        queue_capacity: config.store.queue_capacity,
-        batch_max_records: config.store.batch_max_records,
-        flush_interval: config.store.flush_interval,
-        callback_window: config.tracking.callback_window,
-    };
-    let (store, writer) = crate::store::spawn_writer(path, options)?;
-    let interrupted = recovery.to_hang_up;
-    Ok(Opened {
-        store,
-        writer,
-        history,
-        blacklist,
-        interrupted,
-        saved_leases,
-    })
-}
-
-/// The config file's blacklist plus the entries added through the admin API.
-fn load_blacklist(
-    config: &Config,
-    conn: &rusqlite::Connection,
-) -> Result<Arc<Blacklist>, AppError> {
-    let blacklist = Blacklist::from_config(&config.blacklist);
-    let stored = crate::store::blacklist::load(conn)?;
-    for pattern in &stored {
-        blacklist.insert(pattern, Origin::Api);
-    }
-    tracing::info!(
-        config = config.blacklist.numbers.len(),
-        stored = stored.len(),
-        "caller blacklist loaded"
-    );
-    Ok(Arc::new(blacklist))
-}
-
 /// Everything built at start-up, handed to the service tree.
 struct Services {
     engine: Engine,
@@ -283,6 +229,8 @@ struct Services {
     leases: Arc<LeaseTable>,
     store: StoreSender,
     writer: WriterHandle,
+    /// One delivery service per export destination.
+    exports: Vec<crate::export::service::DeliveryService>,
 }
 
 /// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
@@ -299,6 +247,7 @@ async fn run_services(
         leases,
         store,
         writer,
+        exports,
     } = services;
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
     let forwarder = tokio::spawn(forward_events(events_rx, store.clone()));
@@ -313,6 +262,11 @@ async fn run_services(
         http_stop.clone(),
     ));
     let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
+    let export_stop = CancellationToken::new();
+    let export_tasks: Vec<_> = exports
+        .into_iter()
+        .map(|service| tokio::spawn(service.run(export_stop.clone())))
+        .collect();
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
     let mut engine = driver?;
@@ -331,6 +285,11 @@ async fn run_services(
     let sweeper_result = sweeper_task.await;
     let usage_result = usage_task.await;
     resolver_task.await?;
+    // Delivery settles through the writer too; what is still pending is sent after restart.
+    export_stop.cancel();
+    for task in export_tasks {
+        task.await?;
+    }
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await??;
     tracing::info!(cdrs = stats.cdrs_written, "CDRs flushed; calltrack stopped");
     http_result??;

@@ -52,6 +52,8 @@ pub struct ConfigFile {
     pub schedules: Vec<ScheduleFile>,
     /// Which scheme a call takes; the first match wins, no match takes the site's forward_to.
     pub routes: Vec<RouteFile>,
+    /// Where facts are delivered: webhooks, GA4, Yandex Metrica, Bitrix24.
+    pub exports: super::exports::ExportsFile,
 }
 
 /// `[sip]`

@@ -7,6 +7,8 @@
 mod big_ints;
 mod decode;
 pub mod dialing;
+pub mod exports;
+mod exports_check;
 mod file;
 mod health;
 mod number;
@@ -64,6 +66,8 @@ pub struct Config {
     pub reports_currency: String,
     /// Gateways, distribution schemes, schedules and the routes that pick a scheme per call.
     pub routing: RoutingConfig,
+    /// `[exports]`: webhooks, GA4, Metrica and Bitrix24 destinations and the delivery policy.
+    pub exports: exports::ExportsConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }

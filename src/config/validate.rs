@@ -98,6 +98,8 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         routes: file.routes,
     }
     .check(&sites, &numbers, &mut p);
+    let site_names: Vec<&str> = sites.iter().map(|s| s.id.as_str()).collect();
+    let exports = super::exports_check::exports(&file.exports, &site_names, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -114,6 +116,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         pbx,
         reports_currency,
         routing,
+        exports,
         numbers,
     };
     (config, p.0)

@@ -7,7 +7,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
-use super::{blacklist, calls, columns, costs, leads, leases, pool_usage};
+use super::outbox::enqueue::Enqueue;
+use super::{blacklist, calls, columns, costs, leads, leases, outbox, pool_usage};
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,23 +19,30 @@ pub(super) struct BatchOutcome {
 }
 
 /// All or nothing: on error the transaction rolls back and the batch can be retried as is.
-/// Also returns, per command, whether it changed a row (the answer for commands that wait).
 /// An answered CDR marks its caller's missed calls within `callback_window` called back.
+/// The facts the batch writes go to the outbox through `events`, in the same transaction.
 /// Also returns, per command, whether it changed a row (the answer for commands that wait;
 /// for an inserted lead: whether it is first-time).
 pub(super) fn apply_batch(
     conn: &mut Connection,
     batch: &[StoreCommand],
     callback_window: Duration,
+    events: &mut Enqueue<'_>,
 ) -> rusqlite::Result<(BatchOutcome, Vec<bool>)> {
     let tx = conn.transaction()?;
     let mut outcome = BatchOutcome::default();
     let ended = ended_in(batch);
+    let mut facts = outbox::from_batch::Facts::new(batch, events);
     let changed = batch
         .iter()
-        .map(|cmd| match live_row_of(cmd) {
-            Some(id) if ended.contains(id) => Ok(true),
-            _ => apply(&tx, cmd, callback_window, &mut outcome),
+        .map(|cmd| {
+            let mut called_back = Vec::new();
+            let changed = match live_row_of(cmd) {
+                Some(id) if ended.contains(id) => true,
+                _ => apply(&tx, cmd, callback_window, &mut outcome, &mut called_back)?,
+            };
+            facts.record(&tx, cmd, changed, &called_back)?;
+            Ok(changed)
         })
         .collect::<rusqlite::Result<Vec<bool>>>()?;
     tx.commit()?;
@@ -64,11 +72,13 @@ fn live_row_of(cmd: &StoreCommand) -> Option<&str> {
     }
 }
 
+/// Applies one command; an answered CDR's callback marks land in `called_back` (their ids).
 fn apply(
     conn: &Connection,
     cmd: &StoreCommand,
     callback_window: Duration,
     outcome: &mut BatchOutcome,
+    called_back: &mut Vec<String>,
 ) -> rusqlite::Result<bool> {
     match cmd {
         StoreCommand::CallStarted(live) => columns::insert_live(conn, live).map(|()| true),
@@ -84,7 +94,7 @@ fn apply(
             let written = columns::insert_cdr(conn, cdr)?;
             if written {
                 outcome.cdrs_written += 1;
-                calls::mark_called_back(conn, cdr, callback_window)?;
+                *called_back = calls::mark_called_back(conn, cdr, callback_window)?;
             } else {
                 outcome.duplicate_cdrs += 1;
                 tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
@@ -115,6 +125,12 @@ fn apply(
         } => costs::replace(conn, rows, *imported_at).map(|_| true),
         StoreCommand::InsertLead { lead, window, .. } => leads::insert(conn, lead, *window),
         StoreCommand::PatchLead { id, patch, at, .. } => leads::patch(conn, id, patch, *at),
+        StoreCommand::OutboxSettle { settled, .. } => {
+            outbox::delivery::settle(conn, settled).map(|()| true)
+        }
+        StoreCommand::OutboxReplay { replay, at, .. } => {
+            outbox::admin::replay(conn, replay, *at).map(|n| n > 0)
+        }
     }
 }
 
@@ -178,7 +194,13 @@ mod tests {
                 answered_at: ts("2026-11-23T03:20:05Z"),
             },
         ];
-        apply_batch(&mut conn, &batch, DAY).unwrap();
+        apply_batch(
+            &mut conn,
+            &batch,
+            DAY,
+            &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
+        )
+        .unwrap();
         let answered: Option<String> = conn
             .query_row(
                 "SELECT answered_at FROM live_calls WHERE id = 'a'",
@@ -188,7 +210,13 @@ mod tests {
             .unwrap();
         assert_eq!(answered.as_deref(), Some("2026-11-23T03:20:05.000Z"));
 
-        let (out, _) = apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))], DAY).unwrap();
+        let (out, _) = apply_batch(
+            &mut conn,
+            &[StoreCommand::CallEnded(ended("a"))],
+            DAY,
+            &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
+        )
+        .unwrap();
         assert_eq!(out.cdrs_written, 1);
         assert_eq!(live_rows(&conn), 0);
         assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
@@ -206,7 +234,13 @@ mod tests {
             StoreCommand::CallStarted(live("b")),
             StoreCommand::CallEnded(ended("a")),
         ];
-        let (out, changed) = apply_batch(&mut conn, &batch, DAY).unwrap();
+        let (out, changed) = apply_batch(
+            &mut conn,
+            &batch,
+            DAY,
+            &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
+        )
+        .unwrap();
         assert_eq!(out.cdrs_written, 1);
         assert_eq!(out.unknown_answers, 0);
         assert_eq!(changed, [true, true, true, true]);
@@ -228,8 +262,20 @@ mod tests {
             StoreCommand::CallEnded(ended("a")),
             StoreCommand::CallEnded(ended("a")),
         ];
-        let (out, _) = apply_batch(&mut conn, &batch, DAY).unwrap();
-        apply_batch(&mut conn, &[StoreCommand::CallEnded(ended("a"))], DAY).unwrap();
+        let (out, _) = apply_batch(
+            &mut conn,
+            &batch,
+            DAY,
+            &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
+        )
+        .unwrap();
+        apply_batch(
+            &mut conn,
+            &[StoreCommand::CallEnded(ended("a"))],
+            DAY,
+            &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
+        )
+        .unwrap();
         assert_eq!((out.cdrs_written, out.duplicate_cdrs), (1, 1));
         assert_eq!(query::count(&conn).unwrap(), 1);
     }
@@ -242,10 +288,15 @@ mod tests {
             answered_at: ts("2026-11-23T03:20:05Z"),
         }];
         assert_eq!(
-            apply_batch(&mut conn, &batch, DAY)
-                .unwrap()
-                .0
-                .unknown_answers,
+            apply_batch(
+                &mut conn,
+                &batch,
+                DAY,
+                &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH)
+            )
+            .unwrap()
+            .0
+            .unknown_answers,
             1
         );
     }
@@ -279,6 +330,7 @@ mod tests {
             &mut conn,
             &[StoreCommand::CallStarted(live("a")), changed("a")],
             DAY,
+            &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
         )
         .unwrap();
         let a_dialog: String = conn
@@ -292,7 +344,13 @@ mod tests {
             changed("a"),
             changed("ghost"),
         ];
-        apply_batch(&mut conn, &batch, DAY).unwrap();
+        apply_batch(
+            &mut conn,
+            &batch,
+            DAY,
+            &mut Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
+        )
+        .unwrap();
         assert_eq!(live_rows(&conn), 0);
     }
 }

@@ -172,6 +172,16 @@ pub(super) fn all_live(conn: &Connection) -> rusqlite::Result<Vec<LiveCall>> {
     rows.collect()
 }
 
+/// One call in `live_calls` (None once its CDR is written).
+pub(super) fn live_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<LiveCall>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, call_id, tracking_number, caller, destination, started_at, answered_at, \
+         attribution, first_time_caller, scheme FROM live_calls WHERE id = ?1",
+    )?;
+    let mut rows = stmt.query_map([id], live_from_row)?;
+    rows.next().transpose()
+}
+
 fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveCall> {
     Ok(LiveCall {
         id: row.get("id")?,

@@ -10,6 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use super::leads::{LeadPatch, NewLead, UniqueWindow};
+use super::outbox::admin::Replay;
+use super::outbox::delivery::Settled;
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall};
 use crate::lease::{Lease, PoolUsageSample};
@@ -72,6 +74,18 @@ pub enum StoreCommand {
         at: Timestamp,
         done: Reply<bool>,
     },
+    /// Stores how delivery attempts of outbox events ended (an export delivery service).
+    OutboxSettle {
+        settled: Vec<Settled>,
+        done: Reply<()>,
+    },
+    /// Puts outbox events back to pending (`calltrack outbox replay`, admin API); answers
+    /// whether any matched.
+    OutboxReplay {
+        replay: Replay,
+        at: Timestamp,
+        done: Reply<bool>,
+    },
 }
 
 impl StoreCommand {
@@ -79,7 +93,9 @@ impl StoreCommand {
     /// A caller that stopped waiting is no error.
     pub(super) fn answer(self, changed: bool) {
         match self {
-            Self::SaveLeases { done, .. } | Self::SavePoolUsage { done, .. } => {
+            Self::SaveLeases { done, .. }
+            | Self::SavePoolUsage { done, .. }
+            | Self::OutboxSettle { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. }
@@ -87,7 +103,8 @@ impl StoreCommand {
             | Self::PatchCall { done, .. }
             | Self::ReplaceCosts { done, .. }
             | Self::InsertLead { done, .. }
-            | Self::PatchLead { done, .. } => {
+            | Self::PatchLead { done, .. }
+            | Self::OutboxReplay { done, .. } => {
                 let _ = done.send(changed);
             }
             Self::CallStarted(_)

@@ -19,6 +19,7 @@
 //! - [`costs`]: ad costs per day, site, source, medium and campaign (imported, replaced per
 //!   day and site); [`report_facts`]: the sums the report room aggregates.
 //! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
+//! - [`outbox`]: facts owed to export destinations, written with the rows they describe.
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -36,6 +37,7 @@ pub mod deal;
 pub mod flat;
 pub mod leads;
 pub mod leases;
+pub mod outbox;
 pub mod pool_usage;
 pub mod query;
 pub mod reader;
@@ -57,7 +59,7 @@ pub use commands::{Reply, StoreCommand, StoreSender};
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use reader::StoreReader;
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
-pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer};
+pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer, spawn_writer_with};
 
 /// How long a connection waits on a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

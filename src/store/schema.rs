@@ -227,6 +227,7 @@ const MIGRATIONS: &[&str] = &[
     V8_CALLS_API,
     super::schema_reports::V9_REPORTS,
     V10_POOL_USAGE,
+    super::outbox::V11_OUTBOX,
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,7 @@
 //! - [`WriterHandle::shutdown`] closes the queue, writes everything already queued, then joins.
 //!   Only a batch that still fails after shutdown was requested is given up (and reported).
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ use tokio::time::Instant;
 use super::StoreError;
 use super::batch::apply_batch;
 use super::commands::{StoreCommand, StoreSender};
+use super::outbox::Outbox;
+use super::outbox::enqueue::Enqueue;
 pub use super::tuning::{WriterOptions, WriterStats};
 
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -35,15 +38,26 @@ pub struct WriterHandle {
     thread: JoinHandle<WriterStats>,
 }
 
-/// Opens (and migrates) the database at `path` and starts the writer thread.
+/// Opens (and migrates) the database at `path` and starts the writer thread, with no export
+/// destination listening.
 pub fn spawn_writer(
     path: &std::path::Path,
     opts: WriterOptions,
 ) -> Result<(StoreSender, WriterHandle), StoreError> {
+    spawn_writer_with(path, opts, Outbox::new(Vec::new()))
+}
+
+/// [`spawn_writer`] that fills `outbox` for its subscribed destinations and rings it after
+/// each commit that added events or settled some.
+pub fn spawn_writer_with(
+    path: &std::path::Path,
+    opts: WriterOptions,
+    outbox: Arc<Outbox>,
+) -> Result<(StoreSender, WriterHandle), StoreError> {
     let opts = opts.normalized();
     let conn = super::open(path)?;
     let (sender, queue) = StoreSender::channel(opts.queue_capacity);
-    Ok((sender, WriterHandle::start(conn, queue, opts)?))
+    Ok((sender, WriterHandle::start(conn, queue, opts, outbox)?))
 }
 
 impl WriterHandle {
@@ -51,6 +65,7 @@ impl WriterHandle {
         conn: Connection,
         queue: mpsc::Receiver<StoreCommand>,
         opts: WriterOptions,
+        outbox: Arc<Outbox>,
     ) -> Result<Self, StoreError> {
         let (close, close_rx) = oneshot::channel();
         let writer = Writer {
@@ -59,6 +74,7 @@ impl WriterHandle {
             control: Control::Running(close_rx),
             opts: opts.normalized(),
             stats: WriterStats::default(),
+            outbox,
         };
         // The runtime is built (and later dropped) on the writer thread itself: dropping a
         // runtime inside the caller's async context would panic.
@@ -97,6 +113,14 @@ impl WriterHandle {
     }
 }
 
+/// Commands after which the delivery services should look at the outbox again.
+fn rings_outbox(cmd: &StoreCommand) -> bool {
+    matches!(
+        cmd,
+        StoreCommand::OutboxReplay { .. } | StoreCommand::OutboxSettle { .. }
+    )
+}
+
 /// The writer thread's own single-threaded runtime: it only waits on the queue and timers.
 fn writer_runtime() -> std::io::Result<Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -128,6 +152,7 @@ struct Writer {
     control: Control,
     opts: WriterOptions,
     stats: WriterStats,
+    outbox: Arc<Outbox>,
 }
 
 impl Writer {
@@ -207,10 +232,21 @@ impl Writer {
     /// answers the commands that wait; leaves `batch` empty.
     fn write(&mut self, batch: &mut Vec<StoreCommand>) {
         let mut backoff = RETRY_BACKOFF_MIN;
+        let subscriptions = self.outbox.subscriptions();
         for attempt in 1.. {
             let started = std::time::Instant::now();
-            let error = match apply_batch(&mut self.conn, batch, self.opts.callback_window) {
+            let mut events = Enqueue::new(&subscriptions, jiff::Timestamp::now());
+            let applied = apply_batch(
+                &mut self.conn,
+                batch,
+                self.opts.callback_window,
+                &mut events,
+            );
+            let error = match applied {
                 Ok((outcome, changed)) => {
+                    if events.added > 0 || batch.iter().any(rings_outbox) {
+                        self.outbox.ring();
+                    }
                     let took = started.elapsed();
                     metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
                     crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
@@ -286,7 +322,9 @@ mod tests {
             sender.try_send(StoreCommand::CallEnded(cdr(i))).unwrap();
         }
         assert_eq!(sender.queue_depth(), n);
-        let handle = WriterHandle::start(open(path).unwrap(), queue, opts(batch_max)).unwrap();
+        let outbox = Outbox::new(Vec::new());
+        let handle =
+            WriterHandle::start(open(path).unwrap(), queue, opts(batch_max), outbox).unwrap();
         (sender, handle)
     }
 

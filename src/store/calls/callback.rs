@@ -8,15 +8,15 @@ use rusqlite::Connection;
 
 use crate::call::record::{CallDetailRecord, Disposition, rfc3339};
 
-/// Marks the missed calls `answered` calls back; returns how many were marked. A call with
+/// Marks the missed calls `answered` calls back; returns the ids of those marked. A call with
 /// no caller number (anonymous) calls nobody back.
 pub(in crate::store) fn mark_called_back(
     conn: &Connection,
     answered: &CallDetailRecord,
     window: Duration,
-) -> rusqlite::Result<usize> {
+) -> rusqlite::Result<Vec<String>> {
     if answered.disposition != Disposition::Answered || answered.caller.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let window = jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
     let since = answered
@@ -28,14 +28,18 @@ pub(in crate::store) fn mark_called_back(
     let mut stmt = conn.prepare_cached(
         "UPDATE cdr SET called_back_at = ?1 \
          WHERE caller = ?2 AND missed = 1 AND called_back_at IS NULL \
-         AND started_at >= ?3 AND started_at < ?4",
+         AND started_at >= ?3 AND started_at < ?4 RETURNING id",
     )?;
-    stmt.execute((
-        rfc3339::format(at),
-        &answered.caller,
-        rfc3339::format(since),
-        rfc3339::format(answered.started_at),
-    ))
+    let ids = stmt.query_map(
+        (
+            rfc3339::format(at),
+            &answered.caller,
+            rfc3339::format(since),
+            rfc3339::format(answered.started_at),
+        ),
+        |row| row.get(0),
+    )?;
+    ids.collect()
 }
 
 #[cfg(test)]
@@ -82,7 +86,13 @@ mod tests {
 
     fn write(conn: &mut Connection, cdrs: Vec<CallDetailRecord>) {
         let batch: Vec<StoreCommand> = cdrs.into_iter().map(StoreCommand::CallEnded).collect();
-        apply_batch(conn, &batch, DAY).unwrap();
+        apply_batch(
+            conn,
+            &batch,
+            DAY,
+            &mut crate::store::outbox::enqueue::Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH),
+        )
+        .unwrap();
     }
 
     #[test]

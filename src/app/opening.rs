@@ -1,0 +1,82 @@
+//! Opening the store at start-up: migrations, crash recovery, caller history, the blacklist,
+//! saved leases and the outbox's subscriptions, then the writer thread.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::AppError;
+use crate::call::history::CallerHistory;
+use crate::call::live_dialog::InterruptedCall;
+use crate::config::Config;
+use crate::edge::blacklist::{Blacklist, Origin};
+use crate::lease::Lease;
+use crate::store::{StoreSender, WriterHandle, WriterOptions};
+
+/// What the store hands the rest of start-up.
+pub(super) struct Opened {
+    pub store: StoreSender,
+    pub writer: WriterHandle,
+    /// What the writer fills for the export services.
+    pub outbox: Arc<crate::store::outbox::Outbox>,
+    pub history: CallerHistory,
+    pub blacklist: Arc<Blacklist>,
+    pub interrupted: Vec<InterruptedCall>,
+    pub saved_leases: Vec<Lease>,
+}
+
+/// Opens and migrates the database, closes calls a crash left open (the answered ones come
+/// back with their dialogs, to be hung up), starts the writer. Also reads who called within
+/// the uniqueness window, for the first-time-caller judgement, and the saved leases. From
+/// then on the writer is the only connection that writes.
+pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
+    let path = &config.store.path;
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    tracing::info!(database = %shown.display(), "opening the CDR store");
+    let conn = crate::store::open(path)?;
+    let now = Timestamp::now();
+    let recovery = crate::store::recover_interrupted_calls(&conn, now)?;
+    let mut history = CallerHistory::new(config.tracking.unique_window);
+    let since = config.tracking.unique_window.map(|w| now - w);
+    history.load(crate::store::recent_callers(&conn, since)?);
+    let blacklist = load_blacklist(config, &conn)?;
+    let saved_leases = crate::store::leases::load_leases(&conn)?;
+    drop(conn);
+    let options = WriterOptions {
+        queue_capacity: config.store.queue_capacity,
+        batch_max_records: config.store.batch_max_records,
+        flush_interval: config.store.flush_interval,
+        callback_window: config.tracking.callback_window,
+    };
+    let subscriptions = crate::store::outbox::subscriptions(&config.exports);
+    let outbox = crate::store::outbox::Outbox::new(subscriptions);
+    let (store, writer) = crate::store::spawn_writer_with(path, options, outbox.clone())?;
+    let interrupted = recovery.to_hang_up;
+    Ok(Opened {
+        store,
+        writer,
+        outbox,
+        history,
+        blacklist,
+        interrupted,
+        saved_leases,
+    })
+}
+
+/// The config file's blacklist plus the entries added through the admin API.
+fn load_blacklist(
+    config: &Config,
+    conn: &rusqlite::Connection,
+) -> Result<Arc<Blacklist>, AppError> {
+    let blacklist = Blacklist::from_config(&config.blacklist);
+    let stored = crate::store::blacklist::load(conn)?;
+    for pattern in &stored {
+        blacklist.insert(pattern, Origin::Api);
+    }
+    tracing::info!(
+        config = config.blacklist.numbers.len(),
+        stored = stored.len(),
+        "caller blacklist loaded"
+    );
+    Ok(Arc::new(blacklist))
+}

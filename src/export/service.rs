@@ -1,0 +1,274 @@
+//! The delivery service of one destination: a named background service that reads due
+//! events from the outbox, sends them with at most `concurrency` requests in flight, and
+//! settles each attempt through the store writer (delivered, retry later, dead letter).
+//!
+//! Invariants:
+//! - Per subject (call or lead) one request at a time, in `seq` order: the store only hands
+//!   out an event whose earlier events are settled, and subjects in flight are skipped.
+//! - An event is marked delivered only after the receiver accepted it; a crash in between
+//!   sends it again with the same id (receivers deduplicate by `webhook-id`).
+//! - The service wakes when the writer rings the outbox, when a request finishes, when the
+//!   next retry is due, and at least every [`IDLE_POLL`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::client::Client;
+use super::{Destination, Verdict, retry};
+use crate::config::exports::DeliveryPolicy;
+use crate::store::outbox::delivery::{self, Settled, Settlement};
+use crate::store::outbox::{Outbox, OutboxEvent, admin};
+use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
+
+/// Longest sleep without looking at the outbox (and refreshing the backlog gauges).
+pub const IDLE_POLL: Duration = Duration::from_secs(5);
+
+/// Everything one destination's service needs.
+pub struct DeliveryService {
+    pub destination: Arc<dyn Destination>,
+    pub policy: DeliveryPolicy,
+    pub reader: StoreReader,
+    pub store: StoreSender,
+    pub outbox: Arc<Outbox>,
+    pub client: Client,
+}
+
+/// What one claim found: requests to send (each a group of events) and when the next
+/// pending event is due.
+struct Claim {
+    requests: Vec<Vec<OutboxEvent>>,
+    next_due: Option<Timestamp>,
+}
+
+impl DeliveryService {
+    /// Runs until `stop` is cancelled, then lets requests in flight finish (up to the request
+    /// timeout); what they could not settle stays pending and is sent again after a restart.
+    pub async fn run(self, stop: CancellationToken) {
+        let this = Arc::new(self);
+        let mut flights: JoinSet<Vec<String>> = JoinSet::new();
+        let mut busy: HashSet<String> = HashSet::new();
+        let mut not_before = Instant::now();
+        let mut gauges_at = Instant::now();
+        tracing::info!(
+            destination = this.destination.id(),
+            "export delivery started"
+        );
+        loop {
+            let rung = this.outbox.rung();
+            tokio::pin!(rung);
+            rung.as_mut().enable();
+            let mut wake = Instant::now() + IDLE_POLL;
+            let free = this.policy.concurrency.saturating_sub(flights.len());
+            if free > 0 && Instant::now() >= not_before {
+                match this.claim(free, &busy).await {
+                    Ok(claim) => {
+                        if !claim.requests.is_empty() && !this.destination.linger().is_zero() {
+                            not_before = Instant::now() + this.destination.linger();
+                        }
+                        for events in claim.requests {
+                            busy.extend(events.iter().map(|e| e.subject.clone()));
+                            flights.spawn(this.clone().fly(events));
+                        }
+                        wake = wake.min(until(claim.next_due));
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, destination = this.destination.id(), "cannot read the outbox")
+                    }
+                }
+            }
+            wake = wake.max(not_before);
+            if Instant::now() >= gauges_at {
+                this.publish_backlog().await;
+                gauges_at = Instant::now() + IDLE_POLL;
+            }
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                Some(done) = flights.join_next(), if !flights.is_empty() => {
+                    if let Ok(subjects) = done {
+                        for s in subjects {
+                            busy.remove(&s);
+                        }
+                    }
+                }
+                () = &mut rung => {}
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+        let grace = this.policy.timeout + Duration::from_secs(1);
+        let drained = tokio::time::timeout(grace, async {
+            while flights.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            flights.abort_all();
+        }
+        tracing::info!(
+            destination = this.destination.id(),
+            "export delivery stopped"
+        );
+    }
+
+    /// Reads due events, dead-letters the ones the destination refuses, and groups the rest
+    /// into at most `free` requests.
+    async fn claim(&self, free: usize, busy: &HashSet<String>) -> Result<Claim, StoreError> {
+        let id = self.destination.id().to_owned();
+        let limit = free.saturating_mul(self.destination.max_batch().max(1));
+        let skip = busy.clone();
+        let (events, next_due) = self
+            .reader
+            .read(move |conn| {
+                let due = delivery::due(conn, &id, Timestamp::now(), limit, &skip)?;
+                Ok((due, delivery::next_due(conn, &id)?))
+            })
+            .await?;
+        let now = Timestamp::now();
+        let (refused, sendable): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .map(|e| (self.refusal(&e, now), e))
+            .partition(|(reason, _)| reason.is_some());
+        self.bury(refused, now).await;
+        let sendable = sendable.into_iter().map(|(_, e)| e).collect();
+        Ok(Claim {
+            requests: self.group(sendable, free),
+            next_due,
+        })
+    }
+
+    fn refusal(&self, event: &OutboxEvent, now: Timestamp) -> Option<String> {
+        retry::expired(&self.policy, event, now).or_else(|| self.destination.refuse(event, now))
+    }
+
+    /// Dead letters without a request.
+    async fn bury(&self, refused: Vec<(Option<String>, OutboxEvent)>, now: Timestamp) {
+        if refused.is_empty() {
+            return;
+        }
+        let settled = refused
+            .into_iter()
+            .map(|(reason, e)| Settled {
+                seq: e.seq,
+                at: now,
+                attempted: false,
+                outcome: Settlement::Dead {
+                    error: reason.unwrap_or_default(),
+                },
+            })
+            .collect();
+        self.settle(settled).await;
+    }
+
+    /// Groups events into requests of at most `max_batch` that `same_request` accepts.
+    fn group(&self, events: Vec<OutboxEvent>, free: usize) -> Vec<Vec<OutboxEvent>> {
+        let max = self.destination.max_batch().max(1);
+        let mut groups: Vec<Vec<OutboxEvent>> = Vec::new();
+        for event in events {
+            let open = groups.iter().position(|g| {
+                g.len() < max
+                    && g.first()
+                        .is_some_and(|f| self.destination.same_request(f, &event))
+            });
+            match open {
+                Some(i) => groups[i].push(event),
+                None if groups.len() < free => groups.push(vec![event]),
+                None => {}
+            }
+        }
+        groups
+    }
+
+    /// One request: send, judge, settle. Returns the subjects it carried.
+    async fn fly(self: Arc<Self>, events: Vec<OutboxEvent>) -> Vec<String> {
+        let verdict = match self.destination.request(&events, Timestamp::now()) {
+            Err(error) => Verdict::Dead { error },
+            Ok(request) => match self.client.send(&request).await {
+                Ok(answer) => self.destination.judge(&events, &answer),
+                Err(error) => Verdict::Retry { error, after: None },
+            },
+        };
+        let at = Timestamp::now();
+        let settled: Vec<Settled> = events
+            .iter()
+            .map(|e| Settled {
+                seq: e.seq,
+                at,
+                attempted: true,
+                outcome: retry::settle(&self.policy, e, verdict.clone(), at, rand::random()),
+            })
+            .collect();
+        self.count(&events, &settled, at);
+        self.settle(settled).await;
+        events.into_iter().map(|e| e.subject).collect()
+    }
+
+    async fn settle(&self, settled: Vec<Settled>) {
+        let request = self
+            .store
+            .request(|done| StoreCommand::OutboxSettle { settled, done });
+        if let Err(error) = request.await {
+            tracing::warn!(%error, destination = self.destination.id(), "delivery not recorded; the events will be sent again");
+        }
+    }
+
+    fn count(&self, events: &[OutboxEvent], settled: &[Settled], at: Timestamp) {
+        let id = self.destination.id().to_owned();
+        for (event, s) in events.iter().zip(settled) {
+            match &s.outcome {
+                Settlement::Delivered { .. } => {
+                    metrics::counter!("calltrack_export_delivered_total", "destination" => id.clone()).increment(1);
+                    let age = at.duration_since(event.created_at).as_secs_f64().max(0.0);
+                    metrics::histogram!("calltrack_export_delivery_seconds", "destination" => id.clone()).record(age);
+                }
+                Settlement::Retry { error, .. } => {
+                    metrics::counter!("calltrack_export_retries_total", "destination" => id.clone()).increment(1);
+                    tracing::debug!(destination = %id, event = %event.id, %error, "delivery failed, will retry");
+                }
+                Settlement::Dead { error } => {
+                    metrics::counter!("calltrack_export_dead_total", "destination" => id.clone())
+                        .increment(1);
+                    tracing::warn!(destination = %id, event = %event.id, %error, "event dead-lettered");
+                }
+            }
+        }
+    }
+
+    /// Queue depth and the oldest pending event's age, as gauges.
+    async fn publish_backlog(&self) {
+        let id = self.destination.id().to_owned();
+        let query = id.clone();
+        let backlog = self
+            .reader
+            .read(move |conn| Ok(admin::backlog(conn, &query)?))
+            .await;
+        if let Ok(b) = backlog {
+            let oldest = b.oldest_pending.map_or(0.0, |t| {
+                Timestamp::now().duration_since(t).as_secs_f64().max(0.0)
+            });
+            metrics::gauge!("calltrack_export_pending", "destination" => id.clone())
+                .set(b.pending as f64);
+            metrics::gauge!("calltrack_export_dead", "destination" => id.clone())
+                .set(b.dead as f64);
+            metrics::gauge!("calltrack_export_oldest_pending_seconds", "destination" => id)
+                .set(oldest);
+        }
+    }
+}
+
+/// The instant `at` (wall clock) falls on, or later than now if it is past.
+fn until(at: Option<Timestamp>) -> Instant {
+    let now = Instant::now();
+    let Some(at) = at else {
+        return now + IDLE_POLL;
+    };
+    match Duration::try_from(at.duration_since(Timestamp::now())) {
+        Ok(ahead) if !ahead.is_zero() => now + ahead,
+        // Due already: it is in flight or behind one; a finished flight wakes the loop.
+        _ => now + IDLE_POLL,
+    }
+}

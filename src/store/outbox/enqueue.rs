@@ -1,0 +1,123 @@
+//! Fan-out of one fact to the outbox: one row per destination whose subscription takes it,
+//! written by the writer inside the transaction that writes the fact's own row.
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+
+use super::fact::{CallFact, LeadFact};
+use super::{EventKind, Subscription, millis};
+use crate::call::record::rfc3339;
+
+/// The transaction's view of the outbox: the subscriptions it fans out to and the time the
+/// rows are written at. Counts the rows it added (the writer rings the services if any).
+pub struct Enqueue<'a> {
+    pub subscriptions: &'a [Subscription],
+    pub now: Timestamp,
+    pub added: usize,
+}
+
+impl<'a> Enqueue<'a> {
+    pub fn new(subscriptions: &'a [Subscription], now: Timestamp) -> Enqueue<'a> {
+        Enqueue {
+            subscriptions,
+            now,
+            added: 0,
+        }
+    }
+
+    /// Whether anyone listens at all (skips building facts nobody takes).
+    pub fn is_idle(&self) -> bool {
+        self.subscriptions.is_empty()
+    }
+
+    /// Writes `kind` about `call` for every destination that takes it.
+    pub fn call(
+        &mut self,
+        conn: &Connection,
+        kind: EventKind,
+        call: &CallFact,
+        occurred_at: Timestamp,
+    ) -> rusqlite::Result<()> {
+        let mut payload = None;
+        for s in self
+            .subscriptions
+            .iter()
+            .filter(|s| s.takes_call(kind, call))
+        {
+            let json = match &payload {
+                Some(json) => json,
+                None => payload.insert(to_json(call)?),
+            };
+            let row = Row {
+                destination: &s.destination,
+                kind,
+                subject: &call.id,
+                occurred_at,
+                payload: json,
+            };
+            insert(conn, &row, self.now)?;
+            self.added += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes `lead.created` for every destination that takes it.
+    pub fn lead(
+        &mut self,
+        conn: &Connection,
+        lead: &LeadFact,
+        at: Timestamp,
+    ) -> rusqlite::Result<()> {
+        let mut payload = None;
+        for s in self.subscriptions.iter().filter(|s| s.takes_lead(lead)) {
+            let json = match &payload {
+                Some(json) => json,
+                None => payload.insert(to_json(lead)?),
+            };
+            let row = Row {
+                destination: &s.destination,
+                kind: EventKind::LeadCreated,
+                subject: &lead.id,
+                occurred_at: at,
+                payload: json,
+            };
+            insert(conn, &row, self.now)?;
+            self.added += 1;
+        }
+        Ok(())
+    }
+}
+
+struct Row<'a> {
+    destination: &'a str,
+    kind: EventKind,
+    subject: &'a str,
+    occurred_at: Timestamp,
+    payload: &'a str,
+}
+
+fn to_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn insert(conn: &Connection, row: &Row<'_>, now: Timestamp) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO outbox (id, destination, event, subject, occurred_at, created_at, \
+         payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)",
+    )?;
+    stmt.execute((
+        event_id(),
+        row.destination,
+        row.kind.as_str(),
+        row.subject,
+        rfc3339::format(row.occurred_at),
+        millis(now),
+        row.payload,
+    ))?;
+    Ok(())
+}
+
+/// A new event id: `evt_` and 32 random hex digits.
+fn event_id() -> String {
+    format!("evt_{:032x}", rand::random::<u128>())
+}
