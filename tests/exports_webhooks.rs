@@ -19,6 +19,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use support::{Calltrack, Leg, Sipp};
 
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 const SECRET_B64: &str = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn webhook(url: &str) -> String {
@@ -99,5 +100,59 @@ fn an_answered_call_sends_ringing_answered_and_ended_signed() {
     );
     let subject = ended["data"]["id"].clone();
     assert!(got.iter().all(|r| r.json()["data"]["id"] == subject));
+
+    // A CRM posts a deal on the call: call.updated carries it.
+    let id = subject.as_str().unwrap();
+    let patched = ureq::patch(&format!("http://127.0.0.1:{}/v1/calls/{id}", ct.http_port))
+        .send_json(serde_json::json!({"tags": ["vip"], "deal": {"amount": "1500.50", "currency": "RUB", "status": "won"}}))
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let got = receiver.wait_until(Duration::from_secs(10), |r| r.len() >= 4);
+    let updated = got[3].json();
+    assert_eq!(updated["type"], "call.updated");
+    assert_eq!(updated["data"]["tags"], serde_json::json!(["vip"]));
+    assert_eq!(updated["data"]["deal"]["amount"], "1500.50");
+    verify(&got[3]);
+    let _stopped = ct.stop();
+}
+
+#[test]
+fn a_web_form_lead_is_sent_with_its_visit() {
+    let _serial = support::serial();
+    let receiver = Receiver::start();
+    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |toml| {
+        toml.push_str(&webhook(&receiver.url()))
+    });
+    let base = format!("http://127.0.0.1:{}", ct.http_port);
+    let mut session = ureq::post(&format!("{base}/v1/sites/demo/sessions"))
+        .header("User-Agent", BROWSER)
+        .send_json(serde_json::json!({
+            "visitor_id": "v1",
+            "page_url": "https://shop.example/offer?utm_source=yandex&utm_medium=cpc&utm_campaign=winter",
+            "ym_client_id": "1700000000123456789",
+        }))
+        .unwrap();
+    let session: serde_json::Value = session.body_mut().read_json().unwrap();
+    let sid = session["session_id"].as_str().unwrap();
+    let lead = ureq::post(&format!("{base}/v1/sessions/{sid}/leads"))
+        .send_json(serde_json::json!({"name": "Anna", "phone": "+7 916 000-00-01"}))
+        .unwrap();
+    assert_eq!(lead.status(), 201);
+    let got = receiver.wait_until(Duration::from_secs(10), |r| !r.is_empty());
+    verify(&got[0]);
+    let body = got[0].json();
+    assert_eq!(body["type"], "lead.created");
+    assert_eq!(body["data"]["phone"], "79160000001");
+    assert_eq!(body["data"]["first_time"], true);
+    let visit = &body["data"]["attribution"];
+    assert_eq!(
+        (visit["source"].as_str(), visit["campaign"].as_str()),
+        (Some("yandex"), Some("winter"))
+    );
+    assert_eq!(visit["ym_client_id"], "1700000000123456789");
+    assert_eq!(
+        visit["landing_page"],
+        "https://shop.example/offer?utm_source=yandex&utm_medium=cpc&utm_campaign=winter"
+    );
     let _stopped = ct.stop();
 }

@@ -21,6 +21,8 @@ pub mod fact;
 pub(super) mod from_batch;
 mod schema;
 mod subscription;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
