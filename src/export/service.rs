@@ -46,13 +46,54 @@ struct Claim {
     next_due: Option<Timestamp>,
 }
 
+/// A request that came back: its subjects and how each event settles.
+struct Flown {
+    subjects: Vec<String>,
+    settled: Vec<Settled>,
+}
+
+/// The service's moving parts between two wake-ups.
+#[derive(Default)]
+struct Flights {
+    /// Requests in flight (at most `concurrency`).
+    sending: JoinSet<Flown>,
+    /// Settlement batches waiting for their commit; each returns the subjects it frees.
+    settling: JoinSet<Vec<String>>,
+    /// Subjects in flight or settling: none of their events may be claimed.
+    busy: HashSet<String>,
+    /// Settlements of finished requests not yet handed to the writer, with their subjects.
+    unsettled: Vec<Settled>,
+    unsettled_subjects: Vec<String>,
+}
+
+impl Flights {
+    fn landed(&mut self, done: Result<Flown, tokio::task::JoinError>) {
+        if let Ok(flown) = done {
+            self.unsettled.extend(flown.settled);
+            self.unsettled_subjects.extend(flown.subjects);
+        }
+    }
+
+    fn freed(&mut self, done: Result<Vec<String>, tokio::task::JoinError>) {
+        if let Ok(subjects) = done {
+            for s in subjects {
+                self.busy.remove(&s);
+            }
+        }
+    }
+}
+
 impl DeliveryService {
     /// Runs until `stop` is cancelled, then lets requests in flight finish (up to the request
-    /// timeout); what they could not settle stays pending and is sent again after a restart.
+    /// timeout) and settles them; what is not settled stays pending and is sent again after a
+    /// restart (with the same id).
+    ///
+    /// A finished request frees its concurrency slot at once; its settlements are handed to
+    /// the writer in batches (one transaction for every request that finished meanwhile) and
+    /// its subjects stay busy until that commit, so an event is never claimed twice.
     pub async fn run(self, stop: CancellationToken) {
         let this = Arc::new(self);
-        let mut flights: JoinSet<Vec<String>> = JoinSet::new();
-        let mut busy: HashSet<String> = HashSet::new();
+        let mut f = Flights::default();
         let mut not_before = Instant::now();
         let mut gauges_at = Instant::now();
         tracing::info!(
@@ -64,21 +105,12 @@ impl DeliveryService {
             tokio::pin!(rung);
             rung.as_mut().enable();
             let mut wake = Instant::now() + IDLE_POLL;
-            let free = this.policy.concurrency.saturating_sub(flights.len());
+            let free = this.policy.concurrency.saturating_sub(f.sending.len());
             if free > 0 && Instant::now() >= not_before {
-                match this.claim(free, &busy).await {
-                    Ok(claim) => {
-                        if !claim.requests.is_empty() && !this.destination.linger().is_zero() {
-                            not_before = Instant::now() + this.destination.linger();
-                        }
-                        for events in claim.requests {
-                            busy.extend(events.iter().map(|e| e.subject.clone()));
-                            flights.spawn(this.clone().fly(events));
-                        }
-                        wake = wake.min(until(claim.next_due));
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, destination = this.destination.id(), "cannot read the outbox")
+                if let Some(next) = this.launch(&mut f, free).await {
+                    wake = wake.min(next);
+                    if !this.destination.linger().is_zero() && !f.sending.is_empty() {
+                        not_before = Instant::now() + this.destination.linger();
                     }
                 }
             }
@@ -90,29 +122,69 @@ impl DeliveryService {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
-                Some(done) = flights.join_next(), if !flights.is_empty() => {
-                    if let Ok(subjects) = done {
-                        for s in subjects {
-                            busy.remove(&s);
-                        }
+                Some(done) = f.sending.join_next(), if !f.sending.is_empty() => {
+                    f.landed(done);
+                    while let Some(done) = f.sending.try_join_next() {
+                        f.landed(done);
                     }
+                    this.hand_over(&mut f);
                 }
+                Some(done) = f.settling.join_next(), if !f.settling.is_empty() => f.freed(done),
                 () = &mut rung => {}
                 () = tokio::time::sleep_until(wake) => {}
             }
         }
-        let grace = this.policy.timeout + Duration::from_secs(1);
-        let drained = tokio::time::timeout(grace, async {
-            while flights.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            flights.abort_all();
-        }
+        this.drain(f).await;
         tracing::info!(
             destination = this.destination.id(),
             "export delivery stopped"
         );
+    }
+
+    /// Claims due events and sends them; returns when to look again (None: read failed).
+    async fn launch(self: &Arc<Self>, f: &mut Flights, free: usize) -> Option<Instant> {
+        match self.claim(free, &f.busy).await {
+            Ok(claim) => {
+                for events in claim.requests {
+                    f.busy.extend(events.iter().map(|e| e.subject.clone()));
+                    f.sending.spawn(self.clone().fly(events));
+                }
+                Some(until(claim.next_due))
+            }
+            Err(error) => {
+                tracing::warn!(%error, destination = self.destination.id(), "cannot read the outbox");
+                None
+            }
+        }
+    }
+
+    /// Hands the finished requests' settlements to the writer as one command.
+    fn hand_over(self: &Arc<Self>, f: &mut Flights) {
+        if f.unsettled.is_empty() {
+            return;
+        }
+        let settled = std::mem::take(&mut f.unsettled);
+        let subjects = std::mem::take(&mut f.unsettled_subjects);
+        let this = self.clone();
+        f.settling.spawn(async move {
+            this.settle(settled).await;
+            subjects
+        });
+    }
+
+    /// At shutdown: requests in flight get the request timeout to finish, then everything
+    /// finished is settled.
+    async fn drain(self: &Arc<Self>, mut f: Flights) {
+        let grace = self.policy.timeout + Duration::from_secs(1);
+        let _ = tokio::time::timeout(grace, async {
+            while let Some(done) = f.sending.join_next().await {
+                f.landed(done);
+            }
+        })
+        .await;
+        f.sending.abort_all();
+        self.hand_over(&mut f);
+        while f.settling.join_next().await.is_some() {}
     }
 
     /// Reads due events, dead-letters the ones the destination refuses, and groups the rest
@@ -183,8 +255,8 @@ impl DeliveryService {
         groups
     }
 
-    /// One request: send, judge, settle. Returns the subjects it carried.
-    async fn fly(self: Arc<Self>, events: Vec<OutboxEvent>) -> Vec<String> {
+    /// One request: send and judge. Returns how its events settle.
+    async fn fly(self: Arc<Self>, events: Vec<OutboxEvent>) -> Flown {
         let verdict = match self.destination.request(&events, Timestamp::now()) {
             Err(error) => Verdict::Dead { error },
             Ok(request) => match self.client.send(&request).await {
@@ -203,8 +275,10 @@ impl DeliveryService {
             })
             .collect();
         self.count(&events, &settled, at);
-        self.settle(settled).await;
-        events.into_iter().map(|e| e.subject).collect()
+        Flown {
+            subjects: events.into_iter().map(|e| e.subject).collect(),
+            settled,
+        }
     }
 
     async fn settle(&self, settled: Vec<Settled>) {

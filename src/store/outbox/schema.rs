@@ -20,6 +20,7 @@ CREATE TABLE outbox (
     settled_at      INTEGER,
     kept            TEXT
 );
+CREATE INDEX outbox_pending ON outbox (destination, seq) WHERE state = 'pending';
 CREATE INDEX outbox_due ON outbox (destination, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX outbox_subject ON outbox (destination, subject, seq);
 CREATE INDEX outbox_state ON outbox (destination, state, seq);
