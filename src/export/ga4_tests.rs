@@ -101,7 +101,10 @@ fn one_call_becomes_one_event_in_the_visitors_session() {
         })
     );
     let text = serde_json::to_string(&b).unwrap();
-    assert!(!text.contains("79161234567"), "the caller's number never leaves");
+    assert!(
+        !text.contains("79161234567"),
+        "the caller's number never leaves"
+    );
     assert!(!format!("{g:?}").contains("s3cr"), "Debug hides the secret");
 }
 
@@ -124,7 +127,10 @@ fn params_stay_within_the_limits() {
             assert!(text.chars().count() <= MAX_VALUE_CHARS, "{name}");
         }
     }
-    assert_eq!(params["term"].as_str().unwrap(), "я".repeat(MAX_VALUE_CHARS));
+    assert_eq!(
+        params["term"].as_str().unwrap(),
+        "я".repeat(MAX_VALUE_CHARS)
+    );
     assert_eq!(g.max_batch(), 25);
 }
 
@@ -136,10 +142,21 @@ fn absent_facts_are_left_out_and_odd_session_ids_dropped() {
         c["talk_secs"] = Value::Null;
         c["first_time_caller"] = json!(false);
     });
-    let b = body(&ga4(ValueFrom::Fixed(None)).request(&[event(1, &payload)], now()).unwrap());
+    let b = body(
+        &ga4(ValueFrom::Fixed(None))
+            .request(&[event(1, &payload)], now())
+            .unwrap(),
+    );
     assert_eq!(b["client_id"], "123.456");
     let params = b["events"][0]["params"].as_object().unwrap();
-    for absent in ["session_id", "source", "term", "quality", "talk_secs", "value"] {
+    for absent in [
+        "session_id",
+        "source",
+        "term",
+        "quality",
+        "talk_secs",
+        "value",
+    ] {
         assert!(!params.contains_key(absent), "{absent}");
     }
     assert_eq!(params["first_time"], 0);
@@ -169,7 +186,10 @@ fn one_clients_calls_share_a_request_others_do_not() {
         3,
         &call(|c| c["attribution"]["ga_client_id"] = json!("GA1.1.5.6")),
     );
-    assert!(g.same_request(&a, &b), "the same client in two cookie forms");
+    assert!(
+        g.same_request(&a, &b),
+        "the same client in two cookie forms"
+    );
     assert!(!g.same_request(&a, &other));
     let body = body(&g.request(&[a, b], now()).unwrap());
     let times: Vec<&Value> = body["events"]
@@ -229,7 +249,8 @@ fn a_call_in_the_future_is_sent_as_now() {
 
 #[test]
 fn value_comes_from_the_won_deal_or_the_fixed_amount() {
-    let won = call(|c| c["deal"] = json!({"amount": "1500.50", "currency": "USD", "status": "won"}));
+    let won =
+        call(|c| c["deal"] = json!({"amount": "1500.50", "currency": "USD", "status": "won"}));
     let open = call(|c| c["deal"] = json!({"amount": 99, "currency": "USD", "status": "open"}));
     let params = |g: &Ga4, payload: &Value| {
         let b = body(&g.request(&[event(1, payload)], now()).unwrap());
@@ -237,14 +258,27 @@ fn value_comes_from_the_won_deal_or_the_fixed_amount() {
     };
     let deal = ga4(ValueFrom::Deal);
     let p = params(&deal, &won);
-    assert_eq!((p["value"].clone(), p["currency"].clone()), (json!(1500.5), json!("USD")));
-    assert!(params(&deal, &open).get("value").is_none(), "open deals have no value");
+    assert_eq!(
+        (p["value"].clone(), p["currency"].clone()),
+        (json!(1500.5), json!("USD"))
+    );
+    assert!(
+        params(&deal, &open).get("value").is_none(),
+        "open deals have no value"
+    );
     assert!(params(&deal, &call(|_| {})).get("value").is_none());
     let number = call(|c| c["deal"] = json!({"amount": 70, "currency": "EUR", "status": "won"}));
     assert_eq!(params(&deal, &number)["value"], json!(70.0));
 
     let fixed = ga4(ValueFrom::Fixed(Some(50_000)));
     let p = params(&fixed, &won);
-    assert_eq!((p["value"].clone(), p["currency"].clone()), (json!(500.0), json!("RUB")));
-    assert!(params(&ga4(ValueFrom::Fixed(None)), &won).get("value").is_none());
+    assert_eq!(
+        (p["value"].clone(), p["currency"].clone()),
+        (json!(500.0), json!("RUB"))
+    );
+    assert!(
+        params(&ga4(ValueFrom::Fixed(None)), &won)
+            .get("value")
+            .is_none()
+    );
 }
