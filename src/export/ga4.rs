@@ -15,7 +15,9 @@
 //!   request's, which wins over the time of the request. Each event therefore carries its
 //!   call's time, so calls of one client with different times may share a request; the
 //!   request-level value is the first event's. Events may be backdated up to 72 hours: an
-//!   older call is refused (a dead letter with the reason), not sent.
+//!   older call is refused (a dead letter with the reason), not sent. Google joins an event
+//!   to its session only if the request arrives within 24 hours of the session's start;
+//!   later events still count, outside the session.
 //! - At most 25 events per request, 25 params per event, param names of at most 40 and
 //!   values of at most 100 characters (longer text values are cut, char-safe).
 //! - The endpoint answers 2xx even to events it drops (only `/debug/mp/collect` validates),
