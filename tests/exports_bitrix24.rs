@@ -49,7 +49,10 @@ crm_sources = {{ Billboard = "UC_BILLBOARD" }}
 fn register_answers(receiver: &Receiver, call_id: &str) {
     receiver.answer(
         &format!("{}{REGISTER}", base()),
-        Answer::json(200, json!({"result": {"CALL_ID": call_id, "CRM_CREATED_LEAD": 12}})),
+        Answer::json(
+            200,
+            json!({"result": {"CALL_ID": call_id, "CRM_CREATED_LEAD": 12}}),
+        ),
     );
 }
 
@@ -82,7 +85,10 @@ fn settled(db: &Path, n: usize) -> Vec<Row> {
         if rows.len() == n && rows.iter().all(|r| r.1 != "pending") {
             return rows;
         }
-        assert!(Instant::now() < deadline, "outbox did not settle: {rows:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "outbox did not settle: {rows:#?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -176,16 +182,25 @@ fn calls_are_registered_then_finished_with_their_call_id() {
     busy.wait_ok();
     let rows = settled(&ct.db_path(), 6);
     let (register, finish) = (&rows[4], &rows[5]);
-    assert_eq!((register.0.as_str(), register.1.as_str()), ("call.ringing", "dead"));
+    assert_eq!(
+        (register.0.as_str(), register.1.as_str()),
+        ("call.ringing", "dead")
+    );
     let error = register.3.as_deref().unwrap();
     assert!(error.contains("401 NO_AUTH_FOUND"), "{error}");
-    assert_eq!((finish.0.as_str(), finish.1.as_str()), ("call.ended", "dead"));
+    assert_eq!(
+        (finish.0.as_str(), finish.1.as_str()),
+        ("call.ended", "dead")
+    );
     let error = finish.3.as_deref().unwrap();
     assert!(error.contains("no Bitrix24 CALL_ID"), "{error}");
     assert_eq!(receiver.received().len(), 5, "the finish was not sent");
 
     let stopped = ct.stop();
-    assert!(!stopped.log.contains(TOKEN), "the webhook token leaked to the log");
+    assert!(
+        !stopped.log.contains(TOKEN),
+        "the webhook token leaked to the log"
+    );
     let all = outbox(&stopped.db);
     assert!(all.iter().all(|r| !format!("{r:?}").contains(TOKEN)));
 }
@@ -215,6 +230,9 @@ fn check_config_never_prints_the_webhook_url() {
         );
         assert!(!output.status.success(), "{all}");
         assert!(all.contains("exports.bitrix24[0].webhook_url"), "{all}");
-        assert!(!all.contains(TOKEN), "check-config printed the secret: {all}");
+        assert!(
+            !all.contains(TOKEN),
+            "check-config printed the secret: {all}"
+        );
     }
 }

@@ -230,7 +230,9 @@ fn bitrix24(f: &Bitrix24File, at: &str, p: &mut Problems) -> Bitrix24Config {
         if !ok {
             p.push(
                 format!("{at}.crm_sources.{source}"),
-                format!("{status:?} is not a CRM source STATUS_ID (1-50 letters, digits, '_', '-', ':')"),
+                format!(
+                    "{status:?} is not a CRM source STATUS_ID (1-50 letters, digits, '_', '-', ':')"
+                ),
             );
         }
     }
@@ -336,8 +338,14 @@ fn endpoint(text: Option<&str>, default: &str, path: &str, p: &mut Problems) -> 
 fn secret_url(text: &str, path: &str, p: &mut Problems) {
     match Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-        Ok(_) => p.push(path, "must be an http or https URL (not shown: it carries the secret)"),
-        Err(e) => p.push(path, format!("is not a URL: {e} (not shown: it carries the secret)")),
+        Ok(_) => p.push(
+            path,
+            "must be an http or https URL (not shown: it carries the secret)",
+        ),
+        Err(e) => p.push(
+            path,
+            format!("is not a URL: {e} (not shown: it carries the secret)"),
+        ),
     }
 }
 

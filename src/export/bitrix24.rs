@@ -151,7 +151,10 @@ impl Destination for Bitrix24 {
         let (method, params) = match event.kind {
             EventKind::CallRinging => (REGISTER, self.register(&call)),
             EventKind::CallEnded => {
-                let call_id = event.kept.as_deref().ok_or("no Bitrix24 CALL_ID to finish")?;
+                let call_id = event
+                    .kept
+                    .as_deref()
+                    .ok_or("no Bitrix24 CALL_ID to finish")?;
                 (FINISH, self.finish(&call, call_id))
             }
             other => return Err(format!("Bitrix24 does not take {}", other.as_str())),

@@ -87,7 +87,10 @@ fn ringing_registers_an_inbound_call_with_its_line_and_source() {
         .request(&[event(EventKind::CallRinging, &ringing(), None)], now())
         .unwrap();
     assert_eq!(req.method, Method::Post);
-    assert_eq!(req.url, format!("{URL}telephony.externalcall.register.json"));
+    assert_eq!(
+        req.url,
+        format!("{URL}telephony.externalcall.register.json")
+    );
     assert_eq!(
         params(&req),
         json!({
@@ -222,7 +225,12 @@ fn register_keeps_the_call_id() {
 
 #[test]
 fn register_without_call_id_is_dead_with_the_body() {
-    for body in [r#"{"result":{}}"#, r#"{"result":true}"#, "<html>ok</html>", ""] {
+    for body in [
+        r#"{"result":{}}"#,
+        r#"{"result":true}"#,
+        "<html>ok</html>",
+        "",
+    ] {
         let Verdict::Dead { error } = judge(REGISTER, &answer(200, body)) else {
             panic!("dead for {body:?}")
         };
@@ -240,13 +248,14 @@ fn rate_limits_and_portal_failures_are_retried() {
     assert_eq!(
         judge(REGISTER, &limit),
         Verdict::Retry {
-            error: format!(
-                "{REGISTER}: HTTP 503 QUERY_LIMIT_EXCEEDED: Too many requests"
-            ),
+            error: format!("{REGISTER}: HTTP 503 QUERY_LIMIT_EXCEEDED: Too many requests"),
             after: Some(Duration::from_secs(2)),
         }
     );
-    let internal = answer(500, r#"{"error":"INTERNAL_SERVER_ERROR","error_description":""}"#);
+    let internal = answer(
+        500,
+        r#"{"error":"INTERNAL_SERVER_ERROR","error_description":""}"#,
+    );
     assert!(matches!(judge(FINISH, &internal), Verdict::Retry { .. }));
     assert!(matches!(
         judge(FINISH, &answer(502, "Bad gateway")),
@@ -261,8 +270,16 @@ fn rate_limits_and_portal_failures_are_retried() {
 fn auth_and_parameter_errors_are_dead() {
     let cases = [
         (401, "NO_AUTH_FOUND", "Wrong authorization data"),
-        (401, "expired_token", "The access token provided has expired"),
-        (403, "insufficient_scope", "The request requires higher privileges"),
+        (
+            401,
+            "expired_token",
+            "The access token provided has expired",
+        ),
+        (
+            403,
+            "insufficient_scope",
+            "The request requires higher privileges",
+        ),
         (400, "INVALID_REQUEST", "Https required."),
         (404, "ERROR_METHOD_NOT_FOUND", "Method not found!"),
         (200, "ERROR_CALL_NOT_FOUND", "Call not found"),

@@ -192,7 +192,11 @@ mod tests {
         assert!(!s.takes_call(EventKind::CallAnswered, &c));
         for (disposition, taken) in [("answered", true), ("busy", true), ("rejected", false)] {
             c.disposition = Some(disposition.into());
-            assert_eq!(s.takes_call(EventKind::CallEnded, &c), taken, "{disposition}");
+            assert_eq!(
+                s.takes_call(EventKind::CallEnded, &c),
+                taken,
+                "{disposition}"
+            );
         }
         assert!(!s.takes_call(EventKind::CallUpdated, &c));
     }
