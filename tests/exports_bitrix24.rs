@@ -201,6 +201,9 @@ fn calls_are_registered_then_finished_with_their_call_id() {
         !stopped.log.contains(TOKEN),
         "the webhook token leaked to the log"
     );
+    let cdrs = stopped.cdrs();
+    assert_eq!(cdrs.len(), 4, "the refused call has its CDR too");
+    assert_eq!(cdrs[0].disposition.as_str(), "rejected");
     let all = outbox(&stopped.db);
     assert!(all.iter().all(|r| !format!("{r:?}").contains(TOKEN)));
 }
