@@ -330,6 +330,9 @@ fn example_sets_every_key() {
         "exports.bitrix24.user_id",
         "exports.bitrix24.create_crm",
         "exports.bitrix24.show_card",
+        // A table keyed by calltrack source: the example's two entries.
+        "exports.bitrix24.crm_sources.google",
+        "exports.bitrix24.crm_sources.billboard",
         "exports.bitrix24.sites",
     ]
     .into_iter()

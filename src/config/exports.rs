@@ -142,6 +142,10 @@ pub struct Bitrix24File {
     /// Show the call card to the user while it rings (`SHOW`, default true).
     #[serde(default = "default_true")]
     pub show_card: bool,
+    /// The CRM source (`CRM_SOURCE`, a `STATUS_ID` of the CRM's source list) per calltrack
+    /// source (`google = "ADVERTISING"`); calls from other sources are registered without one.
+    #[serde(default)]
+    pub crm_sources: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub sites: Vec<String>,
 }
@@ -313,6 +317,8 @@ pub struct Bitrix24Config {
     pub user_id: u64,
     pub create_crm: bool,
     pub show_card: bool,
+    /// Calltrack source, lowercased, to the CRM's source `STATUS_ID`.
+    pub crm_sources: std::collections::BTreeMap<String, String>,
     pub sites: Vec<String>,
 }
 

@@ -214,7 +214,7 @@ fn bitrix24(f: &Bitrix24File, at: &str, p: &mut Problems) -> Bitrix24Config {
     let url = secret(&f.webhook_url, &path, p);
     let mut text = url.expose().to_owned();
     if !text.is_empty() {
-        http_url(&text, &path, p);
+        secret_url(&text, &path, p);
         if !text.ends_with('/') {
             text.push('/');
         }
@@ -222,12 +222,31 @@ fn bitrix24(f: &Bitrix24File, at: &str, p: &mut Problems) -> Bitrix24Config {
     if f.user_id == 0 {
         p.push(format!("{at}.user_id"), "must be a Bitrix24 user id");
     }
+    for (source, status) in &f.crm_sources {
+        let ok = (1..=50).contains(&status.len())
+            && status
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-:".contains(&b));
+        if !ok {
+            p.push(
+                format!("{at}.crm_sources.{source}"),
+                format!(
+                    "{status:?} is not a CRM source STATUS_ID (1-50 letters, digits, '_', '-', ':')"
+                ),
+            );
+        }
+    }
     Bitrix24Config {
         id: f.id.clone(),
         webhook_url: Secret::new(text),
         user_id: f.user_id,
         create_crm: f.create_crm,
         show_card: f.show_card,
+        crm_sources: f
+            .crm_sources
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect(),
         sites: f.sites.clone(),
     }
 }
@@ -312,6 +331,22 @@ fn endpoint(text: Option<&str>, default: &str, path: &str, p: &mut Problems) -> 
     http_url(text.unwrap_or(default), path, p)
         .trim_end_matches('/')
         .to_owned()
+}
+
+/// Checks an http(s) URL that carries a secret (a Bitrix24 webhook): the problem names the
+/// key and what is wrong, never the URL.
+fn secret_url(text: &str, path: &str, p: &mut Problems) {
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        Ok(_) => p.push(
+            path,
+            "must be an http or https URL (not shown: it carries the secret)",
+        ),
+        Err(e) => p.push(
+            path,
+            format!("is not a URL: {e} (not shown: it carries the secret)"),
+        ),
+    }
 }
 
 /// A checked http(s) URL, kept as written (trailing `/` trimmed for bases).

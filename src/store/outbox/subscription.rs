@@ -27,18 +27,22 @@ impl EventSet {
     }
 }
 
-/// What the visit must carry for the destination to place the call.
+/// What a call must have for the destination to place it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     /// A GA client id (GA4 Measurement Protocol).
     GaClientId,
     /// A Metrica client id or a yclid (Metrica offline calls).
     MetricaVisitor,
+    /// The call rang (Bitrix24 finishes only calls it registered at `call.ringing`): every
+    /// call but the ones refused before ringing, whose only fact is a `call.ended` with
+    /// disposition `rejected` (the one disposition a refusal, and only a refusal, records).
+    Rang,
 }
 
 /// The subscriptions of every configured destination: webhooks take the events they list,
 /// GA4 and Metrica `call.ended` of the calls they `send` that carry their visitor id,
-/// Bitrix24 `call.ringing` and `call.ended`.
+/// Bitrix24 `call.ringing` and `call.ended` of the calls that rang.
 pub fn subscriptions(config: &ExportsConfig) -> Vec<Subscription> {
     let webhooks = config.webhooks.iter().map(|d| Subscription {
         destination: d.id.clone(),
@@ -67,7 +71,7 @@ pub fn subscriptions(config: &ExportsConfig) -> Vec<Subscription> {
         events: EventSet::of(&[EventKind::CallRinging, EventKind::CallEnded]),
         sites: d.sites.clone(),
         qualifier: Qualifier::All,
-        need: None,
+        need: Some(Need::Rang),
     });
     webhooks.chain(ga4).chain(metrica).chain(bitrix).collect()
 }
@@ -125,6 +129,7 @@ fn has(need: Need, call: &CallFact) -> bool {
     match need {
         Need::GaClientId => a.ga_client_id.is_some(),
         Need::MetricaVisitor => a.ym_client_id.is_some() || a.yclid.is_some(),
+        Need::Rang => call.disposition.as_deref() != Some("rejected"),
     }
 }
 
@@ -164,5 +169,35 @@ mod tests {
         assert!(s.takes_call(EventKind::CallEnded, &call()));
         s.need = Some(Need::MetricaVisitor);
         assert!(!s.takes_call(EventKind::CallEnded, &call()));
+    }
+
+    #[test]
+    fn bitrix24_takes_only_calls_that_rang() {
+        let config = ExportsConfig {
+            bitrix24: vec![crate::config::exports::Bitrix24Config {
+                id: "b24".into(),
+                webhook_url: crate::config::exports::Secret::new("https://b.example/rest/1/x/"),
+                user_id: 1,
+                create_crm: true,
+                show_card: true,
+                crm_sources: Default::default(),
+                sites: Vec::new(),
+            }],
+            ..ExportsConfig::default()
+        };
+        let s = subscriptions(&config).remove(0);
+        let mut c = call();
+        c.disposition = None;
+        assert!(s.takes_call(EventKind::CallRinging, &c));
+        assert!(!s.takes_call(EventKind::CallAnswered, &c));
+        for (disposition, taken) in [("answered", true), ("busy", true), ("rejected", false)] {
+            c.disposition = Some(disposition.into());
+            assert_eq!(
+                s.takes_call(EventKind::CallEnded, &c),
+                taken,
+                "{disposition}"
+            );
+        }
+        assert!(!s.takes_call(EventKind::CallUpdated, &c));
     }
 }
