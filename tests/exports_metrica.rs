@@ -132,19 +132,29 @@ fn a_visitors_call_is_uploaded_as_csv_and_its_status_polled_and_kept() {
     let upload = uploads[0];
     assert_eq!(
         upload.uri,
-        format!("{}?client_id_type=CLIENT_ID&comment=calltrack", api("upload_calls"))
+        format!(
+            "{}?client_id_type=CLIENT_ID&comment=calltrack",
+            api("upload_calls")
+        )
     );
     assert_eq!(upload.header("authorization"), Some("OAuth y0_test_token"));
     let (head, csv) = file_part(upload);
     assert!(head.contains("filename=\"calls.csv\""), "{head}");
-    assert!(head.to_ascii_lowercase().contains("content-type: text/csv"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-type: text/csv"),
+        "{head}"
+    );
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
         "ClientId,DateTime,StaticCall,PhoneNumber,TalkDuration,HoldDuration,CallMissed,Tag,\
          FirstTimeCaller,URL,CallTrackerURL,Price,Currency"
     );
-    assert_eq!(lines.len(), 2, "only the visitor's call (the static one has no id): {csv}");
+    assert_eq!(
+        lines.len(),
+        2,
+        "only the visitor's call (the static one has no id): {csv}"
+    );
     let cells: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(cells[0], CLIENT_ID);
     let at: i64 = cells[1].parse().unwrap();
@@ -171,7 +181,11 @@ fn a_visitors_call_is_uploaded_as_csv_and_its_status_polled_and_kept() {
     assert_eq!((stored.upload_id.as_str(), stored.rows), ("4711", 1));
     assert!(stored.checked_at.is_some());
     std::thread::sleep(Duration::from_millis(1500));
-    let polls = receiver.received().iter().filter(|r| r.method == "GET").count();
+    let polls = receiver
+        .received()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
     assert_eq!(polls, 1, "a processed upload is not asked about again");
     let _stopped = ct.stop();
 }

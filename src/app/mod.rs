@@ -277,7 +277,11 @@ async fn run_services(
     let export_tasks: Vec<_> = exports
         .into_iter()
         .map(|service| tokio::spawn(service.run(export_stop.clone())))
-        .chain(metrica_polls.into_iter().map(|poll| tokio::spawn(poll.run(export_stop.clone()))))
+        .chain(
+            metrica_polls
+                .into_iter()
+                .map(|poll| tokio::spawn(poll.run(export_stop.clone()))),
+        )
         .collect();
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;

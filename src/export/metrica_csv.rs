@@ -271,7 +271,14 @@ mod tests {
     #[test]
     fn odd_callers_and_no_tracker_url_leave_cells_empty() {
         let c = call(serde_json::json!({"caller": "anonymous"}));
-        let cells = row(IdType::ClientId, &c, RowContext { call_tracker_url: None }).unwrap();
+        let cells = row(
+            IdType::ClientId,
+            &c,
+            RowContext {
+                call_tracker_url: None,
+            },
+        )
+        .unwrap();
         assert_eq!(cells[3], "");
         assert_eq!(cells[10], "");
         assert_eq!(phone("+74951234567"), "+74951234567");

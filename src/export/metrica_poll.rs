@@ -44,7 +44,10 @@ impl MetricaPoll {
     /// a restart).
     pub async fn run(self, stop: CancellationToken) {
         let every = self.metrica.linger().max(MIN_GAP);
-        tracing::info!(destination = self.metrica.id(), "metrica status poll started");
+        tracing::info!(
+            destination = self.metrica.id(),
+            "metrica status poll started"
+        );
         loop {
             let rung = self.outbox.rung();
             tokio::pin!(rung);
@@ -70,7 +73,10 @@ impl MetricaPoll {
                 () = tokio::time::sleep(MIN_GAP) => {}
             }
         }
-        tracing::info!(destination = self.metrica.id(), "metrica status poll stopped");
+        tracing::info!(
+            destination = self.metrica.id(),
+            "metrica status poll stopped"
+        );
     }
 
     /// Records new uploads, checks the ones due, stores what Metrica said.

@@ -88,7 +88,10 @@ fn the_upload_is_multipart_csv_with_the_oauth_header() {
     else {
         panic!("multipart body")
     };
-    assert_eq!((field.as_str(), content_type.as_str()), ("file", "text/csv"));
+    assert_eq!(
+        (field.as_str(), content_type.as_str()),
+        ("file", "text/csv")
+    );
     let text = std::str::from_utf8(bytes).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
@@ -115,7 +118,10 @@ fn calls_travel_together_only_with_the_same_id_type() {
     assert!(m.same_request(&client(1), &client(2)));
     assert!(m.same_request(&click(1), &click(2)));
     assert!(!m.same_request(&client(1), &click(2)));
-    assert!(m.request(&[client(1), click(2)], Timestamp::UNIX_EPOCH).is_err());
+    assert!(
+        m.request(&[client(1), click(2)], Timestamp::UNIX_EPOCH)
+            .is_err()
+    );
     assert_eq!(m.max_batch(), MAX_ROWS);
     assert_eq!(m.linger(), Duration::from_secs(300));
 }
@@ -153,7 +159,10 @@ fn an_accepted_upload_keeps_its_id() {
         Verdict::Delivered { keep: None }
     );
     assert!(matches!(
-        m.judge(&[], &answer(400, r#"{"errors":[{"error_type":"invalid_parameter"}]}"#)),
+        m.judge(
+            &[],
+            &answer(400, r#"{"errors":[{"error_type":"invalid_parameter"}]}"#)
+        ),
         Verdict::Dead { .. }
     ));
     assert!(matches!(
@@ -172,7 +181,10 @@ fn the_status_request_and_answer() {
     );
     assert_eq!(req.body, Body::Empty);
     let u = Uploading::parse(br#"{"uploading":{"id":"4711","status":"LINKAGE_FAILURE"}}"#).unwrap();
-    assert_eq!((u.id.as_str(), u.status.as_str()), ("4711", "LINKAGE_FAILURE"));
+    assert_eq!(
+        (u.id.as_str(), u.status.as_str()),
+        ("4711", "LINKAGE_FAILURE")
+    );
     assert!(Uploading::is_final(&u.status));
     assert!(Uploading::is_final("PROCESSED"));
     for open in ["PREPARED", "UPLOADED", "EXPORTED", "MATCHED", ""] {

@@ -151,9 +151,8 @@ pub fn last(conn: &Connection, destination: &str) -> rusqlite::Result<Option<Met
 
 /// The last upload of every Metrica destination that made one, by destination id.
 pub fn latest(conn: &Connection) -> rusqlite::Result<Vec<MetricaUpload>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT destination FROM metrica_uploads ORDER BY destination",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT DISTINCT destination FROM metrica_uploads ORDER BY destination")?;
     let ids = stmt
         .query_map([], |row| row.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -204,7 +203,13 @@ mod tests {
     }
 
     /// An outbox row of `destination`, delivered at `settled` and keeping `kept`.
-    fn outbox_row(conn: &Connection, seq: i64, destination: &str, kept: Option<&str>, settled: i64) {
+    fn outbox_row(
+        conn: &Connection,
+        seq: i64,
+        destination: &str,
+        kept: Option<&str>,
+        settled: i64,
+    ) {
         conn.execute(
             "INSERT INTO outbox (seq, id, destination, event, subject, occurred_at, created_at, \
              payload, state, next_attempt_at, settled_at, kept) \
@@ -233,7 +238,10 @@ mod tests {
         outbox_row(&conn, 4, "ym", None, at);
         outbox_row(&conn, 5, "bitrix", Some("CALL-1"), at);
         let found = unrecorded(&conn, "ym", 10).unwrap();
-        let ids: Vec<(&str, u64)> = found.iter().map(|u| (u.upload_id.as_str(), u.rows)).collect();
+        let ids: Vec<(&str, u64)> = found
+            .iter()
+            .map(|u| (u.upload_id.as_str(), u.rows))
+            .collect();
         assert_eq!(ids, [("41", 2), ("42", 1)]);
         assert_eq!(found[0].uploaded_at, from_millis(at));
         record(&conn, &found).unwrap();
@@ -255,17 +263,40 @@ mod tests {
         let since = ts("2026-12-04T10:00:00Z");
         let now = ts("2026-12-05T10:00:00Z");
         assert_eq!(open(&conn, "ym", since, now).unwrap().len(), 1);
-        record(&conn, &[check(&up, Some("UPLOADED"), "2026-12-05T10:01:00Z")]).unwrap();
+        record(
+            &conn,
+            &[check(&up, Some("UPLOADED"), "2026-12-05T10:01:00Z")],
+        )
+        .unwrap();
         assert!(
-            open(&conn, "ym", since, ts("2026-12-05T10:00:30Z")).unwrap().is_empty(),
+            open(&conn, "ym", since, ts("2026-12-05T10:00:30Z"))
+                .unwrap()
+                .is_empty(),
             "checked recently"
         );
-        assert_eq!(open(&conn, "ym", since, ts("2026-12-05T10:02:00Z")).unwrap().len(), 1);
+        assert_eq!(
+            open(&conn, "ym", since, ts("2026-12-05T10:02:00Z"))
+                .unwrap()
+                .len(),
+            1
+        );
         record(&conn, &[check(&up, None, "2026-12-05T10:02:00Z")]).unwrap();
         let shown = last(&conn, "ym").unwrap().unwrap();
-        assert_eq!(shown.status.as_deref(), Some("UPLOADED"), "a failed check keeps it");
-        record(&conn, &[check(&up, Some("PROCESSED"), "2026-12-05T10:03:00Z")]).unwrap();
-        assert!(open(&conn, "ym", since, ts("2026-12-06T00:00:00Z")).unwrap().is_empty());
+        assert_eq!(
+            shown.status.as_deref(),
+            Some("UPLOADED"),
+            "a failed check keeps it"
+        );
+        record(
+            &conn,
+            &[check(&up, Some("PROCESSED"), "2026-12-05T10:03:00Z")],
+        )
+        .unwrap();
+        assert!(
+            open(&conn, "ym", since, ts("2026-12-06T00:00:00Z"))
+                .unwrap()
+                .is_empty()
+        );
         let shown = last(&conn, "ym").unwrap().unwrap();
         assert_eq!(
             shown,
@@ -279,7 +310,9 @@ mod tests {
             }
         );
         assert!(
-            open(&conn, "ym", ts("2026-12-05T11:00:00Z"), now).unwrap().is_empty(),
+            open(&conn, "ym", ts("2026-12-05T11:00:00Z"), now)
+                .unwrap()
+                .is_empty(),
             "too old to poll"
         );
     }
