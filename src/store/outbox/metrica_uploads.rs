@@ -259,7 +259,7 @@ mod tests {
             status: None,
             checked_at: None,
         };
-        record(&conn, &[up.clone()]).unwrap();
+        record(&conn, std::slice::from_ref(&up)).unwrap();
         let since = ts("2026-12-04T10:00:00Z");
         let now = ts("2026-12-05T10:00:00Z");
         assert_eq!(open(&conn, "ym", since, now).unwrap().len(), 1);
