@@ -143,6 +143,13 @@ impl Server {
             &store,
             &opened.outbox,
         )?;
+        let metrica_polls = crate::export::build::metrica_polls(
+            &config.exports,
+            &config.reports_currency,
+            &reader,
+            &store,
+            &opened.outbox,
+        )?;
         let http_state = HttpState {
             health: health.clone(),
             config: live.clone(),
@@ -185,6 +192,7 @@ impl Server {
             store,
             writer: opened.writer,
             exports,
+            metrica_polls,
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -231,6 +239,8 @@ struct Services {
     writer: WriterHandle,
     /// One delivery service per export destination.
     exports: Vec<crate::export::service::DeliveryService>,
+    /// One status poll per Metrica destination.
+    metrica_polls: Vec<crate::export::metrica::poll::MetricaPoll>,
 }
 
 /// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
@@ -248,6 +258,7 @@ async fn run_services(
         store,
         writer,
         exports,
+        metrica_polls,
     } = services;
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
     let forwarder = tokio::spawn(forward_events(events_rx, store.clone()));
@@ -266,6 +277,11 @@ async fn run_services(
     let export_tasks: Vec<_> = exports
         .into_iter()
         .map(|service| tokio::spawn(service.run(export_stop.clone())))
+        .chain(
+            metrica_polls
+                .into_iter()
+                .map(|poll| tokio::spawn(poll.run(export_stop.clone()))),
+        )
         .collect();
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;

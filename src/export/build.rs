@@ -8,6 +8,7 @@ use super::bitrix24::Bitrix24;
 use super::client::Client;
 use super::ga4::Ga4;
 use super::metrica::Metrica;
+use super::metrica::poll::MetricaPoll;
 use super::service::DeliveryService;
 use super::webhook::Webhook;
 use crate::config::exports::ExportsConfig;
@@ -59,6 +60,29 @@ pub fn services(
             Ok(DeliveryService {
                 destination,
                 policy: config.policy,
+                reader: reader.clone(),
+                store: store.clone(),
+                outbox: outbox.clone(),
+                client: Client::new(config.policy.timeout)?,
+            })
+        })
+        .collect()
+}
+
+/// One status poll per Metrica destination (follows its uploads until processed).
+pub fn metrica_polls(
+    config: &ExportsConfig,
+    currency: &str,
+    reader: &StoreReader,
+    store: &StoreSender,
+    outbox: &Arc<Outbox>,
+) -> Result<Vec<MetricaPoll>, ExportError> {
+    config
+        .metrica
+        .iter()
+        .map(|d| {
+            Ok(MetricaPoll {
+                metrica: Metrica::new(d, currency),
                 reader: reader.clone(),
                 store: store.clone(),
                 outbox: outbox.clone(),

@@ -128,6 +128,9 @@ fn apply(
         StoreCommand::OutboxSettle { settled, .. } => {
             outbox::delivery::settle(conn, settled).map(|()| true)
         }
+        StoreCommand::MetricaUploads { uploads, .. } => {
+            outbox::metrica_uploads::record(conn, uploads).map(|()| true)
+        }
         StoreCommand::OutboxReplay { replay, at, .. } => {
             outbox::admin::replay(conn, replay, *at).map(|n| n > 0)
         }

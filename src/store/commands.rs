@@ -79,6 +79,11 @@ pub enum StoreCommand {
         settled: Vec<Settled>,
         done: Reply<()>,
     },
+    /// Records Metrica uploads and their last status (the Metrica status poll).
+    MetricaUploads {
+        uploads: Vec<super::outbox::metrica_uploads::UploadRecord>,
+        done: Reply<()>,
+    },
     /// Puts outbox events back to pending (`calltrack outbox replay`, admin API); answers
     /// whether any matched.
     OutboxReplay {
@@ -95,7 +100,8 @@ impl StoreCommand {
         match self {
             Self::SaveLeases { done, .. }
             | Self::SavePoolUsage { done, .. }
-            | Self::OutboxSettle { done, .. } => {
+            | Self::OutboxSettle { done, .. }
+            | Self::MetricaUploads { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. }

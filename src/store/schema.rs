@@ -228,6 +228,7 @@ const MIGRATIONS: &[&str] = &[
     super::schema_reports::V9_REPORTS,
     V10_POOL_USAGE,
     super::outbox::V11_OUTBOX,
+    super::outbox::V12_METRICA_UPLOADS,
 ];
 
 /// The schema version this build writes.

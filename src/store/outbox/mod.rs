@@ -8,6 +8,7 @@
 //! - [`enqueue`]: fan-out of one fact to every destination whose [`Subscription`] takes it.
 //! - [`delivery`]: what a delivery service reads (due events, in per-subject order) and how
 //!   it settles them (delivered, retry later, dead letter).
+//! - [`metrica_uploads`]: Metrica uploads and their processing status (polled).
 //! - [`admin`]: status per destination, listings and replay (CLI and admin API).
 //!
 //! One row per (event, destination): its `id` is the event id receivers deduplicate by
@@ -19,6 +20,7 @@ pub mod delivery;
 pub mod enqueue;
 pub mod fact;
 pub(super) mod from_batch;
+pub mod metrica_uploads;
 mod schema;
 mod subscription;
 #[cfg(test)]
@@ -32,6 +34,7 @@ use tokio::sync::Notify;
 
 pub use crate::config::exports::EventKind;
 pub use fact::{CallFact, LeadFact};
+pub(super) use metrica_uploads::V12_METRICA_UPLOADS;
 pub(super) use schema::V11_OUTBOX;
 pub use subscription::{EventSet, Need, Subscription, subscriptions};
 
