@@ -86,6 +86,8 @@ pub enum StoreCommand {
         at: Timestamp,
         done: Reply<bool>,
     },
+    /// Deletes delivered outbox events settled before `before` (`keep_delivered_days`).
+    OutboxPrune { before: Timestamp, done: Reply<()> },
 }
 
 impl StoreCommand {
@@ -95,7 +97,8 @@ impl StoreCommand {
         match self {
             Self::SaveLeases { done, .. }
             | Self::SavePoolUsage { done, .. }
-            | Self::OutboxSettle { done, .. } => {
+            | Self::OutboxSettle { done, .. }
+            | Self::OutboxPrune { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. }
