@@ -180,3 +180,38 @@ fn replay_by_id_takes_one_event_of_its_destination() {
     assert_eq!(replayable(&conn, &elsewhere, at(50)).unwrap(), 0);
     assert_eq!(one.destination(), "crm");
 }
+
+#[tokio::test]
+async fn the_prune_command_deletes_old_delivered_events_only() {
+    use crate::store::{StoreCommand, WriterOptions, spawn_writer};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cdr.db");
+    let (store, writer) = spawn_writer(&path, WriterOptions::default()).unwrap();
+    {
+        let conn = Connection::open(&path).unwrap();
+        let seqs: Vec<i64> = (0..3).map(|n| add(&conn, "crm", n, 0)).collect();
+        settle(&conn, seqs[0], 10, delivered());
+        settle(&conn, seqs[1], 100, delivered());
+        settle(&conn, seqs[2], 10, dead("HTTP 400"));
+    }
+    store
+        .request(|done| StoreCommand::OutboxPrune {
+            before: at(50),
+            done,
+        })
+        .await
+        .unwrap();
+    drop(store);
+    tokio::task::spawn_blocking(move || writer.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let crm = &status(&conn).unwrap()[0];
+    assert_eq!(
+        (crm.delivered, crm.dead),
+        (1, 1),
+        "the old delivery went, the dead letter stays"
+    );
+    assert_eq!(crm.last_delivered, Some(at(100)));
+}
