@@ -102,38 +102,60 @@ pub struct DestinationStatus {
     pub last_error: Option<String>,
 }
 
-/// Every destination that has rows in the outbox, by id.
+/// Every destination that has rows in the outbox, by id. Each figure is read through the
+/// `(destination, state, seq)` index, so a large delivered history costs little; the last
+/// delivery is the newest settlement among the latest 1000 delivered events.
 pub fn status(conn: &Connection) -> rusqlite::Result<Vec<DestinationStatus>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT destination, COALESCE(SUM(state = 'pending'), 0), \
-         COALESCE(SUM(state = 'dead'), 0), COALESCE(SUM(state = 'delivered'), 0), \
-         MIN(CASE WHEN state = 'pending' THEN created_at END), \
-         MAX(CASE WHEN state = 'delivered' THEN settled_at END) \
-         FROM outbox GROUP BY destination ORDER BY destination",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok(DestinationStatus {
-            destination: row.get(0)?,
-            pending: row.get(1)?,
-            dead: row.get(2)?,
-            delivered: row.get(3)?,
-            oldest_pending: row.get::<_, Option<i64>>(4)?.map(from_millis),
-            last_delivered: row.get::<_, Option<i64>>(5)?.map(from_millis),
-            last_error: None,
-        })
-    })?;
-    let mut all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut last_error = conn.prepare_cached(
-        "SELECT last_error FROM outbox WHERE destination = ?1 AND state != 'delivered' \
-         AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1",
-    )?;
-    for s in &mut all {
-        s.last_error = last_error
-            .query_map([&s.destination], |r| r.get(0))?
-            .next()
-            .transpose()?;
+    let mut next =
+        conn.prepare_cached("SELECT MIN(destination) FROM outbox WHERE destination > ?1")?;
+    let mut all = Vec::new();
+    let mut after = String::new();
+    while let Some(destination) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
+        all.push(destination_status(conn, &destination)?);
+        after = destination;
     }
     Ok(all)
+}
+
+fn destination_status(conn: &Connection, destination: &str) -> rusqlite::Result<DestinationStatus> {
+    let mut s = DestinationStatus {
+        destination: destination.to_owned(),
+        ..DestinationStatus::default()
+    };
+    let mut counts = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM outbox WHERE destination = ?1 GROUP BY state",
+    )?;
+    let rows = counts.query_map([destination], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+    for row in rows {
+        let (state, n): (String, u64) = row?;
+        match DeliveryState::parse(&state) {
+            Some(DeliveryState::Pending) => s.pending = n,
+            Some(DeliveryState::Dead) => s.dead = n,
+            Some(DeliveryState::Delivered) => s.delivered = n,
+            None => {}
+        }
+    }
+    let one = |sql: &str| -> rusqlite::Result<Option<i64>> {
+        conn.prepare_cached(sql)?
+            .query_row([destination], |r| r.get(0))
+    };
+    s.oldest_pending =
+        one("SELECT MIN(created_at) FROM outbox WHERE destination = ?1 AND state = 'pending'")?
+            .map(from_millis);
+    s.last_delivered = one(
+        "SELECT MAX(settled_at) FROM (SELECT settled_at FROM outbox WHERE destination = ?1 \
+         AND state = 'delivered' ORDER BY seq DESC LIMIT 1000)",
+    )?
+    .map(from_millis);
+    s.last_error = conn
+        .prepare_cached(
+            "SELECT last_error FROM outbox WHERE destination = ?1 AND state != 'delivered' \
+             AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_map([destination], |r| r.get(0))?
+        .next()
+        .transpose()?;
+    Ok(s)
 }
 
 /// Which events `outbox list` shows.
@@ -183,11 +205,20 @@ pub struct ListPage {
 /// The events `filter` selects, newest first (keyset pages on `seq`).
 pub fn list(conn: &Connection, filter: &ListFilter) -> rusqlite::Result<ListPage> {
     let payload = if filter.payload { "payload" } else { "NULL" };
+    // Plain equalities where given, so `(destination, state, seq)` serves the page.
+    let destination = match filter.destination {
+        Some(_) => "destination = ?1",
+        None => "?1 IS NULL",
+    };
+    let state = match filter.state {
+        Some(_) => "state = ?2",
+        None => "?2 IS NULL",
+    };
     let sql = format!(
         "SELECT seq, id, destination, event, subject, occurred_at, created_at, state, \
          attempts, next_attempt_at, last_error, settled_at, {payload} FROM outbox \
-         WHERE (?1 IS NULL OR destination = ?1) AND (?2 IS NULL OR state = ?2) \
-         AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4"
+         WHERE {destination} AND {state} AND (?3 IS NULL OR seq < ?3) \
+         ORDER BY seq DESC LIMIT ?4"
     );
     let limit = filter.limit.max(1);
     let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
