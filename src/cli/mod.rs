@@ -1,5 +1,5 @@
 //! Command-line interface: the `serve`, `check-config`, `cdr`, `pool`, `route`, `report`,
-//! `costs` and `demo-data` commands and their exit codes.
+//! `costs`, `outbox` and `demo-data` commands and their exit codes.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
@@ -9,6 +9,7 @@ pub mod costs;
 pub mod csv_cells;
 pub mod demo;
 pub mod demo_shapes;
+pub mod outbox;
 pub mod pool;
 pub mod report;
 pub mod route;
@@ -57,6 +58,11 @@ pub enum Command {
     Cdr(cdr::CdrArgs),
     /// Dynamic number pools of the running daemon (address from the config's http.listen).
     Pool(pool::PoolArgs),
+    /// The export outbox of the running daemon: status, list (dead letters), replay.
+    ///
+    /// Exits 0 on success, 1 when the daemon cannot be asked, 2 for a bad argument (an
+    /// unknown destination, a bad --since).
+    Outbox(outbox::OutboxArgs),
     /// Dry run of the routing config: which scheme, steps and targets a call would take.
     ///
     /// Exits 0 with the plan, 1 if the call would be rejected (no target reachable), 2 for an
@@ -87,6 +93,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig { file } => check_config(file.as_deref().or(config_path)),
         Command::Cdr(args) => cdr(args, config_path),
         Command::Pool(args) => pool(args, config_path),
+        Command::Outbox(args) => outbox(args, config_path),
         Command::Route(args) => route(&args, config_path),
         Command::Report(args) => report(&args, config_path),
         Command::Costs(args) => costs(&args, config_path),
@@ -258,6 +265,27 @@ fn pool(args: pool::PoolArgs, path: Option<&Path>) -> u8 {
     let token = config.http.admin_token.as_ref().map(|t| t.expose());
     match pool::run(args, config.http.listen, token) {
         Ok(()) => EXIT_OK,
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn outbox(args: outbox::OutboxArgs, path: Option<&Path>) -> u8 {
+    let Some(config) = loaded(path) else {
+        return EXIT_CONFIG;
+    };
+    let token = config.http.admin_token.as_ref().map(|t| t.expose());
+    match outbox::run(args, config.http.listen, token) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(err) if err.is_usage() => {
+            eprintln!("calltrack outbox: {err}");
+            EXIT_CONFIG
+        }
         Err(err) => {
             print_error(&err);
             EXIT_RUNTIME

@@ -120,7 +120,7 @@ fn fetch(listen: SocketAddr, token: Option<&str>) -> Result<PoolsView, PoolError
 }
 
 /// A wildcard listen address is reached over loopback.
-fn reachable(listen: SocketAddr) -> SocketAddr {
+pub(super) fn reachable(listen: SocketAddr) -> SocketAddr {
     let mut addr = listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {

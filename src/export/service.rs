@@ -29,6 +29,10 @@ use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
 /// Longest sleep without looking at the outbox (and refreshing the backlog gauges).
 pub const IDLE_POLL: Duration = Duration::from_secs(5);
 
+/// How often delivered events older than `keep_delivered_days` are deleted (first at start;
+/// one delete covers every destination, so with several services it runs a few times an hour).
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Everything one destination's service needs.
 pub struct DeliveryService {
     pub destination: Arc<dyn Destination>,
@@ -96,6 +100,7 @@ impl DeliveryService {
         let mut f = Flights::default();
         let mut not_before = Instant::now();
         let mut gauges_at = Instant::now();
+        let mut prune_at = Instant::now();
         tracing::info!(
             destination = this.destination.id(),
             "export delivery started"
@@ -118,6 +123,10 @@ impl DeliveryService {
             if Instant::now() >= gauges_at {
                 this.publish_backlog().await;
                 gauges_at = Instant::now() + IDLE_POLL;
+            }
+            if Instant::now() >= prune_at {
+                this.prune().await;
+                prune_at = Instant::now() + PRUNE_EVERY;
             }
             tokio::select! {
                 biased;
@@ -309,6 +318,20 @@ impl DeliveryService {
                     tracing::warn!(destination = %id, event = %event.id, %error, "event dead-lettered");
                 }
             }
+        }
+    }
+
+    /// Deletes delivered events settled more than `keep_delivered` ago.
+    async fn prune(&self) {
+        let keep = jiff::SignedDuration::try_from(self.policy.keep_delivered);
+        let Some(before) = keep.ok().and_then(|k| Timestamp::now().checked_sub(k).ok()) else {
+            return;
+        };
+        let request = self
+            .store
+            .request(|done| StoreCommand::OutboxPrune { before, done });
+        if let Err(error) = request.await {
+            tracing::warn!(%error, "delivered outbox events not pruned");
         }
     }
 

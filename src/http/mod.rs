@@ -22,6 +22,7 @@ mod limits;
 pub mod login;
 mod metrics;
 pub mod openapi;
+pub mod outbox;
 pub mod pool_usage;
 pub mod reports;
 mod router;

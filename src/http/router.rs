@@ -13,7 +13,7 @@ use super::limits;
 use super::state::RouterState;
 use super::{
     HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
-    leads, leads_api, login, metrics, openapi, pool_usage, reports, sessions, snippet,
+    leads, leads_api, login, metrics, openapi, outbox, pool_usage, reports, sessions, snippet,
     target_health,
 };
 
@@ -109,5 +109,8 @@ fn admin_api(state: &RouterState) -> Router<RouterState> {
             delete(blacklist::remove_path),
         )
         .route("/v1/admin/health", get(target_health::list))
+        .route("/v1/admin/outbox", get(outbox::status))
+        .route("/v1/admin/outbox/events", get(outbox::events))
+        .route("/v1/admin/outbox/replay", post(outbox::replay))
         .route_layer(from_fn_with_state(state.clone(), access::admin))
 }

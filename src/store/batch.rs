@@ -134,6 +134,9 @@ fn apply(
         StoreCommand::OutboxReplay { replay, at, .. } => {
             outbox::admin::replay(conn, replay, *at).map(|n| n > 0)
         }
+        StoreCommand::OutboxPrune { before, .. } => {
+            outbox::delivery::prune_delivered(conn, *before).map(|n| n > 0)
+        }
     }
 }
 

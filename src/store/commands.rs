@@ -91,6 +91,8 @@ pub enum StoreCommand {
         at: Timestamp,
         done: Reply<bool>,
     },
+    /// Deletes delivered outbox events settled before `before` (`keep_delivered_days`).
+    OutboxPrune { before: Timestamp, done: Reply<()> },
 }
 
 impl StoreCommand {
@@ -101,7 +103,8 @@ impl StoreCommand {
             Self::SaveLeases { done, .. }
             | Self::SavePoolUsage { done, .. }
             | Self::OutboxSettle { done, .. }
-            | Self::MetricaUploads { done, .. } => {
+            | Self::MetricaUploads { done, .. }
+            | Self::OutboxPrune { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. }

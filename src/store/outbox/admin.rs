@@ -2,9 +2,9 @@
 //! admin API.
 
 use jiff::Timestamp;
-use rusqlite::Connection;
+use rusqlite::{Connection, Row};
 
-use super::{from_millis, millis};
+use super::{DeliveryState, from_millis, millis};
 
 /// Which events to send again: dead letters and delivered events alike go back to pending
 /// with their attempts reset, keeping their ids (receivers deduplicate by them).
@@ -12,27 +12,53 @@ use super::{from_millis, millis};
 pub enum Replay {
     /// One event by its id.
     Id { destination: String, id: String },
-    /// Every event of the destination written at or after `since`.
+    /// Every event of the destination written at or after `since` and settled (delivered or
+    /// dead) by the time of the replay.
     Since {
         destination: String,
         since: Timestamp,
     },
 }
 
+impl Replay {
+    pub fn destination(&self) -> &str {
+        match self {
+            Replay::Id { destination, .. } | Replay::Since { destination, .. } => destination,
+        }
+    }
+}
+
+const RESET: &str = "UPDATE outbox SET state = 'pending', attempts = 0, \
+    next_attempt_at = ?1, settled_at = NULL, last_error = NULL ";
+/// The rows a `Replay::Since` takes (`?1` is the replay's time: rows settled after it were
+/// still pending when it was asked for, so a count taken before it stays exact).
+const SINCE: &str = "WHERE destination = ?2 AND created_at >= ?3 AND state != 'pending' \
+    AND settled_at <= ?1";
+
 /// Puts the chosen events back to pending, due at `now`; returns how many.
 pub fn replay(conn: &Connection, replay: &Replay, now: Timestamp) -> rusqlite::Result<usize> {
-    const RESET: &str = "UPDATE outbox SET state = 'pending', attempts = 0, \
-        next_attempt_at = ?1, settled_at = NULL, last_error = NULL ";
     match replay {
         Replay::Id { destination, id } => conn
             .prepare_cached(&format!("{RESET} WHERE destination = ?2 AND id = ?3"))?
             .execute((millis(now), destination, id)),
         Replay::Since { destination, since } => conn
-            .prepare_cached(&format!(
-                "{RESET} WHERE destination = ?2 AND created_at >= ?3 AND state != 'pending'"
-            ))?
+            .prepare_cached(&format!("{RESET} {SINCE}"))?
             .execute((millis(now), destination, millis(*since))),
     }
+}
+
+/// How many events [`replay`] at `now` would put back (read before asking the writer, which
+/// only answers whether any were).
+pub fn replayable(conn: &Connection, replay: &Replay, now: Timestamp) -> rusqlite::Result<usize> {
+    let count: i64 = match replay {
+        Replay::Id { destination, id } => conn
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE destination = ?1 AND id = ?2")?
+            .query_row((destination, id), |r| r.get(0))?,
+        Replay::Since { destination, since } => conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM outbox {SINCE}"))?
+            .query_row((millis(now), destination, millis(*since)), |r| r.get(0))?,
+    };
+    Ok(usize::try_from(count).unwrap_or(0))
 }
 
 /// What waits for one destination.
@@ -59,3 +85,177 @@ pub fn backlog(conn: &Connection, destination: &str) -> rusqlite::Result<Backlog
         })
     })
 }
+
+/// Where one destination's events stand (`outbox status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DestinationStatus {
+    pub destination: String,
+    pub pending: u64,
+    pub dead: u64,
+    /// Delivered and not pruned yet (`keep_delivered_days`).
+    pub delivered: u64,
+    /// When the oldest pending event was written.
+    pub oldest_pending: Option<Timestamp>,
+    /// When the last delivery was settled.
+    pub last_delivered: Option<Timestamp>,
+    /// The error of the newest event that is pending after a failure or dead.
+    pub last_error: Option<String>,
+}
+
+/// Every destination that has rows in the outbox, by id. Each figure is read through the
+/// `(destination, state, seq)` index, so a large delivered history costs little; the last
+/// delivery is the newest settlement among the latest 1000 delivered events.
+pub fn status(conn: &Connection) -> rusqlite::Result<Vec<DestinationStatus>> {
+    let mut next =
+        conn.prepare_cached("SELECT MIN(destination) FROM outbox WHERE destination > ?1")?;
+    let mut all = Vec::new();
+    let mut after = String::new();
+    while let Some(destination) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
+        all.push(destination_status(conn, &destination)?);
+        after = destination;
+    }
+    Ok(all)
+}
+
+fn destination_status(conn: &Connection, destination: &str) -> rusqlite::Result<DestinationStatus> {
+    let mut s = DestinationStatus {
+        destination: destination.to_owned(),
+        ..DestinationStatus::default()
+    };
+    let mut counts = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM outbox WHERE destination = ?1 GROUP BY state",
+    )?;
+    let rows = counts.query_map([destination], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+    for row in rows {
+        let (state, n): (String, u64) = row?;
+        match DeliveryState::parse(&state) {
+            Some(DeliveryState::Pending) => s.pending = n,
+            Some(DeliveryState::Dead) => s.dead = n,
+            Some(DeliveryState::Delivered) => s.delivered = n,
+            None => {}
+        }
+    }
+    let one = |sql: &str| -> rusqlite::Result<Option<i64>> {
+        conn.prepare_cached(sql)?
+            .query_row([destination], |r| r.get(0))
+    };
+    s.oldest_pending =
+        one("SELECT MIN(created_at) FROM outbox WHERE destination = ?1 AND state = 'pending'")?
+            .map(from_millis);
+    s.last_delivered = one(
+        "SELECT MAX(settled_at) FROM (SELECT settled_at FROM outbox WHERE destination = ?1 \
+         AND state = 'delivered' ORDER BY seq DESC LIMIT 1000)",
+    )?
+    .map(from_millis);
+    s.last_error = conn
+        .prepare_cached(
+            "SELECT last_error FROM outbox WHERE destination = ?1 AND state != 'delivered' \
+             AND last_error IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_map([destination], |r| r.get(0))?
+        .next()
+        .transpose()?;
+    Ok(s)
+}
+
+/// Which events `outbox list` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFilter {
+    pub destination: Option<String>,
+    pub state: Option<DeliveryState>,
+    /// Page size (at least 1).
+    pub limit: usize,
+    /// Only events with a `seq` below this (the previous page's cursor).
+    pub before: Option<i64>,
+    /// Whether to read each event's payload.
+    pub payload: bool,
+}
+
+/// One outbox row as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedEvent {
+    pub seq: i64,
+    pub id: String,
+    pub destination: String,
+    /// `call.ringing`, ... as stored.
+    pub kind: String,
+    pub subject: String,
+    /// RFC 3339, as stored.
+    pub occurred_at: String,
+    pub created_at: Timestamp,
+    pub state: String,
+    pub attempts: u32,
+    /// When a pending event is tried next.
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    /// When it was delivered or dead-lettered.
+    pub settled_at: Option<Timestamp>,
+    /// The event's JSON, when asked for.
+    pub payload: Option<String>,
+}
+
+/// One page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListPage {
+    pub events: Vec<ListedEvent>,
+    /// The cursor of the next (older) page, when there is one.
+    pub next: Option<i64>,
+}
+
+/// The events `filter` selects, newest first (keyset pages on `seq`).
+pub fn list(conn: &Connection, filter: &ListFilter) -> rusqlite::Result<ListPage> {
+    let payload = if filter.payload { "payload" } else { "NULL" };
+    // Plain equalities where given, so `(destination, state, seq)` serves the page.
+    let destination = match filter.destination {
+        Some(_) => "destination = ?1",
+        None => "?1 IS NULL",
+    };
+    let state = match filter.state {
+        Some(_) => "state = ?2",
+        None => "?2 IS NULL",
+    };
+    let sql = format!(
+        "SELECT seq, id, destination, event, subject, occurred_at, created_at, state, \
+         attempts, next_attempt_at, last_error, settled_at, {payload} FROM outbox \
+         WHERE {destination} AND {state} AND (?3 IS NULL OR seq < ?3) \
+         ORDER BY seq DESC LIMIT ?4"
+    );
+    let limit = filter.limit.max(1);
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let state = filter.state.map(DeliveryState::as_str);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        (filter.destination.as_deref(), state, filter.before, fetch),
+        listed,
+    )?;
+    let mut events = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let next = (events.len() > limit).then(|| {
+        events.truncate(limit);
+        events.last().map_or(0, |e| e.seq)
+    });
+    Ok(ListPage { events, next })
+}
+
+fn listed(row: &Row<'_>) -> rusqlite::Result<ListedEvent> {
+    let state: String = row.get(7)?;
+    let pending = state == DeliveryState::Pending.as_str();
+    Ok(ListedEvent {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        destination: row.get(2)?,
+        kind: row.get(3)?,
+        subject: row.get(4)?,
+        occurred_at: row.get(5)?,
+        created_at: from_millis(row.get(6)?),
+        attempts: row.get(8)?,
+        next_attempt_at: pending.then(|| row.get(9).map(from_millis)).transpose()?,
+        last_error: row.get(10)?,
+        settled_at: row.get::<_, Option<i64>>(11)?.map(from_millis),
+        payload: row.get(12)?,
+        state,
+    })
+}
+
+#[cfg(test)]
+#[path = "admin_tests.rs"]
+mod tests;
