@@ -145,7 +145,11 @@ fn a_receiver_down_for_30_s_gets_every_event_once_and_in_order() {
     let port = Receiver::start().shut_down();
     let down_at = Instant::now();
     let url = format!("http://127.0.0.1:{port}");
-    let ct = daemon(&url, r#"["call.ringing", "call.answered", "call.ended"]"#, 4);
+    let ct = daemon(
+        &url,
+        r#"["call.ringing", "call.answered", "call.ended"]"#,
+        4,
+    );
     let pbx = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port)
         .calls(CALLS as u32)
         .spawn();
@@ -294,9 +298,11 @@ fn a_slow_receiver_lags_while_calls_go_on_normally() {
     );
     let conn = calltrack::store::open_existing(&stopped.db).unwrap();
     let rows: u64 = conn
-        .query_row("SELECT COUNT(*) FROM outbox WHERE state != 'dead'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE state != 'dead'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(rows, 3 * CALLS as u64, "what was not sent stays pending");
 }
