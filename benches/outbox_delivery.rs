@@ -136,7 +136,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    for concurrency in [4, 16] {
+    for concurrency in [4, 16, 64] {
         rt.block_on(run(events, concurrency));
     }
 }
