@@ -107,15 +107,7 @@ impl Calltrack {
         edit(&mut toml);
         let config = dir.path().join("calltrack.toml");
         std::fs::write(&config, toml).unwrap();
-        let log = std::fs::File::create(dir.path().join("calltrack.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_calltrack"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "calltrack=debug")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = spawn_daemon(dir.path());
         let ct = Calltrack {
             sip_port,
             http_port,
@@ -151,6 +143,19 @@ CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
             }
         }
         panic!("calltrack did not answer OPTIONS; log:\n{}", self.log());
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would: no shutdown, no flush.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the daemon again on the same config and database (after [`Calltrack::kill9`]);
+    /// the log continues in the same file.
+    pub fn restart(&mut self) {
+        self.child = spawn_daemon(self.dir.path());
+        self.wait_ready();
     }
 
     pub fn log(&self) -> String {
@@ -244,6 +249,23 @@ impl Stopped {
         );
         cdrs.into_iter().next().unwrap()
     }
+}
+
+/// `calltrack serve` on `dir/calltrack.toml`, stderr appended to `dir/calltrack.log`.
+fn spawn_daemon(dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("calltrack.log"))
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_calltrack"))
+        .args(["serve", "--config"])
+        .arg(dir.join("calltrack.toml"))
+        .env("RUST_LOG", "calltrack=debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 fn base_config(dir: &Path, sip: u16, http: u16, pbx: u16, pbx_leg: Leg) -> String {
@@ -388,6 +410,12 @@ impl Sipp {
     /// The scenario's `<pause/>` length.
     pub fn pause_ms(mut self, ms: u64) -> Sipp {
         self.args.extend(["-d".into(), ms.to_string()]);
+        self
+    }
+
+    /// Calls started per second (`-r`; sipp's default is 10).
+    pub fn rate(mut self, cps: u32) -> Sipp {
+        self.args.extend(["-r".into(), cps.to_string()]);
         self
     }
 

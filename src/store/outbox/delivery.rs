@@ -37,6 +37,11 @@ pub struct Settled {
 
 /// Up to `limit` events of `destination` due at `now`, oldest first, skipping subjects in
 /// `busy` (in flight) and events behind a pending earlier event of their subject.
+///
+/// The indexes are named: left to itself SQLite took `outbox_due` and checked each earlier
+/// event through `outbox_state`, O(pending²) per claim (25 s with 20 000 pending); walking
+/// `outbox_state` in `seq` order stops at `limit`, and `outbox_subject` answers the check
+/// with one lookup.
 pub fn due(
     conn: &Connection,
     destination: &str,
@@ -49,9 +54,10 @@ pub fn due(
          o.attempts, o.payload, \
          (SELECT k.kept FROM outbox k WHERE k.destination = o.destination \
           AND k.subject = o.subject AND k.kept IS NOT NULL ORDER BY k.seq LIMIT 1) \
-         FROM outbox o \
+         FROM outbox o INDEXED BY outbox_state \
          WHERE o.destination = ?1 AND o.state = 'pending' AND o.next_attempt_at <= ?2 \
-         AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.destination = o.destination \
+         AND NOT EXISTS (SELECT 1 FROM outbox e INDEXED BY outbox_subject \
+          WHERE e.destination = o.destination \
           AND e.subject = o.subject AND e.state = 'pending' AND e.seq < o.seq) \
          ORDER BY o.seq LIMIT ?3",
     )?;
