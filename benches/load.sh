@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS=${HARNESS:-../shared/bench/side-by-side.sh}
-[ -x "$HARNESS" ] || [ -f "$HARNESS" ] || {
+[ -f "$HARNESS" ] || {
   echo "side-by-side harness not found at $HARNESS (set HARNESS=path/to/side-by-side.sh)" >&2
   exit 2
 }
