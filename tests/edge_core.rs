@@ -524,3 +524,84 @@ scheme = "sales"
 fn ts(text: &str) -> jiff::Timestamp {
     text.parse().expect("test timestamp")
 }
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn count_status(h: &Harness, to: &str, status: u16) -> usize {
+    h.statuses_to(to).iter().filter(|s| **s == status).count()
+}
+
+/// Issue 12: while every message of 100 ms waited too long for the core, a new INVITE gets
+/// 503 with Retry-After and leaves no transaction and no record; a retransmitted INVITE of a
+/// call already taken and the messages of calls in progress go through; one quick message
+/// ends the refusals.
+#[test]
+fn overload_refuses_new_invites_before_any_state_and_lets_calls_in_progress_finish() {
+    let mut h =
+        Harness::new("[calls]\noverload_queue_delay_ms = 20\noverload_retry_after_secs = 3\n");
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    let b_invite = h.requests_to(PBX).remove(0);
+    let t0 = h.now;
+    h.core.observe_queue_delay(t0, ms(30));
+    h.core.observe_queue_delay(t0 + ms(99), ms(30));
+    h.feed(CARRIER, &invite(CARRIER, "79031112234", 2, ""));
+    assert_eq!(
+        h.requests_to(PBX).len(),
+        2,
+        "not behind for a whole interval yet"
+    );
+
+    h.core.observe_queue_delay(t0 + ms(100), ms(30));
+    let transactions = h.core.transactions().len();
+    h.feed(CARRIER, &invite(CARRIER, "79031112235", 3, ""));
+    let refused = h
+        .sent
+        .iter()
+        .find(|(_, m)| m.status() == Some(503))
+        .map(|(_, m)| m.clone())
+        .unwrap();
+    assert_eq!(
+        refused
+            .header(&HeaderName::RetryAfter)
+            .map(|v| v.to_string()),
+        Some("3".to_string())
+    );
+    assert_eq!(h.core.transactions().len(), transactions, "no state made");
+    assert_eq!(h.requests_to(PBX).len(), 2);
+
+    // The first call's INVITE again (its 100 Trying was lost): absorbed, not refused.
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    assert_eq!(count_status(&h, CARRIER, 503), 1);
+    // The first call goes on and is answered.
+    h.feed(PBX, &response(&b_invite, "200 OK"));
+    assert!(h.statuses_to(CARRIER).contains(&200));
+    assert!(
+        h.ended().is_empty(),
+        "a refusal for overload is not recorded"
+    );
+
+    // One message that waited less than the target: new calls are taken again.
+    h.core.observe_queue_delay(t0 + ms(150), ms(5));
+    h.feed(CARRIER, &invite(CARRIER, "79031112236", 4, ""));
+    assert_eq!(h.requests_to(PBX).len(), 3);
+    assert_eq!(count_status(&h, CARRIER, 503), 1);
+}
+
+/// Issue 12: the CDR store more than half its queue behind refuses new calls the same way,
+/// until it is below a quarter again.
+#[test]
+fn a_store_backlog_refuses_new_invites_until_it_drains() {
+    let mut h = Harness::new(""); // [store] queue_capacity = 10000
+    h.core.observe_store_backlog(5_001);
+    h.feed(CARRIER, &invite(CARRIER, "79031112233", 1, ""));
+    assert_eq!(h.statuses_to(CARRIER), [503]);
+    assert!(h.requests_to(PBX).is_empty());
+    h.core.observe_store_backlog(3_000);
+    h.feed(CARRIER, &invite(CARRIER, "79031112234", 2, ""));
+    assert_eq!(h.statuses_to(CARRIER), [503, 503], "hysteresis");
+    h.core.observe_store_backlog(2_000);
+    h.feed(CARRIER, &invite(CARRIER, "79031112235", 3, ""));
+    assert_eq!(h.requests_to(PBX).len(), 1);
+}

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use calltrack::sip::message::Limits;
 use calltrack::sip::{Peer, Transmit, Transport};
 use calltrack::transport::{
-    Core, LocalAddrs, SourceGate, Standing, TransportConfig, TransportError, TransportStats, bind,
-    run,
+    Core, Inbound, LocalAddrs, SourceGate, Standing, TransportConfig, TransportError,
+    TransportStats, bind, run,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -81,7 +81,8 @@ impl EchoCore {
 impl Core for EchoCore {
     type Event = Seen;
 
-    fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+    fn handle_inbound(&mut self, now: Instant, inbound: Inbound) {
+        let Inbound { peer, bytes, .. } = inbound;
         self.now = Some(now);
         self.events.push_back(Seen::Received(peer, bytes.clone()));
         let transmit = EchoCore::control(&bytes).unwrap_or(Transmit { peer, bytes });

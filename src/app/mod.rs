@@ -1,9 +1,11 @@
 //! The composition root: builds every component from the validated config, wires them, and
 //! runs the task tree until shutdown. The only place that constructs and connects things.
 
+mod backlog;
 pub mod diff;
 mod gate;
 mod opening;
+mod relay_latency;
 pub mod reload;
 mod resolver;
 pub mod watchdog;
@@ -14,11 +16,10 @@ pub use watchdog::Heartbeat;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -41,7 +42,9 @@ use crate::sip::{Peer, Transmit};
 use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle};
 use crate::telemetry::metrics::{self as ops_metrics, CoreMetrics};
 use crate::transport::driver::Core;
-use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
+use crate::transport::{self, Inbound, LocalAddrs, TransportConfig, TransportError};
+use backlog::StoreBacklog;
+use relay_latency::RelayLatency;
 use resolver::{Resolver, resolve_hosts};
 
 /// Why the server could not start or stopped badly.
@@ -174,7 +177,15 @@ impl Server {
             bans,
         };
         let heartbeat = Heartbeat::new(now());
-        let mut engine = Engine::new(live.clone(), shared, &sip, gauges, heartbeat.clone());
+        let backlog = StoreBacklog::new(store.clone());
+        let mut engine = Engine::new(
+            live.clone(),
+            shared,
+            &sip,
+            gauges,
+            heartbeat.clone(),
+            backlog,
+        );
         // BYEs on both legs of the answered calls a crash interrupted, sent by the driver.
         engine.b2bua.recover(now(), opened.interrupted);
         let resolver = Resolver {
@@ -261,7 +272,8 @@ async fn run_services(
         metrica_polls,
     } = services;
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
-    let forwarder = tokio::spawn(forward_events(events_rx, store.clone()));
+    let forwarded = engine.backlog.forwarded();
+    let forwarder = tokio::spawn(forward_events(events_rx, store.clone(), forwarded));
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http.run(http_stop.clone()));
     let resolver_task = tokio::spawn(resolver.run(http_stop.clone()));
@@ -273,6 +285,7 @@ async fn run_services(
         http_stop.clone(),
     ));
     let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
+    let upkeep_task = tokio::spawn(ops_metrics::run_upkeep(http_stop.clone()));
     let export_stop = CancellationToken::new();
     let export_tasks: Vec<_> = exports
         .into_iter()
@@ -301,6 +314,7 @@ async fn run_services(
     let sweeper_result = sweeper_task.await;
     let usage_result = usage_task.await;
     resolver_task.await?;
+    upkeep_task.await?;
     // Delivery settles through the writer too; what is still pending is sent after restart.
     export_stop.cancel();
     for task in export_tasks {
@@ -315,12 +329,17 @@ async fn run_services(
 }
 
 /// The CDR forwarder service: core events into the writer's bounded queue (backpressure,
-/// never dropped).
-async fn forward_events(mut events: mpsc::Receiver<StoreCommand>, store: StoreSender) {
+/// never dropped), counting each in `forwarded` for the overload guard.
+async fn forward_events(
+    mut events: mpsc::Receiver<StoreCommand>,
+    store: StoreSender,
+    forwarded: Arc<AtomicU64>,
+) {
     while let Some(command) = events.recv().await {
         if let Err(error) = store.send(command).await {
             tracing::error!(%error, "CDR writer gone: a call record could not be queued");
         }
+        forwarded.fetch_add(1, Ordering::Relaxed);
         ops_metrics::cdr_queue_depth(store.queue_depth());
     }
 }
@@ -337,6 +356,9 @@ struct Engine {
     current: Arc<Config>,
     heartbeat: Heartbeat,
     next_beat: Instant,
+    /// Call events not yet taken by the CDR writer: the overload guard's store signal.
+    backlog: StoreBacklog,
+    relay: RelayLatency,
 }
 
 impl Engine {
@@ -346,6 +368,7 @@ impl Engine {
         sip: &LocalAddrs,
         gauges: Arc<Gauges>,
         heartbeat: Heartbeat,
+        backlog: StoreBacklog,
     ) -> Engine {
         let config = live.load_full();
         let local = LocalEndpoint {
@@ -365,6 +388,8 @@ impl Engine {
             current: config,
             heartbeat,
             next_beat: now(),
+            backlog,
+            relay: RelayLatency::default(),
         }
     }
 
@@ -398,9 +423,18 @@ fn now() -> Instant {
 impl Core for Engine {
     type Event = StoreCommand;
 
-    fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer) {
+    fn handle_inbound(&mut self, now: Instant, inbound: Inbound) {
         self.enter(now);
-        self.b2bua.handle_datagram(now, bytes, peer);
+        self.b2bua
+            .observe_queue_delay(now, now.saturating_duration_since(inbound.received));
+        self.b2bua.observe_store_backlog(self.backlog.unwritten());
+        let bridged = self.b2bua.stats().calls_bridged;
+        self.b2bua.handle_datagram(now, inbound.bytes, inbound.peer);
+        let relayed = self.b2bua.stats().calls_bridged - bridged;
+        if relayed > 0 {
+            self.relay
+                .started(inbound.received, u32::try_from(relayed).unwrap_or(u32::MAX));
+        }
         self.publish();
     }
 
@@ -416,12 +450,18 @@ impl Core for Engine {
         self.publish();
     }
 
+    /// When the input's last transmit has gone to the sockets, its relayed INVITEs are timed.
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.b2bua.poll_transmit()
+        let transmit = self.b2bua.poll_transmit();
+        if transmit.is_none() {
+            self.relay.sent(now());
+        }
+        transmit
     }
 
     fn poll_event(&mut self) -> Option<StoreCommand> {
         let event = self.b2bua.poll_event()?;
+        self.backlog.emitted();
         if let CallEvent::Ended(cdr) = &event {
             ops_metrics::call_recorded(cdr.disposition.as_str());
         }

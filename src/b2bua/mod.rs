@@ -17,6 +17,7 @@ use crate::sip::transaction::{TransactionLayer, TxEvent, TxId};
 use crate::sip::{Peer, SipMessage, Transmit};
 
 use crate::call::history::CallerHistory;
+use crate::edge::overload::OverloadGuard;
 use crate::edge::{self, Edge, RequestVerdict, blacklist::Blacklist, flood::Bans};
 use crate::health::{HealthTable, Prober};
 use crate::routing::hosts::HostTable;
@@ -95,6 +96,8 @@ pub struct B2bua {
     history: CallerHistory,
     blacklist: Arc<Blacklist>,
     edge: Edge,
+    /// Refuses new INVITEs before any state while the core or the store is behind.
+    overload: OverloadGuard,
     limits: Limits,
     layer: TransactionLayer,
     ids: Ids,
@@ -149,6 +152,7 @@ impl B2bua {
         let prober = Prober::new(config.health.clone(), shared.health);
         let mut core = B2bua {
             edge: Edge::new(&config, shared.bans),
+            overload: OverloadGuard::new(&config),
             config,
             hosts: shared.hosts,
             leases: shared.leases,
@@ -187,6 +191,7 @@ impl B2bua {
     /// follow the new one.
     pub fn reload(&mut self, config: Arc<Config>) {
         self.edge.reload(&config);
+        self.overload.reload(&config);
         self.blacklist.replace_config(&config.blacklist);
         self.prober.set_config(config.health.clone());
         self.layer.set_timer_c(audit::layer_timers(&config).c);
@@ -223,6 +228,7 @@ impl B2bua {
         }
         match screen(bytes, &self.limits, SUPPORTED) {
             Screened::Request(msg) => match edge::admit_request(&self.config, &msg, peer) {
+                RequestVerdict::Pass if self.shed_new_call(&msg, peer) => {}
                 RequestVerdict::Pass => self.admit_in_dialog(now, msg, peer),
                 RequestVerdict::Drop => {}
                 RequestVerdict::Refuse(rejection) => self.reject_stateless(&msg, peer, &rejection),
@@ -236,6 +242,17 @@ impl B2bua {
             }
         }
         self.drain_layer(now);
+    }
+
+    /// The message handed in next waited `waited` between its socket and the core (the
+    /// overload guard's queue-delay signal).
+    pub fn observe_queue_delay(&mut self, now: Instant, waited: std::time::Duration) {
+        self.overload.observe_wait(now, waited);
+    }
+
+    /// Call events handed out and not yet taken by the CDR writer (the guard's store signal).
+    pub fn observe_store_backlog(&mut self, backlog: usize) {
+        self.overload.observe_store_backlog(backlog);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::sip::message::{HeaderName, MessageBuilder, Rejection, response_to};
+use crate::sip::message::{HeaderName, MessageBuilder, Method, Rejection, response_to};
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
@@ -128,6 +128,29 @@ impl B2bua {
         if let Err(error) = self.layer.respond(now, tx, response) {
             tracing::debug!(%error, "response not sent");
         }
+    }
+
+    /// While the core is behind, a new INVITE (no To tag, no transaction yet) is answered 503
+    /// with Retry-After without a transaction, so that a refusal costs as little as possible
+    /// (see `edge::overload`); `true` when it was.
+    pub(super) fn shed_new_call(&mut self, request: &SipMessage, peer: Peer) -> bool {
+        let Some((signal, rejection)) = self.overload.refusal() else {
+            return false;
+        };
+        let new_call = request.method() == Some(&Method::Invite)
+            && request.to().ok().and_then(|t| t.tag()).is_none()
+            && !self.layer.has_server_transaction(request);
+        if !new_call {
+            return false;
+        }
+        self.stats.stateless_rejections += 1;
+        metrics::counter!("calltrack_rejected_total", "reason" => "overload").increment(1);
+        metrics::counter!("calltrack_overload_refused_total", "signal" => signal.as_str())
+            .increment(1);
+        let tag = self.ids.tag();
+        let response = rejection_response(request, &rejection, &tag, peer);
+        self.layer.send_stateless(response, peer);
+        true
     }
 
     /// A malformed request is answered without a transaction (RFC 3261 §8.2, §16.3).

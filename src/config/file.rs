@@ -246,6 +246,11 @@ pub struct CallsFile {
     pub max_concurrent_calls: usize,
     /// On shutdown, live calls get this many seconds to finish.
     pub shutdown_grace_secs: u64,
+    /// New INVITEs get 503 before any state is made while messages have waited at least this
+    /// many milliseconds for the SIP core throughout the last 100 ms.
+    pub overload_queue_delay_ms: u64,
+    /// The Retry-After of that overload 503, in seconds.
+    pub overload_retry_after_secs: u64,
 }
 
 impl Default for CallsFile {
@@ -255,6 +260,8 @@ impl Default for CallsFile {
             max_call_secs: 14_400,
             max_concurrent_calls: 10_000,
             shutdown_grace_secs: 30,
+            overload_queue_delay_ms: 20,
+            overload_retry_after_secs: 2,
         }
     }
 }

@@ -189,6 +189,10 @@ pub struct CallsConfig {
     pub max_call_duration: Duration,
     pub max_concurrent_calls: usize,
     pub shutdown_grace: Duration,
+    /// New INVITEs are refused statelessly while messages wait this long for the core.
+    pub overload_queue_delay: Duration,
+    /// Retry-After of the overload 503, in seconds.
+    pub overload_retry_after_secs: u32,
 }
 
 /// `[log]`

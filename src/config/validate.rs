@@ -198,6 +198,11 @@ fn check_user_agent(user_agent: &str, p: &mut Problems) {
 const MAX_TIMER_MS: u64 = 60_000;
 /// Longest call, ring or grace time accepted (30 days): deadlines are `now + duration`.
 const MAX_CALL_TIME_SECS: u64 = 30 * 86_400;
+/// Longest queue delay the overload guard may wait for: beyond T1 (500 ms) carriers are
+/// already retransmitting every INVITE, the collapse the guard exists to prevent.
+const MAX_OVERLOAD_QUEUE_DELAY_MS: u64 = 1_000;
+/// Longest Retry-After calltrack asks a carrier to wait (an hour).
+const MAX_RETRY_AFTER_SECS: u64 = 3_600;
 
 /// Records a value outside `1..=max`; returns whether it is acceptable.
 fn positive_up_to(p: &mut Problems, path: &str, value: u64, max: u64) -> bool {
@@ -350,11 +355,28 @@ fn calls(f: &CallsFile, p: &mut Problems) -> CallsConfig {
         MAX_CALL_TIME_SECS,
     );
     p.at_least("calls.max_concurrent_calls", f.max_concurrent_calls, 1);
+    p.within(
+        "calls.overload_queue_delay_ms",
+        f.overload_queue_delay_ms,
+        1,
+        MAX_OVERLOAD_QUEUE_DELAY_MS,
+    );
+    p.within(
+        "calls.overload_retry_after_secs",
+        f.overload_retry_after_secs,
+        1,
+        MAX_RETRY_AFTER_SECS,
+    );
     CallsConfig {
         ring_timeout: Duration::from_secs(f.ring_timeout_secs),
         max_call_duration: Duration::from_secs(f.max_call_secs),
         max_concurrent_calls: f.max_concurrent_calls,
         shutdown_grace: Duration::from_secs(f.shutdown_grace_secs),
+        overload_queue_delay: Duration::from_millis(f.overload_queue_delay_ms),
+        overload_retry_after_secs: u32::try_from(
+            f.overload_retry_after_secs.min(MAX_RETRY_AFTER_SECS),
+        )
+        .unwrap_or(u32::MAX),
     }
 }
 

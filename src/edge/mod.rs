@@ -9,6 +9,7 @@
 
 pub mod blacklist;
 pub mod flood;
+pub mod overload;
 pub mod scanner;
 
 use std::net::IpAddr;
@@ -36,6 +37,14 @@ pub fn describe_metrics() {
         "Packets dropped unparsed because their source is banned"
     );
     describe_gauge!("calltrack_flood_banned_ips", "Source IPs banned right now");
+    describe_gauge!(
+        "calltrack_overloaded",
+        "1 while new INVITEs are refused because the core or the CDR store is behind"
+    );
+    describe_counter!(
+        "calltrack_overload_refused_total",
+        "New INVITEs refused with 503 before any state, by signal (queue_delay, store_backlog)"
+    );
     describe_counter!(
         "calltrack_scanner_dropped_total",
         "Requests from scanner user agents dropped without an answer"

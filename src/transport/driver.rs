@@ -2,16 +2,20 @@
 //! drains its transmits and events (DESIGN.md §4.1).
 //!
 //! One task owns the core, so it needs no locks. No protocol decision lives here: the loop
-//! only routes each [`Transmit`] by its transport and forwards events with backpressure.
+//! only routes each [`Transmit`] by its transport and hands events on. It never waits for the
+//! event consumer (the CDR store): events the channel cannot take at once queue here in order,
+//! and the core bounds that backlog by refusing new calls while the store is behind.
 //! Time is read from tokio's clock (`tokio::time::Instant::now().into_std()`) so that a paused
 //! clock in tests drives the core's timers too.
 
+use std::collections::VecDeque;
 use std::future::pending;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::{Instant as TokioInstant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,8 +34,10 @@ const STOP_FLUSH: Duration = Duration::from_secs(1);
 /// The sans-IO core the driver runs: bytes and time in, transmits and events out.
 pub trait Core: Send + 'static {
     type Event: Send + 'static;
-    /// One datagram or one framed stream message from `peer` (the driver never parses SIP; for TCP it only cuts frames with `crate::sip::message::frame`).
-    fn handle_datagram(&mut self, now: Instant, bytes: Bytes, peer: Peer);
+    /// One datagram or one framed stream message (the driver never parses SIP; for TCP it only
+    /// cuts frames with `crate::sip::message::frame`); `inbound.received` tells how long it
+    /// waited for the core.
+    fn handle_inbound(&mut self, now: Instant, inbound: Inbound);
     fn handle_timeout(&mut self, now: Instant);
     /// A message to `peer` could not be delivered (TCP connect failed/refused, connection gone).
     fn handle_transport_error(&mut self, now: Instant, peer: Peer);
@@ -47,8 +53,9 @@ pub trait Core: Send + 'static {
 /// Serves `sockets` around `core` until `shutdown` fires and the core is idle or `grace` has
 /// passed; then stops accepting, closes every socket and gives the core back.
 ///
-/// Events go to `events` with backpressure (never dropped); if its receiver is gone they are
-/// discarded with a warning.
+/// Events go to `events` in order and are never dropped while its receiver lives; the loop
+/// never waits for it (see [`EventSink`]). If the receiver is gone they are discarded with a
+/// warning.
 pub async fn run<C: Core>(
     mut core: C,
     sockets: Sockets,
@@ -57,10 +64,11 @@ pub async fn run<C: Core>(
     grace: Duration,
 ) -> Result<C, TransportError> {
     let mut io = Io::start(sockets);
-    let mut sink = EventSink { events, open: true };
+    let mut sink = EventSink::new(events);
     let mut deadline: Option<TokioInstant> = None;
     loop {
         let timer = core.poll_timeout().map(TokioInstant::from_std);
+        let waiting = sink.waiting().then(|| sink.events.clone());
         tokio::select! {
             biased;
             () = shutdown.cancelled(), if deadline.is_none() => {
@@ -74,21 +82,36 @@ pub async fn run<C: Core>(
             }
             () = sleep_until_some(timer) => core.handle_timeout(now()),
             Some(peer) = io.errors.recv() => core.handle_transport_error(now(), peer),
-            Some((peer, bytes)) = io.inbound.recv() => core.handle_datagram(now(), bytes, peer),
+            Some(inbound) = io.inbound.recv() => core.handle_inbound(now(), inbound),
+            room = room_in(waiting) => match room {
+                Ok(permit) => sink.hand_on(permit),
+                Err(_) => sink.close(),
+            },
         }
         io.flush(&mut core);
-        sink.drain(&mut core).await;
+        sink.drain(&mut core);
         if deadline.is_some() && core.is_idle() {
             info!("shutdown: core idle");
             break;
         }
     }
     io.stop().await;
+    sink.finish().await;
     Ok(core)
 }
 
 fn now() -> Instant {
     TokioInstant::now().into_std()
+}
+
+/// Waits for room in `events` (never, when nothing waits for it).
+async fn room_in<E>(
+    events: Option<mpsc::Sender<E>>,
+) -> Result<mpsc::OwnedPermit<E>, mpsc::error::SendError<()>> {
+    match events {
+        Some(events) => events.reserve_owned().await,
+        None => pending().await,
+    }
 }
 
 async fn sleep_until_some(at: Option<TokioInstant>) {
@@ -218,18 +241,74 @@ impl Io {
     }
 }
 
-/// Forwards core events with backpressure.
+/// Hands core events on without ever making the loop wait: what the channel cannot take now
+/// waits in `pending`, in order, and goes out as room appears. A waiting loop would stop
+/// reading sockets, and the retransmissions that follow are how a busy SIP server collapses.
 struct EventSink<E> {
     events: mpsc::Sender<E>,
+    pending: VecDeque<E>,
     open: bool,
 }
 
 impl<E: Send> EventSink<E> {
-    async fn drain<C: Core<Event = E>>(&mut self, core: &mut C) {
+    fn new(events: mpsc::Sender<E>) -> Self {
+        EventSink {
+            events,
+            pending: VecDeque::new(),
+            open: true,
+        }
+    }
+
+    /// Takes every event the core has and sends what the channel takes now.
+    fn drain<C: Core<Event = E>>(&mut self, core: &mut C) {
         while let Some(event) = core.poll_event() {
+            if self.open {
+                self.pending.push_back(event);
+            }
+        }
+        self.push();
+    }
+
+    /// Events wait for room in the channel.
+    fn waiting(&self) -> bool {
+        self.open && !self.pending.is_empty()
+    }
+
+    /// Room appeared: the oldest waiting event takes it, the rest follow while there is room.
+    fn hand_on(&mut self, permit: mpsc::OwnedPermit<E>) {
+        if let Some(event) = self.pending.pop_front() {
+            permit.send(event);
+        }
+        self.push();
+    }
+
+    /// Sends waiting events, oldest first, while the channel has room.
+    fn push(&mut self) {
+        while let Some(event) = self.pending.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(TrySendError::Full(event)) => {
+                    self.pending.push_front(event);
+                    return;
+                }
+                Err(TrySendError::Closed(_)) => return self.close(),
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if self.open {
+            warn!("event receiver gone; discarding core events from now on");
+        }
+        self.open = false;
+        self.pending.clear();
+    }
+
+    /// At stop, the loop is done: what still waits is sent, waiting for room as needed.
+    async fn finish(mut self) {
+        while let Some(event) = self.pending.pop_front() {
             if self.open && self.events.send(event).await.is_err() {
-                warn!("event receiver gone; discarding core events from now on");
-                self.open = false;
+                self.close();
             }
         }
     }
@@ -247,15 +326,19 @@ mod tests {
     struct TickCore {
         ticks: u32,
         fired: u32,
+        /// `fired`, readable while the driver owns the core.
+        seen: Arc<std::sync::atomic::AtomicU32>,
         next: Option<Instant>,
         events: VecDeque<u32>,
     }
 
     impl Core for TickCore {
         type Event = u32;
-        fn handle_datagram(&mut self, _: Instant, _: Bytes, _: Peer) {}
+        fn handle_inbound(&mut self, _: Instant, _: Inbound) {}
         fn handle_timeout(&mut self, now: Instant) {
             self.fired += 1;
+            self.seen
+                .store(self.fired, std::sync::atomic::Ordering::Relaxed);
             self.events.push_back(self.fired);
             if self.fired < self.ticks {
                 self.next = Some(now + Duration::from_millis(10));
@@ -288,6 +371,7 @@ mod tests {
         let core = TickCore {
             ticks: 3,
             fired: 0,
+            seen: Arc::default(),
             next: None,
             events: VecDeque::new(),
         };
@@ -314,5 +398,45 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(core.fired, 3);
+    }
+
+    /// The loop never waits for the event consumer: with room for one event and nobody
+    /// reading, every timer still fires; the events then all arrive, in order.
+    #[tokio::test]
+    async fn a_slow_event_consumer_never_stalls_the_loop() {
+        let sockets = bind(&TransportConfig::default()).await.unwrap();
+        let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let core = TickCore {
+            ticks: 50,
+            fired: 0,
+            seen: Arc::clone(&seen),
+            next: None,
+            events: VecDeque::new(),
+        };
+        let (events, mut rx) = mpsc::channel(1);
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let driver = tokio::spawn(run(
+            core,
+            sockets,
+            events,
+            shutdown,
+            Duration::from_secs(30),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while seen.load(std::sync::atomic::Ordering::Relaxed) < 50 {
+            assert!(
+                Instant::now() < deadline,
+                "the loop stalled on a full event channel"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut got = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            got.push(event);
+        }
+        let expected: Vec<u32> = (1..=50).chain([100, 101, 102]).collect();
+        assert_eq!(got, expected);
+        assert!(driver.await.unwrap().is_ok());
     }
 }

@@ -35,7 +35,26 @@ pub use admission::{NobodyTrusted, SlotLimits, SourceGate, Standing, describe_me
 pub use driver::{Core, run};
 
 /// One datagram or one framed stream message on its way to the core.
-pub(crate) type Inbound = (Peer, Bytes);
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub peer: Peer,
+    pub bytes: Bytes,
+    /// When the socket loop read it (tokio's clock, like the driver's `now`): the core learns
+    /// from `now - received` how long messages wait for it, its overload signal, and measures
+    /// INVITE relay latency from here.
+    pub received: std::time::Instant,
+}
+
+impl Inbound {
+    /// A message read just now.
+    pub fn now(peer: Peer, bytes: Bytes) -> Inbound {
+        Inbound {
+            peer,
+            bytes,
+            received: tokio::time::Instant::now().into_std(),
+        }
+    }
+}
 
 /// Where to listen and how much to accept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -401,7 +401,7 @@ impl Tcp {
         // Waiting here is TCP flow control: a busy core slows the sender down.
         let sent = tokio::select! {
             () = registration.token.cancelled() => false,
-            r = self.inbound.send((peer, message)) => r.is_ok(),
+            r = self.inbound.send(Inbound::now(peer, message)) => r.is_ok(),
         };
         if sent {
             incr(&self.stats.tcp_messages_in);

@@ -166,7 +166,7 @@ impl Receiver {
         let peer = Peer::new(Transport::Udp, from);
         match self
             .inbound
-            .try_send((peer, Bytes::copy_from_slice(datagram)))
+            .try_send(Inbound::now(peer, Bytes::copy_from_slice(datagram)))
         {
             Ok(()) => {
                 incr(&self.stats.udp_datagrams_in);

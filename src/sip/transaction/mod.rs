@@ -308,6 +308,12 @@ impl TransactionLayer {
         }
     }
 
+    /// Whether `request` belongs to a server transaction still held here (a retransmission
+    /// the layer will absorb), by the RFC 3261 §17.2.3 matching rules.
+    pub fn has_server_transaction(&self, request: &SipMessage) -> bool {
+        ServerKey::for_request(request).is_some_and(|key| self.server_keys.contains_key(&key))
+    }
+
     /// The state of a live transaction (`None` once it has terminated).
     pub fn state(&self, tx: TxId) -> Option<TxState> {
         self.txs.get(&tx).map(Machine::state)

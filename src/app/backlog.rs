@@ -1,0 +1,48 @@
+//! How far the CDR store is behind the SIP core: call events the core has handed out and the
+//! writer has not yet taken. The overload guard refuses new calls when it grows (see
+//! `edge::overload`), which is what keeps the driver's event queue bounded without the
+//! driver ever waiting for the store.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::StoreSender;
+
+/// Counts on both sides of the forwarder, plus the writer's own queue.
+#[derive(Debug)]
+pub(crate) struct StoreBacklog {
+    /// Events the core handed out (only the engine's task counts them).
+    emitted: u64,
+    /// Events the forwarder has put into the writer's queue.
+    forwarded: Arc<AtomicU64>,
+    store: StoreSender,
+}
+
+impl StoreBacklog {
+    pub(crate) fn new(store: StoreSender) -> Self {
+        StoreBacklog {
+            emitted: 0,
+            forwarded: Arc::default(),
+            store,
+        }
+    }
+
+    /// The counter the forwarder advances as it hands events to the writer.
+    pub(crate) fn forwarded(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.forwarded)
+    }
+
+    /// One more event handed out by the core.
+    pub(crate) fn emitted(&mut self) {
+        self.emitted += 1;
+    }
+
+    /// Events not yet taken by the writer: waiting in the driver, in the channel, at the
+    /// forwarder, or in the writer's queue.
+    pub(crate) fn unwritten(&self) -> usize {
+        let forwarded = self.forwarded.load(Ordering::Relaxed);
+        let in_flight =
+            usize::try_from(self.emitted.saturating_sub(forwarded)).unwrap_or(usize::MAX);
+        in_flight.saturating_add(self.store.queue_depth())
+    }
+}
