@@ -240,7 +240,10 @@ fn metrics_follow_calls_retransmissions_rejections_and_pools() {
     );
     assert!(after.contains("calltrack_cdr_queue_depth"), "{after}");
     // Issue 12: the busy call's INVITE was relayed to the PBX and timed, well under a second.
-    assert!(grew("calltrack_invite_relay_seconds_count") >= 1.0, "{after}");
+    assert!(
+        grew("calltrack_invite_relay_seconds_count") >= 1.0,
+        "{after}"
+    );
     assert!(
         value(&after, r#"calltrack_invite_relay_seconds_bucket{le="1"}"#)
             >= value(&after, "calltrack_invite_relay_seconds_count"),

@@ -21,7 +21,7 @@ use crate::sip::message::Limits;
 use crate::sip::{Peer, Transport};
 
 /// Datagrams waiting per socket for the send loop.
-const SEND_QUEUE: usize = 1024;
+const SEND_QUEUE: usize = 8192;
 /// Pause after a receive error so that a persistent error cannot spin the loop.
 const ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
