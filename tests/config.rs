@@ -202,6 +202,8 @@ fn example_sets_every_key() {
         "calls.max_call_secs",
         "calls.max_concurrent_calls",
         "calls.shutdown_grace_secs",
+        "calls.overload_queue_delay_ms",
+        "calls.overload_retry_after_secs",
         "log.level",
         "log.format",
         "health.enabled",

@@ -315,3 +315,24 @@ tcp_max_connections_per_source = 0\ntcp_message_timeout_ms = 0\n";
         "rounded down"
     );
 }
+
+#[test]
+fn the_overload_guard_keys_are_checked_with_their_paths() {
+    let text = "[calls]\noverload_queue_delay_ms = 0\noverload_retry_after_secs = 3601\n";
+    assert_eq!(
+        paths(text),
+        [
+            "calls.overload_queue_delay_ms",
+            "calls.overload_retry_after_secs"
+        ]
+    );
+    let config = Config::from_toml_str(
+        "[calls]\noverload_queue_delay_ms = 50\noverload_retry_after_secs = 9\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.calls.overload_queue_delay,
+        std::time::Duration::from_millis(50)
+    );
+    assert_eq!(config.calls.overload_retry_after_secs, 9);
+}
