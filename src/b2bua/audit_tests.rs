@@ -282,6 +282,30 @@ fn the_audit_sleeps_while_no_call_is_in_memory() {
     assert!(due <= rig.now + AUDIT_EVERY);
 }
 
+/// Calls that end long before their maximum duration leave no entry behind in the deadline
+/// heap: it stays proportional to the calls that are armed, not to the call rate times
+/// `max_call_secs`.
+#[test]
+fn ended_calls_leave_no_deadlines_behind() {
+    let mut rig = Rig::new();
+    for n in 0..500 {
+        let invite = INVITE
+            .replace("a-leg-1@carrier", &format!("a-leg-{n}@carrier"))
+            .replace("z9hG4bKcarrier1", &format!("z9hG4bKcarrier-{n}"))
+            .replace("tag=c1", &format!("tag=c-{n}"));
+        rig.feed(&invite, CARRIER);
+        let b = rig.last_to(PBX, Method::Invite);
+        rig.feed(&response(&b, "486 Busy Here"), PBX);
+        rig.advance(Duration::from_millis(10));
+    }
+    assert_eq!(rig.ended().len(), 500);
+    let (heap, armed) = (rig.core.deadlines.len(), rig.core.armed.len());
+    assert!(
+        heap <= 64 + 2 * armed,
+        "{heap} heap entries for {armed} armed calls"
+    );
+}
+
 fn ts(text: &str) -> jiff::Timestamp {
     text.parse().expect("test timestamp")
 }

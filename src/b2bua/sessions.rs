@@ -101,9 +101,22 @@ impl B2bua {
         }
         self.owners.remove_call(key);
         self.armed.remove(&key);
+        self.prune_deadlines();
         self.registered.remove(&key);
         self.kept.remove(&key);
         self.over.remove(&key);
+    }
+
+    /// Drops heap entries no session is armed with any more (re-armed, or the call is gone)
+    /// once they outnumber the armed ones: otherwise each call's maximum-duration entry would
+    /// stay until it is due, hours later, and the heap would grow with the call rate. Amortised
+    /// O(1) per removal, like the transaction layer's `prune_timers`.
+    fn prune_deadlines(&mut self) {
+        if self.deadlines.len() > 64 + 2 * self.armed.len() {
+            let armed = &self.armed;
+            self.deadlines
+                .retain(|Reverse((due, key))| armed.get(key) == Some(due));
+        }
     }
 
     pub(super) fn fire_deadlines(&mut self, now: Instant) {
