@@ -103,7 +103,9 @@ pub struct B2bua {
     ids: Ids,
     local: LocalEndpoint,
     clock: WallClock,
-    sessions: HashMap<CallKey, CallSession>,
+    /// Boxed: a session is about 2 KB, moved out and back for every event it handles, and
+    /// the map keeps spare slots; boxed, both cost a pointer.
+    sessions: HashMap<CallKey, Box<CallSession>>,
     owners: Owners,
     dialogs: HashMap<(String, String), (CallKey, Leg)>,
     /// How many of each session's dialog keys are in `dialogs` (sessions add attempts).

@@ -86,7 +86,7 @@ impl B2bua {
             let mut ctx = self.ctx(now);
             CallSession::open(&mut ctx, opening)
         };
-        self.sessions.insert(key, session);
+        self.sessions.insert(key, Box::new(session));
         self.stats.calls_bridged += 1;
         self.after_session(key, now);
     }
