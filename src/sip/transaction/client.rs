@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::key::ClientKey;
-use super::outbox::Ctx;
+use super::outbox::{Ctx, kept_bytes};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
 use crate::sip::message::{HeaderName, MessageBuilder, Method, SipMessage};
@@ -202,7 +202,7 @@ impl ClientTx {
         ctx.cancel_all(&mut self.timers);
         let request = self.request.take();
         if let Some(ack) = request.and_then(|request| build_ack(&request, &response)) {
-            let bytes = ack.wire_bytes();
+            let bytes = kept_bytes(&ack);
             ctx.send(self.peer, bytes.clone());
             self.ack = Some(bytes);
         }
@@ -291,7 +291,7 @@ impl ClientTx {
             return Err(TxError::InvalidState(ctx.tx, self.state));
         }
         let tag = to_tag(&ack);
-        let bytes = ack.wire_bytes();
+        let bytes = kept_bytes(&ack);
         ctx.send(peer, bytes.clone());
         let stored = Some((bytes, peer));
         match self.legs.iter_mut().find(|leg| leg.to_tag == tag) {

@@ -19,6 +19,14 @@ pub(crate) struct Outbox {
     pub stats: TxStats,
 }
 
+/// The wire bytes of a message a transaction will keep for 64*T1, in a buffer of exactly their
+/// size: messages we build come in a builder's larger buffer (1 KiB for a request). The copy is
+/// what goes on the wire too, so the kept bytes stay shared with the transmit (one buffer,
+/// refcounted).
+pub(crate) fn kept_bytes(message: &crate::sip::SipMessage) -> Bytes {
+    Bytes::copy_from_slice(&message.wire_bytes())
+}
+
 impl Outbox {
     /// Cancels both timers of a transaction (it ended, or was abandoned).
     pub(crate) fn cancel_all(&mut self, timers: &mut TxTimers) {

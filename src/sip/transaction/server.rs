@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::key::{AckKey, ServerKey};
-use super::outbox::Ctx;
+use super::outbox::{Ctx, kept_bytes};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
 use crate::sip::message::{Method, SipMessage, response_to};
@@ -285,7 +285,11 @@ impl ServerTx {
         if self.invite && tag.is_some() {
             self.to_tag = tag;
         }
-        let bytes = response.wire_bytes();
+        let bytes = if response.status().is_some_and(|s| s >= 200) {
+            kept_bytes(response)
+        } else {
+            response.wire_bytes()
+        };
         if !self.acked {
             self.last_response = Some(bytes.clone());
         }

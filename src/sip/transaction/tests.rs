@@ -1,4 +1,4 @@
-//! Unit tests of the layer's internals: timer-heap pruning, exact deadlines, junk input.
+//! Unit tests of the layer's internals: cancelled timers, exact deadlines, junk input.
 
 use std::time::Duration;
 
