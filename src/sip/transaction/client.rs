@@ -7,8 +7,8 @@
 //!
 //! Once a final response arrives, the transaction only absorbs retransmissions and keeps just
 //! its remnant: the key, and the ACK bytes to re-send on a retransmitted final (Completed,
-//! §17.1.1.2) or per 2xx leg (Accepted, RFC 6026 §7.2), shared with the transmit (a refcount).
-//! The request it was created with is dropped then.
+//! §17.1.1.2) or per 2xx leg (Accepted, RFC 6026 §7.2), in one exact-size buffer shared with
+//! the transmit (a refcount, see `outbox::kept_bytes`). The request is dropped then.
 
 use std::sync::Arc;
 use std::time::Duration;

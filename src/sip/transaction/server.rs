@@ -4,8 +4,8 @@
 //!
 //! Once a final response is sent, the transaction only absorbs retransmissions and keeps
 //! just its remnant: the key, the peer, and (while a retransmission may still need it) the
-//! bytes of the last response, shared with the transmit already queued (a refcount, no copy).
-//! The request that created it is dropped then.
+//! bytes of the last final response, in one buffer of their exact size shared with the
+//! transmit (a refcount, see `outbox::kept_bytes`). The request that created it is dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
