@@ -214,6 +214,22 @@ impl Net {
             .collect()
     }
 
+    /// The request that opened server transaction `tx` (the layer keeps it only until the
+    /// final response), and its peer.
+    fn uas_request(&self, tx: TxId) -> (SipMessage, Peer) {
+        self.uas_events
+            .iter()
+            .find_map(|(_, e)| match e {
+                TxEvent::Request {
+                    tx: t,
+                    request,
+                    peer,
+                } if *t == tx => Some((request.clone(), *peer)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
     /// `(status, retransmission)` of every response the UAC TU saw for `tx`.
     fn uac_responses(&self, tx: TxId) -> Vec<(u16, bool)> {
         self.uac_events
@@ -761,8 +777,8 @@ fn tu_errors_are_typed_and_send_nothing() {
         Err(TxError::InvalidState(_, TxState::Proceeding))
     ));
     net.respond(uas_tx, 486);
-    let (req, peer) = net.uas.server_request(uas_tx).unwrap();
-    let late = response_to(req, 200, "OK", Some("b1"), Some(peer.addr)).finish();
+    let (req, peer) = net.uas_request(uas_tx);
+    let late = response_to(&req, 200, "OK", Some("b1"), Some(peer.addr)).finish();
     assert!(matches!(
         net.uas.respond(net.now, uas_tx, late),
         Err(TxError::InvalidState(_, TxState::Confirmed))
@@ -782,8 +798,8 @@ fn forked_2xx_are_all_passed_up_and_each_re_acked() {
     let tx = net.send(invite("z9hG4bKx"));
     let uas_tx = net.uas_requests()[0];
     net.respond(uas_tx, 200);
-    let (req, peer) = net.uas.server_request(uas_tx).unwrap();
-    let fork = response_to(req, 200, "OK", Some("b2"), Some(peer.addr)).finish();
+    let (req, peer) = net.uas_request(uas_tx);
+    let fork = response_to(&req, 200, "OK", Some("b2"), Some(peer.addr)).finish();
     net.uac.handle_response(net.now, fork.clone(), net.uas_peer);
     net.pump();
     assert_eq!(
@@ -863,11 +879,7 @@ fn a_cancel_answered_without_the_487_still_ends_the_invite_64_t1_after_the_cance
     net.send(request(Method::Cancel, "z9hG4bKc2", 1, Transport::Udp));
     net.respond(uas_invite, 487);
     // A 180 after the CANCEL does not restart the wait (it would with Timer C).
-    let (req, peer) = net
-        .uas
-        .server_request(uas_invite)
-        .map(|(r, p)| (r.clone(), p))
-        .unwrap();
+    let (req, peer) = net.uas_request(uas_invite);
     let ringing = response_to(&req, 180, "Ringing", Some("b1"), Some(peer.addr)).finish();
     net.run_until(20.0);
     net.uac.handle_response(net.now, ringing, net.uas_peer);

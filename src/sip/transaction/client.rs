@@ -4,13 +4,19 @@
 //!
 //! Every INVITE ends even when its peer falls silent: Timer B in Calling, Timer C in
 //! Proceeding (§16.6 step 11), and 64*T1 after our CANCEL (§9.1).
+//!
+//! Once a final response arrives, the transaction only absorbs retransmissions and keeps just
+//! its remnant: the key, and the ACK bytes to re-send on a retransmitted final (Completed,
+//! §17.1.1.2) or per 2xx leg (Accepted, RFC 6026 §7.2), in one exact-size buffer shared with
+//! the transmit (a refcount, see `outbox::kept_bytes`). The request is dropped then.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::key::ClientKey;
-use super::outbox::Ctx;
+use super::outbox::{Ctx, kept_bytes};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
 use crate::sip::message::{HeaderName, MessageBuilder, Method, SipMessage};
@@ -20,14 +26,15 @@ use crate::sip::peer::Peer;
 /// the TU sent for it, re-sent for each retransmission of that 2xx.
 #[derive(Debug)]
 struct AcceptedLeg {
-    to_tag: Option<String>,
+    to_tag: Option<Box<str>>,
     ack: Option<(Bytes, Peer)>,
 }
 
 /// One client transaction.
 #[derive(Debug)]
 pub(crate) struct ClientTx {
-    request: SipMessage,
+    /// Re-sent by Timers A and E; `None` once a final response arrived.
+    request: Option<Box<SipMessage>>,
     peer: Peer,
     invite: bool,
     state: TxState,
@@ -39,21 +46,27 @@ pub(crate) struct ClientTx {
     timers: TxTimers,
     /// The TU sent a CANCEL for this INVITE (§9.1): provisionals no longer reset Timer C.
     cancelled: bool,
-    pub(crate) key: ClientKey,
+    pub(crate) key: Arc<ClientKey>,
 }
 
 impl ClientTx {
     /// Sends the request and starts Calling (A on unreliable transports, B always;
     /// §17.1.1.2) or Trying (E on unreliable transports, F always; §17.1.2.2).
-    pub(crate) fn new(ctx: &mut Ctx<'_>, request: SipMessage, peer: Peer, key: ClientKey) -> Self {
+    pub(crate) fn new(
+        ctx: &mut Ctx<'_>,
+        request: SipMessage,
+        peer: Peer,
+        key: Arc<ClientKey>,
+    ) -> Self {
         let invite = request.method() == Some(&Method::Invite);
         let (state, retransmit, timeout) = if invite {
             (TxState::Calling, TimerKind::A, TimerKind::B)
         } else {
             (TxState::Trying, TimerKind::E, TimerKind::F)
         };
+        ctx.send(peer, request.wire_bytes());
         let mut tx = ClientTx {
-            request,
+            request: Some(Box::new(request)),
             peer,
             invite,
             state,
@@ -64,7 +77,6 @@ impl ClientTx {
             cancelled: false,
             key,
         };
-        ctx.send(peer, tx.request.wire_bytes());
         if !peer.transport.is_reliable() {
             ctx.arm(&mut tx.timers, retransmit, tx.interval);
         }
@@ -78,10 +90,6 @@ impl ClientTx {
 
     pub(crate) fn peer(&self) -> Peer {
         self.peer
-    }
-
-    pub(crate) fn timers(&self) -> &TxTimers {
-        &self.timers
     }
 
     pub(crate) fn timers_mut(&mut self) -> &mut TxTimers {
@@ -127,7 +135,7 @@ impl ClientTx {
     fn on_provisional(&mut self, ctx: &mut Ctx<'_>, response: SipMessage, status: u16) {
         let first = self.state == TxState::Calling;
         self.state = TxState::Proceeding;
-        self.timers.cancel(Slot::Retransmit);
+        ctx.cancel(&mut self.timers, Slot::Retransmit);
         if !self.cancelled && (first || status > 100) {
             ctx.arm(&mut self.timers, TimerKind::C, ctx.config.c);
         }
@@ -151,7 +159,8 @@ impl ClientTx {
     /// and starts Timer M = 64*T1.
     fn accept(&mut self, ctx: &mut Ctx<'_>, response: SipMessage) {
         self.state = TxState::Accepted;
-        self.timers.cancel_all();
+        self.request = None;
+        ctx.cancel_all(&mut self.timers);
         ctx.arm(
             &mut self.timers,
             TimerKind::M,
@@ -190,9 +199,10 @@ impl ClientTx {
     /// passed up, and Timer D started (32 s unreliable, zero reliable).
     fn complete_invite(&mut self, ctx: &mut Ctx<'_>, response: SipMessage) {
         self.state = TxState::Completed;
-        self.timers.cancel_all();
-        if let Some(ack) = build_ack(&self.request, &response) {
-            let bytes = ack.wire_bytes();
+        ctx.cancel_all(&mut self.timers);
+        let request = self.request.take();
+        if let Some(ack) = request.and_then(|request| build_ack(&request, &response)) {
+            let bytes = kept_bytes(&ack);
             ctx.send(self.peer, bytes.clone());
             self.ack = Some(bytes);
         }
@@ -211,7 +221,8 @@ impl ClientTx {
             // for unreliable transports, and zero seconds for reliable transports."
             (TxState::Trying | TxState::Proceeding, _) => {
                 self.state = TxState::Completed;
-                self.timers.cancel_all();
+                self.request = None;
+                ctx.cancel_all(&mut self.timers);
                 pass_up(ctx, response, false);
                 let timer_k = ctx.config.linger(self.reliable());
                 self.finish_after(ctx, TimerKind::K, timer_k);
@@ -242,16 +253,18 @@ impl ClientTx {
             | (TimerKind::Cancelled, TxState::Calling | TxState::Proceeding)
             | (TimerKind::F, TxState::Trying | TxState::Proceeding) => {
                 ctx.timeout();
-                self.terminate();
+                self.terminate(ctx);
             }
             (TimerKind::D | TimerKind::K, TxState::Completed)
-            | (TimerKind::M, TxState::Accepted) => self.terminate(),
+            | (TimerKind::M, TxState::Accepted) => self.terminate(ctx),
             _ => {}
         }
     }
 
     fn retransmit(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind) {
-        ctx.resend(self.peer, self.request.wire_bytes());
+        if let Some(request) = &self.request {
+            ctx.resend(self.peer, request.wire_bytes());
+        }
         ctx.arm(&mut self.timers, kind, self.interval);
     }
 
@@ -263,7 +276,7 @@ impl ClientTx {
             TxState::Calling | TxState::Trying | TxState::Proceeding
         ) {
             ctx.timeout();
-            self.terminate();
+            self.terminate(ctx);
         }
     }
 
@@ -278,7 +291,7 @@ impl ClientTx {
             return Err(TxError::InvalidState(ctx.tx, self.state));
         }
         let tag = to_tag(&ack);
-        let bytes = ack.wire_bytes();
+        let bytes = kept_bytes(&ack);
         ctx.send(peer, bytes.clone());
         let stored = Some((bytes, peer));
         match self.legs.iter_mut().find(|leg| leg.to_tag == tag) {
@@ -293,15 +306,15 @@ impl ClientTx {
 
     fn finish_after(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind, after: Duration) {
         if after.is_zero() {
-            self.terminate();
+            self.terminate(ctx);
         } else {
             ctx.arm(&mut self.timers, kind, after);
         }
     }
 
-    fn terminate(&mut self) {
+    fn terminate(&mut self, ctx: &mut Ctx<'_>) {
         self.state = TxState::Terminated;
-        self.timers.cancel_all();
+        ctx.cancel_all(&mut self.timers);
     }
 
     fn reliable(&self) -> bool {
@@ -317,8 +330,8 @@ fn pass_up(ctx: &mut Ctx<'_>, response: SipMessage, retransmission: bool) {
     });
 }
 
-fn to_tag(message: &SipMessage) -> Option<String> {
-    message.to().ok()?.tag().map(str::to_string)
+fn to_tag(message: &SipMessage) -> Option<Box<str>> {
+    message.to().ok()?.tag().map(Box::from)
 }
 
 /// The ACK for a non-2xx final response (§17.1.1.3): "The ACK request constructed by the

@@ -1,6 +1,7 @@
 //! Routing received requests to server transactions: §17.2.3 matching, retransmission
 //! absorption, the ACK (non-2xx absorbed, 2xx to the TU) and the CANCEL (§9.2).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::key::{AckKey, ServerKey};
@@ -58,7 +59,9 @@ impl TransactionLayer {
     /// Ties a 2xx ACK (new branch) to its Accepted INVITE server transaction by dialog.
     fn accept_2xx_ack(&mut self, now: Instant, ack: &SipMessage) -> Option<TxId> {
         let id = *self.ack_keys.get(&AckKey::for_request(ack)?)?;
-        let accepted = self.with_server(now, id, |tx, _| tx.on_2xx_ack()).ok()?;
+        let accepted = self
+            .with_server(now, id, |tx, ctx| tx.on_2xx_ack(ctx))
+            .ok()?;
         accepted.then_some(id)
     }
 
@@ -106,9 +109,10 @@ impl TransactionLayer {
             tx: id,
             out: &mut self.out,
         };
-        let tx = ServerTx::new(&mut ctx, request, peer, key.clone());
+        let key = Arc::new(key);
+        let tx = ServerTx::new(&mut ctx, request, peer, Arc::clone(&key));
         if let Some(ack_key) = &tx.ack_key {
-            self.ack_keys.insert(ack_key.clone(), id);
+            self.ack_keys.insert(Arc::clone(ack_key), id);
         }
         self.server_keys.insert(key, id);
         self.txs.insert(id, Machine::Server(tx));

@@ -19,15 +19,20 @@ pub(crate) enum ServerKey {
     /// The RFC 2543 fallback, for a branch without the `z9hG4bK` cookie: "the Request-URI,
     /// To tag, From tag, Call-ID, CSeq, and top Via header field match those of the INVITE
     /// request which created the transaction" (for ACK, the To tag is that of the response).
-    Rfc2543 {
-        request_uri: String,
-        to_tag: Option<String>,
-        from_tag: Option<String>,
-        call_id: String,
-        cseq: u32,
-        method: Method,
-        top_via: String,
-    },
+    /// Boxed: rare, and it would make every key five strings wide.
+    Rfc2543(Box<Rfc2543Key>),
+}
+
+/// The fields of [`ServerKey::Rfc2543`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Rfc2543Key {
+    request_uri: String,
+    to_tag: Option<String>,
+    from_tag: Option<String>,
+    call_id: String,
+    cseq: u32,
+    method: Method,
+    top_via: String,
 }
 
 impl ServerKey {
@@ -51,14 +56,10 @@ impl ServerKey {
     /// its ACK carries the tag of our response.
     pub(crate) fn without_to_tag(&self) -> Option<ServerKey> {
         match self {
-            ServerKey::Rfc2543 {
-                to_tag: Some(_), ..
-            } => {
-                let mut key = self.clone();
-                if let ServerKey::Rfc2543 { to_tag, .. } = &mut key {
-                    *to_tag = None;
-                }
-                Some(key)
+            ServerKey::Rfc2543(key) if key.to_tag.is_some() => {
+                let mut key = key.clone();
+                key.to_tag = None;
+                Some(ServerKey::Rfc2543(key))
             }
             _ => None,
         }
@@ -78,7 +79,7 @@ impl ServerKey {
 
     fn rfc2543(request: &SipMessage, method: Method) -> Option<ServerKey> {
         let top_via = request.values(&crate::sip::HeaderName::Via).next()?;
-        Some(ServerKey::Rfc2543 {
+        Some(ServerKey::Rfc2543(Box::new(Rfc2543Key {
             request_uri: request.request_uri()?.to_string(),
             to_tag: request.to().ok()?.tag().map(str::to_string),
             from_tag: request.from().ok()?.tag().map(str::to_string),
@@ -86,7 +87,7 @@ impl ServerKey {
             cseq: request.cseq().ok()?.seq,
             method,
             top_via: top_via.to_string(),
-        })
+        })))
     }
 }
 
@@ -188,7 +189,7 @@ To: {to}\nCall-ID: k1\nCSeq: 7 {method}\nContent-Length: 0\n\n"
     fn bare_cookie_falls_back_to_rfc2543() {
         let via = "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK";
         let key = ServerKey::for_request(&request("OPTIONS", via, "<sip:bob@example.com>"));
-        assert!(matches!(key, Some(ServerKey::Rfc2543 { cseq: 7, .. })));
+        assert!(matches!(key, Some(ServerKey::Rfc2543(k)) if k.cseq == 7));
         let ack = ServerKey::for_request(&request("ACK", via, "<sip:b@example.com>;tag=9"));
         assert!(ack.unwrap().without_to_tag().is_some());
         assert!(ClientKey::for_request(&request("OPTIONS", via, "<sip:b@c>")).is_none());

@@ -8,8 +8,10 @@
 //!
 //! Invariants: a terminated transaction is removed at once, together with its index entries
 //! (§17.1.1.2: "The client transaction MUST be destroyed the instant it enters the
-//! Terminated state"); cancelled timers are skipped lazily and pruned, so memory follows the
-//! number of live transactions, not time.
+//! Terminated state"); a transaction that only absorbs retransmissions keeps just its remnant
+//! (key, peer, the bytes it may re-send; see `server` and `client`); timers live in a hashed
+//! wheel (`wheel`) and are cancelled there at once, so memory follows the number of live
+//! transactions and armed timers, not time.
 
 mod client;
 mod event;
@@ -18,8 +20,11 @@ mod key;
 mod outbox;
 mod server;
 mod timers;
+mod wheel;
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::sip::message::{Method, SipMessage};
@@ -28,7 +33,7 @@ use client::ClientTx;
 use key::{AckKey, ClientKey, ServerKey};
 use outbox::{Ctx, Outbox};
 use server::ServerTx;
-use timers::{Armed, TimerKind, TxTimers};
+use timers::{TimerKind, TxTimers};
 
 pub use event::{TxError, TxEvent, TxId, TxState, TxStats};
 pub use timers::TimerConfig;
@@ -45,13 +50,6 @@ impl Machine {
         match self {
             Machine::Server(tx) => tx.state(),
             Machine::Client(tx) => tx.state(),
-        }
-    }
-
-    fn timers(&self) -> &TxTimers {
-        match self {
-            Machine::Server(tx) => tx.timers(),
-            Machine::Client(tx) => tx.timers(),
         }
     }
 
@@ -76,10 +74,12 @@ pub struct TransactionLayer {
     config: TimerConfig,
     next_id: u64,
     txs: HashMap<TxId, Machine>,
-    server_keys: HashMap<ServerKey, TxId>,
-    client_keys: HashMap<ClientKey, TxId>,
-    /// Server INVITE transactions by Call-ID + CSeq number + From tag, for 2xx ACKs.
-    ack_keys: HashMap<AckKey, TxId>,
+    /// The keys are shared with the transactions (one allocation per key).
+    server_keys: HashMap<Arc<ServerKey>, TxId>,
+    client_keys: HashMap<Arc<ClientKey>, TxId>,
+    /// Server INVITE transactions by Call-ID + CSeq number + From tag, for 2xx ACKs (only
+    /// while such an ACK may come: unindexed once a non-2xx final was sent).
+    ack_keys: HashMap<Arc<AckKey>, TxId>,
     out: Outbox,
 }
 
@@ -130,21 +130,20 @@ impl TransactionLayer {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((id, armed)) = self.out.timers.pop_due(now) {
+        while let Some(((id, kind), handle)) = self.out.timers.pop_due(now) {
             let Some(machine) = self.txs.get_mut(&id) else {
                 continue;
             };
-            if !machine.timers().is_current(armed) {
+            if !machine.timers_mut().fired(kind.slot(), handle) {
                 continue;
             }
-            machine.timers_mut().cancel(armed.kind.slot());
             let mut ctx = Ctx {
                 now,
                 config: &self.config,
                 tx: id,
                 out: &mut self.out,
             };
-            machine.on_timer(&mut ctx, armed.kind);
+            machine.on_timer(&mut ctx, kind);
             self.reap(id);
         }
         self.prune_timers();
@@ -208,7 +207,8 @@ impl TransactionLayer {
             tx: id,
             out: &mut self.out,
         };
-        let tx = ClientTx::new(&mut ctx, request, peer, key.clone());
+        let key = Arc::new(key);
+        let tx = ClientTx::new(&mut ctx, request, peer, Arc::clone(&key));
         let cancelled = key.cancelled_invite();
         self.client_keys.insert(key, id);
         self.txs.insert(id, Machine::Client(tx));
@@ -225,8 +225,9 @@ impl TransactionLayer {
         if !matches!(self.txs.get(&tx), Some(Machine::Client(_))) {
             return false;
         }
-        if let Some(Machine::Client(client)) = self.txs.remove(&tx) {
+        if let Some(Machine::Client(mut client)) = self.txs.remove(&tx) {
             remove_if_owned(&mut self.client_keys, &client.key, tx);
+            self.out.cancel_all(client.timers_mut());
         }
         self.prune_timers();
         true
@@ -300,10 +301,11 @@ impl TransactionLayer {
     }
 
     /// The original request of a server transaction (the TU needs it to build responses)
-    /// and its peer.
+    /// and its peer, until a final response was sent: from then on the transaction keeps only
+    /// what absorbing retransmissions needs, and this is `None`.
     pub fn server_request(&self, tx: TxId) -> Option<(&SipMessage, Peer)> {
         match self.txs.get(&tx)? {
-            Machine::Server(server) => Some((server.request(), server.peer())),
+            Machine::Server(server) => Some((server.request()?, server.peer())),
             Machine::Client(_) => None,
         }
     }
@@ -372,42 +374,42 @@ impl TransactionLayer {
         Ok(result)
     }
 
-    /// Destroys a terminated transaction and its index entries.
+    /// After a step: unindexes a dialog key a server INVITE no longer needs, and destroys a
+    /// terminated transaction with its index entries and timers.
     fn reap(&mut self, id: TxId) {
+        if let Some(Machine::Server(tx)) = self.txs.get_mut(&id)
+            && let Some(ack_key) = tx.release_ack_key()
+        {
+            remove_if_owned(&mut self.ack_keys, &*ack_key, id);
+        }
         if self.txs.get(&id).map(Machine::state) != Some(TxState::Terminated) {
             return;
         }
         match self.txs.remove(&id) {
-            Some(Machine::Server(tx)) => {
-                remove_if_owned(&mut self.server_keys, &tx.key, id);
-                if let Some(ack_key) = &tx.ack_key {
-                    remove_if_owned(&mut self.ack_keys, ack_key, id);
-                }
+            Some(Machine::Server(mut tx)) => {
+                remove_if_owned(&mut self.server_keys, &*tx.key, id);
+                self.out.cancel_all(tx.timers_mut());
             }
-            Some(Machine::Client(tx)) => remove_if_owned(&mut self.client_keys, &tx.key, id),
+            Some(Machine::Client(mut tx)) => {
+                remove_if_owned(&mut self.client_keys, &*tx.key, id);
+                self.out.cancel_all(tx.timers_mut());
+            }
             None => {}
         }
     }
 
-    /// Drops cancelled timers at the head of the queue (so `poll_timeout` is exact) and
-    /// compacts the queue when cancelled entries dominate it.
+    /// Caches the next deadline for [`Self::poll_timeout`] after timers were cancelled or
+    /// fired.
     fn prune_timers(&mut self) {
-        let txs = &self.txs;
-        let live =
-            |id: TxId, armed: Armed| txs.get(&id).is_some_and(|m| m.timers().is_current(armed));
-        while let Some((id, armed)) = self.out.timers.peek() {
-            if live(id, armed) {
-                break;
-            }
-            self.out.timers.pop();
-        }
-        if self.out.timers.len() > 64 + 4 * txs.len() {
-            self.out.timers.retain(live);
-        }
+        self.out.timers.refresh();
     }
 }
 
-fn remove_if_owned<K: std::hash::Hash + Eq>(index: &mut HashMap<K, TxId>, key: &K, id: TxId) {
+fn remove_if_owned<K, Q>(index: &mut HashMap<K, TxId>, key: &Q, id: TxId)
+where
+    K: Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
     if index.get(key) == Some(&id) {
         index.remove(key);
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::timers::{TimerConfig, TimerKind, TimerQueue, TxTimers};
+use super::timers::{Slot, TimerConfig, TimerKind, TimerQueue, TxTimers};
 use super::{TxEvent, TxId, TxStats};
 use crate::sip::peer::{Peer, Transmit};
 
@@ -17,6 +17,23 @@ pub(crate) struct Outbox {
     pub events: VecDeque<TxEvent>,
     pub timers: TimerQueue,
     pub stats: TxStats,
+}
+
+/// The wire bytes of a message a transaction will keep for 64*T1, in a buffer of exactly their
+/// size: messages we build come in a builder's larger buffer (1 KiB for a request). The copy is
+/// what goes on the wire too, so the kept bytes stay shared with the transmit (one buffer,
+/// refcounted).
+pub(crate) fn kept_bytes(message: &crate::sip::SipMessage) -> Bytes {
+    Bytes::copy_from_slice(&message.wire_bytes())
+}
+
+impl Outbox {
+    /// Cancels both timers of a transaction (it ended, or was abandoned).
+    pub(crate) fn cancel_all(&mut self, timers: &mut TxTimers) {
+        for handle in timers.take_all().into_iter().flatten() {
+            self.timers.cancel(handle);
+        }
+    }
 }
 
 /// Everything one state machine step may touch.
@@ -56,7 +73,20 @@ impl Ctx<'_> {
 
     /// Arms `kind` to fire `after` from now, replacing the timer in the same slot.
     pub(crate) fn arm(&mut self, timers: &mut TxTimers, kind: TimerKind, after: Duration) {
+        self.cancel(timers, kind.slot());
         let deadline = self.now + after;
-        self.out.timers.arm(timers, self.tx, kind, deadline);
+        let handle = self.out.timers.insert(self.now, deadline, (self.tx, kind));
+        *timers.slot_mut(kind.slot()) = Some(handle);
+    }
+
+    /// Cancels whatever runs in `slot`.
+    pub(crate) fn cancel(&mut self, timers: &mut TxTimers, slot: Slot) {
+        if let Some(handle) = timers.slot_mut(slot).take() {
+            self.out.timers.cancel(handle);
+        }
+    }
+
+    pub(crate) fn cancel_all(&mut self, timers: &mut TxTimers) {
+        self.out.cancel_all(timers);
     }
 }

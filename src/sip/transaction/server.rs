@@ -1,36 +1,51 @@
 //! Server transactions: the INVITE machine of RFC 3261 §17.2.1 as amended by RFC 6026 §7.1
 //! (Proceeding, Completed, Confirmed, Accepted) and the non-INVITE machine of §17.2.2
 //! (Trying, Proceeding, Completed).
+//!
+//! Once a final response is sent, the transaction only absorbs retransmissions and keeps
+//! just its remnant: the key, the peer, and (while a retransmission may still need it) the
+//! bytes of the last final response, in one buffer of their exact size shared with the
+//! transmit (a refcount, see `outbox::kept_bytes`). The request that created it is dropped.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::key::{AckKey, ServerKey};
-use super::outbox::Ctx;
+use super::outbox::{Ctx, kept_bytes};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
 use crate::sip::message::{Method, SipMessage, response_to};
 use crate::sip::peer::Peer;
 
-/// One server transaction: the request that created it, where it came from, and the last
-/// response sent (what a retransmitted request is answered with).
+/// One server transaction: the request that created it (until the final response), where it
+/// came from, and the last response sent (what a retransmitted request is answered with).
 #[derive(Debug)]
 pub(crate) struct ServerTx {
-    request: SipMessage,
+    /// The TU builds its responses from it; `None` once a final response was sent.
+    request: Option<Box<SipMessage>>,
     peer: Peer,
     invite: bool,
     state: TxState,
+    /// What a retransmitted request (Proceeding, Completed) or Timer G / the 2xx
+    /// retransmission (§13.3.1.4) re-sends; dropped once nothing will re-send it (Confirmed:
+    /// §17.2.1 only absorbs ACKs there; Accepted after the ACK: RFC 6026 §7.1 absorbs INVITE
+    /// retransmissions without answering them).
     last_response: Option<Bytes>,
-    /// The To tag of the last response, for the 200 to a CANCEL (§9.2).
-    to_tag: Option<String>,
+    /// The To tag of the last response of an INVITE, for the 200 to a CANCEL (§9.2: "The To
+    /// tag of the response to the CANCEL and the To tag in the response to the original
+    /// request SHOULD be the same").
+    to_tag: Option<Box<str>>,
     /// The current retransmit interval of Timer G or of the 2xx (§13.3.1.4).
     interval: Duration,
     /// Whether the ACK for our 2xx arrived (Accepted state).
     acked: bool,
     timers: TxTimers,
-    pub(crate) key: ServerKey,
-    pub(crate) ack_key: Option<AckKey>,
+    pub(crate) key: Arc<ServerKey>,
+    /// Ties the 2xx ACK to this transaction; given back to the layer (unindexed) once a
+    /// non-2xx final makes it useless.
+    pub(crate) ack_key: Option<Arc<AckKey>>,
 }
 
 impl ServerTx {
@@ -38,11 +53,21 @@ impl ServerTx {
     /// once (§17.2.1: "The server transaction MUST generate a 100 (Trying) response unless it
     /// knows that the TU will generate a provisional or final response within 200 ms"); any
     /// other request enters Trying.
-    pub(crate) fn new(ctx: &mut Ctx<'_>, request: SipMessage, peer: Peer, key: ServerKey) -> Self {
+    pub(crate) fn new(
+        ctx: &mut Ctx<'_>,
+        request: SipMessage,
+        peer: Peer,
+        key: Arc<ServerKey>,
+    ) -> Self {
         let invite = request.method() == Some(&Method::Invite);
-        let ack_key = invite.then(|| AckKey::for_request(&request)).flatten();
+        let ack_key = invite
+            .then(|| AckKey::for_request(&request))
+            .flatten()
+            .map(Arc::new);
+        // §17.2.1: the To tag in a 100 Trying is downgraded to SHOULD NOT.
+        let trying = invite.then(|| response_to(&request, 100, "Trying", None, Some(peer.addr)));
         let mut tx = ServerTx {
-            request,
+            request: Some(Box::new(request)),
             peer,
             invite,
             state: if invite {
@@ -58,9 +83,7 @@ impl ServerTx {
             key,
             ack_key,
         };
-        if invite {
-            // §17.2.1: the To tag in a 100 Trying is downgraded to SHOULD NOT.
-            let trying = response_to(&tx.request, 100, "Trying", None, Some(peer.addr));
+        if let Some(trying) = trying {
             tx.transmit(ctx, &trying.finish());
         }
         tx
@@ -70,8 +93,9 @@ impl ServerTx {
         self.state
     }
 
-    pub(crate) fn request(&self) -> &SipMessage {
-        &self.request
+    /// The request, while no final response was sent.
+    pub(crate) fn request(&self) -> Option<&SipMessage> {
+        self.request.as_deref()
     }
 
     pub(crate) fn peer(&self) -> Peer {
@@ -80,10 +104,6 @@ impl ServerTx {
 
     pub(crate) fn to_tag(&self) -> Option<&str> {
         self.to_tag.as_deref()
-    }
-
-    pub(crate) fn timers(&self) -> &TxTimers {
-        &self.timers
     }
 
     pub(crate) fn timers_mut(&mut self) -> &mut TxTimers {
@@ -110,12 +130,13 @@ impl ServerTx {
             // Completed state, the server transaction MUST transition to the Confirmed state."
             TxState::Completed => {
                 self.state = TxState::Confirmed;
-                self.timers.cancel_all();
+                self.last_response = None;
+                ctx.cancel_all(&mut self.timers);
                 let timer_i = ctx.config.linger(self.reliable());
                 self.finish_after(ctx, TimerKind::I, timer_i);
                 false
             }
-            TxState::Accepted => self.on_2xx_ack(),
+            TxState::Accepted => self.on_2xx_ack(ctx),
             _ => {
                 ctx.absorbed();
                 false
@@ -125,13 +146,23 @@ impl ServerTx {
 
     /// The ACK for our 2xx arrived (matched by dialog): stop retransmitting the 2xx
     /// (§13.3.1.4). Returns whether the transaction was in Accepted.
-    pub(crate) fn on_2xx_ack(&mut self) -> bool {
+    pub(crate) fn on_2xx_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
         if self.state != TxState::Accepted {
             return false;
         }
         self.acked = true;
-        self.timers.cancel(Slot::Retransmit);
+        self.last_response = None;
+        ctx.cancel(&mut self.timers, Slot::Retransmit);
         true
+    }
+
+    /// The dialog key of an INVITE that will not be ACKed end to end (a non-2xx final was
+    /// sent), for the layer to unindex; `None` while it may still be needed.
+    pub(crate) fn release_ack_key(&mut self) -> Option<Arc<AckKey>> {
+        match self.state {
+            TxState::Completed | TxState::Confirmed | TxState::Terminated => self.ack_key.take(),
+            _ => None,
+        }
     }
 
     /// A response from the TU.
@@ -169,6 +200,7 @@ impl ServerTx {
     /// 64*T1 seconds for unreliable transports, and zero seconds for reliable transports".
     fn complete_non_invite(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
         self.state = TxState::Completed;
+        self.request = None;
         self.transmit(ctx, response);
         let timer_j = ctx.config.timer_j(self.reliable());
         self.finish_after(ctx, TimerKind::J, timer_j);
@@ -179,6 +211,7 @@ impl ServerTx {
     /// transports."
     fn complete_invite(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
         self.state = TxState::Completed;
+        self.request = None;
         self.transmit(ctx, response);
         self.start_retransmitting(ctx, TimerKind::G);
         ctx.arm(
@@ -193,6 +226,7 @@ impl ServerTx {
     /// ("starting with T1 and doubling ... until it reaches T2") until the ACK arrives.
     fn accept(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
         self.state = TxState::Accepted;
+        self.request = None;
         self.transmit(ctx, response);
         self.start_retransmitting(ctx, TimerKind::Retransmit2xx);
         ctx.arm(
@@ -221,10 +255,10 @@ impl ServerTx {
             // was never received."
             (TimerKind::H, TxState::Completed) => {
                 ctx.out.stats.ack_timeouts += 1;
-                self.terminate();
+                self.terminate(ctx);
             }
             (TimerKind::I, TxState::Confirmed) | (TimerKind::J, TxState::Completed) => {
-                self.terminate();
+                self.terminate(ctx);
             }
             (TimerKind::L, TxState::Accepted) => self.end_accepted(ctx),
             _ => {}
@@ -238,15 +272,27 @@ impl ServerTx {
             ctx.out.stats.ack_timeouts += 1;
             ctx.emit(TxEvent::AckTimeout { tx: ctx.tx });
         }
-        self.terminate();
+        self.terminate(ctx);
     }
 
+    /// Sends a response and keeps its bytes (a refcount on the same buffer) for
+    /// retransmissions, unless the 2xx was already ACKed.
     fn transmit(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
-        if let Some(tag) = response.to().ok().and_then(|to| to.tag()) {
-            self.to_tag = Some(tag.to_string());
+        let tag = response
+            .to()
+            .ok()
+            .and_then(|to| to.tag().map(Box::<str>::from));
+        if self.invite && tag.is_some() {
+            self.to_tag = tag;
         }
-        let bytes = response.wire_bytes();
-        self.last_response = Some(bytes.clone());
+        let bytes = if response.status().is_some_and(|s| s >= 200) {
+            kept_bytes(response)
+        } else {
+            response.wire_bytes()
+        };
+        if !self.acked {
+            self.last_response = Some(bytes.clone());
+        }
         ctx.send(self.peer, bytes);
     }
 
@@ -260,15 +306,15 @@ impl ServerTx {
     /// transports).
     fn finish_after(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind, after: Duration) {
         if after.is_zero() {
-            self.terminate();
+            self.terminate(ctx);
         } else {
             ctx.arm(&mut self.timers, kind, after);
         }
     }
 
-    fn terminate(&mut self) {
+    fn terminate(&mut self, ctx: &mut Ctx<'_>) {
         self.state = TxState::Terminated;
-        self.timers.cancel_all();
+        ctx.cancel_all(&mut self.timers);
     }
 
     fn reliable(&self) -> bool {

@@ -1,4 +1,4 @@
-//! Unit tests of the layer's internals: timer-heap pruning, exact deadlines, junk input.
+//! Unit tests of the layer's internals: cancelled timers, exact deadlines, junk input.
 
 use std::time::Duration;
 
@@ -112,4 +112,46 @@ fn junk_from_the_network_never_panics() {
     // Responses fed to handle_request and requests fed to handle_response are refused too.
     assert_eq!(layer.stats().dropped_requests, 6);
     assert_eq!(layer.stats().stray_responses, 6);
+}
+
+#[test]
+fn a_transaction_with_a_final_response_keeps_only_its_remnant() {
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let now = Instant::now();
+    for (n, code) in [(1, 200), (2, 486)] {
+        layer.handle_request(now, invite(n), peer());
+        let [TxEvent::Request { tx, request, .. }] = &drain(&mut layer)[..] else {
+            panic!("one Request per INVITE")
+        };
+        assert!(
+            layer.server_request(*tx).is_some(),
+            "the TU answers from it"
+        );
+        let last = response_to(request, code, "Final", Some("b"), None).finish();
+        layer.respond(now, *tx, last).unwrap();
+        assert!(
+            layer.server_request(*tx).is_none(),
+            "dropped with the final"
+        );
+    }
+    drain(&mut layer);
+    // The 486's dialog key is unindexed at once; the 2xx's stays for its ACK (RFC 6026 §7.1).
+    assert_eq!(layer.ack_keys.len(), 1);
+    layer.handle_request(now, ack(2), peer());
+    assert!(
+        drain(&mut layer).is_empty(),
+        "non-2xx ACK absorbed in Completed"
+    );
+    let mut late = now;
+    while let Some(due) = layer.poll_timeout() {
+        late = due;
+        layer.handle_timeout(due);
+        drain(&mut layer);
+    }
+    assert!(layer.is_empty() && layer.ack_keys.is_empty() && layer.server_keys.is_empty());
+    assert_eq!(
+        late,
+        now + Duration::from_secs(32),
+        "Timer L is the last to fire"
+    );
 }

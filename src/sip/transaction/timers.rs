@@ -1,18 +1,15 @@
-//! Transaction timers: their durations (RFC 3261 §17, Table 4; RFC 6026 §7) and one queue
-//! holding every armed timer of every transaction, with lazy cancellation.
+//! Transaction timers: their durations (RFC 3261 §17, Table 4; RFC 6026 §7) and the two
+//! timer slots of a transaction.
 //!
-//! Each transaction has two timer slots: a *retransmit* slot (A, E, G and the 2xx
-//! retransmission of §13.3.1.4) and a *lifetime* slot (B, C, D, F, H, I, J, K, L, M,
-//! and the wait after a CANCEL). Arming a
-//! slot gives it a fresh generation; a queued entry fires only while its generation is still
-//! the one in the slot, so cancelling is just clearing the slot (the stale entry is skipped
-//! or pruned later).
+//! Each transaction has a *retransmit* slot (A, E, G and the 2xx retransmission of
+//! §13.3.1.4) and a *lifetime* slot (B, C, D, F, H, I, J, K, L, M, and the wait after a
+//! CANCEL). A slot holds the handle of its timer in the layer's wheel; arming a slot cancels
+//! what ran there, and a transaction that ends cancels both, so no stale timer is kept.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::TxId;
+use super::wheel::{TimerHandle, TimerWheel};
 
 /// The base timer values (RFC 3261 §17.1.1.1, §17.1.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,128 +128,42 @@ impl TimerKind {
     }
 }
 
-/// One armed timer as its transaction remembers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Armed {
-    pub kind: TimerKind,
-    generation: u64,
-}
-
-/// The armed timers of one transaction.
+/// The armed timers of one transaction: at most one per slot, each a handle into the
+/// layer's [`TimerWheel`](super::wheel::TimerWheel), cancelled there eagerly.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct TxTimers {
-    retransmit: Option<Armed>,
-    lifetime: Option<Armed>,
+    retransmit: Option<TimerHandle>,
+    lifetime: Option<TimerHandle>,
 }
 
 impl TxTimers {
-    fn slot_mut(&mut self, slot: Slot) -> &mut Option<Armed> {
+    pub(crate) fn slot_mut(&mut self, slot: Slot) -> &mut Option<TimerHandle> {
         match slot {
             Slot::Retransmit => &mut self.retransmit,
             Slot::Lifetime => &mut self.lifetime,
         }
     }
 
-    /// Whether a queued entry is still the live timer of its slot.
-    pub(crate) fn is_current(&self, armed: Armed) -> bool {
-        let live = match armed.kind.slot() {
-            Slot::Retransmit => self.retransmit,
-            Slot::Lifetime => self.lifetime,
-        };
-        live == Some(armed)
-    }
-
-    /// Cancels whatever runs in `slot`.
-    pub(crate) fn cancel(&mut self, slot: Slot) {
-        *self.slot_mut(slot) = None;
-    }
-
-    pub(crate) fn cancel_all(&mut self) {
-        *self = TxTimers::default();
-    }
-}
-
-/// A queued deadline; ordered by deadline, then by arming order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    deadline: Instant,
-    generation: u64,
-    tx: TxId,
-    kind: TimerKind,
-}
-
-/// Every armed timer of the layer in one min-heap.
-#[derive(Debug, Default)]
-pub(crate) struct TimerQueue {
-    heap: BinaryHeap<Reverse<Entry>>,
-    next_generation: u64,
-}
-
-impl TimerQueue {
-    /// Arms `kind` for `tx` at `deadline`, replacing whatever ran in the same slot.
-    pub(crate) fn arm(
-        &mut self,
-        timers: &mut TxTimers,
-        tx: TxId,
-        kind: TimerKind,
-        deadline: Instant,
-    ) {
-        self.next_generation += 1;
-        let generation = self.next_generation;
-        *timers.slot_mut(kind.slot()) = Some(Armed { kind, generation });
-        self.heap.push(Reverse(Entry {
-            deadline,
-            generation,
-            tx,
-            kind,
-        }));
-    }
-
-    /// The earliest queued deadline (possibly of a stale entry until it is pruned).
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse(e)| e.deadline)
-    }
-
-    /// The earliest entry, without removing it.
-    pub(crate) fn peek(&self) -> Option<(TxId, Armed)> {
-        self.heap.peek().map(|Reverse(e)| e.target())
-    }
-
-    /// Removes the earliest entry when it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(TxId, Armed)> {
-        match self.heap.peek() {
-            Some(Reverse(e)) if e.deadline <= now => self.heap.pop().map(|Reverse(e)| e.target()),
-            _ => None,
+    /// Forgets `handle` when it is the live timer of `slot` (it just fired); false for a
+    /// timer the transaction no longer runs.
+    pub(crate) fn fired(&mut self, slot: Slot, handle: TimerHandle) -> bool {
+        let live = self.slot_mut(slot);
+        if *live == Some(handle) {
+            *live = None;
+            true
+        } else {
+            false
         }
     }
 
-    /// Removes the earliest entry.
-    pub(crate) fn pop(&mut self) {
-        self.heap.pop();
-    }
-
-    /// Keeps only the entries for which `live` holds (drops cancelled ones in one pass).
-    pub(crate) fn retain(&mut self, mut live: impl FnMut(TxId, Armed) -> bool) {
-        self.heap.retain(|Reverse(e)| {
-            let (tx, armed) = e.target();
-            live(tx, armed)
-        });
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+    /// Both handles, emptied (to cancel them in the wheel).
+    pub(crate) fn take_all(&mut self) -> [Option<TimerHandle>; 2] {
+        [self.retransmit.take(), self.lifetime.take()]
     }
 }
 
-impl Entry {
-    fn target(&self) -> (TxId, Armed) {
-        let armed = Armed {
-            kind: self.kind,
-            generation: self.generation,
-        };
-        (self.tx, armed)
-    }
-}
+/// Every armed timer of the layer: which transaction, which timer.
+pub(crate) type TimerQueue = TimerWheel<(TxId, TimerKind)>;
 
 #[cfg(test)]
 mod tests {
@@ -273,25 +184,5 @@ mod tests {
             e = c.capped_backoff(e);
         }
         assert_eq!(schedule, [500, 1000, 2000, 4000, 4000]);
-    }
-
-    #[test]
-    fn rearming_a_slot_makes_the_old_entry_stale() {
-        let now = Instant::now();
-        let mut q = TimerQueue::default();
-        let mut t = TxTimers::default();
-        let tx = TxId(1);
-        q.arm(&mut t, tx, TimerKind::A, now + Duration::from_secs(1));
-        q.arm(&mut t, tx, TimerKind::B, now + Duration::from_secs(32));
-        q.arm(&mut t, tx, TimerKind::A, now + Duration::from_secs(2));
-        assert_eq!(q.next_deadline(), Some(now + Duration::from_secs(1)));
-        let (_, first) = q.pop_due(now + Duration::from_secs(2)).unwrap();
-        assert!(!t.is_current(first), "replaced A must not fire");
-        let (_, second) = q.pop_due(now + Duration::from_secs(2)).unwrap();
-        assert!(t.is_current(second));
-        assert!(q.pop_due(now + Duration::from_secs(2)).is_none());
-        t.cancel(Slot::Lifetime);
-        q.retain(|_, armed| t.is_current(armed));
-        assert_eq!(q.len(), 0);
     }
 }
