@@ -167,7 +167,12 @@ fn cpu_ticks() -> u64 {
     // Fields after the `(comm)`: state is the 3rd field, utime and stime the 14th and 15th.
     let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     tick(11) + tick(12)
 }
 

@@ -128,8 +128,14 @@ mod tests {
     fn live_rows_become_interrupted_cdrs() {
         let mut conn = Connection::open_in_memory().unwrap();
         schema::migrate(&mut conn).unwrap();
-        columns::insert_live(&conn, &live("a", Some(ts("2026-11-23T03:20:10Z")))).unwrap();
-        columns::insert_live(&conn, &live("b", None)).unwrap();
+        columns::insert_live(
+            &conn,
+            &live("a", Some(ts("2026-11-23T03:20:10Z"))),
+            None,
+            None,
+        )
+        .unwrap();
+        columns::insert_live(&conn, &live("b", None), None, None).unwrap();
 
         let now = ts("2026-11-23T03:25:00Z");
         assert_eq!(recover_interrupted(&conn, now).unwrap(), 2);
@@ -171,15 +177,15 @@ mod tests {
         let answered = Some(ts("2026-11-23T03:20:10Z"));
         for id in ["talking", "no-dialogs", "ringing", "garbled"] {
             let at = if id == "ringing" { None } else { answered };
-            columns::insert_live(&conn, &live(id, at)).unwrap();
+            columns::insert_live(&conn, &live(id, at), None, None).unwrap();
         }
         let dialogs = CallDialogs {
             a: leg("a@carrier", 41),
             b: leg("b@calltrack", 7),
         };
-        columns::set_dialogs(&conn, "talking", &dialogs).unwrap();
-        columns::set_dialogs(&conn, "ringing", &dialogs).unwrap();
-        columns::set_dialogs(&conn, "garbled", &dialogs).unwrap();
+        columns::update_live(&conn, "talking", None, Some(&dialogs)).unwrap();
+        columns::update_live(&conn, "ringing", None, Some(&dialogs)).unwrap();
+        columns::update_live(&conn, "garbled", None, Some(&dialogs)).unwrap();
         conn.execute(
             "UPDATE live_calls SET b_dialog = '{' WHERE id = 'garbled'",
             [],

@@ -19,8 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::StoreError;
-use super::batch::apply_batch;
+use super::batch::apply_tracked;
 use super::commands::{StoreCommand, StoreSender};
+use super::live_rows::LiveRows;
 use super::outbox::Outbox;
 use super::outbox::enqueue::Enqueue;
 pub use super::tuning::{WriterOptions, WriterStats};
@@ -67,8 +68,11 @@ impl WriterHandle {
         opts: WriterOptions,
         outbox: Arc<Outbox>,
     ) -> Result<Self, StoreError> {
+        super::tuning::tune_writer_connection(&conn)?;
+        let live_rows = LiveRows::load(&conn)?;
         let (close, close_rx) = oneshot::channel();
         let writer = Writer {
+            live_rows,
             conn,
             queue,
             control: Control::Running(close_rx),
@@ -148,6 +152,8 @@ enum Woke {
 
 struct Writer {
     conn: Connection,
+    /// Which calls have a committed live row (spares the statements that would find none).
+    live_rows: LiveRows,
     queue: mpsc::Receiver<StoreCommand>,
     control: Control,
     opts: WriterOptions,
@@ -171,7 +177,9 @@ impl Writer {
     }
 
     /// Waits for one command, then collects more until the batch is full or the flush
-    /// interval has passed. Returns false once the queue is closed and empty.
+    /// interval has passed. Returns false once the queue is closed and empty. What is
+    /// already queued is taken without a timer (the common case under load); the timed
+    /// wait is only for a queue that ran dry.
     async fn fill(&mut self, batch: &mut Vec<StoreCommand>) -> bool {
         let Some(first) = self.next().await else {
             return false;
@@ -179,6 +187,14 @@ impl Writer {
         batch.push(first);
         let deadline = Instant::now() + self.opts.flush_interval;
         while batch.len() < self.opts.batch_max_records {
+            match self.queue.try_recv() {
+                Ok(cmd) => {
+                    batch.push(cmd);
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
             match tokio::time::timeout_at(deadline, self.next()).await {
                 Ok(Some(cmd)) => batch.push(cmd),
                 Ok(None) => return false,
@@ -236,11 +252,12 @@ impl Writer {
         for attempt in 1.. {
             let started = std::time::Instant::now();
             let mut events = Enqueue::new(&subscriptions, jiff::Timestamp::now());
-            let applied = apply_batch(
+            let applied = apply_tracked(
                 &mut self.conn,
                 batch,
                 self.opts.callback_window,
                 &mut events,
+                &mut self.live_rows,
             );
             let error = match applied {
                 Ok((outcome, changed)) => {
