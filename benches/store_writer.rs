@@ -36,11 +36,16 @@ use jiff::{SignedDuration, Timestamp};
 /// Calls per iteration.
 const CALLS: usize = 20_000;
 
-/// The production writer options (`[store]` defaults in `config/file.rs`).
+/// The production writer options (`[store]` defaults in `config/file.rs`); the batch size can
+/// be tried otherwise with `STORE_WRITER_BATCH_MAX=1024 cargo bench --bench store_writer`.
 fn options() -> WriterOptions {
+    let batch_max_records = std::env::var("STORE_WRITER_BATCH_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     WriterOptions {
         queue_capacity: 10_000,
-        batch_max_records: 256,
+        batch_max_records,
         flush_interval: Duration::from_millis(50),
         callback_window: Duration::from_secs(24 * 3600),
     }

@@ -85,15 +85,15 @@ fn write_live(
     let id = fold.id();
     let mut written = false;
     if let Some(started) = fold.started {
-        written = columns::insert_live(conn, started, fold.answered_at, fold.dialogs)?;
+        written = columns::insert_live(conn, started, fold.change)?;
         if written {
             live.inserted(id);
         }
     }
     if !written && live.may_exist(id) {
-        written = columns::update_live(conn, id, fold.answered_at, fold.dialogs)?;
+        written = columns::update_live(conn, id, fold.change)?;
     }
-    if fold.answered_at.is_some() && !written {
+    if fold.change.answered_at.is_some() && !written {
         outcome.unknown_answers += 1;
         tracing::debug!(call = %id, "answer for a call that is not live; ignored");
     }
@@ -283,6 +283,68 @@ mod tests {
             .unwrap();
         assert_eq!(live_ids, ["b"], "the call still going keeps its live row");
         assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
+    }
+
+    /// A call held across batches, as the writer sees it (tracked live rows): one insert
+    /// carries the start, the answer and the dialogs; the CDR's batch deletes the row; an
+    /// answer or a CDR for a call with no live row costs no statement and is still counted.
+    #[test]
+    fn a_held_call_gets_one_live_row_write_and_its_delete() {
+        use crate::call::live_dialog::{CallDialogs, LegDialog};
+        let leg = LegDialog {
+            call_id: "a@carrier".into(),
+            local_tag: "l".into(),
+            remote_tag: None,
+            local_uri: "<sip:a@x>".into(),
+            remote_uri: "<sip:b@y>".into(),
+            local_seq: 1,
+            remote_target: "sip:b@127.0.0.1:5080".into(),
+            route_set: vec![],
+            transport: "UDP".into(),
+            peer: "127.0.0.1:5080".parse().unwrap(),
+            local_contact: "<sip:127.0.0.1:5060>".into(),
+        };
+        let mut conn = conn();
+        let mut rows = LiveRows::load(&conn).unwrap();
+        let mut apply = |conn: &mut Connection, batch: &[StoreCommand]| {
+            let mut events = Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH);
+            apply_tracked(conn, batch, DAY, &mut events, &mut rows).unwrap()
+        };
+        let answered = |id: &str| StoreCommand::CallAnswered {
+            id: id.into(),
+            answered_at: ts("2026-11-23T03:20:05Z"),
+        };
+        let batch = [
+            StoreCommand::CallStarted(live("a")),
+            answered("a"),
+            StoreCommand::DialogsChanged {
+                id: "a".into(),
+                dialogs: CallDialogs {
+                    a: leg.clone(),
+                    b: leg,
+                },
+            },
+        ];
+        assert_eq!(apply(&mut conn, &batch).1, [true, true, true]);
+        let (answered_at, a_dialog): (Option<String>, Option<String>) = conn
+            .query_row(
+                "SELECT answered_at, a_dialog FROM live_calls WHERE id = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(answered_at.as_deref(), Some("2026-11-23T03:20:05.000Z"));
+        assert!(a_dialog.is_some_and(|d| d.contains("a@carrier")));
+
+        let batch = [
+            answered("ghost"),
+            StoreCommand::CallEnded(ended("a")),
+            StoreCommand::CallEnded(ended("never-live")),
+        ];
+        let (out, changed) = apply(&mut conn, &batch);
+        assert_eq!((out.cdrs_written, out.unknown_answers), (2, 1));
+        assert_eq!(changed, [false, true, true]);
+        assert_eq!(live_rows(&conn), 0);
     }
 
     #[test]

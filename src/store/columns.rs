@@ -15,7 +15,7 @@ use rusqlite::{Connection, Row, named_params};
 
 use super::flat::{self, Cell};
 use crate::call::attribution::Attribution;
-use crate::call::live_dialog::CallDialogs;
+use crate::call::live_dialog::{CallDialogs, LegDialog};
 use crate::call::record::{CallDetailRecord, LiveCall, rfc3339};
 
 /// A timestamp as stored in a TEXT column.
@@ -125,14 +125,30 @@ impl ToSql for Cell {
     }
 }
 
-/// Records a call in progress, already answered at `answered_at` and with `dialogs` when a
-/// batch folded those in; a repeated start for the same id is ignored. Returns whether a row
-/// was inserted.
+/// What a batch learnt of a live call after its start: the answer and both legs' dialogs
+/// (`None`: nothing new).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LiveChange<'a> {
+    pub answered_at: Option<Timestamp>,
+    pub dialogs: Option<&'a CallDialogs>,
+}
+
+impl LiveChange<'_> {
+    /// The two legs' dialogs as JSON parameters.
+    fn dialog_params(&self) -> [Option<SqlJson<'_, LegDialog>>; 2] {
+        [
+            self.dialogs.map(|d| SqlJson(&d.a)),
+            self.dialogs.map(|d| SqlJson(&d.b)),
+        ]
+    }
+}
+
+/// Records a call in progress with what the batch already learnt of it (`change`); a
+/// repeated start for the same id is ignored. Returns whether a row was inserted.
 pub(super) fn insert_live(
     conn: &Connection,
     live: &LiveCall,
-    answered_at: Option<Timestamp>,
-    dialogs: Option<&CallDialogs>,
+    change: LiveChange<'_>,
 ) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO live_calls (id, call_id, tracking_number, caller, destination, \
@@ -140,6 +156,7 @@ pub(super) fn insert_live(
          VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, \
          :answered_at, :attribution, :first_time_caller, :scheme, :a_dialog, :b_dialog)",
     )?;
+    let [a_dialog, b_dialog] = change.dialog_params();
     let inserted = stmt.execute(named_params! {
         ":id": live.id,
         ":call_id": live.call_id,
@@ -147,31 +164,29 @@ pub(super) fn insert_live(
         ":caller": live.caller,
         ":destination": live.destination,
         ":started_at": SqlTime(live.started_at),
-        ":answered_at": time_opt(answered_at.or(live.answered_at)),
+        ":answered_at": time_opt(change.answered_at.or(live.answered_at)),
         ":attribution": SqlJson(&live.attribution),
         ":first_time_caller": live.first_time_caller,
         ":scheme": live.scheme,
-        ":a_dialog": dialogs.map(|d| SqlJson(&d.a)),
-        ":b_dialog": dialogs.map(|d| SqlJson(&d.b)),
+        ":a_dialog": a_dialog,
+        ":b_dialog": b_dialog,
     })?;
     Ok(inserted > 0)
 }
 
-/// Sets a live call's answer and/or both legs' dialogs (what is `None` stays as it is);
-/// returns false if no such live call exists (it has ended).
+/// Applies `change` to a live call (what is `None` stays as it is); returns false if no such
+/// live call exists (it has ended).
 pub(super) fn update_live(
     conn: &Connection,
     id: &str,
-    answered_at: Option<Timestamp>,
-    dialogs: Option<&CallDialogs>,
+    change: LiveChange<'_>,
 ) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached(
         "UPDATE live_calls SET answered_at = coalesce(?2, answered_at), \
          a_dialog = coalesce(?3, a_dialog), b_dialog = coalesce(?4, b_dialog) WHERE id = ?1",
     )?;
-    let a = dialogs.map(|d| SqlJson(&d.a));
-    let b = dialogs.map(|d| SqlJson(&d.b));
-    Ok(stmt.execute((id, time_opt(answered_at), a, b))? > 0)
+    let [a_dialog, b_dialog] = change.dialog_params();
+    Ok(stmt.execute((id, time_opt(change.answered_at), a_dialog, b_dialog))? > 0)
 }
 
 /// Forgets a live call (its CDR has been written).

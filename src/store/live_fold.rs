@@ -9,10 +9,8 @@
 
 use std::collections::HashMap;
 
-use jiff::Timestamp;
-
+use super::columns::LiveChange;
 use super::commands::StoreCommand;
-use crate::call::live_dialog::CallDialogs;
 use crate::call::record::LiveCall;
 
 /// One call's live-row commands in a batch, folded.
@@ -24,8 +22,8 @@ pub(super) struct LiveFold<'b> {
     /// The call's CDR is written in this batch.
     ended: bool,
     pub started: Option<&'b LiveCall>,
-    pub answered_at: Option<Timestamp>,
-    pub dialogs: Option<&'b CallDialogs>,
+    /// The answer and dialogs the batch brings.
+    pub change: LiveChange<'b>,
 }
 
 impl<'b> LiveFold<'b> {
@@ -35,8 +33,7 @@ impl<'b> LiveFold<'b> {
             last: 0,
             ended: false,
             started: None,
-            answered_at: None,
-            dialogs: None,
+            change: LiveChange::default(),
         }
     }
 
@@ -74,9 +71,9 @@ impl<'b> LivePlan<'b> {
             match cmd {
                 StoreCommand::CallStarted(live) => call.started = Some(live),
                 StoreCommand::CallAnswered { answered_at, .. } => {
-                    call.answered_at = Some(*answered_at);
+                    call.change.answered_at = Some(*answered_at);
                 }
-                StoreCommand::DialogsChanged { dialogs, .. } => call.dialogs = Some(dialogs),
+                StoreCommand::DialogsChanged { dialogs, .. } => call.change.dialogs = Some(dialogs),
                 _ => {
                     call.ended = true;
                     continue;
@@ -109,51 +106,5 @@ fn call_of(cmd: &StoreCommand) -> Option<&str> {
         StoreCommand::CallAnswered { id, .. } | StoreCommand::DialogsChanged { id, .. } => Some(id),
         StoreCommand::CallEnded(cdr) => Some(&cdr.id),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn started(id: &str) -> StoreCommand {
-        let at = jiff::Timestamp::UNIX_EPOCH;
-        StoreCommand::CallStarted(LiveCall {
-            id: id.into(),
-            call_id: format!("{id}@carrier"),
-            tracking_number: "74951234567".into(),
-            caller: "79161112233".into(),
-            destination: "sip:sales@pbx.example".into(),
-            started_at: at,
-            answered_at: None,
-            attribution: Default::default(),
-            first_time_caller: true,
-            scheme: None,
-            answered_step: None,
-            answered_target: None,
-        })
-    }
-
-    fn answered(id: &str) -> StoreCommand {
-        StoreCommand::CallAnswered {
-            id: id.into(),
-            answered_at: jiff::Timestamp::UNIX_EPOCH,
-        }
-    }
-
-    #[test]
-    fn a_call_is_written_once_at_its_last_live_row_command() {
-        let batch = [started("a"), started("b"), answered("a")];
-        let plan = LivePlan::new(&batch);
-        assert!(matches!(plan.step(0, &batch[0]), LiveStep::Folded));
-        let LiveStep::Write(b) = plan.step(1, &batch[1]) else {
-            panic!("b is written at its start");
-        };
-        assert!(b.started.is_some() && b.answered_at.is_none());
-        let LiveStep::Write(a) = plan.step(2, &batch[2]) else {
-            panic!("a is written at its answer");
-        };
-        assert_eq!(a.id(), "a");
-        assert!(a.started.is_some() && a.answered_at.is_some());
     }
 }
