@@ -35,7 +35,9 @@ pub(super) fn tune_writer_connection(conn: &Connection) -> rusqlite::Result<()> 
 pub struct WriterOptions {
     /// Commands the queue holds before `send` waits; at least 1.
     pub queue_capacity: usize,
-    /// Most commands applied in one transaction; at least 1.
+    /// Most records (CDRs, leads, edits, snapshots) written in one transaction; at least 1.
+    /// A call's live-row events (start, answer, dialogs) ride along without counting, up to
+    /// four commands per record in all (see `writer::batch_weight`).
     pub batch_max_records: usize,
     /// How long the writer lingers after the first command of a batch to collect more
     /// (zero: write what is queued at once). Capped at one minute.
