@@ -1,12 +1,13 @@
 //! Applies one batch of store commands in a single transaction, in queue order: each command
 //! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`, `leads`).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
 use super::commands::StoreCommand;
+use super::live_fold::{LivePlan, LiveStep};
+use super::live_rows::LiveRows;
 use super::outbox::enqueue::Enqueue;
 use super::{blacklist, calls, columns, costs, leads, leases, outbox, pool_usage};
 
@@ -18,58 +19,85 @@ pub(super) struct BatchOutcome {
     pub unknown_answers: u64,
 }
 
-/// All or nothing: on error the transaction rolls back and the batch can be retried as is.
-/// An answered CDR marks its caller's missed calls within `callback_window` called back.
-/// The facts the batch writes go to the outbox through `events`, in the same transaction.
-/// Also returns, per command, whether it changed a row (the answer for commands that wait;
-/// for an inserted lead: whether it is first-time).
+/// [`apply_tracked`] for a one-off batch that does not know which live rows exist.
+#[cfg(test)]
 pub(super) fn apply_batch(
     conn: &mut Connection,
     batch: &[StoreCommand],
     callback_window: Duration,
     events: &mut Enqueue<'_>,
 ) -> rusqlite::Result<(BatchOutcome, Vec<bool>)> {
+    let mut live = LiveRows::untracked();
+    apply_tracked(conn, batch, callback_window, events, &mut live)
+}
+
+/// All or nothing: on error the transaction rolls back and the batch can be retried as is.
+/// An answered CDR marks its caller's missed calls within `callback_window` called back.
+/// The facts the batch writes go to the outbox through `events`, in the same transaction.
+/// Each call's live-row commands are folded into one write (see [`super::live_fold`]), and
+/// `live` (which live rows exist) spares the statements that would find no row; it follows
+/// the commit. Also returns, per command, whether it changed a row (the answer for commands
+/// that wait; for an inserted lead: whether it is first-time).
+pub(super) fn apply_tracked(
+    conn: &mut Connection,
+    batch: &[StoreCommand],
+    callback_window: Duration,
+    events: &mut Enqueue<'_>,
+    live: &mut LiveRows,
+) -> rusqlite::Result<(BatchOutcome, Vec<bool>)> {
+    live.begin();
     let tx = conn.transaction()?;
     let mut outcome = BatchOutcome::default();
-    let ended = ended_in(batch);
+    let plan = LivePlan::new(batch);
     let mut facts = outbox::from_batch::Facts::new(batch, events);
-    let changed = batch
-        .iter()
-        .map(|cmd| {
-            let mut called_back = Vec::new();
-            let changed = match live_row_of(cmd) {
-                Some(id) if ended.contains(id) => true,
-                _ => apply(&tx, cmd, callback_window, &mut outcome, &mut called_back)?,
-            };
-            facts.record(&tx, cmd, changed, &called_back)?;
-            Ok(changed)
-        })
-        .collect::<rusqlite::Result<Vec<bool>>>()?;
+    let mut called_back = Vec::new();
+    let mut changed = Vec::with_capacity(batch.len());
+    for (index, cmd) in batch.iter().enumerate() {
+        called_back.clear();
+        let done = match plan.step(index, cmd) {
+            LiveStep::Folded => true,
+            LiveStep::Write(fold) => write_live(&tx, fold, live, &mut outcome)?,
+            LiveStep::None => apply(
+                &tx,
+                cmd,
+                callback_window,
+                &mut outcome,
+                &mut called_back,
+                live,
+            )?,
+        };
+        facts.record(&tx, cmd, done, &called_back)?;
+        changed.push(done);
+    }
     tx.commit()?;
+    live.committed();
     Ok((outcome, changed))
 }
 
-/// The calls whose CDR this batch writes.
-fn ended_in(batch: &[StoreCommand]) -> HashSet<&str> {
-    batch
-        .iter()
-        .filter_map(|cmd| match cmd {
-            StoreCommand::CallEnded(cdr) => Some(cdr.id.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The call whose live row `cmd` only writes. The live row exists for crash recovery alone:
-/// for a call that also ends in this batch (one transaction) it would be written and deleted
-/// again, so those writes are skipped and the CDR, which carries the same facts, is all
-/// that is written.
-fn live_row_of(cmd: &StoreCommand) -> Option<&str> {
-    match cmd {
-        StoreCommand::CallStarted(live) => Some(&live.id),
-        StoreCommand::CallAnswered { id, .. } | StoreCommand::DialogsChanged { id, .. } => Some(id),
-        _ => None,
+/// Writes one call's folded live row: inserted whole if it started in this batch, else
+/// updated (when it may exist); returns whether a row was written.
+fn write_live(
+    conn: &Connection,
+    fold: &super::live_fold::LiveFold<'_>,
+    live: &mut LiveRows,
+    outcome: &mut BatchOutcome,
+) -> rusqlite::Result<bool> {
+    let id = fold.id();
+    let mut written = false;
+    if let Some(started) = fold.started {
+        written = columns::insert_live(conn, started, fold.change)?;
+        if written {
+            live.inserted(id);
+        }
     }
+    if !written && live.may_exist(id) {
+        written = columns::update_live(conn, id, fold.change)?;
+    }
+    if fold.change.answered_at.is_some() && !written {
+        outcome.unknown_answers += 1;
+        tracing::debug!(call = %id, "answer for a call that is not live; ignored");
+    }
+    Ok(written)
 }
 
 /// Applies one command; an answered CDR's callback marks land in `called_back` (their ids).
@@ -79,17 +107,13 @@ fn apply(
     callback_window: Duration,
     outcome: &mut BatchOutcome,
     called_back: &mut Vec<String>,
+    live: &mut LiveRows,
 ) -> rusqlite::Result<bool> {
     match cmd {
-        StoreCommand::CallStarted(live) => columns::insert_live(conn, live).map(|()| true),
-        StoreCommand::CallAnswered { id, answered_at } => {
-            let known = columns::mark_answered(conn, id, *answered_at)?;
-            if !known {
-                outcome.unknown_answers += 1;
-                tracing::debug!(call = %id, "answer for a call that is not live; ignored");
-            }
-            Ok(known)
-        }
+        // Live-row commands go through the batch's fold (`write_live`).
+        StoreCommand::CallStarted(_)
+        | StoreCommand::CallAnswered { .. }
+        | StoreCommand::DialogsChanged { .. } => Ok(true),
         StoreCommand::CallEnded(cdr) => {
             let written = columns::insert_cdr(conn, cdr)?;
             if written {
@@ -99,11 +123,11 @@ fn apply(
                 outcome.duplicate_cdrs += 1;
                 tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
             }
-            columns::delete_live(conn, &cdr.id)?;
+            if live.may_exist(&cdr.id) {
+                columns::delete_live(conn, &cdr.id)?;
+                live.deleted(&cdr.id);
+            }
             Ok(written)
-        }
-        StoreCommand::DialogsChanged { id, dialogs } => {
-            columns::set_dialogs(conn, id, dialogs).map(|()| true)
         }
         StoreCommand::SaveLeases { leases: saved, .. } => {
             leases::replace_leases(conn, saved).map(|()| true)
@@ -259,6 +283,68 @@ mod tests {
             .unwrap();
         assert_eq!(live_ids, ["b"], "the call still going keeps its live row");
         assert_eq!(query::list_recent(&conn, 10).unwrap()[0].cdr, ended("a"));
+    }
+
+    /// A call held across batches, as the writer sees it (tracked live rows): one insert
+    /// carries the start, the answer and the dialogs; the CDR's batch deletes the row; an
+    /// answer or a CDR for a call with no live row costs no statement and is still counted.
+    #[test]
+    fn a_held_call_gets_one_live_row_write_and_its_delete() {
+        use crate::call::live_dialog::{CallDialogs, LegDialog};
+        let leg = LegDialog {
+            call_id: "a@carrier".into(),
+            local_tag: "l".into(),
+            remote_tag: None,
+            local_uri: "<sip:a@x>".into(),
+            remote_uri: "<sip:b@y>".into(),
+            local_seq: 1,
+            remote_target: "sip:b@127.0.0.1:5080".into(),
+            route_set: vec![],
+            transport: "UDP".into(),
+            peer: "127.0.0.1:5080".parse().unwrap(),
+            local_contact: "<sip:127.0.0.1:5060>".into(),
+        };
+        let mut conn = conn();
+        let mut rows = LiveRows::load(&conn).unwrap();
+        let mut apply = |conn: &mut Connection, batch: &[StoreCommand]| {
+            let mut events = Enqueue::new(&[], jiff::Timestamp::UNIX_EPOCH);
+            apply_tracked(conn, batch, DAY, &mut events, &mut rows).unwrap()
+        };
+        let answered = |id: &str| StoreCommand::CallAnswered {
+            id: id.into(),
+            answered_at: ts("2026-11-23T03:20:05Z"),
+        };
+        let batch = [
+            StoreCommand::CallStarted(live("a")),
+            answered("a"),
+            StoreCommand::DialogsChanged {
+                id: "a".into(),
+                dialogs: CallDialogs {
+                    a: leg.clone(),
+                    b: leg,
+                },
+            },
+        ];
+        assert_eq!(apply(&mut conn, &batch).1, [true, true, true]);
+        let (answered_at, a_dialog): (Option<String>, Option<String>) = conn
+            .query_row(
+                "SELECT answered_at, a_dialog FROM live_calls WHERE id = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(answered_at.as_deref(), Some("2026-11-23T03:20:05.000Z"));
+        assert!(a_dialog.is_some_and(|d| d.contains("a@carrier")));
+
+        let batch = [
+            answered("ghost"),
+            StoreCommand::CallEnded(ended("a")),
+            StoreCommand::CallEnded(ended("never-live")),
+        ];
+        let (out, changed) = apply(&mut conn, &batch);
+        assert_eq!((out.cdrs_written, out.unknown_answers), (2, 1));
+        assert_eq!(changed, [false, true, true]);
+        assert_eq!(live_rows(&conn), 0);
     }
 
     #[test]

@@ -39,12 +39,15 @@ fn time_opt(t: Option<Timestamp>) -> Option<SqlTime> {
     t.map(SqlTime)
 }
 
-/// Attribution of a live call, stored as JSON so recovery keeps it.
+/// Attribution of a live call, stored as JSON so recovery keeps it (read side).
 struct SqlAttribution(Attribution);
 
-impl ToSql for SqlAttribution {
+/// A value written as JSON text (attribution, a leg's dialog), borrowed: no copy is made.
+struct SqlJson<'a, T>(&'a T);
+
+impl<T: serde::Serialize> ToSql for SqlJson<'_, T> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        let json = serde_json::to_string(&self.0)
+        let json = serde_json::to_string(self.0)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(ToSqlOutput::from(json))
     }
@@ -122,37 +125,68 @@ impl ToSql for Cell {
     }
 }
 
-/// Records a call in progress; a repeated start for the same id is ignored.
-pub(super) fn insert_live(conn: &Connection, live: &LiveCall) -> rusqlite::Result<()> {
+/// What a batch learnt of a live call after its start: the answer and both legs' dialogs
+/// (`None`: nothing new).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LiveChange<'a> {
+    pub answered_at: Option<Timestamp>,
+    pub dialogs: Option<&'a CallDialogs>,
+}
+
+impl LiveChange<'_> {
+    /// The two legs' dialogs as JSON parameters.
+    fn dialog_params(&self) -> [Option<SqlJson<'_, LegDialog>>; 2] {
+        [
+            self.dialogs.map(|d| SqlJson(&d.a)),
+            self.dialogs.map(|d| SqlJson(&d.b)),
+        ]
+    }
+}
+
+/// Records a call in progress with what the batch already learnt of it (`change`); a
+/// repeated start for the same id is ignored. Returns whether a row was inserted.
+pub(super) fn insert_live(
+    conn: &Connection,
+    live: &LiveCall,
+    change: LiveChange<'_>,
+) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO live_calls (id, call_id, tracking_number, caller, destination, \
-         started_at, answered_at, attribution, first_time_caller, scheme) \
-         VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, :answered_at, \
-         :attribution, :first_time_caller, :scheme)",
+         started_at, answered_at, attribution, first_time_caller, scheme, a_dialog, b_dialog) \
+         VALUES (:id, :call_id, :tracking_number, :caller, :destination, :started_at, \
+         :answered_at, :attribution, :first_time_caller, :scheme, :a_dialog, :b_dialog)",
     )?;
-    stmt.execute(named_params! {
+    let [a_dialog, b_dialog] = change.dialog_params();
+    let inserted = stmt.execute(named_params! {
         ":id": live.id,
         ":call_id": live.call_id,
         ":tracking_number": live.tracking_number,
         ":caller": live.caller,
         ":destination": live.destination,
         ":started_at": SqlTime(live.started_at),
-        ":answered_at": time_opt(live.answered_at),
-        ":attribution": SqlAttribution(live.attribution.clone()),
+        ":answered_at": time_opt(change.answered_at.or(live.answered_at)),
+        ":attribution": SqlJson(&live.attribution),
         ":first_time_caller": live.first_time_caller,
         ":scheme": live.scheme,
+        ":a_dialog": a_dialog,
+        ":b_dialog": b_dialog,
     })?;
-    Ok(())
+    Ok(inserted > 0)
 }
 
-/// Marks a live call answered; returns false if no such live call exists.
-pub(super) fn mark_answered(
+/// Applies `change` to a live call (what is `None` stays as it is); returns false if no such
+/// live call exists (it has ended).
+pub(super) fn update_live(
     conn: &Connection,
     id: &str,
-    answered_at: Timestamp,
+    change: LiveChange<'_>,
 ) -> rusqlite::Result<bool> {
-    let mut stmt = conn.prepare_cached("UPDATE live_calls SET answered_at = ?2 WHERE id = ?1")?;
-    Ok(stmt.execute((id, SqlTime(answered_at)))? > 0)
+    let mut stmt = conn.prepare_cached(
+        "UPDATE live_calls SET answered_at = coalesce(?2, answered_at), \
+         a_dialog = coalesce(?3, a_dialog), b_dialog = coalesce(?4, b_dialog) WHERE id = ?1",
+    )?;
+    let [a_dialog, b_dialog] = change.dialog_params();
+    Ok(stmt.execute((id, time_opt(change.answered_at), a_dialog, b_dialog))? > 0)
 }
 
 /// Forgets a live call (its CDR has been written).
@@ -197,21 +231,6 @@ fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveCall> {
         answered_step: None,
         answered_target: None,
     })
-}
-
-/// Stores an answered call's dialogs on its live row (no row: the call has ended).
-pub(super) fn set_dialogs(
-    conn: &Connection,
-    id: &str,
-    dialogs: &CallDialogs,
-) -> rusqlite::Result<()> {
-    let json = |leg: &LegDialog| {
-        serde_json::to_string(leg).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-    };
-    let mut stmt =
-        conn.prepare_cached("UPDATE live_calls SET a_dialog = ?2, b_dialog = ?3 WHERE id = ?1")?;
-    stmt.execute((id, json(&dialogs.a)?, json(&dialogs.b)?))?;
-    Ok(())
 }
 
 /// The stored dialogs of one live call, as text: `None` unless both legs were kept.

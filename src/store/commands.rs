@@ -180,9 +180,30 @@ impl StoreSender {
         answer.await.map_err(|_| StoreError::NotCommitted)
     }
 
-    /// Commands queued and not yet taken by the writer.
+    /// Commands queued and not yet taken by the writer: the writer's backlog.
+    ///
+    /// Cheap and safe from any thread or task (a clone of the sender reads the channel's
+    /// semaphore: two atomic loads, no lock, no await), so the core can read it per INVITE.
+    /// Commands the writer has taken into the batch it is writing are no longer counted;
+    /// queues in front of this one (the app's event forwarder) are not counted either.
     pub fn queue_depth(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Commands the queue holds before [`StoreSender::send`] waits (`store.queue_capacity`).
+    pub fn queue_capacity(&self) -> usize {
+        self.tx.max_capacity()
+    }
+
+    /// High-water flag for overload control: whether the backlog has reached `percent` of the
+    /// queue's capacity (at least one command). A core that refuses new calls (503 with
+    /// Retry-After) while this holds keeps the queue from filling, and so never waits in
+    /// [`StoreSender::send`]; live calls' events still go in. As cheap as
+    /// [`StoreSender::queue_depth`].
+    pub fn is_backlogged(&self, percent: u8) -> bool {
+        let capacity = self.queue_capacity();
+        let mark = (capacity * usize::from(percent.min(100)) / 100).max(1);
+        self.queue_depth() >= mark
     }
 
     /// True once the writer has stopped accepting commands.
@@ -223,6 +244,21 @@ mod tests {
             sender.try_request(add).await,
             Err(StoreError::Busy)
         ));
+    }
+
+    #[test]
+    fn the_backlog_flag_rises_at_its_share_of_the_queue() {
+        let (sender, _queue) = StoreSender::channel(4);
+        assert_eq!((sender.queue_depth(), sender.queue_capacity()), (0, 4));
+        assert!(!sender.is_backlogged(50) && !sender.is_backlogged(0));
+        for _ in 0..2 {
+            let (done, _answer) = oneshot::channel();
+            sender.try_send(add(done)).unwrap();
+        }
+        assert_eq!(sender.queue_depth(), 2);
+        assert!(sender.is_backlogged(50));
+        assert!(!sender.is_backlogged(75));
+        assert!(sender.is_backlogged(0), "0 %: any backlog at all");
     }
 
     #[tokio::test]

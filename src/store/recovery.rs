@@ -128,8 +128,9 @@ mod tests {
     fn live_rows_become_interrupted_cdrs() {
         let mut conn = Connection::open_in_memory().unwrap();
         schema::migrate(&mut conn).unwrap();
-        columns::insert_live(&conn, &live("a", Some(ts("2026-11-23T03:20:10Z")))).unwrap();
-        columns::insert_live(&conn, &live("b", None)).unwrap();
+        let answered = live("a", Some(ts("2026-11-23T03:20:10Z")));
+        columns::insert_live(&conn, &answered, Default::default()).unwrap();
+        columns::insert_live(&conn, &live("b", None), Default::default()).unwrap();
 
         let now = ts("2026-11-23T03:25:00Z");
         assert_eq!(recover_interrupted(&conn, now).unwrap(), 2);
@@ -171,15 +172,19 @@ mod tests {
         let answered = Some(ts("2026-11-23T03:20:10Z"));
         for id in ["talking", "no-dialogs", "ringing", "garbled"] {
             let at = if id == "ringing" { None } else { answered };
-            columns::insert_live(&conn, &live(id, at)).unwrap();
+            columns::insert_live(&conn, &live(id, at), Default::default()).unwrap();
         }
         let dialogs = CallDialogs {
             a: leg("a@carrier", 41),
             b: leg("b@calltrack", 7),
         };
-        columns::set_dialogs(&conn, "talking", &dialogs).unwrap();
-        columns::set_dialogs(&conn, "ringing", &dialogs).unwrap();
-        columns::set_dialogs(&conn, "garbled", &dialogs).unwrap();
+        let kept = columns::LiveChange {
+            answered_at: None,
+            dialogs: Some(&dialogs),
+        };
+        for id in ["talking", "ringing", "garbled"] {
+            columns::update_live(&conn, id, kept).unwrap();
+        }
         conn.execute(
             "UPDATE live_calls SET b_dialog = '{' WHERE id = 'garbled'",
             [],
