@@ -277,7 +277,8 @@ impl TransactionLayer {
         self.out.events.pop_front()
     }
 
-    /// The earliest timer deadline; call [`Self::handle_timeout`] then.
+    /// When to call [`Self::handle_timeout`]: the earliest timer deadline (at worst a little
+    /// earlier, after a cancellation; never later).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.out.timers.next_deadline()
     }

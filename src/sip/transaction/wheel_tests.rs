@@ -116,11 +116,12 @@ fn matches_a_sorted_reference_under_random_arming_cancelling_and_polling() {
                 w.refresh();
             }
         }
-        assert_eq!(
-            w.next_deadline(),
-            reference.iter().map(|r| r.0).min(),
-            "step {step}"
-        );
+        // Exact, or early after the earliest timer of a slot was cancelled (a lower bound:
+        // waking then finds nothing due); never late, never missing.
+        let earliest = reference.iter().map(|r| r.0).min();
+        let next = w.next_deadline();
+        assert_eq!(next.is_some(), earliest.is_some(), "step {step}");
+        assert!(next <= earliest, "step {step}: {next:?} after {earliest:?}");
         assert_eq!(w.len(), reference.len());
     }
 }
