@@ -317,6 +317,7 @@ impl<E: Send> EventSink<E> {
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
     use crate::transport::{TransportConfig, bind};
@@ -327,7 +328,7 @@ mod tests {
         ticks: u32,
         fired: u32,
         /// `fired`, readable while the driver owns the core.
-        seen: Arc<std::sync::atomic::AtomicU32>,
+        seen: Arc<AtomicU32>,
         next: Option<Instant>,
         events: VecDeque<u32>,
     }
@@ -337,8 +338,7 @@ mod tests {
         fn handle_inbound(&mut self, _: Instant, _: Inbound) {}
         fn handle_timeout(&mut self, now: Instant) {
             self.fired += 1;
-            self.seen
-                .store(self.fired, std::sync::atomic::Ordering::Relaxed);
+            self.seen.store(self.fired, Ordering::Relaxed);
             self.events.push_back(self.fired);
             if self.fired < self.ticks {
                 self.next = Some(now + Duration::from_millis(10));
@@ -365,18 +365,21 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn fires_timers_and_delivers_every_event_with_backpressure() {
+    type Driver = tokio::task::JoinHandle<Result<TickCore, TransportError>>;
+
+    /// A driver around a `TickCore` of `ticks`, shut down from the start, whose events go
+    /// through a channel with room for one; the counter of fired timers beside it.
+    async fn ticking(ticks: u32) -> (Driver, mpsc::Receiver<u32>, Arc<AtomicU32>) {
         let sockets = bind(&TransportConfig::default()).await.unwrap();
+        let seen = Arc::new(AtomicU32::new(0));
         let core = TickCore {
-            ticks: 3,
+            ticks,
             fired: 0,
-            seen: Arc::default(),
+            seen: Arc::clone(&seen),
             next: None,
             events: VecDeque::new(),
         };
-        // Capacity 1 and a slow reader: the driver must wait, not drop.
-        let (events, mut rx) = mpsc::channel(1);
+        let (events, rx) = mpsc::channel(1);
         let shutdown = CancellationToken::new();
         shutdown.cancel();
         let driver = tokio::spawn(run(
@@ -386,6 +389,13 @@ mod tests {
             shutdown,
             Duration::from_secs(30),
         ));
+        (driver, rx, seen)
+    }
+
+    #[tokio::test]
+    async fn fires_timers_and_delivers_every_event_with_backpressure() {
+        // Room for one event and a slow reader: nothing may be dropped.
+        let (driver, mut rx, _) = ticking(3).await;
         let mut seen = Vec::new();
         while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
             seen.push(event);
@@ -404,27 +414,9 @@ mod tests {
     /// reading, every timer still fires; the events then all arrive, in order.
     #[tokio::test]
     async fn a_slow_event_consumer_never_stalls_the_loop() {
-        let sockets = bind(&TransportConfig::default()).await.unwrap();
-        let seen = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let core = TickCore {
-            ticks: 50,
-            fired: 0,
-            seen: Arc::clone(&seen),
-            next: None,
-            events: VecDeque::new(),
-        };
-        let (events, mut rx) = mpsc::channel(1);
-        let shutdown = CancellationToken::new();
-        shutdown.cancel();
-        let driver = tokio::spawn(run(
-            core,
-            sockets,
-            events,
-            shutdown,
-            Duration::from_secs(30),
-        ));
+        let (driver, mut rx, seen) = ticking(50).await;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while seen.load(std::sync::atomic::Ordering::Relaxed) < 50 {
+        while seen.load(Ordering::Relaxed) < 50 {
             assert!(
                 Instant::now() < deadline,
                 "the loop stalled on a full event channel"
