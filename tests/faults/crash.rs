@@ -188,8 +188,11 @@ fn assert_both_legs_hung_up(
         !log.contains("BYE not answered"),
         "both sipp peers answer every BYE"
     );
+    // Whether a caller's own BYE crosses ours depends on where the kill falls in its pause
+    // (none did in about half the runs once restart got faster); every one that does is
+    // answered 200. `tests/b2bua_recovery.rs` proves the crossing case deterministically.
     assert!(
-        answered_in_dialog >= 1 && in_dialog.iter().all(|l| l.contains("status=200")),
+        in_dialog.iter().all(|l| l.contains("status=200")),
         "callers' BYEs after the restart were answered 200: {in_dialog:#?}"
     );
     let errors = caller.errors();
