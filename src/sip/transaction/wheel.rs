@@ -153,6 +153,12 @@ impl<T: Copy> TimerWheel<T> {
                 if self.collect_due(now) {
                     continue;
                 }
+                // The cached next deadline may be the floor of a slot whose earliest timer was
+                // cancelled: nothing fired at it, so it must be recomputed, or every wake-up
+                // until the slot is reached would find it in the past again.
+                if self.next.is_some_and(|next| next <= now) {
+                    self.stale = true;
+                }
                 return None;
             };
             let node = self.nodes[index as usize];

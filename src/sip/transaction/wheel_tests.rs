@@ -114,6 +114,13 @@ fn matches_a_sorted_reference_under_random_arming_cancelling_and_polling() {
                     std::iter::from_fn(|| w.pop_due(now)).map(|f| f.0).collect();
                 assert_eq!(fired, due, "step {step}");
                 w.refresh();
+                // Progress: once everything due at `now` has fired, the next wake-up is later;
+                // a cached lower bound at or before `now` would wake the driver in a spin.
+                let next = w.next_deadline();
+                assert!(
+                    next.is_none_or(|n| n > now),
+                    "step {step}: {next:?} not after {now:?}"
+                );
             }
         }
         // Exact, or early after the earliest timer of a slot was cancelled (a lower bound:
