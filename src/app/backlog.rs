@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::store::StoreSender;
 
-/// Counts on both sides of the forwarder, plus the writer's own queue.
-#[derive(Debug)]
+/// Counts on both sides of the forwarder, plus the writer's own queue; clones (one per core
+/// shard) share the counts.
+#[derive(Debug, Clone)]
 pub(crate) struct StoreBacklog {
-    /// Events the core handed out (only the engine's task counts them).
-    emitted: u64,
+    /// Events the core's shards handed out.
+    emitted: Arc<AtomicU64>,
     /// Events the forwarder has put into the writer's queue.
     forwarded: Arc<AtomicU64>,
     store: StoreSender,
@@ -21,7 +22,7 @@ pub(crate) struct StoreBacklog {
 impl StoreBacklog {
     pub(crate) fn new(store: StoreSender) -> Self {
         StoreBacklog {
-            emitted: 0,
+            emitted: Arc::default(),
             forwarded: Arc::default(),
             store,
         }
@@ -33,16 +34,16 @@ impl StoreBacklog {
     }
 
     /// One more event handed out by the core.
-    pub(crate) fn emitted(&mut self) {
-        self.emitted += 1;
+    pub(crate) fn emitted(&self) {
+        self.emitted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Events not yet taken by the writer: waiting in the driver, in the channel, at the
     /// forwarder, or in the writer's queue.
     pub(crate) fn unwritten(&self) -> usize {
         let forwarded = self.forwarded.load(Ordering::Relaxed);
-        let in_flight =
-            usize::try_from(self.emitted.saturating_sub(forwarded)).unwrap_or(usize::MAX);
+        let emitted = self.emitted.load(Ordering::Relaxed);
+        let in_flight = usize::try_from(emitted.saturating_sub(forwarded)).unwrap_or(usize::MAX);
         in_flight.saturating_add(self.store.queue_depth())
     }
 }

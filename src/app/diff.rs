@@ -58,6 +58,7 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         sip.tcp_message_timeout,
         sip.max_message_bytes,
         sip.max_headers,
+        sip.workers,
         sip.timers,
         sip.advertised_host,
         sip.advertised_port,

@@ -3,6 +3,7 @@
 
 mod backlog;
 pub mod diff;
+mod engine;
 mod gate;
 mod opening;
 mod relay_latency;
@@ -26,25 +27,24 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::reload::HostNames;
-use crate::app::watchdog::BEAT_EVERY;
+use crate::b2bua::ShardSeat;
 use crate::b2bua::Shared;
-use crate::b2bua::{B2bua, CallEvent};
 use crate::config::{Config, SharedConfig};
 use crate::display::{GeoError, GeoResolver};
+use crate::edge::SharedFlood;
 use crate::edge::flood::Bans;
 use crate::health::HealthTable;
 use crate::http::{Gauges, HttpError, HttpServer, HttpState};
 use crate::lease::LeaseTable;
 use crate::routing::HostTable;
-use crate::sip::dialog::LocalEndpoint;
+use crate::routing::rotation::Rotation;
 use crate::sip::message::Limits;
-use crate::sip::{Peer, Transmit};
 use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle};
-use crate::telemetry::metrics::{self as ops_metrics, CoreMetrics};
+use crate::telemetry::metrics as ops_metrics;
 use crate::transport::driver::Core;
-use crate::transport::{self, Inbound, LocalAddrs, TransportConfig, TransportError};
+use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
 use backlog::StoreBacklog;
-use relay_latency::RelayLatency;
+use engine::Engine;
 use resolver::{Resolver, resolve_hosts};
 
 /// Why the server could not start or stopped badly.
@@ -168,26 +168,39 @@ impl Server {
         let hosts = HostTable::default();
         let names: HostNames = Arc::new(ArcSwap::from_pointee(HostTable::names_in(&config)));
         resolve_hosts(&hosts, &names.load()).await;
-        let shared = Shared {
-            hosts: hosts.clone(),
-            leases: leases.clone(),
-            history: opened.history,
-            blacklist: blacklist.clone(),
-            health,
-            bans,
-        };
-        let heartbeat = Heartbeat::new(now());
+        let heartbeat = Heartbeat::new(now(), core_shards(&config));
         let backlog = StoreBacklog::new(store.clone());
-        let mut engine = Engine::new(
-            live.clone(),
-            shared,
-            &sip,
-            gauges,
-            heartbeat.clone(),
-            backlog,
-        );
-        // BYEs on both legs of the answered calls a crash interrupted, sent by the driver.
-        engine.b2bua.recover(now(), opened.interrupted);
+        let forwarded = backlog.forwarded();
+        let rotation = Rotation::default();
+        let flood = SharedFlood::new(&config.security.flood, bans.clone());
+        let engines: Vec<Engine> = ShardSeat::all(core_shards(&config))
+            .into_iter()
+            .map(|seat| {
+                let shard = seat.index();
+                let shared = Shared {
+                    hosts: hosts.clone(),
+                    leases: leases.clone(),
+                    history: opened.history.clone(),
+                    blacklist: blacklist.clone(),
+                    health: health.clone(),
+                    flood: flood.clone(),
+                    rotation: rotation.clone(),
+                    seat,
+                };
+                let mut engine = Engine::new(
+                    live.clone(),
+                    shared,
+                    &sip,
+                    gauges.clone(),
+                    heartbeat.for_shard(shard),
+                    backlog.clone(),
+                );
+                // BYEs on both legs of the answered calls a crash interrupted, sent by the
+                // shard each leg's Call-ID belongs to.
+                engine.b2bua.recover(now(), opened.interrupted.clone());
+                engine
+            })
+            .collect();
         let resolver = Resolver {
             hosts: hosts.clone(),
             names: names.clone(),
@@ -195,7 +208,8 @@ impl Server {
         let reloader = Reloader::new(live, hosts, names);
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
         let services = Services {
-            engine,
+            engines,
+            forwarded,
             sockets,
             http,
             resolver,
@@ -241,7 +255,10 @@ fn transport_config(config: &Config) -> TransportConfig {
 
 /// Everything built at start-up, handed to the service tree.
 struct Services {
-    engine: Engine,
+    /// One engine per shard of the SIP core.
+    engines: Vec<Engine>,
+    /// Call events the forwarder has handed to the writer (the engines' backlog reads it).
+    forwarded: Arc<AtomicU64>,
     sockets: transport::Sockets,
     http: HttpServer,
     resolver: Resolver,
@@ -261,7 +278,8 @@ async fn run_services(
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let Services {
-        engine,
+        engines,
+        forwarded,
         sockets,
         http,
         resolver,
@@ -272,7 +290,6 @@ async fn run_services(
         metrica_polls,
     } = services;
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
-    let forwarded = engine.backlog.forwarded();
     let forwarder = tokio::spawn(forward_events(events_rx, store.clone(), forwarded));
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(http.run(http_stop.clone()));
@@ -297,12 +314,14 @@ async fn run_services(
         )
         .collect();
     let grace = config.calls.shutdown_grace + BYE_SETTLE;
-    let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
-    let mut engine = driver?;
-    engine.b2bua.abandon_all(Instant::now());
-    while let Some(event) = engine.poll_event() {
-        if events_tx.send(event).await.is_err() {
-            break;
+    let driver =
+        transport::driver::run_shards(engines, sockets, events_tx.clone(), shutdown, grace).await;
+    for mut engine in driver? {
+        engine.b2bua.abandon_all(Instant::now());
+        while let Some(event) = engine.poll_event() {
+            if events_tx.send(event).await.is_err() {
+                break;
+            }
         }
     }
     drop(events_tx);
@@ -344,154 +363,14 @@ async fn forward_events(
     }
 }
 
-/// The B2BUA as the transport driver sees it, plus the gauges HTTP reads, its metrics, the
-/// live config it follows and the watchdog heartbeat it beats.
-#[derive(Debug)]
-struct Engine {
-    b2bua: B2bua,
-    gauges: Arc<Gauges>,
-    metrics: CoreMetrics,
-    live: SharedConfig,
-    /// The config the core runs on; swapped when `live` changes (a reload).
-    current: Arc<Config>,
-    heartbeat: Heartbeat,
-    next_beat: Instant,
-    /// Call events not yet taken by the CDR writer: the overload guard's store signal.
-    backlog: StoreBacklog,
-    relay: RelayLatency,
-}
-
-impl Engine {
-    fn new(
-        live: SharedConfig,
-        shared: Shared,
-        sip: &LocalAddrs,
-        gauges: Arc<Gauges>,
-        heartbeat: Heartbeat,
-        backlog: StoreBacklog,
-    ) -> Engine {
-        let config = live.load_full();
-        let local = LocalEndpoint {
-            udp: sip.udp.first().copied(),
-            tcp: sip.tcp.first().copied(),
-            advertised_host: config.sip.advertised_host.clone(),
-            advertised_port: config.sip.advertised_port,
-        };
-        let seed = rand::random::<u64>();
-        let wall = Timestamp::now();
-        let b2bua = B2bua::new(config.clone(), shared, local, now(), wall, seed);
-        Engine {
-            b2bua,
-            gauges,
-            metrics: CoreMetrics::default(),
-            live,
-            current: config,
-            heartbeat,
-            next_beat: now(),
-            backlog,
-            relay: RelayLatency::default(),
-        }
-    }
-
-    /// Before each input: follow a reloaded config (so one input sees one config) and beat.
-    fn enter(&mut self, now: Instant) {
-        let latest = self.live.load();
-        if !Arc::ptr_eq(&latest, &self.current) {
-            self.current = Arc::clone(&latest);
-            self.b2bua.reload(self.current.clone());
-            tracing::debug!("SIP core follows the reloaded config");
-        }
-        self.heartbeat.beat(now);
-        if now >= self.next_beat {
-            self.next_beat = now + BEAT_EVERY;
-        }
-    }
-
-    fn publish(&mut self) {
-        self.gauges
-            .active_calls
-            .store(self.b2bua.active_calls(), Ordering::Relaxed);
-        self.metrics.observe(&self.b2bua);
-    }
-}
-
 /// The driver's clock (tokio's, so a paused test clock drives the core too).
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-impl Core for Engine {
-    type Event = StoreCommand;
-
-    fn handle_inbound(&mut self, now: Instant, inbound: Inbound) {
-        self.enter(now);
-        self.b2bua
-            .observe_queue_delay(now, now.saturating_duration_since(inbound.received));
-        self.b2bua.observe_store_backlog(self.backlog.unwritten());
-        let bridged = self.b2bua.stats().calls_bridged;
-        self.b2bua.handle_datagram(now, inbound.bytes, inbound.peer);
-        let relayed = self.b2bua.stats().calls_bridged - bridged;
-        if relayed > 0 {
-            self.relay
-                .started(inbound.received, u32::try_from(relayed).unwrap_or(u32::MAX));
-        }
-        self.publish();
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.enter(now);
-        self.b2bua.handle_timeout(now);
-        self.publish();
-    }
-
-    fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
-        self.enter(now);
-        self.b2bua.handle_transport_error(now, peer);
-        self.publish();
-    }
-
-    /// When the input's last transmit has gone to the sockets, its relayed INVITEs are timed.
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        let transmit = self.b2bua.poll_transmit();
-        if transmit.is_none() {
-            self.relay.sent(now());
-        }
-        transmit
-    }
-
-    fn poll_event(&mut self) -> Option<StoreCommand> {
-        let event = self.b2bua.poll_event()?;
-        self.backlog.emitted();
-        if let CallEvent::Ended(cdr) = &event {
-            ops_metrics::call_recorded(cdr.disposition.as_str());
-        }
-        Some(store_command(event))
-    }
-
-    /// The core's next timer, or the next heartbeat if that comes first.
-    fn poll_timeout(&self) -> Option<Instant> {
-        let core = self.b2bua.poll_timeout();
-        Some(core.map_or(self.next_beat, |t| t.min(self.next_beat)))
-    }
-
-    fn begin_shutdown(&mut self, now: Instant) {
-        self.enter(now);
-        self.b2bua.begin_shutdown(now);
-    }
-
-    fn is_idle(&self) -> bool {
-        self.b2bua.is_idle()
-    }
-}
-
-fn store_command(event: CallEvent) -> StoreCommand {
-    match event {
-        CallEvent::Started(live) => StoreCommand::CallStarted(live),
-        CallEvent::Answered { id, at } => StoreCommand::CallAnswered {
-            id,
-            answered_at: at,
-        },
-        CallEvent::Ended(cdr) => StoreCommand::CallEnded(cdr),
-        CallEvent::Dialogs { id, dialogs } => StoreCommand::DialogsChanged { id, dialogs },
-    }
+/// How many shards the SIP core runs: `[sip] workers`, else the number of CPUs.
+fn core_shards(config: &Config) -> usize {
+    config.sip.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    })
 }

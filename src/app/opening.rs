@@ -36,7 +36,7 @@ pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
     let conn = crate::store::open(path)?;
     let now = Timestamp::now();
     let recovery = crate::store::recover_interrupted_calls(&conn, now)?;
-    let mut history = CallerHistory::new(config.tracking.unique_window);
+    let history = CallerHistory::new(config.tracking.unique_window);
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(crate::store::recent_callers(&conn, since)?);
     let blacklist = load_blacklist(config, &conn)?;

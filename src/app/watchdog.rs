@@ -11,32 +11,50 @@ use tokio_util::sync::CancellationToken;
 /// How often the driver loop wakes to beat even when nothing happens.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 
-/// The time of the driver loop's last turn, shared with the pinger.
+/// The time of each shard loop's last turn, shared with the pinger: the stalest shard is the
+/// heartbeat's age, so one wedged shard is enough to withhold the ping.
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
     base: Instant,
-    last_ms: Arc<AtomicU64>,
+    /// Milliseconds since `base` of each shard's last beat.
+    last_ms: Arc<[AtomicU64]>,
+    /// The shard this handle beats for.
+    shard: usize,
 }
 
 impl Heartbeat {
-    pub fn new(now: Instant) -> Heartbeat {
+    /// A heartbeat for `shards` driver loops (at least one); this handle beats for the first.
+    pub fn new(now: Instant, shards: usize) -> Heartbeat {
         Heartbeat {
             base: now,
-            last_ms: Arc::new(AtomicU64::new(0)),
+            last_ms: (0..shards.max(1)).map(|_| AtomicU64::new(0)).collect(),
+            shard: 0,
         }
     }
 
-    /// The driver made progress at `now`.
-    pub fn beat(&self, now: Instant) {
-        let ms = now.saturating_duration_since(self.base).as_millis();
-        self.last_ms
-            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    /// The handle shard `index` beats with (the last shard when out of range).
+    pub fn for_shard(&self, index: usize) -> Heartbeat {
+        Heartbeat {
+            shard: index.min(self.last_ms.len() - 1),
+            ..self.clone()
+        }
     }
 
-    /// Time since the last beat.
+    /// This handle's driver loop made progress at `now`.
+    pub fn beat(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.base).as_millis();
+        self.last_ms[self.shard].store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Time since the stalest shard's last beat.
     pub fn age(&self, now: Instant) -> Duration {
-        let last = self.base + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-        now.saturating_duration_since(last)
+        let stalest = self
+            .last_ms
+            .iter()
+            .map(|ms| ms.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0);
+        now.saturating_duration_since(self.base + Duration::from_millis(stalest))
     }
 }
 
@@ -89,13 +107,25 @@ mod tests {
     #[test]
     fn age_follows_the_last_beat() {
         let t0 = Instant::now();
-        let heartbeat = Heartbeat::new(t0);
+        let heartbeat = Heartbeat::new(t0, 1);
         heartbeat.beat(t0 + Duration::from_secs(3));
         assert_eq!(
             heartbeat.age(t0 + Duration::from_secs(5)),
             Duration::from_secs(2)
         );
         assert_eq!(heartbeat.age(t0), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_stalest_shard_is_the_age() {
+        let t0 = Instant::now();
+        let heartbeat = Heartbeat::new(t0, 2);
+        heartbeat.beat(t0 + Duration::from_secs(9));
+        heartbeat.for_shard(1).beat(t0 + Duration::from_secs(4));
+        assert_eq!(
+            heartbeat.age(t0 + Duration::from_secs(10)),
+            Duration::from_secs(6)
+        );
     }
 
     #[test]

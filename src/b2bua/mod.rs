@@ -18,7 +18,7 @@ use crate::sip::{Peer, SipMessage, Transmit};
 
 use crate::call::history::CallerHistory;
 use crate::edge::overload::OverloadGuard;
-use crate::edge::{self, Edge, RequestVerdict, blacklist::Blacklist, flood::Bans};
+use crate::edge::{self, Edge, RequestVerdict, SharedFlood, blacklist::Blacklist};
 use crate::health::{HealthTable, Prober};
 use crate::routing::hosts::HostTable;
 use crate::routing::rotation::Rotation;
@@ -33,11 +33,13 @@ mod owners;
 mod probing;
 mod recovered;
 mod refusals;
+mod seat;
 pub(crate) mod session;
 mod sessions;
 
 pub use event::{CallEvent, CallKey};
 pub use owners::{Owners, WallClock};
+pub use seat::ShardSeat;
 
 /// Option tags calltrack honours in `Require` (it bridges PRACK and session refreshes).
 pub const SUPPORTED: &[&str] = &["100rel", "timer"];
@@ -69,8 +71,12 @@ pub struct Shared {
     pub blacklist: Arc<Blacklist>,
     /// Forwarding-target health (the core's prober writes, routing and HTTP read).
     pub health: HealthTable,
-    /// The flood guard's bans (the core writes, the TCP accept loop reads).
-    pub bans: Bans,
+    /// The flood guard (every shard checks it; its bans are read by the TCP accept loop).
+    pub flood: SharedFlood,
+    /// Round-robin rotation and stickiness (every shard's dialers).
+    pub rotation: Rotation,
+    /// Which shard this core is (its Call-IDs, probing, its part of the live-call count).
+    pub seat: ShardSeat,
 }
 
 impl Default for Shared {
@@ -82,7 +88,9 @@ impl Default for Shared {
             history: CallerHistory::new(None),
             blacklist: Arc::new(Blacklist::default()),
             health: HealthTable::default(),
-            bans: Bans::default(),
+            flood: SharedFlood::default(),
+            rotation: Rotation::default(),
+            seat: ShardSeat::default(),
         }
     }
 }
@@ -133,6 +141,7 @@ pub struct B2bua {
     recovered: recovered::Recovered,
     /// Fingerprint of each answered call's dialogs as last reported (see `kept.rs`).
     kept: HashMap<CallKey, u64>,
+    seat: ShardSeat,
 }
 
 impl B2bua {
@@ -153,7 +162,7 @@ impl B2bua {
         };
         let prober = Prober::new(config.health.clone(), shared.health);
         let mut core = B2bua {
-            edge: Edge::new(&config, shared.bans),
+            edge: Edge::new(&config, shared.flood),
             overload: OverloadGuard::new(&config),
             config,
             hosts: shared.hosts,
@@ -162,7 +171,7 @@ impl B2bua {
             blacklist: shared.blacklist,
             limits,
             layer,
-            ids: Ids::from_seed(seed),
+            ids: Ids::for_shard(seed, shared.seat.index(), shared.seat.count()),
             local,
             clock: WallClock::new(now, wall),
             sessions: HashMap::new(),
@@ -171,7 +180,7 @@ impl B2bua {
             registered: HashMap::new(),
             over: HashSet::new(),
             next_audit: now + audit::AUDIT_EVERY,
-            rotation: Rotation::default(),
+            rotation: shared.rotation,
             deadlines: BinaryHeap::new(),
             armed: HashMap::new(),
             events: VecDeque::new(),
@@ -184,6 +193,7 @@ impl B2bua {
             last_now: now,
             recovered: Default::default(),
             kept: HashMap::new(),
+            seat: shared.seat,
         };
         core.refresh_probes(now);
         core
@@ -206,9 +216,19 @@ impl B2bua {
         self.sessions.len()
     }
 
-    /// Calls not over yet (no CDR written): what `max_concurrent_calls` limits.
+    /// Calls not over yet (no CDR written) in this shard.
     pub fn live_calls(&self) -> usize {
         self.sessions.len() - self.over.len()
+    }
+
+    /// Live calls of every shard: what `max_concurrent_calls` limits.
+    fn live_calls_everywhere(&self) -> usize {
+        self.live_calls() + self.seat.others()
+    }
+
+    /// Tells the other shards how many calls this one holds (after every input).
+    fn publish_live_calls(&self) {
+        self.seat.publish(self.live_calls());
     }
 
     pub fn stats(&self) -> CallStats {
@@ -244,6 +264,7 @@ impl B2bua {
             }
         }
         self.drain_layer(now);
+        self.publish_live_calls();
     }
 
     /// The message handed in next waited `waited` between its socket and the core (the
@@ -269,12 +290,14 @@ impl B2bua {
             self.grace_ends = None;
             self.terminate_all(now);
         }
+        self.publish_live_calls();
     }
 
     pub fn handle_transport_error(&mut self, now: Instant, peer: Peer) {
         self.last_now = now;
         self.layer.handle_transport_error(now, peer);
         self.drain_layer(now);
+        self.publish_live_calls();
     }
 
     /// New INVITEs get 503 from now on; live calls may finish until the grace period ends,

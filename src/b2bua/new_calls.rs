@@ -24,7 +24,7 @@ impl B2bua {
             history: &self.history,
             local: &self.local,
             now: self.clock.at(now),
-            active_calls: self.live_calls(),
+            active_calls: self.live_calls_everywhere(),
             shutting_down: self.shutting_down,
         };
         match plan_invite(&ctx) {

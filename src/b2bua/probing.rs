@@ -19,8 +19,14 @@ impl B2bua {
     }
 
     /// The next probe or destination refresh (`None` when probing is off or shutting down).
+    /// Probing runs in the first shard only (the health table is shared), while enabled and
+    /// until shutdown.
+    fn probes_here(&self) -> bool {
+        !self.shutting_down && self.config.health.enabled && self.seat.index() == 0
+    }
+
     pub(super) fn probe_timeout(&self) -> Option<Instant> {
-        if self.shutting_down || !self.config.health.enabled {
+        if !self.probes_here() {
             return None;
         }
         [self.prober.poll_timeout(), Some(self.probes_refresh)]
@@ -31,7 +37,7 @@ impl B2bua {
 
     /// Sends the probes due at `now`.
     pub(super) fn run_probes(&mut self, now: Instant) {
-        if self.shutting_down || !self.config.health.enabled {
+        if !self.probes_here() {
             return;
         }
         if self.probes_refresh <= now {

@@ -79,8 +79,12 @@ impl B2bua {
             "sending BYE on both legs of the calls interrupted by the previous shutdown"
         );
         for call in calls {
-            self.take_leg(&call.id, Leg::A, &call.dialogs.a);
-            self.take_leg(&call.id, Leg::B, &call.dialogs.b);
+            for (leg, stored) in [(Leg::A, &call.dialogs.a), (Leg::B, &call.dialogs.b)] {
+                // Each shard is handed every call and ends the legs whose answers reach it.
+                if self.seat.owns_call_id(&stored.call_id) {
+                    self.take_leg(&call.id, leg, stored);
+                }
+            }
         }
     }
 

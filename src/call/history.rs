@@ -3,13 +3,18 @@
 //! (the core never queries the database).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-/// Last call time per caller number.
+/// Last call time per caller number; clones share one table (every shard of the core reads
+/// and records in it: a caller's next call may land on another shard).
+#[derive(Debug, Clone, Default)]
+pub struct CallerHistory(Arc<Mutex<HistoryState>>);
+
 #[derive(Debug, Default)]
-pub struct CallerHistory {
+struct HistoryState {
     /// `None`: a caller is new only once, ever.
     window: Option<Duration>,
     last_call: HashMap<String, Timestamp>,
@@ -21,16 +26,17 @@ const PRUNE_EVERY: usize = 4096;
 
 impl CallerHistory {
     pub fn new(window: Option<Duration>) -> CallerHistory {
-        CallerHistory {
+        CallerHistory(Arc::new(Mutex::new(HistoryState {
             window,
-            ..CallerHistory::default()
-        }
+            ..HistoryState::default()
+        })))
     }
 
     /// Seeds the history with earlier calls (`caller`, `started_at`), e.g. from the CDR table.
-    pub fn load(&mut self, calls: impl IntoIterator<Item = (String, Timestamp)>) {
+    pub fn load(&self, calls: impl IntoIterator<Item = (String, Timestamp)>) {
+        let mut state = self.state();
         for (caller, at) in calls {
-            let entry = self.last_call.entry(caller).or_insert(at);
+            let entry = state.last_call.entry(caller).or_insert(at);
             *entry = (*entry).max(at);
         }
     }
@@ -38,9 +44,44 @@ impl CallerHistory {
     /// Whether `caller` has not called within the window before `now` (a pure read: the
     /// decision). Callers without a number (anonymous) are always first-time.
     pub fn is_first(&self, caller: &str, now: Timestamp) -> bool {
-        if is_anonymous(caller) {
-            return true;
+        is_anonymous(caller) || self.state().is_first(caller, now)
+    }
+
+    /// Remembers that `caller` called at `now` (anonymous callers are never recorded).
+    pub fn record(&self, caller: &str, now: Timestamp) {
+        if !is_anonymous(caller) {
+            self.state().record(caller, now);
         }
+    }
+
+    /// Whether `caller` has not called within the window before `now`; records this call.
+    pub fn first_call(&self, caller: &str, now: Timestamp) -> bool {
+        let first = self.is_first(caller, now);
+        self.record(caller, now);
+        first
+    }
+
+    /// How far back the start-up load must read.
+    pub fn window(&self) -> Option<Duration> {
+        self.state().window
+    }
+
+    pub fn len(&self) -> usize {
+        self.state().last_call.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The table; a panic elsewhere while it was held leaves it usable (plain entries).
+    fn state(&self) -> MutexGuard<'_, HistoryState> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl HistoryState {
+    fn is_first(&self, caller: &str, now: Timestamp) -> bool {
         match self.last_call.get(caller) {
             None => true,
             Some(last) => self
@@ -49,28 +90,12 @@ impl CallerHistory {
         }
     }
 
-    /// Remembers that `caller` called at `now` (anonymous callers are never recorded).
-    pub fn record(&mut self, caller: &str, now: Timestamp) {
-        if is_anonymous(caller) {
-            return;
-        }
+    fn record(&mut self, caller: &str, now: Timestamp) {
         self.last_call.insert(caller.to_string(), now);
         self.inserts_since_prune += 1;
         if self.inserts_since_prune >= PRUNE_EVERY {
             self.prune(now);
         }
-    }
-
-    /// Whether `caller` has not called within the window before `now`; records this call.
-    pub fn first_call(&mut self, caller: &str, now: Timestamp) -> bool {
-        let first = self.is_first(caller, now);
-        self.record(caller, now);
-        first
-    }
-
-    /// How far back the start-up load must read.
-    pub fn window(&self) -> Option<Duration> {
-        self.window
     }
 
     fn prune(&mut self, now: Timestamp) {
@@ -79,14 +104,6 @@ impl CallerHistory {
             self.last_call
                 .retain(|_, at| now.duration_since(*at) <= signed(window));
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.last_call.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.last_call.is_empty()
     }
 }
 
@@ -109,7 +126,7 @@ mod tests {
 
     #[test]
     fn repeat_within_window_is_not_first() {
-        let mut h = CallerHistory::new(Some(Duration::from_secs(30 * 86_400)));
+        let h = CallerHistory::new(Some(Duration::from_secs(30 * 86_400)));
         let t0 = ts("2026-11-01T10:00:00Z");
         assert!(h.first_call("79161234567", t0));
         assert!(!h.first_call(
@@ -125,14 +142,14 @@ mod tests {
 
     #[test]
     fn forever_window_and_loaded_history() {
-        let mut h = CallerHistory::new(None);
+        let h = CallerHistory::new(None);
         h.load([("79160000000".to_string(), ts("2020-01-01T00:00:00Z"))]);
         assert!(!h.first_call("79160000000", ts("2026-11-01T00:00:00Z")));
     }
 
     #[test]
     fn pruning_keeps_memory_bounded_to_the_window() {
-        let mut h = CallerHistory::new(Some(Duration::from_secs(60)));
+        let h = CallerHistory::new(Some(Duration::from_secs(60)));
         let t0 = ts("2026-11-01T10:00:00Z");
         for i in 0..PRUNE_EVERY - 1 {
             h.first_call(&format!("7916{i:07}"), t0);

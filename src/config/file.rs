@@ -87,6 +87,9 @@ pub struct SipFile {
     pub tcp_message_timeout_ms: u64,
     /// Value of the User-Agent / Server header.
     pub user_agent: String,
+    /// Shards of the SIP core, each on its own thread, owning the calls whose Call-ID hashes
+    /// to it. Unset: the number of CPUs.
+    pub workers: Option<usize>,
     /// RFC 3261 §17 timers.
     pub timers: TimersFile,
 }
@@ -107,6 +110,7 @@ impl Default for SipFile {
             tcp_idle_timeout_secs: 300,
             tcp_message_timeout_ms: 10_000,
             user_agent: "calltrack".to_owned(),
+            workers: None,
             timers: TimersFile::default(),
         }
     }

@@ -91,6 +91,8 @@ pub struct SipConfig {
     pub tcp_idle_timeout: Duration,
     pub tcp_message_timeout: Duration,
     pub user_agent: String,
+    /// Shards of the SIP core; `None`: one per CPU (the app counts them at start).
+    pub workers: Option<usize>,
     pub timers: TimerConfig,
 }
 

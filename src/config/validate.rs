@@ -22,6 +22,8 @@ use super::{
 
 /// Smallest and largest accepted `sip.max_message_bytes`.
 const MESSAGE_BYTES: (usize, usize) = (1500, 1_048_576);
+/// Most SIP core shards (`[sip] workers`).
+const MAX_WORKERS: usize = 256;
 
 /// Smallest and largest accepted `http.max_body_bytes`.
 const HTTP_BODY_BYTES: (usize, usize) = (256, 1_048_576);
@@ -147,6 +149,9 @@ fn sip(f: SipFile, p: &mut Problems) -> SipConfig {
         MESSAGE_BYTES.1,
     );
     p.at_least("sip.max_headers", f.max_headers, 1);
+    if let Some(workers) = f.workers {
+        p.within("sip.workers", workers, 1, MAX_WORKERS);
+    }
     sip_sizes(&f, p);
     check_user_agent(&f.user_agent, p);
     SipConfig {
@@ -163,6 +168,7 @@ fn sip(f: SipFile, p: &mut Problems) -> SipConfig {
         tcp_idle_timeout: Duration::from_secs(f.tcp_idle_timeout_secs),
         tcp_message_timeout: Duration::from_millis(f.tcp_message_timeout_ms),
         user_agent: f.user_agent,
+        workers: f.workers,
         timers: timers(&f.timers, p),
     }
 }

@@ -13,9 +13,10 @@ pub mod overload;
 pub mod scanner;
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, FloodConfig};
 use crate::sip::message::{Method, Rejection};
 use crate::sip::{Peer, SipMessage};
 
@@ -79,25 +80,58 @@ impl Source {
     }
 }
 
-/// The edge's own state: the flood guard.
+/// The flood guard every shard of the core consults: one rate and one ban per source, whichever
+/// shard its messages land on. The lock is held for one check (tens of nanoseconds).
+#[derive(Debug, Clone)]
+pub struct SharedFlood(Arc<Mutex<FloodGuard>>);
+
+impl SharedFlood {
+    /// A guard keeping its bans in `bans` (the TCP accept loop reads them too).
+    pub fn new(config: &FloodConfig, bans: Bans) -> SharedFlood {
+        SharedFlood(Arc::new(Mutex::new(FloodGuard::with_bans(config, bans))))
+    }
+
+    /// The guard; a panic elsewhere while it was held leaves it usable (rate state only).
+    fn guard(&self) -> MutexGuard<'_, FloodGuard> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for SharedFlood {
+    /// Off until configured (see [`Edge::new`]).
+    fn default() -> Self {
+        let off = FloodConfig {
+            enabled: false,
+            messages_per_sec: 1,
+            burst: 1,
+            ban: std::time::Duration::ZERO,
+            max_tracked_ips: 1,
+            exempt_trusted: true,
+        };
+        SharedFlood::new(&off, Bans::default())
+    }
+}
+
+/// The edge's own state: the (shared) flood guard.
 #[derive(Debug)]
 pub struct Edge {
-    flood: FloodGuard,
+    flood: SharedFlood,
     /// Bans last published in `calltrack_flood_banned_ips`.
     published_bans: usize,
 }
 
 impl Edge {
-    /// `bans` is where the flood guard keeps its bans (the TCP accept loop reads them too).
-    pub fn new(config: &Config, bans: Bans) -> Edge {
+    /// Judges packets with `flood`, set to `config`'s limits.
+    pub fn new(config: &Config, flood: SharedFlood) -> Edge {
+        flood.guard().reconfigure(&config.security.flood);
         Edge {
-            flood: FloodGuard::with_bans(&config.security.flood, bans),
+            flood,
             published_bans: 0,
         }
     }
 
     pub fn reload(&mut self, config: &Config) {
-        self.flood.reconfigure(&config.security.flood);
+        self.flood.guard().reconfigure(&config.security.flood);
     }
 
     /// Before parsing: false drops the packet (a banned source, or one just banned).
@@ -107,7 +141,7 @@ impl Edge {
             return true;
         }
         let key = flood_key(ip);
-        let verdict = self.flood.check(now, key);
+        let verdict = self.flood.guard().check(now, key);
         self.publish_bans();
         match verdict {
             Verdict::Pass => true,
@@ -116,8 +150,11 @@ impl Edge {
                 false
             }
             Verdict::Banned => {
-                let banned = self.flood.banned();
-                tracing::warn!(ip = %key, limit_per_sec = self.flood.limit_per_sec(),
+                let (banned, limit_per_sec) = {
+                    let guard = self.flood.guard();
+                    (guard.banned(), guard.limit_per_sec())
+                };
+                tracing::warn!(ip = %key, limit_per_sec,
                     ban_secs = config.security.flood.ban.as_secs(), banned,
                     "SIP flood: source banned");
                 metrics::counter!("calltrack_flood_bans_total").increment(1);
@@ -129,7 +166,7 @@ impl Edge {
 
     /// Keeps the banned-IPs gauge current as bans come and expire.
     fn publish_bans(&mut self) {
-        let banned = self.flood.banned();
+        let banned = self.flood.guard().banned();
         if banned != self.published_bans {
             self.published_bans = banned;
             metrics::gauge!("calltrack_flood_banned_ips").set(banned as f64);

@@ -1,17 +1,22 @@
 //! Round-robin state that outlives one call: smooth weighted rotation per (scheme, step) and
-//! the sticky map "caller -> the target that answered them last". Lives in the B2BUA and is
-//! lent to each call's dialer.
+//! the sticky map "caller -> the target that answered them last". Shared by every shard of the
+//! B2BUA (a caller's next call may land on another shard) and lent to each call's dialer; the
+//! lock is held only inside one method.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::routing::TargetPlan;
 
 /// How many callers the sticky map remembers; the oldest entry goes first.
 pub const STICKY_CAPACITY: usize = 100_000;
 
-/// Rotation and stickiness across calls.
+/// Rotation and stickiness across calls; clones share one state.
+#[derive(Debug, Clone)]
+pub struct Rotation(Arc<Mutex<RotationState>>);
+
 #[derive(Debug)]
-pub struct Rotation {
+struct RotationState {
     /// Smooth weighted round robin (nginx): current weight per target label, per step.
     current: HashMap<(String, usize), HashMap<String, i64>>,
     sticky: StickyMap,
@@ -25,16 +30,45 @@ impl Default for Rotation {
 
 impl Rotation {
     pub fn new(sticky_capacity: usize) -> Rotation {
-        Rotation {
+        Rotation(Arc::new(Mutex::new(RotationState {
             current: HashMap::new(),
             sticky: StickyMap::new(sticky_capacity),
-        }
+        })))
     }
 
     /// The order in which a round-robin step offers the call: the caller's sticky target
     /// first when `sticky` and it is still in the step (the rotation does not advance), else
     /// the next target in weighted rotation; then the others in config order after it.
     pub fn order(
+        &self,
+        scheme: &str,
+        step: usize,
+        targets: &[TargetPlan],
+        sticky_for: Option<&str>,
+    ) -> Vec<usize> {
+        self.state().order(scheme, step, targets, sticky_for)
+    }
+
+    /// `caller` was answered by `label`: offer them to it first next time.
+    pub fn remember(&self, caller: &str, label: &str) {
+        if !caller.is_empty() {
+            self.state().sticky.insert(caller, label);
+        }
+    }
+
+    /// The target that answered `caller` last, if remembered.
+    pub fn sticky_target(&self, caller: &str) -> Option<String> {
+        self.state().sticky.get(caller).map(str::to_string)
+    }
+
+    /// The state; a panic elsewhere while it was held leaves it usable (it is only counters).
+    fn state(&self) -> MutexGuard<'_, RotationState> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl RotationState {
+    fn order(
         &mut self,
         scheme: &str,
         step: usize,
@@ -74,18 +108,6 @@ impl Rotation {
             *current -= total;
         }
         best
-    }
-
-    /// `caller` was answered by `label`: offer them to it first next time.
-    pub fn remember(&mut self, caller: &str, label: &str) {
-        if !caller.is_empty() {
-            self.sticky.insert(caller, label);
-        }
-    }
-
-    /// The target that answered `caller` last, if remembered.
-    pub fn sticky_target(&self, caller: &str) -> Option<&str> {
-        self.sticky.get(caller)
     }
 }
 
@@ -162,7 +184,7 @@ pub(super) mod tests {
         }
     }
 
-    fn picks(rotation: &mut Rotation, targets: &[TargetPlan], n: usize) -> String {
+    fn picks(rotation: &Rotation, targets: &[TargetPlan], n: usize) -> String {
         (0..n)
             .map(|_| {
                 targets[rotation.order("s", 0, targets, None)[0]]
@@ -176,24 +198,24 @@ pub(super) mod tests {
     #[test]
     fn equal_weights_rotate_in_config_order() {
         let targets = [target("a", 1), target("b", 1), target("c", 1)];
-        let mut r = Rotation::default();
-        assert_eq!(picks(&mut r, &targets, 6), "abcabc");
+        let r = Rotation::default();
+        assert_eq!(picks(&r, &targets, 6), "abcabc");
         assert_eq!(r.order("s", 0, &targets, None), vec![0, 1, 2]);
     }
 
     #[test]
     fn weights_are_smooth() {
         let targets = [target("a", 5), target("b", 1), target("c", 1)];
-        let mut r = Rotation::default();
-        assert_eq!(picks(&mut r, &targets, 7), "aabacaa");
+        let r = Rotation::default();
+        assert_eq!(picks(&r, &targets, 7), "aabacaa");
         let targets = [target("a", 2), target("b", 1)];
-        assert_eq!(picks(&mut Rotation::default(), &targets, 6), "abaaba");
+        assert_eq!(picks(&Rotation::default(), &targets, 6), "abaaba");
     }
 
     #[test]
     fn steps_and_schemes_rotate_independently() {
         let targets = [target("a", 1), target("b", 1)];
-        let mut r = Rotation::default();
+        let r = Rotation::default();
         assert_eq!(r.order("s", 0, &targets, None)[0], 0);
         assert_eq!(r.order("s", 1, &targets, None)[0], 0);
         assert_eq!(r.order("t", 0, &targets, None)[0], 0);
@@ -203,7 +225,7 @@ pub(super) mod tests {
     #[test]
     fn sticky_caller_goes_first_without_advancing() {
         let targets = [target("a", 1), target("b", 1), target("c", 1)];
-        let mut r = Rotation::default();
+        let r = Rotation::default();
         r.remember("7916", "c");
         assert_eq!(r.order("s", 0, &targets, Some("7916")), vec![2, 0, 1]);
         assert_eq!(r.order("s", 0, &targets, Some("7000")), vec![0, 1, 2]);
@@ -214,18 +236,18 @@ pub(super) mod tests {
 
     #[test]
     fn sticky_map_is_bounded_oldest_out() {
-        let mut r = Rotation::new(2);
+        let r = Rotation::new(2);
         r.remember("1", "a");
         r.remember("2", "b");
         r.remember("1", "c");
         r.remember("3", "d");
         assert_eq!(r.sticky_target("2"), None, "oldest entry went");
-        assert_eq!(r.sticky_target("1"), Some("c"));
-        assert_eq!(r.sticky_target("3"), Some("d"));
+        assert_eq!(r.sticky_target("1").as_deref(), Some("c"));
+        assert_eq!(r.sticky_target("3").as_deref(), Some("d"));
         for i in 0..1000 {
             r.remember(&i.to_string(), "x");
         }
-        assert!(r.sticky.entries.len() <= 2);
-        assert!(r.sticky.order.len() <= 4);
+        assert!(r.state().sticky.entries.len() <= 2);
+        assert!(r.state().sticky.order.len() <= 4);
     }
 }

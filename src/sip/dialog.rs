@@ -12,12 +12,21 @@ use super::peer::{Peer, Transport};
 #[derive(Debug)]
 pub struct Ids {
     rng: StdRng,
+    /// The core shard these identifiers are for, and how many shards there are.
+    shard: (usize, usize),
 }
 
 impl Ids {
     pub fn from_seed(seed: u64) -> Ids {
+        Ids::for_shard(seed, 0, 1)
+    }
+
+    /// Identifiers for shard `index` of `count`: its Call-IDs hash to it (see
+    /// [`super::shard`]), so the peers' answers come back to the shard that holds the call.
+    pub fn for_shard(seed: u64, index: usize, count: usize) -> Ids {
         Ids {
             rng: StdRng::seed_from_u64(seed),
+            shard: (index, count.max(1)),
         }
     }
 
@@ -41,9 +50,16 @@ impl Ids {
         format!("z9hG4bK{}", self.hex(10))
     }
 
-    /// A Call-ID that reveals nothing about the caller leg (topology hiding).
+    /// A Call-ID that reveals nothing about the caller leg (topology hiding), drawn until it
+    /// hashes to this shard (on average `count` draws).
     pub fn call_id(&mut self) -> String {
-        format!("{}@calltrack", self.hex(12))
+        let (index, count) = self.shard;
+        loop {
+            let id = format!("{}@calltrack", self.hex(12));
+            if super::shard::shard_of_call_id(id.as_bytes(), count) == index {
+                return id;
+            }
+        }
     }
 
     /// An initial CSeq number: random below 2^31 (RFC 3261 §8.1.1.5), kept small enough that
@@ -198,6 +214,20 @@ mod tests {
         let branch = a.branch();
         assert!(branch.starts_with("z9hG4bK") && branch.len() == 27);
         assert_ne!(a.tag(), a.tag());
+    }
+
+    #[test]
+    fn a_shard_draws_call_ids_that_hash_to_it() {
+        for index in 0..3 {
+            let mut ids = Ids::for_shard(9, index, 3);
+            for _ in 0..50 {
+                let id = ids.call_id();
+                assert_eq!(
+                    super::super::shard::shard_of_call_id(id.as_bytes(), 3),
+                    index
+                );
+            }
+        }
     }
 
     #[test]

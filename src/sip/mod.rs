@@ -7,6 +7,7 @@ pub mod dialog;
 pub mod digest;
 pub mod message;
 pub mod peer;
+pub mod shard;
 pub mod transaction;
 
 pub use message::{HeaderName, Method, SipMessage};

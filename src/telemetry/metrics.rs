@@ -98,6 +98,10 @@ fn describe() {
         "Calls recorded (one per CDR), by disposition"
     );
     describe_gauge!("calltrack_active_calls", "Calls in progress");
+    describe_counter!(
+        "calltrack_core_messages_total",
+        "SIP messages handed to each shard of the core (label shard): how evenly Call-IDs spread"
+    );
     describe_gauge!("calltrack_transactions", "Live SIP transactions");
     describe_counter!(
         "calltrack_transactions_created_total",
@@ -174,7 +178,8 @@ fn describe() {
     crate::transport::describe_metrics();
 }
 
-/// Handles to the core's metrics, registered once, and the counts already published.
+/// Handles to the core's metrics, registered once, and the counts already published. Each
+/// shard of the core has its own and publishes changes only, so the series sum the shards.
 #[derive(Debug)]
 pub struct CoreMetrics {
     active_calls: Gauge,
@@ -195,6 +200,9 @@ struct Seen {
     calls: CallStats,
     tx: TxStats,
     created: u64,
+    /// Calls in memory and live transactions (gauges).
+    active: usize,
+    live_tx: usize,
 }
 
 impl Default for CoreMetrics {
@@ -220,14 +228,16 @@ impl CoreMetrics {
     /// Publishes what changed in the core since the last call.
     pub fn observe(&mut self, b2bua: &B2bua) {
         let layer = b2bua.transactions();
-        self.active_calls.set(b2bua.active_calls() as f64);
-        self.transactions.set(layer.len() as f64);
         let now = Seen {
             calls: b2bua.stats(),
             tx: layer.stats(),
             created: layer.created(),
+            active: b2bua.active_calls(),
+            live_tx: layer.len(),
         };
         let was = std::mem::replace(&mut self.seen, now);
+        shift(&self.active_calls, was.active, now.active);
+        shift(&self.transactions, was.live_tx, now.live_tx);
         add(&self.tx_created, was.created, now.created);
         add(
             &self.retrans_sent,
@@ -252,6 +262,15 @@ impl CoreMetrics {
             was.calls.calls_reaped,
             now.calls.calls_reaped,
         );
+    }
+}
+
+/// Moves a gauge that several shards add to by this shard's change.
+fn shift(gauge: &Gauge, was: usize, now: usize) {
+    if now > was {
+        gauge.increment((now - was) as f64);
+    } else if was > now {
+        gauge.decrement((was - now) as f64);
     }
 }
 

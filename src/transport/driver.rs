@@ -1,10 +1,12 @@
-//! The one async loop around the sans-IO core: feeds it bytes, time and transport errors, and
-//! drains its transmits and events (DESIGN.md §4.1).
+//! The async loops around the sans-IO core, one per shard: each feeds its core bytes, time and
+//! transport errors, and drains its transmits and events (DESIGN.md §4.1).
 //!
-//! One task owns the core, so it needs no locks. No protocol decision lives here: the loop
-//! only routes each [`Transmit`] by its transport and hands events on. It never waits for the
-//! event consumer (the CDR store): events the channel cannot take at once queue here in order,
-//! and the core bounds that backlog by refusing new calls while the store is behind.
+//! One task owns each core, so it needs no locks; the socket loops hand every message to the
+//! shard that owns its Call-ID (`dispatch.rs`), and every shard sends through the same
+//! sockets. No protocol decision lives here: a loop only routes each [`Transmit`] by its
+//! transport and hands events on. It never waits for the event consumer (the CDR store):
+//! events the channel cannot take at once queue here in order, and the core bounds that
+//! backlog by refusing new calls while the store is behind.
 //! Time is read from tokio's clock (`tokio::time::Instant::now().into_std()`) so that a paused
 //! clock in tests drives the core's timers too.
 
@@ -21,13 +23,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use super::dispatch::{Dispatch, Lane};
 use super::tcp::{Tcp, TcpParts, Undeliverable};
 use super::udp::{self, UdpRoutes};
 use super::{Inbound, Sockets, TransportError};
 use crate::sip::{Peer, Transmit, Transport};
 
-/// Transport-error notifications waiting for the core.
-const ERROR_QUEUE: usize = 1024;
 /// At stop, how long connections and UDP send loops get to write out what is queued.
 const STOP_FLUSH: Duration = Duration::from_secs(1);
 
@@ -57,47 +58,116 @@ pub trait Core: Send + 'static {
 /// never waits for it (see [`EventSink`]). If the receiver is gone they are discarded with a
 /// warning.
 pub async fn run<C: Core>(
-    mut core: C,
+    core: C,
     sockets: Sockets,
     events: mpsc::Sender<C::Event>,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<C, TransportError> {
-    let mut io = Io::start(sockets);
-    let mut sink = EventSink::new(events);
-    let mut deadline: Option<TokioInstant> = None;
-    loop {
-        let timer = core.poll_timeout().map(TokioInstant::from_std);
-        let waiting = sink.waiting().then(|| sink.events.clone());
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled(), if deadline.is_none() => {
-                info!(?grace, "shutdown: refusing new work, waiting for work in flight");
-                deadline = Some(TokioInstant::now() + grace);
-                core.begin_shutdown(now());
+    let mut cores = run_shards(vec![core], sockets, events, shutdown, grace).await?;
+    cores.pop().ok_or(TransportError::ShardLost)
+}
+
+/// [`run`] with one core per shard, each in its own task (so on its own worker thread when
+/// the runtime has several): every inbound message goes to the shard owning its Call-ID, and
+/// every shard sends through the same sockets. Returns the cores in their order once all
+/// have stopped; a shard that panicked is [`TransportError::ShardLost`].
+pub async fn run_shards<C: Core>(
+    cores: Vec<C>,
+    sockets: Sockets,
+    events: mpsc::Sender<C::Event>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> Result<Vec<C>, TransportError> {
+    let (io, lanes) = Io::start(sockets, cores.len());
+    let shards: Vec<_> = cores
+        .into_iter()
+        .zip(lanes)
+        .map(|(core, lane)| {
+            let shard = Shard {
+                out: Arc::clone(&io.out),
+                events: events.clone(),
+                shutdown: shutdown.clone(),
+                grace,
+            };
+            tokio::spawn(shard.serve(core, lane))
+        })
+        .collect();
+    drop(events);
+    let mut cores = Vec::with_capacity(shards.len());
+    let mut lanes = Vec::with_capacity(shards.len());
+    let mut lost = false;
+    for shard in shards {
+        match shard.await {
+            Ok((core, lane)) => {
+                cores.push(core);
+                lanes.push(lane);
             }
-            () = sleep_until_some(deadline) => {
-                warn!(?grace, "shutdown: grace period over with work still in flight");
-                break;
+            Err(error) => {
+                tracing::error!(%error, "a SIP core shard ended abnormally");
+                lost = true;
             }
-            () = sleep_until_some(timer) => core.handle_timeout(now()),
-            Some(peer) = io.errors.recv() => core.handle_transport_error(now(), peer),
-            Some(inbound) = io.inbound.recv() => core.handle_inbound(now(), inbound),
-            room = room_in(waiting) => match room {
-                Ok(permit) => sink.hand_on(permit),
-                Err(_) => sink.close(),
-            },
-        }
-        io.flush(&mut core);
-        sink.drain(&mut core);
-        if deadline.is_some() && core.is_idle() {
-            info!("shutdown: core idle");
-            break;
         }
     }
     io.stop().await;
-    sink.finish().await;
-    Ok(core)
+    drop(lanes);
+    if lost {
+        return Err(TransportError::ShardLost);
+    }
+    Ok(cores)
+}
+
+/// What one shard's loop shares with the others.
+struct Shard<E> {
+    out: Arc<Out>,
+    events: mpsc::Sender<E>,
+    shutdown: CancellationToken,
+    grace: Duration,
+}
+
+impl<E: Send + 'static> Shard<E> {
+    /// The loop of one shard: feeds its core, drains its outputs, until shutdown is done.
+    async fn serve<C: Core<Event = E>>(self, mut core: C, mut lane: Lane) -> (C, Lane) {
+        let Shard {
+            out,
+            events,
+            shutdown,
+            grace,
+        } = self;
+        let mut sink = EventSink::new(events);
+        let mut deadline: Option<TokioInstant> = None;
+        loop {
+            let timer = core.poll_timeout().map(TokioInstant::from_std);
+            let waiting = sink.waiting().then(|| sink.events.clone());
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled(), if deadline.is_none() => {
+                    info!(?grace, "shutdown: refusing new work, waiting for work in flight");
+                    deadline = Some(TokioInstant::now() + grace);
+                    core.begin_shutdown(now());
+                }
+                () = sleep_until_some(deadline) => {
+                    warn!(?grace, "shutdown: grace period over with work still in flight");
+                    break;
+                }
+                () = sleep_until_some(timer) => core.handle_timeout(now()),
+                Some(peer) = lane.errors.recv() => core.handle_transport_error(now(), peer),
+                Some(inbound) = lane.inbound.recv() => core.handle_inbound(now(), inbound),
+                room = room_in(waiting) => match room {
+                    Ok(permit) => sink.hand_on(permit),
+                    Err(_) => sink.close(),
+                },
+            }
+            out.flush(&mut core);
+            sink.drain(&mut core);
+            if deadline.is_some() && core.is_idle() {
+                info!("shutdown: core idle");
+                break;
+            }
+        }
+        sink.finish().await;
+        (core, lane)
+    }
 }
 
 fn now() -> Instant {
@@ -121,12 +191,9 @@ async fn sleep_until_some(at: Option<TokioInstant>) {
     }
 }
 
-/// The socket services and the channels from them to the core.
+/// The socket services; the shards' lanes are handed out at start.
 struct Io {
-    inbound: mpsc::Receiver<Inbound>,
-    errors: mpsc::Receiver<Peer>,
-    udp: UdpRoutes,
-    tcp: Arc<Tcp>,
+    out: Arc<Out>,
     tracker: TaskTracker,
     /// Stops receiving and accepting.
     stop: CancellationToken,
@@ -134,8 +201,14 @@ struct Io {
     abort: CancellationToken,
 }
 
+/// The sending side every shard shares.
+struct Out {
+    udp: UdpRoutes,
+    tcp: Arc<Tcp>,
+}
+
 impl Io {
-    fn start(sockets: Sockets) -> Io {
+    fn start(sockets: Sockets, shards: usize) -> (Io, Vec<Lane>) {
         let slots = sockets.slot_limits();
         let Sockets {
             udp,
@@ -144,14 +217,13 @@ impl Io {
             stats,
             gate,
         } = sockets;
-        let (inbound_tx, inbound) = mpsc::channel(config.inbound_queue.max(1));
-        let (errors_tx, errors) = mpsc::channel(ERROR_QUEUE);
+        let (dispatch, lanes) = Dispatch::new(shards, config.inbound_queue);
         let tracker = TaskTracker::new();
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
         let udp = udp::start(
             udp,
-            &inbound_tx,
+            &dispatch,
             config.limits,
             &stats,
             &tracker,
@@ -163,24 +235,49 @@ impl Io {
             idle_timeout: config.tcp_idle_timeout,
             message_timeout: config.tcp_message_timeout,
             gate,
-            inbound: inbound_tx,
-            errors: errors_tx,
+            dispatch,
             stats,
             tracker: tracker.clone(),
             abort: abort.clone(),
         });
         tcp_side.listen(tcp, slots, &stop);
-        Io {
-            inbound,
-            errors,
-            udp,
-            tcp: tcp_side,
+        let out = Arc::new(Out { udp, tcp: tcp_side });
+        let io = Io {
+            out,
             tracker,
             stop,
             abort,
-        }
+        };
+        (io, lanes)
     }
 
+    /// Closes listeners and sockets, lets queued writes go out for a moment, then ends
+    /// everything and waits for every task. The shards have stopped: `out` is the last
+    /// handle on the send loops.
+    async fn stop(self) {
+        self.stop.cancel();
+        self.out.tcp.close_all();
+        let Io {
+            out,
+            tracker,
+            abort,
+            ..
+        } = self;
+        drop(out);
+        tracker.close();
+        if tokio::time::timeout(STOP_FLUSH, tracker.wait())
+            .await
+            .is_err()
+        {
+            debug!("stop: queued writes not done; aborting connections");
+            abort.cancel();
+            tracker.wait().await;
+        }
+        debug!("transport stopped");
+    }
+}
+
+impl Out {
     /// Routes every pending transmit; a message no connection can take is reported back to
     /// the core at once, which may produce more transmits.
     fn flush<C: Core>(&self, core: &mut C) {
@@ -209,35 +306,6 @@ impl Io {
             }
             Transport::Tcp => self.tcp.send(peer.addr, bytes),
         }
-    }
-
-    /// Closes listeners and sockets, lets queued writes go out for a moment, then ends
-    /// everything and waits for every task.
-    async fn stop(self) {
-        self.stop.cancel();
-        self.tcp.close_all();
-        let Io {
-            inbound,
-            errors,
-            udp,
-            tcp,
-            tracker,
-            abort,
-            ..
-        } = self;
-        drop(udp);
-        drop(tcp);
-        tracker.close();
-        if tokio::time::timeout(STOP_FLUSH, tracker.wait())
-            .await
-            .is_err()
-        {
-            debug!("stop: queued writes not done; aborting connections");
-            abort.cancel();
-            tracker.wait().await;
-        }
-        drop((inbound, errors));
-        debug!("transport stopped");
     }
 }
 

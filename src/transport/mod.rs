@@ -13,6 +13,7 @@
 
 mod admission;
 mod deadline;
+mod dispatch;
 pub mod driver;
 mod tcp;
 mod udp;
@@ -32,7 +33,7 @@ use crate::sip::message::Limits;
 use crate::sip::{Peer, Transport};
 
 pub use admission::{NobodyTrusted, SlotLimits, SourceGate, Standing, describe_metrics};
-pub use driver::{Core, run};
+pub use driver::{Core, run, run_shards};
 
 /// One datagram or one framed stream message on its way to the core.
 #[derive(Debug, Clone)]
@@ -105,6 +106,8 @@ pub enum TransportError {
         #[source]
         source: io::Error,
     },
+    #[error("a SIP core shard ended abnormally (see the log)")]
+    ShardLost,
     #[error("cannot read the local address of the {transport} socket bound to {addr}")]
     LocalAddr {
         transport: Transport,

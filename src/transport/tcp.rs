@@ -33,6 +33,7 @@ use tracing::{Instrument, debug, debug_span, warn};
 
 use super::admission::{Refusal, Slot, SlotLimits, Slots, SourceGate};
 use super::deadline::MessageDeadline;
+use super::dispatch::Dispatch;
 use super::writer::Writer;
 use super::{Inbound, TransportStats, canonical, count, incr};
 use crate::sip::message::{Frame, Limits, frame};
@@ -63,8 +64,8 @@ pub(crate) struct Tcp {
     idle_timeout: Duration,
     message_timeout: Duration,
     gate: Arc<dyn SourceGate>,
-    inbound: mpsc::Sender<Inbound>,
-    errors: mpsc::Sender<Peer>,
+    /// The shards' inbound queues and error channels.
+    dispatch: Dispatch,
     pub(super) stats: Arc<TransportStats>,
     tracker: TaskTracker,
     /// Hard stop for every connection and connect attempt.
@@ -83,8 +84,7 @@ pub(crate) struct TcpParts {
     pub idle_timeout: Duration,
     pub message_timeout: Duration,
     pub gate: Arc<dyn SourceGate>,
-    pub inbound: mpsc::Sender<Inbound>,
-    pub errors: mpsc::Sender<Peer>,
+    pub dispatch: Dispatch,
     pub stats: Arc<TransportStats>,
     pub tracker: TaskTracker,
     pub abort: CancellationToken,
@@ -99,8 +99,7 @@ impl Tcp {
             idle_timeout: parts.idle_timeout,
             message_timeout: parts.message_timeout,
             gate: parts.gate,
-            inbound: parts.inbound,
-            errors: parts.errors,
+            dispatch: parts.dispatch,
             stats: parts.stats,
             tracker: parts.tracker,
             abort: parts.abort,
@@ -281,7 +280,7 @@ impl Tcp {
         let peer = Peer::new(Transport::Tcp, addr);
         tokio::select! {
             () = self.abort.cancelled() => {}
-            _ = self.errors.send(peer) => {}
+            () = self.dispatch.report(peer) => {}
         }
     }
 
@@ -401,7 +400,7 @@ impl Tcp {
         // Waiting here is TCP flow control: a busy core slows the sender down.
         let sent = tokio::select! {
             () = registration.token.cancelled() => false,
-            r = self.inbound.send(Inbound::now(peer, message)) => r.is_ok(),
+            r = self.dispatch.send(Inbound::now(peer, message)) => r.is_ok(),
         };
         if sent {
             incr(&self.stats.tcp_messages_in);

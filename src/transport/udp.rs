@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, debug_span, warn};
 
+use super::dispatch::Dispatch;
 use super::{Inbound, TransportStats, canonical, count, incr};
 use crate::sip::message::Limits;
 use crate::sip::{Peer, Transport};
@@ -43,7 +44,7 @@ struct Route {
 /// `abort`.
 pub(crate) fn start(
     sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
-    inbound: &mpsc::Sender<Inbound>,
+    inbound: &Dispatch,
     limits: Limits,
     stats: &Arc<TransportStats>,
     tracker: &TaskTracker,
@@ -120,7 +121,7 @@ impl UdpRoutes {
 /// The receive loop of one socket.
 struct Receiver {
     socket: Arc<UdpSocket>,
-    inbound: mpsc::Sender<Inbound>,
+    inbound: Dispatch,
     limits: Limits,
     stats: Arc<TransportStats>,
 }
