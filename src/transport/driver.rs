@@ -29,6 +29,11 @@ use super::udp::{self, UdpRoutes};
 use super::{Inbound, Sockets, TransportError};
 use crate::sip::{Peer, Transmit, Transport};
 
+/// Inbound messages one turn of a shard's loop takes at most (timers and shutdown are looked
+/// at between turns).
+const INBOUND_BATCH: usize = 16;
+/// Where the pinned timer of an idle core points (it is not polled while nothing is armed).
+const IDLE_TIMER: Duration = Duration::from_secs(3600);
 /// At stop, how long connections and UDP send loops get to write out what is queued.
 const STOP_FLUSH: Duration = Duration::from_secs(1);
 
@@ -136,12 +141,25 @@ impl<E: Send + 'static> Shard<E> {
         } = self;
         let mut sink = EventSink::new(events);
         let mut deadline: Option<TokioInstant> = None;
+        // Pinned once and reset only when the core's next deadline changes: a timer entry
+        // registered afresh on every turn was a visible share of the loop's cost.
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        let timer = tokio::time::sleep_until(TokioInstant::now() + IDLE_TIMER);
+        tokio::pin!(timer);
+        let mut armed: Option<TokioInstant> = None;
         loop {
-            let timer = core.poll_timeout().map(TokioInstant::from_std);
+            let next = core.poll_timeout().map(TokioInstant::from_std);
+            if next != armed {
+                if let Some(at) = next {
+                    timer.as_mut().reset(at);
+                }
+                armed = next;
+            }
             let waiting = sink.waiting().then(|| sink.events.clone());
             tokio::select! {
                 biased;
-                () = shutdown.cancelled(), if deadline.is_none() => {
+                () = &mut cancelled, if deadline.is_none() => {
                     info!(?grace, "shutdown: refusing new work, waiting for work in flight");
                     deadline = Some(TokioInstant::now() + grace);
                     core.begin_shutdown(now());
@@ -150,9 +168,15 @@ impl<E: Send + 'static> Shard<E> {
                     warn!(?grace, "shutdown: grace period over with work still in flight");
                     break;
                 }
-                () = sleep_until_some(timer) => core.handle_timeout(now()),
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    core.handle_timeout(now());
+                }
                 Some(peer) = lane.errors.recv() => core.handle_transport_error(now(), peer),
-                Some(inbound) = lane.inbound.recv() => core.handle_inbound(now(), inbound),
+                Some(inbound) = lane.inbound.recv() => {
+                    core.handle_inbound(now(), inbound);
+                    take_queued(&mut core, &mut lane, &out, &mut sink);
+                }
                 room = room_in(waiting) => match room {
                     Ok(permit) => sink.hand_on(permit),
                     Err(_) => sink.close(),
@@ -172,6 +196,22 @@ impl<E: Send + 'static> Shard<E> {
 
 fn now() -> Instant {
     TokioInstant::now().into_std()
+}
+
+/// After one inbound message, the ones already queued behind it (up to [`INBOUND_BATCH`]) are
+/// handled in the same turn, each flushed as it is done: a busy shard pays for one `select!`
+/// per batch instead of per message.
+fn take_queued<C: Core>(core: &mut C, lane: &mut Lane, out: &Out, sink: &mut EventSink<C::Event>) {
+    out.flush(core);
+    sink.drain(core);
+    for _ in 1..INBOUND_BATCH {
+        let Ok(inbound) = lane.inbound.try_recv() else {
+            return;
+        };
+        core.handle_inbound(now(), inbound);
+        out.flush(core);
+        sink.drain(core);
+    }
 }
 
 /// Waits for room in `events` (never, when nothing waits for it).
