@@ -1,8 +1,10 @@
 //! UDP: one receive loop and one send loop per bound socket, and the choice of socket per destination.
 //!
 //! Receiving never blocks on the core: a full inbound queue drops the datagram (UDP is lossy
-//! and SIP retransmits, RFC 3261 §17.1.1.2). Sending never blocks the core either: the driver
-//! hands each datagram to the socket's bounded send queue and a full queue drops it.
+//! and SIP retransmits, RFC 3261 §17.1.1.2). Sending never blocks the core either: a shard
+//! sends a datagram itself with a non-blocking send when nothing is queued on the socket, and
+//! otherwise (or when the socket buffer is full) hands it to the socket's bounded send queue,
+//! whose loop sends in order; a full queue drops it.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub(crate) struct UdpRoutes {
 #[derive(Debug)]
 struct Route {
     local: SocketAddr,
+    /// Sent on at once when nothing waits in `queue` (the caller's thread does the syscall).
+    socket: Option<Arc<UdpSocket>>,
     queue: mpsc::Sender<(SocketAddr, Bytes)>,
 }
 
@@ -63,8 +67,13 @@ pub(crate) fn start(
         tracker.spawn(receiver.run(stop.clone()).instrument(span));
         let (queue, rx) = mpsc::channel(SEND_QUEUE);
         let span = debug_span!("udp_send", %local);
+        let direct = Some(Arc::clone(&socket));
         tracker.spawn(send_loop(socket, rx, Arc::clone(stats), abort.clone()).instrument(span));
-        routes.push(Route { local, queue });
+        routes.push(Route {
+            local,
+            socket: direct,
+            queue,
+        });
     }
     UdpRoutes {
         routes,
@@ -73,7 +82,9 @@ pub(crate) fn start(
 }
 
 impl UdpRoutes {
-    /// Queues one datagram on the socket that can reach `to`; drops and counts when it cannot.
+    /// Sends one datagram on the socket that can reach `to`: at once when the socket takes it
+    /// without waiting and nothing is queued before it, else through the socket's send queue;
+    /// drops and counts when it cannot.
     pub(crate) fn send(&self, to: SocketAddr, bytes: Bytes) {
         let Some((route, dest)) = self.pick(to) else {
             if let Some(n) = count(&self.stats.dropped_no_socket) {
@@ -81,6 +92,9 @@ impl UdpRoutes {
             }
             return;
         };
+        if self.send_now(route, dest, &bytes) {
+            return;
+        }
         match route.queue.try_send((dest, bytes)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -89,6 +103,33 @@ impl UdpRoutes {
                 }
             }
             Err(TrySendError::Closed(_)) => debug!(local = %route.local, "UDP send loop gone"),
+        }
+    }
+
+    /// The non-blocking send on the caller's thread, tried only while the queue is empty (so a
+    /// datagram never overtakes queued ones); true when the datagram is dealt with. Saves the
+    /// queue hop and the send loop's wake-up per datagram; a full socket buffer falls back to
+    /// the queue.
+    fn send_now(&self, route: &Route, to: SocketAddr, bytes: &[u8]) -> bool {
+        let Some(socket) = &route.socket else {
+            return false;
+        };
+        if route.queue.capacity() < route.queue.max_capacity() {
+            return false;
+        }
+        match socket.try_send_to(bytes, to) {
+            Ok(_) => {
+                incr(&self.stats.udp_datagrams_out);
+                debug!(%to, len = bytes.len(), "UDP datagram out");
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(e) => {
+                if let Some(n) = count(&self.stats.udp_errors) {
+                    warn!(%to, error = %e, total = n, "UDP send failed");
+                }
+                true
+            }
         }
     }
 
@@ -229,6 +270,7 @@ mod tests {
                 rxs.push(rx);
                 Route {
                     local: l.parse().unwrap(),
+                    socket: None,
                     queue,
                 }
             })
