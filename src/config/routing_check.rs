@@ -166,6 +166,7 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
         fallback,
         failover,
         counted: f.counted.unwrap_or(true),
+        media: f.media,
     }
 }
 

@@ -40,6 +40,8 @@ pub struct SiteFile {
     pub pools: Vec<PoolFile>,
     /// Display conditions, first match wins.
     pub rules: Vec<RuleFile>,
+    /// "direct" or "relay" for this site's calls (a scheme or static number may override).
+    pub media: Option<super::media::MediaMode>,
 }
 
 impl Default for SiteFile {
@@ -61,6 +63,7 @@ impl Default for SiteFile {
             static_numbers: Vec::new(),
             pools: Vec::new(),
             rules: Vec::new(),
+            media: None,
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct StaticNumberFile {
     pub medium: Option<String>,
     /// Campaign name.
     pub campaign: Option<String>,
+    /// "direct" or "relay" for calls to this number, overriding its scheme and site.
+    pub media: Option<super::media::MediaMode>,
 }
 
 /// `[[sites.pools]]`
