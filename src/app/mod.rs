@@ -3,6 +3,7 @@
 
 mod backlog;
 pub mod diff;
+mod forward;
 mod gate;
 mod opening;
 mod relay_latency;
@@ -16,7 +17,7 @@ pub use watchdog::Heartbeat;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -44,6 +45,7 @@ use crate::telemetry::metrics::{self as ops_metrics, CoreMetrics};
 use crate::transport::driver::Core;
 use crate::transport::{self, Inbound, LocalAddrs, TransportConfig, TransportError};
 use backlog::StoreBacklog;
+use forward::forward_events;
 use relay_latency::RelayLatency;
 use resolver::{Resolver, resolve_hosts};
 
@@ -168,7 +170,9 @@ impl Server {
         let hosts = HostTable::default();
         let names: HostNames = Arc::new(ArcSwap::from_pointee(HostTable::names_in(&config)));
         resolve_hosts(&hosts, &names.load()).await;
+        let media = Arc::new(crate::media::MediaTable::new(&config.media));
         let shared = Shared {
+            media: media.clone(),
             hosts: hosts.clone(),
             leases: leases.clone(),
             history: opened.history,
@@ -204,6 +208,7 @@ impl Server {
             writer: opened.writer,
             exports,
             metrica_polls,
+            media: crate::media::MediaService::new(media, config.media.bind_ip),
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -252,6 +257,8 @@ struct Services {
     exports: Vec<crate::export::service::DeliveryService>,
     /// One status poll per Metrica destination.
     metrica_polls: Vec<crate::export::metrica::poll::MetricaPoll>,
+    /// The RTP relay's sockets.
+    media: crate::media::MediaService,
 }
 
 /// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
@@ -270,7 +277,10 @@ async fn run_services(
         writer,
         exports,
         metrica_polls,
+        media,
     } = services;
+    let media_stop = CancellationToken::new();
+    let media_task = tokio::spawn(media.run(media_stop.clone()));
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
     let forwarded = engine.backlog.forwarded();
     let forwarder = tokio::spawn(forward_events(events_rx, store.clone(), forwarded));
@@ -300,6 +310,7 @@ async fn run_services(
     let driver = transport::driver::run(engine, sockets, events_tx.clone(), shutdown, grace).await;
     let mut engine = driver?;
     engine.b2bua.abandon_all(Instant::now());
+    media_stop.cancel();
     while let Some(event) = engine.poll_event() {
         if events_tx.send(event).await.is_err() {
             break;
@@ -315,6 +326,7 @@ async fn run_services(
     let usage_result = usage_task.await;
     resolver_task.await?;
     upkeep_task.await?;
+    media_task.await?;
     // Delivery settles through the writer too; what is still pending is sent after restart.
     export_stop.cancel();
     for task in export_tasks {
@@ -326,22 +338,6 @@ async fn run_services(
     sweeper_result?;
     usage_result?;
     Ok(())
-}
-
-/// The CDR forwarder service: core events into the writer's bounded queue (backpressure,
-/// never dropped), counting each in `forwarded` for the overload guard.
-async fn forward_events(
-    mut events: mpsc::Receiver<StoreCommand>,
-    store: StoreSender,
-    forwarded: Arc<AtomicU64>,
-) {
-    while let Some(command) = events.recv().await {
-        if let Err(error) = store.send(command).await {
-            tracing::error!(%error, "CDR writer gone: a call record could not be queued");
-        }
-        forwarded.fetch_add(1, Ordering::Relaxed);
-        ops_metrics::cdr_queue_depth(store.queue_depth());
-    }
 }
 
 /// The B2BUA as the transport driver sees it, plus the gauges HTTP reads, its metrics, the

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::lease::LeaseTable;
+use crate::media::MediaTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
 use crate::sip::message::{Limits, Method, Rejection, Screened, screen};
 use crate::sip::transaction::{TransactionLayer, TxEvent, TxId};
@@ -71,6 +72,8 @@ pub struct Shared {
     pub health: HealthTable,
     /// The flood guard's bans (the core writes, the TCP accept loop reads).
     pub bans: Bans,
+    /// The RTP relay's calls and ports (the core writes SDP in, the media driver relays).
+    pub media: Arc<MediaTable>,
 }
 
 impl Default for Shared {
@@ -83,6 +86,7 @@ impl Default for Shared {
             blacklist: Arc::new(Blacklist::default()),
             health: HealthTable::default(),
             bans: Bans::default(),
+            media: Arc::new(MediaTable::default()),
         }
     }
 }
@@ -95,6 +99,7 @@ pub struct B2bua {
     leases: Arc<LeaseTable>,
     history: CallerHistory,
     blacklist: Arc<Blacklist>,
+    media: Arc<MediaTable>,
     edge: Edge,
     /// Refuses new INVITEs before any state while the core or the store is behind.
     overload: OverloadGuard,
@@ -160,6 +165,7 @@ impl B2bua {
             leases: shared.leases,
             history: shared.history,
             blacklist: shared.blacklist,
+            media: shared.media,
             limits,
             layer,
             ids: Ids::from_seed(seed),
