@@ -359,7 +359,8 @@ mod tests {
             lines[1],
             "0000000000000001,c1@carrier,74951234567,79161112233,sip:sales@pbx.example,\
              2026-11-23T03:20:00.123Z,2026-11-23T03:20:07.500Z,2026-11-23T03:21:10.000Z,\
-             7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,,true,false,false,true,,,,,"
+             7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,,true,false,false,true,,,,,\
+             ,,,,,,,,,"
         );
         let json = serde_json::to_value(&stored(1).cdr).unwrap();
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
