@@ -109,7 +109,7 @@ impl RtpStats {
 
     /// Sequence bookkeeping; `false` when the packet is not in sequence (no jitter sample).
     fn count_sequence(&mut self, h: RtpHeader) -> bool {
-        if !self.source.is_some_and(|s| s.ssrc == h.ssrc) {
+        if self.source.is_none_or(|s| s.ssrc != h.ssrc) {
             self.restart(h);
             return true;
         }
