@@ -343,6 +343,10 @@ fn example_sets_every_key() {
         "sites.media",
         "sites.static_numbers.media",
         "schemes.media",
+        "media.recordings_dir",
+        "sites.record",
+        "sites.static_numbers.record",
+        "schemes.record",
     ]
     .into_iter()
     .map(String::from)

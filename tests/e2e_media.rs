@@ -44,21 +44,33 @@ fn party() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0").unwrap()
 }
 
+/// The µ-law byte `i` of packet `seq` from source `ssrc`: a pattern of its own per side,
+/// never a byte that decodes to 0.
+fn payload_byte(ssrc: u32, seq: u16, i: usize) -> u8 {
+    0x10 + ((usize::from(seq) + i + ssrc as usize * 5) % 64) as u8
+}
+
 fn rtp(seq: u16, ssrc: u32) -> Vec<u8> {
     let mut p = vec![0x80, 0x00];
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
     p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(&[0xff; 160]);
+    p.extend((0..160).map(|i| payload_byte(ssrc, seq, i)));
     p
 }
 
 /// Starts calltrack relaying the demo site's calls through ports `pool..=pool + 3`.
 fn relaying(pool: u16) -> Calltrack {
+    relaying_with(pool, "media = \"relay\"\n")
+}
+
+/// The same with `site_keys` on the demo site.
+fn relaying_with(pool: u16, site_keys: &str) -> Calltrack {
     Calltrack::start(Leg::Udp, Leg::Udp, |cfg| {
-        *cfg = cfg.replace("id = \"demo\"\n", "id = \"demo\"\nmedia = \"relay\"\n");
+        *cfg = cfg.replace("id = \"demo\"\n", &format!("id = \"demo\"\n{site_keys}"));
         cfg.push_str(&format!(
-            "\n[media]\nrtp_ports = \"{pool}-{}\"\nbind_ip = \"127.0.0.1\"\none_way_audio_secs = 2\n",
+            "\n[media]\nrtp_ports = \"{pool}-{}\"\nbind_ip = \"127.0.0.1\"\none_way_audio_secs = 2\n\
+             recordings_dir = \"recordings\"\n",
             pool + 3
         ));
     })
@@ -273,4 +285,62 @@ fn a_silent_callee_is_one_way_audio() {
         Some(true),
         "the callee never spoke after the answer"
     );
+}
+
+/// One channel of an interleaved stereo WAV.
+fn channel(samples: &[i16], right: bool) -> Vec<i16> {
+    samples
+        .iter()
+        .skip(usize::from(right))
+        .step_by(2)
+        .copied()
+        .collect()
+}
+
+/// What one side sent, decoded as calltrack records it, must be in its channel sample for
+/// sample from its first sound on (loopback loses nothing): a correlation of 1.
+fn assert_recorded(channel: &[i16], ssrc: u32) {
+    let start = channel
+        .iter()
+        .position(|s| *s != 0)
+        .expect("the side is heard");
+    let sent: Vec<i16> = (0..PACKETS)
+        .flat_map(|seq| (0..160).map(move |i| payload_byte(ssrc, seq, i)))
+        .map(calltrack::media::g711::ulaw)
+        .collect();
+    assert!(
+        channel.len() >= start + sent.len(),
+        "{} samples",
+        channel.len()
+    );
+    assert_eq!(&channel[start..start + sent.len()], &sent[..]);
+}
+
+#[test]
+fn a_recorded_call_is_a_stereo_wav_of_what_each_side_said() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let pool = free_pool();
+    let ct = relaying_with(pool, "record = true\n");
+    let (caller, callee) = (party(), party());
+    relayed_call(pool, &ct, &caller, &caller, &callee, |_, _| true);
+    let stopped = ct.stop();
+    let cdr = stopped.single_cdr();
+    let path = cdr.recording_path.clone().expect("a recording");
+    let mut wav = hound::WavReader::open(&path).unwrap();
+    let spec = wav.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    assert_eq!(
+        cdr.recording_bytes,
+        Some(std::fs::metadata(&path).unwrap().len())
+    );
+    assert_eq!(cdr.recording_secs, Some((samples.len() / 2 / 8000) as u32));
+    assert_recorded(&channel(&samples, false), 0xa);
+    assert_recorded(&channel(&samples, true), 0xb);
 }

@@ -54,6 +54,7 @@ async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
         bind_ip: "127.0.0.1".parse().unwrap(),
         advertised_ip: "127.0.0.1".parse().unwrap(),
         one_way_audio: Duration::from_secs(5),
+        recordings_dir: std::env::temp_dir(),
     }));
     let stop = CancellationToken::new();
     let service = tokio::spawn(
@@ -70,7 +71,7 @@ async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
     table
         .rewrite(now, 1, Side::Callee, answer.as_bytes())
         .unwrap();
-    table.answered(1, now);
+    table.answered(1, now, None);
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let (caller_facing, callee_facing): (SocketAddr, SocketAddr) = (

@@ -84,6 +84,12 @@ pub struct CallDetailRecord {
     /// A relayed, answered call where one side sent no RTP for more than `[media]
     /// one_way_audio_secs` after the answer.
     pub one_way_audio: Option<bool>,
+    /// A recorded call (`record = true`): the stereo WAV file (caller left, callee right), its
+    /// size in bytes and its length in whole seconds. `None` when not recorded, or when the
+    /// call carried no G.711 audio after the answer (SRTP and other codecs are not recorded).
+    pub recording_path: Option<String>,
+    pub recording_bytes: Option<u64>,
+    pub recording_secs: Option<u32>,
     /// What each ringing attempt did (see [`crate::call::trail`]). Kept in the `trail` JSON
     /// column beside the flat columns (a list is not a flat cell), so not in its serde form.
     #[serde(skip)]
@@ -159,6 +165,9 @@ impl CallDetailRecord {
             rtp_callee_jitter_ms: None,
             rtp_callee_max_gap_ms: None,
             one_way_audio: None,
+            recording_path: None,
+            recording_bytes: None,
+            recording_secs: None,
             trail: Vec::new(),
         }
     }

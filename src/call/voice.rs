@@ -15,12 +15,21 @@ pub struct DirectionQuality {
     pub max_gap_ms: u32,
 }
 
+/// A recorded call's file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingFacts {
+    pub path: String,
+    pub bytes: u64,
+    pub secs: u32,
+}
+
 /// A relayed call's facts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VoiceQuality {
     pub caller: DirectionQuality,
     pub callee: DirectionQuality,
     pub one_way_audio: bool,
+    pub recording: Option<RecordingFacts>,
 }
 
 impl VoiceQuality {
@@ -35,5 +44,10 @@ impl VoiceQuality {
         cdr.rtp_callee_jitter_ms = Some(self.callee.jitter_ms);
         cdr.rtp_callee_max_gap_ms = Some(self.callee.max_gap_ms);
         cdr.one_way_audio = Some(self.one_way_audio);
+        if let Some(rec) = &self.recording {
+            cdr.recording_path = Some(rec.path.clone());
+            cdr.recording_bytes = Some(rec.bytes);
+            cdr.recording_secs = Some(rec.secs);
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -36,6 +37,8 @@ pub struct MediaFile {
     pub advertised_ip: Option<String>,
     /// No RTP from one side for this many seconds after the answer is one-way audio.
     pub one_way_audio_secs: u64,
+    /// Where recordings (`record = true`) are written, one WAV file per call.
+    pub recordings_dir: String,
 }
 
 impl Default for MediaFile {
@@ -45,6 +48,7 @@ impl Default for MediaFile {
             bind_ip: "127.0.0.1".to_owned(),
             advertised_ip: None,
             one_way_audio_secs: 5,
+            recordings_dir: "./data/recordings".to_owned(),
         }
     }
 }
@@ -58,6 +62,7 @@ pub struct MediaConfig {
     /// Never unspecified (`0.0.0.0`, `::`).
     pub advertised_ip: IpAddr,
     pub one_way_audio: Duration,
+    pub recordings_dir: PathBuf,
 }
 
 /// Fewest ports accepted: one relayed stream needs two RTP/RTCP pairs (one per leg).
@@ -84,11 +89,13 @@ pub(super) fn media(f: MediaFile, p: &mut Problems) -> MediaConfig {
         );
     }
     p.within("media.one_way_audio_secs", f.one_way_audio_secs, 1, 3600);
+    p.non_blank("media.recordings_dir", &f.recordings_dir);
     MediaConfig {
         rtp_ports,
         bind_ip,
         advertised_ip,
         one_way_audio: Duration::from_secs(f.one_way_audio_secs),
+        recordings_dir: PathBuf::from(f.recordings_dir),
     }
 }
 
@@ -146,6 +153,26 @@ impl Config {
             .or_else(|| self.routing.scheme(scheme).and_then(|s| s.media))
             .or_else(|| site.and_then(|s| s.media))
             .unwrap_or_default()
+    }
+
+    /// Whether this call is recorded (`record`, the same precedence as `media`); a recorded
+    /// call is relayed whatever its `media` says.
+    pub fn records(&self, tracking: &TrackingNumber, scheme: &str) -> bool {
+        let site = self.site(&tracking.site);
+        let number = match &tracking.kind {
+            NumberKind::Static { .. } => site
+                .and_then(|s| {
+                    s.static_numbers
+                        .iter()
+                        .find(|n| n.number == tracking.number)
+                })
+                .and_then(|n| n.record),
+            _ => None,
+        };
+        number
+            .or_else(|| self.routing.scheme(scheme).and_then(|s| s.record))
+            .or_else(|| site.and_then(|s| s.record))
+            .unwrap_or(false)
     }
 }
 

@@ -243,6 +243,8 @@ pub struct SiteConfig {
     pub rules: Vec<DisplayRule>,
     /// `media`: this site's calls are relayed or direct (`None`: direct unless overridden).
     pub media: Option<MediaMode>,
+    /// `record`: this site's answered calls are recorded (`None`: not unless overridden).
+    pub record: Option<bool>,
 }
 
 /// A number bound to one ad source for good.
@@ -254,6 +256,8 @@ pub struct StaticNumber {
     pub campaign: Option<String>,
     /// `media`: overrides the scheme's and the site's choice for calls to this number.
     pub media: Option<MediaMode>,
+    /// `record`: overrides the scheme's and the site's choice for calls to this number.
+    pub record: Option<bool>,
 }
 
 /// A dynamic pool; `numbers` holds every number with ranges expanded, in file order.

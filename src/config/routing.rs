@@ -82,6 +82,8 @@ pub struct SchemeConfig {
     pub counted: bool,
     /// `media`: overrides the site's choice for calls this scheme takes.
     pub media: Option<crate::config::MediaMode>,
+    /// `record`: overrides the site's choice for calls this scheme takes.
+    pub record: Option<bool>,
 }
 
 /// `[[schemes.steps]]`

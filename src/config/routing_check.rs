@@ -167,6 +167,7 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
         failover,
         counted: f.counted.unwrap_or(true),
         media: f.media,
+        record: f.record,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct SchemeFile {
     pub counted: Option<bool>,
     /// "direct" or "relay" for calls this scheme takes, overriding the site's.
     pub media: Option<super::media::MediaMode>,
+    /// Record calls this scheme takes, overriding the site's.
+    pub record: Option<bool>,
 }
 
 /// `[[schemes.steps]]`

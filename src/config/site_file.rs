@@ -42,6 +42,8 @@ pub struct SiteFile {
     pub rules: Vec<RuleFile>,
     /// "direct" or "relay" for this site's calls (a scheme or static number may override).
     pub media: Option<super::media::MediaMode>,
+    /// Record this site's answered calls (stereo WAV; implies media = "relay").
+    pub record: Option<bool>,
 }
 
 impl Default for SiteFile {
@@ -64,6 +66,7 @@ impl Default for SiteFile {
             pools: Vec::new(),
             rules: Vec::new(),
             media: None,
+            record: None,
         }
     }
 }
@@ -82,6 +85,8 @@ pub struct StaticNumberFile {
     pub campaign: Option<String>,
     /// "direct" or "relay" for calls to this number, overriding its scheme and site.
     pub media: Option<super::media::MediaMode>,
+    /// Record calls to this number, overriding its scheme and site.
+    pub record: Option<bool>,
 }
 
 /// `[[sites.pools]]`

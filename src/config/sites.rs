@@ -179,6 +179,7 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         heartbeat: web.heartbeat,
         rules,
         media: f.media,
+        record: f.record,
     }
 }
 
@@ -228,6 +229,7 @@ fn static_number(
         medium: f.medium,
         campaign: f.campaign,
         media: f.media,
+        record: f.record,
     };
     if !entry.number.is_empty() {
         let number = owner.number(&entry.number, static_kind(&entry));

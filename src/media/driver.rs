@@ -4,7 +4,8 @@
 //! stream's sans-IO state, sends it where the state says, and closes the sockets when the
 //! table releases the stream (only then do its ports go back to the pool). Each stream is
 //! served by one task of the service's own `JoinSet`: at most one per stream, so the port
-//! range bounds them; all of them stop with the service.
+//! range bounds them; all of them stop with the service. Recordings of ended calls are
+//! written as WAV files on blocking threads of a second `JoinSet`, awaited before it stops.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +17,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::recording::{Recording, SAMPLE_RATE};
 use super::stream::{Side, Socket, StreamPorts};
 use super::table::{MediaTable, Opened, SharedStream};
 
@@ -51,6 +53,8 @@ impl MediaService {
     /// Runs until `stop` is cancelled, then closes every stream's sockets.
     pub async fn run(self, stop: CancellationToken) {
         let mut tasks: JoinSet<StreamPorts> = JoinSet::new();
+        // Recordings being written, off the async threads.
+        let mut writes: JoinSet<()> = JoinSet::new();
         let mut running: HashMap<u16, Running> = HashMap::new();
         // Streams whose sockets are gone before the table asked (bind failure, socket error).
         let mut gone: HashSet<u16> = HashSet::new();
@@ -69,6 +73,9 @@ impl MediaService {
                 self.open(opened, &stop, &mut tasks, &mut running, &mut gone)
                     .await;
             }
+            while let Some(recording) = self.table.poll_recording() {
+                writes.spawn_blocking(move || write_recording(&recording));
+            }
             while let Some(ports) = self.table.poll_closing() {
                 match running.get(&ports.caller) {
                     Some(task) => task.stop.cancel(),
@@ -80,6 +87,11 @@ impl MediaService {
             }
         }
         tasks.shutdown().await;
+        // Calls ended by the shutdown itself are written too.
+        while let Some(recording) = self.table.poll_recording() {
+            writes.spawn_blocking(move || write_recording(&recording));
+        }
+        while writes.join_next().await.is_some() {}
         tracing::debug!(streams = running.len(), "media relay stopped");
     }
 
@@ -212,6 +224,38 @@ async fn serve(
         }
     }
     ports
+}
+
+/// Writes a recording as a stereo 16-bit WAV; a failure (a full disk) is logged and counted,
+/// the call is never affected.
+fn write_recording(recording: &Recording) {
+    match try_write(recording) {
+        Ok(()) => metrics::counter!("calltrack_media_recordings_total", "result" => "written")
+            .increment(1),
+        Err(error) => {
+            let path = recording.path.display();
+            tracing::warn!(%error, %path, "recording not written");
+            metrics::counter!("calltrack_media_recordings_total", "result" => "failed")
+                .increment(1);
+        }
+    }
+}
+
+fn try_write(recording: &Recording) -> Result<(), hound::Error> {
+    if let Some(dir) = recording.path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&recording.path, spec)?;
+    for sample in recording.stereo() {
+        writer.write_sample(sample)?;
+    }
+    writer.finalize()
 }
 
 /// The relay's clock (tokio's, so a paused test clock drives it too).

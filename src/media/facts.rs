@@ -15,6 +15,7 @@ pub fn voice_quality(streams: &[&StreamRelay], now: Instant, one_way: Duration) 
         caller: direction(streams, Side::Caller),
         callee: direction(streams, Side::Callee),
         one_way_audio: silent(Side::Caller) || silent(Side::Callee),
+        recording: None,
     }
 }
 

@@ -44,6 +44,10 @@ pub fn describe_metrics() {
         "calltrack_media_bind_failures_total",
         "Relayed streams whose sockets could not be bound (no audio on that stream)"
     );
+    describe_counter!(
+        "calltrack_media_recordings_total",
+        "Call recordings written (result=written) or lost to a write error (result=failed)"
+    );
     describe_gauge!(
         "calltrack_media_free_port_pairs",
         "RTP/RTCP port pairs free in [media] rtp_ports"

@@ -10,9 +10,11 @@
 
 pub mod driver;
 pub mod facts;
+pub mod g711;
 pub mod latch;
 pub mod metrics;
 pub mod ports;
+pub mod recording;
 pub mod sdp;
 pub mod sdp_rewrite;
 pub mod stats;

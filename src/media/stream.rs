@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rtp_rs::RtpReader;
 
 use super::latch::{Admit, Latch};
+use super::recording::Track;
 use super::sdp::{Connection, MediaDesc};
 use super::stats::{RtpHeader, RtpStats};
 
@@ -91,6 +92,8 @@ pub struct StreamRelay {
     /// SDES-keyed SRTP on either side: relayed, never recordable.
     pub srtp: bool,
     answered: Option<Instant>,
+    /// Recording (`record`): the caller's and the callee's decoded audio since the answer.
+    recorder: Option<[Track; 2]>,
 }
 
 impl StreamRelay {
@@ -102,6 +105,7 @@ impl StreamRelay {
             rates: Vec::new(),
             srtp: false,
             answered: None,
+            recorder: None,
         }
     }
 
@@ -130,6 +134,22 @@ impl StreamRelay {
     /// The call was answered: one-way audio is judged from here.
     pub fn answered(&mut self, now: Instant) {
         self.answered.get_or_insert(now);
+    }
+
+    /// Records this stream's audio from the answer on (SRTP cannot be: its payload is
+    /// encrypted).
+    pub fn record(&mut self) {
+        if !self.srtp {
+            self.recorder.get_or_insert_with(Default::default);
+        }
+    }
+
+    /// The recording as `(caller, callee, answered)`, if the stream recorded anything.
+    pub fn take_recording(&mut self) -> Option<([Track; 2], Instant)> {
+        let tracks = self.recorder.take()?;
+        let answered = self.answered?;
+        let empty = tracks.iter().all(Track::is_empty);
+        (!empty && !self.srtp).then_some((tracks, answered))
     }
 
     /// A packet from `source` arrived on socket `on`; where to send it, if anywhere.
@@ -169,6 +189,7 @@ impl StreamRelay {
     fn measure(&mut self, now: Instant, side: Side, bytes: &[u8]) {
         let answered = self.answered;
         let rates = &self.rates;
+        let recorder = &mut self.recorder;
         let facts = match side {
             Side::Caller => &mut self.caller.facts,
             Side::Callee => &mut self.callee.facts,
@@ -192,8 +213,13 @@ impl StreamRelay {
             .find(|(pt, _)| *pt == header.payload_type)
             .map(|(_, rate)| *rate);
         facts.rtp.on_packet(now, header, rate);
-        if answered.is_some_and(|t| now >= t) && facts.first_after_answer.is_none() {
+        let after_answer = answered.is_some_and(|t| now >= t);
+        if after_answer && facts.first_after_answer.is_none() {
             facts.first_after_answer = Some(now);
+        }
+        if let Some(tracks) = recorder.as_mut().filter(|_| after_answer) {
+            let track = &mut tracks[usize::from(side == Side::Callee)];
+            track.push(now, header.timestamp, header.payload_type, reader.payload());
         }
     }
 

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use super::facts::voice_quality;
 use super::ports::{PortPool, PortsExhausted};
+use super::recording::Recording;
 use super::sdp::{self, Sdp};
 use super::sdp_rewrite::{RelayAddrs, rewrite};
 use super::stream::{Side, StreamPorts, StreamRelay};
-use crate::call::voice::VoiceQuality;
+use crate::call::voice::{RecordingFacts, VoiceQuality};
 use crate::config::MediaConfig;
 
 /// A stream as the driver and the table share it.
@@ -43,6 +44,8 @@ struct CallMedia {
     /// By `m=` line; `None` for a line never relayed (port 0, or no ports left).
     streams: Vec<Option<SharedStream>>,
     answered: Option<Instant>,
+    /// Recorded (`record`): the file's name without extension (the call's id).
+    record_as: Option<String>,
 }
 
 #[derive(Debug)]
@@ -55,6 +58,9 @@ struct Inner {
     driven: bool,
     opened: VecDeque<Opened>,
     closing: VecDeque<StreamPorts>,
+    recordings_dir: std::path::PathBuf,
+    /// Recordings for the driver to write (only while a driver is attached).
+    recordings: VecDeque<Recording>,
 }
 
 /// The relay's calls and ports.
@@ -79,7 +85,9 @@ impl Default for MediaTable {
 impl MediaTable {
     pub fn new(config: &MediaConfig) -> MediaTable {
         let ports = config.rtp_ports.clone();
-        Self::with_ports(config.advertised_ip, ports, config.one_way_audio)
+        let table = Self::with_ports(config.advertised_ip, ports, config.one_way_audio);
+        table.lock().recordings_dir = config.recordings_dir.clone();
+        table
     }
 
     fn with_ports(
@@ -95,6 +103,8 @@ impl MediaTable {
             driven: false,
             opened: VecDeque::new(),
             closing: VecDeque::new(),
+            recordings_dir: std::path::PathBuf::from("."),
+            recordings: VecDeque::new(),
         };
         MediaTable {
             inner: Mutex::new(inner),
@@ -159,15 +169,26 @@ impl MediaTable {
         Some(out)
     }
 
-    /// Relayed call `call` was answered: one-way audio is judged from `now`.
-    pub fn answered(&self, call: u64, now: Instant) {
+    /// Relayed call `call` was answered: one-way audio is judged from `now`; with
+    /// `record_as` (the call's id) its first stream is recorded from now on.
+    pub fn answered(&self, call: u64, now: Instant, record_as: Option<&str>) {
         let mut inner = self.lock();
         let Some(media) = inner.calls.get_mut(&call) else {
             return;
         };
         media.answered = Some(now);
+        media.record_as = record_as.map(str::to_owned);
         for stream in media.streams.iter().flatten() {
             lock_stream(stream).answered(now);
+        }
+        if let Some(first) = media
+            .streams
+            .iter()
+            .flatten()
+            .next()
+            .filter(|_| record_as.is_some())
+        {
+            lock_stream(first).record();
         }
     }
 
@@ -177,11 +198,15 @@ impl MediaTable {
         let (facts, queued) = {
             let mut inner = self.lock();
             let media = inner.calls.remove(&call)?;
+            let recording = media
+                .record_as
+                .as_deref()
+                .and_then(|id| inner.recording(id, &media));
             let streams: Vec<SharedStream> = media.streams.into_iter().flatten().collect();
             let guards: Vec<MutexGuard<'_, StreamRelay>> =
                 streams.iter().map(lock_stream).collect();
             let refs: Vec<&StreamRelay> = guards.iter().map(|g| &**g).collect();
-            let facts = (!refs.is_empty()).then(|| voice_quality(&refs, now, inner.one_way));
+            let mut facts = (!refs.is_empty()).then(|| voice_quality(&refs, now, inner.one_way));
             super::metrics::streams_ended(&refs);
             let ports: Vec<StreamPorts> = refs.iter().map(|s| s.ports).collect();
             drop(guards);
@@ -189,6 +214,16 @@ impl MediaTable {
                 inner.close(*p);
             }
             super::metrics::free_pairs(inner.pool.free());
+            if let (Some(facts), Some(recording)) = (facts.as_mut(), recording) {
+                facts.recording = Some(RecordingFacts {
+                    path: recording.path.to_string_lossy().into_owned(),
+                    bytes: recording.file_bytes(),
+                    secs: u32::try_from(recording.frames() / 8000).unwrap_or(u32::MAX),
+                });
+                if inner.driven {
+                    inner.recordings.push_back(recording);
+                }
+            }
             (facts, inner.driven && !ports.is_empty())
         };
         if queued {
@@ -208,6 +243,11 @@ impl MediaTable {
     /// Driver: the next stream whose sockets to close (then [`Self::sockets_closed`]).
     pub fn poll_closing(&self) -> Option<StreamPorts> {
         self.lock().closing.pop_front()
+    }
+
+    /// Driver: the next recording to write.
+    pub fn poll_recording(&self) -> Option<Recording> {
+        self.lock().recordings.pop_front()
     }
 
     /// Driver: a closed stream's sockets are gone; its ports may be taken again.
@@ -237,6 +277,18 @@ fn lock_stream(stream: &SharedStream) -> MutexGuard<'_, StreamRelay> {
 }
 
 impl Inner {
+    /// The recording of `media`'s first stream, named `id`, if it recorded anything.
+    fn recording(&self, id: &str, media: &CallMedia) -> Option<Recording> {
+        let first = media.streams.iter().flatten().next()?;
+        let (tracks, answered) = lock_stream(first).take_recording()?;
+        let path = self.recordings_dir.join(format!("{id}.wav"));
+        Some(Recording {
+            path,
+            tracks,
+            answered,
+        })
+    }
+
     /// Learns `from`'s addresses and returns the relay's RTP port per `m=` line for the body
     /// going to the other side; `None`: the call is direct.
     fn learn(

@@ -20,6 +20,7 @@ fn table(ports: std::ops::RangeInclusive<u16>) -> MediaTable {
         bind_ip: "127.0.0.1".parse().unwrap(),
         advertised_ip: "203.0.113.7".parse().unwrap(),
         one_way_audio: Duration::from_secs(5),
+        recordings_dir: std::env::temp_dir(),
     })
 }
 
@@ -111,7 +112,7 @@ fn a_driver_opens_then_closes_and_only_then_ports_come_back() {
     let opened = t.poll_opened().unwrap();
     assert!(t.poll_opened().is_none(), "one stream, opened once");
     assert_eq!(wakes.load(Ordering::Relaxed), 1);
-    t.answered(1, now);
+    t.answered(1, now, None);
     t.release(1, now);
     let closing = t.poll_closing().unwrap();
     assert_eq!(closing, opened.ports);
@@ -127,7 +128,54 @@ fn one_way_audio_is_judged_at_release() {
     let now = Instant::now();
     t.rewrite(now, 1, Side::Caller, OFFER.as_bytes());
     t.rewrite(now, 1, Side::Callee, ANSWER.as_bytes());
-    t.answered(1, now);
+    t.answered(1, now, None);
     let facts = t.release(1, now + Duration::from_secs(30)).unwrap();
     assert!(facts.one_way_audio);
+}
+
+#[test]
+fn a_recorded_call_hands_its_audio_to_the_driver_and_its_file_to_the_cdr() {
+    use crate::media::stream::Socket;
+    let t = table(30000..=30099);
+    t.attach(Box::new(|| {}));
+    let now = Instant::now();
+    t.rewrite(now, 1, Side::Caller, OFFER.as_bytes());
+    t.rewrite(now, 1, Side::Callee, ANSWER.as_bytes());
+    let stream = t.poll_opened().unwrap().stream;
+    t.answered(1, now, Some("00000000000000aa"));
+    let caller = Socket {
+        facing: Side::Caller,
+        rtcp: false,
+    };
+    let source = "192.0.2.10:4000".parse().unwrap();
+    for seq in 0..50u16 {
+        let at = now + Duration::from_millis(20 * u64::from(seq));
+        let packet = crate::media::stream::tests::rtp(seq, u32::from(seq) * 160);
+        stream
+            .lock()
+            .unwrap()
+            .handle_packet(at, caller, source, &packet);
+    }
+    let facts = t.release(1, now + Duration::from_secs(2)).unwrap();
+    let recording = facts.recording.unwrap();
+    assert!(recording.path.ends_with("00000000000000aa.wav"));
+    assert_eq!(recording.bytes, 44 + 4 * 50 * 160);
+    assert_eq!(recording.secs, 1);
+    let queued = t.poll_recording().unwrap();
+    assert_eq!(queued.frames(), 50 * 160);
+    let stereo = queued.stereo();
+    assert_eq!(stereo[0], crate::media::g711::ulaw(0xff));
+    assert!(
+        stereo.iter().skip(1).step_by(2).all(|s| *s == 0),
+        "the callee said nothing"
+    );
+}
+
+#[test]
+fn an_unrecorded_call_has_no_recording() {
+    let t = table(30000..=30099);
+    let now = Instant::now();
+    t.rewrite(now, 1, Side::Caller, OFFER.as_bytes());
+    t.answered(1, now, None);
+    assert_eq!(t.release(1, now).unwrap().recording, None);
 }

@@ -29,10 +29,12 @@ impl CallSession {
         }
     }
 
-    /// The callee answered: one-way audio is judged from now.
+    /// The callee answered: one-way audio is judged from now, and a recorded call's
+    /// recording starts (named after the call's id).
     pub(super) fn media_answered(&self, ctx: &Ctx<'_>) {
         if self.relay_media {
-            ctx.media.answered(self.key.0, ctx.now);
+            let record_as = self.record.then_some(self.live.id.as_str());
+            ctx.media.answered(self.key.0, ctx.now, record_as);
         }
     }
 

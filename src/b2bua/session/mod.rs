@@ -163,6 +163,8 @@ pub struct CallSession {
     quality_min_talk: Duration,
     /// `media = "relay"`: SDP crossing the legs goes through the relay (see `media`).
     relay_media: bool,
+    /// `record = true`: the relayed call is recorded from the answer on.
+    record: bool,
     /// What each attempt did, for the CDR's routing trail.
     trail: Trail,
     span: tracing::Span,
