@@ -208,6 +208,7 @@ source = "billboard"
 number = "74950000002"
 source = "radio"
 media = "direct"
+record = true
 [[sites.pools]]
 id = "web"
 numbers = ["74950000100-74950000101"]
@@ -220,6 +221,7 @@ default_number = "74950000200"
 [[schemes]]
 id = "support"
 media = "direct"
+record = false
 [[schemes.steps]]
 [[schemes.steps.targets]]
 uri = "sip:127.0.0.1:5090"
@@ -253,6 +255,18 @@ uri = "sip:127.0.0.1:5090"
             mode("74950000200", "forward_to"),
             MediaMode::Direct,
             "the default"
+        );
+        let records = |number: &str, scheme: &str| {
+            config.records(config.tracking_number(number).unwrap(), scheme)
+        };
+        assert!(
+            records("74950000002", "support"),
+            "the number's record wins"
+        );
+        assert!(!records("74950000001", "support"));
+        assert!(
+            !records("74950000200", "forward_to"),
+            "not recorded by default"
         );
         assert_eq!(
             config.media,
