@@ -17,6 +17,7 @@ pub mod export;
 pub mod health;
 pub mod http;
 pub mod lease;
+pub mod media;
 pub mod report;
 pub mod routing;
 pub mod shutdown;

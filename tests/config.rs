@@ -336,6 +336,17 @@ fn example_sets_every_key() {
         "exports.bitrix24.crm_sources.google",
         "exports.bitrix24.crm_sources.billboard",
         "exports.bitrix24.sites",
+        "media.rtp_ports",
+        "media.bind_ip",
+        "media.advertised_ip",
+        "media.one_way_audio_secs",
+        "sites.media",
+        "sites.static_numbers.media",
+        "schemes.media",
+        "media.recordings_dir",
+        "sites.record",
+        "sites.static_numbers.record",
+        "schemes.record",
     ]
     .into_iter()
     .map(String::from)

@@ -85,6 +85,10 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         needs.push("exports".to_owned());
         new.exports = old.exports.clone();
     }
+    if old.media != new.media {
+        needs.push("media".to_owned());
+        new.media = old.media.clone();
+    }
     needs.extend(changed_pools(old, new));
     needs
 }

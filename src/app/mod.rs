@@ -4,6 +4,7 @@
 mod backlog;
 pub mod diff;
 mod engine;
+mod forward;
 mod gate;
 mod opening;
 mod relay_latency;
@@ -17,7 +18,7 @@ pub use watchdog::Heartbeat;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -39,12 +40,13 @@ use crate::lease::LeaseTable;
 use crate::routing::HostTable;
 use crate::routing::rotation::Rotation;
 use crate::sip::message::Limits;
-use crate::store::{StoreCommand, StoreError, StoreSender, WriterHandle};
+use crate::store::{StoreError, StoreSender, WriterHandle};
 use crate::telemetry::metrics as ops_metrics;
 use crate::transport::driver::Core;
 use crate::transport::{self, LocalAddrs, TransportConfig, TransportError};
 use backlog::StoreBacklog;
 use engine::Engine;
+use forward::forward_events;
 use resolver::{Resolver, resolve_hosts};
 
 /// Why the server could not start or stopped badly.
@@ -168,6 +170,7 @@ impl Server {
         let hosts = HostTable::default();
         let names: HostNames = Arc::new(ArcSwap::from_pointee(HostTable::names_in(&config)));
         resolve_hosts(&hosts, &names.load()).await;
+        let media = Arc::new(crate::media::MediaTable::new(&config.media));
         let heartbeat = Heartbeat::new(now(), core_shards(&config));
         let backlog = StoreBacklog::new(store.clone());
         let forwarded = backlog.forwarded();
@@ -186,6 +189,7 @@ impl Server {
                     flood: flood.clone(),
                     rotation: rotation.clone(),
                     seat,
+                    media: media.clone(),
                 };
                 let mut engine = Engine::new(
                     live.clone(),
@@ -218,6 +222,7 @@ impl Server {
             writer: opened.writer,
             exports,
             metrica_polls,
+            media: crate::media::MediaService::new(media, config.media.bind_ip),
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -269,6 +274,8 @@ struct Services {
     exports: Vec<crate::export::service::DeliveryService>,
     /// One status poll per Metrica destination.
     metrica_polls: Vec<crate::export::metrica::poll::MetricaPoll>,
+    /// The RTP relay's sockets.
+    media: crate::media::MediaService,
 }
 
 /// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
@@ -288,7 +295,10 @@ async fn run_services(
         writer,
         exports,
         metrica_polls,
+        media,
     } = services;
+    let media_stop = CancellationToken::new();
+    let media_task = tokio::spawn(media.run(media_stop.clone()));
     let (events_tx, events_rx) = mpsc::channel(config.store.queue_capacity.max(1));
     let forwarder = tokio::spawn(forward_events(events_rx, store.clone(), forwarded));
     let http_stop = CancellationToken::new();
@@ -324,6 +334,7 @@ async fn run_services(
             }
         }
     }
+    media_stop.cancel();
     drop(events_tx);
     http_stop.cancel();
     forwarder.await?;
@@ -334,6 +345,7 @@ async fn run_services(
     let usage_result = usage_task.await;
     resolver_task.await?;
     upkeep_task.await?;
+    media_task.await?;
     // Delivery settles through the writer too; what is still pending is sent after restart.
     export_stop.cancel();
     for task in export_tasks {
@@ -345,22 +357,6 @@ async fn run_services(
     sweeper_result?;
     usage_result?;
     Ok(())
-}
-
-/// The CDR forwarder service: core events into the writer's bounded queue (backpressure,
-/// never dropped), counting each in `forwarded` for the overload guard.
-async fn forward_events(
-    mut events: mpsc::Receiver<StoreCommand>,
-    store: StoreSender,
-    forwarded: Arc<AtomicU64>,
-) {
-    while let Some(command) = events.recv().await {
-        if let Err(error) = store.send(command).await {
-            tracing::error!(%error, "CDR writer gone: a call record could not be queued");
-        }
-        forwarded.fetch_add(1, Ordering::Relaxed);
-        ops_metrics::cdr_queue_depth(store.queue_depth());
-    }
 }
 
 /// The driver's clock (tokio's, so a paused test clock drives the core too).

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::lease::LeaseTable;
+use crate::media::MediaTable;
 use crate::sip::dialog::{Ids, LocalEndpoint};
 use crate::sip::message::{Limits, Method, Rejection, Screened, screen};
 use crate::sip::transaction::{TransactionLayer, TxEvent, TxId};
@@ -77,6 +78,8 @@ pub struct Shared {
     pub rotation: Rotation,
     /// Which shard this core is (its Call-IDs, probing, its part of the live-call count).
     pub seat: ShardSeat,
+    /// The RTP relay's calls and ports (every shard writes SDP in, the media driver relays).
+    pub media: Arc<MediaTable>,
 }
 
 impl Default for Shared {
@@ -91,6 +94,7 @@ impl Default for Shared {
             flood: SharedFlood::default(),
             rotation: Rotation::default(),
             seat: ShardSeat::default(),
+            media: Arc::new(MediaTable::default()),
         }
     }
 }
@@ -103,6 +107,7 @@ pub struct B2bua {
     leases: Arc<LeaseTable>,
     history: CallerHistory,
     blacklist: Arc<Blacklist>,
+    media: Arc<MediaTable>,
     edge: Edge,
     /// Refuses new INVITEs before any state while the core or the store is behind.
     overload: OverloadGuard,
@@ -169,6 +174,7 @@ impl B2bua {
             leases: shared.leases,
             history: shared.history,
             blacklist: shared.blacklist,
+            media: shared.media,
             limits,
             layer,
             ids: Ids::for_shard(seed, shared.seat.index(), shared.seat.count()),

@@ -60,6 +60,8 @@ impl B2bua {
         });
         let wall = self.clock.at(now);
         let site = plan.tracking.site.clone();
+        let media = self.config.media_mode(&plan.tracking, &plan.route.scheme);
+        let record = self.config.records(&plan.tracking, &plan.route.scheme);
         self.history.record(&plan.caller, wall);
         let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
         if plan.attribution.number_kind == NumberKindTag::Dynamic
@@ -80,6 +82,8 @@ impl B2bua {
             stamp,
             first_call,
             quality_min_talk: self.config.quality_min_talk(&site),
+            relay_media: record || media == crate::config::MediaMode::Relay,
+            record,
             span,
         };
         let session = {

@@ -26,6 +26,7 @@ impl B2bua {
                 carrier_diversion: self.config.tracking.keep_carrier_diversion,
             },
             rotation: &mut self.rotation,
+            media: &self.media,
         }
     }
 
@@ -92,6 +93,8 @@ impl B2bua {
     }
 
     pub(super) fn remove_session(&mut self, key: CallKey, now: Instant) {
+        // Every way out of a call passes here: its ports are never kept (idempotent).
+        self.media.release(key.0, now);
         if let Some(session) = self.sessions.remove(&key) {
             for (dialog, _) in session.dialog_keys() {
                 self.dialogs.remove(&dialog);

@@ -12,6 +12,7 @@ pub mod outcome;
 pub mod record;
 pub mod targets;
 pub mod trail;
+pub mod voice;
 
 use jiff::Timestamp;
 

@@ -69,6 +69,27 @@ pub struct CallDetailRecord {
     /// Why calltrack refused the call, a token (`blacklist`, `unknown_number`,
     /// `too_many_hops`, `untrusted_target`...; see README "Security model").
     pub reject_reason: Option<String>,
+    /// Voice quality of a relayed call (`media = "relay"`), per direction: RTP packets the
+    /// caller sent, those lost on the way to calltrack (sequence gaps, RFC 3550 A.3), the
+    /// interarrival jitter (RFC 3550 §6.4.1) and the longest gap between two packets, in
+    /// whole milliseconds; then the same for the callee. `None` for calls not relayed.
+    pub rtp_caller_packets: Option<u64>,
+    pub rtp_caller_lost: Option<u64>,
+    pub rtp_caller_jitter_ms: Option<u32>,
+    pub rtp_caller_max_gap_ms: Option<u32>,
+    pub rtp_callee_packets: Option<u64>,
+    pub rtp_callee_lost: Option<u64>,
+    pub rtp_callee_jitter_ms: Option<u32>,
+    pub rtp_callee_max_gap_ms: Option<u32>,
+    /// A relayed, answered call where one side sent no RTP for more than `[media]
+    /// one_way_audio_secs` after the answer.
+    pub one_way_audio: Option<bool>,
+    /// A recorded call (`record = true`): the stereo WAV file (caller left, callee right), its
+    /// size in bytes and its length in whole seconds. `None` when not recorded, or when the
+    /// call carried no G.711 audio after the answer (SRTP and other codecs are not recorded).
+    pub recording_path: Option<String>,
+    pub recording_bytes: Option<u64>,
+    pub recording_secs: Option<u32>,
     /// What each ringing attempt did (see [`crate::call::trail`]). Kept in the `trail` JSON
     /// column beside the flat columns (a list is not a flat cell), so not in its serde form.
     #[serde(skip)]
@@ -135,6 +156,18 @@ impl CallDetailRecord {
             answered_step: live.answered_step,
             answered_target: live.answered_target.clone(),
             reject_reason: None,
+            rtp_caller_packets: None,
+            rtp_caller_lost: None,
+            rtp_caller_jitter_ms: None,
+            rtp_caller_max_gap_ms: None,
+            rtp_callee_packets: None,
+            rtp_callee_lost: None,
+            rtp_callee_jitter_ms: None,
+            rtp_callee_max_gap_ms: None,
+            one_way_audio: None,
+            recording_path: None,
+            recording_bytes: None,
+            recording_secs: None,
             trail: Vec::new(),
         }
     }

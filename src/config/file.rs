@@ -54,6 +54,8 @@ pub struct ConfigFile {
     pub routes: Vec<RouteFile>,
     /// Where facts are delivered: webhooks, GA4, Yandex Metrica, Bitrix24.
     pub exports: super::exports::ExportsFile,
+    /// The RTP relay: port range and addresses.
+    pub media: super::media::MediaFile,
 }
 
 /// `[sip]`

@@ -11,6 +11,7 @@ pub mod exports;
 mod exports_check;
 mod file;
 mod health;
+mod media;
 mod number;
 mod paths;
 mod problem;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use health::HealthConfig;
+pub use media::{MediaConfig, MediaMode};
 pub use problem::ConfigProblem;
 pub use routing::{
     AfterHours, GatewayConfig, RouteConfig, RoutingConfig, ScheduleConfig, SchemeConfig,
@@ -68,6 +70,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// `[exports]`: webhooks, GA4, Metrica and Bitrix24 destinations and the delivery policy.
     pub exports: exports::ExportsConfig,
+    /// `[media]`: the RTP relay's ports and addresses.
+    pub media: MediaConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
@@ -239,6 +243,10 @@ pub struct SiteConfig {
     pub heartbeat: Duration,
     /// Display conditions in file order; the first match wins.
     pub rules: Vec<DisplayRule>,
+    /// `media`: this site's calls are relayed or direct (`None`: direct unless overridden).
+    pub media: Option<MediaMode>,
+    /// `record`: this site's answered calls are recorded (`None`: not unless overridden).
+    pub record: Option<bool>,
 }
 
 /// A number bound to one ad source for good.
@@ -248,6 +256,10 @@ pub struct StaticNumber {
     pub source: String,
     pub medium: Option<String>,
     pub campaign: Option<String>,
+    /// `media`: overrides the scheme's and the site's choice for calls to this number.
+    pub media: Option<MediaMode>,
+    /// `record`: overrides the scheme's and the site's choice for calls to this number.
+    pub record: Option<bool>,
 }
 
 /// A dynamic pool; `numbers` holds every number with ranges expanded, in file order.

@@ -80,6 +80,10 @@ pub struct SchemeConfig {
     pub failover: FailoverRules,
     /// Calls taking this scheme count towards quality calls.
     pub counted: bool,
+    /// `media`: overrides the site's choice for calls this scheme takes.
+    pub media: Option<crate::config::MediaMode>,
+    /// `record`: overrides the site's choice for calls this scheme takes.
+    pub record: Option<bool>,
 }
 
 /// `[[schemes.steps]]`

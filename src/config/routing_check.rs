@@ -166,6 +166,8 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
         fallback,
         failover,
         counted: f.counted.unwrap_or(true),
+        media: f.media,
+        record: f.record,
     }
 }
 

@@ -39,6 +39,10 @@ pub struct SchemeFile {
     pub final_statuses: Option<Vec<u16>>,
     /// Calls this scheme takes count towards quality calls (false for a support line).
     pub counted: Option<bool>,
+    /// "direct" or "relay" for calls this scheme takes, overriding the site's.
+    pub media: Option<super::media::MediaMode>,
+    /// Record calls this scheme takes, overriding the site's.
+    pub record: Option<bool>,
 }
 
 /// `[[schemes.steps]]`

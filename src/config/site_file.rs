@@ -40,6 +40,10 @@ pub struct SiteFile {
     pub pools: Vec<PoolFile>,
     /// Display conditions, first match wins.
     pub rules: Vec<RuleFile>,
+    /// "direct" or "relay" for this site's calls (a scheme or static number may override).
+    pub media: Option<super::media::MediaMode>,
+    /// Record this site's answered calls (stereo WAV; implies media = "relay").
+    pub record: Option<bool>,
 }
 
 impl Default for SiteFile {
@@ -61,6 +65,8 @@ impl Default for SiteFile {
             static_numbers: Vec::new(),
             pools: Vec::new(),
             rules: Vec::new(),
+            media: None,
+            record: None,
         }
     }
 }
@@ -77,6 +83,10 @@ pub struct StaticNumberFile {
     pub medium: Option<String>,
     /// Campaign name.
     pub campaign: Option<String>,
+    /// "direct" or "relay" for calls to this number, overriding its scheme and site.
+    pub media: Option<super::media::MediaMode>,
+    /// Record calls to this number, overriding its scheme and site.
+    pub record: Option<bool>,
 }
 
 /// `[[sites.pools]]`

@@ -178,6 +178,8 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         lease_cooldown: web.lease_cooldown,
         heartbeat: web.heartbeat,
         rules,
+        media: f.media,
+        record: f.record,
     }
 }
 
@@ -226,6 +228,8 @@ fn static_number(
         source,
         medium: f.medium,
         campaign: f.campaign,
+        media: f.media,
+        record: f.record,
     };
     if !entry.number.is_empty() {
         let number = owner.number(&entry.number, static_kind(&entry));

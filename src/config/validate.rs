@@ -102,6 +102,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     .check(&sites, &numbers, &mut p);
     let site_names: Vec<&str> = sites.iter().map(|s| s.id.as_str()).collect();
     let exports = super::exports_check::exports(&file.exports, &site_names, &mut p);
+    let media = super::media::media(file.media, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -119,6 +120,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         reports_currency,
         routing,
         exports,
+        media,
         numbers,
     };
     (config, p.0)

@@ -215,6 +215,23 @@ CREATE TABLE pool_usage (
 CREATE INDEX pool_usage_at ON pool_usage (at);
 ";
 
+/// Version 13: voice-quality facts of relayed calls, per direction (NULL for direct calls),
+/// and the recording of a recorded call.
+const V13_VOICE_QUALITY: &str = "
+ALTER TABLE cdr ADD COLUMN rtp_caller_packets INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_caller_lost INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_caller_jitter_ms INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_caller_max_gap_ms INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_packets INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_lost INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_jitter_ms INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_max_gap_ms INTEGER;
+ALTER TABLE cdr ADD COLUMN one_way_audio INTEGER;
+ALTER TABLE cdr ADD COLUMN recording_path TEXT;
+ALTER TABLE cdr ADD COLUMN recording_bytes INTEGER;
+ALTER TABLE cdr ADD COLUMN recording_secs INTEGER;
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
@@ -229,6 +246,7 @@ const MIGRATIONS: &[&str] = &[
     V10_POOL_USAGE,
     super::outbox::V11_OUTBOX,
     super::outbox::V12_METRICA_UPLOADS,
+    V13_VOICE_QUALITY,
 ];
 
 /// The schema version this build writes.

@@ -9,7 +9,7 @@ use crate::sip::transaction::TxId;
 use crate::b2bua::bridge;
 use crate::b2bua::event::CallEvent;
 use crate::b2bua::session::legs::learn_remote;
-use crate::b2bua::session::{CallSession, Ctx, Phase};
+use crate::b2bua::session::{CallSession, Ctx, Leg, Phase};
 use crate::call::outcome::{Fault, reason_phrase};
 use crate::routing::dialer::{AttemptId, Outcome};
 
@@ -145,6 +145,7 @@ impl CallSession {
         self.ring_deadline = None;
         self.max_deadline = Some(ctx.now + self.max_duration);
         self.lifespan.answered = Some(ctx.now);
+        self.media_answered(ctx);
         ctx.events.push_back(CallEvent::Answered {
             id: self.live.id.clone(),
             at: ctx.wall(),
@@ -176,7 +177,8 @@ impl CallSession {
     ) -> SipMessage {
         let tag = &self.a.dialog.local_tag;
         let source = Some(self.a.peer.addr);
-        bridge::relay_response(&self.a.invite, resp, tag, source, contact, ctx.rules)
+        let relayed = bridge::relay_response(&self.a.invite, resp, tag, source, contact, ctx.rules);
+        self.media_body(ctx, Leg::B, relayed)
     }
 
     /// A response of our own to the caller's INVITE.
@@ -245,7 +247,10 @@ impl CallSession {
         b.acked = true;
         let branch = ctx.ids.branch();
         let ack = bridge::ack_for(&mut b.dialog, ctx.local, &branch, b.invite_seq, body_from);
-        if let Err(error) = ctx.layer.send_ack(ctx.now, tx, ack, b.dialog.peer) {
+        let peer = b.dialog.peer;
+        // A body here is the caller's answer to the callee's late offer.
+        let ack = self.media_body(ctx, Leg::A, ack);
+        if let Err(error) = ctx.layer.send_ack(ctx.now, tx, ack, peer) {
             tracing::debug!(%error, "ACK not sent");
         }
     }

@@ -25,6 +25,8 @@ pub struct Ctx<'a> {
     pub rules: CopyRules<'a>,
     /// Round-robin rotation and stickiness shared by every call.
     pub rotation: &'a mut Rotation,
+    /// The RTP relay: SDP of relayed calls is rewritten through it.
+    pub media: &'a crate::media::MediaTable,
 }
 
 impl Ctx<'_> {

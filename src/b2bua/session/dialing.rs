@@ -72,7 +72,9 @@ impl CallSession {
 
     fn build_invite(&self, ctx: &Ctx<'_>, id: AttemptId, branch: &str) -> SipMessage {
         let (a, b, d) = (&self.a.invite, &self.attempts[id].dialog, &self.dialing);
-        bridge::b_leg_invite(a, b, ctx.local, branch, d.max_forwards, ctx.rules, &d.stamp)
+        let invite =
+            bridge::b_leg_invite(a, b, ctx.local, branch, d.max_forwards, ctx.rules, &d.stamp);
+        self.media_body(ctx, Leg::A, invite)
     }
 
     /// Sends (or re-sends) an attempt's INVITE as a new client transaction.

@@ -91,6 +91,7 @@ impl CallSession {
             CallDetailRecord::from_live(&self.live, ctx.wall(), disposition, status, side);
         cdr.counted = self.dialing.dialer.plan().counted;
         cdr.trail = self.trail.finish(disposition);
+        self.media_release(ctx, &mut cdr);
         let cdr = cdr.judge_quality(self.quality_min_talk);
         ctx.events.push_back(CallEvent::Ended(cdr));
     }

@@ -13,7 +13,8 @@
 //! - `relay`: in-dialog requests, their responses and end-to-end ACKs,
 //! - `hangup`: BYE, hanging up, the CDR, shutdown, and reaping a call that escaped,
 //! - `lifespan`: the deadlines a call must be over by, whatever its peers do,
-//! - `snapshot`: the answered call's dialogs as kept for crash recovery.
+//! - `snapshot`: the answered call's dialogs as kept for crash recovery,
+//! - `media`: SDP of a relayed call rewritten through the RTP relay, its quality facts.
 
 mod answers;
 mod auth;
@@ -22,6 +23,7 @@ mod dialing;
 mod hangup;
 mod legs;
 mod lifespan;
+mod media;
 mod open;
 mod relay;
 mod snapshot;
@@ -159,6 +161,10 @@ pub struct CallSession {
     lifespan: Lifespan,
     max_duration: Duration,
     quality_min_talk: Duration,
+    /// `media = "relay"`: SDP crossing the legs goes through the relay (see `media`).
+    relay_media: bool,
+    /// `record = true`: the relayed call is recorded from the answer on.
+    record: bool,
     /// What each attempt did, for the CDR's routing trail.
     trail: Trail,
     span: tracing::Span,

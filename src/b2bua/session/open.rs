@@ -46,6 +46,10 @@ pub struct Opening {
     pub first_call: bool,
     /// Talk time that makes an answered call a quality call (the site's threshold).
     pub quality_min_talk: Duration,
+    /// `media = "relay"`: the call's SDP is rewritten so its RTP flows through calltrack.
+    pub relay_media: bool,
+    /// `record = true` (implies `relay_media`): recorded from the answer on.
+    pub record: bool,
     /// The call's log span (`call_id`, `tracking_number`).
     pub span: tracing::Span,
 }
@@ -89,6 +93,8 @@ impl CallSession {
             },
             max_duration: o.max_duration,
             quality_min_talk: o.quality_min_talk,
+            relay_media: o.relay_media,
+            record: o.record,
             trail: Trail::default(),
             span: o.span,
         };

@@ -100,6 +100,7 @@ impl CallSession {
         let dialog = self.dialog_mut(toward);
         let target_peer = dialog.peer;
         let out = bridge::relay_request(&req, dialog, ctx.local, &branch, invite_seq, ctx.rules);
+        let out = self.media_body(ctx, leg, out);
         let Some(client_tx) = ctx.send(self.key, out, target_peer) else {
             return self.reply(ctx, tx, &req, peer, 503);
         };
@@ -154,14 +155,15 @@ impl CallSession {
             (refresh && code < 300).then(|| ctx.local.contact(self.dialog(origin).transport));
         let tag = &self.dialog(origin).local_tag;
         let source = Some(relay.peer.addr);
-        bridge::relay_response(
+        let out = bridge::relay_response(
             &relay.request,
             resp,
             tag,
             source,
             contact.as_deref(),
             ctx.rules,
-        )
+        );
+        self.media_body(ctx, origin.other(), out)
     }
 
     /// A 2xx to a relayed re-INVITE: the originator's ACK is carried to `toward`.
@@ -196,6 +198,7 @@ impl CallSession {
         let peer = dialog.peer;
         let body = (!ack.body().is_empty()).then_some(ack);
         let out = bridge::ack_for(dialog, ctx.local, &branch, pending.cseq, body);
+        let out = self.media_body(ctx, pending.toward.other(), out);
         if let Err(error) = ctx.layer.send_ack(ctx.now, pending.client_tx, out, peer) {
             tracing::debug!(%error, "relayed ACK not sent");
         }

@@ -1,0 +1,53 @@
+//! Voice-quality facts of a relayed call, one set per direction, as the media relay measured
+//! them and the CDR keeps them (`rtp_caller_*`, `rtp_callee_*`, `one_way_audio`).
+
+use crate::call::record::CallDetailRecord;
+
+/// What one party sent, as calltrack received it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionQuality {
+    pub packets: u64,
+    /// Sequence gaps (RFC 3550 A.3): packets lost between the party and calltrack.
+    pub lost: u64,
+    /// Interarrival jitter (RFC 3550 §6.4.1), whole milliseconds, rounded.
+    pub jitter_ms: u32,
+    /// Longest time between two packets, whole milliseconds.
+    pub max_gap_ms: u32,
+}
+
+/// A recorded call's file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingFacts {
+    pub path: String,
+    pub bytes: u64,
+    pub secs: u32,
+}
+
+/// A relayed call's facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VoiceQuality {
+    pub caller: DirectionQuality,
+    pub callee: DirectionQuality,
+    pub one_way_audio: bool,
+    pub recording: Option<RecordingFacts>,
+}
+
+impl VoiceQuality {
+    /// Writes the facts into the CDR's columns.
+    pub fn apply(&self, cdr: &mut CallDetailRecord) {
+        cdr.rtp_caller_packets = Some(self.caller.packets);
+        cdr.rtp_caller_lost = Some(self.caller.lost);
+        cdr.rtp_caller_jitter_ms = Some(self.caller.jitter_ms);
+        cdr.rtp_caller_max_gap_ms = Some(self.caller.max_gap_ms);
+        cdr.rtp_callee_packets = Some(self.callee.packets);
+        cdr.rtp_callee_lost = Some(self.callee.lost);
+        cdr.rtp_callee_jitter_ms = Some(self.callee.jitter_ms);
+        cdr.rtp_callee_max_gap_ms = Some(self.callee.max_gap_ms);
+        cdr.one_way_audio = Some(self.one_way_audio);
+        if let Some(rec) = &self.recording {
+            cdr.recording_path = Some(rec.path.clone());
+            cdr.recording_bytes = Some(rec.bytes);
+            cdr.recording_secs = Some(rec.secs);
+        }
+    }
+}

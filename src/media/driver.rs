@@ -1,0 +1,264 @@
+//! The media socket driver, the one file of `media/` that uses tokio: a named service that
+//! binds each relayed stream's four UDP sockets (RTP and RTCP facing the caller and the
+//! callee) when the table opens the stream, feeds every packet with its arrival time into the
+//! stream's sans-IO state, sends it where the state says, and closes the sockets when the
+//! table releases the stream (only then do its ports go back to the pool). Each stream is
+//! served by one task of the service's own `JoinSet`: at most one per stream, so the port
+//! range bounds them; all of them stop with the service. Recordings of ended calls are
+//! written as WAV files on blocking threads of a second `JoinSet`, awaited before it stops.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::recording::{Recording, SAMPLE_RATE};
+use super::stream::{Side, Socket, StreamPorts};
+use super::table::{MediaTable, Opened, SharedStream};
+
+/// Largest datagram relayed (RTP over Ethernet stays well below).
+const MAX_DATAGRAM: usize = 2048;
+
+/// The relay's sockets and their tasks.
+pub struct MediaService {
+    table: Arc<MediaTable>,
+    bind_ip: IpAddr,
+    wake: Arc<Notify>,
+}
+
+/// A stream's task, while it runs.
+struct Running {
+    stop: CancellationToken,
+    ports: StreamPorts,
+}
+
+impl MediaService {
+    /// Attaches to `table`: from now on it queues streams for this service.
+    pub fn new(table: Arc<MediaTable>, bind_ip: IpAddr) -> MediaService {
+        let wake = Arc::new(Notify::new());
+        let notify = wake.clone();
+        table.attach(Box::new(move || notify.notify_one()));
+        MediaService {
+            table,
+            bind_ip,
+            wake,
+        }
+    }
+
+    /// Runs until `stop` is cancelled, then closes every stream's sockets.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut tasks: JoinSet<StreamPorts> = JoinSet::new();
+        // Recordings being written, off the async threads.
+        let mut writes: JoinSet<()> = JoinSet::new();
+        let mut running: HashMap<u16, Running> = HashMap::new();
+        // Streams whose sockets are gone before the table asked (bind failure, socket error).
+        let mut gone: HashSet<u16> = HashSet::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                () = self.wake.notified() => {}
+                Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok(ports) = ended {
+                        self.on_task_end(ports, &mut running, &mut gone);
+                    }
+                }
+            }
+            while let Some(opened) = self.table.poll_opened() {
+                self.open(opened, &stop, &mut tasks, &mut running, &mut gone)
+                    .await;
+            }
+            while let Some(recording) = self.table.poll_recording() {
+                writes.spawn_blocking(move || write_recording(&recording));
+            }
+            while let Some(ports) = self.table.poll_closing() {
+                match running.get(&ports.caller) {
+                    Some(task) => task.stop.cancel(),
+                    None => {
+                        gone.remove(&ports.caller);
+                        self.table.sockets_closed(ports);
+                    }
+                }
+            }
+        }
+        tasks.shutdown().await;
+        // Calls ended by the shutdown itself are written too.
+        while let Some(recording) = self.table.poll_recording() {
+            writes.spawn_blocking(move || write_recording(&recording));
+        }
+        while writes.join_next().await.is_some() {}
+        tracing::debug!(streams = running.len(), "media relay stopped");
+    }
+
+    /// A task ended: its sockets are closed. If the table asked for it (the stream is
+    /// released), the ports go back; if not, they wait for the release.
+    fn on_task_end(
+        &self,
+        ports: StreamPorts,
+        running: &mut HashMap<u16, Running>,
+        gone: &mut HashSet<u16>,
+    ) {
+        let Some(task) = running.remove(&ports.caller) else {
+            return;
+        };
+        if task.stop.is_cancelled() {
+            self.table.sockets_closed(task.ports);
+        } else {
+            gone.insert(ports.caller);
+        }
+    }
+
+    async fn open(
+        &self,
+        opened: Opened,
+        stop: &CancellationToken,
+        tasks: &mut JoinSet<StreamPorts>,
+        running: &mut HashMap<u16, Running>,
+        gone: &mut HashSet<u16>,
+    ) {
+        let ports = opened.ports;
+        match Sockets::bind(self.bind_ip, ports).await {
+            Ok(sockets) => {
+                let task_stop = stop.child_token();
+                running.insert(
+                    ports.caller,
+                    Running {
+                        stop: task_stop.clone(),
+                        ports,
+                    },
+                );
+                tasks.spawn(serve(sockets, opened.stream, task_stop, ports));
+                metrics::counter!("calltrack_media_streams_opened_total").increment(1);
+            }
+            Err(error) => {
+                tracing::warn!(%error, rtp_port = ports.caller, "media sockets not bound; the stream gets no audio");
+                metrics::counter!("calltrack_media_bind_failures_total").increment(1);
+                gone.insert(ports.caller);
+            }
+        }
+    }
+}
+
+/// One stream's four sockets, indexed like [`socket_index`].
+struct Sockets([UdpSocket; 4]);
+
+impl Sockets {
+    async fn bind(ip: IpAddr, ports: StreamPorts) -> std::io::Result<Sockets> {
+        let bind = |port: u16| UdpSocket::bind(SocketAddr::new(ip, port));
+        let caller_rtp = bind(ports.caller).await?;
+        let caller_rtcp = bind(ports.caller.saturating_add(1)).await?;
+        let callee_rtp = bind(ports.callee).await?;
+        let callee_rtcp = bind(ports.callee.saturating_add(1)).await?;
+        Ok(Sockets([caller_rtp, caller_rtcp, callee_rtp, callee_rtcp]))
+    }
+
+    fn get(&self, socket: Socket) -> &UdpSocket {
+        &self.0[socket_index(socket)]
+    }
+}
+
+const SOCKETS: [Socket; 4] = [
+    Socket {
+        facing: Side::Caller,
+        rtcp: false,
+    },
+    Socket {
+        facing: Side::Caller,
+        rtcp: true,
+    },
+    Socket {
+        facing: Side::Callee,
+        rtcp: false,
+    },
+    Socket {
+        facing: Side::Callee,
+        rtcp: true,
+    },
+];
+
+fn socket_index(socket: Socket) -> usize {
+    usize::from(socket.facing == Side::Callee) * 2 + usize::from(socket.rtcp)
+}
+
+/// Relays one stream's packets until `stop`; returns its ports.
+async fn serve(
+    sockets: Sockets,
+    stream: SharedStream,
+    stop: CancellationToken,
+    ports: StreamPorts,
+) -> StreamPorts {
+    let mut buf = [[0u8; MAX_DATAGRAM]; 4];
+    loop {
+        let [b0, b1, b2, b3] = &mut buf;
+        let [s0, s1, s2, s3] = &sockets.0;
+        let (index, received) = tokio::select! {
+            () = stop.cancelled() => break,
+            r = s0.recv_from(b0) => (0, r),
+            r = s1.recv_from(b1) => (1, r),
+            r = s2.recv_from(b2) => (2, r),
+            r = s3.recv_from(b3) => (3, r),
+        };
+        let (len, source) = match received {
+            Ok(got) => got,
+            Err(error) => {
+                tracing::debug!(%error, "media socket receive failed");
+                continue;
+            }
+        };
+        let packet = &buf[index][..len];
+        let forward = {
+            let mut state = stream
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.handle_packet(now(), SOCKETS[index], source, packet)
+        };
+        if let Some(forward) = forward {
+            if let Err(error) = sockets.get(forward.from).send_to(packet, forward.to).await {
+                tracing::debug!(%error, to = %forward.to, "media packet not sent");
+            }
+        }
+    }
+    ports
+}
+
+/// Writes a recording as a stereo 16-bit WAV; a failure (a full disk) is logged and counted,
+/// the call is never affected.
+fn write_recording(recording: &Recording) {
+    match try_write(recording) {
+        Ok(()) => metrics::counter!("calltrack_media_recordings_total", "result" => "written")
+            .increment(1),
+        Err(error) => {
+            let path = recording.path.display();
+            tracing::warn!(%error, %path, "recording not written");
+            metrics::counter!("calltrack_media_recordings_total", "result" => "failed")
+                .increment(1);
+        }
+    }
+}
+
+fn try_write(recording: &Recording) -> Result<(), hound::Error> {
+    if let Some(dir) = recording.path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&recording.path, spec)?;
+    for sample in recording.stereo() {
+        writer.write_sample(sample)?;
+    }
+    writer.finalize()
+}
+
+/// The relay's clock (tokio's, so a paused test clock drives it too).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}

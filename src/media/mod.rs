@@ -1,0 +1,27 @@
+//! The media relay (RTP anchoring): calls whose site, scheme or number says
+//! `media = "relay"` get their SDP rewritten to calltrack's ports on both legs, and their RTP
+//! and RTCP flow through calltrack, which measures what each side sent.
+//!
+//! Every decision is sans-IO and takes `now`: reading and rewriting SDP (`sdp`,
+//! `sdp_rewrite`), the port pool (`ports`), symmetric latching (`latch`), per-direction RTP
+//! statistics (`stats`), one stream's relay state (`stream`), the call's facts for the CDR
+//! (`facts`) and the table the SIP core and the driver share (`table`). Only `driver` binds
+//! sockets and uses tokio.
+
+pub mod driver;
+pub mod facts;
+pub mod g711;
+pub mod latch;
+pub mod metrics;
+pub mod ports;
+pub mod recording;
+pub mod sdp;
+pub mod sdp_rewrite;
+pub mod stats;
+pub mod stream;
+pub mod table;
+
+pub use driver::MediaService;
+pub use metrics::describe_metrics;
+pub use stream::Side;
+pub use table::MediaTable;

@@ -1,0 +1,164 @@
+//! A call's recording, sans-IO: each side's G.711 payloads from the answer on, decoded and
+//! laid on one timeline by RTP timestamp (silence and lost packets keep their place as
+//! silence), then interleaved into 8 kHz stereo, caller left, callee right. The two sides are
+//! aligned by when their first packet arrived after the answer. Writing the file is the
+//! driver's (`driver.rs`, with `hound`).
+
+use std::time::Instant;
+
+use super::g711;
+
+/// G.711 runs at 8000 samples per second, one sample per payload byte (RFC 3551 §4.5.14).
+pub const SAMPLE_RATE: u32 = 8000;
+/// At most one hour per side is kept (58 MB), so a forgotten call cannot eat the memory.
+const MAX_SAMPLES: usize = SAMPLE_RATE as usize * 3600;
+
+/// One side's decoded audio.
+#[derive(Debug, Clone, Default)]
+pub struct Track {
+    base: Option<u32>,
+    first_at: Option<Instant>,
+    samples: Vec<i16>,
+    /// Packets of another codec were seen: they are not in the recording.
+    pub other_codec: bool,
+}
+
+impl Track {
+    /// A packet of payload type `pt` with RTP timestamp `ts` arrived at `at`.
+    pub fn push(&mut self, at: Instant, ts: u32, pt: u8, payload: &[u8]) {
+        let decode: fn(u8) -> i16 = match pt {
+            0 => g711::ulaw,
+            8 => g711::alaw,
+            _ => {
+                self.other_codec = true;
+                return;
+            }
+        };
+        let base = *self.base.get_or_insert(ts);
+        self.first_at.get_or_insert(at);
+        // A packet from before the first (reordered) wraps far ahead and is left out.
+        let Ok(offset) = usize::try_from(ts.wrapping_sub(base)) else {
+            return;
+        };
+        let end = offset.saturating_add(payload.len()).min(MAX_SAMPLES);
+        if offset >= end {
+            return;
+        }
+        if self.samples.len() < end {
+            self.samples.resize(end, 0);
+        }
+        for (slot, byte) in self.samples[offset..end].iter_mut().zip(payload) {
+            *slot = decode(*byte);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Where this track starts on the call's timeline, in samples after `answered`.
+    fn lead(&self, answered: Instant) -> usize {
+        let since = self
+            .first_at
+            .map_or(0.0, |t| t.saturating_duration_since(answered).as_secs_f64());
+        (since * f64::from(SAMPLE_RATE)).round() as usize
+    }
+}
+
+/// A finished recording, for the driver to write.
+#[derive(Debug)]
+pub struct Recording {
+    pub path: std::path::PathBuf,
+    /// Caller, callee.
+    pub tracks: [Track; 2],
+    pub answered: Instant,
+}
+
+impl Recording {
+    /// Sample frames (one per 1/8000 s) of the stereo file.
+    pub fn frames(&self) -> usize {
+        let [caller, callee] = &self.tracks;
+        let (lead_l, lead_r) = (caller.lead(self.answered), callee.lead(self.answered));
+        let len = (lead_l + caller.samples.len()).max(lead_r + callee.samples.len());
+        len.min(MAX_SAMPLES)
+    }
+
+    /// The WAV file's size: a 44-byte header and 4 bytes per stereo 16-bit frame.
+    pub fn file_bytes(&self) -> u64 {
+        44 + 4 * self.frames() as u64
+    }
+
+    /// The interleaved samples.
+    pub fn stereo(&self) -> Vec<i16> {
+        let [caller, callee] = &self.tracks;
+        stereo(caller, callee, self.answered)
+    }
+}
+
+/// Interleaved stereo samples (left = caller, right = callee), as long as the longer side.
+pub fn stereo(caller: &Track, callee: &Track, answered: Instant) -> Vec<i16> {
+    let (lead_l, lead_r) = (caller.lead(answered), callee.lead(answered));
+    let len = (lead_l + caller.samples.len()).max(lead_r + callee.samples.len());
+    let len = len.min(MAX_SAMPLES);
+    let at = |t: &Track, lead: usize, i: usize| {
+        i.checked_sub(lead)
+            .and_then(|j| t.samples.get(j))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut out = Vec::with_capacity(len * 2);
+    for i in 0..len {
+        out.push(at(caller, lead_l, i));
+        out.push(at(callee, lead_r, i));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn lost_packets_stay_silent_and_sides_align_by_arrival() {
+        let t0 = Instant::now();
+        let mut caller = Track::default();
+        // µ-law 0x80 is +32124; packet 1 (ts 1160) is lost.
+        caller.push(t0, 1000, 0, &[0x80; 160]);
+        caller.push(t0 + Duration::from_millis(40), 1320, 0, &[0x80; 160]);
+        let mut callee = Track::default();
+        // A-law 0xaa is +32256; it starts 10 ms (80 samples) after the answer.
+        callee.push(t0 + Duration::from_millis(10), 7, 8, &[0xaa; 160]);
+        callee.push(t0, 7, 101, &[0; 4]);
+        assert!(callee.other_codec && !caller.other_codec);
+        let out = stereo(&caller, &callee, t0);
+        assert_eq!(out.len(), 480 * 2);
+        let left: Vec<i16> = out.iter().step_by(2).copied().collect();
+        let right: Vec<i16> = out.iter().skip(1).step_by(2).copied().collect();
+        assert!(left[..160].iter().all(|s| *s == 32124));
+        assert!(
+            left[160..320].iter().all(|s| *s == 0),
+            "the lost packet is silence"
+        );
+        assert!(left[320..].iter().all(|s| *s == 32124));
+        assert!(right[..80].iter().all(|s| *s == 0));
+        assert!(right[80..240].iter().all(|s| *s == 32256));
+    }
+
+    #[test]
+    fn a_late_packet_fills_its_own_place() {
+        let t0 = Instant::now();
+        let mut track = Track::default();
+        track.push(t0, 0, 0, &[0x80; 160]);
+        track.push(t0, 320, 0, &[0x80; 160]);
+        track.push(t0, 160, 0, &[0x00; 160]);
+        assert_eq!(track.samples[200], -32124);
+        track.push(t0, u32::MAX - 159, 0, &[0x80; 160]);
+        assert_eq!(
+            track.samples.len(),
+            480,
+            "a packet from before the first is left out"
+        );
+    }
+}

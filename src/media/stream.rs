@@ -1,0 +1,266 @@
+//! One relayed stream (one `m=` line of a call), sans-IO: each side sends to the RTP/RTCP
+//! pair facing it, and each packet is admitted by that side's latch (`latch.rs`), measured
+//! (`stats.rs`, RTP only) and forwarded out of the pair facing the other side, to the address
+//! the other side's packets come from (or its SDP names until it has sent one). The payload
+//! is never read: any codec, SRTP included, passes as it came.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rtp_rs::RtpReader;
+
+use super::latch::{Admit, Latch};
+use super::recording::Track;
+use super::sdp::{Connection, MediaDesc};
+use super::stats::{RtpHeader, RtpStats};
+
+/// The two parties of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Caller,
+    Callee,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+}
+
+/// One of a stream's four sockets: the RTP or RTCP port of the pair that `facing` sends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Socket {
+    pub facing: Side,
+    pub rtcp: bool,
+}
+
+/// The RTP ports (even; RTCP is the next port) of the pairs facing each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPorts {
+    pub caller: u16,
+    pub callee: u16,
+}
+
+impl StreamPorts {
+    /// The RTP port of the pair `side` sends to.
+    pub fn facing(self, side: Side) -> u16 {
+        match side {
+            Side::Caller => self.caller,
+            Side::Callee => self.callee,
+        }
+    }
+}
+
+/// Send a packet out of socket `from` to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    pub from: Socket,
+    pub to: SocketAddr,
+}
+
+/// What one side sent, as calltrack saw it.
+#[derive(Debug, Clone, Default)]
+pub struct SideFacts {
+    pub rtp: RtpStats,
+    pub rtcp_packets: u64,
+    /// Packets from a third address after latching.
+    pub dropped: u64,
+    /// Packets on the RTP port that are not RTP version 2 (relayed all the same).
+    pub malformed: u64,
+    /// The first RTP packet at or after the answer.
+    pub first_after_answer: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct SideState {
+    rtp: Latch,
+    rtcp: Latch,
+    facts: SideFacts,
+}
+
+/// One stream's relay state.
+#[derive(Debug)]
+pub struct StreamRelay {
+    pub ports: StreamPorts,
+    caller: SideState,
+    callee: SideState,
+    /// `(payload type, clock rate)` from either side's SDP.
+    rates: Vec<(u8, u32)>,
+    /// SDES-keyed SRTP on either side: relayed, never recordable.
+    pub srtp: bool,
+    answered: Option<Instant>,
+    /// Recording (`record`): the caller's and the callee's decoded audio since the answer.
+    recorder: Option<[Track; 2]>,
+}
+
+impl StreamRelay {
+    pub fn new(ports: StreamPorts) -> StreamRelay {
+        StreamRelay {
+            ports,
+            caller: SideState::default(),
+            callee: SideState::default(),
+            rates: Vec::new(),
+            srtp: false,
+            answered: None,
+            recorder: None,
+        }
+    }
+
+    /// `side`'s SDP for this stream: where it wants packets, its codecs' clock rates.
+    pub fn learn(&mut self, side: Side, desc: &MediaDesc, connection: Connection) {
+        let ip = match connection {
+            Connection::Addr(ip) if desc.port != 0 => Some(ip),
+            _ => None,
+        };
+        let rtcp_port = desc.rtcp_port.unwrap_or(desc.port.saturating_add(1));
+        let state = self.side_mut(side);
+        state
+            .rtp
+            .expect(ip.map(|ip| SocketAddr::new(ip, desc.port)));
+        state
+            .rtcp
+            .expect(ip.map(|ip| SocketAddr::new(ip, rtcp_port)));
+        for &(pt, rate) in &desc.clock_rates {
+            if !self.rates.iter().any(|(p, _)| *p == pt) {
+                self.rates.push((pt, rate));
+            }
+        }
+        self.srtp |= desc.crypto;
+    }
+
+    /// The call was answered: one-way audio is judged from here.
+    pub fn answered(&mut self, now: Instant) {
+        self.answered.get_or_insert(now);
+    }
+
+    /// Records this stream's audio from the answer on (SRTP cannot be: its payload is
+    /// encrypted).
+    pub fn record(&mut self) {
+        if !self.srtp {
+            self.recorder.get_or_insert_with(Default::default);
+        }
+    }
+
+    /// The recording as `(caller, callee, answered)`, if the stream recorded anything.
+    pub fn take_recording(&mut self) -> Option<([Track; 2], Instant)> {
+        let tracks = self.recorder.take()?;
+        let answered = self.answered?;
+        let empty = tracks.iter().all(Track::is_empty);
+        (!empty && !self.srtp).then_some((tracks, answered))
+    }
+
+    /// A packet from `source` arrived on socket `on`; where to send it, if anywhere.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        on: Socket,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) -> Option<Forward> {
+        let side = on.facing;
+        let state = self.side_mut(side);
+        let latch = if on.rtcp {
+            &mut state.rtcp
+        } else {
+            &mut state.rtp
+        };
+        if latch.admit(source) == Admit::Drop {
+            state.facts.dropped += 1;
+            return None;
+        }
+        if on.rtcp {
+            state.facts.rtcp_packets += 1;
+        } else {
+            self.measure(now, side, bytes);
+        }
+        let other = self.side(side.other());
+        let latch = if on.rtcp { &other.rtcp } else { &other.rtp };
+        let to = latch.target()?;
+        let from = Socket {
+            facing: side.other(),
+            rtcp: on.rtcp,
+        };
+        Some(Forward { from, to })
+    }
+
+    fn measure(&mut self, now: Instant, side: Side, bytes: &[u8]) {
+        let answered = self.answered;
+        let rates = &self.rates;
+        let recorder = &mut self.recorder;
+        let facts = match side {
+            Side::Caller => &mut self.caller.facts,
+            Side::Callee => &mut self.callee.facts,
+        };
+        if is_muxed_rtcp(bytes) {
+            facts.rtcp_packets += 1;
+            return;
+        }
+        let Ok(reader) = RtpReader::new(bytes) else {
+            facts.malformed += 1;
+            return;
+        };
+        let header = RtpHeader {
+            ssrc: reader.ssrc(),
+            seq: reader.sequence_number().into(),
+            timestamp: reader.timestamp(),
+            payload_type: reader.payload_type(),
+        };
+        let rate = rates
+            .iter()
+            .find(|(pt, _)| *pt == header.payload_type)
+            .map(|(_, rate)| *rate);
+        facts.rtp.on_packet(now, header, rate);
+        let after_answer = answered.is_some_and(|t| now >= t);
+        if after_answer && facts.first_after_answer.is_none() {
+            facts.first_after_answer = Some(now);
+        }
+        if let Some(tracks) = recorder.as_mut().filter(|_| after_answer) {
+            let track = &mut tracks[usize::from(side == Side::Callee)];
+            track.push(now, header.timestamp, header.payload_type, reader.payload());
+        }
+    }
+
+    /// What `side` sent so far.
+    pub fn facts(&self, side: Side) -> &SideFacts {
+        &self.side(side).facts
+    }
+
+    /// Whether `side` stayed silent for longer than `limit` after the answer, as of `now`.
+    pub fn silent(&self, side: Side, now: Instant, limit: Duration) -> bool {
+        let Some(answered) = self.answered else {
+            return false;
+        };
+        let deadline = answered + limit;
+        match self.side(side).facts.first_after_answer {
+            Some(first) => first > deadline,
+            None => now > deadline,
+        }
+    }
+
+    fn side(&self, side: Side) -> &SideState {
+        match side {
+            Side::Caller => &self.caller,
+            Side::Callee => &self.callee,
+        }
+    }
+
+    fn side_mut(&mut self, side: Side) -> &mut SideState {
+        match side {
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
+        }
+    }
+}
+
+/// RTCP multiplexed on the RTP port (RFC 5761 §4): the second octet is an RTCP packet type
+/// (200-204 and the rest of 192-223), which as RTP would be a marker bit with type 64-95.
+fn is_muxed_rtcp(bytes: &[u8]) -> bool {
+    bytes.get(1).is_some_and(|b| (192..=223).contains(b))
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+pub(crate) mod tests;

@@ -1,0 +1,388 @@
+//! The relay's table of calls, shared by the SIP core and the media driver like the lease
+//! table: the core hands it every SDP body that crosses a relayed call's legs and gets the
+//! body back rewritten; the driver takes the streams to open and to close. Sans-IO: time is
+//! handed in, sockets are the driver's.
+//!
+//! A body from one side teaches the relay where that side wants packets (offer or answer
+//! alike, RFC 3264) and goes to the other side naming the pair facing it. Streams are
+//! allocated per `m=` line as they appear with a non-zero port (m-lines are never removed,
+//! RFC 3264 §8) and live until the call is released. Out of ports: a call with no stream yet
+//! is left direct (its SDP passes untouched, counted in
+//! `calltrack_media_ports_exhausted_total`); a stream added later gets port 0 (disabled).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::facts::voice_quality;
+use super::ports::{PortPool, PortsExhausted};
+use super::recording::Recording;
+use super::sdp::{self, Sdp};
+use super::sdp_rewrite::{RelayAddrs, rewrite};
+use super::stream::{Side, StreamPorts, StreamRelay};
+use crate::call::voice::{RecordingFacts, VoiceQuality};
+use crate::config::MediaConfig;
+
+/// A stream as the driver and the table share it.
+pub type SharedStream = Arc<Mutex<StreamRelay>>;
+
+/// Tells the driver that streams wait to be opened or closed.
+pub type Waker = Box<dyn Fn() + Send + Sync>;
+
+/// A stream whose four sockets the driver binds.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub ports: StreamPorts,
+    pub stream: SharedStream,
+}
+
+#[derive(Debug, Default)]
+struct CallMedia {
+    /// Left direct (no ports when its first stream was wanted): bodies pass untouched.
+    direct: bool,
+    /// By `m=` line; `None` for a line never relayed (port 0, or no ports left).
+    streams: Vec<Option<SharedStream>>,
+    answered: Option<Instant>,
+    /// Recorded (`record`): the file's name without extension (the call's id).
+    record_as: Option<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    advertised: IpAddr,
+    one_way: Duration,
+    pool: PortPool,
+    calls: HashMap<u64, CallMedia>,
+    /// A driver is attached: opened and closed streams are queued for it.
+    driven: bool,
+    opened: VecDeque<Opened>,
+    closing: VecDeque<StreamPorts>,
+    recordings_dir: std::path::PathBuf,
+    /// Recordings for the driver to write (only while a driver is attached).
+    recordings: VecDeque<Recording>,
+}
+
+/// The relay's calls and ports.
+pub struct MediaTable {
+    inner: Mutex<Inner>,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl std::fmt::Debug for MediaTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaTable").finish_non_exhaustive()
+    }
+}
+
+impl Default for MediaTable {
+    /// No ports: every call wanting the relay is left direct (tests and tools).
+    fn default() -> Self {
+        Self::with_ports(IpAddr::from([127, 0, 0, 1]), 0..=0, Duration::from_secs(5))
+    }
+}
+
+impl MediaTable {
+    pub fn new(config: &MediaConfig) -> MediaTable {
+        let ports = config.rtp_ports.clone();
+        let table = Self::with_ports(config.advertised_ip, ports, config.one_way_audio);
+        table.lock().recordings_dir = config.recordings_dir.clone();
+        table
+    }
+
+    fn with_ports(
+        advertised: IpAddr,
+        ports: std::ops::RangeInclusive<u16>,
+        one_way: Duration,
+    ) -> MediaTable {
+        let inner = Inner {
+            advertised,
+            one_way,
+            pool: PortPool::new(ports),
+            calls: HashMap::new(),
+            driven: false,
+            opened: VecDeque::new(),
+            closing: VecDeque::new(),
+            recordings_dir: std::path::PathBuf::from("."),
+            recordings: VecDeque::new(),
+        };
+        MediaTable {
+            inner: Mutex::new(inner),
+            waker: Mutex::new(None),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Attaches the driver: from now on streams are queued for it and `waker` is called
+    /// whenever some wait.
+    pub fn attach(&self, waker: Waker) {
+        self.lock().driven = true;
+        *self
+            .waker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(waker);
+    }
+
+    fn wake(&self) {
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(wake) = waker.as_ref() {
+            wake();
+        }
+    }
+
+    /// A body `from` one side of relayed call `call`, on its way to the other side: the
+    /// rewritten body, or `None` to forward it unchanged (unreadable SDP, a call left direct).
+    pub fn rewrite(&self, now: Instant, call: u64, from: Side, body: &[u8]) -> Option<Vec<u8>> {
+        let sdp = match sdp::parse(body) {
+            Ok(sdp) => sdp,
+            Err(error) => {
+                tracing::debug!(%error, "SDP not relayed");
+                metrics::counter!("calltrack_media_sdp_unreadable_total").increment(1);
+                return None;
+            }
+        };
+        let (out, opened) = {
+            let mut inner = self.lock();
+            let queued = inner.opened.len();
+            let ports = inner.learn(now, call, from, &sdp)?;
+            let advertised = inner.advertised;
+            let out = rewrite(
+                body,
+                RelayAddrs {
+                    advertised,
+                    ports: &ports,
+                },
+            );
+            (out, inner.opened.len() > queued)
+        };
+        if opened {
+            self.wake();
+        }
+        Some(out)
+    }
+
+    /// Relayed call `call` was answered: one-way audio is judged from `now`; with
+    /// `record_as` (the call's id) its first stream is recorded from now on.
+    pub fn answered(&self, call: u64, now: Instant, record_as: Option<&str>) {
+        let mut inner = self.lock();
+        let Some(media) = inner.calls.get_mut(&call) else {
+            return;
+        };
+        media.answered = Some(now);
+        media.record_as = record_as.map(str::to_owned);
+        for stream in media.streams.iter().flatten() {
+            lock_stream(stream).answered(now);
+        }
+        if let Some(first) = media
+            .streams
+            .iter()
+            .flatten()
+            .next()
+            .filter(|_| record_as.is_some())
+        {
+            lock_stream(first).record();
+        }
+    }
+
+    /// The call is over: its facts (`None` for a call that never relayed a stream), and its
+    /// ports go back once the driver has closed their sockets. Releasing twice is harmless.
+    pub fn release(&self, call: u64, now: Instant) -> Option<VoiceQuality> {
+        let (facts, queued) = {
+            let mut inner = self.lock();
+            let media = inner.calls.remove(&call)?;
+            let recording = media
+                .record_as
+                .as_deref()
+                .and_then(|id| inner.recording(id, &media));
+            let streams: Vec<SharedStream> = media.streams.into_iter().flatten().collect();
+            let guards: Vec<MutexGuard<'_, StreamRelay>> =
+                streams.iter().map(lock_stream).collect();
+            let refs: Vec<&StreamRelay> = guards.iter().map(|g| &**g).collect();
+            let mut facts = (!refs.is_empty()).then(|| voice_quality(&refs, now, inner.one_way));
+            super::metrics::streams_ended(&refs);
+            let ports: Vec<StreamPorts> = refs.iter().map(|s| s.ports).collect();
+            drop(guards);
+            for p in &ports {
+                inner.close(*p);
+            }
+            super::metrics::free_pairs(inner.pool.free());
+            if let (Some(facts), Some(recording)) = (facts.as_mut(), recording) {
+                facts.recording = Some(RecordingFacts {
+                    path: recording.path.to_string_lossy().into_owned(),
+                    bytes: recording.file_bytes(),
+                    secs: u32::try_from(recording.frames() / 8000).unwrap_or(u32::MAX),
+                });
+                if inner.driven {
+                    inner.recordings.push_back(recording);
+                }
+            }
+            (facts, inner.driven && !ports.is_empty())
+        };
+        if queued {
+            self.wake();
+        }
+        if let Some(quality) = &facts {
+            super::metrics::call_ended(quality);
+        }
+        facts
+    }
+
+    /// Driver: the next stream whose sockets to bind.
+    pub fn poll_opened(&self) -> Option<Opened> {
+        self.lock().opened.pop_front()
+    }
+
+    /// Driver: the next stream whose sockets to close (then [`Self::sockets_closed`]).
+    pub fn poll_closing(&self) -> Option<StreamPorts> {
+        self.lock().closing.pop_front()
+    }
+
+    /// Driver: the next recording to write.
+    pub fn poll_recording(&self) -> Option<Recording> {
+        self.lock().recordings.pop_front()
+    }
+
+    /// Driver: a closed stream's sockets are gone; its ports may be taken again.
+    pub fn sockets_closed(&self, ports: StreamPorts) {
+        let mut inner = self.lock();
+        inner.pool.put(ports.caller);
+        inner.pool.put(ports.callee);
+        super::metrics::free_pairs(inner.pool.free());
+    }
+
+    /// RTP/RTCP pairs free now and in all.
+    pub fn port_pairs(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.pool.free(), inner.pool.capacity())
+    }
+
+    /// Calls with an entry (relayed, or left direct while they last).
+    pub fn calls(&self) -> usize {
+        self.lock().calls.len()
+    }
+}
+
+fn lock_stream(stream: &SharedStream) -> MutexGuard<'_, StreamRelay> {
+    stream
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Inner {
+    /// The recording of `media`'s first stream, named `id`, if it recorded anything.
+    fn recording(&self, id: &str, media: &CallMedia) -> Option<Recording> {
+        let first = media.streams.iter().flatten().next()?;
+        let (tracks, answered) = lock_stream(first).take_recording()?;
+        let path = self.recordings_dir.join(format!("{id}.wav"));
+        Some(Recording {
+            path,
+            tracks,
+            answered,
+        })
+    }
+
+    /// Learns `from`'s addresses and returns the relay's RTP port per `m=` line for the body
+    /// going to the other side; `None`: the call is direct.
+    fn learn(
+        &mut self,
+        now: Instant,
+        call: u64,
+        from: Side,
+        sdp: &Sdp,
+    ) -> Option<Vec<Option<u16>>> {
+        let media = self.calls.remove(&call).unwrap_or_default();
+        let (media, ports) = self.streams_for(now, media, from, sdp);
+        self.calls.insert(call, media);
+        ports
+    }
+
+    fn streams_for(
+        &mut self,
+        now: Instant,
+        mut media: CallMedia,
+        from: Side,
+        sdp: &Sdp,
+    ) -> (CallMedia, Option<Vec<Option<u16>>>) {
+        if media.direct {
+            return (media, None);
+        }
+        let mut ports = Vec::with_capacity(sdp.media.len());
+        for (index, desc) in sdp.media.iter().enumerate() {
+            if desc.port == 0 {
+                ports.push(None);
+                continue;
+            }
+            let stream = match media.streams.get(index).cloned().flatten() {
+                Some(stream) => stream,
+                None => match self.open(now, &mut media, index) {
+                    Ok(stream) => stream,
+                    Err(PortsExhausted) if media.streams.iter().all(Option::is_none) => {
+                        metrics::counter!("calltrack_media_ports_exhausted_total").increment(1);
+                        tracing::warn!("no RTP ports left: the call is bridged direct");
+                        media.direct = true;
+                        return (media, None);
+                    }
+                    Err(PortsExhausted) => {
+                        metrics::counter!("calltrack_media_ports_exhausted_total").increment(1);
+                        ports.push(Some(0));
+                        continue;
+                    }
+                },
+            };
+            let mut relay = lock_stream(&stream);
+            relay.learn(from, desc, sdp.connection_of(index));
+            ports.push(Some(relay.ports.facing(from.other())));
+        }
+        (media, Some(ports))
+    }
+
+    /// Two pairs for stream `index`: one facing each side.
+    fn open(
+        &mut self,
+        now: Instant,
+        media: &mut CallMedia,
+        index: usize,
+    ) -> Result<SharedStream, PortsExhausted> {
+        let caller = self.pool.take()?;
+        let callee = self.pool.take().inspect_err(|_| self.pool.put(caller))?;
+        super::metrics::free_pairs(self.pool.free());
+        let mut relay = StreamRelay::new(StreamPorts { caller, callee });
+        if let Some(at) = media.answered {
+            relay.answered(at.min(now));
+        }
+        let stream = Arc::new(Mutex::new(relay));
+        if media.streams.len() <= index {
+            media.streams.resize(index + 1, None);
+        }
+        media.streams[index] = Some(stream.clone());
+        if self.driven {
+            self.opened.push_back(Opened {
+                ports: StreamPorts { caller, callee },
+                stream: stream.clone(),
+            });
+        }
+        Ok(stream)
+    }
+
+    /// A released stream: the driver closes its sockets first, else its ports are free now.
+    fn close(&mut self, ports: StreamPorts) {
+        if self.driven {
+            self.closing.push_back(ports);
+        } else {
+            self.pool.put(ports.caller);
+            self.pool.put(ports.callee);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;

@@ -1,0 +1,118 @@
+//! The media socket driver on loopback, without SIP: the table opens a stream from an offer
+//! and an answer, the driver binds its four sockets, packets from both parties are relayed
+//! through them, and the ports come back only once the released stream's sockets are closed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calltrack::config::MediaConfig;
+use calltrack::media::{MediaService, MediaTable, Side};
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+fn sdp(port: u16) -> String {
+    format!("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio {port} RTP/AVP 0\r\n")
+}
+
+fn rtp(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&7u32.to_be_bytes());
+    p.extend_from_slice(&[0xd5; 160]);
+    p
+}
+
+/// Four free ports in a row from an even one (below the ephemeral range).
+fn free_pool() -> u16 {
+    let seed = std::process::id() as usize;
+    for attempt in 0..500usize {
+        let base = 20_000 + ((seed.wrapping_mul(31) + attempt * 211) % 4_900) as u16 * 2;
+        let free = (base..=base + 3).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return base;
+        }
+    }
+    panic!("no four free loopback ports in a row");
+}
+
+async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = [0u8; 2048];
+    let got = tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf)).await;
+    let (len, from) = got.expect("a relayed packet").unwrap();
+    (buf[..len].to_vec(), from)
+}
+
+#[tokio::test]
+async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
+    let pool = free_pool();
+    let table = Arc::new(MediaTable::new(&MediaConfig {
+        rtp_ports: pool..=pool + 3,
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        advertised_ip: "127.0.0.1".parse().unwrap(),
+        one_way_audio: Duration::from_secs(5),
+        recordings_dir: std::env::temp_dir(),
+    }));
+    let stop = CancellationToken::new();
+    let service = tokio::spawn(
+        MediaService::new(table.clone(), "127.0.0.1".parse().unwrap()).run(stop.clone()),
+    );
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let callee = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let now = Instant::now();
+    let offer = sdp(caller.local_addr().unwrap().port());
+    let answer = sdp(callee.local_addr().unwrap().port());
+    table
+        .rewrite(now, 1, Side::Caller, offer.as_bytes())
+        .unwrap();
+    table
+        .rewrite(now, 1, Side::Callee, answer.as_bytes())
+        .unwrap();
+    table.answered(1, now, None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let (caller_facing, callee_facing): (SocketAddr, SocketAddr) = (
+        ([127, 0, 0, 1], pool).into(),
+        ([127, 0, 0, 1], pool + 2).into(),
+    );
+    for seq in 0..10 {
+        caller.send_to(&rtp(seq), caller_facing).await.unwrap();
+        let (packet, from) = recv(&callee).await;
+        assert_eq!((packet, from), (rtp(seq), callee_facing));
+        callee.send_to(&rtp(seq), callee_facing).await.unwrap();
+        let (packet, from) = recv(&caller).await;
+        assert_eq!((packet, from), (rtp(seq), caller_facing));
+    }
+    // A third party's packets to the caller's port are dropped once the caller latched.
+    let intruder = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    intruder.send_to(&rtp(99), caller_facing).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let leaked = tokio::time::timeout(Duration::from_millis(300), callee.recv_from(&mut buf)).await;
+    assert!(
+        leaked.is_err(),
+        "nothing reaches the callee from an intruder"
+    );
+
+    let facts = table.release(1, Instant::now()).unwrap();
+    assert_eq!((facts.caller.packets, facts.callee.packets), (10, 10));
+    assert_eq!((facts.caller.lost, facts.callee.lost), (0, 0));
+    assert!(!facts.one_way_audio);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while table.port_pairs().0 < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        table.port_pairs(),
+        (2, 2),
+        "ports back once the sockets closed"
+    );
+    assert!(
+        std::net::UdpSocket::bind(("127.0.0.1", pool)).is_ok(),
+        "the socket is gone"
+    );
+    stop.cancel();
+    service.await.unwrap();
+}
