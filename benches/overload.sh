@@ -11,7 +11,7 @@
 #       offers RATE calls/s and reports p50/p99 of INVITE in -> B-leg INVITE out from the
 #       calltrack_invite_relay_seconds histogram in /metrics (linear within a bucket).
 #
-# Needs sipp and the release binary (built here). Ports: UAC 5260, calltrack 5270 (HTTP 5271),
+# Needs sipp and the release binary (built here unless CT_BIN names one). Ports: UAC 5260, calltrack 5270 (HTTP 5271),
 # UAS 5280 (UAC_PORT/CT_PORT/HTTP_PORT/UAS_PORT override). Every sipp run is bounded by -m and
 # -timeout and an outer `timeout`; every process started here is stopped by PID.
 set -euo pipefail
@@ -24,7 +24,8 @@ UAS_PORT=${UAS_PORT:-5280}
 OUT=${OUT:-/tmp/calltrack-overload/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 command -v sipp >/dev/null || { echo "sipp is needed: apt-get install sip-tester" >&2; exit 2; }
-cargo build --release --quiet
+# A given CT_BIN is used as is (e.g. a copy of an earlier build); otherwise build first.
+[ -n "${CT_BIN:-}" ] || cargo build --release --quiet
 CT_BIN=${CT_BIN:-$PWD/target/release/calltrack}
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
