@@ -89,7 +89,7 @@ impl CallSession {
         self.recorded = true;
         let mut cdr =
             CallDetailRecord::from_live(&self.live, ctx.wall(), disposition, status, side);
-        cdr.counted = self.dialing.dialer.plan().counted;
+        cdr.counted = self.setup.counted();
         cdr.trail = self.trail.finish(disposition);
         let cdr = cdr.judge_quality(self.quality_min_talk);
         ctx.events.push_back(CallEvent::Ended(cdr));

@@ -42,7 +42,7 @@ pub use ctx::Ctx;
 pub use lifespan::Lifespan;
 pub use open::Opening;
 
-use open::Dialing;
+use open::{Dialing, SetUp};
 
 /// The two sides of a bridged call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,12 +97,12 @@ struct Relay {
     peer: Peer,
 }
 
-/// The caller leg: the INVITE we answer and the dialog we hold as UAS.
+/// The caller leg: the dialog we hold as UAS and the transaction of the INVITE we answer
+/// (the INVITE itself is kept only while the call is set up, see [`SetUp`]).
 #[derive(Debug)]
 struct CallerLeg {
     dialog: Dialog,
     invite_tx: TxId,
-    invite: SipMessage,
     invite_seq: u32,
     peer: Peer,
     acked: bool,
@@ -115,7 +115,10 @@ struct CallerLeg {
 struct CalleeLeg {
     dialog: Dialog,
     invite_tx: Option<TxId>,
-    invite: SipMessage,
+    /// The INVITE as last sent, while its transaction may still need it (a CANCEL copies it,
+    /// the digest retry and the retry over UDP re-send it): `None` before it is sent and
+    /// once its final response is in, so a held call keeps no INVITE (boxed: a pointer then).
+    invite: Option<Box<SipMessage>>,
     invite_seq: u32,
     provisional_seen: bool,
     final_seen: bool,
@@ -148,7 +151,9 @@ pub struct CallSession {
     /// The attempt that is the B leg: the one that answered, before that the one whose
     /// provisional reached the caller last (in-dialog requests of early dialogs go there).
     b: AttemptId,
-    dialing: Dialing,
+    /// The caller's INVITE and the dialer until a 2xx wins the call; then only what the CDR
+    /// needs of the plan.
+    setup: SetUp,
     relays: HashMap<TxId, Relay>,
     byes: HashSet<TxId>,
     pending_ack: Option<PendingAck>,
@@ -200,8 +205,14 @@ impl CallSession {
         if due(self.max_deadline) {
             self.on_max_duration(ctx);
         }
-        if self.phase == Phase::Setup && due(self.dialing.dialer.next_deadline()) {
-            let next = self.dialing.dialer.on_timeout(now, ctx.rotation);
+        let setup = self.phase == Phase::Setup;
+        let next = match self.dialing_mut() {
+            Some(d) if setup && due(d.dialer.next_deadline()) => {
+                Some(d.dialer.on_timeout(now, ctx.rotation))
+            }
+            _ => None,
+        };
+        if let Some(next) = next {
             self.run(ctx, next);
         }
     }
@@ -274,13 +285,29 @@ impl CallSession {
 
     /// The earliest session timer (ring timeouts, maximum duration).
     pub fn next_deadline(&self) -> Option<Instant> {
-        let dialer = (self.phase == Phase::Setup)
-            .then(|| self.dialing.dialer.next_deadline())
-            .flatten();
+        let dialer = self
+            .dialing()
+            .filter(|_| self.phase == Phase::Setup)
+            .and_then(|d| d.dialer.next_deadline());
         [self.ring_deadline, self.max_deadline, dialer]
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// The dialling state, until a 2xx won the call.
+    fn dialing(&self) -> Option<&Dialing> {
+        match &self.setup {
+            SetUp::Dialling(d) => Some(d),
+            SetUp::Answered { .. } => None,
+        }
+    }
+
+    fn dialing_mut(&mut self) -> Option<&mut Dialing> {
+        match &mut self.setup {
+            SetUp::Dialling(d) => Some(d),
+            SetUp::Answered { .. } => None,
+        }
     }
 
     fn attempt_of(&self, tx: TxId) -> Option<AttemptId> {
