@@ -107,7 +107,8 @@ pub struct B2bua {
     /// the map keeps spare slots; boxed, both cost a pointer.
     sessions: HashMap<CallKey, Box<CallSession>>,
     owners: Owners,
-    dialogs: HashMap<(String, String), (CallKey, Leg)>,
+    /// Our dialogs by [`event::dialog_key`].
+    dialogs: HashMap<String, (CallKey, Leg)>,
     /// How many of each session's dialog keys are in `dialogs` (sessions add attempts).
     registered: HashMap<CallKey, usize>,
     /// Sessions whose call is over (CDR written), only cleaning up: they do not count
@@ -423,8 +424,6 @@ impl B2bua {
     fn dialog_of(&self, request: &SipMessage) -> Option<(CallKey, Leg)> {
         let call_id = request.call_id()?;
         let tag = request.to().ok()?.tag()?;
-        self.dialogs
-            .get(&(call_id.to_string(), tag.to_string()))
-            .copied()
+        self.dialogs.get(&event::dialog_key(call_id, tag)).copied()
     }
 }

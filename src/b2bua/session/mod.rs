@@ -33,7 +33,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
-use crate::b2bua::event::CallKey;
+use crate::b2bua::event::{CallKey, dialog_key};
 use crate::call::record::{HangupSide, LiveCall};
 use crate::call::trail::Trail;
 use crate::routing::dialer::AttemptId;
@@ -221,8 +221,8 @@ impl CallSession {
 
     /// `(Call-ID, local tag)` of the caller leg, then of every attempt in order: how
     /// in-dialog requests find this session. The list only grows while the call lives.
-    pub fn dialog_keys(&self) -> Vec<((String, String), Leg)> {
-        let key = |d: &Dialog| (d.call_id.clone(), d.local_tag.clone());
+    pub fn dialog_keys(&self) -> Vec<(String, Leg)> {
+        let key = |d: &Dialog| dialog_key(&d.call_id, &d.local_tag);
         std::iter::once((key(&self.a.dialog), Leg::A))
             .chain(self.attempts.iter().map(|b| (key(&b.dialog), Leg::B)))
             .collect()
