@@ -109,8 +109,6 @@ pub struct B2bua {
     owners: Owners,
     /// Our dialogs by [`event::dialog_key`].
     dialogs: HashMap<String, (CallKey, Leg)>,
-    /// How many of each session's dialog keys are in `dialogs` (sessions add attempts).
-    registered: HashMap<CallKey, usize>,
     /// Sessions whose call is over (CDR written), only cleaning up: they do not count
     /// against `max_concurrent_calls`.
     over: HashSet<CallKey>,
@@ -169,7 +167,6 @@ impl B2bua {
             sessions: HashMap::new(),
             owners: Owners::default(),
             dialogs: HashMap::new(),
-            registered: HashMap::new(),
             over: HashSet::new(),
             next_audit: now + audit::AUDIT_EVERY,
             rotation: Rotation::default(),

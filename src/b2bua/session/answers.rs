@@ -165,7 +165,7 @@ impl CallSession {
             self.live.destination = destination;
         }
         self.ring_deadline = None;
-        self.max_deadline = Some(ctx.now + self.max_duration);
+        self.max_deadline = Some(ctx.now + self.lifespan.max_duration);
         self.lifespan.answered = Some(ctx.now);
         ctx.events.push_back(CallEvent::Answered {
             id: self.live.id.clone(),

@@ -162,10 +162,12 @@ pub struct CallSession {
     max_deadline: Option<Instant>,
     /// What the audit checks the call against (see `lifespan`).
     lifespan: Lifespan,
-    max_duration: Duration,
     quality_min_talk: Duration,
     /// What each attempt did, for the CDR's routing trail.
     trail: Trail,
+    /// How many of [`Self::dialog_keys`] the engine has been handed (see
+    /// [`Self::new_dialog_keys`]).
+    registered: usize,
     span: tracing::Span,
 }
 
@@ -228,9 +230,15 @@ impl CallSession {
             .collect()
     }
 
-    /// How many entries [`Self::dialog_keys`] has, without building it.
-    pub fn dialog_count(&self) -> usize {
-        1 + self.attempts.len()
+    /// The entries of [`Self::dialog_keys`] not handed out by an earlier call of this one:
+    /// the engine registers them (attempts add dialogs while the call is set up).
+    pub fn new_dialog_keys(&mut self) -> Vec<(String, Leg)> {
+        let known = self.registered;
+        self.registered = 1 + self.attempts.len();
+        if self.registered == known {
+            return Vec::new();
+        }
+        self.dialog_keys().into_iter().skip(known).collect()
     }
 
     /// Done when the outcome is recorded and nothing is left in flight.

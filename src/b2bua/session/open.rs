@@ -119,9 +119,9 @@ impl CallSession {
                 answered: None,
                 max_duration: o.max_duration,
             },
-            max_duration: o.max_duration,
             quality_min_talk: o.quality_min_talk,
             trail: Trail::default(),
+            registered: 0,
             span: o.span,
         };
         session.run(ctx, first);
