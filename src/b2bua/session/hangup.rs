@@ -61,7 +61,7 @@ impl CallSession {
 
     fn track_bye(&mut self, ctx: &mut Ctx<'_>, bye: SipMessage, peer: Peer) {
         if let Some(tx) = ctx.send(self.key, bye, peer) {
-            self.byes.insert(tx);
+            self.byes.push(tx);
         }
     }
 

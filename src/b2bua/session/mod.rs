@@ -26,7 +26,7 @@ mod open;
 mod relay;
 mod snapshot;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::sip::dialog::Dialog;
@@ -155,7 +155,9 @@ pub struct CallSession {
     /// needs of the plan.
     setup: SetUp,
     relays: HashMap<TxId, Relay>,
-    byes: HashSet<TxId>,
+    /// Our BYEs still waiting for a final response (rarely more than two: a Vec is half a
+    /// set's size in every held call).
+    byes: Vec<TxId>,
     pending_ack: Option<PendingAck>,
     recorded: bool,
     ring_deadline: Option<Instant>,
@@ -181,7 +183,7 @@ impl CallSession {
         } else if self.relays.contains_key(&tx) {
             self.on_relay_response(ctx, tx, &resp, retrans);
         } else if self.byes.contains(&tx) && resp.status().is_some_and(|c| c >= 200) {
-            self.byes.remove(&tx);
+            self.byes.retain(|t| *t != tx);
         }
     }
 
@@ -193,7 +195,7 @@ impl CallSession {
         } else if let Some(relay) = self.relays.remove(&tx) {
             self.reply(ctx, relay.server_tx, &relay.request, relay.peer, 408);
         } else {
-            self.byes.remove(&tx);
+            self.byes.retain(|t| *t != tx);
         }
     }
 

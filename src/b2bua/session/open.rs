@@ -1,7 +1,7 @@
 //! Opening a call: what the session is opened with, the caller's dialog, the live record
 //! and the dialer's first rings.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::sip::transaction::TxId;
@@ -108,7 +108,7 @@ impl CallSession {
             b: 0,
             setup: SetUp::Dialling(dialing),
             relays: HashMap::new(),
-            byes: HashSet::new(),
+            byes: Vec::new(),
             pending_ack: None,
             recorded: false,
             ring_deadline: Some(ctx.now + o.ring_timeout),
