@@ -120,9 +120,8 @@ pub struct B2bua {
     /// the map keeps spare slots; boxed, both cost a pointer.
     sessions: HashMap<CallKey, Box<CallSession>>,
     owners: Owners,
-    dialogs: HashMap<(String, String), (CallKey, Leg)>,
-    /// How many of each session's dialog keys are in `dialogs` (sessions add attempts).
-    registered: HashMap<CallKey, usize>,
+    /// Our dialogs by [`event::dialog_key`].
+    dialogs: HashMap<String, (CallKey, Leg)>,
     /// Sessions whose call is over (CDR written), only cleaning up: they do not count
     /// against `max_concurrent_calls`.
     over: HashSet<CallKey>,
@@ -183,7 +182,6 @@ impl B2bua {
             sessions: HashMap::new(),
             owners: Owners::default(),
             dialogs: HashMap::new(),
-            registered: HashMap::new(),
             over: HashSet::new(),
             next_audit: now + audit::AUDIT_EVERY,
             rotation: shared.rotation,
@@ -452,8 +450,6 @@ impl B2bua {
     fn dialog_of(&self, request: &SipMessage) -> Option<(CallKey, Leg)> {
         let call_id = request.call_id()?;
         let tag = request.to().ok()?.tag()?;
-        self.dialogs
-            .get(&(call_id.to_string(), tag.to_string()))
-            .copied()
+        self.dialogs.get(&event::dialog_key(call_id, tag)).copied()
     }
 }

@@ -63,15 +63,11 @@ impl B2bua {
     /// dialogs, re-arms its timer, or removes the session once it is done.
     pub(super) fn after_session(&mut self, key: CallKey, now: Instant) {
         self.keep_dialogs(key);
-        let Some(session) = self.sessions.get(&key) else {
+        let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
-        let known = self.registered.get(&key).copied().unwrap_or(0);
-        if session.dialog_count() > known {
-            for (dialog, leg) in session.dialog_keys().into_iter().skip(known) {
-                self.dialogs.insert(dialog, (key, leg));
-            }
-            self.registered.insert(key, session.dialog_count());
+        for (dialog, leg) in session.new_dialog_keys() {
+            self.dialogs.insert(dialog, (key, leg));
         }
         if session.is_done() {
             self.remove_session(key, now);
@@ -105,7 +101,6 @@ impl B2bua {
         self.owners.remove_call(key);
         self.armed.remove(&key);
         self.prune_deadlines();
-        self.registered.remove(&key);
         self.kept.remove(&key);
         self.over.remove(&key);
     }

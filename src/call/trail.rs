@@ -55,6 +55,8 @@ pub struct Trail {
 impl Trail {
     /// Attempt `id` was rung at `at`.
     pub fn rang(&mut self, id: usize, at: Timestamp, step: u32, target: &str) {
+        // Most calls ring one or two targets, and a held call keeps its trail: grow exactly.
+        self.steps.reserve_exact(1);
         self.steps.push((
             id,
             TrailStep {

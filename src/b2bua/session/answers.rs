@@ -9,7 +9,7 @@ use crate::sip::transaction::TxId;
 use crate::b2bua::bridge;
 use crate::b2bua::event::CallEvent;
 use crate::b2bua::session::legs::learn_remote;
-use crate::b2bua::session::{CallSession, Ctx, Leg, Phase};
+use crate::b2bua::session::{CallSession, Ctx, Leg, Phase, SetUp};
 use crate::call::outcome::{Fault, reason_phrase};
 use crate::routing::dialer::{AttemptId, Outcome};
 
@@ -51,8 +51,9 @@ impl CallSession {
                 self.b = id;
             }
             let contact = has_tag.then(|| self.a_contact(ctx));
-            let relayed = self.relay_to_a(ctx, resp, contact.as_deref());
-            ctx.respond(self.a.invite_tx, relayed);
+            if let Some(relayed) = self.relay_to_a(ctx, resp, contact.as_deref()) {
+                ctx.respond(self.a.invite_tx, relayed);
+            }
         }
         self.send_pending_cancel(ctx, id);
     }
@@ -61,22 +62,23 @@ impl CallSession {
     /// with a body or a reliable 18x owns it while it rings; meanwhile the others' 18x are
     /// not relayed (the caller already hears something, and one RSeq space is kept).
     fn may_relay(&mut self, id: AttemptId, resp: &SipMessage) -> bool {
-        let owner = self
-            .dialing
-            .early
-            .filter(|&e| self.dialing.dialer.is_live(e));
+        let Some(d) = self.dialing_mut() else {
+            return false;
+        };
+        let owner = d.early.filter(|&e| d.dialer.is_live(e));
         if owner.is_some_and(|e| e != id) {
             return false;
         }
         let early = !resp.body().is_empty() || resp.header(&HeaderName::RSeq).is_some();
         if early {
-            self.dialing.early = Some(id);
+            d.early = Some(id);
         }
         true
     }
 
     fn on_answer(&mut self, ctx: &mut Ctx<'_>, id: AttemptId, resp: &SipMessage) {
         self.attempts[id].final_seen = true;
+        self.attempts[id].invite = None;
         let answered = self.live.answered_at.is_some();
         if answered && id == self.b {
             if self.is_another_fork(resp) {
@@ -92,17 +94,32 @@ impl CallSession {
             self.send_bye_on(ctx, id);
             return;
         }
+        let Some(d) = self.dialing() else {
+            return;
+        };
+        let early_offer = !d.invite.body().is_empty();
         self.b = id;
         let contact = self.a_contact(ctx);
-        let relayed = self.relay_to_a(ctx, resp, Some(&contact));
-        ctx.respond(self.a.invite_tx, relayed);
+        if let Some(relayed) = self.relay_to_a(ctx, resp, Some(&contact)) {
+            ctx.respond(self.a.invite_tx, relayed);
+        }
         self.mark_answered(ctx, id);
-        if !self.a.invite.body().is_empty() {
+        if early_offer {
             // The offer was in the INVITE, so the ACK carries no answer: send it now.
             self.ack_attempt(ctx, id, None);
         }
-        let cancels = self.dialing.dialer.on_answer(id, ctx.rotation);
-        self.run(ctx, cancels);
+        let cancels = self
+            .dialing_mut()
+            .map(|d| d.dialer.on_answer(id, ctx.rotation));
+        self.run(ctx, cancels.unwrap_or_default());
+        self.settle();
+    }
+
+    /// The call is won and the other attempts are cancelled: what only the set-up needed
+    /// goes (see [`SetUp`]).
+    fn settle(&mut self) {
+        let counted = self.setup.counted();
+        self.setup = SetUp::Answered { counted };
     }
 
     /// A 2xx from a second branch of a forked INVITE after one branch already answered
@@ -131,19 +148,24 @@ impl CallSession {
     fn mark_answered(&mut self, ctx: &mut Ctx<'_>, id: AttemptId) {
         self.phase = Phase::Answered;
         self.live.answered_at = Some(ctx.wall());
-        if let Some((step, label)) = self.dialing.dialer.position(id) {
+        let dialer = self.dialing().map(|d| &d.dialer);
+        let position = dialer.and_then(|d| d.position(id));
+        let scheme = dialer.map(|d| d.plan().scheme.clone()).unwrap_or_default();
+        let destination = dialer
+            .and_then(|d| d.target(id))
+            .map(|t| t.target.uri.clone());
+        if let Some((step, label)) = position {
             tracing::info!(step, target = %label, "answered");
-            let scheme = self.dialing.dialer.plan().scheme.clone();
             metrics::counter!("calltrack_dial_answered_total", "scheme" => scheme, "step" => step.to_string())
                 .increment(1);
             self.live.answered_step = Some(step);
             self.live.answered_target = Some(label);
         }
-        if let Some(target) = self.dialing.dialer.target(id) {
-            self.live.destination = target.target.uri.clone();
+        if let Some(destination) = destination {
+            self.live.destination = destination;
         }
         self.ring_deadline = None;
-        self.max_deadline = Some(ctx.now + self.max_duration);
+        self.max_deadline = Some(ctx.now + self.lifespan.max_duration);
         self.lifespan.answered = Some(ctx.now);
         self.media_answered(ctx);
         ctx.events.push_back(CallEvent::Answered {
@@ -157,35 +179,43 @@ impl CallSession {
         if matches!(code, 401 | 407) && self.answer_challenge(ctx, id, resp) {
             return;
         }
+        self.attempts[id].invite = None;
         self.trail.answered_with(id, code);
-        if self.phase != Phase::Setup || self.recorded || !self.dialing.dialer.is_live(id) {
+        let (setup, recorded) = (self.phase == Phase::Setup, self.recorded);
+        let Some(d) = self
+            .dialing_mut()
+            .filter(|d| setup && !recorded && d.dialer.is_live(id))
+        else {
             return;
-        }
-        self.dialing.last_failure = Some(resp.clone());
-        let next = self
-            .dialing
+        };
+        d.last_failure = Some(resp.clone());
+        let next = d
             .dialer
             .on_outcome(ctx.now, id, Outcome::Status(code), ctx.rotation);
         self.run(ctx, next);
     }
 
+    /// An attempt's response relayed to the caller's INVITE (`None` once answered: the
+    /// caller's INVITE is no longer kept).
     pub(super) fn relay_to_a(
         &self,
         ctx: &Ctx<'_>,
         resp: &SipMessage,
         contact: Option<&str>,
-    ) -> SipMessage {
+    ) -> Option<SipMessage> {
+        let invite = &self.dialing()?.invite;
         let tag = &self.a.dialog.local_tag;
         let source = Some(self.a.peer.addr);
-        let relayed = bridge::relay_response(&self.a.invite, resp, tag, source, contact, ctx.rules);
-        self.media_body(ctx, Leg::B, relayed)
+        let relayed = bridge::relay_response(invite, resp, tag, source, contact, ctx.rules);
+        Some(self.media_body(ctx, Leg::B, relayed))
     }
 
-    /// A response of our own to the caller's INVITE.
-    fn a_response(&self, status: u16) -> SipMessage {
+    /// A response of our own to the caller's INVITE (`None` once answered).
+    fn a_response(&self, status: u16) -> Option<SipMessage> {
+        let invite = &self.dialing()?.invite;
         let tag = Some(self.a.dialog.local_tag.as_str());
         let source = Some(self.a.peer.addr);
-        response_to(&self.a.invite, status, reason_phrase(status), tag, source).finish()
+        Some(response_to(invite, status, reason_phrase(status), tag, source).finish())
     }
 
     fn a_contact(&self, ctx: &Ctx<'_>) -> String {
@@ -200,8 +230,9 @@ impl CallSession {
             return;
         }
         let (status, _) = fault.caller_status();
-        let answer = self.a_response(status);
-        self.end_setup(ctx, fault, answer);
+        if let Some(answer) = self.a_response(status) {
+            self.end_setup(ctx, fault, answer);
+        }
     }
 
     /// The caller gets its final answer: record, stop ringing, only clean-up is left.

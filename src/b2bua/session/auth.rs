@@ -19,7 +19,9 @@ impl CallSession {
         id: AttemptId,
         resp: &SipMessage,
     ) -> bool {
-        let dialer = &self.dialing.dialer;
+        let Some(dialer) = self.dialing().map(|d| &d.dialer) else {
+            return false;
+        };
         let Some(creds) = dialer.target(id).and_then(|t| t.auth.clone()) else {
             return false;
         };
@@ -27,6 +29,9 @@ impl CallSession {
         if b.auth_tried || b.cancel_wanted || self.phase != Phase::Setup || !dialer.is_live(id) {
             return false;
         }
+        let Some(sent) = b.invite.clone() else {
+            return false;
+        };
         let proxy = resp.status() == Some(407);
         let (asked, answer) = if proxy {
             ("Proxy-Authenticate", "Proxy-Authorization")
@@ -42,7 +47,7 @@ impl CallSession {
             return false;
         }
         let cnonce = ctx.ids.tag();
-        let uri = b.invite.request_uri().unwrap_or_default().to_string();
+        let uri = sent.request_uri().unwrap_or_default().to_string();
         let request = digest::Request {
             method: "INVITE",
             uri: &uri,
@@ -61,7 +66,7 @@ impl CallSession {
         b.invite_seq = b.invite_seq.wrapping_add(1);
         b.dialog.local_seq = b.invite_seq;
         let via = ctx.local.via(b.dialog.transport, &ctx.ids.branch());
-        let invite = with_credentials(&b.invite, &via, b.invite_seq, answer, &value);
+        let invite = with_credentials(&sent, &via, b.invite_seq, answer, &value);
         if !self.send_invite(ctx, id, invite) {
             self.attempts[id].final_seen = true;
             return false;

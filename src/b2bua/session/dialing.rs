@@ -7,7 +7,7 @@ use crate::sip::SipMessage;
 
 use crate::b2bua::bridge;
 use crate::b2bua::session::legs::{callee_leg, cancel_for};
-use crate::b2bua::session::{CallSession, Ctx, Leg, Phase};
+use crate::b2bua::session::{CallSession, Ctx, Leg, Phase, SetUp};
 use crate::call::outcome::Fault;
 use crate::call::record::HangupSide;
 use crate::call::trail::TrailOutcome;
@@ -22,13 +22,11 @@ impl CallSession {
                 Action::Ring(id) => {
                     if !self.ring(ctx, id) {
                         self.trail.ended(id, TrailOutcome::Unreachable, None);
-                        let dialer = &mut self.dialing.dialer;
-                        queue.extend(dialer.on_outcome(
-                            ctx.now,
-                            id,
-                            Outcome::Unreachable,
-                            ctx.rotation,
-                        ));
+                        if let Some(d) = self.dialing_mut() {
+                            let unreachable = Outcome::Unreachable;
+                            let next = d.dialer.on_outcome(ctx.now, id, unreachable, ctx.rotation);
+                            queue.extend(next);
+                        }
                     }
                 }
                 Action::Cancel(id) => self.cancel_attempt(ctx, id),
@@ -39,42 +37,59 @@ impl CallSession {
 
     /// Sends attempt `id`'s INVITE; false when it could not be sent.
     fn ring(&mut self, ctx: &mut Ctx<'_>, id: AttemptId) -> bool {
-        let Some(target) = self.dialing.dialer.target(id).cloned() else {
-            return false;
-        };
         if id != self.attempts.len() || self.phase != Phase::Setup {
             return false;
         }
-        let caller = self.dialing.caller.clone();
-        let leg = callee_leg(ctx, &self.a.invite, &caller, &target.target);
+        let SetUp::Dialling(d) = &self.setup else {
+            return false;
+        };
+        let Some(target) = d.dialer.target(id).cloned() else {
+            return false;
+        };
+        let leg = callee_leg(ctx, &d.invite, &d.caller, &target.target);
+        let position = d.dialer.position(id);
+        let scheme = d.dialer.plan().scheme.clone();
+        let udp_max = d.udp_max;
         self.attempts.push(leg);
         tracing::debug!(attempt = id, target = %target.label, "ringing");
-        if let Some((step, label)) = self.dialing.dialer.position(id) {
+        if let Some((step, label)) = position {
             self.trail.rang(id, ctx.wall(), step, &label);
         }
-        let scheme = self.dialing.dialer.plan().scheme.clone();
         metrics::counter!("calltrack_dial_attempts_total", "scheme" => scheme).increment(1);
         let branch = ctx.ids.branch();
-        let mut invite = self.build_invite(ctx, id, &branch);
+        let Some(mut invite) = self.build_invite(ctx, id, &branch) else {
+            return false;
+        };
         let size = invite.as_bytes().len();
         let pinned = target.target.transport_pinned;
         let b = &mut self.attempts[id];
-        let transport =
-            bridge::transport_for_size(b.dialog.transport, pinned, size, self.dialing.udp_max);
+        let transport = bridge::transport_for_size(b.dialog.transport, pinned, size, udp_max);
         if transport != b.dialog.transport {
             b.dialog.transport = transport;
             b.dialog.peer.transport = transport;
             b.tcp_upgraded = true;
-            invite = self.build_invite(ctx, id, &branch);
+            invite = match self.build_invite(ctx, id, &branch) {
+                Some(invite) => invite,
+                None => return false,
+            };
         }
         self.send_invite(ctx, id, invite)
     }
 
-    fn build_invite(&self, ctx: &Ctx<'_>, id: AttemptId, branch: &str) -> SipMessage {
-        let (a, b, d) = (&self.a.invite, &self.attempts[id].dialog, &self.dialing);
-        let invite =
-            bridge::b_leg_invite(a, b, ctx.local, branch, d.max_forwards, ctx.rules, &d.stamp);
-        self.media_body(ctx, Leg::A, invite)
+    /// Attempt `id`'s INVITE, built from the caller's (`None` once the call is answered).
+    fn build_invite(&self, ctx: &Ctx<'_>, id: AttemptId, branch: &str) -> Option<SipMessage> {
+        let (b, d) = (&self.attempts[id].dialog, self.dialing()?);
+        let (stamp, max_forwards) = (&d.stamp, d.max_forwards);
+        let invite = bridge::b_leg_invite(
+            &d.invite,
+            b,
+            ctx.local,
+            branch,
+            max_forwards,
+            ctx.rules,
+            stamp,
+        );
+        Some(self.media_body(ctx, Leg::A, invite))
     }
 
     /// Sends (or re-sends) an attempt's INVITE as a new client transaction.
@@ -85,7 +100,7 @@ impl CallSession {
         invite: SipMessage,
     ) -> bool {
         let b = &mut self.attempts[id];
-        b.invite = invite.clone();
+        b.invite = Some(Box::new(invite.clone()));
         b.invite_tx = ctx.send(self.key, invite, b.dialog.peer);
         b.invite_tx.is_some()
     }
@@ -108,7 +123,8 @@ impl CallSession {
     /// call's ring timeout, shutdown).
     pub(super) fn cancel_all(&mut self, ctx: &mut Ctx<'_>) {
         self.ring_deadline = None;
-        for id in self.dialing.dialer.stop() {
+        let ringing = self.dialing_mut().map(|d| d.dialer.stop());
+        for id in ringing.unwrap_or_default() {
             self.cancel_attempt(ctx, id);
         }
     }
@@ -122,8 +138,11 @@ impl CallSession {
         if !b.cancel_wanted || b.cancel_sent || !b.provisional_seen || b.final_seen {
             return;
         }
+        let Some(invite) = &b.invite else {
+            return;
+        };
+        let cancel = cancel_for(invite);
         b.cancel_sent = true;
-        let cancel = cancel_for(&b.invite);
         let peer = b.dialog.peer;
         ctx.send(self.key, cancel, peer);
     }
@@ -131,7 +150,8 @@ impl CallSession {
     /// The dialer has nothing left to ring: the caller hears the fault.
     fn give_up(&mut self, ctx: &mut Ctx<'_>, fault: Fault) {
         let (status, _) = fault.caller_status();
-        let relayed = match (fault, self.dialing.last_failure.take()) {
+        let last_failure = self.dialing_mut().and_then(|d| d.last_failure.take());
+        let relayed = match (fault, last_failure) {
             (Fault::Callee(code), Some(resp)) if code == status && resp.status() == Some(code) => {
                 Some(resp)
             }
@@ -139,8 +159,10 @@ impl CallSession {
         };
         match relayed {
             Some(resp) if self.phase == Phase::Setup && !self.recorded => {
-                let answer = self.relay_to_a(ctx, &resp, None);
-                self.end_setup(ctx, fault, answer);
+                match self.relay_to_a(ctx, &resp, None) {
+                    Some(answer) => self.end_setup(ctx, fault, answer),
+                    None => self.fail(ctx, fault),
+                }
             }
             _ => self.fail(ctx, fault),
         }
@@ -157,24 +179,30 @@ impl CallSession {
             self.send_pending_cancel(ctx, id);
         }
         self.trail.ended(id, TrailOutcome::Unreachable, None);
+        let live = self.dialing().is_some_and(|d| d.dialer.is_live(id));
         let b = &mut self.attempts[id];
         b.final_seen = true;
-        let live = self.dialing.dialer.is_live(id);
         if b.tcp_upgraded && !b.provisional_seen && live && self.phase == Phase::Setup {
             // RFC 3261 §18.1.1: a request moved to TCP for its size is retried over UDP.
             self.retry_over_udp(ctx, id);
             return;
         }
+        b.invite = None;
         match self.phase {
-            Phase::Setup => {
-                let next =
-                    self.dialing
-                        .dialer
-                        .on_outcome(ctx.now, id, Outcome::Unreachable, ctx.rotation);
-                self.run(ctx, next);
-            }
+            Phase::Setup => self.unreachable(ctx, id),
             Phase::Answered if id == self.b => self.hang_up(ctx, HangupSide::System, &[Leg::A]),
             Phase::Answered | Phase::Ending => {}
+        }
+    }
+
+    /// Attempt `id` could not be reached: the dialer says what next.
+    fn unreachable(&mut self, ctx: &mut Ctx<'_>, id: AttemptId) {
+        let (now, unreachable) = (ctx.now, Outcome::Unreachable);
+        let next = self
+            .dialing_mut()
+            .map(|d| d.dialer.on_outcome(now, id, unreachable, ctx.rotation));
+        if let Some(next) = next {
+            self.run(ctx, next);
         }
     }
 
@@ -186,13 +214,12 @@ impl CallSession {
         b.dialog.transport = udp;
         b.dialog.peer.transport = udp;
         let via = ctx.local.via(udp, &ctx.ids.branch());
-        let retry = bridge::on_transport(&b.invite, &via, &ctx.local.contact(udp));
+        let Some(invite) = &b.invite else {
+            return self.unreachable(ctx, id);
+        };
+        let retry = bridge::on_transport(invite, &via, &ctx.local.contact(udp));
         if !self.send_invite(ctx, id, retry) {
-            let next =
-                self.dialing
-                    .dialer
-                    .on_outcome(ctx.now, id, Outcome::Unreachable, ctx.rotation);
-            self.run(ctx, next);
+            self.unreachable(ctx, id);
         }
     }
 }

@@ -61,7 +61,7 @@ impl CallSession {
 
     fn track_bye(&mut self, ctx: &mut Ctx<'_>, bye: SipMessage, peer: Peer) {
         if let Some(tx) = ctx.send(self.key, bye, peer) {
-            self.byes.insert(tx);
+            self.byes.push(tx);
         }
     }
 
@@ -89,7 +89,7 @@ impl CallSession {
         self.recorded = true;
         let mut cdr =
             CallDetailRecord::from_live(&self.live, ctx.wall(), disposition, status, side);
-        cdr.counted = self.dialing.dialer.plan().counted;
+        cdr.counted = self.setup.counted();
         cdr.trail = self.trail.finish(disposition);
         self.media_release(ctx, &mut cdr);
         let cdr = cdr.judge_quality(self.quality_min_talk);

@@ -28,14 +28,14 @@ mod open;
 mod relay;
 mod snapshot;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::sip::dialog::Dialog;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
-use crate::b2bua::event::CallKey;
+use crate::b2bua::event::{CallKey, dialog_key};
 use crate::call::record::{HangupSide, LiveCall};
 use crate::call::trail::Trail;
 use crate::routing::dialer::AttemptId;
@@ -44,7 +44,7 @@ pub use ctx::Ctx;
 pub use lifespan::Lifespan;
 pub use open::Opening;
 
-use open::Dialing;
+use open::{Dialing, SetUp};
 
 /// The two sides of a bridged call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,12 +99,12 @@ struct Relay {
     peer: Peer,
 }
 
-/// The caller leg: the INVITE we answer and the dialog we hold as UAS.
+/// The caller leg: the dialog we hold as UAS and the transaction of the INVITE we answer
+/// (the INVITE itself is kept only while the call is set up, see [`SetUp`]).
 #[derive(Debug)]
 struct CallerLeg {
     dialog: Dialog,
     invite_tx: TxId,
-    invite: SipMessage,
     invite_seq: u32,
     peer: Peer,
     acked: bool,
@@ -117,7 +117,10 @@ struct CallerLeg {
 struct CalleeLeg {
     dialog: Dialog,
     invite_tx: Option<TxId>,
-    invite: SipMessage,
+    /// The INVITE as last sent, while its transaction may still need it (a CANCEL copies it,
+    /// the digest retry and the retry over UDP re-send it): `None` before it is sent and
+    /// once its final response is in, so a held call keeps no INVITE (boxed: a pointer then).
+    invite: Option<Box<SipMessage>>,
     invite_seq: u32,
     provisional_seen: bool,
     final_seen: bool,
@@ -150,16 +153,19 @@ pub struct CallSession {
     /// The attempt that is the B leg: the one that answered, before that the one whose
     /// provisional reached the caller last (in-dialog requests of early dialogs go there).
     b: AttemptId,
-    dialing: Dialing,
+    /// The caller's INVITE and the dialer until a 2xx wins the call; then only what the CDR
+    /// needs of the plan.
+    setup: SetUp,
     relays: HashMap<TxId, Relay>,
-    byes: HashSet<TxId>,
+    /// Our BYEs still waiting for a final response (rarely more than two: a Vec is half a
+    /// set's size in every held call).
+    byes: Vec<TxId>,
     pending_ack: Option<PendingAck>,
     recorded: bool,
     ring_deadline: Option<Instant>,
     max_deadline: Option<Instant>,
     /// What the audit checks the call against (see `lifespan`).
     lifespan: Lifespan,
-    max_duration: Duration,
     quality_min_talk: Duration,
     /// `media = "relay"`: SDP crossing the legs goes through the relay (see `media`).
     relay_media: bool,
@@ -167,6 +173,9 @@ pub struct CallSession {
     record: bool,
     /// What each attempt did, for the CDR's routing trail.
     trail: Trail,
+    /// How many of [`Self::dialog_keys`] the engine has been handed (see
+    /// [`Self::new_dialog_keys`]).
+    registered: usize,
     span: tracing::Span,
 }
 
@@ -180,7 +189,7 @@ impl CallSession {
         } else if self.relays.contains_key(&tx) {
             self.on_relay_response(ctx, tx, &resp, retrans);
         } else if self.byes.contains(&tx) && resp.status().is_some_and(|c| c >= 200) {
-            self.byes.remove(&tx);
+            self.byes.retain(|t| *t != tx);
         }
     }
 
@@ -192,7 +201,7 @@ impl CallSession {
         } else if let Some(relay) = self.relays.remove(&tx) {
             self.reply(ctx, relay.server_tx, &relay.request, relay.peer, 408);
         } else {
-            self.byes.remove(&tx);
+            self.byes.retain(|t| *t != tx);
         }
     }
 
@@ -206,8 +215,14 @@ impl CallSession {
         if due(self.max_deadline) {
             self.on_max_duration(ctx);
         }
-        if self.phase == Phase::Setup && due(self.dialing.dialer.next_deadline()) {
-            let next = self.dialing.dialer.on_timeout(now, ctx.rotation);
+        let setup = self.phase == Phase::Setup;
+        let next = match self.dialing_mut() {
+            Some(d) if setup && due(d.dialer.next_deadline()) => {
+                Some(d.dialer.on_timeout(now, ctx.rotation))
+            }
+            _ => None,
+        };
+        if let Some(next) = next {
             self.run(ctx, next);
         }
     }
@@ -216,16 +231,22 @@ impl CallSession {
 
     /// `(Call-ID, local tag)` of the caller leg, then of every attempt in order: how
     /// in-dialog requests find this session. The list only grows while the call lives.
-    pub fn dialog_keys(&self) -> Vec<((String, String), Leg)> {
-        let key = |d: &Dialog| (d.call_id.clone(), d.local_tag.clone());
+    pub fn dialog_keys(&self) -> Vec<(String, Leg)> {
+        let key = |d: &Dialog| dialog_key(&d.call_id, &d.local_tag);
         std::iter::once((key(&self.a.dialog), Leg::A))
             .chain(self.attempts.iter().map(|b| (key(&b.dialog), Leg::B)))
             .collect()
     }
 
-    /// How many entries [`Self::dialog_keys`] has, without building it.
-    pub fn dialog_count(&self) -> usize {
-        1 + self.attempts.len()
+    /// The entries of [`Self::dialog_keys`] not handed out by an earlier call of this one:
+    /// the engine registers them (attempts add dialogs while the call is set up).
+    pub fn new_dialog_keys(&mut self) -> Vec<(String, Leg)> {
+        let known = self.registered;
+        self.registered = 1 + self.attempts.len();
+        if self.registered == known {
+            return Vec::new();
+        }
+        self.dialog_keys().into_iter().skip(known).collect()
     }
 
     /// Done when the outcome is recorded and nothing is left in flight.
@@ -280,13 +301,29 @@ impl CallSession {
 
     /// The earliest session timer (ring timeouts, maximum duration).
     pub fn next_deadline(&self) -> Option<Instant> {
-        let dialer = (self.phase == Phase::Setup)
-            .then(|| self.dialing.dialer.next_deadline())
-            .flatten();
+        let dialer = self
+            .dialing()
+            .filter(|_| self.phase == Phase::Setup)
+            .and_then(|d| d.dialer.next_deadline());
         [self.ring_deadline, self.max_deadline, dialer]
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// The dialling state, until a 2xx won the call.
+    fn dialing(&self) -> Option<&Dialing> {
+        match &self.setup {
+            SetUp::Dialling(d) => Some(d),
+            SetUp::Answered { .. } => None,
+        }
+    }
+
+    fn dialing_mut(&mut self) -> Option<&mut Dialing> {
+        match &mut self.setup {
+            SetUp::Dialling(d) => Some(d),
+            SetUp::Answered { .. } => None,
+        }
     }
 
     fn attempt_of(&self, tx: TxId) -> Option<AttemptId> {

@@ -1,7 +1,7 @@
 //! Opening a call: what the session is opened with, the caller's dialog, the live record
 //! and the dialer's first rings.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::sip::transaction::TxId;
@@ -13,9 +13,12 @@ use crate::call::record::LiveCall;
 use crate::call::trail::Trail;
 use crate::routing::dialer::{AttemptId, Dialer};
 
-/// What every attempt's INVITE is built from, kept from the opening.
+/// What every attempt's INVITE and the caller's responses are built from while the call is
+/// set up.
 #[derive(Debug)]
 pub(super) struct Dialing {
+    /// The caller's INVITE.
+    pub(super) invite: SipMessage,
     pub(super) dialer: Dialer,
     pub(super) caller: String,
     pub(super) max_forwards: u32,
@@ -26,6 +29,32 @@ pub(super) struct Dialing {
     pub(super) early: Option<AttemptId>,
     /// The last failure response of an attempt, relayed when the dialer gives up with it.
     pub(super) last_failure: Option<SipMessage>,
+}
+
+/// What a call keeps of its set-up. Every use of the caller's INVITE and of the dialer is
+/// before the caller has a 2xx (responses to the caller, each attempt's INVITE, CANCELs,
+/// digest and transport retries, the dialer's timers), so once a 2xx won the call and the
+/// other attempts are cancelled ([`CallSession::settle`]) only the plan's `counted` is kept:
+/// a held call then carries neither INVITE nor plan, stamp or dialer.
+#[derive(Debug)]
+pub(super) enum SetUp {
+    /// Ringing: boxed, as it is the larger part of a session and goes on answer.
+    Dialling(Box<Dialing>),
+    /// A 2xx won the call.
+    Answered {
+        /// The plan's `counted`, for the CDR.
+        counted: bool,
+    },
+}
+
+impl SetUp {
+    /// Whether the call counts towards quality calls (the plan's `counted`).
+    pub(super) fn counted(&self) -> bool {
+        match self {
+            SetUp::Dialling(d) => d.dialer.plan().counted,
+            SetUp::Answered { counted } => *counted,
+        }
+    }
 }
 
 /// Everything needed to open a session for an admitted INVITE.
@@ -62,7 +91,8 @@ impl CallSession {
         let live = live_call(ctx, &o);
         ctx.events.push_back(CallEvent::Started(live.clone()));
         ctx.owners.insert(a.invite_tx, o.key);
-        let dialing = Dialing {
+        let mut dialing = Box::new(Dialing {
+            invite: o.invite,
             dialer: Dialer::new(o.plan.route.clone(), &o.plan.caller),
             caller: o.plan.caller.clone(),
             max_forwards: o.plan.max_forwards,
@@ -70,17 +100,19 @@ impl CallSession {
             stamp: o.stamp,
             early: None,
             last_failure: None,
-        };
+        });
+        let first = dialing.dialer.start(ctx.now, ctx.rotation);
         let mut session = CallSession {
             key: o.key,
             live,
             phase: Phase::Setup,
             a,
-            attempts: Vec::new(),
+            // Most calls ring one target: room for more is made when the dialer asks.
+            attempts: Vec::with_capacity(1),
             b: 0,
-            dialing,
+            setup: SetUp::Dialling(dialing),
             relays: HashMap::new(),
-            byes: HashSet::new(),
+            byes: Vec::new(),
             pending_ack: None,
             recorded: false,
             ring_deadline: Some(ctx.now + o.ring_timeout),
@@ -91,19 +123,18 @@ impl CallSession {
                 answered: None,
                 max_duration: o.max_duration,
             },
-            max_duration: o.max_duration,
             quality_min_talk: o.quality_min_talk,
             relay_media: o.relay_media,
             record: o.record,
             trail: Trail::default(),
+            registered: 0,
             span: o.span,
         };
-        let first = session.dialing.dialer.start(ctx.now, ctx.rotation);
         session.run(ctx, first);
-        if session.attempts.is_empty() {
+        if let (true, SetUp::Dialling(d)) = (session.attempts.is_empty(), &session.setup) {
             // Nothing was rung (the call already failed): a B leg that is never sent keeps
             // the B-leg accessors total.
-            let leg = legs::callee_leg(ctx, &session.a.invite, &o.plan.caller, &o.plan.target);
+            let leg = legs::callee_leg(ctx, &d.invite, &o.plan.caller, &o.plan.target);
             session.attempts.push(leg);
         }
         session
