@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::routing::SchemeConfig;
 use super::validate::Problems;
-use super::{Config, NumberKind, TrackingNumber};
+use super::{Config, NumberKind, SiteConfig, StaticNumber, TrackingNumber};
 
 /// Whether a call's RTP flows through calltrack.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -138,26 +139,27 @@ impl Config {
     /// How this call's media flows: the static number's choice, else the scheme's, else the
     /// site's, else [`MediaMode::Direct`].
     pub fn media_mode(&self, tracking: &TrackingNumber, scheme: &str) -> MediaMode {
-        let site = self.site(&tracking.site);
-        let number = match &tracking.kind {
-            NumberKind::Static { .. } => site
-                .and_then(|s| {
-                    s.static_numbers
-                        .iter()
-                        .find(|n| n.number == tracking.number)
-                })
-                .and_then(|n| n.media),
-            _ => None,
-        };
-        number
-            .or_else(|| self.routing.scheme(scheme).and_then(|s| s.media))
-            .or_else(|| site.and_then(|s| s.media))
+        self.most_specific(tracking, scheme, |n| n.media, |s| s.media, |s| s.media)
             .unwrap_or_default()
     }
 
     /// Whether this call is recorded (`record`, the same precedence as `media`); a recorded
     /// call is relayed whatever its `media` says.
     pub fn records(&self, tracking: &TrackingNumber, scheme: &str) -> bool {
+        self.most_specific(tracking, scheme, |n| n.record, |s| s.record, |s| s.record)
+            .unwrap_or(false)
+    }
+
+    /// A per-call setting by precedence: the static number's, else the scheme's, else the
+    /// site's.
+    fn most_specific<T>(
+        &self,
+        tracking: &TrackingNumber,
+        scheme: &str,
+        of_number: impl Fn(&StaticNumber) -> Option<T>,
+        of_scheme: impl Fn(&SchemeConfig) -> Option<T>,
+        of_site: impl Fn(&SiteConfig) -> Option<T>,
+    ) -> Option<T> {
         let site = self.site(&tracking.site);
         let number = match &tracking.kind {
             NumberKind::Static { .. } => site
@@ -166,13 +168,12 @@ impl Config {
                         .iter()
                         .find(|n| n.number == tracking.number)
                 })
-                .and_then(|n| n.record),
+                .and_then(&of_number),
             _ => None,
         };
         number
-            .or_else(|| self.routing.scheme(scheme).and_then(|s| s.record))
-            .or_else(|| site.and_then(|s| s.record))
-            .unwrap_or(false)
+            .or_else(|| self.routing.scheme(scheme).and_then(&of_scheme))
+            .or_else(|| site.and_then(&of_site))
     }
 }
 
