@@ -85,10 +85,14 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         needs.push("exports".to_owned());
         new.exports = old.exports.clone();
     }
+    // The recordings' retention applies on reload (the janitor reads it each pass).
+    let retention = new.media.retention;
+    new.media.retention = old.media.retention;
     if old.media != new.media {
         needs.push("media".to_owned());
         new.media = old.media.clone();
     }
+    new.media.retention = retention;
     needs.extend(changed_pools(old, new));
     needs
 }
