@@ -212,8 +212,8 @@ impl Server {
         };
         let reloader = Reloader::new(live.clone(), hosts, names);
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
-        let media_service =
-            crate::media::MediaService::new(media, config.media.bind_ip).with_store(store.clone());
+        let media_service = crate::media::MediaService::new(media, config.media.bind_ip)
+            .with_sink(Arc::new(store.clone()));
         let recordings = recordings::RecordingsJanitor {
             config: live.clone(),
             store: store.clone(),

@@ -8,7 +8,9 @@
 //!
 //! The wall clock is a parameter, like the pool usage sampler's.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
@@ -18,6 +20,7 @@ use crate::call::record::rfc3339;
 use crate::call::recording::{RecordingReason, RecordingSettled};
 use crate::config::RecordingLimits;
 use crate::config::SharedConfig;
+use crate::media::driver::RecordingSink;
 use crate::media::retention::{self, Retention, StoredFile};
 use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender, recordings};
 
@@ -125,6 +128,19 @@ impl RecordingsJanitor {
             }
         }
         Ok(count)
+    }
+}
+
+impl RecordingSink for StoreSender {
+    fn settled(
+        &self,
+        id: String,
+        settled: RecordingSettled,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            let command = StoreCommand::RecordingSettled { id, settled };
+            self.send(command).await.is_ok()
+        })
     }
 }
 

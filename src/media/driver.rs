@@ -23,7 +23,6 @@ use super::recording_file;
 use super::stream::{Side, Socket, StreamPorts};
 use super::table::{MediaTable, Opened, SharedStream};
 use crate::call::recording::RecordingSettled;
-use crate::store::commands::{StoreCommand, StoreSender};
 
 /// Largest datagram relayed (RTP over Ethernet stays well below).
 const MAX_DATAGRAM: usize = 2048;
@@ -34,7 +33,18 @@ pub struct MediaService {
     bind_ip: IpAddr,
     wake: Arc<Notify>,
     /// Where written recordings are reported (their CDRs leave `pending`).
-    store: Option<StoreSender>,
+    sink: Option<Arc<dyn RecordingSink>>,
+}
+
+/// Where the outcome of each recording's write goes: the store implements it through its
+/// one writer (the media room never imports the store).
+pub trait RecordingSink: Send + Sync + 'static {
+    /// Call `id`'s recording ended up `settled`; resolves once queued (waiting for room).
+    fn settled(
+        &self,
+        id: String,
+        settled: RecordingSettled,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
 }
 
 /// A recording's write, as it ended: the call's id and the outcome.
@@ -56,13 +66,13 @@ impl MediaService {
             table,
             bind_ip,
             wake,
-            store: None,
+            sink: None,
         }
     }
 
-    /// Reports each written (or failed) recording to the store, so its CDR says so.
-    pub fn with_store(mut self, store: StoreSender) -> MediaService {
-        self.store = Some(store);
+    /// Reports each written (or failed) recording to `sink` (the store), so its CDR says so.
+    pub fn with_sink(mut self, sink: Arc<dyn RecordingSink>) -> MediaService {
+        self.sink = Some(sink);
         self
     }
 
@@ -278,9 +288,8 @@ impl MediaService {
                     .increment(1);
             }
         }
-        if let Some(store) = &self.store {
-            let command = StoreCommand::RecordingSettled { id, settled };
-            if store.send(command).await.is_err() {
+        if let Some(sink) = &self.sink {
+            if !sink.settled(id, settled).await {
                 tracing::warn!("store closed: a recording's CDR stays pending until restart");
             }
         }
