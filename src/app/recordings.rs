@@ -71,7 +71,7 @@ impl RecordingsJanitor {
         let dir = media.recordings_dir.clone();
         let settled = self.settle_pending(&dir, now).await?;
         let listed = dir.clone();
-        let files = tokio::task::spawn_blocking(move || list(&listed))
+        let files = tokio::task::spawn_blocking(move || list(&listed, now))
             .await
             .map_err(|e| StoreError::Output(std::io::Error::other(e)))?;
         let plan = retention::plan(files, limits(media.retention), now);
@@ -122,9 +122,9 @@ impl RecordingsJanitor {
                     .ok()
                     .flatten();
             if let Some((id, settled)) = settled {
-                self.store
-                    .send(StoreCommand::RecordingSettled { id, settled })
-                    .await?;
+                let at = Timestamp::try_from(now).unwrap_or(Timestamp::UNIX_EPOCH);
+                let command = StoreCommand::RecordingSettled { id, settled, at };
+                self.store.send(command).await?;
             }
         }
         Ok(count)
@@ -138,7 +138,8 @@ impl RecordingSink for StoreSender {
         settled: RecordingSettled,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
         Box::pin(async move {
-            let command = StoreCommand::RecordingSettled { id, settled };
+            let at = Timestamp::now();
+            let command = StoreCommand::RecordingSettled { id, settled, at };
             self.send(command).await.is_ok()
         })
     }
@@ -151,9 +152,9 @@ fn limits(config: RecordingLimits) -> Retention {
     }
 }
 
-/// The recordings in `dir` (none if it does not exist yet); stray partial files older than
-/// the grace are removed on the way.
-fn list(dir: &Path) -> Vec<StoredFile> {
+/// The recordings in `dir` (none if it does not exist yet); partial files a crash left
+/// (untouched for longer than the grace as of `now`) are removed on the way.
+fn list(dir: &Path, now: SystemTime) -> Vec<StoredFile> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -161,7 +162,12 @@ fn list(dir: &Path) -> Vec<StoredFile> {
     for entry in entries.flatten() {
         let Ok(meta) = entry.metadata() else { continue };
         let name = entry.file_name().to_string_lossy().into_owned();
+        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         let Some(id) = retention::recording_id(&name) else {
+            let stale = now.duration_since(modified).unwrap_or_default() > PENDING_GRACE;
+            if name.starts_with('.') && name.ends_with(".part") && stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
             continue;
         };
         if meta.is_file() {
@@ -169,7 +175,7 @@ fn list(dir: &Path) -> Vec<StoredFile> {
                 id: id.to_owned(),
                 path: entry.path(),
                 bytes: meta.len(),
-                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                modified,
             });
         }
     }
@@ -267,9 +273,21 @@ mod tests {
         );
         assert!(!dir.join(".cut.wav.part").exists(), "the partial file goes");
         assert_eq!(from_disk(&dir, "../etc"), None);
-        let listed = list(&dir);
+        std::fs::write(dir.join(".fresh.wav.part"), b"RIFF").unwrap();
+        std::fs::write(dir.join(".stale.pcap.part"), b"").unwrap();
+        let later = SystemTime::now() + PENDING_GRACE + Duration::from_secs(1);
+        let listed = list(&dir, SystemTime::now());
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].id, "done");
+        assert!(
+            dir.join(".fresh.wav.part").exists(),
+            "maybe still being written"
+        );
+        list(&dir, later);
+        assert!(
+            !dir.join(".stale.pcap.part").exists(),
+            "a crash's leftover goes"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -165,7 +165,7 @@ fn apply(
         StoreCommand::OutboxPrune { before, .. } => {
             outbox::delivery::prune_delivered(conn, *before).map(|n| n > 0)
         }
-        StoreCommand::RecordingSettled { id, settled } => recordings::settle(conn, id, settled),
+        StoreCommand::RecordingSettled { id, settled, .. } => recordings::settle(conn, id, settled),
         StoreCommand::RecordingsExpired { ids, reason, .. } => {
             recordings::expire(conn, ids, *reason).map(|n| n > 0)
         }

@@ -98,9 +98,11 @@ pub enum StoreCommand {
     OutboxPrune { before: Timestamp, done: Reply<()> },
     /// A pending recording was written (or not): the CDR gets its file or its reason, once
     /// (see `store::recordings`).
+    /// A CDR that changes is announced as `call.updated` at `at`.
     RecordingSettled {
         id: String,
         settled: crate::call::recording::RecordingSettled,
+        at: Timestamp,
     },
     /// The recordings janitor is about to remove these calls' files: their CDRs become
     /// `expired` for `reason` before any file goes.

@@ -81,6 +81,7 @@ fn settled(id: &str, settled: RecordingSettled) -> StoreCommand {
     StoreCommand::RecordingSettled {
         id: id.into(),
         settled,
+        at: jiff::Timestamp::UNIX_EPOCH,
     }
 }
 
