@@ -201,3 +201,36 @@ fn a_crash_leaves_rows_pending_for_the_janitor() {
     assert_eq!(found, pending);
     assert_eq!(of_call(&conn, "nobody").unwrap(), None);
 }
+
+#[test]
+fn a_written_recording_is_announced_once_with_its_url() {
+    let mut conn = conn();
+    let subs = [crate::store::outbox::Subscription::everything("crm")];
+    let mut apply = |batch: &[StoreCommand]| {
+        let mut events = Enqueue::new(&subs, jiff::Timestamp::UNIX_EPOCH);
+        apply_batch(&mut conn, batch, Duration::from_secs(60), &mut events).unwrap();
+    };
+    apply(&[StoreCommand::CallEnded(pending("g"))]);
+    apply(&[settled("g", recorded("/r/g.wav"))]);
+    apply(&[settled("g", recorded("/r/other.wav"))]);
+    let mut stmt = conn
+        .prepare("SELECT event, payload FROM outbox ORDER BY seq")
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let events: Vec<&str> = rows.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(events, ["call.ended", "call.updated"], "once");
+    let ended: crate::store::outbox::CallFact = serde_json::from_str(&rows[0].1).unwrap();
+    assert_eq!(
+        ended.recording_url, None,
+        "not written yet when the call ended"
+    );
+    let updated: crate::store::outbox::CallFact = serde_json::from_str(&rows[1].1).unwrap();
+    assert_eq!(
+        updated.recording_url.as_deref(),
+        Some("/v1/calls/g/recording")
+    );
+}
