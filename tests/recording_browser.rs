@@ -3,7 +3,8 @@
 //! call (a real WAV on disk) and one whose recording was skipped (SRTP). The call journal
 //! shows one `<audio>` player, for the recorded call only, whose source the page can fetch
 //! (a Range request answers 206 with the file's first bytes) and the browser can decode (its
-//! duration is the file's); the skipped call says why it has none.
+//! duration is the file's); the skipped call says why it has none. A viewer gets no player
+//! (the file is for admins, 403).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -20,6 +21,7 @@ use http_support::{TestServer, config_toml};
 use serde_json::json;
 
 const ADMIN: &str = "browser-admin-token-0123456789";
+const VIEWER: &str = "browser-viewer-token-0123456789";
 const PERIOD: &str = "from=2026-03-01&to=2026-03-07&site=demo";
 /// The WAV's length: two seconds of 8 kHz stereo.
 const FRAMES: u32 = 16_000;
@@ -84,8 +86,10 @@ fn start_server(dir: &Path) -> TestServer {
     }
     drop(sender);
     writer.shutdown().expect("seed flushed");
-    let toml = config_toml("74950000100", 1000)
-        .replace("[http]\n", &format!("[http]\nadmin_token = \"{ADMIN}\"\n"));
+    let toml = config_toml("74950000100", 1000).replace(
+        "[http]\n",
+        &format!("[http]\nadmin_token = \"{ADMIN}\"\nviewer_tokens = [\"{VIEWER}\"]\n"),
+    );
     TestServer::start(&format!("{toml}\n[store]\npath = \"{}\"\n", db.display()))
 }
 
@@ -152,4 +156,24 @@ fn the_journal_plays_a_recorded_call_and_says_why_another_has_none() {
     open(&mut browser, &format!("{PERIOD}&call=c-rec"));
     let detail = browser.eval("document.querySelector('#recording audio').getAttribute('src')");
     assert_eq!(detail, "/v1/calls/c-rec/recording");
+
+    // A viewer sees that the call is recorded, gets no player, and cannot fetch the file.
+    browser.eval("document.getElementById('sign-out').click(); true");
+    browser.wait_for("document.body.dataset.ready === 'sign-in'", "signed out");
+    browser.eval(&format!(
+        "document.getElementById('token').value = {}; document.getElementById('sign-in').requestSubmit(); true",
+        json!(VIEWER)
+    ));
+    browser.wait_for(
+        "document.body.dataset.ready !== 'sign-in'",
+        "viewer signed in",
+    );
+    open(&mut browser, PERIOD);
+    assert_eq!(browser.eval("document.querySelectorAll('audio').length"), 0);
+    assert_eq!(
+        browser.text("tr[data-call='c-rec'] .recording-cell"),
+        "recorded (admins listen)"
+    );
+    let status = browser.eval("fetch('/v1/calls/c-rec/recording').then(r => r.status)");
+    assert_eq!(status, 403, "recordings are for admins");
 }

@@ -85,7 +85,7 @@ function row(call, ctx) {
     el('td', {}, (call.disposition || '').replace('_', ' '), ' ', badges(call)),
     el('td', { class: 'num' }, secs(call.wait_secs)),
     el('td', { class: 'num' }, secs(call.talk_secs)),
-    el('td', { class: 'recording-cell' }, player(call, true)),
+    el('td', { class: 'recording-cell' }, player(call, ctx, true)),
     el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => ctx.navigate({ call: call.id }) }, 'Details')));
 }
 
@@ -99,8 +99,11 @@ const NO_RECORDING = {
 
 // The call's recording: an <audio> player for a WAV (seeking uses HTTP Range), a download
 // link for a pcap (other codecs: open it in Wireshark), else where the recording stands.
-function player(call, compact) {
+function player(call, ctx, compact) {
   const rec = call.recording || { status: 'not_requested' };
+  if (call.recording_url && ctx.role !== 'admin') {
+    return el('span', { class: 'muted small recording-status' }, 'recorded (admins listen)');
+  }
   if (call.recording_url && rec.format === 'pcap') {
     return el('a', { class: 'recording-pcap', href: call.recording_url, download: `${call.id}.pcap` }, 'pcap');
   }
@@ -122,7 +125,7 @@ function pairs(list) {
 function callDetail(call, ctx) {
   const a = call.attribution || {};
   const deal = call.deal;
-  const recording = el('div', { id: 'recording' }, player(call, false));
+  const recording = el('div', { id: 'recording' }, player(call, ctx, false));
   const trail = (call.trail || []).map((s) => el('li', {},
     el('span', { class: 'muted' }, time(s.at).slice(11)), ' ', s.step,
     s.target ? ` → ${s.target}` : '', s.outcome ? `: ${s.outcome}` : '',
