@@ -4,7 +4,8 @@
 //! API streams it with HTTP Range (206 with the right bytes, 416 past the end) behind the
 //! admin token, a call whose RTP is not G.711 is kept as a pcap, a reload that sets a disk
 //! budget makes the janitor remove the file and mark the CDR `expired`, and a recording that
-//! cannot be written leaves the call unharmed with `failed` / `write_failed` in its CDR.
+//! cannot be written leaves the call unharmed with `failed` / `write_failed` in its CDR, and
+//! an SRTP call (`a=crypto`) is never recorded (`skipped` / `srtp`).
 //!
 //! Needs `sipp`; without it each test says so loudly and skips (under `CI=true` that fails).
 
@@ -65,11 +66,16 @@ fn rtp(seq: u16, ssrc: u32, pt: u8) -> Vec<u8> {
 
 /// One answered call of about 3 s in which each side sends `PACKETS` packets of type `pt`.
 fn recorded_call(pool: u16, ct: &Calltrack, pt: u8) {
+    call_with("uac_rtp.xml", pool, ct, pt);
+}
+
+/// The same, the caller's INVITE from sipp scenario `uac`.
+fn call_with(uac: &str, pool: u16, ct: &Calltrack, pt: u8) {
     let (caller, callee) = (party(), party());
     let uas = Sipp::uas("uas_rtp.xml", Leg::Udp, ct.pbx_port)
         .key("media_b", &callee.local_addr().unwrap().port().to_string())
         .spawn();
-    let uac = Sipp::uac("uac_rtp.xml", Leg::Udp, ct.sip_port, BILLBOARD)
+    let uac = Sipp::uac(uac, Leg::Udp, ct.sip_port, BILLBOARD)
         .key("media_a", &caller.local_addr().unwrap().port().to_string())
         .pause_ms(3000)
         .spawn();
@@ -324,4 +330,29 @@ fn a_recording_that_cannot_be_written_fails_alone_and_says_why() {
     );
     let cdr = ct.stop().single_cdr();
     assert_eq!(cdr.recording_path, None, "no CDR names a missing file");
+}
+
+#[test]
+fn an_srtp_call_is_never_recorded() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let pool = free_pool();
+    let ct = recording(pool, "");
+    call_with("uac_rtp_srtp.xml", pool, &ct, 0);
+    let call = call_when(&ct, |c| c["recording"]["status"] != "pending");
+    assert_eq!(call["recording"]["status"], "skipped");
+    assert_eq!(call["recording"]["reason"], "srtp");
+    assert_eq!(call["recording_url"], Value::Null);
+    let id = call["id"].as_str().unwrap().to_owned();
+    let (status, _, body) = get(&ct, &format!("/v1/calls/{id}/recording"), TOKEN, None);
+    assert_eq!(status, 404);
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["error"]["recording_reason"], "srtp");
+    let stopped = ct.stop();
+    let files = std::fs::read_dir(stopped.db.with_file_name("recordings"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0, "nothing written");
 }
