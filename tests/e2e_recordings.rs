@@ -5,7 +5,8 @@
 //! admin token, a call whose RTP is not G.711 is kept as a pcap, a reload that sets a disk
 //! budget makes the janitor remove the file and mark the CDR `expired`, and a recording that
 //! cannot be written leaves the call unharmed with `failed` / `write_failed` in its CDR, and
-//! an SRTP call (`a=crypto`) is never recorded (`skipped` / `srtp`).
+//! an SRTP call (`a=crypto`) is never recorded (`skipped` / `srtp`). A CDR a crash left
+//! `pending` is settled from the disk after a restart.
 //!
 //! Needs `sipp`; without it each test says so loudly and skips (under `CI=true` that fails).
 
@@ -355,4 +356,62 @@ fn an_srtp_call_is_never_recorded() {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(files, 0, "nothing written");
+}
+
+/// Puts call `id` back to `pending` as if the process had died before the write's outcome was
+/// committed (and long enough ago for the janitor to settle it).
+fn as_if_crashed_while_writing(db: &std::path::Path, id: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE cdr SET recording_status = 'pending', recording_reason = NULL, \
+             recording_path = NULL, recording_bytes = NULL, recording_secs = NULL, \
+             ended_at = '2026-01-01T00:00:00.000Z' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+#[test]
+fn a_restart_settles_what_a_crash_left_pending_from_the_disk() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let pool = free_pool();
+    let mut ct = recording(pool, "");
+    recorded_call(pool, &ct, 0);
+    let call = call_when(&ct, status_is("recorded"));
+    let id = call["id"].as_str().unwrap().to_owned();
+    let (bytes, secs) = (
+        call["recording"]["bytes"].clone(),
+        call["recording"]["secs"].clone(),
+    );
+    let wav = ct.dir.path().join("recordings").join(format!("{id}.wav"));
+    assert!(wav.exists());
+
+    // Died after the file was renamed into place: it is complete, so it is recorded.
+    ct.kill9();
+    as_if_crashed_while_writing(&ct.db_path(), &id);
+    ct.restart();
+    let call = call_when(&ct, status_is("recorded"));
+    assert_eq!(call["recording"]["bytes"], bytes);
+    assert_eq!(
+        call["recording"]["secs"], secs,
+        "read back from the WAV header"
+    );
+    let (status, _, body) = get(&ct, call["recording_url"].as_str().unwrap(), TOKEN, None);
+    assert_eq!((status, body.len() as u64), (200, bytes.as_u64().unwrap()));
+
+    // Died while writing: only the hidden partial file exists, so it failed and it goes.
+    ct.kill9();
+    as_if_crashed_while_writing(&ct.db_path(), &id);
+    let part = wav.with_file_name(format!(".{id}.wav.part"));
+    std::fs::rename(&wav, &part).unwrap();
+    ct.restart();
+    let call = call_when(&ct, status_is("failed"));
+    assert_eq!(call["recording"]["reason"], "interrupted");
+    assert!(!part.exists(), "the partial file is removed");
+    ct.stop();
 }
