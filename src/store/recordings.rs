@@ -12,14 +12,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::call::recording::{RecordingReason, RecordingSettled, RecordingStatus};
 
-/// Version 14: each CDR's recording status and reason, an index for the janitor's and the
-/// API's lookups of rows that still name (or wait for) a file, and the waiting room for
+/// Version 14: each CDR's recording status and reason, a partial index of the rows still
+/// `pending` (the janitor's look-up after a crash reads only those), and the waiting room for
 /// outcomes that arrive before their CDR.
 pub(super) const V14_RECORDINGS: &str = "
 ALTER TABLE cdr ADD COLUMN recording_status TEXT;
 ALTER TABLE cdr ADD COLUMN recording_reason TEXT;
-CREATE INDEX cdr_recording_open ON cdr (recording_status, ended_at)
-    WHERE recording_status IN ('pending', 'recorded');
+CREATE INDEX cdr_recording_pending ON cdr (ended_at) WHERE recording_status = 'pending';
 CREATE TABLE recording_settled (
     id     TEXT PRIMARY KEY NOT NULL,
     status TEXT NOT NULL,
@@ -127,13 +126,14 @@ pub(super) fn expire(
     Ok(changed)
 }
 
+/// At most this many rows per pass, oldest first (a pass after a long outage takes the rest).
+const PENDING_BEFORE: &str = "SELECT id FROM cdr WHERE recording_status = 'pending' \
+    AND ended_at < ?1 ORDER BY ended_at LIMIT 1000";
+
 /// Ids of CDRs still `pending` that ended before `ended_before` (RFC 3339 text): the janitor
 /// settles them from the disk.
 pub fn pending_before(conn: &Connection, ended_before: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT id FROM cdr WHERE recording_status = 'pending' AND ended_at < ?1 \
-         ORDER BY ended_at LIMIT 1000",
-    )?;
+    let mut stmt = conn.prepare(PENDING_BEFORE)?;
     let ids = stmt.query_map([ended_before], |r| r.get(0))?;
     ids.collect()
 }

@@ -234,3 +234,20 @@ fn a_written_recording_is_announced_once_with_its_url() {
         Some("/v1/calls/g/recording")
     );
 }
+
+#[test]
+fn the_janitors_lookup_reads_only_pending_rows() {
+    let conn = conn();
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {PENDING_BEFORE}"))
+        .unwrap()
+        .query_map(["2030-01-01T00:00:00.000Z"], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("cdr_recording_pending")),
+        "{plan:?}"
+    );
+}
