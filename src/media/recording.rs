@@ -237,4 +237,42 @@ mod tests {
             "a packet from before the first is left out"
         );
     }
+
+    fn recording(captured: Recorder, t0: Instant) -> Recording {
+        Recording {
+            id: "c1".into(),
+            dir: "/rec".into(),
+            captured,
+            answered: t0,
+            addrs: PcapAddrs::unknown(),
+        }
+    }
+
+    #[test]
+    fn g711_makes_a_wav_and_anything_else_alone_a_pcap() {
+        let t0 = Instant::now();
+        let mut g711 = Recorder::default();
+        g711.push(t0, false, 0, 0, &[0; 172], &[0x80; 160]);
+        g711.push(t0, true, 0, 101, &[0; 16], &[0; 4]);
+        let wav = recording(g711, t0);
+        assert_eq!(wav.format(), Format::Wav, "DTMF beside G.711 is left out");
+        assert!(wav.path().ends_with("c1.wav"));
+        let mut opus = Recorder::default();
+        for n in 0..51u32 {
+            opus.push(
+                t0 + Duration::from_millis(20 * u64::from(n)),
+                n % 2 == 1,
+                0,
+                111,
+                &[1; 90],
+                &[1; 78],
+            );
+        }
+        let pcap = recording(opus, t0);
+        assert_eq!(pcap.format(), Format::Pcap);
+        assert!(pcap.path().ends_with("c1.pcap"));
+        assert_eq!(pcap.captured.packets.len(), 51);
+        assert_eq!(pcap.secs(), 1, "first packet to last");
+        assert!(Recorder::default().is_empty());
+    }
 }
