@@ -401,7 +401,7 @@ fn a_viewer_signs_in_and_opens_every_page() {
             "spring_sale",
             "mobile",
             "15,000 RUB",
-            "recording will play here",
+            "Not recorded.",
         ],
     );
     browser.screenshot(&shots.join("journal.png"));

@@ -14,6 +14,8 @@ const view = document.getElementById('view');
 const top = document.getElementById('top');
 const periodForm = document.getElementById('period');
 let signedIn = false;
+// The signed-in role (`admin` or `viewer`): recordings are for admins only.
+let role = null;
 let rendering = 0;
 
 /** Today's date (UTC) minus `days`, as YYYY-MM-DD. */
@@ -66,9 +68,10 @@ function showSignIn(message) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
-      await api('/v1/auth/login', { method: 'POST', body: { token: token.value } });
+      const who = await api('/v1/auth/login', { method: 'POST', body: { token: token.value } });
       token.value = '';
       signedIn = true;
+      role = who.role;
       render();
     } catch (error) {
       fill(status, error.status === 401 ? 'That token is not valid.' : error.message);
@@ -85,6 +88,7 @@ async function render() {
     try {
       const who = await api('/v1/auth/session');
       signedIn = true;
+      role = who.role;
       // A local-only install without an admin token has nothing to sign out of.
       document.getElementById('sign-out').hidden = who.via === 'open';
     } catch (error) {
@@ -104,6 +108,7 @@ async function render() {
     navigate: (patch) => navigate(page, patch),
     go: (name, patch) => navigate(name, patch, false),
     current: () => ticket === rendering,
+    role,
   };
   fill(view, el('p', { class: 'muted' }, 'Loading…'));
   try {

@@ -1,6 +1,6 @@
 // journal.js: the call journal: filters (kept in the URL), a page of calls with "older
 // calls" paging, and one call's visit (landing page, UTM, keyword, click ids), timing,
-// routing trail, and the place where its recording will play.
+// routing trail, and its recording (a player per recorded call in the list and the detail).
 
 import { api, query } from './api.js';
 import { el, fill, int, money, secs, time, label, table, triState } from './ui.js';
@@ -40,7 +40,7 @@ export async function render(view, ctx) {
     page.calls.length
       ? el('div', { class: 'table-wrap' }, el('table', { class: 'data', id: 'calls-table' },
         el('thead', {}, el('tr', {}, ['Started', 'Caller', 'Number', 'Source / campaign',
-          'Outcome', 'Wait', 'Talk', ''].map((h) => el('th', {}, h)))), list))
+          'Outcome', 'Wait', 'Talk', 'Recording', ''].map((h) => el('th', {}, h)))), list))
       : el('p', { class: 'muted' }, 'No calls match.'),
     more);
 }
@@ -85,7 +85,35 @@ function row(call, ctx) {
     el('td', {}, (call.disposition || '').replace('_', ' '), ' ', badges(call)),
     el('td', { class: 'num' }, secs(call.wait_secs)),
     el('td', { class: 'num' }, secs(call.talk_secs)),
+    el('td', { class: 'recording-cell' }, player(call, ctx, true)),
     el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => ctx.navigate({ call: call.id }) }, 'Details')));
+}
+
+// Why a call has no recording, in words (`recording.reason` from the calls API).
+const NO_RECORDING = {
+  not_answered: 'not answered', not_relayed: 'media not relayed', srtp: 'encrypted (SRTP)',
+  no_media: 'no audio', disk_full: 'disk full', write_failed: 'write failed',
+  interrupted: 'interrupted by a restart', retention: 'removed: past retention',
+  disk_budget: 'removed: disk budget',
+};
+
+// The call's recording: an <audio> player for a WAV (seeking uses HTTP Range), a download
+// link for a pcap (other codecs: open it in Wireshark), else where the recording stands.
+function player(call, ctx, compact) {
+  const rec = call.recording || { status: 'not_requested' };
+  if (call.recording_url && ctx.role !== 'admin') {
+    return el('span', { class: 'muted small recording-status' }, 'recorded (admins listen)');
+  }
+  if (call.recording_url && rec.format === 'pcap') {
+    return el('a', { class: 'recording-pcap', href: call.recording_url, download: `${call.id}.pcap` }, 'pcap');
+  }
+  if (call.recording_url) {
+    return el('audio', { class: 'recording', controls: true, preload: 'none', src: call.recording_url,
+      dataset: { call: call.id } });
+  }
+  if (rec.status === 'not_requested') return compact ? '' : el('p', { class: 'muted' }, 'Not recorded.');
+  const why = rec.status === 'pending' ? 'being written' : (NO_RECORDING[rec.reason] || rec.status);
+  return el('span', { class: 'muted small recording-status' }, why);
 }
 
 function pairs(list) {
@@ -97,10 +125,7 @@ function pairs(list) {
 function callDetail(call, ctx) {
   const a = call.attribution || {};
   const deal = call.deal;
-  const recording = call.recording_url
-    ? el('audio', { controls: true, preload: 'none', src: call.recording_url })
-    : el('div', { class: 'recording-placeholder', id: 'recording' },
-      '▶ The recording will play here once call recording (media) is enabled.');
+  const recording = el('div', { id: 'recording' }, player(call, ctx, false));
   const trail = (call.trail || []).map((s) => el('li', {},
     el('span', { class: 'muted' }, time(s.at).slice(11)), ' ', s.step,
     s.target ? ` → ${s.target}` : '', s.outcome ? `: ${s.outcome}` : '',

@@ -29,6 +29,10 @@ pub fn changed_live(old: &Config, new: &Config) -> Vec<&'static str> {
     check("blacklist", old.blacklist != new.blacklist);
     check("pbx", old.pbx != new.pbx);
     check(
+        "media.retention",
+        old.media.retention != new.media.retention,
+    );
+    check(
         "http.admin_token",
         old.http.admin_token != new.http.admin_token,
     );
@@ -85,10 +89,14 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         needs.push("exports".to_owned());
         new.exports = old.exports.clone();
     }
+    // The recordings' retention applies on reload (the janitor reads it each pass).
+    let retention = new.media.retention;
+    new.media.retention = old.media.retention;
     if old.media != new.media {
         needs.push("media".to_owned());
         new.media = old.media.clone();
     }
+    new.media.retention = retention;
     needs.extend(changed_pools(old, new));
     needs
 }
@@ -193,5 +201,23 @@ tcp_message_timeout_ms = 2000";
         )
         .unwrap();
         assert_eq!(keep_restart_only(&old, &mut new), vec!["sites.demo.pools"]);
+    }
+
+    #[test]
+    fn recording_retention_is_live_the_rest_of_media_needs_a_restart() {
+        let old = config("", 5080, "74950000100");
+        let keys = "[media]\nretention_days = 30\nmax_disk_gb = 2.5";
+        let mut new = config(keys, 5080, "74950000100");
+        assert_eq!(keep_restart_only(&old, &mut new), Vec::<String>::new());
+        assert_eq!(changed_live(&old, &new), vec!["media.retention"]);
+        assert_eq!(new.media.retention.max_bytes, Some(2_500_000_000));
+        let keys = "[media]\nretention_days = 30\nrecordings_dir = \"elsewhere\"";
+        let mut moved = config(keys, 5080, "74950000100");
+        assert_eq!(keep_restart_only(&old, &mut moved), vec!["media"]);
+        assert_eq!(moved.media.recordings_dir, old.media.recordings_dir);
+        assert!(
+            moved.media.retention.max_age.is_some(),
+            "retention still applies"
+        );
     }
 }

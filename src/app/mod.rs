@@ -7,6 +7,7 @@ mod engine;
 mod forward;
 mod gate;
 mod opening;
+pub mod recordings;
 mod relay_latency;
 pub mod reload;
 mod resolver;
@@ -209,8 +210,15 @@ impl Server {
             hosts: hosts.clone(),
             names: names.clone(),
         };
-        let reloader = Reloader::new(live, hosts, names);
+        let reloader = Reloader::new(live.clone(), hosts, names);
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
+        let media_service = crate::media::MediaService::new(media, config.media.bind_ip)
+            .with_sink(Arc::new(store.clone()));
+        let recordings = recordings::RecordingsJanitor {
+            config: live.clone(),
+            store: store.clone(),
+            reader: crate::store::StoreReader::new(&config.store.path),
+        };
         let services = Services {
             engines,
             forwarded,
@@ -222,7 +230,8 @@ impl Server {
             writer: opened.writer,
             exports,
             metrica_polls,
-            media: crate::media::MediaService::new(media, config.media.bind_ip),
+            media: media_service,
+            recordings,
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -276,6 +285,8 @@ struct Services {
     metrica_polls: Vec<crate::export::metrica::poll::MetricaPoll>,
     /// The RTP relay's sockets.
     media: crate::media::MediaService,
+    /// Retention of the call recordings.
+    recordings: recordings::RecordingsJanitor,
 }
 
 /// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
@@ -296,6 +307,7 @@ async fn run_services(
         exports,
         metrica_polls,
         media,
+        recordings,
     } = services;
     let media_stop = CancellationToken::new();
     let media_task = tokio::spawn(media.run(media_stop.clone()));
@@ -313,6 +325,7 @@ async fn run_services(
     ));
     let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
     let upkeep_task = tokio::spawn(ops_metrics::run_upkeep(http_stop.clone()));
+    let janitor_task = tokio::spawn(recordings.run(std::time::SystemTime::now, http_stop.clone()));
     let export_stop = CancellationToken::new();
     let export_tasks: Vec<_> = exports
         .into_iter()
@@ -346,6 +359,7 @@ async fn run_services(
     resolver_task.await?;
     upkeep_task.await?;
     media_task.await?;
+    janitor_task.await?;
     // Delivery settles through the writer too; what is still pending is sent after restart.
     export_stop.cancel();
     for task in export_tasks {

@@ -10,6 +10,7 @@ pub mod lease_lookup;
 pub mod live_dialog;
 pub mod outcome;
 pub mod record;
+pub mod recording;
 pub mod targets;
 pub mod trail;
 pub mod voice;

@@ -84,12 +84,19 @@ pub struct CallDetailRecord {
     /// A relayed, answered call where one side sent no RTP for more than `[media]
     /// one_way_audio_secs` after the answer.
     pub one_way_audio: Option<bool>,
-    /// A recorded call (`record = true`): the stereo WAV file (caller left, callee right), its
-    /// size in bytes and its length in whole seconds. `None` when not recorded, or when the
-    /// call carried no G.711 audio after the answer (SRTP and other codecs are not recorded).
+    /// A recorded call (`record = true`), once its file is written and synced: the stereo WAV
+    /// (G.711: caller left, callee right) or the pcap of the call's RTP (other codecs), its
+    /// size in bytes and its length in whole seconds. `None` until then, and when there is no
+    /// file (`recording_status` says why).
     pub recording_path: Option<String>,
     pub recording_bytes: Option<u64>,
     pub recording_secs: Option<u32>,
+    /// Where the recording stands (`not_requested`, `pending`, `recorded`, `skipped`,
+    /// `failed`, `expired`; see [`crate::call::recording`]); `None` for calls the media
+    /// code never saw (refused, or recorded by an older build).
+    pub recording_status: Option<crate::call::recording::RecordingStatus>,
+    /// Why a requested recording has no file (`srtp`, `no_media`, `disk_full`, ...).
+    pub recording_reason: Option<crate::call::recording::RecordingReason>,
     /// What each ringing attempt did (see [`crate::call::trail`]). Kept in the `trail` JSON
     /// column beside the flat columns (a list is not a flat cell), so not in its serde form.
     #[serde(skip)]
@@ -168,6 +175,8 @@ impl CallDetailRecord {
             recording_path: None,
             recording_bytes: None,
             recording_secs: None,
+            recording_status: None,
+            recording_reason: None,
             trail: Vec::new(),
         }
     }

@@ -2,6 +2,7 @@
 //! them and the CDR keeps them (`rtp_caller_*`, `rtp_callee_*`, `one_way_audio`).
 
 use crate::call::record::CallDetailRecord;
+use crate::call::recording::RecordingFacts;
 
 /// What one party sent, as calltrack received it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,20 +16,13 @@ pub struct DirectionQuality {
     pub max_gap_ms: u32,
 }
 
-/// A recorded call's file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecordingFacts {
-    pub path: String,
-    pub bytes: u64,
-    pub secs: u32,
-}
-
 /// A relayed call's facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VoiceQuality {
     pub caller: DirectionQuality,
     pub callee: DirectionQuality,
     pub one_way_audio: bool,
+    /// A recorded call's recording as the call ends (`None`: not recorded).
     pub recording: Option<RecordingFacts>,
 }
 
@@ -44,10 +38,5 @@ impl VoiceQuality {
         cdr.rtp_callee_jitter_ms = Some(self.callee.jitter_ms);
         cdr.rtp_callee_max_gap_ms = Some(self.callee.max_gap_ms);
         cdr.one_way_audio = Some(self.one_way_audio);
-        if let Some(rec) = &self.recording {
-            cdr.recording_path = Some(rec.path.clone());
-            cdr.recording_bytes = Some(rec.bytes);
-            cdr.recording_secs = Some(rec.secs);
-        }
     }
 }

@@ -38,8 +38,16 @@ pub struct MediaFile {
     pub advertised_ip: Option<String>,
     /// No RTP from one side for this many seconds after the answer is one-way audio.
     pub one_way_audio_secs: u64,
-    /// Where recordings (`record = true`) are written, one WAV file per call.
+    /// Where recordings (`record = true`) are written, one file per call: `<id>.wav`
+    /// (G.711) or `<id>.pcap` (other codecs).
     pub recordings_dir: String,
+    /// Recordings older than this many days are removed (absent: kept for ever).
+    pub retention_days: Option<u32>,
+    /// The recordings may take at most this many gigabytes (10^9 bytes); past it the oldest
+    /// are removed (absent: no budget).
+    pub max_disk_gb: Option<f64>,
+    /// How often the recordings janitor applies the two limits above, in seconds.
+    pub retention_check_secs: u64,
 }
 
 impl Default for MediaFile {
@@ -50,6 +58,9 @@ impl Default for MediaFile {
             advertised_ip: None,
             one_way_audio_secs: 5,
             recordings_dir: "./data/recordings".to_owned(),
+            retention_days: None,
+            max_disk_gb: None,
+            retention_check_secs: 300,
         }
     }
 }
@@ -64,6 +75,60 @@ pub struct MediaConfig {
     pub advertised_ip: IpAddr,
     pub one_way_audio: Duration,
     pub recordings_dir: PathBuf,
+    /// `retention_days`, `max_disk_gb` and `retention_check_secs`: applied on reload.
+    pub retention: RecordingLimits,
+}
+
+/// How long recordings are kept and how much disk they may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingLimits {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+    pub check_every: Duration,
+}
+
+impl Default for RecordingLimits {
+    /// Kept for ever, no budget, checked every five minutes.
+    fn default() -> Self {
+        RecordingLimits {
+            max_age: None,
+            max_bytes: None,
+            check_every: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Longest retention accepted: a hundred years.
+const MAX_RETENTION_DAYS: u32 = 36_500;
+/// Largest budget accepted, in GB (a petabyte).
+const MAX_DISK_GB: f64 = 1_000_000.0;
+
+fn limits(f: &MediaFile, p: &mut Problems) -> RecordingLimits {
+    if let Some(days) = f.retention_days {
+        p.within("media.retention_days", days, 1, MAX_RETENTION_DAYS);
+    }
+    let max_bytes = f.max_disk_gb.and_then(|gb| {
+        if gb.is_finite() && gb > 0.0 && gb <= MAX_DISK_GB {
+            Some((gb * 1e9).round() as u64)
+        } else {
+            let why = format!("{gb} must be above 0 and at most {MAX_DISK_GB}");
+            p.push("media.max_disk_gb", why);
+            None
+        }
+    });
+    p.within(
+        "media.retention_check_secs",
+        f.retention_check_secs,
+        1,
+        86_400,
+    );
+    RecordingLimits {
+        max_age: f
+            .retention_days
+            .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+        max_bytes,
+        check_every: Duration::from_secs(f.retention_check_secs),
+    }
 }
 
 /// Fewest ports accepted: one relayed stream needs two RTP/RTCP pairs (one per leg).
@@ -91,12 +156,14 @@ pub(super) fn media(f: MediaFile, p: &mut Problems) -> MediaConfig {
     }
     p.within("media.one_way_audio_secs", f.one_way_audio_secs, 1, 3600);
     p.non_blank("media.recordings_dir", &f.recordings_dir);
+    let retention = limits(&f, p);
     MediaConfig {
         rtp_ports,
         bind_ip,
         advertised_ip,
         one_way_audio: Duration::from_secs(f.one_way_audio_secs),
         recordings_dir: PathBuf::from(f.recordings_dir),
+        retention,
     }
 }
 
@@ -304,5 +371,42 @@ uri = "sip:127.0.0.1:5090"
             ..MediaFile::default()
         };
         assert_eq!(check(f).1.len(), 0);
+    }
+
+    #[test]
+    fn retention_limits_are_checked_with_their_keys() {
+        let f = MediaFile {
+            retention_days: Some(0),
+            max_disk_gb: Some(-1.0),
+            retention_check_secs: 0,
+            ..MediaFile::default()
+        };
+        let (_, p) = check(f);
+        let text = format!("{p:?}");
+        assert_eq!(p.len(), 3, "{text}");
+        for key in [
+            "media.retention_days",
+            "media.max_disk_gb",
+            "media.retention_check_secs",
+        ] {
+            assert!(text.contains(key), "{key}: {text}");
+        }
+        let f = MediaFile {
+            retention_days: Some(30),
+            max_disk_gb: Some(0.5),
+            ..MediaFile::default()
+        };
+        let (config, p) = check(f);
+        assert_eq!(p.len(), 0);
+        assert_eq!(config.retention.max_bytes, Some(500_000_000));
+        assert_eq!(
+            config.retention.max_age,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        let (config, _) = check(MediaFile::default());
+        assert_eq!(
+            (config.retention.max_age, config.retention.max_bytes),
+            (None, None)
+        );
     }
 }

@@ -175,7 +175,8 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         message,
     }
     .into_response();
-    for name in [header::RETRY_AFTER, header::ALLOW] {
+    // A 416's Content-Range (RFC 9110 §15.5.17) tells the client the file's length.
+    for name in [header::RETRY_AFTER, header::ALLOW, header::CONTENT_RANGE] {
         if let Some(value) = parts.headers.get(&name) {
             json.headers_mut().insert(name, value.clone());
         }
@@ -191,6 +192,7 @@ fn code_for(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::RANGE_NOT_SATISFIABLE => "range_not_satisfiable",
         s if s.is_server_error() => "internal",
         _ => "client_error",
     }

@@ -24,6 +24,7 @@ mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod pool_usage;
+pub mod recording;
 pub mod reports;
 mod router;
 pub mod session_id;

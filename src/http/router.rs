@@ -13,8 +13,8 @@ use super::limits;
 use super::state::RouterState;
 use super::{
     HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
-    leads, leads_api, login, metrics, openapi, outbox, pool_usage, reports, sessions, snippet,
-    target_health,
+    leads, leads_api, login, metrics, openapi, outbox, pool_usage, recording, reports, sessions,
+    snippet, target_health,
 };
 
 /// Builds the whole application.
@@ -112,5 +112,6 @@ fn admin_api(state: &RouterState) -> Router<RouterState> {
         .route("/v1/admin/outbox", get(outbox::status))
         .route("/v1/admin/outbox/events", get(outbox::events))
         .route("/v1/admin/outbox/replay", post(outbox::replay))
+        .route("/v1/calls/{id}/recording", get(recording::recording))
         .route_layer(from_fn_with_state(state.clone(), access::admin))
 }

@@ -5,21 +5,24 @@
 //! table releases the stream (only then do its ports go back to the pool). Each stream is
 //! served by one task of the service's own `JoinSet`: at most one per stream, so the port
 //! range bounds them; all of them stop with the service. Recordings of ended calls are
-//! written as WAV files on blocking threads of a second `JoinSet`, awaited before it stops.
+//! written (`recording_file`) on blocking threads of a second `JoinSet`, awaited before it
+//! stops; each outcome goes to the store, which takes the CDR out of `pending`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::recording::{Recording, SAMPLE_RATE};
+use super::recording::Recording;
+use super::recording_file;
 use super::stream::{Side, Socket, StreamPorts};
 use super::table::{MediaTable, Opened, SharedStream};
+use crate::call::recording::RecordingSettled;
 
 /// Largest datagram relayed (RTP over Ethernet stays well below).
 const MAX_DATAGRAM: usize = 2048;
@@ -29,7 +32,23 @@ pub struct MediaService {
     table: Arc<MediaTable>,
     bind_ip: IpAddr,
     wake: Arc<Notify>,
+    /// Where written recordings are reported (their CDRs leave `pending`).
+    sink: Option<Arc<dyn RecordingSink>>,
 }
+
+/// Where the outcome of each recording's write goes: the store implements it through its
+/// one writer (the media room never imports the store).
+pub trait RecordingSink: Send + Sync + 'static {
+    /// Call `id`'s recording ended up `settled`; resolves once queued (waiting for room).
+    fn settled(
+        &self,
+        id: String,
+        settled: RecordingSettled,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
+}
+
+/// A recording's write, as it ended: the call's id and the outcome.
+type Written = (String, RecordingSettled);
 
 /// A stream's task, while it runs.
 struct Running {
@@ -47,14 +66,21 @@ impl MediaService {
             table,
             bind_ip,
             wake,
+            sink: None,
         }
+    }
+
+    /// Reports each written (or failed) recording to `sink` (the store), so its CDR says so.
+    pub fn with_sink(mut self, sink: Arc<dyn RecordingSink>) -> MediaService {
+        self.sink = Some(sink);
+        self
     }
 
     /// Runs until `stop` is cancelled, then closes every stream's sockets.
     pub async fn run(self, stop: CancellationToken) {
         let mut tasks: JoinSet<StreamPorts> = JoinSet::new();
         // Recordings being written, off the async threads.
-        let mut writes: JoinSet<()> = JoinSet::new();
+        let mut writes: JoinSet<Written> = JoinSet::new();
         let mut running: HashMap<u16, Running> = HashMap::new();
         // Streams whose sockets are gone before the table asked (bind failure, socket error).
         let mut gone: HashSet<u16> = HashSet::new();
@@ -67,6 +93,9 @@ impl MediaService {
                     if let Ok(ports) = ended {
                         self.on_task_end(ports, &mut running, &mut gone);
                     }
+                }
+                Some(written) = writes.join_next(), if !writes.is_empty() => {
+                    self.written(written).await;
                 }
             }
             while let Some(opened) = self.table.poll_opened() {
@@ -91,7 +120,9 @@ impl MediaService {
         while let Some(recording) = self.table.poll_recording() {
             writes.spawn_blocking(move || write_recording(&recording));
         }
-        while writes.join_next().await.is_some() {}
+        while let Some(written) = writes.join_next().await {
+            self.written(written).await;
+        }
         tracing::debug!(streams = running.len(), "media relay stopped");
     }
 
@@ -226,36 +257,43 @@ async fn serve(
     ports
 }
 
-/// Writes a recording as a stereo 16-bit WAV; a failure (a full disk) is logged and counted,
-/// the call is never affected.
-fn write_recording(recording: &Recording) {
-    match try_write(recording) {
-        Ok(()) => metrics::counter!("calltrack_media_recordings_total", "result" => "written")
-            .increment(1),
-        Err(error) => {
-            let path = recording.path.display();
-            tracing::warn!(%error, %path, "recording not written");
-            metrics::counter!("calltrack_media_recordings_total", "result" => "failed")
-                .increment(1);
-        }
-    }
+/// Writes a recording (WAV or pcap, synced, see `recording_file`); a failure (a full disk) is
+/// an outcome like any other, the call is never affected.
+fn write_recording(recording: &Recording) -> Written {
+    let (at, wall) = (now(), SystemTime::now());
+    let epoch = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+    // A packet's wall time: now's, less how long ago it arrived.
+    let settled = recording_file::write(recording, |t| {
+        epoch.saturating_sub(at.saturating_duration_since(t))
+    });
+    (recording.id.clone(), settled)
 }
 
-fn try_write(recording: &Recording) -> Result<(), hound::Error> {
-    if let Some(dir) = recording.path.parent() {
-        std::fs::create_dir_all(dir)?;
+impl MediaService {
+    /// A write ended: counted, and its CDR told (waiting for room in the store's queue).
+    async fn written(&self, written: Result<Written, tokio::task::JoinError>) {
+        let Ok((id, settled)) = written else {
+            tracing::warn!("a recording write panicked");
+            return;
+        };
+        match &settled {
+            RecordingSettled::Recorded { .. } => {
+                metrics::counter!("calltrack_media_recordings_total", "result" => "written")
+                    .increment(1);
+            }
+            RecordingSettled::Failed(reason) => {
+                metrics::counter!("calltrack_media_recordings_total", "result" => "failed")
+                    .increment(1);
+                metrics::counter!("calltrack_recordings_failed_total", "reason" => reason.as_str())
+                    .increment(1);
+            }
+        }
+        if let Some(sink) = &self.sink {
+            if !sink.settled(id, settled).await {
+                tracing::warn!("store closed: a recording's CDR stays pending until restart");
+            }
+        }
     }
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: SAMPLE_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&recording.path, spec)?;
-    for sample in recording.stereo() {
-        writer.write_sample(sample)?;
-    }
-    writer.finalize()
 }
 
 /// The relay's clock (tokio's, so a paused test clock drives it too).

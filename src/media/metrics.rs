@@ -48,6 +48,18 @@ pub fn describe_metrics() {
         "calltrack_media_recordings_total",
         "Call recordings written (result=written) or lost to a write error (result=failed)"
     );
+    describe_counter!(
+        "calltrack_recordings_failed_total",
+        "Call recordings not written, by reason (disk_full, write_failed); the call is unaffected"
+    );
+    describe_counter!(
+        "calltrack_recordings_expired_total",
+        "Call recordings removed by the janitor, by reason (retention, disk_budget)"
+    );
+    describe_gauge!(
+        "calltrack_recordings_disk_bytes",
+        "Bytes the recordings in [media] recordings_dir take, as of the janitor's last pass"
+    );
     describe_gauge!(
         "calltrack_media_free_port_pairs",
         "RTP/RTCP port pairs free in [media] rtp_ports"

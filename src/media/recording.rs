@@ -1,12 +1,14 @@
 //! A call's recording, sans-IO: each side's G.711 payloads from the answer on, decoded and
 //! laid on one timeline by RTP timestamp (silence and lost packets keep their place as
 //! silence), then interleaved into 8 kHz stereo, caller left, callee right. The two sides are
-//! aligned by when their first packet arrived after the answer. Writing the file is the
-//! driver's (`driver.rs`, with `hound`).
+//! aligned by when their first packet arrived after the answer. A call that carried no G.711
+//! keeps its other packets whole instead, for a pcap (`recording_pcap.rs`). Writing the file
+//! is `recording_file.rs`'s, on the driver's blocking threads.
 
 use std::time::Instant;
 
 use super::g711;
+pub use super::recording_pcap::{PacketLog, PcapAddrs};
 
 /// G.711 runs at 8000 samples per second, one sample per payload byte (RFC 3551 §4.5.14).
 pub const SAMPLE_RATE: u32 = 8000;
@@ -65,32 +67,106 @@ impl Track {
     }
 }
 
+/// What a recorded stream keeps from the answer on: G.711 decoded per side, every other
+/// payload type's packets whole (for a pcap when the call carried no G.711 at all).
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    /// Caller, callee.
+    pub tracks: [Track; 2],
+    pub packets: PacketLog,
+}
+
+impl Recorder {
+    /// An RTP packet (`bytes`, whose header says `pt` and `ts`) that `callee` (or the caller)
+    /// sent, arriving at `at`.
+    pub fn push(
+        &mut self,
+        at: Instant,
+        callee: bool,
+        ts: u32,
+        pt: u8,
+        bytes: &[u8],
+        payload: &[u8],
+    ) {
+        if matches!(pt, 0 | 8) {
+            self.tracks[usize::from(callee)].push(at, ts, pt, payload);
+        } else {
+            self.packets.push(at, callee, bytes);
+        }
+    }
+
+    /// Nothing was captured.
+    pub fn is_empty(&self) -> bool {
+        self.tracks.iter().all(Track::is_empty) && self.packets.is_empty()
+    }
+}
+
+/// What a recording's file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// 8 kHz 16-bit stereo, caller left, callee right.
+    Wav,
+    /// The call's RTP as received, libpcap format (other codecs).
+    Pcap,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Wav => "wav",
+            Format::Pcap => "pcap",
+        }
+    }
+}
+
 /// A finished recording, for the driver to write.
 #[derive(Debug)]
 pub struct Recording {
-    pub path: std::path::PathBuf,
-    /// Caller, callee.
-    pub tracks: [Track; 2],
+    /// The call's id: the file is `<dir>/<id>.<wav|pcap>`.
+    pub id: String,
+    pub dir: std::path::PathBuf,
+    pub captured: Recorder,
     pub answered: Instant,
+    /// Who sent what, for the pcap's IP and UDP headers.
+    pub addrs: PcapAddrs,
 }
 
 impl Recording {
+    /// A WAV when any G.711 was heard, else a pcap of the other packets.
+    pub fn format(&self) -> Format {
+        if self.captured.tracks.iter().all(Track::is_empty) {
+            Format::Pcap
+        } else {
+            Format::Wav
+        }
+    }
+
+    /// Where the file goes.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir
+            .join(format!("{}.{}", self.id, self.format().extension()))
+    }
+
     /// Sample frames (one per 1/8000 s) of the stereo file.
     pub fn frames(&self) -> usize {
-        let [caller, callee] = &self.tracks;
+        let [caller, callee] = &self.captured.tracks;
         let (lead_l, lead_r) = (caller.lead(self.answered), callee.lead(self.answered));
         let len = (lead_l + caller.samples.len()).max(lead_r + callee.samples.len());
         len.min(MAX_SAMPLES)
     }
 
-    /// The WAV file's size: a 44-byte header and 4 bytes per stereo 16-bit frame.
-    pub fn file_bytes(&self) -> u64 {
-        44 + 4 * self.frames() as u64
+    /// Whole seconds the recording lasts (a pcap: first packet to last).
+    pub fn secs(&self) -> u32 {
+        let secs = match self.format() {
+            Format::Wav => (self.frames() / SAMPLE_RATE as usize) as u64,
+            Format::Pcap => self.captured.packets.span().as_secs(),
+        };
+        u32::try_from(secs).unwrap_or(u32::MAX)
     }
 
     /// The interleaved samples.
     pub fn stereo(&self) -> Vec<i16> {
-        let [caller, callee] = &self.tracks;
+        let [caller, callee] = &self.captured.tracks;
         stereo(caller, callee, self.answered)
     }
 }
@@ -160,5 +236,43 @@ mod tests {
             480,
             "a packet from before the first is left out"
         );
+    }
+
+    fn recording(captured: Recorder, t0: Instant) -> Recording {
+        Recording {
+            id: "c1".into(),
+            dir: "/rec".into(),
+            captured,
+            answered: t0,
+            addrs: PcapAddrs::unknown(),
+        }
+    }
+
+    #[test]
+    fn g711_makes_a_wav_and_anything_else_alone_a_pcap() {
+        let t0 = Instant::now();
+        let mut g711 = Recorder::default();
+        g711.push(t0, false, 0, 0, &[0; 172], &[0x80; 160]);
+        g711.push(t0, true, 0, 101, &[0; 16], &[0; 4]);
+        let wav = recording(g711, t0);
+        assert_eq!(wav.format(), Format::Wav, "DTMF beside G.711 is left out");
+        assert!(wav.path().ends_with("c1.wav"));
+        let mut opus = Recorder::default();
+        for n in 0..51u32 {
+            opus.push(
+                t0 + Duration::from_millis(20 * u64::from(n)),
+                n % 2 == 1,
+                0,
+                111,
+                &[1; 90],
+                &[1; 78],
+            );
+        }
+        let pcap = recording(opus, t0);
+        assert_eq!(pcap.format(), Format::Pcap);
+        assert!(pcap.path().ends_with("c1.pcap"));
+        assert_eq!(pcap.captured.packets.len(), 51);
+        assert_eq!(pcap.secs(), 1, "first packet to last");
+        assert!(Recorder::default().is_empty());
     }
 }

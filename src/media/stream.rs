@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rtp_rs::RtpReader;
 
 use super::latch::{Admit, Latch};
-use super::recording::Track;
+use super::recording::Recorder;
 use super::sdp::{Connection, MediaDesc};
 use super::stats::{RtpHeader, RtpStats};
 
@@ -93,7 +93,7 @@ pub struct StreamRelay {
     pub srtp: bool,
     answered: Option<Instant>,
     /// Recording (`record`): the caller's and the callee's decoded audio since the answer.
-    recorder: Option<[Track; 2]>,
+    recorder: Option<Recorder>,
 }
 
 impl StreamRelay {
@@ -144,12 +144,17 @@ impl StreamRelay {
         }
     }
 
-    /// The recording as `(caller, callee, answered)`, if the stream recorded anything.
-    pub fn take_recording(&mut self) -> Option<([Track; 2], Instant)> {
-        let tracks = self.recorder.take()?;
+    /// What was recorded and when the call was answered, if the stream captured anything
+    /// (never for SRTP).
+    pub fn take_recording(&mut self) -> Option<(Recorder, Instant)> {
+        let captured = self.recorder.take()?;
         let answered = self.answered?;
-        let empty = tracks.iter().all(Track::is_empty);
-        (!empty && !self.srtp).then_some((tracks, answered))
+        (!captured.is_empty() && !self.srtp).then_some((captured, answered))
+    }
+
+    /// Where `side`'s RTP is sent to (where it comes from, once latched).
+    pub fn peer(&self, side: Side) -> Option<SocketAddr> {
+        self.side(side).rtp.target()
     }
 
     /// A packet from `source` arrived on socket `on`; where to send it, if anywhere.
@@ -217,9 +222,10 @@ impl StreamRelay {
         if after_answer && facts.first_after_answer.is_none() {
             facts.first_after_answer = Some(now);
         }
-        if let Some(tracks) = recorder.as_mut().filter(|_| after_answer) {
-            let track = &mut tracks[usize::from(side == Side::Callee)];
-            track.push(now, header.timestamp, header.payload_type, reader.payload());
+        if let Some(recorder) = recorder.as_mut().filter(|_| after_answer) {
+            let (ts, pt) = (header.timestamp, header.payload_type);
+            let callee = side == Side::Callee;
+            recorder.push(now, callee, ts, pt, bytes, reader.payload());
         }
     }
 

@@ -11,17 +11,18 @@
 //! `calltrack_media_ports_exhausted_total`); a stream added later gets port 0 (disabled).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::facts::voice_quality;
 use super::ports::{PortPool, PortsExhausted};
-use super::recording::Recording;
+use super::recording::{PcapAddrs, Recording};
 use super::sdp::{self, Sdp};
 use super::sdp_rewrite::{RelayAddrs, rewrite};
 use super::stream::{Side, StreamPorts, StreamRelay};
-use crate::call::voice::{RecordingFacts, VoiceQuality};
+use crate::call::recording::{RecordingFacts, RecordingReason};
+use crate::call::voice::VoiceQuality;
 use crate::config::MediaConfig;
 
 /// A stream as the driver and the table share it.
@@ -201,7 +202,7 @@ impl MediaTable {
             let recording = media
                 .record_as
                 .as_deref()
-                .and_then(|id| inner.recording(id, &media));
+                .map(|id| inner.recording(id, &media));
             let streams: Vec<SharedStream> = media.streams.into_iter().flatten().collect();
             let guards: Vec<MutexGuard<'_, StreamRelay>> =
                 streams.iter().map(lock_stream).collect();
@@ -215,14 +216,15 @@ impl MediaTable {
             }
             super::metrics::free_pairs(inner.pool.free());
             if let (Some(facts), Some(recording)) = (facts.as_mut(), recording) {
-                facts.recording = Some(RecordingFacts {
-                    path: recording.path.to_string_lossy().into_owned(),
-                    bytes: recording.file_bytes(),
-                    secs: u32::try_from(recording.frames() / 8000).unwrap_or(u32::MAX),
+                facts.recording = Some(match recording {
+                    Ok(recording) => {
+                        if inner.driven {
+                            inner.recordings.push_back(recording);
+                        }
+                        RecordingFacts::Pending
+                    }
+                    Err(reason) => RecordingFacts::Skipped(reason),
                 });
-                if inner.driven {
-                    inner.recordings.push_back(recording);
-                }
             }
             (facts, inner.driven && !ports.is_empty())
         };
@@ -277,15 +279,34 @@ fn lock_stream(stream: &SharedStream) -> MutexGuard<'_, StreamRelay> {
 }
 
 impl Inner {
-    /// The recording of `media`'s first stream, named `id`, if it recorded anything.
-    fn recording(&self, id: &str, media: &CallMedia) -> Option<Recording> {
-        let first = media.streams.iter().flatten().next()?;
-        let (tracks, answered) = lock_stream(first).take_recording()?;
-        let path = self.recordings_dir.join(format!("{id}.wav"));
-        Some(Recording {
-            path,
-            tracks,
+    /// The recording of `media`'s first stream, named `id`, or why there is none.
+    fn recording(&self, id: &str, media: &CallMedia) -> Result<Recording, RecordingReason> {
+        let first = media
+            .streams
+            .iter()
+            .flatten()
+            .next()
+            .ok_or(RecordingReason::NotRelayed)?;
+        let mut stream = lock_stream(first);
+        if stream.srtp {
+            return Err(RecordingReason::Srtp);
+        }
+        let (captured, answered) = stream.take_recording().ok_or(RecordingReason::NoMedia)?;
+        let ports = stream.ports;
+        let relay = |port| SocketAddr::new(self.advertised, port);
+        let unknown = SocketAddr::new(self.advertised, 0);
+        let addrs = PcapAddrs {
+            caller: stream.peer(Side::Caller).unwrap_or(unknown),
+            callee: stream.peer(Side::Callee).unwrap_or(unknown),
+            relay_caller: relay(ports.caller),
+            relay_callee: relay(ports.callee),
+        };
+        Ok(Recording {
+            id: id.to_owned(),
+            dir: self.recordings_dir.clone(),
+            captured,
             answered,
+            addrs,
         })
     }
 

@@ -21,6 +21,7 @@ fn table(ports: std::ops::RangeInclusive<u16>) -> MediaTable {
         advertised_ip: "203.0.113.7".parse().unwrap(),
         one_way_audio: Duration::from_secs(5),
         recordings_dir: std::env::temp_dir(),
+        retention: Default::default(),
     })
 }
 
@@ -157,12 +158,11 @@ fn a_recorded_call_hands_its_audio_to_the_driver_and_its_file_to_the_cdr() {
             .handle_packet(at, caller, source, &packet);
     }
     let facts = t.release(1, now + Duration::from_secs(2)).unwrap();
-    let recording = facts.recording.unwrap();
-    assert!(recording.path.ends_with("00000000000000aa.wav"));
-    assert_eq!(recording.bytes, 44 + 4 * 50 * 160);
-    assert_eq!(recording.secs, 1);
+    assert_eq!(facts.recording, Some(RecordingFacts::Pending));
     let queued = t.poll_recording().unwrap();
+    assert!(queued.path().ends_with("00000000000000aa.wav"));
     assert_eq!(queued.frames(), 50 * 160);
+    assert_eq!(queued.secs(), 1);
     let stereo = queued.stereo();
     assert_eq!(stereo[0], crate::media::g711::ulaw(0xff));
     assert!(
@@ -178,4 +178,30 @@ fn an_unrecorded_call_has_no_recording() {
     t.rewrite(now, 1, Side::Caller, OFFER.as_bytes());
     t.answered(1, now, None);
     assert_eq!(t.release(1, now).unwrap().recording, None);
+}
+
+#[test]
+fn srtp_or_silence_is_skipped_with_its_reason() {
+    let t = table(30000..=30099);
+    t.attach(Box::new(|| {}));
+    let now = Instant::now();
+    let srtp = OFFER.replace(
+        "a=sendrecv",
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz",
+    );
+    t.rewrite(now, 1, Side::Caller, srtp.as_bytes());
+    t.answered(1, now, Some("srtp"));
+    let facts = t.release(1, now).unwrap();
+    assert_eq!(
+        facts.recording,
+        Some(RecordingFacts::Skipped(RecordingReason::Srtp))
+    );
+    t.rewrite(now, 2, Side::Caller, OFFER.as_bytes());
+    t.answered(2, now, Some("quiet"));
+    let facts = t.release(2, now).unwrap();
+    assert_eq!(
+        facts.recording,
+        Some(RecordingFacts::Skipped(RecordingReason::NoMedia))
+    );
+    assert!(t.poll_recording().is_none());
 }

@@ -9,7 +9,8 @@ use super::commands::StoreCommand;
 use super::live_fold::{LivePlan, LiveStep};
 use super::live_rows::LiveRows;
 use super::outbox::enqueue::Enqueue;
-use super::{blacklist, calls, columns, costs, leads, leases, outbox, pool_usage};
+use super::{blacklist, calls, columns, costs, leads, leases, outbox, pool_usage, recordings};
+use crate::call::recording::RecordingStatus;
 
 /// What one committed batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,9 @@ fn apply(
             if written {
                 outcome.cdrs_written += 1;
                 *called_back = calls::mark_called_back(conn, cdr, callback_window)?;
+                if cdr.recording_status == Some(RecordingStatus::Pending) {
+                    recordings::adopt(conn, &cdr.id)?;
+                }
             } else {
                 outcome.duplicate_cdrs += 1;
                 tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
@@ -160,6 +164,10 @@ fn apply(
         }
         StoreCommand::OutboxPrune { before, .. } => {
             outbox::delivery::prune_delivered(conn, *before).map(|n| n > 0)
+        }
+        StoreCommand::RecordingSettled { id, settled, .. } => recordings::settle(conn, id, settled),
+        StoreCommand::RecordingsExpired { ids, reason, .. } => {
+            recordings::expire(conn, ids, *reason).map(|n| n > 0)
         }
     }
 }

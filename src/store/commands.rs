@@ -96,6 +96,21 @@ pub enum StoreCommand {
     },
     /// Deletes delivered outbox events settled before `before` (`keep_delivered_days`).
     OutboxPrune { before: Timestamp, done: Reply<()> },
+    /// A pending recording was written (or not): the CDR gets its file or its reason, once
+    /// (see `store::recordings`).
+    /// A CDR that changes is announced as `call.updated` at `at`.
+    RecordingSettled {
+        id: String,
+        settled: crate::call::recording::RecordingSettled,
+        at: Timestamp,
+    },
+    /// The recordings janitor is about to remove these calls' files: their CDRs become
+    /// `expired` for `reason` before any file goes.
+    RecordingsExpired {
+        ids: Vec<String>,
+        reason: crate::call::recording::RecordingReason,
+        done: Reply<()>,
+    },
 }
 
 impl StoreCommand {
@@ -107,7 +122,8 @@ impl StoreCommand {
             | Self::SavePoolUsage { done, .. }
             | Self::OutboxSettle { done, .. }
             | Self::MetricaUploads { done, .. }
-            | Self::OutboxPrune { done, .. } => {
+            | Self::OutboxPrune { done, .. }
+            | Self::RecordingsExpired { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. }
@@ -122,7 +138,8 @@ impl StoreCommand {
             Self::CallStarted(_)
             | Self::CallAnswered { .. }
             | Self::CallEnded(_)
-            | Self::DialogsChanged { .. } => {}
+            | Self::DialogsChanged { .. }
+            | Self::RecordingSettled { .. } => {}
         }
     }
 }

@@ -44,6 +44,7 @@ pub mod outbox;
 pub mod pool_usage;
 pub mod query;
 pub mod reader;
+pub mod recordings;
 pub mod recovery;
 pub mod report_facts;
 #[macro_use]

@@ -247,6 +247,7 @@ const MIGRATIONS: &[&str] = &[
     super::outbox::V11_OUTBOX,
     super::outbox::V12_METRICA_UPLOADS,
     V13_VOICE_QUALITY,
+    super::recordings::V14_RECORDINGS,
 ];
 
 /// The schema version this build writes.

@@ -11,6 +11,7 @@ use crate::sip::message::{HeaderName, MessageBuilder, Method};
 
 use crate::b2bua::session::{CallSession, Ctx, Leg};
 use crate::call::record::CallDetailRecord;
+use crate::call::recording::RecordingFacts;
 use crate::media::Side;
 
 impl CallSession {
@@ -38,14 +39,19 @@ impl CallSession {
         }
     }
 
-    /// The call is being recorded: its voice-quality facts go into `cdr`, its ports back.
+    /// The call is being recorded: its voice-quality facts go into `cdr`, its ports back,
+    /// and the CDR says where its recording stands (`pending` until the file is written).
     pub(super) fn media_release(&self, ctx: &Ctx<'_>, cdr: &mut CallDetailRecord) {
-        if !self.relay_media {
-            return;
-        }
-        if let Some(quality) = ctx.media.release(self.key.0, ctx.now) {
+        let quality = if self.relay_media {
+            ctx.media.release(self.key.0, ctx.now)
+        } else {
+            None
+        };
+        if let Some(quality) = &quality {
             quality.apply(cdr);
         }
+        let facts = quality.and_then(|q| q.recording);
+        RecordingFacts::apply(self.record, facts, cdr);
     }
 }
 

@@ -13,4 +13,4 @@ pub(super) use callback::mark_called_back;
 pub use filter::{CallFilter, CallQuery, Cursor, Sort};
 pub use page::{CallPage, call, cdrs, page};
 pub use patch::{CallChange, CallPatch};
-pub use view::{AttributionView, CallView};
+pub use view::{AttributionView, CallView, RecordingView};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::attribution::Attribution;
 use crate::call::record::{CallDetailRecord, rfc3339};
+use crate::call::recording::RecordingStatus;
 use crate::call::trail::TrailStep;
 use crate::store::deal::{Deal, DealView};
 
@@ -87,11 +88,55 @@ pub struct CallView {
     pub deal: Option<DealView>,
     /// When tags, note or deal last changed.
     pub updated_at: Option<String>,
-    /// Where the recording will play once media lands; null until then.
+    /// `GET` it (admin role) for the recording's file; null unless `recording.status` is
+    /// `recorded`.
     pub recording_url: Option<String>,
+    /// Where the call's recording stands.
+    pub recording: RecordingView,
     /// One call only (`GET /v1/calls/{id}`): what each ringing attempt did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trail: Option<Vec<TrailStep>>,
+}
+
+/// A call's recording, as the calls API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordingView {
+    /// `not_requested`, `pending` (the call ended, its file is being written), `recorded`,
+    /// `skipped`, `failed` or `expired` (removed by retention).
+    #[schema(example = "recorded")]
+    pub status: String,
+    /// Why there is no file: `not_answered`, `not_relayed`, `srtp`, `no_media`, `disk_full`,
+    /// `write_failed`, `interrupted`, `retention`, `disk_budget`.
+    pub reason: Option<String>,
+    /// `wav` (G.711, stereo: caller left, callee right) or `pcap` (the RTP of other codecs).
+    pub format: Option<String>,
+    pub bytes: Option<u64>,
+    pub secs: Option<u32>,
+}
+
+impl RecordingView {
+    fn from_cdr(cdr: &CallDetailRecord) -> RecordingView {
+        let status = cdr
+            .recording_status
+            .unwrap_or(RecordingStatus::NotRequested);
+        let format = cdr
+            .recording_path
+            .as_deref()
+            .and_then(|p| p.rsplit_once('.'))
+            .map(|(_, ext)| ext.to_owned());
+        RecordingView {
+            status: status.as_str().to_owned(),
+            reason: cdr.recording_reason.map(|r| r.as_str().to_owned()),
+            format,
+            bytes: cdr.recording_bytes,
+            secs: cdr.recording_secs,
+        }
+    }
+}
+
+/// The recording's URL, relative to the API's origin, once there is a file.
+fn recording_url(id: &str, status: Option<RecordingStatus>) -> Option<String> {
+    (status == Some(RecordingStatus::Recorded)).then(|| format!("/v1/calls/{id}/recording"))
 }
 
 /// What is stored beside the CDR's flat columns.
@@ -106,6 +151,8 @@ pub struct Extras {
 
 impl CallView {
     pub fn new(cdr: CallDetailRecord, extras: Extras) -> CallView {
+        let recording_url = recording_url(&cdr.id, cdr.recording_status);
+        let recording = RecordingView::from_cdr(&cdr);
         let a = cdr.attribution;
         CallView {
             id: cdr.id,
@@ -137,7 +184,8 @@ impl CallView {
             note: extras.note,
             deal: extras.deal.map(|d| d.to_view()),
             updated_at: extras.updated_at,
-            recording_url: None,
+            recording_url,
+            recording,
             trail: extras.trail,
         }
     }

@@ -67,6 +67,8 @@ impl<'b, 'e, 's> Facts<'b, 'e, 's> {
                     .try_for_each(|id| self.updated(conn, id, at))
             }
             StoreCommand::PatchCall { id, at, .. } if changed => self.updated(conn, id, *at),
+            // The recording is written: its URL reaches the destinations.
+            StoreCommand::RecordingSettled { id, at, .. } if changed => self.updated(conn, id, *at),
             StoreCommand::InsertLead { lead, .. } => {
                 let fact = LeadFact::new(lead, changed);
                 self.events.lead(conn, &fact, lead.created_at)

@@ -1,0 +1,235 @@
+//! `GET /v1/calls/{id}/recording` over real HTTP against the in-process server: a WAV whole
+//! and by range (first bytes, an open end, a suffix), 416 with the file's length past the
+//! end, HEAD, the roles (no token 401, a viewer 403), and the JSON 404 for a call without a
+//! file (pending, skipped with its reason, a recorded call whose file is missing, an unknown
+//! call).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod http_support;
+
+use std::path::Path;
+
+use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
+use calltrack::call::recording::{RecordingReason, RecordingStatus};
+use calltrack::store::{StoreCommand, WriterOptions, spawn_writer};
+use http_support::{TestServer, agent, config_toml};
+use serde_json::Value;
+
+const ADMIN: &str = "recording-http-admin-token-0123456789";
+const VIEWER: &str = "recording-http-viewer-token-0123456789";
+
+fn call(id: &str, status: RecordingStatus) -> CallDetailRecord {
+    let started: jiff::Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+    let live = LiveCall {
+        id: id.into(),
+        call_id: format!("{id}@carrier.example"),
+        tracking_number: "74950000001".into(),
+        caller: "79160000001".into(),
+        destination: "sip:sales@pbx.example".into(),
+        started_at: started,
+        answered_at: Some(started),
+        attribution: Default::default(),
+        first_time_caller: true,
+        scheme: None,
+        answered_step: None,
+        answered_target: None,
+    };
+    let ended = started + jiff::SignedDuration::from_secs(30);
+    let mut cdr =
+        CallDetailRecord::from_live(&live, ended, Disposition::Answered, 200, HangupSide::Caller);
+    cdr.recording_status = Some(status);
+    cdr
+}
+
+/// A 1 s stereo WAV whose samples count up, so every byte range is distinct.
+fn wav(path: &Path) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..16_000i32 {
+        writer.write_sample((i % 30_000) as i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    std::fs::read(path).unwrap()
+}
+
+fn server(dir: &Path) -> (TestServer, Vec<u8>) {
+    let db = dir.join("calltrack.db");
+    let file = dir.join("rec.wav");
+    let bytes = wav(&file);
+    let mut recorded = call("rec", RecordingStatus::Recorded);
+    recorded.recording_path = Some(file.to_string_lossy().into_owned());
+    recorded.recording_bytes = Some(bytes.len() as u64);
+    recorded.recording_secs = Some(1);
+    let mut gone = recorded.clone();
+    gone.id = "gone".into();
+    gone.call_id = "gone@carrier.example".into();
+    gone.recording_path = Some(dir.join("gone.wav").to_string_lossy().into_owned());
+    let mut srtp = call("srtp", RecordingStatus::Skipped);
+    srtp.recording_reason = Some(RecordingReason::Srtp);
+    let pending = call("pending", RecordingStatus::Pending);
+    let (sender, writer) = spawn_writer(&db, WriterOptions::default()).unwrap();
+    for cdr in [recorded, gone, srtp, pending] {
+        assert!(sender.try_send(StoreCommand::CallEnded(cdr)).is_ok());
+    }
+    drop(sender);
+    writer.shutdown().unwrap();
+    let toml = config_toml("74950000100", 1000).replace(
+        "[http]\n",
+        &format!("[http]\nadmin_token = \"{ADMIN}\"\nviewer_tokens = [\"{VIEWER}\"]\n"),
+    );
+    let toml = format!("{toml}\n[store]\npath = \"{}\"\n", db.display());
+    (TestServer::start(&toml), bytes)
+}
+
+struct Answer {
+    status: u16,
+    content_type: Option<String>,
+    content_range: Option<String>,
+    accept_ranges: Option<String>,
+    length: Option<String>,
+    body: Vec<u8>,
+}
+
+fn fetch(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    range: Option<&str>,
+) -> Answer {
+    let agent = agent();
+    let url = server.url(path);
+    let mut request = match method {
+        "HEAD" => agent.head(&url),
+        _ => agent.get(&url),
+    };
+    if let Some(token) = token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    if let Some(range) = range {
+        request = request.header("Range", range);
+    }
+    let mut response = request.call().unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (content_type, content_range, accept_ranges, length) = (
+        header("content-type"),
+        header("content-range"),
+        header("accept-ranges"),
+        header("content-length"),
+    );
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_vec().unwrap();
+    Answer {
+        status,
+        content_type,
+        content_range,
+        accept_ranges,
+        length,
+        body,
+    }
+}
+
+fn error(answer: &Answer) -> Value {
+    assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
+#[test]
+fn a_recording_is_served_whole_and_by_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, file) = server(dir.path());
+    let len = file.len();
+    let url = "/v1/calls/rec/recording";
+
+    let whole = fetch(&server, "GET", url, Some(ADMIN), None);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.content_type.as_deref(), Some("audio/wav"));
+    assert_eq!(whole.accept_ranges.as_deref(), Some("bytes"));
+    assert_eq!(whole.body, file);
+
+    let head = fetch(&server, "GET", url, Some(ADMIN), Some("bytes=0-43"));
+    assert_eq!(head.status, 206);
+    assert_eq!(head.content_range, Some(format!("bytes 0-43/{len}")));
+    assert_eq!(head.body, &file[..44], "the WAV header");
+    let open_end = fetch(&server, "GET", url, Some(ADMIN), Some("bytes=20000-"));
+    assert_eq!(open_end.status, 206);
+    assert_eq!(open_end.body, &file[20_000..]);
+    let suffix = fetch(&server, "GET", url, Some(ADMIN), Some("bytes=-100"));
+    assert_eq!(suffix.status, 206);
+    assert_eq!(suffix.body, &file[len - 100..]);
+
+    let past = fetch(
+        &server,
+        "GET",
+        url,
+        Some(ADMIN),
+        Some(&format!("bytes={len}-")),
+    );
+    assert_eq!(past.status, 416);
+    assert_eq!(past.content_range, Some(format!("bytes */{len}")));
+    assert_eq!(error(&past)["error"]["code"], "range_not_satisfiable");
+
+    let headers_only = fetch(&server, "HEAD", url, Some(ADMIN), None);
+    assert_eq!(headers_only.status, 200);
+    assert_eq!(headers_only.length, Some(len.to_string()));
+    assert!(headers_only.body.is_empty());
+}
+
+#[test]
+fn only_admins_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = server(dir.path());
+    let url = "/v1/calls/rec/recording";
+    assert_eq!(fetch(&server, "GET", url, None, None).status, 401);
+    assert_eq!(fetch(&server, "GET", url, Some(VIEWER), None).status, 403);
+    let calls = fetch(&server, "GET", "/v1/calls/rec", Some(VIEWER), None);
+    let view: Value = serde_json::from_slice(&calls.body).unwrap();
+    assert_eq!(view["recording_url"], "/v1/calls/rec/recording");
+    assert_eq!(view["recording"]["status"], "recorded");
+    assert_eq!(view["recording"]["format"], "wav");
+}
+
+#[test]
+fn a_call_without_a_file_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = server(dir.path());
+    for (id, status, reason) in [
+        ("srtp", "skipped", Value::from("srtp")),
+        ("pending", "pending", Value::Null),
+        ("gone", "missing", Value::Null),
+    ] {
+        let answer = fetch(
+            &server,
+            "GET",
+            &format!("/v1/calls/{id}/recording"),
+            Some(ADMIN),
+            None,
+        );
+        assert_eq!(answer.status, 404, "{id}");
+        let body = error(&answer);
+        assert_eq!(body["error"]["code"], "no_recording", "{id}");
+        assert_eq!(body["error"]["recording_status"], status, "{id}");
+        assert_eq!(body["error"]["recording_reason"], reason, "{id}");
+    }
+    let unknown = fetch(
+        &server,
+        "GET",
+        "/v1/calls/nobody/recording",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(unknown.status, 404);
+    assert_eq!(error(&unknown)["error"]["code"], "not_found");
+}
