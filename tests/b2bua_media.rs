@@ -7,19 +7,18 @@
 
 mod core_harness;
 
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calltrack::b2bua::{B2bua, CallEvent, Shared};
+use calltrack::b2bua::{B2bua, Shared};
 use calltrack::call::record::CallDetailRecord;
 use calltrack::config::Config;
 use calltrack::media::MediaTable;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
+use core_harness::rig::{CARRIER, PBX, Rig};
 
-const CARRIER: &str = "127.0.0.1:40000";
-const PBX: &str = "127.0.0.1:5080";
 /// 50 pairs: a stream takes two (caller-facing 30000, callee-facing 30002 for the first).
 const PAIRS: usize = 50;
 
@@ -28,18 +27,33 @@ m=audio 4000 RTP/AVP 8 0\na=rtpmap:8 PCMA/8000\n";
 const PBX_SDP: &str = "v=0\no=- 2 1 IN IP4 10.1.1.5\ns=-\nc=IN IP4 10.1.1.5\nt=0 0\n\
 m=audio 6000 RTP/AVP 8\n";
 
+/// The shared rig with the relay's table beside it.
 struct Harness {
-    core: B2bua,
+    rig: Rig,
     media: Arc<MediaTable>,
-    now: Instant,
-    to_carrier: Vec<SipMessage>,
-    to_pbx: Vec<SipMessage>,
-    events: Vec<CallEvent>,
+}
+
+impl Deref for Harness {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.rig
+    }
+}
+
+impl DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Rig {
+        &mut self.rig
+    }
 }
 
 impl Harness {
     /// A core whose demo site says `media`.
     fn new(media: &str) -> Harness {
+        Harness::with(media, "30000-30099", "direct")
+    }
+
+    /// A core whose demo site says `media`, with `rtp_ports` and `on_no_ports`.
+    fn with(media: &str, rtp_ports: &str, on_no_ports: &str) -> Harness {
         let toml = format!(
             r#"[sip]
 udp_listen = ["127.0.0.1:5060"]
@@ -48,8 +62,9 @@ trusted = ["127.0.0.0/8"]
 [store]
 path = "/nonexistent/cdr.db"
 [media]
-rtp_ports = "30000-30099"
+rtp_ports = "{rtp_ports}"
 advertised_ip = "203.0.113.7"
+on_no_ports = "{on_no_ports}"
 [[sites]]
 id = "demo"
 forward_to = "sip:{PBX}"
@@ -76,64 +91,15 @@ source = "billboard"
             42,
         );
         Harness {
-            core,
+            rig: Rig::new(core, now),
             media,
-            now,
-            to_carrier: vec![],
-            to_pbx: vec![],
-            events: vec![],
         }
-    }
-
-    fn feed(&mut self, text: &str, from: &str) {
-        core_harness::feed(&mut self.core, self.now, text, from.parse().unwrap());
-        self.collect();
-    }
-
-    fn advance(&mut self, by: Duration) {
-        let end = self.now + by;
-        core_harness::run_until(&mut self.core, &mut self.now, end);
-        self.collect();
-    }
-
-    fn collect(&mut self) {
-        let carrier: SocketAddr = CARRIER.parse().unwrap();
-        for (to, msg) in core_harness::sent(&mut self.core) {
-            if to == carrier {
-                self.to_carrier.push(msg);
-            } else {
-                self.to_pbx.push(msg);
-            }
-        }
-        self.events.extend(core_harness::events(&mut self.core));
-    }
-
-    fn last_to_pbx(&self, method: Method) -> SipMessage {
-        let found = self
-            .to_pbx
-            .iter()
-            .rev()
-            .find(|m| m.method() == Some(&method));
-        found.cloned().unwrap()
-    }
-
-    fn last_to_carrier(&self, status: u16) -> SipMessage {
-        let found = self
-            .to_carrier
-            .iter()
-            .rev()
-            .find(|m| m.status() == Some(status));
-        found.cloned().unwrap()
     }
 
     fn cdr(&self) -> CallDetailRecord {
-        let mut ended = self.events.iter().filter_map(|e| match e {
-            CallEvent::Ended(cdr) => Some(cdr.clone()),
-            _ => None,
-        });
-        let cdr = ended.next().unwrap();
-        assert!(ended.next().is_none());
-        cdr
+        let ended = self.ended();
+        assert_eq!(ended.len(), 1, "one call ended");
+        ended[0].clone()
     }
 
     fn pool_full(&self) -> bool {
@@ -175,28 +141,7 @@ Content-Length: 0
 }
 
 fn pbx_response(req: &SipMessage, status: &str) -> String {
-    let to = req.header(&HeaderName::To).unwrap();
-    let to = if to.contains("tag=") {
-        to.to_string()
-    } else {
-        format!("{to};tag=pbx1")
-    };
-    format!(
-        "SIP/2.0 {status}
-Via: {via}
-From: {from}
-To: {to}
-Call-ID: {cid}
-CSeq: {cseq}
-Contact: <sip:pbx@{PBX}>
-Content-Length: 0
-
-",
-        via = req.header(&HeaderName::Via).unwrap(),
-        from = req.header(&HeaderName::From).unwrap(),
-        cid = req.call_id().unwrap(),
-        cseq = req.header(&HeaderName::CSeq).unwrap(),
-    )
+    core_harness::rig::pbx_response(req, status, "")
 }
 
 fn carrier_request(method: &str, cseq: u32, tag: &str) -> String {
@@ -389,7 +334,8 @@ fn every_way_a_call_ends_gives_its_ports_back() {
     // Shutdown of an answered call, and the callee's BYE after a long silence.
     let mut h = Harness::new("relay");
     answered(&mut h);
-    h.core.begin_shutdown(h.now);
+    let now = h.now;
+    h.core.begin_shutdown(now);
     h.advance(Duration::from_secs(31));
     assert!(h.pool_full(), "shutdown");
     assert_eq!(
@@ -400,7 +346,8 @@ fn every_way_a_call_ends_gives_its_ports_back() {
     // The process stops with a call live.
     let mut h = Harness::new("relay");
     answered(&mut h);
-    h.core.abandon_all(h.now);
+    let now = h.now;
+    h.core.abandon_all(now);
     assert!(h.pool_full(), "abandon");
 }
 

@@ -55,6 +55,7 @@ async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
         advertised_ip: "127.0.0.1".parse().unwrap(),
         one_way_audio: Duration::from_secs(5),
         recordings_dir: std::env::temp_dir(),
+        on_no_ports: calltrack::config::OnNoPorts::Direct,
     }));
     let stop = CancellationToken::new();
     let service = tokio::spawn(

@@ -26,6 +26,18 @@ pub enum MediaMode {
     Relay,
 }
 
+/// What a relayed call gets when no RTP/RTCP port pair is free (`[media] on_no_ports`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnNoPorts {
+    /// Bridged direct: its SDP passes untouched and RTP flows between the endpoints
+    /// (unmeasured, unrecorded).
+    #[default]
+    Direct,
+    /// Refused with 503 and a `Reason` header before any call state is made.
+    Refuse,
+}
+
 /// `[media]` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,6 +52,8 @@ pub struct MediaFile {
     pub one_way_audio_secs: u64,
     /// Where recordings (`record = true`) are written, one WAV file per call.
     pub recordings_dir: String,
+    /// `"direct"` or `"refuse"`: a relayed call when the port range is exhausted.
+    pub on_no_ports: OnNoPorts,
 }
 
 impl Default for MediaFile {
@@ -50,6 +64,7 @@ impl Default for MediaFile {
             advertised_ip: None,
             one_way_audio_secs: 5,
             recordings_dir: "./data/recordings".to_owned(),
+            on_no_ports: OnNoPorts::Direct,
         }
     }
 }
@@ -64,6 +79,7 @@ pub struct MediaConfig {
     pub advertised_ip: IpAddr,
     pub one_way_audio: Duration,
     pub recordings_dir: PathBuf,
+    pub on_no_ports: OnNoPorts,
 }
 
 /// Fewest ports accepted: one relayed stream needs two RTP/RTCP pairs (one per leg).
@@ -97,6 +113,7 @@ pub(super) fn media(f: MediaFile, p: &mut Problems) -> MediaConfig {
         advertised_ip,
         one_way_audio: Duration::from_secs(f.one_way_audio_secs),
         recordings_dir: PathBuf::from(f.recordings_dir),
+        on_no_ports: f.on_no_ports,
     }
 }
 

@@ -21,6 +21,7 @@ fn table(ports: std::ops::RangeInclusive<u16>) -> MediaTable {
         advertised_ip: "203.0.113.7".parse().unwrap(),
         one_way_audio: Duration::from_secs(5),
         recordings_dir: std::env::temp_dir(),
+        on_no_ports: crate::config::OnNoPorts::Direct,
     })
 }
 
