@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use calltrack::b2bua::{B2bua, Shared};
 use calltrack::call::record::CallDetailRecord;
 use calltrack::config::Config;
-use calltrack::media::MediaTable;
+use calltrack::media::stream::{Forward, Socket};
+use calltrack::media::table::SharedStream;
+use calltrack::media::{MediaTable, Side};
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
 use core_harness::rig::{CARRIER, PBX, Rig};
@@ -236,20 +238,24 @@ fn a_late_offer_in_the_200_and_its_answer_in_the_ack_are_rewritten() {
     assert!(ack.contains("m=audio 30002 RTP/AVP 8 0\r\n"), "{ack}");
 }
 
-#[test]
-fn a_reinvite_to_hold_keeps_the_streams_and_its_answer_comes_back_rewritten() {
-    let mut h = Harness::new("relay");
-    answered(&mut h);
-    let b = h.last_to_pbx(Method::Invite);
-    let hold = PBX_SDP.replace("RTP/AVP 8\n", "RTP/AVP 8\na=sendonly\n");
+/// The PBX re-INVITEs the answered call with `sdp` (CSeq `cseq`); the carrier answers the
+/// relayed re-INVITE 200 with `carrier_sdp`. Returns the carrier's re-INVITE's body and the
+/// body of the 200 relayed to the PBX.
+fn pbx_reinvite(h: &mut Harness, cseq: u32, sdp: &str, carrier_sdp: &str) -> (String, String) {
+    let b = h
+        .to_pbx
+        .iter()
+        .find(|m| m.method() == Some(&Method::Invite))
+        .cloned()
+        .unwrap();
     let reinvite = format!(
         "INVITE sip:79161234567@127.0.0.1:5060 SIP/2.0
-Via: SIP/2.0/UDP {PBX};branch=z9hG4bKpbxre
+Via: SIP/2.0/UDP {PBX};branch=z9hG4bKpbxre{cseq}
 Max-Forwards: 70
 From: {to};tag=pbx1
 To: {from}
 Call-ID: {cid}
-CSeq: 2 INVITE
+CSeq: {cseq} INVITE
 Contact: <sip:pbx@{PBX}>
 Content-Length: 0
 
@@ -258,7 +264,9 @@ Content-Length: 0
         from = b.header(&HeaderName::From).unwrap(),
         cid = b.call_id().unwrap()
     );
-    h.feed(&with_sdp(&reinvite, &hold), PBX);
+    h.to_carrier.clear();
+    h.to_pbx.retain(|m| m.method() == Some(&Method::Invite));
+    h.feed(&with_sdp(&reinvite, sdp), PBX);
     let a_re = h
         .to_carrier
         .iter()
@@ -266,11 +274,6 @@ Content-Length: 0
         .find(|m| m.method() == Some(&Method::Invite))
         .cloned()
         .unwrap();
-    let held = body(&a_re);
-    assert!(
-        held.contains("m=audio 30000 RTP/AVP 8\r\na=sendonly\r\n"),
-        "{held}"
-    );
     let a_ok = format!(
         "SIP/2.0 200 OK
 Via: {via}
@@ -287,13 +290,7 @@ Content-Length: 0
         to = a_re.header(&HeaderName::To).unwrap(),
         cseq = a_re.header(&HeaderName::CSeq).unwrap()
     );
-    h.feed(
-        &with_sdp(
-            &a_ok,
-            &CARRIER_SDP.replace("RTP/AVP 8 0\n", "RTP/AVP 8 0\na=recvonly\n"),
-        ),
-        CARRIER,
-    );
+    h.feed(&with_sdp(&a_ok, carrier_sdp), CARRIER);
     let relayed = h
         .to_pbx
         .iter()
@@ -301,7 +298,38 @@ Content-Length: 0
         .find(|m| m.status() == Some(200))
         .cloned()
         .unwrap();
-    assert!(body(&relayed).contains("m=audio 30002 RTP/AVP 8 0\r\na=recvonly\r\n"));
+    // The PBX ACKs the 200 of its re-INVITE (RFC 3261 §13.2.2.4).
+    let ack = format!(
+        "ACK sip:calltrack@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {PBX};branch=z9hG4bKpbxack{cseq}
+Max-Forwards: 70
+From: {to};tag=pbx1
+To: {from}
+Call-ID: {cid}
+CSeq: {cseq} ACK
+Content-Length: 0
+
+",
+        to = b.header(&HeaderName::To).unwrap(),
+        from = b.header(&HeaderName::From).unwrap(),
+        cid = b.call_id().unwrap()
+    );
+    h.feed(&ack, PBX);
+    (body(&a_re), body(&relayed))
+}
+
+#[test]
+fn a_reinvite_to_hold_keeps_the_streams_and_its_answer_comes_back_rewritten() {
+    let mut h = Harness::new("relay");
+    answered(&mut h);
+    let hold = PBX_SDP.replace("RTP/AVP 8\n", "RTP/AVP 8\na=sendonly\n");
+    let recvonly = CARRIER_SDP.replace("RTP/AVP 8 0\n", "RTP/AVP 8 0\na=recvonly\n");
+    let (held, relayed) = pbx_reinvite(&mut h, 2, &hold, &recvonly);
+    assert!(
+        held.contains("m=audio 30000 RTP/AVP 8\r\na=sendonly\r\n"),
+        "{held}"
+    );
+    assert!(relayed.contains("m=audio 30002 RTP/AVP 8 0\r\na=recvonly\r\n"));
     assert_eq!(h.media.port_pairs().0, PAIRS - 2, "the same stream");
 }
 
@@ -358,14 +386,15 @@ fn call_no(text: &str, i: usize) -> String {
 }
 
 #[test]
-fn hundreds_of_calls_ended_every_way_leave_the_pool_full() {
+fn a_thousand_calls_cancelled_busy_timed_out_or_hung_up_leave_the_pool_full() {
     let mut h = Harness::new("relay");
-    for i in 0..300 {
+    for i in 0..1000 {
         h.to_carrier.clear();
         h.to_pbx.clear();
         h.feed(&call_no(&with_sdp(&invite(), CARRIER_SDP), i), CARRIER);
         let b = h.last_to_pbx(Method::Invite);
-        match i % 3 {
+        assert!(!h.pool_full(), "call {i} relayed");
+        match i % 5 {
             0 => {
                 h.feed(&pbx_response(&b, "180 Ringing"), PBX);
                 let cancel = invite()
@@ -377,6 +406,26 @@ fn hundreds_of_calls_ended_every_way_leave_the_pool_full() {
                 h.feed(&pbx_response(&b, "487 Request Terminated"), PBX);
             }
             1 => h.feed(&pbx_response(&b, "486 Busy Here"), PBX),
+            2 => {
+                // Nobody answers: the ring timeout (60 s) ends it.
+                h.feed(&pbx_response(&b, "180 Ringing"), PBX);
+                h.advance(Duration::from_secs(61));
+            }
+            3 => {
+                // Answered, but the carrier never ACKs: the 2xx retransmissions give up
+                // (64·T1, RFC 3261 §13.3.1.4) and both legs are hung up.
+                h.feed(&with_sdp(&pbx_response(&b, "200 OK"), PBX_SDP), PBX);
+                h.advance(Duration::from_secs(33));
+                if let Some(bye) = h
+                    .to_pbx
+                    .iter()
+                    .rev()
+                    .find(|m| m.method() == Some(&Method::Bye))
+                {
+                    let ok = pbx_response(&bye.clone(), "200 OK");
+                    h.feed(&ok, PBX);
+                }
+            }
             _ => {
                 h.feed(&with_sdp(&pbx_response(&b, "200 OK"), PBX_SDP), PBX);
                 let tag = h.carrier_tag();
@@ -386,11 +435,308 @@ fn hundreds_of_calls_ended_every_way_leave_the_pool_full() {
                 h.feed(&pbx_response(&bye, "200 OK"), PBX);
             }
         }
-        assert!(h.pool_full(), "call {i}");
         h.advance(Duration::from_secs(1));
+        assert!(h.pool_full(), "call {i} ({})", i % 5);
     }
     h.advance(Duration::from_secs(40));
     assert_eq!(h.core.active_calls(), 0);
     assert!(h.pool_full());
     assert_eq!(h.media.calls(), 0, "no call entry left behind");
+    assert_eq!(h.ended().len(), 1000, "one CDR a call");
+}
+
+#[test]
+fn out_of_ports_a_relayed_call_is_refused_with_a_reason_or_bridged_direct() {
+    // Two pairs: one call's stream.
+    for (mode, refused) in [("refuse", true), ("direct", false)] {
+        let mut h = Harness::with("relay", "30000-30003", mode);
+        answered(&mut h);
+        assert_eq!(h.media.port_pairs(), (0, 2));
+        h.to_carrier.clear();
+        h.to_pbx.clear();
+        h.feed(&call_no(&with_sdp(&invite(), CARRIER_SDP), 2), CARRIER);
+        if refused {
+            let answer = h.last_to_carrier(503);
+            let reason = answer.header(&HeaderName::Reason).unwrap();
+            assert!(reason.starts_with("SIP;cause=503;text="), "{reason}");
+            assert!(answer.header(&HeaderName::RetryAfter).is_none());
+            assert!(h.to_pbx.is_empty(), "nothing rang");
+            let cdr = h.ended()[0].clone();
+            assert_eq!(cdr.reject_reason.as_deref(), Some("no_media_ports"));
+            assert_eq!(cdr.sip_status, 503);
+            assert_eq!(cdr.tracking_number, "74950000001");
+        } else {
+            let offer = body(&h.last_to_pbx(Method::Invite));
+            assert_eq!(offer, CARRIER_SDP.replace('\n', "\r\n"), "bridged direct");
+            assert!(h.ended().is_empty());
+        }
+        assert_eq!(h.core.active_calls(), if refused { 1 } else { 2 });
+    }
+}
+
+#[test]
+fn refusing_a_late_offer_takes_its_ports_before_any_sdp() {
+    let mut h = Harness::with("relay", "30000-30003", "refuse");
+    h.feed(&invite(), CARRIER);
+    assert_eq!(h.media.port_pairs(), (0, 2), "reserved at the INVITE");
+    let b = h.last_to_pbx(Method::Invite);
+    h.feed(&with_sdp(&pbx_response(&b, "200 OK"), PBX_SDP), PBX);
+    assert!(body(&h.last_to_carrier(200)).contains("m=audio 30000 RTP/AVP 8\r\n"));
+    let tag = h.carrier_tag();
+    h.feed(
+        &with_sdp(&carrier_request("ACK", 10, &tag), CARRIER_SDP),
+        CARRIER,
+    );
+    assert!(body(&h.last_to_pbx(Method::Ack)).contains("m=audio 30002 RTP/AVP 8 0\r\n"));
+    h.feed(&carrier_request("BYE", 11, &tag), CARRIER);
+    assert_eq!(h.media.port_pairs(), (2, 2));
+}
+
+// Packets through the relay's streams, on the virtual clock: the table's streams are taken as
+// a driver would (`attach`, `poll_opened`) and fed packets by hand, no sockets.
+
+const CALLER_MEDIA: &str = "192.0.2.10:4000";
+const PBX_MEDIA: &str = "10.1.1.5:6000";
+
+/// A relayed call whose streams the test drives like the media driver.
+fn driven() -> Harness {
+    let h = Harness::new("relay");
+    h.media.attach(Box::new(|| {}));
+    h
+}
+
+/// The one stream the relay opened since the last call.
+fn opened(h: &Harness) -> SharedStream {
+    let opened = h.media.poll_opened().expect("a stream opened");
+    assert!(h.media.poll_opened().is_none(), "one stream");
+    opened.stream
+}
+
+/// The driver closes what the table released: the ports come back.
+fn close_sockets(h: &Harness) {
+    while let Some(ports) = h.media.poll_closing() {
+        h.media.sockets_closed(ports);
+    }
+}
+
+/// RTP version 2, payload type 8 (PCMA), SSRC `ssrc`.
+fn rtp(seq: u16, ts: u32, ssrc: u32, payload: u8) -> Vec<u8> {
+    let mut p = vec![0x80, 8];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&[payload; 160]);
+    p
+}
+
+/// A-law bytes: 0x80 decodes to 5504 (loud), 0xd5 to 8 (silence).
+const LOUD: u8 = 0x80;
+const QUIET: u8 = 0xd5;
+
+/// `side` sends RTP packet `i` (20 ms apart from `t0`); where the relay sends it.
+fn send(stream: &SharedStream, t0: Instant, side: Side, i: u32, payload: u8) -> Option<Forward> {
+    send_seq(stream, t0, side, i, i as u16, payload)
+}
+
+/// The same with sequence number `seq` (a sender that paused continues its sequence).
+fn send_seq(
+    stream: &SharedStream,
+    t0: Instant,
+    side: Side,
+    i: u32,
+    seq: u16,
+    payload: u8,
+) -> Option<Forward> {
+    let (from, ssrc) = match side {
+        Side::Caller => (CALLER_MEDIA, 0xca11),
+        Side::Callee => (PBX_MEDIA, 0xb0b),
+    };
+    let at = t0 + Duration::from_millis(u64::from(i) * 20);
+    let on = Socket {
+        facing: side,
+        rtcp: false,
+    };
+    let packet = rtp(seq, i * 160, ssrc, payload);
+    let mut relay = stream.lock().unwrap();
+    relay.handle_packet(at, on, from.parse().unwrap(), &packet)
+}
+
+fn rtcp(stream: &SharedStream, at: Instant, side: Side, bytes: &[u8]) -> Option<Forward> {
+    let from: std::net::SocketAddr = match side {
+        Side::Caller => "192.0.2.10:4001",
+        Side::Callee => "10.1.1.5:6001",
+    }
+    .parse()
+    .unwrap();
+    let on = Socket {
+        facing: side,
+        rtcp: true,
+    };
+    stream.lock().unwrap().handle_packet(at, on, from, bytes)
+}
+
+fn write_rtcp(b: rtcp_types::CompoundBuilder<'_>) -> Vec<u8> {
+    use rtcp_types::RtcpPacketWriterExt;
+    let mut buf = vec![0; 1500];
+    let n = b.write_into(&mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn every_twentieth_packet_lost_is_five_percent_in_the_cdr_with_rtcp_and_mos() {
+    use rtcp_types::{Compound, ReceiverReport, ReportBlock, SenderReport};
+    let mut h = driven();
+    answered(&mut h);
+    let stream = opened(&h);
+    let t0 = h.now;
+    // 20 s of loud audio from the caller, every 20th packet lost on its way in; the callee
+    // sends 20 s of silence.
+    for i in 0..1000 {
+        if i % 20 != 10 {
+            let out = send(&stream, t0, Side::Caller, i, LOUD).unwrap();
+            assert_eq!(out.to, PBX_MEDIA.parse().unwrap(), "to the PBX's address");
+        }
+        let back = send(&stream, t0, Side::Callee, i, QUIET).unwrap();
+        assert_eq!(back.to, CALLER_MEDIA.parse().unwrap());
+    }
+    // The caller's SR passes; the callee reports 100 ms later, having held it 60 ms (DLSR)
+    // and counted the same 50 lost (5 % = 13/256) with 2 ms of jitter (16 units at 8 kHz).
+    let ntp: u64 = 0xe8a1_b2c3_d4e5_f607;
+    let t_sr = t0 + Duration::from_secs(5);
+    let sr = write_rtcp(
+        Compound::builder().add_packet(SenderReport::builder(0xca11).ntp_timestamp(ntp)),
+    );
+    assert!(
+        rtcp(&stream, t_sr, Side::Caller, &sr).is_some(),
+        "RTCP relayed"
+    );
+    let block = ReportBlock::builder(0xca11)
+        .fraction_lost(13)
+        .cumulative_lost(50)
+        .interarrival_jitter(16)
+        .last_sender_report_timestamp(((ntp >> 16) & 0xffff_ffff) as u32)
+        .delay_since_last_sender_report_timestamp(65536 * 60 / 1000);
+    let rr = write_rtcp(
+        Compound::builder().add_packet(ReceiverReport::builder(0xb0b).add_report_block(block)),
+    );
+    let t_rr = t_sr + Duration::from_millis(100);
+    assert!(rtcp(&stream, t_rr, Side::Callee, &rr).is_some());
+    // A malformed RTCP packet is relayed all the same.
+    assert!(rtcp(&stream, t_rr, Side::Callee, b"\x80\xc9\x00\x09junk").is_some());
+    h.now = t0 + Duration::from_secs(20);
+    let tag = h.carrier_tag();
+    h.feed(&carrier_request("BYE", 11, &tag), CARRIER);
+    let cdr = h.cdr();
+    assert_eq!(cdr.rtp_caller_packets, Some(950));
+    assert_eq!(cdr.rtp_caller_lost, Some(50), "5 % of 1000");
+    assert_eq!(cdr.rtp_callee_packets, Some(1000));
+    assert_eq!(cdr.rtp_callee_lost, Some(0));
+    assert_eq!(cdr.one_way_audio, Some(false));
+    assert_eq!(cdr.rtp_caller_jitter_us, Some(0));
+    assert_eq!(
+        (cdr.rtp_caller_media_secs, cdr.rtp_callee_media_secs),
+        (Some(20), Some(20))
+    );
+    assert_eq!(cdr.rtp_caller_voice_secs, Some(20), "loud all along");
+    assert_eq!(cdr.rtp_callee_voice_secs, Some(0), "silence is not talk");
+    // What the callee reported about the caller's audio, and the callee leg's round trip.
+    assert_eq!(cdr.rtcp_caller_lost, Some(50));
+    assert_eq!(cdr.rtcp_caller_loss_permille, Some(51));
+    assert_eq!(cdr.rtcp_caller_jitter_us, Some(2000));
+    let rtt = cdr.rtcp_caller_rtt_ms.unwrap();
+    assert!((39..=41).contains(&rtt), "{rtt}");
+    assert_eq!(cdr.rtcp_callee_lost, None, "the caller sent no report");
+    // MOS: 5 % loss with PLC, d = 40 ms / 2 + 20 ms jitter buffer.
+    let expected = calltrack::media::mos::estimate(&calltrack::media::mos::MosInputs {
+        loss_percent: 5.0,
+        jitter: Duration::from_millis(2),
+        rtt: Some(Duration::from_millis(40)),
+        plc: true,
+    });
+    let mos = cdr.rtp_caller_mos_x100.unwrap();
+    assert!(
+        (mos as f64 - expected * 100.0).abs() <= 1.0,
+        "{mos} vs {expected}"
+    );
+    assert!((385..=392).contains(&mos), "{mos}");
+    assert_eq!(
+        cdr.rtp_callee_mos_x100,
+        Some(439),
+        "clean: the G.711 ceiling less the callee leg's 40 ms round trip"
+    );
+    close_sockets(&h);
+    assert!(h.pool_full());
+}
+
+#[test]
+fn audio_keeps_flowing_through_hold_and_back() {
+    let mut h = driven();
+    answered(&mut h);
+    let stream = opened(&h);
+    let tag = h.carrier_tag();
+    let t0 = h.now;
+    for i in 0..50 {
+        assert!(send(&stream, t0, Side::Caller, i, LOUD).is_some());
+        assert!(send(&stream, t0, Side::Callee, i, LOUD).is_some());
+    }
+    let hold = PBX_SDP.replace("RTP/AVP 8\n", "RTP/AVP 8\na=sendonly\n");
+    let recvonly = CARRIER_SDP.replace("RTP/AVP 8 0\n", "RTP/AVP 8 0\na=recvonly\n");
+    pbx_reinvite(&mut h, 2, &hold, &recvonly);
+    // On hold the PBX plays music; the caller is silent.
+    for i in 50..100 {
+        let out = send(&stream, t0, Side::Callee, i, LOUD).unwrap();
+        assert_eq!(out.to, CALLER_MEDIA.parse().unwrap());
+    }
+    pbx_reinvite(&mut h, 3, PBX_SDP, CARRIER_SDP);
+    assert!(
+        h.media.poll_opened().is_none(),
+        "the same stream throughout"
+    );
+    for i in 100..150 {
+        let out = send_seq(&stream, t0, Side::Caller, i, i as u16 - 50, LOUD).unwrap();
+        assert_eq!(out.to, PBX_MEDIA.parse().unwrap(), "back from hold");
+        let back = send(&stream, t0, Side::Callee, i, LOUD).unwrap();
+        assert_eq!(back.to, CALLER_MEDIA.parse().unwrap());
+    }
+    h.feed(&carrier_request("BYE", 11, &tag), CARRIER);
+    let cdr = h.cdr();
+    assert_eq!(cdr.rtp_caller_packets, Some(100));
+    assert_eq!(cdr.rtp_caller_lost, Some(0), "a pause is no loss");
+    assert_eq!(
+        (cdr.rtp_callee_packets, cdr.rtp_callee_lost),
+        (Some(150), Some(0))
+    );
+    assert_eq!(cdr.rtp_caller_max_gap_ms, Some(1020));
+}
+
+#[test]
+fn a_late_offer_call_carries_audio_both_ways() {
+    let mut h = driven();
+    h.feed(&invite(), CARRIER);
+    let b = h.last_to_pbx(Method::Invite);
+    h.feed(&with_sdp(&pbx_response(&b, "200 OK"), PBX_SDP), PBX);
+    let tag = h.carrier_tag();
+    h.feed(
+        &with_sdp(&carrier_request("ACK", 10, &tag), CARRIER_SDP),
+        CARRIER,
+    );
+    let stream = opened(&h);
+    let t0 = h.now;
+    for i in 0..100 {
+        let out = send(&stream, t0, Side::Caller, i, LOUD).unwrap();
+        assert_eq!(out.to, PBX_MEDIA.parse().unwrap());
+        let back = send(&stream, t0, Side::Callee, i, QUIET).unwrap();
+        assert_eq!(back.to, CALLER_MEDIA.parse().unwrap());
+    }
+    h.now = t0 + Duration::from_secs(2);
+    h.feed(&carrier_request("BYE", 11, &tag), CARRIER);
+    let cdr = h.cdr();
+    assert_eq!(
+        (cdr.rtp_caller_packets, cdr.rtp_callee_packets),
+        (Some(100), Some(100))
+    );
+    assert_eq!(cdr.rtp_caller_voice_secs, Some(2));
+    close_sockets(&h);
+    assert!(h.pool_full());
 }

@@ -91,7 +91,10 @@ impl Rig {
             .iter()
             .rev()
             .find(|m| m.method() == Some(&method));
-        found.cloned().unwrap()
+        let statuses: Vec<u16> = self.to_carrier.iter().filter_map(|m| m.status()).collect();
+        found
+            .cloned()
+            .unwrap_or_else(|| panic!("no {method} to the PBX; the carrier got {statuses:?}"))
     }
 
     /// The last response with `status` sent to the carrier.
