@@ -93,7 +93,7 @@ source = "billboard"
             42,
         );
         Harness {
-            rig: Rig::new(core, now),
+            rig: Rig::around(core, now),
             media,
         }
     }

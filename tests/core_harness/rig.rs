@@ -29,7 +29,8 @@ pub struct Rig {
 }
 
 impl Rig {
-    pub fn new(core: B2bua, now: Instant) -> Rig {
+    /// The rig around `core`, its clock at `now`.
+    pub fn around(core: B2bua, now: Instant) -> Rig {
         Rig {
             core,
             now,
@@ -44,7 +45,7 @@ impl Rig {
     pub fn pbx_only(core: B2bua, now: Instant) -> Rig {
         Rig {
             pbx_only: true,
-            ..Rig::new(core, now)
+            ..Rig::around(core, now)
         }
     }
 
