@@ -424,22 +424,7 @@ v=0 re
         .clone();
     assert_eq!(a_re.body(), b"v=0 re\r\n");
     assert_eq!(a_re.call_id(), Some("a-leg-1@carrier"));
-    let a_ok = format!(
-        "SIP/2.0 200 OK
-Via: {via}
-From: {from}
-To: {to}
-Call-ID: a-leg-1@carrier
-CSeq: {cseq}
-Contact: <sip:79161234567@{CARRIER}>
-Content-Length: 0
-
-",
-        via = a_re.header(&HeaderName::Via).unwrap(),
-        from = a_re.header(&HeaderName::From).unwrap(),
-        to = a_re.header(&HeaderName::To).unwrap(),
-        cseq = a_re.header(&HeaderName::CSeq).unwrap()
-    );
+    let a_ok = core_harness::rig::carrier_response(&a_re, "200 OK");
     h.carrier_sends(&a_ok);
     let relayed = h.to_pbx.last().unwrap();
     assert_eq!(relayed.status(), Some(200));

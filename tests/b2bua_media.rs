@@ -274,22 +274,7 @@ Content-Length: 0
         .find(|m| m.method() == Some(&Method::Invite))
         .cloned()
         .unwrap();
-    let a_ok = format!(
-        "SIP/2.0 200 OK
-Via: {via}
-From: {from}
-To: {to}
-Call-ID: a-leg-1@carrier
-CSeq: {cseq}
-Contact: <sip:79161234567@{CARRIER}>
-Content-Length: 0
-
-",
-        via = a_re.header(&HeaderName::Via).unwrap(),
-        from = a_re.header(&HeaderName::From).unwrap(),
-        to = a_re.header(&HeaderName::To).unwrap(),
-        cseq = a_re.header(&HeaderName::CSeq).unwrap()
-    );
+    let a_ok = core_harness::rig::carrier_response(&a_re, "200 OK");
     h.feed(&with_sdp(&a_ok, carrier_sdp), CARRIER);
     let relayed = h
         .to_pbx

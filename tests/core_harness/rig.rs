@@ -146,3 +146,24 @@ Contact: <sip:pbx@{PBX}>
         cseq = req.header(&HeaderName::CSeq).unwrap(),
     )
 }
+
+/// The carrier's response with `status` to `req`, a request calltrack sent it inside the
+/// A-leg dialog (Call-ID `a-leg-1@carrier`), with an empty body.
+pub fn carrier_response(req: &SipMessage, status: &str) -> String {
+    format!(
+        "SIP/2.0 {status}
+Via: {via}
+From: {from}
+To: {to}
+Call-ID: a-leg-1@carrier
+CSeq: {cseq}
+Contact: <sip:79161234567@{CARRIER}>
+Content-Length: 0
+
+",
+        via = req.header(&HeaderName::Via).unwrap(),
+        from = req.header(&HeaderName::From).unwrap(),
+        to = req.header(&HeaderName::To).unwrap(),
+        cseq = req.header(&HeaderName::CSeq).unwrap()
+    )
+}
