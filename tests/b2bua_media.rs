@@ -11,7 +11,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calltrack::b2bua::{B2bua, Shared};
+use calltrack::b2bua::{B2bua, ShardSeat, Shared};
 use calltrack::call::record::CallDetailRecord;
 use calltrack::config::Config;
 use calltrack::media::stream::{Forward, Socket};
@@ -56,6 +56,17 @@ impl Harness {
 
     /// A core whose demo site says `media`, with `rtp_ports` and `on_no_ports`.
     fn with(media: &str, rtp_ports: &str, on_no_ports: &str) -> Harness {
+        Harness::sharded(media, rtp_ports, on_no_ports, None, ShardSeat::default())
+    }
+
+    /// The same as shard `seat`, sharing `table` (with the other shards) when given.
+    fn sharded(
+        media: &str,
+        rtp_ports: &str,
+        on_no_ports: &str,
+        table: Option<Arc<MediaTable>>,
+        seat: ShardSeat,
+    ) -> Harness {
         let toml = format!(
             r#"[sip]
 udp_listen = ["127.0.0.1:5060"]
@@ -77,9 +88,10 @@ source = "billboard"
 "#
         );
         let config = Arc::new(Config::from_toml_str(&toml).unwrap());
-        let media = Arc::new(MediaTable::new(&config.media));
+        let media = table.unwrap_or_else(|| Arc::new(MediaTable::new(&config.media)));
         let shared = Shared {
             media: media.clone(),
+            seat,
             ..Shared::default()
         };
         let now = Instant::now();
@@ -724,4 +736,45 @@ fn a_late_offer_call_carries_audio_both_ways() {
     assert_eq!(cdr.rtp_caller_voice_secs, Some(2));
     close_sockets(&h);
     assert!(h.pool_full());
+}
+
+#[test]
+fn shards_sharing_the_relay_never_mix_their_calls() {
+    // Two shards' first calls: each its own streams, and one ending leaves the other's alone.
+    let config = Config::from_toml_str(
+        "[media]\nrtp_ports = \"30000-30099\"\nadvertised_ip = \"203.0.113.7\"\n",
+    )
+    .unwrap();
+    let table = Arc::new(MediaTable::new(&config.media));
+    let mut seats = ShardSeat::all(2);
+    let mut b = Harness::sharded(
+        "relay",
+        "30000-30099",
+        "direct",
+        Some(table.clone()),
+        seats.pop().unwrap(),
+    );
+    let mut a = Harness::sharded(
+        "relay",
+        "30000-30099",
+        "direct",
+        Some(table.clone()),
+        seats.pop().unwrap(),
+    );
+    answered(&mut a);
+    answered(&mut b);
+    assert_eq!(table.calls(), 2, "one entry per call");
+    assert_eq!(table.port_pairs().0, PAIRS - 4, "two streams");
+    let tag = a.carrier_tag();
+    a.feed(&carrier_request("BYE", 11, &tag), CARRIER);
+    assert_eq!(a.cdr().rtp_caller_packets, Some(0));
+    assert_eq!(table.calls(), 1, "the other shard's call is still relayed");
+    let tag = b.carrier_tag();
+    b.feed(&carrier_request("BYE", 11, &tag), CARRIER);
+    assert_eq!(
+        b.cdr().rtp_caller_packets,
+        Some(0),
+        "its facts were still there"
+    );
+    assert_eq!(table.port_pairs().0, PAIRS);
 }

@@ -48,7 +48,7 @@ impl B2bua {
         mut plan: crate::call::BridgePlan,
     ) {
         let key = CallKey(self.next_key);
-        self.next_key += 1;
+        self.next_key += self.key_step;
         let span = tracing::info_span!(
             "call",
             call_id = invite.call_id().unwrap_or_default(),
