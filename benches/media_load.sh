@@ -8,6 +8,8 @@
 #
 #   benches/media_load.sh                 500 calls, 30 s each, arrivals at 50/s
 #   CALLS=200 HOLD_S=20 benches/media_load.sh
+#   RECORD=0 benches/media_load.sh         recording off (calltrack keeps a call's audio in memory
+#                                            until it ends: ~1 MB per 30 s call with it on)
 #   TARGET=rtpengine benches/media_load.sh   the same sipp through Kamailio + rtpengine
 #                                            (userspace forwarding), see benches/support/
 #
@@ -72,6 +74,7 @@ start_calltrack() {
 	cat >"$OUT/ct.toml" <<TOML
 [sip]
 udp_listen = ["$IP:$PROXY_PORT"]
+tcp_listen = ["$IP:$PROXY_PORT"]
 [http]
 listen = "$IP:0"
 [store]
@@ -91,7 +94,7 @@ on_no_ports = "refuse"
 id = "load"
 forward_to = "sip:$IP:$UAS_PORT"
 media = "relay"
-record = true
+record = $([ "${RECORD:-1}" = 1 ] && echo true || echo false)
 [[sites.static_numbers]]
 number = "74950000001"
 source = "load"
@@ -112,7 +115,7 @@ sleep 1
 for p in "${TARGET_PIDS[@]}"; do kill -0 "$p" || { log "$TARGET did not start"; tail "$OUT"/*.log >&2; exit 1; }; done
 IDLE_PSS=$(sum_over pss_kb "${TARGET_PIDS[@]}")
 
-sipp -sn uas -rtp_echo -i $IP -p $UAS_PORT -mp $((RTP_FIRST + 20000)) -nostdin -bg \
+sipp -sn uas -rtp_echo -i $IP -p $UAS_PORT -mp $((RTP_FIRST + 20000)) -nostdin \
 	-timeout "$((HOLD_S + CALLS / RATE + 60))s" -trace_err -error_file "$OUT/uas_err.log" >"$OUT/uas.out" 2>&1 &
 PIDS+=($!)
 sleep 0.5
@@ -149,14 +152,19 @@ if [ "$TARGET" = calltrack ]; then
 		 FROM cdr WHERE disposition = 'answered'")"
 	RECORDED=$(ls "$OUT/recordings" | wc -l)
 else
-	PACKETS=$((CALLS * HOLD_S * 100)); MEDIA_S=$((CALLS * HOLD_S)); DONE=$CALLS; RECORDED=0
+	# No CDRs: the nominal rate (sipp sends 50 packets/s each way per call); the run is only
+	# valid when rtpengine relayed the calls (its log, and the check below).
+	PACKETS=$((CALLS * HOLD_S * 100)); MEDIA_S=$((CALLS * HOLD_S)); DONE=$CALLS
+	RECORDED=$(find "$OUT/rtpe-recordings" -name '*.pcap' 2>/dev/null | wc -l)
+	for p in "${TARGET_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || { log "INVALID RUN: $TARGET process $p died (see $OUT/*.log)"; }; done
+	grep -q "did not respond" "$OUT/kamailio.log" && log "INVALID RUN: Kamailio could not reach rtpengine; media went direct"
 fi
 awk -v c0="$C0" -v c1="$C1" -v t0="$T0" -v t1="$T1" -v hz="$CLK_TCK" -v p="$PACKETS" \
 	-v m="$MEDIA_S" -v n="$CALLS" -v done="$DONE" -v idle="$IDLE_PSS" -v load="$LOAD_PSS" \
 	-v s0="$SYS0" -v s1="$SYS1" -v target="$TARGET" -v rec="$RECORDED" -v out="$OUT" 'BEGIN {
 	w = t1 - t0; cpu = (c1 - c0) / hz; pps = (m > 0) ? p / m * n : 0
 	printf "target\t%s\ncalls\t%d (answered %d, recordings %d)\n", target, n, done, rec
-	printf "window_s\t%.1f\npackets_per_s\t%.0f (from the CDRs: %d packets over %d call-seconds)\n", w, pps, p, m
+	printf "window_s\t%.1f\npackets_per_s\t%.0f (%d packets over %d call-seconds: CDRs for calltrack, nominal for rtpengine)\n", w, pps, p, m
 	printf "cpu_of_target\t%.1f %% of one core\n", 100 * cpu / w
 	printf "cpu_per_packet_us\t%.2f\n", (pps > 0) ? 1e6 * cpu / (pps * w) : -1
 	printf "box_busy\t%.0f %% of one core (everything, sipp included)\n", 100 * (s1 - s0) / hz / w
