@@ -34,7 +34,7 @@ pub fn describe_metrics() {
     );
     describe_counter!(
         "calltrack_media_ports_exhausted_total",
-        "Streams that found no free RTP port pair (the call bridged direct, or the stream disabled)"
+        "Relayed calls or streams that found no free RTP port pair, by outcome: direct (bridged direct), refused (503, on_no_ports = refuse), stream_disabled (a later m= line got port 0)"
     );
     describe_counter!(
         "calltrack_media_sdp_unreadable_total",
