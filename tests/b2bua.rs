@@ -6,7 +6,6 @@
 
 mod core_harness;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,8 +16,7 @@ use calltrack::config::Config;
 use calltrack::sip::message::{HeaderName, Limits};
 use calltrack::sip::{Method, Peer, SipMessage, Transport};
 
-const CARRIER: &str = "127.0.0.1:40000";
-const PBX: &str = "127.0.0.1:5080";
+use core_harness::rig::{CARRIER, PBX, Rig, pbx_response};
 
 fn config(extra: &str) -> Arc<Config> {
     let toml = format!(
@@ -40,16 +38,10 @@ source = "billboard"
     Arc::new(Config::from_toml_str(&toml).unwrap())
 }
 
-/// The core plus a virtual clock and what it sent, split by destination.
-struct Harness {
-    core: B2bua,
-    now: Instant,
-    to_carrier: Vec<SipMessage>,
-    to_pbx: Vec<SipMessage>,
-    events: Vec<CallEvent>,
-}
+/// The shared carrier-and-PBX rig (`core_harness::rig`).
+type Harness = Rig;
 
-impl Harness {
+impl Rig {
     fn new(extra: &str) -> Harness {
         let now = Instant::now();
         let core = B2bua::new(
@@ -60,45 +52,7 @@ impl Harness {
             ts("2026-11-23T10:00:00Z"),
             42,
         );
-        Harness {
-            core,
-            now,
-            to_carrier: vec![],
-            to_pbx: vec![],
-            events: vec![],
-        }
-    }
-
-    fn carrier_sends(&mut self, text: &str) {
-        self.feed(text, CARRIER);
-    }
-
-    fn pbx_sends(&mut self, text: &str) {
-        self.feed(text, PBX);
-    }
-
-    fn feed(&mut self, text: &str, from: &str) {
-        core_harness::feed(&mut self.core, self.now, text, from.parse().unwrap());
-        self.collect();
-    }
-
-    fn advance(&mut self, by: Duration) {
-        let end = self.now + by;
-        core_harness::run_until(&mut self.core, &mut self.now, end);
-        self.collect();
-    }
-
-    fn collect(&mut self) {
-        let carrier: SocketAddr = CARRIER.parse().unwrap();
-        for (to, msg) in core_harness::sent(&mut self.core) {
-            if to == carrier {
-                self.to_carrier.push(msg);
-            } else {
-                assert_eq!(to, PBX.parse::<SocketAddr>().unwrap());
-                self.to_pbx.push(msg);
-            }
-        }
-        self.events.extend(core_harness::events(&mut self.core));
+        Rig::pbx_only(core, now)
     }
 
     fn carrier_statuses(&self) -> Vec<u16> {
@@ -112,25 +66,6 @@ impl Harness {
         self.to_pbx
             .iter()
             .filter_map(|m| m.method().map(|m| m.to_string()))
-            .collect()
-    }
-
-    fn last_pbx_request(&self, method: Method) -> SipMessage {
-        self.to_pbx
-            .iter()
-            .rev()
-            .find(|m| m.method() == Some(&method))
-            .cloned()
-            .unwrap()
-    }
-
-    fn ended(&self) -> Vec<&calltrack::call::record::CallDetailRecord> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                CallEvent::Ended(cdr) => Some(cdr),
-                _ => None,
-            })
             .collect()
     }
 }
@@ -151,32 +86,6 @@ P-Asserted-Identity: <sip:+79161234567@carrier.example>
 Content-Length: 5
 
 v=0
-"
-    )
-}
-
-/// A response from the PBX to the B-leg INVITE we sent.
-fn pbx_response(req: &SipMessage, status: &str, extra: &str) -> String {
-    let via = req.header(&HeaderName::Via).unwrap();
-    let from = req.header(&HeaderName::From).unwrap();
-    let to = req.header(&HeaderName::To).unwrap();
-    let call_id = req.call_id().unwrap();
-    let cseq = req.header(&HeaderName::CSeq).unwrap();
-    let to = if to.contains("tag=") {
-        to.to_string()
-    } else {
-        format!("{to};tag=pbx1")
-    };
-    format!(
-        "SIP/2.0 {status}
-Via: {via}
-From: {from}
-To: {to}
-Call-ID: {call_id}
-CSeq: {cseq}
-Contact: <sip:pbx@{PBX}>
-{extra}Content-Length: 0
-
 "
     )
 }
@@ -228,7 +137,7 @@ fn answered_call() -> Harness {
 fn answered_call_with(extra: &str) -> Harness {
     let mut h = Harness::new(extra);
     h.carrier_sends(&invite("74950000001", ""));
-    let b_invite = h.last_pbx_request(Method::Invite);
+    let b_invite = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(&b_invite, "180 Ringing", ""));
     h.pbx_sends(&pbx_response(&b_invite, "200 OK", ""));
     let tag = carrier_to_tag(&h);
@@ -241,7 +150,7 @@ fn bridges_a_call_with_a_fresh_b_leg() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
     assert_eq!(h.carrier_statuses(), [100]);
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     assert_eq!(b.request_uri(), Some("sip:74950000001@127.0.0.1:5080"));
     assert_ne!(
         b.call_id(),
@@ -287,7 +196,7 @@ fn answered_call_then_caller_hangs_up() {
     let tag = carrier_to_tag(&h);
     h.carrier_sends(&a_leg_request("BYE", 11, &tag));
     assert_eq!(h.carrier_statuses().last(), Some(&200));
-    let bye = h.last_pbx_request(Method::Bye);
+    let bye = h.last_to_pbx(Method::Bye);
     h.pbx_sends(&pbx_response(&bye, "200 OK", ""));
     let cdrs = h.ended();
     assert_eq!(cdrs.len(), 1);
@@ -300,7 +209,7 @@ fn answered_call_then_caller_hangs_up() {
 #[test]
 fn callee_hangs_up() {
     let mut h = answered_call();
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     let bye = format!(
         "BYE sip:79161234567@127.0.0.1:5060 SIP/2.0
 Via: SIP/2.0/UDP {PBX};branch=z9hG4bKpbxbye
@@ -340,13 +249,13 @@ Content-Length: 0
 fn caller_cancel_is_carried_to_the_callee() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(&b, "180 Ringing", ""));
     h.carrier_sends(&carrier_cancel());
     assert!(
         h.carrier_statuses().ends_with(&[200, 487]) || h.carrier_statuses().ends_with(&[487, 200])
     );
-    let pbx_cancel = h.last_pbx_request(Method::Cancel);
+    let pbx_cancel = h.last_to_pbx(Method::Cancel);
     assert_eq!(
         pbx_cancel.top_via().unwrap().branch(),
         b.top_via().unwrap().branch()
@@ -367,7 +276,7 @@ fn caller_cancel_is_carried_to_the_callee() {
 fn ring_timeout_cancels_the_callee_and_tells_the_caller() {
     let mut h = Harness::new("[calls]\nring_timeout_secs = 20\n");
     h.carrier_sends(&invite("74950000001", ""));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(&b, "180 Ringing", ""));
     h.advance(Duration::from_secs(19));
     assert!(h.ended().is_empty());
@@ -400,7 +309,7 @@ fn silent_callee_times_out_with_retransmissions() {
 fn busy_callee_is_relayed_and_acked() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(&b, "486 Busy Here", ""));
     assert_eq!(h.carrier_statuses().last(), Some(&486));
     let reason = h.to_carrier.last().unwrap().reason().unwrap().to_vec();
@@ -486,7 +395,7 @@ fn malformed_request_gets_400_and_stray_in_dialog_request_481() {
 #[test]
 fn reinvite_from_the_callee_is_relayed_both_ways() {
     let mut h = answered_call();
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     let reinvite = format!(
         "INVITE sip:79161234567@127.0.0.1:5060 SIP/2.0
 Via: SIP/2.0/UDP {PBX};branch=z9hG4bKpbxre
@@ -515,22 +424,7 @@ v=0 re
         .clone();
     assert_eq!(a_re.body(), b"v=0 re\r\n");
     assert_eq!(a_re.call_id(), Some("a-leg-1@carrier"));
-    let a_ok = format!(
-        "SIP/2.0 200 OK
-Via: {via}
-From: {from}
-To: {to}
-Call-ID: a-leg-1@carrier
-CSeq: {cseq}
-Contact: <sip:79161234567@{CARRIER}>
-Content-Length: 0
-
-",
-        via = a_re.header(&HeaderName::Via).unwrap(),
-        from = a_re.header(&HeaderName::From).unwrap(),
-        to = a_re.header(&HeaderName::To).unwrap(),
-        cseq = a_re.header(&HeaderName::CSeq).unwrap()
-    );
+    let a_ok = core_harness::rig::carrier_response(&a_re, "200 OK");
     h.carrier_sends(&a_ok);
     let relayed = h.to_pbx.last().unwrap();
     assert_eq!(relayed.status(), Some(200));
@@ -644,7 +538,7 @@ fn from_tag(m: &SipMessage) -> Option<String> {
 fn reliable_183_and_prack_are_bridged_with_rack_renumbered() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", "Supported: 100rel\n"));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     let p183 = pbx_response(&b, "183 Session Progress", "Require: 100rel\nRSeq: 1\n");
     h.pbx_sends(&with_body(&p183, "v=0 early"));
 
@@ -658,7 +552,7 @@ fn reliable_183_and_prack_are_bridged_with_rack_renumbered() {
 
     let prack = with_headers(&a_leg_request("PRACK", 11, &tag), "RAck: 1 10 INVITE\n");
     h.carrier_sends(&prack);
-    let b_prack = h.last_pbx_request(Method::Prack);
+    let b_prack = h.last_to_pbx(Method::Prack);
     let b_seq = b.cseq().unwrap().seq;
     assert_eq!(
         b_prack.header(&HeaderName::RAck),
@@ -701,7 +595,7 @@ fn failure_with_a_relay_in_flight_outlives_the_ring_timeout() {
 fn failure_with_a_relay_in_flight() {
     let mut h = Harness::new("[calls]\nring_timeout_secs = 20\n");
     h.carrier_sends(&invite("74950000001", "Supported: 100rel\n"));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(
         &b,
         "183 Session Progress",
@@ -730,13 +624,13 @@ fn failure_with_a_relay_in_flight() {
 fn update_and_info_from_the_caller_are_relayed_with_their_answers() {
     let mut h = answered_call();
     let tag = carrier_to_tag(&h);
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     let update = with_headers(
         &a_leg_request("UPDATE", 11, &tag),
         &format!("Contact: <sip:79161234567@{CARRIER}>\n"),
     );
     h.carrier_sends(&with_body(&update, "v=0 upd"));
-    let b_update = h.last_pbx_request(Method::Update);
+    let b_update = h.last_to_pbx(Method::Update);
     assert_eq!(b_update.call_id(), b.call_id());
     assert_eq!(to_tag(&b_update).as_deref(), Some("pbx1"));
     assert_eq!(from_tag(&b_update), from_tag(&b));
@@ -762,7 +656,7 @@ fn update_and_info_from_the_caller_are_relayed_with_their_answers() {
         &a_leg_request("INFO", 12, &tag),
         "Info-Package: dtmf\n",
     ));
-    let b_info = h.last_pbx_request(Method::Info);
+    let b_info = h.last_to_pbx(Method::Info);
     assert_eq!(b_info.cseq().unwrap().seq, b_seq + 1);
     assert!(b_info.as_bytes().windows(12).any(|w| w == b"Info-Package"));
     h.pbx_sends(&pbx_response(&b_info, "200 OK", ""));
@@ -776,7 +670,7 @@ fn in_dialog_options_is_relayed_to_the_callee() {
     let mut h = answered_call();
     let tag = carrier_to_tag(&h);
     h.carrier_sends(&a_leg_request("OPTIONS", 11, &tag));
-    let b_options = h.last_pbx_request(Method::Options);
+    let b_options = h.last_to_pbx(Method::Options);
     assert_eq!(to_tag(&b_options).as_deref(), Some("pbx1"));
     let ok = pbx_response(&b_options, "200 OK", "Allow: INVITE, ACK, BYE\n");
     h.pbx_sends(&ok);
@@ -794,7 +688,7 @@ fn in_dialog_options_is_relayed_to_the_callee() {
 fn bye_glare_answers_both_byes_and_records_once() {
     let mut h = answered_call();
     let tag = carrier_to_tag(&h);
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.carrier_sends(&a_leg_request("BYE", 11, &tag));
     h.pbx_sends(&pbx_request(&b, "BYE", 1));
     assert_eq!(carrier_answers(&h, Method::Bye), [(200, 11)]);
@@ -803,7 +697,7 @@ fn bye_glare_answers_both_byes_and_records_once() {
     assert_eq!(pbx_ok.cseq().unwrap().method, Method::Bye);
     assert_eq!(pbx_ok.cseq().unwrap().seq, 1);
     assert_eq!(count_pbx(&h, Method::Bye), 1, "our BYE crossed the PBX's");
-    let our_bye = h.last_pbx_request(Method::Bye);
+    let our_bye = h.last_to_pbx(Method::Bye);
     h.pbx_sends(&pbx_response(&our_bye, "200 OK", ""));
     assert!(
         h.to_carrier
@@ -819,17 +713,17 @@ fn bye_glare_answers_both_byes_and_records_once() {
 fn answer_crossing_the_cancel_is_acked_and_hung_up() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(&b, "180 Ringing", ""));
     h.carrier_sends(&carrier_cancel());
-    let b_cancel = h.last_pbx_request(Method::Cancel);
+    let b_cancel = h.last_to_pbx(Method::Cancel);
     h.pbx_sends(&pbx_response(&b, "200 OK", ""));
     h.pbx_sends(&pbx_response(&b_cancel, "200 OK", ""));
 
-    let ack = h.last_pbx_request(Method::Ack);
+    let ack = h.last_to_pbx(Method::Ack);
     assert_eq!(ack.cseq().unwrap().seq, b.cseq().unwrap().seq);
     assert_eq!(to_tag(&ack).as_deref(), Some("pbx1"));
-    let bye = h.last_pbx_request(Method::Bye);
+    let bye = h.last_to_pbx(Method::Bye);
     assert_eq!(bye.call_id(), b.call_id());
     assert_eq!(to_tag(&bye).as_deref(), Some("pbx1"));
     let finals: Vec<_> = carrier_answers(&h, Method::Invite)
@@ -862,7 +756,7 @@ fn max_call_duration_hangs_up_both_legs() {
     let a_bye = last_carrier_request(&h, Method::Bye);
     assert_eq!(a_bye.call_id(), Some("a-leg-1@carrier"));
     assert_eq!(to_tag(&a_bye).as_deref(), Some("c1"));
-    let b_bye = h.last_pbx_request(Method::Bye);
+    let b_bye = h.last_to_pbx(Method::Bye);
     assert_eq!(to_tag(&b_bye).as_deref(), Some("pbx1"));
     let cdr = h.ended()[0];
     assert_eq!(
@@ -878,7 +772,7 @@ fn max_call_duration_hangs_up_both_legs() {
 fn missing_ack_from_the_caller_hangs_up_both_legs_after_64_t1() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(&b, "200 OK", ""));
     h.advance(Duration::from_secs(31));
     assert!(
@@ -893,7 +787,7 @@ fn missing_ack_from_the_caller_hangs_up_both_legs_after_64_t1() {
     h.advance(Duration::from_secs(2));
     let a_bye = last_carrier_request(&h, Method::Bye);
     assert_eq!(a_bye.call_id(), Some("a-leg-1@carrier"));
-    let b_bye = h.last_pbx_request(Method::Bye);
+    let b_bye = h.last_to_pbx(Method::Bye);
     assert_eq!(b_bye.call_id(), b.call_id());
     assert_eq!(h.ended().len(), 1);
     assert_eq!(h.ended()[0].hangup_side, HangupSide::System);
@@ -905,7 +799,7 @@ fn missing_ack_from_the_caller_hangs_up_both_legs_after_64_t1() {
 fn unavailable_callee_becomes_500_upstream_and_recorded_failed() {
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", ""));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     h.pbx_sends(&pbx_response(
         &b,
         "503 Service Unavailable",
@@ -926,8 +820,8 @@ fn unavailable_callee_becomes_500_upstream_and_recorded_failed() {
 #[test]
 fn retransmitted_answer_is_re_acked_not_relayed_again() {
     let mut h = answered_call();
-    let b = h.last_pbx_request(Method::Invite);
-    let first_ack = h.last_pbx_request(Method::Ack);
+    let b = h.last_to_pbx(Method::Invite);
+    let first_ack = h.last_to_pbx(Method::Ack);
     let answers = carrier_answers(&h, Method::Invite);
     h.pbx_sends(&pbx_response(&b, "200 OK", ""));
     assert_eq!(count_pbx(&h, Method::Ack), 2, "re-ACKed");
@@ -940,17 +834,17 @@ fn retransmitted_answer_is_re_acked_not_relayed_again() {
 #[test]
 fn second_forked_answer_is_acked_and_hung_up_without_touching_the_call() {
     let mut h = answered_call();
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     let carrier_before = h.to_carrier.len();
     let fork = pbx_response(&b, "200 OK", "").replace("tag=pbx1", "tag=pbx2");
     h.pbx_sends(&fork);
-    let ack = h.last_pbx_request(Method::Ack);
+    let ack = h.last_to_pbx(Method::Ack);
     assert_eq!(
         ack.to().unwrap().tag(),
         Some("pbx2"),
         "the extra branch is ACKed"
     );
-    let bye = h.last_pbx_request(Method::Bye);
+    let bye = h.last_to_pbx(Method::Bye);
     assert_eq!(bye.to().unwrap().tag(), Some("pbx2"), "and hung up");
     assert_eq!(
         h.to_carrier.len(),
@@ -960,7 +854,7 @@ fn second_forked_answer_is_acked_and_hung_up_without_touching_the_call() {
     assert!(h.ended().is_empty(), "the call goes on");
     let tag = carrier_to_tag(&h);
     h.carrier_sends(&a_leg_request("BYE", 11, &tag));
-    let bye = h.last_pbx_request(Method::Bye);
+    let bye = h.last_to_pbx(Method::Bye);
     assert_eq!(
         bye.to().unwrap().tag(),
         Some("pbx1"),
@@ -984,7 +878,7 @@ fn calltracks_diversion_goes_on_top_of_the_carriers() {
     let carrier_diversion = "Diversion: <sip:forged@carrier.example>;reason=user-busy\n";
     let mut h = Harness::new("");
     h.carrier_sends(&invite("74950000001", carrier_diversion));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     assert_eq!(
         raw_values(&b, "Diversion"),
         [
@@ -995,7 +889,7 @@ fn calltracks_diversion_goes_on_top_of_the_carriers() {
     );
     let mut h = Harness::new("[tracking]\nkeep_carrier_diversion = false\n");
     h.carrier_sends(&invite("74950000001", carrier_diversion));
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     assert_eq!(
         raw_values(&b, "Diversion"),
         ["<sip:74950000001@127.0.0.1:5060>;reason=unconditional"]
@@ -1009,7 +903,7 @@ fn oversized_values_do_not_reach_the_pbx() {
     let text = invite("74950000001", &format!("X-Huge: {}\n", "h".repeat(1025)))
         .replace("\"Alice\"", &format!("\"{name}\""));
     h.carrier_sends(&text);
-    let b = h.last_pbx_request(Method::Invite);
+    let b = h.last_to_pbx(Method::Invite);
     assert_eq!(
         b.header(&HeaderName::From).unwrap().split(";tag=").next(),
         Some("<sip:79161234567@127.0.0.1:5060>"),
@@ -1043,7 +937,7 @@ fn dialog_creating_responses_carry_the_record_route_back() {
     let mut h = Harness::new("");
     let rr = "Record-Route: <sip:127.0.0.3:5070;lr;ftag=c1>\nRecord-Route: <sip:10.9.9.9;lr>\n";
     h.carrier_sends(&invite("74950000001", rr));
-    let b_invite = h.last_pbx_request(Method::Invite);
+    let b_invite = h.last_to_pbx(Method::Invite);
     assert_eq!(
         b_invite.count(&HeaderName::RecordRoute),
         0,
@@ -1077,7 +971,7 @@ fn large_invite_retried_over_udp_advertises_a_udp_contact() {
         .map(|i| format!("X-Filler-{i}: {}\n", "f".repeat(400)))
         .collect();
     h.carrier_sends(&invite("74950000001", &filler));
-    let over_tcp = h.last_pbx_request(Method::Invite);
+    let over_tcp = h.last_to_pbx(Method::Invite);
     assert!(
         over_tcp
             .top_via()

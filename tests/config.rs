@@ -340,6 +340,7 @@ fn example_sets_every_key() {
         "media.bind_ip",
         "media.advertised_ip",
         "media.one_way_audio_secs",
+        "media.on_no_ports",
         "sites.media",
         "sites.static_numbers.media",
         "schemes.media",
@@ -583,4 +584,28 @@ fn absurd_timer_and_call_durations_are_keyed_problems() {
             "{path} missing in:\n{shown}"
         );
     }
+}
+
+/// `[media] on_no_ports` takes "direct" or "refuse"; anything else is named by its key path.
+#[test]
+fn on_no_ports_is_direct_or_refuse() {
+    for (value, refuse) in [("direct", false), ("refuse", true)] {
+        let text = format!("[media]\non_no_ports = \"{value}\"\n");
+        let config = Config::from_toml_str(&text).unwrap();
+        assert_eq!(
+            config.media.on_no_ports == calltrack::config::OnNoPorts::Refuse,
+            refuse
+        );
+    }
+    let default = Config::from_toml_str("").unwrap();
+    assert_eq!(
+        default.media.on_no_ports,
+        calltrack::config::OnNoPorts::Direct
+    );
+    let err = Config::from_toml_str("[media]\non_no_ports = \"drop\"\n").unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.lines().any(|l| l.starts_with("media.on_no_ports")),
+        "{shown}"
+    );
 }

@@ -56,6 +56,7 @@ async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
         one_way_audio: Duration::from_secs(5),
         recordings_dir: std::env::temp_dir(),
         retention: Default::default(),
+        on_no_ports: calltrack::config::OnNoPorts::Direct,
     }));
     let stop = CancellationToken::new();
     let service = tokio::spawn(

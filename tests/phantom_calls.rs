@@ -9,18 +9,16 @@
 
 mod core_harness;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calltrack::b2bua::{B2bua, CallEvent};
-use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide};
+use calltrack::b2bua::B2bua;
+use calltrack::call::record::{Disposition, HangupSide};
 use calltrack::config::Config;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
 
-const CARRIER: &str = "127.0.0.1:40000";
-const PBX: &str = "127.0.0.1:5080";
+use core_harness::rig::{CARRIER, PBX, Rig};
 /// 64*T1 with the default T1 of 500 ms: Timer B, Timer F, and the wait after a CANCEL.
 const T64: Duration = Duration::from_secs(32);
 
@@ -45,16 +43,10 @@ source = "billboard"
     Arc::new(Config::from_toml_str(&toml).unwrap())
 }
 
-/// The core on a virtual clock, a carrier and a PBX that answer only what a test tells them.
-struct Harness {
-    core: B2bua,
-    now: Instant,
-    to_carrier: Vec<SipMessage>,
-    to_pbx: Vec<SipMessage>,
-    events: Vec<CallEvent>,
-}
+/// The shared carrier-and-PBX rig (`core_harness::rig`).
+type Harness = Rig;
 
-impl Harness {
+impl Rig {
     fn new(extra: &str) -> Harness {
         let now = Instant::now();
         let core = B2bua::new(
@@ -65,45 +57,7 @@ impl Harness {
             ts("2026-12-04T10:00:00Z"),
             18,
         );
-        Harness {
-            core,
-            now,
-            to_carrier: vec![],
-            to_pbx: vec![],
-            events: vec![],
-        }
-    }
-
-    fn carrier_sends(&mut self, text: &str) {
-        self.feed(text, CARRIER);
-    }
-
-    fn pbx_sends(&mut self, text: &str) {
-        self.feed(text, PBX);
-    }
-
-    fn feed(&mut self, text: &str, from: &str) {
-        core_harness::feed(&mut self.core, self.now, text, from.parse().unwrap());
-        self.collect();
-    }
-
-    fn advance(&mut self, by: Duration) {
-        let end = self.now + by;
-        core_harness::run_until(&mut self.core, &mut self.now, end);
-        self.collect();
-    }
-
-    fn collect(&mut self) {
-        let carrier: SocketAddr = CARRIER.parse().unwrap();
-        for (to, msg) in core_harness::sent(&mut self.core) {
-            if to == carrier {
-                self.to_carrier.push(msg);
-            } else {
-                assert_eq!(to, PBX.parse::<SocketAddr>().unwrap());
-                self.to_pbx.push(msg);
-            }
-        }
-        self.events.extend(core_harness::events(&mut self.core));
+        Rig::pbx_only(core, now)
     }
 
     /// The last request of `method` the PBX got for call `n`.
@@ -161,16 +115,6 @@ impl Harness {
         branches.sort();
         branches.dedup();
         branches.len()
-    }
-
-    fn ended(&self) -> Vec<&CallDetailRecord> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                CallEvent::Ended(cdr) => Some(cdr),
-                _ => None,
-            })
-            .collect()
     }
 
     fn live_transactions(&self) -> usize {

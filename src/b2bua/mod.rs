@@ -132,6 +132,9 @@ pub struct B2bua {
     armed: HashMap<CallKey, Instant>,
     events: VecDeque<CallEvent>,
     next_key: u64,
+    /// Keys step by the shard count from the shard's index, so that a call's key is unique
+    /// across shards (the media table, shared by every shard, is keyed by it).
+    key_step: u64,
     shutting_down: bool,
     grace_ends: Option<Instant>,
     stats: CallStats,
@@ -188,7 +191,8 @@ impl B2bua {
             deadlines: BinaryHeap::new(),
             armed: HashMap::new(),
             events: VecDeque::new(),
-            next_key: 0,
+            next_key: shared.seat.index() as u64,
+            key_step: shared.seat.count().max(1) as u64,
             shutting_down: false,
             grace_ends: None,
             stats: CallStats::default(),

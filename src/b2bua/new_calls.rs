@@ -48,7 +48,7 @@ impl B2bua {
         mut plan: crate::call::BridgePlan,
     ) {
         let key = CallKey(self.next_key);
-        self.next_key += 1;
+        self.next_key += self.key_step;
         let span = tracing::info_span!(
             "call",
             call_id = invite.call_id().unwrap_or_default(),
@@ -62,6 +62,12 @@ impl B2bua {
         let site = plan.tracking.site.clone();
         let media = self.config.media_mode(&plan.tracking, &plan.route.scheme);
         let record = self.config.records(&plan.tracking, &plan.route.scheme);
+        let relay_media = record || media == crate::config::MediaMode::Relay;
+        if relay_media && !self.media_ports_for(now, key) {
+            drop(span);
+            self.refuse_no_ports(now, tx, &invite, peer, &plan);
+            return;
+        }
         self.history.record(&plan.caller, wall);
         let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
         if plan.attribution.number_kind == NumberKindTag::Dynamic
@@ -82,7 +88,7 @@ impl B2bua {
             stamp,
             first_call,
             quality_min_talk: self.config.quality_min_talk(&site),
-            relay_media: record || media == crate::config::MediaMode::Relay,
+            relay_media,
             record,
             span,
         };
@@ -94,4 +100,39 @@ impl B2bua {
         self.stats.calls_bridged += 1;
         self.after_session(key, now);
     }
+
+    /// With `[media] on_no_ports = "refuse"`, the first stream's ports are taken for call
+    /// `key` now; `false` when none are free. With `"direct"` nothing is taken here (a call
+    /// that finds no ports at its first SDP is bridged direct by the media table).
+    fn media_ports_for(&self, now: Instant, key: CallKey) -> bool {
+        self.config.media.on_no_ports != crate::config::OnNoPorts::Refuse
+            || self.media.reserve(now, key.0).is_ok()
+    }
+
+    /// No RTP ports for a relayed call and `on_no_ports = "refuse"`: 503 with a `Reason`
+    /// header (RFC 3326), no Retry-After (the next call may find ports: the carrier must not
+    /// take calltrack as down), counted and recorded as `no_media_ports`.
+    fn refuse_no_ports(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        invite: &SipMessage,
+        peer: Peer,
+        plan: &crate::call::BridgePlan,
+    ) {
+        metrics::counter!("calltrack_media_ports_exhausted_total", "outcome" => "refused")
+            .increment(1);
+        tracing::warn!(tracking_number = %plan.tracking.number, "no RTP ports left: call refused");
+        let refusal = crate::call::Refusal {
+            rejection: crate::sip::message::Rejection::new(503, "Service Unavailable")
+                .because(NO_MEDIA_PORTS),
+            tracking: plan.tracking.clone(),
+            caller: plan.caller.clone(),
+            attribution: plan.attribution.clone(),
+        };
+        self.reject_invite(now, tx, invite, peer, &refusal.rejection, Some(&refusal));
+    }
 }
+
+/// The cause of a refusal for want of RTP ports (`reject_reason`, `calltrack_rejected_total`).
+pub(super) const NO_MEDIA_PORTS: &str = "no_media_ports";

@@ -196,5 +196,12 @@ fn rejection_response(request: &SipMessage, r: &Rejection, tag: &str, peer: Peer
     if let Some(secs) = r.retry_after_secs {
         b.header(HeaderName::RetryAfter, &secs.to_string());
     }
+    if r.cause == Some(super::new_calls::NO_MEDIA_PORTS) {
+        // RFC 3326 §2: the protocol, its cause and a text for people.
+        b.header(
+            HeaderName::Reason,
+            "SIP;cause=503;text=\"no RTP ports free on the media relay\"",
+        );
+    }
     b.finish()
 }

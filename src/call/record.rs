@@ -97,6 +97,29 @@ pub struct CallDetailRecord {
     pub recording_status: Option<crate::call::recording::RecordingStatus>,
     /// Why a requested recording has no file (`srtp`, `no_media`, `disk_full`, ...).
     pub recording_reason: Option<crate::call::recording::RecordingReason>,
+    /// Voice quality, schema version 15 (see [`crate::call::voice`]), per direction: the
+    /// jitter in microseconds (`rtp_*_jitter_ms` rounded it), the seconds after the answer
+    /// with RTP from the party and with its G.711 voice, and the estimated MOS × 100 of its
+    /// audio (G.711 only). `rtcp_*` is what the *receiving* party's RTCP reported about the
+    /// party's audio: cumulative lost, the worst fraction lost (per mille), jitter (µs), and
+    /// the round trip of the receiver's leg (ms). `None` for calls not relayed, or with no
+    /// such report.
+    pub rtp_caller_jitter_us: Option<u32>,
+    pub rtp_caller_media_secs: Option<u32>,
+    pub rtp_caller_voice_secs: Option<u32>,
+    pub rtp_caller_mos_x100: Option<u32>,
+    pub rtcp_caller_lost: Option<i64>,
+    pub rtcp_caller_loss_permille: Option<u32>,
+    pub rtcp_caller_jitter_us: Option<u32>,
+    pub rtcp_caller_rtt_ms: Option<u32>,
+    pub rtp_callee_jitter_us: Option<u32>,
+    pub rtp_callee_media_secs: Option<u32>,
+    pub rtp_callee_voice_secs: Option<u32>,
+    pub rtp_callee_mos_x100: Option<u32>,
+    pub rtcp_callee_lost: Option<i64>,
+    pub rtcp_callee_loss_permille: Option<u32>,
+    pub rtcp_callee_jitter_us: Option<u32>,
+    pub rtcp_callee_rtt_ms: Option<u32>,
     /// What each ringing attempt did (see [`crate::call::trail`]). Kept in the `trail` JSON
     /// column beside the flat columns (a list is not a flat cell), so not in its serde form.
     #[serde(skip)]
@@ -177,6 +200,22 @@ impl CallDetailRecord {
             recording_secs: None,
             recording_status: None,
             recording_reason: None,
+            rtp_caller_jitter_us: None,
+            rtp_caller_media_secs: None,
+            rtp_caller_voice_secs: None,
+            rtp_caller_mos_x100: None,
+            rtcp_caller_lost: None,
+            rtcp_caller_loss_permille: None,
+            rtcp_caller_jitter_us: None,
+            rtcp_caller_rtt_ms: None,
+            rtp_callee_jitter_us: None,
+            rtp_callee_media_secs: None,
+            rtp_callee_voice_secs: None,
+            rtp_callee_mos_x100: None,
+            rtcp_callee_lost: None,
+            rtcp_callee_loss_permille: None,
+            rtcp_callee_jitter_us: None,
+            rtcp_callee_rtt_ms: None,
             trail: Vec::new(),
         }
     }

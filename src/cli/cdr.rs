@@ -360,7 +360,7 @@ mod tests {
             "0000000000000001,c1@carrier,74951234567,79161112233,sip:sales@pbx.example,\
              2026-11-23T03:20:00.123Z,2026-11-23T03:20:07.500Z,2026-11-23T03:21:10.000Z,\
              7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,,true,false,false,true,,,,,\
-             ,,,,,,,,,,,,,,"
+             ,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"
         );
         let json = serde_json::to_value(&stored(1).cdr).unwrap();
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
@@ -400,7 +400,11 @@ mod tests {
         rtp_caller_packets,rtp_caller_lost,rtp_caller_jitter_ms,rtp_caller_max_gap_ms,\
         rtp_callee_packets,rtp_callee_lost,rtp_callee_jitter_ms,rtp_callee_max_gap_ms,\
         one_way_audio,recording_path,recording_bytes,recording_secs,recording_status,\
-        recording_reason";
+        recording_reason,\
+        rtp_caller_jitter_us,rtp_caller_media_secs,rtp_caller_voice_secs,rtp_caller_mos_x100,\
+        rtcp_caller_lost,rtcp_caller_loss_permille,rtcp_caller_jitter_us,rtcp_caller_rtt_ms,\
+        rtp_callee_jitter_us,rtp_callee_media_secs,rtp_callee_voice_secs,rtp_callee_mos_x100,\
+        rtcp_callee_lost,rtcp_callee_loss_permille,rtcp_callee_jitter_us,rtcp_callee_rtt_ms";
 
     #[test]
     fn table_columns_line_up() {

@@ -26,6 +26,18 @@ pub enum MediaMode {
     Relay,
 }
 
+/// What a relayed call gets when no RTP/RTCP port pair is free (`[media] on_no_ports`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnNoPorts {
+    /// Bridged direct: its SDP passes untouched and RTP flows between the endpoints
+    /// (unmeasured, unrecorded).
+    #[default]
+    Direct,
+    /// Refused with 503 and a `Reason` header before any call state is made.
+    Refuse,
+}
+
 /// `[media]` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,6 +60,8 @@ pub struct MediaFile {
     pub max_disk_gb: Option<f64>,
     /// How often the recordings janitor applies the two limits above, in seconds.
     pub retention_check_secs: u64,
+    /// `"direct"` or `"refuse"`: a relayed call when the port range is exhausted.
+    pub on_no_ports: OnNoPorts,
 }
 
 impl Default for MediaFile {
@@ -61,6 +75,7 @@ impl Default for MediaFile {
             retention_days: None,
             max_disk_gb: None,
             retention_check_secs: 300,
+            on_no_ports: OnNoPorts::Direct,
         }
     }
 }
@@ -77,6 +92,7 @@ pub struct MediaConfig {
     pub recordings_dir: PathBuf,
     /// `retention_days`, `max_disk_gb` and `retention_check_secs`: applied on reload.
     pub retention: RecordingLimits,
+    pub on_no_ports: OnNoPorts,
 }
 
 /// How long recordings are kept and how much disk they may take.
@@ -164,6 +180,7 @@ pub(super) fn media(f: MediaFile, p: &mut Problems) -> MediaConfig {
         one_way_audio: Duration::from_secs(f.one_way_audio_secs),
         recordings_dir: PathBuf::from(f.recordings_dir),
         retention,
+        on_no_ports: f.on_no_ports,
     }
 }
 

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use health::HealthConfig;
-pub use media::{MediaConfig, MediaMode, RecordingLimits};
+pub use media::{MediaConfig, MediaMode, OnNoPorts, RecordingLimits};
 pub use problem::ConfigProblem;
 pub use routing::{
     AfterHours, GatewayConfig, RouteConfig, RoutingConfig, ScheduleConfig, SchemeConfig,

@@ -25,12 +25,16 @@ pub fn describe_metrics() {
         "Packets on an RTP port that were not RTP version 2 (relayed, not measured)"
     );
     describe_counter!(
+        "calltrack_media_rtcp_malformed_total",
+        "RTCP packets that did not parse as RFC 3550 compound packets (relayed, not read)"
+    );
+    describe_counter!(
         "calltrack_media_one_way_audio_total",
         "Answered relayed calls where one side sent no RTP for one_way_audio_secs after the answer"
     );
     describe_counter!(
         "calltrack_media_ports_exhausted_total",
-        "Streams that found no free RTP port pair (the call bridged direct, or the stream disabled)"
+        "Relayed calls or streams that found no free RTP port pair, by outcome: direct (bridged direct), refused (503, on_no_ports = refuse), stream_disabled (a later m= line got port 0)"
     );
     describe_counter!(
         "calltrack_media_sdp_unreadable_total",
@@ -86,6 +90,12 @@ pub(super) fn streams_ended(streams: &[&StreamRelay]) {
     let (dropped, malformed) = facts.fold((0, 0), |(d, m), f| (d + f.dropped, m + f.malformed));
     metrics::counter!("calltrack_media_dropped_total").increment(dropped);
     metrics::counter!("calltrack_media_malformed_total").increment(malformed);
+    let rtcp_malformed = streams
+        .iter()
+        .flat_map(|s| [s.facts(Side::Caller), s.facts(Side::Callee)])
+        .map(|f| f.rtcp.malformed)
+        .sum::<u64>();
+    metrics::counter!("calltrack_media_rtcp_malformed_total").increment(rtcp_malformed);
 }
 
 /// The pool has `free` pairs now.

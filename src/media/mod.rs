@@ -4,25 +4,29 @@
 //!
 //! Every decision is sans-IO and takes `now`: reading and rewriting SDP (`sdp`,
 //! `sdp_rewrite`), the port pool (`ports`), symmetric latching (`latch`), per-direction RTP
-//! statistics (`stats`), one stream's relay state (`stream`), the call's facts for the CDR
-//! (`facts`), the table the SIP core and the driver share (`table`), what a recording keeps
-//! (`recording`, `recording_pcap`) and which recordings retention removes (`retention`).
-//! Only `driver` binds sockets and uses tokio; `recording_file` writes a finished recording
-//! on the driver's blocking threads.
+//! statistics (`stats`, talk time in `stats_talk`), what endpoints' RTCP reports say
+//! (`rtcp`), the estimated MOS (`mos`), one stream's relay state (`stream`), the call's facts
+//! for the CDR (`facts`), the table the SIP core and the driver share (`table`), what a
+//! recording keeps (`recording`, `recording_pcap`) and which recordings retention removes
+//! (`retention`). Only `driver` binds sockets and uses tokio; `recording_file` writes a
+//! finished recording on the driver's blocking threads.
 
 pub mod driver;
 pub mod facts;
 pub mod g711;
 pub mod latch;
 pub mod metrics;
+pub mod mos;
 pub mod ports;
 pub mod recording;
 pub mod recording_file;
 pub mod recording_pcap;
 pub mod retention;
+pub mod rtcp;
 pub mod sdp;
 pub mod sdp_rewrite;
 pub mod stats;
+pub mod stats_talk;
 pub mod stream;
 pub mod table;
 

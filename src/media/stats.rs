@@ -88,6 +88,8 @@ pub struct RtpStats {
     first: Option<Instant>,
     last: Option<Instant>,
     max_gap: Duration,
+    /// The clock rate of the last packet whose payload type had one.
+    rate: Option<u32>,
 }
 
 impl RtpStats {
@@ -103,6 +105,7 @@ impl RtpStats {
             return;
         }
         if let Some(rate) = rate.filter(|r| *r > 0) {
+            self.rate = Some(rate);
             self.update_jitter(now.saturating_duration_since(first), h, rate);
         }
     }
@@ -165,6 +168,25 @@ impl RtpStats {
     /// Interarrival jitter in milliseconds.
     pub fn jitter_ms(&self) -> f64 {
         self.jitter_secs * 1000.0
+    }
+
+    /// Interarrival jitter, to the microsecond.
+    pub fn jitter(&self) -> Duration {
+        Duration::try_from_secs_f64(self.jitter_secs).unwrap_or_default()
+    }
+
+    /// Losses as a percentage of the packets expected (0 with nothing expected).
+    pub fn loss_percent(&self) -> f64 {
+        let expected = self.packets.saturating_add(self.lost());
+        if expected == 0 {
+            return 0.0;
+        }
+        self.lost() as f64 * 100.0 / expected as f64
+    }
+
+    /// The clock rate (Hz) of the payload types seen, when the SDP named it.
+    pub fn clock_rate(&self) -> Option<u32> {
+        self.rate
     }
 
     /// The longest silence between two packets.

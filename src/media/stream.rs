@@ -11,8 +11,10 @@ use rtp_rs::RtpReader;
 
 use super::latch::{Admit, Latch};
 use super::recording::Recorder;
+use super::rtcp::{RtcpFacts, on_rtcp};
 use super::sdp::{Connection, MediaDesc};
 use super::stats::{RtpHeader, RtpStats};
+use super::stats_talk::TalkMeter;
 
 /// The two parties of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,7 +67,10 @@ pub struct Forward {
 #[derive(Debug, Clone, Default)]
 pub struct SideFacts {
     pub rtp: RtpStats,
-    pub rtcp_packets: u64,
+    /// What this side's RTCP reported (RFC 3550 §6.4), muxed RTCP included.
+    pub rtcp: RtcpFacts,
+    /// Talk time after the answer (`stats_talk.rs`).
+    pub talk: TalkMeter,
     /// Packets from a third address after latching.
     pub dropped: u64,
     /// Packets on the RTP port that are not RTP version 2 (relayed all the same).
@@ -177,7 +182,7 @@ impl StreamRelay {
             return None;
         }
         if on.rtcp {
-            state.facts.rtcp_packets += 1;
+            self.read_rtcp(now, side, bytes);
         } else {
             self.measure(now, side, bytes);
         }
@@ -191,7 +196,20 @@ impl StreamRelay {
         Some(Forward { from, to })
     }
 
+    /// `side`'s RTCP: its reports, and round trips against the other side's sender reports.
+    fn read_rtcp(&mut self, now: Instant, side: Side, bytes: &[u8]) {
+        let (own, other) = match side {
+            Side::Caller => (&mut self.caller.facts, &self.callee.facts),
+            Side::Callee => (&mut self.callee.facts, &self.caller.facts),
+        };
+        on_rtcp(now, bytes, &mut own.rtcp, &other.rtcp);
+    }
+
     fn measure(&mut self, now: Instant, side: Side, bytes: &[u8]) {
+        if is_muxed_rtcp(bytes) {
+            self.read_rtcp(now, side, bytes);
+            return;
+        }
         let answered = self.answered;
         let rates = &self.rates;
         let recorder = &mut self.recorder;
@@ -199,10 +217,6 @@ impl StreamRelay {
             Side::Caller => &mut self.caller.facts,
             Side::Callee => &mut self.callee.facts,
         };
-        if is_muxed_rtcp(bytes) {
-            facts.rtcp_packets += 1;
-            return;
-        }
         let Ok(reader) = RtpReader::new(bytes) else {
             facts.malformed += 1;
             return;
@@ -219,8 +233,12 @@ impl StreamRelay {
             .map(|(_, rate)| *rate);
         facts.rtp.on_packet(now, header, rate);
         let after_answer = answered.is_some_and(|t| now >= t);
-        if after_answer && facts.first_after_answer.is_none() {
-            facts.first_after_answer = Some(now);
+        if let Some(answered) = answered.filter(|_| after_answer) {
+            facts.first_after_answer.get_or_insert(now);
+            let payload = reader.payload();
+            facts
+                .talk
+                .on_packet(answered, now, header.payload_type, payload);
         }
         if let Some(recorder) = recorder.as_mut().filter(|_| after_answer) {
             let (ts, pt) = (header.timestamp, header.payload_type);

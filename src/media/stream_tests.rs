@@ -90,11 +90,11 @@ fn rtcp_goes_to_the_rtcp_port_and_is_not_measured_as_rtp() {
     let report = [0x81, 201, 0, 7, 0, 0, 0, 1];
     let out = s.handle_packet(now, on, addr("192.0.2.10:4001"), &report);
     assert_eq!(out.map(|f| f.to), Some(addr("10.1.1.5:6001")));
-    assert_eq!(s.facts(Side::Caller).rtcp_packets, 1);
+    assert_eq!(s.facts(Side::Caller).rtcp.packets, 1);
     assert_eq!(s.facts(Side::Caller).rtp.packets(), 0);
     // Muxed on the RTP port (RFC 5761) it is still RTCP.
     s.handle_packet(now, CALLER_RTP, addr("192.0.2.10:4000"), &report);
-    assert_eq!(s.facts(Side::Caller).rtcp_packets, 2);
+    assert_eq!(s.facts(Side::Caller).rtcp.packets, 2);
     assert_eq!(s.facts(Side::Caller).rtp.packets(), 0);
 }
 

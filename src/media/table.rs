@@ -8,7 +8,10 @@
 //! allocated per `m=` line as they appear with a non-zero port (m-lines are never removed,
 //! RFC 3264 §8) and live until the call is released. Out of ports: a call with no stream yet
 //! is left direct (its SDP passes untouched, counted in
-//! `calltrack_media_ports_exhausted_total`); a stream added later gets port 0 (disabled).
+//! `calltrack_media_ports_exhausted_total{outcome="direct"}`); a stream added later gets port 0
+//! (disabled, `outcome="stream_disabled"`). With `[media] on_no_ports = "refuse"` the SIP core
+//! [`MediaTable::reserve`]s the first stream's ports before it makes any call state, and
+//! refuses the call when that fails.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -168,6 +171,29 @@ impl MediaTable {
             self.wake();
         }
         Some(out)
+    }
+
+    /// Takes the ports of call `call`'s first stream now, before any SDP is seen (so that a
+    /// call can be refused while nothing of it exists yet, `on_no_ports = "refuse"`); the
+    /// first `m=` line of its first body uses them. Released with the call.
+    pub fn reserve(&self, now: Instant, call: u64) -> Result<(), PortsExhausted> {
+        let opened = {
+            let mut inner = self.lock();
+            let mut media = inner.calls.remove(&call).unwrap_or_default();
+            let result = if media.streams.iter().flatten().next().is_some() {
+                Ok(())
+            } else {
+                inner.open(now, &mut media, 0).map(|_| ())
+            };
+            if result.is_ok() {
+                inner.calls.insert(call, media);
+            }
+            result.map(|()| inner.driven)?
+        };
+        if opened {
+            self.wake();
+        }
+        Ok(())
     }
 
     /// Relayed call `call` was answered: one-way audio is judged from `now`; with
@@ -346,13 +372,18 @@ impl Inner {
                 None => match self.open(now, &mut media, index) {
                     Ok(stream) => stream,
                     Err(PortsExhausted) if media.streams.iter().all(Option::is_none) => {
-                        metrics::counter!("calltrack_media_ports_exhausted_total").increment(1);
+                        metrics::counter!("calltrack_media_ports_exhausted_total", "outcome" => "direct")
+                            .increment(1);
                         tracing::warn!("no RTP ports left: the call is bridged direct");
                         media.direct = true;
                         return (media, None);
                     }
                     Err(PortsExhausted) => {
-                        metrics::counter!("calltrack_media_ports_exhausted_total").increment(1);
+                        metrics::counter!(
+                            "calltrack_media_ports_exhausted_total",
+                            "outcome" => "stream_disabled"
+                        )
+                        .increment(1);
                         ports.push(Some(0));
                         continue;
                     }

@@ -22,6 +22,7 @@ fn table(ports: std::ops::RangeInclusive<u16>) -> MediaTable {
         one_way_audio: Duration::from_secs(5),
         recordings_dir: std::env::temp_dir(),
         retention: Default::default(),
+        on_no_ports: crate::config::OnNoPorts::Direct,
     })
 }
 

@@ -232,6 +232,28 @@ ALTER TABLE cdr ADD COLUMN recording_bytes INTEGER;
 ALTER TABLE cdr ADD COLUMN recording_secs INTEGER;
 ";
 
+/// Version 15: voice quality beyond V13 (NULL for calls not relayed): jitter to the
+/// microsecond, talk time measured by media, the estimated MOS × 100, and what each party's
+/// RTCP reported about the audio it received (see `CallDetailRecord`).
+const V15_MEDIA_QUALITY: &str = "
+ALTER TABLE cdr ADD COLUMN rtp_caller_jitter_us INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_caller_media_secs INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_caller_voice_secs INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_caller_mos_x100 INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_caller_lost INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_caller_loss_permille INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_caller_jitter_us INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_caller_rtt_ms INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_jitter_us INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_media_secs INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_voice_secs INTEGER;
+ALTER TABLE cdr ADD COLUMN rtp_callee_mos_x100 INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_callee_lost INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_callee_loss_permille INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_callee_jitter_us INTEGER;
+ALTER TABLE cdr ADD COLUMN rtcp_callee_rtt_ms INTEGER;
+";
+
 /// Every migration in order; the schema version is the number of entries applied.
 const MIGRATIONS: &[&str] = &[
     V1_CDR_AND_LIVE_CALLS,
@@ -248,6 +270,7 @@ const MIGRATIONS: &[&str] = &[
     super::outbox::V12_METRICA_UPLOADS,
     V13_VOICE_QUALITY,
     super::recordings::V14_RECORDINGS,
+    V15_MEDIA_QUALITY,
 ];
 
 /// The schema version this build writes.

@@ -1,8 +1,11 @@
 //! The B2BUA core on a virtual clock, shared by the core-level tests (`b2bua`, `b2bua_dialer`,
-//! `edge_core`, `health`): a loopback endpoint, messages fed as text, timers run in order up
-//! to a time, and what the core sent, parsed. No sockets, no sleeps.
+//! `b2bua_media`, `phantom_calls`, `edge_core`, `health`): a loopback endpoint, messages fed
+//! as text, timers run in order up to a time, and what the core sent, parsed; `rig` puts a
+//! carrier and a PBX around it. No sockets, no sleeps.
 
 #![allow(dead_code, clippy::unwrap_used)]
+
+pub mod rig;
 
 use std::net::SocketAddr;
 use std::time::Instant;
