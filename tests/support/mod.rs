@@ -413,6 +413,13 @@ impl Sipp {
         self
     }
 
+    /// Puts `bytes` into sipp's working directory as `name` (e.g. the audio an
+    /// `rtp_stream` action plays, named relative to it).
+    pub fn file(self, name: &str, bytes: &[u8]) -> Sipp {
+        std::fs::write(self.dir.path().join(name), bytes).unwrap();
+        self
+    }
+
     /// Calls started per second (`-r`; sipp's default is 10).
     pub fn rate(mut self, cps: u32) -> Sipp {
         self.args.extend(["-r".into(), cps.to_string()]);
