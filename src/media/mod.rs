@@ -21,6 +21,7 @@ pub mod ports;
 pub mod recording;
 pub mod recording_file;
 pub mod recording_pcap;
+pub mod recording_stream;
 pub mod retention;
 pub mod rtcp;
 pub mod sdp;
