@@ -4,9 +4,11 @@
 //! stream's sans-IO state, sends it where the state says, and closes the sockets when the
 //! table releases the stream (only then do its ports go back to the pool). Each stream is
 //! served by one task of the service's own `JoinSet`: at most one per stream, so the port
-//! range bounds them; all of them stop with the service. Recordings of ended calls are
-//! written (`recording_file`) on blocking threads of a second `JoinSet`, awaited before it
-//! stops; each outcome goes to the store, which takes the CDR out of `pending`.
+//! range bounds them; all of them stop with the service. Recordings are written while calls
+//! last by [`WRITERS`] writer threads (`recording_writer`), each call always on the same one:
+//! a stream's task offers each piece to its writer's bounded queue and drops it, counted, when
+//! the queue is full, so the relay never waits for a disk. A call's last note waits for room;
+//! each outcome goes to the store, which takes the CDR out of `pending`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -18,14 +20,43 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::recording::Recording;
-use super::recording_file;
+use super::recording::{Note, RecordSink};
+use super::recording_writer::Writer;
 use super::stream::{Side, Socket, StreamPorts};
 use super::table::{MediaTable, Opened, SharedStream};
 use crate::call::recording::RecordingSettled;
 
 /// Largest datagram relayed (RTP over Ethernet stays well below).
 const MAX_DATAGRAM: usize = 2048;
+/// Writer threads for recordings.
+pub const WRITERS: usize = 2;
+/// Notes queued per writer (a WAV note is 200 ms of one call, a pcap note one packet).
+const WRITER_QUEUE: usize = 2048;
+
+/// A writer's queue: a note, or `None` to stop (files still open stay `.part`).
+type WriterQueue = tokio::sync::mpsc::Sender<Option<Note>>;
+
+/// The writers' queues, as the recorded streams offer to them.
+#[derive(Debug)]
+struct Writers(Vec<WriterQueue>);
+
+impl Writers {
+    fn queue(&self, id: &str) -> &WriterQueue {
+        let hash = id
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &self.0[hash % self.0.len()]
+    }
+}
+
+impl RecordSink for Writers {
+    fn offer(&self, note: Note) -> bool {
+        let id = match &note {
+            Note::Piece { id, .. } | Note::End { id, .. } => id.clone(),
+        };
+        self.queue(&id).try_send(Some(note)).is_ok()
+    }
+}
 
 /// The relay's sockets and their tasks.
 pub struct MediaService {
@@ -34,6 +65,8 @@ pub struct MediaService {
     wake: Arc<Notify>,
     /// Where written recordings are reported (their CDRs leave `pending`).
     sink: Option<Arc<dyn RecordingSink>>,
+    writers: Arc<Writers>,
+    queues: Vec<tokio::sync::mpsc::Receiver<Option<Note>>>,
 }
 
 /// Where the outcome of each recording's write goes: the store implements it through its
@@ -62,11 +95,18 @@ impl MediaService {
         let wake = Arc::new(Notify::new());
         let notify = wake.clone();
         table.attach(Box::new(move || notify.notify_one()));
+        let (senders, queues) = (0..WRITERS)
+            .map(|_| tokio::sync::mpsc::channel(WRITER_QUEUE))
+            .unzip();
+        let writers = Arc::new(Writers(senders));
+        table.attach_sink(writers.clone());
         MediaService {
             table,
             bind_ip,
             wake,
             sink: None,
+            writers,
+            queues,
         }
     }
 
@@ -77,10 +117,12 @@ impl MediaService {
     }
 
     /// Runs until `stop` is cancelled, then closes every stream's sockets.
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut tasks: JoinSet<StreamPorts> = JoinSet::new();
-        // Recordings being written, off the async threads.
-        let mut writes: JoinSet<Written> = JoinSet::new();
+        let (done, mut written) = tokio::sync::mpsc::unbounded_channel::<Written>();
+        let mut writers = self.start_writers(done);
+        // Ended calls' last notes, waiting for room in their writer's queue.
+        let mut ends: JoinSet<()> = JoinSet::new();
         let mut running: HashMap<u16, Running> = HashMap::new();
         // Streams whose sockets are gone before the table asked (bind failure, socket error).
         let mut gone: HashSet<u16> = HashSet::new();
@@ -94,16 +136,16 @@ impl MediaService {
                         self.on_task_end(ports, &mut running, &mut gone);
                     }
                 }
-                Some(written) = writes.join_next(), if !writes.is_empty() => {
-                    self.written(written).await;
-                }
+                Some(outcome) = written.recv() => self.written(outcome).await,
+                Some(_) = ends.join_next(), if !ends.is_empty() => {}
             }
             while let Some(opened) = self.table.poll_opened() {
                 self.open(opened, &stop, &mut tasks, &mut running, &mut gone)
                     .await;
             }
-            while let Some(recording) = self.table.poll_recording() {
-                writes.spawn_blocking(move || write_recording(&recording));
+            while let Some(end) = self.table.poll_recording() {
+                let writers = self.writers.clone();
+                ends.spawn(async move { end_recording(&writers, end).await });
             }
             while let Some(ports) = self.table.poll_closing() {
                 match running.get(&ports.caller) {
@@ -116,14 +158,40 @@ impl MediaService {
             }
         }
         tasks.shutdown().await;
-        // Calls ended by the shutdown itself are written too.
-        while let Some(recording) = self.table.poll_recording() {
-            writes.spawn_blocking(move || write_recording(&recording));
+        while ends.join_next().await.is_some() {}
+        // Calls ended by the shutdown itself are written too; then the writers stop.
+        while let Some(end) = self.table.poll_recording() {
+            end_recording(&self.writers, end).await;
         }
-        while let Some(written) = writes.join_next().await {
-            self.written(written).await;
+        for queue in &self.writers.0 {
+            let _ = queue.send(None).await;
+        }
+        while writers.join_next().await.is_some() {}
+        while let Ok(outcome) = written.try_recv() {
+            self.written(outcome).await;
         }
         tracing::debug!(streams = running.len(), "media relay stopped");
+    }
+
+    /// One blocking thread per writer, each reporting the recordings it finished to `done`.
+    fn start_writers(&mut self, done: tokio::sync::mpsc::UnboundedSender<Written>) -> JoinSet<()> {
+        let mut writers = JoinSet::new();
+        let dir = self.table.recordings_dir();
+        for mut queue in std::mem::take(&mut self.queues) {
+            let (dir, done) = (dir.clone(), done.clone());
+            writers.spawn_blocking(move || {
+                let mut writer = Writer::new(&dir, wall_clock());
+                while let Some(Some(note)) = queue.blocking_recv() {
+                    if let Some(outcome) = writer.handle(note) {
+                        let _ = done.send(outcome);
+                    }
+                }
+                if writer.calls() > 0 {
+                    tracing::warn!(calls = writer.calls(), "recordings left unfinished at shutdown");
+                }
+            });
+        }
+        writers
     }
 
     /// A task ended: its sockets are closed. If the table asked for it (the stream is
@@ -257,25 +325,30 @@ async fn serve(
     ports
 }
 
-/// Writes a recording (WAV or pcap, synced, see `recording_file`); a failure (a full disk) is
-/// an outcome like any other, the call is never affected.
-fn write_recording(recording: &Recording) -> Written {
+/// Hands a call's last note to its writer, waiting for room (it must not be lost).
+async fn end_recording(writers: &Writers, end: Note) {
+    let Note::End { id, .. } = &end else {
+        return;
+    };
+    let queue = writers.queue(id).clone();
+    if queue.send(Some(end)).await.is_err() {
+        tracing::warn!("recording writer gone: the CDR stays pending until restart");
+    }
+}
+
+/// A packet's arrival as time since the Unix epoch: the wall clock now, less how long ago.
+fn wall_clock() -> impl Fn(Instant) -> std::time::Duration {
     let (at, wall) = (now(), SystemTime::now());
     let epoch = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
-    // A packet's wall time: now's, less how long ago it arrived.
-    let settled = recording_file::write(recording, |t| {
-        epoch.saturating_sub(at.saturating_duration_since(t))
-    });
-    (recording.id.clone(), settled)
+    move |t| match t.checked_duration_since(at) {
+        Some(after) => epoch + after,
+        None => epoch.saturating_sub(at.saturating_duration_since(t)),
+    }
 }
 
 impl MediaService {
     /// A write ended: counted, and its CDR told (waiting for room in the store's queue).
-    async fn written(&self, written: Result<Written, tokio::task::JoinError>) {
-        let Ok((id, settled)) = written else {
-            tracing::warn!("a recording write panicked");
-            return;
-        };
+    async fn written(&self, (id, settled): Written) {
         match &settled {
             RecordingSettled::Recorded { .. } => {
                 metrics::counter!("calltrack_media_recordings_total", "result" => "written")

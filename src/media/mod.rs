@@ -22,6 +22,7 @@ pub mod recording;
 pub mod recording_file;
 pub mod recording_pcap;
 pub mod recording_stream;
+pub mod recording_writer;
 pub mod retention;
 pub mod rtcp;
 pub mod sdp;

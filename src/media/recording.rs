@@ -1,105 +1,18 @@
-//! A call's recording, sans-IO: each side's G.711 payloads from the answer on, decoded and
-//! laid on one timeline by RTP timestamp (silence and lost packets keep their place as
-//! silence), then interleaved into 8 kHz stereo, caller left, callee right. The two sides are
-//! aligned by when their first packet arrived after the answer. A call that carried no G.711
-//! keeps its other packets whole instead, for a pcap (`recording_pcap.rs`). Writing the file
-//! is `recording_file.rs`'s, on the driver's blocking threads.
+//! A call's recording as it happens, sans-IO: from the answer on, the first stream's packets
+//! are turned into what the file holds and handed, piece by piece, to a writer off the relay
+//! through a [`RecordSink`] that never blocks (a full queue drops the piece, counted). The
+//! first audio packet decides the file: G.711 (PCMU, PCMA) makes a stereo WAV laid out by
+//! `recording_stream.rs` (caller left, callee right), any other codec a pcap of every RTP
+//! packet whole (`recording_pcap.rs`). Mixed calls keep that first choice: in a WAV, packets
+//! of another codec are silence; a pcap keeps every packet, G.711 included. Comfort noise
+//! (13) and RFC 4733 telephone events never decide. The writer is `recording_writer.rs`.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::g711;
-pub use super::recording_pcap::{PacketLog, PcapAddrs};
-
-/// G.711 runs at 8000 samples per second, one sample per payload byte (RFC 3551 §4.5.14).
-pub const SAMPLE_RATE: u32 = 8000;
-/// At most one hour per side is kept (58 MB), so a forgotten call cannot eat the memory.
-const MAX_SAMPLES: usize = SAMPLE_RATE as usize * 3600;
-
-/// One side's decoded audio.
-#[derive(Debug, Clone, Default)]
-pub struct Track {
-    base: Option<u32>,
-    first_at: Option<Instant>,
-    samples: Vec<i16>,
-    /// Packets of another codec were seen: they are not in the recording.
-    pub other_codec: bool,
-}
-
-impl Track {
-    /// A packet of payload type `pt` with RTP timestamp `ts` arrived at `at`.
-    pub fn push(&mut self, at: Instant, ts: u32, pt: u8, payload: &[u8]) {
-        let decode: fn(u8) -> i16 = match pt {
-            0 => g711::ulaw,
-            8 => g711::alaw,
-            _ => {
-                self.other_codec = true;
-                return;
-            }
-        };
-        let base = *self.base.get_or_insert(ts);
-        self.first_at.get_or_insert(at);
-        // A packet from before the first (reordered) wraps far ahead and is left out.
-        let Ok(offset) = usize::try_from(ts.wrapping_sub(base)) else {
-            return;
-        };
-        let end = offset.saturating_add(payload.len()).min(MAX_SAMPLES);
-        if offset >= end {
-            return;
-        }
-        if self.samples.len() < end {
-            self.samples.resize(end, 0);
-        }
-        for (slot, byte) in self.samples[offset..end].iter_mut().zip(payload) {
-            *slot = decode(*byte);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-
-    /// Where this track starts on the call's timeline, in samples after `answered`.
-    fn lead(&self, answered: Instant) -> usize {
-        let since = self
-            .first_at
-            .map_or(0.0, |t| t.saturating_duration_since(answered).as_secs_f64());
-        (since * f64::from(SAMPLE_RATE)).round() as usize
-    }
-}
-
-/// What a recorded stream keeps from the answer on: G.711 decoded per side, every other
-/// payload type's packets whole (for a pcap when the call carried no G.711 at all).
-#[derive(Debug, Clone, Default)]
-pub struct Recorder {
-    /// Caller, callee.
-    pub tracks: [Track; 2],
-    pub packets: PacketLog,
-}
-
-impl Recorder {
-    /// An RTP packet (`bytes`, whose header says `pt` and `ts`) that `callee` (or the caller)
-    /// sent, arriving at `at`.
-    pub fn push(
-        &mut self,
-        at: Instant,
-        callee: bool,
-        ts: u32,
-        pt: u8,
-        bytes: &[u8],
-        payload: &[u8],
-    ) {
-        if matches!(pt, 0 | 8) {
-            self.tracks[usize::from(callee)].push(at, ts, pt, payload);
-        } else {
-            self.packets.push(at, callee, bytes);
-        }
-    }
-
-    /// Nothing was captured.
-    pub fn is_empty(&self) -> bool {
-        self.tracks.iter().all(Track::is_empty) && self.packets.is_empty()
-    }
-}
+pub use super::recording_stream::SAMPLE_RATE;
+use super::recording_stream::{Block, Interleaver};
 
 /// What a recording's file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,160 +32,152 @@ impl Format {
     }
 }
 
-/// A finished recording, for the driver to write.
+/// One piece of a recording's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Interleaved stereo frames from frame `at` of the call's timeline (a WAV).
+    Frames(Block),
+    /// One RTP packet whole, as `from` sent it to the relay's `to` (a pcap).
+    Packet {
+        at: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
+}
+
+/// What the writer is told about call `id`'s file (`<dir>/<id>.<wav|pcap>`).
 #[derive(Debug)]
-pub struct Recording {
-    /// The call's id: the file is `<dir>/<id>.<wav|pcap>`.
-    pub id: String,
-    pub dir: std::path::PathBuf,
-    pub captured: Recorder,
-    pub answered: Instant,
-    /// Who sent what, for the pcap's IP and UDP headers.
-    pub addrs: PcapAddrs,
+pub enum Note {
+    /// A piece to append.
+    Piece { id: Arc<str>, piece: Piece },
+    /// The call ended: append `tail`, then sync the file and put it in place.
+    End {
+        id: Arc<str>,
+        format: Format,
+        tail: Vec<Piece>,
+    },
 }
 
-impl Recording {
-    /// A WAV when any G.711 was heard, else a pcap of the other packets.
-    pub fn format(&self) -> Format {
-        if self.captured.tracks.iter().all(Track::is_empty) {
-            Format::Pcap
-        } else {
-            Format::Wav
+/// Takes a recording's pieces off the relay without ever blocking it.
+pub trait RecordSink: Send + Sync + std::fmt::Debug + 'static {
+    /// Queues `note`; `false` when the queue is full (the piece is dropped).
+    fn offer(&self, note: Note) -> bool;
+}
+
+/// One stream's recording since the answer.
+pub struct Recorder {
+    id: Arc<str>,
+    sink: Option<Arc<dyn RecordSink>>,
+    /// The relay's address facing the caller, then the callee (a pcap packet's destination).
+    relay: [SocketAddr; 2],
+    format: Option<Format>,
+    timeline: Interleaver,
+    /// Pieces the sink had no room for.
+    pub dropped: u64,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("id", &self.id)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A packet as the recorder needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Heard<'a> {
+    pub at: Instant,
+    pub callee: bool,
+    pub from: SocketAddr,
+    pub ssrc: u32,
+    pub ts: u32,
+    pub pt: u8,
+    /// The whole RTP packet, and its payload.
+    pub bytes: &'a [u8],
+    pub payload: &'a [u8],
+}
+
+impl Recorder {
+    /// Recording `id`, answered at `answered`, its pieces going to `sink` (none: dropped, for
+    /// a table without a driver).
+    pub fn new(
+        id: &str,
+        answered: Instant,
+        sink: Option<Arc<dyn RecordSink>>,
+        relay: [SocketAddr; 2],
+    ) -> Recorder {
+        Recorder {
+            id: id.into(),
+            sink,
+            relay,
+            format: None,
+            timeline: Interleaver::new(answered),
+            dropped: 0,
         }
     }
 
-    /// Where the file goes.
-    pub fn path(&self) -> std::path::PathBuf {
-        self.dir
-            .join(format!("{}.{}", self.id, self.format().extension()))
-    }
-
-    /// Sample frames (one per 1/8000 s) of the stereo file.
-    pub fn frames(&self) -> usize {
-        let [caller, callee] = &self.captured.tracks;
-        let (lead_l, lead_r) = (caller.lead(self.answered), callee.lead(self.answered));
-        let len = (lead_l + caller.samples.len()).max(lead_r + callee.samples.len());
-        len.min(MAX_SAMPLES)
-    }
-
-    /// Whole seconds the recording lasts (a pcap: first packet to last).
-    pub fn secs(&self) -> u32 {
-        let secs = match self.format() {
-            Format::Wav => (self.frames() / SAMPLE_RATE as usize) as u64,
-            Format::Pcap => self.captured.packets.span().as_secs(),
+    /// A packet heard after the answer; `side_info` says whether its payload type is comfort
+    /// noise or telephone events (those never decide the format).
+    pub fn push(&mut self, heard: Heard<'_>, side_info: bool) {
+        let format = match self.format {
+            Some(format) => format,
+            None if side_info || heard.pt == 13 => return,
+            None => *self.format.insert(match heard.pt {
+                0 | 8 => Format::Wav,
+                _ => Format::Pcap,
+            }),
         };
-        u32::try_from(secs).unwrap_or(u32::MAX)
-    }
-
-    /// The interleaved samples.
-    pub fn stereo(&self) -> Vec<i16> {
-        let [caller, callee] = &self.captured.tracks;
-        stereo(caller, callee, self.answered)
-    }
-}
-
-/// Interleaved stereo samples (left = caller, right = callee), as long as the longer side.
-pub fn stereo(caller: &Track, callee: &Track, answered: Instant) -> Vec<i16> {
-    let (lead_l, lead_r) = (caller.lead(answered), callee.lead(answered));
-    let len = (lead_l + caller.samples.len()).max(lead_r + callee.samples.len());
-    let len = len.min(MAX_SAMPLES);
-    let at = |t: &Track, lead: usize, i: usize| {
-        i.checked_sub(lead)
-            .and_then(|j| t.samples.get(j))
-            .copied()
-            .unwrap_or(0)
-    };
-    let mut out = Vec::with_capacity(len * 2);
-    for i in 0..len {
-        out.push(at(caller, lead_l, i));
-        out.push(at(callee, lead_r, i));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn lost_packets_stay_silent_and_sides_align_by_arrival() {
-        let t0 = Instant::now();
-        let mut caller = Track::default();
-        // µ-law 0x80 is +32124; packet 1 (ts 1160) is lost.
-        caller.push(t0, 1000, 0, &[0x80; 160]);
-        caller.push(t0 + Duration::from_millis(40), 1320, 0, &[0x80; 160]);
-        let mut callee = Track::default();
-        // A-law 0xaa is +32256; it starts 10 ms (80 samples) after the answer.
-        callee.push(t0 + Duration::from_millis(10), 7, 8, &[0xaa; 160]);
-        callee.push(t0, 7, 101, &[0; 4]);
-        assert!(callee.other_codec && !caller.other_codec);
-        let out = stereo(&caller, &callee, t0);
-        assert_eq!(out.len(), 480 * 2);
-        let left: Vec<i16> = out.iter().step_by(2).copied().collect();
-        let right: Vec<i16> = out.iter().skip(1).step_by(2).copied().collect();
-        assert!(left[..160].iter().all(|s| *s == 32124));
-        assert!(
-            left[160..320].iter().all(|s| *s == 0),
-            "the lost packet is silence"
-        );
-        assert!(left[320..].iter().all(|s| *s == 32124));
-        assert!(right[..80].iter().all(|s| *s == 0));
-        assert!(right[80..240].iter().all(|s| *s == 32256));
-    }
-
-    #[test]
-    fn a_late_packet_fills_its_own_place() {
-        let t0 = Instant::now();
-        let mut track = Track::default();
-        track.push(t0, 0, 0, &[0x80; 160]);
-        track.push(t0, 320, 0, &[0x80; 160]);
-        track.push(t0, 160, 0, &[0x00; 160]);
-        assert_eq!(track.samples[200], -32124);
-        track.push(t0, u32::MAX - 159, 0, &[0x80; 160]);
-        assert_eq!(
-            track.samples.len(),
-            480,
-            "a packet from before the first is left out"
-        );
-    }
-
-    fn recording(captured: Recorder, t0: Instant) -> Recording {
-        Recording {
-            id: "c1".into(),
-            dir: "/rec".into(),
-            captured,
-            answered: t0,
-            addrs: PcapAddrs::unknown(),
+        match format {
+            Format::Wav => {
+                let h = heard;
+                self.timeline
+                    .push(h.at, h.callee, h.ssrc, h.ts, h.pt, h.payload);
+                while let Some(block) = self.timeline.poll_block() {
+                    self.offer(Piece::Frames(block));
+                }
+            }
+            Format::Pcap => self.offer(Piece::Packet {
+                at: heard.at,
+                from: heard.from,
+                to: self.relay[usize::from(heard.callee)],
+                bytes: heard.bytes.to_vec(),
+            }),
         }
     }
 
-    #[test]
-    fn g711_makes_a_wav_and_anything_else_alone_a_pcap() {
-        let t0 = Instant::now();
-        let mut g711 = Recorder::default();
-        g711.push(t0, false, 0, 0, &[0; 172], &[0x80; 160]);
-        g711.push(t0, true, 0, 101, &[0; 16], &[0; 4]);
-        let wav = recording(g711, t0);
-        assert_eq!(wav.format(), Format::Wav, "DTMF beside G.711 is left out");
-        assert!(wav.path().ends_with("c1.wav"));
-        let mut opus = Recorder::default();
-        for n in 0..51u32 {
-            opus.push(
-                t0 + Duration::from_millis(20 * u64::from(n)),
-                n % 2 == 1,
-                0,
-                111,
-                &[1; 90],
-                &[1; 78],
-            );
+    fn offer(&mut self, piece: Piece) {
+        let id = self.id.clone();
+        let queued = self
+            .sink
+            .as_ref()
+            .is_some_and(|sink| sink.offer(Note::Piece { id, piece }));
+        if !queued && self.sink.is_some() {
+            self.dropped += 1;
+            metrics::counter!("calltrack_media_recording_dropped_total", "reason" => "writer_busy")
+                .increment(1);
         }
-        let pcap = recording(opus, t0);
-        assert_eq!(pcap.format(), Format::Pcap);
-        assert!(pcap.path().ends_with("c1.pcap"));
-        assert_eq!(pcap.captured.packets.len(), 51);
-        assert_eq!(pcap.secs(), 1, "first packet to last");
-        assert!(Recorder::default().is_empty());
+    }
+
+    /// The call ended: the last pieces, for the writer to finish the file with; `None` when
+    /// no audio was heard (nothing was written).
+    pub fn finish(&mut self) -> Option<Note> {
+        let format = self.format?;
+        let tail = match format {
+            Format::Wav => self.timeline.finish().into_iter().map(Piece::Frames).collect(),
+            Format::Pcap => Vec::new(),
+        };
+        Some(Note::End {
+            id: self.id.clone(),
+            format,
+            tail,
+        })
+    }
+
+    /// Packets (wholly or partly) too late for their place in a WAV.
+    pub fn late(&self) -> u64 {
+        self.timeline.late
     }
 }

@@ -1,17 +1,18 @@
-//! Writes a finished recording to disk so that a CDR never names a missing or partial file:
-//! the bytes go to a hidden `.<id>.<ext>.part` file beside the final one, are synced
-//! (`fsync`), and the file is renamed into place and its directory synced; only then is it
-//! `recorded`. Any error removes the partial file and becomes the CDR's reason (`disk_full`
-//! for ENOSPC or EDQUOT, else `write_failed`). Blocking: run on the driver's blocking threads.
+//! A recording's file while the call lasts, written so that a CDR never names a missing or
+//! partial file: the bytes go to a hidden `.<id>.<ext>.part` file beside the final one as the
+//! call goes on; at its end the file is completed (a WAV's header gets its lengths), synced
+//! (`fsync`), renamed into place and its directory synced; only then is it `recorded`. Any
+//! error removes the partial file and becomes the CDR's reason (`disk_full` for ENOSPC or
+//! EDQUOT, else `write_failed`). A process killed mid-call leaves the `.part` file, which the
+//! restart path (`app::recordings`) removes. Blocking: run on the driver's writer threads.
 
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use super::recording::{Format, Recording, SAMPLE_RATE};
-use super::recording_pcap::{PcapError, write_pcap};
-use crate::call::recording::{RecordingReason, RecordingSettled};
+use super::recording::SAMPLE_RATE;
+use super::recording_pcap::PcapError;
+use crate::call::recording::RecordingReason;
 
 /// Why a file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -40,23 +41,6 @@ impl WriteError {
     }
 }
 
-/// Writes `recording` (a WAV, or a pcap whose packet times `wall` turns into time since the
-/// Unix epoch) and says how it ended.
-pub fn write(recording: &Recording, wall: impl Fn(Instant) -> Duration) -> RecordingSettled {
-    let path = recording.path();
-    match write_synced(recording, &path, wall) {
-        Ok(bytes) => RecordingSettled::Recorded {
-            path: path.to_string_lossy().into_owned(),
-            bytes,
-            secs: recording.secs(),
-        },
-        Err(error) => {
-            tracing::warn!(%error, path = %path.display(), "recording not written");
-            RecordingSettled::Failed(error.reason())
-        }
-    }
-}
-
 /// The hidden name a file has while it is written.
 pub fn part_path(path: &Path) -> PathBuf {
     let name = path
@@ -66,131 +50,89 @@ pub fn part_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.part"))
 }
 
-fn write_synced(
-    recording: &Recording,
-    path: &Path,
-    wall: impl Fn(Instant) -> Duration,
-) -> Result<u64, WriteError> {
+/// Creates `path`'s directory and its `.part` file.
+pub fn create_part(path: &Path) -> Result<BufWriter<File>, WriteError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let part = part_path(path);
-    let written = write_part(recording, &part, wall).and_then(|()| {
-        File::open(&part)?.sync_all()?;
-        std::fs::rename(&part, path)?;
-        File::open(dir)?.sync_all()?;
-        Ok(std::fs::metadata(path)?.len())
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&part);
-    }
-    written
+    Ok(BufWriter::new(File::create(part_path(path))?))
 }
 
-fn write_part(
-    recording: &Recording,
-    part: &Path,
-    wall: impl Fn(Instant) -> Duration,
-) -> Result<(), WriteError> {
-    let file = BufWriter::new(File::create(part)?);
-    match recording.format() {
-        Format::Wav => {
-            let spec = hound::WavSpec {
-                channels: 2,
-                sample_rate: SAMPLE_RATE,
-                bits_per_sample: 16,
-                sample_format: hound::SampleFormat::Int,
-            };
-            let mut writer = hound::WavWriter::new(file, spec)?;
-            for sample in recording.stereo() {
-                writer.write_sample(sample)?;
-            }
-            writer.finalize()?;
-        }
-        Format::Pcap => {
-            let file = write_pcap(&recording.captured.packets, &recording.addrs, wall, file)?;
-            file.into_inner()
-                .map_err(std::io::IntoInnerError::into_error)?;
-        }
+/// The `.part` file of `path`, complete and closed: synced, renamed into place, its directory
+/// synced. Returns the file's size.
+pub fn put_in_place(path: &Path) -> Result<u64, WriteError> {
+    let part = part_path(path);
+    File::open(&part)?.sync_all()?;
+    std::fs::rename(&part, path)?;
+    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// Removes what is left of a file that failed.
+pub fn discard(path: &Path) {
+    let _ = std::fs::remove_file(part_path(path));
+}
+
+/// A stereo WAV being written: frames are appended in timeline order; a gap (pieces dropped
+/// on the way) is filled with silence so later audio keeps its place.
+pub struct WavPart {
+    path: PathBuf,
+    writer: hound::WavWriter<BufWriter<File>>,
+    frames: u64,
+}
+
+impl WavPart {
+    pub fn create(path: &Path) -> Result<WavPart, WriteError> {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: SAMPLE_RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let writer = hound::WavWriter::new(create_part(path)?, spec)?;
+        Ok(WavPart {
+            path: path.to_path_buf(),
+            writer,
+            frames: 0,
+        })
     }
-    Ok(())
+
+    /// Appends interleaved `samples` that start at timeline frame `at`.
+    pub fn append(&mut self, at: u64, samples: &[i16]) -> Result<(), WriteError> {
+        let gap = at.saturating_sub(self.frames);
+        if gap > 0 {
+            self.write(std::iter::repeat_n(0, 2 * gap as usize), 2 * gap as usize)?;
+        }
+        // Frames already written (a piece that overlaps) are not written twice.
+        let skip = 2 * usize::try_from(self.frames.saturating_sub(at)).unwrap_or(usize::MAX);
+        let fresh = samples.get(skip..).unwrap_or_default();
+        self.write(fresh.iter().copied(), fresh.len())
+    }
+
+    fn write(&mut self, samples: impl Iterator<Item = i16>, n: usize) -> Result<(), WriteError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let mut out = self.writer.get_i16_writer(u32::try_from(n).unwrap_or(u32::MAX));
+        for sample in samples {
+            out.write_sample(sample);
+        }
+        out.flush()?;
+        self.frames += (n / 2) as u64;
+        Ok(())
+    }
+
+    /// Whole seconds written.
+    pub fn secs(&self) -> u32 {
+        u32::try_from(self.frames / u64::from(SAMPLE_RATE)).unwrap_or(u32::MAX)
+    }
+
+    /// Completes the header and puts the file in place; returns its size.
+    pub fn finish(self) -> Result<u64, WriteError> {
+        self.writer.finalize()?;
+        put_in_place(&self.path)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::media::recording::{PcapAddrs, Recorder};
-
-    fn recording(dir: &Path, g711: bool) -> Recording {
-        let t0 = Instant::now();
-        let mut captured = Recorder::default();
-        let pt = if g711 { 0 } else { 111 };
-        let mut packet = vec![0x80, pt, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
-        packet.extend([0xffu8; 160]);
-        captured.push(t0, false, 0, pt, &packet, &packet[12..]);
-        Recording {
-            id: "00000000000000aa".into(),
-            dir: dir.to_path_buf(),
-            captured,
-            answered: t0,
-            addrs: PcapAddrs::unknown(),
-        }
-    }
-
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ct-recfile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
-    #[test]
-    fn a_written_file_is_complete_and_nothing_partial_is_left() {
-        let dir = temp_dir("ok");
-        for g711 in [true, false] {
-            let rec = recording(&dir, g711);
-            let settled = write(&rec, |_| Duration::from_secs(1));
-            let RecordingSettled::Recorded { path, bytes, secs } = settled else {
-                panic!("written: {settled:?}");
-            };
-            assert_eq!(std::fs::metadata(&path).unwrap().len(), bytes);
-            assert_eq!(secs, 0);
-            assert!(path.ends_with(if g711 { ".wav" } else { ".pcap" }));
-        }
-        let names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert!(names.iter().all(|n| !n.ends_with(".part")), "{names:?}");
-        let wav = hound::WavReader::open(dir.join("00000000000000aa.wav")).unwrap();
-        assert_eq!(wav.len(), 320, "160 frames, two channels");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_write_error_is_a_reason_and_leaves_no_file() {
-        let dir = temp_dir("bad");
-        std::fs::write(&dir, b"a file where the directory should be").unwrap();
-        let settled = write(&recording(&dir.join("sub"), true), |_| Duration::ZERO);
-        assert_eq!(
-            settled,
-            RecordingSettled::Failed(RecordingReason::WriteFailed)
-        );
-        std::fs::remove_file(&dir).unwrap();
-        let full = WriteError::Io(std::io::Error::from(ErrorKind::StorageFull));
-        assert_eq!(full.reason(), RecordingReason::DiskFull);
-        let wav_full = WriteError::Wav(hound::Error::IoError(ErrorKind::QuotaExceeded.into()));
-        assert_eq!(wav_full.reason(), RecordingReason::DiskFull);
-    }
-
-    #[test]
-    fn dev_full_is_a_full_disk() {
-        // Linux's /dev/full answers every write with ENOSPC, like a full file system.
-        let Ok(file) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
-            return;
-        };
-        let mut out = std::io::BufWriter::with_capacity(16, file);
-        let error = std::io::Write::write_all(&mut out, &[0u8; 64])
-            .and_then(|()| std::io::Write::flush(&mut out))
-            .unwrap_err();
-        assert_eq!(WriteError::Io(error).reason(), RecordingReason::DiskFull);
-    }
-}
+#[path = "recording_file_tests.rs"]
+mod tests;

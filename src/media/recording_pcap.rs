@@ -1,90 +1,20 @@
 //! A recorded call that carried no G.711 (Opus, G.722, G.729, ...) is kept as a pcap of its
 //! RTP as calltrack received it: each packet whole, in arrival order, wrapped in the IP and UDP
 //! headers it came with (sender to calltrack's port), libpcap format with raw-IP link type
-//! (`LINKTYPE_RAW`, 101), so Wireshark's RTP player decodes it. Sans-IO: the bytes are built
-//! here, the file is written by `recording_file.rs`.
+//! (`LINKTYPE_RAW`, 101), so Wireshark's RTP player decodes it. [`PcapPart`] appends packets
+//! to the call's `.part` file as they come (`recording_file.rs` puts it in place).
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use etherparse::PacketBuilder;
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
-/// At most this many bytes of packets per call (an hour of a 64 kbit/s codec both ways is
-/// about 60 MB with headers): what comes later is not kept, so a forgotten call cannot eat
-/// the memory.
-const MAX_LOG_BYTES: usize = 64 << 20;
-
-/// One kept packet: when it arrived, who sent it (the callee, or the caller), the RTP bytes.
-#[derive(Debug, Clone)]
-struct Logged {
-    at: Instant,
-    callee: bool,
-    bytes: Vec<u8>,
-}
-
-/// The packets of a recorded stream that are not G.711.
-#[derive(Debug, Clone, Default)]
-pub struct PacketLog {
-    packets: Vec<Logged>,
-    bytes: usize,
-}
-
-impl PacketLog {
-    /// Keeps a packet `callee` (or the caller) sent, unless the log is full.
-    pub fn push(&mut self, at: Instant, callee: bool, bytes: &[u8]) {
-        if self.bytes + bytes.len() > MAX_LOG_BYTES {
-            return;
-        }
-        self.bytes += bytes.len();
-        self.packets.push(Logged {
-            at,
-            callee,
-            bytes: bytes.to_vec(),
-        });
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.packets.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.packets.len()
-    }
-
-    /// From the first packet to the last.
-    pub fn span(&self) -> Duration {
-        match (self.packets.first(), self.packets.last()) {
-            (Some(first), Some(last)) => last.at.saturating_duration_since(first.at),
-            _ => Duration::ZERO,
-        }
-    }
-}
-
-/// Who sent what: each side's address and the relay's address and port facing it.
-#[derive(Debug, Clone, Copy)]
-pub struct PcapAddrs {
-    pub caller: SocketAddr,
-    pub callee: SocketAddr,
-    /// The relay's RTP address facing the caller, then the callee.
-    pub relay_caller: SocketAddr,
-    pub relay_callee: SocketAddr,
-}
-
-impl PcapAddrs {
-    /// Addresses for packets whose sender is unknown (both sides' `0.0.0.0:0`).
-    pub fn unknown() -> PcapAddrs {
-        let none = SocketAddr::from(([0, 0, 0, 0], 0));
-        PcapAddrs {
-            caller: none,
-            callee: none,
-            relay_caller: none,
-            relay_callee: none,
-        }
-    }
-}
+use super::recording_file::{WriteError, create_part, put_in_place};
 
 /// An I/O or format error while writing a pcap.
 #[derive(Debug, thiserror::Error)]
@@ -97,31 +27,95 @@ pub enum PcapError {
     Headers(#[from] etherparse::err::packet::BuildWriteError),
 }
 
-/// Writes `log` as a pcap to `out`; `wall` gives each arrival's time since the Unix epoch.
-/// Returns the writer.
-pub fn write_pcap<W: Write>(
-    log: &PacketLog,
-    addrs: &PcapAddrs,
-    wall: impl Fn(Instant) -> Duration,
-    out: W,
-) -> Result<W, PcapError> {
-    let header = PcapHeader {
-        datalink: DataLink::RAW,
-        ..PcapHeader::default()
-    };
-    let mut writer = PcapWriter::with_header(out, header)?;
-    let mut frame = Vec::with_capacity(256);
-    for packet in &log.packets {
-        let (from, to) = match packet.callee {
-            false => (addrs.caller, addrs.relay_caller),
-            true => (addrs.callee, addrs.relay_callee),
+/// A pcap written packet by packet.
+pub struct PcapFrames<W: Write> {
+    writer: PcapWriter<W>,
+    frame: Vec<u8>,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl<W: Write> PcapFrames<W> {
+    pub fn new(out: W) -> Result<Self, PcapError> {
+        let header = PcapHeader {
+            datalink: DataLink::RAW,
+            ..PcapHeader::default()
         };
-        frame.clear();
-        udp_frame(from, to, &packet.bytes, &mut frame)?;
-        let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        writer.write_packet(&PcapPacket::new(wall(packet.at), len, &frame))?;
+        Ok(PcapFrames {
+            writer: PcapWriter::with_header(out, header)?,
+            frame: Vec::with_capacity(256),
+            first: None,
+            last: None,
+        })
     }
-    Ok(writer.into_writer())
+
+    /// Appends `bytes` as `from` sent them to `to`, at `wall` (time since the Unix epoch).
+    pub fn append(
+        &mut self,
+        at: Instant,
+        wall: Duration,
+        (from, to): (SocketAddr, SocketAddr),
+        bytes: &[u8],
+    ) -> Result<(), PcapError> {
+        self.frame.clear();
+        udp_frame(from, to, bytes, &mut self.frame)?;
+        let len = u32::try_from(self.frame.len()).unwrap_or(u32::MAX);
+        self.writer
+            .write_packet(&PcapPacket::new(wall, len, &self.frame))?;
+        self.first.get_or_insert(at);
+        self.last = Some(at);
+        Ok(())
+    }
+
+    /// From the first packet to the last.
+    pub fn span(&self) -> Duration {
+        match (self.first, self.last) {
+            (Some(first), Some(last)) => last.saturating_duration_since(first),
+            _ => Duration::ZERO,
+        }
+    }
+
+    pub fn into_writer(self) -> W {
+        self.writer.into_writer()
+    }
+}
+
+/// A call's pcap in its `.part` file.
+pub struct PcapPart {
+    path: PathBuf,
+    frames: PcapFrames<BufWriter<File>>,
+}
+
+impl PcapPart {
+    pub fn create(path: &Path) -> Result<PcapPart, WriteError> {
+        Ok(PcapPart {
+            path: path.to_path_buf(),
+            frames: PcapFrames::new(create_part(path)?)?,
+        })
+    }
+
+    pub fn append(
+        &mut self,
+        at: Instant,
+        wall: Duration,
+        addrs: (SocketAddr, SocketAddr),
+        bytes: &[u8],
+    ) -> Result<(), WriteError> {
+        Ok(self.frames.append(at, wall, addrs, bytes)?)
+    }
+
+    /// Whole seconds from the first packet to the last.
+    pub fn secs(&self) -> u32 {
+        u32::try_from(self.frames.span().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// Flushes and puts the file in place; returns its size.
+    pub fn finish(self) -> Result<u64, WriteError> {
+        let file = self.frames.into_writer();
+        let file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        drop(file);
+        put_in_place(&self.path)
+    }
 }
 
 /// An IPv4 or IPv6 datagram from `from` to `to` carrying `payload` (a mixed pair is written
@@ -157,20 +151,24 @@ mod tests {
     #[test]
     fn packets_come_back_whole_with_their_addresses_and_times() {
         let t0 = Instant::now();
-        let mut log = PacketLog::default();
         let rtp_a = [0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xa, 1, 2, 3];
         let rtp_b = [0x80, 111, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0xb, 4, 5];
-        log.push(t0, false, &rtp_a);
-        log.push(t0 + Duration::from_millis(20), true, &rtp_b);
-        assert_eq!(log.span(), Duration::from_millis(20));
-        let addrs = PcapAddrs {
-            caller: "192.0.2.1:4000".parse().unwrap(),
-            callee: "198.51.100.2:5000".parse().unwrap(),
-            relay_caller: "203.0.113.9:30000".parse().unwrap(),
-            relay_callee: "203.0.113.9:30002".parse().unwrap(),
-        };
+        let caller = "192.0.2.1:4000".parse().unwrap();
+        let callee = "198.51.100.2:5000".parse().unwrap();
+        let relay_caller = "203.0.113.9:30000".parse().unwrap();
+        let relay_callee = "203.0.113.9:30002".parse().unwrap();
         let epoch = Duration::from_secs(1_800_000_000);
-        let bytes = write_pcap(&log, &addrs, |at| epoch + (at - t0), Vec::new()).unwrap();
+        let mut frames = PcapFrames::new(Vec::new()).unwrap();
+        frames
+            .append(t0, epoch, (caller, relay_caller), &rtp_a)
+            .unwrap();
+        let later = t0 + Duration::from_millis(20);
+        let wall = epoch + Duration::from_millis(20);
+        frames
+            .append(later, wall, (callee, relay_callee), &rtp_b)
+            .unwrap();
+        assert_eq!(frames.span(), Duration::from_millis(20));
+        let bytes = frames.into_writer();
         let mut reader = PcapReader::new(&bytes[..]).unwrap();
         assert_eq!(reader.header().datalink, DataLink::RAW);
         let first = reader.next_packet().unwrap().unwrap().into_owned();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rtp_rs::RtpReader;
 
 use super::latch::{Admit, Latch};
-use super::recording::Recorder;
+use super::recording::{Heard, Note, Recorder};
 use super::rtcp::{RtcpFacts, on_rtcp};
 use super::sdp::{Connection, MediaDesc};
 use super::stats::{RtpHeader, RtpStats};
@@ -141,20 +141,24 @@ impl StreamRelay {
         self.answered.get_or_insert(now);
     }
 
-    /// Records this stream's audio from the answer on (SRTP cannot be: its payload is
-    /// encrypted).
-    pub fn record(&mut self) {
-        if !self.srtp {
-            self.recorder.get_or_insert_with(Default::default);
+    /// Records this stream's audio from the answer on with `recorder` (SRTP cannot be: its
+    /// payload is encrypted).
+    pub fn record(&mut self, recorder: Recorder) {
+        if !self.srtp && self.recorder.is_none() {
+            self.recorder = Some(recorder);
         }
     }
 
-    /// What was recorded and when the call was answered, if the stream captured anything
-    /// (never for SRTP).
-    pub fn take_recording(&mut self) -> Option<(Recorder, Instant)> {
-        let captured = self.recorder.take()?;
-        let answered = self.answered?;
-        (!captured.is_empty() && !self.srtp).then_some((captured, answered))
+    /// The call ended: the recording's last note for the writer, if the stream heard any
+    /// audio (never for SRTP).
+    pub fn finish_recording(&mut self) -> Option<Note> {
+        let mut recorder = self.recorder.take()?;
+        if self.srtp {
+            return None;
+        }
+        metrics::counter!("calltrack_media_recording_late_packets_total")
+            .increment(recorder.late());
+        recorder.finish()
     }
 
     /// Where `side`'s RTP is sent to (where it comes from, once latched).
@@ -184,7 +188,7 @@ impl StreamRelay {
         if on.rtcp {
             self.read_rtcp(now, side, bytes);
         } else {
-            self.measure(now, side, bytes);
+            self.measure(now, side, source, bytes);
         }
         let other = self.side(side.other());
         let latch = if on.rtcp { &other.rtcp } else { &other.rtp };
@@ -205,7 +209,7 @@ impl StreamRelay {
         on_rtcp(now, bytes, &mut own.rtcp, &other.rtcp);
     }
 
-    fn measure(&mut self, now: Instant, side: Side, bytes: &[u8]) {
+    fn measure(&mut self, now: Instant, side: Side, source: SocketAddr, bytes: &[u8]) {
         if is_muxed_rtcp(bytes) {
             self.read_rtcp(now, side, bytes);
             return;
@@ -241,9 +245,19 @@ impl StreamRelay {
                 .on_packet(answered, now, header.payload_type, payload);
         }
         if let Some(recorder) = recorder.as_mut().filter(|_| after_answer) {
-            let (ts, pt) = (header.timestamp, header.payload_type);
-            let callee = side == Side::Callee;
-            recorder.push(now, callee, ts, pt, bytes, reader.payload());
+            let heard = Heard {
+                at: now,
+                callee: side == Side::Callee,
+                from: source,
+                ssrc: header.ssrc,
+                ts: header.timestamp,
+                pt: header.payload_type,
+                bytes,
+                payload: reader.payload(),
+            };
+            // RFC 4733 events: a dynamic type with a 4-byte payload never decides the format.
+            let event = heard.pt >= 96 && heard.payload.len() == 4;
+            recorder.push(heard, event);
         }
     }
 

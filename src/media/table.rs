@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::facts::voice_quality;
 use super::ports::{PortPool, PortsExhausted};
-use super::recording::{PcapAddrs, Recording};
+use super::recording::{Note, RecordSink, Recorder};
 use super::sdp::{self, Sdp};
 use super::sdp_rewrite::{RelayAddrs, rewrite};
 use super::stream::{Side, StreamPorts, StreamRelay};
@@ -63,8 +63,11 @@ struct Inner {
     opened: VecDeque<Opened>,
     closing: VecDeque<StreamPorts>,
     recordings_dir: std::path::PathBuf,
-    /// Recordings for the driver to write (only while a driver is attached).
-    recordings: VecDeque<Recording>,
+    /// Where recorded streams send their pieces (the driver's writers).
+    sink: Option<Arc<dyn RecordSink>>,
+    /// Ended recordings whose last note the driver hands to their writer (in order after
+    /// their pieces, waiting for room).
+    recordings: VecDeque<Note>,
 }
 
 /// The relay's calls and ports.
@@ -108,6 +111,7 @@ impl MediaTable {
             opened: VecDeque::new(),
             closing: VecDeque::new(),
             recordings_dir: std::path::PathBuf::from("."),
+            sink: None,
             recordings: VecDeque::new(),
         };
         MediaTable {
@@ -130,6 +134,16 @@ impl MediaTable {
             .waker
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(waker);
+    }
+
+    /// Driver: recorded streams send their pieces to `sink`.
+    pub fn attach_sink(&self, sink: Arc<dyn RecordSink>) {
+        self.lock().sink = Some(sink);
+    }
+
+    /// Where recordings are written.
+    pub fn recordings_dir(&self) -> std::path::PathBuf {
+        self.lock().recordings_dir.clone()
     }
 
     fn wake(&self) {
@@ -199,7 +213,8 @@ impl MediaTable {
     /// Relayed call `call` was answered: one-way audio is judged from `now`; with
     /// `record_as` (the call's id) its first stream is recorded from now on.
     pub fn answered(&self, call: u64, now: Instant, record_as: Option<&str>) {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let Some(media) = inner.calls.get_mut(&call) else {
             return;
         };
@@ -208,14 +223,14 @@ impl MediaTable {
         for stream in media.streams.iter().flatten() {
             lock_stream(stream).answered(now);
         }
-        if let Some(first) = media
-            .streams
-            .iter()
-            .flatten()
-            .next()
-            .filter(|_| record_as.is_some())
-        {
-            lock_stream(first).record();
+        let first = media.streams.iter().flatten().next().cloned();
+        if let (Some(first), Some(id)) = (first, record_as) {
+            let mut stream = lock_stream(&first);
+            let relay = |port| SocketAddr::new(inner.advertised, port);
+            let ports = stream.ports;
+            let relay = [relay(ports.caller), relay(ports.callee)];
+            let sink = inner.sink.clone();
+            stream.record(Recorder::new(id, now, sink, relay));
         }
     }
 
@@ -243,9 +258,9 @@ impl MediaTable {
             super::metrics::free_pairs(inner.pool.free());
             if let (Some(facts), Some(recording)) = (facts.as_mut(), recording) {
                 facts.recording = Some(match recording {
-                    Ok(recording) => {
-                        if inner.driven {
-                            inner.recordings.push_back(recording);
+                    Ok(end) => {
+                        if inner.driven && inner.sink.is_some() {
+                            inner.recordings.push_back(end);
                         }
                         RecordingFacts::Pending
                     }
@@ -273,8 +288,8 @@ impl MediaTable {
         self.lock().closing.pop_front()
     }
 
-    /// Driver: the next recording to write.
-    pub fn poll_recording(&self) -> Option<Recording> {
+    /// Driver: the next ended recording's last note, for its writer.
+    pub fn poll_recording(&self) -> Option<Note> {
         self.lock().recordings.pop_front()
     }
 
@@ -305,8 +320,8 @@ fn lock_stream(stream: &SharedStream) -> MutexGuard<'_, StreamRelay> {
 }
 
 impl Inner {
-    /// The recording of `media`'s first stream, named `id`, or why there is none.
-    fn recording(&self, id: &str, media: &CallMedia) -> Result<Recording, RecordingReason> {
+    /// The end of `media`'s first stream's recording, or why there is none.
+    fn recording(&self, _id: &str, media: &CallMedia) -> Result<Note, RecordingReason> {
         let first = media
             .streams
             .iter()
@@ -317,23 +332,7 @@ impl Inner {
         if stream.srtp {
             return Err(RecordingReason::Srtp);
         }
-        let (captured, answered) = stream.take_recording().ok_or(RecordingReason::NoMedia)?;
-        let ports = stream.ports;
-        let relay = |port| SocketAddr::new(self.advertised, port);
-        let unknown = SocketAddr::new(self.advertised, 0);
-        let addrs = PcapAddrs {
-            caller: stream.peer(Side::Caller).unwrap_or(unknown),
-            callee: stream.peer(Side::Callee).unwrap_or(unknown),
-            relay_caller: relay(ports.caller),
-            relay_callee: relay(ports.callee),
-        };
-        Ok(Recording {
-            id: id.to_owned(),
-            dir: self.recordings_dir.clone(),
-            captured,
-            answered,
-            addrs,
-        })
+        stream.finish_recording().ok_or(RecordingReason::NoMedia)
     }
 
     /// Learns `from`'s addresses and returns the relay's RTP port per `m=` line for the body

@@ -140,6 +140,8 @@ fn a_recorded_call_hands_its_audio_to_the_driver_and_its_file_to_the_cdr() {
     use crate::media::stream::Socket;
     let t = table(30000..=30099);
     t.attach(Box::new(|| {}));
+    let kept = std::sync::Arc::new(Kept::default());
+    t.attach_sink(kept.clone());
     let now = Instant::now();
     t.rewrite(now, 1, Side::Caller, OFFER.as_bytes());
     t.rewrite(now, 1, Side::Callee, ANSWER.as_bytes());
@@ -160,16 +162,45 @@ fn a_recorded_call_hands_its_audio_to_the_driver_and_its_file_to_the_cdr() {
     }
     let facts = t.release(1, now + Duration::from_secs(2)).unwrap();
     assert_eq!(facts.recording, Some(RecordingFacts::Pending));
-    let queued = t.poll_recording().unwrap();
-    assert!(queued.path().ends_with("00000000000000aa.wav"));
-    assert_eq!(queued.frames(), 50 * 160);
-    assert_eq!(queued.secs(), 1);
-    let stereo = queued.stereo();
+    let Some(crate::media::recording::Note::End { id, format, tail }) = t.poll_recording() else {
+        panic!("the recording's end is queued");
+    };
+    assert_eq!(&*id, "00000000000000aa");
+    assert_eq!(format, crate::media::recording::Format::Wav);
+    let mut stereo = Vec::new();
+    for note in std::mem::take(&mut *kept.0.lock().unwrap()) {
+        if let crate::media::recording::Note::Piece { piece, .. } = note {
+            tail_samples(piece, &mut stereo);
+        }
+    }
+    for piece in tail {
+        tail_samples(piece, &mut stereo);
+    }
+    assert_eq!(stereo.len(), 2 * 50 * 160);
     assert_eq!(stereo[0], crate::media::g711::ulaw(0xff));
     assert!(
         stereo.iter().skip(1).step_by(2).all(|s| *s == 0),
         "the callee said nothing"
     );
+}
+
+fn tail_samples(piece: crate::media::recording::Piece, out: &mut Vec<i16>) {
+    let crate::media::recording::Piece::Frames(block) = piece else {
+        panic!("G.711 makes frames");
+    };
+    assert_eq!(block.at as usize, out.len() / 2);
+    out.extend(block.samples);
+}
+
+/// A writer queue that keeps every note.
+#[derive(Debug, Default)]
+struct Kept(std::sync::Mutex<Vec<crate::media::recording::Note>>);
+
+impl crate::media::recording::RecordSink for Kept {
+    fn offer(&self, note: crate::media::recording::Note) -> bool {
+        self.0.lock().unwrap().push(note);
+        true
+    }
 }
 
 #[test]
