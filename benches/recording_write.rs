@@ -1,15 +1,18 @@
-//! What a recording costs once the call ends, off the SIP core: writing a long G.711 call as a
-//! synced stereo WAV and a non-G.711 call as a pcap (`media::recording_file`, the driver's
-//! blocking threads), and one retention decision over a large recordings directory
-//! (`media::retention::plan`). Printed as a table; `cargo bench --bench recording_write`.
+//! What a recording costs, off the SIP core: a long G.711 call streamed through the recorder
+//! (timeline, blocks) and the writer into a synced stereo WAV, the same for a non-G.711 call as
+//! a pcap (`media::recording`, `media::recording_writer`, the driver's writer threads), and one
+//! retention decision over a large recordings directory (`media::retention::plan`). Printed as
+//! a table; `cargo bench --bench recording_write`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use calltrack::call::recording::RecordingSettled;
-use calltrack::media::recording::{PcapAddrs, Recorder, Recording};
-use calltrack::media::recording_file;
+use calltrack::media::recording::{Heard, Note, RecordSink, Recorder};
+use calltrack::media::recording_writer::Writer;
 use calltrack::media::retention::{Retention, StoredFile, plan};
 
 /// Minutes of audio per written call.
@@ -17,32 +20,48 @@ const MINUTES: u32 = 10;
 /// Files in the directory the janitor decides over.
 const FILES: usize = 100_000;
 
-fn captured(pt: u8, minutes: u32) -> (Recorder, Instant) {
+/// The writer's queue, handed straight to the writer.
+#[derive(Debug)]
+struct Direct(Mutex<Writer<fn(Instant) -> Duration>>);
+
+impl RecordSink for Direct {
+    fn offer(&self, note: Note) -> bool {
+        self.0.lock().unwrap().handle(note);
+        true
+    }
+}
+
+fn epoch(_: Instant) -> Duration {
+    Duration::from_secs(1_800_000_000)
+}
+
+fn write(pt: u8, dir: &std::path::Path) -> (Duration, u64) {
     let t0 = Instant::now();
-    let mut rec = Recorder::default();
-    let packets = minutes * 60 * 50;
-    for n in 0..packets {
+    let sink = Arc::new(Direct(Mutex::new(Writer::new(dir, epoch as fn(_) -> _))));
+    let none = SocketAddr::from(([127, 0, 0, 1], 0));
+    let id = format!("bench{pt}");
+    let mut recorder = Recorder::new(&id, t0, Some(sink.clone()), [none; 2]);
+    let start = Instant::now();
+    for n in 0..MINUTES * 60 * 50 {
         let at = t0 + Duration::from_millis(20 * u64::from(n));
         let mut packet = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
         packet.extend((0..160).map(|i| (i + n as usize) as u8));
         for callee in [false, true] {
-            rec.push(at, callee, n * 160, pt, &packet, &packet[12..]);
+            let heard = Heard {
+                at,
+                callee,
+                from: none,
+                ssrc: 1,
+                ts: n * 160,
+                pt,
+                bytes: &packet,
+                payload: &packet[12..],
+            };
+            recorder.push(heard, false);
         }
     }
-    (rec, t0)
-}
-
-fn write(pt: u8, dir: &std::path::Path) -> (Duration, u64) {
-    let (captured, answered) = captured(pt, MINUTES);
-    let recording = Recording {
-        id: format!("bench{pt}"),
-        dir: dir.to_path_buf(),
-        captured,
-        answered,
-        addrs: PcapAddrs::unknown(),
-    };
-    let start = Instant::now();
-    let settled = recording_file::write(&recording, |_| Duration::from_secs(1_800_000_000));
+    let end = recorder.finish().unwrap();
+    let (_, settled) = sink.0.lock().unwrap().handle(end).unwrap();
     let took = start.elapsed();
     let RecordingSettled::Recorded { bytes, .. } = settled else {
         panic!("not written: {settled:?}");

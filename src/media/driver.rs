@@ -42,9 +42,9 @@ struct Writers(Vec<WriterQueue>);
 
 impl Writers {
     fn queue(&self, id: &str) -> &WriterQueue {
-        let hash = id
-            .bytes()
-            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        let hash = id.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
         &self.0[hash % self.0.len()]
     }
 }
@@ -187,7 +187,10 @@ impl MediaService {
                     }
                 }
                 if writer.calls() > 0 {
-                    tracing::warn!(calls = writer.calls(), "recordings left unfinished at shutdown");
+                    tracing::warn!(
+                        calls = writer.calls(),
+                        "recordings left unfinished at shutdown"
+                    );
                 }
             });
         }

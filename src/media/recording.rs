@@ -166,7 +166,12 @@ impl Recorder {
     pub fn finish(&mut self) -> Option<Note> {
         let format = self.format?;
         let tail = match format {
-            Format::Wav => self.timeline.finish().into_iter().map(Piece::Frames).collect(),
+            Format::Wav => self
+                .timeline
+                .finish()
+                .into_iter()
+                .map(Piece::Frames)
+                .collect(),
             Format::Pcap => Vec::new(),
         };
         Some(Note::End {

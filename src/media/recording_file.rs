@@ -112,7 +112,9 @@ impl WavPart {
         if n == 0 {
             return Ok(());
         }
-        let mut out = self.writer.get_i16_writer(u32::try_from(n).unwrap_or(u32::MAX));
+        let mut out = self
+            .writer
+            .get_i16_writer(u32::try_from(n).unwrap_or(u32::MAX));
         for sample in samples {
             out.write_sample(sample);
         }

@@ -81,7 +81,8 @@ fn whole_call_wav(packets: &[(Instant, bool, u32, u8, Vec<u8>)], t0: Instant) ->
     out.into_inner()
 }
 
-const NOWHERE: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+const NOWHERE: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// Streams `packets` through a recorder and a writer into `dir`; returns the outcome.
 fn streamed(
@@ -130,7 +131,13 @@ fn a_call(t0: Instant) -> Vec<(Instant, bool, u32, u8, Vec<u8>)> {
         let payload: Vec<u8> = (0..160).map(|i| (n as u8).wrapping_add(i as u8)).collect();
         if n % 17 != 5 {
             let ts = (u32::MAX - 50_000).wrapping_add(n * 160);
-            packets.push((t0 + Duration::from_millis(due + jitter), false, ts, 0, payload.clone()));
+            packets.push((
+                t0 + Duration::from_millis(due + jitter),
+                false,
+                ts,
+                0,
+                payload.clone(),
+            ));
         }
         if due >= 730 {
             let late = if n % 29 == 3 { 120 } else { 0 };
@@ -246,7 +253,10 @@ fn a_non_g711_call_is_a_pcap_of_every_packet() {
         packet.unwrap();
         n += 1;
     }
-    assert_eq!(n, 3, "the event before the first audio decides nothing; G.711 after is kept");
+    assert_eq!(
+        n, 3,
+        "the event before the first audio decides nothing; G.711 after is kept"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -112,7 +112,9 @@ impl PcapPart {
     /// Flushes and puts the file in place; returns its size.
     pub fn finish(self) -> Result<u64, WriteError> {
         let file = self.frames.into_writer();
-        let file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        let file = file
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         drop(file);
         put_in_place(&self.path)
     }

@@ -158,7 +158,10 @@ impl Interleaver {
         }
         let skip = (start as i64 - pos) as usize;
         let from = (start - self.emitted) as usize;
-        for (i, byte) in payload[skip..skip + (end - start) as usize].iter().enumerate() {
+        for (i, byte) in payload[skip..skip + (end - start) as usize]
+            .iter()
+            .enumerate()
+        {
             lane.pending[from + i] = decode(*byte);
         }
         lane.end = lane.end.max(end);
@@ -172,7 +175,12 @@ impl Interleaver {
         } else {
             let clock = self.clock.saturating_sub(WINDOW_FRAMES);
             let settled = |l: &Lane| l.end.saturating_sub(WINDOW_FRAMES).max(clock);
-            self.lanes.iter().map(settled).min().unwrap_or(0).min(furthest)
+            self.lanes
+                .iter()
+                .map(settled)
+                .min()
+                .unwrap_or(0)
+                .min(furthest)
         };
         self.emit_to(target);
         if all && !self.block.samples.is_empty() {
@@ -191,8 +199,12 @@ impl Interleaver {
             }
             let [left, right] = &mut self.lanes;
             for _ in 0..n {
-                self.block.samples.push(left.pending.pop_front().unwrap_or(0));
-                self.block.samples.push(right.pending.pop_front().unwrap_or(0));
+                self.block
+                    .samples
+                    .push(left.pending.pop_front().unwrap_or(0));
+                self.block
+                    .samples
+                    .push(right.pending.pop_front().unwrap_or(0));
             }
             self.emitted += n as u64;
             if self.block.samples.len() == BLOCK_FRAMES * 2 {
@@ -215,7 +227,14 @@ impl Lane {
         if self.ssrc != Some(ssrc) {
             let first = self.ssrc.is_none();
             self.ssrc = Some(ssrc);
-            self.restart(ts, if first { arrival } else { arrival.max(self.end as i64) });
+            self.restart(
+                ts,
+                if first {
+                    arrival
+                } else {
+                    arrival.max(self.end as i64)
+                },
+            );
             return self.origin;
         }
         let ext = self.last_ext + i64::from(ts.wrapping_sub(self.last_ts) as i32);

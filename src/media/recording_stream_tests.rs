@@ -33,14 +33,19 @@ impl Rig {
 
     fn push(&mut self, at_ms: u64, callee: bool, ssrc: u32, ts: u32, byte: u8) {
         let payload = [byte; 160];
-        self.il.push(self.t0 + ms(at_ms), callee, ssrc, ts, 0, &payload);
+        self.il
+            .push(self.t0 + ms(at_ms), callee, ssrc, ts, 0, &payload);
         while let Some(block) = self.il.poll_block() {
             self.take(block);
         }
     }
 
     fn take(&mut self, block: Block) {
-        assert_eq!(block.at as usize, self.out.len() / 2, "blocks are contiguous");
+        assert_eq!(
+            block.at as usize,
+            self.out.len() / 2,
+            "blocks are contiguous"
+        );
         self.out.extend(block.samples);
     }
 
@@ -138,7 +143,13 @@ fn timestamps_run_on_across_the_32_bit_wrap() {
     let mut rig = Rig::new();
     let base = u32::MAX - 2 * 160 + 1;
     for n in 0..6u32 {
-        rig.push(20 * u64::from(n), false, 1, base.wrapping_add(n * 160), LOUD);
+        rig.push(
+            20 * u64::from(n),
+            false,
+            1,
+            base.wrapping_add(n * 160),
+            LOUD,
+        );
     }
     let (left, _, il) = rig.finish();
     assert_eq!((left.len(), il.late), (960, 0));
@@ -153,11 +164,23 @@ fn a_new_ssrc_or_a_timestamp_jump_starts_at_its_arrival() {
     }
     // A new source with its own random timestamps, 40 ms after the last packet.
     for n in 0..5u32 {
-        rig.push(240 + 20 * u64::from(n), false, 2, 3_000_000_000 + n * 160, LOW);
+        rig.push(
+            240 + 20 * u64::from(n),
+            false,
+            2,
+            3_000_000_000 + n * 160,
+            LOW,
+        );
     }
     // The same source jumps ten seconds ahead in timestamps but not in time.
     for n in 0..5u32 {
-        rig.push(400 + 20 * u64::from(n), false, 2, 3_000_080_000 + n * 160, LOUD);
+        rig.push(
+            400 + 20 * u64::from(n),
+            false,
+            2,
+            3_000_080_000 + n * 160,
+            LOUD,
+        );
     }
     let (left, _, il) = rig.finish();
     assert_eq!(il.late, 0);
@@ -182,7 +205,10 @@ fn memory_stays_bounded_however_long_the_call() {
         most = most.max(rig.il.held());
     }
     let window = 2 * (WINDOW_FRAMES as usize + 160) + 2 * BLOCK_FRAMES;
-    assert!(most <= window, "held at most {most} samples, window {window}");
+    assert!(
+        most <= window,
+        "held at most {most} samples, window {window}"
+    );
     assert!(rig.out.len() >= 2 * (60_000 * 160 - WINDOW_FRAMES as usize - BLOCK_FRAMES));
     let (left, right, _) = rig.finish();
     assert_eq!(left.len(), 60_000 * 160);

@@ -92,13 +92,23 @@ impl<F: Fn(Instant) -> Duration> Writer<F> {
         };
         let result = match (&mut *open, &piece) {
             (Open::Wav(part), Piece::Frames(block)) => part.append(block.at, &block.samples),
-            (Open::Pcap(part), Piece::Packet { at, from, to, bytes }) => {
-                part.append(*at, (self.wall)(*at), (*from, *to), bytes)
-            }
+            (
+                Open::Pcap(part),
+                Piece::Packet {
+                    at,
+                    from,
+                    to,
+                    bytes,
+                },
+            ) => part.append(*at, (self.wall)(*at), (*from, *to), bytes),
             _ => Ok(()),
         };
         if let Err(error) = result {
-            let path = if matches!(open, Open::Wav(_)) { wav } else { pcap };
+            let path = if matches!(open, Open::Wav(_)) {
+                wav
+            } else {
+                pcap
+            };
             *open = failed(&path, &error);
         }
     }
