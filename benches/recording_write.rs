@@ -21,8 +21,15 @@ const MINUTES: u32 = 10;
 const FILES: usize = 100_000;
 
 /// The writer's queue, handed straight to the writer.
-#[derive(Debug)]
-struct Direct(Mutex<Writer<fn(Instant) -> Duration>>);
+type Wall = fn(Instant) -> Duration;
+
+struct Direct(Mutex<Writer<Wall>>);
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Direct")
+    }
+}
 
 impl RecordSink for Direct {
     fn offer(&self, note: Note) -> bool {
@@ -37,7 +44,7 @@ fn epoch(_: Instant) -> Duration {
 
 fn write(pt: u8, dir: &std::path::Path) -> (Duration, u64) {
     let t0 = Instant::now();
-    let sink = Arc::new(Direct(Mutex::new(Writer::new(dir, epoch as fn(_) -> _))));
+    let sink = Arc::new(Direct(Mutex::new(Writer::new(dir, epoch as Wall))));
     let none = SocketAddr::from(([127, 0, 0, 1], 0));
     let id = format!("bench{pt}");
     let mut recorder = Recorder::new(&id, t0, Some(sink.clone()), [none; 2]);
