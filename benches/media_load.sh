@@ -8,8 +8,8 @@
 #
 #   benches/media_load.sh                 500 calls, 30 s each, arrivals at 50/s
 #   CALLS=200 HOLD_S=20 benches/media_load.sh
-#   RECORD=0 benches/media_load.sh         recording off (calltrack keeps a call's audio in memory
-#                                            until it ends: ~1 MB per 30 s call with it on)
+#   RECORD=0 benches/media_load.sh         recording off (recordings are streamed to disk as the
+#                                            call goes, a few tens of kB per call with it on)
 #   TARGET=rtpengine benches/media_load.sh   the same sipp through Kamailio + rtpengine
 #                                            (userspace forwarding), see benches/support/
 #

@@ -7,9 +7,10 @@
 //! statistics (`stats`, talk time in `stats_talk`), what endpoints' RTCP reports say
 //! (`rtcp`), the estimated MOS (`mos`), one stream's relay state (`stream`), the call's facts
 //! for the CDR (`facts`), the table the SIP core and the driver share (`table`), what a
-//! recording keeps (`recording`, `recording_pcap`) and which recordings retention removes
-//! (`retention`). Only `driver` binds sockets and uses tokio; `recording_file` writes a
-//! finished recording on the driver's blocking threads.
+//! recording hands its writer as the call goes (`recording`, its streamed stereo timeline in
+//! `recording_stream`) and which recordings retention removes (`retention`). Only `driver`
+//! binds sockets and uses tokio and threads; `recording_writer` (with `recording_file` and
+//! `recording_pcap`) writes the files on the driver's writer threads.
 
 pub mod driver;
 pub mod facts;
