@@ -158,11 +158,10 @@ impl Interleaver {
         }
         let skip = (start as i64 - pos) as usize;
         let from = (start - self.emitted) as usize;
-        for (i, byte) in payload[skip..skip + (end - start) as usize]
-            .iter()
-            .enumerate()
-        {
-            lane.pending[from + i] = decode(*byte);
+        let len = (end - start) as usize;
+        let bytes = &payload[skip..skip + len];
+        for (slot, byte) in lane.pending.range_mut(from..from + len).zip(bytes) {
+            *slot = decode(*byte);
         }
         lane.end = lane.end.max(end);
     }
@@ -197,14 +196,17 @@ impl Interleaver {
                 self.block.at = self.emitted;
                 self.block.samples.reserve(BLOCK_FRAMES * 2);
             }
-            let [left, right] = &mut self.lanes;
-            for _ in 0..n {
-                self.block
-                    .samples
-                    .push(left.pending.pop_front().unwrap_or(0));
-                self.block
-                    .samples
-                    .push(right.pending.pop_front().unwrap_or(0));
+            let first = self.block.samples.len();
+            self.block.samples.resize(first + 2 * n, 0);
+            let out = &mut self.block.samples[first..];
+            for (channel, lane) in self.lanes.iter_mut().enumerate() {
+                let k = lane.pending.len().min(n);
+                let (a, b) = lane.pending.as_slices();
+                let slots = out.iter_mut().skip(channel).step_by(2);
+                for (slot, sample) in slots.zip(a.iter().chain(b).take(k)) {
+                    *slot = *sample;
+                }
+                lane.pending.drain(..k);
             }
             self.emitted += n as u64;
             if self.block.samples.len() == BLOCK_FRAMES * 2 {
