@@ -34,9 +34,9 @@ pub enum Format {
 /// Why `simulate` could not print results.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    #[error("{0}")]
+    #[error(transparent)]
     Model(#[from] simulate::ModelError),
-    #[error("{0}")]
+    #[error(transparent)]
     Compare(#[from] simulate::CompareError),
 }
 
