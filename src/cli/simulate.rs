@@ -102,14 +102,14 @@ fn table(report: &Report, sim: &Simulation) -> String {
     let _ = writeln!(out, "model {} ({days} days, {visits} visits)", report.model);
     let _ = writeln!(
         out,
-        "{:<9} {:<9} {:>5} {:>6} {:>8} {:>7} {:>8} {:>7} {:>7} {:>6} {:>6} {:>8}",
-        "size", "policy", "pool", "calls", "correct", "wrong", "unattr", "reserve", "busy50",
-        "busy95", "max", "exh_min"
+        "{:<9} {:<9} {:>5} {:>6} {:>8} {:>7} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>8}",
+        "size", "policy", "pool", "calls", "correct", "wrong", "unattr", "reserve", "last",
+        "busy50", "busy95", "max", "exh_min"
     );
     for Labelled { label, result: r } in &report.runs {
         let _ = writeln!(
             out,
-            "{:<9} {:<9} {:>5} {:>6} {:>7.2}% {:>6.2}% {:>7.2}% {:>7} {:>7} {:>6} {:>6} {:>8}",
+            "{:<9} {:<9} {:>5} {:>6} {:>7.2}% {:>6.2}% {:>7.2}% {:>7} {:>6} {:>6} {:>6} {:>6} {:>8}",
             label,
             r.policy.as_str(),
             r.pool_size,
@@ -118,6 +118,7 @@ fn table(report: &Report, sim: &Simulation) -> String {
             r.wrong_pct(),
             r.unattributed_pct(),
             r.reserve_calls,
+            r.last_holder_callers,
             r.busy_p50,
             r.busy_p95,
             r.busy_max,

@@ -43,6 +43,8 @@ struct Replay<'a, A: Allocator> {
     site: crate::config::SiteConfig,
     alloc: A,
     shown: Vec<Shown>,
+    /// The visitor last granted each number: for the "last holder" what-if.
+    last_granted: Vec<Option<u32>>,
     queue: BinaryHeap<Reverse<(i64, u64, Event)>>,
     seq: u64,
     tally: Tally,
@@ -56,6 +58,7 @@ pub fn replay<A: Allocator>(model: &Model, visits: &[ScriptVisit], size: usize, 
         site: site::site(model, size),
         alloc,
         shown: vec![Shown::Default; visits.len()],
+        last_granted: vec![None; size],
         queue: BinaryHeap::new(),
         seq: 0,
         tally: Tally::default(),
@@ -128,7 +131,12 @@ impl<A: Allocator> Replay<'_, A> {
         let visit = site::visit(i, v);
         match display::choose(&self.site, &visit, now) {
             Choice::Pools(_) => match self.alloc.grant(i, v.visitor, visit, now) {
-                Some(number) => Shown::Pool(number),
+                Some(number) => {
+                    if let Some(last) = self.last_granted.get_mut(number) {
+                        *last = Some(v.visitor);
+                    }
+                    Shown::Pool(number)
+                }
                 None => {
                     self.tally.exhausted_minutes.insert(time / 60);
                     Shown::Reserve
@@ -167,6 +175,10 @@ impl<A: Allocator> Replay<'_, A> {
                     Attributed::Visitor(_) => Outcome::Wrong,
                     Attributed::Nobody => Outcome::Nobody,
                 };
+                let last = self.last_granted.get(number).copied().flatten();
+                if outcome == Outcome::Nobody && last == Some(v.visitor) {
+                    self.tally.last_holder_callers += 1;
+                }
                 self.alloc.call_started(number);
                 self.push(time + call.talk_secs, Event::CallEnd(number));
                 outcome

@@ -48,6 +48,9 @@ pub struct Tally {
     pub default_calls: u64,
     /// Repeat calls among the tracked ones.
     pub repeat_calls: u64,
+    /// Unattributed calls whose number's last holder was the caller (not reissued since):
+    /// what attributing a free number to its last holder would win.
+    pub last_holder_callers: u64,
     /// Busy numbers, sampled once a simulated minute.
     pub busy_samples: Vec<usize>,
     /// Minutes (since the start) in which some visitor got the reserve number.
@@ -81,6 +84,8 @@ pub struct RunResult {
     pub reserve_calls: u64,
     pub repeat_calls: u64,
     pub default_calls: u64,
+    /// See [`Tally::last_holder_callers`].
+    pub last_holder_callers: u64,
     /// Busy numbers: p50, p95, max over the simulated minutes.
     pub busy_p50: usize,
     pub busy_p95: usize,
@@ -101,6 +106,7 @@ impl RunResult {
             reserve_calls: t.reserve,
             repeat_calls: t.repeat_calls,
             default_calls: t.default_calls,
+            last_holder_callers: t.last_holder_callers,
             busy_p50: percentile(&t.busy_samples, 50),
             busy_p95: percentile(&t.busy_samples, 95),
             busy_max: t.busy_samples.last().copied().unwrap_or(0),
