@@ -77,18 +77,35 @@ fn compare_prints_the_documented_json() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_file(&dir, TINY);
     let out = simulate(&model, &["--compare", "--format", "json", "--seed", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["model"], "tiny");
     let runs = json["runs"].as_array().unwrap();
     let policies: Vec<&str> = runs.iter().map(|r| r["policy"].as_str().unwrap()).collect();
     assert_eq!(policies, ["naive", "calltrack"]);
     for run in runs {
-        let mut keys: Vec<&str> = run.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = run
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort_unstable();
         assert_eq!(
             keys,
-            ["brier", "calls", "correct_pct", "policy", "pool_size", "unattributed_pct", "wrong_pct"]
+            [
+                "brier",
+                "calls",
+                "correct_pct",
+                "policy",
+                "pool_size",
+                "unattributed_pct",
+                "wrong_pct"
+            ]
         );
         assert_eq!(run["pool_size"], runs[0]["pool_size"]);
         assert!(run["calls"].as_u64().unwrap() > 10);
@@ -126,7 +143,10 @@ fn a_bad_model_exits_2_naming_every_key() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("days: must be 1..=366"), "{err}");
-    assert!(err.contains("calls.probability: must be between 0 and 1"), "{err}");
+    assert!(
+        err.contains("calls.probability: must be between 0 and 1"),
+        "{err}"
+    );
     let missing = simulate(&dir.path().join("nope.toml"), &[]);
     assert_eq!(missing.status.code(), Some(2));
 }

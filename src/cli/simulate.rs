@@ -77,15 +77,18 @@ struct JsonRun {
 }
 
 fn json(report: &Report) -> String {
-    let runs = report.runs.iter().map(|Labelled { result: r, .. }| JsonRun {
-        policy: r.policy.as_str(),
-        pool_size: r.pool_size,
-        calls: r.calls,
-        correct_pct: r.correct_pct(),
-        wrong_pct: r.wrong_pct(),
-        unattributed_pct: r.unattributed_pct(),
-        brier: None,
-    });
+    let runs = report
+        .runs
+        .iter()
+        .map(|Labelled { result: r, .. }| JsonRun {
+            policy: r.policy.as_str(),
+            pool_size: r.pool_size,
+            calls: r.calls,
+            correct_pct: r.correct_pct(),
+            wrong_pct: r.wrong_pct(),
+            unattributed_pct: r.unattributed_pct(),
+            brier: None,
+        });
     let out = JsonReport {
         model: &report.model,
         runs: runs.collect(),
@@ -103,8 +106,19 @@ fn table(report: &Report, sim: &Simulation) -> String {
     let _ = writeln!(
         out,
         "{:<9} {:<9} {:>5} {:>6} {:>8} {:>7} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>8}",
-        "size", "policy", "pool", "calls", "correct", "wrong", "unattr", "reserve", "last",
-        "busy50", "busy95", "max", "exh_min"
+        "size",
+        "policy",
+        "pool",
+        "calls",
+        "correct",
+        "wrong",
+        "unattr",
+        "reserve",
+        "last",
+        "busy50",
+        "busy95",
+        "max",
+        "exh_min"
     );
     for Labelled { label, result: r } in &report.runs {
         let _ = writeln!(

@@ -51,7 +51,10 @@ pub struct Calltrack {
 
 impl Calltrack {
     pub fn new(site: SiteConfig) -> Calltrack {
-        let pool = site.pools.first().map(|p| (p.id.clone(), p.numbers.clone()));
+        let pool = site
+            .pools
+            .first()
+            .map(|p| (p.id.clone(), p.numbers.clone()));
         let (pool_id, numbers) = pool.unwrap_or_default();
         let spec = PoolSpec {
             site: site.id.clone(),

@@ -2,9 +2,9 @@
 //! the smallest pool at which naive allocation attributes 90 % of calls correctly and runs
 //! both policies there.
 
+use super::Simulation;
 use super::model::{MAX_POOL, Model};
 use super::tally::{Policy, RunResult};
-use super::Simulation;
 
 /// The accuracy naive allocation must reach in `--compare`, in percent.
 pub const NAIVE_TARGET_PCT: f64 = 90.0;
@@ -25,7 +25,9 @@ pub struct Report {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    #[error("naive allocation never attributes {NAIVE_TARGET_PCT} % of calls correctly, even with {MAX_POOL} numbers (the model's call timing makes it impossible: too many calls come after the 30-minute freeze)")]
+    #[error(
+        "naive allocation never attributes {NAIVE_TARGET_PCT} % of calls correctly, even with {MAX_POOL} numbers (the model's call timing makes it impossible: too many calls come after the 30-minute freeze)"
+    )]
     NaiveNeverReaches,
 }
 
@@ -59,7 +61,10 @@ pub fn baselines(sim: &Simulation) -> Vec<Labelled> {
         ("utmstat", utmstat_size(sim.model())),
         ("nimbata", nimbata_size(sim.model())),
     ];
-    sizes.iter().flat_map(|&(label, size)| both(sim, label, size)).collect()
+    sizes
+        .iter()
+        .flat_map(|&(label, size)| both(sim, label, size))
+        .collect()
 }
 
 /// `--compare`: both policies at the smallest pool where naive reaches 90 %.

@@ -52,18 +52,24 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_streams_differ() {
-        let a: Vec<f64> = (0..5).map({
-            let mut d = Draw::new(7, 0);
-            move |_| d.unit()
-        }).collect();
-        let b: Vec<f64> = (0..5).map({
-            let mut d = Draw::new(7, 0);
-            move |_| d.unit()
-        }).collect();
-        let c: Vec<f64> = (0..5).map({
-            let mut d = Draw::new(7, 1);
-            move |_| d.unit()
-        }).collect();
+        let a: Vec<f64> = (0..5)
+            .map({
+                let mut d = Draw::new(7, 0);
+                move |_| d.unit()
+            })
+            .collect();
+        let b: Vec<f64> = (0..5)
+            .map({
+                let mut d = Draw::new(7, 0);
+                move |_| d.unit()
+            })
+            .collect();
+        let c: Vec<f64> = (0..5)
+            .map({
+                let mut d = Draw::new(7, 1);
+                move |_| d.unit()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -113,7 +113,13 @@ impl<A: Allocator> Replay<'_, A> {
         };
         self.shown[i] = shown;
         if matches!(shown, Shown::Pool(_)) && self.alloc.heartbeats() {
-            let beats = !matches!(v.kind, Kind::Bot { heartbeats: false, .. });
+            let beats = !matches!(
+                v.kind,
+                Kind::Bot {
+                    heartbeats: false,
+                    ..
+                }
+            );
             if beats {
                 self.push(time + self.heartbeat_secs(), Event::Heartbeat(i));
             }

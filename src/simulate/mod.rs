@@ -17,7 +17,8 @@ mod site;
 mod tally;
 
 pub use compare::{
-    CompareError, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size, utmstat_size,
+    CompareError, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size,
+    utmstat_size,
 };
 pub use model::{Model, ModelError};
 pub use tally::{Policy, RunResult};

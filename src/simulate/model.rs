@@ -141,13 +141,21 @@ impl Model {
     /// Every semantic problem, `key.path: message`.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Problems::default();
-        p.check(self.days >= 1 && self.days <= MAX_DAYS, "days", "must be 1..=366");
+        p.check(
+            self.days >= 1 && self.days <= MAX_DAYS,
+            "days",
+            "must be 1..=366",
+        );
         self.traffic.check(&mut p);
         p.positive("visit.median_secs", self.visit.median_secs);
         p.range("visit.sigma", self.visit.sigma, 0.0, 3.0);
         p.share("bots.detected_share", self.bots.detected_share);
         p.share("bots.heartbeat_share", self.bots.heartbeat_share);
-        p.check(self.bots.stay_secs >= 1, "bots.stay_secs", "must be at least 1");
+        p.check(
+            self.bots.stay_secs >= 1,
+            "bots.stay_secs",
+            "must be at least 1",
+        );
         self.calls.check(&mut p);
         self.pool.check(&mut p);
         p.0
@@ -163,7 +171,12 @@ impl Traffic {
             &format!("needs 24 values, one per hour, got {hours}"),
         );
         for (i, v) in self.visitors_per_hour.iter().enumerate() {
-            p.range(&format!("traffic.visitors_per_hour[{i}]"), *v, 0.0, 100_000.0);
+            p.range(
+                &format!("traffic.visitors_per_hour[{i}]"),
+                *v,
+                0.0,
+                100_000.0,
+            );
         }
         let days = self.weekday_factors.len();
         p.check(
@@ -190,12 +203,20 @@ impl Calls {
         p.check(
             (sum - 1.0).abs() < 1e-6,
             "calls",
-            &format!("during_visit_share + after_visit_share + next_day_share must be 1, got {sum}"),
+            &format!(
+                "during_visit_share + after_visit_share + next_day_share must be 1, got {sum}"
+            ),
         );
-        p.positive("calls.after_visit_median_secs", self.after_visit_median_secs);
+        p.positive(
+            "calls.after_visit_median_secs",
+            self.after_visit_median_secs,
+        );
         p.range("calls.after_visit_sigma", self.after_visit_sigma, 0.0, 3.0);
         p.share("calls.repeat_share", self.repeat_share);
-        p.positive("calls.repeat_after_median_secs", self.repeat_after_median_secs);
+        p.positive(
+            "calls.repeat_after_median_secs",
+            self.repeat_after_median_secs,
+        );
         p.positive("calls.talk_median_secs", self.talk_median_secs);
     }
 }
@@ -207,11 +228,18 @@ impl Pool {
             "pool.size",
             "must be 1..=10000",
         );
-        p.check(self.freeze_secs >= 1, "pool.freeze_secs", "must be at least 1");
+        p.check(
+            self.freeze_secs >= 1,
+            "pool.freeze_secs",
+            "must be at least 1",
+        );
         p.check(
             self.heartbeat_secs >= 1 && self.heartbeat_secs < self.freeze_secs,
             "pool.heartbeat_secs",
-            &format!("must be at least 1 and less than freeze_secs ({})", self.freeze_secs),
+            &format!(
+                "must be at least 1 and less than freeze_secs ({})",
+                self.freeze_secs
+            ),
         );
         p.check(
             self.cooldown_secs <= 86_400,

@@ -60,9 +60,9 @@ impl Allocator for Naive {
 
     fn holder(&mut self, number: usize, now: Timestamp) -> Attributed {
         match self.slots.get(number) {
-            Some(slot) if Naive::held(slot, now) => {
-                slot.holder.map_or(Attributed::Nobody, |(v, _)| Attributed::Visitor(v))
-            }
+            Some(slot) if Naive::held(slot, now) => slot
+                .holder
+                .map_or(Attributed::Nobody, |(v, _)| Attributed::Visitor(v)),
             _ => Attributed::Nobody,
         }
     }

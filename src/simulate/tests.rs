@@ -92,7 +92,10 @@ fn two_visitors_always_overlapping_on_one_number_split_half_and_half() {
     let visits: Vec<ScriptVisit> = (0..8)
         .flat_map(|k| {
             let t = k as i64 * 3600;
-            [paid(2 * k + 1, t, 120, t + 60), paid(2 * k + 2, t + 10, 120, t + 70)]
+            [
+                paid(2 * k + 1, t, 120, t + 60),
+                paid(2 * k + 2, t + 10, 120, t + 70),
+            ]
         })
         .collect();
     for policy in [Policy::Naive, Policy::Calltrack] {
@@ -151,7 +154,10 @@ fn organic_calls_and_bots_stay_out_of_the_pool_accounting() {
 #[test]
 fn model_errors_name_their_key_paths() {
     let bad = TINY
-        .replace("weekday_factors = [1, 1, 1, 1, 1, 1, 1]", "weekday_factors = [1]")
+        .replace(
+            "weekday_factors = [1, 1, 1, 1, 1, 1, 1]",
+            "weekday_factors = [1]",
+        )
         .replace("heartbeat_secs = 30", "heartbeat_secs = 900")
         .replace("next_day_share = 0.0", "next_day_share = 0.5")
         .replace("paid_share = 0.8", "paid_share = 1.5");
@@ -169,7 +175,10 @@ fn model_errors_name_their_key_paths() {
     }
     let unknown = TINY.replace("cooldown_secs = 0", "cooldown_secs = 0\nsise = 3");
     let err = Model::from_toml_str(&unknown).unwrap_err().to_string();
-    assert!(err.starts_with("pool.sise: unknown field") || err.contains("sise"), "{err}");
+    assert!(
+        err.starts_with("pool.sise: unknown field") || err.contains("sise"),
+        "{err}"
+    );
     let missing = TINY.replace("stay_secs = 10", "");
     let err = Model::from_toml_str(&missing).unwrap_err().to_string();
     assert!(err.contains("bots") && err.contains("stay_secs"), "{err}");
