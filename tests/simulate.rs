@@ -114,8 +114,10 @@ fn compare_prints_the_documented_json() {
             .map(|k| run[*k].as_f64().unwrap())
             .sum::<f64>();
         assert!((sum - 100.0).abs() < 0.05, "{run}");
-        assert!(run["brier"].is_null());
     }
+    assert!(runs[0]["brier"].is_null(), "naive has no confidence");
+    let brier = runs[1]["brier"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&brier), "{brier}");
     assert!(runs[0]["correct_pct"].as_f64().unwrap() >= 90.0);
 }
 

@@ -87,7 +87,7 @@ fn json(report: &Report) -> String {
             correct_pct: r.correct_pct(),
             wrong_pct: r.wrong_pct(),
             unattributed_pct: r.unattributed_pct(),
-            brier: None,
+            brier: r.brier(),
         });
     let out = JsonReport {
         model: &report.model,
@@ -139,5 +139,34 @@ fn table(report: &Report, sim: &Simulation) -> String {
             r.exhausted_minutes
         );
     }
+    for Labelled { label, result: r } in &report.runs {
+        if let Some(rel) = &r.reliability {
+            reliability(&mut out, label, r.pool_size, rel);
+        }
+    }
     out
+}
+
+/// The reliability table: predicted vs observed per tenth of confidence.
+fn reliability(out: &mut String, label: &str, size: usize, rel: &simulate::Reliability) {
+    let _ = writeln!(
+        out,
+        "\nconfidence of calltrack at {label} ({size} numbers): Brier {:.4}",
+        rel.brier
+    );
+    let _ = writeln!(
+        out,
+        "{:<9} {:>6} {:>9} {:>9}",
+        "bin", "calls", "predicted", "observed"
+    );
+    for (i, bin) in rel.bins.iter().enumerate().filter(|(_, b)| b.calls > 0) {
+        let _ = writeln!(
+            out,
+            "{:<9} {:>6} {:>9.3} {:>9.3}",
+            format!("{:.1}-{:.1}", i as f64 / 10.0, (i + 1) as f64 / 10.0),
+            bin.calls,
+            bin.predicted,
+            bin.observed
+        );
+    }
 }

@@ -13,8 +13,9 @@ use crate::lease::{GrantRequest, LeaseError, LeaseTable, PoolSpec, Visit};
 /// Who a call is attributed to at ring time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attributed {
-    /// The visitor (snippet cookie) of the lease holding the number.
-    Visitor(u32),
+    /// The visitor (snippet cookie) of the lease holding the number, and seconds since that
+    /// lease was last seen (heartbeat, release or grant).
+    Visitor(u32, i64),
     /// A pool number nobody holds.
     Nobody,
 }
@@ -145,11 +146,14 @@ impl Allocator for Calltrack {
             return Attributed::Nobody;
         };
         match holder_of(tracking, &self.table, now) {
-            Holder::Lease(lease) => lease
-                .visit
-                .ga_client_id()
-                .and_then(|id| id.strip_prefix('v')?.parse().ok())
-                .map_or(Attributed::Nobody, Attributed::Visitor),
+            Holder::Lease(lease) => {
+                let since = now.duration_since(lease.last_seen).as_secs();
+                lease
+                    .visit
+                    .ga_client_id()
+                    .and_then(|id| id.strip_prefix('v')?.parse().ok())
+                    .map_or(Attributed::Nobody, |v| Attributed::Visitor(v, since))
+            }
             _ => Attributed::Nobody,
         }
     }

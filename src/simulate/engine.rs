@@ -9,6 +9,7 @@ use std::collections::BinaryHeap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::allocator::{Allocator, Attributed};
+use super::confidence::RingFacts;
 use super::model::Model;
 use super::script::{DAY_SECS, Kind, ScriptVisit};
 use super::site;
@@ -165,6 +166,16 @@ impl<A: Allocator> Replay<'_, A> {
         }
     }
 
+    /// What is known at ring time about a call attributed to a lease last seen `since` ago.
+    fn facts(&mut self, since: i64, time: i64) -> RingFacts {
+        let size = self.last_granted.len().max(1);
+        RingFacts {
+            since_seen_secs: since,
+            heartbeat_secs: self.heartbeat_secs(),
+            pressure: self.alloc.busy(at(time)) as f64 / size as f64,
+        }
+    }
+
     /// A call rings: judged against the lease holding the number it dials.
     fn ring(&mut self, i: usize, k: usize, time: i64) {
         let v = &self.visits[i];
@@ -177,8 +188,15 @@ impl<A: Allocator> Replay<'_, A> {
             Shown::Reserve => Outcome::Reserve,
             Shown::Pool(number) => {
                 let outcome = match self.alloc.holder(number, at(time)) {
-                    Attributed::Visitor(who) if who == v.visitor => Outcome::Correct,
-                    Attributed::Visitor(_) => Outcome::Wrong,
+                    Attributed::Visitor(who, since) => {
+                        let key = self.facts(since, time).key();
+                        self.tally.judged.push((key, who == v.visitor));
+                        if who == v.visitor {
+                            Outcome::Correct
+                        } else {
+                            Outcome::Wrong
+                        }
+                    }
                     Attributed::Nobody => Outcome::Nobody,
                 };
                 let last = self.last_granted.get(number).copied().flatten();

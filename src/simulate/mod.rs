@@ -8,6 +8,7 @@
 
 mod allocator;
 mod compare;
+mod confidence;
 mod draw;
 mod engine;
 pub mod model;
@@ -20,10 +21,12 @@ pub use compare::{
     CompareError, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size,
     utmstat_size,
 };
+pub use confidence::{Bin, Reliability};
 pub use model::{Model, ModelError};
 pub use tally::{Policy, RunResult};
 
 use allocator::Calltrack;
+use confidence::Calibration;
 use naive::Naive;
 use script::ScriptVisit;
 
@@ -33,15 +36,22 @@ pub struct Simulation {
     model: Model,
     seed: u64,
     visits: Vec<ScriptVisit>,
+    /// Other traffic of the same model, to calibrate the confidence on.
+    calibration: Vec<ScriptVisit>,
 }
+
+/// The calibration traffic's seed is the run's seed plus this.
+const CALIBRATION_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Simulation {
     pub fn new(model: Model, seed: u64) -> Simulation {
         let visits = script::script(&model, seed);
+        let calibration = script::script(&model, seed.wrapping_add(CALIBRATION_SEED));
         Simulation {
             model,
             seed,
             visits,
+            calibration,
         }
     }
 
@@ -56,17 +66,27 @@ impl Simulation {
 
     /// Replays the traffic with `policy` and a pool of `size` numbers.
     pub fn run(&self, policy: Policy, size: usize) -> RunResult {
-        let tally = match policy {
+        match policy {
             Policy::Naive => {
                 let alloc = Naive::new(size, self.seed);
-                engine::replay(&self.model, &self.visits, size, alloc)
+                let tally = engine::replay(&self.model, &self.visits, size, alloc);
+                RunResult::from_tally(policy, size, tally)
             }
             Policy::Calltrack => {
-                let alloc = Calltrack::new(site::site(&self.model, size));
-                engine::replay(&self.model, &self.visits, size, alloc)
+                let measured = self.calltrack(&self.visits, size);
+                let learnt = self.calltrack(&self.calibration, size);
+                let calibration = Calibration::learn(&learnt.judged);
+                let reliability = Reliability::measure(&calibration, &measured.judged);
+                let mut result = RunResult::from_tally(policy, size, measured);
+                result.reliability = reliability;
+                result
             }
-        };
-        RunResult::from_tally(policy, size, tally)
+        }
+    }
+
+    fn calltrack(&self, visits: &[ScriptVisit], size: usize) -> tally::Tally {
+        let alloc = Calltrack::new(site::site(&self.model, size));
+        engine::replay(&self.model, visits, size, alloc)
     }
 }
 

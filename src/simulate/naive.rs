@@ -60,9 +60,12 @@ impl Allocator for Naive {
 
     fn holder(&mut self, number: usize, now: Timestamp) -> Attributed {
         match self.slots.get(number) {
-            Some(slot) if Naive::held(slot, now) => slot
-                .holder
-                .map_or(Attributed::Nobody, |(v, _)| Attributed::Visitor(v)),
+            Some(slot) if Naive::held(slot, now) => {
+                slot.holder.map_or(Attributed::Nobody, |(v, until)| {
+                    let granted = until.saturating_sub(NAIVE_FREEZE).unwrap_or(until);
+                    Attributed::Visitor(v, now.duration_since(granted).as_secs())
+                })
+            }
             _ => Attributed::Nobody,
         }
     }

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::confidence::Reliability;
+
 /// Which allocation was replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,6 +53,8 @@ pub struct Tally {
     /// Unattributed calls whose number's last holder was the caller (not reissued since):
     /// what attributing a free number to its last holder would win.
     pub last_holder_callers: u64,
+    /// Calls attributed to a lease: (confidence bucket, correct).
+    pub judged: Vec<(usize, bool)>,
     /// Busy numbers, sampled once a simulated minute.
     pub busy_samples: Vec<usize>,
     /// Minutes (since the start) in which some visitor got the reserve number.
@@ -91,6 +95,8 @@ pub struct RunResult {
     pub busy_p95: usize,
     pub busy_max: usize,
     pub exhausted_minutes: usize,
+    /// Confidence on this run, calibrated on other traffic (calltrack only).
+    pub reliability: Option<Reliability>,
 }
 
 impl RunResult {
@@ -111,11 +117,18 @@ impl RunResult {
             busy_p95: percentile(&t.busy_samples, 95),
             busy_max: t.busy_samples.last().copied().unwrap_or(0),
             exhausted_minutes: t.exhausted_minutes.len(),
+            reliability: None,
         }
     }
 
     pub fn correct_pct(&self) -> f64 {
         pct(self.correct, self.calls)
+    }
+
+    pub fn brier(&self) -> Option<f64> {
+        self.reliability
+            .as_ref()
+            .map(|r| (r.brier * 10_000.0).round() / 10_000.0)
     }
 
     pub fn wrong_pct(&self) -> f64 {

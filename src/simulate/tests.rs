@@ -227,3 +227,14 @@ fn compare_finds_the_smallest_pool_where_naive_reaches_ninety_percent() {
     assert_eq!(runs[1].result.policy, Policy::Calltrack);
     assert_eq!(runs[1].result.pool_size, size);
 }
+
+#[test]
+fn calltrack_runs_carry_a_calibrated_confidence_and_naive_none() {
+    let sim = Simulation::new(tiny(), 5);
+    assert!(sim.run(Policy::Naive, 3).reliability.is_none());
+    let r = sim.run(Policy::Calltrack, 3);
+    let rel = r.reliability.clone().unwrap();
+    let binned: u64 = rel.bins.iter().map(|b| b.calls).sum();
+    assert_eq!(binned, r.correct + r.wrong);
+    assert!((0.0..0.25).contains(&rel.brier), "{}", rel.brier);
+}
