@@ -21,6 +21,7 @@ pub mod media;
 pub mod report;
 pub mod routing;
 pub mod shutdown;
+pub mod simulate;
 pub mod sip;
 pub mod store;
 pub mod telemetry;

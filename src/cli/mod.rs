@@ -1,5 +1,5 @@
 //! Command-line interface: the `serve`, `check-config`, `cdr`, `pool`, `route`, `report`,
-//! `costs`, `outbox` and `demo-data` commands and their exit codes.
+//! `costs`, `outbox`, `demo-data` and `simulate` commands and their exit codes.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod pool;
 pub mod report;
 pub mod route;
+pub mod simulate;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,9 @@ pub enum Command {
     Costs(costs::CostsArgs),
     /// Fill a database with realistic demo calls, leads and costs (deterministic per --seed).
     DemoData(demo::DemoArgs),
+    /// Replay a traffic model against the real lease table and a naive baseline: correct,
+    /// wrong and unattributed calls, pool utilisation, exhaustion (exit 2 on a bad model).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Parses the command line and runs the command; the binary's whole `main`.
@@ -98,6 +102,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(args) => report(&args, config_path),
         Command::Costs(args) => costs(&args, config_path),
         Command::DemoData(args) => demo_data(&args, config_path),
+        Command::Simulate(args) => simulate_run(&args),
     };
     ExitCode::from(code)
 }
@@ -245,6 +250,23 @@ fn demo_data(args: &demo::DemoArgs, path: Option<&Path>) -> u8 {
         Ok(text) => {
             print!("{text}");
             EXIT_OK
+        }
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn simulate_run(args: &simulate::SimulateArgs) -> u8 {
+    match simulate::run(args) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(simulate::SimulateError::Model(err)) => {
+            eprintln!("calltrack: the model is not usable:\n{err}");
+            EXIT_CONFIG
         }
         Err(err) => {
             print_error(&err);

@@ -1,0 +1,172 @@
+//! `calltrack simulate`: runs a traffic model through the simulator and prints the runs as a
+//! table or as JSON (`{"model": …, "runs": [...]}`).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::simulate::{self, Labelled, Model, Report, Simulation};
+
+/// `calltrack simulate ...`
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimulateArgs {
+    /// The traffic model (TOML; see config/simulate/).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Random seed: the same model and seed give the same numbers.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Find the smallest pool where naive allocation attributes 90 % correctly, and run both
+    /// policies there (instead of the model's and the rules of thumb's sizes).
+    #[arg(long)]
+    pub compare: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Why `simulate` could not print results.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error(transparent)]
+    Model(#[from] simulate::ModelError),
+    #[error(transparent)]
+    Compare(#[from] simulate::CompareError),
+}
+
+/// Loads the model, runs it and renders the report.
+pub fn run(args: &SimulateArgs) -> Result<String, SimulateError> {
+    let model = Model::load(&args.model)?;
+    let sim = Simulation::new(model, args.seed);
+    let runs = if args.compare {
+        simulate::compare(&sim)?
+    } else {
+        simulate::baselines(&sim)
+    };
+    let report = Report {
+        model: sim.model().name.clone(),
+        runs,
+    };
+    Ok(match args.format {
+        Format::Table => table(&report, &sim),
+        Format::Json => json(&report),
+    })
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    model: &'a str,
+    runs: Vec<JsonRun>,
+}
+
+#[derive(Serialize)]
+struct JsonRun {
+    policy: &'static str,
+    pool_size: usize,
+    calls: u64,
+    correct_pct: f64,
+    wrong_pct: f64,
+    unattributed_pct: f64,
+    brier: Option<f64>,
+}
+
+fn json(report: &Report) -> String {
+    let runs = report
+        .runs
+        .iter()
+        .map(|Labelled { result: r, .. }| JsonRun {
+            policy: r.policy.as_str(),
+            pool_size: r.pool_size,
+            calls: r.calls,
+            correct_pct: r.correct_pct(),
+            wrong_pct: r.wrong_pct(),
+            unattributed_pct: r.unattributed_pct(),
+            brier: r.brier(),
+        });
+    let out = JsonReport {
+        model: &report.model,
+        runs: runs.collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&out).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn table(report: &Report, sim: &Simulation) -> String {
+    let mut out = String::new();
+    let days = sim.model().days;
+    let visits = sim.visits();
+    let _ = writeln!(out, "model {} ({days} days, {visits} visits)", report.model);
+    let _ = writeln!(
+        out,
+        "{:<9} {:<9} {:>5} {:>6} {:>8} {:>7} {:>8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>8}",
+        "size",
+        "policy",
+        "pool",
+        "calls",
+        "correct",
+        "wrong",
+        "unattr",
+        "reserve",
+        "last",
+        "busy50",
+        "busy95",
+        "max",
+        "exh_min"
+    );
+    for Labelled { label, result: r } in &report.runs {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<9} {:>5} {:>6} {:>7.2}% {:>6.2}% {:>7.2}% {:>7} {:>6} {:>6} {:>6} {:>6} {:>8}",
+            label,
+            r.policy.as_str(),
+            r.pool_size,
+            r.calls,
+            r.correct_pct(),
+            r.wrong_pct(),
+            r.unattributed_pct(),
+            r.reserve_calls,
+            r.last_holder_callers,
+            r.busy_p50,
+            r.busy_p95,
+            r.busy_max,
+            r.exhausted_minutes
+        );
+    }
+    for Labelled { label, result: r } in &report.runs {
+        if let Some(rel) = &r.reliability {
+            reliability(&mut out, label, r.pool_size, rel);
+        }
+    }
+    out
+}
+
+/// The reliability table: predicted vs observed per tenth of confidence.
+fn reliability(out: &mut String, label: &str, size: usize, rel: &simulate::Reliability) {
+    let _ = writeln!(
+        out,
+        "\nconfidence of calltrack at {label} ({size} numbers): Brier {:.4}",
+        rel.brier
+    );
+    let _ = writeln!(
+        out,
+        "{:<9} {:>6} {:>9} {:>9}",
+        "bin", "calls", "predicted", "observed"
+    );
+    for (i, bin) in rel.bins.iter().enumerate().filter(|(_, b)| b.calls > 0) {
+        let _ = writeln!(
+            out,
+            "{:<9} {:>6} {:>9.3} {:>9.3}",
+            format!("{:.1}-{:.1}", i as f64 / 10.0, (i + 1) as f64 / 10.0),
+            bin.calls,
+            bin.predicted,
+            bin.observed
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! What a policy must answer for the replay: grant a number to a visit, keep it alive, and say
+//! who holds a number when a call rings. [`Calltrack`] is production's answer, driven through
+//! the real [`LeaseTable`] and the call path's [`holder_of`].
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+
+use crate::call::lease_lookup::{Holder, holder_of};
+use crate::config::{NumberKind, SiteConfig, TrackingNumber};
+use crate::lease::{GrantRequest, LeaseError, LeaseTable, PoolSpec, Visit};
+
+/// Who a call is attributed to at ring time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attributed {
+    /// The visitor (snippet cookie) of the lease holding the number, and seconds since that
+    /// lease was last seen (heartbeat, release or grant).
+    Visitor(u32, i64),
+    /// A pool number nobody holds.
+    Nobody,
+}
+
+/// The number granted (an index into the pool), or `None` when the pool is exhausted.
+pub type Allocated = Option<usize>;
+
+/// One allocation policy under test; numbers are indexes into the pool.
+pub trait Allocator {
+    /// Whether the snippet heartbeats and releases (the engine then schedules both).
+    fn heartbeats(&self) -> bool;
+    /// Leases a number to visit `index` of visitor `visitor`; `None` when the pool is exhausted.
+    fn grant(&mut self, index: usize, visitor: u32, visit: Visit, now: Timestamp) -> Allocated;
+    fn heartbeat(&mut self, index: usize, now: Timestamp);
+    fn release(&mut self, index: usize, now: Timestamp);
+    /// Who `number` is attributed to if a call rings now.
+    fn holder(&mut self, number: usize, now: Timestamp) -> Attributed;
+    fn call_started(&mut self, number: usize);
+    fn call_ended(&mut self, number: usize, now: Timestamp);
+    /// Numbers not free to grant right now (leased, ringing or cooling down).
+    fn busy(&mut self, now: Timestamp) -> usize;
+}
+
+/// The production allocation: the real lease table with the site's freeze, cool-down and
+/// returning-visitor memory, and the call path's lease lookup.
+pub struct Calltrack {
+    site: SiteConfig,
+    table: LeaseTable,
+    tracking: Vec<TrackingNumber>,
+    slots: HashMap<String, usize>,
+    /// The lease id each visit holds (a returning visitor may get its earlier lease back).
+    sessions: Vec<Option<String>>,
+}
+
+impl Calltrack {
+    pub fn new(site: SiteConfig) -> Calltrack {
+        let pool = site
+            .pools
+            .first()
+            .map(|p| (p.id.clone(), p.numbers.clone()));
+        let (pool_id, numbers) = pool.unwrap_or_default();
+        let spec = PoolSpec {
+            site: site.id.clone(),
+            pool: pool_id.clone(),
+            numbers: numbers.clone(),
+            freeze: site.freeze,
+            cooldown: site.lease_cooldown,
+        };
+        let tracking = numbers
+            .iter()
+            .map(|number| TrackingNumber {
+                number: number.clone(),
+                site: site.id.clone(),
+                forward_to: site.forward_to.clone(),
+                kind: NumberKind::Dynamic {
+                    pool: pool_id.clone(),
+                },
+            })
+            .collect();
+        let slots = numbers.iter().cloned().zip(0..).collect();
+        Calltrack {
+            slots,
+            table: LeaseTable::new(vec![spec]),
+            site,
+            tracking,
+            sessions: Vec::new(),
+        }
+    }
+
+    fn session(&self, index: usize) -> Option<&str> {
+        self.sessions.get(index)?.as_deref()
+    }
+
+    fn slot_of(&self, number: &str) -> Option<usize> {
+        self.slots.get(number).copied()
+    }
+}
+
+impl Allocator for Calltrack {
+    fn heartbeats(&self) -> bool {
+        true
+    }
+
+    /// As the snippet API's `decide`: each candidate pool in order, then the reserve number.
+    fn grant(&mut self, index: usize, visitor: u32, visit: Visit, now: Timestamp) -> Allocated {
+        self.table.expire(now);
+        let pools: Vec<String> = self.site.pools.iter().map(|p| p.id.clone()).collect();
+        for pool in &pools {
+            let request = GrantRequest {
+                session_id: format!("s{index}"),
+                site: self.site.id.clone(),
+                pool: pool.clone(),
+                visitor_id: Some(format!("v{visitor}")),
+                visit: visit.clone(),
+            };
+            match self.table.grant(request, now) {
+                Ok(lease) => {
+                    if self.sessions.len() <= index {
+                        self.sessions.resize(index + 1, None);
+                    }
+                    let slot = self.slot_of(&lease.number);
+                    self.sessions[index] = Some(lease.session_id);
+                    return slot;
+                }
+                Err(LeaseError::Exhausted | LeaseError::UnknownPool) => {}
+            }
+        }
+        if let Some(first) = pools.first() {
+            self.table.count_exhausted(&self.site.id, first);
+        }
+        None
+    }
+
+    fn heartbeat(&mut self, index: usize, now: Timestamp) {
+        if let Some(session) = self.session(index) {
+            self.table.heartbeat(session, now);
+        }
+    }
+
+    fn release(&mut self, index: usize, now: Timestamp) {
+        if let Some(session) = self.session(index) {
+            self.table.release(session, now);
+        }
+    }
+
+    fn holder(&mut self, number: usize, now: Timestamp) -> Attributed {
+        let Some(tracking) = self.tracking.get(number) else {
+            return Attributed::Nobody;
+        };
+        match holder_of(tracking, &self.table, now) {
+            Holder::Lease(lease) => {
+                let since = now.duration_since(lease.last_seen).as_secs();
+                lease
+                    .visit
+                    .ga_client_id()
+                    .and_then(|id| id.strip_prefix('v')?.parse().ok())
+                    .map_or(Attributed::Nobody, |v| Attributed::Visitor(v, since))
+            }
+            _ => Attributed::Nobody,
+        }
+    }
+
+    fn call_started(&mut self, number: usize) {
+        if let Some(t) = self.tracking.get(number) {
+            self.table.call_started(&t.number);
+        }
+    }
+
+    fn call_ended(&mut self, number: usize, now: Timestamp) {
+        if let Some(t) = self.tracking.get(number) {
+            self.table.call_ended(&t.number, now);
+        }
+    }
+
+    fn busy(&mut self, now: Timestamp) -> usize {
+        self.table.expire(now);
+        self.table
+            .stats(now)
+            .iter()
+            .map(|s| s.size.saturating_sub(s.free))
+            .sum()
+    }
+}

@@ -1,0 +1,94 @@
+//! The traffic simulator: replays a traffic model ([`model`]) against the real lease table and
+//! display rules on a virtual clock, with the ground truth of every call, and against a naive
+//! baseline (`calltrack simulate`).
+//!
+//! Sans-IO and deterministic: time is a virtual clock from [`engine::EPOCH`], randomness is a
+//! ChaCha stream per seed ([`draw`]). The traffic ([`script`]) is drawn once per seed and every
+//! policy and pool size replays the same visits.
+
+mod allocator;
+mod compare;
+mod confidence;
+mod draw;
+mod engine;
+pub mod model;
+mod naive;
+mod script;
+mod site;
+mod tally;
+
+pub use compare::{
+    CompareError, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size,
+    utmstat_size,
+};
+pub use confidence::{Bin, Reliability};
+pub use model::{Model, ModelError};
+pub use tally::{Policy, RunResult};
+
+use allocator::Calltrack;
+use confidence::Calibration;
+use naive::Naive;
+use script::ScriptVisit;
+
+/// A model with its traffic drawn for one seed, ready to replay at any pool size.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    model: Model,
+    seed: u64,
+    visits: Vec<ScriptVisit>,
+    /// Other traffic of the same model, to calibrate the confidence on.
+    calibration: Vec<ScriptVisit>,
+}
+
+/// The calibration traffic's seed is the run's seed plus this.
+const CALIBRATION_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Simulation {
+    pub fn new(model: Model, seed: u64) -> Simulation {
+        let visits = script::script(&model, seed);
+        let calibration = script::script(&model, seed.wrapping_add(CALIBRATION_SEED));
+        Simulation {
+            model,
+            seed,
+            visits,
+            calibration,
+        }
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// How many visits the script holds (humans and bots).
+    pub fn visits(&self) -> usize {
+        self.visits.len()
+    }
+
+    /// Replays the traffic with `policy` and a pool of `size` numbers.
+    pub fn run(&self, policy: Policy, size: usize) -> RunResult {
+        match policy {
+            Policy::Naive => {
+                let alloc = Naive::new(size, self.seed);
+                let tally = engine::replay(&self.model, &self.visits, size, alloc);
+                RunResult::from_tally(policy, size, tally)
+            }
+            Policy::Calltrack => {
+                let measured = self.calltrack(&self.visits, size);
+                let learnt = self.calltrack(&self.calibration, size);
+                let calibration = Calibration::learn(&learnt.judged);
+                let reliability = Reliability::measure(&calibration, &measured.judged);
+                let mut result = RunResult::from_tally(policy, size, measured);
+                result.reliability = reliability;
+                result
+            }
+        }
+    }
+
+    fn calltrack(&self, visits: &[ScriptVisit], size: usize) -> tally::Tally {
+        let alloc = Calltrack::new(site::site(&self.model, size));
+        engine::replay(&self.model, visits, size, alloc)
+    }
+}
+
+#[cfg(test)]
+mod tests;
