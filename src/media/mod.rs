@@ -8,7 +8,8 @@
 //! (`rtcp`), the estimated MOS (`mos`), one stream's relay state (`stream`), the call's facts
 //! for the CDR (`facts`), the table the SIP core and the driver share (`table`), what a
 //! recording keeps (`recording`, `recording_pcap`) and which recordings retention removes
-//! (`retention`). Only `driver` binds sockets and uses tokio; `recording_file` writes a
+//! (`retention`). calltrack speaks and listens: prompts are loaded, resampled and encoded
+//! once (`prompt`, `prompt_builtin`, `resample`) and paced out as RTP by `player`. Only `driver` binds sockets and uses tokio; `recording_file` writes a
 //! finished recording on the driver's blocking threads.
 
 pub mod driver;
@@ -17,10 +18,14 @@ pub mod g711;
 pub mod latch;
 pub mod metrics;
 pub mod mos;
+pub mod player;
 pub mod ports;
+pub mod prompt;
+pub mod prompt_builtin;
 pub mod recording;
 pub mod recording_file;
 pub mod recording_pcap;
+pub mod resample;
 pub mod retention;
 pub mod rtcp;
 pub mod sdp;
