@@ -9,10 +9,13 @@
 //! for the CDR (`facts`), the table the SIP core and the driver share (`table`), what a
 //! recording keeps (`recording`, `recording_pcap`) and which recordings retention removes
 //! (`retention`). calltrack speaks and listens: prompts are loaded, resampled and encoded
-//! once (`prompt`, `prompt_builtin`, `resample`) and paced out as RTP by `player`. Only `driver` binds sockets and uses tokio; `recording_file` writes a
+//! once (`prompt`, `prompt_builtin`, `resample`) and paced out as RTP by `player`; keys come in as RFC 4733 telephone-events (`dtmf`) or SIP
+//! INFO bodies (`dtmf_info`). Only `driver` binds sockets and uses tokio; `recording_file` writes a
 //! finished recording on the driver's blocking threads.
 
 pub mod driver;
+pub mod dtmf;
+pub mod dtmf_info;
 pub mod facts;
 pub mod g711;
 pub mod latch;
