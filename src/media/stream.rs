@@ -2,13 +2,15 @@
 //! pair facing it, and each packet is admitted by that side's latch (`latch.rs`), measured
 //! (`stats.rs`, RTP only) and forwarded out of the pair facing the other side, to the address
 //! the other side's packets come from (or its SDP names until it has sent one). The payload
-//! is never read: any codec, SRTP included, passes as it came.
+//! is never changed: any codec, SRTP included, passes as it came; RFC 4733 telephone-events
+//! are relayed as they are and their keys noted on the way (`dtmf.rs`, `poll_digit`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rtp_rs::RtpReader;
 
+use super::dtmf::{Digit, DtmfDetector};
 use super::latch::{Admit, Latch};
 use super::recording::Recorder;
 use super::rtcp::{RtcpFacts, on_rtcp};
@@ -79,11 +81,17 @@ pub struct SideFacts {
     pub first_after_answer: Option<Instant>,
 }
 
+/// Keys kept for the engine to read; older ones are dropped past this.
+const MAX_PENDING_DIGITS: usize = 32;
+
 #[derive(Debug, Default)]
 struct SideState {
     rtp: Latch,
     rtcp: Latch,
     facts: SideFacts,
+    /// Keys this side pressed (RFC 4733), not yet read by `poll_digit`.
+    dtmf: DtmfDetector,
+    digits: std::collections::VecDeque<Digit>,
 }
 
 /// One stream's relay state.
@@ -134,6 +142,17 @@ impl StreamRelay {
             }
         }
         self.srtp |= desc.crypto;
+        if let Some(pt) = desc.telephone_event {
+            // Either side's SDP names the events both send (RFC 4733 §2.1, the relay
+            // passes the offer's payload types on untouched).
+            self.caller.dtmf.set_payload_type(Some(pt));
+            self.callee.dtmf.set_payload_type(Some(pt));
+        }
+    }
+
+    /// The next key `side` pressed, oldest first.
+    pub fn poll_digit(&mut self, side: Side) -> Option<Digit> {
+        self.side_mut(side).digits.pop_front()
     }
 
     /// The call was answered: one-way audio is judged from here.
@@ -213,14 +232,21 @@ impl StreamRelay {
         let answered = self.answered;
         let rates = &self.rates;
         let recorder = &mut self.recorder;
-        let facts = match side {
-            Side::Caller => &mut self.caller.facts,
-            Side::Callee => &mut self.callee.facts,
+        let state = match side {
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
         };
+        let facts = &mut state.facts;
         let Ok(reader) = RtpReader::new(bytes) else {
             facts.malformed += 1;
             return;
         };
+        if let Some(digit) = state.dtmf.on_rtp(bytes) {
+            if state.digits.len() == MAX_PENDING_DIGITS {
+                state.digits.pop_front();
+            }
+            state.digits.push_back(digit);
+        }
         let header = RtpHeader {
             ssrc: reader.ssrc(),
             seq: reader.sequence_number().into(),
