@@ -10,15 +10,18 @@
 //! recording keeps (`recording`, `recording_pcap`) and which recordings retention removes
 //! (`retention`). calltrack speaks and listens: prompts are loaded, resampled and encoded
 //! once (`prompt`, `prompt_builtin`, `resample`) and paced out as RTP by `player`; keys come in as RFC 4733 telephone-events (`dtmf`) or SIP
-//! INFO bodies (`dtmf_info`). Only `driver` binds sockets and uses tokio; `recording_file` writes a
+//! INFO bodies (`dtmf_info`); `collector` gathers them after a prompt and `menu` turns a key
+//! into a scheme branch. Only `driver` binds sockets and uses tokio; `recording_file` writes a
 //! finished recording on the driver's blocking threads.
 
+pub mod collector;
 pub mod driver;
 pub mod dtmf;
 pub mod dtmf_info;
 pub mod facts;
 pub mod g711;
 pub mod latch;
+pub mod menu;
 pub mod metrics;
 pub mod mos;
 pub mod player;
