@@ -1,6 +1,8 @@
 //! The media socket driver on loopback, without SIP: the table opens a stream from an offer
 //! and an answer, the driver binds its four sockets, packets from both parties are relayed
-//! through them, and the ports come back only once the released stream's sockets are closed.
+//! through them, and the ports come back only once the released stream's sockets are closed;
+//! RFC 4733 telephone-events captured by sipp's authors pass byte for byte and each key is
+//! noted once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -115,6 +117,106 @@ async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
         std::net::UdpSocket::bind(("127.0.0.1", pool)).is_ok(),
         "the socket is gone"
     );
+    stop.cancel();
+    service.await.unwrap();
+}
+
+/// The RTP packets of one of sipp's RFC 4733 captures (`/usr/share/sip-tester`), `None` (after a
+/// loud message) when sipp's data is not installed; under `CI` that is a failure.
+fn sipp_dtmf_capture(name: &str) -> Option<Vec<Vec<u8>>> {
+    let path = format!("/usr/share/sip-tester/dtmf_2833_{name}.pcap");
+    let Ok(file) = std::fs::File::open(&path) else {
+        eprintln!("SKIPPED: {path} missing (install sip-tester)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have sip-tester's pcaps"
+        );
+        return None;
+    };
+    let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
+    let mut packets = Vec::new();
+    while let Some(packet) = reader.next_packet() {
+        let frame = packet.unwrap();
+        let sliced = etherparse::SlicedPacket::from_ethernet(&frame.data).unwrap();
+        let Some(etherparse::TransportSlice::Udp(udp)) = sliced.transport else {
+            continue;
+        };
+        packets.push(udp.payload().to_vec());
+    }
+    Some(packets)
+}
+
+#[tokio::test]
+async fn telephone_events_pass_byte_for_byte_and_each_key_is_noted_once() {
+    let (Some(one), Some(five), Some(pound)) = (
+        sipp_dtmf_capture("1"),
+        sipp_dtmf_capture("5"),
+        sipp_dtmf_capture("pound"),
+    ) else {
+        return;
+    };
+    assert_eq!(
+        one.len(),
+        10,
+        "start, six updates and the end packet three times"
+    );
+    let pool = free_pool();
+    let table = Arc::new(MediaTable::new(&MediaConfig {
+        rtp_ports: pool..=pool + 3,
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        advertised_ip: "127.0.0.1".parse().unwrap(),
+        one_way_audio: Duration::from_secs(5),
+        recordings_dir: std::env::temp_dir(),
+        retention: Default::default(),
+        on_no_ports: calltrack::config::OnNoPorts::Direct,
+    }));
+    let stop = CancellationToken::new();
+    let service = tokio::spawn(
+        MediaService::new(table.clone(), "127.0.0.1".parse().unwrap()).run(stop.clone()),
+    );
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let callee = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let with_events = |port: u16| {
+        format!(
+            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio {port} RTP/AVP 0 101\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
+        )
+    };
+    let now = Instant::now();
+    let offer = with_events(caller.local_addr().unwrap().port());
+    let answer = with_events(callee.local_addr().unwrap().port());
+    table
+        .rewrite(now, 1, Side::Caller, offer.as_bytes())
+        .unwrap();
+    table
+        .rewrite(now, 1, Side::Callee, answer.as_bytes())
+        .unwrap();
+    table.answered(1, now, None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let caller_facing: SocketAddr = ([127, 0, 0, 1], pool).into();
+    let callee_facing: SocketAddr = ([127, 0, 0, 1], pool + 2).into();
+    for packet in one.iter().chain(&five).chain(&pound) {
+        caller.send_to(packet, caller_facing).await.unwrap();
+        let (relayed, from) = recv(&callee).await;
+        assert_eq!(&relayed, packet, "relayed as is");
+        assert_eq!(from, callee_facing);
+    }
+    // The callee's keys go back to the caller as they came, too.
+    for packet in &five {
+        callee.send_to(packet, callee_facing).await.unwrap();
+        assert_eq!(&recv(&caller).await.0, packet);
+    }
+    let keys: Vec<char> = std::iter::from_fn(|| table.poll_digit(1, Side::Caller))
+        .map(|d| d.as_char())
+        .collect();
+    assert_eq!(keys, ['1', '5', '#']);
+    assert_eq!(
+        table.poll_digit(1, Side::Callee).map(|d| d.as_char()),
+        Some('5')
+    );
+    assert_eq!(table.poll_digit(1, Side::Callee), None);
+    table.release(1, Instant::now());
     stop.cancel();
     service.await.unwrap();
 }

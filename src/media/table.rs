@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::dtmf::Digit;
 use super::facts::voice_quality;
 use super::ports::{PortPool, PortsExhausted};
 use super::recording::{PcapAddrs, Recording};
@@ -217,6 +218,15 @@ impl MediaTable {
         {
             lock_stream(first).record();
         }
+    }
+
+    /// The next key `side` of call `call` pressed in RTP (RFC 4733 telephone-events, relayed
+    /// unchanged all the same), for the engine's menus and digit collection.
+    pub fn poll_digit(&self, call: u64, side: Side) -> Option<Digit> {
+        let inner = self.lock();
+        let media = inner.calls.get(&call)?;
+        let mut streams = media.streams.iter().flatten();
+        streams.find_map(|stream| lock_stream(stream).poll_digit(side))
     }
 
     /// The call is over: its facts (`None` for a call that never relayed a stream), and its
