@@ -28,11 +28,13 @@ fn rtp(seq: u16) -> Vec<u8> {
     p
 }
 
-/// Four free ports in a row from an even one (below the ephemeral range).
-fn free_pool() -> u16 {
+/// Four free ports in a row from an even one (below the ephemeral range), from the slice
+/// `slot` of three, so that this file's tests, running at once, never pick the same ones.
+fn free_pool(slot: u16) -> u16 {
     let seed = std::process::id() as usize;
     for attempt in 0..500usize {
-        let base = 20_000 + ((seed.wrapping_mul(31) + attempt * 211) % 4_900) as u16 * 2;
+        let base =
+            20_000 + slot * 3_300 + ((seed.wrapping_mul(31) + attempt * 211) % 1_600) as u16 * 2;
         let free = (base..=base + 3).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok());
         if free {
             return base;
@@ -50,7 +52,7 @@ async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
 
 #[tokio::test]
 async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
-    let pool = free_pool();
+    let pool = free_pool(0);
     let table = Arc::new(MediaTable::new(&MediaConfig {
         rtp_ports: pool..=pool + 3,
         bind_ip: "127.0.0.1".parse().unwrap(),
@@ -160,7 +162,7 @@ async fn telephone_events_pass_byte_for_byte_and_each_key_is_noted_once() {
         10,
         "start, six updates and the end packet three times"
     );
-    let pool = free_pool();
+    let pool = free_pool(1);
     let table = Arc::new(MediaTable::new(&MediaConfig {
         rtp_ports: pool..=pool + 3,
         bind_ip: "127.0.0.1".parse().unwrap(),
@@ -216,6 +218,98 @@ async fn telephone_events_pass_byte_for_byte_and_each_key_is_noted_once() {
         Some('5')
     );
     assert_eq!(table.poll_digit(1, Side::Callee), None);
+    table.release(1, Instant::now());
+    stop.cancel();
+    service.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_prompt_reaches_the_caller_from_its_port_paced_at_20ms_with_the_prompts_bytes() {
+    use calltrack::media::player::Numbering;
+    use calltrack::media::prompt::{Codec, Prompt};
+    let pool = free_pool(2);
+    let table = Arc::new(MediaTable::new(&MediaConfig {
+        rtp_ports: pool..=pool + 3,
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        advertised_ip: "127.0.0.1".parse().unwrap(),
+        one_way_audio: Duration::from_secs(5),
+        recordings_dir: std::env::temp_dir(),
+        retention: Default::default(),
+        on_no_ports: calltrack::config::OnNoPorts::Direct,
+    }));
+    let stop = CancellationToken::new();
+    let service = tokio::spawn(
+        MediaService::new(table.clone(), "127.0.0.1".parse().unwrap()).run(stop.clone()),
+    );
+    let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = caller.local_addr().unwrap().port();
+    let offer = format!(
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio {port} RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+    );
+    let now = Instant::now();
+    table
+        .rewrite(now, 1, Side::Caller, offer.as_bytes())
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let prompt = Prompt::load("recorded", "en").unwrap();
+    let numbering = Numbering {
+        ssrc: 77,
+        seq: 1000,
+        timestamp: 5,
+    };
+    let started = Instant::now();
+    assert_eq!(
+        table.play(1, started, &prompt, numbering),
+        Some(Codec::Pcma)
+    );
+    assert!(table.prompt_playing(1));
+    let expected = prompt.encode(Codec::Pcma);
+    let packets = expected.len().div_ceil(160);
+    let mut payload = Vec::new();
+    for i in 0..packets {
+        let (packet, from) = recv(&caller).await;
+        assert_eq!(
+            from,
+            SocketAddr::from(([127, 0, 0, 1], pool)),
+            "from the caller-facing port"
+        );
+        let rtp = rtp_rs::RtpReader::new(&packet).unwrap();
+        assert_eq!(
+            (rtp.payload_type(), rtp.ssrc(), rtp.mark()),
+            (8, 77, i == 0)
+        );
+        assert_eq!(u16::from(rtp.sequence_number()), 1000 + i as u16);
+        assert_eq!(rtp.timestamp(), 5 + 160 * i as u32);
+        payload.extend_from_slice(rtp.payload());
+    }
+    let took = started.elapsed();
+    assert_eq!(
+        &payload[..expected.len()],
+        &expected[..],
+        "the prompt's own bytes"
+    );
+    let paced = Duration::from_millis(20) * (packets as u32 - 1);
+    assert!(
+        took >= paced && took < paced + Duration::from_millis(500),
+        "paced: {took:?} for {packets} packets"
+    );
+    let mut buf = [0u8; 2048];
+    let extra = tokio::time::timeout(Duration::from_millis(200), caller.recv_from(&mut buf)).await;
+    assert!(extra.is_err(), "nothing after the prompt");
+    assert!(!table.prompt_playing(1));
+
+    // A new prompt stops on request (barge-in).
+    table.play(1, Instant::now(), &prompt, numbering).unwrap();
+    recv(&caller).await;
+    assert!(table.stop_prompt(1));
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    while tokio::time::timeout(Duration::from_millis(10), caller.recv_from(&mut buf))
+        .await
+        .is_ok()
+    {}
+    let after = tokio::time::timeout(Duration::from_millis(200), caller.recv_from(&mut buf)).await;
+    assert!(after.is_err(), "a stopped prompt sends nothing more");
     table.release(1, Instant::now());
     stop.cancel();
     service.await.unwrap();

@@ -12,6 +12,8 @@ use rtp_rs::RtpReader;
 
 use super::dtmf::{Digit, DtmfDetector};
 use super::latch::{Admit, Latch};
+use super::player::{Numbering, Player};
+use super::prompt::{Codec, Prompt};
 use super::recording::Recorder;
 use super::rtcp::{RtcpFacts, on_rtcp};
 use super::sdp::{Connection, MediaDesc};
@@ -107,6 +109,10 @@ pub struct StreamRelay {
     answered: Option<Instant>,
     /// Recording (`record`): the caller's and the callee's decoded audio since the answer.
     recorder: Option<Recorder>,
+    /// The first G.711 codec of the caller's SDP: what a prompt is played in.
+    caller_codec: Option<Codec>,
+    /// A prompt played to the caller from the caller-facing RTP port (`player.rs`).
+    player: Option<Player>,
 }
 
 impl StreamRelay {
@@ -119,6 +125,8 @@ impl StreamRelay {
             srtp: false,
             answered: None,
             recorder: None,
+            caller_codec: None,
+            player: None,
         }
     }
 
@@ -142,11 +150,59 @@ impl StreamRelay {
             }
         }
         self.srtp |= desc.crypto;
+        if side == Side::Caller {
+            let g711 = desc
+                .formats
+                .iter()
+                .find_map(|pt| Codec::from_payload_type(*pt));
+            self.caller_codec = g711.or(self.caller_codec);
+        }
         if let Some(pt) = desc.telephone_event {
             // Either side's SDP names the events both send (RFC 4733 §2.1, the relay
             // passes the offer's payload types on untouched).
             self.caller.dtmf.set_payload_type(Some(pt));
             self.callee.dtmf.set_payload_type(Some(pt));
+        }
+    }
+
+    /// Plays `prompt` to the caller from `now`, in the caller's G.711 codec; `None` (nothing
+    /// played) when the caller offered no G.711 or the stream is SRTP.
+    pub fn play(&mut self, now: Instant, prompt: &Prompt, numbering: Numbering) -> Option<Codec> {
+        let codec = self.caller_codec.filter(|_| !self.srtp)?;
+        let player = self
+            .player
+            .get_or_insert_with(|| Player::new(codec, numbering));
+        player.play(now, prompt.encode(codec).into());
+        Some(codec)
+    }
+
+    /// Stops the prompt (a key barged in, the call is bridged).
+    pub fn stop_prompt(&mut self) {
+        if let Some(player) = self.player.as_mut() {
+            player.stop();
+        }
+    }
+
+    /// When the prompt's next packet is due.
+    pub fn prompt_due(&self) -> Option<Instant> {
+        self.player.as_ref()?.poll_timeout()
+    }
+
+    /// Whether a prompt is still playing.
+    pub fn prompt_playing(&self) -> bool {
+        self.player.as_ref().is_some_and(|p| !p.is_idle())
+    }
+
+    /// The prompt's next packet due at `now` and where it goes (out of the caller-facing RTP
+    /// socket); packets due while the caller's address is unknown are dropped.
+    pub fn poll_prompt(&mut self, now: Instant) -> Option<(Vec<u8>, SocketAddr)> {
+        let target = self.caller.rtp.target();
+        let player = self.player.as_mut()?;
+        loop {
+            let packet = player.poll_transmit(now)?;
+            if let Some(to) = target {
+                return Some((packet, to));
+            }
         }
     }
 

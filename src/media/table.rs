@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use super::dtmf::Digit;
 use super::facts::voice_quality;
+use super::player::Numbering;
 use super::ports::{PortPool, PortsExhausted};
+use super::prompt::{Codec, Prompt};
 use super::recording::{PcapAddrs, Recording};
 use super::sdp::{self, Sdp};
 use super::sdp_rewrite::{RelayAddrs, rewrite};
@@ -66,6 +68,8 @@ struct Inner {
     recordings_dir: std::path::PathBuf,
     /// Recordings for the driver to write (only while a driver is attached).
     recordings: VecDeque<Recording>,
+    /// Streams whose prompt started: their tasks must wake to pace it.
+    prompting: VecDeque<StreamPorts>,
 }
 
 /// The relay's calls and ports.
@@ -110,6 +114,7 @@ impl MediaTable {
             closing: VecDeque::new(),
             recordings_dir: std::path::PathBuf::from("."),
             recordings: VecDeque::new(),
+            prompting: VecDeque::new(),
         };
         MediaTable {
             inner: Mutex::new(inner),
@@ -218,6 +223,69 @@ impl MediaTable {
         {
             lock_stream(first).record();
         }
+    }
+
+    /// Plays `prompt` to call `call`'s caller from `now` (its first stream, in the caller's
+    /// G.711 codec); the codec, or `None` when nothing can be played (no relayed stream yet,
+    /// no G.711, SRTP). The caller-facing port sends it to the caller's latched address.
+    pub fn play(
+        &self,
+        call: u64,
+        now: Instant,
+        prompt: &Prompt,
+        numbering: Numbering,
+    ) -> Option<Codec> {
+        let codec = {
+            let mut inner = self.lock();
+            let stream = inner
+                .calls
+                .get(&call)?
+                .streams
+                .iter()
+                .flatten()
+                .next()?
+                .clone();
+            let mut stream = lock_stream(&stream);
+            let codec = stream.play(now, prompt, numbering)?;
+            if inner.driven {
+                inner.prompting.push_back(stream.ports);
+            }
+            codec
+        };
+        self.wake();
+        Some(codec)
+    }
+
+    /// Stops call `call`'s prompt; whether one was still playing.
+    pub fn stop_prompt(&self, call: u64) -> bool {
+        let inner = self.lock();
+        let Some(media) = inner.calls.get(&call) else {
+            return false;
+        };
+        media.streams.iter().flatten().any(|stream| {
+            let mut stream = lock_stream(stream);
+            let playing = stream.prompt_playing();
+            stream.stop_prompt();
+            playing
+        })
+    }
+
+    /// Whether call `call`'s prompt is still playing (the engine waits for its end).
+    pub fn prompt_playing(&self, call: u64) -> bool {
+        let inner = self.lock();
+        let Some(media) = inner.calls.get(&call) else {
+            return false;
+        };
+        media
+            .streams
+            .iter()
+            .flatten()
+            .any(|s| lock_stream(s).prompt_playing())
+    }
+
+    /// A stream whose prompt started (for the driver).
+    pub fn poll_prompting(&self) -> Option<StreamPorts> {
+        self.lock().prompting.pop_front()
     }
 
     /// The next key `side` of call `call` pressed in RTP (RFC 4733 telephone-events, relayed
