@@ -11,7 +11,8 @@
 //! (`retention`). calltrack speaks and listens: prompts are loaded, resampled and encoded
 //! once (`prompt`, `prompt_builtin`, `resample`) and paced out as RTP by `player`; keys come in as RFC 4733 telephone-events (`dtmf`) or SIP
 //! INFO bodies (`dtmf_info`); `collector` gathers them after a prompt and `menu` turns a key
-//! into a scheme branch. Only `driver` binds sockets and uses tokio; `recording_file` writes a
+//! into a scheme branch; `sdp_answer` writes calltrack's own answer when it answers a call
+//! itself, and the offer to the callee after it. Only `driver` binds sockets and uses tokio; `recording_file` writes a
 //! finished recording on the driver's blocking threads.
 
 pub mod collector;
@@ -35,6 +36,7 @@ pub mod resample;
 pub mod retention;
 pub mod rtcp;
 pub mod sdp;
+pub mod sdp_answer;
 pub mod sdp_rewrite;
 pub mod stats;
 pub mod stats_talk;
