@@ -1009,3 +1009,40 @@ fn large_invite_retried_over_udp_advertises_a_udp_contact() {
 fn ts(text: &str) -> jiff::Timestamp {
     text.parse().expect("test timestamp")
 }
+
+/// `request` carrying a DTMF key in SIP INFO, as carriers that signal keys in SIP send it.
+fn with_dtmf_relay(request: &str, key: char) -> String {
+    // The rig turns each "\n" into "\r\n": 24 bytes on the wire.
+    let body = format!("Signal={key}\nDuration=160\n");
+    request.replace(
+        "Content-Length: 0\n\n",
+        &format!("Content-Type: application/dtmf-relay\nContent-Length: 24\n\n{body}"),
+    )
+}
+
+#[test]
+fn dtmf_in_info_is_relayed_unchanged_both_ways_and_answered() {
+    use calltrack::media::dtmf_info::parse_info;
+    let mut h = answered_call();
+    let tag = carrier_to_tag(&h);
+    let b = h.last_to_pbx(Method::Invite);
+    h.carrier_sends(&with_dtmf_relay(&a_leg_request("INFO", 12, &tag), '5'));
+    let b_info = h.last_to_pbx(Method::Info);
+    assert_eq!(b_info.body(), b"Signal=5\r\nDuration=160\r\n");
+    let content_type = raw_values(&b_info, "Content-Type");
+    assert_eq!(content_type, ["application/dtmf-relay"]);
+    assert_eq!(
+        parse_info(content_type[0], b_info.body()).map(|d| d.as_char()),
+        Ok('5')
+    );
+    h.pbx_sends(&pbx_response(&b_info, "200 OK", ""));
+    assert_eq!(carrier_answers(&h, Method::Info), [(200, 12)]);
+
+    h.pbx_sends(&with_dtmf_relay(&pbx_request(&b, "INFO", 7), '#'));
+    let a_info = last_carrier_request(&h, Method::Info);
+    assert_eq!(a_info.body(), b"Signal=#\r\nDuration=160\r\n");
+    assert_eq!(
+        raw_values(&a_info, "Content-Type"),
+        ["application/dtmf-relay"]
+    );
+}

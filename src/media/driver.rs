@@ -8,7 +8,9 @@
 //! last by [`WRITERS`] writer threads (`recording_writer`), each call always on the same one:
 //! a stream's task offers each piece to its writer's bounded queue and drops it, counted, when
 //! the queue is full, so the relay never waits for a disk. A call's last note waits for room;
-//! each outcome goes to the store, which takes the CDR out of `pending`.
+//! each outcome goes to the store, which takes the CDR out of `pending`. A prompt
+//! (`MediaTable::play`) wakes its stream's task, which sends each packet when the stream's
+//! player says it is due.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -87,6 +89,8 @@ type Written = (String, RecordingSettled);
 struct Running {
     stop: CancellationToken,
     ports: StreamPorts,
+    /// Wakes the task when a prompt starts.
+    prompt: Arc<Notify>,
 }
 
 impl MediaService {
@@ -146,6 +150,11 @@ impl MediaService {
             while let Some(end) = self.table.poll_recording() {
                 let writers = self.writers.clone();
                 ends.spawn(async move { end_recording(&writers, end).await });
+            }
+            while let Some(ports) = self.table.poll_prompting() {
+                if let Some(task) = running.get(&ports.caller) {
+                    task.prompt.notify_one();
+                }
             }
             while let Some(ports) = self.table.poll_closing() {
                 match running.get(&ports.caller) {
@@ -227,14 +236,20 @@ impl MediaService {
         match Sockets::bind(self.bind_ip, ports).await {
             Ok(sockets) => {
                 let task_stop = stop.child_token();
+                let prompt = Arc::new(Notify::new());
                 running.insert(
                     ports.caller,
                     Running {
                         stop: task_stop.clone(),
                         ports,
+                        prompt: prompt.clone(),
                     },
                 );
-                tasks.spawn(serve(sockets, opened.stream, task_stop, ports));
+                let wake = Wake {
+                    stop: task_stop,
+                    prompt,
+                };
+                tasks.spawn(serve(sockets, opened.stream, wake, ports));
                 metrics::counter!("calltrack_media_streams_opened_total").increment(1);
             }
             Err(error) => {
@@ -287,19 +302,33 @@ fn socket_index(socket: Socket) -> usize {
     usize::from(socket.facing == Side::Callee) * 2 + usize::from(socket.rtcp)
 }
 
-/// Relays one stream's packets until `stop`; returns its ports.
+/// What ends or wakes a stream's task besides its packets.
+struct Wake {
+    stop: CancellationToken,
+    /// A prompt started (`MediaTable::play`).
+    prompt: Arc<Notify>,
+}
+
+/// Relays one stream's packets until `stop`, and paces its prompt; returns its ports.
 async fn serve(
     sockets: Sockets,
     stream: SharedStream,
-    stop: CancellationToken,
+    wake: Wake,
     ports: StreamPorts,
 ) -> StreamPorts {
     let mut buf = [[0u8; MAX_DATAGRAM]; 4];
     loop {
         let [b0, b1, b2, b3] = &mut buf;
         let [s0, s1, s2, s3] = &sockets.0;
+        let due = lock(&stream).prompt_due();
+        let until = tokio::time::Instant::from_std(due.unwrap_or_else(now));
         let (index, received) = tokio::select! {
-            () = stop.cancelled() => break,
+            () = wake.stop.cancelled() => break,
+            () = wake.prompt.notified() => continue,
+            () = tokio::time::sleep_until(until), if due.is_some() => {
+                send_prompt(&sockets, &stream).await;
+                continue;
+            }
             r = s0.recv_from(b0) => (0, r),
             r = s1.recv_from(b1) => (1, r),
             r = s2.recv_from(b2) => (2, r),
@@ -313,12 +342,7 @@ async fn serve(
             }
         };
         let packet = &buf[index][..len];
-        let forward = {
-            let mut state = stream
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            state.handle_packet(now(), SOCKETS[index], source, packet)
-        };
+        let forward = lock(&stream).handle_packet(now(), SOCKETS[index], source, packet);
         if let Some(forward) = forward {
             if let Err(error) = sockets.get(forward.from).send_to(packet, forward.to).await {
                 tracing::debug!(%error, to = %forward.to, "media packet not sent");
@@ -326,6 +350,26 @@ async fn serve(
         }
     }
     ports
+}
+
+fn lock(stream: &SharedStream) -> std::sync::MutexGuard<'_, super::stream::StreamRelay> {
+    stream
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sends the prompt packets now due, out of the caller-facing RTP socket.
+async fn send_prompt(sockets: &Sockets, stream: &SharedStream) {
+    let due: Vec<(Vec<u8>, SocketAddr)> = {
+        let mut state = lock(stream);
+        std::iter::from_fn(|| state.poll_prompt(now())).collect()
+    };
+    let socket = sockets.get(SOCKETS[0]);
+    for (packet, to) in due {
+        if let Err(error) = socket.send_to(&packet, to).await {
+            tracing::debug!(%error, %to, "prompt packet not sent");
+        }
+    }
 }
 
 /// Hands a call's last note to its writer, waiting for room (it must not be lost).

@@ -8,25 +8,39 @@
 //! (`rtcp`), the estimated MOS (`mos`), one stream's relay state (`stream`), the call's facts
 //! for the CDR (`facts`), the table the SIP core and the driver share (`table`), what a
 //! recording hands its writer as the call goes (`recording`, its streamed stereo timeline in
-//! `recording_stream`) and which recordings retention removes (`retention`). Only `driver`
-//! binds sockets and uses tokio and threads; `recording_writer` (with `recording_file` and
-//! `recording_pcap`) writes the files on the driver's writer threads.
+//! `recording_stream`) and which recordings retention removes (`retention`). calltrack speaks
+//! and listens: prompts are loaded, resampled and encoded once (`prompt`, `prompt_builtin`,
+//! `resample`) and paced out as RTP by `player`; keys come in as RFC 4733 telephone-events
+//! (`dtmf`) or SIP INFO bodies (`dtmf_info`); `collector` gathers them after a prompt and
+//! `menu` turns a key into a scheme branch; `sdp_answer` writes calltrack's own answer when it
+//! answers a call itself, and the offer to the callee after it. Only `driver` binds sockets and
+//! uses tokio and threads; `recording_writer` (with `recording_file` and `recording_pcap`)
+//! writes the files on the driver's writer threads.
 
+pub mod collector;
 pub mod driver;
+pub mod dtmf;
+pub mod dtmf_info;
 pub mod facts;
 pub mod g711;
 pub mod latch;
+pub mod menu;
 pub mod metrics;
 pub mod mos;
+pub mod player;
 pub mod ports;
+pub mod prompt;
+pub mod prompt_builtin;
 pub mod recording;
 pub mod recording_file;
 pub mod recording_pcap;
 pub mod recording_stream;
 pub mod recording_writer;
+pub mod resample;
 pub mod retention;
 pub mod rtcp;
 pub mod sdp;
+pub mod sdp_answer;
 pub mod sdp_rewrite;
 pub mod stats;
 pub mod stats_talk;

@@ -54,6 +54,10 @@ pub struct MediaDesc {
     /// `(payload type, clock rate)` from `a=rtpmap`, plus the static G.711/G.722/G.729 types
     /// (RFC 3551 §6) listed on the `m=` line.
     pub clock_rates: Vec<(u8, u32)>,
+    /// The payload types of the `m=` line, in the sender's order of preference.
+    pub formats: Vec<u8>,
+    /// RFC 4733 `a=rtpmap:<pt> telephone-event/8000`: the payload type of DTMF events.
+    pub telephone_event: Option<u8>,
     pub direction: Direction,
 }
 
@@ -141,9 +145,10 @@ fn media_line(rest: &str, direction: Direction, number: usize) -> Result<MediaDe
     let port_text = port_field.split('/').next().unwrap_or(port_field);
     let port = port_text.parse::<u16>().map_err(|_| bad())?;
     let proto = fields.next().ok_or_else(bad)?.to_owned();
-    let clock_rates = fields
-        .filter_map(|f| f.parse::<u8>().ok())
-        .filter_map(|pt| static_rate(pt).map(|rate| (pt, rate)))
+    let formats: Vec<u8> = fields.filter_map(|f| f.parse::<u8>().ok()).collect();
+    let clock_rates = formats
+        .iter()
+        .filter_map(|&pt| static_rate(pt).map(|rate| (pt, rate)))
         .collect();
     Ok(MediaDesc {
         kind,
@@ -153,6 +158,8 @@ fn media_line(rest: &str, direction: Direction, number: usize) -> Result<MediaDe
         rtcp_port: None,
         crypto: false,
         clock_rates,
+        formats,
+        telephone_event: None,
         direction,
     })
 }
@@ -188,6 +195,13 @@ fn attribute(m: &mut MediaDesc, attr: &str) {
         }
         "crypto" => m.crypto = true,
         "rtpmap" => {
+            let pt = value
+                .split(' ')
+                .next()
+                .and_then(|pt| pt.trim().parse().ok());
+            if is_telephone_event(value) && pt.is_some() {
+                m.telephone_event = pt;
+            }
             if let Some(entry) = rtpmap(value) {
                 m.clock_rates.retain(|(pt, _)| *pt != entry.0);
                 m.clock_rates.push(entry);
@@ -202,6 +216,14 @@ fn rtpmap(value: &str) -> Option<(u8, u32)> {
     let (pt, encoding) = value.split_once(' ')?;
     let rate = encoding.trim().split('/').nth(1)?;
     Some((pt.trim().parse().ok()?, rate.parse().ok()?))
+}
+
+/// `<pt> telephone-event/8000` (the encoding name is case-insensitive, RFC 4855 §3).
+fn is_telephone_event(value: &str) -> bool {
+    let encoding = value.split_once(' ').map(|(_, e)| e.trim()).unwrap_or("");
+    encoding
+        .get(..16)
+        .is_some_and(|name| name.eq_ignore_ascii_case("telephone-event/"))
 }
 
 fn direction(attr: &str) -> Option<Direction> {

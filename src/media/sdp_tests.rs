@@ -193,3 +193,17 @@ fn a_body_without_a_final_line_end_is_kept_that_way() {
         b"v=0\r\nc=IN IP4 203.0.113.7\r\nm=audio 30000 RTP/AVP 0"
     );
 }
+
+#[test]
+fn the_formats_order_and_the_telephone_event_type_are_read() {
+    let offer = parse(CARRIER_OFFER.as_bytes()).unwrap();
+    assert_eq!(offer.media[0].formats, vec![8, 0, 101]);
+    assert_eq!(offer.media[0].telephone_event, Some(101));
+    let two = parse(TWO_STREAMS.as_bytes()).unwrap();
+    assert_eq!(two.media[0].telephone_event, None);
+    let odd = "v=0\r\nm=audio 1 RTP/AVP 0 96\r\na=rtpmap:96 Telephone-Event/8000\r\na=rtpmap:x telephone-event/8000\r\n";
+    assert_eq!(
+        parse(odd.as_bytes()).unwrap().media[0].telephone_event,
+        Some(96)
+    );
+}

@@ -2,14 +2,18 @@
 //! pair facing it, and each packet is admitted by that side's latch (`latch.rs`), measured
 //! (`stats.rs`, RTP only) and forwarded out of the pair facing the other side, to the address
 //! the other side's packets come from (or its SDP names until it has sent one). The payload
-//! is never read: any codec, SRTP included, passes as it came.
+//! is never changed: any codec, SRTP included, passes as it came; RFC 4733 telephone-events
+//! are relayed as they are and their keys noted on the way (`dtmf.rs`, `poll_digit`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rtp_rs::RtpReader;
 
+use super::dtmf::{Digit, DtmfDetector};
 use super::latch::{Admit, Latch};
+use super::player::{Numbering, Player};
+use super::prompt::{Codec, Prompt};
 use super::recording::{Heard, Note, Recorder};
 use super::rtcp::{RtcpFacts, on_rtcp};
 use super::sdp::{Connection, MediaDesc};
@@ -79,11 +83,17 @@ pub struct SideFacts {
     pub first_after_answer: Option<Instant>,
 }
 
+/// Keys kept for the engine to read; older ones are dropped past this.
+const MAX_PENDING_DIGITS: usize = 32;
+
 #[derive(Debug, Default)]
 struct SideState {
     rtp: Latch,
     rtcp: Latch,
     facts: SideFacts,
+    /// Keys this side pressed (RFC 4733), not yet read by `poll_digit`.
+    dtmf: DtmfDetector,
+    digits: std::collections::VecDeque<Digit>,
 }
 
 /// One stream's relay state.
@@ -99,6 +109,10 @@ pub struct StreamRelay {
     answered: Option<Instant>,
     /// Recording (`record`): the caller's and the callee's decoded audio since the answer.
     recorder: Option<Recorder>,
+    /// The first G.711 codec of the caller's SDP: what a prompt is played in.
+    caller_codec: Option<Codec>,
+    /// A prompt played to the caller from the caller-facing RTP port (`player.rs`).
+    player: Option<Player>,
 }
 
 impl StreamRelay {
@@ -111,6 +125,8 @@ impl StreamRelay {
             srtp: false,
             answered: None,
             recorder: None,
+            caller_codec: None,
+            player: None,
         }
     }
 
@@ -134,6 +150,65 @@ impl StreamRelay {
             }
         }
         self.srtp |= desc.crypto;
+        if side == Side::Caller {
+            let g711 = desc
+                .formats
+                .iter()
+                .find_map(|pt| Codec::from_payload_type(*pt));
+            self.caller_codec = g711.or(self.caller_codec);
+        }
+        if let Some(pt) = desc.telephone_event {
+            // Either side's SDP names the events both send (RFC 4733 §2.1, the relay
+            // passes the offer's payload types on untouched).
+            self.caller.dtmf.set_payload_type(Some(pt));
+            self.callee.dtmf.set_payload_type(Some(pt));
+        }
+    }
+
+    /// Plays `prompt` to the caller from `now`, in the caller's G.711 codec; `None` (nothing
+    /// played) when the caller offered no G.711 or the stream is SRTP.
+    pub fn play(&mut self, now: Instant, prompt: &Prompt, numbering: Numbering) -> Option<Codec> {
+        let codec = self.caller_codec.filter(|_| !self.srtp)?;
+        let player = self
+            .player
+            .get_or_insert_with(|| Player::new(codec, numbering));
+        player.play(now, prompt.encode(codec).into());
+        Some(codec)
+    }
+
+    /// Stops the prompt (a key barged in, the call is bridged).
+    pub fn stop_prompt(&mut self) {
+        if let Some(player) = self.player.as_mut() {
+            player.stop();
+        }
+    }
+
+    /// When the prompt's next packet is due.
+    pub fn prompt_due(&self) -> Option<Instant> {
+        self.player.as_ref()?.poll_timeout()
+    }
+
+    /// Whether a prompt is still playing.
+    pub fn prompt_playing(&self) -> bool {
+        self.player.as_ref().is_some_and(|p| !p.is_idle())
+    }
+
+    /// The prompt's next packet due at `now` and where it goes (out of the caller-facing RTP
+    /// socket); packets due while the caller's address is unknown are dropped.
+    pub fn poll_prompt(&mut self, now: Instant) -> Option<(Vec<u8>, SocketAddr)> {
+        let target = self.caller.rtp.target();
+        let player = self.player.as_mut()?;
+        loop {
+            let packet = player.poll_transmit(now)?;
+            if let Some(to) = target {
+                return Some((packet, to));
+            }
+        }
+    }
+
+    /// The next key `side` pressed, oldest first.
+    pub fn poll_digit(&mut self, side: Side) -> Option<Digit> {
+        self.side_mut(side).digits.pop_front()
     }
 
     /// The call was answered: one-way audio is judged from here.
@@ -217,14 +292,21 @@ impl StreamRelay {
         let answered = self.answered;
         let rates = &self.rates;
         let recorder = &mut self.recorder;
-        let facts = match side {
-            Side::Caller => &mut self.caller.facts,
-            Side::Callee => &mut self.callee.facts,
+        let state = match side {
+            Side::Caller => &mut self.caller,
+            Side::Callee => &mut self.callee,
         };
+        let facts = &mut state.facts;
         let Ok(reader) = RtpReader::new(bytes) else {
             facts.malformed += 1;
             return;
         };
+        if let Some(digit) = state.dtmf.on_rtp(bytes) {
+            if state.digits.len() == MAX_PENDING_DIGITS {
+                state.digits.pop_front();
+            }
+            state.digits.push_back(digit);
+        }
         let header = RtpHeader {
             ssrc: reader.ssrc(),
             seq: reader.sequence_number().into(),

@@ -143,3 +143,48 @@ fn a_side_silent_after_the_answer_is_one_way_audio() {
     assert!(s.silent(Side::Callee, end, limit));
     assert!(!s.silent(Side::Callee, t0 + Duration::from_secs(4), limit));
 }
+
+/// One RFC 4733 key press as phones send it: three updates, then the end packet three times.
+fn key_press(seq: u16, ts: u32, event: u8) -> Vec<Vec<u8>> {
+    let packet = |i: u16, end: bool, duration: u16| {
+        let mut p = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
+        p.extend_from_slice(&seq.wrapping_add(i).to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+        p.extend_from_slice(&[event, if end { 0x8a } else { 0x0a }]);
+        p.extend_from_slice(&duration.to_be_bytes());
+        p
+    };
+    let mut packets: Vec<Vec<u8>> = (0..3).map(|i| packet(i, false, 160 * (i + 1))).collect();
+    packets.extend((3..6).map(|i| packet(i, true, 640)));
+    packets
+}
+
+#[test]
+fn telephone_events_are_relayed_packet_for_packet_and_each_key_is_noted_once() {
+    let mut s = stream();
+    let now = Instant::now();
+    let caller = addr("192.0.2.10:4000");
+    let mut presses = key_press(10, 800, 4);
+    presses.extend(key_press(16, 2400, 11));
+    for packet in &presses {
+        let before = packet.clone();
+        let out = s.handle_packet(now, CALLER_RTP, caller, packet);
+        assert_eq!(
+            out.map(|f| f.to),
+            Some(addr("10.1.1.5:6000")),
+            "every event packet is relayed"
+        );
+        assert_eq!(packet, &before);
+    }
+    let keys: Vec<char> = std::iter::from_fn(|| s.poll_digit(Side::Caller))
+        .map(|d| d.as_char())
+        .collect();
+    assert_eq!(keys, vec!['4', '#']);
+    assert_eq!(s.poll_digit(Side::Callee), None);
+    // The callee's keys are noted on its own side.
+    for packet in key_press(1, 80, 9) {
+        s.handle_packet(now, CALLEE_RTP, addr("10.1.1.5:6000"), &packet);
+    }
+    assert_eq!(s.poll_digit(Side::Callee).map(|d| d.as_char()), Some('9'));
+}

@@ -68,6 +68,8 @@ struct Inner {
     /// Ended recordings whose last note the driver hands to their writer (in order after
     /// their pieces, waiting for room).
     recordings: VecDeque<Note>,
+    /// Streams whose prompt started: their tasks must wake to pace it.
+    prompting: VecDeque<StreamPorts>,
 }
 
 /// The relay's calls and ports.
@@ -113,6 +115,7 @@ impl MediaTable {
             recordings_dir: std::path::PathBuf::from("."),
             sink: None,
             recordings: VecDeque::new(),
+            prompting: VecDeque::new(),
         };
         MediaTable {
             inner: Mutex::new(inner),
@@ -433,6 +436,9 @@ impl Inner {
         }
     }
 }
+
+#[path = "table_voice.rs"]
+mod voice;
 
 #[cfg(test)]
 #[path = "table_tests.rs"]
