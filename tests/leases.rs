@@ -58,8 +58,8 @@ fn leases_survive_a_restart_through_sqlite() {
     // Restart at 750 s: b (expired at 700 s) is gone, a (heartbeat at 500 s) is restored.
     let now = T0 + SignedDuration::from_secs(750);
     let after = table();
-    let saved = leases::load_leases(&store::open(&path).unwrap()).unwrap();
-    assert_eq!(lease::load_on_start(&after, saved, now), 1);
+    let saved = leases::load_snapshot(&store::open(&path).unwrap()).unwrap();
+    assert_eq!(lease::load_on_start(&after, saved, now), (1, 0));
     let held = after.holder_of(&a.number, now).unwrap();
     assert_eq!(held, before.session("a").unwrap());
     assert_eq!(held.visit.utm_campaign(), Some("весна-2026"));

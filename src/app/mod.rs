@@ -130,8 +130,13 @@ impl Server {
         let opened = opening::start_store(&config)?;
         let (store, blacklist) = (opened.store, opened.blacklist);
         let leases = Arc::new(LeaseTable::from_config(&config));
-        let restored = crate::lease::load_on_start(&leases, opened.saved_leases, Timestamp::now());
-        tracing::info!(restored, "visitor leases restored");
+        let (restored, codes) =
+            crate::lease::load_on_start(&leases, opened.saved_leases, Timestamp::now());
+        tracing::info!(
+            restored,
+            codes,
+            "visitor leases and overflow codes restored"
+        );
         let bans = Bans::default();
         let mut sockets = transport::bind(&transport_config(&config)).await?;
         sockets.set_gate(Arc::new(gate::EdgeGate {

@@ -10,7 +10,7 @@ use crate::call::history::CallerHistory;
 use crate::call::live_dialog::InterruptedCall;
 use crate::config::Config;
 use crate::edge::blacklist::{Blacklist, Origin};
-use crate::lease::Lease;
+use crate::lease::LeaseSnapshot;
 use crate::store::{StoreSender, WriterHandle, WriterOptions};
 
 /// What the store hands the rest of start-up.
@@ -22,7 +22,7 @@ pub(super) struct Opened {
     pub history: CallerHistory,
     pub blacklist: Arc<Blacklist>,
     pub interrupted: Vec<InterruptedCall>,
-    pub saved_leases: Vec<Lease>,
+    pub saved_leases: LeaseSnapshot,
 }
 
 /// Opens and migrates the database, closes calls a crash left open (the answered ones come
@@ -40,7 +40,7 @@ pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(crate::store::recent_callers(&conn, since)?);
     let blacklist = load_blacklist(config, &conn)?;
-    let saved_leases = crate::store::leases::load_leases(&conn)?;
+    let saved_leases = crate::store::leases::load_snapshot(&conn)?;
     drop(conn);
     let options = WriterOptions {
         queue_capacity: config.store.queue_capacity,

@@ -241,6 +241,8 @@ pub struct SiteConfig {
     pub lease_cooldown: Duration,
     /// Snippet heartbeat interval; invariant: `heartbeat < freeze`.
     pub heartbeat: Duration,
+    /// With the pools exhausted, show the reserve number plus a code bound to the visit.
+    pub overflow_code: bool,
     /// Display conditions in file order; the first match wins.
     pub rules: Vec<DisplayRule>,
     /// `media`: this site's calls are relayed or direct (`None`: direct unless overridden).

@@ -22,6 +22,8 @@ pub struct SiteFile {
     pub default_number: Option<String>,
     /// Number shown when the pool is exhausted.
     pub reserve_number: Option<String>,
+    /// With every pool exhausted, show the reserve number plus a short code bound to the visit.
+    pub overflow_code: bool,
     /// A pool number stays with a visitor this many seconds after the last heartbeat.
     pub freeze_secs: u64,
     /// Web origins ("https://shop.example") allowed to call the snippet API for this site.
@@ -56,6 +58,7 @@ impl Default for SiteFile {
             quality_min_talk_secs: None,
             default_number: None,
             reserve_number: None,
+            overflow_code: false,
             freeze_secs: 1200,
             origins: Vec::new(),
             utc_offset: "+00:00".to_owned(),

@@ -156,6 +156,7 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         .map(|(j, s)| static_number(&format!("{path}.static_numbers[{j}]"), s, &owner, index, p))
         .collect();
     let pools = pools(path, f.pools, &mut owner, index, p);
+    overflow_code(path, &f.reserve_number, &pools, f.overflow_code, p);
     let targets = Targets {
         pools: &pools,
         static_numbers: &static_numbers,
@@ -177,9 +178,28 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         report_zone: report_zone(path, f.time_zone.as_deref(), web.utc_offset, p),
         lease_cooldown: web.lease_cooldown,
         heartbeat: web.heartbeat,
+        overflow_code: f.overflow_code,
         rules,
         media: f.media,
         record: f.record,
+    }
+}
+
+/// Overflow codes are shown beside the reserve number when the pools run dry: both must exist.
+fn overflow_code(
+    path: &str,
+    reserve: &Option<String>,
+    pools: &[PoolConfig],
+    on: bool,
+    p: &mut Problems,
+) {
+    if on && reserve.is_none() {
+        let message = "needs a reserve_number (the number shown with the code)";
+        p.push(format!("{path}.overflow_code"), message);
+    }
+    if on && pools.is_empty() {
+        let message = "needs at least one pool (codes are shown when the pools are exhausted)";
+        p.push(format!("{path}.overflow_code"), message);
     }
 }
 

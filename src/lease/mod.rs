@@ -9,6 +9,7 @@
 //! Sans-IO: everything here but `sweeper.rs` and `usage_sampler.rs` takes `now` as a parameter and never reads the
 //! clock, awaits or touches a socket.
 
+pub mod codes;
 mod pool;
 mod snapshot;
 pub mod sweeper;
@@ -22,7 +23,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-pub use sweeper::{LeaseSnapshots, load_on_start, run_sweeper};
+pub use codes::{CodeMatch, CodeRequest, OverflowCode, OverflowCodes};
+pub use sweeper::{LeaseSnapshot, LeaseSnapshots, load_on_start, run_sweeper};
 pub use table::LeaseTable;
 pub use usage::PoolUsageSample;
 pub use usage_sampler::{PoolUsageSink, run_usage_sampler};

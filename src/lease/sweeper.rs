@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{Lease, LeaseTable};
+use super::{Lease, LeaseTable, OverflowCode};
 
 /// How often expired leases are ended.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
@@ -22,12 +22,20 @@ const SAVE_EVERY: Duration = Duration::from_secs(5);
 /// How long one save may wait for its commit before the sweeper goes on (it stays queued).
 const SAVE_WAIT: Duration = Duration::from_secs(5);
 
+/// What a restart must find again: every lease and every live overflow code.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeaseSnapshot {
+    pub leases: Vec<Lease>,
+    pub codes: Vec<OverflowCode>,
+}
+
 /// Where lease snapshots are kept.
 pub trait LeaseSnapshots: Send + Sync + 'static {
     type Error: std::fmt::Display + Send;
 
-    /// Replaces the kept snapshot with `leases`; resolves once it is durable.
-    fn save(&self, leases: Vec<Lease>) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Replaces the kept snapshot; resolves once it is durable.
+    fn save(&self, snapshot: LeaseSnapshot)
+    -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Runs until `stop` is cancelled, then saves one last snapshot and returns.
@@ -45,9 +53,11 @@ pub async fn run_sweeper<S: LeaseSnapshots>(
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let ended = table.expire(Timestamp::now());
-        if ended > 0 {
-            tracing::debug!(ended, "leases expired");
+        let now = Timestamp::now();
+        let ended = table.expire(now);
+        let codes_ended = table.codes().expire(now);
+        if ended + codes_ended > 0 {
+            tracing::debug!(ended, codes_ended, "leases expired");
         }
         if last_save.elapsed() >= SAVE_EVERY {
             last_save = Instant::now();
@@ -57,19 +67,23 @@ pub async fn run_sweeper<S: LeaseSnapshots>(
     save(&table, &store).await;
 }
 
-/// Puts the saved leases back into `table`; returns how many were restored (leases already
-/// over at `now`, or whose pool or number is no longer configured, are dropped).
-pub fn load_on_start(table: &LeaseTable, saved: Vec<Lease>, now: Timestamp) -> usize {
+/// Puts the saved leases and codes back into `table`; returns how many of each were restored
+/// (those already over at `now`, or whose pool or number is no longer configured, are dropped).
+pub fn load_on_start(table: &LeaseTable, saved: LeaseSnapshot, now: Timestamp) -> (usize, usize) {
     let before = table.len();
-    table.restore(saved, now);
-    table.len().saturating_sub(before)
+    table.restore(saved.leases, now);
+    let codes = table.codes().restore(saved.codes, now);
+    (table.len().saturating_sub(before), codes)
 }
 
 /// Saves one snapshot; a failure is logged and the next save tries again.
 async fn save<S: LeaseSnapshots>(table: &LeaseTable, store: &S) {
-    let leases = table.snapshot();
-    let saved = leases.len();
-    match tokio::time::timeout(SAVE_WAIT, store.save(leases)).await {
+    let snapshot = LeaseSnapshot {
+        leases: table.snapshot(),
+        codes: table.codes().snapshot(),
+    };
+    let saved = snapshot.leases.len() + snapshot.codes.len();
+    match tokio::time::timeout(SAVE_WAIT, store.save(snapshot)).await {
         Ok(Ok(())) => tracing::trace!(saved, "lease snapshot saved"),
         Ok(Err(error)) => tracing::warn!(%error, "cannot save the lease snapshot"),
         Err(_) => tracing::warn!(

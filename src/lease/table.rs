@@ -18,7 +18,7 @@ use dashmap::mapref::entry::Entry;
 use jiff::{SignedDuration, Timestamp};
 
 use super::pool::Allocation;
-use super::{GrantRequest, Lease, LeaseError, PoolSpec, Visit};
+use super::{GrantRequest, Lease, LeaseError, OverflowCodes, PoolSpec, Visit};
 use crate::config::Config;
 
 /// The thread-safe table of every pool's leases; share it as `Arc<LeaseTable>`.
@@ -30,6 +30,8 @@ pub struct LeaseTable {
     pub(super) sessions: DashMap<Arc<str>, Held>,
     /// Every pool number; the key set is fixed at construction.
     pub(super) numbers: DashMap<Arc<str>, NumberState>,
+    /// Codes shown with the reserve number once a site's pools are exhausted.
+    codes: OverflowCodes,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,7 @@ impl LeaseTable {
             by_name: HashMap::new(),
             sessions: DashMap::new(),
             numbers: DashMap::new(),
+            codes: OverflowCodes::default(),
         };
         for spec in specs {
             table.add_pool(spec);
@@ -293,6 +296,12 @@ impl LeaseTable {
                 .exhausted_total
                 .fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The sites' overflow codes (`lease/codes.rs`); the sweeper expires and saves them with
+    /// the leases.
+    pub fn codes(&self) -> &OverflowCodes {
+        &self.codes
     }
 
     /// How many leases are stored (including expired ones the sweeper has not ended yet).

@@ -45,6 +45,7 @@ pub fn site(model: &Model, size: usize) -> SiteConfig {
         rules: Vec::new(),
         media: None,
         record: None,
+        overflow_code: false,
     }
 }
 

@@ -133,8 +133,8 @@ fn apply(
             }
             Ok(written)
         }
-        StoreCommand::SaveLeases { leases: saved, .. } => {
-            leases::replace_leases(conn, saved).map(|()| true)
+        StoreCommand::SaveLeases { snapshot, .. } => {
+            leases::replace_snapshot(conn, snapshot).map(|()| true)
         }
         StoreCommand::BlacklistAdd {
             pattern, added_at, ..

@@ -14,7 +14,7 @@ use super::outbox::admin::Replay;
 use super::outbox::delivery::Settled;
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall};
-use crate::lease::{Lease, PoolUsageSample};
+use crate::lease::{LeaseSnapshot, PoolUsageSample};
 
 /// Answered by the writer once the command's transaction has committed.
 pub type Reply<T> = oneshot::Sender<T>;
@@ -34,7 +34,10 @@ pub enum StoreCommand {
     /// Stores both legs' dialogs on the live row (crash recovery hangs them up).
     DialogsChanged { id: String, dialogs: CallDialogs },
     /// Replaces the saved lease table with this snapshot (sent by the lease sweeper).
-    SaveLeases { leases: Vec<Lease>, done: Reply<()> },
+    SaveLeases {
+        snapshot: LeaseSnapshot,
+        done: Reply<()>,
+    },
     /// Stores a blacklist pattern added through the admin API; answers whether it was new.
     BlacklistAdd {
         pattern: String,

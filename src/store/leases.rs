@@ -16,7 +16,7 @@ use super::{StoreCommand, StoreError, StoreSender};
 use crate::call::record::rfc3339;
 #[cfg(test)]
 use crate::lease::VisitFields;
-use crate::lease::{Lease, LeaseSnapshots, Visit};
+use crate::lease::{Lease, LeaseSnapshot, LeaseSnapshots, Visit};
 
 const INSERT: &str = "INSERT INTO leases
     (session_id, site, pool, number, visitor_id, visit, granted_at, last_seen, expires_at)
@@ -33,8 +33,7 @@ pub fn save_leases(conn: &mut Connection, leases: &[Lease]) -> Result<(), StoreE
     Ok(())
 }
 
-/// Replaces every stored lease with `leases` inside the caller's transaction (the writer's
-/// batch, for [`super::StoreCommand::SaveLeases`]).
+/// Replaces every stored lease with `leases` inside the caller's transaction.
 pub(super) fn replace_leases(conn: &Connection, leases: &[Lease]) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM leases", [])?;
     let mut insert = conn.prepare_cached(INSERT)?;
@@ -61,10 +60,28 @@ pub(super) fn replace_leases(conn: &Connection, leases: &[Lease]) -> rusqlite::R
 impl LeaseSnapshots for StoreSender {
     type Error = StoreError;
 
-    async fn save(&self, leases: Vec<Lease>) -> Result<(), StoreError> {
-        self.request(|done| StoreCommand::SaveLeases { leases, done })
+    async fn save(&self, snapshot: LeaseSnapshot) -> Result<(), StoreError> {
+        self.request(|done| StoreCommand::SaveLeases { snapshot, done })
             .await
     }
+}
+
+/// Replaces the saved leases and overflow codes inside the caller's transaction (the
+/// writer's batch, for [`super::StoreCommand::SaveLeases`]).
+pub(super) fn replace_snapshot(
+    conn: &Connection,
+    snapshot: &LeaseSnapshot,
+) -> rusqlite::Result<()> {
+    replace_leases(conn, &snapshot.leases)?;
+    super::overflow_codes::replace(conn, &snapshot.codes)
+}
+
+/// Every stored lease and overflow code, for the restart.
+pub fn load_snapshot(conn: &Connection) -> Result<LeaseSnapshot, StoreError> {
+    Ok(LeaseSnapshot {
+        leases: load_leases(conn)?,
+        codes: super::overflow_codes::load(conn)?,
+    })
 }
 
 /// Every stored lease, oldest grant first.
@@ -90,7 +107,7 @@ fn lease_from_row(row: &Row<'_>) -> rusqlite::Result<Lease> {
 }
 
 /// A timestamp as stored in a TEXT column.
-struct LeaseTime(Timestamp);
+pub(super) struct LeaseTime(pub(super) Timestamp);
 
 impl ToSql for LeaseTime {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -107,7 +124,7 @@ impl FromSql for LeaseTime {
 }
 
 /// The `visit` column: a [`Visit`] as JSON.
-struct VisitJson(Visit);
+pub(super) struct VisitJson(pub(super) Visit);
 
 impl FromSql for VisitJson {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {

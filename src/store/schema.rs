@@ -271,6 +271,7 @@ const MIGRATIONS: &[&str] = &[
     V13_VOICE_QUALITY,
     super::recordings::V14_RECORDINGS,
     V15_MEDIA_QUALITY,
+    super::overflow_codes::V16_OVERFLOW_CODES,
 ];
 
 /// The schema version this build writes.

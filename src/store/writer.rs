@@ -502,7 +502,7 @@ mod tests {
         assert!(sender.request(remove).await.unwrap());
         assert!(blacklist::load(&reader).unwrap().is_empty());
         let save = |done| StoreCommand::SaveLeases {
-            leases: Vec::new(),
+            snapshot: Default::default(),
             done,
         };
         sender.request(save).await.unwrap();
