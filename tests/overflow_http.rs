@@ -105,3 +105,34 @@ fn without_overflow_code_the_reserve_number_comes_alone() {
     assert!(b.get("code").is_none(), "{b}");
     assert!(server.leases.codes().live_by_site().is_empty());
 }
+
+#[test]
+fn a_lead_from_a_coded_session_is_attributed_to_its_visit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut toml = coded_config();
+    toml.push_str(&format!(
+        "\n[store]\npath = \"{}\"\n",
+        dir.path().join("cdr.db").display()
+    ));
+    let server = TestServer::start(&toml);
+    create(&server, "a", "one");
+    create(&server, "b", "two");
+    let c = create(&server, "c", "three");
+    let id = c["session_id"].as_str().expect("id");
+    let reply = agent()
+        .post(server.url(&format!("/v1/sessions/{id}/leads")))
+        .send_json(json!({"phone": "+7 916 111-22-33"}))
+        .expect("lead");
+    assert_eq!(reply.status(), 201);
+    let list: Value = agent()
+        .get(server.url("/v1/leads"))
+        .call()
+        .expect("leads")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    let lead = &list["leads"][0];
+    assert_eq!(lead["number_kind"], "overflow_code", "{lead}");
+    assert_eq!(lead["attribution"]["source"], "three", "{lead}");
+    assert_eq!(lead["attribution"]["session_id"], id, "{lead}");
+}
