@@ -23,6 +23,7 @@ mod schedule_check;
 mod security;
 mod site_file;
 mod sites;
+mod speech;
 mod target_check;
 mod tracking;
 mod uri;
@@ -44,6 +45,7 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
+pub use speech::{SpeechConfig, SpeechEngine, SpeechHttpConfig};
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).
 pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
@@ -72,6 +74,8 @@ pub struct Config {
     pub exports: exports::ExportsConfig,
     /// `[media]`: the RTP relay's ports and addresses.
     pub media: MediaConfig,
+    /// `[speech]`: transcription of recorded calls.
+    pub speech: SpeechConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }

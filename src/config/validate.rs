@@ -103,6 +103,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let site_names: Vec<&str> = sites.iter().map(|s| s.id.as_str()).collect();
     let exports = super::exports_check::exports(&file.exports, &site_names, &mut p);
     let media = super::media::media(file.media, &mut p);
+    let speech = super::speech::speech(file.speech, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -121,6 +122,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         routing,
         exports,
         media,
+        speech,
         numbers,
     };
     (config, p.0)

@@ -185,6 +185,7 @@ fn describe() {
     crate::edge::describe_metrics();
     crate::transport::describe_metrics();
     crate::media::describe_metrics();
+    crate::speech::describe_metrics();
 }
 
 /// Handles to the core's metrics, registered once, and the counts already published. Each
