@@ -360,6 +360,8 @@ fn example_sets_every_key() {
         "speech.http.api_key",
         "speech.http.language",
         "speech.http.timeout_secs",
+        "speech.pocketsphinx.library",
+        "speech.pocketsphinx.model_dir",
         "sites.record",
         "sites.static_numbers.record",
         "schemes.record",

@@ -4,11 +4,14 @@
 //! Sans-IO parts: splitting a recording into one mono WAV per party (`audio`), masking digits
 //! (`redact`), merging the channels into a transcript (`transcript`) and when to try again
 //! (`retry`). The engines talk to the outside: `http_engine` (an OpenAI-compatible
-//! `/v1/audio/transcriptions` server); `service` is the bounded worker pool that takes due jobs
+//! `/v1/audio/transcriptions` server) and `pocketsphinx` (CMU PocketSphinx, embedded, loaded
+//! at run time through `pocketsphinx_ffi`, the crate's only `unsafe` code); `service` is the bounded worker pool that takes due jobs
 //! from the store's queue (`store::transcripts`) and never touches the call path.
 
 pub mod audio;
 pub mod http_engine;
+pub mod pocketsphinx;
+mod pocketsphinx_ffi;
 pub mod redact;
 pub mod retry;
 pub mod service;
