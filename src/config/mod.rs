@@ -45,7 +45,9 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
-pub use speech::{SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig};
+pub use speech::{
+    SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
+};
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).
 pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;

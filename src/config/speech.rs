@@ -42,6 +42,39 @@ pub struct SpeechFile {
     pub poll_secs: u64,
     pub http: SpeechHttpFile,
     pub pocketsphinx: SpeechSphinxFile,
+    /// Keyword tags: a call gets a tag when one of its phrases was said.
+    pub tags: Vec<SpeechTagFile>,
+}
+
+/// Which party's words a tag looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagParty {
+    #[default]
+    Any,
+    Caller,
+    Agent,
+}
+
+/// `[[speech.tags]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeechTagFile {
+    /// The tag's name, e.g. `price`.
+    pub name: String,
+    /// Words or phrases; `*` matches any letters (`deliver*`, `*price*`); case does not matter.
+    pub phrases: Vec<String>,
+    /// `"any"` (default), `"caller"` or `"agent"`.
+    #[serde(default)]
+    pub party: TagParty,
+}
+
+/// A validated keyword tag: each phrase as lower-case word patterns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeechTag {
+    pub name: String,
+    pub phrases: Vec<Vec<String>>,
+    pub party: TagParty,
 }
 
 /// `[speech.pocketsphinx]` as written.
@@ -88,6 +121,7 @@ impl Default for SpeechFile {
             poll_secs: 5,
             http: SpeechHttpFile::default(),
             pocketsphinx: SpeechSphinxFile::default(),
+            tags: Vec::new(),
         }
     }
 }
@@ -131,6 +165,7 @@ pub struct SpeechConfig {
     pub poll: Duration,
     pub http: Option<SpeechHttpConfig>,
     pub pocketsphinx: Option<SpeechSphinxConfig>,
+    pub tags: Vec<SpeechTag>,
 }
 
 impl Default for SpeechConfig {
@@ -166,7 +201,49 @@ pub(super) fn speech(f: SpeechFile, p: &mut Problems) -> SpeechConfig {
         poll: Duration::from_secs(f.poll_secs.max(1)),
         http,
         pocketsphinx,
+        tags: tags(&f.tags, p),
     }
+}
+
+/// Most tags, and phrases per tag.
+const MAX_TAGS: usize = 200;
+const MAX_PHRASES: usize = 200;
+
+fn tags(files: &[SpeechTagFile], p: &mut Problems) -> Vec<SpeechTag> {
+    if files.len() > MAX_TAGS {
+        p.push("speech.tags", format!("at most {MAX_TAGS} tags"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let at = format!("speech.tags[{i}]");
+        let name = f.name.trim().to_owned();
+        if p.non_blank(&format!("{at}.name"), &name) && !seen.insert(name.to_lowercase()) {
+            p.push(format!("{at}.name"), format!("{name:?} is already a tag"));
+        }
+        if f.phrases.is_empty() || f.phrases.len() > MAX_PHRASES {
+            p.push(
+                format!("{at}.phrases"),
+                format!("give 1 to {MAX_PHRASES} phrases"),
+            );
+        }
+        let mut phrases = Vec::new();
+        for (j, phrase) in f.phrases.iter().enumerate() {
+            let words: Vec<String> = phrase.split_whitespace().map(str::to_lowercase).collect();
+            let only_stars = words.iter().all(|w| w.chars().all(|c| c == '*'));
+            if words.is_empty() || only_stars {
+                p.push(format!("{at}.phrases[{j}]"), "must name a word");
+            } else {
+                phrases.push(words);
+            }
+        }
+        out.push(SpeechTag {
+            name,
+            phrases,
+            party: f.party,
+        });
+    }
+    out
 }
 
 /// The model files must be there (the library is loaded when the engine starts).
@@ -251,6 +328,15 @@ mod tests {
         );
         let missing = "[speech]\nengine = \"pocketsphinx\"\n[speech.pocketsphinx]\nmodel_dir = \"/nonexistent\"\n";
         assert_eq!(problems(missing), ["speech.pocketsphinx.model_dir"]);
+        let tags = "[[speech.tags]]\nname = \"price\"\nphrases = [\"how much\", \" \"]\n[[speech.tags]]\nname = \"Price\"\nphrases = []\n";
+        assert_eq!(
+            problems(tags),
+            [
+                "speech.tags[0].phrases[1]",
+                "speech.tags[1].name",
+                "speech.tags[1].phrases"
+            ]
+        );
         let good = "[speech]\nengine = \"http\"\n[speech.http]\nurl = \"http://127.0.0.1:9/v1/audio/transcriptions\"\n";
         let config = Config::from_toml_str(good).unwrap();
         assert_eq!(

@@ -18,8 +18,9 @@ use super::http_engine::HttpEngine;
 use super::pocketsphinx::SphinxEngine;
 use super::retry::{self, Next};
 use super::transcript::{Channel, Heard, Transcript};
+use super::{facts, tags};
 use crate::call::record::rfc3339;
-use crate::config::{SharedConfig, SpeechConfig, SpeechEngine};
+use crate::config::{SharedConfig, SpeechConfig, SpeechEngine, SpeechTag};
 use crate::store::transcripts::{self, SpeechJob, SpeechOutcome};
 use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
 
@@ -94,9 +95,9 @@ impl SpeechService {
                     .settle_next(&mut running, speech, engine.name())
                     .await?;
             }
-            let (engine, redact) = (engine.clone(), speech.redact);
+            let (engine, redact, tags) = (engine.clone(), speech.redact, speech.tags.clone());
             running.spawn(async move {
-                let result = transcribe(&engine, &job, redact).await;
+                let result = transcribe(&engine, &job, redact, &tags).await;
                 (job, result)
             });
         }
@@ -261,11 +262,13 @@ fn outcome(
     }
 }
 
-/// Transcribes one recording: both parties, silent channels skipped.
+/// Transcribes one recording: both parties (silent channels skipped), the conversation facts
+/// from their audio, and the keyword tags said.
 async fn transcribe(
     engine: &Engine,
     job: &SpeechJob,
     redact: bool,
+    tags: &[SpeechTag],
 ) -> Result<Transcript, SpeechError> {
     let path = PathBuf::from(&job.path);
     let parts = tokio::task::spawn_blocking(move || audio::split_recording(&path))
@@ -279,7 +282,26 @@ async fn transcribe(
             Channel::Agent => agent = heard,
         }
     }
-    Ok(super::transcript::merge(caller, agent, redact))
+    let pcm = |channel| {
+        parts
+            .iter()
+            .find(|p| p.channel == channel)
+            .map(MonoWav::pcm)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let rate = parts.first().map_or(8_000, |p| p.rate);
+    let facts = facts::conversation(
+        &pcm(Channel::Caller)?,
+        &pcm(Channel::Agent)?,
+        rate,
+        &caller.text,
+    );
+    let said = tags::matching(tags, &caller.text, &agent.text);
+    let mut transcript = super::transcript::merge(caller, agent, redact);
+    transcript.facts = facts;
+    transcript.tags = said;
+    Ok(transcript)
 }
 
 /// One channel through the engine, its audio and engine seconds counted (their ratio is the
