@@ -166,7 +166,7 @@ impl ClientTx {
             TimerKind::M,
             ctx.config.transaction_timeout(),
         );
-        self.legs.push(AcceptedLeg {
+        self.add_leg(AcceptedLeg {
             to_tag: to_tag(&response),
             ack: None,
         });
@@ -186,7 +186,7 @@ impl ClientTx {
                 pass_up(ctx, response, true);
             }
             None => {
-                self.legs.push(AcceptedLeg {
+                self.add_leg(AcceptedLeg {
                     to_tag: tag,
                     ack: None,
                 });
@@ -296,12 +296,19 @@ impl ClientTx {
         let stored = Some((bytes, peer));
         match self.legs.iter_mut().find(|leg| leg.to_tag == tag) {
             Some(leg) => leg.ack = stored,
-            None => self.legs.push(AcceptedLeg {
+            None => self.add_leg(AcceptedLeg {
                 to_tag: tag,
                 ack: stored,
             }),
         }
         Ok(())
+    }
+
+    /// One more 2xx leg, in a vector of exactly the legs' size: nearly every INVITE has one,
+    /// kept for Timer M's 32 s, and a first `push` would reserve four (issue 12).
+    fn add_leg(&mut self, leg: AcceptedLeg) {
+        self.legs.reserve_exact(1);
+        self.legs.push(leg);
     }
 
     fn finish_after(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind, after: Duration) {

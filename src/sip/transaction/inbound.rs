@@ -115,7 +115,7 @@ impl TransactionLayer {
             self.ack_keys.insert(Arc::clone(ack_key), id);
         }
         self.server_keys.insert(key, id);
-        self.txs.insert(id, Machine::Server(tx));
+        self.txs.insert(id, Machine::Server(Box::new(tx)));
         id
     }
 }
