@@ -21,7 +21,7 @@ impl TransactionLayer {
         key: ServerKey,
     ) {
         if let Some(&id) = self.server_keys.get(&key) {
-            let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx));
+            let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx, &request));
             return;
         }
         let id = self.open_server(now, request.clone(), peer, key);

@@ -13,6 +13,7 @@
 //! wheel (`wheel`) and are cancelled there at once, so memory follows the number of live
 //! transactions and armed timers, not time.
 
+mod answer;
 mod client;
 mod event;
 mod inbound;
