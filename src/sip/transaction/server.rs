@@ -9,12 +9,10 @@
 //! recipe that rebuilds them from the retransmission (`answer`). The request that created it
 //! is dropped.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-
 use super::answer::KeptResponse;
-use super::key::{AckKey, ServerKey};
+use super::fingerprint::Fingerprint;
 use super::outbox::{Ctx, kept_bytes};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
@@ -44,10 +42,11 @@ pub(crate) struct ServerTx {
     /// Whether the ACK for our 2xx arrived (Accepted state).
     acked: bool,
     timers: TxTimers,
-    pub(crate) key: Arc<ServerKey>,
-    /// Ties the 2xx ACK to this transaction; given back to the layer (unindexed) once a
-    /// non-2xx final makes it useless.
-    pub(crate) ack_key: Option<Arc<AckKey>>,
+    /// The fingerprint of its key (RFC 3261 §17.2.3).
+    pub(crate) key: Fingerprint,
+    /// Ties the 2xx ACK to this transaction (Call-ID, CSeq number, From tag); given back to
+    /// the layer (unindexed) once a non-2xx final makes it useless.
+    pub(crate) ack_key: Option<Fingerprint>,
 }
 
 impl ServerTx {
@@ -59,13 +58,10 @@ impl ServerTx {
         ctx: &mut Ctx<'_>,
         request: SipMessage,
         peer: Peer,
-        key: Arc<ServerKey>,
+        key: Fingerprint,
+        ack_key: Option<Fingerprint>,
     ) -> Self {
         let invite = request.method() == Some(&Method::Invite);
-        let ack_key = invite
-            .then(|| AckKey::for_request(&request))
-            .flatten()
-            .map(Arc::new);
         // §17.2.1: the To tag in a 100 Trying is downgraded to SHOULD NOT.
         let trying = invite.then(|| response_to(&request, 100, "Trying", None, Some(peer.addr)));
         let mut tx = ServerTx {
@@ -160,7 +156,7 @@ impl ServerTx {
 
     /// The dialog key of an INVITE that will not be ACKed end to end (a non-2xx final was
     /// sent), for the layer to unindex; `None` while it may still be needed.
-    pub(crate) fn release_ack_key(&mut self) -> Option<Arc<AckKey>> {
+    pub(crate) fn release_ack_key(&mut self) -> Option<Fingerprint> {
         match self.state {
             TxState::Completed | TxState::Confirmed | TxState::Terminated => self.ack_key.take(),
             _ => None,

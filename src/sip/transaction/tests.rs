@@ -163,11 +163,14 @@ fn a_transaction_with_a_final_response_keeps_only_its_remnant() {
 fn a_retransmitted_bye_gets_the_same_bytes_as_the_first_answer() {
     let bye = |n: u32| {
         let mut b = MessageBuilder::request(&Method::Bye, "sip:bob@192.0.2.2");
-        b.header(HeaderName::Via, &format!("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKbye{n};rport"))
-            .header(HeaderName::From, "<sip:a@192.0.2.1>;tag=a")
-            .header(HeaderName::To, "<sip:bob@192.0.2.2>;tag=b")
-            .header(HeaderName::CallId, &format!("c{n}"))
-            .header(HeaderName::CSeq, "2 BYE");
+        b.header(
+            HeaderName::Via,
+            &format!("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKbye{n};rport"),
+        )
+        .header(HeaderName::From, "<sip:a@192.0.2.1>;tag=a")
+        .header(HeaderName::To, "<sip:bob@192.0.2.2>;tag=b")
+        .header(HeaderName::CallId, &format!("c{n}"))
+        .header(HeaderName::CSeq, "2 BYE");
         b.finish()
     };
     let mut layer = TransactionLayer::new(TimerConfig::default());
