@@ -4,6 +4,7 @@
 //! `b2bua` engine only executes what it says.
 
 pub mod attribution;
+pub mod confidence;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;

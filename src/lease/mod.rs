@@ -11,6 +11,7 @@
 
 pub mod codes;
 mod pool;
+mod ring;
 mod snapshot;
 pub mod sweeper;
 mod table;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 pub use codes::{CodeMatch, CodeRequest, OverflowCode, OverflowCodes};
+pub use ring::RingContext;
 pub use sweeper::{LeaseSnapshot, LeaseSnapshots, load_on_start, run_sweeper};
 pub use table::LeaseTable;
 pub use usage::PoolUsageSample;

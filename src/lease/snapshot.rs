@@ -18,7 +18,7 @@ impl LeaseTable {
             .collect()
     }
 
-    fn pool_stats(&self, pool: &Pool, now: Timestamp) -> PoolStats {
+    pub(super) fn pool_stats(&self, pool: &Pool, now: Timestamp) -> PoolStats {
         let alloc = pool.lock();
         let (cooling, free) = alloc.free_counts(now, pool.cooldown);
         let (mut leased, mut ringing) = (0, 0);

@@ -9,7 +9,7 @@
 //! then a `numbers` shard. Readers (`session`, `holder_of`, `snapshot`) take one shard at a
 //! time and never a pool's mutex.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -55,6 +55,9 @@ pub(super) struct NumberState {
     /// Calls ringing or in progress on this number.
     pub(super) calls: u32,
     pub(super) last_call_end: Option<Timestamp>,
+    /// The last few holders (visitor id, else session id) and when their lease ended, newest
+    /// last, at most [`super::ring::RECENT_HOLDERS`]: how shared the number was lately.
+    pub(super) recent: VecDeque<(Arc<str>, Timestamp)>,
 }
 
 /// A lease as stored: the session id is the map key, site/pool/number are indexes.
@@ -362,6 +365,8 @@ impl LeaseTable {
         if state.holder.as_deref() == Some(id) {
             state.holder = None;
         }
+        let key = held.visitor_id.clone().unwrap_or_else(|| Arc::from(id));
+        super::ring::remember_holder(&mut state.recent, key, at);
         if state.calls == 0 && state.holder.is_none() {
             alloc.put(held.slot, state.last_call_end.max(Some(at)).unwrap_or(at));
         }
@@ -423,6 +428,7 @@ impl NumberState {
             holder: None,
             calls: 0,
             last_call_end: None,
+            recent: VecDeque::new(),
         }
     }
 }
