@@ -68,7 +68,8 @@ impl B2bua {
             self.refuse_no_ports(now, tx, &invite, peer, &plan);
             return;
         }
-        self.history.record(&plan.caller, wall);
+        self.history
+            .record_attributed(&plan.caller, wall, plan.holder_key.as_deref());
         let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
         if plan.attribution.number_kind == NumberKindTag::Dynamic
             || plan.attribution.number_kind == NumberKindTag::Unattributed

@@ -33,6 +33,7 @@ pub mod blacklist;
 pub mod calls;
 mod columns;
 pub mod commands;
+mod confidence;
 pub mod costs;
 pub mod deal;
 pub mod flat;
