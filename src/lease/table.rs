@@ -32,6 +32,8 @@ pub struct LeaseTable {
     pub(super) numbers: DashMap<Arc<str>, NumberState>,
     /// Codes shown with the reserve number once a site's pools are exhausted.
     codes: OverflowCodes,
+    /// Numbers quarantined since the start (leak detection).
+    pub(super) quarantined_total: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -58,6 +60,8 @@ pub(super) struct NumberState {
     /// The last few holders (visitor id, else session id) and when their lease ended, newest
     /// last, at most [`super::ring::RECENT_HOLDERS`]: how shared the number was lately.
     pub(super) recent: VecDeque<(Arc<str>, Timestamp)>,
+    /// Unheld calls and the leak quarantine ([`super::quarantine`]).
+    pub(super) leak: super::quarantine::LeakState,
 }
 
 /// A lease as stored: the session id is the map key, site/pool/number are indexes.
@@ -83,6 +87,7 @@ impl LeaseTable {
             sessions: DashMap::new(),
             numbers: DashMap::new(),
             codes: OverflowCodes::default(),
+            quarantined_total: AtomicU64::new(0),
         };
         for spec in specs {
             table.add_pool(spec);
@@ -254,7 +259,7 @@ impl LeaseTable {
         if let Some(mut state) = self.numbers.get_mut(number) {
             state.calls = state.calls.saturating_sub(1);
             state.last_call_end = state.last_call_end.max(Some(now));
-            if state.calls == 0 && state.holder.is_none() {
+            if state.calls == 0 && state.holder.is_none() && !state.leak.quarantined() {
                 alloc.put(state.slot, now);
             }
         }
@@ -367,7 +372,7 @@ impl LeaseTable {
         }
         let key = held.visitor_id.clone().unwrap_or_else(|| Arc::from(id));
         super::ring::remember_holder(&mut state.recent, key, at);
-        if state.calls == 0 && state.holder.is_none() {
+        if state.calls == 0 && state.holder.is_none() && !state.leak.quarantined() {
             alloc.put(held.slot, state.last_call_end.max(Some(at)).unwrap_or(at));
         }
     }
@@ -429,6 +434,7 @@ impl NumberState {
             calls: 0,
             last_call_end: None,
             recent: VecDeque::new(),
+            leak: Default::default(),
         }
     }
 }
