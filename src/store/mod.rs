@@ -41,6 +41,7 @@ pub mod leads;
 pub mod leases;
 mod live_fold;
 mod live_rows;
+pub mod number_hygiene;
 pub mod outbox;
 pub mod overflow_codes;
 pub mod pool_usage;

@@ -273,6 +273,7 @@ const MIGRATIONS: &[&str] = &[
     V15_MEDIA_QUALITY,
     super::overflow_codes::V16_OVERFLOW_CODES,
     super::confidence::V17_CONFIDENCE,
+    super::number_hygiene::V18_QUARANTINED_NUMBERS,
 ];
 
 /// The schema version this build writes.
