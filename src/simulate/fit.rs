@@ -50,6 +50,7 @@ pub fn fit(judged: &[(RingFacts, bool)]) -> [f64; FEATURES] {
 }
 
 /// Newton's method over the `free` weights (the others stay 0).
+#[allow(clippy::needless_range_loop)] // matrix rows and columns read best by index
 fn newton(rows: &[([f64; FEATURES], f64)], free: &[bool; FEATURES]) -> [f64; FEATURES] {
     let mut w = [0.0; FEATURES];
     for _ in 0..ITERATIONS {
@@ -100,6 +101,7 @@ fn derivatives(rows: &[([f64; FEATURES], f64)], w: &[f64; FEATURES]) -> ([f64; F
 }
 
 /// Solves `a · x = b` by Gaussian elimination with partial pivoting; `None` if singular.
+#[allow(clippy::needless_range_loop)] // matrix rows and columns read best by index
 fn solve(mut a: Matrix, mut b: [f64; FEATURES]) -> Option<[f64; FEATURES]> {
     for col in 0..FEATURES {
         let pivot = (col..FEATURES).max_by(|&r, &s| a[r][col].abs().total_cmp(&a[s][col].abs()))?;
