@@ -40,10 +40,13 @@ impl LeaseTable {
             let state = self.numbers.get(number)?;
             (state.pool, other_holders(&state.recent, holder, now))
         };
-        let stats = self.pool_stats(self.pool(index), now);
+        // Only the pool's free set: O(cooling numbers), not O(pool size), on every INVITE.
+        let pool = self.pool(index);
+        let (_, free) = pool.lock().free_counts(now, pool.cooldown);
+        let size = pool.numbers.len();
         Some(RingContext {
-            pool_size: stats.size,
-            busy: stats.size.saturating_sub(stats.free),
+            pool_size: size,
+            busy: size.saturating_sub(free),
             other_holders,
         })
     }

@@ -18,7 +18,7 @@ impl LeaseTable {
             .collect()
     }
 
-    pub(super) fn pool_stats(&self, pool: &Pool, now: Timestamp) -> PoolStats {
+    fn pool_stats(&self, pool: &Pool, now: Timestamp) -> PoolStats {
         let alloc = pool.lock();
         let (cooling, free) = alloc.free_counts(now, pool.cooldown);
         let (mut leased, mut ringing, mut quarantined) = (0, 0, 0);
