@@ -79,6 +79,7 @@ fn attribution(i: usize) -> Attribution {
         region: Some("Moscow".into()),
         session_id: Some(format!("s-{i:012x}")),
         device: Some(["desktop", "mobile"][i % 2].into()),
+        confidence: Some(calltrack::call::confidence::Confidence::new(0.95)),
     }
 }
 

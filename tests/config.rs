@@ -188,6 +188,8 @@ fn example_sets_every_key() {
         "tracking.diversion",
         "tracking.keep_carrier_diversion",
         "tracking.max_forwarded_header_bytes",
+        "tracking.leak_calls",
+        "tracking.leak_window_hours",
         "tracking.unique_window_days",
         "tracking.quality_min_talk_secs",
         "tracking.callback_window_hours",

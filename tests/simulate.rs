@@ -1,5 +1,6 @@
 //! `calltrack simulate` through the real binary: the shipped models parse, `--compare` prints
-//! the documented JSON, a seed is deterministic, and a bad model exits 2 naming its keys.
+//! the documented JSON, a seed is deterministic, a bad model exits 2 naming its keys, and the
+//! production confidence is calibrated (Brier < 0.05) and its weights reproduce.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -151,4 +152,30 @@ fn a_bad_model_exits_2_naming_every_key() {
     );
     let missing = simulate(&dir.path().join("nope.toml"), &[]);
     assert_eq!(missing.status.code(), Some(2));
+}
+
+/// The production confidence on the shipped models at the pool size where naive allocation
+/// reaches 90 %: Brier under 0.05 (the goal), and the shipped weights are what
+/// `--fit-confidence` computes from them (the constants in `call/confidence.rs` reproduce).
+#[test]
+fn the_shipped_confidence_is_calibrated_and_reproducible() {
+    let sims: Vec<calltrack::simulate::Simulation> = ["small-shop", "ad-campaign", "long-visits"]
+        .iter()
+        .map(|name| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config/simulate")
+                .join(format!("{name}.toml"));
+            calltrack::simulate::Simulation::new(Model::load(&path).unwrap(), 1)
+        })
+        .collect();
+    for sim in &sims {
+        let runs = calltrack::simulate::compare(sim).unwrap();
+        let brier = runs[1].result.brier().unwrap();
+        assert!(brier < 0.05, "{}: Brier {brier}", sim.model().name);
+    }
+    let (weights, calls) = calltrack::simulate::fit_models(&sims).unwrap();
+    assert!(calls > 1000, "{calls}");
+    for (fitted, shipped) in weights.iter().zip(calltrack::call::confidence::WEIGHTS) {
+        assert!((fitted - shipped).abs() < 1e-3, "{weights:?}");
+    }
 }

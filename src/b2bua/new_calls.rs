@@ -68,12 +68,16 @@ impl B2bua {
             self.refuse_no_ports(now, tx, &invite, peer, &plan);
             return;
         }
-        self.history.record(&plan.caller, wall);
+        self.history
+            .record_attributed(&plan.caller, wall, plan.holder_key.as_deref());
         let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
         if plan.attribution.number_kind == NumberKindTag::Dynamic
             || plan.attribution.number_kind == NumberKindTag::Unattributed
         {
             self.leases.call_started(&plan.tracking.number);
+        }
+        if plan.attribution.number_kind == NumberKindTag::Unattributed {
+            self.count_unheld(&plan.tracking, wall);
         }
         let opening = Opening {
             key,
@@ -104,6 +108,19 @@ impl B2bua {
     /// With `[media] on_no_ports = "refuse"`, the first stream's ports are taken for call
     /// `key` now; `false` when none are free. With `"direct"` nothing is taken here (a call
     /// that finds no ports at its first SDP is bridged direct by the media table).
+    /// A bridged call to a pool number nobody holds: leak detection may quarantine it.
+    fn count_unheld(&self, tracking: &crate::config::TrackingNumber, wall: jiff::Timestamp) {
+        let rule = crate::lease::LeakRule {
+            calls: self.config.tracking.leak_calls,
+            window: jiff::SignedDuration::try_from(self.config.tracking.leak_window)
+                .unwrap_or(jiff::SignedDuration::MAX),
+        };
+        if let Some(q) = self.leases.unheld_call(&tracking.number, rule, wall) {
+            tracing::warn!(tracking_number = %q.number, site = %q.site, pool = %q.pool,
+                reason = %q.reason, "pool number quarantined: it keeps ringing while nobody holds it (restore: POST /v1/admin/numbers/{{number}}/restore)");
+        }
+    }
+
     fn media_ports_for(&self, now: Instant, key: CallKey) -> bool {
         self.config.media.on_no_ports != crate::config::OnNoPorts::Refuse
             || self.media.reserve(now, key.0).is_ok()

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lease::Visit;
 
+use crate::call::confidence::Confidence;
 use crate::call::lease_lookup::Holder;
 
 /// What kind of number the caller dialled, as recorded and stamped (`X-CT-Number-Kind`).
@@ -82,6 +83,9 @@ pub struct Attribution {
     /// The visitor's device class (`desktop`, `mobile`, `tablet`), from the snippet's
     /// User-Agent; unknown for calls to static, default and reserve numbers.
     pub device: Option<String>,
+    /// The probability that the visit is the caller, known at ring time (see
+    /// [`crate::call::confidence`]); only for calls attributed to a lease (`dynamic`).
+    pub confidence: Option<Confidence>,
 }
 
 /// The attribution of the number's holder at ring time.
@@ -140,6 +144,7 @@ fn of_visit(site: &str, v: &Visit, session_id: &str, number_kind: NumberKindTag)
         region: v.region().map(str::to_owned),
         session_id: Some(session_id.to_owned()),
         device: v.device().map(str::to_owned),
+        confidence: None,
     }
 }
 
@@ -159,7 +164,7 @@ pub struct StampRules<'a> {
 const MAX_HEADER_VALUE: usize = 128;
 
 /// The attribution headers for the PBX: Source, Medium, Campaign, Term, Session (only when
-/// known), Number-Kind and First-Call always, and optionally Diversion.
+/// known), Number-Kind and First-Call always, Confidence when known, and optionally Diversion.
 pub fn stamp(
     attr: &Attribution,
     first_call: bool,
@@ -187,6 +192,9 @@ pub fn stamp(
         format!("{p}First-Call"),
         if first_call { "1" } else { "0" }.to_string(),
     ));
+    if let Some(confidence) = attr.confidence {
+        headers.push((format!("{p}Confidence"), confidence.header_value()));
+    }
     if rules.diversion {
         let value = format!(
             "<sip:{}@{}>;reason=unconditional",
@@ -253,6 +261,19 @@ mod tests {
             ..Attribution::default()
         };
         let h = stamp(&attr, true, &rules(true));
+        assert!(
+            h.iter().all(|(n, _)| n != "X-CT-Confidence"),
+            "unknown: not stamped"
+        );
+        let sure = Attribution {
+            confidence: Some(Confidence::new(0.876)),
+            ..attr.clone()
+        };
+        let with = stamp(&sure, true, &rules(false));
+        assert_eq!(
+            with.last(),
+            Some(&("X-CT-Confidence".into(), "0.88".into()))
+        );
         let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,

@@ -1,5 +1,6 @@
 //! Caller history for the first-time-caller judgement: when each caller number last called,
-//! within the uniqueness window. Loaded from the CDR table at start-up, then kept in memory
+//! within the uniqueness window, and who its last attributed call went to (the confidence's
+//! "repeat caller" fact; remembered from this process's start, not loaded from the CDRs). Loaded from the CDR table at start-up, then kept in memory
 //! (the core never queries the database).
 
 use std::collections::HashMap;
@@ -18,6 +19,9 @@ struct HistoryState {
     /// `None`: a caller is new only once, ever.
     window: Option<Duration>,
     last_call: HashMap<String, Timestamp>,
+    /// The holder key (visitor id, else session) of each caller's last call attributed to a
+    /// lease; pruned with `last_call`.
+    holders: HashMap<String, String>,
     inserts_since_prune: usize,
 }
 
@@ -52,6 +56,27 @@ impl CallerHistory {
         if !is_anonymous(caller) {
             self.state().record(caller, now);
         }
+    }
+
+    /// Remembers that `caller` called at `now`, and whom the call was attributed to (the
+    /// lease holder's key; `None` keeps the earlier one).
+    pub fn record_attributed(&self, caller: &str, now: Timestamp, holder: Option<&str>) {
+        if is_anonymous(caller) {
+            return;
+        }
+        let mut state = self.state();
+        state.record(caller, now);
+        if let Some(holder) = holder {
+            state.holders.insert(caller.to_string(), holder.to_string());
+        }
+    }
+
+    /// The holder key of `caller`'s last call attributed to a lease, within the window.
+    pub fn earlier_holder(&self, caller: &str) -> Option<String> {
+        if is_anonymous(caller) {
+            return None;
+        }
+        self.state().holders.get(caller).cloned()
     }
 
     /// Whether `caller` has not called within the window before `now`; records this call.
@@ -103,6 +128,8 @@ impl HistoryState {
         if let Some(window) = self.window {
             self.last_call
                 .retain(|_, at| now.duration_since(*at) <= signed(window));
+            let kept = &self.last_call;
+            self.holders.retain(|caller, _| kept.contains_key(caller));
         }
     }
 }
@@ -138,6 +165,19 @@ mod tests {
             t0 + jiff::SignedDuration::from_hours(24 * 60)
         ));
         assert!(h.first_call("", t0) && h.first_call("anonymous", t0));
+    }
+
+    #[test]
+    fn remembers_the_last_attributed_holder() {
+        let h = CallerHistory::new(Some(Duration::from_secs(86_400)));
+        let t0 = ts("2026-11-01T10:00:00Z");
+        assert_eq!(h.earlier_holder("79161234567"), None);
+        h.record_attributed("79161234567", t0, Some("v1"));
+        h.record_attributed("79161234567", t0, None);
+        assert_eq!(h.earlier_holder("79161234567").as_deref(), Some("v1"));
+        assert!(!h.is_first("79161234567", t0));
+        h.record_attributed("anonymous", t0, Some("v2"));
+        assert_eq!(h.earlier_holder("anonymous"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `b2bua` engine only executes what it says.
 
 pub mod attribution;
+pub mod confidence;
 pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
@@ -94,6 +95,9 @@ pub struct BridgePlan {
     pub route: routing::RoutePlan,
     /// The caller has not called within the uniqueness window.
     pub first_call: bool,
+    /// The key of the lease holder the call is attributed to (visitor id, else session), for
+    /// the caller history; `None` when no lease holds the number.
+    pub holder_key: Option<String>,
     /// The attribution headers for the PBX (RFC 5806 Diversion optional).
     pub stamp: Vec<(String, String)>,
 }
@@ -118,7 +122,13 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         Err(rejection) => return Decision::Reject(rejection),
     };
     let holder = lease_lookup::holder_of(inbound.tracking, ctx.leases, ctx.now);
-    let attribution = attribution::attribute(&inbound.tracking.site, holder);
+    let holder_key = match &holder {
+        lease_lookup::Holder::Lease(lease) => Some(confidence::holder_key(lease).to_owned()),
+        _ => None,
+    };
+    let sureness = judge(ctx, &inbound, &holder);
+    let mut attribution = attribution::attribute(&inbound.tracking.site, holder);
+    attribution.confidence = sureness;
     let facts = routing::CallFacts {
         tracking: inbound.tracking,
         source: attribution.source.as_deref(),
@@ -160,8 +170,27 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         target: first.target.clone(),
         route,
         first_call,
+        holder_key,
         stamp,
     }))
+}
+
+/// The call's confidence (see [`confidence`]): only for a pool number a lease holds.
+fn judge(
+    ctx: &CallContext<'_>,
+    inbound: &inbound::InboundCall<'_>,
+    holder: &lease_lookup::Holder,
+) -> Option<confidence::Confidence> {
+    let site = ctx.config.site(&inbound.tracking.site)?;
+    let earlier = ctx.history.earlier_holder(&inbound.caller);
+    let facts = confidence::facts_of(
+        holder,
+        ctx.leases,
+        site.heartbeat,
+        earlier.as_deref(),
+        ctx.now,
+    )?;
+    Some(confidence::confidence(&facts))
 }
 
 /// The attribution headers for the PBX, with Diversion naming our host on the first

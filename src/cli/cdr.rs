@@ -359,7 +359,7 @@ mod tests {
             lines[1],
             "0000000000000001,c1@carrier,74951234567,79161112233,sip:sales@pbx.example,\
              2026-11-23T03:20:00.123Z,2026-11-23T03:20:07.500Z,2026-11-23T03:21:10.000Z,\
-             7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,,true,false,false,true,,,,,\
+             7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,,,true,false,false,true,,,,,\
              ,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"
         );
         let json = serde_json::to_value(&stored(1).cdr).unwrap();
@@ -395,7 +395,7 @@ mod tests {
     const CSV_HEADER: &str = "id,call_id,tracking_number,caller,destination,started_at,\
         answered_at,ended_at,wait_secs,talk_secs,disposition,sip_status,hangup_side,site,\
         number_kind,source,medium,campaign,term,content,referrer,landing_page,gclid,yclid,\
-        ga_client_id,ga_session_id,ym_client_id,region,session_id,device,first_time_caller,\
+        ga_client_id,ga_session_id,ym_client_id,region,session_id,device,confidence,first_time_caller,\
         quality,missed,counted,called_back_at,scheme,answered_step,answered_target,reject_reason,\
         rtp_caller_packets,rtp_caller_lost,rtp_caller_jitter_ms,rtp_caller_max_gap_ms,\
         rtp_callee_packets,rtp_callee_lost,rtp_callee_jitter_ms,rtp_callee_max_gap_ms,\

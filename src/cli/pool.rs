@@ -205,6 +205,7 @@ mod tests {
             ringing: 1,
             cooling: 2,
             free: 44,
+            quarantined: 0,
             granted_total: 1234,
             exhausted_total: 0,
         };

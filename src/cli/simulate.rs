@@ -11,9 +11,9 @@ use crate::simulate::{self, Labelled, Model, Report, Simulation};
 /// `calltrack simulate ...`
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimulateArgs {
-    /// The traffic model (TOML; see config/simulate/).
-    #[arg(long, value_name = "FILE")]
-    pub model: PathBuf,
+    /// The traffic model (TOML; see config/simulate/). Several only with `--fit-confidence`.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub model: Vec<PathBuf>,
     /// Random seed: the same model and seed give the same numbers.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -23,6 +23,10 @@ pub struct SimulateArgs {
     /// policies there (instead of the model's and the rules of thumb's sizes).
     #[arg(long)]
     pub compare: bool,
+    /// Fit the per-call confidence's weights on the models' calibration traffic and print
+    /// them as the Rust constant shipped in `src/call/confidence.rs`.
+    #[arg(long)]
+    pub fit_confidence: bool,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +42,19 @@ pub enum SimulateError {
     Model(#[from] simulate::ModelError),
     #[error(transparent)]
     Compare(#[from] simulate::CompareError),
+    #[error("give one --model (several only with --fit-confidence)")]
+    OneModel,
 }
 
 /// Loads the model, runs it and renders the report.
 pub fn run(args: &SimulateArgs) -> Result<String, SimulateError> {
-    let model = Model::load(&args.model)?;
+    if args.fit_confidence {
+        return fit(args);
+    }
+    let [path] = args.model.as_slice() else {
+        return Err(SimulateError::OneModel);
+    };
+    let model = Model::load(path)?;
     let sim = Simulation::new(model, args.seed);
     let runs = if args.compare {
         simulate::compare(&sim)?
@@ -57,6 +69,22 @@ pub fn run(args: &SimulateArgs) -> Result<String, SimulateError> {
         Format::Table => table(&report, &sim),
         Format::Json => json(&report),
     })
+}
+
+/// `--fit-confidence`: the weights fitted on every model's calibration traffic.
+fn fit(args: &SimulateArgs) -> Result<String, SimulateError> {
+    let mut sims = Vec::with_capacity(args.model.len());
+    for path in &args.model {
+        sims.push(Simulation::new(Model::load(path)?, args.seed));
+    }
+    let (weights, calls) = simulate::fit_models(&sims)?;
+    let list: Vec<String> = weights.iter().map(|w| format!("{w:.4}")).collect();
+    Ok(format!(
+        "// fitted on {calls} calls of {} models, seed {}\npub const WEIGHTS: [f64; FEATURES] = [{}];\n",
+        sims.len(),
+        args.seed,
+        list.join(", ")
+    ))
 }
 
 #[derive(Serialize)]
@@ -159,14 +187,16 @@ fn reliability(out: &mut String, label: &str, size: usize, rel: &simulate::Relia
         "{:<9} {:>6} {:>9} {:>9}",
         "bin", "calls", "predicted", "observed"
     );
-    for (i, bin) in rel.bins.iter().enumerate().filter(|(_, b)| b.calls > 0) {
-        let _ = writeln!(
-            out,
-            "{:<9} {:>6} {:>9.3} {:>9.3}",
-            format!("{:.1}-{:.1}", i as f64 / 10.0, (i + 1) as f64 / 10.0),
-            bin.calls,
-            bin.predicted,
-            bin.observed
-        );
+    for (i, bin) in rel.bins.iter().enumerate() {
+        let range = format!("{:.1}-{:.1}", i as f64 / 10.0, (i + 1) as f64 / 10.0);
+        let _ = if bin.calls == 0 {
+            writeln!(out, "{range:<9} {:>6} {:>9} {:>9}", 0, "-", "-")
+        } else {
+            writeln!(
+                out,
+                "{range:<9} {:>6} {:>9.3} {:>9.3}",
+                bin.calls, bin.predicted, bin.observed
+            )
+        };
     }
 }

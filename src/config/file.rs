@@ -323,6 +323,11 @@ pub struct TrackingFile {
     /// A missed call counts as called back when an answered call from the same caller
     /// follows within this many hours.
     pub callback_window_hours: u64,
+    /// A pool number is quarantined (taken out of its pool) after this many calls while
+    /// nobody held it within `leak_window_hours`; 0 turns leak detection off.
+    pub leak_calls: u32,
+    /// The window of `leak_calls`, in hours.
+    pub leak_window_hours: u64,
 }
 
 impl Default for TrackingFile {
@@ -335,6 +340,8 @@ impl Default for TrackingFile {
             unique_window_days: 30,
             quality_min_talk_secs: 30,
             callback_window_hours: 24,
+            leak_calls: 3,
+            leak_window_hours: 24,
         }
     }
 }

@@ -172,6 +172,10 @@ pub struct TrackingConfig {
     pub quality_min_talk: Duration,
     /// A missed call is called back by an answered call from the same caller within this.
     pub callback_window: Duration,
+    /// Leak detection: this many unheld calls to a pool number (0: off) ...
+    pub leak_calls: u32,
+    /// ... within this window quarantine it.
+    pub leak_window: Duration,
 }
 
 /// `[geo]`: visitor region lookup.

@@ -14,6 +14,10 @@ const MAX_UNIQUE_WINDOW_DAYS: u64 = 3650;
 pub(super) const MAX_QUALITY_TALK_SECS: u64 = 3600;
 /// Longest accepted `tracking.callback_window_hours` (30 days).
 const MAX_CALLBACK_WINDOW_HOURS: u64 = 720;
+/// Most accepted `tracking.leak_calls`.
+const MAX_LEAK_CALLS: u32 = 1000;
+/// Longest accepted `tracking.leak_window_hours` (30 days).
+const MAX_LEAK_WINDOW_HOURS: u64 = 720;
 /// Longest accepted `tracking.header_prefix`.
 const MAX_HEADER_PREFIX_BYTES: usize = 32;
 
@@ -49,6 +53,13 @@ pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
         FORWARDED_HEADER_BYTES.0,
         FORWARDED_HEADER_BYTES.1,
     );
+    p.within("tracking.leak_calls", f.leak_calls, 0, MAX_LEAK_CALLS);
+    p.within(
+        "tracking.leak_window_hours",
+        f.leak_window_hours,
+        1,
+        MAX_LEAK_WINDOW_HOURS,
+    );
     let unique_window = (f.unique_window_days > 0)
         .then(|| Duration::from_secs(f.unique_window_days.saturating_mul(SECS_PER_DAY)));
     TrackingConfig {
@@ -59,6 +70,8 @@ pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
         unique_window,
         quality_min_talk: Duration::from_secs(f.quality_min_talk_secs),
         callback_window: Duration::from_secs(f.callback_window_hours.saturating_mul(3600)),
+        leak_calls: f.leak_calls,
+        leak_window: Duration::from_secs(f.leak_window_hours.saturating_mul(3600)),
     }
 }
 

@@ -20,6 +20,9 @@ pub struct PoolStatsView {
     pub ringing: usize,
     pub cooling: usize,
     pub free: usize,
+    /// Numbers taken out of the pool by leak detection (`GET /v1/admin/numbers`).
+    #[serde(default)]
+    pub quarantined: usize,
     pub granted_total: u64,
     pub exhausted_total: u64,
 }
@@ -34,6 +37,7 @@ impl From<PoolStats> for PoolStatsView {
             ringing: s.ringing,
             cooling: s.cooling,
             free: s.free,
+            quarantined: s.quarantined,
             granted_total: s.granted_total,
             exhausted_total: s.exhausted_total,
         }

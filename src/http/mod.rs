@@ -21,6 +21,7 @@ pub mod leads_api;
 mod limits;
 pub mod login;
 mod metrics;
+mod numbers;
 pub mod openapi;
 pub mod outbox;
 pub mod pool_usage;

@@ -13,8 +13,8 @@ use super::limits;
 use super::state::RouterState;
 use super::{
     HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
-    leads, leads_api, login, metrics, openapi, outbox, pool_usage, recording, reports, sessions,
-    snippet, target_health, transcripts,
+    leads, leads_api, login, metrics, numbers, openapi, outbox, pool_usage, recording, reports,
+    sessions, snippet, target_health, transcripts,
 };
 
 /// Builds the whole application.
@@ -109,6 +109,8 @@ fn admin_api(state: &RouterState) -> Router<RouterState> {
             "/v1/admin/blacklist/{pattern}",
             delete(blacklist::remove_path),
         )
+        .route("/v1/admin/numbers", get(numbers::list))
+        .route("/v1/admin/numbers/{number}/restore", post(numbers::restore))
         .route("/v1/admin/health", get(target_health::list))
         .route("/v1/admin/outbox", get(outbox::status))
         .route("/v1/admin/outbox/events", get(outbox::events))

@@ -11,6 +11,8 @@
 
 pub mod codes;
 mod pool;
+mod quarantine;
+mod ring;
 mod snapshot;
 pub mod sweeper;
 mod table;
@@ -24,6 +26,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 pub use codes::{CodeMatch, CodeRequest, OverflowCode, OverflowCodes};
+pub use quarantine::{LeakRule, Quarantine};
+pub use ring::RingContext;
 pub use sweeper::{LeaseSnapshot, LeaseSnapshots, load_on_start, run_sweeper};
 pub use table::LeaseTable;
 pub use usage::PoolUsageSample;
@@ -80,7 +84,8 @@ pub enum LeaseError {
     UnknownPool,
 }
 
-/// One pool's occupancy at a moment; `leased + ringing-without-lease + cooling + free = size`.
+/// One pool's occupancy at a moment;
+/// `leased + ringing-without-lease + cooling + free + quarantined-and-quiet = size`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolStats {
     pub site: String,
@@ -94,6 +99,8 @@ pub struct PoolStats {
     pub cooling: usize,
     /// Numbers ready to be granted now.
     pub free: usize,
+    /// Numbers taken out of the pool by leak detection (see `quarantine`).
+    pub quarantined: usize,
     pub granted_total: u64,
     pub exhausted_total: u64,
 }

@@ -21,10 +21,11 @@ impl LeaseTable {
     fn pool_stats(&self, pool: &Pool, now: Timestamp) -> PoolStats {
         let alloc = pool.lock();
         let (cooling, free) = alloc.free_counts(now, pool.cooldown);
-        let (mut leased, mut ringing) = (0, 0);
+        let (mut leased, mut ringing, mut quarantined) = (0, 0, 0);
         for state in pool.numbers.iter().filter_map(|n| self.numbers.get(n)) {
             leased += usize::from(state.holder.is_some());
             ringing += usize::from(state.calls > 0);
+            quarantined += usize::from(state.leak.quarantined());
         }
         PoolStats {
             site: pool.site.clone(),
@@ -34,6 +35,7 @@ impl LeaseTable {
             ringing,
             cooling,
             free,
+            quarantined,
             granted_total: pool.granted_total.load(Ordering::Relaxed),
             exhausted_total: pool.exhausted_total.load(Ordering::Relaxed),
         }

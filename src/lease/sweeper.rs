@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{Lease, LeaseTable, OverflowCode};
+use super::{Lease, LeaseTable, OverflowCode, Quarantine};
 
 /// How often expired leases are ended.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
@@ -22,11 +22,13 @@ const SAVE_EVERY: Duration = Duration::from_secs(5);
 /// How long one save may wait for its commit before the sweeper goes on (it stays queued).
 const SAVE_WAIT: Duration = Duration::from_secs(5);
 
-/// What a restart must find again: every lease and every live overflow code.
+/// What a restart must find again: every lease, every live overflow code and every
+/// quarantined number.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeaseSnapshot {
     pub leases: Vec<Lease>,
     pub codes: Vec<OverflowCode>,
+    pub quarantined: Vec<Quarantine>,
 }
 
 /// Where lease snapshots are kept.
@@ -72,6 +74,7 @@ pub async fn run_sweeper<S: LeaseSnapshots>(
 pub fn load_on_start(table: &LeaseTable, saved: LeaseSnapshot, now: Timestamp) -> (usize, usize) {
     let before = table.len();
     table.restore(saved.leases, now);
+    table.restore_quarantines(saved.quarantined);
     let codes = table.codes().restore(saved.codes, now);
     (table.len().saturating_sub(before), codes)
 }
@@ -81,6 +84,7 @@ async fn save<S: LeaseSnapshots>(table: &LeaseTable, store: &S) {
     let snapshot = LeaseSnapshot {
         leases: table.snapshot(),
         codes: table.codes().snapshot(),
+        quarantined: table.quarantined(),
     };
     let saved = snapshot.leases.len() + snapshot.codes.len();
     match tokio::time::timeout(SAVE_WAIT, store.save(snapshot)).await {

@@ -9,7 +9,7 @@
 //! then a `numbers` shard. Readers (`session`, `holder_of`, `snapshot`) take one shard at a
 //! time and never a pool's mutex.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -32,6 +32,8 @@ pub struct LeaseTable {
     pub(super) numbers: DashMap<Arc<str>, NumberState>,
     /// Codes shown with the reserve number once a site's pools are exhausted.
     codes: OverflowCodes,
+    /// Numbers quarantined since the start (leak detection).
+    pub(super) quarantined_total: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -55,6 +57,11 @@ pub(super) struct NumberState {
     /// Calls ringing or in progress on this number.
     pub(super) calls: u32,
     pub(super) last_call_end: Option<Timestamp>,
+    /// The last few holders (visitor id, else session id) and when their lease ended, newest
+    /// last, at most [`super::ring::RECENT_HOLDERS`]: how shared the number was lately.
+    pub(super) recent: VecDeque<(Arc<str>, Timestamp)>,
+    /// Unheld calls and the leak quarantine ([`super::quarantine`]).
+    pub(super) leak: super::quarantine::LeakState,
 }
 
 /// A lease as stored: the session id is the map key, site/pool/number are indexes.
@@ -80,6 +87,7 @@ impl LeaseTable {
             sessions: DashMap::new(),
             numbers: DashMap::new(),
             codes: OverflowCodes::default(),
+            quarantined_total: AtomicU64::new(0),
         };
         for spec in specs {
             table.add_pool(spec);
@@ -251,7 +259,7 @@ impl LeaseTable {
         if let Some(mut state) = self.numbers.get_mut(number) {
             state.calls = state.calls.saturating_sub(1);
             state.last_call_end = state.last_call_end.max(Some(now));
-            if state.calls == 0 && state.holder.is_none() {
+            if state.calls == 0 && state.holder.is_none() && !state.leak.quarantined() {
                 alloc.put(state.slot, now);
             }
         }
@@ -362,7 +370,9 @@ impl LeaseTable {
         if state.holder.as_deref() == Some(id) {
             state.holder = None;
         }
-        if state.calls == 0 && state.holder.is_none() {
+        let key = held.visitor_id.clone().unwrap_or_else(|| Arc::from(id));
+        super::ring::remember_holder(&mut state.recent, key, at);
+        if state.calls == 0 && state.holder.is_none() && !state.leak.quarantined() {
             alloc.put(held.slot, state.last_call_end.max(Some(at)).unwrap_or(at));
         }
     }
@@ -423,6 +433,8 @@ impl NumberState {
             holder: None,
             calls: 0,
             last_call_end: None,
+            recent: VecDeque::new(),
+            leak: Default::default(),
         }
     }
 }

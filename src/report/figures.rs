@@ -27,6 +27,10 @@ pub struct Sums {
     pub cost_minor: i64,
     /// `won` deals on calls and leads in the report currency.
     pub revenue_minor: i64,
+    /// Calls with a confidence (attributed to a visitor's lease), and the sum of their
+    /// confidences in thousandths.
+    pub confident_calls: i64,
+    pub confidence_milli: i64,
 }
 
 impl AddAssign for Sums {
@@ -43,6 +47,8 @@ impl AddAssign for Sums {
         self.leads += o.leads;
         self.cost_minor += o.cost_minor;
         self.revenue_minor += o.revenue_minor;
+        self.confident_calls += o.confident_calls;
+        self.confidence_milli += o.confidence_milli;
     }
 }
 
@@ -72,6 +78,9 @@ pub struct Figures {
     pub revenue: String,
     /// (revenue - cost) / cost.
     pub roi: Option<f64>,
+    /// Mean per-call confidence (0..1) over the calls that have one (pool numbers a visitor
+    /// held); `null` without any.
+    pub avg_confidence: Option<f64>,
 }
 
 impl From<Sums> for Figures {
@@ -94,6 +103,7 @@ impl From<Sums> for Figures {
             cost_per_lead: per(s.cost_minor, s.leads),
             revenue: money(s.revenue_minor),
             roi: ratio(s.revenue_minor - s.cost_minor, s.cost_minor),
+            avg_confidence: ratio(s.confidence_milli, s.confident_calls.saturating_mul(1000)),
         }
     }
 }
@@ -145,6 +155,13 @@ mod tests {
         assert_eq!(f.cost_per_quality_call.as_deref(), Some("100.00"));
         assert_eq!(f.cost_per_lead, None);
         assert_eq!(f.roi, Some(1.5));
+        assert_eq!(f.avg_confidence, None);
+        let sure = Sums {
+            confident_calls: 4,
+            confidence_milli: 3_400,
+            ..Sums::default()
+        };
+        assert_eq!(Figures::from(sure).avg_confidence, Some(0.85));
         let empty = Figures::from(Sums::default());
         assert_eq!((empty.answer_rate, empty.roi), (None, None));
         assert_eq!(money(-5), "-0.05");

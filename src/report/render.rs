@@ -5,7 +5,7 @@ use super::build::{Report, Row};
 use super::figures::Figures;
 
 /// Figure names in CSV column order.
-pub const FIGURE_COLUMNS: [&str; 17] = [
+pub const FIGURE_COLUMNS: [&str; 18] = [
     "calls",
     "unique_callers",
     "first_time_calls",
@@ -23,6 +23,7 @@ pub const FIGURE_COLUMNS: [&str; 17] = [
     "cost_per_lead",
     "revenue",
     "roi",
+    "avg_confidence",
 ];
 
 /// CSV: a header (group-by fields, then [`FIGURE_COLUMNS`]), one line per row, then a line
@@ -165,6 +166,7 @@ fn cells(f: &Figures) -> Vec<String> {
         opt(&f.cost_per_lead),
         f.revenue.clone(),
         rate(f.roi),
+        rate(f.avg_confidence),
     ]
 }
 

@@ -6,16 +6,21 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
+use crate::call::confidence::{self, RingFacts};
 use crate::call::lease_lookup::{Holder, holder_of};
 use crate::config::{NumberKind, SiteConfig, TrackingNumber};
 use crate::lease::{GrantRequest, LeaseError, LeaseTable, PoolSpec, Visit};
 
 /// Who a call is attributed to at ring time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Attributed {
-    /// The visitor (snippet cookie) of the lease holding the number, and seconds since that
-    /// lease was last seen (heartbeat, release or grant).
-    Visitor(u32, i64),
+    /// The visitor (snippet cookie) of the lease holding the number, the key the caller
+    /// history remembers it by, and what production knows at ring time (`None` for naive).
+    Visitor {
+        who: u32,
+        key: String,
+        facts: Option<RingFacts>,
+    },
     /// A pool number nobody holds.
     Nobody,
 }
@@ -31,8 +36,9 @@ pub trait Allocator {
     fn grant(&mut self, index: usize, visitor: u32, visit: Visit, now: Timestamp) -> Allocated;
     fn heartbeat(&mut self, index: usize, now: Timestamp);
     fn release(&mut self, index: usize, now: Timestamp);
-    /// Who `number` is attributed to if a call rings now.
-    fn holder(&mut self, number: usize, now: Timestamp) -> Attributed;
+    /// Who `number` is attributed to if a call rings now; `earlier` is the key of the
+    /// caller's earlier attribution, if any.
+    fn holder(&mut self, number: usize, earlier: Option<&str>, now: Timestamp) -> Attributed;
     fn call_started(&mut self, number: usize);
     fn call_ended(&mut self, number: usize, now: Timestamp);
     /// Numbers not free to grant right now (leased, ringing or cooling down).
@@ -141,21 +147,25 @@ impl Allocator for Calltrack {
         }
     }
 
-    fn holder(&mut self, number: usize, now: Timestamp) -> Attributed {
+    /// As `plan_invite`: the call path's lease lookup, then the production facts.
+    fn holder(&mut self, number: usize, earlier: Option<&str>, now: Timestamp) -> Attributed {
         let Some(tracking) = self.tracking.get(number) else {
             return Attributed::Nobody;
         };
-        match holder_of(tracking, &self.table, now) {
-            Holder::Lease(lease) => {
-                let since = now.duration_since(lease.last_seen).as_secs();
-                lease
-                    .visit
-                    .ga_client_id()
-                    .and_then(|id| id.strip_prefix('v')?.parse().ok())
-                    .map_or(Attributed::Nobody, |v| Attributed::Visitor(v, since))
-            }
-            _ => Attributed::Nobody,
-        }
+        let holder = holder_of(tracking, &self.table, now);
+        let facts = confidence::facts_of(&holder, &self.table, self.site.heartbeat, earlier, now);
+        let Holder::Lease(lease) = holder else {
+            return Attributed::Nobody;
+        };
+        let who = lease
+            .visit
+            .ga_client_id()
+            .and_then(|id| id.strip_prefix('v')?.parse().ok());
+        who.map_or(Attributed::Nobody, |who| Attributed::Visitor {
+            who,
+            key: confidence::holder_key(&lease).to_owned(),
+            facts,
+        })
     }
 
     fn call_started(&mut self, number: usize) {

@@ -86,7 +86,7 @@ fn both(sim: &Simulation, label: &'static str, size: usize) -> Vec<Labelled> {
 /// Doubling to a size that reaches the target, then bisection down to the smallest one
 /// (accuracy grows with the pool for a fixed script; noise can make it not strictly so, and
 /// the answer is then the smallest size bisection lands on).
-fn naive_target_size(sim: &Simulation) -> Result<usize, CompareError> {
+pub fn naive_target_size(sim: &Simulation) -> Result<usize, CompareError> {
     let reaches = |size: usize| sim.run(Policy::Naive, size).correct_pct() >= NAIVE_TARGET_PCT;
     let mut hi = 1;
     while !reaches(hi) {

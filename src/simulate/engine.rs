@@ -4,12 +4,11 @@
 //! the visit that caused it.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 
 use super::allocator::{Allocator, Attributed};
-use super::confidence::RingFacts;
 use super::model::Model;
 use super::script::{DAY_SECS, Kind, ScriptVisit};
 use super::site;
@@ -49,6 +48,8 @@ struct Replay<'a, A: Allocator> {
     queue: BinaryHeap<Reverse<(i64, u64, Event)>>,
     seq: u64,
     tally: Tally,
+    /// The caller history: each caller's (visitor's) last attribution, by holder key.
+    earlier: HashMap<u32, String>,
 }
 
 /// Replays `visits` against `alloc` with a pool of `size` numbers.
@@ -63,6 +64,7 @@ pub fn replay<A: Allocator>(model: &Model, visits: &[ScriptVisit], size: usize, 
         queue: BinaryHeap::new(),
         seq: 0,
         tally: Tally::default(),
+        earlier: HashMap::new(),
     };
     for (i, v) in visits.iter().enumerate() {
         r.push(v.start, Event::Start(i));
@@ -166,16 +168,6 @@ impl<A: Allocator> Replay<'_, A> {
         }
     }
 
-    /// What is known at ring time about a call attributed to a lease last seen `since` ago.
-    fn facts(&mut self, since: i64, time: i64) -> RingFacts {
-        let size = self.last_granted.len().max(1);
-        RingFacts {
-            since_seen_secs: since,
-            heartbeat_secs: self.heartbeat_secs(),
-            pressure: self.alloc.busy(at(time)) as f64 / size as f64,
-        }
-    }
-
     /// A call rings: judged against the lease holding the number it dials.
     fn ring(&mut self, i: usize, k: usize, time: i64) {
         let v = &self.visits[i];
@@ -187,10 +179,13 @@ impl<A: Allocator> Replay<'_, A> {
             }
             Shown::Reserve => Outcome::Reserve,
             Shown::Pool(number) => {
-                let outcome = match self.alloc.holder(number, at(time)) {
-                    Attributed::Visitor(who, since) => {
-                        let key = self.facts(since, time).key();
-                        self.tally.judged.push((key, who == v.visitor));
+                let earlier = self.earlier.get(&v.visitor).map(String::as_str);
+                let outcome = match self.alloc.holder(number, earlier, at(time)) {
+                    Attributed::Visitor { who, key, facts } => {
+                        if let Some(facts) = facts {
+                            self.tally.judged.push((facts, who == v.visitor));
+                        }
+                        self.earlier.insert(v.visitor, key);
                         if who == v.visitor {
                             Outcome::Correct
                         } else {

@@ -11,6 +11,7 @@ mod compare;
 mod confidence;
 mod draw;
 mod engine;
+mod fit;
 pub mod model;
 mod naive;
 mod script;
@@ -22,11 +23,12 @@ pub use compare::{
     utmstat_size,
 };
 pub use confidence::{Bin, Reliability};
+pub use fit::{fit, fit_models};
 pub use model::{Model, ModelError};
 pub use tally::{Policy, RunResult};
 
+use crate::call::confidence::{RingFacts, WEIGHTS};
 use allocator::Calltrack;
-use confidence::Calibration;
 use naive::Naive;
 use script::ScriptVisit;
 
@@ -36,7 +38,7 @@ pub struct Simulation {
     model: Model,
     seed: u64,
     visits: Vec<ScriptVisit>,
-    /// Other traffic of the same model, to calibrate the confidence on.
+    /// Other traffic of the same model, to fit the confidence on.
     calibration: Vec<ScriptVisit>,
 }
 
@@ -74,14 +76,18 @@ impl Simulation {
             }
             Policy::Calltrack => {
                 let measured = self.calltrack(&self.visits, size);
-                let learnt = self.calltrack(&self.calibration, size);
-                let calibration = Calibration::learn(&learnt.judged);
-                let reliability = Reliability::measure(&calibration, &measured.judged);
+                let reliability = Reliability::measure(&WEIGHTS, &measured.judged);
                 let mut result = RunResult::from_tally(policy, size, measured);
                 result.reliability = reliability;
                 result
             }
         }
+    }
+
+    /// The facts and ground truth of every lease-attributed call of the calibration traffic
+    /// (another draw of the model) with a pool of `size`: what the weights are fitted on.
+    pub fn calibration_calls(&self, size: usize) -> Vec<(RingFacts, bool)> {
+        self.calltrack(&self.calibration, size).judged
     }
 
     fn calltrack(&self, visits: &[ScriptVisit], size: usize) -> tally::Tally {

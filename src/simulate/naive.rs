@@ -58,13 +58,15 @@ impl Allocator for Naive {
 
     fn release(&mut self, _index: usize, _now: Timestamp) {}
 
-    fn holder(&mut self, number: usize, now: Timestamp) -> Attributed {
+    fn holder(&mut self, number: usize, _earlier: Option<&str>, now: Timestamp) -> Attributed {
         match self.slots.get(number) {
             Some(slot) if Naive::held(slot, now) => {
-                slot.holder.map_or(Attributed::Nobody, |(v, until)| {
-                    let granted = until.saturating_sub(NAIVE_FREEZE).unwrap_or(until);
-                    Attributed::Visitor(v, now.duration_since(granted).as_secs())
-                })
+                slot.holder
+                    .map_or(Attributed::Nobody, |(who, _)| Attributed::Visitor {
+                        who,
+                        key: who.to_string(),
+                        facts: None,
+                    })
             }
             _ => Attributed::Nobody,
         }

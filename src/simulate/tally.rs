@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::confidence::Reliability;
+use crate::call::confidence::RingFacts;
 
 /// Which allocation was replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,8 +54,8 @@ pub struct Tally {
     /// Unattributed calls whose number's last holder was the caller (not reissued since):
     /// what attributing a free number to its last holder would win.
     pub last_holder_callers: u64,
-    /// Calls attributed to a lease: (confidence bucket, correct).
-    pub judged: Vec<(usize, bool)>,
+    /// Calls attributed to a lease: (what production knew at ring time, correct).
+    pub judged: Vec<(RingFacts, bool)>,
     /// Busy numbers, sampled once a simulated minute.
     pub busy_samples: Vec<usize>,
     /// Minutes (since the start) in which some visitor got the reserve number.

@@ -104,7 +104,8 @@ fn cell(row: &Row<'_>, i: usize) -> rusqlite::Result<Cell> {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(n) => Cell::Int(n),
         ValueRef::Text(_) => Cell::Text(row.get(i)?),
-        ValueRef::Real(_) | ValueRef::Blob(_) => {
+        ValueRef::Real(x) => Cell::Real(x),
+        ValueRef::Blob(_) => {
             return Err(rusqlite::Error::InvalidColumnType(
                 i,
                 flat::cdr_columns()[i - 1].clone(),
@@ -120,6 +121,7 @@ impl ToSql for Cell {
             Cell::Null => ToSqlOutput::Owned(Value::Null),
             Cell::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
             Cell::Int(n) => ToSqlOutput::Owned(Value::Integer(*n)),
+            Cell::Real(x) => ToSqlOutput::Owned(Value::Real(*x)),
             Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
     }

@@ -73,7 +73,8 @@ pub(super) fn replace_snapshot(
     snapshot: &LeaseSnapshot,
 ) -> rusqlite::Result<()> {
     replace_leases(conn, &snapshot.leases)?;
-    super::overflow_codes::replace(conn, &snapshot.codes)
+    super::overflow_codes::replace(conn, &snapshot.codes)?;
+    super::number_hygiene::replace(conn, &snapshot.quarantined)
 }
 
 /// Every stored lease and overflow code, for the restart.
@@ -81,6 +82,7 @@ pub fn load_snapshot(conn: &Connection) -> Result<LeaseSnapshot, StoreError> {
     Ok(LeaseSnapshot {
         leases: load_leases(conn)?,
         codes: super::overflow_codes::load(conn)?,
+        quarantined: super::number_hygiene::load(conn)?,
     })
 }
 

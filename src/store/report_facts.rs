@@ -36,6 +36,7 @@ pub fn facts(conn: &Connection, q: &FactQuery) -> Result<Facts, StoreError> {
     if rolled_up(q) {
         rollup_sums(conn, q, &mut facts)?;
         repeats(conn, q, &mut facts)?;
+        super::confidence::rollup_sums(conn, q, &mut facts)?;
     } else {
         call_sums(conn, q, &mut facts)?;
         lead_sums(conn, q, &mut facts)?;
@@ -109,7 +110,7 @@ fn rollup_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<()
             talk_secs: row.get(n + 8)?,
             leads: row.get(n + 9)?,
             revenue_minor: if ours { row.get(n + 10)? } else { 0 },
-            cost_minor: 0,
+            ..Sums::default()
         };
         let mut fact = fact(q, row, sums)?;
         for value in &mut fact.key {
@@ -156,7 +157,8 @@ fn call_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), 
             sum(CASE WHEN answered_at IS NOT NULL THEN talk_secs ELSE 0 END),
             sum(CASE WHEN deal_status = 'won' AND deal_currency = ?3 THEN deal_amount_minor ELSE 0 END),
             sum(deal_status IS 'won' AND deal_currency IS NOT ?3),
-            sum(prev_started_at IS NOT NULL AND prev_started_at >= ?1)
+            sum(prev_started_at IS NOT NULL AND prev_started_at >= ?1),
+            count(confidence), coalesce(sum(CAST(round(confidence * 1000) AS INTEGER)), 0)
          FROM cdr INDEXED BY cdr_started_at
          WHERE started_at >= ?1 AND started_at < ?2 AND disposition <> 'rejected' AND {sites}
          GROUP BY {group}"
@@ -178,6 +180,8 @@ fn call_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), 
             wait_secs: row.get(n + 6)?,
             talk_secs: row.get(n + 7)?,
             revenue_minor: row.get(n + 8)?,
+            confident_calls: row.get(n + 11)?,
+            confidence_milli: row.get(n + 12)?,
             ..Sums::default()
         };
         facts.skipped.deals += row.get::<_, i64>(n + 9)?;
@@ -249,7 +253,7 @@ fn costs(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), Stor
 }
 
 /// `(GROUP BY list, SELECT list)`: bucket, site, then the query's columns.
-fn grouping(q: &FactQuery, at: &str, tracking_number: &str) -> (String, String) {
+pub(super) fn grouping(q: &FactQuery, at: &str, tracking_number: &str) -> (String, String) {
     let bucket = match q.bucket {
         Bucket::None => "''".to_owned(),
         Bucket::Hour => format!("substr({at}, 1, 13)"),
@@ -279,12 +283,12 @@ fn window_params(q: &FactQuery) -> Vec<Value> {
 
 /// `2026-12-01T21:00:00`: compares with stored RFC 3339 UTC text (`...Z`, optional fraction)
 /// as the instant does.
-fn bound(at: Timestamp) -> String {
+pub(super) fn bound(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 /// `site IN (?4, ?5)` or `site NOT IN (...)` with its values, placeholders from `first`.
-fn site_clause(sites: &SiteSet, first: usize) -> (String, Vec<Value>) {
+pub(super) fn site_clause(sites: &SiteSet, first: usize) -> (String, Vec<Value>) {
     let (list, negate) = match sites {
         SiteSet::Only(list) => (list, ""),
         SiteSet::Except(list) => (list, "NOT "),
@@ -302,7 +306,7 @@ fn site_clause(sites: &SiteSet, first: usize) -> (String, Vec<Value>) {
     (clause, list.iter().cloned().map(Value::Text).collect())
 }
 
-fn fact(q: &FactQuery, row: &Row<'_>, sums: Sums) -> Result<Fact, StoreError> {
+pub(super) fn fact(q: &FactQuery, row: &Row<'_>, sums: Sums) -> Result<Fact, StoreError> {
     let bucket: String = row.get(0)?;
     let bucket = match q.bucket {
         Bucket::None => None,

@@ -146,6 +146,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
+        // The six report_* triggers of V9 that bulk_load sets aside.
         assert_eq!(triggers, 6, "bulk_load puts the triggers back");
     }
 }

@@ -273,6 +273,8 @@ const MIGRATIONS: &[&str] = &[
     V15_MEDIA_QUALITY,
     super::overflow_codes::V16_OVERFLOW_CODES,
     super::transcripts::V17_TRANSCRIPTS,
+    super::confidence::V18_CONFIDENCE,
+    super::number_hygiene::V19_QUARANTINED_NUMBERS,
 ];
 
 /// The schema version this build writes.

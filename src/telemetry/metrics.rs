@@ -153,6 +153,14 @@ fn describe() {
         "Overflow codes bound to a visitor session now, per site"
     );
     describe_gauge!(
+        "calltrack_numbers_quarantined",
+        "Pool numbers quarantined by leak detection (ringing while nobody holds them), per pool"
+    );
+    describe_counter!(
+        "calltrack_numbers_quarantined_total",
+        "Pool numbers quarantined by leak detection since the start"
+    );
+    describe_gauge!(
         "calltrack_cdr_queue_depth",
         "Store commands queued for the CDR writer"
     );
@@ -308,10 +316,12 @@ pub fn publish_pools(leases: &LeaseTable, now: Timestamp) {
         gauge!("calltrack_pool_leased", &labels).set(pool.leased as f64);
         gauge!("calltrack_pool_utilisation_ratio", &labels).set(ratio);
         counter!("calltrack_pool_exhausted_total", &labels).absolute(pool.exhausted_total);
+        gauge!("calltrack_numbers_quarantined", &labels).set(pool.quarantined as f64);
     }
     for (site, live) in leases.codes().live_by_site() {
         gauge!("calltrack_overflow_codes_live", "site" => site).set(live as f64);
     }
+    counter!("calltrack_numbers_quarantined_total").absolute(leases.quarantined_total());
 }
 
 /// The CDR writer's queue holds `depth` commands.

@@ -28,6 +28,10 @@ pub struct AttributionView {
     /// `desktop`, `mobile` or `tablet` (pool numbers only).
     pub device: Option<String>,
     pub session_id: Option<String>,
+    /// 0..1, the probability known at ring time that this visit is the caller (calls to a
+    /// pool number held by a visitor only; `null` otherwise).
+    #[serde(default)]
+    pub confidence: Option<f64>,
 }
 
 impl From<Attribution> for AttributionView {
@@ -48,6 +52,7 @@ impl From<Attribution> for AttributionView {
             region: a.region,
             device: a.device,
             session_id: a.session_id,
+            confidence: a.confidence.map(|c| c.get()),
         }
     }
 }
@@ -192,7 +197,7 @@ impl CallView {
 }
 
 /// The CSV header: the view's fields with the attribution flattened and the deal split.
-pub const CSV_HEADER: [&str; 45] = [
+pub const CSV_HEADER: [&str; 46] = [
     "id",
     "call_id",
     "site",
@@ -232,6 +237,7 @@ pub const CSV_HEADER: [&str; 45] = [
     "region",
     "device",
     "session_id",
+    "confidence",
     "tags",
     "note",
     "deal_amount",
@@ -306,6 +312,7 @@ impl CallView {
             o(&a.region),
             outside(&a.device),
             o(&a.session_id),
+            a.confidence.map_or(String::new(), |c| c.to_string()),
             x(&self.tags.join(";")),
             outside(&self.note),
             amount,

@@ -71,6 +71,7 @@ impl<'de> de::Deserializer<'de> for CellDeserializer {
             Cell::Null => visitor.visit_none(),
             Cell::Bool(b) => visitor.visit_bool(b),
             Cell::Int(n) => visitor.visit_i64(n),
+            Cell::Real(x) => visitor.visit_f64(x),
             Cell::Text(s) => visitor.visit_string(s),
         }
     }

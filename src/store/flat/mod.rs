@@ -21,11 +21,13 @@ use de::RowDeserializer;
 use ser::RowSerializer;
 
 /// One column's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
     Null,
     Bool(bool),
     Int(i64),
+    /// A REAL column (`confidence`).
+    Real(f64),
     Text(String),
 }
 
@@ -36,6 +38,7 @@ impl Cell {
             Cell::Null => "".into(),
             Cell::Bool(b) => if *b { "true" } else { "false" }.into(),
             Cell::Int(n) => n.to_string().into(),
+            Cell::Real(x) => x.to_string().into(),
             Cell::Text(s) => s.as_str().into(),
         }
     }

@@ -252,11 +252,11 @@ impl ser::Serializer for CellSerializer {
     fn serialize_u64(self, v: u64) -> Result<Cell, Error> {
         int(v)
     }
-    fn serialize_f32(self, _: f32) -> Result<Cell, Error> {
-        unsupported("a float")
+    fn serialize_f32(self, v: f32) -> Result<Cell, Error> {
+        Ok(Cell::Real(f64::from(v)))
     }
-    fn serialize_f64(self, _: f64) -> Result<Cell, Error> {
-        unsupported("a float")
+    fn serialize_f64(self, v: f64) -> Result<Cell, Error> {
+        Ok(Cell::Real(v))
     }
     fn serialize_char(self, v: char) -> Result<Cell, Error> {
         Ok(Cell::Text(v.to_string()))

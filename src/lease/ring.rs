@@ -1,0 +1,110 @@
+//! What the lease table knows about a pool number when a call rings, beyond its holder: how
+//! full the number's pool is and how many other visitors held the number lately (the facts
+//! behind the call's confidence, `call::confidence`).
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::LeaseTable;
+
+/// How many past holders each number remembers (bounded: a few per number).
+pub(super) const RECENT_HOLDERS: usize = 8;
+/// How far back "held lately" looks.
+pub const RECENT_WINDOW: SignedDuration = SignedDuration::from_hours(1);
+
+/// A pool number's situation at ring time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingContext {
+    /// Numbers in the number's pool.
+    pub pool_size: usize,
+    /// Of those, how many are not free to grant (leased, ringing or cooling down).
+    pub busy: usize,
+    /// Distinct other visitors whose lease on this number ended within [`RECENT_WINDOW`]
+    /// (at most [`RECENT_HOLDERS`]).
+    pub other_holders: usize,
+}
+
+impl LeaseTable {
+    /// The situation of pool number `number` at `now`, not counting `holder` (the visitor id,
+    /// else session id, of the lease holding it) among the recent holders. `None` for a
+    /// number outside every pool.
+    pub fn ring_context(
+        &self,
+        number: &str,
+        holder: Option<&str>,
+        now: Timestamp,
+    ) -> Option<RingContext> {
+        let (index, other_holders) = {
+            let state = self.numbers.get(number)?;
+            (state.pool, other_holders(&state.recent, holder, now))
+        };
+        // Only the pool's free set: O(cooling numbers), not O(pool size), on every INVITE.
+        let pool = self.pool(index);
+        let (_, free) = pool.lock().free_counts(now, pool.cooldown);
+        let size = pool.numbers.len();
+        Some(RingContext {
+            pool_size: size,
+            busy: size.saturating_sub(free),
+            other_holders,
+        })
+    }
+}
+
+/// Appends a holder whose lease just ended at `at`, forgetting the oldest beyond the cap.
+pub(super) fn remember_holder(
+    recent: &mut VecDeque<(Arc<str>, Timestamp)>,
+    key: Arc<str>,
+    at: Timestamp,
+) {
+    if recent.len() >= RECENT_HOLDERS {
+        recent.pop_front();
+    }
+    recent.push_back((key, at));
+}
+
+fn other_holders(
+    recent: &VecDeque<(Arc<str>, Timestamp)>,
+    holder: Option<&str>,
+    now: Timestamp,
+) -> usize {
+    let since = now.saturating_sub(RECENT_WINDOW).unwrap_or(Timestamp::MIN);
+    recent
+        .iter()
+        .filter(|(key, at)| *at > since && Some(&**key) != holder)
+        .map(|(key, _)| key)
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::constant(1_772_366_400, 0);
+
+    fn mins(m: i64) -> Timestamp {
+        T0 + SignedDuration::from_mins(m)
+    }
+
+    #[test]
+    fn counts_distinct_other_holders_within_the_hour_and_stays_bounded() {
+        let mut recent = VecDeque::new();
+        remember_holder(&mut recent, "a".into(), mins(0));
+        remember_holder(&mut recent, "b".into(), mins(30));
+        remember_holder(&mut recent, "b".into(), mins(40));
+        remember_holder(&mut recent, "c".into(), mins(50));
+        assert_eq!(other_holders(&recent, Some("c"), mins(55)), 2);
+        assert_eq!(
+            other_holders(&recent, None, mins(75)),
+            2,
+            "a is over an hour old"
+        );
+        for i in 0..20 {
+            remember_holder(&mut recent, format!("x{i}").into(), mins(60));
+        }
+        assert_eq!(recent.len(), RECENT_HOLDERS);
+        assert_eq!(other_holders(&recent, None, mins(61)), RECENT_HOLDERS);
+    }
+}
