@@ -27,6 +27,7 @@ mod target_check;
 mod tracking;
 mod uri;
 mod validate;
+pub mod voice;
 mod web;
 
 use std::collections::HashMap;
@@ -44,6 +45,7 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
+pub use voice::AnswerMode;
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).
 pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
@@ -72,6 +74,8 @@ pub struct Config {
     pub exports: exports::ExportsConfig,
     /// `[media]`: the RTP relay's ports and addresses.
     pub media: MediaConfig,
+    /// `[media] prompt_language`: the language of the built-in prompts ("en", "ru").
+    pub prompt_language: String,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
@@ -249,6 +253,10 @@ pub struct SiteConfig {
     pub media: Option<MediaMode>,
     /// `record`: this site's answered calls are recorded (`None`: not unless overridden).
     pub record: Option<bool>,
+    /// `announce`: the prompt played before bridging (a built-in name or a WAV path).
+    pub announce: Option<String>,
+    /// `answer`: how the caller is answered before a prompt.
+    pub answer: Option<voice::AnswerMode>,
 }
 
 /// A number bound to one ad source for good.
@@ -262,6 +270,10 @@ pub struct StaticNumber {
     pub media: Option<MediaMode>,
     /// `record`: overrides the scheme's and the site's choice for calls to this number.
     pub record: Option<bool>,
+    /// `announce`: the prompt played before bridging (a built-in name or a WAV path).
+    pub announce: Option<String>,
+    /// `answer`: how the caller is answered before a prompt.
+    pub answer: Option<voice::AnswerMode>,
 }
 
 /// A dynamic pool; `numbers` holds every number with ranges expanded, in file order.

@@ -84,6 +84,10 @@ pub struct SchemeConfig {
     pub media: Option<crate::config::MediaMode>,
     /// `record`: overrides the site's choice for calls this scheme takes.
     pub record: Option<bool>,
+    /// `announce`: the prompt played before bridging (a built-in name or a WAV path).
+    pub announce: Option<String>,
+    /// `answer`: how the caller is answered before a prompt.
+    pub answer: Option<crate::config::voice::AnswerMode>,
 }
 
 /// `[[schemes.steps]]`

@@ -168,6 +168,8 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
         counted: f.counted.unwrap_or(true),
         media: f.media,
         record: f.record,
+        announce: f.announce,
+        answer: f.answer,
     }
 }
 

@@ -43,6 +43,11 @@ pub struct SchemeFile {
     pub media: Option<super::media::MediaMode>,
     /// Record calls this scheme takes, overriding the site's.
     pub record: Option<bool>,
+    /// A prompt played to the caller before bridging: a built-in name or a WAV file (needs
+    /// media = "relay" or record = true at this level or above).
+    pub announce: Option<String>,
+    /// "answer" (200 OK, then the prompt) or "early" (183 with early media) before a prompt.
+    pub answer: Option<super::voice::AnswerMode>,
 }
 
 /// `[[schemes.steps]]`
