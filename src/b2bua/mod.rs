@@ -37,6 +37,7 @@ mod refusals;
 mod seat;
 pub(crate) mod session;
 mod sessions;
+mod voice_plans;
 
 pub use event::{CallEvent, CallKey};
 pub use owners::{Owners, WallClock};

@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
-use crate::b2bua::session::{CallSession, Opening, VoicePlan};
+use crate::b2bua::session::{CallSession, Opening};
 use crate::b2bua::{B2bua, CallKey};
 use crate::call::attribution::NumberKindTag;
 use crate::call::{CallContext, Decision, plan_invite};
@@ -101,19 +101,6 @@ impl B2bua {
         self.sessions.insert(key, Box::new(session));
         self.stats.calls_bridged += 1;
         self.after_session(key, now);
-    }
-
-    /// What calltrack plays before bridging this call (`announce`, number over scheme over
-    /// site); `None` when nothing is configured or the prompt is not loaded.
-    fn voice_plan(&self, plan: &crate::call::BridgePlan) -> Option<VoicePlan> {
-        let (tracking, scheme) = (&plan.tracking, plan.route.scheme.as_str());
-        let setting = self.config.announcement(tracking, scheme)?;
-        let Some(announce) = self.prompts.get(&setting) else {
-            tracing::warn!(prompt = %setting, "announcement not loaded: skipped");
-            return None;
-        };
-        let answer = self.config.answer_mode(tracking, scheme);
-        Some(VoicePlan { answer, announce })
     }
 
     /// With `[media] on_no_ports = "refuse"`, the first stream's ports are taken for call

@@ -8,6 +8,7 @@ pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
 pub mod live_dialog;
+pub mod menu;
 pub mod outcome;
 pub mod record;
 pub mod recording;
@@ -137,8 +138,15 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         Ok(route) => route,
         Err(rejection) => return refuse(rejection),
     };
-    let Some(first) = route.first_target() else {
-        return refuse(Rejection::new(500, "Server Internal Error").because("no_targets"));
+    let first = match menu::stand_in(ctx.config, inbound.tracking, &route, ctx.hosts, &healthy) {
+        Some(Ok(target)) => target,
+        Some(Err(rejection)) => return refuse(rejection),
+        None => match route.first_target() {
+            Some(first) => first.clone(),
+            None => {
+                return refuse(Rejection::new(500, "Server Internal Error").because("no_targets"));
+            }
+        },
     };
     if let Err(rejection) = targets::check(ctx.config, &first.target, &route) {
         return refuse(rejection);

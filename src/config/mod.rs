@@ -12,6 +12,7 @@ mod exports_check;
 mod file;
 mod health;
 mod media;
+pub mod menu;
 mod number;
 mod paths;
 mod problem;

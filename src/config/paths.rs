@@ -28,7 +28,10 @@ fn resolve_prompts(file: &mut ConfigFile, dir: &Path) {
         settings.push(&mut site.announce);
         settings.extend(site.static_numbers.iter_mut().map(|n| &mut n.announce));
     }
-    settings.extend(file.schemes.iter_mut().map(|s| &mut s.announce));
+    for scheme in &mut file.schemes {
+        settings.push(&mut scheme.announce);
+        settings.extend(scheme.steps.iter_mut().map(|s| &mut s.prompt));
+    }
     for setting in settings.into_iter().flatten() {
         if super::voice::is_prompt_path(setting) {
             resolve_one(setting, dir);

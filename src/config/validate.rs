@@ -126,6 +126,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         numbers,
     };
     super::voice::check(&config, &mut p);
+    super::menu::check(&config, &mut p);
     (config, p.0)
 }
 

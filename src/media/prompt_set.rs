@@ -72,6 +72,9 @@ fn settings(config: &Config) -> Vec<(String, String)> {
         if let Some(a) = &scheme.announce {
             out.push((format!("schemes[{i}].announce"), a.clone()));
         }
+        if let Some(menu) = &scheme.menu {
+            out.push((format!("schemes[{i}].steps[0].prompt"), menu.prompt.clone()));
+        }
     }
     out
 }

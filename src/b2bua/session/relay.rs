@@ -38,6 +38,9 @@ impl CallSession {
                     _ => 491,
                 };
                 self.reply(ctx, tx, &req, peer, code);
+                if method == Method::Info && leg == Leg::A {
+                    self.menu_info(ctx, &req);
+                }
             }
             _ if self.phase == Phase::Ending => self.reply(ctx, tx, &req, peer, 481),
             Method::Invite if self.reinvite_in_flight() => self.reply(ctx, tx, &req, peer, 491),

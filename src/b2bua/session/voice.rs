@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::AnswerMode;
+use crate::media::menu::{Menu, MenuSpec};
 use crate::media::player::Numbering;
 use crate::media::prompt::Prompt;
 use crate::media::sdp_answer::{self, Local, Negotiated};
@@ -28,6 +29,9 @@ use crate::b2bua::session::{CallSession, Ctx, Leg, Phase};
 use crate::call::outcome::{Fault, reason_phrase};
 use crate::call::record::HangupSide;
 
+#[path = "voice_menu.rs"]
+mod menu;
+
 /// After the prompt's last packet, a little room before the dialer starts.
 const PROMPT_TAIL: Duration = Duration::from_millis(100);
 
@@ -35,7 +39,19 @@ const PROMPT_TAIL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone)]
 pub struct VoicePlan {
     pub answer: AnswerMode,
-    pub announce: Arc<Prompt>,
+    /// `announce`: played first.
+    pub announce: Option<Arc<Prompt>>,
+    /// A menu scheme's menu: after the announcement.
+    pub menu: Option<MenuPlan>,
+}
+
+/// A menu with its prompts.
+#[derive(Debug, Clone)]
+pub struct MenuPlan {
+    pub spec: MenuSpec,
+    pub greeting: Arc<Prompt>,
+    /// "Not a valid choice", then the greeting again.
+    pub invalid_then_greeting: Arc<Prompt>,
 }
 
 /// Where the voice part of a call stands.
@@ -43,8 +59,12 @@ pub struct VoicePlan {
 enum Stage {
     /// Our 200 is out; the prompt starts with the caller's ACK.
     AwaitingAck,
-    /// The prompt plays until this instant.
+    /// The announcement plays until this instant.
     Playing(Instant),
+    /// The menu listens (see `voice_menu`); the next look at keys and timers is due then.
+    Menu(Instant),
+    /// The menu chose: the engine plans the branch (`take_branch`).
+    Choosing,
     /// The dialer rings; the callee's answer connects the relay.
     Bridging,
 }
@@ -55,6 +75,10 @@ enum Stage {
 pub(super) struct Voice {
     plan: VoicePlan,
     stage: Stage,
+    /// The menu while it runs, and when its prompt ends (`None`: it ended).
+    menu: Option<(Menu, Option<Instant>)>,
+    /// The branch the menu chose, until the engine takes it.
+    branch: Option<String>,
     /// Our SDP answer to the caller (again in the 200 after an early 183).
     body: String,
     negotiated: Negotiated,
@@ -112,6 +136,8 @@ impl CallSession {
         Some(Voice {
             a_final: status == 200,
             stage: Stage::AwaitingAck,
+            menu: None,
+            branch: None,
             plan,
             body,
             negotiated,
@@ -153,48 +179,102 @@ impl CallSession {
         true
     }
 
+    /// The announcement, if any, else the menu, else the dialer.
     fn play_announcement(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(voice) = self.voice.as_mut() else {
-            return;
+        let Some(prompt) = self.voice.as_ref().and_then(|v| v.plan.announce.clone()) else {
+            return self.after_announcement(ctx);
         };
+        match self.play(ctx, &prompt) {
+            Some(until) => {
+                tracing::debug!(
+                    secs = prompt.duration().as_secs_f32(),
+                    "announcement playing"
+                );
+                if let Some(voice) = self.voice.as_mut() {
+                    voice.stage = Stage::Playing(until);
+                }
+            }
+            None => {
+                tracing::warn!("announcement not played: no G.711 stream to the caller");
+                self.after_announcement(ctx);
+            }
+        }
+    }
+
+    fn after_announcement(&mut self, ctx: &mut Ctx<'_>) {
+        if self.voice.as_ref().is_some_and(|v| v.plan.menu.is_some()) {
+            self.start_menu(ctx);
+        } else {
+            self.bridge_after_voice(ctx);
+        }
+    }
+
+    /// Plays `prompt` to the caller from now (replacing what plays); when it ends, or `None`
+    /// when nothing could be played.
+    pub(super) fn play(&mut self, ctx: &mut Ctx<'_>, prompt: &Prompt) -> Option<Instant> {
+        ctx.media.stop_prompt(self.key.0);
         let numbering = Numbering {
             ssrc: ctx.ids.number(),
             seq: ctx.ids.number() as u16,
             timestamp: ctx.ids.number(),
         };
-        let prompt = &voice.plan.announce;
-        match ctx.media.play(self.key.0, ctx.now, prompt, numbering) {
-            Some(_) => {
-                tracing::debug!(
-                    secs = prompt.duration().as_secs_f32(),
-                    "announcement playing"
-                );
-                voice.stage = Stage::Playing(ctx.now + prompt.duration() + PROMPT_TAIL);
-            }
-            None => {
-                tracing::warn!("announcement not played: no G.711 stream to the caller");
-                self.bridge_after_voice(ctx);
-            }
-        }
+        ctx.media.play(self.key.0, ctx.now, prompt, numbering)?;
+        Some(ctx.now + prompt.duration() + PROMPT_TAIL)
     }
 
-    /// The voice part's next deadline (the prompt's end).
+    /// The voice part's next deadline (the announcement's end, the menu's next look).
     pub(super) fn voice_deadline(&self) -> Option<Instant> {
         match self.voice.as_ref()?.stage {
-            Stage::Playing(until) if self.phase == Phase::Setup => Some(until),
+            Stage::Playing(at) | Stage::Menu(at) if self.phase == Phase::Setup => Some(at),
             _ => None,
         }
     }
 
-    /// The clock reached `ctx.now`: a prompt that ended hands the call to the dialer.
+    /// The clock reached `ctx.now`: an announcement that ended hands the call on; a menu
+    /// looks at its keys and timers.
     pub(super) fn on_voice_deadline(&mut self, ctx: &mut Ctx<'_>) {
-        if self.voice_deadline().is_some_and(|d| d <= ctx.now) {
-            self.bridge_after_voice(ctx);
+        let due = self.voice_deadline().filter(|d| *d <= ctx.now);
+        match (due, self.voice.as_ref().map(|v| v.stage)) {
+            (Some(_), Some(Stage::Playing(_))) => self.after_announcement(ctx),
+            (Some(_), Some(Stage::Menu(_))) => self.menu_tick(ctx),
+            _ => {}
         }
     }
 
-    /// The prompt is over: ring the scheme. Ringing starts now (ring timeout, audit).
-    fn bridge_after_voice(&mut self, ctx: &mut Ctx<'_>) {
+    /// The menu's choice, for the engine to plan (once).
+    pub fn take_branch(&mut self) -> Option<String> {
+        self.voice.as_mut()?.branch.take()
+    }
+
+    /// The engine planned the chosen branch: ring it, or end the call if it cannot be.
+    pub fn route_branch(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        plan: Result<crate::routing::RoutePlan, crate::sip::message::Rejection>,
+    ) {
+        if self.phase != Phase::Setup || self.recorded {
+            return;
+        }
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(rejection) => {
+                tracing::warn!(
+                    status = rejection.status,
+                    "the menu's branch cannot be rung"
+                );
+                return self.fail(ctx, Fault::Unreachable);
+            }
+        };
+        if let Some(d) = self.dialing_mut() {
+            let caller = d.caller.clone();
+            d.dialer = crate::routing::dialer::Dialer::new(plan.clone(), &caller);
+        }
+        self.live.scheme = Some(plan.scheme);
+        self.bridge_after_voice(ctx);
+    }
+
+    /// The voice part is over: ring the scheme. Ringing starts now (ring timeout, audit).
+    pub(super) fn bridge_after_voice(&mut self, ctx: &mut Ctx<'_>) {
         let Some(voice) = self.voice.as_mut() else {
             return;
         };
