@@ -1,6 +1,9 @@
 /*! calltrack snippet: shows each visitor a tracked phone number in place of the site's default one.
  * Install: <script src="https://calltrack.example/v1/snippet.js" data-site="demo" data-number="74950000000" async></script>
- * ES2017, no dependencies. API: window.calltrack = { ready, number(), session(), swap(root), refresh(), lead(data) }.
+ * ES2017, no dependencies. API: window.calltrack = { ready, number(), code(), session(), swap(root), refresh(), lead(data) }.
+ * Overflow code: when the site's pools are exhausted the reserve number may come with a code; it is written
+ * into elements marked data-calltrack-code, or else beside each swapped number as
+ * <span class="calltrack-code">your code: 417</span> (label from the script's data-code-label).
  * Leads: calltrack.lead({name, phone, email, message, fields}) returns a Promise of {id, first_time};
  * forms marked <form data-calltrack-form> are sent as leads on submit (never blocking the submit). */
 (function () {
@@ -12,6 +15,7 @@
   var defaultNumber = canonical(digits(script.getAttribute('data-number') || ''));
   var base = new URL('.', script.src); // ".../v1/"
   var NOSWAP = '[data-calltrack-noswap]';
+  var codeLabel = script.getAttribute('data-code-label') || 'your code: ';
   var SKIP = { SCRIPT: 1, STYLE: 1, NOSCRIPT: 1, TEMPLATE: 1, TEXTAREA: 1, INPUT: 1, SELECT: 1, OPTION: 1 };
   // A run of digits with the separators phone numbers are written with.
   var RUN = /\+?\d[\d\s\u00a0().\u2010-\u2013-]*\d/g;
@@ -22,6 +26,7 @@
   var lastBeat = 0;      // Date.now() of the last heartbeat or creation
   var released = false;  // pagehide sent the release beacon
   var observer = null;
+  var swapped = [];      // text nodes the last swap wrote a number into (for the overflow code)
 
   function digits(s) { return String(s).replace(/\D/g, ''); }
   /** Russian trunk prefix: 8XXXXXXXXXX is +7XXXXXXXXXX. */
@@ -118,7 +123,7 @@
   function swapNode(node, p) {
     if (node.nodeType === 3) {
       var text = swapText(node.nodeValue, p.targets, p.number, p.display);
-      if (text !== null) node.nodeValue = text;
+      if (text !== null) { node.nodeValue = text; swapped.push(node); }
       return;
     }
     var href = node.getAttribute('href');
@@ -138,6 +143,40 @@
     if (filter(root) === NodeFilter.FILTER_ACCEPT) swapNode(root, p);
     var walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, { acceptNode: filter });
     for (var node = walker.nextNode(); node; node = walker.nextNode()) swapNode(node, p);
+    showCode();
+  }
+
+  // ---- the overflow code -------------------------------------------------------------------
+
+  /** Writes the session's overflow code into [data-calltrack-code] elements, or beside each
+   *  number this snippet wrote; removes it when the session has none. */
+  function showCode() {
+    var code = session && session.code ? String(session.code) : '';
+    var marked = document.querySelectorAll('[data-calltrack-code]');
+    Array.prototype.forEach.call(marked, function (el) {
+      el.textContent = code ? codeLabel + code : '';
+      el.hidden = !code;
+    });
+    if (!code) {
+      Array.prototype.forEach.call(document.querySelectorAll('span.calltrack-code[data-calltrack-auto]'), function (el) {
+        el.remove();
+      });
+    } else if (!marked.length) {
+      swapped.forEach(function (node) { besideNumber(node, codeLabel + code); });
+    }
+    swapped = [];
+  }
+
+  function besideNumber(node, text) {
+    var next = node.nextSibling;
+    if (!node.parentNode) return;
+    if (next && next.nodeType === 1 && next.hasAttribute('data-calltrack-auto')) { next.textContent = text; return; }
+    var span = document.createElement('span');
+    span.className = 'calltrack-code';
+    span.setAttribute('data-calltrack-auto', '');
+    span.setAttribute('data-calltrack-noswap', '');
+    span.textContent = text;
+    node.parentNode.insertBefore(span, next);
   }
 
   /** Single-page apps: swap whatever is added or rewritten later. */
@@ -215,6 +254,7 @@
     session = next;
     lastBeat = Date.now();
     swap(document.body);
+    showCode();
     if (placed.indexOf(next.number) < 0) placed.push(next.number);
     observe();
     schedule();
@@ -230,7 +270,8 @@
     }
   }
 
-  function dynamic() { return session && session.kind === 'dynamic' && !released; }
+  /** A lease or an overflow code: kept alive by heartbeats, released when the page is left. */
+  function dynamic() { return session && (session.kind === 'dynamic' || !!session.code) && !released; }
 
   function schedule() {
     clearTimeout(timer);
@@ -385,6 +426,7 @@
   window.calltrack = {
     ready: ready,
     number: function () { return session ? session.number : defaultNumber; },
+    code: function () { return session && session.code ? session.code : null; },
     session: function () { return session ? Object.assign({}, session) : null; },
     swap: function (root) { swap(root); },
     refresh: start,

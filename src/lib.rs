@@ -23,6 +23,7 @@ pub mod routing;
 pub mod shutdown;
 pub mod simulate;
 pub mod sip;
+pub mod speech;
 pub mod store;
 pub mod telemetry;
 pub mod transport;

@@ -41,8 +41,11 @@ const SANS_IO: &[&str] = &[
     "src/export",
     "src/media",
     "src/simulate",
+    "src/speech",
 ];
 const SANS_IO_EXEMPT: &[&str] = &[
+    "src/speech/service.rs",
+    "src/speech/http_engine.rs",
     "src/media/driver.rs",
     "src/lease/sweeper.rs",
     "src/lease/usage_sampler.rs",
@@ -81,6 +84,8 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/lease/sweeper.rs",
     "src/lease/usage_sampler.rs",
     "src/media/driver.rs",
+    "src/speech/service.rs",
+    "src/speech/http_engine.rs",
     "src/shutdown.rs",
     "src/telemetry",
     "src/app",

@@ -218,6 +218,7 @@ fn example_sets_every_key() {
         "sites.quality_min_talk_secs",
         "sites.default_number",
         "sites.reserve_number",
+        "sites.overflow_code",
         "sites.freeze_secs",
         "sites.origins",
         "sites.utc_offset",
@@ -348,6 +349,17 @@ fn example_sets_every_key() {
         "media.retention_days",
         "media.max_disk_gb",
         "media.retention_check_secs",
+        "speech.engine",
+        "speech.workers",
+        "speech.redact",
+        "speech.max_attempts",
+        "speech.retry_secs",
+        "speech.poll_secs",
+        "speech.http.url",
+        "speech.http.model",
+        "speech.http.api_key",
+        "speech.http.language",
+        "speech.http.timeout_secs",
         "sites.record",
         "sites.static_numbers.record",
         "schemes.record",
@@ -622,4 +634,30 @@ fn on_no_ports_is_direct_or_refuse() {
         shown.lines().any(|l| l.starts_with("media.on_no_ports")),
         "{shown}"
     );
+}
+
+/// `overflow_code = true` needs a reserve number to show and a pool to run dry; each missing
+/// one is named by its key path.
+#[test]
+fn overflow_code_needs_a_reserve_number_and_a_pool() {
+    let site = |extra: &str| {
+        format!(
+            "[[sites]]\nid = \"s\"\nforward_to = \"sip:pbx@127.0.0.1\"\noverflow_code = true\n{extra}"
+        )
+    };
+    let err = Config::from_toml_str(&site("")).unwrap_err().to_string();
+    let keyed: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("sites[0].overflow_code"))
+        .collect();
+    assert_eq!(keyed.len(), 2, "{err}");
+    assert!(err.contains("reserve_number"), "{err}");
+    assert!(err.contains("pool"), "{err}");
+    let ok = site(
+        "reserve_number = \"74950000099\"\n[[sites.pools]]\nid = \"web\"\nnumbers = [\"74950000100-74950000101\"]\n",
+    );
+    let config = Config::from_toml_str(&ok).unwrap();
+    assert!(config.sites[0].overflow_code);
+    let off = Config::from_toml_str(&site("").replace("overflow_code = true\n", "")).unwrap();
+    assert!(!off.sites[0].overflow_code);
 }

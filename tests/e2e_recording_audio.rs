@@ -250,3 +250,193 @@ fn spoken_words_through_the_relay_are_recorded_as_said() {
     }
     ct.stop();
 }
+
+/// What the stand-in transcription server saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// `(file name, WAV bytes)` of each request it answered with a transcript.
+    files: Vec<(String, Vec<u8>)>,
+    /// Requests refused with 503 (the first one, to prove the retry).
+    refused: usize,
+}
+
+/// A stand-in for an OpenAI-compatible `POST /v1/audio/transcriptions` server on loopback:
+/// refuses the first request with 503, then answers each channel with a fixed text that
+/// holds a card number. Returns its URL.
+fn transcription_server(seen: Arc<std::sync::Mutex<Seen>>) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!(
+        "http://{}/v1/audio/transcriptions",
+        listener.local_addr().unwrap()
+    );
+    let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+            assert_eq!(auth, Some("Bearer test-key"), "the key is sent");
+            let text = String::from_utf8_lossy(&body).into_owned();
+            assert!(
+                text.contains("name=\"model\"\r\n\r\nwhisper-1"),
+                "model field"
+            );
+            assert!(
+                text.contains("timestamp_granularities[]"),
+                "word times asked for"
+            );
+            let mut seen = seen.lock().unwrap();
+            if seen.refused == 0 {
+                seen.refused += 1;
+                return (StatusCode::SERVICE_UNAVAILABLE, "busy".to_owned());
+            }
+            let caller = text.contains("filename=\"caller.wav\"");
+            let start = body.windows(4).position(|w| w == b"RIFF").expect("a WAV");
+            let name = if caller { "caller" } else { "agent" };
+            seen.files.push((name.to_owned(), body[start..].to_vec()));
+            let answer = if caller {
+                serde_json::json!({"text": "Hello, my card is 4111 1111 1111 1111, winter tyres please",
+                    "language": "english",
+                    "words": [{"word": "Hello,", "start": 0.2, "end": 0.5},
+                              {"word": "4111", "start": 1.0, "end": 1.2},
+                              {"word": "1111", "start": 1.2, "end": 1.4},
+                              {"word": "1111", "start": 1.4, "end": 1.6},
+                              {"word": "1111,", "start": 1.6, "end": 1.8},
+                              {"word": "tyres", "start": 2.0, "end": 2.3}]})
+            } else {
+                serde_json::json!({"text": "Yes, we have them", "words": []})
+            };
+            (StatusCode::OK, answer.to_string())
+        }
+    };
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new()
+                .route("/v1/audio/transcriptions", axum::routing::post(handler))
+                .layer(axum::extract::DefaultBodyLimit::disable());
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    url
+}
+
+/// The call's transcript through the API once it is `done` (at most 20 s).
+fn transcript(ct: &Calltrack, id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("http://127.0.0.1:{}/v1/calls/{id}/transcript", ct.http_port);
+    loop {
+        let answer: Option<serde_json::Value> = ureq::get(&url)
+            .header("Authorization", "Bearer speech-admin-token-0123456789")
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_json().ok());
+        if let Some(t) = answer.as_ref().filter(|t| t["status"] == "done") {
+            return t.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no transcript: {answer:?}\nlog:\n{}",
+            ct.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_recorded_call_is_transcribed_per_channel_with_card_numbers_masked() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let work = tempfile::tempdir().unwrap();
+    let said = speech(work.path());
+    let pool = free_pool();
+    let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
+    let url = transcription_server(Arc::clone(&seen));
+    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |cfg| {
+        *cfg = cfg.replace("id = \"demo\"\n", "id = \"demo\"\nrecord = true\n");
+        *cfg = cfg.replace(
+            "[http]\n",
+            "[http]\nadmin_token = \"speech-admin-token-0123456789\"\n",
+        );
+        cfg.push_str(&format!(
+            "\n[media]\nrtp_ports = \"{pool}-{}\"\nbind_ip = \"127.0.0.1\"\n\
+             recordings_dir = \"recordings\"\n\n[speech]\nengine = \"http\"\npoll_secs = 1\n\
+             retry_secs = 1\n\n[speech.http]\nurl = \"{url}\"\napi_key = \"test-key\"\n",
+            pool + 3
+        ));
+    });
+    let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let uas = Sipp::uas("uas_rtp.xml", Leg::Udp, ct.pbx_port)
+        .key("media_b", &callee.local_addr().unwrap().port().to_string())
+        .spawn();
+    let heard = echo(callee, Arc::clone(&stop));
+    let uac = Sipp::uac("uac_rtp_stream.xml", Leg::Udp, ct.sip_port, BILLBOARD)
+        .file("speech.ulaw", &said)
+        .pause_ms(said.len() as u64 / 8 + 1_000)
+        .spawn();
+    uac.wait_ok();
+    uas.wait_ok();
+    stop.store(true, Ordering::Relaxed);
+    heard.join().unwrap();
+    recorded_wav(&ct);
+    let id: String = calltrack::store::open_read_only(&ct.db_path())
+        .unwrap()
+        .query_row("SELECT id FROM cdr", [], |r| r.get(0))
+        .unwrap();
+
+    let t = transcript(&ct, &id);
+    assert_eq!(
+        t["caller"],
+        "Hello, my card is **** **** **** ****, winter tyres please"
+    );
+    assert_eq!(t["agent"], "Yes, we have them");
+    assert_eq!(t["attempts"], 2, "the 503 was retried: {t}");
+    assert_eq!(t["words"][1]["word"], "****");
+    assert_eq!(t["words"][1]["channel"], "caller");
+    assert_eq!(t["words"][1]["start_ms"], 1000);
+
+    // The engine got each party alone: the caller's channel is the speech.
+    let files = std::mem::take(&mut seen.lock().unwrap().files);
+    let caller = files
+        .iter()
+        .find(|(n, _)| n == "caller")
+        .expect("caller sent");
+    let mut wav = hound::WavReader::new(std::io::Cursor::new(&caller.1)).unwrap();
+    assert_eq!((wav.spec().channels, wav.spec().sample_rate), (1, 8000));
+    let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let reference: Vec<i16> = said.iter().copied().map(g711::ulaw).collect();
+    let correlation = best_correlation(&samples, &reference);
+    assert!(
+        correlation > 0.99,
+        "caller channel correlates {correlation:.4}"
+    );
+
+    let search = format!("http://127.0.0.1:{}/v1/transcripts?q=tyres", ct.http_port);
+    let found: serde_json::Value = ureq::get(&search)
+        .header("Authorization", "Bearer speech-admin-token-0123456789")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert_eq!(found["calls"][0]["call_id"], id.as_str(), "{found}");
+    let db = ct.db_path();
+    let _stopped = ct.stop();
+    // Nothing of the card number reached the database, its journal or its search index.
+    for file in [db.clone(), db.with_extension("db-wal")] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("4111"),
+            "{} holds the card number",
+            file.display()
+        );
+    }
+}

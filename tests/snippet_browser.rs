@@ -1,6 +1,7 @@
 //! The snippet in a real browser: headless Chromium loads the demo page from the real HTTP
 //! server with a real lease table and must swap the number in text, in the tel: link and in
-//! content added later, leave the no-swap element alone, and heartbeat.
+//! content added later, leave the no-swap element alone, and heartbeat; with the pool
+//! exhausted and `overflow_code = true` it shows the reserve number with the visitor's code.
 //!
 //! Skipped (loudly) when `/usr/bin/chromium` is missing; CI installs it. HeadlessChrome is a
 //! bot to the server, so the browser is given a regular Chrome user agent.
@@ -13,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_support::{BROWSER_UA, TestServer, config_toml};
+use http_support::{BROWSER_UA, TestServer, agent, config_toml};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -123,14 +124,58 @@ fn snippet_swaps_numbers_on_the_demo_page() {
     );
 }
 
+/// Skips loudly without Chromium (a failure under CI).
+fn no_chromium() -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have chromium: .ci/run installs it"
+    );
+    eprintln!("!!! SKIPPED snippet_browser: {CHROMIUM} not found");
+    true
+}
+
+#[test]
+fn an_exhausted_pool_shows_the_reserve_number_with_the_visitors_code() {
+    if no_chromium() {
+        return;
+    }
+    let toml = config_toml("74950000100-74950000100", 1000).replace(
+        "reserve_number = \"74950000099\"\n",
+        "reserve_number = \"74950000099\"\noverflow_code = true\n",
+    );
+    let server = TestServer::start(&toml);
+    let first = agent()
+        .post(server.url("/v1/sites/demo/sessions"))
+        .header("User-Agent", BROWSER_UA)
+        .send_json(serde_json::json!({"page_url": "https://shop.example/?utm_source=x"}))
+        .expect("the pool's one number");
+    assert_eq!(first.status(), 201);
+    let dom = dump_dom(&server.url("/demo?utm_source=google&utm_medium=cpc"));
+    let codes = server.leases.codes().snapshot();
+    assert_eq!(codes.len(), 1, "one code for one page view\n{dom}");
+    let held = &codes[0];
+    let text = element(&dom, "phone-text");
+    assert!(
+        text.contains("+7 (495) 000-00-99"),
+        "reserve number not shown: {text}"
+    );
+    assert!(
+        text.contains(&format!("your code: {}", held.code)),
+        "code not shown beside the number: {text}"
+    );
+    assert!(element(&dom, "session").contains("reserve"), "{dom}");
+    assert!(
+        held.last_seen > held.issued_at,
+        "the code was never heartbeated: {held:?}"
+    );
+}
+
 #[test]
 fn direct_visit_keeps_the_default_number() {
-    if !Path::new(CHROMIUM).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium: .ci/run installs it"
-        );
-        eprintln!("!!! SKIPPED snippet_browser: {CHROMIUM} not found");
+    if no_chromium() {
         return;
     }
     let server = TestServer::start(&config_toml("74950000100-74950000109", 1000));

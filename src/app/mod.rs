@@ -224,6 +224,11 @@ impl Server {
             store: store.clone(),
             reader: crate::store::StoreReader::new(&config.store.path),
         };
+        let speech = crate::speech::SpeechService {
+            config: live.clone(),
+            store: store.clone(),
+            reader: crate::store::StoreReader::new(&config.store.path),
+        };
         let services = Services {
             engines,
             forwarded,
@@ -237,6 +242,7 @@ impl Server {
             metrica_polls,
             media: media_service,
             recordings,
+            speech,
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -292,6 +298,8 @@ struct Services {
     media: crate::media::MediaService,
     /// Retention of the call recordings.
     recordings: recordings::RecordingsJanitor,
+    /// Transcription of recorded calls.
+    speech: crate::speech::SpeechService,
 }
 
 /// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
@@ -313,6 +321,7 @@ async fn run_services(
         metrica_polls,
         media,
         recordings,
+        speech,
     } = services;
     let media_stop = CancellationToken::new();
     let media_task = tokio::spawn(media.run(media_stop.clone()));
@@ -331,6 +340,7 @@ async fn run_services(
     let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
     let upkeep_task = tokio::spawn(ops_metrics::run_upkeep(http_stop.clone()));
     let janitor_task = tokio::spawn(recordings.run(std::time::SystemTime::now, http_stop.clone()));
+    let speech_task = tokio::spawn(speech.run(jiff::Timestamp::now, http_stop.clone()));
     let export_stop = CancellationToken::new();
     let export_tasks: Vec<_> = exports
         .into_iter()
@@ -365,6 +375,7 @@ async fn run_services(
     upkeep_task.await?;
     media_task.await?;
     janitor_task.await?;
+    speech_task.await?;
     // Delivery settles through the writer too; what is still pending is sent after restart.
     export_stop.cancel();
     for task in export_tasks {

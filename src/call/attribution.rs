@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::lease::{Lease, Visit};
+use crate::lease::Visit;
 
 use crate::call::lease_lookup::Holder;
 
@@ -19,6 +19,9 @@ pub enum NumberKindTag {
     Default,
     /// The reserve number, shown while the pool was exhausted.
     Reserve,
+    /// The reserve number, and the caller entered the overflow code shown to a visitor session
+    /// while the pools were exhausted: attributed to that visit.
+    OverflowCode,
     /// A pool number nobody held at ring time (lease long expired, number printed elsewhere).
     #[default]
     Unattributed,
@@ -31,6 +34,7 @@ impl NumberKindTag {
             Self::Dynamic => "dynamic",
             Self::Default => "default",
             Self::Reserve => "reserve",
+            Self::OverflowCode => "overflow_code",
             Self::Unattributed => "unattributed",
         }
     }
@@ -44,6 +48,7 @@ impl std::str::FromStr for NumberKindTag {
             Self::Dynamic,
             Self::Default,
             Self::Reserve,
+            Self::OverflowCode,
             Self::Unattributed,
         ]
         .into_iter()
@@ -97,18 +102,29 @@ pub fn attribute(site: &str, holder: Holder) -> Attribution {
             campaign,
             ..base(NumberKindTag::Static)
         },
-        Holder::Lease(lease) => of_lease(site, &lease),
+        Holder::Lease(lease) => of_visit(
+            site,
+            &lease.visit,
+            &lease.session_id,
+            NumberKindTag::Dynamic,
+        ),
+        Holder::Code(held) => of_visit(
+            site,
+            &held.visit,
+            &held.session_id,
+            NumberKindTag::OverflowCode,
+        ),
         Holder::Nobody => base(NumberKindTag::Unattributed),
         Holder::Default => base(NumberKindTag::Default),
         Holder::Reserve => base(NumberKindTag::Reserve),
     }
 }
 
-fn of_lease(site: &str, lease: &Lease) -> Attribution {
-    let v: &Visit = &lease.visit;
+/// A visit's attribution: the lease's (a pool number) or the overflow code's.
+fn of_visit(site: &str, v: &Visit, session_id: &str, number_kind: NumberKindTag) -> Attribution {
     Attribution {
         site: site.to_string(),
-        number_kind: NumberKindTag::Dynamic,
+        number_kind,
         source: v.utm_source().map(str::to_owned),
         medium: v.utm_medium().map(str::to_owned),
         campaign: v.utm_campaign().map(str::to_owned),
@@ -122,7 +138,7 @@ fn of_lease(site: &str, lease: &Lease) -> Attribution {
         ga_session_id: v.ga_session_id().map(str::to_owned),
         ym_client_id: v.ym_client_id().map(str::to_owned),
         region: v.region().map(str::to_owned),
-        session_id: Some(lease.session_id.clone()),
+        session_id: Some(session_id.to_owned()),
         device: v.device().map(str::to_owned),
     }
 }

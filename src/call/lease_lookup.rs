@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use crate::config::{NumberKind, TrackingNumber};
-use crate::lease::{Lease, LeaseTable};
+use crate::lease::{Lease, LeaseTable, OverflowCode};
 
 /// The holder of a tracking number when the call arrives.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,8 @@ pub enum Holder {
         campaign: Option<String>,
     },
     Lease(Lease),
+    /// The reserve number and a live overflow code the caller entered.
+    Code(OverflowCode),
     /// A pool number without a live or frozen lease.
     Nobody,
     Default,

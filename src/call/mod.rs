@@ -14,6 +14,7 @@ pub mod record;
 pub mod recording;
 pub mod targets;
 pub mod trail;
+pub mod transcript;
 pub mod voice;
 
 use jiff::Timestamp;

@@ -281,7 +281,7 @@ fn send(text: &str, path: &str, p: &mut Problems) -> Send {
 }
 
 /// A credential as written, or from `env:NAME`.
-fn secret(text: &str, path: &str, p: &mut Problems) -> Secret {
+pub(super) fn secret(text: &str, path: &str, p: &mut Problems) -> Secret {
     let value = match text.strip_prefix("env:") {
         Some(name) => match std::env::var(name) {
             Ok(value) => value,
@@ -350,7 +350,7 @@ fn secret_url(text: &str, path: &str, p: &mut Problems) {
 }
 
 /// A checked http(s) URL, kept as written (trailing `/` trimmed for bases).
-fn http_url(text: &str, path: &str, p: &mut Problems) -> String {
+pub(super) fn http_url(text: &str, path: &str, p: &mut Problems) -> String {
     match Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
         Ok(_) => p.push(path, format!("{text:?} must be an http or https URL")),

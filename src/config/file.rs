@@ -56,6 +56,8 @@ pub struct ConfigFile {
     pub exports: super::exports::ExportsFile,
     /// The RTP relay: port range and addresses.
     pub media: super::media::MediaFile,
+    /// Transcription of recorded calls.
+    pub speech: super::speech::SpeechFile,
 }
 
 /// `[sip]`

@@ -24,6 +24,7 @@ mod schedule_check;
 mod security;
 mod site_file;
 mod sites;
+mod speech;
 mod target_check;
 mod tracking;
 mod uri;
@@ -47,6 +48,7 @@ pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
 pub use voice::AnswerMode;
+pub use speech::{SpeechConfig, SpeechEngine, SpeechHttpConfig};
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).
 pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
@@ -77,6 +79,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// `[media] prompt_language`: the language of the built-in prompts ("en", "ru").
     pub prompt_language: String,
+    /// `[speech]`: transcription of recorded calls.
+    pub speech: SpeechConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }

@@ -104,6 +104,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let exports = super::exports_check::exports(&file.exports, &site_names, &mut p);
     let prompt_language = super::voice::prompt_language(&file.media.prompt_language, &mut p);
     let media = super::media::media(file.media, &mut p);
+    let speech = super::speech::speech(file.speech, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -123,6 +124,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         exports,
         media,
         prompt_language,
+        speech,
         numbers,
     };
     super::voice::check(&config, &mut p);

@@ -143,10 +143,13 @@ pub fn attribute_session(
     now: Timestamp,
 ) -> Result<Attribution, ApiError> {
     let (site, holder) = match session_id::parse(id).ok_or(ApiError::UnknownSession)? {
-        SessionRef::Dynamic(id) => {
-            let lease = leases.session(id).ok_or(ApiError::UnknownSession)?;
-            (lease.site.clone(), Holder::Lease(lease))
-        }
+        SessionRef::Dynamic(id) => match leases.session(id) {
+            Some(lease) => (lease.site.clone(), Holder::Lease(lease)),
+            None => {
+                let held = leases.codes().session(id).ok_or(ApiError::UnknownSession)?;
+                (held.site.clone(), Holder::Code(held))
+            }
+        },
         SessionRef::Fixed { kind, site, number } => {
             let site = super::sessions::fixed_site(config, kind, site, number)?;
             let tracking = config

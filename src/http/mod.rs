@@ -33,6 +33,7 @@ pub mod sign_ins;
 pub mod snippet;
 mod state;
 pub mod target_health;
+mod transcripts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

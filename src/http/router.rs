@@ -14,7 +14,7 @@ use super::state::RouterState;
 use super::{
     HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
     leads, leads_api, login, metrics, openapi, outbox, pool_usage, recording, reports, sessions,
-    snippet, target_health,
+    snippet, target_health, transcripts,
 };
 
 /// Builds the whole application.
@@ -113,5 +113,7 @@ fn admin_api(state: &RouterState) -> Router<RouterState> {
         .route("/v1/admin/outbox/events", get(outbox::events))
         .route("/v1/admin/outbox/replay", post(outbox::replay))
         .route("/v1/calls/{id}/recording", get(recording::recording))
+        .route("/v1/calls/{id}/transcript", get(transcripts::transcript))
+        .route("/v1/transcripts", get(transcripts::search))
         .route_layer(from_fn_with_state(state.clone(), access::admin))
 }

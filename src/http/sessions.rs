@@ -18,7 +18,9 @@ use super::state::SessionApi;
 use crate::config::{Config, SharedConfig, SiteConfig};
 use crate::display::{self, Choice, Reason};
 use crate::lease::visit::{MAX_ID_BYTES, clean_visitor_text};
-use crate::lease::{GrantRequest, Lease, LeaseError, LeaseTable, Visit, VisitFields};
+use crate::lease::{
+    CodeRequest, GrantRequest, Lease, LeaseError, LeaseTable, OverflowCode, Visit, VisitFields,
+};
 
 /// Longest accepted visitor id and analytics ids.
 const MAX_ID_CHARS: usize = 128;
@@ -52,6 +54,11 @@ pub struct SessionView {
     /// `pool_exhausted` (see [`display::Reason`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The overflow code to show beside the reserve number (`overflow_code = true` and every
+    /// pool exhausted): a caller who enters it is attributed to this visit. The snippet then
+    /// heartbeats the session as it does a lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 impl SessionView {
@@ -64,6 +71,7 @@ impl SessionView {
             lease_expires_at: None,
             heartbeat_secs: site.heartbeat.as_secs(),
             reason: None,
+            code: None,
         }
     }
 
@@ -81,8 +89,60 @@ impl SessionView {
             lease_expires_at: Some(lease.expires_at.to_string()),
             heartbeat_secs: site.heartbeat.as_secs(),
             reason: None,
+            code: None,
         }
     }
+
+    /// The reserve number with the session's overflow code.
+    fn coded(site: &SiteConfig, reserve: &str, held: &OverflowCode) -> SessionView {
+        SessionView {
+            session_id: held.session_id.clone(),
+            number: reserve.to_owned(),
+            display: display::format_number(reserve),
+            kind: Kind::Reserve.as_str().to_owned(),
+            lease_expires_at: Some(held.expires_at.to_string()),
+            heartbeat_secs: site.heartbeat.as_secs(),
+            reason: None,
+            code: Some(held.code.clone()),
+        }
+    }
+
+    /// The view of a dynamic session id: its lease, or its overflow code.
+    fn of_session(config: &Config, session: Session) -> Option<SessionView> {
+        match session {
+            Session::Lease(lease) => Some(SessionView::leased(config.site(&lease.site)?, &lease)),
+            Session::Code(held) => {
+                let site = config.site(&held.site)?;
+                let reserve = site.reserve_number.as_deref()?;
+                Some(SessionView::coded(site, reserve, &held))
+            }
+        }
+    }
+}
+
+/// What a dynamic session id names: a pool lease or an overflow code.
+enum Session {
+    Lease(Lease),
+    Code(OverflowCode),
+}
+
+/// Heartbeat (or release, with `release`) of a dynamic session: its lease, else its code.
+fn touch(leases: &LeaseTable, id: &str, now: Timestamp, release: bool) -> Option<Session> {
+    let lease = if release {
+        leases.release(id, now)
+    } else {
+        leases.heartbeat(id, now)
+    };
+    if let Some(lease) = lease {
+        return Some(Session::Lease(lease));
+    }
+    let codes = leases.codes();
+    let held = if release {
+        codes.release(id, now)
+    } else {
+        codes.heartbeat(id, now)
+    };
+    held.map(Session::Code)
 }
 
 /// `POST /v1/sites/{site}/sessions`
@@ -219,10 +279,46 @@ fn decide(
         tracing::warn!(site = %site.id, pool = %first, "pool exhausted: reserve number shown");
     }
     let shown = match site.reserve_number.as_deref() {
+        Some(reserve) if site.overflow_code => {
+            match overflow_code(leases, site, visitor_id, visit, now) {
+                Some(held) => Ok(SessionView::coded(site, reserve, &held)),
+                None => shown_fixed(site, Kind::Reserve, Some(reserve)),
+            }
+        }
         Some(reserve) => shown_fixed(site, Kind::Reserve, Some(reserve)),
         None => shown_fixed(site, Kind::Default, site.default_number.as_deref()),
     };
     Ok(shown?.because(Reason::PoolExhausted))
+}
+
+/// An overflow code for the visit (the visitor's own again, if it still holds one), or `None`
+/// when the site's codes have run out (the reserve number is shown without one).
+fn overflow_code(
+    leases: &LeaseTable,
+    site: &SiteConfig,
+    visitor_id: Option<String>,
+    visit: Visit,
+    now: Timestamp,
+) -> Option<OverflowCode> {
+    let request = CodeRequest {
+        session_id: session_id::random(),
+        site: site.id.clone(),
+        visitor_id,
+        visit,
+        freeze: site.freeze,
+        cooldown: site.lease_cooldown,
+    };
+    match leases.codes().issue(request, now, &mut rand::rng()) {
+        Ok(held) => {
+            metrics::counter!("calltrack_overflow_codes_issued_total", "site" => site.id.clone())
+                .increment(1);
+            Some(held)
+        }
+        Err(error) => {
+            tracing::warn!(site = %site.id, %error, "reserve number shown without a code");
+            None
+        }
+    }
 }
 
 fn shown_fixed(
@@ -254,12 +350,9 @@ pub async fn heartbeat(
 ) -> Result<Json<SessionView>, ApiError> {
     let view = match session_id::parse(&id).ok_or(ApiError::UnknownSession)? {
         SessionRef::Dynamic(id) => {
-            let lease = leases
-                .heartbeat(id, Timestamp::now())
-                .ok_or(ApiError::UnknownSession)?;
-            let config = config.load();
-            let site = config.site(&lease.site).ok_or(ApiError::UnknownSession)?;
-            SessionView::leased(site, &lease)
+            let session =
+                touch(&leases, id, Timestamp::now(), false).ok_or(ApiError::UnknownSession)?;
+            SessionView::of_session(&config.load(), session).ok_or(ApiError::UnknownSession)?
         }
         SessionRef::Fixed { kind, site, number } => {
             let config = config.load();
@@ -289,9 +382,7 @@ pub async fn release(
 ) -> Result<StatusCode, ApiError> {
     match session_id::parse(&id).ok_or(ApiError::UnknownSession)? {
         SessionRef::Dynamic(id) => {
-            leases
-                .release(id, Timestamp::now())
-                .ok_or(ApiError::UnknownSession)?;
+            touch(&leases, id, Timestamp::now(), true).ok_or(ApiError::UnknownSession)?;
         }
         SessionRef::Fixed { kind, site, number } => {
             fixed_site(&config.load(), kind, site, number)?;

@@ -142,6 +142,11 @@ impl OverflowCodes {
         inner.renew(&held, now)
     }
 
+    /// The live code of a session, if it holds one.
+    pub fn session(&self, session_id: &str) -> Option<OverflowCode> {
+        self.lock().session(session_id)
+    }
+
     /// The page was left: the freeze starts now.
     pub fn release(&self, session_id: &str, now: Timestamp) -> Option<OverflowCode> {
         self.heartbeat(session_id, now)
@@ -206,6 +211,18 @@ impl OverflowCodes {
     /// Live codes of `site` (for the pool metrics).
     pub fn live(&self, site: &str) -> usize {
         self.lock().sites.get(site).map_or(0, |c| c.live.len())
+    }
+
+    /// Live codes per site that has live or resting codes (for the metrics).
+    pub fn live_by_site(&self) -> Vec<(String, usize)> {
+        let inner = self.lock();
+        let mut sites: Vec<_> = inner
+            .sites
+            .iter()
+            .map(|(site, codes)| (site.clone(), codes.live.len()))
+            .collect();
+        sites.sort();
+        sites
     }
 
     /// Every live code, for persistence.

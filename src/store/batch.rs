@@ -9,7 +9,10 @@ use super::commands::StoreCommand;
 use super::live_fold::{LivePlan, LiveStep};
 use super::live_rows::LiveRows;
 use super::outbox::enqueue::Enqueue;
-use super::{blacklist, calls, columns, costs, leads, leases, outbox, pool_usage, recordings};
+use super::{
+    blacklist, calls, columns, costs, leads, leases, outbox, pool_usage, recordings, transcripts,
+};
+use crate::call::record::rfc3339;
 use crate::call::recording::RecordingStatus;
 
 /// What one committed batch changed.
@@ -169,6 +172,12 @@ fn apply(
         StoreCommand::RecordingsExpired { ids, reason, .. } => {
             recordings::expire(conn, ids, *reason).map(|n| n > 0)
         }
+        StoreCommand::Transcribed {
+            call_id,
+            outcome,
+            at,
+            ..
+        } => transcripts::apply(conn, call_id, outcome, &rfc3339::format(*at)).map(|()| true),
     }
 }
 

@@ -114,6 +114,13 @@ pub enum StoreCommand {
         reason: crate::call::recording::RecordingReason,
         done: Reply<()>,
     },
+    /// How a transcription attempt of a call's recording ended (the speech service).
+    Transcribed {
+        call_id: String,
+        outcome: super::transcripts::SpeechOutcome,
+        at: Timestamp,
+        done: Reply<()>,
+    },
 }
 
 impl StoreCommand {
@@ -126,7 +133,8 @@ impl StoreCommand {
             | Self::OutboxSettle { done, .. }
             | Self::MetricaUploads { done, .. }
             | Self::OutboxPrune { done, .. }
-            | Self::RecordingsExpired { done, .. } => {
+            | Self::RecordingsExpired { done, .. }
+            | Self::Transcribed { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. }

@@ -52,6 +52,7 @@ pub mod report_facts;
 pub mod rollup;
 pub mod schema;
 mod schema_reports;
+pub mod transcripts;
 mod tuning;
 pub mod writer;
 

@@ -272,6 +272,7 @@ const MIGRATIONS: &[&str] = &[
     super::recordings::V14_RECORDINGS,
     V15_MEDIA_QUALITY,
     super::overflow_codes::V16_OVERFLOW_CODES,
+    super::transcripts::V17_TRANSCRIPTS,
 ];
 
 /// The schema version this build writes.

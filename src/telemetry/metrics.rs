@@ -144,6 +144,14 @@ fn describe() {
         "calltrack_pool_exhausted_total",
         "Visitors shown the reserve number because the pool was exhausted"
     );
+    describe_counter!(
+        "calltrack_overflow_codes_issued_total",
+        "Overflow codes issued to visitors of a site whose pools were exhausted"
+    );
+    describe_gauge!(
+        "calltrack_overflow_codes_live",
+        "Overflow codes bound to a visitor session now, per site"
+    );
     describe_gauge!(
         "calltrack_cdr_queue_depth",
         "Store commands queued for the CDR writer"
@@ -177,6 +185,7 @@ fn describe() {
     crate::edge::describe_metrics();
     crate::transport::describe_metrics();
     crate::media::describe_metrics();
+    crate::speech::describe_metrics();
 }
 
 /// Handles to the core's metrics, registered once, and the counts already published. Each
@@ -299,6 +308,9 @@ pub fn publish_pools(leases: &LeaseTable, now: Timestamp) {
         gauge!("calltrack_pool_leased", &labels).set(pool.leased as f64);
         gauge!("calltrack_pool_utilisation_ratio", &labels).set(ratio);
         counter!("calltrack_pool_exhausted_total", &labels).absolute(pool.exhausted_total);
+    }
+    for (site, live) in leases.codes().live_by_site() {
+        gauge!("calltrack_overflow_codes_live", "site" => site).set(live as f64);
     }
 }
 

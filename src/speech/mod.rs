@@ -1,0 +1,68 @@
+//! Speech: transcripts of recorded calls, per channel (caller left, agent right), with word
+//! times, card and phone numbers masked before anything is stored.
+//!
+//! Sans-IO parts: splitting a recording into one mono WAV per party (`audio`), masking digits
+//! (`redact`), merging the channels into a transcript (`transcript`) and when to try again
+//! (`retry`). The engines talk to the outside: `http_engine` (an OpenAI-compatible
+//! `/v1/audio/transcriptions` server); `service` is the bounded worker pool that takes due jobs
+//! from the store's queue (`store::transcripts`) and never touches the call path.
+
+pub mod audio;
+pub mod http_engine;
+pub mod redact;
+pub mod retry;
+pub mod service;
+pub mod transcript;
+
+pub use service::SpeechService;
+pub use transcript::{Channel, Heard, Transcript, Word, merge};
+
+/// Why a recording was not transcribed (this time).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpeechError {
+    /// The recording cannot be read (removed, truncated, not 16-bit PCM): retrying is useless.
+    #[error("recording not readable: {0}")]
+    Audio(String),
+    /// The engine could not be reached or was busy (timeouts, 5xx, 429): try again later.
+    #[error("engine unavailable: {0}")]
+    Unavailable(String),
+    /// The engine refused the request (4xx, an answer that is not a transcript).
+    #[error("engine refused: {0}")]
+    Refused(String),
+}
+
+impl SpeechError {
+    pub(crate) fn audio(e: impl std::fmt::Display) -> SpeechError {
+        SpeechError::Audio(e.to_string())
+    }
+
+    /// Whether a later attempt may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(self, SpeechError::Unavailable(_))
+    }
+}
+
+/// HELP lines, registered with the rest at start-up.
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(
+        "calltrack_speech_queue_depth",
+        "Recorded calls waiting for a transcript (due now or retried later)"
+    );
+    describe_gauge!(
+        "calltrack_speech_lag_seconds",
+        "How long the oldest waiting recording has waited since its call ended"
+    );
+    describe_counter!(
+        "calltrack_speech_attempts_total",
+        "Transcription attempts by result: done, retry (later) or failed (given up)"
+    );
+    describe_counter!(
+        "calltrack_speech_audio_seconds_total",
+        "Seconds of audio sent to the engine (per channel)"
+    );
+    describe_histogram!(
+        "calltrack_speech_engine_seconds",
+        "Time the engine took per channel; its sum over the audio seconds is the real-time factor"
+    );
+}
