@@ -62,7 +62,9 @@ impl B2bua {
         let site = plan.tracking.site.clone();
         let media = self.config.media_mode(&plan.tracking, &plan.route.scheme);
         let record = self.config.records(&plan.tracking, &plan.route.scheme);
-        let relay_media = record || media == crate::config::MediaMode::Relay;
+        // A reserve-number call asked for the overflow code is relayed to be spoken to.
+        let asks_code = crate::call::overflow::asks_code(&self.config, &plan.tracking);
+        let relay_media = record || asks_code || media == crate::config::MediaMode::Relay;
         if relay_media && !self.media_ports_for(now, key) {
             drop(span);
             self.refuse_no_ports(now, tx, &invite, peer, &plan);

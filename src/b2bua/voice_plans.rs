@@ -1,12 +1,13 @@
 //! What calltrack says to a call before bridging, decided as the call opens: the
-//! `announce` prompt (number over scheme over site) and a menu scheme's menu with its
-//! prompts (loaded by the app, see `media::prompt_set`); and, once a menu chose, the second
-//! decision (`call::menu::plan_branch`) handed back to the session.
+//! `announce` prompt (number over scheme over site), the overflow code asked of a
+//! reserve-number caller, and a menu scheme's menu with its prompts (loaded by the app, see
+//! `media::prompt_set`); and the second decisions `call` takes on what the caller keyed in
+//! (`call::overflow::decide`, `call::menu::plan_branch`), handed back to the session.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::b2bua::session::{MenuPlan, VoicePlan};
+use crate::b2bua::session::{CodePlan, MenuPlan, VoicePlan};
 use crate::b2bua::{B2bua, CallKey};
 use crate::call::BridgePlan;
 use crate::media::dtmf::Digit;
@@ -30,7 +31,11 @@ impl B2bua {
             });
         let menu =
             crate::call::menu::menu_of(&self.config, &plan.route).and_then(|m| self.menu_plan(m));
-        if announce.is_none() && menu.is_none() {
+        let code = crate::call::overflow::asks_code(&self.config, tracking)
+            .then(|| self.prompts.get("enter_code"))
+            .flatten()
+            .map(|prompt| CodePlan { prompt });
+        if announce.is_none() && menu.is_none() && code.is_none() {
             return None;
         }
         let answer = self.config.answer_mode(tracking, scheme);
@@ -38,6 +43,7 @@ impl B2bua {
             answer,
             announce,
             menu,
+            code,
         })
     }
 
@@ -90,5 +96,40 @@ impl B2bua {
             self.prober.table(),
         );
         self.with_session(key, now, |s, ctx| s.route_branch(ctx, plan));
+    }
+
+    /// The digits a reserve-number caller entered so far in call `key`: `call` decides
+    /// (`call::overflow::decide`), the session carries the decision out.
+    pub(super) fn decide_code(&mut self, key: CallKey, now: Instant) {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let Some((digits, complete)) = session.take_code_query() else {
+            return;
+        };
+        let (transport, first_call) = session.code_stamp_facts();
+        let Some(tracking) = self
+            .config
+            .tracking_number(session.tracking_number())
+            .cloned()
+        else {
+            return;
+        };
+        let call = crate::call::overflow::CodeCall {
+            tracking: &tracking,
+            transport,
+            first_call,
+        };
+        let wall = self.clock.at(now);
+        let decision = crate::call::overflow::decide(
+            &self.config,
+            &self.leases,
+            &self.local,
+            call,
+            &digits,
+            complete,
+            wall,
+        );
+        self.with_session(key, now, |s, ctx| s.code_decided(ctx, decision));
     }
 }

@@ -10,6 +10,7 @@ pub mod lease_lookup;
 pub mod live_dialog;
 pub mod menu;
 pub mod outcome;
+pub mod overflow;
 pub mod record;
 pub mod recording;
 pub mod targets;
@@ -181,13 +182,25 @@ fn stamp_for(
     attribution: &Attribution,
     first_call: bool,
 ) -> Vec<(String, String)> {
-    let tracking_rules = &ctx.config.tracking;
     let host = ctx.local.host_port(target.peer.transport);
+    stamp_with(ctx.config, &host, tracking, attribution, first_call)
+}
+
+/// The attribution headers for the PBX with Diversion naming `host` (also after a second
+/// decision, see `overflow`).
+fn stamp_with(
+    config: &Config,
+    host: &str,
+    tracking: &TrackingNumber,
+    attribution: &Attribution,
+    first_call: bool,
+) -> Vec<(String, String)> {
+    let tracking_rules = &config.tracking;
     let rules = attribution::StampRules {
         prefix: &tracking_rules.header_prefix,
         diversion: tracking_rules.diversion,
         tracking_number: &tracking.number,
-        host: &host,
+        host,
     };
     attribution::stamp(attribution, first_call, &rules)
 }

@@ -47,8 +47,8 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
-pub use voice::AnswerMode;
 pub use speech::{SpeechConfig, SpeechEngine, SpeechHttpConfig};
+pub use voice::AnswerMode;
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).
 pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;

@@ -45,7 +45,7 @@ use crate::routing::dialer::AttemptId;
 pub use ctx::Ctx;
 pub use lifespan::Lifespan;
 pub use open::Opening;
-pub use voice::{MenuPlan, VoicePlan};
+pub use voice::{CodePlan, MenuPlan, VoicePlan};
 
 use open::{Dialing, SetUp};
 

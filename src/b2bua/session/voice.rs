@@ -29,8 +29,12 @@ use crate::b2bua::session::{CallSession, Ctx, Leg, Phase};
 use crate::call::outcome::{Fault, reason_phrase};
 use crate::call::record::HangupSide;
 
+#[path = "voice_code.rs"]
+mod code;
 #[path = "voice_menu.rs"]
 mod menu;
+
+pub use code::CodePlan;
 
 /// After the prompt's last packet, a little room before the dialer starts.
 const PROMPT_TAIL: Duration = Duration::from_millis(100);
@@ -41,8 +45,10 @@ pub struct VoicePlan {
     pub answer: AnswerMode,
     /// `announce`: played first.
     pub announce: Option<Arc<Prompt>>,
-    /// A menu scheme's menu: after the announcement.
+    /// A menu scheme's menu: after the announcement (and the code).
     pub menu: Option<MenuPlan>,
+    /// A reserve-number call asks for the overflow code: after the announcement.
+    pub code: Option<CodePlan>,
 }
 
 /// A menu with its prompts.
@@ -63,6 +69,8 @@ enum Stage {
     Playing(Instant),
     /// The menu listens (see `voice_menu`); the next look at keys and timers is due then.
     Menu(Instant),
+    /// The overflow code is entered (see `voice_code`); the next look is due then.
+    Code(Instant),
     /// The menu chose: the engine plans the branch (`take_branch`).
     Choosing,
     /// The dialer rings; the callee's answer connects the relay.
@@ -77,6 +85,8 @@ pub(super) struct Voice {
     stage: Stage,
     /// The menu while it runs, and when its prompt ends (`None`: it ended).
     menu: Option<(Menu, Option<Instant>)>,
+    /// The overflow code while it is entered.
+    code: Option<code::CodeEntry>,
     /// The branch the menu chose, until the engine takes it.
     branch: Option<String>,
     /// Our SDP answer to the caller (again in the 200 after an early 183).
@@ -137,6 +147,7 @@ impl CallSession {
             a_final: status == 200,
             stage: Stage::AwaitingAck,
             menu: None,
+            code: None,
             branch: None,
             plan,
             body,
@@ -202,6 +213,14 @@ impl CallSession {
     }
 
     fn after_announcement(&mut self, ctx: &mut Ctx<'_>) {
+        if self.voice.as_ref().is_some_and(|v| v.plan.code.is_some()) {
+            self.start_code(ctx);
+        } else {
+            self.after_code(ctx);
+        }
+    }
+
+    fn after_code(&mut self, ctx: &mut Ctx<'_>) {
         if self.voice.as_ref().is_some_and(|v| v.plan.menu.is_some()) {
             self.start_menu(ctx);
         } else {
@@ -225,7 +244,11 @@ impl CallSession {
     /// The voice part's next deadline (the announcement's end, the menu's next look).
     pub(super) fn voice_deadline(&self) -> Option<Instant> {
         match self.voice.as_ref()?.stage {
-            Stage::Playing(at) | Stage::Menu(at) if self.phase == Phase::Setup => Some(at),
+            Stage::Playing(at) | Stage::Menu(at) | Stage::Code(at)
+                if self.phase == Phase::Setup =>
+            {
+                Some(at)
+            }
             _ => None,
         }
     }
@@ -237,6 +260,7 @@ impl CallSession {
         match (due, self.voice.as_ref().map(|v| v.stage)) {
             (Some(_), Some(Stage::Playing(_))) => self.after_announcement(ctx),
             (Some(_), Some(Stage::Menu(_))) => self.menu_tick(ctx),
+            (Some(_), Some(Stage::Code(_))) => self.code_tick(ctx),
             _ => {}
         }
     }

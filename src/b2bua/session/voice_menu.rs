@@ -17,7 +17,7 @@ use crate::sip::message::HeaderName;
 use super::Stage;
 
 /// How often a menu looks at the keys the relay heard.
-const KEY_POLL: Duration = Duration::from_millis(40);
+pub(super) const KEY_POLL: Duration = Duration::from_millis(40);
 
 impl CallSession {
     /// The menu starts: its greeting plays.
@@ -76,8 +76,14 @@ impl CallSession {
         if !crate::media::dtmf_info::is_dtmf_info(content_type) {
             return;
         }
-        if let Ok(digit) = crate::media::dtmf_info::parse_info(content_type, info.body()) {
-            self.menu_digit(ctx, digit);
+        let Ok(digit) = crate::media::dtmf_info::parse_info(content_type, info.body()) else {
+            return;
+        };
+        match self.voice.as_ref().map(|v| v.stage) {
+            Some(Stage::Code(_)) => self.code_digit(ctx, digit),
+            _ => {
+                self.menu_digit(ctx, digit);
+            }
         }
     }
 
