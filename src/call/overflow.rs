@@ -27,7 +27,7 @@ pub fn asks_code(config: &Config, tracking: &TrackingNumber) -> bool {
 pub enum CodeDecision {
     /// A live code: the call is the visit's; the attribution and the stamp for the PBX.
     Attributed {
-        attribution: Attribution,
+        attribution: Box<Attribution>,
         stamp: Vec<(String, String)>,
     },
     /// The digits start a code: wait for the next one.
@@ -62,7 +62,10 @@ pub fn decide(
             let host = local.host_port(call.transport);
             let stamp =
                 super::stamp_with(config, &host, call.tracking, &attribution, call.first_call);
-            CodeDecision::Attributed { attribution, stamp }
+            CodeDecision::Attributed {
+                attribution: Box::new(attribution),
+                stamp,
+            }
         }
         CodeMatch::Partial if !complete => CodeDecision::Wait,
         CodeMatch::Partial | CodeMatch::None => CodeDecision::Unattributed,

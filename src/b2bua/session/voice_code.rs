@@ -136,7 +136,7 @@ impl CallSession {
             CodeDecision::Wait => return,
             CodeDecision::Attributed { attribution, stamp } => {
                 tracing::info!(session = ?attribution.session_id, "overflow code: call attributed");
-                self.live.attribution = attribution;
+                self.live.attribution = *attribution;
                 if let Some(d) = self.dialing_mut() {
                     d.stamp = stamp;
                 }
