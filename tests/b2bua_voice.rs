@@ -137,6 +137,10 @@ fn with_sdp(text: &str, sdp: &str) -> String {
 }
 
 fn invite() -> String {
+    invite_with(CARRIER_SDP)
+}
+
+fn invite_with(sdp: &str) -> String {
     with_sdp(
         &format!(
             "INVITE sip:74950000001@127.0.0.1:5060 SIP/2.0
@@ -151,7 +155,7 @@ Content-Length: 0
 
 "
         ),
-        CARRIER_SDP,
+        sdp,
     )
 }
 
@@ -375,4 +379,24 @@ fn a_key_by_sip_info_during_the_greeting_takes_its_branch() {
         b.request_uri()
     );
     assert_eq!(menu_entry(&mut h), "menu 2>support");
+}
+
+#[test]
+fn a_menu_caller_without_g711_is_not_spoken_to_and_rings_the_default() {
+    let mut h = menu_harness();
+    let g729 = CARRIER_SDP
+        .replace("RTP/AVP 8 0 101", "RTP/AVP 18")
+        .replace("a=rtpmap:8 PCMA/8000\n", "a=rtpmap:18 G729/8000\n");
+    h.feed(&invite_with(&g729), CARRIER);
+    assert_eq!(h.finals_to_carrier(200), 0, "calltrack did not answer");
+    let b = h.last_to_pbx(Method::Invite);
+    assert!(
+        b.request_uri().unwrap().starts_with("sip:sales@"),
+        "{:?}",
+        b.request_uri()
+    );
+    assert!(
+        body(&b).contains("RTP/AVP 18"),
+        "the caller's own offer, relayed"
+    );
 }

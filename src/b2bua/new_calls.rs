@@ -78,6 +78,8 @@ impl B2bua {
             self.leases.call_started(&plan.tracking.number);
         }
         let voice = relay_media.then(|| self.voice_plan(&plan)).flatten();
+        let menu_default =
+            crate::call::menu::menu_of(&self.config, &plan.route).map(|m| m.default.clone());
         let opening = Opening {
             key,
             uid: self.ids.call_uid(),
@@ -100,8 +102,13 @@ impl B2bua {
             let mut ctx = self.ctx(now);
             CallSession::open(&mut ctx, opening)
         };
+        let unspoken = !session.is_spoken_to();
         self.sessions.insert(key, Box::new(session));
         self.stats.calls_bridged += 1;
+        if let Some(default) = menu_default.filter(|_| unspoken) {
+            // A menu call calltrack cannot speak to (no G.711, no relay): its default rings.
+            self.route_branch_of(key, now, &default);
+        }
         self.after_session(key, now);
     }
 

@@ -78,20 +78,24 @@ impl B2bua {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
-        let Some(branch) = session.take_branch() else {
+        if let Some(branch) = session.take_branch() {
+            self.route_branch_of(key, now, &branch);
+        }
+    }
+
+    /// Plans scheme `branch` for call `key` (`call::menu::plan_branch`) and hands it over.
+    pub(super) fn route_branch_of(&mut self, key: CallKey, now: Instant, branch: &str) {
+        let Some(session) = self.sessions.get(&key) else {
             return;
         };
-        let Some(tracking) = self
-            .config
-            .tracking_number(session.tracking_number())
-            .cloned()
-        else {
+        let number = session.tracking_number();
+        let Some(tracking) = self.config.tracking_number(number).cloned() else {
             return;
         };
         let plan = crate::call::menu::plan_branch(
             &self.config,
             &tracking,
-            &branch,
+            branch,
             &self.hosts,
             self.prober.table(),
         );

@@ -136,7 +136,8 @@ impl CallSession {
             Some(plan) => session.start_voice(ctx, plan),
             None => false,
         };
-        if !spoken {
+        // A menu route rings nothing itself: unspoken, the engine routes it to its default.
+        if !spoken && o.plan.route.has_targets() {
             session.start_dialing(ctx);
         }
         session

@@ -299,14 +299,18 @@ impl CallSession {
 
     /// The voice part is over: ring the scheme. Ringing starts now (ring timeout, audit).
     pub(super) fn bridge_after_voice(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(voice) = self.voice.as_mut() else {
-            return;
-        };
-        voice.stage = Stage::Bridging;
-        ctx.media.stop_prompt(self.key.0);
+        if let Some(voice) = self.voice.as_mut() {
+            voice.stage = Stage::Bridging;
+            ctx.media.stop_prompt(self.key.0);
+        }
         self.ring_deadline = Some(ctx.now + self.lifespan.ring_timeout);
         self.lifespan.opened = ctx.now;
         self.start_dialing(ctx);
+    }
+
+    /// Whether calltrack speaks to this call (it answered the caller to play or ask).
+    pub fn is_spoken_to(&self) -> bool {
+        self.voice.is_some()
     }
 
     /// Whether the caller has our own 2xx while the callee is not answered yet.
