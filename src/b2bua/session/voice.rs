@@ -229,8 +229,10 @@ impl CallSession {
     }
 
     /// Plays `prompt` to the caller from now (replacing what plays); when it ends, or `None`
-    /// when nothing could be played.
+    /// when nothing could be played. Each prompt restarts the audit's clock: a call that is
+    /// spoken to is alive however many prompts and waits it takes (each bounded).
     pub(super) fn play(&mut self, ctx: &mut Ctx<'_>, prompt: &Prompt) -> Option<Instant> {
+        self.lifespan.opened = ctx.now;
         ctx.media.stop_prompt(self.key.0);
         let numbering = Numbering {
             ssrc: ctx.ids.number(),
