@@ -108,13 +108,18 @@ fn peer_response(request: &SipMessage, code: u16, reason: &str) -> SipMessage {
 }
 
 /// Our response to a server transaction's request, built as the B2BUA builds it.
+/// As calltrack answers: a Contact on responses to an INVITE only (the 200 to a BYE is
+/// `response_to` and nothing more, `b2bua::session::relay`).
 fn our_response(request: &SipMessage, code: u16, reason: &str, peer: Peer) -> SipMessage {
     let mut b = response_to(request, code, reason, Some("ct7c1e"), Some(peer.addr));
-    b.header(
-        calltrack::sip::HeaderName::Contact,
-        "<sip:74950000001@192.0.2.10:5060>",
-    );
-    if code == 200 && request.method() == Some(&calltrack::sip::Method::Invite) {
+    let invite = request.method() == Some(&calltrack::sip::Method::Invite);
+    if invite {
+        b.header(
+            calltrack::sip::HeaderName::Contact,
+            "<sip:74950000001@192.0.2.10:5060>",
+        );
+    }
+    if code == 200 && invite {
         b.body(Some("application/sdp"), sdp().as_bytes())
     } else {
         b.finish()

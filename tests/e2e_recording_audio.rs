@@ -367,7 +367,9 @@ fn a_recorded_call_is_transcribed_per_channel_with_card_numbers_masked() {
         cfg.push_str(&format!(
             "\n[media]\nrtp_ports = \"{pool}-{}\"\nbind_ip = \"127.0.0.1\"\n\
              recordings_dir = \"recordings\"\n\n[speech]\nengine = \"http\"\npoll_secs = 1\n\
-             retry_secs = 1\n\n[speech.http]\nurl = \"{url}\"\napi_key = \"test-key\"\n",
+             retry_secs = 1\n\n[speech.http]\nurl = \"{url}\"\napi_key = \"test-key\"\n\n\
+             [[speech.tags]]\nname = \"tyres\"\nphrases = [\"winter tyre*\"]\nparty = \"caller\"\n\n\
+             [[speech.tags]]\nname = \"refund\"\nphrases = [\"refund\"]\n",
             pool + 3
         ));
     });
@@ -401,6 +403,28 @@ fn a_recorded_call_is_transcribed_per_channel_with_card_numbers_masked() {
     assert_eq!(t["words"][1]["word"], "****");
     assert_eq!(t["words"][1]["channel"], "caller");
     assert_eq!(t["words"][1]["start_ms"], 1000);
+    assert_eq!(t["tags"], serde_json::json!(["tyres"]));
+    // The facts come from the audio: the caller spoke the sentence, the echo answered it.
+    let facts = &t["facts"];
+    let spoken_ms = said.len() as u64 / 8;
+    let caller_ms = facts["caller_talk_ms"].as_u64().unwrap();
+    assert!(
+        caller_ms > spoken_ms / 2 && caller_ms <= spoken_ms + 500,
+        "{facts}"
+    );
+    assert!(
+        facts["agent_talk_ms"].as_u64().unwrap() > spoken_ms / 2,
+        "{facts}"
+    );
+    assert!(
+        facts["agent_first_speech_ms"].as_u64().unwrap() < 2_000,
+        "{facts}"
+    );
+    assert_eq!(
+        facts["caller_phones"],
+        serde_json::json!([]),
+        "a card is not a phone"
+    );
 
     // The engine got each party alone: the caller's channel is the speech.
     let files = std::mem::take(&mut seen.lock().unwrap().files);
@@ -427,6 +451,16 @@ fn a_recorded_call_is_transcribed_per_channel_with_card_numbers_masked() {
         .read_json()
         .unwrap();
     assert_eq!(found["calls"][0]["call_id"], id.as_str(), "{found}");
+    let report = format!("http://127.0.0.1:{}/v1/transcripts/tags", ct.http_port);
+    let report: serde_json::Value = ureq::get(&report)
+        .header("Authorization", "Bearer speech-admin-token-0123456789")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    assert_eq!(report["tags"][0]["tag"], "tyres", "{report}");
+    assert_eq!(report["tags"][0]["calls"], 1, "{report}");
     let db = ct.db_path();
     let _stopped = ct.stop();
     // Nothing of the card number reached the database, its journal or its search index.

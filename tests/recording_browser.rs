@@ -4,7 +4,8 @@
 //! shows one `<audio>` player, for the recorded call only, whose source the page can fetch
 //! (a Range request answers 206 with the file's first bytes) and the browser can decode (its
 //! duration is the file's); the skipped call says why it has none. A viewer gets no player
-//! (the file is for admins, 403).
+//! (the file is for admins, 403). The recorded call's detail shows its transcript by turns,
+//! with its keyword tags; a call without a recording says it has none.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -86,11 +87,38 @@ fn start_server(dir: &Path) -> TestServer {
     }
     drop(sender);
     writer.shutdown().expect("seed flushed");
+    seed_transcript(&db);
     let toml = config_toml("74950000100", 1000).replace(
         "[http]\n",
         &format!("[http]\nadmin_token = \"{ADMIN}\"\nviewer_tokens = [\"{VIEWER}\"]\n"),
     );
     TestServer::start(&format!("{toml}\n[store]\npath = \"{}\"\n", db.display()))
+}
+
+/// A transcript of the recorded call, as the speech service stores it.
+fn seed_transcript(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let words = json!([
+        {"channel": "caller", "word": "how", "start_ms": 1000, "end_ms": 1200},
+        {"channel": "caller", "word": "much", "start_ms": 1200, "end_ms": 1400},
+        {"channel": "caller", "word": "is", "start_ms": 1400, "end_ms": 1500},
+        {"channel": "caller", "word": "delivery", "start_ms": 1500, "end_ms": 2000},
+        {"channel": "agent", "word": "five", "start_ms": 4000, "end_ms": 4300},
+        {"channel": "agent", "word": "hundred", "start_ms": 4300, "end_ms": 4800},
+    ]);
+    conn.execute(
+        "INSERT INTO transcripts (call_id, status, engine, caller, agent, words, facts, tags, \
+         attempts, created_at) VALUES ('c-rec', 'done', 'http', 'how much is delivery', \
+         'five hundred', ?1, ?2, '[\"price\"]', 1, '2026-03-02T09:02:00Z')",
+        rusqlite::params![
+            words.to_string(),
+            json!({"caller_talk_ms": 1000, "agent_talk_ms": 800, "silence_ms": 61000,
+                   "overlap_ms": 0, "interruptions": 0, "agent_first_speech_ms": 4000,
+                   "caller_talk_ratio": 0.55, "caller_phones": [], "caller_emails": []})
+            .to_string()
+        ],
+    )
+    .unwrap();
 }
 
 fn open(browser: &mut Browser, query: &str) {
@@ -152,10 +180,28 @@ fn the_journal_plays_a_recorded_call_and_says_why_another_has_none() {
     assert!((secs - 2.0).abs() < 0.01, "duration {secs}");
     browser.screenshot(&screenshot_dir().join("journal-recording.png"));
 
-    // The call's detail has the player too.
+    // The call's detail has the player too, and the transcript by turns with its tags.
     open(&mut browser, &format!("{PERIOD}&call=c-rec"));
     let detail = browser.eval("document.querySelector('#recording audio').getAttribute('src')");
     assert_eq!(detail, "/v1/calls/c-rec/recording");
+    browser.wait_for(
+        "document.querySelectorAll('#transcript .turn').length === 2",
+        "the transcript's turns",
+    );
+    assert_eq!(
+        browser.text("#transcript .turn.caller"),
+        "Caller 0:01 how much is delivery"
+    );
+    assert_eq!(
+        browser.text("#transcript .turn.agent"),
+        "Agent 0:04 five hundred"
+    );
+    assert_eq!(browser.text("#transcript .tag"), "price");
+    open(&mut browser, &format!("{PERIOD}&call=c-plain"));
+    browser.wait_for(
+        "document.querySelector('#transcript').textContent.startsWith('No transcript')",
+        "no transcript for a call without a recording",
+    );
 
     // A viewer sees that the call is recorded, gets no player, and cannot fetch the file.
     browser.eval("document.getElementById('sign-out').click(); true");

@@ -1,6 +1,7 @@
 // journal.js: the call journal: filters (kept in the URL), a page of calls with "older
 // calls" paging, and one call's visit (landing page, UTM, keyword, click ids), timing,
-// routing trail, and its recording (a player per recorded call in the list and the detail).
+// routing trail, its recording (a player per recorded call in the list and the detail) and,
+// for admins, its transcript (turns by party, keyword tags, talk and silence).
 
 import { api, query } from './api.js';
 import { el, fill, int, money, secs, time, label, table, triState } from './ui.js';
@@ -122,6 +123,65 @@ function pairs(list) {
     .map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
+// The call's transcript, fetched once the detail is shown (admins only, like the recording).
+function transcriptBox(call, ctx) {
+  const box = el('div', { id: 'transcript' }, el('p', { class: 'muted small' }, '…'));
+  if (ctx.role !== 'admin') {
+    fill(box, el('p', { class: 'muted small' }, 'Transcripts are for admins.'));
+    return box;
+  }
+  api(`/v1/calls/${encodeURIComponent(call.id)}/transcript`).then(
+    (t) => fill(box, transcriptView(t)),
+    (e) => fill(box, el('p', { class: 'muted small' },
+      e.status === 404 ? 'No transcript (the call has no recording to transcribe).' : e.message)),
+  );
+  return box;
+}
+
+// Consecutive words of one party make a turn: "Caller 0:03 what is the price".
+function turns(words) {
+  const out = [];
+  for (const w of words || []) {
+    const last = out[out.length - 1];
+    if (last && last.channel === w.channel) last.words.push(w.word);
+    else out.push({ channel: w.channel, at: w.start_ms, words: [w.word] });
+  }
+  return out;
+}
+
+function clock(ms) {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function transcriptView(t) {
+  if (t.status !== 'done') {
+    return el('p', { class: 'muted small' }, t.status === 'queued'
+      ? `Waiting to be transcribed${t.error ? ` (last attempt: ${t.error})` : ''}.`
+      : `Not transcribed: ${t.error || 'unknown reason'}.`);
+  }
+  const lines = turns(t.words);
+  const body = lines.length
+    ? el('ol', { class: 'turns' }, lines.map((l) => el('li', { class: `turn ${l.channel}` },
+      el('span', { class: 'muted' }, `${l.channel === 'caller' ? 'Caller' : 'Agent'} ${clock(l.at)} `),
+      l.words.join(' '))))
+    : el('div', {}, el('p', {}, el('b', {}, 'Caller: '), t.caller || '—'),
+      el('p', {}, el('b', {}, 'Agent: '), t.agent || '—'));
+  const f = t.facts || {};
+  return el('div', {},
+    (t.tags || []).length ? el('p', { class: 'tags' }, t.tags.map((tag) => el('span', { class: 'tag' }, tag))) : null,
+    body,
+    pairs([
+      ['Caller talked', f.caller_talk_ms != null ? secs(Math.round(f.caller_talk_ms / 1000)) : null],
+      ['Agent talked', f.agent_talk_ms != null ? secs(Math.round(f.agent_talk_ms / 1000)) : null],
+      ['Silence', f.silence_ms != null ? secs(Math.round(f.silence_ms / 1000)) : null],
+      ['Interruptions', f.interruptions],
+      ['Agent first spoke', f.agent_first_speech_ms != null ? clock(f.agent_first_speech_ms) : null],
+      ['Phones said', (f.caller_phones || []).join(', ')],
+      ['E-mails said', (f.caller_emails || []).join(', ')],
+    ]));
+}
+
 function callDetail(call, ctx) {
   const a = call.attribution || {};
   const deal = call.deal;
@@ -155,6 +215,7 @@ function callDetail(call, ctx) {
       el('div', {}, el('h3', {}, 'Routing'), trail.length
         ? el('ol', { class: 'trail', id: 'trail' }, trail)
         : el('p', { class: 'muted' }, 'No routing steps recorded.'),
-      el('h3', {}, 'Recording'), recording)),
+      el('h3', {}, 'Recording'), recording,
+      el('h3', {}, 'Transcript'), transcriptBox(call, ctx))),
     el('p', { class: 'muted small' }, `id ${call.id} · ${int(call.talk_secs)} s talk`));
 }

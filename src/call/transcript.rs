@@ -41,4 +41,29 @@ pub struct Transcript {
     pub language: Option<String>,
     /// Both channels' words, ordered by start time.
     pub words: Vec<Word>,
+    /// Timing and what the caller said to keep (made by `speech::facts`).
+    pub facts: ConversationFacts,
+    /// Names of the `[[speech.tags]]` whose phrases were said.
+    pub tags: Vec<String>,
+}
+
+/// What the two channels say about the conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConversationFacts {
+    pub caller_talk_ms: u32,
+    pub agent_talk_ms: u32,
+    /// The caller's share of all talk (0..1); `None` when nobody talked.
+    pub caller_talk_ratio: Option<f64>,
+    /// Neither party talking.
+    pub silence_ms: u32,
+    /// Both talking at once.
+    pub overlap_ms: u32,
+    /// Stretches of both talking at once for 300 ms or more.
+    pub interruptions: u32,
+    /// From the answer to the agent's first speech; `None` when the agent never spoke.
+    pub agent_first_speech_ms: Option<u32>,
+    /// Phone numbers the caller said (7 or more digits), as digits.
+    pub caller_phones: Vec<String>,
+    /// E-mail addresses the caller said or spelled ("ivan at mail dot ru").
+    pub caller_emails: Vec<String>,
 }

@@ -47,7 +47,9 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
-pub use speech::{SpeechConfig, SpeechEngine, SpeechHttpConfig};
+pub use speech::{
+    SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
+};
 pub use voice::AnswerMode;
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).

@@ -20,6 +20,8 @@ pub enum SpeechEngine {
     /// An OpenAI-compatible `POST /v1/audio/transcriptions` server (whisper.cpp's server,
     /// faster-whisper servers, hosted services).
     Http,
+    /// CMU PocketSphinx, embedded, offline (English).
+    Pocketsphinx,
 }
 
 /// `[speech]` as written.
@@ -39,6 +41,73 @@ pub struct SpeechFile {
     /// How often the queue is looked at when it was empty.
     pub poll_secs: u64,
     pub http: SpeechHttpFile,
+    pub pocketsphinx: SpeechSphinxFile,
+    /// Keyword tags: a call gets a tag when one of its phrases was said.
+    pub tags: Vec<SpeechTagFile>,
+}
+
+/// Which party's words a tag looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagParty {
+    #[default]
+    Any,
+    Caller,
+    Agent,
+}
+
+/// `[[speech.tags]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeechTagFile {
+    /// The tag's name, e.g. `price`.
+    pub name: String,
+    /// Words or phrases; `*` matches any letters (`deliver*`, `*price*`); case does not matter.
+    pub phrases: Vec<String>,
+    /// `"any"` (default), `"caller"` or `"agent"`.
+    #[serde(default)]
+    pub party: TagParty,
+}
+
+/// A validated keyword tag: each phrase as lower-case word patterns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeechTag {
+    pub name: String,
+    pub phrases: Vec<Vec<String>>,
+    pub party: TagParty,
+}
+
+/// `[speech.pocketsphinx]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeechSphinxFile {
+    /// The shared library, a name the dynamic loader finds or a path.
+    pub library: String,
+    /// The model: `en-us/` (acoustic), `en-us.lm.bin` and `cmudict-en-us.dict` inside.
+    pub model_dir: String,
+}
+
+impl Default for SpeechSphinxFile {
+    fn default() -> Self {
+        SpeechSphinxFile {
+            library: "libpocketsphinx.so.3".to_owned(),
+            model_dir: "/usr/share/pocketsphinx/model/en-us".to_owned(),
+        }
+    }
+}
+
+/// The validated `[speech.pocketsphinx]` (present when `engine = "pocketsphinx"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeechSphinxConfig {
+    pub library: String,
+    pub model_dir: std::path::PathBuf,
+}
+
+impl SpeechSphinxConfig {
+    /// The acoustic model directory, the language model and the dictionary.
+    pub fn model_files(&self) -> [std::path::PathBuf; 3] {
+        ["en-us", "en-us.lm.bin", "cmudict-en-us.dict"].map(|name| self.model_dir.join(name))
+    }
 }
 
 impl Default for SpeechFile {
@@ -51,6 +120,8 @@ impl Default for SpeechFile {
             retry_secs: 60,
             poll_secs: 5,
             http: SpeechHttpFile::default(),
+            pocketsphinx: SpeechSphinxFile::default(),
+            tags: Vec::new(),
         }
     }
 }
@@ -93,6 +164,8 @@ pub struct SpeechConfig {
     pub retry: Duration,
     pub poll: Duration,
     pub http: Option<SpeechHttpConfig>,
+    pub pocketsphinx: Option<SpeechSphinxConfig>,
+    pub tags: Vec<SpeechTag>,
 }
 
 impl Default for SpeechConfig {
@@ -117,6 +190,8 @@ pub(super) fn speech(f: SpeechFile, p: &mut Problems) -> SpeechConfig {
     p.within("speech.retry_secs", f.retry_secs, 1, 86_400);
     p.within("speech.poll_secs", f.poll_secs, 1, 3_600);
     let http = (f.engine == SpeechEngine::Http).then(|| speech_http(&f.http, p));
+    let pocketsphinx =
+        (f.engine == SpeechEngine::Pocketsphinx).then(|| speech_sphinx(&f.pocketsphinx, p));
     SpeechConfig {
         engine: f.engine,
         workers: f.workers.clamp(1, 16),
@@ -125,7 +200,69 @@ pub(super) fn speech(f: SpeechFile, p: &mut Problems) -> SpeechConfig {
         retry: Duration::from_secs(f.retry_secs.max(1)),
         poll: Duration::from_secs(f.poll_secs.max(1)),
         http,
+        pocketsphinx,
+        tags: tags(&f.tags, p),
     }
+}
+
+/// Most tags, and phrases per tag.
+const MAX_TAGS: usize = 200;
+const MAX_PHRASES: usize = 200;
+
+fn tags(files: &[SpeechTagFile], p: &mut Problems) -> Vec<SpeechTag> {
+    if files.len() > MAX_TAGS {
+        p.push("speech.tags", format!("at most {MAX_TAGS} tags"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let at = format!("speech.tags[{i}]");
+        let name = f.name.trim().to_owned();
+        if p.non_blank(&format!("{at}.name"), &name) && !seen.insert(name.to_lowercase()) {
+            p.push(format!("{at}.name"), format!("{name:?} is already a tag"));
+        }
+        if f.phrases.is_empty() || f.phrases.len() > MAX_PHRASES {
+            p.push(
+                format!("{at}.phrases"),
+                format!("give 1 to {MAX_PHRASES} phrases"),
+            );
+        }
+        let mut phrases = Vec::new();
+        for (j, phrase) in f.phrases.iter().enumerate() {
+            let words: Vec<String> = phrase.split_whitespace().map(str::to_lowercase).collect();
+            let only_stars = words.iter().all(|w| w.chars().all(|c| c == '*'));
+            if words.is_empty() || only_stars {
+                p.push(format!("{at}.phrases[{j}]"), "must name a word");
+            } else {
+                phrases.push(words);
+            }
+        }
+        out.push(SpeechTag {
+            name,
+            phrases,
+            party: f.party,
+        });
+    }
+    out
+}
+
+/// The model files must be there (the library is loaded when the engine starts).
+fn speech_sphinx(f: &SpeechSphinxFile, p: &mut Problems) -> SpeechSphinxConfig {
+    p.non_blank("speech.pocketsphinx.library", &f.library);
+    let config = SpeechSphinxConfig {
+        library: f.library.trim().to_owned(),
+        model_dir: std::path::PathBuf::from(f.model_dir.trim()),
+    };
+    for file in config.model_files() {
+        if !file.exists() {
+            let why = format!(
+                "{} is missing (apt-get install pocketsphinx-en-us, or point model_dir at a model)",
+                file.display()
+            );
+            p.push("speech.pocketsphinx.model_dir", why);
+        }
+    }
+    config
 }
 
 fn speech_http(f: &SpeechHttpFile, p: &mut Problems) -> SpeechHttpConfig {
@@ -188,6 +325,17 @@ mod tests {
         assert_eq!(
             problems(bad),
             ["speech.http.language", "speech.http.url", "speech.workers"]
+        );
+        let missing = "[speech]\nengine = \"pocketsphinx\"\n[speech.pocketsphinx]\nmodel_dir = \"/nonexistent\"\n";
+        assert_eq!(problems(missing), ["speech.pocketsphinx.model_dir"]);
+        let tags = "[[speech.tags]]\nname = \"price\"\nphrases = [\"how much\", \" \"]\n[[speech.tags]]\nname = \"Price\"\nphrases = []\n";
+        assert_eq!(
+            problems(tags),
+            [
+                "speech.tags[0].phrases[1]",
+                "speech.tags[1].name",
+                "speech.tags[1].phrases"
+            ]
         );
         let good = "[speech]\nengine = \"http\"\n[speech.http]\nurl = \"http://127.0.0.1:9/v1/audio/transcriptions\"\n";
         let config = Config::from_toml_str(good).unwrap();

@@ -79,6 +79,7 @@ fn reader_api(state: &RouterState) -> Router<RouterState> {
         .route("/v1/reports", get(reports::report))
         .route("/v1/costs", post(costs::import))
         .route("/v1/pools/usage", get(pool_usage::usage))
+        .route("/v1/transcripts/tags", get(transcripts::tags))
         .route_layer(from_fn_with_state(state.clone(), access::reader))
 }
 

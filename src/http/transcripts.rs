@@ -7,10 +7,14 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use super::calls::read_failed;
+use super::calls::{parse_query, read_failed};
 use super::errors::ApiError;
+use axum::extract::RawQuery;
+
+use crate::call::record::rfc3339;
+use crate::config::SharedConfig;
 use crate::store::StoreReader;
-use crate::store::transcripts::{self, TranscriptHit, TranscriptView};
+use crate::store::transcripts::{self, TagCount, TranscriptHit, TranscriptView};
 
 /// `GET /v1/calls/{id}/transcript`
 #[utoipa::path(
@@ -95,4 +99,70 @@ pub async fn search(
         .await
         .map_err(read_failed)?;
     Ok(Json(SearchAnswer { calls }))
+}
+
+/// `GET /v1/transcripts/tags` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TagsAnswer {
+    pub from: String,
+    pub to: String,
+    /// Calls per keyword tag and source, most first.
+    pub tags: Vec<TagCount>,
+}
+
+/// The period of `GET /v1/transcripts/tags` (documentation; parsed like `GET /v1/calls`).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct TagsParams {
+    /// Calls started at or after: RFC 3339 or `YYYY-MM-DD`; default: 30 days ago.
+    from: Option<String>,
+    /// Started before: RFC 3339 or `YYYY-MM-DD` (that whole day included); default: now.
+    to: Option<String>,
+    site: Option<String>,
+}
+
+/// Length of the default period.
+const DEFAULT_DAYS: i64 = 30;
+
+/// `GET /v1/transcripts/tags`
+#[utoipa::path(
+    get,
+    path = "/v1/transcripts/tags",
+    tag = "reports",
+    params(TagsParams),
+    responses(
+        (status = 200, description = "Calls per keyword tag and source in the period", body = TagsAnswer),
+        (status = 400, description = "A bad period or an unknown parameter; every problem listed", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong bearer token")
+    )
+)]
+pub async fn tags(
+    State(reader): State<StoreReader>,
+    State(config): State<SharedConfig>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TagsAnswer>, ApiError> {
+    let unknown: Vec<String> = url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .filter(|(name, _)| !matches!(name.as_ref(), "from" | "to" | "site"))
+        .map(|(name, _)| format!("{name}: unknown parameter; allowed: from, to, site"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::Invalid {
+            code: "invalid_query",
+            problems: unknown,
+        });
+    }
+    let filter = parse_query(&config, raw.as_deref())?.filter;
+    let to = filter.to.unwrap_or_else(jiff::Timestamp::now);
+    let from = filter.from.unwrap_or_else(|| {
+        to.saturating_sub(jiff::SignedDuration::from_hours(24 * DEFAULT_DAYS))
+            .unwrap_or(to)
+    });
+    let (from, to) = (rfc3339::format(from), rfc3339::format(to));
+    let (f, t, site) = (from.clone(), to.clone(), filter.site);
+    let tags = reader
+        .read(move |conn| Ok(transcripts::tag_counts(conn, &f, &t, site.as_deref())?))
+        .await
+        .map_err(read_failed)?;
+    Ok(Json(TagsAnswer { from, to, tags }))
 }

@@ -18,12 +18,18 @@ pub struct ResampleError {
 
 /// `samples` (mono, in [-1, 1]) at `rate_hz`, as 8 kHz samples of the same duration.
 pub fn to_prompt_rate(samples: &[f32], rate_hz: u32) -> Result<Vec<f32>, ResampleError> {
-    if rate_hz == PROMPT_RATE_HZ || samples.is_empty() {
+    resample(samples, rate_hz, PROMPT_RATE_HZ)
+}
+
+/// `samples` (mono, in [-1, 1]) at `rate_hz`, as samples at `to_hz` of the same duration
+/// (also used by speech engines whose models want 16 kHz).
+pub fn resample(samples: &[f32], rate_hz: u32, to_hz: u32) -> Result<Vec<f32>, ResampleError> {
+    if rate_hz == to_hz || samples.is_empty() {
         return Ok(samples.to_vec());
     }
     let fail = |reason: String| ResampleError { rate_hz, reason };
     let from = usize::try_from(rate_hz).map_err(|e| fail(e.to_string()))?;
-    let to = usize::try_from(PROMPT_RATE_HZ).map_err(|e| fail(e.to_string()))?;
+    let to = usize::try_from(to_hz).map_err(|e| fail(e.to_string()))?;
     let mut resampler =
         FftFixedIn::<f32>::new(from, to, CHUNK_FRAMES, 1, 1).map_err(|e| fail(e.to_string()))?;
     let expected = samples.len() * to / from;

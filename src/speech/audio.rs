@@ -85,6 +85,15 @@ impl MonoWav {
         self.peak < SILENCE_PEAK
     }
 
+    /// The samples.
+    pub fn pcm(&self) -> Result<Vec<i16>, SpeechError> {
+        hound::WavReader::new(Cursor::new(&self.bytes))
+            .map_err(SpeechError::audio)?
+            .into_samples::<i16>()
+            .map(|s| s.map_err(SpeechError::audio))
+            .collect()
+    }
+
     /// Seconds of audio.
     pub fn secs(&self) -> f64 {
         self.samples as f64 / f64::from(self.rate.max(1))

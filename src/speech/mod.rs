@@ -4,14 +4,19 @@
 //! Sans-IO parts: splitting a recording into one mono WAV per party (`audio`), masking digits
 //! (`redact`), merging the channels into a transcript (`transcript`) and when to try again
 //! (`retry`). The engines talk to the outside: `http_engine` (an OpenAI-compatible
-//! `/v1/audio/transcriptions` server); `service` is the bounded worker pool that takes due jobs
+//! `/v1/audio/transcriptions` server) and `pocketsphinx` (CMU PocketSphinx, embedded, loaded
+//! at run time through `pocketsphinx_ffi`, the crate's only `unsafe` code); `service` is the bounded worker pool that takes due jobs
 //! from the store's queue (`store::transcripts`) and never touches the call path.
 
 pub mod audio;
+pub mod facts;
 pub mod http_engine;
+pub mod pocketsphinx;
+mod pocketsphinx_ffi;
 pub mod redact;
 pub mod retry;
 pub mod service;
+pub mod tags;
 pub mod transcript;
 
 pub use service::SpeechService;
@@ -40,29 +45,4 @@ impl SpeechError {
     pub fn retryable(&self) -> bool {
         matches!(self, SpeechError::Unavailable(_))
     }
-}
-
-/// HELP lines, registered with the rest at start-up.
-pub fn describe_metrics() {
-    use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_gauge!(
-        "calltrack_speech_queue_depth",
-        "Recorded calls waiting for a transcript (due now or retried later)"
-    );
-    describe_gauge!(
-        "calltrack_speech_lag_seconds",
-        "How long the oldest waiting recording has waited since its call ended"
-    );
-    describe_counter!(
-        "calltrack_speech_attempts_total",
-        "Transcription attempts by result: done, retry (later) or failed (given up)"
-    );
-    describe_counter!(
-        "calltrack_speech_audio_seconds_total",
-        "Seconds of audio sent to the engine (per channel)"
-    );
-    describe_histogram!(
-        "calltrack_speech_engine_seconds",
-        "Time the engine took per channel; its sum over the audio seconds is the real-time factor"
-    );
 }

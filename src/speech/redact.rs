@@ -38,6 +38,11 @@ const DIGIT_WORDS: &[&str] = &[
     "девять",
 ];
 
+/// The digit each of [`DIGIT_WORDS`] names.
+const DIGIT_VALUES: [u8; 24] = [
+    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9,
+];
+
 /// `text` with every long digit run masked.
 pub fn redact_text(text: &str) -> String {
     let tokens: Vec<&str> = text.split_whitespace().collect();
@@ -70,6 +75,44 @@ pub fn redact_words<'a>(words: impl IntoIterator<Item = &'a mut String>) {
             **word = mask_token(word);
         }
     }
+}
+
+/// The long digit runs of `text` as digits (digit words turned into digits): the phone or card
+/// numbers that redaction masks, for the facts that keep a caller's phone number.
+pub fn digit_runs(text: &str) -> Vec<String> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let masked = runs_to_mask(&tokens);
+    let mut runs = Vec::new();
+    let mut current = String::new();
+    for (token, mask) in tokens.iter().zip(masked) {
+        if mask {
+            current.push_str(&token_digits(token));
+        } else if !current.is_empty() {
+            runs.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        runs.push(current);
+    }
+    runs
+}
+
+/// A token's digits: its ASCII digits, or the digit a digit word names.
+fn token_digits(token: &str) -> String {
+    let numeric: String = token.chars().filter(char::is_ascii_digit).collect();
+    if !numeric.is_empty() {
+        return numeric;
+    }
+    let word: String = token
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .flat_map(char::to_lowercase)
+        .collect();
+    DIGIT_WORDS
+        .iter()
+        .position(|w| *w == word)
+        .map(|i| DIGIT_VALUES[i].to_string())
+        .unwrap_or_default()
 }
 
 /// For each token, whether it belongs to a run to mask.
@@ -151,6 +194,15 @@ mod tests {
             redact_text("Девять один шесть, один один один - два два"),
             "* * *, * * * - * *"
         );
+    }
+
+    #[test]
+    fn runs_come_out_as_digits() {
+        assert_eq!(
+            digit_runs("call me on +7 916 111-22-33 or nine one six one one one two two three"),
+            ["79161112233", "916111223"]
+        );
+        assert_eq!(digit_runs("двести рублей, 1500"), Vec::<String>::new());
     }
 
     #[test]

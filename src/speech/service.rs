@@ -5,6 +5,7 @@
 //! the live config every pass, so a reload applies. Queue depth, lag and outcomes are metrics.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::Timestamp;
@@ -14,10 +15,12 @@ use tokio_util::sync::CancellationToken;
 use super::SpeechError;
 use super::audio::{self, MonoWav};
 use super::http_engine::HttpEngine;
+use super::pocketsphinx::SphinxEngine;
 use super::retry::{self, Next};
 use super::transcript::{Channel, Heard, Transcript};
+use super::{facts, tags};
 use crate::call::record::rfc3339;
-use crate::config::{SharedConfig, SpeechConfig, SpeechEngine};
+use crate::config::{SharedConfig, SpeechConfig, SpeechEngine, SpeechTag};
 use crate::store::transcripts::{self, SpeechJob, SpeechOutcome};
 use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
 
@@ -37,10 +40,10 @@ impl SpeechService {
     where
         C: Fn() -> Timestamp + Send,
     {
-        let mut engine: Option<HttpEngine> = None;
+        let mut engine: Option<Engine> = None;
         loop {
             let speech = self.config.load().speech.clone();
-            let done = match current_engine(&speech, &mut engine) {
+            let done = match current_engine(&speech, &mut engine).await {
                 Some(engine) => match self.pass(&speech, engine, clock(), &stop).await {
                     Ok(done) => done,
                     Err(error) => {
@@ -65,7 +68,7 @@ impl SpeechService {
     pub async fn pass(
         &self,
         speech: &SpeechConfig,
-        engine: &HttpEngine,
+        engine: &Engine,
         now: Timestamp,
         stop: &CancellationToken,
     ) -> Result<usize, StoreError> {
@@ -88,16 +91,20 @@ impl SpeechService {
                 break;
             }
             while running.len() >= speech.workers {
-                attempts += self.settle_next(&mut running, speech).await?;
+                attempts += self
+                    .settle_next(&mut running, speech, engine.name())
+                    .await?;
             }
-            let (engine, redact) = (engine.clone(), speech.redact);
+            let (engine, redact, tags) = (engine.clone(), speech.redact, speech.tags.clone());
             running.spawn(async move {
-                let result = transcribe(&engine, &job, redact).await;
+                let result = transcribe(&engine, &job, redact, &tags).await;
                 (job, result)
             });
         }
         while !running.is_empty() {
-            attempts += self.settle_next(&mut running, speech).await?;
+            attempts += self
+                .settle_next(&mut running, speech, engine.name())
+                .await?;
         }
         Ok(attempts)
     }
@@ -107,6 +114,7 @@ impl SpeechService {
         &self,
         running: &mut JoinSet<(SpeechJob, Result<Transcript, SpeechError>)>,
         speech: &SpeechConfig,
+        name: &'static str,
     ) -> Result<usize, StoreError> {
         let Some(joined) = running.join_next().await else {
             return Ok(0);
@@ -116,7 +124,7 @@ impl SpeechService {
             return Ok(0);
         };
         let now = Timestamp::now();
-        let outcome = outcome(&job, result, speech, now);
+        let outcome = outcome(&job, name, result, speech, now);
         let result = match &outcome {
             SpeechOutcome::Done { .. } => "done",
             SpeechOutcome::Retry { .. } => "retry",
@@ -136,27 +144,81 @@ impl SpeechService {
     }
 }
 
-/// The engine for the live config: kept while its settings stay, remade when they change,
-/// none while `engine = "off"` (jobs then wait).
-fn current_engine<'e>(
-    speech: &SpeechConfig,
-    engine: &'e mut Option<HttpEngine>,
-) -> Option<&'e HttpEngine> {
-    let wanted = match (speech.engine, &speech.http) {
-        (SpeechEngine::Http, Some(http)) => http,
-        _ => {
-            *engine = None;
-            return None;
+/// A configured engine.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    Http(HttpEngine),
+    Sphinx(Arc<SphinxEngine>),
+}
+
+impl Engine {
+    /// The engine `speech` asks for (`None` while off).
+    fn from_config(speech: &SpeechConfig) -> Option<Result<Engine, SpeechError>> {
+        match (speech.engine, &speech.http, &speech.pocketsphinx) {
+            (SpeechEngine::Http, Some(http), _) => {
+                Some(HttpEngine::new(http.clone()).map(Engine::Http))
+            }
+            (SpeechEngine::Pocketsphinx, _, Some(sphinx)) => {
+                Some(SphinxEngine::new(sphinx.clone()).map(|e| Engine::Sphinx(Arc::new(e))))
+            }
+            _ => None,
         }
-    };
-    if engine.as_ref().is_none_or(|e| e.config() != wanted) {
-        match HttpEngine::new(wanted.clone()) {
-            Ok(made) => *engine = Some(made),
-            Err(error) => {
-                tracing::warn!(%error, "speech engine not ready");
-                *engine = None;
+    }
+
+    /// Whether this engine is what `speech` asks for.
+    fn matches(&self, speech: &SpeechConfig) -> bool {
+        match self {
+            Engine::Http(e) => {
+                speech.engine == SpeechEngine::Http && speech.http.as_ref() == Some(e.config())
+            }
+            Engine::Sphinx(e) => {
+                speech.engine == SpeechEngine::Pocketsphinx
+                    && speech.pocketsphinx.as_ref() == Some(e.config())
             }
         }
+    }
+
+    /// The name kept with each transcript.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Http(_) => "http",
+            Engine::Sphinx(_) => "pocketsphinx",
+        }
+    }
+
+    /// What the engine heard in one party's audio.
+    pub async fn transcribe(&self, audio: &MonoWav) -> Result<Heard, SpeechError> {
+        match self {
+            Engine::Http(e) => e.transcribe(audio).await,
+            Engine::Sphinx(e) => {
+                let (engine, audio) = (Arc::clone(e), audio.clone());
+                tokio::task::spawn_blocking(move || engine.transcribe_blocking(&audio))
+                    .await
+                    .map_err(|e| SpeechError::Unavailable(e.to_string()))?
+            }
+        }
+    }
+}
+
+/// The engine for the live config: kept while its settings stay, remade when they change,
+/// none while `engine = "off"` or while it cannot start (jobs then wait; logged).
+async fn current_engine<'e>(
+    speech: &SpeechConfig,
+    engine: &'e mut Option<Engine>,
+) -> Option<&'e Engine> {
+    if engine.as_ref().is_some_and(|e| e.matches(speech)) {
+        return engine.as_ref();
+    }
+    *engine = None;
+    let wanted = speech.clone();
+    let made = tokio::task::spawn_blocking(move || Engine::from_config(&wanted))
+        .await
+        .ok()
+        .flatten();
+    match made {
+        Some(Ok(made)) => *engine = Some(made),
+        Some(Err(error)) => tracing::warn!(%error, "speech engine not ready; recordings wait"),
+        None => {}
     }
     engine.as_ref()
 }
@@ -164,16 +226,14 @@ fn current_engine<'e>(
 /// What the store keeps of one attempt.
 fn outcome(
     job: &SpeechJob,
+    engine: &'static str,
     result: Result<Transcript, SpeechError>,
     speech: &SpeechConfig,
     now: Timestamp,
 ) -> SpeechOutcome {
     let error = match result {
         Ok(transcript) => {
-            return SpeechOutcome::Done {
-                transcript,
-                engine: "http",
-            };
+            return SpeechOutcome::Done { transcript, engine };
         }
         Err(error) => error,
     };
@@ -196,17 +256,19 @@ fn outcome(
             tracing::warn!(call = %job.call_id, %error, attempt = made, "transcription failed");
             SpeechOutcome::Failed {
                 error: error.to_string(),
-                engine: "http",
+                engine,
             }
         }
     }
 }
 
-/// Transcribes one recording: both parties, silent channels skipped.
+/// Transcribes one recording: both parties (silent channels skipped), the conversation facts
+/// from their audio, and the keyword tags said.
 async fn transcribe(
-    engine: &HttpEngine,
+    engine: &Engine,
     job: &SpeechJob,
     redact: bool,
+    tags: &[SpeechTag],
 ) -> Result<Transcript, SpeechError> {
     let path = PathBuf::from(&job.path);
     let parts = tokio::task::spawn_blocking(move || audio::split_recording(&path))
@@ -220,12 +282,31 @@ async fn transcribe(
             Channel::Agent => agent = heard,
         }
     }
-    Ok(super::transcript::merge(caller, agent, redact))
+    let pcm = |channel| {
+        parts
+            .iter()
+            .find(|p| p.channel == channel)
+            .map(MonoWav::pcm)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let rate = parts.first().map_or(8_000, |p| p.rate);
+    let facts = facts::conversation(
+        &pcm(Channel::Caller)?,
+        &pcm(Channel::Agent)?,
+        rate,
+        &caller.text,
+    );
+    let said = tags::matching(tags, &caller.text, &agent.text);
+    let mut transcript = super::transcript::merge(caller, agent, redact);
+    transcript.facts = facts;
+    transcript.tags = said;
+    Ok(transcript)
 }
 
 /// One channel through the engine, its audio and engine seconds counted (their ratio is the
 /// real-time factor).
-async fn timed(engine: &HttpEngine, part: &MonoWav) -> Result<Heard, SpeechError> {
+async fn timed(engine: &Engine, part: &MonoWav) -> Result<Heard, SpeechError> {
     let started = Instant::now();
     let heard = engine.transcribe(part).await;
     metrics::counter!("calltrack_speech_audio_seconds_total").increment(part.secs() as u64);

@@ -46,6 +46,7 @@ pub fn merge(caller: Heard, agent: Heard, redact: bool) -> Transcript {
         agent,
         language,
         words,
+        ..Transcript::default()
     }
 }
 

@@ -140,7 +140,8 @@ mod tests {
         assert_eq!(snapshot(&conn), kept);
         let triggers: i64 = conn
             .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'",
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' \
+                 AND name LIKE 'report\\_%' ESCAPE '\\'",
                 [],
                 |r| r.get(0),
             )

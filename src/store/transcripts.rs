@@ -11,7 +11,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::call::transcript::{Transcript, Word};
+use crate::call::transcript::{ConversationFacts, Transcript, Word};
 
 /// Version 17: the speech queue, the transcripts and their full-text index.
 pub(super) const V17_TRANSCRIPTS: &str = "
@@ -32,6 +32,8 @@ CREATE TABLE transcripts (
     caller     TEXT NOT NULL DEFAULT '',
     agent      TEXT NOT NULL DEFAULT '',
     words      TEXT NOT NULL DEFAULT '[]',
+    facts      TEXT,
+    tags       TEXT NOT NULL DEFAULT '[]',
     error      TEXT,
     attempts   INTEGER NOT NULL,
     created_at TEXT NOT NULL
@@ -134,17 +136,19 @@ pub(super) fn apply(
             return Ok(());
         }
         SpeechOutcome::Done { transcript, engine } => {
-            let words = serde_json::to_string(&transcript.words).unwrap_or_else(|_| "[]".into());
             conn.execute(
                 "INSERT INTO transcripts (call_id, status, engine, language, caller, agent, \
-                 words, attempts, created_at) VALUES (?1, 'done', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 words, facts, tags, attempts, created_at) \
+                 VALUES (?1, 'done', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     call_id,
                     engine,
                     transcript.language,
                     transcript.caller,
                     transcript.agent,
-                    words,
+                    json(&transcript.words),
+                    json(&transcript.facts),
+                    json(&transcript.tags),
                     attempts,
                     at
                 ],
@@ -167,6 +171,11 @@ pub(super) fn apply(
     Ok(())
 }
 
+/// A value as stored JSON (these types always serialise).
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
 /// A call's transcript as the calls API serves it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct TranscriptView {
@@ -181,6 +190,11 @@ pub struct TranscriptView {
     /// Both channels' words with times from the answer, in order.
     #[schema(value_type = Vec<Object>)]
     pub words: Vec<Word>,
+    /// Talk and silence from the audio, and what the caller said to keep (its phone numbers
+    /// and e-mail addresses); absent until transcribed.
+    pub facts: Option<ConversationFacts>,
+    /// The keyword tags (`[[speech.tags]]`) said in the call.
+    pub tags: Vec<String>,
     /// Why there is none (`failed`), or the last attempt's error (`queued`).
     pub error: Option<String>,
     pub attempts: u32,
@@ -191,11 +205,13 @@ pub struct TranscriptView {
 pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<TranscriptView>> {
     let stored = conn
         .query_row(
-            "SELECT status, engine, language, caller, agent, words, error, attempts, created_at \
-             FROM transcripts WHERE call_id = ?1",
+            "SELECT status, engine, language, caller, agent, words, error, attempts, created_at, \
+             facts, tags FROM transcripts WHERE call_id = ?1",
             [id],
             |r| {
                 let words: String = r.get(5)?;
+                let facts: Option<String> = r.get(9)?;
+                let tags: String = r.get(10)?;
                 Ok(TranscriptView {
                     status: r.get(0)?,
                     engine: r.get(1)?,
@@ -203,6 +219,8 @@ pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<Transcrip
                     caller: r.get(3)?,
                     agent: r.get(4)?,
                     words: serde_json::from_str(&words).unwrap_or_default(),
+                    facts: facts.and_then(|f| serde_json::from_str(&f).ok()),
+                    tags: serde_json::from_str(&tags).unwrap_or_default(),
                     error: r.get(6)?,
                     attempts: r.get(7)?,
                     created_at: r.get(8)?,
@@ -224,6 +242,8 @@ pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<Transcrip
                 caller: String::new(),
                 agent: String::new(),
                 words: Vec::new(),
+                facts: None,
+                tags: Vec::new(),
                 error: r.get(0)?,
                 attempts: r.get(1)?,
                 created_at: None,
@@ -293,6 +313,39 @@ pub fn search(
         })
     })?;
     hits.collect()
+}
+
+/// Calls per keyword tag and source in a period, as `GET /v1/transcripts/tags` reports them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    /// The call's source (`null`: unattributed or direct).
+    pub source: Option<String>,
+    pub calls: u64,
+}
+
+/// Calls started in `[from, to)` (RFC 3339) per tag and source, optionally of one site; most
+/// tagged first.
+pub fn tag_counts(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    site: Option<&str>,
+) -> rusqlite::Result<Vec<TagCount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.value, c.source, count(*) FROM transcripts t \
+         JOIN cdr c ON c.id = t.call_id, json_each(t.tags) j \
+         WHERE c.started_at >= ?1 AND c.started_at < ?2 AND (?3 IS NULL OR c.site = ?3) \
+         GROUP BY j.value, c.source ORDER BY count(*) DESC, j.value, c.source",
+    )?;
+    let rows = stmt.query_map(params![from, to, site], |r| {
+        Ok(TagCount {
+            tag: r.get(0)?,
+            source: r.get(1)?,
+            calls: r.get(2)?,
+        })
+    })?;
+    rows.collect()
 }
 
 #[cfg(test)]

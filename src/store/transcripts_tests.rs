@@ -1,7 +1,9 @@
+//! The speech queue, transcripts, their search and tag counts on a migrated in-memory store.
+
 use rusqlite::Connection;
 
 use super::*;
-use crate::call::transcript::Channel;
+use crate::call::transcript::{Channel, ConversationFacts};
 use crate::store::schema;
 
 fn conn() -> Connection {
@@ -41,6 +43,8 @@ fn transcript(caller: &str) -> Transcript {
             start_ms: 100,
             end_ms: 400,
         }],
+        tags: vec!["delivery".into()],
+        ..Transcript::default()
     }
 }
 
@@ -91,6 +95,24 @@ fn retries_wait_and_a_transcript_is_searchable_until_its_recording_expires() {
     assert_eq!((view.status.as_str(), view.attempts), ("done", 2));
     assert_eq!(view.caller, "what is the price of delivery");
     assert_eq!(view.words.len(), 1);
+    assert_eq!(view.tags, ["delivery"]);
+    assert_eq!(view.facts, Some(ConversationFacts::default()));
+    let counts = tag_counts(&conn, "2026-12-06T00:00:00Z", "2026-12-07T00:00:00Z", None).unwrap();
+    assert_eq!(
+        counts,
+        [TagCount {
+            tag: "delivery".into(),
+            source: None,
+            calls: 1
+        }]
+    );
+    let other_site = tag_counts(
+        &conn,
+        "2026-12-06T00:00:00Z",
+        "2026-12-07T00:00:00Z",
+        Some("x"),
+    );
+    assert!(other_site.unwrap().is_empty());
 
     let matching = |q: &str| -> Vec<String> {
         let q = fts_query(q).unwrap();

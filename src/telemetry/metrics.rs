@@ -185,7 +185,7 @@ fn describe() {
     crate::edge::describe_metrics();
     crate::transport::describe_metrics();
     crate::media::describe_metrics();
-    crate::speech::describe_metrics();
+    describe_speech_metrics();
 }
 
 /// Handles to the core's metrics, registered once, and the counts already published. Each
@@ -317,6 +317,31 @@ pub fn publish_pools(leases: &LeaseTable, now: Timestamp) {
 /// The CDR writer's queue holds `depth` commands.
 pub fn cdr_queue_depth(depth: usize) {
     gauge!("calltrack_cdr_queue_depth").set(depth as f64);
+}
+
+/// The speech service's HELP lines (`speech::service` records them).
+fn describe_speech_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(
+        "calltrack_speech_queue_depth",
+        "Recorded calls waiting for a transcript (due now or retried later)"
+    );
+    describe_gauge!(
+        "calltrack_speech_lag_seconds",
+        "How long the oldest waiting recording has waited since its call ended"
+    );
+    describe_counter!(
+        "calltrack_speech_attempts_total",
+        "Transcription attempts by result: done, retry (later) or failed (given up)"
+    );
+    describe_counter!(
+        "calltrack_speech_audio_seconds_total",
+        "Seconds of audio sent to the engine (per channel)"
+    );
+    describe_histogram!(
+        "calltrack_speech_engine_seconds",
+        "Time the engine took per channel; its sum over the audio seconds is the real-time factor"
+    );
 }
 
 #[cfg(test)]

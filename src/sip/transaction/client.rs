@@ -10,12 +10,11 @@
 //! §17.1.1.2) or per 2xx leg (Accepted, RFC 6026 §7.2), in one exact-size buffer shared with
 //! the transmit (a refcount, see `outbox::kept_bytes`). The request is dropped then.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::key::ClientKey;
+use super::fingerprint::Fingerprint;
 use super::outbox::{Ctx, kept_bytes};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
@@ -46,7 +45,8 @@ pub(crate) struct ClientTx {
     timers: TxTimers,
     /// The TU sent a CANCEL for this INVITE (§9.1): provisionals no longer reset Timer C.
     cancelled: bool,
-    pub(crate) key: Arc<ClientKey>,
+    /// The fingerprint of its key (RFC 3261 §17.1.3).
+    pub(crate) key: Fingerprint,
 }
 
 impl ClientTx {
@@ -56,7 +56,7 @@ impl ClientTx {
         ctx: &mut Ctx<'_>,
         request: SipMessage,
         peer: Peer,
-        key: Arc<ClientKey>,
+        key: Fingerprint,
     ) -> Self {
         let invite = request.method() == Some(&Method::Invite);
         let (state, retransmit, timeout) = if invite {
@@ -166,7 +166,7 @@ impl ClientTx {
             TimerKind::M,
             ctx.config.transaction_timeout(),
         );
-        self.legs.push(AcceptedLeg {
+        self.add_leg(AcceptedLeg {
             to_tag: to_tag(&response),
             ack: None,
         });
@@ -186,7 +186,7 @@ impl ClientTx {
                 pass_up(ctx, response, true);
             }
             None => {
-                self.legs.push(AcceptedLeg {
+                self.add_leg(AcceptedLeg {
                     to_tag: tag,
                     ack: None,
                 });
@@ -296,12 +296,19 @@ impl ClientTx {
         let stored = Some((bytes, peer));
         match self.legs.iter_mut().find(|leg| leg.to_tag == tag) {
             Some(leg) => leg.ack = stored,
-            None => self.legs.push(AcceptedLeg {
+            None => self.add_leg(AcceptedLeg {
                 to_tag: tag,
                 ack: stored,
             }),
         }
         Ok(())
+    }
+
+    /// One more 2xx leg, in a vector of exactly the legs' size: nearly every INVITE has one,
+    /// kept for Timer M's 32 s, and a first `push` would reserve four (issue 12).
+    fn add_leg(&mut self, leg: AcceptedLeg) {
+        self.legs.reserve_exact(1);
+        self.legs.push(leg);
     }
 
     fn finish_after(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind, after: Duration) {

@@ -1,14 +1,13 @@
 //! Routing received requests to server transactions: §17.2.3 matching, retransmission
 //! absorption, the ACK (non-2xx absorbed, 2xx to the TU) and the CANCEL (§9.2).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::key::{AckKey, ServerKey};
 use super::outbox::Ctx;
 use super::server::ServerTx;
 use super::{Machine, TransactionLayer, TxEvent, TxId};
-use crate::sip::message::{SipMessage, response_to};
+use crate::sip::message::{Method, SipMessage, response_to};
 use crate::sip::peer::Peer;
 
 impl TransactionLayer {
@@ -20,8 +19,8 @@ impl TransactionLayer {
         peer: Peer,
         key: ServerKey,
     ) {
-        if let Some(&id) = self.server_keys.get(&key) {
-            let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx));
+        if let Some(&id) = self.server_keys.get(&self.fingerprints.of(&key)) {
+            let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx, &request));
             return;
         }
         let id = self.open_server(now, request.clone(), peer, key);
@@ -36,10 +35,9 @@ impl TransactionLayer {
     /// An ACK: absorbed by a Completed/Confirmed INVITE transaction (non-2xx), otherwise an
     /// end-to-end 2xx ACK for the TU, tied to its Accepted INVITE transaction when known.
     pub(super) fn on_ack(&mut self, now: Instant, ack: SipMessage, peer: Peer, key: &ServerKey) {
-        let matched = self.server_keys.get(key).copied().or_else(|| {
-            let untagged = key.without_to_tag()?;
-            self.server_keys.get(&untagged).copied()
-        });
+        let matched = self
+            .server_key(key)
+            .or_else(|| self.server_key(&key.without_to_tag()?));
         let invite_tx = match matched {
             Some(id) => match self.with_server(now, id, |tx, ctx| tx.on_ack(ctx)) {
                 Ok(false) => return,
@@ -58,7 +56,8 @@ impl TransactionLayer {
 
     /// Ties a 2xx ACK (new branch) to its Accepted INVITE server transaction by dialog.
     fn accept_2xx_ack(&mut self, now: Instant, ack: &SipMessage) -> Option<TxId> {
-        let id = *self.ack_keys.get(&AckKey::for_request(ack)?)?;
+        let key = self.fingerprints.of(&AckKey::for_request(ack)?);
+        let id = *self.ack_keys.get(&key)?;
         let accepted = self
             .with_server(now, id, |tx, ctx| tx.on_2xx_ack(ctx))
             .ok()?;
@@ -75,9 +74,8 @@ impl TransactionLayer {
         peer: Peer,
         key: ServerKey,
     ) {
-        let invite_tx = ServerKey::for_cancelled_invite(&cancel)
-            .and_then(|k| self.server_keys.get(&k).copied());
-        let Some(invite_tx) = invite_tx.filter(|_| !self.server_keys.contains_key(&key)) else {
+        let invite_tx = ServerKey::for_cancelled_invite(&cancel).and_then(|k| self.server_key(&k));
+        let Some(invite_tx) = invite_tx.filter(|_| self.server_key(&key).is_none()) else {
             return self.on_request(now, cancel, peer, key);
         };
         let to_tag = match self.txs.get(&invite_tx) {
@@ -109,13 +107,21 @@ impl TransactionLayer {
             tx: id,
             out: &mut self.out,
         };
-        let key = Arc::new(key);
-        let tx = ServerTx::new(&mut ctx, request, peer, Arc::clone(&key));
-        if let Some(ack_key) = &tx.ack_key {
-            self.ack_keys.insert(Arc::clone(ack_key), id);
+        let key = self.fingerprints.of(&key);
+        let ack_key = (request.method() == Some(&Method::Invite))
+            .then(|| AckKey::for_request(&request))
+            .flatten()
+            .map(|k| self.fingerprints.of(&k));
+        let tx = ServerTx::new(&mut ctx, request, peer, key, ack_key);
+        if let Some(ack_key) = ack_key {
+            self.ack_keys.insert(ack_key, id);
         }
         self.server_keys.insert(key, id);
-        self.txs.insert(id, Machine::Server(tx));
+        self.txs.insert(id, Machine::Server(Box::new(tx)));
         id
+    }
+
+    fn server_key(&self, key: &ServerKey) -> Option<TxId> {
+        self.server_keys.get(&self.fingerprints.of(key)).copied()
     }
 }

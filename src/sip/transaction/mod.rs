@@ -13,8 +13,10 @@
 //! wheel (`wheel`) and are cancelled there at once, so memory follows the number of live
 //! transactions and armed timers, not time.
 
+mod answer;
 mod client;
 mod event;
+mod fingerprint;
 mod inbound;
 mod key;
 mod outbox;
@@ -22,15 +24,13 @@ mod server;
 mod timers;
 mod wheel;
 
-use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::peer::{Peer, Transmit};
 use client::ClientTx;
-use key::{AckKey, ClientKey, ServerKey};
+use fingerprint::{Fingerprint, FingerprintMap, Fingerprinter};
+use key::{ClientKey, ServerKey};
 use outbox::{Ctx, Outbox};
 use server::ServerTx;
 use timers::{TimerKind, TxTimers};
@@ -38,11 +38,14 @@ use timers::{TimerKind, TxTimers};
 pub use event::{TxError, TxEvent, TxId, TxState, TxStats};
 pub use timers::TimerConfig;
 
-/// One live transaction.
+/// One live transaction. Boxed, so the map of transactions holds 16-byte values: a
+/// transaction lives 32 s after its call on UDP (Timers J, L, M), and the map's buckets
+/// (about twice the live count after a resize, never shrunk) would otherwise be 160 bytes
+/// each whatever the transaction still keeps (issue 12).
 #[derive(Debug)]
 enum Machine {
-    Server(ServerTx),
-    Client(ClientTx),
+    Server(Box<ServerTx>),
+    Client(Box<ClientTx>),
 }
 
 impl Machine {
@@ -73,13 +76,14 @@ impl Machine {
 pub struct TransactionLayer {
     config: TimerConfig,
     next_id: u64,
-    txs: HashMap<TxId, Machine>,
-    /// The keys are shared with the transactions (one allocation per key).
-    server_keys: HashMap<Arc<ServerKey>, TxId>,
-    client_keys: HashMap<Arc<ClientKey>, TxId>,
+    txs: std::collections::HashMap<TxId, Machine>,
+    /// The keys by fingerprint (`fingerprint`); each transaction keeps its own fingerprints.
+    fingerprints: Fingerprinter,
+    server_keys: FingerprintMap<TxId>,
+    client_keys: FingerprintMap<TxId>,
     /// Server INVITE transactions by Call-ID + CSeq number + From tag, for 2xx ACKs (only
     /// while such an ACK may come: unindexed once a non-2xx final was sent).
-    ack_keys: HashMap<Arc<AckKey>, TxId>,
+    ack_keys: FingerprintMap<TxId>,
     out: Outbox,
 }
 
@@ -88,10 +92,11 @@ impl TransactionLayer {
         TransactionLayer {
             config: timers,
             next_id: 0,
-            txs: HashMap::new(),
-            server_keys: HashMap::new(),
-            client_keys: HashMap::new(),
-            ack_keys: HashMap::new(),
+            txs: std::collections::HashMap::new(),
+            fingerprints: Fingerprinter::default(),
+            server_keys: FingerprintMap::default(),
+            client_keys: FingerprintMap::default(),
+            ack_keys: FingerprintMap::default(),
             out: Outbox::default(),
         }
     }
@@ -118,7 +123,7 @@ impl TransactionLayer {
         let status_ok = response.status().is_some_and(|s| (100..700).contains(&s));
         let id = ClientKey::for_response(&response)
             .filter(|_| status_ok)
-            .and_then(|key| self.client_keys.get(&key).copied());
+            .and_then(|key| self.client_keys.get(&self.fingerprints.of(&key)).copied());
         match id {
             Some(id) => {
                 let _ = self.with_client(now, id, |tx, ctx| tx.on_response(ctx, response));
@@ -197,7 +202,8 @@ impl TransactionLayer {
         if request.cseq().is_err() {
             return Err(TxError::InvalidMessage("request has no readable CSeq"));
         }
-        if self.client_keys.contains_key(&key) {
+        let fingerprint = self.fingerprints.of(&key);
+        if self.client_keys.contains_key(&fingerprint) {
             return Err(TxError::DuplicateBranch);
         }
         let id = self.allocate_id();
@@ -207,11 +213,10 @@ impl TransactionLayer {
             tx: id,
             out: &mut self.out,
         };
-        let key = Arc::new(key);
-        let tx = ClientTx::new(&mut ctx, request, peer, Arc::clone(&key));
-        let cancelled = key.cancelled_invite();
-        self.client_keys.insert(key, id);
-        self.txs.insert(id, Machine::Client(tx));
+        let tx = ClientTx::new(&mut ctx, request, peer, fingerprint);
+        let cancelled = key.cancelled_invite().map(|k| self.fingerprints.of(&k));
+        self.client_keys.insert(fingerprint, id);
+        self.txs.insert(id, Machine::Client(Box::new(tx)));
         if let Some(invite) = cancelled.and_then(|k| self.client_keys.get(&k).copied()) {
             let _ = self.with_client(now, invite, |tx, ctx| tx.cancel_sent(ctx));
         }
@@ -226,7 +231,7 @@ impl TransactionLayer {
             return false;
         }
         if let Some(Machine::Client(mut client)) = self.txs.remove(&tx) {
-            remove_if_owned(&mut self.client_keys, &client.key, tx);
+            remove_if_owned(&mut self.client_keys, client.key, tx);
             self.out.cancel_all(client.timers_mut());
         }
         self.prune_timers();
@@ -314,7 +319,8 @@ impl TransactionLayer {
     /// Whether `request` belongs to a server transaction still held here (a retransmission
     /// the layer will absorb), by the RFC 3261 §17.2.3 matching rules.
     pub fn has_server_transaction(&self, request: &SipMessage) -> bool {
-        ServerKey::for_request(request).is_some_and(|key| self.server_keys.contains_key(&key))
+        ServerKey::for_request(request)
+            .is_some_and(|key| self.server_keys.contains_key(&self.fingerprints.of(&key)))
     }
 
     /// The state of a live transaction (`None` once it has terminated).
@@ -381,18 +387,18 @@ impl TransactionLayer {
         if let Some(Machine::Server(tx)) = self.txs.get_mut(&id)
             && let Some(ack_key) = tx.release_ack_key()
         {
-            remove_if_owned(&mut self.ack_keys, &*ack_key, id);
+            remove_if_owned(&mut self.ack_keys, ack_key, id);
         }
         if self.txs.get(&id).map(Machine::state) != Some(TxState::Terminated) {
             return;
         }
         match self.txs.remove(&id) {
             Some(Machine::Server(mut tx)) => {
-                remove_if_owned(&mut self.server_keys, &*tx.key, id);
+                remove_if_owned(&mut self.server_keys, tx.key, id);
                 self.out.cancel_all(tx.timers_mut());
             }
             Some(Machine::Client(mut tx)) => {
-                remove_if_owned(&mut self.client_keys, &*tx.key, id);
+                remove_if_owned(&mut self.client_keys, tx.key, id);
                 self.out.cancel_all(tx.timers_mut());
             }
             None => {}
@@ -406,13 +412,9 @@ impl TransactionLayer {
     }
 }
 
-fn remove_if_owned<K, Q>(index: &mut HashMap<K, TxId>, key: &Q, id: TxId)
-where
-    K: Borrow<Q> + std::hash::Hash + Eq,
-    Q: std::hash::Hash + Eq + ?Sized,
-{
-    if index.get(key) == Some(&id) {
-        index.remove(key);
+fn remove_if_owned(index: &mut FingerprintMap<TxId>, key: Fingerprint, id: TxId) {
+    if index.get(&key) == Some(&id) {
+        index.remove(&key);
     }
 }
 

@@ -5,14 +5,14 @@
 //! Once a final response is sent, the transaction only absorbs retransmissions and keeps
 //! just its remnant: the key, the peer, and (while a retransmission may still need it) the
 //! bytes of the last final response, in one buffer of their exact size shared with the
-//! transmit (a refcount, see `outbox::kept_bytes`). The request that created it is dropped.
+//! transmit (a refcount, see `outbox::kept_bytes`), or for a plain non-INVITE final only the
+//! recipe that rebuilds them from the retransmission (`answer`). The request that created it
+//! is dropped.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
-use super::key::{AckKey, ServerKey};
+use super::answer::KeptResponse;
+use super::fingerprint::Fingerprint;
 use super::outbox::{Ctx, kept_bytes};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxState};
@@ -32,7 +32,7 @@ pub(crate) struct ServerTx {
     /// retransmission (§13.3.1.4) re-sends; dropped once nothing will re-send it (Confirmed:
     /// §17.2.1 only absorbs ACKs there; Accepted after the ACK: RFC 6026 §7.1 absorbs INVITE
     /// retransmissions without answering them).
-    last_response: Option<Bytes>,
+    last_response: Option<KeptResponse>,
     /// The To tag of the last response of an INVITE, for the 200 to a CANCEL (§9.2: "The To
     /// tag of the response to the CANCEL and the To tag in the response to the original
     /// request SHOULD be the same").
@@ -42,10 +42,11 @@ pub(crate) struct ServerTx {
     /// Whether the ACK for our 2xx arrived (Accepted state).
     acked: bool,
     timers: TxTimers,
-    pub(crate) key: Arc<ServerKey>,
-    /// Ties the 2xx ACK to this transaction; given back to the layer (unindexed) once a
-    /// non-2xx final makes it useless.
-    pub(crate) ack_key: Option<Arc<AckKey>>,
+    /// The fingerprint of its key (RFC 3261 §17.2.3).
+    pub(crate) key: Fingerprint,
+    /// Ties the 2xx ACK to this transaction (Call-ID, CSeq number, From tag); given back to
+    /// the layer (unindexed) once a non-2xx final makes it useless.
+    pub(crate) ack_key: Option<Fingerprint>,
 }
 
 impl ServerTx {
@@ -57,13 +58,10 @@ impl ServerTx {
         ctx: &mut Ctx<'_>,
         request: SipMessage,
         peer: Peer,
-        key: Arc<ServerKey>,
+        key: Fingerprint,
+        ack_key: Option<Fingerprint>,
     ) -> Self {
         let invite = request.method() == Some(&Method::Invite);
-        let ack_key = invite
-            .then(|| AckKey::for_request(&request))
-            .flatten()
-            .map(Arc::new);
         // §17.2.1: the To tag in a 100 Trying is downgraded to SHOULD NOT.
         let trying = invite.then(|| response_to(&request, 100, "Trying", None, Some(peer.addr)));
         let mut tx = ServerTx {
@@ -115,10 +113,10 @@ impl ServerTx {
     /// TU MUST be passed to the transport layer for retransmission" (§17.2.1, and likewise
     /// the final response in Completed, §17.2.2). In Trying, Confirmed and Accepted it is
     /// only absorbed (RFC 6026 §7.1: INVITE retransmissions in Accepted are not passed up).
-    pub(crate) fn on_retransmission(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn on_retransmission(&mut self, ctx: &mut Ctx<'_>, request: &SipMessage) {
         ctx.absorbed();
         if matches!(self.state, TxState::Proceeding | TxState::Completed) {
-            self.resend_last(ctx);
+            self.resend_last(ctx, Some(request));
         }
     }
 
@@ -158,7 +156,7 @@ impl ServerTx {
 
     /// The dialog key of an INVITE that will not be ACKed end to end (a non-2xx final was
     /// sent), for the layer to unindex; `None` while it may still be needed.
-    pub(crate) fn release_ack_key(&mut self) -> Option<Arc<AckKey>> {
+    pub(crate) fn release_ack_key(&mut self) -> Option<Fingerprint> {
         match self.state {
             TxState::Completed | TxState::Confirmed | TxState::Terminated => self.ack_key.take(),
             _ => None,
@@ -200,8 +198,12 @@ impl ServerTx {
     /// 64*T1 seconds for unreliable transports, and zero seconds for reliable transports".
     fn complete_non_invite(&mut self, ctx: &mut Ctx<'_>, response: &SipMessage) {
         self.state = TxState::Completed;
-        self.request = None;
+        let request = self.request.take();
         self.transmit(ctx, response);
+        if let (Some(request), Some(KeptResponse::Wire(bytes))) = (request, &self.last_response) {
+            let kept = KeptResponse::keep(&request, response, bytes.clone(), self.peer.addr);
+            self.last_response = Some(kept);
+        }
         let timer_j = ctx.config.timer_j(self.reliable());
         self.finish_after(ctx, TimerKind::J, timer_j);
     }
@@ -247,7 +249,7 @@ impl ServerTx {
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind) {
         match (kind, self.state) {
             (TimerKind::G, TxState::Completed) | (TimerKind::Retransmit2xx, TxState::Accepted) => {
-                self.resend_last(ctx);
+                self.resend_last(ctx, None);
                 self.interval = ctx.config.capped_backoff(self.interval);
                 ctx.arm(&mut self.timers, kind, self.interval);
             }
@@ -291,14 +293,17 @@ impl ServerTx {
             response.wire_bytes()
         };
         if !self.acked {
-            self.last_response = Some(bytes.clone());
+            self.last_response = Some(KeptResponse::Wire(bytes.clone()));
         }
         ctx.send(self.peer, bytes);
     }
 
-    fn resend_last(&self, ctx: &mut Ctx<'_>) {
-        if let Some(bytes) = &self.last_response {
-            ctx.resend(self.peer, bytes.clone());
+    /// Re-sends the last response; `request` is the retransmission being answered (`None`
+    /// for a timer, which only re-sends INVITE responses, kept as bytes).
+    fn resend_last(&self, ctx: &mut Ctx<'_>, request: Option<&SipMessage>) {
+        let bytes = self.last_response.as_ref();
+        if let Some(bytes) = bytes.and_then(|kept| kept.bytes(request, self.peer.addr)) {
+            ctx.resend(self.peer, bytes);
         }
     }
 

@@ -155,3 +155,43 @@ fn a_transaction_with_a_final_response_keeps_only_its_remnant() {
         "Timer L is the last to fire"
     );
 }
+
+/// A BYE's 200 is kept as a recipe (`answer.rs`); a retransmitted BYE in Completed (Timer J)
+/// still gets the very bytes sent first (§17.2.2), and a TU response with headers of its own
+/// is re-sent as it was.
+#[test]
+fn a_retransmitted_bye_gets_the_same_bytes_as_the_first_answer() {
+    let bye = |n: u32| {
+        let mut b = MessageBuilder::request(&Method::Bye, "sip:bob@192.0.2.2");
+        b.header(
+            HeaderName::Via,
+            &format!("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKbye{n};rport"),
+        )
+        .header(HeaderName::From, "<sip:a@192.0.2.1>;tag=a")
+        .header(HeaderName::To, "<sip:bob@192.0.2.2>;tag=b")
+        .header(HeaderName::CallId, &format!("c{n}"))
+        .header(HeaderName::CSeq, "2 BYE");
+        b.finish()
+    };
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let now = Instant::now();
+    for (n, extra) in [(1, false), (2, true)] {
+        layer.handle_request(now, bye(n), peer());
+        let tx = match layer.poll_event() {
+            Some(TxEvent::Request { tx, .. }) => tx,
+            other => panic!("a Request, got {other:?}"),
+        };
+        let mut ok = response_to(&bye(n), 200, "OK", Some("b"), Some(peer().addr));
+        if extra {
+            ok.header(HeaderName::Server, "calltrack");
+        }
+        layer.respond(now, tx, ok.finish()).unwrap();
+        let first = layer.poll_transmit().unwrap().bytes;
+        let later = now + Duration::from_secs(20);
+        layer.handle_request(later, bye(n), peer());
+        let again = layer.poll_transmit().expect("the 200 again").bytes;
+        assert_eq!(again, first, "response {n}");
+        assert!(layer.poll_transmit().is_none() && layer.poll_event().is_none());
+    }
+    assert_eq!(layer.stats().retransmissions_sent, 2);
+}
