@@ -212,6 +212,10 @@ fn announcement_then_bridge(site_keys: &str) {
         .collect();
     let reference: Vec<f64> = prompt.samples().iter().map(|s| f64::from(*s)).collect();
     let r = best_correlation(&decoded, &reference, 160);
+    eprintln!(
+        "announcement correlation: {r:.4} over {} packets",
+        played.len()
+    );
     assert!(r > 0.9, "correlation {r}");
 
     assert_eq!(cdr.disposition, Disposition::Answered);
