@@ -370,6 +370,20 @@ fn example_sets_every_key() {
         "sites.record",
         "sites.static_numbers.record",
         "schemes.record",
+        "sites.announce",
+        "sites.answer",
+        "sites.static_numbers.announce",
+        "sites.static_numbers.answer",
+        "schemes.announce",
+        "schemes.answer",
+        "schemes.steps.prompt",
+        "schemes.steps.timeout_secs",
+        "schemes.steps.retries",
+        "schemes.steps.default",
+        // A table keyed by DTMF key: the example's two choices.
+        "schemes.steps.choices.1",
+        "schemes.steps.choices.2",
+        "media.prompt_language",
     ]
     .into_iter()
     .map(String::from)

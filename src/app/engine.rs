@@ -62,7 +62,8 @@ impl Engine {
         let wall = Timestamp::now();
         let shard = shared.seat.index().to_string();
         let messages = metrics::counter!("calltrack_core_messages_total", "shard" => shard);
-        let b2bua = B2bua::new(config.clone(), shared, local, now(), wall, seed);
+        let mut b2bua = B2bua::new(config.clone(), shared, local, now(), wall, seed);
+        b2bua.set_prompts(load_prompts(&config));
         Engine {
             b2bua,
             gauges,
@@ -84,6 +85,7 @@ impl Engine {
         if !Arc::ptr_eq(&latest, &self.current) {
             self.current = Arc::clone(&latest);
             self.b2bua.reload(self.current.clone());
+            self.b2bua.set_prompts(load_prompts(&self.current));
             tracing::debug!("SIP core follows the reloaded config");
         }
         self.heartbeat.beat(now);
@@ -180,4 +182,14 @@ fn store_command(event: CallEvent) -> StoreCommand {
         CallEvent::Ended(cdr) => StoreCommand::CallEnded(cdr),
         CallEvent::Dialogs { id, dialogs } => StoreCommand::DialogsChanged { id, dialogs },
     }
+}
+
+/// The prompts `config` names, loaded once per config; a file that changed since validation
+/// is logged and its announcement skipped.
+fn load_prompts(config: &Config) -> Arc<crate::media::prompt_set::PromptSet> {
+    let (set, problems) = crate::media::prompt_set::PromptSet::load(config);
+    for problem in problems {
+        tracing::error!(key = %problem.key, error = %problem.error, "prompt not loaded");
+    }
+    Arc::new(set)
 }

@@ -37,6 +37,7 @@ mod refusals;
 mod seat;
 pub(crate) mod session;
 mod sessions;
+mod voice_plans;
 
 pub use event::{CallEvent, CallKey};
 pub use owners::{Owners, WallClock};
@@ -108,6 +109,8 @@ pub struct B2bua {
     history: CallerHistory,
     blacklist: Arc<Blacklist>,
     media: Arc<MediaTable>,
+    /// The prompts the config names, loaded by the app (see `media::prompt_set`).
+    prompts: Arc<crate::media::prompt_set::PromptSet>,
     edge: Edge,
     /// Refuses new INVITEs before any state while the core or the store is behind.
     overload: OverloadGuard,
@@ -177,6 +180,7 @@ impl B2bua {
             history: shared.history,
             blacklist: shared.blacklist,
             media: shared.media,
+            prompts: Arc::default(),
             limits,
             layer,
             ids: Ids::for_shard(seed, shared.seat.index(), shared.seat.count()),
@@ -217,6 +221,12 @@ impl B2bua {
         self.layer.set_timer_c(audit::layer_timers(&config).c);
         self.config = config;
         self.refresh_probes(self.last_now);
+    }
+
+    /// The prompts of the current config (at start and after each reload; the app loads
+    /// them, so the core never reads a file).
+    pub fn set_prompts(&mut self, prompts: Arc<crate::media::prompt_set::PromptSet>) {
+        self.prompts = prompts;
     }
 
     /// Calls in memory, including those that are over and only cleaning up.

@@ -62,7 +62,9 @@ impl B2bua {
         let site = plan.tracking.site.clone();
         let media = self.config.media_mode(&plan.tracking, &plan.route.scheme);
         let record = self.config.records(&plan.tracking, &plan.route.scheme);
-        let relay_media = record || media == crate::config::MediaMode::Relay;
+        // A reserve-number call asked for the overflow code is relayed to be spoken to.
+        let asks_code = crate::call::overflow::asks_code(&self.config, &plan.tracking);
+        let relay_media = record || asks_code || media == crate::config::MediaMode::Relay;
         if relay_media && !self.media_ports_for(now, key) {
             drop(span);
             self.refuse_no_ports(now, tx, &invite, peer, &plan);
@@ -79,6 +81,9 @@ impl B2bua {
         if plan.attribution.number_kind == NumberKindTag::Unattributed {
             self.count_unheld(&plan.tracking, wall);
         }
+        let voice = relay_media.then(|| self.voice_plan(&plan)).flatten();
+        let menu_default =
+            crate::call::menu::menu_of(&self.config, &plan.route).map(|m| m.default.clone());
         let opening = Opening {
             key,
             uid: self.ids.call_uid(),
@@ -95,13 +100,19 @@ impl B2bua {
             relay_media,
             record,
             span,
+            voice,
         };
         let session = {
             let mut ctx = self.ctx(now);
             CallSession::open(&mut ctx, opening)
         };
+        let unspoken = !session.is_spoken_to();
         self.sessions.insert(key, Box::new(session));
         self.stats.calls_bridged += 1;
+        if let Some(default) = menu_default.filter(|_| unspoken) {
+            // A menu call calltrack cannot speak to (no G.711, no relay): its default rings.
+            self.route_branch_of(key, now, &default);
+        }
         self.after_session(key, now);
     }
 

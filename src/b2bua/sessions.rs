@@ -62,6 +62,8 @@ impl B2bua {
     /// Keeps the dialogs of an answered call (`kept.rs`), registers the session's new
     /// dialogs, re-arms its timer, or removes the session once it is done.
     pub(super) fn after_session(&mut self, key: CallKey, now: Instant) {
+        self.decide_code(key, now);
+        self.route_menu_choice(key, now);
         self.keep_dialogs(key);
         let Some(session) = self.sessions.get_mut(&key) else {
             return;

@@ -9,7 +9,9 @@ pub mod history;
 pub mod inbound;
 pub mod lease_lookup;
 pub mod live_dialog;
+pub mod menu;
 pub mod outcome;
+pub mod overflow;
 pub mod record;
 pub mod recording;
 pub mod targets;
@@ -148,8 +150,15 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         Ok(route) => route,
         Err(rejection) => return refuse(rejection),
     };
-    let Some(first) = route.first_target() else {
-        return refuse(Rejection::new(500, "Server Internal Error").because("no_targets"));
+    let first = match menu::stand_in(ctx.config, inbound.tracking, &route, ctx.hosts, &healthy) {
+        Some(Ok(target)) => target,
+        Some(Err(rejection)) => return refuse(rejection),
+        None => match route.first_target() {
+            Some(first) => first.clone(),
+            None => {
+                return refuse(Rejection::new(500, "Server Internal Error").because("no_targets"));
+            }
+        },
     };
     if let Err(rejection) = targets::check(ctx.config, &first.target, &route) {
         return refuse(rejection);
@@ -202,13 +211,25 @@ fn stamp_for(
     attribution: &Attribution,
     first_call: bool,
 ) -> Vec<(String, String)> {
-    let tracking_rules = &ctx.config.tracking;
     let host = ctx.local.host_port(target.peer.transport);
+    stamp_with(ctx.config, &host, tracking, attribution, first_call)
+}
+
+/// The attribution headers for the PBX with Diversion naming `host` (also after a second
+/// decision, see `overflow`).
+fn stamp_with(
+    config: &Config,
+    host: &str,
+    tracking: &TrackingNumber,
+    attribution: &Attribution,
+    first_call: bool,
+) -> Vec<(String, String)> {
+    let tracking_rules = &config.tracking;
     let rules = attribution::StampRules {
         prefix: &tracking_rules.header_prefix,
         diversion: tracking_rules.diversion,
         tracking_number: &tracking.number,
-        host: &host,
+        host,
     };
     attribution::stamp(attribution, first_call, &rules)
 }

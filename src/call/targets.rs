@@ -9,7 +9,8 @@ use crate::sip::message::Rejection;
 
 /// The refusal a route plan earns, if any.
 pub fn check(config: &Config, first: &Target, route: &RoutePlan) -> Result<(), Rejection> {
-    if !route.has_targets() {
+    let menu = crate::call::menu::menu_of(config, route).is_some();
+    if !route.has_targets() && !menu {
         return Err(Rejection::new(500, "Server Internal Error").because("no_targets"));
     }
     if let Some(outside) = untrusted_peer(config, first, route) {

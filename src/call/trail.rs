@@ -27,6 +27,9 @@ pub enum TrailOutcome {
     Unreachable,
     /// Cancelled because another attempt answered or the caller hung up.
     Cancelled,
+    /// Not an attempt: calltrack's voice menu chose a branch (`target` says how, e.g.
+    /// `menu 1>sales`, `menu timeout>main`; `step` is 0).
+    Menu,
 }
 
 /// One attempt as kept on the CDR (`trail` JSON column).
@@ -67,6 +70,18 @@ impl Trail {
                 sip_status: None,
             },
         ));
+    }
+
+    /// A voice menu chose a branch at `at` (`entry` as `media::menu::Choice::trail` writes it).
+    pub fn menu(&mut self, at: Timestamp, entry: String) {
+        let step = TrailStep {
+            at,
+            step: 0,
+            target: entry,
+            outcome: TrailOutcome::Menu,
+            sip_status: None,
+        };
+        self.steps.push((usize::MAX, step));
     }
 
     /// Attempt `id` ended; only its first ending counts (a CANCEL after a 486 stays busy).

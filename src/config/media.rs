@@ -62,6 +62,8 @@ pub struct MediaFile {
     pub retention_check_secs: u64,
     /// `"direct"` or `"refuse"`: a relayed call when the port range is exhausted.
     pub on_no_ports: OnNoPorts,
+    /// Language of the built-in prompts: "en" or "ru".
+    pub prompt_language: String,
 }
 
 impl Default for MediaFile {
@@ -76,6 +78,7 @@ impl Default for MediaFile {
             max_disk_gb: None,
             retention_check_secs: 300,
             on_no_ports: OnNoPorts::Direct,
+            prompt_language: "en".to_owned(),
         }
     }
 }
@@ -236,7 +239,7 @@ impl Config {
 
     /// A per-call setting by precedence: the static number's, else the scheme's, else the
     /// site's.
-    fn most_specific<T>(
+    pub(super) fn most_specific<T>(
         &self,
         tracking: &TrackingNumber,
         scheme: &str,

@@ -12,6 +12,7 @@ mod exports_check;
 mod file;
 mod health;
 mod media;
+pub mod menu;
 mod number;
 mod paths;
 mod problem;
@@ -28,6 +29,7 @@ mod target_check;
 mod tracking;
 mod uri;
 mod validate;
+pub mod voice;
 mod web;
 
 use std::collections::HashMap;
@@ -48,6 +50,7 @@ pub use security::{
 pub use speech::{
     SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
 };
+pub use voice::AnswerMode;
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).
 pub type SharedConfig = std::sync::Arc<arc_swap::ArcSwap<Config>>;
@@ -76,6 +79,8 @@ pub struct Config {
     pub exports: exports::ExportsConfig,
     /// `[media]`: the RTP relay's ports and addresses.
     pub media: MediaConfig,
+    /// `[media] prompt_language`: the language of the built-in prompts ("en", "ru").
+    pub prompt_language: String,
     /// `[speech]`: transcription of recorded calls.
     pub speech: SpeechConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
@@ -259,6 +264,10 @@ pub struct SiteConfig {
     pub media: Option<MediaMode>,
     /// `record`: this site's answered calls are recorded (`None`: not unless overridden).
     pub record: Option<bool>,
+    /// `announce`: the prompt played before bridging (a built-in name or a WAV path).
+    pub announce: Option<String>,
+    /// `answer`: how the caller is answered before a prompt.
+    pub answer: Option<voice::AnswerMode>,
 }
 
 /// A number bound to one ad source for good.
@@ -272,6 +281,10 @@ pub struct StaticNumber {
     pub media: Option<MediaMode>,
     /// `record`: overrides the scheme's and the site's choice for calls to this number.
     pub record: Option<bool>,
+    /// `announce`: the prompt played before bridging (a built-in name or a WAV path).
+    pub announce: Option<String>,
+    /// `answer`: how the caller is answered before a prompt.
+    pub answer: Option<voice::AnswerMode>,
 }
 
 /// A dynamic pool; `numbers` holds every number with ranges expanded, in file order.

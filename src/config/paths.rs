@@ -18,6 +18,25 @@ pub(super) fn resolve(file: &mut ConfigFile, dir: &Path) {
     if let Some(token) = file.http.admin_token_file.as_mut() {
         resolve_one(token, dir);
     }
+    resolve_prompts(file, dir);
+}
+
+/// Prompt files (`announce` that names a WAV file) of sites, their numbers and schemes.
+fn resolve_prompts(file: &mut ConfigFile, dir: &Path) {
+    let mut settings: Vec<&mut Option<String>> = Vec::new();
+    for site in &mut file.sites {
+        settings.push(&mut site.announce);
+        settings.extend(site.static_numbers.iter_mut().map(|n| &mut n.announce));
+    }
+    for scheme in &mut file.schemes {
+        settings.push(&mut scheme.announce);
+        settings.extend(scheme.steps.iter_mut().map(|s| &mut s.prompt));
+    }
+    for setting in settings.into_iter().flatten() {
+        if super::voice::is_prompt_path(setting) {
+            resolve_one(setting, dir);
+        }
+    }
 }
 
 /// The directory paths in config file `path` are relative to (absolute when it can be).

@@ -84,6 +84,12 @@ pub struct SchemeConfig {
     pub media: Option<crate::config::MediaMode>,
     /// `record`: overrides the site's choice for calls this scheme takes.
     pub record: Option<bool>,
+    /// A menu scheme (`strategy = "menu"`): `steps` is empty then.
+    pub menu: Option<crate::config::menu::MenuConfig>,
+    /// `announce`: the prompt played before bridging (a built-in name or a WAV path).
+    pub announce: Option<String>,
+    /// `answer`: how the caller is answered before a prompt.
+    pub answer: Option<crate::config::voice::AnswerMode>,
 }
 
 /// `[[schemes.steps]]`

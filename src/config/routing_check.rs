@@ -141,8 +141,8 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
             format!("{} steps, at most {MAX_STEPS} are allowed", f.steps.len()),
         );
     }
-    let steps = f
-        .steps
+    let (menu, steps) = super::menu::take(path, f.steps, p);
+    let steps = steps
         .into_iter()
         .enumerate()
         .map(|(j, s)| step(&format!("{path}.steps[{j}]"), s, gateways, p))
@@ -168,6 +168,9 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
         counted: f.counted.unwrap_or(true),
         media: f.media,
         record: f.record,
+        announce: f.announce,
+        answer: f.answer,
+        menu,
     }
 }
 
@@ -176,6 +179,8 @@ fn step(path: &str, f: StepFile, gateways: &HashSet<&str>, p: &mut Problems) -> 
         StrategyFile::Sequential => Strategy::Sequential,
         StrategyFile::Parallel => Strategy::Parallel,
         StrategyFile::RoundRobin => Strategy::RoundRobin,
+        // Taken out by `menu::take` before the steps are checked.
+        StrategyFile::Menu => Strategy::Sequential,
     };
     if f.sticky && strategy != Strategy::RoundRobin {
         p.push(

@@ -43,6 +43,11 @@ pub struct SchemeFile {
     pub media: Option<super::media::MediaMode>,
     /// Record calls this scheme takes, overriding the site's.
     pub record: Option<bool>,
+    /// A prompt played to the caller before bridging: a built-in name or a WAV file (needs
+    /// media = "relay" or record = true at this level or above).
+    pub announce: Option<String>,
+    /// "answer" (200 OK, then the prompt) or "early" (183 with early media) before a prompt.
+    pub answer: Option<super::voice::AnswerMode>,
 }
 
 /// `[[schemes.steps]]`
@@ -57,8 +62,18 @@ pub struct StepFile {
     pub step_timeout_secs: Option<u64>,
     /// round_robin: a repeat caller goes first to whoever answered them last time.
     pub sticky: bool,
-    /// Required: at least one target.
+    /// Required: at least one target (none for a menu step).
     pub targets: Vec<TargetFile>,
+    /// Menu step: the greeting (a built-in prompt name or a WAV file; default "menu").
+    pub prompt: Option<String>,
+    /// Menu step: seconds from the end of the greeting to the key (default 5).
+    pub timeout_secs: Option<u64>,
+    /// Menu step: replays after silence or a wrong key (default 2).
+    pub retries: Option<u32>,
+    /// Menu step: the scheme taken after the replays.
+    pub default: Option<String>,
+    /// Menu step: key ("1", "*", "#") → the scheme it takes.
+    pub choices: std::collections::BTreeMap<String, String>,
 }
 
 /// `schemes.steps.strategy`
@@ -72,6 +87,8 @@ pub enum StrategyFile {
     Parallel,
     /// One at a time, the start rotating (weighted).
     RoundRobin,
+    /// A voice menu: the caller's key picks the scheme (see `config::menu`).
+    Menu,
 }
 
 /// `[[schemes.steps.targets]]`

@@ -46,6 +46,11 @@ pub struct SiteFile {
     pub media: Option<super::media::MediaMode>,
     /// Record this site's answered calls (stereo WAV; implies media = "relay").
     pub record: Option<bool>,
+    /// A prompt played to the caller before bridging: a built-in name or a WAV file (needs
+    /// media = "relay" or record = true at this level or above).
+    pub announce: Option<String>,
+    /// "answer" (200 OK, then the prompt) or "early" (183 with early media) before a prompt.
+    pub answer: Option<super::voice::AnswerMode>,
 }
 
 impl Default for SiteFile {
@@ -70,6 +75,8 @@ impl Default for SiteFile {
             rules: Vec::new(),
             media: None,
             record: None,
+            announce: None,
+            answer: None,
         }
     }
 }
@@ -90,6 +97,11 @@ pub struct StaticNumberFile {
     pub media: Option<super::media::MediaMode>,
     /// Record calls to this number, overriding its scheme and site.
     pub record: Option<bool>,
+    /// A prompt played to the caller before bridging: a built-in name or a WAV file (needs
+    /// media = "relay" or record = true at this level or above).
+    pub announce: Option<String>,
+    /// "answer" (200 OK, then the prompt) or "early" (183 with early media) before a prompt.
+    pub answer: Option<super::voice::AnswerMode>,
 }
 
 /// `[[sites.pools]]`

@@ -182,6 +182,8 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         rules,
         media: f.media,
         record: f.record,
+        announce: f.announce,
+        answer: f.answer,
     }
 }
 
@@ -250,6 +252,8 @@ fn static_number(
         campaign: f.campaign,
         media: f.media,
         record: f.record,
+        announce: f.announce,
+        answer: f.answer,
     };
     if !entry.number.is_empty() {
         let number = owner.number(&entry.number, static_kind(&entry));

@@ -102,6 +102,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     .check(&sites, &numbers, &mut p);
     let site_names: Vec<&str> = sites.iter().map(|s| s.id.as_str()).collect();
     let exports = super::exports_check::exports(&file.exports, &site_names, &mut p);
+    let prompt_language = super::voice::prompt_language(&file.media.prompt_language, &mut p);
     let media = super::media::media(file.media, &mut p);
     let speech = super::speech::speech(file.speech, &mut p);
     let config = Config {
@@ -122,9 +123,12 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         routing,
         exports,
         media,
+        prompt_language,
         speech,
         numbers,
     };
+    super::voice::check(&config, &mut p);
+    super::menu::check(&config, &mut p);
     (config, p.0)
 }
 

@@ -31,6 +31,7 @@ pub mod player;
 pub mod ports;
 pub mod prompt;
 pub mod prompt_builtin;
+pub mod prompt_set;
 pub mod recording;
 pub mod recording_file;
 pub mod recording_pcap;

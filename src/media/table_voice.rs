@@ -69,6 +69,15 @@ impl MediaTable {
             .any(|s| lock_stream(s).prompt_playing())
     }
 
+    /// The advertised address and the ports of call `call`'s stream on `m=` line `index`
+    /// (the engine writes its own SDP with them when it answers the caller itself).
+    pub fn stream_ports(&self, call: u64, index: usize) -> Option<(std::net::IpAddr, StreamPorts)> {
+        let inner = self.lock();
+        let stream = inner.calls.get(&call)?.streams.get(index)?.as_ref()?;
+        let ports = lock_stream(stream).ports;
+        Some((inner.advertised, ports))
+    }
+
     /// A stream whose prompt started (for the driver).
     pub fn poll_prompting(&self) -> Option<StreamPorts> {
         self.lock().prompting.pop_front()

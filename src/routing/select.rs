@@ -68,6 +68,28 @@ pub fn select(
     scheme_plan(scheme, reason, after_hours, &env)
 }
 
+/// The plan of scheme `id` for a call to `tracking`: the branch a voice menu chose (see
+/// `call::plan_branch`).
+pub fn scheme_by_id(
+    config: &Config,
+    tracking: &TrackingNumber,
+    id: &str,
+    hosts: &HostTable,
+    healthy: &dyn Fn(&Peer) -> bool,
+) -> Result<RoutePlan, Rejection> {
+    let env = Env {
+        config,
+        hosts,
+        healthy,
+        dialled: &tracking.number,
+    };
+    let scheme = config
+        .routing
+        .scheme(id)
+        .ok_or_else(|| Rejection::new(500, "Server Internal Error"))?;
+    scheme_plan(scheme, format!("menu branch {id}"), false, &env)
+}
+
 /// The first route whose every given condition holds.
 pub fn matching_route<'c>(config: &'c Config, call: &CallFacts<'_>) -> Option<&'c RouteConfig> {
     let tracking = call.tracking;
@@ -181,6 +203,18 @@ fn scheme_plan(
     after_hours: bool,
     env: &Env<'_>,
 ) -> Result<RoutePlan, Rejection> {
+    if scheme.menu.is_some() {
+        // A voice menu rings nothing itself: the branch it chooses is planned then.
+        return Ok(RoutePlan {
+            scheme: scheme.id.clone(),
+            reason,
+            after_hours,
+            steps: Vec::new(),
+            fallback: None,
+            failover: scheme.failover.clone(),
+            counted: scheme.counted,
+        });
+    }
     let steps: Vec<StepPlan> = scheme
         .steps
         .iter()

@@ -45,6 +45,8 @@ pub fn site(model: &Model, size: usize) -> SiteConfig {
         rules: Vec::new(),
         media: None,
         record: None,
+        announce: None,
+        answer: None,
         overflow_code: false,
     }
 }

@@ -62,6 +62,11 @@ impl Ids {
         }
     }
 
+    /// 32 random bits (an RTP SSRC, sequence and timestamp origin, RFC 3550 §5.1).
+    pub fn number(&mut self) -> u32 {
+        self.rng.random()
+    }
+
     /// An initial CSeq number: random below 2^31 (RFC 3261 §8.1.1.5), kept small enough that
     /// a long dialog never wraps.
     pub fn small_seq(&mut self) -> u32 {

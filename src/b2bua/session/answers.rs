@@ -45,7 +45,8 @@ impl CallSession {
         b.provisional_seen = true;
         learn_remote(&mut b.dialog, resp);
         let cancelled = b.cancel_wanted;
-        if self.phase == Phase::Setup && !cancelled && self.may_relay(id, resp) {
+        let spoken = self.voice_holds_caller();
+        if self.phase == Phase::Setup && !cancelled && !spoken && self.may_relay(id, resp) {
             let has_tag = resp.to().ok().and_then(|t| t.tag()).is_some();
             if has_tag {
                 self.b = id;
@@ -99,9 +100,13 @@ impl CallSession {
         };
         let early_offer = !d.invite.body().is_empty();
         self.b = id;
-        let contact = self.a_contact(ctx);
-        if let Some(relayed) = self.relay_to_a(ctx, resp, Some(&contact)) {
-            ctx.respond(self.a.invite_tx, relayed);
+        if self.voice_holds_caller() {
+            self.voice_callee_answered(ctx, resp);
+        } else {
+            let contact = self.a_contact(ctx);
+            if let Some(relayed) = self.relay_to_a(ctx, resp, Some(&contact)) {
+                ctx.respond(self.a.invite_tx, relayed);
+            }
         }
         self.mark_answered(ctx, id);
         if early_offer {
@@ -229,6 +234,9 @@ impl CallSession {
         if self.phase != Phase::Setup || self.recorded {
             return;
         }
+        if self.voice_answered_caller() {
+            return self.voice_fail(ctx, fault);
+        }
         let (status, _) = fault.caller_status();
         if let Some(answer) = self.a_response(status) {
             self.end_setup(ctx, fault, answer);
@@ -246,7 +254,11 @@ impl CallSession {
 
     /// The caller cancelled (RFC 3261 §9.2): 487 to the caller, CANCEL toward every attempt.
     pub fn on_cancel(&mut self, ctx: &mut Ctx<'_>, invite_tx: TxId) {
+        // A CANCEL after our own 2xx has no effect (RFC 3261 §9.2).
         if invite_tx != self.a.invite_tx || self.phase != Phase::Setup {
+            return;
+        }
+        if self.voice_answered_caller() {
             return;
         }
         self.fail(ctx, Fault::CallerCancelled);

@@ -89,7 +89,10 @@ impl CallSession {
             ctx.rules,
             stamp,
         );
-        Some(self.media_body(ctx, Leg::A, invite))
+        match self.voice_offer(invite) {
+            Ok(invite) => Some(invite),
+            Err(invite) => Some(self.media_body(ctx, Leg::A, invite)),
+        }
     }
 
     /// Sends (or re-sends) an attempt's INVITE as a new client transaction.
@@ -158,7 +161,11 @@ impl CallSession {
             _ => None,
         };
         match relayed {
-            Some(resp) if self.phase == Phase::Setup && !self.recorded => {
+            Some(resp)
+                if self.phase == Phase::Setup
+                    && !self.recorded
+                    && !self.voice_answered_caller() =>
+            {
                 match self.relay_to_a(ctx, &resp, None) {
                     Some(answer) => self.end_setup(ctx, fault, answer),
                     None => self.fail(ctx, fault),

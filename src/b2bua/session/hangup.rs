@@ -26,6 +26,9 @@ impl CallSession {
         self.reply(ctx, tx, req, peer, 200);
         match self.phase {
             Phase::Answered => self.hang_up(ctx, leg.hangup_side(), &[leg.other()]),
+            Phase::Setup if leg == Leg::A && self.voice_answered_caller() => {
+                self.voice_caller_left(ctx);
+            }
             // A BYE on an early dialog (RFC 3261 §15) ends the attempt like a CANCEL.
             Phase::Setup if leg == Leg::A => {
                 self.fail(ctx, Fault::CallerCancelled);
@@ -108,6 +111,10 @@ impl CallSession {
     pub fn on_ack_timeout(&mut self, ctx: &mut Ctx<'_>, tx: TxId) {
         if tx == self.a.invite_tx && self.phase == Phase::Answered {
             self.hang_up(ctx, HangupSide::System, &[Leg::A, Leg::B]);
+        } else if tx == self.a.invite_tx && self.phase == Phase::Setup {
+            // Our own 200 (calltrack answered to speak) was never ACKed.
+            self.fail(ctx, Fault::Unreachable);
+            self.cancel_all(ctx);
         }
     }
 

@@ -63,7 +63,7 @@ fn side(leg: Leg) -> Side {
 }
 
 /// `Content-Type: application/sdp` (RFC 3264 §5; parameters allowed, any case).
-fn is_sdp(msg: &SipMessage) -> bool {
+pub(super) fn is_sdp(msg: &SipMessage) -> bool {
     msg.header(&HeaderName::ContentType).is_some_and(|ct| {
         let media_type = ct.split(';').next().unwrap_or("").trim();
         media_type.eq_ignore_ascii_case("application/sdp")
@@ -72,7 +72,7 @@ fn is_sdp(msg: &SipMessage) -> bool {
 
 /// The same message with another body: start line and headers byte for byte, in order,
 /// Content-Type last and Content-Length matching the new body.
-fn with_body(msg: &SipMessage, body: &[u8]) -> SipMessage {
+pub(super) fn with_body(msg: &SipMessage, body: &[u8]) -> SipMessage {
     let mut b = match (msg.method(), msg.status()) {
         (Some(method), _) => MessageBuilder::request(method, msg.request_uri().unwrap_or_default()),
         (None, Some(code)) => MessageBuilder::response(code, msg.reason().unwrap_or_default()),

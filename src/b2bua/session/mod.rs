@@ -14,7 +14,8 @@
 //! - `hangup`: BYE, hanging up, the CDR, shutdown, and reaping a call that escaped,
 //! - `lifespan`: the deadlines a call must be over by, whatever its peers do,
 //! - `snapshot`: the answered call's dialogs as kept for crash recovery,
-//! - `media`: SDP of a relayed call rewritten through the RTP relay, its quality facts.
+//! - `media`: SDP of a relayed call rewritten through the RTP relay, its quality facts,
+//! - `voice`: calltrack answering the caller itself and playing a prompt before it bridges.
 
 mod answers;
 mod auth;
@@ -27,6 +28,7 @@ mod media;
 mod open;
 mod relay;
 mod snapshot;
+mod voice;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -43,6 +45,7 @@ use crate::routing::dialer::AttemptId;
 pub use ctx::Ctx;
 pub use lifespan::Lifespan;
 pub use open::Opening;
+pub use voice::{CodePlan, MenuPlan, VoicePlan};
 
 use open::{Dialing, SetUp};
 
@@ -173,6 +176,8 @@ pub struct CallSession {
     record: bool,
     /// What each attempt did, for the CDR's routing trail.
     trail: Trail,
+    /// calltrack speaks to the caller before bridging (`announce`; see `voice`).
+    voice: Option<Box<voice::Voice>>,
     /// How many of [`Self::dialog_keys`] the engine has been handed (see
     /// [`Self::new_dialog_keys`]).
     registered: usize,
@@ -225,6 +230,7 @@ impl CallSession {
         if let Some(next) = next {
             self.run(ctx, next);
         }
+        self.on_voice_deadline(ctx);
     }
 
     // ---- accessors -----------------------------------------------------------------------
@@ -305,10 +311,15 @@ impl CallSession {
             .dialing()
             .filter(|_| self.phase == Phase::Setup)
             .and_then(|d| d.dialer.next_deadline());
-        [self.ring_deadline, self.max_deadline, dialer]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.ring_deadline,
+            self.max_deadline,
+            dialer,
+            self.voice_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The dialling state, until a 2xx won the call.

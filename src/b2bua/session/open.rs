@@ -81,6 +81,8 @@ pub struct Opening {
     pub record: bool,
     /// The call's log span (`call_id`, `tracking_number`).
     pub span: tracing::Span,
+    /// A prompt played before bridging (needs `relay_media`).
+    pub voice: Option<super::VoicePlan>,
 }
 
 impl CallSession {
@@ -91,7 +93,7 @@ impl CallSession {
         let live = live_call(ctx, &o);
         ctx.events.push_back(CallEvent::Started(live.clone()));
         ctx.owners.insert(a.invite_tx, o.key);
-        let mut dialing = Box::new(Dialing {
+        let dialing = Box::new(Dialing {
             invite: o.invite,
             dialer: Dialer::new(o.plan.route.clone(), &o.plan.caller),
             caller: o.plan.caller.clone(),
@@ -101,7 +103,6 @@ impl CallSession {
             early: None,
             last_failure: None,
         });
-        let first = dialing.dialer.start(ctx.now, ctx.rotation);
         let mut session = CallSession {
             key: o.key,
             live,
@@ -127,17 +128,36 @@ impl CallSession {
             relay_media: o.relay_media,
             record: o.record,
             trail: Trail::default(),
+            voice: None,
             registered: 0,
             span: o.span,
         };
-        session.run(ctx, first);
-        if let (true, SetUp::Dialling(d)) = (session.attempts.is_empty(), &session.setup) {
-            // Nothing was rung (the call already failed): a B leg that is never sent keeps
-            // the B-leg accessors total.
-            let leg = legs::callee_leg(ctx, &d.invite, &o.plan.caller, &o.plan.target);
-            session.attempts.push(leg);
+        let spoken = match o.voice.filter(|_| o.relay_media) {
+            Some(plan) => session.start_voice(ctx, plan),
+            None => false,
+        };
+        // A menu route rings nothing itself: unspoken, the engine routes it to its default.
+        if !spoken && o.plan.route.has_targets() {
+            session.start_dialing(ctx);
         }
         session
+    }
+
+    /// The dialer's first rings (at the INVITE, or once calltrack finished speaking).
+    pub(super) fn start_dialing(&mut self, ctx: &mut Ctx<'_>) {
+        let first = match self.dialing_mut() {
+            Some(d) => d.dialer.start(ctx.now, ctx.rotation),
+            None => return,
+        };
+        self.run(ctx, first);
+        if let (true, SetUp::Dialling(d)) = (self.attempts.is_empty(), &self.setup) {
+            // Nothing was rung (the call already failed): a B leg that is never sent keeps
+            // the B-leg accessors total.
+            let plan = d.dialer.plan();
+            let target = plan.first_target().or(plan.fallback.as_ref());
+            let leg = target.map(|t| legs::callee_leg(ctx, &d.invite, &d.caller, &t.target));
+            self.attempts.extend(leg);
+        }
     }
 }
 

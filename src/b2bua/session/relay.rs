@@ -21,7 +21,9 @@ impl CallSession {
         peer: Peer,
     ) {
         let method = req.method().cloned().unwrap_or(Method::Info);
-        if leg == Leg::B && req.call_id() != Some(self.b().dialog.call_id.as_str()) {
+        if leg == Leg::B
+            && req.call_id() != self.attempts.get(self.b).map(|b| b.dialog.call_id.as_str())
+        {
             return self.on_stray_attempt_request(ctx, tx, &req, peer);
         }
         if let Ok(cseq) = req.cseq() {
@@ -29,6 +31,17 @@ impl CallSession {
         }
         match method {
             Method::Bye => self.on_bye(ctx, leg, tx, &req, peer),
+            _ if self.voice_holds_caller() && self.phase == Phase::Setup => {
+                // calltrack itself holds the caller: nothing to relay to yet.
+                let code = match method {
+                    Method::Info | Method::Options => 200,
+                    _ => 491,
+                };
+                self.reply(ctx, tx, &req, peer, code);
+                if method == Method::Info && leg == Leg::A {
+                    self.menu_info(ctx, &req);
+                }
+            }
             _ if self.phase == Phase::Ending => self.reply(ctx, tx, &req, peer, 481),
             Method::Invite if self.reinvite_in_flight() => self.reply(ctx, tx, &req, peer, 491),
             _ => self.relay_request(ctx, leg, tx, req, peer),
@@ -67,7 +80,8 @@ impl CallSession {
     }
 
     fn leg_of(&self, req: &SipMessage) -> Leg {
-        if req.call_id() == Some(self.b().dialog.call_id.as_str()) {
+        let b = self.attempts.get(self.b).map(|b| b.dialog.call_id.as_str());
+        if b.is_some() && req.call_id() == b {
             Leg::B
         } else {
             Leg::A
@@ -180,6 +194,9 @@ impl CallSession {
     pub fn on_ack(&mut self, ctx: &mut Ctx<'_>, leg: Leg, ack: SipMessage) {
         let seq = ack.cseq().map(|c| c.seq).ok();
         if leg == Leg::A && !self.a.acked && seq == Some(self.a.invite_seq) {
+            if self.voice_ack(ctx) {
+                return;
+            }
             self.a.acked = true;
             let body = (!ack.body().is_empty()).then_some(&ack);
             self.ack_b(ctx, body);
