@@ -192,24 +192,24 @@ fn recorded_wav(ct: &Calltrack) -> String {
     }
 }
 
-#[test]
-fn spoken_words_through_the_relay_are_recorded_as_said() {
-    if skip() {
-        return;
-    }
-    let _serial = support::serial();
-    let work = tempfile::tempdir().unwrap();
-    let said = speech(work.path());
+/// calltrack recording the demo site's calls through a one-stream relay pool, with `edit`
+/// applied to its config.
+fn recording_calltrack(edit: impl FnOnce(&mut String)) -> Calltrack {
     let pool = free_pool();
-    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |cfg| {
+    Calltrack::start(Leg::Udp, Leg::Udp, |cfg| {
         *cfg = cfg.replace("id = \"demo\"\n", "id = \"demo\"\nrecord = true\n");
         cfg.push_str(&format!(
             "\n[media]\nrtp_ports = \"{pool}-{}\"\nbind_ip = \"127.0.0.1\"\n\
              recordings_dir = \"recordings\"\n",
             pool + 3
         ));
-    });
+        edit(cfg);
+    })
+}
 
+/// One call: sipp's caller says `said` through the relay to the echoing callee; returns what
+/// the callee heard.
+fn speak(ct: &Calltrack, said: &[u8]) -> Vec<u8> {
     let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let uas = Sipp::uas("uas_rtp.xml", Leg::Udp, ct.pbx_port)
@@ -219,13 +219,25 @@ fn spoken_words_through_the_relay_are_recorded_as_said() {
     // The speech lasts len / 8000 s; the caller talks a second longer.
     let talk_ms = said.len() as u64 / 8 + 1_000;
     let uac = Sipp::uac("uac_rtp_stream.xml", Leg::Udp, ct.sip_port, BILLBOARD)
-        .file("speech.ulaw", &said)
+        .file("speech.ulaw", said)
         .pause_ms(talk_ms)
         .spawn();
     uac.wait_ok();
     uas.wait_ok();
     stop.store(true, Ordering::Relaxed);
-    let heard = heard.join().unwrap();
+    heard.join().unwrap()
+}
+
+#[test]
+fn spoken_words_through_the_relay_are_recorded_as_said() {
+    if skip() {
+        return;
+    }
+    let _serial = support::serial();
+    let work = tempfile::tempdir().unwrap();
+    let said = speech(work.path());
+    let ct = recording_calltrack(|_| {});
+    let heard = speak(&ct, &said);
 
     // The relay changed nothing on the way to the callee.
     assert_eq!(
@@ -355,38 +367,21 @@ fn a_recorded_call_is_transcribed_per_channel_with_card_numbers_masked() {
     let _serial = support::serial();
     let work = tempfile::tempdir().unwrap();
     let said = speech(work.path());
-    let pool = free_pool();
     let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
     let url = transcription_server(Arc::clone(&seen));
-    let ct = Calltrack::start(Leg::Udp, Leg::Udp, |cfg| {
-        *cfg = cfg.replace("id = \"demo\"\n", "id = \"demo\"\nrecord = true\n");
+    let ct = recording_calltrack(|cfg| {
         *cfg = cfg.replace(
             "[http]\n",
             "[http]\nadmin_token = \"speech-admin-token-0123456789\"\n",
         );
         cfg.push_str(&format!(
-            "\n[media]\nrtp_ports = \"{pool}-{}\"\nbind_ip = \"127.0.0.1\"\n\
-             recordings_dir = \"recordings\"\n\n[speech]\nengine = \"http\"\npoll_secs = 1\n\
-             retry_secs = 1\n\n[speech.http]\nurl = \"{url}\"\napi_key = \"test-key\"\n\n\
+            "\n[speech]\nengine = \"http\"\npoll_secs = 1\nretry_secs = 1\n\n\
+             [speech.http]\nurl = \"{url}\"\napi_key = \"test-key\"\n\n\
              [[speech.tags]]\nname = \"tyres\"\nphrases = [\"winter tyre*\"]\nparty = \"caller\"\n\n\
-             [[speech.tags]]\nname = \"refund\"\nphrases = [\"refund\"]\n",
-            pool + 3
+             [[speech.tags]]\nname = \"refund\"\nphrases = [\"refund\"]\n"
         ));
     });
-    let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let uas = Sipp::uas("uas_rtp.xml", Leg::Udp, ct.pbx_port)
-        .key("media_b", &callee.local_addr().unwrap().port().to_string())
-        .spawn();
-    let heard = echo(callee, Arc::clone(&stop));
-    let uac = Sipp::uac("uac_rtp_stream.xml", Leg::Udp, ct.sip_port, BILLBOARD)
-        .file("speech.ulaw", &said)
-        .pause_ms(said.len() as u64 / 8 + 1_000)
-        .spawn();
-    uac.wait_ok();
-    uas.wait_ok();
-    stop.store(true, Ordering::Relaxed);
-    heard.join().unwrap();
+    speak(&ct, &said);
     recorded_wav(&ct);
     let id: String = calltrack::store::open_read_only(&ct.db_path())
         .unwrap()

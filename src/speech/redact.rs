@@ -103,6 +103,11 @@ fn token_digits(token: &str) -> String {
     if !numeric.is_empty() {
         return numeric;
     }
+    digit_word(token).map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// The digit a digit word names (`"Seven,"` is 7), if the token is one.
+fn digit_word(token: &str) -> Option<u8> {
     let word: String = token
         .chars()
         .filter(|c| c.is_alphabetic())
@@ -111,8 +116,7 @@ fn token_digits(token: &str) -> String {
     DIGIT_WORDS
         .iter()
         .position(|w| *w == word)
-        .map(|i| DIGIT_VALUES[i].to_string())
-        .unwrap_or_default()
+        .map(|i| DIGIT_VALUES[i])
 }
 
 /// For each token, whether it belongs to a run to mask.
@@ -143,12 +147,7 @@ fn digits_in(token: &str) -> usize {
     if numeric > 0 {
         return numeric;
     }
-    let word: String = token
-        .chars()
-        .filter(|c| c.is_alphabetic())
-        .flat_map(char::to_lowercase)
-        .collect();
-    usize::from(DIGIT_WORDS.contains(&word.as_str()))
+    usize::from(digit_word(token).is_some())
 }
 
 /// A token between digit groups that does not break a number: a dash, a plus, brackets.
