@@ -94,6 +94,11 @@ impl DtmfDetector {
         self.payload_type = payload_type;
     }
 
+    /// The telephone-event payload type the SDP named, if any.
+    pub fn payload_type(&self) -> Option<u8> {
+        self.payload_type
+    }
+
     /// The digit a packet starts, if it is the first packet seen of a key's event. Any bytes
     /// are accepted: what is not RTP, not a telephone-event or not a key is `None`.
     pub fn on_rtp(&mut self, packet: &[u8]) -> Option<Digit> {

@@ -337,8 +337,12 @@ impl StreamRelay {
                 bytes,
                 payload: reader.payload(),
             };
-            // RFC 4733 events: a dynamic type with a 4-byte payload never decides the format.
-            let event = heard.pt >= 96 && heard.payload.len() == 4;
+            // RFC 4733 events never decide the recording's format: the type the SDP names
+            // (`a=rtpmap:N telephone-event`), else any dynamic type with a 4-byte payload.
+            let event = match state.dtmf.payload_type() {
+                Some(pt) => heard.pt == pt,
+                None => heard.pt >= 96 && heard.payload.len() == 4,
+            };
             recorder.push(heard, event);
         }
     }

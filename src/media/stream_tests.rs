@@ -188,3 +188,24 @@ fn telephone_events_are_relayed_packet_for_packet_and_each_key_is_noted_once() {
     }
     assert_eq!(s.poll_digit(Side::Callee).map(|d| d.as_char()), Some('9'));
 }
+
+#[test]
+fn events_of_the_negotiated_type_never_decide_the_recordings_format() {
+    use crate::media::recording::{Format, Note, Recorder};
+    let mut s = stream();
+    let now = Instant::now();
+    s.answered(now);
+    let relay = [addr("127.0.0.1:30000"), addr("127.0.0.1:30002")];
+    s.record(Recorder::new("c", now, None, relay));
+    let caller = addr("192.0.2.10:4000");
+    // A telephone-event of the SDP's type 101 carrying two events (8 bytes), then PCMU.
+    let mut event = vec![0x80, 0x80 | 101, 0, 1, 0, 0, 0, 0];
+    event.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+    event.extend_from_slice(&[4, 0x0a, 0, 160, 4, 0x8a, 1, 64]);
+    s.handle_packet(now, CALLER_RTP, caller, &event);
+    s.handle_packet(now, CALLER_RTP, caller, &rtp(2, 160));
+    let Some(Note::End { format, .. }) = s.finish_recording() else {
+        panic!("the PCMU was recorded");
+    };
+    assert_eq!(format, Format::Wav);
+}
