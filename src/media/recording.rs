@@ -186,3 +186,67 @@ impl Recorder {
         self.timeline.late
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A writer queue with room for `room` notes, keeping them.
+    #[derive(Debug)]
+    struct Queue {
+        room: usize,
+        kept: Mutex<Vec<Note>>,
+    }
+
+    impl RecordSink for Queue {
+        fn offer(&self, note: Note) -> bool {
+            let mut kept = self.kept.lock().unwrap();
+            if kept.len() == self.room {
+                return false;
+            }
+            kept.push(note);
+            true
+        }
+    }
+
+    #[test]
+    fn a_full_writer_queue_drops_pieces_counted_and_never_blocks_the_end() {
+        let queue = Arc::new(Queue {
+            room: 2,
+            kept: Mutex::new(Vec::new()),
+        });
+        let relay = [
+            "127.0.0.1:30000".parse().unwrap(),
+            "127.0.0.1:30002".parse().unwrap(),
+        ];
+        let t0 = Instant::now();
+        let mut recorder = Recorder::new("c", t0, Some(queue.clone()), relay);
+        let payload = [0u8; 20];
+        for i in 0..5u32 {
+            let heard = Heard {
+                at: t0 + std::time::Duration::from_millis(u64::from(i) * 20),
+                callee: false,
+                from: "192.0.2.1:4000".parse().unwrap(),
+                ssrc: 7,
+                ts: i * 160,
+                pt: 18,
+                bytes: &payload,
+                payload: &payload,
+            };
+            recorder.push(heard, false);
+        }
+        assert_eq!(
+            queue.kept.lock().unwrap().len(),
+            2,
+            "the queue took what it had room for"
+        );
+        assert_eq!(recorder.dropped, 3, "the rest was dropped and counted");
+        // The end is handed back to the caller (the driver waits for room for it).
+        let Some(Note::End { format, .. }) = recorder.finish() else {
+            panic!("a recording with audio ends with a note");
+        };
+        assert_eq!(format, Format::Pcap);
+    }
+}
