@@ -142,10 +142,11 @@ pub fn table(pools: &[PoolStatsView]) -> String {
         "RINGING",
         "COOLING",
         "FREE",
+        "QUARANTINED",
         "GRANTED",
         "EXHAUSTED",
     ];
-    let rows: Vec<[String; 9]> = pools
+    let rows: Vec<[String; 10]> = pools
         .iter()
         .map(|p| {
             [
@@ -156,6 +157,7 @@ pub fn table(pools: &[PoolStatsView]) -> String {
                 p.ringing.to_string(),
                 p.cooling.to_string(),
                 p.free.to_string(),
+                p.quarantined.to_string(),
                 p.granted_total.to_string(),
                 p.exhausted_total.to_string(),
             ]
@@ -204,8 +206,8 @@ mod tests {
             leased: 3,
             ringing: 1,
             cooling: 2,
-            free: 44,
-            quarantined: 0,
+            free: 43,
+            quarantined: 1,
             granted_total: 1234,
             exhausted_total: 0,
         };
@@ -214,6 +216,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("SITE  POOL  SIZE  LEASED"));
         assert!(lines[1].starts_with("demo  web     50       3"), "{text}");
+        assert!(lines[1].contains("  43            1     1234"), "{text}");
         assert!(lines[1].ends_with("1234          0"), "{text}");
     }
 
