@@ -7,10 +7,40 @@ const SEG_MASK: u8 = 0x70;
 const SEG_SHIFT: u8 = 4;
 const BIAS: i32 = 0x84;
 
-/// One µ-law byte as a linear sample.
+/// One µ-law byte as a linear sample (a table made at compile time: the recorder decodes
+/// every byte it records).
 pub fn ulaw(byte: u8) -> i16 {
+    ULAW[usize::from(byte)]
+}
+
+/// One A-law byte as a linear sample (a table made at compile time).
+pub fn alaw(byte: u8) -> i16 {
+    ALAW[usize::from(byte)]
+}
+
+const ULAW: [i16; 256] = table(false);
+const ALAW: [i16; 256] = table(true);
+
+/// Every byte's sample, A-law or µ-law.
+const fn table(alaw: bool) -> [i16; 256] {
+    let mut out = [0i16; 256];
+    let mut i = 0;
+    while i < 256 {
+        out[i] = if alaw {
+            alaw_decode(i as u8)
+        } else {
+            ulaw_decode(i as u8)
+        };
+        i += 1;
+    }
+    out
+}
+
+/// The reference µ-law expansion (`ulaw2linear`).
+const fn ulaw_decode(byte: u8) -> i16 {
     let u = !byte;
-    let t = ((i32::from(u & QUANT_MASK) << 3) + BIAS) << ((u & SEG_MASK) >> SEG_SHIFT);
+    let t = (((u & QUANT_MASK) as i32) << 3) + BIAS;
+    let t = t << ((u & SEG_MASK) >> SEG_SHIFT);
     let linear = if u & SIGN_BIT != 0 {
         BIAS - t
     } else {
@@ -19,10 +49,10 @@ pub fn ulaw(byte: u8) -> i16 {
     clamp(linear)
 }
 
-/// One A-law byte as a linear sample.
-pub fn alaw(byte: u8) -> i16 {
+/// The reference A-law expansion (`alaw2linear`).
+const fn alaw_decode(byte: u8) -> i16 {
     let a = byte ^ 0x55;
-    let mut t = i32::from(a & QUANT_MASK) << 4;
+    let mut t = ((a & QUANT_MASK) as i32) << 4;
     match (a & SEG_MASK) >> SEG_SHIFT {
         0 => t += 8,
         1 => t += 0x108,
@@ -80,8 +110,14 @@ fn low_nibble(v: i32) -> u8 {
     u8::try_from(v & i32::from(QUANT_MASK)).unwrap_or_default()
 }
 
-fn clamp(v: i32) -> i16 {
-    i16::try_from(v.clamp(i32::from(i16::MIN), i32::from(i16::MAX))).unwrap_or_default()
+const fn clamp(v: i32) -> i16 {
+    if v > i16::MAX as i32 {
+        i16::MAX
+    } else if v < i16::MIN as i32 {
+        i16::MIN
+    } else {
+        v as i16
+    }
 }
 
 #[cfg(test)]
