@@ -359,6 +359,17 @@ fn transcript(ct: &Calltrack, id: &str) -> serde_json::Value {
     }
 }
 
+/// A JSON answer of the daemon's API, asked with the admin token.
+fn admin_get(ct: &Calltrack, path: &str) -> serde_json::Value {
+    ureq::get(format!("http://127.0.0.1:{}{path}", ct.http_port))
+        .header("Authorization", "Bearer speech-admin-token-0123456789")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap()
+}
+
 #[test]
 fn a_recorded_call_is_transcribed_per_channel_with_card_numbers_masked() {
     if skip() {
@@ -437,23 +448,9 @@ fn a_recorded_call_is_transcribed_per_channel_with_card_numbers_masked() {
         "caller channel correlates {correlation:.4}"
     );
 
-    let search = format!("http://127.0.0.1:{}/v1/transcripts?q=tyres", ct.http_port);
-    let found: serde_json::Value = ureq::get(&search)
-        .header("Authorization", "Bearer speech-admin-token-0123456789")
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
+    let found = admin_get(&ct, "/v1/transcripts?q=tyres");
     assert_eq!(found["calls"][0]["call_id"], id.as_str(), "{found}");
-    let report = format!("http://127.0.0.1:{}/v1/transcripts/tags", ct.http_port);
-    let report: serde_json::Value = ureq::get(&report)
-        .header("Authorization", "Bearer speech-admin-token-0123456789")
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
+    let report = admin_get(&ct, "/v1/transcripts/tags");
     assert_eq!(report["tags"][0]["tag"], "tyres", "{report}");
     assert_eq!(report["tags"][0]["calls"], 1, "{report}");
     let db = ct.db_path();
