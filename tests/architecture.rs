@@ -4,10 +4,10 @@
 //! 1. `sip` depends on nothing else in the crate; `sip`, `call`, `routing`, `edge`, `health`, `simulate`,
 //!    `b2bua`, `lease` (but its two services, `sweeper.rs` and `usage_sampler.rs`), `display`, `report`, `export`
 //!    (but its service, client, builder and the Metrica status poll) and `media` (but its socket
-//!    driver, `driver.rs`) never await, never read a clock, never
+//!    driver, `driver.rs`, and its relay loops, `relay_loop.rs`) never await, never read a clock, never
 //!    draw their own randomness, never touch a socket or spawn a thread: `now` and random
 //!    values are parameters.
-//! 2. Only `transport`, `http`, `store`, `lease::sweeper`, `lease::usage_sampler`, `media::driver`, `shutdown`, `telemetry`, `app` and
+//! 2. Only `transport`, `http`, `store`, `lease::sweeper`, `lease::usage_sampler`, `media::driver`, `media::relay_loop`, `shutdown`, `telemetry`, `app` and
 //!    the `cli` commands (which run outside the daemon) use tokio or threads.
 //! 3. No circles between top-level rooms, read from `crate::` and root-climbing `super::` paths.
 //! 4. Forbidden arrows: `call` never names `b2bua`, `transport`, `http` or `store`; `report`
@@ -47,6 +47,7 @@ const SANS_IO_EXEMPT: &[&str] = &[
     "src/speech/service.rs",
     "src/speech/http_engine.rs",
     "src/media/driver.rs",
+    "src/media/relay_loop.rs",
     "src/lease/sweeper.rs",
     "src/lease/usage_sampler.rs",
     "src/export/service.rs",
@@ -84,6 +85,7 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/lease/sweeper.rs",
     "src/lease/usage_sampler.rs",
     "src/media/driver.rs",
+    "src/media/relay_loop.rs",
     "src/speech/service.rs",
     "src/speech/http_engine.rs",
     "src/shutdown.rs",

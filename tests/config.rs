@@ -384,6 +384,7 @@ fn example_sets_every_key() {
         "schemes.steps.choices.1",
         "schemes.steps.choices.2",
         "media.prompt_language",
+        "media.relay_threads",
     ]
     .into_iter()
     .map(String::from)

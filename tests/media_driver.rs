@@ -29,18 +29,38 @@ fn rtp(seq: u16) -> Vec<u8> {
 }
 
 /// Four free ports in a row from an even one (below the ephemeral range), from the slice
-/// `slot` of three, so that this file's tests, running at once, never pick the same ones.
+/// `slot` of four, so that this file's tests, running at once, never pick the same ones.
 fn free_pool(slot: u16) -> u16 {
+    free_ports(slot, 4)
+}
+
+/// `count` free ports in a row from an even one, from the slice `slot` (see [`free_pool`]).
+fn free_ports(slot: u16, count: u16) -> u16 {
     let seed = std::process::id() as usize;
     for attempt in 0..500usize {
         let base =
-            20_000 + slot * 3_300 + ((seed.wrapping_mul(31) + attempt * 211) % 1_600) as u16 * 2;
-        let free = (base..=base + 3).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok());
+            20_000 + slot * 3_300 + ((seed.wrapping_mul(31) + attempt * 211) % 1_200) as u16 * 2;
+        let free =
+            (base..base + count).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok());
         if free {
             return base;
         }
     }
-    panic!("no four free loopback ports in a row");
+    panic!("no {count} free loopback ports in a row");
+}
+
+/// The relay on loopback, recording into the temporary directory.
+fn media_config(rtp_ports: std::ops::RangeInclusive<u16>) -> MediaConfig {
+    MediaConfig {
+        rtp_ports,
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        advertised_ip: "127.0.0.1".parse().unwrap(),
+        one_way_audio: Duration::from_secs(5),
+        recordings_dir: std::env::temp_dir(),
+        retention: Default::default(),
+        on_no_ports: calltrack::config::OnNoPorts::Direct,
+        relay_threads: 1,
+    }
 }
 
 async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
@@ -53,15 +73,7 @@ async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
 #[tokio::test]
 async fn packets_pass_both_ways_and_ports_return_after_the_sockets_close() {
     let pool = free_pool(0);
-    let table = Arc::new(MediaTable::new(&MediaConfig {
-        rtp_ports: pool..=pool + 3,
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        advertised_ip: "127.0.0.1".parse().unwrap(),
-        one_way_audio: Duration::from_secs(5),
-        recordings_dir: std::env::temp_dir(),
-        retention: Default::default(),
-        on_no_ports: calltrack::config::OnNoPorts::Direct,
-    }));
+    let table = Arc::new(MediaTable::new(&media_config(pool..=pool + 3)));
     let stop = CancellationToken::new();
     let service = tokio::spawn(
         MediaService::new(table.clone(), "127.0.0.1".parse().unwrap()).run(stop.clone()),
@@ -163,15 +175,7 @@ async fn telephone_events_pass_byte_for_byte_and_each_key_is_noted_once() {
         "start, six updates and the end packet three times"
     );
     let pool = free_pool(1);
-    let table = Arc::new(MediaTable::new(&MediaConfig {
-        rtp_ports: pool..=pool + 3,
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        advertised_ip: "127.0.0.1".parse().unwrap(),
-        one_way_audio: Duration::from_secs(5),
-        recordings_dir: std::env::temp_dir(),
-        retention: Default::default(),
-        on_no_ports: calltrack::config::OnNoPorts::Direct,
-    }));
+    let table = Arc::new(MediaTable::new(&media_config(pool..=pool + 3)));
     let stop = CancellationToken::new();
     let service = tokio::spawn(
         MediaService::new(table.clone(), "127.0.0.1".parse().unwrap()).run(stop.clone()),
@@ -228,15 +232,7 @@ async fn a_prompt_reaches_the_caller_from_its_port_paced_at_20ms_with_the_prompt
     use calltrack::media::player::Numbering;
     use calltrack::media::prompt::{Codec, Prompt};
     let pool = free_pool(2);
-    let table = Arc::new(MediaTable::new(&MediaConfig {
-        rtp_ports: pool..=pool + 3,
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        advertised_ip: "127.0.0.1".parse().unwrap(),
-        one_way_audio: Duration::from_secs(5),
-        recordings_dir: std::env::temp_dir(),
-        retention: Default::default(),
-        on_no_ports: calltrack::config::OnNoPorts::Direct,
-    }));
+    let table = Arc::new(MediaTable::new(&media_config(pool..=pool + 3)));
     let stop = CancellationToken::new();
     let service = tokio::spawn(
         MediaService::new(table.clone(), "127.0.0.1".parse().unwrap()).run(stop.clone()),
@@ -313,4 +309,93 @@ async fn a_prompt_reaches_the_caller_from_its_port_paced_at_20ms_with_the_prompt
     table.release(1, Instant::now());
     stop.cancel();
     service.await.unwrap();
+}
+
+/// How many of this process's threads are named `name` (other tests of this file run their
+/// own relays at the same time, with one loop each: `calltrack-rtp-0`).
+fn threads_named(name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[tokio::test]
+async fn four_streams_on_two_relay_loops_all_pass_both_ways_and_every_port_comes_back() {
+    let pool = free_ports(3, 16);
+    let table = Arc::new(MediaTable::new(&media_config(pool..=pool + 15)));
+    let stop = CancellationToken::new();
+    let service = tokio::spawn(
+        MediaService::new(table.clone(), "127.0.0.1".parse().unwrap())
+            .with_loops(2)
+            .run(stop.clone()),
+    );
+    let mut calls = Vec::new();
+    let now = Instant::now();
+    for call in 1..=4u64 {
+        let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let callee = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let offer = table
+            .rewrite(
+                now,
+                call,
+                Side::Caller,
+                sdp(caller.local_addr().unwrap().port()).as_bytes(),
+            )
+            .unwrap();
+        let answer = table
+            .rewrite(
+                now,
+                call,
+                Side::Callee,
+                sdp(callee.local_addr().unwrap().port()).as_bytes(),
+            )
+            .unwrap();
+        table.answered(call, now, None);
+        // The offer goes to the callee naming the callee-facing port, the answer to the caller.
+        let facing = |body: &[u8]| -> SocketAddr {
+            let text = String::from_utf8_lossy(body);
+            let port = text
+                .split("m=audio ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|port| port.parse::<u16>().ok())
+                .unwrap();
+            ([127, 0, 0, 1], port).into()
+        };
+        calls.push((caller, callee, facing(&answer), facing(&offer)));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        threads_named("calltrack-rtp-1"),
+        1,
+        "a second relay loop runs"
+    );
+    for seq in 0..10 {
+        for (caller, callee, caller_facing, callee_facing) in &calls {
+            caller.send_to(&rtp(seq), caller_facing).await.unwrap();
+            assert_eq!(recv(callee).await, (rtp(seq), *callee_facing));
+            callee.send_to(&rtp(seq), callee_facing).await.unwrap();
+            assert_eq!(recv(caller).await, (rtp(seq), *caller_facing));
+        }
+    }
+    for call in 1..=4u64 {
+        let facts = table.release(call, Instant::now()).unwrap();
+        assert_eq!((facts.caller.packets, facts.callee.packets), (10, 10));
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while table.port_pairs().0 < 8 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(table.port_pairs(), (8, 8), "every port back");
+    stop.cancel();
+    service.await.unwrap();
+    assert_eq!(
+        threads_named("calltrack-rtp-1"),
+        0,
+        "the loops stopped with the service"
+    );
 }

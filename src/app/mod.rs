@@ -218,6 +218,7 @@ impl Server {
         let reloader = Reloader::new(live.clone(), hosts, names);
         tracing::info!(udp = ?sip.udp, tcp = ?sip.tcp, http = ?http_addr, "calltrack listening");
         let media_service = crate::media::MediaService::new(media, config.media.bind_ip)
+            .with_loops(config.media.relay_threads)
             .with_sink(Arc::new(store.clone()));
         let recordings = recordings::RecordingsJanitor {
             config: live.clone(),

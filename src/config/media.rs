@@ -64,6 +64,9 @@ pub struct MediaFile {
     pub on_no_ports: OnNoPorts,
     /// Language of the built-in prompts: "en" or "ru".
     pub prompt_language: String,
+    /// Threads relaying RTP, each serving its share of the streams from one epoll (read at
+    /// start; a reload does not change it).
+    pub relay_threads: usize,
 }
 
 impl Default for MediaFile {
@@ -79,6 +82,7 @@ impl Default for MediaFile {
             retention_check_secs: 300,
             on_no_ports: OnNoPorts::Direct,
             prompt_language: "en".to_owned(),
+            relay_threads: 1,
         }
     }
 }
@@ -96,6 +100,7 @@ pub struct MediaConfig {
     /// `retention_days`, `max_disk_gb` and `retention_check_secs`: applied on reload.
     pub retention: RecordingLimits,
     pub on_no_ports: OnNoPorts,
+    pub relay_threads: usize,
 }
 
 /// How long recordings are kept and how much disk they may take.
@@ -150,6 +155,9 @@ fn limits(f: &MediaFile, p: &mut Problems) -> RecordingLimits {
     }
 }
 
+/// Most relay threads accepted.
+const MAX_RELAY_THREADS: usize = 256;
+
 /// Fewest ports accepted: one relayed stream needs two RTP/RTCP pairs (one per leg).
 const MIN_PORTS: u32 = 4;
 /// Lowest first port: the well-known ports are never taken.
@@ -176,6 +184,7 @@ pub(super) fn media(f: MediaFile, p: &mut Problems) -> MediaConfig {
     p.within("media.one_way_audio_secs", f.one_way_audio_secs, 1, 3600);
     p.non_blank("media.recordings_dir", &f.recordings_dir);
     let retention = limits(&f, p);
+    p.within("media.relay_threads", f.relay_threads, 1, MAX_RELAY_THREADS);
     MediaConfig {
         rtp_ports,
         bind_ip,
@@ -184,6 +193,7 @@ pub(super) fn media(f: MediaFile, p: &mut Problems) -> MediaConfig {
         recordings_dir: PathBuf::from(f.recordings_dir),
         retention,
         on_no_ports: f.on_no_ports,
+        relay_threads: f.relay_threads,
     }
 }
 

@@ -1,35 +1,31 @@
-//! The media socket driver, the one file of `media/` that uses tokio: a named service that
-//! binds each relayed stream's four UDP sockets (RTP and RTCP facing the caller and the
-//! callee) when the table opens the stream, feeds every packet with its arrival time into the
-//! stream's sans-IO state, sends it where the state says, and closes the sockets when the
-//! table releases the stream (only then do its ports go back to the pool). Each stream is
-//! served by one task of the service's own `JoinSet`: at most one per stream, so the port
-//! range bounds them; all of them stop with the service. Recordings are written while calls
-//! last by [`WRITERS`] writer threads (`recording_writer`), each call always on the same one:
-//! a stream's task offers each piece to its writer's bounded queue and drops it, counted, when
-//! the queue is full, so the relay never waits for a disk. A call's last note waits for room;
-//! each outcome goes to the store, which takes the CDR out of `pending`. A prompt
-//! (`MediaTable::play`) wakes its stream's task, which sends each packet when the stream's
-//! player says it is due.
+//! The media socket driver: a named service that binds each relayed stream's four UDP
+//! sockets (RTP and RTCP facing the caller and the callee) when the table opens the stream,
+//! hands them to one of its relay loops (`relay_loop`: OS threads, each serving many
+//! streams from one epoll), tells the loop when a prompt starts, and has the loop close the
+//! sockets when the table releases the stream (only then do its ports go back to the pool).
+//! All loops stop with the service. Recordings are written while calls last by [`WRITERS`]
+//! writer threads (`recording_writer`), each call always on the same one: the relay offers
+//! each piece to its writer's bounded queue and drops it, counted, when the queue is full, so
+//! the relay never waits for a disk. A call's last note waits for room; each outcome goes to
+//! the store, which takes the CDR out of `pending`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::net::UdpSocket;
+use mio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::recording::{Note, RecordSink};
 use super::recording_writer::Writer;
-use super::stream::{Side, Socket, StreamPorts};
-use super::table::{MediaTable, Opened, SharedStream};
+use super::relay_loop::{Command, LoopHandle, Served};
+use super::stream::StreamPorts;
+use super::table::{MediaTable, Opened};
 use crate::call::recording::RecordingSettled;
 
-/// Largest datagram relayed (RTP over Ethernet stays well below).
-const MAX_DATAGRAM: usize = 2048;
 /// Writer threads for recordings.
 pub const WRITERS: usize = 2;
 /// Notes queued per writer (a WAV note is 200 ms of one call, a pcap note one packet).
@@ -60,10 +56,12 @@ impl RecordSink for Writers {
     }
 }
 
-/// The relay's sockets and their tasks.
+/// The relay's sockets and the loops that serve them.
 pub struct MediaService {
     table: Arc<MediaTable>,
     bind_ip: IpAddr,
+    /// Relay loops (threads) to start.
+    loops: usize,
     wake: Arc<Notify>,
     /// Where written recordings are reported (their CDRs leave `pending`).
     sink: Option<Arc<dyn RecordingSink>>,
@@ -85,12 +83,82 @@ pub trait RecordingSink: Send + Sync + 'static {
 /// A recording's write, as it ended: the call's id and the outcome.
 type Written = (String, RecordingSettled);
 
-/// A stream's task, while it runs.
-struct Running {
-    stop: CancellationToken,
-    ports: StreamPorts,
-    /// Wakes the task when a prompt starts.
-    prompt: Arc<Notify>,
+/// The running loops, and which one serves each open stream (by its caller-facing RTP port).
+struct Loops {
+    handles: Vec<LoopHandle>,
+    /// Streams served by each loop.
+    load: Vec<usize>,
+    placed: HashMap<u16, usize>,
+}
+
+impl Loops {
+    fn start(count: usize, closed: &tokio::sync::mpsc::UnboundedSender<StreamPorts>) -> Loops {
+        let handles: Vec<LoopHandle> = (0..count.max(1))
+            .filter_map(|index| match LoopHandle::spawn(index, closed.clone()) {
+                Ok(handle) => Some(handle),
+                Err(error) => {
+                    tracing::error!(%error, "media relay loop not started");
+                    None
+                }
+            })
+            .collect();
+        Loops {
+            load: vec![0; handles.len()],
+            handles,
+            placed: HashMap::new(),
+        }
+    }
+
+    /// Hands `served` to the least busy loop; false if no loop took it.
+    fn open(&mut self, served: Served) -> bool {
+        let port = served.ports.caller;
+        let Some(at) = (0..self.handles.len()).min_by_key(|&at| self.load[at]) else {
+            return false;
+        };
+        if !self.handles[at].send(Command::Open(Box::new(served))) {
+            return false;
+        }
+        self.load[at] += 1;
+        self.placed.insert(port, at);
+        true
+    }
+
+    /// Asks the loop serving `port` to close its sockets; false if none serves it (any more).
+    fn close(&mut self, port: u16) -> bool {
+        match self.placed.get(&port) {
+            Some(&at) if self.handles[at].send(Command::Close(port)) => true,
+            _ => {
+                self.closed(port);
+                false
+            }
+        }
+    }
+
+    /// The stream on `port` has no sockets any more.
+    fn closed(&mut self, port: u16) {
+        if let Some(at) = self.placed.remove(&port) {
+            self.load[at] = self.load[at].saturating_sub(1);
+        }
+    }
+
+    fn prompt(&self, port: u16) {
+        if let Some(&at) = self.placed.get(&port) {
+            self.handles[at].send(Command::Prompt(port));
+        }
+    }
+
+    /// Stops every loop and waits for their threads (off the runtime's workers).
+    async fn stop(self) {
+        let handles = self.handles;
+        let joined = tokio::task::spawn_blocking(move || {
+            for handle in handles {
+                handle.stop();
+            }
+        });
+        if joined.await.is_err() {
+            tracing::warn!("media relay loops not joined");
+        }
+    }
 }
 
 impl MediaService {
@@ -107,6 +175,7 @@ impl MediaService {
         MediaService {
             table,
             bind_ip,
+            loops: 1,
             wake,
             sink: None,
             writers,
@@ -120,53 +189,51 @@ impl MediaService {
         self
     }
 
+    /// Serves the streams from `loops` relay threads (at least one; default one).
+    pub fn with_loops(mut self, loops: usize) -> MediaService {
+        self.loops = loops.max(1);
+        self
+    }
+
     /// Runs until `stop` is cancelled, then closes every stream's sockets.
     pub async fn run(mut self, stop: CancellationToken) {
-        let mut tasks: JoinSet<StreamPorts> = JoinSet::new();
         let (done, mut written) = tokio::sync::mpsc::unbounded_channel::<Written>();
         let mut writers = self.start_writers(done);
+        let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel::<StreamPorts>();
+        let mut loops = Loops::start(self.loops, &closed_tx);
+        drop(closed_tx);
         // Ended calls' last notes, waiting for room in their writer's queue.
         let mut ends: JoinSet<()> = JoinSet::new();
-        let mut running: HashMap<u16, Running> = HashMap::new();
-        // Streams whose sockets are gone before the table asked (bind failure, socket error).
-        let mut gone: HashSet<u16> = HashSet::new();
         loop {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
                 () = self.wake.notified() => {}
-                Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok(ports) = ended {
-                        self.on_task_end(ports, &mut running, &mut gone);
-                    }
+                Some(ports) = closed.recv() => {
+                    loops.closed(ports.caller);
+                    self.table.sockets_closed(ports);
                 }
                 Some(outcome) = written.recv() => self.written(outcome).await,
                 Some(_) = ends.join_next(), if !ends.is_empty() => {}
             }
             while let Some(opened) = self.table.poll_opened() {
-                self.open(opened, &stop, &mut tasks, &mut running, &mut gone)
-                    .await;
+                self.open(opened, &mut loops);
             }
             while let Some(end) = self.table.poll_recording() {
                 let writers = self.writers.clone();
                 ends.spawn(async move { end_recording(&writers, end).await });
             }
             while let Some(ports) = self.table.poll_prompting() {
-                if let Some(task) = running.get(&ports.caller) {
-                    task.prompt.notify_one();
-                }
+                loops.prompt(ports.caller);
             }
             while let Some(ports) = self.table.poll_closing() {
-                match running.get(&ports.caller) {
-                    Some(task) => task.stop.cancel(),
-                    None => {
-                        gone.remove(&ports.caller);
-                        self.table.sockets_closed(ports);
-                    }
+                if !loops.close(ports.caller) {
+                    self.table.sockets_closed(ports);
                 }
             }
         }
-        tasks.shutdown().await;
+        let streams = loops.placed.len();
+        loops.stop().await;
         while ends.join_next().await.is_some() {}
         // Calls ended by the shutdown itself are written too; then the writers stop.
         while let Some(end) = self.table.poll_recording() {
@@ -179,7 +246,7 @@ impl MediaService {
         while let Ok(outcome) = written.try_recv() {
             self.written(outcome).await;
         }
-        tracing::debug!(streams = running.len(), "media relay stopped");
+        tracing::debug!(streams, "media relay stopped");
     }
 
     /// One blocking thread per writer, each reporting the recordings it finished to `done`.
@@ -206,170 +273,43 @@ impl MediaService {
         writers
     }
 
-    /// A task ended: its sockets are closed. If the table asked for it (the stream is
-    /// released), the ports go back; if not, they wait for the release.
-    fn on_task_end(
-        &self,
-        ports: StreamPorts,
-        running: &mut HashMap<u16, Running>,
-        gone: &mut HashSet<u16>,
-    ) {
-        let Some(task) = running.remove(&ports.caller) else {
-            return;
-        };
-        if task.stop.is_cancelled() {
-            self.table.sockets_closed(task.ports);
-        } else {
-            gone.insert(ports.caller);
-        }
-    }
-
-    async fn open(
-        &self,
-        opened: Opened,
-        stop: &CancellationToken,
-        tasks: &mut JoinSet<StreamPorts>,
-        running: &mut HashMap<u16, Running>,
-        gone: &mut HashSet<u16>,
-    ) {
+    /// Binds a new stream's sockets and hands them to a loop; a stream whose sockets cannot
+    /// be bound gets no audio, and its ports go back when the table releases it.
+    fn open(&self, opened: Opened, loops: &mut Loops) {
         let ports = opened.ports;
-        match Sockets::bind(self.bind_ip, ports).await {
-            Ok(sockets) => {
-                let task_stop = stop.child_token();
-                let prompt = Arc::new(Notify::new());
-                running.insert(
-                    ports.caller,
-                    Running {
-                        stop: task_stop.clone(),
-                        ports,
-                        prompt: prompt.clone(),
-                    },
-                );
-                let wake = Wake {
-                    stop: task_stop,
-                    prompt,
-                };
-                tasks.spawn(serve(sockets, opened.stream, wake, ports));
-                metrics::counter!("calltrack_media_streams_opened_total").increment(1);
-            }
+        let sockets = match bind(self.bind_ip, ports) {
+            Ok(sockets) => sockets,
             Err(error) => {
                 tracing::warn!(%error, rtp_port = ports.caller, "media sockets not bound; the stream gets no audio");
                 metrics::counter!("calltrack_media_bind_failures_total").increment(1);
-                gone.insert(ports.caller);
-            }
-        }
-    }
-}
-
-/// One stream's four sockets, indexed like [`socket_index`].
-struct Sockets([UdpSocket; 4]);
-
-impl Sockets {
-    async fn bind(ip: IpAddr, ports: StreamPorts) -> std::io::Result<Sockets> {
-        let bind = |port: u16| UdpSocket::bind(SocketAddr::new(ip, port));
-        let caller_rtp = bind(ports.caller).await?;
-        let caller_rtcp = bind(ports.caller.saturating_add(1)).await?;
-        let callee_rtp = bind(ports.callee).await?;
-        let callee_rtcp = bind(ports.callee.saturating_add(1)).await?;
-        Ok(Sockets([caller_rtp, caller_rtcp, callee_rtp, callee_rtcp]))
-    }
-
-    fn get(&self, socket: Socket) -> &UdpSocket {
-        &self.0[socket_index(socket)]
-    }
-}
-
-const SOCKETS: [Socket; 4] = [
-    Socket {
-        facing: Side::Caller,
-        rtcp: false,
-    },
-    Socket {
-        facing: Side::Caller,
-        rtcp: true,
-    },
-    Socket {
-        facing: Side::Callee,
-        rtcp: false,
-    },
-    Socket {
-        facing: Side::Callee,
-        rtcp: true,
-    },
-];
-
-fn socket_index(socket: Socket) -> usize {
-    usize::from(socket.facing == Side::Callee) * 2 + usize::from(socket.rtcp)
-}
-
-/// What ends or wakes a stream's task besides its packets.
-struct Wake {
-    stop: CancellationToken,
-    /// A prompt started (`MediaTable::play`).
-    prompt: Arc<Notify>,
-}
-
-/// Relays one stream's packets until `stop`, and paces its prompt; returns its ports.
-async fn serve(
-    sockets: Sockets,
-    stream: SharedStream,
-    wake: Wake,
-    ports: StreamPorts,
-) -> StreamPorts {
-    let mut buf = [[0u8; MAX_DATAGRAM]; 4];
-    loop {
-        let [b0, b1, b2, b3] = &mut buf;
-        let [s0, s1, s2, s3] = &sockets.0;
-        let due = lock(&stream).prompt_due();
-        let until = tokio::time::Instant::from_std(due.unwrap_or_else(now));
-        let (index, received) = tokio::select! {
-            () = wake.stop.cancelled() => break,
-            () = wake.prompt.notified() => continue,
-            () = tokio::time::sleep_until(until), if due.is_some() => {
-                send_prompt(&sockets, &stream).await;
-                continue;
-            }
-            r = s0.recv_from(b0) => (0, r),
-            r = s1.recv_from(b1) => (1, r),
-            r = s2.recv_from(b2) => (2, r),
-            r = s3.recv_from(b3) => (3, r),
-        };
-        let (len, source) = match received {
-            Ok(got) => got,
-            Err(error) => {
-                tracing::debug!(%error, "media socket receive failed");
-                continue;
+                return;
             }
         };
-        let packet = &buf[index][..len];
-        let forward = lock(&stream).handle_packet(now(), SOCKETS[index], source, packet);
-        if let Some(forward) = forward {
-            if let Err(error) = sockets.get(forward.from).send_to(packet, forward.to).await {
-                tracing::debug!(%error, to = %forward.to, "media packet not sent");
-            }
+        let served = Served {
+            sockets,
+            stream: opened.stream,
+            ports,
+        };
+        if loops.open(served) {
+            metrics::counter!("calltrack_media_streams_opened_total").increment(1);
+        } else {
+            tracing::warn!(
+                rtp_port = ports.caller,
+                "no media relay loop running; the stream gets no audio"
+            );
         }
     }
-    ports
 }
 
-fn lock(stream: &SharedStream) -> std::sync::MutexGuard<'_, super::stream::StreamRelay> {
-    stream
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Sends the prompt packets now due, out of the caller-facing RTP socket.
-async fn send_prompt(sockets: &Sockets, stream: &SharedStream) {
-    let due: Vec<(Vec<u8>, SocketAddr)> = {
-        let mut state = lock(stream);
-        std::iter::from_fn(|| state.poll_prompt(now())).collect()
-    };
-    let socket = sockets.get(SOCKETS[0]);
-    for (packet, to) in due {
-        if let Err(error) = socket.send_to(&packet, to).await {
-            tracing::debug!(%error, %to, "prompt packet not sent");
-        }
-    }
+/// One stream's four sockets, in the order of [`Served::sockets`] (non-blocking).
+fn bind(ip: IpAddr, ports: StreamPorts) -> std::io::Result<[UdpSocket; 4]> {
+    let bind = |port: u16| UdpSocket::bind(SocketAddr::new(ip, port));
+    Ok([
+        bind(ports.caller)?,
+        bind(ports.caller.saturating_add(1))?,
+        bind(ports.callee)?,
+        bind(ports.callee.saturating_add(1))?,
+    ])
 }
 
 /// Hands a call's last note to its writer, waiting for room (it must not be lost).
@@ -416,7 +356,7 @@ impl MediaService {
     }
 }
 
-/// The relay's clock (tokio's, so a paused test clock drives it too).
+/// The relay's clock: the relay loops read packets' arrival on the same one.
 fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
+    Instant::now()
 }

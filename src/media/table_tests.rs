@@ -23,6 +23,7 @@ fn table(ports: std::ops::RangeInclusive<u16>) -> MediaTable {
         recordings_dir: std::env::temp_dir(),
         retention: Default::default(),
         on_no_ports: crate::config::OnNoPorts::Direct,
+        relay_threads: 1,
     })
 }
 
