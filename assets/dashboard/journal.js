@@ -7,7 +7,7 @@ import { api, query } from './api.js';
 import { el, fill, int, money, secs, time, label, table, triState } from './ui.js';
 
 const FILTERS = ['source', 'medium', 'campaign', 'caller', 'tracking_number'];
-const DISPOSITIONS = ['answered', 'no_answer', 'busy', 'failed', 'cancelled', 'rejected', 'interrupted'];
+const DISPOSITIONS = ['answered', 'no_answer', 'busy', 'failed', 'cancelled', 'rejected', 'interrupted', 'voicemail'];
 const PAGE = 50;
 
 export async function render(view, ctx) {

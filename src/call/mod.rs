@@ -17,6 +17,7 @@ pub mod recording;
 pub mod targets;
 pub mod trail;
 pub mod transcript;
+pub mod voicemail;
 pub mod voice;
 
 use jiff::Timestamp;

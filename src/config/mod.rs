@@ -30,6 +30,7 @@ mod tracking;
 mod uri;
 mod validate;
 pub mod voice;
+pub mod voicemail;
 mod web;
 
 use std::collections::HashMap;
@@ -268,6 +269,8 @@ pub struct SiteConfig {
     pub announce: Option<String>,
     /// `answer`: how the caller is answered before a prompt.
     pub answer: Option<voice::AnswerMode>,
+    /// `voicemail`: a message is recorded when the scheme fails (a scheme's own wins).
+    pub voicemail: Option<voicemail::VoicemailConfig>,
 }
 
 /// A number bound to one ad source for good.
