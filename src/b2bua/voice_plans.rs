@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::b2bua::session::{CodePlan, MenuPlan, VoicePlan};
+use crate::b2bua::session::{CodePlan, MenuPlan, VoicePlan, VoicemailPlan};
 use crate::b2bua::{B2bua, CallKey};
 use crate::call::BridgePlan;
 use crate::media::dtmf::Digit;
@@ -44,6 +44,26 @@ impl B2bua {
             announce,
             menu,
             code,
+        })
+    }
+
+    /// The voicemail of a call to `tracking` taking `scheme` (the scheme's, else the site's),
+    /// with its prompts; `None` when it has none (or its greeting is not loaded).
+    pub(super) fn voicemail_plan(
+        &self,
+        tracking: &crate::config::TrackingNumber,
+        scheme: &str,
+    ) -> Option<VoicemailPlan> {
+        let config = self.config.voicemail(tracking, scheme)?;
+        let Some(greeting) = self.prompts.get(&config.prompt) else {
+            tracing::warn!(prompt = %config.prompt, "voicemail prompt not loaded: no voicemail");
+            return None;
+        };
+        let beep = config.beep.then(|| self.prompts.get("beep")).flatten();
+        Some(VoicemailPlan {
+            greeting,
+            beep,
+            max: config.max,
         })
     }
 
@@ -99,7 +119,11 @@ impl B2bua {
             &self.hosts,
             self.prober.table(),
         );
-        self.with_session(key, now, |s, ctx| s.route_branch(ctx, plan));
+        let voicemail = self.voicemail_plan(&tracking, branch);
+        self.with_session(key, now, |s, ctx| {
+            s.set_voicemail(voicemail);
+            s.route_branch(ctx, plan);
+        });
     }
 
     /// The digits a reserve-number caller entered so far in call `key`: `call` decides
