@@ -384,6 +384,12 @@ fn example_sets_every_key() {
         "schemes.steps.choices.1",
         "schemes.steps.choices.2",
         "media.prompt_language",
+        "sites.voicemail.max_secs",
+        "sites.voicemail.prompt",
+        "sites.voicemail.beep",
+        "schemes.voicemail.max_secs",
+        "schemes.voicemail.prompt",
+        "schemes.voicemail.beep",
     ]
     .into_iter()
     .map(String::from)
