@@ -157,7 +157,10 @@ fn recorded_wav(ct: &Calltrack) -> (String, String) {
             .ok();
         if let Some((id, status, path)) = &found {
             if status == "recorded" {
-                return (id.clone(), path.clone().expect("a recorded CDR names its file"));
+                return (
+                    id.clone(),
+                    path.clone().expect("a recorded CDR names its file"),
+                );
             }
             assert_eq!(status, "pending", "the recording failed:\n{}", ct.log());
         }
@@ -225,7 +228,10 @@ fn a_busy_pbx_sends_the_caller_to_voicemail_and_its_message_is_stored() {
         }
     }
     assert_eq!(spurts.len(), 2, "the greeting, then the beep");
-    for (packets, prompt, name) in [(&spurts[0], &greeting, "greeting"), (&spurts[1], &beep, "beep")] {
+    for (packets, prompt, name) in [
+        (&spurts[0], &greeting, "greeting"),
+        (&spurts[1], &beep, "beep"),
+    ] {
         let expected = prompt.samples().len().div_ceil(160);
         assert!(
             packets.len() + 2 >= expected && packets.len() <= expected + 1,
@@ -265,7 +271,10 @@ fn a_busy_pbx_sends_the_caller_to_voicemail_and_its_message_is_stored() {
     assert_eq!(call["disposition"], "voicemail", "{call}");
     assert_eq!(call["missed"], true, "{call}");
     let url = call["recording_url"].as_str().expect("a recording URL");
-    assert!(call["voicemail_secs"].as_u64().is_some_and(|s| s >= 3), "{call}");
+    assert!(
+        call["voicemail_secs"].as_u64().is_some_and(|s| s >= 3),
+        "{call}"
+    );
     let file = admin_get(&ct, url);
     assert!(file.starts_with(b"RIFF"), "the API serves the WAV");
 

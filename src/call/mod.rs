@@ -17,8 +17,8 @@ pub mod recording;
 pub mod targets;
 pub mod trail;
 pub mod transcript;
-pub mod voicemail;
 pub mod voice;
+pub mod voicemail;
 
 use jiff::Timestamp;
 

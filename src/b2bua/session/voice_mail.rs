@@ -259,10 +259,7 @@ impl CallSession {
     /// Ends a voicemail the call's other timers or shutdown cut short (the message so far
     /// is kept); `false`: no voicemail holds the call.
     pub(in crate::b2bua::session) fn cut_voicemail(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let started = self
-            .voicemail
-            .as_ref()
-            .is_some_and(|v| v.machine.is_some());
+        let started = self.voicemail.as_ref().is_some_and(|v| v.machine.is_some());
         if started && !self.recorded {
             let now = ctx.now;
             if let Some(m) = self.voicemail.as_mut().and_then(|v| v.machine.as_mut()) {
