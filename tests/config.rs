@@ -390,6 +390,8 @@ fn example_sets_every_key() {
         "schemes.voicemail.max_secs",
         "schemes.voicemail.prompt",
         "schemes.voicemail.beep",
+        "voice.code_first_digit_secs",
+        "voice.code_inter_digit_secs",
     ]
     .into_iter()
     .map(String::from)

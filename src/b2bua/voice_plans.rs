@@ -34,7 +34,11 @@ impl B2bua {
         let code = crate::call::overflow::asks_code(&self.config, tracking)
             .then(|| self.prompts.get("enter_code"))
             .flatten()
-            .map(|prompt| CodePlan { prompt });
+            .map(|prompt| CodePlan {
+                prompt,
+                first_key: self.config.voice.code_first_digit,
+                next_key: self.config.voice.code_inter_digit,
+            });
         if announce.is_none() && menu.is_none() && code.is_none() {
             return None;
         }

@@ -30,6 +30,7 @@ mod tracking;
 mod uri;
 mod validate;
 pub mod voice;
+pub mod voice_code;
 pub mod voicemail;
 mod web;
 
@@ -84,6 +85,8 @@ pub struct Config {
     pub prompt_language: String,
     /// `[speech]`: transcription of recorded calls.
     pub speech: SpeechConfig,
+    /// `[voice]`: the overflow code's entry timeouts.
+    pub voice: voice_code::VoiceConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
