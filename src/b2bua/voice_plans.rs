@@ -140,6 +140,7 @@ impl B2bua {
             return;
         };
         let (transport, first_call) = session.code_stamp_facts();
+        let earlier = self.history.earlier_holder(session.caller());
         let Some(tracking) = self
             .config
             .tracking_number(session.tracking_number())
@@ -151,6 +152,7 @@ impl B2bua {
             tracking: &tracking,
             transport,
             first_call,
+            earlier: earlier.as_deref(),
         };
         let wall = self.clock.at(now);
         let decision = crate::call::overflow::decide(

@@ -300,6 +300,11 @@ impl CallSession {
         (&self.live.id, &self.a.dialog.call_id)
     }
 
+    /// The caller's number (the From URI's user).
+    pub fn caller(&self) -> &str {
+        &self.live.caller
+    }
+
     /// The dialled tracking number.
     pub fn tracking_number(&self) -> &str {
         &self.live.tracking_number
