@@ -212,6 +212,7 @@ fn a_busy_scheme_goes_to_voicemail_which_ends_with_a_bye_at_max_secs() {
     assert!(cdr.answered_at.is_none(), "no person answered");
     assert!(cdr.missed);
     assert!(!cdr.quality);
+    assert_eq!(cdr.one_way_audio, None, "no callee, no one-way audio");
     let outcomes: Vec<_> = cdr.trail.iter().map(|s| s.outcome).collect();
     assert_eq!(outcomes, [TrailOutcome::Busy, TrailOutcome::Voicemail]);
     // No RTP reached this core: the recording was asked for and heard nothing.
@@ -332,4 +333,29 @@ fn an_announced_call_keeps_its_dialog_and_a_cancelling_caller_never_reaches_voic
     assert_eq!(h.finals_to_carrier(487), 1);
     assert_eq!(h.finals_to_carrier(200), 1, "only the CANCEL's 200");
     assert_eq!(h.cdr().disposition, Disposition::Cancelled);
+}
+
+#[test]
+fn an_early_media_caller_gets_its_200_with_the_183s_sdp_when_voicemail_takes_it() {
+    let mut h = Harness::new("announce = \"recorded\"\nanswer = \"early\"");
+    h.feed(&invite(), CARRIER);
+    let early = body(&h.last_to_carrier(183));
+    h.advance(prompt("recorded") + Duration::from_millis(200));
+    let b = h.last_to_pbx(Method::Invite);
+    h.feed(&pbx_response(&b, "486 Busy Here", ""), PBX);
+    assert_eq!(
+        body(&h.last_to_carrier(200)),
+        early,
+        "the 200 repeats the 183's SDP"
+    );
+    assert!(!h.media.prompt_playing(0), "the greeting waits for the ACK");
+    h.ack();
+    assert!(h.media.prompt_playing(0));
+    h.advance(greeting_and_beep() + Duration::from_secs(2));
+    let tag = h.carrier_tag();
+    h.feed(&carrier_request("BYE", 11, &tag, ""), CARRIER);
+    let cdr = h.cdr();
+    assert_eq!(cdr.disposition, Disposition::Voicemail);
+    assert_eq!(cdr.voicemail_secs, Some(2));
+    assert!(h.pool_full());
 }

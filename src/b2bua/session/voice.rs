@@ -295,6 +295,9 @@ impl CallSession {
                     status = rejection.status,
                     "the menu's branch cannot be rung"
                 );
+                if self.fail_to_voicemail(ctx, Fault::Unreachable) {
+                    return;
+                }
                 return self.fail(ctx, Fault::Unreachable);
             }
         };

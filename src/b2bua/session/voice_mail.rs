@@ -283,13 +283,15 @@ impl CallSession {
 
     /// The CDR of a call that went to voicemail: the message's length, and the recording's
     /// state as a voicemail's (a caller who left before the beep: `skipped`, `no_media`).
+    /// There is no callee, so no one-way audio to judge.
     pub(in crate::b2bua::session) fn voicemail_facts(&self, cdr: &mut CallDetailRecord) {
         let Some(vm) = self.voicemail.as_ref().filter(|v| v.fault.is_some()) else {
             return;
         };
         let secs = vm.machine.as_ref().and_then(Voicemail::secs);
         cdr.voicemail_secs = secs.filter(|_| cdr.disposition == Disposition::Voicemail);
-        if !self.voicemail_left_message() && !self.record {
+        cdr.one_way_audio = None;
+        if !self.voicemail_left_message() {
             cdr.recording_status = Some(RecordingStatus::Skipped);
             cdr.recording_reason = Some(RecordingReason::NoMedia);
         }
