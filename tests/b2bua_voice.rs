@@ -3,7 +3,7 @@
 //! with its own SDP, plays the prompt, and only when the prompt's time is over rings the PBX,
 //! offering the caller's codec; the PBX's 200 is not relayed again; every way out leaves a
 //! CDR and the port pool full. A menu scheme takes its default on silence and a key by SIP
-//! INFO; the trail says which.
+//! INFO; the trail says which. The overflow code's first-key wait follows `[voice]`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -398,5 +398,37 @@ fn a_menu_caller_without_g711_is_not_spoken_to_and_rings_the_default() {
     assert!(
         body(&b).contains("RTP/AVP 18"),
         "the caller's own offer, relayed"
+    );
+}
+
+/// A reserve-number call on a site with overflow codes, `[voice]` keys in `voice`: nobody
+/// keys anything in; whether the PBX is rung `after` the end of "enter your code".
+fn rung_after_silent_code_entry(voice: &str, after: Duration) -> bool {
+    let extra =
+        format!("[[sites.pools]]\nid = \"web\"\nnumbers = [\"74950000100\"]\n[voice]\n{voice}");
+    let site = "reserve_number = \"74950000099\"\noverflow_code = true";
+    let mut h = Harness::new(site, &extra);
+    h.feed(&invite().replace("74950000001", "74950000099"), CARRIER);
+    let tag = h.carrier_tag();
+    h.feed(&carrier_request("ACK", 10, &tag, ""), CARRIER);
+    let prompt = Prompt::load("enter_code", "en").unwrap().duration();
+    h.advance(prompt + after);
+    h.invites_to_pbx() > 0
+}
+
+#[test]
+fn the_overflow_codes_first_key_wait_is_a_config_key() {
+    let second = Duration::from_millis(1_500);
+    assert!(
+        !rung_after_silent_code_entry("", second),
+        "the default waits 5 s for the first key"
+    );
+    assert!(
+        rung_after_silent_code_entry("", Duration::from_millis(5_500)),
+        "then the call goes on unattributed"
+    );
+    assert!(
+        rung_after_silent_code_entry("code_first_digit_secs = 1\n", second),
+        "code_first_digit_secs = 1 gives up after a second"
     );
 }

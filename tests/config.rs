@@ -385,6 +385,14 @@ fn example_sets_every_key() {
         "schemes.steps.choices.2",
         "media.prompt_language",
         "media.relay_threads",
+        "sites.voicemail.max_secs",
+        "sites.voicemail.prompt",
+        "sites.voicemail.beep",
+        "schemes.voicemail.max_secs",
+        "schemes.voicemail.prompt",
+        "schemes.voicemail.beep",
+        "voice.code_first_digit_secs",
+        "voice.code_inter_digit_secs",
     ]
     .into_iter()
     .map(String::from)

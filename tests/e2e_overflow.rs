@@ -3,7 +3,8 @@
 //! the reserve number hears "enter your code", the caller keys the code in (RFC 4733
 //! telephone-events the test sends into calltrack's caller-facing port), and the PBX receives
 //! the visit's X-CT-* headers; the CDR says `number_kind = "overflow_code"` with the visit's
-//! source and session. A wrong code leaves the call unattributed (a reserve-number call).
+//! source and session, and a per-call confidence (also stamped). A wrong code leaves the call
+//! unattributed (a reserve-number call).
 //!
 //! Needs `sipp` (Debian package `sip-tester`); without it each test says so loudly and skips
 //! (under `CI=true` that is a failure). Only loopback addresses are used.
@@ -165,6 +166,14 @@ fn the_right_code_attributes_the_reserve_call_to_the_visit() {
     );
     assert_eq!(cdr.tracking_number, RESERVE);
     assert_eq!(cdr.disposition, Disposition::Answered);
+    // The visit was seen a moment ago and the code is its own: a confidence like a lease hit's.
+    let confidence = cdr
+        .attribution
+        .confidence
+        .expect("a code call has a confidence");
+    assert!(confidence.get() > 0.9, "{confidence:?}");
+    let stamped = format!("X-CT-Confidence: {}", confidence.header_value());
+    assert_eq!(header(&trace, "X-CT-Confidence"), Some(stamped.as_str()));
 }
 
 #[test]

@@ -1,13 +1,13 @@
 // journal.js: the call journal: filters (kept in the URL), a page of calls with "older
 // calls" paging, and one call's visit (landing page, UTM, keyword, click ids), timing,
-// routing trail, its recording (a player per recorded call in the list and the detail) and,
+// routing trail, its recording or voicemail (a player per recorded call in the list and the detail) and,
 // for admins, its transcript (turns by party, keyword tags, talk and silence).
 
 import { api, query } from './api.js';
 import { el, fill, int, money, secs, time, label, table, triState } from './ui.js';
 
 const FILTERS = ['source', 'medium', 'campaign', 'caller', 'tracking_number'];
-const DISPOSITIONS = ['answered', 'no_answer', 'busy', 'failed', 'cancelled', 'rejected', 'interrupted'];
+const DISPOSITIONS = ['answered', 'no_answer', 'busy', 'failed', 'cancelled', 'rejected', 'interrupted', 'voicemail'];
 const PAGE = 50;
 
 export async function render(view, ctx) {
@@ -206,6 +206,7 @@ function callDetail(call, ctx) {
       el('div', {}, el('h3', {}, 'Timing'), pairs([
         ['Started', time(call.started_at)], ['Answered', call.answered_at ? time(call.answered_at) : 'not answered'],
         ['Ended', time(call.ended_at)], ['Waited', secs(call.wait_secs)], ['Talked', secs(call.talk_secs)],
+        ['Voicemail', call.voicemail_secs == null ? null : secs(call.voicemail_secs)],
         ['Outcome', `${call.disposition}${call.sip_status ? ` (${call.sip_status})` : ''}`],
         ['Hung up by', call.hangup_side], ['Answered at', call.answered_target], ['Scheme', call.scheme],
         ['Called back', call.called_back_at ? time(call.called_back_at) : null],

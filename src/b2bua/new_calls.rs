@@ -82,6 +82,9 @@ impl B2bua {
             self.count_unheld(&plan.tracking, wall);
         }
         let voice = relay_media.then(|| self.voice_plan(&plan)).flatten();
+        let voicemail = relay_media
+            .then(|| self.voicemail_plan(&plan.tracking, &plan.route.scheme))
+            .flatten();
         let menu_default =
             crate::call::menu::menu_of(&self.config, &plan.route).map(|m| m.default.clone());
         let opening = Opening {
@@ -101,6 +104,7 @@ impl B2bua {
             record,
             span,
             voice,
+            voicemail,
         };
         let session = {
             let mut ctx = self.ctx(now);

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::b2bua::session::{CodePlan, MenuPlan, VoicePlan};
+use crate::b2bua::session::{CodePlan, MenuPlan, VoicePlan, VoicemailPlan};
 use crate::b2bua::{B2bua, CallKey};
 use crate::call::BridgePlan;
 use crate::media::dtmf::Digit;
@@ -34,7 +34,11 @@ impl B2bua {
         let code = crate::call::overflow::asks_code(&self.config, tracking)
             .then(|| self.prompts.get("enter_code"))
             .flatten()
-            .map(|prompt| CodePlan { prompt });
+            .map(|prompt| CodePlan {
+                prompt,
+                first_key: self.config.voice.code_first_digit,
+                next_key: self.config.voice.code_inter_digit,
+            });
         if announce.is_none() && menu.is_none() && code.is_none() {
             return None;
         }
@@ -44,6 +48,26 @@ impl B2bua {
             announce,
             menu,
             code,
+        })
+    }
+
+    /// The voicemail of a call to `tracking` taking `scheme` (the scheme's, else the site's),
+    /// with its prompts; `None` when it has none (or its greeting is not loaded).
+    pub(super) fn voicemail_plan(
+        &self,
+        tracking: &crate::config::TrackingNumber,
+        scheme: &str,
+    ) -> Option<VoicemailPlan> {
+        let config = self.config.voicemail(tracking, scheme)?;
+        let Some(greeting) = self.prompts.get(&config.prompt) else {
+            tracing::warn!(prompt = %config.prompt, "voicemail prompt not loaded: no voicemail");
+            return None;
+        };
+        let beep = config.beep.then(|| self.prompts.get("beep")).flatten();
+        Some(VoicemailPlan {
+            greeting,
+            beep,
+            max: config.max,
         })
     }
 
@@ -99,7 +123,11 @@ impl B2bua {
             &self.hosts,
             self.prober.table(),
         );
-        self.with_session(key, now, |s, ctx| s.route_branch(ctx, plan));
+        let voicemail = self.voicemail_plan(&tracking, branch);
+        self.with_session(key, now, |s, ctx| {
+            s.set_voicemail(voicemail);
+            s.route_branch(ctx, plan);
+        });
     }
 
     /// The digits a reserve-number caller entered so far in call `key`: `call` decides
@@ -112,6 +140,7 @@ impl B2bua {
             return;
         };
         let (transport, first_call) = session.code_stamp_facts();
+        let earlier = self.history.earlier_holder(session.caller());
         let Some(tracking) = self
             .config
             .tracking_number(session.tracking_number())
@@ -123,6 +152,7 @@ impl B2bua {
             tracking: &tracking,
             transport,
             first_call,
+            earlier: earlier.as_deref(),
         };
         let wall = self.clock.at(now);
         let decision = crate::call::overflow::decide(

@@ -3,8 +3,10 @@
 //! table and the caller history know when the call rings ([`RingFacts`]); its weights are
 //! fitted on the simulator's ground truth (see [`WEIGHTS`]).
 //!
-//! Only calls attributed to a lease get one: static numbers name a source, not a visit, and
-//! default, reserve and unattributed calls name nothing, so theirs is `None` (`null`).
+//! Only calls attributed to a visit get one: a lease's, or an overflow code's the caller keyed
+//! in ([`code_facts`]: a code is its visit's alone, so no pressure and no other holders).
+//! Static numbers name a source, not a visit, and default, reserve and unattributed calls
+//! name nothing, so theirs is `None` (`null`).
 //! Pure: `now` and every fact are parameters.
 
 use std::time::Duration;
@@ -13,7 +15,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::call::lease_lookup::Holder;
-use crate::lease::{Lease, LeaseTable, RingContext};
+use crate::lease::{Lease, LeaseTable, OverflowCode, RingContext};
 
 /// A probability in 0..=1, kept to three decimals (never NaN, so it compares as `Eq`).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
@@ -91,6 +93,32 @@ pub fn ring_facts(
         page_open: since <= beat.saturating_mul(2),
         since_seen_secs: since,
         other_holders: ring.other_holders,
+        earlier,
+    }
+}
+
+/// The facts of a call whose caller keyed in `code`: the code's visit was last seen at its
+/// `last_seen`; nobody shares a live code, so the pool's pressure and other holders do not
+/// apply (0); the caller's earlier attribution is compared with the code's visitor.
+pub fn code_facts(
+    code: &OverflowCode,
+    heartbeat: Duration,
+    earlier: Option<&str>,
+    now: Timestamp,
+) -> RingFacts {
+    let since = now.duration_since(code.last_seen).as_secs().max(0);
+    let beat = i64::try_from(heartbeat.as_secs()).unwrap_or(i64::MAX);
+    let key = code.visitor_id.as_deref().unwrap_or(&code.session_id);
+    let earlier = match earlier {
+        None => Earlier::Unknown,
+        Some(k) if k == key => Earlier::Same,
+        Some(_) => Earlier::Other,
+    };
+    RingFacts {
+        pressure: 0.0,
+        page_open: since <= beat.saturating_mul(2),
+        since_seen_secs: since,
+        other_holders: 0,
         earlier,
     }
 }

@@ -18,6 +18,7 @@ pub mod targets;
 pub mod trail;
 pub mod transcript;
 pub mod voice;
+pub mod voicemail;
 
 use jiff::Timestamp;
 

@@ -2,7 +2,8 @@
 //! `overflow_code = true` is asked for the code shown to a visitor whose pools were
 //! exhausted, and the digits, as they come, are this module's second decision about the
 //! call: a live code attributes it to that session's visit exactly like a lease hit (the
-//! same attribution, the same stamp toward the PBX, `number_kind = "overflow_code"`); a code
+//! same attribution, the same stamp toward the PBX, `number_kind = "overflow_code"`, and a
+//! per-call confidence, `call::confidence::code_facts`); a code
 //! that cannot be (no code starts with the digits, or the caller stopped) leaves the call
 //! unattributed, as a reserve-number call. Pure: the lease table is read, `now` is given.
 
@@ -14,6 +15,7 @@ use crate::sip::Transport;
 use crate::sip::dialog::LocalEndpoint;
 
 use super::attribution::{self, Attribution};
+use super::confidence;
 use super::lease_lookup::Holder;
 
 /// Whether a call to `tracking` is asked for an overflow code.
@@ -43,6 +45,8 @@ pub struct CodeCall<'a> {
     /// The transport of the first target (Diversion names our host on it).
     pub transport: Transport,
     pub first_call: bool,
+    /// The holder key of the caller's last lease-attributed call (the confidence's input).
+    pub earlier: Option<&'a str>,
 }
 
 /// The second decision of a call to the reserve number: `digits` as entered so far,
@@ -58,7 +62,12 @@ pub fn decide(
 ) -> CodeDecision {
     match leases.codes().lookup(&call.tracking.site, digits, now) {
         CodeMatch::Found(held) => {
-            let attribution = attribution::attribute(&call.tracking.site, Holder::Code(held));
+            let sureness = config.site(&call.tracking.site).map(|site| {
+                let facts = confidence::code_facts(&held, site.heartbeat, call.earlier, now);
+                confidence::confidence(&facts)
+            });
+            let mut attribution = attribution::attribute(&call.tracking.site, Holder::Code(held));
+            attribution.confidence = sureness;
             let host = local.host_port(call.transport);
             let stamp =
                 super::stamp_with(config, &host, call.tracking, &attribution, call.first_call);

@@ -120,6 +120,9 @@ pub struct CallDetailRecord {
     pub rtcp_callee_loss_permille: Option<u32>,
     pub rtcp_callee_jitter_us: Option<u32>,
     pub rtcp_callee_rtt_ms: Option<u32>,
+    /// Schema version 20: a `voicemail` call's message length in whole seconds, from the
+    /// beep's end to the hang-up (`None` for other calls; its file is the recording's).
+    pub voicemail_secs: Option<u32>,
     /// What each ringing attempt did (see [`crate::call::trail`]). Kept in the `trail` JSON
     /// column beside the flat columns (a list is not a flat cell), so not in its serde form.
     #[serde(skip)]
@@ -216,6 +219,7 @@ impl CallDetailRecord {
             rtcp_callee_loss_permille: None,
             rtcp_callee_jitter_us: None,
             rtcp_callee_rtt_ms: None,
+            voicemail_secs: None,
             trail: Vec::new(),
         }
     }
@@ -254,10 +258,12 @@ pub enum Disposition {
     Rejected,
     /// The process stopped while the call was live (set by crash recovery).
     Interrupted,
+    /// Nobody answered and the caller left a message (`voicemail_secs`, the recording).
+    Voicemail,
 }
 
 impl Disposition {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Answered,
         Self::NoAnswer,
         Self::Busy,
@@ -265,6 +271,7 @@ impl Disposition {
         Self::Cancelled,
         Self::Rejected,
         Self::Interrupted,
+        Self::Voicemail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -276,6 +283,7 @@ impl Disposition {
             Self::Cancelled => "cancelled",
             Self::Rejected => "rejected",
             Self::Interrupted => "interrupted",
+            Self::Voicemail => "voicemail",
         }
     }
 }

@@ -178,7 +178,18 @@ impl RecordingFacts {
 
     /// Writes [`RecordingFacts::decide`]'s answer into `cdr` (no path: none is written yet).
     pub fn apply(requested: bool, facts: Option<RecordingFacts>, cdr: &mut CallDetailRecord) {
-        let (status, reason) = Self::decide(requested, cdr.answered_at.is_some(), facts);
+        Self::apply_as(requested, cdr.answered_at.is_some(), facts, cdr);
+    }
+
+    /// [`Self::apply`] with `answered` said by the caller (a voicemail is answered by
+    /// calltrack, not by a person: the CDR's `answered_at` stays empty).
+    pub fn apply_as(
+        requested: bool,
+        answered: bool,
+        facts: Option<RecordingFacts>,
+        cdr: &mut CallDetailRecord,
+    ) {
+        let (status, reason) = Self::decide(requested, answered, facts);
         cdr.recording_status = Some(status);
         cdr.recording_reason = reason;
         cdr.recording_path = None;

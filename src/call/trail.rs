@@ -30,6 +30,9 @@ pub enum TrailOutcome {
     /// Not an attempt: calltrack's voice menu chose a branch (`target` says how, e.g.
     /// `menu 1>sales`, `menu timeout>main`; `step` is 0).
     Menu,
+    /// Not an attempt: the scheme failed and the call went to voicemail (`target` is
+    /// `voicemail`, `step` 0).
+    Voicemail,
 }
 
 /// One attempt as kept on the CDR (`trail` JSON column).
@@ -79,6 +82,18 @@ impl Trail {
             step: 0,
             target: entry,
             outcome: TrailOutcome::Menu,
+            sip_status: None,
+        };
+        self.steps.push((usize::MAX, step));
+    }
+
+    /// The call went to voicemail at `at` (after every attempt ended).
+    pub fn voicemail(&mut self, at: Timestamp) {
+        let step = TrailStep {
+            at,
+            step: 0,
+            target: "voicemail".to_owned(),
+            outcome: TrailOutcome::Voicemail,
             sip_status: None,
         };
         self.steps.push((usize::MAX, step));

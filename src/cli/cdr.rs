@@ -360,7 +360,7 @@ mod tests {
             "0000000000000001,c1@carrier,74951234567,79161112233,sip:sales@pbx.example,\
              2026-11-23T03:20:00.123Z,2026-11-23T03:20:07.500Z,2026-11-23T03:21:10.000Z,\
              7,62,answered,200,caller,,unattributed,,,,,,,,,,,,,,,,,true,false,false,true,,,,,\
-             ,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"
+             ,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"
         );
         let json = serde_json::to_value(&stored(1).cdr).unwrap();
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
@@ -391,7 +391,8 @@ mod tests {
         );
     }
 
-    /// The CSV header as it was when the columns were listed by hand, and the media columns.
+    /// The CSV header as it was when the columns were listed by hand, the media columns and
+    /// the voicemail's length.
     const CSV_HEADER: &str = "id,call_id,tracking_number,caller,destination,started_at,\
         answered_at,ended_at,wait_secs,talk_secs,disposition,sip_status,hangup_side,site,\
         number_kind,source,medium,campaign,term,content,referrer,landing_page,gclid,yclid,\
@@ -404,7 +405,8 @@ mod tests {
         rtp_caller_jitter_us,rtp_caller_media_secs,rtp_caller_voice_secs,rtp_caller_mos_x100,\
         rtcp_caller_lost,rtcp_caller_loss_permille,rtcp_caller_jitter_us,rtcp_caller_rtt_ms,\
         rtp_callee_jitter_us,rtp_callee_media_secs,rtp_callee_voice_secs,rtp_callee_mos_x100,\
-        rtcp_callee_lost,rtcp_callee_loss_permille,rtcp_callee_jitter_us,rtcp_callee_rtt_ms";
+        rtcp_callee_lost,rtcp_callee_loss_permille,rtcp_callee_jitter_us,rtcp_callee_rtt_ms,\
+        voicemail_secs";
 
     #[test]
     fn table_columns_line_up() {

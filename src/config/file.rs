@@ -58,6 +58,8 @@ pub struct ConfigFile {
     pub media: super::media::MediaFile,
     /// Transcription of recorded calls.
     pub speech: super::speech::SpeechFile,
+    /// What calltrack waits for when it asks a caller for keys (the overflow code).
+    pub voice: super::voice_code::VoiceFile,
 }
 
 /// `[sip]`

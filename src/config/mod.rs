@@ -30,6 +30,8 @@ mod tracking;
 mod uri;
 mod validate;
 pub mod voice;
+pub mod voice_code;
+pub mod voicemail;
 mod web;
 
 use std::collections::HashMap;
@@ -83,6 +85,8 @@ pub struct Config {
     pub prompt_language: String,
     /// `[speech]`: transcription of recorded calls.
     pub speech: SpeechConfig,
+    /// `[voice]`: the overflow code's entry timeouts.
+    pub voice: voice_code::VoiceConfig,
     /// Every tracking number of every site, by its digits; each number has exactly one place.
     numbers: HashMap<String, TrackingNumber>,
 }
@@ -268,6 +272,8 @@ pub struct SiteConfig {
     pub announce: Option<String>,
     /// `answer`: how the caller is answered before a prompt.
     pub answer: Option<voice::AnswerMode>,
+    /// `voicemail`: a message is recorded when the scheme fails (a scheme's own wins).
+    pub voicemail: Option<voicemail::VoicemailConfig>,
 }
 
 /// A number bound to one ad source for good.

@@ -21,18 +21,23 @@ pub(super) fn resolve(file: &mut ConfigFile, dir: &Path) {
     resolve_prompts(file, dir);
 }
 
-/// Prompt files (`announce` that names a WAV file) of sites, their numbers and schemes.
+/// Prompt files (`announce` or a voicemail `prompt` that names a WAV file) of sites, their
+/// numbers and schemes.
 fn resolve_prompts(file: &mut ConfigFile, dir: &Path) {
     let mut settings: Vec<&mut Option<String>> = Vec::new();
+    let mut voicemails: Vec<&mut String> = Vec::new();
     for site in &mut file.sites {
         settings.push(&mut site.announce);
         settings.extend(site.static_numbers.iter_mut().map(|n| &mut n.announce));
+        voicemails.extend(site.voicemail.as_mut().map(|v| &mut v.prompt));
     }
     for scheme in &mut file.schemes {
         settings.push(&mut scheme.announce);
         settings.extend(scheme.steps.iter_mut().map(|s| &mut s.prompt));
+        voicemails.extend(scheme.voicemail.as_mut().map(|v| &mut v.prompt));
     }
-    for setting in settings.into_iter().flatten() {
+    let all = settings.into_iter().flatten().chain(voicemails);
+    for setting in all {
         if super::voice::is_prompt_path(setting) {
             resolve_one(setting, dir);
         }

@@ -90,6 +90,8 @@ pub struct SchemeConfig {
     pub announce: Option<String>,
     /// `answer`: how the caller is answered before a prompt.
     pub answer: Option<crate::config::voice::AnswerMode>,
+    /// `voicemail`: a message is recorded once every step and the fallback failed.
+    pub voicemail: Option<crate::config::voicemail::VoicemailConfig>,
 }
 
 /// `[[schemes.steps]]`

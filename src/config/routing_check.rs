@@ -168,6 +168,12 @@ fn scheme(path: &str, f: SchemeFile, gateways: &HashSet<&str>, p: &mut Problems)
         counted: f.counted.unwrap_or(true),
         media: f.media,
         record: f.record,
+        voicemail: super::voicemail::voicemail(
+            &format!("{path}.voicemail"),
+            f.voicemail,
+            super::voicemail::relayed(f.media, f.record),
+            p,
+        ),
         announce: f.announce,
         answer: f.answer,
         menu,

@@ -48,6 +48,9 @@ pub struct SchemeFile {
     pub announce: Option<String>,
     /// "answer" (200 OK, then the prompt) or "early" (183 with early media) before a prompt.
     pub answer: Option<super::voice::AnswerMode>,
+    /// Voicemail once every step and the fallback failed: `{ max_secs = 120, prompt =
+    /// "voicemail", beep = true }` (needs media = "relay" or record = true on the scheme).
+    pub voicemail: Option<super::voicemail::VoicemailFile>,
 }
 
 /// `[[schemes.steps]]`

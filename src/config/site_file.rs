@@ -51,6 +51,9 @@ pub struct SiteFile {
     pub announce: Option<String>,
     /// "answer" (200 OK, then the prompt) or "early" (183 with early media) before a prompt.
     pub answer: Option<super::voice::AnswerMode>,
+    /// Voicemail when the scheme fails: `{ max_secs = 120, prompt = "voicemail", beep = true }`
+    /// (needs media = "relay" or record = true on the site; a scheme's own voicemail wins).
+    pub voicemail: Option<super::voicemail::VoicemailFile>,
 }
 
 impl Default for SiteFile {
@@ -77,6 +80,7 @@ impl Default for SiteFile {
             record: None,
             announce: None,
             answer: None,
+            voicemail: None,
         }
     }
 }

@@ -184,6 +184,12 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         record: f.record,
         announce: f.announce,
         answer: f.answer,
+        voicemail: super::voicemail::voicemail(
+            &format!("{path}.voicemail"),
+            f.voicemail,
+            super::voicemail::relayed(f.media, f.record),
+            p,
+        ),
     }
 }
 

@@ -105,6 +105,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let prompt_language = super::voice::prompt_language(&file.media.prompt_language, &mut p);
     let media = super::media::media(file.media, &mut p);
     let speech = super::speech::speech(file.speech, &mut p);
+    let voice = super::voice_code::voice(file.voice, &mut p);
     let config = Config {
         sip,
         carriers,
@@ -124,6 +125,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         exports,
         media,
         prompt_language,
+        voice,
         speech,
         numbers,
     };

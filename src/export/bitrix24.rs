@@ -244,15 +244,15 @@ fn call_id_of(body: &Value) -> Option<String> {
     }
 }
 
-/// The status code `finish` expects: 200 answered, 304 missed (nobody answered, or the
-/// caller gave up while it rang), 486 busy, 603 declined, and for failures the callee's
+/// The status code `finish` expects: 200 answered, 304 missed (nobody answered, the caller
+/// gave up while it rang, or left a voicemail), 486 busy, 603 declined, and for failures the callee's
 /// code where Bitrix24 knows it (403, 404, 402, 423, 480, 484, 503 for server errors),
 /// `OTHER` else.
 pub fn status_code(call: &CallFact) -> &'static str {
     let sip = call.sip_status.unwrap_or(0);
     match call.disposition.as_deref() {
         Some("answered") => "200",
-        Some("no_answer" | "cancelled") => "304",
+        Some("no_answer" | "cancelled" | "voicemail") => "304",
         Some("busy") if sip == 603 => "603",
         Some("busy") => "486",
         Some("interrupted") if call.answered_at.is_some() => "200",

@@ -155,6 +155,7 @@ fn status_codes_follow_the_disposition() {
         ("no_answer", 480, "304"),
         ("no_answer", 408, "304"),
         ("cancelled", 487, "304"),
+        ("voicemail", 200, "304"),
         ("busy", 486, "486"),
         ("busy", 600, "486"),
         ("busy", 603, "603"),

@@ -1,5 +1,5 @@
 //! The prompts a configuration uses, loaded, resampled and held in memory once per config:
-//! every built-in prompt in `[media] prompt_language` and every `announce` file. Built where
+//! every built-in prompt in `[media] prompt_language`, every `announce` and voicemail file. Built where
 //! I/O is allowed (the app, at start and on reload); the SIP core only looks prompts up.
 
 use std::collections::HashMap;
@@ -59,6 +59,9 @@ fn settings(config: &Config) -> Vec<(String, String)> {
         if let Some(a) = &site.announce {
             out.push((format!("sites[{i}].announce"), a.clone()));
         }
+        if let Some(v) = &site.voicemail {
+            out.push((format!("sites[{i}].voicemail.prompt"), v.prompt.clone()));
+        }
         for (j, n) in site.static_numbers.iter().enumerate() {
             if let Some(a) = &n.announce {
                 out.push((
@@ -74,6 +77,9 @@ fn settings(config: &Config) -> Vec<(String, String)> {
         }
         if let Some(menu) = &scheme.menu {
             out.push((format!("schemes[{i}].steps[0].prompt"), menu.prompt.clone()));
+        }
+        if let Some(v) = &scheme.voicemail {
+            out.push((format!("schemes[{i}].voicemail.prompt"), v.prompt.clone()));
         }
     }
     out

@@ -47,6 +47,7 @@ pub fn site(model: &Model, size: usize) -> SiteConfig {
         record: None,
         announce: None,
         answer: None,
+        voicemail: None,
         overflow_code: false,
     }
 }

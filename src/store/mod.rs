@@ -56,6 +56,7 @@ pub mod schema;
 mod schema_reports;
 pub mod transcripts;
 mod tuning;
+mod voicemail;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -88,7 +88,8 @@ impl CallSession {
             return;
         }
         learn_remote(&mut self.attempts[id].dialog, resp);
-        if self.phase != Phase::Setup || self.attempts[id].cancel_wanted || answered {
+        let late = answered || self.in_voicemail();
+        if self.phase != Phase::Setup || self.attempts[id].cancel_wanted || late {
             // Answered after the caller left, after a CANCEL crossed it, or after another
             // attempt won: ACK and hang up that dialog.
             self.ack_attempt(ctx, id, None);
@@ -234,6 +235,9 @@ impl CallSession {
         if self.phase != Phase::Setup || self.recorded {
             return;
         }
+        if self.cut_voicemail(ctx) {
+            return;
+        }
         if self.voice_answered_caller() {
             return self.voice_fail(ctx, fault);
         }
@@ -269,7 +273,7 @@ impl CallSession {
     /// toward every attempt.
     pub(super) fn on_ring_timeout(&mut self, ctx: &mut Ctx<'_>) {
         self.ring_deadline = None;
-        if self.phase == Phase::Setup {
+        if self.phase == Phase::Setup && !self.fail_to_voicemail(ctx, Fault::RingTimeout) {
             self.fail(ctx, Fault::RingTimeout);
             self.cancel_all(ctx);
         }

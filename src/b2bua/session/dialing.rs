@@ -150,8 +150,12 @@ impl CallSession {
         ctx.send(self.key, cancel, peer);
     }
 
-    /// The dialer has nothing left to ring: the caller hears the fault.
+    /// The dialer has nothing left to ring: voicemail takes the call, or the caller hears
+    /// the fault.
     fn give_up(&mut self, ctx: &mut Ctx<'_>, fault: Fault) {
+        if self.fail_to_voicemail(ctx, fault) {
+            return;
+        }
         let (status, _) = fault.caller_status();
         let last_failure = self.dialing_mut().and_then(|d| d.last_failure.take());
         let relayed = match (fault, last_failure) {

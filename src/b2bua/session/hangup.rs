@@ -26,6 +26,9 @@ impl CallSession {
         self.reply(ctx, tx, req, peer, 200);
         match self.phase {
             Phase::Answered => self.hang_up(ctx, leg.hangup_side(), &[leg.other()]),
+            Phase::Setup if leg == Leg::A && self.in_voicemail() => {
+                self.voicemail_caller_left(ctx);
+            }
             Phase::Setup if leg == Leg::A && self.voice_answered_caller() => {
                 self.voice_caller_left(ctx);
             }
@@ -95,6 +98,7 @@ impl CallSession {
         cdr.counted = self.setup.counted();
         cdr.trail = self.trail.finish(disposition);
         self.media_release(ctx, &mut cdr);
+        self.voicemail_facts(&mut cdr);
         let cdr = cdr.judge_quality(self.quality_min_talk);
         ctx.events.push_back(CallEvent::Ended(cdr));
     }

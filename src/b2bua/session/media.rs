@@ -51,7 +51,8 @@ impl CallSession {
             quality.apply(cdr);
         }
         let facts = quality.and_then(|q| q.recording);
-        RecordingFacts::apply(self.record, facts, cdr);
+        let answered = cdr.answered_at.is_some() || self.in_voicemail();
+        RecordingFacts::apply_as(self.recording_requested(), answered, facts, cdr);
     }
 }
 

@@ -15,7 +15,8 @@
 //! - `lifespan`: the deadlines a call must be over by, whatever its peers do,
 //! - `snapshot`: the answered call's dialogs as kept for crash recovery,
 //! - `media`: SDP of a relayed call rewritten through the RTP relay, its quality facts,
-//! - `voice`: calltrack answering the caller itself and playing a prompt before it bridges.
+//! - `voice`: calltrack answering the caller itself and playing a prompt before it bridges,
+//!   and voicemail when the scheme fails (`voice_mail`).
 
 mod answers;
 mod auth;
@@ -45,7 +46,7 @@ use crate::routing::dialer::AttemptId;
 pub use ctx::Ctx;
 pub use lifespan::Lifespan;
 pub use open::Opening;
-pub use voice::{CodePlan, MenuPlan, VoicePlan};
+pub use voice::{CodePlan, MenuPlan, VoicePlan, VoicemailPlan};
 
 use open::{Dialing, SetUp};
 
@@ -178,6 +179,8 @@ pub struct CallSession {
     trail: Trail,
     /// calltrack speaks to the caller before bridging (`announce`; see `voice`).
     voice: Option<Box<voice::Voice>>,
+    /// The scheme's (or site's) voicemail, taken when the scheme fails (see `voice_mail`).
+    voicemail: Option<Box<voice::VoicemailCall>>,
     /// How many of [`Self::dialog_keys`] the engine has been handed (see
     /// [`Self::new_dialog_keys`]).
     registered: usize,
@@ -231,6 +234,7 @@ impl CallSession {
             self.run(ctx, next);
         }
         self.on_voice_deadline(ctx);
+        self.on_voicemail_deadline(ctx);
     }
 
     // ---- accessors -----------------------------------------------------------------------
@@ -296,6 +300,11 @@ impl CallSession {
         (&self.live.id, &self.a.dialog.call_id)
     }
 
+    /// The caller's number (the From URI's user).
+    pub fn caller(&self) -> &str {
+        &self.live.caller
+    }
+
     /// The dialled tracking number.
     pub fn tracking_number(&self) -> &str {
         &self.live.tracking_number
@@ -316,6 +325,7 @@ impl CallSession {
             self.max_deadline,
             dialer,
             self.voice_deadline(),
+            self.voicemail_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -83,6 +83,8 @@ pub struct Opening {
     pub span: tracing::Span,
     /// A prompt played before bridging (needs `relay_media`).
     pub voice: Option<super::VoicePlan>,
+    /// Voicemail when the scheme fails (needs `relay_media`).
+    pub voicemail: Option<super::VoicemailPlan>,
 }
 
 impl CallSession {
@@ -129,6 +131,10 @@ impl CallSession {
             record: o.record,
             trail: Trail::default(),
             voice: None,
+            voicemail: o
+                .voicemail
+                .filter(|_| o.relay_media)
+                .map(|plan| Box::new(super::voice::VoicemailCall::new(plan))),
             registered: 0,
             span: o.span,
         };

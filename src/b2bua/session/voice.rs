@@ -31,10 +31,14 @@ use crate::call::record::HangupSide;
 
 #[path = "voice_code.rs"]
 mod code;
+#[path = "voice_mail.rs"]
+mod mail;
 #[path = "voice_menu.rs"]
 mod menu;
 
 pub use code::CodePlan;
+pub(super) use mail::VoicemailCall;
+pub use mail::VoicemailPlan;
 
 /// After the prompt's last packet, a little room before the dialer starts.
 const PROMPT_TAIL: Duration = Duration::from_millis(100);
@@ -178,6 +182,9 @@ impl CallSession {
 
     /// The caller's ACK of our 200: the prompt starts. `false`: not ours to take.
     pub(super) fn voice_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        if self.voicemail_ack(ctx) {
+            return true;
+        }
         if !self
             .voice
             .as_ref()
@@ -288,6 +295,9 @@ impl CallSession {
                     status = rejection.status,
                     "the menu's branch cannot be rung"
                 );
+                if self.fail_to_voicemail(ctx, Fault::Unreachable) {
+                    return;
+                }
                 return self.fail(ctx, Fault::Unreachable);
             }
         };

@@ -19,15 +19,15 @@ use super::Stage;
 
 /// The longest code (codes are 3 or 4 digits, prefix-free).
 const CODE_DIGITS: usize = 4;
-/// From the end of the prompt to the first key.
-const FIRST_KEY: Duration = Duration::from_secs(5);
-/// From one key to the next.
-const NEXT_KEY: Duration = Duration::from_secs(3);
-
-/// The "enter your code" prompt of a reserve-number call.
+/// The "enter your code" prompt of a reserve-number call, and how long keys are waited for
+/// (`[voice] code_first_digit_secs`, `code_inter_digit_secs`).
 #[derive(Debug, Clone)]
 pub struct CodePlan {
     pub prompt: Arc<Prompt>,
+    /// From the end of the prompt to the first key.
+    pub first_key: Duration,
+    /// From one key to the next.
+    pub next_key: Duration,
 }
 
 /// The code as it is entered.
@@ -49,8 +49,8 @@ impl CallSession {
         let ends = self.play(ctx, &prompt.prompt);
         let mut collector = Collector::new(CollectSpec {
             max_digits: CODE_DIGITS,
-            first_timeout: FIRST_KEY,
-            inter_digit_timeout: NEXT_KEY,
+            first_timeout: prompt.first_key,
+            inter_digit_timeout: prompt.next_key,
             terminator: Digit::from_char('#'),
         });
         if ends.is_none() {

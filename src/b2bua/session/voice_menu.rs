@@ -80,6 +80,7 @@ impl CallSession {
             return;
         };
         match self.voice.as_ref().map(|v| v.stage) {
+            _ if self.in_voicemail() => self.voicemail_key(ctx, digit),
             Some(Stage::Code(_)) => self.code_digit(ctx, digit),
             _ => {
                 self.menu_digit(ctx, digit);

@@ -158,6 +158,39 @@ fn facts_from_a_lease_and_its_ring_context() {
 }
 
 #[test]
+fn a_code_is_its_visits_alone_and_ages_like_a_lease() {
+    let beat = Duration::from_secs(30);
+    let code = OverflowCode {
+        session_id: "s9".into(),
+        site: "shop".into(),
+        code: "417".into(),
+        visitor_id: Some("v9".into()),
+        visit: Arc::new(Visit::default()),
+        issued_at: T0,
+        last_seen: T0 + SignedDuration::from_secs(20),
+        expires_at: T0 + SignedDuration::from_mins(20),
+        freeze: Duration::from_secs(1200),
+        cooldown: Duration::from_secs(60),
+    };
+    let now = T0 + SignedDuration::from_secs(50);
+    let f = code_facts(&code, beat, Some("v9"), now);
+    assert_eq!(
+        (f.pressure, f.other_holders),
+        (0.0, 0),
+        "nobody shares a code"
+    );
+    assert_eq!(f.since_seen_secs, 30);
+    assert!(f.page_open);
+    assert_eq!(f.earlier, Earlier::Same);
+    let fresh = confidence(&f).get();
+    let later = now + SignedDuration::from_mins(15);
+    let stale = confidence(&code_facts(&code, beat, Some("v1"), later)).get();
+    assert!(fresh > 0.95, "{fresh}");
+    assert!(stale < fresh, "{stale} < {fresh}");
+    assert_eq!(code_facts(&code, beat, None, now).earlier, Earlier::Unknown);
+}
+
+#[test]
 fn only_lease_holders_get_facts() {
     let table = LeaseTable::new(Vec::new());
     for holder in [Holder::Nobody, Holder::Default, Holder::Reserve] {

@@ -73,7 +73,8 @@ pub struct CallView {
     pub ended_at: String,
     pub wait_secs: u32,
     pub talk_secs: u32,
-    /// `answered`, `no_answer`, `busy`, `failed`, `cancelled`, `rejected`, `interrupted`.
+    /// `answered`, `no_answer`, `busy`, `failed`, `cancelled`, `rejected`, `interrupted`,
+    /// `voicemail` (nobody answered; the caller left a message: the call's recording).
     pub disposition: String,
     pub sip_status: u16,
     /// `caller`, `callee` or `system`.
@@ -98,6 +99,8 @@ pub struct CallView {
     pub recording_url: Option<String>,
     /// Where the call's recording stands.
     pub recording: RecordingView,
+    /// A `voicemail` call's message length in whole seconds (null for other calls).
+    pub voicemail_secs: Option<u32>,
     /// One call only (`GET /v1/calls/{id}`): what each ringing attempt did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trail: Option<Vec<TrailStep>>,
@@ -158,6 +161,7 @@ impl CallView {
     pub fn new(cdr: CallDetailRecord, extras: Extras) -> CallView {
         let recording_url = recording_url(&cdr.id, cdr.recording_status);
         let recording = RecordingView::from_cdr(&cdr);
+        let voicemail_secs = cdr.voicemail_secs;
         let a = cdr.attribution;
         CallView {
             id: cdr.id,
@@ -191,13 +195,14 @@ impl CallView {
             updated_at: extras.updated_at,
             recording_url,
             recording,
+            voicemail_secs,
             trail: extras.trail,
         }
     }
 }
 
 /// The CSV header: the view's fields with the attribution flattened and the deal split.
-pub const CSV_HEADER: [&str; 46] = [
+pub const CSV_HEADER: [&str; 47] = [
     "id",
     "call_id",
     "site",
@@ -244,6 +249,7 @@ pub const CSV_HEADER: [&str; 46] = [
     "deal_currency",
     "deal_status",
     "updated_at",
+    "voicemail_secs",
 ];
 
 /// First characters that make a spreadsheet run a cell as a formula (OWASP "CSV injection";
@@ -319,6 +325,7 @@ impl CallView {
             deal.map_or(String::new(), |d| d.currency.clone()),
             deal.map_or(String::new(), |d| d.status.as_str().to_owned()),
             o(&self.updated_at),
+            self.voicemail_secs.map_or(String::new(), |s| s.to_string()),
         ]
     }
 }

@@ -33,7 +33,8 @@ pub struct CallFact {
     pub wait_secs: Option<u32>,
     #[serde(default)]
     pub talk_secs: Option<u32>,
-    /// `answered`, `no_answer`, `busy`, `failed`, `cancelled`, `rejected`, `interrupted`.
+    /// `answered`, `no_answer`, `busy`, `failed`, `cancelled`, `rejected`, `interrupted`,
+    /// `voicemail` (a missed call that left a message: `voicemail_secs`).
     #[serde(default)]
     pub disposition: Option<String>,
     #[serde(default)]
@@ -62,6 +63,9 @@ pub struct CallFact {
     pub deal: Option<DealView>,
     #[serde(default)]
     pub recording_url: Option<String>,
+    /// A missed call that left a voicemail: the message's length in seconds (null else).
+    #[serde(default)]
+    pub voicemail_secs: Option<u32>,
 }
 
 impl CallFact {
@@ -96,6 +100,7 @@ impl CallFact {
             note: None,
             deal: None,
             recording_url: None,
+            voicemail_secs: None,
         }
     }
 }
@@ -130,6 +135,7 @@ impl From<CallView> for CallFact {
             note: v.note,
             deal: v.deal,
             recording_url: v.recording_url,
+            voicemail_secs: v.voicemail_secs,
         }
     }
 }

@@ -1,0 +1,361 @@
+//! Voicemail in the B2BUA core, on a virtual clock (no sockets, no sleeps): when the scheme
+//! fails, calltrack answers the caller itself, plays the greeting and the beep, records the
+//! message from the beep's end and ends the call with a BYE at `max_secs` or on '#'; the CDR
+//! says `voicemail` with the message's length. A caller who leaves during the greeting left
+//! no message; a caller who gives up while it rings never reaches voicemail. Every way out
+//! leaves the port pool full.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod core_harness;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calltrack::b2bua::{B2bua, Shared};
+use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide};
+use calltrack::call::recording::{RecordingReason, RecordingStatus};
+use calltrack::call::trail::TrailOutcome;
+use calltrack::config::Config;
+use calltrack::media::MediaTable;
+use calltrack::media::prompt::Prompt;
+use calltrack::media::prompt_set::PromptSet;
+use calltrack::sip::{Method, SipMessage};
+use core_harness::rig::{CARRIER, PBX, Rig, pbx_response};
+
+const PAIRS: usize = 50;
+const MAX_SECS: u64 = 10;
+
+const CARRIER_SDP: &str = "v=0\no=- 1 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n\
+m=audio 4000 RTP/AVP 8 0 101\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\n";
+
+struct Harness {
+    rig: Rig,
+    media: Arc<MediaTable>,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.rig
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Rig {
+        &mut self.rig
+    }
+}
+
+impl Harness {
+    /// A core whose relayed demo site has a voicemail of `MAX_SECS` and `site_keys`.
+    fn new(site_keys: &str) -> Harness {
+        let toml = format!(
+            r#"[sip]
+udp_listen = ["127.0.0.1:5060"]
+[carriers]
+trusted = ["127.0.0.0/8"]
+[store]
+path = "/nonexistent/cdr.db"
+[calls]
+ring_timeout_secs = 20
+[media]
+rtp_ports = "30000-30099"
+advertised_ip = "203.0.113.7"
+[[sites]]
+id = "demo"
+forward_to = "sip:{PBX}"
+media = "relay"
+voicemail = {{ max_secs = {MAX_SECS} }}
+{site_keys}
+[[sites.static_numbers]]
+number = "74950000001"
+source = "billboard"
+"#
+        );
+        let config = Arc::new(Config::from_toml_str(&toml).unwrap());
+        let media = Arc::new(MediaTable::new(&config.media));
+        let shared = Shared {
+            media: media.clone(),
+            ..Shared::default()
+        };
+        let now = Instant::now();
+        let wall = "2026-11-23T10:00:00Z".parse().unwrap();
+        let mut core = B2bua::new(
+            config.clone(),
+            shared,
+            core_harness::loopback_endpoint(false),
+            now,
+            wall,
+            7,
+        );
+        core.set_prompts(Arc::new(PromptSet::load(&config).0));
+        Harness {
+            rig: Rig::around(core, now),
+            media,
+        }
+    }
+
+    fn cdr(&self) -> CallDetailRecord {
+        let ended = self.ended();
+        assert_eq!(ended.len(), 1, "one call ended");
+        ended[0].clone()
+    }
+
+    fn pool_full(&self) -> bool {
+        self.media.port_pairs() == (PAIRS, PAIRS)
+    }
+
+    fn carrier_tag(&self) -> String {
+        let tagged = self
+            .to_carrier
+            .iter()
+            .find_map(|m| m.to().ok()?.tag().map(str::to_string));
+        tagged.unwrap()
+    }
+
+    fn finals_to_carrier(&self, status: u16) -> usize {
+        self.to_carrier
+            .iter()
+            .filter(|m| m.status() == Some(status))
+            .count()
+    }
+
+    fn byes_to_carrier(&self) -> usize {
+        let byes = self.to_carrier.iter();
+        byes.filter(|m| m.method() == Some(&Method::Bye)).count()
+    }
+
+    /// The caller's INVITE; the PBX answers it 486.
+    fn busy_pbx(&mut self) {
+        self.feed(&invite(), CARRIER);
+        let b = self.last_to_pbx(Method::Invite);
+        self.feed(&pbx_response(&b, "486 Busy Here", ""), PBX);
+    }
+
+    fn ack(&mut self) {
+        let tag = self.carrier_tag();
+        self.feed(&carrier_request("ACK", 10, &tag, ""), CARRIER);
+    }
+}
+
+fn prompt(name: &str) -> Duration {
+    Prompt::load(name, "en").unwrap().duration()
+}
+
+/// The greeting and the beep, each with the session's 100 ms tail.
+fn greeting_and_beep() -> Duration {
+    prompt("voicemail") + prompt("beep") + Duration::from_millis(200)
+}
+
+fn invite() -> String {
+    let len = CARRIER_SDP.replace('\n', "\r\n").len();
+    format!(
+        "INVITE sip:74950000001@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier1;rport
+Max-Forwards: 70
+From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
+To: <sip:74950000001@127.0.0.1>
+Call-ID: a-leg-1@carrier
+CSeq: 10 INVITE
+Contact: <sip:79161234567@{CARRIER}>
+Content-Type: application/sdp
+Content-Length: {len}
+
+{CARRIER_SDP}"
+    )
+}
+
+fn carrier_request(method: &str, cseq: u32, tag: &str, extra: &str) -> String {
+    format!(
+        "{method} sip:calltrack@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier{method}{cseq}
+Max-Forwards: 70
+From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
+To: <sip:74950000001@127.0.0.1>;tag={tag}
+Call-ID: a-leg-1@carrier
+CSeq: {cseq} {method}
+{extra}Content-Length: 0
+
+"
+    )
+}
+
+fn body(msg: &SipMessage) -> String {
+    String::from_utf8(msg.body().to_vec()).unwrap()
+}
+
+#[test]
+fn a_busy_scheme_goes_to_voicemail_which_ends_with_a_bye_at_max_secs() {
+    let mut h = Harness::new("");
+    h.busy_pbx();
+    assert_eq!(h.finals_to_carrier(486), 0, "the caller does not hear busy");
+    let ok = h.last_to_carrier(200);
+    let answer = body(&ok);
+    assert!(answer.contains("c=IN IP4 203.0.113.7\r\n"), "{answer}");
+    assert!(
+        answer.contains("m=audio 30000 RTP/AVP 8 101\r\n"),
+        "{answer}"
+    );
+    assert!(!h.media.prompt_playing(0), "the greeting waits for the ACK");
+    h.ack();
+    assert!(h.media.prompt_playing(0), "the greeting plays");
+    h.advance(greeting_and_beep() + Duration::from_secs(MAX_SECS - 1));
+    assert_eq!(h.byes_to_carrier(), 0, "still recording");
+    assert!(h.ended().is_empty());
+    h.advance(Duration::from_millis(1_100));
+    assert_eq!(h.byes_to_carrier(), 1, "max_secs ends the call with a BYE");
+    let cdr = h.cdr();
+    assert_eq!(cdr.disposition, Disposition::Voicemail);
+    assert_eq!(cdr.voicemail_secs, Some(MAX_SECS as u32));
+    assert_eq!(cdr.hangup_side, HangupSide::System);
+    assert!(cdr.answered_at.is_none(), "no person answered");
+    assert!(cdr.missed);
+    assert!(!cdr.quality);
+    assert_eq!(cdr.one_way_audio, None, "no callee, no one-way audio");
+    let outcomes: Vec<_> = cdr.trail.iter().map(|s| s.outcome).collect();
+    assert_eq!(outcomes, [TrailOutcome::Busy, TrailOutcome::Voicemail]);
+    // No RTP reached this core: the recording was asked for and heard nothing.
+    assert_eq!(cdr.recording_status, Some(RecordingStatus::Skipped));
+    assert_eq!(cdr.recording_reason, Some(RecordingReason::NoMedia));
+    assert!(h.pool_full());
+}
+
+#[test]
+fn hash_by_sip_info_ends_the_message_early() {
+    let mut h = Harness::new("");
+    h.busy_pbx();
+    h.ack();
+    h.advance(greeting_and_beep() + Duration::from_secs(3));
+    let tag = h.carrier_tag();
+    let info = carrier_request("INFO", 11, &tag, "Content-Type: application/dtmf-relay\n").replace(
+        "Content-Length: 0\n\n",
+        "Content-Length: 24\n\nSignal=#\r\nDuration=160\r\n",
+    );
+    h.feed(&info, CARRIER);
+    assert_eq!(h.byes_to_carrier(), 1, "'#' ends the call");
+    let cdr = h.cdr();
+    assert_eq!(cdr.disposition, Disposition::Voicemail);
+    assert_eq!(cdr.voicemail_secs, Some(3));
+    assert!(h.pool_full());
+}
+
+#[test]
+fn a_key_during_the_greeting_does_not_end_it_and_the_callers_bye_ends_the_message() {
+    let mut h = Harness::new("");
+    h.busy_pbx();
+    h.ack();
+    let tag = h.carrier_tag();
+    let info = carrier_request("INFO", 11, &tag, "Content-Type: application/dtmf-relay\n").replace(
+        "Content-Length: 0\n\n",
+        "Content-Length: 24\n\nSignal=#\r\nDuration=160\r\n",
+    );
+    h.feed(&info, CARRIER);
+    assert!(h.ended().is_empty(), "'#' only ends a message");
+    h.advance(greeting_and_beep() + Duration::from_secs(4));
+    h.feed(&carrier_request("BYE", 12, &tag, ""), CARRIER);
+    let cdr = h.cdr();
+    assert_eq!(cdr.disposition, Disposition::Voicemail);
+    assert_eq!(cdr.voicemail_secs, Some(4));
+    assert_eq!(cdr.hangup_side, HangupSide::Caller);
+    assert_eq!(h.byes_to_carrier(), 0);
+    assert!(h.pool_full());
+}
+
+#[test]
+fn a_caller_who_hangs_up_during_the_greeting_left_no_message() {
+    let mut h = Harness::new("");
+    h.busy_pbx();
+    h.ack();
+    h.advance(Duration::from_millis(500));
+    let tag = h.carrier_tag();
+    h.feed(&carrier_request("BYE", 11, &tag, ""), CARRIER);
+    let cdr = h.cdr();
+    assert_eq!(cdr.disposition, Disposition::Busy, "the scheme's failure");
+    assert_eq!(cdr.voicemail_secs, None);
+    assert_eq!(cdr.hangup_side, HangupSide::Caller);
+    assert_eq!(cdr.recording_status, Some(RecordingStatus::Skipped));
+    assert_eq!(cdr.recording_reason, Some(RecordingReason::NoMedia));
+    assert!(
+        cdr.trail
+            .iter()
+            .any(|s| s.outcome == TrailOutcome::Voicemail)
+    );
+    h.advance(greeting_and_beep() * 2);
+    assert_eq!(h.byes_to_carrier(), 0);
+    assert!(h.pool_full());
+}
+
+#[test]
+fn a_call_that_rings_out_goes_to_voicemail_too() {
+    let mut h = Harness::new("");
+    h.feed(&invite(), CARRIER);
+    let b = h.last_to_pbx(Method::Invite);
+    h.feed(&pbx_response(&b, "180 Ringing", ""), PBX);
+    h.advance(Duration::from_secs(21));
+    assert!(
+        h.to_pbx.iter().any(|m| m.method() == Some(&Method::Cancel)),
+        "the ringing PBX is cancelled"
+    );
+    assert_eq!(h.finals_to_carrier(480), 0);
+    h.last_to_carrier(200);
+    h.ack();
+    h.advance(greeting_and_beep() + Duration::from_secs(MAX_SECS + 1));
+    let cdr = h.cdr();
+    assert_eq!(cdr.disposition, Disposition::Voicemail);
+    assert_eq!(cdr.voicemail_secs, Some(MAX_SECS as u32));
+    assert!(h.pool_full());
+}
+
+#[test]
+fn an_announced_call_keeps_its_dialog_and_a_cancelling_caller_never_reaches_voicemail() {
+    let mut h = Harness::new("announce = \"recorded\"");
+    h.feed(&invite(), CARRIER);
+    h.ack();
+    h.advance(prompt("recorded") + Duration::from_millis(200));
+    let b = h.last_to_pbx(Method::Invite);
+    h.feed(&pbx_response(&b, "486 Busy Here", ""), PBX);
+    assert_eq!(h.finals_to_carrier(200), 1, "no second 200");
+    assert!(h.media.prompt_playing(0), "the greeting plays at once");
+    h.advance(greeting_and_beep() + Duration::from_secs(MAX_SECS + 1));
+    assert_eq!(h.cdr().disposition, Disposition::Voicemail);
+    assert!(h.pool_full());
+
+    let mut h = Harness::new("");
+    h.feed(&invite(), CARRIER);
+    let b = h.last_to_pbx(Method::Invite);
+    h.feed(&pbx_response(&b, "180 Ringing", ""), PBX);
+    let cancel = invite()
+        .replace("INVITE sip:", "CANCEL sip:")
+        .replace("CSeq: 10 INVITE", "CSeq: 10 CANCEL");
+    let cancel = cancel.split("Content-Type").next().unwrap().to_owned() + "Content-Length: 0\n\n";
+    h.feed(&cancel, CARRIER);
+    assert_eq!(h.finals_to_carrier(487), 1);
+    assert_eq!(h.finals_to_carrier(200), 1, "only the CANCEL's 200");
+    assert_eq!(h.cdr().disposition, Disposition::Cancelled);
+}
+
+#[test]
+fn an_early_media_caller_gets_its_200_with_the_183s_sdp_when_voicemail_takes_it() {
+    let mut h = Harness::new("announce = \"recorded\"\nanswer = \"early\"");
+    h.feed(&invite(), CARRIER);
+    let early = body(&h.last_to_carrier(183));
+    h.advance(prompt("recorded") + Duration::from_millis(200));
+    let b = h.last_to_pbx(Method::Invite);
+    h.feed(&pbx_response(&b, "486 Busy Here", ""), PBX);
+    assert_eq!(
+        body(&h.last_to_carrier(200)),
+        early,
+        "the 200 repeats the 183's SDP"
+    );
+    assert!(!h.media.prompt_playing(0), "the greeting waits for the ACK");
+    h.ack();
+    assert!(h.media.prompt_playing(0));
+    h.advance(greeting_and_beep() + Duration::from_secs(2));
+    let tag = h.carrier_tag();
+    h.feed(&carrier_request("BYE", 11, &tag, ""), CARRIER);
+    let cdr = h.cdr();
+    assert_eq!(cdr.disposition, Disposition::Voicemail);
+    assert_eq!(cdr.voicemail_secs, Some(2));
+    assert!(h.pool_full());
+}
