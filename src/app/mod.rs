@@ -337,7 +337,12 @@ async fn run_services(
         jiff::Timestamp::now,
         http_stop.clone(),
     ));
-    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
+    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(
+        leases,
+        store,
+        config.tracking.lease_history,
+        http_stop.clone(),
+    ));
     let upkeep_task = tokio::spawn(ops_metrics::run_upkeep(http_stop.clone()));
     let janitor_task = tokio::spawn(recordings.run(std::time::SystemTime::now, http_stop.clone()));
     let speech_task = tokio::spawn(speech.run(jiff::Timestamp::now, http_stop.clone()));

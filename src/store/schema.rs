@@ -275,6 +275,7 @@ const MIGRATIONS: &[&str] = &[
     super::transcripts::V17_TRANSCRIPTS,
     super::confidence::V18_CONFIDENCE,
     super::number_hygiene::V19_QUARANTINED_NUMBERS,
+    super::lease_history::V20_LEASE_HISTORY,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,182 @@
+//! Lease history (schema version 20): one row per ended lease, appended with each lease
+//! snapshot the sweeper saves (the one writer, one transaction) and pruned there past
+//! `[tracking] lease_history_days`; read back with the calls to pool numbers for
+//! `calltrack pool advise` and the estimated-accuracy metric.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, Row, named_params};
+
+use super::StoreError;
+use super::leases::LeaseTime;
+use crate::lease::{EndReason, EndedLease, PoolCall};
+
+/// Version 20: ended leases; timestamps RFC 3339 TEXT, `reason` released|expired|reassigned.
+pub(super) const V20_LEASE_HISTORY: &str = "
+CREATE TABLE lease_history (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    site        TEXT    NOT NULL,
+    pool        TEXT    NOT NULL,
+    number      TEXT    NOT NULL,
+    session_id  TEXT    NOT NULL,
+    visitor_id  TEXT,
+    source      TEXT,
+    medium      TEXT,
+    paid        INTEGER NOT NULL,
+    granted_at  TEXT    NOT NULL,
+    last_seen   TEXT    NOT NULL,
+    heartbeats  INTEGER NOT NULL,
+    released_at TEXT,
+    expires_at  TEXT    NOT NULL,
+    ended_at    TEXT    NOT NULL,
+    reason      TEXT    NOT NULL
+);
+CREATE INDEX lease_history_site_granted ON lease_history (site, granted_at);
+CREATE INDEX lease_history_ended_at ON lease_history (ended_at);
+";
+
+const INSERT: &str = "INSERT INTO lease_history (site, pool, number, session_id, visitor_id,
+    source, medium, paid, granted_at, last_seen, heartbeats, released_at, expires_at, ended_at,
+    reason)
+    VALUES (:site, :pool, :number, :session_id, :visitor_id, :source, :medium, :paid,
+    :granted_at, :last_seen, :heartbeats, :released_at, :expires_at, :ended_at, :reason)";
+
+const SELECT: &str = "SELECT site, pool, number, session_id, visitor_id, source, medium, paid,
+    granted_at, last_seen, heartbeats, released_at, expires_at, ended_at, reason
+    FROM lease_history WHERE site = :site AND granted_at >= :from ORDER BY granted_at, id";
+
+/// Calls to the site's pool numbers: attributed to a lease, or to a pool number nobody held.
+const CALLS: &str = "SELECT tracking_number, caller, session_id, started_at, ended_at, talk_secs
+    FROM cdr WHERE site = :site AND started_at >= :from
+    AND number_kind IN ('dynamic', 'unattributed') ORDER BY started_at, seq";
+
+/// Appends `ended` and deletes rows that ended before `prune_before`, inside the writer's
+/// transaction.
+pub(super) fn record(
+    conn: &Connection,
+    ended: &[EndedLease],
+    prune_before: Option<Timestamp>,
+) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(INSERT)?;
+    for e in ended {
+        insert.execute(named_params! {
+            ":site": e.site,
+            ":pool": e.pool,
+            ":number": e.number,
+            ":session_id": e.session_id,
+            ":visitor_id": e.visitor_id,
+            ":source": e.source,
+            ":medium": e.medium,
+            ":paid": e.paid,
+            ":granted_at": LeaseTime(e.granted_at),
+            ":last_seen": LeaseTime(e.last_seen),
+            ":heartbeats": e.heartbeats,
+            ":released_at": e.released_at.map(LeaseTime),
+            ":expires_at": LeaseTime(e.expires_at),
+            ":ended_at": LeaseTime(e.ended_at),
+            ":reason": e.reason.as_str(),
+        })?;
+    }
+    if let Some(before) = prune_before {
+        conn.execute(
+            "DELETE FROM lease_history WHERE ended_at < ?1",
+            [LeaseTime(before)],
+        )?;
+    }
+    Ok(())
+}
+
+/// The site's ended leases granted at `from` or later, oldest first.
+pub fn leases(conn: &Connection, site: &str, from: Timestamp) -> Result<Vec<EndedLease>, StoreError> {
+    let mut select = conn.prepare_cached(SELECT)?;
+    let rows = select.query_map(
+        named_params! { ":site": site, ":from": LeaseTime(from) },
+        ended_from_row,
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The site's calls to pool numbers that started at `from` or later, oldest first.
+pub fn calls(conn: &Connection, site: &str, from: Timestamp) -> Result<Vec<PoolCall>, StoreError> {
+    let mut select = conn.prepare_cached(CALLS)?;
+    let rows = select.query_map(
+        named_params! { ":site": site, ":from": LeaseTime(from) },
+        |row| {
+            Ok(PoolCall {
+                number: row.get(0)?,
+                caller: row.get(1)?,
+                session_id: row.get(2)?,
+                started_at: row.get::<_, LeaseTime>(3)?.0,
+                ended_at: row.get::<_, LeaseTime>(4)?.0,
+                talk_secs: row.get(5)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn ended_from_row(row: &Row<'_>) -> rusqlite::Result<EndedLease> {
+    let reason: String = row.get("reason")?;
+    Ok(EndedLease {
+        site: row.get("site")?,
+        pool: row.get("pool")?,
+        number: row.get("number")?,
+        session_id: row.get("session_id")?,
+        visitor_id: row.get("visitor_id")?,
+        source: row.get("source")?,
+        medium: row.get("medium")?,
+        paid: row.get("paid")?,
+        granted_at: row.get::<_, LeaseTime>("granted_at")?.0,
+        last_seen: row.get::<_, LeaseTime>("last_seen")?.0,
+        heartbeats: row.get("heartbeats")?,
+        released_at: row
+            .get::<_, Option<LeaseTime>>("released_at")?
+            .map(|t| t.0),
+        expires_at: row.get::<_, LeaseTime>("expires_at")?.0,
+        ended_at: row.get::<_, LeaseTime>("ended_at")?.0,
+        reason: EndReason::parse(&reason).unwrap_or(EndReason::Expired),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::store::schema;
+
+    const T0: Timestamp = Timestamp::constant(1_772_366_400, 0);
+
+    fn ended(session: &str, granted_min: i64) -> EndedLease {
+        let granted_at = T0 + SignedDuration::from_mins(granted_min);
+        EndedLease {
+            site: "shop".into(),
+            pool: "web".into(),
+            number: "74950000001".into(),
+            session_id: session.into(),
+            visitor_id: Some("v1".into()),
+            source: Some("google".into()),
+            medium: Some("cpc".into()),
+            paid: true,
+            granted_at,
+            last_seen: granted_at + SignedDuration::from_secs(90),
+            heartbeats: 3,
+            released_at: Some(granted_at + SignedDuration::from_secs(90)),
+            expires_at: granted_at + SignedDuration::from_secs(690),
+            ended_at: granted_at + SignedDuration::from_secs(690),
+            reason: EndReason::Released,
+        }
+    }
+
+    #[test]
+    fn ended_leases_are_kept_read_back_and_pruned() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let (a, b) = (ended("a", 0), ended("b", 60));
+        record(&conn, &[a.clone(), b.clone()], None).unwrap();
+        assert_eq!(leases(&conn, "shop", T0).unwrap(), vec![a, b.clone()]);
+        assert!(leases(&conn, "other", T0).unwrap().is_empty());
+        let cut = T0 + SignedDuration::from_mins(30);
+        record(&conn, &[], Some(cut)).unwrap();
+        assert_eq!(leases(&conn, "shop", T0).unwrap(), vec![b], "a ended before the cut");
+    }
+}
