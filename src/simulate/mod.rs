@@ -5,7 +5,11 @@
 //! Sans-IO and deterministic: time is a virtual clock from [`engine::EPOCH`], randomness is a
 //! ChaCha stream per seed ([`draw`]). The traffic ([`script`]) is drawn once per seed and every
 //! policy and pool size replays the same visits.
+//!
+//! The pool advisor fits a model to a node's lease history ([`observe`]) and searches pool
+//! sizes and freeze times on it ([`advise`]).
 
+mod advise;
 mod allocator;
 mod compare;
 mod confidence;
@@ -14,6 +18,7 @@ mod engine;
 mod fit;
 pub mod model;
 mod naive;
+mod observe;
 mod script;
 mod site;
 mod tally;
@@ -23,8 +28,10 @@ pub use compare::{
     utmstat_size,
 };
 pub use confidence::{Bin, Reliability};
+pub use advise::{Advice, PerFreeze, Tried, advise};
 pub use fit::{fit, fit_models};
 pub use model::{Model, ModelError};
+pub use observe::{FitError, MIN_CALLS, MIN_DAYS, MIN_LEASES, Observed, fit_history};
 pub use tally::{Policy, RunResult};
 
 use crate::call::confidence::{RingFacts, WEIGHTS};
