@@ -1,6 +1,7 @@
 //! The composition root: builds every component from the validated config, wires them, and
 //! runs the task tree until shutdown. The only place that constructs and connects things.
 
+mod accuracy;
 mod backlog;
 pub mod diff;
 mod engine;
@@ -337,6 +338,12 @@ async fn run_services(
         jiff::Timestamp::now,
         http_stop.clone(),
     ));
+    let accuracy_task = tokio::spawn(accuracy::run_accuracy(
+        config.sites.clone(),
+        crate::store::StoreReader::new(&config.store.path),
+        jiff::Timestamp::now,
+        http_stop.clone(),
+    ));
     let sweeper_task = tokio::spawn(crate::lease::run_sweeper(
         leases,
         store,
@@ -378,6 +385,7 @@ async fn run_services(
     let usage_result = usage_task.await;
     resolver_task.await?;
     upkeep_task.await?;
+    accuracy_task.await?;
     media_task.await?;
     janitor_task.await?;
     speech_task.await?;

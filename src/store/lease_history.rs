@@ -114,6 +114,48 @@ pub fn calls(conn: &Connection, site: &str, from: Timestamp) -> Result<Vec<PoolC
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// What the last calls to one tracking number say about attribution accuracy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NumberCalls {
+    pub number: String,
+    /// Calls attributed to a lease that carry a confidence, and the sum of those.
+    pub judged: u64,
+    pub confidence_sum: f64,
+    /// Calls to this pool number while nobody held it.
+    pub unattributed: u64,
+    /// Calls to this (reserve) number while the pools were exhausted.
+    pub reserve: u64,
+}
+
+const NUMBER_CALLS: &str = "SELECT tracking_number,
+    COUNT(confidence), TOTAL(confidence),
+    SUM(number_kind = 'unattributed'), SUM(number_kind = 'reserve')
+    FROM cdr WHERE site = :site AND started_at >= :from
+    AND number_kind IN ('dynamic', 'unattributed', 'reserve')
+    GROUP BY tracking_number";
+
+/// Per tracking number of `site`, the calls since `from` that judge a pool's accuracy.
+pub fn number_calls(
+    conn: &Connection,
+    site: &str,
+    from: Timestamp,
+) -> Result<Vec<NumberCalls>, StoreError> {
+    let mut select = conn.prepare_cached(NUMBER_CALLS)?;
+    let rows = select.query_map(
+        named_params! { ":site": site, ":from": LeaseTime(from) },
+        |row| {
+            Ok(NumberCalls {
+                number: row.get(0)?,
+                judged: row.get(1)?,
+                confidence_sum: row.get(2)?,
+                unattributed: row.get(3)?,
+                reserve: row.get(4)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 fn ended_from_row(row: &Row<'_>) -> rusqlite::Result<EndedLease> {
     let reason: String = row.get("reason")?;
     Ok(EndedLease {
@@ -142,6 +184,9 @@ mod tests {
     use jiff::SignedDuration;
 
     use super::*;
+    use crate::call::attribution::{Attribution, NumberKindTag};
+    use crate::call::confidence::Confidence;
+    use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
     use crate::store::schema;
 
     const T0: Timestamp = Timestamp::constant(1_772_366_400, 0);
@@ -165,6 +210,54 @@ mod tests {
             ended_at: granted_at + SignedDuration::from_secs(690),
             reason: EndReason::Released,
         }
+    }
+
+    fn cdr(id: &str, number: &str, kind: NumberKindTag, confidence: Option<f64>) -> CallDetailRecord {
+        let live = LiveCall {
+            id: id.into(),
+            call_id: format!("{id}@carrier"),
+            tracking_number: number.into(),
+            caller: "79160000001".into(),
+            destination: "sip:pbx".into(),
+            started_at: T0,
+            answered_at: None,
+            attribution: Attribution {
+                site: "shop".into(),
+                number_kind: kind,
+                confidence: confidence.map(Confidence::new),
+                ..Attribution::default()
+            },
+            first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
+        };
+        let end = T0 + SignedDuration::from_secs(30);
+        CallDetailRecord::from_live(&live, end, Disposition::NoAnswer, 480, HangupSide::Caller)
+    }
+
+    #[test]
+    fn calls_per_number_sum_confidence_and_count_unheld_and_reserve_calls() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let rows = [
+            cdr("a", "1", NumberKindTag::Dynamic, Some(0.9)),
+            cdr("b", "1", NumberKindTag::Dynamic, Some(0.5)),
+            cdr("c", "1", NumberKindTag::Unattributed, None),
+            cdr("d", "9", NumberKindTag::Reserve, None),
+            cdr("e", "5", NumberKindTag::Static, None),
+        ];
+        for row in &rows {
+            crate::store::columns::insert_cdr(&conn, row).unwrap();
+        }
+        let mut got = number_calls(&conn, "shop", T0).unwrap();
+        got.sort_by(|a, b| a.number.cmp(&b.number));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].judged, got[0].unattributed, got[0].reserve), (2, 1, 0));
+        assert!((got[0].confidence_sum - 1.4).abs() < 1e-9);
+        assert_eq!((got[1].number.as_str(), got[1].reserve), ("9", 1));
+        let later = T0 + SignedDuration::from_secs(1);
+        assert!(number_calls(&conn, "shop", later).unwrap().is_empty());
     }
 
     #[test]
