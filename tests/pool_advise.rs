@@ -86,7 +86,10 @@ fn script(start: i64) -> Vec<(i64, Step)> {
             t += 1 + rng.below(360);
             let len = 30 + rng.below(570);
             steps.push((t, Step::Grant(visit)));
-            for beat in (1..).map(|k| t + k * BEAT_SECS).take_while(|b| *b < t + len) {
+            for beat in (1..)
+                .map(|k| t + k * BEAT_SECS)
+                .take_while(|b| *b < t + len)
+            {
                 steps.push((beat, Step::Beat(visit)));
             }
             steps.push((t + len, Step::Release(visit)));
@@ -171,7 +174,13 @@ async fn seed(db: &Path) -> (usize, usize) {
 }
 
 /// A call from visitor `v` to `dialled`, attributed as `plan_invite` does, answered, 60 s.
-fn ring(table: &LeaseTable, dialled: &str, v: usize, seq: usize, now: Timestamp) -> CallDetailRecord {
+fn ring(
+    table: &LeaseTable,
+    dialled: &str,
+    v: usize,
+    seq: usize,
+    now: Timestamp,
+) -> CallDetailRecord {
     let tracking = TrackingNumber {
         number: dialled.to_owned(),
         site: "shop".into(),
@@ -212,26 +221,43 @@ async fn advise_prints_a_recommendation_from_the_stored_history_and_exits_2_with
     let db = dir.path().join("calltrack.db");
     std::fs::write(dir.path().join("calltrack.toml"), config(&db)).unwrap();
     let (leases, calls) = seed(&db).await;
-    assert!(leases > 1000 && calls > 200, "{leases} leases, {calls} calls");
+    assert!(
+        leases > 1000 && calls > 200,
+        "{leases} leases, {calls} calls"
+    );
 
-    let out = advise(dir.path(), &["--target-accuracy", "0.9", "--format", "json"]);
+    let out = advise(
+        dir.path(),
+        &["--target-accuracy", "0.9", "--format", "json"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["site"], "shop");
     assert_eq!(json["pool"], "web");
     assert_eq!(json["history"]["leases"], leases);
-    assert_eq!(json["history"]["calls"], calls, "every call matched to its lease");
+    assert_eq!(
+        json["history"]["calls"], calls,
+        "every call matched to its lease"
+    );
     assert_eq!(json["current"]["pool_size"], NUMBERS);
     let best = &json["recommended"];
     assert!(best["pool_size"].as_u64().unwrap() >= 1, "{json}");
     assert!(best["correct_pct"].as_f64().unwrap() >= 90.0, "{json}");
     assert!(json["tried"].as_array().unwrap().len() >= 3, "{json}");
-    assert_eq!(json["model"]["calls"]["during_visit_share"].as_f64().map(|s| (s * 10.0).round()), Some(7.0));
+    assert_eq!(
+        json["model"]["calls"]["during_visit_share"]
+            .as_f64()
+            .map(|s| (s * 10.0).round()),
+        Some(7.0)
+    );
 
     let table = advise(dir.path(), &["--target-accuracy", "0.9"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(table.status.success() && text.contains("advice for 90.00 %"), "{text}");
+    assert!(
+        table.status.success() && text.contains("advice for 90.00 %"),
+        "{text}"
+    );
     eprintln!("{text}");
 
     let short = advise(dir.path(), &["--days", "1"]);

@@ -81,7 +81,9 @@ pub async fn run_accuracy<C>(
             let id = site.id.clone();
             match reader.read(move |conn| number_calls(conn, &id, from)).await {
                 Ok(calls) => publish(site, &calls),
-                Err(error) => tracing::warn!(%error, site = %site.id, "cannot estimate pool accuracy"),
+                Err(error) => {
+                    tracing::warn!(%error, site = %site.id, "cannot estimate pool accuracy")
+                }
             }
         }
     }

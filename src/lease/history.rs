@@ -39,9 +39,13 @@ impl EndReason {
 
     /// The reason named by [`EndReason::as_str`].
     pub fn parse(s: &str) -> Option<EndReason> {
-        [EndReason::Released, EndReason::Expired, EndReason::Reassigned]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        [
+            EndReason::Released,
+            EndReason::Expired,
+            EndReason::Reassigned,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 }
 
@@ -230,9 +234,6 @@ mod tests {
         grant(&t, "a", at(0));
         t.expire(at(1000));
         assert!(t.take_ended().0.is_empty());
-        assert_eq!(
-            EndReason::parse("reassigned"),
-            Some(EndReason::Reassigned)
-        );
+        assert_eq!(EndReason::parse("reassigned"), Some(EndReason::Reassigned));
     }
 }

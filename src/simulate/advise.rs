@@ -75,7 +75,12 @@ pub fn advise(model: &Model, target_pct: f64, seed: u64) -> Advice {
     let current = runs.get(&(current_freeze, model.pool.size)).cloned();
     Advice {
         target_pct,
-        current: current.unwrap_or_else(|| tried(current_freeze, &base.run(Policy::Calltrack, model.pool.size))),
+        current: current.unwrap_or_else(|| {
+            tried(
+                current_freeze,
+                &base.run(Policy::Calltrack, model.pool.size),
+            )
+        }),
         recommended,
         per_freeze,
         tried: runs.into_values().collect(),

@@ -23,12 +23,12 @@ mod script;
 mod site;
 mod tally;
 
+pub use advise::{Advice, PerFreeze, Tried, advise};
 pub use compare::{
     CompareError, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size,
     utmstat_size,
 };
 pub use confidence::{Bin, Reliability};
-pub use advise::{Advice, PerFreeze, Tried, advise};
 pub use fit::{fit, fit_models};
 pub use model::{Model, ModelError};
 pub use observe::{FitError, MIN_CALLS, MIN_DAYS, MIN_LEASES, Observed, fit_history};

@@ -80,7 +80,9 @@ pub fn fit_history(
     let bots: Vec<usize> = (0..leases.len()).filter(|&i| bot(i)).collect();
     let heartbeat = pool.heartbeat_secs as f64;
     let calls_per_week = observed.calls as f64 / observed.days * 7.0;
-    let weeks = (SIM_CALLS / calls_per_week).ceil().clamp(1.0, MAX_SIM_WEEKS);
+    let weeks = (SIM_CALLS / calls_per_week)
+        .ceil()
+        .clamp(1.0, MAX_SIM_WEEKS);
     let model = Model {
         name: "observed".to_owned(),
         days: weeks as u32 * 7,
@@ -192,7 +194,9 @@ fn slot(t: i64) -> (usize, usize) {
 fn product_fit(count: &[[f64; 24]; 7], exposure: &[[f64; 24]; 7]) -> ([f64; 24], [f64; 7]) {
     let mut per_hour = [0.0; 24];
     let mut factor = [1.0; 7];
-    let seen: Vec<usize> = (0..7).filter(|&w| exposure[w].iter().sum::<f64>() > 0.0).collect();
+    let seen: Vec<usize> = (0..7)
+        .filter(|&w| exposure[w].iter().sum::<f64>() > 0.0)
+        .collect();
     for _ in 0..20 {
         for h in 0..24 {
             let c: f64 = (0..7).map(|w| count[w][h]).sum();
@@ -211,7 +215,10 @@ fn product_fit(count: &[[f64; 24]; 7], exposure: &[[f64; 24]; 7]) -> ([f64; 24],
             }
         }
     }
-    (per_hour.map(|v| v.min(100_000.0)), factor.map(|f| f.min(100.0)))
+    (
+        per_hour.map(|v| v.min(100_000.0)),
+        factor.map(|f| f.min(100.0)),
+    )
 }
 
 /// Share of human leases whose visitor had a lease before.
@@ -242,12 +249,19 @@ fn share(part: usize, whole: usize) -> f64 {
 /// A human visit's length: to the release, else to the last heartbeat plus half a beat.
 fn length(l: &EndedLease, heartbeat: f64) -> f64 {
     let seen = (secs(l.last_seen) - secs(l.granted_at)) as f64;
-    let open = if l.released_at.is_some() { 0.0 } else { heartbeat / 2.0 };
+    let open = if l.released_at.is_some() {
+        0.0
+    } else {
+        heartbeat / 2.0
+    };
     (seen + open).max(1.0)
 }
 
 fn visit(leases: &[EndedLease], humans: &[usize], heartbeat: f64) -> Visit {
-    let lengths: Vec<f64> = humans.iter().map(|&i| length(&leases[i], heartbeat)).collect();
+    let lengths: Vec<f64> = humans
+        .iter()
+        .map(|&i| length(&leases[i], heartbeat))
+        .collect();
     let (median_secs, sigma) = lognormal(&lengths, 60.0);
     Visit { median_secs, sigma }
 }
@@ -262,7 +276,9 @@ fn bot_model(leases: &[EndedLease], bots: &[usize], heartbeat: f64) -> Bots {
     Bots {
         detected_share: 0.0,
         heartbeat_share: share(beating.len(), bots.len()),
-        stay_secs: median(&beating).map_or(heartbeat as u64, |m| m.round() as u64).max(1),
+        stay_secs: median(&beating)
+            .map_or(heartbeat as u64, |m| m.round() as u64)
+            .max(1),
     }
 }
 

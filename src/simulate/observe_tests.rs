@@ -61,7 +61,9 @@ fn history(visits: &[ScriptVisit], beat: i64, numbers: usize) -> (Vec<EndedLease
         let (last_seen, released) = match v.kind {
             Kind::Organic | Kind::Bot { detected: true, .. } => continue,
             Kind::Paid => (v.end(), Some(at(v.end()))),
-            Kind::Bot { heartbeats, .. } => (v.start + if heartbeats { v.length_secs } else { 0 }, None),
+            Kind::Bot { heartbeats, .. } => {
+                (v.start + if heartbeats { v.length_secs } else { 0 }, None)
+            }
         };
         let session = format!("s{i}");
         leases.push(EndedLease {
@@ -79,7 +81,11 @@ fn history(visits: &[ScriptVisit], beat: i64, numbers: usize) -> (Vec<EndedLease
             released_at: released,
             expires_at: at(last_seen + 900),
             ended_at: at(last_seen + 900),
-            reason: if released.is_some() { EndReason::Released } else { EndReason::Expired },
+            reason: if released.is_some() {
+                EndReason::Released
+            } else {
+                EndReason::Expired
+            },
         });
         calls.extend(v.calls.iter().map(|c| PoolCall {
             number: format!("n{}", i % numbers),
@@ -94,7 +100,10 @@ fn history(visits: &[ScriptVisit], beat: i64, numbers: usize) -> (Vec<EndedLease
 }
 
 fn close(what: &str, got: f64, want: f64, tolerance: f64) {
-    assert!((got - want).abs() <= tolerance, "{what}: got {got}, want {want} ± {tolerance}");
+    assert!(
+        (got - want).abs() <= tolerance,
+        "{what}: got {got}, want {want} ± {tolerance}"
+    );
 }
 
 #[test]
@@ -102,17 +111,30 @@ fn the_fit_recovers_a_known_model_within_tolerance() {
     let truth = known();
     let (leases, calls) = history(&script(&truth, 3), 30, 7);
     let (fitted, observed) = fit_history(&leases, &calls, truth.pool.clone()).unwrap();
-    assert!(observed.days > 13.0 && observed.leases > 3000, "{observed:?}");
+    assert!(
+        observed.days > 13.0 && observed.leases > 3000,
+        "{observed:?}"
+    );
     let (t, f) = (&truth.traffic, &fitted.traffic);
     // The fitted factors average 1: the hourly rates are those of an average day.
     let mean = t.weekday_factors.iter().sum::<f64>() / 7.0;
     let daily = |t: &Traffic| t.visitors_per_hour.iter().sum::<f64>();
-    close("visitors per day", daily(f), daily(t) * mean, 0.05 * daily(t) * mean);
+    close(
+        "visitors per day",
+        daily(f),
+        daily(t) * mean,
+        0.05 * daily(t) * mean,
+    );
     for (w, (got, want)) in f.weekday_factors.iter().zip(&t.weekday_factors).enumerate() {
         close(&format!("weekday factor {w}"), *got, want / mean, 0.1);
     }
     close("bot share", f.bot_share, t.bot_share, 0.02);
-    close("returning share", f.returning_share, t.returning_share, 0.03);
+    close(
+        "returning share",
+        f.returning_share,
+        t.returning_share,
+        0.03,
+    );
     close("visit median", fitted.visit.median_secs, 150.0, 10.0);
     close("visit sigma", fitted.visit.sigma, 0.9, 0.05);
     close("bots beating", fitted.bots.heartbeat_share, 0.5, 0.1);
@@ -145,7 +167,10 @@ fn unattributed_calls_go_to_the_numbers_last_holder() {
     };
     calls.push(late);
     let (mut with_late, observed) = fit_history(&leases, &calls, truth.pool.clone()).unwrap();
-    assert_eq!(observed.calls, attributed.1.calls, "the late call is not matched");
+    assert_eq!(
+        observed.calls, attributed.1.calls,
+        "the late call is not matched"
+    );
     with_late.days = attributed.0.days; // the period observed is longer
     assert_eq!(with_late, attributed.0);
 }
@@ -154,10 +179,16 @@ fn unattributed_calls_go_to_the_numbers_last_holder() {
 fn too_little_history_says_how_much_is_needed() {
     let truth = known();
     let (leases, calls) = history(&script(&truth, 3), 30, 7);
-    let day_one: Vec<_> = leases.into_iter().filter(|l| l.granted_at < at(86_400)).collect();
+    let day_one: Vec<_> = leases
+        .into_iter()
+        .filter(|l| l.granted_at < at(86_400))
+        .collect();
     let err = fit_history(&day_one, &calls[..3], truth.pool).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("needs at least 3 days, 200 leases and 20 calls"), "{text}");
+    assert!(
+        text.contains("needs at least 3 days, 200 leases and 20 calls"),
+        "{text}"
+    );
 }
 
 /// The test: the advisor (fitted on history, bisecting) lands within 10 % of the size
@@ -170,7 +201,11 @@ fn the_advisor_recommends_within_ten_percent_of_the_first_size_reaching_the_targ
     let (fitted, _) = fit_history(&leases, &calls, truth.pool.clone()).unwrap();
     let target = 95.0;
     let advice = advise(&fitted, target, 1);
-    let at_freeze = advice.per_freeze.iter().find(|p| p.freeze_secs == 900).unwrap();
+    let at_freeze = advice
+        .per_freeze
+        .iter()
+        .find(|p| p.freeze_secs == 900)
+        .unwrap();
     let recommended = at_freeze.pool_size.unwrap();
     let mut same_period = truth.clone();
     same_period.days = fitted.days;

@@ -86,7 +86,11 @@ pub(super) fn record(
 }
 
 /// The site's ended leases granted at `from` or later, oldest first.
-pub fn leases(conn: &Connection, site: &str, from: Timestamp) -> Result<Vec<EndedLease>, StoreError> {
+pub fn leases(
+    conn: &Connection,
+    site: &str,
+    from: Timestamp,
+) -> Result<Vec<EndedLease>, StoreError> {
     let mut select = conn.prepare_cached(SELECT)?;
     let rows = select.query_map(
         named_params! { ":site": site, ":from": LeaseTime(from) },
@@ -170,9 +174,7 @@ fn ended_from_row(row: &Row<'_>) -> rusqlite::Result<EndedLease> {
         granted_at: row.get::<_, LeaseTime>("granted_at")?.0,
         last_seen: row.get::<_, LeaseTime>("last_seen")?.0,
         heartbeats: row.get("heartbeats")?,
-        released_at: row
-            .get::<_, Option<LeaseTime>>("released_at")?
-            .map(|t| t.0),
+        released_at: row.get::<_, Option<LeaseTime>>("released_at")?.map(|t| t.0),
         expires_at: row.get::<_, LeaseTime>("expires_at")?.0,
         ended_at: row.get::<_, LeaseTime>("ended_at")?.0,
         reason: EndReason::parse(&reason).unwrap_or(EndReason::Expired),
@@ -212,7 +214,12 @@ mod tests {
         }
     }
 
-    fn cdr(id: &str, number: &str, kind: NumberKindTag, confidence: Option<f64>) -> CallDetailRecord {
+    fn cdr(
+        id: &str,
+        number: &str,
+        kind: NumberKindTag,
+        confidence: Option<f64>,
+    ) -> CallDetailRecord {
         let live = LiveCall {
             id: id.into(),
             call_id: format!("{id}@carrier"),
@@ -253,7 +260,10 @@ mod tests {
         let mut got = number_calls(&conn, "shop", T0).unwrap();
         got.sort_by(|a, b| a.number.cmp(&b.number));
         assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!((got[0].judged, got[0].unattributed, got[0].reserve), (2, 1, 0));
+        assert_eq!(
+            (got[0].judged, got[0].unattributed, got[0].reserve),
+            (2, 1, 0)
+        );
         assert!((got[0].confidence_sum - 1.4).abs() < 1e-9);
         assert_eq!((got[1].number.as_str(), got[1].reserve), ("9", 1));
         let later = T0 + SignedDuration::from_secs(1);
@@ -270,6 +280,10 @@ mod tests {
         assert!(leases(&conn, "other", T0).unwrap().is_empty());
         let cut = T0 + SignedDuration::from_mins(30);
         record(&conn, &[], Some(cut)).unwrap();
-        assert_eq!(leases(&conn, "shop", T0).unwrap(), vec![b], "a ended before the cut");
+        assert_eq!(
+            leases(&conn, "shop", T0).unwrap(),
+            vec![b],
+            "a ended before the cut"
+        );
     }
 }
