@@ -1,13 +1,17 @@
 //! Lease history (schema version 20): one row per ended lease, appended with each lease
 //! snapshot the sweeper saves (the one writer, one transaction) and pruned there past
 //! `[tracking] lease_history_days`; read back with the calls to pool numbers for
-//! `calltrack pool advise` and the estimated-accuracy metric.
+//! `calltrack pool advise`; and the calls per number that the estimated-accuracy metric and
+//! the dashboard's pools page read ([`estimate`]).
+
+use std::collections::HashSet;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, Row, named_params};
 
 use super::StoreError;
 use super::leases::LeaseTime;
+use crate::config::SiteConfig;
 use crate::lease::{EndReason, EndedLease, PoolCall};
 
 /// Version 20: ended leases; timestamps RFC 3339 TEXT, `reason` released|expired|reassigned.
@@ -160,6 +164,40 @@ pub fn number_calls(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// One pool's estimate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolAccuracy {
+    pub pool: String,
+    /// Calls to the pool in the window.
+    pub calls: u64,
+    /// Estimated share attributed correctly (0..1); `None` without calls.
+    pub estimate: Option<f64>,
+}
+
+/// Every pool of `site` from its numbers' calls.
+pub fn estimate(site: &SiteConfig, calls: &[NumberCalls]) -> Vec<PoolAccuracy> {
+    let reserve: u64 = calls.iter().map(|c| c.reserve).sum();
+    site.pools
+        .iter()
+        .enumerate()
+        .map(|(i, pool)| {
+            let numbers: HashSet<&str> = pool.numbers.iter().map(String::as_str).collect();
+            let mine = calls.iter().filter(|c| numbers.contains(c.number.as_str()));
+            let (mut total, mut right) = (0, 0.0);
+            for c in mine {
+                total += c.judged + c.unattributed;
+                right += c.confidence_sum;
+            }
+            total += if i == 0 { reserve } else { 0 };
+            PoolAccuracy {
+                pool: pool.id.clone(),
+                calls: total,
+                estimate: (total > 0).then(|| (right / total as f64).clamp(0.0, 1.0)),
+            }
+        })
+        .collect()
+}
+
 fn ended_from_row(row: &Row<'_>) -> rusqlite::Result<EndedLease> {
     let reason: String = row.get("reason")?;
     Ok(EndedLease {
@@ -285,5 +323,79 @@ mod tests {
             vec![b],
             "a ended before the cut"
         );
+    }
+}
+
+#[cfg(test)]
+mod estimate_tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::config::PoolConfig;
+
+    fn site() -> SiteConfig {
+        SiteConfig {
+            id: "shop".to_owned(),
+            name: None,
+            forward_to: "sip:sales@127.0.0.1".to_owned(),
+            forward_to_counted: true,
+            quality_min_talk: None,
+            default_number: Some("0".to_owned()),
+            reserve_number: Some("9".to_owned()),
+            freeze: Duration::from_secs(900),
+            static_numbers: Vec::new(),
+            pools: pools(),
+            origins: Vec::new(),
+            utc_offset: jiff::tz::Offset::UTC,
+            report_zone: jiff::tz::TimeZone::UTC,
+            lease_cooldown: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(30),
+            rules: Vec::new(),
+            media: None,
+            record: None,
+            announce: None,
+            answer: None,
+            overflow_code: false,
+        }
+    }
+
+    fn pools() -> Vec<PoolConfig> {
+        vec![
+            PoolConfig {
+                id: "web".into(),
+                numbers: vec!["1".into(), "2".into()],
+                region: None,
+            },
+            PoolConfig {
+                id: "ads".into(),
+                numbers: vec!["3".into()],
+                region: None,
+            },
+        ]
+    }
+
+    fn calls(number: &str, judged: u64, sum: f64, unattributed: u64, reserve: u64) -> NumberCalls {
+        NumberCalls {
+            number: number.into(),
+            judged,
+            confidence_sum: sum,
+            unattributed,
+            reserve,
+        }
+    }
+
+    #[test]
+    fn confidence_counts_unheld_and_reserve_calls_count_zero() {
+        let facts = [
+            calls("1", 4, 3.6, 1, 0),
+            calls("2", 2, 2.0, 0, 0),
+            calls("9", 0, 0.0, 0, 3),
+            calls("3", 0, 0.0, 0, 0),
+        ];
+        let pools = estimate(&site(), &facts);
+        // web: 5.6 right of 4 + 1 + 2 + 3 (reserve) calls.
+        assert_eq!(pools[0].calls, 10);
+        assert!((pools[0].estimate.unwrap() - 0.56).abs() < 1e-9);
+        assert_eq!((pools[1].calls, pools[1].estimate), (0, None));
     }
 }
