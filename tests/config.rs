@@ -190,6 +190,7 @@ fn example_sets_every_key() {
         "tracking.max_forwarded_header_bytes",
         "tracking.leak_calls",
         "tracking.leak_window_hours",
+        "tracking.lease_history_days",
         "tracking.unique_window_days",
         "tracking.quality_min_talk_secs",
         "tracking.callback_window_hours",

@@ -418,7 +418,14 @@ fn a_viewer_signs_in_and_opens_every_page() {
     assert_shows(
         &pools,
         "pools",
-        &["demo / web", "Exhaustion minutes\n3", "10 (100 %)"],
+        &[
+            "demo / web",
+            "Exhaustion minutes\n3",
+            "10 (100 %)",
+            "Leased p95\n",
+            "Quarantined\n0",
+            "Estimated accuracy\n",
+        ],
     );
     assert_eq!(
         browser.eval("document.querySelectorAll('.pool canvas').length"),

@@ -237,6 +237,22 @@ fn pool_usage_answers_per_the_contract() {
         )
         .unwrap();
     }
+    // Calls of that day to the pool: two held (confidence 0.9 and 0.7), one unheld (0).
+    for (id, kind, confidence) in [
+        ("c1", "dynamic", Some(0.9)),
+        ("c2", "dynamic", Some(0.7)),
+        ("c3", "unattributed", None),
+    ] {
+        db.execute(
+            "INSERT INTO cdr (id, call_id, tracking_number, caller, destination, started_at,
+             ended_at, wait_secs, talk_secs, disposition, sip_status, hangup_side, site,
+             number_kind, confidence)
+             VALUES (?1, ?1, '74950000100', '79160000001', 'sip:pbx', '2026-03-01T12:00:00.000Z',
+             '2026-03-01T12:01:00.000Z', 5, 55, 'answered', 200, 'caller', 'demo', ?2, ?3)",
+            rusqlite::params![id, kind, confidence],
+        )
+        .unwrap();
+    }
     let admin = format!("Bearer {ADMIN}");
     let auth = Some(("Authorization", admin.as_str()));
     let (status, body) = get(
@@ -251,6 +267,9 @@ fn pool_usage_answers_per_the_contract() {
         (&json!("demo"), &json!("web"), &json!(2))
     );
     assert_eq!(pool["exhaustion_minutes"], 2);
+    assert_eq!(pool["quarantined"], 0);
+    let accuracy = pool["estimated_accuracy"].as_f64().unwrap();
+    assert!((accuracy - 1.6 / 3.0).abs() < 1e-9, "{body}");
     assert_eq!(
         pool["samples"][1],
         json!({"at": "2026-03-01T12:01:00.000Z", "leased": 2, "exhausted": true})

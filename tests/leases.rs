@@ -83,7 +83,12 @@ async fn sweeper_expires_and_saves_until_stopped() {
 
     let stop = CancellationToken::new();
     let (store, writer) = store::spawn_writer(&path, Default::default()).unwrap();
-    let sweeper = tokio::spawn(lease::run_sweeper(table.clone(), store, stop.clone()));
+    let sweeper = tokio::spawn(lease::run_sweeper(
+        table.clone(),
+        store,
+        std::time::Duration::from_secs(30 * 86_400),
+        stop.clone(),
+    ));
     tokio::time::sleep(StdDuration::from_millis(200)).await;
     stop.cancel();
     sweeper.await.unwrap();

@@ -257,6 +257,16 @@ fn metrics_follow_calls_retransmissions_rejections_and_pools() {
         "{after}"
     );
 
+    // The estimated-accuracy job ran at start: no call in the last 24 h yet, so NaN.
+    let accuracy = r#"calltrack_pool_estimated_accuracy{site="demo",pool="web"}"#;
+    while !after.contains(accuracy) {
+        assert!(Instant::now() < deadline, "no estimated accuracy:\n{after}");
+        std::thread::sleep(Duration::from_millis(50));
+        after = scrape(http);
+    }
+    let estimated = value(&after, accuracy);
+    assert!(estimated.is_nan() || estimated == 0.0, "{after}");
+
     // The second server serves the same registry.
     let other = scrape(second.server.http.unwrap());
     assert!(other.contains("calltrack_calls_total"), "{other}");

@@ -1,5 +1,6 @@
 // pools.js: each number pool's utilisation over time (leased numbers against its size, one
-// sample a minute) and the minutes it was exhausted (visitors shown the reserve number).
+// sample a minute), the minutes it was exhausted (visitors shown the reserve number), busy
+// numbers p95, numbers quarantined now and the estimated accuracy of its last 24 h of calls.
 
 import { api, query } from './api.js';
 import { el, fill, int, rate, time } from './ui.js';
@@ -17,6 +18,7 @@ export async function render(view, ctx) {
   const boxes = [];
   const cards = usage.pools.map((pool) => {
     const peak = pool.samples.reduce((m, s) => Math.max(m, s.leased), 0);
+    const p95 = percentile(pool.samples.map((s) => s.leased), 95);
     const box = el('div', { class: 'chart-box' });
     boxes.push([box, pool]);
     return el('section', { class: 'pool', dataset: { pool: `${pool.site}/${pool.pool}` } },
@@ -24,14 +26,20 @@ export async function render(view, ctx) {
       el('div', { class: 'cards' },
         stat('Numbers', int(pool.size)),
         stat('Peak leased', `${int(peak)} (${rate(pool.size ? peak / pool.size : null)})`),
+        stat('Leased p95', int(p95)),
         stat('Exhaustion minutes', int(pool.exhaustion_minutes), pool.exhaustion_minutes ? 'bad' : 'good'),
+        stat('Quarantined', int(pool.quarantined), pool.quarantined ? 'bad' : 'good'),
+        stat('Estimated accuracy', rate(pool.estimated_accuracy),
+          pool.estimated_accuracy === null ? '' : (pool.estimated_accuracy >= 0.98 ? 'good' : 'bad')),
         stat('Last sample', time(pool.samples.length ? pool.samples[pool.samples.length - 1].at : null))),
       box);
   });
   fill(view,
     el('h1', {}, 'Number pools'),
     el('p', { class: 'muted' }, `${from} – ${ctx.to}`, span > MAX_DAYS ? ` (the last ${MAX_DAYS} days)` : '',
-      '. Exhaustion minutes: sampled minutes in which no number was free or a visitor was refused one.'),
+      '. Exhaustion minutes: sampled minutes in which no number was free or a visitor was refused one.',
+      ' Estimated accuracy: calls of the 24 h before the period\'s end attributed to the right visitor',
+      ' (mean confidence; unheld and reserve-number calls count 0). To size a pool: calltrack pool advise --site ID.'),
     cards.length ? cards : el('p', { class: 'muted' }, 'No pool usage sampled in this period.'));
   for (const [box, pool] of boxes) {
     if (!pool.samples.length) { fill(box, el('p', { class: 'muted' }, 'No samples.')); continue; }
@@ -42,6 +50,13 @@ export async function render(view, ctx) {
       { label: 'Exhausted', values: pool.samples.map((s) => (s.exhausted ? pool.size : null)), color: '#dc2626', step: true },
     ]);
   }
+}
+
+/** Nearest-rank percentile; null without values. */
+function percentile(values, p) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil((p * sorted.length) / 100)) - 1];
 }
 
 function stat(title, value, tone) {

@@ -71,6 +71,7 @@ pub fn keep_restart_only(old: &Config, new: &mut Config) -> Vec<String> {
         http.rate_limit_per_minute,
         tracking.unique_window,
         tracking.callback_window,
+        tracking.lease_history,
         calls.shutdown_grace,
     );
     if old.store != new.store {

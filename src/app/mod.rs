@@ -1,6 +1,7 @@
 //! The composition root: builds every component from the validated config, wires them, and
 //! runs the task tree until shutdown. The only place that constructs and connects things.
 
+mod accuracy;
 mod backlog;
 pub mod diff;
 mod engine;
@@ -338,7 +339,18 @@ async fn run_services(
         jiff::Timestamp::now,
         http_stop.clone(),
     ));
-    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(leases, store, http_stop.clone()));
+    let accuracy_task = tokio::spawn(accuracy::run_accuracy(
+        config.sites.clone(),
+        crate::store::StoreReader::new(&config.store.path),
+        jiff::Timestamp::now,
+        http_stop.clone(),
+    ));
+    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(
+        leases,
+        store,
+        config.tracking.lease_history,
+        http_stop.clone(),
+    ));
     let upkeep_task = tokio::spawn(ops_metrics::run_upkeep(http_stop.clone()));
     let janitor_task = tokio::spawn(recordings.run(std::time::SystemTime::now, http_stop.clone()));
     let speech_task = tokio::spawn(speech.run(jiff::Timestamp::now, http_stop.clone()));
@@ -374,6 +386,7 @@ async fn run_services(
     let usage_result = usage_task.await;
     resolver_task.await?;
     upkeep_task.await?;
+    accuracy_task.await?;
     media_task.await?;
     janitor_task.await?;
     speech_task.await?;

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
 
+pub mod advise;
 pub mod cdr;
 mod cdr_filter;
 pub mod costs;
@@ -284,12 +285,32 @@ fn pool(args: pool::PoolArgs, path: Option<&Path>) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    if let pool::PoolCommand::Advise(advise) = &args.command {
+        return pool_advise(advise, &config);
+    }
     let token = config.http.admin_token.as_ref().map(|t| t.expose());
     match pool::run(args, config.http.listen, token) {
         Ok(()) => EXIT_OK,
         Err(err) => {
             print_error(&err);
             EXIT_RUNTIME
+        }
+    }
+}
+
+fn pool_advise(args: &advise::AdviseArgs, config: &Config) -> u8 {
+    match advise::run(args, config, jiff::Timestamp::now()) {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(err) => {
+            print_error(&err);
+            if err.is_usage() {
+                EXIT_CONFIG
+            } else {
+                EXIT_RUNTIME
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `calltrack pool status`: asks the running daemon (`http.listen`) for pool occupancy and
-//! prints a table or JSON. The admin API's bearer token comes from `--token`, else the
+//! prints a table or JSON (`pool advise` reads the store instead: see [`super::advise`]). The admin API's bearer token comes from `--token`, else the
 //! `CALLTRACK_ADMIN_TOKEN` environment variable, else the config's `http.admin_token`.
 
 use std::net::SocketAddr;
@@ -44,6 +44,10 @@ pub enum PoolCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The smallest pool that meets a target accuracy, from this node's lease history and
+    /// CDRs replayed through the simulator (reads the config's store; exit 2 with too little
+    /// history).
+    Advise(super::advise::AdviseArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,7 +85,9 @@ pub fn run(
     listen: SocketAddr,
     config_token: Option<&str>,
 ) -> Result<(), PoolError> {
-    let PoolCommand::Status { format } = args.command;
+    let PoolCommand::Status { format } = args.command else {
+        return Ok(());
+    };
     let env = std::env::var(TOKEN_ENV).ok();
     let token = pick_token(args.token, env, config_token);
     let pools = fetch(listen, token.as_deref())?;

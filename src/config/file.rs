@@ -330,6 +330,8 @@ pub struct TrackingFile {
     pub leak_calls: u32,
     /// The window of `leak_calls`, in hours.
     pub leak_window_hours: u64,
+    /// Ended leases are kept this many days for `calltrack pool advise` (lease history).
+    pub lease_history_days: u64,
 }
 
 impl Default for TrackingFile {
@@ -344,6 +346,7 @@ impl Default for TrackingFile {
             callback_window_hours: 24,
             leak_calls: 3,
             leak_window_hours: 24,
+            lease_history_days: 30,
         }
     }
 }

@@ -185,6 +185,8 @@ pub struct TrackingConfig {
     pub leak_calls: u32,
     /// ... within this window quarantine it.
     pub leak_window: Duration,
+    /// How long ended leases are kept in the lease history (`lease_history_days`).
+    pub lease_history: Duration,
 }
 
 /// `[geo]`: visitor region lookup.

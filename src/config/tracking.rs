@@ -18,6 +18,8 @@ const MAX_CALLBACK_WINDOW_HOURS: u64 = 720;
 const MAX_LEAK_CALLS: u32 = 1000;
 /// Longest accepted `tracking.leak_window_hours` (30 days).
 const MAX_LEAK_WINDOW_HOURS: u64 = 720;
+/// Longest accepted `tracking.lease_history_days` (ten years).
+const MAX_LEASE_HISTORY_DAYS: u64 = 3650;
 /// Longest accepted `tracking.header_prefix`.
 const MAX_HEADER_PREFIX_BYTES: usize = 32;
 
@@ -60,6 +62,12 @@ pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
         1,
         MAX_LEAK_WINDOW_HOURS,
     );
+    p.within(
+        "tracking.lease_history_days",
+        f.lease_history_days,
+        1,
+        MAX_LEASE_HISTORY_DAYS,
+    );
     let unique_window = (f.unique_window_days > 0)
         .then(|| Duration::from_secs(f.unique_window_days.saturating_mul(SECS_PER_DAY)));
     TrackingConfig {
@@ -72,6 +80,11 @@ pub(super) fn tracking(f: TrackingFile, p: &mut Problems) -> TrackingConfig {
         callback_window: Duration::from_secs(f.callback_window_hours.saturating_mul(3600)),
         leak_calls: f.leak_calls,
         leak_window: Duration::from_secs(f.leak_window_hours.saturating_mul(3600)),
+        lease_history: Duration::from_secs(
+            f.lease_history_days
+                .min(MAX_LEASE_HISTORY_DAYS)
+                .saturating_mul(SECS_PER_DAY),
+        ),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `GET /v1/pools/usage?site=&from=&to=`: each pool's per-minute samples (leased numbers,
 //! exhausted or not) and its exhaustion minutes in a period, for the dashboard's pools page.
 //! `from`/`to` are RFC 3339 or `YYYY-MM-DD` (midnight UTC; a `to` date includes its day);
-//! the default is the last 24 hours, the longest period 31 days.
+//! the default is the last 24 hours, the longest period 31 days. Each pool also carries its
+//! quarantined numbers now and its estimated accuracy over the 24 h before `to`.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -9,8 +10,13 @@ use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use super::errors::ApiError;
+use crate::config::SharedConfig;
+use crate::lease::LeaseTable;
 use crate::store::StoreReader;
+use crate::store::lease_history::{estimate, number_calls};
 use crate::store::pool_usage::{self, PoolUsage};
 
 /// The longest period one request may ask for.
@@ -48,11 +54,31 @@ pub struct UsageQuery {
 )]
 pub async fn usage(
     State(reader): State<StoreReader>,
+    State(config): State<SharedConfig>,
+    State(leases): State<Arc<LeaseTable>>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<PoolUsageView>, ApiError> {
-    let q = parse_query(query.as_deref().unwrap_or(""), Timestamp::now())?;
-    let pools = reader
-        .read(move |conn| pool_usage::usage(conn, q.site.as_deref(), q.from, q.to))
+    let now = Timestamp::now();
+    let q = parse_query(query.as_deref().unwrap_or(""), now)?;
+    let sites = config.load().sites.clone();
+    let mut pools = reader
+        .read(move |conn| {
+            let mut pools = pool_usage::usage(conn, q.site.as_deref(), q.from, q.to)?;
+            let since = q.to.checked_sub(DAY).unwrap_or(Timestamp::MIN);
+            let shown: Vec<String> = pools.iter().map(|p| p.site.clone()).collect();
+            for site in sites.iter().filter(|s| shown.contains(&s.id)) {
+                let calls = number_calls(conn, &site.id, since)?;
+                for found in estimate(site, &calls) {
+                    let pool = pools
+                        .iter_mut()
+                        .find(|p| p.site == site.id && p.pool == found.pool);
+                    if let Some(pool) = pool {
+                        pool.estimated_accuracy = found.estimate;
+                    }
+                }
+            }
+            Ok(pools)
+        })
         .await
         .map_err(|error| {
             tracing::warn!(%error, "cannot read pool usage");
@@ -62,6 +88,14 @@ pub async fn usage(
                 message: "the store cannot be read now".to_owned(),
             }
         })?;
+    for stats in leases.stats(now) {
+        let pool = pools
+            .iter_mut()
+            .find(|p| p.site == stats.site && p.pool == stats.pool);
+        if let Some(pool) = pool {
+            pool.quarantined = u32::try_from(stats.quarantined).unwrap_or(u32::MAX);
+        }
+    }
     Ok(Json(PoolUsageView { pools }))
 }
 

@@ -10,6 +10,7 @@
 //! clock, awaits or touches a socket.
 
 pub mod codes;
+pub mod history;
 mod pool;
 mod quarantine;
 mod ring;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 pub use codes::{CodeMatch, CodeRequest, OverflowCode, OverflowCodes};
+pub use history::{EndReason, EndedLease, PoolCall};
 pub use quarantine::{LeakRule, Quarantine};
 pub use ring::RingContext;
 pub use sweeper::{LeaseSnapshot, LeaseSnapshots, load_on_start, run_sweeper};

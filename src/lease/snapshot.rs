@@ -86,6 +86,8 @@ impl LeaseTable {
             granted_at: lease.granted_at,
             last_seen: lease.last_seen,
             expires_at: lease.expires_at,
+            heartbeats: 0,
+            released_at: None,
         };
         self.sessions.insert(session.clone(), held);
         self.set_holder(index, slot, Some(session));

@@ -1,5 +1,6 @@
 //! The lease sweeper service: ends expired leases every second and saves the table every few
-//! seconds and at shutdown, so a restart keeps visitors on their numbers.
+//! seconds and at shutdown, so a restart keeps visitors on their numbers; each save also
+//! carries the leases ended since the last one (the lease history) and its pruning cut-off.
 //!
 //! The one file of `lease/` that reads the clock and uses tokio. It saves through
 //! [`LeaseSnapshots`], which the store implements (its one writer commits the snapshot): the
@@ -13,7 +14,9 @@ use jiff::Timestamp;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{Lease, LeaseTable, OverflowCode, Quarantine};
+use jiff::SignedDuration;
+
+use super::{EndedLease, Lease, LeaseTable, OverflowCode, Quarantine};
 
 /// How often expired leases are ended.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
@@ -23,12 +26,15 @@ const SAVE_EVERY: Duration = Duration::from_secs(5);
 const SAVE_WAIT: Duration = Duration::from_secs(5);
 
 /// What a restart must find again: every lease, every live overflow code and every
-/// quarantined number.
+/// quarantined number; and what goes into the lease history: the leases ended since the last
+/// save, and the history older than `history_prune_before` to delete.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeaseSnapshot {
     pub leases: Vec<Lease>,
     pub codes: Vec<OverflowCode>,
     pub quarantined: Vec<Quarantine>,
+    pub ended: Vec<EndedLease>,
+    pub history_prune_before: Option<Timestamp>,
 }
 
 /// Where lease snapshots are kept.
@@ -40,12 +46,16 @@ pub trait LeaseSnapshots: Send + Sync + 'static {
     -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// Runs until `stop` is cancelled, then saves one last snapshot and returns.
+/// Runs until `stop` is cancelled, then saves one last snapshot and returns. Ended leases
+/// are kept for `history` (`[tracking] lease_history_days`).
 pub async fn run_sweeper<S: LeaseSnapshots>(
     table: Arc<LeaseTable>,
     store: S,
+    history: Duration,
     stop: CancellationToken,
 ) {
+    table.keep_history();
+    let history = SignedDuration::try_from(history).unwrap_or(SignedDuration::MAX);
     let mut tick = tokio::time::interval(EXPIRE_EVERY);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_save = Instant::now();
@@ -63,10 +73,10 @@ pub async fn run_sweeper<S: LeaseSnapshots>(
         }
         if last_save.elapsed() >= SAVE_EVERY {
             last_save = Instant::now();
-            save(&table, &store).await;
+            save(&table, &store, history).await;
         }
     }
-    save(&table, &store).await;
+    save(&table, &store, history).await;
 }
 
 /// Puts the saved leases and codes back into `table`; returns how many of each were restored
@@ -80,11 +90,18 @@ pub fn load_on_start(table: &LeaseTable, saved: LeaseSnapshot, now: Timestamp) -
 }
 
 /// Saves one snapshot; a failure is logged and the next save tries again.
-async fn save<S: LeaseSnapshots>(table: &LeaseTable, store: &S) {
+async fn save<S: LeaseSnapshots>(table: &LeaseTable, store: &S, history: SignedDuration) {
+    let (ended, dropped) = table.take_ended();
+    if dropped > 0 {
+        tracing::warn!(dropped, "lease history notes dropped (the queue was full)");
+    }
+    let now = Timestamp::now();
     let snapshot = LeaseSnapshot {
         leases: table.snapshot(),
         codes: table.codes().snapshot(),
         quarantined: table.quarantined(),
+        ended,
+        history_prune_before: Some(now.checked_sub(history).unwrap_or(Timestamp::MIN)),
     };
     let saved = snapshot.leases.len() + snapshot.codes.len();
     match tokio::time::timeout(SAVE_WAIT, store.save(snapshot)).await {

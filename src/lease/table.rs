@@ -34,6 +34,8 @@ pub struct LeaseTable {
     codes: OverflowCodes,
     /// Numbers quarantined since the start (leak detection).
     pub(super) quarantined_total: AtomicU64,
+    /// Ended leases waiting for the sweeper ([`super::history`]).
+    pub(super) history: super::history::HistoryQueue,
 }
 
 #[derive(Debug)]
@@ -75,6 +77,18 @@ pub(super) struct Held {
     pub(super) granted_at: Timestamp,
     pub(super) last_seen: Timestamp,
     pub(super) expires_at: Timestamp,
+    /// Heartbeats since the grant (lease history).
+    pub(super) heartbeats: u32,
+    /// When the page was left, unless a heartbeat or a grant came after (lease history).
+    pub(super) released_at: Option<Timestamp>,
+}
+
+/// What renews a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewal {
+    Grant,
+    Heartbeat,
+    Release,
 }
 
 impl LeaseTable {
@@ -88,6 +102,7 @@ impl LeaseTable {
             numbers: DashMap::new(),
             codes: OverflowCodes::default(),
             quarantined_total: AtomicU64::new(0),
+            history: Default::default(),
         };
         for spec in specs {
             table.add_pool(spec);
@@ -169,7 +184,7 @@ impl LeaseTable {
             .and_then(|v| alloc.visitor(v).cloned());
         if let Some(lease) = known
             .as_ref()
-            .and_then(|k| self.renew(&k.session, Some(index), now))
+            .and_then(|k| self.renew(&k.session, Some(index), now, Renewal::Grant))
         {
             return Ok(lease);
         }
@@ -189,6 +204,8 @@ impl LeaseTable {
             granted_at: now,
             last_seen: now,
             expires_at: now.saturating_add(pool.freeze).unwrap_or(Timestamp::MAX),
+            heartbeats: 0,
+            released_at: None,
         };
         let lease = self.to_lease(&session, &held);
         match self.sessions.entry(session.clone()) {
@@ -210,12 +227,12 @@ impl LeaseTable {
     /// The snippet is still on the page: `last_seen = now`, `expires_at = now + freeze`.
     /// `None` when the lease is unknown or already over (the snippet then asks anew).
     pub fn heartbeat(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
-        self.renew(session_id, None, now)
+        self.renew(session_id, None, now, Renewal::Heartbeat)
     }
 
     /// The page was left: the freeze starts now (the same update as a last heartbeat).
     pub fn release(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
-        self.heartbeat(session_id, now)
+        self.renew(session_id, None, now, Renewal::Release)
     }
 
     /// The lease named `session_id` as stored, over or not (until the sweeper ends it).
@@ -287,6 +304,7 @@ impl LeaseTable {
                     .sessions
                     .remove_if(id, |_, h| h.expires_at <= now && !self.in_call(h));
                 if let Some((id, held)) = removed {
+                    self.note_ended(&id, &held, held.expires_at, false);
                     self.free_number(&mut alloc, &id, &held, held.expires_at);
                     ended += 1;
                 }
@@ -326,7 +344,7 @@ impl LeaseTable {
     fn reuse_session(&self, session_id: &str, index: u32, now: Timestamp) -> Option<Lease> {
         let pool = self.sessions.get(session_id)?.pool;
         if pool == index {
-            if let Some(lease) = self.renew(session_id, Some(index), now) {
+            if let Some(lease) = self.renew(session_id, Some(index), now, Renewal::Grant) {
                 return Some(lease);
             }
         }
@@ -335,12 +353,22 @@ impl LeaseTable {
     }
 
     /// Renews the lease if it is still held at `now` (and in pool `index`, if given).
-    fn renew(&self, session_id: &str, index: Option<u32>, now: Timestamp) -> Option<Lease> {
+    fn renew(
+        &self,
+        session_id: &str,
+        index: Option<u32>,
+        now: Timestamp,
+        why: Renewal,
+    ) -> Option<Lease> {
         let mut held = self.sessions.get_mut(session_id)?;
         let in_pool = index.is_none_or(|i| i == held.pool);
         if !in_pool || !(held.expires_at > now || self.in_call(&held)) {
             return None;
         }
+        held.heartbeats = held
+            .heartbeats
+            .saturating_add(u32::from(why == Renewal::Heartbeat));
+        held.released_at = (why == Renewal::Release).then_some(now);
         held.last_seen = now;
         held.expires_at = now
             .saturating_add(self.pool(held.pool).freeze)
@@ -356,6 +384,7 @@ impl LeaseTable {
         let mut alloc = self.pool(index).lock();
         if let Some((id, held)) = self.sessions.remove(session_id) {
             let released_at = held.expires_at.min(now);
+            self.note_ended(&id, &held, released_at, held.expires_at > now);
             self.free_number(&mut alloc, &id, &held, released_at);
         }
     }

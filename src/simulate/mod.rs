@@ -5,7 +5,11 @@
 //! Sans-IO and deterministic: time is a virtual clock from [`engine::EPOCH`], randomness is a
 //! ChaCha stream per seed ([`draw`]). The traffic ([`script`]) is drawn once per seed and every
 //! policy and pool size replays the same visits.
+//!
+//! The pool advisor fits a model to a node's lease history ([`observe`]) and searches pool
+//! sizes and freeze times on it ([`advise`]).
 
+mod advise;
 mod allocator;
 mod compare;
 mod confidence;
@@ -14,10 +18,12 @@ mod engine;
 mod fit;
 pub mod model;
 mod naive;
+mod observe;
 mod script;
 mod site;
 mod tally;
 
+pub use advise::{Advice, PerFreeze, Tried, advise};
 pub use compare::{
     CompareError, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size,
     utmstat_size,
@@ -25,6 +31,7 @@ pub use compare::{
 pub use confidence::{Bin, Reliability};
 pub use fit::{fit, fit_models};
 pub use model::{Model, ModelError};
+pub use observe::{FitError, MIN_CALLS, MIN_DAYS, MIN_LEASES, Observed, fit_history};
 pub use tally::{Policy, RunResult};
 
 use crate::call::confidence::{RingFacts, WEIGHTS};

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A whole model: who visits, how long, who calls and when, and the pool being measured.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     /// A short name, printed with the results.
@@ -21,7 +21,7 @@ pub struct Model {
 }
 
 /// Arrivals: a Poisson process whose rate changes every hour.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
     /// Visits (humans and bots) per hour, for each hour 0..23 of a weekday with factor 1.
@@ -37,7 +37,7 @@ pub struct Traffic {
 }
 
 /// Human visit length: lognormal.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Visit {
     pub median_secs: f64,
@@ -46,7 +46,7 @@ pub struct Visit {
 }
 
 /// Bots load the page but never call.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bots {
     /// Share recognised by their user agent (they see the default number, no lease).
@@ -58,7 +58,7 @@ pub struct Bots {
 }
 
 /// Who calls, when, and for how long.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Calls {
     /// Probability that a human visit leads to a call.
@@ -79,7 +79,7 @@ pub struct Calls {
 }
 
 /// The pool and its timing, as `[[sites]]` would set them.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pool {
     pub size: usize,

@@ -73,6 +73,7 @@ pub(super) fn replace_snapshot(
     snapshot: &LeaseSnapshot,
 ) -> rusqlite::Result<()> {
     replace_leases(conn, &snapshot.leases)?;
+    super::lease_history::record(conn, &snapshot.ended, snapshot.history_prune_before)?;
     super::overflow_codes::replace(conn, &snapshot.codes)?;
     super::number_hygiene::replace(conn, &snapshot.quarantined)
 }
@@ -83,6 +84,7 @@ pub fn load_snapshot(conn: &Connection) -> Result<LeaseSnapshot, StoreError> {
         leases: load_leases(conn)?,
         codes: super::overflow_codes::load(conn)?,
         quarantined: super::number_hygiene::load(conn)?,
+        ..LeaseSnapshot::default()
     })
 }
 

@@ -11,6 +11,8 @@
 //! - [`reader`]: the pool of read-only connections the HTTP side queries through.
 //! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
 //!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
+//! - [`lease_history`]: ended leases (appended with each lease snapshot, pruned past
+//!   `[tracking] lease_history_days`) and the calls to pool numbers, for the pool advisor.
 //! - [`pool_usage`]: per-minute pool usage samples (written for the lease room's usage
 //!   sampler, pruned past the retention) and their read-back for the dashboard.
 //! - [`blacklist`]: caller blacklist entries added through the admin API (via the writer).
@@ -38,6 +40,7 @@ pub mod costs;
 pub mod deal;
 pub mod flat;
 pub mod leads;
+pub mod lease_history;
 pub mod leases;
 mod live_fold;
 mod live_rows;

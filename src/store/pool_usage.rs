@@ -27,7 +27,7 @@ pub struct UsagePoint {
 }
 
 /// One pool's samples in a period.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct PoolUsage {
     pub site: String,
     pub pool: String,
@@ -36,6 +36,13 @@ pub struct PoolUsage {
     pub samples: Vec<UsagePoint>,
     /// Sampled minutes in which the pool was exhausted.
     pub exhaustion_minutes: u32,
+    /// Numbers quarantined by leak detection now (filled by the HTTP layer from the lease
+    /// table; 0 here).
+    pub quarantined: u32,
+    /// Estimated share of the calls to the pool in the 24 h before the period's end that
+    /// were attributed to the right visitor (see `lease_history::estimate`); `null` without
+    /// calls (filled by the HTTP layer).
+    pub estimated_accuracy: Option<f64>,
 }
 
 /// Writes the samples and drops those before `prune_before`, inside the writer's batch.
@@ -94,6 +101,8 @@ pub fn usage(
                 size,
                 samples: Vec::new(),
                 exhaustion_minutes: 0,
+                quarantined: 0,
+                estimated_accuracy: None,
             });
         }
         if let Some(current) = pools.last_mut() {

@@ -276,6 +276,7 @@ const MIGRATIONS: &[&str] = &[
     super::confidence::V18_CONFIDENCE,
     super::number_hygiene::V19_QUARANTINED_NUMBERS,
     super::voicemail::V20_VOICEMAIL,
+    super::lease_history::V21_LEASE_HISTORY,
 ];
 
 /// The schema version this build writes.

@@ -137,6 +137,10 @@ fn describe() {
         "Pool numbers held by a visitor lease"
     );
     describe_gauge!(
+        "calltrack_pool_estimated_accuracy",
+        "Estimated share of the last 24 h of calls to a pool attributed to the right visitor (mean confidence; unheld and reserve calls count 0), refreshed every 10 min; NaN without calls"
+    );
+    describe_gauge!(
         "calltrack_pool_utilisation_ratio",
         "Leased share of a pool (leased / numbers)"
     );
@@ -322,6 +326,12 @@ pub fn publish_pools(leases: &LeaseTable, now: Timestamp) {
         gauge!("calltrack_overflow_codes_live", "site" => site).set(live as f64);
     }
     counter!("calltrack_numbers_quarantined_total").absolute(leases.quarantined_total());
+}
+
+/// A pool's estimated attribution accuracy (`app::accuracy`); NaN without calls.
+pub fn pool_estimated_accuracy(site: &str, pool: &str, estimate: Option<f64>) {
+    let labels = [("site", site.to_owned()), ("pool", pool.to_owned())];
+    gauge!("calltrack_pool_estimated_accuracy", &labels).set(estimate.unwrap_or(f64::NAN));
 }
 
 /// The CDR writer's queue holds `depth` commands.
