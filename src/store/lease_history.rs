@@ -356,6 +356,7 @@ mod estimate_tests {
             announce: None,
             answer: None,
             overflow_code: false,
+            voicemail: None,
         }
     }
 
