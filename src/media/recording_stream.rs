@@ -160,9 +160,10 @@ impl Interleaver {
         let from = (start - self.emitted) as usize;
         let len = (end - start) as usize;
         let bytes = &payload[skip..skip + len];
-        for (slot, byte) in lane.pending.range_mut(from..from + len).zip(bytes) {
-            *slot = decode(*byte);
-        }
+        let (a, b) = lane.pending.as_mut_slices();
+        let (in_a, in_b) = split_range(a.len(), from, len);
+        decode_into(&mut a[in_a.clone()], &bytes[..in_a.len()], decode);
+        decode_into(&mut b[in_b], &bytes[in_a.len()..], decode);
         lane.end = lane.end.max(end);
     }
 
@@ -202,10 +203,9 @@ impl Interleaver {
             for (channel, lane) in self.lanes.iter_mut().enumerate() {
                 let k = lane.pending.len().min(n);
                 let (a, b) = lane.pending.as_slices();
-                let slots = out.iter_mut().skip(channel).step_by(2);
-                for (slot, sample) in slots.zip(a.iter().chain(b).take(k)) {
-                    *slot = *sample;
-                }
+                let from_a = a.len().min(k);
+                interleave(&mut out[..2 * from_a], channel, &a[..from_a]);
+                interleave(&mut out[2 * from_a..2 * k], channel, &b[..k - from_a]);
                 lane.pending.drain(..k);
             }
             self.emitted += n as u64;
@@ -220,6 +220,37 @@ impl Interleaver {
         let samples = std::mem::take(&mut self.block.samples);
         self.ready.push_back(Block { at, samples });
     }
+}
+
+/// Decodes `bytes` into `out` (of the same length).
+fn decode_into(out: &mut [i16], bytes: &[u8], decode: fn(u8) -> i16) {
+    for (slot, byte) in out.iter_mut().zip(bytes) {
+        *slot = decode(*byte);
+    }
+}
+
+/// Writes `samples` into channel `channel` (0 left, 1 right) of the stereo frames `out`.
+fn interleave(out: &mut [i16], channel: usize, samples: &[i16]) {
+    for (frame, sample) in out.chunks_exact_mut(2).zip(samples) {
+        if channel == 0 {
+            frame[0] = *sample;
+        } else {
+            frame[1] = *sample;
+        }
+    }
+}
+
+/// Frames `from..from + len` of a ring whose first part holds `first` of them, as ranges in
+/// the first and in the second part.
+fn split_range(
+    first: usize,
+    from: usize,
+    len: usize,
+) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    let end = from + len;
+    let in_first = from.min(first)..end.min(first);
+    let in_second = from.saturating_sub(first)..end.saturating_sub(first);
+    (in_first, in_second)
 }
 
 impl Lane {

@@ -214,3 +214,16 @@ fn memory_stays_bounded_however_long_the_call() {
     assert_eq!(left.len(), 60_000 * 160);
     assert!(all(&right[30_000 * 160..], 0));
 }
+
+#[test]
+fn a_range_of_the_ring_splits_between_its_two_parts() {
+    use super::split_range;
+    assert_eq!(split_range(10, 2, 5), (2..7, 0..0), "all in the first part");
+    assert_eq!(split_range(10, 8, 5), (8..10, 0..3), "across the seam");
+    assert_eq!(
+        split_range(10, 12, 5),
+        (10..10, 2..7),
+        "all in the second part"
+    );
+    assert_eq!(split_range(0, 0, 4), (0..0, 0..4), "an empty first part");
+}
