@@ -13,6 +13,7 @@ pub mod menu;
 pub mod outcome;
 pub mod overflow;
 pub mod record;
+pub mod scoring;
 pub mod recording;
 pub mod targets;
 pub mod trail;
