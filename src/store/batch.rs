@@ -177,7 +177,7 @@ fn apply(
             outcome,
             at,
             ..
-        } => transcripts::apply(conn, call_id, outcome, &rfc3339::format(*at)).map(|()| true),
+        } => transcripts::apply(conn, call_id, outcome, &rfc3339::format(*at)),
     }
 }
 

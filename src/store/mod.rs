@@ -53,6 +53,7 @@ pub mod report_facts;
 #[macro_use]
 pub mod rollup;
 pub mod schema;
+pub mod scoring;
 mod schema_reports;
 pub mod transcripts;
 mod tuning;

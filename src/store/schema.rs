@@ -275,6 +275,8 @@ const MIGRATIONS: &[&str] = &[
     super::transcripts::V17_TRANSCRIPTS,
     super::confidence::V18_CONFIDENCE,
     super::number_hygiene::V19_QUARANTINED_NUMBERS,
+    super::scoring::V21_CALL_LABELS,
+    super::scoring::V22_SCORING_MODELS,
 ];
 
 /// The schema version this build writes.

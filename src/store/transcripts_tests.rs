@@ -88,6 +88,7 @@ fn retries_wait_and_a_transcript_is_searchable_until_its_recording_expires() {
     let done = SpeechOutcome::Done {
         transcript: transcript("what is the price of delivery"),
         engine: "http",
+        score: None,
     };
     apply(&conn, "a", &done, "2026-12-06T10:05:10Z").unwrap();
     assert!(due(&conn, "2026-12-06T12:00:00Z", 10).unwrap().is_empty());

@@ -8,6 +8,7 @@ use crate::call::record::{CallDetailRecord, rfc3339};
 use crate::call::recording::RecordingStatus;
 use crate::call::trail::TrailStep;
 use crate::store::deal::{Deal, DealView};
+use crate::store::scoring::Scoring;
 
 /// The visit a call is attributed to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -101,6 +102,9 @@ pub struct CallView {
     /// One call only (`GET /v1/calls/{id}`): what each ringing attempt did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trail: Option<Vec<TrailStep>>,
+    /// The label a person gave (`target` / `not_target`) and the scorer's verdict.
+    #[serde(flatten)]
+    pub scoring: Scoring,
 }
 
 /// A call's recording, as the calls API shows it.
@@ -145,13 +149,14 @@ fn recording_url(id: &str, status: Option<RecordingStatus>) -> Option<String> {
 }
 
 /// What is stored beside the CDR's flat columns.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extras {
     pub tags: Vec<String>,
     pub note: Option<String>,
     pub deal: Option<Deal>,
     pub updated_at: Option<String>,
     pub trail: Option<Vec<TrailStep>>,
+    pub scoring: Scoring,
 }
 
 impl CallView {
@@ -192,12 +197,13 @@ impl CallView {
             recording_url,
             recording,
             trail: extras.trail,
+            scoring: extras.scoring,
         }
     }
 }
 
 /// The CSV header: the view's fields with the attribution flattened and the deal split.
-pub const CSV_HEADER: [&str; 46] = [
+pub const CSV_HEADER: [&str; 51] = [
     "id",
     "call_id",
     "site",
@@ -244,7 +250,17 @@ pub const CSV_HEADER: [&str; 46] = [
     "deal_currency",
     "deal_status",
     "updated_at",
+    "label",
+    "label_by",
+    "label_at",
+    "target_probability",
+    "target",
 ];
+
+/// An optional number or flag as a cell (empty for null).
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
+}
 
 /// First characters that make a spreadsheet run a cell as a formula (OWASP "CSV injection";
 /// the same rule as `cdr list --format csv`).
@@ -319,6 +335,11 @@ impl CallView {
             deal.map_or(String::new(), |d| d.currency.clone()),
             deal.map_or(String::new(), |d| d.status.as_str().to_owned()),
             o(&self.updated_at),
+            o(&self.scoring.label),
+            o(&self.scoring.label_by),
+            o(&self.scoring.label_at),
+            opt(self.scoring.target_probability),
+            opt(self.scoring.target),
         ]
     }
 }

@@ -10,6 +10,7 @@ use crate::call::record::{LiveCall, rfc3339};
 use crate::store::calls::{AttributionView, CallView};
 use crate::store::deal::DealView;
 use crate::store::leads::NewLead;
+use crate::store::scoring::Scoring;
 
 /// A call as events carry it. Times are RFC 3339 UTC. For `call.ringing` and
 /// `call.answered` the outcome fields (`ended_at`, `disposition`, `talk_secs`, `quality`,
@@ -62,6 +63,9 @@ pub struct CallFact {
     pub deal: Option<DealView>,
     #[serde(default)]
     pub recording_url: Option<String>,
+    /// The label a person gave and the scorer's verdict (null until there is one).
+    #[serde(flatten, default)]
+    pub scoring: Scoring,
 }
 
 impl CallFact {
@@ -96,6 +100,7 @@ impl CallFact {
             note: None,
             deal: None,
             recording_url: None,
+            scoring: Scoring::default(),
         }
     }
 }
@@ -130,6 +135,7 @@ impl From<CallView> for CallFact {
             note: v.note,
             deal: v.deal,
             recording_url: v.recording_url,
+            scoring: v.scoring,
         }
     }
 }
