@@ -170,6 +170,25 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// One training over the stored labelled calls: the model, and whether it replaces `current`.
+pub fn from_labels(
+    calls: Vec<crate::store::scoring::LabelledCall>,
+    current: Option<&Metrics>,
+    min_labels: usize,
+) -> Result<(ScoringModel, bool), TrainError> {
+    let samples = calls
+        .into_iter()
+        .map(|c| Sample {
+            features: crate::call::scoring::features(&c.caller, &c.agent, &c.facts),
+            call_id: c.call_id,
+            target: c.target,
+        })
+        .collect();
+    let model = train(samples, min_labels)?;
+    let kept = replaces(&model.metrics, current);
+    Ok((model, kept))
+}
+
 /// Whether a newly trained model replaces the current one: when there is none, or when its
 /// cross-validated accuracy is not worse.
 pub fn replaces(new: &Metrics, current: Option<&Metrics>) -> bool {
