@@ -189,6 +189,19 @@ pub fn from_labels(
     Ok((model, kept))
 }
 
+/// Whether the nightly training runs at `now`: in the configured UTC `hour`, not again within
+/// 20 hours of the last training, and only when labels were set since it.
+pub fn nightly_due(
+    hour: u8,
+    now: jiff::Timestamp,
+    last: Option<jiff::Timestamp>,
+    new_labels: u64,
+) -> bool {
+    let in_hour = now.to_zoned(jiff::tz::TimeZone::UTC).hour() == i8::try_from(hour).unwrap_or(-1);
+    let rested = last.is_none_or(|l| now.duration_since(l) >= jiff::SignedDuration::from_hours(20));
+    in_hour && rested && new_labels > 0
+}
+
 /// Whether a newly trained model replaces the current one: when there is none, or when its
 /// cross-validated accuracy is not worse.
 pub fn replaces(new: &Metrics, current: Option<&Metrics>) -> bool {
@@ -244,6 +257,17 @@ mod tests {
         );
         let all: Vec<Sample> = (0..6).map(|i| sample(i, true)).collect();
         assert_eq!(train(all, 2).unwrap_err(), TrainError::OneClass("target"));
+    }
+
+    #[test]
+    fn the_nightly_training_runs_once_in_its_hour_when_labels_arrived() {
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let now = t("2026-12-07T03:10:00Z");
+        assert!(nightly_due(3, now, None, 1));
+        assert!(!nightly_due(3, now, None, 0), "no new labels");
+        assert!(!nightly_due(4, now, None, 5), "not its hour");
+        assert!(!nightly_due(3, now, Some(t("2026-12-07T03:00:00Z")), 5), "ran already");
+        assert!(nightly_due(3, now, Some(t("2026-12-06T03:00:00Z")), 5));
     }
 
     #[test]
