@@ -24,6 +24,8 @@ pub mod metrica_uploads;
 mod schema;
 mod subscription;
 #[cfg(test)]
+mod scored_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
