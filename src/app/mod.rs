@@ -8,10 +8,10 @@ mod forward;
 mod gate;
 mod opening;
 pub mod recordings;
-pub mod scorer_training;
 mod relay_latency;
 pub mod reload;
 mod resolver;
+pub mod scorer_training;
 pub mod watchdog;
 
 pub use reload::{ReloadOutcome, Reloader};

@@ -93,7 +93,10 @@ pub fn run(args: &TrainArgs, config: &Config) -> Result<String, TrainCliError> {
         previous: previous.map(|(id, m)| (id, m.metrics)),
     };
     Ok(match args.format {
-        TrainFormat::Json => format!("{}\n", serde_json::to_string_pretty(&trained).map_err(StoreError::from)?),
+        TrainFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&trained).map_err(StoreError::from)?
+        ),
         TrainFormat::Table => table(&trained),
     })
 }

@@ -5,9 +5,9 @@
 
 use super::commit::committed;
 
-use axum::{Extension, Json};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -155,10 +155,12 @@ pub async fn patch(
     access: Option<Extension<Access>>,
     ApiJson(body): ApiJson<CallPatch>,
 ) -> Result<Json<CallView>, ApiError> {
-    let change = body.check(&who(access.as_deref())).map_err(|problems| ApiError::Invalid {
-        code: "invalid_body",
-        problems,
-    })?;
+    let change = body
+        .check(&who(access.as_deref()))
+        .map_err(|problems| ApiError::Invalid {
+            code: "invalid_body",
+            problems,
+        })?;
     let target = id.clone();
     let request = store.try_request(|done| StoreCommand::PatchCall {
         id: target,

@@ -52,7 +52,10 @@ impl SpeechService {
                 tracing::warn!(%error, "scoring model not read; transcripts go unscored");
             }
             let done = match current_engine(&speech, &mut engine).await {
-                Some(engine) => match self.pass(&speech, engine, model.as_ref(), clock(), &stop).await {
+                Some(engine) => match self
+                    .pass(&speech, engine, model.as_ref(), clock(), &stop)
+                    .await
+                {
                     Ok(done) => done,
                     Err(error) => {
                         tracing::warn!(%error, "speech pass failed");

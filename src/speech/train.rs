@@ -155,7 +155,13 @@ fn cross_validate(samples: &[Sample]) -> Result<Metrics, TrainError> {
             }
         }
     }
-    let ratio = |a: u32, b: u32| if b == 0 { 0.0 } else { f64::from(a) / f64::from(b) };
+    let ratio = |a: u32, b: u32| {
+        if b == 0 {
+            0.0
+        } else {
+            f64::from(a) / f64::from(b)
+        }
+    };
     Ok(Metrics {
         accuracy: ratio(tp + tn, tp + tn + fp + fn_),
         precision: ratio(tp, tp + fp),
@@ -225,7 +231,11 @@ mod tests {
         };
         Sample {
             call_id: format!("call{i:03}"),
-            features: features(caller, "hello how can i help you", &ConversationFacts::default()),
+            features: features(
+                caller,
+                "hello how can i help you",
+                &ConversationFacts::default(),
+            ),
             target,
         }
     }
@@ -266,7 +276,10 @@ mod tests {
         assert!(nightly_due(3, now, None, 1));
         assert!(!nightly_due(3, now, None, 0), "no new labels");
         assert!(!nightly_due(4, now, None, 5), "not its hour");
-        assert!(!nightly_due(3, now, Some(t("2026-12-07T03:00:00Z")), 5), "ran already");
+        assert!(
+            !nightly_due(3, now, Some(t("2026-12-07T03:00:00Z")), 5),
+            "ran already"
+        );
         assert!(nightly_due(3, now, Some(t("2026-12-06T03:00:00Z")), 5));
     }
 

@@ -9,7 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::call::scoring::{Metrics, Score, ScoringModel};
 use crate::call::transcript::ConversationFacts;
 
-/// Version 21 (of the scorer's two): labels and scores on the CDR.
+/// Version 21 (of the scorer's two): labels and scores on the CDR, and `report_targets`, the
+/// hourly scored and target calls the reports read (see `report_targets`).
 pub(super) const V21_CALL_LABELS: &str = "
 ALTER TABLE cdr ADD COLUMN label TEXT;
 ALTER TABLE cdr ADD COLUMN label_by TEXT;
@@ -18,6 +19,39 @@ ALTER TABLE cdr ADD COLUMN target_probability REAL;
 ALTER TABLE cdr ADD COLUMN target INTEGER;
 ALTER TABLE cdr ADD COLUMN scored_by_model INTEGER;
 CREATE INDEX cdr_label ON cdr (label_at) WHERE label IS NOT NULL;
+CREATE TABLE report_targets (
+    hour        TEXT NOT NULL,
+    site        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    medium      TEXT NOT NULL,
+    campaign    TEXT NOT NULL,
+    number_kind TEXT NOT NULL,
+    scored      INTEGER NOT NULL DEFAULT 0,
+    targets     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, site, source, medium, campaign, number_kind)
+) WITHOUT ROWID;
+
+CREATE TRIGGER targets_cdr_forget AFTER DELETE ON cdr
+WHEN OLD.target IS NOT NULL AND OLD.disposition <> 'rejected' BEGIN
+    UPDATE report_targets SET scored = scored - 1, targets = targets - OLD.target
+    WHERE hour = substr(OLD.started_at, 1, 13) AND site = OLD.site
+      AND source = coalesce(OLD.source, '') AND medium = coalesce(OLD.medium, '')
+      AND campaign = coalesce(OLD.campaign, '') AND number_kind = OLD.number_kind;
+END;
+
+CREATE TRIGGER targets_cdr_update AFTER UPDATE OF started_at, disposition, site,
+    number_kind, source, medium, campaign, target ON cdr BEGIN
+    UPDATE report_targets SET scored = scored - 1, targets = targets - OLD.target
+    WHERE OLD.target IS NOT NULL AND OLD.disposition <> 'rejected'
+      AND hour = substr(OLD.started_at, 1, 13) AND site = OLD.site
+      AND source = coalesce(OLD.source, '') AND medium = coalesce(OLD.medium, '')
+      AND campaign = coalesce(OLD.campaign, '') AND number_kind = OLD.number_kind;
+    INSERT INTO report_targets SELECT substr(NEW.started_at, 1, 13), NEW.site,
+        coalesce(NEW.source, ''), coalesce(NEW.medium, ''), coalesce(NEW.campaign, ''),
+        NEW.number_kind, 1, NEW.target
+    WHERE NEW.target IS NOT NULL AND NEW.disposition <> 'rejected'
+    ON CONFLICT DO UPDATE SET scored = scored + 1, targets = targets + excluded.targets;
+END;
 ";
 
 /// Version 22: every training of the scorer, the models kept and refused.
@@ -96,7 +130,9 @@ pub(super) fn set_score(conn: &Connection, id: &str, score: &Score) -> rusqlite:
 }
 
 /// A call's label and score, as the calls API shows them.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Scoring {
     /// `target`, `not_target`, or null (not labelled).
     pub label: Option<String>,
@@ -213,7 +249,9 @@ pub fn save_model(
     conn.execute(
         "INSERT INTO scoring_models (trained_at, labels, targets, folds, accuracy, precision, \
          recall, kept, model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![trained_at, labels, targets, folds, accuracy, precision, recall, kept, json],
+        params![
+            trained_at, labels, targets, folds, accuracy, precision, recall, kept, json
+        ],
     )?;
     Ok(conn.last_insert_rowid())
 }

@@ -73,20 +73,60 @@ fn labels_keep_who_and_when_and_only_transcribed_labelled_calls_train() {
         by: "admin:cookie".into(),
     };
     assert!(set_label(&conn, "a", &by(Some(Label::Target)), "2026-12-06T11:00:00Z").unwrap());
-    assert!(set_label(&conn, "b", &by(Some(Label::NotTarget)), "2026-12-06T11:00:01Z").unwrap());
+    assert!(
+        set_label(
+            &conn,
+            "b",
+            &by(Some(Label::NotTarget)),
+            "2026-12-06T11:00:01Z"
+        )
+        .unwrap()
+    );
     assert!(set_label(&conn, "c", &by(Some(Label::Target)), "2026-12-06T11:00:02Z").unwrap());
-    assert!(!set_label(&conn, "zz", &by(Some(Label::Target)), "2026-12-06T11:00:00Z").unwrap());
+    assert!(
+        !set_label(
+            &conn,
+            "zz",
+            &by(Some(Label::Target)),
+            "2026-12-06T11:00:00Z"
+        )
+        .unwrap()
+    );
     let (label, who, at): (String, String, String) = conn
-        .query_row("SELECT label, label_by, label_at FROM cdr WHERE id = 'b'", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT label, label_by, label_at FROM cdr WHERE id = 'b'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
-    assert_eq!((label.as_str(), who.as_str()), ("not_target", "admin:cookie"));
+    assert_eq!(
+        (label.as_str(), who.as_str()),
+        ("not_target", "admin:cookie")
+    );
     assert_eq!(at, "2026-12-06T11:00:01Z");
-    assert_eq!(labels_since(&conn, Some("2026-12-06T11:00:00Z")).unwrap(), 2);
+    assert_eq!(
+        labels_since(&conn, Some("2026-12-06T11:00:00Z")).unwrap(),
+        2
+    );
 
-    assert!(!apply(&conn, "a", &done("what is the price", None), "2026-12-06T11:01:00Z").unwrap());
-    assert!(!apply(&conn, "b", &done("wrong number", None), "2026-12-06T11:01:00Z").unwrap());
+    assert!(
+        !apply(
+            &conn,
+            "a",
+            &done("what is the price", None),
+            "2026-12-06T11:01:00Z"
+        )
+        .unwrap()
+    );
+    assert!(
+        !apply(
+            &conn,
+            "b",
+            &done("wrong number", None),
+            "2026-12-06T11:01:00Z"
+        )
+        .unwrap()
+    );
     let set = training_set(&conn).unwrap();
     let ids: Vec<(&str, bool)> = set.iter().map(|c| (c.call_id.as_str(), c.target)).collect();
     assert_eq!(ids, [("a", true), ("b", false)], "c has no transcript yet");
@@ -106,7 +146,15 @@ fn a_scored_transcript_stores_the_score_once() {
         target: true,
         model_id: 3,
     };
-    assert!(apply(&conn, "a", &done("price", Some(score)), "2026-12-06T11:01:00Z").unwrap());
+    assert!(
+        apply(
+            &conn,
+            "a",
+            &done("price", Some(score)),
+            "2026-12-06T11:01:00Z"
+        )
+        .unwrap()
+    );
     let (p, t, m): (f64, bool, i64) = conn
         .query_row(
             "SELECT target_probability, target, scored_by_model FROM cdr WHERE id = 'a'",
@@ -116,7 +164,15 @@ fn a_scored_transcript_stores_the_score_once() {
         .unwrap();
     assert_eq!((p, t, m), (0.8, true, 3));
     // The job is gone: a second outcome for it scores nothing again.
-    assert!(!apply(&conn, "a", &done("price", Some(score)), "2026-12-06T11:02:00Z").unwrap());
+    assert!(
+        !apply(
+            &conn,
+            "a",
+            &done("price", Some(score)),
+            "2026-12-06T11:02:00Z"
+        )
+        .unwrap()
+    );
 }
 
 #[test]

@@ -173,7 +173,9 @@ mod tests {
     use super::*;
 
     fn patch(json: &str) -> Result<CallChange, Vec<String>> {
-        serde_json::from_str::<CallPatch>(json).unwrap().check("admin:bearer")
+        serde_json::from_str::<CallPatch>(json)
+            .unwrap()
+            .check("admin:bearer")
     }
 
     #[test]

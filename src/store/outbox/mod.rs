@@ -22,9 +22,9 @@ pub mod fact;
 pub(super) mod from_batch;
 pub mod metrica_uploads;
 mod schema;
-mod subscription;
 #[cfg(test)]
 mod scored_tests;
+mod subscription;
 #[cfg(test)]
 mod tests;
 

@@ -47,7 +47,8 @@ fn recorded_call(conn: &mut Connection, subs: &[Subscription], id: &str) {
         answered_target: None,
     };
     let end = ts("2026-12-05T09:01:00Z");
-    let cdr = CallDetailRecord::from_live(&live, end, Disposition::Answered, 200, HangupSide::Callee);
+    let cdr =
+        CallDetailRecord::from_live(&live, end, Disposition::Answered, 200, HangupSide::Callee);
     apply(conn, subs, vec![StoreCommand::CallEnded(cdr)]);
     conn.execute(
         "UPDATE cdr SET recording_status = 'recorded', recording_path = '/r/' || id || '.wav' \
@@ -129,10 +130,17 @@ fn target_only_exports_send_scored_target_calls_once_and_drop_the_rest_with_a_re
     let ga4_rows = rows(&conn, "ga4");
     assert_eq!(ga4_rows.len(), 2, "{ga4_rows:?}");
     assert_eq!(
-        (ga4_rows[0].0.as_str(), ga4_rows[0].1.as_str(), ga4_rows[0].2.as_str()),
+        (
+            ga4_rows[0].0.as_str(),
+            ga4_rows[0].1.as_str(),
+            ga4_rows[0].2.as_str()
+        ),
         ("call.scored", "buyer", "pending")
     );
-    assert_eq!((ga4_rows[1].1.as_str(), ga4_rows[1].2.as_str()), ("spam", "dead"));
+    assert_eq!(
+        (ga4_rows[1].1.as_str(), ga4_rows[1].2.as_str()),
+        ("spam", "dead")
+    );
     let reason = ga4_rows[1].3.as_deref().unwrap();
     assert!(reason.starts_with("dropped: scored not target"), "{reason}");
 
@@ -150,6 +158,9 @@ fn target_only_exports_send_scored_target_calls_once_and_drop_the_rest_with_a_re
     assert_eq!(fact["target_probability"], 0.91);
 
     // A repeated outcome (a job that is gone) scores and sends nothing again.
-    assert_eq!(apply(&mut conn, &subs, vec![transcribed("buyer", score(0.95))]), 0);
+    assert_eq!(
+        apply(&mut conn, &subs, vec![transcribed("buyer", score(0.95))]),
+        0
+    );
     assert_eq!(rows(&conn, "ga4").len(), 2);
 }
