@@ -105,6 +105,8 @@ pub struct CallView {
     /// The label a person gave (`target` / `not_target`) and the scorer's verdict.
     #[serde(flatten)]
     pub scoring: Scoring,
+    /// The keyword tags (`[[speech.tags]]`) said in the call, once transcribed.
+    pub speech_tags: Vec<String>,
 }
 
 /// A call's recording, as the calls API shows it.
@@ -157,6 +159,7 @@ pub struct Extras {
     pub updated_at: Option<String>,
     pub trail: Option<Vec<TrailStep>>,
     pub scoring: Scoring,
+    pub speech_tags: Vec<String>,
 }
 
 impl CallView {
@@ -198,12 +201,13 @@ impl CallView {
             recording,
             trail: extras.trail,
             scoring: extras.scoring,
+            speech_tags: extras.speech_tags,
         }
     }
 }
 
 /// The CSV header: the view's fields with the attribution flattened and the deal split.
-pub const CSV_HEADER: [&str; 51] = [
+pub const CSV_HEADER: [&str; 52] = [
     "id",
     "call_id",
     "site",
@@ -255,6 +259,7 @@ pub const CSV_HEADER: [&str; 51] = [
     "label_at",
     "target_probability",
     "target",
+    "speech_tags",
 ];
 
 /// An optional number or flag as a cell (empty for null).
@@ -340,6 +345,7 @@ impl CallView {
             o(&self.scoring.label_at),
             opt(self.scoring.target_probability),
             opt(self.scoring.target),
+            x(&self.speech_tags.join(";")),
         ]
     }
 }

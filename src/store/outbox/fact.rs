@@ -66,6 +66,9 @@ pub struct CallFact {
     /// The label a person gave and the scorer's verdict (null until there is one).
     #[serde(flatten, default)]
     pub scoring: Scoring,
+    /// The keyword tags (`[[speech.tags]]`) said in the call, once transcribed.
+    #[serde(default)]
+    pub speech_tags: Vec<String>,
 }
 
 impl CallFact {
@@ -101,6 +104,7 @@ impl CallFact {
             deal: None,
             recording_url: None,
             scoring: Scoring::default(),
+            speech_tags: Vec::new(),
         }
     }
 }
@@ -136,6 +140,7 @@ impl From<CallView> for CallFact {
             deal: v.deal,
             recording_url: v.recording_url,
             scoring: v.scoring,
+            speech_tags: v.speech_tags,
         }
     }
 }
