@@ -140,17 +140,23 @@ fn stereo_call(dir: &Path, name: &str, caller: &str) -> PathBuf {
     let greeting = secs_of(&agent);
     let talk = secs_of(&said);
     let left = dir.join("left.wav");
-    run(Command::new("sox")
-        .arg(&said)
-        .arg(&left)
-        .args(["pad", &format!("{:.2}", greeting + 0.5), "1"]));
+    run(Command::new("sox").arg(&said).arg(&left).args([
+        "pad",
+        &format!("{:.2}", greeting + 0.5),
+        "1",
+    ]));
     let right = dir.join("right.wav");
-    run(Command::new("sox")
-        .arg(&agent)
-        .arg(&right)
-        .args(["pad", "0", &format!("{:.2}", talk + 1.5)]));
+    run(Command::new("sox").arg(&agent).arg(&right).args([
+        "pad",
+        "0",
+        &format!("{:.2}", talk + 1.5),
+    ]));
     let out = dir.join(format!("{name}.wav"));
-    run(Command::new("sox").arg("-M").arg(&left).arg(&right).arg(&out));
+    run(Command::new("sox")
+        .arg("-M")
+        .arg(&left)
+        .arg(&right)
+        .arg(&out));
     out
 }
 
@@ -219,7 +225,10 @@ fn api(ct: &Calltrack, method: &str, path: &str, body: Option<Value>) -> Value {
             .header("Authorization", &auth)
             .send_json(body)
             .unwrap(),
-        None => ureq::get(&url).header("Authorization", &auth).call().unwrap(),
+        None => ureq::get(&url)
+            .header("Authorization", &auth)
+            .call()
+            .unwrap(),
     };
     assert_eq!(resp.status().as_u16(), 200, "{method} {path}");
     resp.body_mut().read_json().unwrap()
@@ -312,7 +321,11 @@ fn streamed_ids(ct: &Calltrack, n: usize) -> Vec<String> {
         if ids.len() >= n {
             return ids;
         }
-        assert!(Instant::now() < deadline, "streamed calls not recorded:\n{}", ct.log());
+        assert!(
+            Instant::now() < deadline,
+            "streamed calls not recorded:\n{}",
+            ct.log()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -355,14 +368,27 @@ fn a_scorer_trained_on_60_labelled_calls_classifies_30_held_out_calls() {
 
     // 1. The training calls are transcribed by the daemon and labelled through the API.
     for (i, ((id, _, _), wav)) in calls.iter().zip(&wavs).enumerate().take(TRAIN) {
-        insert_recorded(&db, id, wav, &format!("2026-12-06T10:{:02}:00.000Z", i % 60));
+        insert_recorded(
+            &db,
+            id,
+            wav,
+            &format!("2026-12-06T10:{:02}:00.000Z", i % 60),
+        );
     }
     let started = Instant::now();
     wait_for(&ct, &ids(0..TRAIN), false, Duration::from_secs(600));
-    eprintln!("{TRAIN} calls transcribed in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{TRAIN} calls transcribed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     for (id, target, _) in &calls[..TRAIN] {
         let label = if *target { "target" } else { "not_target" };
-        let call = api(&ct, "PATCH", &format!("/v1/calls/{id}"), Some(json!({"label": label})));
+        let call = api(
+            &ct,
+            "PATCH",
+            &format!("/v1/calls/{id}"),
+            Some(json!({"label": label})),
+        );
         assert_eq!(call["label"], label);
     }
 
@@ -379,10 +405,23 @@ fn a_scorer_trained_on_60_labelled_calls_classifies_30_held_out_calls() {
 
     // 3. Held-out calls (and two real ones) are scored by the worker with the new model.
     for (i, ((id, _, _), wav)) in calls.iter().zip(&wavs).enumerate().skip(TRAIN) {
-        insert_recorded(&db, id, wav, &format!("2026-12-06T11:{:02}:00.000Z", i % 60));
+        insert_recorded(
+            &db,
+            id,
+            wav,
+            &format!("2026-12-06T11:{:02}:00.000Z", i % 60),
+        );
     }
-    stream_call(&ct, dir, "how much does the blue sofa cost, can you deliver it on saturday.");
-    stream_call(&ct, dir, "sorry wrong number, i was trying to call my brother.");
+    stream_call(
+        &ct,
+        dir,
+        "how much does the blue sofa cost, can you deliver it on saturday.",
+    );
+    stream_call(
+        &ct,
+        dir,
+        "sorry wrong number, i was trying to call my brother.",
+    );
     let streamed = streamed_ids(&ct, 2);
     let mut scored = ids(TRAIN..TRAIN + HELD_OUT);
     scored.extend(streamed.iter().cloned());

@@ -146,7 +146,7 @@ fn cross_validate(samples: &[Sample]) -> Result<Metrics, TrainError> {
         for (_, s) in held {
             let said = model
                 .as_ref()
-                .map_or(false, |m| m.probability(&s.features) >= 0.5);
+                .is_some_and(|m| m.probability(&s.features) >= 0.5);
             match (said, s.target) {
                 (true, true) => tp += 1,
                 (true, false) => fp += 1,
