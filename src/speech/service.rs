@@ -285,7 +285,7 @@ fn outcome(
                     .increment(1);
             }
             return SpeechOutcome::Done {
-                transcript,
+                transcript: Box::new(transcript),
                 engine,
                 score,
             };

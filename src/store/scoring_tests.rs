@@ -35,11 +35,11 @@ fn recorded(conn: &Connection, id: &str) {
 
 fn done(caller: &str, score: Option<Score>) -> SpeechOutcome {
     SpeechOutcome::Done {
-        transcript: Transcript {
+        transcript: Box::new(Transcript {
             caller: caller.into(),
             agent: "hello".into(),
             ..Transcript::default()
-        },
+        }),
         engine: "http",
         score,
     }

@@ -73,7 +73,7 @@ pub struct SpeechJob {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SpeechOutcome {
     Done {
-        transcript: Transcript,
+        transcript: Box<Transcript>,
         engine: &'static str,
         /// The current scoring model's verdict (none while no model is trained).
         score: Option<Score>,

@@ -11,7 +11,6 @@ use super::enqueue::Enqueue;
 use super::{EventKind, EventSet, Need, Subscription};
 use crate::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use crate::call::scoring::Score;
-use crate::call::transcript::Transcript;
 use crate::config::exports::Send;
 use crate::store::batch::apply_batch;
 use crate::store::commands::StoreCommand;
@@ -62,7 +61,7 @@ fn transcribed(id: &str, score: Option<Score>) -> StoreCommand {
     StoreCommand::Transcribed {
         call_id: id.into(),
         outcome: SpeechOutcome::Done {
-            transcript: Transcript::default(),
+            transcript: Box::default(),
             engine: "http",
             score,
         },
