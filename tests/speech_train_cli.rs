@@ -1,7 +1,8 @@
 //! `calltrack speech train` on a database of labelled, transcribed calls (written here as the
 //! speech worker and the calls API leave them; no speech engine needed): too few labels is
 //! exit 2; the first model is kept; a worse one (trained after many labels were flipped) is
-//! stored but not made current.
+//! stored but not made current. `calltrack speech tags` counts calls per keyword tag and
+//! source.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -45,9 +46,10 @@ fn insert(conn: &Connection, id: &str, caller: &str, target: bool) {
     )
     .unwrap();
     conn.execute(
-        "INSERT INTO transcripts (call_id, status, engine, caller, agent, attempts, created_at) \
-         VALUES (?1, 'done', 'http', ?2, 'hello how can i help', 1, '2026-12-06T10:02:00Z')",
-        params![id, caller],
+        "INSERT INTO transcripts (call_id, status, engine, caller, agent, attempts, created_at, \
+         tags) VALUES (?1, 'done', 'http', ?2, 'hello how can i help', 1, \
+         '2026-12-06T10:02:00Z', ?3)",
+        params![id, caller, if target { r#"["price"]"# } else { "[]" }],
     )
     .unwrap();
 }
@@ -122,4 +124,38 @@ fn training_needs_labels_keeps_the_first_model_and_refuses_a_worse_one() {
         .query_row("SELECT count(*) FROM scoring_models", [], |r| r.get(0))
         .unwrap();
     assert_eq!(stored, 2, "every training is kept for the record");
+
+    let tags = Command::new(env!("CARGO_BIN_EXE_calltrack"))
+        .args([
+            "speech",
+            "tags",
+            "--from",
+            "2026-12-06",
+            "--to",
+            "2026-12-06",
+        ])
+        .args(["--format", "json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(tags.status.success(), "{tags:?}");
+    let counts: serde_json::Value = serde_json::from_slice(&tags.stdout).unwrap();
+    assert_eq!(
+        counts["tags"],
+        serde_json::json!([{"tag": "price", "source": null, "calls": 30}])
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_calltrack"))
+        .args([
+            "speech",
+            "tags",
+            "--from",
+            "yesterday",
+            "--to",
+            "2026-12-06",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
 }

@@ -76,7 +76,7 @@ pub enum Command {
     /// Ad costs: import a CSV (exit 2 listing every bad line; nothing is imported then).
     Costs(costs::CostsArgs),
     /// The call scorer: `speech train` fits it on the labelled calls' transcripts (exit 2
-    /// with too few labels).
+    /// with too few labels); `speech tags` counts calls per keyword tag and source.
     Speech(speech::SpeechArgs),
     /// Fill a database with realistic demo calls, leads and costs (deterministic per --seed).
     DemoData(demo::DemoArgs),
@@ -251,14 +251,21 @@ fn speech_train(args: &speech::SpeechArgs, path: Option<&Path>) -> u8 {
     let Some(config) = loaded(path) else {
         return EXIT_CONFIG;
     };
-    let speech::SpeechCommand::Train(train) = &args.command;
-    match speech::run(train, &config) {
+    let result = match &args.command {
+        speech::SpeechCommand::Train(train) => speech::run(train, &config),
+        speech::SpeechCommand::Tags(tags) => speech::tags(tags, &config),
+    };
+    match result {
         Ok(text) => {
             print!("{text}");
             EXIT_OK
         }
         Err(speech::TrainCliError::Labels(why)) => {
             eprintln!("calltrack speech train: no model trained: {why}");
+            EXIT_CONFIG
+        }
+        Err(speech::TrainCliError::Usage(why)) => {
+            eprintln!("calltrack speech: {why}");
             EXIT_CONFIG
         }
         Err(err) => {

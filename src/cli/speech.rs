@@ -1,7 +1,8 @@
 //! `calltrack speech train`: fits the call scorer on the labelled calls' transcripts in the
 //! database, prints its cross-validated accuracy, precision and recall, stores it, and makes
 //! it current only when it is not worse than the current model (the speech worker picks it
-//! up on its next pass). Too few labels: exit 2.
+//! up on its next pass). Too few labels: exit 2. `calltrack speech tags`: calls per keyword tag
+//! and source over local days, as `GET /v1/transcripts/tags` counts them.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -25,6 +26,28 @@ pub enum SpeechCommand {
     /// the new model replaces the current one only if its cross-validated accuracy is not
     /// worse. Exit 2 with fewer than --min-labels labelled calls.
     Train(TrainArgs),
+    /// Calls per keyword tag (`[[speech.tags]]`) and source over UTC days (exit 2 on a bad
+    /// date).
+    Tags(TagsArgs),
+}
+
+/// `calltrack speech tags ...`
+#[derive(clap::Args, Debug, Clone)]
+pub struct TagsArgs {
+    /// First UTC day, YYYY-MM-DD.
+    #[arg(long)]
+    pub from: String,
+    /// Last UTC day (inclusive), YYYY-MM-DD.
+    #[arg(long)]
+    pub to: String,
+    /// One site's id (all sites without it).
+    #[arg(long)]
+    pub site: Option<String>,
+    #[arg(long, value_enum, default_value_t = TrainFormat::Table)]
+    pub format: TrainFormat,
+    /// CDR database (default: the configured store path).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 /// `calltrack speech train ...`
@@ -57,6 +80,8 @@ pub enum TrainCliError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Fit(String),
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// What one training did, as printed.
@@ -99,6 +124,38 @@ pub fn run(args: &TrainArgs, config: &Config) -> Result<String, TrainCliError> {
         ),
         TrainFormat::Table => table(&trained),
     })
+}
+
+/// Calls per tag and source, as a table or JSON.
+pub fn tags(args: &TagsArgs, config: &Config) -> Result<String, TrainCliError> {
+    let day = |text: &str, name: &str| {
+        text.parse::<jiff::civil::Date>()
+            .map_err(|e| TrainCliError::Usage(format!("--{name} {text:?}: {e}")))
+    };
+    let (first, last) = (day(&args.from, "from")?, day(&args.to, "to")?);
+    let start = |d: jiff::civil::Date| {
+        d.to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| crate::call::record::rfc3339::format(z.timestamp()))
+            .map_err(|e| TrainCliError::Usage(e.to_string()))
+    };
+    let after = last
+        .tomorrow()
+        .map_err(|e| TrainCliError::Usage(e.to_string()))?;
+    let (from, to) = (start(first)?, start(after)?);
+    let path = args.db.clone().unwrap_or_else(|| config.store.path.clone());
+    let conn = store::open_read_only(&path)?;
+    let counts = crate::store::transcripts::tag_counts(&conn, &from, &to, args.site.as_deref())
+        .map_err(StoreError::from)?;
+    if args.format == TrainFormat::Json {
+        let json = serde_json::json!({"from": from, "to": to, "tags": counts});
+        return Ok(format!("{json}\n"));
+    }
+    let mut out = format!("{:<24} {:<24} {:>7}\n", "tag", "source", "calls");
+    for c in counts {
+        let source = c.source.as_deref().unwrap_or("(none)");
+        let _ = writeln!(out, "{:<24} {:<24} {:>7}", c.tag, source, c.calls);
+    }
+    Ok(out)
 }
 
 /// The human form: the metrics, then which model is current.
