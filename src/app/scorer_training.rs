@@ -90,3 +90,89 @@ impl ScorerTraining {
         Ok(Some(kept))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::writer::{WriterOptions, spawn_writer};
+
+    fn t(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// `n` transcribed calls labelled at `at`, every other one a buyer.
+    fn seed(path: &std::path::Path, from: usize, n: usize, at: &str) {
+        let conn = crate::store::open(path).unwrap();
+        for i in from..from + n {
+            let target = i % 2 == 0;
+            let caller = if target {
+                "how much is the sofa"
+            } else {
+                "sorry wrong number"
+            };
+            conn.execute(
+                "INSERT INTO cdr (id, call_id, tracking_number, caller, destination, \
+                 started_at, ended_at, wait_secs, talk_secs, disposition, sip_status, \
+                 hangup_side, label, label_by, label_at) VALUES (?1, ?1, '1', '79', 'sip:x', \
+                 '2026-12-06T10:00:00Z', '2026-12-06T10:01:00Z', 0, 9, 'answered', 200, \
+                 'caller', ?2, 'admin:bearer', ?3)",
+                rusqlite::params![
+                    format!("c{i:03}"),
+                    if target { "target" } else { "not_target" },
+                    at
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO transcripts (call_id, status, engine, caller, agent, attempts, \
+                 created_at) VALUES (?1, 'done', 'http', ?2, 'hello', 1, ?3)",
+                rusqlite::params![format!("c{i:03}"), caller, at],
+            )
+            .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_nightly_training_runs_in_its_hour_once_and_only_after_new_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdr.db");
+        let (store, handle) = spawn_writer(&path, WriterOptions::default()).unwrap();
+        seed(&path, 0, 60, "2026-12-06T12:00:00Z");
+        let config =
+            crate::config::Config::from_toml_str("[speech]\ntrain_hour_utc = 3\n").unwrap();
+        let training = ScorerTraining {
+            config: std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(config)),
+            store,
+            reader: StoreReader::new(&path),
+        };
+        assert_eq!(
+            training.pass(3, t("2026-12-07T02:55:00Z")).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            training.pass(3, t("2026-12-07T03:05:00Z")).await.unwrap(),
+            Some(true)
+        );
+        let conn = crate::store::open(&path).unwrap();
+        assert!(scoring::current_model(&conn).unwrap().is_some());
+        // Not twice in one night, and not without new labels.
+        assert_eq!(
+            training.pass(3, t("2026-12-07T03:15:00Z")).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            training.pass(3, t("2026-12-08T03:05:00Z")).await.unwrap(),
+            None
+        );
+        seed(&path, 60, 2, "2026-12-08T12:00:00Z");
+        assert_eq!(
+            training.pass(3, t("2026-12-09T03:05:00Z")).await.unwrap(),
+            Some(true)
+        );
+        drop(training);
+        tokio::task::spawn_blocking(move || handle.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
