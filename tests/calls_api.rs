@@ -303,6 +303,34 @@ fn one_call_has_its_visit_and_trail_and_patches_read_back() {
     );
     assert_eq!(patch(json!({"note": "x"}), "nope").0, 404);
     assert_eq!(patch(json!({"colour": "red"}), "call0007").0, 422);
+
+    // The scorer's label: kept with who set it and when; a bad value is one listed problem.
+    assert_eq!(call["label"], Value::Null);
+    assert_eq!(call["target_probability"], Value::Null);
+    let (status, labelled) = patch(json!({"label": "not_target"}), "call0007");
+    assert_eq!(status, 200, "{labelled}");
+    assert_eq!(labelled["label"], "not_target");
+    assert_eq!(labelled["label_by"], "admin:bearer");
+    assert!(labelled["label_at"].as_str().is_some());
+    assert_eq!(
+        labelled["tags"],
+        json!(["lead", "vip"]),
+        "a label keeps the rest"
+    );
+    let (status, error) = patch(json!({"label": "maybe"}), "call0007");
+    assert_eq!(status, 400, "{error}");
+    let problems = error["error"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{error}");
+    assert!(
+        problems[0].as_str().unwrap().starts_with("label:"),
+        "{error}"
+    );
+    assert_eq!(get(&server, "/v1/calls/call0007").1["label"], "not_target");
+    let (_, cleared) = patch(json!({"label": null}), "call0007");
+    assert_eq!(
+        (cleared["label"].clone(), cleared["label_by"].clone()),
+        (Value::Null, Value::Null)
+    );
 }
 
 #[test]

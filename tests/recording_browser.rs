@@ -197,6 +197,23 @@ fn the_journal_plays_a_recorded_call_and_says_why_another_has_none() {
         "Agent 0:04 five hundred"
     );
     assert_eq!(browser.text("#transcript .tag"), "price");
+
+    // The call scorer's label: a toggle that saves at once, kept with who set it.
+    assert!(
+        browser
+            .text("#label-status")
+            .starts_with("Label: none · scorer: not scored")
+    );
+    browser
+        .eval("document.querySelector('#label-box button[data-label=\"target\"]').click(); true");
+    browser.wait_for(
+        "document.querySelector('#label-status').textContent.startsWith('Label: target')",
+        "the label saved",
+    );
+    assert!(browser.text("#label-status").contains("admin:cookie"));
+    let stored = browser.eval("fetch('/v1/calls/c-rec').then(r => r.json()).then(c => c.label)");
+    assert_eq!(stored, "target");
+    browser.screenshot(&screenshot_dir().join("journal-label.png"));
     open(&mut browser, &format!("{PERIOD}&call=c-plain"));
     browser.wait_for(
         "document.querySelector('#transcript').textContent.startsWith('No transcript')",
@@ -213,6 +230,13 @@ fn the_journal_plays_a_recorded_call_and_says_why_another_has_none() {
     browser.wait_for(
         "document.body.dataset.ready !== 'sign-in'",
         "viewer signed in",
+    );
+    open(&mut browser, &format!("{PERIOD}&call=c-rec"));
+    assert!(browser.text("#label-status").starts_with("Label: target"));
+    assert_eq!(
+        browser.eval("document.querySelectorAll('#label-box button').length"),
+        0,
+        "viewers see the label, admins set it"
     );
     open(&mut browser, PERIOD);
     assert_eq!(browser.eval("document.querySelectorAll('audio').length"), 0);

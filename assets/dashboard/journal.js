@@ -1,7 +1,8 @@
 // journal.js: the call journal: filters (kept in the URL), a page of calls with "older
 // calls" paging, and one call's visit (landing page, UTM, keyword, click ids), timing,
 // routing trail, its recording or voicemail (a player per recorded call in the list and the detail) and,
-// for admins, its transcript (turns by party, keyword tags, talk and silence).
+// for admins, its transcript (turns by party, keyword tags, talk and silence) and the call
+// scorer's label toggle (target / not target) beside the scorer's verdict.
 
 import { api, query } from './api.js';
 import { el, fill, int, money, secs, time, label, table, triState } from './ui.js';
@@ -123,6 +124,40 @@ function pairs(list) {
     .map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
+const LABELS = [['target', 'Target'], ['not_target', 'Not target'], [null, 'Clear']];
+
+// The scorer's verdict, and the label a person gives (admins: a toggle, saved at once).
+function labelBox(call, ctx) {
+  const box = el('div', { id: 'label-box' });
+  const show = (c) => {
+    const verdict = c.target_probability === null || c.target_probability === undefined
+      ? 'not scored'
+      : `${c.target ? 'target' : 'not target'} (${c.target_probability.toFixed(2)})`;
+    const current = c.label ? c.label.replace('_', ' ') : 'none';
+    const status = el('p', { class: 'small', id: 'label-status' },
+      `Label: ${current}`, c.label_by ? el('span', { class: 'muted' }, ` · ${c.label_by}`) : null,
+      ` · scorer: ${verdict}`);
+    const buttons = ctx.role === 'admin'
+      ? el('p', { class: 'label-toggle' }, LABELS.map(([value, text]) => el('button', {
+        type: 'button',
+        class: c.label === value ? 'active' : '',
+        'data-label': value || 'none',
+        onclick: async () => {
+          try {
+            const body = { label: value };
+            show(await api(`/v1/calls/${encodeURIComponent(c.id)}`, { method: 'PATCH', body }));
+          } catch (e) {
+            fill(box, status, el('p', { class: 'error' }, e.message));
+          }
+        },
+      }, text)))
+      : null;
+    fill(box, status, buttons);
+  };
+  show(call);
+  return box;
+}
+
 // The call's transcript, fetched once the detail is shown (admins only, like the recording).
 function transcriptBox(call, ctx) {
   const box = el('div', { id: 'transcript' }, el('p', { class: 'muted small' }, '…'));
@@ -217,6 +252,7 @@ function callDetail(call, ctx) {
         ? el('ol', { class: 'trail', id: 'trail' }, trail)
         : el('p', { class: 'muted' }, 'No routing steps recorded.'),
       el('h3', {}, 'Recording'), recording,
-      el('h3', {}, 'Transcript'), transcriptBox(call, ctx))),
+      el('h3', {}, 'Transcript'), transcriptBox(call, ctx),
+      el('h3', {}, 'Target call?'), labelBox(call, ctx))),
     el('p', { class: 'muted small' }, `id ${call.id} · ${int(call.talk_secs)} s talk`));
 }

@@ -12,6 +12,7 @@ pub mod recordings;
 mod relay_latency;
 pub mod reload;
 mod resolver;
+pub mod scorer_training;
 pub mod watchdog;
 
 pub use reload::{ReloadOutcome, Reloader};
@@ -231,6 +232,11 @@ impl Server {
             store: store.clone(),
             reader: crate::store::StoreReader::new(&config.store.path),
         };
+        let training = scorer_training::ScorerTraining {
+            config: live.clone(),
+            store: store.clone(),
+            reader: crate::store::StoreReader::new(&config.store.path),
+        };
         let services = Services {
             engines,
             forwarded,
@@ -245,6 +251,7 @@ impl Server {
             media: media_service,
             recordings,
             speech,
+            training,
         };
         let task = tokio::spawn(run_services(config.clone(), services, shutdown));
         Ok(Server {
@@ -302,6 +309,8 @@ struct Services {
     recordings: recordings::RecordingsJanitor,
     /// Transcription of recorded calls.
     speech: crate::speech::SpeechService,
+    /// The call scorer's nightly training.
+    training: scorer_training::ScorerTraining,
 }
 
 /// The service tree: SIP driver, HTTP, resolver, CDR forwarding; CDRs are flushed last.
@@ -324,6 +333,7 @@ async fn run_services(
         media,
         recordings,
         speech,
+        training,
     } = services;
     let media_stop = CancellationToken::new();
     let media_task = tokio::spawn(media.run(media_stop.clone()));
@@ -354,6 +364,7 @@ async fn run_services(
     let upkeep_task = tokio::spawn(ops_metrics::run_upkeep(http_stop.clone()));
     let janitor_task = tokio::spawn(recordings.run(std::time::SystemTime::now, http_stop.clone()));
     let speech_task = tokio::spawn(speech.run(jiff::Timestamp::now, http_stop.clone()));
+    let training_task = tokio::spawn(training.run(jiff::Timestamp::now, http_stop.clone()));
     let export_stop = CancellationToken::new();
     let export_tasks: Vec<_> = exports
         .into_iter()
@@ -390,6 +401,7 @@ async fn run_services(
     media_task.await?;
     janitor_task.await?;
     speech_task.await?;
+    training_task.await?;
     // Delivery settles through the writer too; what is still pending is sent after restart.
     export_stop.cancel();
     for task in export_tasks {

@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod overflow;
 pub mod record;
 pub mod recording;
+pub mod scoring;
 pub mod targets;
 pub mod trail;
 pub mod transcript;

@@ -15,6 +15,7 @@ pub mod pool;
 pub mod report;
 pub mod route;
 pub mod simulate;
+pub mod speech;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Ad costs: import a CSV (exit 2 listing every bad line; nothing is imported then).
     Costs(costs::CostsArgs),
+    /// The call scorer: `speech train` fits it on the labelled calls' transcripts (exit 2
+    /// with too few labels); `speech tags` counts calls per keyword tag and source.
+    Speech(speech::SpeechArgs),
     /// Fill a database with realistic demo calls, leads and costs (deterministic per --seed).
     DemoData(demo::DemoArgs),
     /// Replay a traffic model against the real lease table and a naive baseline: correct,
@@ -102,6 +106,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Route(args) => route(&args, config_path),
         Command::Report(args) => report(&args, config_path),
         Command::Costs(args) => costs(&args, config_path),
+        Command::Speech(args) => speech_train(&args, config_path),
         Command::DemoData(args) => demo_data(&args, config_path),
         Command::Simulate(args) => simulate_run(&args),
     };
@@ -234,6 +239,34 @@ fn costs(args: &costs::CostsArgs, path: Option<&Path>) -> u8 {
             for problem in problems {
                 eprintln!("{problem}");
             }
+            EXIT_CONFIG
+        }
+        Err(err) => {
+            print_error(&err);
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn speech_train(args: &speech::SpeechArgs, path: Option<&Path>) -> u8 {
+    let Some(config) = loaded(path) else {
+        return EXIT_CONFIG;
+    };
+    let result = match &args.command {
+        speech::SpeechCommand::Train(train) => speech::run(train, &config),
+        speech::SpeechCommand::Tags(tags) => speech::tags(tags, &config),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Err(speech::TrainCliError::Labels(why)) => {
+            eprintln!("calltrack speech train: no model trained: {why}");
+            EXIT_CONFIG
+        }
+        Err(speech::TrainCliError::Usage(why)) => {
+            eprintln!("calltrack speech: {why}");
             EXIT_CONFIG
         }
         Err(err) => {

@@ -203,16 +203,20 @@ pub enum EventKind {
     /// Tags, note, deal or `called_back_at` changed after the CDR was written.
     #[serde(rename = "call.updated")]
     CallUpdated,
+    /// The call's transcript was scored by the call scorer (`target_probability`, `target`).
+    #[serde(rename = "call.scored")]
+    CallScored,
     #[serde(rename = "lead.created")]
     LeadCreated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::CallRinging,
         EventKind::CallAnswered,
         EventKind::CallEnded,
         EventKind::CallUpdated,
+        EventKind::CallScored,
         EventKind::LeadCreated,
     ];
 
@@ -222,6 +226,7 @@ impl EventKind {
             EventKind::CallAnswered => "call.answered",
             EventKind::CallEnded => "call.ended",
             EventKind::CallUpdated => "call.updated",
+            EventKind::CallScored => "call.scored",
             EventKind::LeadCreated => "lead.created",
         }
     }
@@ -243,6 +248,8 @@ pub enum Send {
     All,
     FirstTime,
     Quality,
+    /// Calls the call scorer judged target, once scored (`call.scored`, not `call.ended`).
+    Target,
 }
 
 /// Where a GA4 event's value comes from.

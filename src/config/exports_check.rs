@@ -259,7 +259,7 @@ fn events(names: &[String], path: &str, p: &mut Problems) -> Vec<EventKind> {
     for (i, name) in names.iter().enumerate() {
         match EventKind::parse(name) {
             Some(kind) => kinds.push(kind),
-            None => p.push(format!("{path}[{i}]"), format!("{name:?} is not an event type; use one of call.ringing, call.answered, call.ended, call.updated, lead.created")),
+            None => p.push(format!("{path}[{i}]"), format!("{name:?} is not an event type; use one of call.ringing, call.answered, call.ended, call.updated, call.scored, lead.created")),
         }
     }
     kinds
@@ -270,10 +270,11 @@ fn send(text: &str, path: &str, p: &mut Problems) -> Send {
         "all" => Send::All,
         "first_time" => Send::FirstTime,
         "quality" => Send::Quality,
+        "target" => Send::Target,
         other => {
             p.push(
                 path,
-                format!("{other:?}: use \"all\", \"first_time\" or \"quality\""),
+                format!("{other:?}: use \"all\", \"first_time\", \"quality\" or \"target\""),
             );
             Send::All
         }

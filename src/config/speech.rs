@@ -44,6 +44,13 @@ pub struct SpeechFile {
     pub pocketsphinx: SpeechSphinxFile,
     /// Keyword tags: a call gets a tag when one of its phrases was said.
     pub tags: Vec<SpeechTagFile>,
+    /// Labelled calls (with a transcript) needed before the call scorer is trained (2..=100000).
+    pub min_labels: usize,
+    /// A scored call is a target call when its probability is at least this (0..1).
+    pub target_threshold: f64,
+    /// The hour (UTC, 0..=23) of the daemon's nightly training when new labels arrived;
+    /// absent: no nightly training (run `calltrack speech train`).
+    pub train_hour_utc: Option<u8>,
 }
 
 /// Which party's words a tag looks at.
@@ -122,6 +129,9 @@ impl Default for SpeechFile {
             http: SpeechHttpFile::default(),
             pocketsphinx: SpeechSphinxFile::default(),
             tags: Vec::new(),
+            min_labels: 50,
+            target_threshold: 0.5,
+            train_hour_utc: None,
         }
     }
 }
@@ -154,8 +164,16 @@ impl Default for SpeechHttpFile {
     }
 }
 
+/// The call scorer's settings from `[speech]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoringConfig {
+    pub min_labels: usize,
+    pub target_threshold: f64,
+    pub train_hour_utc: Option<u8>,
+}
+
 /// The validated `[speech]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SpeechConfig {
     pub engine: SpeechEngine,
     pub workers: usize,
@@ -166,6 +184,7 @@ pub struct SpeechConfig {
     pub http: Option<SpeechHttpConfig>,
     pub pocketsphinx: Option<SpeechSphinxConfig>,
     pub tags: Vec<SpeechTag>,
+    pub scoring: ScoringConfig,
 }
 
 impl Default for SpeechConfig {
@@ -189,6 +208,13 @@ pub(super) fn speech(f: SpeechFile, p: &mut Problems) -> SpeechConfig {
     p.within("speech.max_attempts", f.max_attempts, 1, 100);
     p.within("speech.retry_secs", f.retry_secs, 1, 86_400);
     p.within("speech.poll_secs", f.poll_secs, 1, 3_600);
+    p.within("speech.min_labels", f.min_labels, 2, 100_000);
+    if !(f.target_threshold > 0.0 && f.target_threshold < 1.0) {
+        p.push("speech.target_threshold", "must be between 0 and 1");
+    }
+    if let Some(hour) = f.train_hour_utc {
+        p.within("speech.train_hour_utc", hour, 0, 23);
+    }
     let http = (f.engine == SpeechEngine::Http).then(|| speech_http(&f.http, p));
     let pocketsphinx =
         (f.engine == SpeechEngine::Pocketsphinx).then(|| speech_sphinx(&f.pocketsphinx, p));
@@ -202,6 +228,11 @@ pub(super) fn speech(f: SpeechFile, p: &mut Problems) -> SpeechConfig {
         http,
         pocketsphinx,
         tags: tags(&f.tags, p),
+        scoring: ScoringConfig {
+            min_labels: f.min_labels.max(2),
+            target_threshold: f.target_threshold,
+            train_hour_utc: f.train_hour_utc,
+        },
     }
 }
 
@@ -335,6 +366,15 @@ mod tests {
                 "speech.tags[0].phrases[1]",
                 "speech.tags[1].name",
                 "speech.tags[1].phrases"
+            ]
+        );
+        let scoring = "[speech]\nmin_labels = 1\ntarget_threshold = 1.5\ntrain_hour_utc = 24\n";
+        assert_eq!(
+            problems(scoring),
+            [
+                "speech.min_labels",
+                "speech.target_threshold",
+                "speech.train_hour_utc"
             ]
         );
         let good = "[speech]\nengine = \"http\"\n[speech.http]\nurl = \"http://127.0.0.1:9/v1/audio/transcriptions\"\n";

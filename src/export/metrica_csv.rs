@@ -5,7 +5,7 @@
 //! click without a client id; one id type per upload), `DateTime` (the call's start, Unix
 //! seconds UTC), `StaticCall` (1 static number, 0 pool), `PhoneNumber` (the caller, `+` and
 //! digits), `TalkDuration` and `HoldDuration` (seconds talking and waiting for an answer),
-//! `CallMissed` (1 missed), `Tag` (the call's tags), `FirstTimeCaller` (1 first call),
+//! `CallMissed` (1 missed), `Tag` (the call's tags, then the keyword tags said in it), `FirstTimeCaller` (1 first call),
 //! `URL` (the visit's landing page), `CallTrackerURL` (the call in calltrack), `Price` and
 //! `Currency` (the call's won deal; empty without one).
 
@@ -114,7 +114,12 @@ pub fn row(id_type: IdType, call: &CallFact, ctx: RowContext<'_>) -> Result<Vec<
         call.talk_secs.unwrap_or(0).to_string(),
         call.wait_secs.unwrap_or(0).to_string(),
         flag(missed(call)),
-        call.tags.join(", "),
+        call.tags
+            .iter()
+            .chain(call.speech_tags.iter().filter(|t| !call.tags.contains(t)))
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
         flag(call.first_time_caller),
         call.attribution.landing_page.clone().unwrap_or_default(),
         ctx.call_tracker_url
@@ -219,17 +224,17 @@ mod tests {
         let c = call(serde_json::json!({
             "number_kind": "static", "first_time_caller": false, "missed": true,
             "disposition": "no_answer", "talk_secs": 0, "wait_secs": 25,
-            "tags": ["spam?", "callback, please"]
+            "tags": ["spam?", "callback, please"], "speech_tags": ["spam?", "price"]
         }));
         let cells = row(IdType::ClientId, &c, CTX).unwrap();
         assert_eq!(cells[2], "1", "StaticCall");
         assert_eq!((cells[4].as_str(), cells[5].as_str()), ("0", "25"));
         assert_eq!(cells[6], "1", "CallMissed");
-        assert_eq!(cells[7], "spam?, callback, please");
+        assert_eq!(cells[7], "spam?, callback, please, price");
         assert_eq!(cells[8], "0", "FirstTimeCaller");
         let text = csv_text(IdType::ClientId, &[c]);
         assert!(
-            text.contains(r#","spam?, callback, please","#),
+            text.contains(r#","spam?, callback, please, price","#),
             "a tag with a comma is quoted: {text}"
         );
     }

@@ -1,17 +1,18 @@
 //! The calls API: `GET /v1/calls` (filters, keyset pages), `GET /v1/calls/{id}` (with the
-//! visit and the routing trail) and `PATCH /v1/calls/{id}` (tags, note, deal from a CRM,
-//! written through the store's one writer). Reads go through the read-only [`StoreReader`].
+//! visit and the routing trail) and `PATCH /v1/calls/{id}` (tags, note, deal from a CRM, the
+//! scorer's label from a person, written through the store's one writer). Reads go through the read-only [`StoreReader`].
 //! The CSV export of the same filter is in `calls_csv.rs`.
 
 use super::commit::committed;
 
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use super::access::{Access, Credential, Role};
 use super::errors::{ApiError, ApiJson};
 use crate::config::SharedConfig;
 use crate::store::calls::{self, CallPage, CallPatch, CallQuery, CallView};
@@ -142,7 +143,7 @@ pub async fn get_one(
     request_body = CallPatch,
     responses(
         (status = 200, description = "The updated call", body = CallView),
-        (status = 400, description = "Bad tags, note or deal; every problem listed"),
+        (status = 400, description = "Bad tags, note, deal or label; every problem listed"),
         (status = 404, description = "No such call"),
         (status = 429, description = "The store is busy; retry after Retry-After")
     )
@@ -151,12 +152,15 @@ pub async fn patch(
     State(reader): State<StoreReader>,
     State(store): State<StoreSender>,
     Path(id): Path<String>,
+    access: Option<Extension<Access>>,
     ApiJson(body): ApiJson<CallPatch>,
 ) -> Result<Json<CallView>, ApiError> {
-    let change = body.check().map_err(|problems| ApiError::Invalid {
-        code: "invalid_body",
-        problems,
-    })?;
+    let change = body
+        .check(&who(access.as_deref()))
+        .map_err(|problems| ApiError::Invalid {
+            code: "invalid_body",
+            problems,
+        })?;
     let target = id.clone();
     let request = store.try_request(|done| StoreCommand::PatchCall {
         id: target,
@@ -169,4 +173,21 @@ pub async fn patch(
         return Err(ApiError::NotFound);
     }
     get_one(State(reader), Path(id)).await
+}
+
+/// Who a change is kept as: the role and how it was shown (`admin:bearer`, `admin:cookie`).
+fn who(access: Option<&Access>) -> String {
+    let Some(access) = access else {
+        return "unknown".to_owned();
+    };
+    let role = match access.role {
+        Role::Admin => "admin",
+        Role::Viewer => "viewer",
+    };
+    let via = match access.via {
+        Credential::Bearer => "bearer",
+        Credential::Cookie => "cookie",
+        Credential::Open => "open",
+    };
+    format!("{role}:{via}")
 }

@@ -93,6 +93,7 @@ use utoipa::{Modify, OpenApi};
         crate::store::calls::AttributionView,
         crate::store::calls::CallPatch,
         crate::store::calls::RecordingView,
+        crate::store::scoring::Scoring,
         crate::store::transcripts::TranscriptView,
         crate::store::transcripts::TranscriptHit,
         super::transcripts::SearchAnswer,

@@ -31,6 +31,9 @@ pub struct Sums {
     /// confidences in thousandths.
     pub confident_calls: i64,
     pub confidence_milli: i64,
+    /// Calls the call scorer scored, and those it judged target.
+    pub scored_calls: i64,
+    pub target_calls: i64,
 }
 
 impl AddAssign for Sums {
@@ -49,6 +52,8 @@ impl AddAssign for Sums {
         self.revenue_minor += o.revenue_minor;
         self.confident_calls += o.confident_calls;
         self.confidence_milli += o.confidence_milli;
+        self.scored_calls += o.scored_calls;
+        self.target_calls += o.target_calls;
     }
 }
 
@@ -81,6 +86,10 @@ pub struct Figures {
     /// Mean per-call confidence (0..1) over the calls that have one (pool numbers a visitor
     /// held); `null` without any.
     pub avg_confidence: Option<f64>,
+    /// Calls the call scorer scored (a transcript and a trained model).
+    pub scored_calls: i64,
+    /// Scored calls judged target (`target_probability` >= `[speech] target_threshold`).
+    pub target_calls: i64,
 }
 
 impl From<Sums> for Figures {
@@ -104,6 +113,8 @@ impl From<Sums> for Figures {
             revenue: money(s.revenue_minor),
             roi: ratio(s.revenue_minor - s.cost_minor, s.cost_minor),
             avg_confidence: ratio(s.confidence_milli, s.confident_calls.saturating_mul(1000)),
+            scored_calls: s.scored_calls,
+            target_calls: s.target_calls,
         }
     }
 }

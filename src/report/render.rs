@@ -5,7 +5,7 @@ use super::build::{Report, Row};
 use super::figures::Figures;
 
 /// Figure names in CSV column order.
-pub const FIGURE_COLUMNS: [&str; 18] = [
+pub const FIGURE_COLUMNS: [&str; 20] = [
     "calls",
     "unique_callers",
     "first_time_calls",
@@ -24,6 +24,8 @@ pub const FIGURE_COLUMNS: [&str; 18] = [
     "revenue",
     "roi",
     "avg_confidence",
+    "scored_calls",
+    "target_calls",
 ];
 
 /// CSV: a header (group-by fields, then [`FIGURE_COLUMNS`]), one line per row, then a line
@@ -167,6 +169,8 @@ fn cells(f: &Figures) -> Vec<String> {
         f.revenue.clone(),
         rate(f.roi),
         rate(f.avg_confidence),
+        f.scored_calls.to_string(),
+        f.target_calls.to_string(),
     ]
 }
 

@@ -17,6 +17,7 @@ pub mod redact;
 pub mod retry;
 pub mod service;
 pub mod tags;
+pub mod train;
 pub mod transcript;
 
 pub use service::SpeechService;

@@ -3,6 +3,8 @@
 //! runs at most `[speech] workers` at a time, and reports each outcome through the store's one
 //! writer (a transcript, a retry later, or a failure). The engine and the limits are read from
 //! the live config every pass, so a reload applies. Queue depth, lag and outcomes are metrics.
+//! Each new transcript is scored with the current scoring model (re-read when a training
+//! kept a new one) before it is stored.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +22,9 @@ use super::retry::{self, Next};
 use super::transcript::{Channel, Heard, Transcript};
 use super::{facts, tags};
 use crate::call::record::rfc3339;
+use crate::call::scoring::{Score, ScoringModel, features};
 use crate::config::{SharedConfig, SpeechConfig, SpeechEngine, SpeechTag};
+use crate::store::scoring as stored_models;
 use crate::store::transcripts::{self, SpeechJob, SpeechOutcome};
 use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
 
@@ -41,10 +45,17 @@ impl SpeechService {
         C: Fn() -> Timestamp + Send,
     {
         let mut engine: Option<Engine> = None;
+        let mut model: Option<CurrentModel> = None;
         loop {
             let speech = self.config.load().speech.clone();
+            if let Err(error) = self.refresh_model(&mut model).await {
+                tracing::warn!(%error, "scoring model not read; transcripts go unscored");
+            }
             let done = match current_engine(&speech, &mut engine).await {
-                Some(engine) => match self.pass(&speech, engine, clock(), &stop).await {
+                Some(engine) => match self
+                    .pass(&speech, engine, model.as_ref(), clock(), &stop)
+                    .await
+                {
                     Ok(done) => done,
                     Err(error) => {
                         tracing::warn!(%error, "speech pass failed");
@@ -64,11 +75,29 @@ impl SpeechService {
         }
     }
 
-    /// One pass as of `now`; returns how many jobs ended an attempt.
+    /// Reads the current scoring model again when a training kept a newer one.
+    async fn refresh_model(&self, model: &mut Option<CurrentModel>) -> Result<(), StoreError> {
+        let id = self
+            .reader
+            .read(|conn| Ok(stored_models::current_model_id(conn)?))
+            .await?;
+        if id == model.as_ref().map(|m| m.0) {
+            return Ok(());
+        }
+        let read = self
+            .reader
+            .read(|conn| Ok(stored_models::current_model(conn)?))
+            .await?;
+        *model = read.filter(|(_, m)| m.applies());
+        Ok(())
+    }
+
+    /// One pass as of `now`, scoring with `model`; returns how many jobs ended an attempt.
     pub async fn pass(
         &self,
         speech: &SpeechConfig,
         engine: &Engine,
+        model: Option<&CurrentModel>,
         now: Timestamp,
         stop: &CancellationToken,
     ) -> Result<usize, StoreError> {
@@ -92,7 +121,7 @@ impl SpeechService {
             }
             while running.len() >= speech.workers {
                 attempts += self
-                    .settle_next(&mut running, speech, engine.name())
+                    .settle_next(&mut running, speech, engine.name(), model)
                     .await?;
             }
             let (engine, redact, tags) = (engine.clone(), speech.redact, speech.tags.clone());
@@ -103,7 +132,7 @@ impl SpeechService {
         }
         while !running.is_empty() {
             attempts += self
-                .settle_next(&mut running, speech, engine.name())
+                .settle_next(&mut running, speech, engine.name(), model)
                 .await?;
         }
         Ok(attempts)
@@ -115,6 +144,7 @@ impl SpeechService {
         running: &mut JoinSet<(SpeechJob, Result<Transcript, SpeechError>)>,
         speech: &SpeechConfig,
         name: &'static str,
+        model: Option<&CurrentModel>,
     ) -> Result<usize, StoreError> {
         let Some(joined) = running.join_next().await else {
             return Ok(0);
@@ -124,7 +154,7 @@ impl SpeechService {
             return Ok(0);
         };
         let now = Timestamp::now();
-        let outcome = outcome(&job, name, result, speech, now);
+        let outcome = outcome(&job, name, result, speech, model, now);
         let result = match &outcome {
             SpeechOutcome::Done { .. } => "done",
             SpeechOutcome::Retry { .. } => "retry",
@@ -142,6 +172,20 @@ impl SpeechService {
             .await?;
         Ok(1)
     }
+}
+
+/// The current scoring model and its id.
+pub type CurrentModel = (i64, ScoringModel);
+
+/// `transcript` scored with `model` (none without a model).
+pub fn score(
+    model: Option<&CurrentModel>,
+    transcript: &Transcript,
+    threshold: f64,
+) -> Option<Score> {
+    let (id, model) = model?;
+    let features = features(&transcript.caller, &transcript.agent, &transcript.facts);
+    Some(Score::of(model, *id, &features, threshold))
 }
 
 /// A configured engine.
@@ -229,11 +273,22 @@ fn outcome(
     engine: &'static str,
     result: Result<Transcript, SpeechError>,
     speech: &SpeechConfig,
+    model: Option<&CurrentModel>,
     now: Timestamp,
 ) -> SpeechOutcome {
     let error = match result {
         Ok(transcript) => {
-            return SpeechOutcome::Done { transcript, engine };
+            let score = score(model, &transcript, speech.scoring.target_threshold);
+            if let Some(s) = &score {
+                let verdict = if s.target { "target" } else { "not_target" };
+                metrics::counter!("calltrack_speech_scored_total", "verdict" => verdict)
+                    .increment(1);
+            }
+            return SpeechOutcome::Done {
+                transcript: Box::new(transcript),
+                engine,
+                score,
+            };
         }
         Err(error) => error,
     };

@@ -10,7 +10,8 @@ use super::live_fold::{LivePlan, LiveStep};
 use super::live_rows::LiveRows;
 use super::outbox::enqueue::Enqueue;
 use super::{
-    blacklist, calls, columns, costs, leads, leases, outbox, pool_usage, recordings, transcripts,
+    blacklist, calls, columns, costs, leads, leases, outbox, pool_usage, recordings, scoring,
+    transcripts,
 };
 use crate::call::record::rfc3339;
 use crate::call::recording::RecordingStatus;
@@ -177,7 +178,10 @@ fn apply(
             outcome,
             at,
             ..
-        } => transcripts::apply(conn, call_id, outcome, &rfc3339::format(*at)).map(|()| true),
+        } => transcripts::apply(conn, call_id, outcome, &rfc3339::format(*at)),
+        StoreCommand::SaveScoringModel {
+            model, kept, at, ..
+        } => scoring::save_model(conn, model, *kept, &rfc3339::format(*at)).map(|_| true),
     }
 }
 

@@ -121,6 +121,14 @@ pub enum StoreCommand {
         at: Timestamp,
         done: Reply<()>,
     },
+    /// A training of the call scorer (the nightly job): the model, and whether it becomes
+    /// the current one.
+    SaveScoringModel {
+        model: Box<crate::call::scoring::ScoringModel>,
+        kept: bool,
+        at: Timestamp,
+        done: Reply<()>,
+    },
 }
 
 impl StoreCommand {
@@ -134,7 +142,8 @@ impl StoreCommand {
             | Self::MetricaUploads { done, .. }
             | Self::OutboxPrune { done, .. }
             | Self::RecordingsExpired { done, .. }
-            | Self::Transcribed { done, .. } => {
+            | Self::Transcribed { done, .. }
+            | Self::SaveScoringModel { done, .. } => {
                 let _ = done.send(());
             }
             Self::BlacklistAdd { done, .. }

@@ -53,10 +53,12 @@ pub mod reader;
 pub mod recordings;
 pub mod recovery;
 pub mod report_facts;
+mod report_targets;
 #[macro_use]
 pub mod rollup;
 pub mod schema;
 mod schema_reports;
+pub mod scoring;
 pub mod transcripts;
 mod tuning;
 mod voicemail;

@@ -37,6 +37,7 @@ pub fn facts(conn: &Connection, q: &FactQuery) -> Result<Facts, StoreError> {
         rollup_sums(conn, q, &mut facts)?;
         repeats(conn, q, &mut facts)?;
         super::confidence::rollup_sums(conn, q, &mut facts)?;
+        super::report_targets::rollup_sums(conn, q, &mut facts)?;
     } else {
         call_sums(conn, q, &mut facts)?;
         lead_sums(conn, q, &mut facts)?;
@@ -158,7 +159,8 @@ fn call_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), 
             sum(CASE WHEN deal_status = 'won' AND deal_currency = ?3 THEN deal_amount_minor ELSE 0 END),
             sum(deal_status IS 'won' AND deal_currency IS NOT ?3),
             sum(prev_started_at IS NOT NULL AND prev_started_at >= ?1),
-            count(confidence), coalesce(sum(CAST(round(confidence * 1000) AS INTEGER)), 0)
+            count(confidence), coalesce(sum(CAST(round(confidence * 1000) AS INTEGER)), 0),
+            count(target), coalesce(sum(target), 0)
          FROM cdr INDEXED BY cdr_started_at
          WHERE started_at >= ?1 AND started_at < ?2 AND disposition <> 'rejected' AND {sites}
          GROUP BY {group}"
@@ -182,6 +184,8 @@ fn call_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), 
             revenue_minor: row.get(n + 8)?,
             confident_calls: row.get(n + 11)?,
             confidence_milli: row.get(n + 12)?,
+            scored_calls: row.get(n + 13)?,
+            target_calls: row.get(n + 14)?,
             ..Sums::default()
         };
         facts.skipped.deals += row.get::<_, i64>(n + 9)?;

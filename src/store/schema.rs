@@ -277,6 +277,8 @@ const MIGRATIONS: &[&str] = &[
     super::number_hygiene::V19_QUARANTINED_NUMBERS,
     super::voicemail::V20_VOICEMAIL,
     super::lease_history::V21_LEASE_HISTORY,
+    super::scoring::V22_CALL_LABELS,
+    super::scoring::V23_SCORING_MODELS,
 ];
 
 /// The schema version this build writes.

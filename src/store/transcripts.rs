@@ -11,6 +11,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::call::scoring::Score;
 use crate::call::transcript::{ConversationFacts, Transcript, Word};
 
 /// Version 17: the speech queue, the transcripts and their full-text index.
@@ -72,8 +73,10 @@ pub struct SpeechJob {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SpeechOutcome {
     Done {
-        transcript: Transcript,
+        transcript: Box<Transcript>,
         engine: &'static str,
+        /// The current scoring model's verdict (none while no model is trained).
+        score: Option<Score>,
     },
     /// Try again at `due_at` (RFC 3339).
     Retry { due_at: String, error: String },
@@ -108,13 +111,14 @@ pub fn queue(conn: &Connection) -> rusqlite::Result<(u64, Option<String>)> {
 }
 
 /// Applies one attempt's outcome for `call_id` at `at` (RFC 3339). A job that is gone (its
-/// recording expired meanwhile) is not brought back.
+/// recording expired meanwhile) is not brought back. Answers whether the call was scored
+/// (then `call.scored` is owed to the destinations, exactly once: the job is gone after).
 pub(super) fn apply(
     conn: &Connection,
     call_id: &str,
     outcome: &SpeechOutcome,
     at: &str,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let attempts: Option<u32> = conn
         .query_row(
             "SELECT attempts FROM speech_jobs WHERE call_id = ?1",
@@ -123,8 +127,9 @@ pub(super) fn apply(
         )
         .optional()?;
     let Some(attempts) = attempts else {
-        return Ok(());
+        return Ok(false);
     };
+    let mut scored = false;
     let attempts = attempts.saturating_add(1);
     match outcome {
         SpeechOutcome::Retry { due_at, error } => {
@@ -133,9 +138,13 @@ pub(super) fn apply(
                  WHERE call_id = ?1",
                 params![call_id, attempts, due_at, error],
             )?;
-            return Ok(());
+            return Ok(false);
         }
-        SpeechOutcome::Done { transcript, engine } => {
+        SpeechOutcome::Done {
+            transcript,
+            engine,
+            score,
+        } => {
             conn.execute(
                 "INSERT INTO transcripts (call_id, status, engine, language, caller, agent, \
                  words, facts, tags, attempts, created_at) \
@@ -158,6 +167,9 @@ pub(super) fn apply(
                  (last_insert_rowid(), ?1, ?2)",
                 params![transcript.caller, transcript.agent],
             )?;
+            if let Some(score) = score {
+                scored = super::scoring::set_score(conn, call_id, score)?;
+            }
         }
         SpeechOutcome::Failed { error, engine } => {
             conn.execute(
@@ -168,7 +180,7 @@ pub(super) fn apply(
         }
     }
     conn.execute("DELETE FROM speech_jobs WHERE call_id = ?1", [call_id])?;
-    Ok(())
+    Ok(scored)
 }
 
 /// A value as stored JSON (these types always serialise).

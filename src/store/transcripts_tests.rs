@@ -86,8 +86,9 @@ fn retries_wait_and_a_transcript_is_searchable_until_its_recording_expires() {
     let queued = of_call(&conn, "a").unwrap().unwrap();
     assert_eq!((queued.status.as_str(), queued.attempts), ("queued", 1));
     let done = SpeechOutcome::Done {
-        transcript: transcript("what is the price of delivery"),
+        transcript: Box::new(transcript("what is the price of delivery")),
         engine: "http",
+        score: None,
     };
     apply(&conn, "a", &done, "2026-12-06T10:05:10Z").unwrap();
     assert!(due(&conn, "2026-12-06T12:00:00Z", 10).unwrap().is_empty());

@@ -12,6 +12,7 @@ use crate::call::record::rfc3339;
 use crate::store::columns::{cdr_from_row, cdr_select};
 use crate::store::deal::{Deal, DealStatus};
 use crate::store::flat;
+use crate::store::scoring::{SCORING_COLUMNS, scoring_from_row};
 use crate::store::{StoreError, StoredCdr};
 
 /// One page of calls and where the next starts (`None`: this is the last page).
@@ -28,7 +29,10 @@ fn select_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let columns = flat::cdr_columns().join(", ");
-        format!("SELECT seq, {columns}, {EXTRA_COLUMNS}, trail FROM cdr")
+        format!(
+            "SELECT seq, {columns}, {EXTRA_COLUMNS}, trail, {SCORING_COLUMNS}, \
+             (SELECT tags FROM transcripts WHERE call_id = cdr.id) FROM cdr"
+        )
     })
 }
 
@@ -197,6 +201,11 @@ fn view_from_row(row: &Row<'_>, with_trail: bool) -> Result<(i64, CallView), Sto
         deal,
         updated_at: row.get(at + 5)?,
         trail,
+        scoring: scoring_from_row(row, at + 7)?,
+        speech_tags: row
+            .get::<_, Option<String>>(at + 12)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
     };
     Ok((seq, CallView::new(cdr, extras)))
 }

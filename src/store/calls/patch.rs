@@ -1,4 +1,4 @@
-//! What a CRM or a person adds to a call later: tags, a note and a deal. Checked here (every
+//! What a CRM or a person adds to a call later: tags, a note, a deal and the scorer's label. Checked here (every
 //! problem at once), written by the one store writer (`StoreCommand::PatchCall`), which sets
 //! `updated_at`.
 
@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::call::record::rfc3339;
 use crate::store::deal::{Deal, DealView};
+use crate::store::scoring::{self, Label, LabelChange};
 
 /// Most tags on one call.
 pub const MAX_TAGS: usize = 50;
@@ -31,6 +32,10 @@ pub struct CallPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<DealView>)]
     pub deal: Option<Option<DealView>>,
+    /// `"target"` or `"not_target"`, what the call scorer learns from; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "target")]
+    pub label: Option<Option<String>>,
 }
 
 /// A field that is present (even as `null`) is `Some`; an absent one stays `None`.
@@ -46,12 +51,32 @@ pub struct CallChange {
     pub tags: Option<Vec<String>>,
     pub note: Option<Option<String>>,
     pub deal: Option<Option<Deal>>,
+    pub label: Option<LabelChange>,
 }
 
 impl CallPatch {
-    /// Checks every field; all problems at once.
-    pub fn check(self) -> Result<CallChange, Vec<String>> {
+    /// Checks every field; all problems at once. `by` is who asks (kept with a label).
+    pub fn check(self, by: &str) -> Result<CallChange, Vec<String>> {
         let mut problems = Vec::new();
+        let label = match &self.label {
+            Some(Some(text)) => match Label::parse(text) {
+                Some(label) => Some(LabelChange {
+                    label: Some(label),
+                    by: by.to_owned(),
+                }),
+                None => {
+                    problems.push(format!(
+                        "label: {text:?} is not \"target\", \"not_target\" or null"
+                    ));
+                    None
+                }
+            },
+            Some(None) => Some(LabelChange {
+                label: None,
+                by: by.to_owned(),
+            }),
+            None => None,
+        };
         if let Some(tags) = &self.tags {
             if tags.len() > MAX_TAGS {
                 problems.push(format!("tags: {} tags, at most {MAX_TAGS}", tags.len()));
@@ -93,6 +118,7 @@ impl CallPatch {
                 .map(|tags| tags.into_iter().map(|t| t.trim().to_owned()).collect()),
             note: self.note,
             deal,
+            label,
         })
     }
 }
@@ -136,6 +162,9 @@ pub(in crate::store) fn apply(
         deal.as_ref().map(|d| d.status.as_str()),
         rfc3339::format(at),
     ])?;
+    if let (Some(label), true) = (&change.label, changed > 0) {
+        scoring::set_label(conn, id, label, &rfc3339::format(at))?;
+    }
     Ok(changed > 0)
 }
 
@@ -144,7 +173,9 @@ mod tests {
     use super::*;
 
     fn patch(json: &str) -> Result<CallChange, Vec<String>> {
-        serde_json::from_str::<CallPatch>(json).unwrap().check()
+        serde_json::from_str::<CallPatch>(json)
+            .unwrap()
+            .check("admin:bearer")
     }
 
     #[test]
@@ -159,6 +190,21 @@ mod tests {
         assert_eq!(change.tags, Some(vec!["vip".to_owned()]));
         assert_eq!(change.note, None);
         assert_eq!(change.deal.unwrap().unwrap().amount_minor, 150_050);
+    }
+
+    #[test]
+    fn labels_are_target_not_target_or_null_and_keep_who_set_them() {
+        let change = patch(r#"{"label": "target"}"#).unwrap();
+        let label = change.label.unwrap();
+        assert_eq!(label.label, Some(Label::Target));
+        assert_eq!(label.by, "admin:bearer");
+        let cleared = patch(r#"{"label": null}"#).unwrap().label.unwrap();
+        assert_eq!(cleared.label, None);
+        assert_eq!(patch(r#"{"tags": []}"#).unwrap().label, None);
+        let problems = patch(r#"{"label": "maybe", "tags": [""]}"#).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("label: \"maybe\""), "{problems:?}");
+        assert!(serde_json::from_str::<CallPatch>(r#"{"label": 1}"#).is_err());
     }
 
     #[test]

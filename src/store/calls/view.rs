@@ -8,6 +8,7 @@ use crate::call::record::{CallDetailRecord, rfc3339};
 use crate::call::recording::RecordingStatus;
 use crate::call::trail::TrailStep;
 use crate::store::deal::{Deal, DealView};
+use crate::store::scoring::Scoring;
 
 /// The visit a call is attributed to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -104,6 +105,11 @@ pub struct CallView {
     /// One call only (`GET /v1/calls/{id}`): what each ringing attempt did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trail: Option<Vec<TrailStep>>,
+    /// The label a person gave (`target` / `not_target`) and the scorer's verdict.
+    #[serde(flatten)]
+    pub scoring: Scoring,
+    /// The keyword tags (`[[speech.tags]]`) said in the call, once transcribed.
+    pub speech_tags: Vec<String>,
 }
 
 /// A call's recording, as the calls API shows it.
@@ -148,13 +154,15 @@ fn recording_url(id: &str, status: Option<RecordingStatus>) -> Option<String> {
 }
 
 /// What is stored beside the CDR's flat columns.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extras {
     pub tags: Vec<String>,
     pub note: Option<String>,
     pub deal: Option<Deal>,
     pub updated_at: Option<String>,
     pub trail: Option<Vec<TrailStep>>,
+    pub scoring: Scoring,
+    pub speech_tags: Vec<String>,
 }
 
 impl CallView {
@@ -197,12 +205,14 @@ impl CallView {
             recording,
             voicemail_secs,
             trail: extras.trail,
+            scoring: extras.scoring,
+            speech_tags: extras.speech_tags,
         }
     }
 }
 
 /// The CSV header: the view's fields with the attribution flattened and the deal split.
-pub const CSV_HEADER: [&str; 47] = [
+pub const CSV_HEADER: [&str; 53] = [
     "id",
     "call_id",
     "site",
@@ -250,7 +260,18 @@ pub const CSV_HEADER: [&str; 47] = [
     "deal_status",
     "updated_at",
     "voicemail_secs",
+    "label",
+    "label_by",
+    "label_at",
+    "target_probability",
+    "target",
+    "speech_tags",
 ];
+
+/// An optional number or flag as a cell (empty for null).
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
+}
 
 /// First characters that make a spreadsheet run a cell as a formula (OWASP "CSV injection";
 /// the same rule as `cdr list --format csv`).
@@ -326,6 +347,12 @@ impl CallView {
             deal.map_or(String::new(), |d| d.status.as_str().to_owned()),
             o(&self.updated_at),
             self.voicemail_secs.map_or(String::new(), |s| s.to_string()),
+            o(&self.scoring.label),
+            o(&self.scoring.label_by),
+            o(&self.scoring.label_at),
+            opt(self.scoring.target_probability),
+            opt(self.scoring.target),
+            x(&self.speech_tags.join(";")),
         ]
     }
 }

@@ -188,6 +188,13 @@ mod tests {
             "trail",
             // Kept by the store for reports (V9): the caller's previous call to the site.
             "prev_started_at",
+            // The call scorer's label and verdict (store::scoring, V21).
+            "label",
+            "label_by",
+            "label_at",
+            "target_probability",
+            "target",
+            "scored_by_model",
         ];
         let mut table: Vec<String> = names[1..]
             .iter()

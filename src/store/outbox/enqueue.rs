@@ -58,6 +58,25 @@ impl<'a> Enqueue<'a> {
             insert(conn, &row, self.now)?;
             self.added += 1;
         }
+        for (s, reason) in self
+            .subscriptions
+            .iter()
+            .filter_map(|s| s.drops_call(kind, call).map(|r| (s, r)))
+        {
+            let json = match &payload {
+                Some(json) => json,
+                None => payload.insert(to_json(call)?),
+            };
+            let row = Row {
+                destination: &s.destination,
+                kind,
+                subject: &call.id,
+                occurred_at,
+                payload: json,
+            };
+            insert(conn, &row, self.now)?;
+            drop_last(conn, &reason, self.now)?;
+        }
         Ok(())
     }
 
@@ -114,6 +133,16 @@ fn insert(conn: &Connection, row: &Row<'_>, now: Timestamp) -> rusqlite::Result<
         millis(now),
         row.payload,
     ))?;
+    Ok(())
+}
+
+/// Settles the row just inserted as a dead letter that was never sent, with `reason`.
+fn drop_last(conn: &Connection, reason: &str, now: Timestamp) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET state = 'dead', last_error = ?1, settled_at = ?2 \
+         WHERE seq = last_insert_rowid()",
+        (reason, millis(now)),
+    )?;
     Ok(())
 }
 

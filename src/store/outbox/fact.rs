@@ -10,6 +10,7 @@ use crate::call::record::{LiveCall, rfc3339};
 use crate::store::calls::{AttributionView, CallView};
 use crate::store::deal::DealView;
 use crate::store::leads::NewLead;
+use crate::store::scoring::Scoring;
 
 /// A call as events carry it. Times are RFC 3339 UTC. For `call.ringing` and
 /// `call.answered` the outcome fields (`ended_at`, `disposition`, `talk_secs`, `quality`,
@@ -66,6 +67,12 @@ pub struct CallFact {
     /// A missed call that left a voicemail: the message's length in seconds (null else).
     #[serde(default)]
     pub voicemail_secs: Option<u32>,
+    /// The label a person gave and the scorer's verdict (null until there is one).
+    #[serde(flatten, default)]
+    pub scoring: Scoring,
+    /// The keyword tags (`[[speech.tags]]`) said in the call, once transcribed.
+    #[serde(default)]
+    pub speech_tags: Vec<String>,
 }
 
 impl CallFact {
@@ -101,6 +108,8 @@ impl CallFact {
             deal: None,
             recording_url: None,
             voicemail_secs: None,
+            scoring: Scoring::default(),
+            speech_tags: Vec::new(),
         }
     }
 }
@@ -136,6 +145,8 @@ impl From<CallView> for CallFact {
             deal: v.deal,
             recording_url: v.recording_url,
             voicemail_secs: v.voicemail_secs,
+            scoring: v.scoring,
+            speech_tags: v.speech_tags,
         }
     }
 }

@@ -69,6 +69,10 @@ impl<'b, 'e, 's> Facts<'b, 'e, 's> {
             StoreCommand::PatchCall { id, at, .. } if changed => self.updated(conn, id, *at),
             // The recording is written: its URL reaches the destinations.
             StoreCommand::RecordingSettled { id, at, .. } if changed => self.updated(conn, id, *at),
+            // The transcript was scored: `call.scored`, once (the speech job is gone after).
+            StoreCommand::Transcribed { call_id, at, .. } if changed => {
+                self.scored(conn, call_id, *at)
+            }
             StoreCommand::InsertLead { lead, .. } => {
                 let fact = LeadFact::new(lead, changed);
                 self.events.lead(conn, &fact, lead.created_at)
@@ -88,6 +92,14 @@ impl<'b, 'e, 's> Facts<'b, 'e, 's> {
         live.answered_at = Some(at);
         self.events
             .call(conn, EventKind::CallAnswered, &CallFact::live(&live), at)
+    }
+
+    fn scored(&mut self, conn: &Connection, id: &str, at: Timestamp) -> rusqlite::Result<()> {
+        let Some(view) = calls::call(conn, id).map_err(into_sqlite)? else {
+            return Ok(());
+        };
+        let fact = CallFact::from(view);
+        self.events.call(conn, EventKind::CallScored, &fact, at)
     }
 
     fn updated(&mut self, conn: &Connection, id: &str, at: Timestamp) -> rusqlite::Result<()> {

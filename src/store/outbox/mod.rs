@@ -22,6 +22,8 @@ pub mod fact;
 pub(super) mod from_batch;
 pub mod metrica_uploads;
 mod schema;
+#[cfg(test)]
+mod scored_tests;
 mod subscription;
 #[cfg(test)]
 mod tests;

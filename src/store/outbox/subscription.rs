@@ -41,7 +41,8 @@ pub enum Need {
 }
 
 /// The subscriptions of every configured destination: webhooks take the events they list,
-/// GA4 and Metrica `call.ended` of the calls they `send` that carry their visitor id,
+/// GA4 and Metrica `call.ended` of the calls they `send` that carry their visitor id (with
+/// `send = "target"`: `call.scored` of the calls scored target instead),
 /// Bitrix24 `call.ringing` and `call.ended` of the calls that rang.
 pub fn subscriptions(config: &ExportsConfig) -> Vec<Subscription> {
     let webhooks = config.webhooks.iter().map(|d| Subscription {
@@ -51,17 +52,20 @@ pub fn subscriptions(config: &ExportsConfig) -> Vec<Subscription> {
         qualifier: Qualifier::All,
         need: None,
     });
-    let ended = EventSet::of(&[EventKind::CallEnded]);
+    let ended = |send: Qualifier| match send {
+        Qualifier::Target => EventSet::of(&[EventKind::CallScored]),
+        _ => EventSet::of(&[EventKind::CallEnded]),
+    };
     let ga4 = config.ga4.iter().map(|d| Subscription {
         destination: d.id.clone(),
-        events: ended,
+        events: ended(d.send),
         sites: d.sites.clone(),
         qualifier: d.send,
         need: Some(Need::GaClientId),
     });
     let metrica = config.metrica.iter().map(|d| Subscription {
         destination: d.id.clone(),
-        events: ended,
+        events: ended(d.send),
         sites: d.sites.clone(),
         qualifier: d.send,
         need: Some(Need::MetricaVisitor),
@@ -107,6 +111,21 @@ impl Subscription {
             && self.need.is_none_or(|need| has(need, call))
     }
 
+    /// Why a call this destination would take is dropped instead (kept in the outbox as a
+    /// settled dead letter with the reason, never sent): with `send = "target"`, a call the
+    /// scorer judged not target.
+    pub fn drops_call(&self, kind: EventKind, call: &CallFact) -> Option<String> {
+        let scored_not_target = self.qualifier == Qualifier::Target
+            && self.events.contains(kind)
+            && self.takes_site(&call.site)
+            && self.need.is_none_or(|need| has(need, call))
+            && call.scoring.target == Some(false);
+        scored_not_target.then(|| {
+            let p = call.scoring.target_probability.unwrap_or(0.0);
+            format!("dropped: scored not target (target_probability {p:.3}); send = \"target\"")
+        })
+    }
+
     pub fn takes_lead(&self, lead: &LeadFact) -> bool {
         self.events.contains(EventKind::LeadCreated) && self.takes_site(&lead.site)
     }
@@ -120,6 +139,7 @@ impl Subscription {
             Qualifier::All => true,
             Qualifier::FirstTime => call.first_time_caller,
             Qualifier::Quality => call.quality == Some(true),
+            Qualifier::Target => call.scoring.target == Some(true),
         }
     }
 }
