@@ -7,11 +7,10 @@
 //! they cost nothing for a call without a confidence) and no currency, so it is apart from
 //! `report_rollup` and its rebuild.
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::Connection;
 
 use super::StoreError;
-use super::report_facts::{bound, fact, grouping, site_clause};
+use super::report_facts::side_rollup_sums;
 use crate::report::{FactQuery, Facts, Sums};
 
 /// Version 18: the probability, known at ring time, that the attributed visit is the caller
@@ -72,32 +71,17 @@ pub(super) fn rollup_sums(
     q: &FactQuery,
     facts: &mut Facts,
 ) -> Result<(), StoreError> {
-    let (group, select) = grouping(q, "hour", "NULL");
-    let (sites, mut params) = site_clause(&q.sites, 3);
-    let sql = format!(
-        "SELECT {select}, sum(calls), sum(milli) FROM report_confidence
-         WHERE hour >= ?1 AND hour < ?2 AND {sites} GROUP BY {group}"
-    );
-    let hour = |at| Value::Text(bound(at)[..13].to_owned());
-    params.splice(0..0, [hour(q.from), hour(q.to)]);
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    let n = q.columns.len() + 2;
-    while let Some(row) = rows.next()? {
-        let sums = Sums {
-            confident_calls: row.get(n)?,
-            confidence_milli: row.get(n + 1)?,
+    side_rollup_sums(
+        conn,
+        q,
+        facts,
+        "sum(calls), sum(milli) FROM report_confidence",
+        |confident_calls, confidence_milli| Sums {
+            confident_calls,
+            confidence_milli,
             ..Sums::default()
-        };
-        let mut fact = fact(q, row, sums)?;
-        for value in &mut fact.key {
-            if value.as_deref() == Some("") {
-                *value = None;
-            }
-        }
-        facts.sums.push(fact);
-    }
-    Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

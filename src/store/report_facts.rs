@@ -113,13 +113,48 @@ fn rollup_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<()
             revenue_minor: if ours { row.get(n + 10)? } else { 0 },
             ..Sums::default()
         };
-        let mut fact = fact(q, row, sums)?;
-        for value in &mut fact.key {
-            if value.as_deref() == Some("") {
-                *value = None;
-            }
+        facts.sums.push(rolled_fact(q, row, sums)?);
+    }
+    Ok(())
+}
+
+/// A rollup row as a fact: the rollups keep an absent key as '' (so it can be part of their
+/// primary key), which reads back as absent.
+fn rolled_fact(q: &FactQuery, row: &Row<'_>, sums: Sums) -> Result<Fact, StoreError> {
+    let mut fact = fact(q, row, sums)?;
+    for value in &mut fact.key {
+        if value.as_deref() == Some("") {
+            *value = None;
         }
-        facts.sums.push(fact);
+    }
+    Ok(fact)
+}
+
+/// The sums of a side rollup kept by triggers beside the report rollup (`report_confidence`,
+/// `report_targets`: per hour and key, two sums) for a query the report rollup answers:
+/// `sums` names the two columns and the table (`"sum(a), sum(b) FROM t"`), `make` turns
+/// them into [`Sums`].
+pub(super) fn side_rollup_sums(
+    conn: &Connection,
+    q: &FactQuery,
+    facts: &mut Facts,
+    sums: &str,
+    make: fn(i64, i64) -> Sums,
+) -> Result<(), StoreError> {
+    let (group, select) = grouping(q, "hour", "NULL");
+    let (sites, mut params) = site_clause(&q.sites, 3);
+    let sql = format!(
+        "SELECT {select}, {sums}
+         WHERE hour >= ?1 AND hour < ?2 AND {sites} GROUP BY {group}"
+    );
+    let hour = |at| Value::Text(bound(at)[..13].to_owned());
+    params.splice(0..0, [hour(q.from), hour(q.to)]);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let n = q.columns.len() + 2;
+    while let Some(row) = rows.next()? {
+        let sums = make(row.get(n)?, row.get(n + 1)?);
+        facts.sums.push(rolled_fact(q, row, sums)?);
     }
     Ok(())
 }

@@ -3,11 +3,10 @@
 //! (created with them by `store::scoring`'s V21), so reports count target calls per source and campaign without
 //! reading every call. Calls calltrack refused itself are not counted, as in the rollup.
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::Connection;
 
 use super::StoreError;
-use super::report_facts::{bound, fact, grouping, site_clause};
+use super::report_facts::side_rollup_sums;
 use crate::report::{FactQuery, Facts, Sums};
 
 /// The target sums of a query the report rollup answers (see `report_facts`).
@@ -16,32 +15,17 @@ pub(super) fn rollup_sums(
     q: &FactQuery,
     facts: &mut Facts,
 ) -> Result<(), StoreError> {
-    let (group, select) = grouping(q, "hour", "NULL");
-    let (sites, mut params) = site_clause(&q.sites, 3);
-    let sql = format!(
-        "SELECT {select}, sum(scored), sum(targets) FROM report_targets
-         WHERE hour >= ?1 AND hour < ?2 AND {sites} GROUP BY {group}"
-    );
-    let hour = |at| Value::Text(bound(at)[..13].to_owned());
-    params.splice(0..0, [hour(q.from), hour(q.to)]);
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    let n = q.columns.len() + 2;
-    while let Some(row) = rows.next()? {
-        let sums = Sums {
-            scored_calls: row.get(n)?,
-            target_calls: row.get(n + 1)?,
+    side_rollup_sums(
+        conn,
+        q,
+        facts,
+        "sum(scored), sum(targets) FROM report_targets",
+        |scored_calls, target_calls| Sums {
+            scored_calls,
+            target_calls,
             ..Sums::default()
-        };
-        let mut fact = fact(q, row, sums)?;
-        for value in &mut fact.key {
-            if value.as_deref() == Some("") {
-                *value = None;
-            }
-        }
-        facts.sums.push(fact);
-    }
-    Ok(())
+        },
+    )
 }
 
 #[cfg(test)]
