@@ -9,124 +9,18 @@
 
 mod core_harness;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use calltrack::b2bua::{B2bua, Shared};
-use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide};
+use calltrack::call::record::{Disposition, HangupSide};
 use calltrack::call::trail::TrailOutcome;
-use calltrack::config::Config;
-use calltrack::media::MediaTable;
 use calltrack::media::prompt::Prompt;
-use calltrack::media::prompt_set::PromptSet;
 use calltrack::sip::message::HeaderName;
 use calltrack::sip::{Method, SipMessage};
-use core_harness::rig::{CARRIER, PBX, Rig};
+use core_harness::rig::{CARRIER, PBX};
+use core_harness::voice::{CARRIER_SDP, VoiceRig};
 
-const PAIRS: usize = 50;
-
-const CARRIER_SDP: &str = "v=0\no=- 1 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n\
-m=audio 4000 RTP/AVP 8 0 101\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\n";
 const PBX_SDP: &str = "v=0\no=- 2 1 IN IP4 10.1.1.5\ns=-\nc=IN IP4 10.1.1.5\nt=0 0\n\
 m=audio 6000 RTP/AVP 8\n";
-
-struct Harness {
-    rig: Rig,
-    media: Arc<MediaTable>,
-}
-
-impl std::ops::Deref for Harness {
-    type Target = Rig;
-    fn deref(&self) -> &Rig {
-        &self.rig
-    }
-}
-
-impl std::ops::DerefMut for Harness {
-    fn deref_mut(&mut self) -> &mut Rig {
-        &mut self.rig
-    }
-}
-
-impl Harness {
-    /// A core whose demo site has `site_keys` (relayed), with `extra` TOML after it.
-    fn new(site_keys: &str, extra: &str) -> Harness {
-        let toml = format!(
-            r#"[sip]
-udp_listen = ["127.0.0.1:5060"]
-[carriers]
-trusted = ["127.0.0.0/8"]
-[store]
-path = "/nonexistent/cdr.db"
-[media]
-rtp_ports = "30000-30099"
-advertised_ip = "203.0.113.7"
-[[sites]]
-id = "demo"
-forward_to = "sip:{PBX}"
-media = "relay"
-{site_keys}
-[[sites.static_numbers]]
-number = "74950000001"
-source = "billboard"
-{extra}"#
-        );
-        let config = Arc::new(Config::from_toml_str(&toml).unwrap());
-        let media = Arc::new(MediaTable::new(&config.media));
-        let shared = Shared {
-            media: media.clone(),
-            ..Shared::default()
-        };
-        let now = Instant::now();
-        let wall = "2026-11-23T10:00:00Z".parse().unwrap();
-        let mut core = B2bua::new(
-            config.clone(),
-            shared,
-            core_harness::loopback_endpoint(false),
-            now,
-            wall,
-            7,
-        );
-        core.set_prompts(Arc::new(PromptSet::load(&config).0));
-        Harness {
-            rig: Rig::around(core, now),
-            media,
-        }
-    }
-
-    fn cdr(&self) -> CallDetailRecord {
-        let ended = self.ended();
-        assert_eq!(ended.len(), 1, "one call ended");
-        ended[0].clone()
-    }
-
-    fn pool_full(&self) -> bool {
-        self.media.port_pairs() == (PAIRS, PAIRS)
-    }
-
-    fn carrier_tag(&self) -> String {
-        let tagged = self
-            .to_carrier
-            .iter()
-            .find_map(|m| m.to().ok()?.tag().map(str::to_string));
-        tagged.unwrap()
-    }
-
-    fn invites_to_pbx(&self) -> usize {
-        let invites = self
-            .to_pbx
-            .iter()
-            .filter(|m| m.method() == Some(&Method::Invite));
-        invites.count()
-    }
-
-    fn finals_to_carrier(&self, status: u16) -> usize {
-        self.to_carrier
-            .iter()
-            .filter(|m| m.status() == Some(status))
-            .count()
-    }
-}
 
 fn with_sdp(text: &str, sdp: &str) -> String {
     let len = sdp.replace('\n', "\r\n").len();
@@ -184,7 +78,7 @@ fn recorded() -> Duration {
 
 #[test]
 fn calltrack_answers_plays_the_prompt_then_rings_the_pbx_with_the_callers_codec() {
-    let mut h = Harness::new("announce = \"recorded\"", "");
+    let mut h = VoiceRig::new("announce = \"recorded\"", "");
     h.feed(&invite(), CARRIER);
     let ok = h.last_to_carrier(200);
     let answer = body(&ok);
@@ -235,7 +129,7 @@ fn calltrack_answers_plays_the_prompt_then_rings_the_pbx_with_the_callers_codec(
 
 #[test]
 fn early_answer_plays_as_early_media_and_the_pbxs_answer_gives_the_caller_its_200() {
-    let mut h = Harness::new("announce = \"recorded\"\nanswer = \"early\"", "");
+    let mut h = VoiceRig::new("announce = \"recorded\"\nanswer = \"early\"", "");
     h.feed(&invite(), CARRIER);
     let early = body(&h.last_to_carrier(183));
     assert_eq!(h.finals_to_carrier(200), 0);
@@ -268,7 +162,7 @@ fn early_answer_plays_as_early_media_and_the_pbxs_answer_gives_the_caller_its_20
 
 #[test]
 fn a_caller_who_hangs_up_during_the_prompt_is_recorded_and_nothing_rings() {
-    let mut h = Harness::new("announce = \"recorded\"", "");
+    let mut h = VoiceRig::new("announce = \"recorded\"", "");
     h.feed(&invite(), CARRIER);
     let tag = h.carrier_tag();
     h.feed(&carrier_request("ACK", 10, &tag, ""), CARRIER);
@@ -284,7 +178,7 @@ fn a_caller_who_hangs_up_during_the_prompt_is_recorded_and_nothing_rings() {
 
 #[test]
 fn a_busy_pbx_after_calltrack_answered_ends_with_a_bye_to_the_caller() {
-    let mut h = Harness::new("announce = \"recorded\"", "");
+    let mut h = VoiceRig::new("announce = \"recorded\"", "");
     h.feed(&invite(), CARRIER);
     let tag = h.carrier_tag();
     h.feed(&carrier_request("ACK", 10, &tag, ""), CARRIER);
@@ -305,7 +199,7 @@ fn a_busy_pbx_after_calltrack_answered_ends_with_a_bye_to_the_caller() {
 }
 
 /// A site routed to a menu scheme: 1 sales, 2 support, default sales, one replay.
-fn menu_harness() -> Harness {
+fn menu_harness() -> VoiceRig {
     let extra = format!(
         "[[routes]]\nnumber = \"74950000001\"\nscheme = \"main\"\n\
          [[schemes]]\nid = \"main\"\nmedia = \"relay\"\n[[schemes.steps]]\nstrategy = \"menu\"\n\
@@ -314,10 +208,10 @@ fn menu_harness() -> Harness {
          [[schemes]]\nid = \"sales\"\n[[schemes.steps]]\n[[schemes.steps.targets]]\nuri = \"sip:sales@{PBX}\"\n\
          [[schemes]]\nid = \"support\"\n[[schemes.steps]]\n[[schemes.steps.targets]]\nuri = \"sip:support@{PBX}\"\n"
     );
-    Harness::new("", &extra)
+    VoiceRig::new("", &extra)
 }
 
-fn menu_entry(h: &mut Harness) -> String {
+fn menu_entry(h: &mut VoiceRig) -> String {
     let tag = h.carrier_tag();
     let b = h.last_to_pbx(Method::Invite);
     h.feed(
@@ -407,7 +301,7 @@ fn rung_after_silent_code_entry(voice: &str, after: Duration) -> bool {
     let extra =
         format!("[[sites.pools]]\nid = \"web\"\nnumbers = [\"74950000100\"]\n[voice]\n{voice}");
     let site = "reserve_number = \"74950000099\"\noverflow_code = true";
-    let mut h = Harness::new(site, &extra);
+    let mut h = VoiceRig::new(site, &extra);
     h.feed(&invite().replace("74950000001", "74950000099"), CARRIER);
     let tag = h.carrier_tag();
     h.feed(&carrier_request("ACK", 10, &tag, ""), CARRIER);

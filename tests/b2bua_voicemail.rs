@@ -9,123 +9,25 @@
 
 mod core_harness;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use calltrack::b2bua::{B2bua, Shared};
-use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide};
+use calltrack::call::record::{Disposition, HangupSide};
 use calltrack::call::recording::{RecordingReason, RecordingStatus};
 use calltrack::call::trail::TrailOutcome;
-use calltrack::config::Config;
-use calltrack::media::MediaTable;
 use calltrack::media::prompt::Prompt;
-use calltrack::media::prompt_set::PromptSet;
 use calltrack::sip::{Method, SipMessage};
-use core_harness::rig::{CARRIER, PBX, Rig, pbx_response};
+use core_harness::rig::{CARRIER, PBX, pbx_response};
+use core_harness::voice::{CARRIER_SDP, VoiceRig};
 
-const PAIRS: usize = 50;
 const MAX_SECS: u64 = 10;
 
-const CARRIER_SDP: &str = "v=0\no=- 1 1 IN IP4 192.0.2.10\ns=-\nc=IN IP4 192.0.2.10\nt=0 0\n\
-m=audio 4000 RTP/AVP 8 0 101\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\n";
-
-struct Harness {
-    rig: Rig,
-    media: Arc<MediaTable>,
+/// A core whose relayed demo site has a voicemail of `MAX_SECS` and `site_keys`.
+fn harness(site_keys: &str) -> VoiceRig {
+    let site = format!("voicemail = {{ max_secs = {MAX_SECS} }}\n{site_keys}");
+    VoiceRig::new(&site, "[calls]\nring_timeout_secs = 20\n")
 }
 
-impl std::ops::Deref for Harness {
-    type Target = Rig;
-    fn deref(&self) -> &Rig {
-        &self.rig
-    }
-}
-
-impl std::ops::DerefMut for Harness {
-    fn deref_mut(&mut self) -> &mut Rig {
-        &mut self.rig
-    }
-}
-
-impl Harness {
-    /// A core whose relayed demo site has a voicemail of `MAX_SECS` and `site_keys`.
-    fn new(site_keys: &str) -> Harness {
-        let toml = format!(
-            r#"[sip]
-udp_listen = ["127.0.0.1:5060"]
-[carriers]
-trusted = ["127.0.0.0/8"]
-[store]
-path = "/nonexistent/cdr.db"
-[calls]
-ring_timeout_secs = 20
-[media]
-rtp_ports = "30000-30099"
-advertised_ip = "203.0.113.7"
-[[sites]]
-id = "demo"
-forward_to = "sip:{PBX}"
-media = "relay"
-voicemail = {{ max_secs = {MAX_SECS} }}
-{site_keys}
-[[sites.static_numbers]]
-number = "74950000001"
-source = "billboard"
-"#
-        );
-        let config = Arc::new(Config::from_toml_str(&toml).unwrap());
-        let media = Arc::new(MediaTable::new(&config.media));
-        let shared = Shared {
-            media: media.clone(),
-            ..Shared::default()
-        };
-        let now = Instant::now();
-        let wall = "2026-11-23T10:00:00Z".parse().unwrap();
-        let mut core = B2bua::new(
-            config.clone(),
-            shared,
-            core_harness::loopback_endpoint(false),
-            now,
-            wall,
-            7,
-        );
-        core.set_prompts(Arc::new(PromptSet::load(&config).0));
-        Harness {
-            rig: Rig::around(core, now),
-            media,
-        }
-    }
-
-    fn cdr(&self) -> CallDetailRecord {
-        let ended = self.ended();
-        assert_eq!(ended.len(), 1, "one call ended");
-        ended[0].clone()
-    }
-
-    fn pool_full(&self) -> bool {
-        self.media.port_pairs() == (PAIRS, PAIRS)
-    }
-
-    fn carrier_tag(&self) -> String {
-        let tagged = self
-            .to_carrier
-            .iter()
-            .find_map(|m| m.to().ok()?.tag().map(str::to_string));
-        tagged.unwrap()
-    }
-
-    fn finals_to_carrier(&self, status: u16) -> usize {
-        self.to_carrier
-            .iter()
-            .filter(|m| m.status() == Some(status))
-            .count()
-    }
-
-    fn byes_to_carrier(&self) -> usize {
-        let byes = self.to_carrier.iter();
-        byes.filter(|m| m.method() == Some(&Method::Bye)).count()
-    }
-
+impl VoiceRig {
     /// The caller's INVITE; the PBX answers it 486.
     fn busy_pbx(&mut self) {
         self.feed(&invite(), CARRIER);
@@ -187,7 +89,7 @@ fn body(msg: &SipMessage) -> String {
 
 #[test]
 fn a_busy_scheme_goes_to_voicemail_which_ends_with_a_bye_at_max_secs() {
-    let mut h = Harness::new("");
+    let mut h = harness("");
     h.busy_pbx();
     assert_eq!(h.finals_to_carrier(486), 0, "the caller does not hear busy");
     let ok = h.last_to_carrier(200);
@@ -223,7 +125,7 @@ fn a_busy_scheme_goes_to_voicemail_which_ends_with_a_bye_at_max_secs() {
 
 #[test]
 fn hash_by_sip_info_ends_the_message_early() {
-    let mut h = Harness::new("");
+    let mut h = harness("");
     h.busy_pbx();
     h.ack();
     h.advance(greeting_and_beep() + Duration::from_secs(3));
@@ -242,7 +144,7 @@ fn hash_by_sip_info_ends_the_message_early() {
 
 #[test]
 fn a_key_during_the_greeting_does_not_end_it_and_the_callers_bye_ends_the_message() {
-    let mut h = Harness::new("");
+    let mut h = harness("");
     h.busy_pbx();
     h.ack();
     let tag = h.carrier_tag();
@@ -264,7 +166,7 @@ fn a_key_during_the_greeting_does_not_end_it_and_the_callers_bye_ends_the_messag
 
 #[test]
 fn a_caller_who_hangs_up_during_the_greeting_left_no_message() {
-    let mut h = Harness::new("");
+    let mut h = harness("");
     h.busy_pbx();
     h.ack();
     h.advance(Duration::from_millis(500));
@@ -288,7 +190,7 @@ fn a_caller_who_hangs_up_during_the_greeting_left_no_message() {
 
 #[test]
 fn a_call_that_rings_out_goes_to_voicemail_too() {
-    let mut h = Harness::new("");
+    let mut h = harness("");
     h.feed(&invite(), CARRIER);
     let b = h.last_to_pbx(Method::Invite);
     h.feed(&pbx_response(&b, "180 Ringing", ""), PBX);
@@ -309,7 +211,7 @@ fn a_call_that_rings_out_goes_to_voicemail_too() {
 
 #[test]
 fn an_announced_call_keeps_its_dialog_and_a_cancelling_caller_never_reaches_voicemail() {
-    let mut h = Harness::new("announce = \"recorded\"");
+    let mut h = harness("announce = \"recorded\"");
     h.feed(&invite(), CARRIER);
     h.ack();
     h.advance(prompt("recorded") + Duration::from_millis(200));
@@ -321,7 +223,7 @@ fn an_announced_call_keeps_its_dialog_and_a_cancelling_caller_never_reaches_voic
     assert_eq!(h.cdr().disposition, Disposition::Voicemail);
     assert!(h.pool_full());
 
-    let mut h = Harness::new("");
+    let mut h = harness("");
     h.feed(&invite(), CARRIER);
     let b = h.last_to_pbx(Method::Invite);
     h.feed(&pbx_response(&b, "180 Ringing", ""), PBX);
@@ -337,7 +239,7 @@ fn an_announced_call_keeps_its_dialog_and_a_cancelling_caller_never_reaches_voic
 
 #[test]
 fn an_early_media_caller_gets_its_200_with_the_183s_sdp_when_voicemail_takes_it() {
-    let mut h = Harness::new("announce = \"recorded\"\nanswer = \"early\"");
+    let mut h = harness("announce = \"recorded\"\nanswer = \"early\"");
     h.feed(&invite(), CARRIER);
     let early = body(&h.last_to_carrier(183));
     h.advance(prompt("recorded") + Duration::from_millis(200));

@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod rig;
+pub mod voice;
 
 use std::net::SocketAddr;
 use std::time::Instant;
