@@ -14,63 +14,15 @@ use std::time::Duration;
 use calltrack::call::record::{Disposition, HangupSide};
 use calltrack::call::trail::TrailOutcome;
 use calltrack::media::prompt::Prompt;
+use calltrack::sip::Method;
 use calltrack::sip::message::HeaderName;
-use calltrack::sip::{Method, SipMessage};
 use core_harness::rig::{CARRIER, PBX};
-use core_harness::voice::{CARRIER_SDP, VoiceRig};
+use core_harness::voice::{
+    CARRIER_SDP, VoiceRig, body, carrier_request, invite, invite_with, with_sdp,
+};
 
 const PBX_SDP: &str = "v=0\no=- 2 1 IN IP4 10.1.1.5\ns=-\nc=IN IP4 10.1.1.5\nt=0 0\n\
 m=audio 6000 RTP/AVP 8\n";
-
-fn with_sdp(text: &str, sdp: &str) -> String {
-    let len = sdp.replace('\n', "\r\n").len();
-    text.replace(
-        "Content-Length: 0\n\n",
-        &format!("Content-Type: application/sdp\nContent-Length: {len}\n\n{sdp}"),
-    )
-}
-
-fn invite() -> String {
-    invite_with(CARRIER_SDP)
-}
-
-fn invite_with(sdp: &str) -> String {
-    with_sdp(
-        &format!(
-            "INVITE sip:74950000001@127.0.0.1:5060 SIP/2.0
-Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier1;rport
-Max-Forwards: 70
-From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
-To: <sip:74950000001@127.0.0.1>
-Call-ID: a-leg-1@carrier
-CSeq: 10 INVITE
-Contact: <sip:79161234567@{CARRIER}>
-Content-Length: 0
-
-"
-        ),
-        sdp,
-    )
-}
-
-fn carrier_request(method: &str, cseq: u32, tag: &str, extra: &str) -> String {
-    format!(
-        "{method} sip:calltrack@127.0.0.1:5060 SIP/2.0
-Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier{method}{cseq}
-Max-Forwards: 70
-From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
-To: <sip:74950000001@127.0.0.1>;tag={tag}
-Call-ID: a-leg-1@carrier
-CSeq: {cseq} {method}
-{extra}Content-Length: 0
-
-"
-    )
-}
-
-fn body(msg: &SipMessage) -> String {
-    String::from_utf8(msg.body().to_vec()).unwrap()
-}
 
 fn recorded() -> Duration {
     Prompt::load("recorded", "en").unwrap().duration()

@@ -15,9 +15,9 @@ use calltrack::call::record::{Disposition, HangupSide};
 use calltrack::call::recording::{RecordingReason, RecordingStatus};
 use calltrack::call::trail::TrailOutcome;
 use calltrack::media::prompt::Prompt;
-use calltrack::sip::{Method, SipMessage};
+use calltrack::sip::Method;
 use core_harness::rig::{CARRIER, PBX, pbx_response};
-use core_harness::voice::{CARRIER_SDP, VoiceRig};
+use core_harness::voice::{VoiceRig, body, carrier_request, invite};
 
 const MAX_SECS: u64 = 10;
 
@@ -48,43 +48,6 @@ fn prompt(name: &str) -> Duration {
 /// The greeting and the beep, each with the session's 100 ms tail.
 fn greeting_and_beep() -> Duration {
     prompt("voicemail") + prompt("beep") + Duration::from_millis(200)
-}
-
-fn invite() -> String {
-    let len = CARRIER_SDP.replace('\n', "\r\n").len();
-    format!(
-        "INVITE sip:74950000001@127.0.0.1:5060 SIP/2.0
-Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier1;rport
-Max-Forwards: 70
-From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
-To: <sip:74950000001@127.0.0.1>
-Call-ID: a-leg-1@carrier
-CSeq: 10 INVITE
-Contact: <sip:79161234567@{CARRIER}>
-Content-Type: application/sdp
-Content-Length: {len}
-
-{CARRIER_SDP}"
-    )
-}
-
-fn carrier_request(method: &str, cseq: u32, tag: &str, extra: &str) -> String {
-    format!(
-        "{method} sip:calltrack@127.0.0.1:5060 SIP/2.0
-Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier{method}{cseq}
-Max-Forwards: 70
-From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
-To: <sip:74950000001@127.0.0.1>;tag={tag}
-Call-ID: a-leg-1@carrier
-CSeq: {cseq} {method}
-{extra}Content-Length: 0
-
-"
-    )
-}
-
-fn body(msg: &SipMessage) -> String {
-    String::from_utf8(msg.body().to_vec()).unwrap()
 }
 
 #[test]

@@ -10,9 +10,9 @@ use calltrack::call::record::CallDetailRecord;
 use calltrack::config::Config;
 use calltrack::media::MediaTable;
 use calltrack::media::prompt_set::PromptSet;
-use calltrack::sip::Method;
+use calltrack::sip::{Method, SipMessage};
 
-use super::rig::{PBX, Rig};
+use super::rig::{CARRIER, PBX, Rig};
 
 /// RTP/RTCP port pairs of the rig's range ("30000-30099").
 pub const PAIRS: usize = 50;
@@ -125,4 +125,59 @@ source = "billboard"
         let byes = self.to_carrier.iter();
         byes.filter(|m| m.method() == Some(&Method::Bye)).count()
     }
+}
+
+/// `text` (ending in an empty `Content-Length: 0` body) carrying `sdp` instead.
+pub fn with_sdp(text: &str, sdp: &str) -> String {
+    let len = sdp.replace('\n', "\r\n").len();
+    text.replace(
+        "Content-Length: 0\n\n",
+        &format!("Content-Type: application/sdp\nContent-Length: {len}\n\n{sdp}"),
+    )
+}
+
+/// The carrier's INVITE to the demo site's static number, with [`CARRIER_SDP`].
+pub fn invite() -> String {
+    invite_with(CARRIER_SDP)
+}
+
+/// The same INVITE offering `sdp`.
+pub fn invite_with(sdp: &str) -> String {
+    with_sdp(
+        &format!(
+            "INVITE sip:74950000001@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier1;rport
+Max-Forwards: 70
+From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
+To: <sip:74950000001@127.0.0.1>
+Call-ID: a-leg-1@carrier
+CSeq: 10 INVITE
+Contact: <sip:79161234567@{CARRIER}>
+Content-Length: 0
+
+"
+        ),
+        sdp,
+    )
+}
+
+/// An in-dialog request of the carrier (`extra`: header lines, each ending in a newline).
+pub fn carrier_request(method: &str, cseq: u32, tag: &str, extra: &str) -> String {
+    format!(
+        "{method} sip:calltrack@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP {CARRIER};branch=z9hG4bKcarrier{method}{cseq}
+Max-Forwards: 70
+From: \"Alice\" <sip:79161234567@carrier.example>;tag=c1
+To: <sip:74950000001@127.0.0.1>;tag={tag}
+Call-ID: a-leg-1@carrier
+CSeq: {cseq} {method}
+{extra}Content-Length: 0
+
+"
+    )
+}
+
+/// A message's body as text.
+pub fn body(msg: &SipMessage) -> String {
+    String::from_utf8(msg.body().to_vec()).unwrap()
 }
