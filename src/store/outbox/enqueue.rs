@@ -38,12 +38,14 @@ impl<'a> Enqueue<'a> {
         call: &CallFact,
         occurred_at: Timestamp,
     ) -> rusqlite::Result<()> {
+        // Each destination gets its row; one that drops this call (`send = "target"` and
+        // scored not target) gets it as a dead letter with the reason.
         let mut payload = None;
-        for s in self
-            .subscriptions
-            .iter()
-            .filter(|s| s.takes_call(kind, call))
-        {
+        for s in self.subscriptions {
+            let dropped = s.drops_call(kind, call);
+            if dropped.is_none() && !s.takes_call(kind, call) {
+                continue;
+            }
             let json = match &payload {
                 Some(json) => json,
                 None => payload.insert(to_json(call)?),
@@ -56,26 +58,10 @@ impl<'a> Enqueue<'a> {
                 payload: json,
             };
             insert(conn, &row, self.now)?;
-            self.added += 1;
-        }
-        for (s, reason) in self
-            .subscriptions
-            .iter()
-            .filter_map(|s| s.drops_call(kind, call).map(|r| (s, r)))
-        {
-            let json = match &payload {
-                Some(json) => json,
-                None => payload.insert(to_json(call)?),
-            };
-            let row = Row {
-                destination: &s.destination,
-                kind,
-                subject: &call.id,
-                occurred_at,
-                payload: json,
-            };
-            insert(conn, &row, self.now)?;
-            drop_last(conn, &reason, self.now)?;
+            match dropped {
+                Some(reason) => drop_last(conn, &reason, self.now)?,
+                None => self.added += 1,
+            }
         }
         Ok(())
     }
