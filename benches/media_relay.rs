@@ -1,7 +1,9 @@
 //! CPU per relayed packet through the sans-IO stream path (`StreamRelay::handle_packet`):
 //! latch check, RTP header read, sequence/loss/jitter statistics, talk-time energy of the G.711
-//! payload, and the forwarding decision; with recording on (the payload decoded onto the
-//! streamed timeline, 200 ms blocks handed to a writer queue) and for an RTCP compound packet (SR + RR parsed, round trip matched). Issue 17's
+//! payload, and the forwarding decision; with recording on (the packet copied into the
+//! recording's batch, 200 ms batches handed to a writer queue: laying them out is the writer
+//! thread's work, measured by `benches/recording_write.rs`) and for an RTCP compound packet
+//! (SR + RR parsed, round trip matched). Issue 17's
 //! budget is 5 µs of CPU per packet; the socket send/receive of the driver is not included
 //! (see `benches/media_load.sh` for the whole process under load).
 

@@ -5,8 +5,9 @@
 //! sockets when the table releases the stream (only then do its ports go back to the pool).
 //! All loops stop with the service. Recordings are written while calls last by [`WRITERS`]
 //! writer threads (`recording_writer`), each call always on the same one: the relay offers
-//! each piece to its writer's bounded queue and drops it, counted, when the queue is full, so
-//! the relay never waits for a disk. A call's last note waits for room; each outcome goes to
+//! each batch of packets to its writer's bounded queue and drops it, counted, when the queue
+//! is full, so the relay never waits for a disk; a writer lays the batches out and rests
+//! [`WRITER_PAUSE`] between drains of its queue, so offers seldom have to wake it. A call's last note waits for room; each outcome goes to
 //! the store, which takes the CDR out of `pending`.
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mio::net::UdpSocket;
 use tokio::sync::Notify;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -28,7 +30,11 @@ use crate::call::recording::RecordingSettled;
 
 /// Writer threads for recordings.
 pub const WRITERS: usize = 2;
-/// Notes queued per writer (a WAV note is 200 ms of one call, a pcap note one packet).
+/// A writer rests this long after emptying its queue. The relay's offers then find it not
+/// waiting and wake nobody: under load a writer wakes about 50 times a second, not once per
+/// note. A call's end waits at most this long more for its file.
+const WRITER_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+/// Notes queued per writer (a note is 200 ms of one call's packets, or 32 KiB of them).
 const WRITER_QUEUE: usize = 2048;
 
 /// A writer's queue: a note, or `None` to stop (files still open stay `.part`).
@@ -49,9 +55,7 @@ impl Writers {
 
 impl RecordSink for Writers {
     fn offer(&self, note: Note) -> bool {
-        let id = match &note {
-            Note::Piece { id, .. } | Note::End { id, .. } => id.clone(),
-        };
+        let id = note.id().clone();
         self.queue(&id).try_send(Some(note)).is_ok()
     }
 }
@@ -258,9 +262,11 @@ impl MediaService {
             writers.spawn_blocking(move || {
                 let mut writer = Writer::new(&dir, wall_clock());
                 while let Some(Some(note)) = queue.blocking_recv() {
-                    if let Some(outcome) = writer.handle(note) {
-                        let _ = done.send(outcome);
+                    let go_on = drain(&mut writer, note, &mut queue, &done);
+                    if !go_on {
+                        break;
                     }
+                    std::thread::sleep(WRITER_PAUSE);
                 }
                 if writer.calls() > 0 {
                     tracing::warn!(
@@ -310,6 +316,27 @@ fn bind(ip: IpAddr, ports: StreamPorts) -> std::io::Result<[UdpSocket; 4]> {
         bind(ports.callee)?,
         bind(ports.callee.saturating_add(1))?,
     ])
+}
+
+/// Handles `first` and every note queued behind it; `false` once told to stop.
+fn drain<F: Fn(Instant) -> std::time::Duration>(
+    writer: &mut Writer<F>,
+    first: Note,
+    queue: &mut tokio::sync::mpsc::Receiver<Option<Note>>,
+    done: &tokio::sync::mpsc::UnboundedSender<Written>,
+) -> bool {
+    let mut next = Some(first);
+    while let Some(note) = next.take() {
+        if let Some(outcome) = writer.handle(note) {
+            let _ = done.send(outcome);
+        }
+        match queue.try_recv() {
+            Ok(Some(note)) => next = Some(note),
+            Ok(None) | Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+    true
 }
 
 /// Hands a call's last note to its writer, waiting for room (it must not be lost).

@@ -18,8 +18,10 @@ pub fn alaw(byte: u8) -> i16 {
     ALAW[usize::from(byte)]
 }
 
-const ULAW: [i16; 256] = table(false);
-const ALAW: [i16; 256] = table(true);
+/// Every µ-law byte's sample, indexed by the byte.
+pub static ULAW: [i16; 256] = table(false);
+/// Every A-law byte's sample, indexed by the byte.
+pub static ALAW: [i16; 256] = table(true);
 
 /// Every byte's sample, A-law or µ-law.
 const fn table(alaw: bool) -> [i16; 256] {

@@ -92,9 +92,9 @@ impl Interleaver {
     /// A packet of payload type `pt` from `ssrc` with RTP timestamp `ts` that the callee (or
     /// the caller) sent, arriving at `now`.
     pub fn push(&mut self, now: Instant, callee: bool, ssrc: u32, ts: u32, pt: u8, payload: &[u8]) {
-        let decode: fn(u8) -> i16 = match pt {
-            0 => g711::ulaw,
-            8 => g711::alaw,
+        let decode = match pt {
+            0 => &g711::ULAW,
+            8 => &g711::ALAW,
             _ => {
                 self.other_codec += 1;
                 return;
@@ -136,7 +136,7 @@ impl Interleaver {
     }
 
     /// Decodes `payload` into lane `side` from timeline frame `pos` on.
-    fn lay(&mut self, side: usize, pos: i64, payload: &[u8], decode: fn(u8) -> i16) {
+    fn lay(&mut self, side: usize, pos: i64, payload: &[u8], decode: &[i16; 256]) {
         let end = (pos + payload.len() as i64).min(MAX_FRAMES as i64);
         // Room for it: the window and a jump, else a far-ahead packet forces frames out.
         let limit = WINDOW_FRAMES + JUMP_FRAMES as u64 + BLOCK_FRAMES as u64;
@@ -223,9 +223,9 @@ impl Interleaver {
 }
 
 /// Decodes `bytes` into `out` (of the same length).
-fn decode_into(out: &mut [i16], bytes: &[u8], decode: fn(u8) -> i16) {
+fn decode_into(out: &mut [i16], bytes: &[u8], decode: &[i16; 256]) {
     for (slot, byte) in out.iter_mut().zip(bytes) {
-        *slot = decode(*byte);
+        *slot = decode[usize::from(*byte)];
     }
 }
 

@@ -1,22 +1,27 @@
 //! The writer behind the relay: it takes the [`Note`]s of many calls' recordings, in order per
-//! call, keeps each call's file open while the call lasts (`WavPart` or `PcapPart`), and at a
-//! call's end puts the file in place and says how it ended. A failed write removes the partial
-//! file and turns every later piece of that call into nothing: the call is never affected.
-//! Blocking: the driver runs one per writer thread.
+//! call, lays each batch of packets out (a WAV's stereo timeline, `recording_stream.rs`, or a
+//! pcap's packets whole), keeps each call's file open while the call lasts (`WavPart` or
+//! `PcapPart`), and at a call's end puts the file in place and says how it ended. A failed
+//! write removes the partial file and turns every later piece of that call into nothing: the
+//! call is never affected. Blocking: the driver runs one per writer thread.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::recording::{Format, Note, Piece};
+use super::recording::{Batch, Format, Note};
 use super::recording_file::{WavPart, WriteError, discard};
 use super::recording_pcap::PcapPart;
+use super::recording_stream::Interleaver;
 use crate::call::recording::{RecordingReason, RecordingSettled};
 
-/// A call's file, or why it has none.
+/// A call's file and what lays its packets out, or why it has none.
 enum Open {
-    Wav(WavPart),
+    Wav {
+        part: WavPart,
+        timeline: Box<Interleaver>,
+    },
     Pcap(PcapPart),
     Failed(RecordingReason),
 }
@@ -46,17 +51,12 @@ impl<F: Fn(Instant) -> Duration> Writer<F> {
     /// Handles one note; a call's end gives its id and outcome.
     pub fn handle(&mut self, note: Note) -> Option<(String, RecordingSettled)> {
         match note {
-            Note::Piece { id, piece } => {
-                self.append(&id, piece);
+            Note::Heard { id, batch } => {
+                self.lay(&id, &batch, false);
                 None
             }
-            Note::End { id, format, tail } => {
-                for piece in tail {
-                    self.append(&id, piece);
-                }
-                if !self.open.contains_key(&id) {
-                    self.start(&id, format);
-                }
+            Note::End { id, tail } => {
+                self.lay(&id, &tail, true);
                 let settled = self.finish(&id);
                 Some((id.to_string(), settled))
             }
@@ -67,55 +67,47 @@ impl<F: Fn(Instant) -> Duration> Writer<F> {
         self.dir.join(format!("{id}.{}", format.extension()))
     }
 
-    fn start(&mut self, id: &Arc<str>, format: Format) {
-        let path = self.path(id, format);
-        let open = match format {
-            Format::Wav => WavPart::create(&path).map(Open::Wav),
+    fn start(&mut self, id: &Arc<str>, batch: &Batch) {
+        let path = self.path(id, batch.format);
+        let open = match batch.format {
+            Format::Wav => WavPart::create(&path).map(|part| Open::Wav {
+                part,
+                timeline: Box::new(Interleaver::new(batch.answered)),
+            }),
             Format::Pcap => PcapPart::create(&path).map(Open::Pcap),
         };
         let open = open.unwrap_or_else(|error| failed(&path, &error));
         self.open.insert(id.clone(), open);
     }
 
-    fn append(&mut self, id: &Arc<str>, piece: Piece) {
+    /// Lays `batch` out into call `id`'s file; at the `end`, everything still held too.
+    fn lay(&mut self, id: &Arc<str>, batch: &Batch, end: bool) {
         if !self.open.contains_key(id) {
-            let format = match piece {
-                Piece::Frames(_) => Format::Wav,
-                Piece::Packet { .. } => Format::Pcap,
-            };
-            self.start(id, format);
+            self.start(id, batch);
         }
-        let path = |format| self.path(id, format);
-        let (wav, pcap) = (path(Format::Wav), path(Format::Pcap));
         let Some(open) = self.open.get_mut(id) else {
             return;
         };
-        let result = match (&mut *open, &piece) {
-            (Open::Wav(part), Piece::Frames(block)) => part.append(block.at, &block.samples),
-            (
-                Open::Pcap(part),
-                Piece::Packet {
-                    at,
-                    from,
-                    to,
-                    bytes,
-                },
-            ) => part.append(*at, (self.wall)(*at), (*from, *to), bytes),
-            _ => Ok(()),
+        let result = match open {
+            Open::Wav { part, timeline } => lay_wav(part, timeline, batch, end),
+            Open::Pcap(part) => lay_pcap(part, batch, &self.wall),
+            Open::Failed(_) => Ok(()),
         };
         if let Err(error) = result {
-            let path = if matches!(open, Open::Wav(_)) {
-                wav
-            } else {
-                pcap
+            let format = match open {
+                Open::Pcap(_) => Format::Pcap,
+                _ => Format::Wav,
             };
-            *open = failed(&path, &error);
+            *open = failed(
+                &self.dir.join(format!("{id}.{}", format.extension())),
+                &error,
+            );
         }
     }
 
     fn finish(&mut self, id: &Arc<str>) -> RecordingSettled {
         let (path, done) = match self.open.remove(id) {
-            Some(Open::Wav(part)) => {
+            Some(Open::Wav { part, .. }) => {
                 let path = self.path(id, Format::Wav);
                 let secs = part.secs();
                 (path, part.finish().map(|bytes| (bytes, secs)))
@@ -147,4 +139,39 @@ fn failed(path: &Path, error: &WriteError) -> Open {
     tracing::warn!(%error, path = %path.display(), "recording not written");
     discard(path);
     Open::Failed(error.reason())
+}
+
+/// A WAV's packets onto its timeline, and the blocks the window has passed into the file.
+fn lay_wav(
+    part: &mut WavPart,
+    timeline: &mut Interleaver,
+    batch: &Batch,
+    end: bool,
+) -> Result<(), WriteError> {
+    for p in batch.packets() {
+        timeline.push(p.at, p.callee, p.ssrc, p.ts, p.pt, p.payload);
+        while let Some(block) = timeline.poll_block() {
+            part.append(block.at, &block.samples)?;
+        }
+    }
+    if end {
+        for block in timeline.finish() {
+            part.append(block.at, &block.samples)?;
+        }
+        metrics::counter!("calltrack_media_recording_late_packets_total").increment(timeline.late);
+    }
+    Ok(())
+}
+
+/// A pcap's packets whole, as each side sent them to the relay.
+fn lay_pcap(
+    part: &mut PcapPart,
+    batch: &Batch,
+    wall: &impl Fn(Instant) -> Duration,
+) -> Result<(), WriteError> {
+    for p in batch.packets() {
+        let to = batch.relay[usize::from(p.callee)];
+        part.append(p.at, wall(p.at), (p.from, to), p.bytes)?;
+    }
+    Ok(())
 }

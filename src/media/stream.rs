@@ -231,8 +231,6 @@ impl StreamRelay {
         if self.srtp {
             return None;
         }
-        metrics::counter!("calltrack_media_recording_late_packets_total")
-            .increment(recorder.late());
         recorder.finish()
     }
 

@@ -204,8 +204,13 @@ fn events_of_the_negotiated_type_never_decide_the_recordings_format() {
     event.extend_from_slice(&[4, 0x0a, 0, 160, 4, 0x8a, 1, 64]);
     s.handle_packet(now, CALLER_RTP, caller, &event);
     s.handle_packet(now, CALLER_RTP, caller, &rtp(2, 160));
-    let Some(Note::End { format, .. }) = s.finish_recording() else {
+    let Some(Note::End { tail, .. }) = s.finish_recording() else {
         panic!("the PCMU was recorded");
     };
-    assert_eq!(format, Format::Wav);
+    assert_eq!(tail.format, Format::Wav);
+    assert_eq!(
+        tail.len(),
+        1,
+        "the event before the first audio is not kept"
+    );
 }

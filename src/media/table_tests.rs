@@ -163,34 +163,37 @@ fn a_recorded_call_hands_its_audio_to_the_driver_and_its_file_to_the_cdr() {
     }
     let facts = t.release(1, now + Duration::from_secs(2)).unwrap();
     assert_eq!(facts.recording, Some(RecordingFacts::Pending));
-    let Some(crate::media::recording::Note::End { id, format, tail }) = t.poll_recording() else {
+    let Some(end) = t.poll_recording() else {
         panic!("the recording's end is queued");
     };
-    assert_eq!(&*id, "00000000000000aa");
-    assert_eq!(format, crate::media::recording::Format::Wav);
-    let mut stereo = Vec::new();
+    let crate::media::recording::Note::End { id, tail } = &end else {
+        panic!("an end note");
+    };
+    assert_eq!(&**id, "00000000000000aa");
+    assert_eq!(tail.format, crate::media::recording::Format::Wav);
+    let dir = std::env::temp_dir().join(format!("ct-table-rec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut writer = crate::media::recording_writer::Writer::new(&dir, |_| Duration::ZERO);
     for note in std::mem::take(&mut *kept.0.lock().unwrap()) {
-        if let crate::media::recording::Note::Piece { piece, .. } = note {
-            tail_samples(piece, &mut stereo);
-        }
+        assert!(writer.handle(note).is_none());
     }
-    for piece in tail {
-        tail_samples(piece, &mut stereo);
-    }
+    let Some((_, crate::call::recording::RecordingSettled::Recorded { path, .. })) =
+        writer.handle(end)
+    else {
+        panic!("the file is written");
+    };
+    let stereo: Vec<i16> = hound::WavReader::open(&path)
+        .unwrap()
+        .into_samples()
+        .map(Result::unwrap)
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(stereo.len(), 2 * 50 * 160);
     assert_eq!(stereo[0], crate::media::g711::ulaw(0xff));
     assert!(
         stereo.iter().skip(1).step_by(2).all(|s| *s == 0),
         "the callee said nothing"
     );
-}
-
-fn tail_samples(piece: crate::media::recording::Piece, out: &mut Vec<i16>) {
-    let crate::media::recording::Piece::Frames(block) = piece else {
-        panic!("G.711 makes frames");
-    };
-    assert_eq!(block.at as usize, out.len() / 2);
-    out.extend(block.samples);
 }
 
 /// A writer queue that keeps every note.
