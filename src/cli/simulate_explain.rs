@@ -95,15 +95,30 @@ fn ceilings(out: &mut String, r: &RunResult) {
     let c = json_explain(r).ceilings_pct;
     let g = r.explain.gains;
     let rows = [
-        ("repeat caller -> its earlier attribution", g.repeat_to_earlier, c.repeat_to_earlier),
+        (
+            "repeat caller -> its earlier attribution",
+            g.repeat_to_earlier,
+            c.repeat_to_earlier,
+        ),
         ("every repeat call right", g.every_repeat, c.every_repeat),
-        ("free number -> its last holder", g.free_to_last_holder, c.free_to_last_holder),
-        ("best pick of the last 8 holders", g.best_recent_holder, c.best_recent_holder),
+        (
+            "free number -> its last holder",
+            g.free_to_last_holder,
+            c.free_to_last_holder,
+        ),
+        (
+            "best pick of the last 8 holders",
+            g.best_recent_holder,
+            c.best_recent_holder,
+        ),
         ("every reserve call right", g.every_reserve, c.every_reserve),
         ("repeat->earlier + free->last", g.buildable, c.buildable),
         ("all of the above", g.all, c.all),
     ];
-    let _ = writeln!(out, "lever ceiling (a perfect lever at this size): +calls, correct");
+    let _ = writeln!(
+        out,
+        "lever ceiling (a perfect lever at this size): +calls, correct"
+    );
     for (name, gain, pct) in rows {
         let _ = writeln!(out, "  {name:<42} +{gain:<4} {pct:>6.2}%");
     }
@@ -118,6 +133,9 @@ pub fn goal_line(out: &mut String, naive_size: usize, goal_size: Option<usize>, 
             "\ncalltrack reaches {goal} % at {size} numbers ({:.2} x naive's {naive_size} for 90 %)",
             size as f64 / naive_size.max(1) as f64
         ),
-        None => writeln!(out, "\ncalltrack does not reach {goal} % with up to {max} numbers"),
+        None => writeln!(
+            out,
+            "\ncalltrack does not reach {goal} % with up to {max} numbers"
+        ),
     };
 }

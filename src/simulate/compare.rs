@@ -88,7 +88,8 @@ pub const GOAL_PCT: f64 = 98.0;
 
 /// The smallest pool where naive allocation reaches [`NAIVE_TARGET_PCT`].
 pub fn naive_target_size(sim: &Simulation) -> Result<usize, CompareError> {
-    target_size(sim, Policy::Naive, NAIVE_TARGET_PCT, MAX_POOL).ok_or(CompareError::NaiveNeverReaches)
+    target_size(sim, Policy::Naive, NAIVE_TARGET_PCT, MAX_POOL)
+        .ok_or(CompareError::NaiveNeverReaches)
 }
 
 /// Doubling to a size where `policy` reaches `target_pct`, then bisection down to the
