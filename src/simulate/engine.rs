@@ -54,8 +54,6 @@ struct Replay<'a, A: Allocator> {
     queue: BinaryHeap<Reverse<(i64, u64, Event)>>,
     seq: u64,
     tally: Tally,
-    /// The caller history: each caller's (visitor's) last attribution, by holder key.
-    earlier: HashMap<u32, String>,
 }
 
 /// Replays `visits` against `alloc` with a pool of `size` numbers.
@@ -71,7 +69,6 @@ pub fn replay<A: Allocator>(model: &Model, visits: &[ScriptVisit], size: usize, 
         queue: BinaryHeap::new(),
         seq: 0,
         tally: Tally::default(),
-        earlier: HashMap::new(),
     };
     for (i, v) in visits.iter().enumerate() {
         r.push(v.start, Event::Start(i));
@@ -190,13 +187,11 @@ impl<A: Allocator> Replay<'_, A> {
             }
             Shown::Reserve => Outcome::Reserve,
             Shown::Pool(number) => {
-                let earlier = self.earlier.get(&v.visitor).map(String::as_str);
-                let outcome = match self.alloc.holder(number, earlier, at(time)) {
-                    Attributed::Visitor { who, key, facts } => {
+                let outcome = match self.alloc.holder(number, v.visitor, at(time)) {
+                    Attributed::Visitor { who, facts } => {
                         if let Some(facts) = facts {
                             self.tally.judged.push((facts, who == v.visitor));
                         }
-                        self.earlier.insert(v.visitor, key);
                         if who == v.visitor {
                             Outcome::Correct
                         } else {
