@@ -24,19 +24,19 @@ pub fn attributed_holder(
     now: Timestamp,
 ) -> Holder {
     let holder = holder_of(tracking, leases, now);
-    prefer_earlier(holder, history.earlier_lease(caller).as_ref())
+    let earlier = history.earlier_lease(caller);
+    prefer_earlier(holder, earlier.as_ref(), &tracking.number)
 }
 
-/// `earlier` (the lease the caller's last attributed call went to) wins over a pool number's
-/// current holder or over nobody, when it leased the same number; the current lease stays
-/// when it is the same visitor's (fresher). Static, default and reserve numbers and overflow
-/// codes are left alone.
-pub fn prefer_earlier(holder: Holder, earlier: Option<&Lease>) -> Holder {
-    let Some(earlier) = earlier else {
+/// `earlier` (the lease the caller's last attributed call went to) wins over the current
+/// holder of pool number `dialled`, or over nobody, when it leased that same number; the
+/// current lease stays when it is the same visitor's (fresher). Static, default and reserve
+/// numbers and overflow codes are left alone.
+pub fn prefer_earlier(holder: Holder, earlier: Option<&Lease>, dialled: &str) -> Holder {
+    let Some(earlier) = earlier.filter(|e| e.number == dialled) else {
         return holder;
     };
     match &holder {
-        Holder::Lease(now) if now.number != earlier.number => holder,
         Holder::Lease(now) if holder_key(now) == holder_key(earlier) => holder,
         Holder::Lease(_) => Holder::Lease(earlier.clone()),
         Holder::Nobody => Holder::Lease(earlier.clone()),
@@ -93,14 +93,19 @@ pub(crate) mod tests {
         let earlier = lease("s1", Some("v1"), "111", T0);
         let elsewhere = lease("s2", Some("v2"), "222", T0);
         let fresher = lease("s3", Some("v1"), "111", T0 + SignedDuration::from_hours(1));
-        for holder in [
-            Holder::Lease(elsewhere),
-            Holder::Lease(fresher),
-            Holder::Default,
-            Holder::Reserve,
-        ] {
-            assert_eq!(prefer_earlier(holder.clone(), Some(&earlier)), holder);
+        let cases = [
+            (Holder::Lease(elsewhere), "222"),
+            (Holder::Nobody, "222"),
+            (Holder::Lease(fresher), "111"),
+            (Holder::Default, "100"),
+            (Holder::Reserve, "099"),
+        ];
+        for (holder, dialled) in cases {
+            assert_eq!(
+                prefer_earlier(holder.clone(), Some(&earlier), dialled),
+                holder
+            );
         }
-        assert_eq!(prefer_earlier(Holder::Nobody, None), Holder::Nobody);
+        assert_eq!(prefer_earlier(Holder::Nobody, None, "111"), Holder::Nobody);
     }
 }
