@@ -78,13 +78,13 @@ pub(crate) mod tests {
     fn a_repeat_caller_goes_to_its_earlier_visit_on_the_same_number() {
         let earlier = lease("s1", Some("v1"), "111", T0);
         let other = lease("s2", Some("v2"), "111", T0);
-        let got = prefer_earlier(Holder::Lease(other.clone()), Some(&earlier));
+        let got = prefer_earlier(Holder::Lease(other.clone()), Some(&earlier), "111");
         assert_eq!(
             got,
             Holder::Lease(earlier.clone()),
             "the number was reissued"
         );
-        let got = prefer_earlier(Holder::Nobody, Some(&earlier));
+        let got = prefer_earlier(Holder::Nobody, Some(&earlier), "111");
         assert_eq!(got, Holder::Lease(earlier.clone()), "the lease has ended");
     }
 
