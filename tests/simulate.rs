@@ -179,3 +179,40 @@ fn the_shipped_confidence_is_calibrated_and_reproducible() {
         assert!((fitted - shipped).abs() < 1e-3, "{weights:?}");
     }
 }
+
+/// `--compare --explain`: each run decomposes its calls by when they came (the counts add up
+/// to the run's calls) with the missed ones by why, the levers' ceilings are at least the
+/// run's own accuracy, and the pool size where calltrack reaches 98 % is given.
+#[test]
+fn explain_decomposes_every_call_and_gives_the_goal_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_file(&dir, TINY);
+    let args = ["--compare", "--explain", "--format", "json", "--seed", "3"];
+    let out = simulate(&model, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let goal = json["calltrack_goal_pool_size"].as_u64().unwrap();
+    assert!(goal >= 1, "{json}");
+    for run in json["runs"].as_array().unwrap() {
+        let explain = &run["explain"];
+        let rows = explain["by_when"].as_array().unwrap();
+        let whens: Vec<&str> = rows.iter().map(|r| r["when"].as_str().unwrap()).collect();
+        assert_eq!(
+            whens,
+            ["during", "in_freeze", "after_freeze", "next_day", "repeat"]
+        );
+        let calls: u64 = rows.iter().map(|r| r["calls"].as_u64().unwrap()).sum();
+        assert_eq!(calls, run["calls"].as_u64().unwrap(), "{run}");
+        let correct = run["correct_pct"].as_f64().unwrap();
+        for (lever, pct) in explain["ceilings_pct"].as_object().unwrap() {
+            assert!(pct.as_f64().unwrap() >= correct, "{lever}: {run}");
+        }
+    }
+    let table = simulate(&model, &["--compare", "--explain", "--seed", "3"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("missed calls of calltrack") && text.contains("calltrack reaches 98 %"));
+}

@@ -71,7 +71,7 @@ impl B2bua {
             return;
         }
         self.history
-            .record_attributed(&plan.caller, wall, plan.holder_key.as_deref());
+            .record_attributed(&plan.caller, wall, plan.held.as_ref());
         let (stamp, first_call) = (std::mem::take(&mut plan.stamp), plan.first_call);
         if plan.attribution.number_kind == NumberKindTag::Dynamic
             || plan.attribution.number_kind == NumberKindTag::Unattributed

@@ -1,6 +1,7 @@
 //! Caller history for the first-time-caller judgement: when each caller number last called,
-//! within the uniqueness window, and who its last attributed call went to (the confidence's
-//! "repeat caller" fact; remembered from this process's start, not loaded from the CDRs). Loaded from the CDR table at start-up, then kept in memory
+//! within the uniqueness window, and the lease its last attributed call went to (the
+//! confidence's "repeat caller" fact, and the visit a repeat call is attributed to, see
+//! `call::repeat`; remembered from this process's start, not loaded from the CDRs). Loaded from the CDR table at start-up, then kept in memory
 //! (the core never queries the database).
 
 use std::collections::HashMap;
@@ -8,6 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+
+use crate::lease::Lease;
 
 /// Last call time per caller number; clones share one table (every shard of the core reads
 /// and records in it: a caller's next call may land on another shard).
@@ -19,9 +22,9 @@ struct HistoryState {
     /// `None`: a caller is new only once, ever.
     window: Option<Duration>,
     last_call: HashMap<String, Timestamp>,
-    /// The holder key (visitor id, else session) of each caller's last call attributed to a
-    /// lease; pruned with `last_call`.
-    holders: HashMap<String, String>,
+    /// The lease each caller's last call attributed to a lease went to, as it was at ring
+    /// time; pruned with `last_call`.
+    holders: HashMap<String, Lease>,
     inserts_since_prune: usize,
 }
 
@@ -58,21 +61,27 @@ impl CallerHistory {
         }
     }
 
-    /// Remembers that `caller` called at `now`, and whom the call was attributed to (the
-    /// lease holder's key; `None` keeps the earlier one).
-    pub fn record_attributed(&self, caller: &str, now: Timestamp, holder: Option<&str>) {
+    /// Remembers that `caller` called at `now`, and the lease the call was attributed to
+    /// (`None` keeps the earlier one).
+    pub fn record_attributed(&self, caller: &str, now: Timestamp, holder: Option<&Lease>) {
         if is_anonymous(caller) {
             return;
         }
         let mut state = self.state();
         state.record(caller, now);
         if let Some(holder) = holder {
-            state.holders.insert(caller.to_string(), holder.to_string());
+            state.holders.insert(caller.to_string(), holder.clone());
         }
     }
 
     /// The holder key of `caller`'s last call attributed to a lease, within the window.
     pub fn earlier_holder(&self, caller: &str) -> Option<String> {
+        let lease = self.earlier_lease(caller)?;
+        Some(crate::call::confidence::holder_key(&lease).to_owned())
+    }
+
+    /// The lease `caller`'s last call attributed to a lease went to, within the window.
+    pub fn earlier_lease(&self, caller: &str) -> Option<Lease> {
         if is_anonymous(caller) {
             return None;
         }
@@ -172,11 +181,13 @@ mod tests {
         let h = CallerHistory::new(Some(Duration::from_secs(86_400)));
         let t0 = ts("2026-11-01T10:00:00Z");
         assert_eq!(h.earlier_holder("79161234567"), None);
-        h.record_attributed("79161234567", t0, Some("v1"));
+        let v1 = crate::call::repeat::tests::lease("s1", Some("v1"), "74950000001", t0);
+        h.record_attributed("79161234567", t0, Some(&v1));
         h.record_attributed("79161234567", t0, None);
         assert_eq!(h.earlier_holder("79161234567").as_deref(), Some("v1"));
+        assert_eq!(h.earlier_lease("79161234567"), Some(v1.clone()));
         assert!(!h.is_first("79161234567", t0));
-        h.record_attributed("anonymous", t0, Some("v2"));
+        h.record_attributed("anonymous", t0, Some(&v1));
         assert_eq!(h.earlier_holder("anonymous"), None);
     }
 

@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod overflow;
 pub mod record;
 pub mod recording;
+pub mod repeat;
 pub mod scoring;
 pub mod targets;
 pub mod trail;
@@ -99,9 +100,9 @@ pub struct BridgePlan {
     pub route: routing::RoutePlan,
     /// The caller has not called within the uniqueness window.
     pub first_call: bool,
-    /// The key of the lease holder the call is attributed to (visitor id, else session), for
-    /// the caller history; `None` when no lease holds the number.
-    pub holder_key: Option<String>,
+    /// The lease the call is attributed to, for the caller history (a repeat call from this
+    /// caller to this number goes to it, see [`repeat`]); `None` when no lease is.
+    pub held: Option<crate::lease::Lease>,
     /// The attribution headers for the PBX (RFC 5806 Diversion optional).
     pub stamp: Vec<(String, String)>,
 }
@@ -125,9 +126,15 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         Ok(call) => call,
         Err(rejection) => return Decision::Reject(rejection),
     };
-    let holder = lease_lookup::holder_of(inbound.tracking, ctx.leases, ctx.now);
-    let holder_key = match &holder {
-        lease_lookup::Holder::Lease(lease) => Some(confidence::holder_key(lease).to_owned()),
+    let holder = repeat::attributed_holder(
+        inbound.tracking,
+        ctx.leases,
+        ctx.history,
+        &inbound.caller,
+        ctx.now,
+    );
+    let held = match &holder {
+        lease_lookup::Holder::Lease(lease) => Some(lease.clone()),
         _ => None,
     };
     let sureness = judge(ctx, &inbound, &holder);
@@ -181,7 +188,7 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         target: first.target.clone(),
         route,
         first_call,
-        holder_key,
+        held,
         stamp,
     }))
 }

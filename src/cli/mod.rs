@@ -15,6 +15,7 @@ pub mod pool;
 pub mod report;
 pub mod route;
 pub mod simulate;
+mod simulate_explain;
 pub mod speech;
 
 use std::error::Error;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::simulate::{self, Labelled, Model, Report, Simulation};
+use super::simulate_explain::{self as explain, JsonExplain};
+use crate::simulate::{self, Labelled, Model, Policy, Report, Simulation};
 
 /// `calltrack simulate ...`
 #[derive(clap::Args, Debug, Clone)]
@@ -27,7 +28,14 @@ pub struct SimulateArgs {
     /// them as the Rust constant shipped in `src/call/confidence.rs`.
     #[arg(long)]
     pub fit_confidence: bool,
+    /// Also print each run's missed calls by when they came and why, the ceiling each
+    /// attribution lever could reach, and (with `--compare`) where calltrack reaches 98 %.
+    #[arg(long)]
+    pub explain: bool,
 }
+
+/// How far beyond naive's 90 % size `--compare --explain` looks for calltrack's 98 %.
+const GOAL_SEARCH_FACTOR: usize = 16;
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -61,14 +69,32 @@ pub fn run(args: &SimulateArgs) -> Result<String, SimulateError> {
     } else {
         simulate::baselines(&sim)
     };
+    let goal = (args.compare && args.explain).then(|| goal_size(&sim, &runs));
     let report = Report {
         model: sim.model().name.clone(),
         runs,
     };
     Ok(match args.format {
-        Format::Table => table(&report, &sim),
-        Format::Json => json(&report),
+        Format::Table => {
+            let mut out = table(&report, &sim);
+            if args.explain {
+                explain::table_explain(&mut out, &report.runs);
+            }
+            if let Some((naive, found, max)) = goal {
+                explain::goal_line(&mut out, naive, found, max);
+            }
+            out
+        }
+        Format::Json => json(&report, args.explain, goal.map(|g| g.1)),
     })
+}
+
+/// Naive's 90 % size, calltrack's 98 % size (if found) and how far it was searched.
+fn goal_size(sim: &Simulation, runs: &[Labelled]) -> (usize, Option<usize>, usize) {
+    let naive = runs.first().map_or(1, |l| l.result.pool_size);
+    let max = naive.saturating_mul(GOAL_SEARCH_FACTOR);
+    let found = simulate::target_size(sim, Policy::Calltrack, simulate::GOAL_PCT, max);
+    (naive, found, max)
 }
 
 /// `--fit-confidence`: the weights fitted on every model's calibration traffic.
@@ -91,6 +117,9 @@ fn fit(args: &SimulateArgs) -> Result<String, SimulateError> {
 struct JsonReport<'a> {
     model: &'a str,
     runs: Vec<JsonRun>,
+    /// With `--compare --explain`: the smallest pool where calltrack reaches 98 %.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calltrack_goal_pool_size: Option<Option<usize>>,
 }
 
 #[derive(Serialize)]
@@ -102,9 +131,11 @@ struct JsonRun {
     wrong_pct: f64,
     unattributed_pct: f64,
     brier: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<JsonExplain>,
 }
 
-fn json(report: &Report) -> String {
+fn json(report: &Report, with_explain: bool, goal: Option<Option<usize>>) -> String {
     let runs = report
         .runs
         .iter()
@@ -116,10 +147,12 @@ fn json(report: &Report) -> String {
             wrong_pct: r.wrong_pct(),
             unattributed_pct: r.unattributed_pct(),
             brier: r.brier(),
+            explain: with_explain.then(|| explain::json_explain(r)),
         });
     let out = JsonReport {
         model: &report.model,
         runs: runs.collect(),
+        calltrack_goal_pool_size: goal,
     };
     let mut text = serde_json::to_string_pretty(&out).unwrap_or_default();
     text.push('\n');

@@ -1,26 +1,25 @@
 //! What a policy must answer for the replay: grant a number to a visit, keep it alive, and say
 //! who holds a number when a call rings. [`Calltrack`] is production's answer, driven through
-//! the real [`LeaseTable`] and the call path's [`holder_of`].
+//! the real [`LeaseTable`], the call path's lease lookup and repeat-caller rule
+//! ([`attributed_holder`]) and the real [`CallerHistory`].
 
 use std::collections::HashMap;
 
 use jiff::Timestamp;
 
 use crate::call::confidence::{self, RingFacts};
-use crate::call::lease_lookup::{Holder, holder_of};
+use crate::call::history::CallerHistory;
+use crate::call::lease_lookup::Holder;
+use crate::call::repeat::attributed_holder;
 use crate::config::{NumberKind, SiteConfig, TrackingNumber};
 use crate::lease::{GrantRequest, LeaseError, LeaseTable, PoolSpec, Visit};
 
 /// Who a call is attributed to at ring time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Attributed {
-    /// The visitor (snippet cookie) of the lease holding the number, the key the caller
-    /// history remembers it by, and what production knows at ring time (`None` for naive).
-    Visitor {
-        who: u32,
-        key: String,
-        facts: Option<RingFacts>,
-    },
+    /// The visitor (snippet cookie) of the lease the call is attributed to, and what
+    /// production knows at ring time (`None` for naive).
+    Visitor { who: u32, facts: Option<RingFacts> },
     /// A pool number nobody holds.
     Nobody,
 }
@@ -36,9 +35,9 @@ pub trait Allocator {
     fn grant(&mut self, index: usize, visitor: u32, visit: Visit, now: Timestamp) -> Allocated;
     fn heartbeat(&mut self, index: usize, now: Timestamp);
     fn release(&mut self, index: usize, now: Timestamp);
-    /// Who `number` is attributed to if a call rings now; `earlier` is the key of the
-    /// caller's earlier attribution, if any.
-    fn holder(&mut self, number: usize, earlier: Option<&str>, now: Timestamp) -> Attributed;
+    /// Who a call from `caller` (the visitor's phone) to `number` is attributed to if it
+    /// rings now.
+    fn holder(&mut self, number: usize, caller: u32, now: Timestamp) -> Attributed;
     fn call_started(&mut self, number: usize);
     fn call_ended(&mut self, number: usize, now: Timestamp);
     /// Numbers not free to grant right now (leased, ringing or cooling down).
@@ -54,6 +53,8 @@ pub struct Calltrack {
     slots: HashMap<String, usize>,
     /// The lease id each visit holds (a returning visitor may get its earlier lease back).
     sessions: Vec<Option<String>>,
+    /// Earlier callers, as the daemon keeps them (the whole run is within the window).
+    history: CallerHistory,
 }
 
 impl Calltrack {
@@ -88,6 +89,7 @@ impl Calltrack {
             site,
             tracking,
             sessions: Vec::new(),
+            history: CallerHistory::new(None),
         }
     }
 
@@ -147,25 +149,27 @@ impl Allocator for Calltrack {
         }
     }
 
-    /// As `plan_invite`: the call path's lease lookup, then the production facts.
-    fn holder(&mut self, number: usize, earlier: Option<&str>, now: Timestamp) -> Attributed {
+    /// As `plan_invite`: the call path's lease lookup and repeat-caller rule, the production
+    /// facts, and the caller history recorded as the B2BUA does.
+    fn holder(&mut self, number: usize, caller: u32, now: Timestamp) -> Attributed {
         let Some(tracking) = self.tracking.get(number) else {
             return Attributed::Nobody;
         };
-        let holder = holder_of(tracking, &self.table, now);
-        let facts = confidence::facts_of(&holder, &self.table, self.site.heartbeat, earlier, now);
+        let caller = format!("c{caller}");
+        let holder = attributed_holder(tracking, &self.table, &self.history, &caller, now);
+        let earlier = self.history.earlier_holder(&caller);
+        let heartbeat = self.site.heartbeat;
+        let facts = confidence::facts_of(&holder, &self.table, heartbeat, earlier.as_deref(), now);
         let Holder::Lease(lease) = holder else {
+            self.history.record_attributed(&caller, now, None);
             return Attributed::Nobody;
         };
+        self.history.record_attributed(&caller, now, Some(&lease));
         let who = lease
             .visit
             .ga_client_id()
             .and_then(|id| id.strip_prefix('v')?.parse().ok());
-        who.map_or(Attributed::Nobody, |who| Attributed::Visitor {
-            who,
-            key: confidence::holder_key(&lease).to_owned(),
-            facts,
-        })
+        who.map_or(Attributed::Nobody, |who| Attributed::Visitor { who, facts })
     }
 
     fn call_started(&mut self, number: usize) {

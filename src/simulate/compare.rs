@@ -83,17 +83,27 @@ fn both(sim: &Simulation, label: &'static str, size: usize) -> Vec<Labelled> {
         .collect()
 }
 
-/// Doubling to a size that reaches the target, then bisection down to the smallest one
-/// (accuracy grows with the pool for a fixed script; noise can make it not strictly so, and
-/// the answer is then the smallest size bisection lands on).
+/// The accuracy calltrack must reach: the goal, in percent.
+pub const GOAL_PCT: f64 = 98.0;
+
+/// The smallest pool where naive allocation reaches [`NAIVE_TARGET_PCT`].
 pub fn naive_target_size(sim: &Simulation) -> Result<usize, CompareError> {
-    let reaches = |size: usize| sim.run(Policy::Naive, size).correct_pct() >= NAIVE_TARGET_PCT;
+    target_size(sim, Policy::Naive, NAIVE_TARGET_PCT, MAX_POOL)
+        .ok_or(CompareError::NaiveNeverReaches)
+}
+
+/// Doubling to a size where `policy` reaches `target_pct`, then bisection down to the
+/// smallest one (accuracy grows with the pool for a fixed script; noise can make it not
+/// strictly so, and the answer is then the smallest size bisection lands on). `None` when
+/// even `max` numbers miss it.
+pub fn target_size(sim: &Simulation, policy: Policy, target_pct: f64, max: usize) -> Option<usize> {
+    let reaches = |size: usize| sim.run(policy, size).correct_pct() >= target_pct;
     let mut hi = 1;
     while !reaches(hi) {
-        if hi >= MAX_POOL {
-            return Err(CompareError::NaiveNeverReaches);
+        if hi >= max {
+            return None;
         }
-        hi = (hi * 2).min(MAX_POOL);
+        hi = (hi * 2).min(max);
     }
     let mut lo = hi / 2; // lo fails (or is 0)
     while hi - lo > 1 {
@@ -104,5 +114,5 @@ pub fn naive_target_size(sim: &Simulation) -> Result<usize, CompareError> {
             lo = mid;
         }
     }
-    Ok(hi)
+    Some(hi)
 }

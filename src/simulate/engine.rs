@@ -4,11 +4,12 @@
 //! the visit that caused it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use jiff::{SignedDuration, Timestamp};
 
 use super::allocator::{Allocator, Attributed};
+use super::explain::{Levers, When};
 use super::model::Model;
 use super::script::{DAY_SECS, Kind, ScriptVisit};
 use super::site;
@@ -17,6 +18,8 @@ use crate::display::{self, Choice};
 
 /// The start of every simulated period: Monday 2026-03-02 00:00 UTC.
 pub const EPOCH: Timestamp = Timestamp::constant(1_772_409_600, 0);
+/// How many past holders per number the what-ifs look at (as the lease table keeps).
+const RECENT: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -43,13 +46,14 @@ struct Replay<'a, A: Allocator> {
     site: crate::config::SiteConfig,
     alloc: A,
     shown: Vec<Shown>,
-    /// The visitor last granted each number: for the "last holder" what-if.
-    last_granted: Vec<Option<u32>>,
+    /// The visitors last granted each number, newest last (at most [`RECENT`]): for the
+    /// "last holder" and "recent holders" what-ifs.
+    recent: Vec<VecDeque<u32>>,
+    /// How each visit's first call was attributed: for the "repeat caller" what-if.
+    first: HashMap<usize, Outcome>,
     queue: BinaryHeap<Reverse<(i64, u64, Event)>>,
     seq: u64,
     tally: Tally,
-    /// The caller history: each caller's (visitor's) last attribution, by holder key.
-    earlier: HashMap<u32, String>,
 }
 
 /// Replays `visits` against `alloc` with a pool of `size` numbers.
@@ -60,11 +64,11 @@ pub fn replay<A: Allocator>(model: &Model, visits: &[ScriptVisit], size: usize, 
         site: site::site(model, size),
         alloc,
         shown: vec![Shown::Default; visits.len()],
-        last_granted: vec![None; size],
+        recent: vec![VecDeque::new(); size],
+        first: HashMap::new(),
         queue: BinaryHeap::new(),
         seq: 0,
         tally: Tally::default(),
-        earlier: HashMap::new(),
     };
     for (i, v) in visits.iter().enumerate() {
         r.push(v.start, Event::Start(i));
@@ -141,8 +145,11 @@ impl<A: Allocator> Replay<'_, A> {
         match display::choose(&self.site, &visit, now) {
             Choice::Pools(_) => match self.alloc.grant(i, v.visitor, visit, now) {
                 Some(number) => {
-                    if let Some(last) = self.last_granted.get_mut(number) {
-                        *last = Some(v.visitor);
+                    if let Some(recent) = self.recent.get_mut(number) {
+                        if recent.len() >= RECENT {
+                            recent.pop_front();
+                        }
+                        recent.push_back(v.visitor);
                     }
                     Shown::Pool(number)
                 }
@@ -172,6 +179,7 @@ impl<A: Allocator> Replay<'_, A> {
     fn ring(&mut self, i: usize, k: usize, time: i64) {
         let v = &self.visits[i];
         let call = v.calls[k];
+        let mut levers = Levers::default();
         let outcome = match self.shown[i] {
             Shown::Default => {
                 self.tally.default_calls += 1;
@@ -179,13 +187,11 @@ impl<A: Allocator> Replay<'_, A> {
             }
             Shown::Reserve => Outcome::Reserve,
             Shown::Pool(number) => {
-                let earlier = self.earlier.get(&v.visitor).map(String::as_str);
-                let outcome = match self.alloc.holder(number, earlier, at(time)) {
-                    Attributed::Visitor { who, key, facts } => {
+                let outcome = match self.alloc.holder(number, v.visitor, at(time)) {
+                    Attributed::Visitor { who, facts } => {
                         if let Some(facts) = facts {
                             self.tally.judged.push((facts, who == v.visitor));
                         }
-                        self.earlier.insert(v.visitor, key);
                         if who == v.visitor {
                             Outcome::Correct
                         } else {
@@ -194,15 +200,26 @@ impl<A: Allocator> Replay<'_, A> {
                     }
                     Attributed::Nobody => Outcome::Nobody,
                 };
-                let last = self.last_granted.get(number).copied().flatten();
+                let recent = self.recent.get(number);
+                let last = recent.and_then(|r| r.back()).copied();
                 if outcome == Outcome::Nobody && last == Some(v.visitor) {
                     self.tally.last_holder_callers += 1;
                 }
+                levers = Levers {
+                    repeat_earlier_right: call.repeat
+                        && self.first.get(&i) == Some(&Outcome::Correct),
+                    last_holder: outcome == Outcome::Nobody && last == Some(v.visitor),
+                    recent_holder: recent.is_some_and(|r| r.contains(&v.visitor)),
+                };
                 self.alloc.call_started(number);
                 self.push(time + call.talk_secs, Event::CallEnd(number));
                 outcome
             }
         };
+        self.first.entry(i).or_insert(outcome);
+        let freeze = i64::try_from(self.model.pool.freeze_secs).unwrap_or(DAY_SECS);
+        let when = When::of(call.at, v.start, v.end(), freeze, call.repeat);
+        self.tally.explain.note(when, outcome, levers);
         self.tally.count(outcome, call.repeat);
     }
 }

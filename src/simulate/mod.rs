@@ -15,6 +15,7 @@ mod compare;
 mod confidence;
 mod draw;
 mod engine;
+mod explain;
 mod fit;
 pub mod model;
 mod naive;
@@ -25,10 +26,11 @@ mod tally;
 
 pub use advise::{Advice, PerFreeze, Tried, advise};
 pub use compare::{
-    CompareError, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size,
-    utmstat_size,
+    CompareError, GOAL_PCT, Labelled, NAIVE_TARGET_PCT, Report, baselines, compare, nimbata_size,
+    target_size, utmstat_size,
 };
 pub use confidence::{Bin, Reliability};
+pub use explain::{Explain, Gains, Missed, When};
 pub use fit::{fit, fit_models};
 pub use model::{Model, ModelError};
 pub use observe::{FitError, MIN_CALLS, MIN_DAYS, MIN_LEASES, Observed, fit_history};

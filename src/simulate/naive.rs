@@ -58,13 +58,12 @@ impl Allocator for Naive {
 
     fn release(&mut self, _index: usize, _now: Timestamp) {}
 
-    fn holder(&mut self, number: usize, _earlier: Option<&str>, now: Timestamp) -> Attributed {
+    fn holder(&mut self, number: usize, _caller: u32, now: Timestamp) -> Attributed {
         match self.slots.get(number) {
             Some(slot) if Naive::held(slot, now) => {
                 slot.holder
                     .map_or(Attributed::Nobody, |(who, _)| Attributed::Visitor {
                         who,
-                        key: who.to_string(),
                         facts: None,
                     })
             }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::confidence::Reliability;
+use super::explain::Explain;
 use crate::call::confidence::RingFacts;
 
 /// Which allocation was replayed.
@@ -60,6 +61,8 @@ pub struct Tally {
     pub busy_samples: Vec<usize>,
     /// Minutes (since the start) in which some visitor got the reserve number.
     pub exhausted_minutes: BTreeSet<i64>,
+    /// Missed calls by when and why, and the levers' ceilings.
+    pub explain: Explain,
 }
 
 impl Tally {
@@ -98,6 +101,8 @@ pub struct RunResult {
     pub exhausted_minutes: usize,
     /// Confidence on this run, calibrated on other traffic (calltrack only).
     pub reliability: Option<Reliability>,
+    /// Missed calls by when and why, and the levers' ceilings (`--explain`).
+    pub explain: Explain,
 }
 
 impl RunResult {
@@ -119,6 +124,7 @@ impl RunResult {
             busy_max: t.busy_samples.last().copied().unwrap_or(0),
             exhausted_minutes: t.exhausted_minutes.len(),
             reliability: None,
+            explain: t.explain,
         }
     }
 
@@ -138,6 +144,11 @@ impl RunResult {
 
     pub fn unattributed_pct(&self) -> f64 {
         pct(self.unattributed, self.calls)
+    }
+
+    /// The share right if `gain` more calls were right (a lever's ceiling).
+    pub fn ceiling_pct(&self, gain: u64) -> f64 {
+        pct(self.correct + gain, self.calls)
     }
 }
 

@@ -238,3 +238,47 @@ fn calltrack_runs_carry_a_calibrated_confidence_and_naive_none() {
     assert_eq!(binned, r.correct + r.wrong);
     assert!((0.0..0.25).contains(&rel.brier), "{}", rel.brier);
 }
+
+fn visit_with(visitor: u32, start: i64, calls: &[(i64, bool)]) -> ScriptVisit {
+    let mut v = paid(visitor, start, 60, 0);
+    v.calls = calls
+        .iter()
+        .map(|&(at, repeat)| ScriptCall {
+            at,
+            talk_secs: 10,
+            repeat,
+        })
+        .collect();
+    v
+}
+
+#[test]
+fn explain_decomposes_a_hand_computed_script() {
+    // One number, freeze 600 s, 60-s visits.
+    let visits = vec![
+        visit_with(1, 0, &[(30, false)]),            // during: right
+        visit_with(2, 3600, &[(3660 + 700, false)]), // after freeze: free, last holder
+        visit_with(3, 7200, &[(7230, false), (20_000, true)]), // right, then a repeat: right
+        visit_with(4, 10_000, &[(10_030, false)]),   // during: right
+        visit_with(6, 40_000, &[(40_360, false)]),   // in freeze: right
+        visit_with(7, 50_000, &[(50_720, false)]),   // after freeze: 8 holds it
+        visit_with(8, 50_700, &[(50_730, false)]),   // during: right
+        visit_with(5, 60_000, &[(122_400, false)]),  // next day: free, last holder
+    ];
+    let r = replay(Policy::Calltrack, &visits, 1);
+    // The repeat call rings on a free number: the caller history gives it to visitor 3.
+    assert_eq!((r.calls, r.correct, r.wrong, r.unattributed), (9, 6, 1, 2));
+    let e = &r.explain;
+    let calls: Vec<u64> = When::ALL.iter().map(|&w| e.calls_at(w)).collect();
+    assert_eq!(calls, [4, 1, 2, 1, 1]);
+    let after = e.missed_at(When::AfterFreeze);
+    assert_eq!((after.reassigned, after.free, after.reserve), (1, 1, 0));
+    assert_eq!(e.missed_at(When::NextDay).free, 1);
+    assert_eq!(e.missed_at(When::Repeat), Missed::default());
+    assert_eq!(e.missed_at(When::During), Missed::default());
+    let g = e.gains;
+    assert_eq!((g.repeat_to_earlier, g.every_repeat), (0, 0));
+    assert_eq!((g.free_to_last_holder, g.best_recent_holder), (2, 3));
+    assert_eq!((g.every_reserve, g.buildable, g.all), (0, 2, 3));
+    assert_eq!(r.ceiling_pct(g.buildable), 88.89, "8 of 9");
+}

@@ -72,7 +72,10 @@ fn confidence_falls_with_time_since_seen_pressure_and_sharing() {
 }
 
 #[test]
-fn a_repeat_caller_to_the_same_visitor_is_surer_than_a_new_one_than_a_changed_one() {
+fn a_repeat_caller_to_the_same_visitor_is_surer_than_a_new_one_and_a_changed_one_never_surer() {
+    // A repeat caller dialling its earlier visit's number is attributed to that visit
+    // (`call::repeat`), so "another visitor" is left for callers dialling a number their
+    // earlier visit did not hold: the shipped fit finds no signal there (weight 0).
     let same = RingFacts {
         earlier: Earlier::Same,
         ..base()
@@ -81,7 +84,7 @@ fn a_repeat_caller_to_the_same_visitor_is_surer_than_a_new_one_than_a_changed_on
         earlier: Earlier::Other,
         ..base()
     };
-    assert!(p(same) > p(base()) && p(base()) > p(other));
+    assert!(p(same) > p(base()) && p(base()) >= p(other));
 }
 
 #[test]
