@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mio::net::UdpSocket;
@@ -21,7 +21,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::recording::{Note, RecordSink};
+use super::recording::{Batch, Note, RecordSink};
 use super::recording_writer::Writer;
 use super::relay_loop::{Command, LoopHandle, Served};
 use super::stream::StreamPorts;
@@ -40,16 +40,42 @@ const WRITER_QUEUE: usize = 2048;
 /// A writer's queue: a note, or `None` to stop (files still open stay `.part`).
 type WriterQueue = tokio::sync::mpsc::Sender<Option<Note>>;
 
-/// The writers' queues, as the recorded streams offer to them.
+/// Spent batches kept for the relay to fill again, at most this many (about 4 KB each): a
+/// batch's buffers then never cross threads to be freed, and the relay seldom allocates.
+const SPARE_BATCHES: usize = 256;
+
+/// Batches the writers are done with, shared with the relay loops.
+#[derive(Debug, Default)]
+struct Spares(Mutex<Vec<Batch>>);
+
+impl Spares {
+    fn put(&self, batch: Batch) {
+        let Ok(mut spares) = self.0.lock() else {
+            return;
+        };
+        if spares.len() < SPARE_BATCHES {
+            spares.push(batch);
+        }
+    }
+
+    fn take(&self) -> Option<Batch> {
+        self.0.lock().ok()?.pop()
+    }
+}
+
+/// The writers' queues, as the recorded streams offer to them, and their spent batches.
 #[derive(Debug)]
-struct Writers(Vec<WriterQueue>);
+struct Writers {
+    queues: Vec<WriterQueue>,
+    spares: Arc<Spares>,
+}
 
 impl Writers {
     fn queue(&self, id: &str) -> &WriterQueue {
         let hash = id.bytes().fold(0usize, |h, b| {
             h.wrapping_mul(31).wrapping_add(usize::from(b))
         });
-        &self.0[hash % self.0.len()]
+        &self.queues[hash % self.queues.len()]
     }
 }
 
@@ -57,6 +83,10 @@ impl RecordSink for Writers {
     fn offer(&self, note: Note) -> bool {
         let id = note.id().clone();
         self.queue(&id).try_send(Some(note)).is_ok()
+    }
+
+    fn spare(&self) -> Option<Batch> {
+        self.spares.take()
     }
 }
 
@@ -174,7 +204,10 @@ impl MediaService {
         let (senders, queues) = (0..WRITERS)
             .map(|_| tokio::sync::mpsc::channel(WRITER_QUEUE))
             .unzip();
-        let writers = Arc::new(Writers(senders));
+        let writers = Arc::new(Writers {
+            queues: senders,
+            spares: Arc::default(),
+        });
         table.attach_sink(writers.clone());
         MediaService {
             table,
@@ -243,7 +276,7 @@ impl MediaService {
         while let Some(end) = self.table.poll_recording() {
             end_recording(&self.writers, end).await;
         }
-        for queue in &self.writers.0 {
+        for queue in &self.writers.queues {
             let _ = queue.send(None).await;
         }
         while writers.join_next().await.is_some() {}
@@ -259,10 +292,11 @@ impl MediaService {
         let dir = self.table.recordings_dir();
         for mut queue in std::mem::take(&mut self.queues) {
             let (dir, done) = (dir.clone(), done.clone());
+            let spares = self.writers.spares.clone();
             writers.spawn_blocking(move || {
                 let mut writer = Writer::new(&dir, wall_clock());
                 while let Some(Some(note)) = queue.blocking_recv() {
-                    let go_on = drain(&mut writer, note, &mut queue, &done);
+                    let go_on = drain(&mut writer, note, &mut queue, &done, &spares);
                     if !go_on {
                         break;
                     }
@@ -324,10 +358,11 @@ fn drain<F: Fn(Instant) -> std::time::Duration>(
     first: Note,
     queue: &mut tokio::sync::mpsc::Receiver<Option<Note>>,
     done: &tokio::sync::mpsc::UnboundedSender<Written>,
+    spares: &Spares,
 ) -> bool {
     let mut next = Some(first);
     while let Some(note) = next.take() {
-        if let Some(outcome) = writer.handle(note) {
+        if let Some(outcome) = writer.handle_keeping(note, &mut |batch| spares.put(batch)) {
             let _ = done.send(outcome);
         }
         match queue.try_recv() {

@@ -90,6 +90,21 @@ impl Batch {
         }
     }
 
+    /// This batch emptied for another call's packets, keeping its buffers.
+    fn renew(mut self, answered: Instant, format: Format, relay: [SocketAddr; 2]) -> Batch {
+        self.clear();
+        (self.answered, self.format, self.relay) = (answered, format, relay);
+        self
+    }
+
+    /// Empties the batch, keeping its buffers (a writer hands spent batches back this way).
+    pub fn clear(&mut self) {
+        self.first = None;
+        self.senders.clear();
+        self.packets.clear();
+        self.bytes.clear();
+    }
+
     /// Packets in the batch.
     pub fn len(&self) -> usize {
         self.packets.len()
@@ -187,6 +202,11 @@ impl Note {
 pub trait RecordSink: Send + Sync + std::fmt::Debug + 'static {
     /// Queues `note`; `false` when the queue is full (the piece is dropped).
     fn offer(&self, note: Note) -> bool;
+
+    /// A batch the writers are done with, to fill again (none: a new one is made).
+    fn spare(&self) -> Option<Batch> {
+        None
+    }
 }
 
 /// One stream's recording since the answer.
@@ -288,7 +308,11 @@ impl Recorder {
             packets: self.room.packets.max(batch.packets.len()),
             bytes: self.room.bytes.max(batch.bytes.len()),
         };
-        let next = Batch::new(batch.answered, batch.format, batch.relay, self.room);
+        let (answered, format, relay) = (batch.answered, batch.format, batch.relay);
+        let next = match self.sink.as_ref().and_then(|sink| sink.spare()) {
+            Some(spare) => spare.renew(answered, format, relay),
+            None => Batch::new(answered, format, relay, self.room),
+        };
         let batch = std::mem::replace(batch, next);
         if batch.is_empty() {
             return;

@@ -290,3 +290,51 @@ fn dev_full_is_a_full_disk() {
         .unwrap_err();
     assert_eq!(WriteError::Io(error).reason(), RecordingReason::DiskFull);
 }
+
+#[test]
+fn a_writer_hands_each_batch_back_empty_for_the_relay_to_fill_again() {
+    let dir = temp_dir("spare");
+    let t0 = Instant::now();
+    let kept = Arc::new(Kept::default());
+    let mut recorder = Recorder::new("spare", t0, Some(kept.clone()), [NOWHERE; 2]);
+    let mut packet = vec![0x80u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    packet.extend([0x55; 160]);
+    for n in 0..50u32 {
+        let heard = Heard {
+            at: t0 + Duration::from_millis(20 * u64::from(n)),
+            callee: false,
+            from: NOWHERE,
+            ssrc: 1,
+            ts: n * 160,
+            pt: 0,
+            bytes: &packet,
+            payload: &packet[12..],
+        };
+        recorder.push(heard, false);
+    }
+    let mut writer = Writer::new(&dir, |_| Duration::ZERO);
+    let mut spent = Vec::new();
+    let notes: Vec<Note> = std::mem::take(&mut *kept.0.lock().unwrap());
+    let heard = notes.len();
+    assert!(heard >= 4, "a second of audio is several batches");
+    for note in notes {
+        assert!(
+            writer
+                .handle_keeping(note, &mut |b| spent.push(b))
+                .is_none()
+        );
+    }
+    let end = recorder.finish().unwrap();
+    let (_, settled) = writer.handle_keeping(end, &mut |b| spent.push(b)).unwrap();
+    assert!(matches!(
+        settled,
+        RecordingSettled::Recorded { secs: 1, .. }
+    ));
+    assert_eq!(
+        spent.len(),
+        heard + 1,
+        "every batch comes back, the tail too"
+    );
+    assert!(spent.iter().all(|b| b.is_empty()), "emptied");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

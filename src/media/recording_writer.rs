@@ -50,17 +50,27 @@ impl<F: Fn(Instant) -> Duration> Writer<F> {
 
     /// Handles one note; a call's end gives its id and outcome.
     pub fn handle(&mut self, note: Note) -> Option<(String, RecordingSettled)> {
-        match note {
-            Note::Heard { id, batch } => {
-                self.lay(&id, &batch, false);
-                None
-            }
-            Note::End { id, tail } => {
-                self.lay(&id, &tail, true);
-                let settled = self.finish(&id);
-                Some((id.to_string(), settled))
-            }
-        }
+        self.handle_keeping(note, &mut |_| {})
+    }
+
+    /// Handles one note and gives its batch, emptied, to `spent` (for the relay to fill
+    /// again); a call's end gives its id and outcome.
+    pub fn handle_keeping(
+        &mut self,
+        note: Note,
+        spent: &mut impl FnMut(Batch),
+    ) -> Option<(String, RecordingSettled)> {
+        let (id, mut batch, end) = match note {
+            Note::Heard { id, batch } => (id, batch, false),
+            Note::End { id, tail } => (id, tail, true),
+        };
+        self.lay(&id, &batch, end);
+        batch.clear();
+        spent(batch);
+        end.then(|| {
+            let settled = self.finish(&id);
+            (id.to_string(), settled)
+        })
     }
 
     fn path(&self, id: &str, format: Format) -> PathBuf {
