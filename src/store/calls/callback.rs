@@ -8,11 +8,13 @@ use rusqlite::Connection;
 
 use crate::call::record::{CallDetailRecord, Disposition, rfc3339};
 
-/// Marks the missed calls `answered` calls back; returns the ids of those marked. A call with
-/// no caller number (anonymous) calls nobody back.
+/// Marks the missed calls `answered` (stored as `seq`) calls back; returns the ids of those
+/// marked. Only CDRs stored before it count (`seq` below its own), as when each CDR was
+/// inserted on its own. A call with no caller number (anonymous) calls nobody back.
 pub(in crate::store) fn mark_called_back(
     conn: &Connection,
     answered: &CallDetailRecord,
+    seq: i64,
     window: Duration,
 ) -> rusqlite::Result<Vec<String>> {
     if answered.disposition != Disposition::Answered || answered.caller.is_empty() {
@@ -28,7 +30,7 @@ pub(in crate::store) fn mark_called_back(
     let mut stmt = conn.prepare_cached(
         "UPDATE cdr SET called_back_at = ?1 \
          WHERE caller = ?2 AND missed = 1 AND called_back_at IS NULL \
-         AND started_at >= ?3 AND started_at < ?4 RETURNING id",
+         AND started_at >= ?3 AND started_at < ?4 AND seq < ?5 RETURNING id",
     )?;
     let ids = stmt.query_map(
         (
@@ -36,6 +38,7 @@ pub(in crate::store) fn mark_called_back(
             &answered.caller,
             rfc3339::format(since),
             rfc3339::format(answered.started_at),
+            seq,
         ),
         |row| row.get(0),
     )?;

@@ -1,0 +1,142 @@
+//! CDRs inserted many rows per statement: the writer's hot path.
+//!
+//! The report triggers on `cdr` make every insert a statement that needs a statement journal
+//! (SQLite journals each page a statement touches, once per statement, so that the statement
+//! alone can be undone). One row per statement journals the same hot pages (the rightmost
+//! leaves of a dozen indexes, the rollup rows) again for every call; one statement of up to
+//! [`CHUNKS`]`[0]` rows journals each of them once. Rows are inserted in the order given, so
+//! `seq`, the triggers and `INSERT OR IGNORE` behave exactly as with one statement per row.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use rusqlite::Connection;
+use rusqlite::types::ToSql;
+
+use super::flat::{self, Cell};
+use crate::call::record::CallDetailRecord;
+
+/// Rows per statement, largest first: a run of CDRs is cut into these sizes, so at most
+/// this many statements are ever prepared (and cached). 64 rows of about 80 columns stay far
+/// below SQLite's 32,766 parameters.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// Inserts `cdrs` in order, each unless a CDR with its `id` exists (or came earlier in
+/// `cdrs`); returns the `seq` of each row written, by id.
+pub(super) fn insert_cdrs<'c>(
+    conn: &Connection,
+    cdrs: &[&'c CallDetailRecord],
+) -> rusqlite::Result<HashMap<&'c str, i64>> {
+    let mut written = HashMap::with_capacity(cdrs.len());
+    let mut rest = cdrs;
+    while !rest.is_empty() {
+        let (size, sql) = chunk_for(rest.len());
+        let (chunk, tail) = rest.split_at(size);
+        let cells = chunk
+            .iter()
+            .map(|cdr| row_cells(cdr))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let params: Vec<&dyn ToSql> = cells.iter().flatten().map(|c| c as &dyn ToSql).collect();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params.as_slice())?;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let seq: i64 = row.get(1)?;
+            if let Some(cdr) = chunk.iter().find(|c| c.id == id) {
+                written.insert(cdr.id.as_str(), seq);
+            }
+        }
+        rest = tail;
+    }
+    Ok(written)
+}
+
+/// The largest chunk size that fits `n` rows, and its statement.
+fn chunk_for(n: usize) -> (usize, &'static str) {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let sql = SQL.get_or_init(|| CHUNKS.iter().map(|&rows| insert_sql(rows)).collect());
+    let i = CHUNKS.iter().position(|&size| size <= n).unwrap_or(CHUNKS.len() - 1);
+    (CHUNKS[i], sql[i].as_str())
+}
+
+/// `INSERT OR IGNORE INTO cdr (<columns>, trail) VALUES (...), ... RETURNING id, seq`.
+fn insert_sql(rows: usize) -> String {
+    let columns = flat::cdr_columns();
+    let width = columns.len() + 1;
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let slots: Vec<String> = (1..=width).map(|c| format!("?{}", r * width + c)).collect();
+            format!("({})", slots.join(", "))
+        })
+        .collect();
+    // The trail is kept beside the flat columns, as JSON, in the last slot of a row.
+    format!(
+        "INSERT OR IGNORE INTO cdr ({}, trail) VALUES {} RETURNING id, seq",
+        columns.join(", "),
+        values.join(", ")
+    )
+}
+
+/// One row's cells: the flat columns, then the trail as JSON.
+fn row_cells(cdr: &CallDetailRecord) -> rusqlite::Result<Vec<Cell>> {
+    let failed = |e| rusqlite::Error::ToSqlConversionFailure(e);
+    let mut cells = flat::cdr_cells(cdr).map_err(|e| failed(Box::new(e)))?;
+    let trail = serde_json::to_string(&cdr.trail).map_err(|e| failed(Box::new(e)))?;
+    cells.push(Cell::Text(trail));
+    Ok(cells)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::record::{Disposition, HangupSide, LiveCall};
+    use crate::store::{query, schema};
+
+    fn cdr(i: usize) -> CallDetailRecord {
+        let at: jiff::Timestamp = "2026-11-23T03:20:00Z".parse().unwrap();
+        let live = LiveCall {
+            id: format!("c{i}"),
+            call_id: format!("c{i}@carrier"),
+            tracking_number: "74951234567".into(),
+            caller: format!("7916{i:07}"),
+            destination: "sip:sales@pbx.example".into(),
+            started_at: at + jiff::SignedDuration::from_secs(i as i64),
+            answered_at: None,
+            attribution: Default::default(),
+            first_time_caller: true,
+            scheme: None,
+            answered_step: None,
+            answered_target: None,
+        };
+        let end = live.started_at + jiff::SignedDuration::from_secs(30);
+        CallDetailRecord::from_live(&live, end, Disposition::Busy, 486, HangupSide::Callee)
+    }
+
+    #[test]
+    fn chunks_cover_any_run_in_order() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let cdrs: Vec<CallDetailRecord> = (0..87).map(cdr).collect();
+        let refs: Vec<&CallDetailRecord> = cdrs.iter().collect();
+        let written = insert_cdrs(&conn, &refs).unwrap();
+        assert_eq!(written.len(), 87);
+        // `seq` follows the order given, across chunk boundaries.
+        for (i, c) in cdrs.iter().enumerate() {
+            assert_eq!(written[c.id.as_str()], i as i64 + 1);
+        }
+        let stored = query::list_recent(&conn, 1).unwrap();
+        assert_eq!(stored[0].cdr, cdrs[86]);
+    }
+
+    #[test]
+    fn existing_and_repeated_ids_are_not_written_again() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let (a, b) = (cdr(1), cdr(2));
+        insert_cdrs(&conn, &[&a]).unwrap();
+        let written = insert_cdrs(&conn, &[&a, &b, &b]).unwrap();
+        assert_eq!(written.len(), 1);
+        assert_eq!(written["c2"], 2);
+        assert_eq!(query::count(&conn).unwrap(), 2);
+    }
+}
