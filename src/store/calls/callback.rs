@@ -180,4 +180,30 @@ mod tests {
         assert_eq!(called_back(&conn, "missed"), None);
         assert_eq!(called_back(&conn, "anon"), None, "no number, no callback");
     }
+
+    /// The batch inserts its CDRs together, but an answered call still calls back only the
+    /// missed calls stored before it: one that started earlier and ended (was written) later
+    /// waits for the caller's next answered call, as when each CDR had its own insert.
+    #[test]
+    fn a_missed_call_written_after_the_answer_in_one_batch_is_not_called_back() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let a = "79161112233";
+        write(
+            &mut conn,
+            vec![
+                cdr("back", a, "2026-11-23T09:00:00Z", Disposition::Answered),
+                cdr("late", a, "2026-11-23T08:59:00Z", Disposition::NoAnswer),
+            ],
+        );
+        assert_eq!(called_back(&conn, "late"), None);
+        write(
+            &mut conn,
+            vec![cdr("next", a, "2026-11-23T09:10:00Z", Disposition::Answered)],
+        );
+        assert_eq!(
+            called_back(&conn, "late").as_deref(),
+            Some("2026-11-23T09:10:05.000Z")
+        );
+    }
 }
