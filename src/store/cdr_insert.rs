@@ -59,7 +59,10 @@ pub(super) fn insert_cdrs<'c>(
 fn chunk_for(n: usize) -> (usize, &'static str) {
     static SQL: OnceLock<Vec<String>> = OnceLock::new();
     let sql = SQL.get_or_init(|| CHUNKS.iter().map(|&rows| insert_sql(rows)).collect());
-    let i = CHUNKS.iter().position(|&size| size <= n).unwrap_or(CHUNKS.len() - 1);
+    let i = CHUNKS
+        .iter()
+        .position(|&size| size <= n)
+        .unwrap_or(CHUNKS.len() - 1);
     (CHUNKS[i], sql[i].as_str())
 }
 
@@ -165,7 +168,7 @@ mod tests {
         let call = |id: &str, secs: i64, disposition| {
             let mut c = cdr(0);
             c.id = id.into();
-            c.started_at = c.started_at + jiff::SignedDuration::from_secs(secs);
+            c.started_at += jiff::SignedDuration::from_secs(secs);
             c.disposition = disposition;
             c
         };
@@ -183,7 +186,11 @@ mod tests {
         assert_eq!(prev(&conn, "first"), None);
         assert_eq!(prev(&conn, "late"), at(0));
         assert_eq!(prev(&conn, "b"), at(10), "corrected by the late call");
-        assert_eq!(prev(&conn, "c"), at(20), "the call before it in the same statement");
+        assert_eq!(
+            prev(&conn, "c"),
+            at(20),
+            "the call before it in the same statement"
+        );
         assert_eq!(prev(&conn, "refused"), None);
         let kept: Vec<Option<String>> = ["first", "late", "b", "c", "refused"]
             .iter()

@@ -432,7 +432,10 @@ mod tests {
         let (_sender, handle) = prefilled(&path, 64, 2);
         let stats = handle.shutdown().unwrap();
         assert_eq!(stats.cdrs_written, 64);
-        assert_eq!(stats.largest_batch, 15, "63 queued calls grow a batch of 2 to 15");
+        assert_eq!(
+            stats.largest_batch, 15,
+            "63 queued calls grow a batch of 2 to 15"
+        );
         assert!(stats.batches < 32, "{stats:?}");
         let (_sender, handle) = prefilled(&dir.path().join("b.sqlite"), 64, 1);
         let stats = handle.shutdown().unwrap();

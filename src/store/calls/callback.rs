@@ -199,7 +199,12 @@ mod tests {
         assert_eq!(called_back(&conn, "late"), None);
         write(
             &mut conn,
-            vec![cdr("next", a, "2026-11-23T09:10:00Z", Disposition::Answered)],
+            vec![cdr(
+                "next",
+                a,
+                "2026-11-23T09:10:00Z",
+                Disposition::Answered,
+            )],
         );
         assert_eq!(
             called_back(&conn, "late").as_deref(),
