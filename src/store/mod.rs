@@ -33,6 +33,7 @@
 mod batch;
 pub mod blacklist;
 pub mod calls;
+mod cdr_insert;
 mod columns;
 pub mod commands;
 mod confidence;
