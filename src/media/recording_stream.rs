@@ -113,6 +113,14 @@ impl Interleaver {
         self.ready.pop_front()
     }
 
+    /// Hands out the block being filled as it is, short of [`BLOCK_FRAMES`] (the writer does
+    /// after each batch, so no call keeps a block between batches).
+    pub fn flush(&mut self) {
+        if !self.block.samples.is_empty() {
+            self.hand_out();
+        }
+    }
+
     /// The call ended: every frame up to the furthest audio, in blocks.
     pub fn finish(&mut self) -> Vec<Block> {
         self.advance(true);

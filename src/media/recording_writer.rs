@@ -160,9 +160,10 @@ fn lay_wav(
 ) -> Result<(), WriteError> {
     for p in batch.packets() {
         timeline.push(p.at, p.callee, p.ssrc, p.ts, p.pt, p.payload);
-        while let Some(block) = timeline.poll_block() {
-            part.append(block.at, &block.samples)?;
-        }
+    }
+    timeline.flush();
+    while let Some(block) = timeline.poll_block() {
+        part.append(block.at, &block.samples)?;
     }
     if end {
         for block in timeline.finish() {
