@@ -6,7 +6,8 @@
 //! (`retry`). The engines talk to the outside: `http_engine` (an OpenAI-compatible
 //! `/v1/audio/transcriptions` server) and `pocketsphinx` (CMU PocketSphinx, embedded, loaded
 //! at run time through `pocketsphinx_ffi`, the crate's only `unsafe` code); `service` is the bounded worker pool that takes due jobs
-//! from the store's queue (`store::transcripts`) and never touches the call path.
+//! from the store's queue (`store::transcripts`) and never touches the call path; `rescore`
+//! scores the calls transcribed before a model was kept, once one is.
 
 pub mod audio;
 pub mod facts;
@@ -14,6 +15,7 @@ pub mod http_engine;
 pub mod pocketsphinx;
 mod pocketsphinx_ffi;
 pub mod redact;
+pub mod rescore;
 pub mod retry;
 pub mod service;
 pub mod tags;
