@@ -7,7 +7,8 @@
 //! `/v1/audio/transcriptions` server) and `pocketsphinx` (CMU PocketSphinx, embedded, loaded
 //! at run time through `pocketsphinx_ffi`, the crate's only `unsafe` code); `service` is the bounded worker pool that takes due jobs
 //! from the store's queue (`store::transcripts`) and never touches the call path; `rescore`
-//! scores the calls transcribed before a model was kept, once one is.
+//! scores the calls transcribed before a model was kept, once one is; `worker_thread` runs
+//! each PocketSphinx decode on a low-priority thread of its own.
 
 pub mod audio;
 pub mod facts;
@@ -21,6 +22,7 @@ pub mod service;
 pub mod tags;
 pub mod train;
 pub mod transcript;
+pub mod worker_thread;
 
 pub use service::SpeechService;
 pub use transcript::{Channel, Heard, Transcript, Word, merge};

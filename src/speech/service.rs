@@ -21,7 +21,7 @@ use super::pocketsphinx::SphinxEngine;
 use super::rescore;
 use super::retry::{self, Next};
 use super::transcript::{Channel, Heard, Transcript};
-use super::{facts, tags};
+use super::{facts, tags, worker_thread};
 use crate::call::record::rfc3339;
 use crate::call::scoring::{Score, ScoringModel, features};
 use crate::config::{SharedConfig, SpeechConfig, SpeechEngine, SpeechTag};
@@ -267,9 +267,7 @@ impl Engine {
             Engine::Http(e) => e.transcribe(audio).await,
             Engine::Sphinx(e) => {
                 let (engine, audio) = (Arc::clone(e), audio.clone());
-                tokio::task::spawn_blocking(move || engine.transcribe_blocking(&audio))
-                    .await
-                    .map_err(|e| SpeechError::Unavailable(e.to_string()))?
+                worker_thread::run_niced(move || engine.transcribe_blocking(&audio)).await?
             }
         }
     }
