@@ -80,7 +80,10 @@ fn calls_per_tag_and_source_reconcile_with_the_calls() {
     assert_eq!(line(&report, "price", json!("google")), (1, 1));
     assert_eq!(line(&report, "price", json!("yandex")), (1, 0));
     assert_eq!(line(&report, "delivery", json!("google")), (1, 1));
-    assert_eq!(report["calls"], 4, "c2, c3, c4, c5 as in the report's total");
+    assert_eq!(
+        report["calls"], 4,
+        "c2, c3, c4, c5 as in the report's total"
+    );
     assert_eq!(report["transcribed_calls"], 3);
     assert_eq!(report["calls_with_tags"], 2);
     assert_eq!(report["untagged_calls"], 2);
@@ -109,7 +112,10 @@ fn per_tag_only_by_site_and_one_site() {
     assert_eq!(rows[0]["tag"], "price");
     assert_eq!(rows[0]["calls"], 2, "{report:#}");
     assert_eq!(rows[0]["key"], json!({}));
-    let (status, report) = get(&f, "from=2026-11-30&to=2026-12-03&by=site,campaign&site=shop");
+    let (status, report) = get(
+        &f,
+        "from=2026-11-30&to=2026-12-03&by=site,campaign&site=shop",
+    );
     assert_eq!(status, 200, "{report}");
     let price = report["rows"]
         .as_array()
@@ -134,9 +140,15 @@ fn bad_fields_dates_and_sites_are_400_listing_what_is_allowed() {
     let (status, body) = get(&f, "from=yesterday&to=2026-12-03&site=nowhere");
     assert_eq!(status, 400, "{body}");
     let text = body.to_string();
-    assert!(text.contains("YYYY-MM-DD") && text.contains("unknown site"), "{body}");
+    assert!(
+        text.contains("YYYY-MM-DD") && text.contains("unknown site"),
+        "{body}"
+    );
     let answer = agent()
-        .get(f.server.url("/v1/reports/tags?from=2026-12-01&to=2026-12-03"))
+        .get(
+            f.server
+                .url("/v1/reports/tags?from=2026-12-01&to=2026-12-03"),
+        )
         .call()
         .unwrap();
     assert_eq!(answer.status().as_u16(), 401);

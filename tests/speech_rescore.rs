@@ -97,7 +97,9 @@ fn model() -> ScoringModel {
 /// (subject, state, last_error) of the GA4 rows.
 fn ga_rows(conn: &Connection) -> Vec<(String, String, Option<String>)> {
     let mut stmt = conn
-        .prepare("SELECT subject, state, last_error FROM outbox WHERE destination = 'ga' ORDER BY seq")
+        .prepare(
+            "SELECT subject, state, last_error FROM outbox WHERE destination = 'ga' ORDER BY seq",
+        )
         .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
@@ -123,9 +125,12 @@ fn a_kept_model_scores_the_calls_transcribed_before_it_and_exports_each_once() {
     let db = dir.path().join("calltrack.db");
     let config = Arc::new(config(&db));
     let subscriptions = outbox::subscriptions(&config.exports);
-    let (store, writer) =
-        spawn_writer_with(&db, WriterOptions::default(), outbox::Outbox::new(subscriptions))
-            .unwrap();
+    let (store, writer) = spawn_writer_with(
+        &db,
+        WriterOptions::default(),
+        outbox::Outbox::new(subscriptions),
+    )
+    .unwrap();
     let conn = Connection::open(&db).unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     call(&conn, "buyer", "what is the price of delivery", None);
@@ -142,7 +147,10 @@ fn a_kept_model_scores_the_calls_transcribed_before_it_and_exports_each_once() {
     };
     let task = runtime.spawn(service.run(jiff::Timestamp::now, stop.clone()));
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(ga_rows(&conn).is_empty(), "no model, nothing scored or sent");
+    assert!(
+        ga_rows(&conn).is_empty(),
+        "no model, nothing scored or sent"
+    );
 
     // `calltrack speech train` keeps a model: it writes it to the database.
     let at = jiff::Timestamp::now().to_string();
@@ -150,7 +158,10 @@ fn a_kept_model_scores_the_calls_transcribed_before_it_and_exports_each_once() {
     wait_until("both unscored calls scored", || unscored(&conn) == 0);
     wait_until("both GA4 rows written", || ga_rows(&conn).len() == 2);
     let rows = ga_rows(&conn);
-    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("buyer", "pending"));
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str()),
+        ("buyer", "pending")
+    );
     assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("wrong", "dead"));
     let reason = rows[1].2.as_deref().unwrap();
     assert!(reason.starts_with("dropped: scored not target"), "{reason}");
@@ -166,7 +177,12 @@ fn a_kept_model_scores_the_calls_transcribed_before_it_and_exports_each_once() {
     // A second model kept: nothing is unscored, nothing more is written.
     scoring::save_model(&conn, &model(), true, &at).unwrap();
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(ga_rows(&conn).len(), 2, "exactly once: {:?}", ga_rows(&conn));
+    assert_eq!(
+        ga_rows(&conn).len(),
+        2,
+        "exactly once: {:?}",
+        ga_rows(&conn)
+    );
 
     stop.cancel();
     runtime.block_on(task).unwrap();
@@ -201,10 +217,9 @@ fn replaying_a_dropped_dead_letter_is_refused() {
     let conn = Connection::open(&db).unwrap();
     outbox_row(&conn, "evt-spam", true);
     outbox_row(&conn, "evt-failed", false);
-    let toml = format!(
-        "[http]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{TOKEN}\"\n"
-    ) + &format!(
-        r#"
+    let toml = format!("[http]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{TOKEN}\"\n")
+        + &format!(
+            r#"
 [store]
 path = "{}"
 
@@ -215,8 +230,8 @@ api_secret = "secret-0123456789"
 endpoint = "http://127.0.0.1:9"
 send = "target"
 "#,
-        db.display()
-    );
+            db.display()
+        );
     let server = http_support::TestServer::start(&toml);
     let replay = |body: serde_json::Value| -> (u16, serde_json::Value) {
         let mut answer = http_support::agent()
@@ -230,7 +245,8 @@ send = "target"
     let (status, body) = replay(serde_json::json!({"destination": "ga", "id": "evt-spam"}));
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "dropped_event", "{body}");
-    let (status, body) = replay(serde_json::json!({"destination": "ga", "since": "2020-01-01T00:00:00Z"}));
+    let (status, body) =
+        replay(serde_json::json!({"destination": "ga", "since": "2020-01-01T00:00:00Z"}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["replayed"], 1, "only the failed one: {body}");
     let state = |id: &str| -> String {

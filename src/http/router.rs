@@ -13,8 +13,8 @@ use super::limits;
 use super::state::RouterState;
 use super::{
     HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
-    leads, leads_api, login, metrics, numbers, openapi, outbox, pool_usage, recording, report_tags, reports,
-    sessions, snippet, target_health, transcripts,
+    leads, leads_api, login, metrics, numbers, openapi, outbox, pool_usage, recording, report_tags,
+    reports, sessions, snippet, target_health, transcripts,
 };
 
 /// Builds the whole application.

@@ -88,9 +88,6 @@ fn totals(conn: &Connection, q: &FactQuery) -> Result<TagTotals, StoreError> {
 /// The site clause (on `c.site`) and every parameter: the window, then the sites.
 fn window(q: &FactQuery) -> (String, Vec<Value>) {
     let (sites, mut params) = site_clause(&q.sites, 3);
-    params.splice(
-        0..0,
-        [Value::Text(bound(q.from)), Value::Text(bound(q.to))],
-    );
+    params.splice(0..0, [Value::Text(bound(q.from)), Value::Text(bound(q.to))]);
     (sites.replacen("site ", "c.site ", 1), params)
 }

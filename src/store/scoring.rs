@@ -156,7 +156,11 @@ pub struct UnscoredCall {
 }
 
 /// Up to `limit` done transcripts after `after` (rowid) whose call is unscored, oldest first.
-pub fn unscored(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<Vec<UnscoredCall>> {
+pub fn unscored(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<UnscoredCall>> {
     let mut stmt = conn.prepare_cached(
         "SELECT t.rowid, c.id, t.caller, t.agent, t.facts FROM transcripts t \
          JOIN cdr c ON c.id = t.call_id \

@@ -77,7 +77,9 @@ pub fn replayable(conn: &Connection, replay: &Replay, now: Timestamp) -> rusqlit
             ))?
             .query_row((destination, id), |r| r.get(0))?,
         Replay::Since { destination, since } => conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM outbox {SINCE} {NOT_DROPPED}"))?
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM outbox {SINCE} {NOT_DROPPED}"
+            ))?
             .query_row((millis(now), destination, millis(*since)), |r| r.get(0))?,
     };
     Ok(usize::try_from(count).unwrap_or(0))

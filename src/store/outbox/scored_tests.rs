@@ -210,7 +210,11 @@ fn calls_transcribed_before_a_model_are_released_once_when_scored_later() {
         rescored("early-spam", 0.1),
         rescored("old-verdict", 0.9),
     ];
-    assert_eq!(apply(&mut conn, &subs, batch), 1, "the buyer's (a drop is not added)");
+    assert_eq!(
+        apply(&mut conn, &subs, batch),
+        1,
+        "the buyer's (a drop is not added)"
+    );
     let ga4_rows = rows(&conn, "ga4");
     let of = |id: &str| -> Vec<(String, Option<String>)> {
         ga4_rows
@@ -223,8 +227,18 @@ fn calls_transcribed_before_a_model_are_released_once_when_scored_later() {
     let spam = of("early-spam");
     assert_eq!(spam.len(), 1);
     assert_eq!(spam[0].0, "dead");
-    assert!(spam[0].1.as_deref().unwrap().starts_with("dropped: scored not target"));
-    assert_eq!(of("old-verdict").len(), 1, "no second row for a scored call");
+    assert!(
+        spam[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .starts_with("dropped: scored not target")
+    );
+    assert_eq!(
+        of("old-verdict").len(),
+        1,
+        "no second row for a scored call"
+    );
     let target: Option<bool> = conn
         .query_row("SELECT target FROM cdr WHERE id = 'old-verdict'", [], |r| {
             r.get(0)
@@ -238,7 +252,11 @@ fn calls_transcribed_before_a_model_are_released_once_when_scored_later() {
         0
     );
     assert_eq!(rows(&conn, "ga4").len(), 3);
-    assert!(crate::store::scoring::unscored(&conn, 0, 10).unwrap().is_empty());
+    assert!(
+        crate::store::scoring::unscored(&conn, 0, 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -259,7 +277,10 @@ fn a_dropped_dead_letter_is_never_replayed() {
     apply(
         &mut conn,
         &subs,
-        vec![transcribed("spam", score(0.1)), transcribed("buyer", score(0.9))],
+        vec![
+            transcribed("spam", score(0.1)),
+            transcribed("buyer", score(0.9)),
+        ],
     );
     conn.execute(
         "UPDATE outbox SET state = 'dead', settled_at = 1, last_error = 'HTTP 500' \
@@ -268,11 +289,9 @@ fn a_dropped_dead_letter_is_never_replayed() {
     )
     .unwrap();
     let id_of = |subject: &str| -> String {
-        conn.query_row(
-            "SELECT id FROM outbox WHERE subject = ?1",
-            [subject],
-            |r| r.get(0),
-        )
+        conn.query_row("SELECT id FROM outbox WHERE subject = ?1", [subject], |r| {
+            r.get(0)
+        })
         .unwrap()
     };
     let (spam, buyer) = (id_of("spam"), id_of("buyer"));
@@ -290,11 +309,19 @@ fn a_dropped_dead_letter_is_never_replayed() {
         since: ts("2026-01-01T00:00:00Z"),
     };
     assert_eq!(admin::replayable(&conn, &since, now).unwrap(), 1);
-    assert_eq!(admin::replay(&conn, &since, now).unwrap(), 1, "only the failed one");
-    let states: Vec<(String, String)> = rows(&conn, "ga4")
-        .into_iter()
-        .map(|r| (r.1, r.2))
-        .collect();
-    assert!(states.contains(&("spam".into(), "dead".into())), "{states:?}");
-    assert!(states.contains(&("buyer".into(), "pending".into())), "{states:?}");
+    assert_eq!(
+        admin::replay(&conn, &since, now).unwrap(),
+        1,
+        "only the failed one"
+    );
+    let states: Vec<(String, String)> =
+        rows(&conn, "ga4").into_iter().map(|r| (r.1, r.2)).collect();
+    assert!(
+        states.contains(&("spam".into(), "dead".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("buyer".into(), "pending".into())),
+        "{states:?}"
+    );
 }
