@@ -17,10 +17,12 @@
 # The rate with speech is "within 5 %" when every rate that passes without speech also passes
 # with it and its achieved rate is at least 95 % of the achieved rate without.
 #
-# CPU: calltrack's utime+stime from /proc over the step. The speech workers' share is the
-# difference between the two modes at the same rate; the real-time factor is that CPU over
-# the seconds of audio transcribed in the step (calltrack_speech_audio_seconds_total), and
-# the wall real-time factor is calltrack_speech_engine_seconds over the same audio.
+# CPU: calltrack's utime+stime from /proc over the step, less the speech workers' own CPU
+# (calltrack_speech_cpu_milliseconds_total, added by each worker thread as it ends, so a decode
+# that spans the step's end counts in the next), per call. The real-time factor is the
+# workers' CPU over the seconds of audio transcribed in the step
+# (calltrack_speech_audio_seconds_total); the wall real-time factor is
+# calltrack_speech_engine_seconds over the same audio.
 # The workers run at nice +10 (src/speech/worker_thread.rs), `[speech] workers` at once.
 #
 # Needs sipp, espeak-ng, sox, sqlite3, curl, libpocketsphinx3 and pocketsphinx-en-us. Loopback
@@ -186,10 +188,10 @@ step() { # MODE DIR RATE -> one TSV row on stdout
 	local uas=$!
 	PIDS+=($uas)
 	sleep 0.5
-	local c0 y0 a0 e0 j0 t0 c1 y1 a1 e1 j1 t1
+	local c0 y0 a0 e0 j0 t0 c1 y1 a1 e1 j1 t1 w0 w1
 	c0=$(cpu_ticks "$CT_PID"); y0=$(sys_ticks); t0=$(date +%s.%N)
 	a0=$(metric calltrack_speech_audio_seconds_total); e0=$(metric calltrack_speech_engine_seconds_sum)
-	j0=$(done_jobs "$d")
+	w0=$(metric calltrack_speech_cpu_milliseconds_total); j0=$(done_jobs "$d")
 	timeout -k 5 $((to + 10)) sipp -sf "$HARNESS_DIR/sipp-uac-load.xml" "$IP:$PROXY_PORT" -s 74950000001 \
 		-i $IP -p $UAC_PORT -mp $UAC_MP -t u1 -nostdin -buff_size $SIPP_BUF -r "$rate" -rp 1000 \
 		-m "$n" -l "$limit" -d "$HOLD_MS" -recv_timeout 8000 -timeout "${to}s" \
@@ -197,7 +199,7 @@ step() { # MODE DIR RATE -> one TSV row on stdout
 		-max_log_size 1048576 >"$s/uac.out" 2>&1 || true
 	c1=$(cpu_ticks "$CT_PID"); y1=$(sys_ticks); t1=$(date +%s.%N)
 	a1=$(metric calltrack_speech_audio_seconds_total); e1=$(metric calltrack_speech_engine_seconds_sum)
-	j1=$(done_jobs "$d")
+	w1=$(metric calltrack_speech_cpu_milliseconds_total); j1=$(done_jobs "$d")
 	stop_pid "$uas"
 	local st queued
 	st=$(python3 "$HARNESS_DIR/sipp_stat.py" "$s/uac_stat.csv")
@@ -208,19 +210,19 @@ step() { # MODE DIR RATE -> one TSV row on stdout
 		awk -v mode="$mode" -v rate="$rate" -v n="$n" -v ok="$success" -v failed="$failed" \
 			-v cps="$(awk -v c="$created" -v e="$elapsed_s" -v h="$HOLD_MS" 'BEGIN{d = e - h / 1000; if (d < 1) d = 1; printf "%.1f", c / d}')" -v rt="$rt_avg_ms" -v ge200="$rt_ge200" -v c0="$c0" -v c1="$c1" \
 			-v y0="$y0" -v y1="$y1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v a0="$a0" -v a1="$a1" \
-			-v e0="$e0" -v e1="$e1" -v j0="$j0" -v j1="$j1" -v queued="$queued" 'BEGIN {
-			w = t1 - t0; cpu = (c1 - c0) / hz; done = ok + failed
+			-v e0="$e0" -v e1="$e1" -v j0="$j0" -v j1="$j1" -v queued="$queued" -v w0="$w0" -v w1="$w1" 'BEGIN {
+			w = t1 - t0; workers = (w1 - w0) / 1000; cpu = (c1 - c0) / hz - workers; done = ok + failed
 			pass = (failed <= 0.001 * n && cps >= 0.95 * rate && rt <= 50 && ge200 <= 0.005 * n) ? "PASS" : "FAIL"
-			printf "%s\t%d\t%.1f\t%d\t%d\t%.2f\t%d\t%s\t%.0f\t%.1f\t%.1f\t%d\t%.1f\t%.3f\t%d\t%.0f\n",
+			printf "%s\t%d\t%.1f\t%d\t%d\t%.2f\t%d\t%s\t%.0f\t%.1f\t%.1f\t%d\t%.1f\t%.3f\t%d\t%.0f\t%.1f\n",
 				mode, rate, cps, ok, failed, rt, ge200, pass, 100 * cpu / w,
 				(done > 0) ? 1e6 * cpu / done : 0, w, j1 - j0, a1 - a0,
-				(a1 > a0) ? (e1 - e0) / (a1 - a0) : 0, queued, 100 * (y1 - y0) / hz / w
+				(a1 > a0) ? (e1 - e0) / (a1 - a0) : 0, queued, 100 * (y1 - y0) / hz / w, workers
 		}'
 	)
 }
 
 # ---------------------------------------------------------------- both modes
-HEAD="mode\trate\tachieved_cps\tok\tfailed\trt_avg_ms\trt_ge200\tverdict\tct_cpu_pct\tct_cpu_us_per_call\twindow_s\ttranscribed\taudio_s\twall_rtf\tqueue_left\tbox_busy_pct"
+HEAD="mode\trate\tachieved_cps\tok\tfailed\trt_avg_ms\trt_ge200\tverdict\tct_cpu_pct\tct_cpu_us_per_call\twindow_s\ttranscribed\taudio_s\twall_rtf\tqueue_left\tbox_busy_pct\tworker_cpu_s"
 echo -e "$HEAD" >"$OUT/steps.tsv"
 for mode in off speech; do
 	d=$OUT/$mode
@@ -257,8 +259,7 @@ for rate in rates:
     a, b = by.get(("off", str(rate))), by.get(("speech", str(rate)))
     if not (a and b):
         continue
-    w = float(b["window_s"])
-    speech_cpu = (float(b["ct_cpu_pct"]) - float(a["ct_cpu_pct"])) / 100 * w
+    speech_cpu = float(b["worker_cpu_s"])
     audio = float(b["audio_s"])
     rtf = speech_cpu / audio if audio > 0 else float("nan")
     within = float(b["achieved_cps"]) >= 0.95 * float(a["achieved_cps"])
@@ -273,7 +274,8 @@ for rate in rates:
 best = lambda mode: max([int(r["rate"]) for r in rows if r["mode"] == mode and r["verdict"] == "PASS"], default=0)
 print(f"highest passing rate: {best('off')} calls/s without transcription, {best('speech')} with")
 print(("PASS" if ok_all else "FAIL") + ": with transcription beside, every rate that passes without it passes, at >= 95 % of its achieved rate")
-print("speech CPU = calltrack CPU with speech minus without, same rate and window; CPU RTF = that / audio seconds")
-print("transcribed (both channels); wall RTF = calltrack_speech_engine_seconds / audio seconds.")
+print("µs/call: calltrack's CPU less the speech workers' (calltrack_speech_cpu_milliseconds_total), per call;")
+print("speech CPU: the workers' CPU in the step; CPU RTF = that / audio seconds transcribed (both channels);")
+print("wall RTF = calltrack_speech_engine_seconds / audio seconds (workers at nice +10 wait for CPU).")
 print(f"steps: {out}/steps.tsv; logs and sipp stats under {out}/")
 PY
