@@ -132,6 +132,7 @@ listen = "$IP:$HTTP_PORT"
 path = "$d/ct.db"
 [calls]
 max_concurrent_calls = 100000
+shutdown_grace_secs = 5
 [log]
 level = "warn"
 [health]
