@@ -100,6 +100,9 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(ms >= 50 && ms <= wall_ms + 20, "{ms} ms of CPU in {wall_ms} ms");
+        assert!(
+            ms >= 50 && ms <= wall_ms + 20,
+            "{ms} ms of CPU in {wall_ms} ms"
+        );
     }
 }
