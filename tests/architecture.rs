@@ -46,6 +46,8 @@ const SANS_IO: &[&str] = &[
 const SANS_IO_EXEMPT: &[&str] = &[
     "src/speech/service.rs",
     "src/speech/http_engine.rs",
+    "src/speech/rescore.rs",
+    "src/speech/worker_thread.rs",
     "src/media/driver.rs",
     "src/media/relay_loop.rs",
     "src/lease/sweeper.rs",
@@ -88,6 +90,8 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/media/relay_loop.rs",
     "src/speech/service.rs",
     "src/speech/http_engine.rs",
+    "src/speech/rescore.rs",
+    "src/speech/worker_thread.rs",
     "src/shutdown.rs",
     "src/telemetry",
     "src/app",

@@ -247,6 +247,12 @@ fn seed_database(db: &Path) {
         [],
     )
     .unwrap();
+    conn.execute(
+        "INSERT INTO transcripts (call_id, status, engine, tags, attempts, created_at)
+         VALUES ('c-g1', 'done', 'http', '[\"price\",\"delivery\"]', 1, '2026-03-06T00:00:00Z')",
+        [],
+    )
+    .unwrap();
     for minute in 0..10 {
         let leased = [3, 5, 7, 9, 10, 10, 10, 8, 6, 4][minute];
         conn.execute(
@@ -381,6 +387,11 @@ fn a_viewer_signs_in_and_opens_every_page() {
     assert!(
         first.starts_with("google"),
         "sorted by cost, google first: {first}"
+    );
+    let tags = browser.text("#tags-table tbody");
+    assert!(
+        tags.contains("price") && tags.contains("delivery") && tags.contains("google"),
+        "calls per keyword tag and source: {tags}"
     );
     browser.screenshot(&shots.join("sources.png"));
 

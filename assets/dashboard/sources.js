@@ -1,5 +1,6 @@
 // sources.js: sources and campaigns: a sortable table (the sort is kept in the URL) with
-// calls, quality calls, cost, cost per quality call, revenue and ROI.
+// calls, quality calls, cost, cost per quality call, revenue and ROI; below it, calls per
+// keyword tag and source (a call with several tags is on several lines).
 
 import { api, query } from './api.js';
 import { el, fill, int, money, rate, label, table } from './ui.js';
@@ -19,9 +20,10 @@ const COLUMNS = [
 ];
 
 export async function render(view, ctx) {
-  const report = await api(`/v1/reports${query({
-    from: ctx.from, to: ctx.to, by: 'source,campaign', site: ctx.site,
-  })}`);
+  const [report, tags] = await Promise.all([
+    api(`/v1/reports${query({ from: ctx.from, to: ctx.to, by: 'source,campaign', site: ctx.site })}`),
+    api(`/v1/reports/tags${query({ from: ctx.from, to: ctx.to, by: 'source', site: ctx.site })}`),
+  ]);
   if (!ctx.current()) return;
   const sort = ctx.params.get('sort') || '-calls';
   const field = sort.replace(/^-/, '');
@@ -46,7 +48,21 @@ export async function render(view, ctx) {
       ` · ${rows.length} rows · money in ${report.currency || '—'}`),
     rows.length
       ? table(head, [...body, totalRow], { id: 'sources-table', class: 'data sortable' })
-      : el('p', { class: 'muted' }, 'No calls, leads or costs in this period.'));
+      : el('p', { class: 'muted' }, 'No calls, leads or costs in this period.'),
+    tagSection(tags));
+}
+
+function tagSection(tags) {
+  if (!tags || !(tags.rows || []).length) return null;
+  const head = ['Tag', 'Source', 'Calls', 'Target'].map((t, i) => el('th', { class: i > 1 ? 'num' : '' }, t));
+  const body = tags.rows.map((row) => el('tr', {},
+    el('td', {}, row.tag), el('td', {}, label(row.key.source)),
+    el('td', { class: 'num' }, int(row.calls)), el('td', { class: 'num' }, int(row.target_calls))));
+  return el('section', {},
+    el('h2', {}, 'Calls per keyword tag'),
+    el('p', { class: 'muted' }, `${int(tags.calls_with_tags)} of ${int(tags.calls)} calls said a tag`,
+      ` (${int(tags.transcribed_calls)} transcribed); a call with several tags is on each tag's line`),
+    table(head, body, { id: 'tags-table', class: 'data' }));
 }
 
 function sortValue(row, [name, , kind]) {

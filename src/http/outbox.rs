@@ -287,6 +287,7 @@ pub fn parse_list_query(query: &str) -> Result<ListFilter, ApiError> {
         (status = 200, description = "How many events went back to pending (stored before the answer)", body = Replayed),
         (status = 400, description = "A bad body; every problem is listed", body = super::openapi::ErrorBody),
         (status = 404, description = "No such destination in the config", body = super::openapi::ErrorBody),
+        (status = 409, description = "The event was dropped by the destination's filter (a call scored not target with send = \"target\"): never replayed", body = super::openapi::ErrorBody),
         (status = 429, description = "The store is busy", body = super::openapi::ErrorBody),
         (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
     )
@@ -308,10 +309,26 @@ pub async fn replay(
     }
     let at = Timestamp::now();
     let asked = replay.clone();
-    let matching = reader
-        .read(move |conn| Ok(admin::replayable(conn, &asked, at)?))
+    let (matching, dropped) = reader
+        .read(move |conn| {
+            let dropped = match &asked {
+                Replay::Id { destination, id } => admin::is_dropped(conn, destination, id)?,
+                Replay::Since { .. } => false,
+            };
+            Ok((admin::replayable(conn, &asked, at)?, dropped))
+        })
         .await
         .map_err(unreadable)?;
+    if dropped {
+        return Err(ApiError::Rejected {
+            status: StatusCode::CONFLICT,
+            code: "dropped_event",
+            message: "this event was dropped by the destination's filter (e.g. a call scored \
+                      not target with send = \"target\"), never sent; a replay would send it \
+                      as if it qualified"
+                .to_owned(),
+        });
+    }
     let stored = replay.clone();
     let changed = committed(
         "outbox replay",

@@ -13,8 +13,8 @@ use super::limits;
 use super::state::RouterState;
 use super::{
     HttpState, access, admin, blacklist, calls, calls_csv, cors, costs, dashboard, errors, health,
-    leads, leads_api, login, metrics, numbers, openapi, outbox, pool_usage, recording, reports,
-    sessions, snippet, target_health, transcripts,
+    leads, leads_api, login, metrics, numbers, openapi, outbox, pool_usage, recording, report_tags,
+    reports, sessions, snippet, target_health, transcripts,
 };
 
 /// Builds the whole application.
@@ -77,6 +77,7 @@ fn reader_api(state: &RouterState) -> Router<RouterState> {
         .route("/v1/calls.csv", get(calls_csv::export))
         .route("/v1/calls/{id}", get(calls::get_one).patch(calls::patch))
         .route("/v1/reports", get(reports::report))
+        .route("/v1/reports/tags", get(report_tags::tag_report))
         .route("/v1/costs", post(costs::import))
         .route("/v1/pools/usage", get(pool_usage::usage))
         .route("/v1/transcripts/tags", get(transcripts::tags))

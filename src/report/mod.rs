@@ -9,6 +9,8 @@
 //! - [`figures`]: additive [`figures::Sums`] and the derived [`figures::Figures`].
 //! - [`build`]: facts to rows (local days in each site's time zone), total and previous total.
 //! - [`render`]: the table and CSV forms.
+//! - [`tags`]: calls per keyword tag and source, a section of its own (a call with several
+//!   tags is on several lines, so its lines reconcile through `calls_with_tags` instead).
 //!
 //! Invariant: every figure a row shows is derived from additive sums, and the total line is
 //! the sum of the rows' sums, so a breakdown's rows always add up to its total.
@@ -19,6 +21,7 @@ pub mod fields;
 pub mod figures;
 pub mod render;
 pub mod request;
+pub mod tags;
 
 pub use build::{Report, Row, build};
 pub use facts::{Bucket, CostFact, Fact, FactQuery, Facts, SiteSet, Skipped};

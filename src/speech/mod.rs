@@ -6,7 +6,9 @@
 //! (`retry`). The engines talk to the outside: `http_engine` (an OpenAI-compatible
 //! `/v1/audio/transcriptions` server) and `pocketsphinx` (CMU PocketSphinx, embedded, loaded
 //! at run time through `pocketsphinx_ffi`, the crate's only `unsafe` code); `service` is the bounded worker pool that takes due jobs
-//! from the store's queue (`store::transcripts`) and never touches the call path.
+//! from the store's queue (`store::transcripts`) and never touches the call path; `rescore`
+//! scores the calls transcribed before a model was kept, once one is; `worker_thread` runs
+//! each PocketSphinx decode on a low-priority thread of its own.
 
 pub mod audio;
 pub mod facts;
@@ -14,11 +16,13 @@ pub mod http_engine;
 pub mod pocketsphinx;
 mod pocketsphinx_ffi;
 pub mod redact;
+pub mod rescore;
 pub mod retry;
 pub mod service;
 pub mod tags;
 pub mod train;
 pub mod transcript;
+pub mod worker_thread;
 
 pub use service::SpeechService;
 pub use transcript::{Channel, Heard, Transcript, Word, merge};

@@ -18,9 +18,10 @@ use super::SpeechError;
 use super::audio::{self, MonoWav};
 use super::http_engine::HttpEngine;
 use super::pocketsphinx::SphinxEngine;
+use super::rescore;
 use super::retry::{self, Next};
 use super::transcript::{Channel, Heard, Transcript};
-use super::{facts, tags};
+use super::{facts, tags, worker_thread};
 use crate::call::record::rfc3339;
 use crate::call::scoring::{Score, ScoringModel, features};
 use crate::config::{SharedConfig, SpeechConfig, SpeechEngine, SpeechTag};
@@ -48,8 +49,12 @@ impl SpeechService {
         let mut model: Option<CurrentModel> = None;
         loop {
             let speech = self.config.load().speech.clone();
-            if let Err(error) = self.refresh_model(&mut model).await {
-                tracing::warn!(%error, "scoring model not read; transcripts go unscored");
+            match self.refresh_model(&mut model).await {
+                Ok(true) => self.rescore(model.as_ref(), &speech, &clock, &stop).await,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "scoring model not read; transcripts go unscored");
+                }
             }
             let done = match current_engine(&speech, &mut engine).await {
                 Some(engine) => match self
@@ -75,21 +80,47 @@ impl SpeechService {
         }
     }
 
-    /// Reads the current scoring model again when a training kept a newer one.
-    async fn refresh_model(&self, model: &mut Option<CurrentModel>) -> Result<(), StoreError> {
+    /// Reads the current scoring model again when a training kept a newer one; answers
+    /// whether a model that applies came (at start-up too: calls left unscored are scored).
+    async fn refresh_model(&self, model: &mut Option<CurrentModel>) -> Result<bool, StoreError> {
         let id = self
             .reader
             .read(|conn| Ok(stored_models::current_model_id(conn)?))
             .await?;
         if id == model.as_ref().map(|m| m.0) {
-            return Ok(());
+            return Ok(false);
         }
         let read = self
             .reader
             .read(|conn| Ok(stored_models::current_model(conn)?))
             .await?;
         *model = read.filter(|(_, m)| m.applies());
-        Ok(())
+        Ok(model.is_some())
+    }
+
+    /// Scores the calls transcribed while no model applied (see [`rescore`]).
+    async fn rescore<C>(
+        &self,
+        model: Option<&CurrentModel>,
+        speech: &SpeechConfig,
+        clock: &C,
+        stop: &CancellationToken,
+    ) where
+        C: Fn() -> Timestamp,
+    {
+        let Some(model) = model else {
+            return;
+        };
+        let threshold = speech.scoring.target_threshold;
+        let model = Arc::new(model.clone());
+        let done =
+            rescore::rescore_unscored(&self.reader, &self.store, model, threshold, clock, stop)
+                .await;
+        match done {
+            Ok(0) => {}
+            Ok(scored) => tracing::info!(scored, "calls transcribed before the model scored"),
+            Err(error) => tracing::warn!(%error, "re-scoring failed; tried with the next model"),
+        }
     }
 
     /// One pass as of `now`, scoring with `model`; returns how many jobs ended an attempt.
@@ -236,9 +267,7 @@ impl Engine {
             Engine::Http(e) => e.transcribe(audio).await,
             Engine::Sphinx(e) => {
                 let (engine, audio) = (Arc::clone(e), audio.clone());
-                tokio::task::spawn_blocking(move || engine.transcribe_blocking(&audio))
-                    .await
-                    .map_err(|e| SpeechError::Unavailable(e.to_string()))?
+                worker_thread::run_niced(move || engine.transcribe_blocking(&audio)).await?
             }
         }
     }

@@ -237,6 +237,9 @@ fn apply(conn: &Connection, cmd: &StoreCommand) -> rusqlite::Result<bool> {
             at,
             ..
         } => transcripts::apply(conn, call_id, outcome, &rfc3339::format(*at)),
+        StoreCommand::Rescored { call_id, score, .. } => {
+            scoring::set_score_if_unscored(conn, call_id, score)
+        }
         StoreCommand::SaveScoringModel {
             model, kept, at, ..
         } => scoring::save_model(conn, model, *kept, &rfc3339::format(*at)).map(|_| true),

@@ -121,6 +121,14 @@ pub enum StoreCommand {
         at: Timestamp,
         done: Reply<()>,
     },
+    /// A call transcribed while no model applied, scored after one was kept: stored only if
+    /// the call is still unscored (then `call.scored` is owed, exactly once).
+    Rescored {
+        call_id: String,
+        score: crate::call::scoring::Score,
+        at: Timestamp,
+        done: Reply<()>,
+    },
     /// A training of the call scorer (the nightly job): the model, and whether it becomes
     /// the current one.
     SaveScoringModel {
@@ -143,6 +151,7 @@ impl StoreCommand {
             | Self::OutboxPrune { done, .. }
             | Self::RecordingsExpired { done, .. }
             | Self::Transcribed { done, .. }
+            | Self::Rescored { done, .. }
             | Self::SaveScoringModel { done, .. } => {
                 let _ = done.send(());
             }

@@ -20,7 +20,8 @@
 //! - [`deal`]: deals a CRM posts on calls and leads (exact minor units).
 //! - [`calls`]: the calls API's filter, pages, view and patches; callback marking.
 //! - [`costs`]: ad costs per day, site, source, medium and campaign (imported, replaced per
-//!   day and site); [`report_facts`]: the sums the report room aggregates.
+//!   day and site); [`report_facts`]: the sums the report room aggregates; [`report_tags`]:
+//!   calls per keyword tag for the tag report.
 //! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
 //! - [`outbox`]: facts owed to export destinations, written with the rows they describe.
 //!
@@ -54,6 +55,7 @@ pub mod reader;
 pub mod recordings;
 pub mod recovery;
 pub mod report_facts;
+pub mod report_tags;
 mod report_targets;
 #[macro_use]
 pub mod rollup;

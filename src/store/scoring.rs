@@ -129,6 +129,59 @@ pub(super) fn set_score(conn: &Connection, id: &str, score: &Score) -> rusqlite:
     Ok(n > 0)
 }
 
+/// Stores call `id`'s score only if it has none yet (a re-scoring after a model was kept
+/// never overwrites a verdict that may already have been exported); whether it did.
+pub(super) fn set_score_if_unscored(
+    conn: &Connection,
+    id: &str,
+    score: &Score,
+) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE cdr SET target_probability = ?2, target = ?3, scored_by_model = ?4 \
+         WHERE id = ?1 AND target_probability IS NULL",
+        params![id, score.target_probability, score.target, score.model_id],
+    )?;
+    Ok(n > 0)
+}
+
+/// A done transcript whose call has no score, as re-scoring reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnscoredCall {
+    /// The transcript's rowid: the next batch starts after it.
+    pub rowid: i64,
+    pub call_id: String,
+    pub caller: String,
+    pub agent: String,
+    pub facts: ConversationFacts,
+}
+
+/// Up to `limit` done transcripts after `after` (rowid) whose call is unscored, oldest first.
+pub fn unscored(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<UnscoredCall>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.rowid, c.id, t.caller, t.agent, t.facts FROM transcripts t \
+         JOIN cdr c ON c.id = t.call_id \
+         WHERE t.rowid > ?1 AND t.status = 'done' AND c.target_probability IS NULL \
+         ORDER BY t.rowid LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit as i64], |r| {
+        let facts: Option<String> = r.get(4)?;
+        Ok(UnscoredCall {
+            rowid: r.get(0)?,
+            call_id: r.get(1)?,
+            caller: r.get(2)?,
+            agent: r.get(3)?,
+            facts: facts
+                .and_then(|f| serde_json::from_str(&f).ok())
+                .unwrap_or_default(),
+        })
+    })?;
+    rows.collect()
+}
+
 /// A call's label and score, as the calls API shows them.
 #[derive(
     Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,

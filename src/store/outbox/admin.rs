@@ -7,7 +7,10 @@ use rusqlite::{Connection, Row};
 use super::{DeliveryState, from_millis, millis};
 
 /// Which events to send again: dead letters and delivered events alike go back to pending
-/// with their attempts reset, keeping their ids (receivers deduplicate by them).
+/// with their attempts reset, keeping their ids (receivers deduplicate by them). Dropped
+/// events (dead letters a destination's filter chose never to send, such as a call scored not
+/// target with `send = "target"`; their `last_error` starts with [`DROPPED`]) are never
+/// replayed: sending one would tell the destination the opposite of the verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replay {
     /// One event by its id.
@@ -28,21 +31,38 @@ impl Replay {
     }
 }
 
+/// How the reason of a dropped event starts (see `subscription::Subscription::drops_call`).
+pub const DROPPED: &str = "dropped: ";
+
 const RESET: &str = "UPDATE outbox SET state = 'pending', attempts = 0, \
     next_attempt_at = ?1, settled_at = NULL, last_error = NULL ";
+/// Leaves dropped events out of a replay.
+const NOT_DROPPED: &str = "AND coalesce(last_error, '') NOT LIKE 'dropped: %'";
 /// The rows a `Replay::Since` takes (`?1` is the replay's time: rows settled after it were
 /// still pending when it was asked for, so a count taken before it stays exact).
 const SINCE: &str = "WHERE destination = ?2 AND created_at >= ?3 AND state != 'pending' \
     AND settled_at <= ?1";
 
+/// Whether event `id` of `destination` is a dropped one, which [`replay`] refuses.
+pub fn is_dropped(conn: &Connection, destination: &str, id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(&format!(
+        "SELECT COUNT(*) FROM outbox WHERE destination = ?1 AND id = ?2 AND state = 'dead' \
+         AND NOT (1 {NOT_DROPPED})"
+    ))?
+    .query_row((destination, id), |r| r.get::<_, i64>(0))
+    .map(|n| n > 0)
+}
+
 /// Puts the chosen events back to pending, due at `now`; returns how many.
 pub fn replay(conn: &Connection, replay: &Replay, now: Timestamp) -> rusqlite::Result<usize> {
     match replay {
         Replay::Id { destination, id } => conn
-            .prepare_cached(&format!("{RESET} WHERE destination = ?2 AND id = ?3"))?
+            .prepare_cached(&format!(
+                "{RESET} WHERE destination = ?2 AND id = ?3 {NOT_DROPPED}"
+            ))?
             .execute((millis(now), destination, id)),
         Replay::Since { destination, since } => conn
-            .prepare_cached(&format!("{RESET} {SINCE}"))?
+            .prepare_cached(&format!("{RESET} {SINCE} {NOT_DROPPED}"))?
             .execute((millis(now), destination, millis(*since))),
     }
 }
@@ -52,10 +72,14 @@ pub fn replay(conn: &Connection, replay: &Replay, now: Timestamp) -> rusqlite::R
 pub fn replayable(conn: &Connection, replay: &Replay, now: Timestamp) -> rusqlite::Result<usize> {
     let count: i64 = match replay {
         Replay::Id { destination, id } => conn
-            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE destination = ?1 AND id = ?2")?
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM outbox WHERE destination = ?1 AND id = ?2 {NOT_DROPPED}"
+            ))?
             .query_row((destination, id), |r| r.get(0))?,
         Replay::Since { destination, since } => conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM outbox {SINCE}"))?
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM outbox {SINCE} {NOT_DROPPED}"
+            ))?
             .query_row((millis(now), destination, millis(*since)), |r| r.get(0))?,
     };
     Ok(usize::try_from(count).unwrap_or(0))

@@ -70,7 +70,10 @@ impl<'b, 'e, 's> Facts<'b, 'e, 's> {
             // The recording is written: its URL reaches the destinations.
             StoreCommand::RecordingSettled { id, at, .. } if changed => self.updated(conn, id, *at),
             // The transcript was scored: `call.scored`, once (the speech job is gone after).
-            StoreCommand::Transcribed { call_id, at, .. } if changed => {
+            StoreCommand::Transcribed { call_id, at, .. }
+            | StoreCommand::Rescored { call_id, at, .. }
+                if changed =>
+            {
                 self.scored(conn, call_id, *at)
             }
             StoreCommand::InsertLead { lead, .. } => {

@@ -163,3 +163,165 @@ fn target_only_exports_send_scored_target_calls_once_and_drop_the_rest_with_a_re
     );
     assert_eq!(rows(&conn, "ga4").len(), 2);
 }
+
+fn rescored(id: &str, p: f64) -> StoreCommand {
+    StoreCommand::Rescored {
+        call_id: id.into(),
+        score: Score {
+            target_probability: p,
+            target: p >= 0.5,
+            model_id: 2,
+        },
+        at: ts("2026-12-06T03:00:00Z"),
+        done: reply(),
+    }
+}
+
+#[test]
+fn calls_transcribed_before_a_model_are_released_once_when_scored_later() {
+    let ga4 = Subscription {
+        destination: "ga4".into(),
+        events: EventSet::of(&[EventKind::CallScored]),
+        sites: Vec::new(),
+        qualifier: Send::Target,
+        need: Some(Need::GaClientId),
+    };
+    let subs = [ga4];
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    schema::migrate(&mut conn).unwrap();
+    for id in ["early-buyer", "early-spam", "old-verdict"] {
+        recorded_call(&mut conn, &subs, id);
+    }
+    // Transcribed while no model applied (and one scored by an older model, not target).
+    let batch = vec![
+        transcribed("early-buyer", None),
+        transcribed("early-spam", None),
+        transcribed("old-verdict", score(0.2)),
+    ];
+    apply(&mut conn, &subs, batch);
+    assert_eq!(rows(&conn, "ga4").len(), 1, "only the old verdict's drop");
+    let unscored = crate::store::scoring::unscored(&conn, 0, 10).unwrap();
+    let ids: Vec<&str> = unscored.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids, ["early-buyer", "early-spam"]);
+
+    // A model is kept: the unscored calls are scored; the old verdict stays.
+    let batch = vec![
+        rescored("early-buyer", 0.8),
+        rescored("early-spam", 0.1),
+        rescored("old-verdict", 0.9),
+    ];
+    assert_eq!(
+        apply(&mut conn, &subs, batch),
+        1,
+        "the buyer's (a drop is not added)"
+    );
+    let ga4_rows = rows(&conn, "ga4");
+    let of = |id: &str| -> Vec<(String, Option<String>)> {
+        ga4_rows
+            .iter()
+            .filter(|r| r.1 == id)
+            .map(|r| (r.2.clone(), r.3.clone()))
+            .collect()
+    };
+    assert_eq!(of("early-buyer"), [("pending".to_owned(), None)]);
+    let spam = of("early-spam");
+    assert_eq!(spam.len(), 1);
+    assert_eq!(spam[0].0, "dead");
+    assert!(
+        spam[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .starts_with("dropped: scored not target")
+    );
+    assert_eq!(
+        of("old-verdict").len(),
+        1,
+        "no second row for a scored call"
+    );
+    let target: Option<bool> = conn
+        .query_row("SELECT target FROM cdr WHERE id = 'old-verdict'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(target, Some(false), "an older model's verdict is kept");
+
+    // Scoring again (a second model kept) writes nothing: exactly once.
+    assert_eq!(
+        apply(&mut conn, &subs, vec![rescored("early-buyer", 0.99)]),
+        0
+    );
+    assert_eq!(rows(&conn, "ga4").len(), 3);
+    assert!(
+        crate::store::scoring::unscored(&conn, 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_dropped_dead_letter_is_never_replayed() {
+    use crate::store::outbox::admin::{self, Replay};
+    let ga4 = Subscription {
+        destination: "ga4".into(),
+        events: EventSet::of(&[EventKind::CallScored]),
+        sites: Vec::new(),
+        qualifier: Send::Target,
+        need: Some(Need::GaClientId),
+    };
+    let subs = [ga4];
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    schema::migrate(&mut conn).unwrap();
+    recorded_call(&mut conn, &subs, "spam");
+    recorded_call(&mut conn, &subs, "buyer");
+    apply(
+        &mut conn,
+        &subs,
+        vec![
+            transcribed("spam", score(0.1)),
+            transcribed("buyer", score(0.9)),
+        ],
+    );
+    conn.execute(
+        "UPDATE outbox SET state = 'dead', settled_at = 1, last_error = 'HTTP 500' \
+         WHERE subject = 'buyer'",
+        [],
+    )
+    .unwrap();
+    let id_of = |subject: &str| -> String {
+        conn.query_row("SELECT id FROM outbox WHERE subject = ?1", [subject], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let (spam, buyer) = (id_of("spam"), id_of("buyer"));
+    assert!(admin::is_dropped(&conn, "ga4", &spam).unwrap());
+    assert!(!admin::is_dropped(&conn, "ga4", &buyer).unwrap());
+    let now = ts("2026-12-06T00:00:00Z");
+    let one = |id: &str| Replay::Id {
+        destination: "ga4".into(),
+        id: id.into(),
+    };
+    assert_eq!(admin::replayable(&conn, &one(&spam), now).unwrap(), 0);
+    assert_eq!(admin::replay(&conn, &one(&spam), now).unwrap(), 0);
+    let since = Replay::Since {
+        destination: "ga4".into(),
+        since: ts("2026-01-01T00:00:00Z"),
+    };
+    assert_eq!(admin::replayable(&conn, &since, now).unwrap(), 1);
+    assert_eq!(
+        admin::replay(&conn, &since, now).unwrap(),
+        1,
+        "only the failed one"
+    );
+    let states: Vec<(String, String)> =
+        rows(&conn, "ga4").into_iter().map(|r| (r.1, r.2)).collect();
+    assert!(
+        states.contains(&("spam".into(), "dead".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("buyer".into(), "pending".into())),
+        "{states:?}"
+    );
+}
