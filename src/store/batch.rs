@@ -1,7 +1,6 @@
 //! Applies one batch of store commands in a single transaction, in queue order: each command
 //! goes to the handler of its table (`columns` for calls, `leases`, `blacklist`, `leads`).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -11,10 +10,10 @@ use super::live_fold::{LivePlan, LiveStep};
 use super::live_rows::LiveRows;
 use super::outbox::enqueue::Enqueue;
 use super::{
-    blacklist, calls, cdr_insert, columns, costs, leads, leases, outbox, pool_usage, recordings,
-    scoring, transcripts,
+    blacklist, calls, columns, costs, leads, leases, outbox, pool_usage, recordings, scoring,
+    transcripts,
 };
-use crate::call::record::{CallDetailRecord, rfc3339};
+use crate::call::record::rfc3339;
 use crate::call::recording::RecordingStatus;
 
 /// What one committed batch changed.
@@ -58,24 +57,19 @@ pub(super) fn apply_tracked(
     let mut facts = outbox::from_batch::Facts::new(batch, events);
     let mut called_back = Vec::new();
     let mut changed = Vec::with_capacity(batch.len());
-    // The CDRs of the current run of call events, inserted ahead (see `insert_run`).
-    let mut run_end = 0;
-    let mut written = HashMap::new();
     for (index, cmd) in batch.iter().enumerate() {
         called_back.clear();
-        if index >= run_end && is_call_event(cmd) {
-            run_end = call_events_end(batch, index);
-            written = insert_run(&tx, &batch[index..run_end])?;
-        }
-        let done = match (plan.step(index, cmd), cmd) {
-            (LiveStep::Folded, _) => true,
-            (LiveStep::Write(fold), _) => write_live(&tx, fold, live, &mut outcome)?,
-            (LiveStep::None, StoreCommand::CallEnded(cdr)) => {
-                let seq = written.remove(cdr.id.as_str());
-                let ended = Ended { cdr, seq };
-                ended.settle(&tx, callback_window, &mut outcome, &mut called_back, live)?
-            }
-            (LiveStep::None, _) => apply(&tx, cmd)?,
+        let done = match plan.step(index, cmd) {
+            LiveStep::Folded => true,
+            LiveStep::Write(fold) => write_live(&tx, fold, live, &mut outcome)?,
+            LiveStep::None => apply(
+                &tx,
+                cmd,
+                callback_window,
+                &mut outcome,
+                &mut called_back,
+                live,
+            )?,
         };
         facts.record(&tx, cmd, done, &called_back)?;
         changed.push(done);
@@ -111,90 +105,38 @@ fn write_live(
     Ok(written)
 }
 
-/// Whether `cmd` is a call event: those touch `cdr` only through their own CDR's insert.
-fn is_call_event(cmd: &StoreCommand) -> bool {
-    matches!(
-        cmd,
-        StoreCommand::CallStarted(_)
-            | StoreCommand::CallAnswered { .. }
-            | StoreCommand::DialogsChanged { .. }
-            | StoreCommand::CallEnded(_)
-    )
-}
-
-/// Where the run of call events that starts at `start` ends.
-fn call_events_end(batch: &[StoreCommand], start: usize) -> usize {
-    batch[start..]
-        .iter()
-        .position(|cmd| !is_call_event(cmd))
-        .map_or(batch.len(), |n| start + n)
-}
-
-/// Inserts the CDRs of one run of call events together, in queue order (see
-/// [`cdr_insert`]); returns the `seq` of each one written. No command of the run reads or
-/// changes `cdr` otherwise before its own CDR, so this is what one insert per command did.
-fn insert_run<'b>(
+/// Applies one command; an answered CDR's callback marks land in `called_back` (their ids).
+fn apply(
     conn: &Connection,
-    run: &'b [StoreCommand],
-) -> rusqlite::Result<HashMap<&'b str, i64>> {
-    let cdrs: Vec<&CallDetailRecord> = run
-        .iter()
-        .filter_map(|cmd| match cmd {
-            StoreCommand::CallEnded(cdr) => Some(cdr),
-            _ => None,
-        })
-        .collect();
-    match cdrs.is_empty() {
-        true => Ok(HashMap::new()),
-        false => cdr_insert::insert_cdrs(conn, &cdrs),
-    }
-}
-
-/// A CDR of the batch, already inserted (`seq`) or not (a duplicate).
-struct Ended<'b> {
-    cdr: &'b CallDetailRecord,
-    seq: Option<i64>,
-}
-
-impl Ended<'_> {
-    /// What follows a CDR's insert: an answered one marks its caller's earlier missed calls
-    /// called back (their ids land in `called_back`), a pending recording adopts an outcome
-    /// that came first, and the live row goes. Returns whether the CDR was written.
-    fn settle(
-        &self,
-        conn: &Connection,
-        callback_window: Duration,
-        outcome: &mut BatchOutcome,
-        called_back: &mut Vec<String>,
-        live: &mut LiveRows,
-    ) -> rusqlite::Result<bool> {
-        let cdr = self.cdr;
-        if let Some(seq) = self.seq {
-            outcome.cdrs_written += 1;
-            *called_back = calls::mark_called_back(conn, cdr, seq, callback_window)?;
-            if cdr.recording_status == Some(RecordingStatus::Pending) {
-                recordings::adopt(conn, &cdr.id)?;
-            }
-        } else {
-            outcome.duplicate_cdrs += 1;
-            tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
-        }
-        if live.may_exist(&cdr.id) {
-            columns::delete_live(conn, &cdr.id)?;
-            live.deleted(&cdr.id);
-        }
-        Ok(self.seq.is_some())
-    }
-}
-
-/// Applies one command that is not a call event (those go through the batch's live-row fold
-/// and [`Ended::settle`]).
-fn apply(conn: &Connection, cmd: &StoreCommand) -> rusqlite::Result<bool> {
+    cmd: &StoreCommand,
+    callback_window: Duration,
+    outcome: &mut BatchOutcome,
+    called_back: &mut Vec<String>,
+    live: &mut LiveRows,
+) -> rusqlite::Result<bool> {
     match cmd {
+        // Live-row commands go through the batch's fold (`write_live`).
         StoreCommand::CallStarted(_)
         | StoreCommand::CallAnswered { .. }
-        | StoreCommand::DialogsChanged { .. }
-        | StoreCommand::CallEnded(_) => Ok(true),
+        | StoreCommand::DialogsChanged { .. } => Ok(true),
+        StoreCommand::CallEnded(cdr) => {
+            let written = columns::insert_cdr(conn, cdr)?;
+            if written {
+                outcome.cdrs_written += 1;
+                *called_back = calls::mark_called_back(conn, cdr, callback_window)?;
+                if cdr.recording_status == Some(RecordingStatus::Pending) {
+                    recordings::adopt(conn, &cdr.id)?;
+                }
+            } else {
+                outcome.duplicate_cdrs += 1;
+                tracing::warn!(call = %cdr.id, "duplicate CDR ignored");
+            }
+            if live.may_exist(&cdr.id) {
+                columns::delete_live(conn, &cdr.id)?;
+                live.deleted(&cdr.id);
+            }
+            Ok(written)
+        }
         StoreCommand::SaveLeases { snapshot, .. } => {
             leases::replace_snapshot(conn, snapshot).map(|()| true)
         }

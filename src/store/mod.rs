@@ -34,7 +34,6 @@
 mod batch;
 pub mod blacklist;
 pub mod calls;
-mod cdr_insert;
 mod columns;
 pub mod commands;
 mod confidence;

@@ -90,17 +90,15 @@ pub(super) fn settle(
 
 /// CDR `id` was just inserted `pending`: an outcome that arrived before it is applied now.
 pub(super) fn adopt(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE cdr SET (recording_status, recording_reason, recording_path, recording_bytes, \
+    let changed = conn.execute(
+        "UPDATE cdr SET (recording_status, recording_reason, recording_path, recording_bytes, \
          recording_secs) = (SELECT status, reason, path, bytes, secs FROM recording_settled \
          WHERE recording_settled.id = cdr.id) \
          WHERE id = ?1 AND recording_status = 'pending' \
          AND EXISTS (SELECT 1 FROM recording_settled WHERE recording_settled.id = ?1)",
-        )?
-        .execute([id])?;
-    conn.prepare_cached("DELETE FROM recording_settled WHERE id = ?1")?
-        .execute([id])?;
+        [id],
+    )?;
+    conn.execute("DELETE FROM recording_settled WHERE id = ?1", [id])?;
     Ok(changed > 0)
 }
 

@@ -23,13 +23,8 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// same: a committed transaction is in the WAL file whether or not it has been checkpointed.
 const WAL_AUTOCHECKPOINT_FRAMES: i64 = 10_000;
 
-/// Prepared statements the writer's connection keeps (rusqlite's default is 16): every
-/// statement it runs is prepared once, including the multi-row CDR inserts.
-const WRITER_STATEMENT_CACHE: usize = 64;
-
 /// Tunes the writer's own connection (readers keep SQLite's defaults).
 pub(super) fn tune_writer_connection(conn: &Connection) -> rusqlite::Result<()> {
-    conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_FRAMES)?;
     Ok(())

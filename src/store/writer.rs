@@ -121,9 +121,6 @@ impl WriterHandle {
 /// answer and dialogs beside its CDR.
 const COMMANDS_PER_RECORD: usize = 4;
 
-/// How far a long queue grows a batch past `batch_max_records` ([`Writer::batch_limit`]).
-const BATCH_GROWTH_MAX: usize = 8;
-
 /// How much a command counts towards `batch_max_records`: a live-row event (start, answer,
 /// dialogs) writes no record of its own (at most one folded live-row statement, often none,
 /// see `live_fold`), so it counts 0; a CDR, lead, edit or snapshot counts 1.
@@ -211,7 +208,7 @@ impl Writer {
         let mut records = batch_weight(&first);
         batch.push(first);
         let deadline = Instant::now() + self.opts.flush_interval;
-        let max = self.batch_limit();
+        let max = self.opts.batch_max_records;
         while records < max && batch.len() < max.saturating_mul(COMMANDS_PER_RECORD) {
             match self.queue.try_recv() {
                 Ok(cmd) => {
@@ -232,15 +229,6 @@ impl Writer {
             }
         }
         true
-    }
-
-    /// Records the next batch may hold: `batch_max_records`, or as many calls as the queue
-    /// holds when it is longer, up to [`BATCH_GROWTH_MAX`] times that. A writer that is behind
-    /// writes bigger transactions (each costs a commit and journals its hot pages once), so
-    /// the backlog itself speeds up its draining; one that keeps up keeps small batches.
-    fn batch_limit(&self) -> usize {
-        let base = self.opts.batch_max_records;
-        (self.queue.len() / COMMANDS_PER_RECORD).clamp(base, base.saturating_mul(BATCH_GROWTH_MAX))
     }
 
     /// The next command, or None once the queue is closed and drained.
@@ -422,24 +410,6 @@ mod tests {
             (stats.commands, stats.batches, stats.largest_batch),
             (5, 2, 4)
         );
-    }
-
-    /// A long queue grows the batch (bounded), a short one keeps the configured size.
-    #[test]
-    fn a_long_queue_writes_bigger_batches() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cdr.sqlite");
-        let (_sender, handle) = prefilled(&path, 64, 2);
-        let stats = handle.shutdown().unwrap();
-        assert_eq!(stats.cdrs_written, 64);
-        assert_eq!(
-            stats.largest_batch, 15,
-            "63 queued calls grow a batch of 2 to 15"
-        );
-        assert!(stats.batches < 32, "{stats:?}");
-        let (_sender, handle) = prefilled(&dir.path().join("b.sqlite"), 64, 1);
-        let stats = handle.shutdown().unwrap();
-        assert_eq!(stats.largest_batch, BATCH_GROWTH_MAX, "bounded");
     }
 
     #[test]

@@ -8,13 +8,11 @@ use rusqlite::Connection;
 
 use crate::call::record::{CallDetailRecord, Disposition, rfc3339};
 
-/// Marks the missed calls `answered` (stored as `seq`) calls back; returns the ids of those
-/// marked. Only CDRs stored before it count (`seq` below its own), as when each CDR was
-/// inserted on its own. A call with no caller number (anonymous) calls nobody back.
+/// Marks the missed calls `answered` calls back; returns the ids of those marked. A call with
+/// no caller number (anonymous) calls nobody back.
 pub(in crate::store) fn mark_called_back(
     conn: &Connection,
     answered: &CallDetailRecord,
-    seq: i64,
     window: Duration,
 ) -> rusqlite::Result<Vec<String>> {
     if answered.disposition != Disposition::Answered || answered.caller.is_empty() {
@@ -30,7 +28,7 @@ pub(in crate::store) fn mark_called_back(
     let mut stmt = conn.prepare_cached(
         "UPDATE cdr SET called_back_at = ?1 \
          WHERE caller = ?2 AND missed = 1 AND called_back_at IS NULL \
-         AND started_at >= ?3 AND started_at < ?4 AND seq < ?5 RETURNING id",
+         AND started_at >= ?3 AND started_at < ?4 RETURNING id",
     )?;
     let ids = stmt.query_map(
         (
@@ -38,7 +36,6 @@ pub(in crate::store) fn mark_called_back(
             &answered.caller,
             rfc3339::format(since),
             rfc3339::format(answered.started_at),
-            seq,
         ),
         |row| row.get(0),
     )?;
@@ -179,36 +176,5 @@ mod tests {
         );
         assert_eq!(called_back(&conn, "missed"), None);
         assert_eq!(called_back(&conn, "anon"), None, "no number, no callback");
-    }
-
-    /// The batch inserts its CDRs together, but an answered call still calls back only the
-    /// missed calls stored before it: one that started earlier and ended (was written) later
-    /// waits for the caller's next answered call, as when each CDR had its own insert.
-    #[test]
-    fn a_missed_call_written_after_the_answer_in_one_batch_is_not_called_back() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        schema::migrate(&mut conn).unwrap();
-        let a = "79161112233";
-        write(
-            &mut conn,
-            vec![
-                cdr("back", a, "2026-11-23T09:00:00Z", Disposition::Answered),
-                cdr("late", a, "2026-11-23T08:59:00Z", Disposition::NoAnswer),
-            ],
-        );
-        assert_eq!(called_back(&conn, "late"), None);
-        write(
-            &mut conn,
-            vec![cdr(
-                "next",
-                a,
-                "2026-11-23T09:10:00Z",
-                Disposition::Answered,
-            )],
-        );
-        assert_eq!(
-            called_back(&conn, "late").as_deref(),
-            Some("2026-11-23T09:10:05.000Z")
-        );
     }
 }
