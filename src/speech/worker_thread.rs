@@ -1,6 +1,7 @@
 //! The threads PocketSphinx decodes on: each decode runs on a thread of its own, named
-//! `speech-worker`, whose CPU priority is lowered by [`NICE`] (Linux `setpriority` on the
-//! thread), so transcription takes only the CPU the call path leaves idle. At most
+//! `speech-worker`, in Linux's `SCHED_IDLE` scheduling class (`sched(7)`: it runs only when no
+//! ordinary thread wants the CPU; where that is refused, its nice value is raised by [`NICE`]
+//! instead), so transcription takes only the CPU the call path leaves idle. At most
 //! `[speech] workers` of them run at once (the service's pool); a thread ends with its decode,
 //! so the lowered priority never reaches a thread that serves anything else. Each thread adds
 //! the CPU it used to `calltrack_speech_cpu_milliseconds_total`.
@@ -54,11 +55,16 @@ fn cpu_ms() -> u64 {
     0
 }
 
-/// Raises this thread's nice value by [`NICE`]; a refusal is logged, not fatal.
+/// Puts this thread in the idle class, or else raises its nice value by [`NICE`]; a refusal
+/// of both is logged, not fatal.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
         use rustix::process::{getpriority_process, setpriority_process};
+        match idle_class() {
+            Ok(()) => return,
+            Err(error) => tracing::debug!(%error, "speech worker not in SCHED_IDLE"),
+        }
         let me = Some(rustix::thread::gettid());
         let now = getpriority_process(me).unwrap_or(0);
         if let Err(error) = setpriority_process(me, (now + NICE).min(19)) {
@@ -67,22 +73,53 @@ fn lower_priority() {
     }
 }
 
+/// Moves the calling thread to `SCHED_IDLE` (no privilege needed to lower one's own class).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn idle_class() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `sched_setscheduler` only reads `param`, which lives across the call; pid 0 is
+    // the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The calling thread's scheduling policy (Linux).
+#[cfg(all(test, target_os = "linux"))]
+#[allow(unsafe_code)]
+fn policy() -> i32 {
+    // SAFETY: no arguments but the calling thread's id.
+    unsafe { libc::sched_getscheduler(0) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn work_runs_on_a_named_thread_with_a_lower_priority() {
-        let (name, nice) = run_niced(|| {
+    async fn work_runs_on_a_named_thread_in_the_idle_class() {
+        let (name, class, nice) = run_niced(|| {
             let name = std::thread::current().name().map(str::to_owned);
             let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid()));
-            (name, nice.unwrap_or(0))
+            (name, policy(), nice.unwrap_or(0))
         })
         .await
         .unwrap();
         assert_eq!(name.as_deref(), Some("speech-worker"));
         let ours = rustix::process::getpriority_process(None).unwrap_or(0);
-        assert_eq!(nice, (ours + NICE).min(19));
+        assert!(
+            class == libc::SCHED_IDLE || nice == (ours + NICE).min(19),
+            "idle class ({class}) or, where refused, a raised nice value ({nice})"
+        );
+        assert_eq!(
+            policy(),
+            libc::SCHED_OTHER,
+            "the caller's own thread is untouched"
+        );
     }
 
     #[tokio::test]
