@@ -70,23 +70,44 @@ pub(super) fn cdr_select() -> &'static str {
 /// Inserts a CDR unless one with the same `id` exists; returns whether a row was written.
 pub(super) fn insert_cdr(conn: &Connection, cdr: &CallDetailRecord) -> rusqlite::Result<bool> {
     static SQL: OnceLock<String> = OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        let columns = flat::cdr_columns();
-        let slots: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        // The trail is kept beside the flat columns, as JSON, in the last slot.
-        format!(
-            "INSERT OR IGNORE INTO cdr ({}, trail) VALUES ({}, ?{})",
-            columns.join(", "),
-            slots.join(", "),
-            columns.len() + 1
-        )
-    });
+    let sql = SQL.get_or_init(insert_cdr_sql);
     let failed = |e| rusqlite::Error::ToSqlConversionFailure(e);
     let mut cells = flat::cdr_cells(cdr).map_err(|e| failed(Box::new(e)))?;
     let trail = serde_json::to_string(&cdr.trail).map_err(|e| failed(Box::new(e)))?;
     cells.push(Cell::Text(trail));
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt.execute(rusqlite::params_from_iter(cells))? > 0)
+}
+
+/// The CDR insert: every flat column, the trail as JSON in the next slot, and the caller's
+/// previous call to the site (`prev_started_at`, see `schema_reports`) computed in the same
+/// statement. The V9 trigger would otherwise write the new row a second time to set it; since
+/// V24 it does so only for rows inserted without the value (bulk loads, tests). A rejected
+/// call has none, as the trigger leaves it.
+fn insert_cdr_sql() -> String {
+    let columns = flat::cdr_columns();
+    let slot = |name: &str| {
+        columns.iter().position(|c| c == name).map_or_else(
+            || format!("NULL /* no {name} */"),
+            |i| format!("?{}", i + 1),
+        )
+    };
+    let slots: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let (caller, site, started, disposition) = (
+        slot("caller"),
+        slot("site"),
+        slot("started_at"),
+        slot("disposition"),
+    );
+    format!(
+        "INSERT OR IGNORE INTO cdr ({}, trail, prev_started_at) VALUES ({}, ?{}, \
+         CASE WHEN {disposition} <> 'rejected' THEN (SELECT max(p.started_at) FROM cdr AS p \
+         WHERE p.caller = {caller} AND p.site = {site} AND p.started_at < {started} \
+         AND p.disposition <> 'rejected') END)",
+        columns.join(", "),
+        slots.join(", "),
+        columns.len() + 1
+    )
 }
 
 /// Reads one row selected with [`cdr_select`] as `(seq, cdr)`.
@@ -250,3 +271,7 @@ pub(super) fn dialogs_text(
         None => Ok(None),
     }
 }
+
+#[cfg(test)]
+#[path = "columns_tests.rs"]
+mod tests;

@@ -279,6 +279,7 @@ const MIGRATIONS: &[&str] = &[
     super::lease_history::V21_LEASE_HISTORY,
     super::scoring::V22_CALL_LABELS,
     super::scoring::V23_SCORING_MODELS,
+    super::schema_reports::V24_PREV_STARTED_GIVEN,
 ];
 
 /// The schema version this build writes.

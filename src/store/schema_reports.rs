@@ -169,3 +169,45 @@ END;
 ",
     rollup_rebuild_sql!()
 );
+
+/// Version 24: the insert trigger writes a new CDR's row a second time for its
+/// `prev_started_at` only when the row came without the value and the caller has an earlier
+/// call to the site. The writer's insert computes the value in the same statement
+/// (`columns::insert_cdr`), so the common insert writes its row once; a row inserted any other
+/// way (bulk loads, tests) is completed as before. The trigger is otherwise V9's.
+pub(super) const V24_PREV_STARTED_GIVEN: &str = "
+DROP TRIGGER report_cdr_insert;
+CREATE TRIGGER report_cdr_insert AFTER INSERT ON cdr WHEN NEW.disposition <> 'rejected' BEGIN
+    INSERT INTO report_rollup VALUES (
+        substr(NEW.started_at, 1, 13), NEW.site, coalesce(NEW.source, ''), coalesce(NEW.medium, ''),
+        coalesce(NEW.campaign, ''), NEW.number_kind,
+        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_currency, '') ELSE '' END,
+        1, NEW.first_time_caller, NEW.answered_at IS NOT NULL, NEW.missed,
+        NEW.missed = 1 AND NEW.called_back_at IS NULL, NEW.quality,
+        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.wait_secs ELSE 0 END,
+        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.talk_secs ELSE 0 END, 0,
+        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_amount_minor, 0) ELSE 0 END,
+        NEW.deal_status IS 'won')
+    ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+        first_time_calls = first_time_calls + excluded.first_time_calls,
+        answered = answered + excluded.answered, missed = missed + excluded.missed,
+        missed_not_called_back = missed_not_called_back + excluded.missed_not_called_back,
+        quality_calls = quality_calls + excluded.quality_calls,
+        wait_secs = wait_secs + excluded.wait_secs, talk_secs = talk_secs + excluded.talk_secs,
+        won_minor = won_minor + excluded.won_minor, won_deals = won_deals + excluded.won_deals;
+    UPDATE cdr SET prev_started_at = (
+        SELECT max(p.started_at) FROM cdr AS p
+        WHERE p.caller = NEW.caller AND p.site = NEW.site AND p.started_at < NEW.started_at
+          AND p.disposition <> 'rejected')
+    WHERE seq = NEW.seq AND NEW.prev_started_at IS NULL AND EXISTS (
+        SELECT 1 FROM cdr AS p
+        WHERE p.caller = NEW.caller AND p.site = NEW.site AND p.started_at < NEW.started_at
+          AND p.disposition <> 'rejected');
+    UPDATE cdr SET prev_started_at = NEW.started_at WHERE seq = (
+        SELECT n.seq FROM cdr AS n
+        WHERE n.caller = NEW.caller AND n.site = NEW.site AND n.started_at > NEW.started_at
+          AND n.disposition <> 'rejected'
+        ORDER BY n.started_at LIMIT 1)
+      AND (prev_started_at IS NULL OR prev_started_at < NEW.started_at);
+END;
+";
