@@ -14,8 +14,9 @@ use std::time::Duration;
 use super::answer::KeptResponse;
 use super::fingerprint::Fingerprint;
 use super::outbox::{Ctx, kept_bytes};
+use super::record::{Retired, ServerInviteRecord, ServerNonInviteRecord};
 use super::timers::{Slot, TimerKind, TxTimers};
-use super::{TxError, TxEvent, TxState};
+use super::{TxError, TxEvent, TxId, TxState};
 use crate::sip::message::{Method, SipMessage, response_to};
 use crate::sip::peer::Peer;
 
@@ -304,6 +305,33 @@ impl ServerTx {
         let bytes = self.last_response.as_ref();
         if let Some(bytes) = bytes.and_then(|kept| kept.bytes(request, self.peer.addr)) {
             ctx.resend(self.peer, bytes);
+        }
+    }
+
+    /// The record that replaces this transaction once it only absorbs retransmissions
+    /// (Accepted after the ACK, RFC 6026 §7.1; non-INVITE Completed, §17.2.2), or `None`.
+    pub(crate) fn retire(&mut self, id: TxId) -> Option<Retired> {
+        let (key, peer) = (self.key, self.peer.into());
+        match (self.invite, self.state) {
+            (true, TxState::Accepted) if self.acked => {
+                Some(Retired::ServerInvite(ServerInviteRecord {
+                    id,
+                    key,
+                    ack_key: self.ack_key.take(),
+                    peer,
+                    to_tag: self.to_tag.take(),
+                }))
+            }
+            (false, TxState::Completed) => {
+                let last = self.last_response.take()?;
+                Some(Retired::ServerNonInvite(ServerNonInviteRecord {
+                    id,
+                    key,
+                    peer,
+                    last,
+                }))
+            }
+            _ => None,
         }
     }
 
