@@ -176,7 +176,10 @@ mod tests {
             let seq = q.push(t0, t0 + Duration::from_millis(i), i);
             assert_eq!(seq, i);
         }
-        assert_eq!((q.chunks.len(), q.get(n - 1), q.get(n)), (4, Some(&(n - 1)), None));
+        assert_eq!(
+            (q.chunks.len(), q.get(n - 1), q.get(n)),
+            (4, Some(&(n - 1)), None)
+        );
         let half = t0 + Duration::from_millis(2 * CHUNK as u64);
         let popped = std::iter::from_fn(|| q.pop_due(half)).count();
         assert_eq!(popped, 2 * CHUNK + 1);
