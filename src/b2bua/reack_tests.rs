@@ -116,7 +116,10 @@ fn a_2xx_retransmitted_after_the_call_ended_gets_the_first_ack_byte_for_byte() {
     );
     let (_, first_ack) = to_pbx(&sent, Method::Ack).expect("the B-leg ACK");
     let layer = format!("{:?}", core.transactions());
-    assert!(layer.contains("Rebuilt(AckRecipe"), "kept as its recipe: {layer}");
+    assert!(
+        layer.contains("Rebuilt(AckRecipe"),
+        "kept as its recipe: {layer}"
+    );
     let sent = feed(
         &mut core,
         t0,

@@ -24,6 +24,8 @@ use super::leg::AcceptedLeg;
 use crate::sip::peer::{Peer, Transport};
 
 /// Which queue a record is in.
+// The four kinds are RFC 3261's role x method pairs; the common suffix is the point.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RecordKind {
     ServerInvite,
@@ -91,6 +93,7 @@ pub(crate) struct ClientNonInviteRecord {
 }
 
 /// A transaction handed over as a record (see `ServerTx::retire`, `ClientTx::retire`).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug)]
 pub(crate) enum Retired {
     ServerInvite(ServerInviteRecord),
