@@ -225,8 +225,10 @@ fn find_in(lines: &[&[u8]], value: &[u8]) -> Option<(usize, usize)> {
     if value.len() < MIN_PREFIX {
         return None;
     }
+    let first = value[0];
     lines.iter().enumerate().find_map(|(index, l)| {
-        let start = l.windows(value.len()).position(|w| w == value)?;
+        let mut windows = l.windows(value.len());
+        let start = windows.position(|w| w[0] == first && w == value)?;
         Some((index, start))
     })
 }

@@ -129,8 +129,9 @@ impl<R> RecordQueue<R> {
     /// The deadline of the oldest live record.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let origin = self.origin?;
-        let mut entries = self.chunks.iter().flatten().skip(self.front);
-        let front = entries.find(|e| e.record.is_some())?;
+        let first = self.chunks.front()?.get(self.front..).unwrap_or_default();
+        let rest = self.chunks.iter().skip(1).flatten();
+        let front = first.iter().chain(rest).find(|e| e.record.is_some())?;
         Some(origin + Duration::from_nanos(front.deadline))
     }
 
