@@ -5,10 +5,10 @@
 //! Every INVITE ends even when its peer falls silent: Timer B in Calling, Timer C in
 //! Proceeding (§16.6 step 11), and 64*T1 after our CANCEL (§9.1).
 //!
-//! Once a final response arrives, the transaction only absorbs retransmissions and keeps just
-//! its remnant: the key, and the ACK bytes to re-send on a retransmitted final (Completed,
-//! §17.1.1.2) or per 2xx leg (Accepted, RFC 6026 §7.2), in one exact-size buffer shared with
-//! the transmit (a refcount, see `outbox::kept_bytes`). The request is dropped then.
+//! Once a final response arrives, the request is dropped. A non-2xx final keeps the ACK bytes
+//! to re-send on a retransmitted final (Completed, §17.1.1.2), in one exact-size buffer shared
+//! with the transmit (a refcount, see `outbox::kept_bytes`); in Accepted (RFC 6026 §7.2) and in
+//! non-INVITE Completed (§17.1.2.2) the transaction is retired into a record (`record`, `leg`).
 
 use std::time::Duration;
 

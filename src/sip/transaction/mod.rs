@@ -8,10 +8,11 @@
 //!
 //! Invariants: a terminated transaction is removed at once, together with its index entries
 //! (§17.1.1.2: "The client transaction MUST be destroyed the instant it enters the
-//! Terminated state"); a transaction that only absorbs retransmissions keeps just its remnant
-//! (key, peer, the bytes it may re-send; see `server` and `client`); timers live in a hashed
-//! wheel (`wheel`) and are cancelled there at once, so memory follows the number of live
-//! transactions and armed timers, not time.
+//! Terminated state"); a transaction that only absorbs retransmissions is retired into a
+//! compact record (`record`, `absorb`: key fingerprint, peer, what it answers with), queued by
+//! expiry without timers (`fifo`); live transactions' timers live in a hashed wheel (`wheel`)
+//! and are cancelled there at once, so memory follows the number of live transactions, records
+//! and armed timers, not time.
 
 mod absorb;
 mod ack_recipe;

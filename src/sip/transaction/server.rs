@@ -3,11 +3,12 @@
 //! (Trying, Proceeding, Completed).
 //!
 //! Once a final response is sent, the transaction only absorbs retransmissions and keeps
-//! just its remnant: the key, the peer, and (while a retransmission may still need it) the
+//! just what that needs: the key, the peer, and (while a retransmission may still need it) the
 //! bytes of the last final response, in one buffer of their exact size shared with the
 //! transmit (a refcount, see `outbox::kept_bytes`), or for a plain non-INVITE final only the
 //! recipe that rebuilds them from the retransmission (`answer`). The request that created it
-//! is dropped.
+//! is dropped. In Accepted after the ACK (RFC 6026 §7.1) and in non-INVITE Completed
+//! (§17.2.2) it is retired into a record (`record`).
 
 use std::time::Duration;
 
