@@ -12,6 +12,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use calltrack::sip::dialog::{Dialog, LocalEndpoint};
 use calltrack::sip::message::{Limits, response_to};
 use calltrack::sip::transaction::{TimerConfig, TransactionLayer, TxEvent, TxId, TxState};
 use calltrack::sip::{Peer, SipMessage, Transport};
@@ -221,10 +222,41 @@ fn client_invite(layer: &mut TransactionLayer, now: Instant, i: usize, code: u16
 
 fn client_invite_2xx(layer: &mut TransactionLayer, now: Instant, i: usize) -> TxId {
     let tx = client_invite(layer, now, i, 200);
-    let ack = in_dialog("ACK", i, "uac-ack", 102);
+    let request = invite(i, false);
+    let ack = our_ack(&request, &peer_response(&request, 200, "OK"), i);
     layer.send_ack(now, tx, ack, pbx()).unwrap();
     drain(layer);
     tx
+}
+
+/// The ACK for a 2xx as the B2BUA builds it (`b2bua::bridge::ack_for`): from the dialog the
+/// 2xx established (RFC 3261 §13.2.2.4, §12.2.1.1), with a fresh branch.
+fn our_ack(invite: &SipMessage, ok: &SipMessage, i: usize) -> SipMessage {
+    let from = invite.from().unwrap();
+    let to = ok.to().unwrap();
+    let contact = ok.header(&calltrack::sip::HeaderName::Contact).unwrap();
+    let mut dialog = Dialog {
+        call_id: invite.call_id().unwrap().to_string(),
+        local_tag: from.tag().unwrap().to_string(),
+        remote_tag: to.tag().map(str::to_string),
+        local_uri: "\"79161234567\" <sip:79161234567@198.51.100.7>".to_string(),
+        remote_uri: "<sip:74950000001@192.0.2.10>".to_string(),
+        local_seq: invite.cseq().unwrap().seq,
+        remote_seq: None,
+        remote_target: contact.trim_matches(['<', '>']).to_string(),
+        route_set: Vec::new(),
+        peer: pbx(),
+        transport: Transport::Udp,
+    };
+    let local = LocalEndpoint {
+        udp: Some("192.0.2.10:5060".parse().unwrap()),
+        tcp: None,
+        advertised_host: None,
+        advertised_port: None,
+    };
+    let branch = format!("z9hG4bK-uac-ack-{i:08}");
+    let ack = dialog.request(&calltrack::sip::Method::Ack, &local, &branch);
+    parse(String::from_utf8_lossy(&ack.finish().wire_bytes()).into_owned())
 }
 
 fn client_invite_non_2xx(layer: &mut TransactionLayer, now: Instant, i: usize) -> TxId {

@@ -32,6 +32,8 @@ mod kept;
 mod new_calls;
 mod owners;
 mod probing;
+#[cfg(test)]
+mod reack_tests;
 mod recovered;
 mod refusals;
 mod seat;

@@ -22,15 +22,18 @@ pub(crate) enum KeptResponse {
     /// Its bytes as sent (shared with the transmit).
     Wire(Bytes),
     /// What rebuilds it from the request it answers.
-    Rebuilt(Box<Recipe>),
+    Rebuilt(Recipe),
 }
 
-/// A response that is [`response_with_reason`] of its request and nothing more.
+/// A response that is [`response_with_reason`] of its request and nothing more: its status,
+/// and its reason phrase and To tag in one buffer.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Recipe {
     status: u16,
-    reason: Box<[u8]>,
-    to_tag: Option<Box<str>>,
+    /// Where the reason phrase ends in `text` and the To tag starts.
+    reason_len: u16,
+    tagged: bool,
+    text: Box<[u8]>,
 }
 
 impl KeptResponse {
@@ -43,9 +46,7 @@ impl KeptResponse {
         source: SocketAddr,
     ) -> KeptResponse {
         match Recipe::of(response) {
-            Some(recipe) if recipe.build(request, source) == bytes => {
-                KeptResponse::Rebuilt(Box::new(recipe))
-            }
+            Some(recipe) if recipe.build(request, source) == bytes => KeptResponse::Rebuilt(recipe),
             _ => KeptResponse::Wire(bytes),
         }
     }
@@ -62,17 +63,22 @@ impl KeptResponse {
 
 impl Recipe {
     fn of(response: &SipMessage) -> Option<Recipe> {
-        let to_tag = response.to().ok()?.tag().map(Box::<str>::from);
+        let to = response.to().ok()?;
+        let tag = to.tag();
+        let reason = response.reason()?;
+        let text = [reason, tag.unwrap_or_default().as_bytes()].concat();
         Some(Recipe {
             status: response.status()?,
-            reason: response.reason()?.into(),
-            to_tag,
+            reason_len: u16::try_from(reason.len()).ok()?,
+            tagged: tag.is_some(),
+            text: text.into_boxed_slice(),
         })
     }
 
     fn build(&self, request: &SipMessage, source: SocketAddr) -> Bytes {
-        let tag = self.to_tag.as_deref();
-        response_with_reason(request, self.status, &self.reason, tag, Some(source))
+        let (reason, tag) = self.text.split_at(usize::from(self.reason_len));
+        let tag = std::str::from_utf8(tag).ok().filter(|_| self.tagged);
+        response_with_reason(request, self.status, reason, tag, Some(source))
             .finish()
             .wire_bytes()
     }

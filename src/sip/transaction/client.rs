@@ -5,29 +5,23 @@
 //! Every INVITE ends even when its peer falls silent: Timer B in Calling, Timer C in
 //! Proceeding (§16.6 step 11), and 64*T1 after our CANCEL (§9.1).
 //!
-//! Once a final response arrives, the transaction only absorbs retransmissions and keeps just
-//! its remnant: the key, and the ACK bytes to re-send on a retransmitted final (Completed,
-//! §17.1.1.2) or per 2xx leg (Accepted, RFC 6026 §7.2), in one exact-size buffer shared with
-//! the transmit (a refcount, see `outbox::kept_bytes`). The request is dropped then.
+//! Once a final response arrives, the request is dropped. A non-2xx final keeps the ACK bytes
+//! to re-send on a retransmitted final (Completed, §17.1.1.2), in one exact-size buffer shared
+//! with the transmit (a refcount, see `outbox::kept_bytes`); in Accepted (RFC 6026 §7.2) and in
+//! non-INVITE Completed (§17.1.2.2) the transaction is retired into a record (`record`, `leg`).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::fingerprint::Fingerprint;
+use super::leg::AcceptedLeg;
 use super::outbox::{Ctx, kept_bytes};
+use super::record::{ClientInviteRecord, ClientNonInviteRecord, Retired};
 use super::timers::{Slot, TimerKind, TxTimers};
-use super::{TxError, TxEvent, TxState};
+use super::{TxEvent, TxId, TxState};
 use crate::sip::message::{HeaderName, MessageBuilder, Method, SipMessage};
 use crate::sip::peer::Peer;
-
-/// One 2xx dialog of an accepted INVITE (forking can bring several): its To tag and the ACK
-/// the TU sent for it, re-sent for each retransmission of that 2xx.
-#[derive(Debug)]
-struct AcceptedLeg {
-    to_tag: Option<Box<str>>,
-    ack: Option<(Bytes, Peer)>,
-}
 
 /// One client transaction.
 #[derive(Debug)]
@@ -41,7 +35,9 @@ pub(crate) struct ClientTx {
     interval: Duration,
     /// The ACK this transaction sent for a non-2xx final (§17.1.1.3).
     ack: Option<Bytes>,
-    legs: Vec<AcceptedLeg>,
+    /// The leg of the first 2xx, handed at once to the record that replaces the
+    /// transaction in Accepted (`leg`); boxed, as it lives only for that step.
+    accepted: Option<Box<AcceptedLeg>>,
     timers: TxTimers,
     /// The TU sent a CANCEL for this INVITE (§9.1): provisionals no longer reset Timer C.
     cancelled: bool,
@@ -72,7 +68,7 @@ impl ClientTx {
             state,
             interval: ctx.config.t1,
             ack: None,
-            legs: Vec::new(),
+            accepted: None,
             timers: TxTimers::default(),
             cancelled: false,
             key,
@@ -123,7 +119,6 @@ impl ClientTx {
                     ctx.resend(self.peer, ack.clone());
                 }
             }
-            (TxState::Accepted, 200..=299) => self.on_accepted_2xx(ctx, response),
             _ => ctx.absorbed(),
         }
     }
@@ -166,33 +161,8 @@ impl ClientTx {
             TimerKind::M,
             ctx.config.transaction_timeout(),
         );
-        self.add_leg(AcceptedLeg {
-            to_tag: to_tag(&response),
-            ack: None,
-        });
+        self.accepted = Some(Box::new(AcceptedLeg::of(&response)));
         pass_up(ctx, response, false);
-    }
-
-    /// RFC 6026 §7.2: every 2xx in Accepted goes to the TU. A repeat of a 2xx already seen
-    /// (same To tag) is flagged as a retransmission and re-ACKed with the TU's ACK; a 2xx
-    /// from a new fork opens a new leg.
-    fn on_accepted_2xx(&mut self, ctx: &mut Ctx<'_>, response: SipMessage) {
-        let tag = to_tag(&response);
-        match self.legs.iter().find(|leg| leg.to_tag == tag) {
-            Some(leg) => {
-                if let Some((ack, peer)) = &leg.ack {
-                    ctx.resend(*peer, ack.clone());
-                }
-                pass_up(ctx, response, true);
-            }
-            None => {
-                self.add_leg(AcceptedLeg {
-                    to_tag: tag,
-                    ack: None,
-                });
-                pass_up(ctx, response, false);
-            }
-        }
     }
 
     /// §17.1.1.2: a 300-699 moves to Completed; the ACK is generated and sent, the response
@@ -280,35 +250,21 @@ impl ClientTx {
         }
     }
 
-    /// The TU's ACK for a 2xx (§13.2.2.4): sent now and kept for that 2xx's retransmissions.
-    pub(crate) fn send_ack(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        ack: SipMessage,
-        peer: Peer,
-    ) -> Result<(), TxError> {
-        if !self.invite || self.state != TxState::Accepted {
-            return Err(TxError::InvalidState(ctx.tx, self.state));
+    /// The record that replaces this transaction once it only absorbs retransmissions
+    /// (Accepted, RFC 6026 §7.2; non-INVITE Completed, §17.1.2.2), or `None` before that.
+    pub(crate) fn retire(&mut self, id: TxId) -> Option<Retired> {
+        let key = self.key;
+        match (self.invite, self.state) {
+            (true, TxState::Accepted) => Some(Retired::ClientInvite(ClientInviteRecord {
+                id,
+                key,
+                legs: self.accepted.take().map(|leg| *leg).into_iter().collect(),
+            })),
+            (false, TxState::Completed) => {
+                Some(Retired::ClientNonInvite(ClientNonInviteRecord { id, key }))
+            }
+            _ => None,
         }
-        let tag = to_tag(&ack);
-        let bytes = kept_bytes(&ack);
-        ctx.send(peer, bytes.clone());
-        let stored = Some((bytes, peer));
-        match self.legs.iter_mut().find(|leg| leg.to_tag == tag) {
-            Some(leg) => leg.ack = stored,
-            None => self.add_leg(AcceptedLeg {
-                to_tag: tag,
-                ack: stored,
-            }),
-        }
-        Ok(())
-    }
-
-    /// One more 2xx leg, in a vector of exactly the legs' size: nearly every INVITE has one,
-    /// kept for Timer M's 32 s, and a first `push` would reserve four (issue 12).
-    fn add_leg(&mut self, leg: AcceptedLeg) {
-        self.legs.reserve_exact(1);
-        self.legs.push(leg);
     }
 
     fn finish_after(&mut self, ctx: &mut Ctx<'_>, kind: TimerKind, after: Duration) {
@@ -335,10 +291,6 @@ fn pass_up(ctx: &mut Ctx<'_>, response: SipMessage, retransmission: bool) {
         response,
         retransmission,
     });
-}
-
-fn to_tag(message: &SipMessage) -> Option<Box<str>> {
-    message.to().ok()?.tag().map(Box::from)
 }
 
 /// The ACK for a non-2xx final response (§17.1.1.3): "The ACK request constructed by the

@@ -20,6 +20,9 @@ impl TransactionLayer {
         key: ServerKey,
     ) {
         if let Some(&id) = self.server_keys.get(&self.fingerprints.of(&key)) {
+            if self.absorb_request(now, id, &request) {
+                return;
+            }
             let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx, &request));
             return;
         }
@@ -39,6 +42,7 @@ impl TransactionLayer {
             .server_key(key)
             .or_else(|| self.server_key(&key.without_to_tag()?));
         let invite_tx = match matched {
+            Some(id) if self.record_acked(id).is_some() => Some(id),
             Some(id) => match self.with_server(now, id, |tx, ctx| tx.on_ack(ctx)) {
                 Ok(false) => return,
                 Ok(true) => Some(id),
@@ -58,6 +62,9 @@ impl TransactionLayer {
     fn accept_2xx_ack(&mut self, now: Instant, ack: &SipMessage) -> Option<TxId> {
         let key = self.fingerprints.of(&AckKey::for_request(ack)?);
         let id = *self.ack_keys.get(&key)?;
+        if self.record_acked(id).is_some() {
+            return Some(id);
+        }
         let accepted = self
             .with_server(now, id, |tx, ctx| tx.on_2xx_ack(ctx))
             .ok()?;
@@ -80,7 +87,7 @@ impl TransactionLayer {
         };
         let to_tag = match self.txs.get(&invite_tx) {
             Some(Machine::Server(invite)) => invite.to_tag().map(str::to_string),
-            _ => None,
+            _ => self.record_to_tag(invite_tx).map(str::to_string),
         };
         let ok = response_to(&cancel, 200, "OK", to_tag.as_deref(), Some(peer.addr)).finish();
         let id = self.open_server(now, cancel.clone(), peer, key);

@@ -8,18 +8,24 @@
 //!
 //! Invariants: a terminated transaction is removed at once, together with its index entries
 //! (§17.1.1.2: "The client transaction MUST be destroyed the instant it enters the
-//! Terminated state"); a transaction that only absorbs retransmissions keeps just its remnant
-//! (key, peer, the bytes it may re-send; see `server` and `client`); timers live in a hashed
-//! wheel (`wheel`) and are cancelled there at once, so memory follows the number of live
-//! transactions and armed timers, not time.
+//! Terminated state"); a transaction that only absorbs retransmissions is retired into a
+//! compact record (`record`, `absorb`: key fingerprint, peer, what it answers with), queued by
+//! expiry without timers (`fifo`); live transactions' timers live in a hashed wheel (`wheel`)
+//! and are cancelled there at once, so memory follows the number of live transactions, records
+//! and armed timers, not time.
 
+mod absorb;
+mod ack_recipe;
 mod answer;
 mod client;
 mod event;
+mod fifo;
 mod fingerprint;
 mod inbound;
 mod key;
+mod leg;
 mod outbox;
+mod record;
 mod server;
 mod timers;
 mod wheel;
@@ -28,10 +34,12 @@ use std::time::Instant;
 
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::peer::{Peer, Transmit};
+use absorb::Records;
 use client::ClientTx;
 use fingerprint::{Fingerprint, FingerprintMap, Fingerprinter};
 use key::{ClientKey, ServerKey};
 use outbox::{Ctx, Outbox};
+use record::RecordRef;
 use server::ServerTx;
 use timers::{TimerKind, TxTimers};
 
@@ -46,6 +54,8 @@ pub use timers::TimerConfig;
 enum Machine {
     Server(Box<ServerTx>),
     Client(Box<ClientTx>),
+    /// Retired into a compact record that only absorbs retransmissions (`absorb`).
+    Absorbing(RecordRef),
 }
 
 impl Machine {
@@ -53,13 +63,15 @@ impl Machine {
         match self {
             Machine::Server(tx) => tx.state(),
             Machine::Client(tx) => tx.state(),
+            Machine::Absorbing(at) => at.kind.state(),
         }
     }
 
-    fn timers_mut(&mut self) -> &mut TxTimers {
+    fn timers_mut(&mut self) -> Option<&mut TxTimers> {
         match self {
-            Machine::Server(tx) => tx.timers_mut(),
-            Machine::Client(tx) => tx.timers_mut(),
+            Machine::Server(tx) => Some(tx.timers_mut()),
+            Machine::Client(tx) => Some(tx.timers_mut()),
+            Machine::Absorbing(_) => None,
         }
     }
 
@@ -67,6 +79,7 @@ impl Machine {
         match self {
             Machine::Server(tx) => tx.on_timer(ctx, kind),
             Machine::Client(tx) => tx.on_timer(ctx, kind),
+            Machine::Absorbing(_) => {}
         }
     }
 }
@@ -84,6 +97,8 @@ pub struct TransactionLayer {
     /// Server INVITE transactions by Call-ID + CSeq number + From tag, for 2xx ACKs (only
     /// while such an ACK may come: unindexed once a non-2xx final was sent).
     ack_keys: FingerprintMap<TxId>,
+    /// The retired transactions' records, by expiry.
+    records: Records,
     out: Outbox,
 }
 
@@ -97,6 +112,7 @@ impl TransactionLayer {
             server_keys: FingerprintMap::default(),
             client_keys: FingerprintMap::default(),
             ack_keys: FingerprintMap::default(),
+            records: Records::default(),
             out: Outbox::default(),
         }
     }
@@ -126,7 +142,9 @@ impl TransactionLayer {
             .and_then(|key| self.client_keys.get(&self.fingerprints.of(&key)).copied());
         match id {
             Some(id) => {
-                let _ = self.with_client(now, id, |tx, ctx| tx.on_response(ctx, response));
+                if let Some(response) = self.absorb_response(now, id, response) {
+                    let _ = self.with_client(now, id, |tx, ctx| tx.on_response(ctx, response));
+                }
             }
             None => self.out.stats.stray_responses += 1,
         }
@@ -139,7 +157,10 @@ impl TransactionLayer {
             let Some(machine) = self.txs.get_mut(&id) else {
                 continue;
             };
-            if !machine.timers_mut().fired(kind.slot(), handle) {
+            if !machine
+                .timers_mut()
+                .is_some_and(|timers| timers.fired(kind.slot(), handle))
+            {
                 continue;
             }
             let mut ctx = Ctx {
@@ -149,8 +170,9 @@ impl TransactionLayer {
                 out: &mut self.out,
             };
             machine.on_timer(&mut ctx, kind);
-            self.reap(id);
+            self.reap(now, id);
         }
+        self.expire_records(now);
         self.prune_timers();
     }
 
@@ -175,6 +197,9 @@ impl TransactionLayer {
     /// only) until the matching ACK arrives or 64*T1 passes (then AckTimeout); retransmitted
     /// INVITEs are absorbed.
     pub fn respond(&mut self, now: Instant, tx: TxId, response: SipMessage) -> Result<(), TxError> {
+        if let Some(result) = self.record_respond(now, tx, &response) {
+            return result;
+        }
         let result = self
             .with_server(now, tx, |server, ctx| server.respond(ctx, response))
             .and_then(|r| r);
@@ -227,6 +252,9 @@ impl TransactionLayer {
     /// gave up on its call (the B2BUA's audit of calls past their deadlines). False when no
     /// such client transaction lives.
     pub fn abandon(&mut self, tx: TxId) -> bool {
+        if self.abandon_record(tx) {
+            return true;
+        }
         if !matches!(self.txs.get(&tx), Some(Machine::Client(_))) {
             return false;
         }
@@ -261,8 +289,16 @@ impl TransactionLayer {
         if ack.method() != Some(&Method::Ack) {
             return Err(TxError::InvalidMessage("send_ack needs an ACK request"));
         }
-        self.with_client(now, invite_tx, |tx, ctx| tx.send_ack(ctx, ack, peer))
-            .and_then(|r| r)
+        match self.record_send_ack(now, invite_tx, ack, peer) {
+            Some(result) => result,
+            None => match self.txs.get(&invite_tx).map(Machine::state) {
+                Some(state) if matches!(self.txs.get(&invite_tx), Some(Machine::Client(_))) => {
+                    Err(TxError::InvalidState(invite_tx, state))
+                }
+                Some(_) => Err(TxError::WrongRole(invite_tx)),
+                None => Err(TxError::UnknownTransaction(invite_tx)),
+            },
+        }
     }
 
     /// A message outside any transaction (a stateless 4xx for a malformed request, an ACK
@@ -285,7 +321,11 @@ impl TransactionLayer {
     /// When to call [`Self::handle_timeout`]: the earliest timer deadline (at worst a little
     /// earlier, after a cancellation; never later).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.out.timers.next_deadline()
+        let timers = self.out.timers.next_deadline();
+        match (timers, self.records_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Live transactions.
@@ -312,7 +352,7 @@ impl TransactionLayer {
     pub fn server_request(&self, tx: TxId) -> Option<(&SipMessage, Peer)> {
         match self.txs.get(&tx)? {
             Machine::Server(server) => Some((server.request()?, server.peer())),
-            Machine::Client(_) => None,
+            Machine::Client(_) | Machine::Absorbing(_) => None,
         }
     }
 
@@ -351,9 +391,10 @@ impl TransactionLayer {
                 step(tx, &mut ctx)
             }
             Some(Machine::Client(_)) => return Err(TxError::WrongRole(id)),
+            Some(Machine::Absorbing(at)) => return Err(TxError::InvalidState(id, at.kind.state())),
             None => return Err(TxError::UnknownTransaction(id)),
         };
-        self.reap(id);
+        self.reap(now, id);
         Ok(result)
     }
 
@@ -375,22 +416,23 @@ impl TransactionLayer {
                 step(tx, &mut ctx)
             }
             Some(Machine::Server(_)) => return Err(TxError::WrongRole(id)),
+            Some(Machine::Absorbing(at)) => return Err(TxError::InvalidState(id, at.kind.state())),
             None => return Err(TxError::UnknownTransaction(id)),
         };
-        self.reap(id);
+        self.reap(now, id);
         Ok(result)
     }
 
     /// After a step: unindexes a dialog key a server INVITE no longer needs, and destroys a
     /// terminated transaction with its index entries and timers.
-    fn reap(&mut self, id: TxId) {
+    fn reap(&mut self, now: Instant, id: TxId) {
         if let Some(Machine::Server(tx)) = self.txs.get_mut(&id)
             && let Some(ack_key) = tx.release_ack_key()
         {
             remove_if_owned(&mut self.ack_keys, ack_key, id);
         }
         if self.txs.get(&id).map(Machine::state) != Some(TxState::Terminated) {
-            return;
+            return self.retire(now, id);
         }
         match self.txs.remove(&id) {
             Some(Machine::Server(mut tx)) => {
@@ -401,7 +443,7 @@ impl TransactionLayer {
                 remove_if_owned(&mut self.client_keys, tx.key, id);
                 self.out.cancel_all(tx.timers_mut());
             }
-            None => {}
+            Some(Machine::Absorbing(_)) | None => {}
         }
     }
 
@@ -418,5 +460,7 @@ fn remove_if_owned(index: &mut FingerprintMap<TxId>, key: Fingerprint, id: TxId)
     }
 }
 
+#[cfg(test)]
+mod record_tests;
 #[cfg(test)]
 mod tests;

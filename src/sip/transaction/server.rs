@@ -3,19 +3,21 @@
 //! (Trying, Proceeding, Completed).
 //!
 //! Once a final response is sent, the transaction only absorbs retransmissions and keeps
-//! just its remnant: the key, the peer, and (while a retransmission may still need it) the
+//! just what that needs: the key, the peer, and (while a retransmission may still need it) the
 //! bytes of the last final response, in one buffer of their exact size shared with the
 //! transmit (a refcount, see `outbox::kept_bytes`), or for a plain non-INVITE final only the
 //! recipe that rebuilds them from the retransmission (`answer`). The request that created it
-//! is dropped.
+//! is dropped. In Accepted after the ACK (RFC 6026 §7.1) and in non-INVITE Completed
+//! (§17.2.2) it is retired into a record (`record`).
 
 use std::time::Duration;
 
 use super::answer::KeptResponse;
 use super::fingerprint::Fingerprint;
 use super::outbox::{Ctx, kept_bytes};
+use super::record::{Retired, ServerInviteRecord, ServerNonInviteRecord};
 use super::timers::{Slot, TimerKind, TxTimers};
-use super::{TxError, TxEvent, TxState};
+use super::{TxError, TxEvent, TxId, TxState};
 use crate::sip::message::{Method, SipMessage, response_to};
 use crate::sip::peer::Peer;
 
@@ -304,6 +306,33 @@ impl ServerTx {
         let bytes = self.last_response.as_ref();
         if let Some(bytes) = bytes.and_then(|kept| kept.bytes(request, self.peer.addr)) {
             ctx.resend(self.peer, bytes);
+        }
+    }
+
+    /// The record that replaces this transaction once it only absorbs retransmissions
+    /// (Accepted after the ACK, RFC 6026 §7.1; non-INVITE Completed, §17.2.2), or `None`.
+    pub(crate) fn retire(&mut self, id: TxId) -> Option<Retired> {
+        let (key, peer) = (self.key, self.peer.into());
+        match (self.invite, self.state) {
+            (true, TxState::Accepted) if self.acked => {
+                Some(Retired::ServerInvite(ServerInviteRecord {
+                    id,
+                    key,
+                    ack_key: self.ack_key.take(),
+                    peer,
+                    to_tag: self.to_tag.take(),
+                }))
+            }
+            (false, TxState::Completed) => {
+                let last = self.last_response.take()?;
+                Some(Retired::ServerNonInvite(ServerNonInviteRecord {
+                    id,
+                    key,
+                    peer,
+                    last,
+                }))
+            }
+            _ => None,
         }
     }
 

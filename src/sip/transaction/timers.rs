@@ -156,6 +156,11 @@ impl TxTimers {
         }
     }
 
+    /// The handle of the lifetime timer (L, J, M, K ...), if armed.
+    pub(crate) fn lifetime(&self) -> Option<TimerHandle> {
+        self.lifetime
+    }
+
     /// Both handles, emptied (to cancel them in the wheel).
     pub(crate) fn take_all(&mut self) -> [Option<TimerHandle>; 2] {
         [self.retransmit.take(), self.lifetime.take()]

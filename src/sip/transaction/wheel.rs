@@ -146,6 +146,13 @@ impl<T: Copy> TimerWheel<T> {
         true
     }
 
+    /// The deadline of an armed timer (`None` once it fired or was cancelled).
+    pub(crate) fn deadline(&self, handle: TimerHandle) -> Option<Instant> {
+        let node = self.nodes.get(handle.index as usize)?;
+        let armed = matches!(node.place, Place::Slot { .. } | Place::Due);
+        (armed && node.generation == handle.generation).then_some(node.deadline)
+    }
+
     /// The next timer due at `now`, in deadline order (then arming order).
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(T, TimerHandle)> {
         loop {
