@@ -1,6 +1,45 @@
 //! Migration `V9_REPORTS` (the report rollup, its triggers and the callers' previous calls),
 //! kept beside `schema.rs` so that file stays short; `schema::MIGRATIONS` lists it in order.
 
+/// The insert trigger's first statement (V9, again in V24): the new CDR added to its rollup
+/// line. A macro so that both migrations, which must each be one literal, share one text.
+macro_rules! report_insert_rollup_sql {
+    () => {
+        "    INSERT INTO report_rollup VALUES (
+        substr(NEW.started_at, 1, 13), NEW.site, coalesce(NEW.source, ''), coalesce(NEW.medium, ''),
+        coalesce(NEW.campaign, ''), NEW.number_kind,
+        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_currency, '') ELSE '' END,
+        1, NEW.first_time_caller, NEW.answered_at IS NOT NULL, NEW.missed,
+        NEW.missed = 1 AND NEW.called_back_at IS NULL, NEW.quality,
+        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.wait_secs ELSE 0 END,
+        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.talk_secs ELSE 0 END, 0,
+        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_amount_minor, 0) ELSE 0 END,
+        NEW.deal_status IS 'won')
+    ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+        first_time_calls = first_time_calls + excluded.first_time_calls,
+        answered = answered + excluded.answered, missed = missed + excluded.missed,
+        missed_not_called_back = missed_not_called_back + excluded.missed_not_called_back,
+        quality_calls = quality_calls + excluded.quality_calls,
+        wait_secs = wait_secs + excluded.wait_secs, talk_secs = talk_secs + excluded.talk_secs,
+        won_minor = won_minor + excluded.won_minor, won_deals = won_deals + excluded.won_deals;
+"
+    };
+}
+
+/// The insert trigger's last statement (V9, again in V24): a later call of the same caller,
+/// written before this one, now has this call as its previous one.
+macro_rules! report_insert_next_fix_sql {
+    () => {
+        "    UPDATE cdr SET prev_started_at = NEW.started_at WHERE seq = (
+        SELECT n.seq FROM cdr AS n
+        WHERE n.caller = NEW.caller AND n.site = NEW.site AND n.started_at > NEW.started_at
+          AND n.disposition <> 'rejected'
+        ORDER BY n.started_at LIMIT 1)
+      AND (prev_started_at IS NULL OR prev_started_at < NEW.started_at);
+"
+    };
+}
+
 /// Version 9: what keeps reports independent of the history's length.
 ///
 /// - `report_rollup`: sums of calls and leads per UTC hour, site, source, medium, campaign,
@@ -41,35 +80,16 @@ CREATE TABLE report_rollup (
 ) WITHOUT ROWID;
 
 CREATE TRIGGER report_cdr_insert AFTER INSERT ON cdr WHEN NEW.disposition <> 'rejected' BEGIN
-    INSERT INTO report_rollup VALUES (
-        substr(NEW.started_at, 1, 13), NEW.site, coalesce(NEW.source, ''), coalesce(NEW.medium, ''),
-        coalesce(NEW.campaign, ''), NEW.number_kind,
-        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_currency, '') ELSE '' END,
-        1, NEW.first_time_caller, NEW.answered_at IS NOT NULL, NEW.missed,
-        NEW.missed = 1 AND NEW.called_back_at IS NULL, NEW.quality,
-        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.wait_secs ELSE 0 END,
-        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.talk_secs ELSE 0 END, 0,
-        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_amount_minor, 0) ELSE 0 END,
-        NEW.deal_status IS 'won')
-    ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
-        first_time_calls = first_time_calls + excluded.first_time_calls,
-        answered = answered + excluded.answered, missed = missed + excluded.missed,
-        missed_not_called_back = missed_not_called_back + excluded.missed_not_called_back,
-        quality_calls = quality_calls + excluded.quality_calls,
-        wait_secs = wait_secs + excluded.wait_secs, talk_secs = talk_secs + excluded.talk_secs,
-        won_minor = won_minor + excluded.won_minor, won_deals = won_deals + excluded.won_deals;
-    UPDATE cdr SET prev_started_at = (
+",
+    report_insert_rollup_sql!(),
+    "    UPDATE cdr SET prev_started_at = (
         SELECT max(p.started_at) FROM cdr AS p
         WHERE p.caller = NEW.caller AND p.site = NEW.site AND p.started_at < NEW.started_at
           AND p.disposition <> 'rejected')
     WHERE seq = NEW.seq;
-    UPDATE cdr SET prev_started_at = NEW.started_at WHERE seq = (
-        SELECT n.seq FROM cdr AS n
-        WHERE n.caller = NEW.caller AND n.site = NEW.site AND n.started_at > NEW.started_at
-          AND n.disposition <> 'rejected'
-        ORDER BY n.started_at LIMIT 1)
-      AND (prev_started_at IS NULL OR prev_started_at < NEW.started_at);
-END;
+",
+    report_insert_next_fix_sql!(),
+    "END;
 
 CREATE TRIGGER report_cdr_forget AFTER DELETE ON cdr WHEN OLD.disposition <> 'rejected' BEGIN
     UPDATE report_rollup SET calls = calls - 1,
@@ -175,27 +195,13 @@ END;
 /// call to the site. The writer's insert computes the value in the same statement
 /// (`columns::insert_cdr`), so the common insert writes its row once; a row inserted any other
 /// way (bulk loads, tests) is completed as before. The trigger is otherwise V9's.
-pub(super) const V24_PREV_STARTED_GIVEN: &str = "
+pub(super) const V24_PREV_STARTED_GIVEN: &str = concat!(
+    "
 DROP TRIGGER report_cdr_insert;
 CREATE TRIGGER report_cdr_insert AFTER INSERT ON cdr WHEN NEW.disposition <> 'rejected' BEGIN
-    INSERT INTO report_rollup VALUES (
-        substr(NEW.started_at, 1, 13), NEW.site, coalesce(NEW.source, ''), coalesce(NEW.medium, ''),
-        coalesce(NEW.campaign, ''), NEW.number_kind,
-        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_currency, '') ELSE '' END,
-        1, NEW.first_time_caller, NEW.answered_at IS NOT NULL, NEW.missed,
-        NEW.missed = 1 AND NEW.called_back_at IS NULL, NEW.quality,
-        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.wait_secs ELSE 0 END,
-        CASE WHEN NEW.answered_at IS NOT NULL THEN NEW.talk_secs ELSE 0 END, 0,
-        CASE WHEN NEW.deal_status IS 'won' THEN coalesce(NEW.deal_amount_minor, 0) ELSE 0 END,
-        NEW.deal_status IS 'won')
-    ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
-        first_time_calls = first_time_calls + excluded.first_time_calls,
-        answered = answered + excluded.answered, missed = missed + excluded.missed,
-        missed_not_called_back = missed_not_called_back + excluded.missed_not_called_back,
-        quality_calls = quality_calls + excluded.quality_calls,
-        wait_secs = wait_secs + excluded.wait_secs, talk_secs = talk_secs + excluded.talk_secs,
-        won_minor = won_minor + excluded.won_minor, won_deals = won_deals + excluded.won_deals;
-    UPDATE cdr SET prev_started_at = (
+",
+    report_insert_rollup_sql!(),
+    "    UPDATE cdr SET prev_started_at = (
         SELECT max(p.started_at) FROM cdr AS p
         WHERE p.caller = NEW.caller AND p.site = NEW.site AND p.started_at < NEW.started_at
           AND p.disposition <> 'rejected')
@@ -203,11 +209,8 @@ CREATE TRIGGER report_cdr_insert AFTER INSERT ON cdr WHEN NEW.disposition <> 're
         SELECT 1 FROM cdr AS p
         WHERE p.caller = NEW.caller AND p.site = NEW.site AND p.started_at < NEW.started_at
           AND p.disposition <> 'rejected');
-    UPDATE cdr SET prev_started_at = NEW.started_at WHERE seq = (
-        SELECT n.seq FROM cdr AS n
-        WHERE n.caller = NEW.caller AND n.site = NEW.site AND n.started_at > NEW.started_at
-          AND n.disposition <> 'rejected'
-        ORDER BY n.started_at LIMIT 1)
-      AND (prev_started_at IS NULL OR prev_started_at < NEW.started_at);
-END;
-";
+",
+    report_insert_next_fix_sql!(),
+    "END;
+"
+);
