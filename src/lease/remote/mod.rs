@@ -283,16 +283,30 @@ impl LeaseTable {
 impl Remote {
     /// Runs `f` on a pooled connection (opened on demand with the configured timeouts); a
     /// connection that failed is dropped, not pooled.
+    /// A pooled connection that fails on IO (Redis restarted) is retried once on a new one.
     fn run<T>(
         &self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, RedisLeaseError> {
         let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let mut con = match pooled {
-            Some(con) => con,
-            None => self.connect()?,
+        let (mut con, answer) = match pooled {
+            Some(mut con) => {
+                let answer = f(&mut con);
+                (con, answer)
+            }
+            None => {
+                let mut con = self.connect()?;
+                let answer = f(&mut con);
+                (con, answer)
+            }
         };
-        let answer = f(&mut con)?;
+        let answer = match answer {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                con = self.connect()?;
+                f(&mut con)?
+            }
+            other => other?,
+        };
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE_CONNECTIONS {
             idle.push(con);
