@@ -122,7 +122,11 @@ fn two_nodes_never_hand_one_number_to_two_live_visitors() {
         let now = T0 + SignedDuration::from_secs(i64::from(round) * 120);
         nodes[0].expire(now);
         let granted = grant_round(&nodes, round, 10, now);
-        assert_eq!(granted.len(), list.len(), "40 asks fill the 20 numbers exactly");
+        assert_eq!(
+            granted.len(),
+            list.len(),
+            "40 asks fill the 20 numbers exactly"
+        );
         for table in &nodes {
             wait("both mirrors show every grant", || {
                 granted
@@ -130,6 +134,12 @@ fn two_nodes_never_hand_one_number_to_two_live_visitors() {
                     .all(|(n, s)| holder(table, n, now).as_deref() == Some(s.as_str()))
             });
         }
+    }
+    // Idle subscriptions answer their PINGs and stay up: no re-read without a drop.
+    std::thread::sleep(Duration::from_millis(700));
+    for table in &nodes {
+        assert_eq!(table.backend_up(), Some(true));
+        assert_eq!(table.mirror_rebuilds(), 1);
     }
 }
 
@@ -160,7 +170,10 @@ fn a_stale_mirror_never_names_the_previous_visitor() {
     // Through A: s1 moves to the other pool (its lease on `n` ends at once) and, with a
     // cool-down of 0, `n` goes straight to a new visitor.
     let t1 = T0 + SignedDuration::from_secs(5);
-    assert_eq!(a.grant(request("s1", "promo", "v1"), t1).unwrap().number, other[0]);
+    assert_eq!(
+        a.grant(request("s1", "promo", "v1"), t1).unwrap().number,
+        other[0]
+    );
     assert_eq!(a.grant(request("s2", "web", "v2"), t1).unwrap().number, n);
     assert_eq!(
         b.session("s1").map(|l| l.number).as_deref(),
@@ -170,7 +183,9 @@ fn a_stale_mirror_never_names_the_previous_visitor() {
     assert_eq!(holder(&b, n, t1), None, "a stale mirror answers nobody");
 
     b.hold_mirror_reconnect(false);
-    wait("B re-subscribes and re-reads", || b.backend_up() == Some(true));
+    wait("B re-subscribes and re-reads", || {
+        b.backend_up() == Some(true)
+    });
     assert_eq!(holder(&b, n, t1).as_deref(), Some("s2"));
     assert!(b.mirror_rebuilds() >= 2);
 }
@@ -198,6 +213,8 @@ fn leases_survive_a_redis_restart_with_aof() {
         again.session_id, "s1",
         "the returning visitor gets its lease back after the restart"
     );
-    let hb = b.heartbeat("s1", T0 + SignedDuration::from_secs(30)).unwrap();
+    let hb = b
+        .heartbeat("s1", T0 + SignedDuration::from_secs(30))
+        .unwrap();
     assert_eq!(hb.expires_at, T0 + SignedDuration::from_secs(90));
 }

@@ -125,7 +125,10 @@ fn check_prefix(prefix: &str, p: &mut Problems) {
             format!("must be 1 to {MAX_PREFIX_BYTES} bytes"),
         );
     } else if prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        p.push("leases.key_prefix", "must not contain spaces or control characters");
+        p.push(
+            "leases.key_prefix",
+            "must not contain spaces or control characters",
+        );
     }
 }
 
@@ -143,7 +146,10 @@ mod tests {
 
     #[test]
     fn default_is_the_embedded_table() {
-        assert_eq!(Config::from_toml_str("").unwrap().leases, LeasesConfig::Memory);
+        assert_eq!(
+            Config::from_toml_str("").unwrap().leases,
+            LeasesConfig::Memory
+        );
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::super::LeaseTable;
 use super::RedisLeaseError;
 use super::mirror::to_ms;
-use super::super::LeaseTable;
 
 /// Marks waiting for the worker before new ones are dropped.
 pub(super) const QUEUE: usize = 4096;

@@ -116,7 +116,9 @@ impl LeaseTable {
         for pool in &table.pools {
             let numbers: Vec<&str> = pool.numbers.iter().map(|n| &**n).collect();
             let mut invocation = remote.scripts.sync_pool.prepare_invoke();
-            invocation.arg(&config.key_prefix).arg(pool_key(&pool.site, &pool.id));
+            invocation
+                .arg(&config.key_prefix)
+                .arg(pool_key(&pool.site, &pool.id));
             invocation.arg(numbers);
             remote.run::<i64>(|con| invocation.invoke(con))?;
         }
@@ -256,7 +258,10 @@ impl LeaseTable {
             invocation.arg(&remote.config.key_prefix).arg(numbers);
             let json: String = remote.run(|con| invocation.invoke(con))?;
             let events: Vec<Event> = serde_json::from_str(&json)?;
-            let _serial = remote.apply_lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let _serial = remote
+                .apply_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             for ev in &events {
                 self.apply_event(ev, Apply::Force);
             }
@@ -288,7 +293,11 @@ impl Remote {
         &self,
         f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, RedisLeaseError> {
-        let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         let (mut con, answer) = match pooled {
             Some(mut con) => {
                 let answer = f(&mut con);
@@ -325,7 +334,10 @@ impl Remote {
 
     /// Applies one change event to the mirror if it is newer than what it holds.
     fn apply(&self, table: &LeaseTable, ev: &Event) {
-        let _serial = self.apply_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _serial = self
+            .apply_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         table.apply_event(ev, Apply::IfNewer);
     }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::mirror::Event;
 use super::super::LeaseTable;
+use super::mirror::Event;
 use super::{RedisLeaseError, Remote};
 
 /// How long the subscriber waits for a message before it PINGs Redis; a PING unanswered
@@ -92,10 +92,13 @@ fn subscribed(
         match message {
             Ok(msg) => apply(&strong, &msg),
             Err(e) if e.is_timeout() => {
-                if strong.remote().is_some_and(|r| r.hold_reconnect.load(Ordering::Acquire)) {
+                if strong
+                    .remote()
+                    .is_some_and(|r| r.hold_reconnect.load(Ordering::Acquire))
+                {
                     return Err(e.into());
                 }
-                pubsub.ping::<String>()?;
+                pubsub.ping::<redis::Value>()?;
             }
             Err(e) => return Err(e.into()),
         }
