@@ -222,3 +222,49 @@ fn leases_survive_a_redis_restart_with_aof() {
         .unwrap();
     assert_eq!(hb.expires_at, T0 + SignedDuration::from_secs(90));
 }
+
+#[test]
+fn a_ringing_number_is_never_reissued_and_cools_down_after_the_call() {
+    if skip_without_redis("a_ringing_number_is_never_reissued_and_cools_down_after_the_call") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let list = numbers(400, 1);
+    let pools = || vec![pool("web", &list, 30)];
+    let (a, b) = (node(&redis, pools()), node(&redis, pools()));
+    let n = list[0].as_str();
+    a.grant(request("s1", "web", "v1"), T0).unwrap();
+    wait("B sees s1", || holder(&b, n, T0).as_deref() == Some("s1"));
+
+    // The call rings on node B; the lease's freeze runs out mid-call.
+    b.call_started(n);
+    let late = T0 + SignedDuration::from_secs(120);
+    wait("A's mirror sees the call", || {
+        holder(&a, n, late).as_deref() == Some("s1")
+    });
+    assert_eq!(a.expire(late), 0, "a lease with a call on it does not end");
+    assert!(matches!(
+        a.grant(request("s2", "web", "v2"), late),
+        Err(LeaseError::Exhausted)
+    ));
+
+    // The call ends: the lease ends at the next sweep, the number rests 30 s from the end.
+    b.call_ended(n, late);
+    wait("the end of the call reaches Redis", || a.expire(late) == 1);
+    assert!(matches!(
+        a.grant(
+            request("s2", "web", "v2"),
+            late + SignedDuration::from_secs(29)
+        ),
+        Err(LeaseError::Exhausted)
+    ));
+    let cooled = late + SignedDuration::from_secs(30);
+    let lease = a.grant(request("s2", "web", "v2"), cooled).unwrap();
+    assert_eq!(
+        (lease.number.as_str(), lease.session_id.as_str()),
+        (n, "s2")
+    );
+    wait("B sees s2", || {
+        holder(&b, n, cooled).as_deref() == Some("s2")
+    });
+}
