@@ -358,15 +358,6 @@ impl LeaseTable {
         &self.codes
     }
 
-    /// How many leases are stored (including expired ones the sweeper has not ended yet).
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-    }
-
     /// Grant step 1: an existing `session_id` in this pool still held is renewed; any other
     /// lease with that id (over, or in another pool) is ended so the id can be granted anew.
     fn reuse_session(&self, session_id: &str, index: u32, now: Timestamp) -> Option<Lease> {
