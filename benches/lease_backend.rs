@@ -6,6 +6,8 @@
 //! 5 000 leases live); lookups hit a leased number. Wall time on a shared box: quote medians as
 //! "busy box". Without `redis-server` the Redis benches are skipped with a message.
 
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -37,7 +39,10 @@ fn request(id: u64) -> GrantRequest {
         site: "shop".into(),
         pool: "web".into(),
         visitor_id: Some(format!("v{id}")),
-        visit: Visit::from_page("https://shop.example/?utm_source=bench&utm_campaign=c", None),
+        visit: Visit::from_page(
+            "https://shop.example/?utm_source=bench&utm_campaign=c",
+            None,
+        ),
     }
 }
 
@@ -51,9 +56,20 @@ struct Server {
 impl Server {
     fn start() -> Option<Server> {
         let dir = tempfile::tempdir().ok()?;
-        let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "no", "--dir"])
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -112,7 +128,10 @@ fn churn(table: &LeaseTable, clock: &AtomicU64, sweep: bool) {
 
 fn bench(c: &mut Criterion) {
     let embedded = LeaseTable::new(vec![spec()]);
-    let held = embedded.grant(request(u64::MAX), T0).expect("a lease").number;
+    let held = embedded
+        .grant(request(u64::MAX), T0)
+        .expect("a lease")
+        .number;
     let mut group = c.benchmark_group("lease_backend");
     group.sample_size(30);
     group.measurement_time(Duration::from_secs(3));
@@ -125,7 +144,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| churn(&embedded, &clock, true))
     });
     let Some(server) = Server::start() else {
-        eprintln!("\n*** SKIPPED: redis-server not found; the Redis lease benches did not run ***\n");
+        eprintln!(
+            "\n*** SKIPPED: redis-server not found; the Redis lease benches did not run ***\n"
+        );
         return;
     };
     let remote = server.table("bench:");

@@ -218,7 +218,7 @@ impl LeaseTable {
         let answer = remote.run::<Option<String>>(|con| invocation.invoke(con));
         match answer.map(|a| self.apply_answer(remote, a.as_deref())) {
             Ok(Ok(ev)) => ev.and_then(|ev| self.lease_of_event(&ev)),
-            Ok(Err(error)) => warn_failed("heartbeat", &error.into()),
+            Ok(Err(error)) => warn_failed("heartbeat", &error),
             Err(error) => warn_failed("heartbeat", &error),
         }
     }
