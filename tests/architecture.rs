@@ -2,12 +2,12 @@
 //! (test items cut out wherever they sit, comments and literals blanked):
 //!
 //! 1. `sip` depends on nothing else in the crate; `sip`, `call`, `routing`, `edge`, `health`, `simulate`,
-//!    `b2bua`, `lease` (but its two services, `sweeper.rs` and `usage_sampler.rs`), `display`, `report`, `export`
+//!    `b2bua`, `lease` (but its two services, `sweeper.rs` and `usage_sampler.rs`, and `remote/`, the Redis backend), `display`, `report`, `export`
 //!    (but its service, client, builder and the Metrica status poll) and `media` (but its socket
 //!    driver, `driver.rs`, and its relay loops, `relay_loop.rs`) never await, never read a clock, never
 //!    draw their own randomness, never touch a socket or spawn a thread: `now` and random
 //!    values are parameters.
-//! 2. Only `transport`, `http`, `store`, `lease::sweeper`, `lease::usage_sampler`, `media::driver`, `media::relay_loop`, `shutdown`, `telemetry`, `app` and
+//! 2. Only `transport`, `http`, `store`, `lease::sweeper`, `lease::usage_sampler`, `lease::remote`, `media::driver`, `media::relay_loop`, `shutdown`, `telemetry`, `app` and
 //!    the `cli` commands (which run outside the daemon) use tokio or threads.
 //! 3. No circles between top-level rooms, read from `crate::` and root-climbing `super::` paths.
 //! 4. Forbidden arrows: `call` never names `b2bua`, `transport`, `http` or `store`; `report`
@@ -52,6 +52,7 @@ const SANS_IO_EXEMPT: &[&str] = &[
     "src/media/relay_loop.rs",
     "src/lease/sweeper.rs",
     "src/lease/usage_sampler.rs",
+    "src/lease/remote",
     "src/export/service.rs",
     "src/export/client.rs",
     "src/export/build.rs",
@@ -86,6 +87,7 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/export/metrica_poll.rs",
     "src/lease/sweeper.rs",
     "src/lease/usage_sampler.rs",
+    "src/lease/remote",
     "src/media/driver.rs",
     "src/media/relay_loop.rs",
     "src/speech/service.rs",

@@ -397,6 +397,11 @@ fn example_sets_every_key() {
         "schemes.voicemail.beep",
         "voice.code_first_digit_secs",
         "voice.code_inter_digit_secs",
+        "leases.backend",
+        "leases.url",
+        "leases.key_prefix",
+        "leases.connect_timeout_ms",
+        "leases.command_timeout_ms",
     ]
     .into_iter()
     .map(String::from)

@@ -69,6 +69,8 @@ pub enum AppError {
     Geo(#[from] GeoError),
     #[error(transparent)]
     Export(#[from] crate::export::build::ExportError),
+    #[error("cannot put the lease table on Redis: {0}")]
+    Leases(#[from] crate::lease::RedisLeaseError),
     #[error("a service task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -132,8 +134,9 @@ impl Server {
         let opened = opening::start_store(&config)?;
         let (store, blacklist) = (opened.store, opened.blacklist);
         let leases = Arc::new(LeaseTable::from_config(&config));
+        let saved_leases = opening::attach_leases(&config, &leases, opened.saved_leases)?;
         let (restored, codes) =
-            crate::lease::load_on_start(&leases, opened.saved_leases, Timestamp::now());
+            crate::lease::load_on_start(&leases, saved_leases, Timestamp::now());
         tracing::info!(
             restored,
             codes,

@@ -80,3 +80,22 @@ fn load_blacklist(
     );
     Ok(Arc::new(blacklist))
 }
+
+/// Puts the lease table on Redis when `[leases] backend = "redis"`; returns the snapshot to
+/// restore into it: the SQLite one in memory, or only its codes and quarantines on Redis
+/// (Redis holds the leases; a node's old local snapshot must not enter the shared mirror).
+pub(super) fn attach_leases(
+    config: &Config,
+    leases: &Arc<crate::lease::LeaseTable>,
+    saved: LeaseSnapshot,
+) -> Result<LeaseSnapshot, AppError> {
+    let crate::config::LeasesConfig::Redis(redis) = &config.leases else {
+        return Ok(saved);
+    };
+    crate::lease::LeaseTable::attach_redis(leases, redis)?;
+    tracing::info!(key_prefix = %redis.key_prefix, "lease table on Redis");
+    Ok(LeaseSnapshot {
+        leases: Vec::new(),
+        ..saved
+    })
+}

@@ -6,6 +6,7 @@
 pub mod advise;
 pub mod cdr;
 mod cdr_filter;
+mod connect;
 pub mod costs;
 pub mod csv_cells;
 pub mod demo;
@@ -57,6 +58,9 @@ pub enum Command {
         /// File to check; defaults to --config, then to the embedded default.
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Also connect to the configured backends (`[leases]` on Redis) and report each.
+        #[arg(long)]
+        connect: bool,
     },
     /// Query call detail records (database path from the config's store.path).
     Cdr(cdr::CdrArgs),
@@ -100,7 +104,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let config_path = cli.config.as_deref();
     let code = match cli.command {
         Command::Serve => serve(config_path),
-        Command::CheckConfig { file } => check_config(file.as_deref().or(config_path)),
+        Command::CheckConfig { file, connect } => {
+            check_config(file.as_deref().or(config_path), connect)
+        }
         Command::Cdr(args) => cdr(args, config_path),
         Command::Pool(args) => pool(args, config_path),
         Command::Outbox(args) => outbox(args, config_path),
@@ -150,7 +156,7 @@ fn serve(path: Option<&Path>) -> u8 {
     }
 }
 
-fn check_config(path: Option<&Path>) -> u8 {
+fn check_config(path: Option<&Path>, connect: bool) -> u8 {
     match Config::load(path) {
         Ok(config) => {
             let sites = config.sites.len();
@@ -159,6 +165,9 @@ fn check_config(path: Option<&Path>) -> u8 {
                 eprintln!("warning: {warning}");
             }
             println!("ok: {sites} sites, {numbers} tracking numbers");
+            if connect && !connect::check(&config) {
+                return EXIT_RUNTIME;
+            }
             EXIT_OK
         }
         Err(err) => {
@@ -442,11 +451,22 @@ mod tests {
     #[test]
     fn check_config_takes_an_optional_file() {
         let cli = Cli::try_parse_from(["calltrack", "check-config"]).unwrap();
-        assert!(matches!(cli.command, Command::CheckConfig { file: None }));
+        assert!(matches!(
+            cli.command,
+            Command::CheckConfig {
+                file: None,
+                connect: false
+            }
+        ));
+        let cli = Cli::try_parse_from(["calltrack", "check-config", "--connect"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::CheckConfig { connect: true, .. }
+        ));
         let cli = Cli::try_parse_from(["calltrack", "check-config", "a.toml"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::CheckConfig { file: Some(_) }
+            Command::CheckConfig { file: Some(_), .. }
         ));
     }
 }

@@ -34,6 +34,8 @@ pub struct ConfigFile {
     pub geo: GeoFile,
     /// OPTIONS probing of forwarding targets.
     pub health: HealthFile,
+    /// Where the lease table lives: this process or a Redis server shared by several nodes.
+    pub leases: super::leases::LeasesFile,
     /// Tracked sites with their numbers.
     pub sites: Vec<SiteFile>,
     /// Scanner user agents and the per-IP flood guard.

@@ -11,6 +11,7 @@ pub mod exports;
 mod exports_check;
 mod file;
 mod health;
+mod leases;
 mod media;
 pub mod menu;
 mod number;
@@ -40,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use health::HealthConfig;
+pub use leases::{LeasesConfig, RedisLeasesConfig};
 pub use media::{MediaConfig, MediaMode, OnNoPorts, RecordingLimits};
 pub use problem::ConfigProblem;
 pub use routing::{
@@ -69,6 +71,8 @@ pub struct Config {
     pub tracking: TrackingConfig,
     pub geo: GeoConfig,
     pub health: HealthConfig,
+    /// `[leases]`: the lease table in this process or on Redis.
+    pub leases: LeasesConfig,
     pub sites: Vec<SiteConfig>,
     pub security: SecurityConfig,
     pub blacklist: BlacklistConfig,

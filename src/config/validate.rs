@@ -92,6 +92,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let blacklist = security::blacklist(file.blacklist, &mut p);
     let pbx = security::pbx(&file.pbx, &mut p);
     let health = super::health::health(file.health, &mut p);
+    let leases = super::leases::leases(file.leases, &mut p);
     let reports_currency = reports_currency(&file.reports.currency, &mut p);
     let routing = RoutingSections {
         gateways: file.gateways,
@@ -116,6 +117,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         tracking,
         geo,
         health,
+        leases,
         sites,
         security,
         blacklist,

@@ -131,11 +131,22 @@ impl HttpServer {
 /// `GET /health` body.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct HealthView {
-    /// Always `ok` while the process serves HTTP.
+    /// Always `ok` while the process serves HTTP (see `leases.up` for the lease backend).
     pub status: String,
     pub active_calls: usize,
     pub sessions_created: u64,
     pub heartbeats: u64,
+    /// Where the lease table lives and whether it answers.
+    pub leases: LeaseBackendView,
+}
+
+/// The lease backend in `GET /health`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LeaseBackendView {
+    /// `memory` or `redis` (`[leases] backend`).
+    pub backend: String,
+    /// Always true in memory; on Redis, whether this node's mirror is subscribed and read.
+    pub up: bool,
 }
 
 /// `GET /health`: liveness and a few live counters.
@@ -145,9 +156,20 @@ pub struct HealthView {
     tag = "meta",
     responses((status = 200, description = "The process is up", body = HealthView))
 )]
-pub async fn health(State(gauges): State<Arc<Gauges>>) -> Json<HealthView> {
+pub async fn health(
+    State(gauges): State<Arc<Gauges>>,
+    State(leases): State<Arc<LeaseTable>>,
+) -> Json<HealthView> {
+    let (backend, up) = match leases.backend_up() {
+        None => ("memory", true),
+        Some(up) => ("redis", up),
+    };
     Json(HealthView {
         status: "ok".into(),
+        leases: LeaseBackendView {
+            backend: backend.into(),
+            up,
+        },
         active_calls: gauges.active_calls.load(Ordering::Relaxed),
         sessions_created: gauges.sessions_created.load(Ordering::Relaxed),
         heartbeats: gauges.heartbeats.load(Ordering::Relaxed),

@@ -64,6 +64,7 @@ use utoipa::{Modify, OpenApi};
         ErrorBody,
         ErrorDetail,
         super::HealthView,
+        super::LeaseBackendView,
         super::sessions::CreateSession,
         super::sessions::SessionView,
         super::leads::LeadBody,

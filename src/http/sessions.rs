@@ -272,6 +272,11 @@ fn decide(
             Err(LeaseError::UnknownPool) => {
                 tracing::warn!(site = %site.id, %pool, "display rule names an unknown pool");
             }
+            Err(LeaseError::Unavailable(error)) => {
+                tracing::warn!(site = %site.id, %pool, %error, "lease backend down: default number shown");
+                let default = site.default_number.as_deref();
+                return Ok(shown_fixed(site, Kind::Default, default)?.because(reason));
+            }
         }
     }
     if let Some(first) = pools.first() {

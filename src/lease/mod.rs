@@ -13,6 +13,7 @@ pub mod codes;
 pub mod history;
 mod pool;
 mod quarantine;
+pub mod remote;
 mod ring;
 mod snapshot;
 pub mod sweeper;
@@ -29,6 +30,7 @@ use jiff::Timestamp;
 pub use codes::{CodeMatch, CodeRequest, OverflowCode, OverflowCodes};
 pub use history::{EndReason, EndedLease, PoolCall};
 pub use quarantine::{LeakRule, Quarantine};
+pub use remote::RedisLeaseError;
 pub use ring::RingContext;
 pub use sweeper::{LeaseSnapshot, LeaseSnapshots, load_on_start, run_sweeper};
 pub use table::LeaseTable;
@@ -84,6 +86,9 @@ pub enum LeaseError {
     Exhausted,
     #[error("unknown pool")]
     UnknownPool,
+    /// The shared lease backend (Redis) did not answer; nothing was granted.
+    #[error("lease backend unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// One pool's occupancy at a moment;

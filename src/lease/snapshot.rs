@@ -41,6 +41,15 @@ impl LeaseTable {
         }
     }
 
+    /// How many leases are stored (including expired ones the sweeper has not ended yet).
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
     /// Every stored lease, for persistence.
     pub fn snapshot(&self) -> Vec<Lease> {
         self.sessions

@@ -36,6 +36,9 @@ pub struct LeaseTable {
     pub(super) quarantined_total: AtomicU64,
     /// Ended leases waiting for the sweeper ([`super::history`]).
     pub(super) history: super::history::HistoryQueue,
+    /// Set once when the table lives on Redis ([`super::remote`]): the maps above are then
+    /// the node's mirror of it.
+    pub(super) remote: std::sync::OnceLock<super::remote::Remote>,
 }
 
 #[derive(Debug)]
@@ -64,6 +67,8 @@ pub(super) struct NumberState {
     pub(super) recent: VecDeque<(Arc<str>, Timestamp)>,
     /// Unheld calls and the leak quarantine ([`super::quarantine`]).
     pub(super) leak: super::quarantine::LeakState,
+    /// On Redis: the version of the number's state the mirror holds.
+    pub(super) version: u64,
 }
 
 /// A lease as stored: the session id is the map key, site/pool/number are indexes.
@@ -103,6 +108,7 @@ impl LeaseTable {
             codes: OverflowCodes::default(),
             quarantined_total: AtomicU64::new(0),
             history: Default::default(),
+            remote: std::sync::OnceLock::new(),
         };
         for spec in specs {
             table.add_pool(spec);
@@ -170,6 +176,9 @@ impl LeaseTable {
     /// the next pool): the one place that shows the reserve number counts it, with
     /// [`LeaseTable::count_exhausted`].
     pub fn grant(&self, req: GrantRequest, now: Timestamp) -> Result<Lease, LeaseError> {
+        if let Some(remote) = self.remote() {
+            return self.remote_grant(remote, req, now);
+        }
         let index = self
             .pool_index(&req.site, &req.pool)
             .ok_or(LeaseError::UnknownPool)?;
@@ -227,11 +236,17 @@ impl LeaseTable {
     /// The snippet is still on the page: `last_seen = now`, `expires_at = now + freeze`.
     /// `None` when the lease is unknown or already over (the snippet then asks anew).
     pub fn heartbeat(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
+        if let Some(remote) = self.remote() {
+            return self.remote_touch(remote, session_id, now, false);
+        }
         self.renew(session_id, None, now, Renewal::Heartbeat)
     }
 
     /// The page was left: the freeze starts now (the same update as a last heartbeat).
     pub fn release(&self, session_id: &str, now: Timestamp) -> Option<Lease> {
+        if let Some(remote) = self.remote() {
+            return self.remote_touch(remote, session_id, now, true);
+        }
         self.renew(session_id, None, now, Renewal::Release)
     }
 
@@ -242,8 +257,12 @@ impl LeaseTable {
     }
 
     /// The lease holding `number` at ring time: live, in its freeze, or with a call in
-    /// progress on the number even though its freeze ran out.
+    /// progress on the number even though its freeze ran out. On Redis this reads the node's
+    /// mirror, and a stale mirror answers `None` (see [`super::remote`]).
     pub fn holder_of(&self, number: &str, now: Timestamp) -> Option<Lease> {
+        if self.backend_up() == Some(false) {
+            return None;
+        }
         let (holder, calls) = {
             let state = self.numbers.get(number)?;
             (state.holder.clone()?, state.calls)
@@ -255,6 +274,9 @@ impl LeaseTable {
     /// A call to `number` starts ringing: it is not reissued (nor its lease ended) until
     /// [`LeaseTable::call_ended`]. Numbers outside every pool are ignored.
     pub fn call_started(&self, number: &str) {
+        if let Some(remote) = self.remote() {
+            return self.remote_mark(remote, super::remote::Mark::Started(number.to_owned()));
+        }
         let Some(index) = self.numbers.get(number).map(|n| n.pool) else {
             return;
         };
@@ -269,6 +291,9 @@ impl LeaseTable {
 
     /// A call to `number` ended; a free number rests for the cool-down from `now`.
     pub fn call_ended(&self, number: &str, now: Timestamp) {
+        if let Some(remote) = self.remote() {
+            return self.remote_mark(remote, super::remote::Mark::Ended(number.to_owned(), now));
+        }
         let Some(index) = self.numbers.get(number).map(|n| n.pool) else {
             return;
         };
@@ -286,6 +311,9 @@ impl LeaseTable {
     /// number goes back to the free list as released at `expires_at` (or at the end of its
     /// last call, if later). Returns how many leases ended.
     pub fn expire(&self, now: Timestamp) -> usize {
+        if let Some(remote) = self.remote() {
+            return self.remote_expire(remote, now);
+        }
         let mut due: Vec<(u32, Arc<str>)> = self
             .sessions
             .iter()
@@ -328,15 +356,6 @@ impl LeaseTable {
     /// the leases.
     pub fn codes(&self) -> &OverflowCodes {
         &self.codes
-    }
-
-    /// How many leases are stored (including expired ones the sweeper has not ended yet).
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
     }
 
     /// Grant step 1: an existing `session_id` in this pool still held is renewed; any other
@@ -464,6 +483,7 @@ impl NumberState {
             last_call_end: None,
             recent: VecDeque::new(),
             leak: Default::default(),
+            version: 0,
         }
     }
 }

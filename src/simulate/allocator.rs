@@ -128,7 +128,9 @@ impl Allocator for Calltrack {
                     self.sessions[index] = Some(lease.session_id);
                     return slot;
                 }
-                Err(LeaseError::Exhausted | LeaseError::UnknownPool) => {}
+                Err(
+                    LeaseError::Exhausted | LeaseError::UnknownPool | LeaseError::Unavailable(_),
+                ) => {}
             }
         }
         if let Some(first) = pools.first() {
