@@ -25,6 +25,8 @@ mod security;
 mod site_file;
 mod sites;
 mod speech;
+mod store_backend;
+mod node;
 mod target_check;
 mod tracking;
 mod uri;
@@ -49,6 +51,8 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
+pub use node::NodeConfig;
+pub use store_backend::{PostgresConfig, StoreBackend};
 pub use speech::{
     SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
 };
@@ -64,6 +68,7 @@ pub struct Config {
     pub carriers: CarriersConfig,
     pub http: HttpConfig,
     pub store: StoreConfig,
+    pub node: NodeConfig,
     pub calls: CallsConfig,
     pub log: LogConfig,
     pub tracking: TrackingConfig,
@@ -201,6 +206,8 @@ pub struct GeoConfig {
 /// `[store]`: the SQLite CDR store; invariant: `1 <= batch_max_records <= queue_capacity`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
+    /// Where calls are kept: the SQLite file at `path` or a PostgreSQL server.
+    pub backend: StoreBackend,
     pub path: PathBuf,
     pub queue_capacity: usize,
     pub batch_max_records: usize,
