@@ -121,7 +121,7 @@ pub enum StoreError {
     /// A `cdr list` filter with bad values, every problem listed.
     #[error("{}", .0.join("; "))]
     Filter(Vec<String>),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", pg::describe(.0))]
     Postgres(#[from] postgres::Error),
     #[error(
         "PostgreSQL schema version {found} is newer than this build supports ({supported}); upgrade calltrack"

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use calltrack::call::record::CallDetailRecord;
 
+pub mod pg_server;
+
 /// Which transport a leg uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Leg {

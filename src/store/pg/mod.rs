@@ -47,3 +47,14 @@ pub fn open(config: &PostgresConfig) -> Result<Client, StoreError> {
     schema::migrate(&mut client)?;
     Ok(client)
 }
+
+/// A PostgreSQL error with the server's message and detail ("db error" alone says nothing).
+pub fn describe(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {} ({detail})", db.code().code(), db.message()),
+            None => format!("{}: {}", db.code().code(), db.message()),
+        },
+        None => error.to_string(),
+    }
+}

@@ -85,9 +85,9 @@ impl NewEvents {
         client.execute(
             "INSERT INTO outbox (id, destination, event, subject, occurred_at, created_at, \
              payload, next_attempt_at, state, last_error, settled_at) \
-             SELECT i, d, e, s, o::timestamptz, $8, p::json, $8, \
+             SELECT i, d, e, s, o::timestamptz, $8::bigint, p::json, $8::bigint, \
              CASE WHEN x IS NULL THEN 'pending' ELSE 'dead' END, x, \
-             CASE WHEN x IS NULL THEN NULL ELSE $8 END \
+             CASE WHEN x IS NULL THEN NULL ELSE $8::bigint END \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[]) WITH ORDINALITY AS t(i, d, e, s, o, p, x, n) ORDER BY n",
             &[&ids, &destinations, &kinds, &subjects, &occurred, &payloads, &dead, &millis(now)],
