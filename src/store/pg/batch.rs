@@ -4,7 +4,7 @@
 //! another, first-time callers judged across nodes ([`super::history`]).
 //!
 //! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`)
-//! and `OutboxSettle`. Every other command is refused ([`supports`]): the writer drops it
+//! and the delivery services' `OutboxSettle` and `OutboxPrune`. Every other command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
 use std::collections::{HashMap, HashSet};
@@ -44,6 +44,7 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::DialogsChanged { .. }
             | StoreCommand::CallEnded(_)
             | StoreCommand::OutboxSettle { .. }
+            | StoreCommand::OutboxPrune { .. }
     )
 }
 
@@ -83,6 +84,9 @@ pub(in crate::store) fn apply(
             (LiveStep::None, StoreCommand::OutboxSettle { settled, .. }) => {
                 outbox::settle(tx, settled)?;
                 true
+            }
+            (LiveStep::None, StoreCommand::OutboxPrune { before, .. }) => {
+                outbox::prune_delivered(tx, *before)? > 0
             }
             (LiveStep::None, _) => false,
         };

@@ -125,3 +125,21 @@ pub fn count(client: &mut impl GenericClient) -> Result<u64, StoreError> {
     let n: i64 = client.query_one("SELECT count(*) FROM cdr", &[])?.get(0);
     Ok(u64::try_from(n).unwrap_or(0))
 }
+
+/// Each caller's latest call at or after `since` (all of history when `None`), every node's:
+/// the seed of the node's in-memory first-time judgement at ring time.
+pub fn recent_callers(
+    client: &mut impl GenericClient,
+    since: Option<jiff::Timestamp>,
+) -> Result<Vec<(String, jiff::Timestamp)>, StoreError> {
+    let since = since.map_or(0, crate::store::outbox::millis);
+    let rows = client.query(
+        "SELECT caller, (extract(epoch FROM last_call_at) * 1000)::bigint FROM caller_history \
+         WHERE last_call_at >= to_timestamp($1::bigint / 1000.0)",
+        &[&since],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), crate::store::outbox::from_millis(r.get(1))))
+        .collect())
+}

@@ -7,12 +7,14 @@
 //!   columns shared with SQLite, derived from its schema; [`cells`]: values both ways.
 //! - [`writer`]: the writer thread on PostgreSQL; [`batch`]: one batch, one transaction;
 //!   [`cdr`], [`live`], [`history`]: its tables.
-//! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements.
+//! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
+//!   [`claims`]: the delivery services' side of it.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
 
 mod batch;
 pub mod cdr;
 mod cells;
+pub mod claims;
 pub mod history;
 pub mod live;
 pub mod mirror;
@@ -28,6 +30,7 @@ use postgres::{Client, NoTls};
 use super::StoreError;
 use crate::config::PostgresConfig;
 
+pub use claims::PgClaims;
 pub use recovery::recover_interrupted_calls;
 pub use writer::{PgWriterOptions, spawn_pg_writer};
 

@@ -174,3 +174,14 @@ pub fn settle(client: &mut impl GenericClient, settled: &[Settled]) -> Result<()
     }
     Ok(())
 }
+
+/// Deletes delivered events settled before `before`; returns how many.
+pub fn prune_delivered(
+    client: &mut impl GenericClient,
+    before: Timestamp,
+) -> Result<u64, StoreError> {
+    Ok(client.execute(
+        "DELETE FROM outbox WHERE state = 'delivered' AND settled_at < $1",
+        &[&millis(before)],
+    )?)
+}
