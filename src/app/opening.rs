@@ -32,7 +32,12 @@ pub(super) struct Opened {
 pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
     match &config.store.backend {
         crate::config::StoreBackend::Sqlite => start_sqlite(config),
-        crate::config::StoreBackend::Postgres(pg) => super::opening_pg::start_postgres(config, pg),
+        // The sync PostgreSQL client runs its own runtime: never on this async thread.
+        crate::config::StoreBackend::Postgres(pg) => std::thread::scope(|s| {
+            s.spawn(|| super::opening_pg::start_postgres(config, pg))
+                .join()
+                .unwrap_or(Err(AppError::Store(crate::store::StoreError::WriterPanicked)))
+        }),
     }
 }
 

@@ -21,6 +21,12 @@ const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 pub(super) fn start_postgres(config: &Config, pg_config: &PostgresConfig) -> Result<Opened, AppError> {
     let node = &config.node.id;
     tracing::info!(node, pool_size = pg_config.pool_size, "opening the call store on PostgreSQL");
+    tracing::warn!(
+        "on PostgreSQL only calls (live rows, CDRs, caller history) and the call outbox are kept; \
+         lease snapshots, pool usage, blacklist edits, leads, call patches, costs, recordings and \
+         speech results are refused (not committed) until they are ported; reports and the calls \
+         API still read the SQLite file"
+    );
     let conn = crate::store::open(&config.store.path)?;
     let blacklist = load_blacklist(config, &conn)?;
     let saved_leases = crate::store::leases::load_snapshot(&conn)?;

@@ -48,6 +48,29 @@ pub fn supports(cmd: &StoreCommand) -> bool {
     )
 }
 
+/// The name of a command the PostgreSQL store refuses, for the operator's log.
+pub fn refused_name(cmd: &StoreCommand) -> &'static str {
+    match cmd {
+        StoreCommand::SaveLeases { .. } => "SaveLeases (lease snapshot)",
+        StoreCommand::SavePoolUsage { .. } => "SavePoolUsage (pool usage samples)",
+        StoreCommand::BlacklistAdd { .. } | StoreCommand::BlacklistRemove { .. } => {
+            "Blacklist edit (admin API)"
+        }
+        StoreCommand::PatchCall { .. } => "PatchCall (calls API)",
+        StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
+        StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
+        StoreCommand::MetricaUploads { .. } => "MetricaUploads",
+        StoreCommand::OutboxReplay { .. } => "OutboxReplay",
+        StoreCommand::RecordingSettled { .. } | StoreCommand::RecordingsExpired { .. } => {
+            "recording status"
+        }
+        StoreCommand::Transcribed { .. }
+        | StoreCommand::Rescored { .. }
+        | StoreCommand::SaveScoringModel { .. } => "speech/scoring",
+        _ => "call path command",
+    }
+}
+
 /// What a committed batch tells the writer: its outcome, per command whether it changed a
 /// row, and the first-time judgements of the calls it saw (to carry to their CDRs).
 #[derive(Debug, Default)]

@@ -1,8 +1,10 @@
 //! A node's delivery services claiming from the shared outbox on PostgreSQL: one connection
-//! of their own (the writer keeps its own), used from blocking tasks. Each claim holds its
-//! rows for `lease`; rows claimed but not sent this round are released at once.
+//! of their own (the writer keeps its own) owned by a thread of its own, `outbox-claims`
+//! (the sync client runs its own runtime, so it never lives on an async thread), fed by a
+//! channel; the thread ends when the last handle is dropped. Each claim holds its rows for
+//! `lease`; rows claimed but not sent this round are released at once.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -17,10 +19,13 @@ use crate::store::outbox::from_millis;
 /// Shared by every delivery service of the node.
 #[derive(Clone)]
 pub struct PgClaims {
-    client: Arc<Mutex<Client>>,
+    jobs: mpsc::Sender<Job>,
     node: Arc<str>,
     lease: Duration,
 }
+
+/// Work for the claims thread.
+type Job = Box<dyn FnOnce(&mut Client) + Send>;
 
 impl std::fmt::Debug for PgClaims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,8 +39,18 @@ impl std::fmt::Debug for PgClaims {
 impl PgClaims {
     /// Connects for `node`'s claims; a claim not settled within `lease` is taken over.
     pub fn open(config: &PostgresConfig, node: &str, lease: Duration) -> Result<Self, StoreError> {
+        let mut client = super::connect(config)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("outbox-claims".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut client);
+                }
+            })
+            .map_err(StoreError::WriterStart)?;
         Ok(PgClaims {
-            client: Arc::new(Mutex::new(super::connect(config)?)),
+            jobs,
             node: node.into(),
             lease,
         })
@@ -45,13 +60,13 @@ impl PgClaims {
         &self,
         work: impl FnOnce(&mut Client, &str) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (client, node) = (self.client.clone(), self.node.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut client = client.lock().unwrap_or_else(PoisonError::into_inner);
-            work(&mut client, &node)
-        })
-        .await
-        .map_err(|_| StoreError::ReaderPanicked)?
+        let node = self.node.clone();
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |client| {
+            let _ = done.send(work(client, &node));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::ReaderPanicked)?;
+        answer.await.map_err(|_| StoreError::ReaderPanicked)?
     }
 
     /// Claims up to `limit` due events of `destination`; also when the next pending one is due.

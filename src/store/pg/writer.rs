@@ -62,7 +62,8 @@ impl Sink for PgSink {
         events: &mut Enqueue<'_>,
     ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
         for cmd in batch.iter().filter(|cmd| !batch::supports(cmd)) {
-            tracing::error!(command = ?std::mem::discriminant(cmd), "the PostgreSQL store does not write this command yet; refused");
+            let command = batch::refused_name(cmd);
+            tracing::error!(command, "the PostgreSQL store does not write this yet; refused (not committed)");
         }
         let ctx = BatchContext {
             node: &self.node,
