@@ -15,6 +15,12 @@ pub struct PgServer {
     pub port: u16,
 }
 
+/// A free loopback TCP port (the harness is also used by benches, without `support`).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local addr").port()
+}
+
 /// The newest installed `/usr/lib/postgresql/<version>/bin` with `initdb`.
 fn bin_dir() -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -69,7 +75,7 @@ impl PgServer {
                 .expect("chown");
             assert!(chown.success(), "chown the server directory to {user}");
         }
-        let port = super::free_port();
+        let port = free_port();
         let server = PgServer { dir, bin, run_as, port };
         server.run("initdb", &["-D", &server.data(), "-U", "calltrack", "--auth=trust", "-E", "UTF8", "--no-sync"]);
         let options = format!(
@@ -131,6 +137,22 @@ impl PgServer {
     /// `postgres://calltrack@127.0.0.1:PORT/<db>`.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://calltrack@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// CPU time of the server so far, in clock ticks: the postmaster's own and that of its
+    /// exited backends (`/proc/PID/stat` utime, stime, cutime, cstime). A backend's time
+    /// counts once its connection is closed.
+    pub fn cpu_ticks(&self) -> u64 {
+        let pid_file = self.dir.path().join("data/postmaster.pid");
+        let pid = std::fs::read_to_string(pid_file).unwrap_or_default();
+        let pid = pid.lines().next().unwrap_or_default().trim().to_owned();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<u64> = rest
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        (11..=14).map(|i| fields.get(i).copied().unwrap_or(0)).sum()
     }
 
     pub fn dir(&self) -> &Path {
