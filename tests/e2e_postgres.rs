@@ -25,7 +25,9 @@ fn calls_land_in_postgres_and_each_webhook_event_is_delivered_once() {
         return;
     }
     let _serial = support::serial();
-    let Some(server) = PgServer::start("e2e_postgres") else { return };
+    let Some(server) = PgServer::start("e2e_postgres") else {
+        return;
+    };
     let url = server.create_db("calltrack");
     let receiver = Receiver::start();
     let hooks = receiver.url();
@@ -64,18 +66,27 @@ fn calls_land_in_postgres_and_each_webhook_event_is_delivered_once() {
         assert_eq!(c.attribution.source.as_deref(), Some("radio"));
         assert_eq!(c.tracking_number, "74950000002");
     }
-    assert!(first.first_time_caller && !second.first_time_caller, "judged in PostgreSQL");
+    assert!(
+        first.first_time_caller && !second.first_time_caller,
+        "judged in PostgreSQL"
+    );
     let nodes: i64 = client
         .query_one("SELECT count(*) FROM cdr WHERE node_id = 'node-a'", &[])
         .unwrap()
         .get(0);
     assert_eq!(nodes, 2);
-    let live: i64 = client.query_one("SELECT count(*) FROM live_calls", &[]).unwrap().get(0);
+    let live: i64 = client
+        .query_one("SELECT count(*) FROM live_calls", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(live, 0, "no call left live");
 
     let received = receiver.received();
     assert_eq!(received.len(), 5, "{got:#?}");
-    let ids: HashSet<&str> = received.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    let ids: HashSet<&str> = received
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
     assert_eq!(ids.len(), 5, "each event once");
     let kinds: Vec<String> = received
         .iter()
@@ -83,7 +94,13 @@ fn calls_land_in_postgres_and_each_webhook_event_is_delivered_once() {
         .collect();
     assert_eq!(
         kinds,
-        ["call.ringing", "call.answered", "call.ended", "call.ringing", "call.ended"],
+        [
+            "call.ringing",
+            "call.answered",
+            "call.ended",
+            "call.ringing",
+            "call.ended"
+        ],
     );
     let delivered: i64 = client
         .query_one(

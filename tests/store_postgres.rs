@@ -95,21 +95,49 @@ fn count(client: &mut postgres::Client, sql: &str) -> i64 {
 #[test]
 fn a_calls_events_become_one_cdr_and_a_duplicate_end_is_ignored() {
     let _serial = support::serial();
-    let Some(server) = PgServer::start("store_postgres") else { return };
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
     let url = server.create_db("one_cdr");
     let (sender, handle) = writer(&url, "node-a", Vec::new());
     let call = live("c1", "79161112233", "2026-12-07T05:00:00Z");
     let answered_at = ts("2026-12-07T05:00:05Z");
-    let answered = LiveCall { answered_at: Some(answered_at), ..call.clone() };
+    let answered = LiveCall {
+        answered_at: Some(answered_at),
+        ..call.clone()
+    };
     let cdr = ended(&answered, Disposition::Answered);
-    sender.try_send(StoreCommand::CallStarted(call.clone())).unwrap();
-    sender.try_send(StoreCommand::CallAnswered { id: "c1".into(), answered_at }).unwrap();
-    let dialogs = CallDialogs { a: leg("a@carrier"), b: leg("b@calltrack") };
-    sender.try_send(StoreCommand::DialogsChanged { id: "c1".into(), dialogs }).unwrap();
-    sender.try_send(StoreCommand::CallEnded(cdr.clone())).unwrap();
-    sender.try_send(StoreCommand::CallEnded(cdr.clone())).unwrap();
+    sender
+        .try_send(StoreCommand::CallStarted(call.clone()))
+        .unwrap();
+    sender
+        .try_send(StoreCommand::CallAnswered {
+            id: "c1".into(),
+            answered_at,
+        })
+        .unwrap();
+    let dialogs = CallDialogs {
+        a: leg("a@carrier"),
+        b: leg("b@calltrack"),
+    };
+    sender
+        .try_send(StoreCommand::DialogsChanged {
+            id: "c1".into(),
+            dialogs,
+        })
+        .unwrap();
+    sender
+        .try_send(StoreCommand::CallEnded(cdr.clone()))
+        .unwrap();
+    sender
+        .try_send(StoreCommand::CallEnded(cdr.clone()))
+        .unwrap();
     let stats = handle.shutdown().unwrap();
-    assert_eq!((stats.cdrs_written, stats.duplicate_cdrs), (1, 1), "{stats:?}");
+    assert_eq!(
+        (stats.cdrs_written, stats.duplicate_cdrs),
+        (1, 1),
+        "{stats:?}"
+    );
 
     let mut c = client(&url);
     assert_eq!(cdr::count(&mut c).unwrap(), 1);
@@ -123,20 +151,36 @@ fn a_calls_events_become_one_cdr_and_a_duplicate_end_is_ignored() {
 #[test]
 fn first_time_callers_are_judged_across_two_nodes() {
     let _serial = support::serial();
-    let Some(server) = PgServer::start("store_postgres") else { return };
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
     let url = server.create_db("callers");
     let (a, a_handle) = writer(&url, "node-a", Vec::new());
     let (b, b_handle) = writer(&url, "node-b", Vec::new());
     let first = live("x1", "79160000001", "2026-12-07T05:00:00Z");
-    a.try_send(StoreCommand::CallEnded(ended(&first, Disposition::Answered))).unwrap();
+    a.try_send(StoreCommand::CallEnded(ended(
+        &first,
+        Disposition::Answered,
+    )))
+    .unwrap();
     a_handle.shutdown().unwrap();
     // Node B never saw the first call; it still must judge the second a repeat.
     let again = live("x2", "79160000001", "2026-12-07T06:00:00Z");
     let other = live("y1", "79160000002", "2026-12-07T06:00:00Z");
-    b.try_send(StoreCommand::CallStarted(again.clone())).unwrap();
-    b.try_send(StoreCommand::CallStarted(other.clone())).unwrap();
-    b.try_send(StoreCommand::CallEnded(ended(&again, Disposition::Answered))).unwrap();
-    b.try_send(StoreCommand::CallEnded(ended(&other, Disposition::Answered))).unwrap();
+    b.try_send(StoreCommand::CallStarted(again.clone()))
+        .unwrap();
+    b.try_send(StoreCommand::CallStarted(other.clone()))
+        .unwrap();
+    b.try_send(StoreCommand::CallEnded(ended(
+        &again,
+        Disposition::Answered,
+    )))
+    .unwrap();
+    b.try_send(StoreCommand::CallEnded(ended(
+        &other,
+        Disposition::Answered,
+    )))
+    .unwrap();
     b_handle.shutdown().unwrap();
 
     // A new caller on both nodes at once: exactly one of the two calls is first-time.
@@ -146,8 +190,10 @@ fn first_time_callers_are_judged_across_two_nodes() {
         let caller = format!("7917{round:07}");
         let on_a = live(&format!("za{round}"), &caller, "2026-12-07T07:00:00Z");
         let on_b = live(&format!("zb{round}"), &caller, "2026-12-07T07:00:01Z");
-        a.try_send(StoreCommand::CallEnded(ended(&on_a, Disposition::Answered))).unwrap();
-        b.try_send(StoreCommand::CallEnded(ended(&on_b, Disposition::Answered))).unwrap();
+        a.try_send(StoreCommand::CallEnded(ended(&on_a, Disposition::Answered)))
+            .unwrap();
+        b.try_send(StoreCommand::CallEnded(ended(&on_b, Disposition::Answered)))
+            .unwrap();
     }
     a_handle.shutdown().unwrap();
     b_handle.shutdown().unwrap();
@@ -163,14 +209,19 @@ fn first_time_callers_are_judged_across_two_nodes() {
         &mut c,
         "SELECT count(*) FROM cdr WHERE id LIKE 'z%' AND first_time_caller = 1",
     );
-    assert_eq!(firsts, 20, "one first-time call per new caller, whichever node won");
+    assert_eq!(
+        firsts, 20,
+        "one first-time call per new caller, whichever node won"
+    );
     assert_eq!(count(&mut c, "SELECT count(*) FROM caller_history"), 22);
 }
 
 #[test]
 fn recovery_closes_this_nodes_live_calls_once_and_leaves_other_nodes_alone() {
     let _serial = support::serial();
-    let Some(server) = PgServer::start("store_postgres") else { return };
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
     let url = server.create_db("recovery");
     let (a, a_handle) = writer(&url, "node-a", Vec::new());
     let (b, b_handle) = writer(&url, "node-b", Vec::new());
@@ -179,12 +230,26 @@ fn recovery_closes_this_nodes_live_calls_once_and_leaves_other_nodes_alone() {
     a.try_send(StoreCommand::CallStarted(talking)).unwrap();
     a.try_send(StoreCommand::CallStarted(ringing)).unwrap();
     let answered_at = ts("2026-12-07T05:00:03Z");
-    a.try_send(StoreCommand::CallAnswered { id: "talking".into(), answered_at }).unwrap();
-    let dialogs = CallDialogs { a: leg("a@carrier"), b: leg("b@calltrack") };
-    a.try_send(StoreCommand::DialogsChanged { id: "talking".into(), dialogs: dialogs.clone() })
-        .unwrap();
-    b.try_send(StoreCommand::CallStarted(live("elsewhere", "79160000003", "2026-12-07T05:00:00Z")))
-        .unwrap();
+    a.try_send(StoreCommand::CallAnswered {
+        id: "talking".into(),
+        answered_at,
+    })
+    .unwrap();
+    let dialogs = CallDialogs {
+        a: leg("a@carrier"),
+        b: leg("b@calltrack"),
+    };
+    a.try_send(StoreCommand::DialogsChanged {
+        id: "talking".into(),
+        dialogs: dialogs.clone(),
+    })
+    .unwrap();
+    b.try_send(StoreCommand::CallStarted(live(
+        "elsewhere",
+        "79160000003",
+        "2026-12-07T05:00:00Z",
+    )))
+    .unwrap();
     a_handle.shutdown().unwrap();
     b_handle.shutdown().unwrap();
 
@@ -213,7 +278,9 @@ fn recovery_closes_this_nodes_live_calls_once_and_leaves_other_nodes_alone() {
 #[test]
 fn migrations_run_once_when_several_nodes_start_together() {
     let _serial = support::serial();
-    let Some(server) = PgServer::start("store_postgres") else { return };
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
     let url = Arc::new(server.create_db("migrations"));
     let runs: Vec<_> = (0..4)
         .map(|_| {
@@ -228,7 +295,10 @@ fn migrations_run_once_when_several_nodes_start_together() {
     let versions = count(&mut c, "SELECT count(*) FROM schema_migrations");
     assert_eq!(versions, pg::schema::latest_version());
     drop(pg::open(&config(&url)).unwrap());
-    assert_eq!(count(&mut c, "SELECT count(*) FROM schema_migrations"), versions);
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM schema_migrations"),
+        versions
+    );
 }
 
 /// Fills the outbox of destination `hook` with `calls` calls' ringing and ended events.
@@ -236,9 +306,17 @@ fn fill_outbox(url: &str, calls: usize) -> usize {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let (sender, handle) = writer(url, "node-a", vec![Subscription::everything("hook")]);
     for i in 0..calls {
-        let l = live(&format!("o{i:04}"), &format!("7916{i:07}"), "2026-12-07T05:00:00Z");
-        sender.try_send(StoreCommand::CallStarted(l.clone())).unwrap();
-        sender.try_send(StoreCommand::CallEnded(ended(&l, Disposition::Busy))).unwrap();
+        let l = live(
+            &format!("o{i:04}"),
+            &format!("7916{i:07}"),
+            "2026-12-07T05:00:00Z",
+        );
+        sender
+            .try_send(StoreCommand::CallStarted(l.clone()))
+            .unwrap();
+        sender
+            .try_send(StoreCommand::CallEnded(ended(&l, Disposition::Busy)))
+            .unwrap();
     }
     handle.shutdown().unwrap();
     calls * 2
@@ -247,7 +325,9 @@ fn fill_outbox(url: &str, calls: usize) -> usize {
 #[test]
 fn two_claimers_deliver_every_fact_exactly_once_between_them() {
     let _serial = support::serial();
-    let Some(server) = PgServer::start("store_postgres") else { return };
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
     let url = server.create_db("claims");
     let facts = fill_outbox(&url, 150);
     let claimer = |node: &'static str| {
@@ -263,8 +343,8 @@ fn two_claimers_deliver_every_fact_exactly_once_between_them() {
                     break;
                 }
                 let now = Timestamp::now();
-                let claimed = outbox::claim(&mut c, "hook", node, now, Duration::from_secs(60), 7)
-                    .unwrap();
+                let claimed =
+                    outbox::claim(&mut c, "hook", node, now, Duration::from_secs(60), 7).unwrap();
                 if claimed.is_empty() {
                     idle += 1;
                     std::thread::sleep(Duration::from_millis(5));
@@ -288,33 +368,55 @@ fn two_claimers_deliver_every_fact_exactly_once_between_them() {
     };
     let (a, b) = (claimer("node-a"), claimer("node-b"));
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
-    assert!(!a.is_empty() && !b.is_empty(), "both claimed: {} / {}", a.len(), b.len());
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "both claimed: {} / {}",
+        a.len(),
+        b.len()
+    );
     let all: Vec<i64> = a.iter().chain(&b).map(|(seq, ..)| *seq).collect();
     let unique: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), facts, "every fact claimed once");
     assert_eq!(unique.len(), facts, "none twice");
     let mut c = client(&url);
-    let delivered = count(&mut c, "SELECT count(*) FROM outbox WHERE state = 'delivered' AND attempts = 1");
+    let delivered = count(
+        &mut c,
+        "SELECT count(*) FROM outbox WHERE state = 'delivered' AND attempts = 1",
+    );
     assert_eq!(delivered as usize, facts);
 }
 
 #[test]
 fn a_claim_of_a_dead_node_expires_and_is_taken_over() {
     let _serial = support::serial();
-    let Some(server) = PgServer::start("store_postgres") else { return };
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
     let url = server.create_db("takeover");
     fill_outbox(&url, 3);
     let mut c = client(&url);
     let now = Timestamp::now();
     let lease = Duration::from_secs(30);
     let dead = outbox::claim(&mut c, "hook", "node-a", now, lease, 10).unwrap();
-    assert_eq!(dead.len(), 3, "each call's ringing; its ended waits behind it");
-    assert!(outbox::claim(&mut c, "hook", "node-b", now, lease, 10).unwrap().is_empty());
+    assert_eq!(
+        dead.len(),
+        3,
+        "each call's ringing; its ended waits behind it"
+    );
+    assert!(
+        outbox::claim(&mut c, "hook", "node-b", now, lease, 10)
+            .unwrap()
+            .is_empty()
+    );
     let later = now + jiff::SignedDuration::from_secs(31);
     let taken = outbox::claim(&mut c, "hook", "node-b", later, lease, 10).unwrap();
     let seqs = |events: &[calltrack::store::outbox::OutboxEvent]| -> Vec<i64> {
         events.iter().map(|e| e.seq).collect()
     };
-    assert_eq!(seqs(&taken), seqs(&dead), "node B takes over node A's expired claim");
+    assert_eq!(
+        seqs(&taken),
+        seqs(&dead),
+        "node B takes over node A's expired claim"
+    );
     assert!(taken.iter().all(|e| e.kind.as_str() == "call.ringing"));
 }

@@ -36,7 +36,9 @@ pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
         crate::config::StoreBackend::Postgres(pg) => std::thread::scope(|s| {
             s.spawn(|| super::opening_pg::start_postgres(config, pg))
                 .join()
-                .unwrap_or(Err(AppError::Store(crate::store::StoreError::WriterPanicked)))
+                .unwrap_or(Err(AppError::Store(
+                    crate::store::StoreError::WriterPanicked,
+                )))
         }),
     }
 }

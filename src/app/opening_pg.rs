@@ -18,9 +18,16 @@ use crate::store::pg::{self, PgClaims, PgWriterOptions};
 /// take the rows over.
 const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 
-pub(super) fn start_postgres(config: &Config, pg_config: &PostgresConfig) -> Result<Opened, AppError> {
+pub(super) fn start_postgres(
+    config: &Config,
+    pg_config: &PostgresConfig,
+) -> Result<Opened, AppError> {
     let node = &config.node.id;
-    tracing::info!(node, pool_size = pg_config.pool_size, "opening the call store on PostgreSQL");
+    tracing::info!(
+        node,
+        pool_size = pg_config.pool_size,
+        "opening the call store on PostgreSQL"
+    );
     tracing::warn!(
         "on PostgreSQL only calls (live rows, CDRs, caller history) and the call outbox are kept; \
          lease snapshots, pool usage, blacklist edits, leads, call patches, costs, recordings and \

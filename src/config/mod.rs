@@ -13,6 +13,7 @@ mod file;
 mod health;
 mod media;
 pub mod menu;
+mod node;
 mod number;
 mod paths;
 mod problem;
@@ -26,7 +27,6 @@ mod site_file;
 mod sites;
 mod speech;
 mod store_backend;
-mod node;
 mod target_check;
 mod tracking;
 mod uri;
@@ -43,6 +43,7 @@ use std::time::Duration;
 
 pub use health::HealthConfig;
 pub use media::{MediaConfig, MediaMode, OnNoPorts, RecordingLimits};
+pub use node::NodeConfig;
 pub use problem::ConfigProblem;
 pub use routing::{
     AfterHours, GatewayConfig, RouteConfig, RoutingConfig, ScheduleConfig, SchemeConfig,
@@ -51,11 +52,10 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
-pub use node::NodeConfig;
-pub use store_backend::{PostgresConfig, StoreBackend};
 pub use speech::{
     SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
 };
+pub use store_backend::{PostgresConfig, StoreBackend};
 pub use voice::AnswerMode;
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).

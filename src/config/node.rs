@@ -61,6 +61,11 @@ mod tests {
     }
 
     fn node_of(id: &str, p: &mut Problems) -> NodeConfig {
-        node(NodeFile { id: Some(id.into()) }, p)
+        node(
+            NodeFile {
+                id: Some(id.into()),
+            },
+            p,
+        )
     }
 }

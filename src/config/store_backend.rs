@@ -48,11 +48,19 @@ pub(super) struct BackendFile<'a> {
 /// Checks the backend keys; every problem is reported with its key path.
 pub(super) fn backend(f: BackendFile<'_>, p: &mut Problems) -> StoreBackend {
     p.within("store.pool_size", f.pool_size, 1, 64);
-    p.within("store.connect_timeout_ms", f.connect_timeout_ms, 100, 60_000);
+    p.within(
+        "store.connect_timeout_ms",
+        f.connect_timeout_ms,
+        100,
+        60_000,
+    );
     match (f.backend, f.url) {
         (BackendKind::Sqlite, None) => StoreBackend::Sqlite,
         (BackendKind::Sqlite, Some(_)) => {
-            p.push("store.url", "is only read with store.backend = \"postgres\"");
+            p.push(
+                "store.url",
+                "is only read with store.backend = \"postgres\"",
+            );
             StoreBackend::Sqlite
         }
         (BackendKind::Postgres, None) => {
@@ -74,14 +82,16 @@ fn postgres_url(text: &str, p: &mut Problems) {
     match url::Url::parse(text) {
         Ok(u) if !matches!(u.scheme(), "postgres" | "postgresql") => p.push(
             "store.url",
-            format!("scheme {:?} is not postgres:// or postgresql://", u.scheme()),
+            format!(
+                "scheme {:?} is not postgres:// or postgresql://",
+                u.scheme()
+            ),
         ),
-        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-            p.push("store.url", "names no host")
-        }
-        Ok(u) if u.path().trim_start_matches('/').is_empty() => {
-            p.push("store.url", "names no database (postgres://user@host:5432/calltrack)")
-        }
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => p.push("store.url", "names no host"),
+        Ok(u) if u.path().trim_start_matches('/').is_empty() => p.push(
+            "store.url",
+            "names no database (postgres://user@host:5432/calltrack)",
+        ),
         Ok(_) => {}
         Err(e) => p.push("store.url", format!("is not a URL: {e}")),
     }

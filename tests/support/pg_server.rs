@@ -50,7 +50,11 @@ fn service_user() -> &'static str {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if exists("postgres") { "postgres" } else { "nobody" }
+    if exists("postgres") {
+        "postgres"
+    } else {
+        "nobody"
+    }
 }
 
 impl PgServer {
@@ -58,7 +62,9 @@ impl PgServer {
     /// installed; under `CI` its absence is a failure.
     pub fn start(what: &str) -> Option<PgServer> {
         let Some(bin) = bin_dir() else {
-            eprintln!("SKIPPED {what}: PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb); apt-get install postgresql");
+            eprintln!(
+                "SKIPPED {what}: PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb); apt-get install postgresql"
+            );
             assert!(
                 std::env::var_os("CI").is_none(),
                 "CI must have PostgreSQL: .ci/run installs postgresql"
@@ -76,14 +82,45 @@ impl PgServer {
             assert!(chown.success(), "chown the server directory to {user}");
         }
         let port = free_port();
-        let server = PgServer { dir, bin, run_as, port };
-        server.run("initdb", &["-D", &server.data(), "-U", "calltrack", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+        let server = PgServer {
+            dir,
+            bin,
+            run_as,
+            port,
+        };
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &server.data(),
+                "-U",
+                "calltrack",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
         let options = format!(
             "-c listen_addresses=127.0.0.1 -k {} -p {port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50",
             server.dir.path().display()
         );
         let log = server.dir.path().join("server.log");
-        server.run("pg_ctl", &["-D", &server.data(), "-l", &log.display().to_string(), "-o", &options, "-w", "-t", "60", "start"]);
+        server.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &server.data(),
+                "-l",
+                &log.display().to_string(),
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
         Some(server)
     }
 

@@ -91,7 +91,11 @@ pub(in crate::store) fn apply(
 ) -> Result<Applied, StoreError> {
     let judged = judge(tx, batch, ctx, earlier)?;
     let first = |id: &str, fallback: bool| -> bool {
-        judged.get(id).or(earlier.get(id)).copied().unwrap_or(fallback)
+        judged
+            .get(id)
+            .or(earlier.get(id))
+            .copied()
+            .unwrap_or(fallback)
     };
     let mut applied = Applied::default();
     let plan = LivePlan::new(batch);
@@ -118,7 +122,12 @@ pub(in crate::store) fn apply(
     let called_back = write_cdrs(tx, &ended, ctx, &first, &mut applied)?;
     if !events.is_idle() {
         let mut new = NewEvents::default();
-        let facts = Facts { batch, applied: &applied, first: &first, called_back };
+        let facts = Facts {
+            batch,
+            applied: &applied,
+            first: &first,
+            called_back,
+        };
         facts.record(tx, events, &mut new)?;
         new.insert(tx, events.now)?;
     }
@@ -142,7 +151,11 @@ fn judge(
             _ => continue,
         };
         if !earlier.contains_key(id.as_str()) && seen.insert(id.as_str()) {
-            arrivals.push(Arrival { id, caller, started_at });
+            arrivals.push(Arrival {
+                id,
+                caller,
+                started_at,
+            });
         }
     }
     history::judge(tx, &arrivals, ctx.unique_window, ctx.node)
@@ -219,7 +232,10 @@ fn mark_called_back(
         return Ok(Vec::new());
     }
     let window = jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
-    let since = answered.started_at.checked_sub(window).unwrap_or(Timestamp::MIN);
+    let since = answered
+        .started_at
+        .checked_sub(window)
+        .unwrap_or(Timestamp::MIN);
     let at = answered.answered_at.unwrap_or(answered.started_at);
     let rows = tx.query(
         "UPDATE cdr SET called_back_at = $1::text::timestamptz \
@@ -254,7 +270,10 @@ impl Facts<'_, '_> {
         new: &mut NewEvents,
     ) -> Result<(), StoreError> {
         if !self.called_back.is_empty() {
-            tracing::debug!(calls = self.called_back.len(), "call.updated for called-back calls is not sent on PostgreSQL yet");
+            tracing::debug!(
+                calls = self.called_back.len(),
+                "call.updated for called-back calls is not sent on PostgreSQL yet"
+            );
         }
         for (cmd, changed) in self.batch.iter().zip(&self.applied.changed) {
             match cmd {

@@ -29,7 +29,9 @@ fn insert_sql() -> &'static str {
     SQL.get_or_init(|| {
         let columns = insert_columns();
         let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
-        let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+        let arrays: Vec<String> = (1..=columns.len())
+            .map(|i| format!("${i}::text[]"))
+            .collect();
         let casts: Vec<String> = columns
             .iter()
             .zip(&aliases)
@@ -47,9 +49,16 @@ fn insert_sql() -> &'static str {
 }
 
 /// A CDR's row as text cells, `first_time_caller` as judged across nodes.
-pub fn row(cdr: &CallDetailRecord, first: bool, node: &str) -> Result<Vec<Option<String>>, StoreError> {
+pub fn row(
+    cdr: &CallDetailRecord,
+    first: bool,
+    node: &str,
+) -> Result<Vec<Option<String>>, StoreError> {
     let mut cells = flat::cdr_cells(cdr)?;
-    if let Some(i) = flat::cdr_columns().iter().position(|c| c == "first_time_caller") {
+    if let Some(i) = flat::cdr_columns()
+        .iter()
+        .position(|c| c == "first_time_caller")
+    {
         cells[i] = Cell::Bool(first);
     }
     let mut row: Vec<Option<String>> = cells.iter().map(text).collect();
@@ -117,7 +126,11 @@ pub fn list_recent(
 /// The CDR stored under `id`.
 pub fn by_id(client: &mut impl GenericClient, id: &str) -> Result<Option<StoredCdr>, StoreError> {
     let sql = format!("{} WHERE id = $1", select_sql());
-    client.query_opt(&sql, &[&id])?.as_ref().map(read).transpose()
+    client
+        .query_opt(&sql, &[&id])?
+        .as_ref()
+        .map(read)
+        .transpose()
 }
 
 /// Number of stored CDRs.

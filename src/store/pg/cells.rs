@@ -45,8 +45,12 @@ pub fn cast_expr(table: &str, column: &str, alias: &str) -> String {
 /// Column `i` of `row`, selected with [`select_expr`], as a cell.
 pub fn cell(row: &Row, i: usize, ty: PgType) -> Result<Cell, postgres::Error> {
     Ok(match ty {
-        PgType::BigInt => row.try_get::<_, Option<i64>>(i)?.map_or(Cell::Null, Cell::Int),
-        PgType::Double => row.try_get::<_, Option<f64>>(i)?.map_or(Cell::Null, Cell::Real),
+        PgType::BigInt => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Cell::Null, Cell::Int),
+        PgType::Double => row
+            .try_get::<_, Option<f64>>(i)?
+            .map_or(Cell::Null, Cell::Real),
         _ => row
             .try_get::<_, Option<String>>(i)?
             .map_or(Cell::Null, Cell::Text),

@@ -65,7 +65,9 @@ impl PgClaims {
         let job: Job = Box::new(move |client| {
             let _ = done.send(work(client, &node));
         });
-        self.jobs.send(job).map_err(|_| StoreError::ReaderPanicked)?;
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::ReaderPanicked)?;
         answer.await.map_err(|_| StoreError::ReaderPanicked)?
     }
 

@@ -118,7 +118,10 @@ mod tests {
         assert!(is_first(None, at, Some(day)));
         assert!(!is_first(Some(ts("2026-12-07T09:00:00Z")), at, Some(day)));
         assert!(is_first(Some(ts("2026-12-05T09:00:00Z")), at, Some(day)));
-        assert!(!is_first(Some(ts("2026-12-05T09:00:00Z")), at, None), "forever");
+        assert!(
+            !is_first(Some(ts("2026-12-05T09:00:00Z")), at, None),
+            "forever"
+        );
         assert!(!is_first(Some(ts("2026-12-08T09:00:00Z")), at, Some(day)));
     }
 }

@@ -96,15 +96,26 @@ pub type LiveRow = (LiveCall, Option<(String, String)>);
 
 /// Every call `node` left live, oldest first, with its dialogs.
 pub fn of_node(client: &mut impl GenericClient, node: &str) -> Result<Vec<LiveRow>, StoreError> {
-    let sql = format!("{} WHERE node_id = $1 ORDER BY started_at FOR UPDATE", live_select());
-    client.query(&sql, &[&node])?.iter().map(live_from_row).collect()
+    let sql = format!(
+        "{} WHERE node_id = $1 ORDER BY started_at FOR UPDATE",
+        live_select()
+    );
+    client
+        .query(&sql, &[&node])?
+        .iter()
+        .map(live_from_row)
+        .collect()
 }
 
 /// One live call (None once its CDR is written).
 pub fn by_id(client: &mut impl GenericClient, id: &str) -> Result<Option<LiveCall>, StoreError> {
     let sql = format!("{} WHERE id = $1", live_select());
     let row = client.query_opt(&sql, &[&id])?;
-    Ok(row.as_ref().map(live_from_row).transpose()?.map(|(live, _)| live))
+    Ok(row
+        .as_ref()
+        .map(live_from_row)
+        .transpose()?
+        .map(|(live, _)| live))
 }
 
 fn live_from_row(row: &Row) -> Result<LiveRow, StoreError> {

@@ -144,7 +144,10 @@ mod tests {
         assert_eq!(type_of("outbox", "created_at"), PgType::BigInt, "ms");
         assert_eq!(type_of("outbox", "occurred_at"), PgType::Timestamptz);
         assert_eq!(type_of("live_calls", "a_dialog"), PgType::Jsonb);
-        let site = cdr.iter().find(|c| c.name == "site").map(Column::definition);
+        let site = cdr
+            .iter()
+            .find(|c| c.name == "site")
+            .map(Column::definition);
         assert_eq!(site.as_deref(), Some("site text DEFAULT '' NOT NULL"));
     }
 }

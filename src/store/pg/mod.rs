@@ -41,7 +41,8 @@ pub fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
     if pg.get_application_name().is_none() {
         pg.application_name("calltrack");
     }
-    pg.connect(NoTls).map_err(|e| StoreError::PgConnect(e.to_string()))
+    pg.connect(NoTls)
+        .map_err(|e| StoreError::PgConnect(e.to_string()))
 }
 
 /// Connects and brings the schema up to date (start-up, `check-config --connect`).

@@ -90,7 +90,16 @@ impl NewEvents {
              CASE WHEN x IS NULL THEN NULL ELSE $8::bigint END \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[]) WITH ORDINALITY AS t(i, d, e, s, o, p, x, n) ORDER BY n",
-            &[&ids, &destinations, &kinds, &subjects, &occurred, &payloads, &dead, &millis(now)],
+            &[
+                &ids,
+                &destinations,
+                &kinds,
+                &subjects,
+                &occurred,
+                &payloads,
+                &dead,
+                &millis(now),
+            ],
         )?;
         Ok(())
     }

@@ -38,7 +38,11 @@ pub fn recover_interrupted_calls(
         }
     }
     if found.recorded > 0 {
-        tracing::warn!(recovered = found.recorded, node, "calls interrupted by this node's previous run recorded");
+        tracing::warn!(
+            recovered = found.recorded,
+            node,
+            "calls interrupted by this node's previous run recorded"
+        );
     }
     Ok(found)
 }
@@ -51,7 +55,10 @@ fn parse(id: &str, (a, b): &(String, String)) -> Option<InterruptedCall> {
         })
     });
     match dialogs {
-        Ok(dialogs) => Some(InterruptedCall { id: id.to_owned(), dialogs }),
+        Ok(dialogs) => Some(InterruptedCall {
+            id: id.to_owned(),
+            dialogs,
+        }),
         Err(error) => {
             tracing::warn!(call = %id, %error, "stored dialogs unreadable; no BYE for this call");
             None

@@ -73,7 +73,10 @@ pub fn migrate(client: &mut Client) -> Result<i64, StoreError> {
             if version(tx)? < target {
                 tx.batch_execute(sql)?;
                 add_mirrored_columns(tx)?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&target])?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[&target],
+                )?;
             }
             Ok(())
         })?;
@@ -84,7 +87,10 @@ pub fn migrate(client: &mut Client) -> Result<i64, StoreError> {
 
 /// The applied version (0: none).
 pub fn version(tx: &mut Transaction<'_>) -> Result<i64, StoreError> {
-    let row = tx.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])?;
+    let row = tx.query_one(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        &[],
+    )?;
     Ok(row.get(0))
 }
 

@@ -9,12 +9,12 @@ use postgres::Client;
 
 use super::batch::{self, BatchContext};
 use crate::config::PostgresConfig;
+use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
 use crate::store::commands::{StoreCommand, StoreSender};
 use crate::store::outbox::Outbox;
 use crate::store::outbox::enqueue::Enqueue;
 use crate::store::writer::{Sink, WriterHandle, WriterOptions};
-use crate::store::StoreError;
 
 /// Who this writer writes for, beyond the writer options.
 #[derive(Debug, Clone)]
@@ -42,7 +42,10 @@ pub fn spawn_pg_writer(
         unique_window: opts.unique_window,
         judged: HashMap::new(),
     };
-    Ok((sender, WriterHandle::start_sink(sink, queue, writer, outbox)?))
+    Ok((
+        sender,
+        WriterHandle::start_sink(sink, queue, writer, outbox)?,
+    ))
 }
 
 /// The writer's PostgreSQL connection and what it carries between batches.
@@ -63,7 +66,10 @@ impl Sink for PgSink {
     ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
         for cmd in batch.iter().filter(|cmd| !batch::supports(cmd)) {
             let command = batch::refused_name(cmd);
-            tracing::error!(command, "the PostgreSQL store does not write this yet; refused (not committed)");
+            tracing::error!(
+                command,
+                "the PostgreSQL store does not write this yet; refused (not committed)"
+            );
         }
         let ctx = BatchContext {
             node: &self.node,
