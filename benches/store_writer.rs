@@ -19,9 +19,19 @@
 //! 10 ms ticks, summed over all iterations): on a shared box it is the steadier figure, and
 //! at a given rate it says how much of a core the writer takes.
 //!
+//! The same streams go through the PostgreSQL writer (`store::pg`, `[store] backend =
+//! "postgres"`) against a throwaway server on loopback (`tests/support/pg_server.rs`:
+//! `initdb` in a temp dir, `fsync=off`, a fresh database per iteration), as
+//! `postgres_zero_length` and `postgres_held_1s`, when PostgreSQL is installed. Their CPU
+//! line adds the server's CPU (its backends', counted when the writer disconnects).
+//!
 //! Run: `cargo bench --bench store_writer`.
 
 #![allow(clippy::expect_used)]
+
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "../tests/support/pg_server.rs"]
+mod pg_server;
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +39,10 @@ use calltrack::call::attribution::{Attribution, NumberKindTag};
 use calltrack::call::live_dialog::{CallDialogs, LegDialog};
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use calltrack::call::trail::{TrailOutcome, TrailStep};
-use calltrack::store::{StoreCommand, WriterOptions, spawn_writer};
+use calltrack::config::PostgresConfig;
+use calltrack::store::outbox::Outbox;
+use calltrack::store::pg::{PgWriterOptions, spawn_pg_writer};
+use calltrack::store::{StoreCommand, StoreSender, WriterHandle, WriterOptions, spawn_writer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 
@@ -203,15 +216,53 @@ impl CpuTally {
     }
 }
 
+/// Where a run writes.
+enum Backend<'a> {
+    Sqlite,
+    /// A fresh database on this server per run.
+    Postgres(&'a pg_server::PgServer),
+}
+
+/// A fresh store of `backend`: its writer, and the temp dir or database kept for the run.
+fn fresh(backend: &Backend<'_>, dir: &std::path::Path) -> (StoreSender, WriterHandle) {
+    match backend {
+        Backend::Sqlite => spawn_writer(&dir.join("cdr.sqlite"), options()).expect("writer"),
+        Backend::Postgres(server) => {
+            static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let config = PostgresConfig {
+                url: server.create_db(&format!("bench{n}")),
+                pool_size: 1,
+                connect_timeout: Duration::from_secs(5),
+            };
+            let opts = PgWriterOptions {
+                writer: options(),
+                node: "bench".into(),
+                unique_window: Some(Duration::from_secs(30 * 86_400)),
+            };
+            spawn_pg_writer(&config, opts, Outbox::new(Vec::new())).expect("writer")
+        }
+    }
+}
+
+/// The server's CPU ticks so far (0 for SQLite: it runs inside this process).
+fn server_ticks(backend: &Backend<'_>) -> u64 {
+    match backend {
+        Backend::Sqlite => 0,
+        Backend::Postgres(server) => server.cpu_ticks(),
+    }
+}
+
 /// Writes one stream through a fresh writer; the time from the first send to the last commit.
 fn run(
     runtime: &tokio::runtime::Runtime,
+    backend: &Backend<'_>,
     commands: Vec<StoreCommand>,
     cpu: &mut CpuTally,
 ) -> Duration {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, writer) = spawn_writer(&dir.path().join("cdr.sqlite"), options()).expect("writer");
-    let ticks = cpu_ticks();
+    let (store, writer) = fresh(backend, dir.path());
+    let ticks = cpu_ticks() + server_ticks(backend);
     let started = Instant::now();
     runtime.block_on(async {
         for cmd in commands {
@@ -220,7 +271,11 @@ fn run(
     });
     let stats = writer.shutdown().expect("flushed");
     let took = started.elapsed();
-    cpu.ticks += cpu_ticks().saturating_sub(ticks);
+    if let Backend::Postgres(_) = backend {
+        // The writer's backend exits once its connection closes; the postmaster reaps it.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cpu.ticks += (cpu_ticks() + server_ticks(backend)).saturating_sub(ticks);
     cpu.calls += CALLS as u64;
     assert_eq!(stats.cdrs_written, CALLS as u64);
     took
@@ -235,16 +290,27 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(CALLS as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    for (name, answer_lag, end_lag) in [("zero_length", 8, 16), ("held_1s", 5_000, 10_000)] {
-        let mut cpu = CpuTally::default();
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| run(&runtime, stream(CALLS, answer_lag, end_lag), &mut cpu))
-                    .sum()
-            })
-        });
-        cpu.report(name);
+    let server = pg_server::PgServer::start("store_writer postgres benches");
+    let mut backends = vec![("", Backend::Sqlite)];
+    if let Some(server) = &server {
+        backends.push(("postgres_", Backend::Postgres(server)));
+    }
+    for (prefix, backend) in &backends {
+        for (shape, answer_lag, end_lag) in [("zero_length", 8, 16), ("held_1s", 5_000, 10_000)] {
+            let name = format!("{prefix}{shape}");
+            let mut cpu = CpuTally::default();
+            group.bench_function(&name, |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            let commands = stream(CALLS, answer_lag, end_lag);
+                            run(&runtime, backend, commands, &mut cpu)
+                        })
+                        .sum()
+                })
+            });
+            cpu.report(&name);
+        }
     }
     group.finish();
 }

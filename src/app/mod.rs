@@ -8,6 +8,7 @@ mod engine;
 mod forward;
 mod gate;
 mod opening;
+mod opening_pg;
 pub mod recordings;
 mod relay_latency;
 pub mod reload;

@@ -30,6 +30,31 @@ pub(super) struct Opened {
 /// the uniqueness window, for the first-time-caller judgement, and the saved leases. From
 /// then on the writer is the only connection that writes.
 pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
+    match &config.store.backend {
+        crate::config::StoreBackend::Sqlite => start_sqlite(config),
+        // The sync PostgreSQL client runs its own runtime: never on this async thread.
+        crate::config::StoreBackend::Postgres(pg) => std::thread::scope(|s| {
+            s.spawn(|| super::opening_pg::start_postgres(config, pg))
+                .join()
+                .unwrap_or(Err(AppError::Store(
+                    crate::store::StoreError::WriterPanicked,
+                )))
+        }),
+    }
+}
+
+/// The writer's options from `[store]` and `[tracking]`.
+pub(super) fn writer_options(config: &Config) -> WriterOptions {
+    WriterOptions {
+        queue_capacity: config.store.queue_capacity,
+        batch_max_records: config.store.batch_max_records,
+        flush_interval: config.store.flush_interval,
+        callback_window: config.tracking.callback_window,
+    }
+}
+
+/// [`start_store`] on the SQLite file (the default backend).
+fn start_sqlite(config: &Config) -> Result<Opened, AppError> {
     let path = &config.store.path;
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     tracing::info!(database = %shown.display(), "opening the CDR store");
@@ -42,12 +67,7 @@ pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
     let blacklist = load_blacklist(config, &conn)?;
     let saved_leases = crate::store::leases::load_snapshot(&conn)?;
     drop(conn);
-    let options = WriterOptions {
-        queue_capacity: config.store.queue_capacity,
-        batch_max_records: config.store.batch_max_records,
-        flush_interval: config.store.flush_interval,
-        callback_window: config.tracking.callback_window,
-    };
+    let options = writer_options(config);
     let subscriptions = crate::store::outbox::subscriptions(&config.exports);
     let outbox = crate::store::outbox::Outbox::new(subscriptions);
     let (store, writer) = crate::store::spawn_writer_with(path, options, outbox.clone())?;
@@ -64,7 +84,7 @@ pub(super) fn start_store(config: &Config) -> Result<Opened, AppError> {
 }
 
 /// The config file's blacklist plus the entries added through the admin API.
-fn load_blacklist(
+pub(super) fn load_blacklist(
     config: &Config,
     conn: &rusqlite::Connection,
 ) -> Result<Arc<Blacklist>, AppError> {

@@ -143,7 +143,8 @@ impl HistoryState {
     }
 }
 
-fn is_anonymous(caller: &str) -> bool {
+/// Callers without a number: never recorded, always first-time.
+pub fn is_anonymous(caller: &str) -> bool {
     caller.is_empty() || caller.eq_ignore_ascii_case("anonymous")
 }
 

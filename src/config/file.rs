@@ -24,6 +24,8 @@ pub struct ConfigFile {
     pub http: HttpFile,
     /// The SQLite CDR store and its writer queue.
     pub store: StoreFile,
+    /// This node's identity among several sharing one store.
+    pub node: super::node::NodeFile,
     /// Call limits and timeouts.
     pub calls: CallsFile,
     /// Log filter and output format.
@@ -216,6 +218,14 @@ pub struct StoreFile {
     pub flush_interval_ms: u64,
     /// How long per-minute pool usage samples are kept, in days.
     pub pool_usage_retention_days: u64,
+    /// `"sqlite"` (the file at `path`) or `"postgres"` (the server at `url`).
+    pub backend: super::store_backend::BackendKind,
+    /// PostgreSQL URL, `postgres://user@host:5432/database` (with `backend = "postgres"`).
+    pub url: Option<String>,
+    /// PostgreSQL connections the store may open.
+    pub pool_size: usize,
+    /// How long opening a PostgreSQL connection may take, in milliseconds.
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for StoreFile {
@@ -226,6 +236,10 @@ impl Default for StoreFile {
             batch_max_records: 256,
             flush_interval_ms: 50,
             pool_usage_retention_days: 90,
+            backend: super::store_backend::BackendKind::Sqlite,
+            url: None,
+            pool_size: 4,
+            connect_timeout_ms: 5000,
         }
     }
 }

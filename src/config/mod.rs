@@ -14,6 +14,7 @@ mod health;
 mod leases;
 mod media;
 pub mod menu;
+mod node;
 mod number;
 mod paths;
 mod problem;
@@ -26,6 +27,7 @@ mod security;
 mod site_file;
 mod sites;
 mod speech;
+mod store_backend;
 mod target_check;
 mod tracking;
 mod uri;
@@ -43,6 +45,7 @@ use std::time::Duration;
 pub use health::HealthConfig;
 pub use leases::{LeasesConfig, RedisLeasesConfig};
 pub use media::{MediaConfig, MediaMode, OnNoPorts, RecordingLimits};
+pub use node::NodeConfig;
 pub use problem::ConfigProblem;
 pub use routing::{
     AfterHours, GatewayConfig, RouteConfig, RoutingConfig, ScheduleConfig, SchemeConfig,
@@ -54,6 +57,7 @@ pub use security::{
 pub use speech::{
     SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
 };
+pub use store_backend::{PostgresConfig, StoreBackend};
 pub use voice::AnswerMode;
 
 /// The live config shared by the services; a reload swaps it atomically (readers `load()`).
@@ -66,6 +70,7 @@ pub struct Config {
     pub carriers: CarriersConfig,
     pub http: HttpConfig,
     pub store: StoreConfig,
+    pub node: NodeConfig,
     pub calls: CallsConfig,
     pub log: LogConfig,
     pub tracking: TrackingConfig,
@@ -205,6 +210,8 @@ pub struct GeoConfig {
 /// `[store]`: the SQLite CDR store; invariant: `1 <= batch_max_records <= queue_capacity`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
+    /// Where calls are kept: the SQLite file at `path` or a PostgreSQL server.
+    pub backend: StoreBackend,
     pub path: PathBuf,
     pub queue_capacity: usize,
     pub batch_max_records: usize,

@@ -67,6 +67,12 @@ impl Problems {
         self.0.len()
     }
 
+    /// Every problem as `path: message`, in order.
+    #[cfg(test)]
+    pub(super) fn messages(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
+
     pub(super) fn non_blank(&mut self, path: &str, value: &str) -> bool {
         let ok = !value.trim().is_empty();
         if !ok {
@@ -83,6 +89,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
     let carriers = carriers(&file.carriers, &mut p);
     let http = http(&file.http, &mut p);
     let store = store(file.store, &mut p);
+    let node = super::node::node(file.node, &mut p);
     let calls = calls(&file.calls, &mut p);
     let log = log(file.log, &mut p);
     let tracking = tracking::tracking(file.tracking, &mut p);
@@ -112,6 +119,7 @@ pub(super) fn validate(file: ConfigFile) -> (Config, Vec<ConfigProblem>) {
         carriers,
         http,
         store,
+        node,
         calls,
         log,
         tracking,
@@ -333,7 +341,14 @@ fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
     p.at_least("store.flush_interval_ms", f.flush_interval_ms, 1);
     let retention_days = f.pool_usage_retention_days;
     p.within("store.pool_usage_retention_days", retention_days, 1, 3650);
+    let backend = super::store_backend::BackendFile {
+        backend: f.backend,
+        url: f.url.as_deref(),
+        pool_size: f.pool_size,
+        connect_timeout_ms: f.connect_timeout_ms,
+    };
     StoreConfig {
+        backend: super::store_backend::backend(backend, p),
         path: PathBuf::from(f.path),
         queue_capacity: f.queue_capacity,
         batch_max_records: f.batch_max_records,

@@ -202,24 +202,33 @@ impl DeliveryService {
         let id = self.destination.id().to_owned();
         let limit = free.saturating_mul(self.destination.max_batch().max(1));
         let skip = busy.clone();
-        let (events, next_due) = self
-            .reader
-            .read(move |conn| {
-                let due = delivery::due(conn, &id, Timestamp::now(), limit, &skip)?;
-                Ok((due, delivery::next_due(conn, &id)?))
-            })
-            .await?;
+        let (events, next_due) = match self.outbox.postgres() {
+            // Claimed for this node: subjects in flight are still claimed, never handed out.
+            Some(claims) => claims.claim(&id, limit).await?,
+            None => {
+                self.reader
+                    .read(move |conn| {
+                        let due = delivery::due(conn, &id, Timestamp::now(), limit, &skip)?;
+                        Ok((due, delivery::next_due(conn, &id)?))
+                    })
+                    .await?
+            }
+        };
         let now = Timestamp::now();
         let (refused, sendable): (Vec<_>, Vec<_>) = events
             .into_iter()
             .map(|e| (self.refusal(&e, now), e))
             .partition(|(reason, _)| reason.is_some());
         self.bury(refused, now).await;
-        let sendable = sendable.into_iter().map(|(_, e)| e).collect();
-        Ok(Claim {
-            requests: self.group(sendable, free),
-            next_due,
-        })
+        let sendable: Vec<OutboxEvent> = sendable.into_iter().map(|(_, e)| e).collect();
+        let claimed: Vec<i64> = sendable.iter().map(|e| e.seq).collect();
+        let requests = self.group(sendable, free);
+        if let Some(claims) = self.outbox.postgres() {
+            let sent: HashSet<i64> = requests.iter().flatten().map(|e| e.seq).collect();
+            let unsent = claimed.into_iter().filter(|s| !sent.contains(s)).collect();
+            claims.release(unsent).await?;
+        }
+        Ok(Claim { requests, next_due })
     }
 
     fn refusal(&self, event: &OutboxEvent, now: Timestamp) -> Option<String> {

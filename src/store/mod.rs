@@ -24,6 +24,7 @@
 //!   calls per keyword tag for the tag report.
 //! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
 //! - [`outbox`]: facts owed to export destinations, written with the rows they describe.
+//! - [`pg`]: the same call path on PostgreSQL, shared by several nodes (`[store] backend`).
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -48,6 +49,7 @@ mod live_rows;
 pub mod number_hygiene;
 pub mod outbox;
 pub mod overflow_codes;
+pub mod pg;
 pub mod pool_usage;
 pub mod query;
 pub mod reader;
@@ -119,6 +121,18 @@ pub enum StoreError {
     /// A `cdr list` filter with bad values, every problem listed.
     #[error("{}", .0.join("; "))]
     Filter(Vec<String>),
+    #[error("postgres: {}", pg::describe(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error(
+        "PostgreSQL schema version {found} is newer than this build supports ({supported}); upgrade calltrack"
+    )]
+    PgSchemaTooNew { found: i64, supported: i64 },
+    #[error("cannot reach PostgreSQL: {0}")]
+    PgConnect(String),
+    #[error("a PostgreSQL value does not read back: {0}")]
+    PgValue(String),
+    #[error("the PostgreSQL store does not support {0} yet")]
+    PgUnsupported(&'static str),
     #[error("a CDR does not map to its columns: {0}")]
     Columns(#[from] serde::de::value::Error),
 }

@@ -82,7 +82,8 @@ fn kept_dialogs(
     }
 }
 
-fn interrupted(live: &LiveCall, now: Timestamp) -> CallDetailRecord {
+/// The `interrupted` CDR of a call left live (shared with the PostgreSQL recovery).
+pub(super) fn interrupted(live: &LiveCall, now: Timestamp) -> CallDetailRecord {
     let sip_status = if live.answered_at.is_some() {
         200
     } else {

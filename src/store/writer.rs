@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::StoreError;
-use super::batch::apply_tracked;
+use super::batch::{BatchOutcome, apply_tracked};
 use super::commands::{StoreCommand, StoreSender};
 use super::live_rows::LiveRows;
 use super::outbox::Outbox;
@@ -70,10 +70,19 @@ impl WriterHandle {
     ) -> Result<Self, StoreError> {
         super::tuning::tune_writer_connection(&conn)?;
         let live_rows = LiveRows::load(&conn)?;
+        Self::start_sink(SqliteSink { conn, live_rows }, queue, opts, outbox)
+    }
+
+    /// Starts the writer thread over any [`Sink`] (SQLite here, PostgreSQL in `store::pg`).
+    pub(super) fn start_sink<S: Sink>(
+        sink: S,
+        queue: mpsc::Receiver<StoreCommand>,
+        opts: WriterOptions,
+        outbox: Arc<Outbox>,
+    ) -> Result<Self, StoreError> {
         let (close, close_rx) = oneshot::channel();
         let writer = Writer {
-            live_rows,
-            conn,
+            sink,
             queue,
             control: Control::Running(close_rx),
             opts: opts.normalized(),
@@ -166,10 +175,50 @@ enum Woke {
     Control(Result<(), oneshot::error::RecvError>),
 }
 
-struct Writer {
+/// Where a writer's batches go: one transaction per batch, all or nothing, in queue order;
+/// returns what the batch changed and, per command, whether it changed a row.
+pub(super) trait Sink: Send + 'static {
+    fn apply(
+        &mut self,
+        batch: &[StoreCommand],
+        opts: &WriterOptions,
+        events: &mut Enqueue<'_>,
+    ) -> Result<(BatchOutcome, Vec<bool>), StoreError>;
+
+    /// Commands this sink does not write: dropped unanswered (their callers get
+    /// [`StoreError::NotCommitted`]) instead of answered.
+    fn refuses(&self, _cmd: &StoreCommand) -> bool {
+        false
+    }
+}
+
+/// The SQLite database file.
+struct SqliteSink {
     conn: Connection,
     /// Which calls have a committed live row (spares the statements that would find none).
     live_rows: LiveRows,
+}
+
+impl Sink for SqliteSink {
+    fn apply(
+        &mut self,
+        batch: &[StoreCommand],
+        opts: &WriterOptions,
+        events: &mut Enqueue<'_>,
+    ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
+        let window = opts.callback_window;
+        Ok(apply_tracked(
+            &mut self.conn,
+            batch,
+            window,
+            events,
+            &mut self.live_rows,
+        )?)
+    }
+}
+
+struct Writer<S> {
+    sink: S,
     queue: mpsc::Receiver<StoreCommand>,
     control: Control,
     opts: WriterOptions,
@@ -177,7 +226,7 @@ struct Writer {
     outbox: Arc<Outbox>,
 }
 
-impl Writer {
+impl<S: Sink> Writer<S> {
     fn run(mut self, runtime: &Runtime) -> WriterStats {
         let mut batch = Vec::with_capacity(self.opts.batch_max_records);
         loop {
@@ -279,13 +328,7 @@ impl Writer {
         for attempt in 1.. {
             let started = std::time::Instant::now();
             let mut events = Enqueue::new(&subscriptions, jiff::Timestamp::now());
-            let applied = apply_tracked(
-                &mut self.conn,
-                batch,
-                self.opts.callback_window,
-                &mut events,
-                &mut self.live_rows,
-            );
+            let applied = self.sink.apply(batch, &self.opts, &mut events);
             let error = match applied {
                 Ok((outcome, changed)) => {
                     if events.added > 0 || batch.iter().any(rings_outbox) {
@@ -296,7 +339,9 @@ impl Writer {
                     crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
                     self.stats.record(batch.len(), outcome, took);
                     for (cmd, changed) in batch.drain(..).zip(changed) {
-                        cmd.answer(changed);
+                        if !self.sink.refuses(&cmd) {
+                            cmd.answer(changed);
+                        }
                     }
                     return;
                 }

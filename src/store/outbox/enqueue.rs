@@ -38,14 +38,8 @@ impl<'a> Enqueue<'a> {
         call: &CallFact,
         occurred_at: Timestamp,
     ) -> rusqlite::Result<()> {
-        // Each destination gets its row; one that drops this call (`send = "target"` and
-        // scored not target) gets it as a dead letter with the reason.
         let mut payload = None;
-        for s in self.subscriptions {
-            let dropped = s.drops_call(kind, call);
-            if dropped.is_none() && !s.takes_call(kind, call) {
-                continue;
-            }
+        for (s, dropped) in self.call_targets(kind, call) {
             let json = match &payload {
                 Some(json) => json,
                 None => payload.insert(to_json(call)?),
@@ -64,6 +58,23 @@ impl<'a> Enqueue<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The destinations `kind` about `call` goes to, each with the reason it is dropped
+    /// (`send = "target"` and scored not target: kept as a dead letter) or `None`.
+    pub(in crate::store) fn call_targets(
+        &self,
+        kind: EventKind,
+        call: &CallFact,
+    ) -> Vec<(&'a Subscription, Option<String>)> {
+        let subscriptions: &'a [Subscription] = self.subscriptions;
+        subscriptions
+            .iter()
+            .filter_map(|s| {
+                let dropped = s.drops_call(kind, call);
+                (dropped.is_some() || s.takes_call(kind, call)).then_some((s, dropped))
+            })
+            .collect()
     }
 
     /// Writes `lead.created` for every destination that takes it.
@@ -101,7 +112,7 @@ struct Row<'a> {
     payload: &'a str,
 }
 
-fn to_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+pub(in crate::store) fn to_json(value: &impl serde::Serialize) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
@@ -133,6 +144,6 @@ fn drop_last(conn: &Connection, reason: &str, now: Timestamp) -> rusqlite::Resul
 }
 
 /// A new event id: `evt_` and 32 random hex digits.
-fn event_id() -> String {
+pub(in crate::store) fn event_id() -> String {
     format!("evt_{:032x}", rand::random::<u128>())
 }

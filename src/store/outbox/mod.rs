@@ -98,6 +98,8 @@ pub struct OutboxEvent {
 pub struct Outbox {
     subscriptions: ArcSwap<Vec<Subscription>>,
     wake: Notify,
+    /// Set when the outbox is on PostgreSQL: delivery services claim through it.
+    postgres: std::sync::OnceLock<crate::store::pg::PgClaims>,
 }
 
 impl Outbox {
@@ -105,7 +107,19 @@ impl Outbox {
         Arc::new(Outbox {
             subscriptions: ArcSwap::from_pointee(subscriptions),
             wake: Notify::new(),
+            postgres: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Puts the outbox on PostgreSQL: delivery services claim rows through `claims` (shared
+    /// with other nodes) instead of reading the SQLite file. Set once, at start-up.
+    pub fn claim_through(&self, claims: crate::store::pg::PgClaims) {
+        let _ = self.postgres.set(claims);
+    }
+
+    /// The PostgreSQL claims, when the outbox is there.
+    pub fn postgres(&self) -> Option<&crate::store::pg::PgClaims> {
+        self.postgres.get()
     }
 
     /// Replaces the subscriptions (config reload); events already written keep their rows.

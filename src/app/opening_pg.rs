@@ -1,0 +1,67 @@
+//! Opening the store on PostgreSQL (`[store] backend = "postgres"`): migrations, recovery of
+//! this node's calls, the caller history every node shares, the writer and the outbox claims.
+//! The SQLite file at `store.path` still holds what the PostgreSQL store does not yet
+//! (blacklist entries added through the admin API, lease snapshots): read here as before.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::AppError;
+use super::opening::{Opened, load_blacklist, writer_options};
+use crate::call::history::CallerHistory;
+use crate::config::{Config, PostgresConfig};
+use crate::store::pg::{self, PgClaims, PgWriterOptions};
+
+/// Longest claim a delivery service holds past its request timeout before another node may
+/// take the rows over.
+const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+
+pub(super) fn start_postgres(
+    config: &Config,
+    pg_config: &PostgresConfig,
+) -> Result<Opened, AppError> {
+    let node = &config.node.id;
+    tracing::info!(
+        node,
+        pool_size = pg_config.pool_size,
+        "opening the call store on PostgreSQL"
+    );
+    tracing::warn!(
+        "on PostgreSQL only calls (live rows, CDRs, caller history) and the call outbox are kept; \
+         lease snapshots, pool usage, blacklist edits, leads, call patches, costs, recordings and \
+         speech results are refused (not committed) until they are ported; reports and the calls \
+         API still read the SQLite file"
+    );
+    let conn = crate::store::open(&config.store.path)?;
+    let blacklist = load_blacklist(config, &conn)?;
+    let saved_leases = crate::store::leases::load_snapshot(&conn)?;
+    drop(conn);
+    let mut client = pg::open(pg_config)?;
+    let now = Timestamp::now();
+    let recovery = pg::recover_interrupted_calls(&mut client, node, now)?;
+    let history = CallerHistory::new(config.tracking.unique_window);
+    let since = config.tracking.unique_window.map(|w| now - w);
+    history.load(pg::cdr::recent_callers(&mut client, since)?);
+    drop(client);
+    let subscriptions = crate::store::outbox::subscriptions(&config.exports);
+    let outbox = crate::store::outbox::Outbox::new(subscriptions);
+    let lease = config.exports.policy.timeout * 2 + CLAIM_MARGIN;
+    outbox.claim_through(PgClaims::open(pg_config, node, lease)?);
+    let options = PgWriterOptions {
+        writer: writer_options(config),
+        node: node.clone(),
+        unique_window: config.tracking.unique_window,
+    };
+    let (store, writer) = pg::spawn_pg_writer(pg_config, options, Arc::clone(&outbox))?;
+    Ok(Opened {
+        store,
+        writer,
+        outbox,
+        history,
+        blacklist,
+        interrupted: recovery.to_hang_up,
+        saved_leases,
+    })
+}

@@ -1,0 +1,315 @@
+//! Applies one batch of store commands on PostgreSQL in one transaction, in queue order,
+//! like `store::batch` on SQLite: each call's live-row commands folded into one write
+//! (`store::live_fold`), the batch's CDRs in one multi-row insert, its outbox rows in
+//! another, first-time callers judged across nodes ([`super::history`]).
+//!
+//! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`)
+//! and the delivery services' `OutboxSettle` and `OutboxPrune`. Every other command is refused ([`supports`]): the writer drops it
+//! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use postgres::{GenericClient, Transaction};
+
+use super::history::{self, Arrival};
+use super::outbox::NewEvents;
+use super::{cdr, live, outbox};
+use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
+use crate::store::StoreError;
+use crate::store::batch::BatchOutcome;
+use crate::store::calls::view::{CallView, Extras};
+use crate::store::commands::StoreCommand;
+use crate::store::live_fold::{LiveFold, LivePlan, LiveStep};
+use crate::store::outbox::enqueue::Enqueue;
+use crate::store::outbox::{CallFact, EventKind};
+
+/// What a batch needs to know beyond its commands.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchContext<'a> {
+    pub node: &'a str,
+    /// The first-time-caller window (`None`: new only once, ever).
+    pub unique_window: Option<Duration>,
+    /// Missed calls of a caller answered within this are marked called back.
+    pub callback_window: Duration,
+}
+
+/// Whether the PostgreSQL store writes this command (see the module note).
+pub fn supports(cmd: &StoreCommand) -> bool {
+    matches!(
+        cmd,
+        StoreCommand::CallStarted(_)
+            | StoreCommand::CallAnswered { .. }
+            | StoreCommand::DialogsChanged { .. }
+            | StoreCommand::CallEnded(_)
+            | StoreCommand::OutboxSettle { .. }
+            | StoreCommand::OutboxPrune { .. }
+    )
+}
+
+/// The name of a command the PostgreSQL store refuses, for the operator's log.
+pub fn refused_name(cmd: &StoreCommand) -> &'static str {
+    match cmd {
+        StoreCommand::SaveLeases { .. } => "SaveLeases (lease snapshot)",
+        StoreCommand::SavePoolUsage { .. } => "SavePoolUsage (pool usage samples)",
+        StoreCommand::BlacklistAdd { .. } | StoreCommand::BlacklistRemove { .. } => {
+            "Blacklist edit (admin API)"
+        }
+        StoreCommand::PatchCall { .. } => "PatchCall (calls API)",
+        StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
+        StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
+        StoreCommand::MetricaUploads { .. } => "MetricaUploads",
+        StoreCommand::OutboxReplay { .. } => "OutboxReplay",
+        StoreCommand::RecordingSettled { .. } | StoreCommand::RecordingsExpired { .. } => {
+            "recording status"
+        }
+        StoreCommand::Transcribed { .. }
+        | StoreCommand::Rescored { .. }
+        | StoreCommand::SaveScoringModel { .. } => "speech/scoring",
+        _ => "call path command",
+    }
+}
+
+/// What a committed batch tells the writer: its outcome, per command whether it changed a
+/// row, and the first-time judgements of the calls it saw (to carry to their CDRs).
+#[derive(Debug, Default)]
+pub(in crate::store) struct Applied {
+    pub(in crate::store) outcome: BatchOutcome,
+    pub changed: Vec<bool>,
+    pub judged: HashMap<String, bool>,
+}
+
+/// All or nothing: on error the transaction rolls back and the batch can be retried as is.
+/// `earlier` holds the judgements of calls started in earlier batches.
+pub(in crate::store) fn apply(
+    tx: &mut Transaction<'_>,
+    batch: &[StoreCommand],
+    ctx: BatchContext<'_>,
+    earlier: &HashMap<String, bool>,
+    events: &mut Enqueue<'_>,
+) -> Result<Applied, StoreError> {
+    let judged = judge(tx, batch, ctx, earlier)?;
+    let first = |id: &str, fallback: bool| -> bool {
+        judged
+            .get(id)
+            .or(earlier.get(id))
+            .copied()
+            .unwrap_or(fallback)
+    };
+    let mut applied = Applied::default();
+    let plan = LivePlan::new(batch);
+    let mut ended = Vec::new();
+    for (index, cmd) in batch.iter().enumerate() {
+        let done = match (plan.step(index, cmd), cmd) {
+            (LiveStep::Folded, _) => true,
+            (LiveStep::Write(fold), _) => write_live(tx, fold, ctx.node, &first, &mut applied)?,
+            (LiveStep::None, StoreCommand::CallEnded(cdr)) => {
+                ended.push((index, cdr));
+                false
+            }
+            (LiveStep::None, StoreCommand::OutboxSettle { settled, .. }) => {
+                outbox::settle(tx, settled)?;
+                true
+            }
+            (LiveStep::None, StoreCommand::OutboxPrune { before, .. }) => {
+                outbox::prune_delivered(tx, *before)? > 0
+            }
+            (LiveStep::None, _) => false,
+        };
+        applied.changed.push(done);
+    }
+    let called_back = write_cdrs(tx, &ended, ctx, &first, &mut applied)?;
+    if !events.is_idle() {
+        let mut new = NewEvents::default();
+        let facts = Facts {
+            batch,
+            applied: &applied,
+            first: &first,
+            called_back,
+        };
+        facts.record(tx, events, &mut new)?;
+        new.insert(tx, events.now)?;
+    }
+    applied.judged = judged;
+    Ok(applied)
+}
+
+/// Judges the calls this batch starts, and CDRs of calls never seen starting (a restart).
+fn judge(
+    tx: &mut Transaction<'_>,
+    batch: &[StoreCommand],
+    ctx: BatchContext<'_>,
+    earlier: &HashMap<String, bool>,
+) -> Result<HashMap<String, bool>, StoreError> {
+    let mut seen = HashSet::new();
+    let mut arrivals = Vec::new();
+    for cmd in batch {
+        let (id, caller, started_at) = match cmd {
+            StoreCommand::CallStarted(l) => (&l.id, &l.caller, l.started_at),
+            StoreCommand::CallEnded(c) => (&c.id, &c.caller, c.started_at),
+            _ => continue,
+        };
+        if !earlier.contains_key(id.as_str()) && seen.insert(id.as_str()) {
+            arrivals.push(Arrival {
+                id,
+                caller,
+                started_at,
+            });
+        }
+    }
+    history::judge(tx, &arrivals, ctx.unique_window, ctx.node)
+}
+
+/// Writes one call's folded live row (inserted if it started in this batch, else updated).
+fn write_live(
+    tx: &mut Transaction<'_>,
+    fold: &LiveFold<'_>,
+    node: &str,
+    first: &dyn Fn(&str, bool) -> bool,
+    applied: &mut Applied,
+) -> Result<bool, StoreError> {
+    let mut written = false;
+    if let Some(started) = fold.started {
+        let judged = with_first(started, first);
+        written = live::insert(tx, &judged, fold.change, node)?;
+    }
+    if !written {
+        written = live::update(tx, fold.id(), fold.change)?;
+    }
+    if fold.change.answered_at.is_some() && !written {
+        applied.outcome.unknown_answers += 1;
+    }
+    Ok(written)
+}
+
+fn with_first(live: &LiveCall, first: &dyn Fn(&str, bool) -> bool) -> LiveCall {
+    LiveCall {
+        first_time_caller: first(&live.id, live.first_time_caller),
+        ..live.clone()
+    }
+}
+
+/// Inserts the batch's CDRs together, forgets their live rows and marks the missed calls
+/// each answered one called back; returns the ids so marked.
+fn write_cdrs(
+    tx: &mut Transaction<'_>,
+    ended: &[(usize, &CallDetailRecord)],
+    ctx: BatchContext<'_>,
+    first: &dyn Fn(&str, bool) -> bool,
+    applied: &mut Applied,
+) -> Result<Vec<String>, StoreError> {
+    let rows = ended
+        .iter()
+        .map(|(_, c)| cdr::row(c, first(&c.id, c.first_time_caller), ctx.node))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut written = cdr::insert(tx, &rows)?;
+    let ids: Vec<&str> = ended.iter().map(|(_, c)| c.id.as_str()).collect();
+    live::delete(tx, &ids)?;
+    let mut called_back = Vec::new();
+    for (index, c) in ended {
+        // The first CDR of an id in the batch is the one written; repeats are duplicates.
+        let new = written.remove(&c.id);
+        applied.changed[*index] = new;
+        if !new {
+            applied.outcome.duplicate_cdrs += 1;
+            tracing::warn!(call = %c.id, "duplicate CDR ignored");
+            continue;
+        }
+        applied.outcome.cdrs_written += 1;
+        called_back.extend(mark_called_back(tx, c, ctx.callback_window)?);
+    }
+    Ok(called_back)
+}
+
+/// Marks the caller's missed calls within `window` before an answered call called back.
+fn mark_called_back(
+    tx: &mut Transaction<'_>,
+    answered: &CallDetailRecord,
+    window: Duration,
+) -> Result<Vec<String>, StoreError> {
+    if answered.disposition != Disposition::Answered || answered.caller.is_empty() {
+        return Ok(Vec::new());
+    }
+    let window = jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
+    let since = answered
+        .started_at
+        .checked_sub(window)
+        .unwrap_or(Timestamp::MIN);
+    let at = answered.answered_at.unwrap_or(answered.started_at);
+    let rows = tx.query(
+        "UPDATE cdr SET called_back_at = $1::text::timestamptz \
+         WHERE caller = $2 AND missed = 1 AND called_back_at IS NULL \
+         AND started_at >= $3::text::timestamptz AND started_at < $4::text::timestamptz \
+         RETURNING id",
+        &[
+            &rfc3339::format(at),
+            &answered.caller,
+            &rfc3339::format(since),
+            &rfc3339::format(answered.started_at),
+        ],
+    )?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The facts a committed batch owes the export destinations.
+struct Facts<'a, 'f> {
+    batch: &'a [StoreCommand],
+    applied: &'a Applied,
+    first: &'f dyn Fn(&str, bool) -> bool,
+    /// Marked called back: `call.updated` is owed (not written on PostgreSQL yet: the
+    /// calls view is SQLite's).
+    called_back: Vec<String>,
+}
+
+impl Facts<'_, '_> {
+    fn record(
+        &self,
+        tx: &mut Transaction<'_>,
+        events: &mut Enqueue<'_>,
+        new: &mut NewEvents,
+    ) -> Result<(), StoreError> {
+        if !self.called_back.is_empty() {
+            tracing::debug!(
+                calls = self.called_back.len(),
+                "call.updated for called-back calls is not sent on PostgreSQL yet"
+            );
+        }
+        for (cmd, changed) in self.batch.iter().zip(&self.applied.changed) {
+            match cmd {
+                StoreCommand::CallStarted(l) => {
+                    let fact = CallFact::live(&with_first(l, self.first));
+                    new.call(events, EventKind::CallRinging, &fact, l.started_at)?;
+                }
+                StoreCommand::CallAnswered { id, answered_at } => {
+                    if let Some(mut l) = self.live(tx, id)? {
+                        l.answered_at = Some(*answered_at);
+                        let fact = CallFact::live(&l);
+                        new.call(events, EventKind::CallAnswered, &fact, *answered_at)?;
+                    }
+                }
+                StoreCommand::CallEnded(c) if *changed => {
+                    let mut c = c.clone();
+                    c.first_time_caller = (self.first)(&c.id, c.first_time_caller);
+                    let at = c.ended_at;
+                    let fact = CallFact::from(CallView::new(c, Extras::default()));
+                    new.call(events, EventKind::CallEnded, &fact, at)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The live call `id` as this batch started it, or as stored.
+    fn live(&self, tx: &mut impl GenericClient, id: &str) -> Result<Option<LiveCall>, StoreError> {
+        let started = self.batch.iter().find_map(|cmd| match cmd {
+            StoreCommand::CallStarted(l) if l.id == id => Some(with_first(l, self.first)),
+            _ => None,
+        });
+        match started {
+            Some(l) => Ok(Some(l)),
+            None => live::by_id(tx, id),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The call store on PostgreSQL (`[store] backend = "postgres"`), shared by several nodes:
+//! the call path end to end (live rows, CDRs, first-time callers across nodes, the outbox
+//! written with its CDR and claimed by several nodes' delivery services, start-up recovery
+//! of this node's calls). The SQLite store stays the default and the reference.
+//!
+//! - [`schema`]: versioned migrations of their own (`schema_migrations`); [`mirror`]: the
+//!   columns shared with SQLite, derived from its schema; [`cells`]: values both ways.
+//! - [`writer`]: the writer thread on PostgreSQL; [`batch`]: one batch, one transaction;
+//!   [`cdr`], [`live`], [`history`]: its tables.
+//! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
+//!   [`claims`]: the delivery services' side of it.
+//! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
+
+mod batch;
+pub mod cdr;
+mod cells;
+pub mod claims;
+pub mod history;
+pub mod live;
+pub mod mirror;
+pub mod outbox;
+pub mod recovery;
+pub mod schema;
+pub mod writer;
+
+use std::str::FromStr;
+
+use postgres::{Client, NoTls};
+
+use super::StoreError;
+use crate::config::PostgresConfig;
+
+pub use claims::PgClaims;
+pub use recovery::recover_interrupted_calls;
+pub use writer::{PgWriterOptions, spawn_pg_writer};
+
+/// Opens one connection (within `connect_timeout`).
+pub fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
+    let mut pg = postgres::Config::from_str(&config.url)?;
+    pg.connect_timeout(config.connect_timeout);
+    if pg.get_application_name().is_none() {
+        pg.application_name("calltrack");
+    }
+    pg.connect(NoTls)
+        .map_err(|e| StoreError::PgConnect(e.to_string()))
+}
+
+/// Connects and brings the schema up to date (start-up, `check-config --connect`).
+pub fn open(config: &PostgresConfig) -> Result<Client, StoreError> {
+    let mut client = connect(config)?;
+    schema::migrate(&mut client)?;
+    Ok(client)
+}
+
+/// A PostgreSQL error with the server's message and detail ("db error" alone says nothing).
+pub fn describe(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{}: {} ({detail})", db.code().code(), db.message()),
+            None => format!("{}: {}", db.code().code(), db.message()),
+        },
+        None => error.to_string(),
+    }
+}

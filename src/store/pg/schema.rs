@@ -1,0 +1,134 @@
+//! PostgreSQL schema migrations, a set of their own: `schema_migrations` holds the versions
+//! applied; each runs once, in its own transaction, under an advisory lock so several nodes
+//! starting together migrate once. After the versioned steps the mirrored columns
+//! ([`super::mirror`]) are added where missing (idempotent, every start).
+//!
+//! To change the schema, APPEND to [`MIGRATIONS`]; never edit a shipped entry.
+
+use postgres::{Client, Transaction};
+
+use super::mirror::{self, TABLES};
+use crate::store::StoreError;
+
+/// `pg_advisory_xact_lock` key of the migrations ("calltrak" in ASCII).
+const MIGRATION_LOCK: i64 = 0x63616c6c7472616b;
+
+/// Version 1: the tables' keys (their other columns are mirrored from SQLite) and the caller
+/// history every node judges first-time callers against.
+const V1_TABLES: &str = "
+CREATE TABLE cdr (seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE);
+CREATE TABLE live_calls (id text PRIMARY KEY);
+CREATE TABLE outbox (seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE);
+CREATE TABLE caller_history (
+    caller        text PRIMARY KEY,
+    first_call_at timestamptz NOT NULL,
+    last_call_at  timestamptz NOT NULL,
+    prev_call_at  timestamptz,
+    last_node     text NOT NULL
+);
+";
+
+/// Version 2: which node wrote a CDR or holds a live call (recovery closes its own), the
+/// outbox claim (a node's lease on the rows it is delivering), and the indexes.
+const V2_NODES_AND_CLAIMS: &str = "
+ALTER TABLE cdr ADD COLUMN node_id text;
+ALTER TABLE live_calls ADD COLUMN node_id text NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN claimed_by text;
+ALTER TABLE outbox ADD COLUMN claimed_until bigint;
+CREATE INDEX cdr_started_at ON cdr (started_at);
+CREATE INDEX cdr_tracking_number ON cdr (tracking_number);
+CREATE INDEX cdr_caller ON cdr (caller);
+CREATE INDEX cdr_missed_open ON cdr (caller, started_at) WHERE missed = 1 AND called_back_at IS NULL;
+CREATE INDEX live_calls_node ON live_calls (node_id);
+CREATE INDEX outbox_pending ON outbox (destination, seq) WHERE state = 'pending';
+CREATE INDEX outbox_subject ON outbox (destination, subject, seq);
+";
+
+/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; 2] = [V1_TABLES, V2_NODES_AND_CLAIMS];
+
+/// The newest version this build knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the schema up to date; returns the version found before.
+pub fn migrate(client: &mut Client) -> Result<i64, StoreError> {
+    let found = locked(client, |tx| {
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (\
+             version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+        )?;
+        version(tx)
+    })?;
+    if found > latest_version() {
+        return Err(StoreError::PgSchemaTooNew {
+            found,
+            supported: latest_version(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let target = index as i64 + 1;
+        locked(client, |tx| {
+            if version(tx)? < target {
+                tx.batch_execute(sql)?;
+                add_mirrored_columns(tx)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[&target],
+                )?;
+            }
+            Ok(())
+        })?;
+    }
+    locked(client, add_mirrored_columns)?;
+    Ok(found)
+}
+
+/// The applied version (0: none).
+pub fn version(tx: &mut Transaction<'_>) -> Result<i64, StoreError> {
+    let row = tx.query_one(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        &[],
+    )?;
+    Ok(row.get(0))
+}
+
+/// Runs `step` in a transaction holding the migration lock.
+fn locked<T>(
+    client: &mut Client,
+    step: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    let value = step(&mut tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+/// Adds every mirrored column a table lacks.
+fn add_mirrored_columns(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    for (table, keys) in TABLES {
+        let present: Vec<String> = tx
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+                &[&table],
+            )?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if present.is_empty() {
+            continue;
+        }
+        let missing: Vec<String> = mirror::columns(table)
+            .iter()
+            .filter(|c| !keys.contains(&c.name.as_str()) && !present.contains(&c.name))
+            .map(|c| format!("ADD COLUMN {}", c.definition()))
+            .collect();
+        if !missing.is_empty() {
+            tx.batch_execute(&format!("ALTER TABLE {table} {}", missing.join(", ")))?;
+        }
+    }
+    Ok(())
+}
