@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use calltrack::call::record::CallDetailRecord;
 
-pub mod redis_server;
 pub mod pg_server;
+pub mod redis_server;
 
 /// Which transport a leg uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
