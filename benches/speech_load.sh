@@ -93,7 +93,7 @@ PHRASES=(
 )
 say() { # VOICE TEXT OUT
 	espeak-ng -v "$1" -s 140 -w "$OUT/raw.wav" "$2"
-	sox "$OUT/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$3"
+	sox -R "$OUT/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$3"
 }
 secs() { soxi -D "$1"; }
 mkdir -p "$OUT/wav"
@@ -103,9 +103,9 @@ for ((i = 0; i < RECORDINGS; i++)); do
 	said=$OUT/wav/said-$i.wav
 	say en-us+m3 "${PHRASES[$((i % ${#PHRASES[@]}))]}" "$said"
 	g=$(secs "$OUT/wav/agent.wav"); t=$(secs "$said")
-	sox "$said" "$OUT/wav/left.wav" pad "$(awk -v g="$g" 'BEGIN{printf "%.2f", g + 0.5}')" 1
-	sox "$OUT/wav/agent.wav" "$OUT/wav/right.wav" pad 0 "$(awk -v t="$t" 'BEGIN{printf "%.2f", t + 1.5}')"
-	sox -M "$OUT/wav/left.wav" "$OUT/wav/right.wav" "$OUT/wav/call-$i.wav"
+	sox -R "$said" "$OUT/wav/left.wav" pad "$(awk -v g="$g" 'BEGIN{printf "%.2f", g + 0.5}')" 1
+	sox -R "$OUT/wav/agent.wav" "$OUT/wav/right.wav" pad 0 "$(awk -v t="$t" 'BEGIN{printf "%.2f", t + 1.5}')"
+	sox -R -M "$OUT/wav/left.wav" "$OUT/wav/right.wav" "$OUT/wav/call-$i.wav"
 done
 CALL_S=$(for f in "$OUT"/wav/call-*.wav; do secs "$f"; done | awk '{s+=$1} END{printf "%.1f", s/NR}')
 log "$RECORDINGS recorded calls of $CALL_S s on average (two channels each), $QUEUE queued per speech run"

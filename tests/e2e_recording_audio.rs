@@ -63,6 +63,7 @@ fn speech(dir: &Path) -> Vec<u8> {
         .unwrap();
     assert!(spoke.success(), "espeak-ng failed");
     let converted = Command::new("sox")
+        .arg("-R")
         .arg(&wav)
         .args(["-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw"])
         .arg(&ulaw)

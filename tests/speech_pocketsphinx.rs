@@ -14,10 +14,12 @@ use calltrack::config::SpeechSphinxConfig;
 use calltrack::speech::audio::split_bytes;
 use calltrack::speech::pocketsphinx::SphinxEngine;
 
-/// Word error rate the model must stay under on espeak-ng's voice at 8 kHz: measured 0.72-0.79
-/// on 2026-12-06 (0.55 for the same voice at 16 kHz): synthetic telephone speech is hard for
-/// the general US English model (see the README's "Transcripts").
-const MAX_WER: f64 = 0.9;
+/// Word error rate the model must stay under on espeak-ng's voice at 8 kHz. sox runs in
+/// repeatable mode (`-R`), so the audio and the rate are the same on every run: 0.586 on
+/// 2026-12-07 (0.55-0.66 over unseeded sox dithers; 0.72-0.93 before the engine's own seeded
+/// dither). Synthetic telephone speech is hard for the general US English model (see the
+/// README's "Transcripts").
+const MAX_WER: f64 = 0.7;
 
 const SENTENCES: [&str; 4] = [
     "i would like to order a new phone",
@@ -57,6 +59,7 @@ fn spoken(dir: &std::path::Path, text: &str) -> Vec<u8> {
     );
     assert!(
         Command::new("sox")
+            .arg("-R")
             .arg(&wav)
             .args(["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"])
             .arg(&phone)

@@ -8,13 +8,13 @@ cd "$(dirname "$0")"
 say() { # say VOICE NAME TEXT
     mkdir -p "$1"
     espeak-ng -v "$1" -s 150 -w "$1/$2.tmp.wav" "$3"
-    sox "$1/$2.tmp.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1/$2.wav" norm -3
+    sox -R "$1/$2.tmp.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1/$2.wav" norm -3
     rm -f "$1/$2.tmp.wav"
 }
 
 beep() { # beep VOICE: a 400 ms 1 kHz tone
     mkdir -p "$1"
-    sox -n -r 8000 -c 1 -b 16 -e signed-integer "$1/beep.wav" synth 0.4 sine 1000 vol 0.5
+    sox -R -n -r 8000 -c 1 -b 16 -e signed-integer "$1/beep.wav" synth 0.4 sine 1000 vol 0.5
 }
 
 say en menu "Please choose a department from the menu. Press 1 or 2."
