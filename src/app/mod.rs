@@ -150,7 +150,10 @@ impl Server {
             bans: bans.clone(),
         }));
         let sip = sockets.local_addrs();
-        let gauges = Arc::new(Gauges::default());
+        let gauges = Arc::new(Gauges {
+            store: opened.status.clone(),
+            ..Gauges::default()
+        });
         let health = HealthTable::default();
         let reader = crate::store::StoreReader::new(&config.store.path);
         let exports = crate::export::build::services(
@@ -250,6 +253,7 @@ impl Server {
             leases,
             store,
             writer: opened.writer,
+            nodes: opened.nodes,
             exports,
             metrica_polls,
             media: media_service,
@@ -303,6 +307,8 @@ struct Services {
     leases: Arc<LeaseTable>,
     store: StoreSender,
     writer: WriterHandle,
+    /// On PostgreSQL: this node's heartbeat and the dead-node takeover (stopped last).
+    nodes: Option<crate::store::pg::NodeService>,
     /// One delivery service per export destination.
     exports: Vec<crate::export::service::DeliveryService>,
     /// One status poll per Metrica destination.
@@ -332,6 +338,7 @@ async fn run_services(
         leases,
         store,
         writer,
+        nodes,
         exports,
         metrica_polls,
         media,
@@ -412,6 +419,10 @@ async fn run_services(
         task.await?;
     }
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await??;
+    // The node beats until its CDRs are flushed, then leaves the heartbeat table.
+    if let Some(nodes) = nodes {
+        tokio::task::spawn_blocking(move || nodes.stop()).await?;
+    }
     tracing::info!(cdrs = stats.cdrs_written, "CDRs flushed; calltrack stopped");
     http_result??;
     sweeper_result?;

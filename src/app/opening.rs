@@ -23,6 +23,10 @@ pub(super) struct Opened {
     pub blacklist: Arc<Blacklist>,
     pub interrupted: Vec<InterruptedCall>,
     pub saved_leases: LeaseSnapshot,
+    /// The store's health for `/health`.
+    pub status: Arc<crate::store::status::StoreStatus>,
+    /// On PostgreSQL: the heartbeat and dead-node takeover threads (stopped after the writer).
+    pub nodes: Option<crate::store::pg::NodeService>,
 }
 
 /// Opens and migrates the database, closes calls a crash left open (the answered ones come
@@ -80,6 +84,11 @@ fn start_sqlite(config: &Config) -> Result<Opened, AppError> {
         blacklist,
         interrupted,
         saved_leases,
+        status: Arc::new(crate::store::status::StoreStatus::new(
+            crate::store::status::BackendName::Sqlite,
+            &config.node.id,
+        )),
+        nodes: None,
     })
 }
 

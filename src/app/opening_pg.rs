@@ -12,7 +12,8 @@ use super::AppError;
 use super::opening::{Opened, load_blacklist, writer_options};
 use crate::call::history::CallerHistory;
 use crate::config::{Config, PostgresConfig};
-use crate::store::pg::{self, PgClaims, PgWriterOptions};
+use crate::store::pg::{self, NodeOptions, PgClaims, PgWriterOptions};
+use crate::store::status::{BackendName, StoreStatus};
 
 /// Longest claim a delivery service holds past its request timeout before another node may
 /// take the rows over.
@@ -49,6 +50,17 @@ pub(super) fn start_postgres(
     let outbox = crate::store::outbox::Outbox::new(subscriptions);
     let lease = config.exports.policy.timeout * 2 + CLAIM_MARGIN;
     outbox.claim_through(PgClaims::open(pg_config, node, lease)?);
+    let status = Arc::new(StoreStatus::new(BackendName::Postgres, node));
+    let nodes = pg::spawn_node_service(
+        pg_config,
+        NodeOptions {
+            node: node.clone(),
+            heartbeat: config.node.heartbeat,
+            dead_after: config.node.dead_after,
+        },
+        Arc::clone(&outbox),
+        Arc::clone(&status),
+    )?;
     let options = PgWriterOptions {
         writer: writer_options(config),
         node: node.clone(),
@@ -63,5 +75,7 @@ pub(super) fn start_postgres(
         blacklist,
         interrupted: recovery.to_hang_up,
         saved_leases,
+        status,
+        nodes: Some(nodes),
     })
 }

@@ -1,5 +1,8 @@
 //! `[node]`: this node's identity among several calltrack nodes sharing one store (its live
-//! calls carry it, so start-up recovery closes only its own).
+//! calls carry it, so start-up recovery closes only its own), and on PostgreSQL how often it
+//! heart-beats and how long a silent node lives before another takes its calls over.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -8,18 +11,43 @@ use super::validate::Problems;
 /// Longest accepted `node.id`.
 const MAX_ID_CHARS: usize = 64;
 
+/// Default `node.heartbeat_ms`.
+const HEARTBEAT_MS: u64 = 2_000;
+/// Default `node.dead_after_ms`.
+const DEAD_AFTER_MS: u64 = 10_000;
+
 /// `[node]` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeFile {
     /// Letters, digits, `.`, `_`, `-`; default: the host name.
     pub id: Option<String>,
+    /// How often this node stamps its row in the PostgreSQL `nodes` table (and looks for
+    /// dead nodes); read only with `[store] backend = "postgres"`.
+    pub heartbeat_ms: u64,
+    /// A node whose heartbeat is older than this is dead: its live calls are closed as
+    /// `interrupted` by another node. More than twice `heartbeat_ms`.
+    pub dead_after_ms: u64,
+}
+
+impl Default for NodeFile {
+    fn default() -> Self {
+        NodeFile {
+            id: None,
+            heartbeat_ms: HEARTBEAT_MS,
+            dead_after_ms: DEAD_AFTER_MS,
+        }
+    }
 }
 
 /// `[node]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     pub id: String,
+    /// `node.heartbeat_ms`.
+    pub heartbeat: Duration,
+    /// `node.dead_after_ms`.
+    pub dead_after: Duration,
 }
 
 /// Checks `node.id`, defaulting to the host name.
@@ -33,7 +61,21 @@ pub(super) fn node(f: NodeFile, p: &mut Problems) -> NodeConfig {
             format!("{id:?}: at most {MAX_ID_CHARS} letters, digits, '.', '_' or '-'"),
         );
     }
-    NodeConfig { id }
+    p.within("node.heartbeat_ms", f.heartbeat_ms, 100, 60_000);
+    if f.dead_after_ms <= f.heartbeat_ms.saturating_mul(2) {
+        p.push(
+            "node.dead_after_ms",
+            format!(
+                "{} must be more than twice node.heartbeat_ms ({})",
+                f.dead_after_ms, f.heartbeat_ms
+            ),
+        );
+    }
+    NodeConfig {
+        id,
+        heartbeat: Duration::from_millis(f.heartbeat_ms),
+        dead_after: Duration::from_millis(f.dead_after_ms),
+    }
 }
 
 /// The kernel's host name (`calltrack` if it cannot be read).
@@ -60,10 +102,31 @@ mod tests {
         assert!(p.messages()[0].starts_with("node.id: \"bad id"));
     }
 
+    #[test]
+    fn dead_after_must_exceed_two_heartbeats() {
+        let mut p = Problems::default();
+        let file = NodeFile {
+            id: Some("a".into()),
+            heartbeat_ms: 50,
+            dead_after_ms: 100,
+        };
+        let node = node(file, &mut p);
+        assert_eq!(node.dead_after, Duration::from_millis(100));
+        let messages = p.messages();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("node.heartbeat_ms: 50 is out of range"));
+        assert!(messages[1].starts_with("node.dead_after_ms: 100 must be more than twice"));
+        let mut p = Problems::default();
+        let node = node(NodeFile::default(), &mut p);
+        assert!(p.messages().is_empty(), "{:?}", p.messages());
+        assert_eq!(node.heartbeat * 5, node.dead_after);
+    }
+
     fn node_of(id: &str, p: &mut Problems) -> NodeConfig {
         node(
             NodeFile {
                 id: Some(id.into()),
+                ..NodeFile::default()
             },
             p,
         )

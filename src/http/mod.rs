@@ -60,6 +60,8 @@ pub struct Gauges {
     pub sessions_created: AtomicU64,
     /// Successful snippet heartbeats.
     pub heartbeats: AtomicU64,
+    /// The call store's backend and health.
+    pub store: Arc<crate::store::status::StoreStatus>,
 }
 
 /// What the HTTP handlers share.
@@ -138,6 +140,38 @@ pub struct HealthView {
     pub heartbeats: u64,
     /// Where the lease table lives and whether it answers.
     pub leases: LeaseBackendView,
+    /// Where calls are kept and whether the store answers.
+    pub store: StoreBackendView,
+}
+
+/// The call store in `GET /health`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct StoreBackendView {
+    /// `sqlite` or `postgres` (`[store] backend`).
+    pub backend: String,
+    /// Always true on SQLite; on PostgreSQL, whether this node's last heartbeat was written.
+    pub reachable: bool,
+    /// Milliseconds since the writer last committed a batch (null: nothing written yet).
+    pub last_write_age_ms: Option<u64>,
+    /// `[node] id`.
+    pub node_id: String,
+    /// PostgreSQL: nodes with a fresh heartbeat, this one included (null on SQLite).
+    pub live_nodes: Option<usize>,
+}
+
+impl StoreBackendView {
+    fn read(status: &crate::store::status::StoreStatus) -> StoreBackendView {
+        let health = status.read(jiff::Timestamp::now());
+        StoreBackendView {
+            backend: health.backend.as_str().into(),
+            reachable: health.reachable,
+            last_write_age_ms: health
+                .last_write_age
+                .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
+            node_id: health.node_id,
+            live_nodes: health.live_nodes,
+        }
+    }
 }
 
 /// The lease backend in `GET /health`.
@@ -170,6 +204,7 @@ pub async fn health(
             backend: backend.into(),
             up,
         },
+        store: StoreBackendView::read(&gauges.store),
         active_calls: gauges.active_calls.load(Ordering::Relaxed),
         sessions_created: gauges.sessions_created.load(Ordering::Relaxed),
         heartbeats: gauges.heartbeats.load(Ordering::Relaxed),

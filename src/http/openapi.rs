@@ -65,6 +65,7 @@ use utoipa::{Modify, OpenApi};
         ErrorDetail,
         super::HealthView,
         super::LeaseBackendView,
+        super::StoreBackendView,
         super::sessions::CreateSession,
         super::sessions::SessionView,
         super::leads::LeadBody,

@@ -25,6 +25,7 @@
 //! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
 //! - [`outbox`]: facts owed to export destinations, written with the rows they describe.
 //! - [`pg`]: the same call path on PostgreSQL, shared by several nodes (`[store] backend`).
+//! - [`status`]: the store's health for `/health` (backend, reachable, last write, nodes).
 //!
 //! Only the writer thread writes while the daemon runs; readers (the `cdr` CLI) may use
 //! [`open_read_only`].
@@ -63,6 +64,7 @@ pub mod rollup;
 pub mod schema;
 mod schema_reports;
 pub mod scoring;
+pub mod status;
 pub mod transcripts;
 mod tuning;
 mod voicemail;

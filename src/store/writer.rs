@@ -335,6 +335,7 @@ impl<S: Sink> Writer<S> {
                         self.outbox.ring();
                     }
                     let took = started.elapsed();
+                    super::status::mark_written(jiff::Timestamp::now());
                     metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
                     crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
                     self.stats.record(batch.len(), outcome, took);

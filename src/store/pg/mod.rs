@@ -10,6 +10,9 @@
 //! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
 //!   [`claims`]: the delivery services' side of it.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
+//! - [`nodes`]: the heartbeat table; [`liveness`]: the pure "is it dead" decision;
+//!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
+//!   heartbeat and watch threads; [`probe`]: `check-config --connect`.
 
 mod batch;
 pub mod cdr;
@@ -17,10 +20,15 @@ mod cells;
 pub mod claims;
 pub mod history;
 pub mod live;
+pub mod liveness;
 pub mod mirror;
+pub mod node_service;
+pub mod nodes;
 pub mod outbox;
 pub mod recovery;
+pub mod probe;
 pub mod schema;
+pub mod takeover;
 pub mod writer;
 
 use std::str::FromStr;
@@ -31,6 +39,7 @@ use super::StoreError;
 use crate::config::PostgresConfig;
 
 pub use claims::PgClaims;
+pub use node_service::{NodeOptions, NodeService, spawn_node_service};
 pub use recovery::recover_interrupted_calls;
 pub use writer::{PgWriterOptions, spawn_pg_writer};
 

@@ -44,8 +44,20 @@ CREATE INDEX outbox_pending ON outbox (destination, seq) WHERE state = 'pending'
 CREATE INDEX outbox_subject ON outbox (destination, subject, seq);
 ";
 
+/// Version 3: the nodes sharing this store and their heartbeats (server clock, epoch
+/// milliseconds); a dead node's row is claimed by the survivor that closes its live calls.
+const V3_NODE_HEARTBEATS: &str = "
+CREATE TABLE nodes (
+    node_id        text PRIMARY KEY,
+    started_at     bigint NOT NULL,
+    heartbeat_at   bigint NOT NULL,
+    taken_over_at  bigint,
+    taken_over_by  text
+);
+";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 2] = [V1_TABLES, V2_NODES_AND_CLAIMS];
+const MIGRATIONS: [&str; 3] = [V1_TABLES, V2_NODES_AND_CLAIMS, V3_NODE_HEARTBEATS];
 
 /// The newest version this build knows.
 pub fn latest_version() -> i64 {
