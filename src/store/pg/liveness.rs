@@ -63,9 +63,15 @@ mod tests {
     fn a_node_dies_strictly_after_dead_after_without_a_heartbeat() {
         let a = beat("a", 1_000, false);
         assert!(!is_dead(&a, 1_000, DEAD_AFTER));
-        assert!(!is_dead(&a, 11_000, DEAD_AFTER), "exactly dead_after: alive");
+        assert!(
+            !is_dead(&a, 11_000, DEAD_AFTER),
+            "exactly dead_after: alive"
+        );
         assert!(is_dead(&a, 11_001, DEAD_AFTER));
-        assert!(!is_dead(&a, 0, DEAD_AFTER), "a heartbeat from the future is fresh");
+        assert!(
+            !is_dead(&a, 0, DEAD_AFTER),
+            "a heartbeat from the future is fresh"
+        );
         assert!(is_dead(&beat("a", i64::MIN, false), i64::MAX, DEAD_AFTER));
     }
 

@@ -53,7 +53,10 @@ impl Stop {
         let Ok(guard) = self.stopped.lock() else {
             return true;
         };
-        match self.wake.wait_timeout_while(guard, period, |stopped| !*stopped) {
+        match self
+            .wake
+            .wait_timeout_while(guard, period, |stopped| !*stopped)
+        {
             Ok((stopped, _)) => *stopped,
             Err(_) => true,
         }
