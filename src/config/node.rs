@@ -110,16 +110,16 @@ mod tests {
             heartbeat_ms: 50,
             dead_after_ms: 100,
         };
-        let node = node(file, &mut p);
-        assert_eq!(node.dead_after, Duration::from_millis(100));
+        let checked = node(file, &mut p);
+        assert_eq!(checked.dead_after, Duration::from_millis(100));
         let messages = p.messages();
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(messages[0].starts_with("node.heartbeat_ms: 50 is out of range"));
         assert!(messages[1].starts_with("node.dead_after_ms: 100 must be more than twice"));
         let mut p = Problems::default();
-        let node = node(NodeFile::default(), &mut p);
+        let defaults = node(NodeFile::default(), &mut p);
         assert!(p.messages().is_empty(), "{:?}", p.messages());
-        assert_eq!(node.heartbeat * 5, node.dead_after);
+        assert_eq!(defaults.heartbeat * 5, defaults.dead_after);
     }
 
     fn node_of(id: &str, p: &mut Problems) -> NodeConfig {
