@@ -254,6 +254,8 @@ fn example_sets_every_key() {
         "store.backend",
         "store.pool_size",
         "store.connect_timeout_ms",
+        "node.heartbeat_ms",
+        "node.dead_after_ms",
         "pbx.trusted",
         "blacklist.numbers",
         "blacklist.status",
