@@ -290,6 +290,7 @@ fn check_config_connect_reports_the_server_and_a_closed_port() {
     let dir = tempfile::tempdir().unwrap();
     let fresh = check_config(&write_config(dir.path(), &url));
     let out = String::from_utf8_lossy(&fresh.stdout);
+    eprintln!("{out}");
     assert!(fresh.status.success(), "{fresh:?}");
     let latest = pg::schema::latest_version();
     assert!(out.contains("ok: store on postgres://"), "{out}");
@@ -310,6 +311,7 @@ fn check_config_connect_reports_the_server_and_a_closed_port() {
     let down = check_config(&write_config(dir.path(), &closed));
     assert_eq!(down.status.code(), Some(1), "{down:?}");
     let err = String::from_utf8_lossy(&down.stderr);
+    eprintln!("{err}");
     assert!(
         err.contains("unreachable: store.url postgres://calltrack@127.0.0.1:"),
         "{err}"

@@ -51,7 +51,19 @@ pub fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
         pg.application_name("calltrack");
     }
     pg.connect(NoTls)
-        .map_err(|e| StoreError::PgConnect(e.to_string()))
+        .map_err(|e| StoreError::PgConnect(with_causes(&e)))
+}
+
+/// An error and its sources ("error connecting to server: Connection refused (os error 111)").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Connects and brings the schema up to date (start-up, `check-config --connect`).
