@@ -123,7 +123,9 @@ fn a_killed_nodes_call_is_closed_once_by_the_survivor_which_keeps_serving() {
         ) == 1
     });
     assert!(served.is_some(), "{}", b.log());
-    assert!(health(b.http_port)["store"]["last_write_age_ms"].is_u64());
+    let store = health(b.http_port)["store"].clone();
+    eprintln!("GET /health on B after the takeover: \"store\":{store}");
+    assert!(store["last_write_age_ms"].is_u64(), "{store}");
     let stopped = b.stop();
     assert!(
         stopped.log.contains("node left the heartbeat table"),
