@@ -86,6 +86,11 @@ pub fn spawn_node_service(
     };
     beat.beat()?;
     status.set_reachable(true);
+    if let Some(client) = beat.client.as_mut() {
+        let (now_ms, beats) = nodes::read(client)?;
+        let live = super::liveness::live_count(&beats, now_ms, opts.dead_after);
+        status.set_live_nodes(live);
+    }
     let stop = Arc::new(Stop::default());
     let watch = Watch {
         config: config.clone(),
