@@ -5,8 +5,9 @@
 //!
 //! - [`schema`]: versioned migrations of their own (`schema_migrations`); [`mirror`]: the
 //!   columns shared with SQLite, derived from its schema; [`cells`]: values both ways.
-//! - [`writer`]: the writer thread on PostgreSQL; [`batch`]: one batch, one transaction;
-//!   [`cdr`], [`live`], [`history`]: its tables.
+//! - [`writer`]: the writer thread on PostgreSQL; [`sink`]: where its batches go (PostgreSQL,
+//!   or [`spool`], a local file, while PostgreSQL is unreachable); [`batch`]: one batch, one
+//!   transaction; [`cdr`], [`live`], [`history`]: its tables.
 //! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
 //!   [`claims`]: the delivery services' side of it.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
@@ -21,6 +22,8 @@ pub mod mirror;
 pub mod outbox;
 pub mod recovery;
 pub mod schema;
+mod sink;
+pub mod spool;
 pub mod writer;
 
 use std::str::FromStr;
@@ -32,7 +35,7 @@ use crate::config::PostgresConfig;
 
 pub use claims::PgClaims;
 pub use recovery::recover_interrupted_calls;
-pub use writer::{PgWriterOptions, spawn_pg_writer};
+pub use writer::{PgWriterOptions, drain_spool, spawn_pg_writer};
 
 /// Opens one connection (within `connect_timeout`).
 pub fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
