@@ -141,6 +141,9 @@ impl PgSink {
 
     fn spool_commands(&mut self, commands: &[StoreCommand]) -> Result<(), StoreError> {
         let records: Vec<SpoolRecord> = commands.iter().filter_map(SpoolRecord::of).collect();
+        if let Some(claims) = self.outbox.postgres() {
+            claims.hold(true);
+        }
         self.spool.append(&records)?;
         metrics::spooled(records.len(), self.spool.depth());
         Ok(())
@@ -173,6 +176,10 @@ impl PgSink {
         }
         if self.outage && self.client.is_some() && self.spool.is_empty() {
             self.outage = false;
+            if let Some(claims) = self.outbox.postgres() {
+                claims.hold(false);
+            }
+            self.outbox.ring();
             tracing::info!("the spool is drained: writing to PostgreSQL directly again");
         }
     }
