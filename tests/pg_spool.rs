@@ -265,7 +265,7 @@ fn a_spool_replayed_twice_duplicates_nothing() {
         });
         records.push(SpoolRecord::Ended {
             trail: Vec::new(),
-            cdr: cdr(&id),
+            cdr: Box::new(cdr(&id)),
         });
     }
     records.push(SpoolRecord::Started {

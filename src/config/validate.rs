@@ -351,7 +351,7 @@ fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
     let spool_path = match &f.spool_path {
         Some(spool) => {
             p.non_blank("store.spool_path", spool);
-            if PathBuf::from(spool) == path {
+            if std::path::Path::new(spool) == path {
                 p.push("store.spool_path", "must not be store.path");
             }
             PathBuf::from(spool)

@@ -192,7 +192,7 @@ mod tests {
         }];
         SpoolRecord::Ended {
             trail: cdr.trail.clone(),
-            cdr,
+            cdr: Box::new(cdr),
         }
     }
 
@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(
             SpoolRecord::Ended {
                 trail: cdr.trail.clone(),
-                cdr
+                cdr: Box::new(cdr)
             },
             record
         );

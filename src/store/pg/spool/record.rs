@@ -28,7 +28,7 @@ pub enum SpoolRecord {
         dialogs: CallDialogs,
     },
     Ended {
-        cdr: CallDetailRecord,
+        cdr: Box<CallDetailRecord>,
         trail: Vec<TrailStep>,
     },
     Settle {
@@ -55,7 +55,7 @@ impl SpoolRecord {
                 dialogs: dialogs.clone(),
             },
             StoreCommand::CallEnded(cdr) => Self::Ended {
-                cdr: cdr.clone(),
+                cdr: Box::new(cdr.clone()),
                 trail: cdr.trail.clone(),
             },
             StoreCommand::OutboxSettle { settled, .. } => Self::Settle {
@@ -75,7 +75,7 @@ impl SpoolRecord {
             Self::Dialogs { id, dialogs } => StoreCommand::DialogsChanged { id, dialogs },
             Self::Ended { mut cdr, trail } => {
                 cdr.trail = trail;
-                StoreCommand::CallEnded(cdr)
+                StoreCommand::CallEnded(*cdr)
             }
             Self::Settle { settled } => StoreCommand::OutboxSettle {
                 settled,
