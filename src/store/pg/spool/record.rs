@@ -27,6 +27,7 @@ pub enum SpoolRecord {
         id: String,
         dialogs: CallDialogs,
     },
+    /// The CDR without its trail (its serde form skips it), the trail beside it.
     Ended {
         cdr: Box<CallDetailRecord>,
         trail: Vec<TrailStep>,
@@ -54,10 +55,11 @@ impl SpoolRecord {
                 id: id.clone(),
                 dialogs: dialogs.clone(),
             },
-            StoreCommand::CallEnded(cdr) => Self::Ended {
-                cdr: Box::new(cdr.clone()),
-                trail: cdr.trail.clone(),
-            },
+            StoreCommand::CallEnded(cdr) => {
+                let mut cdr = Box::new(cdr.clone());
+                let trail = std::mem::take(&mut cdr.trail);
+                Self::Ended { cdr, trail }
+            }
             StoreCommand::OutboxSettle { settled, .. } => Self::Settle {
                 settled: settled.clone(),
             },
