@@ -307,7 +307,7 @@ fn a_spool_replayed_twice_duplicates_nothing() {
     assert_eq!(
         count(&mut c, "SELECT count(*) FROM live_calls"),
         1,
-        "no live row comes back for an ended call; the live one is there once"
+        "no live row is left for an ended call; the live one is there once"
     );
     assert_facts_once_with_live(&mut c);
 }

@@ -544,6 +544,57 @@ mod tests {
         ));
     }
 
+    /// A sink with work between batches (three idle rounds), counting what it is given.
+    struct IdleSink {
+        idles: Arc<std::sync::atomic::AtomicUsize>,
+        applied: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Sink for IdleSink {
+        fn apply(
+            &mut self,
+            batch: &[StoreCommand],
+            _opts: &WriterOptions,
+            _events: &mut Enqueue<'_>,
+        ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.applied.fetch_add(batch.len(), SeqCst);
+            Ok((BatchOutcome::default(), vec![true; batch.len()]))
+        }
+
+        fn idle_in(&self) -> Option<Duration> {
+            let done = self.idles.load(std::sync::atomic::Ordering::SeqCst);
+            (done < 3).then_some(Duration::from_millis(1))
+        }
+
+        fn idle(&mut self, _opts: &WriterOptions) {
+            self.idles.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// The sink's idle work runs while the queue is empty, off the writer's runtime, and
+    /// stops when the sink has none; commands are written as before.
+    #[test]
+    fn a_sink_gets_its_idle_rounds_while_the_queue_is_empty() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (idles, applied) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let sink = IdleSink {
+            idles: Arc::clone(&idles),
+            applied: Arc::clone(&applied),
+        };
+        let (sender, queue) = StoreSender::channel(8);
+        let handle =
+            WriterHandle::start_sink(sink, queue, opts(4), Outbox::new(Vec::new())).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while idles.load(SeqCst) < 3 {
+            assert!(std::time::Instant::now() < deadline, "no idle rounds");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sender.try_send(StoreCommand::CallEnded(cdr(1))).unwrap();
+        handle.shutdown().unwrap();
+        assert_eq!((idles.load(SeqCst), applied.load(SeqCst)), (3, 1));
+    }
+
     #[test]
     fn try_send_hands_the_command_back_when_full() {
         let (sender, _queue) = StoreSender::channel(1);

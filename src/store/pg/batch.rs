@@ -33,10 +33,6 @@ pub struct BatchContext<'a> {
     pub unique_window: Option<Duration>,
     /// Missed calls of a caller answered within this are marked called back.
     pub callback_window: Duration,
-    /// The commands come from the spool and may have been committed before (a crash
-    /// between the commit and the spool's delete): a start of a call whose CDR is stored
-    /// writes no live row again.
-    pub replayed: bool,
 }
 
 /// Whether the PostgreSQL store writes this command (see the module note).
@@ -102,13 +98,11 @@ pub(in crate::store) fn apply(
             .unwrap_or(fallback)
     };
     let mut applied = Applied::default();
-    let finished = finished_calls(tx, batch, ctx.replayed)?;
     let plan = LivePlan::new(batch);
     let mut ended = Vec::new();
     for (index, cmd) in batch.iter().enumerate() {
         let done = match (plan.step(index, cmd), cmd) {
             (LiveStep::Folded, _) => true,
-            (LiveStep::Write(fold), _) if finished.contains(fold.id()) => false,
             (LiveStep::Write(fold), _) => write_live(tx, fold, ctx.node, &first, &mut applied)?,
             (LiveStep::None, StoreCommand::CallEnded(cdr)) => {
                 ended.push((index, cdr));
@@ -139,29 +133,6 @@ pub(in crate::store) fn apply(
     }
     applied.judged = judged;
     Ok(applied)
-}
-
-/// Replayed calls started in this batch whose CDR is already stored (none unless replayed).
-fn finished_calls(
-    tx: &mut Transaction<'_>,
-    batch: &[StoreCommand],
-    replayed: bool,
-) -> Result<HashSet<String>, StoreError> {
-    if !replayed {
-        return Ok(HashSet::new());
-    }
-    let ids: Vec<&str> = batch
-        .iter()
-        .filter_map(|cmd| match cmd {
-            StoreCommand::CallStarted(l) => Some(l.id.as_str()),
-            _ => None,
-        })
-        .collect();
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let rows = tx.query("SELECT id FROM cdr WHERE id = ANY($1)", &[&ids])?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Judges the calls this batch starts, and CDRs of calls never seen starting (a restart).

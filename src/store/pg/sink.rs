@@ -64,7 +64,7 @@ impl Sink for PgSink {
         let now = Instant::now();
         self.catch_up(now, opts, REPLAY_SLICE);
         if self.spool.is_empty() && self.client.is_some() {
-            match self.commit(batch, opts, events, false) {
+            match self.commit(batch, opts, events) {
                 Ok(applied) => return Ok((applied.outcome, applied.changed)),
                 Err(e) => match spool::classify(&e) {
                     Failure::Connection => self.lost(now, &e),
@@ -95,13 +95,12 @@ impl Sink for PgSink {
 }
 
 impl PgSink {
-    /// One batch in one PostgreSQL transaction; `replayed` for commands from the spool.
+    /// One batch in one PostgreSQL transaction.
     fn commit(
         &mut self,
         batch: &[StoreCommand],
         opts: &WriterOptions,
         events: &mut Enqueue<'_>,
-        replayed: bool,
     ) -> Result<Applied, StoreError> {
         let client = self
             .client
@@ -111,7 +110,6 @@ impl PgSink {
             node: &self.node,
             unique_window: self.unique_window,
             callback_window: opts.callback_window,
-            replayed,
         };
         let mut tx = client.transaction()?;
         let mut applied = batch::apply(&mut tx, batch, ctx, &self.judged, events)?;
@@ -230,7 +228,7 @@ impl PgSink {
                 .unzip();
             let subscriptions = self.outbox.subscriptions();
             let mut events = Enqueue::new(&subscriptions, jiff::Timestamp::now());
-            match self.commit(&commands, opts, &mut events, true) {
+            match self.commit(&commands, opts, &mut events) {
                 Ok(_) => {
                     self.spool.delete_through(last)?;
                     metrics::replayed(commands.len(), self.spool.depth());
@@ -261,7 +259,7 @@ impl PgSink {
         let subscriptions = self.outbox.subscriptions();
         for (&seq, cmd) in seqs.iter().zip(commands) {
             let mut events = Enqueue::new(&subscriptions, jiff::Timestamp::now());
-            match self.commit(std::slice::from_ref(cmd), opts, &mut events, true) {
+            match self.commit(std::slice::from_ref(cmd), opts, &mut events) {
                 Ok(_) => {
                     self.spool.delete_through(seq)?;
                     if events.added > 0 {
@@ -298,7 +296,7 @@ impl PgSink {
         let mut outcome = BatchOutcome::default();
         let mut changed = Vec::with_capacity(batch.len());
         for (i, cmd) in batch.iter().enumerate() {
-            match self.commit(std::slice::from_ref(cmd), opts, events, false) {
+            match self.commit(std::slice::from_ref(cmd), opts, events) {
                 Ok(applied) => {
                     outcome.cdrs_written += applied.outcome.cdrs_written;
                     outcome.duplicate_cdrs += applied.outcome.duplicate_cdrs;

@@ -4,7 +4,8 @@
 //! first through the normal batch path, each replayed chunk deleted once PostgreSQL has
 //! committed it. A crash between the two replays the chunk again, which PostgreSQL ignores
 //! (CDR ids and outbox event ids are unique, the rows are inserted `ON CONFLICT DO
-//! NOTHING`, and a replayed start of a call whose CDR exists writes no live row).
+//! NOTHING`; the file is replayed in order, so a call's replayed start is followed by its
+//! replayed end, which deletes the live row the start wrote again).
 //!
 //! - [`record`]: the serialised form of a command.
 //! - [`classify`]: a connection-class error (spool and reconnect), a transient one (retry)
