@@ -41,6 +41,12 @@ pub use writer::{PgWriterOptions, drain_spool, spawn_pg_writer};
 pub fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
     let mut pg = postgres::Config::from_str(&config.url)?;
     pg.connect_timeout(config.connect_timeout);
+    // A server that vanished from the network (no RST) must not hold the writer for the
+    // kernel's retransmission timeout (minutes): unacknowledged data for this long closes the
+    // connection, and the writer spools (`spool`). A `tcp_user_timeout` in the URL wins.
+    if pg.get_tcp_user_timeout().is_none() {
+        pg.tcp_user_timeout(config.connect_timeout);
+    }
     if pg.get_application_name().is_none() {
         pg.application_name("calltrack");
     }
