@@ -170,7 +170,10 @@ impl PgSink {
             }
         }
         if let Err(e) = self.replay(opts, slice) {
+            // The spool file failed (not PostgreSQL): back off like an outage rather than
+            // spin on it between batches.
             tracing::error!(error = %e, "the spool could not be replayed; trying again later");
+            self.lost(now, &e);
         }
         if self.outage && self.client.is_some() && self.spool.is_empty() {
             self.outage = false;
