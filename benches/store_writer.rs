@@ -239,6 +239,7 @@ fn fresh(backend: &Backend<'_>, dir: &std::path::Path) -> (StoreSender, WriterHa
                 writer: options(),
                 node: "bench".into(),
                 unique_window: Some(Duration::from_secs(30 * 86_400)),
+                spool_path: dir.join(format!("bench{n}.spool.db")),
             };
             spawn_pg_writer(&config, opts, Outbox::new(Vec::new())).expect("writer")
         }

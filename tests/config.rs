@@ -256,6 +256,7 @@ fn example_sets_every_key() {
         "store.connect_timeout_ms",
         "node.heartbeat_ms",
         "node.dead_after_ms",
+        "store.spool_path",
         "pbx.trusted",
         "blacklist.numbers",
         "blacklist.status",
@@ -690,4 +691,18 @@ fn overflow_code_needs_a_reserve_number_and_a_pool() {
     assert!(config.sites[0].overflow_code);
     let off = Config::from_toml_str(&site("").replace("overflow_code = true\n", "")).unwrap();
     assert!(!off.sites[0].overflow_code);
+}
+
+/// `[store] spool_path` defaults to a file beside `store.path`; the store file itself is a
+/// keyed problem.
+#[test]
+fn the_postgres_spool_lives_beside_the_store_unless_set() {
+    let config = Config::from_toml_str("[store]\npath = \"/srv/ct/calls.db\"\n").unwrap();
+    assert_eq!(config.store.spool_path, Path::new("/srv/ct/calls.spool.db"));
+    let text = "[store]\npath = \"/srv/ct/calls.db\"\nspool_path = \"/srv/ct/calls.db\"\n";
+    let shown = Config::from_toml_str(text).unwrap_err().to_string();
+    assert!(
+        shown.lines().any(|l| l.starts_with("store.spool_path: ")),
+        "{shown}"
+    );
 }

@@ -44,9 +44,26 @@ fn writer(url: &str, node: &str) -> (StoreSender, WriterHandle) {
         },
         node: node.to_owned(),
         unique_window: Some(Duration::from_secs(30 * 86_400)),
+        spool_path: spool_path(url, node),
     };
     let outbox = Outbox::new(vec![Subscription::everything("hook")]);
     pg::spawn_pg_writer(&config(url), opts, outbox).unwrap()
+}
+
+/// A spool file of its own per server, database and node, empty at the start.
+fn spool_path(url: &str, node: &str) -> std::path::PathBuf {
+    let tail: String = url
+        .rsplit('@')
+        .next()
+        .unwrap_or(url)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let path = std::env::temp_dir().join(format!("calltrack-pg-nodes-spool-{tail}-{node}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
 }
 
 fn live(id: &str, started: Timestamp) -> LiveCall {

@@ -64,8 +64,26 @@ fn writer(url: &str, node: &str, subscriptions: Vec<Subscription>) -> (StoreSend
         },
         node: node.to_owned(),
         unique_window: Some(Duration::from_secs(30 * 86_400)),
+        spool_path: spool_path(url, node),
     };
     pg::spawn_pg_writer(&config(url), opts, Outbox::new(subscriptions)).unwrap()
+}
+
+/// A spool file of its own per database and node (the server's directory goes with it).
+fn spool_path(url: &str, node: &str) -> std::path::PathBuf {
+    let db = url.rsplit('/').next().unwrap_or("db");
+    let port = url
+        .rsplit(':')
+        .next()
+        .unwrap_or("0")
+        .split('/')
+        .next()
+        .unwrap_or("0");
+    let path = std::env::temp_dir().join(format!("calltrack-test-spool-{port}-{db}-{node}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
 }
 
 fn client(url: &str) -> postgres::Client {

@@ -39,6 +39,16 @@ pub(super) fn start_postgres(
     let blacklist = load_blacklist(config, &conn)?;
     let saved_leases = crate::store::leases::load_snapshot(&conn)?;
     drop(conn);
+    let subscriptions = crate::store::outbox::subscriptions(&config.exports);
+    let outbox = crate::store::outbox::Outbox::new(subscriptions);
+    let options = PgWriterOptions {
+        writer: writer_options(config),
+        node: node.clone(),
+        unique_window: config.tracking.unique_window,
+        spool_path: config.store.spool_path.clone(),
+    };
+    // What a crash left spooled goes in first: recovery then finds those calls' rows.
+    pg::drain_spool(pg_config, &options, Arc::clone(&outbox))?;
     let mut client = pg::open(pg_config)?;
     let now = Timestamp::now();
     let recovery = pg::recover_interrupted_calls(&mut client, node, now)?;
@@ -46,8 +56,6 @@ pub(super) fn start_postgres(
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(pg::cdr::recent_callers(&mut client, since)?);
     drop(client);
-    let subscriptions = crate::store::outbox::subscriptions(&config.exports);
-    let outbox = crate::store::outbox::Outbox::new(subscriptions);
     let lease = config.exports.policy.timeout * 2 + CLAIM_MARGIN;
     outbox.claim_through(PgClaims::open(pg_config, node, lease)?);
     let status = Arc::new(StoreStatus::new(BackendName::Postgres, node));
@@ -61,11 +69,6 @@ pub(super) fn start_postgres(
         Arc::clone(&outbox),
         Arc::clone(&status),
     )?;
-    let options = PgWriterOptions {
-        writer: writer_options(config),
-        node: node.clone(),
-        unique_window: config.tracking.unique_window,
-    };
     let (store, writer) = pg::spawn_pg_writer(pg_config, options, Arc::clone(&outbox))?;
     Ok(Opened {
         store,

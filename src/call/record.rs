@@ -130,16 +130,22 @@ pub struct CallDetailRecord {
 }
 
 /// A call in progress: what is known before the outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveCall {
     pub id: String,
     pub call_id: String,
     pub tracking_number: String,
     pub caller: String,
     pub destination: String,
-    #[serde(serialize_with = "rfc3339::serialize")]
+    #[serde(
+        serialize_with = "rfc3339::serialize",
+        deserialize_with = "rfc3339::deserialize"
+    )]
     pub started_at: Timestamp,
-    #[serde(serialize_with = "rfc3339::serialize_option")]
+    #[serde(
+        serialize_with = "rfc3339::serialize_option",
+        deserialize_with = "rfc3339::option::deserialize"
+    )]
     pub answered_at: Option<Timestamp>,
     /// Where the call came from, fixed at ring time.
     pub attribution: Attribution,

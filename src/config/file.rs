@@ -226,6 +226,9 @@ pub struct StoreFile {
     pub pool_size: usize,
     /// How long opening a PostgreSQL connection may take, in milliseconds.
     pub connect_timeout_ms: u64,
+    /// Local SQLite file store commands are spooled to while PostgreSQL is unreachable
+    /// (default: beside `path`, `<name>.spool.db`).
+    pub spool_path: Option<String>,
 }
 
 impl Default for StoreFile {
@@ -240,6 +243,7 @@ impl Default for StoreFile {
             url: None,
             pool_size: 4,
             connect_timeout_ms: 5000,
+            spool_path: None,
         }
     }
 }

@@ -213,6 +213,8 @@ pub struct StoreConfig {
     /// Where calls are kept: the SQLite file at `path` or a PostgreSQL server.
     pub backend: StoreBackend,
     pub path: PathBuf,
+    /// Where the PostgreSQL store spools commands while the server is unreachable.
+    pub spool_path: PathBuf,
     pub queue_capacity: usize,
     pub batch_max_records: usize,
     pub flush_interval: Duration,

@@ -11,6 +11,9 @@ use super::file::ConfigFile;
 /// Rewrites every relative path in `file` as `dir` joined with it, made absolute.
 pub(super) fn resolve(file: &mut ConfigFile, dir: &Path) {
     resolve_one(&mut file.store.path, dir);
+    if let Some(spool) = file.store.spool_path.as_mut() {
+        resolve_one(spool, dir);
+    }
     resolve_one(&mut file.media.recordings_dir, dir);
     if let Some(mmdb) = file.geo.mmdb_path.as_mut() {
         resolve_one(mmdb, dir);

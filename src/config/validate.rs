@@ -347,9 +347,21 @@ fn store(f: StoreFile, p: &mut Problems) -> StoreConfig {
         pool_size: f.pool_size,
         connect_timeout_ms: f.connect_timeout_ms,
     };
+    let path = PathBuf::from(&f.path);
+    let spool_path = match &f.spool_path {
+        Some(spool) => {
+            p.non_blank("store.spool_path", spool);
+            if std::path::Path::new(spool) == path {
+                p.push("store.spool_path", "must not be store.path");
+            }
+            PathBuf::from(spool)
+        }
+        None => path.with_extension("spool.db"),
+    };
     StoreConfig {
         backend: super::store_backend::backend(backend, p),
-        path: PathBuf::from(f.path),
+        path,
+        spool_path,
         queue_capacity: f.queue_capacity,
         batch_max_records: f.batch_max_records,
         flush_interval: Duration::from_millis(f.flush_interval_ms),

@@ -167,6 +167,27 @@ enum Control {
     Detached,
 }
 
+/// How filling a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filled {
+    /// The batch holds commands and the queue is open.
+    Open,
+    /// The queue is closed and drained (the batch may hold its last commands).
+    Closed,
+    /// No command came within the sink's idle time: the batch is empty.
+    Idle,
+}
+
+/// What the wait for a batch's first command ended with.
+// Transient, one per batch (see `Woke`).
+#[allow(clippy::large_enum_variant)]
+enum First {
+    /// A command, or None once the queue is closed and drained.
+    Command(Option<StoreCommand>),
+    /// The sink's idle time came first.
+    Idle,
+}
+
 /// What woke the writer while it waited for a command.
 // Transient, one per wake-up: boxing the command would cost an allocation per CDR.
 #[allow(clippy::large_enum_variant)]
@@ -190,6 +211,16 @@ pub(super) trait Sink: Send + 'static {
     fn refuses(&self, _cmd: &StoreCommand) -> bool {
         false
     }
+
+    /// How long the writer may wait for a command before it calls [`Sink::idle`]
+    /// (`None`: the sink has nothing to do between batches).
+    fn idle_in(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Work between batches while the queue is empty (PostgreSQL: reconnect, replay the
+    /// spool).
+    fn idle(&mut self, _opts: &WriterOptions) {}
 }
 
 /// The SQLite database file.
@@ -230,11 +261,16 @@ impl<S: Sink> Writer<S> {
     fn run(mut self, runtime: &Runtime) -> WriterStats {
         let mut batch = Vec::with_capacity(self.opts.batch_max_records);
         loop {
-            let open = runtime.block_on(self.fill(&mut batch));
+            let filled = runtime.block_on(self.fill(&mut batch));
             if !batch.is_empty() {
                 self.write(&mut batch);
             }
-            if !open {
+            if filled == Filled::Idle {
+                // Outside the runtime: the sink's idle work blocks (a synchronous
+                // PostgreSQL client runs a runtime of its own).
+                self.sink.idle(&self.opts);
+            }
+            if filled == Filled::Closed {
                 tracing::info!(commands = self.stats.commands, "CDR writer stopped");
                 return self.stats;
             }
@@ -242,7 +278,7 @@ impl<S: Sink> Writer<S> {
     }
 
     /// Waits for one command, then collects more until the batch is full or the flush
-    /// interval has passed. Returns false once the queue is closed and empty. What is
+    /// interval has passed; [`Filled::Closed`] once the queue is closed and empty. What is
     /// already queued is taken without a timer (the common case under load); the timed
     /// wait is only for a queue that ran dry.
     ///
@@ -250,9 +286,11 @@ impl<S: Sink> Writer<S> {
     /// ride in the batch of its records, so a batch at 256 records holds about 256 calls'
     /// events (one transaction instead of four), with at most [`COMMANDS_PER_RECORD`] times
     /// `batch_max_records` commands.
-    async fn fill(&mut self, batch: &mut Vec<StoreCommand>) -> bool {
-        let Some(first) = self.next().await else {
-            return false;
+    async fn fill(&mut self, batch: &mut Vec<StoreCommand>) -> Filled {
+        let first = match self.first().await {
+            First::Command(Some(cmd)) => cmd,
+            First::Command(None) => return Filled::Closed,
+            First::Idle => return Filled::Idle,
         };
         let mut records = batch_weight(&first);
         batch.push(first);
@@ -265,7 +303,7 @@ impl<S: Sink> Writer<S> {
                     batch.push(cmd);
                     continue;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+                Err(mpsc::error::TryRecvError::Disconnected) => return Filled::Closed,
                 Err(mpsc::error::TryRecvError::Empty) => {}
             }
             match tokio::time::timeout_at(deadline, self.next()).await {
@@ -273,11 +311,24 @@ impl<S: Sink> Writer<S> {
                     records += batch_weight(&cmd);
                     batch.push(cmd);
                 }
-                Ok(None) => return false,
+                Ok(None) => return Filled::Closed,
                 Err(_elapsed) => break,
             }
         }
-        true
+        Filled::Open
+    }
+
+    /// The first command of a batch, or [`First::Idle`] when the sink's idle time
+    /// ([`Sink::idle_in`]) passed first.
+    async fn first(&mut self) -> First {
+        let Some(wait) = self.sink.idle_in() else {
+            return First::Command(self.next().await);
+        };
+        // `next` is cancel-safe: a command is either returned or still queued.
+        match tokio::time::timeout(wait, self.next()).await {
+            Ok(cmd) => First::Command(cmd),
+            Err(_elapsed) => First::Idle,
+        }
     }
 
     /// The next command, or None once the queue is closed and drained.
@@ -492,6 +543,57 @@ mod tests {
             handle.shutdown(),
             Err(StoreError::Unflushed { lost: 2 })
         ));
+    }
+
+    /// A sink with work between batches (three idle rounds), counting what it is given.
+    struct IdleSink {
+        idles: Arc<std::sync::atomic::AtomicUsize>,
+        applied: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Sink for IdleSink {
+        fn apply(
+            &mut self,
+            batch: &[StoreCommand],
+            _opts: &WriterOptions,
+            _events: &mut Enqueue<'_>,
+        ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.applied.fetch_add(batch.len(), SeqCst);
+            Ok((BatchOutcome::default(), vec![true; batch.len()]))
+        }
+
+        fn idle_in(&self) -> Option<Duration> {
+            let done = self.idles.load(std::sync::atomic::Ordering::SeqCst);
+            (done < 3).then_some(Duration::from_millis(1))
+        }
+
+        fn idle(&mut self, _opts: &WriterOptions) {
+            self.idles.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// The sink's idle work runs while the queue is empty, off the writer's runtime, and
+    /// stops when the sink has none; commands are written as before.
+    #[test]
+    fn a_sink_gets_its_idle_rounds_while_the_queue_is_empty() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (idles, applied) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let sink = IdleSink {
+            idles: Arc::clone(&idles),
+            applied: Arc::clone(&applied),
+        };
+        let (sender, queue) = StoreSender::channel(8);
+        let handle =
+            WriterHandle::start_sink(sink, queue, opts(4), Outbox::new(Vec::new())).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while idles.load(SeqCst) < 3 {
+            assert!(std::time::Instant::now() < deadline, "no idle rounds");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sender.try_send(StoreCommand::CallEnded(cdr(1))).unwrap();
+        handle.shutdown().unwrap();
+        assert_eq!((idles.load(SeqCst), applied.load(SeqCst)), (3, 1));
     }
 
     #[test]

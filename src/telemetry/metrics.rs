@@ -173,6 +173,7 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time to apply and commit one CDR batch"
     );
+    describe_pg_spool_metrics();
     describe_histogram!(
         "calltrack_invite_relay_seconds",
         metrics::Unit::Seconds,
@@ -332,6 +333,27 @@ pub fn publish_pools(leases: &LeaseTable, now: Timestamp) {
 pub fn pool_estimated_accuracy(site: &str, pool: &str, estimate: Option<f64>) {
     let labels = [("site", site.to_owned()), ("pool", pool.to_owned())];
     gauge!("calltrack_pool_estimated_accuracy", &labels).set(estimate.unwrap_or(f64::NAN));
+}
+
+/// The PostgreSQL store's spool (`store::pg::spool` records them).
+fn describe_pg_spool_metrics() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(
+        "calltrack_pg_spooled_commands_total",
+        "Store commands written to the local spool file while PostgreSQL was unreachable"
+    );
+    describe_gauge!(
+        "calltrack_pg_spool_depth",
+        "Store commands in the local spool file waiting for PostgreSQL"
+    );
+    describe_counter!(
+        "calltrack_pg_replayed_commands_total",
+        "Spooled store commands replayed into PostgreSQL"
+    );
+    describe_counter!(
+        "calltrack_pg_rejected_commands_total",
+        "Store commands PostgreSQL refused with a SQL error, kept in the spool file's rejected table"
+    );
 }
 
 /// The CDR writer's queue holds `depth` commands.

@@ -1,6 +1,8 @@
 //! A throwaway PostgreSQL server for tests: `initdb` + `pg_ctl start` from
 //! `/usr/lib/postgresql/*/bin/` in a temporary directory, on a free loopback port, with
-//! `fsync=off`; stopped (immediate) and removed on drop. PostgreSQL refuses to run as root,
+//! `fsync=off`; stopped (immediate) and removed on drop. [`PgServer::stop`] and
+//! [`PgServer::restart`] take it away and bring it back on the same port and data (outage
+//! tests). PostgreSQL refuses to run as root,
 //! so as root the server runs as the `postgres` user (or `nobody`) through `runuser`.
 //! Missing binaries skip loudly, and fail under `CI=true`.
 
@@ -101,27 +103,46 @@ impl PgServer {
                 "--no-sync",
             ],
         );
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -k {} -p {port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50",
-            server.dir.path().display()
-        );
-        let log = server.dir.path().join("server.log");
-        server.run(
+        server.pg_ctl_start(&server.options());
+        Some(server)
+    }
+
+    fn options(&self) -> String {
+        format!(
+            "-c listen_addresses=127.0.0.1 -k {} -p {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+
+    fn pg_ctl_start(&self, options: &str) {
+        let log = self.dir.path().join("server.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                &server.data(),
+                &self.data(),
                 "-l",
                 &log.display().to_string(),
                 "-o",
-                &options,
+                options,
                 "-w",
                 "-t",
                 "60",
                 "start",
             ],
         );
-        Some(server)
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: open connections are closed, clients see it
+    /// go away) and waits until it is down.
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts the stopped server again, same port and data.
+    pub fn restart(&self) {
+        self.pg_ctl_start(&self.options());
     }
 
     fn data(&self) -> String {

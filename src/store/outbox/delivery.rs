@@ -13,21 +13,26 @@ use super::{EventKind, OutboxEvent, from_millis, millis};
 use crate::call::record::rfc3339;
 
 /// How an attempt ended, as the writer stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Settlement {
     /// Accepted by the destination; `kept` is what later events of the subject need.
     Delivered { kept: Option<String> },
     /// Try again at `at`.
-    Retry { at: Timestamp, error: String },
+    Retry {
+        #[serde(with = "rfc3339")]
+        at: Timestamp,
+        error: String,
+    },
     /// Given up: a dead letter with the reason (`replay` sends it again).
     Dead { error: String },
 }
 
 /// One row's settlement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Settled {
     pub seq: i64,
     /// When the attempt ended.
+    #[serde(with = "rfc3339")]
     pub at: Timestamp,
     /// Whether a request was made (false when the event was refused before sending, for
     /// example as too old for the destination).

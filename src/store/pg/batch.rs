@@ -301,15 +301,41 @@ impl Facts<'_, '_> {
         Ok(())
     }
 
-    /// The live call `id` as this batch started it, or as stored.
+    /// The live call `id` as this batch started or ended it, or as stored.
     fn live(&self, tx: &mut impl GenericClient, id: &str) -> Result<Option<LiveCall>, StoreError> {
         let started = self.batch.iter().find_map(|cmd| match cmd {
             StoreCommand::CallStarted(l) if l.id == id => Some(with_first(l, self.first)),
             _ => None,
         });
-        match started {
+        if let Some(l) = started {
+            return Ok(Some(l));
+        }
+        // Started in an earlier batch and ended in this one: its live row is already gone.
+        let ended = self.batch.iter().find_map(|cmd| match cmd {
+            StoreCommand::CallEnded(c) if c.id == id => Some(live_of(c, self.first)),
+            _ => None,
+        });
+        match ended {
             Some(l) => Ok(Some(l)),
             None => live::by_id(tx, id),
         }
+    }
+}
+
+/// The live call a CDR closed, as it stood before the end.
+fn live_of(c: &CallDetailRecord, first: &dyn Fn(&str, bool) -> bool) -> LiveCall {
+    LiveCall {
+        id: c.id.clone(),
+        call_id: c.call_id.clone(),
+        tracking_number: c.tracking_number.clone(),
+        caller: c.caller.clone(),
+        destination: c.destination.clone(),
+        started_at: c.started_at,
+        answered_at: c.answered_at,
+        attribution: c.attribution.clone(),
+        first_time_caller: first(&c.id, c.first_time_caller),
+        scheme: c.scheme.clone(),
+        answered_step: c.answered_step,
+        answered_target: c.answered_target.clone(),
     }
 }

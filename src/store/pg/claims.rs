@@ -2,8 +2,11 @@
 //! of their own (the writer keeps its own) owned by a thread of its own, `outbox-claims`
 //! (the sync client runs its own runtime, so it never lives on an async thread), fed by a
 //! channel; the thread ends when the last handle is dropped. Each claim holds its rows for
-//! `lease`; rows claimed but not sent this round are released at once.
+//! `lease`; rows claimed but not sent this round are released at once. A connection lost
+//! (PostgreSQL restarted or away for a while) is opened again before the next job, with
+//! backoff ([`super::spool::Reconnect`]); meanwhile jobs fail and the services retry.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -22,6 +25,9 @@ pub struct PgClaims {
     jobs: mpsc::Sender<Job>,
     node: Arc<str>,
     lease: Duration,
+    /// Set while the writer's spool holds commands (settlements among them): a claim then
+    /// could take back a row whose delivery is settled in the spool, so none is made.
+    held: Arc<AtomicBool>,
 }
 
 /// Work for the claims thread.
@@ -41,10 +47,13 @@ impl PgClaims {
     pub fn open(config: &PostgresConfig, node: &str, lease: Duration) -> Result<Self, StoreError> {
         let mut client = super::connect(config)?;
         let (jobs, queue) = mpsc::channel::<Job>();
+        let config = config.clone();
         std::thread::Builder::new()
             .name("outbox-claims".into())
             .spawn(move || {
+                let mut reconnect = super::spool::Reconnect::default();
                 for job in queue {
+                    reconnect_if_closed(&mut client, &config, &mut reconnect);
                     job(&mut client);
                 }
             })
@@ -53,9 +62,35 @@ impl PgClaims {
             jobs,
             node: node.into(),
             lease,
+            held: Arc::new(AtomicBool::new(false)),
         })
     }
+}
 
+/// Opens the claims connection again if it was lost and an attempt is due.
+fn reconnect_if_closed(
+    client: &mut Client,
+    config: &PostgresConfig,
+    reconnect: &mut super::spool::Reconnect,
+) {
+    let now = std::time::Instant::now();
+    if !client.is_closed() || !reconnect.due(now) {
+        return;
+    }
+    match super::connect(config) {
+        Ok(fresh) => {
+            *client = fresh;
+            reconnect.succeeded();
+            tracing::info!("outbox claims: connected to PostgreSQL again");
+        }
+        Err(error) => {
+            reconnect.failed(now);
+            tracing::debug!(%error, "outbox claims: PostgreSQL still unreachable");
+        }
+    }
+}
+
+impl PgClaims {
     async fn with<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Client, &str) -> Result<T, StoreError> + Send + 'static,
@@ -77,6 +112,9 @@ impl PgClaims {
         destination: &str,
         limit: usize,
     ) -> Result<(Vec<OutboxEvent>, Option<Timestamp>), StoreError> {
+        if self.held.load(Ordering::Acquire) {
+            return Ok((Vec::new(), None));
+        }
         let (destination, lease) = (destination.to_owned(), self.lease);
         self.with(move |client, node| {
             let now = Timestamp::now();
@@ -91,6 +129,11 @@ impl PgClaims {
             Ok((events, next.map(from_millis)))
         })
         .await
+    }
+
+    /// Holds claims back while the writer's spool is not empty (`true`), or lets them go.
+    pub(in crate::store) fn hold(&self, held: bool) {
+        self.held.store(held, Ordering::Release);
     }
 
     /// Gives back claimed rows this node will not send now (another node may take them).

@@ -5,8 +5,9 @@
 //!
 //! - [`schema`]: versioned migrations of their own (`schema_migrations`); [`mirror`]: the
 //!   columns shared with SQLite, derived from its schema; [`cells`]: values both ways.
-//! - [`writer`]: the writer thread on PostgreSQL; [`batch`]: one batch, one transaction;
-//!   [`cdr`], [`live`], [`history`]: its tables.
+//! - [`writer`]: the writer thread on PostgreSQL; [`sink`]: where its batches go (PostgreSQL,
+//!   or [`spool`], a local file, while PostgreSQL is unreachable); [`batch`]: one batch, one
+//!   transaction; [`cdr`], [`live`], [`history`]: its tables.
 //! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
 //!   [`claims`]: the delivery services' side of it.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
@@ -28,6 +29,8 @@ pub mod outbox;
 pub mod probe;
 pub mod recovery;
 pub mod schema;
+mod sink;
+pub mod spool;
 pub mod takeover;
 pub mod writer;
 
@@ -41,12 +44,18 @@ use crate::config::PostgresConfig;
 pub use claims::PgClaims;
 pub use node_service::{NodeOptions, NodeService, spawn_node_service};
 pub use recovery::recover_interrupted_calls;
-pub use writer::{PgWriterOptions, spawn_pg_writer};
+pub use writer::{PgWriterOptions, drain_spool, spawn_pg_writer};
 
 /// Opens one connection (within `connect_timeout`).
 pub fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
     let mut pg = postgres::Config::from_str(&config.url)?;
     pg.connect_timeout(config.connect_timeout);
+    // A server that vanished from the network (no RST) must not hold the writer for the
+    // kernel's retransmission timeout (minutes): unacknowledged data for this long closes the
+    // connection, and the writer spools (`spool`). A `tcp_user_timeout` in the URL wins.
+    if pg.get_tcp_user_timeout().is_none() {
+        pg.tcp_user_timeout(config.connect_timeout);
+    }
     if pg.get_application_name().is_none() {
         pg.application_name("calltrack");
     }

@@ -14,7 +14,7 @@ use super::cells::time_text;
 use crate::call::record::rfc3339;
 use crate::store::StoreError;
 use crate::store::outbox::delivery::{Settled, Settlement};
-use crate::store::outbox::enqueue::{Enqueue, event_id, to_json};
+use crate::store::outbox::enqueue::{Enqueue, to_json};
 use crate::store::outbox::fact::CallFact;
 use crate::store::outbox::{EventKind, OutboxEvent, from_millis, millis};
 
@@ -55,7 +55,7 @@ impl NewEvents {
                 events.added += 1;
             }
             self.rows.push(NewRow {
-                id: event_id(),
+                id: call_event_id(&subscription.destination, kind, &call.id),
                 destination: subscription.destination.clone(),
                 event: kind.as_str(),
                 subject: call.id.clone(),
@@ -89,7 +89,8 @@ impl NewEvents {
              CASE WHEN x IS NULL THEN 'pending' ELSE 'dead' END, x, \
              CASE WHEN x IS NULL THEN NULL ELSE $8::bigint END \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::text[]) WITH ORDINALITY AS t(i, d, e, s, o, p, x, n) ORDER BY n",
+             $6::text[], $7::text[]) WITH ORDINALITY AS t(i, d, e, s, o, p, x, n) ORDER BY n \
+             ON CONFLICT (id) DO NOTHING",
             &[
                 &ids,
                 &destinations,
@@ -103,6 +104,26 @@ impl NewEvents {
         )?;
         Ok(())
     }
+}
+
+/// The id of the one `kind` event about call `subject` for `destination`: the same every
+/// time it is derived, so a batch written twice (the spool replayed after a crash between
+/// PostgreSQL's commit and the spool's delete) inserts it once (`ON CONFLICT DO NOTHING`).
+/// Same shape as the SQLite store's random ids (`evt_` and 32 hex digits).
+pub fn call_event_id(destination: &str, kind: EventKind, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [destination, kind.as_str(), subject] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let digest = hash.finalize();
+    let mut id = String::with_capacity(36);
+    id.push_str("evt_");
+    for byte in &digest[..16] {
+        id.push_str(&format!("{byte:02x}"));
+    }
+    id
 }
 
 /// Claims up to `limit` events of `destination` due at `now` for `node`, for `lease`

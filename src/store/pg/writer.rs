@@ -1,20 +1,20 @@
 //! The store writer on PostgreSQL: the same writer thread, queue, batching, retries and
-//! shutdown as on SQLite (`store::writer`), writing through one PostgreSQL connection.
+//! shutdown as on SQLite (`store::writer`), writing through one PostgreSQL connection, or
+//! to the local spool while PostgreSQL is unreachable ([`super::sink`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postgres::Client;
+use std::path::PathBuf;
 
-use super::batch::{self, BatchContext};
+use super::sink::PgSink;
+use super::spool::{Reconnect, SpoolFile, metrics as spool_metrics};
 use crate::config::PostgresConfig;
 use crate::store::StoreError;
-use crate::store::batch::BatchOutcome;
-use crate::store::commands::{StoreCommand, StoreSender};
+use crate::store::commands::StoreSender;
 use crate::store::outbox::Outbox;
-use crate::store::outbox::enqueue::Enqueue;
-use crate::store::writer::{Sink, WriterHandle, WriterOptions};
+use crate::store::writer::{WriterHandle, WriterOptions};
 
 /// Who this writer writes for, beyond the writer options.
 #[derive(Debug, Clone)]
@@ -24,71 +24,56 @@ pub struct PgWriterOptions {
     pub node: String,
     /// The first-time-caller window (`[tracking]`; `None`: new only once, ever).
     pub unique_window: Option<Duration>,
+    /// The local SQLite file batches go to while PostgreSQL is unreachable
+    /// (`[store] spool_path`).
+    pub spool_path: PathBuf,
 }
 
-/// Connects, migrates and starts the writer thread on PostgreSQL.
+/// Connects, migrates, replays what the spool holds from an earlier run, and starts the
+/// writer thread on PostgreSQL (spooling to `opts.spool_path` while PostgreSQL is away).
 pub fn spawn_pg_writer(
     config: &PostgresConfig,
     opts: PgWriterOptions,
     outbox: Arc<Outbox>,
 ) -> Result<(StoreSender, WriterHandle), StoreError> {
-    let mut client = super::connect(config)?;
-    super::schema::migrate(&mut client)?;
     let writer = opts.writer.normalized();
+    let mut sink = sink(config, &opts, Arc::clone(&outbox))?;
+    sink.drain(&writer)?;
     let (sender, queue) = StoreSender::channel(writer.queue_capacity);
-    let sink = PgSink {
-        client,
-        node: opts.node,
-        unique_window: opts.unique_window,
-        judged: HashMap::new(),
-    };
     Ok((
         sender,
         WriterHandle::start_sink(sink, queue, writer, outbox)?,
     ))
 }
 
-/// The writer's PostgreSQL connection and what it carries between batches.
-struct PgSink {
-    client: Client,
-    node: String,
-    unique_window: Option<Duration>,
-    /// First-time judgements of calls in progress, taken to their CDRs.
-    judged: HashMap<String, bool>,
+/// Replays what the spool at `opts.spool_path` holds into PostgreSQL (start-up, before
+/// recovery closes this node's live calls); an error if PostgreSQL cannot be reached.
+pub fn drain_spool(
+    config: &PostgresConfig,
+    opts: &PgWriterOptions,
+    outbox: Arc<Outbox>,
+) -> Result<(), StoreError> {
+    sink(config, opts, outbox)?.drain(&opts.writer.normalized())
 }
 
-impl Sink for PgSink {
-    fn apply(
-        &mut self,
-        batch: &[StoreCommand],
-        opts: &WriterOptions,
-        events: &mut Enqueue<'_>,
-    ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
-        for cmd in batch.iter().filter(|cmd| !batch::supports(cmd)) {
-            let command = batch::refused_name(cmd);
-            tracing::error!(
-                command,
-                "the PostgreSQL store does not write this yet; refused (not committed)"
-            );
-        }
-        let ctx = BatchContext {
-            node: &self.node,
-            unique_window: self.unique_window,
-            callback_window: opts.callback_window,
-        };
-        let mut tx = self.client.transaction()?;
-        let applied = batch::apply(&mut tx, batch, ctx, &self.judged, events)?;
-        tx.commit()?;
-        self.judged.extend(applied.judged);
-        for cmd in batch {
-            if let StoreCommand::CallEnded(cdr) = cmd {
-                self.judged.remove(&cdr.id);
-            }
-        }
-        Ok((applied.outcome, applied.changed))
-    }
-
-    fn refuses(&self, cmd: &StoreCommand) -> bool {
-        !batch::supports(cmd)
-    }
+fn sink(
+    config: &PostgresConfig,
+    opts: &PgWriterOptions,
+    outbox: Arc<Outbox>,
+) -> Result<PgSink, StoreError> {
+    let spool = SpoolFile::open(&opts.spool_path)?;
+    spool_metrics::depth_now(spool.depth());
+    let mut client = super::connect(config)?;
+    super::schema::migrate(&mut client)?;
+    Ok(PgSink {
+        config: config.clone(),
+        client: Some(client),
+        node: opts.node.clone(),
+        unique_window: opts.unique_window,
+        judged: HashMap::new(),
+        spool,
+        reconnect: Reconnect::default(),
+        outbox,
+        outage: false,
+    })
 }

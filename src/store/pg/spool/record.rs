@@ -1,0 +1,100 @@
+//! The spool's serialised form of a store command: what the PostgreSQL batch path needs to
+//! write the command later, as one JSON text per command (the CDR's `trail`, skipped by the
+//! CDR's own serde form, rides beside it).
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::call::live_dialog::CallDialogs;
+use crate::call::record::{CallDetailRecord, LiveCall, rfc3339};
+use crate::call::trail::TrailStep;
+use crate::store::commands::StoreCommand;
+use crate::store::outbox::delivery::Settled;
+
+/// One spooled command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SpoolRecord {
+    Started {
+        live: LiveCall,
+    },
+    Answered {
+        id: String,
+        #[serde(with = "rfc3339")]
+        answered_at: Timestamp,
+    },
+    Dialogs {
+        id: String,
+        dialogs: CallDialogs,
+    },
+    /// The CDR without its trail (its serde form skips it), the trail beside it.
+    Ended {
+        cdr: Box<CallDetailRecord>,
+        trail: Vec<TrailStep>,
+    },
+    Settle {
+        settled: Vec<Settled>,
+    },
+    Prune {
+        #[serde(with = "rfc3339")]
+        before: Timestamp,
+    },
+}
+
+impl SpoolRecord {
+    /// The record of a command the PostgreSQL store writes; `None` for one it refuses (see
+    /// `pg::batch::supports`: those are never spooled, the writer drops them unanswered).
+    pub fn of(cmd: &StoreCommand) -> Option<Self> {
+        Some(match cmd {
+            StoreCommand::CallStarted(live) => Self::Started { live: live.clone() },
+            StoreCommand::CallAnswered { id, answered_at } => Self::Answered {
+                id: id.clone(),
+                answered_at: *answered_at,
+            },
+            StoreCommand::DialogsChanged { id, dialogs } => Self::Dialogs {
+                id: id.clone(),
+                dialogs: dialogs.clone(),
+            },
+            StoreCommand::CallEnded(cdr) => {
+                let mut cdr = Box::new(cdr.clone());
+                let trail = std::mem::take(&mut cdr.trail);
+                Self::Ended { cdr, trail }
+            }
+            StoreCommand::OutboxSettle { settled, .. } => Self::Settle {
+                settled: settled.clone(),
+            },
+            StoreCommand::OutboxPrune { before, .. } => Self::Prune { before: *before },
+            _ => return None,
+        })
+    }
+
+    /// The command again, for the batch path. A settle or prune replayed later has nobody
+    /// waiting: its reply goes nowhere.
+    pub fn into_command(self) -> StoreCommand {
+        match self {
+            Self::Started { live } => StoreCommand::CallStarted(live),
+            Self::Answered { id, answered_at } => StoreCommand::CallAnswered { id, answered_at },
+            Self::Dialogs { id, dialogs } => StoreCommand::DialogsChanged { id, dialogs },
+            Self::Ended { mut cdr, trail } => {
+                cdr.trail = trail;
+                StoreCommand::CallEnded(*cdr)
+            }
+            Self::Settle { settled } => StoreCommand::OutboxSettle {
+                settled,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::Prune { before } => StoreCommand::OutboxPrune {
+                before,
+                done: tokio::sync::oneshot::channel().0,
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
