@@ -179,6 +179,7 @@ impl Server {
             blacklist: blacklist.clone(),
             store: store.clone(),
             reader,
+            reads: crate::store::BackendReader::of_config(&config),
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();

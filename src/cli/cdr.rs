@@ -1,4 +1,5 @@
-//! `calltrack cdr`: list and tail stored call detail records as a table, JSON Lines or CSV.
+//! `calltrack cdr`: list and tail stored call detail records as a table, JSON Lines or CSV,
+//! from the SQLite file or, with `store.backend = "postgres"` and no `--db`, from PostgreSQL.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,11 @@ use rusqlite::Connection;
 use super::cdr_filter::ListFilter;
 use super::csv_cells;
 use crate::call::record::{CallDetailRecord, rfc3339};
+use crate::config::StoreBackend;
 use crate::store::calls::{CallQuery, Sort};
-use crate::store::{self, StoreError, StoredCdr, flat};
+use crate::store::pg::PgReader;
+use crate::store::reads::SqliteReads;
+use crate::store::{self, Reads, StoreError, StoredCdr, flat};
 
 /// CDRs printed by `tail` before it starts following.
 const TAIL_BACKLOG: usize = 10;
@@ -32,7 +36,7 @@ pub struct CdrArgs {
 pub enum CdrCommand {
     /// Print the newest CDRs (oldest of them first).
     List {
-        /// CDR database (default: the configured store path).
+        /// CDR database (default: the configured store: its SQLite path, or PostgreSQL).
         #[arg(long, value_name = "FILE")]
         db: Option<PathBuf>,
         /// How many of the newest matching CDRs to print (1 to 500).
@@ -45,7 +49,7 @@ pub enum CdrCommand {
     },
     /// Print the last 10 CDRs, then follow new ones until interrupted (Ctrl-C).
     Tail {
-        /// CDR database (default: the configured store path).
+        /// CDR database (default: the configured store: its SQLite path, or PostgreSQL).
         #[arg(long, value_name = "FILE")]
         db: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -72,9 +76,6 @@ pub enum OutputFormat {
 /// to stderr); a closed pipe ends it quietly. Dates in filters are days in each site's zone.
 pub fn run(args: CdrArgs, config: &crate::config::Config) -> Result<(), StoreError> {
     let default_db = &config.store.path;
-    let db = database(&args, default_db);
-    let shown = std::path::absolute(db).unwrap_or_else(|_| db.to_owned());
-    eprintln!("database: {}", shown.display());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let zone = |site: &str| {
@@ -82,7 +83,49 @@ pub fn run(args: CdrArgs, config: &crate::config::Config) -> Result<(), StoreErr
             .site(site)
             .map(|s| jiff::tz::TimeZone::fixed(s.utc_offset))
     };
+    if let (StoreBackend::Postgres(pg), false) = (&config.store.backend, db_given(&args)) {
+        eprintln!("database: {}", super::connect::shown(&pg.url));
+        return run_postgres(args, &PgReader::new(pg), &zone, &mut out);
+    }
+    let db = database(&args, default_db);
+    let shown = std::path::absolute(db).unwrap_or_else(|_| db.to_owned());
+    eprintln!("database: {}", shown.display());
     run_zoned(args, default_db, &zone, &mut out)
+}
+
+/// Whether `--db` names a SQLite file (which wins over a PostgreSQL store).
+fn db_given(args: &CdrArgs) -> bool {
+    let (CdrCommand::List { db, .. } | CdrCommand::Tail { db, .. }) = &args.command;
+    db.is_some()
+}
+
+/// [`run_zoned`] on PostgreSQL (`store.backend = "postgres"`, no `--db`).
+pub fn run_postgres(
+    args: CdrArgs,
+    reader: &PgReader,
+    zone: &dyn Fn(&str) -> Option<jiff::tz::TimeZone>,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
+    let result = match args.command {
+        CdrCommand::List {
+            limit,
+            filter,
+            format,
+            ..
+        } => {
+            let query = filter.query(limit, zone).map_err(StoreError::Filter)?;
+            let mut printer = CdrPrinter::new(out, format);
+            reader.read_blocking(|client| list(client, &query, &mut printer))
+        }
+        CdrCommand::Tail {
+            format, poll_ms, ..
+        } => {
+            let poll = Duration::from_millis(poll_ms);
+            let mut printer = CdrPrinter::new(out, format);
+            reader.read_blocking(|client| tail(client, poll, &mut printer, || true))
+        }
+    };
+    ignore_closed_pipe(result)
 }
 
 /// The database a command reads: `--db`, else the configured store path.
@@ -113,7 +156,11 @@ pub fn run_zoned(
         } => {
             let query = filter.query(limit, zone).map_err(StoreError::Filter)?;
             let conn = store::open_read_only(db.as_deref().unwrap_or(default_db))?;
-            list(&conn, &query, &mut CdrPrinter::new(out, format))
+            list(
+                &mut SqliteReads(&conn),
+                &query,
+                &mut CdrPrinter::new(out, format),
+            )
         }
         CdrCommand::Tail {
             db,
@@ -130,7 +177,7 @@ pub fn run_zoned(
 
 /// Prints the newest CDRs `query` matches (at most its limit), oldest first.
 pub fn list(
-    conn: &Connection,
+    reads: &mut dyn Reads,
     query: &CallQuery,
     printer: &mut CdrPrinter<'_>,
 ) -> Result<(), StoreError> {
@@ -139,24 +186,24 @@ pub fn list(
         cursor: None,
         ..query.clone()
     };
-    let mut cdrs = store::calls::cdrs(conn, &query)?;
+    let mut cdrs = reads.cdrs(&query)?;
     cdrs.reverse();
     printer.print(&cdrs)
 }
 
 /// Prints the last 10 CDRs, then polls for newer ones while `keep_going()`.
 pub fn tail(
-    conn: &Connection,
+    mut feed: impl CdrFeed,
     poll: Duration,
     printer: &mut CdrPrinter<'_>,
     mut keep_going: impl FnMut() -> bool,
 ) -> Result<(), StoreError> {
-    let mut backlog = store::list_recent(conn, TAIL_BACKLOG)?;
+    let mut backlog = feed.recent(TAIL_BACKLOG)?;
     backlog.reverse();
     printer.print(&backlog)?;
     let mut last_seq = backlog.last().map_or(0, |c| c.seq);
     while keep_going() {
-        let fresh = store::after(conn, last_seq, TAIL_PAGE)?;
+        let fresh = feed.after(last_seq, TAIL_PAGE)?;
         printer.print(&fresh)?;
         last_seq = fresh.last().map_or(last_seq, |c| c.seq);
         if fresh.len() < TAIL_PAGE {
@@ -164,6 +211,34 @@ pub fn tail(
         }
     }
     Ok(())
+}
+
+/// Where `tail` reads CDRs in the order they were written (`seq`).
+pub trait CdrFeed {
+    /// The newest `limit` CDRs, newest first.
+    fn recent(&mut self, limit: usize) -> Result<Vec<StoredCdr>, StoreError>;
+    /// CDRs written after `seq`, oldest first, at most `limit`.
+    fn after(&mut self, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError>;
+}
+
+impl CdrFeed for &Connection {
+    fn recent(&mut self, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
+        store::list_recent(self, limit)
+    }
+
+    fn after(&mut self, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
+        store::after(self, seq, limit)
+    }
+}
+
+impl CdrFeed for &mut postgres::Client {
+    fn recent(&mut self, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
+        store::pg::cdr::list_recent(*self, limit)
+    }
+
+    fn after(&mut self, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
+        store::pg::calls::after(*self, seq, limit)
+    }
 }
 
 fn ignore_closed_pipe(result: Result<(), StoreError>) -> Result<(), StoreError> {

@@ -72,7 +72,7 @@ fn check_postgres(pg: &PostgresConfig) -> bool {
 }
 
 /// The URL without its password.
-fn shown(url: &str) -> String {
+pub(super) fn shown(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));

@@ -1,11 +1,14 @@
 //! `calltrack report`: a report over local days, broken down by fields, as a table, JSON or
-//! CSV, read from the database beside the running daemon (read-only).
+//! CSV, read from the database beside the running daemon (read-only), or from PostgreSQL
+//! with `store.backend = "postgres"` and no `--db`.
 
 use std::path::PathBuf;
 
-use crate::config::Config;
+use crate::config::{Config, StoreBackend};
 use crate::report::{self, ReportInput, ReportRequest, Zones, render};
-use crate::store::{self, StoreError, report_facts};
+use crate::store::pg::PgReader;
+use crate::store::reads::SqliteReads;
+use crate::store::{self, Reads, StoreError};
 
 /// `calltrack report ...`
 #[derive(clap::Args, Debug, Clone)]
@@ -25,7 +28,7 @@ pub struct ReportArgs {
     pub site: Option<String>,
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
-    /// CDR database (default: the configured store path).
+    /// CDR database (default: the configured store: its SQLite path, or PostgreSQL).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
 }
@@ -63,9 +66,16 @@ pub fn run(args: &ReportArgs, config: &Config) -> Result<String, ReportCliError>
     };
     let request = ReportRequest::parse(&input, &zones, &config.reports_currency)
         .map_err(|e| ReportCliError::Usage(e.problems))?;
-    let db = args.db.clone().unwrap_or_else(|| config.store.path.clone());
-    let conn = store::open_read_only(&db)?;
-    let report = build(&conn, &request, &zones)?;
+    let report = match (&config.store.backend, &args.db) {
+        (StoreBackend::Postgres(pg), None) => {
+            PgReader::new(pg).read_blocking(|client| build_from(client, &request, &zones))?
+        }
+        (_, db) => {
+            let db = db.clone().unwrap_or_else(|| config.store.path.clone());
+            let conn = store::open_read_only(&db)?;
+            build(&conn, &request, &zones)?
+        }
+    };
     Ok(match args.format {
         ReportFormat::Table => render::table(&report),
         ReportFormat::Json => {
@@ -80,14 +90,23 @@ pub fn run(args: &ReportArgs, config: &Config) -> Result<String, ReportCliError>
     })
 }
 
-/// The report of `request`: its facts, the previous period's, built.
+/// The report of `request` from a SQLite file.
 pub fn build(
     conn: &rusqlite::Connection,
     request: &ReportRequest,
     zones: &Zones,
 ) -> Result<report::Report, StoreError> {
-    let facts = report_facts::facts_of(conn, &request.queries(zones))?;
+    build_from(&mut SqliteReads(conn), request, zones)
+}
+
+/// The report of `request` on either backend: its facts, the previous period's, built.
+pub fn build_from(
+    reads: &mut dyn Reads,
+    request: &ReportRequest,
+    zones: &Zones,
+) -> Result<report::Report, StoreError> {
+    let facts = reads.facts(&request.queries(zones))?;
     let previous = request.previous();
-    let before = report_facts::facts_of(conn, &previous.queries(zones))?;
+    let before = reads.facts(&previous.queries(zones))?;
     Ok(report::build(request, zones, facts, before))
 }

@@ -1,6 +1,7 @@
 //! The calls API: `GET /v1/calls` (filters, keyset pages), `GET /v1/calls/{id}` (with the
 //! visit and the routing trail) and `PATCH /v1/calls/{id}` (tags, note, deal from a CRM, the
-//! scorer's label from a person, written through the store's one writer). Reads go through the read-only [`StoreReader`].
+//! scorer's label from a person, written through the store's one writer). Reads go through
+//! the configured backend's [`BackendReader`] (SQLite or PostgreSQL, the same answers).
 //! The CSV export of the same filter is in `calls_csv.rs`.
 
 use super::commit::committed;
@@ -15,8 +16,8 @@ use serde::Serialize;
 use super::access::{Access, Credential, Role};
 use super::errors::{ApiError, ApiJson};
 use crate::config::SharedConfig;
-use crate::store::calls::{self, CallPage, CallPatch, CallQuery, CallView};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
+use crate::store::calls::{CallPage, CallPatch, CallQuery, CallView};
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 /// `GET /v1/calls` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -95,13 +96,13 @@ pub(super) fn read_failed(error: StoreError) -> ApiError {
     )
 )]
 pub async fn list(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     State(config): State<SharedConfig>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CallsAnswer>, ApiError> {
     let query = parse_query(&config, raw.as_deref())?;
     let CallPage { calls, next_cursor } = reader
-        .read(move |conn| calls::page(conn, &query))
+        .read(move |r| r.page(&query))
         .await
         .map_err(read_failed)?;
     Ok(Json(CallsAnswer {
@@ -123,11 +124,11 @@ pub async fn list(
     )
 )]
 pub async fn get_one(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     Path(id): Path<String>,
 ) -> Result<Json<CallView>, ApiError> {
     reader
-        .read(move |conn| calls::call(conn, &id))
+        .read(move |r| r.call(&id))
         .await
         .map_err(read_failed)?
         .map(Json)
@@ -149,7 +150,7 @@ pub async fn get_one(
     )
 )]
 pub async fn patch(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     State(store): State<StoreSender>,
     Path(id): Path<String>,
     access: Option<Extension<Access>>,

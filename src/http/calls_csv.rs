@@ -1,6 +1,6 @@
 //! `GET /v1/calls.csv`: every call the filter of `GET /v1/calls` matches (from `cursor` on,
 //! in the same order; `limit` is the JSON page size only), as CSV with a header line. Rows
-//! are read a batch at a time through the read-only [`StoreReader`] and streamed as the body,
+//! are read a batch at a time through the configured backend's [`BackendReader`] and streamed as the body,
 //! so an export of a million calls never sits whole in memory.
 
 use axum::body::Body;
@@ -13,7 +13,7 @@ use tokio_util::io::ReaderStream;
 use super::calls::{parse_query, read_failed};
 use super::errors::ApiError;
 use crate::config::SharedConfig;
-use crate::store::StoreReader;
+use crate::store::BackendReader;
 use crate::store::calls::{self, CallQuery, CallView, view::CSV_HEADER};
 
 /// Calls read per batch.
@@ -34,7 +34,7 @@ const PIPE_BYTES: usize = 256 * 1024;
     )
 )]
 pub async fn export(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     State(config): State<SharedConfig>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -60,15 +60,15 @@ pub async fn export(
 
 type Batch = (Vec<CallView>, Option<calls::Cursor>);
 
-async fn read(reader: &StoreReader, query: CallQuery) -> Result<Batch, crate::store::StoreError> {
-    let page = reader.read(move |conn| calls::page(conn, &query)).await?;
+async fn read(reader: &BackendReader, query: CallQuery) -> Result<Batch, crate::store::StoreError> {
+    let page = reader.read(move |r| r.page(&query)).await?;
     Ok((page.calls, page.next_cursor))
 }
 
 /// Writes the header and every batch into the pipe; stops when the client goes away. A
 /// store failure after the first batch ends the body early (logged).
 async fn stream_rows(
-    reader: StoreReader,
+    reader: BackendReader,
     mut query: CallQuery,
     first: Batch,
     mut out: DuplexStream,

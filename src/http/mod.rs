@@ -78,8 +78,11 @@ pub struct HttpState {
     pub health: crate::health::HealthTable,
     /// The store's one writer: blacklist edits are committed through it.
     pub store: crate::store::StoreSender,
-    /// Read-only connections for the calls, leads and reports APIs and the dashboard.
+    /// Read-only connections to the SQLite file (leads, transcripts, recordings, outbox).
     pub reader: crate::store::StoreReader,
+    /// The configured backend's reads: the calls API and its CSV, reports (the dashboard's
+    /// figures).
+    pub reads: crate::store::BackendReader,
 }
 
 /// HTTP failed to start or stopped with an error.

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::errors::ApiError;
 use crate::config::SharedConfig;
 use crate::report::{self, Report, ReportInput, ReportRequest, Zones, render};
-use crate::store::{StoreReader, report_facts};
+use crate::store::BackendReader;
 
 /// `GET /v1/reports?from=&to=&by=&site=&format=json|csv`
 #[utoipa::path(
@@ -25,7 +25,7 @@ use crate::store::{StoreReader, report_facts};
 )]
 pub async fn report(
     State(config): State<SharedConfig>,
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     Query(input): Query<ReportInput>,
 ) -> Result<Response, ApiError> {
     let config = config.load_full();
@@ -53,10 +53,10 @@ pub async fn report(
         problems: e.problems,
     })?;
     let report = reader
-        .read(move |conn| {
-            let facts = report_facts::facts_of(conn, &request.queries(&zones))?;
+        .read(move |r| {
+            let facts = r.facts(&request.queries(&zones))?;
             let previous = request.previous();
-            let before = report_facts::facts_of(conn, &previous.queries(&zones))?;
+            let before = r.facts(&previous.queries(&zones))?;
             Ok(report::build(&request, &zones, facts, before))
         })
         .await

@@ -17,7 +17,7 @@ use crate::display::GeoResolver;
 use crate::edge::blacklist::Blacklist;
 use crate::health::HealthTable;
 use crate::lease::LeaseTable;
-use crate::store::{StoreReader, StoreSender};
+use crate::store::{BackendReader, StoreReader, StoreSender};
 
 /// Everything the routes can reach. axum clones it per request, so it is one `Arc`: a clone
 /// costs one reference count however many parts it holds.
@@ -118,6 +118,12 @@ impl FromRef<RouterState> for Arc<RateLimiter> {
 impl FromRef<RouterState> for StoreReader {
     fn from_ref(state: &RouterState) -> StoreReader {
         state.0.http.reader.clone()
+    }
+}
+
+impl FromRef<RouterState> for BackendReader {
+    fn from_ref(state: &RouterState) -> BackendReader {
+        state.0.http.reads.clone()
     }
 }
 

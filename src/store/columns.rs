@@ -120,7 +120,7 @@ pub(super) fn cdr_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, CallDetailRe
     Ok((row.get(0)?, cdr))
 }
 
-fn cell(row: &Row<'_>, i: usize) -> rusqlite::Result<Cell> {
+pub(super) fn cell(row: &Row<'_>, i: usize) -> rusqlite::Result<Cell> {
     Ok(match row.get_ref(i)? {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(n) => Cell::Int(n),
@@ -129,7 +129,7 @@ fn cell(row: &Row<'_>, i: usize) -> rusqlite::Result<Cell> {
         ValueRef::Blob(_) => {
             return Err(rusqlite::Error::InvalidColumnType(
                 i,
-                flat::cdr_columns()[i - 1].clone(),
+                flat::cdr_columns().get(i - 1).cloned().unwrap_or_default(),
                 row.get_ref(i)?.data_type(),
             ));
         }

@@ -8,7 +8,9 @@
 //! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up and
 //!   hands back the answered ones' dialogs, for the SIP core to hang up both legs.
 //! - [`query`]: reads for the `cdr` CLI and reports.
-//! - [`reader`]: the pool of read-only connections the HTTP side queries through.
+//! - [`reader`]: the pool of read-only connections the HTTP side queries through;
+//!   [`reads`]: the reads both backends answer alike (calls API, reports, `cdr list`) and
+//!   the reader of the configured backend.
 //! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
 //!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
 //! - [`lease_history`]: ended leases (appended with each lease snapshot, pruned past
@@ -54,6 +56,7 @@ pub mod pg;
 pub mod pool_usage;
 pub mod query;
 pub mod reader;
+pub mod reads;
 pub mod recordings;
 pub mod recovery;
 pub mod report_facts;
@@ -78,6 +81,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use commands::{Reply, StoreCommand, StoreSender};
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use reader::StoreReader;
+pub use reads::{BackendReader, Reads};
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer, spawn_writer_with};
 

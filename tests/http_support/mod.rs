@@ -87,6 +87,7 @@ impl TestServer {
             health: Default::default(),
             store,
             reader: calltrack::store::StoreReader::new(&config.store.path),
+            reads: calltrack::store::BackendReader::of_config(&config),
         };
         let stop = CancellationToken::new();
         let (tx, rx) = mpsc::channel();

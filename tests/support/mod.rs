@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use calltrack::call::record::CallDetailRecord;
 
 pub mod pg_server;
+pub mod pg_store;
 pub mod redis_server;
 
 /// Which transport a leg uses.

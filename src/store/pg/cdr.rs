@@ -90,7 +90,7 @@ pub fn insert(
 }
 
 /// `SELECT seq, <flat columns> FROM cdr`, read with [`read`].
-fn select_sql() -> &'static str {
+pub(super) fn select_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let exprs: Vec<String> = flat::cdr_columns()
@@ -101,7 +101,8 @@ fn select_sql() -> &'static str {
     })
 }
 
-fn read(row: &postgres::Row) -> Result<StoredCdr, StoreError> {
+/// A row selected with [`select_sql`].
+pub(super) fn read(row: &postgres::Row) -> Result<StoredCdr, StoreError> {
     let cells = flat::cdr_columns()
         .iter()
         .enumerate()

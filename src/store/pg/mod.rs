@@ -14,8 +14,11 @@
 //! - [`nodes`]: the heartbeat table; [`liveness`]: the pure "is it dead" decision;
 //!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
 //!   heartbeat and watch threads; [`probe`]: `check-config --connect`.
+//! - [`reader`]: the read pool of the HTTP side and the CLI; [`calls`]: the calls API's
+//!   reads; [`report_facts`]: the reports' sums (see `store::reads`).
 
 mod batch;
+pub mod calls;
 pub mod cdr;
 mod cells;
 pub mod claims;
@@ -27,7 +30,9 @@ pub mod node_service;
 pub mod nodes;
 pub mod outbox;
 pub mod probe;
+pub mod reader;
 pub mod recovery;
+pub mod report_facts;
 pub mod schema;
 mod sink;
 pub mod spool;
@@ -43,6 +48,7 @@ use crate::config::PostgresConfig;
 
 pub use claims::PgClaims;
 pub use node_service::{NodeOptions, NodeService, spawn_node_service};
+pub use reader::PgReader;
 pub use recovery::recover_interrupted_calls;
 pub use writer::{PgWriterOptions, drain_spool, spawn_pg_writer};
 

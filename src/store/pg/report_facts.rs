@@ -1,0 +1,162 @@
+//! Answers the report room's [`FactQuery`]s from PostgreSQL: the sums of the period's calls
+//! per site, UTC bucket and group-by key, as SQLite's path for fields its rollup does not keep
+//! (`store::report_facts`, "any other field"), for every field: PostgreSQL has no rollup yet,
+//! so a report costs what its period holds in calls.
+//!
+//! The same rules as on SQLite: calls calltrack refused (`rejected`) are not counted; a call
+//! whose caller called the same site earlier in the period (a not rejected call) is a repeat
+//! and takes one off its line's unique callers. PostgreSQL keeps no leads, deals or costs
+//! yet: those sums read as zero.
+
+use jiff::Timestamp;
+use postgres::GenericClient;
+use postgres::types::ToSql;
+
+use super::cells::time_text;
+use crate::report::{Bucket, Fact, FactQuery, Facts, GroupField, SiteSet, Sums};
+use crate::store::StoreError;
+
+/// The facts of every query, added together.
+pub fn facts_of(
+    client: &mut impl GenericClient,
+    queries: &[FactQuery],
+) -> Result<Facts, StoreError> {
+    let mut all = Facts::default();
+    for query in queries {
+        all.extend(facts(client, query)?);
+    }
+    Ok(all)
+}
+
+/// The facts of one query.
+pub fn facts(client: &mut impl GenericClient, q: &FactQuery) -> Result<Facts, StoreError> {
+    let mut facts = Facts::default();
+    call_sums(client, q, &mut facts)?;
+    Ok(facts)
+}
+
+/// Sums in the order [`sums_of`] reads them. `floor(x + 0.5)` rounds as SQLite's `round()`
+/// does (half away from zero for these non-negative values; PostgreSQL's own `round` on a
+/// double rounds half to even).
+const SUMS: &str = "count(*),
+    sum(first_time_caller)::bigint,
+    count(answered_at),
+    sum(missed)::bigint,
+    count(*) FILTER (WHERE missed = 1 AND called_back_at IS NULL),
+    sum(quality)::bigint,
+    coalesce(sum(wait_secs) FILTER (WHERE answered_at IS NOT NULL), 0)::bigint,
+    coalesce(sum(talk_secs) FILTER (WHERE answered_at IS NOT NULL), 0)::bigint,
+    coalesce(sum(deal_amount_minor) FILTER (WHERE deal_status = 'won' AND deal_currency = $3), 0)::bigint,
+    count(*) FILTER (WHERE deal_status = 'won' AND deal_currency IS DISTINCT FROM $3),
+    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM cdr AS p WHERE p.caller = c.caller
+        AND p.site = c.site AND p.started_at >= $1 AND p.started_at < c.started_at
+        AND p.disposition <> 'rejected')),
+    count(confidence),
+    coalesce(sum(floor(confidence * 1000 + 0.5)), 0)::bigint,
+    count(target),
+    coalesce(sum(target), 0)::bigint";
+
+fn call_sums(
+    client: &mut impl GenericClient,
+    q: &FactQuery,
+    facts: &mut Facts,
+) -> Result<(), StoreError> {
+    let (group, select) = grouping(q);
+    let sites = match &q.sites {
+        SiteSet::Only(_) => "site = ANY($4)",
+        SiteSet::Except(_) => "site <> ALL($4)",
+    };
+    let sql = format!(
+        "SELECT {select}, {SUMS} FROM cdr AS c
+         WHERE started_at >= $1 AND started_at < $2 AND disposition <> 'rejected' AND {sites}
+         GROUP BY {group}"
+    );
+    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
+    let (from, to) = (system_time(q.from), system_time(q.to));
+    let params: [&(dyn ToSql + Sync); 4] = [&from, &to, &q.currency, list];
+    let n = q.columns.len() + 2;
+    for row in client.query(&sql, &params)? {
+        let (sums, skipped_deals) = sums_of(&row, n)?;
+        facts.skipped.deals += skipped_deals;
+        facts.sums.push(fact(q, &row, sums)?);
+    }
+    Ok(())
+}
+
+/// The sums starting at column `n`, and the won deals in another currency.
+fn sums_of(row: &postgres::Row, n: usize) -> Result<(Sums, i64), postgres::Error> {
+    let get = |i: usize| {
+        row.try_get::<_, Option<i64>>(n + i)
+            .map(Option::unwrap_or_default)
+    };
+    let calls = get(0)?;
+    let sums = Sums {
+        calls,
+        unique_callers: calls - get(10)?,
+        first_time_calls: get(1)?,
+        answered: get(2)?,
+        missed: get(3)?,
+        missed_not_called_back: get(4)?,
+        quality_calls: get(5)?,
+        wait_secs: get(6)?,
+        talk_secs: get(7)?,
+        revenue_minor: get(8)?,
+        confident_calls: get(11)?,
+        confidence_milli: get(12)?,
+        scored_calls: get(13)?,
+        target_calls: get(14)?,
+        ..Sums::default()
+    };
+    Ok((sums, get(9)?))
+}
+
+/// `(GROUP BY list, SELECT list)`: the UTC bucket as text (`2026-12-01T21`, `...T21:30`),
+/// site, then the query's columns.
+fn grouping(q: &FactQuery) -> (String, String) {
+    let bucket = match q.bucket {
+        Bucket::None => "''::text".to_owned(),
+        Bucket::Hour => prefix(13),
+        Bucket::Minute => prefix(16),
+    };
+    let mut select = vec![bucket, "site".to_owned()];
+    for field in &q.columns {
+        match field {
+            GroupField::TrackingNumber => select.push("tracking_number".to_owned()),
+            other => select.extend(other.column().map(String::from)),
+        }
+    }
+    let group = (1..=select.len())
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    (group, select.join(", "))
+}
+
+/// The first `n` characters of `started_at` as SQLite stores it (RFC 3339 UTC text).
+fn prefix(n: usize) -> String {
+    format!("substr({}, 1, {n})", time_text("started_at"))
+}
+
+fn fact(q: &FactQuery, row: &postgres::Row, sums: Sums) -> Result<Fact, postgres::Error> {
+    let bucket: String = row.try_get(0)?;
+    let bucket = match q.bucket {
+        Bucket::None => None,
+        Bucket::Hour => format!("{bucket}:00:00Z").parse().ok(),
+        Bucket::Minute => format!("{bucket}:00Z").parse().ok(),
+    };
+    let key = (0..q.columns.len())
+        .map(|i| row.try_get::<_, Option<String>>(i + 2))
+        .collect::<Result<_, _>>()?;
+    Ok(Fact {
+        site: row.try_get(1)?,
+        bucket,
+        key,
+        sums,
+    })
+}
+
+/// An instant as a `timestamptz` parameter (microseconds; calls are stored to the
+/// millisecond).
+fn system_time(at: Timestamp) -> std::time::SystemTime {
+    std::time::SystemTime::from(at)
+}

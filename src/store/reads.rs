@@ -1,0 +1,113 @@
+//! Reads that answer alike on either backend (the calls API and its CSV export, reports,
+//! `calltrack cdr`): the [`Reads`] a query is written against, and [`BackendReader`], the
+//! pool of the configured backend that runs it on a blocking thread.
+//!
+//! A handler writes its query once, `reader.read(move |r| r.page(&query))`; the SQLite side
+//! runs it on a read-only connection of [`StoreReader`], the PostgreSQL side on a client of
+//! [`PgReader`]. Reads that exist on SQLite only (leads, transcripts, recordings, the outbox
+//! admin) keep using [`StoreReader`].
+
+use postgres::Client;
+use rusqlite::Connection;
+
+use super::calls::{self, CallPage, CallQuery, CallView};
+use super::pg::{self, PgReader};
+use super::{StoreError, StoreReader, StoredCdr};
+use crate::config::{Config, StoreBackend};
+use crate::report::{FactQuery, Facts};
+
+/// What can be read from either backend, with the same answer for the same calls.
+pub trait Reads {
+    /// A page of the calls API.
+    fn page(&mut self, query: &CallQuery) -> Result<CallPage, StoreError>;
+    /// One call with its trail.
+    fn call(&mut self, id: &str) -> Result<Option<CallView>, StoreError>;
+    /// Whole CDRs of the query's first page (`calltrack cdr list`).
+    fn cdrs(&mut self, query: &CallQuery) -> Result<Vec<StoredCdr>, StoreError>;
+    /// The report facts of every query, added together.
+    fn facts(&mut self, queries: &[FactQuery]) -> Result<Facts, StoreError>;
+}
+
+/// [`Reads`] on a read-only SQLite connection.
+pub struct SqliteReads<'a>(pub &'a Connection);
+
+impl Reads for SqliteReads<'_> {
+    fn page(&mut self, query: &CallQuery) -> Result<CallPage, StoreError> {
+        calls::page(self.0, query)
+    }
+
+    fn call(&mut self, id: &str) -> Result<Option<CallView>, StoreError> {
+        calls::call(self.0, id)
+    }
+
+    fn cdrs(&mut self, query: &CallQuery) -> Result<Vec<StoredCdr>, StoreError> {
+        calls::cdrs(self.0, query)
+    }
+
+    fn facts(&mut self, queries: &[FactQuery]) -> Result<Facts, StoreError> {
+        super::report_facts::facts_of(self.0, queries)
+    }
+}
+
+impl Reads for Client {
+    fn page(&mut self, query: &CallQuery) -> Result<CallPage, StoreError> {
+        pg::calls::page(self, query)
+    }
+
+    fn call(&mut self, id: &str) -> Result<Option<CallView>, StoreError> {
+        pg::calls::call(self, id)
+    }
+
+    fn cdrs(&mut self, query: &CallQuery) -> Result<Vec<StoredCdr>, StoreError> {
+        pg::calls::cdrs(self, query)
+    }
+
+    fn facts(&mut self, queries: &[FactQuery]) -> Result<Facts, StoreError> {
+        pg::report_facts::facts_of(self, queries)
+    }
+}
+
+/// The read pool of the configured backend; cheap to clone.
+#[derive(Clone, Debug)]
+pub enum BackendReader {
+    Sqlite(StoreReader),
+    Postgres(PgReader),
+}
+
+impl BackendReader {
+    /// The pool of `[store] backend`: the SQLite file at `store.path`, or PostgreSQL at
+    /// `store.url` (at most `store.pool_size` connections).
+    pub fn of_config(config: &Config) -> BackendReader {
+        match &config.store.backend {
+            StoreBackend::Sqlite => BackendReader::Sqlite(StoreReader::new(&config.store.path)),
+            StoreBackend::Postgres(pg) => BackendReader::Postgres(PgReader::new(pg)),
+        }
+    }
+
+    /// Runs `query` on a blocking thread and returns its answer.
+    pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Reads) -> Result<T, StoreError> + Send + 'static,
+    {
+        match self {
+            BackendReader::Sqlite(reader) => {
+                reader.read(move |conn| query(&mut SqliteReads(conn))).await
+            }
+            BackendReader::Postgres(reader) => reader.read(move |client| query(client)).await,
+        }
+    }
+
+    /// Runs `query` on the calling thread (the CLI, tests).
+    pub fn read_blocking<T>(
+        &self,
+        query: impl FnOnce(&mut dyn Reads) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            BackendReader::Sqlite(reader) => {
+                reader.read_blocking(move |conn| query(&mut SqliteReads(conn)))
+            }
+            BackendReader::Postgres(reader) => reader.read_blocking(move |client| query(client)),
+        }
+    }
+}
