@@ -12,58 +12,21 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
-use calltrack::config::PostgresConfig;
 use calltrack::store::outbox::{Outbox, Subscription};
-use calltrack::store::pg::{self, PgWriterOptions, cdr, nodes, takeover};
-use calltrack::store::{StoreCommand, StoreSender, WriterHandle, WriterOptions};
+use calltrack::store::pg::{self, cdr, nodes, takeover};
+use calltrack::store::{StoreCommand, StoreSender, WriterHandle};
 use jiff::Timestamp;
 use support::pg_server::PgServer;
+use support::pg_store::{client, config};
 
 const DEAD_AFTER: Duration = Duration::from_secs(10);
 /// Dead nodes in the concurrent test, and the live calls each leaves.
 const DEAD_NODES: usize = 3;
 const CALLS_EACH: usize = 20;
 
-fn config(url: &str) -> PostgresConfig {
-    PostgresConfig {
-        url: url.to_owned(),
-        pool_size: 4,
-        connect_timeout: Duration::from_secs(5),
-    }
-}
-
-fn client(url: &str) -> postgres::Client {
-    pg::connect(&config(url)).unwrap()
-}
-
 fn writer(url: &str, node: &str) -> (StoreSender, WriterHandle) {
-    let opts = PgWriterOptions {
-        writer: WriterOptions {
-            flush_interval: Duration::from_millis(5),
-            ..WriterOptions::default()
-        },
-        node: node.to_owned(),
-        unique_window: Some(Duration::from_secs(30 * 86_400)),
-        spool_path: spool_path(url, node),
-    };
     let outbox = Outbox::new(vec![Subscription::everything("hook")]);
-    pg::spawn_pg_writer(&config(url), opts, outbox).unwrap()
-}
-
-/// A spool file of its own per server, database and node, empty at the start.
-fn spool_path(url: &str, node: &str) -> std::path::PathBuf {
-    let tail: String = url
-        .rsplit('@')
-        .next()
-        .unwrap_or(url)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let path = std::env::temp_dir().join(format!("calltrack-pg-nodes-spool-{tail}-{node}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
+    support::pg_store::writer(url, node, outbox)
 }
 
 fn live(id: &str, started: Timestamp) -> LiveCall {

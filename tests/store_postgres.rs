@@ -13,24 +13,16 @@ use std::time::Duration;
 
 use calltrack::call::live_dialog::{CallDialogs, LegDialog};
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
-use calltrack::config::PostgresConfig;
 use calltrack::store::outbox::delivery::{Settled, Settlement};
 use calltrack::store::outbox::{Outbox, Subscription};
-use calltrack::store::pg::{self, PgWriterOptions, cdr, outbox};
-use calltrack::store::{StoreCommand, StoreSender, WriterHandle, WriterOptions};
+use calltrack::store::pg::{self, cdr, outbox};
+use calltrack::store::{StoreCommand, StoreSender, WriterHandle};
 use jiff::Timestamp;
 use support::pg_server::PgServer;
+use support::pg_store::{client, config};
 
 fn ts(text: &str) -> Timestamp {
     text.parse().unwrap()
-}
-
-fn config(url: &str) -> PostgresConfig {
-    PostgresConfig {
-        url: url.to_owned(),
-        pool_size: 4,
-        connect_timeout: Duration::from_secs(5),
-    }
 }
 
 fn live(id: &str, caller: &str, at: &str) -> LiveCall {
@@ -57,37 +49,7 @@ fn ended(live: &LiveCall, disposition: Disposition) -> CallDetailRecord {
 }
 
 fn writer(url: &str, node: &str, subscriptions: Vec<Subscription>) -> (StoreSender, WriterHandle) {
-    let opts = PgWriterOptions {
-        writer: WriterOptions {
-            flush_interval: Duration::from_millis(5),
-            ..WriterOptions::default()
-        },
-        node: node.to_owned(),
-        unique_window: Some(Duration::from_secs(30 * 86_400)),
-        spool_path: spool_path(url, node),
-    };
-    pg::spawn_pg_writer(&config(url), opts, Outbox::new(subscriptions)).unwrap()
-}
-
-/// A spool file of its own per database and node (the server's directory goes with it).
-fn spool_path(url: &str, node: &str) -> std::path::PathBuf {
-    let db = url.rsplit('/').next().unwrap_or("db");
-    let port = url
-        .rsplit(':')
-        .next()
-        .unwrap_or("0")
-        .split('/')
-        .next()
-        .unwrap_or("0");
-    let path = std::env::temp_dir().join(format!("calltrack-test-spool-{port}-{db}-{node}.db"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
-}
-
-fn client(url: &str) -> postgres::Client {
-    pg::connect(&config(url)).unwrap()
+    support::pg_store::writer(url, node, Outbox::new(subscriptions))
 }
 
 fn leg(call_id: &str) -> LegDialog {

@@ -432,7 +432,11 @@ fn reports_count_the_periods_calls(backend: Backend) {
             assert_eq!(total["unique_callers"], callers.len(), "{what}");
             assert_eq!(total["answered"], n(|c| c.answered_at.is_some()), "{what}");
             assert_eq!(total["missed"], n(|c| c.missed), "{what}");
-            assert_eq!(total["first_time_calls"], n(|c| c.first_time_caller), "{what}");
+            assert_eq!(
+                total["first_time_calls"],
+                n(|c| c.first_time_caller),
+                "{what}"
+            );
             assert_eq!(total["quality_calls"], n(|c| c.quality), "{what}");
             let rows = report["rows"].as_array().unwrap();
             let sum: u64 = rows

@@ -56,8 +56,19 @@ CREATE TABLE nodes (
 );
 ";
 
+/// Version 4: the reports' repeat-call lookup (`store::pg::report_facts`: did the caller call
+/// the same site earlier in the period?), as SQLite's `cdr_caller_site_started`.
+const V4_REPORT_REPEATS: &str = "
+CREATE INDEX cdr_caller_site_started ON cdr (caller, site, started_at);
+";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 3] = [V1_TABLES, V2_NODES_AND_CLAIMS, V3_NODE_HEARTBEATS];
+const MIGRATIONS: [&str; 4] = [
+    V1_TABLES,
+    V2_NODES_AND_CLAIMS,
+    V3_NODE_HEARTBEATS,
+    V4_REPORT_REPEATS,
+];
 
 /// The newest version this build knows.
 pub fn latest_version() -> i64 {
