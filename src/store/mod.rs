@@ -37,6 +37,7 @@
 
 mod batch;
 pub mod blacklist;
+mod blocking_pool;
 pub mod calls;
 mod columns;
 pub mod commands;

@@ -3,29 +3,30 @@
 //! blocking threads so no query ever stalls an async worker.
 //!
 //! WAL mode lets every reader see the last committed state while the writer writes. The pool
-//! is bounded: at most `size` queries run at once; further requests wait their turn
-//! (the HTTP layer's own limits bound how many wait).
+//! ([`super::blocking_pool`]) is bounded: at most `size` queries run at once; further
+//! requests wait their turn (the HTTP layer's own limits bound how many wait).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::Connection;
-use tokio::sync::Semaphore;
 
+use super::blocking_pool::BlockingPool;
 use super::{StoreError, open_read_only};
 
 /// Most read-only connections by default; each is opened on first use and kept for reuse.
 const DEFAULT_READERS: usize = 4;
 
 /// A cheap-to-clone handle on the read-only connection pool.
-#[derive(Clone, Debug)]
-pub struct StoreReader(Arc<Pool>);
+#[derive(Clone)]
+pub struct StoreReader(Arc<BlockingPool<Connection>>);
 
-#[derive(Debug)]
-struct Pool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+impl std::fmt::Debug for StoreReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreReader")
+            .field("idle", &self.0.idle())
+            .finish_non_exhaustive()
+    }
 }
 
 impl StoreReader {
@@ -36,11 +37,12 @@ impl StoreReader {
 
     /// A pool of at most `size` connections (at least one).
     pub fn with_size(path: &Path, size: usize) -> StoreReader {
-        StoreReader(Arc::new(Pool {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(size.max(1)),
-        }))
+        let path = path.to_path_buf();
+        StoreReader(BlockingPool::new(
+            size,
+            move || open_read_only(&path),
+            |_| true,
+        ))
     }
 
     /// Runs `query` on a read-only connection on a blocking thread and returns its answer.
@@ -49,16 +51,7 @@ impl StoreReader {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let _permit = self
-            .0
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| StoreError::WriterClosed)?;
-        let pool = self.0.clone();
-        tokio::task::spawn_blocking(move || pool.run(query))
-            .await
-            .map_err(|_| StoreError::ReaderPanicked)?
+        self.0.read(move |conn| query(conn)).await
     }
 
     /// Runs `query` on the calling thread (for the CLI and tests, outside any runtime).
@@ -66,28 +59,7 @@ impl StoreReader {
         &self,
         query: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.0.run(query)
-    }
-}
-
-impl Pool {
-    fn run<T>(
-        &self,
-        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let conn = match self.take_idle() {
-            Some(conn) => conn,
-            None => open_read_only(&self.path)?,
-        };
-        let answer = query(&conn);
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(conn);
-        }
-        answer
-    }
-
-    fn take_idle(&self) -> Option<Connection> {
-        self.idle.lock().ok().and_then(|mut idle| idle.pop())
+        self.0.run(|conn| query(conn))
     }
 }
 
@@ -105,11 +77,7 @@ mod tests {
             let n = reader.read(super::super::query::count).await.unwrap();
             assert_eq!(n, 0);
         }
-        assert_eq!(
-            reader.0.idle.lock().unwrap().len(),
-            1,
-            "one connection reused"
-        );
+        assert_eq!(reader.0.idle(), 1, "one connection reused");
     }
 
     #[tokio::test]

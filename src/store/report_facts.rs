@@ -346,12 +346,7 @@ pub(super) fn site_clause(sites: &SiteSet, first: usize) -> (String, Vec<Value>)
 }
 
 pub(super) fn fact(q: &FactQuery, row: &Row<'_>, sums: Sums) -> Result<Fact, StoreError> {
-    let bucket: String = row.get(0)?;
-    let bucket = match q.bucket {
-        Bucket::None => None,
-        Bucket::Hour => format!("{bucket}:00:00Z").parse().ok(),
-        Bucket::Minute => format!("{bucket}:00Z").parse().ok(),
-    };
+    let bucket = bucket_start(q.bucket, &row.get::<_, String>(0)?);
     let key = (0..q.columns.len())
         .map(|i| row.get::<_, Option<String>>(i + 2))
         .collect::<Result<_, _>>()?;
@@ -361,6 +356,16 @@ pub(super) fn fact(q: &FactQuery, row: &Row<'_>, sums: Sums) -> Result<Fact, Sto
         key,
         sums,
     })
+}
+
+/// The start of a bucket read as the prefix of stored RFC 3339 UTC text (`2026-12-01T21`,
+/// `2026-12-01T21:30`); `None` without buckets.
+pub(super) fn bucket_start(bucket: Bucket, text: &str) -> Option<Timestamp> {
+    match bucket {
+        Bucket::None => None,
+        Bucket::Hour => format!("{text}:00:00Z").parse().ok(),
+        Bucket::Minute => format!("{text}:00Z").parse().ok(),
+    }
 }
 
 #[cfg(test)]

@@ -17,8 +17,28 @@ pub struct Clause {
 /// How a backend writes parameter `n` (1-based) compared with `column`.
 pub type Mark<'a> = &'a dyn Fn(usize, &str) -> String;
 
+/// `<select> WHERE ... ORDER BY started_at, seq LIMIT n`: at most `limit` calls the filter
+/// matches, in `sort`'s order, after `cursor` if given.
+pub fn listing(
+    select: &str,
+    filter: &CallFilter,
+    sort: Sort,
+    cursor: Option<&Cursor>,
+    limit: usize,
+    mark: Mark<'_>,
+) -> Clause {
+    let Clause { sql, mut values } = clause(filter, cursor.map(|c| (c, sort)), mark);
+    let (_, dir) = direction(sort);
+    values.push(Cell::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "{select} {sql} ORDER BY started_at {dir}, seq {dir} LIMIT {}",
+        mark(values.len(), "seq")
+    );
+    Clause { sql, values }
+}
+
 /// `ASC`/`DESC` of a listing order, and the keyset comparison that continues it.
-pub fn direction(sort: Sort) -> (&'static str, &'static str) {
+fn direction(sort: Sort) -> (&'static str, &'static str) {
     match sort {
         Sort::Newest => ("<", "DESC"),
         Sort::Oldest => (">", "ASC"),
@@ -26,7 +46,7 @@ pub fn direction(sort: Sort) -> (&'static str, &'static str) {
 }
 
 /// The filter's conditions and, with a cursor, the calls after it in `sort`'s order.
-pub fn clause(filter: &CallFilter, cursor: Option<(&Cursor, Sort)>, mark: Mark<'_>) -> Clause {
+fn clause(filter: &CallFilter, cursor: Option<(&Cursor, Sort)>, mark: Mark<'_>) -> Clause {
     let mut values = Vec::new();
     let mut parts = Vec::new();
     for (column, op, value) in conditions(filter) {
@@ -124,5 +144,27 @@ mod tests {
         );
         let none = clause(&CallFilter::default(), None, &mark);
         assert_eq!((none.sql.as_str(), none.values.len()), ("", 0));
+    }
+
+    #[test]
+    fn a_listing_orders_by_start_then_seq_and_limits_last() {
+        let mark = |n: usize, _: &str| format!("?{n}");
+        let filter = CallFilter {
+            quality: Some(false),
+            ..CallFilter::default()
+        };
+        let l = listing(
+            "SELECT seq FROM cdr",
+            &filter,
+            Sort::Newest,
+            None,
+            51,
+            &mark,
+        );
+        assert_eq!(
+            l.sql,
+            "SELECT seq FROM cdr WHERE quality = ?1 ORDER BY started_at DESC, seq DESC LIMIT ?2"
+        );
+        assert_eq!(l.values, [Cell::Int(0), Cell::Int(51)]);
     }
 }

@@ -5,12 +5,11 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, Row};
 
-use super::conditions::{Clause, clause, direction};
+use super::conditions::{Clause, listing};
 use super::filter::{CallQuery, Cursor};
 use super::row::{columns, view_from_cells};
 use super::view::CallView;
 use crate::store::columns::{cdr_from_row, cdr_select, cell};
-use crate::store::flat::Cell;
 use crate::store::{StoreError, StoredCdr};
 
 /// One page of calls and where the next starts (`None`: this is the last page).
@@ -37,15 +36,13 @@ fn mark(n: usize, _column: &str) -> String {
 
 /// The page `query` asks for.
 pub fn page(conn: &Connection, query: &CallQuery) -> Result<CallPage, StoreError> {
-    let cursor = query.cursor.as_ref().map(|c| (c, query.sort));
-    let Clause { sql, mut values } = clause(&query.filter, cursor, &mark);
-    let (_, dir) = direction(query.sort);
-    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    values.push(Cell::Int(limit.saturating_add(1)));
-    let sql = format!(
-        "{} {sql} ORDER BY started_at {dir}, seq {dir} LIMIT ?{}",
+    let Clause { sql, values } = listing(
         select_sql(),
-        values.len()
+        &query.filter,
+        query.sort,
+        query.cursor.as_ref(),
+        query.limit.saturating_add(1),
+        &mark,
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
@@ -82,13 +79,13 @@ impl CallPage {
 /// The CDRs of the page `query` asks for (the `cdr list` CLI prints whole records), in the
 /// query's order.
 pub fn cdrs(conn: &Connection, query: &CallQuery) -> Result<Vec<StoredCdr>, StoreError> {
-    let Clause { sql, mut values } = clause(&query.filter, None, &mark);
-    let (_, dir) = direction(query.sort);
-    values.push(Cell::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "{} {sql} ORDER BY started_at {dir}, seq {dir} LIMIT ?{}",
+    let Clause { sql, values } = listing(
         cdr_select(),
-        values.len()
+        &query.filter,
+        query.sort,
+        None,
+        query.limit,
+        &mark,
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(values), |row| {

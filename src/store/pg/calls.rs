@@ -13,7 +13,7 @@ use postgres::GenericClient;
 use super::cdr::{read as stored_cdr, select_sql as cdr_select_sql};
 use super::cells::{cast_expr, cell, select_expr, text};
 use super::mirror::{PgType, type_of};
-use crate::store::calls::conditions::{Clause, clause, direction};
+use crate::store::calls::conditions::{Clause, listing};
 use crate::store::calls::row::{columns, view_from_cells};
 use crate::store::calls::{CallPage, CallQuery, CallView};
 use crate::store::flat::Cell;
@@ -35,15 +35,13 @@ fn mark(n: usize, column: &str) -> String {
 
 /// The page `query` asks for.
 pub fn page(client: &mut impl GenericClient, query: &CallQuery) -> Result<CallPage, StoreError> {
-    let cursor = query.cursor.as_ref().map(|c| (c, query.sort));
-    let Clause { sql, mut values } = clause(&query.filter, cursor, &mark);
-    let (_, dir) = direction(query.sort);
-    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    values.push(Cell::Int(limit.saturating_add(1)));
-    let sql = format!(
-        "{} {sql} ORDER BY started_at {dir}, seq {dir} LIMIT {}",
+    let Clause { sql, values } = listing(
         select_sql(),
-        mark(values.len(), "seq")
+        &query.filter,
+        query.sort,
+        query.cursor.as_ref(),
+        query.limit.saturating_add(1),
+        &mark,
     );
     let rows = query_rows(client, &sql, &values)?;
     let seen = rows
@@ -68,13 +66,13 @@ pub fn cdrs(
     client: &mut impl GenericClient,
     query: &CallQuery,
 ) -> Result<Vec<StoredCdr>, StoreError> {
-    let Clause { sql, mut values } = clause(&query.filter, None, &mark);
-    let (_, dir) = direction(query.sort);
-    values.push(Cell::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "{} {sql} ORDER BY started_at {dir}, seq {dir} LIMIT {}",
+    let Clause { sql, values } = listing(
         cdr_select_sql(),
-        mark(values.len(), "seq")
+        &query.filter,
+        query.sort,
+        None,
+        query.limit,
+        &mark,
     );
     query_rows(client, &sql, &values)?
         .iter()

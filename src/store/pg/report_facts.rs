@@ -15,6 +15,7 @@ use postgres::types::ToSql;
 use super::cells::time_text;
 use crate::report::{Bucket, Fact, FactQuery, Facts, GroupField, SiteSet, Sums};
 use crate::store::StoreError;
+use crate::store::report_facts::bucket_start;
 
 /// The facts of every query, added together.
 pub fn facts_of(
@@ -138,12 +139,7 @@ fn prefix(n: usize) -> String {
 }
 
 fn fact(q: &FactQuery, row: &postgres::Row, sums: Sums) -> Result<Fact, postgres::Error> {
-    let bucket: String = row.try_get(0)?;
-    let bucket = match q.bucket {
-        Bucket::None => None,
-        Bucket::Hour => format!("{bucket}:00:00Z").parse().ok(),
-        Bucket::Minute => format!("{bucket}:00Z").parse().ok(),
-    };
+    let bucket = bucket_start(q.bucket, &row.try_get::<_, String>(0)?);
     let key = (0..q.columns.len())
         .map(|i| row.try_get::<_, Option<String>>(i + 2))
         .collect::<Result<_, _>>()?;
