@@ -1,7 +1,8 @@
 //! The daemon on PostgreSQL end to end: `[store] backend = "postgres"` against a server the
 //! harness starts, sipp calls to a static number, the CDRs read back from PostgreSQL with
-//! their outcome, attribution, first-time judgement and node, and every webhook event
-//! delivered once to a real HTTP receiver (claimed from the shared outbox).
+//! their outcome, attribution, first-time judgement and node (and through the daemon's calls
+//! API and reports), and every webhook event delivered once to a real HTTP receiver (claimed
+//! from the shared outbox).
 //!
 //! Needs `sipp` and PostgreSQL (CI installs both); without them the test skips loudly.
 
@@ -52,6 +53,37 @@ fn calls_land_in_postgres_and_each_webhook_event_is_delivered_once() {
     // ringing, answered, ended for the first call; ringing, ended for the busy one.
     let got = receiver.wait_until(Duration::from_secs(20), |r| r.len() >= 5);
     std::thread::sleep(Duration::from_millis(500));
+    // The daemon's calls API and reports read PostgreSQL.
+    let api = |path: &str| -> serde_json::Value {
+        let mut resp = ureq::get(&format!("http://127.0.0.1:{}{path}", ct.http_port))
+            .call()
+            .unwrap();
+        resp.body_mut().read_json().unwrap()
+    };
+    let listed = api("/v1/calls?source=radio");
+    let listed: Vec<(&str, &str)> = listed["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["disposition"].as_str().unwrap(),
+                c["tracking_number"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [("busy", "74950000002"), ("answered", "74950000002")]
+    );
+    // Three UTC days around now: a run at midnight still holds both calls.
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let (from, to) = (today.yesterday().unwrap(), today.tomorrow().unwrap());
+    let report = api(&format!("/v1/reports?from={from}&to={to}&by=source"));
+    assert_eq!(report["total"]["calls"], 2, "{report}");
+    assert_eq!(report["total"]["answered"], 1, "{report}");
     let log = ct.log();
     drop(ct.stop());
 
