@@ -5,8 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
-
+pub use super::cdr_feed::CdrFeed;
 use super::cdr_filter::ListFilter;
 use super::csv_cells;
 use crate::call::record::{CallDetailRecord, rfc3339};
@@ -211,34 +210,6 @@ pub fn tail(
         }
     }
     Ok(())
-}
-
-/// Where `tail` reads CDRs in the order they were written (`seq`).
-pub trait CdrFeed {
-    /// The newest `limit` CDRs, newest first.
-    fn recent(&mut self, limit: usize) -> Result<Vec<StoredCdr>, StoreError>;
-    /// CDRs written after `seq`, oldest first, at most `limit`.
-    fn after(&mut self, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError>;
-}
-
-impl CdrFeed for &Connection {
-    fn recent(&mut self, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
-        store::list_recent(self, limit)
-    }
-
-    fn after(&mut self, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
-        store::after(self, seq, limit)
-    }
-}
-
-impl CdrFeed for &mut postgres::Client {
-    fn recent(&mut self, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
-        store::pg::cdr::list_recent(*self, limit)
-    }
-
-    fn after(&mut self, seq: i64, limit: usize) -> Result<Vec<StoredCdr>, StoreError> {
-        store::pg::calls::after(*self, seq, limit)
-    }
 }
 
 fn ignore_closed_pipe(result: Result<(), StoreError>) -> Result<(), StoreError> {

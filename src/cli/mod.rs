@@ -5,6 +5,7 @@
 
 pub mod advise;
 pub mod cdr;
+mod cdr_feed;
 mod cdr_filter;
 mod connect;
 pub mod costs;

@@ -1,5 +1,6 @@
 //! `GET /v1/reports`: the report of `calltrack report` as JSON (or CSV with `format=csv`),
-//! built on a read-only store connection from the facts of the period and of the one before.
+//! built from the facts of the period and of the one before, read from the configured
+//! backend ([`BackendReader`]: SQLite or PostgreSQL, the same answers).
 
 use axum::Json;
 use axum::extract::{Query, State};
