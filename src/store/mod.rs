@@ -8,7 +8,8 @@
 //! - [`recovery`]: turns calls left live by a crash into `interrupted` CDRs at start-up and
 //!   hands back the answered ones' dialogs, for the SIP core to hang up both legs.
 //! - [`query`]: reads for the `cdr` CLI and reports.
-//! - [`reader`]: the pool of read-only connections the HTTP side queries through;
+//! - [`reader`]: the pool of read-only connections the HTTP side queries through (a
+//!   `blocking_pool`, as is PostgreSQL's read pool);
 //!   [`reads`]: the reads both backends answer alike (calls API, reports, `cdr list`) and
 //!   the reader of the configured backend.
 //! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
