@@ -222,7 +222,7 @@ pub struct StoreFile {
     pub backend: super::store_backend::BackendKind,
     /// PostgreSQL URL, `postgres://user@host:5432/database` (with `backend = "postgres"`).
     pub url: Option<String>,
-    /// PostgreSQL connections the store may open.
+    /// PostgreSQL connections the reads (calls API, reports) may open at once.
     pub pool_size: usize,
     /// How long opening a PostgreSQL connection may take, in milliseconds.
     pub connect_timeout_ms: u64,

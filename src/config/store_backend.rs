@@ -31,7 +31,8 @@ pub enum StoreBackend {
 pub struct PostgresConfig {
     /// `postgres://user[:password]@host:port/database` (libpq URL form).
     pub url: String,
-    /// Connections the store may open (the writer takes one, delivery claims the others).
+    /// Connections the reads (calls API, reports, dashboard) may open at once; the writer,
+    /// delivery claims and the node heartbeat have their own.
     pub pool_size: usize,
     /// How long opening one connection may take.
     pub connect_timeout: Duration,
