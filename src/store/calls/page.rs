@@ -48,20 +48,18 @@ pub fn page(conn: &Connection, query: &CallQuery) -> Result<CallPage, StoreError
     let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
     let mut seen = Vec::with_capacity(query.limit.min(64));
     while let Some(row) = rows.next()? {
-        seen.push(view_from_row(row, false)?);
-        if seen.len() > query.limit {
-            break;
+        if seen.len() == query.limit {
+            return Ok(CallPage::of(seen, true));
         }
+        seen.push(view_from_row(row, false)?);
     }
-    Ok(CallPage::of(seen, query.limit))
+    Ok(CallPage::of(seen, false))
 }
 
 impl CallPage {
-    /// A page from up to `limit + 1` calls read in order with their `seq`: one more than
-    /// `limit` means there is a next page, which starts after the last call kept.
-    pub(crate) fn of(mut seen: Vec<(i64, CallView)>, limit: usize) -> CallPage {
-        let more = seen.len() > limit;
-        seen.truncate(limit);
+    /// A page from its calls, read in order with their `seq`; with `more` (the query found
+    /// one call beyond the page) the next page starts after the last of them.
+    pub(crate) fn of(seen: Vec<(i64, CallView)>, more: bool) -> CallPage {
         let next_cursor = more
             .then(|| seen.last())
             .flatten()

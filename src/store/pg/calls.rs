@@ -46,9 +46,10 @@ pub fn page(client: &mut impl GenericClient, query: &CallQuery) -> Result<CallPa
     let rows = query_rows(client, &sql, &values)?;
     let seen = rows
         .iter()
+        .take(query.limit)
         .map(|row| view_of(row, false))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(CallPage::of(seen, query.limit))
+    Ok(CallPage::of(seen, rows.len() > query.limit))
 }
 
 /// One call with its trail.
