@@ -30,6 +30,17 @@ fn answered_calls(ct: &Calltrack, n: u32, cps: u32) {
     uas.wait_ok();
 }
 
+/// The `store` entry of `GET /health`.
+fn store_health(ct: &Calltrack) -> serde_json::Value {
+    let health: serde_json::Value = ureq::get(&format!("http://127.0.0.1:{}/health", ct.http_port))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    health["store"].clone()
+}
+
 fn cdr_count(url: &str) -> i64 {
     postgres::Client::connect(url, postgres::NoTls)
         .and_then(|mut c| c.query_one("SELECT count(*) FROM cdr", &[]))
@@ -60,6 +71,9 @@ fn postgres_down_for_30_s_under_calls_and_a_kill_9_lose_and_repeat_nothing() {
     });
     answered_calls(&ct, 3, 10);
     receiver.wait_until(Duration::from_secs(20), |r| r.len() >= 9);
+    let up = store_health(&ct);
+    assert_eq!(up["spooled"], 0, "{up}");
+    assert!(up["last_write_age_ms"].as_u64().is_some(), "{up}");
 
     server.stop();
     let down = Instant::now();
@@ -73,6 +87,15 @@ fn postgres_down_for_30_s_under_calls_and_a_kill_9_lose_and_repeat_nothing() {
         .pause_ms(60_000)
         .spawn();
     std::thread::sleep(Duration::from_secs(2));
+    // What an operator sees mid-outage: the spool growing and the last commit to PostgreSQL
+    // as old as the outage (spooled batches are not commits).
+    let during = store_health(&ct);
+    assert!(during["spooled"].as_u64().unwrap_or(0) > 0, "{during}");
+    let age = during["last_write_age_ms"].as_u64().unwrap_or(0);
+    assert!(
+        age >= 25_000,
+        "last commit {age} ms ago, PostgreSQL down 30 s: {during}"
+    );
     let outage_log = ct.log();
     ct.kill9();
     drop((uac, uas));

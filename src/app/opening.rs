@@ -76,6 +76,7 @@ fn start_sqlite(config: &Config) -> Result<Opened, AppError> {
     let outbox = crate::store::outbox::Outbox::new(subscriptions);
     let (store, writer) = crate::store::spawn_writer_with(path, options, outbox.clone())?;
     let interrupted = recovery.to_hang_up;
+    let marks = writer.marks();
     Ok(Opened {
         store,
         writer,
@@ -87,6 +88,7 @@ fn start_sqlite(config: &Config) -> Result<Opened, AppError> {
         status: Arc::new(crate::store::status::StoreStatus::new(
             crate::store::status::BackendName::Sqlite,
             &config.node.id,
+            marks,
         )),
         nodes: None,
     })

@@ -58,7 +58,12 @@ pub(super) fn start_postgres(
     drop(client);
     let lease = config.exports.policy.timeout * 2 + CLAIM_MARGIN;
     outbox.claim_through(PgClaims::open(pg_config, node, lease)?);
-    let status = Arc::new(StoreStatus::new(BackendName::Postgres, node));
+    let (store, writer) = pg::spawn_pg_writer(pg_config, options, Arc::clone(&outbox))?;
+    let status = Arc::new(StoreStatus::new(
+        BackendName::Postgres,
+        node,
+        writer.marks(),
+    ));
     let nodes = pg::spawn_node_service(
         pg_config,
         NodeOptions {
@@ -69,7 +74,6 @@ pub(super) fn start_postgres(
         Arc::clone(&outbox),
         Arc::clone(&status),
     )?;
-    let (store, writer) = pg::spawn_pg_writer(pg_config, options, Arc::clone(&outbox))?;
     Ok(Opened {
         store,
         writer,

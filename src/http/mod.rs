@@ -160,6 +160,9 @@ pub struct StoreBackendView {
     pub node_id: String,
     /// PostgreSQL: nodes with a fresh heartbeat, this one included (null on SQLite).
     pub live_nodes: Option<usize>,
+    /// PostgreSQL: store commands waiting in the local spool for PostgreSQL to come back
+    /// (0 while it answers; null on SQLite).
+    pub spooled: Option<usize>,
 }
 
 impl StoreBackendView {
@@ -173,6 +176,7 @@ impl StoreBackendView {
                 .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
             node_id: health.node_id,
             live_nodes: health.live_nodes,
+            spooled: health.spooled,
         }
     }
 }

@@ -1,20 +1,58 @@
 //! The store's health as `/health` shows it: which backend, whether it answers, how long ago
-//! the writer last committed, and on PostgreSQL this node's id and the live nodes it sees in
-//! the heartbeat table. Written by the writer (a commit) and the node service (each
-//! heartbeat and sweep), read by the HTTP side without a lock.
+//! the writer last committed to it, what waits in the spool, and on PostgreSQL this node's id
+//! and the live nodes it sees in the heartbeat table. Written by the writer ([`WriteMarks`]:
+//! a commit that reached the store, the spool's depth) and the node service (each heartbeat
+//! and sweep), read by the HTTP side without a lock.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-/// When the daemon's writer last committed a batch (epoch ms; 0: never). One writer per
-/// process, so one mark per process.
-static LAST_WRITE_MS: AtomicI64 = AtomicI64::new(0);
+/// What one writer publishes: when a batch last reached the store (a batch put in the spool
+/// while PostgreSQL is away does not count) and how many commands wait in its spool.
+#[derive(Debug)]
+pub struct WriteMarks {
+    /// Epoch milliseconds; 0: never.
+    last_commit_ms: AtomicI64,
+    /// Negative: the writer has no spool.
+    spooled: AtomicI64,
+}
 
-/// Records a committed batch (the writer calls this after each commit).
-pub fn mark_written(at: Timestamp) {
-    LAST_WRITE_MS.store(at.as_millisecond(), Ordering::Relaxed);
+impl Default for WriteMarks {
+    fn default() -> Self {
+        WriteMarks {
+            last_commit_ms: AtomicI64::new(0),
+            spooled: AtomicI64::new(-1),
+        }
+    }
+}
+
+impl WriteMarks {
+    /// A batch reached the store at `at`.
+    pub fn committed(&self, at: Timestamp) {
+        self.last_commit_ms
+            .store(at.as_millisecond(), Ordering::Relaxed);
+    }
+
+    /// The spool holds `depth` commands (`None`: there is no spool).
+    pub fn spooled(&self, depth: Option<usize>) {
+        let depth = depth.map_or(-1, |d| i64::try_from(d).unwrap_or(i64::MAX));
+        self.spooled.store(depth, Ordering::Relaxed);
+    }
+
+    fn last_commit_age(&self, now: Timestamp) -> Option<Duration> {
+        let last = self.last_commit_ms.load(Ordering::Relaxed);
+        (last > 0).then(|| {
+            let ms = now.as_millisecond().saturating_sub(last).max(0);
+            Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+        })
+    }
+
+    fn spool_depth(&self) -> Option<usize> {
+        usize::try_from(self.spooled.load(Ordering::Relaxed)).ok()
+    }
 }
 
 /// Which backend holds the calls.
@@ -41,11 +79,12 @@ pub struct StoreStatus {
     node_id: String,
     reachable: AtomicBool,
     live_nodes: AtomicUsize,
+    writes: Arc<WriteMarks>,
 }
 
 impl Default for StoreStatus {
     fn default() -> Self {
-        StoreStatus::new(BackendName::Sqlite, "")
+        StoreStatus::new(BackendName::Sqlite, "", Arc::default())
     }
 }
 
@@ -56,19 +95,23 @@ pub struct StoreHealth {
     pub node_id: String,
     /// SQLite: always; PostgreSQL: whether the last heartbeat was written.
     pub reachable: bool,
-    /// Since the writer's last commit (None: nothing written since start).
+    /// Since the writer's last commit to the store (None: nothing written since start).
     pub last_write_age: Option<Duration>,
+    /// PostgreSQL: commands waiting in the local spool for PostgreSQL to come back.
+    pub spooled: Option<usize>,
     /// PostgreSQL: nodes whose heartbeat is fresh (this one included), per the last sweep.
     pub live_nodes: Option<usize>,
 }
 
 impl StoreStatus {
-    pub fn new(backend: BackendName, node_id: &str) -> StoreStatus {
+    /// The status of a store whose writer publishes `writes`.
+    pub fn new(backend: BackendName, node_id: &str, writes: Arc<WriteMarks>) -> StoreStatus {
         StoreStatus {
             backend,
             node_id: node_id.to_owned(),
             reachable: AtomicBool::new(backend == BackendName::Sqlite),
             live_nodes: AtomicUsize::new(0),
+            writes,
         }
     }
 
@@ -84,16 +127,12 @@ impl StoreStatus {
 
     /// The status at `now`.
     pub fn read(&self, now: Timestamp) -> StoreHealth {
-        let last = LAST_WRITE_MS.load(Ordering::Relaxed);
-        let age = (last > 0).then(|| {
-            let ms = now.as_millisecond().saturating_sub(last).max(0);
-            Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-        });
         StoreHealth {
             backend: self.backend,
             node_id: self.node_id.clone(),
             reachable: self.reachable.load(Ordering::Relaxed),
-            last_write_age: age,
+            last_write_age: self.writes.last_commit_age(now),
+            spooled: self.writes.spool_depth(),
             live_nodes: (self.backend == BackendName::Postgres)
                 .then(|| self.live_nodes.load(Ordering::Relaxed)),
         }
@@ -106,18 +145,38 @@ mod tests {
 
     #[test]
     fn postgres_starts_unreachable_and_reports_its_nodes() {
-        let status = StoreStatus::new(BackendName::Postgres, "a");
+        let writes = Arc::new(WriteMarks::default());
+        let status = StoreStatus::new(BackendName::Postgres, "a", Arc::clone(&writes));
         let now = Timestamp::from_second(1_000_000).unwrap();
-        assert!(!status.read(now).reachable);
+        let health = status.read(now);
+        assert!(!health.reachable);
+        assert_eq!(health.last_write_age, None, "nothing committed yet");
         status.set_reachable(true);
         status.set_live_nodes(2);
-        mark_written(now);
+        writes.committed(now);
+        writes.spooled(Some(7));
         let later = now + jiff::SignedDuration::from_millis(1500);
         let health = status.read(later);
         assert!(health.reachable);
         assert_eq!(health.live_nodes, Some(2));
-        assert!(health.last_write_age.is_some());
+        assert_eq!(health.last_write_age, Some(Duration::from_millis(1500)));
+        assert_eq!(health.spooled, Some(7));
         let sqlite = StoreStatus::default().read(later);
         assert!(sqlite.reachable && sqlite.live_nodes.is_none());
+        assert_eq!(sqlite.spooled, None, "SQLite has no spool");
+    }
+
+    #[test]
+    fn two_stores_in_one_process_keep_their_own_marks() {
+        let (a, b) = (
+            Arc::new(WriteMarks::default()),
+            Arc::new(WriteMarks::default()),
+        );
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        a.committed(now);
+        let sa = StoreStatus::new(BackendName::Sqlite, "a", a);
+        let sb = StoreStatus::new(BackendName::Sqlite, "b", b);
+        assert!(sa.read(now).last_write_age.is_some());
+        assert_eq!(sb.read(now).last_write_age, None);
     }
 }

@@ -24,6 +24,7 @@ use super::commands::{StoreCommand, StoreSender};
 use super::live_rows::LiveRows;
 use super::outbox::Outbox;
 use super::outbox::enqueue::Enqueue;
+use super::status::WriteMarks;
 pub use super::tuning::{WriterOptions, WriterStats};
 
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -37,6 +38,7 @@ const SHUTDOWN_ATTEMPTS: u32 = 3;
 pub struct WriterHandle {
     close: oneshot::Sender<()>,
     thread: JoinHandle<WriterStats>,
+    marks: Arc<WriteMarks>,
 }
 
 /// Opens (and migrates) the database at `path` and starts the writer thread, with no export
@@ -70,7 +72,12 @@ impl WriterHandle {
     ) -> Result<Self, StoreError> {
         super::tuning::tune_writer_connection(&conn)?;
         let live_rows = LiveRows::load(&conn)?;
-        Self::start_sink(SqliteSink { conn, live_rows }, queue, opts, outbox)
+        let sink = SqliteSink {
+            conn,
+            live_rows,
+            commits: 0,
+        };
+        Self::start_sink(sink, queue, opts, outbox)
     }
 
     /// Starts the writer thread over any [`Sink`] (SQLite here, PostgreSQL in `store::pg`).
@@ -81,13 +88,17 @@ impl WriterHandle {
         outbox: Arc<Outbox>,
     ) -> Result<Self, StoreError> {
         let (close, close_rx) = oneshot::channel();
+        let marks = Arc::new(WriteMarks::default());
+        marks.spooled(sink.spooled());
         let writer = Writer {
+            seen_commits: sink.commits(),
             sink,
             queue,
             control: Control::Running(close_rx),
             opts: opts.normalized(),
             stats: WriterStats::default(),
             outbox,
+            marks: Arc::clone(&marks),
         };
         // The runtime is built (and later dropped) on the writer thread itself: dropping a
         // runtime inside the caller's async context would panic.
@@ -110,7 +121,16 @@ impl WriterHandle {
             Ok(Err(e)) => return Err(StoreError::WriterStart(e)),
             Err(_) => return Err(StoreError::WriterPanicked),
         }
-        Ok(Self { close, thread })
+        Ok(Self {
+            close,
+            thread,
+            marks,
+        })
+    }
+
+    /// What the writer publishes for `/health`: its last commit to the store, its spool.
+    pub fn marks(&self) -> Arc<WriteMarks> {
+        Arc::clone(&self.marks)
     }
 
     /// Stops accepting commands, writes every queued one, and joins the thread. Blocks: call it
@@ -221,6 +241,15 @@ pub(super) trait Sink: Send + 'static {
     /// Work between batches while the queue is empty (PostgreSQL: reconnect, replay the
     /// spool).
     fn idle(&mut self, _opts: &WriterOptions) {}
+
+    /// Transactions that reached the store so far. SQLite: every batch applied; PostgreSQL:
+    /// batches and replayed spool chunks, not batches put in the spool.
+    fn commits(&self) -> u64;
+
+    /// Commands waiting in the sink's spool (`None`: it has none).
+    fn spooled(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The SQLite database file.
@@ -228,6 +257,7 @@ struct SqliteSink {
     conn: Connection,
     /// Which calls have a committed live row (spares the statements that would find none).
     live_rows: LiveRows,
+    commits: u64,
 }
 
 impl Sink for SqliteSink {
@@ -238,13 +268,13 @@ impl Sink for SqliteSink {
         events: &mut Enqueue<'_>,
     ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
         let window = opts.callback_window;
-        Ok(apply_tracked(
-            &mut self.conn,
-            batch,
-            window,
-            events,
-            &mut self.live_rows,
-        )?)
+        let applied = apply_tracked(&mut self.conn, batch, window, events, &mut self.live_rows)?;
+        self.commits += 1;
+        Ok(applied)
+    }
+
+    fn commits(&self) -> u64 {
+        self.commits
     }
 }
 
@@ -255,6 +285,9 @@ struct Writer<S> {
     opts: WriterOptions,
     stats: WriterStats,
     outbox: Arc<Outbox>,
+    marks: Arc<WriteMarks>,
+    /// The sink's [`Sink::commits`] when the marks were last updated.
+    seen_commits: u64,
 }
 
 impl<S: Sink> Writer<S> {
@@ -270,6 +303,7 @@ impl<S: Sink> Writer<S> {
                 // PostgreSQL client runs a runtime of its own).
                 self.sink.idle(&self.opts);
             }
+            self.publish();
             if filled == Filled::Closed {
                 tracing::info!(commands = self.stats.commands, "CDR writer stopped");
                 return self.stats;
@@ -373,6 +407,16 @@ impl<S: Sink> Writer<S> {
 
     /// Applies the batch, retrying with backoff until it commits (or shutdown gives up), then
     /// answers the commands that wait; leaves `batch` empty.
+    /// Marks a commit that reached the store since the last look, and the spool's depth.
+    fn publish(&mut self) {
+        let commits = self.sink.commits();
+        if commits != self.seen_commits {
+            self.seen_commits = commits;
+            self.marks.committed(jiff::Timestamp::now());
+        }
+        self.marks.spooled(self.sink.spooled());
+    }
+
     fn write(&mut self, batch: &mut Vec<StoreCommand>) {
         let mut backoff = RETRY_BACKOFF_MIN;
         let subscriptions = self.outbox.subscriptions();
@@ -386,7 +430,6 @@ impl<S: Sink> Writer<S> {
                         self.outbox.ring();
                     }
                     let took = started.elapsed();
-                    super::status::mark_written(jiff::Timestamp::now());
                     metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
                     crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
                     self.stats.record(batch.len(), outcome, took);
@@ -549,6 +592,7 @@ mod tests {
     struct IdleSink {
         idles: Arc<std::sync::atomic::AtomicUsize>,
         applied: Arc<std::sync::atomic::AtomicUsize>,
+        batches: u64,
     }
 
     impl Sink for IdleSink {
@@ -560,7 +604,17 @@ mod tests {
         ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
             use std::sync::atomic::Ordering::SeqCst;
             self.applied.fetch_add(batch.len(), SeqCst);
+            self.batches += 1;
             Ok((BatchOutcome::default(), vec![true; batch.len()]))
+        }
+
+        fn commits(&self) -> u64 {
+            self.batches
+        }
+
+        /// Pretends each idle round put one command in a spool.
+        fn spooled(&self) -> Option<usize> {
+            Some(self.idles.load(std::sync::atomic::Ordering::SeqCst))
         }
 
         fn idle_in(&self) -> Option<Duration> {
@@ -582,18 +636,33 @@ mod tests {
         let sink = IdleSink {
             idles: Arc::clone(&idles),
             applied: Arc::clone(&applied),
+            batches: 0,
         };
         let (sender, queue) = StoreSender::channel(8);
         let handle =
             WriterHandle::start_sink(sink, queue, opts(4), Outbox::new(Vec::new())).unwrap();
+        let status = crate::store::status::StoreStatus::new(
+            crate::store::status::BackendName::Postgres,
+            "n",
+            handle.marks(),
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while idles.load(SeqCst) < 3 {
             assert!(std::time::Instant::now() < deadline, "no idle rounds");
             std::thread::sleep(Duration::from_millis(1));
         }
+        let before = status.read(jiff::Timestamp::now());
+        assert_eq!(before.last_write_age, None, "idle rounds commit nothing");
         sender.try_send(StoreCommand::CallEnded(cdr(1))).unwrap();
         handle.shutdown().unwrap();
         assert_eq!((idles.load(SeqCst), applied.load(SeqCst)), (3, 1));
+        let after = status.read(jiff::Timestamp::now());
+        assert!(after.last_write_age.is_some(), "the batch was committed");
+        assert_eq!(
+            after.spooled,
+            Some(3),
+            "the sink's spool depth is published"
+        );
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub(super) struct PgSink {
     pub outbox: Arc<Outbox>,
     /// Spooling since PostgreSQL went away (the INFO when the spool drains).
     pub outage: bool,
+    /// Transactions committed to PostgreSQL (`Sink::commits`).
+    pub commits: u64,
 }
 
 type Written = (BatchOutcome, Vec<bool>);
@@ -92,6 +94,14 @@ impl Sink for PgSink {
     fn idle(&mut self, opts: &WriterOptions) {
         self.catch_up(Instant::now(), opts, REPLAY_SLICE);
     }
+
+    fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    fn spooled(&self) -> Option<usize> {
+        Some(usize::try_from(self.spool.depth()).unwrap_or(usize::MAX))
+    }
 }
 
 impl PgSink {
@@ -114,6 +124,7 @@ impl PgSink {
         let mut tx = client.transaction()?;
         let mut applied = batch::apply(&mut tx, batch, ctx, &self.judged, events)?;
         tx.commit()?;
+        self.commits += 1;
         self.judged.extend(applied.judged.drain());
         for cmd in batch {
             if let StoreCommand::CallEnded(cdr) = cmd {

@@ -75,5 +75,6 @@ fn sink(
         reconnect: Reconnect::default(),
         outbox,
         outage: false,
+        commits: 0,
     })
 }
