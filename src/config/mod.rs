@@ -54,6 +54,7 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
+pub use site_file::DEFAULT_LAST_HOLDER_SECS;
 pub use speech::{
     SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
 };
@@ -273,6 +274,9 @@ pub struct SiteConfig {
     pub report_zone: jiff::tz::TimeZone,
     /// A released pool number rests this long before it is leased again.
     pub lease_cooldown: Duration,
+    /// A call to a pool number nobody holds goes to its last holder when that lease ended at
+    /// most this long ago (nobody held the number since); zero: never.
+    pub last_holder: Duration,
     /// Snippet heartbeat interval; invariant: `heartbeat < freeze`.
     pub heartbeat: Duration,
     /// With the pools exhausted, show the reserve number plus a code bound to the visit.

@@ -4,6 +4,9 @@
 
 use serde::Deserialize;
 
+/// The default `last_holder_secs` (see the README's simulator section for how it was chosen).
+pub const DEFAULT_LAST_HOLDER_SECS: u64 = 3600;
+
 /// `[[sites]]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +37,9 @@ pub struct SiteFile {
     pub time_zone: Option<String>,
     /// A released pool number rests this many seconds before it is leased again.
     pub lease_cooldown_secs: u64,
+    /// A call to a pool number nobody holds goes to the number's last holder when its lease
+    /// ended at most this many seconds ago and nobody held the number since; 0: never.
+    pub last_holder_secs: u64,
     /// The snippet heartbeats every this many seconds; less than `freeze_secs`.
     pub heartbeat_secs: u64,
     /// Numbers bound to one ad source for good.
@@ -72,6 +78,7 @@ impl Default for SiteFile {
             utc_offset: "+00:00".to_owned(),
             time_zone: None,
             lease_cooldown_secs: 60,
+            last_holder_secs: DEFAULT_LAST_HOLDER_SECS,
             heartbeat_secs: 30,
             static_numbers: Vec::new(),
             pools: Vec::new(),

@@ -65,6 +65,8 @@ pub(super) struct NumberState {
     /// The last few holders (visitor id, else session id) and when their lease ended, newest
     /// last, at most [`super::ring::RECENT_HOLDERS`]: how shared the number was lately.
     pub(super) recent: VecDeque<(Arc<str>, Timestamp)>,
+    /// The last lease on this number and when it ended ([`super::ring::LastHolder`]).
+    pub(super) last: Option<super::ring::LastHolder>,
     /// Unheld calls and the leak quarantine ([`super::quarantine`]).
     pub(super) leak: super::quarantine::LeakState,
     /// On Redis: the version of the number's state the mirror holds.
@@ -420,6 +422,7 @@ impl LeaseTable {
         }
         let key = held.visitor_id.clone().unwrap_or_else(|| Arc::from(id));
         super::ring::remember_holder(&mut state.recent, key, at);
+        state.last = Some((self.to_lease(id, held), at));
         if state.calls == 0 && state.holder.is_none() && !state.leak.quarantined() {
             alloc.put(held.slot, state.last_call_end.max(Some(at)).unwrap_or(at));
         }
@@ -482,6 +485,7 @@ impl NumberState {
             calls: 0,
             last_call_end: None,
             recent: VecDeque::new(),
+            last: None,
             leak: Default::default(),
             version: 0,
         }

@@ -158,7 +158,9 @@ impl Allocator for Calltrack {
             return Attributed::Nobody;
         };
         let caller = format!("c{caller}");
-        let holder = attributed_holder(tracking, &self.table, &self.history, &caller, now);
+        let window = self.site.last_holder;
+        let ring = attributed_holder(tracking, &self.table, &self.history, &caller, window, now);
+        let holder = ring.holder;
         let earlier = self.history.earlier_holder(&caller);
         let heartbeat = self.site.heartbeat;
         let facts = confidence::facts_of(&holder, &self.table, heartbeat, earlier.as_deref(), now);

@@ -87,10 +87,17 @@ pub struct Pool {
     pub heartbeat_secs: u64,
     #[serde(default = "default_cooldown")]
     pub cooldown_secs: u64,
+    /// As the site's `last_holder_secs` (a free number's call to its last holder).
+    #[serde(default = "default_last_holder")]
+    pub last_holder_secs: u64,
 }
 
 fn default_cooldown() -> u64 {
     60
+}
+
+fn default_last_holder() -> u64 {
+    crate::config::DEFAULT_LAST_HOLDER_SECS
 }
 
 /// A model that cannot be used, with every reason.
@@ -245,6 +252,11 @@ impl Pool {
             self.cooldown_secs <= 86_400,
             "pool.cooldown_secs",
             "must be at most 86400 (one day)",
+        );
+        p.check(
+            self.last_holder_secs <= 7 * 86_400,
+            "pool.last_holder_secs",
+            "must be at most 604800 (seven days)",
         );
     }
 }
