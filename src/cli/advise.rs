@@ -136,7 +136,8 @@ fn timing(site: &SiteConfig, size: usize) -> simulate::model::Pool {
         freeze_secs: site.freeze.as_secs().max(heartbeat_secs + 1),
         heartbeat_secs,
         cooldown_secs: site.lease_cooldown.as_secs(),
-        last_holder_secs: site.last_holder.as_secs(),
+        // Unset (following the freeze tried) when the site keeps the default, its freeze.
+        last_holder_secs: (site.last_holder != site.freeze).then(|| site.last_holder.as_secs()),
     }
 }
 

@@ -54,7 +54,6 @@ pub use routing::{
 pub use security::{
     AdminToken, BlacklistConfig, FloodConfig, PbxConfig, SecurityConfig, blacklist_pattern,
 };
-pub use site_file::DEFAULT_LAST_HOLDER_SECS;
 pub use speech::{
     SpeechConfig, SpeechEngine, SpeechHttpConfig, SpeechSphinxConfig, SpeechTag, TagParty,
 };

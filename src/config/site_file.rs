@@ -4,9 +4,6 @@
 
 use serde::Deserialize;
 
-/// The default `last_holder_secs` (see the README's simulator section for how it was chosen).
-pub const DEFAULT_LAST_HOLDER_SECS: u64 = 3600;
-
 /// `[[sites]]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,7 +36,8 @@ pub struct SiteFile {
     pub lease_cooldown_secs: u64,
     /// A call to a pool number nobody holds goes to the number's last holder when its lease
     /// ended at most this many seconds ago and nobody held the number since; 0: never.
-    pub last_holder_secs: u64,
+    /// Default: `freeze_secs`.
+    pub last_holder_secs: Option<u64>,
     /// The snippet heartbeats every this many seconds; less than `freeze_secs`.
     pub heartbeat_secs: u64,
     /// Numbers bound to one ad source for good.
@@ -78,7 +76,7 @@ impl Default for SiteFile {
             utc_offset: "+00:00".to_owned(),
             time_zone: None,
             lease_cooldown_secs: 60,
-            last_holder_secs: DEFAULT_LAST_HOLDER_SECS,
+            last_holder_secs: None,
             heartbeat_secs: 30,
             static_numbers: Vec::new(),
             pools: Vec::new(),

@@ -33,9 +33,10 @@ pub(super) fn web(path: &str, f: &SiteFile, p: &mut Problems) -> Web {
         0,
         MAX_COOLDOWN_SECS,
     );
+    let last_holder_secs = f.last_holder_secs.unwrap_or(f.freeze_secs);
     p.within(
         &format!("{path}.last_holder_secs"),
-        f.last_holder_secs,
+        last_holder_secs,
         0,
         MAX_LAST_HOLDER_SECS,
     );
@@ -54,7 +55,7 @@ pub(super) fn web(path: &str, f: &SiteFile, p: &mut Problems) -> Web {
         origins: origins(&format!("{path}.origins"), &f.origins, p),
         utc_offset,
         lease_cooldown: Duration::from_secs(f.lease_cooldown_secs),
-        last_holder: Duration::from_secs(f.last_holder_secs),
+        last_holder: Duration::from_secs(last_holder_secs),
         heartbeat: Duration::from_secs(f.heartbeat_secs),
     }
 }

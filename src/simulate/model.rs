@@ -87,17 +87,14 @@ pub struct Pool {
     pub heartbeat_secs: u64,
     #[serde(default = "default_cooldown")]
     pub cooldown_secs: u64,
-    /// As the site's `last_holder_secs` (a free number's call to its last holder).
-    #[serde(default = "default_last_holder")]
-    pub last_holder_secs: u64,
+    /// As the site's `last_holder_secs` (a free number's call to its last holder); default:
+    /// `freeze_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_holder_secs: Option<u64>,
 }
 
 fn default_cooldown() -> u64 {
     60
-}
-
-fn default_last_holder() -> u64 {
-    crate::config::DEFAULT_LAST_HOLDER_SECS
 }
 
 /// A model that cannot be used, with every reason.
@@ -229,6 +226,11 @@ impl Calls {
 }
 
 impl Pool {
+    /// The last-holder window in seconds: `last_holder_secs`, else `freeze_secs`.
+    pub fn last_holder(&self) -> u64 {
+        self.last_holder_secs.unwrap_or(self.freeze_secs)
+    }
+
     fn check(&self, p: &mut Problems) {
         p.check(
             (1..=MAX_POOL).contains(&self.size),
@@ -254,7 +256,7 @@ impl Pool {
             "must be at most 86400 (one day)",
         );
         p.check(
-            self.last_holder_secs <= 7 * 86_400,
+            self.last_holder_secs.unwrap_or(0) <= 7 * 86_400,
             "pool.last_holder_secs",
             "must be at most 604800 (seven days)",
         );

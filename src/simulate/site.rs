@@ -41,7 +41,7 @@ pub fn site(model: &Model, size: usize) -> SiteConfig {
         utc_offset: jiff::tz::Offset::UTC,
         report_zone: jiff::tz::TimeZone::UTC,
         lease_cooldown: Duration::from_secs(model.pool.cooldown_secs),
-        last_holder: Duration::from_secs(model.pool.last_holder_secs),
+        last_holder: Duration::from_secs(model.pool.last_holder()),
         heartbeat: Duration::from_secs(model.pool.heartbeat_secs),
         rules: Vec::new(),
         media: None,
