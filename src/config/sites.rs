@@ -178,6 +178,7 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         report_zone: report_zone(path, f.time_zone.as_deref(), web.utc_offset, p),
         lease_cooldown: web.lease_cooldown,
         last_holder: web.last_holder,
+        adapt_freeze: f.adapt_freeze,
         heartbeat: web.heartbeat,
         overflow_code: f.overflow_code,
         rules,

@@ -46,7 +46,8 @@ pub(super) struct Pool {
     pub(super) site: String,
     pub(super) id: String,
     pub(super) numbers: Vec<Arc<str>>,
-    pub(super) freeze: SignedDuration,
+    /// The freeze in milliseconds: the site's, or adapted ([`super::freeze`]).
+    pub(super) freeze_ms: std::sync::atomic::AtomicI64,
     pub(super) cooldown: SignedDuration,
     pub(super) alloc: Mutex<Allocation>,
     pub(super) granted_total: AtomicU64,
@@ -157,7 +158,7 @@ impl LeaseTable {
             site: spec.site,
             id: spec.pool,
             numbers,
-            freeze: to_time(spec.freeze),
+            freeze_ms: super::freeze::millis(to_time(spec.freeze)),
             cooldown: to_time(spec.cooldown),
             alloc: Mutex::new(Allocation::new(size)),
             granted_total: AtomicU64::new(0),
@@ -214,7 +215,7 @@ impl LeaseTable {
             visit: Arc::new(req.visit),
             granted_at: now,
             last_seen: now,
-            expires_at: now.saturating_add(pool.freeze).unwrap_or(Timestamp::MAX),
+            expires_at: now.saturating_add(pool.freeze()).unwrap_or(Timestamp::MAX),
             heartbeats: 0,
             released_at: None,
         };
@@ -392,7 +393,7 @@ impl LeaseTable {
         held.released_at = (why == Renewal::Release).then_some(now);
         held.last_seen = now;
         held.expires_at = now
-            .saturating_add(self.pool(held.pool).freeze)
+            .saturating_add(self.pool(held.pool).freeze())
             .unwrap_or(Timestamp::MAX);
         Some(self.to_lease(session_id, &held))
     }

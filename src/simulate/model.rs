@@ -91,6 +91,10 @@ pub struct Pool {
     /// `freeze_secs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_holder_secs: Option<u64>,
+    /// As the site's `adapt_freeze`: the freeze follows the model's call delay after leaving
+    /// (as the daemon's fit of its history would find it); default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapt_freeze: Option<bool>,
 }
 
 fn default_cooldown() -> u64 {

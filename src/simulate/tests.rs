@@ -41,6 +41,7 @@ size = 3
 freeze_secs = 600
 heartbeat_secs = 30
 cooldown_secs = 0
+adapt_freeze = false
 "#;
 
 fn tiny() -> Model {
@@ -66,7 +67,7 @@ fn replay(policy: Policy, visits: &[ScriptVisit], size: usize) -> RunResult {
     let tally = match policy {
         Policy::Naive => engine::replay(&model, visits, size, Naive::new(size, 1)),
         Policy::Calltrack => {
-            let alloc = Calltrack::new(site::site(&model, size));
+            let alloc = Calltrack::for_model(&model, size);
             engine::replay(&model, visits, size, alloc)
         }
     };
@@ -125,7 +126,7 @@ fn a_long_visit_keeps_its_number_with_heartbeats_but_not_with_a_fixed_freeze() {
 }
 
 fn replay_with(model: &Model, visits: &[ScriptVisit], size: usize) -> RunResult {
-    let alloc = Calltrack::new(site::site(model, size));
+    let alloc = Calltrack::for_model(model, size);
     let tally = engine::replay(model, visits, size, alloc);
     RunResult::from_tally(Policy::Calltrack, size, tally)
 }
@@ -161,6 +162,28 @@ fn a_free_numbers_call_goes_to_its_last_holder_within_the_window() {
     let visits = [paid(1, 0, 60, 1400), paid(2, 700, 60, 1500)];
     let r = replay_with(&hour, &visits, 1);
     assert_eq!((r.calls, r.correct, r.wrong, r.unattributed), (2, 1, 1, 0));
+}
+
+#[test]
+fn the_adapted_freeze_frees_a_number_sooner_and_the_late_caller_keeps_its_visit() {
+    // Call delay after leaving: median 120 s, sigma 0.5, so the adapted freeze is
+    // 120 * e^(1.645 * 0.5) = 273 s instead of 600. Visitor 1 leaves at 60 s and calls at
+    // 400 s; visitor 2 lands at 360 s. With the configured freeze visitor 2 sees the reserve
+    // number (the one number is frozen until 660 s); adapted, the number was free from
+    // 333 s, visitor 2 holds it at 400 s and visitor 1's call goes to visitor 2.
+    let visits = [paid(1, 0, 60, 400), paid(2, 360, 60, 390)];
+    let fixed = replay_with(&last_holder_secs(600), &visits, 1);
+    assert_eq!((fixed.correct, fixed.reserve_calls), (1, 1));
+    let text = TINY.replace("adapt_freeze = false", "adapt_freeze = true");
+    let adapted = replay_with(&Model::from_toml_str(&text).unwrap(), &visits, 1);
+    assert_eq!(
+        (adapted.correct, adapted.wrong, adapted.reserve_calls),
+        (1, 1, 0)
+    );
+    // Visitor 1 calling at 400 s with nobody landing: its number is free, and the
+    // last-holder rule (window: the 600-s freeze) still gives the call to visitor 1.
+    let alone = replay_with(&Model::from_toml_str(&text).unwrap(), &visits[..1], 1);
+    assert_eq!((alone.correct, alone.unattributed), (1, 0));
 }
 
 #[test]
