@@ -39,7 +39,7 @@ pub struct SiteFile {
     pub adapt_freeze: bool,
     /// A call to a pool number nobody holds goes to the number's last holder when its lease
     /// ended at most this many seconds ago and nobody held the number since; 0: never.
-    /// Default: `freeze_secs`.
+    /// Default: twice `freeze_secs`.
     pub last_holder_secs: Option<u64>,
     /// The snippet heartbeats every this many seconds; less than `freeze_secs`.
     pub heartbeat_secs: u64,

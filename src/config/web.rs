@@ -33,7 +33,9 @@ pub(super) fn web(path: &str, f: &SiteFile, p: &mut Problems) -> Web {
         0,
         MAX_COOLDOWN_SECS,
     );
-    let last_holder_secs = f.last_holder_secs.unwrap_or(f.freeze_secs);
+    let last_holder_secs = f
+        .last_holder_secs
+        .unwrap_or(f.freeze_secs.saturating_mul(2));
     p.within(
         &format!("{path}.last_holder_secs"),
         last_holder_secs,

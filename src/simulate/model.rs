@@ -88,7 +88,7 @@ pub struct Pool {
     #[serde(default = "default_cooldown")]
     pub cooldown_secs: u64,
     /// As the site's `last_holder_secs` (a free number's call to its last holder); default:
-    /// `freeze_secs`.
+    /// twice `freeze_secs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_holder_secs: Option<u64>,
     /// As the site's `adapt_freeze`: the freeze follows the model's call delay after leaving
@@ -230,9 +230,10 @@ impl Calls {
 }
 
 impl Pool {
-    /// The last-holder window in seconds: `last_holder_secs`, else `freeze_secs`.
+    /// The last-holder window in seconds: `last_holder_secs`, else twice `freeze_secs`.
     pub fn last_holder(&self) -> u64 {
-        self.last_holder_secs.unwrap_or(self.freeze_secs)
+        self.last_holder_secs
+            .unwrap_or(self.freeze_secs.saturating_mul(2))
     }
 
     fn check(&self, p: &mut Problems) {
