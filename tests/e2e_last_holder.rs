@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use calltrack::call::attribution::NumberKindTag;
 use serde_json::Value;
-use support::{Calltrack, Leg, Sipp};
+use support::pool_calls::{call_from, header_value, listed_calls, url};
+use support::{Calltrack, Leg};
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 /// The pool's only number.
@@ -40,17 +41,6 @@ fn one_number_short_freeze(toml: &mut String) {
     } else {
         toml.push_str("\n[tracking]\nleak_calls = 2\n");
     }
-}
-
-fn header_value<'a>(trace: &'a str, name: &str) -> Option<&'a str> {
-    trace.lines().map(str::trim).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn url(ct: &Calltrack, path: &str) -> String {
-    format!("http://127.0.0.1:{}{path}", ct.http_port)
 }
 
 fn get_json(ct: &Calltrack, path: &str) -> Value {
@@ -89,33 +79,6 @@ fn until_unheld(ct: &Calltrack) {
     }
 }
 
-/// `caller` dials `NUMBER` once through a fresh UAS; the INVITE as the PBX saw it.
-fn call_from(ct: &Calltrack, caller: &str) -> String {
-    let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call_from.xml", Leg::Udp, ct.sip_port, NUMBER)
-        .key("caller", caller)
-        .pause_ms(100)
-        .run_ok();
-    uas.wait_ok()
-}
-
-fn listed_calls(ct: &Calltrack, count: usize) -> Vec<Value> {
-    let path = format!("/v1/calls?tracking_number={NUMBER}&sort=started_at");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let page = get_json(ct, &path);
-        let calls = page["calls"].as_array().cloned().unwrap_or_default();
-        if calls.len() >= count {
-            return calls;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{count} calls never listed: {page}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_call_to_a_free_number_goes_to_its_last_holder_and_still_counts_as_unheld() {
     if support::skip_without_sipp("last-holder e2e") {
@@ -136,7 +99,7 @@ fn a_call_to_a_free_number_goes_to_its_last_holder_and_still_counts_as_unheld() 
     assert_eq!(released.status(), 204);
     until_unheld(&ct);
 
-    let late = call_from(&ct, CALLER);
+    let late = call_from(&ct, NUMBER, CALLER);
     assert_eq!(
         header_value(&late, "X-CT-Session"),
         Some(a_id.as_str()),
@@ -151,7 +114,7 @@ fn a_call_to_a_free_number_goes_to_its_last_holder_and_still_counts_as_unheld() 
     assert!((0.0..=1.0).contains(&confidence), "{confidence}");
     assert_eq!(listed(&ct)["state"], "active", "one unheld call is no leak");
 
-    let api = listed_calls(&ct, 1);
+    let api = listed_calls(&ct, NUMBER, 1);
     assert_eq!(
         api[0]["attribution"]["session_id"],
         a_id.as_str(),
@@ -160,7 +123,7 @@ fn a_call_to_a_free_number_goes_to_its_last_holder_and_still_counts_as_unheld() 
     assert_eq!(api[0]["attribution"]["source"], "google", "{api:#?}");
 
     // A second call while nobody holds the number: leak detection saw both as unheld.
-    let again = call_from(&ct, OTHER_CALLER);
+    let again = call_from(&ct, NUMBER, OTHER_CALLER);
     assert_eq!(header_value(&again, "X-CT-Session"), Some(a_id.as_str()));
     let number = listed(&ct);
     assert_eq!(number["state"], "quarantined", "{number}");

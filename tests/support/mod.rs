@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use calltrack::call::record::CallDetailRecord;
 
 pub mod pg_server;
+pub mod pool_calls;
 pub mod redis_server;
 
 /// Which transport a leg uses.
