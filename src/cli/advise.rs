@@ -138,7 +138,7 @@ fn timing(site: &SiteConfig, size: usize) -> simulate::model::Pool {
         cooldown_secs: site.lease_cooldown.as_secs(),
         // Unset (following the freeze tried) when the site keeps the default, twice its freeze.
         last_holder_secs: (site.last_holder != site.freeze.saturating_mul(2))
-            .then(|| site.last_holder.as_secs()),
+            .then_some(site.last_holder.as_secs()),
         adapt_freeze: Some(site.adapt_freeze),
     }
 }
