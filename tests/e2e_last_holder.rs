@@ -15,32 +15,20 @@ use std::time::{Duration, Instant};
 
 use calltrack::call::attribution::NumberKindTag;
 use serde_json::Value;
-use support::pool_calls::{call_from, header_value, listed_calls, url};
+use support::pool_calls::{self, call_from, header_value, listed_calls, url};
 use support::{Calltrack, Leg};
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
-/// The pool's only number.
+/// The pool's only number (see `pool_calls::one_number_short_freeze`).
 const NUMBER: &str = "74950000100";
 const CALLER: &str = "79161234567";
 const OTHER_CALLER: &str = "79169876543";
 
-/// One pool number, a 3-s freeze (1-s heartbeats), no cool-down, the last holder kept for
-/// an hour, and a leak after two unheld calls.
+/// One pool number, a 3-s freeze, the last holder kept for an hour, and a leak after two
+/// unheld calls.
 fn one_number_short_freeze(toml: &mut String) {
-    *toml = toml
-        .replace(
-            r#"numbers = ["74950000100-74950000149"]"#,
-            &format!(r#"numbers = ["{NUMBER}"]"#),
-        )
-        .replace(
-            r#"reserve_number = "74950000099""#,
-            "reserve_number = \"74950000099\"\nfreeze_secs = 3\nheartbeat_secs = 1\nlease_cooldown_secs = 0\nlast_holder_secs = 3600",
-        );
-    if toml.contains("[tracking]") {
-        *toml = toml.replace("[tracking]", "[tracking]\nleak_calls = 2");
-    } else {
-        toml.push_str("\n[tracking]\nleak_calls = 2\n");
-    }
+    pool_calls::one_number_short_freeze(toml, "last_holder_secs = 3600");
+    toml.push_str("\n[tracking]\nleak_calls = 2\n");
 }
 
 fn get_json(ct: &Calltrack, path: &str) -> Value {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use calltrack::call::attribution::NumberKindTag;
 use serde_json::Value;
-use support::pool_calls::{call_from, header_value, listed_calls, url};
+use support::pool_calls::{self, call_from, header_value, listed_calls, url};
 use support::{Calltrack, Leg};
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
@@ -25,15 +25,7 @@ const OTHER_CALLER: &str = "79169876543";
 /// One pool number, a 3-s freeze (1-s heartbeats), no cool-down: a released lease ends
 /// within seconds and its number goes straight to the next visitor.
 fn one_number_short_freeze(toml: &mut String) {
-    *toml = toml
-        .replace(
-            r#"numbers = ["74950000100-74950000149"]"#,
-            &format!(r#"numbers = ["{NUMBER}"]"#),
-        )
-        .replace(
-            r#"reserve_number = "74950000099""#,
-            "reserve_number = \"74950000099\"\nfreeze_secs = 3\nheartbeat_secs = 1\nlease_cooldown_secs = 0",
-        );
+    pool_calls::one_number_short_freeze(toml, "");
 }
 
 /// A snippet session for `visitor` landing from `campaign` (utm_source `source`).

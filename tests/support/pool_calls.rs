@@ -48,3 +48,17 @@ pub fn listed_calls(ct: &Calltrack, number: &str, count: usize) -> Vec<Value> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Edits the test config: the pool cut to its first number (`74950000100`), a 3-s freeze
+/// (1-s heartbeats), no cool-down, plus `extra` site keys (lines).
+pub fn one_number_short_freeze(toml: &mut String, extra: &str) {
+    let keys = format!(
+        "reserve_number = \"74950000099\"\nfreeze_secs = 3\nheartbeat_secs = 1\nlease_cooldown_secs = 0\n{extra}"
+    );
+    *toml = toml
+        .replace(
+            r#"numbers = ["74950000100-74950000149"]"#,
+            r#"numbers = ["74950000100"]"#,
+        )
+        .replace(r#"reserve_number = "74950000099""#, keys.trim_end());
+}
