@@ -226,6 +226,8 @@ fn example_sets_every_key() {
         "sites.origins",
         "sites.utc_offset",
         "sites.lease_cooldown_secs",
+        "sites.adapt_freeze",
+        "sites.last_holder_secs",
         "sites.heartbeat_secs",
         "sites.static_numbers.number",
         "sites.static_numbers.source",

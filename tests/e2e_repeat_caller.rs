@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use calltrack::call::attribution::NumberKindTag;
 use serde_json::Value;
-use support::{Calltrack, Leg, Sipp};
+use support::pool_calls::{self, call_from, header_value, listed_calls, url};
+use support::{Calltrack, Leg};
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 /// The pool's only number, so visitor B must get the number A held.
@@ -24,26 +25,7 @@ const OTHER_CALLER: &str = "79169876543";
 /// One pool number, a 3-s freeze (1-s heartbeats), no cool-down: a released lease ends
 /// within seconds and its number goes straight to the next visitor.
 fn one_number_short_freeze(toml: &mut String) {
-    *toml = toml
-        .replace(
-            r#"numbers = ["74950000100-74950000149"]"#,
-            &format!(r#"numbers = ["{NUMBER}"]"#),
-        )
-        .replace(
-            r#"reserve_number = "74950000099""#,
-            "reserve_number = \"74950000099\"\nfreeze_secs = 3\nheartbeat_secs = 1\nlease_cooldown_secs = 0",
-        );
-}
-
-fn header_value<'a>(trace: &'a str, name: &str) -> Option<&'a str> {
-    trace.lines().map(str::trim).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn url(ct: &Calltrack, path: &str) -> String {
-    format!("http://127.0.0.1:{}{path}", ct.http_port)
+    pool_calls::one_number_short_freeze(toml, "");
 }
 
 /// A snippet session for `visitor` landing from `campaign` (utm_source `source`).
@@ -67,16 +49,6 @@ fn heartbeat(ct: &Calltrack, session_id: &str) {
         .send_empty()
         .unwrap();
     assert_eq!(resp.status(), 200, "heartbeat of {session_id}");
-}
-
-/// `caller` dials `NUMBER` once through a fresh UAS; the INVITE as the PBX saw it.
-fn call_from(ct: &Calltrack, caller: &str) -> String {
-    let uas = Sipp::uas("uas_answer.xml", Leg::Udp, ct.pbx_port).spawn();
-    Sipp::uac("uac_call_from.xml", Leg::Udp, ct.sip_port, NUMBER)
-        .key("caller", caller)
-        .pause_ms(100)
-        .run_ok();
-    uas.wait_ok()
 }
 
 /// The visit the PBX was told about: (`X-CT-Session`, `X-CT-Campaign`).
@@ -103,25 +75,6 @@ fn session_once_free(ct: &Calltrack, visitor: &str, source: &str, campaign: &str
     }
 }
 
-/// `GET /v1/calls` for the number, oldest first, once it lists `count` calls.
-fn listed_calls(ct: &Calltrack, count: usize) -> Vec<Value> {
-    let path = format!("/v1/calls?tracking_number={NUMBER}&sort=started_at");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut resp = ureq::get(&url(ct, &path)).call().unwrap();
-        let page: Value = resp.body_mut().read_json().unwrap();
-        let calls = page["calls"].as_array().cloned().unwrap_or_default();
-        if calls.len() >= count {
-            return calls;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{count} calls never listed: {page}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_repeat_caller_keeps_its_earlier_visit_after_the_number_passed_to_another_visitor() {
     if support::skip_without_sipp("repeat-caller e2e") {
@@ -137,7 +90,7 @@ fn a_repeat_caller_keeps_its_earlier_visit_after_the_number_passed_to_another_vi
     );
     let a_id = a["session_id"].as_str().unwrap().to_owned();
     heartbeat(&ct, &a_id);
-    let first = call_from(&ct, REPEAT_CALLER);
+    let first = call_from(&ct, NUMBER, REPEAT_CALLER);
     assert_eq!(stamped(&first), (a_id.clone(), "alpha".into()), "{first}");
     assert_eq!(header_value(&first, "X-CT-First-Call"), Some("1"));
 
@@ -151,7 +104,7 @@ fn a_repeat_caller_keeps_its_earlier_visit_after_the_number_passed_to_another_vi
     assert_ne!(a_id, b_id);
 
     heartbeat(&ct, &b_id);
-    let repeat = call_from(&ct, REPEAT_CALLER);
+    let repeat = call_from(&ct, NUMBER, REPEAT_CALLER);
     assert_eq!(
         stamped(&repeat),
         (a_id.clone(), "alpha".into()),
@@ -162,7 +115,7 @@ fn a_repeat_caller_keeps_its_earlier_visit_after_the_number_passed_to_another_vi
     assert_eq!(header_value(&repeat, "X-CT-First-Call"), Some("0"));
 
     heartbeat(&ct, &b_id);
-    let other = call_from(&ct, OTHER_CALLER);
+    let other = call_from(&ct, NUMBER, OTHER_CALLER);
     assert_eq!(
         stamped(&other),
         (b_id.clone(), "beta".into()),
@@ -175,7 +128,7 @@ fn a_repeat_caller_keeps_its_earlier_visit_after_the_number_passed_to_another_vi
         (REPEAT_CALLER, &a_id, "google"),
         (OTHER_CALLER, &b_id, "bing"),
     ];
-    let api = listed_calls(&ct, 3);
+    let api = listed_calls(&ct, NUMBER, 3);
     assert_eq!(api.len(), 3, "{api:#?}");
     for (call, (caller, session, source)) in api.iter().zip(expected) {
         assert_eq!(call["caller"], caller, "{call}");

@@ -6,6 +6,7 @@ mod backlog;
 pub mod diff;
 mod engine;
 mod forward;
+mod freeze;
 mod gate;
 mod opening;
 mod opening_pg;
@@ -361,6 +362,13 @@ async fn run_services(
         jiff::Timestamp::now,
         http_stop.clone(),
     ));
+    let freeze_task = tokio::spawn(freeze::run_freeze(
+        config.sites.clone(),
+        leases.clone(),
+        crate::store::StoreReader::new(&config.store.path),
+        jiff::Timestamp::now,
+        http_stop.clone(),
+    ));
     let accuracy_task = tokio::spawn(accuracy::run_accuracy(
         config.sites.clone(),
         crate::store::StoreReader::new(&config.store.path),
@@ -410,6 +418,7 @@ async fn run_services(
     resolver_task.await?;
     upkeep_task.await?;
     accuracy_task.await?;
+    freeze_task.await?;
     media_task.await?;
     janitor_task.await?;
     speech_task.await?;

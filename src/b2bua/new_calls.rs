@@ -78,7 +78,7 @@ impl B2bua {
         {
             self.leases.call_started(&plan.tracking.number);
         }
-        if plan.attribution.number_kind == NumberKindTag::Unattributed {
+        if plan.unheld {
             self.count_unheld(&plan.tracking, wall);
         }
         let voice = relay_media.then(|| self.voice_plan(&plan)).flatten();
@@ -123,7 +123,8 @@ impl B2bua {
     /// With `[media] on_no_ports = "refuse"`, the first stream's ports are taken for call
     /// `key` now; `false` when none are free. With `"direct"` nothing is taken here (a call
     /// that finds no ports at its first SDP is bridged direct by the media table).
-    /// A bridged call to a pool number nobody holds: leak detection may quarantine it.
+    /// A bridged call to a pool number nobody holds (attributed to nobody or to its last
+    /// holder): leak detection may quarantine it.
     fn count_unheld(&self, tracking: &crate::config::TrackingNumber, wall: jiff::Timestamp) {
         let rule = crate::lease::LeakRule {
             calls: self.config.tracking.leak_calls,

@@ -152,7 +152,7 @@ pub const SIGNS: [f64; FEATURES] = [0.0, 1.0, -1.0, -1.0, -1.0, 1.0, -1.0];
 /// sizes); reproduce with
 /// `calltrack simulate --fit-confidence --model config/simulate/small-shop.toml
 /// --model config/simulate/ad-campaign.toml --model config/simulate/long-visits.toml`.
-pub const WEIGHTS: [f64; FEATURES] = [5.4692, 1.9958, -0.5018, -0.8288, 0.0, 1.0483, 0.0];
+pub const WEIGHTS: [f64; FEATURES] = [6.0798, 0.8370, -1.0356, -1.3855, 0.0, 2.1819, 0.0];
 
 /// The probability that the holder of the number is the caller, with `weights`.
 pub fn predict_with(weights: &[f64; FEATURES], facts: &RingFacts) -> f64 {

@@ -7,6 +7,7 @@ pub mod attribution;
 pub mod confidence;
 pub mod history;
 pub mod inbound;
+pub mod last_holder;
 pub mod lease_lookup;
 pub mod live_dialog;
 pub mod menu;
@@ -21,6 +22,8 @@ pub mod trail;
 pub mod transcript;
 pub mod voice;
 pub mod voicemail;
+
+use std::time::Duration;
 
 use jiff::Timestamp;
 
@@ -103,6 +106,9 @@ pub struct BridgePlan {
     /// The lease the call is attributed to, for the caller history (a repeat call from this
     /// caller to this number goes to it, see [`repeat`]); `None` when no lease is.
     pub held: Option<crate::lease::Lease>,
+    /// A pool number nobody held at ring time (attributed to nobody or to its last holder,
+    /// see [`last_holder`]): leak detection counts the call.
+    pub unheld: bool,
     /// The attribution headers for the PBX (RFC 5806 Diversion optional).
     pub stamp: Vec<(String, String)>,
 }
@@ -126,13 +132,17 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         Ok(call) => call,
         Err(rejection) => return Decision::Reject(rejection),
     };
-    let holder = repeat::attributed_holder(
+    let last_holder = ctx.config.site(&inbound.tracking.site);
+    let last_holder = last_holder.map_or(Duration::ZERO, |site| site.last_holder);
+    let ring = repeat::attributed_holder(
         inbound.tracking,
         ctx.leases,
         ctx.history,
         &inbound.caller,
+        last_holder,
         ctx.now,
     );
+    let (holder, unheld) = (ring.holder, ring.unheld);
     let held = match &holder {
         lease_lookup::Holder::Lease(lease) => Some(lease.clone()),
         _ => None,
@@ -189,6 +199,7 @@ pub fn plan_invite(ctx: &CallContext<'_>) -> Decision {
         route,
         first_call,
         held,
+        unheld,
         stamp,
     }))
 }

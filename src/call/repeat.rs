@@ -4,28 +4,54 @@
 //! is the one fact at ring time that names the person; the current holder is only a guess.
 //!
 //! Pure: the lease lookup's answer and the caller history's earlier lease in, a holder out.
-//! Used by `plan_invite` and by the simulator, which measures it.
+//! Used by `plan_invite` and by the simulator, which measures it; a free number's call then
+//! goes to its last holder ([`super::last_holder`]).
+
+use std::time::Duration;
 
 use jiff::Timestamp;
 
 use crate::call::confidence::holder_key;
 use crate::call::history::CallerHistory;
+use crate::call::last_holder::prefer_last_holder;
 use crate::call::lease_lookup::{Holder, holder_of};
 use crate::config::TrackingNumber;
 use crate::lease::{Lease, LeaseTable};
 
+/// Who a call is attributed to at ring time, and whether a lease held the number then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RingHolder {
+    pub holder: Holder,
+    /// A pool number nobody held at ring time (the call is attributed to nobody or to the
+    /// number's last holder): leak detection counts it. A repeat caller's call is not.
+    pub unheld: bool,
+}
+
 /// The holder a call to `tracking` from `caller` is attributed to at `now`: the lease lookup,
-/// then [`prefer_earlier`] with the caller's earlier lease.
+/// then [`prefer_earlier`] with the caller's earlier lease, then for a number still without a
+/// holder [`prefer_last_holder`] with the number's last lease within `last_holder`.
 pub fn attributed_holder(
     tracking: &TrackingNumber,
     leases: &LeaseTable,
     history: &CallerHistory,
     caller: &str,
+    last_holder: Duration,
     now: Timestamp,
-) -> Holder {
+) -> RingHolder {
     let holder = holder_of(tracking, leases, now);
     let earlier = history.earlier_lease(caller);
-    prefer_earlier(holder, earlier.as_ref(), &tracking.number)
+    let holder = prefer_earlier(holder, earlier.as_ref(), &tracking.number);
+    if holder != Holder::Nobody {
+        return RingHolder {
+            holder,
+            unheld: false,
+        };
+    }
+    let last = leases.last_holder(&tracking.number, now);
+    RingHolder {
+        holder: prefer_last_holder(holder, last, last_holder, now),
+        unheld: true,
+    }
 }
 
 /// `earlier` (the lease the caller's last attributed call went to) wins over the current

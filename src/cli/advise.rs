@@ -136,6 +136,10 @@ fn timing(site: &SiteConfig, size: usize) -> simulate::model::Pool {
         freeze_secs: site.freeze.as_secs().max(heartbeat_secs + 1),
         heartbeat_secs,
         cooldown_secs: site.lease_cooldown.as_secs(),
+        // Unset (following the freeze tried) when the site keeps the default, twice its freeze.
+        last_holder_secs: (site.last_holder != site.freeze.saturating_mul(2))
+            .then_some(site.last_holder.as_secs()),
+        adapt_freeze: Some(site.adapt_freeze),
     }
 }
 

@@ -273,6 +273,12 @@ pub struct SiteConfig {
     pub report_zone: jiff::tz::TimeZone,
     /// A released pool number rests this long before it is leased again.
     pub lease_cooldown: Duration,
+    /// The freeze follows the call delay after leaving seen in the lease history (at most
+    /// `freeze`, see `lease::freeze`).
+    pub adapt_freeze: bool,
+    /// A call to a pool number nobody holds goes to its last holder when that lease ended at
+    /// most this long ago (nobody held the number since); zero: never.
+    pub last_holder: Duration,
     /// Snippet heartbeat interval; invariant: `heartbeat < freeze`.
     pub heartbeat: Duration,
     /// With the pools exhausted, show the reserve number plus a code bound to the visit.

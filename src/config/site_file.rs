@@ -34,6 +34,13 @@ pub struct SiteFile {
     pub time_zone: Option<String>,
     /// A released pool number rests this many seconds before it is leased again.
     pub lease_cooldown_secs: u64,
+    /// With enough lease history, the freeze becomes the 95th percentile of the observed call
+    /// delay after leaving (at least two heartbeats, at most `freeze_secs`).
+    pub adapt_freeze: bool,
+    /// A call to a pool number nobody holds goes to the number's last holder when its lease
+    /// ended at most this many seconds ago and nobody held the number since; 0: never.
+    /// Default: twice `freeze_secs`.
+    pub last_holder_secs: Option<u64>,
     /// The snippet heartbeats every this many seconds; less than `freeze_secs`.
     pub heartbeat_secs: u64,
     /// Numbers bound to one ad source for good.
@@ -72,6 +79,8 @@ impl Default for SiteFile {
             utc_offset: "+00:00".to_owned(),
             time_zone: None,
             lease_cooldown_secs: 60,
+            adapt_freeze: true,
+            last_holder_secs: None,
             heartbeat_secs: 30,
             static_numbers: Vec::new(),
             pools: Vec::new(),

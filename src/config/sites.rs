@@ -177,6 +177,8 @@ fn site(path: &str, f: SiteFile, index: &mut NumberIndex, p: &mut Problems) -> S
         utc_offset: web.utc_offset,
         report_zone: report_zone(path, f.time_zone.as_deref(), web.utc_offset, p),
         lease_cooldown: web.lease_cooldown,
+        last_holder: web.last_holder,
+        adapt_freeze: f.adapt_freeze,
         heartbeat: web.heartbeat,
         overflow_code: f.overflow_code,
         rules,

@@ -10,12 +10,15 @@ use super::validate::Problems;
 
 /// Longest accepted `lease_cooldown_secs` (one day).
 const MAX_COOLDOWN_SECS: u64 = 86_400;
+/// Longest accepted `last_holder_secs` (seven days).
+const MAX_LAST_HOLDER_SECS: u64 = 7 * 86_400;
 
 /// The validated website settings of one site.
 pub(super) struct Web {
     pub(super) origins: Vec<String>,
     pub(super) utc_offset: Offset,
     pub(super) lease_cooldown: Duration,
+    pub(super) last_holder: Duration,
     pub(super) heartbeat: Duration,
 }
 
@@ -29,6 +32,15 @@ pub(super) fn web(path: &str, f: &SiteFile, p: &mut Problems) -> Web {
         f.lease_cooldown_secs,
         0,
         MAX_COOLDOWN_SECS,
+    );
+    let last_holder_secs = f
+        .last_holder_secs
+        .unwrap_or(f.freeze_secs.saturating_mul(2));
+    p.within(
+        &format!("{path}.last_holder_secs"),
+        last_holder_secs,
+        0,
+        MAX_LAST_HOLDER_SECS,
     );
     let heartbeat_path = format!("{path}.heartbeat_secs");
     if p.at_least(&heartbeat_path, f.heartbeat_secs, 1)
@@ -45,6 +57,7 @@ pub(super) fn web(path: &str, f: &SiteFile, p: &mut Problems) -> Web {
         origins: origins(&format!("{path}.origins"), &f.origins, p),
         utc_offset,
         lease_cooldown: Duration::from_secs(f.lease_cooldown_secs),
+        last_holder: Duration::from_secs(last_holder_secs),
         heartbeat: Duration::from_secs(f.heartbeat_secs),
     }
 }

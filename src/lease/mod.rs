@@ -10,6 +10,7 @@
 //! clock, awaits or touches a socket.
 
 pub mod codes;
+pub mod freeze;
 pub mod history;
 mod pool;
 mod quarantine;
@@ -31,7 +32,7 @@ pub use codes::{CodeMatch, CodeRequest, OverflowCode, OverflowCodes};
 pub use history::{EndReason, EndedLease, PoolCall};
 pub use quarantine::{LeakRule, Quarantine};
 pub use remote::RedisLeaseError;
-pub use ring::RingContext;
+pub use ring::{LastHolder, RingContext};
 pub use sweeper::{LeaseSnapshot, LeaseSnapshots, load_on_start, run_sweeper};
 pub use table::LeaseTable;
 pub use usage::PoolUsageSample;

@@ -62,10 +62,16 @@ impl LeaseTable {
     /// such calls within `rule.window`, the number is quarantined (never granted again until
     /// [`LeaseTable::restore_number`]) and its quarantine is returned, once.
     pub fn unheld_call(&self, number: &str, rule: LeakRule, now: Timestamp) -> Option<Quarantine> {
-        let index = self.numbers.get(number)?.pool;
+        let (index, holder) = {
+            let state = self.numbers.get(number)?;
+            (state.pool, state.holder.clone())
+        };
+        // A lease whose freeze ran out, not yet ended by the sweeper, holds nothing.
+        let live =
+            holder.is_some_and(|h| self.sessions.get(&h).is_some_and(|s| s.expires_at > now));
         let mut alloc = self.pool(index).lock();
         let mut state = self.numbers.get_mut(number)?;
-        if state.holder.is_some() || !state.leak.count(rule, now) {
+        if live || !state.leak.count(rule, now) {
             return None;
         }
         let hours = rule.window.as_secs() / 3600;
@@ -226,6 +232,18 @@ mod tests {
         assert!(!t.restore_number("999", hours(35)));
         assert_eq!(grant(&t, "b", hours(35)).unwrap(), "100");
         assert!(t.quarantined().is_empty());
+    }
+
+    #[test]
+    fn a_lease_past_its_freeze_but_not_yet_swept_holds_nothing() {
+        let t = table();
+        assert_eq!(grant(&t, "a", hours(0)).unwrap(), "100");
+        // The freeze (600 s) is over at minute 10; the sweeper has not ended the lease.
+        let later = |m| hours(1) + SignedDuration::from_mins(m);
+        assert!(ring(&t, "100", later(0)).is_none());
+        assert!(ring(&t, "100", later(1)).is_none());
+        let q = ring(&t, "100", later(2)).expect("three unheld calls");
+        assert_eq!(q.number, "100");
     }
 
     #[test]

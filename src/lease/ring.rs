@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::LeaseTable;
+use super::{Lease, LeaseTable};
+
+/// A number's last lease and when it ended (released, expired or reassigned): who held the
+/// number last, kept until another lease on the number ends.
+pub type LastHolder = (Lease, Timestamp);
 
 /// How many past holders each number remembers (bounded: a few per number).
 pub(super) const RECENT_HOLDERS: usize = 8;
@@ -49,6 +53,28 @@ impl LeaseTable {
             busy: size.saturating_sub(free),
             other_holders,
         })
+    }
+}
+
+impl LeaseTable {
+    /// The last lease on pool number `number` and when it ended, while nobody holds the
+    /// number at `now` (so nobody held it since): the lease that ended last, or one whose
+    /// freeze ran out but that the sweeper has not ended yet (ended at its expiry). `None`
+    /// while a lease holds it, for a number never leased or outside every pool, and on Redis
+    /// (this node's memory would not see the other nodes' leases).
+    pub fn last_holder(&self, number: &str, now: Timestamp) -> Option<LastHolder> {
+        if self.remote().is_some() {
+            return None;
+        }
+        let (holder, last) = {
+            let state = self.numbers.get(number)?;
+            (state.holder.clone(), state.last.clone())
+        };
+        let Some(holder) = holder else {
+            return last;
+        };
+        let held = self.sessions.get(&holder)?;
+        (held.expires_at <= now).then(|| (self.to_lease(&holder, &held), held.expires_at))
     }
 }
 

@@ -46,7 +46,8 @@ pub(super) struct Pool {
     pub(super) site: String,
     pub(super) id: String,
     pub(super) numbers: Vec<Arc<str>>,
-    pub(super) freeze: SignedDuration,
+    /// The freeze in milliseconds: the site's, or adapted ([`super::freeze`]).
+    pub(super) freeze_ms: std::sync::atomic::AtomicI64,
     pub(super) cooldown: SignedDuration,
     pub(super) alloc: Mutex<Allocation>,
     pub(super) granted_total: AtomicU64,
@@ -65,6 +66,8 @@ pub(super) struct NumberState {
     /// The last few holders (visitor id, else session id) and when their lease ended, newest
     /// last, at most [`super::ring::RECENT_HOLDERS`]: how shared the number was lately.
     pub(super) recent: VecDeque<(Arc<str>, Timestamp)>,
+    /// The last lease on this number and when it ended ([`super::ring::LastHolder`]).
+    pub(super) last: Option<super::ring::LastHolder>,
     /// Unheld calls and the leak quarantine ([`super::quarantine`]).
     pub(super) leak: super::quarantine::LeakState,
     /// On Redis: the version of the number's state the mirror holds.
@@ -155,7 +158,7 @@ impl LeaseTable {
             site: spec.site,
             id: spec.pool,
             numbers,
-            freeze: to_time(spec.freeze),
+            freeze_ms: super::freeze::millis(to_time(spec.freeze)),
             cooldown: to_time(spec.cooldown),
             alloc: Mutex::new(Allocation::new(size)),
             granted_total: AtomicU64::new(0),
@@ -212,7 +215,7 @@ impl LeaseTable {
             visit: Arc::new(req.visit),
             granted_at: now,
             last_seen: now,
-            expires_at: now.saturating_add(pool.freeze).unwrap_or(Timestamp::MAX),
+            expires_at: now.saturating_add(pool.freeze()).unwrap_or(Timestamp::MAX),
             heartbeats: 0,
             released_at: None,
         };
@@ -390,7 +393,7 @@ impl LeaseTable {
         held.released_at = (why == Renewal::Release).then_some(now);
         held.last_seen = now;
         held.expires_at = now
-            .saturating_add(self.pool(held.pool).freeze)
+            .saturating_add(self.pool(held.pool).freeze())
             .unwrap_or(Timestamp::MAX);
         Some(self.to_lease(session_id, &held))
     }
@@ -420,6 +423,7 @@ impl LeaseTable {
         }
         let key = held.visitor_id.clone().unwrap_or_else(|| Arc::from(id));
         super::ring::remember_holder(&mut state.recent, key, at);
+        state.last = Some((self.to_lease(id, held), at));
         if state.calls == 0 && state.holder.is_none() && !state.leak.quarantined() {
             alloc.put(held.slot, state.last_call_end.max(Some(at)).unwrap_or(at));
         }
@@ -482,6 +486,7 @@ impl NumberState {
             calls: 0,
             last_call_end: None,
             recent: VecDeque::new(),
+            last: None,
             leak: Default::default(),
             version: 0,
         }

@@ -97,6 +97,35 @@ fn release_starts_the_freeze_now() {
 }
 
 #[test]
+fn a_free_number_remembers_its_last_holder_until_someone_else_holds_it() {
+    let t = table(1);
+    let number = grant(&t, "a", T0).unwrap().number;
+    let last = |now| {
+        t.last_holder(&number, now)
+            .map(|(l, ended)| (l.session_id, ended))
+    };
+    assert_eq!(last(at(10)), None, "a holds it");
+    t.release("a", at(60));
+    assert_eq!(
+        last(at(660)),
+        Some(("a".into(), at(660))),
+        "freeze over, not swept yet"
+    );
+    t.expire(at(700));
+    assert_eq!(last(at(700)), Some(("a".into(), at(660))), "swept");
+    grant(&t, "b", at(800)).unwrap();
+    assert_eq!(last(at(800)), None, "b holds it");
+    t.release("b", at(810));
+    t.expire(at(1500));
+    assert_eq!(
+        last(at(1500)),
+        Some(("b".into(), at(1410))),
+        "b, not a, held it last"
+    );
+    assert_eq!(t.last_holder("nope", at(1500)), None);
+}
+
+#[test]
 fn number_free_longest_goes_first() {
     let t = table(3);
     for s in ["a", "b", "c"] {

@@ -7,11 +7,13 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
+use super::model::Model;
 use crate::call::confidence::{self, RingFacts};
 use crate::call::history::CallerHistory;
 use crate::call::lease_lookup::Holder;
 use crate::call::repeat::attributed_holder;
 use crate::config::{NumberKind, SiteConfig, TrackingNumber};
+use crate::lease::freeze::adapted_freeze;
 use crate::lease::{GrantRequest, LeaseError, LeaseTable, PoolSpec, Visit};
 
 /// Who a call is attributed to at ring time.
@@ -93,6 +95,22 @@ impl Calltrack {
         }
     }
 
+    /// The production allocation for `model` with a pool of `size`: its site and, with
+    /// `adapt_freeze`, the freeze the daemon adapts to the call delay after leaving
+    /// ([`adapted_freeze`]), from the model's delay as a fit of a long history finds it.
+    pub fn for_model(model: &Model, size: usize) -> Calltrack {
+        let alloc = Calltrack::new(super::site::site(model, size));
+        if alloc.site.adapt_freeze {
+            let calls = &model.calls;
+            let (median, sigma) = (calls.after_visit_median_secs, calls.after_visit_sigma);
+            let freeze = adapted_freeze(median, sigma, alloc.site.heartbeat, alloc.site.freeze);
+            for pool in &alloc.site.pools {
+                alloc.table.set_freeze(&alloc.site.id, &pool.id, freeze);
+            }
+        }
+        alloc
+    }
+
     fn session(&self, index: usize) -> Option<&str> {
         self.sessions.get(index)?.as_deref()
     }
@@ -158,7 +176,9 @@ impl Allocator for Calltrack {
             return Attributed::Nobody;
         };
         let caller = format!("c{caller}");
-        let holder = attributed_holder(tracking, &self.table, &self.history, &caller, now);
+        let window = self.site.last_holder;
+        let ring = attributed_holder(tracking, &self.table, &self.history, &caller, window, now);
+        let holder = ring.holder;
         let earlier = self.history.earlier_holder(&caller);
         let heartbeat = self.site.heartbeat;
         let facts = confidence::facts_of(&holder, &self.table, heartbeat, earlier.as_deref(), now);

@@ -100,7 +100,7 @@ impl Simulation {
     }
 
     fn calltrack(&self, visits: &[ScriptVisit], size: usize) -> tally::Tally {
-        let alloc = Calltrack::new(site::site(&self.model, size));
+        let alloc = Calltrack::for_model(&self.model, size);
         engine::replay(&self.model, visits, size, alloc)
     }
 }

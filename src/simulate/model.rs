@@ -87,6 +87,14 @@ pub struct Pool {
     pub heartbeat_secs: u64,
     #[serde(default = "default_cooldown")]
     pub cooldown_secs: u64,
+    /// As the site's `last_holder_secs` (a free number's call to its last holder); default:
+    /// twice `freeze_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_holder_secs: Option<u64>,
+    /// As the site's `adapt_freeze`: the freeze follows the model's call delay after leaving
+    /// (as the daemon's fit of its history would find it); default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapt_freeze: Option<bool>,
 }
 
 fn default_cooldown() -> u64 {
@@ -222,6 +230,12 @@ impl Calls {
 }
 
 impl Pool {
+    /// The last-holder window in seconds: `last_holder_secs`, else twice `freeze_secs`.
+    pub fn last_holder(&self) -> u64 {
+        self.last_holder_secs
+            .unwrap_or(self.freeze_secs.saturating_mul(2))
+    }
+
     fn check(&self, p: &mut Problems) {
         p.check(
             (1..=MAX_POOL).contains(&self.size),
@@ -245,6 +259,11 @@ impl Pool {
             self.cooldown_secs <= 86_400,
             "pool.cooldown_secs",
             "must be at most 86400 (one day)",
+        );
+        p.check(
+            self.last_holder_secs.unwrap_or(0) <= 7 * 86_400,
+            "pool.last_holder_secs",
+            "must be at most 604800 (seven days)",
         );
     }
 }

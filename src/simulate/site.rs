@@ -41,6 +41,8 @@ pub fn site(model: &Model, size: usize) -> SiteConfig {
         utc_offset: jiff::tz::Offset::UTC,
         report_zone: jiff::tz::TimeZone::UTC,
         lease_cooldown: Duration::from_secs(model.pool.cooldown_secs),
+        last_holder: Duration::from_secs(model.pool.last_holder()),
+        adapt_freeze: model.pool.adapt_freeze.unwrap_or(true),
         heartbeat: Duration::from_secs(model.pool.heartbeat_secs),
         rules: Vec::new(),
         media: None,

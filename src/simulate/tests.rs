@@ -41,6 +41,7 @@ size = 3
 freeze_secs = 600
 heartbeat_secs = 30
 cooldown_secs = 0
+adapt_freeze = false
 "#;
 
 fn tiny() -> Model {
@@ -66,7 +67,7 @@ fn replay(policy: Policy, visits: &[ScriptVisit], size: usize) -> RunResult {
     let tally = match policy {
         Policy::Naive => engine::replay(&model, visits, size, Naive::new(size, 1)),
         Policy::Calltrack => {
-            let alloc = Calltrack::new(site::site(&model, size));
+            let alloc = Calltrack::for_model(&model, size);
             engine::replay(&model, visits, size, alloc)
         }
     };
@@ -124,13 +125,65 @@ fn a_long_visit_keeps_its_number_with_heartbeats_but_not_with_a_fixed_freeze() {
     assert_eq!((naive.correct, naive.wrong, naive.reserve_calls), (1, 1, 0));
 }
 
+fn replay_with(model: &Model, visits: &[ScriptVisit], size: usize) -> RunResult {
+    let alloc = Calltrack::for_model(model, size);
+    let tally = engine::replay(model, visits, size, alloc);
+    RunResult::from_tally(Policy::Calltrack, size, tally)
+}
+
+fn last_holder_secs(secs: u64) -> Model {
+    let text = TINY.replace(
+        "cooldown_secs = 0",
+        &format!("cooldown_secs = 0\nlast_holder_secs = {secs}"),
+    );
+    Model::from_toml_str(&text).unwrap()
+}
+
 #[test]
-fn a_call_after_the_freeze_is_unattributed() {
-    let visits = vec![paid(1, 0, 60, 60 + 601)];
-    let r = replay(Policy::Calltrack, &visits, 1);
+fn a_call_after_the_freeze_is_unattributed_without_the_last_holder_rule() {
+    let off = last_holder_secs(0);
+    let r = replay_with(&off, &[paid(1, 0, 60, 60 + 601)], 1);
     assert_eq!((r.calls, r.unattributed, r.reserve_calls), (1, 1, 0));
-    let within = replay(Policy::Calltrack, &[paid(1, 0, 60, 60 + 599)], 1);
+    let within = replay_with(&off, &[paid(1, 0, 60, 60 + 599)], 1);
     assert_eq!(within.correct, 1);
+}
+
+#[test]
+fn a_free_numbers_call_goes_to_its_last_holder_within_the_window() {
+    // Visitor 1 leaves at 60 s; its lease ends at 660 s (600-s freeze). A 1-hour window
+    // takes calls up to 4260 s.
+    let hour = last_holder_secs(3600);
+    let late = replay_with(&hour, &[paid(1, 0, 60, 4259)], 1);
+    assert_eq!((late.calls, late.correct, late.unattributed), (1, 1, 0));
+    let too_late = replay_with(&hour, &[paid(1, 0, 60, 4261)], 1);
+    assert_eq!((too_late.correct, too_late.unattributed), (0, 1));
+    // Visitor 2 held the number after visitor 1 (700..1360 s): visitor 1's late call goes
+    // to visitor 2, its last holder, and is wrong; visitor 2's own late call is right.
+    let visits = [paid(1, 0, 60, 1400), paid(2, 700, 60, 1500)];
+    let r = replay_with(&hour, &visits, 1);
+    assert_eq!((r.calls, r.correct, r.wrong, r.unattributed), (2, 1, 1, 0));
+}
+
+#[test]
+fn the_adapted_freeze_frees_a_number_sooner_and_the_late_caller_keeps_its_visit() {
+    // Call delay after leaving: median 120 s, sigma 0.5, so the adapted freeze is
+    // 120 * e^(1.645 * 0.5) = 273 s instead of 600. Visitor 1 leaves at 60 s and calls at
+    // 400 s; visitor 2 lands at 360 s. With the configured freeze visitor 2 sees the reserve
+    // number (the one number is frozen until 660 s); adapted, the number was free from
+    // 333 s, visitor 2 holds it at 400 s and visitor 1's call goes to visitor 2.
+    let visits = [paid(1, 0, 60, 400), paid(2, 360, 60, 390)];
+    let fixed = replay_with(&last_holder_secs(600), &visits, 1);
+    assert_eq!((fixed.correct, fixed.reserve_calls), (1, 1));
+    let text = TINY.replace("adapt_freeze = false", "adapt_freeze = true");
+    let adapted = replay_with(&Model::from_toml_str(&text).unwrap(), &visits, 1);
+    assert_eq!(
+        (adapted.correct, adapted.wrong, adapted.reserve_calls),
+        (1, 1, 0)
+    );
+    // Visitor 1 calling at 400 s with nobody landing: its number is free, and the
+    // last-holder rule (window: the 600-s freeze) still gives the call to visitor 1.
+    let alone = replay_with(&Model::from_toml_str(&text).unwrap(), &visits[..1], 1);
+    assert_eq!((alone.correct, alone.unattributed), (1, 0));
 }
 
 #[test]
@@ -265,7 +318,8 @@ fn explain_decomposes_a_hand_computed_script() {
         visit_with(8, 50_700, &[(50_730, false)]),   // during: right
         visit_with(5, 60_000, &[(122_400, false)]),  // next day: free, last holder
     ];
-    let r = replay(Policy::Calltrack, &visits, 1);
+    // Without the last-holder rule, so that its lever shows as a ceiling.
+    let r = replay_with(&last_holder_secs(0), &visits, 1);
     // The repeat call rings on a free number: the caller history gives it to visitor 3.
     assert_eq!((r.calls, r.correct, r.wrong, r.unattributed), (9, 6, 1, 2));
     let e = &r.explain;

@@ -349,6 +349,8 @@ mod estimate_tests {
             utc_offset: jiff::tz::Offset::UTC,
             report_zone: jiff::tz::TimeZone::UTC,
             lease_cooldown: Duration::from_secs(60),
+            last_holder: Duration::ZERO,
+            adapt_freeze: false,
             heartbeat: Duration::from_secs(30),
             rules: Vec::new(),
             media: None,

@@ -13,6 +13,7 @@ use calltrack::call::record::CallDetailRecord;
 
 pub mod pg_server;
 pub mod pg_store;
+pub mod pool_calls;
 pub mod redis_server;
 
 /// Which transport a leg uses.

@@ -187,7 +187,7 @@ impl LeaseTable {
             .arg(req.visitor_id.as_deref().unwrap_or(""))
             .arg(visit)
             .arg(to_ms(now))
-            .arg(pool.freeze.as_millis())
+            .arg(pool.freeze().as_millis())
             .arg(pool.cooldown.as_millis());
         let answer: Option<String> = remote
             .run(|con| invocation.invoke(con))
