@@ -184,7 +184,7 @@ fn concurrent_survivors_take_each_dead_node_over_exactly_once() {
 }
 
 #[test]
-fn a_dead_node_that_comes_back_writes_no_second_cdr() {
+fn a_dead_node_that_comes_back_replaces_the_interrupted_cdr_with_its_own_once() {
     let _serial = support::serial();
     let Some(server) = PgServer::start("pg_nodes") else {
         return;
@@ -217,23 +217,45 @@ fn a_dead_node_that_comes_back_writes_no_second_cdr() {
     assert_eq!(nodes::beat(&mut c, "node-a", 0).unwrap(), None, "said once");
     let (sender, handle) = writer(&url, "node-a");
     let held = live(&ids[0], first.started_at);
-    let end = Timestamp::now();
+    let end = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap();
     let cdr_a =
         CallDetailRecord::from_live(&held, end, Disposition::Answered, 200, HangupSide::Caller);
     sender.try_send(StoreCommand::CallEnded(cdr_a)).unwrap();
     let stats = handle.shutdown().unwrap();
-    assert_eq!((stats.cdrs_written, stats.duplicate_cdrs), (0, 1));
+    assert_eq!((stats.cdrs_written, stats.duplicate_cdrs), (1, 0));
     let kept = cdr::by_id(&mut c, &ids[0]).unwrap().unwrap().cdr;
     assert_eq!(
-        kept.disposition,
-        Disposition::Interrupted,
-        "the takeover's CDR stays"
+        (kept.disposition, kept.ended_at),
+        (Disposition::Answered, end),
+        "the call's own CDR replaces the takeover's guess"
     );
-    let facts = count(
+    let rows = count(
+        &mut c,
+        &format!("SELECT count(*) FROM cdr WHERE id = '{}'", ids[0]),
+    );
+    assert_eq!(rows, 1, "still one CDR");
+    let ended = count(
         &mut c,
         "SELECT count(*) FROM outbox WHERE event = 'call.ended'",
     );
-    assert_eq!(facts, CALLS_EACH as i64, "no second call.ended");
+    assert_eq!(ended, CALLS_EACH as i64, "no second call.ended");
+    let updated = count(
+        &mut c,
+        "SELECT count(*) FROM outbox WHERE event = 'call.updated'",
+    );
+    assert_eq!(updated, 1, "the correction goes out as call.updated");
+    // The same CDR again (a spool replayed twice) changes nothing more.
+    let (sender, handle) = writer(&url, "node-a");
+    let again =
+        CallDetailRecord::from_live(&held, end, Disposition::Answered, 200, HangupSide::Caller);
+    sender.try_send(StoreCommand::CallEnded(again)).unwrap();
+    let stats = handle.shutdown().unwrap();
+    assert_eq!((stats.cdrs_written, stats.duplicate_cdrs), (0, 1));
+    let updated = count(
+        &mut c,
+        "SELECT count(*) FROM outbox WHERE event = 'call.updated'",
+    );
+    assert_eq!(updated, 1);
     // Alive again: not taken over while it beats; a clean stop removes its row.
     let later = takeover::sweep(&mut c, "node-b", DEAD_AFTER, &subscriptions).unwrap();
     assert!(later.taken_over.is_empty(), "{later:?}");

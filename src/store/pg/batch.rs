@@ -78,6 +78,9 @@ pub(in crate::store) struct Applied {
     pub(in crate::store) outcome: BatchOutcome,
     pub changed: Vec<bool>,
     pub judged: HashMap<String, bool>,
+    /// CDRs that took the place of a takeover's `interrupted` one (`call.updated`, not
+    /// `call.ended`).
+    pub replaced: HashSet<String>,
 }
 
 /// All or nothing: on error the transaction rolls back and the batch can be retried as is.
@@ -209,12 +212,22 @@ fn write_cdrs(
     let mut called_back = Vec::new();
     for (index, c) in ended {
         // The first CDR of an id in the batch is the one written; repeats are duplicates.
-        let new = written.remove(&c.id);
-        applied.changed[*index] = new;
-        if !new {
-            applied.outcome.duplicate_cdrs += 1;
-            tracing::warn!(call = %c.id, "duplicate CDR ignored");
-            continue;
+        let stored = written.remove(&c.id);
+        applied.changed[*index] = stored.is_some();
+        match stored {
+            None => {
+                applied.outcome.duplicate_cdrs += 1;
+                tracing::warn!(call = %c.id, "duplicate CDR ignored");
+                continue;
+            }
+            Some(cdr::Stored::ReplacedInterrupted) => {
+                tracing::warn!(
+                    call = %c.id,
+                    "this call was closed as interrupted by another node while this one was cut off; its own CDR replaces that one (call.updated)"
+                );
+                applied.replaced.insert(c.id.clone());
+            }
+            Some(cdr::Stored::Inserted) => {}
         }
         applied.outcome.cdrs_written += 1;
         called_back.extend(mark_called_back(tx, c, ctx.callback_window)?);
@@ -289,11 +302,17 @@ impl Facts<'_, '_> {
                     }
                 }
                 StoreCommand::CallEnded(c) if *changed => {
+                    // A call a takeover had already ended (`call.ended` sent) is updated.
+                    let kind = if self.applied.replaced.contains(&c.id) {
+                        EventKind::CallUpdated
+                    } else {
+                        EventKind::CallEnded
+                    };
                     let mut c = c.clone();
                     c.first_time_caller = (self.first)(&c.id, c.first_time_caller);
                     let at = c.ended_at;
                     let fact = CallFact::from(CallView::new(c, Extras::default()));
-                    new.call(events, EventKind::CallEnded, &fact, at)?;
+                    new.call(events, kind, &fact, at)?;
                 }
                 _ => {}
             }

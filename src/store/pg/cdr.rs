@@ -1,8 +1,12 @@
 //! CDRs on PostgreSQL: a batch's CDRs in one multi-row insert (`unnest` of one `text[]` per
-//! column, one prepared statement whatever the batch size), a CDR id already stored left as
-//! it is (`ON CONFLICT DO NOTHING`); reads in the flat mapping for the CLI and tests.
+//! column, one prepared statement whatever the batch size). A CDR id already stored is left
+//! as it is, with one exception: an `interrupted` CDR gives way to the call's own CDR (not
+//! itself interrupted). That happens only when another node took this node's calls over
+//! while this node was cut off from PostgreSQL (or frozen) and the calls then ended here: the
+//! takeover could only guess their end (the last heartbeat); the node that carried them
+//! knows it. Reads in the flat mapping for the CLI and tests.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use postgres::GenericClient;
@@ -37,13 +41,23 @@ fn insert_sql() -> &'static str {
             .zip(&aliases)
             .map(|(c, a)| cast_expr("cdr", c, a))
             .collect();
+        let updates: Vec<String> = columns
+            .iter()
+            .filter(|c| *c != "id")
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        // `xmax = 0` on the returned row: inserted, not updated (the row version an update
+        // writes carries the updating transaction's id in xmax).
         format!(
             "INSERT INTO cdr ({}) SELECT {} FROM unnest({}) WITH ORDINALITY AS t({}, n) \
-             ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id",
+             ORDER BY n ON CONFLICT (id) DO UPDATE SET {} \
+             WHERE cdr.disposition = 'interrupted' AND EXCLUDED.disposition <> 'interrupted' \
+             RETURNING id, (xmax = 0)",
             columns.join(", "),
             casts.join(", "),
             arrays.join(", "),
-            aliases.join(", ")
+            aliases.join(", "),
+            updates.join(", ")
         )
     })
 }
@@ -67,14 +81,30 @@ pub fn row(
     Ok(row)
 }
 
-/// Inserts `rows` (from [`row`]) in one statement; returns the ids written (not those
-/// already stored, nor a repeat within `rows`).
+/// How a CDR of a batch was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new row.
+    Inserted,
+    /// It took the place of the `interrupted` CDR a takeover had written for the call.
+    ReplacedInterrupted,
+}
+
+/// Inserts `rows` (from [`row`]) in one statement; returns the ids stored and how (not those
+/// already stored, nor a repeat within `rows`: the first of an id is the one written).
 pub fn insert(
     client: &mut impl GenericClient,
     rows: &[Vec<Option<String>>],
-) -> Result<HashSet<String>, StoreError> {
+) -> Result<HashMap<String, Stored>, StoreError> {
+    let id_at = insert_columns().iter().position(|c| c == "id");
+    let mut seen = std::collections::HashSet::new();
+    // One statement may not touch a row twice (`ON CONFLICT DO UPDATE`): repeats go first.
+    let rows: Vec<&Vec<Option<String>>> = rows
+        .iter()
+        .filter(|r| seen.insert(id_at.and_then(|i| r[i].clone())))
+        .collect();
     if rows.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     let width = insert_columns().len();
     let columns: Vec<Vec<Option<&str>>> = (0..width)
@@ -86,7 +116,16 @@ pub fn insert(
         .collect();
     let stmt = client.prepare(insert_sql())?;
     let written = client.query(&stmt, &params)?;
-    Ok(written.iter().map(|r| r.get(0)).collect())
+    written
+        .iter()
+        .map(|r| {
+            let stored = match r.try_get::<_, bool>(1)? {
+                true => Stored::Inserted,
+                false => Stored::ReplacedInterrupted,
+            };
+            Ok((r.try_get(0)?, stored))
+        })
+        .collect()
 }
 
 /// `SELECT seq, <flat columns> FROM cdr`, read with [`read`].

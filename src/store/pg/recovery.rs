@@ -60,7 +60,7 @@ pub(super) fn close_calls(
     let mut found = Recovery::default();
     let mut facts = NewEvents::default();
     for (c, (l, dialogs)) in cdrs.into_iter().zip(left) {
-        if !written.contains(&l.id) {
+        if !written.contains_key(&l.id) {
             continue;
         }
         found.recorded += 1;
