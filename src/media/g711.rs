@@ -24,7 +24,7 @@ pub static ULAW: [i16; 256] = table(false);
 pub static ALAW: [i16; 256] = table(true);
 
 /// Every byte's sample, A-law or µ-law.
-const fn table(alaw: bool) -> [i16; 256] {
+pub(super) const fn table(alaw: bool) -> [i16; 256] {
     let mut out = [0i16; 256];
     let mut i = 0;
     while i < 256 {

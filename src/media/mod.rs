@@ -14,7 +14,8 @@
 //! (`dtmf`) or SIP INFO bodies (`dtmf_info`); `collector` gathers them after a prompt and
 //! `menu` turns a key into a scheme branch; `sdp_answer` writes calltrack's own answer when it
 //! answers a call itself, and the offer to the callee after it. Only `driver` binds sockets and
-//! uses tokio, and its `relay_loop` threads relay packets from many streams per epoll; `recording_writer` (with `recording_file` and `recording_pcap`)
+//! uses tokio, and its `relay_loop` threads relay packets from many streams per epoll, taking
+//! them a batch per system call (`recv_batch`); `recording_writer` (with `recording_file` and `recording_pcap`)
 //! writes the files on the driver's writer threads.
 
 pub mod collector;
@@ -37,6 +38,7 @@ pub mod recording_file;
 pub mod recording_pcap;
 pub mod recording_stream;
 pub mod recording_writer;
+mod recv_batch;
 mod relay_loop;
 pub mod resample;
 pub mod retention;

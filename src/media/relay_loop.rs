@@ -11,17 +11,17 @@
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
+use super::recv_batch::{Received, RecvBatch};
 use super::stream::{Side, Socket, StreamPorts, StreamRelay};
 use super::table::SharedStream;
 
-/// Largest datagram relayed (RTP over Ethernet stays well below).
-const MAX_DATAGRAM: usize = 2048;
 /// Packets taken from one socket per round before the others get their turn.
 const BUDGET: usize = 64;
 /// Readiness events taken per `epoll_wait`.
@@ -107,7 +107,7 @@ struct RelayLoop {
     prompting: Vec<usize>,
     /// Sockets left with packets when their budget ran out.
     again: Vec<Token>,
-    buf: Box<[u8; MAX_DATAGRAM]>,
+    batch: RecvBatch,
 }
 
 /// Whether a socket was left empty.
@@ -132,7 +132,7 @@ impl RelayLoop {
             by_port: HashMap::new(),
             prompting: Vec::new(),
             again: Vec::new(),
-            buf: Box::new([0; MAX_DATAGRAM]),
+            batch: RecvBatch::new(),
         }
     }
 
@@ -239,7 +239,7 @@ impl RelayLoop {
         let Some(Some(served)) = self.slots.get(slot) else {
             return;
         };
-        if drain(served, index, &mut self.buf) == Drained::More {
+        if drain(served, index, &mut self.batch) == Drained::More {
             self.again.push(token);
         }
     }
@@ -260,21 +260,46 @@ impl RelayLoop {
     }
 }
 
-/// Relays packets from socket `index` of `served` until it would block or the budget is spent.
-fn drain(served: &Served, index: usize, buf: &mut [u8; MAX_DATAGRAM]) -> Drained {
+/// Relays packets from socket `index` of `served` until it is empty or the budget is spent,
+/// a batch per system call ([`RecvBatch`]): a short batch means empty.
+fn drain(served: &Served, index: usize, batch: &mut RecvBatch) -> Drained {
     let socket = &served.sockets[index];
-    for _ in 0..BUDGET {
-        let (len, source) = match socket.recv_from(buf) {
-            Ok(got) => got,
-            Err(error) if error.kind() == ErrorKind::WouldBlock => return Drained::Empty,
+    let mut taken = 0;
+    while taken < BUDGET {
+        let n = match batch.recv(socket.as_fd()) {
+            Ok(0) => return Drained::Empty,
+            Ok(n) => n,
             Err(error) => {
+                // An error queued on the socket (an ICMP port unreachable for an earlier
+                // send): the call took it; the datagrams behind it are read next time round.
                 tracing::debug!(%error, "media socket receive failed");
+                taken += 1;
                 continue;
             }
         };
-        let packet = &buf[..len];
-        let forward =
-            lock(&served.stream).handle_packet(Instant::now(), SOCKETS[index], source, packet);
+        relay_batch(served, index, batch, n);
+        taken += n;
+        if n < super::recv_batch::BATCH {
+            return Drained::Empty;
+        }
+    }
+    Drained::More
+}
+
+/// Relays the `n` datagrams of `batch` that came in on socket `index`.
+fn relay_batch(served: &Served, index: usize, batch: &RecvBatch, n: usize) {
+    let now = Instant::now();
+    for i in 0..n {
+        let (packet, source) = match batch.get(i) {
+            Received::Packet(packet, source) => (packet, source),
+            Received::Oversize => {
+                metrics::counter!("calltrack_media_packets_dropped_total", "reason" => "oversize")
+                    .increment(1);
+                continue;
+            }
+            Received::Unaddressed => continue,
+        };
+        let forward = lock(&served.stream).handle_packet(now, SOCKETS[index], source, packet);
         if let Some(forward) = forward {
             send(
                 &served.sockets[socket_index(forward.from)],
@@ -283,7 +308,6 @@ fn drain(served: &Served, index: usize, buf: &mut [u8; MAX_DATAGRAM]) -> Drained
             );
         }
     }
-    Drained::More
 }
 
 /// Sends one datagram without waiting: a full send buffer drops it, counted (RTP is

@@ -62,14 +62,14 @@ fn a_socket_is_drained_up_to_the_budget_and_says_when_packets_are_left() {
         caller.send_to(&rtp(seq), to).unwrap();
     }
     settle();
-    let mut buf = Box::new([0u8; MAX_DATAGRAM]);
-    assert!(drain(&served, 0, &mut buf) == Drained::More);
-    assert!(drain(&served, 0, &mut buf) == Drained::Empty);
+    let mut batch = RecvBatch::new();
+    assert!(drain(&served, 0, &mut batch) == Drained::More);
+    assert!(drain(&served, 0, &mut batch) == Drained::Empty);
     callee
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
     let mut got = 0;
-    let mut one = [0u8; MAX_DATAGRAM];
+    let mut one = [0u8; super::super::recv_batch::MAX_DATAGRAM];
     while got < BUDGET + 5 {
         let (len, _) = callee.recv_from(&mut one).unwrap();
         assert_eq!(
@@ -102,7 +102,7 @@ fn a_loop_relays_closes_on_request_and_gives_the_ports_back() {
     assert!(handle.send(Command::Open(Box::new(served))));
     let caller = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let to: SocketAddr = ([127, 0, 0, 1], ports.caller).into();
-    let mut one = [0u8; MAX_DATAGRAM];
+    let mut one = [0u8; super::super::recv_batch::MAX_DATAGRAM];
     for seq in 0..20 {
         caller.send_to(&rtp(seq), to).unwrap();
         let (len, from) = callee.recv_from(&mut one).unwrap();

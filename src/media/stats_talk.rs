@@ -99,17 +99,14 @@ fn voiced_ms(payload_type: u8, payload: &[u8]) -> u32 {
     if payload.is_empty() {
         return 0;
     }
-    let decode = if payload_type == 0 {
-        g711::ulaw
+    let squares = if payload_type == 0 {
+        &ULAW_SQUARES
     } else {
-        g711::alaw
+        &ALAW_SQUARES
     };
     let power: u64 = payload
         .iter()
-        .map(|b| {
-            let s = i64::from(decode(*b));
-            (s * s).unsigned_abs()
-        })
+        .map(|&b| u64::from(squares[usize::from(b)]))
         .sum();
     let samples = payload.len() as u64;
     if power / samples > THRESHOLD_POWER {
@@ -117,6 +114,23 @@ fn voiced_ms(payload_type: u8, payload: &[u8]) -> u32 {
     } else {
         0
     }
+}
+
+/// Each G.711 byte's squared linear sample (at most 32768², within a `u32`), so a packet's
+/// power is a table look-up and an add per byte, on the relay thread.
+static ULAW_SQUARES: [u32; 256] = squares(false);
+static ALAW_SQUARES: [u32; 256] = squares(true);
+
+const fn squares(alaw: bool) -> [u32; 256] {
+    let samples = g711::table(alaw);
+    let mut out = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let s = samples[i] as i32;
+        out[i] = (s * s) as u32;
+        i += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -151,6 +165,23 @@ mod tests {
         let exp = (0..8).rev().find(|e| s & (0x80 << e) != 0).unwrap_or(0);
         let mantissa = (s >> (exp + 3)) & 0x0f;
         !(sign | (exp << 4) as u8 | mantissa as u8)
+    }
+
+    #[test]
+    fn each_bytes_square_is_its_decoded_sample_squared() {
+        for b in 0..=255u8 {
+            let (u, a) = (i64::from(g711::ulaw(b)), i64::from(g711::alaw(b)));
+            assert_eq!(
+                i64::from(ULAW_SQUARES[usize::from(b)]),
+                u * u,
+                "µ-law {b:#04x}"
+            );
+            assert_eq!(
+                i64::from(ALAW_SQUARES[usize::from(b)]),
+                a * a,
+                "A-law {b:#04x}"
+            );
+        }
     }
 
     #[test]
