@@ -269,3 +269,59 @@ async fn advise_prints_a_recommendation_from_the_stored_history_and_exits_2_with
         "{stderr}"
     );
 }
+
+/// The hourly job (`app::freeze`) on the same stored history: calls came up to 10 minutes
+/// after the visit, so a pool configured with an hour's freeze gets one fitted to that delay
+/// (between the 5 minutes most such calls took and twice the longest).
+#[tokio::test]
+async fn the_hourly_job_fits_the_pools_freeze_to_the_stored_call_delay() {
+    use calltrack::app::freeze::run_freeze;
+    use calltrack::config::Config;
+    use calltrack::store::StoreReader;
+    use tokio_util::sync::CancellationToken;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("calltrack.db");
+    seed(&db).await;
+    let run = || {
+        let toml = config(&db).replace(
+            &format!("freeze_secs = {FREEZE_SECS}"),
+            "freeze_secs = 3600\nadapt_freeze = true",
+        );
+        let sites = Config::from_toml_str(&toml).unwrap().sites;
+        let table = std::sync::Arc::new(LeaseTable::new(vec![PoolSpec {
+            site: "shop".into(),
+            pool: "web".into(),
+            numbers: (0..NUMBERS).map(number).collect(),
+            freeze: HOUR,
+            cooldown: Duration::from_secs(60),
+        }]));
+        let reader = StoreReader::new(&db);
+        async move {
+            let stop = CancellationToken::new();
+            let job = tokio::spawn(run_freeze(
+                sites,
+                table.clone(),
+                reader,
+                Timestamp::now,
+                stop.clone(),
+            ));
+            // The first fit runs at once; wait for it (not for a timer).
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while table.freeze_of("shop", "web") == Some(HOUR)
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            stop.cancel();
+            job.await.unwrap();
+            table.freeze_of("shop", "web").unwrap()
+        }
+    };
+    let fitted = run().await;
+    assert!(
+        fitted >= Duration::from_secs(300) && fitted <= Duration::from_secs(1200),
+        "fitted freeze {fitted:?}"
+    );
+}

@@ -6,7 +6,7 @@ mod backlog;
 pub mod diff;
 mod engine;
 mod forward;
-mod freeze;
+pub mod freeze;
 mod gate;
 mod opening;
 mod opening_pg;
