@@ -400,3 +400,204 @@ fn a_claim_of_a_dead_node_expires_and_is_taken_over() {
     );
     assert!(taken.iter().all(|e| e.kind.as_str() == "call.ringing"));
 }
+
+/// Waits until everything sent before is committed (a command the writer answers after its
+/// batch commits), so the next commands go in a batch of their own.
+fn commit(sender: &StoreSender) {
+    let (done, committed) = tokio::sync::oneshot::channel();
+    sender
+        .try_send(StoreCommand::OutboxPrune {
+            before: Timestamp::UNIX_EPOCH,
+            done,
+        })
+        .unwrap();
+    committed.blocking_recv().expect("batch committed");
+}
+
+/// The events of the outbox, oldest first, as (event, subject).
+fn outbox_events(c: &mut postgres::Client) -> Vec<(String, String)> {
+    c.query("SELECT event, subject FROM outbox ORDER BY seq", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn held_calls_live_rows_are_written_per_batch_and_their_facts_carry_the_whole_call() {
+    let _serial = support::serial();
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
+    let url = server.create_db("held");
+    let (sender, handle) = writer(&url, "node-a", vec![Subscription::everything("hook")]);
+    let calls: Vec<LiveCall> = (0..3)
+        .map(|i| {
+            live(
+                &format!("h{i}"),
+                &format!("7916000000{i}"),
+                "2026-12-07T05:00:00Z",
+            )
+        })
+        .collect();
+    for l in &calls {
+        sender
+            .try_send(StoreCommand::CallStarted(l.clone()))
+            .unwrap();
+    }
+    commit(&sender);
+    let mut c = client(&url);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM live_calls WHERE node_id = 'node-a'"
+        ),
+        3
+    );
+
+    // Two of them answer in a batch of their own, with their dialogs; one answer is of a call
+    // nobody started.
+    let answered_at = ts("2026-12-07T05:00:07Z");
+    for id in ["h0", "h2", "nobody"] {
+        sender
+            .try_send(StoreCommand::CallAnswered {
+                id: id.into(),
+                answered_at,
+            })
+            .unwrap();
+        sender
+            .try_send(StoreCommand::DialogsChanged {
+                id: id.into(),
+                dialogs: CallDialogs {
+                    a: leg(&format!("{id}-a@carrier")),
+                    b: leg(&format!("{id}-b@calltrack")),
+                },
+            })
+            .unwrap();
+    }
+    commit(&sender);
+    let rows = c
+        .query(
+            "SELECT id, answered_at IS NOT NULL, a_dialog->>'call_id' FROM live_calls ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    let rows: Vec<(String, bool, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("h0".into(), true, Some("h0-a@carrier".into())),
+            ("h1".into(), false, None),
+            ("h2".into(), true, Some("h2-a@carrier".into())),
+        ]
+    );
+    // The answer facts carry the call as it was stored (caller, number), not just its id.
+    let payloads = c
+        .query(
+            "SELECT payload::json->>'caller' FROM outbox WHERE event = 'call.answered' ORDER BY subject",
+            &[],
+        )
+        .unwrap();
+    let callers: Vec<Option<String>> = payloads.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        callers,
+        vec![Some("79160000000".into()), Some("79160000002".into())]
+    );
+
+    for l in &calls {
+        sender
+            .try_send(StoreCommand::CallEnded(ended(l, Disposition::Busy)))
+            .unwrap();
+    }
+    let stats = handle.shutdown().unwrap();
+    assert_eq!(
+        (stats.cdrs_written, stats.unknown_answers),
+        (3, 1),
+        "{stats:?}"
+    );
+    assert_eq!(count(&mut c, "SELECT count(*) FROM live_calls"), 0);
+}
+
+#[test]
+fn missed_calls_called_back_are_marked_once_and_announced_as_updated() {
+    let _serial = support::serial();
+    let Some(server) = PgServer::start("store_postgres") else {
+        return;
+    };
+    let url = server.create_db("callback");
+    let (sender, handle) = writer(&url, "node-a", vec![Subscription::everything("hook")]);
+    let caller = "79165550000";
+    let missed = live("m1", caller, "2026-12-07T05:00:00Z");
+    let other = live("m2", "79165559999", "2026-12-07T05:00:30Z");
+    for l in [&missed, &other] {
+        sender
+            .try_send(StoreCommand::CallStarted(l.clone()))
+            .unwrap();
+        sender
+            .try_send(StoreCommand::CallEnded(ended(l, Disposition::NoAnswer)))
+            .unwrap();
+    }
+    commit(&sender);
+    // Two answered calls of the same caller in one batch: the first marks the missed one.
+    let answered = |id: &str, at: &str| {
+        let l = live(id, caller, at);
+        let l = LiveCall {
+            answered_at: Some(l.started_at + jiff::SignedDuration::from_secs(4)),
+            ..l
+        };
+        (l.clone(), ended(&l, Disposition::Answered))
+    };
+    let (first, first_cdr) = answered("a1", "2026-12-07T06:00:00Z");
+    let (second, second_cdr) = answered("a2", "2026-12-07T06:10:00Z");
+    for (l, cdr) in [(&first, &first_cdr), (&second, &second_cdr)] {
+        sender
+            .try_send(StoreCommand::CallStarted(l.clone()))
+            .unwrap();
+        sender
+            .try_send(StoreCommand::CallEnded(cdr.clone()))
+            .unwrap();
+    }
+    handle.shutdown().unwrap();
+
+    let mut c = client(&url);
+    let marks = c
+        .query(
+            "SELECT id, to_char(called_back_at AT TIME ZONE 'UTC', 'HH24:MI:SS') FROM cdr \
+             WHERE missed = 1 ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    let marks: Vec<(String, Option<String>)> = marks.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        marks,
+        vec![("m1".into(), Some("06:00:04".into())), ("m2".into(), None)],
+        "the first answered call of the caller marks the missed one; another caller's stays"
+    );
+    let events = outbox_events(&mut c);
+    let updated: Vec<&(String, String)> =
+        events.iter().filter(|(e, _)| e == "call.updated").collect();
+    assert_eq!(
+        updated,
+        vec![&("call.updated".to_owned(), "m1".to_owned())],
+        "{events:?}"
+    );
+    let after_first_end = events
+        .iter()
+        .position(|e| e == &("call.ended".to_owned(), "a1".to_owned()))
+        .expect("a1 ended");
+    assert_eq!(
+        events[after_first_end + 1],
+        ("call.updated".into(), "m1".into())
+    );
+    let payload: String = c
+        .query_one(
+            "SELECT payload::json->>'called_back_at' FROM outbox WHERE event = 'call.updated'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(payload.starts_with("2026-12-07T06:00:04"), "{payload}");
+}

@@ -11,9 +11,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use postgres::{GenericClient, Transaction};
+use postgres::Transaction;
 
 use super::history::{self, Arrival};
+use super::live::NewLive;
 use super::outbox::NewEvents;
 use super::{cdr, live, outbox};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
@@ -103,10 +104,14 @@ pub(in crate::store) fn apply(
     let mut applied = Applied::default();
     let plan = LivePlan::new(batch);
     let mut ended = Vec::new();
+    let mut lives = Vec::new();
     for (index, cmd) in batch.iter().enumerate() {
         let done = match (plan.step(index, cmd), cmd) {
             (LiveStep::Folded, _) => true,
-            (LiveStep::Write(fold), _) => write_live(tx, fold, ctx.node, &first, &mut applied)?,
+            (LiveStep::Write(fold), _) => {
+                lives.push((index, fold));
+                false
+            }
             (LiveStep::None, StoreCommand::CallEnded(cdr)) => {
                 ended.push((index, cdr));
                 false
@@ -122,14 +127,17 @@ pub(in crate::store) fn apply(
         };
         applied.changed.push(done);
     }
+    write_lives(tx, &lives, ctx.node, &first, &mut applied)?;
     let called_back = write_cdrs(tx, &ended, ctx, &first, &mut applied)?;
     if !events.is_idle() {
         let mut new = NewEvents::default();
+        let stored = stored_lives(tx, batch)?;
         let facts = Facts {
             batch,
             applied: &applied,
             first: &first,
             called_back,
+            stored,
         };
         facts.record(tx, events, &mut new)?;
         new.insert(tx, events.now)?;
@@ -164,26 +172,39 @@ fn judge(
     history::judge(tx, &arrivals, ctx.unique_window, ctx.node)
 }
 
-/// Writes one call's folded live row (inserted if it started in this batch, else updated).
-fn write_live(
+/// Writes the batch's folded live rows: the calls it started in one multi-row insert, the
+/// answers and dialogs of the others (and of starts already stored) in one multi-row update.
+fn write_lives(
     tx: &mut Transaction<'_>,
-    fold: &LiveFold<'_>,
+    lives: &[(usize, &LiveFold<'_>)],
     node: &str,
     first: &dyn Fn(&str, bool) -> bool,
     applied: &mut Applied,
-) -> Result<bool, StoreError> {
-    let mut written = false;
-    if let Some(started) = fold.started {
-        let judged = with_first(started, first);
-        written = live::insert(tx, &judged, fold.change, node)?;
+) -> Result<(), StoreError> {
+    let new: Vec<NewLive<'_>> = lives
+        .iter()
+        .filter_map(|(_, fold)| {
+            fold.started.map(|started| NewLive {
+                live: with_first(started, first),
+                change: fold.change,
+            })
+        })
+        .collect();
+    let mut written = live::insert(tx, &new, node)?;
+    let changes: Vec<_> = lives
+        .iter()
+        .filter(|(_, fold)| !written.contains(fold.id()))
+        .map(|(_, fold)| (fold.id(), fold.change))
+        .collect();
+    written.extend(live::update(tx, &changes)?);
+    for (index, fold) in lives {
+        let done = written.contains(fold.id());
+        if fold.change.answered_at.is_some() && !done {
+            applied.outcome.unknown_answers += 1;
+        }
+        applied.changed[*index] = done;
     }
-    if !written {
-        written = live::update(tx, fold.id(), fold.change)?;
-    }
-    if fold.change.answered_at.is_some() && !written {
-        applied.outcome.unknown_answers += 1;
-    }
-    Ok(written)
+    Ok(())
 }
 
 fn with_first(live: &LiveCall, first: &dyn Fn(&str, bool) -> bool) -> LiveCall {
@@ -194,14 +215,14 @@ fn with_first(live: &LiveCall, first: &dyn Fn(&str, bool) -> bool) -> LiveCall {
 }
 
 /// Inserts the batch's CDRs together, forgets their live rows and marks the missed calls
-/// each answered one called back; returns the ids so marked.
+/// each answered one called back; returns the ids so marked, by the call that marked them.
 fn write_cdrs(
     tx: &mut Transaction<'_>,
     ended: &[(usize, &CallDetailRecord)],
     ctx: BatchContext<'_>,
     first: &dyn Fn(&str, bool) -> bool,
     applied: &mut Applied,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<CalledBack, StoreError> {
     let rows = ended
         .iter()
         .map(|(_, c)| cdr::row(c, first(&c.id, c.first_time_caller), ctx.node))
@@ -209,7 +230,7 @@ fn write_cdrs(
     let mut written = cdr::insert(tx, &rows)?;
     let ids: Vec<&str> = ended.iter().map(|(_, c)| c.id.as_str()).collect();
     live::delete(tx, &ids)?;
-    let mut called_back = Vec::new();
+    let mut answered = Vec::new();
     for (index, c) in ended {
         // The first CDR of an id in the batch is the one written; repeats are duplicates.
         let stored = written.remove(&c.id);
@@ -230,39 +251,61 @@ fn write_cdrs(
             Some(cdr::Stored::Inserted) => {}
         }
         applied.outcome.cdrs_written += 1;
-        called_back.extend(mark_called_back(tx, c, ctx.callback_window)?);
+        answered.push(*c);
     }
-    Ok(called_back)
+    mark_called_back(tx, &answered, ctx.callback_window)
 }
 
-/// Marks the caller's missed calls within `window` before an answered call called back.
+/// Missed calls marked called back, by the id of the answered call that marked them.
+type CalledBack = HashMap<String, Vec<String>>;
+
+/// Marks, for each answered call written, the caller's missed calls within `window` before
+/// it as called back, in one statement. A missed call two of them could mark is marked by
+/// the first in batch order, as one statement per call would.
+const MARK_CALLED_BACK_SQL: &str = "UPDATE cdr SET called_back_at = m.at FROM ( \
+     SELECT DISTINCT ON (c.id) c.id, u.at::timestamptz AS at, u.by FROM cdr AS c \
+     JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+     WITH ORDINALITY AS u(by, caller, since, until, at, n) \
+     ON c.caller = u.caller AND c.missed = 1 AND c.called_back_at IS NULL \
+     AND c.started_at >= u.since::timestamptz AND c.started_at < u.until::timestamptz \
+     ORDER BY c.id, u.n) AS m WHERE cdr.id = m.id RETURNING cdr.id, m.by";
+
+/// Marks the missed calls the answered CDRs among `written` call back (see
+/// [`MARK_CALLED_BACK_SQL`]); anonymous callers call nobody back.
 fn mark_called_back(
     tx: &mut Transaction<'_>,
-    answered: &CallDetailRecord,
+    written: &[&CallDetailRecord],
     window: Duration,
-) -> Result<Vec<String>, StoreError> {
-    if answered.disposition != Disposition::Answered || answered.caller.is_empty() {
-        return Ok(Vec::new());
-    }
+) -> Result<CalledBack, StoreError> {
     let window = jiff::SignedDuration::try_from(window).unwrap_or(jiff::SignedDuration::MAX);
-    let since = answered
-        .started_at
-        .checked_sub(window)
-        .unwrap_or(Timestamp::MIN);
-    let at = answered.answered_at.unwrap_or(answered.started_at);
-    let rows = tx.query(
-        "UPDATE cdr SET called_back_at = $1::text::timestamptz \
-         WHERE caller = $2 AND missed = 1 AND called_back_at IS NULL \
-         AND started_at >= $3::text::timestamptz AND started_at < $4::text::timestamptz \
-         RETURNING id",
-        &[
-            &rfc3339::format(at),
-            &answered.caller,
-            &rfc3339::format(since),
-            &rfc3339::format(answered.started_at),
-        ],
-    )?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    let mut columns: [Vec<String>; 5] = Default::default();
+    for c in written {
+        if c.disposition != Disposition::Answered || c.caller.is_empty() {
+            continue;
+        }
+        let since = c.started_at.checked_sub(window).unwrap_or(Timestamp::MIN);
+        let at = c.answered_at.unwrap_or(c.started_at);
+        let cells = [
+            c.id.clone(),
+            c.caller.clone(),
+            rfc3339::format(since),
+            rfc3339::format(c.started_at),
+            rfc3339::format(at),
+        ];
+        for (column, cell) in columns.iter_mut().zip(cells) {
+            column.push(cell);
+        }
+    }
+    let mut marked = CalledBack::new();
+    if columns[0].is_empty() {
+        return Ok(marked);
+    }
+    let [by, caller, since, until, at] = &columns;
+    for row in tx.query(MARK_CALLED_BACK_SQL, &[by, caller, since, until, at])? {
+        let (id, by): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        marked.entry(by).or_default().push(id);
+    }
+    Ok(marked)
 }
 
 /// The facts a committed batch owes the export destinations.
@@ -270,9 +313,10 @@ struct Facts<'a, 'f> {
     batch: &'a [StoreCommand],
     applied: &'a Applied,
     first: &'f dyn Fn(&str, bool) -> bool,
-    /// Marked called back: `call.updated` is owed (not written on PostgreSQL yet: the
-    /// calls view is SQLite's).
-    called_back: Vec<String>,
+    /// Marked called back, by the answered call that marked them: `call.updated` is owed.
+    called_back: CalledBack,
+    /// The stored live rows of calls the batch answered but did not start.
+    stored: HashMap<String, LiveCall>,
 }
 
 impl Facts<'_, '_> {
@@ -282,12 +326,6 @@ impl Facts<'_, '_> {
         events: &mut Enqueue<'_>,
         new: &mut NewEvents,
     ) -> Result<(), StoreError> {
-        if !self.called_back.is_empty() {
-            tracing::debug!(
-                calls = self.called_back.len(),
-                "call.updated for called-back calls is not sent on PostgreSQL yet"
-            );
-        }
         for (cmd, changed) in self.batch.iter().zip(&self.applied.changed) {
             match cmd {
                 StoreCommand::CallStarted(l) => {
@@ -295,7 +333,7 @@ impl Facts<'_, '_> {
                     new.call(events, EventKind::CallRinging, &fact, l.started_at)?;
                 }
                 StoreCommand::CallAnswered { id, answered_at } => {
-                    if let Some(mut l) = self.live(tx, id)? {
+                    if let Some(mut l) = self.live(id) {
                         l.answered_at = Some(*answered_at);
                         let fact = CallFact::live(&l);
                         new.call(events, EventKind::CallAnswered, &fact, *answered_at)?;
@@ -311,8 +349,13 @@ impl Facts<'_, '_> {
                     let mut c = c.clone();
                     c.first_time_caller = (self.first)(&c.id, c.first_time_caller);
                     let at = c.ended_at;
+                    let callback_at = c.answered_at.unwrap_or(c.started_at);
+                    let marked = self.called_back.get(&c.id);
                     let fact = CallFact::from(CallView::new(c, Extras::default()));
                     new.call(events, kind, &fact, at)?;
+                    for id in marked.into_iter().flatten() {
+                        updated(tx, events, new, id, callback_at)?;
+                    }
                 }
                 _ => {}
             }
@@ -321,24 +364,61 @@ impl Facts<'_, '_> {
     }
 
     /// The live call `id` as this batch started or ended it, or as stored.
-    fn live(&self, tx: &mut impl GenericClient, id: &str) -> Result<Option<LiveCall>, StoreError> {
+    fn live(&self, id: &str) -> Option<LiveCall> {
         let started = self.batch.iter().find_map(|cmd| match cmd {
             StoreCommand::CallStarted(l) if l.id == id => Some(with_first(l, self.first)),
             _ => None,
         });
         if let Some(l) = started {
-            return Ok(Some(l));
+            return Some(l);
         }
         // Started in an earlier batch and ended in this one: its live row is already gone.
         let ended = self.batch.iter().find_map(|cmd| match cmd {
             StoreCommand::CallEnded(c) if c.id == id => Some(live_of(c, self.first)),
             _ => None,
         });
-        match ended {
-            Some(l) => Ok(Some(l)),
-            None => live::by_id(tx, id),
-        }
+        ended.or_else(|| self.stored.get(id).cloned())
     }
+}
+
+/// `call.updated` for a stored call (a missed call marked called back), as it reads now.
+fn updated(
+    tx: &mut Transaction<'_>,
+    events: &mut Enqueue<'_>,
+    new: &mut NewEvents,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(view) = super::calls::call(tx, id)? else {
+        return Ok(());
+    };
+    new.call(events, EventKind::CallUpdated, &CallFact::from(view), at)
+}
+
+/// The stored live rows of the calls `batch` answers without starting them, in one read
+/// (their answer facts carry the whole call).
+fn stored_lives(
+    tx: &mut Transaction<'_>,
+    batch: &[StoreCommand],
+) -> Result<HashMap<String, LiveCall>, StoreError> {
+    let in_batch: HashSet<&str> = batch
+        .iter()
+        .filter_map(|cmd| match cmd {
+            StoreCommand::CallStarted(l) => Some(l.id.as_str()),
+            StoreCommand::CallEnded(c) => Some(c.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let ids: Vec<&str> = batch
+        .iter()
+        .filter_map(|cmd| match cmd {
+            StoreCommand::CallAnswered { id, .. } if !in_batch.contains(id.as_str()) => {
+                Some(id.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    live::by_ids(tx, &ids)
 }
 
 /// The live call a CDR closed, as it stood before the end.

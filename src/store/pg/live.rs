@@ -1,6 +1,8 @@
 //! The `live_calls` rows on PostgreSQL: one per call in progress, tagged with the node that
 //! holds it, so start-up recovery closes only that node's calls.
 
+use std::collections::{HashMap, HashSet};
+
 use postgres::{GenericClient, Row};
 
 use super::cells::select_expr;
@@ -20,56 +22,108 @@ fn dialogs(change: LiveChange<'_>) -> Result<[Option<String>; 2], StoreError> {
     Ok([leg(|d| &d.a)?, leg(|d| &d.b)?])
 }
 
-/// Records a call in progress on `node` with what the batch learnt of it; a repeated start
-/// is ignored. Returns whether a row was inserted.
-pub(in crate::store) fn insert(
-    client: &mut impl GenericClient,
-    live: &LiveCall,
-    change: LiveChange<'_>,
-    node: &str,
-) -> Result<bool, StoreError> {
-    let [a, b] = dialogs(change)?;
-    let answered = change.answered_at.or(live.answered_at).map(rfc3339::format);
-    let n = client.execute(
-        "INSERT INTO live_calls (id, call_id, tracking_number, caller, destination, started_at, \
-         answered_at, attribution, first_time_caller, scheme, a_dialog, b_dialog, node_id) \
-         VALUES ($1, $2, $3, $4, $5, $6::text::timestamptz, $7::text::timestamptz, \
-         $8::text::jsonb, $9, $10, $11::text::jsonb, $12::text::jsonb, $13) \
-         ON CONFLICT (id) DO NOTHING",
-        &[
-            &live.id,
-            &live.call_id,
-            &live.tracking_number,
-            &live.caller,
-            &live.destination,
-            &rfc3339::format(live.started_at),
-            &answered,
-            &json(&live.attribution)?,
-            &i64::from(live.first_time_caller),
-            &live.scheme,
-            &a,
-            &b,
-            &node,
-        ],
-    )?;
-    Ok(n > 0)
+/// A live row's columns as text parameters, in [`INSERT_SQL`] order (`node_id` apart).
+const INSERT_WIDTH: usize = 12;
+
+/// The batch's new live rows in one statement: one `text[]` per column, unnested and cast;
+/// a call already stored is left as it is.
+const INSERT_SQL: &str = "INSERT INTO live_calls (id, call_id, tracking_number, caller, \
+     destination, started_at, answered_at, attribution, first_time_caller, scheme, a_dialog, \
+     b_dialog, node_id) \
+     SELECT id, call_id, tracking_number, caller, destination, started_at::timestamptz, \
+     answered_at::timestamptz, attribution::jsonb, first_time_caller::bigint, scheme, \
+     a_dialog::jsonb, b_dialog::jsonb, $13 \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
+     AS t(id, call_id, tracking_number, caller, destination, started_at, answered_at, \
+     attribution, first_time_caller, scheme, a_dialog, b_dialog) \
+     ON CONFLICT (id) DO NOTHING RETURNING id";
+
+/// The batch's answers and dialogs of calls started earlier, in one statement.
+const UPDATE_SQL: &str = "UPDATE live_calls AS l SET \
+     answered_at = coalesce(u.answered_at::timestamptz, l.answered_at), \
+     a_dialog = coalesce(u.a_dialog::jsonb, l.a_dialog), \
+     b_dialog = coalesce(u.b_dialog::jsonb, l.b_dialog) \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
+     AS u(id, answered_at, a_dialog, b_dialog) WHERE l.id = u.id RETURNING l.id";
+
+/// A call started in this batch, as its live row is to be inserted.
+pub(in crate::store) struct NewLive<'a> {
+    /// With `first_time_caller` as judged across nodes.
+    pub live: LiveCall,
+    pub change: LiveChange<'a>,
 }
 
-/// Applies `change` to a live call; false if there is none (it has ended).
+/// Records the calls in progress `rows` on `node` with what the batch learnt of them, in one
+/// statement; a repeated start is ignored. Returns the ids inserted.
+pub(in crate::store) fn insert(
+    client: &mut impl GenericClient,
+    rows: &[NewLive<'_>],
+    node: &str,
+) -> Result<HashSet<String>, StoreError> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut columns: [Vec<Option<String>>; INSERT_WIDTH] = Default::default();
+    for NewLive { live, change } in rows {
+        let [a, b] = dialogs(*change)?;
+        let answered = change.answered_at.or(live.answered_at).map(rfc3339::format);
+        let cells = [
+            Some(live.id.clone()),
+            Some(live.call_id.clone()),
+            Some(live.tracking_number.clone()),
+            Some(live.caller.clone()),
+            Some(live.destination.clone()),
+            Some(rfc3339::format(live.started_at)),
+            answered,
+            Some(json(&live.attribution)?),
+            Some(i64::from(live.first_time_caller).to_string()),
+            live.scheme.clone(),
+            a,
+            b,
+        ];
+        for (column, cell) in columns.iter_mut().zip(cells) {
+            column.push(cell);
+        }
+    }
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = columns
+        .iter()
+        .map(|c| c as &(dyn postgres::types::ToSql + Sync))
+        .collect();
+    params.push(&node);
+    ids_of(client.query(INSERT_SQL, &params)?)
+}
+
+/// Applies each `(id, change)` to its live call in one statement; returns the ids of the
+/// calls that had a row (the others have ended).
 pub(in crate::store) fn update(
     client: &mut impl GenericClient,
-    id: &str,
-    change: LiveChange<'_>,
-) -> Result<bool, StoreError> {
-    let [a, b] = dialogs(change)?;
-    let answered = change.answered_at.map(rfc3339::format);
-    let n = client.execute(
-        "UPDATE live_calls SET answered_at = coalesce($2::text::timestamptz, answered_at), \
-         a_dialog = coalesce($3::text::jsonb, a_dialog), \
-         b_dialog = coalesce($4::text::jsonb, b_dialog) WHERE id = $1",
-        &[&id, &answered, &a, &b],
-    )?;
-    Ok(n > 0)
+    changes: &[(&str, LiveChange<'_>)],
+) -> Result<HashSet<String>, StoreError> {
+    if changes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut columns: [Vec<Option<String>>; 4] = Default::default();
+    for (id, change) in changes {
+        let [a, b] = dialogs(*change)?;
+        let cells = [
+            Some((*id).to_owned()),
+            change.answered_at.map(rfc3339::format),
+            a,
+            b,
+        ];
+        for (column, cell) in columns.iter_mut().zip(cells) {
+            column.push(cell);
+        }
+    }
+    let [ids, answered, a, b] = &columns;
+    ids_of(client.query(UPDATE_SQL, &[ids, answered, a, b])?)
+}
+
+fn ids_of(rows: Vec<Row>) -> Result<HashSet<String>, StoreError> {
+    rows.iter()
+        .map(|r| r.try_get::<_, String>(0).map_err(StoreError::from))
+        .collect()
 }
 
 /// Forgets the live rows of calls whose CDRs are written.
@@ -107,15 +161,20 @@ pub fn of_node(client: &mut impl GenericClient, node: &str) -> Result<Vec<LiveRo
         .collect()
 }
 
-/// One live call (None once its CDR is written).
-pub fn by_id(client: &mut impl GenericClient, id: &str) -> Result<Option<LiveCall>, StoreError> {
-    let sql = format!("{} WHERE id = $1", live_select());
-    let row = client.query_opt(&sql, &[&id])?;
-    Ok(row
-        .as_ref()
-        .map(live_from_row)
-        .transpose()?
-        .map(|(live, _)| live))
+/// The live calls among `ids` that still have a row, by id.
+pub fn by_ids(
+    client: &mut impl GenericClient,
+    ids: &[&str],
+) -> Result<HashMap<String, LiveCall>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!("{} WHERE id = ANY($1)", live_select());
+    client
+        .query(&sql, &[&ids])?
+        .iter()
+        .map(|row| live_from_row(row).map(|(live, _)| (live.id.clone(), live)))
+        .collect()
 }
 
 fn live_from_row(row: &Row) -> Result<LiveRow, StoreError> {
