@@ -62,7 +62,7 @@ pub struct LeadPatch {
 }
 
 /// The attribution's column names, in its serde order.
-fn attribution_columns() -> &'static [String] {
+pub(in crate::store) fn attribution_columns() -> &'static [String] {
     static COLUMNS: OnceLock<Vec<String>> = OnceLock::new();
     COLUMNS.get_or_init(|| match serde_json::to_value(Attribution::default()) {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
