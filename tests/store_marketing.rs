@@ -472,6 +472,57 @@ fn patches_and_leads_reach_the_outbox(backend: Backend) {
     );
 }
 
+/// While PostgreSQL is down the writer spools the call path, but a call patch, a lead or a
+/// cost import is not kept there: each is answered 500 `store_failed`, never 200 for
+/// something not stored; once PostgreSQL is back they are written again.
+#[test]
+fn postgres_down_refuses_what_the_spool_does_not_keep() {
+    let _serial = support::serial();
+    let Some(store) = start(Backend::Postgres) else {
+        return;
+    };
+    let server = store._pg.as_ref().unwrap();
+    server.stop();
+    let patch = json!({"note": "during the outage"});
+    let costs = json!({"rows": [{"day": DAY, "site": "demo", "amount": "1", "currency": "RUB"}]});
+    for (method, path, body) in [
+        ("PATCH", "/v1/calls/call0000", &patch),
+        (
+            "PATCH",
+            "/v1/leads/0123456789abcdef0123456789abcdef",
+            &patch,
+        ),
+        ("POST", "/v1/costs", &costs),
+    ] {
+        let (status, text) = store.send(method, path, Some(body.clone()));
+        assert_eq!(status, 500, "{method} {path}: {text}");
+        assert!(text.contains("store_failed"), "{text}");
+    }
+    server.restart();
+    // The writer reconnects with backoff (at most 5 s): the next patch is written by then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let written = loop {
+        let (status, text) = store.send(
+            "PATCH",
+            "/v1/calls/call0000",
+            Some(json!({"tags": ["back"]})),
+        );
+        if status == 200 || std::time::Instant::now() > deadline {
+            break (status, text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(written.0, 200, "{}", written.1);
+    let call: Value = serde_json::from_str(&written.1).unwrap();
+    assert_eq!(call["tags"], json!(["back"]));
+    assert_eq!(call["note"], Value::Null, "the refused patch was not kept");
+    let report = store.get(&format!("/v1/reports?from={DAY}&to={DAY}"));
+    assert_eq!(
+        report["total"]["cost"], "0.00",
+        "the refused import was not kept"
+    );
+}
+
 /// `value` without what differs between two runs: lead ids, session ids and the times
 /// patches and leads were made.
 fn stable(mut value: Value) -> Value {
