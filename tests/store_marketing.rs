@@ -21,16 +21,11 @@ use calltrack::store::{StoreCommand, WriterOptions, spawn_writer, spawn_writer_w
 use http_support::{BROWSER_UA, TestServer, agent, config_toml};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
+use support::backends::Backend;
 use support::pg_server::PgServer;
 
 const TOKEN: &str = "store-marketing-token-0123456789";
 const DAY: &str = "2026-11-20";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// Four calls on 2026-11-20 (UTC site): caller 1 twice from Google, caller 2 from Yandex
 /// (missed), caller 3 on the static number.
@@ -355,25 +350,7 @@ fn mark_up(store: &Store) -> Vec<String> {
     vec![ann, bob, again]
 }
 
-/// The same suite on each backend: `sqlite::name` and `postgres::name`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Sqlite);
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Postgres);
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+support::backends::on_both_backends!(
     reports_count_leads_revenue_and_costs,
     the_leads_api_serves_and_filters_leads,
     patches_and_leads_reach_the_outbox,

@@ -1,17 +1,16 @@
 //! Ad costs on PostgreSQL, as `store::costs` keeps them on SQLite: an import replaces every
 //! `(day, site)` it names, wholly, in the batch's transaction (all or nothing; re-importing a
-//! file changes nothing), and reports read the period's local days back as [`CostFact`]s.
+//! file changes nothing), and reports read the period's local days back as cost facts.
 
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use postgres::GenericClient;
 use postgres::types::ToSql;
 
-use crate::report::{CostFact, FactQuery, Facts, SiteSet};
+use crate::report::{FactQuery, Facts, SiteSet};
 use crate::store::StoreError;
-use crate::store::costs::{CostRow, CostsReplaced};
+use crate::store::costs::{CostRow, CostsReplaced, fact_of};
 
 /// Replaces every `(day, site)` that `rows` names with `rows`: one delete and one multi-row
 /// insert.
@@ -75,18 +74,11 @@ pub fn costs(
             facts.skipped.costs += 1;
             continue;
         }
-        let Ok(day) = row.try_get::<_, String>(0)?.parse::<Date>() else {
-            continue;
-        };
-        let none_if_empty = |s: String| (!s.is_empty()).then_some(s);
-        facts.costs.push(CostFact {
-            day,
-            site: row.try_get(1)?,
-            source: none_if_empty(row.try_get(2)?),
-            medium: none_if_empty(row.try_get(3)?),
-            campaign: none_if_empty(row.try_get(4)?),
-            amount_minor: row.try_get(6)?,
-        });
+        let day: String = row.try_get(0)?;
+        let keys = [row.try_get(2)?, row.try_get(3)?, row.try_get(4)?];
+        facts
+            .costs
+            .extend(fact_of(&day, row.try_get(1)?, keys, row.try_get(6)?));
     }
     Ok(())
 }

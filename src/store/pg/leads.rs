@@ -16,33 +16,16 @@ use postgres::GenericClient;
 use super::cells::{cast_expr, time_text};
 use crate::call::record::rfc3339;
 use crate::store::StoreError;
-use crate::store::deal::{Deal, DealStatus};
-use crate::store::leads::read::{LeadFilter, LeadPage};
-use crate::store::leads::{LeadPatch, NewLead, StoredLead, UniqueWindow, attribution_columns};
+use crate::store::deal::Deal;
+use crate::store::leads::read::{
+    ATTRIBUTION_AT, Bound, LeadFilter, LeadPage, LeadRow, conditions, page_of, select_of,
+};
+use crate::store::leads::{
+    LeadPatch, NewLead, StoredLead, UniqueWindow, attribution_columns, insert_columns,
+};
 
 /// `pg_advisory_xact_lock` key of lead inserts ("ct-leads" in ASCII).
 const LEADS_LOCK: i64 = 0x63742d6c65616473;
-
-/// The columns an insert writes, in order.
-fn insert_columns() -> &'static [String] {
-    static COLUMNS: OnceLock<Vec<String>> = OnceLock::new();
-    COLUMNS.get_or_init(|| {
-        let mut columns: Vec<String> = [
-            "id",
-            "created_at",
-            "name",
-            "phone",
-            "email",
-            "message",
-            "fields",
-        ]
-        .map(String::from)
-        .to_vec();
-        columns.extend(attribution_columns().iter().cloned());
-        columns.push("first_time".into());
-        columns
-    })
-}
 
 fn insert_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
@@ -163,32 +146,16 @@ pub fn page(
 ) -> Result<LeadPage, StoreError> {
     let mut clauses = Vec::new();
     let mut values: Vec<Option<String>> = Vec::new();
-    let mut add = |clause: &str, cast: &str, value: String| {
+    for (clause, bound) in conditions(filter, before) {
+        let (value, cast) = match bound {
+            Bound::Time(at) => (rfc3339::format(at), "timestamptz"),
+            Bound::Text(text) => (text, "text"),
+            Bound::Seq(seq) => (seq.to_string(), "bigint"),
+        };
         values.push(Some(value));
         clauses.push(format!("{clause} ${}::text::{cast}", values.len()));
-    };
-    if let Some(from) = filter.from {
-        add("created_at >=", "timestamptz", rfc3339::format(from));
     }
-    if let Some(to) = filter.to {
-        add("created_at <", "timestamptz", rfc3339::format(to));
-    }
-    let text = [
-        ("site =", &filter.site),
-        ("source =", &filter.source),
-        ("phone =", &filter.phone),
-        ("email =", &filter.email),
-    ];
-    for (clause, value) in text {
-        if let Some(value) = value {
-            add(clause, "text", value.clone());
-        }
-    }
-    if let Some(before) = before {
-        add("seq <", "bigint", before.to_string());
-    }
-    let wanted = limit.saturating_add(1);
-    values.push(Some(wanted.to_string()));
+    values.push(Some(limit.saturating_add(1).to_string()));
     let filter_sql = match clauses.is_empty() {
         true => String::new(),
         false => format!(" WHERE {}", clauses.join(" AND ")),
@@ -202,19 +169,12 @@ pub fn page(
         .iter()
         .map(|v| v as &(dyn postgres::types::ToSql + Sync))
         .collect();
-    let mut leads = client
+    let leads = client
         .query(&sql, &params)?
         .iter()
         .map(from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = match leads.len() > limit {
-        true => {
-            leads.truncate(limit);
-            leads.last().map(|l| l.seq)
-        }
-        false => None,
-    };
-    Ok(LeadPage { leads, next })
+    Ok(page_of(leads, limit))
 }
 
 /// The lead with this id, if any.
@@ -227,78 +187,37 @@ pub fn by_id(client: &mut impl GenericClient, id: &str) -> Result<Option<StoredL
         .transpose()
 }
 
-/// `SELECT` of every lead column, in the order [`from_row`] reads them; times and
-/// attribution as SQLite hands them out (text).
+/// `SELECT` of every lead column, times and attribution as text as SQLite hands them out.
 fn select_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        let attribution: Vec<String> = attribution_columns()
-            .iter()
-            .map(|c| format!("{c}::text"))
-            .collect();
-        format!(
-            "SELECT seq, id, {}, name, phone, email, message, fields, {}, first_time, \
-             tags, note, deal_amount_minor, deal_currency, deal_status, {} FROM leads",
-            time_text("created_at"),
-            attribution.join(", "),
-            time_text("updated_at"),
-        )
-    })
+    SQL.get_or_init(|| select_of(&time_text, &|c| format!("{c}::text")))
 }
 
-/// Index of the first attribution column in [`select_sql`].
-const ATTRIBUTION_AT: usize = 8;
-
 fn from_row(row: &postgres::Row) -> Result<StoredLead, StoreError> {
-    let bad =
-        |what: &str, e: &dyn std::fmt::Display| StoreError::PgValue(format!("lead {what}: {e}"));
-    let mut attribution = serde_json::Map::new();
-    for (i, name) in attribution_columns().iter().enumerate() {
-        let value: Option<String> = row.try_get(ATTRIBUTION_AT + i)?;
-        attribution.insert(
-            name.clone(),
-            value.map_or(serde_json::Value::Null, serde_json::Value::String),
-        );
-    }
-    let attribution = serde_json::from_value(serde_json::Value::Object(attribution))
-        .map_err(|e| bad("attribution", &e))?;
     let at = ATTRIBUTION_AT + attribution_columns().len();
-    let created: String = row.try_get(2)?;
-    let fields: String = row.try_get(7)?;
-    let tags: String = row.try_get(at + 1)?;
-    let lead = NewLead {
+    let status: Option<String> = row.try_get(at + 5)?;
+    let lead = LeadRow {
+        seq: row.try_get(0)?,
         id: row.try_get(1)?,
-        created_at: rfc3339::parse(&created).map_err(|e| bad("created_at", &e))?,
+        created_at: row.try_get(2)?,
         name: row.try_get(3)?,
         phone: row.try_get(4)?,
         email: row.try_get(5)?,
         message: row.try_get(6)?,
-        fields: serde_json::from_str(&fields).map_err(|e| bad("fields", &e))?,
-        attribution,
-    };
-    let deal = match (
-        row.try_get::<_, Option<i64>>(at + 3)?,
-        row.try_get::<_, Option<String>>(at + 4)?,
-        row.try_get::<_, Option<String>>(at + 5)?
-            .as_deref()
-            .and_then(DealStatus::parse),
-    ) {
-        (Some(amount_minor), Some(currency), Some(status)) => Some(Deal {
-            amount_minor,
-            currency,
-            status,
-        }),
-        _ => None,
-    };
-    Ok(StoredLead {
-        seq: row.try_get(0)?,
-        lead,
+        fields: row.try_get(7)?,
+        attribution: (ATTRIBUTION_AT..at)
+            .map(|i| row.try_get(i))
+            .collect::<Result<_, _>>()?,
         first_time: row.try_get::<_, i64>(at)? != 0,
-        tags: serde_json::from_str(&tags).map_err(|e| bad("tags", &e))?,
+        tags: row.try_get(at + 1)?,
         note: row.try_get(at + 2)?,
-        deal,
-        updated_at: row
-            .try_get::<_, Option<String>>(at + 6)?
-            .and_then(|t| rfc3339::parse(&t).ok()),
-    })
+        deal: Deal::from_columns(
+            row.try_get(at + 3)?,
+            row.try_get(at + 4)?,
+            status.as_deref(),
+        ),
+        updated_at: row.try_get(at + 6)?,
+    };
+    lead.into_lead()
+        .map_err(|e| StoreError::PgValue(e.to_string()))
 }

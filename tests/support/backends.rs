@@ -1,0 +1,31 @@
+//! The store backends a suite runs on, and `on_both_backends!`, which runs each named test
+//! function once per backend (`sqlite::name`, `postgres::name`) with the same assertions.
+
+/// A store backend under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// `on_both_backends!(a, b)`: tests `sqlite::a`, `postgres::a`, ... each calling the test
+/// crate's `fn a(backend: Backend)` (which imports [`Backend`] at its root).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Postgres);
+            })*
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
