@@ -127,6 +127,7 @@ fn start(backend: Backend) -> Option<Store> {
             (Some(server), Some(url))
         }
     };
+    std::fs::write(dir.path().join("calltrack.toml"), &toml).unwrap();
     let writer_url = url.clone();
     let server = TestServer::start_with(&toml, move |config: &Config| {
         let outbox = Outbox::new(subscriptions(&config.exports));
@@ -354,6 +355,7 @@ support::backends::on_both_backends!(
     reports_count_leads_revenue_and_costs,
     the_leads_api_serves_and_filters_leads,
     patches_and_leads_reach_the_outbox,
+    the_cost_import_cli_writes_the_configured_store,
 );
 
 fn reports_count_leads_revenue_and_costs(backend: Backend) {
@@ -447,6 +449,42 @@ fn patches_and_leads_reach_the_outbox(backend: Backend) {
         ],
         "one call.updated per patch (none for an unknown call), one lead.created per lead"
     );
+}
+
+/// `calltrack costs import FILE.csv` writes where the config says the store is (PostgreSQL
+/// with `backend = "postgres"` and no `--db`): reports on that store count the costs; a bad
+/// line imports nothing.
+fn the_cost_import_cli_writes_the_configured_store(backend: Backend) {
+    let _serial = support::serial();
+    let Some(store) = start(backend) else { return };
+    let dir = store._dir.path();
+    let import = |csv: &str| {
+        let file = dir.join("costs.csv");
+        std::fs::write(&file, csv).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_calltrack"))
+            .arg("-c")
+            .arg(dir.join("calltrack.toml"))
+            .args(["costs", "import"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let header = "day,site,source,medium,campaign,amount,currency\n";
+    let bad = import(&format!(
+        "{header}{DAY},demo,google,cpc,c1,5,RUB\n2026-11-31,demo,,,,1,RUB\n"
+    ));
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let good = import(&format!(
+        "{header}{DAY},demo,google,cpc,c1,120.50,RUB\n{DAY},demo,yandex,cpc,c1,30,RUB\n"
+    ));
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{good:?}");
+    assert_eq!(
+        stdout,
+        "imported 2 cost rows; 1 (day, site) pairs replaced\n"
+    );
+    let report = store.get(&format!("/v1/reports?from={DAY}&to={DAY}&by=source"));
+    assert_eq!(report["total"]["cost"], "150.50", "{report:#}");
 }
 
 /// While PostgreSQL is down the writer spools the call path, but a call patch, a lead or a
