@@ -10,6 +10,7 @@ pub enum Backend {
 
 /// `on_both_backends!(a, b)`: tests `sqlite::a`, `postgres::a`, ... each calling the test
 /// crate's `fn a(backend: Backend)` (which imports [`Backend`] at its root).
+#[allow(unused_macros)]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
