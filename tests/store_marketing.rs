@@ -620,4 +620,18 @@ fn both_backends_answer_alike() {
         assert_eq!(column(&a.1), column(&b.1), "{path}");
     }
     assert_eq!(sqlite.outbox(), pg.outbox());
+    for path in [
+        "/v1/leads".to_owned(),
+        format!("/v1/reports?from={DAY}&to={today}&by=device"),
+        format!("/v1/reports/tags?from={DAY}&to={today}"),
+    ] {
+        let median = |store: &Store| {
+            support::backends::median_ms(|| assert_eq!(store.send("GET", &path, None).0, 200))
+        };
+        eprintln!(
+            "median of 15, {path}: SQLite {:.2} ms, PostgreSQL {:.2} ms",
+            median(&sqlite),
+            median(&pg)
+        );
+    }
 }

@@ -532,15 +532,7 @@ fn both_backends_answer_alike() {
 
 /// The median time of 15 requests for `path`, in milliseconds (printed with `--nocapture`).
 fn median_ms(store: &Store, path: &str) -> f64 {
-    let mut times: Vec<f64> = (0..15)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            assert_eq!(store.get(path).0, 200);
-            start.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    support::backends::median_ms(|| assert_eq!(store.get(path).0, 200))
 }
 
 fn cdr_tail_prints_the_last_ten_written(backend: Backend) {
