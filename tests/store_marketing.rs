@@ -189,28 +189,38 @@ impl Store {
 
     /// `(event, subject)` of every outbox row in order, a lead's id as `lead`.
     fn outbox(&self) -> Vec<(String, String)> {
-        let rows: Vec<(String, String)> = match &self.url {
+        self.outbox_payloads()
+            .into_iter()
+            .map(|(event, subject, _)| (event, subject))
+            .collect()
+    }
+
+    /// Every outbox row in order: event, subject (a lead's id as `lead`) and payload.
+    fn outbox_payloads(&self) -> Vec<(String, String, Value)> {
+        let sql = "SELECT event, subject, payload::text FROM outbox ORDER BY seq";
+        let rows: Vec<(String, String, String)> = match &self.url {
             None => {
                 let conn = calltrack::store::open_read_only(&self.db).unwrap();
-                let mut stmt = conn
-                    .prepare("SELECT event, subject FROM outbox ORDER BY seq")
-                    .unwrap();
-                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                let mut stmt = conn.prepare(&sql.replace("::text", "")).unwrap();
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .unwrap()
                     .map(Result::unwrap)
                     .collect()
             }
             Some(url) => support::pg_store::client(url)
-                .query("SELECT event, subject FROM outbox ORDER BY seq", &[])
+                .query(sql, &[])
                 .unwrap()
                 .iter()
-                .map(|r| (r.get(0), r.get(1)))
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
                 .collect(),
         };
         rows.into_iter()
-            .map(|(event, subject)| match event.starts_with("lead.") {
-                true => (event, "lead".to_owned()),
-                false => (event, subject),
+            .map(|(event, subject, payload)| {
+                let subject = match event.starts_with("lead.") {
+                    true => "lead".to_owned(),
+                    false => subject,
+                };
+                (event, subject, serde_json::from_str(&payload).unwrap())
             })
             .collect()
     }
@@ -619,7 +629,18 @@ fn both_backends_answer_alike() {
         };
         assert_eq!(column(&a.1), column(&b.1), "{path}");
     }
-    assert_eq!(sqlite.outbox(), pg.outbox());
+    let payloads = |store: &Store| -> Vec<(String, String, Value)> {
+        store
+            .outbox_payloads()
+            .into_iter()
+            .map(|(event, subject, payload)| (event, subject, stable(payload)))
+            .collect()
+    };
+    assert_eq!(
+        payloads(&sqlite),
+        payloads(&pg),
+        "the same facts, the same payloads"
+    );
     for path in [
         "/v1/leads".to_owned(),
         format!("/v1/reports?from={DAY}&to={today}&by=device"),
