@@ -26,6 +26,7 @@ use calltrack::store::{StoreCommand, StoreSender, WriterHandle, WriterOptions, s
 use http_support::{TestServer, agent, config_toml};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
+use support::backends::Backend;
 use support::pg_server::PgServer;
 
 const TOKEN: &str = "store-reads-token-0123456789";
@@ -38,12 +39,6 @@ const DISPOSITIONS: [Disposition; 6] = [
     Disposition::Answered,
     Disposition::Cancelled,
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// Call `i` (before its first-time judgement): pairs share a start time (ties broken by
 /// `seq`), 53 minutes apart, over two local days of a UTC+3 site; seven callers, so callers
@@ -262,25 +257,7 @@ fn expected(keep: impl Fn(&CallDetailRecord) -> bool) -> Vec<String> {
     calls.into_iter().map(|(_, _, id)| id).collect()
 }
 
-/// The same suite on each backend: `sqlite::name` and `postgres::name`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Sqlite);
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Postgres);
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+support::backends::on_both_backends!(
     pages_walk_every_call_once_in_both_orders,
     every_filter_selects_what_it_says,
     one_call_has_its_visit_trail_and_callback,
@@ -555,15 +532,7 @@ fn both_backends_answer_alike() {
 
 /// The median time of 15 requests for `path`, in milliseconds (printed with `--nocapture`).
 fn median_ms(store: &Store, path: &str) -> f64 {
-    let mut times: Vec<f64> = (0..15)
-        .map(|_| {
-            let start = std::time::Instant::now();
-            assert_eq!(store.get(path).0, 200);
-            start.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    support::backends::median_ms(|| assert_eq!(store.get(path).0, 200))
 }
 
 fn cdr_tail_prints_the_last_ten_written(backend: Backend) {

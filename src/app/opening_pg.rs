@@ -30,10 +30,9 @@ pub(super) fn start_postgres(
         "opening the call store on PostgreSQL"
     );
     tracing::warn!(
-        "on PostgreSQL only calls (live rows, CDRs, caller history) and the call outbox are kept; \
-         lease snapshots, pool usage, blacklist edits, leads, call patches, costs, recordings and \
-         speech results are refused (not committed) until they are ported; reports and the calls \
-         API still read the SQLite file"
+        "on PostgreSQL calls (live rows, CDRs, caller history), call patches, leads, cost imports \
+         and the outbox are kept; lease snapshots, pool usage, blacklist edits, recordings and \
+         speech results are refused (not committed) until they are ported"
     );
     let conn = crate::store::open(&config.store.path)?;
     let blacklist = load_blacklist(config, &conn)?;

@@ -1,6 +1,7 @@
 //! The marketer's side of leads: `GET /v1/leads` (filters, newest first, cursor pages) and
 //! `PATCH /v1/leads/{id}` (tags, note, deal) for the dashboard and CRMs. Reads go through
-//! the read-only pool; the patch through the one store writer.
+//! the configured backend's read pool (SQLite or PostgreSQL); the patch through the one
+//! store writer.
 
 use super::commit::committed;
 
@@ -20,8 +21,8 @@ use crate::store::deal::{Deal, DealView};
 pub use super::lead_view::{LeadList, LeadView};
 pub use crate::store::calls::AttributionView;
 use crate::store::leads::LeadPatch;
-use crate::store::leads::read::{self, LeadFilter};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
+use crate::store::leads::read::LeadFilter;
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
@@ -87,7 +88,7 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Optio
 )]
 pub async fn list(
     State(config): State<SharedConfig>,
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     query: Result<Query<LeadQuery>, QueryRejection>,
 ) -> Result<Json<LeadList>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::Invalid {
@@ -96,7 +97,7 @@ pub async fn list(
     })?;
     let (filter, before, limit) = filter_of(&config, query)?;
     let page = reader
-        .read(move |conn| read::page(conn, &filter, before, limit))
+        .read(move |r| r.leads(&filter, before, limit))
         .await
         .map_err(read_failed)?;
     Ok(Json(LeadList {
@@ -194,7 +195,7 @@ fn parse_time(text: &str, offset: jiff::tz::Offset, end_of_day: bool) -> Option<
 )]
 pub async fn patch(
     State(store): State<StoreSender>,
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<LeadPatchBody>,
 ) -> Result<Json<LeadView>, ApiError> {
@@ -215,7 +216,7 @@ pub async fn patch(
         return Err(ApiError::NotFound);
     }
     let stored = reader
-        .read(move |conn| read::by_id(conn, &id))
+        .read(move |r| r.lead(&id))
         .await
         .map_err(read_failed)?;
     stored

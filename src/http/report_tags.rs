@@ -10,7 +10,7 @@ use super::errors::ApiError;
 use crate::config::SharedConfig;
 use crate::report::tags::{self, TagReport};
 use crate::report::{ReportInput, ReportRequest, Zones};
-use crate::store::{StoreReader, report_tags};
+use crate::store::BackendReader;
 
 /// The query of `GET /v1/reports/tags`.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -40,7 +40,7 @@ pub struct TagReportInput {
 )]
 pub async fn tag_report(
     State(config): State<SharedConfig>,
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     Query(input): Query<TagReportInput>,
 ) -> Result<Json<TagReport>, ApiError> {
     let config = config.load_full();
@@ -52,8 +52,8 @@ pub async fn tag_report(
         }
     })?;
     let report = reader
-        .read(move |conn| {
-            let facts = report_tags::tag_facts_of(conn, &request.queries(&zones))?;
+        .read(move |r| {
+            let facts = r.tag_facts(&request.queries(&zones))?;
             Ok(tags::build_tags(&request, facts))
         })
         .await

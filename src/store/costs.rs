@@ -13,6 +13,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use super::deal::{check_currency, parse_minor};
+use crate::report::CostFact;
 
 /// One cost line as received: a CSV line (header `day,site,source,medium,campaign,amount,currency`)
 /// or a JSON row of `POST /v1/costs`.
@@ -200,6 +201,25 @@ pub fn replace(
         ])?;
     }
     Ok(CostsReplaced::of(rows))
+}
+
+/// A stored cost line (`''` for no source, medium or campaign) as a report's [`CostFact`];
+/// `None` for a day that does not read as a date.
+pub(in crate::store) fn fact_of(
+    day: &str,
+    site: String,
+    [source, medium, campaign]: [String; 3],
+    amount_minor: i64,
+) -> Option<CostFact> {
+    let none_if_empty = |s: String| (!s.is_empty()).then_some(s);
+    Some(CostFact {
+        day: day.parse().ok()?,
+        site,
+        source: none_if_empty(source),
+        medium: none_if_empty(medium),
+        campaign: none_if_empty(campaign),
+        amount_minor,
+    })
 }
 
 /// [`replace`] in a transaction of its own (the CLI's path).

@@ -82,6 +82,19 @@ impl Deal {
         })
     }
 
+    /// The deal kept in a row's three columns, when all three are set and the status reads.
+    pub fn from_columns(
+        amount_minor: Option<i64>,
+        currency: Option<String>,
+        status: Option<&str>,
+    ) -> Option<Deal> {
+        Some(Deal {
+            amount_minor: amount_minor?,
+            currency: currency?,
+            status: DealStatus::parse(status?)?,
+        })
+    }
+
     /// The API form, amount as a decimal string (`"1500.50"`).
     pub fn to_view(&self) -> DealView {
         DealView {

@@ -1,19 +1,22 @@
-//! Reads that answer alike on either backend (the calls API and its CSV export, reports,
-//! `calltrack cdr`): the [`Reads`] a query is written against, and [`BackendReader`], the
+//! Reads that answer alike on either backend (the calls API and its CSV export, reports and
+//! the tag report, the leads API, `calltrack cdr`): the [`Reads`] a query is written against, and [`BackendReader`], the
 //! pool of the configured backend that runs it on a blocking thread.
 //!
 //! A handler writes its query once, `reader.read(move |r| r.page(&query))`; the SQLite side
 //! runs it on a read-only connection of [`StoreReader`], the PostgreSQL side on a client of
-//! [`PgReader`]. Reads that exist on SQLite only (leads, transcripts, recordings, the outbox
-//! admin) keep using [`StoreReader`].
+//! [`PgReader`]. Reads that exist on SQLite only (transcripts, recordings, the outbox admin)
+//! keep using [`StoreReader`].
 
 use postgres::Client;
 use rusqlite::Connection;
 
 use super::calls::{self, CallPage, CallQuery, CallView};
+use super::leads::read::{LeadFilter, LeadPage};
+use super::leads::{self, StoredLead};
 use super::pg::{self, PgReader};
 use super::{StoreError, StoreReader, StoredCdr};
 use crate::config::{Config, StoreBackend};
+use crate::report::tags::TagFacts;
 use crate::report::{FactQuery, Facts};
 
 /// What can be read from either backend, with the same answer for the same calls.
@@ -26,6 +29,17 @@ pub trait Reads {
     fn cdrs(&mut self, query: &CallQuery) -> Result<Vec<StoredCdr>, StoreError>;
     /// The report facts of every query, added together.
     fn facts(&mut self, queries: &[FactQuery]) -> Result<Facts, StoreError>;
+    /// The tag report's facts of every query, added together.
+    fn tag_facts(&mut self, queries: &[FactQuery]) -> Result<TagFacts, StoreError>;
+    /// A page of the leads API.
+    fn leads(
+        &mut self,
+        filter: &LeadFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<LeadPage, StoreError>;
+    /// One lead.
+    fn lead(&mut self, id: &str) -> Result<Option<StoredLead>, StoreError>;
 }
 
 /// [`Reads`] on a read-only SQLite connection.
@@ -47,6 +61,23 @@ impl Reads for SqliteReads<'_> {
     fn facts(&mut self, queries: &[FactQuery]) -> Result<Facts, StoreError> {
         super::report_facts::facts_of(self.0, queries)
     }
+
+    fn tag_facts(&mut self, queries: &[FactQuery]) -> Result<TagFacts, StoreError> {
+        super::report_tags::tag_facts_of(self.0, queries)
+    }
+
+    fn leads(
+        &mut self,
+        filter: &LeadFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<LeadPage, StoreError> {
+        leads::read::page(self.0, filter, before, limit)
+    }
+
+    fn lead(&mut self, id: &str) -> Result<Option<StoredLead>, StoreError> {
+        leads::read::by_id(self.0, id)
+    }
 }
 
 impl Reads for Client {
@@ -64,6 +95,23 @@ impl Reads for Client {
 
     fn facts(&mut self, queries: &[FactQuery]) -> Result<Facts, StoreError> {
         pg::report_facts::facts_of(self, queries)
+    }
+
+    fn tag_facts(&mut self, queries: &[FactQuery]) -> Result<TagFacts, StoreError> {
+        pg::report_tags::tag_facts_of(self, queries)
+    }
+
+    fn leads(
+        &mut self,
+        filter: &LeadFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<LeadPage, StoreError> {
+        pg::leads::page(self, filter, before, limit)
+    }
+
+    fn lead(&mut self, id: &str) -> Result<Option<StoredLead>, StoreError> {
+        pg::leads::by_id(self, id)
     }
 }
 

@@ -14,12 +14,11 @@
 //! the period) is a repeat and takes one off its line's unique callers.
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::StoreError;
-use crate::report::{Bucket, CostFact, Fact, FactQuery, Facts, GroupField, SiteSet, Sums};
+use crate::report::{Bucket, Fact, FactQuery, Facts, GroupField, SiteSet, Sums};
 
 /// The facts of every query, added together.
 pub fn facts_of(conn: &Connection, queries: &[FactQuery]) -> Result<Facts, StoreError> {
@@ -275,18 +274,10 @@ fn costs(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<(), Stor
             continue;
         }
         let day: String = row.get(0)?;
-        let Ok(day) = day.parse::<Date>() else {
-            continue;
-        };
-        let none_if_empty = |s: String| (!s.is_empty()).then_some(s);
-        facts.costs.push(CostFact {
-            day,
-            site: row.get(1)?,
-            source: none_if_empty(row.get(2)?),
-            medium: none_if_empty(row.get(3)?),
-            campaign: none_if_empty(row.get(4)?),
-            amount_minor: row.get(6)?,
-        });
+        let keys = [row.get(2)?, row.get(3)?, row.get(4)?];
+        facts
+            .costs
+            .extend(super::costs::fact_of(&day, row.get(1)?, keys, row.get(6)?));
     }
     Ok(())
 }

@@ -66,6 +66,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(toml: &str) -> TestServer {
+        TestServer::start_with(toml, |config| {
+            spawn_writer(&config.store.path, WriterOptions::default()).expect("store writer")
+        })
+    }
+
+    /// [`TestServer::start`] with the store writer `writer` makes for the config (the
+    /// PostgreSQL one, one with export subscriptions).
+    pub fn start_with(
+        toml: &str,
+        writer: impl FnOnce(&Config) -> (calltrack::store::StoreSender, WriterHandle),
+    ) -> TestServer {
         let store_dir = tempfile::tempdir().expect("temp dir");
         let mut toml = toml.to_owned();
         if !toml.contains("[store]") {
@@ -73,8 +84,7 @@ impl TestServer {
             toml.push_str(&format!("\n[store]\npath = \"{}\"\n", db.display()));
         }
         let config = Arc::new(Config::from_toml_str(&toml).expect("test config is valid"));
-        let (store, writer) =
-            spawn_writer(&config.store.path, WriterOptions::default()).expect("store writer");
+        let (store, writer) = writer(&config);
         let leases = Arc::new(LeaseTable::from_config(&config));
         let gauges = Arc::new(Gauges::default());
         let blacklist = Arc::new(Blacklist::from_config(&config.blacklist));

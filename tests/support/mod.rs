@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use calltrack::call::record::CallDetailRecord;
 
+pub mod backends;
 pub mod pg_server;
 pub mod pg_store;
 pub mod pool_calls;

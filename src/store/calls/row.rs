@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use super::view::{CallView, Extras};
 use crate::store::StoreError;
-use crate::store::deal::{Deal, DealStatus};
+use crate::store::deal::Deal;
 use crate::store::flat::{self, Cell};
 use crate::store::scoring::{SCORING_COLUMNS, Scoring};
 
@@ -39,16 +39,7 @@ pub fn view_from_cells(mut cells: Vec<Cell>, with_trail: bool) -> Result<CallVie
     let rest = cells.split_off(n.min(cells.len()));
     let cdr = flat::cdr_from_cells(cells)?;
     let at = |i: usize| rest.get(i).unwrap_or(&Cell::Null);
-    let deal = match (int(at(2)), text(at(3)), text(at(4))) {
-        (Some(amount_minor), Some(currency), Some(status)) => {
-            DealStatus::parse(&status).map(|status| Deal {
-                amount_minor,
-                currency,
-                status,
-            })
-        }
-        _ => None,
-    };
+    let deal = Deal::from_columns(int(at(2)), text(at(3)), text(at(4)).as_deref());
     let trail = match (with_trail, text(at(6))) {
         (true, Some(json)) => Some(serde_json::from_str(&json)?),
         (true, None) => Some(Vec::new()),

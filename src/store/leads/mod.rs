@@ -61,8 +61,28 @@ pub struct LeadPatch {
     pub deal: Option<Option<Deal>>,
 }
 
+/// The columns an insert writes, in order: the lead's own, its attribution's, `first_time`.
+pub(in crate::store) fn insert_columns() -> &'static [String] {
+    static COLUMNS: OnceLock<Vec<String>> = OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let own = [
+            "id",
+            "created_at",
+            "name",
+            "phone",
+            "email",
+            "message",
+            "fields",
+        ];
+        let mut columns: Vec<String> = own.map(String::from).to_vec();
+        columns.extend(attribution_columns().iter().cloned());
+        columns.push("first_time".into());
+        columns
+    })
+}
+
 /// The attribution's column names, in its serde order.
-fn attribution_columns() -> &'static [String] {
+pub(in crate::store) fn attribution_columns() -> &'static [String] {
     static COLUMNS: OnceLock<Vec<String>> = OnceLock::new();
     COLUMNS.get_or_init(|| match serde_json::to_value(Attribution::default()) {
         Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),

@@ -11,7 +11,7 @@ use super::{NewLead, StoredLead, attribution_columns};
 use crate::call::attribution::Attribution;
 use crate::call::record::rfc3339;
 use crate::store::StoreError;
-use crate::store::deal::{Deal, DealStatus};
+use crate::store::deal::Deal;
 
 /// Which leads to list. Every field is optional; `to` is exclusive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,24 +34,26 @@ pub struct LeadPage {
     pub next: Option<i64>,
 }
 
-/// Up to `limit` leads matching `filter` stored before sequence number `before`, newest first.
-pub fn page(
-    conn: &Connection,
+/// A value a listing compares a column with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::store) enum Bound {
+    Time(Timestamp),
+    Text(String),
+    Seq(i64),
+}
+
+/// The conditions of a listing, in order: each a column and operator (`created_at >=`) and
+/// the value it compares with (both backends write their own placeholders).
+pub(in crate::store) fn conditions(
     filter: &LeadFilter,
     before: Option<i64>,
-    limit: usize,
-) -> Result<LeadPage, StoreError> {
-    let mut clauses = Vec::new();
-    let mut values = Vec::new();
-    let mut add = |clause: &str, value: Value| {
-        values.push(value);
-        clauses.push(format!("{clause} ?{}", values.len()));
-    };
+) -> Vec<(&'static str, Bound)> {
+    let mut all = Vec::new();
     if let Some(from) = filter.from {
-        add("created_at >=", Value::Text(rfc3339::format(from)));
+        all.push(("created_at >=", Bound::Time(from)));
     }
     if let Some(to) = filter.to {
-        add("created_at <", Value::Text(rfc3339::format(to)));
+        all.push(("created_at <", Bound::Time(to)));
     }
     let text = [
         ("site =", &filter.site),
@@ -61,11 +63,43 @@ pub fn page(
     ];
     for (clause, value) in text {
         if let Some(value) = value {
-            add(clause, Value::Text(value.clone()));
+            all.push((clause, Bound::Text(value.clone())));
         }
     }
     if let Some(before) = before {
-        add("seq <", Value::Integer(before));
+        all.push(("seq <", Bound::Seq(before)));
+    }
+    all
+}
+
+/// A page of `limit` from up to `limit + 1` leads read newest first.
+pub(in crate::store) fn page_of(mut leads: Vec<StoredLead>, limit: usize) -> LeadPage {
+    let next = match leads.len() > limit {
+        true => {
+            leads.truncate(limit);
+            leads.last().map(|l| l.seq)
+        }
+        false => None,
+    };
+    LeadPage { leads, next }
+}
+
+/// Up to `limit` leads matching `filter` stored before sequence number `before`, newest first.
+pub fn page(
+    conn: &Connection,
+    filter: &LeadFilter,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<LeadPage, StoreError> {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    for (clause, bound) in conditions(filter, before) {
+        values.push(match bound {
+            Bound::Time(at) => Value::Text(rfc3339::format(at)),
+            Bound::Text(text) => Value::Text(text),
+            Bound::Seq(seq) => Value::Integer(seq),
+        });
+        clauses.push(format!("{clause} ?{}", values.len()));
     }
     let wanted = limit.saturating_add(1);
     values.push(Value::Integer(i64::try_from(wanted).unwrap_or(i64::MAX)));
@@ -80,15 +114,7 @@ pub fn page(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(values), from_row)?;
-    let mut leads = rows.collect::<Result<Vec<_>, _>>()?;
-    let next = match leads.len() > limit {
-        true => {
-            leads.truncate(limit);
-            leads.last().map(|l| l.seq)
-        }
-        false => None,
-    };
-    Ok(LeadPage { leads, next })
+    Ok(page_of(rows.collect::<Result<Vec<_>, _>>()?, limit))
 }
 
 /// The lead with this id, if any.
@@ -102,83 +128,120 @@ pub fn by_id(conn: &Connection, id: &str) -> Result<Option<StoredLead>, StoreErr
 /// `SELECT` of every lead column, in the order [`from_row`] reads them.
 fn select_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        format!(
-            "SELECT seq, id, created_at, name, phone, email, message, fields, {}, first_time, \
-             tags, note, deal_amount_minor, deal_currency, deal_status, updated_at FROM leads",
-            attribution_columns().join(", ")
-        )
-    })
+    SQL.get_or_init(|| select_of(&|c| c.to_owned(), &|c| c.to_owned()))
 }
 
-/// Index of the first attribution column in [`select_sql`].
-const ATTRIBUTION_AT: usize = 8;
+/// `SELECT` of every lead column in [`LeadRow`]'s order, times read through `time` and
+/// attribution columns through `attribution` (each backend hands them out as text).
+pub(in crate::store) fn select_of(
+    time: &dyn Fn(&str) -> String,
+    attribution: &dyn Fn(&str) -> String,
+) -> String {
+    let attribution: Vec<String> = attribution_columns()
+        .iter()
+        .map(|c| attribution(c))
+        .collect();
+    format!(
+        "SELECT seq, id, {}, name, phone, email, message, fields, {}, first_time, \
+         tags, note, deal_amount_minor, deal_currency, deal_status, {} FROM leads",
+        time("created_at"),
+        attribution.join(", "),
+        time("updated_at"),
+    )
+}
+
+/// Index of the first attribution column in [`select_of`].
+pub(in crate::store) const ATTRIBUTION_AT: usize = 8;
+
+/// A lead row as either backend reads it ([`select_of`]'s columns; times as RFC 3339 text).
+#[derive(Debug, Clone)]
+pub(in crate::store) struct LeadRow {
+    pub seq: i64,
+    pub id: String,
+    pub created_at: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub message: Option<String>,
+    pub fields: String,
+    pub attribution: Vec<Option<String>>,
+    pub first_time: bool,
+    pub tags: String,
+    pub note: Option<String>,
+    pub deal: Option<Deal>,
+    pub updated_at: Option<String>,
+}
+
+/// Why a stored lead does not read back.
+#[derive(Debug, thiserror::Error)]
+pub(in crate::store) enum BadLead {
+    #[error("lead {0}: {1}")]
+    Json(&'static str, serde_json::Error),
+    #[error("lead created_at {0:?} is not RFC 3339")]
+    Time(String),
+}
+
+impl LeadRow {
+    /// The stored lead this row holds.
+    pub fn into_lead(self) -> Result<StoredLead, BadLead> {
+        let attribution: serde_json::Map<String, serde_json::Value> = attribution_columns()
+            .iter()
+            .cloned()
+            .zip(self.attribution)
+            .map(|(name, value)| {
+                let value = value.map_or(serde_json::Value::Null, serde_json::Value::String);
+                (name, value)
+            })
+            .collect();
+        let attribution: Attribution =
+            serde_json::from_value(serde_json::Value::Object(attribution))
+                .map_err(|e| BadLead::Json("attribution", e))?;
+        let created_at =
+            rfc3339::parse(&self.created_at).map_err(|_| BadLead::Time(self.created_at))?;
+        let lead = NewLead {
+            id: self.id,
+            created_at,
+            name: self.name,
+            phone: self.phone,
+            email: self.email,
+            message: self.message,
+            fields: serde_json::from_str(&self.fields).map_err(|e| BadLead::Json("fields", e))?,
+            attribution,
+        };
+        Ok(StoredLead {
+            seq: self.seq,
+            lead,
+            first_time: self.first_time,
+            tags: serde_json::from_str(&self.tags).map_err(|e| BadLead::Json("tags", e))?,
+            note: self.note,
+            deal: self.deal,
+            updated_at: self.updated_at.and_then(|t| rfc3339::parse(&t).ok()),
+        })
+    }
+}
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredLead> {
-    let mut attribution = serde_json::Map::new();
-    for (i, name) in attribution_columns().iter().enumerate() {
-        let value: Option<String> = row.get(ATTRIBUTION_AT + i)?;
-        attribution.insert(
-            name.clone(),
-            value.map_or(serde_json::Value::Null, serde_json::Value::String),
-        );
-    }
-    let attribution: Attribution =
-        serde_json::from_value(serde_json::Value::Object(attribution)).map_err(bad_json)?;
     let at = ATTRIBUTION_AT + attribution_columns().len();
-    let fields: String = row.get(7)?;
-    let tags: String = row.get(at + 1)?;
-    let lead = NewLead {
+    let status: Option<String> = row.get(at + 5)?;
+    let lead = LeadRow {
+        seq: row.get(0)?,
         id: row.get(1)?,
-        created_at: time(row, 2)?,
+        created_at: row.get(2)?,
         name: row.get(3)?,
         phone: row.get(4)?,
         email: row.get(5)?,
         message: row.get(6)?,
-        fields: serde_json::from_str(&fields).map_err(bad_json)?,
-        attribution,
-    };
-    Ok(StoredLead {
-        seq: row.get(0)?,
-        lead,
+        fields: row.get(7)?,
+        attribution: (ATTRIBUTION_AT..at)
+            .map(|i| row.get(i))
+            .collect::<Result<_, _>>()?,
         first_time: row.get(at)?,
-        tags: serde_json::from_str(&tags).map_err(bad_json)?,
+        tags: row.get(at + 1)?,
         note: row.get(at + 2)?,
-        deal: deal(row, at + 3)?,
-        updated_at: row
-            .get::<_, Option<String>>(at + 6)?
-            .and_then(|t| rfc3339::parse(&t).ok()),
+        deal: Deal::from_columns(row.get(at + 3)?, row.get(at + 4)?, status.as_deref()),
+        updated_at: row.get(at + 6)?,
+    };
+    lead.into_lead().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
-}
-
-fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
-    let text: String = row.get(index)?;
-    rfc3339::parse(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-/// The deal columns (amount, currency, status) starting at `index`, when all three are set.
-fn deal(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Deal>> {
-    let amount: Option<i64> = row.get(index)?;
-    let currency: Option<String> = row.get(index + 1)?;
-    let status: Option<String> = row.get(index + 2)?;
-    Ok(
-        match (
-            amount,
-            currency,
-            status.as_deref().and_then(DealStatus::parse),
-        ) {
-            (Some(amount_minor), Some(currency), Some(status)) => Some(Deal {
-                amount_minor,
-                currency,
-                status,
-            }),
-            _ => None,
-        },
-    )
-}
-
-fn bad_json(e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }

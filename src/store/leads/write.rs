@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::{LeadPatch, NewLead, UniqueWindow, attribution_columns};
+use super::{LeadPatch, NewLead, UniqueWindow, attribution_columns, insert_columns};
 use crate::call::record::rfc3339;
 
 /// Inserts `lead`; answers whether it is first-time: no earlier lead with the same phone or
@@ -34,19 +34,7 @@ pub fn insert(conn: &Connection, lead: &NewLead, window: UniqueWindow) -> rusqli
 fn insert_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        let mut columns: Vec<String> = [
-            "id",
-            "created_at",
-            "name",
-            "phone",
-            "email",
-            "message",
-            "fields",
-        ]
-        .map(String::from)
-        .to_vec();
-        columns.extend(attribution_columns().iter().cloned());
-        columns.push("first_time".into());
+        let columns = insert_columns();
         let slots: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         format!(
             "INSERT INTO leads ({}) VALUES ({})",

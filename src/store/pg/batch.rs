@@ -3,8 +3,10 @@
 //! (`store::live_fold`), the batch's CDRs in one multi-row insert, its outbox rows in
 //! another, first-time callers judged across nodes ([`super::history`]).
 //!
-//! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`)
-//! and the delivery services' `OutboxSettle` and `OutboxPrune`. Every other command is refused ([`supports`]): the writer drops it
+//! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`),
+//! the delivery services' `OutboxSettle` and `OutboxPrune`, call patches (`PatchCall`,
+//! [`super::patch`]), leads (`InsertLead`, `PatchLead`, [`super::leads`]) and cost imports
+//! (`ReplaceCosts`, [`super::costs`]). Every other command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
 use std::collections::{HashMap, HashSet};
@@ -24,7 +26,7 @@ use crate::store::calls::view::{CallView, Extras};
 use crate::store::commands::StoreCommand;
 use crate::store::live_fold::{LiveFold, LivePlan, LiveStep};
 use crate::store::outbox::enqueue::Enqueue;
-use crate::store::outbox::{CallFact, EventKind};
+use crate::store::outbox::{CallFact, EventKind, LeadFact};
 
 /// What a batch needs to know beyond its commands.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +48,10 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::CallEnded(_)
             | StoreCommand::OutboxSettle { .. }
             | StoreCommand::OutboxPrune { .. }
+            | StoreCommand::PatchCall { .. }
+            | StoreCommand::InsertLead { .. }
+            | StoreCommand::PatchLead { .. }
+            | StoreCommand::ReplaceCosts { .. }
     )
 }
 
@@ -123,6 +129,21 @@ pub(in crate::store) fn apply(
             (LiveStep::None, StoreCommand::OutboxPrune { before, .. }) => {
                 outbox::prune_delivered(tx, *before)? > 0
             }
+            (LiveStep::None, StoreCommand::PatchCall { id, change, at, .. }) => {
+                super::patch::apply(tx, id, change, *at)?
+            }
+            (LiveStep::None, StoreCommand::InsertLead { lead, window, .. }) => {
+                super::leads::insert(tx, lead, *window)?
+            }
+            (LiveStep::None, StoreCommand::PatchLead { id, patch, at, .. }) => {
+                super::leads::patch(tx, id, patch, *at)?
+            }
+            (
+                LiveStep::None,
+                StoreCommand::ReplaceCosts {
+                    rows, imported_at, ..
+                },
+            ) => super::costs::replace(tx, rows, *imported_at).map(|_| true)?,
             (LiveStep::None, _) => false,
         };
         applied.changed.push(done);
@@ -339,6 +360,13 @@ impl Facts<'_, '_> {
                         new.call(events, EventKind::CallAnswered, &fact, *answered_at)?;
                     }
                 }
+                StoreCommand::PatchCall { id, at, .. } if *changed => {
+                    updated(tx, events, new, id, *at)?;
+                }
+                StoreCommand::InsertLead { lead, .. } => {
+                    let fact = LeadFact::new(lead, *changed);
+                    new.lead(events, &fact, lead.created_at)?;
+                }
                 StoreCommand::CallEnded(c) if *changed => {
                     // A call a takeover had already ended (`call.ended` sent) is updated.
                     let kind = if self.applied.replaced.contains(&c.id) {
@@ -381,7 +409,8 @@ impl Facts<'_, '_> {
     }
 }
 
-/// `call.updated` for a stored call (a missed call marked called back), as it reads now.
+/// `call.updated` for a stored call (patched, or a missed call marked called back), as it
+/// reads now.
 fn updated(
     tx: &mut Transaction<'_>,
     events: &mut Enqueue<'_>,

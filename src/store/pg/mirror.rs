@@ -1,4 +1,5 @@
-//! The PostgreSQL columns of the tables both backends hold (`cdr`, `live_calls`, `outbox`),
+//! The PostgreSQL columns of the tables both backends hold (`cdr`, `live_calls`, `outbox`,
+//! `leads`, `costs`),
 //! derived from the SQLite schema (itself following [`crate::store::flat`]), so no column
 //! list is copied by hand: a new CDR field needs its SQLite migration and nothing here.
 //!
@@ -13,10 +14,12 @@ use std::sync::OnceLock;
 use rusqlite::Connection;
 
 /// The tables mirrored, each with its key columns (created by the versioned migrations).
-pub const TABLES: [(&str, &[&str]); 3] = [
+pub const TABLES: [(&str, &[&str]); 5] = [
     ("cdr", &["seq", "id"]),
     ("live_calls", &["id"]),
     ("outbox", &["seq", "id"]),
+    ("leads", &["seq", "id", "created_at", "phone", "email"]),
+    ("costs", &["day", "site", "source", "medium", "campaign"]),
 ];
 
 /// JSON columns per table (everything else is typed by its SQLite type and name).

@@ -15,24 +15,31 @@
 //!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
 //!   heartbeat and watch threads; [`probe`]: `check-config --connect`.
 //! - [`reader`]: the read pool of the HTTP side and the CLI; [`calls`]: the calls API's
-//!   reads; [`report_facts`]: the reports' sums (see `store::reads`).
+//!   reads; [`report_facts`]: the reports' sums; [`report_tags`]: the tag report's (see
+//!   `store::reads`).
+//! - What the marketer adds: [`patch`] (tags, note, deal, label on a call), [`leads`],
+//!   [`costs`] (ad cost imports).
 
 mod batch;
 pub mod calls;
 pub mod cdr;
 mod cells;
 pub mod claims;
+pub mod costs;
 pub mod history;
+pub mod leads;
 pub mod live;
 pub mod liveness;
 pub mod mirror;
 pub mod node_service;
 pub mod nodes;
 pub mod outbox;
+pub mod patch;
 pub mod probe;
 pub mod reader;
 pub mod recovery;
 pub mod report_facts;
+pub mod report_tags;
 pub mod schema;
 mod sink;
 pub mod spool;

@@ -15,7 +15,7 @@ use crate::call::record::rfc3339;
 use crate::store::StoreError;
 use crate::store::outbox::delivery::{Settled, Settlement};
 use crate::store::outbox::enqueue::{Enqueue, to_json};
-use crate::store::outbox::fact::CallFact;
+use crate::store::outbox::fact::{CallFact, LeadFact};
 use crate::store::outbox::{EventKind, OutboxEvent, from_millis, millis};
 
 /// One event row to insert; `dead` holds the reason of a row dropped as a dead letter.
@@ -55,7 +55,11 @@ impl NewEvents {
                 events.added += 1;
             }
             self.rows.push(NewRow {
-                id: call_event_id(&subscription.destination, kind, &call.id),
+                id: call_event_id(
+                    &subscription.destination,
+                    kind,
+                    &event_key(kind, call, occurred_at),
+                ),
                 destination: subscription.destination.clone(),
                 event: kind.as_str(),
                 subject: call.id.clone(),
@@ -63,6 +67,36 @@ impl NewEvents {
                 payload: payload.clone(),
                 dead,
             });
+        }
+        Ok(())
+    }
+
+    /// Adds `lead.created` for every destination that takes `lead`.
+    pub fn lead(
+        &mut self,
+        events: &mut Enqueue<'_>,
+        lead: &LeadFact,
+        occurred_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let kind = EventKind::LeadCreated;
+        let mut payload = None;
+        for s in events.subscriptions.iter().filter(|s| s.takes_lead(lead)) {
+            let json = match &payload {
+                Some(json) => json,
+                None => {
+                    payload.insert(to_json(lead).map_err(|e| StoreError::PgValue(e.to_string()))?)
+                }
+            };
+            self.rows.push(NewRow {
+                id: call_event_id(&s.destination, kind, &lead.id),
+                destination: s.destination.clone(),
+                event: kind.as_str(),
+                subject: lead.id.clone(),
+                occurred_at: rfc3339::format(occurred_at),
+                payload: json.clone(),
+                dead: None,
+            });
+            events.added += 1;
         }
         Ok(())
     }
@@ -103,6 +137,16 @@ impl NewEvents {
             ],
         )?;
         Ok(())
+    }
+}
+
+/// What tells one event of a call from another of the same kind: the call for events a call
+/// has once; for `call.updated`, of which a call may have many (each patch), the call and
+/// the update's time (to the nanosecond), still the same when a batch is written twice.
+fn event_key(kind: EventKind, call: &CallFact, occurred_at: Timestamp) -> String {
+    match kind {
+        EventKind::CallUpdated => format!("{}@{}", call.id, occurred_at.as_nanosecond()),
+        _ => call.id.clone(),
     }
 }
 

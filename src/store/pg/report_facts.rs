@@ -5,8 +5,9 @@
 //!
 //! The same rules as on SQLite: calls calltrack refused (`rejected`) are not counted; a call
 //! whose caller called the same site earlier in the period (a not rejected call) is a repeat
-//! and takes one off its line's unique callers. PostgreSQL keeps no leads, deals or costs
-//! yet: those sums read as zero.
+//! and takes one off its line's unique callers. Leads are counted by their creation time,
+//! won deals of calls and leads are revenue in the report's currency (others skipped), and
+//! ad costs come from [`super::costs`].
 
 use jiff::Timestamp;
 use postgres::GenericClient;
@@ -33,6 +34,8 @@ pub fn facts_of(
 pub fn facts(client: &mut impl GenericClient, q: &FactQuery) -> Result<Facts, StoreError> {
     let mut facts = Facts::default();
     call_sums(client, q, &mut facts)?;
+    lead_sums(client, q, &mut facts)?;
+    super::costs::costs(client, q, &mut facts)?;
     Ok(facts)
 }
 
@@ -62,11 +65,8 @@ fn call_sums(
     q: &FactQuery,
     facts: &mut Facts,
 ) -> Result<(), StoreError> {
-    let (group, select) = grouping(q);
-    let sites = match &q.sites {
-        SiteSet::Only(_) => "site = ANY($4)",
-        SiteSet::Except(_) => "site <> ALL($4)",
-    };
+    let (group, select) = grouping(q, "started_at", "tracking_number");
+    let sites = site_clause(q);
     let sql = format!(
         "SELECT {select}, {SUMS} FROM cdr AS c
          WHERE started_at >= $1 AND started_at < $2 AND disposition <> 'rejected' AND {sites}
@@ -82,6 +82,45 @@ fn call_sums(
         facts.sums.push(fact(q, &row, sums)?);
     }
     Ok(())
+}
+
+/// The period's leads and their won deals, per bucket of their creation time.
+fn lead_sums(
+    client: &mut impl GenericClient,
+    q: &FactQuery,
+    facts: &mut Facts,
+) -> Result<(), StoreError> {
+    let (group, select) = grouping(q, "created_at", "NULL::text");
+    let sql = format!(
+        "SELECT {select}, count(*),
+            coalesce(sum(deal_amount_minor) FILTER (WHERE deal_status = 'won' AND deal_currency = $3), 0)::bigint,
+            count(*) FILTER (WHERE deal_status = 'won' AND deal_currency IS DISTINCT FROM $3)
+         FROM leads WHERE created_at >= $1 AND created_at < $2 AND {}
+         GROUP BY {group}",
+        site_clause(q)
+    );
+    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
+    let (from, to) = (system_time(q.from), system_time(q.to));
+    let params: [&(dyn ToSql + Sync); 4] = [&from, &to, &q.currency, list];
+    let n = q.columns.len() + 2;
+    for row in client.query(&sql, &params)? {
+        let sums = Sums {
+            leads: row.try_get(n)?,
+            revenue_minor: row.try_get(n + 1)?,
+            ..Sums::default()
+        };
+        facts.skipped.deals += row.try_get::<_, i64>(n + 2)?;
+        facts.sums.push(fact(q, &row, sums)?);
+    }
+    Ok(())
+}
+
+/// `site = ANY($4)` or `site <> ALL($4)`.
+fn site_clause(q: &FactQuery) -> &'static str {
+    match &q.sites {
+        SiteSet::Only(_) => "site = ANY($4)",
+        SiteSet::Except(_) => "site <> ALL($4)",
+    }
 }
 
 /// The sums starting at column `n`, and the won deals in another currency.
@@ -111,18 +150,19 @@ fn sums_of(row: &postgres::Row, n: usize) -> Result<(Sums, i64), postgres::Error
     Ok((sums, get(9)?))
 }
 
-/// `(GROUP BY list, SELECT list)`: the UTC bucket as text (`2026-12-01T21`, `...T21:30`),
-/// site, then the query's columns.
-fn grouping(q: &FactQuery) -> (String, String) {
+/// `(GROUP BY list, SELECT list)`: the UTC bucket of time column `at` as text
+/// (`2026-12-01T21`, `...T21:30`), site, then the query's columns (`tracking_number` the
+/// expression for that field).
+fn grouping(q: &FactQuery, at: &str, tracking_number: &str) -> (String, String) {
     let bucket = match q.bucket {
         Bucket::None => "''::text".to_owned(),
-        Bucket::Hour => prefix(13),
-        Bucket::Minute => prefix(16),
+        Bucket::Hour => prefix(at, 13),
+        Bucket::Minute => prefix(at, 16),
     };
     let mut select = vec![bucket, "site".to_owned()];
     for field in &q.columns {
         match field {
-            GroupField::TrackingNumber => select.push("tracking_number".to_owned()),
+            GroupField::TrackingNumber => select.push(tracking_number.to_owned()),
             other => select.extend(other.column().map(String::from)),
         }
     }
@@ -133,9 +173,9 @@ fn grouping(q: &FactQuery) -> (String, String) {
     (group, select.join(", "))
 }
 
-/// The first `n` characters of `started_at` as SQLite stores it (RFC 3339 UTC text).
-fn prefix(n: usize) -> String {
-    format!("substr({}, 1, {n})", time_text("started_at"))
+/// The first `n` characters of time column `at` as SQLite stores it (RFC 3339 UTC text).
+fn prefix(at: &str, n: usize) -> String {
+    format!("substr({}, 1, {n})", time_text(at))
 }
 
 fn fact(q: &FactQuery, row: &postgres::Row, sums: Sums) -> Result<Fact, postgres::Error> {

@@ -62,12 +62,38 @@ const V4_REPORT_REPEATS: &str = "
 CREATE INDEX cdr_caller_site_started ON cdr (caller, site, started_at);
 ";
 
+/// Version 5: what the marketer adds (issue 16): leads and ad costs. Only their keys and
+/// the columns their indexes need are named here; the rest is mirrored from SQLite's `leads`
+/// and `costs` ([`super::mirror`]). The CDR's tags, note and deal columns are mirrored
+/// already.
+const V5_LEADS_AND_COSTS: &str = "
+CREATE TABLE leads (
+    seq        bigserial PRIMARY KEY,
+    id         text NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL,
+    phone      text,
+    email      text
+);
+CREATE INDEX leads_created_at ON leads (created_at);
+CREATE INDEX leads_phone ON leads (phone, created_at);
+CREATE INDEX leads_email ON leads (email, created_at);
+CREATE TABLE costs (
+    day      text NOT NULL,
+    site     text NOT NULL,
+    source   text NOT NULL DEFAULT '',
+    medium   text NOT NULL DEFAULT '',
+    campaign text NOT NULL DEFAULT '',
+    PRIMARY KEY (day, site, source, medium, campaign)
+);
+";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
     V4_REPORT_REPEATS,
+    V5_LEADS_AND_COSTS,
 ];
 
 /// The newest version this build knows.

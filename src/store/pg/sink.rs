@@ -45,6 +45,9 @@ pub(super) struct PgSink {
     pub outage: bool,
     /// Transactions committed to PostgreSQL (`Sink::commits`).
     pub commits: u64,
+    /// The last batch went to the spool: its commands the spool does not keep (call
+    /// patches, leads, cost imports) were not written and are refused, not answered.
+    pub spooled_last: bool,
 }
 
 type Written = (BatchOutcome, Vec<bool>);
@@ -63,6 +66,7 @@ impl Sink for PgSink {
                 "the PostgreSQL store does not write this yet; refused (not committed)"
             );
         }
+        self.spooled_last = false;
         let now = Instant::now();
         self.catch_up(now, opts, REPLAY_SLICE);
         if self.spool.is_empty() && self.client.is_some() {
@@ -76,11 +80,12 @@ impl Sink for PgSink {
             }
         }
         self.spool_commands(batch)?;
+        self.spooled_last = true;
         Ok((BatchOutcome::default(), vec![true; batch.len()]))
     }
 
     fn refuses(&self, cmd: &StoreCommand) -> bool {
-        !batch::supports(cmd)
+        !batch::supports(cmd) || (self.spooled_last && !spool::record::keeps(cmd))
     }
 
     fn idle_in(&self) -> Option<Duration> {
@@ -149,6 +154,15 @@ impl PgSink {
     }
 
     fn spool_commands(&mut self, commands: &[StoreCommand]) -> Result<(), StoreError> {
+        for cmd in commands
+            .iter()
+            .filter(|c| batch::supports(c) && !spool::record::keeps(c))
+        {
+            tracing::warn!(
+                command = batch::refused_name(cmd),
+                "PostgreSQL is unreachable and the spool does not keep this; refused (not committed)"
+            );
+        }
         let records: Vec<SpoolRecord> = commands.iter().filter_map(SpoolRecord::of).collect();
         if let Some(claims) = self.outbox.postgres() {
             claims.hold(true);

@@ -76,5 +76,6 @@ fn sink(
         outbox,
         outage: false,
         commits: 0,
+        spooled_last: false,
     })
 }

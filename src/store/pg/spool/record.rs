@@ -41,6 +41,20 @@ pub enum SpoolRecord {
     },
 }
 
+/// Whether the spool keeps `cmd` (the call path and the delivery services' settlements);
+/// what the marketer adds (call patches, leads, cost imports) is answered by PostgreSQL only.
+pub fn keeps(cmd: &StoreCommand) -> bool {
+    matches!(
+        cmd,
+        StoreCommand::CallStarted(_)
+            | StoreCommand::CallAnswered { .. }
+            | StoreCommand::DialogsChanged { .. }
+            | StoreCommand::CallEnded(_)
+            | StoreCommand::OutboxSettle { .. }
+            | StoreCommand::OutboxPrune { .. }
+    )
+}
+
 impl SpoolRecord {
     /// The record of a command the PostgreSQL store writes; `None` for one it refuses (see
     /// `pg::batch::supports`: those are never spooled, the writer drops them unanswered).
