@@ -3,8 +3,9 @@
 //! (`store::live_fold`), the batch's CDRs in one multi-row insert, its outbox rows in
 //! another, first-time callers judged across nodes ([`super::history`]).
 //!
-//! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`)
-//! and the delivery services' `OutboxSettle` and `OutboxPrune`. Every other command is refused ([`supports`]): the writer drops it
+//! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`),
+//! the delivery services' `OutboxSettle` and `OutboxPrune`, and the admin API's blacklist
+//! edits ([`super::blacklist`]). Every other command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
 use std::collections::{HashMap, HashSet};
@@ -15,7 +16,7 @@ use postgres::{GenericClient, Transaction};
 
 use super::history::{self, Arrival};
 use super::outbox::NewEvents;
-use super::{cdr, live, outbox};
+use super::{blacklist, cdr, live, outbox};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
 use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
@@ -45,6 +46,8 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::CallEnded(_)
             | StoreCommand::OutboxSettle { .. }
             | StoreCommand::OutboxPrune { .. }
+            | StoreCommand::BlacklistAdd { .. }
+            | StoreCommand::BlacklistRemove { .. }
     )
 }
 
@@ -53,9 +56,6 @@ pub fn refused_name(cmd: &StoreCommand) -> &'static str {
     match cmd {
         StoreCommand::SaveLeases { .. } => "SaveLeases (lease snapshot)",
         StoreCommand::SavePoolUsage { .. } => "SavePoolUsage (pool usage samples)",
-        StoreCommand::BlacklistAdd { .. } | StoreCommand::BlacklistRemove { .. } => {
-            "Blacklist edit (admin API)"
-        }
         StoreCommand::PatchCall { .. } => "PatchCall (calls API)",
         StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
         StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
@@ -117,6 +117,15 @@ pub(in crate::store) fn apply(
             }
             (LiveStep::None, StoreCommand::OutboxPrune { before, .. }) => {
                 outbox::prune_delivered(tx, *before)? > 0
+            }
+            (
+                LiveStep::None,
+                StoreCommand::BlacklistAdd {
+                    pattern, added_at, ..
+                },
+            ) => blacklist::insert(tx, pattern, *added_at, ctx.node)?,
+            (LiveStep::None, StoreCommand::BlacklistRemove { pattern, .. }) => {
+                blacklist::remove(tx, pattern)?
             }
             (LiveStep::None, _) => false,
         };

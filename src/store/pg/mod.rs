@@ -14,10 +14,14 @@
 //! - [`nodes`]: the heartbeat table; [`liveness`]: the pure "is it dead" decision;
 //!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
 //!   heartbeat and watch threads; [`probe`]: `check-config --connect`.
+//! - [`blacklist`]: the admin API's blacklist entries, shared; [`blacklist_watch`]: each
+//!   node's `LISTEN` for their edits.
 //! - [`reader`]: the read pool of the HTTP side and the CLI; [`calls`]: the calls API's
 //!   reads; [`report_facts`]: the reports' sums (see `store::reads`).
 
 mod batch;
+pub mod blacklist;
+mod blacklist_watch;
 pub mod calls;
 pub mod cdr;
 mod cells;
@@ -46,6 +50,7 @@ use postgres::{Client, NoTls};
 use super::StoreError;
 use crate::config::PostgresConfig;
 
+pub use blacklist_watch::OnEntries;
 pub use claims::PgClaims;
 pub use node_service::{NodeOptions, NodeService, spawn_node_service};
 pub use reader::PgReader;

@@ -62,12 +62,23 @@ const V4_REPORT_REPEATS: &str = "
 CREATE INDEX cdr_caller_site_started ON cdr (caller, site, started_at);
 ";
 
+/// Version 5: the caller blacklist entries added through any node's admin API, shared by
+/// every node (`store::pg::blacklist`; edits are announced on `NOTIFY calltrack_blacklist`).
+const V5_BLACKLIST: &str = "
+CREATE TABLE blacklist (
+    pattern   text PRIMARY KEY,
+    added_at  timestamptz NOT NULL,
+    added_by  text NOT NULL
+);
+";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
     V4_REPORT_REPEATS,
+    V5_BLACKLIST,
 ];
 
 /// The newest version this build knows.

@@ -39,6 +39,14 @@ pub enum SpoolRecord {
         #[serde(with = "rfc3339")]
         before: Timestamp,
     },
+    BlacklistAdd {
+        pattern: String,
+        #[serde(with = "rfc3339")]
+        added_at: Timestamp,
+    },
+    BlacklistRemove {
+        pattern: String,
+    },
 }
 
 impl SpoolRecord {
@@ -64,12 +72,22 @@ impl SpoolRecord {
                 settled: settled.clone(),
             },
             StoreCommand::OutboxPrune { before, .. } => Self::Prune { before: *before },
+            StoreCommand::BlacklistAdd {
+                pattern, added_at, ..
+            } => Self::BlacklistAdd {
+                pattern: pattern.clone(),
+                added_at: *added_at,
+            },
+            StoreCommand::BlacklistRemove { pattern, .. } => Self::BlacklistRemove {
+                pattern: pattern.clone(),
+            },
             _ => return None,
         })
     }
 
-    /// The command again, for the batch path. A settle or prune replayed later has nobody
-    /// waiting: its reply goes nowhere.
+    /// The command again, for the batch path. A settle, prune or blacklist edit replayed
+    /// later has nobody waiting: its reply goes nowhere (the admin API answered when it was
+    /// spooled; other nodes see the edit once it reaches PostgreSQL).
     pub fn into_command(self) -> StoreCommand {
         match self {
             Self::Started { live } => StoreCommand::CallStarted(live),
@@ -85,6 +103,15 @@ impl SpoolRecord {
             },
             Self::Prune { before } => StoreCommand::OutboxPrune {
                 before,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::BlacklistAdd { pattern, added_at } => StoreCommand::BlacklistAdd {
+                pattern,
+                added_at,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::BlacklistRemove { pattern } => StoreCommand::BlacklistRemove {
+                pattern,
                 done: tokio::sync::oneshot::channel().0,
             },
         }
