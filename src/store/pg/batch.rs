@@ -4,8 +4,8 @@
 //! another, first-time callers judged across nodes ([`super::history`]).
 //!
 //! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`),
-//! the delivery services' `OutboxSettle` and `OutboxPrune`, and the admin API's blacklist
-//! edits ([`super::blacklist`]). Every other command is refused ([`supports`]): the writer drops it
+//! the delivery services' `OutboxSettle` and `OutboxPrune`, the admin API's blacklist
+//! edits ([`super::blacklist`]) and `OutboxReplay` ([`super::outbox_admin`]). Every other command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
 use std::collections::{HashMap, HashSet};
@@ -16,7 +16,7 @@ use postgres::{GenericClient, Transaction};
 
 use super::history::{self, Arrival};
 use super::outbox::NewEvents;
-use super::{blacklist, cdr, live, outbox};
+use super::{blacklist, cdr, live, outbox, outbox_admin};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
 use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
@@ -48,6 +48,7 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::OutboxPrune { .. }
             | StoreCommand::BlacklistAdd { .. }
             | StoreCommand::BlacklistRemove { .. }
+            | StoreCommand::OutboxReplay { .. }
     )
 }
 
@@ -60,7 +61,6 @@ pub fn refused_name(cmd: &StoreCommand) -> &'static str {
         StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
         StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
         StoreCommand::MetricaUploads { .. } => "MetricaUploads",
-        StoreCommand::OutboxReplay { .. } => "OutboxReplay",
         StoreCommand::RecordingSettled { .. } | StoreCommand::RecordingsExpired { .. } => {
             "recording status"
         }
@@ -126,6 +126,9 @@ pub(in crate::store) fn apply(
             ) => blacklist::insert(tx, pattern, *added_at, ctx.node)?,
             (LiveStep::None, StoreCommand::BlacklistRemove { pattern, .. }) => {
                 blacklist::remove(tx, pattern)?
+            }
+            (LiveStep::None, StoreCommand::OutboxReplay { replay, at, .. }) => {
+                outbox_admin::replay(tx, replay, *at)? > 0
             }
             (LiveStep::None, _) => false,
         };

@@ -9,7 +9,7 @@
 //!   or [`spool`], a local file, while PostgreSQL is unreachable); [`batch`]: one batch, one
 //!   transaction; [`cdr`], [`live`], [`history`]: its tables.
 //! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
-//!   [`claims`]: the delivery services' side of it.
+//!   [`claims`]: the delivery services' side of it; [`outbox_admin`]: `calltrack outbox`.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
 //! - [`nodes`]: the heartbeat table; [`liveness`]: the pure "is it dead" decision;
 //!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
@@ -33,6 +33,7 @@ pub mod mirror;
 pub mod node_service;
 pub mod nodes;
 pub mod outbox;
+pub mod outbox_admin;
 pub mod probe;
 pub mod reader;
 pub mod recovery;

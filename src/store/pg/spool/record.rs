@@ -9,6 +9,7 @@ use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall, rfc3339};
 use crate::call::trail::TrailStep;
 use crate::store::commands::StoreCommand;
+use crate::store::outbox::admin::Replay;
 use crate::store::outbox::delivery::Settled;
 
 /// One spooled command.
@@ -47,6 +48,15 @@ pub enum SpoolRecord {
     BlacklistRemove {
         pattern: String,
     },
+    /// An outbox replay: one event (`id`) or every settled one since `since`.
+    Replay {
+        destination: String,
+        id: Option<String>,
+        #[serde(with = "rfc3339::option")]
+        since: Option<Timestamp>,
+        #[serde(with = "rfc3339")]
+        at: Timestamp,
+    },
 }
 
 impl SpoolRecord {
@@ -81,11 +91,12 @@ impl SpoolRecord {
             StoreCommand::BlacklistRemove { pattern, .. } => Self::BlacklistRemove {
                 pattern: pattern.clone(),
             },
+            StoreCommand::OutboxReplay { replay, at, .. } => Self::replay(replay, *at),
             _ => return None,
         })
     }
 
-    /// The command again, for the batch path. A settle, prune or blacklist edit replayed
+    /// The command again, for the batch path. A settle, prune, outbox replay or blacklist edit replayed
     /// later has nobody waiting: its reply goes nowhere (the admin API answered when it was
     /// spooled; other nodes see the edit once it reaches PostgreSQL).
     pub fn into_command(self) -> StoreCommand {
@@ -114,6 +125,35 @@ impl SpoolRecord {
                 pattern,
                 done: tokio::sync::oneshot::channel().0,
             },
+            Self::Replay {
+                destination,
+                id,
+                since,
+                at,
+            } => StoreCommand::OutboxReplay {
+                replay: match id {
+                    Some(id) => Replay::Id { destination, id },
+                    None => Replay::Since {
+                        destination,
+                        since: since.unwrap_or(Timestamp::UNIX_EPOCH),
+                    },
+                },
+                at,
+                done: tokio::sync::oneshot::channel().0,
+            },
+        }
+    }
+
+    fn replay(replay: &Replay, at: Timestamp) -> Self {
+        let (id, since) = match replay {
+            Replay::Id { id, .. } => (Some(id.clone()), None),
+            Replay::Since { since, .. } => (None, Some(*since)),
+        };
+        Self::Replay {
+            destination: replay.destination().to_owned(),
+            id,
+            since,
+            at,
         }
     }
 

@@ -1,0 +1,87 @@
+//! The outbox admin's reads on either backend (`/v1/admin/outbox*`, so `calltrack outbox`):
+//! [`OutboxReads`] answers alike on the SQLite file and on PostgreSQL (every node's events),
+//! and [`BackendReader::read_outbox`] runs a query on the configured one.
+
+use jiff::Timestamp;
+use postgres::Client;
+
+use super::outbox::admin::{self, DestinationStatus, ListFilter, ListPage, Replay};
+use super::reads::SqliteReads;
+use super::{BackendReader, StoreError, pg};
+
+/// What the outbox admin reads.
+pub trait OutboxReads {
+    /// Every destination that has rows, by id.
+    fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError>;
+    /// One page of events, newest first.
+    fn outbox_events(&mut self, filter: &ListFilter) -> Result<ListPage, StoreError>;
+    /// Whether the event is a dropped one (never replayed).
+    fn outbox_dropped(&mut self, destination: &str, id: &str) -> Result<bool, StoreError>;
+    /// How many events a replay at `now` would put back.
+    fn outbox_replayable(&mut self, replay: &Replay, now: Timestamp) -> Result<usize, StoreError>;
+}
+
+impl OutboxReads for SqliteReads<'_> {
+    fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError> {
+        Ok(admin::status(self.0)?)
+    }
+
+    fn outbox_events(&mut self, filter: &ListFilter) -> Result<ListPage, StoreError> {
+        Ok(admin::list(self.0, filter)?)
+    }
+
+    fn outbox_dropped(&mut self, destination: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(admin::is_dropped(self.0, destination, id)?)
+    }
+
+    fn outbox_replayable(&mut self, replay: &Replay, now: Timestamp) -> Result<usize, StoreError> {
+        Ok(admin::replayable(self.0, replay, now)?)
+    }
+}
+
+impl OutboxReads for Client {
+    fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError> {
+        pg::outbox_admin::status(self)
+    }
+
+    fn outbox_events(&mut self, filter: &ListFilter) -> Result<ListPage, StoreError> {
+        pg::outbox_admin::list(self, filter)
+    }
+
+    fn outbox_dropped(&mut self, destination: &str, id: &str) -> Result<bool, StoreError> {
+        pg::outbox_admin::is_dropped(self, destination, id)
+    }
+
+    fn outbox_replayable(&mut self, replay: &Replay, now: Timestamp) -> Result<usize, StoreError> {
+        pg::outbox_admin::replayable(self, replay, now)
+    }
+}
+
+impl BackendReader {
+    /// Runs an outbox admin `query` on a blocking thread and returns its answer.
+    pub async fn read_outbox<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn OutboxReads) -> Result<T, StoreError> + Send + 'static,
+    {
+        match self {
+            BackendReader::Sqlite(reader) => {
+                reader.read(move |conn| query(&mut SqliteReads(conn))).await
+            }
+            BackendReader::Postgres(reader) => reader.read(move |client| query(client)).await,
+        }
+    }
+
+    /// [`BackendReader::read_outbox`] on the calling thread (the CLI, tests).
+    pub fn read_outbox_blocking<T>(
+        &self,
+        query: impl FnOnce(&mut dyn OutboxReads) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            BackendReader::Sqlite(reader) => {
+                reader.read_blocking(move |conn| query(&mut SqliteReads(conn)))
+            }
+            BackendReader::Postgres(reader) => reader.read_blocking(move |client| query(client)),
+        }
+    }
+}
