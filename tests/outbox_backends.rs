@@ -2,8 +2,10 @@
 //! both store backends alike: the same calls written through each backend's own writer make
 //! the same events; settled the same way (delivered, dead, dropped), they show the same
 //! status per destination, the same keyset pages and filters, and the same replay (dead and
-//! delivered events back to pending through the writer, dropped ones never). The reads go
-//! through `BackendReader::read_outbox`, the path the HTTP handlers take.
+//! delivered events back to pending through the writer, dropped ones never), and the same
+//! Metrica uploads for the status poll (found from the delivered rows, recorded through the
+//! writer, followed until final). The reads go through `BackendReader::read_outbox`, the path
+//! the HTTP handlers and the poll take.
 //! Without PostgreSQL the `postgres` half skips loudly (and fails under `CI=true`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -15,7 +17,9 @@ use std::time::Duration;
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use calltrack::store::outbox::admin::{DestinationStatus, ListFilter, ListPage, Replay};
 use calltrack::store::outbox::delivery::{Settled, Settlement};
+use calltrack::store::outbox::metrica_uploads::UploadRecord;
 use calltrack::store::outbox::{DeliveryState, Outbox, Subscription};
+use calltrack::store::outbox_reads::MetricaDue;
 use calltrack::store::pg::PgReader;
 use calltrack::store::{
     BackendReader, OutboxReads, StoreCommand, StoreError, StoreReader, StoreSender, WriterHandle,
@@ -25,6 +29,8 @@ use jiff::{SignedDuration, Timestamp};
 use support::pg_server::PgServer;
 
 const HOOK: &str = "hook";
+/// The Metrica upload id the first two events were delivered in.
+const UPLOAD: &str = "upload-1";
 
 fn live(i: usize) -> LiveCall {
     LiveCall {
@@ -134,6 +140,7 @@ struct Seen {
     events: Vec<(String, String, String, u32, Option<String>)>,
     counts: Vec<(u64, u64, u64)>,
     replayable: usize,
+    metrica: Vec<UploadRecord>,
 }
 
 fn view(page: &ListPage) -> Vec<(String, String, String, u32, Option<String>)> {
@@ -185,8 +192,18 @@ fn exercise(store: &Store) -> Seen {
         outcome,
     };
     let settled = vec![
-        settle(oldest[0], Settlement::Delivered { kept: None }),
-        settle(oldest[1], Settlement::Delivered { kept: None }),
+        settle(
+            oldest[0],
+            Settlement::Delivered {
+                kept: Some(UPLOAD.into()),
+            },
+        ),
+        settle(
+            oldest[1],
+            Settlement::Delivered {
+                kept: Some(UPLOAD.into()),
+            },
+        ),
         settle(
             oldest[2],
             Settlement::Dead {
@@ -210,6 +227,8 @@ fn exercise(store: &Store) -> Seen {
         Some("dropped: not a target call")
     );
     assert!(status.oldest_pending.is_some());
+
+    let metrica = metrica(store, at);
 
     let first = store.page(None, 4, None);
     assert_eq!(first.events.len(), 4);
@@ -260,7 +279,60 @@ fn exercise(store: &Store) -> Seen {
         events: view(&again),
         counts: vec![counts(&status), counts(&after)],
         replayable,
+        metrica,
     }
+}
+
+/// The Metrica status poll's view: the upload the two delivered events made is due until a
+/// final status is recorded through the writer; a later failed check keeps that status.
+fn metrica(store: &Store, settled_at: Timestamp) -> Vec<UploadRecord> {
+    let now = Timestamp::now();
+    let due = MetricaDue {
+        limit: 10,
+        since: now - SignedDuration::from_hours(24),
+        checked_before: now,
+    };
+    let found = store.read(move |r| r.metrica_due(HOOK, due));
+    let expected = UploadRecord {
+        destination: HOOK.into(),
+        upload_id: UPLOAD.into(),
+        uploaded_at: in_millis(settled_at),
+        rows: 2,
+        status: None,
+        checked_at: None,
+    };
+    assert_eq!(found, [expected.clone()]);
+    let checked = UploadRecord {
+        status: Some("UPLOADED".into()),
+        checked_at: Some(in_millis(now)),
+        ..expected
+    };
+    let uploads = vec![checked.clone()];
+    store.request(|done| StoreCommand::MetricaUploads { uploads, done });
+    let later = MetricaDue {
+        checked_before: now + SignedDuration::from_secs(1),
+        ..due
+    };
+    let open = store.read(move |r| r.metrica_due(HOOK, later));
+    assert_eq!(
+        open,
+        [checked.clone()],
+        "recorded, not final: still followed"
+    );
+    let processed = UploadRecord {
+        status: Some("PROCESSED".into()),
+        ..checked.clone()
+    };
+    let failed_check = UploadRecord {
+        status: None,
+        checked_at: None,
+        ..checked
+    };
+    let uploads = vec![processed, failed_check];
+    store.request(|done| StoreCommand::MetricaUploads { uploads, done });
+    let open = store.read(move |r| r.metrica_due(HOOK, later));
+    assert!(open.is_empty(), "final: no longer followed: {open:?}");
+    open
 }
 
 #[test]

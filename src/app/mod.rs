@@ -164,10 +164,11 @@ impl Server {
             &store,
             &opened.outbox,
         )?;
+        let reads = crate::store::BackendReader::of_config(&config);
         let metrica_polls = crate::export::build::metrica_polls(
             &config.exports,
             &config.reports_currency,
-            &reader,
+            &reads,
             &store,
             &opened.outbox,
         )?;
@@ -180,7 +181,7 @@ impl Server {
             blacklist: blacklist.clone(),
             store: store.clone(),
             reader,
-            reads: crate::store::BackendReader::of_config(&config),
+            reads,
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();

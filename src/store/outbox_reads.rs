@@ -1,11 +1,13 @@
-//! The outbox admin's reads on either backend (`/v1/admin/outbox*`, so `calltrack outbox`):
-//! [`OutboxReads`] answers alike on the SQLite file and on PostgreSQL (every node's events),
-//! and [`BackendReader::read_outbox`] runs a query on the configured one.
+//! The outbox's reads on either backend: the admin's (`/v1/admin/outbox*`, so `calltrack
+//! outbox`) and the Metrica status poll's. [`OutboxReads`] answers alike on the SQLite file
+//! and on PostgreSQL (every node's events), and [`BackendReader::read_outbox`] runs a query
+//! on the configured one.
 
 use jiff::Timestamp;
 use postgres::Client;
 
 use super::outbox::admin::{self, DestinationStatus, ListFilter, ListPage, Replay};
+use super::outbox::metrica_uploads::{self, UploadRecord};
 use super::reads::SqliteReads;
 use super::{BackendReader, StoreError, pg};
 
@@ -19,6 +21,22 @@ pub trait OutboxReads {
     fn outbox_dropped(&mut self, destination: &str, id: &str) -> Result<bool, StoreError>;
     /// How many events a replay at `now` would put back.
     fn outbox_replayable(&mut self, replay: &Replay, now: Timestamp) -> Result<usize, StoreError>;
+    /// The Metrica uploads of `destination` to ask about: the unrecorded ones (at most
+    /// `limit`), then the recorded ones made after `since`, not final and not checked after
+    /// `checked_before`.
+    fn metrica_due(
+        &mut self,
+        destination: &str,
+        due: MetricaDue,
+    ) -> Result<Vec<UploadRecord>, StoreError>;
+}
+
+/// Which Metrica uploads a status poll round asks about.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricaDue {
+    pub limit: usize,
+    pub since: Timestamp,
+    pub checked_before: Timestamp,
 }
 
 impl OutboxReads for SqliteReads<'_> {
@@ -37,6 +55,21 @@ impl OutboxReads for SqliteReads<'_> {
     fn outbox_replayable(&mut self, replay: &Replay, now: Timestamp) -> Result<usize, StoreError> {
         Ok(admin::replayable(self.0, replay, now)?)
     }
+
+    fn metrica_due(
+        &mut self,
+        destination: &str,
+        due: MetricaDue,
+    ) -> Result<Vec<UploadRecord>, StoreError> {
+        let mut all = metrica_uploads::unrecorded(self.0, destination, due.limit)?;
+        all.extend(metrica_uploads::open(
+            self.0,
+            destination,
+            due.since,
+            due.checked_before,
+        )?);
+        Ok(all)
+    }
 }
 
 impl OutboxReads for Client {
@@ -54,6 +87,21 @@ impl OutboxReads for Client {
 
     fn outbox_replayable(&mut self, replay: &Replay, now: Timestamp) -> Result<usize, StoreError> {
         pg::outbox_admin::replayable(self, replay, now)
+    }
+
+    fn metrica_due(
+        &mut self,
+        destination: &str,
+        due: MetricaDue,
+    ) -> Result<Vec<UploadRecord>, StoreError> {
+        let mut all = pg::metrica_uploads::unrecorded(self, destination, due.limit)?;
+        all.extend(pg::metrica_uploads::open(
+            self,
+            destination,
+            due.since,
+            due.checked_before,
+        )?);
+        Ok(all)
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`),
 //! the delivery services' `OutboxSettle` and `OutboxPrune`, the admin API's blacklist
-//! edits ([`super::blacklist`]) and `OutboxReplay` ([`super::outbox_admin`]). Every other command is refused ([`supports`]): the writer drops it
+//! edits ([`super::blacklist`]), `OutboxReplay` ([`super::outbox_admin`]) and
+//! `MetricaUploads` ([`super::metrica_uploads`]). Every other command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
 use std::collections::{HashMap, HashSet};
@@ -16,7 +17,7 @@ use postgres::{GenericClient, Transaction};
 
 use super::history::{self, Arrival};
 use super::outbox::NewEvents;
-use super::{blacklist, cdr, live, outbox, outbox_admin};
+use super::{blacklist, cdr, live, metrica_uploads, outbox, outbox_admin};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
 use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
@@ -49,6 +50,7 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::BlacklistAdd { .. }
             | StoreCommand::BlacklistRemove { .. }
             | StoreCommand::OutboxReplay { .. }
+            | StoreCommand::MetricaUploads { .. }
     )
 }
 
@@ -60,7 +62,6 @@ pub fn refused_name(cmd: &StoreCommand) -> &'static str {
         StoreCommand::PatchCall { .. } => "PatchCall (calls API)",
         StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
         StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
-        StoreCommand::MetricaUploads { .. } => "MetricaUploads",
         StoreCommand::RecordingSettled { .. } | StoreCommand::RecordingsExpired { .. } => {
             "recording status"
         }
@@ -129,6 +130,10 @@ pub(in crate::store) fn apply(
             }
             (LiveStep::None, StoreCommand::OutboxReplay { replay, at, .. }) => {
                 outbox_admin::replay(tx, replay, *at)? > 0
+            }
+            (LiveStep::None, StoreCommand::MetricaUploads { uploads, .. }) => {
+                metrica_uploads::record(tx, uploads)?;
+                true
             }
             (LiveStep::None, _) => false,
         };

@@ -9,7 +9,8 @@
 //!   or [`spool`], a local file, while PostgreSQL is unreachable); [`batch`]: one batch, one
 //!   transaction; [`cdr`], [`live`], [`history`]: its tables.
 //! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
-//!   [`claims`]: the delivery services' side of it; [`outbox_admin`]: `calltrack outbox`.
+//!   [`claims`]: the delivery services' side of it; [`outbox_admin`]: `calltrack outbox`;
+//!   [`metrica_uploads`]: the Metrica status poll's uploads.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
 //! - [`nodes`]: the heartbeat table; [`liveness`]: the pure "is it dead" decision;
 //!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
@@ -29,6 +30,7 @@ pub mod claims;
 pub mod history;
 pub mod live;
 pub mod liveness;
+pub mod metrica_uploads;
 pub mod mirror;
 pub mod node_service;
 pub mod nodes;

@@ -62,14 +62,26 @@ const V4_REPORT_REPEATS: &str = "
 CREATE INDEX cdr_caller_site_started ON cdr (caller, site, started_at);
 ";
 
-/// Version 5: the caller blacklist entries added through any node's admin API, shared by
-/// every node (`store::pg::blacklist`; edits are announced on `NOTIFY calltrack_blacklist`).
-const V5_BLACKLIST: &str = "
+/// Version 5: the operator's data every node shares: the caller blacklist entries added
+/// through any node's admin API (`store::pg::blacklist`; edits are announced on `NOTIFY
+/// calltrack_blacklist`) and the Metrica uploads of the shared outbox
+/// (`store::pg::metrica_uploads`; times in epoch milliseconds, as the outbox's).
+const V5_OPERATOR_DATA: &str = "
 CREATE TABLE blacklist (
     pattern   text PRIMARY KEY,
     added_at  timestamptz NOT NULL,
     added_by  text NOT NULL
 );
+CREATE TABLE metrica_uploads (
+    destination text   NOT NULL,
+    upload_id   text   NOT NULL,
+    uploaded_at bigint NOT NULL,
+    rows        bigint NOT NULL,
+    status      text,
+    checked_at  bigint,
+    PRIMARY KEY (destination, upload_id)
+);
+CREATE INDEX metrica_uploads_recent ON metrica_uploads (destination, uploaded_at);
 ";
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
@@ -78,7 +90,7 @@ const MIGRATIONS: [&str; 5] = [
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
     V4_REPORT_REPEATS,
-    V5_BLACKLIST,
+    V5_OPERATOR_DATA,
 ];
 
 /// The newest version this build knows.

@@ -11,6 +11,7 @@ use crate::call::trail::TrailStep;
 use crate::store::commands::StoreCommand;
 use crate::store::outbox::admin::Replay;
 use crate::store::outbox::delivery::Settled;
+use crate::store::outbox::metrica_uploads::UploadRecord;
 
 /// One spooled command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,9 @@ pub enum SpoolRecord {
     },
     BlacklistRemove {
         pattern: String,
+    },
+    MetricaUploads {
+        uploads: Vec<UploadRecord>,
     },
     /// An outbox replay: one event (`id`) or every settled one since `since`.
     Replay {
@@ -92,6 +96,9 @@ impl SpoolRecord {
                 pattern: pattern.clone(),
             },
             StoreCommand::OutboxReplay { replay, at, .. } => Self::replay(replay, *at),
+            StoreCommand::MetricaUploads { uploads, .. } => Self::MetricaUploads {
+                uploads: uploads.clone(),
+            },
             _ => return None,
         })
     }
@@ -123,6 +130,10 @@ impl SpoolRecord {
             },
             Self::BlacklistRemove { pattern } => StoreCommand::BlacklistRemove {
                 pattern,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::MetricaUploads { uploads } => StoreCommand::MetricaUploads {
+                uploads,
                 done: tokio::sync::oneshot::channel().0,
             },
             Self::Replay {
