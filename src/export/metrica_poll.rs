@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Metrica, Uploading};
 use crate::export::Destination;
 use crate::export::client::Client;
+use crate::store::operator_reads::MetricaDue;
 use crate::store::outbox::Outbox;
 use crate::store::outbox::metrica_uploads::UploadRecord;
-use crate::store::outbox_reads::MetricaDue;
 use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 /// How long an upload's status is followed (Metrica says processing takes up to two hours).
@@ -93,7 +93,7 @@ impl MetricaPoll {
         };
         let due = self
             .reader
-            .read_outbox(move |r| r.metrica_due(&id, due))
+            .read_operator(move |r| r.metrica_due(&id, due))
             .await?;
         if due.is_empty() {
             return Ok(());

@@ -123,7 +123,7 @@ pub async fn status(
     State(reader): State<BackendReader>,
 ) -> Result<Json<OutboxStatusView>, ApiError> {
     let stored = reader
-        .read_outbox(|r| r.outbox_status())
+        .read_operator(|r| r.outbox_status())
         .await
         .map_err(unreadable)?;
     let exports = &config.load().exports;
@@ -198,7 +198,7 @@ pub async fn events(
 ) -> Result<Json<OutboxEventsView>, ApiError> {
     let filter = parse_list_query(query.as_deref().unwrap_or(""))?;
     let page = reader
-        .read_outbox(move |r| r.outbox_events(&filter))
+        .read_operator(move |r| r.outbox_events(&filter))
         .await
         .map_err(unreadable)?;
     let mask = Mask::of(&config.load().exports);
@@ -310,7 +310,7 @@ pub async fn replay(
     let at = Timestamp::now();
     let asked = replay.clone();
     let (matching, dropped) = reader
-        .read_outbox(move |r| {
+        .read_operator(move |r| {
             let dropped = match &asked {
                 Replay::Id { destination, id } => r.outbox_dropped(destination, id)?,
                 Replay::Since { .. } => false,

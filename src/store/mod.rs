@@ -27,7 +27,7 @@
 //!   calls per keyword tag for the tag report.
 //! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
 //! - [`outbox`]: facts owed to export destinations, written with the rows they describe;
-//!   [`outbox_reads`]: its admin's reads on either backend.
+//!   [`operator_reads`]: its admin's reads on either backend.
 //! - [`pg`]: the same call path on PostgreSQL, shared by several nodes (`[store] backend`).
 //! - [`status`]: the store's health for `/health` (backend, reachable, last write, nodes).
 //!
@@ -53,8 +53,8 @@ pub mod leases;
 mod live_fold;
 mod live_rows;
 pub mod number_hygiene;
+pub mod operator_reads;
 pub mod outbox;
-pub mod outbox_reads;
 pub mod overflow_codes;
 pub mod pg;
 pub mod pool_usage;
@@ -83,7 +83,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use commands::{Reply, StoreCommand, StoreSender};
-pub use outbox_reads::OutboxReads;
+pub use operator_reads::OperatorReads;
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use reader::StoreReader;
 pub use reads::{BackendReader, Reads};

@@ -5,8 +5,8 @@
 //!
 //! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`),
 //! the delivery services' `OutboxSettle` and `OutboxPrune`, the admin API's blacklist
-//! edits ([`super::blacklist`]), `OutboxReplay` ([`super::outbox_admin`]) and
-//! `MetricaUploads` ([`super::metrica_uploads`]). Every other command is refused ([`supports`]): the writer drops it
+//! edits ([`super::blacklist`]), `OutboxReplay` ([`super::outbox_admin`]),
+//! `MetricaUploads` ([`super::metrica_uploads`]) and `SavePoolUsage` ([`super::pool_usage`]). Every other command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
 use std::collections::{HashMap, HashSet};
@@ -17,7 +17,7 @@ use postgres::{GenericClient, Transaction};
 
 use super::history::{self, Arrival};
 use super::outbox::NewEvents;
-use super::{blacklist, cdr, live, metrica_uploads, outbox, outbox_admin};
+use super::{blacklist, cdr, live, metrica_uploads, outbox, outbox_admin, pool_usage};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
 use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
@@ -51,6 +51,7 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::BlacklistRemove { .. }
             | StoreCommand::OutboxReplay { .. }
             | StoreCommand::MetricaUploads { .. }
+            | StoreCommand::SavePoolUsage { .. }
     )
 }
 
@@ -58,7 +59,6 @@ pub fn supports(cmd: &StoreCommand) -> bool {
 pub fn refused_name(cmd: &StoreCommand) -> &'static str {
     match cmd {
         StoreCommand::SaveLeases { .. } => "SaveLeases (lease snapshot)",
-        StoreCommand::SavePoolUsage { .. } => "SavePoolUsage (pool usage samples)",
         StoreCommand::PatchCall { .. } => "PatchCall (calls API)",
         StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
         StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
@@ -133,6 +133,17 @@ pub(in crate::store) fn apply(
             }
             (LiveStep::None, StoreCommand::MetricaUploads { uploads, .. }) => {
                 metrica_uploads::record(tx, uploads)?;
+                true
+            }
+            (
+                LiveStep::None,
+                StoreCommand::SavePoolUsage {
+                    samples,
+                    prune_before,
+                    ..
+                },
+            ) => {
+                pool_usage::record(tx, samples, *prune_before, ctx.node)?;
                 true
             }
             (LiveStep::None, _) => false,

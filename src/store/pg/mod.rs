@@ -11,6 +11,7 @@
 //! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
 //!   [`claims`]: the delivery services' side of it; [`outbox_admin`]: `calltrack outbox`;
 //!   [`metrica_uploads`]: the Metrica status poll's uploads.
+//! - [`pool_usage`]: the pools' per-minute usage samples and the accuracy's calls per number.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
 //! - [`nodes`]: the heartbeat table; [`liveness`]: the pure "is it dead" decision;
 //!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
@@ -36,6 +37,7 @@ pub mod node_service;
 pub mod nodes;
 pub mod outbox;
 pub mod outbox_admin;
+pub mod pool_usage;
 pub mod probe;
 pub mod reader;
 pub mod recovery;

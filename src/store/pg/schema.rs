@@ -65,7 +65,8 @@ CREATE INDEX cdr_caller_site_started ON cdr (caller, site, started_at);
 /// Version 5: the operator's data every node shares: the caller blacklist entries added
 /// through any node's admin API (`store::pg::blacklist`; edits are announced on `NOTIFY
 /// calltrack_blacklist`) and the Metrica uploads of the shared outbox
-/// (`store::pg::metrica_uploads`; times in epoch milliseconds, as the outbox's).
+/// (`store::pg::metrica_uploads`; times in epoch milliseconds, as the outbox's), and the
+/// pools' per-minute usage samples (`store::pg::pool_usage`).
 const V5_OPERATOR_DATA: &str = "
 CREATE TABLE blacklist (
     pattern   text PRIMARY KEY,
@@ -82,6 +83,17 @@ CREATE TABLE metrica_uploads (
     PRIMARY KEY (destination, upload_id)
 );
 CREATE INDEX metrica_uploads_recent ON metrica_uploads (destination, uploaded_at);
+CREATE TABLE pool_usage (
+    site      text        NOT NULL,
+    pool      text        NOT NULL,
+    at        timestamptz NOT NULL,
+    size      bigint      NOT NULL,
+    leased    bigint      NOT NULL,
+    exhausted boolean     NOT NULL,
+    node_id   text        NOT NULL,
+    PRIMARY KEY (site, pool, at)
+);
+CREATE INDEX pool_usage_at ON pool_usage (at);
 ";
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.

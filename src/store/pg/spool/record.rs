@@ -8,10 +8,49 @@ use serde::{Deserialize, Serialize};
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall, rfc3339};
 use crate::call::trail::TrailStep;
+use crate::lease::PoolUsageSample;
 use crate::store::commands::StoreCommand;
 use crate::store::outbox::admin::Replay;
 use crate::store::outbox::delivery::Settled;
 use crate::store::outbox::metrica_uploads::UploadRecord;
+
+/// A pool usage sample as spooled (`lease::PoolUsageSample` has no serde form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    site: String,
+    pool: String,
+    #[serde(with = "rfc3339")]
+    at: Timestamp,
+    size: u32,
+    leased: u32,
+    exhausted: bool,
+}
+
+impl From<&PoolUsageSample> for Sample {
+    fn from(s: &PoolUsageSample) -> Sample {
+        Sample {
+            site: s.site.clone(),
+            pool: s.pool.clone(),
+            at: s.at,
+            size: s.size,
+            leased: s.leased,
+            exhausted: s.exhausted,
+        }
+    }
+}
+
+impl From<Sample> for PoolUsageSample {
+    fn from(s: Sample) -> PoolUsageSample {
+        PoolUsageSample {
+            site: s.site,
+            pool: s.pool,
+            at: s.at,
+            size: s.size,
+            leased: s.leased,
+            exhausted: s.exhausted,
+        }
+    }
+}
 
 /// One spooled command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +90,11 @@ pub enum SpoolRecord {
     },
     MetricaUploads {
         uploads: Vec<UploadRecord>,
+    },
+    PoolUsage {
+        samples: Vec<Sample>,
+        #[serde(with = "rfc3339")]
+        prune_before: Timestamp,
     },
     /// An outbox replay: one event (`id`) or every settled one since `since`.
     Replay {
@@ -99,6 +143,14 @@ impl SpoolRecord {
             StoreCommand::MetricaUploads { uploads, .. } => Self::MetricaUploads {
                 uploads: uploads.clone(),
             },
+            StoreCommand::SavePoolUsage {
+                samples,
+                prune_before,
+                ..
+            } => Self::PoolUsage {
+                samples: samples.iter().map(Sample::from).collect(),
+                prune_before: *prune_before,
+            },
             _ => return None,
         })
     }
@@ -134,6 +186,14 @@ impl SpoolRecord {
             },
             Self::MetricaUploads { uploads } => StoreCommand::MetricaUploads {
                 uploads,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::PoolUsage {
+                samples,
+                prune_before,
+            } => StoreCommand::SavePoolUsage {
+                samples: samples.into_iter().map(PoolUsageSample::from).collect(),
+                prune_before,
                 done: tokio::sync::oneshot::channel().0,
             },
             Self::Replay {

@@ -1,11 +1,13 @@
-//! The outbox admin (`/v1/admin/outbox*`, so `calltrack outbox status | list | replay`) on
-//! both store backends alike: the same calls written through each backend's own writer make
+//! The operator's data on both store backends alike. The outbox admin (`/v1/admin/outbox*`,
+//! so `calltrack outbox status | list | replay`): the same calls written through each backend's own writer make
 //! the same events; settled the same way (delivered, dead, dropped), they show the same
 //! status per destination, the same keyset pages and filters, and the same replay (dead and
 //! delivered events back to pending through the writer, dropped ones never), and the same
 //! Metrica uploads for the status poll (found from the delivered rows, recorded through the
-//! writer, followed until final). The reads go through `BackendReader::read_outbox`, the path
-//! the HTTP handlers and the poll take.
+//! writer, followed until final). The pools page (`GET /v1/pools/usage`): the same usage
+//! samples written, replaced and pruned through the writer read back alike, and the same
+//! calls per number for the estimated accuracy. The reads go through
+//! `BackendReader::read_operator`, the path the HTTP handlers and the poll take.
 //! Without PostgreSQL the `postgres` half skips loudly (and fails under `CI=true`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,15 +16,20 @@ mod support;
 
 use std::time::Duration;
 
+use calltrack::call::attribution::{Attribution, NumberKindTag};
+use calltrack::call::confidence::Confidence;
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
+use calltrack::lease::PoolUsageSample;
+use calltrack::store::lease_history::NumberCalls;
+use calltrack::store::operator_reads::MetricaDue;
 use calltrack::store::outbox::admin::{DestinationStatus, ListFilter, ListPage, Replay};
 use calltrack::store::outbox::delivery::{Settled, Settlement};
 use calltrack::store::outbox::metrica_uploads::UploadRecord;
 use calltrack::store::outbox::{DeliveryState, Outbox, Subscription};
-use calltrack::store::outbox_reads::MetricaDue;
 use calltrack::store::pg::PgReader;
+use calltrack::store::pool_usage::PoolUsage;
 use calltrack::store::{
-    BackendReader, OutboxReads, StoreCommand, StoreError, StoreReader, StoreSender, WriterHandle,
+    BackendReader, OperatorReads, StoreCommand, StoreError, StoreReader, StoreSender, WriterHandle,
     WriterOptions, spawn_writer_with,
 };
 use jiff::{SignedDuration, Timestamp};
@@ -83,7 +90,7 @@ fn sqlite() -> Store {
 }
 
 fn postgres() -> Option<Store> {
-    let server = PgServer::start("outbox_backends")?;
+    let server = PgServer::start("operator_backends")?;
     let url = server.create_db("outbox");
     let outbox = Outbox::new(vec![Subscription::everything(HOOK)]);
     let (sender, handle) = support::pg_store::writer(&url, "node-a", outbox);
@@ -104,8 +111,8 @@ impl Store {
         answer.blocking_recv().expect("committed")
     }
 
-    fn read<T>(&self, query: impl FnOnce(&mut dyn OutboxReads) -> Result<T, StoreError>) -> T {
-        self.reader.read_outbox_blocking(query).unwrap()
+    fn read<T>(&self, query: impl FnOnce(&mut dyn OperatorReads) -> Result<T, StoreError>) -> T {
+        self.reader.read_operator_blocking(query).unwrap()
     }
 
     fn status(&self) -> DestinationStatus {
@@ -345,4 +352,117 @@ fn both_backends_show_and_replay_the_outbox_alike() {
     };
     let on_postgres = exercise(&pg);
     assert_eq!(on_postgres, on_sqlite);
+}
+
+fn sample(pool: &str, min: i64, leased: u32, exhausted: bool) -> PoolUsageSample {
+    PoolUsageSample {
+        site: "shop".into(),
+        pool: pool.into(),
+        at: "2026-12-07T05:00:00Z".parse::<Timestamp>().unwrap() + SignedDuration::from_mins(min),
+        size: 2,
+        leased,
+        exhausted,
+    }
+}
+
+/// A call to `number` of the shop's pools, of `kind`, with `confidence`.
+fn pool_call(
+    i: usize,
+    number: &str,
+    kind: NumberKindTag,
+    confidence: Option<f64>,
+) -> CallDetailRecord {
+    let mut call = live(10 + i);
+    call.tracking_number = number.into();
+    call.attribution = Attribution {
+        site: "shop".into(),
+        number_kind: kind,
+        confidence: confidence.map(Confidence::new),
+        ..Attribution::default()
+    };
+    ended(&call)
+}
+
+/// Samples saved, one minute sampled again, the oldest pruned; calls to pool numbers.
+fn pools(store: &Store) -> (Vec<PoolUsage>, Vec<NumberCalls>) {
+    let t0: Timestamp = "2026-12-07T05:00:00Z".parse().unwrap();
+    let samples = vec![
+        sample("web", 0, 1, false),
+        sample("web", 1, 2, true),
+        sample("web", 2, 2, true),
+        sample("ads", 1, 0, false),
+    ];
+    let save = |samples, prune_before| {
+        store.request(|done| StoreCommand::SavePoolUsage {
+            samples,
+            prune_before,
+            done,
+        })
+    };
+    save(samples, Timestamp::MIN);
+    save(
+        vec![sample("web", 2, 1, false)],
+        t0 + SignedDuration::from_secs(30),
+    );
+    let calls = [
+        pool_call(0, "74950000001", NumberKindTag::Dynamic, Some(0.9)),
+        pool_call(1, "74950000001", NumberKindTag::Dynamic, Some(0.5)),
+        pool_call(2, "74950000001", NumberKindTag::Unattributed, None),
+        pool_call(3, "74950000009", NumberKindTag::Reserve, None),
+        pool_call(4, "74950000005", NumberKindTag::Static, None),
+    ];
+    for cdr in calls {
+        store.sender.try_send(StoreCommand::CallEnded(cdr)).unwrap();
+    }
+    store.request(|done| StoreCommand::OutboxPrune {
+        before: Timestamp::UNIX_EPOCH,
+        done,
+    });
+    let to = t0 + SignedDuration::from_hours(1);
+    let usage = store.read(move |r| r.pool_usage(Some("shop"), t0, to));
+    assert!(
+        store
+            .read(move |r| r.pool_usage(Some("other"), t0, to))
+            .is_empty()
+    );
+    let mut per_number = store.read(move |r| r.number_calls("shop", t0));
+    per_number.sort_by(|a, b| a.number.cmp(&b.number));
+    (usage, per_number)
+}
+
+#[test]
+fn both_backends_keep_and_read_pool_usage_alike() {
+    let _serial = support::serial();
+    let (usage, calls) = pools(&sqlite());
+    let shown: Vec<(&str, usize, u32)> = usage
+        .iter()
+        .map(|p| (p.pool.as_str(), p.samples.len(), p.exhaustion_minutes))
+        .collect();
+    assert_eq!(shown, [("ads", 1, 0), ("web", 2, 1)]);
+    let web = &usage[1];
+    assert_eq!(
+        web.samples[0].at, "2026-12-07T05:01:00.000Z",
+        "minute 0 pruned"
+    );
+    assert_eq!(
+        (web.samples[1].leased, web.samples[1].exhausted),
+        (1, false),
+        "minute 2 replaced"
+    );
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        (calls[0].judged, calls[0].unattributed, calls[0].reserve),
+        (2, 1, 0)
+    );
+    assert!((calls[0].confidence_sum - 1.4).abs() < 1e-9);
+    assert_eq!(
+        (calls[1].number.as_str(), calls[1].reserve),
+        ("74950000009", 1)
+    );
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let (pg_usage, pg_calls) = pools(&pg);
+    assert_eq!(pg_usage, usage);
+    assert_eq!(pg_calls, calls);
 }

@@ -1,18 +1,20 @@
-//! The outbox's reads on either backend: the admin's (`/v1/admin/outbox*`, so `calltrack
-//! outbox`) and the Metrica status poll's. [`OutboxReads`] answers alike on the SQLite file
-//! and on PostgreSQL (every node's events), and [`BackendReader::read_outbox`] runs a query
+//! The operator's reads on either backend: the outbox admin's (`/v1/admin/outbox*`, so
+//! `calltrack outbox`), the Metrica status poll's and the pools page's (`GET /v1/pools/usage`). [`OperatorReads`] answers alike on the SQLite file
+//! and on PostgreSQL (every node's events), and [`BackendReader::read_operator`] runs a query
 //! on the configured one.
 
 use jiff::Timestamp;
 use postgres::Client;
 
+use super::lease_history::{self, NumberCalls};
 use super::outbox::admin::{self, DestinationStatus, ListFilter, ListPage, Replay};
 use super::outbox::metrica_uploads::{self, UploadRecord};
+use super::pool_usage::{self, PoolUsage};
 use super::reads::SqliteReads;
 use super::{BackendReader, StoreError, pg};
 
-/// What the outbox admin reads.
-pub trait OutboxReads {
+/// What the operator's pages and services read.
+pub trait OperatorReads {
     /// Every destination that has rows, by id.
     fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError>;
     /// One page of events, newest first.
@@ -29,6 +31,16 @@ pub trait OutboxReads {
         destination: &str,
         due: MetricaDue,
     ) -> Result<Vec<UploadRecord>, StoreError>;
+    /// Every pool's usage samples in `[from, to)`, optionally of one site.
+    fn pool_usage(
+        &mut self,
+        site: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PoolUsage>, StoreError>;
+    /// Per tracking number of `site`, the calls since `from` that judge a pool's accuracy.
+    fn number_calls(&mut self, site: &str, from: Timestamp)
+    -> Result<Vec<NumberCalls>, StoreError>;
 }
 
 /// Which Metrica uploads a status poll round asks about.
@@ -39,7 +51,7 @@ pub struct MetricaDue {
     pub checked_before: Timestamp,
 }
 
-impl OutboxReads for SqliteReads<'_> {
+impl OperatorReads for SqliteReads<'_> {
     fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError> {
         Ok(admin::status(self.0)?)
     }
@@ -70,9 +82,26 @@ impl OutboxReads for SqliteReads<'_> {
         )?);
         Ok(all)
     }
+
+    fn pool_usage(
+        &mut self,
+        site: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PoolUsage>, StoreError> {
+        pool_usage::usage(self.0, site, from, to)
+    }
+
+    fn number_calls(
+        &mut self,
+        site: &str,
+        from: Timestamp,
+    ) -> Result<Vec<NumberCalls>, StoreError> {
+        lease_history::number_calls(self.0, site, from)
+    }
 }
 
-impl OutboxReads for Client {
+impl OperatorReads for Client {
     fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError> {
         pg::outbox_admin::status(self)
     }
@@ -103,14 +132,31 @@ impl OutboxReads for Client {
         )?);
         Ok(all)
     }
+
+    fn pool_usage(
+        &mut self,
+        site: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PoolUsage>, StoreError> {
+        pg::pool_usage::usage(self, site, from, to)
+    }
+
+    fn number_calls(
+        &mut self,
+        site: &str,
+        from: Timestamp,
+    ) -> Result<Vec<NumberCalls>, StoreError> {
+        pg::pool_usage::number_calls(self, site, from)
+    }
 }
 
 impl BackendReader {
     /// Runs an outbox admin `query` on a blocking thread and returns its answer.
-    pub async fn read_outbox<T, F>(&self, query: F) -> Result<T, StoreError>
+    pub async fn read_operator<T, F>(&self, query: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn OutboxReads) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn OperatorReads) -> Result<T, StoreError> + Send + 'static,
     {
         match self {
             BackendReader::Sqlite(reader) => {
@@ -120,10 +166,10 @@ impl BackendReader {
         }
     }
 
-    /// [`BackendReader::read_outbox`] on the calling thread (the CLI, tests).
-    pub fn read_outbox_blocking<T>(
+    /// [`BackendReader::read_operator`] on the calling thread (the CLI, tests).
+    pub fn read_operator_blocking<T>(
         &self,
-        query: impl FnOnce(&mut dyn OutboxReads) -> Result<T, StoreError>,
+        query: impl FnOnce(&mut dyn OperatorReads) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match self {
             BackendReader::Sqlite(reader) => {
