@@ -6,7 +6,8 @@
 //! Metrica uploads for the status poll (found from the delivered rows, recorded through the
 //! writer, followed until final). The pools page (`GET /v1/pools/usage`): the same usage
 //! samples written, replaced and pruned through the writer read back alike, and the same
-//! calls per number for the estimated accuracy. The reads go through
+//! calls per number for the estimated accuracy and the same calls to pool numbers for
+//! `calltrack pool advise`. The reads go through
 //! `BackendReader::read_operator`, the path the HTTP handlers and the poll take.
 //! Without PostgreSQL the `postgres` half skips loudly (and fails under `CI=true`).
 
@@ -19,13 +20,14 @@ use std::time::Duration;
 use calltrack::call::attribution::{Attribution, NumberKindTag};
 use calltrack::call::confidence::Confidence;
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
-use calltrack::lease::PoolUsageSample;
-use calltrack::store::lease_history::NumberCalls;
+use calltrack::lease::{PoolCall, PoolUsageSample};
+use calltrack::store::lease_history::{self, NumberCalls};
 use calltrack::store::operator_reads::MetricaDue;
 use calltrack::store::outbox::admin::{DestinationStatus, ListFilter, ListPage, Replay};
 use calltrack::store::outbox::delivery::{Settled, Settlement};
 use calltrack::store::outbox::metrica_uploads::UploadRecord;
 use calltrack::store::outbox::{DeliveryState, Outbox, Subscription};
+use calltrack::store::pg;
 use calltrack::store::pg::PgReader;
 use calltrack::store::pool_usage::PoolUsage;
 use calltrack::store::{
@@ -383,8 +385,20 @@ fn pool_call(
     ended(&call)
 }
 
+/// The calls to pool numbers `calltrack pool advise` reads (the SQLite file's, or PostgreSQL's).
+fn advise_calls(store: &Store, from: Timestamp) -> Vec<PoolCall> {
+    match &store.reader {
+        BackendReader::Sqlite(reader) => reader
+            .read_blocking(|conn| lease_history::calls(conn, "shop", from))
+            .unwrap(),
+        BackendReader::Postgres(reader) => reader
+            .read_blocking(|client| pg::pool_usage::pool_calls(client, "shop", from))
+            .unwrap(),
+    }
+}
+
 /// Samples saved, one minute sampled again, the oldest pruned; calls to pool numbers.
-fn pools(store: &Store) -> (Vec<PoolUsage>, Vec<NumberCalls>) {
+fn pools(store: &Store) -> (Vec<PoolUsage>, Vec<NumberCalls>, Vec<PoolCall>) {
     let t0: Timestamp = "2026-12-07T05:00:00Z".parse().unwrap();
     let samples = vec![
         sample("web", 0, 1, false),
@@ -427,13 +441,13 @@ fn pools(store: &Store) -> (Vec<PoolUsage>, Vec<NumberCalls>) {
     );
     let mut per_number = store.read(move |r| r.number_calls("shop", t0));
     per_number.sort_by(|a, b| a.number.cmp(&b.number));
-    (usage, per_number)
+    (usage, per_number, advise_calls(store, t0))
 }
 
 #[test]
 fn both_backends_keep_and_read_pool_usage_alike() {
     let _serial = support::serial();
-    let (usage, calls) = pools(&sqlite());
+    let (usage, calls, advised) = pools(&sqlite());
     let shown: Vec<(&str, usize, u32)> = usage
         .iter()
         .map(|p| (p.pool.as_str(), p.samples.len(), p.exhaustion_minutes))
@@ -462,7 +476,8 @@ fn both_backends_keep_and_read_pool_usage_alike() {
     let Some(pg) = postgres() else {
         return;
     };
-    let (pg_usage, pg_calls) = pools(&pg);
+    let (pg_usage, pg_calls, pg_advised) = pools(&pg);
     assert_eq!(pg_usage, usage);
     assert_eq!(pg_calls, calls);
+    assert_eq!(pg_advised, advised);
 }

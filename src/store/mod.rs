@@ -14,6 +14,7 @@
 //!   the reader of the configured backend.
 //! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
 //!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
+//! - [`lease_file`]: lease snapshots of a node on PostgreSQL, kept in its own SQLite file.
 //! - [`lease_history`]: ended leases (appended with each lease snapshot, pruned past
 //!   `[tracking] lease_history_days`) and the calls to pool numbers, for the pool advisor.
 //! - [`pool_usage`]: per-minute pool usage samples (written for the lease room's usage
@@ -48,6 +49,7 @@ pub mod costs;
 pub mod deal;
 pub mod flat;
 pub mod leads;
+pub mod lease_file;
 pub mod lease_history;
 pub mod leases;
 mod live_fold;

@@ -1,6 +1,7 @@
 //! Pool usage on PostgreSQL (as `store::pool_usage` on SQLite): the per-minute samples of
-//! every node's usage sampler, one row per pool and minute, and the calls per number the
-//! estimated accuracy reads (`GET /v1/pools/usage`). With leases on Redis every node samples
+//! every node's usage sampler, one row per pool and minute, the calls per number the
+//! estimated accuracy reads (`GET /v1/pools/usage`), and the calls to pool numbers
+//! `calltrack pool advise` fits its model to. With leases on Redis every node samples
 //! the same leases: a minute sampled by two nodes is one row (the later write wins, with the
 //! same figures). With memory leases each node has its own; the row is the last node's.
 
@@ -9,7 +10,7 @@ use postgres::GenericClient;
 
 use super::cells::time_text;
 use crate::call::record::rfc3339;
-use crate::lease::PoolUsageSample;
+use crate::lease::{PoolCall, PoolUsageSample};
 use crate::store::StoreError;
 use crate::store::lease_history::NumberCalls;
 use crate::store::pool_usage::{PoolUsage, UsagePoint};
@@ -126,6 +127,38 @@ pub fn number_calls(
                 confidence_sum: row.try_get(2)?,
                 unattributed: n(row.try_get(3)?),
                 reserve: n(row.try_get(4)?),
+            })
+        })
+        .collect()
+}
+
+/// The site's calls to pool numbers that started at `from` or later, oldest first (as
+/// `store::lease_history::calls`), from every node's CDRs.
+pub fn pool_calls(
+    client: &mut impl GenericClient,
+    site: &str,
+    from: Timestamp,
+) -> Result<Vec<PoolCall>, StoreError> {
+    let sql = format!(
+        "SELECT tracking_number, caller, session_id, {}, {}, talk_secs FROM cdr \
+         WHERE site = $1 AND started_at >= $2::text::timestamptz \
+         AND number_kind IN ('dynamic', 'unattributed') ORDER BY started_at, seq",
+        time_text("started_at"),
+        time_text("ended_at")
+    );
+    let rows = client.query(&sql, &[&site, &bound(from)])?;
+    let time = |text: String| {
+        rfc3339::parse(&text).map_err(|_| StoreError::PgValue(format!("cdr time {text:?}")))
+    };
+    rows.iter()
+        .map(|row| {
+            Ok(PoolCall {
+                number: row.try_get(0)?,
+                caller: row.try_get(1)?,
+                session_id: row.try_get(2)?,
+                started_at: time(row.try_get(3)?)?,
+                ended_at: time(row.try_get(4)?)?,
+                talk_secs: row.try_get(5)?,
             })
         })
         .collect()
