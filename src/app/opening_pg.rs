@@ -32,10 +32,9 @@ pub(super) fn start_postgres(
         "opening the call store on PostgreSQL"
     );
     tracing::warn!(
-        "on PostgreSQL only calls (live rows, CDRs, caller history) and the call outbox are kept; \
-         lease snapshots, pool usage, leads, call patches, costs, recordings and \
-         speech results are refused (not committed) until they are ported; reports and the calls \
-         API still read the SQLite file"
+        "on PostgreSQL calls, the outbox, the blacklist, Metrica uploads and pool usage are \
+         kept; leads, call patches, costs, recordings and speech results are refused (not \
+         committed) until they are ported; lease snapshots stay in the SQLite file at store.path"
     );
     let conn = crate::store::open(&config.store.path)?;
     let saved_leases = crate::store::leases::load_snapshot(&conn)?;
