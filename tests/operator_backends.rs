@@ -310,7 +310,7 @@ fn metrica(store: &Store, settled_at: Timestamp) -> Vec<UploadRecord> {
         status: None,
         checked_at: None,
     };
-    assert_eq!(found, [expected.clone()]);
+    assert_eq!(found, std::slice::from_ref(&expected));
     let checked = UploadRecord {
         status: Some("UPLOADED".into()),
         checked_at: Some(in_millis(now)),
@@ -325,7 +325,7 @@ fn metrica(store: &Store, settled_at: Timestamp) -> Vec<UploadRecord> {
     let open = store.read(move |r| r.metrica_due(HOOK, later));
     assert_eq!(
         open,
-        [checked.clone()],
+        std::slice::from_ref(&checked),
         "recorded, not final: still followed"
     );
     let processed = UploadRecord {
