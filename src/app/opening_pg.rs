@@ -10,10 +10,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::AppError;
-use super::opening::{Opened, writer_options};
+use super::opening::{Opened, blacklist_with, writer_options};
 use crate::call::history::CallerHistory;
 use crate::config::{Config, PostgresConfig};
-use crate::edge::blacklist::{Blacklist, Origin};
+use crate::edge::blacklist::Blacklist;
 use crate::store::pg::{self, NodeOptions, PgClaims, PgWriterOptions};
 use crate::store::status::{BackendName, StoreStatus};
 
@@ -55,7 +55,7 @@ pub(super) fn start_postgres(
     let history = CallerHistory::new(config.tracking.unique_window);
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(pg::cdr::recent_callers(&mut client, since)?);
-    let blacklist = shared_blacklist(config, pg::blacklist::load(&mut client)?);
+    let blacklist = blacklist_with(config, &pg::blacklist::load(&mut client)?, "PostgreSQL");
     drop(client);
     let lease = config.exports.policy.timeout * 2 + CLAIM_MARGIN;
     outbox.claim_through(PgClaims::open(pg_config, node, lease)?);
@@ -87,20 +87,6 @@ pub(super) fn start_postgres(
         status,
         nodes: Some(nodes),
     })
-}
-
-/// The config file's blacklist plus the entries every node added through the admin API.
-fn shared_blacklist(config: &Config, stored: Vec<String>) -> Arc<Blacklist> {
-    let blacklist = Blacklist::from_config(&config.blacklist);
-    for pattern in &stored {
-        blacklist.insert(pattern, Origin::Api);
-    }
-    tracing::info!(
-        config = config.blacklist.numbers.len(),
-        stored = stored.len(),
-        "caller blacklist loaded from PostgreSQL"
-    );
-    Arc::new(blacklist)
 }
 
 /// What the blacklist watch does with the entries it reads: they replace this node's.

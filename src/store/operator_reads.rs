@@ -23,14 +23,30 @@ pub trait OperatorReads {
     fn outbox_dropped(&mut self, destination: &str, id: &str) -> Result<bool, StoreError>;
     /// How many events a replay at `now` would put back.
     fn outbox_replayable(&mut self, replay: &Replay, now: Timestamp) -> Result<usize, StoreError>;
-    /// The Metrica uploads of `destination` to ask about: the unrecorded ones (at most
-    /// `limit`), then the recorded ones made after `since`, not final and not checked after
+    /// Uploads of `destination` the outbox knows and nobody recorded yet (at most `limit`).
+    fn metrica_unrecorded(
+        &mut self,
+        destination: &str,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>, StoreError>;
+    /// Recorded uploads of `destination` made after `since`, not final and not checked after
     /// `checked_before`.
+    fn metrica_open(
+        &mut self,
+        destination: &str,
+        since: Timestamp,
+        checked_before: Timestamp,
+    ) -> Result<Vec<UploadRecord>, StoreError>;
+    /// The Metrica uploads of `destination` to ask about: the unrecorded ones, then the open.
     fn metrica_due(
         &mut self,
         destination: &str,
         due: MetricaDue,
-    ) -> Result<Vec<UploadRecord>, StoreError>;
+    ) -> Result<Vec<UploadRecord>, StoreError> {
+        let mut all = self.metrica_unrecorded(destination, due.limit)?;
+        all.extend(self.metrica_open(destination, due.since, due.checked_before)?);
+        Ok(all)
+    }
     /// Every pool's usage samples in `[from, to)`, optionally of one site.
     fn pool_usage(
         &mut self,
@@ -68,19 +84,26 @@ impl OperatorReads for SqliteReads<'_> {
         Ok(admin::replayable(self.0, replay, now)?)
     }
 
-    fn metrica_due(
+    fn metrica_unrecorded(
         &mut self,
         destination: &str,
-        due: MetricaDue,
+        limit: usize,
     ) -> Result<Vec<UploadRecord>, StoreError> {
-        let mut all = metrica_uploads::unrecorded(self.0, destination, due.limit)?;
-        all.extend(metrica_uploads::open(
+        Ok(metrica_uploads::unrecorded(self.0, destination, limit)?)
+    }
+
+    fn metrica_open(
+        &mut self,
+        destination: &str,
+        since: Timestamp,
+        checked_before: Timestamp,
+    ) -> Result<Vec<UploadRecord>, StoreError> {
+        Ok(metrica_uploads::open(
             self.0,
             destination,
-            due.since,
-            due.checked_before,
-        )?);
-        Ok(all)
+            since,
+            checked_before,
+        )?)
     }
 
     fn pool_usage(
@@ -118,19 +141,21 @@ impl OperatorReads for Client {
         pg::outbox_admin::replayable(self, replay, now)
     }
 
-    fn metrica_due(
+    fn metrica_unrecorded(
         &mut self,
         destination: &str,
-        due: MetricaDue,
+        limit: usize,
     ) -> Result<Vec<UploadRecord>, StoreError> {
-        let mut all = pg::metrica_uploads::unrecorded(self, destination, due.limit)?;
-        all.extend(pg::metrica_uploads::open(
-            self,
-            destination,
-            due.since,
-            due.checked_before,
-        )?);
-        Ok(all)
+        pg::metrica_uploads::unrecorded(self, destination, limit)
+    }
+
+    fn metrica_open(
+        &mut self,
+        destination: &str,
+        since: Timestamp,
+        checked_before: Timestamp,
+    ) -> Result<Vec<UploadRecord>, StoreError> {
+        pg::metrica_uploads::open(self, destination, since, checked_before)
     }
 
     fn pool_usage(

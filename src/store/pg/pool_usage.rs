@@ -13,7 +13,7 @@ use crate::call::record::rfc3339;
 use crate::lease::{PoolCall, PoolUsageSample};
 use crate::store::StoreError;
 use crate::store::lease_history::NumberCalls;
-use crate::store::pool_usage::{PoolUsage, UsagePoint};
+use crate::store::pool_usage::{PoolUsage, UsagePoint, add_sample};
 
 /// Writes the samples (by `node`) and drops those before `prune_before`, in the batch's
 /// transaction.
@@ -63,32 +63,13 @@ pub fn usage(
     let rows = client.query(&sql, &[&rfc3339::format(from), &rfc3339::format(to), &site])?;
     let mut pools: Vec<PoolUsage> = Vec::new();
     for row in &rows {
-        let (site, pool): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         let point = UsagePoint {
             at: row.try_get(2)?,
             leased: count(row.try_get(4)?),
             exhausted: row.try_get(5)?,
         };
-        let size = count(row.try_get(3)?);
-        let same = pools
-            .last()
-            .is_some_and(|p| p.site == site && p.pool == pool);
-        if !same {
-            pools.push(PoolUsage {
-                site,
-                pool,
-                size,
-                samples: Vec::new(),
-                exhaustion_minutes: 0,
-                quarantined: 0,
-                estimated_accuracy: None,
-            });
-        }
-        if let Some(current) = pools.last_mut() {
-            current.size = size;
-            current.exhaustion_minutes += u32::from(point.exhausted);
-            current.samples.push(point);
-        }
+        let key = (row.try_get(0)?, row.try_get(1)?);
+        add_sample(&mut pools, key, count(row.try_get(3)?), point);
     }
     Ok(pools)
 }
