@@ -5,7 +5,8 @@
 //! A call attributed to a lease counts its calibrated confidence (the probability that the
 //! visit is the caller); a call to a pool number nobody held, or to the reserve number while
 //! the pools were exhausted (counted on the site's first pool, as the lease table counts
-//! exhaustion), counts 0. One grouped query per site on a read-only connection: bounded
+//! exhaustion), counts 0. One grouped query per site on a read connection of the configured
+//! backend (on PostgreSQL, every node's calls): bounded
 //! CPU whatever the traffic. A pool without calls in the window reads NaN.
 
 use std::time::Duration;
@@ -15,8 +16,8 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SiteConfig;
-use crate::store::StoreReader;
-use crate::store::lease_history::{NumberCalls, estimate, number_calls};
+use crate::store::BackendReader;
+use crate::store::lease_history::{NumberCalls, estimate};
 
 /// How often the estimate is refreshed.
 pub const ESTIMATE_EVERY: Duration = Duration::from_secs(600);
@@ -27,7 +28,7 @@ pub const WINDOW: SignedDuration = SignedDuration::from_hours(24);
 /// `sites` (pools change only with a restart).
 pub async fn run_accuracy<C>(
     sites: Vec<SiteConfig>,
-    reader: StoreReader,
+    reader: BackendReader,
     clock: C,
     stop: CancellationToken,
 ) where
@@ -44,7 +45,10 @@ pub async fn run_accuracy<C>(
         let from = clock().checked_sub(WINDOW).unwrap_or(Timestamp::MIN);
         for site in sites.iter().filter(|s| !s.pools.is_empty()) {
             let id = site.id.clone();
-            match reader.read(move |conn| number_calls(conn, &id, from)).await {
+            match reader
+                .read_operator(move |r| r.number_calls(&id, from))
+                .await
+            {
                 Ok(calls) => publish(site, &calls),
                 Err(error) => {
                     tracing::warn!(%error, site = %site.id, "cannot estimate pool accuracy")

@@ -164,10 +164,11 @@ impl Server {
             &store,
             &opened.outbox,
         )?;
+        let reads = crate::store::BackendReader::of_config(&config);
         let metrica_polls = crate::export::build::metrica_polls(
             &config.exports,
             &config.reports_currency,
-            &reader,
+            &reads,
             &store,
             &opened.outbox,
         )?;
@@ -180,7 +181,7 @@ impl Server {
             blacklist: blacklist.clone(),
             store: store.clone(),
             reader,
-            reads: crate::store::BackendReader::of_config(&config),
+            reads,
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
@@ -371,16 +372,11 @@ async fn run_services(
     ));
     let accuracy_task = tokio::spawn(accuracy::run_accuracy(
         config.sites.clone(),
-        crate::store::StoreReader::new(&config.store.path),
+        crate::store::BackendReader::of_config(&config),
         jiff::Timestamp::now,
         http_stop.clone(),
     ));
-    let sweeper_task = tokio::spawn(crate::lease::run_sweeper(
-        leases,
-        store,
-        config.tracking.lease_history,
-        http_stop.clone(),
-    ));
+    let sweeper_task = spawn_sweeper(&config, leases, store, http_stop.clone());
     let upkeep_task = tokio::spawn(ops_metrics::run_upkeep(http_stop.clone()));
     let janitor_task = tokio::spawn(recordings.run(std::time::SystemTime::now, http_stop.clone()));
     let speech_task = tokio::spawn(speech.run(jiff::Timestamp::now, http_stop.clone()));
@@ -450,4 +446,24 @@ fn core_shards(config: &Config) -> usize {
     config.sip.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     })
+}
+
+/// The lease sweeper, saving its snapshots through the writer on SQLite, or to the node's own
+/// SQLite file when the store is on PostgreSQL (`store::lease_file`).
+fn spawn_sweeper(
+    config: &Config,
+    leases: Arc<LeaseTable>,
+    store: crate::store::StoreSender,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let history = config.tracking.lease_history;
+    match &config.store.backend {
+        crate::config::StoreBackend::Sqlite => {
+            tokio::spawn(crate::lease::run_sweeper(leases, store, history, stop))
+        }
+        crate::config::StoreBackend::Postgres(_) => {
+            let file = crate::store::lease_file::LeaseFile::new(&config.store.path);
+            tokio::spawn(crate::lease::run_sweeper(leases, file, history, stop))
+        }
+    }
 }

@@ -99,17 +99,23 @@ pub(super) fn load_blacklist(
     config: &Config,
     conn: &rusqlite::Connection,
 ) -> Result<Arc<Blacklist>, AppError> {
-    let blacklist = Blacklist::from_config(&config.blacklist);
     let stored = crate::store::blacklist::load(conn)?;
-    for pattern in &stored {
+    Ok(blacklist_with(config, &stored, "SQLite"))
+}
+
+/// The config file's blacklist plus the `stored` API entries (read from `backend`).
+pub(super) fn blacklist_with(config: &Config, stored: &[String], backend: &str) -> Arc<Blacklist> {
+    let blacklist = Blacklist::from_config(&config.blacklist);
+    for pattern in stored {
         blacklist.insert(pattern, Origin::Api);
     }
     tracing::info!(
         config = config.blacklist.numbers.len(),
         stored = stored.len(),
+        backend,
         "caller blacklist loaded"
     );
-    Ok(Arc::new(blacklist))
+    Arc::new(blacklist)
 }
 
 /// Puts the lease table on Redis when `[leases] backend = "redis"`; returns the snapshot to

@@ -1,7 +1,8 @@
 //! Opening the store on PostgreSQL (`[store] backend = "postgres"`): migrations, recovery of
 //! this node's calls, the caller history every node shares, the writer and the outbox claims.
-//! The SQLite file at `store.path` still holds what the PostgreSQL store does not yet
-//! (blacklist entries added through the admin API, lease snapshots): read here as before.
+//! The blacklist entries added through the admin API come from PostgreSQL and follow every
+//! node's edits (`store::pg::blacklist_watch`). The SQLite file at `store.path` still holds
+//! what the PostgreSQL store does not yet (lease snapshots): read here as before.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +10,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::AppError;
-use super::opening::{Opened, load_blacklist, writer_options};
+use super::opening::{Opened, blacklist_with, writer_options};
 use crate::call::history::CallerHistory;
 use crate::config::{Config, PostgresConfig};
+use crate::edge::blacklist::Blacklist;
 use crate::store::pg::{self, NodeOptions, PgClaims, PgWriterOptions};
 use crate::store::status::{BackendName, StoreStatus};
 
@@ -30,12 +32,12 @@ pub(super) fn start_postgres(
         "opening the call store on PostgreSQL"
     );
     tracing::warn!(
-        "on PostgreSQL calls (live rows, CDRs, caller history), call patches, leads, cost imports \
-         and the outbox are kept; lease snapshots, pool usage, blacklist edits, recordings and \
-         speech results are refused (not committed) until they are ported"
+        "on PostgreSQL calls (live rows, CDRs, caller history), call patches, leads, cost \
+         imports, the outbox, the blacklist, Metrica uploads and pool usage are kept; \
+         recordings and speech results are refused (not committed) until they are ported; \
+         lease snapshots stay in the SQLite file at store.path"
     );
     let conn = crate::store::open(&config.store.path)?;
-    let blacklist = load_blacklist(config, &conn)?;
     let saved_leases = crate::store::leases::load_snapshot(&conn)?;
     drop(conn);
     let subscriptions = crate::store::outbox::subscriptions(&config.exports);
@@ -54,6 +56,7 @@ pub(super) fn start_postgres(
     let history = CallerHistory::new(config.tracking.unique_window);
     let since = config.tracking.unique_window.map(|w| now - w);
     history.load(pg::cdr::recent_callers(&mut client, since)?);
+    let blacklist = blacklist_with(config, &pg::blacklist::load(&mut client)?, "PostgreSQL");
     drop(client);
     let lease = config.exports.policy.timeout * 2 + CLAIM_MARGIN;
     outbox.claim_through(PgClaims::open(pg_config, node, lease)?);
@@ -63,7 +66,7 @@ pub(super) fn start_postgres(
         node,
         writer.marks(),
     ));
-    let nodes = pg::spawn_node_service(
+    let mut nodes = pg::spawn_node_service(
         pg_config,
         NodeOptions {
             node: node.clone(),
@@ -73,6 +76,7 @@ pub(super) fn start_postgres(
         Arc::clone(&outbox),
         Arc::clone(&status),
     )?;
+    nodes.watch_blacklist(pg_config, follow(Arc::clone(&blacklist)))?;
     Ok(Opened {
         store,
         writer,
@@ -83,5 +87,20 @@ pub(super) fn start_postgres(
         saved_leases,
         status,
         nodes: Some(nodes),
+    })
+}
+
+/// What the blacklist watch does with the entries it reads: they replace this node's.
+fn follow(blacklist: Arc<Blacklist>) -> pg::OnEntries {
+    Box::new(move |stored| {
+        let (came, gone) = blacklist.replace_api(&stored);
+        if came + gone > 0 {
+            tracing::info!(
+                added = came,
+                removed = gone,
+                stored = stored.len(),
+                "caller blacklist follows an edit made through the admin API of a node"
+            );
+        }
     })
 }

@@ -1,5 +1,6 @@
-//! `calltrack pool advise`: reads one pool's lease history and the calls to its numbers from
-//! the store (the config's SQLite file, read-only), fits a traffic model to them and replays
+//! `calltrack pool advise`: reads one pool's lease history (the node's SQLite file, read-only)
+//! and the calls to its numbers (the same file, or every node's CDRs on PostgreSQL when the
+//! config says `store.backend = "postgres"` and no `--db` is given), fits a traffic model to them and replays
 //! it through the simulator at other pool sizes and freeze times; prints the smallest pool
 //! that meets the target accuracy, with the accuracy of every size tried.
 
@@ -10,8 +11,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::pool::Format;
-use crate::config::{Config, SiteConfig};
+use crate::config::{Config, SiteConfig, StoreBackend};
 use crate::simulate::{self, Advice, FitError, Model, Observed};
+use crate::store::pg::PgReader;
 use crate::store::{self, StoreError, lease_history};
 
 /// The options of `pool advise`.
@@ -34,7 +36,8 @@ pub struct AdviseArgs {
     /// The simulator's random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Read this SQLite file instead of the config's store.path.
+    /// Read this SQLite file (lease history and calls) instead of the config's store.path
+    /// (and PostgreSQL's calls).
     #[arg(long)]
     pub db: Option<PathBuf>,
 }
@@ -98,7 +101,11 @@ pub fn run(args: &AdviseArgs, config: &Config, now: Timestamp) -> Result<String,
     let conn = store::open_read_only(&db)?;
     let mut leases = lease_history::leases(&conn, &site.id, from)?;
     leases.retain(|l| l.pool == pool_id);
-    let mut calls = lease_history::calls(&conn, &site.id, from)?;
+    let mut calls = match (&config.store.backend, &args.db) {
+        (StoreBackend::Postgres(pg), None) => PgReader::new(pg)
+            .read_blocking(|client| store::pg::pool_usage::pool_calls(client, &site.id, from))?,
+        _ => lease_history::calls(&conn, &site.id, from)?,
+    };
     calls.retain(|c| numbers.contains(&c.number));
     let (model, observed) = simulate::fit_history(&leases, &calls, timing(site, numbers.len()))?;
     let advice = simulate::advise(&model, args.target_accuracy * 100.0, args.seed);

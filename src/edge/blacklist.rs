@@ -68,6 +68,24 @@ impl Blacklist {
         }
     }
 
+    /// Another node's view of the API entries (the shared store's): they replace this
+    /// table's API entries; config entries stay. Returns how many entries came and went.
+    pub fn replace_api(&self, patterns: &[String]) -> (usize, usize) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let shared: std::collections::HashSet<&String> = patterns.iter().collect();
+        let before = entries.len();
+        entries.retain(|pattern, origin| *origin == Origin::Config || shared.contains(pattern));
+        let gone = before - entries.len();
+        let mut came = 0;
+        for pattern in patterns {
+            if !entries.contains_key(pattern) {
+                entries.insert(pattern.clone(), Origin::Api);
+                came += 1;
+            }
+        }
+        (came, gone)
+    }
+
     /// Removes an API entry.
     pub fn remove(&self, pattern: &str) -> Result<(), RemoveError> {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
@@ -141,6 +159,20 @@ mod tests {
         assert!(b.matching("71112223344").is_none());
         assert!(matches!(b.remove("7800*"), Err(RemoveError::FromConfig(_))));
         assert!(matches!(b.remove("7"), Err(RemoveError::Missing(_))));
+        assert_eq!(b.list().len(), 1);
+    }
+
+    #[test]
+    fn shared_api_entries_replace_local_ones_and_config_entries_stay() {
+        let b = list(&["7800*"]);
+        b.insert("71112223344", Origin::Api);
+        let shared = vec!["7800*".to_owned(), "79990000000".to_owned()];
+        assert_eq!(b.replace_api(&shared), (1, 1));
+        assert!(b.matching("71112223344").is_none());
+        assert!(b.matching("79990000000").is_some());
+        assert!(matches!(b.remove("7800*"), Err(RemoveError::FromConfig(_))));
+        assert_eq!(b.replace_api(&shared), (0, 0));
+        assert_eq!(b.replace_api(&[]), (0, 1));
         assert_eq!(b.list().len(), 1);
     }
 

@@ -13,7 +13,7 @@ use super::service::DeliveryService;
 use super::webhook::Webhook;
 use crate::config::exports::ExportsConfig;
 use crate::store::outbox::Outbox;
-use crate::store::{StoreReader, StoreSender};
+use crate::store::{BackendReader, StoreReader, StoreSender};
 
 /// Why the export services could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,7 @@ pub fn services(
 pub fn metrica_polls(
     config: &ExportsConfig,
     currency: &str,
-    reader: &StoreReader,
+    reader: &BackendReader,
     store: &StoreSender,
     outbox: &Arc<Outbox>,
 ) -> Result<Vec<MetricaPoll>, ExportError> {

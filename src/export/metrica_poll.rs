@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::{Metrica, Uploading};
 use crate::export::Destination;
 use crate::export::client::Client;
+use crate::store::operator_reads::MetricaDue;
 use crate::store::outbox::Outbox;
-use crate::store::outbox::metrica_uploads::{self, UploadRecord};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
+use crate::store::outbox::metrica_uploads::UploadRecord;
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 /// How long an upload's status is followed (Metrica says processing takes up to two hours).
 pub const FOLLOW_FOR: Duration = Duration::from_secs(86_400);
@@ -33,7 +34,8 @@ const ROUND_LIMIT: usize = 100;
 /// Everything one destination's poll needs.
 pub struct MetricaPoll {
     pub metrica: Metrica,
-    pub reader: StoreReader,
+    /// The configured backend's (on PostgreSQL: every node's uploads).
+    pub reader: BackendReader,
     pub store: StoreSender,
     pub outbox: Arc<Outbox>,
     pub client: Client,
@@ -84,13 +86,14 @@ impl MetricaPoll {
         let now = Timestamp::now();
         let id = self.metrica.id().to_owned();
         let (since, checked_before) = (before(now, FOLLOW_FOR), before(now, every));
+        let due = MetricaDue {
+            limit: ROUND_LIMIT,
+            since,
+            checked_before,
+        };
         let due = self
             .reader
-            .read(move |conn| {
-                let mut due = metrica_uploads::unrecorded(conn, &id, ROUND_LIMIT)?;
-                due.extend(metrica_uploads::open(conn, &id, since, checked_before)?);
-                Ok(due)
-            })
+            .read_operator(move |r| r.metrica_due(&id, due))
             .await?;
         if due.is_empty() {
             return Ok(());

@@ -2,7 +2,7 @@
 //! configured destination stands), `GET /v1/admin/outbox/events` (events newest first, by
 //! destination and state, cursor pages) and `POST /v1/admin/outbox/replay` (dead letters or
 //! delivered events back to pending, through the one store writer; the writer then rings the
-//! delivery services). Admin role only. Secrets never appear: the views carry none, and any
+//! delivery services). On PostgreSQL they read and replay every node's events. Admin role only. Secrets never appear: the views carry none, and any
 //! configured credential echoed into an error text is masked.
 
 use axum::Json;
@@ -18,8 +18,8 @@ use crate::call::record::rfc3339;
 use crate::config::SharedConfig;
 use crate::config::exports::ExportsConfig;
 use crate::store::outbox::DeliveryState;
-use crate::store::outbox::admin::{self, DestinationStatus, ListFilter, ListedEvent, Replay};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
+use crate::store::outbox::admin::{DestinationStatus, ListFilter, ListedEvent, Replay};
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
@@ -120,10 +120,10 @@ pub struct Replayed {
 )]
 pub async fn status(
     State(config): State<SharedConfig>,
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
 ) -> Result<Json<OutboxStatusView>, ApiError> {
     let stored = reader
-        .read(|conn| Ok(admin::status(conn)?))
+        .read_operator(|r| r.outbox_status())
         .await
         .map_err(unreadable)?;
     let exports = &config.load().exports;
@@ -193,12 +193,12 @@ fn view(s: &DestinationStatus, kind: &str, now: Timestamp, mask: &Mask) -> Desti
 )]
 pub async fn events(
     State(config): State<SharedConfig>,
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<OutboxEventsView>, ApiError> {
     let filter = parse_list_query(query.as_deref().unwrap_or(""))?;
     let page = reader
-        .read(move |conn| Ok(admin::list(conn, &filter)?))
+        .read_operator(move |r| r.outbox_events(&filter))
         .await
         .map_err(unreadable)?;
     let mask = Mask::of(&config.load().exports);
@@ -294,7 +294,7 @@ pub fn parse_list_query(query: &str) -> Result<ListFilter, ApiError> {
 )]
 pub async fn replay(
     State(config): State<SharedConfig>,
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     State(store): State<StoreSender>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Replayed>, ApiError> {
@@ -310,12 +310,12 @@ pub async fn replay(
     let at = Timestamp::now();
     let asked = replay.clone();
     let (matching, dropped) = reader
-        .read(move |conn| {
+        .read_operator(move |r| {
             let dropped = match &asked {
-                Replay::Id { destination, id } => admin::is_dropped(conn, destination, id)?,
+                Replay::Id { destination, id } => r.outbox_dropped(destination, id)?,
                 Replay::Since { .. } => false,
             };
-            Ok((admin::replayable(conn, &asked, at)?, dropped))
+            Ok((r.outbox_replayable(&asked, at)?, dropped))
         })
         .await
         .map_err(unreadable)?;

@@ -2,7 +2,8 @@
 //! exhausted or not) and its exhaustion minutes in a period, for the dashboard's pools page.
 //! `from`/`to` are RFC 3339 or `YYYY-MM-DD` (midnight UTC; a `to` date includes its day);
 //! the default is the last 24 hours, the longest period 31 days. Each pool also carries its
-//! quarantined numbers now and its estimated accuracy over the 24 h before `to`.
+//! quarantined numbers now and its estimated accuracy over the 24 h before `to`. On
+//! PostgreSQL the samples and calls are every node's.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -15,9 +16,9 @@ use std::sync::Arc;
 use super::errors::ApiError;
 use crate::config::SharedConfig;
 use crate::lease::LeaseTable;
-use crate::store::StoreReader;
-use crate::store::lease_history::{estimate, number_calls};
-use crate::store::pool_usage::{self, PoolUsage};
+use crate::store::BackendReader;
+use crate::store::lease_history::estimate;
+use crate::store::pool_usage::PoolUsage;
 
 /// The longest period one request may ask for.
 const MAX_PERIOD: SignedDuration = SignedDuration::from_hours(31 * 24);
@@ -53,7 +54,7 @@ pub struct UsageQuery {
     )
 )]
 pub async fn usage(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     State(config): State<SharedConfig>,
     State(leases): State<Arc<LeaseTable>>,
     RawQuery(query): RawQuery,
@@ -62,12 +63,12 @@ pub async fn usage(
     let q = parse_query(query.as_deref().unwrap_or(""), now)?;
     let sites = config.load().sites.clone();
     let mut pools = reader
-        .read(move |conn| {
-            let mut pools = pool_usage::usage(conn, q.site.as_deref(), q.from, q.to)?;
+        .read_operator(move |r| {
+            let mut pools = r.pool_usage(q.site.as_deref(), q.from, q.to)?;
             let since = q.to.checked_sub(DAY).unwrap_or(Timestamp::MIN);
             let shown: Vec<String> = pools.iter().map(|p| p.site.clone()).collect();
             for site in sites.iter().filter(|s| shown.contains(&s.id)) {
-                let calls = number_calls(conn, &site.id, since)?;
+                let calls = r.number_calls(&site.id, since)?;
                 for found in estimate(site, &calls) {
                     let pool = pools
                         .iter_mut()

@@ -14,6 +14,7 @@
 //!   the reader of the configured backend.
 //! - [`leases`]: the lease table snapshot, saved whole through the writer for the lease
 //!   sweeper (the store implements `lease::LeaseSnapshots`) and loaded at start-up.
+//! - [`lease_file`]: lease snapshots of a node on PostgreSQL, kept in its own SQLite file.
 //! - [`lease_history`]: ended leases (appended with each lease snapshot, pruned past
 //!   `[tracking] lease_history_days`) and the calls to pool numbers, for the pool advisor.
 //! - [`pool_usage`]: per-minute pool usage samples (written for the lease room's usage
@@ -26,7 +27,8 @@
 //!   day and site); [`report_facts`]: the sums the report room aggregates; [`report_tags`]:
 //!   calls per keyword tag for the tag report.
 //! - [`leads`]: web-form leads, attributed like calls, inserted and patched via the writer.
-//! - [`outbox`]: facts owed to export destinations, written with the rows they describe.
+//! - [`outbox`]: facts owed to export destinations, written with the rows they describe;
+//!   [`operator_reads`]: its admin's reads on either backend.
 //! - [`pg`]: the same call path on PostgreSQL, shared by several nodes (`[store] backend`).
 //! - [`status`]: the store's health for `/health` (backend, reachable, last write, nodes).
 //!
@@ -47,11 +49,13 @@ pub mod costs;
 pub mod deal;
 pub mod flat;
 pub mod leads;
+pub mod lease_file;
 pub mod lease_history;
 pub mod leases;
 mod live_fold;
 mod live_rows;
 pub mod number_hygiene;
+pub mod operator_reads;
 pub mod outbox;
 pub mod overflow_codes;
 pub mod pg;
@@ -81,6 +85,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use commands::{Reply, StoreCommand, StoreSender};
+pub use operator_reads::OperatorReads;
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use reader::StoreReader;
 pub use reads::{BackendReader, Reads};

@@ -84,34 +84,43 @@ pub fn usage(
     })?;
     let mut pools: Vec<PoolUsage> = Vec::new();
     while let Some(row) = rows.next()? {
-        let (site, pool): (String, String) = (row.get(0)?, row.get(1)?);
         let point = UsagePoint {
             at: row.get(2)?,
             leased: row.get(4)?,
             exhausted: row.get(5)?,
         };
-        let size: u32 = row.get(3)?;
-        let same = pools
-            .last()
-            .is_some_and(|p| p.site == site && p.pool == pool);
-        if !same {
-            pools.push(PoolUsage {
-                site,
-                pool,
-                size,
-                samples: Vec::new(),
-                exhaustion_minutes: 0,
-                quarantined: 0,
-                estimated_accuracy: None,
-            });
-        }
-        if let Some(current) = pools.last_mut() {
-            current.size = size;
-            current.exhaustion_minutes += u32::from(point.exhausted);
-            current.samples.push(point);
-        }
+        add_sample(&mut pools, (row.get(0)?, row.get(1)?), row.get(3)?, point);
     }
     Ok(pools)
+}
+
+/// Adds one sample of `(site, pool)`, sized `size`, to `pools` (samples come ordered by site,
+/// pool and minute; each backend's reader calls this per row).
+pub(crate) fn add_sample(
+    pools: &mut Vec<PoolUsage>,
+    (site, pool): (String, String),
+    size: u32,
+    point: UsagePoint,
+) {
+    let same = pools
+        .last()
+        .is_some_and(|p| p.site == site && p.pool == pool);
+    if !same {
+        pools.push(PoolUsage {
+            site,
+            pool,
+            size,
+            samples: Vec::new(),
+            exhaustion_minutes: 0,
+            quarantined: 0,
+            estimated_accuracy: None,
+        });
+    }
+    if let Some(current) = pools.last_mut() {
+        current.size = size;
+        current.exhaustion_minutes += u32::from(point.exhausted);
+        current.samples.push(point);
+    }
 }
 
 /// The store keeps the usage sampler's samples: each batch goes through the writer queue

@@ -36,8 +36,8 @@ pub const DROPPED: &str = "dropped: ";
 
 const RESET: &str = "UPDATE outbox SET state = 'pending', attempts = 0, \
     next_attempt_at = ?1, settled_at = NULL, last_error = NULL ";
-/// Leaves dropped events out of a replay.
-const NOT_DROPPED: &str = "AND coalesce(last_error, '') NOT LIKE 'dropped: %'";
+/// Leaves dropped events out of a replay (the PostgreSQL admin uses it too).
+pub const NOT_DROPPED: &str = "AND coalesce(last_error, '') NOT LIKE 'dropped: %'";
 /// The rows a `Replay::Since` takes (`?1` is the replay's time: rows settled after it were
 /// still pending when it was asked for, so a count taken before it stays exact).
 const SINCE: &str = "WHERE destination = ?2 AND created_at >= ?3 AND state != 'pending' \

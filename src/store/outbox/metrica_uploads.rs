@@ -32,16 +32,18 @@ CREATE INDEX metrica_uploads_recent ON metrica_uploads (destination, uploaded_at
 pub const FINAL_STATUSES: [&str; 2] = ["PROCESSED", "LINKAGE_FAILURE"];
 
 /// One upload as the writer stores it (a new upload, a status check, or both).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct UploadRecord {
     pub destination: String,
     pub upload_id: String,
     /// When its calls were settled as delivered.
+    #[serde(with = "rfc3339")]
     pub uploaded_at: Timestamp,
     /// Calls it carried.
     pub rows: u64,
     /// What Metrica last said (None: not checked yet, or the check failed).
     pub status: Option<String>,
+    #[serde(with = "rfc3339::option")]
     pub checked_at: Option<Timestamp>,
 }
 

@@ -5,8 +5,11 @@
 //!
 //! Supported: the call path (`CallStarted`, `CallAnswered`, `DialogsChanged`, `CallEnded`),
 //! the delivery services' `OutboxSettle` and `OutboxPrune`, call patches (`PatchCall`,
-//! [`super::patch`]), leads (`InsertLead`, `PatchLead`, [`super::leads`]) and cost imports
-//! (`ReplaceCosts`, [`super::costs`]). Every other command is refused ([`supports`]): the writer drops it
+//! [`super::patch`]), leads (`InsertLead`, `PatchLead`, [`super::leads`]), cost imports
+//! (`ReplaceCosts`, [`super::costs`]), the admin API's blacklist edits
+//! ([`super::blacklist`]), `OutboxReplay` ([`super::outbox_admin`]), `MetricaUploads`
+//! ([`super::metrica_uploads`]) and `SavePoolUsage` ([`super::pool_usage`]). Every other
+//! command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
 use std::collections::{HashMap, HashSet};
@@ -18,7 +21,7 @@ use postgres::Transaction;
 use super::history::{self, Arrival};
 use super::live::NewLive;
 use super::outbox::NewEvents;
-use super::{cdr, live, outbox};
+use super::{blacklist, cdr, live, metrica_uploads, outbox, outbox_admin, pool_usage};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
 use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
@@ -52,6 +55,11 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::InsertLead { .. }
             | StoreCommand::PatchLead { .. }
             | StoreCommand::ReplaceCosts { .. }
+            | StoreCommand::BlacklistAdd { .. }
+            | StoreCommand::BlacklistRemove { .. }
+            | StoreCommand::OutboxReplay { .. }
+            | StoreCommand::MetricaUploads { .. }
+            | StoreCommand::SavePoolUsage { .. }
     )
 }
 
@@ -59,15 +67,9 @@ pub fn supports(cmd: &StoreCommand) -> bool {
 pub fn refused_name(cmd: &StoreCommand) -> &'static str {
     match cmd {
         StoreCommand::SaveLeases { .. } => "SaveLeases (lease snapshot)",
-        StoreCommand::SavePoolUsage { .. } => "SavePoolUsage (pool usage samples)",
-        StoreCommand::BlacklistAdd { .. } | StoreCommand::BlacklistRemove { .. } => {
-            "Blacklist edit (admin API)"
-        }
         StoreCommand::PatchCall { .. } => "PatchCall (calls API)",
         StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
         StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
-        StoreCommand::MetricaUploads { .. } => "MetricaUploads",
-        StoreCommand::OutboxReplay { .. } => "OutboxReplay",
         StoreCommand::RecordingSettled { .. } | StoreCommand::RecordingsExpired { .. } => {
             "recording status"
         }
@@ -144,6 +146,33 @@ pub(in crate::store) fn apply(
                     rows, imported_at, ..
                 },
             ) => super::costs::replace(tx, rows, *imported_at).map(|_| true)?,
+            (
+                LiveStep::None,
+                StoreCommand::BlacklistAdd {
+                    pattern, added_at, ..
+                },
+            ) => blacklist::insert(tx, pattern, *added_at, ctx.node)?,
+            (LiveStep::None, StoreCommand::BlacklistRemove { pattern, .. }) => {
+                blacklist::remove(tx, pattern)?
+            }
+            (LiveStep::None, StoreCommand::OutboxReplay { replay, at, .. }) => {
+                outbox_admin::replay(tx, replay, *at)? > 0
+            }
+            (LiveStep::None, StoreCommand::MetricaUploads { uploads, .. }) => {
+                metrica_uploads::record(tx, uploads)?;
+                true
+            }
+            (
+                LiveStep::None,
+                StoreCommand::SavePoolUsage {
+                    samples,
+                    prune_before,
+                    ..
+                },
+            ) => {
+                pool_usage::record(tx, samples, *prune_before, ctx.node)?;
+                true
+            }
             (LiveStep::None, _) => false,
         };
         applied.changed.push(done);

@@ -9,11 +9,15 @@
 //!   or [`spool`], a local file, while PostgreSQL is unreachable); [`batch`]: one batch, one
 //!   transaction; [`cdr`], [`live`], [`history`]: its tables.
 //! - [`outbox`]: batched event rows, the `FOR UPDATE SKIP LOCKED` claim, settlements;
-//!   [`claims`]: the delivery services' side of it.
+//!   [`claims`]: the delivery services' side of it; [`outbox_admin`]: `calltrack outbox`;
+//!   [`metrica_uploads`]: the Metrica status poll's uploads.
+//! - [`pool_usage`]: the pools' per-minute usage samples and the accuracy's calls per number.
 //! - [`recovery`]: this node's calls left live become `interrupted` CDRs.
 //! - [`nodes`]: the heartbeat table; [`liveness`]: the pure "is it dead" decision;
 //!   [`takeover`]: a dead node's calls closed once between survivors; [`node_service`]: the
 //!   heartbeat and watch threads; [`probe`]: `check-config --connect`.
+//! - [`blacklist`]: the admin API's blacklist entries, shared; [`blacklist_watch`]: each
+//!   node's `LISTEN` for their edits.
 //! - [`reader`]: the read pool of the HTTP side and the CLI; [`calls`]: the calls API's
 //!   reads; [`report_facts`]: the reports' sums; [`report_tags`]: the tag report's (see
 //!   `store::reads`).
@@ -21,6 +25,8 @@
 //!   [`costs`] (ad cost imports).
 
 mod batch;
+pub mod blacklist;
+mod blacklist_watch;
 pub mod calls;
 pub mod cdr;
 mod cells;
@@ -30,11 +36,14 @@ pub mod history;
 pub mod leads;
 pub mod live;
 pub mod liveness;
+pub mod metrica_uploads;
 pub mod mirror;
 pub mod node_service;
 pub mod nodes;
 pub mod outbox;
+pub mod outbox_admin;
 pub mod patch;
+pub mod pool_usage;
 pub mod probe;
 pub mod reader;
 pub mod recovery;
@@ -53,6 +62,7 @@ use postgres::{Client, NoTls};
 use super::StoreError;
 use crate::config::PostgresConfig;
 
+pub use blacklist_watch::OnEntries;
 pub use claims::PgClaims;
 pub use node_service::{NodeOptions, NodeService, spawn_node_service};
 pub use reader::PgReader;

@@ -3,7 +3,8 @@
 //!
 //! - `node-heartbeat` stamps this node's row every `[node] heartbeat_ms`;
 //! - `node-watch` reads every heartbeat on the same period, counts the live nodes for
-//!   `/health` and takes over the dead ones ([`super::takeover`]).
+//!   `/health` and takes over the dead ones ([`super::takeover`]);
+//! - threads started beside them stop with them (`blacklist-watch`, [`super::blacklist_watch`]).
 //!
 //! A lost connection is logged, marks the store unreachable and is reopened on the next
 //! tick. On a clean stop the heartbeat thread removes this node's row if it left no live
@@ -42,14 +43,14 @@ pub struct NodeService {
 
 /// A stop flag threads sleep on.
 #[derive(Debug, Default)]
-struct Stop {
+pub(super) struct Stop {
     stopped: Mutex<bool>,
     wake: Condvar,
 }
 
 impl Stop {
     /// Sleeps `period` or until stopped; returns whether to stop.
-    fn wait(&self, period: Duration) -> bool {
+    pub(super) fn wait(&self, period: Duration) -> bool {
         let Ok(guard) = self.stopped.lock() else {
             return true;
         };
@@ -60,6 +61,11 @@ impl Stop {
             Ok((stopped, _)) => *stopped,
             Err(_) => true,
         }
+    }
+
+    /// Whether to stop, without waiting.
+    pub(super) fn is_set(&self) -> bool {
+        self.stopped.lock().map_or(true, |stopped| *stopped)
     }
 
     fn set(&self) {
@@ -119,7 +125,18 @@ fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> Result<JoinHandle<(
 }
 
 impl NodeService {
-    /// Stops both threads and waits for them (blocks: call from a blocking context).
+    /// Starts one more thread that stops with the others (the blacklist watch).
+    pub(super) fn spawn_beside(
+        &mut self,
+        name: &str,
+        run: impl FnOnce(Arc<Stop>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let stop = self.stop.clone();
+        self.threads.push(spawn(name, move || run(stop))?);
+        Ok(())
+    }
+
+    /// Stops every thread and waits for them (blocks: call from a blocking context).
     pub fn stop(self) {
         self.stop.set();
         for thread in self.threads {

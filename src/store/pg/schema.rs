@@ -87,13 +87,48 @@ CREATE TABLE costs (
 );
 ";
 
+/// Version 6: the operator's data every node shares: the caller blacklist entries added
+/// through any node's admin API (`store::pg::blacklist`; edits are announced on `NOTIFY
+/// calltrack_blacklist`) and the Metrica uploads of the shared outbox
+/// (`store::pg::metrica_uploads`; times in epoch milliseconds, as the outbox's), and the
+/// pools' per-minute usage samples (`store::pg::pool_usage`).
+const V6_OPERATOR_DATA: &str = "
+CREATE TABLE blacklist (
+    pattern   text PRIMARY KEY,
+    added_at  timestamptz NOT NULL,
+    added_by  text NOT NULL
+);
+CREATE TABLE metrica_uploads (
+    destination text   NOT NULL,
+    upload_id   text   NOT NULL,
+    uploaded_at bigint NOT NULL,
+    rows        bigint NOT NULL,
+    status      text,
+    checked_at  bigint,
+    PRIMARY KEY (destination, upload_id)
+);
+CREATE INDEX metrica_uploads_recent ON metrica_uploads (destination, uploaded_at);
+CREATE TABLE pool_usage (
+    site      text        NOT NULL,
+    pool      text        NOT NULL,
+    at        timestamptz NOT NULL,
+    size      bigint      NOT NULL,
+    leased    bigint      NOT NULL,
+    exhausted boolean     NOT NULL,
+    node_id   text        NOT NULL,
+    PRIMARY KEY (site, pool, at)
+);
+CREATE INDEX pool_usage_at ON pool_usage (at);
+";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
     V4_REPORT_REPEATS,
     V5_LEADS_AND_COSTS,
+    V6_OPERATOR_DATA,
 ];
 
 /// The newest version this build knows.

@@ -226,6 +226,37 @@ mod tests {
     }
 
     #[test]
+    fn a_blacklist_edit_made_during_an_outage_is_spooled_not_dropped() {
+        use crate::store::commands::StoreCommand;
+        let (done, _) = tokio::sync::oneshot::channel();
+        let added_at = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        let add = StoreCommand::BlacklistAdd {
+            pattern: "7916*".into(),
+            added_at,
+            done,
+        };
+        let record = SpoolRecord::of(&add).unwrap();
+        let back = SpoolRecord::from_json(&record.to_json().unwrap()).unwrap();
+        let StoreCommand::BlacklistAdd {
+            pattern,
+            added_at: at,
+            ..
+        } = back.into_command()
+        else {
+            panic!("a blacklist addition");
+        };
+        assert_eq!((pattern.as_str(), at), ("7916*", added_at));
+        let (done, _) = tokio::sync::oneshot::channel();
+        let remove = StoreCommand::BlacklistRemove {
+            pattern: "7916*".into(),
+            done,
+        };
+        let record = SpoolRecord::of(&remove).unwrap();
+        let back = SpoolRecord::from_json(&record.to_json().unwrap()).unwrap();
+        assert_eq!(back, record);
+    }
+
+    #[test]
     fn a_rejected_command_leaves_the_spool_but_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut spool = SpoolFile::open(&dir.path().join("spool.sqlite")).unwrap();

@@ -8,8 +8,49 @@ use serde::{Deserialize, Serialize};
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall, rfc3339};
 use crate::call::trail::TrailStep;
+use crate::lease::PoolUsageSample;
 use crate::store::commands::StoreCommand;
+use crate::store::outbox::admin::Replay;
 use crate::store::outbox::delivery::Settled;
+use crate::store::outbox::metrica_uploads::UploadRecord;
+
+/// A pool usage sample as spooled (`lease::PoolUsageSample` has no serde form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    site: String,
+    pool: String,
+    #[serde(with = "rfc3339")]
+    at: Timestamp,
+    size: u32,
+    leased: u32,
+    exhausted: bool,
+}
+
+impl From<&PoolUsageSample> for Sample {
+    fn from(s: &PoolUsageSample) -> Sample {
+        Sample {
+            site: s.site.clone(),
+            pool: s.pool.clone(),
+            at: s.at,
+            size: s.size,
+            leased: s.leased,
+            exhausted: s.exhausted,
+        }
+    }
+}
+
+impl From<Sample> for PoolUsageSample {
+    fn from(s: Sample) -> PoolUsageSample {
+        PoolUsageSample {
+            site: s.site,
+            pool: s.pool,
+            at: s.at,
+            size: s.size,
+            leased: s.leased,
+            exhausted: s.exhausted,
+        }
+    }
+}
 
 /// One spooled command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,20 +80,38 @@ pub enum SpoolRecord {
         #[serde(with = "rfc3339")]
         before: Timestamp,
     },
+    BlacklistAdd {
+        pattern: String,
+        #[serde(with = "rfc3339")]
+        added_at: Timestamp,
+    },
+    BlacklistRemove {
+        pattern: String,
+    },
+    MetricaUploads {
+        uploads: Vec<UploadRecord>,
+    },
+    PoolUsage {
+        samples: Vec<Sample>,
+        #[serde(with = "rfc3339")]
+        prune_before: Timestamp,
+    },
+    /// An outbox replay: one event (`id`) or every settled one since `since`.
+    Replay {
+        destination: String,
+        id: Option<String>,
+        #[serde(with = "rfc3339::option")]
+        since: Option<Timestamp>,
+        #[serde(with = "rfc3339")]
+        at: Timestamp,
+    },
 }
 
-/// Whether the spool keeps `cmd` (the call path and the delivery services' settlements);
-/// what the marketer adds (call patches, leads, cost imports) is answered by PostgreSQL only.
+/// Whether the spool keeps `cmd`: the commands [`SpoolRecord::of`] has a record for (the
+/// call path, the delivery services' settlements, the operator's edits); what the marketer
+/// adds (call patches, leads, cost imports) is answered by PostgreSQL only.
 pub fn keeps(cmd: &StoreCommand) -> bool {
-    matches!(
-        cmd,
-        StoreCommand::CallStarted(_)
-            | StoreCommand::CallAnswered { .. }
-            | StoreCommand::DialogsChanged { .. }
-            | StoreCommand::CallEnded(_)
-            | StoreCommand::OutboxSettle { .. }
-            | StoreCommand::OutboxPrune { .. }
-    )
+    SpoolRecord::of(cmd).is_some()
 }
 
 impl SpoolRecord {
@@ -78,12 +137,34 @@ impl SpoolRecord {
                 settled: settled.clone(),
             },
             StoreCommand::OutboxPrune { before, .. } => Self::Prune { before: *before },
+            StoreCommand::BlacklistAdd {
+                pattern, added_at, ..
+            } => Self::BlacklistAdd {
+                pattern: pattern.clone(),
+                added_at: *added_at,
+            },
+            StoreCommand::BlacklistRemove { pattern, .. } => Self::BlacklistRemove {
+                pattern: pattern.clone(),
+            },
+            StoreCommand::OutboxReplay { replay, at, .. } => Self::replay(replay, *at),
+            StoreCommand::MetricaUploads { uploads, .. } => Self::MetricaUploads {
+                uploads: uploads.clone(),
+            },
+            StoreCommand::SavePoolUsage {
+                samples,
+                prune_before,
+                ..
+            } => Self::PoolUsage {
+                samples: samples.iter().map(Sample::from).collect(),
+                prune_before: *prune_before,
+            },
             _ => return None,
         })
     }
 
-    /// The command again, for the batch path. A settle or prune replayed later has nobody
-    /// waiting: its reply goes nowhere.
+    /// The command again, for the batch path. A settle, prune, outbox replay or blacklist edit replayed
+    /// later has nobody waiting: its reply goes nowhere (the admin API answered when it was
+    /// spooled; other nodes see the edit once it reaches PostgreSQL).
     pub fn into_command(self) -> StoreCommand {
         match self {
             Self::Started { live } => StoreCommand::CallStarted(live),
@@ -101,6 +182,56 @@ impl SpoolRecord {
                 before,
                 done: tokio::sync::oneshot::channel().0,
             },
+            Self::BlacklistAdd { pattern, added_at } => StoreCommand::BlacklistAdd {
+                pattern,
+                added_at,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::BlacklistRemove { pattern } => StoreCommand::BlacklistRemove {
+                pattern,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::MetricaUploads { uploads } => StoreCommand::MetricaUploads {
+                uploads,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::PoolUsage {
+                samples,
+                prune_before,
+            } => StoreCommand::SavePoolUsage {
+                samples: samples.into_iter().map(PoolUsageSample::from).collect(),
+                prune_before,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::Replay {
+                destination,
+                id,
+                since,
+                at,
+            } => StoreCommand::OutboxReplay {
+                replay: match id {
+                    Some(id) => Replay::Id { destination, id },
+                    None => Replay::Since {
+                        destination,
+                        since: since.unwrap_or(Timestamp::UNIX_EPOCH),
+                    },
+                },
+                at,
+                done: tokio::sync::oneshot::channel().0,
+            },
+        }
+    }
+
+    fn replay(replay: &Replay, at: Timestamp) -> Self {
+        let (id, since) = match replay {
+            Replay::Id { id, .. } => (Some(id.clone()), None),
+            Replay::Since { since, .. } => (None, Some(*since)),
+        };
+        Self::Replay {
+            destination: replay.destination().to_owned(),
+            id,
+            since,
+            at,
         }
     }
 
