@@ -268,3 +268,48 @@ fn a_ringing_number_is_never_reissued_and_cools_down_after_the_call() {
         holder(&b, n, cooled).as_deref() == Some("s2")
     });
 }
+
+#[test]
+fn a_pool_larger_than_a_script_slice_is_registered_whole_in_configured_order() {
+    if skip_without_redis(
+        "a_pool_larger_than_a_script_slice_is_registered_whole_in_configured_order",
+    ) {
+        return;
+    }
+    let redis = RedisServer::start();
+    // 4 500 numbers: three script slices of at most 2 000.
+    let all = numbers(2_000_000, 4_500);
+    let a = node(&redis, vec![pool("web", &all, 0)]);
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let free = "test:pool:shop/web:free";
+    let card: usize = redis::cmd("ZCARD").arg(free).query(&mut con).unwrap();
+    assert_eq!(card, 4_500, "every configured number is free");
+    for i in [0usize, 1_999, 2_000, 3_999, 4_000, 4_499] {
+        let score: f64 = redis::cmd("ZSCORE")
+            .arg(free)
+            .arg(&all[i])
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(score, i as f64, "{} keeps its place in the config", all[i]);
+    }
+    let granted: Vec<String> = (0..3)
+        .map(|i| {
+            let id = format!("s{i}");
+            a.grant(request(&id, "web", &format!("v{i}")), T0)
+                .unwrap()
+                .number
+        })
+        .collect();
+    assert_eq!(
+        granted,
+        all[..3].to_vec(),
+        "the first configured numbers go first"
+    );
+    // A node attaching now reads every number's state (slice by slice) into its mirror.
+    let b = node(&redis, vec![pool("web", &all, 0)]);
+    assert_eq!(holder(&b, &all[2], T0).as_deref(), Some("s2"));
+    assert_eq!(holder(&b, &all[4_499], T0), None);
+}

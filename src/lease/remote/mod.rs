@@ -93,6 +93,12 @@ pub fn ping(config: &RedisLeasesConfig) -> Result<(), RedisLeaseError> {
     Ok(())
 }
 
+/// Numbers per script run when a pool is registered or read whole: a script blocks Redis
+/// for every client while it runs, so a pool of 500 000 numbers goes in slices of a few
+/// milliseconds each (one script over the whole pool ran past `command_timeout_ms` and
+/// stalled the other nodes' grants meanwhile).
+const SCRIPT_SLICE: usize = 2_000;
+
 impl LeaseTable {
     /// Puts this table on Redis: registers the configured numbers, reads every number's state
     /// into the mirror and starts the subscriber and the ring-mark worker (threads that end
@@ -115,12 +121,15 @@ impl LeaseTable {
         };
         for pool in &table.pools {
             let numbers: Vec<&str> = pool.numbers.iter().map(|n| &**n).collect();
-            let mut invocation = remote.scripts.sync_pool.prepare_invoke();
-            invocation
-                .arg(&config.key_prefix)
-                .arg(pool_key(&pool.site, &pool.id));
-            invocation.arg(numbers);
-            remote.run::<i64>(|con| invocation.invoke(con))?;
+            for (k, slice) in numbers.chunks(SCRIPT_SLICE).enumerate() {
+                let mut invocation = remote.scripts.sync_pool.prepare_invoke();
+                invocation
+                    .arg(&config.key_prefix)
+                    .arg(pool_key(&pool.site, &pool.id))
+                    .arg(k * SCRIPT_SLICE)
+                    .arg(slice);
+                remote.run::<i64>(|con| invocation.invoke(con))?;
+            }
         }
         if table.remote.set(remote).is_err() {
             return Ok(());
@@ -254,16 +263,18 @@ impl LeaseTable {
         };
         for pool in &self.pools {
             let numbers: Vec<&str> = pool.numbers.iter().map(|n| &**n).collect();
-            let mut invocation = remote.scripts.read_all.prepare_invoke();
-            invocation.arg(&remote.config.key_prefix).arg(numbers);
-            let json: String = remote.run(|con| invocation.invoke(con))?;
-            let events: Vec<Event> = serde_json::from_str(&json)?;
-            let _serial = remote
-                .apply_lock
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for ev in &events {
-                self.apply_event(ev, Apply::Force);
+            for slice in numbers.chunks(SCRIPT_SLICE) {
+                let mut invocation = remote.scripts.read_all.prepare_invoke();
+                invocation.arg(&remote.config.key_prefix).arg(slice);
+                let json: String = remote.run(|con| invocation.invoke(con))?;
+                let events: Vec<Event> = serde_json::from_str(&json)?;
+                let _serial = remote
+                    .apply_lock
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                for ev in &events {
+                    self.apply_event(ev, Apply::Force);
+                }
             }
         }
         remote.rebuilds.fetch_add(1, Ordering::Relaxed);

@@ -172,23 +172,25 @@ const EXPIRE: &str = r#"
 return sweep(ARGV[2], tonumber(ARGV[3]))
 "#;
 
-/// `ARGV: P, pool, number...`: registers the configured numbers (new ones free, in
-/// configured order); a number neither held, ringing nor free is put back as free.
+/// `ARGV: P, pool, first, number...`: registers a slice of the configured numbers, the
+/// first of which is the pool's number `first` (0-based): new ones free, scored by their
+/// place in the config; a number neither held, ringing nor free is put back as free.
 const SYNC_POOL: &str = r#"
 local pk = ARGV[2]
+local first = tonumber(ARGV[3])
 local free = poolkey(pk, 'free')
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local n = ARGV[i]
   local nk = numkey(n)
   if redis.call('EXISTS', nk) == 0 then
     redis.call('HSET', nk, 'pool', pk, 'calls', 0, 'ver', 0)
-    redis.call('ZADD', free, 'NX', i - 3, n)
+    redis.call('ZADD', free, 'NX', first + i - 4, n)
   elseif not redis.call('HGET', nk, 'holder') and calls_on(n) == 0 then
     redis.call('HSET', nk, 'pool', pk)
-    redis.call('ZADD', free, 'NX', i - 3, n)
+    redis.call('ZADD', free, 'NX', first + i - 4, n)
   end
 end
-return #ARGV - 2
+return #ARGV - 3
 "#;
 
 /// `ARGV: P, number...`: every number's current state as a JSON array of events (no change).
