@@ -152,6 +152,7 @@ TOML
 	} >"$d/ct.toml"
 	"$CT_BIN" --config "$d/ct.toml" serve >"$d/serve.log" 2>&1 &
 	local pid=$!
+	disown "$pid" # stop_nodes may have to kill -9 a node still draining: no job notice
 	PIDS+=("$pid")
 	for _ in $(seq 1 200); do
 		curl -sf "http://127.0.0.1:$http/health" >/dev/null 2>&1 && break
@@ -216,11 +217,6 @@ calls_step() {
 	done
 	stop_nodes
 	kill "$uas_pid" 2>/dev/null || true
-	if [ "$shared" = 1 ]; then
-		"$PGBIN/psql" -qtA -h 127.0.0.1 -p "$PG_PORT" -U calltrack -d "bench$DB_NO" -c \
-			"SELECT count(*), pg_total_relation_size('cdr') FROM cdr" |
-			awk -F'|' '$1 > 0 { printf "  CDRs in PostgreSQL: %d, table with its indexes and TOAST %.1f MB: %.0f bytes per CDR\n", $1, $2 / 1e6, $2 / $1 }' >&2
-	fi
 	awk -v label="$label" -v rate="$RATE" -v n=$((calls * nodes)) -v ok="$ok" -v failed="$failed" \
 		-v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v ct=$((ct1 - ct0)) -v rd=$((rd1 - rd0)) -v pg=$((pg1 - pg0)) 'BEGIN {
 			wall = t1 - t0; bad = n - ok;
@@ -229,6 +225,11 @@ calls_step() {
 				100 * ct / hz / wall, 100 * rd / hz / wall, 100 * pg / hz / wall,
 				(ok > 0) ? 1e6 * ct / hz / ok : 0, (ok > 0) ? 1e6 * (ct + rd + pg) / hz / ok : 0, v
 		}'
+	if [ "$shared" = 1 ]; then
+		"$PGBIN/psql" -qtA -h 127.0.0.1 -p "$PG_PORT" -U calltrack -d "bench$DB_NO" -c \
+			"SELECT count(*), pg_total_relation_size('cdr') FROM cdr" |
+			awk -F'|' '$1 > 0 { printf "  CDRs in PostgreSQL: %d, table with its indexes and TOAST %.1f MB: %.0f bytes per CDR\n", $1, $2 / 1e6, $2 / $1 }' 
+	fi
 }
 
 calls() {
