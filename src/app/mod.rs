@@ -181,7 +181,7 @@ impl Server {
             blacklist: blacklist.clone(),
             store: store.clone(),
             reader,
-            reads,
+            reads: reads.clone(),
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
@@ -235,7 +235,7 @@ impl Server {
         let recordings = recordings::RecordingsJanitor {
             config: live.clone(),
             store: store.clone(),
-            reader: crate::store::StoreReader::new(&config.store.path),
+            reader: reads.clone(),
         };
         let speech = crate::speech::SpeechService {
             config: live.clone(),

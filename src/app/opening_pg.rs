@@ -33,8 +33,8 @@ pub(super) fn start_postgres(
     );
     tracing::warn!(
         "on PostgreSQL calls (live rows, CDRs, caller history), call patches, leads, cost \
-         imports, the outbox, the blacklist, Metrica uploads and pool usage are kept; \
-         recordings and speech results are refused (not committed) until they are ported; \
+         imports, the outbox, the blacklist, Metrica uploads, pool usage and recordings are \
+         kept; speech results are refused (not committed) until they are ported; \
          lease snapshots stay in the SQLite file at store.path"
     );
     let conn = crate::store::open(&config.store.path)?;

@@ -63,6 +63,7 @@ pub mod pool_usage;
 pub mod query;
 pub mod reader;
 pub mod reads;
+pub mod recording_reads;
 pub mod recordings;
 pub mod recovery;
 pub mod report_facts;
@@ -89,6 +90,7 @@ pub use operator_reads::OperatorReads;
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use reader::StoreReader;
 pub use reads::{BackendReader, Reads};
+pub use recording_reads::RecordingReads;
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer, spawn_writer_with};
 

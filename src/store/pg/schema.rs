@@ -121,14 +121,30 @@ CREATE TABLE pool_usage (
 CREATE INDEX pool_usage_at ON pool_usage (at);
 ";
 
+/// Version 7: recordings (issue 17) on PostgreSQL (`store::pg::recordings`): the waiting
+/// room of outcomes that reach the writer before their CDR, and each node's CDRs still
+/// `pending` (its janitor settles only its own, from its own disk).
+const V7_RECORDINGS: &str = "
+CREATE TABLE recording_settled (
+    id     text PRIMARY KEY,
+    status text NOT NULL,
+    reason text,
+    path   text,
+    bytes  bigint,
+    secs   bigint
+);
+CREATE INDEX cdr_recording_pending ON cdr (node_id, ended_at) WHERE recording_status = 'pending';
+";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
     V4_REPORT_REPEATS,
     V5_LEADS_AND_COSTS,
     V6_OPERATOR_DATA,
+    V7_RECORDINGS,
 ];
 
 /// The newest version this build knows.
