@@ -240,12 +240,12 @@ impl Server {
         let speech = crate::speech::SpeechService {
             config: live.clone(),
             store: store.clone(),
-            reader: crate::store::StoreReader::new(&config.store.path),
+            reader: reads.clone(),
         };
         let training = scorer_training::ScorerTraining {
             config: live.clone(),
             store: store.clone(),
-            reader: crate::store::StoreReader::new(&config.store.path),
+            reader: reads.clone(),
         };
         let services = Services {
             engines,

@@ -74,6 +74,7 @@ pub mod rollup;
 pub mod schema;
 mod schema_reports;
 pub mod scoring;
+pub mod speech_reads;
 pub mod status;
 pub mod transcripts;
 mod tuning;
@@ -91,6 +92,7 @@ pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_ca
 pub use reader::StoreReader;
 pub use reads::{BackendReader, Reads};
 pub use recording_reads::RecordingReads;
+pub use speech_reads::SpeechReads;
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer, spawn_writer_with};
 

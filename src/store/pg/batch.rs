@@ -10,7 +10,9 @@
 //! ([`super::blacklist`]), `OutboxReplay` ([`super::outbox_admin`]), `MetricaUploads`
 //! ([`super::metrica_uploads`]), `SavePoolUsage` ([`super::pool_usage`]) and the recordings'
 //! `RecordingSettled` and `RecordingsExpired` ([`super::recordings`], applied after the
-//! batch's CDRs, so an outcome queued behind its CDR settles it). Every other
+//! batch's CDRs, so an outcome queued behind its CDR settles it), the speech service's
+//! `Transcribed` ([`super::transcripts`]), `Rescored` and `SaveScoringModel`
+//! ([`super::scoring`]). Every other
 //! command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
@@ -67,6 +69,9 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::SavePoolUsage { .. }
             | StoreCommand::RecordingSettled { .. }
             | StoreCommand::RecordingsExpired { .. }
+            | StoreCommand::Transcribed { .. }
+            | StoreCommand::Rescored { .. }
+            | StoreCommand::SaveScoringModel { .. }
     )
 }
 
@@ -137,6 +142,18 @@ pub(in crate::store) fn apply(
                 after_cdrs.push(index);
                 false
             }
+            (LiveStep::None, StoreCommand::Transcribed { call_id, outcome, at, .. }) => {
+                super::transcripts::apply(tx, call_id, outcome, *at)?
+            }
+            (LiveStep::None, StoreCommand::Rescored { call_id, score, .. }) => {
+                super::scoring::set_score_if_unscored(tx, call_id, score)?
+            }
+            (
+                LiveStep::None,
+                StoreCommand::SaveScoringModel {
+                    model, kept, at, ..
+                },
+            ) => super::scoring::save_model(tx, model, *kept, *at).map(|_| true)?,
             (LiveStep::None, StoreCommand::OutboxSettle { settled, .. }) => {
                 outbox::settle(tx, settled)?;
                 true
@@ -428,6 +445,13 @@ impl Facts<'_, '_> {
                 {
                     updated(tx, events, new, id, *at)?;
                 }
+                // The transcript was scored: `call.scored`, once (the speech job is gone after).
+                StoreCommand::Transcribed { call_id, at, .. }
+                | StoreCommand::Rescored { call_id, at, .. }
+                    if *changed =>
+                {
+                    announce(tx, events, new, EventKind::CallScored, call_id, *at)?;
+                }
                 StoreCommand::InsertLead { lead, .. } => {
                     let fact = LeadFact::new(lead, *changed);
                     new.lead(events, &fact, lead.created_at)?;
@@ -474,8 +498,8 @@ impl Facts<'_, '_> {
     }
 }
 
-/// `call.updated` for a stored call (patched, or a missed call marked called back), as it
-/// reads now.
+/// `call.updated` for a stored call (patched, recorded, or a missed call marked called
+/// back), as it reads now.
 fn updated(
     tx: &mut Transaction<'_>,
     events: &mut Enqueue<'_>,
@@ -483,10 +507,22 @@ fn updated(
     id: &str,
     at: Timestamp,
 ) -> Result<(), StoreError> {
+    announce(tx, events, new, EventKind::CallUpdated, id, at)
+}
+
+/// A `kind` fact of stored call `id`, as it reads now.
+fn announce(
+    tx: &mut Transaction<'_>,
+    events: &mut Enqueue<'_>,
+    new: &mut NewEvents,
+    kind: EventKind,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let Some(view) = super::calls::call(tx, id)? else {
         return Ok(());
     };
-    new.call(events, EventKind::CallUpdated, &CallFact::from(view), at)
+    new.call(events, kind, &CallFact::from(view), at)
 }
 
 /// The stored live rows of the calls `batch` answers without starting them, in one read

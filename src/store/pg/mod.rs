@@ -22,7 +22,8 @@
 //!   reads; [`report_facts`]: the reports' sums; [`report_tags`]: the tag report's (see
 //!   `store::reads`).
 //! - [`recordings`]: a recording's outcome and expiry on its CDR, and the node holding its
-//!   file.
+//!   file; [`transcripts`]: the speech queue (each node's own recordings) and transcripts;
+//!   [`scoring`]: scores and the scorer's models.
 //! - What the marketer adds: [`patch`] (tags, note, deal, label on a call), [`leads`],
 //!   [`costs`] (ad cost imports).
 
@@ -53,9 +54,11 @@ pub mod recovery;
 pub mod report_facts;
 pub mod report_tags;
 pub mod schema;
+pub mod scoring;
 mod sink;
 pub mod spool;
 pub mod takeover;
+pub mod transcripts;
 pub mod writer;
 
 use std::str::FromStr;
