@@ -3,8 +3,13 @@
 //! CDR waits and is adopted, the janitor's expiry drops the path and keeps its reason, and
 //! the reads of `GET /v1/calls/{id}/recording` and of the janitor answer the same. On
 //! PostgreSQL a recording also names the node whose disk holds it, and each node's janitor
-//! sees only its own pending CDRs. The reads go through `BackendReader::read_recordings`,
-//! the path the HTTP handler and the janitor take.
+//! sees only its own pending CDRs. The speech queue, transcripts and scoring alike: a
+//! recorded WAV is queued (on PostgreSQL for the node holding it), a retry waits, a
+//! transcript with a score shows in the calls API (`speech_tags`, `target_probability`) with
+//! one `call.scored`, models and re-scoring read back the same, and expiry takes the
+//! transcript along. The reads go through `BackendReader::read_recordings` and
+//! `read_speech`, the paths the HTTP handlers, the janitor, the speech service and training
+//! take.
 //! Without PostgreSQL the `postgres` half skips loudly (and fails under `CI=true`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -19,9 +24,12 @@ use calltrack::store::outbox::admin::ListFilter;
 use calltrack::store::outbox::{Outbox, Subscription};
 use calltrack::store::pg::PgReader;
 use calltrack::store::recordings::CallRecording;
+use calltrack::call::scoring::{Metrics, Score, ScoringModel};
+use calltrack::call::transcript::Transcript;
+use calltrack::store::transcripts::{SpeechJob, SpeechOutcome};
 use calltrack::store::{
-    BackendReader, RecordingReads, StoreCommand, StoreError, StoreReader, StoreSender,
-    WriterHandle, WriterOptions, spawn_writer_with,
+    BackendReader, RecordingReads, SpeechReads, StoreCommand, StoreError, StoreReader,
+    StoreSender, WriterHandle, WriterOptions, spawn_writer_with,
 };
 use jiff::{SignedDuration, Timestamp};
 use support::backends::Backend;
@@ -152,6 +160,27 @@ impl Store {
         self.read(move |r| r.recordings_pending(&node, before))
     }
 
+    fn speech<T>(&self, query: impl FnOnce(&mut dyn SpeechReads) -> Result<T, StoreError>) -> T {
+        self.reader.read_speech_blocking(query).unwrap()
+    }
+
+    fn request(&self, make: impl FnOnce(tokio::sync::oneshot::Sender<()>) -> StoreCommand) {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.send(make(done));
+        answer.blocking_recv().expect("committed");
+    }
+
+    fn transcribed(&self, id: &str, outcome: SpeechOutcome) {
+        let at = start() + SignedDuration::from_hours(2);
+        let call_id = id.to_owned();
+        self.request(|done| StoreCommand::Transcribed {
+            call_id,
+            outcome,
+            at,
+            done,
+        });
+    }
+
     /// `(kind, subject)` of every outbox event, oldest first.
     fn events(&self) -> Vec<(String, String)> {
         let filter = ListFilter {
@@ -167,7 +196,7 @@ impl Store {
             .unwrap();
         let mut seen = Vec::new();
         for e in page.events.into_iter().rev() {
-            if e.kind == "call.updated" {
+            if e.kind == "call.updated" && e.subject == "a" {
                 let payload = e.payload.unwrap_or_default();
                 assert!(
                     payload.contains("/v1/calls/a/recording"),
@@ -280,9 +309,172 @@ fn an_expired_outcome_waiting_for_its_cdr_brings_no_path_back(backend: Backend) 
     );
 }
 
+fn model(accuracy: f64) -> ScoringModel {
+    ScoringModel {
+        features_version: 1,
+        vocabulary: vec!["price".into()],
+        weights: vec![2.0],
+        intercept: -1.0,
+        metrics: Metrics {
+            accuracy,
+            precision: 0.8,
+            recall: 0.7,
+            folds: 5,
+            labels: 40,
+            targets: 12,
+        },
+    }
+}
+
+/// The speech queue, a retry, a scored transcript, re-scoring, the models and the expiry:
+/// the same rows, reads and events on both backends.
+fn transcripts_and_scores_are_queued_read_and_announced(backend: Backend) {
+    let Some(store) = open(backend) else { return };
+    store.send(StoreCommand::CallEnded(pending("s", 0)));
+    store.send(StoreCommand::CallEnded(pending("u", 1)));
+    store.send(StoreCommand::CallEnded(pending("p", 2)));
+    store.settle("s", recorded("/r/s.wav"));
+    store.settle("u", recorded("/r/u.wav"));
+    store.settle("p", recorded("/r/p.pcap"));
+    store.barrier();
+    let early = start() - SignedDuration::from_hours(1);
+    let late = start() + SignedDuration::from_hours(3);
+    let due = |at: Timestamp| store.speech(move |r| r.speech_due(NODE, at, 10));
+    let job = |id: &str, attempts: u32| SpeechJob {
+        call_id: id.into(),
+        path: format!("/r/{id}.wav"),
+        attempts,
+    };
+    assert!(due(early).is_empty());
+    assert_eq!(due(late), [job("s", 0), job("u", 0)], "a pcap is not transcribed");
+    assert_eq!(
+        store.speech(|r| r.speech_queue(NODE)),
+        (2, Some("2026-12-07T05:00:30.000Z".to_owned()))
+    );
+
+    let retry_at = "2026-12-07T07:30:00.000Z";
+    store.transcribed(
+        "s",
+        SpeechOutcome::Retry {
+            due_at: retry_at.into(),
+            error: "engine busy".into(),
+        },
+    );
+    assert_eq!(due(start() + SignedDuration::from_hours(2)), [job("u", 0)]);
+    assert_eq!(due(late), [job("u", 0), job("s", 1)]);
+    let queued = store.speech(|r| r.transcript("s")).unwrap();
+    assert_eq!(
+        (queued.status.as_str(), queued.error.as_deref(), queued.attempts),
+        ("queued", Some("engine busy"), 1)
+    );
+
+    let transcript = Transcript {
+        caller: "what is the price".into(),
+        agent: "hello".into(),
+        language: Some("en".into()),
+        tags: vec!["price".into()],
+        ..Transcript::default()
+    };
+    let scored = Score {
+        target_probability: 0.75,
+        target: true,
+        model_id: 1,
+    };
+    store.transcribed(
+        "s",
+        SpeechOutcome::Done {
+            transcript: Box::new(transcript.clone()),
+            engine: "http",
+            score: Some(scored),
+        },
+    );
+    store.transcribed(
+        "u",
+        SpeechOutcome::Done {
+            transcript: Box::new(transcript),
+            engine: "http",
+            score: None,
+        },
+    );
+    assert!(due(late).is_empty(), "done jobs leave the queue");
+    let done = store.speech(|r| r.transcript("s")).unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.tags.clone(), done.attempts),
+        ("done", vec!["price".to_owned()], 2)
+    );
+    assert_eq!(done.caller, "what is the price");
+    assert_eq!(done.created_at.as_deref(), Some("2026-12-07T07:00:00.000Z"));
+    let view = store
+        .reader
+        .read_blocking(|r| r.call("s"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.speech_tags, ["price"]);
+    assert_eq!(view.scoring.target_probability, Some(0.75));
+    assert_eq!(view.scoring.target, Some(true));
+
+    // Re-scoring reads the unscored transcripts, then a score is stored once.
+    let unscored = store.speech(|r| r.unscored(0, 10));
+    assert_eq!(
+        unscored.iter().map(|c| c.call_id.as_str()).collect::<Vec<_>>(),
+        ["u"]
+    );
+    for _ in 0..2 {
+        let score = Score {
+            target_probability: 0.25,
+            target: false,
+            model_id: 2,
+        };
+        store.request(|done| StoreCommand::Rescored {
+            call_id: "u".into(),
+            score,
+            at: start() + SignedDuration::from_hours(4),
+            done,
+        });
+    }
+    assert!(store.speech(|r| r.unscored(0, 10)).is_empty());
+
+    // Models: every training kept, the current one the newest kept.
+    assert_eq!(store.speech(|r| r.current_model_id()), None);
+    assert_eq!(store.speech(|r| r.last_training()), None);
+    for (accuracy, kept, hour) in [(0.9, true, 5), (0.5, false, 6)] {
+        let model = Box::new(model(accuracy));
+        let at = start() + SignedDuration::from_hours(hour);
+        store.request(|done| StoreCommand::SaveScoringModel {
+            model,
+            kept,
+            at,
+            done,
+        });
+    }
+    let (id, current) = store.speech(|r| r.current_model()).unwrap();
+    assert_eq!(store.speech(|r| r.current_model_id()), Some(id));
+    assert_eq!(current, model(0.9));
+    assert_eq!(
+        store.speech(|r| r.last_training()).as_deref(),
+        Some("2026-12-07T11:00:00.000Z")
+    );
+    assert_eq!(store.speech(|r| r.labels_since(None)), 0);
+    assert!(store.speech(|r| r.training_set()).is_empty());
+
+    // The recording expires: its transcript goes with it.
+    store.expire(&["s"], RecordingReason::Retention);
+    assert_eq!(store.speech(|r| r.transcript("s")), None);
+    assert!(store.reader.read_blocking(|r| r.call("s")).unwrap().unwrap().speech_tags.is_empty());
+
+    let kinds: Vec<(String, String)> = store
+        .events()
+        .into_iter()
+        .filter(|(kind, _)| kind == "call.scored")
+        .collect();
+    let scored = |id: &str| ("call.scored".to_owned(), id.to_owned());
+    assert_eq!(kinds, [scored("s"), scored("u")], "once per scored call");
+}
+
 support::backends::on_both_backends!(
     a_recording_settles_once_waits_for_its_cdr_and_expires,
     an_expired_outcome_waiting_for_its_cdr_brings_no_path_back,
+    transcripts_and_scores_are_queued_read_and_announced,
 );
 
 /// Two nodes on one PostgreSQL: each recording names the node that holds its file, and each

@@ -157,14 +157,14 @@ impl Server {
         });
         let health = HealthTable::default();
         let reader = crate::store::StoreReader::new(&config.store.path);
+        let reads = crate::store::BackendReader::of_config(&config);
         let exports = crate::export::build::services(
             &config.exports,
             &config.reports_currency,
-            &reader,
+            (&reader, &reads),
             &store,
             &opened.outbox,
         )?;
-        let reads = crate::store::BackendReader::of_config(&config);
         let metrica_polls = crate::export::build::metrica_polls(
             &config.exports,
             &config.reports_currency,
@@ -366,7 +366,10 @@ async fn run_services(
     let freeze_task = tokio::spawn(freeze::run_freeze(
         config.sites.clone(),
         leases.clone(),
-        crate::store::StoreReader::new(&config.store.path),
+        (
+            crate::store::StoreReader::new(&config.store.path),
+            crate::store::BackendReader::of_config(&config),
+        ),
         jiff::Timestamp::now,
         http_stop.clone(),
     ));
