@@ -26,11 +26,13 @@ use calltrack::store::pg::PgReader;
 use calltrack::store::recordings::CallRecording;
 use calltrack::call::scoring::{Metrics, Score, ScoringModel};
 use calltrack::call::transcript::Transcript;
+use calltrack::report::{Bucket, FactQuery, GroupField, SiteSet};
 use calltrack::store::transcripts::{SpeechJob, SpeechOutcome};
 use calltrack::store::{
     BackendReader, RecordingReads, SpeechReads, StoreCommand, StoreError, StoreReader,
     StoreSender, WriterHandle, WriterOptions, spawn_writer_with,
 };
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use support::backends::Backend;
 use support::pg_server::PgServer;
@@ -456,6 +458,33 @@ fn transcripts_and_scores_are_queued_read_and_announced(backend: Backend) {
     );
     assert_eq!(store.speech(|r| r.labels_since(None)), 0);
     assert!(store.speech(|r| r.training_set()).is_empty());
+
+    // The tag report's keyword lines: per tag and source, the target calls among them.
+    let window = FactQuery {
+        from: start() - SignedDuration::from_hours(24),
+        to: start() + SignedDuration::from_hours(24),
+        first_day: start().to_zoned(TimeZone::UTC).date(),
+        last_day: start().to_zoned(TimeZone::UTC).date(),
+        sites: SiteSet::Except(Vec::new()),
+        columns: vec![GroupField::Source],
+        bucket: Bucket::None,
+        currency: "RUB".into(),
+    };
+    let facts = store
+        .reader
+        .read_blocking(move |r| r.tag_facts(&[window]))
+        .unwrap();
+    let lines: Vec<_> = facts
+        .tags
+        .iter()
+        .map(|t| (t.tag.as_str(), t.key.clone(), t.calls, t.target_calls))
+        .collect();
+    assert_eq!(lines, [("price", vec![None], 2, 1)]);
+    let totals = &facts.totals;
+    assert_eq!(
+        (totals.calls, totals.transcribed_calls, totals.calls_with_tags),
+        (3, 2, 2)
+    );
 
     // The recording expires: its transcript goes with it.
     store.expire(&["s"], RecordingReason::Retention);
