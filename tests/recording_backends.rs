@@ -20,17 +20,17 @@ use std::time::Duration;
 
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use calltrack::call::recording::{RecordingReason, RecordingSettled, RecordingStatus};
+use calltrack::call::scoring::{Metrics, Score, ScoringModel};
+use calltrack::call::transcript::Transcript;
+use calltrack::report::{Bucket, FactQuery, GroupField, SiteSet};
 use calltrack::store::outbox::admin::ListFilter;
 use calltrack::store::outbox::{Outbox, Subscription};
 use calltrack::store::pg::PgReader;
 use calltrack::store::recordings::CallRecording;
-use calltrack::call::scoring::{Metrics, Score, ScoringModel};
-use calltrack::call::transcript::Transcript;
-use calltrack::report::{Bucket, FactQuery, GroupField, SiteSet};
 use calltrack::store::transcripts::{SpeechJob, SpeechOutcome};
 use calltrack::store::{
-    BackendReader, RecordingReads, SpeechReads, StoreCommand, StoreError, StoreReader,
-    StoreSender, WriterHandle, WriterOptions, spawn_writer_with,
+    BackendReader, RecordingReads, SpeechReads, StoreCommand, StoreError, StoreReader, StoreSender,
+    WriterHandle, WriterOptions, spawn_writer_with,
 };
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -348,7 +348,11 @@ fn transcripts_and_scores_are_queued_read_and_announced(backend: Backend) {
         attempts,
     };
     assert!(due(early).is_empty());
-    assert_eq!(due(late), [job("s", 0), job("u", 0)], "a pcap is not transcribed");
+    assert_eq!(
+        due(late),
+        [job("s", 0), job("u", 0)],
+        "a pcap is not transcribed"
+    );
     assert_eq!(
         store.speech(|r| r.speech_queue(NODE)),
         (2, Some("2026-12-07T05:00:30.000Z".to_owned()))
@@ -366,7 +370,11 @@ fn transcripts_and_scores_are_queued_read_and_announced(backend: Backend) {
     assert_eq!(due(late), [job("u", 0), job("s", 1)]);
     let queued = store.speech(|r| r.transcript("s")).unwrap();
     assert_eq!(
-        (queued.status.as_str(), queued.error.as_deref(), queued.attempts),
+        (
+            queued.status.as_str(),
+            queued.error.as_deref(),
+            queued.attempts
+        ),
         ("queued", Some("engine busy"), 1)
     );
 
@@ -418,7 +426,10 @@ fn transcripts_and_scores_are_queued_read_and_announced(backend: Backend) {
     // Re-scoring reads the unscored transcripts, then a score is stored once.
     let unscored = store.speech(|r| r.unscored(0, 10));
     assert_eq!(
-        unscored.iter().map(|c| c.call_id.as_str()).collect::<Vec<_>>(),
+        unscored
+            .iter()
+            .map(|c| c.call_id.as_str())
+            .collect::<Vec<_>>(),
         ["u"]
     );
     for _ in 0..2 {
@@ -482,14 +493,26 @@ fn transcripts_and_scores_are_queued_read_and_announced(backend: Backend) {
     assert_eq!(lines, [("price", vec![None], 2, 1)]);
     let totals = &facts.totals;
     assert_eq!(
-        (totals.calls, totals.transcribed_calls, totals.calls_with_tags),
+        (
+            totals.calls,
+            totals.transcribed_calls,
+            totals.calls_with_tags
+        ),
         (3, 2, 2)
     );
 
     // The recording expires: its transcript goes with it.
     store.expire(&["s"], RecordingReason::Retention);
     assert_eq!(store.speech(|r| r.transcript("s")), None);
-    assert!(store.reader.read_blocking(|r| r.call("s")).unwrap().unwrap().speech_tags.is_empty());
+    assert!(
+        store
+            .reader
+            .read_blocking(|r| r.call("s"))
+            .unwrap()
+            .unwrap()
+            .speech_tags
+            .is_empty()
+    );
 
     let kinds: Vec<(String, String)> = store
         .events()

@@ -155,7 +155,11 @@ mod tests {
             Some(true)
         );
         let conn = crate::store::open(&path).unwrap();
-        assert!(crate::store::scoring::current_model(&conn).unwrap().is_some());
+        assert!(
+            crate::store::scoring::current_model(&conn)
+                .unwrap()
+                .is_some()
+        );
         // Not twice in one night, and not without new labels.
         assert_eq!(
             training.pass(3, t("2026-12-07T03:15:00Z")).await.unwrap(),

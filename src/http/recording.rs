@@ -155,6 +155,9 @@ mod tests {
         assert_eq!(body["error"]["code"], "recording_on_other_node");
         assert_eq!(body["error"]["node_id"], "node-b");
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.contains("node-b") && message.contains("node-a"), "{message}");
+        assert!(
+            message.contains("node-b") && message.contains("node-a"),
+            "{message}"
+        );
     }
 }

@@ -13,8 +13,8 @@ use axum::extract::RawQuery;
 
 use crate::call::record::rfc3339;
 use crate::config::SharedConfig;
-use crate::store::{BackendReader, StoreReader};
 use crate::store::transcripts::{self, TagCount, TranscriptHit, TranscriptView};
+use crate::store::{BackendReader, StoreReader};
 
 /// `GET /v1/calls/{id}/transcript`
 #[utoipa::path(

@@ -83,17 +83,11 @@ impl SpeechService {
     /// Reads the current scoring model again when a training kept a newer one; answers
     /// whether a model that applies came (at start-up too: calls left unscored are scored).
     async fn refresh_model(&self, model: &mut Option<CurrentModel>) -> Result<bool, StoreError> {
-        let id = self
-            .reader
-            .read_speech(|r| r.current_model_id())
-            .await?;
+        let id = self.reader.read_speech(|r| r.current_model_id()).await?;
         if id == model.as_ref().map(|m| m.0) {
             return Ok(false);
         }
-        let read = self
-            .reader
-            .read_speech(|r| r.current_model())
-            .await?;
+        let read = self.reader.read_speech(|r| r.current_model()).await?;
         *model = read.filter(|(_, m)| m.applies());
         Ok(model.is_some())
     }

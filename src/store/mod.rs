@@ -92,8 +92,8 @@ pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_ca
 pub use reader::StoreReader;
 pub use reads::{BackendReader, Reads};
 pub use recording_reads::RecordingReads;
-pub use speech_reads::SpeechReads;
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
+pub use speech_reads::SpeechReads;
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer, spawn_writer_with};
 
 /// How long a connection waits on a lock held by another connection before failing.

@@ -8,12 +8,12 @@ use jiff::Timestamp;
 use postgres::Client;
 
 use super::lease_history::{self, NumberCalls};
-use crate::lease::PoolCall;
 use super::outbox::admin::{self, Backlog, DestinationStatus, ListFilter, ListPage, Replay};
 use super::outbox::metrica_uploads::{self, UploadRecord};
 use super::pool_usage::{self, PoolUsage};
 use super::reads::SqliteReads;
 use super::{BackendReader, StoreError, pg};
+use crate::lease::PoolCall;
 
 /// What the operator's pages and services read.
 pub trait OperatorReads {

@@ -25,9 +25,7 @@ use postgres::Transaction;
 use super::history::{self, Arrival};
 use super::live::NewLive;
 use super::outbox::NewEvents;
-use super::{
-    blacklist, cdr, live, metrica_uploads, outbox, outbox_admin, pool_usage, recordings,
-};
+use super::{blacklist, cdr, live, metrica_uploads, outbox, outbox_admin, pool_usage, recordings};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
 use crate::call::recording::RecordingStatus;
 use crate::store::StoreError;
@@ -142,9 +140,15 @@ pub(in crate::store) fn apply(
                 after_cdrs.push(index);
                 false
             }
-            (LiveStep::None, StoreCommand::Transcribed { call_id, outcome, at, .. }) => {
-                super::transcripts::apply(tx, call_id, outcome, *at)?
-            }
+            (
+                LiveStep::None,
+                StoreCommand::Transcribed {
+                    call_id,
+                    outcome,
+                    at,
+                    ..
+                },
+            ) => super::transcripts::apply(tx, call_id, outcome, *at)?,
             (LiveStep::None, StoreCommand::Rescored { call_id, score, .. }) => {
                 super::scoring::set_score_if_unscored(tx, call_id, score)?
             }
