@@ -1,8 +1,8 @@
 //! The operator's reads on either backend: the outbox admin's (`/v1/admin/outbox*`, so
 //! `calltrack outbox`) and the delivery services' backlog gauges, the Metrica status poll's,
-//! the pools page's (`GET /v1/pools/usage`) and the adaptive-freeze job's calls. [`OperatorReads`] answers alike on the SQLite file
-//! and on PostgreSQL (every node's events), and [`BackendReader::read_operator`] runs a query
-//! on the configured one.
+//! the pools page's (`GET /v1/pools/usage`) and the adaptive-freeze job's calls.
+//! [`OperatorReads`] answers alike on the SQLite file and on PostgreSQL (every node's events),
+//! and [`super::BackendReader::read_operator`] runs a query on the configured one.
 
 use jiff::Timestamp;
 use postgres::Client;
@@ -12,7 +12,7 @@ use super::outbox::admin::{self, Backlog, DestinationStatus, ListFilter, ListPag
 use super::outbox::metrica_uploads::{self, UploadRecord};
 use super::pool_usage::{self, PoolUsage};
 use super::reads::SqliteReads;
-use super::{BackendReader, StoreError, pg};
+use super::{StoreError, pg};
 use crate::lease::PoolCall;
 
 /// What the operator's pages and services read.
@@ -198,31 +198,4 @@ impl OperatorReads for Client {
     }
 }
 
-impl BackendReader {
-    /// Runs an outbox admin `query` on a blocking thread and returns its answer.
-    pub async fn read_operator<T, F>(&self, query: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn OperatorReads) -> Result<T, StoreError> + Send + 'static,
-    {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read(move |conn| query(&mut SqliteReads(conn))).await
-            }
-            BackendReader::Postgres(reader) => reader.read(move |client| query(client)).await,
-        }
-    }
-
-    /// [`BackendReader::read_operator`] on the calling thread (the CLI, tests).
-    pub fn read_operator_blocking<T>(
-        &self,
-        query: impl FnOnce(&mut dyn OperatorReads) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read_blocking(move |conn| query(&mut SqliteReads(conn)))
-            }
-            BackendReader::Postgres(reader) => reader.read_blocking(move |client| query(client)),
-        }
-    }
-}
+super::reads::backend_reads!(OperatorReads, read_operator, read_operator_blocking);

@@ -1,15 +1,15 @@
 //! The recordings' reads on either backend: `GET /v1/calls/{id}/recording` and the recordings
 //! janitor's look-up of CDRs a crash left `pending`. [`RecordingReads`] answers alike on the
 //! SQLite file and on PostgreSQL, where it also names the node whose disk holds a call's file
-//! (a recording is never copied between nodes), and [`BackendReader::read_recordings`] runs a
-//! query on the configured one.
+//! (a recording is never copied between nodes), and [`super::BackendReader::read_recordings`]
+//! runs a query on the configured one.
 
 use jiff::Timestamp;
 use postgres::Client;
 
 use super::reads::SqliteReads;
 use super::recordings::{self, CallRecording};
-use super::{BackendReader, StoreError, pg};
+use super::{StoreError, pg};
 use crate::call::record::rfc3339;
 
 /// What the recordings' API and janitor read.
@@ -54,31 +54,4 @@ impl RecordingReads for Client {
     }
 }
 
-impl BackendReader {
-    /// Runs a recordings `query` on a blocking thread and returns its answer.
-    pub async fn read_recordings<T, F>(&self, query: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn RecordingReads) -> Result<T, StoreError> + Send + 'static,
-    {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read(move |conn| query(&mut SqliteReads(conn))).await
-            }
-            BackendReader::Postgres(reader) => reader.read(move |client| query(client)).await,
-        }
-    }
-
-    /// [`BackendReader::read_recordings`] on the calling thread (the CLI, tests).
-    pub fn read_recordings_blocking<T>(
-        &self,
-        query: impl FnOnce(&mut dyn RecordingReads) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read_blocking(move |conn| query(&mut SqliteReads(conn)))
-            }
-            BackendReader::Postgres(reader) => reader.read_blocking(move |client| query(client)),
-        }
-    }
-}
+super::reads::backend_reads!(RecordingReads, read_recordings, read_recordings_blocking);

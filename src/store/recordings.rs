@@ -29,8 +29,8 @@ CREATE TABLE recording_settled (
 ) WITHOUT ROWID;
 ";
 
-/// Columns of a settled outcome: `(status, reason, path, bytes, secs)`.
-type Columns = (
+/// Columns of a settled outcome: `(status, reason, path, bytes, secs)` (both backends).
+pub(super) type Columns = (
     &'static str,
     Option<&'static str>,
     Option<String>,
@@ -38,7 +38,7 @@ type Columns = (
     Option<i64>,
 );
 
-fn columns(settled: &RecordingSettled) -> Columns {
+pub(super) fn columns(settled: &RecordingSettled) -> Columns {
     match settled {
         RecordingSettled::Recorded { path, bytes, secs } => (
             RecordingStatus::Recorded.as_str(),

@@ -1,8 +1,8 @@
-//! The speech service's and the scorer's reads on either backend: a node's due speech jobs
-//! and queue depth, a call's transcript (`GET /v1/calls/{id}/transcript`), and what scorer
-//! training and re-scoring read. [`SpeechReads`] answers alike on the SQLite file and on
-//! PostgreSQL, where the speech queue is per node (a recording is on the disk of the node
-//! that recorded it), and [`BackendReader::read_speech`] runs a query on the configured one.
+//! The speech service's and the scorer's reads on either backend: a node's due speech jobs and
+//! queue depth, a call's transcript (`GET /v1/calls/{id}/transcript`), and what scorer training
+//! and re-scoring read. [`SpeechReads`] answers alike on the SQLite file and on PostgreSQL,
+//! where the speech queue is per node (a recording is on the disk of the node that recorded
+//! it), and [`super::BackendReader::read_speech`] runs a query on the configured one.
 
 use jiff::Timestamp;
 use postgres::Client;
@@ -10,7 +10,7 @@ use postgres::Client;
 use super::reads::SqliteReads;
 use super::scoring::{self, LabelledCall, UnscoredCall};
 use super::transcripts::{self, SpeechJob, TranscriptView};
-use super::{BackendReader, StoreError, pg};
+use super::{StoreError, pg};
 use crate::call::record::rfc3339;
 use crate::call::scoring::ScoringModel;
 
@@ -127,31 +127,4 @@ impl SpeechReads for Client {
     }
 }
 
-impl BackendReader {
-    /// Runs a speech `query` on a blocking thread and returns its answer.
-    pub async fn read_speech<T, F>(&self, query: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn SpeechReads) -> Result<T, StoreError> + Send + 'static,
-    {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read(move |conn| query(&mut SqliteReads(conn))).await
-            }
-            BackendReader::Postgres(reader) => reader.read(move |client| query(client)).await,
-        }
-    }
-
-    /// [`BackendReader::read_speech`] on the calling thread (the CLI, tests).
-    pub fn read_speech_blocking<T>(
-        &self,
-        query: impl FnOnce(&mut dyn SpeechReads) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read_blocking(move |conn| query(&mut SqliteReads(conn)))
-            }
-            BackendReader::Postgres(reader) => reader.read_blocking(move |client| query(client)),
-        }
-    }
-}
+super::reads::backend_reads!(SpeechReads, read_speech, read_speech_blocking);

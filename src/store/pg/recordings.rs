@@ -11,37 +11,9 @@ use jiff::Timestamp;
 use postgres::GenericClient;
 
 use crate::call::record::rfc3339;
-use crate::call::recording::{RecordingReason, RecordingSettled, RecordingStatus};
+use crate::call::recording::{RecordingReason, RecordingSettled};
 use crate::store::StoreError;
-use crate::store::recordings::CallRecording;
-
-/// A settled outcome's columns: `(status, reason, path, bytes, secs)`.
-type Columns<'a> = (
-    &'static str,
-    Option<&'static str>,
-    Option<&'a str>,
-    Option<i64>,
-    Option<i64>,
-);
-
-fn columns(settled: &RecordingSettled) -> Columns<'_> {
-    match settled {
-        RecordingSettled::Recorded { path, bytes, secs } => (
-            RecordingStatus::Recorded.as_str(),
-            None,
-            Some(path.as_str()),
-            Some(i64::try_from(*bytes).unwrap_or(i64::MAX)),
-            Some(i64::from(*secs)),
-        ),
-        RecordingSettled::Failed(reason) => (
-            RecordingStatus::Failed.as_str(),
-            Some(reason.as_str()),
-            None,
-            None,
-            None,
-        ),
-    }
-}
+use crate::store::recordings::{CallRecording, columns};
 
 /// Applies a pending recording's outcome to CDR `id`; whether the CDR changed. An outcome
 /// for a CDR not written yet waits for it; one for a settled CDR is ignored.

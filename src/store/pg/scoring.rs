@@ -17,16 +17,7 @@ pub fn set_score(
     id: &str,
     score: &Score,
 ) -> Result<bool, StoreError> {
-    let n = client.execute(
-        "UPDATE cdr SET target_probability = $2, target = $3, scored_by_model = $4 WHERE id = $1",
-        &[
-            &id,
-            &score.target_probability,
-            &i64::from(score.target),
-            &score.model_id,
-        ],
-    )?;
-    Ok(n > 0)
+    store_score(client, id, score, "")
 }
 
 /// Stores call `id`'s score only if it has none yet (a verdict already exported is never
@@ -36,15 +27,24 @@ pub fn set_score_if_unscored(
     id: &str,
     score: &Score,
 ) -> Result<bool, StoreError> {
-    let n = client.execute(
+    store_score(client, id, score, " AND target_probability IS NULL")
+}
+
+/// `score` on call `id` (`target` 0/1, as the mirrored column is) where `condition` holds.
+fn store_score(
+    client: &mut impl GenericClient,
+    id: &str,
+    score: &Score,
+    condition: &str,
+) -> Result<bool, StoreError> {
+    let sql = format!(
         "UPDATE cdr SET target_probability = $2, target = $3, scored_by_model = $4 \
-         WHERE id = $1 AND target_probability IS NULL",
-        &[
-            &id,
-            &score.target_probability,
-            &i64::from(score.target),
-            &score.model_id,
-        ],
+         WHERE id = $1{condition}"
+    );
+    let target = i64::from(score.target);
+    let n = client.execute(
+        &sql,
+        &[&id, &score.target_probability, &target, &score.model_id],
     )?;
     Ok(n > 0)
 }
