@@ -16,7 +16,9 @@ use calltrack::export::client::Client;
 use calltrack::export::service::DeliveryService;
 use calltrack::export::webhook::Webhook;
 use calltrack::store::outbox::{Outbox, Subscription, admin};
-use calltrack::store::{StoreCommand, StoreReader, WriterOptions, spawn_writer_with};
+use calltrack::store::{
+    BackendReader, StoreCommand, StoreReader, WriterOptions, spawn_writer_with,
+};
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
@@ -90,6 +92,7 @@ async fn run(events: u64, concurrency: usize) {
         destination: Arc::new(hook),
         policy,
         reader: reader.clone(),
+        reads: BackendReader::Sqlite(reader.clone()),
         store: store.clone(),
         outbox,
         client: Client::new(policy.timeout).unwrap(),

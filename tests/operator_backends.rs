@@ -1,13 +1,14 @@
 //! The operator's data on both store backends alike. The outbox admin (`/v1/admin/outbox*`,
 //! so `calltrack outbox status | list | replay`): the same calls written through each backend's own writer make
 //! the same events; settled the same way (delivered, dead, dropped), they show the same
-//! status per destination, the same keyset pages and filters, and the same replay (dead and
+//! status per destination (and backlog, as the delivery services' gauges read it), the
+//! same keyset pages and filters, and the same replay (dead and
 //! delivered events back to pending through the writer, dropped ones never), and the same
 //! Metrica uploads for the status poll (found from the delivered rows, recorded through the
 //! writer, followed until final). The pools page (`GET /v1/pools/usage`): the same usage
 //! samples written, replaced and pruned through the writer read back alike, and the same
 //! calls per number for the estimated accuracy and the same calls to pool numbers for
-//! `calltrack pool advise`. The reads go through
+//! `calltrack pool advise` and the adaptive-freeze job. The reads go through
 //! `BackendReader::read_operator`, the path the HTTP handlers and the poll take.
 //! Without PostgreSQL the `postgres` half skips loudly (and fails under `CI=true`).
 
@@ -21,13 +22,12 @@ use calltrack::call::attribution::{Attribution, NumberKindTag};
 use calltrack::call::confidence::Confidence;
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use calltrack::lease::{PoolCall, PoolUsageSample};
-use calltrack::store::lease_history::{self, NumberCalls};
+use calltrack::store::lease_history::NumberCalls;
 use calltrack::store::operator_reads::MetricaDue;
 use calltrack::store::outbox::admin::{DestinationStatus, ListFilter, ListPage, Replay};
 use calltrack::store::outbox::delivery::{Settled, Settlement};
 use calltrack::store::outbox::metrica_uploads::UploadRecord;
 use calltrack::store::outbox::{DeliveryState, Outbox, Subscription};
-use calltrack::store::pg;
 use calltrack::store::pg::PgReader;
 use calltrack::store::pool_usage::PoolUsage;
 use calltrack::store::{
@@ -236,6 +236,12 @@ fn exercise(store: &Store) -> Seen {
         Some("dropped: not a target call")
     );
     assert!(status.oldest_pending.is_some());
+    // The delivery service's backlog gauges read the same counts.
+    let backlog = store.read(|r| r.outbox_backlog(HOOK));
+    assert_eq!(
+        (backlog.pending, backlog.dead, backlog.oldest_pending),
+        (2, 2, status.oldest_pending)
+    );
 
     let metrica = metrica(store, at);
 
@@ -385,16 +391,10 @@ fn pool_call(
     ended(&call)
 }
 
-/// The calls to pool numbers `calltrack pool advise` reads (the SQLite file's, or PostgreSQL's).
+/// The calls to pool numbers the adaptive-freeze job reads (`OperatorReads::pool_calls`, so
+/// the SQLite file's or PostgreSQL's), as `calltrack pool advise` reads them.
 fn advise_calls(store: &Store, from: Timestamp) -> Vec<PoolCall> {
-    match &store.reader {
-        BackendReader::Sqlite(reader) => reader
-            .read_blocking(|conn| lease_history::calls(conn, "shop", from))
-            .unwrap(),
-        BackendReader::Postgres(reader) => reader
-            .read_blocking(|client| pg::pool_usage::pool_calls(client, "shop", from))
-            .unwrap(),
-    }
+    store.read(move |r| r.pool_calls("shop", from))
 }
 
 /// Samples saved, one minute sampled again, the oldest pruned; calls to pool numbers.

@@ -277,7 +277,7 @@ async fn advise_prints_a_recommendation_from_the_stored_history_and_exits_2_with
 async fn the_hourly_job_fits_the_pools_freeze_to_the_stored_call_delay() {
     use calltrack::app::freeze::run_freeze;
     use calltrack::config::Config;
-    use calltrack::store::StoreReader;
+    use calltrack::store::{BackendReader, StoreReader};
     use tokio_util::sync::CancellationToken;
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -303,7 +303,7 @@ async fn the_hourly_job_fits_the_pools_freeze_to_the_stored_call_delay() {
             let job = tokio::spawn(run_freeze(
                 sites,
                 table.clone(),
-                reader,
+                (reader.clone(), BackendReader::Sqlite(reader)),
                 Timestamp::now,
                 stop.clone(),
             ));

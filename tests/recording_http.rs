@@ -2,19 +2,23 @@
 //! and by range (first bytes, an open end, a suffix), 416 with the file's length past the
 //! end, HEAD, the roles (no token 401, a viewer 403), and the JSON 404 for a call without a
 //! file (pending, skipped with its reason, a recorded call whose file is missing, an unknown
-//! call).
+//! call). With the store on PostgreSQL (when installed; fails under `CI=true` without it), a
+//! node serves its own recording and names the node holding any other (409).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod http_support;
+mod support;
 
 use std::path::Path;
 
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use calltrack::call::recording::{RecordingReason, RecordingStatus};
+use calltrack::store::outbox::Outbox;
 use calltrack::store::{StoreCommand, WriterOptions, spawn_writer};
 use http_support::{TestServer, agent, config_toml};
 use serde_json::Value;
+use support::pg_server::PgServer;
 
 const ADMIN: &str = "recording-http-admin-token-0123456789";
 const VIEWER: &str = "recording-http-viewer-token-0123456789";
@@ -232,4 +236,62 @@ fn a_call_without_a_file_says_why() {
     );
     assert_eq!(unknown.status, 404);
     assert_eq!(error(&unknown)["error"]["code"], "not_found");
+}
+
+/// On PostgreSQL a recording is on the disk of the node that recorded it: node-a serves its
+/// own file, and a call recorded on node-b is answered 409 naming node-b, not 404.
+#[test]
+fn on_postgres_a_recording_of_another_node_names_that_node() {
+    let Some(pg) = PgServer::start("recording_http") else {
+        return;
+    };
+    let url = pg.create_db("recordings");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine.wav");
+    let bytes = wav(&file);
+    let mut mine = call("mine", RecordingStatus::Recorded);
+    mine.recording_path = Some(file.to_string_lossy().into_owned());
+    mine.recording_bytes = Some(bytes.len() as u64);
+    mine.recording_secs = Some(1);
+    let mut theirs = mine.clone();
+    theirs.id = "theirs".into();
+    theirs.call_id = "theirs@carrier.example".into();
+    theirs.recording_path = Some("/var/lib/calltrack/recordings/theirs.wav".into());
+    for (node, cdr) in [("node-a", mine), ("node-b", theirs)] {
+        let (sender, handle) = support::pg_store::writer(&url, node, Outbox::new(Vec::new()));
+        sender.try_send(StoreCommand::CallEnded(cdr)).unwrap();
+        drop(sender);
+        assert_eq!(handle.shutdown().unwrap().cdrs_written, 1);
+    }
+    let toml = config_toml("74950000100", 1000)
+        .replace("[http]\n", &format!("[http]\nadmin_token = \"{ADMIN}\"\n"));
+    let toml = format!(
+        "{toml}\n[store]\npath = \"{}\"\nbackend = \"postgres\"\nurl = \"{url}\"\n\n[node]\nid = \"node-a\"\n",
+        dir.path().join("calltrack.db").display()
+    );
+    let writer_url = url.clone();
+    let server = TestServer::start_with(&toml, move |_| {
+        support::pg_store::writer(&writer_url, "node-a", Outbox::new(Vec::new()))
+    });
+
+    let own = fetch(
+        &server,
+        "GET",
+        "/v1/calls/mine/recording",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(own.status, 200);
+    assert_eq!(own.body, bytes);
+    let other = fetch(
+        &server,
+        "GET",
+        "/v1/calls/theirs/recording",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(other.status, 409);
+    let body = error(&other);
+    assert_eq!(body["error"]["code"], "recording_on_other_node");
+    assert_eq!(body["error"]["node_id"], "node-b");
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use calltrack::call::scoring::{FEATURES_VERSION, Metrics, ScoringModel};
 use calltrack::config::Config;
 use calltrack::speech::SpeechService;
-use calltrack::store::{StoreReader, WriterOptions, outbox, scoring, spawn_writer_with};
+use calltrack::store::{
+    BackendReader, StoreReader, WriterOptions, outbox, scoring, spawn_writer_with,
+};
 use rusqlite::{Connection, params};
 use tokio_util::sync::CancellationToken;
 
@@ -143,7 +145,7 @@ fn a_kept_model_scores_the_calls_transcribed_before_it_and_exports_each_once() {
     let service = SpeechService {
         config: Arc::new(arc_swap::ArcSwap::new(config.clone())),
         store: store.clone(),
-        reader: StoreReader::new(&db),
+        reader: BackendReader::Sqlite(StoreReader::new(&db)),
     };
     let task = runtime.spawn(service.run(jiff::Timestamp::now, stop.clone()));
     std::thread::sleep(Duration::from_millis(1500));

@@ -3,6 +3,10 @@
 //! pool advisor's fit, `simulate::fit_history`) and the pool's freeze set to
 //! `lease::freeze::adapted_freeze` of it; with too little history the site's `freeze_secs`
 //! stays. A changed freeze is logged at INFO.
+//!
+//! The lease history is the node's own (its SQLite file, where the sweeper saves it); the
+//! calls come from the configured store (`[store] backend`: every node's CDRs on
+//! PostgreSQL).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{PoolConfig, SiteConfig};
 use crate::lease::LeaseTable;
 use crate::lease::freeze::adapted_freeze;
-use crate::store::StoreReader;
-use crate::store::lease_history::{calls, leases};
+use crate::store::lease_history::leases;
+use crate::store::{BackendReader, StoreReader};
 
 /// How often the freeze is refitted.
 pub const ADAPT_EVERY: Duration = Duration::from_secs(3600);
@@ -26,7 +30,7 @@ pub const HISTORY: SignedDuration = SignedDuration::from_hours(28 * 24);
 pub async fn run_freeze<C>(
     sites: Vec<SiteConfig>,
     table: Arc<LeaseTable>,
-    reader: StoreReader,
+    readers: (StoreReader, BackendReader),
     clock: C,
     stop: CancellationToken,
 ) where
@@ -43,7 +47,7 @@ pub async fn run_freeze<C>(
         let from = clock().checked_sub(HISTORY).unwrap_or(Timestamp::MIN);
         for site in sites.iter().filter(|s| s.adapt_freeze) {
             for pool in &site.pools {
-                let freeze = fitted(&reader, site, pool, from).await;
+                let freeze = fitted(&readers, site, pool, from).await;
                 apply(&table, site, pool, freeze);
             }
         }
@@ -52,21 +56,28 @@ pub async fn run_freeze<C>(
 
 /// The freeze for `pool` from its history since `from`; the configured one without enough.
 async fn fitted(
-    reader: &StoreReader,
+    (reader, reads): &(StoreReader, BackendReader),
     site: &SiteConfig,
     pool: &PoolConfig,
     from: Timestamp,
 ) -> Duration {
     let (id, pool_id, numbers) = (site.id.clone(), pool.id.clone(), pool.numbers.clone());
-    let read = reader
+    let site_id = id.clone();
+    let ended = reader
         .read(move |conn| {
             let mut ended = leases(conn, &id, from)?;
             ended.retain(|l| l.pool == pool_id);
-            let mut rung = calls(conn, &id, from)?;
-            rung.retain(|c| numbers.contains(&c.number));
-            Ok((ended, rung))
+            Ok(ended)
         })
         .await;
+    let rung = reads
+        .read_operator(move |r| {
+            let mut rung = r.pool_calls(&site_id, from)?;
+            rung.retain(|c| numbers.contains(&c.number));
+            Ok(rung)
+        })
+        .await;
+    let read = ended.and_then(|ended| rung.map(|rung| (ended, rung)));
     let (ended, rung) = match read {
         Ok(history) => history,
         Err(error) => {

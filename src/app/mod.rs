@@ -157,14 +157,14 @@ impl Server {
         });
         let health = HealthTable::default();
         let reader = crate::store::StoreReader::new(&config.store.path);
+        let reads = crate::store::BackendReader::of_config(&config);
         let exports = crate::export::build::services(
             &config.exports,
             &config.reports_currency,
-            &reader,
+            (&reader, &reads),
             &store,
             &opened.outbox,
         )?;
-        let reads = crate::store::BackendReader::of_config(&config);
         let metrica_polls = crate::export::build::metrica_polls(
             &config.exports,
             &config.reports_currency,
@@ -181,7 +181,7 @@ impl Server {
             blacklist: blacklist.clone(),
             store: store.clone(),
             reader,
-            reads,
+            reads: reads.clone(),
         };
         let http = HttpServer::bind(config.http.listen, http_state).await?;
         let http_addr = http.local_addr();
@@ -235,17 +235,17 @@ impl Server {
         let recordings = recordings::RecordingsJanitor {
             config: live.clone(),
             store: store.clone(),
-            reader: crate::store::StoreReader::new(&config.store.path),
+            reader: reads.clone(),
         };
         let speech = crate::speech::SpeechService {
             config: live.clone(),
             store: store.clone(),
-            reader: crate::store::StoreReader::new(&config.store.path),
+            reader: reads.clone(),
         };
         let training = scorer_training::ScorerTraining {
             config: live.clone(),
             store: store.clone(),
-            reader: crate::store::StoreReader::new(&config.store.path),
+            reader: reads.clone(),
         };
         let services = Services {
             engines,
@@ -366,7 +366,10 @@ async fn run_services(
     let freeze_task = tokio::spawn(freeze::run_freeze(
         config.sites.clone(),
         leases.clone(),
-        crate::store::StoreReader::new(&config.store.path),
+        (
+            crate::store::StoreReader::new(&config.store.path),
+            crate::store::BackendReader::of_config(&config),
+        ),
         jiff::Timestamp::now,
         http_stop.clone(),
     ));

@@ -33,9 +33,9 @@ pub(super) fn start_postgres(
     );
     tracing::warn!(
         "on PostgreSQL calls (live rows, CDRs, caller history), call patches, leads, cost \
-         imports, the outbox, the blacklist, Metrica uploads and pool usage are kept; \
-         recordings and speech results are refused (not committed) until they are ported; \
-         lease snapshots stay in the SQLite file at store.path"
+         imports, the outbox, the blacklist, Metrica uploads, pool usage, recordings, \
+         transcripts and scores are kept; transcript search and lease snapshots stay in \
+         the SQLite file at store.path"
     );
     let conn = crate::store::open(&config.store.path)?;
     let saved_leases = crate::store::leases::load_snapshot(&conn)?;

@@ -6,6 +6,9 @@
 //! only once it was written and synced, so it is `recorded`, else `failed` / `interrupted`,
 //! and partial files left behind are removed.
 //!
+//! On PostgreSQL every node runs its own janitor over its own `recordings_dir`: it expires
+//! only the files on its disk and settles only its own node's pending CDRs (`[node] id`).
+//!
 //! The wall clock is a parameter, like the pool usage sampler's.
 
 use std::future::Future;
@@ -16,13 +19,12 @@ use std::time::{Duration, SystemTime};
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::call::record::rfc3339;
 use crate::call::recording::{RecordingReason, RecordingSettled};
 use crate::config::RecordingLimits;
 use crate::config::SharedConfig;
 use crate::media::driver::RecordingSink;
 use crate::media::retention::{self, Retention, StoredFile};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender, recordings};
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 /// A recording still pending this long after its call ended was lost to a crash (a write
 /// takes well under a second per hour of audio).
@@ -32,7 +34,8 @@ const PENDING_GRACE: Duration = Duration::from_secs(600);
 pub struct RecordingsJanitor {
     pub config: SharedConfig,
     pub store: StoreSender,
-    pub reader: StoreReader,
+    /// The configured backend's reads (`[store] backend`).
+    pub reader: BackendReader,
 }
 
 /// What one pass did.
@@ -108,10 +111,10 @@ impl RecordingsJanitor {
     async fn settle_pending(&self, dir: &Path, now: SystemTime) -> Result<usize, StoreError> {
         let cut = Timestamp::try_from(now.checked_sub(PENDING_GRACE).unwrap_or(now))
             .map_err(|e| StoreError::Output(std::io::Error::other(e)))?;
-        let cut = rfc3339::format(cut);
+        let node = self.config.load().node.id.clone();
         let ids = self
             .reader
-            .read(move |conn| Ok(recordings::pending_before(conn, &cut)?))
+            .read_recordings(move |r| r.recordings_pending(&node, cut))
             .await?;
         let count = ids.len();
         for id in ids {

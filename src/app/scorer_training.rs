@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call::record::rfc3339;
 use crate::config::SharedConfig;
 use crate::speech::train::{self, TrainError};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender, scoring};
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 /// How often the hour is looked at.
 const CHECK_EVERY: Duration = Duration::from_secs(600);
@@ -21,7 +21,8 @@ const CHECK_EVERY: Duration = Duration::from_secs(600);
 pub struct ScorerTraining {
     pub config: SharedConfig,
     pub store: StoreSender,
-    pub reader: StoreReader,
+    /// The configured backend's reads (`[store] backend`).
+    pub reader: BackendReader,
 }
 
 impl ScorerTraining {
@@ -50,9 +51,9 @@ impl ScorerTraining {
     pub async fn pass(&self, hour: u8, now: Timestamp) -> Result<Option<bool>, StoreError> {
         let (last, new_labels) = self
             .reader
-            .read(|conn| {
-                let last = scoring::last_training(conn)?;
-                let new = scoring::labels_since(conn, last.as_deref())?;
+            .read_speech(|r| {
+                let last = r.last_training()?;
+                let new = r.labels_since(last.as_deref())?;
                 Ok((last, new))
             })
             .await?;
@@ -62,7 +63,7 @@ impl ScorerTraining {
         }
         let (calls, current) = self
             .reader
-            .read(|conn| Ok((scoring::training_set(conn)?, scoring::current_model(conn)?)))
+            .read_speech(|r| Ok((r.training_set()?, r.current_model()?)))
             .await?;
         let min_labels = self.config.load().speech.scoring.min_labels;
         let fitted = tokio::task::spawn_blocking(move || {
@@ -143,7 +144,7 @@ mod tests {
         let training = ScorerTraining {
             config: std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(config)),
             store,
-            reader: StoreReader::new(&path),
+            reader: crate::store::BackendReader::Sqlite(crate::store::StoreReader::new(&path)),
         };
         assert_eq!(
             training.pass(3, t("2026-12-07T02:55:00Z")).await.unwrap(),
@@ -154,7 +155,11 @@ mod tests {
             Some(true)
         );
         let conn = crate::store::open(&path).unwrap();
-        assert!(scoring::current_model(&conn).unwrap().is_some());
+        assert!(
+            crate::store::scoring::current_model(&conn)
+                .unwrap()
+                .is_some()
+        );
         // Not twice in one night, and not without new labels.
         assert_eq!(
             training.pass(3, t("2026-12-07T03:15:00Z")).await.unwrap(),

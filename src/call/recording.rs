@@ -148,7 +148,7 @@ pub enum RecordingFacts {
 }
 
 /// How a pending recording ended up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordingSettled {
     /// Written and synced.
     Recorded { path: String, bytes: u64, secs: u32 },

@@ -50,10 +50,11 @@ pub fn destinations(
 pub fn services(
     config: &ExportsConfig,
     currency: &str,
-    reader: &StoreReader,
+    readers: (&StoreReader, &BackendReader),
     store: &StoreSender,
     outbox: &Arc<Outbox>,
 ) -> Result<Vec<DeliveryService>, ExportError> {
+    let (reader, reads) = readers;
     destinations(config, currency)?
         .into_iter()
         .map(|destination| {
@@ -61,6 +62,7 @@ pub fn services(
                 destination,
                 policy: config.policy,
                 reader: reader.clone(),
+                reads: reads.clone(),
                 store: store.clone(),
                 outbox: outbox.clone(),
                 client: Client::new(config.policy.timeout)?,

@@ -23,8 +23,8 @@ use super::client::Client;
 use super::{Destination, Verdict, retry};
 use crate::config::exports::DeliveryPolicy;
 use crate::store::outbox::delivery::{self, Settled, Settlement};
-use crate::store::outbox::{Outbox, OutboxEvent, admin};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
+use crate::store::outbox::{Outbox, OutboxEvent};
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreReader, StoreSender};
 
 /// Longest sleep without looking at the outbox (and refreshing the backlog gauges).
 pub const IDLE_POLL: Duration = Duration::from_secs(5);
@@ -37,7 +37,10 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub struct DeliveryService {
     pub destination: Arc<dyn Destination>,
     pub policy: DeliveryPolicy,
+    /// The node's SQLite file (the claim path on SQLite).
     pub reader: StoreReader,
+    /// The configured backend's reads (the backlog gauges: every node's events on PostgreSQL).
+    pub reads: BackendReader,
     pub store: StoreSender,
     pub outbox: Arc<Outbox>,
     pub client: Client,
@@ -349,8 +352,8 @@ impl DeliveryService {
         let id = self.destination.id().to_owned();
         let query = id.clone();
         let backlog = self
-            .reader
-            .read(move |conn| Ok(admin::backlog(conn, &query)?))
+            .reads
+            .read_operator(move |r| r.outbox_backlog(&query))
             .await;
         if let Ok(b) = backlog {
             let oldest = b.oldest_pending.map_or(0.0, |t| {

@@ -4,6 +4,10 @@
 //! bytes`, 206 Partial Content with `Content-Range`, 416 Range Not Satisfiable), served by
 //! tower-http's `ServeFile`. A call without a file is a JSON 404 that says where its recording
 //! stands (`recording_status`, `recording_reason`).
+//!
+//! On PostgreSQL a recording lives on the disk of the node that recorded it (the CDR's
+//! `node_id`): asked on another node, the answer is a JSON 409 `recording_on_other_node` that
+//! names the node holding the file (`node_id`), not a 404 that would say it does not exist.
 
 use axum::Json;
 use axum::body::Body;
@@ -16,7 +20,8 @@ use tower_http::services::ServeFile;
 
 use super::calls::read_failed;
 use super::errors::ApiError;
-use crate::store::{StoreReader, recordings};
+use crate::config::SharedConfig;
+use crate::store::BackendReader;
 
 /// The Content-Type of a recording file, by its extension.
 pub fn content_type(path: &str) -> &'static str {
@@ -42,18 +47,20 @@ pub fn content_type(path: &str) -> &'static str {
         (status = 401, description = "No or wrong bearer token"),
         (status = 403, description = "Not an admin"),
         (status = 404, description = "No such call, or no recording: `recording_status` and `recording_reason` say why", body = super::openapi::ErrorBody),
+        (status = 409, description = "The file is on another node's disk (PostgreSQL store): `node_id` names it; ask that node", body = super::openapi::ErrorBody),
         (status = 416, description = "The range lies outside the file")
     ),
     security(("admin_token" = []))
 )]
 pub async fn recording(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
+    State(config): State<SharedConfig>,
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let call = id.clone();
     let found = reader
-        .read(move |conn| Ok(recordings::of_call(conn, &call)?))
+        .read_recordings(move |r| r.recording(&call))
         .await
         .map_err(read_failed)?;
     let Some(found) = found else {
@@ -63,6 +70,10 @@ pub async fn recording(
         (Some("recorded"), Some(path)) => path,
         (status, _) => return Ok(no_recording(&id, status, found.reason.as_deref())),
     };
+    let here = config.load().node.id.clone();
+    if let Some(node) = found.node.filter(|node| *node != here) {
+        return Ok(elsewhere(&id, &node, &here));
+    }
     let served = ServeFile::new(&path)
         .oneshot(request)
         .await
@@ -110,6 +121,18 @@ fn no_recording(id: &str, status: Option<&str>, reason: Option<&str>) -> Respons
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
+/// 409 `recording_on_other_node`: the file is on `node`'s disk, not this one's.
+fn elsewhere(id: &str, node: &str, here: &str) -> Response {
+    let body = json!({"error": {
+        "code": "recording_on_other_node",
+        "message": format!(
+            "call {id} was recorded on node {node}; its file is on that node's disk, not on {here}: ask {node}"
+        ),
+        "node_id": node,
+    }});
+    (StatusCode::CONFLICT, Json(body)).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +142,22 @@ mod tests {
         assert_eq!(content_type("/r/a.wav"), "audio/wav");
         assert_eq!(content_type("/r/a.pcap"), "application/vnd.tcpdump.pcap");
         assert_eq!(file_name("/var/lib/rec/abc.wav"), "abc.wav");
+    }
+
+    #[tokio::test]
+    async fn a_file_on_another_node_names_that_node() {
+        let response = elsewhere("c1", "node-b", "node-a");
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "recording_on_other_node");
+        assert_eq!(body["error"]["node_id"], "node-b");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("node-b") && message.contains("node-a"),
+            "{message}"
+        );
     }
 }

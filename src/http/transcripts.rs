@@ -13,8 +13,8 @@ use axum::extract::RawQuery;
 
 use crate::call::record::rfc3339;
 use crate::config::SharedConfig;
-use crate::store::StoreReader;
 use crate::store::transcripts::{self, TagCount, TranscriptHit, TranscriptView};
+use crate::store::{BackendReader, StoreReader};
 
 /// `GET /v1/calls/{id}/transcript`
 #[utoipa::path(
@@ -31,11 +31,11 @@ use crate::store::transcripts::{self, TagCount, TranscriptHit, TranscriptView};
     security(("admin_token" = []))
 )]
 pub async fn transcript(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     Path(id): Path<String>,
 ) -> Result<Json<TranscriptView>, ApiError> {
     reader
-        .read(move |conn| Ok(transcripts::of_call(conn, &id)?))
+        .read_speech(move |r| r.transcript(&id))
         .await
         .map_err(read_failed)?
         .map(Json)

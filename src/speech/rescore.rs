@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::service::CurrentModel;
 use crate::call::scoring::{Score, features};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender, scoring};
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 /// Calls read and scored per batch.
 pub const BATCH: usize = 200;
@@ -24,7 +24,7 @@ const IN_FLIGHT: usize = 50;
 /// Scores every unscored transcribed call with `model`, batch by batch until none is left
 /// or `stop`; answers how many calls got a score.
 pub async fn rescore_unscored<C>(
-    reader: &StoreReader,
+    reader: &BackendReader,
     store: &StoreSender,
     model: Arc<CurrentModel>,
     threshold: f64,
@@ -60,15 +60,15 @@ where
 
 /// The next unscored calls after transcript `after`, each with its score.
 async fn next_batch(
-    reader: &StoreReader,
+    reader: &BackendReader,
     model: Arc<CurrentModel>,
     threshold: f64,
     after: i64,
 ) -> Result<Vec<(i64, String, Score)>, StoreError> {
     reader
-        .read(move |conn| {
+        .read_speech(move |r| {
             let (id, model) = &*model;
-            let calls = scoring::unscored(conn, after, BATCH)?;
+            let calls = r.unscored(after, BATCH)?;
             Ok(calls
                 .into_iter()
                 .map(|c| {

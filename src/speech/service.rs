@@ -25,9 +25,8 @@ use super::{facts, tags, worker_thread};
 use crate::call::record::rfc3339;
 use crate::call::scoring::{Score, ScoringModel, features};
 use crate::config::{SharedConfig, SpeechConfig, SpeechEngine, SpeechTag};
-use crate::store::scoring as stored_models;
-use crate::store::transcripts::{self, SpeechJob, SpeechOutcome};
-use crate::store::{StoreCommand, StoreError, StoreReader, StoreSender};
+use crate::store::transcripts::{SpeechJob, SpeechOutcome};
+use crate::store::{BackendReader, StoreCommand, StoreError, StoreSender};
 
 /// Jobs read per pass, per worker.
 const JOBS_PER_WORKER: usize = 4;
@@ -36,7 +35,8 @@ const JOBS_PER_WORKER: usize = 4;
 pub struct SpeechService {
     pub config: SharedConfig,
     pub store: StoreSender,
-    pub reader: StoreReader,
+    /// The configured backend's reads (`[store] backend`).
+    pub reader: BackendReader,
 }
 
 impl SpeechService {
@@ -83,17 +83,11 @@ impl SpeechService {
     /// Reads the current scoring model again when a training kept a newer one; answers
     /// whether a model that applies came (at start-up too: calls left unscored are scored).
     async fn refresh_model(&self, model: &mut Option<CurrentModel>) -> Result<bool, StoreError> {
-        let id = self
-            .reader
-            .read(|conn| Ok(stored_models::current_model_id(conn)?))
-            .await?;
+        let id = self.reader.read_speech(|r| r.current_model_id()).await?;
         if id == model.as_ref().map(|m| m.0) {
             return Ok(false);
         }
-        let read = self
-            .reader
-            .read(|conn| Ok(stored_models::current_model(conn)?))
-            .await?;
+        let read = self.reader.read_speech(|r| r.current_model()).await?;
         *model = read.filter(|(_, m)| m.applies());
         Ok(model.is_some())
     }
@@ -132,16 +126,11 @@ impl SpeechService {
         now: Timestamp,
         stop: &CancellationToken,
     ) -> Result<usize, StoreError> {
-        let at = rfc3339::format(now);
         let limit = speech.workers * JOBS_PER_WORKER;
+        let node = self.config.load().node.id.clone();
         let (jobs, (depth, oldest)) = self
             .reader
-            .read(move |conn| {
-                Ok((
-                    transcripts::due(conn, &at, limit)?,
-                    transcripts::queue(conn)?,
-                ))
-            })
+            .read_speech(move |r| Ok((r.speech_due(&node, now, limit)?, r.speech_queue(&node)?)))
             .await?;
         publish_queue(depth, oldest.as_deref(), now);
         let mut running = JoinSet::new();

@@ -63,6 +63,7 @@ pub mod pool_usage;
 pub mod query;
 pub mod reader;
 pub mod reads;
+pub mod recording_reads;
 pub mod recordings;
 pub mod recovery;
 pub mod report_facts;
@@ -73,6 +74,7 @@ pub mod rollup;
 pub mod schema;
 mod schema_reports;
 pub mod scoring;
+pub mod speech_reads;
 pub mod status;
 pub mod transcripts;
 mod tuning;
@@ -89,7 +91,9 @@ pub use operator_reads::OperatorReads;
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use reader::StoreReader;
 pub use reads::{BackendReader, Reads};
+pub use recording_reads::RecordingReads;
 pub use recovery::{Recovery, recover_interrupted, recover_interrupted_calls};
+pub use speech_reads::SpeechReads;
 pub use writer::{WriterHandle, WriterOptions, WriterStats, spawn_writer, spawn_writer_with};
 
 /// How long a connection waits on a lock held by another connection before failing.

@@ -1,22 +1,26 @@
 //! The operator's reads on either backend: the outbox admin's (`/v1/admin/outbox*`, so
-//! `calltrack outbox`), the Metrica status poll's and the pools page's (`GET /v1/pools/usage`). [`OperatorReads`] answers alike on the SQLite file
-//! and on PostgreSQL (every node's events), and [`BackendReader::read_operator`] runs a query
-//! on the configured one.
+//! `calltrack outbox`) and the delivery services' backlog gauges, the Metrica status poll's,
+//! the pools page's (`GET /v1/pools/usage`) and the adaptive-freeze job's calls.
+//! [`OperatorReads`] answers alike on the SQLite file and on PostgreSQL (every node's events),
+//! and [`super::BackendReader::read_operator`] runs a query on the configured one.
 
 use jiff::Timestamp;
 use postgres::Client;
 
 use super::lease_history::{self, NumberCalls};
-use super::outbox::admin::{self, DestinationStatus, ListFilter, ListPage, Replay};
+use super::outbox::admin::{self, Backlog, DestinationStatus, ListFilter, ListPage, Replay};
 use super::outbox::metrica_uploads::{self, UploadRecord};
 use super::pool_usage::{self, PoolUsage};
 use super::reads::SqliteReads;
-use super::{BackendReader, StoreError, pg};
+use super::{StoreError, pg};
+use crate::lease::PoolCall;
 
 /// What the operator's pages and services read.
 pub trait OperatorReads {
     /// Every destination that has rows, by id.
     fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError>;
+    /// What waits for `destination` (every node's events on PostgreSQL).
+    fn outbox_backlog(&mut self, destination: &str) -> Result<Backlog, StoreError>;
     /// One page of events, newest first.
     fn outbox_events(&mut self, filter: &ListFilter) -> Result<ListPage, StoreError>;
     /// Whether the event is a dropped one (never replayed).
@@ -57,6 +61,8 @@ pub trait OperatorReads {
     /// Per tracking number of `site`, the calls since `from` that judge a pool's accuracy.
     fn number_calls(&mut self, site: &str, from: Timestamp)
     -> Result<Vec<NumberCalls>, StoreError>;
+    /// The site's calls to pool numbers since `from`, oldest first (the freeze's fit).
+    fn pool_calls(&mut self, site: &str, from: Timestamp) -> Result<Vec<PoolCall>, StoreError>;
 }
 
 /// Which Metrica uploads a status poll round asks about.
@@ -70,6 +76,10 @@ pub struct MetricaDue {
 impl OperatorReads for SqliteReads<'_> {
     fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError> {
         Ok(admin::status(self.0)?)
+    }
+
+    fn outbox_backlog(&mut self, destination: &str) -> Result<Backlog, StoreError> {
+        Ok(admin::backlog(self.0, destination)?)
     }
 
     fn outbox_events(&mut self, filter: &ListFilter) -> Result<ListPage, StoreError> {
@@ -122,11 +132,19 @@ impl OperatorReads for SqliteReads<'_> {
     ) -> Result<Vec<NumberCalls>, StoreError> {
         lease_history::number_calls(self.0, site, from)
     }
+
+    fn pool_calls(&mut self, site: &str, from: Timestamp) -> Result<Vec<PoolCall>, StoreError> {
+        lease_history::calls(self.0, site, from)
+    }
 }
 
 impl OperatorReads for Client {
     fn outbox_status(&mut self) -> Result<Vec<DestinationStatus>, StoreError> {
         pg::outbox_admin::status(self)
+    }
+
+    fn outbox_backlog(&mut self, destination: &str) -> Result<Backlog, StoreError> {
+        pg::outbox_admin::backlog(self, destination)
     }
 
     fn outbox_events(&mut self, filter: &ListFilter) -> Result<ListPage, StoreError> {
@@ -174,33 +192,10 @@ impl OperatorReads for Client {
     ) -> Result<Vec<NumberCalls>, StoreError> {
         pg::pool_usage::number_calls(self, site, from)
     }
-}
 
-impl BackendReader {
-    /// Runs an outbox admin `query` on a blocking thread and returns its answer.
-    pub async fn read_operator<T, F>(&self, query: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn OperatorReads) -> Result<T, StoreError> + Send + 'static,
-    {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read(move |conn| query(&mut SqliteReads(conn))).await
-            }
-            BackendReader::Postgres(reader) => reader.read(move |client| query(client)).await,
-        }
-    }
-
-    /// [`BackendReader::read_operator`] on the calling thread (the CLI, tests).
-    pub fn read_operator_blocking<T>(
-        &self,
-        query: impl FnOnce(&mut dyn OperatorReads) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read_blocking(move |conn| query(&mut SqliteReads(conn)))
-            }
-            BackendReader::Postgres(reader) => reader.read_blocking(move |client| query(client)),
-        }
+    fn pool_calls(&mut self, site: &str, from: Timestamp) -> Result<Vec<PoolCall>, StoreError> {
+        pg::pool_usage::pool_calls(self, site, from)
     }
 }
+
+super::reads::backend_reads!(OperatorReads, read_operator, read_operator_blocking);

@@ -115,6 +115,46 @@ impl Reads for Client {
     }
 }
 
+/// `backend_reads!(Trait, read, read_blocking)`: the two ways [`BackendReader`] runs a query
+/// written against `Trait` (which both [`SqliteReads`] and a PostgreSQL `Client` implement)
+/// on the configured backend: `read` on a blocking thread, `read_blocking` on the calling
+/// one (the CLI, tests). One definition for every read trait.
+macro_rules! backend_reads {
+    ($reads:ident, $read:ident, $read_blocking:ident) => {
+        impl $crate::store::BackendReader {
+            #[doc = concat!("Runs a [`", stringify!($reads), "`] query on a blocking thread and returns its answer.")]
+            pub async fn $read<T, F>(&self, query: F) -> Result<T, $crate::store::StoreError>
+            where
+                T: Send + 'static,
+                F: FnOnce(&mut dyn $reads) -> Result<T, $crate::store::StoreError> + Send + 'static,
+            {
+                match self {
+                    Self::Sqlite(reader) => {
+                        reader
+                            .read(move |conn| query(&mut $crate::store::reads::SqliteReads(conn)))
+                            .await
+                    }
+                    Self::Postgres(reader) => reader.read(move |client| query(client)).await,
+                }
+            }
+
+            #[doc = concat!("Runs a [`", stringify!($reads), "`] query on the calling thread (the CLI, tests).")]
+            pub fn $read_blocking<T>(
+                &self,
+                query: impl FnOnce(&mut dyn $reads) -> Result<T, $crate::store::StoreError>,
+            ) -> Result<T, $crate::store::StoreError> {
+                match self {
+                    Self::Sqlite(reader) => reader.read_blocking(move |conn| {
+                        query(&mut $crate::store::reads::SqliteReads(conn))
+                    }),
+                    Self::Postgres(reader) => reader.read_blocking(move |client| query(client)),
+                }
+            }
+        }
+    };
+}
+pub(crate) use backend_reads;
+
 /// The read pool of the configured backend; cheap to clone.
 #[derive(Clone, Debug)]
 pub enum BackendReader {
@@ -131,31 +171,6 @@ impl BackendReader {
             StoreBackend::Postgres(pg) => BackendReader::Postgres(PgReader::new(pg)),
         }
     }
-
-    /// Runs `query` on a blocking thread and returns its answer.
-    pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn Reads) -> Result<T, StoreError> + Send + 'static,
-    {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read(move |conn| query(&mut SqliteReads(conn))).await
-            }
-            BackendReader::Postgres(reader) => reader.read(move |client| query(client)).await,
-        }
-    }
-
-    /// Runs `query` on the calling thread (the CLI, tests).
-    pub fn read_blocking<T>(
-        &self,
-        query: impl FnOnce(&mut dyn Reads) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        match self {
-            BackendReader::Sqlite(reader) => {
-                reader.read_blocking(move |conn| query(&mut SqliteReads(conn)))
-            }
-            BackendReader::Postgres(reader) => reader.read_blocking(move |client| query(client)),
-        }
-    }
 }
+
+backend_reads!(Reads, read, read_blocking);

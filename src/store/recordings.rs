@@ -29,8 +29,8 @@ CREATE TABLE recording_settled (
 ) WITHOUT ROWID;
 ";
 
-/// Columns of a settled outcome: `(status, reason, path, bytes, secs)`.
-type Columns = (
+/// Columns of a settled outcome: `(status, reason, path, bytes, secs)` (both backends).
+pub(super) type Columns = (
     &'static str,
     Option<&'static str>,
     Option<String>,
@@ -38,7 +38,7 @@ type Columns = (
     Option<i64>,
 );
 
-fn columns(settled: &RecordingSettled) -> Columns {
+pub(super) fn columns(settled: &RecordingSettled) -> Columns {
     match settled {
         RecordingSettled::Recorded { path, bytes, secs } => (
             RecordingStatus::Recorded.as_str(),
@@ -144,6 +144,9 @@ pub struct CallRecording {
     pub status: Option<String>,
     pub reason: Option<String>,
     pub path: Option<String>,
+    /// The node whose disk holds the file (the CDR's `node_id` on PostgreSQL; `None` on
+    /// SQLite, where the file is always this node's).
+    pub node: Option<String>,
 }
 
 /// Call `id`'s recording columns; `None` for an unknown call.
@@ -156,6 +159,7 @@ pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<CallRecor
                 status: r.get(0)?,
                 reason: r.get(1)?,
                 path: r.get(2)?,
+                node: None,
             })
         },
     )

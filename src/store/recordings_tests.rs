@@ -197,6 +197,7 @@ fn a_crash_leaves_rows_pending_for_the_janitor() {
         status: Some("pending".into()),
         reason: None,
         path: None,
+        node: None,
     };
     assert_eq!(found, pending);
     assert_eq!(of_call(&conn, "nobody").unwrap(), None);

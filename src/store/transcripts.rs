@@ -213,6 +213,25 @@ pub struct TranscriptView {
     pub created_at: Option<String>,
 }
 
+impl TranscriptView {
+    /// A call waiting in the queue: the last attempt's error and the attempts made.
+    pub fn queued(error: Option<String>, attempts: u32) -> TranscriptView {
+        TranscriptView {
+            status: "queued".into(),
+            engine: None,
+            language: None,
+            caller: String::new(),
+            agent: String::new(),
+            words: Vec::new(),
+            facts: None,
+            tags: Vec::new(),
+            error,
+            attempts,
+            created_at: None,
+        }
+    }
+}
+
 /// Call `id`'s transcript, or its place in the queue; `None` when it has neither.
 pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<TranscriptView>> {
     let stored = conn
@@ -246,21 +265,7 @@ pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<Transcrip
     conn.query_row(
         "SELECT last_error, attempts FROM speech_jobs WHERE call_id = ?1",
         [id],
-        |r| {
-            Ok(TranscriptView {
-                status: "queued".into(),
-                engine: None,
-                language: None,
-                caller: String::new(),
-                agent: String::new(),
-                words: Vec::new(),
-                facts: None,
-                tags: Vec::new(),
-                error: r.get(0)?,
-                attempts: r.get(1)?,
-                created_at: None,
-            })
-        },
+        |r| Ok(TranscriptView::queued(r.get(0)?, r.get(1)?)),
     )
     .optional()
 }

@@ -8,7 +8,11 @@
 //! [`super::patch`]), leads (`InsertLead`, `PatchLead`, [`super::leads`]), cost imports
 //! (`ReplaceCosts`, [`super::costs`]), the admin API's blacklist edits
 //! ([`super::blacklist`]), `OutboxReplay` ([`super::outbox_admin`]), `MetricaUploads`
-//! ([`super::metrica_uploads`]) and `SavePoolUsage` ([`super::pool_usage`]). Every other
+//! ([`super::metrica_uploads`]), `SavePoolUsage` ([`super::pool_usage`]) and the recordings'
+//! `RecordingSettled` and `RecordingsExpired` ([`super::recordings`], applied after the
+//! batch's CDRs, so an outcome queued behind its CDR settles it), the speech service's
+//! `Transcribed` ([`super::transcripts`]), `Rescored` and `SaveScoringModel`
+//! ([`super::scoring`]). Every other
 //! command is refused ([`supports`]): the writer drops it
 //! unanswered, so a caller waiting for it gets `StoreError::NotCommitted`.
 
@@ -21,8 +25,9 @@ use postgres::Transaction;
 use super::history::{self, Arrival};
 use super::live::NewLive;
 use super::outbox::NewEvents;
-use super::{blacklist, cdr, live, metrica_uploads, outbox, outbox_admin, pool_usage};
+use super::{blacklist, cdr, live, metrica_uploads, outbox, outbox_admin, pool_usage, recordings};
 use crate::call::record::{CallDetailRecord, Disposition, LiveCall, rfc3339};
+use crate::call::recording::RecordingStatus;
 use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
 use crate::store::calls::view::{CallView, Extras};
@@ -60,6 +65,11 @@ pub fn supports(cmd: &StoreCommand) -> bool {
             | StoreCommand::OutboxReplay { .. }
             | StoreCommand::MetricaUploads { .. }
             | StoreCommand::SavePoolUsage { .. }
+            | StoreCommand::RecordingSettled { .. }
+            | StoreCommand::RecordingsExpired { .. }
+            | StoreCommand::Transcribed { .. }
+            | StoreCommand::Rescored { .. }
+            | StoreCommand::SaveScoringModel { .. }
     )
 }
 
@@ -70,9 +80,7 @@ pub fn refused_name(cmd: &StoreCommand) -> &'static str {
         StoreCommand::PatchCall { .. } => "PatchCall (calls API)",
         StoreCommand::ReplaceCosts { .. } => "ReplaceCosts (cost import)",
         StoreCommand::InsertLead { .. } | StoreCommand::PatchLead { .. } => "lead",
-        StoreCommand::RecordingSettled { .. } | StoreCommand::RecordingsExpired { .. } => {
-            "recording status"
-        }
+        StoreCommand::RecordingsExpired { .. } => "RecordingsExpired (recordings janitor)",
         StoreCommand::Transcribed { .. }
         | StoreCommand::Rescored { .. }
         | StoreCommand::SaveScoringModel { .. } => "speech/scoring",
@@ -113,6 +121,7 @@ pub(in crate::store) fn apply(
     let plan = LivePlan::new(batch);
     let mut ended = Vec::new();
     let mut lives = Vec::new();
+    let mut after_cdrs = Vec::new();
     for (index, cmd) in batch.iter().enumerate() {
         let done = match (plan.step(index, cmd), cmd) {
             (LiveStep::Folded, _) => true,
@@ -124,6 +133,31 @@ pub(in crate::store) fn apply(
                 ended.push((index, cdr));
                 false
             }
+            (
+                LiveStep::None,
+                StoreCommand::RecordingSettled { .. } | StoreCommand::RecordingsExpired { .. },
+            ) => {
+                after_cdrs.push(index);
+                false
+            }
+            (
+                LiveStep::None,
+                StoreCommand::Transcribed {
+                    call_id,
+                    outcome,
+                    at,
+                    ..
+                },
+            ) => super::transcripts::apply(tx, call_id, outcome, *at)?,
+            (LiveStep::None, StoreCommand::Rescored { call_id, score, .. }) => {
+                super::scoring::set_score_if_unscored(tx, call_id, score)?
+            }
+            (
+                LiveStep::None,
+                StoreCommand::SaveScoringModel {
+                    model, kept, at, ..
+                },
+            ) => super::scoring::save_model(tx, model, *kept, *at).map(|_| true)?,
             (LiveStep::None, StoreCommand::OutboxSettle { settled, .. }) => {
                 outbox::settle(tx, settled)?;
                 true
@@ -179,6 +213,9 @@ pub(in crate::store) fn apply(
     }
     write_lives(tx, &lives, ctx.node, &first, &mut applied)?;
     let called_back = write_cdrs(tx, &ended, ctx, &first, &mut applied)?;
+    for index in after_cdrs {
+        applied.changed[index] = apply_recording(tx, &batch[index])?;
+    }
     if !events.is_idle() {
         let mut new = NewEvents::default();
         let stored = stored_lives(tx, batch)?;
@@ -257,6 +294,17 @@ fn write_lives(
     Ok(())
 }
 
+/// A recording's outcome or expiry (see [`recordings`]); whether a CDR changed.
+fn apply_recording(tx: &mut Transaction<'_>, cmd: &StoreCommand) -> Result<bool, StoreError> {
+    match cmd {
+        StoreCommand::RecordingSettled { id, settled, .. } => recordings::settle(tx, id, settled),
+        StoreCommand::RecordingsExpired { ids, reason, .. } => {
+            Ok(recordings::expire(tx, ids, *reason)? > 0)
+        }
+        _ => Ok(false),
+    }
+}
+
 fn with_first(live: &LiveCall, first: &dyn Fn(&str, bool) -> bool) -> LiveCall {
     LiveCall {
         first_time_caller: first(&live.id, live.first_time_caller),
@@ -281,6 +329,7 @@ fn write_cdrs(
     let ids: Vec<&str> = ended.iter().map(|(_, c)| c.id.as_str()).collect();
     live::delete(tx, &ids)?;
     let mut answered = Vec::new();
+    let mut pending = Vec::new();
     for (index, c) in ended {
         // The first CDR of an id in the batch is the one written; repeats are duplicates.
         let stored = written.remove(&c.id);
@@ -301,8 +350,12 @@ fn write_cdrs(
             Some(cdr::Stored::Inserted) => {}
         }
         applied.outcome.cdrs_written += 1;
+        if c.recording_status == Some(RecordingStatus::Pending) {
+            pending.push(c.id.as_str());
+        }
         answered.push(*c);
     }
+    recordings::adopt(tx, &pending)?;
     mark_called_back(tx, &answered, ctx.callback_window)
 }
 
@@ -389,8 +442,19 @@ impl Facts<'_, '_> {
                         new.call(events, EventKind::CallAnswered, &fact, *answered_at)?;
                     }
                 }
-                StoreCommand::PatchCall { id, at, .. } if *changed => {
+                // A patch, or the recording written: its URL reaches the destinations.
+                StoreCommand::PatchCall { id, at, .. }
+                | StoreCommand::RecordingSettled { id, at, .. }
+                    if *changed =>
+                {
                     updated(tx, events, new, id, *at)?;
+                }
+                // The transcript was scored: `call.scored`, once (the speech job is gone after).
+                StoreCommand::Transcribed { call_id, at, .. }
+                | StoreCommand::Rescored { call_id, at, .. }
+                    if *changed =>
+                {
+                    announce(tx, events, new, EventKind::CallScored, call_id, *at)?;
                 }
                 StoreCommand::InsertLead { lead, .. } => {
                     let fact = LeadFact::new(lead, *changed);
@@ -438,8 +502,8 @@ impl Facts<'_, '_> {
     }
 }
 
-/// `call.updated` for a stored call (patched, or a missed call marked called back), as it
-/// reads now.
+/// `call.updated` for a stored call (patched, recorded, or a missed call marked called
+/// back), as it reads now.
 fn updated(
     tx: &mut Transaction<'_>,
     events: &mut Enqueue<'_>,
@@ -447,10 +511,22 @@ fn updated(
     id: &str,
     at: Timestamp,
 ) -> Result<(), StoreError> {
+    announce(tx, events, new, EventKind::CallUpdated, id, at)
+}
+
+/// A `kind` fact of stored call `id`, as it reads now.
+fn announce(
+    tx: &mut Transaction<'_>,
+    events: &mut Enqueue<'_>,
+    new: &mut NewEvents,
+    kind: EventKind,
+    id: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let Some(view) = super::calls::call(tx, id)? else {
         return Ok(());
     };
-    new.call(events, EventKind::CallUpdated, &CallFact::from(view), at)
+    new.call(events, kind, &CallFact::from(view), at)
 }
 
 /// The stored live rows of the calls `batch` answers without starting them, in one read

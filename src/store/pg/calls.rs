@@ -4,7 +4,7 @@
 //! type; the columns are those a view reads on SQLite ([`crate::store::calls::row`]), read
 //! back as SQLite hands them out ([`super::cells`]), so both backends answer alike.
 //!
-//! PostgreSQL has no transcripts yet: a call's speech tags read as none.
+//! A call's speech tags are its transcript's keyword tags, as on SQLite.
 
 use std::sync::OnceLock;
 
@@ -24,7 +24,10 @@ fn select_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let exprs: Vec<String> = columns().iter().map(|c| select_expr("cdr", c)).collect();
-        format!("SELECT seq, {}, NULL::text FROM cdr", exprs.join(", "))
+        format!(
+            "SELECT seq, {}, (SELECT tags::text FROM transcripts WHERE call_id = cdr.id) FROM cdr",
+            exprs.join(", ")
+        )
     })
 }
 

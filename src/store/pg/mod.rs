@@ -21,6 +21,9 @@
 //! - [`reader`]: the read pool of the HTTP side and the CLI; [`calls`]: the calls API's
 //!   reads; [`report_facts`]: the reports' sums; [`report_tags`]: the tag report's (see
 //!   `store::reads`).
+//! - [`recordings`]: a recording's outcome and expiry on its CDR, and the node holding its
+//!   file; [`transcripts`]: the speech queue (each node's own recordings) and transcripts;
+//!   [`scoring`]: scores and the scorer's models.
 //! - What the marketer adds: [`patch`] (tags, note, deal, label on a call), [`leads`],
 //!   [`costs`] (ad cost imports).
 
@@ -46,13 +49,16 @@ pub mod patch;
 pub mod pool_usage;
 pub mod probe;
 pub mod reader;
+pub mod recordings;
 pub mod recovery;
 pub mod report_facts;
 pub mod report_tags;
 pub mod schema;
+pub mod scoring;
 mod sink;
 pub mod spool;
 pub mod takeover;
+pub mod transcripts;
 pub mod writer;
 
 use std::str::FromStr;

@@ -8,7 +8,7 @@ use postgres::{GenericClient, Row};
 
 use crate::store::StoreError;
 use crate::store::outbox::admin::{
-    DestinationStatus, ListFilter, ListPage, ListedEvent, NOT_DROPPED, Replay,
+    Backlog, DestinationStatus, ListFilter, ListPage, ListedEvent, NOT_DROPPED, Replay,
 };
 use crate::store::outbox::{DeliveryState, from_millis, millis};
 
@@ -18,6 +18,22 @@ const RESET: &str = "UPDATE outbox SET state = 'pending', attempts = 0, \
 /// The rows a `Replay::Since` takes (`$1` is the replay's time, as on SQLite).
 const SINCE: &str = "WHERE destination = $2 AND created_at >= $3 AND state <> 'pending' \
     AND settled_at <= $1";
+
+/// The backlog of `destination` over every node's events (the delivery services' gauges).
+pub fn backlog(client: &mut impl GenericClient, destination: &str) -> Result<Backlog, StoreError> {
+    let row = client.query_one(
+        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'dead'), \
+         min(created_at) FILTER (WHERE state = 'pending') \
+         FROM outbox WHERE destination = $1 AND state <> 'delivered'",
+        &[&destination],
+    )?;
+    let (pending, dead): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(Backlog {
+        pending: u64::try_from(pending).unwrap_or(0),
+        dead: u64::try_from(dead).unwrap_or(0),
+        oldest_pending: row.try_get::<_, Option<i64>>(2)?.map(from_millis),
+    })
+}
 
 /// Whether event `id` of `destination` is a dropped one, which [`replay`] refuses.
 pub fn is_dropped(

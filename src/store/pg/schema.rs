@@ -121,14 +121,87 @@ CREATE TABLE pool_usage (
 CREATE INDEX pool_usage_at ON pool_usage (at);
 ";
 
+/// Version 7: recordings (issue 17), transcripts and the call scorer on PostgreSQL:
+/// the waiting room of recording outcomes that reach the writer before their CDR
+/// (`store::pg::recordings`) and each node's CDRs still `pending` (its janitor settles only
+/// its own, from its own disk); the speech queue, kept by a trigger as on SQLite (a
+/// `recorded` WAV is queued with its CDR's `node_id`, the node whose disk holds it; an
+/// `expired` one takes its job and transcript along), the transcripts
+/// (`store::pg::transcripts`) and every training's model (`store::pg::scoring`).
+const V7_RECORDINGS_AND_SPEECH: &str = "
+CREATE TABLE recording_settled (
+    id     text PRIMARY KEY,
+    status text NOT NULL,
+    reason text,
+    path   text,
+    bytes  bigint,
+    secs   bigint
+);
+CREATE INDEX cdr_recording_pending ON cdr (node_id, ended_at) WHERE recording_status = 'pending';
+CREATE TABLE speech_jobs (
+    call_id     text PRIMARY KEY,
+    node_id     text NOT NULL,
+    path        text NOT NULL,
+    enqueued_at timestamptz NOT NULL,
+    due_at      timestamptz NOT NULL,
+    attempts    bigint NOT NULL DEFAULT 0,
+    last_error  text
+);
+CREATE INDEX speech_jobs_due ON speech_jobs (node_id, due_at);
+CREATE TABLE transcripts (
+    seq        bigserial PRIMARY KEY,
+    call_id    text NOT NULL UNIQUE,
+    status     text NOT NULL,
+    engine     text NOT NULL,
+    language   text,
+    caller     text NOT NULL DEFAULT '',
+    agent      text NOT NULL DEFAULT '',
+    words      jsonb NOT NULL DEFAULT '[]',
+    facts      jsonb,
+    tags       jsonb NOT NULL DEFAULT '[]',
+    error      text,
+    attempts   bigint NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE TABLE scoring_models (
+    id         bigserial PRIMARY KEY,
+    trained_at timestamptz NOT NULL,
+    labels     bigint NOT NULL,
+    targets    bigint NOT NULL,
+    folds      bigint NOT NULL,
+    accuracy   double precision NOT NULL,
+    precision  double precision NOT NULL,
+    recall     double precision NOT NULL,
+    kept       boolean NOT NULL,
+    model      jsonb NOT NULL
+);
+CREATE INDEX cdr_label ON cdr (label_at) WHERE label IS NOT NULL;
+CREATE FUNCTION calltrack_speech_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.recording_status = 'recorded' AND NEW.recording_path LIKE '%.wav' THEN
+        INSERT INTO speech_jobs (call_id, node_id, path, enqueued_at, due_at)
+        VALUES (NEW.id, coalesce(NEW.node_id, ''), NEW.recording_path, NEW.ended_at, NEW.ended_at)
+        ON CONFLICT (call_id) DO NOTHING;
+    ELSIF NEW.recording_status = 'expired' THEN
+        DELETE FROM speech_jobs WHERE call_id = NEW.id;
+        DELETE FROM transcripts WHERE call_id = NEW.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER speech_queue AFTER UPDATE OF recording_status ON cdr
+FOR EACH ROW EXECUTE FUNCTION calltrack_speech_queue();
+";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
     V4_REPORT_REPEATS,
     V5_LEADS_AND_COSTS,
     V6_OPERATOR_DATA,
+    V7_RECORDINGS_AND_SPEECH,
 ];
 
 /// The newest version this build knows.

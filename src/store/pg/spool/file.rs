@@ -257,6 +257,48 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_outcome_is_spooled_and_the_janitors_expiry_is_not() {
+        use crate::call::recording::{RecordingReason, RecordingSettled};
+        use crate::store::commands::StoreCommand;
+        let at = jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        for settled in [
+            RecordingSettled::Recorded {
+                path: "/r/a.wav".into(),
+                bytes: 48_044,
+                secs: 3,
+            },
+            RecordingSettled::Failed(RecordingReason::DiskFull),
+        ] {
+            let command = StoreCommand::RecordingSettled {
+                id: "a".into(),
+                settled: settled.clone(),
+                at,
+            };
+            let record = SpoolRecord::of(&command).unwrap();
+            let back = SpoolRecord::from_json(&record.to_json().unwrap()).unwrap();
+            let StoreCommand::RecordingSettled {
+                id,
+                settled: again,
+                at: when,
+            } = back.into_command()
+            else {
+                panic!("a recording outcome");
+            };
+            assert_eq!((id.as_str(), again, when), ("a", settled, at));
+        }
+        let (done, _) = tokio::sync::oneshot::channel();
+        let expire = StoreCommand::RecordingsExpired {
+            ids: vec!["a".into()],
+            reason: RecordingReason::Retention,
+            done,
+        };
+        assert!(
+            !super::super::record::keeps(&expire),
+            "the janitor removes files only after a commit: it retries, not spools"
+        );
+    }
+
+    #[test]
     fn a_rejected_command_leaves_the_spool_but_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut spool = SpoolFile::open(&dir.path().join("spool.sqlite")).unwrap();

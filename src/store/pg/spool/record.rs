@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::live_dialog::CallDialogs;
 use crate::call::record::{CallDetailRecord, LiveCall, rfc3339};
+use crate::call::recording::RecordingSettled;
 use crate::call::trail::TrailStep;
 use crate::lease::PoolUsageSample;
 use crate::store::commands::StoreCommand;
@@ -96,6 +97,13 @@ pub enum SpoolRecord {
         #[serde(with = "rfc3339")]
         prune_before: Timestamp,
     },
+    /// A recording's outcome (the recordings janitor's expiry is not kept: it retries).
+    Recording {
+        id: String,
+        settled: RecordingSettled,
+        #[serde(with = "rfc3339")]
+        at: Timestamp,
+    },
     /// An outbox replay: one event (`id`) or every settled one since `since`.
     Replay {
         destination: String,
@@ -108,7 +116,8 @@ pub enum SpoolRecord {
 }
 
 /// Whether the spool keeps `cmd`: the commands [`SpoolRecord::of`] has a record for (the
-/// call path, the delivery services' settlements, the operator's edits); what the marketer
+/// call path, the delivery services' settlements, the operator's edits, recordings'
+/// outcomes); what the marketer
 /// adds (call patches, leads, cost imports) is answered by PostgreSQL only.
 pub fn keeps(cmd: &StoreCommand) -> bool {
     SpoolRecord::of(cmd).is_some()
@@ -147,6 +156,11 @@ impl SpoolRecord {
                 pattern: pattern.clone(),
             },
             StoreCommand::OutboxReplay { replay, at, .. } => Self::replay(replay, *at),
+            StoreCommand::RecordingSettled { id, settled, at } => Self::Recording {
+                id: id.clone(),
+                settled: settled.clone(),
+                at: *at,
+            },
             StoreCommand::MetricaUploads { uploads, .. } => Self::MetricaUploads {
                 uploads: uploads.clone(),
             },
@@ -203,6 +217,9 @@ impl SpoolRecord {
                 prune_before,
                 done: tokio::sync::oneshot::channel().0,
             },
+            Self::Recording { id, settled, at } => {
+                StoreCommand::RecordingSettled { id, settled, at }
+            }
             Self::Replay {
                 destination,
                 id,
