@@ -252,13 +252,17 @@ leases_step() { # LABEL NODES SHARED
 	mem0=$(redis_used)
 	for i in $(seq 1 "$nodes"); do start_node "$i" "$shared" "$url" 5999 "${ranges%, }"; done
 	mem1=$(redis_used)
-	local conns=$((64 / nodes)) wrks=()
+	local conns=$((64 / nodes)) wrks=() rd0 rd1 ct0 ct1 t0 t1
+	rd0=$(ticks "$REDIS_PID"); ct0=$(ticks "${NODE_PIDS[@]}"); t0=$(date +%s.%N)
 	for i in $(seq 0 $((nodes - 1))); do
 		wrk -t1 -c"$conns" -d"${SECS}s" --latency -s "$ROOT/benches/http_leases.lua" \
 			"http://127.0.0.1:${NODE_HTTP[$i]}" >"$d/wrk$i.out" 2>&1 &
 		wrks+=($!)
 	done
 	for p in "${wrks[@]}"; do wait "$p" || true; done
+	rd1=$(ticks "$REDIS_PID"); ct1=$(ticks "${NODE_PIDS[@]}"); t1=$(date +%s.%N)
+	awk -v rd=$((rd1 - rd0)) -v ct=$((ct1 - ct0)) -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" 'BEGIN {
+		printf "  CPU: calltrack %.0f %%, Redis %.0f %% of a core\n", 100 * ct / hz / (t1 - t0), 100 * rd / hz / (t1 - t0) }'
 	if [ "$shared" = 1 ]; then
 		mem2=$(redis_used)
 		exp=$(redis-cli -p "$REDIS_PORT" --scan --pattern '*pool:bench/web:exp' | head -1)
