@@ -8,6 +8,7 @@
 use postgres::{Client, Transaction};
 
 use super::mirror::{self, TABLES};
+use super::schema_reports::V7_REPORT_ROLLUP;
 use crate::store::StoreError;
 
 /// `pg_advisory_xact_lock` key of the migrations ("calltrak" in ASCII).
@@ -121,14 +122,16 @@ CREATE TABLE pool_usage (
 CREATE INDEX pool_usage_at ON pool_usage (at);
 ";
 
-/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 6] = [
+/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; version 7 (the report
+/// rollup) is in `schema_reports.rs`.
+const MIGRATIONS: [&str; 7] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
     V4_REPORT_REPEATS,
     V5_LEADS_AND_COSTS,
     V6_OPERATOR_DATA,
+    V7_REPORT_ROLLUP,
 ];
 
 /// The newest version this build knows.
