@@ -156,7 +156,11 @@ fn prev_started_agrees(client: &mut postgres::Client) {
 fn answers(client: &mut postgres::Client) -> Vec<Sums> {
     let rolled = total(client, "source,campaign");
     assert_eq!(rolled, total(client, "hour"), "by hour");
-    assert_eq!(rolled, total(client, "device"), "the rollup path sums what the calls do");
+    assert_eq!(
+        rolled,
+        total(client, "device"),
+        "the rollup path sums what the calls do"
+    );
     ["source,campaign", "hour,source", ""]
         .iter()
         .map(|by| total(client, by))
@@ -206,7 +210,11 @@ fn two_nodes_writing_the_same_hours_report_as_one_writer() {
         prev_started_agrees(client);
         let kept = rollup(client);
         assert!(kept.len() > 10, "{kept:?}");
-        assert_eq!(kept, rebuilt(client), "the triggers keep what a rebuild sums");
+        assert_eq!(
+            kept,
+            rebuilt(client),
+            "the triggers keep what a rebuild sums"
+        );
     }
     // First-time judgements follow the order the nodes wrote in; every other sum is alike.
     let strip = |mut sums: Vec<Sums>| {
@@ -216,7 +224,10 @@ fn two_nodes_writing_the_same_hours_report_as_one_writer() {
         sums
     };
     let (by_one, by_two) = (answers(&mut a), answers(&mut b));
-    assert!(by_one[2].unique_callers == 40 && by_one[2].calls > 500, "{by_one:?}");
+    assert!(
+        by_one[2].unique_callers == 40 && by_one[2].calls > 500,
+        "{by_one:?}"
+    );
     assert_eq!(strip(by_one), strip(by_two));
 }
 
@@ -247,22 +258,34 @@ fn an_interrupted_cdr_replaced_by_the_real_one_leaves_the_rollup_right() {
     let mut client = pg_store::client(&url);
     let before = total(&mut client, "source");
     let now = real.ended_at + SignedDuration::from_secs(60);
-    let found = calltrack::store::pg::recover_interrupted_calls(&mut client, "node-a", now)
-        .unwrap();
+    let found =
+        calltrack::store::pg::recover_interrupted_calls(&mut client, "node-a", now).unwrap();
     assert_eq!(found.recorded, 1);
     let interrupted = total(&mut client, "source");
     assert_eq!(interrupted.calls, before.calls + 1);
-    assert_eq!(interrupted.answered, before.answered, "rang, never answered");
+    assert_eq!(
+        interrupted.answered, before.answered,
+        "rang, never answered"
+    );
 
     let (sender, handle) = pg_store::writer(&url, "node-a", Outbox::new(Vec::new()));
-    sender.try_send(StoreCommand::CallEnded(real.clone())).unwrap();
+    sender
+        .try_send(StoreCommand::CallEnded(real.clone()))
+        .unwrap();
     drop(sender);
     assert_eq!(handle.shutdown().unwrap().cdrs_written, 1);
     let replaced = total(&mut client, "source");
     assert_eq!(replaced.calls, before.calls + 1, "one call, not two");
     assert_eq!(replaced.answered, before.answered + 1);
-    assert_eq!(replaced.talk_secs, before.talk_secs + i64::from(real.talk_secs));
-    assert_eq!(replaced, total(&mut client, "device"), "rollup and calls agree");
+    assert_eq!(
+        replaced.talk_secs,
+        before.talk_secs + i64::from(real.talk_secs)
+    );
+    assert_eq!(
+        replaced,
+        total(&mut client, "device"),
+        "rollup and calls agree"
+    );
     prev_started_agrees(&mut client);
     assert_eq!(rollup(&mut client), rebuilt(&mut client));
 }

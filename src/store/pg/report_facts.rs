@@ -84,7 +84,12 @@ fn rollup_sums(
         _ => "to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
     };
     let mut select = vec![bucket.to_owned(), "site".to_owned()];
-    select.extend(q.columns.iter().filter_map(|f| f.column()).map(String::from));
+    select.extend(
+        q.columns
+            .iter()
+            .filter_map(|f| f.column())
+            .map(String::from),
+    );
     select.push("currency".to_owned());
     let group = (1..=select.len())
         .map(|i| i.to_string())
