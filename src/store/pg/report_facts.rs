@@ -66,7 +66,7 @@ const SUMS: &str = "count(*),
     count(target),
     coalesce(sum(target), 0)::bigint";
 
-/// The rollup's sums in the order [`rolled_sums`] reads them, after the currency.
+/// The rollup's sums in the order [`rollup_sums`] reads them, after the currency.
 const ROLLED: &str = "sum(calls)::bigint, sum(first_time_calls)::bigint, sum(answered)::bigint,
     sum(missed)::bigint, sum(missed_not_called_back)::bigint, sum(quality_calls)::bigint,
     sum(wait_secs)::bigint, sum(talk_secs)::bigint, sum(leads)::bigint, sum(won_minor)::bigint,
