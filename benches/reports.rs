@@ -6,16 +6,29 @@
 //! - `dashboard_overview`: the overview's queries, the 30-day total with the previous
 //!   period's total, and the 30-day breakdown by day, source (target < 500 ms).
 //!
+//! The same queries run on PostgreSQL (`postgres_report_30d_by_source_campaign`,
+//! `postgres_dashboard_overview`) when it is installed: a throwaway server on loopback
+//! (`tests/support/pg_server.rs`), the same rows copied from the SQLite file with `COPY` once
+//! per run (`cdr`, `leads`, `costs`; every column both backends hold), then `VACUUM ANALYZE`
+//! (the visibility map autovacuum keeps on a steady store, so index-only scans stay so).
+//!
 //! Run: `cargo bench --bench reports` (`REPORT_BENCH_CALLS=100000` for a quick run).
 
 #![allow(clippy::expect_used)]
+
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "../tests/support/pg_server.rs"]
+mod pg_server;
+
+use std::io::Write;
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use calltrack::cli::demo::{DemoPlan, generate};
-use calltrack::cli::report::build;
+use calltrack::cli::report::{build, build_from};
+use calltrack::config::PostgresConfig;
 use calltrack::report::{ReportInput, ReportRequest, Zones};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::civil::date;
@@ -97,7 +110,94 @@ fn reports(c: &mut Criterion) {
             black_box((total, by_day))
         })
     });
+    postgres(&mut group, &path, [&by_campaign, &total, &by_day], &zones);
     group.finish();
+}
+
+/// The PostgreSQL runs of the same requests (skipped loudly without PostgreSQL).
+fn postgres(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    path: &std::path::Path,
+    [by_campaign, total, by_day]: [&ReportRequest; 3],
+    zones: &Zones,
+) {
+    let Some(server) = pg_server::PgServer::start("reports postgres benches") else {
+        return;
+    };
+    let url = server.create_db("reports");
+    let config = PostgresConfig {
+        url,
+        pool_size: 1,
+        connect_timeout: Duration::from_secs(5),
+    };
+    let mut client = calltrack::store::pg::open(&config).expect("open PostgreSQL");
+    let sqlite = calltrack::store::open_read_only(path).expect("read-only bench db");
+    let started = Instant::now();
+    for table in ["cdr", "leads", "costs"] {
+        copy_table(&sqlite, &mut client, table);
+    }
+    client
+        .batch_execute("VACUUM ANALYZE")
+        .expect("vacuum analyze");
+    eprintln!(
+        "postgres: copied in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    group.bench_function("postgres_report_30d_by_source_campaign", |b| {
+        b.iter(|| black_box(build_from(&mut client, by_campaign, zones).expect("report")))
+    });
+    group.bench_function("postgres_dashboard_overview", |b| {
+        b.iter(|| {
+            let total = build_from(&mut client, total, zones).expect("total");
+            let by_day = build_from(&mut client, by_day, zones).expect("by day");
+            black_box((total, by_day))
+        })
+    });
+}
+
+/// Copies every row of `table` from SQLite to PostgreSQL (the columns PostgreSQL mirrors, in
+/// CSV: an unquoted empty field is NULL).
+fn copy_table(sqlite: &rusqlite::Connection, client: &mut postgres::Client, table: &str) {
+    let names: Vec<&str> = calltrack::store::pg::mirror::columns(table)
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|name| *name != "seq")
+        .collect();
+    let list = names.join(", ");
+    let mut stmt = sqlite
+        .prepare(&format!("SELECT {list} FROM {table}"))
+        .expect("select rows");
+    let mut rows = stmt.query([]).expect("query rows");
+    let mut writer = client
+        .copy_in(&format!("COPY {table} ({list}) FROM STDIN (FORMAT csv)"))
+        .expect("copy in");
+    let mut line = String::new();
+    while let Some(row) = rows.next().expect("row") {
+        line.clear();
+        for i in 0..names.len() {
+            if i > 0 {
+                line.push(',');
+            }
+            csv_field(&mut line, row.get_ref(i).expect("cell"));
+        }
+        line.push('\n');
+        writer.write_all(line.as_bytes()).expect("copy row");
+    }
+    writer.finish().expect("finish copy");
+}
+
+fn csv_field(line: &mut String, value: rusqlite::types::ValueRef<'_>) {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null | ValueRef::Blob(_) => {}
+        ValueRef::Integer(n) => line.push_str(&n.to_string()),
+        ValueRef::Real(x) => line.push_str(&x.to_string()),
+        ValueRef::Text(text) => {
+            line.push('"');
+            line.push_str(&String::from_utf8_lossy(text).replace('"', "\"\""));
+            line.push('"');
+        }
+    }
 }
 
 criterion_group!(benches, reports);

@@ -4,7 +4,8 @@
 //! of this node's calls). The SQLite store stays the default and the reference.
 //!
 //! - [`schema`]: versioned migrations of their own (`schema_migrations`); [`mirror`]: the
-//!   columns shared with SQLite, derived from its schema; [`cells`]: values both ways.
+//!   columns shared with SQLite, derived from its schema; [`cells`]: values both ways;
+//!   `schema_reports`: the report rollup and the triggers keeping it (V7).
 //! - [`writer`]: the writer thread on PostgreSQL; [`sink`]: where its batches go (PostgreSQL,
 //!   or [`spool`], a local file, while PostgreSQL is unreachable); [`batch`]: one batch, one
 //!   transaction; [`cdr`], [`live`], [`history`]: its tables.
@@ -28,6 +29,7 @@
 //!   [`costs`] (ad cost imports).
 
 mod batch;
+mod batch_facts;
 pub mod blacklist;
 mod blacklist_watch;
 pub mod calls;
@@ -54,6 +56,7 @@ pub mod recovery;
 pub mod report_facts;
 pub mod report_tags;
 pub mod schema;
+mod schema_reports;
 pub mod scoring;
 mod sink;
 pub mod spool;

@@ -1,7 +1,10 @@
-//! Answers the report room's [`FactQuery`]s from PostgreSQL: the sums of the period's calls
-//! per site, UTC bucket and group-by key, as SQLite's path for fields its rollup does not keep
-//! (`store::report_facts`, "any other field"), for every field: PostgreSQL has no rollup yet,
-//! so a report costs what its period holds in calls.
+//! Answers the report room's [`FactQuery`]s from PostgreSQL, as `store::report_facts` does
+//! on SQLite, by two paths that cost what the period holds, not what the history holds:
+//! - fields the rollup keeps (source, medium, campaign, number kind, site and time fields):
+//!   `report_rollup` rows of the period's UTC hours (schema V7, kept by triggers), plus the
+//!   period's repeat calls from the `cdr_repeats` index (`prev_started_at` in the period);
+//! - any other field: the sums of the period's calls and leads per site, UTC bucket and
+//!   group-by key.
 //!
 //! The same rules as on SQLite: calls calltrack refused (`rejected`) are not counted; a call
 //! whose caller called the same site earlier in the period (a not rejected call) is a repeat
@@ -16,7 +19,7 @@ use postgres::types::ToSql;
 use super::cells::time_text;
 use crate::report::{Bucket, Fact, FactQuery, Facts, GroupField, SiteSet, Sums};
 use crate::store::StoreError;
-use crate::store::report_facts::bucket_start;
+use crate::store::report_facts::{bucket_start, rolled_up};
 
 /// The facts of every query, added together.
 pub fn facts_of(
@@ -33,8 +36,13 @@ pub fn facts_of(
 /// The facts of one query.
 pub fn facts(client: &mut impl GenericClient, q: &FactQuery) -> Result<Facts, StoreError> {
     let mut facts = Facts::default();
-    call_sums(client, q, &mut facts)?;
-    lead_sums(client, q, &mut facts)?;
+    if rolled_up(q) {
+        rollup_sums(client, q, &mut facts)?;
+        repeats(client, q, &mut facts)?;
+    } else {
+        call_sums(client, q, &mut facts)?;
+        lead_sums(client, q, &mut facts)?;
+    }
     super::costs::costs(client, q, &mut facts)?;
     Ok(facts)
 }
@@ -52,13 +60,116 @@ const SUMS: &str = "count(*),
     coalesce(sum(talk_secs) FILTER (WHERE answered_at IS NOT NULL), 0)::bigint,
     coalesce(sum(deal_amount_minor) FILTER (WHERE deal_status = 'won' AND deal_currency = $3), 0)::bigint,
     count(*) FILTER (WHERE deal_status = 'won' AND deal_currency IS DISTINCT FROM $3),
-    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM cdr AS p WHERE p.caller = c.caller
-        AND p.site = c.site AND p.started_at >= $1 AND p.started_at < c.started_at
-        AND p.disposition <> 'rejected')),
+    count(*) FILTER (WHERE prev_started_at >= $1),
     count(confidence),
     coalesce(sum(floor(confidence * 1000 + 0.5)), 0)::bigint,
     count(target),
     coalesce(sum(target), 0)::bigint";
+
+/// The rollup's sums in the order [`rollup_sums`] reads them, after the currency.
+const ROLLED: &str = "sum(calls)::bigint, sum(first_time_calls)::bigint, sum(answered)::bigint,
+    sum(missed)::bigint, sum(missed_not_called_back)::bigint, sum(quality_calls)::bigint,
+    sum(wait_secs)::bigint, sum(talk_secs)::bigint, sum(leads)::bigint, sum(won_minor)::bigint,
+    sum(won_deals)::bigint, sum(confident_calls)::bigint, sum(confidence_milli)::bigint,
+    sum(scored_calls)::bigint, sum(target_calls)::bigint";
+
+/// The rollup lines of the period's UTC hours, per bucket, site, key and won-deal currency.
+fn rollup_sums(
+    client: &mut impl GenericClient,
+    q: &FactQuery,
+    facts: &mut Facts,
+) -> Result<(), StoreError> {
+    let bucket = match q.bucket {
+        Bucket::None => "''::text",
+        _ => "to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
+    };
+    let mut select = vec![bucket.to_owned(), "site".to_owned()];
+    select.extend(
+        q.columns
+            .iter()
+            .filter_map(|f| f.column())
+            .map(String::from),
+    );
+    select.push("currency".to_owned());
+    let group = (1..=select.len())
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {}, {ROLLED} FROM report_rollup WHERE hour >= $1 AND hour < $2 AND {}
+         GROUP BY {group}",
+        select.join(", "),
+        site_clause(q, 3)
+    );
+    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
+    let (from, to) = (hour_floor(q.from), hour_floor(q.to));
+    let params: [&(dyn ToSql + Sync); 3] = [&from, &to, list];
+    let n = q.columns.len() + 2;
+    for row in client.query(&sql, &params)? {
+        let currency: String = row.try_get(n)?;
+        let get = |i: usize| row.try_get::<_, i64>(n + 1 + i);
+        let ours = currency == q.currency;
+        if !ours && !currency.is_empty() {
+            facts.skipped.deals += get(10)?;
+        }
+        let calls = get(0)?;
+        let sums = Sums {
+            calls,
+            unique_callers: calls,
+            first_time_calls: get(1)?,
+            answered: get(2)?,
+            missed: get(3)?,
+            missed_not_called_back: get(4)?,
+            quality_calls: get(5)?,
+            wait_secs: get(6)?,
+            talk_secs: get(7)?,
+            leads: get(8)?,
+            revenue_minor: if ours { get(9)? } else { 0 },
+            confident_calls: get(11)?,
+            confidence_milli: get(12)?,
+            scored_calls: get(13)?,
+            target_calls: get(14)?,
+            ..Sums::default()
+        };
+        let mut fact = fact(q, &row, sums)?;
+        // The rollup keeps an absent key as '' (part of its primary key): absent again.
+        for value in &mut fact.key {
+            if value.as_deref() == Some("") {
+                *value = None;
+            }
+        }
+        facts.sums.push(fact);
+    }
+    Ok(())
+}
+
+/// Calls of the period whose caller called the same site earlier in the period: one off
+/// their line's unique callers.
+fn repeats(
+    client: &mut impl GenericClient,
+    q: &FactQuery,
+    facts: &mut Facts,
+) -> Result<(), StoreError> {
+    let (group, select) = grouping(q, "started_at", "tracking_number");
+    let sql = format!(
+        "SELECT {select}, count(*) FROM cdr
+         WHERE prev_started_at >= $1 AND prev_started_at < $2 AND started_at < $2 AND {}
+         GROUP BY {group}",
+        site_clause(q, 3)
+    );
+    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
+    let (from, to) = (system_time(q.from), system_time(q.to));
+    let params: [&(dyn ToSql + Sync); 3] = [&from, &to, list];
+    let n = q.columns.len() + 2;
+    for row in client.query(&sql, &params)? {
+        let sums = Sums {
+            unique_callers: -row.try_get::<_, i64>(n)?,
+            ..Sums::default()
+        };
+        facts.sums.push(fact(q, &row, sums)?);
+    }
+    Ok(())
+}
 
 fn call_sums(
     client: &mut impl GenericClient,
@@ -66,7 +177,7 @@ fn call_sums(
     facts: &mut Facts,
 ) -> Result<(), StoreError> {
     let (group, select) = grouping(q, "started_at", "tracking_number");
-    let sites = site_clause(q);
+    let sites = site_clause(q, 4);
     let sql = format!(
         "SELECT {select}, {SUMS} FROM cdr AS c
          WHERE started_at >= $1 AND started_at < $2 AND disposition <> 'rejected' AND {sites}
@@ -97,7 +208,7 @@ fn lead_sums(
             count(*) FILTER (WHERE deal_status = 'won' AND deal_currency IS DISTINCT FROM $3)
          FROM leads WHERE created_at >= $1 AND created_at < $2 AND {}
          GROUP BY {group}",
-        site_clause(q)
+        site_clause(q, 4)
     );
     let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
     let (from, to) = (system_time(q.from), system_time(q.to));
@@ -115,11 +226,11 @@ fn lead_sums(
     Ok(())
 }
 
-/// `site = ANY($4)` or `site <> ALL($4)`.
-fn site_clause(q: &FactQuery) -> &'static str {
+/// `site = ANY($n)` or `site <> ALL($n)`.
+fn site_clause(q: &FactQuery, n: usize) -> String {
     match &q.sites {
-        SiteSet::Only(_) => "site = ANY($4)",
-        SiteSet::Except(_) => "site <> ALL($4)",
+        SiteSet::Only(_) => format!("site = ANY(${n})"),
+        SiteSet::Except(_) => format!("site <> ALL(${n})"),
     }
 }
 
@@ -189,6 +300,12 @@ fn fact(q: &FactQuery, row: &postgres::Row, sums: Sums) -> Result<Fact, postgres
         key,
         sums,
     })
+}
+
+/// The start of the UTC hour of `at`, as a `timestamptz` parameter (the rollup's hours).
+fn hour_floor(at: Timestamp) -> std::time::SystemTime {
+    let second = at.as_second().div_euclid(3600) * 3600;
+    Timestamp::from_second(second).map_or_else(|_| system_time(at), system_time)
 }
 
 /// An instant as a `timestamptz` parameter (microseconds; calls are stored to the

@@ -8,6 +8,7 @@
 use postgres::{Client, Transaction};
 
 use super::mirror::{self, TABLES};
+use super::schema_reports::V8_REPORT_ROLLUP;
 use crate::store::StoreError;
 
 /// `pg_advisory_xact_lock` key of the migrations ("calltrak" in ASCII).
@@ -193,8 +194,9 @@ CREATE TRIGGER speech_queue AFTER UPDATE OF recording_status ON cdr
 FOR EACH ROW EXECUTE FUNCTION calltrack_speech_queue();
 ";
 
-/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 7] = [
+/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; version 8 (the report
+/// rollup) is in `schema_reports.rs`.
+const MIGRATIONS: [&str; 8] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
@@ -202,6 +204,7 @@ const MIGRATIONS: [&str; 7] = [
     V5_LEADS_AND_COSTS,
     V6_OPERATOR_DATA,
     V7_RECORDINGS_AND_SPEECH,
+    V8_REPORT_ROLLUP,
 ];
 
 /// The newest version this build knows.
