@@ -80,7 +80,12 @@ fn speech(dir: &Path) -> Vec<u8> {
 
 /// An even port `P` with `P..=P + 3` free on loopback: the relay's whole pool (one stream).
 fn free_pool() -> u16 {
-    let seed = std::process::id() as usize;
+    // The tests of this file run at once in one process: each call starts half the span
+    // away from the last (the process id alone gave both the same range, which both found
+    // free before either bound it).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let seed = std::process::id() as usize + call * 2_450;
     for attempt in 0..500usize {
         let base = 24_000 + ((seed.wrapping_mul(7919) + attempt * 106) % 4_900) as u16 * 2;
         let free = (base..=base + 3).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok());
