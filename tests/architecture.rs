@@ -94,7 +94,7 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/speech/http_engine.rs",
     "src/speech/rescore.rs",
     "src/speech/worker_thread.rs",
-    "src/shutdown.rs",
+    "src/shutdown",
     "src/telemetry",
     "src/app",
     "src/cli",

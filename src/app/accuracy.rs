@@ -12,8 +12,9 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+
+use crate::shutdown::Every;
 
 use crate::config::SiteConfig;
 use crate::store::BackendReader;
@@ -34,14 +35,8 @@ pub async fn run_accuracy<C>(
 ) where
     C: Fn() -> Timestamp + Send,
 {
-    let mut tick = tokio::time::interval(ESTIMATE_EVERY);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    let mut every = Every::new(ESTIMATE_EVERY, stop);
+    while every.tick().await {
         let from = clock().checked_sub(WINDOW).unwrap_or(Timestamp::MIN);
         for site in sites.iter().filter(|s| !s.pools.is_empty()) {
             let id = site.id.clone();

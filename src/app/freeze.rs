@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+
+use crate::shutdown::Every;
 
 use crate::config::{PoolConfig, SiteConfig};
 use crate::lease::LeaseTable;
@@ -36,14 +37,8 @@ pub async fn run_freeze<C>(
 ) where
     C: Fn() -> Timestamp + Send,
 {
-    let mut tick = tokio::time::interval(ADAPT_EVERY);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    let mut every = Every::new(ADAPT_EVERY, stop);
+    while every.tick().await {
         let from = clock().checked_sub(HISTORY).unwrap_or(Timestamp::MIN);
         for site in sites.iter().filter(|s| s.adapt_freeze) {
             for pool in &site.pools {

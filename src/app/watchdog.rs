@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::shutdown::Every;
+
 /// How often the driver loop wakes to beat even when nothing happens.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 
@@ -77,12 +79,9 @@ pub async fn run(heartbeat: Heartbeat, stop: CancellationToken) {
             "WatchdogSec= below 4 s: pings may be withheld between heartbeats"
         );
     }
-    let mut tick = tokio::time::interval(period / 4);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => ping(&heartbeat, period),
-        }
+    let mut every = Every::new(period / 4, stop);
+    while every.tick().await {
+        ping(&heartbeat, period);
     }
 }
 

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::shutdown::Every;
 
 use jiff::SignedDuration;
 
@@ -56,15 +58,9 @@ pub async fn run_sweeper<S: LeaseSnapshots>(
 ) {
     table.keep_history();
     let history = SignedDuration::try_from(history).unwrap_or(SignedDuration::MAX);
-    let mut tick = tokio::time::interval(EXPIRE_EVERY);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut every = Every::new(EXPIRE_EVERY, stop);
     let mut last_save = Instant::now();
-    loop {
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    while every.tick().await {
         let now = Timestamp::now();
         let ended = table.expire(now);
         let codes_ended = table.codes().expire(now);

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+
+use crate::shutdown::Every;
 
 use super::LeaseTable;
 use super::usage::{PoolUsageSample, UsageSampler};
@@ -47,14 +48,8 @@ pub async fn run_usage_sampler<S, C>(
 {
     let retention = SignedDuration::try_from(retention).unwrap_or(SignedDuration::MAX);
     let mut sampler = UsageSampler::default();
-    let mut tick = tokio::time::interval(SAMPLE_EVERY);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
+    let mut every = Every::new(SAMPLE_EVERY, stop);
+    while every.tick().await {
         let now = clock();
         let samples = sampler.sample(&table, now);
         if samples.is_empty() {

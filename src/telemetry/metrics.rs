@@ -81,12 +81,9 @@ pub async fn run_upkeep(stop: tokio_util::sync::CancellationToken) {
     let Some(handle) = install() else {
         return;
     };
-    let mut every = tokio::time::interval(UPKEEP_EVERY);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = every.tick() => handle.run_upkeep(),
-        }
+    let mut every = crate::shutdown::Every::new(UPKEEP_EVERY, stop);
+    while every.tick().await {
+        handle.run_upkeep();
     }
 }
 

@@ -1,6 +1,10 @@
 //! The cancellation root: SIGTERM/SIGINT start a graceful shutdown, and systemd hears about
 //! it (sd_notify READY/STOPPING/RELOADING) when calltrack runs under `Type=notify`; SIGHUP
-//! deliveries for the reload service.
+//! deliveries for the reload service. Periodic services tick with [`Every`].
+
+mod every;
+
+pub use every::Every;
 
 use tokio_util::sync::CancellationToken;
 
