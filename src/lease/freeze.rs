@@ -15,7 +15,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 
 use super::LeaseTable;
-use super::table::Pool;
+use super::entries::Pool;
 
 /// The 95th percentile of the call delay after leaving: z of the standard normal.
 pub const QUANTILE_Z: f64 = 1.645;

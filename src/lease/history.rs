@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use jiff::Timestamp;
 
 use super::LeaseTable;
-use super::table::Held;
+use super::entries::Held;
 
 /// Most ended leases waiting for the sweeper (a few seconds of the busiest site's ends).
 pub const MAX_PENDING: usize = 50_000;

@@ -10,6 +10,7 @@
 //! clock, awaits or touches a socket.
 
 pub mod codes;
+mod entries;
 pub mod freeze;
 pub mod history;
 mod pool;

@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use jiff::{SignedDuration, Timestamp};
 
 use super::LeaseTable;
+use super::entries::NumberState;
 use super::pool::Allocation;
-use super::table::NumberState;
 
 /// When unheld calls make a leak: `calls` of them within `window`. `calls == 0`: never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use jiff::Timestamp;
 
-use super::table::{Held, Pool};
+use super::entries::{Held, Pool};
 use super::{Lease, LeaseTable, PoolStats};
 
 impl LeaseTable {

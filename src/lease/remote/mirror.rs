@@ -12,7 +12,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::super::table::Held;
+use super::super::entries::Held;
 use super::super::{Lease, LeaseTable, Visit};
 
 /// One number's state as a script reports it (see `scripts.rs` for the keys).
