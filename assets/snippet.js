@@ -340,8 +340,9 @@
 
   function leadUrl() { return api('sessions/' + encodeURIComponent(session.session_id) + '/leads'); }
 
-  /** `calltrack.lead({...})`: resolves with `{id, first_time}`, rejects with the status and
-   * the server's JSON error (`error.status`, `error.body`). */
+  /** `calltrack.lead({...})`: resolves with `{id, first_time}` (`first_time` is null when the
+   * server accepted the lead while its store was unreachable: 202, written later), rejects with
+   * the status and the server's JSON error (`error.status`, `error.body`). */
   async function lead(data) {
     if (!session) await ready;
     if (!session) throw new Error('calltrack: no session');
@@ -350,7 +351,7 @@
       headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(leadBody(data))
     });
     var answer = await response.json().catch(function () { return null; });
-    if (response.status !== 201) {
+    if (response.status !== 201 && response.status !== 202) {
       var error = new Error('calltrack: lead ' + response.status);
       error.status = response.status;
       error.body = answer;

@@ -501,13 +501,37 @@ fn the_cost_import_cli_writes_the_configured_store(backend: Backend) {
 /// cost import is not kept there: each is answered 500 `store_failed`, never 200 for
 /// something not stored; once PostgreSQL is back they are written again.
 #[test]
-fn postgres_down_refuses_what_the_spool_does_not_keep() {
+fn postgres_down_keeps_leads_and_refuses_what_people_can_send_again() {
     let _serial = support::serial();
     let Some(store) = start(Backend::Postgres) else {
         return;
     };
     let server = store._pg.as_ref().unwrap();
+    let session = store.json(
+        "POST",
+        "/v1/sites/demo/sessions",
+        Some(json!({"visitor_id": "v9", "page_url": "https://shop.example/?utm_source=google"})),
+        201,
+    )["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     server.stop();
+    // A visitor's form is sent once: the lead is spooled and accepted, judged later.
+    let mut spooled = Vec::new();
+    for body in [
+        json!({"name": "Ann", "phone": "+7 916 000-00-01"}),
+        json!({"email": "new@example.com"}),
+    ] {
+        let accepted = store.json(
+            "POST",
+            &format!("/v1/sessions/{session}/leads"),
+            Some(body),
+            202,
+        );
+        assert_eq!(accepted["first_time"], Value::Null, "{accepted}");
+        spooled.push(accepted["id"].as_str().unwrap().to_owned());
+    }
     let patch = json!({"note": "during the outage"});
     let costs = json!({"rows": [{"day": DAY, "site": "demo", "amount": "1", "currency": "RUB"}]});
     for (method, path, body) in [
@@ -545,6 +569,36 @@ fn postgres_down_refuses_what_the_spool_does_not_keep() {
     assert_eq!(
         report["total"]["cost"], "0.00",
         "the refused import was not kept"
+    );
+    // The spooled leads were written in order and judged then: caller 1 called before.
+    let leads = store.get("/v1/leads?limit=10");
+    let judged: Vec<(String, Value)> = leads["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_owned(),
+                l["first_time"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(judged.len(), 2, "{leads}");
+    for (id, first_time) in [(&spooled[0], false), (&spooled[1], true)] {
+        assert!(
+            judged.contains(&(id.clone(), json!(first_time))),
+            "{id} first_time {first_time}: {leads}"
+        );
+    }
+    let created: Vec<_> = store
+        .outbox()
+        .into_iter()
+        .filter(|(event, _)| event == "lead.created")
+        .collect();
+    assert_eq!(
+        created.len(),
+        2,
+        "each spooled lead's fact once: {created:?}"
     );
 }
 

@@ -27,7 +27,7 @@ use crate::call::lease_lookup::{self, Holder};
 use crate::config::{Config, SharedConfig};
 use crate::lease::LeaseTable;
 use crate::store::leads::NewLead;
-use crate::store::{StoreCommand, StoreSender};
+use crate::store::{FirstTime, StoreCommand, StoreSender};
 
 /// Most characters of a name.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -66,7 +66,9 @@ pub struct LeadBody {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LeadCreated {
     pub id: String,
-    pub first_time: bool,
+    /// `null` when the lead was accepted (202) while PostgreSQL is unreachable: it is
+    /// judged when the lead is written.
+    pub first_time: Option<bool>,
 }
 
 /// `POST /v1/sessions/{session_id}/leads`
@@ -81,6 +83,7 @@ pub struct LeadCreated {
     ),
     responses(
         (status = 201, description = "Stored and attributed", body = LeadCreated),
+        (status = 202, description = "Accepted while the PostgreSQL store is unreachable: kept in the node's spool and written, judged first-time or not, when it returns", body = LeadCreated),
         (status = 400, description = "Bad JSON or fields (every problem listed)", body = super::openapi::ErrorBody),
         (status = 404, description = "No such session", body = super::openapi::ErrorBody),
         (status = 429, description = "Rate limited or the store is busy", body = super::openapi::ErrorBody),
@@ -104,7 +107,7 @@ pub async fn create(
     let lead = clean_lead(body, attribution, now)?;
     let id = lead.id.clone();
     let window = config.tracking.unique_window;
-    let first_time = committed(
+    let judged = committed(
         "lead",
         store.try_request(|done| StoreCommand::InsertLead {
             lead: Box::new(lead),
@@ -113,7 +116,11 @@ pub async fn create(
         }),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(LeadCreated { id, first_time })))
+    let (status, first_time) = match judged {
+        FirstTime::Judged(first) => (StatusCode::CREATED, Some(first)),
+        FirstTime::Pending => (StatusCode::ACCEPTED, None),
+    };
+    Ok((status, Json(LeadCreated { id, first_time })))
 }
 
 /// JSON (or JSON sent as `text/plain`); any other content type is 415. Public for the fuzz

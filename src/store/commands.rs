@@ -19,6 +19,26 @@ use crate::lease::{LeaseSnapshot, PoolUsageSample};
 /// Answered by the writer once the command's transaction has committed.
 pub type Reply<T> = oneshot::Sender<T>;
 
+/// Whether a stored lead is first-time: judged in the transaction that wrote it, or not yet,
+/// for a lead the PostgreSQL writer kept in its spool while the server was unreachable (it
+/// is judged when the spool is replayed, against every lead and call stored by then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstTime {
+    Judged(bool),
+    Pending,
+}
+
+/// What the writer does with one command of a written batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Committed; whether it changed a row.
+    Changed(bool),
+    /// Kept in a spool, written when the store returns.
+    Spooled,
+    /// Not written: dropped unanswered, so its caller gets [`StoreError::NotCommitted`].
+    Refused,
+}
+
 /// One change to the store.
 // One `CallStarted` and one `CallEnded` per call: boxing the record would add an allocation
 // per call for no saving (see `CallEvent`).
@@ -71,7 +91,7 @@ pub enum StoreCommand {
     InsertLead {
         lead: Box<NewLead>,
         window: UniqueWindow,
-        done: Reply<bool>,
+        done: Reply<FirstTime>,
     },
     /// Changes a lead's tags, note or deal; answers whether the lead exists.
     PatchLead {
@@ -140,10 +160,32 @@ pub enum StoreCommand {
 }
 
 impl StoreCommand {
+    /// Answers the caller as `answer` says; a caller that stopped waiting is no error.
+    pub(super) fn settle(self, answer: Answer) {
+        match answer {
+            Answer::Changed(changed) => self.answer(changed),
+            Answer::Spooled => self.answer_spooled(),
+            Answer::Refused => {}
+        }
+    }
+
+    /// Answers a command kept in a spool: a lead is not judged yet; the spool keeps nothing
+    /// else that answers with a row's state, and those are answered as changed.
+    fn answer_spooled(self) {
+        match self {
+            Self::InsertLead { done, .. } => {
+                let _ = done.send(FirstTime::Pending);
+            }
+            other => other.answer(true),
+        }
+    }
+
     /// Answers the caller after the commit; `changed` is whether the command changed a row.
-    /// A caller that stopped waiting is no error.
     pub(super) fn answer(self, changed: bool) {
         match self {
+            Self::InsertLead { done, .. } => {
+                let _ = done.send(FirstTime::Judged(changed));
+            }
             Self::SaveLeases { done, .. }
             | Self::SavePoolUsage { done, .. }
             | Self::OutboxSettle { done, .. }
@@ -159,7 +201,6 @@ impl StoreCommand {
             | Self::BlacklistRemove { done, .. }
             | Self::PatchCall { done, .. }
             | Self::ReplaceCosts { done, .. }
-            | Self::InsertLead { done, .. }
             | Self::PatchLead { done, .. }
             | Self::OutboxReplay { done, .. } => {
                 let _ = done.send(changed);

@@ -86,7 +86,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use commands::{Reply, StoreCommand, StoreSender};
+pub use commands::{FirstTime, Reply, StoreCommand, StoreSender};
 pub use operator_reads::OperatorReads;
 pub use query::{StoredCdr, after, count, integrity_check, list_recent, recent_callers};
 pub use reader::StoreReader;

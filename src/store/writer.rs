@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::StoreError;
 use super::batch::{BatchOutcome, apply_tracked};
-use super::commands::{StoreCommand, StoreSender};
+use super::commands::{Answer, StoreCommand, StoreSender};
 use super::live_rows::LiveRows;
 use super::outbox::Outbox;
 use super::outbox::enqueue::Enqueue;
@@ -217,20 +217,14 @@ enum Woke {
 }
 
 /// Where a writer's batches go: one transaction per batch, all or nothing, in queue order;
-/// returns what the batch changed and, per command, whether it changed a row.
+/// returns what the batch changed and, per command, its [`Answer`].
 pub(super) trait Sink: Send + 'static {
     fn apply(
         &mut self,
         batch: &[StoreCommand],
         opts: &WriterOptions,
         events: &mut Enqueue<'_>,
-    ) -> Result<(BatchOutcome, Vec<bool>), StoreError>;
-
-    /// Commands this sink does not write: dropped unanswered (their callers get
-    /// [`StoreError::NotCommitted`]) instead of answered.
-    fn refuses(&self, _cmd: &StoreCommand) -> bool {
-        false
-    }
+    ) -> Result<(BatchOutcome, Vec<Answer>), StoreError>;
 
     /// How long the writer may wait for a command before it calls [`Sink::idle`]
     /// (`None`: the sink has nothing to do between batches).
@@ -266,11 +260,12 @@ impl Sink for SqliteSink {
         batch: &[StoreCommand],
         opts: &WriterOptions,
         events: &mut Enqueue<'_>,
-    ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
+    ) -> Result<(BatchOutcome, Vec<Answer>), StoreError> {
         let window = opts.callback_window;
-        let applied = apply_tracked(&mut self.conn, batch, window, events, &mut self.live_rows)?;
+        let (outcome, changed) =
+            apply_tracked(&mut self.conn, batch, window, events, &mut self.live_rows)?;
         self.commits += 1;
-        Ok(applied)
+        Ok((outcome, changed.into_iter().map(Answer::Changed).collect()))
     }
 
     fn commits(&self) -> u64 {
@@ -433,10 +428,8 @@ impl<S: Sink> Writer<S> {
                     metrics::histogram!("calltrack_cdr_write_seconds").record(took.as_secs_f64());
                     crate::telemetry::metrics::cdr_queue_depth(self.queue.len());
                     self.stats.record(batch.len(), outcome, took);
-                    for (cmd, changed) in batch.drain(..).zip(changed) {
-                        if !self.sink.refuses(&cmd) {
-                            cmd.answer(changed);
-                        }
+                    for (cmd, answer) in batch.drain(..).zip(changed) {
+                        cmd.settle(answer);
                     }
                     return;
                 }
@@ -601,11 +594,14 @@ mod tests {
             batch: &[StoreCommand],
             _opts: &WriterOptions,
             _events: &mut Enqueue<'_>,
-        ) -> Result<(BatchOutcome, Vec<bool>), StoreError> {
+        ) -> Result<(BatchOutcome, Vec<Answer>), StoreError> {
             use std::sync::atomic::Ordering::SeqCst;
             self.applied.fetch_add(batch.len(), SeqCst);
             self.batches += 1;
-            Ok((BatchOutcome::default(), vec![true; batch.len()]))
+            Ok((
+                BatchOutcome::default(),
+                vec![Answer::Changed(true); batch.len()],
+            ))
         }
 
         fn commits(&self) -> u64 {

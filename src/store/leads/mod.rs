@@ -21,11 +21,13 @@ use crate::call::attribution::Attribution;
 pub(super) use write::{insert, patch};
 
 /// A lead as the snippet API accepted it: cleaned and bounded, phone as digits, email
-/// lower-cased, at least one of them present.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// lower-cased, at least one of them present. Its serde form is what the PostgreSQL spool
+/// keeps.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewLead {
     /// 32 lowercase hex digits.
     pub id: String,
+    #[serde(with = "crate::call::record::rfc3339")]
     pub created_at: Timestamp,
     pub name: Option<String>,
     pub phone: Option<String>,

@@ -37,14 +37,16 @@ fn insert_sql() -> &'static str {
             .map(|(i, c)| cast_expr("leads", c, &format!("${}::text", i + 1)))
             .collect();
         format!(
-            "INSERT INTO leads ({}) VALUES ({})",
+            "INSERT INTO leads ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
             columns.join(", "),
             values.join(", ")
         )
     })
 }
 
-/// Inserts `lead`; answers whether it is first-time.
+/// Inserts `lead`; answers whether it is first-time. A lead already stored (a spooled one
+/// replayed again after a crash between PostgreSQL's commit and the spool's delete) is left
+/// as it is.
 pub fn insert(
     client: &mut impl GenericClient,
     lead: &NewLead,

@@ -18,7 +18,7 @@ use super::spool::{self, Failure, Reconnect, SpoolFile, SpoolRecord, metrics};
 use crate::config::PostgresConfig;
 use crate::store::StoreError;
 use crate::store::batch::BatchOutcome;
-use crate::store::commands::StoreCommand;
+use crate::store::commands::{Answer, StoreCommand};
 use crate::store::outbox::Outbox;
 use crate::store::outbox::enqueue::Enqueue;
 use crate::store::writer::{Sink, WriterOptions};
@@ -45,12 +45,9 @@ pub(super) struct PgSink {
     pub outage: bool,
     /// Transactions committed to PostgreSQL (`Sink::commits`).
     pub commits: u64,
-    /// The last batch went to the spool: its commands the spool does not keep (call
-    /// patches, leads, cost imports) were not written and are refused, not answered.
-    pub spooled_last: bool,
 }
 
-type Written = (BatchOutcome, Vec<bool>);
+type Written = (BatchOutcome, Vec<Answer>);
 
 impl Sink for PgSink {
     fn apply(
@@ -66,12 +63,13 @@ impl Sink for PgSink {
                 "the PostgreSQL store does not write this yet; refused (not committed)"
             );
         }
-        self.spooled_last = false;
         let now = Instant::now();
         self.catch_up(now, opts, REPLAY_SLICE);
         if self.spool.is_empty() && self.client.is_some() {
             match self.commit(batch, opts, events) {
-                Ok(applied) => return Ok((applied.outcome, applied.changed)),
+                Ok(applied) => {
+                    return Ok((applied.outcome, answers_committed(batch, applied.changed)));
+                }
                 Err(e) => match spool::classify(&e) {
                     Failure::Connection => self.lost(now, &e),
                     Failure::Transient => return Err(e),
@@ -80,12 +78,7 @@ impl Sink for PgSink {
             }
         }
         self.spool_commands(batch)?;
-        self.spooled_last = true;
-        Ok((BatchOutcome::default(), vec![true; batch.len()]))
-    }
-
-    fn refuses(&self, cmd: &StoreCommand) -> bool {
-        !batch::supports(cmd) || (self.spooled_last && !spool::record::keeps(cmd))
+        Ok((BatchOutcome::default(), answers_spooled(batch).collect()))
     }
 
     fn idle_in(&self) -> Option<Duration> {
@@ -322,32 +315,53 @@ impl PgSink {
     ) -> Result<Written, StoreError> {
         tracing::warn!(%error, commands = batch.len(), "PostgreSQL refused a batch; writing it one command at a time");
         let mut outcome = BatchOutcome::default();
-        let mut changed = Vec::with_capacity(batch.len());
+        let mut answers = Vec::with_capacity(batch.len());
         for (i, cmd) in batch.iter().enumerate() {
-            match self.commit(std::slice::from_ref(cmd), opts, events) {
+            let one = std::slice::from_ref(cmd);
+            match self.commit(one, opts, events) {
                 Ok(applied) => {
                     outcome.cdrs_written += applied.outcome.cdrs_written;
                     outcome.duplicate_cdrs += applied.outcome.duplicate_cdrs;
                     outcome.unknown_answers += applied.outcome.unknown_answers;
-                    changed.extend(applied.changed);
+                    answers.extend(answers_committed(one, applied.changed));
                 }
                 Err(e) if spool::classify(&e) == Failure::Refused => {
                     refused(&e);
                     if let Some(record) = SpoolRecord::of(cmd) {
                         self.spool.keep_rejected(&record, &e.to_string())?;
                     }
-                    changed.push(false);
+                    answers.push(Answer::Refused);
                 }
                 Err(e) => {
                     self.lost(now, &e);
                     self.spool_commands(&batch[i..])?;
-                    changed.resize(batch.len(), true);
+                    answers.extend(answers_spooled(&batch[i..]));
                     break;
                 }
             }
         }
-        Ok((outcome, changed))
+        Ok((outcome, answers))
     }
+}
+
+/// The answers of a committed batch: what PostgreSQL does not write yet is refused.
+fn answers_committed(batch: &[StoreCommand], changed: Vec<bool>) -> Vec<Answer> {
+    batch
+        .iter()
+        .zip(changed)
+        .map(|(cmd, changed)| match batch::supports(cmd) {
+            true => Answer::Changed(changed),
+            false => Answer::Refused,
+        })
+        .collect()
+}
+
+/// The answers of spooled commands: what the spool does not keep was not written.
+fn answers_spooled(batch: &[StoreCommand]) -> impl Iterator<Item = Answer> + '_ {
+    batch.iter().map(|cmd| match spool::record::keeps(cmd) {
+        true => Answer::Spooled,
+        false => Answer::Refused,
+    })
 }
 
 fn refused(error: &StoreError) {

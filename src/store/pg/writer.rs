@@ -76,6 +76,5 @@ fn sink(
         outbox,
         outage: false,
         commits: 0,
-        spooled_last: false,
     })
 }

@@ -299,6 +299,57 @@ mod tests {
     }
 
     #[test]
+    fn a_lead_is_spooled_whole_and_a_patch_is_not() {
+        use crate::call::attribution::Attribution;
+        use crate::store::commands::StoreCommand;
+        use crate::store::leads::{LeadPatch, NewLead};
+        let lead = NewLead {
+            id: "0123456789abcdef0123456789abcdef".into(),
+            created_at: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+            name: Some("Ann".into()),
+            phone: Some("79160000001".into()),
+            email: None,
+            message: Some("call me".into()),
+            fields: [("city".to_owned(), "Kazan".to_owned())].into(),
+            attribution: Attribution {
+                site: "demo".into(),
+                source: Some("google".into()),
+                gclid: Some("g-1".into()),
+                ..Attribution::default()
+            },
+        };
+        let window = Some(std::time::Duration::from_secs(30 * 86_400));
+        let (done, _) = tokio::sync::oneshot::channel();
+        let insert = StoreCommand::InsertLead {
+            lead: Box::new(lead.clone()),
+            window,
+            done,
+        };
+        let record = SpoolRecord::of(&insert).unwrap();
+        let back = SpoolRecord::from_json(&record.to_json().unwrap()).unwrap();
+        let StoreCommand::InsertLead {
+            lead: again,
+            window: w,
+            ..
+        } = back.into_command()
+        else {
+            panic!("a lead");
+        };
+        assert_eq!((*again, w), (lead, window));
+        let (done, _) = tokio::sync::oneshot::channel();
+        let patch = StoreCommand::PatchLead {
+            id: "0123456789abcdef0123456789abcdef".into(),
+            patch: LeadPatch::default(),
+            at: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+            done,
+        };
+        assert!(
+            !super::super::record::keeps(&patch),
+            "a CRM's patch is refused during an outage: the CRM sends it again"
+        );
+    }
+
+    #[test]
     fn a_rejected_command_leaves_the_spool_but_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut spool = SpoolFile::open(&dir.path().join("spool.sqlite")).unwrap();

@@ -11,6 +11,7 @@ use crate::call::recording::RecordingSettled;
 use crate::call::trail::TrailStep;
 use crate::lease::PoolUsageSample;
 use crate::store::commands::StoreCommand;
+use crate::store::leads::{NewLead, UniqueWindow};
 use crate::store::outbox::admin::Replay;
 use crate::store::outbox::delivery::Settled;
 use crate::store::outbox::metrica_uploads::UploadRecord;
@@ -104,6 +105,11 @@ pub enum SpoolRecord {
         #[serde(with = "rfc3339")]
         at: Timestamp,
     },
+    /// A lead from the snippet API: judged first-time when it is replayed.
+    Lead {
+        lead: Box<NewLead>,
+        window: UniqueWindow,
+    },
     /// An outbox replay: one event (`id`) or every settled one since `since`.
     Replay {
         destination: String,
@@ -117,8 +123,8 @@ pub enum SpoolRecord {
 
 /// Whether the spool keeps `cmd`: the commands [`SpoolRecord::of`] has a record for (the
 /// call path, the delivery services' settlements, the operator's edits, recordings'
-/// outcomes); what the marketer
-/// adds (call patches, leads, cost imports) is answered by PostgreSQL only.
+/// outcomes, the visitors' leads, which nobody would send again); what people change
+/// (call and lead patches, cost imports) is answered by PostgreSQL only, so they can retry.
 pub fn keeps(cmd: &StoreCommand) -> bool {
     SpoolRecord::of(cmd).is_some()
 }
@@ -160,6 +166,10 @@ impl SpoolRecord {
                 id: id.clone(),
                 settled: settled.clone(),
                 at: *at,
+            },
+            StoreCommand::InsertLead { lead, window, .. } => Self::Lead {
+                lead: lead.clone(),
+                window: *window,
             },
             StoreCommand::MetricaUploads { uploads, .. } => Self::MetricaUploads {
                 uploads: uploads.clone(),
@@ -215,6 +225,11 @@ impl SpoolRecord {
             } => StoreCommand::SavePoolUsage {
                 samples: samples.into_iter().map(PoolUsageSample::from).collect(),
                 prune_before,
+                done: tokio::sync::oneshot::channel().0,
+            },
+            Self::Lead { lead, window } => StoreCommand::InsertLead {
+                lead,
+                window,
                 done: tokio::sync::oneshot::channel().0,
             },
             Self::Recording { id, settled, at } => {
