@@ -70,7 +70,7 @@ fn node_with_live_calls(url: &str, node: &str) -> Vec<String> {
         }
     }
     handle.shutdown().unwrap();
-    nodes::beat(&mut client(url), node, 0).unwrap();
+    nodes::beat(&mut client(url), node, 0, None).unwrap();
     ids
 }
 
@@ -106,7 +106,7 @@ fn concurrent_survivors_take_each_dead_node_over_exactly_once() {
     }
     let survivors = ["node-b", "node-c", "node-d"];
     for node in survivors {
-        nodes::beat(&mut c, node, 0).unwrap();
+        nodes::beat(&mut c, node, 0, None).unwrap();
     }
     let ringing_facts = count(&mut c, "SELECT count(*) FROM outbox");
     assert_eq!(ringing_facts, (DEAD_NODES * CALLS_EACH * 3 / 2) as i64);
@@ -212,9 +212,13 @@ fn a_dead_node_that_comes_back_replaces_the_interrupted_cdr_with_its_own_once() 
 
     // Node A was only frozen: it beats again (and hears it was taken over), then its writer
     // ends a call it still held in memory.
-    let by = nodes::beat(&mut c, "node-a", 0).unwrap();
+    let by = nodes::beat(&mut c, "node-a", 0, None).unwrap();
     assert_eq!(by.as_deref(), Some("node-b"));
-    assert_eq!(nodes::beat(&mut c, "node-a", 0).unwrap(), None, "said once");
+    assert_eq!(
+        nodes::beat(&mut c, "node-a", 0, None).unwrap(),
+        None,
+        "said once"
+    );
     let (sender, handle) = writer(&url, "node-a");
     let held = live(&ids[0], first.started_at);
     let end = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap();

@@ -230,6 +230,7 @@ fn recording(
         reason: reason.map(str::to_owned),
         path: path.map(str::to_owned),
         node: node.map(str::to_owned),
+        node_url: None,
     })
 }
 

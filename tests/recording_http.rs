@@ -3,7 +3,8 @@
 //! end, HEAD, the roles (no token 401, a viewer 403), and the JSON 404 for a call without a
 //! file (pending, skipped with its reason, a recorded call whose file is missing, an unknown
 //! call). With the store on PostgreSQL (when installed; fails under `CI=true` without it), a
-//! node serves its own recording and names the node holding any other (409).
+//! node serves its own recording and fetches any other from the node holding it (409 naming
+//! that node when it published no `[node] http_url`, 502 when it does not answer).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,6 +16,7 @@ use std::path::Path;
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use calltrack::call::recording::{RecordingReason, RecordingStatus};
 use calltrack::store::outbox::Outbox;
+use calltrack::store::pg::nodes;
 use calltrack::store::{StoreCommand, WriterOptions, spawn_writer};
 use http_support::{TestServer, agent, config_toml};
 use serde_json::Value;
@@ -239,14 +241,17 @@ fn a_call_without_a_file_says_why() {
 }
 
 /// On PostgreSQL a recording is on the disk of the node that recorded it: node-a serves its
-/// own file, and a call recorded on node-b is answered 409 naming node-b, not 404.
+/// own file; a call recorded on node-b is fetched from node-b once node-b published its
+/// `[node] http_url` (ranges kept), answered 409 naming node-b before that (not 404), and 502
+/// naming it while node-b does not answer. A request one node sent is never sent on.
 #[test]
-fn on_postgres_a_recording_of_another_node_names_that_node() {
+fn on_postgres_a_recording_of_another_node_is_fetched_from_that_node() {
     let Some(pg) = PgServer::start("recording_http") else {
         return;
     };
     let url = pg.create_db("recordings");
     let dir = tempfile::tempdir().unwrap();
+    let their_dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mine.wav");
     let bytes = wav(&file);
     let mut mine = call("mine", RecordingStatus::Recorded);
@@ -256,23 +261,28 @@ fn on_postgres_a_recording_of_another_node_names_that_node() {
     let mut theirs = mine.clone();
     theirs.id = "theirs".into();
     theirs.call_id = "theirs@carrier.example".into();
-    theirs.recording_path = Some("/var/lib/calltrack/recordings/theirs.wav".into());
+    let their_file = their_dir.path().join("theirs.wav");
+    let their_bytes = wav(&their_file);
+    theirs.recording_path = Some(their_file.to_string_lossy().into_owned());
     for (node, cdr) in [("node-a", mine), ("node-b", theirs)] {
         let (sender, handle) = support::pg_store::writer(&url, node, Outbox::new(Vec::new()));
         sender.try_send(StoreCommand::CallEnded(cdr)).unwrap();
         drop(sender);
         assert_eq!(handle.shutdown().unwrap().cdrs_written, 1);
     }
-    let toml = config_toml("74950000100", 1000)
-        .replace("[http]\n", &format!("[http]\nadmin_token = \"{ADMIN}\"\n"));
-    let toml = format!(
-        "{toml}\n[store]\npath = \"{}\"\nbackend = \"postgres\"\nurl = \"{url}\"\n\n[node]\nid = \"node-a\"\n",
-        dir.path().join("calltrack.db").display()
-    );
-    let writer_url = url.clone();
-    let server = TestServer::start_with(&toml, move |_| {
-        support::pg_store::writer(&writer_url, "node-a", Outbox::new(Vec::new()))
-    });
+    let node = |id: &'static str, dir: &Path| {
+        let toml = config_toml("74950000100", 1000)
+            .replace("[http]\n", &format!("[http]\nadmin_token = \"{ADMIN}\"\n"));
+        let toml = format!(
+            "{toml}\n[store]\npath = \"{}\"\nbackend = \"postgres\"\nurl = \"{url}\"\n\n[node]\nid = \"{id}\"\n",
+            dir.join("calltrack.db").display()
+        );
+        let writer_url = url.clone();
+        TestServer::start_with(&toml, move |_| {
+            support::pg_store::writer(&writer_url, id, Outbox::new(Vec::new()))
+        })
+    };
+    let server = node("node-a", dir.path());
 
     let own = fetch(
         &server,
@@ -293,5 +303,56 @@ fn on_postgres_a_recording_of_another_node_names_that_node() {
     assert_eq!(other.status, 409);
     let body = error(&other);
     assert_eq!(body["error"]["code"], "recording_on_other_node");
+    assert_eq!(body["error"]["node_id"], "node-b");
+
+    let node_b = node("node-b", their_dir.path());
+    let publish = |base: &str| {
+        let mut client = support::pg_store::client(&url);
+        nodes::beat(&mut client, "node-b", 0, Some(base)).unwrap();
+    };
+    publish(&node_b.url("/"));
+    let whole = fetch(
+        &server,
+        "GET",
+        "/v1/calls/theirs/recording",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.body, their_bytes);
+    assert_eq!(whole.content_type.as_deref(), Some("audio/wav"));
+    let part = fetch(
+        &server,
+        "GET",
+        "/v1/calls/theirs/recording",
+        Some(ADMIN),
+        Some("bytes=100-199"),
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, their_bytes[100..200]);
+    let total = their_bytes.len();
+    assert_eq!(part.content_range, Some(format!("bytes 100-199/{total}")));
+    let hop = agent()
+        .get(&server.url("/v1/calls/theirs/recording"))
+        .header("Authorization", &format!("Bearer {ADMIN}"))
+        .header("X-Calltrack-Forwarded-By", "node-c")
+        .call()
+        .unwrap();
+    assert_eq!(hop.status(), 409, "a forwarded request is not sent on");
+    // node-b's address answers nothing (no listener on port 1).
+    publish("http://127.0.0.1:1");
+    let gone = fetch(
+        &server,
+        "GET",
+        "/v1/calls/theirs/recording",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(
+        gone.status, 502,
+        "node-b stopped: the file is not reachable"
+    );
+    let body = error(&gone);
+    assert_eq!(body["error"]["code"], "recording_node_unreachable");
     assert_eq!(body["error"]["node_id"], "node-b");
 }

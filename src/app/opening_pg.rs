@@ -72,6 +72,7 @@ pub(super) fn start_postgres(
             node: node.clone(),
             heartbeat: config.node.heartbeat,
             dead_after: config.node.dead_after,
+            http_url: config.node.http_url.clone(),
         },
         Arc::clone(&outbox),
         Arc::clone(&status),

@@ -28,6 +28,10 @@ pub struct NodeFile {
     /// A node whose heartbeat is older than this is dead: its live calls are closed as
     /// `interrupted` by another node. More than twice `heartbeat_ms`.
     pub dead_after_ms: u64,
+    /// The base URL (`http://host:port`, or https) at which the other nodes reach this
+    /// node's HTTP API: a recording asked for on another node is fetched from here, where its
+    /// file is. Default: none (such a request is answered 409, naming this node).
+    pub http_url: Option<String>,
 }
 
 impl Default for NodeFile {
@@ -36,6 +40,7 @@ impl Default for NodeFile {
             id: None,
             heartbeat_ms: HEARTBEAT_MS,
             dead_after_ms: DEAD_AFTER_MS,
+            http_url: None,
         }
     }
 }
@@ -48,6 +53,8 @@ pub struct NodeConfig {
     pub heartbeat: Duration,
     /// `node.dead_after_ms`.
     pub dead_after: Duration,
+    /// `node.http_url`, without a trailing `/`.
+    pub http_url: Option<String>,
 }
 
 /// Checks `node.id`, defaulting to the host name.
@@ -75,6 +82,27 @@ pub(super) fn node(f: NodeFile, p: &mut Problems) -> NodeConfig {
         id,
         heartbeat: Duration::from_millis(f.heartbeat_ms),
         dead_after: Duration::from_millis(f.dead_after_ms),
+        http_url: f.http_url.and_then(|u| http_url(&u, p)),
+    }
+}
+
+/// `node.http_url` checked: an absolute http(s) URL with a host and no query or fragment.
+fn http_url(text: &str, p: &mut Problems) -> Option<String> {
+    let problem = match url::Url::parse(text) {
+        Err(error) => Some(error.to_string()),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Some("not http or https".into()),
+        Ok(u) if u.host_str().is_none() => Some("no host".into()),
+        Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+            Some("a query or fragment has no place in a base URL".into())
+        }
+        Ok(_) => None,
+    };
+    match problem {
+        Some(why) => {
+            p.push("node.http_url", format!("{text:?}: {why}"));
+            None
+        }
+        None => Some(text.trim_end_matches('/').to_owned()),
     }
 }
 
@@ -109,6 +137,7 @@ mod tests {
             id: Some("a".into()),
             heartbeat_ms: 50,
             dead_after_ms: 100,
+            http_url: None,
         };
         let checked = node(file, &mut p);
         assert_eq!(checked.dead_after, Duration::from_millis(100));
@@ -120,6 +149,39 @@ mod tests {
         let defaults = node(NodeFile::default(), &mut p);
         assert!(p.messages().is_empty(), "{:?}", p.messages());
         assert_eq!(defaults.heartbeat * 5, defaults.dead_after);
+    }
+
+    #[test]
+    fn the_http_url_must_be_an_http_base_url() {
+        let mut p = Problems::default();
+        let good = node(
+            NodeFile {
+                id: Some("a".into()),
+                http_url: Some("http://10.0.0.1:8080/".into()),
+                ..NodeFile::default()
+            },
+            &mut p,
+        );
+        assert_eq!(good.http_url.as_deref(), Some("http://10.0.0.1:8080"));
+        assert!(p.messages().is_empty(), "{:?}", p.messages());
+        for bad in ["10.0.0.1:8080", "ftp://x", "http://x/?a=1", "not a url"] {
+            let mut p = Problems::default();
+            let checked = node(
+                NodeFile {
+                    id: Some("a".into()),
+                    http_url: Some(bad.into()),
+                    ..NodeFile::default()
+                },
+                &mut p,
+            );
+            assert_eq!(checked.http_url, None, "{bad}");
+            assert_eq!(p.messages().len(), 1, "{bad}: {:?}", p.messages());
+            assert!(
+                p.messages()[0].starts_with("node.http_url: "),
+                "{:?}",
+                p.messages()
+            );
+        }
     }
 
     fn node_of(id: &str, p: &mut Problems) -> NodeConfig {

@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod pool_usage;
 pub mod recording;
+mod recording_fetch;
 mod report_tags;
 pub mod reports;
 mod router;

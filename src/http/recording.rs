@@ -6,8 +6,10 @@
 //! stands (`recording_status`, `recording_reason`).
 //!
 //! On PostgreSQL a recording lives on the disk of the node that recorded it (the CDR's
-//! `node_id`): asked on another node, the answer is a JSON 409 `recording_on_other_node` that
-//! names the node holding the file (`node_id`), not a 404 that would say it does not exist.
+//! `node_id`): asked on another node, it is fetched from that node when it published its
+//! `[node] http_url` and this node has an admin token ([`super::recording_fetch`]); else the
+//! answer is a JSON 409 `recording_on_other_node` that names the node holding the file
+//! (`node_id`), not a 404 that would say it does not exist.
 
 use axum::Json;
 use axum::body::Body;
@@ -20,6 +22,7 @@ use tower_http::services::ServeFile;
 
 use super::calls::read_failed;
 use super::errors::ApiError;
+use super::recording_fetch::{Fetch, forwarded};
 use crate::config::SharedConfig;
 use crate::store::BackendReader;
 
@@ -47,7 +50,8 @@ pub fn content_type(path: &str) -> &'static str {
         (status = 401, description = "No or wrong bearer token"),
         (status = 403, description = "Not an admin"),
         (status = 404, description = "No such call, or no recording: `recording_status` and `recording_reason` say why", body = super::openapi::ErrorBody),
-        (status = 409, description = "The file is on another node's disk (PostgreSQL store): `node_id` names it; ask that node", body = super::openapi::ErrorBody),
+        (status = 409, description = "The file is on another node's disk (PostgreSQL store) and that node has no `[node] http_url`: `node_id` names it; ask that node", body = super::openapi::ErrorBody),
+        (status = 502, description = "The file is on another node's disk and could not be fetched from it (`recording_node_unreachable`, `node_id` names it)", body = super::openapi::ErrorBody),
         (status = 416, description = "The range lies outside the file")
     ),
     security(("admin_token" = []))
@@ -70,9 +74,23 @@ pub async fn recording(
         (Some("recorded"), Some(path)) => path,
         (status, _) => return Ok(no_recording(&id, status, found.reason.as_deref())),
     };
-    let here = config.load().node.id.clone();
-    if let Some(node) = found.node.filter(|node| *node != here) {
-        return Ok(elsewhere(&id, &node, &here));
+    let config = config.load();
+    let here = config.node.id.as_str();
+    if let Some(node) = found.node.filter(|node| node != here) {
+        let token = config.http.admin_token.as_ref().map(|t| t.expose());
+        return Ok(match (found.node_url.as_deref(), token) {
+            (Some(base), Some(token)) if !forwarded(request.headers()) => {
+                let fetch = Fetch {
+                    call: &id,
+                    node: &node,
+                    base,
+                    here,
+                    token,
+                };
+                fetch.send(request.headers()).await
+            }
+            _ => elsewhere(&id, &node, here),
+        });
     }
     let served = ServeFile::new(&path)
         .oneshot(request)

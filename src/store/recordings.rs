@@ -147,6 +147,8 @@ pub struct CallRecording {
     /// The node whose disk holds the file (the CDR's `node_id` on PostgreSQL; `None` on
     /// SQLite, where the file is always this node's).
     pub node: Option<String>,
+    /// Where that node's HTTP API is reached (`[node] http_url`), if it said.
+    pub node_url: Option<String>,
 }
 
 /// Call `id`'s recording columns; `None` for an unknown call.
@@ -160,6 +162,7 @@ pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<CallRecor
                 reason: r.get(1)?,
                 path: r.get(2)?,
                 node: None,
+                node_url: None,
             })
         },
     )

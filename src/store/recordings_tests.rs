@@ -198,6 +198,7 @@ fn a_crash_leaves_rows_pending_for_the_janitor() {
         reason: None,
         path: None,
         node: None,
+        node_url: None,
     };
     assert_eq!(found, pending);
     assert_eq!(of_call(&conn, "nobody").unwrap(), None);

@@ -32,6 +32,8 @@ pub struct NodeOptions {
     pub heartbeat: Duration,
     /// `[node] dead_after_ms`.
     pub dead_after: Duration,
+    /// `[node] http_url`.
+    pub http_url: Option<String>,
 }
 
 /// The running service; [`NodeService::stop`] it after the writer has flushed.
@@ -89,6 +91,7 @@ pub fn spawn_node_service(
         client: Some(connect(config)?),
         node: opts.node.clone(),
         started_at,
+        http_url: opts.http_url.clone(),
     };
     beat.beat()?;
     status.set_reachable(true);
@@ -159,6 +162,7 @@ struct Heart {
     client: Option<Client>,
     node: String,
     started_at: i64,
+    http_url: Option<String>,
 }
 
 impl Heart {
@@ -181,7 +185,8 @@ impl Heart {
         let Some(client) = self.client.as_mut() else {
             return Ok(());
         };
-        if let Some(by) = nodes::beat(client, &self.node, self.started_at)? {
+        let url = self.http_url.as_deref();
+        if let Some(by) = nodes::beat(client, &self.node, self.started_at, url)? {
             tracing::warn!(
                 node = %self.node,
                 taken_over_by = %by,

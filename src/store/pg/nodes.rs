@@ -10,21 +10,25 @@ use crate::store::StoreError;
 /// The server's clock in epoch milliseconds, as SQL.
 const SERVER_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-/// Stamps `node`'s heartbeat (creating its row); a node back after being declared dead is
-/// alive again. Returns who had taken its calls over meanwhile, if anyone.
+/// Stamps `node`'s heartbeat (creating its row, with where its HTTP API is reached); a node
+/// back after being declared dead is alive again. Returns who had taken its calls over
+/// meanwhile, if anyone.
 pub fn beat(
     client: &mut impl GenericClient,
     node: &str,
     started_at_ms: i64,
+    http_url: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
     let sql = format!(
         "WITH old AS (SELECT taken_over_by FROM nodes WHERE node_id = $1) \
-         INSERT INTO nodes (node_id, started_at, heartbeat_at) VALUES ($1, $2, {SERVER_NOW_MS}) \
+         INSERT INTO nodes (node_id, started_at, heartbeat_at, http_url) \
+         VALUES ($1, $2, {SERVER_NOW_MS}, $3) \
          ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, \
-         started_at = EXCLUDED.started_at, taken_over_at = NULL, taken_over_by = NULL \
+         started_at = EXCLUDED.started_at, http_url = EXCLUDED.http_url, \
+         taken_over_at = NULL, taken_over_by = NULL \
          RETURNING (SELECT taken_over_by FROM old)"
     );
-    let row = client.query_one(&sql, &[&node, &started_at_ms])?;
+    let row = client.query_one(&sql, &[&node, &started_at_ms, &http_url])?;
     Ok(row.try_get(0)?)
 }
 

@@ -100,8 +100,8 @@ pub fn of_call(
     id: &str,
 ) -> Result<Option<CallRecording>, StoreError> {
     let row = client.query_opt(
-        "SELECT recording_status, recording_reason, recording_path, node_id FROM cdr \
-         WHERE id = $1",
+        "SELECT c.recording_status, c.recording_reason, c.recording_path, c.node_id, \
+         n.http_url FROM cdr c LEFT JOIN nodes n ON n.node_id = c.node_id WHERE c.id = $1",
         &[&id],
     )?;
     row.map(|r| {
@@ -110,6 +110,7 @@ pub fn of_call(
             reason: r.try_get(1)?,
             path: r.try_get(2)?,
             node: r.try_get(3)?,
+            node_url: r.try_get(4)?,
         })
     })
     .transpose()

@@ -194,9 +194,13 @@ CREATE TRIGGER speech_queue AFTER UPDATE OF recording_status ON cdr
 FOR EACH ROW EXECUTE FUNCTION calltrack_speech_queue();
 ";
 
+/// Version 9: where each node's HTTP API is reached (`[node] http_url`), so a recording asked
+/// for on another node is fetched from the node whose disk holds it.
+const V9_NODE_HTTP_URL: &str = "ALTER TABLE nodes ADD COLUMN http_url text;";
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; version 8 (the report
 /// rollup) is in `schema_reports.rs`.
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
@@ -205,6 +209,7 @@ const MIGRATIONS: [&str; 8] = [
     V6_OPERATOR_DATA,
     V7_RECORDINGS_AND_SPEECH,
     V8_REPORT_ROLLUP,
+    V9_NODE_HTTP_URL,
 ];
 
 /// The newest version this build knows.
