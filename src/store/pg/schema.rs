@@ -9,6 +9,7 @@ use postgres::{Client, Transaction};
 
 use super::mirror::{self, TABLES};
 use super::schema_reports::V8_REPORT_ROLLUP;
+use super::transcript_search::V9_TRANSCRIPT_SEARCH;
 use crate::store::StoreError;
 
 /// `pg_advisory_xact_lock` key of the migrations ("calltrak" in ASCII).
@@ -195,8 +196,8 @@ FOR EACH ROW EXECUTE FUNCTION calltrack_speech_queue();
 ";
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; version 8 (the report
-/// rollup) is in `schema_reports.rs`.
-const MIGRATIONS: [&str; 8] = [
+/// rollup) is in `schema_reports.rs`, version 9 (transcript search) in `transcript_search.rs`.
+const MIGRATIONS: [&str; 9] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
@@ -205,6 +206,7 @@ const MIGRATIONS: [&str; 8] = [
     V6_OPERATOR_DATA,
     V7_RECORDINGS_AND_SPEECH,
     V8_REPORT_ROLLUP,
+    V9_TRANSCRIPT_SEARCH,
 ];
 
 /// The newest version this build knows.
