@@ -735,6 +735,71 @@ fn each_node_sees_its_own_pending_recordings_and_the_holder_of_every_file() {
     assert_eq!(holder("on-b").as_deref(), Some("node-b"));
 }
 
+/// `n` transcribed calls `n00`, `n01`, ..., every other one a buyer (tagged `price`),
+/// labelled by the truth.
+fn labelled_calls(store: &Store, n: i64) {
+    for i in 0..n {
+        let (caller, tags, label): (_, &[&str], _) = if i % 2 == 0 {
+            ("how much is the sofa can you deliver it", &["price"], Label::Target)
+        } else {
+            ("sorry wrong number bye", &[], Label::NotTarget)
+        };
+        let id = format!("n{i:02}");
+        transcribed_call(store, &id, i, caller, "hello", tags, Some(label));
+    }
+}
+
+/// `calltrack --config CONFIG speech ARGS`: its exit code and stdout.
+fn speech_cli(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_calltrack"))
+        .arg("--config")
+        .arg(config)
+        .arg("speech")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database: postgres://"), "{stderr}");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `calltrack speech tags` and `speech train` with `store.backend = "postgres"` and no `--db`
+/// read every node's transcripts and labels in PostgreSQL and store the model there.
+#[test]
+fn speech_tags_and_train_work_on_postgres_from_the_config() {
+    let Some(store) = open(Backend::Postgres) else {
+        return;
+    };
+    let url = store._pg.as_ref().unwrap().url("recordings");
+    labelled_calls(&store, 20);
+    let config = store._dir.path().join("calltrack.toml");
+    let toml = format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npath = \"{}\"\n",
+        store._dir.path().join("absent.db").display()
+    );
+    std::fs::write(&config, toml).unwrap();
+
+    let day = ["--from", "2026-12-07", "--to", "2026-12-07", "--format", "json"];
+    let (code, out) = speech_cli(&config, &["tags"].iter().chain(&day).copied().collect::<Vec<_>>());
+    assert_eq!(code, Some(0), "{out}");
+    let counts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        counts["tags"],
+        serde_json::json!([{"tag": "price", "source": null, "calls": 10}])
+    );
+
+    let (code, _) = speech_cli(&config, &["train", "--format", "json"]);
+    assert_eq!(code, Some(2), "20 labels, 50 needed by default");
+    let (code, out) = speech_cli(&config, &["train", "--min-labels", "10", "--format", "json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let trained: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(trained["kept"], true);
+    assert_eq!(trained["metrics"]["labels"], 20);
+    let (id, model) = store.speech(|r| r.current_model()).unwrap();
+    assert_eq!(trained["model_id"], id);
+    assert_eq!(model.metrics.targets, 10);
+}
+
 /// Node `node`'s nightly training on `store`'s PostgreSQL, at 03:00 UTC, from 10 labels.
 fn training_of(node: &str, sender: StoreSender, reader: BackendReader) -> ScorerTraining {
     let toml = format!("[node]\nid = \"{node}\"\n[speech]\ntrain_hour_utc = 3\nmin_labels = 10\n");
@@ -755,15 +820,7 @@ fn one_node_trains_per_night_and_every_node_scores_with_the_newest_model() {
         return;
     };
     let url = store._pg.as_ref().unwrap().url("recordings");
-    for i in 0..20 {
-        let (caller, label) = if i % 2 == 0 {
-            ("how much is the sofa can you deliver it", Label::Target)
-        } else {
-            ("sorry wrong number bye", Label::NotTarget)
-        };
-        let id = format!("n{i:02}");
-        transcribed_call(&store, &id, i, caller, "hello", &[], Some(label));
-    }
+    labelled_calls(&store, 20);
     let outbox = Outbox::new(vec![Subscription::everything(HOOK)]);
     let (b_sender, b_handle) = support::pg_store::writer(&url, "node-b", outbox);
     let reader = || BackendReader::Postgres(PgReader::new(&support::pg_store::config(&url)));
