@@ -18,17 +18,17 @@ mod support;
 
 use std::time::Duration;
 
+use calltrack::app::scorer_training::ScorerTraining;
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
 use calltrack::call::recording::{RecordingReason, RecordingSettled, RecordingStatus};
 use calltrack::call::scoring::{Metrics, Score, ScoringModel};
-use calltrack::app::scorer_training::ScorerTraining;
 use calltrack::call::transcript::Transcript;
 use calltrack::report::{Bucket, FactQuery, GroupField, SiteSet};
-use calltrack::store::outbox::admin::ListFilter;
 use calltrack::speech::model_watch;
+use calltrack::store::calls::CallChange;
+use calltrack::store::outbox::admin::ListFilter;
 use calltrack::store::outbox::{Outbox, Subscription};
 use calltrack::store::pg::PgReader;
-use calltrack::store::calls::CallChange;
 use calltrack::store::recordings::CallRecording;
 use calltrack::store::scoring::{Label, LabelChange};
 use calltrack::store::search_words::SearchWords;
@@ -556,6 +556,13 @@ fn transcribed_call(
         store.transcribed(id, outcome);
     }
     if let Some(label) = label {
+        store.label(id, label, start() + SignedDuration::from_hours(3));
+    }
+}
+
+impl Store {
+    /// Labels call `id` at `at`, as `PATCH /v1/calls/{id}` does.
+    fn label(&self, id: &str, label: Label, at: Timestamp) {
         let change = CallChange {
             label: Some(LabelChange {
                 label: Some(label),
@@ -563,20 +570,20 @@ fn transcribed_call(
             }),
             ..CallChange::default()
         };
-        let at = start() + SignedDuration::from_hours(3);
         let (done, answer) = tokio::sync::oneshot::channel();
         let id = id.to_owned();
-        store.send(StoreCommand::PatchCall {
+        self.send(StoreCommand::PatchCall {
             id,
             change,
             at,
             done,
         });
-        assert!(answer.blocking_recv().expect("committed"), "the call exists");
+        assert!(
+            answer.blocking_recv().expect("committed"),
+            "the call exists"
+        );
     }
-}
 
-impl Store {
     /// `(call id, snippet)` of each hit of `q`, best first.
     fn search(&self, q: &str) -> Vec<(String, String)> {
         let words = SearchWords::parse(q).unwrap_or_else(|| panic!("{q:?} has words"));
@@ -592,6 +599,15 @@ impl Store {
     }
 }
 
+/// A call of the search test: id, caller's and agent's words, keyword tags, label.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    Option<Label>,
+);
+
 /// Transcript search, the tag counts and the training set: the same answers on both
 /// backends (every word in either channel, prefixes, accents folded, a user's query syntax
 /// taken as plain words, best match first, the passage found, expired transcripts gone).
@@ -600,7 +616,7 @@ fn transcripts_are_searched_tagged_and_trained_on_alike(backend: Backend) {
     let long = "we open at nine and close at six every day except sunday when the shop \
                 keeps short hours but the warranty covers every sofa for two full years \
                 from the day it reaches your home in the city";
-    let cases: [(&str, &str, &str, &[&str], Option<Label>); 6] = [
+    let cases: [Case; 6] = [
         (
             "a",
             "how much is the delivery price for the sofa",
@@ -608,7 +624,13 @@ fn transcripts_are_searched_tagged_and_trained_on_alike(backend: Backend) {
             &["delivery", "price"],
             Some(Label::Target),
         ),
-        ("b", "price price price", "ok", &["price"], Some(Label::NotTarget)),
+        (
+            "b",
+            "price price price",
+            "ok",
+            &["price"],
+            Some(Label::NotTarget),
+        ),
         (
             "c",
             "I said OR (refund) \"now\": a&b x:y",
@@ -627,7 +649,11 @@ fn transcripts_are_searched_tagged_and_trained_on_alike(backend: Backend) {
 
     // Every word, in either channel; best match first.
     assert_eq!(store.found("delivery price"), ["a"]);
-    assert_eq!(store.found("price"), ["b", "a"], "three times in a short call first");
+    assert_eq!(
+        store.found("price"),
+        ["b", "a"],
+        "three times in a short call first"
+    );
     assert_eq!(store.found("sofa welcome"), ["a"], "one word per channel");
     assert!(store.found("price refund").is_empty());
     // Prefixes, case and accents.
@@ -662,8 +688,10 @@ fn transcripts_are_searched_tagged_and_trained_on_alike(backend: Backend) {
     // The keyword tags per source, most first; another site has none.
     let (from, to) = ("2026-12-07T00:00:00.000Z", "2026-12-08T00:00:00.000Z");
     let tags = store.speech(move |r| r.transcript_tags(from, to, None));
-    let tags: Vec<(String, Option<String>, u64)> =
-        tags.into_iter().map(|t| (t.tag, t.source, t.calls)).collect();
+    let tags: Vec<(String, Option<String>, u64)> = tags
+        .into_iter()
+        .map(|t| (t.tag, t.source, t.calls))
+        .collect();
     assert_eq!(
         tags,
         [
@@ -672,7 +700,11 @@ fn transcripts_are_searched_tagged_and_trained_on_alike(backend: Backend) {
             ("warranty".to_owned(), None, 1),
         ]
     );
-    assert!(store.speech(move |r| r.transcript_tags(from, to, Some("nosuch"))).is_empty());
+    assert!(
+        store
+            .speech(move |r| r.transcript_tags(from, to, Some("nosuch")))
+            .is_empty()
+    );
     let later = store.speech(|r| {
         r.transcript_tags("2026-12-08T00:00:00.000Z", "2026-12-09T00:00:00.000Z", None)
     });
@@ -688,7 +720,10 @@ fn transcripts_are_searched_tagged_and_trained_on_alike(backend: Backend) {
     store.expire(&["b"], RecordingReason::Retention);
     assert_eq!(store.found("price"), ["a"]);
     let tags = store.speech(move |r| r.transcript_tags(from, to, None));
-    assert_eq!(tags.iter().find(|t| t.tag == "price").map(|t| t.calls), Some(1));
+    assert_eq!(
+        tags.iter().find(|t| t.tag == "price").map(|t| t.calls),
+        Some(1)
+    );
 }
 
 support::backends::on_both_backends!(
@@ -740,13 +775,25 @@ fn each_node_sees_its_own_pending_recordings_and_the_holder_of_every_file() {
 fn labelled_calls(store: &Store, n: i64) {
     for i in 0..n {
         let (caller, tags, label): (_, &[&str], _) = if i % 2 == 0 {
-            ("how much is the sofa can you deliver it", &["price"], Label::Target)
+            (
+                "how much is the sofa can you deliver it",
+                &["price"],
+                Label::Target,
+            )
         } else {
             ("sorry wrong number bye", &[], Label::NotTarget)
         };
         let id = format!("n{i:02}");
         transcribed_call(store, &id, i, caller, "hello", tags, Some(label));
     }
+}
+
+/// A PostgreSQL store holding 20 [`labelled_calls`], and its URL.
+fn labelled_on_postgres() -> Option<(Store, String)> {
+    let store = open(Backend::Postgres)?;
+    let url = store._pg.as_ref()?.url("recordings");
+    labelled_calls(&store, 20);
+    Some((store, url))
 }
 
 /// `calltrack --config CONFIG speech ARGS`: its exit code and stdout.
@@ -760,18 +807,19 @@ fn speech_cli(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String) 
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("database: postgres://"), "{stderr}");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 /// `calltrack speech tags` and `speech train` with `store.backend = "postgres"` and no `--db`
 /// read every node's transcripts and labels in PostgreSQL and store the model there.
 #[test]
 fn speech_tags_and_train_work_on_postgres_from_the_config() {
-    let Some(store) = open(Backend::Postgres) else {
+    let Some((store, url)) = labelled_on_postgres() else {
         return;
     };
-    let url = store._pg.as_ref().unwrap().url("recordings");
-    labelled_calls(&store, 20);
     let config = store._dir.path().join("calltrack.toml");
     let toml = format!(
         "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npath = \"{}\"\n",
@@ -779,8 +827,18 @@ fn speech_tags_and_train_work_on_postgres_from_the_config() {
     );
     std::fs::write(&config, toml).unwrap();
 
-    let day = ["--from", "2026-12-07", "--to", "2026-12-07", "--format", "json"];
-    let (code, out) = speech_cli(&config, &["tags"].iter().chain(&day).copied().collect::<Vec<_>>());
+    let day = [
+        "--from",
+        "2026-12-07",
+        "--to",
+        "2026-12-07",
+        "--format",
+        "json",
+    ];
+    let (code, out) = speech_cli(
+        &config,
+        &["tags"].iter().chain(&day).copied().collect::<Vec<_>>(),
+    );
     assert_eq!(code, Some(0), "{out}");
     let counts: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -790,7 +848,10 @@ fn speech_tags_and_train_work_on_postgres_from_the_config() {
 
     let (code, _) = speech_cli(&config, &["train", "--format", "json"]);
     assert_eq!(code, Some(2), "20 labels, 50 needed by default");
-    let (code, out) = speech_cli(&config, &["train", "--min-labels", "10", "--format", "json"]);
+    let (code, out) = speech_cli(
+        &config,
+        &["train", "--min-labels", "10", "--format", "json"],
+    );
     assert_eq!(code, Some(0), "{out}");
     let trained: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(trained["kept"], true);
@@ -816,11 +877,9 @@ fn training_of(node: &str, sender: StoreSender, reader: BackendReader) -> Scorer
 /// the model the other trained (`model_watch::refresh`, as on every speech pass).
 #[test]
 fn one_node_trains_per_night_and_every_node_scores_with_the_newest_model() {
-    let Some(store) = open(Backend::Postgres) else {
+    let Some((store, url)) = labelled_on_postgres() else {
         return;
     };
-    let url = store._pg.as_ref().unwrap().url("recordings");
-    labelled_calls(&store, 20);
     let outbox = Outbox::new(vec![Subscription::everything(HOOK)]);
     let (b_sender, b_handle) = support::pg_store::writer(&url, "node-b", outbox);
     let reader = || BackendReader::Postgres(PgReader::new(&support::pg_store::config(&url)));
@@ -830,7 +889,10 @@ fn one_node_trains_per_night_and_every_node_scores_with_the_newest_model() {
 
     let night = |day: &str| format!("{day}T03:05:00Z").parse::<Timestamp>().unwrap();
     let (on_a, on_b) = runtime.block_on(async {
-        tokio::join!(a.pass(3, night("2026-12-08")), b.pass(3, night("2026-12-08")))
+        tokio::join!(
+            a.pass(3, night("2026-12-08")),
+            b.pass(3, night("2026-12-08"))
+        )
     });
     let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
     assert_eq!(
@@ -849,39 +911,47 @@ fn one_node_trains_per_night_and_every_node_scores_with_the_newest_model() {
     // Each node's speech service picks the shared model up, whichever node trained it.
     let (mut on_node_a, mut on_node_b) = (None, None);
     runtime.block_on(async {
-        assert!(model_watch::refresh(&a.reader, &mut on_node_a).await.unwrap());
-        assert!(model_watch::refresh(&b.reader, &mut on_node_b).await.unwrap());
-        assert!(!model_watch::refresh(&b.reader, &mut on_node_b).await.unwrap());
+        assert!(
+            model_watch::refresh(&a.reader, &mut on_node_a)
+                .await
+                .unwrap()
+        );
+        assert!(
+            model_watch::refresh(&b.reader, &mut on_node_b)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !model_watch::refresh(&b.reader, &mut on_node_b)
+                .await
+                .unwrap()
+        );
     });
     assert_eq!(on_node_a.as_ref().map(|m| m.0), Some(first));
     assert_eq!(on_node_b.as_ref().map(|m| m.0), Some(first));
 
     // A label set later; the next night node B trains first, and node A scores with it.
-    let change = CallChange {
-        label: Some(LabelChange {
-            label: Some(Label::Target),
-            by: "admin:bearer".into(),
-        }),
-        ..CallChange::default()
-    };
-    let at: Timestamp = "2026-12-08T12:00:00Z".parse().unwrap();
-    let (done, answer) = tokio::sync::oneshot::channel();
-    store.send(StoreCommand::PatchCall {
-        id: "n00".into(),
-        change,
-        at,
-        done,
-    });
-    assert!(answer.blocking_recv().unwrap());
+    store.label(
+        "n00",
+        Label::Target,
+        "2026-12-08T12:00:00Z".parse().unwrap(),
+    );
     let second_night = night("2026-12-09");
     let by_b = runtime.block_on(b.pass(3, second_night)).unwrap();
     assert!(by_b.is_some(), "node B trains the second night");
     let by_a = runtime.block_on(a.pass(3, second_night)).unwrap();
-    assert_eq!(by_a, None, "node A sees the night's model in the shared table");
+    assert_eq!(
+        by_a, None,
+        "node A sees the night's model in the shared table"
+    );
     let second = store.speech(|r| r.current_model_id()).unwrap();
     assert!(second > first);
     runtime.block_on(async {
-        assert!(model_watch::refresh(&a.reader, &mut on_node_a).await.unwrap());
+        assert!(
+            model_watch::refresh(&a.reader, &mut on_node_a)
+                .await
+                .unwrap()
+        );
     });
     assert_eq!(on_node_a.map(|m| m.0), Some(second));
     drop((a, b));

@@ -13,9 +13,9 @@ use axum::extract::RawQuery;
 
 use crate::call::record::rfc3339;
 use crate::config::SharedConfig;
-use crate::store::transcripts::{self, TagCount, TranscriptHit, TranscriptView};
 use crate::store::BackendReader;
 use crate::store::search_words::SearchWords;
+use crate::store::transcripts::{self, TagCount, TranscriptHit, TranscriptView};
 
 /// `GET /v1/calls/{id}/transcript`
 #[utoipa::path(

@@ -47,7 +47,11 @@ impl SearchWords {
             .iter()
             .map(|w| {
                 let quoted = format!("\"{}\"", w.text.replace('"', "\"\""));
-                if w.prefix { format!("{quoted}*") } else { quoted }
+                if w.prefix {
+                    format!("{quoted}*")
+                } else {
+                    quoted
+                }
             })
             .collect();
         terms.join(" ")
@@ -86,7 +90,10 @@ impl SearchWords {
 /// cut from `text`: before it unless `text` starts with it, after it unless `text` ends
 /// with it, as FTS5's `snippet` marks its cuts.
 pub fn with_ellipses(text: &str, headline: &str) -> String {
-    let bare: String = headline.chars().filter(|c| *c != '[' && *c != ']').collect();
+    let bare: String = headline
+        .chars()
+        .filter(|c| *c != '[' && *c != ']')
+        .collect();
     let bare = bare.trim();
     let text = text.trim();
     if bare.is_empty() {
@@ -115,7 +122,10 @@ mod tests {
 
     #[test]
     fn words_become_a_tsquery_of_letters_and_digits_only() {
-        assert_eq!(parse("price  delivery").tsquery(), "('price') & ('delivery')");
+        assert_eq!(
+            parse("price  delivery").tsquery(),
+            "('price') & ('delivery')"
+        );
         assert_eq!(parse("deliv*").tsquery(), "('deliv':*)");
         assert_eq!(parse("e-mail*").tsquery(), "('e' <-> 'mail':*)");
         assert_eq!(parse("don't").tsquery(), "('don' <-> 't')");

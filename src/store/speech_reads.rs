@@ -75,7 +75,7 @@ impl SpeechReads for SqliteReads<'_> {
     }
 
     fn transcript(&mut self, id: &str) -> Result<Option<TranscriptView>, StoreError> {
-        Ok(transcripts::of_call(self.0, id)?)
+        transcripts::of_call(self.0, id)
     }
 
     fn training_set(&mut self) -> Result<Vec<LabelledCall>, StoreError> {

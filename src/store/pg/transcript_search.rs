@@ -39,7 +39,8 @@ CREATE TABLE scoring_claims (
 /// `ts_headline`'s options: the found words in `[` `]`, one fragment of 12 words around
 /// them (as FTS5's `snippet(…, 12)` centres its window; `…` is added where the passage was
 /// cut, see [`with_ellipses`]).
-const HEADLINE: &str = "StartSel=\"[\", StopSel=\"]\", MaxFragments=1, MaxWords=12, MinWords=6, ShortWord=0";
+const HEADLINE: &str =
+    "StartSel=\"[\", StopSel=\"]\", MaxFragments=1, MaxWords=12, MinWords=6, ShortWord=0";
 
 /// Calls whose done transcript has every word of `words`, best match first (`ts_rank`,
 /// length-normalised as FTS5's bm25 is), with the passage of the channel that matches best.
