@@ -957,3 +957,44 @@ fn one_node_trains_per_night_and_every_node_scores_with_the_newest_model() {
     drop((a, b));
     b_handle.shutdown().unwrap();
 }
+
+/// Upgrading to schema version 9 makes the transcripts stored before it searchable (the
+/// generated column is filled for every row), and the search index is there.
+#[test]
+fn the_upgrade_to_version_9_makes_stored_transcripts_searchable() {
+    let Some(store) = open(Backend::Postgres) else {
+        return;
+    };
+    let url = store._pg.as_ref().unwrap().url("recordings");
+    let mut client = support::pg_store::client(&url);
+    // Back to version 8, as a database of the previous release is.
+    client
+        .batch_execute(
+            "DROP TABLE scoring_claims; ALTER TABLE transcripts DROP COLUMN search; \
+             DROP TEXT SEARCH CONFIGURATION calltrack_search; \
+             DELETE FROM schema_migrations WHERE version = 9",
+        )
+        .unwrap();
+    transcribed_call(
+        &store,
+        "old",
+        0,
+        "the tyres were delivered",
+        "good",
+        &[],
+        None,
+    );
+    assert_eq!(
+        calltrack::store::pg::schema::migrate(&mut client).unwrap(),
+        8
+    );
+    assert_eq!(store.found("tyre*"), ["old"]);
+    let indexed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'transcripts_search'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(indexed, 1);
+}
