@@ -1,8 +1,11 @@
 //! The nightly training of the call scorer: a named service that, every ten minutes, asks
 //! whether `[speech] train_hour_utc` has come with labels set since the last training
-//! (`speech::train::nightly_due`), and then trains on a blocking thread (off the call path),
-//! stores the model through the one writer and makes it current only when it is not worse.
-//! Off while `train_hour_utc` is absent. The wall clock is a parameter.
+//! (`speech::train::nightly_due`, read from the shared model table on PostgreSQL), claims the
+//! night (on PostgreSQL the first node to claim it trains, the others skip), and then trains
+//! on a blocking thread (off the call path), stores the model through the one writer and
+//! makes it current only when it is not worse; every node's speech service picks the new
+//! model up on its next pass. Off while `train_hour_utc` is absent. The wall clock is a
+//! parameter.
 
 use std::time::Duration;
 
@@ -59,6 +62,17 @@ impl ScorerTraining {
             .await?;
         let last = last.and_then(|l| rfc3339::parse(&l).ok());
         if !train::nightly_due(hour, now, last, new_labels) {
+            return Ok(None);
+        }
+        let node = self.config.load().node.id.clone();
+        let night = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let claim = node.clone();
+        if !self
+            .reader
+            .read_speech(move |r| r.claim_training(night, &claim))
+            .await?
+        {
+            tracing::debug!(%night, %node, "another node trains the scorer tonight");
             return Ok(None);
         }
         let (calls, current) = self

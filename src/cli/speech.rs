@@ -2,15 +2,18 @@
 //! database, prints its cross-validated accuracy, precision and recall, stores it, and makes
 //! it current only when it is not worse than the current model (the speech worker picks it
 //! up on its next pass). Too few labels: exit 2. `calltrack speech tags`: calls per keyword tag
-//! and source over local days, as `GET /v1/transcripts/tags` counts them.
+//! and source over local days, as `GET /v1/transcripts/tags` counts them. Both work on the
+//! SQLite file (`--db`, else `store.path`) or, with `store.backend = "postgres"` and no `--db`,
+//! on PostgreSQL.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::call::scoring::Metrics;
-use crate::config::Config;
+use crate::call::scoring::{Metrics, ScoringModel};
+use crate::config::{Config, StoreBackend};
 use crate::speech::train::{self, TrainError};
-use crate::store::{self, StoreError, scoring};
+use crate::store::reads::SqliteReads;
+use crate::store::{self, SpeechReads, StoreError, scoring};
 
 /// `calltrack speech ...`
 #[derive(clap::Args, Debug, Clone)]
@@ -95,12 +98,63 @@ pub struct Trained {
     pub previous: Option<(i64, Metrics)>,
 }
 
+/// The database a speech command works on: the SQLite file (`--db`, else `store.path`), or
+/// PostgreSQL with `store.backend = "postgres"` and no `--db`.
+enum SpeechDb {
+    Sqlite(rusqlite::Connection),
+    Postgres(postgres::Client),
+}
+
+impl SpeechDb {
+    /// Opens (and migrates) the configured database; `read_only` for the SQLite file when
+    /// nothing is written.
+    fn open(config: &Config, db: Option<&Path>, read_only: bool) -> Result<SpeechDb, StoreError> {
+        if let (StoreBackend::Postgres(pg), None) = (&config.store.backend, db) {
+            eprintln!("database: {}", super::connect::shown(&pg.url));
+            return Ok(SpeechDb::Postgres(store::pg::open(pg)?));
+        }
+        let path = db.unwrap_or(&config.store.path);
+        Ok(SpeechDb::Sqlite(if read_only {
+            store::open_read_only(path)?
+        } else {
+            store::open_existing(path)?
+        }))
+    }
+
+    /// Runs `query` against this database.
+    fn read<T>(
+        &mut self,
+        query: impl FnOnce(&mut dyn SpeechReads) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self {
+            SpeechDb::Sqlite(conn) => query(&mut SqliteReads(conn)),
+            SpeechDb::Postgres(client) => query(client),
+        }
+    }
+
+    /// Stores a training's model; returns its id.
+    fn save_model(
+        &mut self,
+        model: &ScoringModel,
+        kept: bool,
+        at: jiff::Timestamp,
+    ) -> Result<i64, StoreError> {
+        match self {
+            SpeechDb::Sqlite(conn) => Ok(scoring::save_model(
+                conn,
+                model,
+                kept,
+                &crate::call::record::rfc3339::format(at),
+            )?),
+            SpeechDb::Postgres(client) => store::pg::scoring::save_model(client, model, kept, at),
+        }
+    }
+}
+
 /// Trains, stores and reports.
 pub fn run(args: &TrainArgs, config: &Config) -> Result<String, TrainCliError> {
-    let path = args.db.clone().unwrap_or_else(|| config.store.path.clone());
-    let conn = store::open_existing(&path)?;
-    let calls = scoring::training_set(&conn).map_err(StoreError::from)?;
-    let previous = scoring::current_model(&conn).map_err(StoreError::from)?;
+    let mut db = SpeechDb::open(config, args.db.as_deref(), false)?;
+    let (calls, previous) = db.read(|r| Ok((r.training_set()?, r.current_model()?)))?;
     let min_labels = args.min_labels.unwrap_or(config.speech.scoring.min_labels);
     let current = previous.as_ref().map(|(_, m)| &m.metrics);
     let (model, kept) = match train::from_labels(calls, current, min_labels) {
@@ -108,8 +162,7 @@ pub fn run(args: &TrainArgs, config: &Config) -> Result<String, TrainCliError> {
         Err(e @ TrainError::Fit(_)) => return Err(TrainCliError::Fit(e.to_string())),
         Err(e) => return Err(TrainCliError::Labels(e)),
     };
-    let at = crate::call::record::rfc3339::format(jiff::Timestamp::now());
-    let model_id = scoring::save_model(&conn, &model, kept, &at).map_err(StoreError::from)?;
+    let model_id = db.save_model(&model, kept, jiff::Timestamp::now())?;
     let trained = Trained {
         model_id,
         kept,
@@ -142,10 +195,8 @@ pub fn tags(args: &TagsArgs, config: &Config) -> Result<String, TrainCliError> {
         .tomorrow()
         .map_err(|e| TrainCliError::Usage(e.to_string()))?;
     let (from, to) = (start(first)?, start(after)?);
-    let path = args.db.clone().unwrap_or_else(|| config.store.path.clone());
-    let conn = store::open_read_only(&path)?;
-    let counts = crate::store::transcripts::tag_counts(&conn, &from, &to, args.site.as_deref())
-        .map_err(StoreError::from)?;
+    let mut db = SpeechDb::open(config, args.db.as_deref(), true)?;
+    let counts = db.read(|r| r.transcript_tags(&from, &to, args.site.as_deref()))?;
     if args.format == TrainFormat::Json {
         let json = serde_json::json!({"from": from, "to": to, "tags": counts});
         return Ok(format!("{json}\n"));

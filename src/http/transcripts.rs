@@ -13,8 +13,9 @@ use axum::extract::RawQuery;
 
 use crate::call::record::rfc3339;
 use crate::config::SharedConfig;
+use crate::store::BackendReader;
+use crate::store::search_words::SearchWords;
 use crate::store::transcripts::{self, TagCount, TranscriptHit, TranscriptView};
-use crate::store::{BackendReader, StoreReader};
 
 /// `GET /v1/calls/{id}/transcript`
 #[utoipa::path(
@@ -73,11 +74,11 @@ pub struct SearchAnswer {
     security(("admin_token" = []))
 )]
 pub async fn search(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchAnswer>, ApiError> {
     let mut problems = Vec::new();
-    let query = transcripts::fts_query(&params.q);
+    let query = SearchWords::parse(&params.q);
     if query.is_none() {
         problems.push("q: give at least one word to search for".to_owned());
     }
@@ -95,7 +96,7 @@ pub async fn search(
         });
     };
     let calls = reader
-        .read(move |conn| Ok(transcripts::search(conn, &query, limit)?))
+        .read_speech(move |r| r.search_transcripts(&query, limit))
         .await
         .map_err(read_failed)?;
     Ok(Json(SearchAnswer { calls }))
@@ -138,7 +139,7 @@ const DEFAULT_DAYS: i64 = 30;
     )
 )]
 pub async fn tags(
-    State(reader): State<StoreReader>,
+    State(reader): State<BackendReader>,
     State(config): State<SharedConfig>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TagsAnswer>, ApiError> {
@@ -161,7 +162,7 @@ pub async fn tags(
     let (from, to) = (rfc3339::format(from), rfc3339::format(to));
     let (f, t, site) = (from.clone(), to.clone(), filter.site);
     let tags = reader
-        .read(move |conn| Ok(transcripts::tag_counts(conn, &f, &t, site.as_deref())?))
+        .read_speech(move |r| r.transcript_tags(&f, &t, site.as_deref()))
         .await
         .map_err(read_failed)?;
     Ok(Json(TagsAnswer { from, to, tags }))

@@ -13,6 +13,7 @@
 pub mod audio;
 pub mod facts;
 pub mod http_engine;
+pub mod model_watch;
 pub mod pocketsphinx;
 mod pocketsphinx_ffi;
 pub mod redact;

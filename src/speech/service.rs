@@ -18,10 +18,10 @@ use super::SpeechError;
 use super::audio::{self, MonoWav};
 use super::http_engine::HttpEngine;
 use super::pocketsphinx::SphinxEngine;
-use super::rescore;
 use super::retry::{self, Next};
 use super::transcript::{Channel, Heard, Transcript};
 use super::{facts, tags, worker_thread};
+use super::{model_watch, rescore};
 use crate::call::record::rfc3339;
 use crate::call::scoring::{Score, ScoringModel, features};
 use crate::config::{SharedConfig, SpeechConfig, SpeechEngine, SpeechTag};
@@ -49,7 +49,7 @@ impl SpeechService {
         let mut model: Option<CurrentModel> = None;
         loop {
             let speech = self.config.load().speech.clone();
-            match self.refresh_model(&mut model).await {
+            match model_watch::refresh(&self.reader, &mut model).await {
                 Ok(true) => self.rescore(model.as_ref(), &speech, &clock, &stop).await,
                 Ok(false) => {}
                 Err(error) => {
@@ -78,18 +78,6 @@ impl SpeechService {
                 break;
             }
         }
-    }
-
-    /// Reads the current scoring model again when a training kept a newer one; answers
-    /// whether a model that applies came (at start-up too: calls left unscored are scored).
-    async fn refresh_model(&self, model: &mut Option<CurrentModel>) -> Result<bool, StoreError> {
-        let id = self.reader.read_speech(|r| r.current_model_id()).await?;
-        if id == model.as_ref().map(|m| m.0) {
-            return Ok(false);
-        }
-        let read = self.reader.read_speech(|r| r.current_model()).await?;
-        *model = read.filter(|(_, m)| m.applies());
-        Ok(model.is_some())
     }
 
     /// Scores the calls transcribed while no model applied (see [`rescore`]).

@@ -4,8 +4,8 @@
 //!
 //! A handler writes its query once, `reader.read(move |r| r.page(&query))`; the SQLite side
 //! runs it on a read-only connection of [`StoreReader`], the PostgreSQL side on a client of
-//! [`PgReader`]. Reads that exist on SQLite only (transcripts, recordings, the outbox admin)
-//! keep using [`StoreReader`].
+//! [`PgReader`]. Other read traits (`SpeechReads`, `RecordingReads`, ...) are run the same
+//! way through [`backend_reads!`].
 
 use postgres::Client;
 use rusqlite::Connection;

@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::call::scoring::{Metrics, Score, ScoringModel};
+use crate::call::scoring::{Score, ScoringModel};
 use crate::call::transcript::ConversationFacts;
 
 /// Version 22 (of the scorer's two): labels and scores on the CDR, and `report_targets`, the
@@ -282,6 +282,35 @@ pub fn last_training(conn: &Connection) -> rusqlite::Result<Option<String>> {
     })
 }
 
+/// A model as its `scoring_models` row keeps it on either backend: the cross-validated
+/// metrics in columns of their own and the whole model as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRow {
+    pub labels: i64,
+    pub targets: i64,
+    pub folds: i64,
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub json: String,
+}
+
+impl ModelRow {
+    /// `model`'s row.
+    pub fn of(model: &ScoringModel) -> Result<ModelRow, serde_json::Error> {
+        let m = &model.metrics;
+        Ok(ModelRow {
+            labels: i64::from(m.labels),
+            targets: i64::from(m.targets),
+            folds: i64::from(m.folds),
+            accuracy: m.accuracy,
+            precision: m.precision,
+            recall: m.recall,
+            json: serde_json::to_string(model)?,
+        })
+    }
+}
+
 /// Stores a training's model with `kept` (whether it became current); returns its id.
 pub fn save_model(
     conn: &Connection,
@@ -289,21 +318,21 @@ pub fn save_model(
     kept: bool,
     trained_at: &str,
 ) -> rusqlite::Result<i64> {
-    let json = serde_json::to_string(model)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let Metrics {
-        accuracy,
-        precision,
-        recall,
-        folds,
-        labels,
-        targets,
-    } = model.metrics;
+    let row =
+        ModelRow::of(model).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     conn.execute(
         "INSERT INTO scoring_models (trained_at, labels, targets, folds, accuracy, precision, \
          recall, kept, model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
-            trained_at, labels, targets, folds, accuracy, precision, recall, kept, json
+            trained_at,
+            row.labels,
+            row.targets,
+            row.folds,
+            row.accuracy,
+            row.precision,
+            row.recall,
+            kept,
+            row.json
         ],
     )?;
     Ok(conn.last_insert_rowid())

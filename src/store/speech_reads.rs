@@ -1,15 +1,18 @@
 //! The speech service's and the scorer's reads on either backend: a node's due speech jobs and
-//! queue depth, a call's transcript (`GET /v1/calls/{id}/transcript`), and what scorer training
-//! and re-scoring read. [`SpeechReads`] answers alike on the SQLite file and on PostgreSQL,
+//! queue depth, a call's transcript (`GET /v1/calls/{id}/transcript`), transcript search and
+//! the keyword-tag counts (`GET /v1/transcripts`, `/v1/transcripts/tags`, `calltrack speech
+//! tags`), and what scorer training and re-scoring read (with the nightly training's claim). [`SpeechReads`] answers alike on the SQLite file and on PostgreSQL,
 //! where the speech queue is per node (a recording is on the disk of the node that recorded
 //! it), and [`super::BackendReader::read_speech`] runs a query on the configured one.
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use postgres::Client;
 
 use super::reads::SqliteReads;
 use super::scoring::{self, LabelledCall, UnscoredCall};
-use super::transcripts::{self, SpeechJob, TranscriptView};
+use super::search_words::SearchWords;
+use super::transcripts::{self, SpeechJob, TagCount, TranscriptHit, TranscriptView};
 use super::{StoreError, pg};
 use crate::call::record::rfc3339;
 use crate::call::scoring::ScoringModel;
@@ -39,6 +42,22 @@ pub trait SpeechReads {
     fn labels_since(&mut self, since: Option<&str>) -> Result<u64, StoreError>;
     /// Up to `limit` done transcripts after `after` whose call is unscored, oldest first.
     fn unscored(&mut self, after: i64, limit: usize) -> Result<Vec<UnscoredCall>, StoreError>;
+    /// Calls whose transcript has every word, best match first (`GET /v1/transcripts`).
+    fn search_transcripts(
+        &mut self,
+        words: &SearchWords,
+        limit: usize,
+    ) -> Result<Vec<TranscriptHit>, StoreError>;
+    /// Calls started in `[from, to)` (RFC 3339) per keyword tag and source.
+    fn transcript_tags(
+        &mut self,
+        from: &str,
+        to: &str,
+        site: Option<&str>,
+    ) -> Result<Vec<TagCount>, StoreError>;
+    /// Whether node `node` trains the scorer on UTC day `night`: the first node to ask, on
+    /// PostgreSQL (a row claim); always on SQLite, whose file is one node's.
+    fn claim_training(&mut self, night: Date, node: &str) -> Result<bool, StoreError>;
 }
 
 impl SpeechReads for SqliteReads<'_> {
@@ -56,7 +75,7 @@ impl SpeechReads for SqliteReads<'_> {
     }
 
     fn transcript(&mut self, id: &str) -> Result<Option<TranscriptView>, StoreError> {
-        Ok(transcripts::of_call(self.0, id)?)
+        transcripts::of_call(self.0, id)
     }
 
     fn training_set(&mut self) -> Result<Vec<LabelledCall>, StoreError> {
@@ -81,6 +100,27 @@ impl SpeechReads for SqliteReads<'_> {
 
     fn unscored(&mut self, after: i64, limit: usize) -> Result<Vec<UnscoredCall>, StoreError> {
         Ok(scoring::unscored(self.0, after, limit)?)
+    }
+
+    fn search_transcripts(
+        &mut self,
+        words: &SearchWords,
+        limit: usize,
+    ) -> Result<Vec<TranscriptHit>, StoreError> {
+        Ok(transcripts::search(self.0, words, limit)?)
+    }
+
+    fn transcript_tags(
+        &mut self,
+        from: &str,
+        to: &str,
+        site: Option<&str>,
+    ) -> Result<Vec<TagCount>, StoreError> {
+        Ok(transcripts::tag_counts(self.0, from, to, site)?)
+    }
+
+    fn claim_training(&mut self, _night: Date, _node: &str) -> Result<bool, StoreError> {
+        Ok(true)
     }
 }
 
@@ -124,6 +164,27 @@ impl SpeechReads for Client {
 
     fn unscored(&mut self, after: i64, limit: usize) -> Result<Vec<UnscoredCall>, StoreError> {
         pg::scoring::unscored(self, after, limit)
+    }
+
+    fn search_transcripts(
+        &mut self,
+        words: &SearchWords,
+        limit: usize,
+    ) -> Result<Vec<TranscriptHit>, StoreError> {
+        pg::transcript_search::search(self, words, limit)
+    }
+
+    fn transcript_tags(
+        &mut self,
+        from: &str,
+        to: &str,
+        site: Option<&str>,
+    ) -> Result<Vec<TagCount>, StoreError> {
+        pg::transcript_search::tag_counts(self, from, to, site)
+    }
+
+    fn claim_training(&mut self, night: Date, node: &str) -> Result<bool, StoreError> {
+        pg::scoring::claim_training(self, night, node)
     }
 }
 

@@ -11,6 +11,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::StoreError;
+use super::search_words::SearchWords;
+use super::transcript_rows::VIEW_COLUMNS;
 use crate::call::scoring::Score;
 use crate::call::transcript::{ConversationFacts, Transcript, Word};
 
@@ -233,41 +236,23 @@ impl TranscriptView {
 }
 
 /// Call `id`'s transcript, or its place in the queue; `None` when it has neither.
-pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<TranscriptView>> {
-    let stored = conn
+pub fn of_call(conn: &Connection, id: &str) -> Result<Option<TranscriptView>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM transcripts WHERE call_id = ?1",
+        VIEW_COLUMNS.join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    if let Some(row) = stmt.query([id])?.next()? {
+        return TranscriptView::from_row(row).map(Some);
+    }
+    let queued = conn
         .query_row(
-            "SELECT status, engine, language, caller, agent, words, error, attempts, created_at, \
-             facts, tags FROM transcripts WHERE call_id = ?1",
+            "SELECT last_error, attempts FROM speech_jobs WHERE call_id = ?1",
             [id],
-            |r| {
-                let words: String = r.get(5)?;
-                let facts: Option<String> = r.get(9)?;
-                let tags: String = r.get(10)?;
-                Ok(TranscriptView {
-                    status: r.get(0)?,
-                    engine: r.get(1)?,
-                    language: r.get(2)?,
-                    caller: r.get(3)?,
-                    agent: r.get(4)?,
-                    words: serde_json::from_str(&words).unwrap_or_default(),
-                    facts: facts.and_then(|f| serde_json::from_str(&f).ok()),
-                    tags: serde_json::from_str(&tags).unwrap_or_default(),
-                    error: r.get(6)?,
-                    attempts: r.get(7)?,
-                    created_at: r.get(8)?,
-                })
-            },
+            |r| Ok(TranscriptView::queued(r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    if stored.is_some() {
-        return Ok(stored);
-    }
-    conn.query_row(
-        "SELECT last_error, attempts FROM speech_jobs WHERE call_id = ?1",
-        [id],
-        |r| Ok(TranscriptView::queued(r.get(0)?, r.get(1)?)),
-    )
-    .optional()
+    Ok(queued)
 }
 
 /// The SQL condition (one `?`) that keeps calls whose transcript matches an FTS5 query made by
@@ -275,25 +260,10 @@ pub fn of_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<Transcrip
 pub const MATCHING_CALLS: &str = "id IN (SELECT t.call_id FROM transcripts_fts f \
     JOIN transcripts t ON t.rowid = f.rowid WHERE transcripts_fts MATCH ?)";
 
-/// A user's search words as a safe FTS5 query: every word must occur (in either channel);
-/// a trailing `*` keeps its prefix meaning; nothing else of FTS5's syntax is let through.
-/// `None` when there is no word to look for.
+/// A user's search words as a safe FTS5 query (see [`SearchWords`]); `None` when there is
+/// no word to look for.
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split_whitespace()
-        .filter_map(|raw| {
-            let prefix = raw.ends_with('*');
-            let word: String = raw
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'' || *c == '-')
-                .collect();
-            (!word.is_empty()).then(|| {
-                let quoted = format!("\"{}\"", word.replace('"', "\"\""));
-                if prefix { format!("{quoted}*") } else { quoted }
-            })
-        })
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" "))
+    SearchWords::parse(text).map(|w| w.fts5())
 }
 
 /// One call whose transcript matched a search.
@@ -310,17 +280,21 @@ pub struct TranscriptHit {
 /// Most hits per search.
 pub const MAX_HITS: usize = 200;
 
-/// Calls whose transcript has every word of `query` (made by [`fts_query`]), best match first.
+/// Calls whose transcript has every word of `words`, best match first.
 pub fn search(
     conn: &Connection,
-    query: &str,
+    words: &SearchWords,
     limit: usize,
 ) -> rusqlite::Result<Vec<TranscriptHit>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT t.call_id, c.started_at, c.site, c.source,          snippet(transcripts_fts, -1, '[', ']', '…', 12)          FROM transcripts_fts f JOIN transcripts t ON t.rowid = f.rowid          JOIN cdr c ON c.id = t.call_id          WHERE transcripts_fts MATCH ?1 ORDER BY rank LIMIT ?2",
+        "SELECT t.call_id, c.started_at, c.site, c.source, \
+         snippet(transcripts_fts, -1, '[', ']', '…', 12) \
+         FROM transcripts_fts f JOIN transcripts t ON t.rowid = f.rowid \
+         JOIN cdr c ON c.id = t.call_id \
+         WHERE transcripts_fts MATCH ?1 ORDER BY rank LIMIT ?2",
     )?;
     let limit = i64::try_from(limit.min(MAX_HITS)).unwrap_or(1);
-    let hits = stmt.query_map(params![query, limit], |r| {
+    let hits = stmt.query_map(params![words.fts5(), limit], |r| {
         Ok(TranscriptHit {
             call_id: r.get(0)?,
             started_at: r.get(1)?,

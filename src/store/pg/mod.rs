@@ -61,6 +61,7 @@ pub mod scoring;
 mod sink;
 pub mod spool;
 pub mod takeover;
+pub mod transcript_search;
 pub mod transcripts;
 pub mod writer;
 

@@ -9,6 +9,7 @@ use postgres::{Client, Transaction};
 
 use super::mirror::{self, TABLES};
 use super::schema_reports::V8_REPORT_ROLLUP;
+use super::transcript_search::V9_TRANSCRIPT_SEARCH;
 use crate::store::StoreError;
 
 /// `pg_advisory_xact_lock` key of the migrations ("calltrak" in ASCII).
@@ -194,13 +195,13 @@ CREATE TRIGGER speech_queue AFTER UPDATE OF recording_status ON cdr
 FOR EACH ROW EXECUTE FUNCTION calltrack_speech_queue();
 ";
 
-/// Version 9: where each node's HTTP API is reached (`[node] http_url`), so a recording asked
+/// Version 10: where each node's HTTP API is reached (`[node] http_url`), so a recording asked
 /// for on another node is fetched from the node whose disk holds it.
-const V9_NODE_HTTP_URL: &str = "ALTER TABLE nodes ADD COLUMN http_url text;";
+const V10_NODE_HTTP_URL: &str = "ALTER TABLE nodes ADD COLUMN http_url text;";
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; version 8 (the report
-/// rollup) is in `schema_reports.rs`.
-const MIGRATIONS: [&str; 9] = [
+/// rollup) is in `schema_reports.rs`, version 9 (transcript search) in `transcript_search.rs`.
+const MIGRATIONS: [&str; 10] = [
     V1_TABLES,
     V2_NODES_AND_CLAIMS,
     V3_NODE_HEARTBEATS,
@@ -209,7 +210,8 @@ const MIGRATIONS: [&str; 9] = [
     V6_OPERATOR_DATA,
     V7_RECORDINGS_AND_SPEECH,
     V8_REPORT_ROLLUP,
-    V9_NODE_HTTP_URL,
+    V9_TRANSCRIPT_SEARCH,
+    V10_NODE_HTTP_URL,
 ];
 
 /// The newest version this build knows.

@@ -6,10 +6,10 @@
 use postgres::GenericClient;
 
 use crate::call::record::rfc3339;
-use crate::call::scoring::{Metrics, Score, ScoringModel};
+use crate::call::scoring::{Score, ScoringModel};
 use crate::call::transcript::ConversationFacts;
 use crate::store::StoreError;
-use crate::store::scoring::{Label, LabelledCall, UnscoredCall};
+use crate::store::scoring::{Label, LabelledCall, ModelRow, UnscoredCall};
 
 /// Stores call `id`'s score; whether there is such a call.
 pub fn set_score(
@@ -56,32 +56,41 @@ pub fn save_model(
     kept: bool,
     trained_at: jiff::Timestamp,
 ) -> Result<i64, StoreError> {
-    let json = serde_json::to_string(model)?;
-    let Metrics {
-        accuracy,
-        precision,
-        recall,
-        folds,
-        labels,
-        targets,
-    } = model.metrics;
+    let row = ModelRow::of(model)?;
     let row = client.query_one(
         "INSERT INTO scoring_models (trained_at, labels, targets, folds, accuracy, precision, \
          recall, kept, model) VALUES ($1::text::timestamptz, $2, $3, $4, $5, $6, $7, $8, \
          $9::text::jsonb) RETURNING id",
         &[
             &rfc3339::format(trained_at),
-            &i64::from(labels),
-            &i64::from(targets),
-            &i64::from(folds),
-            &accuracy,
-            &precision,
-            &recall,
+            &row.labels,
+            &row.targets,
+            &row.folds,
+            &row.accuracy,
+            &row.precision,
+            &row.recall,
             &kept,
-            &json,
+            &row.json,
         ],
     )?;
     Ok(row.try_get(0)?)
+}
+
+/// Claims the nightly training of UTC day `night` for node `node`: true for the first node
+/// to ask (and for it again, say after too few labels), false for every other node, so one
+/// node trains per night however many run (`scoring_claims`, schema version 9).
+pub fn claim_training(
+    client: &mut impl GenericClient,
+    night: jiff::civil::Date,
+    node: &str,
+) -> Result<bool, StoreError> {
+    let claimed = client.query_opt(
+        "INSERT INTO scoring_claims (night, node_id) VALUES ($1::text::date, $2) \
+         ON CONFLICT (night) DO UPDATE SET claimed_at = now() \
+         WHERE scoring_claims.node_id = excluded.node_id RETURNING node_id",
+        &[&night.to_string(), &node],
+    )?;
+    Ok(claimed.is_some())
 }
 
 /// The current model (the newest kept) and its id.

@@ -4,8 +4,8 @@
 //! reads its due jobs and reports each attempt through the writer ([`apply`]).
 //!
 //! A job carries the CDR's `node_id`: the recording is on that node's disk, so only that
-//! node's speech service takes it ([`due`]). Full-text search of transcripts
-//! (`GET /v1/transcripts`) is not on PostgreSQL yet.
+//! node's speech service takes it ([`due`]). Full-text search of transcripts and the tag
+//! counts are in `transcript_search`.
 
 use jiff::Timestamp;
 use postgres::GenericClient;
@@ -130,23 +130,7 @@ pub fn of_call(
         time_text("created_at")
     );
     if let Some(r) = client.query_opt(&sql, &[&id])? {
-        let words: String = r.try_get(5)?;
-        let facts: Option<String> = r.try_get(9)?;
-        let tags: String = r.try_get(10)?;
-        let attempts: i64 = r.try_get(7)?;
-        return Ok(Some(TranscriptView {
-            status: r.try_get(0)?,
-            engine: r.try_get(1)?,
-            language: r.try_get(2)?,
-            caller: r.try_get(3)?,
-            agent: r.try_get(4)?,
-            words: serde_json::from_str(&words).unwrap_or_default(),
-            facts: facts.and_then(|f| serde_json::from_str(&f).ok()),
-            tags: serde_json::from_str(&tags).unwrap_or_default(),
-            error: r.try_get(6)?,
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            created_at: r.try_get(8)?,
-        }));
+        return TranscriptView::from_row(&r).map(Some);
     }
     let queued = client.query_opt(
         "SELECT last_error, attempts FROM speech_jobs WHERE call_id = $1",
