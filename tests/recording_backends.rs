@@ -968,12 +968,13 @@ fn the_upgrade_to_version_9_makes_stored_transcripts_searchable() {
     };
     let url = store._pg.as_ref().unwrap().url("recordings");
     let mut client = support::pg_store::client(&url);
-    // Back to version 8, as a database of the previous release is.
+    // Back to version 8, as a database of the previous release is (versions 9 and 10 undone).
     client
         .batch_execute(
-            "DROP TABLE scoring_claims; ALTER TABLE transcripts DROP COLUMN search; \
+            "ALTER TABLE nodes DROP COLUMN http_url; \
+             DROP TABLE scoring_claims; ALTER TABLE transcripts DROP COLUMN search; \
              DROP TEXT SEARCH CONFIGURATION calltrack_search; \
-             DELETE FROM schema_migrations WHERE version = 9",
+             DELETE FROM schema_migrations WHERE version >= 9",
         )
         .unwrap();
     transcribed_call(
