@@ -4,7 +4,8 @@
 //! file (pending, skipped with its reason, a recorded call whose file is missing, an unknown
 //! call). With the store on PostgreSQL (when installed; fails under `CI=true` without it), a
 //! node serves its own recording and fetches any other from the node holding it (409 naming
-//! that node when it published no `[node] http_url`, 502 when it does not answer).
+//! that node when it published no `[node] http_url`, 502 when it does not answer), and any
+//! node's API finds any node's transcripts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,9 +15,11 @@ mod support;
 use std::path::Path;
 
 use calltrack::call::record::{CallDetailRecord, Disposition, HangupSide, LiveCall};
-use calltrack::call::recording::{RecordingReason, RecordingStatus};
+use calltrack::call::recording::{RecordingReason, RecordingSettled, RecordingStatus};
+use calltrack::call::transcript::Transcript;
 use calltrack::store::outbox::Outbox;
 use calltrack::store::pg::nodes;
+use calltrack::store::transcripts::SpeechOutcome;
 use calltrack::store::{StoreCommand, WriterOptions, spawn_writer};
 use http_support::{TestServer, agent, config_toml};
 use serde_json::Value;
@@ -147,6 +150,25 @@ fn fetch(
     }
 }
 
+/// Call `id` transcribed: the caller asks about the warranty of a sofa.
+fn transcribed(id: &str) -> StoreCommand {
+    let transcript = Transcript {
+        caller: "does the warranty cover the sofas".into(),
+        agent: "yes, two years".into(),
+        ..Transcript::default()
+    };
+    StoreCommand::Transcribed {
+        call_id: id.into(),
+        outcome: SpeechOutcome::Done {
+            transcript: Box::new(transcript),
+            engine: "http",
+            score: None,
+        },
+        at: "2026-03-02T10:00:00Z".parse().unwrap(),
+        done: tokio::sync::oneshot::channel().0,
+    }
+}
+
 fn error(answer: &Answer) -> Value {
     assert_eq!(answer.content_type.as_deref(), Some("application/json"));
     serde_json::from_slice(&answer.body).unwrap()
@@ -264,12 +286,32 @@ fn on_postgres_a_recording_of_another_node_is_fetched_from_that_node() {
     let their_file = their_dir.path().join("theirs.wav");
     let their_bytes = wav(&their_file);
     theirs.recording_path = Some(their_file.to_string_lossy().into_owned());
-    for (node, cdr) in [("node-a", mine), ("node-b", theirs)] {
+    // node-a's call settles after its CDR, as a recording does, which queues it for speech.
+    let settled = StoreCommand::RecordingSettled {
+        id: "mine".into(),
+        settled: RecordingSettled::Recorded {
+            path: file.to_string_lossy().into_owned(),
+            bytes: bytes.len() as u64,
+            secs: 1,
+        },
+        at: "2026-03-02T09:00:31Z".parse().unwrap(),
+    };
+    let mut pending = mine;
+    pending.recording_status = Some(RecordingStatus::Pending);
+    pending.recording_path = None;
+    for (node, cdr, then) in [("node-a", pending, Some(settled)), ("node-b", theirs, None)] {
         let (sender, handle) = support::pg_store::writer(&url, node, Outbox::new(Vec::new()));
         sender.try_send(StoreCommand::CallEnded(cdr)).unwrap();
+        if let Some(command) = then {
+            sender.try_send(command).unwrap();
+        }
         drop(sender);
         assert_eq!(handle.shutdown().unwrap().cdrs_written, 1);
     }
+    let (sender, handle) = support::pg_store::writer(&url, "node-a", Outbox::new(Vec::new()));
+    sender.try_send(transcribed("mine")).unwrap();
+    drop(sender);
+    handle.shutdown().unwrap();
     let node = |id: &'static str, dir: &Path| {
         let toml = config_toml("74950000100", 1000)
             .replace("[http]\n", &format!("[http]\nadmin_token = \"{ADMIN}\"\n"));
@@ -339,6 +381,18 @@ fn on_postgres_a_recording_of_another_node_is_fetched_from_that_node() {
         .call()
         .unwrap();
     assert_eq!(hop.status(), 409, "a forwarded request is not sent on");
+    // node-a's transcript is found through node-b's API: search reads PostgreSQL.
+    let found = agent()
+        .get(&node_b.url("/v1/transcripts?q=Warranty%20sofa*"))
+        .header("Authorization", &format!("Bearer {ADMIN}"))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let found: Value = serde_json::from_str(&found).unwrap();
+    assert_eq!(found["calls"][0]["call_id"], "mine", "{found}");
+    assert_eq!(found["calls"].as_array().unwrap().len(), 1, "{found}");
     // node-b's address answers nothing (no listener on port 1).
     publish("http://127.0.0.1:1");
     let gone = fetch(
