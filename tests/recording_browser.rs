@@ -81,8 +81,13 @@ fn start_server(dir: &Path) -> TestServer {
     skipped.recording_status = Some(RecordingStatus::Skipped);
     skipped.recording_reason = Some(RecordingReason::Srtp);
     let plain = answered("c-plain", "2026-03-04T09:00:00Z");
+    let mut gone = recorded.clone();
+    gone.id = "c-gone".into();
+    gone.call_id = "c-gone@carrier.example".into();
+    gone.started_at = "2026-03-05T09:00:00Z".parse().unwrap();
+    gone.recording_path = Some(dir.join("c-gone.wav").to_string_lossy().into_owned());
     let (sender, writer) = spawn_writer(&db, WriterOptions::default()).expect("seed writer");
-    for cdr in [recorded, skipped, plain] {
+    for cdr in [recorded, skipped, plain, gone] {
         assert!(sender.try_send(StoreCommand::CallEnded(cdr)).is_ok());
     }
     drop(sender);
@@ -154,8 +159,21 @@ fn the_journal_plays_a_recorded_call_and_says_why_another_has_none() {
     );
     assert_eq!(
         players,
-        json!([["c-rec", "/v1/calls/c-rec/recording"]]),
-        "one player, for the recorded call"
+        json!([
+            ["c-gone", "/v1/calls/c-gone/recording"],
+            ["c-rec", "/v1/calls/c-rec/recording"]
+        ]),
+        "a player for each call recorded"
+    );
+    // A recorded call whose file is gone: its player, once asked to load, says why.
+    browser.eval("document.querySelector('tr[data-call=\"c-gone\"] audio').load(); true");
+    browser.wait_for(
+        "document.querySelector('tr[data-call=\"c-gone\"] .recording-error') !== null",
+        "the failed player's reason",
+    );
+    assert_eq!(
+        browser.text("tr[data-call='c-gone'] .recording-cell"),
+        "call c-gone has no recording: missing"
     );
     let srtp = browser.text("tr[data-call='c-srtp'] .recording-cell");
     assert_eq!(srtp, "encrypted (SRTP)");

@@ -99,6 +99,19 @@ const NO_RECORDING = {
   disk_budget: 'removed: disk budget',
 };
 
+// A player whose source failed to load is replaced by the server's reason (the file is
+// missing, or on a node that did not answer), or a plain one when it gave none.
+async function explain(audio) {
+  let why = 'the recording could not be loaded';
+  try {
+    const answer = await fetch(audio.src, { headers: { Range: 'bytes=0-0' } });
+    const body = await answer.json();
+    if (body && body.error && body.error.message) why = body.error.message;
+  } catch (_) { /* not JSON: the plain reason */ }
+  audio.replaceWith(el('span', { class: 'muted small recording-status recording-error',
+    dataset: { call: audio.dataset.call } }, why));
+}
+
 // The call's recording: an <audio> player for a WAV (seeking uses HTTP Range), a download
 // link for a pcap (other codecs: open it in Wireshark), else where the recording stands.
 function player(call, ctx, compact) {
@@ -111,7 +124,7 @@ function player(call, ctx, compact) {
   }
   if (call.recording_url) {
     return el('audio', { class: 'recording', controls: true, preload: 'none', src: call.recording_url,
-      dataset: { call: call.id } });
+      dataset: { call: call.id }, onerror: (e) => explain(e.target) });
   }
   if (rec.status === 'not_requested') return compact ? '' : el('p', { class: 'muted' }, 'Not recorded.');
   const why = rec.status === 'pending' ? 'being written' : (NO_RECORDING[rec.reason] || rec.status);
