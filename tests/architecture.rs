@@ -45,6 +45,7 @@ const SANS_IO: &[&str] = &[
 ];
 const SANS_IO_EXEMPT: &[&str] = &[
     "src/speech/service.rs",
+    "src/speech/model_watch.rs",
     "src/speech/http_engine.rs",
     "src/speech/rescore.rs",
     "src/speech/worker_thread.rs",
@@ -91,6 +92,7 @@ const ASYNC_ALLOWED: &[&str] = &[
     "src/media/driver.rs",
     "src/media/relay_loop.rs",
     "src/speech/service.rs",
+    "src/speech/model_watch.rs",
     "src/speech/http_engine.rs",
     "src/speech/rescore.rs",
     "src/speech/worker_thread.rs",
