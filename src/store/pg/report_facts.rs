@@ -38,8 +38,11 @@ pub fn facts_of(
 pub fn facts(client: &mut impl GenericClient, q: &FactQuery) -> Result<Facts, StoreError> {
     let mut facts = Facts::default();
     if rolled_up(q) {
-        rollup_sums(client, q, &mut facts)?;
-        repeats(client, q, &mut facts)?;
+        // Every repeat call is a call of the period, so no calls, no repeats: the query of
+        // the sites without a zone of their own (usually none) skips the repeats' index.
+        if rollup_sums(client, q, &mut facts)? {
+            repeats(client, q, &mut facts)?;
+        }
     } else {
         call_sums(client, q, &mut facts)?;
         lead_sums(client, q, &mut facts)?;
@@ -74,12 +77,14 @@ const ROLLED: &str = "sum(calls)::bigint, sum(first_time_calls)::bigint, sum(ans
     sum(won_deals)::bigint, sum(confident_calls)::bigint, sum(confidence_milli)::bigint,
     sum(scored_calls)::bigint, sum(target_calls)::bigint";
 
-/// The rollup lines of the period's UTC hours, per bucket, site, key and won-deal currency.
+/// The rollup lines of the period's UTC hours, per bucket, site, key and won-deal currency;
+/// whether they count any call.
 fn rollup_sums(
     client: &mut impl GenericClient,
     q: &FactQuery,
     facts: &mut Facts,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let mut any_calls = false;
     let bucket = match q.bucket {
         Bucket::None => "NULL::timestamptz",
         _ => "hour",
@@ -102,6 +107,7 @@ fn rollup_sums(
             facts.skipped.deals += get(10)?;
         }
         let calls = get(0)?;
+        any_calls |= calls > 0;
         let sums = Sums {
             calls,
             unique_callers: calls,
@@ -129,7 +135,7 @@ fn rollup_sums(
         }
         facts.sums.push(fact);
     }
-    Ok(())
+    Ok(any_calls)
 }
 
 /// Calls of the period whose caller called the same site earlier in the period: one off

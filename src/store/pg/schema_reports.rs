@@ -14,8 +14,8 @@
 //! as on SQLite, under a transaction-level advisory lock per caller and site (taken in a
 //! fixed order), so two nodes writing calls of one caller at once see each other's: the
 //! second waits for the first to commit, then reads its call. A deadlock between two nodes'
-//! batches (possible only across statements of one transaction) is retried by the writer as
-//! any transient failure.
+//! batches (possible only across statements of one transaction) is prevented by the lock
+//! every transaction writing CDRs or leads takes first (`batch::lock_rollup`).
 
 /// The rollup's sums of the CDRs in relation `$rel` (a transition table or `cdr`), each
 /// multiplied by `$sign`: one line per row, grouped by [`rollup_upsert_sql`].
