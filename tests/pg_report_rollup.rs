@@ -1,10 +1,12 @@
-//! PostgreSQL's report rollup (schema V7, kept by triggers) against the calls themselves, on
+//! PostgreSQL's report rollup (schema V8, kept by triggers) against the calls themselves, on
 //! a PostgreSQL server the harness starts:
 //! - two nodes' writers writing CDRs of the same hours (and of the same callers) at once give
 //!   the rollup lines and the reports one writer gives, and the rollup path answers what
 //!   summing the calls answers;
 //! - an `interrupted` CDR (a node's calls closed by recovery or a takeover) replaced by the
-//!   call's real CDR leaves the rollup as if only the real one had been written.
+//!   call's real CDR leaves the rollup as if only the real one had been written;
+//! - two nodes' batches released at once, each upserting the rollup line the other's next
+//!   statement needs (opposite orders), do not deadlock and report as one writer.
 //!
 //! Without PostgreSQL the tests skip loudly (and fail under `CI=true`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
