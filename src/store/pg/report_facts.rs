@@ -1,7 +1,7 @@
 //! Answers the report room's [`FactQuery`]s from PostgreSQL, as `store::report_facts` does
 //! on SQLite, by two paths that cost what the period holds, not what the history holds:
 //! - fields the rollup keeps (source, medium, campaign, number kind, site and time fields):
-//!   `report_rollup` rows of the period's UTC hours (schema V7, kept by triggers), plus the
+//!   `report_rollup` rows of the period's UTC hours (schema V8, kept by triggers), plus the
 //!   period's repeat calls from the `cdr_repeats` index (`prev_started_at` in the period);
 //! - any other field: the sums of the period's calls and leads per site, UTC bucket and
 //!   group-by key.
