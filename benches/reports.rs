@@ -13,6 +13,9 @@
 //! (the visibility map autovacuum keeps on a steady store, so index-only scans stay so).
 //!
 //! Run: `cargo bench --bench reports` (`REPORT_BENCH_CALLS=100000` for a quick run).
+//! `REPORT_BENCH_PG_URL=postgres://...` runs the PostgreSQL benches on a database of yours
+//! (filled on the first run, kept for `EXPLAIN` in `psql`); `REPORT_BENCH_BACKFILL=1` also
+//! times the version 8 migration's backfill of the rollup on those calls (printed).
 
 #![allow(clippy::expect_used)]
 
@@ -121,28 +124,46 @@ fn postgres(
     [by_campaign, total, by_day]: [&ReportRequest; 3],
     zones: &Zones,
 ) {
-    let Some(server) = pg_server::PgServer::start("reports postgres benches") else {
-        return;
+    // A server of the caller's (`REPORT_BENCH_PG_URL`, kept after the run for `psql`), or a
+    // throwaway one.
+    let (_server, url) = match std::env::var("REPORT_BENCH_PG_URL") {
+        Ok(url) => (None, url),
+        Err(_) => {
+            let Some(server) = pg_server::PgServer::start("reports postgres benches") else {
+                return;
+            };
+            let url = server.create_db("reports");
+            (Some(server), url)
+        }
     };
-    let url = server.create_db("reports");
     let config = PostgresConfig {
         url,
         pool_size: 1,
         connect_timeout: Duration::from_secs(5),
     };
     let mut client = calltrack::store::pg::open(&config).expect("open PostgreSQL");
-    let sqlite = calltrack::store::open_read_only(path).expect("read-only bench db");
-    let started = Instant::now();
-    for table in ["cdr", "leads", "costs"] {
-        copy_table(&sqlite, &mut client, table);
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM cdr", &[])
+        .expect("count cdr")
+        .get(0);
+    if stored == 0 {
+        let sqlite = calltrack::store::open_read_only(path).expect("read-only bench db");
+        let started = Instant::now();
+        for table in ["cdr", "leads", "costs"] {
+            copy_table(&sqlite, &mut client, table);
+        }
+        eprintln!(
+            "postgres: copied in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if std::env::var_os("REPORT_BENCH_BACKFILL").is_some() {
+        drop(client);
+        client = time_backfill(&config);
     }
     client
         .batch_execute("VACUUM ANALYZE")
         .expect("vacuum analyze");
-    eprintln!(
-        "postgres: copied in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
     group.bench_function("postgres_report_30d_by_source_campaign", |b| {
         b.iter(|| black_box(build_from(&mut client, by_campaign, zones).expect("report")))
     });
@@ -153,6 +174,38 @@ fn postgres(
             black_box((total, by_day))
         })
     });
+}
+
+/// Takes the store back to schema version 7 (no rollup, no previous calls), then times the
+/// migration to version 8 filling them from the stored calls and leads, as an upgrade does
+/// (`REPORT_BENCH_BACKFILL=1`); returns a client of the migrated store.
+fn time_backfill(config: &PostgresConfig) -> postgres::Client {
+    let mut client =
+        postgres::Client::connect(&config.url, postgres::NoTls).expect("connect PostgreSQL");
+    client
+        .batch_execute(
+            "DROP FUNCTION report_cdr_inserted, report_cdr_deleted, report_cdr_updated,
+                 report_lead_inserted, report_lead_deleted, report_lead_updated,
+                 report_fix_prev CASCADE;
+             DROP TABLE report_rollup;
+             DROP INDEX cdr_repeats;
+             UPDATE cdr SET prev_started_at = NULL;
+             DELETE FROM schema_migrations WHERE version >= 8;",
+        )
+        .expect("back to schema version 7");
+    client.batch_execute("VACUUM ANALYZE").expect("vacuum");
+    let calls: i64 = client
+        .query_one("SELECT count(*) FROM cdr", &[])
+        .expect("count cdr")
+        .get(0);
+    drop(client);
+    let started = Instant::now();
+    let client = calltrack::store::pg::open(config).expect("migrate to version 8");
+    eprintln!(
+        "postgres: version 8 backfill of {calls} calls in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    client
 }
 
 /// Copies every row of `table` from SQLite to PostgreSQL (the columns PostgreSQL mirrors, in

@@ -1,10 +1,12 @@
-//! PostgreSQL's report rollup (schema V7, kept by triggers) against the calls themselves, on
+//! PostgreSQL's report rollup (schema V8, kept by triggers) against the calls themselves, on
 //! a PostgreSQL server the harness starts:
 //! - two nodes' writers writing CDRs of the same hours (and of the same callers) at once give
 //!   the rollup lines and the reports one writer gives, and the rollup path answers what
 //!   summing the calls answers;
 //! - an `interrupted` CDR (a node's calls closed by recovery or a takeover) replaced by the
-//!   call's real CDR leaves the rollup as if only the real one had been written.
+//!   call's real CDR leaves the rollup as if only the real one had been written;
+//! - two nodes' batches released at once, each upserting the rollup line the other's next
+//!   statement needs (opposite orders), do not deadlock and report as one writer.
 //!
 //! Without PostgreSQL the tests skip loudly (and fail under `CI=true`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -288,4 +290,124 @@ fn an_interrupted_cdr_replaced_by_the_real_one_leaves_the_rollup_right() {
     );
     prev_started_agrees(&mut client);
     assert_eq!(rollup(&mut client), rebuilt(&mut client));
+}
+
+/// A call of `caller` from `source`, `minute`s after 08:00 on 2026-11-20: answered, or missed.
+fn call_of(id: &str, caller: &str, source: &str, minute: i64, answered: bool) -> CallDetailRecord {
+    let mut live = live(0);
+    live.id = id.into();
+    live.call_id = format!("{id}@carrier");
+    live.caller = caller.into();
+    live.started_at += SignedDuration::from_mins(minute);
+    live.answered_at = answered.then(|| live.started_at + SignedDuration::from_secs(3));
+    live.attribution.source = Some(source.into());
+    let (disposition, status) = if answered {
+        (Disposition::Answered, 200)
+    } else {
+        (Disposition::NoAnswer, 480)
+    };
+    let end = live.started_at + SignedDuration::from_secs(40);
+    CallDetailRecord::from_live(&live, end, disposition, status, HangupSide::Caller)
+}
+
+/// Node A's and node B's calls: each calls back the other's missed caller, so each batch
+/// inserts a CDR on one rollup line (its source's) and marks a missed call on the other's:
+/// A holds the `google` line and needs the `yandex` one, B the other way round.
+fn crossed_calls() -> (Vec<CallDetailRecord>, [CallDetailRecord; 2]) {
+    let missed = vec![
+        call_of("missed-p", "79160000001", "google", 0, false),
+        call_of("missed-q", "79160000002", "yandex", 1, false),
+    ];
+    let a = call_of("back-q", "79160000002", "google", 30, true);
+    let b = call_of("back-p", "79160000001", "yandex", 31, true);
+    (missed, [a, b])
+}
+
+/// Writes `calls` through node `node`'s writer and waits until they are committed.
+fn write_all(url: &str, node: &str, calls: Vec<CallDetailRecord>) -> u64 {
+    let (sender, handle) = pg_store::writer(url, node, Outbox::new(Vec::new()));
+    for c in calls {
+        sender.try_send(StoreCommand::CallEnded(c)).unwrap();
+    }
+    drop(sender);
+    handle.shutdown().unwrap().cdrs_written
+}
+
+/// Backends of the current database waiting for a lock.
+fn waiting(client: &mut postgres::Client) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Two nodes' batches released at the same instant (both held at the rollup by a third
+/// connection's table lock until both wait), each upserting the lines the other needs next,
+/// in opposite orders: no deadlock (the server logs none), and the rollup and the reports
+/// are one writer's.
+#[test]
+fn two_nodes_upserting_the_same_lines_in_opposite_orders_do_not_deadlock() {
+    let _serial = support::serial();
+    let Some(server) = PgServer::start("pg_report_rollup") else {
+        return;
+    };
+    let (missed, [a, b]) = crossed_calls();
+    let one = server.create_db("crossed_one");
+    let mut all = missed.clone();
+    all.extend([a.clone(), b.clone()]);
+    assert_eq!(write_all(&one, "node-a", all), 4);
+
+    let two = server.create_db("crossed_two");
+    assert_eq!(write_all(&two, "node-a", missed), 2);
+    let mut holder = pg_store::client(&two);
+    let mut hold = holder.transaction().unwrap();
+    hold.batch_execute("LOCK TABLE report_rollup IN EXCLUSIVE MODE")
+        .unwrap();
+    let writers: Vec<_> = [("node-a", a), ("node-b", b)]
+        .into_iter()
+        .map(|(node, c)| {
+            let url = two.clone();
+            std::thread::spawn(move || write_all(&url, node, vec![c]))
+        })
+        .collect();
+    let mut watch = pg_store::client(&two);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while waiting(&mut watch) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both writers should wait at the rollup"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    hold.commit().unwrap();
+    let written: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(written, 2);
+    assert!(
+        !server.log().contains("deadlock detected"),
+        "the writers deadlocked:\n{}",
+        server.log()
+    );
+
+    let mut by_one = pg_store::client(&one);
+    let mut by_two = pg_store::client(&two);
+    for client in [&mut by_one, &mut by_two] {
+        assert_eq!(rollup(client), rebuilt(client));
+        prev_started_agrees(client);
+    }
+    assert_eq!(rollup(&mut by_one), rollup(&mut by_two));
+    let (one_sums, two_sums) = (total(&mut by_one, "source"), total(&mut by_two, "source"));
+    assert_eq!(one_sums, two_sums);
+    assert_eq!(
+        (
+            two_sums.calls,
+            two_sums.missed,
+            two_sums.missed_not_called_back
+        ),
+        (4, 2, 0),
+        "both missed calls called back"
+    );
 }

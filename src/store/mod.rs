@@ -69,6 +69,7 @@ pub mod recovery;
 pub mod report_facts;
 pub mod report_tags;
 mod report_targets;
+mod row_cells;
 #[macro_use]
 pub mod rollup;
 pub mod schema;

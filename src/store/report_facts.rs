@@ -65,25 +65,13 @@ fn rollup_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<()
     } else {
         "hour"
     };
-    let mut select = vec![bucket.to_owned(), "site".to_owned()];
-    select.extend(
-        q.columns
-            .iter()
-            .filter_map(|f| f.column())
-            .map(String::from),
-    );
-    select.push("currency".to_owned());
-    let group = (1..=select.len())
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (select, group) = rollup_grouping(q, bucket);
     let (sites, mut params) = site_clause(&q.sites, 3);
     let sql = format!(
-        "SELECT {}, sum(calls), sum(first_time_calls), sum(answered), sum(missed),
+        "SELECT {select}, sum(calls), sum(first_time_calls), sum(answered), sum(missed),
             sum(missed_not_called_back), sum(quality_calls), sum(wait_secs), sum(talk_secs),
             sum(leads), sum(won_minor), sum(won_deals)
-         FROM report_rollup WHERE hour >= ?1 AND hour < ?2 AND {sites} GROUP BY {group}",
-        select.join(", ")
+         FROM report_rollup WHERE hour >= ?1 AND hour < ?2 AND {sites} GROUP BY {group}"
     );
     let hour = |at: Timestamp| Value::Text(bound(at)[..13].to_owned());
     params.splice(0..0, [hour(q.from), hour(q.to)]);
@@ -115,6 +103,25 @@ fn rollup_sums(conn: &Connection, q: &FactQuery, facts: &mut Facts) -> Result<()
         facts.sums.push(rolled_fact(q, row, sums)?);
     }
     Ok(())
+}
+
+/// `(SELECT list, GROUP BY list)` of a query on a rollup keyed by hour, site, the rolled-up
+/// fields and the won-deal currency: `bucket` (an expression of `hour`), site, the query's
+/// columns, then the currency.
+pub(super) fn rollup_grouping(q: &FactQuery, bucket: &str) -> (String, String) {
+    let mut select = vec![bucket.to_owned(), "site".to_owned()];
+    select.extend(
+        q.columns
+            .iter()
+            .filter_map(|f| f.column())
+            .map(String::from),
+    );
+    select.push("currency".to_owned());
+    let group = (1..=select.len())
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    (select.join(", "), group)
 }
 
 /// A rollup row as a fact: the rollups keep an absent key as '' (so it can be part of their

@@ -12,6 +12,7 @@ use crate::call::attribution::Attribution;
 use crate::call::record::rfc3339;
 use crate::store::StoreError;
 use crate::store::deal::Deal;
+use crate::store::row_cells::RowCells;
 
 /// Which leads to list. Every field is optional; `to` is exclusive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,6 +173,36 @@ pub(in crate::store) struct LeadRow {
     pub updated_at: Option<String>,
 }
 
+impl LeadRow {
+    /// The columns of [`select_of`]'s `SELECT`, in order, from either driver's row.
+    pub(in crate::store) fn read<R: RowCells>(row: &R) -> Result<LeadRow, R::Error> {
+        let at = ATTRIBUTION_AT + attribution_columns().len();
+        let status = row.opt_text(at + 5)?;
+        Ok(LeadRow {
+            seq: row.int(0)?,
+            id: row.text(1)?,
+            created_at: row.text(2)?,
+            name: row.opt_text(3)?,
+            phone: row.opt_text(4)?,
+            email: row.opt_text(5)?,
+            message: row.opt_text(6)?,
+            fields: row.text(7)?,
+            attribution: (ATTRIBUTION_AT..at)
+                .map(|i| row.opt_text(i))
+                .collect::<Result<_, _>>()?,
+            first_time: row.int(at)? != 0,
+            tags: row.text(at + 1)?,
+            note: row.opt_text(at + 2)?,
+            deal: Deal::from_columns(
+                row.opt_int(at + 3)?,
+                row.opt_text(at + 4)?,
+                status.as_deref(),
+            ),
+            updated_at: row.opt_text(at + 6)?,
+        })
+    }
+}
+
 /// Why a stored lead does not read back.
 #[derive(Debug, thiserror::Error)]
 pub(in crate::store) enum BadLead {
@@ -221,26 +252,7 @@ impl LeadRow {
 }
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredLead> {
-    let at = ATTRIBUTION_AT + attribution_columns().len();
-    let status: Option<String> = row.get(at + 5)?;
-    let lead = LeadRow {
-        seq: row.get(0)?,
-        id: row.get(1)?,
-        created_at: row.get(2)?,
-        name: row.get(3)?,
-        phone: row.get(4)?,
-        email: row.get(5)?,
-        message: row.get(6)?,
-        fields: row.get(7)?,
-        attribution: (ATTRIBUTION_AT..at)
-            .map(|i| row.get(i))
-            .collect::<Result<_, _>>()?,
-        first_time: row.get(at)?,
-        tags: row.get(at + 1)?,
-        note: row.get(at + 2)?,
-        deal: Deal::from_columns(row.get(at + 3)?, row.get(at + 4)?, status.as_deref()),
-        updated_at: row.get(at + 6)?,
-    };
+    let lead = LeadRow::read(row)?;
     lead.into_lead().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })

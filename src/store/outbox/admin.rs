@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Row};
 
 use super::{DeliveryState, from_millis, millis};
+use crate::store::row_cells::RowCells;
 
 /// Which events to send again: dead letters and delivered events alike go back to pending
 /// with their attempts reset, keeping their ids (receivers deduplicate by them). Dropped
@@ -261,23 +262,32 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> rusqlite::Result<ListPage
 }
 
 fn listed(row: &Row<'_>) -> rusqlite::Result<ListedEvent> {
-    let state: String = row.get(7)?;
-    let pending = state == DeliveryState::Pending.as_str();
-    Ok(ListedEvent {
-        seq: row.get(0)?,
-        id: row.get(1)?,
-        destination: row.get(2)?,
-        kind: row.get(3)?,
-        subject: row.get(4)?,
-        occurred_at: row.get(5)?,
-        created_at: from_millis(row.get(6)?),
-        attempts: row.get(8)?,
-        next_attempt_at: pending.then(|| row.get(9).map(from_millis)).transpose()?,
-        last_error: row.get(10)?,
-        settled_at: row.get::<_, Option<i64>>(11)?.map(from_millis),
-        payload: row.get(12)?,
-        state,
-    })
+    ListedEvent::read(row)
+}
+
+impl ListedEvent {
+    /// The columns of a listing's `SELECT` (`seq, id, destination, event, subject,
+    /// occurred_at, created_at, state, attempts, next_attempt_at, last_error, settled_at,
+    /// payload`), from either driver's row.
+    pub(in crate::store) fn read<R: RowCells>(row: &R) -> Result<ListedEvent, R::Error> {
+        let state = row.text(7)?;
+        let pending = state == DeliveryState::Pending.as_str();
+        Ok(ListedEvent {
+            seq: row.int(0)?,
+            id: row.text(1)?,
+            destination: row.text(2)?,
+            kind: row.text(3)?,
+            subject: row.text(4)?,
+            occurred_at: row.text(5)?,
+            created_at: from_millis(row.int(6)?),
+            attempts: u32::try_from(row.int(8)?).unwrap_or(u32::MAX),
+            next_attempt_at: row.opt_int(9)?.filter(|_| pending).map(from_millis),
+            last_error: row.opt_text(10)?,
+            settled_at: row.opt_int(11)?.map(from_millis),
+            payload: row.opt_text(12)?,
+            state,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -107,6 +107,9 @@ pub(in crate::store) fn apply(
     earlier: &HashMap<String, bool>,
     events: &mut Enqueue<'_>,
 ) -> Result<Applied, StoreError> {
+    if batch.iter().any(writes_reported_rows) {
+        lock_rollup(tx)?;
+    }
     let judged = judge(tx, batch, ctx, earlier)?;
     let first = |id: &str, fallback: bool| -> bool {
         judged
@@ -217,6 +220,36 @@ pub(in crate::store) fn apply(
     batch_facts::record(tx, batch, &applied, &first, called_back, events)?;
     applied.judged = judged;
     Ok(applied)
+}
+
+/// Whether a command writes CDRs or leads, whose triggers keep the report rollup.
+fn writes_reported_rows(cmd: &StoreCommand) -> bool {
+    matches!(
+        cmd,
+        StoreCommand::CallEnded(_)
+            | StoreCommand::PatchCall { .. }
+            | StoreCommand::InsertLead { .. }
+            | StoreCommand::PatchLead { .. }
+            | StoreCommand::RecordingSettled { .. }
+            | StoreCommand::RecordingsExpired { .. }
+            | StoreCommand::Transcribed { .. }
+            | StoreCommand::Rescored { .. }
+    )
+}
+
+/// `pg_advisory_xact_lock` key of the transactions that write CDRs or leads ("ct-rollu").
+const ROLLUP_LOCK: i64 = 0x6374_2d72_6f6c_6c75;
+
+/// Takes the rollup writers' lock, first thing in a transaction that writes CDRs or leads
+/// (a batch, a recovery, a takeover): such transactions of every node run one at a time.
+/// Their statements' triggers each upsert rollup lines in key order, but a transaction runs
+/// several (the CDR insert, then the callback marks on older calls, patches, leads), so two
+/// nodes' transactions could each hold a line the other's next statement needs: a deadlock
+/// (`40P01`), found only after `deadlock_timeout` (1 s) and retried. Writers of the same
+/// hours wait on each other's lines until commit anyway; this makes the wait one queue.
+pub(super) fn lock_rollup(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ROLLUP_LOCK])?;
+    Ok(())
 }
 
 /// Judges the calls this batch starts, and CDRs of calls never seen starting (a restart).

@@ -16,9 +16,8 @@ use postgres::GenericClient;
 use super::cells::{cast_expr, time_text};
 use crate::call::record::rfc3339;
 use crate::store::StoreError;
-use crate::store::deal::Deal;
 use crate::store::leads::read::{
-    ATTRIBUTION_AT, Bound, LeadFilter, LeadPage, LeadRow, conditions, page_of, select_of,
+    Bound, LeadFilter, LeadPage, LeadRow, conditions, page_of, select_of,
 };
 use crate::store::leads::{
     LeadPatch, NewLead, StoredLead, UniqueWindow, attribution_columns, insert_columns,
@@ -196,30 +195,7 @@ fn select_sql() -> &'static str {
 }
 
 fn from_row(row: &postgres::Row) -> Result<StoredLead, StoreError> {
-    let at = ATTRIBUTION_AT + attribution_columns().len();
-    let status: Option<String> = row.try_get(at + 5)?;
-    let lead = LeadRow {
-        seq: row.try_get(0)?,
-        id: row.try_get(1)?,
-        created_at: row.try_get(2)?,
-        name: row.try_get(3)?,
-        phone: row.try_get(4)?,
-        email: row.try_get(5)?,
-        message: row.try_get(6)?,
-        fields: row.try_get(7)?,
-        attribution: (ATTRIBUTION_AT..at)
-            .map(|i| row.try_get(i))
-            .collect::<Result<_, _>>()?,
-        first_time: row.try_get::<_, i64>(at)? != 0,
-        tags: row.try_get(at + 1)?,
-        note: row.try_get(at + 2)?,
-        deal: Deal::from_columns(
-            row.try_get(at + 3)?,
-            row.try_get(at + 4)?,
-            status.as_deref(),
-        ),
-        updated_at: row.try_get(at + 6)?,
-    };
+    let lead = LeadRow::read(row)?;
     lead.into_lead()
         .map_err(|e| StoreError::PgValue(e.to_string()))
 }

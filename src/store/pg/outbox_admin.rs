@@ -148,23 +148,5 @@ pub fn list(client: &mut impl GenericClient, filter: &ListFilter) -> Result<List
 }
 
 fn listed(row: &Row) -> Result<ListedEvent, StoreError> {
-    let state: String = row.try_get(7)?;
-    let pending = state == DeliveryState::Pending.as_str();
-    let attempts: i64 = row.try_get(8)?;
-    let next_attempt_at: Option<i64> = row.try_get(9)?;
-    Ok(ListedEvent {
-        seq: row.try_get(0)?,
-        id: row.try_get(1)?,
-        destination: row.try_get(2)?,
-        kind: row.try_get(3)?,
-        subject: row.try_get(4)?,
-        occurred_at: row.try_get(5)?,
-        created_at: from_millis(row.try_get(6)?),
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        next_attempt_at: next_attempt_at.filter(|_| pending).map(from_millis),
-        last_error: row.try_get(10)?,
-        settled_at: row.try_get::<_, Option<i64>>(11)?.map(from_millis),
-        payload: row.try_get(12)?,
-        state,
-    })
+    Ok(ListedEvent::read(row)?)
 }

@@ -47,6 +47,7 @@ pub(super) fn close_calls(
     end: &dyn Fn(&LiveCall) -> Timestamp,
     events: &mut Enqueue<'_>,
 ) -> Result<Recovery, StoreError> {
+    super::batch::lock_rollup(tx)?;
     let left = live::of_node(tx, node)?;
     let cdrs: Vec<_> = left.iter().map(|(l, _)| interrupted(l, end(l))).collect();
     let rows = cdrs

@@ -1,7 +1,7 @@
 //! Answers the report room's [`FactQuery`]s from PostgreSQL, as `store::report_facts` does
 //! on SQLite, by two paths that cost what the period holds, not what the history holds:
 //! - fields the rollup keeps (source, medium, campaign, number kind, site and time fields):
-//!   `report_rollup` rows of the period's UTC hours (schema V7, kept by triggers), plus the
+//!   `report_rollup` rows of the period's UTC hours (schema V8, kept by triggers), plus the
 //!   period's repeat calls from the `cdr_repeats` index (`prev_started_at` in the period);
 //! - any other field: the sums of the period's calls and leads per site, UTC bucket and
 //!   group-by key.
@@ -12,14 +12,15 @@
 //! won deals of calls and leads are revenue in the report's currency (others skipped), and
 //! ad costs come from [`super::costs`].
 
+use std::time::SystemTime;
+
 use jiff::Timestamp;
 use postgres::GenericClient;
 use postgres::types::ToSql;
 
-use super::cells::time_text;
 use crate::report::{Bucket, Fact, FactQuery, Facts, GroupField, SiteSet, Sums};
 use crate::store::StoreError;
-use crate::store::report_facts::{bucket_start, rolled_up};
+use crate::store::report_facts::{rolled_up, rollup_grouping};
 
 /// The facts of every query, added together.
 pub fn facts_of(
@@ -37,8 +38,11 @@ pub fn facts_of(
 pub fn facts(client: &mut impl GenericClient, q: &FactQuery) -> Result<Facts, StoreError> {
     let mut facts = Facts::default();
     if rolled_up(q) {
-        rollup_sums(client, q, &mut facts)?;
-        repeats(client, q, &mut facts)?;
+        // Every repeat call is a call of the period, so no calls, no repeats: the query of
+        // the sites without a zone of their own (usually none) skips the repeats' index.
+        if rollup_sums(client, q, &mut facts)? {
+            repeats(client, q, &mut facts)?;
+        }
     } else {
         call_sums(client, q, &mut facts)?;
         lead_sums(client, q, &mut facts)?;
@@ -73,37 +77,27 @@ const ROLLED: &str = "sum(calls)::bigint, sum(first_time_calls)::bigint, sum(ans
     sum(won_deals)::bigint, sum(confident_calls)::bigint, sum(confidence_milli)::bigint,
     sum(scored_calls)::bigint, sum(target_calls)::bigint";
 
-/// The rollup lines of the period's UTC hours, per bucket, site, key and won-deal currency.
+/// The rollup lines of the period's UTC hours, per bucket, site, key and won-deal currency;
+/// whether they count any call.
 fn rollup_sums(
     client: &mut impl GenericClient,
     q: &FactQuery,
     facts: &mut Facts,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let mut any_calls = false;
     let bucket = match q.bucket {
-        Bucket::None => "''::text",
-        _ => "to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
+        Bucket::None => "NULL::timestamptz",
+        _ => "hour",
     };
-    let mut select = vec![bucket.to_owned(), "site".to_owned()];
-    select.extend(
-        q.columns
-            .iter()
-            .filter_map(|f| f.column())
-            .map(String::from),
-    );
-    select.push("currency".to_owned());
-    let group = (1..=select.len())
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (select, group) = rollup_grouping(q, bucket);
     let sql = format!(
-        "SELECT {}, {ROLLED} FROM report_rollup WHERE hour >= $1 AND hour < $2 AND {}
+        "SELECT {select}, {ROLLED} FROM report_rollup WHERE hour >= $1 AND hour < $2 AND {}
          GROUP BY {group}",
-        select.join(", "),
         site_clause(q, 3)
     );
-    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
-    let (from, to) = (hour_floor(q.from), hour_floor(q.to));
-    let params: [&(dyn ToSql + Sync); 3] = [&from, &to, list];
+    let (from, to, sites) = window(q);
+    let (from, to) = (hour_floor(from), hour_floor(to));
+    let params: [&(dyn ToSql + Sync); 3] = [&from, &to, sites];
     let n = q.columns.len() + 2;
     for row in client.query(&sql, &params)? {
         let currency: String = row.try_get(n)?;
@@ -113,6 +107,7 @@ fn rollup_sums(
             facts.skipped.deals += get(10)?;
         }
         let calls = get(0)?;
+        any_calls |= calls > 0;
         let sums = Sums {
             calls,
             unique_callers: calls,
@@ -140,7 +135,7 @@ fn rollup_sums(
         }
         facts.sums.push(fact);
     }
-    Ok(())
+    Ok(any_calls)
 }
 
 /// Calls of the period whose caller called the same site earlier in the period: one off
@@ -157,9 +152,8 @@ fn repeats(
          GROUP BY {group}",
         site_clause(q, 3)
     );
-    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
-    let (from, to) = (system_time(q.from), system_time(q.to));
-    let params: [&(dyn ToSql + Sync); 3] = [&from, &to, list];
+    let (from, to, sites) = window(q);
+    let params: [&(dyn ToSql + Sync); 3] = [&from, &to, sites];
     let n = q.columns.len() + 2;
     for row in client.query(&sql, &params)? {
         let sums = Sums {
@@ -183,9 +177,8 @@ fn call_sums(
          WHERE started_at >= $1 AND started_at < $2 AND disposition <> 'rejected' AND {sites}
          GROUP BY {group}"
     );
-    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
-    let (from, to) = (system_time(q.from), system_time(q.to));
-    let params: [&(dyn ToSql + Sync); 4] = [&from, &to, &q.currency, list];
+    let (from, to, sites) = window(q);
+    let params: [&(dyn ToSql + Sync); 4] = [&from, &to, &q.currency, sites];
     let n = q.columns.len() + 2;
     for row in client.query(&sql, &params)? {
         let (sums, skipped_deals) = sums_of(&row, n)?;
@@ -210,9 +203,8 @@ fn lead_sums(
          GROUP BY {group}",
         site_clause(q, 4)
     );
-    let (SiteSet::Only(list) | SiteSet::Except(list)) = &q.sites;
-    let (from, to) = (system_time(q.from), system_time(q.to));
-    let params: [&(dyn ToSql + Sync); 4] = [&from, &to, &q.currency, list];
+    let (from, to, sites) = window(q);
+    let params: [&(dyn ToSql + Sync); 4] = [&from, &to, &q.currency, sites];
     let n = q.columns.len() + 2;
     for row in client.query(&sql, &params)? {
         let sums = Sums {
@@ -261,14 +253,15 @@ fn sums_of(row: &postgres::Row, n: usize) -> Result<(Sums, i64), postgres::Error
     Ok((sums, get(9)?))
 }
 
-/// `(GROUP BY list, SELECT list)`: the UTC bucket of time column `at` as text
-/// (`2026-12-01T21`, `...T21:30`), site, then the query's columns (`tracking_number` the
-/// expression for that field).
+/// `(GROUP BY list, SELECT list)`: the start of the UTC hour or minute of time column `at`
+/// (a `timestamptz` from `date_bin`, plain arithmetic: formatting every call's time as text,
+/// or `date_trunc` in a named zone, costs more than the sums; PostgreSQL 14 or newer), site,
+/// then the query's columns (`tracking_number` the expression for that field).
 fn grouping(q: &FactQuery, at: &str, tracking_number: &str) -> (String, String) {
     let bucket = match q.bucket {
-        Bucket::None => "''::text".to_owned(),
-        Bucket::Hour => prefix(at, 13),
-        Bucket::Minute => prefix(at, 16),
+        Bucket::None => "NULL::timestamptz".to_owned(),
+        Bucket::Hour => format!("date_bin('1 hour', {at}, '2000-01-01T00:00:00Z')"),
+        Bucket::Minute => format!("date_bin('1 minute', {at}, '2000-01-01T00:00:00Z')"),
     };
     let mut select = vec![bucket, "site".to_owned()];
     for field in &q.columns {
@@ -284,13 +277,10 @@ fn grouping(q: &FactQuery, at: &str, tracking_number: &str) -> (String, String) 
     (group, select.join(", "))
 }
 
-/// The first `n` characters of time column `at` as SQLite stores it (RFC 3339 UTC text).
-fn prefix(at: &str, n: usize) -> String {
-    format!("substr({}, 1, {n})", time_text(at))
-}
-
 fn fact(q: &FactQuery, row: &postgres::Row, sums: Sums) -> Result<Fact, postgres::Error> {
-    let bucket = bucket_start(q.bucket, &row.try_get::<_, String>(0)?);
+    let bucket = row
+        .try_get::<_, Option<SystemTime>>(0)?
+        .and_then(|at| Timestamp::try_from(at).ok());
     let key = (0..q.columns.len())
         .map(|i| row.try_get::<_, Option<String>>(i + 2))
         .collect::<Result<_, _>>()?;
@@ -302,14 +292,17 @@ fn fact(q: &FactQuery, row: &postgres::Row, sums: Sums) -> Result<Fact, postgres
     })
 }
 
-/// The start of the UTC hour of `at`, as a `timestamptz` parameter (the rollup's hours).
-fn hour_floor(at: Timestamp) -> std::time::SystemTime {
-    let second = at.as_second().div_euclid(3600) * 3600;
-    Timestamp::from_second(second).map_or_else(|_| system_time(at), system_time)
+/// The parameters every query of `q` starts with: the period's bounds as `timestamptz`s
+/// (microseconds; calls are stored to the millisecond) and its sites (see [`site_clause`]).
+fn window(q: &FactQuery) -> (SystemTime, SystemTime, &Vec<String>) {
+    let (SiteSet::Only(sites) | SiteSet::Except(sites)) = &q.sites;
+    (SystemTime::from(q.from), SystemTime::from(q.to), sites)
 }
 
-/// An instant as a `timestamptz` parameter (microseconds; calls are stored to the
-/// millisecond).
-fn system_time(at: Timestamp) -> std::time::SystemTime {
-    std::time::SystemTime::from(at)
+/// The start of the UTC hour of `at` (the rollup's hours).
+fn hour_floor(at: SystemTime) -> SystemTime {
+    let second = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(second - second % 3600)
 }

@@ -14,8 +14,8 @@
 //! as on SQLite, under a transaction-level advisory lock per caller and site (taken in a
 //! fixed order), so two nodes writing calls of one caller at once see each other's: the
 //! second waits for the first to commit, then reads its call. A deadlock between two nodes'
-//! batches (possible only across statements of one transaction) is retried by the writer as
-//! any transient failure.
+//! batches (possible only across statements of one transaction) is prevented by the lock
+//! every transaction writing CDRs or leads takes first (`batch::lock_rollup`).
 
 /// The rollup's sums of the CDRs in relation `$rel` (a transition table or `cdr`), each
 /// multiplied by `$sign`: one line per row, grouped by [`rollup_upsert_sql`].
@@ -113,6 +113,30 @@ macro_rules! rollup_upsert_sql {
     };
 }
 
+/// `CREATE FUNCTION $name()`: the trigger function of inserted (`new_rows`, sign 1) or
+/// deleted (`old_rows`, sign -1) CDRs: their callers' previous calls recomputed, their lines
+/// added to the rollup with `$sign`.
+macro_rules! cdr_rows_trigger_fn_sql {
+    ($name:literal, $rel:literal, $sign:literal) => {
+        concat!(
+            "
+CREATE FUNCTION ",
+            $name,
+            "() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM report_fix_prev(array_agg(caller), array_agg(site), array_agg(started_at))
+    FROM ",
+            $rel,
+            " WHERE disposition <> 'rejected';
+    ",
+            rollup_upsert_sql!(cdr_lines_sql!($rel, $sign)),
+            "    RETURN NULL;
+END $$;
+"
+        )
+    };
+}
+
 /// Version 8: what keeps reports on PostgreSQL independent of the history's length, as
 /// SQLite's V9 (see the module note). The backfill runs with `cdr` and `leads` locked against
 /// writes, before the triggers exist.
@@ -203,25 +227,10 @@ BEGIN
     UPDATE cdr SET prev_started_at = fresh.prev FROM fresh
     WHERE cdr.seq = fresh.seq AND cdr.prev_started_at IS DISTINCT FROM fresh.prev;
 END $$;
-
-CREATE FUNCTION report_cdr_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM report_fix_prev(array_agg(caller), array_agg(site), array_agg(started_at))
-    FROM new_rows WHERE disposition <> 'rejected';
-    ",
-    rollup_upsert_sql!(cdr_lines_sql!("new_rows", "1")),
-    "    RETURN NULL;
-END $$;
-
-CREATE FUNCTION report_cdr_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM report_fix_prev(array_agg(caller), array_agg(site), array_agg(started_at))
-    FROM old_rows WHERE disposition <> 'rejected';
-    ",
-    rollup_upsert_sql!(cdr_lines_sql!("old_rows", "-1")),
-    "    RETURN NULL;
-END $$;
-
+",
+    cdr_rows_trigger_fn_sql!("report_cdr_inserted", "new_rows", "1"),
+    cdr_rows_trigger_fn_sql!("report_cdr_deleted", "old_rows", "-1"),
+    "
 -- Updates made by report_fix_prev itself (trigger depth 2) change nothing rolled up.
 CREATE FUNCTION report_cdr_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
