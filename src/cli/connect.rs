@@ -64,6 +64,10 @@ fn check_postgres(pg: &PostgresConfig) -> bool {
             );
             true
         }
+        Err(error @ crate::store::StoreError::PgServerTooOld { .. }) => {
+            eprintln!("unusable: store.url {}: {error}", shown(&pg.url));
+            false
+        }
         Err(error) => {
             eprintln!("unreachable: store.url {}: {error}", shown(&pg.url));
             false

@@ -147,6 +147,10 @@ pub enum StoreError {
         "PostgreSQL schema version {found} is newer than this build supports ({supported}); upgrade calltrack"
     )]
     PgSchemaTooNew { found: i64, supported: i64 },
+    #[error(
+        "PostgreSQL {found} is too old: calltrack needs 14 or newer (its reports use date_bin)"
+    )]
+    PgServerTooOld { found: String },
     #[error("cannot reach PostgreSQL: {0}")]
     PgConnect(String),
     #[error("a PostgreSQL value does not read back: {0}")]

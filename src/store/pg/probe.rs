@@ -23,9 +23,10 @@ impl Probe {
     }
 }
 
-/// Connects and reads the versions.
+/// Connects and reads the versions; a server too old to run on is an error.
 pub fn probe(config: &PostgresConfig) -> Result<Probe, StoreError> {
     let mut client = connect(config)?;
+    schema::check_server(&mut client)?;
     let server_version: String = client.query_one("SHOW server_version", &[])?.try_get(0)?;
     let present: bool = client
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?

@@ -214,6 +214,23 @@ const MIGRATIONS: [&str; 10] = [
     V10_NODE_HTTP_URL,
 ];
 
+/// The oldest server release calltrack runs on (`server_version_num`): reports bucket by
+/// `date_bin`, new in PostgreSQL 14.
+pub const OLDEST_SERVER: i32 = 140_000;
+
+/// Refuses a server older than [`OLDEST_SERVER`], naming its version.
+pub fn check_server(client: &mut Client) -> Result<(), StoreError> {
+    let row = client.query_one(
+        "SELECT current_setting('server_version_num')::int, current_setting('server_version')",
+        &[],
+    )?;
+    let (number, found): (i32, String) = (row.try_get(0)?, row.try_get(1)?);
+    match number >= OLDEST_SERVER {
+        true => Ok(()),
+        false => Err(StoreError::PgServerTooOld { found }),
+    }
+}
+
 /// The newest version this build knows.
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -221,6 +238,7 @@ pub fn latest_version() -> i64 {
 
 /// Brings the schema up to date; returns the version found before.
 pub fn migrate(client: &mut Client) -> Result<i64, StoreError> {
+    check_server(client)?;
     let found = locked(client, |tx| {
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (\
