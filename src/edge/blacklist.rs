@@ -117,12 +117,20 @@ impl Blacklist {
             return None;
         }
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        if entries.is_empty() {
+            return None;
+        }
         if entries.contains_key(caller) {
             return Some(caller.to_owned());
         }
-        (1..=caller.len())
-            .map(|n| format!("{}*", &caller[..n]))
-            .find(|pattern| entries.contains_key(pattern))
+        // One buffer for every `prefix*` tried (this runs on every new INVITE).
+        let mut pattern = String::with_capacity(caller.len() + 1);
+        (1..=caller.len()).find_map(|n| {
+            pattern.clear();
+            pattern.push_str(&caller[..n]);
+            pattern.push('*');
+            entries.contains_key(&pattern).then(|| pattern.clone())
+        })
     }
 }
 

@@ -94,6 +94,11 @@ pub struct LocalEndpoint {
 impl LocalEndpoint {
     /// `host:port` to advertise for a transport (falls back to the other transport's socket).
     pub fn host_port(&self, transport: Transport) -> String {
+        self.advertised(transport).to_string()
+    }
+
+    /// [`Self::host_port`] written straight into a larger string, without one of its own.
+    pub fn advertised(&self, transport: Transport) -> HostPort<'_> {
         let bound = match transport {
             Transport::Udp => self.udp.or(self.tcp),
             Transport::Tcp => self.tcp.or(self.udp),
@@ -102,11 +107,10 @@ impl LocalEndpoint {
             .advertised_port
             .or(bound.map(|a| a.port()))
             .unwrap_or(5060);
-        match (&self.advertised_host, bound) {
-            (Some(host), _) => format!("{host}:{port}"),
-            (None, Some(addr)) if addr.is_ipv6() => format!("[{}]:{port}", addr.ip()),
-            (None, Some(addr)) => format!("{}:{port}", addr.ip()),
-            (None, None) => format!("127.0.0.1:{port}"),
+        HostPort {
+            host: self.advertised_host.as_deref(),
+            bound: bound.map(|a| a.ip()),
+            port,
         }
     }
 
@@ -114,15 +118,35 @@ impl LocalEndpoint {
     pub fn via(&self, transport: Transport, branch: &str) -> String {
         format!(
             "SIP/2.0/{transport} {};branch={branch};rport",
-            self.host_port(transport)
+            self.advertised(transport)
         )
     }
 
     /// Our Contact: where the other side sends in-dialog requests.
     pub fn contact(&self, transport: Transport) -> String {
         match transport {
-            Transport::Udp => format!("<sip:{}>", self.host_port(transport)),
-            Transport::Tcp => format!("<sip:{};transport=tcp>", self.host_port(transport)),
+            Transport::Udp => format!("<sip:{}>", self.advertised(transport)),
+            Transport::Tcp => format!("<sip:{};transport=tcp>", self.advertised(transport)),
+        }
+    }
+}
+
+/// The `host:port` calltrack advertises (see [`LocalEndpoint::advertised`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HostPort<'a> {
+    host: Option<&'a str>,
+    bound: Option<std::net::IpAddr>,
+    port: u16,
+}
+
+impl std::fmt::Display for HostPort<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let port = self.port;
+        match (self.host, self.bound) {
+            (Some(host), _) => write!(f, "{host}:{port}"),
+            (None, Some(ip)) if ip.is_ipv6() => write!(f, "[{ip}]:{port}"),
+            (None, Some(ip)) => write!(f, "{ip}:{port}"),
+            (None, None) => write!(f, "127.0.0.1:{port}"),
         }
     }
 }
@@ -163,26 +187,33 @@ impl Dialog {
             self.local_seq = self.local_seq.wrapping_add(1);
         }
         let mut b = MessageBuilder::request(method, &self.remote_target);
-        b.header(HeaderName::Via, &local.via(self.transport, branch));
+        let transport = self.transport;
+        b.header_fmt(
+            HeaderName::Via,
+            format_args!(
+                "SIP/2.0/{transport} {};branch={branch};rport",
+                local.advertised(transport)
+            ),
+        );
         for route in &self.route_set {
             b.header(HeaderName::Route, route);
         }
-        b.header(HeaderName::MaxForwards, "70")
-            .header(
-                HeaderName::From,
-                &format!("{};tag={}", self.local_uri, self.local_tag),
-            )
-            .header(HeaderName::To, &self.to_value())
-            .header(HeaderName::CallId, &self.call_id)
-            .header(HeaderName::CSeq, &format!("{} {method}", self.local_seq));
-        b
-    }
-
-    fn to_value(&self) -> String {
+        b.header(HeaderName::MaxForwards, "70").header_fmt(
+            HeaderName::From,
+            format_args!("{};tag={}", self.local_uri, self.local_tag),
+        );
         match &self.remote_tag {
-            Some(tag) => format!("{};tag={tag}", self.remote_uri),
-            None => self.remote_uri.clone(),
-        }
+            Some(tag) => b.header_fmt(
+                HeaderName::To,
+                format_args!("{};tag={tag}", self.remote_uri),
+            ),
+            None => b.header(HeaderName::To, &self.remote_uri),
+        };
+        b.header(HeaderName::CallId, &self.call_id).header_fmt(
+            HeaderName::CSeq,
+            format_args!("{} {method}", self.local_seq),
+        );
+        b
     }
 }
 

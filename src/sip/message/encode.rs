@@ -68,6 +68,26 @@ impl MessageBuilder {
         self.push(name, name.canonical().as_bytes(), value.as_bytes())
     }
 
+    /// Appends a header whose value is formatted straight into the message (no `String` of
+    /// its own: in-dialog requests write several such headers per call).
+    pub fn header_fmt(&mut self, name: HeaderName, value: std::fmt::Arguments<'_>) -> &mut Self {
+        let name_start = self.buf.len();
+        self.buf.put_slice(name.canonical().as_bytes());
+        let name_span = Span::new(name_start..self.buf.len());
+        self.buf.put_slice(b": ");
+        let value_start = self.buf.len();
+        // Writing into a `BytesMut` cannot fail.
+        let _ = ByteWriter(&mut self.buf).write_fmt(value);
+        let value_span = Span::new(value_start..self.buf.len());
+        self.buf.put_slice(b"\r\n");
+        self.headers.push(HeaderField {
+            name,
+            name_span,
+            value_span,
+        });
+        self
+    }
+
     /// Appends a header exactly as received (name spelling and value bytes kept).
     pub fn raw_header(&mut self, name: &[u8], value: &[u8]) -> &mut Self {
         self.push(HeaderName::from_bytes(name), name, value)
