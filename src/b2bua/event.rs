@@ -10,13 +10,6 @@ use crate::call::record::{CallDetailRecord, LiveCall};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallKey(pub(crate) u64);
 
-/// Names one of our dialogs, as in-dialog requests find it: the Call-ID and our tag in one
-/// string (the Call-ID's length first, so no two pairs share a key). One allocation per
-/// dialog instead of two, and half the map entry of a `(String, String)`.
-pub fn dialog_key(call_id: &str, local_tag: &str) -> String {
-    format!("{}:{call_id}{local_tag}", call_id.len())
-}
-
 /// What the core reports about calls, in order, for the CDR store.
 // Every call sends one `Started` and one `Ended` through the bounded queue to the writer;
 // boxing the record (larger since the voice-quality and recording columns) would add an

@@ -27,6 +27,7 @@ use session::{CallSession, Leg};
 
 mod audit;
 mod bridge;
+mod dialog_index;
 pub mod event;
 mod kept;
 mod new_calls;
@@ -125,8 +126,8 @@ pub struct B2bua {
     /// the map keeps spare slots; boxed, both cost a pointer.
     sessions: HashMap<CallKey, Box<CallSession>>,
     owners: Owners,
-    /// Our dialogs by [`event::dialog_key`].
-    dialogs: HashMap<String, (CallKey, Leg)>,
+    /// Our dialogs by (Call-ID, local tag).
+    dialogs: dialog_index::DialogIndex,
     /// Sessions whose call is over (CDR written), only cleaning up: they do not count
     /// against `max_concurrent_calls`.
     over: HashSet<CallKey>,
@@ -190,7 +191,7 @@ impl B2bua {
             clock: WallClock::new(now, wall),
             sessions: HashMap::new(),
             owners: Owners::default(),
-            dialogs: HashMap::new(),
+            dialogs: dialog_index::DialogIndex::default(),
             over: HashSet::new(),
             next_audit: now + audit::AUDIT_EVERY,
             rotation: shared.rotation,
@@ -466,6 +467,6 @@ impl B2bua {
     fn dialog_of(&self, request: &SipMessage) -> Option<(CallKey, Leg)> {
         let call_id = request.call_id()?;
         let tag = request.to().ok()?.tag()?;
-        self.dialogs.get(&event::dialog_key(call_id, tag)).copied()
+        self.dialogs.get(call_id, tag)
     }
 }

@@ -68,8 +68,8 @@ impl B2bua {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
-        for (dialog, leg) in session.new_dialog_keys() {
-            self.dialogs.insert(dialog, (key, leg));
+        for (call_id, tag, leg) in session.new_dialog_keys() {
+            self.dialogs.insert(call_id, tag, (key, leg));
         }
         if session.is_done() {
             self.remove_session(key, now);
@@ -94,8 +94,8 @@ impl B2bua {
         // Every way out of a call passes here: its ports are never kept (idempotent).
         self.media.release(key.0, now);
         if let Some(session) = self.sessions.remove(&key) {
-            for (dialog, _) in session.dialog_keys() {
-                self.dialogs.remove(&dialog);
+            for (call_id, tag, _) in session.dialog_keys() {
+                self.dialogs.remove(call_id, tag);
             }
             self.leases
                 .call_ended(session.tracking_number(), self.clock.at(now));

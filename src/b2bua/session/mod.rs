@@ -38,7 +38,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::transaction::TxId;
 use crate::sip::{Peer, SipMessage};
 
-use crate::b2bua::event::{CallKey, dialog_key};
+use crate::b2bua::event::CallKey;
 use crate::call::record::{HangupSide, LiveCall};
 use crate::call::trail::Trail;
 use crate::routing::dialer::AttemptId;
@@ -241,16 +241,18 @@ impl CallSession {
 
     /// `(Call-ID, local tag)` of the caller leg, then of every attempt in order: how
     /// in-dialog requests find this session. The list only grows while the call lives.
-    pub fn dialog_keys(&self) -> Vec<(String, Leg)> {
-        let key = |d: &Dialog| dialog_key(&d.call_id, &d.local_tag);
-        std::iter::once((key(&self.a.dialog), Leg::A))
-            .chain(self.attempts.iter().map(|b| (key(&b.dialog), Leg::B)))
+    pub fn dialog_keys(&self) -> Vec<(&str, &str, Leg)> {
+        fn key(d: &Dialog, leg: Leg) -> (&str, &str, Leg) {
+            (d.call_id.as_str(), d.local_tag.as_str(), leg)
+        }
+        std::iter::once(key(&self.a.dialog, Leg::A))
+            .chain(self.attempts.iter().map(|b| key(&b.dialog, Leg::B)))
             .collect()
     }
 
     /// The entries of [`Self::dialog_keys`] not handed out by an earlier call of this one:
     /// the engine registers them (attempts add dialogs while the call is set up).
-    pub fn new_dialog_keys(&mut self) -> Vec<(String, Leg)> {
+    pub fn new_dialog_keys(&mut self) -> Vec<(&str, &str, Leg)> {
         let known = self.registered;
         self.registered = 1 + self.attempts.len();
         if self.registered == known {
