@@ -15,6 +15,13 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fingerprint(u64, u64);
 
+impl Fingerprint {
+    /// Its first half: already a keyed hash, used as the index hash as it is.
+    pub(crate) fn hash(self) -> u64 {
+        self.0
+    }
+}
+
 impl Hash for Fingerprint {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.0);

@@ -55,6 +55,33 @@ pub(crate) struct RecordRef {
     pub seq: u64,
 }
 
+/// The bits of a handle that hold the sequence number (the two above them hold the kind): a
+/// queue never holds 2^30 records at once, so the low bits name one unambiguously.
+pub(crate) const SEQ_BITS: u32 = (1 << 30) - 1;
+
+impl RecordRef {
+    /// The 4-byte form the indexes hold: the kind and the sequence number's low 30 bits.
+    pub(crate) fn handle(self) -> u32 {
+        let kind = match self.kind {
+            RecordKind::ServerInvite => 0,
+            RecordKind::ServerNonInvite => 1,
+            RecordKind::ClientInvite => 2,
+            RecordKind::ClientNonInvite => 3,
+        };
+        (kind << 30) | (self.seq as u32 & SEQ_BITS)
+    }
+
+    /// The kind a handle names (its sequence number is resolved against its queue).
+    pub(crate) fn kind_of(handle: u32) -> RecordKind {
+        match handle >> 30 {
+            0 => RecordKind::ServerInvite,
+            1 => RecordKind::ServerNonInvite,
+            2 => RecordKind::ClientInvite,
+            _ => RecordKind::ClientNonInvite,
+        }
+    }
+}
+
 /// A server INVITE that sent a 2xx and got its ACK: INVITE retransmissions are absorbed,
 /// ACK retransmissions go to the TU tied to it.
 #[derive(Debug)]
@@ -100,6 +127,35 @@ pub(crate) enum Retired {
     ServerNonInvite(ServerNonInviteRecord),
     ClientInvite(ClientInviteRecord),
     ClientNonInvite(ClientNonInviteRecord),
+}
+
+impl Retired {
+    pub(crate) fn id(&self) -> TxId {
+        match self {
+            Retired::ServerInvite(r) => r.id,
+            Retired::ServerNonInvite(r) => r.id,
+            Retired::ClientInvite(r) => r.id,
+            Retired::ClientNonInvite(r) => r.id,
+        }
+    }
+
+    /// The key the transaction was matched by (RFC 3261 §17.1.3, §17.2.3).
+    pub(crate) fn key(&self) -> Fingerprint {
+        match self {
+            Retired::ServerInvite(r) => r.key,
+            Retired::ServerNonInvite(r) => r.key,
+            Retired::ClientInvite(r) => r.key,
+            Retired::ClientNonInvite(r) => r.key,
+        }
+    }
+
+    /// The dialog key of an accepted server INVITE, for its 2xx ACKs.
+    pub(crate) fn ack_key(&self) -> Option<Fingerprint> {
+        match self {
+            Retired::ServerInvite(r) => r.ack_key,
+            _ => None,
+        }
+    }
 }
 
 /// A [`Peer`] in 24 bytes instead of 36: the address as 16 bytes (IPv4 mapped), the port, the
