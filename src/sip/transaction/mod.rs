@@ -380,7 +380,7 @@ impl TransactionLayer {
 
     fn allocate_id(&mut self) -> TxId {
         self.next_id += 1;
-        TxId(self.next_id)
+        TxId(std::num::NonZeroU64::new(self.next_id).unwrap_or(std::num::NonZeroU64::MAX))
     }
 
     /// Runs one step of a server transaction, then removes it if it terminated.

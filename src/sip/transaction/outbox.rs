@@ -2,6 +2,7 @@
 //! collected in one place so that each machine is a plain function of (state, input, now).
 
 use std::collections::VecDeque;
+use std::collections::hash_map::RandomState;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,6 +18,8 @@ pub(crate) struct Outbox {
     pub events: VecDeque<TxEvent>,
     pub timers: TimerQueue,
     pub stats: TxStats,
+    /// Hashes the To tags of accepted INVITEs' 2xx legs (`leg`), random per layer.
+    pub tags: RandomState,
 }
 
 /// The wire bytes of a message a transaction will keep for 64*T1, in a buffer of exactly their

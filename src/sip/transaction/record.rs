@@ -20,7 +20,7 @@ use super::TxId;
 use super::TxState;
 use super::answer::KeptResponse;
 use super::fingerprint::Fingerprint;
-use super::leg::AcceptedLeg;
+use super::leg::Legs;
 use crate::sip::peer::{Peer, Transport};
 
 /// Which queue a record is in.
@@ -109,7 +109,7 @@ pub(crate) struct ServerNonInviteRecord {
 pub(crate) struct ClientInviteRecord {
     pub id: TxId,
     pub key: Fingerprint,
-    pub legs: Vec<AcceptedLeg>,
+    pub legs: Legs,
 }
 
 /// A client non-INVITE that received its final response: only absorbs.

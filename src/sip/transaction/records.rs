@@ -49,7 +49,7 @@ enum By {
 /// distinct in the low bits (the bucket) while mixing them into the high ones (the control
 /// byte).
 fn id_hash(id: TxId) -> u64 {
-    id.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    id.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Queues {
