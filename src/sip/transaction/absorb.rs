@@ -22,7 +22,10 @@ impl TransactionLayer {
     /// record leaves the live transactions and their indexes for the records' own.
     pub(super) fn retire(&mut self, now: Instant, id: TxId) {
         let (retired, lifetime) = match self.txs.get_mut(&id) {
-            Some(Machine::Server(tx)) => (tx.retire(id), tx.timers_mut().lifetime()),
+            Some(Machine::Server(tx)) => (
+                tx.retire(id, &mut self.out.peers),
+                tx.timers_mut().lifetime(),
+            ),
             Some(Machine::Client(tx)) => (tx.retire(id), tx.timers_mut().lifetime()),
             None => return,
         };
@@ -32,8 +35,11 @@ impl TransactionLayer {
             self.out.cancel_all(machine.timers_mut());
         }
         self.unindex_live(id, &mut retired);
-        if let Some(deadline) = deadline {
-            self.records.push(now, deadline, retired);
+        match deadline {
+            Some(deadline) => {
+                self.records.push(now, deadline, retired);
+            }
+            None => retired.release(&mut self.out.peers),
         }
     }
 
@@ -62,7 +68,9 @@ impl TransactionLayer {
     /// §7.2; RFC 3261 §17.2.2, §17.1.2.2). A server INVITE record was ACKed, so Timer L ends it
     /// without an AckTimeout.
     pub(super) fn expire_records(&mut self, now: Instant) {
-        while self.records.pop_due(now).is_some() {}
+        while let Some(retired) = self.records.pop_due(now) {
+            retired.release(&mut self.out.peers);
+        }
     }
 
     /// The earliest record expiry.
@@ -86,7 +94,10 @@ impl TransactionLayer {
         let Some(r) = self.records.server_non_invite(at) else {
             return;
         };
-        let (id, peer) = (r.id, Peer::from(r.peer));
+        let Some(peer) = self.out.peers.get(&r.peer) else {
+            return;
+        };
+        let id = r.id;
         if let Some(bytes) = r.last.bytes(Some(request), peer.addr) {
             self.ctx(now, id).resend(peer, bytes);
         }
@@ -158,9 +169,9 @@ impl TransactionLayer {
             return Some(Err(TxError::WrongRole(id)));
         }
         let is_2xx = response.status().is_some_and(|s| (200..300).contains(&s));
-        let peer = match self.records.server_invite(at) {
-            Some(r) if is_2xx => Peer::from(r.peer),
-            _ => return Some(Err(TxError::InvalidState(id, state))),
+        let record = self.records.server_invite(at).filter(|_| is_2xx);
+        let Some(peer) = record.and_then(|r| self.out.peers.get(&r.peer)) else {
+            return Some(Err(TxError::InvalidState(id, state)));
         };
         self.ctx(now, id).send(peer, response.wire_bytes());
         Some(Ok(()))
@@ -171,7 +182,9 @@ impl TransactionLayer {
         let Some(at) = self.records.by_id(id).filter(|at| at.kind.is_client()) else {
             return false;
         };
-        self.records.remove(at);
+        if let Some(retired) = self.records.remove(at) {
+            retired.release(&mut self.out.peers);
+        }
         true
     }
 }

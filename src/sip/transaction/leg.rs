@@ -16,7 +16,8 @@ use bytes::Bytes;
 
 use super::ack_recipe::AckRecipe;
 use super::outbox::{Ctx, kept_bytes};
-use super::record::{ClientInviteRecord, CompactPeer};
+use super::peers::{PeerRef, Peers};
+use super::record::ClientInviteRecord;
 use super::{TxError, TxEvent};
 use crate::sip::message::SipMessage;
 use crate::sip::peer::Peer;
@@ -54,6 +55,14 @@ impl Legs {
             .find(|leg| leg.to_tag == tag)
     }
 
+    /// Gives back the peers the legs' ACKs go to (the record is being dropped).
+    pub(crate) fn release(self, peers: &mut Peers) {
+        let more = self.more.into_iter().flat_map(|more| *more);
+        for leg in self.first.into_iter().chain(more) {
+            leg.ack.release(peers);
+        }
+    }
+
     /// One more 2xx leg (a fork), out of line unless it is the first.
     fn push(&mut self, leg: AcceptedLeg) {
         match &mut self.first {
@@ -69,9 +78,9 @@ enum LegAck {
     /// No ACK yet: the 2xx's bytes (shared with the received datagram), for the recipe.
     Waiting(Bytes),
     /// The ACK, rebuilt from each retransmitted 2xx.
-    Rebuilt(AckRecipe, CompactPeer),
+    Rebuilt(AckRecipe, PeerRef),
     /// The ACK's bytes (no recipe rebuilt them exactly, or the 2xx was not seen).
-    Wire(Bytes, CompactPeer),
+    Wire(Bytes, PeerRef),
 }
 
 impl AcceptedLeg {
@@ -84,13 +93,22 @@ impl AcceptedLeg {
     }
 
     /// The ACK to re-send for `response`, a retransmission of this leg's 2xx.
-    fn re_ack(&self, response: &SipMessage) -> Option<(Bytes, Peer)> {
+    fn re_ack(&self, peers: &Peers, response: &SipMessage) -> Option<(Bytes, Peer)> {
         match &self.ack {
             LegAck::Waiting(_) => None,
             LegAck::Rebuilt(recipe, peer) => {
-                Some((recipe.rebuild(&response.wire_bytes())?, (*peer).into()))
+                Some((recipe.rebuild(&response.wire_bytes())?, peers.get(peer)?))
             }
-            LegAck::Wire(bytes, peer) => Some((bytes.clone(), (*peer).into())),
+            LegAck::Wire(bytes, peer) => Some((bytes.clone(), peers.get(peer)?)),
+        }
+    }
+}
+
+impl LegAck {
+    fn release(self, peers: &mut Peers) {
+        match self {
+            LegAck::Waiting(_) => {}
+            LegAck::Rebuilt(_, peer) | LegAck::Wire(_, peer) => peers.release(peer),
         }
     }
 }
@@ -107,7 +125,7 @@ impl ClientInviteRecord {
         let tag = to_tag(ctx, &response);
         let retransmission = match self.legs.find(tag) {
             Some(leg) => {
-                if let Some((ack, peer)) = leg.re_ack(&response) {
+                if let Some((ack, peer)) = leg.re_ack(&ctx.out.peers, &response) {
                     ctx.resend(peer, ack);
                 }
                 true
@@ -135,7 +153,6 @@ impl ClientInviteRecord {
     ) -> Result<(), TxError> {
         let tag = to_tag(ctx, &ack);
         let bytes = ack.wire_bytes();
-        let compact = CompactPeer::from(peer);
         let leg = self.legs.find_mut(tag);
         let recipe = match leg.as_ref().map(|leg| &leg.ack) {
             Some(LegAck::Waiting(response)) => AckRecipe::of(&bytes, response),
@@ -144,16 +161,16 @@ impl ClientInviteRecord {
         let kept = match recipe {
             Some(recipe) => {
                 ctx.send(peer, bytes);
-                LegAck::Rebuilt(recipe, compact)
+                LegAck::Rebuilt(recipe, ctx.out.peers.hold(peer))
             }
             None => {
                 let bytes = kept_bytes(&ack);
                 ctx.send(peer, bytes.clone());
-                LegAck::Wire(bytes, compact)
+                LegAck::Wire(bytes, ctx.out.peers.hold(peer))
             }
         };
         match leg {
-            Some(leg) => leg.ack = kept,
+            Some(leg) => std::mem::replace(&mut leg.ack, kept).release(&mut ctx.out.peers),
             None => self.legs.push(AcceptedLeg {
                 to_tag: tag,
                 ack: kept,

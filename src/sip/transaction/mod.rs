@@ -26,6 +26,7 @@ mod inbound;
 mod key;
 mod leg;
 mod outbox;
+mod peers;
 mod record;
 mod record_index;
 mod records;

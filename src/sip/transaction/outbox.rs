@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::peers::Peers;
 use super::timers::{Slot, TimerConfig, TimerKind, TimerQueue, TxTimers};
 use super::{TxEvent, TxId, TxStats};
 use crate::sip::peer::{Peer, Transmit};
@@ -18,6 +19,8 @@ pub(crate) struct Outbox {
     pub events: VecDeque<TxEvent>,
     pub timers: TimerQueue,
     pub stats: TxStats,
+    /// The peers records answer to (`peers`).
+    pub peers: Peers,
     /// Hashes the To tags of accepted INVITEs' 2xx legs (`leg`), random per layer.
     pub tags: RandomState,
 }

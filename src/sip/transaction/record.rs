@@ -21,6 +21,7 @@ use super::TxState;
 use super::answer::KeptResponse;
 use super::fingerprint::Fingerprint;
 use super::leg::Legs;
+use super::peers::{PeerRef, Peers};
 use crate::sip::peer::{Peer, Transport};
 
 /// Which queue a record is in.
@@ -90,7 +91,7 @@ pub(crate) struct ServerInviteRecord {
     pub key: Fingerprint,
     pub ack_key: Option<Fingerprint>,
     /// For a 2xx the TU still passes down (RFC 6026 §7.1).
-    pub peer: CompactPeer,
+    pub peer: PeerRef,
     /// For the 200 to a late CANCEL (§9.2: the same To tag SHOULD be used).
     pub to_tag: Option<Box<str>>,
 }
@@ -100,7 +101,7 @@ pub(crate) struct ServerInviteRecord {
 pub(crate) struct ServerNonInviteRecord {
     pub id: TxId,
     pub key: Fingerprint,
-    pub peer: CompactPeer,
+    pub peer: PeerRef,
     pub last: KeptResponse,
 }
 
@@ -149,6 +150,16 @@ impl Retired {
         }
     }
 
+    /// Gives back the peers the record names (it is being dropped).
+    pub(crate) fn release(self, peers: &mut Peers) {
+        match self {
+            Retired::ServerInvite(r) => peers.release(r.peer),
+            Retired::ServerNonInvite(r) => peers.release(r.peer),
+            Retired::ClientInvite(r) => r.legs.release(peers),
+            Retired::ClientNonInvite(_) => {}
+        }
+    }
+
     /// The dialog key of an accepted server INVITE, for its 2xx ACKs.
     pub(crate) fn ack_key(&self) -> Option<Fingerprint> {
         match self {
@@ -158,9 +169,9 @@ impl Retired {
     }
 }
 
-/// A [`Peer`] in 24 bytes instead of 36: the address as 16 bytes (IPv4 mapped), the port, the
+/// A [`Peer`] in 24 bytes instead of 36 (records name one through [`Peers`]): the address as 16 bytes (IPv4 mapped), the port, the
 /// IPv6 scope and the transport (the IPv6 flow label is not kept: we send with none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CompactPeer {
     ip: [u8; 16],
     scope_id: u32,

@@ -103,6 +103,7 @@ fn a_retransmitted_invite_after_the_2xx_and_ack_is_absorbed_until_timer_l() {
     run_until(&mut layer, t0 + Duration::from_secs(32));
     assert!(layer.is_empty() && layer.server_keys.is_empty() && layer.ack_keys.is_empty());
     assert_eq!(layer.records.index_len(), 0, "its index entries go with it");
+    assert_eq!(layer.out.peers.len(), 0, "and its peer");
     assert!(events(&mut layer).is_empty(), "no AckTimeout: it was ACKed");
     layer.handle_request(t0 + Duration::from_secs(33), invite, peer(UAC));
     assert!(matches!(events(&mut layer)[..], [TxEvent::Request { .. }]));
@@ -131,6 +132,7 @@ fn a_retransmitted_bye_after_its_200_gets_the_same_bytes_until_timer_j() {
     assert_eq!(layer.len(), 1);
     run_until(&mut layer, t0 + Duration::from_secs(32));
     assert!(layer.is_empty() && layer.server_keys.is_empty());
+    assert_eq!((layer.records.index_len(), layer.out.peers.len()), (0, 0));
     layer.handle_request(t0 + Duration::from_secs(33), bye, peer(UAC));
     assert!(matches!(events(&mut layer)[..], [TxEvent::Request { .. }]));
 }
@@ -207,6 +209,7 @@ fn a_retransmitted_2xx_after_the_ack_gets_the_same_ack_bytes_until_timer_m() {
     assert_eq!(layer.len(), 1);
     run_until(&mut layer, t0 + Duration::from_secs(32));
     assert!(layer.is_empty() && layer.client_keys.is_empty());
+    assert_eq!((layer.records.index_len(), layer.out.peers.len()), (0, 0));
     let stray = layer.stats().stray_responses;
     layer.handle_response(t0 + Duration::from_secs(33), ok, peer(UAS));
     assert_eq!(layer.stats().stray_responses, stray + 1);
@@ -232,7 +235,7 @@ fn an_ack_unlike_its_2xx_is_still_re_sent_byte_for_byte() {
     let ack = b.body(Some("application/sdp"), b"v=0\r\n");
     layer.send_ack(t0, tx, ack.clone(), peer(UAS)).unwrap();
     transmits(&mut layer);
-    layer.handle_response(t0 + Duration::from_secs(1), ok, peer(UAS));
+    layer.handle_response(t0 + Duration::from_secs(1), ok.clone(), peer(UAS));
     assert_eq!(transmits(&mut layer), [ack.wire_bytes()]);
     let unseen = ack_for(&ok_for(&invite, "b9"), "z9hG4bKa3");
     layer.send_ack(t0, tx, unseen.clone(), peer(UAS)).unwrap();
@@ -243,6 +246,20 @@ fn an_ack_unlike_its_2xx_is_still_re_sent_byte_for_byte() {
         peer(UAS),
     );
     assert_eq!(transmits(&mut layer), [unseen.wire_bytes()]);
+    // The TU's ACK for the first leg again, elsewhere: it replaces the kept one.
+    let elsewhere = Peer::new(Transport::Udp, "192.0.2.3:5060".parse().unwrap());
+    layer.send_ack(t0, tx, ack.clone(), elsewhere).unwrap();
+    transmits(&mut layer);
+    assert_eq!(layer.out.peers.len(), 2);
+    layer.handle_response(t0 + Duration::from_secs(3), ok, peer(UAS));
+    let again: Vec<_> = std::iter::from_fn(|| layer.poll_transmit()).collect();
+    assert!(matches!(&again[..], [t] if t.peer == elsewhere && t.bytes == ack.wire_bytes()));
+    run_until(&mut layer, t0 + Duration::from_secs(32));
+    assert_eq!(
+        (layer.len(), layer.out.peers.len()),
+        (0, 0),
+        "every peer released"
+    );
 }
 
 #[test]
@@ -346,4 +363,8 @@ fn each_of_many_client_invite_records_re_acks_its_own_2xx() {
         );
     }
     assert_eq!(layer.len(), 599);
+    assert_eq!(layer.out.peers.len(), 1, "one peer for all the ACKs");
+    run_until(&mut layer, t0 + Duration::from_secs(32));
+    assert_eq!((layer.len(), layer.records.index_len()), (0, 0));
+    assert_eq!(layer.out.peers.len(), 0, "released with the last record");
 }
