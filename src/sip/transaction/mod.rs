@@ -140,14 +140,14 @@ impl TransactionLayer {
         let key = ClientKey::for_response(&response)
             .filter(|_| status_ok)
             .map(|key| self.fingerprints.of(&key));
-        let live = key.and_then(|key| self.client_keys.get(&key).copied());
-        let record = key.and_then(|key| self.records.client(key));
-        match (live, record) {
-            (Some(id), _) => {
+        match key.and_then(|key| self.client_keys.get(&key).copied()) {
+            Some(id) => {
                 let _ = self.with_client(now, id, |tx, ctx| tx.on_response(ctx, response));
             }
-            (None, Some(at)) => self.absorb_response(now, at, response),
-            (None, None) => self.out.stats.stray_responses += 1,
+            None => match key.and_then(|key| self.records.client(key)) {
+                Some(at) => self.absorb_response(now, at, response),
+                None => self.out.stats.stray_responses += 1,
+            },
         }
         self.prune_timers();
     }

@@ -7,9 +7,9 @@
 //! [`Peers::release`], so no slot is freed while a record still names it.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
-use super::record::CompactPeer;
-use crate::sip::peer::Peer;
+use crate::sip::peer::{Peer, Transport};
 
 /// A counted reference to a peer in [`Peers`].
 #[derive(Debug, PartialEq, Eq)]
@@ -79,6 +79,58 @@ impl Peers {
     }
 }
 
+/// A [`Peer`] in 24 bytes instead of 36 (the slots of [`Peers`]): the address as 16 bytes (IPv4 mapped), the port, the
+/// IPv6 scope and the transport (the IPv6 flow label is not kept: we send with none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct CompactPeer {
+    ip: [u8; 16],
+    scope_id: u32,
+    port: u16,
+    /// Bit 0: IPv6; bit 1: TCP.
+    flags: u8,
+}
+
+impl From<Peer> for CompactPeer {
+    fn from(peer: Peer) -> Self {
+        let tcp = if peer.transport == Transport::Tcp {
+            2
+        } else {
+            0
+        };
+        match peer.addr {
+            SocketAddr::V4(v4) => CompactPeer {
+                ip: v4.ip().to_ipv6_mapped().octets(),
+                scope_id: 0,
+                port: v4.port(),
+                flags: tcp,
+            },
+            SocketAddr::V6(v6) => CompactPeer {
+                ip: v6.ip().octets(),
+                scope_id: v6.scope_id(),
+                port: v6.port(),
+                flags: tcp | 1,
+            },
+        }
+    }
+}
+
+impl From<CompactPeer> for Peer {
+    fn from(peer: CompactPeer) -> Self {
+        let v6 = Ipv6Addr::from(peer.ip);
+        let addr = match (peer.flags & 1, v6.to_ipv4_mapped()) {
+            (0, Some(v4)) => SocketAddr::new(IpAddr::V4(v4), peer.port),
+            (0, None) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), peer.port),
+            _ => SocketAddr::V6(SocketAddrV6::new(v6, peer.port, 0, peer.scope_id)),
+        };
+        let transport = if peer.flags & 2 == 0 {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
+        Peer::new(transport, addr)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +164,19 @@ mod tests {
         peers.release(b1);
         peers.release(c1);
         assert_eq!(peers.len(), 0);
+    }
+
+    #[test]
+    fn a_compact_peer_gives_back_the_same_peer() {
+        for (transport, addr) in [
+            (Transport::Udp, "192.0.2.7:5060"),
+            (Transport::Tcp, "[2001:db8::1]:5061"),
+            (Transport::Udp, "[::ffff:192.0.2.7]:5062"),
+            (Transport::Udp, "[fe80::1%3]:5060"),
+        ] {
+            let peer = Peer::new(transport, addr.parse().unwrap());
+            assert_eq!(Peer::from(CompactPeer::from(peer)), peer, "{addr}");
+        }
+        assert_eq!(std::mem::size_of::<CompactPeer>(), 24);
     }
 }

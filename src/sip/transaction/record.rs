@@ -14,15 +14,12 @@
 //! - client non-INVITE, Completed (RFC 3261 §17.1.2.2: "buffer any additional response
 //!   retransmissions that may be received"), until Timer K.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-
 use super::TxId;
 use super::TxState;
 use super::answer::KeptResponse;
 use super::fingerprint::Fingerprint;
 use super::leg::Legs;
 use super::peers::{PeerRef, Peers};
-use crate::sip::peer::{Peer, Transport};
 
 /// Which queue a record is in.
 // The four kinds are RFC 3261's role x method pairs; the common suffix is the point.
@@ -166,76 +163,5 @@ impl Retired {
             Retired::ServerInvite(r) => r.ack_key,
             _ => None,
         }
-    }
-}
-
-/// A [`Peer`] in 24 bytes instead of 36 (records name one through [`Peers`]): the address as 16 bytes (IPv4 mapped), the port, the
-/// IPv6 scope and the transport (the IPv6 flow label is not kept: we send with none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct CompactPeer {
-    ip: [u8; 16],
-    scope_id: u32,
-    port: u16,
-    /// Bit 0: IPv6; bit 1: TCP.
-    flags: u8,
-}
-
-impl From<Peer> for CompactPeer {
-    fn from(peer: Peer) -> Self {
-        let tcp = if peer.transport == Transport::Tcp {
-            2
-        } else {
-            0
-        };
-        match peer.addr {
-            SocketAddr::V4(v4) => CompactPeer {
-                ip: v4.ip().to_ipv6_mapped().octets(),
-                scope_id: 0,
-                port: v4.port(),
-                flags: tcp,
-            },
-            SocketAddr::V6(v6) => CompactPeer {
-                ip: v6.ip().octets(),
-                scope_id: v6.scope_id(),
-                port: v6.port(),
-                flags: tcp | 1,
-            },
-        }
-    }
-}
-
-impl From<CompactPeer> for Peer {
-    fn from(peer: CompactPeer) -> Self {
-        let v6 = Ipv6Addr::from(peer.ip);
-        let addr = match (peer.flags & 1, v6.to_ipv4_mapped()) {
-            (0, Some(v4)) => SocketAddr::new(IpAddr::V4(v4), peer.port),
-            (0, None) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), peer.port),
-            _ => SocketAddr::V6(SocketAddrV6::new(v6, peer.port, 0, peer.scope_id)),
-        };
-        let transport = if peer.flags & 2 == 0 {
-            Transport::Udp
-        } else {
-            Transport::Tcp
-        };
-        Peer::new(transport, addr)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_compact_peer_gives_back_the_same_peer() {
-        for (transport, addr) in [
-            (Transport::Udp, "192.0.2.7:5060"),
-            (Transport::Tcp, "[2001:db8::1]:5061"),
-            (Transport::Udp, "[::ffff:192.0.2.7]:5062"),
-            (Transport::Udp, "[fe80::1%3]:5060"),
-        ] {
-            let peer = Peer::new(transport, addr.parse().unwrap());
-            assert_eq!(Peer::from(CompactPeer::from(peer)), peer, "{addr}");
-        }
-        assert_eq!(std::mem::size_of::<CompactPeer>(), 24);
     }
 }
