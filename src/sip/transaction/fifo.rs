@@ -179,8 +179,10 @@ mod tests {
     fn low_bits_give_back_the_full_sequence_number_across_their_wrap() {
         let t0 = Instant::now();
         let mask = (1u32 << 30) - 1;
-        let mut q = RecordQueue::default();
-        q.base = u64::from(mask) - 2 + (5 << 30);
+        let mut q = RecordQueue {
+            base: u64::from(mask) - 2 + (5 << 30),
+            ..RecordQueue::default()
+        };
         let seqs: Vec<u64> = (0..8).map(|i| q.push(t0, t0, i)).collect();
         for (i, &seq) in seqs.iter().enumerate() {
             assert_eq!(q.full_seq(seq as u32 & mask, mask), seq);
