@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::fingerprint::Fingerprint;
-use super::leg::AcceptedLeg;
+use super::leg::{AcceptedLeg, Legs};
 use super::outbox::{Ctx, kept_bytes};
 use super::record::{ClientInviteRecord, ClientNonInviteRecord, Retired};
 use super::timers::{Slot, TimerKind, TxTimers};
@@ -161,7 +161,7 @@ impl ClientTx {
             TimerKind::M,
             ctx.config.transaction_timeout(),
         );
-        self.accepted = Some(Box::new(AcceptedLeg::of(&response)));
+        self.accepted = Some(Box::new(AcceptedLeg::of(ctx, &response)));
         pass_up(ctx, response, false);
     }
 
@@ -258,7 +258,7 @@ impl ClientTx {
             (true, TxState::Accepted) => Some(Retired::ClientInvite(ClientInviteRecord {
                 id,
                 key,
-                legs: self.accepted.take().map(|leg| *leg).into_iter().collect(),
+                legs: Legs::of(self.accepted.take().map(|leg| *leg)),
             })),
             (false, TxState::Completed) => {
                 Some(Retired::ClientNonInvite(ClientNonInviteRecord { id, key }))

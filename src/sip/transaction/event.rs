@@ -1,20 +1,22 @@
 //! The vocabulary the TU sees: transaction ids and states, events, errors and counters.
 
 use std::fmt;
+use std::num::NonZeroU64;
 
 use thiserror::Error;
 
 use crate::sip::message::SipMessage;
 use crate::sip::peer::Peer;
 
-/// Names one transaction for the lifetime of the layer (never reused).
+/// Names one transaction for the lifetime of the layer (never reused). Never zero, so a
+/// record holding one is as small in an `Option` as without.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TxId(pub(super) u64);
+pub struct TxId(pub(super) NonZeroU64);
 
 impl TxId {
     /// The raw number, for logs and metrics.
     pub fn as_u64(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 

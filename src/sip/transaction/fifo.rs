@@ -101,8 +101,15 @@ impl<R> RecordQueue<R> {
         record
     }
 
-    /// The oldest record whose deadline `now` has reached, taken out of the queue.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<R> {
+    /// The full sequence number of the live record whose number has these low bits (`mask`
+    /// covers more numbers than the queue ever holds at once).
+    pub(crate) fn full_seq(&self, low: u32, mask: u32) -> u64 {
+        self.base + u64::from(low.wrapping_sub(self.base as u32) & mask)
+    }
+
+    /// The oldest record whose deadline `now` has reached, taken out of the queue, with its
+    /// sequence number.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(u64, R)> {
         let origin = self.origin?;
         loop {
             let chunk = self.chunks.front_mut()?;
@@ -118,10 +125,11 @@ impl<R> RecordQueue<R> {
             if entry.record.is_some() && origin + Duration::from_nanos(entry.deadline) > now {
                 return None;
             }
+            let seq = self.base + self.front as u64;
             self.front += 1;
             if let Some(record) = entry.record.take() {
                 self.live -= 1;
-                return Some(record);
+                return Some((seq, record));
             }
         }
     }
@@ -136,7 +144,6 @@ impl<R> RecordQueue<R> {
     }
 
     /// Records still queued.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.live
     }
@@ -160,12 +167,27 @@ mod tests {
         assert_eq!(q.get(b), None);
         assert_eq!(q.next_deadline(), Some(t0 + Duration::from_secs(32)));
         assert_eq!(q.pop_due(t0 + Duration::from_millis(31_999)), None);
-        assert_eq!(q.pop_due(t0 + Duration::from_secs(32)), Some('a'));
+        assert_eq!(q.pop_due(t0 + Duration::from_secs(32)), Some((0, 'a')));
         assert_eq!(q.next_deadline(), Some(t0 + Duration::from_secs(33)));
         assert_eq!(q.pop_due(t0 + Duration::from_secs(32)), None);
-        assert_eq!(q.pop_due(t0 + Duration::from_secs(33)), Some('c'));
+        assert_eq!(q.pop_due(t0 + Duration::from_secs(33)), Some((2, 'c')));
         assert_eq!((q.len(), q.next_deadline(), q.get(c)), (0, None, None));
         assert_eq!(q.push(t0, t0, 'd'), 3, "sequence numbers keep counting");
+    }
+
+    #[test]
+    fn low_bits_give_back_the_full_sequence_number_across_their_wrap() {
+        let t0 = Instant::now();
+        let mask = (1u32 << 30) - 1;
+        let mut q = RecordQueue {
+            base: u64::from(mask) - 2 + (5 << 30),
+            ..RecordQueue::default()
+        };
+        let seqs: Vec<u64> = (0..8).map(|i| q.push(t0, t0, i)).collect();
+        for (i, &seq) in seqs.iter().enumerate() {
+            assert_eq!(q.full_seq(seq as u32 & mask, mask), seq);
+            assert_eq!(q.get(q.full_seq(seq as u32 & mask, mask)), Some(&i));
+        }
     }
 
     #[test]

@@ -10,10 +10,19 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::num::NonZeroU64;
 
-/// A key's fingerprint.
+/// A key's fingerprint. The second half is never zero (its lowest bit is set: 127 bits in
+/// all), so an `Option<Fingerprint>` is 16 bytes like the fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Fingerprint(u64, u64);
+pub(crate) struct Fingerprint(u64, NonZeroU64);
+
+impl Fingerprint {
+    /// Its first half: already a keyed hash, used as the index hash as it is.
+    pub(crate) fn hash(self) -> u64 {
+        self.0
+    }
+}
 
 impl Hash for Fingerprint {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -63,7 +72,8 @@ impl Default for Fingerprinter {
 
 impl Fingerprinter {
     pub(crate) fn of<K: Hash>(&self, key: &K) -> Fingerprint {
-        Fingerprint(self.first.hash_one(key), self.second.hash_one(key))
+        let second = NonZeroU64::new(self.second.hash_one(key) | 1).unwrap_or(NonZeroU64::MIN);
+        Fingerprint(self.first.hash_one(key), second)
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::key::{AckKey, ServerKey};
 use super::outbox::Ctx;
+use super::record::RecordRef;
 use super::server::ServerTx;
 use super::{Machine, TransactionLayer, TxEvent, TxId};
 use crate::sip::message::{Method, SipMessage, response_to};
@@ -19,12 +20,13 @@ impl TransactionLayer {
         peer: Peer,
         key: ServerKey,
     ) {
-        if let Some(&id) = self.server_keys.get(&self.fingerprints.of(&key)) {
-            if self.absorb_request(now, id, &request) {
+        match self.find_server(&key) {
+            Some(Found::Live(id)) => {
+                let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx, &request));
                 return;
             }
-            let _ = self.with_server(now, id, |tx, ctx| tx.on_retransmission(ctx, &request));
-            return;
+            Some(Found::Record(at)) => return self.absorb_request(now, at, &request),
+            None => {}
         }
         let id = self.open_server(now, request.clone(), peer, key);
         let event = TxEvent::Request {
@@ -39,11 +41,11 @@ impl TransactionLayer {
     /// end-to-end 2xx ACK for the TU, tied to its Accepted INVITE transaction when known.
     pub(super) fn on_ack(&mut self, now: Instant, ack: SipMessage, peer: Peer, key: &ServerKey) {
         let matched = self
-            .server_key(key)
-            .or_else(|| self.server_key(&key.without_to_tag()?));
+            .find_server(key)
+            .or_else(|| self.find_server(&key.without_to_tag()?));
         let invite_tx = match matched {
-            Some(id) if self.record_acked(id).is_some() => Some(id),
-            Some(id) => match self.with_server(now, id, |tx, ctx| tx.on_ack(ctx)) {
+            Some(Found::Record(at)) => self.record_acked(at),
+            Some(Found::Live(id)) => match self.with_server(now, id, |tx, ctx| tx.on_ack(ctx)) {
                 Ok(false) => return,
                 Ok(true) => Some(id),
                 Err(_) => None,
@@ -61,10 +63,9 @@ impl TransactionLayer {
     /// Ties a 2xx ACK (new branch) to its Accepted INVITE server transaction by dialog.
     fn accept_2xx_ack(&mut self, now: Instant, ack: &SipMessage) -> Option<TxId> {
         let key = self.fingerprints.of(&AckKey::for_request(ack)?);
-        let id = *self.ack_keys.get(&key)?;
-        if self.record_acked(id).is_some() {
-            return Some(id);
-        }
+        let Some(&id) = self.ack_keys.get(&key) else {
+            return self.record_acked(self.records.ack(key)?);
+        };
         let accepted = self
             .with_server(now, id, |tx, ctx| tx.on_2xx_ack(ctx))
             .ok()?;
@@ -81,13 +82,19 @@ impl TransactionLayer {
         peer: Peer,
         key: ServerKey,
     ) {
-        let invite_tx = ServerKey::for_cancelled_invite(&cancel).and_then(|k| self.server_key(&k));
-        let Some(invite_tx) = invite_tx.filter(|_| self.server_key(&key).is_none()) else {
+        let invite = ServerKey::for_cancelled_invite(&cancel).and_then(|k| self.find_server(&k));
+        let Some(invite) = invite.filter(|_| self.find_server(&key).is_none()) else {
             return self.on_request(now, cancel, peer, key);
         };
-        let to_tag = match self.txs.get(&invite_tx) {
-            Some(Machine::Server(invite)) => invite.to_tag().map(str::to_string),
-            _ => self.record_to_tag(invite_tx).map(str::to_string),
+        let (invite_tx, to_tag) = match invite {
+            Found::Live(id) => match self.txs.get(&id) {
+                Some(Machine::Server(invite)) => (id, invite.to_tag().map(str::to_string)),
+                _ => (id, None),
+            },
+            Found::Record(at) => match self.records.id_of(at) {
+                Some(id) => (id, self.record_to_tag(at).map(str::to_string)),
+                None => return self.on_request(now, cancel, peer, key),
+            },
         };
         let ok = response_to(&cancel, 200, "OK", to_tag.as_deref(), Some(peer.addr)).finish();
         let id = self.open_server(now, cancel.clone(), peer, key);
@@ -121,6 +128,8 @@ impl TransactionLayer {
             .map(|k| self.fingerprints.of(&k));
         let tx = ServerTx::new(&mut ctx, request, peer, key, ack_key);
         if let Some(ack_key) = ack_key {
+            // The newest INVITE with this dialog key takes it over, from a record too.
+            self.records.forget_ack(ack_key);
             self.ack_keys.insert(ack_key, id);
         }
         self.server_keys.insert(key, id);
@@ -128,7 +137,19 @@ impl TransactionLayer {
         id
     }
 
-    fn server_key(&self, key: &ServerKey) -> Option<TxId> {
-        self.server_keys.get(&self.fingerprints.of(key)).copied()
+    /// The server transaction `key` matches (§17.2.3): a live one, or a record.
+    pub(super) fn find_server(&self, key: &ServerKey) -> Option<Found> {
+        let key = self.fingerprints.of(key);
+        match self.server_keys.get(&key) {
+            Some(&id) => Some(Found::Live(id)),
+            None => self.records.server(key).map(Found::Record),
+        }
     }
+}
+
+/// Where a matched server transaction is.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Found {
+    Live(TxId),
+    Record(RecordRef),
 }

@@ -10,7 +10,8 @@
 //! (§17.1.1.2: "The client transaction MUST be destroyed the instant it enters the
 //! Terminated state"); a transaction that only absorbs retransmissions is retired into a
 //! compact record (`record`, `absorb`: key fingerprint, peer, what it answers with), queued by
-//! expiry without timers (`fifo`); live transactions' timers live in a hashed wheel (`wheel`)
+//! expiry without timers (`fifo`) and indexed apart from the live ones (`records`, in 4-byte
+//! handles, `record_index`); live transactions' timers live in a hashed wheel (`wheel`)
 //! and are cancelled there at once, so memory follows the number of live transactions, records
 //! and armed timers, not time.
 
@@ -25,7 +26,10 @@ mod inbound;
 mod key;
 mod leg;
 mod outbox;
+mod peers;
 mod record;
+mod record_index;
+mod records;
 mod server;
 mod timers;
 mod wheel;
@@ -34,12 +38,11 @@ use std::time::Instant;
 
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::peer::{Peer, Transmit};
-use absorb::Records;
 use client::ClientTx;
 use fingerprint::{Fingerprint, FingerprintMap, Fingerprinter};
 use key::{ClientKey, ServerKey};
 use outbox::{Ctx, Outbox};
-use record::RecordRef;
+use records::Records;
 use server::ServerTx;
 use timers::{TimerKind, TxTimers};
 
@@ -54,8 +57,6 @@ pub use timers::TimerConfig;
 enum Machine {
     Server(Box<ServerTx>),
     Client(Box<ClientTx>),
-    /// Retired into a compact record that only absorbs retransmissions (`absorb`).
-    Absorbing(RecordRef),
 }
 
 impl Machine {
@@ -63,15 +64,13 @@ impl Machine {
         match self {
             Machine::Server(tx) => tx.state(),
             Machine::Client(tx) => tx.state(),
-            Machine::Absorbing(at) => at.kind.state(),
         }
     }
 
-    fn timers_mut(&mut self) -> Option<&mut TxTimers> {
+    fn timers_mut(&mut self) -> &mut TxTimers {
         match self {
-            Machine::Server(tx) => Some(tx.timers_mut()),
-            Machine::Client(tx) => Some(tx.timers_mut()),
-            Machine::Absorbing(_) => None,
+            Machine::Server(tx) => tx.timers_mut(),
+            Machine::Client(tx) => tx.timers_mut(),
         }
     }
 
@@ -79,7 +78,6 @@ impl Machine {
         match self {
             Machine::Server(tx) => tx.on_timer(ctx, kind),
             Machine::Client(tx) => tx.on_timer(ctx, kind),
-            Machine::Absorbing(_) => {}
         }
     }
 }
@@ -89,15 +87,17 @@ impl Machine {
 pub struct TransactionLayer {
     config: TimerConfig,
     next_id: u64,
+    /// The live transactions (records are in `records`).
     txs: std::collections::HashMap<TxId, Machine>,
-    /// The keys by fingerprint (`fingerprint`); each transaction keeps its own fingerprints.
+    /// The live transactions' keys by fingerprint (`fingerprint`); each transaction keeps its
+    /// own fingerprints.
     fingerprints: Fingerprinter,
     server_keys: FingerprintMap<TxId>,
     client_keys: FingerprintMap<TxId>,
     /// Server INVITE transactions by Call-ID + CSeq number + From tag, for 2xx ACKs (only
     /// while such an ACK may come: unindexed once a non-2xx final was sent).
     ack_keys: FingerprintMap<TxId>,
-    /// The retired transactions' records, by expiry.
+    /// The retired transactions' records, by expiry, with their own indexes.
     records: Records,
     out: Outbox,
 }
@@ -137,16 +137,17 @@ impl TransactionLayer {
     /// responses are dropped (counted).
     pub fn handle_response(&mut self, now: Instant, response: SipMessage, _peer: Peer) {
         let status_ok = response.status().is_some_and(|s| (100..700).contains(&s));
-        let id = ClientKey::for_response(&response)
+        let key = ClientKey::for_response(&response)
             .filter(|_| status_ok)
-            .and_then(|key| self.client_keys.get(&self.fingerprints.of(&key)).copied());
-        match id {
+            .map(|key| self.fingerprints.of(&key));
+        match key.and_then(|key| self.client_keys.get(&key).copied()) {
             Some(id) => {
-                if let Some(response) = self.absorb_response(now, id, response) {
-                    let _ = self.with_client(now, id, |tx, ctx| tx.on_response(ctx, response));
-                }
+                let _ = self.with_client(now, id, |tx, ctx| tx.on_response(ctx, response));
             }
-            None => self.out.stats.stray_responses += 1,
+            None => match key.and_then(|key| self.records.client(key)) {
+                Some(at) => self.absorb_response(now, at, response),
+                None => self.out.stats.stray_responses += 1,
+            },
         }
         self.prune_timers();
     }
@@ -157,10 +158,7 @@ impl TransactionLayer {
             let Some(machine) = self.txs.get_mut(&id) else {
                 continue;
             };
-            if !machine
-                .timers_mut()
-                .is_some_and(|timers| timers.fired(kind.slot(), handle))
-            {
+            if !machine.timers_mut().fired(kind.slot(), handle) {
                 continue;
             }
             let mut ctx = Ctx {
@@ -228,7 +226,8 @@ impl TransactionLayer {
             return Err(TxError::InvalidMessage("request has no readable CSeq"));
         }
         let fingerprint = self.fingerprints.of(&key);
-        if self.client_keys.contains_key(&fingerprint) {
+        if self.client_keys.contains_key(&fingerprint) || self.records.client(fingerprint).is_some()
+        {
             return Err(TxError::DuplicateBranch);
         }
         let id = self.allocate_id();
@@ -291,7 +290,7 @@ impl TransactionLayer {
         }
         match self.record_send_ack(now, invite_tx, ack, peer) {
             Some(result) => result,
-            None => match self.txs.get(&invite_tx).map(Machine::state) {
+            None => match self.state(invite_tx) {
                 Some(state) if matches!(self.txs.get(&invite_tx), Some(Machine::Client(_))) => {
                     Err(TxError::InvalidState(invite_tx, state))
                 }
@@ -328,13 +327,14 @@ impl TransactionLayer {
         }
     }
 
-    /// Live transactions.
+    /// Transactions held: live ones and the records of those that only absorb
+    /// retransmissions.
     pub fn len(&self) -> usize {
-        self.txs.len()
+        self.txs.len() + self.records.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.txs.is_empty()
+        self.len() == 0
     }
 
     pub fn stats(&self) -> TxStats {
@@ -352,25 +352,36 @@ impl TransactionLayer {
     pub fn server_request(&self, tx: TxId) -> Option<(&SipMessage, Peer)> {
         match self.txs.get(&tx)? {
             Machine::Server(server) => Some((server.request()?, server.peer())),
-            Machine::Client(_) | Machine::Absorbing(_) => None,
+            Machine::Client(_) => None,
         }
     }
 
     /// Whether `request` belongs to a server transaction still held here (a retransmission
     /// the layer will absorb), by the RFC 3261 §17.2.3 matching rules.
     pub fn has_server_transaction(&self, request: &SipMessage) -> bool {
-        ServerKey::for_request(request)
-            .is_some_and(|key| self.server_keys.contains_key(&self.fingerprints.of(&key)))
+        ServerKey::for_request(request).is_some_and(|key| self.find_server(&key).is_some())
     }
 
-    /// The state of a live transaction (`None` once it has terminated).
+    /// The state of a transaction held here (`None` once it has terminated).
     pub fn state(&self, tx: TxId) -> Option<TxState> {
-        self.txs.get(&tx).map(Machine::state)
+        match self.txs.get(&tx) {
+            Some(machine) => Some(machine.state()),
+            None => Some(self.records.by_id(tx)?.kind.state()),
+        }
+    }
+
+    /// Why a step cannot run on `id`, which is no live transaction: it rests in a record, or
+    /// it is unknown.
+    fn not_live(&self, id: TxId) -> TxError {
+        match self.records.by_id(id) {
+            Some(at) => TxError::InvalidState(id, at.kind.state()),
+            None => TxError::UnknownTransaction(id),
+        }
     }
 
     fn allocate_id(&mut self) -> TxId {
         self.next_id += 1;
-        TxId(self.next_id)
+        TxId(std::num::NonZeroU64::new(self.next_id).unwrap_or(std::num::NonZeroU64::MAX))
     }
 
     /// Runs one step of a server transaction, then removes it if it terminated.
@@ -391,8 +402,7 @@ impl TransactionLayer {
                 step(tx, &mut ctx)
             }
             Some(Machine::Client(_)) => return Err(TxError::WrongRole(id)),
-            Some(Machine::Absorbing(at)) => return Err(TxError::InvalidState(id, at.kind.state())),
-            None => return Err(TxError::UnknownTransaction(id)),
+            None => return Err(self.not_live(id)),
         };
         self.reap(now, id);
         Ok(result)
@@ -416,8 +426,7 @@ impl TransactionLayer {
                 step(tx, &mut ctx)
             }
             Some(Machine::Server(_)) => return Err(TxError::WrongRole(id)),
-            Some(Machine::Absorbing(at)) => return Err(TxError::InvalidState(id, at.kind.state())),
-            None => return Err(TxError::UnknownTransaction(id)),
+            None => return Err(self.not_live(id)),
         };
         self.reap(now, id);
         Ok(result)
@@ -443,7 +452,7 @@ impl TransactionLayer {
                 remove_if_owned(&mut self.client_keys, tx.key, id);
                 self.out.cancel_all(tx.timers_mut());
             }
-            Some(Machine::Absorbing(_)) | None => {}
+            None => {}
         }
     }
 
@@ -454,10 +463,13 @@ impl TransactionLayer {
     }
 }
 
-fn remove_if_owned(index: &mut FingerprintMap<TxId>, key: Fingerprint, id: TxId) {
-    if index.get(&key) == Some(&id) {
+/// Removes `key` from `index` if `id` holds it there; whether it did.
+fn remove_if_owned(index: &mut FingerprintMap<TxId>, key: Fingerprint, id: TxId) -> bool {
+    let owned = index.get(&key) == Some(&id);
+    if owned {
         index.remove(&key);
     }
+    owned
 }
 
 #[cfg(test)]

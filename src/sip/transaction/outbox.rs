@@ -2,10 +2,12 @@
 //! collected in one place so that each machine is a plain function of (state, input, now).
 
 use std::collections::VecDeque;
+use std::collections::hash_map::RandomState;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::peers::Peers;
 use super::timers::{Slot, TimerConfig, TimerKind, TimerQueue, TxTimers};
 use super::{TxEvent, TxId, TxStats};
 use crate::sip::peer::{Peer, Transmit};
@@ -17,6 +19,10 @@ pub(crate) struct Outbox {
     pub events: VecDeque<TxEvent>,
     pub timers: TimerQueue,
     pub stats: TxStats,
+    /// The peers records answer to (`peers`).
+    pub peers: Peers,
+    /// Hashes the To tags of accepted INVITEs' 2xx legs (`leg`), random per layer.
+    pub tags: RandomState,
 }
 
 /// The wire bytes of a message a transaction will keep for 64*T1, in a buffer of exactly their

@@ -50,6 +50,11 @@ fn run_until(layer: &mut TransactionLayer, until: Instant) {
     layer.handle_timeout(until);
 }
 
+/// Whether `tx` rests in a record (and no longer among the live transactions).
+fn is_record(layer: &TransactionLayer, tx: TxId) -> bool {
+    !layer.txs.contains_key(&tx) && layer.records.by_id(tx).is_some()
+}
+
 /// A server INVITE answered 200 at `t0` and ACKed: (layer, tx, the INVITE).
 fn accepted_server_invite(t0: Instant) -> (TransactionLayer, TxId, SipMessage) {
     let mut layer = TransactionLayer::new(TimerConfig::default());
@@ -78,7 +83,7 @@ fn response_free_ack(ack: SipMessage) -> SipMessage {
 fn a_retransmitted_invite_after_the_2xx_and_ack_is_absorbed_until_timer_l() {
     let t0 = Instant::now();
     let (mut layer, tx, invite) = accepted_server_invite(t0);
-    assert!(matches!(layer.txs.get(&tx), Some(Machine::Absorbing(_))));
+    assert!(is_record(&layer, tx));
     assert_eq!(layer.state(tx), Some(TxState::Accepted));
     assert_eq!(layer.out.timers.len(), 0, "a record keeps no timer");
     assert_eq!(layer.records.len(), 1);
@@ -97,6 +102,8 @@ fn a_retransmitted_invite_after_the_2xx_and_ack_is_absorbed_until_timer_l() {
     assert_eq!(layer.len(), 1);
     run_until(&mut layer, t0 + Duration::from_secs(32));
     assert!(layer.is_empty() && layer.server_keys.is_empty() && layer.ack_keys.is_empty());
+    assert_eq!(layer.records.index_len(), 0, "its index entries go with it");
+    assert_eq!(layer.out.peers.len(), 0, "and its peer");
     assert!(events(&mut layer).is_empty(), "no AckTimeout: it was ACKed");
     layer.handle_request(t0 + Duration::from_secs(33), invite, peer(UAC));
     assert!(matches!(events(&mut layer)[..], [TxEvent::Request { .. }]));
@@ -114,7 +121,7 @@ fn a_retransmitted_bye_after_its_200_gets_the_same_bytes_until_timer_j() {
     let ok = response_to(&bye, 200, "OK", Some("b1"), Some(peer(UAC).addr)).finish();
     layer.respond(t0, tx, ok).unwrap();
     let first = transmits(&mut layer);
-    assert!(matches!(layer.txs.get(&tx), Some(Machine::Absorbing(_))));
+    assert!(is_record(&layer, tx));
     assert_eq!(layer.state(tx), Some(TxState::Completed));
     for secs in [1, 31] {
         layer.handle_request(t0 + Duration::from_secs(secs), bye.clone(), peer(UAC));
@@ -125,6 +132,7 @@ fn a_retransmitted_bye_after_its_200_gets_the_same_bytes_until_timer_j() {
     assert_eq!(layer.len(), 1);
     run_until(&mut layer, t0 + Duration::from_secs(32));
     assert!(layer.is_empty() && layer.server_keys.is_empty());
+    assert_eq!((layer.records.index_len(), layer.out.peers.len()), (0, 0));
     layer.handle_request(t0 + Duration::from_secs(33), bye, peer(UAC));
     assert!(matches!(events(&mut layer)[..], [TxEvent::Request { .. }]));
 }
@@ -171,17 +179,15 @@ fn a_retransmitted_2xx_after_the_ack_gets_the_same_ack_bytes_until_timer_m() {
     let ok = ok_for(&invite, "b1");
     layer.handle_response(t0, ok.clone(), peer(UAS));
     assert_eq!(layer.state(tx), Some(TxState::Accepted));
-    assert!(matches!(layer.txs.get(&tx), Some(Machine::Absorbing(_))));
+    assert!(is_record(&layer, tx));
     let ack = ack_for(&ok, "z9hG4bKack1");
     layer
         .send_ack(t0 + Duration::from_millis(50), tx, ack.clone(), peer(UAS))
         .unwrap();
     transmits(&mut layer);
     events(&mut layer);
-    let Some(Machine::Absorbing(at)) = layer.txs.get(&tx) else {
-        panic!("a record")
-    };
-    let record = layer.records.client_invite.get(at.seq).unwrap();
+    let at = layer.records.by_id(tx).expect("a record");
+    let record = layer.records.client_invite_mut(at).unwrap();
     assert!(
         format!("{record:?}").contains("Rebuilt"),
         "kept as a recipe"
@@ -203,6 +209,7 @@ fn a_retransmitted_2xx_after_the_ack_gets_the_same_ack_bytes_until_timer_m() {
     assert_eq!(layer.len(), 1);
     run_until(&mut layer, t0 + Duration::from_secs(32));
     assert!(layer.is_empty() && layer.client_keys.is_empty());
+    assert_eq!((layer.records.index_len(), layer.out.peers.len()), (0, 0));
     let stray = layer.stats().stray_responses;
     layer.handle_response(t0 + Duration::from_secs(33), ok, peer(UAS));
     assert_eq!(layer.stats().stray_responses, stray + 1);
@@ -228,7 +235,7 @@ fn an_ack_unlike_its_2xx_is_still_re_sent_byte_for_byte() {
     let ack = b.body(Some("application/sdp"), b"v=0\r\n");
     layer.send_ack(t0, tx, ack.clone(), peer(UAS)).unwrap();
     transmits(&mut layer);
-    layer.handle_response(t0 + Duration::from_secs(1), ok, peer(UAS));
+    layer.handle_response(t0 + Duration::from_secs(1), ok.clone(), peer(UAS));
     assert_eq!(transmits(&mut layer), [ack.wire_bytes()]);
     let unseen = ack_for(&ok_for(&invite, "b9"), "z9hG4bKa3");
     layer.send_ack(t0, tx, unseen.clone(), peer(UAS)).unwrap();
@@ -239,6 +246,20 @@ fn an_ack_unlike_its_2xx_is_still_re_sent_byte_for_byte() {
         peer(UAS),
     );
     assert_eq!(transmits(&mut layer), [unseen.wire_bytes()]);
+    // The TU's ACK for the first leg again, elsewhere: it replaces the kept one.
+    let elsewhere = Peer::new(Transport::Udp, "192.0.2.3:5060".parse().unwrap());
+    layer.send_ack(t0, tx, ack.clone(), elsewhere).unwrap();
+    transmits(&mut layer);
+    assert_eq!(layer.out.peers.len(), 2);
+    layer.handle_response(t0 + Duration::from_secs(3), ok, peer(UAS));
+    let again: Vec<_> = std::iter::from_fn(|| layer.poll_transmit()).collect();
+    assert!(matches!(&again[..], [t] if t.peer == elsewhere && t.bytes == ack.wire_bytes()));
+    run_until(&mut layer, t0 + Duration::from_secs(32));
+    assert_eq!(
+        (layer.len(), layer.out.peers.len()),
+        (0, 0),
+        "every peer released"
+    );
 }
 
 #[test]
@@ -251,7 +272,7 @@ fn a_retransmitted_200_to_our_bye_is_absorbed_until_timer_k() {
     layer.handle_response(t0, ok.clone(), peer(UAS));
     transmits(&mut layer);
     assert!(matches!(events(&mut layer)[..], [TxEvent::Response { .. }]));
-    assert!(matches!(layer.txs.get(&tx), Some(Machine::Absorbing(_))));
+    assert!(is_record(&layer, tx));
     let absorbed = layer.stats().retransmissions_absorbed;
     layer.handle_response(t0 + Duration::from_secs(4), ok.clone(), peer(UAS));
     assert!(transmits(&mut layer).is_empty() && events(&mut layer).is_empty());
@@ -261,4 +282,89 @@ fn a_retransmitted_200_to_our_bye_is_absorbed_until_timer_k() {
     run_until(&mut layer, t0 + Duration::from_secs(5));
     assert!(layer.is_empty() && layer.client_keys.is_empty());
     assert!(!layer.abandon(tx), "nothing left to abandon");
+}
+
+/// Hundreds of records across several queue chunks, the oldest expiring meanwhile: each
+/// retransmission is answered by its own transaction's record, none is lost or confused.
+#[test]
+fn each_of_many_server_records_answers_for_its_own_transaction() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let bye = |i: usize| request(Method::Bye, &format!("z9hG4bKmany{i}"), 2);
+    let mut sent = Vec::new();
+    for i in 0..600 {
+        let at = t0 + Duration::from_millis(i as u64 * 10);
+        layer.handle_request(at, bye(i), peer(UAC));
+        let Some(TxEvent::Request { tx, .. }) = layer.poll_event() else {
+            panic!("a Request")
+        };
+        let tag = format!("t{i}");
+        let ok = response_to(&bye(i), 200, "OK", Some(&tag), Some(peer(UAC).addr)).finish();
+        layer.respond(at, tx, ok).unwrap();
+        sent.push((tx, transmits(&mut layer)));
+    }
+    // Timer J ran out for the first 300 (32 s after each).
+    let later = t0 + Duration::from_millis(32_000 + 299 * 10);
+    run_until(&mut layer, later);
+    assert_eq!((layer.len(), layer.records.len()), (300, 300));
+    for (i, (tx, first)) in sent.iter().enumerate().rev() {
+        layer.handle_request(later, bye(i), peer(UAC));
+        if i < 300 {
+            assert_eq!(layer.state(*tx), None, "{i} expired");
+            assert!(matches!(events(&mut layer)[..], [TxEvent::Request { .. }]));
+            transmits(&mut layer);
+        } else {
+            assert_eq!(layer.state(*tx), Some(TxState::Completed), "{i}");
+            assert_eq!(&transmits(&mut layer), first, "{i} gets its own 200");
+            assert!(events(&mut layer).is_empty());
+        }
+    }
+}
+
+/// The same for client INVITE records: the TU's ACK reaches its own record by id, each
+/// retransmitted 2xx is re-ACKed with that ACK and reported for its own transaction, and an
+/// abandoned record takes nothing else with it.
+#[test]
+fn each_of_many_client_invite_records_re_acks_its_own_2xx() {
+    let t0 = Instant::now();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let mut calls = Vec::new();
+    for i in 0..600 {
+        let invite = request(Method::Invite, &format!("z9hG4bKcmany{i}"), 1);
+        let tx = layer.send_request(t0, invite.clone(), peer(UAS)).unwrap();
+        let ok = ok_for(&invite, &format!("b{i}"));
+        layer.handle_response(t0, ok.clone(), peer(UAS));
+        calls.push((tx, ok));
+    }
+    transmits(&mut layer);
+    events(&mut layer);
+    let mut acks = Vec::new();
+    for (i, (tx, ok)) in calls.iter().enumerate().rev() {
+        let ack = ack_for(ok, &format!("z9hG4bKcack{i}"));
+        layer.send_ack(t0, *tx, ack.clone(), peer(UAS)).unwrap();
+        assert_eq!(transmits(&mut layer), [ack.wire_bytes()]);
+        acks.push(ack);
+    }
+    acks.reverse();
+    assert!(layer.abandon(calls[300].0));
+    let later = t0 + Duration::from_secs(5);
+    for (i, (tx, ok)) in calls.iter().enumerate() {
+        let stray = layer.stats().stray_responses;
+        layer.handle_response(later, ok.clone(), peer(UAS));
+        if i == 300 {
+            assert_eq!(layer.stats().stray_responses, stray + 1, "abandoned");
+            continue;
+        }
+        assert_eq!(transmits(&mut layer), [acks[i].wire_bytes()], "{i}");
+        let reported = events(&mut layer);
+        assert!(
+            matches!(reported[..], [TxEvent::Response { tx: id, retransmission: true, .. }] if id == *tx),
+            "{i}: {reported:?}"
+        );
+    }
+    assert_eq!(layer.len(), 599);
+    assert_eq!(layer.out.peers.len(), 1, "one peer for all the ACKs");
+    run_until(&mut layer, t0 + Duration::from_secs(32));
+    assert_eq!((layer.len(), layer.records.index_len()), (0, 0));
+    assert_eq!(layer.out.peers.len(), 0, "released with the last record");
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::answer::KeptResponse;
 use super::fingerprint::Fingerprint;
 use super::outbox::{Ctx, kept_bytes};
+use super::peers::Peers;
 use super::record::{Retired, ServerInviteRecord, ServerNonInviteRecord};
 use super::timers::{Slot, TimerKind, TxTimers};
 use super::{TxError, TxEvent, TxId, TxState};
@@ -311,15 +312,15 @@ impl ServerTx {
 
     /// The record that replaces this transaction once it only absorbs retransmissions
     /// (Accepted after the ACK, RFC 6026 §7.1; non-INVITE Completed, §17.2.2), or `None`.
-    pub(crate) fn retire(&mut self, id: TxId) -> Option<Retired> {
-        let (key, peer) = (self.key, self.peer.into());
+    pub(crate) fn retire(&mut self, id: TxId, peers: &mut Peers) -> Option<Retired> {
+        let key = self.key;
         match (self.invite, self.state) {
             (true, TxState::Accepted) if self.acked => {
                 Some(Retired::ServerInvite(ServerInviteRecord {
                     id,
                     key,
                     ack_key: self.ack_key.take(),
-                    peer,
+                    peer: peers.hold(self.peer),
                     to_tag: self.to_tag.take(),
                 }))
             }
@@ -328,7 +329,7 @@ impl ServerTx {
                 Some(Retired::ServerNonInvite(ServerNonInviteRecord {
                     id,
                     key,
-                    peer,
+                    peer: peers.hold(self.peer),
                     last,
                 }))
             }
