@@ -71,21 +71,10 @@ impl MessageBuilder {
     /// Appends a header whose value is formatted straight into the message (no `String` of
     /// its own: in-dialog requests write several such headers per call).
     pub fn header_fmt(&mut self, name: HeaderName, value: std::fmt::Arguments<'_>) -> &mut Self {
-        let name_start = self.buf.len();
-        self.buf.put_slice(name.canonical().as_bytes());
-        let name_span = Span::new(name_start..self.buf.len());
-        self.buf.put_slice(b": ");
-        let value_start = self.buf.len();
-        // Writing into a `BytesMut` cannot fail.
-        let _ = ByteWriter(&mut self.buf).write_fmt(value);
-        let value_span = Span::new(value_start..self.buf.len());
-        self.buf.put_slice(b"\r\n");
-        self.headers.push(HeaderField {
-            name,
-            name_span,
-            value_span,
-        });
-        self
+        self.push_with(name, name.canonical().as_bytes(), |buf| {
+            // Writing into a `BytesMut` cannot fail.
+            let _ = ByteWriter(buf).write_fmt(value);
+        })
     }
 
     /// Appends a header exactly as received (name spelling and value bytes kept).
@@ -102,12 +91,22 @@ impl MessageBuilder {
     }
 
     fn push(&mut self, name: HeaderName, raw_name: &[u8], value: &[u8]) -> &mut Self {
+        self.push_with(name, raw_name, |buf| buf.put_slice(value))
+    }
+
+    /// Appends `raw_name: ` and the value `write` puts in the buffer, then CRLF.
+    fn push_with(
+        &mut self,
+        name: HeaderName,
+        raw_name: &[u8],
+        write: impl FnOnce(&mut BytesMut),
+    ) -> &mut Self {
         let name_start = self.buf.len();
         self.buf.put_slice(raw_name);
         let name_span = Span::new(name_start..self.buf.len());
         self.buf.put_slice(b": ");
         let value_start = self.buf.len();
-        self.buf.put_slice(value);
+        write(&mut self.buf);
         let value_span = Span::new(value_start..self.buf.len());
         self.buf.put_slice(b"\r\n");
         self.headers.push(HeaderField {
@@ -274,6 +273,23 @@ mod tests {
         assert_eq!(again.body(), b"v=0\r\n");
         assert_eq!(again.header(&HeaderName::ContentLength), Some("5"));
         assert_eq!(msg.header(&HeaderName::Other), Some("kept  as is"));
+    }
+
+    #[test]
+    fn a_formatted_header_is_the_same_bytes_and_index_as_a_written_one() {
+        let (call, seq) = ("abc@host", 7);
+        let mut written = MessageBuilder::request(&Method::Bye, "sip:a@127.0.0.1");
+        written
+            .header(HeaderName::CallId, call)
+            .header(HeaderName::CSeq, &format!("{seq} BYE"));
+        let mut formatted = MessageBuilder::request(&Method::Bye, "sip:a@127.0.0.1");
+        formatted
+            .header_fmt(HeaderName::CallId, format_args!("{call}"))
+            .header_fmt(HeaderName::CSeq, format_args!("{seq} {}", Method::Bye));
+        let (written, formatted) = (written.finish(), formatted.finish());
+        assert_eq!(formatted.as_bytes(), written.as_bytes());
+        assert_eq!(formatted.headers(), written.headers());
+        assert_eq!(formatted.cseq().map(|c| c.seq), Ok(7));
     }
 
     #[test]
