@@ -28,7 +28,19 @@ command -v sipp >/dev/null || { echo "sipp is needed: apt-get install sip-tester
 [ -n "${CT_BIN:-}" ] || cargo build --release --quiet
 CT_BIN=${CT_BIN:-$PWD/target/release/calltrack}
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# SIGTERM, then SIGKILL for what is still up 5 s later (a sipp UAS busy with a flood could
+# otherwise keep the script waiting for its own 300-s timeout).
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for _ in $(seq 50); do
+		alive=0
+		for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
