@@ -2,17 +2,14 @@
 //! 128-bit fingerprint of the pair instead of a formatted string, so a lookup allocates
 //! nothing and a held call keeps 16 bytes per dialog key instead of a string (issue 12).
 //!
-//! The fingerprint is two SipHash functions with random keys, as the transaction layer's
-//! (`sip::transaction::fingerprint`): two different pairs share one with probability 2^-128,
+//! The fingerprint is the transaction layer's (`sip::transaction::fingerprint`: two SipHash
+//! functions with random keys): two different pairs share one with probability about 2^-127,
 //! and a peer that does not know the keys cannot aim at a collision. Equal pairs always give
 //! equal fingerprints, so matching stays exactly RFC 3261 §12.2.2's (Call-ID and tags).
 
-use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-
 use crate::b2bua::event::CallKey;
 use crate::b2bua::session::Leg;
+use crate::sip::transaction::fingerprint::{Fingerprint, FingerprintMap, Fingerprinter};
 
 /// Which call and which of its legs a dialog is.
 type Entry = (CallKey, Leg);
@@ -20,16 +17,14 @@ type Entry = (CallKey, Leg);
 /// The map from our dialogs to their calls.
 #[derive(Debug, Default)]
 pub(crate) struct DialogIndex {
-    first: RandomState,
-    second: RandomState,
-    map: HashMap<(u64, u64), Entry>,
+    fingerprints: Fingerprinter,
+    map: FingerprintMap<Entry>,
 }
 
 impl DialogIndex {
-    fn key(&self, call_id: &str, local_tag: &str) -> (u64, u64) {
+    fn key(&self, call_id: &str, local_tag: &str) -> Fingerprint {
         // The pair, not the concatenation: ("ab", "c") and ("a", "bc") differ.
-        let pair = (call_id, local_tag);
-        (self.first.hash_one(pair), self.second.hash_one(pair))
+        self.fingerprints.of(&(call_id, local_tag))
     }
 
     pub(crate) fn insert(&mut self, call_id: &str, local_tag: &str, entry: Entry) {

@@ -21,7 +21,7 @@ mod answer;
 mod client;
 mod event;
 mod fifo;
-mod fingerprint;
+pub(crate) mod fingerprint;
 mod inbound;
 mod key;
 mod leg;
